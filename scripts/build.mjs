@@ -1,0 +1,24 @@
+// Bundles the library and the CLI with esbuild (fast enough to run before every test).
+//   dist/index.js          library, ESM, platform-neutral (Node 20 and browsers); kernels embedded
+//   dist/edgernn.browser.js  same, with its dependencies bundled, for a <script type="module">
+//   dist/cli.js            the `edgernn` command (Node)
+import * as esbuild from 'esbuild';
+import fs from 'node:fs';
+
+const common = { bundle: true, format: 'esm', target: 'es2022', logLevel: 'warning', sourcemap: true };
+await Promise.all([
+  esbuild.build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.js', platform: 'neutral', packages: 'external' }),
+  esbuild.build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/edgernn.browser.js', platform: 'browser', external: ['onnxruntime-web'] }),
+  esbuild.build({
+    ...common,
+    entryPoints: ['bin/edgernn.ts'],
+    outfile: 'dist/cli.js',
+    platform: 'node',
+    packages: 'external',
+    banner: { js: '#!/usr/bin/env node' },
+  }),
+]);
+// esbuild keeps the entry's own shebang line too; leave exactly one.
+const cli = fs.readFileSync('dist/cli.js', 'utf8').replace(/^(#!.*\n)(#!.*\n)/, '$1');
+fs.writeFileSync('dist/cli.js', cli);
+fs.chmodSync('dist/cli.js', 0o755);

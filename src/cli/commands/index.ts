@@ -1,0 +1,6 @@
+import type { Command } from '../framework.js';
+import { infoCommand } from './info.js';
+import { runCommand } from './run.js';
+
+/** Commands of the gateway-side runtime. Desktop commands (train, prune, ...) live in quantize/cli. */
+export const runtimeCommands: readonly Command[] = [infoCommand, runCommand];

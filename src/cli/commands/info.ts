@@ -1,0 +1,67 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeModel } from '../../model/codec.js';
+import { isRecurrent, layerOutputSize } from '../../model/spec.js';
+import { createRuntime } from '../../runtime/runtime.js';
+import { isEdgeRnnError } from '../../errors.js';
+import { parseFlags, type Command } from '../framework.js';
+
+export const infoCommand: Command = {
+  name: 'info',
+  summary: 'show a model file: manifest, layers, sizes, golden check',
+  help: `usage: edgernn info MODEL.ern [--json]
+
+Prints the manifest (name, version, task, labels, input spec, layers, quantization, training
+metadata) and sizes, and replays the golden test vector on the default backend.
+
+  --json    one JSON object: {file, sha256, bytes, manifest, sizes, golden}`,
+  async run(args, ctx) {
+    const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } }, { min: 1, max: 1, names: 'MODEL.ern' });
+    const file = path.resolve(ctx.cwd, positionals[0]!);
+    const bytes = new Uint8Array(fs.readFileSync(file));
+    const decoded = decodeModel(bytes, positionals[0]!);
+    const rt = await createRuntime();
+    let golden: { ok: boolean; backend: string; error?: string };
+    let sizes: Record<string, number> = {};
+    try {
+      const model = await rt.load(bytes, { source: positionals[0]! });
+      golden = { ok: true, backend: model.backend };
+      sizes = { ...model.sizes };
+      model.dispose();
+    } catch (e) {
+      if (!isEdgeRnnError(e)) throw e;
+      golden = { ok: false, backend: rt.resolveBackend(decoded.spec), error: `[${e.code}] ${e.message}` };
+    }
+    const { tensors, ...manifest } = decoded.container.manifest;
+    const tensorList = tensors as { name: string; dtype: string; shape: number[]; bytes: number }[];
+    if (values.json) {
+      ctx.stdout.write(`${JSON.stringify({ file: positionals[0], sha256: decoded.container.sha256, bytes: bytes.length, manifest, tensors: tensorList, sizes, golden })}\n`);
+      return golden.ok ? 0 : 1;
+    }
+    const s = decoded.spec;
+    const lines = [
+      `${s.name} ${s.version}  (${s.task}, ${s.precision})  ${positionals[0]}`,
+      `  sha256    ${decoded.container.sha256}`,
+      `  file      ${bytes.length} bytes, format ${decoded.container.formatVersion.major}.${decoded.container.formatVersion.minor}`,
+      `  input     ${s.input.size} features${s.input.rateHz ? ` at ${s.input.rateHz} Hz` : ''}, front end ${JSON.stringify(s.input.frontend)}`,
+      `  output    ${decoded.outputSize}${s.labels.length ? `: ${s.labels.join(', ')}` : ''}`,
+      `  layers`,
+      ...s.layers.map((l, i) => {
+        if (isRecurrent(l)) {
+          const extra = [l.direction !== 'forward' ? l.direction : '', l.kind === 'gru' && l.linearBeforeReset ? 'linear_before_reset' : '', l.clip !== undefined ? `clip ${l.clip}` : '', l.kind === 'lstm' && (l.quant?.P ?? l.float?.P) ? 'peepholes' : '']
+            .filter(Boolean)
+            .join(', ');
+          return `    ${i}  ${l.kind.padEnd(10)} ${l.inputSize} -> ${layerOutputSize(l)}${extra ? `  (${extra})` : ''}`;
+        }
+        if (l.kind === 'dense') return `    ${i}  ${'dense'.padEnd(10)} ${l.inputSize} -> ${l.outputSize}  ${l.activation}`;
+        return `    ${i}  ${l.kind.padEnd(10)} ${l.size}`;
+      }),
+      `  tensors   ${tensorList.length}, ${tensorList.reduce((a, t) => a + t.bytes, 0)} bytes`,
+      ...(sizes.stateBytes !== undefined ? [`  runtime   weights ${sizes.weightBytes} B, state ${sizes.stateBytes} B per stream`] : []),
+      `  training  ${JSON.stringify(s.training)}`,
+      `  golden    ${golden.ok ? `ok on ${golden.backend}` : `FAILED on ${golden.backend}: ${golden.error}`}`,
+    ];
+    ctx.stdout.write(`${lines.join('\n')}\n`);
+    return golden.ok ? 0 : 1;
+  },
+};

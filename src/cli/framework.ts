@@ -1,0 +1,129 @@
+/**
+ * A small command-line framework: one Command object per subcommand, flags parsed by
+ * node:util parseArgs (strict), usage errors exit with code 2, other errors with 1 and a message
+ * that names the problem. Commands write through the context, so tests capture output.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
+
+export interface CliContext {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown; isTTY?: boolean };
+  cwd: string;
+}
+
+export interface Command {
+  name: string;
+  /** One line for the command list. */
+  summary: string;
+  /** Full help text (usage line first). */
+  help: string;
+  run(args: string[], ctx: CliContext): Promise<number>;
+}
+
+export function usageError(message: string): EdgeRnnError {
+  return new EdgeRnnError('USAGE', message);
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Strict flag parsing; every problem becomes a USAGE error (exit code 2). */
+export function parseFlags<O extends Options>(
+  args: string[],
+  options: O,
+  positionals: { min: number; max: number; names: string },
+): { values: Record<string, string | boolean | string[] | boolean[] | undefined>; positionals: string[] } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw usageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const pos = parsed.positionals;
+  if (!(parsed.values as { help?: boolean }).help && (pos.length < positionals.min || pos.length > positionals.max)) {
+    throw usageError(pos.length < positionals.min ? `missing ${positionals.names}` : `unexpected argument '${pos[positionals.max]}'`);
+  }
+  return { values: parsed.values as Record<string, string | boolean | string[] | boolean[] | undefined>, positionals: pos };
+}
+
+/** A numeric flag value, or a usage error naming the flag. */
+export function numberFlag(v: unknown, name: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
+    const range = [opts.min !== undefined ? `>= ${opts.min}` : '', opts.max !== undefined ? `<= ${opts.max}` : ''].filter(Boolean).join(' and ');
+    throw usageError(`--${name} needs ${opts.integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got '${String(v)}'`);
+  }
+  return n;
+}
+
+/** A choice flag value, or a usage error listing the choices. */
+export function choiceFlag<T extends string>(v: unknown, name: string, choices: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !choices.includes(v as T)) throw usageError(`--${name} must be one of ${choices.join(', ')}, got '${String(v)}'`);
+  return v as T;
+}
+
+function globalHelp(commands: readonly Command[]): string {
+  const w = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'edgernn: small int8 recurrent networks (GRU, LSTM) on edge gateways',
+    '',
+    'usage: edgernn <command> [options]     edgernn <command> --help',
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    '',
+    'Exit codes: 0 success, 1 failure, 2 bad arguments.',
+    '',
+  ].join('\n');
+}
+
+/** Runs one command line; returns the exit code (never throws). */
+export async function runCli(argv: string[], commands: readonly Command[], ctx: CliContext): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    ctx.stderr.write(globalHelp(commands));
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const target = rest[0] !== undefined ? commands.find((c) => c.name === rest[0]) : undefined;
+    ctx.stdout.write(target ? `${target.help}\n` : globalHelp(commands));
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    ctx.stdout.write(`${CLI_VERSION}\n`);
+    return 0;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  if (!cmd) {
+    const near = commands.filter((c) => c.name.startsWith(name.slice(0, 2))).map((c) => c.name);
+    ctx.stderr.write(`edgernn: unknown command '${name}'${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}\n\n${globalHelp(commands)}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    ctx.stdout.write(`${cmd.help}\n`);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest, ctx);
+  } catch (e) {
+    if (isEdgeRnnError(e, 'USAGE')) {
+      ctx.stderr.write(`edgernn ${cmd.name}: ${e.message}\n\n${cmd.help}\n`);
+      return 2;
+    }
+    if (isEdgeRnnError(e)) {
+      ctx.stderr.write(`edgernn ${cmd.name}: error [${e.code}]: ${e.message}\n`);
+      return 1;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.code === 'string' && typeof err.path === 'string') {
+      ctx.stderr.write(`edgernn ${cmd.name}: ${err.code === 'ENOENT' ? 'no such file' : err.code}: ${err.path}\n`);
+      return 1;
+    }
+    ctx.stderr.write(`edgernn ${cmd.name}: unexpected error: ${err?.stack ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+export const CLI_VERSION = '0.1.0';

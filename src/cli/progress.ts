@@ -1,0 +1,37 @@
+/**
+ * A progress bar on stderr for long work. Draws only on a terminal; in pipes and CI it prints
+ * nothing until done(), so logs stay clean.
+ */
+export class Progress {
+  private readonly stream: { write(s: string): unknown; isTTY?: boolean };
+  private readonly label: string;
+  private readonly total: number;
+  private readonly started = Date.now();
+  private lastDraw = 0;
+  private current = 0;
+
+  constructor(stream: { write(s: string): unknown; isTTY?: boolean }, label: string, total: number) {
+    this.stream = stream;
+    this.label = label;
+    this.total = Math.max(total, 1);
+  }
+
+  tick(n = 1, note = ''): void {
+    this.current = Math.min(this.total, this.current + n);
+    const now = Date.now();
+    if (!this.stream.isTTY || (now - this.lastDraw < 100 && this.current < this.total)) return;
+    this.lastDraw = now;
+    const width = 28;
+    const filled = Math.round((this.current / this.total) * width);
+    const pct = ((100 * this.current) / this.total).toFixed(0).padStart(3);
+    const elapsed = (now - this.started) / 1000;
+    const eta = this.current > 0 ? (elapsed * (this.total - this.current)) / this.current : 0;
+    this.stream.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct}% ${this.current}/${this.total} eta ${eta.toFixed(0)}s ${note}\x1b[K`);
+  }
+
+  done(note = ''): void {
+    const secs = ((Date.now() - this.started) / 1000).toFixed(1);
+    if (this.stream.isTTY) this.stream.write(`\r\x1b[K`);
+    this.stream.write(`${this.label}: ${this.current}/${this.total} in ${secs}s${note ? ` ${note}` : ''}\n`);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Every error edgernn throws on purpose is an `EdgeRnnError` with a stable `code` from this
+ * table. Messages name the offending thing and say what was expected and what was found.
+ * Codes are part of the public API: add new ones, never renumber or reuse a removed one.
+ */
+export const ERROR_CODES = {
+  // .ern model files
+  ERN_TRUNCATED: 'file is shorter than its header says, or shorter than a header',
+  ERN_TRAILING_DATA: 'file is longer than its header says',
+  ERN_BAD_MAGIC: 'not an .ern file (wrong magic bytes)',
+  ERN_UNSUPPORTED_VERSION: 'file format version this runtime cannot read',
+  ERN_BAD_HEADER: 'header fields are inconsistent (offsets, sizes, alignment)',
+  ERN_CHECKSUM: 'sha256 over the content does not match the header',
+  ERN_MANIFEST: 'manifest is not valid JSON or does not follow the schema',
+  ERN_TENSOR: 'a tensor is missing, out of bounds, misaligned, or has the wrong type or shape',
+  ERN_QUANT_PARAMS: 'quantization parameters are invalid or would overflow the integer kernels',
+  ERN_GOLDEN_MISMATCH: 'the model does not reproduce its own golden test vector',
+  // runtime
+  BACKEND_UNAVAILABLE: 'the requested backend cannot run here or cannot run this model',
+  UNSUPPORTED_MODEL: 'the model uses a feature this backend does not implement',
+  SHAPE_MISMATCH: 'an input has the wrong length or shape',
+  NON_FINITE_INPUT: 'an input holds NaN or an infinity',
+  NOT_STREAMABLE: 'the model needs the whole sequence (bidirectional): use run()',
+  STATE_MISMATCH: 'exported state does not belong to this model or is corrupt',
+  SESSION_DISPOSED: 'the session was disposed',
+  // input files (npy, json)
+  BAD_INPUT_FILE: 'an input file is malformed',
+  // command line
+  USAGE: 'bad command-line arguments',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class EdgeRnnError extends Error {
+  readonly code: ErrorCode;
+  /** Structured facts about the failure (expected/got, tensor name, byte offset...). */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'EdgeRnnError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isEdgeRnnError(e: unknown, code?: ErrorCode): e is EdgeRnnError {
+  return e instanceof EdgeRnnError && (code === undefined || e.code === code);
+}

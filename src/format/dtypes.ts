@@ -1,0 +1,27 @@
+/**
+ * Tensor element types of the .ern format: one table, stable numeric ids. Ids are never reused;
+ * a removed type stays here as a comment.
+ */
+export const DTYPES = {
+  f32: { id: 1, bytes: 4, array: Float32Array },
+  i8: { id: 2, bytes: 1, array: Int8Array },
+  i16: { id: 3, bytes: 2, array: Int16Array },
+  i32: { id: 4, bytes: 4, array: Int32Array },
+  u8: { id: 5, bytes: 1, array: Uint8Array },
+  // id 6 is reserved for block-sparse int8 weights.
+} as const;
+
+export type DType = keyof typeof DTYPES;
+export type TypedArray = Float32Array | Int8Array | Int16Array | Int32Array | Uint8Array;
+
+export function isDType(s: unknown): s is DType {
+  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPES, s);
+}
+
+export function dtypeOf(a: TypedArray): DType {
+  if (a instanceof Float32Array) return 'f32';
+  if (a instanceof Int8Array) return 'i8';
+  if (a instanceof Int16Array) return 'i16';
+  if (a instanceof Int32Array) return 'i32';
+  return 'u8';
+}

@@ -1,0 +1,210 @@
+/**
+ * The .ern container: a fixed header, a JSON manifest, and 64-byte-aligned little-endian tensors
+ * that can be viewed in place. docs/model-format.md describes it byte by byte.
+ *
+ *   offset  size  field
+ *   0       8     magic 89 45 52 4E 0D 0A 1A 0A  ("\x89ERN\r\n\x1a\n": catches text-mode mangling)
+ *   8       2     format major (u16 LE)          readers refuse a major they do not know
+ *   10      2     format minor (u16 LE)          additions only; older readers ignore them
+ *   12      4     header bytes (64)
+ *   16      4     manifest offset, 20: manifest bytes (UTF-8 JSON)
+ *   24      4     data offset (multiple of 64), 28: data bytes; file length = data offset + bytes
+ *   32      32    sha256 of the whole file with these 32 bytes zeroed
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { EdgeRnnError } from '../errors.js';
+import { DTYPES, isDType, type DType, type TypedArray } from './dtypes.js';
+
+export const ERN_MAGIC = Uint8Array.of(0x89, 0x45, 0x52, 0x4e, 0x0d, 0x0a, 0x1a, 0x0a);
+export const ERN_FORMAT_MAJOR = 1;
+export const ERN_FORMAT_MINOR = 0;
+export const ERN_HEADER_BYTES = 64;
+export const ERN_ALIGN = 64;
+const SHA_OFFSET = 32;
+
+export interface ErnTensorEntry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  /** Byte offset inside the data section (multiple of 64). */
+  offset: number;
+  bytes: number;
+}
+
+export interface ErnTensor {
+  dtype: DType;
+  shape: number[];
+  data: TypedArray;
+}
+
+export interface ErnContainer {
+  formatVersion: { major: number; minor: number };
+  /** The manifest object as parsed (its `tensors` table included). */
+  manifest: Record<string, unknown>;
+  tensors: Map<string, ErnTensor>;
+  /** Hex sha256 from the header (verified). */
+  sha256: string;
+  byteLength: number;
+  /** True when tensors are views on the input bytes, false when they had to be copied for alignment. */
+  zeroCopy: boolean;
+}
+
+export interface TensorInput {
+  name: string;
+  data: TypedArray;
+  shape: number[];
+}
+
+const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+export function toHex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+function fail(code: ConstructorParameters<typeof EdgeRnnError>[0], source: string, message: string, details: Record<string, unknown> = {}): EdgeRnnError {
+  return new EdgeRnnError(code, `${source}: ${message}`, { source, ...details });
+}
+
+/** Serializes a manifest (without `tensors`) and tensors into .ern bytes. */
+export function encodeErn(manifest: Record<string, unknown>, tensors: readonly TensorInput[]): Uint8Array {
+  const entries: ErnTensorEntry[] = [];
+  const seen = new Set<string>();
+  let offset = 0;
+  for (const t of tensors) {
+    if (seen.has(t.name)) throw new EdgeRnnError('ERN_TENSOR', `duplicate tensor name '${t.name}'`);
+    seen.add(t.name);
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    if (count !== t.data.length) throw new EdgeRnnError('ERN_TENSOR', `tensor '${t.name}' shape [${t.shape}] has ${count} elements, data has ${t.data.length}`);
+    let dtype: DType = 'u8';
+    for (const [k, v] of Object.entries(DTYPES)) if (t.data instanceof v.array) dtype = k as DType;
+    entries.push({ name: t.name, dtype, shape: [...t.shape], offset, bytes: t.data.byteLength });
+    offset = alignUp(offset + t.data.byteLength, ERN_ALIGN);
+  }
+  const lastEntry = entries[entries.length - 1];
+  const dataBytes = lastEntry ? lastEntry.offset + lastEntry.bytes : 0;
+  const json = new TextEncoder().encode(JSON.stringify({ ...manifest, tensors: entries }));
+  const dataOffset = alignUp(ERN_HEADER_BYTES + json.length, ERN_ALIGN);
+  const total = dataOffset + dataBytes;
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
+  out.set(ERN_MAGIC, 0);
+  dv.setUint16(8, ERN_FORMAT_MAJOR, true);
+  dv.setUint16(10, ERN_FORMAT_MINOR, true);
+  dv.setUint32(12, ERN_HEADER_BYTES, true);
+  dv.setUint32(16, ERN_HEADER_BYTES, true);
+  dv.setUint32(20, json.length, true);
+  dv.setUint32(24, dataOffset, true);
+  dv.setUint32(28, dataBytes, true);
+  out.set(json, ERN_HEADER_BYTES);
+  out.fill(0x20, ERN_HEADER_BYTES + json.length, dataOffset); // pad with spaces: the manifest stays printable
+  tensors.forEach((t, i) => out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), dataOffset + entries[i]!.offset));
+  out.set(sha256(out), SHA_OFFSET);
+  return out;
+}
+
+/** Recomputes the header checksum in place (for tools and tests that edit files). */
+export function resealErn(bytes: Uint8Array): Uint8Array {
+  bytes.fill(0, SHA_OFFSET, SHA_OFFSET + 32);
+  bytes.set(sha256(bytes), SHA_OFFSET);
+  return bytes;
+}
+
+function contentHash(bytes: Uint8Array): Uint8Array {
+  const copy = bytes.slice();
+  copy.fill(0, SHA_OFFSET, SHA_OFFSET + 32);
+  return sha256(copy);
+}
+
+function parseEntries(raw: unknown, dataBytes: number, source: string): ErnTensorEntry[] {
+  if (!Array.isArray(raw)) throw fail('ERN_MANIFEST', source, `manifest.tensors must be an array, got ${typeof raw}`);
+  const out: ErnTensorEntry[] = [];
+  const names = new Set<string>();
+  raw.forEach((e: unknown, i) => {
+    const where = `manifest.tensors[${i}]`;
+    if (typeof e !== 'object' || e === null) throw fail('ERN_MANIFEST', source, `${where} must be an object`);
+    const r = e as Record<string, unknown>;
+    const { name, dtype, shape, offset, bytes } = r;
+    if (typeof name !== 'string' || name.length === 0) throw fail('ERN_MANIFEST', source, `${where}.name must be a non-empty string`);
+    if (names.has(name)) throw fail('ERN_TENSOR', source, `tensor '${name}' appears twice`, { tensor: name });
+    names.add(name);
+    if (!isDType(dtype)) throw fail('ERN_TENSOR', source, `tensor '${name}': dtype ${JSON.stringify(dtype)} is not one of ${Object.keys(DTYPES).join(', ')}`, { tensor: name });
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0) || shape.length > 8) {
+      throw fail('ERN_TENSOR', source, `tensor '${name}': shape must be up to 8 non-negative integers, got ${JSON.stringify(shape)}`, { tensor: name });
+    }
+    if (!Number.isSafeInteger(offset) || (offset as number) < 0 || (offset as number) % ERN_ALIGN !== 0) {
+      throw fail('ERN_TENSOR', source, `tensor '${name}': offset ${JSON.stringify(offset)} must be a non-negative multiple of ${ERN_ALIGN}`, { tensor: name });
+    }
+    const count = (shape as number[]).reduce((a, b) => a * b, 1);
+    const need = count * DTYPES[dtype].bytes;
+    if (bytes !== need) throw fail('ERN_TENSOR', source, `tensor '${name}' [${shape}] ${dtype} needs ${need} bytes, table says ${JSON.stringify(bytes)}`, { tensor: name });
+    if ((offset as number) + need > dataBytes) {
+      throw fail('ERN_TENSOR', source, `tensor '${name}' needs bytes ${offset}..${(offset as number) + need} of the data section, which has ${dataBytes}`, { tensor: name });
+    }
+    out.push({ name, dtype, shape: shape as number[], offset: offset as number, bytes: need });
+  });
+  const sorted = [...out].sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < sorted.length; i++) {
+    const p = sorted[i - 1]!;
+    if (p.offset + p.bytes > sorted[i]!.offset) throw fail('ERN_TENSOR', source, `tensors '${p.name}' and '${sorted[i]!.name}' overlap`);
+  }
+  return out;
+}
+
+/**
+ * Parses and verifies an .ern container. Every defect gets an EdgeRnnError naming it; the
+ * parser never reads outside `bytes` and runs in time linear in its length.
+ */
+export function decodeErn(bytes: Uint8Array, source = 'model.ern'): ErnContainer {
+  const n = bytes.length;
+  if (n < ERN_HEADER_BYTES) throw fail('ERN_TRUNCATED', source, `file has ${n} bytes, an .ern header alone needs ${ERN_HEADER_BYTES}`, { got: n, expected: ERN_HEADER_BYTES });
+  for (let i = 0; i < ERN_MAGIC.length; i++) {
+    if (bytes[i] !== ERN_MAGIC[i]) {
+      throw fail('ERN_BAD_MAGIC', source, `not an .ern file: starts with ${toHex(bytes.subarray(0, 8))}, expected ${toHex(ERN_MAGIC)}`);
+    }
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, n);
+  const major = dv.getUint16(8, true);
+  const minor = dv.getUint16(10, true);
+  if (major !== ERN_FORMAT_MAJOR) {
+    throw fail('ERN_UNSUPPORTED_VERSION', source, `file format ${major}.${minor}, this runtime reads ${ERN_FORMAT_MAJOR}.x`, { got: `${major}.${minor}` });
+  }
+  const headerBytes = dv.getUint32(12, true);
+  const mOff = dv.getUint32(16, true);
+  const mLen = dv.getUint32(20, true);
+  const dOff = dv.getUint32(24, true);
+  const dLen = dv.getUint32(28, true);
+  if (headerBytes < ERN_HEADER_BYTES) throw fail('ERN_BAD_HEADER', source, `header size ${headerBytes}, expected at least ${ERN_HEADER_BYTES}`);
+  if (mOff < headerBytes || mOff + mLen > dOff || dOff % ERN_ALIGN !== 0) {
+    throw fail('ERN_BAD_HEADER', source, `manifest at ${mOff}+${mLen} and data at ${dOff} (must follow the ${headerBytes}-byte header, in order, data 64-aligned)`);
+  }
+  const total = dOff + dLen;
+  if (n < total) throw fail('ERN_TRUNCATED', source, `file has ${n} bytes, its header declares ${total}: truncated`, { got: n, expected: total });
+  if (n > total) throw fail('ERN_TRAILING_DATA', source, `file has ${n} bytes, its header declares ${total}: ${n - total} unexpected bytes at the end`, { got: n, expected: total });
+  const want = toHex(bytes.subarray(SHA_OFFSET, SHA_OFFSET + 32));
+  const got = toHex(contentHash(bytes));
+  if (want !== got) throw fail('ERN_CHECKSUM', source, `content sha256 ${got.slice(0, 16)}… does not match the header's ${want.slice(0, 16)}…: the file is corrupt`, { got, expected: want });
+  let manifest: unknown;
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(mOff, mOff + mLen));
+    manifest = JSON.parse(text);
+  } catch (e) {
+    throw fail('ERN_MANIFEST', source, `manifest is not UTF-8 JSON: ${(e as Error).message}`);
+  }
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw fail('ERN_MANIFEST', source, 'manifest must be a JSON object');
+  const m = manifest as Record<string, unknown>;
+  const entries = parseEntries(m.tensors, dLen, source);
+  // View in place when the caller's buffer keeps natural alignment; otherwise copy once.
+  const base = bytes.byteOffset + dOff;
+  const zeroCopy = base % 8 === 0;
+  const data = zeroCopy ? bytes : bytes.slice();
+  const dataBase = zeroCopy ? base : dOff;
+  const tensors = new Map<string, ErnTensor>();
+  for (const e of entries) {
+    const T = DTYPES[e.dtype].array;
+    const count = e.bytes / DTYPES[e.dtype].bytes;
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: new T(data.buffer as ArrayBuffer, dataBase + e.offset, count) });
+  }
+  return { formatVersion: { major, minor }, manifest: m, tensors, sha256: want, byteLength: n, zeroCopy };
+}

@@ -1,0 +1,15 @@
+/**
+ * edgernn: small int8 recurrent networks on edge gateways. Public surface; quantize/,
+ * firmware-sim/ and examples/ import only from here.
+ */
+export { EdgeRnnError, ERROR_CODES, isEdgeRnnError, type ErrorCode } from './errors.js';
+export * from './model/spec.js';
+export { encodeModel, decodeModel, referenceEngine, type EncodeOptions, type DecodedModel } from './model/codec.js';
+export { quantizeModel, calibrateAbsMax, inputScaleFromAbsMax, QUANT_SCHEME, type QuantRanges } from './model/quantize.js';
+export { MANIFEST_FORMAT } from './model/manifest.js';
+export { decodeErn, encodeErn, resealErn, ERN_FORMAT_MAJOR, ERN_FORMAT_MINOR, type ErnContainer } from './format/ern.js';
+export { DTYPES, type DType } from './format/dtypes.js';
+export { createRuntime, loadModel, Runtime, Model, Session, kernelBinaries, type LoadOptions, type RuntimeOptions, type BackendChoice, type ModelSizes } from './runtime/runtime.js';
+export { BACKENDS, type BackendName, type NonFinitePolicy, type Engine } from './runtime/engine.js';
+export * as fixedPoint from './runtime/fixed-point.js';
+export { Rng } from './util/rng.js';

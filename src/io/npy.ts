@@ -1,0 +1,100 @@
+/**
+ * NumPy .npy files (format versions 1.0, 2.0, 3.0): read any C- or Fortran-ordered array of
+ * float/int/uint/bool elements as float64, write float32. Defects get BAD_INPUT_FILE errors that
+ * name the problem.
+ */
+import { EdgeRnnError } from '../errors.js';
+
+export interface NpyArray {
+  shape: number[];
+  data: Float64Array;
+}
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+
+function bad(source: string, msg: string): EdgeRnnError {
+  return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source });
+}
+
+export function readNpy(bytes: Uint8Array, source = 'input.npy'): NpyArray {
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw bad(source, 'not a .npy file (missing \\x93NUMPY magic)');
+  const major = bytes[6]!;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  let headerLen: number;
+  let start: number;
+  if (major === 1) {
+    headerLen = dv.getUint16(8, true);
+    start = 10;
+  } else if (major === 2 || major === 3) {
+    if (bytes.length < 12) throw bad(source, 'truncated header');
+    headerLen = dv.getUint32(8, true);
+    start = 12;
+  } else throw bad(source, `unsupported .npy version ${major}.${bytes[7]}`);
+  if (start + headerLen > bytes.length) throw bad(source, `header of ${headerLen} bytes runs past the end of the file`);
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
+  const descr = /'descr'\s*:\s*'([<>|=])([a-z])(\d+)'/.exec(header);
+  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
+  const shapeM = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
+  if (!descr || !fortran || !shapeM) throw bad(source, `cannot parse header ${JSON.stringify(header.trim())}`);
+  const [, order, kind, sizeS] = descr;
+  const size = Number(sizeS);
+  const shape = shapeM[1]!
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw bad(source, `bad shape (${shapeM[1]})`);
+  const count = shape.reduce((a, b) => a * b, 1);
+  const little = order !== '>';
+  const dataStart = start + headerLen;
+  if (dataStart + count * size > bytes.length) {
+    throw bad(source, `shape [${shape}] of ${kind}${size} needs ${count * size} data bytes, file has ${bytes.length - dataStart}: truncated`);
+  }
+  const readers: Record<string, (o: number) => number> = {
+    f4: (o) => dv.getFloat32(o, little),
+    f8: (o) => dv.getFloat64(o, little),
+    i1: (o) => dv.getInt8(o),
+    i2: (o) => dv.getInt16(o, little),
+    i4: (o) => dv.getInt32(o, little),
+    i8: (o) => Number(dv.getBigInt64(o, little)),
+    u1: (o) => dv.getUint8(o),
+    u2: (o) => dv.getUint16(o, little),
+    u4: (o) => dv.getUint32(o, little),
+    b1: (o) => dv.getUint8(o),
+  };
+  const read = readers[`${kind}${size}`];
+  if (!read) throw bad(source, `element type '${order}${kind}${size}' is not supported (float, int, uint, bool)`);
+  const data = new Float64Array(count);
+  for (let i = 0; i < count; i++) data[i] = read(dataStart + i * size);
+  if (fortran[1] === 'True' && shape.length > 1) {
+    // Column-major to row-major.
+    const out = new Float64Array(count);
+    const strides = shape.map((_, i) => shape.slice(0, i).reduce((a, b) => a * b, 1));
+    const idx = new Array<number>(shape.length).fill(0);
+    for (let r = 0; r < count; r++) {
+      let f = 0;
+      for (let d = 0; d < shape.length; d++) f += idx[d]! * strides[d]!;
+      out[r] = data[f]!;
+      for (let d = shape.length - 1; d >= 0; d--) {
+        if (++idx[d]! < shape[d]!) break;
+        idx[d] = 0;
+      }
+    }
+    return { shape, data: out };
+  }
+  return { shape, data };
+}
+
+export function writeNpy(data: Float32Array, shape: number[]): Uint8Array {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  const total = 10 + header.length + 1;
+  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  const out = new Uint8Array(10 + header.length + data.byteLength);
+  out.set(MAGIC, 0);
+  out[6] = 1;
+  out[7] = 0;
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);
+  return out;
+}

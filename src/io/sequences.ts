@@ -1,0 +1,65 @@
+/**
+ * Model input files for the CLI: .npy ([steps][features] or [batch][steps][features]) or JSON
+ * (the same nesting). Every sequence is checked for shape and finite values, with the position
+ * of the first defect in the error.
+ */
+import { EdgeRnnError } from '../errors.js';
+import { readNpy } from './npy.js';
+
+export interface SequenceBatch {
+  /** One flat Float32Array [steps * features] per sequence. */
+  sequences: Float32Array[];
+  steps: number[];
+  /** true when the file held a batch ([batch][steps][features]). */
+  batched: boolean;
+}
+
+function bad(source: string, msg: string): EdgeRnnError {
+  return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source });
+}
+
+function fromRows(rows: unknown, features: number, source: string, where: string): Float32Array {
+  if (!Array.isArray(rows)) throw bad(source, `${where} must be an array of frames`);
+  const out = new Float32Array(rows.length * features);
+  rows.forEach((row: unknown, t) => {
+    if (!Array.isArray(row)) throw bad(source, `${where}[${t}] must be an array of ${features} numbers`);
+    if (row.length !== features) throw bad(source, `${where}[${t}] has ${row.length} values, the model expects ${features}`);
+    row.forEach((v: unknown, k) => {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(source, `${where}[${t}][${k}] is ${JSON.stringify(v)}, expected a finite number`);
+      out[t * features + k] = v;
+    });
+  });
+  return out;
+}
+
+/** Parses an input file for a model with `features` inputs. */
+export function readSequences(bytes: Uint8Array, source: string, features: number): SequenceBatch {
+  const isNpy = bytes.length >= 6 && bytes[0] === 0x93 && bytes[1] === 0x4e;
+  if (isNpy) {
+    const a = readNpy(bytes, source);
+    const s = a.shape;
+    if (s.length !== 2 && s.length !== 3) throw bad(source, `array of shape [${s}]: expected [steps][features] or [batch][steps][features]`);
+    if (s[s.length - 1] !== features) throw bad(source, `last dimension is ${s[s.length - 1]}, the model expects ${features} features`);
+    for (let i = 0; i < a.data.length; i++) {
+      if (!Number.isFinite(a.data[i]!)) throw bad(source, `element ${i} is ${a.data[i]}: inputs must be finite`);
+    }
+    const batch = s.length === 3 ? s[0]! : 1;
+    const per = a.data.length / batch;
+    const sequences = Array.from({ length: batch }, (_, b) => Float32Array.from(a.data.subarray(b * per, (b + 1) * per)));
+    return { sequences, steps: sequences.map((q) => q.length / features), batched: s.length === 3 };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw bad(source, `neither .npy nor JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(json) || json.length === 0) throw bad(source, 'expected a non-empty JSON array of frames or of sequences');
+  const depth = Array.isArray(json[0]) && Array.isArray((json[0] as unknown[])[0]) ? 3 : 2;
+  if (depth === 2) {
+    const seq = fromRows(json, features, source, 'input');
+    return { sequences: [seq], steps: [seq.length / features], batched: false };
+  }
+  const sequences = json.map((rows: unknown, b) => fromRows(rows, features, source, `input[${b}]`));
+  return { sequences, steps: sequences.map((q) => q.length / features), batched: true };
+}

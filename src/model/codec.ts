@@ -1,0 +1,82 @@
+/**
+ * ModelSpec <-> .ern bytes. Writing runs the model once on a golden input with the reference
+ * backend and stores input and output in the file; loading (runtime.ts) replays it.
+ */
+import { EdgeRnnError } from '../errors.js';
+import { decodeErn, encodeErn, type ErnContainer } from '../format/ern.js';
+import { FloatEngine } from '../runtime/float/engine.js';
+import { IntEngine } from '../runtime/int/engine.js';
+import { prepareIntModel } from '../runtime/int/prepare.js';
+import { ReferenceKernels } from '../runtime/int/reference-kernels.js';
+import type { Engine } from '../runtime/engine.js';
+import { Rng } from '../util/rng.js';
+import { manifestToSpec, specToManifest, type ParsedManifest } from './manifest.js';
+import { modelOutputSize, type ModelSpec } from './spec.js';
+
+/** Float32 goldens tolerate last-ulp differences of Math.exp/tanh between JS engines. */
+export const GOLDEN_ATOL_FLOAT = 1e-5;
+/** int8 goldens are exact, except for a float tail (softmax, sigmoid, tanh) after dequantization. */
+export const GOLDEN_ATOL_INT_FLOAT_TAIL = 1e-6;
+
+export interface EncodeOptions {
+  /** Golden input frames [steps][inputSize]; default: seeded random frames in the input range. */
+  goldenInput?: Float32Array;
+  /** Steps of the default golden input. */
+  goldenSteps?: number;
+  seed?: number;
+}
+
+/** The reference engine for a spec: integer reference for int8, float reference for float32. */
+export function referenceEngine(spec: ModelSpec): Engine {
+  if (spec.precision === 'int8') {
+    const P = prepareIntModel(spec);
+    return new IntEngine(P, new ReferenceKernels(P));
+  }
+  return new FloatEngine(spec);
+}
+
+function defaultGoldenInput(spec: ModelSpec, steps: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const I = spec.input.size;
+  const x = new Float32Array(steps * I);
+  for (let t = 0; t < steps; t++) {
+    for (let k = 0; k < I; k++) {
+      // int8: 80% of the calibrated range; float: [-1, 1).
+      const r = spec.inputScale ? spec.inputScale[k]! * 32767 * 0.8 : 1;
+      x[t * I + k] = rng.uniform(-r, r);
+    }
+  }
+  return x;
+}
+
+function hasFloatTail(spec: ModelSpec): boolean {
+  return spec.layers.some((l) => l.kind === 'softmax' || l.kind === 'logSoftmax' || (l.kind === 'dense' && (l.activation === 'sigmoid' || l.activation === 'tanh')));
+}
+
+/** Serializes a spec to .ern bytes, computing its golden vector with the reference engine. */
+export function encodeModel(spec: ModelSpec, opts: EncodeOptions = {}): Uint8Array {
+  const I = spec.input.size;
+  const input = opts.goldenInput ?? defaultGoldenInput(spec, opts.goldenSteps ?? 8, opts.seed ?? 0x5eed);
+  if (input.length === 0 || input.length % I !== 0) {
+    throw new EdgeRnnError('SHAPE_MISMATCH', `golden input has ${input.length} values, not a positive multiple of ${I} features`);
+  }
+  const steps = input.length / I;
+  const engine = referenceEngine(spec);
+  const out = new Float32Array(steps * modelOutputSize(spec));
+  const state = engine.allocState();
+  const bad = engine.run(state, input, steps, out, 'error');
+  if (bad >= 0) throw new EdgeRnnError('NON_FINITE_INPUT', `golden input value ${bad} is not finite`);
+  const atol = spec.precision === 'float32' ? GOLDEN_ATOL_FLOAT : hasFloatTail(spec) ? GOLDEN_ATOL_INT_FLOAT_TAIL : 0;
+  const { manifest, tensors } = specToManifest(spec, { input, output: out, steps, atol });
+  return encodeErn(manifest, tensors);
+}
+
+export interface DecodedModel extends ParsedManifest {
+  container: ErnContainer;
+}
+
+/** Parses and validates .ern bytes (container, checksum, manifest, tensors). Does not run the golden check. */
+export function decodeModel(bytes: Uint8Array, source = 'model.ern'): DecodedModel {
+  const container = decodeErn(bytes, source);
+  return { ...manifestToSpec(container.manifest, container.tensors, source), container };
+}

@@ -1,0 +1,375 @@
+/**
+ * The .ern manifest: JSON schema (checked by hand, with the path of every defect), the table of
+ * tensors each layer kind needs, and the conversions ModelSpec <-> (manifest, tensors).
+ */
+import { EdgeRnnError } from '../errors.js';
+import type { DType, TypedArray } from '../format/dtypes.js';
+import type { ErnTensor, TensorInput } from '../format/ern.js';
+import {
+  ACTIVATION_NAMES,
+  ACTIVATIONS_PER_DIRECTION,
+  DENSE_ACTIVATIONS,
+  GATES,
+  LAYER_KINDS,
+  isRecurrent,
+  layerOutputSize,
+  numDirections,
+  type Activation,
+  type DenseLayer,
+  type Layer,
+  type ModelSpec,
+  type Precision,
+  type RecurrentLayer,
+  type Task,
+} from './spec.js';
+
+export const MANIFEST_FORMAT = 'edgernn.model';
+export const TASKS: readonly Task[] = ['classify', 'forecast', 'autoencoder', 'kws', 'har', 'anomaly', 'custom'];
+export const PRECISIONS: readonly Precision[] = ['float32', 'int8'];
+const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+
+export interface GoldenSpec {
+  input: string;
+  output: string;
+  steps: number;
+  /** Allowed max |difference|: 0 for int8 models (bit-exact), small for float32. */
+  atol: number;
+}
+
+// ---- tensor table ---------------------------------------------------------------------------
+
+interface TensorRule {
+  field: string;
+  dtype: DType;
+  shape: (l: Layer) => number[];
+  optional?: boolean;
+  only?: Layer['kind'];
+}
+
+const rec = (l: Layer) => l as RecurrentLayer;
+const dense = (l: Layer) => l as DenseLayer;
+const D = (l: Layer) => numDirections(rec(l));
+const GH = (l: Layer) => GATES[rec(l).kind] * rec(l).hiddenSize;
+
+/** Which tensors each layer kind has, per precision: the one place that knows. */
+const TENSOR_RULES: Record<Precision, { recurrent: TensorRule[]; dense: TensorRule[] }> = {
+  float32: {
+    recurrent: [
+      { field: 'W', dtype: 'f32', shape: (l) => [D(l), GH(l), rec(l).inputSize] },
+      { field: 'R', dtype: 'f32', shape: (l) => [D(l), GH(l), rec(l).hiddenSize] },
+      { field: 'B', dtype: 'f32', shape: (l) => [D(l), 2 * GH(l)], optional: true },
+      { field: 'P', dtype: 'f32', shape: (l) => [D(l), 3 * rec(l).hiddenSize], optional: true, only: 'lstm' },
+      { field: 'initialH', dtype: 'f32', shape: (l) => [D(l), rec(l).hiddenSize], optional: true },
+      { field: 'initialC', dtype: 'f32', shape: (l) => [D(l), rec(l).hiddenSize], optional: true, only: 'lstm' },
+    ],
+    dense: [
+      { field: 'W', dtype: 'f32', shape: (l) => [dense(l).outputSize, dense(l).inputSize] },
+      { field: 'B', dtype: 'f32', shape: (l) => [dense(l).outputSize], optional: true },
+    ],
+  },
+  int8: {
+    recurrent: [
+      { field: 'Wq', dtype: 'i8', shape: (l) => [D(l), GH(l), rec(l).inputSize] },
+      { field: 'Wscale', dtype: 'f32', shape: (l) => [D(l), GH(l)] },
+      { field: 'Rq', dtype: 'i8', shape: (l) => [D(l), GH(l), rec(l).hiddenSize] },
+      { field: 'Rscale', dtype: 'f32', shape: (l) => [D(l), GH(l)] },
+      { field: 'Bx', dtype: 'i32', shape: (l) => [D(l), GH(l)] },
+      { field: 'Bh', dtype: 'i32', shape: (l) => [D(l), GH(l)] },
+      { field: 'P', dtype: 'f32', shape: (l) => [D(l), 3 * rec(l).hiddenSize], optional: true, only: 'lstm' },
+      { field: 'initialH', dtype: 'f32', shape: (l) => [D(l), rec(l).hiddenSize], optional: true },
+      { field: 'initialC', dtype: 'f32', shape: (l) => [D(l), rec(l).hiddenSize], optional: true, only: 'lstm' },
+    ],
+    dense: [
+      { field: 'Wq', dtype: 'i8', shape: (l) => [dense(l).outputSize, dense(l).inputSize] },
+      { field: 'Wscale', dtype: 'f32', shape: (l) => [dense(l).outputSize] },
+      { field: 'Bq', dtype: 'i32', shape: (l) => [dense(l).outputSize] },
+    ],
+  },
+};
+
+function rulesFor(layer: Layer, precision: Precision): TensorRule[] {
+  if (isRecurrent(layer)) return TENSOR_RULES[precision].recurrent.filter((r) => !r.only || r.only === layer.kind);
+  if (layer.kind === 'dense') return TENSOR_RULES[precision].dense;
+  return [];
+}
+
+function weightsOf(layer: Layer, precision: Precision): Record<string, TypedArray | undefined> {
+  if (!isRecurrent(layer) && layer.kind !== 'dense') return {};
+  const w = precision === 'int8' ? layer.quant : layer.float;
+  return (w ?? {}) as unknown as Record<string, TypedArray | undefined>;
+}
+
+// ---- spec -> manifest -------------------------------------------------------------------------
+
+function layerJson(layer: Layer, li: number, precision: Precision, tensors: TensorInput[]): Record<string, unknown> {
+  const names: Record<string, string> = {};
+  const w = weightsOf(layer, precision);
+  for (const rule of rulesFor(layer, precision)) {
+    const data = w[rule.field];
+    if (data === undefined) {
+      if (rule.optional) continue;
+      throw new EdgeRnnError('ERN_TENSOR', `layers.${li} (${layer.kind}) has no ${precision} tensor '${rule.field}'`);
+    }
+    const name = `layers.${li}.${rule.field}`;
+    tensors.push({ name, data, shape: rule.shape(layer) });
+    names[rule.field] = name;
+  }
+  if (isRecurrent(layer)) {
+    const j: Record<string, unknown> = {
+      kind: layer.kind,
+      inputSize: layer.inputSize,
+      hiddenSize: layer.hiddenSize,
+      direction: layer.direction,
+      clip: layer.clip ?? null,
+      activations: layer.activations,
+      tensors: names,
+    };
+    if (layer.kind === 'gru') j.linearBeforeReset = layer.linearBeforeReset ?? false;
+    if (layer.kind === 'lstm') j.inputForget = layer.inputForget ?? false;
+    return j;
+  }
+  if (layer.kind === 'dense') {
+    const j: Record<string, unknown> = { kind: 'dense', inputSize: layer.inputSize, outputSize: layer.outputSize, activation: layer.activation, tensors: names };
+    if (precision === 'int8' && layer.quant?.outputScale !== undefined) j.outputScale = layer.quant.outputScale;
+    return j;
+  }
+  return { kind: layer.kind, size: layer.size };
+}
+
+/** Builds the manifest object (without `tensors`) and the tensor list for encodeErn. */
+export function specToManifest(spec: ModelSpec, golden: { input: Float32Array; output: Float32Array; steps: number; atol: number }): {
+  manifest: Record<string, unknown>;
+  tensors: TensorInput[];
+} {
+  const tensors: TensorInput[] = [];
+  const layers = spec.layers.map((l, i) => layerJson(l, i, spec.precision, tensors));
+  let quantization: Record<string, unknown> | null = null;
+  if (spec.precision === 'int8') {
+    if (!spec.inputScale) throw new EdgeRnnError('ERN_QUANT_PARAMS', 'int8 model without inputScale');
+    tensors.push({ name: 'input.scale', data: spec.inputScale, shape: [spec.input.size] });
+    quantization = { scheme: 'ern-a16w8-v1', inputScale: 'input.scale', weights: 'int8 symmetric per output row', activations: 'int16' };
+  }
+  const outSize = spec.layers.length ? layerOutputSize(spec.layers[spec.layers.length - 1]!) : spec.input.size;
+  tensors.push({ name: 'golden.input', data: golden.input, shape: [golden.steps, spec.input.size] });
+  tensors.push({ name: 'golden.output', data: golden.output, shape: [golden.steps, outSize] });
+  const manifest: Record<string, unknown> = {
+    format: MANIFEST_FORMAT,
+    name: spec.name,
+    version: spec.version,
+    task: spec.task,
+    ...(spec.description !== undefined ? { description: spec.description } : {}),
+    labels: spec.labels,
+    input: spec.input,
+    output: { size: outSize },
+    precision: spec.precision,
+    quantization,
+    layers,
+    training: spec.training,
+    golden: { input: 'golden.input', output: 'golden.output', steps: golden.steps, atol: golden.atol },
+    ...(spec.extra !== undefined ? { extra: spec.extra } : {}),
+  };
+  return { manifest, tensors };
+}
+
+// ---- manifest -> spec (validation) -----------------------------------------------------------
+
+class Check {
+  constructor(private readonly source: string) {}
+
+  fail(path: string, expected: string, got: unknown): never {
+    const shown = JSON.stringify(got);
+    throw new EdgeRnnError('ERN_MANIFEST', `${this.source}: manifest.${path} must be ${expected}, got ${shown === undefined ? 'nothing' : shown.slice(0, 80)}`, {
+      path,
+      expected,
+    });
+  }
+
+  obj(v: unknown, path: string): Record<string, unknown> {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, 'an object', v);
+    return v as Record<string, unknown>;
+  }
+
+  str(o: Record<string, unknown>, k: string, path: string, opts: { max?: number; pattern?: RegExp; what?: string } = {}): string {
+    const v = o[k];
+    if (typeof v !== 'string' || v.length === 0 || v.length > (opts.max ?? 4096) || (opts.pattern && !opts.pattern.test(v))) {
+      this.fail(`${path}${k}`, opts.what ?? `a non-empty string${opts.max ? ` of at most ${opts.max} characters` : ''}`, v);
+    }
+    return v;
+  }
+
+  int(o: Record<string, unknown>, k: string, path: string, min: number, max = 1 << 24): number {
+    const v = o[k];
+    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) this.fail(`${path}${k}`, `an integer in [${min}, ${max}]`, v);
+    return v as number;
+  }
+
+  oneOf<T extends string>(o: Record<string, unknown>, k: string, path: string, allowed: readonly T[]): T {
+    const v = o[k];
+    if (typeof v !== 'string' || !allowed.includes(v as T)) this.fail(`${path}${k}`, `one of ${allowed.join(', ')}`, v);
+    return v as T;
+  }
+
+  bool(o: Record<string, unknown>, k: string, path: string, dflt: boolean): boolean {
+    const v = o[k];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'boolean') this.fail(`${path}${k}`, 'true or false', v);
+    return v;
+  }
+
+  posNum(v: unknown, path: string): number {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) this.fail(path, 'a positive finite number', v);
+    return v;
+  }
+}
+
+function tensorRef(
+  c: Check,
+  tensors: Map<string, ErnTensor>,
+  names: Record<string, unknown>,
+  rule: TensorRule,
+  expectShape: number[],
+  path: string,
+  source: string,
+): TypedArray | undefined {
+  const ref = names[rule.field];
+  if (ref === undefined) {
+    if (rule.optional) return undefined;
+    c.fail(`${path}tensors.${rule.field}`, 'the name of a tensor', ref);
+  }
+  if (typeof ref !== 'string') c.fail(`${path}tensors.${rule.field}`, 'the name of a tensor', ref);
+  const t = tensors.get(ref);
+  if (!t) throw new EdgeRnnError('ERN_TENSOR', `${source}: tensor '${ref}' (manifest.${path}tensors.${rule.field}) is not in the file`, { tensor: ref });
+  if (t.dtype !== rule.dtype) {
+    throw new EdgeRnnError('ERN_TENSOR', `${source}: tensor '${ref}' must be ${rule.dtype}, file has ${t.dtype}`, { tensor: ref, expected: rule.dtype, got: t.dtype });
+  }
+  if (t.shape.length !== expectShape.length || t.shape.some((d, i) => d !== expectShape[i])) {
+    throw new EdgeRnnError('ERN_TENSOR', `${source}: tensor '${ref}' must have shape [${expectShape}], file has [${t.shape}]`, {
+      tensor: ref,
+      expected: expectShape,
+      got: t.shape,
+    });
+  }
+  return t.data;
+}
+
+function parseActivations(c: Check, v: unknown, path: string, kind: RecurrentLayer['kind'], dirs: number): Activation[] {
+  if (!Array.isArray(v) || v.length !== ACTIVATIONS_PER_DIRECTION[kind] * dirs) {
+    c.fail(path, `a list of ${ACTIVATIONS_PER_DIRECTION[kind] * dirs} activations`, v);
+  }
+  return v.map((a: unknown, i) => {
+    const o = c.obj(a, `${path}[${i}]`);
+    const act: Activation = { name: c.oneOf(o, 'name', `${path}[${i}].`, ACTIVATION_NAMES) };
+    for (const k of ['alpha', 'beta'] as const) {
+      const x = o[k];
+      if (x === undefined) continue;
+      if (typeof x !== 'number' || !Number.isFinite(x)) c.fail(`${path}[${i}].${k}`, 'a finite number', x);
+      act[k] = x;
+    }
+    return act;
+  });
+}
+
+function parseLayer(c: Check, raw: unknown, li: number, precision: Precision, inSize: number, tensors: Map<string, ErnTensor>, source: string): Layer {
+  const path = `layers[${li}].`;
+  const o = c.obj(raw, `layers[${li}]`);
+  const kind = c.oneOf(o, 'kind', path, LAYER_KINDS);
+  const names = kind === 'softmax' || kind === 'logSoftmax' ? {} : c.obj(o.tensors, `${path}tensors`);
+  let layer: Layer;
+  if (kind === 'gru' || kind === 'lstm' || kind === 'rnn') {
+    const inputSize = c.int(o, 'inputSize', path, 1);
+    const hiddenSize = c.int(o, 'hiddenSize', path, 1, 4096);
+    const direction = c.oneOf(o, 'direction', path, ['forward', 'reverse', 'bidirectional'] as const);
+    const dirs = direction === 'bidirectional' ? 2 : 1;
+    const r: RecurrentLayer = { kind, inputSize, hiddenSize, direction, activations: parseActivations(c, o.activations, `${path}activations`, kind, dirs) };
+    if (o.clip !== undefined && o.clip !== null) r.clip = c.posNum(o.clip, `${path}clip`);
+    if (kind === 'gru') r.linearBeforeReset = c.bool(o, 'linearBeforeReset', path, false);
+    if (kind === 'lstm') r.inputForget = c.bool(o, 'inputForget', path, false);
+    layer = r;
+  } else if (kind === 'dense') {
+    const d: DenseLayer = {
+      kind,
+      inputSize: c.int(o, 'inputSize', path, 1),
+      outputSize: c.int(o, 'outputSize', path, 1),
+      activation: c.oneOf(o, 'activation', path, DENSE_ACTIVATIONS),
+    };
+    layer = d;
+  } else {
+    layer = { kind, size: c.int(o, 'size', path, 1) };
+  }
+  const declaredIn = isRecurrent(layer) || layer.kind === 'dense' ? layer.inputSize : layer.size;
+  if (declaredIn !== inSize) {
+    c.fail(`${path}${isRecurrent(layer) || layer.kind === 'dense' ? 'inputSize' : 'size'}`, `${inSize} (the previous layer's output size)`, declaredIn);
+  }
+  const w: Record<string, TypedArray> = {};
+  for (const rule of rulesFor(layer, precision)) {
+    const data = tensorRef(c, tensors, names, rule, rule.shape(layer), path, source);
+    if (data) w[rule.field] = data;
+  }
+  if (isRecurrent(layer)) {
+    if (precision === 'int8') layer.quant = w as unknown as NonNullable<RecurrentLayer['quant']>;
+    else layer.float = w as unknown as NonNullable<RecurrentLayer['float']>;
+  } else if (layer.kind === 'dense') {
+    if (precision === 'int8') {
+      layer.quant = w as unknown as NonNullable<DenseLayer['quant']>;
+      if (o.outputScale !== undefined) layer.quant.outputScale = c.posNum(o.outputScale, `${path}outputScale`);
+    } else layer.float = w as unknown as NonNullable<DenseLayer['float']>;
+  }
+  return layer;
+}
+
+export interface ParsedManifest {
+  spec: ModelSpec;
+  golden: GoldenSpec & { inputData: Float32Array; outputData: Float32Array };
+  outputSize: number;
+}
+
+/** Validates a parsed manifest against the schema and the file's tensors; builds the spec. */
+export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, ErnTensor>, source = 'model.ern'): ParsedManifest {
+  const c = new Check(source);
+  if (m.format !== MANIFEST_FORMAT) c.fail('format', `"${MANIFEST_FORMAT}"`, m.format);
+  const name = c.str(m, 'name', '', { max: 128 });
+  const version = c.str(m, 'version', '', { pattern: SEMVER, what: 'a semantic version (e.g. "1.2.0")' });
+  const task = c.oneOf(m, 'task', '', TASKS);
+  const precision = c.oneOf(m, 'precision', '', PRECISIONS);
+  if (!Array.isArray(m.labels) || !m.labels.every((l) => typeof l === 'string')) c.fail('labels', 'an array of strings', m.labels);
+  const labels = m.labels as string[];
+  const inp = c.obj(m.input, 'input');
+  const inputSize = c.int(inp, 'size', 'input.', 1);
+  const frontend = c.obj(inp.frontend, 'input.frontend');
+  c.str(frontend, 'kind', 'input.frontend.');
+  const input: ModelSpec['input'] = { size: inputSize, frontend: frontend as ModelSpec['input']['frontend'] };
+  if (inp.names !== undefined) {
+    if (!Array.isArray(inp.names) || inp.names.length !== inputSize || !inp.names.every((n) => typeof n === 'string')) {
+      c.fail('input.names', `an array of ${inputSize} strings`, inp.names);
+    }
+    input.names = inp.names as string[];
+  }
+  if (inp.rateHz !== undefined) input.rateHz = c.posNum(inp.rateHz, 'input.rateHz');
+  if (!Array.isArray(m.layers) || m.layers.length === 0 || m.layers.length > 64) c.fail('layers', 'an array of 1 to 64 layers', m.layers);
+  const layers: Layer[] = [];
+  let size = inputSize;
+  (m.layers as unknown[]).forEach((raw, li) => {
+    const layer = parseLayer(c, raw, li, precision, size, tensors, source);
+    layers.push(layer);
+    size = layerOutputSize(layer);
+  });
+  if (labels.length !== 0 && labels.length !== size) c.fail('labels', `empty or ${size} labels (the output size)`, labels.length);
+  const training = m.training === undefined ? {} : c.obj(m.training, 'training');
+  if (training.datasetSha256 !== undefined) c.str(training, 'datasetSha256', 'training.', { pattern: /^[0-9a-f]{64}$/, what: '64 lowercase hex digits' });
+  const spec: ModelSpec = { name, version, task, labels, input, precision, layers, training };
+  if (typeof m.description === 'string') spec.description = m.description;
+  if (m.extra !== undefined) spec.extra = c.obj(m.extra, 'extra');
+  if (precision === 'int8') {
+    const q = c.obj(m.quantization, 'quantization');
+    if (q.scheme !== 'ern-a16w8-v1') c.fail('quantization.scheme', '"ern-a16w8-v1"', q.scheme);
+    const rule: TensorRule = { field: 'inputScale', dtype: 'f32', shape: () => [inputSize] };
+    spec.inputScale = tensorRef(c, tensors, q, rule, [inputSize], 'quantization.', source) as Float32Array;
+  }
+  const g = c.obj(m.golden, 'golden');
+  const steps = c.int(g, 'steps', 'golden.', 1, 1 << 20);
+  if (typeof g.atol !== 'number' || !(g.atol >= 0)) c.fail('golden.atol', 'a number >= 0', g.atol);
+  const gi = tensorRef(c, tensors, g, { field: 'input', dtype: 'f32', shape: () => [] }, [steps, inputSize], 'golden.', source) as Float32Array;
+  const go = tensorRef(c, tensors, g, { field: 'output', dtype: 'f32', shape: () => [] }, [steps, size], 'golden.', source) as Float32Array;
+  const golden = { input: g.input as string, output: g.output as string, steps, atol: g.atol as number, inputData: gi, outputData: go };
+  return { spec, golden, outputSize: size };
+}

@@ -1,0 +1,219 @@
+/**
+ * Post-training quantization of a float32 ModelSpec into the int8 scheme "ern-a16w8-v1"
+ * (docs/quantization.md). Weights: int8 per output row, symmetric, with the layer's input scale
+ * folded in. Activations: int16; the model input per feature (from calibration ranges), hidden
+ * states Q0.15, intermediate dense outputs per tensor (calibrated).
+ *
+ * Calibration strategies (min/max, percentile, MSE-optimal) live in quantize/; this module takes
+ * their result: absolute ranges.
+ */
+import { EdgeRnnError } from '../errors.js';
+import { denseFloat, floatDirections, floatScratch, gruStepFloat, lstmStepFloat, rnnStepFloat } from '../runtime/float/cells.js';
+import {
+  GATES,
+  isRecurrent,
+  numDirections,
+  type DenseLayer,
+  type Layer,
+  type ModelSpec,
+  type QuantRecurrentWeights,
+  type RecurrentLayer,
+} from './spec.js';
+
+export const QUANT_SCHEME = 'ern-a16w8-v1';
+const Q15 = 1 / 32768;
+const INT32_MAX = 2147483647;
+
+export interface QuantRanges {
+  /** max |x_k| per input feature. */
+  inputAbsMax: ArrayLike<number>;
+  /** max |y| of each dense layer that feeds another layer (by layer index). */
+  denseAbsMax?: Record<number, number>;
+}
+
+/** Symmetric int8 rows: q = round(w / s) with s = max|w| / 127 per row. */
+function quantizeRows(w: Float64Array, rows: number, cols: number, bias: Float64Array | null): { q: Int8Array; scale: Float32Array; b: Int32Array } {
+  const q = new Int8Array(rows * cols);
+  const scale = new Float32Array(rows);
+  const b = new Int32Array(rows);
+  // Bias headroom: worst-case |sum w x| is 127 * cols * 32768; the bias takes what is left.
+  const biasLimit = INT32_MAX - 127 * cols * 32768 - 1;
+  if (biasLimit < 2 ** 24) {
+    throw new EdgeRnnError('UNSUPPORTED_MODEL', `a layer with ${cols} inputs can overflow the int32 accumulator with int16 activations (limit ${Math.floor((INT32_MAX - 2 ** 24) / (127 * 32768))})`, { cols });
+  }
+  for (let j = 0; j < rows; j++) {
+    let maxAbs = 0;
+    for (let k = 0; k < cols; k++) maxAbs = Math.max(maxAbs, Math.abs(w[j * cols + k]!));
+    const bj = bias ? bias[j]! : 0;
+    // A row must be able to carry its bias in accumulator units; tiny rows get a coarser scale.
+    let s = Math.max(maxAbs / 127, Math.abs(bj) / biasLimit);
+    if (s === 0) s = 1;
+    s = Math.fround(s);
+    scale[j] = s;
+    for (let k = 0; k < cols; k++) q[j * cols + k] = Math.max(-127, Math.min(127, Math.round(w[j * cols + k]! / s)));
+    b[j] = Math.max(-biasLimit, Math.min(biasLimit, Math.round(bj / s)));
+  }
+  return { q, scale, b };
+}
+
+function quantizeRecurrent(layer: RecurrentLayer, inScale: Float64Array): RecurrentLayer {
+  const w = layer.float;
+  if (!w) throw new EdgeRnnError('ERN_TENSOR', `${layer.kind} layer has no float weights to quantize`);
+  const H = layer.hiddenSize;
+  const I = layer.inputSize;
+  const G = GATES[layer.kind];
+  const D = numDirections(layer);
+  const rows = G * H;
+  const Wq = new Int8Array(D * rows * I);
+  const Rq = new Int8Array(D * rows * H);
+  const Wscale = new Float32Array(D * rows);
+  const Rscale = new Float32Array(D * rows);
+  const Bx = new Int32Array(D * rows);
+  const Bh = new Int32Array(D * rows);
+  for (let d = 0; d < D; d++) {
+    const wf = new Float64Array(rows * I);
+    const rf = new Float64Array(rows * H);
+    const bx = new Float64Array(rows);
+    const bh = new Float64Array(rows);
+    for (let j = 0; j < rows; j++) {
+      for (let k = 0; k < I; k++) wf[j * I + k] = w.W[d * rows * I + j * I + k]! * inScale[k]!;
+      for (let k = 0; k < H; k++) rf[j * H + k] = w.R[d * rows * H + j * H + k]! * Q15;
+      const wb = w.B ? w.B[d * 2 * rows + j]! : 0;
+      const rb = w.B ? w.B[d * 2 * rows + rows + j]! : 0;
+      // GRU with linear_before_reset: Rbh sits inside r ⊙ (Rh h + Rbh), so it stays with R.
+      const rbInside = layer.kind === 'gru' && (layer.linearBeforeReset ?? false) && j >= 2 * H;
+      bx[j] = rbInside ? wb : wb + rb;
+      bh[j] = rbInside ? rb : 0;
+    }
+    const qw = quantizeRows(wf, rows, I, bx);
+    const qr = quantizeRows(rf, rows, H, bh);
+    Wq.set(qw.q, d * rows * I);
+    Rq.set(qr.q, d * rows * H);
+    Wscale.set(qw.scale, d * rows);
+    Rscale.set(qr.scale, d * rows);
+    Bx.set(qw.b, d * rows);
+    Bh.set(qr.b, d * rows);
+  }
+  const quant: QuantRecurrentWeights = { Wq, Wscale, Rq, Rscale, Bx, Bh };
+  if (w.P) quant.P = w.P;
+  if (w.initialH) quant.initialH = w.initialH;
+  if (w.initialC) quant.initialC = w.initialC;
+  const { float: _float, ...rest } = layer;
+  return { ...rest, quant };
+}
+
+function quantizeDense(layer: DenseLayer, inScale: Float64Array, outAbsMax: number | undefined, final: boolean): DenseLayer {
+  const w = layer.float;
+  if (!w) throw new EdgeRnnError('ERN_TENSOR', 'dense layer has no float weights to quantize');
+  const I = layer.inputSize;
+  const O = layer.outputSize;
+  const wf = new Float64Array(O * I);
+  for (let j = 0; j < O; j++) for (let k = 0; k < I; k++) wf[j * I + k] = w.W[j * I + k]! * inScale[k]!;
+  const bias = new Float64Array(O);
+  if (w.B) bias.set(w.B);
+  const q = quantizeRows(wf, O, I, bias);
+  const quant: NonNullable<DenseLayer['quant']> = { Wq: q.q, Wscale: q.scale, Bq: q.b };
+  if (!final && (layer.activation === 'none' || layer.activation === 'relu')) {
+    if (outAbsMax === undefined || !(outAbsMax > 0)) {
+      throw new EdgeRnnError('UNSUPPORTED_MODEL', 'a dense layer feeding another layer needs a calibrated output range (denseAbsMax)');
+    }
+    quant.outputScale = Math.fround(outAbsMax / 32767);
+  }
+  const { float: _float, ...rest } = layer;
+  return { ...rest, quant };
+}
+
+/** The per-feature scale an int8 model uses for its int16 input: max|x| / 32767. */
+export function inputScaleFromAbsMax(absMax: ArrayLike<number>): Float32Array {
+  const s = new Float32Array(absMax.length);
+  for (let k = 0; k < absMax.length; k++) {
+    const m = absMax[k]!;
+    if (!Number.isFinite(m) || m < 0) throw new EdgeRnnError('UNSUPPORTED_MODEL', `input range ${k} is ${m}`);
+    s[k] = Math.fround((m > 0 ? m : 1) / 32767);
+  }
+  return s;
+}
+
+/** Quantizes a float32 model to int8 with the given ranges. The float spec is not modified. */
+export function quantizeModel(spec: ModelSpec, ranges: QuantRanges): ModelSpec {
+  if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `quantizeModel needs a float32 model, got ${spec.precision}`);
+  if (ranges.inputAbsMax.length !== spec.input.size) {
+    throw new EdgeRnnError('SHAPE_MISMATCH', `inputAbsMax has ${ranges.inputAbsMax.length} entries, the model has ${spec.input.size} inputs`);
+  }
+  const inputScale = inputScaleFromAbsMax(ranges.inputAbsMax);
+  let inScale = Float64Array.from(inputScale);
+  let lastInt = spec.layers.length - 1;
+  while (lastInt >= 0 && (spec.layers[lastInt]!.kind === 'softmax' || spec.layers[lastInt]!.kind === 'logSoftmax')) lastInt--;
+  const layers: Layer[] = spec.layers.map((layer, li) => {
+    if (isRecurrent(layer)) {
+      const q = quantizeRecurrent(layer, inScale);
+      inScale = new Float64Array(layer.hiddenSize * numDirections(layer)).fill(Q15);
+      return q;
+    }
+    if (layer.kind === 'dense') {
+      const q = quantizeDense(layer, inScale, ranges.denseAbsMax?.[li], li === lastInt);
+      const s = layer.activation === 'sigmoid' || layer.activation === 'tanh' ? Q15 : (q.quant!.outputScale ?? 1);
+      inScale = new Float64Array(layer.outputSize).fill(s);
+      return q;
+    }
+    return { ...layer };
+  });
+  return { ...spec, precision: 'int8', layers, inputScale };
+}
+
+/**
+ * Min/max calibration: runs the float model over the sequences and records max |x| per input
+ * feature and the output range of every dense layer that feeds another layer.
+ */
+export function calibrateAbsMax(spec: ModelSpec, sequences: readonly Float32Array[]): Required<QuantRanges> {
+  const I = spec.input.size;
+  const inputAbsMax = new Float64Array(I);
+  const denseAbsMax: Record<number, number> = {};
+  for (const seq of sequences) {
+    if (seq.length % I !== 0) throw new EdgeRnnError('SHAPE_MISMATCH', `calibration sequence of ${seq.length} values is not a multiple of ${I} features`);
+    for (let i = 0; i < seq.length; i++) {
+      const v = Math.abs(seq[i]!);
+      if (Number.isFinite(v) && v > inputAbsMax[i % I]!) inputAbsMax[i % I] = v;
+    }
+  }
+  const needs = spec.layers.some((l, li) => l.kind === 'dense' && li < spec.layers.length - 1 && (l.activation === 'none' || l.activation === 'relu'));
+  if (needs) {
+    // Trace every layer's output in float to find the dense ranges.
+    for (const seq of sequences) {
+      const T = seq.length / I;
+      let cur = Float64Array.from(seq);
+      let width = I;
+      spec.layers.forEach((layer, li) => {
+        if (isRecurrent(layer)) {
+          const H = layer.hiddenSize;
+          const D = numDirections(layer);
+          const next = new Float64Array(T * H * D);
+          floatDirections(layer).forEach((dir, d) => {
+            const h = new Float64Array(H);
+            const c = new Float64Array(H);
+            const s = floatScratch(H);
+            const reverse = d === 1 || layer.direction === 'reverse';
+            for (let n = 0; n < T; n++) {
+              const t = reverse ? T - 1 - n : n;
+              if (layer.kind === 'gru') gruStepFloat(dir, cur, t * width, h, s);
+              else if (layer.kind === 'lstm') lstmStepFloat(dir, cur, t * width, h, c, s);
+              else rnnStepFloat(dir, cur, t * width, h, s);
+              next.set(h, t * H * D + d * H);
+            }
+          });
+          cur = next;
+          width = H * D;
+        } else if (layer.kind === 'dense') {
+          const next = new Float64Array(T * layer.outputSize);
+          for (let t = 0; t < T; t++) denseFloat(layer.float!.W, layer.float!.B, layer.inputSize, layer.outputSize, layer.activation, cur, t * width, next, t * layer.outputSize);
+          let m = denseAbsMax[li] ?? 0;
+          for (const v of next) m = Math.max(m, Math.abs(v));
+          denseAbsMax[li] = m;
+          cur = next;
+          width = layer.outputSize;
+        }
+      });
+    }
+  }
+  return { inputAbsMax, denseAbsMax };
+}

@@ -1,0 +1,133 @@
+// Fixed-point primitives: AssemblyScript twin of src/runtime/fixed-point.ts.
+// Every function here must give exactly what its TypeScript namesake gives.
+import { SIGMOID_COEFFS, TANH_COEFFS } from './coeffs.gen';
+
+export const PART_MAX: i32 = (1 << 30) - 1;
+const SEG_BITS: i32 = 11;
+const NSEG: i32 = 16;
+
+@inline export function sat16(v: i32): i32 {
+  return v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+}
+
+@inline export function clampi(v: i32, lo: i32, hi: i32): i32 {
+  return v > hi ? hi : v < lo ? lo : v;
+}
+
+/** sat16((a * b + 2^14) >> 15), as i16x8.q15mulr_sat_s. */
+@inline export function q15mulr(a: i32, b: i32): i32 {
+  return sat16((a * b + 16384) >> 15);
+}
+
+/** floor((a * b + 2^(s-1)) / 2^s) with a 64-bit product. */
+@inline export function mulShiftRound(a: i32, b: i32, s: i32): i32 {
+  return <i32>(((<i64>a) * (<i64>b) + ((<i64>1) << (s - 1))) >> s);
+}
+
+/** requantizePart: clamp(acc + bias), multiply, round-shift. */
+@inline export function requantPart(acc: i32, bias: i32, m: i32, shift: i32, clamp: i32): i32 {
+  return mulShiftRound(clampi(acc + bias, -clamp, clamp), m, shift);
+}
+
+@inline function activate(coeffs: StaticArray<i16>, x: i32, odd: bool): i32 {
+  const a = x < 0 ? min(-x, 32767) : x;
+  const seg = a >> SEG_BITS;
+  const t = (a & ((1 << SEG_BITS) - 1)) << (15 - SEG_BITS);
+  let p: i32 = unchecked(coeffs[4 * NSEG + seg]);
+  p = sat16(<i32>unchecked(coeffs[3 * NSEG + seg]) + q15mulr(t, p));
+  p = sat16(<i32>unchecked(coeffs[2 * NSEG + seg]) + q15mulr(t, p));
+  p = sat16(<i32>unchecked(coeffs[NSEG + seg]) + q15mulr(t, p));
+  p = sat16(<i32>unchecked(coeffs[seg]) + q15mulr(t, p));
+  if (x >= 0) return p;
+  return odd ? -p : 32768 - p;
+}
+
+export function sigmoidQ15(x: i32): i32 {
+  return activate(SIGMOID_COEFFS, x, false);
+}
+
+export function tanhQ15(x: i32): i32 {
+  return activate(TANH_COEFFS, x, true);
+}
+
+@inline export function cellToGate(c: i32): i32 {
+  return sat16((c + 4) >> 3);
+}
+
+// ---- SIMD twins -------------------------------------------------------------------------
+// Coefficient tables split into low and high bytes, 16 segments each, for i8x16.swizzle:
+// byte table k*32 + s = low byte of coefficient k of segment s, k*32 + 16 + s = high byte.
+const SIG_BYTES: usize = memory.data(160);
+const TANH_BYTES: usize = memory.data(160);
+
+function splitBytes(coeffs: StaticArray<i16>, dst: usize): void {
+  for (let k = 0; k < 5; k++) {
+    for (let s = 0; s < NSEG; s++) {
+      const v = <i32>unchecked(coeffs[k * NSEG + s]);
+      store<u8>(dst + <usize>(k * 32 + s), <u8>(v & 0xff));
+      store<u8>(dst + <usize>(k * 32 + 16 + s), <u8>((v >> 8) & 0xff));
+    }
+  }
+}
+splitBytes(SIGMOID_COEFFS, SIG_BYTES);
+splitBytes(TANH_COEFFS, TANH_BYTES);
+
+@inline function coef8(tab: usize, k: i32, idx: v128): v128 {
+  const lo = i8x16.swizzle(v128.load(tab + <usize>(k * 32)), idx);
+  const hi = i8x16.swizzle(v128.load(tab + <usize>(k * 32 + 16)), idx);
+  return v128.bitselect(hi, lo, i16x8.splat(<i16>0xff00));
+}
+
+@inline function activate8(tab: usize, x: v128, odd: bool): v128 {
+  const neg = i16x8.shr_s(x, 15);
+  const a = i16x8.min_u(i16x8.abs(x), i16x8.splat(32767));
+  const seg = i16x8.shr_u(a, SEG_BITS);
+  const idx = v128.or(seg, i16x8.shl(seg, 8));
+  const t = i16x8.shl(v128.and(a, i16x8.splat(2047)), 15 - SEG_BITS);
+  let p = coef8(tab, 4, idx);
+  p = i16x8.add_sat_s(coef8(tab, 3, idx), i16x8.q15mulr_sat_s(t, p));
+  p = i16x8.add_sat_s(coef8(tab, 2, idx), i16x8.q15mulr_sat_s(t, p));
+  p = i16x8.add_sat_s(coef8(tab, 1, idx), i16x8.q15mulr_sat_s(t, p));
+  p = i16x8.add_sat_s(coef8(tab, 0, idx), i16x8.q15mulr_sat_s(t, p));
+  const mirrored = odd ? i16x8.neg(p) : i16x8.sub(i16x8.splat(-32768), p);
+  return v128.bitselect(mirrored, p, neg);
+}
+
+/** Eight fixed-point sigmoids: i16x8 Q3.12 -> i16x8 Q0.15. */
+@inline export function sigmoid8(x: v128): v128 {
+  return activate8(SIG_BYTES, x, false);
+}
+
+/** Eight fixed-point tanh: i16x8 Q3.12 -> i16x8 Q0.15. */
+@inline export function tanh8(x: v128): v128 {
+  return activate8(TANH_BYTES, x, true);
+}
+
+/** Four lanes of floor((a * b + 2^(s-1)) / 2^s) through 64-bit products. */
+@inline export function mulShiftRound4(a: v128, b: v128, s: i32): v128 {
+  const rnd = i64x2.splat((<i64>1) << (s - 1));
+  const p0 = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(a, b), rnd), s);
+  const p1 = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(a, b), rnd), s);
+  return i32x4.shuffle(p0, p1, 0, 2, 4, 6);
+}
+
+/** Four lanes of requantPart with the bias already added. */
+@inline export function requant4(acc: v128, m: v128, shift: i32, clamp: i32): v128 {
+  const c = i32x4.max_s(i32x4.min_s(acc, i32x4.splat(clamp)), i32x4.splat(-clamp));
+  return mulShiftRound4(c, m, shift);
+}
+
+/** y[i] = sigmoid or tanh (which = 0 / 1) of x[i], int16 arrays; n a multiple of 8. For tests. */
+export function activate_array(which: i32, x: usize, n: i32, y: usize): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let i = 0; i < n; i += 8) {
+      const v = v128.load(x + (<usize>i << 1));
+      v128.store(y + (<usize>i << 1), which == 0 ? sigmoid8(v) : tanh8(v));
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = <i32>load<i16>(x + (<usize>i << 1));
+      store<i16>(y + (<usize>i << 1), <i16>(which == 0 ? sigmoidQ15(v) : tanhQ15(v)));
+    }
+  }
+}

@@ -1,0 +1,131 @@
+// edgernn integer kernels. Built twice from this source (scripts/build-wasm.mjs): with SIMD
+// (ASC_FEATURE_SIMD, v128) and without. The TypeScript side lays out the model in memory
+// (src/runtime/wasm/layout.ts) and calls these entry points; nothing here allocates.
+import { DIR_BYTES, L_DIR0, L_G, L_HP, L_KIND, N_FINAL, N_OP, denseStep, gruStep, inputProjection, lstmStep, rnnStep } from './cells';
+
+export { activate_array } from './fixed';
+export { bench_matvec } from './matvec';
+
+// Model descriptor, i32 words (must match src/runtime/wasm/layout.ts).
+const M_NLAYERS = 0;
+const M_OUTW = 8;
+const M_PX = 12;
+const M_PH = 16;
+const M_GATE = 20;
+const M_RH = 24;
+const M_BUFA = 28;
+const M_BUFB = 32;
+const M_LAYERS = 36;
+const M_STATEOFF = 40;
+
+const KIND_GRU = 0;
+const KIND_LSTM = 1;
+const KIND_DENSE = 3;
+
+@inline function ld(p: usize, off: usize): i32 {
+  return load<i32>(p + off);
+}
+@inline function ldp(p: usize, off: usize): usize {
+  return <usize>load<u32>(p + off);
+}
+
+export function heap_base(): usize {
+  return __heap_base;
+}
+
+/** One recurrent step of direction block `dir` with a precomputed projection px. */
+@inline function cellStep(model: usize, desc: usize, dir: usize, px: usize, h: usize, c: usize): void {
+  const kind = ld(desc, L_KIND);
+  if (kind == KIND_GRU) gruStep(desc, dir, px, h, ldp(model, M_PH), ldp(model, M_GATE), ldp(model, M_RH));
+  else if (kind == KIND_LSTM) lstmStep(desc, dir, px, h, c, ldp(model, M_PH));
+  else rnnStep(desc, dir, px, h, ldp(model, M_PH));
+}
+
+/**
+ * One step of every layer for one stream. x: int16 [inputWidth]; out: int32 [outputWidth].
+ * Recurrent layers read and update their state in place inside `state`.
+ */
+export function model_step(model: usize, state: usize, x: usize, out: usize): void {
+  const n = ld(model, M_NLAYERS);
+  const layers = ldp(model, M_LAYERS);
+  const offs = ldp(model, M_STATEOFF);
+  const px = ldp(model, M_PX);
+  let cur = x;
+  let flip = false;
+  let lastDense = false;
+  for (let li = 0; li < n; li++) {
+    const desc = ldp(layers, <usize>li << 2);
+    if (ld(desc, L_KIND) == KIND_DENSE) {
+      const y = ldp(model, flip ? M_BUFB : M_BUFA);
+      denseStep(desc, cur, y, out, px);
+      cur = y;
+      flip = !flip;
+      lastDense = true;
+      continue;
+    }
+    const h = state + <usize>ld(offs, <usize>li << 2);
+    const c = h + (<usize>ld(desc, L_HP) << 1);
+    const dir = desc + L_DIR0;
+    inputProjection(desc, dir, cur, px);
+    cellStep(model, desc, dir, px, h, c);
+    cur = h;
+    lastDense = false;
+  }
+  if (!lastDense) {
+    const w = ld(model, M_OUTW);
+    for (let j = 0; j < w; j++) store<i32>(out + (<usize>j << 2), <i32>load<i16>(cur + (<usize>j << 1)));
+  }
+}
+
+/**
+ * Steps n streams at once: states is a u32 array of n state pointers, x is int16
+ * [n][inputWidth] and out int32 [n][outputWidth]. Weights stay hot across the streams.
+ */
+export function model_step_many(model: usize, states: usize, n: i32, x: usize, inW: i32, out: usize): void {
+  const outW = ld(model, M_OUTW);
+  for (let i = 0; i < n; i++) {
+    model_step(model, ldp(states, <usize>i << 2), x + (<usize>(i * inW) << 1), out + (<usize>(i * outW) << 2));
+  }
+}
+
+/**
+ * One direction of one recurrent layer over T steps (whole-sequence mode).
+ * x: int16 rows of stride xStride; the input projection of all T steps is computed first into
+ * pxSeq (int32 [T][G*Hp]), then the recurrence runs; h (and c) hold the starting state and are
+ * left at the final state; each step's h goes to y + (t*yStride + yOff) int16 elements.
+ */
+export function layer_run(
+  model: usize,
+  desc: usize,
+  d: i32,
+  h: usize,
+  c: usize,
+  x: usize,
+  xStride: i32,
+  T: i32,
+  reverse: i32,
+  y: usize,
+  yStride: i32,
+  yOff: i32,
+  pxSeq: usize,
+): void {
+  const dir = desc + L_DIR0 + <usize>(d * DIR_BYTES);
+  const Hp = ld(desc, L_HP);
+  const rows = ld(desc, L_G) * Hp;
+  for (let t = 0; t < T; t++) inputProjection(desc, dir, x + (<usize>(t * xStride) << 1), pxSeq + (<usize>(t * rows) << 2));
+  for (let s = 0; s < T; s++) {
+    const t = reverse != 0 ? T - 1 - s : s;
+    cellStep(model, desc, dir, pxSeq + (<usize>(t * rows) << 2), h, c);
+    memory.copy(y + (<usize>(t * yStride + yOff) << 1), h, <usize>Hp << 1);
+  }
+}
+
+/** A dense layer over T rows: int16 input rows of stride xStride; output rows of its width. */
+export function dense_run(model: usize, desc: usize, x: usize, xStride: i32, T: i32, y16: usize, y32: usize): void {
+  const Op = ld(desc, N_OP);
+  const final = ld(desc, N_FINAL) != 0;
+  const px = ldp(model, M_PX);
+  for (let t = 0; t < T; t++) {
+    denseStep(desc, x + (<usize>(t * xStride) << 1), y16 + (<usize>(t * Op) << 1), final ? y32 + (<usize>(t * Op) << 2) : 0, px);
+  }
+}

@@ -1,0 +1,422 @@
+/**
+ * The public runtime: createRuntime() compiles the kernels once, runtime.load() turns .ern bytes
+ * into a Model (validated, golden-checked), model.session() gives a stream its state.
+ *
+ *   const rt = await createRuntime();             // picks SIMD when the engine validates it
+ *   const model = await rt.load(bytes);
+ *   const s = model.session();
+ *   const y = s.step(frame);                      // Float32Array, reused: copy to keep
+ */
+import { EdgeRnnError } from '../errors.js';
+import { decodeModel, type DecodedModel } from '../model/codec.js';
+import type { ModelSpec } from '../model/spec.js';
+import { KERNELS_SCALAR_BASE64, KERNELS_SIMD_BASE64 } from './kernels/wasm.gen.js';
+import { BACKENDS, type BackendName, type Engine, type EngineState, type NonFinitePolicy } from './engine.js';
+import { FloatEngine } from './float/engine.js';
+import { IntEngine } from './int/engine.js';
+import { prepareIntModel } from './int/prepare.js';
+import { ReferenceKernels } from './int/reference-kernels.js';
+import { WasmKernels, instantiateKernels } from './wasm/kernels.js';
+
+export type BackendChoice = BackendName | 'auto';
+
+export interface RuntimeOptions {
+  /** Default backend for models loaded by this runtime ('auto': simd if supported, else scalar). */
+  backend?: BackendChoice;
+}
+
+export interface LoadOptions {
+  /** Overrides the runtime's default backend for this model. */
+  backend?: BackendChoice;
+  /** Name used in error messages (a file path). */
+  source?: string;
+  /** What sessions do with NaN/±Infinity in frames (default 'error'). */
+  nonFinite?: NonFinitePolicy;
+}
+
+export function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** The kernel binaries shipped with this build. */
+export function kernelBinaries(): { simd: Uint8Array<ArrayBuffer>; scalar: Uint8Array<ArrayBuffer> } {
+  return { simd: decodeBase64(KERNELS_SIMD_BASE64), scalar: decodeBase64(KERNELS_SCALAR_BASE64) };
+}
+
+export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
+  const bins = kernelBinaries();
+  const simdSupported = WebAssembly.validate(bins.simd);
+  const choice = opts.backend ?? 'auto';
+  if (choice !== 'auto' && !BACKENDS.includes(choice)) {
+    throw new EdgeRnnError('BACKEND_UNAVAILABLE', `unknown backend '${String(choice)}': expected auto, ${BACKENDS.join(', ')}`);
+  }
+  if (choice === 'simd' && !simdSupported) {
+    throw new EdgeRnnError('BACKEND_UNAVAILABLE', 'this WebAssembly engine does not validate the SIMD kernels: use backend "scalar" or "auto"');
+  }
+  const [simd, scalar] = await Promise.all([simdSupported ? WebAssembly.compile(bins.simd) : Promise.resolve(null), WebAssembly.compile(bins.scalar)]);
+  return new Runtime({ simd, scalar }, simdSupported, choice);
+}
+
+export class Runtime {
+  readonly simdSupported: boolean;
+  /** What 'auto' means for int8 models here. */
+  readonly intBackend: 'simd' | 'scalar';
+  private readonly modules: { simd: WebAssembly.Module | null; scalar: WebAssembly.Module };
+  private readonly choice: BackendChoice;
+
+  constructor(modules: { simd: WebAssembly.Module | null; scalar: WebAssembly.Module }, simdSupported: boolean, choice: BackendChoice) {
+    this.modules = modules;
+    this.simdSupported = simdSupported;
+    this.intBackend = simdSupported ? 'simd' : 'scalar';
+    this.choice = choice;
+  }
+
+  /** Resolves a choice to the backend that will run a model of this precision, or throws. */
+  resolveBackend(spec: ModelSpec, choice: BackendChoice = this.choice): BackendName {
+    if (spec.precision === 'float32') {
+      if (choice === 'auto' || choice === 'float' || choice === 'reference') return 'float';
+      throw new EdgeRnnError('BACKEND_UNAVAILABLE', `'${spec.name}' is a float32 model: it runs on the float reference (backend "float"); quantize it to int8 for "${choice}"`);
+    }
+    if (choice === 'auto') return this.intBackend;
+    if (choice === 'float') throw new EdgeRnnError('BACKEND_UNAVAILABLE', `'${spec.name}' is an int8 model: use backend simd, scalar or reference`);
+    if (choice === 'simd' && !this.simdSupported) throw new EdgeRnnError('BACKEND_UNAVAILABLE', 'SIMD is not supported by this WebAssembly engine');
+    return choice;
+  }
+
+  /** Builds an engine for a spec on a backend (no golden check: see load()). */
+  async engine(spec: ModelSpec, backend: BackendName): Promise<Engine> {
+    if (backend === 'float') return new FloatEngine(spec);
+    const P = prepareIntModel(spec);
+    if (backend === 'reference') return new IntEngine(P, new ReferenceKernels(P));
+    const module = backend === 'simd' ? this.modules.simd : this.modules.scalar;
+    if (!module) throw new EdgeRnnError('BACKEND_UNAVAILABLE', `backend ${backend} is not available`);
+    const exports = await instantiateKernels(module);
+    return new IntEngine(P, new WasmKernels(exports, backend, P));
+  }
+
+  /** Parses, validates, prepares and golden-checks a model. */
+  async load(bytes: Uint8Array, opts: LoadOptions = {}): Promise<Model> {
+    const source = opts.source ?? 'model.ern';
+    const decoded = decodeModel(bytes, source);
+    const backend = this.resolveBackend(decoded.spec, opts.backend ?? this.choice);
+    const engine = await this.engine(decoded.spec, backend);
+    const model = new Model(decoded, engine, opts.nonFinite ?? 'error', source);
+    model.verifyGolden();
+    return model;
+  }
+}
+
+/** Convenience: a runtime for one model. */
+export async function loadModel(bytes: Uint8Array, opts: LoadOptions = {}): Promise<Model> {
+  const rt = await createRuntime(opts.backend !== undefined ? { backend: opts.backend } : {});
+  return rt.load(bytes, opts);
+}
+
+const STATE_MAGIC = 0x534e5245; // "ERNS" little-endian
+const STATE_VERSION = 1;
+const STATE_HEADER = 32;
+
+function fnv1a(bytes: Uint8Array, start: number, end: number, h = 0x811c9dc5): number {
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193) >>> 0;
+  return h >>> 0;
+}
+
+export interface ModelSizes {
+  fileBytes: number;
+  /** Weights and constants as the backend holds them (padded). */
+  weightBytes: number;
+  /** One stream's state. */
+  stateBytes: number;
+  /** Exported state (header + state). */
+  exportedStateBytes: number;
+}
+
+export class Model {
+  readonly spec: ModelSpec;
+  readonly manifest: Readonly<Record<string, unknown>>;
+  readonly backend: BackendName;
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly streamable: boolean;
+  /** Hex sha256 of the file content: the model's identity. */
+  readonly sha256: string;
+  readonly sizes: ModelSizes;
+  readonly source: string;
+  /** @internal */ readonly engine: Engine;
+  /** @internal */ readonly nonFinite: NonFinitePolicy;
+  private readonly decoded: DecodedModel;
+  private readonly id: Uint8Array;
+  private batchOut = new Float32Array(0);
+  private disposed = false;
+
+  constructor(decoded: DecodedModel, engine: Engine, nonFinite: NonFinitePolicy, source: string) {
+    this.decoded = decoded;
+    this.spec = decoded.spec;
+    this.manifest = decoded.container.manifest;
+    this.engine = engine;
+    this.backend = engine.backend;
+    this.inputSize = engine.inputSize;
+    this.outputSize = engine.outputSize;
+    this.streamable = engine.streamable;
+    this.sha256 = decoded.container.sha256;
+    this.nonFinite = nonFinite;
+    this.source = source;
+    this.id = new Uint8Array(8);
+    for (let i = 0; i < 8; i++) this.id[i] = parseInt(this.sha256.slice(2 * i, 2 * i + 2), 16);
+    this.sizes = {
+      fileBytes: decoded.container.byteLength,
+      weightBytes: engine.weightBytes,
+      stateBytes: engine.stateBytes,
+      exportedStateBytes: STATE_HEADER + engine.stateBytes,
+    };
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get version(): string {
+    return this.spec.version;
+  }
+
+  get labels(): readonly string[] {
+    return this.spec.labels;
+  }
+
+  /** Replays the file's golden vector; throws ERN_GOLDEN_MISMATCH when the output differs. */
+  verifyGolden(): void {
+    const g = this.decoded.golden;
+    const s = this.engine.allocState();
+    try {
+      const out = new Float32Array(g.steps * this.outputSize);
+      this.engine.run(s, g.inputData, g.steps, out, 'zero');
+      let worst = 0;
+      let at = 0;
+      for (let i = 0; i < out.length; i++) {
+        const d = Math.abs(out[i]! - g.outputData[i]!);
+        if (!(d <= worst)) {
+          worst = d;
+          at = i;
+        }
+      }
+      if (!(worst <= g.atol)) {
+        const step = Math.floor(at / this.outputSize);
+        throw new EdgeRnnError(
+          'ERN_GOLDEN_MISMATCH',
+          `${this.source}: backend ${this.backend} does not reproduce the golden output: step ${step} output ${at % this.outputSize} is ${out[at]}, expected ${g.outputData[at]} (max |diff| ${worst}, allowed ${g.atol})`,
+          { backend: this.backend, step, output: at % this.outputSize, got: out[at], expected: g.outputData[at], maxDiff: worst },
+        );
+      }
+    } finally {
+      this.engine.freeState(s);
+    }
+  }
+
+  session(opts: { nonFinite?: NonFinitePolicy } = {}): Session {
+    this.assertLive();
+    return new Session(this, opts.nonFinite ?? this.nonFinite);
+  }
+
+  /**
+   * Steps many streams at once (one gateway, many devices): frames [n][inputSize] for n sessions
+   * of this model, returns [n][outputSize] (a view reused by the next call). On a bad frame
+   * nothing is stepped and the error names the session index.
+   */
+  stepMany(sessions: readonly Session[], frames: ArrayLike<number>): Float32Array {
+    this.assertLive();
+    const n = sessions.length;
+    if (frames.length !== n * this.inputSize) {
+      throw new EdgeRnnError('SHAPE_MISMATCH', `stepMany: ${n} sessions need ${n * this.inputSize} frame values (${this.inputSize} each), got ${frames.length}`, {
+        expected: n * this.inputSize,
+        got: frames.length,
+      });
+    }
+    if (!this.streamable) throw notStreamable(this);
+    const states: EngineState[] = new Array(n);
+    const policy = sessions[0]?.nonFinite ?? this.nonFinite;
+    for (let i = 0; i < n; i++) {
+      const s = sessions[i]!;
+      if (s.model !== this) throw new EdgeRnnError('STATE_MISMATCH', `stepMany: session ${i} belongs to model '${s.model.name}', not '${this.name}'`);
+      states[i] = s.engineState();
+    }
+    if (this.batchOut.length < n * this.outputSize) this.batchOut = new Float32Array(n * this.outputSize);
+    const bad = this.engine.stepMany(states, frames, this.batchOut, policy);
+    if (bad >= 0) throw nonFinite(this, Math.floor(bad / this.inputSize), bad % this.inputSize, `session ${Math.floor(bad / this.inputSize)}`);
+    for (const s of sessions) s.countStep(1);
+    return this.batchOut.subarray(0, n * this.outputSize);
+  }
+
+  /** @internal */
+  stateId(): Uint8Array {
+    return this.id;
+  }
+
+  /** Frees the kernel memory. Sessions of a disposed model throw SESSION_DISPOSED. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.engine.dispose();
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new EdgeRnnError('SESSION_DISPOSED', `model '${this.name}' was disposed`);
+  }
+}
+
+function notStreamable(m: Model): EdgeRnnError {
+  return new EdgeRnnError('NOT_STREAMABLE', `model '${m.name}' has bidirectional or reverse layers: it needs the whole sequence, use run()`);
+}
+
+function nonFinite(m: Model, step: number, feature: number, where: string): EdgeRnnError {
+  return new EdgeRnnError('NON_FINITE_INPUT', `model '${m.name}': ${where} feature ${feature} is NaN or infinite; nothing was changed (load with nonFinite: 'zero' to replace such values by 0)`, {
+    step,
+    feature,
+  });
+}
+
+/** One stream's state. Create with model.session(). */
+export class Session {
+  readonly model: Model;
+  readonly nonFinite: NonFinitePolicy;
+  private state: EngineState | null;
+  private readonly out: Float32Array;
+  private stepCount = 0;
+
+  constructor(model: Model, policy: NonFinitePolicy) {
+    this.model = model;
+    this.nonFinite = policy;
+    this.state = model.engine.allocState();
+    this.out = new Float32Array(model.outputSize);
+  }
+
+  /** Steps taken since creation or the last reset() (imported with the state). */
+  get steps(): number {
+    return this.stepCount;
+  }
+
+  /** @internal */
+  engineState(): EngineState {
+    if (this.state === null || this.model.isDisposed) throw new EdgeRnnError('SESSION_DISPOSED', 'the session (or its model) was disposed');
+    return this.state;
+  }
+
+  /** @internal */
+  countStep(n: number): void {
+    this.stepCount += n;
+  }
+
+  /**
+   * One frame in, one output out. The returned array is reused by the next step(): copy it to
+   * keep it. A frame of the wrong length or with NaN/±Infinity (policy 'error') throws and leaves
+   * the state untouched.
+   */
+  step(frame: ArrayLike<number>): Float32Array {
+    const st = this.engineState();
+    const m = this.model;
+    if (frame.length !== m.inputSize) {
+      throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame needs ${m.inputSize} values, got ${frame.length}`, { expected: m.inputSize, got: frame.length });
+    }
+    if (!m.streamable) throw notStreamable(m);
+    const bad = m.engine.step(st, frame, 0, this.out, this.nonFinite);
+    if (bad >= 0) throw nonFinite(m, this.stepCount, bad, `step ${this.stepCount}`);
+    this.stepCount++;
+    return this.out;
+  }
+
+  /**
+   * A sequence: frames as [steps][inputSize] nested arrays or flat. Returns [steps][outputSize]
+   * flat. Streamable models continue from the current state (like repeated step()); models with
+   * bidirectional layers start from the initial state each time.
+   */
+  run(frames: ArrayLike<number> | ArrayLike<ArrayLike<number>>): Float32Array {
+    const st = this.engineState();
+    const m = this.model;
+    const I = m.inputSize;
+    let flat: ArrayLike<number>;
+    const first = frames.length > 0 ? (frames as ArrayLike<unknown>)[0] : undefined;
+    if (first !== undefined && typeof first === 'object') {
+      const rows = frames as ArrayLike<ArrayLike<number>>;
+      const f = new Float32Array(rows.length * I);
+      for (let t = 0; t < rows.length; t++) {
+        const r = rows[t]!;
+        if (r.length !== I) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': frame ${t} has ${r.length} values, expected ${I}`, { step: t, expected: I, got: r.length });
+        for (let k = 0; k < I; k++) f[t * I + k] = r[k]!;
+      }
+      flat = f;
+    } else {
+      flat = frames as ArrayLike<number>;
+      if (flat.length % I !== 0) {
+        throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a flat sequence needs a multiple of ${I} values, got ${flat.length}`, { expected: I, got: flat.length });
+      }
+    }
+    const T = flat.length / I;
+    const out = new Float32Array(T * m.outputSize);
+    const bad = m.engine.run(st, flat, T, out, this.nonFinite);
+    if (bad >= 0) throw nonFinite(m, Math.floor(bad / I), bad % I, `step ${Math.floor(bad / I)} of the sequence`);
+    this.stepCount = m.streamable ? this.stepCount + T : T;
+    return out;
+  }
+
+  /** Back to the model's initial state. */
+  reset(): void {
+    this.model.engine.resetState(this.engineState());
+    this.stepCount = 0;
+  }
+
+  /**
+   * The state as bytes: a 32-byte header (magic, version, state class, model id, size, step
+   * count, checksum) and the raw state. Integer states move freely between simd, scalar and
+   * reference backends of the same model.
+   */
+  exportState(): Uint8Array {
+    const st = this.engineState();
+    const m = this.model;
+    const body = st.bytes();
+    const out = new Uint8Array(STATE_HEADER + body.length);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, STATE_MAGIC, true);
+    dv.setUint16(4, STATE_VERSION, true);
+    out[6] = m.engine.stateClass === 'int' ? 0 : 1;
+    out.set(m.stateId(), 8);
+    dv.setUint32(16, body.length, true);
+    dv.setUint32(20, this.stepCount % 2 ** 32, true);
+    dv.setUint32(24, Math.floor(this.stepCount / 2 ** 32), true);
+    out.set(body, STATE_HEADER);
+    dv.setUint32(28, fnv1a(out, STATE_HEADER, out.length, fnv1a(out, 0, 28)), true);
+    return out;
+  }
+
+  /** Restores a state from exportState(); throws STATE_MISMATCH (and changes nothing) if it does not fit. */
+  importState(bytes: Uint8Array): void {
+    const st = this.engineState();
+    const m = this.model;
+    const bad = (why: string) => new EdgeRnnError('STATE_MISMATCH', `model '${m.name}': cannot import state: ${why}`);
+    if (bytes.length < STATE_HEADER) throw bad(`${bytes.length} bytes is shorter than the ${STATE_HEADER}-byte header`);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    if (dv.getUint32(0, true) !== STATE_MAGIC) throw bad('not an edgernn state (wrong magic)');
+    if (dv.getUint16(4, true) !== STATE_VERSION) throw bad(`state version ${dv.getUint16(4, true)}, expected ${STATE_VERSION}`);
+    const cls = bytes[6] === 0 ? 'int' : 'float';
+    if (cls !== m.engine.stateClass) throw bad(`it is a ${cls} state, this ${m.backend} backend keeps ${m.engine.stateClass} states`);
+    const id = m.stateId();
+    for (let i = 0; i < 8; i++) if (bytes[8 + i] !== id[i]) throw bad('it was exported from a different model (model id differs)');
+    const n = dv.getUint32(16, true);
+    if (n !== m.engine.stateBytes || bytes.length !== STATE_HEADER + n) throw bad(`state has ${bytes.length - STATE_HEADER} bytes (header says ${n}), this model needs ${m.engine.stateBytes}`);
+    if (dv.getUint32(28, true) !== fnv1a(bytes, STATE_HEADER, bytes.length, fnv1a(bytes, 0, 28))) throw bad('checksum mismatch: the state is corrupt');
+    st.bytes().set(bytes.subarray(STATE_HEADER));
+    this.stepCount = dv.getUint32(20, true) + dv.getUint32(24, true) * 2 ** 32;
+  }
+
+  /** Returns the state's memory to the model. */
+  dispose(): void {
+    if (this.state === null) return;
+    if (!this.model.isDisposed) this.model.engine.freeState(this.state);
+    this.state = null;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Memory of one kernel instance: a bump allocator for the model (weights, descriptors,
+ * scratch), plus a free list of fixed-size blocks for stream states. Growing the memory detaches
+ * old ArrayBuffer views, so callers fetch views through `view*()` which re-create them lazily.
+ */
+const ALIGN = 16;
+const PAGE = 65536;
+
+export class WasmArena {
+  readonly memory: WebAssembly.Memory;
+  private top: number;
+  private buffer: ArrayBuffer;
+  private u8v: Uint8Array;
+  private i16v: Int16Array;
+  private i32v: Int32Array;
+  private readonly free = new Map<number, number[]>();
+
+  constructor(memory: WebAssembly.Memory, base: number) {
+    this.memory = memory;
+    this.top = Math.ceil(base / ALIGN) * ALIGN;
+    this.buffer = memory.buffer;
+    this.u8v = new Uint8Array(this.buffer);
+    this.i16v = new Int16Array(this.buffer);
+    this.i32v = new Int32Array(this.buffer);
+  }
+
+  /** Bytes in use (high-water mark). */
+  get used(): number {
+    return this.top;
+  }
+
+  private refresh(): void {
+    if (this.buffer !== this.memory.buffer) {
+      this.buffer = this.memory.buffer;
+      this.u8v = new Uint8Array(this.buffer);
+      this.i16v = new Int16Array(this.buffer);
+      this.i32v = new Int32Array(this.buffer);
+    }
+  }
+
+  u8(): Uint8Array {
+    this.refresh();
+    return this.u8v;
+  }
+
+  i16(): Int16Array {
+    this.refresh();
+    return this.i16v;
+  }
+
+  i32(): Int32Array {
+    this.refresh();
+    return this.i32v;
+  }
+
+  /** Allocates `bytes` zeroed bytes, 16-aligned; grows the memory when needed. */
+  alloc(bytes: number): number {
+    const ptr = this.top;
+    const end = ptr + Math.ceil(Math.max(bytes, 1) / ALIGN) * ALIGN;
+    const have = this.memory.buffer.byteLength;
+    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+    this.top = end;
+    this.u8().fill(0, ptr, end);
+    return ptr;
+  }
+
+  /** Copies a typed array in; returns its address. */
+  put(a: Int8Array | Int16Array | Int32Array | Uint32Array | Uint8Array): number {
+    const ptr = this.alloc(a.byteLength);
+    this.u8().set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), ptr);
+    return ptr;
+  }
+
+  /** A block for a stream state: reuses freed blocks of the same size. */
+  allocBlock(bytes: number): number {
+    const list = this.free.get(bytes);
+    const ptr = list?.pop();
+    if (ptr !== undefined) {
+      this.u8().fill(0, ptr, ptr + bytes);
+      return ptr;
+    }
+    return this.alloc(bytes);
+  }
+
+  freeBlock(ptr: number, bytes: number): void {
+    let list = this.free.get(bytes);
+    if (!list) {
+      list = [];
+      this.free.set(bytes, list);
+    }
+    list.push(ptr);
+  }
+}

@@ -5,7 +5,8 @@
  */
 import { runCli } from '../src/cli/framework.js';
 import { runtimeCommands } from '../src/cli/commands/index.js';
+import { desktopCommands } from '../quantize/cli/index.js';
 
-const commands = [...runtimeCommands];
+const commands = [...runtimeCommands, ...desktopCommands];
 const code = await runCli(process.argv.slice(2), commands, { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() });
 process.exitCode = code;

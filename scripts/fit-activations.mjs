@@ -48,7 +48,9 @@ function evalSegment(c, a) {
   return p;
 }
 
-function fit(f) {
+// f(0) is pinned (tanh 0, sigmoid 1/2) and segment 0 must keep the sign of f, so the mirrored
+// negative half never crosses over: tanh(-x) = -tanh(x) and sigmoid(-x) = 1 - sigmoid(x) hold exactly.
+function fit(f, atZero) {
   const coeffs = [];
   for (let s = 0; s < NSEG; s++) {
     const rows = [];
@@ -60,19 +62,22 @@ function fit(f) {
       y.push(f(a / 4096) * 32768);
     }
     const c = leastSquares(rows, y, DEGREE + 1).map((v) => sat16(Math.round(v)));
+    if (s === 0) c[0] = atZero;
     // Integer coordinate descent on the segment's worst-case error (rounding included).
     const segErr = () => {
       let worst = 0;
       for (let u = 0; u < 1 << SEG_BITS; u++) {
         const a = (s << SEG_BITS) + u;
-        worst = Math.max(worst, Math.abs(evalSegment(c, a) - f(a / 4096) * 32768));
+        const v = evalSegment(c, a);
+        if (s === 0 && v < atZero) return Infinity;
+        worst = Math.max(worst, Math.abs(v - f(a / 4096) * 32768));
       }
       return worst;
     };
     let best = segErr();
     for (let improved = true; improved; ) {
       improved = false;
-      for (let k = 0; k <= DEGREE; k++) {
+      for (let k = s === 0 ? 1 : 0; k <= DEGREE; k++) {
         for (const d of [-1, 1, -2, 2, -4, 4, -8, 8]) {
           const old = c[k];
           c[k] = old + d;
@@ -88,7 +93,7 @@ function fit(f) {
 }
 
 const sigmoid = (x) => 1 / (1 + Math.exp(-x));
-const tables = { SIGMOID: fit(sigmoid), TANH: fit(Math.tanh) };
+const tables = { SIGMOID: fit(sigmoid, 16384), TANH: fit(Math.tanh, 0) };
 // Coefficient-major layout: COEFF[k * 16 + segment].
 const flat = (t) => Array.from({ length: DEGREE + 1 }, (_, k) => t.map((c) => c[k])).flat();
 

@@ -25,6 +25,12 @@ export const ERROR_CODES = {
   SESSION_DISPOSED: 'the session was disposed',
   // input files (npy, json)
   BAD_INPUT_FILE: 'an input file is malformed',
+  // front ends (src/features)
+  FRONTEND_SPEC: 'front-end parameters are missing, out of range or inconsistent',
+  // ONNX interop (src/onnx)
+  ONNX_PARSE: 'an .onnx or .pb file is not valid protobuf, or not an ONNX ModelProto/TensorProto',
+  ONNX_UNSUPPORTED: 'the ONNX graph uses operators or attributes edgernn cannot compile (the onnxruntime-web backend can run it)',
+  ONNX_INVALID: 'the ONNX graph breaks the ONNX spec: a missing input, a bad attribute value, inconsistent shapes',
   // command line
   USAGE: 'bad command-line arguments',
 } as const;

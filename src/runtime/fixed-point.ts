@@ -132,7 +132,7 @@ function activate(coeffs: readonly number[], x: number, odd: boolean): number {
   for (let k = ACT_DEGREE - 1; k >= 0; k--) p = addSat16(coeffs[k * nseg + seg]!, q15MulR(t, p));
   if (x >= 0) return p;
   // tanh(-x) = -tanh(x); sigmoid(-x) = 1 - sigmoid(x) (32768 - p, which fits int16 since p >= 2^14).
-  return odd ? -p : Q15_ONE - p;
+  return odd ? 0 - p : Q15_ONE - p;
 }
 
 /** Fixed-point sigmoid: Q3.12 int16 in, Q0.15 out (0..32767). Max error 2 LSB (tested). */

@@ -23,6 +23,11 @@ export type BackendChoice = BackendName | 'auto';
 export interface RuntimeOptions {
   /** Default backend for models loaded by this runtime ('auto': simd if supported, else scalar). */
   backend?: BackendChoice;
+  /**
+   * Feature probe for the SIMD build (default WebAssembly.validate). Tests inject an engine
+   * without SIMD through it; there is no other switch.
+   */
+  validate?: (bytes: Uint8Array<ArrayBuffer>) => boolean;
 }
 
 export interface LoadOptions {
@@ -48,7 +53,7 @@ export function kernelBinaries(): { simd: Uint8Array<ArrayBuffer>; scalar: Uint8
 
 export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
   const bins = kernelBinaries();
-  const simdSupported = WebAssembly.validate(bins.simd);
+  const simdSupported = (opts.validate ?? ((b) => WebAssembly.validate(b)))(bins.simd);
   const choice = opts.backend ?? 'auto';
   if (choice !== 'auto' && !BACKENDS.includes(choice)) {
     throw new EdgeRnnError('BACKEND_UNAVAILABLE', `unknown backend '${String(choice)}': expected auto, ${BACKENDS.join(', ')}`);

@@ -124,6 +124,7 @@ export class IntEngine implements Engine {
       const bad = this.quantize(frames, i * this.inputSize, q, i * inW, policy);
       if (bad >= 0) return i * this.inputSize + bad;
     }
+    this.k.batchOut(n); // sizes the output buffer before the kernels write it
     this.k.stepMany(states);
     const acc = this.k.batchOut(n);
     for (let i = 0; i < n; i++) this.dequantize(acc, i * this.P.outputWidth, out, i * this.outputSize);

@@ -147,18 +147,18 @@ export function rnnStepRef(L: PreparedRecurrent, dir: PreparedDirection, px: Int
  * Dense: acc = W x + b. The final layer writes acc (int32); others requantize to int16:
  * none/relu with the output scale (relu: max(0, .)), sigmoid/tanh through Q3.12.
  */
-export function denseRef(L: PreparedDense, x: Int16Array, xOff: number, y16: Int16Array, y32: Int32Array, yOff: number, s: IntScratch): void {
+export function denseRef(L: PreparedDense, x: Int16Array, xOff: number, y16: Int16Array, y16Off: number, y32: Int32Array, y32Off: number, s: IntScratch): void {
   const acc = s.gate;
   matvecRef(L.W, 0, L.Op, L.Ip, x, xOff, acc, 0);
   for (let j = 0; j < L.Op; j++) acc[j] = (acc[j]! + L.b[j]!) | 0;
   if (L.final) {
-    for (let j = 0; j < L.Op; j++) y32[yOff + j] = acc[j]!;
+    for (let j = 0; j < L.Op; j++) y32[y32Off + j] = acc[j]!;
     return;
   }
   const m = L.mo!;
   for (let j = 0; j < L.Op; j++) {
     const v = sat16(requantizePart(acc[j]!, 0, m.m[j]!, m.shift, m.clamp));
-    y16[yOff + j] = L.act === 'relu' ? Math.max(0, v) : L.act === 'sigmoid' ? sigmoidQ15(v) : L.act === 'tanh' ? tanhQ15(v) : v;
+    y16[y16Off + j] = L.act === 'relu' ? Math.max(0, v) : L.act === 'sigmoid' ? sigmoidQ15(v) : L.act === 'tanh' ? tanhQ15(v) : v;
   }
 }
 
@@ -227,7 +227,7 @@ export class IntReference {
       const L = P.layers[li]!;
       if (L.kind === 'dense') {
         const y = this.bufs[buf]!;
-        denseRef(L, cur, curOff, y, out, outOff, this.s);
+        denseRef(L, cur, curOff, y, 0, out, outOff, this.s);
         cur = y;
         curOff = 0;
         buf ^= 1;
@@ -259,7 +259,7 @@ export class IntReference {
       const L = P.layers[li]!;
       const next = new Int16Array(T * L.outWidth);
       if (L.kind === 'dense') {
-        for (let t = 0; t < T; t++) denseRef(L, cur, t * curWidth, next, out, t * P.outputWidth, this.s);
+        for (let t = 0; t < T; t++) denseRef(L, cur, t * curWidth, next, t * L.outWidth, out, t * P.outputWidth, this.s);
       } else {
         L.directions.forEach((dir, d) => {
           const reverse = d === 1 || L.direction === 'reverse';

@@ -129,6 +129,8 @@ export class WasmKernels implements IntKernels {
   stepMany(states: readonly EngineState[]): void {
     const n = states.length;
     const sp = this.batch.states.ensure(n * 4);
+    this.batch.in.ensure(n * this.P.inputWidth * 2);
+    this.batch.out.ensure(n * this.P.outputWidth * 4);
     const i32 = this.arena.i32();
     for (let i = 0; i < n; i++) i32[(sp >> 2) + i] = (states[i] as WasmState).ptr;
     this.x.model_step_many(this.layout.model, sp, n, this.batch.in.ptr, this.P.inputWidth, this.batch.out.ptr);

@@ -1,0 +1,206 @@
+/**
+ * ModelSpec -> ONNX (float32). int8 specs are dequantized first (dequantize.ts), so the ONNX
+ * model computes what the integer kernels approximate.
+ *
+ * I/O contract (docs/onnx.md), made for stepping a model one frame at a time:
+ *   X        float32 [seq, 1, inputSize]                 frames, batch fixed at 1
+ *   h0_<li>  float32 [dirs, 1, hidden]  optional input   initial hidden state of spec.layers[li]
+ *   c0_<li>  float32 [dirs, 1, hidden]  optional input   initial cell state (LSTM)
+ *   Y        float32 [seq, 1, outputSize]                model output for every step
+ *   hN_<li>  float32 [dirs, 1, hidden]                   final hidden state of layer li
+ *   cN_<li>  float32 [dirs, 1, hidden]                   final cell state (LSTM)
+ * The state inputs are initializers listed as graph inputs (IR >= 4), so a caller may leave
+ * them out (the layer's initial state, zeros by default) or feed hN/cN of the previous call.
+ *
+ * Graph per layer (opset 17):
+ *   recurrent: GRU/LSTM/RNN (layout 0) -> Y [seq, dirs, 1, H]
+ *              dirs = 1: Squeeze(axis 1); dirs = 2: Transpose(0,2,1,3) + Reshape(0,0,-1)
+ *              -> [seq, 1, dirs*H], forward half first (the spec's output order)
+ *   dense:     MatMul(W^T) + Add(B) [+ Relu | Sigmoid | Tanh]
+ *   softmax / logSoftmax: Softmax / LogSoftmax on axis -1
+ */
+import { EdgeRnnError } from '../errors.js';
+import { GATES, isRecurrent, numDirections, type Activation, type ModelSpec, type RecurrentLayer } from '../model/spec.js';
+import { dequantizeModel } from './dequantize.js';
+import {
+  ONNX_DTYPES,
+  attrFloat,
+  attrFloats,
+  attrInt,
+  attrInts,
+  attrString,
+  attrStrings,
+  encodeModelProto,
+  tensor,
+  valueInfo,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from './proto.js';
+
+export const EXPORT_OPSET = 17;
+export const EXPORT_IR_VERSION = 8;
+const F32 = ONNX_DTYPES.FLOAT;
+const I64 = ONNX_DTYPES.INT64;
+
+/** Which ONNX activations take alpha / beta (ONNX RNN ops; consumed in list order). */
+export const ACTIVATION_PARAMS: Readonly<Record<Activation['name'], { alpha: boolean; beta: boolean }>> = {
+  Sigmoid: { alpha: false, beta: false },
+  Tanh: { alpha: false, beta: false },
+  Relu: { alpha: false, beta: false },
+  Affine: { alpha: true, beta: true },
+  LeakyRelu: { alpha: true, beta: false },
+  ThresholdedRelu: { alpha: true, beta: false },
+  ScaledTanh: { alpha: true, beta: true },
+  HardSigmoid: { alpha: true, beta: true },
+  Elu: { alpha: true, beta: false },
+  Softsign: { alpha: false, beta: false },
+  Softplus: { alpha: false, beta: false },
+};
+
+/** ONNX operator defaults, written out explicitly so no runtime's default can differ. */
+const PARAM_DEFAULTS: Readonly<Partial<Record<Activation['name'], { alpha: number; beta: number }>>> = {
+  Affine: { alpha: 1, beta: 0 },
+  LeakyRelu: { alpha: 0.01, beta: 0 },
+  ThresholdedRelu: { alpha: 1, beta: 0 },
+  ScaledTanh: { alpha: 1, beta: 1 },
+  HardSigmoid: { alpha: 0.2, beta: 0.5 },
+  Elu: { alpha: 1, beta: 0 },
+};
+
+/** Names of the state tensors of spec.layers[li]. */
+export function stateNames(li: number): { h0: string; c0: string; hN: string; cN: string } {
+  return { h0: `h0_${li}`, c0: `c0_${li}`, hN: `hN_${li}`, cN: `cN_${li}` };
+}
+
+class GraphBuilder {
+  readonly nodes: NodeProto[] = [];
+  readonly inits: TensorProto[] = [];
+  readonly inputs: ValueInfoProto[] = [];
+  readonly outputs: ValueInfoProto[] = [];
+  private n = 0;
+
+  node(opType: string, input: string[], output: string[], attribute: NodeProto['attribute'] = []): void {
+    this.nodes.push({ name: `${opType.toLowerCase()}_${this.n++}`, opType, domain: '', input, output, attribute });
+  }
+
+  init(name: string, dataType: number, dims: number[], data: ArrayLike<number>): string {
+    this.inits.push(tensor(name, dataType, dims, data));
+    return name;
+  }
+}
+
+function recurrentNode(g: GraphBuilder, layer: RecurrentLayer, li: number, x: string): string {
+  const w = layer.float!;
+  const H = layer.hiddenSize;
+  const I = layer.inputSize;
+  const G = GATES[layer.kind];
+  const D = numDirections(layer);
+  const p = `layers.${li}`;
+  const names = stateNames(li);
+  const W = g.init(`${p}.W`, F32, [D, G * H, I], w.W);
+  const R = g.init(`${p}.R`, F32, [D, G * H, H], w.R);
+  const B = w.B ? g.init(`${p}.B`, F32, [D, 2 * G * H], w.B) : '';
+  // State inputs: initializers that are also graph inputs, so callers may override them.
+  const h0 = g.init(names.h0, F32, [D, 1, H], w.initialH ?? new Float32Array(D * H));
+  g.inputs.push(valueInfo(names.h0, F32, [D, 1, H]));
+  const inputs = [x, W, R, B, '', h0];
+  const outputs = [`${p}.Y`, names.hN];
+  g.outputs.push(valueInfo(names.hN, F32, [D, 1, H]));
+  if (layer.kind === 'lstm') {
+    const c0 = g.init(names.c0, F32, [D, 1, H], w.initialC ?? new Float32Array(D * H));
+    g.inputs.push(valueInfo(names.c0, F32, [D, 1, H]));
+    inputs.push(c0);
+    if (w.P) inputs.push(g.init(`${p}.P`, F32, [D, 3 * H], w.P));
+    outputs.push(names.cN);
+    g.outputs.push(valueInfo(names.cN, F32, [D, 1, H]));
+  }
+  const attrs = [attrInt('hidden_size', H), attrString('direction', layer.direction), attrStrings('activations', layer.activations.map((a) => a.name))];
+  const alphas: number[] = [];
+  const betas: number[] = [];
+  for (const a of layer.activations) {
+    const use = ACTIVATION_PARAMS[a.name];
+    if (use.alpha) alphas.push(a.alpha ?? PARAM_DEFAULTS[a.name]!.alpha);
+    if (use.beta) betas.push(a.beta ?? PARAM_DEFAULTS[a.name]!.beta);
+  }
+  if (alphas.length) attrs.push(attrFloats('activation_alpha', alphas));
+  if (betas.length) attrs.push(attrFloats('activation_beta', betas));
+  if (layer.clip !== undefined) attrs.push(attrFloat('clip', layer.clip));
+  if (layer.kind === 'gru' && layer.linearBeforeReset) attrs.push(attrInt('linear_before_reset', 1));
+  if (layer.kind === 'lstm' && layer.inputForget) attrs.push(attrInt('input_forget', 1));
+  g.node(layer.kind.toUpperCase(), inputs, outputs, attrs);
+  // Y [seq, dirs, 1, H] -> [seq, 1, dirs * H]
+  const out = `${p}.out`;
+  if (D === 1) {
+    g.node('Squeeze', [`${p}.Y`, g.init(`${p}.squeeze_axes`, I64, [1], [1])], [out]);
+  } else {
+    g.node('Transpose', [`${p}.Y`], [`${p}.Yt`], [attrInts('perm', [0, 2, 1, 3])]);
+    g.node('Reshape', [`${p}.Yt`, g.init(`${p}.shape`, I64, [3], [0, 0, -1])], [out]);
+  }
+  return out;
+}
+
+/** The ONNX graph of a spec as a message (encode with encodeModelProto). */
+export function exportOnnxModel(spec: ModelSpec): ModelProto {
+  if (spec.layers.length === 0) throw new EdgeRnnError('UNSUPPORTED_MODEL', `model '${spec.name}' has no layers to export`);
+  const f = dequantizeModel(spec);
+  const g = new GraphBuilder();
+  g.inputs.push(valueInfo('X', F32, ['seq', 1, f.input.size]));
+  let cur = 'X';
+  const last = f.layers.length - 1;
+  f.layers.forEach((layer, li) => {
+    const p = `layers.${li}`;
+    let out: string;
+    if (isRecurrent(layer)) {
+      if (!layer.float) throw new EdgeRnnError('ERN_TENSOR', `${p} (${layer.kind}) has no float weights`);
+      out = recurrentNode(g, layer, li, cur);
+    } else if (layer.kind === 'dense') {
+      const w = layer.float;
+      if (!w) throw new EdgeRnnError('ERN_TENSOR', `${p} (dense) has no float weights`);
+      const I = layer.inputSize;
+      const O = layer.outputSize;
+      // MatMul wants [in][out]: the transpose of W [out][in].
+      const wt = new Float32Array(I * O);
+      for (let j = 0; j < O; j++) for (let k = 0; k < I; k++) wt[k * O + j] = w.W[j * I + k]!;
+      g.node('MatMul', [cur, g.init(`${p}.Wt`, F32, [I, O], wt)], [`${p}.mm`]);
+      out = `${p}.mm`;
+      if (w.B) {
+        g.node('Add', [out, g.init(`${p}.B`, F32, [O], w.B)], [`${p}.add`]);
+        out = `${p}.add`;
+      }
+      if (layer.activation !== 'none') {
+        const op = layer.activation === 'relu' ? 'Relu' : layer.activation === 'sigmoid' ? 'Sigmoid' : 'Tanh';
+        g.node(op, [out], [`${p}.act`]);
+        out = `${p}.act`;
+      }
+    } else {
+      g.node(layer.kind === 'softmax' ? 'Softmax' : 'LogSoftmax', [cur], [`${p}.out`], [attrInt('axis', -1)]);
+      out = `${p}.out`;
+    }
+    if (li === last) {
+      g.node('Identity', [out], ['Y']);
+      out = 'Y';
+    }
+    cur = out;
+  });
+  const outSize = f.layers[last]!;
+  const width = isRecurrent(outSize) ? outSize.hiddenSize * numDirections(outSize) : outSize.kind === 'dense' ? outSize.outputSize : outSize.size;
+  g.outputs.unshift(valueInfo('Y', F32, ['seq', 1, width]));
+  return {
+    irVersion: EXPORT_IR_VERSION,
+    producerName: 'edgernn',
+    producerVersion: '0.1.0',
+    domain: '',
+    modelVersion: 0,
+    docString: `${spec.name} ${spec.version} (${spec.precision}${spec.precision === 'int8' ? ', dequantized' : ''}) exported by edgernn`,
+    opsetImport: [{ domain: '', version: EXPORT_OPSET }],
+    graph: { name: spec.name || 'edgernn', node: g.nodes, initializer: g.inits, input: g.inputs, output: g.outputs, valueInfo: [], sparseInitializerCount: 0 },
+    functionCount: 0,
+  };
+}
+
+/** A spec as a serialized float32 ONNX model (see the I/O contract above). */
+export function exportOnnx(spec: ModelSpec): Uint8Array {
+  return encodeModelProto(exportOnnxModel(spec));
+}

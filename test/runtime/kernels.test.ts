@@ -1,0 +1,145 @@
+/**
+ * One suite, every integer implementation: the SIMD and scalar WASM builds must agree bit for bit
+ * with the TypeScript integer reference on random models (every layer option, odd sizes) and
+ * random inputs, in step(), run() and stepMany(), and states must move between them.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, encodeModel, kernelBinaries, type Model, type Runtime } from '../../src/index.js';
+import { sigmoidQ15, tanhQ15 } from '../../src/runtime/fixed-point.js';
+import { instantiateKernels } from '../../src/runtime/wasm/kernels.js';
+import { randomQuantModel, randomSequences } from '../helpers/random-model.js';
+
+const INT_BACKENDS = ['reference', 'scalar', 'simd'] as const;
+const STREAM_SEEDS = 150;
+const OFFLINE_SEEDS = 60;
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await createRuntime();
+});
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+describe('kernel builds', () => {
+  it('this engine validates the SIMD build, so auto picks simd', async () => {
+    expect(rt.simdSupported).toBe(true);
+    expect(rt.intBackend).toBe('simd');
+  });
+
+  it('falls back to scalar when the engine rejects SIMD', async () => {
+    // The runtime probes only the SIMD build; an engine without SIMD rejects it.
+    const noSimd = await createRuntime({ validate: () => false });
+    expect(noSimd.simdSupported).toBe(false);
+    expect(noSimd.intBackend).toBe('scalar');
+    const { int8 } = randomQuantModel(1);
+    const m = await noSimd.load(encodeModel(int8));
+    expect(m.backend).toBe('scalar');
+    await expect(noSimd.load(encodeModel(int8), { backend: 'simd' })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+  });
+
+  for (const build of ['simd', 'scalar'] as const) {
+    it(`${build}: fixed-point sigmoid and tanh agree with the reference on all 65536 inputs`, async () => {
+      const bins = kernelBinaries();
+      const x = await instantiateKernels(await WebAssembly.compile(build === 'simd' ? bins.simd : bins.scalar));
+      const base = x.heap_base() + 64;
+      const pages = Math.ceil((base + 65536 * 4) / 65536);
+      x.memory.grow(pages);
+      const mem = new Int16Array(x.memory.buffer);
+      const inOff = Math.ceil(base / 16) * 16;
+      const outOff = inOff + 65536 * 2;
+      for (let i = 0; i < 65536; i++) mem[inOff / 2 + i] = i - 32768;
+      for (const [which, ref] of [
+        [0, sigmoidQ15],
+        [1, tanhQ15],
+      ] as const) {
+        x.activate_array(which, inOff, 65536, outOff);
+        const out = new Int16Array(x.memory.buffer, outOff, 65536);
+        for (let i = 0; i < 65536; i++) {
+          if (out[i] !== ref(i - 32768)) expect.fail(`${build} ${which ? 'tanh' : 'sigmoid'}(${i - 32768}) = ${out[i]}, reference ${ref(i - 32768)}`);
+        }
+      }
+    });
+  }
+});
+
+async function loadAll(bytes: Uint8Array): Promise<Record<(typeof INT_BACKENDS)[number], Model>> {
+  const out = {} as Record<(typeof INT_BACKENDS)[number], Model>;
+  for (const b of INT_BACKENDS) {
+    out[b] = await rt.load(bytes, { backend: b });
+    expect(out[b].backend).toBe(b);
+  }
+  return out;
+}
+
+describe('bit-exact across reference, scalar and simd (streaming models)', () => {
+  for (let seed = 0; seed < STREAM_SEEDS; seed++) {
+    it(`random model ${seed}`, async () => {
+      const { int8 } = randomQuantModel(seed);
+      const models = await loadAll(encodeModel(int8));
+      const I = int8.input.size;
+      const [seqA, seqB, seqC] = randomSequences(seed + 7, I, 3, 17);
+      // Inputs beyond the calibrated range saturate identically everywhere.
+      seqB!.forEach((v, i) => (seqB![i] = v * (i % 5 === 0 ? 50 : 1)));
+      const ref = models.reference;
+      const O = ref.outputSize;
+      const refRun = ref.session().run(seqA!);
+      for (const b of ['scalar', 'simd'] as const) {
+        const m = models[b];
+        // run()
+        expect(sameBits(m.session().run(seqA!), refRun), `${b} run`).toBe(true);
+        // step() == run()
+        const s = m.session();
+        const stepped = new Float32Array(refRun.length);
+        for (let t = 0; t < 17; t++) stepped.set(s.step(seqA!.subarray(t * I, (t + 1) * I)), t * O);
+        expect(sameBits(stepped, refRun), `${b} step`).toBe(true);
+        // stepMany over three streams == three separate sessions
+        const sessions = [m.session(), m.session(), m.session()];
+        const refSessions = [ref.session(), ref.session(), ref.session()];
+        for (let t = 0; t < 17; t++) {
+          const frames = new Float32Array(3 * I);
+          [seqA!, seqB!, seqC!].forEach((q, i) => frames.set(q.subarray(t * I, (t + 1) * I), i * I));
+          const got = m.stepMany(sessions, frames).slice();
+          const want = new Float32Array(3 * O);
+          refSessions.forEach((rs, i) => want.set(rs.step(frames.subarray(i * I, (i + 1) * I)), i * O));
+          expect(sameBits(got, want), `${b} stepMany t=${t}`).toBe(true);
+        }
+        // a state moves from this backend to the reference mid-stream and continues identically
+        const moved = ref.session();
+        moved.importState(sessions[1]!.exportState());
+        const cont = randomSequences(seed + 9, I, 1, 5)[0]!;
+        expect(sameBits(moved.run(cont), sessions[1]!.run(cont)), `${b} state hand-off`).toBe(true);
+      }
+    });
+  }
+});
+
+describe('bit-exact across reference, scalar and simd (bidirectional and reverse models)', () => {
+  for (let seed = 1000; seed < 1000 + OFFLINE_SEEDS; seed++) {
+    it(`random offline model ${seed}`, async () => {
+      const { int8 } = randomQuantModel(seed, { offline: true });
+      const models = await loadAll(encodeModel(int8));
+      const seq = randomSequences(seed + 3, int8.input.size, 1, 23)[0]!;
+      const want = models.reference.session().run(seq);
+      for (const b of ['scalar', 'simd'] as const) expect(sameBits(models[b].session().run(seq), want), b).toBe(true);
+    });
+  }
+});
+
+describe('long sequences cross run() chunk boundaries identically', () => {
+  it('300 steps through run() equal 300 step() calls on every backend', async () => {
+    const { int8 } = randomQuantModel(77, { maxLayers: 2 });
+    const models = await loadAll(encodeModel(int8));
+    const I = int8.input.size;
+    const seq = randomSequences(5, I, 1, 300)[0]!;
+    const want = models.reference.session().run(seq);
+    for (const b of INT_BACKENDS) {
+      const s = models[b].session();
+      const got = new Float32Array(want.length);
+      for (let t = 0; t < 300; t++) got.set(s.step(seq.subarray(t * I, (t + 1) * I)), t * models[b].outputSize);
+      expect(sameBits(got, want), b).toBe(true);
+      expect(sameBits(models[b].session().run(seq), want), `${b} run`).toBe(true);
+    }
+  });
+});

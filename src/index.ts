@@ -13,3 +13,5 @@ export { createRuntime, loadModel, Runtime, Model, Session, kernelBinaries, type
 export { BACKENDS, type BackendName, type NonFinitePolicy, type Engine } from './runtime/engine.js';
 export * as fixedPoint from './runtime/fixed-point.js';
 export { Rng } from './util/rng.js';
+export { exportOnnx, exportOnnxModel, onnxInitialState, type ExportOptions } from './onnx/export.js';
+export { dequantizeModel } from './onnx/dequantize.js';

@@ -3,14 +3,16 @@
  * model computes what the integer kernels approximate.
  *
  * I/O contract (docs/onnx.md), made for stepping a model one frame at a time:
- *   X        float32 [seq, 1, inputSize]                 frames, batch fixed at 1
- *   h0_<li>  float32 [dirs, 1, hidden]  optional input   initial hidden state of spec.layers[li]
- *   c0_<li>  float32 [dirs, 1, hidden]  optional input   initial cell state (LSTM)
- *   Y        float32 [seq, 1, outputSize]                model output for every step
- *   hN_<li>  float32 [dirs, 1, hidden]                   final hidden state of layer li
- *   cN_<li>  float32 [dirs, 1, hidden]                   final cell state (LSTM)
- * The state inputs are initializers listed as graph inputs (IR >= 4), so a caller may leave
- * them out (the layer's initial state, zeros by default) or feed hN/cN of the previous call.
+ *   X        float32 [seq, 1, inputSize]     frames, batch fixed at 1
+ *   h0_<li>  float32 [dirs, 1, hidden]       state input: hidden state of spec.layers[li]
+ *   c0_<li>  float32 [dirs, 1, hidden]       state input: cell state (LSTM)
+ *   Y        float32 [seq, 1, outputSize]    model output for every step
+ *   hN_<li>  float32 [dirs, 1, hidden]       final hidden state of layer li
+ *   cN_<li>  float32 [dirs, 1, hidden]       final cell state (LSTM)
+ * State inputs are required graph inputs: feed onnxInitialState(spec) on the first call and
+ * hN/cN of the previous call after that. (An initializer listed as a graph input would make
+ * them optional in ONNX, but onnxruntime's JavaScript bindings cannot feed such inputs.)
+ * With { stateInputs: false } the initial state is a constant and only X is an input.
  *
  * Graph per layer (opset 17):
  *   recurrent: GRU/LSTM/RNN (layout 0) -> Y [seq, dirs, 1, H]
@@ -91,7 +93,27 @@ class GraphBuilder {
   }
 }
 
-function recurrentNode(g: GraphBuilder, layer: RecurrentLayer, li: number, x: string): string {
+export interface ExportOptions {
+  /** Declare h0_<li>/c0_<li> as graph inputs (default true); false bakes the initial state in. */
+  stateInputs?: boolean;
+}
+
+/** The initial state feeds of an exported model: { h0_<li> / c0_<li>: [dirs, 1, hidden] values }. */
+export function onnxInitialState(spec: ModelSpec): Record<string, { dims: number[]; data: Float32Array }> {
+  const out: Record<string, { dims: number[]; data: Float32Array }> = {};
+  spec.layers.forEach((layer, li) => {
+    if (!isRecurrent(layer)) return;
+    const D = numDirections(layer);
+    const H = layer.hiddenSize;
+    const w = layer.float ?? layer.quant;
+    const names = stateNames(li);
+    out[names.h0] = { dims: [D, 1, H], data: Float32Array.from(w?.initialH ?? new Float32Array(D * H)) };
+    if (layer.kind === 'lstm') out[names.c0] = { dims: [D, 1, H], data: Float32Array.from(w?.initialC ?? new Float32Array(D * H)) };
+  });
+  return out;
+}
+
+function recurrentNode(g: GraphBuilder, layer: RecurrentLayer, li: number, x: string, stateInputs: boolean): string {
   const w = layer.float!;
   const H = layer.hiddenSize;
   const I = layer.inputSize;
@@ -102,16 +124,17 @@ function recurrentNode(g: GraphBuilder, layer: RecurrentLayer, li: number, x: st
   const W = g.init(`${p}.W`, F32, [D, G * H, I], w.W);
   const R = g.init(`${p}.R`, F32, [D, G * H, H], w.R);
   const B = w.B ? g.init(`${p}.B`, F32, [D, 2 * G * H], w.B) : '';
-  // State inputs: initializers that are also graph inputs, so callers may override them.
-  const h0 = g.init(names.h0, F32, [D, 1, H], w.initialH ?? new Float32Array(D * H));
-  g.inputs.push(valueInfo(names.h0, F32, [D, 1, H]));
+  const state = (name: string, init: Float32Array | undefined): string => {
+    if (stateInputs) g.inputs.push(valueInfo(name, F32, [D, 1, H]));
+    else g.init(name, F32, [D, 1, H], init ?? new Float32Array(D * H));
+    return name;
+  };
+  const h0 = state(names.h0, w.initialH);
   const inputs = [x, W, R, B, '', h0];
   const outputs = [`${p}.Y`, names.hN];
   g.outputs.push(valueInfo(names.hN, F32, [D, 1, H]));
   if (layer.kind === 'lstm') {
-    const c0 = g.init(names.c0, F32, [D, 1, H], w.initialC ?? new Float32Array(D * H));
-    g.inputs.push(valueInfo(names.c0, F32, [D, 1, H]));
-    inputs.push(c0);
+    inputs.push(state(names.c0, w.initialC));
     if (w.P) inputs.push(g.init(`${p}.P`, F32, [D, 3 * H], w.P));
     outputs.push(names.cN);
     g.outputs.push(valueInfo(names.cN, F32, [D, 1, H]));
@@ -142,7 +165,7 @@ function recurrentNode(g: GraphBuilder, layer: RecurrentLayer, li: number, x: st
 }
 
 /** The ONNX graph of a spec as a message (encode with encodeModelProto). */
-export function exportOnnxModel(spec: ModelSpec): ModelProto {
+export function exportOnnxModel(spec: ModelSpec, opts: ExportOptions = {}): ModelProto {
   if (spec.layers.length === 0) throw new EdgeRnnError('UNSUPPORTED_MODEL', `model '${spec.name}' has no layers to export`);
   const f = dequantizeModel(spec);
   const g = new GraphBuilder();
@@ -154,7 +177,7 @@ export function exportOnnxModel(spec: ModelSpec): ModelProto {
     let out: string;
     if (isRecurrent(layer)) {
       if (!layer.float) throw new EdgeRnnError('ERN_TENSOR', `${p} (${layer.kind}) has no float weights`);
-      out = recurrentNode(g, layer, li, cur);
+      out = recurrentNode(g, layer, li, cur, opts.stateInputs ?? true);
     } else if (layer.kind === 'dense') {
       const w = layer.float;
       if (!w) throw new EdgeRnnError('ERN_TENSOR', `${p} (dense) has no float weights`);
@@ -201,6 +224,6 @@ export function exportOnnxModel(spec: ModelSpec): ModelProto {
 }
 
 /** A spec as a serialized float32 ONNX model (see the I/O contract above). */
-export function exportOnnx(spec: ModelSpec): Uint8Array {
-  return encodeModelProto(exportOnnxModel(spec));
+export function exportOnnx(spec: ModelSpec, opts: ExportOptions = {}): Uint8Array {
+  return encodeModelProto(exportOnnxModel(spec, opts));
 }

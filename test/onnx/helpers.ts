@@ -1,0 +1,141 @@
+/**
+ * Shared helpers of the ONNX suites: random specs, onnxruntime-node as the oracle, and
+ * comparisons that report where the worst difference is.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ort from 'onnxruntime-node';
+import {
+  ACTIVATION_NAMES,
+  defaultActivations,
+  type Activation,
+  type ActivationName,
+  type Direction,
+  type Layer,
+  type ModelSpec,
+  type RecurrentKind,
+  type RecurrentLayer,
+} from '../../src/model/spec.js';
+import { GATES } from '../../src/model/spec.js';
+import { Rng } from '../../src/util/rng.js';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const SHARED_ONNX_NODE = path.resolve(REPO, '../shared/conformance/onnx-node');
+export const FIXTURES_ONNX_NODE = path.join(REPO, 'test/fixtures/onnx-node');
+export const FIXTURES_PYTORCH = path.join(REPO, 'test/fixtures/pytorch');
+
+/** onnxruntime-node, CPU, one thread, warnings off: the oracle. */
+export async function ortSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, { logSeverityLevel: 3, intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+}
+
+export function ortTensor(data: Float32Array, dims: number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, dims);
+}
+
+export { ort };
+
+/** max |a - b| and where. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; at: number } {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let max = 0;
+  let at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= max)) {
+      max = d;
+      at = i;
+    }
+  }
+  return { max, at };
+}
+
+export interface RandomSpecOptions {
+  /** Restrict to the integer kernels' feature set (default activations, |clip| <= 8). */
+  intCompatible?: boolean;
+  /** Only forward layers (streamable). */
+  forwardOnly?: boolean;
+  maxLayers?: number;
+}
+
+const SAFE_ACTIVATIONS: readonly ActivationName[] = ACTIVATION_NAMES;
+
+function randomActivation(rng: Rng, name: ActivationName): Activation {
+  const a: Activation = { name };
+  // alpha/beta in ranges that keep states bounded.
+  if (name === 'Affine') return { name, alpha: rng.uniform(0.3, 0.9), beta: rng.uniform(-0.2, 0.2) };
+  if (name === 'LeakyRelu') return { name, alpha: rng.uniform(0.01, 0.3) };
+  if (name === 'ThresholdedRelu') return { name, alpha: rng.uniform(0.05, 0.5) };
+  if (name === 'ScaledTanh') return { name, alpha: rng.uniform(0.5, 1.2), beta: rng.uniform(0.5, 1.5) };
+  if (name === 'HardSigmoid') return { name, alpha: rng.uniform(0.1, 0.4), beta: rng.uniform(0.3, 0.7) };
+  if (name === 'Elu') return { name, alpha: rng.uniform(0.5, 1.5) };
+  return a;
+}
+
+/** A random recurrent layer with float weights in [-s, s]. */
+export function randomRecurrent(rng: Rng, kind: RecurrentKind, inputSize: number, hiddenSize: number, direction: Direction, opts: RandomSpecOptions = {}): RecurrentLayer {
+  const D = direction === 'bidirectional' ? 2 : 1;
+  const G = GATES[kind];
+  const s = 1 / Math.sqrt(hiddenSize);
+  let activations = defaultActivations(kind, D);
+  if (!opts.intCompatible && rng.next() < 0.3) {
+    activations = activations.map(() => randomActivation(rng, rng.pick(SAFE_ACTIVATIONS)));
+  }
+  const layer: RecurrentLayer = {
+    kind,
+    inputSize,
+    hiddenSize,
+    direction,
+    activations,
+    float: { W: rng.float32(D * G * hiddenSize * inputSize, -s, s), R: rng.float32(D * G * hiddenSize * hiddenSize, -s, s) },
+  };
+  if (rng.next() < 0.8) layer.float!.B = rng.float32(D * 2 * G * hiddenSize, -s, s);
+  if (rng.next() < 0.25) layer.clip = opts.intCompatible ? rng.uniform(0.5, 4) : rng.uniform(0.3, 3);
+  if (kind === 'gru') layer.linearBeforeReset = rng.next() < 0.5;
+  if (kind === 'lstm') {
+    if (rng.next() < 0.3) layer.inputForget = true;
+    if (rng.next() < 0.4) layer.float!.P = rng.float32(D * 3 * hiddenSize, -0.5, 0.5);
+    if (rng.next() < 0.3) layer.float!.initialC = rng.float32(D * hiddenSize, -0.5, 0.5);
+  }
+  if (rng.next() < 0.3) layer.float!.initialH = rng.float32(D * hiddenSize, -0.5, 0.5);
+  return layer;
+}
+
+/** A random model: 1-3 recurrent layers, optional dense head, optional softmax. */
+export function randomSpec(seed: number, opts: RandomSpecOptions = {}): ModelSpec {
+  const rng = new Rng(seed);
+  const I = rng.int(1, 6);
+  const layers: Layer[] = [];
+  let width = I;
+  const n = rng.int(1, opts.maxLayers ?? 2);
+  for (let i = 0; i < n; i++) {
+    const kind = rng.pick(['gru', 'lstm', 'rnn'] as const);
+    const direction: Direction = opts.forwardOnly ? 'forward' : rng.pick(['forward', 'forward', 'reverse', 'bidirectional'] as const);
+    const H = rng.int(1, 9);
+    const l = randomRecurrent(rng, kind, width, H, direction, opts);
+    layers.push(l);
+    width = H * (direction === 'bidirectional' ? 2 : 1);
+  }
+  if (rng.next() < 0.6) {
+    const O = rng.int(1, 5);
+    const activation = rng.pick(['none', 'relu', 'sigmoid', 'tanh'] as const);
+    layers.push({ kind: 'dense', inputSize: width, outputSize: O, activation, float: { W: rng.float32(O * width, -0.8, 0.8), B: rng.float32(O, -0.3, 0.3) } });
+    width = O;
+    if (rng.next() < 0.4) layers.push({ kind: rng.pick(['softmax', 'logSoftmax'] as const), size: O });
+  }
+  return {
+    name: `random-${seed}`,
+    version: '1.0.0',
+    task: 'custom',
+    labels: [],
+    input: { size: I, frontend: { kind: 'raw' } },
+    precision: 'float32',
+    layers,
+    training: {},
+  };
+}
+
+export function readDirIfExists(dir: string): string[] {
+  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+}

@@ -106,8 +106,14 @@ export class Runtime {
   async load(bytes: Uint8Array, opts: LoadOptions = {}): Promise<Model> {
     const source = opts.source ?? 'model.ern';
     const decoded = decodeModel(bytes, source);
-    const backend = this.resolveBackend(decoded.spec, opts.backend ?? this.choice);
-    const engine = await this.engine(decoded.spec, backend);
+    let engine: Engine;
+    try {
+      engine = await this.engine(decoded.spec, this.resolveBackend(decoded.spec, opts.backend ?? this.choice));
+    } catch (e) {
+      // Name the file in errors found while preparing (quantization parameters, overflow bounds).
+      if (e instanceof EdgeRnnError && !e.message.startsWith(source)) throw new EdgeRnnError(e.code, `${source}: ${e.message}`, { source, ...e.details });
+      throw e;
+    }
     const model = new Model(decoded, engine, opts.nonFinite ?? 'error', source);
     model.verifyGolden();
     return model;

@@ -1,0 +1,309 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  EdgeRnnError,
+  createRuntime,
+  decodeErn,
+  decodeModel,
+  encodeModel,
+  resealErn,
+  type ErrorCode,
+  type ModelSpec,
+  type Runtime,
+} from '../../src/index.js';
+import { Rng } from '../../src/util/rng.js';
+import { randomQuantModel } from '../helpers/random-model.js';
+
+let rt: Runtime;
+let intSpec: ModelSpec;
+let floatSpec: ModelSpec;
+let intBytes: Uint8Array;
+let floatBytes: Uint8Array;
+
+beforeAll(async () => {
+  rt = await createRuntime();
+  const m = randomQuantModel(8); // gru -> gru -> dense -> dense -> softmax
+  intSpec = m.int8;
+  floatSpec = m.float;
+  intBytes = encodeModel(intSpec);
+  floatBytes = encodeModel(floatSpec);
+});
+
+/** Loads and returns the error code, or 'ok'. Any non-EdgeRnnError fails the test. */
+async function outcome(bytes: Uint8Array): Promise<ErrorCode | 'ok'> {
+  try {
+    const m = await rt.load(bytes, { backend: 'reference' });
+    m.dispose();
+    return 'ok';
+  } catch (e) {
+    if (e instanceof EdgeRnnError) return e.code;
+    throw e;
+  }
+}
+
+/** Rebuilds a file with an edited manifest (tensor data untouched) and a valid checksum. */
+function withManifest(bytes: Uint8Array, edit: (m: Record<string, any>) => void): Uint8Array {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset);
+  const mOff = dv.getUint32(16, true);
+  const mLen = dv.getUint32(20, true);
+  const dOff = dv.getUint32(24, true);
+  const dLen = dv.getUint32(28, true);
+  const m = JSON.parse(new TextDecoder().decode(bytes.subarray(mOff, mOff + mLen)));
+  edit(m);
+  const json = new TextEncoder().encode(JSON.stringify(m));
+  const newD = Math.ceil((64 + json.length) / 64) * 64;
+  const out = new Uint8Array(newD + dLen);
+  out.set(bytes.subarray(0, 64));
+  const odv = new DataView(out.buffer);
+  odv.setUint32(20, json.length, true);
+  odv.setUint32(24, newD, true);
+  out.set(json, 64);
+  out.set(bytes.subarray(dOff, dOff + dLen), newD);
+  return resealErn(out);
+}
+
+function setU32(bytes: Uint8Array, off: number, v: number): Uint8Array {
+  const b = bytes.slice();
+  new DataView(b.buffer).setUint32(off, v, true);
+  return b;
+}
+
+describe('.ern round trip', () => {
+  it('int8 and float32 models survive encode/decode with every tensor and field intact', () => {
+    for (const [spec, bytes] of [
+      [intSpec, intBytes],
+      [floatSpec, floatBytes],
+    ] as const) {
+      const d = decodeModel(bytes);
+      expect(d.spec.name).toBe(spec.name);
+      expect(d.spec.precision).toBe(spec.precision);
+      expect(d.spec.layers.map((l) => l.kind)).toEqual(spec.layers.map((l) => l.kind));
+      spec.layers.forEach((l, i) => {
+        const got = d.spec.layers[i]! as any;
+        const w = (l as any).quant ?? (l as any).float;
+        const gw = got.quant ?? got.float;
+        for (const k of Object.keys(w ?? {})) {
+          if (typeof w[k] === 'number') expect(gw[k]).toBe(w[k]);
+          else expect(Array.from(gw[k]), `layer ${i} ${k}`).toEqual(Array.from(w[k]));
+        }
+      });
+    }
+  });
+
+  it('is deterministic: the same spec gives the same bytes', () => {
+    expect(Buffer.from(encodeModel(intSpec)).equals(Buffer.from(intBytes))).toBe(true);
+  });
+
+  it('views tensors in place when the buffer is aligned and copies once when it is not', () => {
+    const aligned = decodeErn(intBytes);
+    expect(aligned.zeroCopy).toBe(true);
+    const t = aligned.tensors.get('layers.0.Wq')!;
+    expect(t.data.buffer).toBe(intBytes.buffer);
+    const shifted = new Uint8Array(intBytes.length + 3);
+    shifted.set(intBytes, 3);
+    const odd = decodeErn(shifted.subarray(3));
+    expect(odd.zeroCopy).toBe(false);
+    expect(Array.from(odd.tensors.get('layers.0.Wq')!.data)).toEqual(Array.from(t.data));
+  });
+
+  it('records the manifest fields a deployment needs', () => {
+    const spec: ModelSpec = {
+      ...intSpec,
+      name: 'kws-gru',
+      version: '2.1.0',
+      task: 'kws',
+      labels: Array.from({ length: 10 }, (_, i) => `c${i}`),
+      input: { size: intSpec.input.size, rateHz: 100, frontend: { kind: 'mfcc', sampleRateHz: 16000, hopMs: 10 } },
+      training: { dataset: 'synthetic', datasetSha256: 'a'.repeat(64), hyperparameters: { lr: 0.001 }, metrics: { accuracy: 0.95 }, codeCommit: 'abc123', createdAt: '2026-11-25T00:00:00Z' },
+    };
+    const d = decodeModel(encodeModel(spec));
+    expect(d.spec.version).toBe('2.1.0');
+    expect(d.spec.labels).toHaveLength(10);
+    expect(d.spec.input.frontend).toEqual({ kind: 'mfcc', sampleRateHz: 16000, hopMs: 10 });
+    expect(d.spec.training.metrics).toEqual({ accuracy: 0.95 });
+    expect(d.golden.steps).toBe(8);
+  });
+});
+
+describe('.ern defects get typed errors naming them', () => {
+  const cases: [string, () => Uint8Array, ErrorCode, RegExp?][] = [
+    ['empty file', () => new Uint8Array(0), 'ERN_TRUNCATED', /needs 64/],
+    ['truncated header', () => intBytes.slice(0, 40), 'ERN_TRUNCATED'],
+    ['truncated body', () => intBytes.slice(0, intBytes.length - 100), 'ERN_TRUNCATED', /truncated/],
+    ['trailing bytes', () => Uint8Array.from([...intBytes, 1, 2, 3]), 'ERN_TRAILING_DATA'],
+    ['wrong magic (a PNG)', () => Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...intBytes.slice(8)]), 'ERN_BAD_MAGIC', /89504e47/],
+    ['future major version', () => resealErn(Uint8Array.from(intBytes.slice(), (v, i) => (i === 8 ? 2 : v))), 'ERN_UNSUPPORTED_VERSION', /2\.0/],
+    ['data offset not aligned', () => resealErn(setU32(intBytes, 24, 100)), 'ERN_BAD_HEADER'],
+    ['manifest past data', () => resealErn(setU32(intBytes, 20, 1 << 20)), 'ERN_BAD_HEADER'],
+    ['one flipped data byte', () => Uint8Array.from(intBytes, (v, i) => (i === intBytes.length - 10 ? v ^ 1 : v)), 'ERN_CHECKSUM'],
+    [
+      'manifest not JSON',
+      () => {
+        const b = intBytes.slice();
+        b[64] = 0x7b;
+        b[65] = 0x7b;
+        return resealErn(b);
+      },
+      'ERN_MANIFEST',
+    ],
+    ['missing name', () => withManifest(intBytes, (m) => delete m.name), 'ERN_MANIFEST', /manifest\.name/],
+    ['bad semver', () => withManifest(intBytes, (m) => (m.version = '1.2')), 'ERN_MANIFEST', /semantic version/],
+    ['unknown task', () => withManifest(intBytes, (m) => (m.task = 'dance')), 'ERN_MANIFEST', /manifest\.task/],
+    ['unknown layer kind', () => withManifest(intBytes, (m) => (m.layers[0].kind = 'transformer')), 'ERN_MANIFEST', /layers\[0\]\.kind/],
+    ['layer sizes do not chain', () => withManifest(intBytes, (m) => (m.layers[1].inputSize += 1)), 'ERN_MANIFEST', /previous layer/],
+    ['negative hidden size', () => withManifest(intBytes, (m) => (m.layers[0].hiddenSize = -3)), 'ERN_MANIFEST', /hiddenSize/],
+    ['labels of the wrong count', () => withManifest(intBytes, (m) => (m.labels = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n'])), 'ERN_MANIFEST', /labels/],
+    ['tensor reference to nothing', () => withManifest(intBytes, (m) => (m.layers[0].tensors.Wq = 'nope')), 'ERN_TENSOR', /'nope'/],
+    ['tensor of the wrong dtype', () => withManifest(intBytes, (m) => (m.layers[0].tensors.Wq = m.layers[0].tensors.Bx)), 'ERN_TENSOR', /must be i8/],
+    [
+      'tensor of the wrong shape',
+      () =>
+        withManifest(intBytes, (m) => {
+          const t = m.tensors.find((x: any) => x.name === 'layers.0.Wq');
+          t.shape = [t.shape[0], t.shape[2], t.shape[1]];
+        }),
+      'ERN_TENSOR',
+      /must have shape/,
+    ],
+    [
+      'tensor past the data section',
+      () =>
+        withManifest(intBytes, (m) => {
+          const t = m.tensors.find((x: any) => x.name === 'golden.output');
+          t.offset += 1 << 16;
+        }),
+      'ERN_TENSOR',
+      /data section/,
+    ],
+    [
+      'overlapping tensors',
+      () =>
+        withManifest(intBytes, (m) => {
+          m.tensors[1].offset = m.tensors[0].offset;
+        }),
+      'ERN_TENSOR',
+      /overlap/,
+    ],
+    ['byte count that disagrees with the shape', () => withManifest(intBytes, (m) => (m.tensors[0].bytes += 1)), 'ERN_TENSOR', /needs/],
+    ['unknown dtype', () => withManifest(intBytes, (m) => (m.tensors[0].dtype = 'f16')), 'ERN_TENSOR', /dtype/],
+    ['wrong quantization scheme', () => withManifest(intBytes, (m) => (m.quantization.scheme = 'tflite')), 'ERN_MANIFEST', /scheme/],
+    [
+      'golden output that the model does not reproduce',
+      () => {
+        const d = decodeErn(intBytes);
+        const g = d.tensors.get('golden.output')!;
+        const b = intBytes.slice();
+        const off = g.data.byteOffset - intBytes.byteOffset + 4 * 5;
+        new DataView(b.buffer).setFloat32(off, 123.5, true);
+        return resealErn(b);
+      },
+      'ERN_GOLDEN_MISMATCH',
+      /golden/,
+    ],
+    [
+      'negative weight scale',
+      () => {
+        const d = decodeErn(intBytes);
+        const s = d.tensors.get('layers.0.Wscale')!;
+        const b = intBytes.slice();
+        new DataView(b.buffer).setFloat32(s.data.byteOffset - intBytes.byteOffset, -1, true);
+        return resealErn(b);
+      },
+      'ERN_QUANT_PARAMS',
+      /Wscale\[0\]/,
+    ],
+    [
+      'bias that could overflow the int32 accumulator',
+      () => {
+        const d = decodeErn(intBytes);
+        const bx = d.tensors.get('layers.0.Bx')!;
+        const b = intBytes.slice();
+        new DataView(b.buffer).setInt32(bx.data.byteOffset - intBytes.byteOffset, 2 ** 31 - 10, true);
+        return resealErn(b);
+      },
+      'ERN_QUANT_PARAMS',
+      /exceeds int32/,
+    ],
+  ];
+
+  for (const [name, make, code, message] of cases) {
+    it(name, async () => {
+      const bytes = make();
+      try {
+        await rt.load(bytes, { backend: 'reference', source: 'bad.ern' });
+        expect.fail('loaded a defective file');
+      } catch (e) {
+        expect(e).toBeInstanceOf(EdgeRnnError);
+        expect((e as EdgeRnnError).code).toBe(code);
+        expect((e as EdgeRnnError).message).toContain('bad.ern');
+        if (message) expect((e as EdgeRnnError).message).toMatch(message);
+      }
+    });
+  }
+});
+
+describe('fuzzing the parser', () => {
+  it('2000 random byte mutations: always a typed error, never a crash or a hang', async () => {
+    const rng = new Rng(1234);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 2000; i++) {
+      let b = intBytes.slice();
+      const op = rng.int(0, 4);
+      if (op === 0) b[rng.int(0, b.length - 1)] ^= 1 << rng.int(0, 7);
+      else if (op === 1) b = b.slice(0, rng.int(0, b.length - 1));
+      else if (op === 2) b = Uint8Array.from([...b.slice(0, rng.int(0, b.length)), rng.int(0, 255), ...b.slice(rng.int(0, b.length))]);
+      else if (op === 3) for (let k = 0; k < 8; k++) b[rng.int(0, b.length - 1)] = rng.int(0, 255);
+      else b = b.slice(rng.int(1, 64));
+      const code = await outcome(b);
+      seen.set(code, (seen.get(code) ?? 0) + 1);
+    }
+    expect(seen.get('ok') ?? 0).toBe(0);
+    expect(seen.size).toBeGreaterThan(2);
+  });
+
+  it('2000 mutations behind a valid checksum reach the structural checks: typed error or a working model', async () => {
+    const rng = new Rng(99);
+    const seen = new Map<string, number>();
+    const dv = new DataView(intBytes.buffer, intBytes.byteOffset);
+    const dOff = dv.getUint32(24, true);
+    for (let i = 0; i < 2000; i++) {
+      const b = intBytes.slice();
+      const n = rng.int(1, 4);
+      for (let k = 0; k < n; k++) {
+        // Mostly the header and manifest, sometimes the tensor data.
+        const pos = rng.next() < 0.85 ? rng.int(8, dOff - 1) : rng.int(dOff, b.length - 1);
+        b[pos] = rng.next() < 0.5 ? b[pos]! ^ (1 << rng.int(0, 7)) : rng.int(0, 255);
+      }
+      const code = await outcome(resealErn(b));
+      seen.set(code, (seen.get(code) ?? 0) + 1);
+    }
+    // Many distinct defects were reached, all of them typed (outcome() rethrows anything else).
+    expect(seen.size).toBeGreaterThanOrEqual(4);
+  });
+
+  it('500 semantic manifest mutations: typed error or a working model', async () => {
+    const rng = new Rng(7);
+    const base = JSON.parse(new TextDecoder().decode(intBytes.subarray(64, 64 + new DataView(intBytes.buffer).getUint32(20, true))));
+    const values = [null, -1, 0, 1, 1e9, 0.5, 'x', '', [], {}, true, [1, 2], NaN];
+    for (let i = 0; i < 500; i++) {
+      const code = await outcome(
+        withManifest(intBytes, (m) => {
+          // Walk to a random node and replace or delete one of its fields.
+          let node: any = m;
+          for (let depth = 0; depth < 4; depth++) {
+            const keys = Object.keys(node);
+            if (keys.length === 0) break;
+            const k = rng.pick(keys);
+            if (typeof node[k] !== 'object' || node[k] === null || rng.next() < 0.3) {
+              if (rng.next() < 0.3) delete node[k];
+              else node[k] = rng.pick(values);
+              return;
+            }
+            node = node[k];
+          }
+        }),
+      );
+      expect(typeof code).toBe('string');
+    }
+    expect(base.format).toBe('edgernn.model');
+  });
+});

@@ -2,7 +2,7 @@
 // writes them twice: src/runtime/activation-coeffs.gen.ts (TypeScript reference, trainer) and
 // src/runtime/kernels/assembly/coeffs.gen.ts (AssemblyScript twin).
 //
-// Rerun: node scripts/fit-activations.mjs
+// Rerun: node scripts/fit-activations.mjs          (--check: fail if the committed files differ)
 // The coefficients are part of the quantization scheme ("ern-a16w8-v1"): changing them changes
 // the output of every int8 model, so a change needs a new scheme name.
 //
@@ -112,6 +112,19 @@ const as =
   Object.entries(tables)
     .map(([n, t]) => `export const ${n}_COEFFS: StaticArray<i16> = [${flat(t).join(', ')}];\n`)
     .join('');
-fs.writeFileSync(new URL('../src/runtime/activation-coeffs.gen.ts', import.meta.url), ts);
-fs.writeFileSync(new URL('../src/runtime/kernels/assembly/coeffs.gen.ts', import.meta.url), as);
-console.log('wrote activation coefficients', Object.keys(tables).join(', '));
+const outputs = [
+  [new URL('../src/runtime/activation-coeffs.gen.ts', import.meta.url), ts],
+  [new URL('../src/runtime/kernels/assembly/coeffs.gen.ts', import.meta.url), as],
+];
+if (process.argv.includes('--check')) {
+  for (const [url, text] of outputs) {
+    if (!fs.existsSync(url) || fs.readFileSync(url, 'utf8') !== text) {
+      console.error(`${url.pathname} is not what scripts/fit-activations.mjs generates`);
+      process.exit(1);
+    }
+  }
+  console.log('activation coefficients are current');
+} else {
+  for (const [url, text] of outputs) fs.writeFileSync(url, text);
+  console.log('wrote activation coefficients', Object.keys(tables).join(', '));
+}

@@ -104,12 +104,27 @@ export class WasmKernels implements IntKernels {
     this.arena.freeBlock((s as WasmState).ptr, this.stateBlock);
   }
 
+  // step() must not allocate: the frame views are cached and rebuilt only after memory growth.
+  private viewBuffer: ArrayBufferLike | null = null;
+  private inView = new Int16Array(0);
+  private outView = new Int32Array(0);
+
+  private refreshStepViews(): void {
+    const buf = this.arena.memory.buffer;
+    if (buf === this.viewBuffer) return;
+    this.viewBuffer = buf;
+    this.inView = new Int16Array(buf, this.inPtr, this.P.inputWidth);
+    this.outView = new Int32Array(buf, this.outPtr, this.P.outputWidth);
+  }
+
   stepIn(): Int16Array {
-    return this.arena.i16().subarray(this.inPtr >> 1, (this.inPtr >> 1) + this.P.inputWidth);
+    this.refreshStepViews();
+    return this.inView;
   }
 
   stepOut(): Int32Array {
-    return this.arena.i32().subarray(this.outPtr >> 2, (this.outPtr >> 2) + this.P.outputWidth);
+    this.refreshStepViews();
+    return this.outView;
   }
 
   step(s: EngineState): void {

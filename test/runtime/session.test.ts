@@ -1,0 +1,217 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EdgeRnnError, createRuntime, encodeModel, type ErrorCode, type Model, type Runtime } from '../../src/index.js';
+import { randomQuantModel, randomSequences } from '../helpers/random-model.js';
+
+const BACKENDS = ['simd', 'scalar', 'reference'] as const;
+let rt: Runtime;
+let intBytes: Uint8Array;
+let floatBytes: Uint8Array;
+let otherBytes: Uint8Array;
+let offlineBytes: Uint8Array;
+let I: number;
+
+beforeAll(async () => {
+  rt = await createRuntime();
+  const m = randomQuantModel(1); // lstm -> dense -> softmax
+  intBytes = encodeModel(m.int8);
+  floatBytes = encodeModel(m.float);
+  I = m.int8.input.size;
+  otherBytes = encodeModel(randomQuantModel(2).int8);
+  offlineBytes = encodeModel(randomQuantModel(1005, { offline: true }).int8);
+});
+
+function code(f: () => unknown): ErrorCode | 'ok' {
+  try {
+    f();
+    return 'ok';
+  } catch (e) {
+    if (e instanceof EdgeRnnError) return e.code;
+    throw e;
+  }
+}
+
+function frames(n: number, seed = 3): Float32Array {
+  return randomSequences(seed, I, 1, n)[0]!;
+}
+
+describe.each(BACKENDS)('sessions on %s', (backend) => {
+  let model: Model;
+  beforeAll(async () => {
+    model = await rt.load(intBytes, { backend });
+    expect(model.backend).toBe(backend);
+  });
+
+  it('reset() returns to the initial state', () => {
+    const x = frames(6);
+    const s = model.session();
+    const first = s.run(x);
+    s.run(frames(9, 4));
+    s.reset();
+    expect(Array.from(s.run(x))).toEqual(Array.from(first));
+    expect(s.steps).toBe(6);
+  });
+
+  it('a frame of the wrong length throws SHAPE_MISMATCH and changes nothing', () => {
+    const s = model.session();
+    s.step(frames(1));
+    const before = s.exportState();
+    expect(code(() => s.step(new Float32Array(I + 1)))).toBe('SHAPE_MISMATCH');
+    expect(code(() => s.step([]))).toBe('SHAPE_MISMATCH');
+    expect(code(() => s.run(new Float32Array(I * 3 + 1)))).toBe('SHAPE_MISMATCH');
+    expect(code(() => s.run([Array(I).fill(0), Array(I - 1).fill(0)]))).toBe('SHAPE_MISMATCH');
+    expect(Array.from(s.exportState())).toEqual(Array.from(before));
+  });
+
+  it('NaN and ±Infinity throw NON_FINITE_INPUT by default and change nothing', () => {
+    const s = model.session();
+    s.run(frames(3));
+    const before = s.exportState();
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const f = frames(1, 8);
+      f[Math.min(2, I - 1)] = bad;
+      expect(code(() => s.step(f))).toBe('NON_FINITE_INPUT');
+      const seq = frames(5, 9);
+      seq[3 * I] = bad;
+      expect(code(() => s.run(seq))).toBe('NON_FINITE_INPUT');
+    }
+    expect(Array.from(s.exportState())).toEqual(Array.from(before));
+    try {
+      const f = frames(1, 8);
+      f[0] = NaN;
+      s.step(f);
+    } catch (e) {
+      expect((e as EdgeRnnError).details).toMatchObject({ feature: 0 });
+      expect((e as EdgeRnnError).message).toMatch(/feature 0/);
+    }
+  });
+
+  it("with nonFinite: 'zero', NaN and ±Infinity count as 0", () => {
+    const a = model.session({ nonFinite: 'zero' });
+    const b = model.session();
+    const x = frames(4, 10);
+    const y = x.slice();
+    y[1] = NaN;
+    y[I] = Infinity;
+    y[2 * I] = -Infinity;
+    const z = x.slice();
+    z[1] = 0;
+    z[I] = 0;
+    z[2 * I] = 0;
+    expect(Array.from(a.run(y))).toEqual(Array.from(b.run(z)));
+  });
+
+  it('exportState/importState continue a stream exactly; foreign or corrupt states are refused', async () => {
+    const s = model.session();
+    s.run(frames(7));
+    const saved = s.exportState();
+    expect(saved.length).toBe(32 + model.sizes.stateBytes);
+    const next = frames(5, 11);
+    const want = s.run(next);
+    const t = model.session();
+    t.importState(saved);
+    expect(t.steps).toBe(7);
+    expect(Array.from(t.run(next))).toEqual(Array.from(want));
+    const other = await rt.load(otherBytes, { backend });
+    expect(code(() => other.session().importState(saved))).toBe('STATE_MISMATCH');
+    const corrupt = saved.slice();
+    corrupt[corrupt.length - 1]! ^= 1;
+    expect(code(() => t.importState(corrupt))).toBe('STATE_MISMATCH');
+    expect(code(() => t.importState(saved.slice(0, 20)))).toBe('STATE_MISMATCH');
+    expect(code(() => t.importState(saved.slice(0, saved.length - 2)))).toBe('STATE_MISMATCH');
+    const floatModel = await rt.load(floatBytes);
+    expect(code(() => floatModel.session().importState(saved))).toBe('STATE_MISMATCH');
+  });
+
+  it('stepMany validates everything before stepping anything', async () => {
+    const sessions = [model.session(), model.session(), model.session()];
+    const states = sessions.map((s) => s.exportState());
+    const f = frames(3, 12);
+    const good = new Float32Array(3 * I);
+    good.set(f);
+    const bad = good.slice();
+    bad[2 * I + 1] = NaN;
+    try {
+      model.stepMany(sessions, bad);
+      expect.fail('accepted NaN');
+    } catch (e) {
+      expect((e as EdgeRnnError).code).toBe('NON_FINITE_INPUT');
+      expect((e as EdgeRnnError).message).toMatch(/session 2/);
+    }
+    expect(code(() => model.stepMany(sessions, good.subarray(1)))).toBe('SHAPE_MISMATCH');
+    const other = await rt.load(otherBytes, { backend });
+    expect(code(() => model.stepMany([sessions[0]!, other.session()], new Float32Array(2 * I)))).toBe('STATE_MISMATCH');
+    sessions.forEach((s, i) => expect(Array.from(s.exportState())).toEqual(Array.from(states[i]!)));
+    expect(model.stepMany(sessions, good)).toHaveLength(3 * model.outputSize);
+    expect(sessions[0]!.steps).toBe(1);
+  });
+
+  it('disposed sessions and models throw SESSION_DISPOSED; freed state slots are reused', async () => {
+    const m = await rt.load(intBytes, { backend });
+    const a = m.session();
+    a.step(frames(1));
+    a.dispose();
+    a.dispose(); // idempotent
+    expect(code(() => a.step(frames(1)))).toBe('SESSION_DISPOSED');
+    const b = m.session();
+    expect(b.steps).toBe(0);
+    expect(Array.from(b.run(frames(2)))).toEqual(Array.from(m.session().run(frames(2))));
+    m.dispose();
+    expect(code(() => b.step(frames(1)))).toBe('SESSION_DISPOSED');
+    expect(code(() => m.session())).toBe('SESSION_DISPOSED');
+  });
+
+  it('many sessions share one copy of the weights: each costs its state only', async () => {
+    const m = await rt.load(intBytes, { backend });
+    const sessions = Array.from({ length: 2000 }, () => m.session());
+    const x = frames(1);
+    for (const s of sessions) s.step(x);
+    const first = sessions[0]!.exportState();
+    for (const s of sessions) expect(Array.from(s.exportState())).toEqual(Array.from(first));
+    if (backend !== 'reference') {
+      // 2000 states of stateBytes each, 16-byte aligned, plus the weights: nothing per session beyond that.
+      const mem = (m.engine as unknown as { k: { arena: { used: number } } }).k.arena.used;
+      expect(mem).toBeLessThan(m.sizes.weightBytes + 2000 * (Math.ceil(m.sizes.stateBytes / 16) * 16) + 64 * 1024);
+    }
+  });
+});
+
+describe('backend choice and model kinds', () => {
+  it('float32 models run on the float reference; integer backends refuse them, and vice versa', async () => {
+    const f = await rt.load(floatBytes);
+    expect(f.backend).toBe('float');
+    expect((await rt.load(floatBytes, { backend: 'reference' })).backend).toBe('float');
+    await expect(rt.load(floatBytes, { backend: 'simd' })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    await expect(rt.load(intBytes, { backend: 'float' })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    expect((await rt.load(intBytes)).backend).toBe('simd');
+  });
+
+  it('float sessions validate, export and import like integer ones', async () => {
+    const m = await rt.load(floatBytes);
+    const s = m.session();
+    expect(code(() => s.step(new Float32Array(I - 1)))).toBe('SHAPE_MISMATCH');
+    const f = frames(1);
+    f[0] = NaN;
+    expect(code(() => s.step(f))).toBe('NON_FINITE_INPUT');
+    s.run(frames(5));
+    const saved = s.exportState();
+    const want = s.run(frames(3, 5));
+    const t = m.session();
+    t.importState(saved);
+    expect(Array.from(t.run(frames(3, 5)))).toEqual(Array.from(want));
+  });
+
+  it('bidirectional models refuse step() with NOT_STREAMABLE and run whole sequences', async () => {
+    const m = await rt.load(offlineBytes);
+    const s = m.session();
+    expect(m.streamable).toBe(false);
+    expect(code(() => s.step(new Float32Array(m.inputSize)))).toBe('NOT_STREAMABLE');
+    expect(code(() => m.stepMany([s], new Float32Array(m.inputSize)))).toBe('NOT_STREAMABLE');
+    const x = randomSequences(4, m.inputSize, 1, 9)[0]!;
+    const a = s.run(x);
+    expect(Array.from(s.run(x))).toEqual(Array.from(a)); // no state carried between runs
+  });
+
+  it('unknown backend names are refused with the list of choices', async () => {
+    await expect(createRuntime({ backend: 'gpu' as never })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+  });
+});

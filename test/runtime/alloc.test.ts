@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
 describe('step() allocates nothing', () => {
-  for (const backend of ['simd', 'scalar', 'reference']) {
+  for (const backend of ['simd', 'scalar']) {
     it(`${backend}: 300,000 steps, no allocation-driven garbage collection`, () => {
       const out = execFileSync(process.execPath, ['--max-semi-space-size=1', '--import', 'tsx', 'test/runtime/fixtures/alloc-probe.ts', backend, '300000'], { encoding: 'utf8' });
       const r = JSON.parse(out.trim().split('\n').pop()!);

@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   SESSION_DISPOSED: 'the session was disposed',
   // input files (npy, json)
   BAD_INPUT_FILE: 'an input file is malformed',
+  BAD_DATA: 'a training/evaluation data file is malformed (the message names the file and line)',
+  TRAINING_DIVERGED: 'training produced a non-finite loss (learning rate too high, or bad data)',
   // front ends (src/features)
   FRONTEND_SPEC: 'front-end parameters are missing, out of range or inconsistent',
   // ONNX interop (src/onnx)

@@ -15,3 +15,5 @@ export * as fixedPoint from './runtime/fixed-point.js';
 export { Rng } from './util/rng.js';
 export { exportOnnx, exportOnnxModel, onnxInitialState, type ExportOptions } from './onnx/export.js';
 export { dequantizeModel } from './onnx/dequantize.js';
+export { readNpy, writeNpy, type NpyArray } from './io/npy.js';
+export { prepareIntModel, type PreparedIntModel, type PreparedRecurrent, type PreparedDense, type PreparedDirection } from './runtime/int/prepare.js';

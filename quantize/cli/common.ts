@@ -1,0 +1,123 @@
+/**
+ * Node-only helpers shared by the desktop commands: data flags, provenance for the manifest
+ * (dataset sha256, code commit, time), reading and writing models.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeModel, EdgeRnnError, type ModelSpec } from '../../src/index.js';
+import { numberFlag, usageError } from '../../src/cli/framework.js';
+import type { CsvOptions } from '../data/csv.js';
+import type { Dataset, TrainTask } from '../data/dataset.js';
+import { loadDataset } from '../data/load.js';
+
+/** Flags every command that reads data understands. */
+export const DATA_FLAGS = {
+  labels: { type: 'string' },
+  'seq-len': { type: 'string' },
+  stride: { type: 'string' },
+  horizon: { type: 'string' },
+  columns: { type: 'string' },
+  'target-columns': { type: 'string' },
+  'label-column': { type: 'string' },
+} as const;
+
+export const DATA_HELP = `data formats (--data, --val, --calib):
+  *.jsonl          one {"x": [[...], ...], "y": label} (or "target": [[...]]) per line
+  *.csv            a time series, one row per step, cut into windows:
+                   --seq-len N (64) --stride N (seq-len/2) --horizon N (1, forecast)
+                   --columns a,b --target-columns c --label-column name (classify)
+  *.npy            X [sequences][steps][features] with --labels Y.npy
+                   (classify: [sequences] integers; forecast: [sequences][steps][outputs])
+  a directory      WAV clips as <label>/<clip>.wav (Speech Commands layout)`;
+
+type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+const list = (v: unknown): string[] | undefined => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
+
+/** CSV windowing from flags, falling back to what a model recorded at training time. */
+export function csvOptions(values: Values, recorded?: Record<string, unknown>): Omit<CsvOptions, 'task' | 'labels'> {
+  const o: Omit<CsvOptions, 'task' | 'labels'> = { ...(recorded as Omit<CsvOptions, 'task' | 'labels'> | undefined) };
+  const seqLen = numberFlag(values['seq-len'], 'seq-len', { min: 1, integer: true });
+  const stride = numberFlag(values.stride, 'stride', { min: 1, integer: true });
+  const horizon = numberFlag(values.horizon, 'horizon', { min: 1, integer: true });
+  if (seqLen !== undefined) o.seqLen = seqLen;
+  if (stride !== undefined) o.stride = stride;
+  if (horizon !== undefined) o.horizon = horizon;
+  const cols = list(values.columns);
+  const tcols = list(values['target-columns']);
+  if (cols) o.columns = cols;
+  if (tcols) o.targetColumns = tcols;
+  if (typeof values['label-column'] === 'string') o.labelColumn = values['label-column'];
+  return o;
+}
+
+export async function loadData(
+  p: string,
+  values: Values,
+  ctx: { cwd: string },
+  task: TrainTask,
+  extra: { labels?: readonly string[]; features?: number; labelsFlag?: string; csv?: Record<string, unknown> } = {},
+): Promise<Dataset> {
+  const labelsPath = extra.labelsFlag ?? (typeof values.labels === 'string' ? values.labels : undefined);
+  return loadDataset(p, {
+    task,
+    cwd: ctx.cwd,
+    csv: csvOptions(values, extra.csv),
+    ...(extra.labels ? { labels: extra.labels } : {}),
+    ...(extra.features !== undefined ? { features: extra.features } : {}),
+    ...(labelsPath ? { labelsPath } : {}),
+  });
+}
+
+/** The commit of the code that made a model: `git rev-parse HEAD` where this file lives. */
+export function codeCommit(): string | undefined {
+  try {
+    const dir = path.dirname(fileURLToPath(import.meta.url));
+    const out = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString().trim();
+    return /^[0-9a-f]{40}$/.test(out) ? out : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Creation time for the manifest: --created-at, else SOURCE_DATE_EPOCH (the reproducible-builds
+ * convention), else now. Fixing it makes a run's bytes depend on seed and data only.
+ */
+export function createdAt(values: Values, now: () => number = Date.now): string {
+  const flag = values['created-at'];
+  if (typeof flag === 'string') {
+    const t = Date.parse(flag);
+    if (!Number.isFinite(t)) throw usageError(`--created-at needs an ISO date, got '${flag}'`);
+    return new Date(t).toISOString();
+  }
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  if (epoch !== undefined && /^\d+$/.test(epoch)) return new Date(Number(epoch) * 1000).toISOString();
+  return new Date(now()).toISOString();
+}
+
+export function readModel(p: string, ctx: { cwd: string }): { spec: ModelSpec; bytes: Uint8Array } {
+  const file = path.resolve(ctx.cwd, p);
+  if (!fs.existsSync(file)) throw new EdgeRnnError('BAD_INPUT_FILE', `${p}: no such model file`);
+  const bytes = new Uint8Array(fs.readFileSync(file));
+  return { spec: decodeModel(bytes, p).spec, bytes };
+}
+
+export function writeFile(p: string, ctx: { cwd: string }, data: Uint8Array | string): string {
+  const file = path.resolve(ctx.cwd, p);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, data);
+  return file;
+}
+
+export function requireString(v: unknown, flag: string): string {
+  if (typeof v !== 'string' || v === '') throw usageError(`${flag} is required`);
+  return v;
+}
+
+/** Rounds metric numbers for manifests and JSON (stable text, no float noise). */
+export function round(v: number, digits = 6): number {
+  return Number.isFinite(v) ? Number(v.toPrecision(digits)) : v;
+}

@@ -1,0 +1,76 @@
+import { BACKENDS, createRuntime } from '../../src/index.js';
+import { choiceFlag, parseFlags, type Command } from '../../src/cli/framework.js';
+import { Progress } from '../../src/cli/progress.js';
+import type { TrainTask } from '../data/dataset.js';
+import { evaluateModel, type ModelEvaluation } from '../eval/evaluate-model.js';
+import { DATA_FLAGS, DATA_HELP, loadData, readModel, requireString } from './common.js';
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'score a model on labelled data (accuracy, P/R/F1, confusion; MSE/MAE)',
+  help: `usage: edgernn eval MODEL.ern --data D [--json] [--backend auto|simd|scalar|reference|float]
+
+Runs the model through the runtime, one session per sequence, as on the device.
+  classify     accuracy, per-class precision/recall/F1, confusion matrix (rows = truth)
+  forecast     MSE, MAE, RMSE over every step and output (raw units)
+  autoencoder  reconstruction MSE/MAE; per-sequence errors with --json
+  --json       one JSON object; classifiers have an "accuracy" field
+
+${DATA_HELP}`,
+  async run(args, ctx) {
+    const { values, positionals } = parseFlags(args, { data: { type: 'string', short: 'd' }, json: { type: 'boolean' }, backend: { type: 'string', short: 'b' }, ...DATA_FLAGS }, { min: 1, max: 1, names: 'MODEL.ern' });
+    const dataPath = requireString(values.data, '--data');
+    const backend = choiceFlag(values.backend, 'backend', [...BACKENDS, 'auto'] as const) ?? 'auto';
+    const { spec, bytes } = readModel(positionals[0]!, ctx);
+    const task: TrainTask = spec.task === 'forecast' || spec.task === 'autoencoder' ? spec.task : 'classify';
+    const data = await loadData(dataPath, values, ctx, task, {
+      ...(task === 'classify' ? { labels: spec.labels } : {}),
+      features: spec.input.size,
+      ...(spec.extra?.data && typeof spec.extra.data === 'object' ? { csv: spec.extra.data as Record<string, unknown> } : {}),
+    });
+    const rt = await createRuntime();
+    const progress = new Progress(ctx.stderr, 'eval', data.samples.length);
+    const e = await evaluateModel(rt, spec, data, { backend, bytes, onProgress: () => progress.tick() });
+    progress.done();
+    if (values.json) {
+      ctx.stdout.write(`${JSON.stringify(evaluationJson(positionals[0]!, spec.name, e, data.source))}\n`);
+      return 0;
+    }
+    ctx.stdout.write(`${formatEvaluation(positionals[0]!, e)}\n`);
+    return 0;
+  },
+};
+
+export function evaluationJson(file: string, name: string, e: ModelEvaluation, data: string): Record<string, unknown> {
+  const base = { model: file, name, task: e.task, precision: e.precision, backend: e.backend, data, samples: e.samples };
+  if (e.classification) {
+    const c = e.classification;
+    return { ...base, accuracy: c.accuracy, macroF1: c.macroF1, perClass: c.perClass, confusion: c.confusion, labels: c.perClass.map((p) => p.label) };
+  }
+  const r = e.regression!;
+  return { ...base, mse: r.mse, mae: r.mae, rmse: r.rmse, perOutput: r.perOutput, ...(e.sequenceErrors ? { sequenceErrors: e.sequenceErrors } : {}) };
+}
+
+export function formatEvaluation(file: string, e: ModelEvaluation): string {
+  const head = `${file}: ${e.task}, ${e.precision} on ${e.backend}, ${e.samples} sequences`;
+  if (e.classification) {
+    const c = e.classification;
+    const w = Math.max(5, ...c.perClass.map((p) => p.label.length));
+    const rows = c.perClass.map((p) => `  ${p.label.padEnd(w)}  ${p.precision.toFixed(3).padStart(9)}  ${p.recall.toFixed(3).padStart(6)}  ${p.f1.toFixed(3).padStart(6)}  ${String(p.support).padStart(7)}`);
+    const cw = Math.max(4, ...c.confusion.flat().map((n) => String(n).length)) + 1;
+    const conf = c.confusion.map((row, i) => `  ${c.perClass[i]!.label.padEnd(w)} ${row.map((n) => String(n).padStart(cw)).join('')}`);
+    return [
+      head,
+      `  accuracy ${(100 * c.accuracy).toFixed(2)}%   macro F1 ${c.macroF1.toFixed(3)}`,
+      '',
+      `  ${'class'.padEnd(w)}  precision  recall      f1  support`,
+      ...rows,
+      '',
+      `  confusion (rows: truth, columns: predicted)`,
+      `  ${''.padEnd(w)} ${c.perClass.map((p) => p.label.slice(0, cw - 1).padStart(cw)).join('')}`,
+      ...conf,
+    ].join('\n');
+  }
+  const r = e.regression!;
+  return [head, `  MSE ${r.mse.toPrecision(5)}   MAE ${r.mae.toPrecision(5)}   RMSE ${r.rmse.toPrecision(5)}   (${r.count} values)`].join('\n');
+}

@@ -1,0 +1,239 @@
+import { createRuntime, encodeModel, type ModelSpec, type RecurrentKind } from '../../src/index.js';
+import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
+import { Progress } from '../../src/cli/progress.js';
+import { TRAIN_TASKS, type TrainTask } from '../data/dataset.js';
+import { evaluateModel, headline, type ModelEvaluation } from '../eval/evaluate-model.js';
+import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js';
+import { writeRunReport } from '../report/run-report.js';
+import { SCHEDULES, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/trainer.js';
+import { trainModel } from '../train/train-model.js';
+import { codeCommit, createdAt, csvOptions, DATA_FLAGS, DATA_HELP, loadData, requireString, round, writeFile } from './common.js';
+
+const D = DEFAULT_TRAIN_OPTIONS;
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train a GRU/LSTM/RNN model on sequences and write a .ern file',
+  help: `usage: edgernn train --data D [--val V] --arch gru|lstm|rnn --hidden H [--layers L]
+                     [--epochs N] --task classify|forecast|autoencoder -o model.ern [options]
+
+Trains with BPTT and Adam, keeps the weights of the best validation epoch, and writes a float32
+model (default) or, with --int8, an int8 model quantized after training with calibration on the
+training data. The manifest records the dataset sha256, hyperparameters, metrics, code commit
+and time. Inputs (and regression targets) are standardized during training and the statistics
+are folded into the first and last layers, so the model takes raw features.
+
+model:
+  --task T            classify (one label per sequence, read at the last step), forecast
+                      (per-step targets), autoencoder (reconstructs the last --window frames at
+                      every step through a bottleneck; score = reconstruction error)  [${D.task}]
+  --arch A            gru, lstm or rnn                                              [${D.arch}]
+  --hidden H          units per recurrent layer                                     [${D.hidden}]
+  --layers L          stacked recurrent layers                                      [${D.layers}]
+  --bidirectional     both directions (offline: the model then needs whole sequences)
+  --dense A,B         hidden dense (relu) layers before the output layer
+  --window W          autoencoder frames per reconstruction                         [${D.window}]
+  --bottleneck K      autoencoder code width (0: window*features/4)                 [auto]
+optimization:
+  --epochs N          maximum epochs                                                [${D.epochs}]
+  --batch-size N                                                                    [${D.batchSize}]
+  --lr X              peak learning rate                                            [${D.lr}]
+  --optimizer O       adam or adamw                                                 [${D.optimizer}]
+  --weight-decay X    L2 (adam) or decoupled (adamw) decay on weights               [${D.weightDecay}]
+  --clip-norm X       global gradient-norm clip, 0 = off                            [${D.clipNorm}]
+  --schedule S        plateau (halve on stalls), cosine, constant                   [${D.schedule}]
+  --warmup N          linear warm-up epochs                                         [${D.warmupEpochs}]
+  --dropout P         dropout between layers                                        [${D.dropout}]
+  --tbptt K           truncated BPTT window in steps (0 = whole sequences)          [${D.tbptt}]
+  --patience N        epochs without validation improvement before stopping; counts
+                      only once the model beats the trivial predictor               [${D.patience}]
+  --val-split F       held-out fraction when --val is not given (stratified)        [${D.valSplit}]
+  --class-weights W   none, balanced, or a comma list per class                     [none]
+  --forget-bias X     LSTM forget-gate / GRU update-gate bias at init               [${D.forgetBias}]
+  --seed N            seeds init, shuffling, dropout, split: same seed, same bytes  [${D.seed}]
+output:
+  -o, --output FILE   the .ern to write (required)
+  --int8              write int8 (post-training quantization, --calib-method)
+  --calib-method M    minmax, percentile or mse                                     [mse]
+  --name NAME         model name
+  --created-at ISO    manifest time (default SOURCE_DATE_EPOCH or now)
+  --report FILE       self-contained HTML report of the run
+  --json              print one JSON object with the metrics
+
+${DATA_HELP}`,
+  async run(args, ctx) {
+    const { values } = parseFlags(
+      args,
+      {
+        data: { type: 'string', short: 'd' },
+        val: { type: 'string' },
+        'val-labels': { type: 'string' },
+        task: { type: 'string' },
+        arch: { type: 'string' },
+        hidden: { type: 'string' },
+        layers: { type: 'string' },
+        bidirectional: { type: 'boolean' },
+        dense: { type: 'string' },
+        window: { type: 'string' },
+        bottleneck: { type: 'string' },
+        epochs: { type: 'string' },
+        'batch-size': { type: 'string' },
+        lr: { type: 'string' },
+        optimizer: { type: 'string' },
+        'weight-decay': { type: 'string' },
+        'clip-norm': { type: 'string' },
+        schedule: { type: 'string' },
+        warmup: { type: 'string' },
+        dropout: { type: 'string' },
+        tbptt: { type: 'string' },
+        patience: { type: 'string' },
+        'val-split': { type: 'string' },
+        'class-weights': { type: 'string' },
+        'forget-bias': { type: 'string' },
+        seed: { type: 'string' },
+        output: { type: 'string', short: 'o' },
+        int8: { type: 'boolean' },
+        'calib-method': { type: 'string' },
+        name: { type: 'string' },
+        'created-at': { type: 'string' },
+        report: { type: 'string' },
+        json: { type: 'boolean' },
+        ...DATA_FLAGS,
+      },
+      { min: 0, max: 0, names: '' },
+    );
+    const dataPath = requireString(values.data, '--data');
+    const out = requireString(values.output, '-o/--output');
+    const task = choiceFlag(values.task, 'task', TRAIN_TASKS) ?? D.task;
+    const o: Partial<TrainOptions> = { task };
+    const arch = choiceFlag(values.arch, 'arch', ['gru', 'lstm', 'rnn'] as const);
+    if (arch) o.arch = arch as RecurrentKind;
+    const num = (flag: string, key: keyof TrainOptions, opts: { min?: number; max?: number; integer?: boolean }): void => {
+      const v = numberFlag(values[flag], flag, opts);
+      if (v !== undefined) (o as Record<string, unknown>)[key] = v;
+    };
+    num('hidden', 'hidden', { min: 1, max: 1024, integer: true });
+    num('layers', 'layers', { min: 1, max: 8, integer: true });
+    num('window', 'window', { min: 1, max: 256, integer: true });
+    num('bottleneck', 'bottleneck', { min: 0, integer: true });
+    num('epochs', 'epochs', { min: 1, integer: true });
+    num('batch-size', 'batchSize', { min: 1, integer: true });
+    num('lr', 'lr', { min: 1e-9, max: 10 });
+    num('weight-decay', 'weightDecay', { min: 0 });
+    num('clip-norm', 'clipNorm', { min: 0 });
+    num('warmup', 'warmupEpochs', { min: 0, integer: true });
+    num('dropout', 'dropout', { min: 0, max: 0.95 });
+    num('tbptt', 'tbptt', { min: 0, integer: true });
+    num('patience', 'patience', { min: 1, integer: true });
+    num('val-split', 'valSplit', { min: 0, max: 0.9 });
+    num('forget-bias', 'forgetBias', {});
+    num('seed', 'seed', { min: 0, max: 2 ** 31, integer: true });
+    if (o.forgetBias !== undefined) o.updateBias = o.forgetBias;
+    if (values.bidirectional) o.bidirectional = true;
+    const opt = choiceFlag(values.optimizer, 'optimizer', ['adam', 'adamw'] as const);
+    if (opt) o.optimizer = opt;
+    const sched = choiceFlag(values.schedule, 'schedule', SCHEDULES);
+    if (sched) o.schedule = sched;
+    if (typeof values.dense === 'string') {
+      o.denseHidden = values.dense.split(',').map((s) => {
+        const n = Number(s);
+        if (!Number.isInteger(n) || n < 1) throw usageError(`--dense needs a comma list of positive integers, got '${values.dense}'`);
+        return n;
+      });
+    }
+    const cw = values['class-weights'];
+    if (typeof cw === 'string') {
+      if (cw === 'none' || cw === 'balanced') o.classWeights = cw;
+      else {
+        const w = cw.split(',').map(Number);
+        if (w.some((x) => !Number.isFinite(x) || x < 0)) throw usageError(`--class-weights must be none, balanced or a comma list of weights >= 0, got '${cw}'`);
+        o.classWeights = w;
+      }
+    }
+    const calibMethod = choiceFlag(values['calib-method'], 'calib-method', CALIBRATION_METHODS) ?? 'mse';
+
+    const data = await loadData(dataPath, values, ctx, task as TrainTask);
+    const val = typeof values.val === 'string' ? await loadData(values.val, values, ctx, task as TrainTask, { ...(task === 'classify' ? { labels: data.labels } : {}), features: data.features, ...(typeof values['val-labels'] === 'string' ? { labelsFlag: values['val-labels'] } : {}) }) : undefined;
+    const options = { ...D, ...o };
+    const progress = new Progress(ctx.stderr, `train ${options.arch}${options.hidden}`, options.epochs);
+    const result = trainModel({
+      data,
+      ...(val ? { val } : {}),
+      options: o,
+      ...(typeof values.name === 'string' ? { name: values.name } : {}),
+      hooks: {
+        onEpoch: (e) =>
+          progress.tick(1, `loss ${e.trainLoss.toFixed(4)} val ${e.valLoss.toFixed(4)}${e.valAccuracy !== undefined ? ` acc ${(100 * e.valAccuracy).toFixed(1)}%` : ''}`),
+      },
+    });
+    progress.done(`best epoch ${result.fit.bestEpoch}${result.fit.stoppedEarly ? ' (early stop)' : ''}`);
+
+    const rt = await createRuntime();
+    const evalProgress = new Progress(ctx.stderr, 'evaluate', result.val.length);
+    const floatEval = await evaluateModel(rt, result.spec, result.val, { backend: 'float', onProgress: () => evalProgress.tick() });
+    evalProgress.done();
+    let final: ModelSpec = result.spec;
+    let intEval: ModelEvaluation | undefined;
+    if (values.int8) {
+      final = calibrateAndQuantize(result.spec, result.train, { method: calibMethod });
+      intEval = await evaluateModel(rt, final, result.val);
+    }
+    const metric = (e: ModelEvaluation): Record<string, number> => {
+      const h = headline(e);
+      const m: Record<string, number> = { [h.name]: round(h.value) };
+      if (e.classification) m.macroF1 = round(e.classification.macroF1);
+      if (e.regression) m.mae = round(e.regression.mae);
+      return m;
+    };
+    const metrics: Record<string, unknown> = {
+      validation: val ? 'separate file' : `${options.valSplit} of the training data (seeded split)`,
+      validationSamples: result.val.length,
+      float: metric(floatEval),
+      ...(intEval ? { int8: metric(intEval) } : {}),
+      bestEpoch: result.fit.bestEpoch,
+      epochsRun: result.fit.epochsRun,
+      stoppedEarly: result.fit.stoppedEarly,
+      history: {
+        trainLoss: result.fit.history.map((h) => round(h.trainLoss, 5)),
+        valLoss: result.fit.history.map((h) => round(h.valLoss, 5)),
+        ...(task === 'classify' ? { valAccuracy: result.fit.history.map((h) => round(h.valAccuracy ?? 0, 5)) } : {}),
+      },
+    };
+    const commit = codeCommit();
+    final.training = {
+      ...final.training,
+      dataset: data.source,
+      datasetSha256: data.sha256,
+      ...(val ? { validationDataset: val.source, validationSha256: val.sha256 } : {}),
+      ...(values.int8 ? { calibration: { method: calibMethod, dataset: data.source } } : {}),
+      metrics,
+      ...(commit ? { codeCommit: commit } : {}),
+      createdAt: createdAt(values),
+    };
+    if (data.source.endsWith('.csv')) final.extra = { ...final.extra, data: csvOptions(values) };
+    const bytes = encodeModel(final);
+    writeFile(out, ctx, bytes);
+    if (typeof values.report === 'string') {
+      writeFile(values.report, ctx, await writeRunReport({ title: `edgernn train: ${final.name}`, spec: final, floatSpec: result.spec, history: result.fit.history, evaluations: { float: floatEval, ...(intEval ? { int8: intEval } : {}) }, samples: result.val }));
+    }
+    const summary = {
+      output: out,
+      bytes: bytes.length,
+      precision: final.precision,
+      task,
+      ...(floatEval.classification ? { accuracy: floatEval.classification.accuracy } : {}),
+      metrics,
+    };
+    if (values.json) ctx.stdout.write(`${JSON.stringify(summary)}\n`);
+    else {
+      const f = headline(floatEval);
+      const lines = [`wrote ${out} (${final.precision}, ${bytes.length} bytes)`, `  validation ${f.name}: float ${fmt(f.name, f.value)}${intEval ? `, int8 ${fmt(f.name, headline(intEval).value)}` : ''}`, `  best epoch ${result.fit.bestEpoch} of ${result.fit.epochsRun}${result.fit.stoppedEarly ? ' (early stop)' : ''}`];
+      ctx.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return 0;
+  },
+};
+
+export function fmt(name: string, v: number): string {
+  return name === 'accuracy' ? `${(100 * v).toFixed(2)}%` : v.toPrecision(4);
+}

@@ -1,0 +1,63 @@
+/**
+ * In-memory datasets of the trainer: sequences of feature frames with a class label (classify),
+ * per-step targets (forecast), or nothing (autoencoder). Loaders (jsonl.ts, csv.ts, npy.ts,
+ * wav.ts) produce this; `load.ts` picks one by path.
+ */
+import { EdgeRnnError } from '../../src/index.js';
+
+export type TrainTask = 'classify' | 'forecast' | 'autoencoder';
+export const TRAIN_TASKS: readonly TrainTask[] = ['classify', 'forecast', 'autoencoder'];
+
+export interface Sample {
+  /** [T][features] flat. */
+  x: Float32Array;
+  T: number;
+  /** classify: index into Dataset.labels. */
+  y?: number;
+  /** forecast: [T][targetSize] flat. */
+  target?: Float32Array;
+  /** Where it came from, for error messages ("data.jsonl:12"). */
+  where: string;
+}
+
+export interface Dataset {
+  /** Path (or paths joined by ", ") the samples were read from. */
+  source: string;
+  /** sha256 of the file bytes (directories: of every file's relative path and bytes, sorted). */
+  sha256: string;
+  features: number;
+  featureNames?: string[];
+  /** classify: class names, index = Sample.y. */
+  labels: string[];
+  /** forecast: values per step of the target; 0 otherwise. */
+  targetSize: number;
+  samples: Sample[];
+  /** Front-end description to record in the model (raw frames unless a loader says otherwise). */
+  frontend?: { kind: string; [k: string]: unknown };
+  rateHz?: number;
+}
+
+export function dataError(where: string, msg: string, details: Record<string, unknown> = {}): EdgeRnnError {
+  return new EdgeRnnError('BAD_DATA', `${where}: ${msg}`, { where, ...details });
+}
+
+/**
+ * Orders class names: numerically when every name is a number ("2" < "10"), else as strings.
+ * Deterministic, so the same data always gives the same output order.
+ */
+export function sortLabels(names: Iterable<string>): string[] {
+  const list = [...new Set(names)];
+  const numeric = list.every((s) => s.trim() !== '' && Number.isFinite(Number(s)));
+  return numeric ? list.sort((a, b) => Number(a) - Number(b)) : list.sort();
+}
+
+/** Checks a dataset for a task; throws naming the first problem. */
+export function checkDataset(ds: Dataset, task: TrainTask): void {
+  if (ds.samples.length === 0) throw dataError(ds.source, 'no samples');
+  for (const s of ds.samples) {
+    if (s.T === 0) throw dataError(s.where, 'a sequence with no steps');
+    if (task === 'classify' && s.y === undefined) throw dataError(s.where, 'no label ("y"): the classify task needs one per sequence');
+    if (task === 'forecast' && s.target === undefined) throw dataError(s.where, 'no "target": the forecast task needs per-step targets');
+  }
+  if (task === 'classify' && ds.labels.length < 2) throw dataError(ds.source, `classify needs at least 2 classes, found ${ds.labels.length} (${ds.labels.join(', ')})`);
+}

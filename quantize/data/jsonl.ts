@@ -1,0 +1,93 @@
+/**
+ * JSON Lines sequences, one object per line:
+ *   {"x": [[f0, f1, ...], ...], "y": "label"}          classify (y: string or number)
+ *   {"x": [[...], ...], "target": [[...], ...]}         forecast (one target row per step)
+ *   {"x": [[...], ...]}                                 autoencoder
+ * A frame may be a bare number for one feature ("x": [0.1, 0.2, ...]). Blank lines are skipped.
+ * Every defect names the file and line.
+ */
+import { dataError, sortLabels, type Dataset, type Sample } from './dataset.js';
+
+export interface JsonlOptions {
+  /** Fixed class names (validation/eval data): a label outside them is an error. */
+  labels?: readonly string[];
+  /** Expected features per frame (e.g. a model's input size). */
+  features?: number;
+}
+
+function frames(v: unknown, where: string, field: string, width: { n: number | undefined; from: string }): { data: Float32Array; T: number } {
+  if (!Array.isArray(v) || v.length === 0) throw dataError(where, `"${field}" must be a non-empty array of frames, got ${JSON.stringify(v)?.slice(0, 60)}`);
+  const T = v.length;
+  const first = v[0];
+  const n = Array.isArray(first) ? first.length : 1;
+  if (width.n === undefined) {
+    width.n = n;
+    width.from = where;
+  }
+  const W = width.n;
+  const data = new Float32Array(T * W);
+  for (let t = 0; t < T; t++) {
+    const row: unknown = v[t];
+    const vals = Array.isArray(row) ? row : [row];
+    if (vals.length !== W) throw dataError(where, `${field}[${t}] has ${vals.length} values, expected ${W} (as in ${width.from})`, { expected: W, got: vals.length });
+    for (let k = 0; k < W; k++) {
+      const x: unknown = vals[k];
+      if (typeof x !== 'number' || !Number.isFinite(x)) {
+        throw dataError(where, `${field}[${t}]${Array.isArray(row) ? `[${k}]` : ''} is ${JSON.stringify(x) ?? 'undefined'}, expected a finite number`);
+      }
+      data[t * W + k] = x;
+    }
+  }
+  return { data, T };
+}
+
+export function parseJsonl(text: string, source: string, opts: JsonlOptions = {}): Omit<Dataset, 'sha256'> {
+  const xw = { n: opts.features, from: opts.features !== undefined ? 'the model' : '' };
+  const tw = { n: undefined as number | undefined, from: '' };
+  const raw: { x: Float32Array; T: number; y?: string; target?: Float32Array; where: string }[] = [];
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    const where = `${source}:${i + 1}`;
+    if (line.trim() === '') return;
+    let o: unknown;
+    try {
+      o = JSON.parse(line);
+    } catch (e) {
+      throw dataError(where, `not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw dataError(where, 'each line must be a JSON object like {"x": [[...]], "y": label}');
+    const obj = o as Record<string, unknown>;
+    if (!('x' in obj)) throw dataError(where, 'missing "x" (the input frames)');
+    const x = frames(obj.x, where, 'x', xw);
+    const s: (typeof raw)[number] = { x: x.data, T: x.T, where };
+    if (obj.y !== undefined && obj.y !== null) {
+      if (typeof obj.y !== 'string' && !(typeof obj.y === 'number' && Number.isFinite(obj.y))) throw dataError(where, `"y" must be a string or a number, got ${JSON.stringify(obj.y)}`);
+      s.y = String(obj.y);
+    }
+    if (obj.target !== undefined) {
+      const tg = frames(obj.target, where, 'target', tw);
+      if (tg.T !== x.T) throw dataError(where, `"target" has ${tg.T} steps, "x" has ${x.T}: one target row per step`);
+      s.target = tg.data;
+    }
+    raw.push(s);
+  });
+  if (raw.length === 0) throw dataError(source, 'empty: no samples (expected one JSON object per line)');
+  let labels: string[] = [];
+  if (raw.some((s) => s.y !== undefined)) {
+    const missing = raw.find((s) => s.y === undefined);
+    if (missing) throw dataError(missing.where, 'no "y" while other lines have one');
+    labels = opts.labels ? [...opts.labels] : sortLabels(raw.map((s) => s.y!));
+  }
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const samples: Sample[] = raw.map((s) => {
+    const out: Sample = { x: s.x, T: s.T, where: s.where };
+    if (s.y !== undefined) {
+      const y = index.get(s.y);
+      if (y === undefined) throw dataError(s.where, `unknown label ${JSON.stringify(s.y)}: the model knows ${labels.map((l) => JSON.stringify(l)).join(', ')}`, { label: s.y });
+      out.y = y;
+    }
+    if (s.target) out.target = s.target;
+    return out;
+  });
+  return { source, features: xw.n!, labels, targetSize: tw.n ?? 0, samples };
+}

@@ -1,0 +1,58 @@
+/**
+ * NumPy inputs: X [N][T][F] (or [T][F], one sequence) with a companion array:
+ *   classify   labels [N] (integers; class names "0".."C-1" unless given)
+ *   forecast   targets [N][T][O]
+ * Sequences in a .npy all have the same length.
+ */
+import { readNpy } from '../../src/index.js';
+import { dataError, sortLabels, type Dataset, type Sample, type TrainTask } from './dataset.js';
+
+export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainTask, companion: { bytes: Uint8Array; source: string } | null, labels?: readonly string[]): Omit<Dataset, 'sha256'> {
+  const X = readNpy(xBytes, source);
+  const shape = X.shape.length === 2 ? [1, ...X.shape] : X.shape;
+  if (shape.length !== 3) throw dataError(source, `array of shape [${X.shape}]: expected [sequences][steps][features] or [steps][features]`);
+  const [N, T, F] = shape as [number, number, number];
+  if (N === 0 || T === 0 || F === 0) throw dataError(source, `empty array of shape [${X.shape}]`);
+  for (let i = 0; i < X.data.length; i++) {
+    if (!Number.isFinite(X.data[i]!)) {
+      const n = Math.floor(i / (T * F));
+      const t = Math.floor((i % (T * F)) / F);
+      throw dataError(source, `sequence ${n}, step ${t}, feature ${i % F} is ${X.data[i]}: expected a finite number`);
+    }
+  }
+  const samples: Sample[] = [];
+  for (let n = 0; n < N; n++) samples.push({ x: Float32Array.from(X.data.subarray(n * T * F, (n + 1) * T * F)), T, where: `${source}[${n}]` });
+  let outLabels: string[] = [];
+  let targetSize = 0;
+  if (task === 'classify' || task === 'forecast') {
+    if (!companion) throw dataError(source, `the ${task} task needs ${task === 'classify' ? 'labels [N]' : 'targets [N][T][O]'} (--labels FILE.npy)`);
+    const Y = readNpy(companion.bytes, companion.source);
+    if (task === 'classify') {
+      if (Y.shape.length !== 1 || Y.shape[0] !== N) throw dataError(companion.source, `labels of shape [${Y.shape}], expected [${N}] (one per sequence of ${source})`);
+      const names: string[] = [];
+      for (let n = 0; n < N; n++) {
+        const v = Y.data[n]!;
+        if (!Number.isInteger(v)) throw dataError(companion.source, `label ${n} is ${v}, expected an integer class`);
+        names.push(String(v));
+      }
+      outLabels = labels ? [...labels] : sortLabels(names);
+      const index = new Map(outLabels.map((l, i) => [l, i]));
+      names.forEach((name, n) => {
+        const y = index.get(name);
+        if (y === undefined) throw dataError(`${companion.source}[${n}]`, `unknown label ${name}: the model knows ${outLabels.join(', ')}`);
+        samples[n]!.y = y;
+      });
+    } else {
+      const s = Y.shape.length === 2 ? [1, ...Y.shape] : Y.shape;
+      if (s.length !== 3 || s[0] !== N || s[1] !== T) throw dataError(companion.source, `targets of shape [${Y.shape}], expected [${N}][${T}][outputs]`);
+      targetSize = s[2]!;
+      for (let n = 0; n < N; n++) {
+        const tg = Y.data.subarray(n * T * targetSize, (n + 1) * T * targetSize);
+        const bad = tg.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) throw dataError(`${companion.source}[${n}]`, `target value ${bad} is ${tg[bad]}: expected a finite number`);
+        samples[n]!.target = Float32Array.from(tg);
+      }
+    }
+  }
+  return { source, features: F, labels: outLabels, targetSize, samples };
+}

@@ -1,0 +1,192 @@
+/**
+ * Post-training calibration: the ranges `quantizeModel` (src/model/quantize.ts) takes, chosen
+ * from data by one of three rules, plus optional MSE-optimal clipping of each weight row.
+ *
+ *   minmax      range = max |v|
+ *   percentile  range = the p-th percentile of |v| (default 99.99), outliers saturate
+ *   mse         range c minimizing Σ (v - Q_c(v))² over the calibration values, where Q_c
+ *               rounds to the grid c/32767 and saturates at ±c (int16 activations); the same
+ *               rule per weight row with the int8 grid c/127 on the layer's folded weights
+ *               (W[j,k]·inputScale[k]), applied by clamping the float weights before quantizing
+ *
+ * Ranges are calibrated for the model input (per feature) and for every dense layer that feeds
+ * another layer without sigmoid/tanh (those use fixed Q3.12 / Q0.15 formats). Recurrent hidden
+ * states are Q0.15 by construction and need no range.
+ */
+import {
+  EdgeRnnError,
+  GATES,
+  inputScaleFromAbsMax,
+  isRecurrent,
+  layerOutputSize,
+  numDirections,
+  quantizeModel,
+  referenceEngine,
+  type Layer,
+  type ModelSpec,
+  type QuantRanges,
+} from '../../src/index.js';
+import type { Sample } from '../data/dataset.js';
+
+export const CALIBRATION_METHODS = ['minmax', 'percentile', 'mse'] as const;
+export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
+
+export interface CalibrationOptions {
+  method: CalibrationMethod;
+  /** percentile method: which percentile of |v| (0 < p <= 100). */
+  percentile?: number;
+  /** Clip weight rows to their MSE-optimal int8 range (default: on for 'mse'). */
+  weightClipping?: boolean;
+  /** Most values kept per channel (an even stride subsample beyond it). */
+  maxValuesPerChannel?: number;
+}
+
+export interface Calibration {
+  ranges: Required<QuantRanges>;
+  method: CalibrationMethod;
+  /** Rows whose float weights were clipped, per layer index. */
+  clippedRows: Record<number, number>;
+}
+
+const Q15 = 1 / 32768;
+
+/** Chooses a symmetric range for values by the given rule; `levels` = 32767 (int16) or 127 (int8). */
+export function chooseRange(values: Float64Array, method: CalibrationMethod, levels: number, percentile = 99.99): number {
+  let max = 0;
+  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]!));
+  if (max === 0 || method === 'minmax') return max;
+  const abs = Float64Array.from(values, Math.abs).sort();
+  if (method === 'percentile') {
+    const idx = Math.min(abs.length - 1, Math.max(0, Math.ceil((percentile / 100) * abs.length) - 1));
+    return abs[idx]! > 0 ? abs[idx]! : max;
+  }
+  // MSE: search c on a grid from max/64 to max (geometric, 96 points), exact error per value.
+  let bestC = max;
+  let bestErr = Infinity;
+  for (let i = 0; i <= 96; i++) {
+    const c = max * 2 ** (-6 + (6 * i) / 96);
+    const step = c / levels;
+    let err = 0;
+    for (let k = 0; k < abs.length; k++) {
+      const v = abs[k]!;
+      const q = v >= c ? c : Math.round(v / step) * step;
+      err += (v - q) ** 2;
+    }
+    if (err < bestErr - 1e-18 * abs.length || (err <= bestErr && c > bestC)) {
+      bestErr = err;
+      bestC = c;
+    }
+  }
+  return bestC;
+}
+
+function subsample(values: number[], cap: number): Float64Array {
+  if (values.length <= cap) return Float64Array.from(values);
+  const out = new Float64Array(cap);
+  const stride = values.length / cap;
+  for (let i = 0; i < cap; i++) out[i] = values[Math.floor(i * stride)]!;
+  return out;
+}
+
+function sequencesOf(spec: ModelSpec, samples: readonly (Sample | Float32Array)[]): Float32Array[] {
+  const I = spec.input.size;
+  return samples.map((s, i) => {
+    const x = s instanceof Float32Array ? s : s.x.subarray(0, s.T * I);
+    if (x.length === 0 || x.length % I !== 0) throw new EdgeRnnError('SHAPE_MISMATCH', `calibration sequence ${i} has ${x.length} values, not a positive multiple of ${I} features`);
+    return x;
+  });
+}
+
+/** Runs the model's float reference up to layer `li` and returns its outputs per sequence. */
+function layerOutputs(spec: ModelSpec, li: number, seqs: readonly Float32Array[]): Float32Array[] {
+  const prefix: ModelSpec = { ...spec, layers: spec.layers.slice(0, li + 1) };
+  const engine = referenceEngine(prefix);
+  const O = layerOutputSize(spec.layers[li]!);
+  return seqs.map((x) => {
+    const T = x.length / spec.input.size;
+    const out = new Float32Array(T * O);
+    engine.run(engine.allocState(), x, T, out, 'zero');
+    return out;
+  });
+}
+
+/** The ranges for quantizeModel from calibration data. */
+export function calibrate(spec: ModelSpec, samples: readonly (Sample | Float32Array)[], opts: CalibrationOptions): Calibration {
+  if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `calibration needs a float32 model, '${spec.name}' is ${spec.precision}`);
+  if (samples.length === 0) throw new EdgeRnnError('BAD_DATA', 'calibration needs at least one sequence');
+  const cap = opts.maxValuesPerChannel ?? 200_000;
+  const seqs = sequencesOf(spec, samples);
+  const I = spec.input.size;
+  const perFeature: number[][] = Array.from({ length: I }, () => []);
+  for (const x of seqs) for (let i = 0; i < x.length; i++) perFeature[i % I]!.push(x[i]!);
+  const inputAbsMax = perFeature.map((v) => chooseRange(subsample(v, cap), opts.method, 32767, opts.percentile));
+  const denseAbsMax: Record<number, number> = {};
+  const last = spec.layers.length - 1 - [...spec.layers].reverse().findIndex((l) => l.kind !== 'softmax' && l.kind !== 'logSoftmax');
+  spec.layers.forEach((l, li) => {
+    if (l.kind !== 'dense' || li >= last || (l.activation !== 'none' && l.activation !== 'relu')) return;
+    const vals: number[] = [];
+    for (const y of layerOutputs(spec, li, seqs)) for (const v of y) vals.push(v);
+    denseAbsMax[li] = Math.max(chooseRange(subsample(vals, cap), opts.method, 32767, opts.percentile), 1e-6);
+  });
+  return { ranges: { inputAbsMax, denseAbsMax }, method: opts.method, clippedRows: {} };
+}
+
+/**
+ * Copies the spec with each weight row clamped to its MSE-optimal int8 range. quantizeModel's
+ * row scale is max|W[j,k]·inScale[k]| / 127, so clamping W[j,k] to ±c/inScale[k] sets it to c/127.
+ */
+export function clipWeights(spec: ModelSpec, ranges: Required<QuantRanges>): { spec: ModelSpec; clippedRows: Record<number, number> } {
+  const clippedRows: Record<number, number> = {};
+  let inScale = Float64Array.from(inputScaleFromAbsMax(ranges.inputAbsMax));
+  const clipRows = (W: Float32Array, off: number, rows: number, cols: number, scale: (k: number) => number, li: number): void => {
+    const v = new Float64Array(cols);
+    for (let j = 0; j < rows; j++) {
+      const base = off + j * cols;
+      let max = 0;
+      for (let k = 0; k < cols; k++) {
+        v[k] = W[base + k]! * scale(k);
+        max = Math.max(max, Math.abs(v[k]!));
+      }
+      if (max === 0) continue;
+      const c = chooseRange(v, 'mse', 127);
+      if (c >= max) continue;
+      clippedRows[li] = (clippedRows[li] ?? 0) + 1;
+      for (let k = 0; k < cols; k++) {
+        const lim = c / scale(k);
+        W[base + k] = Math.max(-lim, Math.min(lim, W[base + k]!));
+      }
+    }
+  };
+  const layers: Layer[] = spec.layers.map((layer, li) => {
+    const l = structuredClone(layer);
+    if (isRecurrent(l) && l.float) {
+      const rows = GATES[l.kind] * l.hiddenSize;
+      const s = inScale;
+      for (let d = 0; d < numDirections(l); d++) {
+        clipRows(l.float.W, d * rows * l.inputSize, rows, l.inputSize, (k) => s[k]!, li);
+        clipRows(l.float.R, d * rows * l.hiddenSize, rows, l.hiddenSize, () => Q15, li);
+      }
+      inScale = new Float64Array(l.hiddenSize * numDirections(l)).fill(Q15);
+    } else if (l.kind === 'dense' && l.float) {
+      const s = inScale;
+      clipRows(l.float.W, 0, l.outputSize, l.inputSize, (k) => s[k]!, li);
+      const out = l.activation === 'sigmoid' || l.activation === 'tanh' ? Q15 : (ranges.denseAbsMax[li] ?? 32767) / 32767;
+      inScale = new Float64Array(l.outputSize).fill(out);
+    }
+    return l;
+  });
+  return { spec: { ...spec, layers }, clippedRows };
+}
+
+/** Calibrates, optionally clips weights, and quantizes: the int8 spec ready for encodeModel. */
+export function calibrateAndQuantize(spec: ModelSpec, samples: readonly (Sample | Float32Array)[], opts: CalibrationOptions): ModelSpec {
+  const cal = calibrate(spec, samples, opts);
+  const clip = opts.weightClipping ?? opts.method === 'mse';
+  const source = clip ? clipWeights(spec, cal.ranges) : { spec, clippedRows: {} };
+  const q = quantizeModel(source.spec, cal.ranges);
+  q.training = {
+    ...q.training,
+    calibration: { method: opts.method, ...(opts.method === 'percentile' ? { percentile: opts.percentile ?? 99.99 } : {}), weightClipping: clip, clippedRows: source.clippedRows, sequences: samples.length },
+  };
+  return q;
+}

@@ -1,0 +1,134 @@
+/**
+ * Turns samples into time-major padded batches with masks, normalized inputs and the targets
+ * of each task:
+ *   classify     y[b] class index, read at the sequence's last real step
+ *   forecast     target[t][b][o] with weight 1 on real steps
+ *   autoencoder  target[t][b] = the last W input frames x[t-W+1 .. t] (normalized), weight 0
+ *                for frames before the sequence start
+ */
+import type { Sample, TrainTask } from '../data/dataset.js';
+import type { BatchShape } from '../nn/layer.js';
+import { alloc, type Arr, type DType } from '../nn/tensor.js';
+
+/** Per-feature affine normalization: xn = (x - mean) / std. */
+export interface Normalization {
+  inputMean: number[];
+  inputStd: number[];
+  /** forecast/autoencoder outputs: y = yn * std + mean (folded into the last dense layer). */
+  outputMean: number[];
+  outputStd: number[];
+}
+
+export interface Batch {
+  x: Arr;
+  shape: BatchShape;
+  lengths: number[];
+  /** classify */
+  y: Int32Array;
+  /** forecast / autoencoder: [T][B][O] targets and 0/1 weights. */
+  target: Arr | null;
+  weight: Arr | null;
+}
+
+function meanStd(sum: Float64Array, sq: Float64Array, n: number): { mean: number[]; std: number[] } {
+  const mean = Array.from(sum, (s) => s / Math.max(n, 1));
+  const std = Array.from(sq, (s, k) => {
+    const v = s / Math.max(n, 1) - mean[k]! ** 2;
+    // Constant channels keep scale 1 (a zero std would divide by zero).
+    return v > 1e-12 ? Math.sqrt(v) : 1;
+  });
+  return { mean, std };
+}
+
+/** Statistics of the training set (over every real step). */
+export function computeNormalization(samples: readonly Sample[], features: number, task: TrainTask, targetSize: number, window: number): Normalization {
+  const s = new Float64Array(features);
+  const q = new Float64Array(features);
+  const ts = new Float64Array(targetSize);
+  const tq = new Float64Array(targetSize);
+  let n = 0;
+  for (const smp of samples) {
+    for (let i = 0; i < smp.T * features; i++) {
+      const v = smp.x[i]!;
+      s[i % features] = s[i % features]! + v;
+      q[i % features] = q[i % features]! + v * v;
+    }
+    if (smp.target) {
+      for (let i = 0; i < smp.T * targetSize; i++) {
+        const v = smp.target[i]!;
+        ts[i % targetSize] = ts[i % targetSize]! + v;
+        tq[i % targetSize] = tq[i % targetSize]! + v * v;
+      }
+    }
+    n += smp.T;
+  }
+  const inp = meanStd(s, q, n);
+  let out = { mean: [] as number[], std: [] as number[] };
+  if (task === 'forecast') out = meanStd(ts, tq, n);
+  if (task === 'autoencoder') {
+    for (let w = 0; w < window; w++) {
+      out.mean.push(...inp.mean);
+      out.std.push(...inp.std);
+    }
+  }
+  return { inputMean: inp.mean, inputStd: inp.std, outputMean: out.mean, outputStd: out.std };
+}
+
+export const IDENTITY_NORMALIZATION = (features: number, outputs: number): Normalization => ({
+  inputMean: new Array<number>(features).fill(0),
+  inputStd: new Array<number>(features).fill(1),
+  outputMean: new Array<number>(outputs).fill(0),
+  outputStd: new Array<number>(outputs).fill(1),
+});
+
+export interface BatchSpec {
+  task: TrainTask;
+  features: number;
+  /** Output width of the network (classes, target size, or window * features). */
+  outputs: number;
+  /** autoencoder window. */
+  window: number;
+  norm: Normalization;
+  dtype: DType;
+}
+
+/** Builds one batch from samples [t0, t1) of each sequence (t1 clipped to its length). */
+export function makeBatch(items: readonly Sample[], spec: BatchSpec, t0 = 0, t1 = Infinity): Batch {
+  const B = items.length;
+  const F = spec.features;
+  const O = spec.outputs;
+  const lengths = items.map((s) => Math.max(0, Math.min(s.T, t1) - t0));
+  const T = Math.max(1, ...lengths);
+  const x = alloc(spec.dtype, T * B * F);
+  const mask = new Uint8Array(T * B);
+  const y = new Int32Array(B);
+  const regression = spec.task !== 'classify';
+  const target = regression ? alloc(spec.dtype, T * B * O) : null;
+  const weight = regression ? alloc(spec.dtype, T * B * O) : null;
+  const { inputMean: mu, inputStd: sd, outputMean: omu, outputStd: osd } = spec.norm;
+  items.forEach((s, b) => {
+    y[b] = s.y ?? 0;
+    for (let t = 0; t < lengths[b]!; t++) {
+      const st = t0 + t;
+      mask[t * B + b] = 1;
+      for (let k = 0; k < F; k++) x[(t * B + b) * F + k] = (s.x[st * F + k]! - mu[k]!) / sd[k]!;
+      if (spec.task === 'forecast') {
+        for (let o = 0; o < O; o++) {
+          target![(t * B + b) * O + o] = (s.target![st * O + o]! - omu[o]!) / osd[o]!;
+          weight![(t * B + b) * O + o] = 1;
+        }
+      } else if (spec.task === 'autoencoder') {
+        // Output block w reconstructs frame st - (W - 1) + w.
+        for (let w = 0; w < spec.window; w++) {
+          const src = st - (spec.window - 1) + w;
+          if (src < 0) continue;
+          for (let k = 0; k < F; k++) {
+            target![(t * B + b) * O + w * F + k] = (s.x[src * F + k]! - mu[k]!) / sd[k]!;
+            weight![(t * B + b) * O + w * F + k] = 1;
+          }
+        }
+      }
+    }
+  });
+  return { x, shape: { T, B, mask }, lengths, y, target, weight };
+}

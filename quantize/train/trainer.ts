@@ -1,0 +1,404 @@
+/**
+ * The training loop: mini-batch BPTT (optionally truncated to K steps), Adam/AdamW with global
+ * norm clipping, a learning-rate schedule, early stopping on a validation split that keeps the
+ * best weights, class weights, and seeded reproducibility (same seed and data: the same bytes).
+ *
+ * Early stopping and plateau LR decay only start counting once the validation loss is clearly
+ * below the trivial predictor's (the class prior, or the mean target): a model still on its
+ * initial plateau cannot be overfitting, and some tasks (information at the start of a long
+ * noisy sequence) sit there for many epochs before the loss drops.
+ *
+ * Quantization-aware training and pruning plug in through FitHooks (a replacement forward, a
+ * callback after each optimizer step).
+ */
+import { EdgeRnnError, Rng, type RecurrentKind } from '../../src/index.js';
+import type { Sample, TrainTask } from '../data/dataset.js';
+import type { Network, LayerPlan } from '../nn/network.js';
+import type { Arr, DType } from '../nn/tensor.js';
+import { makeBatch, type Batch, type BatchSpec, type Normalization } from './batches.js';
+import { classifyLoss, mseLoss, type LossResult } from './loss.js';
+import { Adam, DEFAULT_OPTIMIZER, type OptimizerKind } from './optimizer.js';
+
+export type Schedule = 'plateau' | 'cosine' | 'constant';
+export const SCHEDULES: readonly Schedule[] = ['plateau', 'cosine', 'constant'];
+
+export interface TrainOptions {
+  task: TrainTask;
+  arch: RecurrentKind;
+  /** Hidden units per recurrent layer. */
+  hidden: number;
+  /** Recurrent layers (encoder layers for the autoencoder). */
+  layers: number;
+  /** Bidirectional recurrent layers (offline models only: the runtime then needs whole sequences). */
+  bidirectional: boolean;
+  /** Hidden dense layers (relu) between the recurrent stack and the output layer. */
+  denseHidden: number[];
+  /** Maximum epochs. */
+  epochs: number;
+  batchSize: number;
+  /** Peak learning rate. */
+  lr: number;
+  optimizer: OptimizerKind;
+  weightDecay: number;
+  /** Global gradient-norm limit; 0 disables clipping. */
+  clipNorm: number;
+  schedule: Schedule;
+  /** Linear warm-up epochs at the start. */
+  warmupEpochs: number;
+  /** Lowest learning rate as a fraction of lr (cosine end, plateau floor). */
+  minLrFraction: number;
+  /** Dropout between layers (0 = none). */
+  dropout: number;
+  /** Epochs without validation improvement before stopping (after the baseline is beaten). */
+  patience: number;
+  /** Relative improvement of the validation loss that counts. */
+  minDelta: number;
+  /** Fraction of the training data held out for validation when no --val is given. */
+  valSplit: number;
+  /** 'none', 'balanced' (N / (C n_c)), or explicit weights per class. */
+  classWeights: 'none' | 'balanced' | number[];
+  /** Truncated BPTT window in steps; 0 = full sequences. */
+  tbptt: number;
+  seed: number;
+  /** LSTM forget-gate bias at initialization. */
+  forgetBias: number;
+  /** GRU update-gate bias at initialization. */
+  updateBias: number;
+  /** autoencoder: frames each step reconstructs (x[t-W+1..t]). */
+  window: number;
+  /** autoencoder: bottleneck width; 0 = max(2, round(window * features / 4)). */
+  bottleneck: number;
+  /** Standardize inputs (and regression targets) with training statistics, folded into the export. */
+  normalize: boolean;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
+  task: 'classify',
+  arch: 'gru',
+  hidden: 32,
+  layers: 1,
+  bidirectional: false,
+  denseHidden: [],
+  epochs: 100,
+  batchSize: 32,
+  lr: 5e-3,
+  optimizer: 'adam',
+  weightDecay: 0,
+  clipNorm: 1,
+  schedule: 'plateau',
+  warmupEpochs: 0,
+  minLrFraction: 0.05,
+  dropout: 0,
+  patience: 15,
+  minDelta: 1e-3,
+  valSplit: 0.15,
+  classWeights: 'none',
+  tbptt: 0,
+  seed: 1,
+  forgetBias: 1,
+  updateBias: 1,
+  window: 8,
+  bottleneck: 0,
+  normalize: true,
+};
+
+/** The layer plan of a task (what `edgernn train` builds). */
+export function planFor(o: TrainOptions, features: number, outputs: number): LayerPlan[] {
+  const plan: LayerPlan[] = [];
+  const drop = (): void => {
+    if (o.dropout > 0) plan.push({ kind: 'dropout', p: o.dropout });
+  };
+  for (let l = 0; l < o.layers; l++) {
+    plan.push({ kind: o.arch, hidden: o.hidden, bidirectional: o.bidirectional });
+    drop();
+  }
+  if (o.task === 'autoencoder') {
+    const k = o.bottleneck > 0 ? o.bottleneck : Math.max(2, Math.round((o.window * features) / 4));
+    plan.push({ kind: 'dense', size: k, activation: 'tanh' });
+    plan.push({ kind: o.arch, hidden: o.hidden, bidirectional: o.bidirectional });
+    drop();
+  }
+  for (const h of o.denseHidden) {
+    plan.push({ kind: 'dense', size: h, activation: 'relu' });
+    drop();
+  }
+  plan.push({ kind: 'dense', size: outputs, activation: 'none' });
+  return plan;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  lr: number;
+  trainLoss: number;
+  trainAccuracy?: number;
+  valLoss: number;
+  valAccuracy?: number;
+  /** Wall time of the epoch (not written to models: it would break reproducible bytes). */
+  seconds: number;
+  sequencesPerSecond: number;
+  /** Extra per-epoch facts from hooks (e.g. sparsity). */
+  note?: Record<string, number>;
+}
+
+/** What the loop needs to know about the data and the network's output. */
+export interface FitContext {
+  task: TrainTask;
+  features: number;
+  outputs: number;
+  window: number;
+  norm: Normalization;
+  classWeights: number[];
+  dtype: DType;
+}
+
+export interface FitHooks {
+  /** Replaces net.forward (quantization-aware training). */
+  forward?(net: Network, b: Batch, train: boolean): Arr;
+  /** Before each optimizer step's forward (e.g. re-quantize weights). */
+  beforeStep?(step: number): void;
+  /** After each optimizer step (e.g. pruning masks). */
+  afterStep?(step: number, epoch: number, stepsPerEpoch: number): void;
+  /** Whether this epoch's weights may be kept as the best (pruning: only at final sparsity). */
+  eligible?(epoch: number): boolean;
+  /** Facts to record per epoch. */
+  note?(epoch: number): Record<string, number>;
+  onEpoch?(r: EpochRecord): void;
+  onBatch?(done: number, total: number): void;
+  /** Clock in milliseconds (default Date.now), injected for tests. */
+  now?(): number;
+}
+
+export interface FitResult {
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestValLoss: number;
+  /** The trivial predictor's validation loss (prior / mean). */
+  baselineLoss: number;
+  stoppedEarly: boolean;
+  epochsRun: number;
+}
+
+export interface EvalResult {
+  loss: number;
+  accuracy?: number;
+  /** classify: predicted class per sample. */
+  predictions: Int32Array;
+}
+
+function shuffled(n: number, rng: Rng): number[] {
+  const idx = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+  }
+  return idx;
+}
+
+function batchSpec(ctx: FitContext): BatchSpec {
+  return { task: ctx.task, features: ctx.features, outputs: ctx.outputs, window: ctx.window, norm: ctx.norm, dtype: ctx.dtype };
+}
+
+function lossOf(ctx: FitContext, out: Arr, b: Batch, lossLengths: readonly number[], wantGrad: boolean): LossResult {
+  const { T, B } = b.shape;
+  if (ctx.task === 'classify') return classifyLoss(out, T, B, ctx.outputs, lossLengths, b.y, ctx.classWeights, ctx.dtype, wantGrad);
+  return mseLoss(out, b.target!, b.weight!, T * B * ctx.outputs, ctx.dtype, wantGrad);
+}
+
+/** Loss and accuracy of the network on samples (eval mode, full sequences). */
+export function evaluate(net: Network, samples: readonly Sample[], ctx: FitContext, hooks: Pick<FitHooks, 'forward'> = {}, batchSize = 64): EvalResult {
+  let loss = 0;
+  let weight = 0;
+  let correct = 0;
+  const predictions = new Int32Array(samples.length);
+  for (let i = 0; i < samples.length; i += batchSize) {
+    const items = samples.slice(i, i + batchSize);
+    const b = makeBatch(items, batchSpec(ctx));
+    net.setInitialStates(null);
+    const out = hooks.forward ? hooks.forward(net, b, false) : net.forward(b.x, b.shape, false);
+    const r = lossOf(ctx, out, b, b.lengths, false);
+    loss += r.loss * r.weight;
+    weight += r.weight;
+    correct += r.correct;
+    if (ctx.task === 'classify') {
+      const C = ctx.outputs;
+      items.forEach((_, bi) => {
+        const o = ((b.lengths[bi]! - 1) * b.shape.B + bi) * C;
+        let best = 0;
+        for (let c = 1; c < C; c++) if (out[o + c]! > out[o + best]!) best = c;
+        predictions[i + bi] = best;
+      });
+    }
+  }
+  const res: EvalResult = { loss: weight > 0 ? loss / weight : 0, predictions };
+  if (ctx.task === 'classify') res.accuracy = correct / Math.max(1, samples.length);
+  return res;
+}
+
+/** Validation loss of the trivial predictor: the class prior (classify) or the mean target (0 in normalized units). */
+export function baselineLoss(train: readonly Sample[], val: readonly Sample[], ctx: FitContext): number {
+  if (ctx.task === 'classify') {
+    const counts = new Float64Array(ctx.outputs);
+    for (const s of train) counts[s.y!] = counts[s.y!]! + 1;
+    let loss = 0;
+    let w = 0;
+    for (const s of val) {
+      const cw = ctx.classWeights[s.y!] ?? 1;
+      loss += cw * -Math.log(Math.max(counts[s.y!]! / train.length, 1e-6));
+      w += cw;
+    }
+    return loss / Math.max(w, 1e-12);
+  }
+  let sq = 0;
+  let n = 0;
+  for (let i = 0; i < val.length; i += 64) {
+    const b = makeBatch(val.slice(i, i + 64), batchSpec(ctx));
+    for (let k = 0; k < b.target!.length; k++) {
+      if (b.weight![k]) {
+        sq += b.target![k]! ** 2;
+        n++;
+      }
+    }
+  }
+  return sq / Math.max(n, 1);
+}
+
+/** Trains `net` in place. Restores the best validation weights at the end. */
+export function fit(net: Network, train: readonly Sample[], val: readonly Sample[], ctx: FitContext, o: TrainOptions, hooks: FitHooks = {}): FitResult {
+  if (o.tbptt > 0 && net.recurrentLayers().some((l) => l.dirs === 2)) {
+    throw new EdgeRnnError('USAGE', '--tbptt needs a unidirectional model: a bidirectional layer reads whole sequences');
+  }
+  const now = hooks.now ?? Date.now;
+  const rng = new Rng(o.seed + 1);
+  const params = net.params();
+  const opt = new Adam(params, { ...DEFAULT_OPTIMIZER, kind: o.optimizer, weightDecay: o.weightDecay, clipNorm: o.clipNorm });
+  const bs = batchSpec(ctx);
+  const baseline = baselineLoss(train, val, ctx);
+  const gate = baseline * 0.95;
+  const history: EpochRecord[] = [];
+  let best = Infinity;
+  let bestEpoch = -1;
+  let bestWeights: Arr[] | null = null;
+  let sinceBest = 0;
+  let sincePlateauCut = 0;
+  let plateauScale = 1;
+  let stoppedEarly = false;
+  let step = 0;
+  const stepsPerEpoch = Math.ceil(train.length / o.batchSize);
+  const minLr = o.lr * o.minLrFraction;
+  for (let epoch = 0; epoch < o.epochs; epoch++) {
+    const t0 = now();
+    let lr = o.lr;
+    if (o.schedule === 'cosine') lr = minLr + (o.lr - minLr) * 0.5 * (1 + Math.cos((Math.PI * epoch) / Math.max(1, o.epochs)));
+    if (o.schedule === 'plateau') lr = Math.max(minLr, o.lr * plateauScale);
+    if (epoch < o.warmupEpochs) lr *= (epoch + 1) / (o.warmupEpochs + 1);
+    const order = shuffled(train.length, rng);
+    let lossSum = 0;
+    let lossW = 0;
+    let correct = 0;
+    for (let bi = 0; bi < stepsPerEpoch; bi++) {
+      const items = order.slice(bi * o.batchSize, (bi + 1) * o.batchSize).map((i) => train[i]!);
+      const maxT = Math.max(...items.map((s) => s.T));
+      const K = o.tbptt > 0 ? o.tbptt : maxT;
+      net.setInitialStates(null);
+      for (let c0 = 0; c0 < maxT; c0 += K) {
+        const b = makeBatch(items, bs, c0, c0 + K);
+        // classify: only sequences that end inside this chunk carry a loss.
+        const lossLengths = b.lengths.map((len, i) => (items[i]!.T <= c0 + K && len > 0 ? len : 0));
+        hooks.beforeStep?.(step);
+        net.zeroGrad();
+        const out = hooks.forward ? hooks.forward(net, b, true) : net.forward(b.x, b.shape, true);
+        const r = lossOf(ctx, out, b, lossLengths, true);
+        if (K < maxT) net.setInitialStates(net.finalStates());
+        if (r.weight === 0) continue;
+        net.backward(r.grad);
+        opt.step(lr);
+        hooks.afterStep?.(step, epoch, stepsPerEpoch);
+        step++;
+        lossSum += r.loss * r.weight;
+        lossW += r.weight;
+        correct += r.correct;
+      }
+      hooks.onBatch?.(bi + 1, stepsPerEpoch);
+    }
+    const ev = evaluate(net, val, ctx, hooks);
+    const seconds = (now() - t0) / 1000;
+    const rec: EpochRecord = {
+      epoch: epoch + 1,
+      lr,
+      trainLoss: lossW > 0 ? lossSum / lossW : 0,
+      valLoss: ev.loss,
+      seconds,
+      sequencesPerSecond: seconds > 0 ? train.length / seconds : 0,
+    };
+    if (ctx.task === 'classify') {
+      rec.trainAccuracy = correct / train.length;
+      rec.valAccuracy = ev.accuracy!;
+    }
+    const note = hooks.note?.(epoch);
+    if (note) rec.note = note;
+    history.push(rec);
+    hooks.onEpoch?.(rec);
+    if (!Number.isFinite(ev.loss)) throw new EdgeRnnError('TRAINING_DIVERGED', `validation loss is ${ev.loss} at epoch ${epoch + 1}: lower --lr (now ${o.lr}) or keep --clip-norm on`);
+    const eligible = hooks.eligible ? hooks.eligible(epoch) : true;
+    if (!eligible) continue;
+    // An improvement must beat the best by minDelta relative, and by at least minDelta of the
+    // baseline in absolute terms (near-zero losses otherwise 'improve' forever).
+    const tol = o.minDelta * Math.max(best, baseline);
+    if (ev.loss < best - tol || bestEpoch < 0) {
+      best = Math.min(best, ev.loss);
+      bestEpoch = epoch + 1;
+      bestWeights = params.map((p) => p.value.slice());
+      sinceBest = 0;
+      sincePlateauCut = 0;
+    } else {
+      if (ev.loss < best) best = ev.loss;
+      // Counting starts once the model beats the trivial predictor.
+      if (best < gate) {
+        sinceBest++;
+        sincePlateauCut++;
+      }
+    }
+    if (o.schedule === 'plateau' && sincePlateauCut >= Math.max(3, Math.floor(o.patience / 3))) {
+      plateauScale *= 0.5;
+      sincePlateauCut = 0;
+    }
+    if (sinceBest >= o.patience) {
+      stoppedEarly = true;
+      break;
+    }
+  }
+  if (bestWeights) params.forEach((p, i) => p.value.set(bestWeights![i]!));
+  return { history, bestEpoch, bestValLoss: best, baselineLoss: baseline, stoppedEarly, epochsRun: history.length };
+}
+
+/** Class weights from the options and the training labels. */
+export function classWeightsFor(o: TrainOptions, train: readonly Sample[], classes: number): number[] {
+  if (o.classWeights === 'none') return new Array<number>(classes).fill(1);
+  if (Array.isArray(o.classWeights)) {
+    if (o.classWeights.length !== classes) throw new EdgeRnnError('USAGE', `--class-weights has ${o.classWeights.length} values, the data has ${classes} classes`);
+    return o.classWeights;
+  }
+  const counts = new Array<number>(classes).fill(0);
+  for (const s of train) counts[s.y!]!++;
+  return counts.map((n) => (n > 0 ? train.length / (classes * n) : 0));
+}
+
+/** Seeded split: stratified by class for classify. Tiny sets validate on the training data. */
+export function splitValidation(samples: readonly Sample[], fraction: number, seed: number, task: TrainTask): { train: Sample[]; val: Sample[] } {
+  if (samples.length < 10 || fraction <= 0) return { train: [...samples], val: [...samples] };
+  const rng = new Rng(seed + 3);
+  const groups = new Map<number, number[]>();
+  samples.forEach((s, i) => {
+    const k = task === 'classify' ? s.y! : 0;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k)!.push(i);
+  });
+  const valIdx = new Set<number>();
+  for (const k of [...groups.keys()].sort((a, b) => a - b)) {
+    const idx = groups.get(k)!;
+    const order = shuffled(idx.length, rng);
+    const n = Math.min(idx.length - 1, Math.max(1, Math.round(idx.length * fraction)));
+    for (let i = 0; i < n; i++) valIdx.add(idx[order[i]!]!);
+  }
+  return { train: samples.filter((_, i) => !valIdx.has(i)), val: samples.filter((_, i) => valIdx.has(i)) };
+}

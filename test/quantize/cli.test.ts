@@ -1,0 +1,73 @@
+/** The desktop commands end to end: exit codes, files written, JSON output. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeModel } from '../../src/index.js';
+import { runCli } from '../../src/cli/framework.js';
+import { desktopCommands } from '../../quantize/cli/index.js';
+import { firstStepsTask, sineForecast, toJsonl } from '../../quantize/data/synthetic.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-cli-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+fs.writeFileSync(path.join(dir, 'train.jsonl'), toJsonl(firstStepsTask({ count: 48, steps: 10, signalSteps: 3, seed: 1 })));
+fs.writeFileSync(path.join(dir, 'val.jsonl'), toJsonl(firstStepsTask({ count: 24, steps: 10, signalSteps: 3, seed: 2 })));
+fs.writeFileSync(path.join(dir, 'sine.jsonl'), toJsonl(sineForecast({ count: 24, steps: 16, seed: 1 })));
+
+export async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, desktopCommands, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: dir });
+  return { code, out, err };
+}
+
+const small = ['--hidden', '8', '--epochs', '3', '--created-at', '2026-01-01T00:00:00Z'];
+
+describe('edgernn train / eval', () => {
+  it('trains, writes a float model with provenance, and evaluates it (--json has accuracy)', async () => {
+    const r = await cli('train', '--data', 'train.jsonl', '--val', 'val.jsonl', '--arch', 'gru', '--task', 'classify', ...small, '-o', 'a.ern');
+    expect(r.code, r.err).toBe(0);
+    const { spec } = decodeModel(new Uint8Array(fs.readFileSync(path.join(dir, 'a.ern'))));
+    expect(spec.precision).toBe('float32');
+    expect(spec.training.datasetSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(spec.training.createdAt).toBe('2026-01-01T00:00:00.000Z');
+    expect((spec.training.hyperparameters as { hidden: number }).hidden).toBe(8);
+    expect(spec.training.metrics).toHaveProperty('float.accuracy');
+    const e = await cli('eval', 'a.ern', '--data', 'val.jsonl', '--json');
+    expect(e.code, e.err).toBe(0);
+    const j = JSON.parse(e.out) as { accuracy: number; confusion: number[][]; perClass: unknown[] };
+    expect(j.accuracy).toBeGreaterThanOrEqual(0);
+    expect(j.confusion.flat().reduce((a, b) => a + b, 0)).toBe(24);
+    expect(j.perClass).toHaveLength(4);
+  });
+
+  it('same seed and time: byte-identical files', async () => {
+    const a = await cli('train', '--data', 'train.jsonl', '--arch', 'lstm', '--seed', '9', ...small, '-o', 'r1.ern', '--int8');
+    const b = await cli('train', '--data', 'train.jsonl', '--arch', 'lstm', '--seed', '9', ...small, '-o', 'r2.ern', '--int8');
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(Buffer.compare(fs.readFileSync(path.join(dir, 'r1.ern')), fs.readFileSync(path.join(dir, 'r2.ern')))).toBe(0);
+  });
+
+  it('forecast: eval prints MSE/MAE', async () => {
+    expect((await cli('train', '--data', 'sine.jsonl', '--task', 'forecast', ...small, '-o', 'f.ern')).code).toBe(0);
+    const e = await cli('eval', 'f.ern', '--data', 'sine.jsonl', '--json');
+    const j = JSON.parse(e.out) as { mse: number; mae: number };
+    expect(j.mse).toBeGreaterThan(0);
+    expect(j.mae).toBeGreaterThan(0);
+  });
+
+  it('exit codes: 2 for usage errors, 1 for bad data naming file and line', async () => {
+    expect((await cli('train', '-o', 'x.ern')).code).toBe(2);
+    expect((await cli('train', '--data', 'train.jsonl', '--arch', 'transformer', '-o', 'x.ern')).code).toBe(2);
+    expect((await cli('train', '--data', 'train.jsonl', '--hidden', '0', '-o', 'x.ern')).code).toBe(2);
+    fs.writeFileSync(path.join(dir, 'bad.jsonl'), '{"x": [[1, 2]], "y": "a"}\n{"x": [[1, 2], [3]], "y": "b"}\n');
+    const bad = await cli('train', '--data', 'bad.jsonl', '-o', 'x.ern');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/BAD_DATA.*bad\.jsonl:2/);
+    const missing = await cli('eval', 'nope.ern', '--data', 'val.jsonl');
+    expect(missing.code).toBe(1);
+    const sineOnClassifier = await cli('eval', 'a.ern', '--data', 'sine.jsonl');
+    expect(sineOnClassifier.code).toBe(1);
+    expect(sineOnClassifier.err).toMatch(/sine\.jsonl:1/);
+  });
+});

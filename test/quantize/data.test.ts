@@ -1,0 +1,112 @@
+/** Bad data gets a BAD_DATA error naming the file and line; good data parses to the right shapes. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isEdgeRnnError, writeNpy } from '../../src/index.js';
+import { loadDataset, type LoadOptions } from '../../quantize/data/load.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-data-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, content: string | Uint8Array): string {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, content);
+  return p;
+}
+
+async function failure(p: string, opts: LoadOptions): Promise<string> {
+  try {
+    await loadDataset(p, opts);
+  } catch (e) {
+    if (!isEdgeRnnError(e, 'BAD_DATA')) throw e;
+    return e.message;
+  }
+  throw new Error(`${p} loaded without error`);
+}
+
+describe('JSON Lines', () => {
+  it('parses classify and forecast samples, with labels ordered numerically', async () => {
+    const p = file('ok.jsonl', ['{"x": [[1, 2], [3, 4]], "y": 10}', '', '{"x": [[5, 6]], "y": 2}'].join('\n'));
+    const ds = await loadDataset(p, { task: 'classify' });
+    expect(ds.labels).toEqual(['2', '10']);
+    expect(ds.samples.map((s) => [s.T, s.y])).toEqual([
+      [2, 1],
+      [1, 0],
+    ]);
+    expect(ds.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const f = file('f.jsonl', '{"x": [0.5, 0.25], "target": [1, 2]}\n');
+    const fd = await loadDataset(f, { task: 'forecast' });
+    expect([fd.features, fd.targetSize, Array.from(fd.samples[0]!.target!)]).toEqual([1, 1, [1, 2]]);
+  });
+
+  const cases: [string, string, RegExp, LoadOptions['task']][] = [
+    ['ragged.jsonl', '{"x": [[1, 2]], "y": "a"}\n{"x": [[1, 2], [3]], "y": "b"}', /ragged\.jsonl:2: x\[1\] has 1 values, expected 2/, 'classify'],
+    ['nan.jsonl', '{"x": [[1, 2]], "y": "a"}\n\n{"x": [[1, null]], "y": "b"}', /nan\.jsonl:3: x\[0\]\[1\] is null, expected a finite number/, 'classify'],
+    ['string.jsonl', '{"x": [["NaN"]], "y": "a"}', /string\.jsonl:1: x\[0\]\[0\] is "NaN"/, 'classify'],
+    ['badjson.jsonl', '{"x": [[1]], "y": "a"}\n{"x": [[1]], "y": ', /badjson\.jsonl:2: not valid JSON/, 'classify'],
+    ['nox.jsonl', '{"y": "a"}', /nox\.jsonl:1: missing "x"/, 'classify'],
+    ['noy.jsonl', '{"x": [[1]], "y": "a"}\n{"x": [[1]]}', /noy\.jsonl:2: no "y" while other lines have one/, 'classify'],
+    ['nolabels.jsonl', '{"x": [[1]]}', /nolabels\.jsonl:1: no label/, 'classify'],
+    ['oneclass.jsonl', '{"x": [[1]], "y": "a"}', /at least 2 classes/, 'classify'],
+    ['target.jsonl', '{"x": [[1], [2]], "target": [[1]]}', /target\.jsonl:1: "target" has 1 steps, "x" has 2/, 'forecast'],
+    ['blank.jsonl', '\n\n', /blank\.jsonl: empty: no samples/, 'classify'],
+  ];
+  for (const [name, content, re, task] of cases) {
+    it(`${name} -> ${re.source.slice(0, 40)}`, async () => {
+      expect(await failure(file(name, content), { task })).toMatch(re);
+    });
+  }
+
+  it('an empty file and a missing file', async () => {
+    expect(await failure(file('empty.jsonl', ''), { task: 'classify' })).toMatch(/empty\.jsonl: empty file/);
+    expect(await failure(path.join(dir, 'missing.jsonl'), { task: 'classify' })).toMatch(/missing\.jsonl: no such file/);
+  });
+
+  it('an unknown label against a model\'s labels names the line and the known labels', async () => {
+    const p = file('unknown.jsonl', '{"x": [[1]], "y": "cat"}\n{"x": [[1]], "y": "bird"}');
+    expect(await failure(p, { task: 'classify', labels: ['cat', 'dog'] })).toMatch(/unknown\.jsonl:2: unknown label "bird": the model knows "cat", "dog"/);
+  });
+
+  it('a feature count that differs from the model', async () => {
+    const p = file('width.jsonl', '{"x": [[1, 2, 3]], "y": "cat"}');
+    expect(await failure(p, { task: 'classify', labels: ['cat', 'dog'], features: 2 })).toMatch(/width\.jsonl:1: x\[0\] has 3 values, expected 2 \(as in the model\)/);
+  });
+});
+
+describe('CSV time series', () => {
+  it('windows a series into forecast samples (header, skipped timestamp column)', async () => {
+    const rows = ['timestamp,a,b', ...Array.from({ length: 10 }, (_, i) => `2020-01-01 00:0${i},${i},${10 * i}`)];
+    const ds = await loadDataset(file('ok.csv', rows.join('\n')), { task: 'forecast', csv: { seqLen: 4, stride: 2, horizon: 1, targetColumns: ['b'] } });
+    expect(ds.featureNames).toEqual(['a', 'b']);
+    expect(ds.samples.length).toBe(3); // starts 0, 2, 4 (start + 4 + 1 <= 10)
+    expect(Array.from(ds.samples[1]!.x)).toEqual([2, 20, 3, 30, 4, 40, 5, 50]);
+    expect(Array.from(ds.samples[1]!.target!)).toEqual([30, 40, 50, 60]);
+  });
+
+  it('ragged rows, non-numbers and short series name the line', async () => {
+    expect(await failure(file('ragged.csv', 'a,b\n1,2\n3\n'), { task: 'autoencoder', csv: { seqLen: 1 } })).toMatch(/ragged\.csv:3: 1 values, expected 2/);
+    expect(await failure(file('word.csv', 'a,b\n1,2\n3,x\n'), { task: 'autoencoder', csv: { seqLen: 1 } })).toMatch(/word\.csv:3: column 'b' is 'x', expected a finite number/);
+    expect(await failure(file('nan.csv', 'a\n1\nNaN\n'), { task: 'autoencoder', csv: { seqLen: 1 } })).toMatch(/nan\.csv:3: column 'a' is 'NaN'/);
+    expect(await failure(file('short.csv', 'a\n1\n2\n'), { task: 'forecast', csv: { seqLen: 4 } })).toMatch(/short\.csv: 2 rows: too short/);
+    expect(await failure(file('nolabel.csv', 'a\n1\n2\n'), { task: 'classify', csv: { seqLen: 1 } })).toMatch(/needs a label column/);
+  });
+});
+
+describe('.npy', () => {
+  it('X with labels, and NaN / shape errors', async () => {
+    const x = file('x.npy', writeNpy(Float32Array.from({ length: 2 * 3 * 2 }, (_, i) => i), [2, 3, 2]));
+    const y = file('y.npy', writeNpy(Float32Array.from([1, 0]), [2]));
+    const ds = await loadDataset(x, { task: 'classify', labelsPath: y });
+    expect([ds.features, ds.samples.length, ds.samples[0]!.T, ds.labels, ds.samples[0]!.y]).toEqual([2, 2, 3, ['0', '1'], 1]);
+    const nan = file('nan.npy', writeNpy(Float32Array.from([1, NaN, 3, 4]), [1, 2, 2]));
+    expect(await failure(nan, { task: 'autoencoder' })).toMatch(/nan\.npy: sequence 0, step 0, feature 1 is NaN/);
+    const bad = file('bady.npy', writeNpy(Float32Array.from([1, 0, 1]), [3]));
+    expect(await failure(x, { task: 'classify', labelsPath: bad })).toMatch(/bady\.npy: labels of shape \[3\], expected \[2\]/);
+    expect(await failure(x, { task: 'classify' })).toMatch(/needs labels/);
+  });
+
+  it('an unknown format', async () => {
+    expect(await failure(file('data.txt', 'hello'), { task: 'classify' })).toMatch(/unknown data format '\.txt'/);
+  });
+});

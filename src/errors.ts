@@ -35,6 +35,18 @@ export const ERROR_CODES = {
   ONNX_INVALID: 'the ONNX graph breaks the ONNX spec: a missing input, a bad attribute value, inconsistent shapes',
   // command line
   USAGE: 'bad command-line arguments',
+  // anomaly detection and the NAB benchmark (src/detectors/anomaly, quantize/eval/nab)
+  DETECTOR_OPTION: 'a detector or helper option is out of range or inconsistent (the message names it)',
+  UNKNOWN_DETECTOR: 'no anomaly detector is registered under that name',
+  NAB_WINDOWS: 'anomaly windows do not fit the data (unknown file, timestamp not in the series, unsorted or overlapping)',
+  ANOMALY_SCORE: 'an anomaly score is outside [0, 1] or not a number, or the score count does not match the series',
+  // gateway
+  GATEWAY_CONFIG: 'gateway configuration is invalid (the message names the field)',
+  PAYLOAD_DECODE: 'a sensor payload could not be decoded (malformed, oversized, wrong shape, non-finite)',
+  GATEWAY_OUTBOX: 'the durable alert outbox could not be opened, read or written',
+  GATEWAY_TRANSPORT: 'the MQTT transport failed (connect, subscribe, publish) or the broker refused',
+  GATEWAY_TRACE: 'a recorded trace file is malformed',
+  GATEWAY_STATE: 'a saved device stream state is corrupt or belongs to another model',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

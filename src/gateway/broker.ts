@@ -1,0 +1,47 @@
+/**
+ * The embedded broker (Node-only module): aedes in this process on a TCP port, for a gateway
+ * that is its own broker (devices connect to it directly) and for tests.
+ */
+import net from 'node:net';
+import { Aedes } from 'aedes';
+
+export interface EmbeddedBroker {
+  /** mqtt://host:port */
+  readonly url: string;
+  readonly port: number;
+  readonly aedes: Aedes;
+  close(): Promise<void>;
+}
+
+export interface EmbeddedBrokerOptions {
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** TCP port, 0 = any free port (default). */
+  port?: number;
+}
+
+export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
+  const host = opts.host ?? '127.0.0.1';
+  const aedes = await Aedes.createBroker();
+  const server = net.createServer(aedes.handle);
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    aedes,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+      await new Promise<void>((r) => aedes.close(() => r()));
+    },
+  };
+}

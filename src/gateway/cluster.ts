@@ -1,0 +1,491 @@
+/**
+ * Several gateways sharing one site (Node-only module). Approach: device-hash partitioning of
+ * topics, partition ownership by rendezvous hashing over the live members, MQTT 5 shared
+ * subscriptions per partition, and an ordered state hand-off when ownership moves.
+ *
+ * - Devices publish on {prefix}/{site}/p<k>/{device}/{sensor}, k = fnv1a32(device) mod P.
+ * - Members: every gateway's retained status ({state: "online", cluster: {group, partitions}}),
+ *   cleared to "offline" by its last will when it vanishes. The view is the sorted set of online
+ *   members of the group; partition p belongs to argmax_m fnv1a32(m + "/" + p) (rendezvous
+ *   hashing: a membership change moves only the partitions of the member that came or went).
+ * - The owner of p subscribes to $share/<group>/<sensor filter of p>. While two gateways overlap
+ *   on p during a move, the shared subscription gives each message to exactly one of them (never
+ *   to both), and the hand-off below puts them back together without loss or duplicates.
+ * - Moving p from A (releasing) to B (acquiring):
+ *     B subscribes p's data and p's checkpoints, holds p's messages, broadcasts READY{p, to: B, view}.
+ *     A, on READY (or after handoffTimeoutMs), stops processing p: for every stream of p it steps
+ *       the queued frames and sends STATE{key, bytes} to B, forwards out-of-order messages it held,
+ *       publishes a fresh retained checkpoint, unsubscribes, forwards whatever arrives until the
+ *       UNSUBACK, then sends DONE{p}. All of this goes on B's own hand-off topic, so MQTT's
+ *       per-topic ordering (MQTT-4.6.0-6) delivers it to B in order, DONE last.
+ *     B, on DONE (or when the previous owner crashed, or after handoffTimeoutMs), imports the
+ *       states and processes the held messages sorted by device and sequence number.
+ *   A crashed owner sends nothing: B starts from the retained checkpoints (at most
+ *   checkpointIntervalMs old); the frames since are lost with the crashed process.
+ */
+import type { ClusterConfig } from './config.js';
+import type { Gateway } from './gateway.js';
+import { fnv1a32, topicFilter } from './topics.js';
+import type { QueuedBatch } from './stream.js';
+import type { TimerHandle } from './clock.js';
+
+type PartitionState =
+  | { state: 'owned' }
+  | {
+      state: 'acquiring';
+      held: Array<{ topic: string; payload: Uint8Array }>;
+      /** The previous owner whose DONE we wait for (null: nobody to wait for). */
+      waitFor: string | null;
+      synced: boolean;
+      done: boolean;
+      timer: TimerHandle;
+    }
+  | { state: 'releasing'; to: string; timer: TimerHandle };
+
+interface HandoffMessage {
+  kind: 'ready' | 'state' | 'forward' | 'done' | 'sync';
+  partition: string;
+  from: string;
+  to?: string;
+  view?: string;
+  key?: string;
+  topic?: string;
+  data?: string;
+}
+
+/** Owner of a partition among members: rendezvous (highest random weight) hashing. */
+export function partitionOwner(partition: string, members: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestW = -1;
+  for (const m of members) {
+    const w = fnv1a32(`${m}/${partition}`);
+    if (w > bestW || (w === bestW && best !== undefined && m < best)) {
+      bestW = w;
+      best = m;
+    }
+  }
+  return best;
+}
+
+export class ClusterCoordinator {
+  readonly cfg: ClusterConfig;
+  private readonly gw: Gateway;
+  private readonly me: string;
+  private readonly base: string;
+  private readonly partitions: string[];
+  /** Online members of the group (from retained statuses), and how the others left. */
+  private readonly members = new Set<string>();
+  private readonly crashed = new Set<string>();
+  private view: string[] = [];
+  private prevView: string[] | null = null;
+  private started = false;
+  private readonly parts = new Map<string, PartitionState>();
+  /** Latest READY per partition (it may arrive before our own view changes). */
+  private readonly readies = new Map<string, { to: string; view: string }>();
+  /** Keys whose state came by hand-off: retained checkpoints must not override them. */
+  private readonly fromHandoff = new Set<string>();
+  private checkpointTimer: TimerHandle | null = null;
+  private selfEcho: (() => void) | null = null;
+  private closed = false;
+  private readonly releases = new Set<Promise<void>>();
+
+  constructor(gw: Gateway, cfg: ClusterConfig) {
+    this.gw = gw;
+    this.cfg = cfg;
+    this.me = gw.config.gatewayId;
+    this.base = gw.topics.cluster;
+    this.partitions = Array.from({ length: cfg.partitions }, (_, k) => `p${k}`);
+  }
+
+  private get statusFilter(): string {
+    return topicFilter(this.gw.config.topics.status, { prefix: this.gw.config.topics.prefix, site: this.gw.config.site });
+  }
+
+  private handoffTopic(to: string): string {
+    return `${this.base}/${to}/handoff`;
+  }
+
+  private stateTopic(partition: string, key: string): string {
+    return `${this.base}/state/${partition}/${Buffer.from(key, 'utf8').toString('base64url')}`;
+  }
+
+  handles(topic: string): boolean {
+    return topic.startsWith(`${this.base}/`) || this.isStatus(topic);
+  }
+
+  private isStatus(topic: string): boolean {
+    const f = this.statusFilter.split('/');
+    const t = topic.split('/');
+    return f.length === t.length && f.every((x, i) => x === '+' || x === t[i]);
+  }
+
+  /** Subscribes to membership and hand-off topics, announces itself, computes the first view. */
+  async start(): Promise<void> {
+    const t = this.gw.transport;
+    await t.subscribe([this.statusFilter, `${this.base}/handoff`, this.handoffTopic(this.me)], 1);
+    // Our own status coming back means the retained statuses of the others were delivered
+    // before it (same connection, in order): the first view is complete.
+    const echoed = new Promise<void>((resolve) => (this.selfEcho = resolve));
+    await t.publish(this.gw.topics.status, this.statusBody('online'), { qos: 1, retain: true });
+    await echoed;
+    this.started = true;
+    this.reconcile();
+    if (this.cfg.checkpointIntervalMs > 0) this.checkpointTimer = this.gw.clock.setTimeout(() => this.onCheckpointTimer(), this.cfg.checkpointIntervalMs);
+  }
+
+  statusBody(state: 'online' | 'offline', reason?: string): string {
+    return JSON.stringify({ state, gateway: this.me, site: this.gw.config.site, ...this.statusFields(), ...(reason ? { reason } : {}) });
+  }
+
+  onConnect(): void {
+    // The gateway republishes its retained status (with the cluster fields) on every connect,
+    // in case the broker lost it (a restart without persistence).
+  }
+
+  /** Fields the gateway adds to its status so peers count it as a member. */
+  statusFields(): { cluster: { group: string; partitions: number } } {
+    return { cluster: { group: this.cfg.group, partitions: this.cfg.partitions } };
+  }
+
+  /** Partitions this gateway owns (processing). */
+  owned(): string[] {
+    return [...this.parts].filter(([, s]) => s.state === 'owned' || s.state === 'releasing').map(([p]) => p);
+  }
+
+  /** The current view (sorted member ids). */
+  members_(): string[] {
+    return [...this.view];
+  }
+
+  // ---- messages ------------------------------------------------------------------------------
+
+  onMessage(topic: string, payload: Uint8Array): void {
+    if (this.isStatus(topic)) return this.onStatus(topic, payload);
+    if (topic.startsWith(`${this.base}/state/`)) return this.onCheckpoint(topic, payload);
+    let msg: HandoffMessage;
+    try {
+      msg = JSON.parse(Buffer.from(payload).toString('utf8')) as HandoffMessage;
+    } catch {
+      this.gw.logger.warn('cluster: unreadable hand-off message', { topic });
+      return;
+    }
+    switch (msg.kind) {
+      case 'ready':
+        return this.onReady(msg);
+      case 'state':
+        return this.onState(msg);
+      case 'forward':
+        return this.onForward(msg);
+      case 'done':
+        return this.onDone(msg);
+      case 'sync':
+        return this.onSync(msg);
+    }
+  }
+
+  private onStatus(topic: string, payload: Uint8Array): void {
+    let st: { state?: string; gateway?: string; reason?: string; cluster?: { group?: string; partitions?: number } } = {};
+    const id = topic.split('/')[this.statusFilter.split('/').indexOf('+')]!;
+    if (payload.length > 0) {
+      try {
+        st = JSON.parse(Buffer.from(payload).toString('utf8')) as typeof st;
+      } catch {
+        return;
+      }
+    }
+    if (id === this.me && st.state === 'online' && this.selfEcho) {
+      const f = this.selfEcho;
+      this.selfEcho = null;
+      f();
+      return;
+    }
+    if (id === this.me) return;
+    const member = st.state === 'online' && st.cluster?.group === this.cfg.group;
+    if (member && st.cluster?.partitions !== this.cfg.partitions) {
+      this.gw.logger.error('cluster: a member uses another partition count, ignored', { member: id, theirs: st.cluster?.partitions, ours: this.cfg.partitions });
+      return;
+    }
+    const changed = member ? !this.members.has(id) : this.members.has(id);
+    if (member) {
+      this.members.add(id);
+      this.crashed.delete(id);
+    } else {
+      this.members.delete(id);
+      if (st.reason !== 'stopped') this.crashed.add(id);
+    }
+    if (changed && this.started) this.reconcile();
+  }
+
+  private onReady(m: HandoffMessage): void {
+    this.readies.set(m.partition, { to: m.from, view: m.view ?? '' });
+    const p = this.parts.get(m.partition);
+    if (p?.state === 'releasing' && p.to === m.from) this.release(m.partition, p.to);
+  }
+
+  private onState(m: HandoffMessage): void {
+    if (m.key === undefined || m.data === undefined) return;
+    this.fromHandoff.add(m.key);
+    this.gw.importStream(m.key, new Uint8Array(Buffer.from(m.data, 'base64')));
+    this.gw.metrics.inc('handoffs_in_total');
+  }
+
+  private onForward(m: HandoffMessage): void {
+    if (m.topic === undefined || m.data === undefined) return;
+    const payload = new Uint8Array(Buffer.from(m.data, 'base64'));
+    const p = this.parts.get(m.partition);
+    if (p?.state === 'acquiring') p.held.push({ topic: m.topic, payload });
+    else this.deliver(m.topic, payload);
+  }
+
+  private onDone(m: HandoffMessage): void {
+    const p = this.parts.get(m.partition);
+    if (p?.state !== 'acquiring') return;
+    p.done = true;
+    this.maybeAcquired(m.partition);
+  }
+
+  private onSync(m: HandoffMessage): void {
+    const p = this.parts.get(m.partition);
+    if (p?.state !== 'acquiring' || m.from !== this.me) return;
+    p.synced = true;
+    this.maybeAcquired(m.partition);
+  }
+
+  private onCheckpoint(topic: string, payload: Uint8Array): void {
+    if (payload.length === 0) return;
+    const parts = topic.split('/');
+    const partition = parts[parts.length - 2]!;
+    const key = Buffer.from(parts[parts.length - 1]!, 'base64url').toString('utf8');
+    if (this.parts.get(partition)?.state !== 'acquiring' || this.fromHandoff.has(key)) return;
+    this.gw.stagedStates.set(key, new Uint8Array(payload));
+  }
+
+  /** Sensor data: process it if we own its partition, hold it while acquiring, else forward it. */
+  admit(topic: string, device: string, payload: Uint8Array): boolean {
+    const partition = this.gw.partitionOf(device);
+    const p = this.parts.get(partition);
+    if (p?.state === 'owned' || p?.state === 'releasing') return true;
+    if (p?.state === 'acquiring') {
+      p.held.push({ topic, payload });
+      return false;
+    }
+    const owner = partitionOwner(partition, this.view);
+    if (owner !== undefined && owner !== this.me) this.send(owner, { kind: 'forward', partition, from: this.me, topic, data: Buffer.from(payload).toString('base64') });
+    else this.gw.logger.warn('cluster: message for a partition nobody owns, dropped', { topic });
+    return false;
+  }
+
+  private deliver(topic: string, payload: Uint8Array): void {
+    const m = this.gw.topics.sensorParser.parse(topic);
+    const route = m ? this.gw.routeFor(m.sensor) : undefined;
+    if (m && route) this.gw.onSensorMessage(topic, m.device, route, payload);
+  }
+
+  private send(to: string, m: HandoffMessage): Promise<void> {
+    return this.gw.transport.publish(this.handoffTopic(to), JSON.stringify(m), { qos: 1 }).catch((e: Error) => {
+      this.gw.logger.error('cluster: hand-off message not delivered', { to, kind: m.kind, partition: m.partition, error: e.message });
+    });
+  }
+
+  // ---- ownership -------------------------------------------------------------------------------
+
+  private viewId(v: readonly string[]): string {
+    return v.join(',');
+  }
+
+  /** Recomputes the view and starts acquiring or releasing partitions. */
+  private reconcile(): void {
+    if (this.closed) return;
+    const view = [...this.members, ...(this.leaving ? [] : [this.me])].sort();
+    if (this.viewComputed && this.viewId(view) === this.viewId(this.view)) return;
+    this.prevView = this.viewComputed ? this.view : null;
+    this.viewComputed = true;
+    this.view = view;
+    this.gw.logger.info('cluster view', { members: view, owned: this.owned().length });
+    for (const p of this.partitions) {
+      const owner = partitionOwner(p, view);
+      const cur = this.parts.get(p);
+      if (owner === this.me) {
+        if (cur === undefined) this.acquire(p);
+        else if (cur.state === 'releasing') {
+          // Ownership came back before the hand-off started: keep it.
+          this.gw.clock.clearTimeout(cur.timer);
+          this.parts.set(p, { state: 'owned' });
+        }
+      } else if (cur !== undefined && owner !== undefined) {
+        if (cur.state === 'owned') this.startRelease(p, owner);
+        else if (cur.state === 'releasing' && cur.to !== owner) {
+          this.gw.clock.clearTimeout(cur.timer);
+          this.startRelease(p, owner);
+        } else if (cur.state === 'acquiring') this.abandon(p, owner);
+      }
+    }
+    this.gw.metrics.gauges.partitions_owned = this.owned().length;
+  }
+
+  private leaving = false;
+  private viewComputed = false;
+
+  private acquire(p: string): void {
+    // Whom to wait for: the owner before this view, if it is still around or left gracefully.
+    const before = this.prevView ?? this.view.filter((m) => m !== this.me);
+    const prev = partitionOwner(p, before);
+    const waitFor = prev !== undefined && prev !== this.me && !this.crashed.has(prev) ? prev : null;
+    const timer = this.gw.clock.setTimeout(() => this.onAcquireTimeout(p), this.cfg.handoffTimeoutMs);
+    this.parts.set(p, { state: 'acquiring', held: [], waitFor, synced: false, done: false, timer });
+    const t = this.gw.transport;
+    t.subscribe([...this.sharedFilters(p), `${this.base}/state/${p}/+`], 1)
+      .then(async () => {
+        await this.gw.transport.publish(`${this.base}/handoff`, JSON.stringify({ kind: 'ready', partition: p, from: this.me, view: this.viewId(this.view) } satisfies HandoffMessage), { qos: 1 });
+        await this.send(this.me, { kind: 'sync', partition: p, from: this.me });
+      })
+      .catch((e: Error) => this.gw.logger.error('cluster: cannot subscribe to a partition', { partition: p, error: e.message }));
+  }
+
+  private sharedFilters(p: string): string[] {
+    return this.gw.sensorFilters([p]).map((f) => `$share/${this.cfg.group}/${f}`);
+  }
+
+  private onAcquireTimeout(p: string): void {
+    const s = this.parts.get(p);
+    if (s?.state !== 'acquiring') return;
+    this.gw.logger.warn('cluster: no hand-off from the previous owner in time, starting from checkpoints', { partition: p, waitedFor: s.waitFor, ms: this.cfg.handoffTimeoutMs });
+    this.finishAcquire(p);
+  }
+
+  private maybeAcquired(p: string): void {
+    const s = this.parts.get(p);
+    if (s?.state !== 'acquiring' || !s.synced) return;
+    if (s.waitFor !== null && !s.done && !this.crashed.has(s.waitFor)) return;
+    this.finishAcquire(p);
+  }
+
+  /** Takes over p: held messages are processed in device and sequence order. */
+  private finishAcquire(p: string): void {
+    const s = this.parts.get(p);
+    if (s?.state !== 'acquiring') return;
+    this.gw.clock.clearTimeout(s.timer);
+    this.parts.set(p, { state: 'owned' });
+    this.gw.transport.unsubscribe([`${this.base}/state/${p}/+`]).catch(() => {});
+    const withSeq = s.held.map((h, i) => {
+      const m = this.gw.topics.sensorParser.parse(h.topic);
+      const route = m ? this.gw.routeFor(m.sensor) : undefined;
+      return { h, i, device: m ? `${m.device}/${m.sensor}` : '', seq: route ? this.gw.peekSeq(route, h.payload) : undefined };
+    });
+    // Stable: per device by seq; messages without seq keep their arrival order.
+    withSeq.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : a.seq !== undefined && b.seq !== undefined ? a.seq - b.seq : a.i - b.i));
+    for (const x of withSeq) this.deliver(x.h.topic, x.h.payload);
+    this.gw.logger.info('cluster: partition acquired', { partition: p, held: s.held.length, from: s.waitFor, done: s.done });
+    this.gw.metrics.gauges.partitions_owned = this.owned().length;
+  }
+
+  /** A partition we were acquiring moved on before we got it: pass what we hold to its owner. */
+  private abandon(p: string, owner: string): void {
+    const s = this.parts.get(p);
+    if (s?.state !== 'acquiring') return;
+    this.gw.clock.clearTimeout(s.timer);
+    this.parts.delete(p);
+    this.gw.transport.unsubscribe([...this.sharedFilters(p), `${this.base}/state/${p}/+`]).catch(() => {});
+    for (const h of s.held) this.send(owner, { kind: 'forward', partition: p, from: this.me, topic: h.topic, data: Buffer.from(h.payload).toString('base64') });
+  }
+
+  private startRelease(p: string, to: string): void {
+    const timer = this.gw.clock.setTimeout(() => this.release(p, to), this.cfg.handoffTimeoutMs);
+    this.parts.set(p, { state: 'releasing', to, timer });
+    const r = this.readies.get(p);
+    if (r && r.to === to) this.release(p, to);
+  }
+
+  /** Hands p over to `to` (see the protocol above). */
+  private release(p: string, to: string): void {
+    const s = this.parts.get(p);
+    if (s?.state !== 'releasing' || s.to !== to) return;
+    this.gw.clock.clearTimeout(s.timer);
+    // From here on, messages of p are forwarded (admit() finds no state for p).
+    this.parts.delete(p);
+    this.readies.delete(p);
+    const job = this.doRelease(p, to).finally(() => this.releases.delete(job));
+    this.releases.add(job);
+    this.gw.metrics.gauges.partitions_owned = this.owned().length;
+  }
+
+  private async doRelease(p: string, to: string): Promise<void> {
+    const gw = this.gw;
+    const sends: Array<Promise<void>> = [];
+    const forwards: QueuedBatch[] = [];
+    let streams = 0;
+    for (const s of [...gw.streams.values()]) {
+      if (gw.partitionOf(s.device) !== p) continue;
+      const { bytes, held } = gw.detachStream(s);
+      streams++;
+      sends.push(this.send(to, { kind: 'state', partition: p, from: this.me, key: s.key, data: Buffer.from(bytes).toString('base64') }));
+      sends.push(gw.transport.publish(this.stateTopic(p, s.key), bytes, { qos: 1, retain: true }).catch(() => {}));
+      forwards.push(...held);
+      gw.metrics.inc('handoffs_out_total');
+    }
+    // Evicted streams of p live in the local store: they move too.
+    for (const key of gw.stateStore.keys()) {
+      const device = key.slice(0, key.lastIndexOf('/'));
+      if (gw.partitionOf(device) !== p) continue;
+      const bytes = gw.stateStore.load(key);
+      gw.stateStore.delete(key);
+      if (!bytes) continue;
+      sends.push(this.send(to, { kind: 'state', partition: p, from: this.me, key, data: Buffer.from(bytes).toString('base64') }));
+      sends.push(gw.transport.publish(this.stateTopic(p, key), bytes, { qos: 1, retain: true }).catch(() => {}));
+    }
+    for (const q of forwards) sends.push(this.send(to, { kind: 'forward', partition: p, from: this.me, topic: q.topic, data: Buffer.from(q.raw).toString('base64') }));
+    // After the UNSUBACK nothing more of p reaches us; what came before was forwarded by admit().
+    await gw.transport.unsubscribe(this.sharedFilters(p)).catch(() => {});
+    await Promise.all(sends);
+    await this.send(to, { kind: 'done', partition: p, from: this.me, to });
+    gw.logger.info('cluster: partition handed off', { partition: p, to, streams, forwarded: forwards.length });
+  }
+
+  // ---- checkpoints ------------------------------------------------------------------------------
+
+  private onCheckpointTimer(): void {
+    this.checkpoint();
+    this.checkpointTimer = this.gw.clock.setTimeout(() => this.onCheckpointTimer(), this.cfg.checkpointIntervalMs);
+  }
+
+  /** Publishes retained states of the streams of owned partitions (for takeovers after a crash). */
+  checkpoint(): void {
+    const owned = new Set(this.owned());
+    for (const s of this.gw.streams.values()) {
+      const p = this.gw.partitionOf(s.device);
+      if (!owned.has(p)) continue;
+      const bytes = this.gw.checkpointStream(s);
+      if (bytes) this.gw.transport.publish(this.stateTopic(p, s.key), bytes, { qos: 1, retain: true }).catch(() => {});
+    }
+  }
+
+  tick(_now: number): void {}
+
+  /** Leaves the cluster: announces it, hands every partition to its next owner. */
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.leaving = true;
+    await this.gw.transport.publish(this.gw.topics.status, this.statusBody('offline', 'stopped'), { qos: 1, retain: true }).catch(() => {});
+    this.reconcile();
+    // Partitions nobody else can take: checkpoint them for whoever comes next.
+    const alone = this.view.length === 0;
+    if (alone) {
+      this.checkpoint();
+      await this.gw.transport.unsubscribe(this.partitions.flatMap((p) => this.sharedFilters(p))).catch(() => {});
+      this.parts.clear();
+    }
+    const deadline = Date.now() + this.cfg.handoffTimeoutMs + 5000;
+    while ((this.releases.size > 0 || [...this.parts.values()].some((s) => s.state === 'releasing')) && Date.now() < deadline) {
+      await Promise.all([...this.releases]);
+      await new Promise((r) => setTimeout(r, 10));
+      // Release timers run on the gateway clock; with a manual clock, time out here instead.
+      if (Date.now() > deadline - 5000) for (const [p, s] of this.parts) if (s.state === 'releasing') this.release(p, s.to);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.gw.clock.clearTimeout(this.checkpointTimer);
+    for (const s of this.parts.values()) if (s.state !== 'owned') this.gw.clock.clearTimeout(s.timer);
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * Sensor payload codecs (Node-only module). Each decoder turns a payload into a SampleBatch
+ * (interleaved samples [n][channels]) or throws PAYLOAD_DECODE naming what is wrong. Encoders
+ * are here too, for devices, tests and the benchmark.
+ *
+ * JSON     {"ts": 1714560000000, "seq": 12, "rateHz": 50, "values": [[ax, ay, az], ...]}
+ *          "values" holds samples (arrays of `channels` numbers), or a flat interleaved list;
+ *          a top-level array is the samples alone. ts (ms since epoch), seq, rateHz are optional;
+ *          null stands for a missing value (NaN).
+ * binary   24-byte little-endian header, then samples:
+ *            0  u8[2]  magic "EF" (0x45 0x46)
+ *            2  u8     version = 1
+ *            3  u8     sample type: 1 = int16, 2 = float32
+ *            4  u16    channels
+ *            6  u16    flags: bit 0 = seq present, bit 1 = ts present (other bits 0)
+ *            8  u32    seq
+ *           12  f32    sample rate, Hz (0 = not given)
+ *           16  f64    ts, ms since epoch
+ *           24  n * channels samples, interleaved, int16 or float32 LE
+ *          int16 samples are scaled by the route's int16Scale (default 1/32768).
+ * csv      one sample per line, `channels` comma-separated numbers; an optional first line
+ *          "# seq=12 ts=1714560000000 rateHz=50" carries the metadata.
+ */
+import { EdgeRnnError } from '../errors.js';
+import type { CodecName, NonFiniteSamplePolicy } from './config.js';
+
+export interface SampleBatch {
+  /** Sequence number of this message in its device stream, when the device sends one. */
+  seq?: number;
+  /** Time of the first sample, ms since epoch. */
+  tsMs?: number;
+  /** Sampling rate the payload declares, Hz. */
+  rateHz?: number;
+  channels: number;
+  /** Samples in this message. */
+  n: number;
+  /** [n][channels] interleaved. */
+  values: Float32Array;
+}
+
+export interface DecodeOptions {
+  /** Values per sample the route expects. */
+  channels: number;
+  /** Scale of binary int16 samples. */
+  int16Scale: number;
+  /** Most samples accepted in one message. */
+  maxSamples: number;
+}
+
+export const BINARY_MAGIC = [0x45, 0x46] as const;
+export const BINARY_VERSION = 1;
+export const BINARY_HEADER_BYTES = 24;
+export const BINARY_INT16 = 1;
+export const BINARY_FLOAT32 = 2;
+const FLAG_SEQ = 1;
+const FLAG_TS = 2;
+
+function bad(message: string, details: Record<string, unknown> = {}): EdgeRnnError {
+  return new EdgeRnnError('PAYLOAD_DECODE', message, details);
+}
+
+function checkSeq(v: unknown, where: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(`${where} "seq" must be a non-negative integer, got ${JSON.stringify(v)?.slice(0, 40)}`);
+  return v;
+}
+
+function checkTs(v: unknown, where: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') {
+    const t = Date.parse(v);
+    if (!Number.isFinite(t)) throw bad(`${where} "ts" must be ms since epoch or an ISO date, got ${JSON.stringify(v.slice(0, 40))}`);
+    return t;
+  }
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`${where} "ts" must be ms since epoch or an ISO date, got ${JSON.stringify(v)?.slice(0, 40)}`);
+  return v;
+}
+
+function checkRate(v: unknown, where: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw bad(`${where} "rateHz" must be a positive number, got ${JSON.stringify(v)?.slice(0, 40)}`);
+  return v;
+}
+
+function numOrNaN(x: unknown, where: () => string): number {
+  if (typeof x === 'number') return x;
+  if (x === null) return NaN;
+  throw bad(`${where()} must be a number or null, got ${JSON.stringify(x)?.slice(0, 40)}`);
+}
+
+/** Samples from a JSON list: nested [n][channels] or flat interleaved. */
+function jsonSamples(list: unknown[], o: DecodeOptions): { n: number; values: Float32Array } {
+  const C = o.channels;
+  if (list.length === 0) return { n: 0, values: new Float32Array(0) };
+  if (Array.isArray(list[0])) {
+    if (list.length > o.maxSamples) throw bad(`${list.length} samples in one message, the limit is ${o.maxSamples}`);
+    const values = new Float32Array(list.length * C);
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i];
+      if (!Array.isArray(s) || s.length !== C) throw bad(`sample ${i} must be a list of ${C} values, got ${Array.isArray(s) ? `${s.length} values` : JSON.stringify(s)?.slice(0, 40)}`, { sample: i, expected: C });
+      for (let k = 0; k < C; k++) values[i * C + k] = numOrNaN(s[k], () => `sample ${i} value ${k}`);
+    }
+    return { n: list.length, values };
+  }
+  if (list.length % C !== 0) throw bad(`a flat list of ${list.length} values is not a whole number of ${C}-channel samples`, { expected: C, got: list.length });
+  const n = list.length / C;
+  if (n > o.maxSamples) throw bad(`${n} samples in one message, the limit is ${o.maxSamples}`);
+  const values = new Float32Array(list.length);
+  for (let i = 0; i < list.length; i++) values[i] = numOrNaN(list[i], () => `value ${i}`);
+  return { n, values };
+}
+
+export function decodeJson(payload: Uint8Array, o: DecodeOptions): SampleBatch {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+  } catch (e) {
+    throw bad(`not JSON: ${(e as Error).message.slice(0, 120)}`);
+  }
+  if (Array.isArray(doc)) return { channels: o.channels, ...jsonSamples(doc, o) };
+  if (typeof doc !== 'object' || doc === null) throw bad(`JSON payload must be an object {"values": [...]} or a list of samples, got ${JSON.stringify(doc)?.slice(0, 40)}`);
+  const obj = doc as Record<string, unknown>;
+  if (!Array.isArray(obj.values)) throw bad(`JSON payload needs "values": a list of samples, got ${JSON.stringify(obj.values)?.slice(0, 40) ?? 'nothing'}`);
+  const b: SampleBatch = { channels: o.channels, ...jsonSamples(obj.values, o) };
+  const seq = checkSeq(obj.seq, 'JSON');
+  const ts = checkTs(obj.ts, 'JSON');
+  const rate = checkRate(obj.rateHz, 'JSON');
+  if (seq !== undefined) b.seq = seq;
+  if (ts !== undefined) b.tsMs = ts;
+  if (rate !== undefined) b.rateHz = rate;
+  return b;
+}
+
+export function decodeBinary(payload: Uint8Array, o: DecodeOptions): SampleBatch {
+  if (payload.length < BINARY_HEADER_BYTES) throw bad(`binary frame of ${payload.length} bytes is shorter than the ${BINARY_HEADER_BYTES}-byte header`, { got: payload.length });
+  if (payload[0] !== BINARY_MAGIC[0] || payload[1] !== BINARY_MAGIC[1]) {
+    throw bad(`binary frame must start with "EF" (0x45 0x46), got 0x${payload[0]!.toString(16)} 0x${payload[1]!.toString(16)}`);
+  }
+  if (payload[2] !== BINARY_VERSION) throw bad(`binary frame version ${payload[2]}, this gateway reads version ${BINARY_VERSION}`);
+  const dv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const type = payload[3]!;
+  if (type !== BINARY_INT16 && type !== BINARY_FLOAT32) throw bad(`binary frame sample type ${type}: expected 1 (int16) or 2 (float32)`);
+  const C = dv.getUint16(4, true);
+  if (C !== o.channels) throw bad(`binary frame has ${C} channels, this route expects ${o.channels}`, { expected: o.channels, got: C });
+  const flags = dv.getUint16(6, true);
+  if (flags & ~(FLAG_SEQ | FLAG_TS)) throw bad(`binary frame flags 0x${flags.toString(16)} has unknown bits`);
+  const width = type === BINARY_INT16 ? 2 : 4;
+  const body = payload.length - BINARY_HEADER_BYTES;
+  if (body % (C * width) !== 0) {
+    throw bad(`binary frame body of ${body} bytes is not a whole number of ${C}-channel ${type === BINARY_INT16 ? 'int16' : 'float32'} samples (${C * width} bytes each)`);
+  }
+  const n = body / (C * width);
+  if (n > o.maxSamples) throw bad(`${n} samples in one message, the limit is ${o.maxSamples}`);
+  const values = new Float32Array(n * C);
+  if (type === BINARY_INT16) for (let i = 0; i < n * C; i++) values[i] = dv.getInt16(BINARY_HEADER_BYTES + 2 * i, true) * o.int16Scale;
+  else for (let i = 0; i < n * C; i++) values[i] = dv.getFloat32(BINARY_HEADER_BYTES + 4 * i, true);
+  const b: SampleBatch = { channels: C, n, values };
+  if (flags & FLAG_SEQ) b.seq = dv.getUint32(8, true);
+  const rate = dv.getFloat32(12, true);
+  if (rate !== 0) {
+    if (!(rate > 0) || !Number.isFinite(rate)) throw bad(`binary frame sample rate ${rate} Hz is not a positive number`);
+    b.rateHz = rate;
+  }
+  if (flags & FLAG_TS) {
+    const ts = dv.getFloat64(16, true);
+    if (!Number.isFinite(ts) || ts < 0) throw bad(`binary frame ts ${ts} is not a time (ms since epoch)`);
+    b.tsMs = ts;
+  }
+  return b;
+}
+
+export function decodeCsv(payload: Uint8Array, o: DecodeOptions): SampleBatch {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+  } catch {
+    throw bad('CSV payload is not UTF-8 text');
+  }
+  const lines = text.split(/\r?\n/);
+  const meta: Record<string, string> = {};
+  const rows: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '') continue;
+    if (line.startsWith('#')) {
+      if (rows.length > 0) throw bad(`CSV line ${i + 1}: a "#" metadata line must come before the samples`);
+      for (const kv of line.slice(1).trim().split(/\s+/)) {
+        if (kv === '') continue;
+        const m = /^([A-Za-z]+)=(\S+)$/.exec(kv);
+        if (!m) throw bad(`CSV line ${i + 1}: metadata must be key=value pairs (seq=, ts=, rateHz=), got ${JSON.stringify(kv.slice(0, 40))}`);
+        meta[m[1]!] = m[2]!;
+      }
+      continue;
+    }
+    rows.push(line);
+  }
+  const C = o.channels;
+  if (rows.length > o.maxSamples) throw bad(`${rows.length} samples in one message, the limit is ${o.maxSamples}`);
+  const values = new Float32Array(rows.length * C);
+  for (let i = 0; i < rows.length; i++) {
+    const cells = rows[i]!.split(',');
+    if (cells.length !== C) throw bad(`CSV sample ${i} has ${cells.length} values, expected ${C}`, { sample: i, expected: C, got: cells.length });
+    for (let k = 0; k < C; k++) {
+      const cell = cells[k]!.trim();
+      const x = cell === '' || /^nan$/i.test(cell) ? NaN : Number(cell);
+      if (Number.isNaN(x) && !(cell === '' || /^nan$/i.test(cell))) throw bad(`CSV sample ${i} value ${k} is not a number: ${JSON.stringify(cell.slice(0, 40))}`);
+      values[i * C + k] = x;
+    }
+  }
+  const b: SampleBatch = { channels: C, n: rows.length, values };
+  for (const k of Object.keys(meta)) if (!['seq', 'ts', 'rateHz'].includes(k)) throw bad(`CSV metadata key "${k}" is unknown (seq, ts, rateHz)`);
+  const num = (k: string) => (meta[k] === undefined ? undefined : Number(meta[k]));
+  const seq = checkSeq(num('seq'), 'CSV');
+  const ts = meta.ts !== undefined && !/^[0-9.]+$/.test(meta.ts) ? checkTs(meta.ts, 'CSV') : checkTs(num('ts'), 'CSV');
+  const rate = checkRate(num('rateHz'), 'CSV');
+  if (seq !== undefined) b.seq = seq;
+  if (ts !== undefined) b.tsMs = ts;
+  if (rate !== undefined) b.rateHz = rate;
+  return b;
+}
+
+export const DECODERS: Readonly<Record<CodecName, (payload: Uint8Array, o: DecodeOptions) => SampleBatch>> = {
+  json: decodeJson,
+  binary: decodeBinary,
+  csv: decodeCsv,
+};
+
+/**
+ * Applies a route's non-finite policy in place. Returns null when the batch is clean (or was
+ * repaired), or a reason for the dead-letter topic. `last` holds each channel's last finite
+ * value (updated here; 'hold' repeats it, 0 before the first one).
+ */
+export function applyNonFinite(b: SampleBatch, policy: NonFiniteSamplePolicy, last: Float32Array): string | null {
+  const C = b.channels;
+  const v = b.values;
+  for (let i = 0; i < b.n; i++) {
+    for (let k = 0; k < C; k++) {
+      const x = v[i * C + k]!;
+      if (x - x === 0) {
+        last[k] = x;
+        continue;
+      }
+      if (policy === 'deadLetter') return `sample ${i} channel ${k} is ${x} (not finite); policy nonFinite=deadLetter`;
+      v[i * C + k] = policy === 'zero' ? 0 : last[k]!;
+    }
+  }
+  return null;
+}
+
+// ---- encoders -------------------------------------------------------------------------------
+
+export interface EncodeFields {
+  seq?: number;
+  tsMs?: number;
+  rateHz?: number;
+}
+
+/** JSON payload: samples as nested lists. */
+export function encodeJson(samples: ArrayLike<number>, channels: number, f: EncodeFields = {}): Uint8Array {
+  const rows: number[][] = [];
+  for (let i = 0; i < samples.length / channels; i++) rows.push(Array.from({ length: channels }, (_, k) => samples[i * channels + k]!));
+  const doc: Record<string, unknown> = {};
+  if (f.tsMs !== undefined) doc.ts = f.tsMs;
+  if (f.seq !== undefined) doc.seq = f.seq;
+  if (f.rateHz !== undefined) doc.rateHz = f.rateHz;
+  doc.values = rows;
+  return new TextEncoder().encode(JSON.stringify(doc));
+}
+
+/** Binary frame (see the layout above). int16 samples are round(x / int16Scale), saturated. */
+export function encodeBinary(samples: ArrayLike<number>, channels: number, f: EncodeFields & { type?: 'int16' | 'float32'; int16Scale?: number } = {}): Uint8Array {
+  const type = f.type ?? 'float32';
+  const width = type === 'int16' ? 2 : 4;
+  const out = new Uint8Array(BINARY_HEADER_BYTES + samples.length * width);
+  const dv = new DataView(out.buffer);
+  out[0] = BINARY_MAGIC[0];
+  out[1] = BINARY_MAGIC[1];
+  out[2] = BINARY_VERSION;
+  out[3] = type === 'int16' ? BINARY_INT16 : BINARY_FLOAT32;
+  dv.setUint16(4, channels, true);
+  dv.setUint16(6, (f.seq !== undefined ? FLAG_SEQ : 0) | (f.tsMs !== undefined ? FLAG_TS : 0), true);
+  dv.setUint32(8, f.seq ?? 0, true);
+  dv.setFloat32(12, f.rateHz ?? 0, true);
+  dv.setFloat64(16, f.tsMs ?? 0, true);
+  const scale = f.int16Scale ?? 1 / 32768;
+  for (let i = 0; i < samples.length; i++) {
+    if (type === 'int16') dv.setInt16(BINARY_HEADER_BYTES + 2 * i, Math.max(-32768, Math.min(32767, Math.round(samples[i]! / scale))), true);
+    else dv.setFloat32(BINARY_HEADER_BYTES + 4 * i, samples[i]!, true);
+  }
+  return out;
+}
+
+/** CSV payload with an optional "#" metadata line. */
+export function encodeCsv(samples: ArrayLike<number>, channels: number, f: EncodeFields = {}): Uint8Array {
+  const lines: string[] = [];
+  const meta = [f.seq !== undefined ? `seq=${f.seq}` : '', f.tsMs !== undefined ? `ts=${f.tsMs}` : '', f.rateHz !== undefined ? `rateHz=${f.rateHz}` : ''].filter(Boolean);
+  if (meta.length) lines.push(`# ${meta.join(' ')}`);
+  for (let i = 0; i < samples.length / channels; i++) lines.push(Array.from({ length: channels }, (_, k) => String(samples[i * channels + k]!)).join(','));
+  return new TextEncoder().encode(`${lines.join('\n')}\n`);
+}
+
+export const ENCODERS: Readonly<Record<CodecName, (samples: ArrayLike<number>, channels: number, f?: EncodeFields) => Uint8Array>> = {
+  json: encodeJson,
+  binary: encodeBinary,
+  csv: encodeCsv,
+};

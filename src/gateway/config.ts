@@ -1,0 +1,556 @@
+/**
+ * Gateway configuration (Node-only module): one interface per section with a doc line per field,
+ * the defaults in one object, and a validator that names the offending field:
+ *   gateway.json: routes[0].codec must be one of json, binary, csv, got "xml"
+ * Unknown fields are errors too (a typo must not silently fall back to a default).
+ */
+import { EdgeRnnError } from '../errors.js';
+import { LOG_LEVELS, type LogLevel } from './logger.js';
+
+export const CODECS = ['json', 'binary', 'csv'] as const;
+export type CodecName = (typeof CODECS)[number];
+
+export const NON_FINITE_POLICIES = ['deadLetter', 'zero', 'hold'] as const;
+/** What a payload with NaN/±Infinity samples does: dead-letter the message, replace by 0, or repeat the channel's last finite value. */
+export type NonFiniteSamplePolicy = (typeof NON_FINITE_POLICIES)[number];
+
+export const BACKEND_CHOICES = ['auto', 'simd', 'scalar', 'reference', 'float'] as const;
+
+export interface BrokerConfig {
+  /** 'embedded' (an in-process aedes broker) or mqtt://, mqtts://, ws://, wss:// URL of an external broker. */
+  url: string;
+  /** Embedded broker: address to listen on. */
+  host: string;
+  /** Embedded broker: TCP port, 0 = any free port (printed at start). */
+  port: number;
+  /** Credentials for an external broker. */
+  username?: string;
+  password?: string;
+  /** TLS: CA bundle, client certificate and key (PEM file paths, relative to the config file). */
+  ca?: string;
+  cert?: string;
+  key?: string;
+  /** TLS: refuse brokers whose certificate does not verify (default true). */
+  rejectUnauthorized: boolean;
+  /** MQTT protocol version: 5 (default; needed for shared subscriptions) or 4 (3.1.1). */
+  protocolVersion: 4 | 5;
+  /** MQTT keepalive, seconds. */
+  keepaliveS: number;
+  /** Delay between reconnect attempts, ms. */
+  reconnectMs: number;
+  /** Client id (default edgernn-<gatewayId>). */
+  clientId?: string;
+}
+
+export interface TopicConfig {
+  /** First topic level. */
+  prefix: string;
+  /** Sensor data topic template; placeholders {prefix} {site} {device} {sensor} and, in cluster mode, {partition}. */
+  sensor: string;
+  /** Where alerts go ({prefix} {site} {device} {sensor}). */
+  alerts: string;
+  /** Gateway status (retained, with a last-will "offline"). */
+  status: string;
+  /** Periodic metrics JSON. */
+  metrics: string;
+  /** Payloads that could not be decoded, with the reason. */
+  deadLetter: string;
+  /** Cluster control: membership, hand-off ({prefix} {site} {gateway}). */
+  cluster: string;
+}
+
+export interface ModelConfig {
+  /** Path to the .ern file (relative to the config file). */
+  path: string;
+  /** Backend (default auto: simd when supported). */
+  backend: (typeof BACKEND_CHOICES)[number];
+}
+
+export interface ThresholdDetectorConfig {
+  kind: 'threshold';
+  /** Which model output is the score: an index or a label (default 0). */
+  output: number | string;
+  /** 'output': the model output itself; 'forecastError': mean |prediction(t-1) - input(t)| (forecast models). */
+  score: 'output' | 'forecastError';
+  /** Fire when the score is >= on for minSteps consecutive steps. */
+  on: number;
+  /** Re-arm when the score falls below off (hysteresis, default = on). */
+  off: number;
+  minSteps: number;
+  /** Steps after an alert during which no new alert fires. */
+  refractorySteps: number;
+}
+
+export interface SmoothingDetectorConfig {
+  kind: 'smoothing';
+  /** Posteriors are averaged over the last `window` steps. */
+  window: number;
+  /** Fire when a smoothed non-background posterior reaches this. */
+  threshold: number;
+  /** Labels (or indices) that never alert, e.g. ["_silence_", "_unknown_"]. */
+  background: Array<string | number>;
+  /** Steps after an alert during which no new alert fires (per device). */
+  refractorySteps: number;
+}
+
+/** Detectors registered by other modules (KWS, HAR, NAB) keep their own fields. */
+export interface CustomDetectorConfig {
+  kind: string;
+  [field: string]: unknown;
+}
+
+export type DetectorConfig = ThresholdDetectorConfig | SmoothingDetectorConfig | CustomDetectorConfig;
+
+export interface RouteConfig {
+  /** Sensor name: the {sensor} topic level this route consumes. */
+  sensor: string;
+  /** Name of a model in `models`. */
+  model: string;
+  codec: CodecName;
+  /** Values per sample in payloads (default: the model's input size). */
+  channels: number;
+  /** Rate the devices sample at, Hz, when payloads do not say (binary frames and JSON "rateHz" do). */
+  sampleRateHz?: number;
+  /** Binary int16 samples are multiplied by this (default 1/32768: full scale = 1). */
+  int16Scale: number;
+  nonFinite: NonFiniteSamplePolicy;
+  detector: DetectorConfig;
+  /** Input frames and scores kept per device and attached to alerts as evidence. */
+  evidenceFrames: number;
+}
+
+export interface LimitsConfig {
+  /** Device streams held in memory; the least recently active one is evicted (state saved) beyond. */
+  maxDevices: number;
+  /** Larger payloads go to the dead-letter topic unread. */
+  maxPayloadBytes: number;
+  /** Frames queued per device; beyond, the oldest are dropped (counted) so one flood cannot stall others. */
+  maxQueuedFrames: number;
+  /** Most streams stepped in one model.stepMany call. */
+  maxBatch: number;
+  /** Wait this long after a message before stepping, to batch more devices per kernel call (ms). */
+  batchDelayMs: number;
+  /** Stepping yields to I/O after this much work (ms of wall time). */
+  stepBudgetMs: number;
+  /** Streams idle this long are evicted with their state saved (ms). */
+  idleEvictMs: number;
+  /** Out-of-order messages held per device, waiting for a missing sequence number. */
+  reorderWindow: number;
+  /** A missing sequence number is given up after this long (ms). */
+  reorderTimeoutMs: number;
+  /** A gap of more than this many messages resets the stream state (smaller gaps are counted and skipped). */
+  maxGap: number;
+}
+
+export interface OutboxConfig {
+  /** fsync the write-ahead log before an alert counts as raised (default true). */
+  fsync: boolean;
+  /** Rewrite the log once this many acknowledged records accumulated. */
+  compactAfter: number;
+  /** Alerts published and not yet acknowledged at once. */
+  maxInFlight: number;
+  /** Re-publish an unacknowledged alert after this long (ms). */
+  retryMs: number;
+}
+
+export interface MetricsConfig {
+  /** Publish metrics on the metrics topic this often (ms), 0 = never. */
+  intervalMs: number;
+  /** Serve Prometheus text at http://httpHost:httpPort/metrics (0 = any free port; absent = off). */
+  httpPort?: number;
+  httpHost: string;
+}
+
+export interface BoardConfig {
+  /** Serial port of a Firmata board (e.g. /dev/ttyACM0); tests inject a simulated stream instead. */
+  port?: string;
+  /** Pins driven on an alert (absent = not used). */
+  led?: number;
+  piezo?: number;
+  relay?: number;
+  /** How long the LED, piezo and relay stay on after the latest alert (ms). */
+  alertMs: number;
+}
+
+export interface ClusterConfig {
+  /** Shared-subscription group ($share/<group>/...) and membership scope. */
+  group: string;
+  /** Devices hash into this many partitions (FNV-1a of the device name, mod partitions). */
+  partitions: number;
+  /** A gateway taking over a partition waits this long for the previous owner's hand-off (ms). */
+  handoffTimeoutMs: number;
+  /** Device states are checkpointed (retained) this often, for takeovers after a crash (ms, 0 = never). */
+  checkpointIntervalMs: number;
+}
+
+export interface GatewayConfig {
+  /** Site name: the second topic level. */
+  site: string;
+  /** This gateway's id: status topics, client id, alert provenance. */
+  gatewayId: string;
+  broker: BrokerConfig;
+  topics: TopicConfig;
+  models: Record<string, ModelConfig>;
+  routes: RouteConfig[];
+  limits: LimitsConfig;
+  /** Directory for the alert outbox and saved device states (relative to the config file); '' = memory only. */
+  stateDir: string;
+  outbox: OutboxConfig;
+  metrics: MetricsConfig;
+  board?: BoardConfig;
+  cluster?: ClusterConfig;
+  log: { level: LogLevel };
+}
+
+/** Defaults, in one place. */
+export const DEFAULTS = {
+  site: 'site',
+  broker: { url: 'embedded', host: '127.0.0.1', port: 0, rejectUnauthorized: true, protocolVersion: 5, keepaliveS: 30, reconnectMs: 1000 } satisfies Partial<BrokerConfig>,
+  topics: {
+    prefix: 'edgernn',
+    sensor: '{prefix}/{site}/{device}/{sensor}',
+    alerts: '{prefix}/{site}/{device}/alerts',
+    status: '{prefix}/{site}/_gateway/{gateway}/status',
+    metrics: '{prefix}/{site}/_gateway/{gateway}/metrics',
+    deadLetter: '{prefix}/{site}/_gateway/{gateway}/deadletter',
+    cluster: '{prefix}/{site}/_gateway/cluster',
+  } satisfies TopicConfig,
+  clusterSensorTopic: '{prefix}/{site}/{partition}/{device}/{sensor}',
+  model: { backend: 'auto' } satisfies Partial<ModelConfig>,
+  route: { codec: 'json', int16Scale: 1 / 32768, nonFinite: 'deadLetter', evidenceFrames: 32 } satisfies Partial<RouteConfig>,
+  threshold: { output: 0, score: 'output', minSteps: 1, refractorySteps: 0 } satisfies Partial<ThresholdDetectorConfig>,
+  smoothing: { window: 30, threshold: 0.8, background: [], refractorySteps: 50 } satisfies Partial<SmoothingDetectorConfig>,
+  limits: {
+    maxDevices: 10_000,
+    maxPayloadBytes: 64 * 1024,
+    maxQueuedFrames: 1000,
+    maxBatch: 1024,
+    batchDelayMs: 1,
+    stepBudgetMs: 20,
+    idleEvictMs: 10 * 60_000,
+    reorderWindow: 4,
+    reorderTimeoutMs: 2000,
+    maxGap: 16,
+  } satisfies LimitsConfig,
+  stateDir: 'edgernn-state',
+  outbox: { fsync: true, compactAfter: 1000, maxInFlight: 64, retryMs: 5000 } satisfies OutboxConfig,
+  metrics: { intervalMs: 10_000, httpHost: '127.0.0.1' } satisfies Partial<MetricsConfig>,
+  board: { alertMs: 3000 } satisfies Partial<BoardConfig>,
+  cluster: { group: 'edgernn', partitions: 16, handoffTimeoutMs: 5000, checkpointIntervalMs: 30_000 } satisfies Partial<ClusterConfig>,
+  log: { level: 'info' as LogLevel },
+};
+
+/** A topic level name: no wildcards, no separators, not empty. */
+const NAME = /^[^/#+\s]+$/;
+
+type Obj = Record<string, unknown>;
+
+class ConfigCheck {
+  constructor(readonly source: string) {}
+
+  fail(path: string, expected: string, got: unknown): never {
+    const shown = got === undefined ? 'nothing' : JSON.stringify(got)?.slice(0, 80);
+    throw new EdgeRnnError('GATEWAY_CONFIG', `${this.source}: ${path} must be ${expected}, got ${shown}`, { field: path, expected, got });
+  }
+
+  obj(v: unknown, path: string): Obj {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, 'an object', v);
+    return v as Obj;
+  }
+
+  known(o: Obj, path: string, keys: readonly string[]): void {
+    for (const k of Object.keys(o)) {
+      if (!keys.includes(k)) {
+        throw new EdgeRnnError('GATEWAY_CONFIG', `${this.source}: unknown field ${path ? `${path}.` : ''}${k} (known: ${keys.join(', ')})`, { field: `${path ? `${path}.` : ''}${k}` });
+      }
+    }
+  }
+
+  str(o: Obj, k: string, path: string, dflt?: string, pattern?: RegExp, what?: string): string {
+    const v = o[k] ?? dflt;
+    if (typeof v !== 'string' || v.length === 0 || (pattern && !pattern.test(v))) this.fail(p(path, k), what ?? 'a non-empty string', o[k]);
+    return v;
+  }
+
+  optStr(o: Obj, k: string, path: string): string | undefined {
+    if (o[k] === undefined) return undefined;
+    return this.str(o, k, path);
+  }
+
+  num(o: Obj, k: string, path: string, dflt: number | undefined, min: number, max: number, integer = false): number {
+    const v = o[k] ?? dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+      this.fail(p(path, k), `${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`, o[k]);
+    }
+    return v;
+  }
+
+  optNum(o: Obj, k: string, path: string, min: number, max: number, integer = false): number | undefined {
+    if (o[k] === undefined) return undefined;
+    return this.num(o, k, path, undefined, min, max, integer);
+  }
+
+  bool(o: Obj, k: string, path: string, dflt: boolean): boolean {
+    const v = o[k] ?? dflt;
+    if (typeof v !== 'boolean') this.fail(p(path, k), 'true or false', o[k]);
+    return v;
+  }
+
+  oneOf<T extends string | number>(o: Obj, k: string, path: string, allowed: readonly T[], dflt?: T): T {
+    const v = o[k] ?? dflt;
+    if (!allowed.includes(v as T)) this.fail(p(path, k), `one of ${allowed.join(', ')}`, o[k]);
+    return v as T;
+  }
+}
+
+const p = (path: string, k: string) => (path ? `${path}.${k}` : k);
+
+function parseBroker(c: ConfigCheck, raw: unknown): BrokerConfig {
+  const o = c.obj(raw ?? {}, 'broker');
+  c.known(o, 'broker', ['url', 'host', 'port', 'username', 'password', 'ca', 'cert', 'key', 'rejectUnauthorized', 'protocolVersion', 'keepaliveS', 'reconnectMs', 'clientId']);
+  const d = DEFAULTS.broker;
+  const url = c.str(o, 'url', 'broker', d.url, /^(embedded|(mqtts?|wss?|tcp|tls):\/\/.+)$/, '"embedded" or a mqtt://, mqtts://, ws:// or wss:// URL');
+  const b: BrokerConfig = {
+    url,
+    host: c.str(o, 'host', 'broker', d.host),
+    port: c.num(o, 'port', 'broker', d.port, 0, 65535, true),
+    rejectUnauthorized: c.bool(o, 'rejectUnauthorized', 'broker', d.rejectUnauthorized),
+    protocolVersion: c.oneOf(o, 'protocolVersion', 'broker', [4, 5] as const, url === 'embedded' ? 4 : 5),
+    keepaliveS: c.num(o, 'keepaliveS', 'broker', d.keepaliveS, 1, 65535, true),
+    reconnectMs: c.num(o, 'reconnectMs', 'broker', d.reconnectMs, 10, 3_600_000, true),
+  };
+  for (const k of ['username', 'password', 'ca', 'cert', 'key', 'clientId'] as const) {
+    const v = c.optStr(o, k, 'broker');
+    if (v !== undefined) b[k] = v;
+  }
+  if ((b.cert === undefined) !== (b.key === undefined)) c.fail(b.cert === undefined ? 'broker.cert' : 'broker.key', 'given together with broker.' + (b.cert === undefined ? 'key' : 'cert') + ' (a TLS client certificate needs both)', undefined);
+  if (url === 'embedded' && (b.username !== undefined || b.ca !== undefined || b.cert !== undefined)) {
+    c.fail('broker.url', 'an external broker URL when credentials or TLS files are given', url);
+  }
+  return b;
+}
+
+function parseTopics(c: ConfigCheck, raw: unknown, cluster: boolean): TopicConfig {
+  const o = c.obj(raw ?? {}, 'topics');
+  const keys = ['prefix', 'sensor', 'alerts', 'status', 'metrics', 'deadLetter', 'cluster'] as const;
+  c.known(o, 'topics', keys);
+  const d = DEFAULTS.topics;
+  const t: TopicConfig = {
+    prefix: c.str(o, 'prefix', 'topics', d.prefix, NAME, 'a topic level (no /, +, # or spaces)'),
+    sensor: c.str(o, 'sensor', 'topics', cluster ? DEFAULTS.clusterSensorTopic : d.sensor),
+    alerts: c.str(o, 'alerts', 'topics', d.alerts),
+    status: c.str(o, 'status', 'topics', d.status),
+    metrics: c.str(o, 'metrics', 'topics', d.metrics),
+    deadLetter: c.str(o, 'deadLetter', 'topics', d.deadLetter),
+    cluster: c.str(o, 'cluster', 'topics', d.cluster),
+  };
+  const allowed: Record<(typeof keys)[number], string[]> = {
+    prefix: [],
+    sensor: ['prefix', 'site', 'device', 'sensor', 'partition'],
+    alerts: ['prefix', 'site', 'device', 'sensor', 'gateway'],
+    status: ['prefix', 'site', 'gateway'],
+    metrics: ['prefix', 'site', 'gateway'],
+    deadLetter: ['prefix', 'site', 'gateway'],
+    cluster: ['prefix', 'site', 'gateway'],
+  };
+  for (const k of keys) {
+    if (k === 'prefix') continue;
+    const tpl = t[k];
+    if (/[#+]/.test(tpl) || tpl.startsWith('/') || tpl.endsWith('/') || tpl.includes('//')) c.fail(`topics.${k}`, 'a topic template without wildcards or empty levels', tpl);
+    for (const m of tpl.matchAll(/\{([^}]*)\}/g)) {
+      if (!allowed[k].includes(m[1]!)) c.fail(`topics.${k}`, `a template using only ${allowed[k].map((x) => `{${x}}`).join(' ')}`, tpl);
+    }
+    for (const level of tpl.split('/')) {
+      if (level.includes('{') && !/^\{[a-z]+\}$/.test(level)) c.fail(`topics.${k}`, 'a template whose placeholders each fill a whole level', tpl);
+    }
+  }
+  for (const need of ['{device}', '{sensor}']) if (!t.sensor.split('/').includes(need)) c.fail('topics.sensor', `a template with a ${need} level`, t.sensor);
+  if (cluster && !t.sensor.split('/').includes('{partition}')) c.fail('topics.sensor', 'a template with a {partition} level (cluster mode partitions topics by device hash)', t.sensor);
+  if (!cluster && t.sensor.includes('{partition}')) c.fail('topics.sensor', 'a template without {partition} (set "cluster" to use partitions)', t.sensor);
+  return t;
+}
+
+function parseDetector(c: ConfigCheck, raw: unknown, path: string): DetectorConfig {
+  const o = c.obj(raw ?? { kind: 'threshold', on: 0.5 }, path);
+  const kind = c.str(o, 'kind', path);
+  if (kind === 'threshold') {
+    c.known(o, path, ['kind', 'output', 'score', 'on', 'off', 'minSteps', 'refractorySteps']);
+    const d = DEFAULTS.threshold;
+    const output = o.output ?? d.output;
+    if (!(typeof output === 'string' && output.length > 0) && !(Number.isInteger(output) && (output as number) >= 0)) c.fail(`${path}.output`, 'an output index or a label', o.output);
+    const on = c.num(o, 'on', path, undefined, -1e30, 1e30);
+    const off = c.num(o, 'off', path, on, -1e30, on);
+    return {
+      kind,
+      output: output as number | string,
+      score: c.oneOf(o, 'score', path, ['output', 'forecastError'] as const, d.score as 'output'),
+      on,
+      off,
+      minSteps: c.num(o, 'minSteps', path, d.minSteps, 1, 1e6, true),
+      refractorySteps: c.num(o, 'refractorySteps', path, d.refractorySteps, 0, 1e9, true),
+    };
+  }
+  if (kind === 'smoothing') {
+    c.known(o, path, ['kind', 'window', 'threshold', 'background', 'refractorySteps']);
+    const d = DEFAULTS.smoothing;
+    const bg = o.background ?? d.background;
+    if (!Array.isArray(bg) || !bg.every((x) => (typeof x === 'string' && x.length > 0) || (Number.isInteger(x) && (x as number) >= 0))) c.fail(`${path}.background`, 'a list of labels or output indices', o.background);
+    return {
+      kind,
+      window: c.num(o, 'window', path, d.window, 1, 100_000, true),
+      threshold: c.num(o, 'threshold', path, d.threshold, -1e30, 1e30),
+      background: bg as Array<string | number>,
+      refractorySteps: c.num(o, 'refractorySteps', path, d.refractorySteps, 0, 1e9, true),
+    };
+  }
+  // A detector registered by the caller validates its own fields at Gateway.create().
+  return { ...o, kind };
+}
+
+/**
+ * Validates a parsed JSON config and fills defaults. `source` names the file in messages.
+ * Relative paths stay relative: resolve them with resolveConfigPaths().
+ */
+export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): GatewayConfig {
+  const c = new ConfigCheck(source);
+  const o = c.obj(raw, '(top level)');
+  c.known(o, '', ['site', 'gatewayId', 'broker', 'topics', 'models', 'routes', 'limits', 'stateDir', 'outbox', 'metrics', 'board', 'cluster', 'log']);
+  const site = c.str(o, 'site', '', DEFAULTS.site, NAME, 'a topic level (no /, +, # or spaces)');
+  const gatewayId = c.str(o, 'gatewayId', '', 'gw', /^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only');
+
+  let cluster: ClusterConfig | undefined;
+  if (o.cluster !== undefined) {
+    const co = c.obj(o.cluster, 'cluster');
+    c.known(co, 'cluster', ['group', 'partitions', 'handoffTimeoutMs', 'checkpointIntervalMs']);
+    const d = DEFAULTS.cluster;
+    cluster = {
+      group: c.str(co, 'group', 'cluster', d.group, NAME, 'a topic level (no /, +, # or spaces)'),
+      partitions: c.num(co, 'partitions', 'cluster', d.partitions, 1, 4096, true),
+      handoffTimeoutMs: c.num(co, 'handoffTimeoutMs', 'cluster', d.handoffTimeoutMs, 0, 3_600_000, true),
+      checkpointIntervalMs: c.num(co, 'checkpointIntervalMs', 'cluster', d.checkpointIntervalMs, 0, 86_400_000, true),
+    };
+  }
+  const broker = parseBroker(c, o.broker);
+  if (cluster && broker.url === 'embedded') c.fail('broker.url', 'an external broker URL in cluster mode (gateways must share one broker)', broker.url);
+  if (cluster && broker.protocolVersion !== 5) c.fail('broker.protocolVersion', '5 in cluster mode (shared subscriptions are MQTT 5)', broker.protocolVersion);
+  const topics = parseTopics(c, o.topics, cluster !== undefined);
+
+  const mo = c.obj(o.models, 'models');
+  const models: Record<string, ModelConfig> = {};
+  if (Object.keys(mo).length === 0) c.fail('models', 'an object with at least one model ({"name": {"path": "model.ern"}})', o.models);
+  for (const [name, mraw] of Object.entries(mo)) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) c.fail(`models.${name}`, 'named with letters, digits, _ . - only', name);
+    const m = c.obj(typeof mraw === 'string' ? { path: mraw } : mraw, `models.${name}`);
+    c.known(m, `models.${name}`, ['path', 'backend']);
+    models[name] = { path: c.str(m, 'path', `models.${name}`), backend: c.oneOf(m, 'backend', `models.${name}`, BACKEND_CHOICES, 'auto') };
+  }
+
+  if (!Array.isArray(o.routes) || o.routes.length === 0) c.fail('routes', 'a list of at least one route ({"sensor", "model", "codec", "detector"})', o.routes);
+  const routes: RouteConfig[] = (o.routes as unknown[]).map((rraw, i) => {
+    const path = `routes[${i}]`;
+    const r = c.obj(rraw, path);
+    c.known(r, path, ['sensor', 'model', 'codec', 'channels', 'sampleRateHz', 'int16Scale', 'nonFinite', 'detector', 'evidenceFrames']);
+    const sensor = c.str(r, 'sensor', path, undefined, NAME, 'a topic level (no /, +, # or spaces)');
+    if (sensor === 'alerts' && topics.alerts.endsWith('/alerts')) c.fail(`${path}.sensor`, 'a name other than "alerts" (the alert topic uses it)', sensor);
+    const model = c.str(r, 'model', path);
+    if (!(model in models)) c.fail(`${path}.model`, `one of the models (${Object.keys(models).join(', ')})`, model);
+    const route: RouteConfig = {
+      sensor,
+      model,
+      codec: c.oneOf(r, 'codec', path, CODECS, DEFAULTS.route.codec as CodecName),
+      channels: c.num(r, 'channels', path, 0, 0, 4096, true),
+      int16Scale: c.num(r, 'int16Scale', path, DEFAULTS.route.int16Scale, -1e30, 1e30),
+      nonFinite: c.oneOf(r, 'nonFinite', path, NON_FINITE_POLICIES, DEFAULTS.route.nonFinite as NonFiniteSamplePolicy),
+      detector: parseDetector(c, r.detector, `${path}.detector`),
+      evidenceFrames: c.num(r, 'evidenceFrames', path, DEFAULTS.route.evidenceFrames, 1, 100_000, true),
+    };
+    const rate = c.optNum(r, 'sampleRateHz', path, 1e-6, 1e7);
+    if (rate !== undefined) route.sampleRateHz = rate;
+    return route;
+  });
+  const seen = new Set<string>();
+  routes.forEach((r, i) => {
+    if (seen.has(r.sensor)) c.fail(`routes[${i}].sensor`, 'unique across routes (one route per sensor)', r.sensor);
+    seen.add(r.sensor);
+  });
+
+  const lo = c.obj(o.limits ?? {}, 'limits');
+  const ld = DEFAULTS.limits;
+  c.known(lo, 'limits', Object.keys(ld));
+  const limits: LimitsConfig = {
+    maxDevices: c.num(lo, 'maxDevices', 'limits', ld.maxDevices, 1, 10_000_000, true),
+    maxPayloadBytes: c.num(lo, 'maxPayloadBytes', 'limits', ld.maxPayloadBytes, 16, 256 * 1024 * 1024, true),
+    maxQueuedFrames: c.num(lo, 'maxQueuedFrames', 'limits', ld.maxQueuedFrames, 1, 10_000_000, true),
+    maxBatch: c.num(lo, 'maxBatch', 'limits', ld.maxBatch, 1, 65_536, true),
+    batchDelayMs: c.num(lo, 'batchDelayMs', 'limits', ld.batchDelayMs, 0, 10_000),
+    stepBudgetMs: c.num(lo, 'stepBudgetMs', 'limits', ld.stepBudgetMs, 1, 10_000),
+    idleEvictMs: c.num(lo, 'idleEvictMs', 'limits', ld.idleEvictMs, 0, 1e12),
+    reorderWindow: c.num(lo, 'reorderWindow', 'limits', ld.reorderWindow, 0, 1024, true),
+    reorderTimeoutMs: c.num(lo, 'reorderTimeoutMs', 'limits', ld.reorderTimeoutMs, 0, 3_600_000),
+    maxGap: c.num(lo, 'maxGap', 'limits', ld.maxGap, 0, 1e9, true),
+  };
+
+  const oo = c.obj(o.outbox ?? {}, 'outbox');
+  const od = DEFAULTS.outbox;
+  c.known(oo, 'outbox', Object.keys(od));
+  const outbox: OutboxConfig = {
+    fsync: c.bool(oo, 'fsync', 'outbox', od.fsync),
+    compactAfter: c.num(oo, 'compactAfter', 'outbox', od.compactAfter, 1, 1e9, true),
+    maxInFlight: c.num(oo, 'maxInFlight', 'outbox', od.maxInFlight, 1, 65_535, true),
+    retryMs: c.num(oo, 'retryMs', 'outbox', od.retryMs, 10, 86_400_000),
+  };
+
+  const meo = c.obj(o.metrics ?? {}, 'metrics');
+  c.known(meo, 'metrics', ['intervalMs', 'httpPort', 'httpHost']);
+  const metrics: MetricsConfig = {
+    intervalMs: c.num(meo, 'intervalMs', 'metrics', DEFAULTS.metrics.intervalMs, 0, 86_400_000),
+    httpHost: c.str(meo, 'httpHost', 'metrics', DEFAULTS.metrics.httpHost),
+  };
+  const hp = c.optNum(meo, 'httpPort', 'metrics', 0, 65535, true);
+  if (hp !== undefined) metrics.httpPort = hp;
+
+  let board: BoardConfig | undefined;
+  if (o.board !== undefined) {
+    const bo = c.obj(o.board, 'board');
+    c.known(bo, 'board', ['port', 'led', 'piezo', 'relay', 'alertMs']);
+    board = { alertMs: c.num(bo, 'alertMs', 'board', DEFAULTS.board.alertMs, 1, 3_600_000) };
+    const port = c.optStr(bo, 'port', 'board');
+    if (port !== undefined) board.port = port;
+    for (const k of ['led', 'piezo', 'relay'] as const) {
+      const v = c.optNum(bo, k, 'board', 0, 127, true);
+      if (v !== undefined) board[k] = v;
+    }
+    if (board.led === undefined && board.piezo === undefined && board.relay === undefined) c.fail('board', 'an object naming at least one of led, piezo, relay (pin numbers)', o.board);
+  }
+
+  const lg = c.obj(o.log ?? {}, 'log');
+  c.known(lg, 'log', ['level']);
+  const cfg: GatewayConfig = {
+    site,
+    gatewayId,
+    broker,
+    topics,
+    models,
+    routes,
+    limits,
+    stateDir: o.stateDir === '' ? '' : c.str(o, 'stateDir', '', DEFAULTS.stateDir),
+    outbox,
+    metrics,
+    log: { level: c.oneOf(lg, 'level', 'log', LOG_LEVELS, DEFAULTS.log.level) },
+  };
+  if (board) cfg.board = board;
+  if (cluster) cfg.cluster = cluster;
+  return cfg;
+}
+
+/** Resolves model paths, TLS files and stateDir against a base directory (the config file's). */
+export function resolveConfigPaths(cfg: GatewayConfig, baseDir: string, resolve: (base: string, p: string) => string): GatewayConfig {
+  const out: GatewayConfig = { ...cfg, broker: { ...cfg.broker }, models: {} };
+  for (const [k, m] of Object.entries(cfg.models)) out.models[k] = { ...m, path: resolve(baseDir, m.path) };
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    const v = cfg.broker[k];
+    if (v !== undefined) out.broker[k] = resolve(baseDir, v);
+  }
+  if (cfg.stateDir !== '') out.stateDir = resolve(baseDir, cfg.stateDir);
+  return out;
+}

@@ -1,0 +1,216 @@
+/**
+ * Detectors turn per-step model outputs into events (Node-only module, though nothing here
+ * touches Node). One instance per device stream; a factory per kind, so task-specific
+ * detectors (keyword spotting, activity recognition, anomaly benchmarks) plug in by registering
+ * a factory with the gateway:
+ *
+ *   const gw = await Gateway.create({ config, detectors: { kws: createKwsDetector } });
+ *
+ * Two ship here: `threshold` (score >= on for minSteps steps fires, re-arms below off:
+ * hysteresis) and `smoothing` (posterior smoothing: mean of the last `window` posteriors, fire
+ * when a non-background class reaches the threshold; Chen, Parada & Heigold, ICASSP 2014).
+ */
+import { EdgeRnnError } from '../errors.js';
+import type { DetectorConfig, SmoothingDetectorConfig, ThresholdDetectorConfig } from './config.js';
+
+export interface DetectorEvent {
+  /** What was detected (a label, or "anomaly"). */
+  label: string;
+  /** The detector's score at the moment it fired. */
+  score: number;
+}
+
+export interface Detector {
+  /**
+   * One step: the model's outputs and the input frame that produced them (both views valid
+   * only during the call). Returns an event when one fires.
+   */
+  step(output: Float32Array, input: Float32Array): DetectorEvent | null;
+  /** The score of the last step (kept in the alert's evidence window). */
+  readonly lastScore: number;
+  reset(): void;
+  /** JSON-serializable state, saved with the device stream on eviction and hand-off. */
+  exportState(): unknown;
+  importState(state: unknown): void;
+}
+
+export interface DetectorContext {
+  /** The model's output labels (may be empty). */
+  labels: readonly string[];
+  outputSize: number;
+  inputSize: number;
+  /** Config path of the detector, for error messages ("routes[0].detector"). */
+  path: string;
+}
+
+export type DetectorFactory = (cfg: DetectorConfig, ctx: DetectorContext) => Detector;
+
+function configError(ctx: DetectorContext, field: string, expected: string, got: unknown): EdgeRnnError {
+  return new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.${field} must be ${expected}, got ${JSON.stringify(got)}`, { field: `${ctx.path}.${field}`, expected, got });
+}
+
+/** Resolves an output given as index or label. */
+export function resolveOutput(ref: number | string, ctx: DetectorContext, field: string): number {
+  if (typeof ref === 'number') {
+    if (!Number.isInteger(ref) || ref < 0 || ref >= ctx.outputSize) throw configError(ctx, field, `an output index in [0, ${ctx.outputSize - 1}]`, ref);
+    return ref;
+  }
+  const i = ctx.labels.indexOf(ref);
+  if (i < 0) throw configError(ctx, field, ctx.labels.length ? `one of the model's labels (${ctx.labels.join(', ')})` : 'an output index (the model has no labels)', ref);
+  return i;
+}
+
+function stateError(kind: string, why: string): EdgeRnnError {
+  return new EdgeRnnError('GATEWAY_STATE', `${kind} detector: cannot import state: ${why}`);
+}
+
+/** Threshold with hysteresis on one output, or on the forecast error of a forecasting model. */
+export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContext): Detector {
+  const c = cfg as ThresholdDetectorConfig;
+  const forecast = c.score === 'forecastError';
+  if (forecast && ctx.outputSize !== ctx.inputSize) {
+    throw configError(ctx, 'score', `"output" for this model ('forecastError' needs outputs that predict the next input: ${ctx.inputSize} outputs)`, c.score);
+  }
+  const index = forecast ? 0 : resolveOutput(c.output, ctx, 'output');
+  const label = forecast ? 'anomaly' : (ctx.labels[index] ?? `output${index}`);
+  const prev = new Float32Array(ctx.outputSize);
+  let havePrev = false;
+  let run = 0;
+  let active = false;
+  let refractory = 0;
+  let score = 0;
+  return {
+    get lastScore() {
+      return score;
+    },
+    step(output, input) {
+      if (forecast) {
+        // score(t) = mean_k |y(t-1)_k - x(t)_k|: the previous step predicted this input.
+        let e = 0;
+        if (havePrev) for (let k = 0; k < input.length; k++) e += Math.abs(prev[k]! - input[k]!);
+        score = havePrev ? e / input.length : 0;
+        prev.set(output);
+        havePrev = true;
+      } else {
+        score = output[index]!;
+      }
+      if (refractory > 0) refractory--;
+      if (active) {
+        if (score < c.off) {
+          active = false;
+          run = 0;
+        }
+        return null;
+      }
+      run = score >= c.on ? run + 1 : 0;
+      if (run >= c.minSteps && refractory === 0) {
+        active = true;
+        run = 0;
+        refractory = c.refractorySteps;
+        return { label, score };
+      }
+      return null;
+    },
+    reset() {
+      havePrev = false;
+      run = 0;
+      active = false;
+      refractory = 0;
+      score = 0;
+    },
+    exportState() {
+      return { run, active, refractory, score, havePrev, prev: Array.from(prev) };
+    },
+    importState(s) {
+      const o = s as { run: number; active: boolean; refractory: number; score: number; havePrev: boolean; prev: number[] };
+      if (typeof o !== 'object' || o === null || !Array.isArray(o.prev) || o.prev.length !== prev.length) throw stateError('threshold', `expected ${prev.length} previous outputs`);
+      run = Number(o.run) || 0;
+      active = o.active === true;
+      refractory = Number(o.refractory) || 0;
+      score = Number(o.score) || 0;
+      havePrev = o.havePrev === true;
+      prev.set(o.prev);
+    },
+  };
+}
+
+/** Posterior smoothing over a sliding window, with background classes and a refractory period. */
+export function createSmoothingDetector(cfg: DetectorConfig, ctx: DetectorContext): Detector {
+  const c = cfg as SmoothingDetectorConfig;
+  const O = ctx.outputSize;
+  const W = c.window;
+  const background = new Set(c.background.map((b, i) => resolveOutput(b, ctx, `background[${i}]`)));
+  if (background.size >= O) throw configError(ctx, 'background', `fewer than all ${O} outputs`, c.background);
+  const ring = new Float64Array(W * O);
+  const sum = new Float64Array(O);
+  let head = 0;
+  let count = 0;
+  let refractory = 0;
+  let score = 0;
+  return {
+    get lastScore() {
+      return score;
+    },
+    step(output) {
+      // sum_j = sum over the last W steps of p_j; smoothed p'_j = sum_j / min(count, W).
+      const slot = head * O;
+      for (let j = 0; j < O; j++) {
+        const x = output[j]!;
+        sum[j] = sum[j]! + x - (count === W ? ring[slot + j]! : 0);
+        ring[slot + j] = x;
+      }
+      head = (head + 1) % W;
+      if (count < W) count++;
+      let best = -1;
+      let bestP = -Infinity;
+      for (let j = 0; j < O; j++) {
+        if (background.has(j)) continue;
+        const pj = sum[j]! / count;
+        if (pj > bestP) {
+          bestP = pj;
+          best = j;
+        }
+      }
+      score = bestP;
+      if (refractory > 0) {
+        refractory--;
+        return null;
+      }
+      if (bestP >= c.threshold) {
+        refractory = c.refractorySteps;
+        return { label: ctx.labels[best] ?? `output${best}`, score: bestP };
+      }
+      return null;
+    },
+    reset() {
+      ring.fill(0);
+      sum.fill(0);
+      head = 0;
+      count = 0;
+      refractory = 0;
+      score = 0;
+    },
+    exportState() {
+      // The running sums travel too: re-adding the ring would round differently.
+      return { head, count, refractory, score, ring: Array.from(ring), sum: Array.from(sum) };
+    },
+    importState(s) {
+      const o = s as { head: number; count: number; refractory: number; score: number; ring: number[]; sum: number[] };
+      if (typeof o !== 'object' || o === null || !Array.isArray(o.ring) || o.ring.length !== ring.length || !Array.isArray(o.sum) || o.sum.length !== O) {
+        throw stateError('smoothing', `expected a ring of ${ring.length} values and ${O} sums`);
+      }
+      ring.set(o.ring);
+      head = Number(o.head) % W || 0;
+      count = Math.min(W, Number(o.count) || 0);
+      refractory = Number(o.refractory) || 0;
+      score = Number(o.score) || 0;
+      sum.set(o.sum);
+    },
+  };
+}
+
+/** The detectors that ship with the gateway. */
+export const BUILTIN_DETECTORS: Readonly<Record<string, DetectorFactory>> = {
+  threshold: createThresholdDetector,
+  smoothing: createSmoothingDetector,
+};

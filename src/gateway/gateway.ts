@@ -1,0 +1,949 @@
+/**
+ * The MQTT gateway (Node-only module): subscribes to sensor topics, keeps one stream per device,
+ * steps many devices per kernel call, runs detectors, and delivers every alert.
+ *
+ *   const gw = await Gateway.create({ config: parseGatewayConfig(json) });
+ *   gw.on('alert', (a) => ...);
+ *   ...
+ *   await gw.stop();   // drain, flush the outbox, save states
+ *
+ * Data flow for one message (one handler per message kind; see onMessage):
+ *   topic -> route (by {sensor}) -> size limit -> decode (codec) -> non-finite policy
+ *     -> device stream: sequence order -> resample -> front end -> frame queue (bounded)
+ *   pump (clock timer, batchDelayMs after a message): one frame from every ready device of a
+ *     model in one model.stepMany call, round-robin, until the queues drain or stepBudgetMs is
+ *     spent -> detector per device -> alerts -> outbox (fsync) -> QoS 1 publish -> ack
+ * Everything timed goes through the injected Clock; the same pipeline runs `edgernn replay`.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
+import { createRuntime, type Model, type Runtime, type Session } from '../runtime/runtime.js';
+import { f32, alertId, type Alert } from './alert.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { applyNonFinite, DECODERS, type SampleBatch } from './codecs.js';
+import type { GatewayConfig } from './config.js';
+import { BUILTIN_DETECTORS, type DetectorEvent, type DetectorFactory } from './detectors.js';
+import { BUILTIN_FRONTENDS, type FrontEndFactory } from './frontend.js';
+import { jsonLogger, type Logger } from './logger.js';
+import { Metrics, type MetricsSnapshot } from './metrics.js';
+import { FileOutbox, MemoryOutbox, type Outbox } from './outbox.js';
+import { createBoardSink, type AlertSink } from './sinks.js';
+import { fileStateStore, memoryStateStore, type StateStore } from './state-store.js';
+import { DeviceStream, streamKey, type QueuedBatch, type RouteRuntime } from './stream.js';
+import { Topics, devicePartition } from './topics.js';
+import { mqttTransport, type GatewayTransport } from './transport.js';
+import { ClusterCoordinator } from './cluster.js';
+
+export const GATEWAY_VERSION = '0.1.0';
+/** Most samples one message may carry (the payload size limit usually bites first). */
+const MAX_SAMPLES_PER_MESSAGE = 1 << 16;
+
+export interface GatewayOptions {
+  /** A validated config (parseGatewayConfig + resolveConfigPaths). */
+  config: GatewayConfig;
+  /** Models by their config key; loaded from config paths when absent. */
+  models?: Record<string, Model>;
+  /** Runtime used to load models (default: createRuntime()). */
+  runtime?: Runtime;
+  /** MQTT transport (default: MQTT.js to broker.url, or to an embedded aedes broker). */
+  transport?: GatewayTransport;
+  clock?: Clock;
+  logger?: Logger;
+  /** Alert outbox (default: a FileOutbox in stateDir/outbox, or memory when stateDir is ''). */
+  outbox?: Outbox;
+  /** Saved device states (default: files in stateDir/streams, or memory). */
+  stateStore?: StateStore;
+  /** Extra detector kinds (KWS, HAR, NAB...), merged over the built-in ones. */
+  detectors?: Record<string, DetectorFactory>;
+  /** Extra front-end kinds (src/features), merged over the built-in 'none'. */
+  frontends?: Record<string, FrontEndFactory>;
+  /** A Firmata stream for the board sink (e.g. firmware-sim's FirmataBoard); default: config.board.port. */
+  boardTransport?: Duplex;
+  /** More local alert sinks. */
+  sinks?: AlertSink[];
+  /** Time allowed in stop() for the broker to acknowledge outstanding alerts (ms, default 5000). */
+  drainTimeoutMs?: number;
+}
+
+export interface DeadLetter {
+  topic: string;
+  reason: string;
+  code: string;
+  bytes: number;
+  tsMs: number;
+}
+
+/** Typed events. */
+export interface GatewayEvents {
+  /** An alert became durable (before it is published). */
+  alert: (a: Alert) => void;
+  /** The broker acknowledged an alert. */
+  alertAcked: (a: Alert) => void;
+  deadLetter: (d: DeadLetter) => void;
+  /** Every pump round finished (tests wait on it). */
+  idle: () => void;
+}
+
+interface ModelGroup {
+  model: Model;
+  ready: Set<DeviceStream>;
+  frames: Float32Array;
+  streams: DeviceStream[];
+  sessions: Session[];
+}
+
+export class Gateway {
+  readonly config: GatewayConfig;
+  readonly topics: Topics;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly outbox: Outbox;
+  readonly stateStore: StateStore;
+  readonly transport: GatewayTransport;
+  /** The embedded broker, when this gateway started one. */
+  readonly broker: EmbeddedBroker | null;
+  readonly models: ReadonlyMap<string, Model>;
+  /** Set once the HTTP metrics endpoint listens. */
+  httpPort: number | null = null;
+
+  /** @internal */ readonly routes: RouteRuntime[];
+  /** @internal */ readonly streams = new Map<string, DeviceStream>();
+  /** @internal */ readonly cluster: ClusterCoordinator | null;
+  private readonly routesBySensor = new Map<string, RouteRuntime>();
+  private readonly groups = new Map<Model, ModelGroup>();
+  private readonly sinks: AlertSink[];
+  private readonly listeners: { [K in keyof GatewayEvents]: Array<GatewayEvents[K]> } = { alert: [], alertAcked: [], deadLetter: [], idle: [] };
+  private readonly ownsModels: boolean;
+  private pumpTimer: TimerHandle | null = null;
+  private publishTimer: TimerHandle | null = null;
+  private retryTimer: TimerHandle | null = null;
+  private tickTimer: TimerHandle | null = null;
+  private metricsTimer: TimerHandle | null = null;
+  private readonly inFlight = new Map<string, number>();
+  private readonly retryAfter = new Map<string, number>();
+  /** Alerts that could not be written to the outbox (disk failure): still published, from memory. */
+  private readonly volatile = new Map<string, Alert>();
+  private http: http.Server | null = null;
+  private stopping = false;
+  private stopped = false;
+  private readonly startedAtMs: number;
+  private readonly drainTimeoutMs: number;
+  /** Stream states staged for import (cluster hand-off), used when the stream is created. */
+  /** @internal */ readonly stagedStates = new Map<string, Uint8Array>();
+
+  private constructor(o: {
+    config: GatewayConfig;
+    clock: Clock;
+    logger: Logger;
+    outbox: Outbox;
+    stateStore: StateStore;
+    transport: GatewayTransport;
+    broker: EmbeddedBroker | null;
+    models: Map<string, Model>;
+    routes: RouteRuntime[];
+    sinks: AlertSink[];
+    ownsModels: boolean;
+    drainTimeoutMs: number;
+  }) {
+    this.config = o.config;
+    this.clock = o.clock;
+    this.logger = o.logger;
+    this.outbox = o.outbox;
+    this.stateStore = o.stateStore;
+    this.transport = o.transport;
+    this.broker = o.broker;
+    this.models = o.models;
+    this.routes = o.routes;
+    this.sinks = o.sinks;
+    this.ownsModels = o.ownsModels;
+    this.drainTimeoutMs = o.drainTimeoutMs;
+    this.topics = new Topics(o.config);
+    this.metrics = new Metrics(o.clock.now());
+    this.startedAtMs = o.clock.now();
+    for (const r of o.routes) {
+      this.routesBySensor.set(r.config.sensor, r);
+      if (!this.groups.has(r.model)) {
+        this.groups.set(r.model, { model: r.model, ready: new Set(), frames: new Float32Array(o.config.limits.maxBatch * r.model.inputSize), streams: [], sessions: [] });
+      }
+    }
+    this.cluster = o.config.cluster ? new ClusterCoordinator(this, o.config.cluster) : null;
+  }
+
+  /** Loads models, opens the outbox, connects, subscribes. */
+  static async create(opts: GatewayOptions): Promise<Gateway> {
+    const cfg = opts.config;
+    const clock = opts.clock ?? systemClock();
+    const logger = opts.logger ?? jsonLogger({ level: cfg.log.level, base: { gateway: cfg.gatewayId } });
+    // Models.
+    const models = new Map<string, Model>();
+    let rt = opts.runtime;
+    for (const [key, mc] of Object.entries(cfg.models)) {
+      const given = opts.models?.[key];
+      if (given) {
+        models.set(key, given);
+        continue;
+      }
+      rt ??= await createRuntime();
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(fs.readFileSync(mc.path));
+      } catch (e) {
+        throw new EdgeRnnError('GATEWAY_CONFIG', `models.${key}.path: cannot read ${mc.path}: ${(e as Error).message}`, { field: `models.${key}.path` });
+      }
+      models.set(key, await rt.load(bytes, { backend: mc.backend, source: mc.path }));
+    }
+    // Routes: front end and detector per route, validated once now.
+    const detectors = { ...BUILTIN_DETECTORS, ...opts.detectors };
+    const frontends = { ...BUILTIN_FRONTENDS, ...opts.frontends };
+    const routes: RouteRuntime[] = cfg.routes.map((rc, index) => {
+      const model = models.get(rc.model)!;
+      const path_ = `routes[${index}]`;
+      if (!model.streamable) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}.model: '${rc.model}' has bidirectional layers and cannot run on a stream`, { field: `${path_}.model` });
+      const fspec = model.spec.input.frontend;
+      const feFactory = frontends[fspec.kind];
+      if (!feFactory) {
+        throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}.model: '${rc.model}' needs front end "${fspec.kind}", this gateway has ${Object.keys(frontends).join(', ')} (register it with GatewayOptions.frontends)`, { field: `${path_}.model` });
+      }
+      const feCtx = { inputSize: model.inputSize, rateHz: model.spec.input.rateHz, channels: rc.channels, path: path_ };
+      const probeFe = feFactory(fspec, feCtx);
+      if (probeFe.frameSize !== model.inputSize) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}: front end "${fspec.kind}" makes ${probeFe.frameSize}-value frames, the model needs ${model.inputSize}`);
+      const detFactory = detectors[rc.detector.kind];
+      if (!detFactory) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}.detector.kind must be one of ${Object.keys(detectors).join(', ')}, got "${rc.detector.kind}"`, { field: `${path_}.detector.kind` });
+      const detCtx = { labels: model.labels, outputSize: model.outputSize, inputSize: model.inputSize, path: `${path_}.detector` };
+      detFactory(rc.detector, detCtx);
+      const config = { ...rc, channels: probeFe.channels };
+      return { index, config, model, modelKey: rc.model, createFrontEnd: () => feFactory(fspec, feCtx), createDetector: () => detFactory(rc.detector, detCtx) };
+    });
+    // Storage.
+    const outbox =
+      opts.outbox ??
+      (cfg.stateDir === '' ? new MemoryOutbox() : FileOutbox.open(path.join(cfg.stateDir, 'outbox'), { fsync: cfg.outbox.fsync, compactAfter: cfg.outbox.compactAfter, logger }));
+    if (outbox instanceof FileOutbox && outbox.report.replayed > 0) logger.info('outbox: alerts from a previous run will be re-sent', { ...outbox.report });
+    const stateStore = opts.stateStore ?? (cfg.stateDir === '' ? memoryStateStore() : fileStateStore(path.join(cfg.stateDir, 'streams')));
+    // Broker and transport.
+    let broker: EmbeddedBroker | null = null;
+    let transport = opts.transport;
+    const topics = new Topics(cfg);
+    if (!transport) {
+      let url = cfg.broker.url;
+      if (url === 'embedded') {
+        broker = await startEmbeddedBroker({ host: cfg.broker.host, port: cfg.broker.port });
+        url = broker.url;
+        logger.info('embedded broker listening', { url, port: broker.port });
+      }
+      transport = mqttTransport({
+        broker: cfg.broker,
+        url,
+        clientId: cfg.broker.clientId ?? `edgernn-${cfg.gatewayId}`,
+        will: { topic: topics.status, payload: JSON.stringify({ state: 'offline', gateway: cfg.gatewayId, reason: 'connection lost' }), retain: true },
+      });
+    }
+    const sinks = [...(opts.sinks ?? [])];
+    if (cfg.board) sinks.push(await createBoardSink({ config: cfg.board, ...(opts.boardTransport ? { transport: opts.boardTransport } : {}), clock, logger }));
+    const gw = new Gateway({
+      config: cfg,
+      clock,
+      logger,
+      outbox,
+      stateStore,
+      transport,
+      broker,
+      models,
+      routes,
+      sinks,
+      ownsModels: !opts.models,
+      drainTimeoutMs: opts.drainTimeoutMs ?? 5000,
+    });
+    await gw.start();
+    return gw;
+  }
+
+  private async start(): Promise<void> {
+    const cfg = this.config;
+    try {
+      await this.transport.start({
+        message: (topic, payload) => this.onMessage(topic, payload),
+        connect: () => this.onConnect(),
+        close: () => this.onClose(),
+      });
+    } catch (e) {
+      await this.closeResources();
+      throw e;
+    }
+    if (this.cluster) await this.cluster.start();
+    else await this.transport.subscribe(this.sensorFilters(), 1);
+    this.publishStatus('online');
+    this.scheduleTick();
+    if (cfg.metrics.intervalMs > 0) this.metricsTimer = this.clock.setTimeout(() => this.onMetricsTimer(), cfg.metrics.intervalMs);
+    if (cfg.metrics.httpPort !== undefined) await this.startHttp(cfg.metrics.httpPort, cfg.metrics.httpHost);
+    this.kickPublish();
+    this.logger.info('gateway started', {
+      site: cfg.site,
+      broker: this.broker?.url ?? cfg.broker.url,
+      routes: this.routes.map((r) => ({ sensor: r.config.sensor, model: `${r.model.name}@${r.model.version}`, backend: r.model.backend, codec: r.config.codec, detector: r.config.detector.kind })),
+      subscriptions: this.cluster ? 'cluster' : this.sensorFilters(),
+      outboxDepth: this.outbox.depth,
+      httpPort: this.httpPort,
+    });
+  }
+
+  /** Sensor subscription filters (all partitions, or the given ones in cluster mode). */
+  sensorFilters(partitions?: readonly string[]): string[] {
+    const out: string[] = [];
+    for (const r of this.routes) {
+      if (partitions) for (const p of partitions) out.push(this.topics.sensorFilter(r.config.sensor, p));
+      else out.push(this.topics.sensorFilter(r.config.sensor));
+    }
+    return out;
+  }
+
+  on<K extends keyof GatewayEvents>(ev: K, fn: GatewayEvents[K]): this {
+    this.listeners[ev].push(fn);
+    return this;
+  }
+
+  off<K extends keyof GatewayEvents>(ev: K, fn: GatewayEvents[K]): this {
+    const l = this.listeners[ev] as Array<GatewayEvents[K]>;
+    const i = l.indexOf(fn);
+    if (i >= 0) l.splice(i, 1);
+    return this;
+  }
+
+  private emit<K extends keyof GatewayEvents>(ev: K, ...args: Parameters<GatewayEvents[K]>): void {
+    for (const fn of this.listeners[ev]) {
+      try {
+        (fn as (...a: unknown[]) => void)(...args);
+      } catch (e) {
+        this.logger.error('event listener threw', { event: ev, error: (e as Error).message });
+      }
+    }
+  }
+
+  // ---- message handlers -------------------------------------------------------------------
+
+  /** The dispatcher: one handler per message kind. */
+  private onMessage(topic: string, payload: Uint8Array): void {
+    if (this.stopped) return;
+    try {
+      if (this.cluster && this.cluster.handles(topic)) {
+        this.cluster.onMessage(topic, payload);
+        return;
+      }
+      const m = this.topics.sensorParser.parse(topic);
+      const route = m ? this.routesBySensor.get(m.sensor) : undefined;
+      if (!m || !route) {
+        this.metrics.inc('unrouted_total');
+        return;
+      }
+      if (this.cluster && !this.cluster.admit(topic, m.device, payload)) return;
+      this.onSensorMessage(topic, m.device, route, payload);
+    } catch (e) {
+      // Nothing a message carries may take the gateway down.
+      this.logger.error('message handler failed', { topic, error: (e as Error).message, stack: (e as Error).stack });
+    }
+  }
+
+  /** @internal Sensor data: limit, decode, sanitize, order, ingest. */
+  onSensorMessage(topic: string, device: string, route: RouteRuntime, payload: Uint8Array): void {
+    const now = this.clock.now();
+    this.metrics.inc('messages_total');
+    const lim = this.config.limits;
+    if (payload.length > lim.maxPayloadBytes) {
+      this.metrics.inc('oversized_total');
+      this.deadLetter(topic, payload, 'PAYLOAD_DECODE', `payload of ${payload.length} bytes exceeds limits.maxPayloadBytes (${lim.maxPayloadBytes})`);
+      return;
+    }
+    let batch: SampleBatch;
+    try {
+      batch = DECODERS[route.config.codec](payload, { channels: route.config.channels, int16Scale: route.config.int16Scale, maxSamples: MAX_SAMPLES_PER_MESSAGE });
+    } catch (e) {
+      if (!isEdgeRnnError(e)) throw e;
+      this.metrics.inc('decode_errors_total');
+      this.deadLetter(topic, payload, e.code, `${route.config.codec}: ${e.message}`);
+      return;
+    }
+    const stream = this.streamFor(device, route.config.sensor, route, now);
+    const reason = applyNonFinite(batch, route.config.nonFinite, stream.lastFinite);
+    if (reason !== null) {
+      this.metrics.inc('non_finite_total');
+      this.deadLetter(topic, payload, 'PAYLOAD_DECODE', reason);
+      return;
+    }
+    const q: QueuedBatch = { batch, topic, raw: payload, arrivedPerfMs: performance.now(), arrivedMs: now };
+    const before = { ...stream.counters };
+    this.apply(stream, stream.accept(q, lim, now), now);
+    this.countStreamDelta(stream, before);
+  }
+
+  private countStreamDelta(s: DeviceStream, before: DeviceStream['counters']): void {
+    const c = s.counters;
+    if (c.duplicates !== before.duplicates) this.metrics.inc('duplicates_total', c.duplicates - before.duplicates);
+    if (c.reordered !== before.reordered) this.metrics.inc('reordered_total', c.reordered - before.reordered);
+    if (c.missing !== before.missing) this.metrics.inc('missing_total', c.missing - before.missing);
+    if (c.resets !== before.resets) this.metrics.inc('resets_total', c.resets - before.resets);
+    if (c.droppedFrames !== before.droppedFrames) {
+      this.metrics.inc('dropped_frames_total', c.droppedFrames - before.droppedFrames);
+      this.metrics.inc('dropped_samples_total', c.droppedSamples - before.droppedSamples);
+    }
+  }
+
+  private apply(stream: DeviceStream, res: { ready: QueuedBatch[]; reset: boolean }, now: number): void {
+    if (res.reset) {
+      // The frames already queued belong to the old context: step them first.
+      this.flushStream(stream);
+      stream.reset(now);
+      this.logger.info('stream reset', { device: stream.device, sensor: stream.sensor, epoch: stream.epoch, missing: stream.counters.missing });
+    }
+    for (const q of res.ready) stream.ingest(q, now);
+    if (stream.queued > 0) {
+      this.groups.get(stream.route.model)!.ready.add(stream);
+      this.schedulePump();
+    }
+  }
+
+  private deadLetter(topic: string, payload: Uint8Array, code: string, reason: string): void {
+    const d: DeadLetter = { topic, reason, code, bytes: payload.length, tsMs: this.clock.now() };
+    this.metrics.inc('dead_letters_total');
+    this.logger.warn('dead letter', { topic, code, reason, bytes: payload.length });
+    this.emit('deadLetter', d);
+    // The first 256 bytes of the payload travel along (base64) for diagnosis, not the whole flood.
+    const body = JSON.stringify({ ...d, ts: new Date(d.tsMs).toISOString(), gateway: this.config.gatewayId, payloadHead: Buffer.from(payload.subarray(0, 256)).toString('base64') });
+    if (this.transport.connected) this.transport.publish(this.topics.deadLetter, body, { qos: 0 }).catch(() => {});
+  }
+
+  // ---- device streams ------------------------------------------------------------------------
+
+  /** The stream of a device's sensor: existing (bumped to most recent), or created (restoring saved state). */
+  private streamFor(device: string, sensor: string, route: RouteRuntime, now: number): DeviceStream {
+    const key = streamKey(device, sensor);
+    const s = this.streams.get(key);
+    if (s) {
+      // Map order is the LRU order: re-insert to make it the most recent.
+      this.streams.delete(key);
+      this.streams.set(key, s);
+      return s;
+    }
+    while (this.streams.size >= this.config.limits.maxDevices) {
+      const oldest = this.streams.values().next().value as DeviceStream;
+      this.evict(oldest, 'device cap');
+    }
+    const ns = new DeviceStream(device, sensor, route, this.config.limits, now);
+    const staged = this.stagedStates.get(key);
+    const saved = staged ?? this.stateStore.load(key);
+    if (saved) {
+      try {
+        ns.importState(saved);
+        this.metrics.inc('state_restores_total');
+        this.logger.debug('stream restored', { device, sensor, lastSeq: ns.lastSeq, frameIndex: ns.frameIndex, from: staged ? 'hand-off' : 'store' });
+      } catch (e) {
+        this.metrics.inc('state_errors_total');
+        this.logger.warn('saved stream state not used', { device, sensor, error: (e as Error).message });
+      }
+      if (staged) this.stagedStates.delete(key);
+      else this.stateStore.delete(key);
+    }
+    this.streams.set(key, ns);
+    this.metrics.gauges.devices = this.streams.size;
+    return ns;
+  }
+
+  /** Steps a stream's queued frames now (one at a time), running its detector. */
+  private flushStream(s: DeviceStream): void {
+    const alerts: Alert[] = [];
+    const frame = new Float32Array(s.route.model.inputSize);
+    while (s.queued > 0) {
+      s.peekFrame(frame, 0);
+      const meta = s.peekMeta();
+      let out: Float32Array;
+      try {
+        out = s.session.step(frame);
+      } catch (e) {
+        this.logger.error('step failed, frame dropped', { device: s.device, error: (e as Error).message });
+        s.completeFrame(frame, new Float32Array(s.route.model.outputSize));
+        continue;
+      }
+      this.metrics.inc('frames_total');
+      const ev = s.completeFrame(frame, out);
+      if (ev) alerts.push(this.makeAlert(s, ev, meta));
+    }
+    this.groups.get(s.route.model)?.ready.delete(s);
+    if (alerts.length) this.commitAlerts(alerts);
+  }
+
+  /** Processes held out-of-order messages and queued frames of a stream (gaps given up). */
+  private drainStream(s: DeviceStream): void {
+    const now = this.clock.now();
+    while (s.heldCount > 0) {
+      const res = s.expireHeld({ ...this.config.limits, reorderTimeoutMs: 0 }, now);
+      if (!res) break;
+      this.apply(s, res, now);
+    }
+    this.flushStream(s);
+  }
+
+  /** Saves a stream's state to the store and forgets it. */
+  private evict(s: DeviceStream, why: string): void {
+    this.drainStream(s);
+    try {
+      this.stateStore.save(s.key, s.exportState());
+    } catch (e) {
+      this.logger.error('could not save an evicted stream state', { device: s.device, error: (e as Error).message });
+    }
+    this.removeStream(s);
+    this.metrics.inc('evictions_total');
+    this.logger.debug('stream evicted', { device: s.device, sensor: s.sensor, why });
+  }
+
+  /**
+   * @internal Cluster hand-off: steps the stream's queued frames, exports its state and removes
+   * it. Held out-of-order messages are not forced through: they are returned raw, for the new
+   * owner to order together with the messages it holds.
+   */
+  detachStream(s: DeviceStream): { bytes: Uint8Array; held: QueuedBatch[] } {
+    const held = s.takeHeld();
+    this.flushStream(s);
+    const bytes = s.exportState();
+    this.removeStream(s);
+    return { bytes, held };
+  }
+
+  /** @internal A checkpoint of a live stream (queued frames stepped first), or null while it holds out-of-order messages. */
+  checkpointStream(s: DeviceStream): Uint8Array | null {
+    if (s.heldCount > 0) return null;
+    this.flushStream(s);
+    return s.exportState();
+  }
+
+  /** @internal The sequence number a payload carries, if it decodes. */
+  peekSeq(route: RouteRuntime, payload: Uint8Array): number | undefined {
+    try {
+      return DECODERS[route.config.codec](payload, { channels: route.config.channels, int16Scale: route.config.int16Scale, maxSamples: MAX_SAMPLES_PER_MESSAGE }).seq;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private removeStream(s: DeviceStream): void {
+    this.groups.get(s.route.model)?.ready.delete(s);
+    this.streams.delete(s.key);
+    s.dispose();
+    this.metrics.gauges.devices = this.streams.size;
+  }
+
+  /** @internal Imports a stream state now (replacing a live stream's) or stages it for creation. */
+  importStream(key: string, bytes: Uint8Array): void {
+    const live = this.streams.get(key);
+    if (live) {
+      this.drainStream(live);
+      try {
+        live.importState(bytes);
+      } catch (e) {
+        this.metrics.inc('state_errors_total');
+        this.logger.warn('handed-off stream state not used', { key, error: (e as Error).message });
+      }
+      return;
+    }
+    this.stagedStates.set(key, bytes);
+  }
+
+  /** @internal Route of a sensor name. */
+  routeFor(sensor: string): RouteRuntime | undefined {
+    return this.routesBySensor.get(sensor);
+  }
+
+  /** @internal The partition of a device (cluster mode). */
+  partitionOf(device: string): string {
+    return devicePartition(device, this.config.cluster?.partitions ?? 1);
+  }
+
+  // ---- stepping --------------------------------------------------------------------------------
+
+  private schedulePump(): void {
+    if (this.pumpTimer === null && !this.stopped) this.pumpTimer = this.clock.setTimeout(() => this.pump(), this.config.limits.batchDelayMs);
+  }
+
+  /**
+   * One round of stepping: for each model, one frame from each ready device per kernel call,
+   * until the queues drain or the time budget is spent (then yield to I/O and continue).
+   */
+  private pump(budgetMs = this.config.limits.stepBudgetMs): void {
+    this.pumpTimer = null;
+    const t0 = performance.now();
+    const alerts: Alert[] = [];
+    let more = false;
+    for (const g of this.groups.values()) {
+      while (g.ready.size > 0) {
+        if (performance.now() - t0 > budgetMs) {
+          more = true;
+          break;
+        }
+        this.stepGroup(g, alerts);
+      }
+    }
+    if (alerts.length) this.commitAlerts(alerts);
+    let depth = 0;
+    for (const g of this.groups.values()) for (const s of g.ready) depth += s.queued;
+    this.metrics.gauges.queue_depth = depth;
+    if (more) this.pumpTimer = this.clock.setTimeout(() => this.pump(), 0);
+    this.emit('idle');
+  }
+
+  /** One stepMany call over up to maxBatch ready streams of a model (round-robin). */
+  private stepGroup(g: ModelGroup, alerts: Alert[]): void {
+    const I = g.model.inputSize;
+    const O = g.model.outputSize;
+    const max = this.config.limits.maxBatch;
+    g.streams.length = 0;
+    g.sessions.length = 0;
+    for (const s of g.ready) {
+      if (g.streams.length >= max) break;
+      s.peekFrame(g.frames, g.streams.length * I);
+      g.streams.push(s);
+      g.sessions.push(s.session);
+    }
+    const n = g.streams.length;
+    const frames = g.frames.subarray(0, n * I);
+    let out: Float32Array;
+    const t1 = performance.now();
+    try {
+      out = g.model.stepMany(g.sessions, frames);
+    } catch (e) {
+      // Frames were sanitized at decode; should a kernel call still fail, step one by one so
+      // one bad stream cannot stop the others.
+      this.logger.error('batched step failed, stepping one by one', { error: (e as Error).message });
+      for (const s of g.streams) {
+        g.ready.delete(s);
+        this.flushStream(s);
+      }
+      return;
+    }
+    const t2 = performance.now();
+    this.metrics.inference.observe(t2 - t1);
+    this.metrics.inc('kernel_calls_total');
+    this.metrics.inc('frames_total', n);
+    for (let i = 0; i < n; i++) {
+      const s = g.streams[i]!;
+      const meta = s.peekMeta();
+      this.metrics.processing.observe(t2 - meta.arrivedPerfMs);
+      const ev = s.completeFrame(frames.subarray(i * I, (i + 1) * I), out.subarray(i * O, (i + 1) * O));
+      if (ev) alerts.push(this.makeAlert(s, ev, meta));
+      // Round-robin: re-insert at the back if it has more frames.
+      g.ready.delete(s);
+      if (s.queued > 0) g.ready.add(s);
+    }
+  }
+
+  // ---- alerts --------------------------------------------------------------------------------
+
+  private makeAlert(s: DeviceStream, ev: DetectorEvent, meta: { tsMs: number; seq: number }): Alert {
+    const m = s.route.model;
+    const id = alertId({
+      site: this.config.site,
+      device: s.device,
+      sensor: s.sensor,
+      model: m.name,
+      version: m.version,
+      streamStartMs: s.streamStartMs,
+      epoch: s.epoch,
+      frameIndex: s.frameIndex,
+    });
+    const evd = s.evidence();
+    const a: Alert = {
+      id,
+      site: this.config.site,
+      device: s.device,
+      sensor: s.sensor,
+      gateway: this.config.gatewayId,
+      model: { name: m.name, version: m.version, sha256: m.sha256 },
+      detector: s.route.config.detector.kind,
+      label: ev.label,
+      score: f32(ev.score),
+      ts: new Date(meta.tsMs).toISOString(),
+      tsMs: meta.tsMs,
+      frameIndex: s.frameIndex,
+      evidence: { fromMs: evd.fromMs, toMs: evd.toMs, inputs: evd.inputs.map((r) => Array.from(r, f32)), scores: evd.scores.map(f32) },
+    };
+    if (meta.seq >= 0) a.seq = meta.seq;
+    return a;
+  }
+
+  /** Makes alerts durable (one fsync), then announces and publishes them. */
+  private commitAlerts(alerts: Alert[]): void {
+    try {
+      this.outbox.add(alerts);
+    } catch (e) {
+      // The disk failed: keep them in memory and still publish; say so loudly.
+      this.logger.error('outbox write failed: alerts held in memory only', { error: (e as Error).message, ids: alerts.map((a) => a.id) });
+      for (const a of alerts) this.volatile.set(a.id, a);
+    }
+    for (const a of alerts) {
+      this.metrics.inc('alerts_total');
+      this.logger.info('alert raised', { id: a.id, device: a.device, sensor: a.sensor, label: a.label, score: a.score, ts: a.ts });
+      this.emit('alert', a);
+      for (const sink of this.sinks) {
+        try {
+          sink.alert(a);
+        } catch (e) {
+          this.logger.error('alert sink failed', { sink: sink.name, error: (e as Error).message });
+        }
+      }
+    }
+    this.metrics.gauges.outbox_depth = this.outbox.depth + this.volatile.size;
+    this.kickPublish();
+  }
+
+  private kickPublish(): void {
+    if (this.publishTimer === null && !this.stopped) this.publishTimer = this.clock.setTimeout(() => this.publishAlerts(), 0);
+  }
+
+  /** Publishes pending alerts (QoS 1), at most maxInFlight unacknowledged at once. */
+  private publishAlerts(): void {
+    this.publishTimer = null;
+    if (!this.transport.connected) return;
+    const now = this.clock.now();
+    const max = this.config.outbox.maxInFlight;
+    let waiting = false;
+    const candidates = this.volatile.size ? [...this.volatile.values(), ...this.outbox.pending()] : this.outbox.pending();
+    for (const a of candidates) {
+      if (this.inFlight.size >= max) {
+        waiting = true;
+        break;
+      }
+      if (this.inFlight.has(a.id)) continue;
+      const after = this.retryAfter.get(a.id);
+      if (after !== undefined && after > now) {
+        waiting = true;
+        continue;
+      }
+      this.inFlight.set(a.id, now);
+      this.transport.publish(this.topics.alerts(a.device, a.sensor), JSON.stringify(a), { qos: 1 }).then(
+        () => this.onAlertAcked(a),
+        (e: Error) => this.onAlertFailed(a, e),
+      );
+    }
+    if ((waiting || this.inFlight.size > 0) && this.retryTimer === null && !this.stopped) {
+      this.retryTimer = this.clock.setTimeout(() => {
+        this.retryTimer = null;
+        // Anything in flight longer than retryMs is sent again (duplicates are dropped by id).
+        const cut = this.clock.now() - this.config.outbox.retryMs;
+        for (const [id, at] of this.inFlight) if (at <= cut) this.inFlight.delete(id);
+        this.kickPublish();
+      }, this.config.outbox.retryMs);
+    }
+  }
+
+  private onAlertAcked(a: Alert): void {
+    this.inFlight.delete(a.id);
+    this.retryAfter.delete(a.id);
+    const known = this.outbox.has(a.id) || this.volatile.has(a.id);
+    this.outbox.ack(a.id);
+    this.volatile.delete(a.id);
+    if (known) {
+      this.metrics.inc('alerts_acked_total');
+      this.logger.debug('alert acknowledged', { id: a.id });
+      this.emit('alertAcked', a);
+    }
+    this.metrics.gauges.outbox_depth = this.outbox.depth + this.volatile.size;
+    if (this.outbox.depth + this.volatile.size > 0) this.kickPublish();
+  }
+
+  private onAlertFailed(a: Alert, e: Error): void {
+    this.inFlight.delete(a.id);
+    this.metrics.inc('alerts_publish_errors_total');
+    this.retryAfter.set(a.id, this.clock.now() + this.config.outbox.retryMs);
+    this.logger.warn('alert not acknowledged, will retry', { id: a.id, error: e.message, retryMs: this.config.outbox.retryMs });
+    this.kickPublish();
+  }
+
+  // ---- connection, timers, status ------------------------------------------------------------
+
+  private onConnect(): void {
+    this.metrics.gauges.connected = 1;
+    // Whatever was in flight on the old connection is sent again.
+    this.inFlight.clear();
+    this.retryAfter.clear();
+    this.logger.info('connected to broker', { outboxDepth: this.outbox.depth });
+    if (!this.stopping) this.publishStatus('online');
+    this.cluster?.onConnect();
+    this.kickPublish();
+  }
+
+  private onClose(): void {
+    if (this.metrics.gauges.connected === 1) this.logger.warn('broker connection lost', { outboxDepth: this.outbox.depth });
+    this.metrics.gauges.connected = 0;
+    this.inFlight.clear();
+  }
+
+  private tickMs(): number {
+    const l = this.config.limits;
+    return Math.max(10, Math.min(1000, l.reorderTimeoutMs / 2 || 1000, l.idleEvictMs / 4 || 1000));
+  }
+
+  private scheduleTick(): void {
+    if (!this.stopped) this.tickTimer = this.clock.setTimeout(() => this.tick(), this.tickMs());
+  }
+
+  /** Maintenance: gaps held too long, idle streams. */
+  private tick(): void {
+    const now = this.clock.now();
+    const lim = this.config.limits;
+    for (const s of this.streams.values()) {
+      if (s.heldCount === 0) continue;
+      const before = { ...s.counters };
+      const res = s.expireHeld(lim, now);
+      if (res) this.apply(s, res, now);
+      this.countStreamDelta(s, before);
+    }
+    if (lim.idleEvictMs > 0) {
+      // LRU order: the first streams are the least recently active.
+      for (const s of [...this.streams.values()]) {
+        if (now - s.lastActiveMs < lim.idleEvictMs) break;
+        this.evict(s, 'idle');
+      }
+    }
+    this.cluster?.tick(now);
+    this.scheduleTick();
+  }
+
+  private onMetricsTimer(): void {
+    const snap = this.snapshot();
+    const body = JSON.stringify({ gateway: this.config.gatewayId, ts: new Date(this.clock.now()).toISOString(), ...snap });
+    if (this.transport.connected) {
+      this.transport.publish(this.topics.metrics, body, { qos: 0 }).catch(() => {});
+      this.publishStatus('online', snap);
+    }
+    this.metricsTimer = this.clock.setTimeout(() => this.onMetricsTimer(), this.config.metrics.intervalMs);
+  }
+
+  /** Metrics now (also moves the messages/s window). */
+  snapshot(): MetricsSnapshot {
+    this.metrics.gauges.outbox_depth = this.outbox.depth + this.volatile.size;
+    this.metrics.gauges.devices = this.streams.size;
+    return this.metrics.snapshot(this.clock.now());
+  }
+
+  private publishStatus(state: 'online' | 'offline', snap?: MetricsSnapshot): void {
+    if (!this.transport.connected) return;
+    const body = JSON.stringify({
+      state,
+      gateway: this.config.gatewayId,
+      site: this.config.site,
+      version: GATEWAY_VERSION,
+      startedAt: new Date(this.startedAtMs).toISOString(),
+      models: [...this.models.values()].map((m) => ({ name: m.name, version: m.version, sha256: m.sha256, backend: m.backend })),
+      ...(this.cluster ? this.cluster.statusFields() : {}),
+      ...(snap ? { metrics: snap } : {}),
+    });
+    this.transport.publish(this.topics.status, body, { qos: 1, retain: true }).catch(() => {});
+  }
+
+  private async startHttp(port: number, host: string): Promise<void> {
+    const server = http.createServer((req, res) => {
+      if (req.url === '/metrics') {
+        this.snapshot();
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        res.end(this.metrics.prometheus({ gateway: this.config.gatewayId, site: this.config.site }));
+      } else if (req.url === '/healthz') {
+        const ok = this.transport.connected;
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ connected: ok, devices: this.streams.size, outboxDepth: this.outbox.depth }));
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('edgernn gateway: GET /metrics or /healthz\n');
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e) => reject(new EdgeRnnError('GATEWAY_CONFIG', `metrics.httpPort: cannot listen on ${host}:${port}: ${e.message}`, { field: 'metrics.httpPort' })));
+      server.listen(port, host, () => resolve());
+    });
+    this.http = server;
+    this.httpPort = (server.address() as AddressInfo).port;
+  }
+
+  // ---- operations ------------------------------------------------------------------------------
+
+  /** Steps everything queued now, ignoring the time budget (replay, tests, shutdown). */
+  drainNow(): void {
+    if (this.pumpTimer !== null) {
+      this.clock.clearTimeout(this.pumpTimer);
+      this.pumpTimer = null;
+    }
+    this.pump(Infinity);
+  }
+
+  /** Alerts not yet acknowledged by the broker. */
+  get outboxDepth(): number {
+    return this.outbox.depth + this.volatile.size;
+  }
+
+  /** Resolves when the outbox is empty, or after timeoutMs (wall time) with false. */
+  async flushOutbox(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.outboxDepth > 0 && Date.now() < deadline) {
+      // Called directly, not through the clock: shutdown must not wait for a manual clock.
+      this.publishAlerts();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.outboxDepth === 0;
+  }
+
+  /**
+   * Graceful shutdown: stop taking messages, step everything queued (held gaps given up), wait
+   * up to drainTimeoutMs for the broker to acknowledge outstanding alerts (the rest stay in the
+   * outbox for the next start), save every stream's state, say offline, close.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.logger.info('gateway stopping', { devices: this.streams.size, outboxDepth: this.outboxDepth });
+    if (this.cluster) await this.cluster.stop();
+    else await this.transport.unsubscribe(this.sensorFilters()).catch(() => {});
+    for (const s of [...this.streams.values()]) this.drainStream(s);
+    this.drainNow();
+    if (this.transport.connected) await this.flushOutbox(this.drainTimeoutMs);
+    let saved = 0;
+    for (const s of [...this.streams.values()]) {
+      try {
+        this.stateStore.save(s.key, s.exportState());
+        saved++;
+      } catch (e) {
+        this.logger.error('could not save a stream state', { device: s.device, error: (e as Error).message });
+      }
+      this.removeStream(s);
+    }
+    if (this.transport.connected) {
+      const body = JSON.stringify({ state: 'offline', gateway: this.config.gatewayId, reason: 'stopped', ...(this.cluster ? this.cluster.statusFields() : {}) });
+      await this.transport.publish(this.topics.status, body, { qos: 1, retain: true }).catch(() => {});
+    }
+    this.stopped = true;
+    this.logger.info('gateway stopped', { savedStates: saved, outboxDepth: this.outboxDepth });
+    await this.closeResources();
+  }
+
+  private async closeResources(): Promise<void> {
+    this.stopped = true;
+    for (const t of [this.pumpTimer, this.publishTimer, this.retryTimer, this.tickTimer, this.metricsTimer]) this.clock.clearTimeout(t);
+    this.pumpTimer = this.publishTimer = this.retryTimer = this.tickTimer = this.metricsTimer = null;
+    this.cluster?.close();
+    if (this.http) await new Promise<void>((r) => this.http!.close(() => r()));
+    this.http = null;
+    for (const s of this.sinks) await s.close().catch(() => {});
+    await this.transport.end().catch(() => {});
+    if (this.broker) await this.broker.close();
+    this.outbox.close();
+    if (this.ownsModels) for (const m of this.models.values()) m.dispose();
+  }
+
+  /** Stops without draining or saving: what a crash looks like (tests). */
+  async kill(): Promise<void> {
+    this.stopping = true;
+    await this.transport.end(true).catch(() => {});
+    await this.closeResources();
+  }
+}

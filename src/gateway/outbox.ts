@@ -1,0 +1,259 @@
+/**
+ * The durable alert outbox (Node-only module): a write-ahead log that holds every alert until the
+ * broker acknowledged it (PUBACK), across broker outages, crashes and restarts.
+ *
+ * File `<dir>/outbox.wal`, one record per line:  <crc32 as 8 hex digits> <JSON>\n
+ *   {"op":"add","alert":{...}}   written and fsynced before the alert counts as raised
+ *   {"op":"ack","id":"..."}      written when the broker acknowledged (not fsynced: losing an ack
+ *                                only re-sends the alert, and consumers drop duplicates by id)
+ * Opening replays the log; a torn last line (crash mid-write) is cut off, a corrupt line in
+ * the middle is skipped and reported. Compaction writes the pending alerts to outbox.wal.tmp,
+ * fsyncs it, renames it over the log and fsyncs the directory, so a crash at any point leaves
+ * either the old or the new log.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { EdgeRnnError } from '../errors.js';
+import type { Alert } from './alert.js';
+import type { Logger } from './logger.js';
+
+export interface Outbox {
+  /** Makes alerts durable (one write + fsync for the whole batch). */
+  add(alerts: readonly Alert[]): void;
+  /** The broker acknowledged this alert: forget it. Unknown ids are ignored. */
+  ack(id: string): void;
+  /** Alerts not yet acknowledged, oldest first. */
+  pending(): IterableIterator<Alert>;
+  has(id: string): boolean;
+  readonly depth: number;
+  close(): void;
+}
+
+export interface FileOutboxOptions {
+  /** fsync after each add batch (default true). */
+  fsync?: boolean;
+  /** Compact once this many acknowledged records accumulated (default 1000). */
+  compactAfter?: number;
+  logger?: Logger;
+}
+
+export interface OutboxOpenReport {
+  /** Alerts found pending in the log (to be re-sent). */
+  replayed: number;
+  /** Bytes cut off the end (a torn write). */
+  truncatedBytes: number;
+  /** Corrupt records skipped in the middle of the log. */
+  corrupt: number;
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32 (IEEE 802.3, the zlib one) of bytes. */
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function record(obj: unknown): Buffer {
+  const json = Buffer.from(JSON.stringify(obj), 'utf8');
+  return Buffer.concat([Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} `, 'ascii'), json, Buffer.from('\n')]);
+}
+
+type Rec = { op: 'add'; alert: Alert } | { op: 'ack'; id: string };
+
+function parseRecord(line: Buffer): Rec | null {
+  if (line.length < 10 || line[8] !== 0x20) return null;
+  const want = parseInt(line.subarray(0, 8).toString('ascii'), 16);
+  const json = line.subarray(9);
+  if (!Number.isFinite(want) || crc32(json) !== want) return null;
+  try {
+    const r = JSON.parse(json.toString('utf8')) as Rec;
+    if (r.op === 'add' && typeof r.alert?.id === 'string') return r;
+    if (r.op === 'ack' && typeof r.id === 'string') return r;
+  } catch {
+    /* fall through */
+  }
+  return null;
+}
+
+export class FileOutbox implements Outbox {
+  readonly file: string;
+  readonly report: OutboxOpenReport;
+  private readonly dir: string;
+  private fd: number;
+  private readonly map = new Map<string, Alert>();
+  private readonly doFsync: boolean;
+  private readonly compactAfter: number;
+  private readonly logger: Logger | undefined;
+  private acksSinceCompact = 0;
+  private closed = false;
+
+  private constructor(dir: string, opts: FileOutboxOptions) {
+    this.dir = dir;
+    this.file = path.join(dir, 'outbox.wal');
+    this.doFsync = opts.fsync ?? true;
+    this.compactAfter = opts.compactAfter ?? 1000;
+    this.logger = opts.logger;
+    this.report = { replayed: 0, truncatedBytes: 0, corrupt: 0 };
+    this.fd = -1;
+  }
+
+  /** Opens (creating) the outbox in dir and replays its log. */
+  static open(dir: string, opts: FileOutboxOptions = {}): FileOutbox {
+    const ob = new FileOutbox(dir, opts);
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      ob.load();
+      ob.compact();
+    } catch (e) {
+      if (e instanceof EdgeRnnError) throw e;
+      throw new EdgeRnnError('GATEWAY_OUTBOX', `cannot open the alert outbox in ${dir}: ${(e as Error).message}`, { dir });
+    }
+    return ob;
+  }
+
+  private load(): void {
+    let data: Buffer;
+    try {
+      data = fs.readFileSync(this.file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    let off = 0;
+    let good = 0;
+    while (off < data.length) {
+      const nl = data.indexOf(0x0a, off);
+      if (nl < 0) break; // torn: no newline
+      const rec = parseRecord(data.subarray(off, nl));
+      if (rec === null) {
+        if (data.indexOf(0x0a, nl + 1) < 0 && nl + 1 >= data.length) break; // torn last line
+        this.report.corrupt++;
+        this.logger?.error('outbox: corrupt record skipped', { file: this.file, offset: off });
+      } else if (rec.op === 'add') {
+        this.map.set(rec.alert.id, rec.alert);
+      } else {
+        this.map.delete(rec.id);
+      }
+      off = nl + 1;
+      good = off;
+    }
+    this.report.truncatedBytes = data.length - good;
+    if (this.report.truncatedBytes > 0) this.logger?.warn('outbox: torn record at the end of the log cut off', { file: this.file, bytes: this.report.truncatedBytes });
+    this.report.replayed = this.map.size;
+  }
+
+  /** Rewrites the log with only the pending alerts (atomic: tmp, fsync, rename, fsync dir). */
+  compact(): void {
+    const tmp = `${this.file}.tmp`;
+    const chunks: Buffer[] = [];
+    for (const a of this.map.values()) chunks.push(record({ op: 'add', alert: a }));
+    const tfd = fs.openSync(tmp, 'w');
+    try {
+      if (chunks.length) fs.writeSync(tfd, Buffer.concat(chunks));
+      fs.fsyncSync(tfd);
+    } finally {
+      fs.closeSync(tfd);
+    }
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    fs.renameSync(tmp, this.file);
+    const dfd = fs.openSync(this.dir, 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
+    this.fd = fs.openSync(this.file, 'a');
+    this.acksSinceCompact = 0;
+  }
+
+  add(alerts: readonly Alert[]): void {
+    if (alerts.length === 0) return;
+    this.assertOpen();
+    try {
+      fs.writeSync(this.fd, Buffer.concat(alerts.map((a) => record({ op: 'add', alert: a }))));
+      if (this.doFsync) fs.fsyncSync(this.fd);
+    } catch (e) {
+      throw new EdgeRnnError('GATEWAY_OUTBOX', `cannot write the alert outbox ${this.file}: ${(e as Error).message}`);
+    }
+    for (const a of alerts) this.map.set(a.id, a);
+  }
+
+  ack(id: string): void {
+    if (this.closed || !this.map.delete(id)) return;
+    try {
+      fs.writeSync(this.fd, record({ op: 'ack', id }));
+    } catch (e) {
+      this.logger?.error('outbox: cannot record an ack (the alert may be sent again)', { id, error: (e as Error).message });
+    }
+    if (++this.acksSinceCompact >= this.compactAfter) {
+      try {
+        this.compact();
+      } catch (e) {
+        this.logger?.error('outbox: compaction failed (the log keeps growing)', { error: (e as Error).message });
+      }
+    }
+  }
+
+  pending(): IterableIterator<Alert> {
+    return this.map.values();
+  }
+
+  has(id: string): boolean {
+    return this.map.has(id);
+  }
+
+  get depth(): number {
+    return this.map.size;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (this.doFsync) fs.fsyncSync(this.fd);
+    } finally {
+      fs.closeSync(this.fd);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new EdgeRnnError('GATEWAY_OUTBOX', `the outbox ${this.file} is closed`);
+  }
+}
+
+/** An outbox in memory (replay, tests of other parts): same contract, no durability. */
+export class MemoryOutbox implements Outbox {
+  private readonly map = new Map<string, Alert>();
+
+  add(alerts: readonly Alert[]): void {
+    for (const a of alerts) this.map.set(a.id, a);
+  }
+
+  ack(id: string): void {
+    this.map.delete(id);
+  }
+
+  pending(): IterableIterator<Alert> {
+    return this.map.values();
+  }
+
+  has(id: string): boolean {
+    return this.map.has(id);
+  }
+
+  get depth(): number {
+    return this.map.size;
+  }
+
+  close(): void {}
+}

@@ -1,0 +1,450 @@
+/**
+ * One device stream (Node-only module): a device's sensor feeding one model. It owns the model
+ * session (recurrent state), the front end, an optional resampler, the detector, the sequence
+ * number bookkeeping, a bounded queue of frames waiting for the batched kernel call, and the
+ * evidence window attached to alerts.
+ *
+ * Sequence numbers (per device stream, counting messages):
+ *   seq <= last            duplicate: dropped (counted)       [a QoS 1 redelivery, a replayed tail]
+ *   seq == last + 1        processed, then any buffered successors
+ *   seq >  last + 1        held (up to reorderWindow messages or reorderTimeoutMs) for the gap to
+ *                          fill; then the gap is given up: counted, and when it is longer than
+ *                          maxGap messages the model state is reset (the context is gone)
+ *   seq == 0 after > 16, or more than 1024 behind: the device restarted its counter: reset.
+ */
+import { EdgeRnnError } from '../errors.js';
+import type { Model, Session } from '../runtime/runtime.js';
+import type { SampleBatch } from './codecs.js';
+import type { LimitsConfig, RouteConfig } from './config.js';
+import type { Detector } from './detectors.js';
+import { LinearResampler, type FrontEnd } from './frontend.js';
+
+/** A device counter that jumps back this far (or restarts at 0 past RESTART_MIN) is a restart. */
+export const SEQ_RESTART_DISTANCE = 1024;
+export const SEQ_RESTART_MIN = 16;
+
+/** Everything a stream needs from its route, resolved once at gateway start. */
+export interface RouteRuntime {
+  index: number;
+  config: RouteConfig;
+  model: Model;
+  /** The key of the model in the config. */
+  modelKey: string;
+  createFrontEnd(): FrontEnd;
+  createDetector(): Detector;
+}
+
+export interface StreamCounters {
+  messages: number;
+  duplicates: number;
+  reordered: number;
+  /** Messages given up as missing. */
+  missing: number;
+  resets: number;
+  droppedFrames: number;
+  droppedSamples: number;
+  frames: number;
+}
+
+export interface QueuedBatch {
+  batch: SampleBatch;
+  /** Where it came from, and the payload as received (forwarded as is in a cluster hand-off). */
+  topic: string;
+  raw: Uint8Array;
+  /** performance.now() when the message arrived. */
+  arrivedPerfMs: number;
+  /** Clock time when it arrived (ms). */
+  arrivedMs: number;
+}
+
+const STATE_MAGIC = 'edgernn.stream';
+const STATE_VERSION = 1;
+
+export class DeviceStream {
+  readonly key: string;
+  readonly device: string;
+  readonly sensor: string;
+  readonly route: RouteRuntime;
+  readonly session: Session;
+  readonly frontend: FrontEnd;
+  readonly detector: Detector;
+  readonly counters: StreamCounters = { messages: 0, duplicates: 0, reordered: 0, missing: 0, resets: 0, droppedFrames: 0, droppedSamples: 0, frames: 0 };
+  /** Clock ms of the last message. */
+  lastActiveMs: number;
+  /** Clock ms when this stream (epoch) started: part of alert ids. */
+  streamStartMs: number;
+  /** Bumped at every reset: part of alert ids. */
+  epoch = 0;
+  /** Frames stepped since the stream (epoch) started. */
+  frameIndex = 0;
+  /** Last processed sequence number, -1 before the first. */
+  lastSeq = -1;
+  /** Set when the stream needs a reset before its next frame (processed by the scheduler after the queue drains). */
+  readonly lastFinite: Float32Array;
+
+  // Reorder buffer: messages ahead of lastSeq + 1, sorted by seq.
+  private held: QueuedBatch[] = [];
+  private heldSinceMs = 0;
+
+  // Frame queue: ring of frames [cap][I] with sample time and arrival time per frame.
+  private readonly cap: number;
+  private readonly I: number;
+  private readonly frames: Float32Array;
+  private readonly frameTs: Float64Array;
+  private readonly frameArrived: Float64Array;
+  private readonly frameSeq: Float64Array;
+  private head = 0;
+  private count = 0;
+
+  // Evidence window: last K input frames, scores and times.
+  private readonly K: number;
+  private readonly evIn: Float32Array;
+  private readonly evScore: Float32Array;
+  private readonly evTs: Float64Array;
+  private evHead = 0;
+  private evCount = 0;
+
+  private resampler: LinearResampler | null = null;
+  private deviceRateHz: number | undefined;
+  /** Sample time bookkeeping while pushing a batch (ms of sample 0, ms per sample). */
+  private pushTs = 0;
+  private pushDt = 0;
+  private pushSeq = -1;
+  private pushArrived = 0;
+  private readonly sinkFn: (frame: Float32Array, i: number) => void;
+
+  constructor(device: string, sensor: string, route: RouteRuntime, limits: LimitsConfig, nowMs: number) {
+    this.key = streamKey(device, sensor);
+    this.device = device;
+    this.sensor = sensor;
+    this.route = route;
+    this.session = route.model.session();
+    this.frontend = route.createFrontEnd();
+    this.detector = route.createDetector();
+    this.lastActiveMs = nowMs;
+    this.streamStartMs = nowMs;
+    this.I = route.model.inputSize;
+    this.cap = limits.maxQueuedFrames;
+    this.frames = new Float32Array(this.cap * this.I);
+    this.frameTs = new Float64Array(this.cap);
+    this.frameArrived = new Float64Array(this.cap);
+    this.frameSeq = new Float64Array(this.cap);
+    this.K = route.config.evidenceFrames;
+    this.evIn = new Float32Array(this.K * this.I);
+    this.evScore = new Float32Array(this.K);
+    this.evTs = new Float64Array(this.K);
+    this.lastFinite = new Float32Array(this.frontend.channels);
+    this.sinkFn = (frame, i) => this.enqueueFrame(frame, i);
+  }
+
+  // ---- sequence numbers ------------------------------------------------------------------
+
+  /**
+   * Orders an incoming message. Returns the messages now ready, in order, and whether the
+   * stream must be reset before the first of them (a long gap or a restarted counter).
+   */
+  accept(q: QueuedBatch, limits: LimitsConfig, nowMs: number): { ready: QueuedBatch[]; reset: boolean } {
+    this.counters.messages++;
+    this.lastActiveMs = nowMs;
+    const seq = q.batch.seq;
+    if (seq === undefined) return { ready: [q], reset: false };
+    if (this.lastSeq < 0) {
+      this.lastSeq = seq;
+      return { ready: [q], reset: false };
+    }
+    if (seq <= this.lastSeq) {
+      const restarted = (seq === 0 && this.lastSeq > SEQ_RESTART_MIN) || this.lastSeq - seq > SEQ_RESTART_DISTANCE;
+      if (!restarted) {
+        this.counters.duplicates++;
+        return { ready: [], reset: false };
+      }
+      // Whatever was held belonged to the old counter.
+      this.held = [];
+      this.lastSeq = seq;
+      return { ready: [q], reset: true };
+    }
+    if (seq === this.lastSeq + 1) {
+      this.lastSeq = seq;
+      const ready = [q];
+      this.releaseConsecutive(ready);
+      return { ready, reset: false };
+    }
+    // Ahead: hold it for the gap to fill.
+    if (this.held.some((h) => h.batch.seq === seq)) {
+      this.counters.duplicates++;
+      return { ready: [], reset: false };
+    }
+    if (this.held.length === 0) this.heldSinceMs = nowMs;
+    this.held.push(q);
+    this.held.sort((a, b) => a.batch.seq! - b.batch.seq!);
+    if (this.held.length > limits.reorderWindow) return this.giveUpGap(limits, nowMs);
+    return { ready: [], reset: false };
+  }
+
+  /** Called by the gateway's maintenance tick: gives up a gap held too long. */
+  expireHeld(limits: LimitsConfig, nowMs: number): { ready: QueuedBatch[]; reset: boolean } | null {
+    if (this.held.length === 0 || nowMs - this.heldSinceMs < limits.reorderTimeoutMs) return null;
+    return this.giveUpGap(limits, nowMs);
+  }
+
+  get heldCount(): number {
+    return this.held.length;
+  }
+
+  /** Removes and returns the held out-of-order messages (a hand-off forwards them to the new owner). */
+  takeHeld(): QueuedBatch[] {
+    const h = this.held;
+    this.held = [];
+    return h;
+  }
+
+  private giveUpGap(limits: LimitsConfig, nowMs: number): { ready: QueuedBatch[]; reset: boolean } {
+    const first = this.held[0]!.batch.seq!;
+    const missing = first - this.lastSeq - 1;
+    this.counters.missing += missing;
+    this.lastSeq = first - 1;
+    const ready: QueuedBatch[] = [];
+    this.releaseConsecutive(ready);
+    // Later held messages (beyond another gap) wait for their own turn.
+    if (this.held.length) this.heldSinceMs = nowMs;
+    return { ready, reset: missing > limits.maxGap };
+  }
+
+  private releaseConsecutive(ready: QueuedBatch[]): void {
+    while (this.held.length && this.held[0]!.batch.seq === this.lastSeq + 1) {
+      const h = this.held.shift()!;
+      this.lastSeq = h.batch.seq!;
+      this.counters.reordered++;
+      ready.push(h);
+    }
+  }
+
+  // ---- samples to frames -------------------------------------------------------------------
+
+  /**
+   * Feeds an in-order message through the resampler and front end into the frame queue.
+   * Returns the number of frames dropped because the queue was full (oldest first).
+   */
+  ingest(q: QueuedBatch, nowMs: number): number {
+    const b = q.batch;
+    const fe = this.frontend;
+    const rate = b.rateHz ?? this.route.config.sampleRateHz;
+    if (rate !== undefined) this.deviceRateHz = rate;
+    const target = fe.sampleRateHz;
+    const droppedBefore = this.counters.droppedFrames;
+    let values = b.values;
+    let n = b.n;
+    let srcIndex: Int32Array | null = null;
+    if (this.deviceRateHz !== undefined && target !== undefined && Math.abs(this.deviceRateHz - target) > 1e-9 * target) {
+      if (this.resampler === null) this.resampler = new LinearResampler(fe.channels, this.deviceRateHz, target);
+      else this.resampler.setRates(this.deviceRateHz, target);
+      const r = this.resampler.push(values, n);
+      values = r.values;
+      n = r.n;
+      srcIndex = r.srcIndex;
+    }
+    // Sample time: the payload's ts for sample 0, else the arrival time; spacing 1/rate.
+    this.pushTs = b.tsMs ?? nowMs;
+    this.pushDt = this.deviceRateHz ? 1000 / this.deviceRateHz : 0;
+    this.pushSeq = b.seq ?? -1;
+    this.pushArrived = q.arrivedPerfMs;
+    if (srcIndex === null) {
+      fe.push(values, n, this.sinkFn);
+    } else {
+      const map = srcIndex;
+      fe.push(values, n, (frame, i) => this.enqueueFrame(frame, map[i]!));
+    }
+    return this.counters.droppedFrames - droppedBefore;
+  }
+
+  private enqueueFrame(frame: Float32Array, sampleIndex: number): void {
+    const I = this.I;
+    if (this.count === this.cap) {
+      // Full: drop the oldest frame so the newest data wins (backpressure without stalling others).
+      this.head = (this.head + 1) % this.cap;
+      this.count--;
+      this.counters.droppedFrames++;
+      this.counters.droppedSamples += this.frontend.hopSamples;
+    }
+    const slot = (this.head + this.count) % this.cap;
+    this.frames.set(frame, slot * I);
+    this.frameTs[slot] = this.pushTs + sampleIndex * this.pushDt;
+    this.frameArrived[slot] = this.pushArrived;
+    this.frameSeq[slot] = this.pushSeq;
+    this.count++;
+  }
+
+  /** Frames waiting for the kernel. */
+  get queued(): number {
+    return this.count;
+  }
+
+  /** Copies the oldest queued frame to out[off..off+I) (not removed yet). */
+  peekFrame(out: Float32Array, off: number): void {
+    out.set(this.frames.subarray(this.head * this.I, (this.head + 1) * this.I), off);
+  }
+
+  /** The oldest frame's sample time, arrival time and message seq. */
+  peekMeta(): { tsMs: number; arrivedPerfMs: number; seq: number } {
+    return { tsMs: this.frameTs[this.head]!, arrivedPerfMs: this.frameArrived[this.head]!, seq: this.frameSeq[this.head]! };
+  }
+
+  /** Removes the oldest frame after it was stepped with `output`; returns its detector event, if any. */
+  completeFrame(input: Float32Array, output: Float32Array): ReturnType<Detector['step']> {
+    const ts = this.frameTs[this.head]!;
+    this.head = (this.head + 1) % this.cap;
+    this.count--;
+    this.frameIndex++;
+    this.counters.frames++;
+    const ev = this.detector.step(output, input);
+    const slot = this.evHead;
+    this.evIn.set(input, slot * this.I);
+    this.evScore[slot] = this.detector.lastScore;
+    this.evTs[slot] = ts;
+    this.evHead = (this.evHead + 1) % this.K;
+    if (this.evCount < this.K) this.evCount++;
+    return ev;
+  }
+
+  /** The evidence window, oldest first. */
+  evidence(): { fromMs: number; toMs: number; inputs: Float32Array[]; scores: number[] } {
+    const inputs: Float32Array[] = [];
+    const scores: number[] = [];
+    const start = (this.evHead - this.evCount + this.K) % this.K;
+    for (let j = 0; j < this.evCount; j++) {
+      const s = (start + j) % this.K;
+      inputs.push(this.evIn.slice(s * this.I, (s + 1) * this.I));
+      scores.push(this.evScore[s]!);
+    }
+    const first = (start + this.K) % this.K;
+    const last = (this.evHead - 1 + this.K) % this.K;
+    return { fromMs: this.evCount ? this.evTs[first]! : 0, toMs: this.evCount ? this.evTs[last]! : 0, inputs, scores };
+  }
+
+  /** Starts a new epoch: fresh model state, front end, resampler, detector. Queued frames must be stepped (or dropped) first. */
+  reset(nowMs: number): void {
+    this.session.reset();
+    this.frontend.reset();
+    this.resampler?.reset();
+    this.detector.reset();
+    this.epoch++;
+    this.frameIndex = 0;
+    this.streamStartMs = nowMs;
+    this.evHead = 0;
+    this.evCount = 0;
+    this.counters.resets++;
+  }
+
+  /** Drops queued frames (counted); used only when a stream must be discarded. */
+  dropQueued(): void {
+    this.counters.droppedFrames += this.count;
+    this.counters.droppedSamples += this.count * this.frontend.hopSamples;
+    this.head = 0;
+    this.count = 0;
+  }
+
+  // ---- saved state --------------------------------------------------------------------------
+
+  /**
+   * The whole stream as bytes (queued frames must have been stepped): a JSON header and the
+   * session and front-end states.
+   *   u32 LE header length | header JSON (utf-8) | session state | front-end state
+   */
+  exportState(): Uint8Array {
+    if (this.count !== 0 || this.held.length !== 0) throw new EdgeRnnError('GATEWAY_STATE', `stream ${this.key}: export with ${this.count} queued frames and ${this.held.length} held messages`);
+    const session = this.session.exportState();
+    const fe = this.frontend.exportState();
+    const header = {
+      format: STATE_MAGIC,
+      version: STATE_VERSION,
+      device: this.device,
+      sensor: this.sensor,
+      model: this.route.model.sha256,
+      lastSeq: this.lastSeq,
+      epoch: this.epoch,
+      frameIndex: this.frameIndex,
+      streamStartMs: this.streamStartMs,
+      lastActiveMs: this.lastActiveMs,
+      deviceRateHz: this.deviceRateHz ?? null,
+      resampler: this.resampler?.exportState() ?? null,
+      detector: this.detector.exportState(),
+      lastFinite: Array.from(this.lastFinite),
+      evidence: { head: this.evHead, count: this.evCount, inputs: Array.from(this.evIn), scores: Array.from(this.evScore), ts: Array.from(this.evTs) },
+      sessionBytes: session.length,
+      frontendBytes: fe.length,
+    };
+    const hj = new TextEncoder().encode(JSON.stringify(header));
+    const out = new Uint8Array(4 + hj.length + session.length + fe.length);
+    new DataView(out.buffer).setUint32(0, hj.length, true);
+    out.set(hj, 4);
+    out.set(session, 4 + hj.length);
+    out.set(fe, 4 + hj.length + session.length);
+    return out;
+  }
+
+  /** Restores exportState() bytes; throws GATEWAY_STATE (leaving a fresh stream) when they do not fit. */
+  importState(bytes: Uint8Array): void {
+    const fail = (why: string) => new EdgeRnnError('GATEWAY_STATE', `stream ${this.key}: cannot import saved state: ${why}`);
+    if (bytes.length < 4) throw fail('shorter than its header');
+    const hl = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(0, true);
+    if (4 + hl > bytes.length) throw fail('header length past the end');
+    let h: Record<string, unknown>;
+    try {
+      h = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + hl))) as Record<string, unknown>;
+    } catch {
+      throw fail('header is not JSON');
+    }
+    if (h.format !== STATE_MAGIC || h.version !== STATE_VERSION) throw fail(`not a version ${STATE_VERSION} stream state`);
+    if (h.model !== this.route.model.sha256) throw fail(`saved for model ${String(h.model).slice(0, 12)}…, this stream runs ${this.route.model.sha256.slice(0, 12)}… (a new model starts fresh)`);
+    const sb = Number(h.sessionBytes);
+    const fb = Number(h.frontendBytes);
+    if (4 + hl + sb + fb !== bytes.length) throw fail('sizes do not add up');
+    const ev = h.evidence as { head: number; count: number; inputs: number[]; scores: number[]; ts: number[] };
+    if (!ev || ev.inputs?.length !== this.evIn.length || ev.scores?.length !== this.K) throw fail('evidence window has another size (evidenceFrames changed)');
+    try {
+      this.session.importState(bytes.subarray(4 + hl, 4 + hl + sb));
+      this.frontend.importState(bytes.subarray(4 + hl + sb));
+      this.detector.importState(h.detector);
+    } catch (e) {
+      this.session.reset();
+      this.frontend.reset();
+      this.detector.reset();
+      throw fail((e as Error).message);
+    }
+    this.lastSeq = Number(h.lastSeq);
+    this.epoch = Number(h.epoch);
+    this.frameIndex = Number(h.frameIndex);
+    this.streamStartMs = Number(h.streamStartMs);
+    if (h.deviceRateHz !== null) this.deviceRateHz = Number(h.deviceRateHz);
+    if (h.resampler !== null && this.deviceRateHz !== undefined && this.frontend.sampleRateHz !== undefined) {
+      this.resampler = new LinearResampler(this.frontend.channels, this.deviceRateHz, this.frontend.sampleRateHz);
+      this.resampler.importState(h.resampler as Parameters<LinearResampler['importState']>[0]);
+    }
+    if (Array.isArray(h.lastFinite)) this.lastFinite.set((h.lastFinite as number[]).slice(0, this.lastFinite.length));
+    this.evHead = ev.head;
+    this.evCount = ev.count;
+    this.evIn.set(ev.inputs);
+    this.evScore.set(ev.scores);
+    this.evTs.set(ev.ts);
+  }
+
+  dispose(): void {
+    this.session.dispose();
+  }
+}
+
+export function streamKey(device: string, sensor: string): string {
+  return `${device}/${sensor}`;
+}
+
+/** Reads the device/sensor/lastSeq of saved stream bytes without a model (for hand-off bookkeeping). */
+export function peekStreamState(bytes: Uint8Array): { device: string; sensor: string; lastSeq: number } | null {
+  try {
+    const hl = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(0, true);
+    const h = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + hl))) as Record<string, unknown>;
+    if (h.format !== STATE_MAGIC) return null;
+    return { device: String(h.device), sensor: String(h.sensor), lastSeq: Number(h.lastSeq) };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * The gateway's view of MQTT (Node-only module): subscribe, publish (resolving on the broker's
+ * acknowledgement), and three events. `mqttTransport` wraps MQTT.js; `TraceTransport` is an
+ * in-memory stand-in that replay uses to feed recorded messages through the same pipeline.
+ */
+import fs from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { EdgeRnnError } from '../errors.js';
+import type { BrokerConfig } from './config.js';
+
+export interface PublishOptions {
+  /** 0: fire and forget; 1: resolved when the broker's PUBACK arrives (MQTT-4.3.2). */
+  qos: 0 | 1;
+  retain?: boolean;
+}
+
+export interface TransportHandlers {
+  message(topic: string, payload: Uint8Array): void;
+  connect(): void;
+  close(): void;
+}
+
+export interface GatewayTransport {
+  readonly connected: boolean;
+  /** Connects (or starts delivering); handlers are called from then on. Resolves on the first connection. */
+  start(h: TransportHandlers): Promise<void>;
+  subscribe(filters: string[], qos: 0 | 1): Promise<void>;
+  unsubscribe(filters: string[]): Promise<void>;
+  /** Rejects with GATEWAY_TRANSPORT when the broker refuses (MQTT 5 reason code >= 0x80) or the client is closing. */
+  publish(topic: string, payload: Uint8Array | string, opts: PublishOptions): Promise<void>;
+  /** Closes; `force` drops what is in flight. */
+  end(force?: boolean): Promise<void>;
+}
+
+/** MQTT topic matching (MQTT-4.7): '+' one level, '#' the rest; "$share/<group>/" is stripped from filters. */
+export function topicMatches(filter: string, topic: string): boolean {
+  if (filter.startsWith('$share/')) filter = filter.split('/').slice(2).join('/');
+  const f = filter.split('/');
+  const t = topic.split('/');
+  // MQTT-4.7.2-1: wildcards at the first level do not match topics starting with '$'.
+  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+export interface MqttTransportOptions {
+  broker: BrokerConfig;
+  /** The URL to connect to (the embedded broker's, or broker.url). */
+  url: string;
+  clientId: string;
+  /** Last will: published by the broker if this client vanishes (MQTT-3.1.2-8). */
+  will?: { topic: string; payload: string; retain: boolean };
+  /** Persistent session (clean=false) so the broker queues QoS 1 messages while the gateway is away. */
+  persistentSession?: boolean;
+}
+
+/** MQTT.js client options from the broker config (TLS files are read here). */
+export function mqttClientOptions(o: MqttTransportOptions): IClientOptions {
+  const b = o.broker;
+  const opts: IClientOptions = {
+    clientId: o.clientId,
+    protocolVersion: b.protocolVersion,
+    keepalive: b.keepaliveS,
+    reconnectPeriod: b.reconnectMs,
+    connectTimeout: 30_000,
+    clean: !o.persistentSession,
+    resubscribe: true,
+    // Metrics and dead letters are QoS 0: do not pile them up while offline.
+    queueQoSZero: false,
+    reconnectOnConnackError: true,
+    rejectUnauthorized: b.rejectUnauthorized,
+  };
+  if (o.persistentSession && b.protocolVersion === 5) opts.properties = { sessionExpiryInterval: 3600 };
+  if (b.username !== undefined) opts.username = b.username;
+  if (b.password !== undefined) opts.password = b.password;
+  const read = (f: string, what: string) => {
+    try {
+      return fs.readFileSync(f);
+    } catch (e) {
+      throw new EdgeRnnError('GATEWAY_CONFIG', `broker.${what}: cannot read ${f}: ${(e as Error).message}`, { field: `broker.${what}` });
+    }
+  };
+  if (b.ca !== undefined) opts.ca = read(b.ca, 'ca');
+  if (b.cert !== undefined) opts.cert = read(b.cert, 'cert');
+  if (b.key !== undefined) opts.key = read(b.key, 'key');
+  if (o.will) opts.will = { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1, retain: o.will.retain };
+  return opts;
+}
+
+export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { readonly client: MqttClient | null } {
+  let client: MqttClient | null = null;
+  let ended = false;
+  const t = {
+    get client() {
+      return client;
+    },
+    get connected() {
+      return client?.connected === true;
+    },
+    start(h: TransportHandlers): Promise<void> {
+      const c = mqtt.connect(o.url, mqttClientOptions(o));
+      client = c;
+      c.on('message', (topic, payload) => h.message(topic, payload));
+      c.on('close', () => h.close());
+      // Errors surface as close/reconnect; connection refusals are reported by the first connect below.
+      c.on('error', () => {});
+      return new Promise<void>((resolve, reject) => {
+        let first = true;
+        c.on('connect', () => {
+          h.connect();
+          if (first) {
+            first = false;
+            resolve();
+          }
+        });
+        c.once('error', (e) => {
+          if (first && (e as { code?: number }).code !== undefined && [4, 5, 134, 135, 138].includes((e as { code: number }).code)) {
+            first = false;
+            reject(new EdgeRnnError('GATEWAY_TRANSPORT', `broker ${o.url} refused the connection: ${e.message}`, { url: o.url }));
+          }
+        });
+      });
+    },
+    subscribe(filters: string[], qos: 0 | 1): Promise<void> {
+      const c = client;
+      if (!c || filters.length === 0) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        c.subscribe(filters, { qos }, (err, granted) => {
+          if (err) return reject(new EdgeRnnError('GATEWAY_TRANSPORT', `subscribe ${filters.join(', ')}: ${err.message}`));
+          const bad = (granted ?? []).filter((g) => g.qos >= 0x80);
+          if (bad.length) return reject(new EdgeRnnError('GATEWAY_TRANSPORT', `the broker refused the subscription ${bad.map((g) => g.topic).join(', ')} (reason code 0x${bad[0]!.qos.toString(16)})`));
+          resolve();
+        });
+      });
+    },
+    unsubscribe(filters: string[]): Promise<void> {
+      const c = client;
+      if (!c || filters.length === 0) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        c.unsubscribe(filters, (err) => (err ? reject(new EdgeRnnError('GATEWAY_TRANSPORT', `unsubscribe: ${err.message}`)) : resolve()));
+      });
+    },
+    publish(topic: string, payload: Uint8Array | string, po: PublishOptions): Promise<void> {
+      const c = client;
+      if (!c || ended) return Promise.reject(new EdgeRnnError('GATEWAY_TRANSPORT', 'not connected'));
+      return new Promise((resolve, reject) => {
+        c.publish(topic, typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: po.qos, retain: po.retain ?? false }, (err) => {
+          if (err) reject(new EdgeRnnError('GATEWAY_TRANSPORT', `publish to ${topic}: ${err.message}`, { topic, reasonCode: (err as { code?: number }).code }));
+          else resolve();
+        });
+      });
+    },
+    end(force = false): Promise<void> {
+      ended = true;
+      const c = client;
+      if (!c) return Promise.resolve();
+      return new Promise((resolve) => c.end(force, {}, () => resolve()));
+    },
+  };
+  return t;
+}
+
+/**
+ * An in-memory transport: `deliver()` hands a message to the gateway when it matches a
+ * subscription; publishes are acknowledged at once and recorded.
+ */
+export class TraceTransport implements GatewayTransport {
+  readonly published: Array<{ topic: string; payload: Uint8Array; qos: 0 | 1; retain: boolean }> = [];
+  private readonly filters = new Set<string>();
+  private h: TransportHandlers | null = null;
+  /** Called for every publish (e.g. to stream alerts out as they come). */
+  onPublish: ((topic: string, payload: Uint8Array) => void) | null = null;
+
+  get connected(): boolean {
+    return this.h !== null;
+  }
+
+  start(h: TransportHandlers): Promise<void> {
+    this.h = h;
+    h.connect();
+    return Promise.resolve();
+  }
+
+  subscribe(filters: string[]): Promise<void> {
+    for (const f of filters) this.filters.add(f);
+    return Promise.resolve();
+  }
+
+  unsubscribe(filters: string[]): Promise<void> {
+    for (const f of filters) this.filters.delete(f);
+    return Promise.resolve();
+  }
+
+  /** Delivers a message if a subscription matches; returns whether it did. */
+  deliver(topic: string, payload: Uint8Array): boolean {
+    if (!this.h) return false;
+    for (const f of this.filters) {
+      if (topicMatches(f, topic)) {
+        this.h.message(topic, payload);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  publish(topic: string, payload: Uint8Array | string, opts: PublishOptions): Promise<void> {
+    const bytes = typeof payload === 'string' ? new TextEncoder().encode(payload) : payload.slice();
+    this.published.push({ topic, payload: bytes, qos: opts.qos, retain: opts.retain ?? false });
+    this.onPublish?.(topic, bytes);
+    return Promise.resolve();
+  }
+
+  end(): Promise<void> {
+    this.h?.close();
+    this.h = null;
+    return Promise.resolve();
+  }
+}

@@ -17,3 +17,5 @@ export { exportOnnx, exportOnnxModel, onnxInitialState, type ExportOptions } fro
 export { dequantizeModel } from './onnx/dequantize.js';
 export { readNpy, writeNpy, type NpyArray } from './io/npy.js';
 export { prepareIntModel, type PreparedIntModel, type PreparedRecurrent, type PreparedDense, type PreparedDirection } from './runtime/int/prepare.js';
+export * from './features/index.js';
+export { readWav, readWavMono, readWavInfo, encodeWav, floatToPcm16, type WavAudio, type WavInfo, type WavEncoding, type ReadWavMonoOptions } from './io/wav.js';

@@ -1,0 +1,135 @@
+/**
+ * One entry point for the gateway and the trainer: `createFrontend(spec)` validates a
+ * `{kind, ...}` front-end spec (as stored in a model manifest's `input.frontend`) and returns the
+ * streaming object for it.
+ */
+import { EdgeRnnError } from '../errors.js';
+import type { InputSpec } from '../model/spec.js';
+import { AudioFrontend, validateAudioSpec, type AudioFrontendSpec } from './audio.js';
+import { checkSamples } from './check.js';
+import { ImuFrontend, validateImuSpec, type ImuFrontendSpec } from './imu.js';
+import { SeriesFrontend, validateSeriesSpec, type SeriesFrontendSpec } from './series.js';
+import { FRONTEND_KINDS, type FeatureBatch, type FrontendKind, type OutputCallback, type SampleArray, type StreamingFrontend } from './types.js';
+import { SpecReader } from './validate.js';
+
+/** No preprocessing: each input sample (channels values) is one model frame. */
+export interface PassthroughFrontendSpec {
+  kind: 'none';
+  /** Values per sample; when absent, taken from the model's input size. */
+  channels?: number;
+}
+
+export type AnyFrontendSpec = PassthroughFrontendSpec | AudioFrontendSpec | ImuFrontendSpec | SeriesFrontendSpec;
+
+export function validatePassthroughSpec(value: unknown): PassthroughFrontendSpec {
+  const s = new SpecReader(value, 'none front end');
+  s.onlyFields(['kind', 'channels']);
+  if (s.raw('kind') !== 'none') s.fail('kind', "'none'");
+  const channels = s.optNum('channels', { integer: true, min: 1, max: 1 << 16 });
+  return channels === undefined ? { kind: 'none' } : { kind: 'none', channels };
+}
+
+/** Checks any front-end spec; the error names the field (or lists the kinds for an unknown kind). */
+export function validateFrontendSpec(value: unknown): AnyFrontendSpec {
+  const s = new SpecReader(value, 'front end');
+  const kind = s.choice('kind', FRONTEND_KINDS);
+  switch (kind) {
+    case 'none':
+      return validatePassthroughSpec(value);
+    case 'logmel':
+    case 'mfcc':
+      return validateAudioSpec(value);
+    case 'imu':
+      return validateImuSpec(value);
+    case 'series':
+      return validateSeriesSpec(value);
+  }
+}
+
+export class PassthroughFrontend implements StreamingFrontend {
+  readonly kind = 'none' as const;
+  readonly inputChannels: number;
+  readonly featureSize: number;
+  readonly framesPerOutput = 1;
+  readonly frameRateHz = undefined;
+  private readonly out: Float32Array;
+  private index = 0;
+
+  constructor(channels: number) {
+    this.inputChannels = channels;
+    this.featureSize = channels;
+    this.out = new Float32Array(channels);
+  }
+
+  push(samples: SampleArray, onOutput: OutputCallback): number {
+    const C = this.inputChannels;
+    checkSamples(samples, C, 'none front end');
+    for (let i = 0; i < samples.length; i += C) {
+      for (let c = 0; c < C; c++) this.out[c] = samples[i + c]!;
+      onOutput(this.out, this.index++);
+    }
+    return samples.length / C;
+  }
+
+  reset(): void {
+    this.index = 0;
+  }
+
+  batch(samples: SampleArray): FeatureBatch {
+    checkSamples(samples, this.inputChannels, 'none front end');
+    return { data: Float32Array.from(samples), count: samples.length / this.inputChannels, featureSize: this.featureSize, framesPerOutput: 1 };
+  }
+}
+
+export interface CreateFrontendOptions {
+  /**
+   * The model's input size: the front end's featureSize must equal it (FRONTEND_SPEC error
+   * otherwise), and a 'none' spec without `channels` takes it as its width.
+   */
+  expectedFeatureSize?: number;
+}
+
+/** Validates `spec` and returns the streaming front end for its kind. */
+export function createFrontend(spec: unknown, opts: CreateFrontendOptions = {}): StreamingFrontend {
+  const v = validateFrontendSpec(spec);
+  let fe: StreamingFrontend;
+  switch (v.kind) {
+    case 'none': {
+      const channels = v.channels ?? opts.expectedFeatureSize;
+      if (channels === undefined) {
+        throw new EdgeRnnError('FRONTEND_SPEC', "none front end: 'channels' must be set when the model's input size is not given", { field: 'channels' });
+      }
+      fe = new PassthroughFrontend(channels);
+      break;
+    }
+    case 'logmel':
+    case 'mfcc':
+      fe = new AudioFrontend(v);
+      break;
+    case 'imu':
+      fe = new ImuFrontend(v);
+      break;
+    case 'series':
+      fe = new SeriesFrontend(v);
+      break;
+  }
+  if (opts.expectedFeatureSize !== undefined && fe.featureSize !== opts.expectedFeatureSize) {
+    throw new EdgeRnnError('FRONTEND_SPEC', `${v.kind} front end gives ${fe.featureSize} features per frame, the model's input size is ${opts.expectedFeatureSize}`, {
+      expected: opts.expectedFeatureSize,
+      got: fe.featureSize,
+    });
+  }
+  return fe;
+}
+
+/** The front end a model's manifest asks for, checked against the model's input size. */
+export function createFrontendForInput(input: Pick<InputSpec, 'size' | 'frontend'>): StreamingFrontend {
+  return createFrontend(input.frontend, { expectedFeatureSize: input.size });
+}
+
+/** Batch features of one recording with a fresh front end. */
+export function computeFeatures(spec: unknown, samples: SampleArray): FeatureBatch {
+  return createFrontend(spec).batch(samples);
+}
+
+export type { FrontendKind };

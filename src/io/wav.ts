@@ -1,0 +1,215 @@
+/**
+ * WAV (RIFF/WAVE) files as bytes, no Node APIs: read integer PCM of 8 (unsigned), 16, 24 and 32
+ * bits and IEEE float of 32 and 64 bits, plain or WAVE_FORMAT_EXTENSIBLE, any channel count;
+ * write 16-bit PCM. Samples come out as float32 in [-1, 1): code / 2^(bits-1) (8-bit: (code -
+ * 128) / 128), so 16-bit audio converts exactly and gives the audio front end the same numbers
+ * as the Int16Array would. Every defect is a BAD_INPUT_FILE error that names it.
+ */
+import { EdgeRnnError } from '../errors.js';
+
+export type WavEncoding = 'pcm' | 'float';
+
+export interface WavInfo {
+  sampleRateHz: number;
+  /** Channels in the file. */
+  channels: number;
+  bitsPerSample: number;
+  encoding: WavEncoding;
+  /** Sample frames (samples per channel). */
+  frames: number;
+}
+
+export interface WavAudio extends WavInfo {
+  /** One Float32Array per channel, values in [-1, 1) (float files: as stored). */
+  channelData: Float32Array[];
+}
+
+export interface ReadWavMonoOptions {
+  /** A 0-based channel index, or 'mix' for the average of all channels (default 'mix'). */
+  channel?: number | 'mix';
+  /** Name used in error messages. */
+  source?: string;
+}
+
+const FORMAT_PCM = 1;
+const FORMAT_FLOAT = 3;
+const FORMAT_EXTENSIBLE = 0xfffe;
+const FORMAT_NAMES: Record<number, string> = { 2: 'Microsoft ADPCM', 6: 'A-law', 7: 'mu-law', 0x11: 'IMA ADPCM', 0x55: 'MPEG layer 3' };
+/** KSDATAFORMAT_SUBTYPE_* GUID bytes after the 2-byte format code. */
+const GUID_TAIL = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71];
+
+function bad(source: string, msg: string, details: Record<string, unknown> = {}): EdgeRnnError {
+  return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source, ...details });
+}
+
+function fourcc(b: Uint8Array, at: number): string {
+  return String.fromCharCode(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!);
+}
+
+interface Layout extends WavInfo {
+  dataOffset: number;
+  blockAlign: number;
+}
+
+function parseLayout(bytes: Uint8Array, source: string): Layout {
+  if (bytes.length < 12) throw bad(source, `${bytes.length} bytes is too short for a RIFF/WAVE header (12 bytes)`);
+  const id = fourcc(bytes, 0);
+  if (id === 'RIFX') throw bad(source, 'big-endian RIFX files are not supported (expected RIFF)');
+  if (id === 'RF64') throw bad(source, 'RF64 (64-bit) WAV files are not supported (expected RIFF)');
+  if (id !== 'RIFF') throw bad(source, `not a WAV file: starts with ${JSON.stringify(id)}, expected "RIFF"`);
+  if (fourcc(bytes, 8) !== 'WAVE') throw bad(source, `RIFF form type is ${JSON.stringify(fourcc(bytes, 8))}, expected "WAVE"`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let fmt: Omit<Layout, 'dataOffset' | 'frames'> | undefined;
+  let pos = 12;
+  while (pos + 8 <= bytes.length) {
+    const chunk = fourcc(bytes, pos);
+    const size = dv.getUint32(pos + 4, true);
+    const body = pos + 8;
+    if (chunk === 'fmt ') {
+      if (size < 16) throw bad(source, `fmt chunk is ${size} bytes, expected at least 16`);
+      if (body + size > bytes.length) throw bad(source, `fmt chunk declares ${size} bytes, only ${bytes.length - body} remain: truncated`);
+      let tag = dv.getUint16(body, true);
+      const channels = dv.getUint16(body + 2, true);
+      const sampleRateHz = dv.getUint32(body + 4, true);
+      const blockAlign = dv.getUint16(body + 12, true);
+      const bitsPerSample = dv.getUint16(body + 14, true);
+      if (tag === FORMAT_EXTENSIBLE) {
+        if (size < 40) throw bad(source, `WAVE_FORMAT_EXTENSIBLE fmt chunk is ${size} bytes, expected 40`);
+        const sub = dv.getUint16(body + 24, true);
+        if (GUID_TAIL.some((b, i) => bytes[body + 26 + i] !== b)) throw bad(source, 'WAVE_FORMAT_EXTENSIBLE sub-format GUID is not a KSDATAFORMAT_SUBTYPE');
+        tag = sub;
+      }
+      let encoding: WavEncoding;
+      if (tag === FORMAT_PCM) encoding = 'pcm';
+      else if (tag === FORMAT_FLOAT) encoding = 'float';
+      else throw bad(source, `format ${tag}${FORMAT_NAMES[tag] ? ` (${FORMAT_NAMES[tag]})` : ''} is not supported (expected 1 = PCM or 3 = IEEE float)`, { formatTag: tag });
+      if (channels < 1) throw bad(source, 'fmt chunk says 0 channels');
+      if (sampleRateHz < 1) throw bad(source, 'fmt chunk says a sample rate of 0 Hz');
+      const okBits = encoding === 'pcm' ? [8, 16, 24, 32] : [32, 64];
+      if (!okBits.includes(bitsPerSample)) throw bad(source, `${bitsPerSample}-bit ${encoding} samples are not supported (expected ${okBits.join(', ')})`, { bitsPerSample });
+      const expectAlign = (channels * bitsPerSample) / 8;
+      if (blockAlign !== expectAlign) throw bad(source, `block align is ${blockAlign}, expected ${expectAlign} (${channels} channels × ${bitsPerSample / 8} bytes)`);
+      fmt = { sampleRateHz, channels, bitsPerSample, encoding, blockAlign };
+    } else if (chunk === 'data') {
+      if (!fmt) throw bad(source, 'data chunk comes before the fmt chunk');
+      if (body + size > bytes.length) throw bad(source, `data chunk declares ${size} bytes, only ${bytes.length - body} remain: truncated`, { declared: size, available: bytes.length - body });
+      if (size % fmt.blockAlign !== 0) throw bad(source, `data chunk of ${size} bytes is not a whole number of ${fmt.blockAlign}-byte sample frames`);
+      return { ...fmt, dataOffset: body, frames: size / fmt.blockAlign };
+    }
+    pos = body + size + (size & 1); // chunks are padded to even length
+  }
+  throw bad(source, fmt ? 'no data chunk' : 'no fmt chunk');
+}
+
+/** The header facts without decoding samples. */
+export function readWavInfo(bytes: Uint8Array, source = 'input.wav'): WavInfo {
+  const { sampleRateHz, channels, bitsPerSample, encoding, frames } = parseLayout(bytes, source);
+  return { sampleRateHz, channels, bitsPerSample, encoding, frames };
+}
+
+/** All channels as float32. */
+export function readWav(bytes: Uint8Array, source = 'input.wav'): WavAudio {
+  const L = parseLayout(bytes, source);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const width = L.bitsPerSample / 8;
+  const channelData = Array.from({ length: L.channels }, () => new Float32Array(L.frames));
+  for (let c = 0; c < L.channels; c++) {
+    const out = channelData[c]!;
+    let at = L.dataOffset + c * width;
+    const stride = L.blockAlign;
+    if (L.encoding === 'float') {
+      for (let i = 0; i < L.frames; i++, at += stride) {
+        const v = width === 4 ? dv.getFloat32(at, true) : dv.getFloat64(at, true);
+        if (!Number.isFinite(v)) throw bad(source, `sample ${i} of channel ${c} is ${v}`, { frame: i, channel: c });
+        out[i] = v;
+      }
+    } else if (width === 1) {
+      for (let i = 0; i < L.frames; i++, at += stride) out[i] = (bytes[at]! - 128) / 128;
+    } else if (width === 2) {
+      for (let i = 0; i < L.frames; i++, at += stride) out[i] = dv.getInt16(at, true) / 32768;
+    } else if (width === 3) {
+      for (let i = 0; i < L.frames; i++, at += stride) {
+        const u = bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16);
+        out[i] = ((u << 8) >> 8) / 8388608; // sign-extend 24 → 32 bits
+      }
+    } else {
+      for (let i = 0; i < L.frames; i++, at += stride) out[i] = dv.getInt32(at, true) / 2147483648;
+    }
+  }
+  const { sampleRateHz, channels, bitsPerSample, encoding, frames } = L;
+  return { sampleRateHz, channels, bitsPerSample, encoding, frames, channelData };
+}
+
+/** One channel, or the mixdown (average) of all channels, as float32. */
+export function readWavMono(bytes: Uint8Array, opts: ReadWavMonoOptions = {}): { info: WavInfo; samples: Float32Array } {
+  const source = opts.source ?? 'input.wav';
+  const channel = opts.channel ?? 'mix';
+  const wav = readWav(bytes, source);
+  const { channelData, ...info } = wav;
+  if (channel !== 'mix') {
+    if (!Number.isInteger(channel) || channel < 0 || channel >= wav.channels) {
+      throw bad(source, `channel ${channel} requested, the file has ${wav.channels} channel${wav.channels === 1 ? '' : 's'} (0..${wav.channels - 1})`, { channel, channels: wav.channels });
+    }
+    return { info, samples: channelData[channel]! };
+  }
+  if (wav.channels === 1) return { info, samples: channelData[0]! };
+  const samples = new Float32Array(wav.frames);
+  for (let i = 0; i < wav.frames; i++) {
+    let s = 0;
+    for (let c = 0; c < wav.channels; c++) s += channelData[c]![i]!;
+    samples[i] = s / wav.channels;
+  }
+  return { info, samples };
+}
+
+/** float in [-1, 1) → int16 code: round(x · 32768), clamped to [-32768, 32767]. */
+export function floatToPcm16(x: Float32Array | Float64Array): Int16Array {
+  const out = new Int16Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = Math.round(x[i]! * 32768);
+    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+  }
+  return out;
+}
+
+/**
+ * A 16-bit PCM WAV file. `samples` is interleaved when channels > 1: Int16Array codes as they
+ * are, float arrays converted with floatToPcm16 (non-finite values are an error).
+ */
+export function encodeWav(samples: Int16Array | Float32Array | Float64Array, sampleRateHz: number, channels = 1): Uint8Array {
+  if (!Number.isInteger(sampleRateHz) || sampleRateHz < 1 || sampleRateHz > 0xffffffff) {
+    throw new EdgeRnnError('SHAPE_MISMATCH', `encodeWav: sample rate must be a positive integer, got ${sampleRateHz}`, { got: sampleRateHz });
+  }
+  if (!Number.isInteger(channels) || channels < 1 || channels > 65535 || samples.length % channels !== 0) {
+    throw new EdgeRnnError('SHAPE_MISMATCH', `encodeWav: ${samples.length} samples are not whole frames of ${channels} channels`, { channels, got: samples.length });
+  }
+  let pcm: Int16Array;
+  if (samples instanceof Int16Array) pcm = samples;
+  else {
+    for (let i = 0; i < samples.length; i++) {
+      if (!Number.isFinite(samples[i]!)) throw new EdgeRnnError('NON_FINITE_INPUT', `encodeWav: sample ${i} is ${samples[i]}`, { index: i });
+    }
+    pcm = floatToPcm16(samples);
+  }
+  const dataBytes = pcm.length * 2;
+  const out = new Uint8Array(44 + dataBytes);
+  const dv = new DataView(out.buffer);
+  const ascii = (at: number, s: string): void => {
+    for (let i = 0; i < 4; i++) out[at + i] = s.charCodeAt(i);
+  };
+  ascii(0, 'RIFF');
+  dv.setUint32(4, 36 + dataBytes, true);
+  ascii(8, 'WAVE');
+  ascii(12, 'fmt ');
+  dv.setUint32(16, 16, true);
+  dv.setUint16(20, FORMAT_PCM, true);
+  dv.setUint16(22, channels, true);
+  dv.setUint32(24, sampleRateHz, true);
+  dv.setUint32(28, sampleRateHz * channels * 2, true); // byte rate
+  dv.setUint16(32, channels * 2, true); // block align
+  dv.setUint16(34, 16, true);
+  ascii(36, 'data');
+  dv.setUint32(40, dataBytes, true);
+  for (let i = 0; i < pcm.length; i++) dv.setInt16(44 + 2 * i, pcm[i]!, true);
+  return out;
+}

@@ -1,0 +1,148 @@
+/** Streaming and batch give the same numbers bit for bit, whatever the chunking; specs are checked field by field. */
+import { describe, expect, it } from 'vitest';
+import { AudioFrontend, audioFrameCount, audioFrontendSpec, EdgeRnnError, isEdgeRnnError, Rng, validateAudioSpec, type AudioFrontendSpec } from '../../src/index.js';
+
+function noiseAndTones(n: number, seed: number): Int16Array {
+  const rng = new Rng(seed);
+  return Int16Array.from({ length: n }, (_, i) => Math.round(8000 * Math.sin(i * 0.05) + 3000 * Math.sin(i * 0.71) + 2000 * rng.normal()));
+}
+
+/** Pushes `x` in chunks of random sizes (including empty ones and single samples) and collects the frames. */
+function streamed(fe: AudioFrontend, x: Int16Array | Float32Array, rng: Rng, maxChunk: number): { data: Float32Array; indices: number[] } {
+  const frames: number[] = [];
+  const indices: number[] = [];
+  let off = 0;
+  while (off < x.length) {
+    const len = rng.next() < 0.1 ? 0 : rng.int(1, maxChunk);
+    const chunk = x.subarray(off, Math.min(x.length, off + len));
+    fe.push(chunk, (f, i) => {
+      frames.push(...f);
+      indices.push(i);
+    });
+    off += chunk.length;
+  }
+  return { data: Float32Array.from(frames), indices };
+}
+
+const SPECS: Record<string, AudioFrontendSpec> = {
+  'logmel default': audioFrontendSpec('logmel'),
+  'mfcc default': audioFrontendSpec('mfcc'),
+  'mfcc slaney/hamming': audioFrontendSpec('mfcc', { melScale: 'slaney', melNorm: 'slaney', window: 'hamming', nMfcc: 20 }),
+  'hop longer than frame': audioFrontendSpec('logmel', { frameMs: 10, hopMs: 25, nfft: 256, nMels: 20 }),
+  'hop equal to frame': audioFrontendSpec('logmel', { frameMs: 20, hopMs: 20 }),
+};
+
+describe('audio streaming = batch, bit for bit', () => {
+  const x = noiseAndTones(16000 + 123, 1);
+  for (const [name, spec] of Object.entries(SPECS)) {
+    it(`${name}: random chunkings reproduce batch() exactly`, () => {
+      const fe = new AudioFrontend(spec);
+      const ref = fe.batch(x);
+      expect(ref.count).toBe(audioFrameCount(spec, x.length));
+      expect(ref.count).toBeGreaterThan(30);
+      for (const [seed, maxChunk] of [[1, 1], [2, 37], [3, 160], [4, 5000]] as const) {
+        fe.reset();
+        const s = streamed(fe, x, new Rng(seed), maxChunk);
+        expect(s.indices).toEqual(Array.from({ length: ref.count }, (_, i) => i));
+        expect(s.data).toEqual(ref.data); // toEqual on Float32Array compares every element exactly
+      }
+    });
+  }
+
+  it('Int16 codes and float32 samples (code / 32768) give identical frames', () => {
+    const spec = audioFrontendSpec('mfcc');
+    const a = new AudioFrontend(spec).batch(x);
+    const b = new AudioFrontend(spec).batch(Float32Array.from(x, (v) => v / 32768));
+    expect(b.data).toEqual(a.data);
+  });
+
+  it('frames appear exactly when the frame completes: after 400 samples, then every 160', () => {
+    const fe = new AudioFrontend(audioFrontendSpec('logmel'));
+    const counts = [399, 1, 159, 1, 160, 320].map((n) => fe.push(x.subarray(0, n), () => {}));
+    expect(counts).toEqual([0, 1, 0, 1, 1, 2]);
+    expect([0, 399, 400, 559, 560, 16000].map((n) => audioFrameCount(fe.spec, n))).toEqual([0, 0, 1, 1, 2, 98]);
+  });
+
+  it('the callback gets the same reused buffer every frame (no per-frame allocation of outputs)', () => {
+    const fe = new AudioFrontend(audioFrontendSpec('logmel'));
+    const seen = new Set<Float32Array>();
+    fe.push(x, (f) => seen.add(f));
+    expect(seen.size).toBe(1);
+  });
+
+  it('reset() restarts the stream: the same input gives the same frames again', () => {
+    const fe = new AudioFrontend(audioFrontendSpec('mfcc'));
+    const a = streamed(fe, x, new Rng(9), 999);
+    fe.reset();
+    const b = streamed(fe, x, new Rng(10), 77);
+    expect(b.data).toEqual(a.data);
+  });
+
+  it('a chunk with NaN is rejected whole (NON_FINITE_INPUT) and leaves the stream unchanged', () => {
+    const spec = audioFrontendSpec('logmel');
+    const f = Float32Array.from(x.subarray(0, 2000), (v) => v / 32768);
+    const clean = new AudioFrontend(spec);
+    const dirty = new AudioFrontend(spec);
+    const a: number[] = [];
+    const b: number[] = [];
+    clean.push(f.subarray(0, 1000), (fr) => a.push(...fr));
+    dirty.push(f.subarray(0, 1000), (fr) => b.push(...fr));
+    const bad = f.slice(1000, 1500);
+    bad[321] = NaN;
+    let err: unknown;
+    try {
+      dirty.push(bad, (fr) => b.push(...fr));
+    } catch (e) {
+      err = e;
+    }
+    expect(isEdgeRnnError(err, 'NON_FINITE_INPUT')).toBe(true);
+    expect((err as Error).message).toMatch(/sample 321/);
+    clean.push(f.subarray(1000), (fr) => a.push(...fr));
+    dirty.push(f.subarray(1000), (fr) => b.push(...fr));
+    expect(b).toEqual(a);
+  });
+});
+
+describe('audio spec validation names the bad field', () => {
+  const good = audioFrontendSpec('mfcc') as unknown as Record<string, unknown>;
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['unknown kind', { kind: 'spectrogram' }, /'kind' must be one of 'logmel', 'mfcc', got "spectrogram"/],
+    ['frame not whole samples', { frameMs: 25.03 }, /'frameMs' must be a whole number of samples at 16000 Hz/],
+    ['hop not whole samples', { hopMs: 10.01 }, /'hopMs' must be a whole number of samples/],
+    ['nfft not a power of two', { nfft: 500 }, /'nfft' must be a power of two >= 400 \(the frame length in samples\), got 500/],
+    ['nfft shorter than the frame', { nfft: 256 }, /'nfft' must be a power of two >= 400/],
+    ['nMfcc above nMels', { nMfcc: 41 }, /'nMfcc' must be an integer >= 1 <= 40, got 41/],
+    ['nMfcc missing for mfcc', { nMfcc: undefined }, /'nMfcc' must be an integer >= 1 <= 40, got nothing/],
+    ['fMax above Nyquist', { fMaxHz: 9000 }, /'fMaxHz' must be a finite number > 20 <= 8000, got 9000/],
+    ['fMax below fMin', { fMinHz: 3000, fMaxHz: 2000 }, /'fMaxHz' must be a finite number > 3000/],
+    ['negative fMin', { fMinHz: -1 }, /'fMinHz' must be a finite number >= 0, got -1/],
+    ['pre-emphasis 1', { preEmphasis: 1 }, /'preEmphasis' must be a finite number >= 0 < 1, got 1/],
+    ['bad window', { window: 'blackman' }, /'window' must be one of 'hann', 'hamming', got "blackman"/],
+    ['bad mel scale', { melScale: 'kaldi' }, /'melScale' must be one of 'htk', 'slaney'/],
+    ['bad mel norm', { melNorm: 'l2' }, /'melNorm' must be one of 'none', 'slaney'/],
+    ['zero log floor', { logFloor: 0 }, /'logFloor' must be a finite number > 0, got 0/],
+    ['string sample rate', { sampleRateHz: '16000' }, /'sampleRateHz' must be a finite number >= 1000 <= 384000, got "16000"/],
+    ['typo field', { nmfcc: 13 }, /'nmfcc' must be absent \(known fields:/],
+    ['nMfcc on logmel', { kind: 'logmel' }, /'nMfcc' must be absent for kind 'logmel'/],
+    ['NaN nMels', { nMels: NaN }, /'nMels' must be an integer/],
+  ];
+  for (const [name, patch, msg] of cases) {
+    it(name, () => {
+      const spec = { ...good, ...patch };
+      for (const k of Object.keys(patch)) if (patch[k] === undefined) delete spec[k];
+      let err: unknown;
+      try {
+        validateAudioSpec(spec);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(EdgeRnnError);
+      expect((err as EdgeRnnError).code).toBe('FRONTEND_SPEC');
+      expect((err as Error).message).toMatch(msg);
+    });
+  }
+
+  it('a non-object spec is rejected', () => {
+    expect(() => validateAudioSpec(null)).toThrow(/expected an object, got null/);
+  });
+});

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { AudioFrontend, audioFrontendSpec, createFrontend, createFrontendForInput, FRONTEND_KINDS, ImuFrontend, isEdgeRnnError, PassthroughFrontend, SeriesFrontend } from '../../src/index.js';
+
+describe('createFrontend: one entry point for gateway and trainer', () => {
+  it('dispatches every kind to its streaming class', () => {
+    expect(FRONTEND_KINDS).toEqual(['none', 'logmel', 'mfcc', 'imu', 'series']);
+    expect(createFrontend({ kind: 'none', channels: 3 })).toBeInstanceOf(PassthroughFrontend);
+    expect(createFrontend(audioFrontendSpec('logmel'))).toBeInstanceOf(AudioFrontend);
+    expect(createFrontend(audioFrontendSpec('mfcc')).featureSize).toBe(13);
+    const imu = createFrontend({ kind: 'imu', inputRateHz: 50, rateHz: 25, resampler: 'polyphase', channels: [{ name: 'ax', unit: 'm/s2' }], accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 50, hop: 25 });
+    expect(imu).toBeInstanceOf(ImuFrontend);
+    expect([imu.featureSize, imu.framesPerOutput, imu.frameRateHz]).toEqual([1, 50, 25]);
+    expect(createFrontend({ kind: 'series', channels: 1, scaling: { kind: 'none' } })).toBeInstanceOf(SeriesFrontend);
+  });
+
+  it('a spec read back from manifest JSON builds the same front end', () => {
+    const spec = audioFrontendSpec('mfcc', { nMfcc: 10, melScale: 'slaney' });
+    const x = Int16Array.from({ length: 4000 }, (_, i) => Math.round(5000 * Math.sin(i * 0.2)));
+    expect(createFrontend(JSON.parse(JSON.stringify(spec))).batch(x).data).toEqual(createFrontend(spec).batch(x).data);
+  });
+
+  it("'none' passes frames through and takes its width from the model when not given", () => {
+    const fe = createFrontendForInput({ size: 2, frontend: { kind: 'none' } });
+    const got: number[][] = [];
+    fe.push([1, 2, 3, 4], (f) => got.push([...f]));
+    expect(got).toEqual([[1, 2], [3, 4]]);
+    expect(() => createFrontend({ kind: 'none' })).toThrow(/'channels' must be set/);
+  });
+
+  it('an unknown kind lists the known ones', () => {
+    expect(() => createFrontend({ kind: 'stft' })).toThrow(/'kind' must be one of 'none', 'logmel', 'mfcc', 'imu', 'series', got "stft"/);
+    expect(() => createFrontend({})).toThrow(/'kind' must be one of .* got nothing/);
+  });
+
+  it("a front end whose width differs from the model's input size is refused at load", () => {
+    let err: unknown;
+    try {
+      createFrontendForInput({ size: 40, frontend: audioFrontendSpec('mfcc') as never });
+    } catch (e) {
+      err = e;
+    }
+    expect(isEdgeRnnError(err, 'FRONTEND_SPEC')).toBe(true);
+    expect((err as Error).message).toBe("mfcc front end gives 13 features per frame, the model's input size is 40");
+  });
+});

@@ -1,0 +1,179 @@
+/**
+ * WAV reading and writing, with sox (a real peer) producing every supported encoding from one
+ * known signal, and hand-broken files for each defect. The sox part skips, saying why, when sox
+ * is not installed.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { encodeWav, isEdgeRnnError, readWav, readWavInfo, readWavMono, Rng } from '../../src/index.js';
+
+function hasSox(): boolean {
+  try {
+    execFileSync('sox', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const rng = new Rng(5);
+/** 0.25 s of 16 kHz: a tone plus noise, as 16-bit codes. */
+const pcm = Int16Array.from({ length: 4000 }, (_, i) => Math.round(12000 * Math.sin(i * 0.07) + 3000 * rng.normal()));
+const stereo = Int16Array.from({ length: 8000 }, (_, i) => (i % 2 === 0 ? pcm[i >> 1]! : -pcm[i >> 1]! >> 1));
+
+function errorOf(fn: () => unknown): Error & { code?: string } {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected an error');
+}
+
+describe('encodeWav / readWav round trip', () => {
+  it('16-bit mono: codes come back exactly (as code / 32768)', () => {
+    const w = readWav(encodeWav(pcm, 16000));
+    expect([w.sampleRateHz, w.channels, w.bitsPerSample, w.encoding, w.frames]).toEqual([16000, 1, 16, 'pcm', 4000]);
+    expect(Array.from(w.channelData[0]!, (v) => v * 32768)).toEqual(Array.from(pcm));
+  });
+
+  it('stereo: channel selection and mixdown', () => {
+    const bytes = encodeWav(stereo, 8000, 2);
+    expect(readWavInfo(bytes)).toEqual({ sampleRateHz: 8000, channels: 2, bitsPerSample: 16, encoding: 'pcm', frames: 4000 });
+    const left = readWavMono(bytes, { channel: 0 }).samples;
+    const right = readWavMono(bytes, { channel: 1 }).samples;
+    const mix = readWavMono(bytes).samples;
+    for (let i = 0; i < 4000; i++) {
+      expect(left[i]! * 32768).toBe(pcm[i]);
+      expect(right[i]! * 32768).toBe(-pcm[i]! >> 1);
+      expect(mix[i]).toBe(Math.fround((left[i]! + right[i]!) / 2));
+    }
+  });
+
+  it('float input is rounded and clipped to int16', () => {
+    const w = readWav(encodeWav(Float32Array.from([0, 0.5, -0.5, 1.5, -2, 1 / 65536]), 16000));
+    expect(Array.from(w.channelData[0]!, (v) => v * 32768)).toEqual([0, 16384, -16384, 32767, -32768, 1]);
+  });
+
+  it('encodeWav refuses non-finite samples and partial frames', () => {
+    expect(errorOf(() => encodeWav(Float32Array.from([0, NaN]), 16000)).message).toMatch(/sample 1 is NaN/);
+    expect(errorOf(() => encodeWav(new Int16Array(3), 16000, 2)).message).toMatch(/3 samples are not whole frames of 2 channels/);
+    expect(errorOf(() => encodeWav(new Int16Array(3), 0)).message).toMatch(/sample rate must be a positive integer, got 0/);
+  });
+});
+
+describe.skipIf(!hasSox())('files written by sox', () => {
+  if (!hasSox()) console.log('skipping sox-written WAV checks: sox is not installed (Debian package sox)');
+  const dir = mkdtempSync(join(tmpdir(), 'edgernn-wav-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const src = join(dir, 'src.wav');
+  writeFileSync(src, encodeWav(pcm, 16000));
+  const srcStereo = join(dir, 'stereo.wav');
+  writeFileSync(srcStereo, encodeWav(stereo, 16000, 2));
+  const sox = (args: string[], input = src): Uint8Array => {
+    const out = join(dir, `out-${args.join('_').replace(/[^a-z0-9_-]/gi, '')}.wav`);
+    execFileSync('sox', ['-R', '-D', input, ...args, out]);
+    return new Uint8Array(readFileSync(out));
+  };
+
+  const formats: [string, string[], number, string, number][] = [
+    // name, sox output options, bits, encoding, tolerance in 16-bit codes
+    ['8-bit unsigned', ['-b', '8', '-e', 'unsigned-integer'], 8, 'pcm', 128],
+    ['24-bit signed', ['-b', '24'], 24, 'pcm', 0],
+    ['32-bit signed', ['-b', '32'], 32, 'pcm', 0],
+    ['32-bit float', ['-b', '32', '-e', 'floating-point'], 32, 'float', 0],
+    ['64-bit float', ['-b', '64', '-e', 'floating-point'], 64, 'float', 0],
+    ['16-bit written as -t wavpcm (plain PCM header)', ['-b', '16', '-t', 'wavpcm'], 16, 'pcm', 0],
+  ];
+  for (const [name, args, bits, encoding, tol] of formats) {
+    it(`${name}: same samples as the 16-bit source (within ${tol} codes)`, () => {
+      const bytes = sox(args);
+      const w = readWavMono(bytes);
+      expect([w.info.bitsPerSample, w.info.encoding, w.info.frames]).toEqual([bits, encoding, 4000]);
+      for (let i = 0; i < 4000; i++) expect(Math.abs(w.samples[i]! * 32768 - pcm[i]!)).toBeLessThanOrEqual(tol);
+    });
+  }
+
+  it('extensible header (sox writes one for 24-bit stereo) with channel selection', () => {
+    const bytes = sox(['-b', '24'], srcStereo);
+    const tag = new DataView(bytes.buffer, bytes.byteOffset).getUint16(20, true);
+    expect(tag).toBe(0xfffe);
+    const right = readWavMono(bytes, { channel: 1 }).samples;
+    for (let i = 0; i < 4000; i++) expect(right[i]! * 32768).toBe(-pcm[i]! >> 1);
+  });
+
+  it('sox reads what encodeWav writes (its stat agrees on length and rate)', () => {
+    const info = execFileSync('soxi', [srcStereo], { encoding: 'utf8' });
+    expect(info).toMatch(/Channels\s*: 2/);
+    expect(info).toMatch(/Sample Rate\s*: 16000/);
+    expect(info).toMatch(/= 4000 samples/);
+  });
+
+  it('A-law is reported as unsupported by name', () => {
+    const e = errorOf(() => readWav(sox(['-e', 'a-law']), 'alaw.wav'));
+    expect(isEdgeRnnError(e, 'BAD_INPUT_FILE')).toBe(true);
+    expect(e.message).toMatch(/alaw.wav: format 6 \(A-law\) is not supported/);
+  });
+});
+
+describe('malformed files are BAD_INPUT_FILE errors naming the defect', () => {
+  const good = encodeWav(pcm.subarray(0, 100), 16000);
+  const patch = (f: (b: Uint8Array, dv: DataView) => void, bytes = good): Uint8Array => {
+    const b = bytes.slice();
+    f(b, new DataView(b.buffer));
+    return b;
+  };
+  const cases: [string, Uint8Array, RegExp][] = [
+    ['too short', good.subarray(0, 8), /8 bytes is too short for a RIFF\/WAVE header/],
+    ['not RIFF', patch((b) => b.set([0x4f, 0x67, 0x67, 0x53], 0)), /not a WAV file: starts with "OggS"/],
+    ['RIFX', patch((b) => (b[3] = 0x58)), /big-endian RIFX files are not supported/],
+    ['not WAVE', patch((b) => b.set([0x41, 0x56, 0x49, 0x20], 8)), /RIFF form type is "AVI ", expected "WAVE"/],
+    ['truncated data', good.subarray(0, 100), /data chunk declares 200 bytes, only 56 remain: truncated/],
+    ['no fmt chunk', patch((b) => b.set([0x4a, 0x55, 0x4e, 0x4b], 12)), /data chunk comes before the fmt chunk/],
+    ['no data chunk', good.subarray(0, 36), /no data chunk/],
+    ['bad block align', patch((_b, dv) => dv.setUint16(32, 4, true)), /block align is 4, expected 2 \(1 channels × 2 bytes\)/],
+    ['12-bit samples', patch((_b, dv) => dv.setUint16(34, 12, true)), /12-bit pcm samples are not supported \(expected 8, 16, 24, 32\)/],
+    ['zero channels', patch((_b, dv) => dv.setUint16(22, 0, true)), /fmt chunk says 0 channels/],
+    ['odd data size', patch((_b, dv) => dv.setUint32(40, 199, true)), /data chunk of 199 bytes is not a whole number of 2-byte sample frames/],
+    ['short fmt chunk', patch((_b, dv) => dv.setUint32(16, 12, true)), /fmt chunk is 12 bytes, expected at least 16/],
+  ];
+  for (const [name, bytes, msg] of cases) {
+    it(name, () => {
+      const e = errorOf(() => readWav(bytes, 'bad.wav'));
+      expect(isEdgeRnnError(e, 'BAD_INPUT_FILE')).toBe(true);
+      expect(e.message).toMatch(/^bad.wav: /);
+      expect(e.message).toMatch(msg);
+    });
+  }
+
+  it('NaN in a float file names the sample', () => {
+    const b = new Uint8Array(44 + 8);
+    b.set(encodeWav(new Int16Array(0), 16000).subarray(0, 44));
+    const dv = new DataView(b.buffer);
+    dv.setUint32(4, 44, true);
+    dv.setUint16(20, 3, true); // IEEE float
+    dv.setUint16(32, 4, true);
+    dv.setUint16(34, 32, true);
+    dv.setUint32(40, 8, true);
+    dv.setFloat32(44, 0.5, true);
+    dv.setFloat32(48, NaN, true);
+    expect(errorOf(() => readWav(b, 'nan.wav')).message).toMatch(/nan.wav: sample 1 of channel 0 is NaN/);
+  });
+
+  it('a channel the file does not have', () => {
+    expect(errorOf(() => readWavMono(good, { channel: 1, source: 'a.wav' })).message).toBe('a.wav: channel 1 requested, the file has 1 channel (0..0)');
+  });
+
+  it('chunks before fmt/data (LIST) and odd-sized chunks are skipped with their pad byte', () => {
+    const list = new Uint8Array([0x4c, 0x49, 0x53, 0x54, 3, 0, 0, 0, 1, 2, 3, 0]);
+    const b = new Uint8Array(good.length + list.length);
+    b.set(good.subarray(0, 12));
+    b.set(list, 12);
+    b.set(good.subarray(12), 24);
+    const w = readWav(b);
+    expect(Array.from(w.channelData[0]!, (v) => v * 32768)).toEqual(Array.from(pcm.subarray(0, 100)));
+  });
+});

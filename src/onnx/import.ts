@@ -1,0 +1,536 @@
+/**
+ * ONNX import: walks a graph once, folding constants and turning everything computed from the
+ * sequence input X into a chain of edgernn layers (values.ts explains the representation).
+ *
+ *   const imp = importOnnx(bytes);              // every graph output, with its layer chain
+ *   const spec = onnxToSpec(imp);                 // float32 ModelSpec of the first output
+ *
+ * Only the nodes an output needs are evaluated, so dead branches (an unused h_n Concat) cost
+ * nothing. Nodes that cannot be compiled are collected and reported together (node index, name,
+ * op type, inputs -> outputs, why), with a pointer to the onnxruntime-web backend, which runs any
+ * ONNX model. Malformed protobuf is ONNX_PARSE, spec violations ONNX_INVALID, wrong shapes
+ * SHAPE_MISMATCH.
+ *
+ * Batches: edgernn runs one sequence at a time. `batchIndex` picks the element of batch-sized
+ * constants (initial_h, sequence_lens); the conformance runner imports once per element.
+ */
+import { EdgeRnnError } from '../errors.js';
+import { isRecurrent, type Layer, type ModelSpec } from '../model/spec.js';
+import { Attrs, nodeLabel } from './attrs.js';
+import { CONST_OPS, sliceParams, tensorToConst, type OpContext } from './fold.js';
+import { ONNX_DTYPES, decodeModelProto, type ModelProto, type NodeProto } from './proto.js';
+import { LayoutMismatch, recurrentNode, type RecurrentContext } from './recurrent.js';
+import {
+  dynActivation,
+  dynAddDyn,
+  dynArith,
+  dynConcat,
+  dynFlatten,
+  dynGather,
+  dynGemm,
+  dynMatMul,
+  dynReshape,
+  dynShape,
+  dynSlice,
+  dynSoftmax,
+  dynSqueeze,
+  dynTranspose,
+  dynUnsqueeze,
+  inputValue,
+  materialize,
+} from './stream.js';
+import {
+  NodeUnsupported,
+  canonicalize,
+  constOf,
+  dynDims,
+  invalid,
+  unsupported,
+  type AxisRole,
+  type ConstValue,
+  type DynValue,
+  type TimeSelect,
+  type Value,
+} from './values.js';
+
+/** Opsets of the default domain this importer implements. */
+export const MIN_OPSET = 7;
+export const MAX_OPSET = 22;
+
+export type InputLayout = 'TBF' | 'BTF' | 'TF';
+
+export interface BoundTensor {
+  dims: number[];
+  data: ArrayLike<number>;
+  /** TensorProto data type (default FLOAT). */
+  dataType?: number;
+}
+
+export interface ImportOptions {
+  /** Name for messages (a file path). */
+  source?: string;
+  /** Constant values for graph inputs (or replacing initializers), e.g. a test's W, R, B, initial_h. */
+  bind?: Record<string, BoundTensor>;
+  /** The sequence input (default: the first graph input without a value). */
+  sequenceInput?: string;
+  /** Roles of X's axes (default: tried in the order [seq,batch,F], [batch,seq,F]; rank 2: [seq,F]). */
+  inputLayout?: InputLayout;
+  /** Actual dims of X (the conformance runner knows them): sequence length, batch, features. */
+  inputDims?: number[];
+  /** Which batch element this import is for (batch-sized initial_h, sequence_lens). Default 0. */
+  batchIndex?: number;
+  /** Graph outputs to compile (default: all). */
+  outputs?: string[];
+}
+
+/** One graph output as edgernn computes it. */
+export interface OnnxOutput {
+  name: string;
+  /** 'dyn': computed from X by `layers`; 'const': does not depend on X (`constant`). */
+  kind: 'dyn' | 'const';
+  layers: Layer[];
+  /** Which steps the output holds (values.ts ChainBase.time). */
+  time: TimeSelect;
+  /** time 'final': index of the layer whose final states are taken. */
+  finalAt: number;
+  /** sequence_lens of this batch element when shorter than the sequence (padding after). */
+  stepLimit: number | null;
+  /** With stepLimit: the last layer that honours it; later layers see zero padding. */
+  limitAt: number;
+  /** The output tensor's axes (F axes row-major over the feature vector). */
+  axes: { role: AxisRole; size: number }[];
+  constant?: { dims: number[]; data: Float64Array };
+}
+
+export interface OnnxImport {
+  model: ModelProto;
+  opset: number;
+  input: { name: string; layout: InputLayout; features: number; batch: number; staticT: number | null };
+  outputs: OnnxOutput[];
+  /** Assumptions made (unbound state inputs, full-length sequences). */
+  notes: string[];
+}
+
+interface Issue {
+  index: number;
+  node: NodeProto;
+  reason: string;
+}
+
+interface ImportCtx extends RecurrentContext {
+  opts: ImportOptions;
+}
+
+type DynOp = (ctx: ImportCtx, inputs: (Value | undefined)[]) => Value[];
+
+function dynAt(ctx: OpContext, inputs: (Value | undefined)[], i: number): DynValue {
+  const v = inputs[i];
+  if (v?.kind !== 'dyn') throw unsupported(`${ctx.label}: input ${i} must be computed from the sequence`);
+  return v;
+}
+
+function constAt(ctx: OpContext, inputs: (Value | undefined)[], i: number, what: string): ConstValue {
+  const v = inputs[i];
+  if (v === undefined) throw invalid(`${ctx.label}: input ${i} (${what}) is missing`);
+  if (v.kind !== 'const') throw unsupported(`${ctx.label}: ${what} must be a constant (it is computed from the input sequence)`);
+  return v;
+}
+
+function constOpt(ctx: OpContext, inputs: (Value | undefined)[], i: number, what: string): ConstValue | undefined {
+  return inputs[i] === undefined ? undefined : constAt(ctx, inputs, i, what);
+}
+
+function axesOf(ctx: OpContext, inputs: (Value | undefined)[], i: number): number[] | undefined {
+  if (ctx.opset >= 13) {
+    const v = constOpt(ctx, inputs, i, 'axes');
+    if (v?.sym) throw unsupported(`${ctx.label}: axes depend on the sequence length`);
+    return v ? Array.from(v.data) : undefined;
+  }
+  return ctx.attrs.ints('axes');
+}
+
+function arith(op: 'Add' | 'Sub' | 'Mul' | 'Div'): DynOp {
+  return (ctx, inputs) => {
+    const a = inputs[0];
+    const b = inputs[1];
+    if (!a || !b) throw invalid(`${ctx.label}: needs two inputs`);
+    if (a.kind === 'dyn' && b.kind === 'dyn') {
+      if (op === 'Add' || op === 'Sub') return [dynAddDyn(ctx, a, b, op === 'Add' ? 1 : -1)];
+      throw unsupported(`${ctx.label} multiplies two sequence values (edgernn folds only linear glue)`);
+    }
+    if (a.kind === 'dyn' && b.kind === 'const') return [dynArith(ctx, op, a, b, true)];
+    if (a.kind === 'const' && b.kind === 'dyn') {
+      if (op === 'Div') throw unsupported(`${ctx.label} divides by a sequence value`);
+      return [dynArith(ctx, op, b, a, op === 'Add' || op === 'Mul')];
+    }
+    throw unsupported(`${ctx.label}: unsupported operand kinds`);
+  };
+}
+
+function passThrough(ctx: ImportCtx, inputs: (Value | undefined)[]): Value[] {
+  const v = inputs[0]!;
+  const extra: Value[] = ctx.node.output.slice(1).map(() => ({ kind: 'poison', reason: `${ctx.label}: only its first output is supported` }));
+  return [v, ...extra];
+}
+
+const DYN_OPS: Readonly<Record<string, DynOp>> = {
+  Identity: passThrough,
+  Dropout: passThrough,
+  Cast: (ctx, inputs) => {
+    const to = ctx.attrs.required(ctx.attrs.int('to'), 'to');
+    if (to !== ONNX_DTYPES.FLOAT && to !== ONNX_DTYPES.DOUBLE && to !== ONNX_DTYPES.FLOAT16) throw unsupported(`${ctx.label}: cast of a sequence value to integer type ${to}`);
+    return [inputs[0]!];
+  },
+  Transpose: (ctx, inputs) => [dynTranspose(ctx, dynAt(ctx, inputs, 0), ctx.attrs.ints('perm'))],
+  Unsqueeze: (ctx, inputs) => [dynUnsqueeze(ctx, dynAt(ctx, inputs, 0), ctx.attrs.required(axesOf(ctx, inputs, 1), 'axes'))],
+  Squeeze: (ctx, inputs) => [dynSqueeze(ctx, dynAt(ctx, inputs, 0), axesOf(ctx, inputs, 1))],
+  Reshape: (ctx, inputs) => [
+    dynReshape(ctx, dynAt(ctx, inputs, 0), constAt(ctx, inputs, 1, 'shape'), ctx.opset >= 14 && ctx.attrs.int('allowzero', 0) === 1, ctx.staticT),
+  ],
+  Flatten: (ctx, inputs) => [dynFlatten(ctx, dynAt(ctx, inputs, 0), ctx.attrs.int('axis', 1))],
+  Shape: (ctx, inputs) => [dynShape(ctx, dynAt(ctx, inputs, 0))],
+  Gather: (ctx, inputs) => [dynGather(ctx, dynAt(ctx, inputs, 0), constAt(ctx, inputs, 1, 'indices'))],
+  Slice: (ctx, inputs) => {
+    const v = dynAt(ctx, inputs, 0);
+    const rank = v.axes.length;
+    if (ctx.opset < 10) {
+      const p = sliceParams(ctx, [], rank);
+      return [dynSlice(ctx, v, { axes: p.axes, starts: p.starts.map((s) => [s, false]), ends: p.ends.map((e) => [e, false]), steps: p.steps })];
+    }
+    const pair = (c: ConstValue): [number, boolean][] => Array.from(c.data, (x, i) => [x, c.sym?.[i] === 1] as [number, boolean]);
+    const starts = pair(constAt(ctx, inputs, 1, 'starts'));
+    const ends = pair(constAt(ctx, inputs, 2, 'ends'));
+    const axesC = constOpt(ctx, inputs, 3, 'axes');
+    const stepsC = constOpt(ctx, inputs, 4, 'steps');
+    if (axesC?.sym || stepsC?.sym) throw unsupported(`${ctx.label}: axes or steps depend on the sequence length`);
+    const axes = (axesC ? Array.from(axesC.data) : starts.map((_, i) => i)).map((a) => (a < 0 ? a + rank : a));
+    const steps = stepsC ? Array.from(stepsC.data) : starts.map(() => 1);
+    if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) throw invalid(`${ctx.label}: starts, ends, axes, steps differ in length`);
+    if (axes.some((a) => a < 0 || a >= rank)) throw invalid(`${ctx.label}: axes [${axes}] out of range for rank ${rank}`);
+    return [dynSlice(ctx, v, { axes, starts, ends, steps })];
+  },
+  Concat: (ctx, inputs) => {
+    const vs = inputs.filter((v): v is Value => v !== undefined);
+    if (!vs.every((v) => v.kind === 'dyn')) throw unsupported(`${ctx.label} concatenates sequence values with constants`);
+    return [dynConcat(ctx, vs as DynValue[], ctx.attrs.required(ctx.attrs.int('axis'), 'axis'))];
+  },
+  Expand: (ctx, inputs) => {
+    const v = dynAt(ctx, inputs, 0);
+    const shape = constAt(ctx, inputs, 1, 'shape');
+    const dims = dynDims(v);
+    const sh = Array.from(shape.data);
+    const ok = !shape.sym && sh.length <= dims.length && sh.every((d, i) => d === 1 || d === dims[dims.length - sh.length + i]);
+    if (!ok) throw unsupported(`${ctx.label} broadcasts a sequence value to [${sh}]`);
+    return [v];
+  },
+  Add: arith('Add'),
+  Sub: arith('Sub'),
+  Mul: arith('Mul'),
+  Div: arith('Div'),
+  Neg: (ctx, inputs) => [dynArith(ctx, 'Mul', dynAt(ctx, inputs, 0), constOf(ONNX_DTYPES.FLOAT, [], [-1]), true)],
+  MatMul: (ctx, inputs) => {
+    if (inputs[0]?.kind !== 'dyn') throw unsupported(`${ctx.label}: the sequence value must be the left operand`);
+    return [dynMatMul(ctx, dynAt(ctx, inputs, 0), constAt(ctx, inputs, 1, 'B'))];
+  },
+  Gemm: (ctx, inputs) => [dynGemm(ctx, dynAt(ctx, inputs, 0), constAt(ctx, inputs, 1, 'B'), constOpt(ctx, inputs, 2, 'C'))],
+  Relu: (ctx, inputs) => [dynActivation(dynAt(ctx, inputs, 0), 'relu')],
+  Sigmoid: (ctx, inputs) => [dynActivation(dynAt(ctx, inputs, 0), 'sigmoid')],
+  Tanh: (ctx, inputs) => [dynActivation(dynAt(ctx, inputs, 0), 'tanh')],
+  Softmax: (ctx, inputs) => [dynSoftmax(ctx, dynAt(ctx, inputs, 0), 'softmax')],
+  LogSoftmax: (ctx, inputs) => [dynSoftmax(ctx, dynAt(ctx, inputs, 0), 'logSoftmax')],
+  GRU: (ctx, inputs) => recurrentNode(ctx, 'gru', inputs),
+  LSTM: (ctx, inputs) => recurrentNode(ctx, 'lstm', inputs),
+  RNN: (ctx, inputs) => recurrentNode(ctx, 'rnn', inputs),
+};
+
+/** Operators the importer compiles (constant folding or sequence ops). */
+export const SUPPORTED_OPS: readonly string[] = [...new Set([...Object.keys(CONST_OPS), ...Object.keys(DYN_OPS)])].sort();
+
+function unsupportedReport(source: string, issues: Issue[], model: ModelProto): EdgeRnnError {
+  const lines = issues.map((i) => {
+    const n = i.node;
+    return `  - node ${i.index} '${n.name || '(unnamed)'}' (${n.domain ? `${n.domain}.` : ''}${n.opType}), [${n.input.join(', ')}] -> [${n.output.join(', ')}]: ${i.reason}`;
+  });
+  return new EdgeRnnError(
+    'ONNX_UNSUPPORTED',
+    [
+      `${source}: edgernn cannot compile ${issues.length} of ${model.graph.node.length} nodes:`,
+      ...lines,
+      `edgernn compiles GRU, LSTM and RNN layers with Gemm/MatMul heads and the glue around them (${SUPPORTED_OPS.join(', ')}).`,
+      'Run this model unchanged with the onnxruntime-web backend: OrtWebModel.create(bytes) from edgernn (src/onnx/ort-web-backend.ts).',
+    ].join('\n'),
+    { source, nodes: issues.map((i) => ({ index: i.index, name: i.node.name, opType: i.node.opType, reason: i.reason })) },
+  );
+}
+
+function defaultOpset(model: ModelProto, source: string): number {
+  const ids = model.opsetImport.filter((o) => o.domain === '' || o.domain === 'ai.onnx');
+  if (ids.length === 0) throw invalid(`${source}: the model imports no version of the default ONNX domain (opset_import)`);
+  const v = ids[0]!.version;
+  if (v < MIN_OPSET || v > MAX_OPSET) {
+    throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: opset ${v} is outside the ${MIN_OPSET}..${MAX_OPSET} range edgernn implements; convert it (onnx.version_converter) or use the onnxruntime-web backend`, { opset: v });
+  }
+  return v;
+}
+
+/** X's feature count when its declared last dimension is symbolic: from the first consuming weight. */
+function inferFeatures(model: ModelProto, xName: string, consts: Map<string, ConstValue>): number | null {
+  const frontier = [xName];
+  const seen = new Set<string>();
+  while (frontier.length) {
+    const name = frontier.shift()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    for (const n of model.graph.node) {
+      if (n.input[0] !== name) continue;
+      const w = consts.get(n.input[1] ?? '');
+      if ((n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN') && w?.dims.length === 3) return w.dims[2]!;
+      if (n.opType === 'MatMul' && w?.dims.length === 2) return w.dims[0]!;
+      if (n.opType === 'Gemm' && w?.dims.length === 2) return w.dims[new Attrs(n).int('transB', 0) ? 1 : 0]!;
+      if (['Identity', 'Cast', 'Transpose', 'Unsqueeze', 'Squeeze', 'Dropout'].includes(n.opType)) frontier.push(...n.output);
+    }
+  }
+  return null;
+}
+
+function layoutCandidates(rank: number, dims: (number | string | null)[], forced: InputLayout | undefined): InputLayout[] {
+  if (forced) return [forced];
+  if (rank === 2) return ['TF'];
+  if (rank !== 3) return [];
+  // A concrete dim 0 with a symbolic dim 1 looks batch-first.
+  return typeof dims[0] === 'number' && typeof dims[1] !== 'number' ? ['BTF', 'TBF'] : ['TBF', 'BTF'];
+}
+
+/** Compiles the graph outputs of an ONNX model (see the file comment). */
+export function importOnnx(input: Uint8Array | ModelProto, opts: ImportOptions = {}): OnnxImport {
+  const source = opts.source ?? 'model.onnx';
+  const model = input instanceof Uint8Array ? decodeModelProto(input, source) : input;
+  const g = model.graph;
+  const opset = defaultOpset(model, source);
+  if (g.sparseInitializerCount > 0) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: sparse initializers are not supported`);
+
+  const consts = new Map<string, ConstValue>();
+  for (const t of g.initializer) consts.set(t.name, tensorToConst(t));
+  for (const [name, t] of Object.entries(opts.bind ?? {})) {
+    const n = t.dims.reduce((a, b) => a * b, 1);
+    if (t.data.length !== n) throw new EdgeRnnError('SHAPE_MISMATCH', `${source}: bound input '${name}' has ${t.data.length} values for dims [${t.dims}] (${n})`, { input: name });
+    consts.set(name, constOf(t.dataType ?? ONNX_DTYPES.FLOAT, t.dims, t.data));
+  }
+  const unbound = g.input.filter((v) => !consts.has(v.name));
+  const xInfo = opts.sequenceInput !== undefined ? g.input.find((v) => v.name === opts.sequenceInput) : unbound[0];
+  if (!xInfo) {
+    throw invalid(opts.sequenceInput !== undefined ? `${source}: the graph has no input '${opts.sequenceInput}'` : `${source}: every graph input has a value: there is no sequence input`);
+  }
+  if (xInfo.elemType !== 0 && xInfo.elemType !== ONNX_DTYPES.FLOAT && xInfo.elemType !== ONNX_DTYPES.DOUBLE && xInfo.elemType !== ONNX_DTYPES.FLOAT16) {
+    throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: sequence input '${xInfo.name}' has element type ${xInfo.elemType}; edgernn models take float frames`);
+  }
+  consts.delete(xInfo.name);
+  const declared: (number | string | null)[] = opts.inputDims ?? xInfo.shape ?? [];
+  if (declared.length === 0) throw invalid(`${source}: the shape of sequence input '${xInfo.name}' is unknown; pass inputDims`);
+  const rank = declared.length;
+  const candidates = layoutCandidates(rank, declared, opts.inputLayout);
+  if (candidates.length === 0) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: sequence input '${xInfo.name}' has rank ${rank}; edgernn takes [seq, batch, features], [batch, seq, features] or [seq, features]`);
+  let features = declared[rank - 1];
+  if (typeof features !== 'number' || features <= 0) {
+    features = inferFeatures(model, xInfo.name, consts);
+    if (features === null) throw invalid(`${source}: cannot tell how many features '${xInfo.name}' has (its last dimension is ${JSON.stringify(declared[rank - 1])})`);
+  }
+
+  let lastMismatch: LayoutMismatch | null = null;
+  for (const layout of candidates) {
+    try {
+      return evaluate(model, opts, source, opset, consts, xInfo.name, layout, declared, features, g.input);
+    } catch (e) {
+      if (e instanceof LayoutMismatch) {
+        lastMismatch = e;
+        continue;
+      }
+      throw e;
+    }
+  }
+  throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: no layout of '${xInfo.name}' [${declared.join(', ')}] fits the graph: ${lastMismatch?.message}`);
+}
+
+function evaluate(
+  model: ModelProto,
+  opts: ImportOptions,
+  source: string,
+  opset: number,
+  consts: Map<string, ConstValue>,
+  xName: string,
+  layout: InputLayout,
+  declared: (number | string | null)[],
+  features: number,
+  graphInputs: ModelProto['graph']['input'],
+): OnnxImport {
+  const g = model.graph;
+  const roles = layout === 'TBF' ? (['T', 'B', 'F'] as const) : layout === 'BTF' ? (['B', 'T', 'F'] as const) : (['T', 'F'] as const);
+  const tDim = declared[roles.indexOf('T')];
+  const bPos = (roles as readonly string[]).indexOf('B');
+  const bDim = bPos >= 0 ? declared[bPos] : 1;
+  const staticT = typeof tDim === 'number' && tDim > 0 ? tDim : null;
+  const batch = typeof bDim === 'number' && bDim > 0 ? bDim : 1;
+  const batchIndex = opts.batchIndex ?? 0;
+  if (!(batchIndex >= 0 && batchIndex < batch)) throw invalid(`${source}: batchIndex ${batchIndex} is outside the batch of ${batch}`);
+
+  const values = new Map<string, Value>();
+  for (const [k, v] of consts) values.set(k, v);
+  for (const gi of graphInputs) if (!values.has(gi.name) && gi.name !== xName) values.set(gi.name, { kind: 'free', name: gi.name });
+  values.set(xName, inputValue(roles, features, batch));
+
+  // Demand: nodes the requested outputs depend on.
+  const wanted = opts.outputs ?? g.output.map((o) => o.name);
+  for (const w of wanted) if (!g.output.some((o) => o.name === w)) throw invalid(`${source}: the graph has no output '${w}' (outputs: ${g.output.map((o) => o.name).join(', ')})`);
+  const producer = new Map<string, number>();
+  g.node.forEach((n, i) => n.output.forEach((o) => o && producer.set(o, i)));
+  const needed = new Set<number>();
+  const stack = [...wanted];
+  while (stack.length) {
+    const name = stack.pop()!;
+    const i = producer.get(name);
+    if (i === undefined || needed.has(i)) continue;
+    needed.add(i);
+    stack.push(...g.node[i]!.input.filter((s) => s !== ''));
+  }
+
+  const issues: Issue[] = [];
+  const notes: string[] = [];
+  const reported = new WeakSet<object>();
+  g.node.forEach((node, index) => {
+    if (!needed.has(index)) return;
+    const label = nodeLabel(node);
+    const poisonAll = () => node.output.forEach((o) => o && values.set(o, { kind: 'poison' }));
+    if (node.domain !== '' && node.domain !== 'ai.onnx') {
+      issues.push({ index, node, reason: `operator domain '${node.domain}' is not supported` });
+      poisonAll();
+      return;
+    }
+    const dynOp = DYN_OPS[node.opType];
+    const constOp = CONST_OPS[node.opType];
+    if (!dynOp && !constOp) {
+      issues.push({ index, node, reason: `operator ${node.opType} is not supported` });
+      poisonAll();
+      return;
+    }
+    const inputs: (Value | undefined)[] = node.input.map((name) => {
+      if (name === '') return undefined;
+      const v = values.get(name);
+      if (v === undefined) throw invalid(`${source}: ${label} reads '${name}', which no earlier node, initializer or graph input provides`, { node: node.name, input: name });
+      return v;
+    });
+    const poisoned = inputs.filter((v): v is Extract<Value, { kind: 'poison' }> => v?.kind === 'poison');
+    if (poisoned.length) {
+      for (const p of poisoned) {
+        if (p.reason && !reported.has(p)) {
+          reported.add(p);
+          issues.push({ index, node, reason: p.reason });
+        }
+      }
+      poisonAll();
+      return;
+    }
+    const attrs = new Attrs(node);
+    const ctx: ImportCtx = { node, attrs, opset, label, batchIndex, staticT, opts, note: (m) => notes.push(m) };
+    let outs: Value[];
+    try {
+      const frees = inputs.filter((v) => v?.kind === 'free') as { kind: 'free'; name: string }[];
+      const stateOps = node.opType === 'GRU' || node.opType === 'LSTM' || node.opType === 'RNN';
+      const passOps = node.opType === 'Identity' || node.opType === 'Cast' || node.opType === 'Dropout';
+      if (frees.length && passOps) outs = [frees[0]!];
+      else if (frees.length && !stateOps) throw unsupported(`graph input '${frees[0]!.name}' has no value: bind it or make it an initializer`);
+      else if (constOp && inputs.every((v) => v === undefined || v.kind === 'const')) outs = constOp(ctx, inputs as (ConstValue | undefined)[]);
+      else if (dynOp) outs = dynOp(ctx, inputs);
+      else throw unsupported(`operator ${node.opType} is supported on constants only, here it reads the input sequence`);
+    } catch (e) {
+      if (e instanceof NodeUnsupported) {
+        issues.push({ index, node, reason: e.message.replace(`${label}: `, '').replace(`${label} `, '') });
+        poisonAll();
+        return;
+      }
+      throw e;
+    }
+    node.output.forEach((o, k) => {
+      if (!o) return;
+      values.set(o, outs[k] ?? { kind: 'poison', reason: `${label}: output ${k} is not supported` });
+    });
+  });
+
+  const outputs: OnnxOutput[] = [];
+  for (const name of wanted) {
+    const v = values.get(name);
+    const idx = producer.get(name) ?? -1;
+    const node = g.node[idx];
+    if (v === undefined) throw invalid(`${source}: output '${name}' is not produced by any node`);
+    if (v.kind === 'poison') {
+      if (v.reason && !reported.has(v) && node) issues.push({ index: idx, node, reason: v.reason });
+      continue;
+    }
+    if (v.kind === 'free') {
+      throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: output '${name}' is the unbound graph input '${v.name}'`);
+    }
+    if (v.kind === 'const') {
+      if (v.sym) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: output '${name}' is the sequence length (a shape), not model output`);
+      outputs.push({ name, kind: 'const', layers: [], time: 'seq', finalAt: -1, stepLimit: null, limitAt: -1, axes: v.dims.map((d) => ({ role: 'U', size: d })), constant: { dims: v.dims, data: v.data } });
+      continue;
+    }
+    const m = materialize(canonicalize(v), 'none');
+    outputs.push({
+      name,
+      kind: 'dyn',
+      layers: m.base.layers,
+      time: m.base.time,
+      finalAt: m.base.finalAt,
+      stepLimit: m.base.stepLimit,
+      limitAt: m.base.limitAt,
+      axes: m.axes.map((a) => ({ role: a.role, size: a.size })),
+    });
+  }
+  if (issues.length) throw unsupportedReport(source, issues, model);
+  return { model, opset, input: { name: xName, layout, features, batch, staticT }, outputs, notes };
+}
+
+export interface SpecOptions {
+  /** Which graph output becomes the model output (default: the first). */
+  output?: string;
+  /** Model name (default: the graph name). */
+  name?: string;
+}
+
+/**
+ * The float32 ModelSpec of one imported output. It must be computable frame by frame: every
+ * step ('seq'), or the last step / final state of forward layers (the spec then outputs every
+ * step and the ONNX output is its last one; manifest extra.onnx says which).
+ */
+export function onnxToSpec(imp: OnnxImport, opts: SpecOptions = {}): ModelSpec {
+  const out = opts.output !== undefined ? imp.outputs.find((o) => o.name === opts.output) : imp.outputs[0];
+  if (!out) throw new EdgeRnnError('ONNX_INVALID', `the model has no compiled output '${opts.output}' (have ${imp.outputs.map((o) => o.name).join(', ')})`);
+  const what = `output '${out.name}'`;
+  if (out.kind === 'const') throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} does not depend on the input`);
+  if (out.layers.length === 0) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} is the input itself: there are no layers to compile`);
+  if (out.stepLimit !== null) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} uses a constant sequence_lens (${out.stepLimit}); streaming models run on full sequences`);
+  let step: 'all' | 'last' = 'all';
+  if (out.time === 'first') throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} is the first step of the sequence; edgernn models output every step or the last`);
+  if (out.time === 'last') step = 'last';
+  if (out.time === 'final') {
+    const L = out.layers[out.finalAt]!;
+    if (isRecurrent(L) && L.direction !== 'forward') {
+      throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} reads the final state of a ${L.direction} layer (Y_h / h_n), which is not the output of any one step; use the layer's Y at the last step instead, or the onnxruntime-web backend`);
+    }
+    if (out.layers.slice(out.finalAt + 1).some(isRecurrent)) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} feeds a final state into another recurrent layer`);
+    step = 'last';
+  }
+  const g = imp.model.graph;
+  const producer = [imp.model.producerName, imp.model.producerVersion].filter(Boolean).join(' ');
+  return {
+    name: opts.name ?? (g.name || 'onnx-model'),
+    version: '1.0.0',
+    task: 'custom',
+    labels: [],
+    input: { size: imp.input.features, frontend: { kind: 'raw' } },
+    precision: 'float32',
+    layers: out.layers,
+    training: { source: 'onnx', ...(producer ? { producer } : {}), opset: imp.opset },
+    extra: { onnx: { input: imp.input.name, inputLayout: imp.input.layout, output: out.name, step } },
+  };
+}
+

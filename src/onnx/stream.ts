@@ -1,0 +1,520 @@
+/**
+ * Operators on dyn values (tensors computed from the sequence input): layout ops move axes,
+ * linear ops become a pending y = A x + b, activations and softmax append layers.
+ * See values.ts for the representation. Every refusal names the node and what it would need.
+ */
+import type { DenseActivation, Layer } from '../model/spec.js';
+import { ONNX_DTYPES } from './proto.js';
+import type { OpContext } from './fold.js';
+import { sliceRange } from './fold.js';
+import {
+  broadcastIndex,
+  canonicalize,
+  composeLinear,
+  constOf,
+  featureWidth,
+  forEachIndex,
+  identityLinear,
+  invalid,
+  isIdentity,
+  normAxis,
+  normalizeAxes,
+  selectionMatrix,
+  size,
+  stridesOf,
+  unsupported,
+  type Axis,
+  type ChainBase,
+  type ConstValue,
+  type DynValue,
+  type Linear,
+} from './values.js';
+
+const U: Axis = { role: 'U', size: 1, stride: 0 };
+
+function fAxis(n: number): Axis {
+  return { role: 'F', size: n, stride: 0 };
+}
+
+/** Recomputes row-major strides for the F axes (the features already are in that order). */
+function withCanonicalStrides(axes: Axis[]): Axis[] {
+  const f = axes.filter((a) => a.role === 'F');
+  const st = stridesOf(f.map((a) => a.size));
+  let k = 0;
+  return axes.map((a) => (a.role === 'F' ? { ...a, stride: st[k++]! } : a));
+}
+
+/** The sequence input X as a dyn value. layout: roles of X's axes. */
+export function inputValue(layout: readonly ('T' | 'B' | 'F')[], features: number, batch: number): DynValue {
+  const axes: Axis[] = layout.map((r) => (r === 'T' ? { role: 'T', size: -1, stride: 0 } : r === 'B' ? { role: 'B', size: batch, stride: 0 } : { role: 'F', size: features, stride: 1 }));
+  const base: ChainBase = { inputSize: features, layers: [], width: features, time: 'seq', finalAt: -1, stepLimit: null, limitAt: -1 };
+  return normalizeAxes({ kind: 'dyn', axes, base, pending: null });
+}
+
+export function dynTranspose(ctx: OpContext, v: DynValue, permIn: number[] | undefined): DynValue {
+  const rank = v.axes.length;
+  const perm = permIn ?? v.axes.map((_, i) => rank - 1 - i);
+  if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) throw invalid(`${ctx.label}: perm [${perm}] is not a permutation of ${rank} axes`);
+  return { ...v, axes: perm.map((p) => v.axes[p]!) };
+}
+
+export function dynUnsqueeze(ctx: OpContext, v: DynValue, axes: number[]): DynValue {
+  const rank = v.axes.length + axes.length;
+  const norm = axes.map((a) => normAxis(a, rank, ctx.label));
+  const out: Axis[] = [];
+  let k = 0;
+  for (let i = 0; i < rank; i++) out.push(norm.includes(i) ? U : v.axes[k++]!);
+  return { ...v, axes: out };
+}
+
+export function dynSqueeze(ctx: OpContext, v: DynValue, axes: number[] | undefined): DynValue {
+  const drop = axes
+    ? axes.map((a) => normAxis(a, v.axes.length, ctx.label))
+    : v.axes.flatMap((a, i) => (a.role === 'U' || (a.role === 'B' && a.size === 1) ? [i] : []));
+  for (const i of drop) {
+    const a = v.axes[i]!;
+    if (a.role === 'T') throw unsupported(`${ctx.label} squeezes the time axis (only valid for one-step sequences)`);
+    if (a.size !== 1) throw invalid(`${ctx.label}: cannot squeeze axis ${i} of size ${a.size}`);
+  }
+  return { ...v, axes: v.axes.filter((_, i) => !drop.includes(i)) };
+}
+
+/** Shape(dyn): the time dimension is the symbol T. */
+export function dynShape(ctx: OpContext, v: DynValue): ConstValue {
+  const r = v.axes.length;
+  const start = ctx.opset >= 15 ? ctx.attrs.int('start', 0) : 0;
+  const end = ctx.opset >= 15 ? ctx.attrs.int('end', r) : r;
+  const s = Math.min(Math.max(start < 0 ? start + r : start, 0), r);
+  const e = Math.min(Math.max(end < 0 ? end + r : end, 0), r);
+  const axes = v.axes.slice(s, Math.max(s, e));
+  return constOf(ONNX_DTYPES.INT64, [axes.length], axes.map((a) => (a.role === 'T' ? 0 : a.size)), Uint8Array.from(axes.map((a) => (a.role === 'T' ? 1 : 0))));
+}
+
+type Entry = { kind: 'T' } | { kind: 'num'; n: number; fromB?: boolean } | { kind: 'infer' };
+
+/**
+ * Reshape of a dyn value. The time axis must stay a dimension of its own; feature axes may be
+ * merged or split in order; size-1 axes come and go freely. staticT: a literal that stands for
+ * the time dimension (models exported with a fixed sequence length).
+ */
+export function dynReshape(ctx: OpContext, v0: DynValue, shape: ConstValue, allowZero: boolean, staticT: number | null): DynValue {
+  const v = canonicalize(v0);
+  const W = featureWidth(v);
+  const bAxis = v.axes.findIndex((a) => a.role === 'B');
+  const Bn = bAxis >= 0 ? v.axes[bAxis]!.size : 1;
+  const hasT = v.axes.some((a) => a.role === 'T');
+  const entries: Entry[] = Array.from(shape.data, (d, i): Entry => {
+    if (shape.sym?.[i]) {
+      if (d !== 0) throw unsupported(`${ctx.label}: shape entry ${i} is the sequence length ${d > 0 ? '+' : '-'} ${Math.abs(d)}`);
+      return { kind: 'T' };
+    }
+    if (d === 0 && !allowZero) {
+      const a = v.axes[i];
+      if (!a) throw invalid(`${ctx.label}: shape entry ${i} copies a dimension the input (rank ${v.axes.length}) does not have`);
+      return a.role === 'T' ? { kind: 'T' } : { kind: 'num', n: a.size, fromB: a.role === 'B' };
+    }
+    if (d === -1) return { kind: 'infer' };
+    if (d < 0) throw invalid(`${ctx.label}: shape entry ${i} is ${d}`);
+    return { kind: 'num', n: d };
+  });
+  if (entries.filter((e) => e.kind === 'infer').length > 1) throw invalid(`${ctx.label}: more than one -1 in the shape`);
+  const nonT = W * Bn;
+  const numProd = () => entries.reduce((p, e) => p * (e.kind === 'num' ? e.n : 1), 1);
+  const inferAt = entries.findIndex((e) => e.kind === 'infer');
+  const tCount = entries.filter((e) => e.kind === 'T').length;
+  if (!hasT && tCount > 0) throw invalid(`${ctx.label}: the shape uses the sequence length but the input has no time axis`);
+  if (hasT && tCount === 0) {
+    if (inferAt >= 0 && numProd() === nonT) entries[inferAt] = { kind: 'T' };
+    else {
+      // A literal equal to the exported sequence length stands for T.
+      const cand = staticT === null ? -1 : entries.findIndex((e) => e.kind === 'num' && e.n === staticT && (inferAt >= 0 || numProd() / staticT === nonT));
+      if (cand < 0) throw unsupported(`${ctx.label}: reshape to [${Array.from(shape.data)}] merges the time axis with other axes`);
+      entries[cand] = { kind: 'T' };
+    }
+  }
+  const inf = entries.findIndex((e) => e.kind === 'infer');
+  if (inf >= 0) {
+    const p = numProd();
+    if (p === 0 || nonT % p !== 0) throw invalid(`${ctx.label}: cannot reshape ${W} features x batch ${Bn} to [${Array.from(shape.data)}]`);
+    entries[inf] = { kind: 'num', n: nonT / p };
+  }
+  if (numProd() !== nonT) {
+    throw invalid(`${ctx.label}: cannot reshape ${W} features (batch ${Bn}) to [${Array.from(shape.data)}]: ${numProd()} elements per step`, { node: ctx.node.name });
+  }
+  // Match input tokens (T, B > 1, F) with output entries (T, numbers > 1) in order.
+  type Tok = { role: 'T' | 'B' | 'F'; size: number };
+  const toks: Tok[] = v.axes.filter((a) => a.role === 'T' || a.role === 'F' || (a.role === 'B' && a.size > 1)).map((a) => ({ role: a.role as Tok['role'], size: a.size }));
+  const outIdx = entries.map((e, i) => [e, i] as const).filter(([e]) => e.kind === 'T' || (e.kind === 'num' && e.n !== 1));
+  const roles: (Axis | null)[] = entries.map(() => null);
+  let i = 0;
+  let j = 0;
+  while (i < toks.length || j < outIdx.length) {
+    const t = toks[i];
+    const o = outIdx[j];
+    if (!t || !o) throw invalid(`${ctx.label}: cannot reshape ${W} features to [${Array.from(shape.data)}]`);
+    if (t.role === 'T' || o[0].kind === 'T') {
+      if (t.role !== 'T' || o[0].kind !== 'T') throw unsupported(`${ctx.label}: reshape to [${Array.from(shape.data)}] moves the time axis among other axes`);
+      roles[o[1]] = { role: 'T', size: -1, stride: 0 };
+      i++;
+      j++;
+      continue;
+    }
+    // A group: tokens i..i2 and entries j..j2 with equal products.
+    let pIn = t.size;
+    let pOut = (o[0] as { n: number }).n;
+    const group: Tok[] = [t];
+    const outs = [o];
+    i++;
+    j++;
+    while (pIn !== pOut) {
+      if (pIn < pOut) {
+        const nt = toks[i++];
+        if (!nt || nt.role === 'T') throw invalid(`${ctx.label}: cannot reshape to [${Array.from(shape.data)}]`);
+        group.push(nt);
+        pIn *= nt.size;
+      } else {
+        const no = outIdx[j++];
+        if (!no || no[0].kind === 'T') throw invalid(`${ctx.label}: cannot reshape to [${Array.from(shape.data)}]`);
+        outs.push(no);
+        pOut *= (no[0] as { n: number }).n;
+      }
+    }
+    if (group.some((g) => g.role === 'B')) {
+      if (group.length !== 1 || outs.length !== 1) throw unsupported(`${ctx.label}: reshape mixes the batch axis with features`);
+      roles[outs[0]![1]] = { role: 'B', size: Bn, stride: 0 };
+    } else {
+      for (const [e, k] of outs) roles[k] = fAxis((e as { n: number }).n);
+    }
+  }
+  // Unit entries: size 1; the batch axis (nominal size 1) goes to a copied one or the first.
+  let axes = entries.map((_, k) => roles[k] ?? U);
+  if (bAxis >= 0 && Bn === 1) {
+    const units = axes.map((a, k) => (a === U ? k : -1)).filter((k) => k >= 0);
+    const copied = units.find((k) => entries[k]!.kind === 'num' && (entries[k] as { fromB?: boolean }).fromB);
+    const at = copied ?? (units.includes(bAxis) ? bAxis : units[0]);
+    if (at !== undefined) axes = axes.map((a, k) => (k === at ? { role: 'B', size: 1, stride: 0 } : a));
+  }
+  return { ...v, axes: withCanonicalStrides(axes) };
+}
+
+export function dynFlatten(ctx: OpContext, v: DynValue, axis: number): DynValue {
+  const a = axis < 0 ? axis + v.axes.length : axis;
+  if (a < 0 || a > v.axes.length) throw invalid(`${ctx.label}: axis ${axis} out of range`);
+  const dims = (axes: Axis[]) => axes.map((x) => (x.role === 'T' ? -2 : x.size));
+  const left = dims(v.axes.slice(0, a));
+  const right = dims(v.axes.slice(a));
+  const prod = (d: number[]) => (d.includes(-2) ? { sym: true, n: d.filter((x) => x !== -2).reduce((p, x) => p * x, 1) } : { sym: false, n: d.reduce((p, x) => p * x, 1) });
+  const l = prod(left);
+  const r = prod(right);
+  if (r.sym) throw unsupported(`${ctx.label} folds the time axis into features`);
+  if (l.sym && l.n !== 1) throw unsupported(`${ctx.label} merges the time axis with other axes`);
+  const shape = constOf(ONNX_DTYPES.INT64, [2], [l.sym ? 0 : l.n, r.n], Uint8Array.from([l.sym ? 1 : 0, 0]));
+  return dynReshape(ctx, v, shape, true, null);
+}
+
+/** Feature selection along one F axis: keeps the listed positions (scalar: drops the axis). */
+function selectFeatures(v0: DynValue, axis: number, positions: number[], keepAxis: boolean): DynValue {
+  const v = canonicalize(v0);
+  const fIdx = v.axes.map((a, i) => (a.role === 'F' ? i : -1)).filter((i) => i >= 0);
+  const k = fIdx.indexOf(axis);
+  const sizes = fIdx.map((i) => v.axes[i]!.size);
+  const newSizes = [...sizes];
+  newSizes[k] = positions.length;
+  const st = stridesOf(sizes);
+  const src: number[] = [];
+  forEachIndex(newSizes, (idx) => {
+    let f = 0;
+    idx.forEach((x, m) => (f += (m === k ? positions[x]! : x) * st[m]!));
+    src.push(f);
+  });
+  const pending = composeLinear(v, selectionMatrix(src, featureWidth(v)), src.length, null);
+  let axes = v.axes.map((a, i) => (i === axis ? fAxis(positions.length) : a));
+  if (!keepAxis) axes = axes.filter((_, i) => i !== axis);
+  return normalizeAxes({ ...v, axes: withCanonicalStrides(axes), pending });
+}
+
+function selectTime(ctx: OpContext, v: DynValue, which: 'last' | 'first'): DynValue {
+  if (v.base.time !== 'seq') throw unsupported(`${ctx.label} selects a step of a value that is already one step`);
+  return { ...v, base: { ...v.base, time: which } };
+}
+
+/** Gather on a dyn value (indices constant). */
+export function dynGather(ctx: OpContext, v: DynValue, ind: ConstValue): DynValue {
+  const axis = normAxis(ctx.attrs.int('axis', 0), v.axes.length, ctx.label);
+  const a = v.axes[axis]!;
+  const scalar = ind.dims.length === 0;
+  if (ind.dims.length > 1) throw unsupported(`${ctx.label}: indices of rank ${ind.dims.length} on a sequence value`);
+  const count = size(ind.dims);
+  if (a.role === 'T') {
+    if (count !== 1) throw unsupported(`${ctx.label} picks ${count} steps; edgernn can select the first or last step only`);
+    const symb = ind.sym?.[0] === 1;
+    const x = ind.data[0]!;
+    const which = (symb && x === -1) || (!symb && x === -1) ? 'last' : !symb && x === 0 ? 'first' : null;
+    if (which === null) throw unsupported(`${ctx.label} picks step ${symb ? `T${x >= 0 ? '+' : ''}${x}` : x}; edgernn can select the first or last step only`);
+    const t = selectTime(ctx, v, which);
+    return { ...t, axes: scalar ? v.axes.filter((_, i) => i !== axis) : v.axes.map((b, i) => (i === axis ? U : b)) };
+  }
+  if (ind.sym) throw unsupported(`${ctx.label}: index depends on the sequence length`);
+  const n = a.size;
+  const pos = Array.from(ind.data, (x) => {
+    if (x < -n || x >= n) throw invalid(`${ctx.label}: index ${x} out of range for axis ${axis} of size ${n}`);
+    return x < 0 ? x + n : x;
+  });
+  if (a.role === 'F') return selectFeatures(v, axis, pos, !scalar);
+  if (a.role === 'B' && a.size > 1) throw unsupported(`${ctx.label} selects batch elements; edgernn runs one sequence at a time`);
+  return { ...v, axes: scalar ? v.axes.filter((_, i) => i !== axis) : v.axes };
+}
+
+/** Slice on a dyn value; starts/ends may be symbolic (T + k). */
+export function dynSlice(ctx: OpContext, v0: DynValue, p: { axes: number[]; starts: [number, boolean][]; ends: [number, boolean][]; steps: number[] }): DynValue {
+  let v = v0;
+  const BIG = 2 ** 52;
+  p.axes.forEach((axis, k) => {
+    const a = v.axes[axis]!;
+    const [s, sSym] = p.starts[k]!;
+    const [e, eSym] = p.ends[k]!;
+    const step = p.steps[k]!;
+    if (a.role === 'T') {
+      // Symbolic T + k is the same as the negative index k for slicing.
+      const start = sSym ? s : s;
+      const startIsFromEnd = sSym || s < 0;
+      const toEnd = (eSym && e >= 0) || (!eSym && e >= BIG / 2) || (!eSym && e >= 2 ** 31 - 1);
+      if (step === 1 && !startIsFromEnd && start === 0 && toEnd) return;
+      if (step === 1 && startIsFromEnd && start === -1 && toEnd) {
+        v = { ...selectTime(ctx, v, 'last'), axes: v.axes.map((b, i) => (i === axis ? U : b)) };
+        return;
+      }
+      if (step === 1 && !startIsFromEnd && start === 0 && !eSym && e === 1) {
+        v = { ...selectTime(ctx, v, 'first'), axes: v.axes.map((b, i) => (i === axis ? U : b)) };
+        return;
+      }
+      throw unsupported(`${ctx.label} slices steps ${sSym ? 'T' : ''}${s}..${eSym ? 'T' : ''}${e} by ${step}; edgernn keeps all steps, the first or the last`);
+    }
+    if (sSym || eSym) throw unsupported(`${ctx.label}: slice bounds on a non-time axis depend on the sequence length`);
+    const r = sliceRange(s, e, step, a.size);
+    if (a.role === 'F') {
+      v = selectFeatures(v, axis, Array.from({ length: r.count }, (_, i) => r.start + i * r.step), true);
+      return;
+    }
+    if (r.count !== a.size) throw unsupported(`${ctx.label} slices the batch axis`);
+  });
+  return v;
+}
+
+/** Per-feature values of a constant broadcast against a canonical dyn value. */
+function featureConstant(ctx: OpContext, v: DynValue, c: ConstValue): { vec: Float64Array; axes: Axis[] } {
+  if (c.sym) throw unsupported(`${ctx.label}: operand depends on the sequence length`);
+  const rank = Math.max(v.axes.length, c.dims.length);
+  const lead = rank - v.axes.length;
+  const axes: Axis[] = [...Array.from({ length: lead }, () => U), ...v.axes];
+  const cd = [...Array.from({ length: rank - c.dims.length }, () => 1), ...c.dims];
+  cd.forEach((d, i) => {
+    const a = axes[i]!;
+    if (d === 1) return;
+    if (a.role !== 'F' || a.size !== d) {
+      if (a.role === 'F' || a.role === 'U') throw invalid(`${ctx.label}: operand of shape [${c.dims}] does not broadcast to the value's axis ${i} of size ${a.size}`);
+      throw unsupported(`${ctx.label}: operand [${c.dims}] varies along the ${a.role === 'T' ? 'time' : 'batch'} axis`);
+    }
+  });
+  const fIdx = axes.map((a, i) => (a.role === 'F' ? i : -1)).filter((i) => i >= 0);
+  const fSizes = fIdx.map((i) => axes[i]!.size);
+  const vec = new Float64Array(size(fSizes));
+  const full = axes.map(() => 0);
+  const outDims = axes.map((a, i) => (a.role === 'F' ? a.size : cd[i]!));
+  forEachIndex(fSizes, (idx, f) => {
+    idx.forEach((x, m) => (full[fIdx[m]!] = x));
+    vec[f] = c.data[broadcastIndex(cd, outDims, full)]!;
+  });
+  return { vec, axes };
+}
+
+/** dyn (+ - * /) const, or const (+ - *) dyn: a pending affine map. */
+export function dynArith(ctx: OpContext, op: 'Add' | 'Sub' | 'Mul' | 'Div', v0: DynValue, c: ConstValue, dynFirst: boolean): DynValue {
+  const v = canonicalize(v0);
+  const { vec, axes } = featureConstant(ctx, v, c);
+  const inner = v.pending ?? identityLinear(v.base.width);
+  const A = Float64Array.from(inner.A);
+  const b = Float64Array.from(inner.b);
+  const cols = inner.cols;
+  for (let i = 0; i < inner.rows; i++) {
+    const x = vec[i]!;
+    if (op === 'Add') b[i] = b[i]! + x;
+    else if (op === 'Sub') {
+      if (dynFirst) b[i] = b[i]! - x;
+      else {
+        b[i] = x - b[i]!;
+        for (let j = 0; j < cols; j++) A[i * cols + j] = -A[i * cols + j]!;
+      }
+    } else {
+      if (op === 'Div' && !dynFirst) throw unsupported(`${ctx.label} divides by a sequence value`);
+      const s = op === 'Mul' ? x : 1 / x;
+      b[i] = b[i]! * s;
+      for (let j = 0; j < cols; j++) A[i * cols + j] = A[i * cols + j]! * s;
+    }
+  }
+  return { ...v, axes, pending: { A, b, rows: inner.rows, cols } };
+}
+
+function sameBase(a: DynValue, b: DynValue): boolean {
+  return a.base === b.base || (a.base.layers === b.base.layers && a.base.time === b.base.time && a.base.finalAt === b.base.finalAt && a.base.stepLimit === b.base.stepLimit);
+}
+
+/** dyn ± dyn of the same chain (e.g. summing the two directions). */
+export function dynAddDyn(ctx: OpContext, a0: DynValue, b0: DynValue, sign: 1 | -1): DynValue {
+  if (!sameBase(a0, b0)) throw unsupported(`${ctx.label} combines two values computed by different layer chains`);
+  const a = canonicalize(a0);
+  const b = canonicalize(b0);
+  const sig = (v: DynValue) => v.axes.filter((x) => x.role !== 'U').map((x) => `${x.role}${x.size}`).join(',');
+  if (sig(a) !== sig(b)) throw unsupported(`${ctx.label} adds values of different layouts`);
+  const la = a.pending ?? identityLinear(a.base.width);
+  const lb = b.pending ?? identityLinear(b.base.width);
+  const A = la.A.map((x, i) => x + sign * lb.A[i]!);
+  const bb = la.b.map((x, i) => x + sign * lb.b[i]!);
+  return { ...a, pending: { A, b: bb, rows: la.rows, cols: la.cols } };
+}
+
+/** Concat of dyn values of one chain along an F or size-1 axis. */
+export function dynConcat(ctx: OpContext, vs0: DynValue[], axisIn: number): DynValue {
+  const vs = vs0.map(canonicalize);
+  const first = vs[0]!;
+  const rank = first.axes.length;
+  const axis = normAxis(axisIn, rank, ctx.label);
+  for (const v of vs) {
+    if (!sameBase(v, first)) throw unsupported(`${ctx.label} concatenates values computed by different layer chains`);
+    if (v.axes.length !== rank) throw invalid(`${ctx.label}: inputs have different ranks`);
+    v.axes.forEach((a, i) => {
+      if (i === axis) {
+        if (a.role !== 'F' && a.role !== 'U') throw unsupported(`${ctx.label} concatenates along the ${a.role === 'T' ? 'time' : 'batch'} axis`);
+      } else if (a.role !== first.axes[i]!.role || a.size !== first.axes[i]!.size) throw unsupported(`${ctx.label}: inputs differ on axis ${i}`);
+    });
+  }
+  // Output F axes: the inputs' F axes with the concat axis as an F axis of the summed size.
+  const isF = (i: number) => i === axis || first.axes[i]!.role === 'F';
+  const fPos = first.axes.map((_, i) => i).filter(isF);
+  const counts = vs.map((v) => v.axes[axis]!.size);
+  const outSizes = fPos.map((i) => (i === axis ? counts.reduce((p, x) => p + x, 0) : first.axes[i]!.size));
+  const kAxis = fPos.indexOf(axis);
+  const rowsOff: number[] = [];
+  let off = 0;
+  const lins = vs.map((v) => {
+    rowsOff.push(off);
+    const l = v.pending ?? identityLinear(v.base.width);
+    off += l.rows;
+    return l;
+  });
+  const src: number[] = [];
+  forEachIndex(outSizes, (idx) => {
+    let at = idx[kAxis]!;
+    let which = 0;
+    while (at >= counts[which]!) at -= counts[which++]!;
+    const sizes = fPos.map((i, m) => (m === kAxis ? counts[which]! : first.axes[i]!.size));
+    const st = stridesOf(sizes);
+    let f = 0;
+    idx.forEach((x, m) => (f += (m === kAxis ? at : x) * st[m]!));
+    src.push(rowsOff[which]! + f);
+  });
+  const cols = lins[0]!.cols;
+  const stacked: Linear = { A: new Float64Array(off * cols), b: new Float64Array(off), rows: off, cols };
+  lins.forEach((l, k) => {
+    stacked.A.set(l.A, rowsOff[k]! * cols);
+    stacked.b.set(l.b, rowsOff[k]!);
+  });
+  const tmp: DynValue = { ...first, pending: stacked };
+  const pending = composeLinear(tmp, selectionMatrix(src, off), src.length, null);
+  const axes = first.axes.map((a, i) => (i === axis ? fAxis(outSizes[kAxis]!) : a));
+  return normalizeAxes({ ...first, axes: withCanonicalStrides(axes), pending });
+}
+
+/** dyn @ M with M [K][N] on the last axis (an F axis of size K); other F axes are kept. */
+export function dynMatMul(ctx: OpContext, v0: DynValue, m: ConstValue, scale = 1, bias: Float64Array | null = null): DynValue {
+  const v = canonicalize(v0);
+  let md = m.dims;
+  while (md.length > 2 && md[0] === 1) md = md.slice(1);
+  if (md.length !== 2) throw unsupported(`${ctx.label}: weight of shape [${m.dims}] (needs 2-D)`);
+  const [K, N] = md as [number, number];
+  const last = v.axes[v.axes.length - 1];
+  if (!last || last.role !== 'F' || last.size !== K) {
+    if (last?.role === 'F' || K === 1) throw invalid(`${ctx.label}: input's last axis has ${last?.size} features, the weight has ${K} rows`, { expected: K, got: last?.size });
+    throw unsupported(`${ctx.label}: the multiplied axis must hold features (it is ${last ? (last.role === 'T' ? 'time' : last.role === 'B' ? 'batch' : 'size 1') : 'missing'})`);
+  }
+  const W = featureWidth(v);
+  const outer = W / K;
+  const M = new Float64Array(outer * N * W);
+  const c = bias ? new Float64Array(outer * N) : null;
+  for (let u = 0; u < outer; u++) {
+    for (let n = 0; n < N; n++) {
+      const row = u * N + n;
+      for (let k = 0; k < K; k++) M[row * W + u * K + k] = scale * m.data[k * N + n]!;
+      if (c) c[row] = bias![n]!;
+    }
+  }
+  const pending = composeLinear(v, M, outer * N, c);
+  let axes = v.axes.map((a, i) => (i === v.axes.length - 1 ? fAxis(N) : a));
+  // A weight of higher rank (leading 1s) adds leading axes of size 1 (numpy matmul broadcasting).
+  if (m.dims.length > v.axes.length) axes = [...Array.from({ length: m.dims.length - v.axes.length }, () => U), ...axes];
+  return normalizeAxes({ ...v, axes: withCanonicalStrides(axes), pending });
+}
+
+/** Gemm: Y = alpha * A' B' + beta * C with A the dyn value ([M][K], M the step axis). */
+export function dynGemm(ctx: OpContext, v: DynValue, b: ConstValue, c: ConstValue | undefined): DynValue {
+  const alpha = ctx.attrs.float('alpha', 1);
+  const beta = ctx.attrs.float('beta', 1);
+  if (ctx.attrs.int('transA', 0) !== 0) throw unsupported(`${ctx.label}: transA=1 on a sequence value`);
+  if (v.axes.length !== 2) throw invalid(`${ctx.label}: A must be 2-D, got rank ${v.axes.length}`);
+  if (b.dims.length !== 2) throw invalid(`${ctx.label}: B must be 2-D, got [${b.dims}]`);
+  if (b.sym) throw unsupported(`${ctx.label}: B depends on the sequence length`);
+  const transB = ctx.attrs.int('transB', 0) === 1;
+  const [K, N] = transB ? [b.dims[1]!, b.dims[0]!] : [b.dims[0]!, b.dims[1]!];
+  // Bring B to [K][N].
+  const m = new Float64Array(K * N);
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) m[k * N + n] = transB ? b.data[n * K + k]! : b.data[k * N + n]!;
+  let bias: Float64Array | null = null;
+  if (c !== undefined && beta !== 0) {
+    if (c.sym) throw unsupported(`${ctx.label}: C depends on the sequence length`);
+    const cd = c.dims;
+    if (cd.length > 2 || (cd.length === 2 && cd[0] !== 1) || (cd.length >= 1 && cd[cd.length - 1] !== N && cd[cd.length - 1] !== 1)) {
+      throw unsupported(`${ctx.label}: C of shape [${cd}] varies along the step axis`);
+    }
+    bias = new Float64Array(N);
+    for (let n = 0; n < N; n++) bias[n] = beta * c.data[size(cd) === 1 ? 0 : n]!;
+  }
+  return dynMatMul(ctx, v, constOf(b.dtype, [K, N], m), alpha, bias);
+}
+
+/** Appends a layer that consumes the (materialized) pending map. */
+function appendLayer(v: DynValue, layer: Layer, width: number): DynValue {
+  const base: ChainBase = { ...v.base, layers: [...v.base.layers, layer], width };
+  return { ...v, base, pending: null };
+}
+
+/** A dense layer for the pending map (identity when there is none). */
+export function materialize(v: DynValue, activation: DenseActivation): DynValue {
+  const L = v.pending ?? identityLinear(v.base.width);
+  if (activation === 'none' && (v.pending === null || isIdentity(L))) return { ...v, pending: null };
+  const layer: Layer = { kind: 'dense', inputSize: L.cols, outputSize: L.rows, activation, float: { W: Float32Array.from(L.A), B: Float32Array.from(L.b) } };
+  return appendLayer(v, layer, L.rows);
+}
+
+export function dynActivation(v: DynValue, act: 'relu' | 'sigmoid' | 'tanh'): DynValue {
+  return materialize(v, act);
+}
+
+export function dynSoftmax(ctx: OpContext, v0: DynValue, kind: 'softmax' | 'logSoftmax'): DynValue {
+  const v = canonicalize(v0);
+  const r = v.axes.length;
+  const fAx = v.axes.map((a, i) => (a.role === 'F' ? i : -1)).filter((i) => i >= 0);
+  if (ctx.opset >= 13) {
+    const axis = normAxis(ctx.attrs.int('axis', -1), r, ctx.label);
+    if (fAx.length === 0) throw unsupported(`${ctx.label} over an axis of size 1`);
+    if (fAx.length !== 1 || fAx[0] !== axis) throw unsupported(`${ctx.label}: axis ${axis} must be the only feature axis`);
+  } else {
+    // Before opset 13: softmax over the flattened axes [axis, rank).
+    const axis = normAxis(ctx.attrs.int('axis', 1), r, ctx.label);
+    if (fAx.some((i) => i < axis) || v.axes.slice(axis).some((a) => a.role === 'T' || (a.role === 'B' && a.size > 1))) {
+      throw unsupported(`${ctx.label}: axis ${axis} does not cover exactly the features`);
+    }
+  }
+  const m = materialize(v, 'none');
+  const n = featureWidth(m);
+  return appendLayer(m, { kind, size: n }, n);
+}

@@ -20,7 +20,10 @@ export interface Normalization {
 }
 
 export interface Batch {
+  /** Normalized inputs [T][B][F] (training units). */
   x: Arr;
+  /** The same frames unnormalized (what the runtime sees; fake quantization starts here). */
+  raw: Float32Array;
   shape: BatchShape;
   lengths: number[];
   /** classify */
@@ -100,6 +103,7 @@ export function makeBatch(items: readonly Sample[], spec: BatchSpec, t0 = 0, t1 
   const lengths = items.map((s) => Math.max(0, Math.min(s.T, t1) - t0));
   const T = Math.max(1, ...lengths);
   const x = alloc(spec.dtype, T * B * F);
+  const raw = new Float32Array(T * B * F);
   const mask = new Uint8Array(T * B);
   const y = new Int32Array(B);
   const regression = spec.task !== 'classify';
@@ -111,7 +115,10 @@ export function makeBatch(items: readonly Sample[], spec: BatchSpec, t0 = 0, t1 
     for (let t = 0; t < lengths[b]!; t++) {
       const st = t0 + t;
       mask[t * B + b] = 1;
-      for (let k = 0; k < F; k++) x[(t * B + b) * F + k] = (s.x[st * F + k]! - mu[k]!) / sd[k]!;
+      for (let k = 0; k < F; k++) {
+        raw[(t * B + b) * F + k] = s.x[st * F + k]!;
+        x[(t * B + b) * F + k] = (s.x[st * F + k]! - mu[k]!) / sd[k]!;
+      }
       if (spec.task === 'forecast') {
         for (let o = 0; o < O; o++) {
           target![(t * B + b) * O + o] = (s.target![st * O + o]! - omu[o]!) / osd[o]!;
@@ -130,5 +137,5 @@ export function makeBatch(items: readonly Sample[], spec: BatchSpec, t0 = 0, t1 
       }
     }
   });
-  return { x, shape: { T, B, mask }, lengths, y, target, weight };
+  return { x, raw, shape: { T, B, mask }, lengths, y, target, weight };
 }

@@ -1,0 +1,121 @@
+import { createRuntime, encodeModel, type ModelSpec } from '../../src/index.js';
+import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
+import { Progress } from '../../src/cli/progress.js';
+import type { TrainTask } from '../data/dataset.js';
+import { evaluateModel, headline, type ModelEvaluation } from '../eval/evaluate-model.js';
+import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js';
+import { quantizationAwareFineTune } from '../quant/qat.js';
+import { writeRunReport } from '../report/run-report.js';
+import { fmt } from './train.js';
+import { codeCommit, createdAt, DATA_FLAGS, DATA_HELP, loadData, readModel, requireString, round, writeFile } from './common.js';
+
+export const quantizeCommand: Command = {
+  name: 'quantize',
+  summary: 'float32 model -> int8 (calibration, optional quantization-aware fine-tuning)',
+  help: `usage: edgernn quantize MODEL.ern --calib D -o OUT.ern [--method minmax|percentile|mse]
+                        [--percentile P] [--weight-clip on|off] [--qat-epochs N] [--eval D] [--json]
+
+Post-training quantization to the runtime's int8 scheme (int8 per-row weights, int16
+activations). Calibration data sets the input and intermediate ranges:
+  --method M          minmax: max |v|; percentile: the P-th percentile of |v|;
+                      mse: the range with the least quantization error (default)
+  --percentile P      for --method percentile                                     [99.99]
+  --weight-clip W     clip weight rows to their MSE-optimal int8 range (default: on for mse)
+  --qat-epochs N      then fine-tune N epochs with fake quantization that reproduces the
+                      integer kernels bit for bit (straight-through estimator), on --calib
+  --lr X              QAT learning rate                                           [5e-4]
+  --eval D            data to compare float vs int8 on (default: the --calib data)
+  --report FILE       HTML report;  --json: one JSON object;  --created-at ISO
+Works on pruned models too: zeros stay zeros.
+
+${DATA_HELP}`,
+  async run(args, ctx) {
+    const { values, positionals } = parseFlags(
+      args,
+      {
+        calib: { type: 'string' },
+        output: { type: 'string', short: 'o' },
+        method: { type: 'string' },
+        percentile: { type: 'string' },
+        'weight-clip': { type: 'string' },
+        'qat-epochs': { type: 'string' },
+        lr: { type: 'string' },
+        eval: { type: 'string' },
+        report: { type: 'string' },
+        'created-at': { type: 'string' },
+        json: { type: 'boolean' },
+        ...DATA_FLAGS,
+      },
+      { min: 1, max: 1, names: 'MODEL.ern' },
+    );
+    const calibPath = requireString(values.calib, '--calib');
+    const out = requireString(values.output, '-o/--output');
+    const method = choiceFlag(values.method, 'method', CALIBRATION_METHODS) ?? 'mse';
+    const percentile = numberFlag(values.percentile, 'percentile', { min: 50, max: 100 });
+    const clip = choiceFlag(values['weight-clip'], 'weight-clip', ['on', 'off'] as const);
+    const qatEpochs = numberFlag(values['qat-epochs'], 'qat-epochs', { min: 0, integer: true }) ?? 0;
+    const lr = numberFlag(values.lr, 'lr', { min: 1e-9, max: 1 });
+    const { spec } = readModel(positionals[0]!, ctx);
+    if (spec.precision !== 'float32') throw usageError(`${positionals[0]} is already ${spec.precision}: quantize a float32 model`);
+    const task: TrainTask = spec.task === 'forecast' || spec.task === 'autoencoder' ? spec.task : 'classify';
+    const dataExtra = {
+      ...(task === 'classify' ? { labels: spec.labels } : {}),
+      features: spec.input.size,
+      ...(spec.extra?.data && typeof spec.extra.data === 'object' ? { csv: spec.extra.data as Record<string, unknown> } : {}),
+    };
+    const calib = await loadData(calibPath, values, ctx, task, dataExtra);
+    const evalData = typeof values.eval === 'string' ? await loadData(values.eval, values, ctx, task, dataExtra) : calib;
+    const copts = { method, ...(percentile !== undefined ? { percentile } : {}), ...(clip ? { weightClipping: clip === 'on' } : {}) };
+    let q: ModelSpec = calibrateAndQuantize(spec, calib.samples, copts);
+    const rt = await createRuntime();
+    let qat: Record<string, unknown> | undefined;
+    if (qatEpochs > 0) {
+      const progress = new Progress(ctx.stderr, 'qat', qatEpochs);
+      const r = quantizationAwareFineTune(spec, calib, { epochs: qatEpochs, calibration: copts, ...(lr !== undefined ? { lr } : {}) }, { onEpoch: (e) => progress.tick(1, `val ${e.valLoss.toFixed(4)}`) });
+      progress.done();
+      q = r.int8;
+      qat = { epochs: qatEpochs, bestEpoch: r.fit.bestEpoch, history: r.fit.history.map((h) => round(h.valLoss, 5)) };
+    }
+    const progress = new Progress(ctx.stderr, 'evaluate', 2 * evalData.samples.length);
+    const floatEval = await evaluateModel(rt, spec, evalData, { backend: 'float', onProgress: () => progress.tick() });
+    const intEval = await evaluateModel(rt, q, evalData, { onProgress: () => progress.tick() });
+    progress.done();
+    const f = headline(floatEval);
+    const i = headline(intEval);
+    q.training = {
+      ...q.training,
+      metrics: { ...(q.training.metrics as Record<string, unknown> | undefined), quantization: { data: evalData.source, float: { [f.name]: round(f.value) }, int8: { [i.name]: round(i.value) } } },
+      calibrationDataset: calib.source,
+      calibrationSha256: calib.sha256,
+      ...(qat ? { qat } : {}),
+      ...(codeCommit() ? { codeCommit: codeCommit()! } : {}),
+      createdAt: createdAt(values),
+    };
+    const bytes = encodeModel(q);
+    writeFile(out, ctx, bytes);
+    if (typeof values.report === 'string') {
+      writeFile(values.report, ctx, await writeRunReport({ title: `edgernn quantize: ${q.name}`, spec: q, floatSpec: spec, evaluations: { float: floatEval, int8: intEval }, samples: evalData.samples }));
+    }
+    const diff = f.name === 'accuracy' ? 100 * (i.value - f.value) : i.value - f.value;
+    if (values.json) {
+      ctx.stdout.write(`${JSON.stringify({ output: out, bytes: bytes.length, method, metric: f.name, float: f.value, int8: i.value, ...(f.name === 'accuracy' ? { accuracy: i.value, deltaPoints: diff } : { delta: diff }), ...(qat ? { qat } : {}) })}\n`);
+    } else {
+      ctx.stdout.write(`${summaryTable([['float32', floatEval], ['int8', intEval]])}\nwrote ${out} (int8, ${bytes.length} bytes, calibration ${method})\n`);
+    }
+    return 0;
+  },
+};
+
+/** Side-by-side table of evaluations (float vs int8 vs pruned+int8...). */
+export function summaryTable(rows: [string, ModelEvaluation][]): string {
+  const first = rows[0]![1];
+  const name = headline(first).name;
+  const base = headline(first).value;
+  const lines = [`  ${'model'.padEnd(16)} ${name.padStart(10)}  ${'vs first'.padStart(9)}`];
+  for (const [label, e] of rows) {
+    const v = headline(e).value;
+    const d = name === 'accuracy' ? `${(100 * (v - base)).toFixed(2)} pp` : `${((100 * (v - base)) / (base || 1)).toFixed(1)} %`;
+    lines.push(`  ${label.padEnd(16)} ${fmt(name, v).padStart(10)}  ${d.padStart(9)}`);
+  }
+  return lines.join('\n');
+}

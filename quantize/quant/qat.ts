@@ -1,0 +1,99 @@
+/**
+ * Quantization-aware fine-tuning: the forward pass of every training step runs the integer
+ * kernels' arithmetic (fake-quant.ts) on the weights quantized exactly as `quantizeModel` will
+ * quantize them at export (same calibration ranges, same weight clipping), and the backward pass
+ * is the straight-through estimator. The exported int8 model therefore computes, bit for bit,
+ * what the last validation pass measured.
+ */
+import { EdgeRnnError, prepareIntModel, quantizeModel, type ModelSpec, type QuantRanges } from '../../src/index.js';
+import type { Dataset } from '../data/dataset.js';
+import type { Network } from '../nn/network.js';
+import type { Normalization } from '../train/batches.js';
+import { buildSpec, networkFromSpec } from '../train/export.js';
+import { DEFAULT_TRAIN_OPTIONS, classWeightsFor, fit, splitValidation, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
+import { calibrate, clipWeights, type CalibrationOptions } from './calibrate.js';
+import { FakeQuantModel } from './fake-quant.js';
+
+/** Float spec of the network's current weights, shaped like `base` (names, labels, extra). */
+export function currentSpec(net: Network, norm: Normalization, base: ModelSpec): ModelSpec {
+  const task = base.task === 'forecast' || base.task === 'autoencoder' ? base.task : 'classify';
+  const s = buildSpec(net, { name: base.name, version: base.version, task, labels: base.labels, features: base.input.size, norm, training: base.training, ...(base.extra ? { extra: base.extra } : {}) });
+  // Keep the base's layer tail (softmax or not) and input description.
+  return { ...base, layers: s.layers.slice(0, base.layers.length), precision: 'float32' };
+}
+
+/** Quantizes the network's current weights the way export will. */
+export function quantizeCurrent(net: Network, norm: Normalization, base: ModelSpec, ranges: Required<QuantRanges>, weightClipping: boolean): ModelSpec {
+  const f = currentSpec(net, norm, base);
+  return quantizeModel(weightClipping ? clipWeights(f, ranges).spec : f, ranges);
+}
+
+/** A FitHooks.forward that fake-quantizes, re-quantizing only after the weights changed. */
+export function fakeQuantHooks(net: Network, norm: Normalization, base: ModelSpec, ranges: Required<QuantRanges>, weightClipping: boolean): { forward: NonNullable<FitHooks['forward']>; afterStep: NonNullable<FitHooks['afterStep']>; model(): FakeQuantModel } {
+  let model: FakeQuantModel | null = null;
+  const get = (): FakeQuantModel => {
+    if (!model) {
+      const q = quantizeCurrent(net, norm, base, ranges, weightClipping);
+      model = new FakeQuantModel(q, prepareIntModel(q), net, norm);
+    }
+    return model;
+  };
+  return {
+    forward: (_net, b, _train) => {
+      const m = get();
+      const out = m.forward(b.raw, b.shape, true);
+      // The loss works in training units: regression outputs are normalized like the targets.
+      if (norm.outputStd.length === m.P.outputSize) {
+        const O = m.P.outputSize;
+        for (let i = 0; i < out.length; i++) out[i] = (out[i]! - norm.outputMean[i % O]!) / norm.outputStd[i % O]!;
+      }
+      return out;
+    },
+    afterStep: () => {
+      model = null;
+    },
+    model: get,
+  };
+}
+
+export interface QatOptions extends Partial<TrainOptions> {
+  epochs: number;
+  calibration: CalibrationOptions;
+}
+
+export interface QatResult {
+  float: ModelSpec;
+  int8: ModelSpec;
+  fit: FitResult;
+  ranges: Required<QuantRanges>;
+}
+
+/** Fine-tunes a float32 model with fake quantization; returns the fine-tuned float and int8 specs. */
+export function quantizationAwareFineTune(spec: ModelSpec, data: Dataset, opts: QatOptions, hooks: FitHooks = {}): QatResult {
+  if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `quantization-aware training starts from a float32 model, '${spec.name}' is ${spec.precision}`);
+  const hyper = (spec.training.hyperparameters ?? {}) as Partial<TrainOptions>;
+  const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...hyper, lr: 5e-4, schedule: 'constant', dropout: 0, tbptt: 0, ...opts };
+  const task = spec.task === 'forecast' || spec.task === 'autoencoder' ? spec.task : 'classify';
+  const { net, norm } = networkFromSpec(spec, 'f32');
+  const cal = calibrate(spec, data.samples, opts.calibration);
+  const clip = opts.calibration.weightClipping ?? opts.calibration.method === 'mse';
+  const { train, val } = splitValidation(data.samples, o.valSplit, o.seed, task);
+  const ctx: FitContext = {
+    task,
+    features: spec.input.size,
+    outputs: net.outputSize,
+    window: typeof spec.extra?.window === 'number' ? spec.extra.window : o.window,
+    norm,
+    classWeights: task === 'classify' ? classWeightsFor(o, train, net.outputSize) : [],
+    dtype: 'f32',
+  };
+  const fq = fakeQuantHooks(net, norm, spec, cal.ranges, clip);
+  const result = fit(net, train, val, ctx, o, { ...hooks, forward: fq.forward, afterStep: (s, e, n) => {
+    fq.afterStep(s, e, n);
+    hooks.afterStep?.(s, e, n);
+  } });
+  const float = currentSpec(net, norm, spec);
+  const int8 = quantizeModel(clip ? clipWeights(float, cal.ranges).spec : float, cal.ranges);
+  int8.training = { ...int8.training, calibration: { method: opts.calibration.method, weightClipping: clip, sequences: data.samples.length }, qat: { epochs: result.epochsRun, bestEpoch: result.bestEpoch } };
+  return { float, int8, fit: result, ranges: cal.ranges };
+}

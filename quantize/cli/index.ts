@@ -1,8 +1,7 @@
 import type { Command } from '../../src/cli/framework.js';
 import { evalCommand } from './eval.js';
 import { quantizeCommand } from './quantize.js';
-import { nabCommand } from './nab.js';
 import { trainCommand } from './train.js';
 
 /** Desktop-side commands (train, prune, quantize, eval, nab...). Registered in bin/edgernn.ts. */
-export const desktopCommands: readonly Command[] = [trainCommand, evalCommand, quantizeCommand, nabCommand];
+export const desktopCommands: readonly Command[] = [trainCommand, evalCommand, quantizeCommand];

@@ -12,8 +12,16 @@
 import { EdgeRnnError } from '../errors.js';
 import type { FrontendSpec } from '../model/spec.js';
 
-/** Receives one frame (a view valid only during the call) and the index, within the pushed batch, of the sample that completed it. */
-export type FrameSink = (frame: Float32Array, sampleIndex: number) => void;
+/** Frame flag: reset the model state before stepping this frame (first frame of an independent window). */
+export const FRAME_RESET = 1;
+/** Frame flag: the detector consumes this frame's output (every frame of a streaming front end; the last of a window). */
+export const FRAME_DETECT = 2;
+
+/**
+ * Receives one frame (a view valid only during the call), the index within the pushed batch of
+ * the sample that completed it, and FRAME_* flags.
+ */
+export type FrameSink = (frame: Float32Array, sampleIndex: number, flags: number) => void;
 
 export interface FrontEnd {
   readonly kind: string;
@@ -25,6 +33,8 @@ export interface FrontEnd {
   readonly sampleRateHz: number | undefined;
   /** Samples the frame advances by (frame hop): dropping one frame loses this many samples. */
   readonly hopSamples: number;
+  /** 1 for streaming front ends; W when every output is an independent window of W frames (run from a reset state). */
+  readonly framesPerWindow: number;
   /** Consumes n interleaved samples [n][channels] and emits every completed frame. */
   push(samples: Float32Array, n: number, sink: FrameSink): void;
   reset(): void;
@@ -62,8 +72,9 @@ export function createNoneFrontEnd(_spec: FrontendSpec, ctx: FrontEndContext): F
     frameSize: C,
     sampleRateHz: ctx.rateHz,
     hopSamples: 1,
+    framesPerWindow: 1,
     push(samples, n, sink) {
-      for (let i = 0; i < n; i++) sink(samples.subarray(i * C, (i + 1) * C), i);
+      for (let i = 0; i < n; i++) sink(samples.subarray(i * C, (i + 1) * C), i, FRAME_DETECT);
     },
     reset() {},
     exportState: () => new Uint8Array(0),
@@ -74,6 +85,65 @@ export function createNoneFrontEnd(_spec: FrontendSpec, ctx: FrontEndContext): F
 }
 
 export const BUILTIN_FRONTENDS: Readonly<Record<string, FrontEndFactory>> = { none: createNoneFrontEnd };
+
+/**
+ * The streaming front-end shape of src/features (StreamingFrontend), restated structurally so
+ * this adapter does not depend on that module's build: push() calls onOutput once per block of
+ * framesPerOutput frames of featureSize values.
+ */
+export interface StreamingFrontendLike {
+  readonly kind: string;
+  readonly inputChannels: number;
+  readonly featureSize: number;
+  readonly framesPerOutput: number;
+  readonly frameRateHz: number | undefined;
+  push(samples: ArrayLike<number>, onOutput: (output: Float32Array, index: number) => void): number;
+  reset(): void;
+}
+
+/**
+ * Wraps a src/features front end as a gateway FrontEnd. `inputRateHz` is the sample rate it
+ * consumes (its spec's sampleRateHz or inputRateHz: it resamples itself). Blocks of one frame
+ * stream; blocks of W frames are independent windows (state reset before, detector on the
+ * last frame). Frame times are spread evenly over the pushed samples (the interface does not
+ * say which sample completed a block). Buffered samples are not part of exportState(): an
+ * evicted or handed-off stream restarts its front end (at most one window of samples lost).
+ */
+export function frontEndFromStreaming(fe: StreamingFrontendLike, inputRateHz: number | undefined, hopSamples: number): FrontEnd {
+  const F = fe.framesPerOutput;
+  const S = fe.featureSize;
+  let sink: FrameSink | null = null;
+  let blocks = 0;
+  let pushed = 0;
+  const onOutput = (out: Float32Array) => {
+    blocks++;
+    // Approximate: the block completed somewhere in this push; place it by count.
+    const at = Math.max(0, Math.min(pushed - 1, Math.round((pushed * blocks) / Math.max(1, expected)) - 1));
+    for (let t = 0; t < F; t++) sink!(out.subarray(t * S, (t + 1) * S), at, F === 1 ? FRAME_DETECT : (t === 0 ? FRAME_RESET : 0) | (t === F - 1 ? FRAME_DETECT : 0));
+  };
+  let expected = 1;
+  return {
+    kind: fe.kind,
+    channels: fe.inputChannels,
+    frameSize: S,
+    sampleRateHz: inputRateHz,
+    hopSamples,
+    framesPerWindow: F,
+    push(samples, n, s) {
+      sink = s;
+      blocks = 0;
+      pushed = n;
+      expected = Math.max(1, Math.round(n / Math.max(1, hopSamples)));
+      fe.push(samples.subarray(0, n * fe.inputChannels), onOutput);
+      sink = null;
+    },
+    reset: () => fe.reset(),
+    exportState: () => new Uint8Array(0),
+    importState() {
+      fe.reset();
+    },
+  };
+}
 
 /**
  * Streaming linear-interpolation resampler from inRateHz to outRateHz, per channel. Output j

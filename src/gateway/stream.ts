@@ -17,7 +17,7 @@ import type { Model, Session } from '../runtime/runtime.js';
 import type { SampleBatch } from './codecs.js';
 import type { LimitsConfig, RouteConfig } from './config.js';
 import type { Detector } from './detectors.js';
-import { LinearResampler, type FrontEnd } from './frontend.js';
+import { FRAME_DETECT, FRAME_RESET, LinearResampler, type FrontEnd } from './frontend.js';
 
 /** A device counter that jumps back this far (or restarts at 0 past RESTART_MIN) is a restart. */
 export const SEQ_RESTART_DISTANCE = 1024;
@@ -93,6 +93,7 @@ export class DeviceStream {
   private readonly frameTs: Float64Array;
   private readonly frameArrived: Float64Array;
   private readonly frameSeq: Float64Array;
+  private readonly frameFlags: Uint8Array;
   private head = 0;
   private count = 0;
 
@@ -111,7 +112,7 @@ export class DeviceStream {
   private pushDt = 0;
   private pushSeq = -1;
   private pushArrived = 0;
-  private readonly sinkFn: (frame: Float32Array, i: number) => void;
+  private readonly sinkFn: (frame: Float32Array, i: number, flags: number) => void;
 
   constructor(device: string, sensor: string, route: RouteRuntime, limits: LimitsConfig, nowMs: number) {
     this.key = streamKey(device, sensor);
@@ -129,12 +130,13 @@ export class DeviceStream {
     this.frameTs = new Float64Array(this.cap);
     this.frameArrived = new Float64Array(this.cap);
     this.frameSeq = new Float64Array(this.cap);
+    this.frameFlags = new Uint8Array(this.cap);
     this.K = route.config.evidenceFrames;
     this.evIn = new Float32Array(this.K * this.I);
     this.evScore = new Float32Array(this.K);
     this.evTs = new Float64Array(this.K);
     this.lastFinite = new Float32Array(this.frontend.channels);
-    this.sinkFn = (frame, i) => this.enqueueFrame(frame, i);
+    this.sinkFn = (frame, i, flags) => this.enqueueFrame(frame, i, flags);
   }
 
   // ---- sequence numbers ------------------------------------------------------------------
@@ -252,25 +254,29 @@ export class DeviceStream {
       fe.push(values, n, this.sinkFn);
     } else {
       const map = srcIndex;
-      fe.push(values, n, (frame, i) => this.enqueueFrame(frame, map[i]!));
+      fe.push(values, n, (frame, i, flags) => this.enqueueFrame(frame, map[i]!, flags));
     }
     return this.counters.droppedFrames - droppedBefore;
   }
 
-  private enqueueFrame(frame: Float32Array, sampleIndex: number): void {
+  private enqueueFrame(frame: Float32Array, sampleIndex: number, flags: number): void {
     const I = this.I;
     if (this.count === this.cap) {
-      // Full: drop the oldest frame so the newest data wins (backpressure without stalling others).
-      this.head = (this.head + 1) % this.cap;
-      this.count--;
-      this.counters.droppedFrames++;
-      this.counters.droppedSamples += this.frontend.hopSamples;
+      // Full: drop the oldest frame so the newest data wins (backpressure without stalling
+      // others); windowed front ends lose whole windows, never half of one.
+      do {
+        this.head = (this.head + 1) % this.cap;
+        this.count--;
+        this.counters.droppedFrames++;
+        this.counters.droppedSamples += this.frontend.hopSamples;
+      } while (this.count > 0 && this.frontend.framesPerWindow > 1 && (this.frameFlags[this.head]! & FRAME_RESET) === 0);
     }
     const slot = (this.head + this.count) % this.cap;
     this.frames.set(frame, slot * I);
     this.frameTs[slot] = this.pushTs + sampleIndex * this.pushDt;
     this.frameArrived[slot] = this.pushArrived;
     this.frameSeq[slot] = this.pushSeq;
+    this.frameFlags[slot] = flags;
     this.count++;
   }
 
@@ -279,9 +285,13 @@ export class DeviceStream {
     return this.count;
   }
 
-  /** Copies the oldest queued frame to out[off..off+I) (not removed yet). */
+  /**
+   * Copies the oldest queued frame to out[off..off+I) (not removed yet). A frame that starts
+   * an independent window resets the session here, just before it is stepped.
+   */
   peekFrame(out: Float32Array, off: number): void {
     out.set(this.frames.subarray(this.head * this.I, (this.head + 1) * this.I), off);
+    if (this.frameFlags[this.head]! & FRAME_RESET) this.session.reset();
   }
 
   /** The oldest frame's sample time, arrival time and message seq. */
@@ -292,11 +302,12 @@ export class DeviceStream {
   /** Removes the oldest frame after it was stepped with `output`; returns its detector event, if any. */
   completeFrame(input: Float32Array, output: Float32Array): ReturnType<Detector['step']> {
     const ts = this.frameTs[this.head]!;
+    const detect = (this.frameFlags[this.head]! & FRAME_DETECT) !== 0;
     this.head = (this.head + 1) % this.cap;
     this.count--;
     this.frameIndex++;
     this.counters.frames++;
-    const ev = this.detector.step(output, input);
+    const ev = detect ? this.detector.step(output, input) : null;
     const slot = this.evHead;
     this.evIn.set(input, slot * this.I);
     this.evScore[slot] = this.detector.lastScore;

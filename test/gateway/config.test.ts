@@ -1,0 +1,101 @@
+/** Config validation: defaults, and a GATEWAY_CONFIG error naming the field for every defect. */
+import { describe, expect, it } from 'vitest';
+import { isEdgeRnnError } from '../../src/index.js';
+import { DEFAULTS, parseGatewayConfig } from '../../src/gateway/config.js';
+import { Topics, devicePartition, fnv1a32 } from '../../src/gateway/topics.js';
+import { topicMatches } from '../../src/gateway/transport.js';
+
+const base = { models: { imu: 'imu.ern' }, routes: [{ sensor: 'imu', model: 'imu' }] };
+
+function configError(raw: unknown): string {
+  try {
+    parseGatewayConfig(raw, 'gw.json');
+  } catch (e) {
+    expect(isEdgeRnnError(e, 'GATEWAY_CONFIG')).toBe(true);
+    return (e as Error).message;
+  }
+  throw new Error('expected GATEWAY_CONFIG');
+}
+
+describe('gateway config', () => {
+  it('fills defaults', () => {
+    const c = parseGatewayConfig(base);
+    expect(c.broker.url).toBe('embedded');
+    expect(c.broker.protocolVersion).toBe(4);
+    expect(c.topics).toEqual(DEFAULTS.topics);
+    expect(c.routes[0]).toMatchObject({ sensor: 'imu', model: 'imu', codec: 'json', nonFinite: 'deadLetter', evidenceFrames: 32 });
+    expect(c.routes[0]!.detector).toMatchObject({ kind: 'threshold', on: 0.5, off: 0.5 });
+    expect(c.limits).toEqual(DEFAULTS.limits);
+    expect(c.models.imu).toEqual({ path: 'imu.ern', backend: 'auto' });
+    expect(parseGatewayConfig({ ...base, broker: { url: 'mqtts://broker:8883' } }).broker.protocolVersion).toBe(5);
+  });
+
+  it.each([
+    [{ ...base, site: 'a/b' }, /gw.json: site must be a topic level/],
+    [{ ...base, broker: { url: 'http://x' } }, /broker.url must be "embedded" or a mqtt/],
+    [{ ...base, broker: { url: 'mqtt://x', cert: 'c.pem' } }, /broker.key must be given together with broker.cert/],
+    [{ ...base, broker: { url: 'embedded', username: 'u' } }, /broker.url must be an external broker URL when credentials/],
+    [{ ...base, broker: { url: 'mqtt://x', protocolVersion: 3 } }, /broker.protocolVersion must be one of 4, 5, got 3/],
+    [{ ...base, broker: { url: 'mqtt://x', port: 70000 } }, /broker.port must be an integer in \[0, 65535\]/],
+    [{ ...base, models: {} }, /models must be an object with at least one model/],
+    [{ ...base, models: { imu: { path: 'a.ern', backend: 'gpu' } } }, /models.imu.backend must be one of auto, simd/],
+    [{ ...base, routes: [] }, /routes must be a list of at least one route/],
+    [{ ...base, routes: [{ sensor: 'imu', model: 'har' }] }, /routes\[0\].model must be one of the models \(imu\), got "har"/],
+    [{ ...base, routes: [{ sensor: 'imu', model: 'imu', codec: 'xml' }] }, /routes\[0\].codec must be one of json, binary, csv, got "xml"/],
+    [{ ...base, routes: [{ sensor: 'imu', model: 'imu', codc: 'json' }] }, /unknown field routes\[0\].codc/],
+    [{ ...base, routes: [{ sensor: 'imu/x', model: 'imu' }] }, /routes\[0\].sensor must be a topic level/],
+    [{ ...base, routes: [{ sensor: 'alerts', model: 'imu' }] }, /routes\[0\].sensor must be a name other than "alerts"/],
+    [{ ...base, routes: [{ sensor: 'imu', model: 'imu' }, { sensor: 'imu', model: 'imu' }] }, /routes\[1\].sensor must be unique/],
+    [{ ...base, routes: [{ sensor: 'imu', model: 'imu', detector: { kind: 'threshold' } }] }, /routes\[0\].detector.on must be a number/],
+    [{ ...base, routes: [{ sensor: 'imu', model: 'imu', detector: { kind: 'threshold', on: 0.5, off: 0.9 } }] }, /routes\[0\].detector.off must be a number in \[-1e\+30, 0.5\]/],
+    [{ ...base, routes: [{ sensor: 'imu', model: 'imu', detector: { kind: 'smoothing', window: 0 } }] }, /routes\[0\].detector.window must be an integer in \[1, 100000\]/],
+    [{ ...base, routes: [{ sensor: 'imu', model: 'imu', nonFinite: 'ignore' }] }, /routes\[0\].nonFinite must be one of deadLetter, zero, hold/],
+    [{ ...base, limits: { maxDevices: 0 } }, /limits.maxDevices must be an integer in \[1, 10000000\]/],
+    [{ ...base, limits: { maxDevice: 5 } }, /unknown field limits.maxDevice/],
+    [{ ...base, topics: { sensor: 'edgernn/{site}/{device}' } }, /topics.sensor must be a template with a \{sensor\} level/],
+    [{ ...base, topics: { alerts: 'a/#' } }, /topics.alerts must be a topic template without wildcards/],
+    [{ ...base, topics: { status: 'x/{device}/status' } }, /topics.status must be a template using only \{prefix\} \{site\} \{gateway\}/],
+    [{ ...base, cluster: {} }, /broker.url must be an external broker URL in cluster mode/],
+    [{ ...base, cluster: {}, broker: { url: 'mqtt://x', protocolVersion: 4 } }, /broker.protocolVersion must be 5 in cluster mode/],
+    [{ ...base, cluster: {}, broker: { url: 'mqtt://x' }, topics: { sensor: '{prefix}/{site}/{device}/{sensor}' } }, /topics.sensor must be a template with a \{partition\} level/],
+    [{ ...base, board: { alertMs: 10 } }, /board must be an object naming at least one of led, piezo, relay/],
+    [{ ...base, board: { led: 200 } }, /board.led must be an integer in \[0, 127\]/],
+    [{ ...base, log: { level: 'loud' } }, /log.level must be one of debug, info, warn, error, silent/],
+    [{ ...base, colour: 1 }, /unknown field colour/],
+    ['nope', /\(top level\) must be an object/],
+  ])('rejects %j', (raw, msg) => {
+    expect(configError(raw)).toMatch(msg);
+  });
+});
+
+describe('topics', () => {
+  const t = new Topics(parseGatewayConfig({ ...base, site: 'plant', gatewayId: 'gw7' }));
+  it('builds the documented topics', () => {
+    expect(t.sensor('pump-1', 'imu')).toBe('edgernn/plant/pump-1/imu');
+    expect(t.alerts('pump-1', 'imu')).toBe('edgernn/plant/pump-1/alerts');
+    expect(t.status).toBe('edgernn/plant/_gateway/gw7/status');
+    expect(t.deadLetter).toBe('edgernn/plant/_gateway/gw7/deadletter');
+    expect(t.sensorFilter('imu')).toBe('edgernn/plant/+/imu');
+    expect(t.alertsFilter()).toBe('edgernn/plant/+/alerts');
+  });
+  it('parses sensor topics and rejects others', () => {
+    expect(t.sensorParser.parse('edgernn/plant/pump-1/imu')).toEqual({ device: 'pump-1', sensor: 'imu' });
+    expect(t.sensorParser.parse('edgernn/other/pump-1/imu')).toBeNull();
+    expect(t.sensorParser.parse('edgernn/plant/pump-1/imu/x')).toBeNull();
+    expect(t.sensorParser.parse('edgernn/plant/_gateway/imu')).toBeNull();
+  });
+  it('partitions devices by FNV-1a', () => {
+    // FNV-1a 32-bit test vectors (Fowler, Noll, Vo): "" -> 0x811c9dc5, "a" -> 0xe40c292c, "foobar" -> 0xbf9cf968.
+    expect(fnv1a32('')).toBe(0x811c9dc5);
+    expect(fnv1a32('a')).toBe(0xe40c292c);
+    expect(fnv1a32('foobar')).toBe(0xbf9cf968);
+    expect(devicePartition('foobar', 16)).toBe(`p${0xbf9cf968 % 16}`);
+  });
+  it('matches MQTT filters', () => {
+    expect(topicMatches('a/+/c', 'a/b/c')).toBe(true);
+    expect(topicMatches('a/#', 'a/b/c')).toBe(true);
+    expect(topicMatches('$share/g/a/+/c', 'a/b/c')).toBe(true);
+    expect(topicMatches('a/+', 'a/b/c')).toBe(false);
+    expect(topicMatches('#', '$SYS/x')).toBe(false);
+  });
+});

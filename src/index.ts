@@ -13,6 +13,7 @@ export { createRuntime, loadModel, Runtime, Model, Session, kernelBinaries, type
 export { BACKENDS, type BackendName, type NonFinitePolicy, type Engine } from './runtime/engine.js';
 export * as fixedPoint from './runtime/fixed-point.js';
 export { Rng } from './util/rng.js';
+export { WindowedGaussianDetector, RandomDetector, NullDetector, PythonRandom, AnomalyLikelihood, nabLikelihoodOptions, AlertHysteresis, DetectorRegistry, baselineDetectorRegistry, checkFiniteInput, type AnomalyDetector, type AnomalyDetectorFactory, type SeriesContext, type DetectorEntry, type WindowedGaussianOptions, type RandomDetectorOptions, type AnomalyLikelihoodOptions, type AlertHysteresisOptions, type AlertTransition } from './detectors/anomaly/index.js';
 export { exportOnnx, exportOnnxModel, onnxInitialState, type ExportOptions } from './onnx/export.js';
 export { dequantizeModel } from './onnx/dequantize.js';
 export { readNpy, writeNpy, type NpyArray } from './io/npy.js';

@@ -1,7 +1,8 @@
 import type { Command } from '../../src/cli/framework.js';
 import { evalCommand } from './eval.js';
+import { nabCommand } from './nab.js';
 import { quantizeCommand } from './quantize.js';
 import { trainCommand } from './train.js';
 
 /** Desktop-side commands (train, prune, quantize, eval, nab...). Registered in bin/edgernn.ts. */
-export const desktopCommands: readonly Command[] = [trainCommand, evalCommand, quantizeCommand];
+export const desktopCommands: readonly Command[] = [trainCommand, evalCommand, quantizeCommand, nabCommand];

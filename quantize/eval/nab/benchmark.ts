@@ -1,0 +1,149 @@
+/**
+ * The NAB pipeline: run a detector over the corpus (NAB "detect"), pick thresholds per profile
+ * ("optimize"), score every file ("score") and normalize against the null and perfect
+ * detectors ("normalize"); read and write NAB's results layout. Node-only (file system).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { EdgeRnnError, NullDetector, type DetectorEntry } from '../../../src/index.js';
+import type { NabCorpus, NabSeries } from './corpus.js';
+import { normalizeScore, scoreProfile, type ProfileScore, type ScorableSeries, type ThresholdOptimizer } from './optimizer.js';
+import { NAB_PROFILES, type NabProfileName } from './profiles.js';
+import { checkResultsMatchSeries, formatResultsCsv, formatScoresCsv, parseResultsCsv, resultsFilePath, scoresFilePath } from './results.js';
+import { checkAnomalyScores, sweepTable } from './scorer.js';
+
+/** Anomaly scores of one detector over a corpus, one array per series (corpus order). */
+export interface DetectorRun {
+  detector: string;
+  scores: Float64Array[];
+}
+
+export interface RunDetectorOptions {
+  /** Called after each series (progress). */
+  onSeries?: (index: number, series: NabSeries) => void;
+}
+
+/** Feeds every series to a fresh detector, record by record (NAB's detect step). */
+export function runDetector(corpus: NabCorpus, entry: DetectorEntry, options: RunDetectorOptions = {}): DetectorRun {
+  const scores = corpus.series.map((s, i) => {
+    const detector = entry.create({ probationaryLength: s.probationaryLength, name: s.relativePath });
+    const out = new Float64Array(s.values.length);
+    for (let t = 0; t < out.length; t++) out[t] = detector.update(s.timestamps[t]!, s.values[t]!);
+    checkAnomalyScores(`${entry.name} on ${s.relativePath}`, out, s.values.length);
+    options.onSeries?.(i, s);
+    return out;
+  });
+  return { detector: entry.name, scores };
+}
+
+/** Rounds every score to `digits` significant digits (NAB v1.0 stored Python 2 str() floats: 12). */
+export function roundRun(run: DetectorRun, digits: number): DetectorRun {
+  if (!Number.isInteger(digits) || digits < 1 || digits > 17) {
+    throw new EdgeRnnError('DETECTOR_OPTION', `score digits must be an integer in [1, 17], got ${digits}`, { digits });
+  }
+  return { detector: run.detector, scores: run.scores.map((a) => a.map((x) => Number(x.toPrecision(digits)))) };
+}
+
+export interface EvaluateOptions {
+  /** Threshold selection when no fixed threshold is given (default 'sweep', NAB >= v1.1). */
+  optimizer?: ThresholdOptimizer;
+  /** Fixed thresholds per profile (e.g. from NAB's thresholds.json); others are optimized. */
+  thresholds?: Partial<Record<NabProfileName, number>>;
+}
+
+export interface ProfileEvaluation extends ProfileScore {
+  /** Raw score of the null detector (same threshold selection). */
+  nullScore: number;
+  /** Raw score of a detector that fires on the first row of every window: windows x tpWeight. */
+  perfectScore: number;
+  /** 100 (raw - null) / (perfect - null). */
+  normalizedScore: number;
+}
+
+export interface NabEvaluation {
+  detector: string;
+  optimizer: ThresholdOptimizer;
+  windowCount: number;
+  profiles: ProfileEvaluation[];
+}
+
+function scorable(corpus: NabCorpus, scores: readonly ArrayLike<number>[], profileIndex: number): ScorableSeries[] {
+  const profile = NAB_PROFILES[profileIndex]!;
+  return corpus.series.map((s, i) => ({
+    relativePath: s.relativePath,
+    anomalyScores: scores[i]!,
+    table: sweepTable({ length: s.values.length, windows: s.windows, probationaryLength: s.probationaryLength }, profile),
+  }));
+}
+
+/** NAB's optimize + score + normalize for one detector run, all profiles. */
+export function evaluateRun(corpus: NabCorpus, run: DetectorRun, options: EvaluateOptions = {}): NabEvaluation {
+  if (run.scores.length !== corpus.series.length) {
+    throw new EdgeRnnError('ANOMALY_SCORE', `${run.detector}: expected scores for ${corpus.series.length} series, got ${run.scores.length}`, { expected: corpus.series.length, got: run.scores.length });
+  }
+  corpus.series.forEach((s, i) => checkAnomalyScores(`${run.detector} on ${s.relativePath}`, run.scores[i]!, s.values.length));
+  const optimizer = options.optimizer ?? 'sweep';
+  const nullScores = corpus.series.map((s) => {
+    const d = new NullDetector();
+    return Float64Array.from(s.values, (v, t) => d.update(s.timestamps[t]!, v));
+  });
+  const profiles = NAB_PROFILES.map((profile, k) => {
+    const threshold = options.thresholds?.[profile.name];
+    const result = scoreProfile(scorable(corpus, run.scores, k), profile, threshold === undefined ? { optimizer } : { threshold });
+    const nullScore = scoreProfile(scorable(corpus, nullScores, k), profile, { optimizer }).rawScore;
+    const perfectScore = corpus.windowCount * profile.tpWeight;
+    return { ...result, nullScore, perfectScore, normalizedScore: normalizeScore(result.rawScore, nullScore, perfectScore) };
+  });
+  return { detector: run.detector, optimizer, windowCount: corpus.windowCount, profiles };
+}
+
+/** Reads `<dir>/<detector>/<category>/<detector>_<file>.csv` for every series (NAB results layout). */
+export function readResultsRun(dir: string, corpus: NabCorpus, detector: string): DetectorRun {
+  const scores = corpus.series.map((s) => {
+    const file = path.join(dir, ...resultsFilePath(detector, s).split('/'));
+    if (!fs.existsSync(file)) {
+      throw new EdgeRnnError('BAD_INPUT_FILE', `${file}: results file for ${s.relativePath} is missing (expected NAB layout <detector>/<category>/<detector>_<file>.csv)`, { file });
+    }
+    const parsed = parseResultsCsv(fs.readFileSync(file, 'utf8'), file);
+    checkResultsMatchSeries(parsed, s, file);
+    return parsed.anomalyScores;
+  });
+  return { detector, scores };
+}
+
+export interface WriteResultsOptions {
+  /** Significant digits for anomaly scores (default: shortest exact form). */
+  digits?: number;
+}
+
+/**
+ * Writes NAB's results layout under `dir`: per-series results CSVs, per-profile scores CSVs,
+ * and merges this detector into `final_results.json` and `thresholds.json`.
+ */
+export function writeResults(dir: string, corpus: NabCorpus, run: DetectorRun, evaluation: NabEvaluation, options: WriteResultsOptions = {}): string[] {
+  const written: string[] = [];
+  const put = (rel: string, text: string): void => {
+    const file = path.join(dir, ...rel.split('/'));
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+    written.push(file);
+  };
+  corpus.series.forEach((s, i) => put(resultsFilePath(run.detector, s), formatResultsCsv(s, run.scores[i]!, options.digits)));
+  for (const p of evaluation.profiles) put(scoresFilePath(run.detector, p.profile), formatScoresCsv(run.detector, p.profile, p.threshold, p.files));
+  const merge = (name: string, value: Record<string, unknown>): void => {
+    const file = path.join(dir, name);
+    let json: Record<string, unknown> = {};
+    if (fs.existsSync(file)) {
+      try {
+        json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+      } catch (e) {
+        throw new EdgeRnnError('BAD_INPUT_FILE', `${file}: not valid JSON, cannot merge results into it (${(e as Error).message})`, { file });
+      }
+    }
+    json[run.detector] = value;
+    put(name, `${JSON.stringify(json, Object.keys(json).sort().concat(NAB_PROFILES.map((p) => p.name), ['threshold', 'score']), 4)}\n`);
+  };
+  merge('final_results.json', Object.fromEntries(evaluation.profiles.map((p) => [p.profile, p.normalizedScore])));
+  merge('thresholds.json', Object.fromEntries(evaluation.profiles.map((p) => [p.profile, { score: p.rawScore, threshold: p.threshold }])));
+  return written;
+}

@@ -1,0 +1,95 @@
+/** Detectors: hysteresis, forecast error, posterior smoothing, state round trip, config errors. */
+import { describe, expect, it } from 'vitest';
+import { isEdgeRnnError } from '../../src/index.js';
+import { createSmoothingDetector, createThresholdDetector, type Detector, type DetectorContext } from '../../src/gateway/detectors.js';
+
+const ctx = (o: Partial<DetectorContext> = {}): DetectorContext => ({ labels: ['bg', 'yes', 'no'], outputSize: 3, inputSize: 2, path: 'routes[0].detector', ...o });
+const run = (d: Detector, rows: number[][], input: number[][] = []) => rows.map((r, t) => d.step(Float32Array.from(r), Float32Array.from(input[t] ?? [0, 0])));
+
+describe('threshold detector', () => {
+  it('fires after minSteps at or above on, once, and re-arms only below off', () => {
+    const d = createThresholdDetector({ kind: 'threshold', output: 'yes', score: 'output', on: 0.8, off: 0.4, minSteps: 2, refractorySteps: 0 }, ctx());
+    const s = [0.9, 0.5, 0.85, 0.9, 0.95, 0.6, 0.5, 0.3, 0.8, 0.8];
+    const evs = run(d, s.map((x) => [0, x, 0]));
+    expect(evs.map((e) => (e ? e.score : null))).toEqual([null, null, null, Math.fround(0.9), null, null, null, null, null, Math.fround(0.8)]);
+    expect(evs[3]!.label).toBe('yes');
+  });
+
+  it('respects the refractory period', () => {
+    const d = createThresholdDetector({ kind: 'threshold', output: 1, score: 'output', on: 0.5, off: 0.5, minSteps: 1, refractorySteps: 3 }, ctx());
+    const evs = run(d, [1, 0, 1, 0, 1, 0, 1].map((x) => [0, x, 0]));
+    expect(evs.map((e) => e !== null)).toEqual([true, false, false, false, true, false, false]);
+  });
+
+  it('scores a forecast model by |prediction(t-1) - input(t)|', () => {
+    const d = createThresholdDetector({ kind: 'threshold', output: 0, score: 'forecastError', on: 1, off: 1, minSteps: 1, refractorySteps: 0 }, ctx({ outputSize: 2, labels: [] }));
+    const evs = run(d, [[1, 1], [2, 2], [3, 3]], [[0, 0], [1, 1.5], [4, 4]]);
+    expect(evs[0]).toBeNull();
+    expect(evs[1]).toBeNull(); // |1-1| + |1-1.5| = 0.5, mean 0.25
+    expect(evs[2]).toEqual({ label: 'anomaly', score: 2 }); // |2-4| + |2-4| = 4, mean 2
+  });
+
+  it('continues exactly after exportState/importState (JSON round trip)', () => {
+    const cfg = { kind: 'threshold', output: 'yes', score: 'output', on: 0.7, off: 0.3, minSteps: 3, refractorySteps: 5 } as const;
+    const rows = Array.from({ length: 40 }, (_, t) => [0, 0.5 + 0.5 * Math.sin(t / 2), 0]);
+    const whole = run(createThresholdDetector(cfg, ctx()), rows);
+    const a = createThresholdDetector(cfg, ctx());
+    const first = run(a, rows.slice(0, 17));
+    const b = createThresholdDetector(cfg, ctx());
+    b.importState(JSON.parse(JSON.stringify(a.exportState())));
+    expect([...first, ...run(b, rows.slice(17))]).toEqual(whole);
+  });
+
+  it('names a bad output in the config', () => {
+    const bad = (o: Record<string, unknown>, c = ctx()) => {
+      try {
+        createThresholdDetector({ kind: 'threshold', output: 0, score: 'output', on: 0.5, off: 0.5, minSteps: 1, refractorySteps: 0, ...o } as never, c);
+      } catch (e) {
+        expect(isEdgeRnnError(e, 'GATEWAY_CONFIG')).toBe(true);
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    expect(bad({ output: 'maybe' })).toMatch(/routes\[0\].detector.output must be one of the model's labels \(bg, yes, no\), got "maybe"/);
+    expect(bad({ output: 7 })).toMatch(/routes\[0\].detector.output must be an output index in \[0, 2\], got 7/);
+    expect(bad({ score: 'forecastError' })).toMatch(/routes\[0\].detector.score must be "output" for this model/);
+  });
+});
+
+describe('smoothing detector', () => {
+  it('averages posteriors over the window, ignores background, fires once per refractory period', () => {
+    const d = createSmoothingDetector({ kind: 'smoothing', window: 3, threshold: 0.6, background: ['bg'], refractorySteps: 4 }, ctx());
+    const rows = [
+      [1, 0, 0],
+      [0.2, 0.8, 0],
+      [0.1, 0.9, 0],
+      [0.1, 0.9, 0], // mean of yes over 3 steps = (0.8+0.9+0.9)/3 = 0.867 -> fires
+      [0, 1, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+      [0, 0, 1],
+      [0, 0, 1], // refractory over; no = 1.0 over the last 3 -> fires
+    ];
+    const evs = run(d, rows);
+    const fired = evs.map((e, t) => (e ? `${t}:${e.label}` : '')).filter(Boolean);
+    // Step 2: mean(yes) over [1, 0.2.., ] = (0 + 0.8 + 0.9) / 3 = 0.567 < 0.6.
+    expect(fired).toEqual(['3:yes', '8:no']);
+    expect(evs[3]!.score).toBeCloseTo((0.8 + 0.9 + 0.9) / 3, 6);
+  });
+
+  it('continues exactly after a state round trip', () => {
+    const cfg = { kind: 'smoothing', window: 5, threshold: 0.55, background: [0], refractorySteps: 3 } as const;
+    const rows = Array.from({ length: 60 }, (_, t) => [0.3, 0.35 + 0.3 * Math.sin(t / 3), 0.35 - 0.3 * Math.sin(t / 3)]);
+    const whole = run(createSmoothingDetector(cfg, ctx()), rows);
+    const a = createSmoothingDetector(cfg, ctx());
+    const first = run(a, rows.slice(0, 23));
+    const b = createSmoothingDetector(cfg, ctx());
+    b.importState(JSON.parse(JSON.stringify(a.exportState())));
+    expect([...first, ...run(b, rows.slice(23))]).toEqual(whole);
+    expect(whole.filter(Boolean).length).toBeGreaterThan(2);
+  });
+
+  it('refuses a background that covers every output', () => {
+    expect(() => createSmoothingDetector({ kind: 'smoothing', window: 3, threshold: 0.5, background: [0, 1, 2], refractorySteps: 0 }, ctx())).toThrow(/background must be fewer than all 3 outputs/);
+  });
+});

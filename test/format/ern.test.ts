@@ -192,7 +192,7 @@ describe('.ern defects get typed errors naming them', () => {
         const d = decodeErn(intBytes);
         const g = d.tensors.get('golden.output')!;
         const b = intBytes.slice();
-        const off = g.data.byteOffset - intBytes.byteOffset + 4 * 5;
+        const off = g!.data.byteOffset - intBytes.byteOffset + 4 * 5;
         new DataView(b.buffer).setFloat32(off, 123.5, true);
         return resealErn(b);
       },
@@ -248,7 +248,10 @@ describe('fuzzing the parser', () => {
     for (let i = 0; i < 2000; i++) {
       let b = intBytes.slice();
       const op = rng.int(0, 4);
-      if (op === 0) b[rng.int(0, b.length - 1)] ^= 1 << rng.int(0, 7);
+      if (op === 0) {
+        const pos = rng.int(0, b.length - 1);
+        b[pos] = b[pos]! ^ (1 << rng.int(0, 7));
+      }
       else if (op === 1) b = b.slice(0, rng.int(0, b.length - 1));
       else if (op === 2) b = Uint8Array.from([...b.slice(0, rng.int(0, b.length)), rng.int(0, 255), ...b.slice(rng.int(0, b.length))]);
       else if (op === 3) for (let k = 0; k < 8; k++) b[rng.int(0, b.length - 1)] = rng.int(0, 255);

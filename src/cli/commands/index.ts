@@ -1,6 +1,10 @@
 import type { Command } from '../framework.js';
+import { benchCommand } from './bench.js';
+import { conformanceCommand } from './conformance.js';
+import { convertCommand } from './convert.js';
+import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
 import { runCommand } from './run.js';
 
 /** Commands of the gateway-side runtime. Desktop commands (train, prune, ...) live in quantize/cli. */
-export const runtimeCommands: readonly Command[] = [infoCommand, runCommand];
+export const runtimeCommands: readonly Command[] = [infoCommand, runCommand, benchCommand, convertCommand, exportCommand, conformanceCommand];

@@ -4,27 +4,32 @@
  * sees identical integers and produces identical outputs.
  */
 import { logSoftmaxInPlace, sigmoid, softmaxInPlace } from '../float/activations.js';
-import { type Engine, type EngineState, type NonFinitePolicy } from '../engine.js';
+import { firstNonFinite, type Engine, type EngineState, type NonFinitePolicy } from '../engine.js';
 import type { PreparedIntModel } from './prepare.js';
 
-/** Kernel-side buffers and entry points; views are re-fetched per call (WASM memory can grow). */
+/**
+ * Kernel-side buffers and entry points. Frames enter as float32 and the kernels quantize them
+ * (same f32 formula everywhere: quantizeFrameRef); views are re-fetched per call because WASM
+ * memory can grow. Entry points return 0, or 1 + the index of the first frame holding NaN or
+ * ±Infinity (then nothing was changed).
+ */
 export interface IntKernels {
   readonly backend: 'simd' | 'scalar' | 'reference';
   readonly weightBytes: number;
   allocState(): EngineState;
   freeState(s: EngineState): void;
-  /** int16 [inputWidth] -> int32 [outputWidth] through step(). */
-  stepIn(): Int16Array;
+  /** float32 [inputSize] -> int32 [outputWidth] through step(). */
+  stepIn(): Float32Array;
   stepOut(): Int32Array;
-  step(s: EngineState): void;
-  /** Buffers for n streams: int16 [n][inputWidth], int32 [n][outputWidth]. */
-  batchIn(n: number): Int16Array;
+  step(s: EngineState): number;
+  /** Buffers for n streams: float32 [n][inputSize] in, int32 [n][outputWidth] out. */
+  batchIn(n: number): Float32Array;
   batchOut(n: number): Int32Array;
-  stepMany(states: readonly EngineState[]): void;
-  /** Buffers for a chunk of T steps, then runChunk(s, T). */
-  seqIn(T: number): Int16Array;
+  stepMany(states: readonly EngineState[]): number;
+  /** Buffers for a chunk of T steps (float32 [T][inputSize] in, int32 [T][outputWidth] out), then runChunk(s, T). */
+  seqIn(T: number): Float32Array;
   seqOut(T: number): Int32Array;
-  runChunk(s: EngineState, T: number): void;
+  runChunk(s: EngineState, T: number): number;
   dispose(): void;
 }
 
@@ -41,7 +46,6 @@ export class IntEngine implements Engine {
   readonly weightBytes: number;
   private readonly P: PreparedIntModel;
   private readonly k: IntKernels;
-  private readonly inv: Float64Array;
 
   constructor(P: PreparedIntModel, kernels: IntKernels) {
     this.P = P;
@@ -52,7 +56,6 @@ export class IntEngine implements Engine {
     this.streamable = P.streamable;
     this.stateBytes = P.stateBytes;
     this.weightBytes = kernels.weightBytes;
-    this.inv = P.inputInvScale;
   }
 
   allocState(): EngineState {
@@ -77,21 +80,18 @@ export class IntEngine implements Engine {
     });
   }
 
-  /** Quantizes one frame into q[qOff ..]: round(x / scale), saturated to ±32767. */
-  private quantize(frame: ArrayLike<number>, fOff: number, q: Int16Array, qOff: number, policy: NonFinitePolicy): number {
-    const inv = this.inv;
-    const n = this.inputSize;
+  /** Copies frame values into a float32 staging buffer (no allocation). */
+  private stage(frame: ArrayLike<number>, fOff: number, dst: Float32Array, dOff: number, n: number): void {
+    if (frame instanceof Float32Array) dst.set(fOff === 0 && frame.length === n ? frame : frame.subarray(fOff, fOff + n), dOff);
+    else for (let i = 0; i < n; i++) dst[dOff + i] = frame[fOff + i]!;
+  }
+
+  /** Replaces NaN/±Infinity by 0 in dst[off .. off+n) ('zero' policy). */
+  private static zeroNonFinite(dst: Float32Array, off: number, n: number): void {
     for (let i = 0; i < n; i++) {
-      const x = frame[fOff + i]!;
-      if (!(x - x === 0)) {
-        if (policy === 'error') return i;
-        q[qOff + i] = 0;
-        continue;
-      }
-      const v = Math.floor(x * inv[i]! + 0.5);
-      q[qOff + i] = v > 32767 ? 32767 : v < -32767 ? -32767 : v;
+      const v = dst[off + i]!;
+      if (!(v - v === 0)) dst[off + i] = 0;
     }
-    return -1;
   }
 
   /** Dequantizes one output row and applies the float tail (final activation, softmax). */
@@ -109,23 +109,29 @@ export class IntEngine implements Engine {
   }
 
   step(s: EngineState, frame: ArrayLike<number>, frameOff: number, out: Float32Array, policy: NonFinitePolicy): number {
-    const bad = this.quantize(frame, frameOff, this.k.stepIn(), 0, policy);
-    if (bad >= 0) return bad;
-    this.k.step(s);
+    const I = this.inputSize;
+    const x = this.k.stepIn();
+    this.stage(frame, frameOff, x, 0, I);
+    if (this.k.step(s) !== 0) {
+      // A NaN or infinity: the kernels changed nothing.
+      if (policy === 'error') return firstNonFinite(x, 0, I);
+      IntEngine.zeroNonFinite(x, 0, I);
+      this.k.step(s);
+    }
     this.dequantize(this.k.stepOut(), 0, out, 0);
     return -1;
   }
 
   stepMany(states: readonly EngineState[], frames: ArrayLike<number>, out: Float32Array, policy: NonFinitePolicy): number {
     const n = states.length;
-    const inW = this.P.inputWidth;
-    const q = this.k.batchIn(n);
-    for (let i = 0; i < n; i++) {
-      const bad = this.quantize(frames, i * this.inputSize, q, i * inW, policy);
-      if (bad >= 0) return i * this.inputSize + bad;
+    const I = this.inputSize;
+    const x = this.k.batchIn(n); // sizes every batch buffer: x stays valid below
+    this.stage(frames, 0, x, 0, n * I);
+    if (this.k.stepMany(states) !== 0) {
+      if (policy === 'error') return firstNonFinite(x, 0, n * I);
+      IntEngine.zeroNonFinite(x, 0, n * I);
+      this.k.stepMany(states);
     }
-    this.k.batchOut(n); // sizes the output buffer before the kernels write it
-    this.k.stepMany(states);
     const acc = this.k.batchOut(n);
     for (let i = 0; i < n; i++) this.dequantize(acc, i * this.P.outputWidth, out, i * this.outputSize);
     return -1;
@@ -135,22 +141,17 @@ export class IntEngine implements Engine {
     const I = this.inputSize;
     // Validate every frame first: an error must leave the state untouched.
     if (policy === 'error') {
-      for (let t = 0; t < T; t++) {
-        for (let i = 0; i < I; i++) {
-          const x = frames[t * I + i]!;
-          if (!(x - x === 0)) return t * I + i;
-        }
-      }
+      const bad = firstNonFinite(frames, 0, T * I);
+      if (bad >= 0) return bad;
     }
     if (!this.streamable) this.resetState(s);
     const chunk = this.streamable ? RUN_CHUNK : Math.max(T, 1);
-    const inW = this.P.inputWidth;
     const outW = this.P.outputWidth;
     for (let t0 = 0; t0 < T; t0 += chunk) {
       const n = Math.min(chunk, T - t0);
-      const q = this.k.seqIn(n);
-      for (let t = 0; t < n; t++) this.quantize(frames, (t0 + t) * I, q, t * inW, 'zero');
-      this.k.seqOut(n); // sizes the output buffer before the kernels write it
+      const x = this.k.seqIn(n); // sizes every sequence buffer
+      this.stage(frames, t0 * I, x, 0, n * I);
+      if (policy === 'zero') IntEngine.zeroNonFinite(x, 0, n * I);
       this.k.runChunk(s, n);
       const acc = this.k.seqOut(n);
       for (let t = 0; t < n; t++) this.dequantize(acc, t * outW, out, (t0 + t) * this.outputSize);

@@ -2,7 +2,7 @@
 import type { EngineState } from '../engine.js';
 import type { IntKernels } from './engine.js';
 import type { PreparedIntModel } from './prepare.js';
-import { IntReference, refState, type RefState } from './reference.js';
+import { IntReference, inverseScalesF32, quantizeFrameRef, refState, type RefState } from './reference.js';
 
 interface RefEngineState extends EngineState {
   readonly st: RefState;
@@ -22,17 +22,23 @@ export class ReferenceKernels implements IntKernels {
   readonly weightBytes: number;
   private readonly P: PreparedIntModel;
   private readonly ref: IntReference;
-  private readonly xin: Int16Array;
+  private readonly inv: Float32Array;
+  private readonly xf: Float32Array;
+  private readonly xq: Int16Array;
   private readonly xout: Int32Array;
-  private bin = new Int16Array(0);
+  private bf = new Float32Array(0);
+  private bq = new Int16Array(0);
   private bout = new Int32Array(0);
-  private sin = new Int16Array(0);
+  private sf = new Float32Array(0);
+  private sq = new Int16Array(0);
   private sout = new Int32Array(0);
 
   constructor(P: PreparedIntModel) {
     this.P = P;
     this.ref = new IntReference(P);
-    this.xin = new Int16Array(P.inputWidth);
+    this.inv = inverseScalesF32(P);
+    this.xf = new Float32Array(P.inputSize);
+    this.xq = new Int16Array(P.inputWidth);
     this.xout = new Int32Array(P.outputWidth);
     this.weightBytes = weightBytesOf(P);
   }
@@ -46,21 +52,28 @@ export class ReferenceKernels implements IntKernels {
 
   freeState(): void {}
 
-  stepIn(): Int16Array {
-    return this.xin;
+  stepIn(): Float32Array {
+    return this.xf;
   }
 
   stepOut(): Int32Array {
     return this.xout;
   }
 
-  step(s: EngineState): void {
-    this.ref.step((s as RefEngineState).st, this.xin, 0, this.xout, 0);
+  step(s: EngineState): number {
+    if (quantizeFrameRef(this.xf, 0, this.inv, this.P.inputSize, this.xq, 0) !== 0) return 1;
+    this.ref.step((s as RefEngineState).st, this.xq, 0, this.xout, 0);
+    return 0;
   }
 
-  batchIn(n: number): Int16Array {
-    if (this.bin.length < n * this.P.inputWidth) this.bin = new Int16Array(n * this.P.inputWidth);
-    return this.bin;
+  /** Sizes every batch buffer, like the WASM kernels. */
+  batchIn(n: number): Float32Array {
+    if (this.bf.length < n * this.P.inputSize) {
+      this.bf = new Float32Array(n * this.P.inputSize);
+      this.bq = new Int16Array(n * this.P.inputWidth);
+    }
+    this.batchOut(n);
+    return this.bf;
   }
 
   batchOut(n: number): Int32Array {
@@ -68,15 +81,21 @@ export class ReferenceKernels implements IntKernels {
     return this.bout;
   }
 
-  stepMany(states: readonly EngineState[]): void {
-    for (let i = 0; i < states.length; i++) {
-      this.ref.step((states[i] as RefEngineState).st, this.bin, i * this.P.inputWidth, this.bout, i * this.P.outputWidth);
-    }
+  stepMany(states: readonly EngineState[]): number {
+    const { inputSize: I, inputWidth: inW, outputWidth: outW } = this.P;
+    for (let i = 0; i < states.length; i++) if (quantizeFrameRef(this.bf, i * I, this.inv, I, this.bq, i * inW) !== 0) return i + 1;
+    for (let i = 0; i < states.length; i++) this.ref.step((states[i] as RefEngineState).st, this.bq, i * inW, this.bout, i * outW);
+    return 0;
   }
 
-  seqIn(T: number): Int16Array {
-    if (this.sin.length < T * this.P.inputWidth) this.sin = new Int16Array(T * this.P.inputWidth);
-    return this.sin;
+  /** Sizes every sequence buffer, like the WASM kernels. */
+  seqIn(T: number): Float32Array {
+    if (this.sf.length < T * this.P.inputSize) {
+      this.sf = new Float32Array(T * this.P.inputSize);
+      this.sq = new Int16Array(T * this.P.inputWidth);
+    }
+    this.seqOut(T);
+    return this.sf;
   }
 
   seqOut(T: number): Int32Array {
@@ -84,8 +103,11 @@ export class ReferenceKernels implements IntKernels {
     return this.sout;
   }
 
-  runChunk(s: EngineState, T: number): void {
-    this.ref.run((s as RefEngineState).st, this.sin, T, this.sout);
+  runChunk(s: EngineState, T: number): number {
+    const { inputSize: I, inputWidth: inW } = this.P;
+    for (let t = 0; t < T; t++) if (quantizeFrameRef(this.sf, t * I, this.inv, I, this.sq, t * inW) !== 0) return t + 1;
+    this.ref.run((s as RefEngineState).st, this.sq, T, this.sout);
+    return 0;
   }
 
   dispose(): void {}

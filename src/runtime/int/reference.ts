@@ -22,6 +22,28 @@ import type { PreparedDense, PreparedDirection, PreparedIntModel, PreparedRecurr
 
 const PART_MAX = PART_LIMIT - 1;
 
+/** 1 / inputScale as float32, padded to a multiple of 4 (the kernels read it in f32x4 blocks). */
+export function inverseScalesF32(P: PreparedIntModel): Float32Array {
+  const inv = new Float32Array(Math.ceil(P.inputSize / 4) * 4);
+  for (let k = 0; k < P.inputSize; k++) inv[k] = P.inputInvScale[k]!;
+  return inv;
+}
+
+/**
+ * Frame quantization, all in float32 arithmetic (Math.fround after each operation, as f32x4
+ * does): q[k] = clamp(floor(f32(f32(x[k] * inv[k]) + 0.5)), -32767, 32767).
+ * Returns 1 when a value is NaN or ±Infinity (q is then unusable), else 0.
+ */
+export function quantizeFrameRef(x: Float32Array, xOff: number, inv: Float32Array, n: number, q: Int16Array, qOff: number): number {
+  for (let k = 0; k < n; k++) {
+    const v = x[xOff + k]!;
+    if (!(v - v === 0)) return 1;
+    const f = Math.floor(Math.fround(Math.fround(v * inv[k]!) + 0.5));
+    q[qOff + k] = f > 32767 ? 32767 : f < -32767 ? -32767 : f;
+  }
+  return 0;
+}
+
 /** out[outOff + j] = sum_k W[(row0 + j) * cols + k] * x[xOff + k], int32 wrap-around like i32 adds. */
 export function matvecRef(W: Int8Array, row0: number, rows: number, cols: number, x: Int16Array, xOff: number, out: Int32Array, outOff: number): void {
   for (let j = 0; j < rows; j++) {

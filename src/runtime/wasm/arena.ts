@@ -65,7 +65,7 @@ export class WasmArena {
   }
 
   /** Copies a typed array in; returns its address. */
-  put(a: Int8Array | Int16Array | Int32Array | Uint32Array | Uint8Array): number {
+  put(a: Int8Array | Int16Array | Int32Array | Uint32Array | Uint8Array | Float32Array): number {
     const ptr = this.alloc(a.byteLength);
     this.u8().set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), ptr);
     return ptr;

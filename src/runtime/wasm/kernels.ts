@@ -14,8 +14,9 @@ import { directionInit, writeModel, type ModelLayout } from './layout.js';
 export interface KernelExports {
   memory: WebAssembly.Memory;
   heap_base(): number;
-  model_step(model: number, state: number, x: number, out: number): void;
-  model_step_many(model: number, states: number, n: number, x: number, inW: number, out: number): void;
+  model_step(model: number, state: number, x: number, out: number): number;
+  model_step_many(model: number, states: number, n: number, x: number, xq: number, out: number): number;
+  quantize_rows(model: number, x: number, T: number, xq: number): number;
   layer_run(
     model: number,
     desc: number,
@@ -75,8 +76,8 @@ export class WasmKernels implements IntKernels {
   private readonly stateBlock: number;
   private readonly inPtr: number;
   private readonly outPtr: number;
-  private readonly batch: { in: KernelBuffer; out: KernelBuffer; states: KernelBuffer };
-  private readonly seq: { in: KernelBuffer; out: KernelBuffer; a: KernelBuffer; b: KernelBuffer; px: KernelBuffer; tmp: KernelBuffer };
+  private readonly batch: { in: KernelBuffer; q: KernelBuffer; out: KernelBuffer; states: KernelBuffer };
+  private readonly seq: { in: KernelBuffer; q: KernelBuffer; out: KernelBuffer; a: KernelBuffer; b: KernelBuffer; px: KernelBuffer; tmp: KernelBuffer };
 
   constructor(exports: KernelExports, backend: 'simd' | 'scalar', P: PreparedIntModel) {
     this.x = exports;
@@ -86,11 +87,11 @@ export class WasmKernels implements IntKernels {
     this.layout = writeModel(this.arena, P);
     this.weightBytes = this.layout.weightBytes;
     this.stateBlock = Math.max(16, Math.ceil(P.stateBytes / 16) * 16);
-    this.inPtr = this.arena.alloc(P.inputWidth * 2);
+    this.inPtr = this.arena.alloc(P.inputSize * 4);
     this.outPtr = this.arena.alloc(P.outputWidth * 4);
     const buf = () => new KernelBuffer(this.arena);
-    this.batch = { in: buf(), out: buf(), states: buf() };
-    this.seq = { in: buf(), out: buf(), a: buf(), b: buf(), px: buf(), tmp: buf() };
+    this.batch = { in: buf(), q: buf(), out: buf(), states: buf() };
+    this.seq = { in: buf(), q: buf(), out: buf(), a: buf(), b: buf(), px: buf(), tmp: buf() };
   }
 
   allocState(): EngineState {
@@ -106,18 +107,18 @@ export class WasmKernels implements IntKernels {
 
   // step() must not allocate: the frame views are cached and rebuilt only after memory growth.
   private viewBuffer: ArrayBufferLike | null = null;
-  private inView = new Int16Array(0);
+  private inView = new Float32Array(0);
   private outView = new Int32Array(0);
 
   private refreshStepViews(): void {
     const buf = this.arena.memory.buffer;
     if (buf === this.viewBuffer) return;
     this.viewBuffer = buf;
-    this.inView = new Int16Array(buf, this.inPtr, this.P.inputWidth);
+    this.inView = new Float32Array(buf, this.inPtr, this.P.inputSize);
     this.outView = new Int32Array(buf, this.outPtr, this.P.outputWidth);
   }
 
-  stepIn(): Int16Array {
+  stepIn(): Float32Array {
     this.refreshStepViews();
     return this.inView;
   }
@@ -127,52 +128,73 @@ export class WasmKernels implements IntKernels {
     return this.outView;
   }
 
-  step(s: EngineState): void {
-    this.x.model_step(this.layout.model, (s as WasmState).ptr, this.inPtr, this.outPtr);
+  step(s: EngineState): number {
+    return this.x.model_step(this.layout.model, (s as WasmState).ptr, this.inPtr, this.outPtr);
   }
 
-  batchIn(n: number): Int16Array {
-    const ptr = this.batch.in.ensure(n * this.P.inputWidth * 2);
-    return this.arena.i16().subarray(ptr >> 1, (ptr >> 1) + n * this.P.inputWidth);
+  /** Sizes every batch buffer at once, so views handed out stay valid through stepMany(). */
+  private ensureBatch(n: number): void {
+    const P = this.P;
+    this.batch.in.ensure(n * P.inputSize * 4);
+    this.batch.q.ensure(n * P.inputWidth * 2);
+    this.batch.out.ensure(n * P.outputWidth * 4);
+    this.batch.states.ensure(n * 4);
+  }
+
+  batchIn(n: number): Float32Array {
+    this.ensureBatch(n);
+    return new Float32Array(this.arena.memory.buffer, this.batch.in.ptr, n * this.P.inputSize);
   }
 
   batchOut(n: number): Int32Array {
-    const ptr = this.batch.out.ensure(n * this.P.outputWidth * 4);
-    return this.arena.i32().subarray(ptr >> 2, (ptr >> 2) + n * this.P.outputWidth);
+    this.ensureBatch(n);
+    return new Int32Array(this.arena.memory.buffer, this.batch.out.ptr, n * this.P.outputWidth);
   }
 
-  stepMany(states: readonly EngineState[]): void {
+  stepMany(states: readonly EngineState[]): number {
     const n = states.length;
-    const sp = this.batch.states.ensure(n * 4);
-    this.batch.in.ensure(n * this.P.inputWidth * 2);
-    this.batch.out.ensure(n * this.P.outputWidth * 4);
+    this.ensureBatch(n);
+    const sp = this.batch.states.ptr;
     const i32 = this.arena.i32();
     for (let i = 0; i < n; i++) i32[(sp >> 2) + i] = (states[i] as WasmState).ptr;
-    this.x.model_step_many(this.layout.model, sp, n, this.batch.in.ptr, this.P.inputWidth, this.batch.out.ptr);
+    return this.x.model_step_many(this.layout.model, sp, n, this.batch.in.ptr, this.batch.q.ptr, this.batch.out.ptr);
   }
 
-  seqIn(T: number): Int16Array {
-    const ptr = this.seq.in.ensure(T * this.P.inputWidth * 2);
-    return this.arena.i16().subarray(ptr >> 1, (ptr >> 1) + T * this.P.inputWidth);
+  /** Sizes every sequence buffer at once, so views handed out stay valid through runChunk(). */
+  private ensureSeq(T: number): void {
+    const P = this.P;
+    const { maxRows, widest } = this.layout;
+    this.seq.in.ensure(T * P.inputSize * 4);
+    this.seq.q.ensure(T * P.inputWidth * 2);
+    this.seq.out.ensure(T * P.outputWidth * 4);
+    this.seq.a.ensure(T * widest * 2);
+    this.seq.b.ensure(T * widest * 2);
+    this.seq.px.ensure(T * maxRows * 4);
+    this.seq.tmp.ensure(maxRows * 6);
+  }
+
+  seqIn(T: number): Float32Array {
+    this.ensureSeq(T);
+    return new Float32Array(this.arena.memory.buffer, this.seq.in.ptr, T * this.P.inputSize);
   }
 
   seqOut(T: number): Int32Array {
-    const ptr = this.seq.out.ensure(T * this.P.outputWidth * 4);
-    return this.arena.i32().subarray(ptr >> 2, (ptr >> 2) + T * this.P.outputWidth);
+    this.ensureSeq(T);
+    return new Int32Array(this.arena.memory.buffer, this.seq.out.ptr, T * this.P.outputWidth);
   }
 
   /**
    * Layer by layer over the chunk: the input projection of all T steps is one pass over W
    * (inside layer_run), then the recurrence. Activations ping-pong between two buffers.
    */
-  runChunk(s: EngineState, T: number): void {
+  runChunk(s: EngineState, T: number): number {
     const P = this.P;
-    const { maxRows, widest } = this.layout;
-    const a = this.seq.a.ensure(T * widest * 2);
-    const b = this.seq.b.ensure(T * widest * 2);
-    const px = this.seq.px.ensure(T * maxRows * 4);
-    const out = this.seq.out.ensure(T * P.outputWidth * 4);
-    let cur = this.seq.in.ptr;
+    this.ensureSeq(T);
+    const xq = this.seq.q.ptr;
+    const bad = this.x.quantize_rows(this.layout.model, this.seq.in.ptr, T, xq);
+    if (bad !== 0) return bad;
+    const { a: { ptr: a }, b: { ptr: b }, px: { ptr: px }, out: { ptr: out } } = this.seq;
+    let cur = xq;
     let stride = P.inputWidth;
     let flip = false;
     const statePtr = (s as WasmState).ptr;
@@ -197,6 +219,7 @@ export class WasmKernels implements IntKernels {
       const n = T * P.outputWidth;
       for (let i = 0; i < n; i++) i32[(out >> 2) + i] = i16[(cur >> 1) + i]!;
     }
+    return 0;
   }
 
   private runRecurrent(L: PreparedRecurrent, li: number, desc: number, statePtr: number, x: number, xStride: number, T: number, y: number, px: number): void {
@@ -210,7 +233,7 @@ export class WasmKernels implements IntKernels {
         c = h + 2 * L.Hp;
       } else {
         // Offline directions start from the initial state in a temporary.
-        h = this.seq.tmp.ensure(L.Hp * 6);
+        h = this.seq.tmp.ptr;
         c = h + 2 * L.Hp;
         const init = directionInit(this.arena, desc, d);
         const u8 = this.arena.u8();

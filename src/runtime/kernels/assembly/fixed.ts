@@ -72,23 +72,29 @@ function splitBytes(coeffs: StaticArray<i16>, dst: usize): void {
 splitBytes(SIGMOID_COEFFS, SIG_BYTES);
 splitBytes(TANH_COEFFS, TANH_BYTES);
 
-@inline function coef8(tab: usize, k: i32, idx: v128): v128 {
-  const lo = i8x16.swizzle(v128.load(tab + <usize>(k * 32)), idx);
-  const hi = i8x16.swizzle(v128.load(tab + <usize>(k * 32 + 16)), idx);
-  return v128.bitselect(hi, lo, i16x8.splat(<i16>0xff00));
+/**
+ * Coefficient k of each lane's segment. idxLo holds the segment in each lane's low byte and 0xFF
+ * in the high byte (swizzle yields 0 for indices >= 16), idxHi the reverse, so the two lookups
+ * give the low byte zero-extended and the high byte in place: OR them.
+ */
+@inline function coef8(tab: usize, k: i32, idxLo: v128, idxHi: v128): v128 {
+  const lo = i8x16.swizzle(v128.load(tab + <usize>(k * 32)), idxLo);
+  const hi = i8x16.swizzle(v128.load(tab + <usize>(k * 32 + 16)), idxHi);
+  return v128.or(lo, hi);
 }
 
 @inline function activate8(tab: usize, x: v128, odd: bool): v128 {
   const neg = i16x8.shr_s(x, 15);
   const a = i16x8.min_u(i16x8.abs(x), i16x8.splat(32767));
   const seg = i16x8.shr_u(a, SEG_BITS);
-  const idx = v128.or(seg, i16x8.shl(seg, 8));
+  const idxLo = v128.or(seg, i16x8.splat(<i16>0xff00));
+  const idxHi = v128.or(i16x8.shl(seg, 8), i16x8.splat(0x00ff));
   const t = i16x8.shl(v128.and(a, i16x8.splat(2047)), 15 - SEG_BITS);
-  let p = coef8(tab, 4, idx);
-  p = i16x8.add_sat_s(coef8(tab, 3, idx), i16x8.q15mulr_sat_s(t, p));
-  p = i16x8.add_sat_s(coef8(tab, 2, idx), i16x8.q15mulr_sat_s(t, p));
-  p = i16x8.add_sat_s(coef8(tab, 1, idx), i16x8.q15mulr_sat_s(t, p));
-  p = i16x8.add_sat_s(coef8(tab, 0, idx), i16x8.q15mulr_sat_s(t, p));
+  let p = coef8(tab, 4, idxLo, idxHi);
+  p = i16x8.add_sat_s(coef8(tab, 3, idxLo, idxHi), i16x8.q15mulr_sat_s(t, p));
+  p = i16x8.add_sat_s(coef8(tab, 2, idxLo, idxHi), i16x8.q15mulr_sat_s(t, p));
+  p = i16x8.add_sat_s(coef8(tab, 1, idxLo, idxHi), i16x8.q15mulr_sat_s(t, p));
+  p = i16x8.add_sat_s(coef8(tab, 0, idxLo, idxHi), i16x8.q15mulr_sat_s(t, p));
   const mirrored = odd ? i16x8.neg(p) : i16x8.sub(i16x8.splat(-32768), p);
   return v128.bitselect(mirrored, p, neg);
 }
@@ -103,12 +109,17 @@ splitBytes(TANH_COEFFS, TANH_BYTES);
   return activate8(TANH_BYTES, x, true);
 }
 
-/** Four lanes of floor((a * b + 2^(s-1)) / 2^s) through 64-bit products. */
+/**
+ * Four lanes of floor((a * b + 2^(s-1)) / 2^s) through 64-bit products, for |a * b| < 2^62 and
+ * results that fit int32. x86 has no 64-bit arithmetic right shift below AVX-512, so instead of
+ * i64x2.shr_s the products are offset by 2^62 (non-negative), shifted logically (psrlq), and the
+ * offset 2^(62-s) is taken back out in the low 32 bits (exact modulo 2^32).
+ */
 @inline export function mulShiftRound4(a: v128, b: v128, s: i32): v128 {
-  const rnd = i64x2.splat((<i64>1) << (s - 1));
-  const p0 = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(a, b), rnd), s);
-  const p1 = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(a, b), rnd), s);
-  return i32x4.shuffle(p0, p1, 0, 2, 4, 6);
+  const bias = i64x2.splat(((<i64>1) << 62) + ((<i64>1) << (s - 1)));
+  const p0 = i64x2.shr_u(i64x2.add(i64x2.extmul_low_i32x4_s(a, b), bias), s);
+  const p1 = i64x2.shr_u(i64x2.add(i64x2.extmul_high_i32x4_s(a, b), bias), s);
+  return i32x4.sub(i32x4.shuffle(p0, p1, 0, 2, 4, 6), i32x4.splat(<i32>(((<i64>1) << 62) >> s)));
 }
 
 /** Four lanes of requantPart with the bias already added. */

@@ -1,6 +1,7 @@
 // edgernn integer kernels. Built twice from this source (scripts/build-wasm.mjs): with SIMD
 // (ASC_FEATURE_SIMD, v128) and without. The TypeScript side lays out the model in memory
 // (src/runtime/wasm/layout.ts) and calls these entry points; nothing here allocates.
+import { quantizeFrame } from './quantize';
 import { DIR_BYTES, L_DIR0, L_G, L_HP, L_KIND, N_FINAL, N_OP, denseStep, gruStep, inputProjection, lstmStep, rnnStep } from './cells';
 
 export { activate_array } from './fixed';
@@ -17,6 +18,10 @@ const M_BUFA = 28;
 const M_BUFB = 32;
 const M_LAYERS = 36;
 const M_STATEOFF = 40;
+const M_INSIZE = 44;
+const M_INV = 48;
+const M_XQ = 52;
+const M_INW = 4;
 
 const KIND_GRU = 0;
 const KIND_LSTM = 1;
@@ -41,11 +46,8 @@ export function heap_base(): usize {
   else rnnStep(desc, dir, px, h, ldp(model, M_PH));
 }
 
-/**
- * One step of every layer for one stream. x: int16 [inputWidth]; out: int32 [outputWidth].
- * Recurrent layers read and update their state in place inside `state`.
- */
-export function model_step(model: usize, state: usize, x: usize, out: usize): void {
+/** One step of every layer for one stream from an int16 input row. out: int32 [outputWidth]. */
+function stepQuantized(model: usize, state: usize, x: usize, out: usize): void {
   const n = ld(model, M_NLAYERS);
   const layers = ldp(model, M_LAYERS);
   const offs = ldp(model, M_STATEOFF);
@@ -78,14 +80,45 @@ export function model_step(model: usize, state: usize, x: usize, out: usize): vo
 }
 
 /**
- * Steps n streams at once: states is a u32 array of n state pointers, x is int16
- * [n][inputWidth] and out int32 [n][outputWidth]. Weights stay hot across the streams.
+ * One step for one stream: x is a float32 frame [inputSize], quantized here; recurrent layers
+ * update their state in place inside `state`; out receives int32 [outputWidth].
+ * Returns 1 without touching the state when the frame holds NaN or ±Infinity, else 0.
  */
-export function model_step_many(model: usize, states: usize, n: i32, x: usize, inW: i32, out: usize): void {
+export function model_step(model: usize, state: usize, x: usize, out: usize): i32 {
+  const xq = ldp(model, M_XQ);
+  if (quantizeFrame(x, ldp(model, M_INV), ld(model, M_INSIZE), xq) != 0) return 1;
+  stepQuantized(model, state, xq, out);
+  return 0;
+}
+
+/**
+ * Steps n streams at once: states is a u32 array of n state pointers, x is float32
+ * [n][inputSize], xq int16 scratch [n][inputWidth], out int32 [n][outputWidth]. All frames are
+ * quantized and checked first: returns i + 1 for the first bad frame i (nothing stepped), else 0.
+ */
+export function model_step_many(model: usize, states: usize, n: i32, x: usize, xq: usize, out: usize): i32 {
+  const I = ld(model, M_INSIZE);
+  const inW = ld(model, M_INW);
   const outW = ld(model, M_OUTW);
+  const inv = ldp(model, M_INV);
   for (let i = 0; i < n; i++) {
-    model_step(model, ldp(states, <usize>i << 2), x + (<usize>(i * inW) << 1), out + (<usize>(i * outW) << 2));
+    if (quantizeFrame(x + (<usize>(i * I) << 2), inv, I, xq + (<usize>(i * inW) << 1)) != 0) return i + 1;
   }
+  for (let i = 0; i < n; i++) {
+    stepQuantized(model, ldp(states, <usize>i << 2), xq + (<usize>(i * inW) << 1), out + (<usize>(i * outW) << 2));
+  }
+  return 0;
+}
+
+/** Quantizes T float32 frames [T][inputSize] into int16 rows [T][inputWidth]; 0, or t + 1 for the first bad frame. */
+export function quantize_rows(model: usize, x: usize, T: i32, xq: usize): i32 {
+  const I = ld(model, M_INSIZE);
+  const inW = ld(model, M_INW);
+  const inv = ldp(model, M_INV);
+  for (let t = 0; t < T; t++) {
+    if (quantizeFrame(x + (<usize>(t * I) << 2), inv, I, xq + (<usize>(t * inW) << 1)) != 0) return t + 1;
+  }
+  return 0;
 }
 
 /**

@@ -1,7 +1,7 @@
 // int8 x int16 matrix-vector products into int32, with the requantization fused in.
 // Twin of matvecRef / inputProjectionRef in src/runtime/int/reference.ts.
 // Shapes: rows % 4 == 0, cols % 8 == 0 (prepare() pads with zeros).
-import { requant4, requantPart } from './fixed';
+import { requantPart } from './fixed';
 
 /** Sums of four consecutive rows starting at w (row stride cols) against x, as an i32x4. */
 @inline function dot4(w: usize, cols: i32, x: usize): v128 {
@@ -48,10 +48,18 @@ export function matvecBias(w: usize, rows: i32, cols: i32, x: usize, bias: usize
 /** out[j] = requantPart(sum_k W[j][k] x[k], bias[j], m[j], shift, clamp): Q3.12 units, |.| < 2^30. */
 export function project(w: usize, rows: i32, cols: i32, x: usize, bias: usize, m: usize, shift: i32, clamp: i32, out: usize): void {
   if (ASC_FEATURE_SIMD) {
+    // Loop invariants of requant4/mulShiftRound4, hoisted by hand.
+    const hi = i32x4.splat(clamp);
+    const lo = i32x4.splat(-clamp);
+    const offset = i64x2.splat(((<i64>1) << 62) + ((<i64>1) << (shift - 1)));
+    const back = i32x4.splat(<i32>(((<i64>1) << 62) >> shift));
     for (let r = 0; r < rows; r += 4) {
       const o = <usize>r << 2;
-      const acc = i32x4.add(dot4(w + <usize>(r * cols), cols, x), v128.load(bias + o));
-      v128.store(out + o, requant4(acc, v128.load(m + o), shift, clamp));
+      const acc = i32x4.max_s(i32x4.min_s(i32x4.add(dot4(w + <usize>(r * cols), cols, x), v128.load(bias + o)), hi), lo);
+      const mv = v128.load(m + o);
+      const p0 = i64x2.shr_u(i64x2.add(i64x2.extmul_low_i32x4_s(acc, mv), offset), shift);
+      const p1 = i64x2.shr_u(i64x2.add(i64x2.extmul_high_i32x4_s(acc, mv), offset), shift);
+      v128.store(out + o, i32x4.sub(i32x4.shuffle(p0, p1, 0, 2, 4, 6), back));
     }
   } else {
     for (let r = 0; r < rows; r++) {

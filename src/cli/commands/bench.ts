@@ -1,0 +1,427 @@
+/**
+ * `edgernn bench`: the runtime benchmark (test/bench/runtime.ts runs the same code).
+ *
+ * For each shape, in one process and interleaved round by round: edgernn simd / scalar /
+ * reference on the int8 model, onnxruntime-web (wasm, 1 thread) and onnxruntime-node (1 thread)
+ * on the same float model exported to ONNX, and the bare SIMD matrix-vector loop doing the step's
+ * multiply-accumulates ("matvec-bound"). Streaming: one frame per call, state carried between
+ * calls (ORT gets its state tensors fed back). Sequence: the whole sequence per call from the
+ * initial state. Reports medians over rounds and ratios. Then, in fresh child processes: cold
+ * start (import + instantiate + load model + first step) and resident memory growth.
+ * Node-only.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { calibrateAbsMax, quantizeModel } from '../../model/quantize.js';
+import { encodeModel } from '../../model/codec.js';
+import { defaultActivations, type ModelSpec, type RecurrentKind } from '../../model/spec.js';
+import { exportOnnx, onnxInitialState, stateNames } from '../../onnx/export.js';
+import { createRuntime, kernelBinaries, type Model } from '../../runtime/runtime.js';
+import { instantiateKernels } from '../../runtime/wasm/kernels.js';
+import { Rng } from '../../util/rng.js';
+import { numberFlag, parseFlags, usageError, type CliContext, type Command } from '../framework.js';
+import { Progress } from '../progress.js';
+
+export interface BenchShape {
+  name: string;
+  cell: RecurrentKind;
+  inputSize: number;
+  hidden: number;
+  steps: number;
+  outputs: number;
+}
+
+/** The issue's shapes: keyword spotting, activity recognition, anomaly detection. */
+export const BENCH_SHAPES: readonly BenchShape[] = [
+  { name: 'kws-gru', cell: 'gru', inputSize: 40, hidden: 64, steps: 49, outputs: 12 },
+  { name: 'kws-lstm', cell: 'lstm', inputSize: 40, hidden: 64, steps: 49, outputs: 12 },
+  { name: 'har-gru', cell: 'gru', inputSize: 6, hidden: 32, steps: 128, outputs: 6 },
+  { name: 'har-lstm', cell: 'lstm', inputSize: 6, hidden: 32, steps: 128, outputs: 6 },
+  { name: 'anomaly-gru', cell: 'gru', inputSize: 4, hidden: 32, steps: 64, outputs: 4 },
+];
+
+type Mode = 'step' | 'sequence';
+type Backend = 'simd' | 'scalar' | 'reference' | 'ort-web' | 'ort-node' | 'matvec-bound';
+
+/** One timed callable: runs `n` calls, returns nothing; the harness divides. */
+type Runner = (n: number) => Promise<void> | void;
+
+export interface BenchResult {
+  shape: string;
+  backend: Backend;
+  mode: Mode;
+  median_us: number;
+}
+
+/** A GRU/LSTM layer + dense head with trained-like weight scales (seeded). */
+export function benchSpec(shape: BenchShape, seed = 1): ModelSpec {
+  const rng = new Rng(seed);
+  const { inputSize: I, hidden: H, outputs: O, cell } = shape;
+  const G = cell === 'gru' ? 3 : 4;
+  const s = 1 / Math.sqrt(H);
+  return {
+    name: shape.name,
+    version: '1.0.0',
+    task: 'custom',
+    labels: [],
+    input: { size: I, frontend: { kind: 'none' } },
+    precision: 'float32',
+    training: {},
+    layers: [
+      {
+        kind: cell,
+        inputSize: I,
+        hiddenSize: H,
+        direction: 'forward',
+        activations: defaultActivations(cell, 1),
+        ...(cell === 'gru' ? { linearBeforeReset: true } : {}),
+        float: { W: rng.float32(G * H * I, -s, s), R: rng.float32(G * H * H, -s, s), B: rng.float32(2 * G * H, -0.1, 0.1) },
+      },
+      { kind: 'dense', inputSize: H, outputSize: O, activation: 'none', float: { W: rng.float32(O * H, -s, s), B: rng.float32(O, -0.1, 0.1) } },
+    ],
+  };
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Multiply-accumulates of one step (recurrent layer + head). */
+export function stepMacs(shape: BenchShape): number {
+  const G = shape.cell === 'gru' ? 3 : 4;
+  return G * shape.hidden * (shape.inputSize + shape.hidden) + shape.outputs * shape.hidden;
+}
+
+interface OrtLike {
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
+  InferenceSession: { create(bytes: Uint8Array, opts: Record<string, unknown>): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown }>> }> };
+}
+
+async function loadOrt(which: 'web' | 'node'): Promise<OrtLike | null> {
+  try {
+    if (which === 'web') {
+      const ort = (await import('onnxruntime-web')) as unknown as OrtLike & { env: { wasm: { numThreads: number }; logLevel: string } };
+      ort.env.wasm.numThreads = 1;
+      ort.env.logLevel = 'error';
+      return ort;
+    }
+    return (await import('onnxruntime-node')) as unknown as OrtLike;
+  } catch {
+    return null;
+  }
+}
+
+async function ortRunners(ort: OrtLike, which: 'web' | 'node', spec: ModelSpec, shape: BenchShape, frames: Float32Array): Promise<Record<Mode, Runner>> {
+  const opts = which === 'web' ? { executionProviders: ['wasm'] } : { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 };
+  const session = await ort.InferenceSession.create(exportOnnx(spec), opts);
+  const init = onnxInitialState(spec);
+  const names = stateNames(0);
+  const I = shape.inputSize;
+  const stateFeeds = (src: Record<string, { dims: number[]; data: Float32Array }>) => {
+    const f: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(src)) f[k] = new ort.Tensor('float32', v.data, v.dims);
+    return f;
+  };
+  const stepX = Array.from({ length: shape.steps }, (_, t) => new ort.Tensor('float32', frames.slice(t * I, (t + 1) * I), [1, 1, I]));
+  const seqX = new ort.Tensor('float32', frames, [shape.steps, 1, I]);
+  let state = stateFeeds(init);
+  let t = 0;
+  return {
+    step: async (n) => {
+      for (let i = 0; i < n; i++) {
+        const out = await session.run({ X: stepX[t]!, ...state });
+        // Carry the state: the final states become the next call's initial states.
+        state = { [names.h0]: out[names.hN], ...(shape.cell === 'lstm' ? { [names.c0]: out[names.cN] } : {}) };
+        t = (t + 1) % shape.steps;
+      }
+    },
+    sequence: async (n) => {
+      const fresh = stateFeeds(init);
+      for (let i = 0; i < n; i++) await session.run({ X: seqX, ...fresh });
+    },
+  };
+}
+
+function edgernnRunners(model: Model, shape: BenchShape, frames: Float32Array): Record<Mode, Runner> {
+  const s = model.session();
+  const I = shape.inputSize;
+  const views = Array.from({ length: shape.steps }, (_, t) => frames.subarray(t * I, (t + 1) * I));
+  let t = 0;
+  const seq = model.session();
+  return {
+    step: (n) => {
+      for (let i = 0; i < n; i++) {
+        s.step(views[t]!);
+        t = t + 1 === shape.steps ? 0 : t + 1;
+      }
+    },
+    sequence: (n) => {
+      for (let i = 0; i < n; i++) {
+        seq.reset();
+        seq.run(frames);
+      }
+    },
+  };
+}
+
+/** The bare SIMD int8 x int16 matvec loop with the step's MAC count, repeated inside WASM. */
+async function matvecBound(shape: BenchShape): Promise<Runner> {
+  const x = await instantiateKernels(await WebAssembly.compile(kernelBinaries().simd));
+  const cols = Math.ceil((shape.inputSize + shape.hidden) / 8) * 8;
+  const rows = Math.ceil(stepMacs(shape) / cols / 4) * 4;
+  const base = Math.ceil(x.heap_base() / 16) * 16;
+  const need = base + rows * cols + cols * 2 + rows * 4 + 64;
+  if (need > x.memory.buffer.byteLength) x.memory.grow(Math.ceil((need - x.memory.buffer.byteLength) / 65536));
+  const w = base;
+  const xv = w + rows * cols;
+  const out = xv + cols * 2;
+  const rng = new Rng(5);
+  const u8 = new Uint8Array(x.memory.buffer);
+  for (let i = 0; i < rows * cols; i++) u8[w + i] = rng.int(0, 255);
+  const i16 = new Int16Array(x.memory.buffer, xv, cols);
+  for (let i = 0; i < cols; i++) i16[i] = rng.int(-32768, 32767);
+  const REPS = 100;
+  return (n) => {
+    // n calls of REPS products each; the harness divides by n, so divide the reps here.
+    x.bench_matvec(w, rows, cols, xv, out, n * REPS);
+  };
+}
+
+interface Timed {
+  backend: Backend;
+  mode: Mode;
+  run: Runner;
+  /** Calls per round, set by calibration so a round takes about `roundMs`. */
+  calls: number;
+  /** Divisor per call (matvec-bound runs REPS products per call). */
+  per: number;
+  samples: number[];
+}
+
+async function timeOnce(r: Timed, calls: number): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await r.run(calls);
+  return Number(process.hrtime.bigint() - t0) / 1000;
+}
+
+async function measureShape(shape: BenchShape, opts: { rounds: number; roundMs: number; backends: Set<Backend> }, ort: { web: OrtLike | null; node: OrtLike | null }, progress: Progress): Promise<BenchResult[]> {
+  const spec = benchSpec(shape);
+  const rng = new Rng(2);
+  const frames = rng.float32(shape.steps * shape.inputSize, -2, 2);
+  const int8 = quantizeModel(spec, calibrateAbsMax(spec, [frames]));
+  const bytes = encodeModel(int8);
+  const rt = await createRuntime();
+  const timed: Timed[] = [];
+  const add = (backend: Backend, runners: Record<Mode, Runner>) => {
+    for (const mode of ['step', 'sequence'] as const) timed.push({ backend, mode, run: runners[mode], calls: 1, per: 1, samples: [] });
+  };
+  for (const b of ['simd', 'scalar', 'reference'] as const) if (opts.backends.has(b)) add(b, edgernnRunners(await rt.load(bytes, { backend: b }), shape, frames));
+  if (opts.backends.has('ort-web') && ort.web) add('ort-web', await ortRunners(ort.web, 'web', spec, shape, frames));
+  if (opts.backends.has('ort-node') && ort.node) add('ort-node', await ortRunners(ort.node, 'node', spec, shape, frames));
+  if (opts.backends.has('matvec-bound')) timed.push({ backend: 'matvec-bound', mode: 'step', run: await matvecBound(shape), calls: 1, per: 100, samples: [] });
+  // Warm up and calibrate the number of calls per round.
+  for (const r of timed) {
+    await timeOnce(r, 3);
+    let calls = 1;
+    for (;;) {
+      const us = await timeOnce(r, calls);
+      if (us > opts.roundMs * 200 || calls > 1 << 20) break;
+      calls *= 2;
+    }
+    const us = await timeOnce(r, calls);
+    r.calls = Math.max(1, Math.round((calls * opts.roundMs * 1000) / Math.max(us, 1)));
+  }
+  // Interleaved rounds: every backend once per round, so drift hits all of them alike.
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const r of timed) r.samples.push((await timeOnce(r, r.calls)) / (r.calls * r.per));
+    progress.tick(1, shape.name);
+  }
+  return timed.map((r) => ({ shape: shape.name, backend: r.backend, mode: r.mode, median_us: median(r.samples) }));
+}
+
+/** The edgernn package directory (where package.json names it), from this module's location. */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj) && JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'edgernn') return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the edgernn package root');
+    dir = up;
+  }
+}
+
+interface ColdStart {
+  tool: 'edgernn' | 'ort-web';
+  median_ms: number;
+  rss_growth_mib: number;
+}
+
+/** Fresh processes: import + instantiate + load + first step; RSS growth over the same span. */
+function coldStarts(dir: string, shape: BenchShape, spec: ModelSpec, int8Bytes: Uint8Array, runs: number): ColdStart[] {
+  const indexUrl = pathToFileURL(path.join(packageRoot(), 'dist', 'index.js')).href;
+  fs.writeFileSync(path.join(dir, 'model.ern'), int8Bytes);
+  fs.writeFileSync(path.join(dir, 'model.onnx'), exportOnnx(spec));
+  const init = onnxInitialState(spec);
+  const probe = {
+    edgernn: `
+const rss0 = process.memoryUsage().rss; const t0 = performance.now();
+const { createRuntime } = await import(${JSON.stringify(indexUrl)});
+const { readFileSync } = await import('node:fs');
+const rt = await createRuntime();
+const m = await rt.load(new Uint8Array(readFileSync(${JSON.stringify(path.join(dir, 'model.ern'))})));
+m.session().step(new Float32Array(${shape.inputSize}));
+const ms = performance.now() - t0;
+console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss - rss0 }));`,
+    'ort-web': `
+const rss0 = process.memoryUsage().rss; const t0 = performance.now();
+const ort = await import('onnxruntime-web'); ort.env.wasm.numThreads = 1; ort.env.logLevel = 'error';
+const { readFileSync } = await import('node:fs');
+const s = await ort.InferenceSession.create(new Uint8Array(readFileSync(${JSON.stringify(path.join(dir, 'model.onnx'))})), { executionProviders: ['wasm'] });
+const feeds = { X: new ort.Tensor('float32', new Float32Array(${shape.inputSize}), [1, 1, ${shape.inputSize}]) };
+${Object.entries(init)
+  .map(([k, v]) => `feeds[${JSON.stringify(k)}] = new ort.Tensor('float32', new Float32Array(${v.data.length}), ${JSON.stringify(v.dims)});`)
+  .join('\n')}
+await s.run(feeds);
+const ms = performance.now() - t0;
+console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss - rss0 }));`,
+  };
+  const out: ColdStart[] = [];
+  for (const tool of ['edgernn', 'ort-web'] as const) {
+    const file = path.join(dir, `${tool}-probe.mjs`);
+    fs.writeFileSync(file, probe[tool]);
+    const ms: number[] = [];
+    const rss: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      try {
+        const r = JSON.parse(execFileSync(process.execPath, [file], { encoding: 'utf8', cwd: process.cwd(), stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop()!);
+        ms.push(r.ms);
+        rss.push(r.rss / 2 ** 20);
+      } catch {
+        break; // tool not installed or probe failed: report what we have
+      }
+    }
+    if (ms.length) out.push({ tool, median_ms: median(ms), rss_growth_mib: median(rss) });
+  }
+  return out;
+}
+
+function fmt(us: number | undefined): string {
+  if (us === undefined) return '-';
+  return us >= 100 ? us.toFixed(0) : us >= 10 ? us.toFixed(1) : us.toFixed(2);
+}
+
+function ratio(a: number | undefined, b: number | undefined): string {
+  return a !== undefined && b !== undefined ? `${(a / b).toFixed(1)}x` : '-';
+}
+
+/** Markdown tables of the results (the README's format). */
+export function renderTables(results: BenchResult[], extra: { wasm: { simd: number; scalar: number }; cold: ColdStart[]; state: Record<string, number> }): string {
+  const get = (shape: string, backend: Backend, mode: Mode) => results.find((r) => r.shape === shape && r.backend === backend && r.mode === mode)?.median_us;
+  const shapes = [...new Set(results.map((r) => r.shape))];
+  const lines: string[] = [];
+  lines.push('Streaming step (µs per call, state carried between calls; median over interleaved rounds)', '');
+  lines.push('| shape | simd | scalar | reference | ort-web | ort-node | matvec-bound | ort-web / simd | ort-node / simd | simd / bound |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const s of shapes) {
+    const simd = get(s, 'simd', 'step');
+    const bound = get(s, 'matvec-bound', 'step');
+    lines.push(
+      `| ${s} | ${fmt(simd)} | ${fmt(get(s, 'scalar', 'step'))} | ${fmt(get(s, 'reference', 'step'))} | ${fmt(get(s, 'ort-web', 'step'))} | ${fmt(get(s, 'ort-node', 'step'))} | ${fmt(bound)} | ${ratio(get(s, 'ort-web', 'step'), simd)} | ${ratio(get(s, 'ort-node', 'step'), simd)} | ${ratio(simd, bound)} |`,
+    );
+  }
+  lines.push('', 'Whole sequence (µs per sequence from the initial state)', '');
+  lines.push('| shape | steps | simd | scalar | reference | ort-web | ort-node | ort-web / simd | ort-node / simd |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const s of shapes) {
+    const simd = get(s, 'simd', 'sequence');
+    const shape = BENCH_SHAPES.find((b) => b.name === s);
+    lines.push(
+      `| ${s} | ${shape?.steps ?? '-'} | ${fmt(simd)} | ${fmt(get(s, 'scalar', 'sequence'))} | ${fmt(get(s, 'reference', 'sequence'))} | ${fmt(get(s, 'ort-web', 'sequence'))} | ${fmt(get(s, 'ort-node', 'sequence'))} | ${ratio(get(s, 'ort-web', 'sequence'), simd)} | ${ratio(get(s, 'ort-node', 'sequence'), simd)} |`,
+    );
+  }
+  lines.push('', `Kernels: simd ${extra.wasm.simd} B, scalar ${extra.wasm.scalar} B.`);
+  lines.push(`Session state: ${Object.entries(extra.state).map(([k, v]) => `${k} ${v} B`).join(', ')}.`);
+  for (const c of extra.cold) lines.push(`Cold start (import + instantiate + load + first step, ${c.tool}): ${c.median_ms.toFixed(1)} ms median; RSS growth ${c.rss_growth_mib.toFixed(1)} MiB.`);
+  return `${lines.join('\n')}\n`;
+}
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'benchmark the runtime against onnxruntime-web and onnxruntime-node',
+  help: `usage: edgernn bench [--json] [--shapes kws-gru,...] [--rounds N] [--round-ms MS] [--cold-runs N] [--quick]
+
+Runs every shape (${BENCH_SHAPES.map((s) => s.name).join(', ')}) on edgernn simd, scalar
+and reference, onnxruntime-web (wasm, 1 thread), onnxruntime-node (1 thread) and the bare SIMD
+matvec loop, interleaved round by round in one process; prints medians and ratios as tables,
+then cold start and memory growth measured in fresh processes.
+
+  --json         one JSON object per line: {"shape","backend","mode","median_us"}, then
+                 {"metric",...} lines for kernel sizes, state bytes, cold start and memory
+  --rounds N     interleaved rounds per shape (default 21; --quick 5)
+  --round-ms MS  target duration of one backend's share of a round (default 4; --quick 1)
+  --cold-runs N  fresh processes per tool for cold start (default 9; --quick 3; 0 skips)`,
+  async run(args, ctx: CliContext) {
+    const { values } = parseFlags(
+      args,
+      {
+        json: { type: 'boolean' },
+        quick: { type: 'boolean' },
+        shapes: { type: 'string' },
+        rounds: { type: 'string' },
+        'round-ms': { type: 'string' },
+        'cold-runs': { type: 'string' },
+      },
+      { min: 0, max: 0, names: '' },
+    );
+    const quick = values.quick === true;
+    const rounds = numberFlag(values.rounds, 'rounds', { min: 1, max: 1000, integer: true }) ?? (quick ? 5 : 21);
+    const roundMs = numberFlag(values['round-ms'], 'round-ms', { min: 0.1, max: 1000 }) ?? (quick ? 1 : 4);
+    const coldRuns = numberFlag(values['cold-runs'], 'cold-runs', { min: 0, max: 100, integer: true }) ?? (quick ? 3 : 9);
+    let shapes = [...BENCH_SHAPES];
+    if (typeof values.shapes === 'string') {
+      const names = values.shapes.split(',');
+      for (const n of names) if (!BENCH_SHAPES.some((s) => s.name === n)) throw usageError(`unknown shape '${n}': choose from ${BENCH_SHAPES.map((s) => s.name).join(', ')}`);
+      shapes = shapes.filter((s) => names.includes(s.name));
+    }
+    const ort = { web: await loadOrt('web'), node: await loadOrt('node') };
+    const backends = new Set<Backend>(['simd', 'scalar', 'reference', 'ort-web', 'ort-node', 'matvec-bound']);
+    const progress = new Progress(ctx.stderr, 'bench', shapes.length * rounds);
+    const results: BenchResult[] = [];
+    const state: Record<string, number> = {};
+    for (const shape of shapes) {
+      results.push(...(await measureShape(shape, { rounds, roundMs, backends }, ort, progress)));
+      const rt = await createRuntime();
+      const spec = benchSpec(shape);
+      const m = await rt.load(encodeModel(quantizeModel(spec, calibrateAbsMax(spec, [new Rng(2).float32(shape.steps * shape.inputSize, -2, 2)]))));
+      state[shape.name] = m.sizes.stateBytes;
+    }
+    progress.done();
+    const bins = kernelBinaries();
+    let cold: ColdStart[] = [];
+    if (coldRuns > 0) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-bench-'));
+      const shape = shapes[0]!;
+      const spec = benchSpec(shape);
+      const int8 = encodeModel(quantizeModel(spec, calibrateAbsMax(spec, [new Rng(2).float32(shape.steps * shape.inputSize, -2, 2)])));
+      cold = coldStarts(dir, shape, spec, int8, coldRuns);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    if (values.json) {
+      for (const r of results) ctx.stdout.write(`${JSON.stringify(r)}\n`);
+      ctx.stdout.write(`${JSON.stringify({ metric: 'wasm_bytes', simd: bins.simd.length, scalar: bins.scalar.length })}\n`);
+      for (const [k, v] of Object.entries(state)) ctx.stdout.write(`${JSON.stringify({ metric: 'state_bytes', shape: k, bytes: v })}\n`);
+      for (const c of cold) ctx.stdout.write(`${JSON.stringify({ metric: 'cold_start', ...c })}\n`);
+      return 0;
+    }
+    const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+    ctx.stdout.write(`edgernn bench (${machine})${ort.web ? '' : ' [onnxruntime-web not installed]'}${ort.node ? '' : ' [onnxruntime-node not installed]'}\n\n`);
+    ctx.stdout.write(renderTables(results, { wasm: { simd: bins.simd.length, scalar: bins.scalar.length }, cold, state }));
+    return 0;
+  },
+};

@@ -141,6 +141,7 @@ export function writeResults(dir: string, corpus: NabCorpus, run: DetectorRun, e
       }
     }
     json[run.detector] = value;
+    // The replacer array fixes key order at every level: detectors sorted, profiles in NAB's order, then threshold, score.
     put(name, `${JSON.stringify(json, Object.keys(json).sort().concat(NAB_PROFILES.map((p) => p.name), ['threshold', 'score']), 4)}\n`);
   };
   merge('final_results.json', Object.fromEntries(evaluation.profiles.map((p) => [p.profile, p.normalizedScore])));

@@ -1,8 +1,9 @@
 import type { Command } from '../../src/cli/framework.js';
 import { evalCommand } from './eval.js';
+import { pruneCommand } from './prune.js';
 import { nabCommand } from './nab.js';
 import { quantizeCommand } from './quantize.js';
 import { trainCommand } from './train.js';
 
 /** Desktop-side commands (train, prune, quantize, eval, nab...). Registered in bin/edgernn.ts. */
-export const desktopCommands: readonly Command[] = [trainCommand, evalCommand, quantizeCommand, nabCommand];
+export const desktopCommands: readonly Command[] = [trainCommand, evalCommand, quantizeCommand, pruneCommand, nabCommand];

@@ -11,7 +11,7 @@ import type { Network } from '../nn/network.js';
 import type { Normalization } from '../train/batches.js';
 import { buildSpec, networkFromSpec } from '../train/export.js';
 import { DEFAULT_TRAIN_OPTIONS, classWeightsFor, fit, splitValidation, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
-import { calibrate, clipWeights, type CalibrationOptions } from './calibrate.js';
+import { calibrate, clipWeights, zeroEmptyRowScales, type CalibrationOptions } from './calibrate.js';
 import { FakeQuantModel } from './fake-quant.js';
 
 /** Float spec of the network's current weights, shaped like `base` (names, labels, extra). */
@@ -25,7 +25,7 @@ export function currentSpec(net: Network, norm: Normalization, base: ModelSpec):
 /** Quantizes the network's current weights the way export will. */
 export function quantizeCurrent(net: Network, norm: Normalization, base: ModelSpec, ranges: Required<QuantRanges>, weightClipping: boolean): ModelSpec {
   const f = currentSpec(net, norm, base);
-  return quantizeModel(weightClipping ? clipWeights(f, ranges).spec : f, ranges);
+  return zeroEmptyRowScales(quantizeModel(weightClipping ? clipWeights(f, ranges).spec : f, ranges));
 }
 
 /** A FitHooks.forward that fake-quantizes, re-quantizing only after the weights changed. */
@@ -93,7 +93,7 @@ export function quantizationAwareFineTune(spec: ModelSpec, data: Dataset, opts: 
     hooks.afterStep?.(s, e, n);
   } });
   const float = currentSpec(net, norm, spec);
-  const int8 = quantizeModel(clip ? clipWeights(float, cal.ranges).spec : float, cal.ranges);
+  const int8 = zeroEmptyRowScales(quantizeModel(clip ? clipWeights(float, cal.ranges).spec : float, cal.ranges));
   int8.training = { ...int8.training, calibration: { method: opts.calibration.method, weightClipping: clip, sequences: data.samples.length }, qat: { epochs: result.epochsRun, bestEpoch: result.bestEpoch } };
   return { float, int8, fit: result, ranges: cal.ranges };
 }

@@ -1,0 +1,109 @@
+/**
+ * pruneModel: fine-tunes a float32 model while pruning it on the Zhu & Gupta schedule, then
+ * holds the final masks for the remaining (recovery) epochs and keeps the best of those.
+ * The library entry point behind `edgernn prune`.
+ */
+import { EdgeRnnError, type ModelSpec } from '../../src/index.js';
+import type { Dataset } from '../data/dataset.js';
+import { currentSpec } from '../quant/qat.js';
+import { networkFromSpec } from '../train/export.js';
+import { DEFAULT_TRAIN_OPTIONS, classWeightsFor, fit, splitValidation, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
+import { DEFAULT_BLOCK, DEFAULT_MIN_WEIGHTS, measureSparsity, Pruner, type BlockShape, type TensorSparsity } from './pruner.js';
+
+export interface PruneModelOptions extends Partial<TrainOptions> {
+  sparsity: number;
+  /** Fine-tuning epochs in total (the CLI default is 20). */
+  epochs: number;
+  /** null = unstructured (default DEFAULT_BLOCK). */
+  block?: BlockShape | null;
+  scope?: 'layer' | 'global';
+  /** Fraction of the epochs after which s_f is reached (default 0.6); the rest recovers. */
+  rampFraction?: number;
+  /** Mask updates during the ramp (default 16). */
+  updates?: number;
+  /** Matrices smaller than this stay dense (default DEFAULT_MIN_WEIGHTS). */
+  minWeights?: number;
+}
+
+export interface PruneModelResult {
+  spec: ModelSpec;
+  fit: FitResult;
+  sparsity: TensorSparsity[];
+  /** Fraction of zero weights over the pruned matrices. */
+  overall: number;
+  /** Fraction of zero weights over every weight matrix. */
+  overallAll: number;
+}
+
+export function pruneModel(spec: ModelSpec, data: Dataset, opts: PruneModelOptions, val?: Dataset, hooks: FitHooks = {}): PruneModelResult {
+  if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `pruning fine-tunes a float32 model, '${spec.name}' is ${spec.precision} (prune first, then quantize)`);
+  const hyper = (spec.training.hyperparameters ?? {}) as Partial<TrainOptions>;
+  const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...hyper, lr: 1e-3, schedule: 'constant', tbptt: 0, ...opts, patience: 1_000_000 };
+  const task = spec.task === 'forecast' || spec.task === 'autoencoder' ? spec.task : 'classify';
+  const { net, norm } = networkFromSpec(spec, 'f32');
+  const split = val ? { train: data.samples, val: val.samples } : splitValidation(data.samples, o.valSplit, o.seed, task);
+  const stepsPerEpoch = Math.ceil(split.train.length / o.batchSize);
+  const total = o.epochs * stepsPerEpoch;
+  const ramp = Math.max(1, Math.round((opts.rampFraction ?? 0.6) * o.epochs)) * stepsPerEpoch;
+  const endStep = Math.min(total - 1, ramp - 1);
+  const updates = Math.max(1, opts.updates ?? 16);
+  const block = opts.block === undefined ? DEFAULT_BLOCK : opts.block;
+  const pruner = new Pruner(net.params(), {
+    sparsity: opts.sparsity,
+    block,
+    scope: opts.scope ?? 'layer',
+    beginStep: 0,
+    endStep,
+    frequency: Math.max(1, Math.floor(endStep / updates)),
+    ...(opts.minWeights !== undefined ? { minWeights: opts.minWeights } : {}),
+  });
+  const rampEpochs = Math.ceil((endStep + 1) / stepsPerEpoch);
+  const ctx: FitContext = {
+    task,
+    features: spec.input.size,
+    outputs: net.outputSize,
+    window: typeof spec.extra?.window === 'number' ? spec.extra.window : o.window,
+    norm,
+    classWeights: task === 'classify' ? classWeightsFor(o, split.train, net.outputSize) : [],
+    dtype: 'f32',
+  };
+  const result = fit(net, split.train, split.val, ctx, o, {
+    ...hooks,
+    afterStep: (step, epoch, n) => {
+      pruner.update(step);
+      hooks.afterStep?.(step, epoch, n);
+    },
+    // Only weights at the final sparsity may be kept as the best.
+    eligible: (epoch) => epoch >= rampEpochs - 1 && pruner.sparsity === opts.sparsity,
+    note: () => ({ sparsity: pruner.sparsity }),
+  });
+  if (pruner.sparsity !== opts.sparsity) pruner.prune(opts.sparsity);
+  // Every weight matrix, pruned or left dense, so the report shows the whole model.
+  const sparsity = measureSparsity(net.params(), block ?? DEFAULT_BLOCK);
+  let zeros = 0;
+  let count = 0;
+  for (const p of pruner.params) {
+    count += p.value.length;
+    for (let i = 0; i < p.value.length; i++) if (p.value[i] === 0) zeros++;
+  }
+  const out = currentSpec(net, norm, spec);
+  out.extra = {
+    ...out.extra,
+    pruning: {
+      sparsity: opts.sparsity,
+      scope: opts.scope ?? 'layer',
+      block,
+      minWeights: opts.minWeights ?? DEFAULT_MIN_WEIGHTS,
+      schedule: 'zhu-gupta-2017',
+      layers: sparsity.map((s) => ({ tensor: s.name, shape: s.shape, sparsity: Number(s.sparsity.toFixed(6)), blockSparsity: Number(s.blockSparsity.toFixed(6)) })),
+    },
+  };
+  let allZeros = 0;
+  let allCount = 0;
+  for (const s of sparsity) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    allZeros += s.sparsity * n;
+    allCount += n;
+  }
+  return { spec: out, fit: result, sparsity, overall: zeros / Math.max(1, count), overallAll: allZeros / Math.max(1, allCount) };
+}

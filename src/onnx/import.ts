@@ -14,7 +14,7 @@
  * Batches: edgernn runs one sequence at a time. `batchIndex` picks the element of batch-sized
  * constants (initial_h, sequence_lens); the conformance runner imports once per element.
  */
-import { EdgeRnnError } from '../errors.js';
+import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
 import { isRecurrent, type Layer, type ModelSpec } from '../model/spec.js';
 import { Attrs, nodeLabel } from './attrs.js';
 import { CONST_OPS, sliceParams, tensorToConst, type OpContext } from './fold.js';
@@ -336,19 +336,22 @@ export function importOnnx(input: Uint8Array | ModelProto, opts: ImportOptions =
     if (features === null) throw invalid(`${source}: cannot tell how many features '${xInfo.name}' has (its last dimension is ${JSON.stringify(declared[rank - 1])})`);
   }
 
-  let lastMismatch: LayoutMismatch | null = null;
+  // Try each layout of X; a wrong guess fails somewhere (a recurrent node sees batch where it
+  // needs time, or shape glue computes with the wrong axis). Report the most specific failure.
+  const failures: { layout: InputLayout; error: unknown }[] = [];
   for (const layout of candidates) {
     try {
       return evaluate(model, opts, source, opset, consts, xInfo.name, layout, declared, features, g.input);
     } catch (e) {
-      if (e instanceof LayoutMismatch) {
-        lastMismatch = e;
-        continue;
-      }
-      throw e;
+      if (!(e instanceof LayoutMismatch) && !isEdgeRnnError(e)) throw e;
+      failures.push({ layout, error: e });
     }
   }
-  throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: no layout of '${xInfo.name}' [${declared.join(', ')}] fits the graph: ${lastMismatch?.message}`);
+  const rank2 = (e: unknown): number => (e instanceof LayoutMismatch ? 1e9 : isEdgeRnnError(e, 'ONNX_UNSUPPORTED') ? ((e.details.nodes as unknown[] | undefined)?.length ?? 1) : 0);
+  failures.sort((a, b) => rank2(a.error) - rank2(b.error));
+  const best = failures[0]!.error;
+  if (best instanceof LayoutMismatch) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: no layout of '${xInfo.name}' [${declared.join(', ')}] fits the graph: ${best.message}`);
+  throw best;
 }
 
 function evaluate(

@@ -419,7 +419,8 @@ export function encodeTensor(t: TensorProto): WireWriter {
       case 1: dv.setFloat32(o, v, true); break;
       case 11: dv.setFloat64(o, v, true); break;
       case 6: dv.setInt32(o, v, true); break;
-      case 7: dv.setBigInt64(o, BigInt(v), true); break;
+      // Doubles at +-2^63 (INT64_MAX / INT64_MIN after rounding) clamp instead of wrapping.
+      case 7: dv.setBigInt64(o, v >= 2 ** 63 ? 2n ** 63n - 1n : BigInt(v), true); break;
       case 2: case 9: dv.setUint8(o, v); break;
       case 3: dv.setInt8(o, v); break;
       case 4: dv.setUint16(o, v, true); break;

@@ -433,7 +433,9 @@ export function dynMatMul(ctx: OpContext, v0: DynValue, m: ConstValue, scale = 1
   if (md.length !== 2) throw unsupported(`${ctx.label}: weight of shape [${m.dims}] (needs 2-D)`);
   const [K, N] = md as [number, number];
   const last = v.axes[v.axes.length - 1];
-  if (!last || last.role !== 'F' || last.size !== K) {
+  // One feature is a size-1 axis (normalizeAxes): fine when K is 1.
+  const lastOk = last !== undefined && ((last.role === 'F' && last.size === K) || (last.role === 'U' && K === 1));
+  if (!lastOk) {
     if (last?.role === 'F' || K === 1) throw invalid(`${ctx.label}: input's last axis has ${last?.size} features, the weight has ${K} rows`, { expected: K, got: last?.size });
     throw unsupported(`${ctx.label}: the multiplied axis must hold features (it is ${last ? (last.role === 'T' ? 'time' : last.role === 'B' ? 'batch' : 'size 1') : 'missing'})`);
   }
@@ -505,8 +507,8 @@ export function dynSoftmax(ctx: OpContext, v0: DynValue, kind: 'softmax' | 'logS
   const fAx = v.axes.map((a, i) => (a.role === 'F' ? i : -1)).filter((i) => i >= 0);
   if (ctx.opset >= 13) {
     const axis = normAxis(ctx.attrs.int('axis', -1), r, ctx.label);
-    if (fAx.length === 0) throw unsupported(`${ctx.label} over an axis of size 1`);
-    if (fAx.length !== 1 || fAx[0] !== axis) throw unsupported(`${ctx.label}: axis ${axis} must be the only feature axis`);
+    const oneFeature = fAx.length === 0 && featureWidth(v) === 1 && v.axes[axis]!.role === 'U';
+    if (!oneFeature && (fAx.length !== 1 || fAx[0] !== axis)) throw unsupported(`${ctx.label}: axis ${axis} must be the only feature axis`);
   } else {
     // Before opset 13: softmax over the flattened axes [axis, rank).
     const axis = normAxis(ctx.attrs.int('axis', 1), r, ctx.label);

@@ -229,12 +229,20 @@ export class WireWriter {
     this.buf[this.len++] = b;
   }
 
-  /** Varint of a signed safe integer; negatives take 10 bytes (two's complement 64-bit). */
+  /**
+   * Varint of a signed integer; negatives take 10 bytes (two's complement 64-bit). Integers
+   * beyond 2^53 are written exactly as the double they are, clamped to the int64 range
+   * (INT64_MAX as a double is 2^63).
+   */
   varint(v: number): void {
-    if (!Number.isSafeInteger(v)) throw new RangeError(`varint ${v} is not a safe integer`);
+    if (!Number.isInteger(v)) throw new RangeError(`varint ${v} is not an integer`);
     let lo: number;
     let hi: number;
-    if (v >= 0) {
+    if (!Number.isSafeInteger(v)) {
+      const b = BigInt.asUintN(64, v >= 2 ** 63 ? 2n ** 63n - 1n : v <= -(2 ** 63) ? -(2n ** 63n) : BigInt(v));
+      lo = Number(b & 0xffffffffn);
+      hi = Number(b >> 32n);
+    } else if (v >= 0) {
       lo = v % 4294967296 >>> 0;
       hi = Math.floor(v / 4294967296) >>> 0;
     } else {

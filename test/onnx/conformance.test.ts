@@ -8,28 +8,11 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { runNodeTest, type ConformanceBackend, type NodeTestCase } from '../../src/onnx/conformance.js';
+import { readNodeTestDir as readNodeTest } from '../../src/onnx/node-test-files.js';
 import { FLOAT_ATOL, INT8_ATOL } from '../../src/onnx/tolerance.js';
 import { tensor, type TensorProto } from '../../src/onnx/proto.js';
 import { FIXTURES_ONNX_NODE, SHARED_ONNX_NODE, ort, ortSession } from './helpers.js';
 import { buildCase, encodeInputs, randomConfig, transposeTensor, type RnnConfig } from './rnn-graph.js';
-
-/** Reads a node-test folder (model.onnx + test_data_set_*). */
-export function readNodeTest(dir: string): NodeTestCase {
-  const dataSets = fs
-    .readdirSync(dir)
-    .filter((n) => n.startsWith('test_data_set_'))
-    .sort()
-    .map((n) => {
-      const files = fs.readdirSync(path.join(dir, n));
-      const read = (p: string) =>
-        files
-          .filter((f) => f.startsWith(p) && f.endsWith('.pb'))
-          .sort((a, b) => parseInt(a.slice(p.length)) - parseInt(b.slice(p.length)))
-          .map((f) => new Uint8Array(fs.readFileSync(path.join(dir, n, f))));
-      return { name: n, inputs: read('input_'), outputs: read('output_') };
-    });
-  return { name: path.basename(dir), model: new Uint8Array(fs.readFileSync(path.join(dir, 'model.onnx'))), dataSets };
-}
 
 const officialTests = fs.readdirSync(FIXTURES_ONNX_NODE).filter((n) => n.startsWith('test_')).sort();
 

@@ -19,6 +19,20 @@ import {
 } from '../../src/model/spec.js';
 import { GATES } from '../../src/model/spec.js';
 import { Rng } from '../../src/util/rng.js';
+import type { NodeTestCase } from '../../src/onnx/conformance.js';
+import {
+  ONNX_DTYPES,
+  encodeModelProto,
+  encodeTensorProto,
+  tensor,
+  valueInfo,
+  type AttributeProto,
+  type DimProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from '../../src/onnx/proto.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SHARED_ONNX_NODE = path.resolve(REPO, '../shared/conformance/onnx-node');
@@ -138,4 +152,63 @@ export function randomSpec(seed: number, opts: RandomSpecOptions = {}): ModelSpe
 
 export function readDirIfExists(dir: string): string[] {
   return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+}
+
+/** A small graph builder for hand-written test models. */
+export class TestGraph {
+  readonly nodes: NodeProto[] = [];
+  readonly inits: TensorProto[] = [];
+  readonly inputs: ValueInfoProto[] = [];
+  readonly outputs: ValueInfoProto[] = [];
+  private n = 0;
+
+  node(opType: string, input: string[], output: string[], attribute: AttributeProto[] = [], domain = ''): this {
+    this.nodes.push({ name: `${opType}_${this.n++}`, opType, domain, input, output, attribute });
+    return this;
+  }
+
+  init(name: string, dims: number[], data: ArrayLike<number>, dataType = 1): string {
+    this.inits.push(tensor(name, dataType, dims, data));
+    return name;
+  }
+
+  ints(name: string, values: number[]): string {
+    return this.init(name, [values.length], values, ONNX_DTYPES.INT64);
+  }
+
+  input(name: string, shape: DimProto[], elemType = 1): this {
+    this.inputs.push(valueInfo(name, elemType, shape));
+    return this;
+  }
+
+  output(name: string, shape: DimProto[] | null = null): this {
+    this.outputs.push(valueInfo(name, 1, shape));
+    return this;
+  }
+
+  model(opset: number, irVersion = 8): ModelProto {
+    return {
+      irVersion,
+      producerName: 'edgernn-test',
+      producerVersion: '',
+      domain: '',
+      modelVersion: 0,
+      docString: '',
+      opsetImport: [{ domain: '', version: opset }],
+      graph: { name: 'test', node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs, valueInfo: [], sparseInitializerCount: 0 },
+      functionCount: 0,
+    };
+  }
+
+  bytes(opset: number): Uint8Array {
+    return encodeModelProto(this.model(opset));
+  }
+}
+
+/** Expected outputs from onnxruntime-node as a one-data-set node test (float32 X only). */
+export async function oracleNodeTest(name: string, model: Uint8Array, x: Float32Array, xDims: number[]): Promise<NodeTestCase> {
+  const s = await ortSession(model);
+  const r = await s.run({ [s.inputNames[0]!]: ortTensor(x, xDims) });
+  const outputs = s.outputNames.map((n) => encodeTensorProto(tensor(n, 1, r[n]!.dims as number[], r[n]!.data as Float32Array)));
+  return { name, model, dataSets: [{ name: 'test_data_set_0', inputs: [encodeTensorProto(tensor(s.inputNames[0]!, 1, xDims, x))], outputs }] };
 }

@@ -1,0 +1,169 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
+import { readSequences, type SequenceBatch } from '../../io/sequences.js';
+import { encodeModel, referenceEngine } from '../../model/codec.js';
+import { calibrateAbsMax, quantizeModel } from '../../model/quantize.js';
+import { isRecurrent, layerOutputSize, modelOutputSize, type ModelSpec } from '../../model/spec.js';
+import { importOnnx, onnxToSpec } from '../../onnx/import.js';
+import { decodeModelProto } from '../../onnx/proto.js';
+import { parseFlags, usageError, type Command } from '../framework.js';
+
+/** Calibration sequences: .npy / JSON ([steps][features] or [batch][steps][features]) or JSONL (one sequence per line). */
+export function readCalibration(bytes: Uint8Array, source: string, features: number): SequenceBatch {
+  const jsonl = source.endsWith('.jsonl') || source.endsWith('.ndjson');
+  if (!jsonl) return readSequences(bytes, source, features);
+  const text = new TextDecoder().decode(bytes);
+  const out: SequenceBatch = { sequences: [], steps: [], batched: true };
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    const one = readSequences(new TextEncoder().encode(line), `${source}:${i + 1}`, features);
+    out.sequences.push(...one.sequences);
+    out.steps.push(...one.steps);
+  });
+  if (out.sequences.length === 0) throw new EdgeRnnError('BAD_INPUT_FILE', `${source}: no sequences (one JSON [steps][features] array per line)`);
+  return out;
+}
+
+export interface OutputError {
+  output: number;
+  /** max |int8 - float| over all steps of all calibration sequences. */
+  maxAbs: number;
+  meanAbs: number;
+  /** max |float|, for scale. */
+  floatAbsMax: number;
+}
+
+/** Per-output error of the int8 model against the float one (integer reference backend). */
+export function int8Error(float: ModelSpec, int8: ModelSpec, sequences: readonly Float32Array[]): OutputError[] {
+  const O = modelOutputSize(float);
+  const I = float.input.size;
+  const fe = referenceEngine(float);
+  const qe = referenceEngine(int8);
+  const stats = Array.from({ length: O }, (_, j) => ({ output: j, maxAbs: 0, meanAbs: 0, floatAbsMax: 0 }));
+  let n = 0;
+  for (const seq of sequences) {
+    const T = seq.length / I;
+    const a = new Float32Array(T * O);
+    const b = new Float32Array(T * O);
+    fe.run(fe.allocState(), seq, T, a, 'zero');
+    qe.run(qe.allocState(), seq, T, b, 'zero');
+    for (let t = 0; t < T; t++) {
+      for (let j = 0; j < O; j++) {
+        const d = Math.abs(a[t * O + j]! - b[t * O + j]!);
+        const s = stats[j]!;
+        s.maxAbs = Math.max(s.maxAbs, d);
+        s.meanAbs += d;
+        s.floatAbsMax = Math.max(s.floatAbsMax, Math.abs(a[t * O + j]!));
+      }
+    }
+    n += T;
+  }
+  for (const s of stats) s.meanAbs /= Math.max(n, 1);
+  return stats;
+}
+
+function describeLayers(spec: ModelSpec): string[] {
+  return spec.layers.map((l, i) => {
+    if (isRecurrent(l)) return `    ${i}  ${l.kind.padEnd(10)} ${l.inputSize} -> ${layerOutputSize(l)}  ${l.direction}${l.clip !== undefined ? `, clip ${l.clip}` : ''}`;
+    if (l.kind === 'dense') return `    ${i}  ${'dense'.padEnd(10)} ${l.inputSize} -> ${l.outputSize}  ${l.activation}`;
+    return `    ${i}  ${l.kind.padEnd(10)} ${l.size}`;
+  });
+}
+
+export const convertCommand: Command = {
+  name: 'convert',
+  summary: 'convert an ONNX model (PyTorch, Keras/tf2onnx) to a float or int8 .ern',
+  help: `usage: edgernn convert MODEL.onnx -o OUT.ern [--float | --calib FILE] [--per-channel]
+                       [--output NAME] [--name NAME] [--json]
+
+Compiles the ONNX graph (GRU/LSTM/RNN, Gemm or MatMul+Add heads, activations, softmax and
+the shape glue exporters emit) into an edgernn model. int8 (the default) needs calibration
+data; the int8 model's error against the float one on that data is reported per output.
+
+  -o, --out FILE   the .ern to write
+  --float          keep float32 weights (no calibration needed)
+  --calib FILE     calibration sequences: .npy or JSON ([steps][features] or
+                   [batch][steps][features]), or .jsonl (one [steps][features] per line)
+  --per-channel    accepted for compatibility: edgernn always quantizes weights per output
+                   row (per channel), so this is the default behaviour
+  --output NAME    which graph output becomes the model output (default: the first)
+  --name NAME      model name (default: the ONNX graph name)
+  --json           one JSON object: {file, precision, layers, notes, error}
+
+Models edgernn cannot compile get a list of the offending nodes; such models still run
+unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
+  async run(args, ctx) {
+    const { values, positionals } = parseFlags(
+      args,
+      {
+        out: { type: 'string', short: 'o' },
+        float: { type: 'boolean' },
+        calib: { type: 'string' },
+        'per-channel': { type: 'boolean' },
+        output: { type: 'string' },
+        name: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      { min: 1, max: 1, names: 'MODEL.onnx' },
+    );
+    if (typeof values.out !== 'string') throw usageError('-o OUT.ern is required');
+    if (values.float && typeof values.calib === 'string') throw usageError('--float and --calib exclude each other');
+    if (!values.float && typeof values.calib !== 'string') {
+      throw usageError('an int8 model needs calibration data: --calib FILE (.npy, JSON or JSONL sequences), or --float for a float32 model');
+    }
+    const src = positionals[0]!;
+    const proto = decodeModelProto(new Uint8Array(fs.readFileSync(path.resolve(ctx.cwd, src))), src);
+    // Only the chosen output is compiled (state outputs like an LSTM's Y_c need not be).
+    const outName = typeof values.output === 'string' ? values.output : proto.graph.output[0]?.name;
+    if (outName === undefined) throw new EdgeRnnError('ONNX_INVALID', `${src}: the graph has no outputs`);
+    const imp = importOnnx(proto, { source: src, outputs: [outName] });
+    const specOpts: { output?: string; name?: string } = {};
+    if (typeof values.output === 'string') specOpts.output = values.output;
+    specOpts.name = typeof values.name === 'string' ? values.name : path.basename(src).replace(/\.onnx$/i, '');
+    const floatSpec = onnxToSpec(imp, specOpts);
+    const notes = [...imp.notes];
+    if (proto.graph.output.length > 1) notes.push(`graph outputs ${proto.graph.output.map((o) => o.name).join(', ')}: the model computes '${outName}' (choose with --output)`);
+    if ((floatSpec.extra!.onnx as { step: string }).step === 'last') notes.push('the ONNX output is the last step; the .ern outputs every step (the last row is the ONNX value)');
+    if (values['per-channel']) notes.push('--per-channel: weights are always quantized per output row; nothing changes');
+    let spec = floatSpec;
+    let errors: ReturnType<typeof int8Error> | null = null;
+    let calibInfo: { file: string; sequences: number; steps: number } | null = null;
+    if (!values.float) {
+      const file = values.calib as string;
+      const cal = readCalibration(new Uint8Array(fs.readFileSync(path.resolve(ctx.cwd, file))), file, floatSpec.input.size);
+      calibInfo = { file, sequences: cal.sequences.length, steps: cal.steps.reduce((a, b) => a + b, 0) };
+      try {
+        spec = quantizeModel(floatSpec, calibrateAbsMax(floatSpec, cal.sequences));
+        errors = int8Error(floatSpec, spec, cal.sequences);
+      } catch (e) {
+        if (isEdgeRnnError(e, 'UNSUPPORTED_MODEL') || isEdgeRnnError(e, 'ERN_QUANT_PARAMS')) {
+          throw new EdgeRnnError(e.code, `${src}: cannot quantize to int8: ${e.message} (use --float for a float32 model)`, e.details as Record<string, unknown>);
+        }
+        throw e;
+      }
+    }
+    const ern = encodeModel(spec);
+    const outPath = path.resolve(ctx.cwd, values.out);
+    fs.writeFileSync(outPath, ern);
+    if (values.json) {
+      ctx.stdout.write(`${JSON.stringify({ file: values.out, bytes: ern.length, precision: spec.precision, input: spec.input.size, outputs: modelOutputSize(spec), layers: spec.layers.map((l) => l.kind), onnx: floatSpec.extra!.onnx, notes, calibration: calibInfo, error: errors })}\n`);
+      return 0;
+    }
+    const lines = [
+      `${src} -> ${values.out}  (${spec.precision}, ${ern.length} bytes, opset ${imp.opset})`,
+      `  input     '${imp.input.name}' ${imp.input.layout === 'BTF' ? '[batch, seq, features]' : imp.input.layout === 'TBF' ? '[seq, batch, features]' : '[seq, features]'}, ${spec.input.size} features`,
+      `  output    ${modelOutputSize(spec)} values per step`,
+      '  layers',
+      ...describeLayers(spec),
+      ...notes.map((n) => `  note      ${n}`),
+    ];
+    if (errors && calibInfo) {
+      lines.push(`  int8 vs float on ${calibInfo.file} (${calibInfo.sequences} sequences, ${calibInfo.steps} steps):`);
+      lines.push('    output   max|err|     mean|err|    max|float|');
+      for (const e of errors) lines.push(`    ${String(e.output).padEnd(8)} ${e.maxAbs.toExponential(3).padEnd(12)} ${e.meanAbs.toExponential(3).padEnd(12)} ${e.floatAbsMax.toPrecision(4)}`);
+    }
+    ctx.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  },
+};

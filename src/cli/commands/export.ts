@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeModel } from '../../model/codec.js';
+import { isRecurrent, modelOutputSize, numDirections } from '../../model/spec.js';
+import { exportOnnx, stateNames } from '../../onnx/export.js';
+import { parseFlags, usageError, type Command } from '../framework.js';
+
+export const exportCommand: Command = {
+  name: 'export',
+  summary: 'write a .ern model as a float32 ONNX model (onnxruntime runs it with the same outputs)',
+  help: `usage: edgernn export MODEL.ern -o OUT.onnx [--no-state-inputs] [--json]
+
+Writes a float32 ONNX model (opset 17). int8 models are dequantized: the ONNX model computes
+with the real values of the int8 weights, so it matches the float reference of those weights
+and the integer kernels within their rounding.
+
+I/O (docs/onnx.md):
+  X        [seq, 1, inputs]         frames
+  h0_<i>   [dirs, 1, hidden]        state input of layer i (c0_<i> for LSTM cells)
+  Y        [seq, 1, outputs]        the model output for every step
+  hN_<i>   [dirs, 1, hidden]        final states (cN_<i>): feed them back as h0_<i>/c0_<i>
+                                    to step the model one frame at a time
+
+  -o, --out FILE        the .onnx to write
+  --no-state-inputs     bake the initial state in: X is the only input
+  --json                one JSON object: {file, bytes, inputs, outputs}`,
+  async run(args, ctx) {
+    const { values, positionals } = parseFlags(
+      args,
+      { out: { type: 'string', short: 'o' }, 'no-state-inputs': { type: 'boolean' }, json: { type: 'boolean' } },
+      { min: 1, max: 1, names: 'MODEL.ern' },
+    );
+    if (typeof values.out !== 'string') throw usageError('-o OUT.onnx is required');
+    const src = positionals[0]!;
+    const { spec } = decodeModel(new Uint8Array(fs.readFileSync(path.resolve(ctx.cwd, src))), src);
+    const stateInputs = !values['no-state-inputs'];
+    const onnx = exportOnnx(spec, { stateInputs });
+    fs.writeFileSync(path.resolve(ctx.cwd, values.out), onnx);
+    const states = spec.layers.flatMap((l, i) => {
+      if (!isRecurrent(l)) return [];
+      const n = stateNames(i);
+      const dims = `[${numDirections(l)}, 1, ${l.hiddenSize}]`;
+      return l.kind === 'lstm' ? [[n.h0, n.hN, dims], [n.c0, n.cN, dims]] : [[n.h0, n.hN, dims]];
+    });
+    const inputs = [{ name: 'X', dims: `[seq, 1, ${spec.input.size}]` }, ...(stateInputs ? states.map(([i, , d]) => ({ name: i!, dims: d! })) : [])];
+    const outputs = [{ name: 'Y', dims: `[seq, 1, ${modelOutputSize(spec)}]` }, ...states.map(([, o, d]) => ({ name: o!, dims: d! }))];
+    if (values.json) {
+      ctx.stdout.write(`${JSON.stringify({ file: values.out, bytes: onnx.length, precision: spec.precision, inputs, outputs })}\n`);
+      return 0;
+    }
+    ctx.stdout.write(
+      [
+        `${src} -> ${values.out}  (${onnx.length} bytes, float32${spec.precision === 'int8' ? ' dequantized from int8' : ''}, opset 17)`,
+        `  inputs    ${inputs.map((i) => `${i.name} ${i.dims}`).join(', ')}`,
+        `  outputs   ${outputs.map((o) => `${o.name} ${o.dims}`).join(', ')}`,
+        ...(stateInputs && states.length ? ['  state     first call: zeros (or the layer initial state); then feed hN_*/cN_* back as h0_*/c0_*'] : []),
+      ].join('\n') + '\n',
+    );
+    return 0;
+  },
+};

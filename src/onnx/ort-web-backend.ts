@@ -1,0 +1,352 @@
+/**
+ * The onnxruntime-web backend: runs any ONNX model (WebAssembly, one thread by default) behind
+ * edgernn's session API, in Node and in browsers. It is the path for models edgernn cannot
+ * compile, and the anchor the benchmarks compare against.
+ *
+ *   const model = await OrtWebModel.create(onnxBytes);
+ *   const s = model.session();
+ *   const y = await s.step(frame);      // Float32Array(outputSize), state carried over
+ *   const ys = await s.run(frames);     // [steps][outputSize] flat
+ *   s.reset();
+ *
+ * Differences from edgernn's Session: step/run return Promises (onnxruntime-web is async).
+ *
+ * State between calls:
+ *   - state inputs paired with outputs (edgernn's export: h0_<i> -> hN_<i>, c0_<i> -> cN_<i>;
+ *     also h0 -> hn, <x>_in -> <x>_out, initial_h -> Y_h ...; or options.state) are fed back
+ *     after each call, so one frame per call costs one frame of compute;
+ *   - a recurrent graph without state I/O (a plain PyTorch export) is re-run over every frame
+ *     so far: exact, but each step costs the whole history (options.maxHistory caps it).
+ * Graphs with reverse or bidirectional recurrent nodes need the whole sequence: step() throws
+ * NOT_STREAMABLE and run() starts from the initial state, as edgernn's sessions do.
+ */
+import type * as OrtWeb from 'onnxruntime-web';
+import { EdgeRnnError } from '../errors.js';
+import type { NonFinitePolicy } from '../runtime/engine.js';
+import { Attrs } from './attrs.js';
+import { decodeModelProto, type ModelProto } from './proto.js';
+
+export type OrtModule = typeof OrtWeb;
+export type SequenceLayout = 'TBF' | 'BTF' | 'TF';
+
+export interface OrtWebOptions {
+  /** The onnxruntime-web module (default: import('onnxruntime-web')); inject to pick a build. */
+  ort?: OrtModule;
+  /** WebAssembly threads (default 1: no SharedArrayBuffer needed, reproducible timing). */
+  threads?: number;
+  /** The sequence input (default: the first input that is neither state nor constant). */
+  input?: string;
+  /** The model output (default: the first output that is not a state output). */
+  output?: string;
+  /** Axes of the sequence input: [seq, batch, features], [batch, seq, features] or [seq, features] (default: from its declared shape). */
+  inputLayout?: SequenceLayout;
+  /** State pairs, input name -> output name fed back after each call (default: detected by name). */
+  state?: Record<string, string>;
+  /** Initial values of state inputs (default zeros). */
+  initialState?: Record<string, Float32Array>;
+  /** Fixed values for other inputs (float32). */
+  constants?: Record<string, { dims: number[]; data: Float32Array }>;
+  /** Graphs without state I/O: most frames kept and re-run (default 4096). */
+  maxHistory?: number;
+  /** What sessions do with NaN/±Infinity in frames (default 'error'). */
+  nonFinite?: NonFinitePolicy;
+  /** Name used in error messages. */
+  source?: string;
+}
+
+/** Name pairs (input -> output) recognized as recurrent state. */
+function stateCandidates(input: string): string[] {
+  const out: string[] = [];
+  const m = /^([hc])0(_.*)?$/.exec(input);
+  if (m) out.push(`${m[1]}N${m[2] ?? ''}`, `${m[1]}n${m[2] ?? ''}`, `${m[1]}_n${m[2] ?? ''}`);
+  if (input.endsWith('_in')) out.push(`${input.slice(0, -3)}_out`);
+  if (input.startsWith('in_')) out.push(`out_${input.slice(3)}`);
+  if (input === 'initial_h') out.push('Y_h');
+  if (input === 'initial_c') out.push('Y_c');
+  out.push(`${input}_out`, `${input}_next`);
+  return out;
+}
+
+function recurrentDirections(model: ModelProto): string[] {
+  return model.graph.node.filter((n) => n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN').map((n) => new Attrs(n).string('direction', 'forward'));
+}
+
+function wrap(e: unknown, source: string, what: string): EdgeRnnError {
+  if (e instanceof EdgeRnnError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new EdgeRnnError('BACKEND_UNAVAILABLE', `${source}: onnxruntime-web cannot ${what}: ${msg}`, { cause: msg });
+}
+
+interface Layout {
+  layout: SequenceLayout;
+  features: number;
+  /** Fixed sequence length the model was exported with (null: any). */
+  fixedT: number | null;
+}
+
+function inferLayout(shape: readonly (number | string | null | undefined)[], forced: SequenceLayout | undefined, source: string, name: string): Layout {
+  const rank = shape.length;
+  if (rank !== 2 && rank !== 3) throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: sequence input '${name}' has rank ${rank}; expected [seq, batch, features], [batch, seq, features] or [seq, features]`);
+  const F = shape[rank - 1];
+  if (typeof F !== 'number' || F <= 0) throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: the feature count of '${name}' is not a number (${String(F)})`);
+  let layout: SequenceLayout = forced ?? (rank === 2 ? 'TF' : 'TBF');
+  // [1, seq, F] with a symbolic or longer seq looks batch-first.
+  if (!forced && rank === 3 && shape[0] === 1 && shape[1] !== 1) layout = 'BTF';
+  const tDim = shape[layout === 'BTF' ? 1 : 0];
+  return { layout, features: F, fixedT: typeof tDim === 'number' && tDim > 0 ? tDim : null };
+}
+
+/** A compiled onnxruntime-web session for one model; sessions hold per-stream state. */
+export class OrtWebModel {
+  readonly source: string;
+  readonly inputName: string;
+  readonly outputName: string;
+  readonly layout: SequenceLayout;
+  readonly inputSize: number;
+  /** Values per output row (known after create: a probe run). */
+  readonly outputSize: number;
+  /** Whether the output has one row per step (else only the last step). */
+  readonly perStep: boolean;
+  readonly streamable: boolean;
+  /** input -> output pairs carried between calls (empty: history mode). */
+  readonly statePairs: Readonly<Record<string, string>>;
+  readonly backend = 'ort-web' as const;
+  /** @internal */ readonly ort: OrtModule;
+  /** @internal */ readonly ortSession: OrtWeb.InferenceSession;
+  /** @internal */ readonly stateDims: Readonly<Record<string, number[]>>;
+  /** @internal */ readonly opts: OrtWebOptions;
+  /** @internal */ readonly fixedT: number | null;
+  private disposed = false;
+
+  private constructor(init: {
+    ort: OrtModule;
+    session: OrtWeb.InferenceSession;
+    source: string;
+    inputName: string;
+    outputName: string;
+    layout: Layout;
+    statePairs: Record<string, string>;
+    stateDims: Record<string, number[]>;
+    streamable: boolean;
+    opts: OrtWebOptions;
+  }) {
+    this.ort = init.ort;
+    this.ortSession = init.session;
+    this.source = init.source;
+    this.inputName = init.inputName;
+    this.outputName = init.outputName;
+    this.layout = init.layout.layout;
+    this.inputSize = init.layout.features;
+    this.fixedT = init.layout.fixedT;
+    this.statePairs = init.statePairs;
+    this.stateDims = init.stateDims;
+    this.streamable = init.streamable;
+    this.opts = init.opts;
+    this.outputSize = 0;
+    this.perStep = true;
+  }
+
+  static async create(bytes: Uint8Array, opts: OrtWebOptions = {}): Promise<OrtWebModel> {
+    const source = opts.source ?? 'model.onnx';
+    const proto = decodeModelProto(bytes, source);
+    const ort = opts.ort ?? ((await import('onnxruntime-web')) as OrtModule);
+    ort.env.wasm.numThreads = Math.max(1, Math.floor(opts.threads ?? 1));
+    let session: OrtWeb.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    } catch (e) {
+      throw wrap(e, source, 'load this model');
+    }
+    const meta = new Map<string, readonly (number | string)[]>();
+    for (const m of session.inputMetadata) if (m.isTensor) meta.set(m.name, m.shape);
+    const outNames = session.outputNames;
+    // State pairs: explicit, or by name.
+    const pairs: Record<string, string> = { ...(opts.state ?? {}) };
+    if (!opts.state) {
+      for (const i of session.inputNames) {
+        if (i === opts.input || opts.constants?.[i]) continue;
+        const o = stateCandidates(i).find((c) => outNames.includes(c));
+        if (o) pairs[i] = o;
+      }
+    }
+    for (const [i, o] of Object.entries(pairs)) {
+      if (!session.inputNames.includes(i)) throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: state input '${i}' is not a model input (${session.inputNames.join(', ')})`);
+      if (!outNames.includes(o)) throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: state output '${o}' is not a model output (${outNames.join(', ')})`);
+    }
+    const rest = session.inputNames.filter((i) => !(i in pairs) && !opts.constants?.[i]);
+    const inputName = opts.input ?? rest[0];
+    if (inputName === undefined || !session.inputNames.includes(inputName)) throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: no sequence input (inputs: ${session.inputNames.join(', ')})`);
+    const unknown = rest.filter((i) => i !== inputName);
+    if (unknown.length) {
+      throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: inputs ${unknown.map((u) => `'${u}'`).join(', ')} are neither the sequence, a state (options.state) nor a constant (options.constants)`);
+    }
+    const outputName = opts.output ?? outNames.find((o) => !Object.values(pairs).includes(o));
+    if (outputName === undefined || !outNames.includes(outputName)) throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: no model output (outputs: ${outNames.join(', ')})`);
+    const layout = inferLayout(meta.get(inputName) ?? [], opts.inputLayout, source, inputName);
+    const stateDims: Record<string, number[]> = {};
+    for (const i of Object.keys(pairs)) stateDims[i] = (meta.get(i) ?? []).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+    const dirs = recurrentDirections(proto);
+    const model = new OrtWebModel({ ort, session, source, inputName, outputName, layout, statePairs: pairs, stateDims, streamable: dirs.every((d) => d === 'forward'), opts });
+    await model.probe();
+    return model;
+  }
+
+  /**
+   * Zero frames through fresh states: learns the output row size and whether the output has a
+   * row per step (its size grows with the sequence) or only the last step.
+   */
+  private async probe(): Promise<void> {
+    const size = async (T: number) => (await this.session_().infer(new Float32Array(T * this.inputSize), T)).dims.reduce((a, b) => a * b, 1);
+    const mut = this as { -readonly [K in 'outputSize' | 'perStep']: OrtWebModel[K] };
+    if (this.fixedT !== null) {
+      const total = await size(this.fixedT);
+      mut.perStep = false;
+      mut.outputSize = total;
+      return;
+    }
+    const a = await size(2);
+    const b = await size(3);
+    mut.perStep = b !== a;
+    mut.outputSize = b !== a ? b - a : a;
+  }
+
+  private session_(): OrtWebSession {
+    return new OrtWebSession(this);
+  }
+
+  session(): OrtWebSession {
+    if (this.disposed) throw new EdgeRnnError('SESSION_DISPOSED', `${this.source}: the model was disposed`);
+    return this.session_();
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.ortSession.release();
+  }
+}
+
+/** One stream on an OrtWebModel. */
+export class OrtWebSession {
+  readonly model: OrtWebModel;
+  private state: Record<string, OrtWeb.Tensor> = {};
+  private history: Float32Array[] = [];
+  private stepCount = 0;
+
+  constructor(model: OrtWebModel) {
+    this.model = model;
+    this.reset();
+  }
+
+  get steps(): number {
+    return this.stepCount;
+  }
+
+  /** Back to the initial state. */
+  reset(): void {
+    const m = this.model;
+    this.state = {};
+    for (const [name, dims] of Object.entries(m.stateDims)) {
+      const n = dims.reduce((a, b) => a * b, 1);
+      const init = m.opts.initialState?.[name];
+      if (init && init.length !== n) throw new EdgeRnnError('SHAPE_MISMATCH', `${m.source}: initial state '${name}' needs ${n} values, got ${init.length}`);
+      this.state[name] = new m.ort.Tensor('float32', init ? Float32Array.from(init) : new Float32Array(n), dims);
+    }
+    this.history = [];
+    this.stepCount = 0;
+  }
+
+  /** @internal Runs T frames from the current state; updates the state. */
+  async infer(frames: Float32Array, T: number): Promise<{ data: Float32Array; dims: number[] }> {
+    const m = this.model;
+    const ort = m.ort;
+    const F = m.inputSize;
+    const dims = m.layout === 'TF' ? [T, F] : m.layout === 'TBF' ? [T, 1, F] : [1, T, F];
+    const feeds: Record<string, OrtWeb.Tensor> = { ...this.state, [m.inputName]: new ort.Tensor('float32', frames, dims) };
+    for (const [k, v] of Object.entries(m.opts.constants ?? {})) feeds[k] = new ort.Tensor('float32', v.data, v.dims);
+    let r: OrtWeb.InferenceSession.ReturnType;
+    try {
+      r = await m.ortSession.run(feeds);
+    } catch (e) {
+      throw wrap(e, m.source, `run ${T} frame(s)`);
+    }
+    for (const [i, o] of Object.entries(m.statePairs)) this.state[i] = r[o]!;
+    const y = r[m.outputName]!;
+    return { data: y.data as Float32Array, dims: [...y.dims] };
+  }
+
+  private check(frames: ArrayLike<number>): Float32Array {
+    const m = this.model;
+    const out = Float32Array.from(frames);
+    for (let i = 0; i < out.length; i++) {
+      const x = out[i]!;
+      if (x - x !== 0) {
+        if ((m.opts.nonFinite ?? 'error') === 'error') {
+          throw new EdgeRnnError('NON_FINITE_INPUT', `${m.source}: step ${this.stepCount + Math.floor(i / m.inputSize)} feature ${i % m.inputSize} is NaN or infinite; nothing was changed`);
+        }
+        out[i] = 0;
+      }
+    }
+    return out;
+  }
+
+  /** One frame in, the output row for it out (a new array). */
+  async step(frame: ArrayLike<number>): Promise<Float32Array> {
+    const m = this.model;
+    if (m.isDisposed) throw new EdgeRnnError('SESSION_DISPOSED', `${m.source}: the model was disposed`);
+    if (frame.length !== m.inputSize) throw new EdgeRnnError('SHAPE_MISMATCH', `${m.source}: a frame needs ${m.inputSize} values, got ${frame.length}`, { expected: m.inputSize, got: frame.length });
+    if (!m.streamable) throw new EdgeRnnError('NOT_STREAMABLE', `${m.source}: the model has reverse or bidirectional recurrent nodes: it needs the whole sequence, use run()`);
+    if (m.fixedT !== null && m.fixedT !== 1) throw new EdgeRnnError('NOT_STREAMABLE', `${m.source}: the model was exported for sequences of exactly ${m.fixedT} steps; use run() with ${m.fixedT} frames`);
+    const x = this.check(frame);
+    const hist = Object.keys(m.statePairs).length === 0;
+    let rows: Float32Array;
+    if (hist) {
+      const max = m.opts.maxHistory ?? 4096;
+      if (this.history.length >= max) throw new EdgeRnnError('NOT_STREAMABLE', `${m.source}: the model has no state inputs, so each step re-runs the history, which reached maxHistory (${max}) frames; reset() or raise maxHistory`);
+      const all = new Float32Array((this.history.length + 1) * m.inputSize);
+      this.history.forEach((f, t) => all.set(f, t * m.inputSize));
+      all.set(x, this.history.length * m.inputSize);
+      rows = (await this.infer(all, this.history.length + 1)).data;
+      this.history.push(x);
+    } else {
+      rows = (await this.infer(x, 1)).data;
+    }
+    this.stepCount++;
+    return rows.slice(rows.length - m.outputSize);
+  }
+
+  /**
+   * A sequence [steps][inputSize] flat. Streamable models continue from the current state and
+   * return a row per step (or just the last row when the model outputs only the last step);
+   * others start from the initial state.
+   */
+  async run(frames: ArrayLike<number>): Promise<Float32Array> {
+    const m = this.model;
+    if (m.isDisposed) throw new EdgeRnnError('SESSION_DISPOSED', `${m.source}: the model was disposed`);
+    if (frames.length === 0 || frames.length % m.inputSize !== 0) {
+      throw new EdgeRnnError('SHAPE_MISMATCH', `${m.source}: a sequence needs a positive multiple of ${m.inputSize} values, got ${frames.length}`, { expected: m.inputSize, got: frames.length });
+    }
+    const T = frames.length / m.inputSize;
+    if (m.fixedT !== null && T !== m.fixedT) throw new EdgeRnnError('SHAPE_MISMATCH', `${m.source}: the model takes exactly ${m.fixedT} steps, got ${T}`, { expected: m.fixedT, got: T });
+    const x = this.check(frames);
+    if (!m.streamable) this.reset();
+    const hist = Object.keys(m.statePairs).length === 0 && m.streamable;
+    if (hist && this.history.length > 0) {
+      const all = new Float32Array((this.history.length + T) * m.inputSize);
+      this.history.forEach((f, t) => all.set(f, t * m.inputSize));
+      all.set(x, this.history.length * m.inputSize);
+      const y = (await this.infer(all, this.history.length + T)).data;
+      for (let t = 0; t < T; t++) this.history.push(x.slice(t * m.inputSize, (t + 1) * m.inputSize));
+      this.stepCount += T;
+      return m.perStep ? y.slice(y.length - T * m.outputSize) : y.slice();
+    }
+    const y = (await this.infer(x, T)).data;
+    if (hist) for (let t = 0; t < T; t++) this.history.push(x.slice(t * m.inputSize, (t + 1) * m.inputSize));
+    this.stepCount = m.streamable ? this.stepCount + T : T;
+    return y.slice();
+  }
+}

@@ -1,0 +1,331 @@
+/**
+ * The importer on hand-written graphs with the glue exporters emit (tf2onnx / Keras and
+ * PyTorch idioms), every opset 7..22, export -> import round trips, and every kind of bad input:
+ * malformed protobuf, unsupported operators, wrong shapes. Expected outputs come from
+ * onnxruntime-node.
+ */
+import { describe, expect, it } from 'vitest';
+import { EdgeRnnError, isEdgeRnnError } from '../../src/errors.js';
+import { modelOutputSize } from '../../src/model/spec.js';
+import { FloatEngine } from '../../src/runtime/float/engine.js';
+import { runNodeTest } from '../../src/onnx/conformance.js';
+import { exportOnnx, onnxInitialState } from '../../src/onnx/export.js';
+import { importOnnx, onnxToSpec, MAX_OPSET, MIN_OPSET } from '../../src/onnx/import.js';
+import { ONNX_DTYPES, attrFloat, attrInt, attrInts, attrString, attrTensor, decodeModelProto, decodeTensorProto, encodeModelProto, encodeTensorProto, tensor } from '../../src/onnx/proto.js';
+import { Rng } from '../../src/util/rng.js';
+import { TestGraph, maxAbsDiff, oracleNodeTest, randomSpec } from './helpers.js';
+
+const INT64_MAX = 2 ** 63 - 1; // rounds to 2^63 in a double, as ONNX exporters' "to the end"
+
+function thrown(f: () => unknown): EdgeRnnError {
+  try {
+    f();
+  } catch (e) {
+    if (isEdgeRnnError(e)) return e;
+    throw new Error(`expected an EdgeRnnError, got ${String((e as Error)?.stack ?? e)}`);
+  }
+  throw new Error('expected an error, none was thrown');
+}
+
+async function expectOracle(name: string, bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<void> {
+  const tc = await oracleNodeTest(name, bytes, x, dims);
+  const r = await runNodeTest(tc, { backend: 'reference' });
+  expect(r.error, `${name}: ${r.error?.message}`).toBeUndefined();
+  expect(r.passed, `${name}: ${JSON.stringify(r.outputs)}`).toBe(true);
+  expect(r.outputs.length).toBe(tc.dataSets[0]!.outputs.length);
+}
+
+/** tf2onnx / Keras idioms around an LSTM: normalization, batch-major input, shape-computed state and lengths, last-step slice, TimeDistributed dense. */
+function kerasLike(opset: number, rng: Rng): Uint8Array {
+  const F = 3;
+  const H = 5;
+  const O = 4;
+  const O2 = 2;
+  const g = new TestGraph().input('X', ['batch', 'seq', F]);
+  const axes = (name: string, a: number[]) => (opset >= 13 ? { inputs: [g.ints(name, a)], attrs: [] } : { inputs: [], attrs: [attrInts('axes', a)] });
+  g.node('Sub', ['X', g.init('mean', [F], rng.float32(F))], ['xc']);
+  g.node('Div', ['xc', g.init('std', [F], rng.float32(F, 0.5, 2))], ['xn']);
+  g.node('Transpose', ['xn'], ['xt'], [attrInts('perm', [1, 0, 2])]);
+  g.node('Shape', ['X'], ['shp']);
+  g.node('Gather', ['shp', g.init('i0', [], [0], ONNX_DTYPES.INT64)], ['b'], [attrInt('axis', 0)]);
+  g.node('Gather', ['shp', g.init('i1', [], [1], ONNX_DTYPES.INT64)], ['t'], [attrInt('axis', 0)]);
+  const u0 = axes('u0', [0]);
+  g.node('Unsqueeze', ['b', ...u0.inputs], ['bU'], u0.attrs);
+  g.node('Unsqueeze', ['t', ...u0.inputs], ['tU'], u0.attrs);
+  g.node('Concat', [g.ints('one', [1]), 'bU', g.ints('hsz', [H])], ['hshape'], [attrInt('axis', 0)]);
+  g.node('ConstantOfShape', ['hshape'], ['h0'], [attrTensor('value', tensor('v', 1, [1], [0]))]);
+  g.node('Cast', ['tU'], ['tI'], [attrInt('to', ONNX_DTYPES.INT32)]);
+  g.node('Expand', ['tI', 'bU'], ['lens']);
+  g.node('LSTM', ['xt', g.init('W', [1, 4 * H, F], rng.float32(4 * H * F)), g.init('R', [1, 4 * H, H], rng.float32(4 * H * H)), g.init('B', [1, 8 * H], rng.float32(8 * H)), 'lens', 'h0', 'h0'], ['Y', 'Yh', 'Yc'], [
+    attrInt('hidden_size', H),
+  ]);
+  const s1 = axes('s1', [1]);
+  g.node('Squeeze', ['Y', ...s1.inputs], ['ys'], s1.attrs);
+  g.node('Transpose', ['ys'], ['yb'], [attrInts('perm', [1, 0, 2])]);
+  if (opset >= 10) g.node('Slice', ['yb', g.ints('st', [-1]), g.ints('en', [INT64_MAX]), g.ints('ax', [1])], ['last']);
+  else g.node('Slice', ['yb'], ['last'], [attrInts('starts', [-1]), attrInts('ends', [INT64_MAX]), attrInts('axes', [1])]);
+  g.node('Reshape', ['last', g.ints('flat', [-1, H])], ['lastF']);
+  g.node('MatMul', ['lastF', g.init('Wd', [H, O], rng.float32(H * O))], ['mm']);
+  g.node('Add', ['mm', g.init('bd', [O], rng.float32(O))], ['logits']);
+  g.node('Softmax', ['logits'], ['probs'], [attrInt('axis', opset >= 13 ? -1 : 1)]);
+  // TimeDistributed(Dense) on every step: [T, B, H] -> [T*B, H] -> Gemm -> [T, B, O2].
+  g.node('Reshape', ['ys', g.ints('toRows', [-1, H])], ['rows']);
+  g.node('Gemm', ['rows', g.init('Wg', [O2, H], rng.float32(O2 * H)), g.init('bg', [O2], rng.float32(O2))], ['g'], [attrInt('transB', 1), attrFloat('alpha', 0.7)]);
+  g.node('Shape', ['ys'], ['ysShape']);
+  if (opset >= 10) g.node('Slice', ['ysShape', g.ints('z', [0]), g.ints('two', [2])], ['tb']);
+  else g.node('Slice', ['ysShape'], ['tb'], [attrInts('starts', [0]), attrInts('ends', [2])]);
+  g.node('Concat', ['tb', g.ints('o2', [O2])], ['tbo'], [attrInt('axis', 0)]);
+  g.node('Reshape', ['g', 'tbo'], ['gs']);
+  g.node('Tanh', ['gs'], ['every']);
+  g.output('probs').output('every');
+  return g.bytes(opset);
+}
+
+describe('importer: exporter glue', () => {
+  for (const opset of [9, 11, 13, 17, 22]) {
+    it(`Keras/tf2onnx idioms around an LSTM fold away (opset ${opset})`, async () => {
+      const rng = new Rng(opset);
+      const bytes = kerasLike(opset, rng);
+      const x = rng.float32(1 * 6 * 3, -2, 2);
+      await expectOracle(`keras-${opset}`, bytes, x, [1, 6, 3]);
+      const imp = importOnnx(bytes);
+      expect(imp.input.layout).toBe('BTF');
+      expect(imp.outputs.map((o) => o.time)).toEqual(['last', 'seq']);
+      // Normalization and the MatMul + Add head cost no extra layers: lstm, dense(+softmax).
+      expect(imp.outputs[0]!.layers.map((l) => l.kind)).toEqual(['lstm', 'dense', 'softmax']);
+      expect(imp.outputs[1]!.layers.map((l) => l.kind)).toEqual(['lstm', 'dense']);
+      const spec = onnxToSpec(imp);
+      expect(spec.extra!.onnx).toMatchObject({ step: 'last', output: 'probs', inputLayout: 'BTF' });
+    });
+  }
+
+  it('bidirectional sum merge, Gather of the last step, Gemm + Sigmoid and per-step LogSoftmax', async () => {
+    const rng = new Rng(5);
+    const F = 4;
+    const H = 3;
+    const g = new TestGraph().input('X', ['seq', 1, F]);
+    g.node('GRU', ['X', g.init('W', [2, 3 * H, F], rng.float32(2 * 3 * H * F)), g.init('R', [2, 3 * H, H], rng.float32(2 * 3 * H * H)), g.init('B', [2, 6 * H], rng.float32(12 * H))], ['Y'], [
+      attrInt('hidden_size', H),
+      attrString('direction', 'bidirectional'),
+      attrInt('linear_before_reset', 1),
+    ]);
+    g.node('Slice', ['Y', g.ints('s0', [0]), g.ints('e1', [1]), g.ints('a1', [1])], ['fw']);
+    g.node('Slice', ['Y', g.ints('s1', [1]), g.ints('e2', [2]), 'a1'], ['bw']);
+    g.node('Add', ['fw', 'bw'], ['sum']);
+    g.node('Squeeze', ['sum', 'a1'], ['sq']);
+    g.node('Gather', ['sq', g.init('lastIdx', [], [-1], ONNX_DTYPES.INT64)], ['lastStep'], [attrInt('axis', 0)]);
+    g.node('Gemm', ['lastStep', g.init('W2', [2, H], rng.float32(2 * H)), g.init('b2', [1, 2], rng.float32(2))], ['z'], [attrInt('transB', 1), attrFloat('beta', 0.5)]);
+    g.node('Sigmoid', ['z'], ['p']);
+    g.node('MatMul', ['sq', g.init('W3', [H, 5], rng.float32(5 * H))], ['m3']);
+    g.node('Neg', ['m3'], ['n3']);
+    g.node('LogSoftmax', ['n3'], ['ls'], [attrInt('axis', 2)]);
+    g.output('p').output('ls');
+    const bytes = g.bytes(15);
+    await expectOracle('bidir-sum', bytes, rng.float32(7 * F, -1, 1), [7, 1, F]);
+    const imp = importOnnx(bytes);
+    // Slices, the sum and Neg are folded into the next dense layers.
+    expect(imp.outputs[0]!.layers.map((l) => l.kind)).toEqual(['gru', 'dense']);
+    expect(imp.outputs[1]!.layers.map((l) => l.kind)).toEqual(['gru', 'dense', 'logSoftmax']);
+  });
+
+  it('PyTorch idioms: stacked layers through Transpose/Reshape, Flatten, Relu head, Identity/Dropout', async () => {
+    const rng = new Rng(6);
+    const F = 2;
+    const H = 4;
+    const g = new TestGraph().input('X', ['seq', 1, F]);
+    g.node('RNN', ['X', g.init('W0', [2, H, F], rng.float32(2 * H * F)), g.init('R0', [2, H, H], rng.float32(2 * H * H))], ['Y0'], [attrInt('hidden_size', H), attrString('direction', 'bidirectional')]);
+    g.node('Transpose', ['Y0'], ['Y0t'], [attrInts('perm', [0, 2, 1, 3])]);
+    g.node('Reshape', ['Y0t', g.ints('shape0', [0, 0, -1])], ['X1']);
+    g.node('Dropout', ['X1'], ['X1d']);
+    g.node('RNN', ['X1d', g.init('W1', [1, H, 2 * H], rng.float32(2 * H * H)), g.init('R1', [1, H, H], rng.float32(H * H))], ['Y1', 'Y1h'], [attrInt('hidden_size', H), attrString('direction', 'reverse'), attrInt('layout', 0)]);
+    g.node('Identity', ['Y1h'], ['hn']);
+    g.node('Flatten', ['hn'], ['hf'], [attrInt('axis', 1)]);
+    g.node('Gemm', ['hf', g.init('Wh', [H, 3], rng.float32(3 * H))], ['z']);
+    g.node('Relu', ['z'], ['out']);
+    g.output('out');
+    const bytes = g.bytes(14);
+    await expectOracle('pytorch-idioms', bytes, rng.float32(5 * F, -1, 1), [5, 1, F]);
+    // Y_h of a reverse layer is step 0's output: fine for the runner, not a streaming model.
+    expect(thrown(() => onnxToSpec(importOnnx(bytes))).message).toMatch(/final state of a reverse layer/);
+  });
+
+  for (let opset = MIN_OPSET; opset <= MAX_OPSET; opset++) {
+    it(`opset ${opset}: GRU + Squeeze + Gemm head`, async () => {
+      const rng = new Rng(100 + opset);
+      const F = 3;
+      const H = 4;
+      const g = new TestGraph().input('X', ['seq', 1, F]);
+      g.node('GRU', ['X', g.init('W', [1, 3 * H, F], rng.float32(3 * H * F)), g.init('R', [1, 3 * H, H], rng.float32(3 * H * H)), g.init('B', [1, 6 * H], rng.float32(6 * H))], ['', 'Yh'], [
+        attrInt('hidden_size', H),
+        attrInt('linear_before_reset', opset % 2),
+      ]);
+      if (opset >= 13) g.node('Squeeze', ['Yh', g.ints('ax', [0])], ['h']);
+      else g.node('Squeeze', ['Yh'], ['h'], [attrInts('axes', [0])]);
+      g.node('Gemm', ['h', g.init('Wo', [H, 2], rng.float32(2 * H)), g.init('bo', [2], rng.float32(2))], ['y']);
+      g.output('y');
+      const bytes = g.bytes(opset);
+      await expectOracle(`opset-${opset}`, bytes, rng.float32(6 * F, -1, 1), [6, 1, F]);
+      expect(importOnnx(bytes).opset).toBe(opset);
+    });
+  }
+
+  it('export -> import round trip: same outputs, state inputs bound to the initial state', () => {
+    for (let seed = 1; seed <= 15; seed++) {
+      const spec = randomSpec(seed * 13, { maxLayers: 3 });
+      const bind: Record<string, { dims: number[]; data: Float32Array }> = {};
+      for (const [k, v] of Object.entries(onnxInitialState(spec))) bind[k] = v;
+      const back = onnxToSpec(importOnnx(exportOnnx(spec), { bind, outputs: ['Y'] }));
+      expect(back.layers.map((l) => l.kind)).toEqual(spec.layers.map((l) => l.kind));
+      const T = 6;
+      const x = new Rng(seed).float32(T * spec.input.size, -1, 1);
+      const run = (s: typeof spec) => {
+        const e = new FloatEngine(s);
+        const out = new Float32Array(T * modelOutputSize(s));
+        e.run(e.allocState(), x, T, out, 'error');
+        return out;
+      };
+      expect(maxAbsDiff(run(back), run(spec)).max, `seed ${seed}`).toBeLessThanOrEqual(1e-6);
+    }
+  });
+
+  it('unbound state inputs become zeros, with a note', () => {
+    const spec = randomSpec(3, { forwardOnly: true });
+    const imp = importOnnx(exportOnnx(spec), { outputs: ['Y'] });
+    expect(imp.notes.some((n) => /h0_0.*using zeros/.test(n))).toBe(true);
+    // All outputs of an LSTM export include cN_*, the final cell state, which sessions do not expose.
+    if (spec.layers.some((l) => l.kind === 'lstm')) expect(thrown(() => importOnnx(exportOnnx(spec))).message).toMatch(/Y_c \(the final cell state\) is not available/);
+  });
+});
+
+describe('importer: bad input', () => {
+  const good = exportOnnx(randomSpec(21));
+
+  it('malformed protobuf: truncated, garbage, wrong wire type, empty, not a model', () => {
+    for (const cut of [1, 7, 50, Math.floor(good.length / 2), good.length - 1]) {
+      const e = thrown(() => importOnnx(good.subarray(0, cut), { source: 'cut.onnx' }));
+      expect(e.code, `cut at ${cut}`).toBe('ONNX_PARSE');
+      expect(e.message).toMatch(/cut\.onnx/);
+    }
+    expect(thrown(() => importOnnx(new Uint8Array(0))).message).toMatch(/empty file/);
+    expect(thrown(() => importOnnx(new TextEncoder().encode('{"not": "onnx"}'))).code).toBe('ONNX_PARSE');
+    // Field 7 (graph) as a varint instead of a message.
+    expect(thrown(() => importOnnx(Uint8Array.from([0x08, 0x07, 0x38, 0x01]))).message).toMatch(/field 'graph' has wire type 0, expected 2/);
+    // Deprecated group wire type.
+    expect(thrown(() => importOnnx(Uint8Array.from([0x0b]))).message).toMatch(/group wire type/);
+    // A varint that never ends.
+    expect(thrown(() => importOnnx(Uint8Array.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]))).message).toMatch(/longer than 10 bytes/);
+    // A TensorProto whose raw_data does not match its dims.
+    const t = encodeTensorProto(tensor('x', 1, [2, 3], [1, 2, 3, 4, 5, 6]));
+    const bad = Uint8Array.from([...t.subarray(0, 1), ...t.subarray(1)]);
+    bad[2] = 4; // dims [4, 3]
+    expect(thrown(() => decodeTensorProto(bad, 'x.pb')).message).toMatch(/raw_data has 24 bytes, dims need 12 x 4 = 48/);
+  });
+
+  it('byte fuzzing: every corruption is accepted or an EdgeRnnError, never a crash', () => {
+    const rng = new Rng(99);
+    let errors = 0;
+    for (let i = 0; i < 400; i++) {
+      const b = Uint8Array.from(good);
+      for (let k = rng.int(1, 4); k > 0; k--) b[rng.int(0, b.length - 1)] = rng.int(0, 255);
+      try {
+        importOnnx(b);
+      } catch (e) {
+        if (!isEdgeRnnError(e)) throw new Error(`fuzz case ${i}: ${String((e as Error).stack ?? e)}`);
+        errors++;
+      }
+    }
+    expect(errors).toBeGreaterThan(0);
+  });
+
+  it('unsupported operators: every one is listed (index, name, op, in -> out) with a pointer to onnxruntime-web', () => {
+    const g = new TestGraph().input('X', ['seq', 1, 2]);
+    g.node('Conv', ['X', g.init('k', [1, 1, 1], [1])], ['c']);
+    g.node('MyOp', ['c'], ['d'], [], 'com.example');
+    g.node('LeakyRelu', ['d'], ['y']);
+    g.node('Erf', ['X'], ['e']);
+    g.output('y').output('e');
+    const e = thrown(() => importOnnx(g.bytes(17), { source: 'odd.onnx' }));
+    expect(e.code).toBe('ONNX_UNSUPPORTED');
+    expect(e.message).toMatch(/odd\.onnx: edgernn cannot compile 4 of 4 nodes/);
+    expect(e.message).toMatch(/node 0 'Conv_0' \(Conv\), \[X, k\] -> \[c\]: operator Conv is not supported/);
+    expect(e.message).toMatch(/node 1 'MyOp_1' \(com\.example\.MyOp\).*domain 'com\.example'/);
+    expect(e.message).toMatch(/node 2 'LeakyRelu_2' \(LeakyRelu\)/);
+    expect(e.message).toMatch(/node 3 'Erf_3' \(Erf\)/);
+    expect(e.message).toMatch(/onnxruntime-web backend/);
+    expect((e.details.nodes as unknown[]).length).toBe(4);
+  });
+
+  it('supported operators used in unsupported ways are explained', () => {
+    const H = 2;
+    const rng = new Rng(1);
+    const lstm = (g: TestGraph) => g.node('LSTM', ['X', g.init('W', [1, 4 * H, 2], rng.float32(8 * H)), g.init('R', [1, 4 * H, H], rng.float32(4 * H * H))], ['Y', 'Yh', 'Yc'], [attrInt('hidden_size', H)]);
+    const cases: [string, (g: TestGraph) => void, RegExp][] = [
+      ['Y_c', (g) => g.node('Identity', ['Yc'], ['out']), /Y_c.*not available/],
+      ['step 2', (g) => g.node('Gather', ['Y', g.init('i', [], [2], ONNX_DTYPES.INT64)], ['out']), /picks step 2.*first or last step only/],
+      ['time product', (g) => g.node('Mul', ['Y', 'Y'], ['out']), /multiplies two sequence values/],
+      ['reshape time', (g) => g.node('Reshape', ['Y', g.ints('s', [-1])], ['out']), /merges the time axis/],
+      ['const on left', (g) => g.node('MatMul', [g.init('M', [1, 3], [1, 2, 3]), 'Yh'], ['out']), /left operand/],
+    ];
+    for (const [what, add, re] of cases) {
+      const g = new TestGraph().input('X', ['seq', 1, 2]);
+      lstm(g);
+      add(g);
+      g.output('out');
+      const e = thrown(() => importOnnx(g.bytes(17)));
+      expect(e.code, what).toBe('ONNX_UNSUPPORTED');
+      expect(e.message, what).toMatch(re);
+    }
+  });
+
+  it('opsets outside 7..22 and missing default-domain imports are refused', () => {
+    const m = decodeModelProto(good);
+    for (const v of [6, 23]) {
+      const e = thrown(() => importOnnx(encodeModelProto({ ...m, opsetImport: [{ domain: '', version: v }] })));
+      expect(e.code).toBe('ONNX_UNSUPPORTED');
+      expect(e.message).toMatch(new RegExp(`opset ${v} is outside the 7\\.\\.22 range`));
+    }
+    expect(thrown(() => importOnnx(encodeModelProto({ ...m, opsetImport: [{ domain: 'ai.onnx.ml', version: 3 }] }))).code).toBe('ONNX_INVALID');
+  });
+
+  it('wrong shapes: weights vs input, state batch, bound data, missing inputs', () => {
+    const rng = new Rng(2);
+    const H = 3;
+    const mk = (wIn: number, rDims: number[], extra: (g: TestGraph) => string[] = () => []) => {
+      const g = new TestGraph().input('X', ['seq', 2, 4]);
+      const more = extra(g);
+      g.node('GRU', ['X', g.init('W', [1, 3 * H, wIn], rng.float32(3 * H * wIn)), g.init('R', rDims, rng.float32(rDims.reduce((a, b) => a * b, 1))), ...more], ['Y'], [attrInt('hidden_size', H)]);
+      return g.output('Y').bytes(17);
+    };
+    let e = thrown(() => importOnnx(mk(5, [1, 3 * H, H])));
+    expect(e.code).toBe('SHAPE_MISMATCH');
+    expect(e.message).toMatch(/W expects 5 input features, X has 4/);
+    e = thrown(() => importOnnx(mk(4, [1, 3 * H, H + 1])));
+    expect(e.code).toBe('SHAPE_MISMATCH');
+    expect(e.message).toMatch(/R has shape \[1, 9, 4\], expected \[1, 9, 3\]/);
+    e = thrown(() => importOnnx(mk(4, [1, 3 * H, H], (g) => ['', '', g.init('h0', [1, 3, H], rng.float32(3 * H))])));
+    expect(e.code).toBe('SHAPE_MISMATCH');
+    expect(e.message).toMatch(/initial_h has shape \[1, 3, 3\], expected \[1, 2, 3\]/);
+    e = thrown(() => importOnnx(mk(4, [1, 3 * H, H]), { bind: { W: { dims: [1, 9, 4], data: [1, 2, 3] } } }));
+    expect(e.code).toBe('SHAPE_MISMATCH');
+    expect(e.message).toMatch(/bound input 'W' has 3 values for dims \[1,9,4\]/);
+    const g = new TestGraph().input('X', ['seq', 1, 2]);
+    g.node('Relu', ['nowhere'], ['out']);
+    e = thrown(() => importOnnx(g.output('out').bytes(17)));
+    expect(e.code).toBe('ONNX_INVALID');
+    expect(e.message).toMatch(/reads 'nowhere', which no earlier node/);
+  });
+
+  it('the node-test runner reports an output of the wrong shape', async () => {
+    const rng = new Rng(4);
+    const g = new TestGraph().input('X', ['seq', 1, 2]);
+    g.node('RNN', ['X', g.init('W', [1, 3, 2], rng.float32(6)), g.init('R', [1, 3, 3], rng.float32(9))], ['Y'], [attrInt('hidden_size', 3)]);
+    const bytes = g.output('Y').bytes(17);
+    const tc = await oracleNodeTest('shape', bytes, rng.float32(8, -1, 1), [4, 1, 2]);
+    const y = decodeTensorProto(tc.dataSets[0]!.outputs[0]!);
+    const wrong = encodeTensorProto({ ...y, dims: [4, 3] });
+    const r = await runNodeTest({ ...tc, dataSets: [{ ...tc.dataSets[0]!, outputs: [wrong] }] }, { backend: 'reference' });
+    expect(r.passed).toBe(false);
+    expect(r.error?.code).toBe('SHAPE_MISMATCH');
+    expect(r.error?.message).toMatch(/has shape \[4,1,1,3\], the test expects \[4,3\]/);
+  });
+});

@@ -1,0 +1,187 @@
+/**
+ * The onnxruntime-web backend (WebAssembly, one thread) behind the session API: streaming with
+ * fed-back states, history mode for graphs without state I/O, whole-sequence models, and a model
+ * edgernn cannot compile.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isEdgeRnnError } from '../../src/errors.js';
+import { encodeModel } from '../../src/model/codec.js';
+import { modelOutputSize } from '../../src/model/spec.js';
+import { exportOnnx, onnxInitialState } from '../../src/onnx/export.js';
+import { importOnnx } from '../../src/onnx/import.js';
+import { OrtWebModel } from '../../src/onnx/ort-web-backend.js';
+import { ONNX_DTYPES, attrInt, attrInts, decodeTensorProto, encodeModelProto, tensor, valueInfo } from '../../src/onnx/proto.js';
+import { createRuntime } from '../../src/runtime/runtime.js';
+import { Rng } from '../../src/util/rng.js';
+import { FIXTURES_PYTORCH, maxAbsDiff, ortSession, ortTensor, randomSpec } from './helpers.js';
+
+async function rejects(p: Promise<unknown>, code: string): Promise<Error> {
+  let err: unknown;
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
+  expect(isEdgeRnnError(err), String(err)).toBe(true);
+  expect((err as { code: string }).code).toBe(code);
+  return err as Error;
+}
+
+describe('OrtWebModel', () => {
+  it('streams an exported model frame by frame, feeding hN/cN back, like an edgernn session', async () => {
+    const spec = randomSpec(4242, { forwardOnly: true, maxLayers: 3 });
+    const rt = await createRuntime();
+    const ern = await rt.load(encodeModel(spec), { backend: 'float' });
+    const init: Record<string, Float32Array> = {};
+    for (const [k, v] of Object.entries(onnxInitialState(spec))) init[k] = v.data;
+    const m = await OrtWebModel.create(exportOnnx(spec), { initialState: init });
+    expect(m.backend).toBe('ort-web');
+    expect(Object.keys(m.statePairs).length).toBeGreaterThan(0);
+    for (const [i, o] of Object.entries(m.statePairs)) expect(o).toBe(i.replace('0_', 'N_'));
+    expect(m.inputSize).toBe(spec.input.size);
+    expect(m.outputSize).toBe(modelOutputSize(spec));
+    expect(m.perStep).toBe(true);
+    const s = m.session();
+    const e = ern.session();
+    const rng = new Rng(3);
+    for (let t = 0; t < 12; t++) {
+      const f = rng.float32(spec.input.size, -2, 2);
+      const want = Float32Array.from(e.step(f));
+      expect(maxAbsDiff(await s.step(f), want).max, `step ${t}`).toBeLessThanOrEqual(1e-5);
+    }
+    // run() continues from the state; reset() starts over.
+    const seq = rng.float32(5 * spec.input.size, -2, 2);
+    expect(maxAbsDiff(await s.run(seq), e.run(seq)).max).toBeLessThanOrEqual(1e-5);
+    s.reset();
+    e.reset();
+    expect(maxAbsDiff(await s.run(seq), e.run(seq)).max).toBeLessThanOrEqual(1e-5);
+    expect(s.steps).toBe(5);
+    await rejects(s.step(new Float32Array(spec.input.size + 1)), 'SHAPE_MISMATCH');
+    const nan = new Float32Array(spec.input.size).fill(NaN);
+    await rejects(s.step(nan), 'NON_FINITE_INPUT');
+    await m.dispose();
+    expect(() => m.session()).toThrow(/disposed/);
+  });
+
+  it('bidirectional models: step() is NOT_STREAMABLE, run() covers the whole sequence', async () => {
+    let spec = randomSpec(1);
+    for (let seed = 2; !spec.layers.some((l) => 'direction' in l && l.direction === 'bidirectional'); seed++) spec = randomSpec(seed);
+    const rt = await createRuntime();
+    const ern = await rt.load(encodeModel(spec), { backend: 'float' });
+    const m = await OrtWebModel.create(exportOnnx(spec, { stateInputs: false }));
+    expect(m.streamable).toBe(false);
+    const s = m.session();
+    await rejects(s.step(new Float32Array(spec.input.size)), 'NOT_STREAMABLE');
+    const x = new Rng(9).float32(7 * spec.input.size, -1, 1);
+    expect(maxAbsDiff(await s.run(x), ern.session().run(x)).max).toBeLessThanOrEqual(1e-5);
+    expect(maxAbsDiff(await s.run(x), ern.session().run(x)).max).toBeLessThanOrEqual(1e-5);
+    await m.dispose();
+  });
+
+  it('a PyTorch export without state I/O streams in history mode and matches PyTorch', async () => {
+    const dir = path.join(FIXTURES_PYTORCH, 'lstm_two_layers_every_step');
+    const x = decodeTensorProto(new Uint8Array(fs.readFileSync(path.join(dir, 'test_data_set_0/input_0.pb'))));
+    const y = decodeTensorProto(new Uint8Array(fs.readFileSync(path.join(dir, 'test_data_set_0/output_0.pb'))));
+    // Exported with fixed shapes [9, 1, 3]: run() takes exactly 9 frames, step() refuses.
+    const m = await OrtWebModel.create(new Uint8Array(fs.readFileSync(path.join(dir, 'model.onnx'))));
+    expect(m.statePairs).toEqual({});
+    const s = m.session();
+    await rejects(s.step(new Float32Array(3)), 'NOT_STREAMABLE');
+    expect(maxAbsDiff(await s.run(Float32Array.from(x.data)), y.data).max).toBeLessThanOrEqual(1e-5);
+    await m.dispose();
+
+    // With dynamic axes the same kind of graph streams: each step re-runs the history.
+    const dyn = path.join(FIXTURES_PYTORCH, 'lstm_bidirectional_every_step_batch_first');
+    const bytes = new Uint8Array(fs.readFileSync(path.join(dyn, 'model.onnx')));
+    const m2 = await OrtWebModel.create(bytes, { inputLayout: 'BTF' });
+    expect(m2.streamable).toBe(false); // bidirectional
+    const x2 = decodeTensorProto(new Uint8Array(fs.readFileSync(path.join(dyn, 'test_data_set_0/input_0.pb'))));
+    const y2 = decodeTensorProto(new Uint8Array(fs.readFileSync(path.join(dyn, 'test_data_set_0/output_0.pb'))));
+    const [, T, F] = x2.dims as [number, number, number];
+    const O = y2.dims[2]!;
+    // Batch element 1 of the fixture.
+    const got = await m2.session().run(Float32Array.from(x2.data.subarray(T * F, 2 * T * F)));
+    expect(maxAbsDiff(got, y2.data.subarray(T * O, 2 * T * O)).max).toBeLessThanOrEqual(1e-5);
+    await m2.dispose();
+  });
+
+  it('history mode: a forward graph without state inputs gives the same rows step by step', async () => {
+    const spec = randomSpec(77, { forwardOnly: true });
+    // No state inputs and the hN outputs dropped: nothing to feed back.
+    const proto = exportOnnx(spec, { stateInputs: false });
+    const rt = await createRuntime();
+    const ern = await rt.load(encodeModel(spec), { backend: 'float' });
+    const m = await OrtWebModel.create(proto, { state: {} });
+    expect(m.statePairs).toEqual({});
+    const s = m.session();
+    const e = ern.session();
+    const rng = new Rng(5);
+    for (let t = 0; t < 6; t++) {
+      const f = rng.float32(spec.input.size, -1, 1);
+      expect(maxAbsDiff(await s.step(f), Float32Array.from(e.step(f))).max).toBeLessThanOrEqual(1e-5);
+    }
+    await m.dispose();
+  });
+
+  it('runs a graph edgernn cannot compile (GRU -> ReduceMean over time -> Gemm), which the importer rejects with a pointer here', async () => {
+    const rng = new Rng(11);
+    const I = 3;
+    const H = 4;
+    const nodes = [
+      { name: 'gru', opType: 'GRU', domain: '', input: ['X', 'W', 'R'], output: ['Y', ''], attribute: [attrInt('hidden_size', H)] },
+      { name: 'sq', opType: 'Squeeze', domain: '', input: ['Y', 'axes1'], output: ['Ys'], attribute: [] },
+      { name: 'pool', opType: 'ReduceMean', domain: '', input: ['Ys'], output: ['P'], attribute: [attrInts('axes', [0]), attrInt('keepdims', 0)] },
+      { name: 'head', opType: 'Gemm', domain: '', input: ['P', 'Wh', 'Bh'], output: ['Z'], attribute: [attrInt('transB', 1)] },
+    ];
+    const bytes = encodeModelProto({
+      irVersion: 8,
+      producerName: 'test',
+      producerVersion: '',
+      domain: '',
+      modelVersion: 0,
+      docString: '',
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: {
+        name: 'pooled',
+        node: nodes,
+        initializer: [
+          tensor('W', 1, [1, 3 * H, I], rng.float32(3 * H * I)),
+          tensor('R', 1, [1, 3 * H, H], rng.float32(3 * H * H)),
+          tensor('axes1', ONNX_DTYPES.INT64, [1], [1]),
+          tensor('Wh', 1, [2, H], rng.float32(2 * H)),
+          tensor('Bh', 1, [2], rng.float32(2)),
+        ],
+        input: [valueInfo('X', 1, ['seq', 1, I])],
+        output: [valueInfo('Z', 1, [1, 2])],
+        valueInfo: [],
+        sparseInitializerCount: 0,
+      },
+      functionCount: 0,
+    });
+    let err: unknown;
+    try {
+      importOnnx(bytes, { source: 'pooled.onnx' });
+    } catch (e) {
+      err = e;
+    }
+    expect(isEdgeRnnError(err, 'ONNX_UNSUPPORTED')).toBe(true);
+    expect((err as Error).message).toMatch(/node 2 'pool' \(ReduceMean\)/);
+    expect((err as Error).message).toMatch(/onnxruntime-web/);
+
+    const m = await OrtWebModel.create(bytes);
+    expect(m.perStep).toBe(false);
+    expect(m.outputSize).toBe(2);
+    const x = rng.float32(6 * I, -1, 1);
+    const got = await m.session().run(x);
+    const oracle = await ortSession(bytes);
+    const want = (await oracle.run({ X: ortTensor(x, [6, 1, I]) })).Z!.data as Float32Array;
+    expect(maxAbsDiff(got, want).max).toBeLessThanOrEqual(1e-6);
+    await m.dispose();
+  });
+
+  it('malformed bytes are ONNX_PARSE before onnxruntime-web sees them', async () => {
+    await rejects(OrtWebModel.create(new Uint8Array([0x08, 0x96])), 'ONNX_PARSE');
+  });
+});

@@ -1,17 +1,80 @@
 /**
- * WAV clips in the Speech Commands layout: <root>/<label>/<clip>.wav (16-bit PCM mono), turned
- * into feature frames by the audio front end of src/features. The audio front end is being
- * written in parallel; until src/index.ts exports it this loader stops with a clear error.
+ * Node-only: WAV clips in the Speech Commands layout, <root>/<label>/<clip>.wav, turned into
+ * feature frames by the audio front end of src/features (the same code the gateway streams
+ * with, so training and serving see identical features). Folders starting with '_' (such as
+ * _background_noise_) are skipped, as in the Speech Commands tooling. Clips are padded with
+ * silence or cut to `clipMs` so every sequence has the same length.
  */
-import { EdgeRnnError } from '../../src/index.js';
-import type { Dataset } from './dataset.js';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { AudioFrontend, audioFrontendSpec, isEdgeRnnError, readWavMono, type AudioFrontendSpec } from '../../src/index.js';
+import { dataError, sortLabels, type Dataset, type Sample } from './dataset.js';
 
 export interface WavOptions {
-  /** Front end: 'mfcc' (default) or 'logmel'. */
+  /** Front end: 'mfcc' (default) or 'logmel', with the audio front end's defaults. */
   frontend?: 'mfcc' | 'logmel';
+  /** A complete front-end spec instead (e.g. from a model's manifest). */
+  frontendSpec?: AudioFrontendSpec;
+  /** Clip length in ms after padding/cutting (default 1000, the Speech Commands length). */
+  clipMs?: number;
   labels?: readonly string[];
 }
 
-export async function loadWavFolder(_dir: string, shown: string, _opts: WavOptions): Promise<Dataset> {
-  throw new EdgeRnnError('UNSUPPORTED_MODEL', `${shown}: WAV folders need the audio front end (src/features), which src/index.ts does not export yet`);
+export async function loadWavFolder(dir: string, shown: string, opts: WavOptions): Promise<Dataset> {
+  const spec = opts.frontendSpec ?? audioFrontendSpec(opts.frontend ?? 'mfcc');
+  const clipSamples = Math.round(((opts.clipMs ?? 1000) * spec.sampleRateHz) / 1000);
+  const folders = fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('_') && !d.name.startsWith('.'))
+    .map((d) => d.name);
+  const found = folders.filter((f) => fs.readdirSync(path.join(dir, f)).some((n) => n.toLowerCase().endsWith('.wav')));
+  if (found.length === 0) throw dataError(shown, 'no <label>/<clip>.wav files (Speech Commands layout)');
+  const labels = opts.labels ? [...opts.labels] : sortLabels(found);
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const hash = createHash('sha256');
+  const samples: Sample[] = [];
+  const frontend = new AudioFrontend(spec);
+  for (const label of [...found].sort()) {
+    const y = index.get(label);
+    const files = fs
+      .readdirSync(path.join(dir, label))
+      .filter((n) => n.toLowerCase().endsWith('.wav'))
+      .sort();
+    if (y === undefined) throw dataError(path.join(shown, label), `unknown label '${label}': the model knows ${labels.join(', ')}`);
+    for (const name of files) {
+      const rel = `${label}/${name}`;
+      const where = path.join(shown, rel);
+      const bytes = new Uint8Array(fs.readFileSync(path.join(dir, rel)));
+      if (bytes.length === 0) throw dataError(where, 'empty file');
+      hash.update(rel);
+      hash.update(bytes);
+      let audio: Float32Array;
+      try {
+        const { info, samples: s } = readWavMono(bytes, { source: where });
+        if (info.sampleRateHz !== spec.sampleRateHz) throw dataError(where, `sample rate ${info.sampleRateHz} Hz, the front end expects ${spec.sampleRateHz} Hz`);
+        audio = s;
+      } catch (e) {
+        if (isEdgeRnnError(e) && e.code !== 'BAD_DATA') throw dataError(where, e.message);
+        throw e;
+      }
+      const clip = new Float32Array(clipSamples);
+      clip.set(audio.subarray(0, clipSamples));
+      frontend.reset();
+      const f = frontend.batch(clip);
+      const T = f.count * f.framesPerOutput;
+      if (T === 0) throw dataError(where, 'too short for one feature frame');
+      samples.push({ x: f.data.slice(0, T * f.featureSize), T, y, where });
+    }
+  }
+  return {
+    source: shown,
+    sha256: hash.digest('hex'),
+    features: frontend.featureSize,
+    labels,
+    targetSize: 0,
+    samples,
+    frontend: { ...spec },
+    ...(frontend.frameRateHz !== undefined ? { rateHz: frontend.frameRateHz } : {}),
+  };
 }

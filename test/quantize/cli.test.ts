@@ -71,3 +71,23 @@ describe('edgernn train / eval', () => {
     expect(sineOnClassifier.err).toMatch(/sine\.jsonl:1/);
   });
 });
+
+describe('--report', () => {
+  it('writes one self-contained HTML file with curves, confusion matrix, sparsity, histograms, quantization error, heatmap', async () => {
+    const r = await cli('train', '--data', 'train.jsonl', '--val', 'val.jsonl', ...small, '--int8', '-o', 'rep.ern', '--report', 'out/rep.html');
+    expect(r.code, r.err).toBe(0);
+    const html = fs.readFileSync(path.join(dir, 'out/rep.html'), 'utf8');
+    for (const h of ['Metrics', 'Training curves', 'Confusion matrices', 'Sparsity per matrix', 'Weight histograms', 'Quantization error', 'Hidden state over one sequence']) {
+      expect(html).toContain(`<h2>${h}</h2>`);
+    }
+    // Offline: nothing fetched, no scripts.
+    expect(html).not.toMatch(/<script|<link|src=|href=|@import|url\(/);
+    expect((html.match(/<svg /g) ?? []).length).toBeGreaterThanOrEqual(8);
+    // The heatmap: 8 hidden units × 10 steps of one sequence.
+    expect((html.match(/<title>unit \d+, step \d+:/g) ?? []).length).toBe(80);
+    // Two confusion matrices (float32, int8), each counting every validation sequence once.
+    const confusion = html.slice(html.indexOf('<h2>Confusion matrices</h2>'), html.indexOf('<h2>Sparsity per matrix</h2>'));
+    const cells = [...confusion.matchAll(/background:rgba\([^)]*\)">(\d+)</g)].map((m) => Number(m[1]));
+    expect(cells.reduce((a, b) => a + b, 0)).toBe(2 * 24);
+  });
+});

@@ -110,3 +110,28 @@ describe('.npy', () => {
     expect(await failure(file('data.txt', 'hello'), { task: 'classify' })).toMatch(/unknown data format '\.txt'/);
   });
 });
+
+describe('WAV folders (Speech Commands layout) through the audio front end', () => {
+  it('labels from folders, MFCC frames per clip, _background_noise_ skipped, bad clips named', async () => {
+    const { encodeWav } = await import('../../src/index.js');
+    const root = path.join(dir, 'speech');
+    const tone = (hz: number, n: number) => Float32Array.from({ length: n }, (_, i) => 0.3 * Math.sin((2 * Math.PI * hz * i) / 16000));
+    for (const [label, hz] of [
+      ['low', 300],
+      ['high', 2500],
+    ] as const) {
+      fs.mkdirSync(path.join(root, label), { recursive: true });
+      for (let k = 0; k < 2; k++) fs.writeFileSync(path.join(root, label, `c${k}.wav`), encodeWav(tone(hz + 20 * k, 12000 + 4000 * k), 16000));
+    }
+    fs.mkdirSync(path.join(root, '_background_noise_'), { recursive: true });
+    fs.writeFileSync(path.join(root, '_background_noise_', 'noise.wav'), 'not a wav');
+    const ds = await loadDataset(root, { task: 'classify' });
+    expect(ds.labels).toEqual(['high', 'low']);
+    expect(ds.samples).toHaveLength(4);
+    expect(ds.features).toBe(13);
+    expect(ds.samples.every((s) => s.T === 98)).toBe(true); // 1 s, 25 ms frames every 10 ms
+    expect(ds.frontend?.kind).toBe('mfcc');
+    fs.writeFileSync(path.join(root, 'low', 'broken.wav'), 'RIFF....WAVEjunk');
+    expect(await failure(root, { task: 'classify' })).toMatch(/speech\/low\/broken\.wav/);
+  });
+});

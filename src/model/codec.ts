@@ -75,8 +75,11 @@ export interface DecodedModel extends ParsedManifest {
   container: ErnContainer;
 }
 
-/** Parses and validates .ern bytes (container, checksum, manifest, tensors). Does not run the golden check. */
-export function decodeModel(bytes: Uint8Array, source = 'model.ern'): DecodedModel {
-  const container = decodeErn(bytes, source);
+/**
+ * Parses and validates .ern bytes (container, checksum, manifest, tensors). Does not run the
+ * golden check. `digest`: the content sha256 if already computed (ernContentDigest).
+ */
+export function decodeModel(bytes: Uint8Array, source = 'model.ern', digest?: Uint8Array): DecodedModel {
+  const container = decodeErn(bytes, source, digest ? { digest } : {});
   return { ...manifestToSpec(container.manifest, container.tensors, source), container };
 }

@@ -8,6 +8,7 @@
  *   const y = s.step(frame);                      // Float32Array, reused: copy to keep
  */
 import { EdgeRnnError } from '../errors.js';
+import { ernContentDigest } from '../format/ern.js';
 import { decodeModel, type DecodedModel } from '../model/codec.js';
 import type { ModelSpec } from '../model/spec.js';
 import { KERNELS_SCALAR_BASE64, KERNELS_SIMD_BASE64 } from './kernels/wasm.gen.js';
@@ -61,18 +62,40 @@ export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime>
   if (choice === 'simd' && !simdSupported) {
     throw new EdgeRnnError('BACKEND_UNAVAILABLE', 'this WebAssembly engine does not validate the SIMD kernels: use backend "scalar" or "auto"');
   }
-  const [simd, scalar] = await Promise.all([simdSupported ? WebAssembly.compile(bins.simd) : Promise.resolve(null), WebAssembly.compile(bins.scalar)]);
-  return new Runtime({ simd, scalar }, simdSupported, choice);
+  // Compile only what the default backend needs now; the other build compiles on first use.
+  const modules = new KernelModules(bins, simdSupported);
+  if (choice === 'scalar' || (!simdSupported && choice !== 'reference' && choice !== 'float')) await modules.get('scalar');
+  else if (simdSupported && choice !== 'reference' && choice !== 'float') await modules.get('simd');
+  return new Runtime(modules, simdSupported, choice);
+}
+
+/** The two kernel builds, compiled once per runtime and on demand. */
+class KernelModules {
+  private readonly compiled = new Map<'simd' | 'scalar', Promise<WebAssembly.Module>>();
+  constructor(
+    private readonly bins: { simd: Uint8Array<ArrayBuffer>; scalar: Uint8Array<ArrayBuffer> },
+    private readonly simdSupported: boolean,
+  ) {}
+
+  get(build: 'simd' | 'scalar'): Promise<WebAssembly.Module> {
+    if (build === 'simd' && !this.simdSupported) throw new EdgeRnnError('BACKEND_UNAVAILABLE', 'SIMD is not supported by this WebAssembly engine');
+    let m = this.compiled.get(build);
+    if (!m) {
+      m = WebAssembly.compile(this.bins[build]);
+      this.compiled.set(build, m);
+    }
+    return m;
+  }
 }
 
 export class Runtime {
   readonly simdSupported: boolean;
   /** What 'auto' means for int8 models here. */
   readonly intBackend: 'simd' | 'scalar';
-  private readonly modules: { simd: WebAssembly.Module | null; scalar: WebAssembly.Module };
+  private readonly modules: KernelModules;
   private readonly choice: BackendChoice;
 
-  constructor(modules: { simd: WebAssembly.Module | null; scalar: WebAssembly.Module }, simdSupported: boolean, choice: BackendChoice) {
+  constructor(modules: KernelModules, simdSupported: boolean, choice: BackendChoice) {
     this.modules = modules;
     this.simdSupported = simdSupported;
     this.intBackend = simdSupported ? 'simd' : 'scalar';
@@ -96,16 +119,14 @@ export class Runtime {
     if (backend === 'float') return new FloatEngine(spec);
     const P = prepareIntModel(spec);
     if (backend === 'reference') return new IntEngine(P, new ReferenceKernels(P));
-    const module = backend === 'simd' ? this.modules.simd : this.modules.scalar;
-    if (!module) throw new EdgeRnnError('BACKEND_UNAVAILABLE', `backend ${backend} is not available`);
-    const exports = await instantiateKernels(module);
+    const exports = await instantiateKernels(await this.modules.get(backend));
     return new IntEngine(P, new WasmKernels(exports, backend, P));
   }
 
   /** Parses, validates, prepares and golden-checks a model. */
   async load(bytes: Uint8Array, opts: LoadOptions = {}): Promise<Model> {
     const source = opts.source ?? 'model.ern';
-    const decoded = decodeModel(bytes, source);
+    const decoded = decodeModel(bytes, source, await ernContentDigest(bytes));
     let engine: Engine;
     try {
       engine = await this.engine(decoded.spec, this.resolveBackend(decoded.spec, opts.backend ?? this.choice));

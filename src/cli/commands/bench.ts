@@ -262,26 +262,31 @@ interface ColdStart {
   rss_growth_mib: number;
 }
 
-/** Fresh processes: import + instantiate + load + first step; RSS growth over the same span. */
+/**
+ * Fresh processes: import + instantiate + load + first step, and the RSS growth over the same
+ * span (measured after the probe script itself has started, so Node's own loader is excluded
+ * for both tools alike).
+ */
 function coldStarts(dir: string, shape: BenchShape, spec: ModelSpec, int8Bytes: Uint8Array, runs: number): ColdStart[] {
-  const indexUrl = pathToFileURL(path.join(packageRoot(), 'dist', 'index.js')).href;
+  // The lean runtime entry (edgernn/runtime) is what a gateway imports.
+  const indexUrl = pathToFileURL(path.join(packageRoot(), 'dist', 'runtime.js')).href;
   fs.writeFileSync(path.join(dir, 'model.ern'), int8Bytes);
   fs.writeFileSync(path.join(dir, 'model.onnx'), exportOnnx(spec));
   const init = onnxInitialState(spec);
   const probe = {
     edgernn: `
+const { readFileSync } = await import('node:fs');
 const rss0 = process.memoryUsage().rss; const t0 = performance.now();
 const { createRuntime } = await import(${JSON.stringify(indexUrl)});
-const { readFileSync } = await import('node:fs');
 const rt = await createRuntime();
 const m = await rt.load(new Uint8Array(readFileSync(${JSON.stringify(path.join(dir, 'model.ern'))})));
 m.session().step(new Float32Array(${shape.inputSize}));
 const ms = performance.now() - t0;
 console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss - rss0 }));`,
     'ort-web': `
+const { readFileSync } = await import('node:fs');
 const rss0 = process.memoryUsage().rss; const t0 = performance.now();
 const ort = await import('onnxruntime-web'); ort.env.wasm.numThreads = 1; ort.env.logLevel = 'error';
-const { readFileSync } = await import('node:fs');
 const s = await ort.InferenceSession.create(new Uint8Array(readFileSync(${JSON.stringify(path.join(dir, 'model.onnx'))})), { executionProviders: ['wasm'] });
 const feeds = { X: new ort.Tensor('float32', new Float32Array(${shape.inputSize}), [1, 1, ${shape.inputSize}]) };
 ${Object.entries(init)

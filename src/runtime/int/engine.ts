@@ -18,17 +18,17 @@ export interface IntKernels {
   readonly weightBytes: number;
   allocState(): EngineState;
   freeState(s: EngineState): void;
-  /** float32 [inputSize] -> int32 [outputWidth] through step(). */
+  /** float32 [inputSize] -> dequantized float32 [outputWidth] through step(). */
   stepIn(): Float32Array;
-  stepOut(): Int32Array;
+  stepOut(): Float32Array;
   step(s: EngineState): number;
-  /** Buffers for n streams: float32 [n][inputSize] in, int32 [n][outputWidth] out. */
+  /** Buffers for n streams: float32 [n][inputSize] in, float32 [n][outputWidth] out. */
   batchIn(n: number): Float32Array;
-  batchOut(n: number): Int32Array;
+  batchOut(n: number): Float32Array;
   stepMany(states: readonly EngineState[]): number;
-  /** Buffers for a chunk of T steps (float32 [T][inputSize] in, int32 [T][outputWidth] out), then runChunk(s, T). */
+  /** Buffers for a chunk of T steps (float32 [T][inputSize] in, float32 [T][outputWidth] out), then runChunk(s, T). */
   seqIn(T: number): Float32Array;
-  seqOut(T: number): Int32Array;
+  seqOut(T: number): Float32Array;
   runChunk(s: EngineState, T: number): number;
   dispose(): void;
 }
@@ -47,8 +47,15 @@ export class IntEngine implements Engine {
   private readonly P: PreparedIntModel;
   private readonly k: IntKernels;
 
+  /** outputMap is [0, 1, 2, ...]: copy rows without the indirection. */
+  private readonly identityOutput: boolean;
+  /** 0: nothing after dequantization; 1: sigmoid head; 2: tanh head; 3: only softmax/logSoftmax. */
+  private readonly tail: 0 | 1 | 2 | 3;
+
   constructor(P: PreparedIntModel, kernels: IntKernels) {
     this.P = P;
+    this.identityOutput = P.outputMap.every((p, j) => p === j);
+    this.tail = P.finalActivation === 'sigmoid' ? 1 : P.finalActivation === 'tanh' ? 2 : P.post !== 'none' ? 3 : 0;
     this.k = kernels;
     this.backend = kernels.backend;
     this.inputSize = P.inputSize;
@@ -94,16 +101,18 @@ export class IntEngine implements Engine {
     }
   }
 
-  /** Dequantizes one output row and applies the float tail (final activation, softmax). */
-  private dequantize(acc: Int32Array, aOff: number, out: Float32Array, oOff: number): void {
+  /**
+   * Takes one dequantized output row from the kernels (physical lanes) to the caller's buffer
+   * (logical outputs) and applies the float tail: a sigmoid/tanh head, softmax, log-softmax.
+   */
+  private finish(y: Float32Array, yOff: number, out: Float32Array, oOff: number): void {
     const P = this.P;
-    const map = P.outputMap;
-    const scale = P.outputScale;
     const n = P.outputSize;
-    for (let j = 0; j < n; j++) {
-      const v = acc[aOff + map[j]!]! * scale[j]!;
-      out[oOff + j] = P.finalActivation === 'none' ? v : P.finalActivation === 'relu' ? Math.max(0, v) : P.finalActivation === 'sigmoid' ? sigmoid(v) : Math.tanh(v);
-    }
+    if (this.identityOutput) for (let j = 0; j < n; j++) out[oOff + j] = y[yOff + j]!;
+    else for (let j = 0; j < n; j++) out[oOff + j] = y[yOff + P.outputMap[j]!]!;
+    if (this.tail === 0) return;
+    if (this.tail === 1) for (let j = 0; j < n; j++) out[oOff + j] = sigmoid(out[oOff + j]!);
+    else if (this.tail === 2) for (let j = 0; j < n; j++) out[oOff + j] = Math.tanh(out[oOff + j]!);
     if (P.post === 'softmax') softmaxInPlace(out, oOff, n);
     else if (P.post === 'logSoftmax') logSoftmaxInPlace(out, oOff, n);
   }
@@ -118,7 +127,7 @@ export class IntEngine implements Engine {
       IntEngine.zeroNonFinite(x, 0, I);
       this.k.step(s);
     }
-    this.dequantize(this.k.stepOut(), 0, out, 0);
+    this.finish(this.k.stepOut(), 0, out, 0);
     return -1;
   }
 
@@ -133,7 +142,7 @@ export class IntEngine implements Engine {
       this.k.stepMany(states);
     }
     const acc = this.k.batchOut(n);
-    for (let i = 0; i < n; i++) this.dequantize(acc, i * this.P.outputWidth, out, i * this.outputSize);
+    for (let i = 0; i < n; i++) this.finish(acc, i * this.P.outputWidth, out, i * this.outputSize);
     return -1;
   }
 
@@ -154,7 +163,7 @@ export class IntEngine implements Engine {
       if (policy === 'zero') IntEngine.zeroNonFinite(x, 0, n * I);
       this.k.runChunk(s, n);
       const acc = this.k.seqOut(n);
-      for (let t = 0; t < n; t++) this.dequantize(acc, t * outW, out, (t0 + t) * this.outputSize);
+      for (let t = 0; t < n; t++) this.finish(acc, t * outW, out, (t0 + t) * this.outputSize);
     }
     return -1;
   }

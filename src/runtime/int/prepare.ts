@@ -89,6 +89,12 @@ export interface PreparedIntModel {
   /** Physical width of the integer output vector (int32 per step). */
   outputWidth: number;
   outputMap: Int32Array;
+  /**
+   * Dequantization, done by the kernels in float32 arithmetic: out[p] = f32(acc[p]) * outputScaleF32[p]
+   * over the physical output lanes (padding lanes have scale 0), then max(0, .) when outputRelu.
+   */
+  outputScaleF32: Float32Array;
+  outputRelu: boolean;
   /** Float post-processing applied after dequantization: the last dense layer's activation, then post. */
   finalActivation: DenseLayer['activation'];
   post: 'none' | 'softmax' | 'logSoftmax';
@@ -111,6 +117,11 @@ function identityMap(n: number): Int32Array {
 
 /** Worst-case |acc + bias| for every row must stay below 2^31 (inputs are int16). */
 function checkRowBounds(name: string, Wq: Int8Array, rows: number, cols: number, bias: Int32Array | null, biasOff: number): void {
+  // Fast path: with every weight at the int8 limit the bound holds for all rows (cols <= 258
+  // with moderate biases); only otherwise sum each row (a cold loop over every weight costs ms).
+  let maxBias = 0;
+  for (let j = 0; j < rows; j++) maxBias = Math.max(maxBias, bias ? Math.abs(bias[biasOff + j]!) : 0);
+  if (127 * cols * 32768 + maxBias <= INT32_MAX) return;
   for (let j = 0; j < rows; j++) {
     let s = 0;
     for (let k = 0; k < cols; k++) s += Math.abs(Wq[j * cols + k]!);
@@ -135,9 +146,16 @@ function checkScales(name: string, s: Float32Array): void {
 /** Places logical rows/cols of a [rows][cols] int8 matrix into a padded physical one. */
 function padMatrix(src: Int8Array, srcOff: number, rowMap: (j: number) => number, rows: number, cols: number, colMap: Int32Array, physRows: number, physCols: number): Int8Array {
   const out = new Int8Array(physRows * physCols);
+  let contiguous = true;
+  for (let k = 1; k < cols; k++) if (colMap[k] !== colMap[0]! + k) contiguous = false;
   for (let j = 0; j < rows; j++) {
     const pj = rowMap(j);
-    for (let k = 0; k < cols; k++) out[pj * physCols + colMap[k]!] = src[srcOff + j * cols + k]!;
+    if (contiguous) {
+      // The common case: whole rows are copied (natively), which keeps model loading fast.
+      out.set(src.subarray(srcOff + j * cols, srcOff + (j + 1) * cols), pj * physCols + colMap[0]!);
+    } else {
+      for (let k = 0; k < cols; k++) out[pj * physCols + colMap[k]!] = src[srcOff + j * cols + k]!;
+    }
   }
   return out;
 }
@@ -248,6 +266,12 @@ function prepareDense(layer: DenseLayer, li: number, inWidth: number, inMap: Int
   return { kind: 'dense', I, Ip: inWidth, O, Op, act: layer.activation, final, W, b, mo, outWidth: Op, outMap: identityMap(O) };
 }
 
+function physicalScales(scale: Float64Array, map: Int32Array, width: number): Float32Array {
+  const out = new Float32Array(Math.ceil(width / 4) * 4);
+  for (let j = 0; j < map.length; j++) out[map[j]!] = scale[j]!;
+  return out;
+}
+
 /** Builds the integer kernels' view of an int8 model. Throws EdgeRnnError on anything invalid. */
 export function prepareIntModel(spec: ModelSpec): PreparedIntModel {
   if (spec.precision !== 'int8') throw new EdgeRnnError('BACKEND_UNAVAILABLE', `integer backends run int8 models; this model is ${spec.precision}`);
@@ -314,6 +338,8 @@ export function prepareIntModel(spec: ModelSpec): PreparedIntModel {
     outputScale,
     outputWidth: lastP.outWidth,
     outputMap: lastP.outMap,
+    outputScaleF32: physicalScales(outputScale, lastP.outMap, lastP.outWidth),
+    outputRelu: lastP.kind === 'dense' && lastP.act === 'relu',
     finalActivation: lastP.kind === 'dense' ? lastP.act : 'none',
     post,
     streamable: spec.layers.every((l) => !isRecurrent(l) || l.direction === 'forward'),

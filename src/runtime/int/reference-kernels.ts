@@ -2,7 +2,7 @@
 import type { EngineState } from '../engine.js';
 import type { IntKernels } from './engine.js';
 import type { PreparedIntModel } from './prepare.js';
-import { IntReference, inverseScalesF32, quantizeFrameRef, refState, type RefState } from './reference.js';
+import { IntReference, dequantizeRef, inverseScalesF32, quantizeFrameRef, refState, type RefState } from './reference.js';
 
 interface RefEngineState extends EngineState {
   readonly st: RefState;
@@ -25,13 +25,16 @@ export class ReferenceKernels implements IntKernels {
   private readonly inv: Float32Array;
   private readonly xf: Float32Array;
   private readonly xq: Int16Array;
-  private readonly xout: Int32Array;
+  private readonly xacc: Int32Array;
+  private readonly xout: Float32Array;
   private bf = new Float32Array(0);
   private bq = new Int16Array(0);
-  private bout = new Int32Array(0);
+  private bacc = new Int32Array(0);
+  private bout = new Float32Array(0);
   private sf = new Float32Array(0);
   private sq = new Int16Array(0);
-  private sout = new Int32Array(0);
+  private sacc = new Int32Array(0);
+  private sout = new Float32Array(0);
 
   constructor(P: PreparedIntModel) {
     this.P = P;
@@ -39,7 +42,8 @@ export class ReferenceKernels implements IntKernels {
     this.inv = inverseScalesF32(P);
     this.xf = new Float32Array(P.inputSize);
     this.xq = new Int16Array(P.inputWidth);
-    this.xout = new Int32Array(P.outputWidth);
+    this.xacc = new Int32Array(P.outputWidth);
+    this.xout = new Float32Array(P.outputWidth);
     this.weightBytes = weightBytesOf(P);
   }
 
@@ -56,13 +60,15 @@ export class ReferenceKernels implements IntKernels {
     return this.xf;
   }
 
-  stepOut(): Int32Array {
+  stepOut(): Float32Array {
     return this.xout;
   }
 
   step(s: EngineState): number {
-    if (quantizeFrameRef(this.xf, 0, this.inv, this.P.inputSize, this.xq, 0) !== 0) return 1;
-    this.ref.step((s as RefEngineState).st, this.xq, 0, this.xout, 0);
+    const P = this.P;
+    if (quantizeFrameRef(this.xf, 0, this.inv, P.inputSize, this.xq, 0) !== 0) return 1;
+    this.ref.step((s as RefEngineState).st, this.xq, 0, this.xacc, 0);
+    dequantizeRef(this.xacc, 0, P.outputScaleF32, P.outputWidth, P.outputRelu, this.xout, 0);
     return 0;
   }
 
@@ -76,15 +82,21 @@ export class ReferenceKernels implements IntKernels {
     return this.bf;
   }
 
-  batchOut(n: number): Int32Array {
-    if (this.bout.length < n * this.P.outputWidth) this.bout = new Int32Array(n * this.P.outputWidth);
+  batchOut(n: number): Float32Array {
+    if (this.bout.length < n * this.P.outputWidth) {
+      this.bout = new Float32Array(n * this.P.outputWidth);
+      this.bacc = new Int32Array(n * this.P.outputWidth);
+    }
     return this.bout;
   }
 
   stepMany(states: readonly EngineState[]): number {
     const { inputSize: I, inputWidth: inW, outputWidth: outW } = this.P;
     for (let i = 0; i < states.length; i++) if (quantizeFrameRef(this.bf, i * I, this.inv, I, this.bq, i * inW) !== 0) return i + 1;
-    for (let i = 0; i < states.length; i++) this.ref.step((states[i] as RefEngineState).st, this.bq, i * inW, this.bout, i * outW);
+    for (let i = 0; i < states.length; i++) {
+      this.ref.step((states[i] as RefEngineState).st, this.bq, i * inW, this.bacc, i * outW);
+      dequantizeRef(this.bacc, i * outW, this.P.outputScaleF32, outW, this.P.outputRelu, this.bout, i * outW);
+    }
     return 0;
   }
 
@@ -98,15 +110,20 @@ export class ReferenceKernels implements IntKernels {
     return this.sf;
   }
 
-  seqOut(T: number): Int32Array {
-    if (this.sout.length < T * this.P.outputWidth) this.sout = new Int32Array(T * this.P.outputWidth);
+  seqOut(T: number): Float32Array {
+    if (this.sout.length < T * this.P.outputWidth) {
+      this.sout = new Float32Array(T * this.P.outputWidth);
+      this.sacc = new Int32Array(T * this.P.outputWidth);
+    }
     return this.sout;
   }
 
   runChunk(s: EngineState, T: number): number {
     const { inputSize: I, inputWidth: inW } = this.P;
     for (let t = 0; t < T; t++) if (quantizeFrameRef(this.sf, t * I, this.inv, I, this.sq, t * inW) !== 0) return t + 1;
-    this.ref.run((s as RefEngineState).st, this.sq, T, this.sout);
+    const outW = this.P.outputWidth;
+    this.ref.run((s as RefEngineState).st, this.sq, T, this.sacc);
+    for (let t = 0; t < T; t++) dequantizeRef(this.sacc, t * outW, this.P.outputScaleF32, outW, this.P.outputRelu, this.sout, t * outW);
     return 0;
   }
 

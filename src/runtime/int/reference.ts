@@ -54,6 +54,17 @@ export function matvecRef(W: Int8Array, row0: number, rows: number, cols: number
   }
 }
 
+/**
+ * Dequantization in float32 arithmetic, as the kernels do it (f32x4.convert_i32x4_s, f32x4.mul,
+ * f32x4.max): out[p] = f32(acc[p]) * scale[p], then max(0, .) for a ReLU head.
+ */
+export function dequantizeRef(acc: Int32Array, aOff: number, scale: Float32Array, n: number, relu: boolean, out: Float32Array, oOff: number): void {
+  for (let p = 0; p < n; p++) {
+    const v = Math.fround(Math.fround(acc[aOff + p]!) * scale[p]!);
+    out[oOff + p] = relu ? (v > 0 ? v : 0) : v; // max(+0, -0) is +0, as in f32x4.max
+  }
+}
+
 /** Scratch for one step of any prepared layer (sized for the largest). */
 export interface IntScratch {
   px: Int32Array;

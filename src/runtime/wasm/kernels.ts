@@ -17,6 +17,7 @@ export interface KernelExports {
   model_step(model: number, state: number, x: number, out: number): number;
   model_step_many(model: number, states: number, n: number, x: number, xq: number, out: number): number;
   quantize_rows(model: number, x: number, T: number, xq: number): number;
+  dequantize_rows(model: number, acc: number, T: number, out: number): void;
   layer_run(
     model: number,
     desc: number,
@@ -77,7 +78,7 @@ export class WasmKernels implements IntKernels {
   private readonly inPtr: number;
   private readonly outPtr: number;
   private readonly batch: { in: KernelBuffer; q: KernelBuffer; out: KernelBuffer; states: KernelBuffer };
-  private readonly seq: { in: KernelBuffer; q: KernelBuffer; out: KernelBuffer; a: KernelBuffer; b: KernelBuffer; px: KernelBuffer; tmp: KernelBuffer };
+  private readonly seq: { in: KernelBuffer; q: KernelBuffer; acc: KernelBuffer; out: KernelBuffer; a: KernelBuffer; b: KernelBuffer; px: KernelBuffer; tmp: KernelBuffer };
 
   constructor(exports: KernelExports, backend: 'simd' | 'scalar', P: PreparedIntModel) {
     this.x = exports;
@@ -91,7 +92,7 @@ export class WasmKernels implements IntKernels {
     this.outPtr = this.arena.alloc(P.outputWidth * 4);
     const buf = () => new KernelBuffer(this.arena);
     this.batch = { in: buf(), q: buf(), out: buf(), states: buf() };
-    this.seq = { in: buf(), q: buf(), out: buf(), a: buf(), b: buf(), px: buf(), tmp: buf() };
+    this.seq = { in: buf(), q: buf(), acc: buf(), out: buf(), a: buf(), b: buf(), px: buf(), tmp: buf() };
   }
 
   allocState(): EngineState {
@@ -108,14 +109,14 @@ export class WasmKernels implements IntKernels {
   // step() must not allocate: the frame views are cached and rebuilt only after memory growth.
   private viewBuffer: ArrayBufferLike | null = null;
   private inView = new Float32Array(0);
-  private outView = new Int32Array(0);
+  private outView = new Float32Array(0);
 
   private refreshStepViews(): void {
     const buf = this.arena.memory.buffer;
     if (buf === this.viewBuffer) return;
     this.viewBuffer = buf;
     this.inView = new Float32Array(buf, this.inPtr, this.P.inputSize);
-    this.outView = new Int32Array(buf, this.outPtr, this.P.outputWidth);
+    this.outView = new Float32Array(buf, this.outPtr, this.P.outputWidth);
   }
 
   stepIn(): Float32Array {
@@ -123,7 +124,7 @@ export class WasmKernels implements IntKernels {
     return this.inView;
   }
 
-  stepOut(): Int32Array {
+  stepOut(): Float32Array {
     this.refreshStepViews();
     return this.outView;
   }
@@ -146,9 +147,9 @@ export class WasmKernels implements IntKernels {
     return new Float32Array(this.arena.memory.buffer, this.batch.in.ptr, n * this.P.inputSize);
   }
 
-  batchOut(n: number): Int32Array {
+  batchOut(n: number): Float32Array {
     this.ensureBatch(n);
-    return new Int32Array(this.arena.memory.buffer, this.batch.out.ptr, n * this.P.outputWidth);
+    return new Float32Array(this.arena.memory.buffer, this.batch.out.ptr, n * this.P.outputWidth);
   }
 
   stepMany(states: readonly EngineState[]): number {
@@ -167,6 +168,7 @@ export class WasmKernels implements IntKernels {
     this.seq.in.ensure(T * P.inputSize * 4);
     this.seq.q.ensure(T * P.inputWidth * 2);
     this.seq.out.ensure(T * P.outputWidth * 4);
+    this.seq.acc.ensure(T * P.outputWidth * 4);
     this.seq.a.ensure(T * widest * 2);
     this.seq.b.ensure(T * widest * 2);
     this.seq.px.ensure(T * maxRows * 4);
@@ -178,9 +180,9 @@ export class WasmKernels implements IntKernels {
     return new Float32Array(this.arena.memory.buffer, this.seq.in.ptr, T * this.P.inputSize);
   }
 
-  seqOut(T: number): Int32Array {
+  seqOut(T: number): Float32Array {
     this.ensureSeq(T);
-    return new Int32Array(this.arena.memory.buffer, this.seq.out.ptr, T * this.P.outputWidth);
+    return new Float32Array(this.arena.memory.buffer, this.seq.out.ptr, T * this.P.outputWidth);
   }
 
   /**
@@ -193,7 +195,7 @@ export class WasmKernels implements IntKernels {
     const xq = this.seq.q.ptr;
     const bad = this.x.quantize_rows(this.layout.model, this.seq.in.ptr, T, xq);
     if (bad !== 0) return bad;
-    const { a: { ptr: a }, b: { ptr: b }, px: { ptr: px }, out: { ptr: out } } = this.seq;
+    const { a: { ptr: a }, b: { ptr: b }, px: { ptr: px }, acc: { ptr: out } } = this.seq;
     let cur = xq;
     let stride = P.inputWidth;
     let flip = false;
@@ -219,6 +221,7 @@ export class WasmKernels implements IntKernels {
       const n = T * P.outputWidth;
       for (let i = 0; i < n; i++) i32[(out >> 2) + i] = i16[(cur >> 1) + i]!;
     }
+    this.x.dequantize_rows(this.layout.model, out, T, this.seq.out.ptr);
     return 0;
   }
 

@@ -7,8 +7,8 @@ import { inverseScalesF32 } from '../int/reference.js';
 import type { WasmArena } from './arena.js';
 
 /** Model descriptor words. */
-const M = { nLayers: 0, inW: 1, outW: 2, px: 3, ph: 4, gate: 5, rh: 6, bufA: 7, bufB: 8, layers: 9, stateOff: 10, inSize: 11, inv: 12, xq: 13 } as const;
-const MODEL_WORDS = 16;
+const M = { nLayers: 0, inW: 1, outW: 2, px: 3, ph: 4, gate: 5, rh: 6, bufA: 7, bufB: 8, layers: 9, stateOff: 10, inSize: 11, inv: 12, xq: 13, oscale: 14, orelu: 15, acc: 16 } as const;
+const MODEL_WORDS = 20;
 /** Recurrent layer descriptor words; direction blocks of 16 words start at word 8. */
 const L = { kind: 0, Hp: 1, G: 2, Ip: 3, clip: 4, flags: 5, nDir: 6, outW: 7, dir0: 8 } as const;
 const DIR_WORDS = 16;
@@ -122,6 +122,9 @@ export function writeModel(arena: WasmArena, P: PreparedIntModel): ModelLayout {
     [M.inSize]: P.inputSize,
     [M.inv]: arena.put(inverseScalesF32(P)),
     [M.xq]: arena.alloc(P.inputWidth * 2),
+    [M.oscale]: arena.put(P.outputScaleF32),
+    [M.orelu]: P.outputRelu ? 1 : 0,
+    [M.acc]: arena.alloc(P.outputWidth * 4),
   });
   return { model, layers, maxRows, widest, weightBytes };
 }

@@ -21,6 +21,9 @@ const M_STATEOFF = 40;
 const M_INSIZE = 44;
 const M_INV = 48;
 const M_XQ = 52;
+const M_OSCALE = 56;
+const M_ORELU = 60;
+const M_ACC = 64;
 const M_INW = 4;
 
 const KIND_GRU = 0;
@@ -80,14 +83,48 @@ function stepQuantized(model: usize, state: usize, x: usize, out: usize): void {
 }
 
 /**
+ * Dequantizes one output row in float32 arithmetic: out[p] = f32(acc[p]) * scale[p], then
+ * max(0, .) for a ReLU head. Twin of dequantizeRef.
+ */
+function dequantize(model: usize, acc: usize, out: usize): void {
+  const w = ld(model, M_OUTW);
+  const scale = ldp(model, M_OSCALE);
+  const relu = ld(model, M_ORELU) != 0;
+  let p = 0;
+  if (ASC_FEATURE_SIMD) {
+    const zero = f32x4.splat(0);
+    for (; p + 4 <= w; p += 4) {
+      const o = <usize>p << 2;
+      let v = f32x4.mul(f32x4.convert_i32x4_s(v128.load(acc + o)), v128.load(scale + o));
+      if (relu) v = f32x4.max(v, zero);
+      v128.store(out + o, v);
+    }
+  }
+  for (; p < w; p++) {
+    const o = <usize>p << 2;
+    let v = <f32>load<i32>(acc + o) * load<f32>(scale + o);
+    if (relu) v = v > 0 ? v : 0;
+    store<f32>(out + o, v);
+  }
+}
+
+/** Dequantizes T int32 output rows [T][outputWidth] into float32 rows (sequence mode). */
+export function dequantize_rows(model: usize, acc: usize, T: i32, out: usize): void {
+  const w = ld(model, M_OUTW);
+  for (let t = 0; t < T; t++) dequantize(model, acc + (<usize>(t * w) << 2), out + (<usize>(t * w) << 2));
+}
+
+/**
  * One step for one stream: x is a float32 frame [inputSize], quantized here; recurrent layers
- * update their state in place inside `state`; out receives int32 [outputWidth].
+ * update their state in place inside `state`; out receives float32 [outputWidth].
  * Returns 1 without touching the state when the frame holds NaN or ±Infinity, else 0.
  */
 export function model_step(model: usize, state: usize, x: usize, out: usize): i32 {
   const xq = ldp(model, M_XQ);
   if (quantizeFrame(x, ldp(model, M_INV), ld(model, M_INSIZE), xq) != 0) return 1;
-  stepQuantized(model, state, xq, out);
+  const acc = ldp(model, M_ACC);
+  stepQuantized(model, state, xq, acc);
+  dequantize(model, acc, out);
   return 0;
 }
 
@@ -95,6 +132,7 @@ export function model_step(model: usize, state: usize, x: usize, out: usize): i3
  * Steps n streams at once: states is a u32 array of n state pointers, x is float32
  * [n][inputSize], xq int16 scratch [n][inputWidth], out int32 [n][outputWidth]. All frames are
  * quantized and checked first: returns i + 1 for the first bad frame i (nothing stepped), else 0.
+ * out receives float32 [n][outputWidth].
  */
 export function model_step_many(model: usize, states: usize, n: i32, x: usize, xq: usize, out: usize): i32 {
   const I = ld(model, M_INSIZE);
@@ -104,8 +142,10 @@ export function model_step_many(model: usize, states: usize, n: i32, x: usize, x
   for (let i = 0; i < n; i++) {
     if (quantizeFrame(x + (<usize>(i * I) << 2), inv, I, xq + (<usize>(i * inW) << 1)) != 0) return i + 1;
   }
+  const acc = ldp(model, M_ACC);
   for (let i = 0; i < n; i++) {
-    stepQuantized(model, ldp(states, <usize>i << 2), xq + (<usize>(i * inW) << 1), out + (<usize>(i * outW) << 2));
+    stepQuantized(model, ldp(states, <usize>i << 2), xq + (<usize>(i * inW) << 1), acc);
+    dequantize(model, acc, out + (<usize>(i * outW) << 2));
   }
   return 0;
 }

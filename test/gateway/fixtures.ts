@@ -185,9 +185,14 @@ export async function waitListening(port: number, what: string, timeoutMs = 15_0
 export async function startMosquitto(extraConfig = 'allow_anonymous true'): Promise<Mosquitto> {
   const port = await freePort();
   const dir = tmpDir('edgernn-mosq-');
+  // Started as root, mosquitto drops to user "mosquitto": a reload (SIGHUP) must still read the config.
+  fs.chmodSync(dir, 0o755);
   const conf = path.join(dir, 'mosquitto.conf');
   const log: string[] = [];
-  const writeConf = (extra: string) => fs.writeFileSync(conf, `listener ${port} 127.0.0.1\n${extra}\n`);
+  const writeConf = (extra: string) => {
+    fs.writeFileSync(conf, `listener ${port} 127.0.0.1\n${extra}\n`);
+    fs.chmodSync(conf, 0o644);
+  };
   const exited = (p: ChildProcess) => p.exitCode !== null || p.signalCode !== null;
   const launch = async (): Promise<ChildProcess> => {
     const proc = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });

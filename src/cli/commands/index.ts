@@ -3,8 +3,9 @@ import { benchCommand } from './bench.js';
 import { conformanceCommand } from './conformance.js';
 import { convertCommand } from './convert.js';
 import { exportCommand } from './export.js';
+import { gatewayCommand } from './gateway.js';
 import { infoCommand } from './info.js';
 import { runCommand } from './run.js';
 
 /** Commands of the gateway-side runtime. Desktop commands (train, prune, ...) live in quantize/cli. */
-export const runtimeCommands: readonly Command[] = [infoCommand, runCommand, benchCommand, convertCommand, exportCommand, conformanceCommand];
+export const runtimeCommands: readonly Command[] = [infoCommand, runCommand, benchCommand, convertCommand, exportCommand, conformanceCommand, gatewayCommand];

@@ -1,0 +1,109 @@
+/**
+ * `edgernn gateway`: runs the MQTT gateway until SIGINT/SIGTERM, then shuts down gracefully
+ * (drain queues, flush the outbox, save device states). Logs are JSON lines on stderr.
+ */
+import { Gateway } from '../../gateway/gateway.js';
+import { jsonLogger } from '../../gateway/logger.js';
+import { loadGatewayConfig } from '../../gateway/load-config.js';
+import { choiceFlag, numberFlag, parseFlags, type Command } from '../framework.js';
+
+export const gatewayCommand: Command = {
+  name: 'gateway',
+  summary: 'run the MQTT gateway: sensor feeds in, a model per device, alerts out (never lost)',
+  help: `usage: edgernn gateway [--config gateway.json] [options]
+
+Subscribes to sensor topics (edgernn/<site>/<device>/<sensor>), keeps one stream state per
+device, steps many devices per kernel call, runs detectors, and publishes alerts (QoS 1) on
+edgernn/<site>/<device>/alerts from a durable outbox. Runs until SIGINT or SIGTERM, then
+drains, flushes the outbox and saves device states. See docs/gateway.md.
+
+  --config FILE        gateway config (JSON); flags below override it
+  --broker B           "embedded" (default: an in-process broker, port printed) or
+                       mqtt://host:1883, mqtts://host:8883, ws://host/mqtt
+  --port N             embedded broker port (default 0: any free port)
+  --username U, --password P
+  --cafile F, --cert F, --key F   TLS CA bundle, client certificate and key (PEM)
+  --insecure           accept a broker certificate that does not verify
+  --site S             site name (the second topic level)
+  --id ID              gateway id (status topics, client id)
+  --state-dir DIR      outbox and saved device states ('' = memory only)
+  --metrics-port N     serve Prometheus text on http://127.0.0.1:N/metrics (0 = any port)
+  --log-level L        debug, info, warn, error, silent
+  quick start without a config file:
+  --model FILE         one model...
+  --sensor NAME        ...on this sensor (default "data")
+  --codec C            json (default), binary, csv
+  --threshold X        alert when output 0 >= X (default 0.5)
+  --print-config       print the resolved config as JSON and exit`,
+  async run(args, ctx) {
+    const { values } = parseFlags(
+      args,
+      {
+        config: { type: 'string', short: 'c' },
+        broker: { type: 'string' },
+        port: { type: 'string' },
+        username: { type: 'string' },
+        password: { type: 'string' },
+        cafile: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        insecure: { type: 'boolean' },
+        site: { type: 'string' },
+        id: { type: 'string' },
+        'state-dir': { type: 'string' },
+        'metrics-port': { type: 'string' },
+        'log-level': { type: 'string' },
+        model: { type: 'string' },
+        sensor: { type: 'string' },
+        codec: { type: 'string' },
+        threshold: { type: 'string' },
+        'print-config': { type: 'boolean' },
+      },
+      { min: 0, max: 0, names: '' },
+    );
+    const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+    const o: Parameters<typeof loadGatewayConfig>[1] = {};
+    const set = <K extends keyof typeof o>(k: K, v: (typeof o)[K] | undefined) => {
+      if (v !== undefined) o[k] = v;
+    };
+    set('broker', str('broker'));
+    set('port', numberFlag(values.port, 'port', { integer: true, min: 0, max: 65535 }));
+    set('username', str('username'));
+    set('password', str('password'));
+    set('ca', str('cafile'));
+    set('cert', str('cert'));
+    set('key', str('key'));
+    if (values.insecure === true) o.insecure = true;
+    set('site', str('site'));
+    set('gatewayId', str('id'));
+    set('stateDir', str('state-dir'));
+    set('metricsPort', numberFlag(values['metrics-port'], 'metrics-port', { integer: true, min: 0, max: 65535 }));
+    set('logLevel', choiceFlag(values['log-level'], 'log-level', ['debug', 'info', 'warn', 'error', 'silent'] as const));
+    set('model', str('model'));
+    set('sensor', str('sensor'));
+    set('codec', choiceFlag(values.codec, 'codec', ['json', 'binary', 'csv'] as const));
+    set('threshold', numberFlag(values.threshold, 'threshold'));
+    const config = loadGatewayConfig(str('config'), o, ctx.cwd);
+    if (values['print-config']) {
+      ctx.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+      return 0;
+    }
+    const logger = jsonLogger({ level: config.log.level, out: ctx.stderr, base: { gateway: config.gatewayId } });
+    const gw = await Gateway.create({ config, logger });
+    const url = gw.broker ? gw.broker.url : config.broker.url;
+    ctx.stdout.write(`edgernn gateway ${config.gatewayId}: ${gw.broker ? `embedded broker listening on ${url}` : `connected to ${url}`}` + `${gw.httpPort !== null ? `, metrics on http://${config.metrics.httpHost}:${gw.httpPort}/metrics` : ''}\n`);
+    await new Promise<void>((resolve) => {
+      const onSignal = (sig: NodeJS.Signals) => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        logger.info('signal received, shutting down', { signal: sig });
+        resolve();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    });
+    await gw.stop();
+    ctx.stdout.write(`edgernn gateway ${config.gatewayId}: stopped (outbox depth ${gw.outboxDepth})\n`);
+    return 0;
+  },
+};

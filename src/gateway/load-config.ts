@@ -1,0 +1,84 @@
+/**
+ * Builds a gateway config from a JSON file and command-line overrides (Node-only module), so the
+ * `gateway` and `replay` commands read configs the same way.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { EdgeRnnError } from '../errors.js';
+import { parseGatewayConfig, resolveConfigPaths, type GatewayConfig } from './config.js';
+
+export interface ConfigOverrides {
+  broker?: string;
+  port?: number;
+  site?: string;
+  gatewayId?: string;
+  username?: string;
+  password?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  insecure?: boolean;
+  stateDir?: string;
+  metricsPort?: number;
+  logLevel?: string;
+  /** Quick start without a file: one model, one route. */
+  model?: string;
+  sensor?: string;
+  codec?: string;
+  threshold?: number;
+}
+
+/** Reads and validates a config; overrides replace file values; paths resolve against the file's directory (or cwd). */
+export function loadGatewayConfig(file: string | undefined, o: ConfigOverrides, cwd: string): GatewayConfig {
+  let raw: Record<string, unknown> = {};
+  let baseDir = cwd;
+  let source = '(flags)';
+  if (file !== undefined) {
+    const abs = path.resolve(cwd, file);
+    let text: string;
+    try {
+      text = fs.readFileSync(abs, 'utf8');
+    } catch (e) {
+      throw new EdgeRnnError('GATEWAY_CONFIG', `cannot read the config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file });
+    }
+    try {
+      raw = JSON.parse(text) as Record<string, unknown>;
+    } catch (e) {
+      throw new EdgeRnnError('GATEWAY_CONFIG', `${file} is not valid JSON: ${(e as Error).message}`, { file });
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new EdgeRnnError('GATEWAY_CONFIG', `${file}: the top level must be an object`);
+    baseDir = path.dirname(abs);
+    source = file;
+  }
+  const broker = { ...((raw.broker as Record<string, unknown> | undefined) ?? {}) };
+  if (o.broker !== undefined) broker.url = o.broker;
+  if (o.port !== undefined) broker.port = o.port;
+  if (o.username !== undefined) broker.username = o.username;
+  if (o.password !== undefined) broker.password = o.password;
+  // Flag paths are relative to the working directory: make them absolute before merging.
+  if (o.ca !== undefined) broker.ca = path.resolve(cwd, o.ca);
+  if (o.cert !== undefined) broker.cert = path.resolve(cwd, o.cert);
+  if (o.key !== undefined) broker.key = path.resolve(cwd, o.key);
+  if (o.insecure) broker.rejectUnauthorized = false;
+  const merged: Record<string, unknown> = { ...raw, broker };
+  if (o.site !== undefined) merged.site = o.site;
+  if (o.gatewayId !== undefined) merged.gatewayId = o.gatewayId;
+  if (o.stateDir !== undefined) merged.stateDir = o.stateDir === '' ? '' : path.resolve(cwd, o.stateDir);
+  if (o.metricsPort !== undefined) merged.metrics = { ...((raw.metrics as Record<string, unknown> | undefined) ?? {}), httpPort: o.metricsPort };
+  if (o.logLevel !== undefined) merged.log = { ...((raw.log as Record<string, unknown> | undefined) ?? {}), level: o.logLevel };
+  if (o.model !== undefined) {
+    if (raw.models !== undefined || raw.routes !== undefined) throw new EdgeRnnError('USAGE', '--model is a quick start without a config file: put models and routes in the config instead');
+    merged.models = { model: path.resolve(cwd, o.model) };
+    merged.routes = [
+      {
+        sensor: o.sensor ?? 'data',
+        model: 'model',
+        codec: o.codec ?? 'json',
+        detector: { kind: 'threshold', on: o.threshold ?? 0.5 },
+      },
+    ];
+  } else if (o.sensor !== undefined || o.codec !== undefined || o.threshold !== undefined) {
+    throw new EdgeRnnError('USAGE', '--sensor, --codec and --threshold go with --model (the quick start)');
+  }
+  return resolveConfigPaths(parseGatewayConfig(merged, source), baseDir, (b, p) => path.resolve(b, p));
+}

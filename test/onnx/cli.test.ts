@@ -1,0 +1,169 @@
+/**
+ * The ONNX commands through the CLI framework: convert, export, conformance (exit codes,
+ * output lines, JSON), with onnxruntime-node checking what export writes.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/framework.js';
+import { conformanceCommand } from '../../src/cli/commands/conformance.js';
+import { convertCommand } from '../../src/cli/commands/convert.js';
+import { exportCommand } from '../../src/cli/commands/export.js';
+import { writeNpy } from '../../src/io/npy.js';
+import { decodeModel, encodeModel } from '../../src/model/codec.js';
+import { calibrateAbsMax, quantizeModel } from '../../src/model/quantize.js';
+import { modelOutputSize } from '../../src/model/spec.js';
+import { onnxInitialState } from '../../src/onnx/export.js';
+import { decodeTensorProto, encodeTensorProto } from '../../src/onnx/proto.js';
+import { INT8_KERNEL_ATOL } from '../../src/onnx/tolerance.js';
+import { createRuntime } from '../../src/runtime/runtime.js';
+import { Rng } from '../../src/util/rng.js';
+import { FIXTURES_ONNX_NODE, FIXTURES_PYTORCH, TestGraph, maxAbsDiff, ortSession, ortTensor, randomSpec } from './helpers.js';
+
+const commands = [convertCommand, exportCommand, conformanceCommand];
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-onnx-cli-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, commands, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: tmp });
+  return { code, out, err };
+}
+
+describe('edgernn conformance', () => {
+  it('runs the official tests: a line per test, "12 passed, 0 failed", exit 0', async () => {
+    const r = await cli('conformance', FIXTURES_ONNX_NODE);
+    expect(r.code).toBe(0);
+    const lines = r.out.trim().split('\n');
+    expect(lines).toHaveLength(13);
+    expect(lines.slice(0, 12).every((l) => l.startsWith('PASS  test_'))).toBe(true);
+    expect(lines[12]).toBe('12 passed, 0 failed');
+  });
+
+  it('--json and --backend scalar', async () => {
+    const r = await cli('conformance', FIXTURES_PYTORCH, '--backend', 'scalar', '--json');
+    const j = JSON.parse(r.out) as { backend: string; passed: number; failed: number; tests: { path: string; passed: boolean; error?: { code: string } }[] };
+    expect(j.backend).toBe('scalar');
+    expect(j.passed + j.failed).toBe(j.tests.length);
+    // The relu RNN needs float kernels: one failure, so exit 1.
+    expect(j.tests.filter((t) => !t.passed).map((t) => t.path)).toEqual(['rnn_relu_two_layers']);
+    expect(r.code).toBe(1);
+  });
+
+  it('a wrong expected output fails with exit 1 and names where', async () => {
+    const dir = path.join(tmp, 'bad', 'test_gru_defaults');
+    fs.cpSync(path.join(FIXTURES_ONNX_NODE, 'test_gru_defaults'), dir, { recursive: true });
+    const p = path.join(dir, 'test_data_set_0', 'output_0.pb');
+    const t = decodeTensorProto(new Uint8Array(fs.readFileSync(p)));
+    t.data[4] = t.data[4]! + 0.5;
+    fs.writeFileSync(p, encodeTensorProto(t));
+    const r = await cli('conformance', path.join(tmp, 'bad'));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/FAIL {2}test_gru_defaults .*test_data_set_0\/Y_h at 4/);
+    expect(r.out).toMatch(/0 passed, 1 failed/);
+  });
+
+  it('usage and input errors', async () => {
+    expect((await cli('conformance')).code).toBe(2);
+    expect((await cli('conformance', FIXTURES_ONNX_NODE, '--backend', 'gpu')).code).toBe(2);
+    const none = await cli('conformance', path.join(tmp, 'nope'));
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/BAD_INPUT_FILE.*not a directory/);
+    fs.mkdirSync(path.join(tmp, 'empty'));
+    expect((await cli('conformance', path.join(tmp, 'empty'))).err).toMatch(/no test folders/);
+  });
+});
+
+describe('edgernn convert', () => {
+  const onnxPath = path.join(FIXTURES_PYTORCH, 'lstm_h_n_head_softmax', 'model.onnx');
+
+  it('--float writes a .ern that reproduces PyTorch', async () => {
+    const r = await cli('convert', onnxPath, '-o', 'f.ern', '--float');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/float32/);
+    const rt = await createRuntime();
+    const m = await rt.load(new Uint8Array(fs.readFileSync(path.join(tmp, 'f.ern'))));
+    const x = decodeTensorProto(new Uint8Array(fs.readFileSync(path.join(FIXTURES_PYTORCH, 'lstm_h_n_head_softmax/test_data_set_0/input_0.pb'))));
+    const y = decodeTensorProto(new Uint8Array(fs.readFileSync(path.join(FIXTURES_PYTORCH, 'lstm_h_n_head_softmax/test_data_set_0/output_0.pb'))));
+    const out = m.session().run(Float32Array.from(x.data));
+    expect(maxAbsDiff(out.subarray(out.length - 3), y.data).max).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('int8 with .npy calibration reports the per-output error; JSONL works too; --per-channel is the default', async () => {
+    const rng = new Rng(8);
+    fs.writeFileSync(path.join(tmp, 'calib.npy'), writeNpy(rng.float32(3 * 12 * 4, -2, 2), [3, 12, 4]));
+    const r = await cli('convert', onnxPath, '-o', 'q.ern', '--calib', 'calib.npy', '--per-channel');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/int8 vs float on calib\.npy \(3 sequences, 36 steps\)/);
+    const rows = r.out.split('\n').filter((l) => /^\s{4}\d+\s+\d\.\d+e[-+]\d+\s+\d\.\d+e[-+]\d+/.test(l));
+    expect(rows).toHaveLength(3);
+    expect(r.out).toMatch(/--per-channel: weights are always quantized per output row/);
+    const { spec } = decodeModel(new Uint8Array(fs.readFileSync(path.join(tmp, 'q.ern'))));
+    expect(spec.precision).toBe('int8');
+
+    const lines = Array.from({ length: 4 }, () => JSON.stringify(Array.from({ length: 9 }, () => Array.from(rng.float32(4, -2, 2)))));
+    fs.writeFileSync(path.join(tmp, 'calib.jsonl'), `${lines.join('\n')}\n`);
+    const j = await cli('convert', onnxPath, '-o', 'q2.ern', '--calib', 'calib.jsonl', '--json');
+    expect(j.code, j.err).toBe(0);
+    const res = JSON.parse(j.out) as { precision: string; calibration: { sequences: number }; error: { maxAbs: number; floatAbsMax: number }[] };
+    expect(res.precision).toBe('int8');
+    expect(res.calibration.sequences).toBe(4);
+    // Softmax outputs: int8 stays within a few hundredths of the float model.
+    for (const e of res.error) expect(e.maxAbs).toBeLessThan(0.05);
+  });
+
+  it('refuses without calibration (exit 2), bad calibration files and uncompilable graphs (exit 1)', async () => {
+    const a = await cli('convert', onnxPath, '-o', 'x.ern');
+    expect(a.code).toBe(2);
+    expect(a.err).toMatch(/needs calibration data: --calib FILE/);
+    expect((await cli('convert', onnxPath, '-o', 'x.ern', '--float', '--calib', 'c.npy')).code).toBe(2);
+    fs.writeFileSync(path.join(tmp, 'wrong.json'), JSON.stringify([[1, 2]]));
+    const b = await cli('convert', onnxPath, '-o', 'x.ern', '--calib', 'wrong.json');
+    expect(b.code).toBe(1);
+    expect(b.err).toMatch(/BAD_INPUT_FILE.*has 2 values, the model expects 4/);
+    const g = new TestGraph().input('X', ['seq', 1, 2]);
+    g.node('Erf', ['X'], ['Y']);
+    fs.writeFileSync(path.join(tmp, 'erf.onnx'), g.output('Y').bytes(17));
+    const c = await cli('convert', 'erf.onnx', '-o', 'x.ern', '--float');
+    expect(c.code).toBe(1);
+    expect(c.err).toMatch(/ONNX_UNSUPPORTED.*cannot compile 1 of 1 nodes/s);
+    expect(c.err).toMatch(/node 0 'Erf_0' \(Erf\)/);
+    fs.writeFileSync(path.join(tmp, 'junk.onnx'), Uint8Array.from([1, 2, 3, 4]));
+    const d = await cli('convert', 'junk.onnx', '-o', 'x.ern', '--float');
+    expect(d.code).toBe(1);
+    expect(d.err).toMatch(/ONNX_PARSE/);
+    expect(fs.existsSync(path.join(tmp, 'x.ern'))).toBe(false);
+  });
+});
+
+describe('edgernn export', () => {
+  it('float and int8 .ern -> ONNX that onnxruntime-node runs with the same outputs', async () => {
+    const rt = await createRuntime();
+    for (const precision of ['float32', 'int8'] as const) {
+      const f = randomSpec(555, { intCompatible: true, forwardOnly: true, maxLayers: 2 });
+      const rng = new Rng(2);
+      const spec = precision === 'float32' ? f : quantizeModel(f, calibrateAbsMax(f, [rng.float32(20 * f.input.size, -1.5, 1.5)]));
+      fs.writeFileSync(path.join(tmp, `${precision}.ern`), encodeModel(spec));
+      const r = await cli('export', `${precision}.ern`, '-o', `${precision}.onnx`);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/inputs {4}X \[seq, 1, \d+\], h0_0/);
+      const s = await ortSession(new Uint8Array(fs.readFileSync(path.join(tmp, `${precision}.onnx`))));
+      const T = 8;
+      const x = rng.float32(T * spec.input.size, -1, 1);
+      const feeds: Record<string, ReturnType<typeof ortTensor>> = { X: ortTensor(x, [T, 1, spec.input.size]) };
+      for (const [k, v] of Object.entries(onnxInitialState(spec))) feeds[k] = ortTensor(v.data, v.dims);
+      const y = (await s.run(feeds)).Y!.data as Float32Array;
+      const m = await rt.load(encodeModel(spec));
+      const want = m.session().run(x);
+      expect(y.length).toBe(T * modelOutputSize(spec));
+      expect(maxAbsDiff(y, want).max, precision).toBeLessThanOrEqual(precision === 'float32' ? 1e-5 : INT8_KERNEL_ATOL);
+    }
+    const j = await cli('export', 'float32.ern', '-o', 'n.onnx', '--no-state-inputs', '--json');
+    expect((JSON.parse(j.out) as { inputs: { name: string }[] }).inputs.map((i) => i.name)).toEqual(['X']);
+    expect((await cli('export', 'float32.ern')).code).toBe(2);
+    fs.writeFileSync(path.join(tmp, 'junk.ern'), Uint8Array.from([0, 1, 2]));
+    expect((await cli('export', 'junk.ern', '-o', 'j.onnx')).err).toMatch(/ERN_/);
+  });
+});

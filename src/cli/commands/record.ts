@@ -1,0 +1,82 @@
+/** `edgernn record`: captures MQTT traffic with arrival times into an NDJSON trace for `edgernn replay`. */
+import path from 'node:path';
+import { parseGatewayConfig } from '../../gateway/config.js';
+import { recordTrace } from '../../gateway/trace.js';
+import { numberFlag, parseFlags, usageError, type Command } from '../framework.js';
+
+export const recordCommand: Command = {
+  name: 'record',
+  summary: 'record MQTT sensor traffic (with arrival times) to an NDJSON trace',
+  help: `usage: edgernn record --broker URL --topics FILTER[,FILTER...] -o trace.ndjson [options]
+
+Subscribes to the topic filters and writes every message with its arrival time (see
+docs/gateway.md for the format) until SIGINT/SIGTERM, --duration or --count.
+
+  --broker URL         mqtt://, mqtts://, ws:// or wss:// broker
+  --topics F,F         topic filters, e.g. edgernn/plant1/+/imu (repeatable)
+  -o, --output FILE    trace file (default trace.ndjson)
+  --duration S         stop after S seconds
+  --count N            stop after N messages
+  --username U, --password P, --cafile F, --cert F, --key F, --insecure
+  --mqtt-version 4|5   protocol version (default 5)`,
+  async run(args, ctx) {
+    const { values } = parseFlags(
+      args,
+      {
+        broker: { type: 'string' },
+        topics: { type: 'string', multiple: true },
+        output: { type: 'string', short: 'o' },
+        duration: { type: 'string' },
+        count: { type: 'string' },
+        username: { type: 'string' },
+        password: { type: 'string' },
+        cafile: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        insecure: { type: 'boolean' },
+        'mqtt-version': { type: 'string' },
+      },
+      { min: 0, max: 0, names: '' },
+    );
+    if (typeof values.broker !== 'string') throw usageError('--broker URL is required');
+    if (values.broker === 'embedded') throw usageError('--broker must be the URL of a running broker (the gateway prints its embedded broker URL)');
+    const topics = ((values.topics as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
+    if (topics.length === 0) throw usageError('--topics needs at least one topic filter');
+    const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+    const broker: Record<string, unknown> = { url: values.broker };
+    for (const [flag, field] of [['username', 'username'], ['password', 'password'], ['cafile', 'ca'], ['cert', 'cert'], ['key', 'key']] as const) {
+      const v = str(flag);
+      if (v !== undefined) broker[field] = flag === 'username' || flag === 'password' ? v : path.resolve(ctx.cwd, v);
+    }
+    if (values.insecure) broker.rejectUnauthorized = false;
+    const mv = numberFlag(values['mqtt-version'], 'mqtt-version', { integer: true, min: 4, max: 5 });
+    if (mv !== undefined) broker.protocolVersion = mv;
+    // The gateway's broker validation, reused (the field names match the config file's).
+    const cfg = parseGatewayConfig({ broker, models: { m: 'x' }, routes: [{ sensor: 's', model: 'm' }] }, '(flags)');
+    const file = path.resolve(ctx.cwd, str('output') ?? 'trace.ndjson');
+    const durationS = numberFlag(values.duration, 'duration', { min: 0 });
+    const count = numberFlag(values.count, 'count', { integer: true, min: 0 });
+    let stopNow: () => void = () => {};
+    const stop = new Promise<void>((r) => (stopNow = r));
+    const onSignal = () => stopNow();
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const res = await recordTrace({
+        url: cfg.broker.url,
+        broker: cfg.broker,
+        topics,
+        file,
+        stop,
+        ...(durationS !== undefined ? { durationMs: durationS * 1000 } : {}),
+        ...(count !== undefined ? { maxMessages: count } : {}),
+        onReady: () => ctx.stderr.write(`edgernn record: recording ${topics.join(', ')} from ${cfg.broker.url} to ${file} (Ctrl-C to stop)\n`),
+      });
+      ctx.stdout.write(`edgernn record: ${res.messages} messages, ${res.bytes} bytes -> ${file}\n`);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,308 @@
+/**
+ * Recorded MQTT traffic (Node-only module): `edgernn record` writes it, `edgernn replay` feeds it
+ * back through the gateway pipeline on a manual clock, so a run over the same trace and config
+ * gives the same alerts, ids included, every time.
+ *
+ * Format: NDJSON. Line 1 is a header, then one line per message, in arrival order:
+ *   {"format":"edgernn.trace","version":1,"recordedAt":"2024-05-01T12:00:00.000Z","broker":"mqtt://...","topics":["edgernn/plant/+/imu"]}
+ *   {"t":1714564800123,"topic":"edgernn/plant/pump-7/imu","qos":1,"payload":"<base64>"}
+ * t is the arrival time (ms since epoch) at the recorder.
+ */
+import fs from 'node:fs';
+import mqtt from 'mqtt';
+import { EdgeRnnError } from '../errors.js';
+import type { Alert } from './alert.js';
+import { ManualClock } from './clock.js';
+import type { BrokerConfig, GatewayConfig } from './config.js';
+import { Gateway, type GatewayOptions } from './gateway.js';
+import { memoryLogger, type Logger } from './logger.js';
+import { MemoryOutbox } from './outbox.js';
+import { memoryStateStore } from './state-store.js';
+import { mqttClientOptions, TraceTransport } from './transport.js';
+
+export const TRACE_FORMAT = 'edgernn.trace';
+export const TRACE_VERSION = 1;
+
+export interface TraceHeader {
+  format: typeof TRACE_FORMAT;
+  version: number;
+  recordedAt: string;
+  broker?: string;
+  topics?: string[];
+}
+
+export interface TraceRecord {
+  /** Arrival time, ms since epoch. */
+  t: number;
+  topic: string;
+  qos: 0 | 1 | 2;
+  payload: Uint8Array;
+}
+
+export function traceHeaderLine(h: Omit<TraceHeader, 'format' | 'version'>): string {
+  return `${JSON.stringify({ format: TRACE_FORMAT, version: TRACE_VERSION, ...h })}\n`;
+}
+
+export function traceRecordLine(r: TraceRecord): string {
+  return `${JSON.stringify({ t: r.t, topic: r.topic, qos: r.qos, payload: Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).toString('base64') })}\n`;
+}
+
+/** Parses a trace; GATEWAY_TRACE names the line and the defect. A torn last line (a recorder killed mid-write) is ignored. */
+export function parseTrace(text: string, source = 'trace.ndjson'): { header: TraceHeader; records: TraceRecord[]; tornLastLine: boolean } {
+  const lines = text.split('\n');
+  let tornLastLine = false;
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  const bad = (n: number, why: string) => new EdgeRnnError('GATEWAY_TRACE', `${source}:${n}: ${why}`, { line: n });
+  if (lines.length === 0) throw bad(1, `empty file: expected a header {"format":"${TRACE_FORMAT}",...}`);
+  let header: TraceHeader;
+  try {
+    header = JSON.parse(lines[0]!) as TraceHeader;
+  } catch {
+    throw bad(1, `the header is not JSON: expected {"format":"${TRACE_FORMAT}","version":${TRACE_VERSION},...}`);
+  }
+  if (header?.format !== TRACE_FORMAT) throw bad(1, `format must be "${TRACE_FORMAT}", got ${JSON.stringify(header?.format)}`);
+  if (header.version !== TRACE_VERSION) throw bad(1, `version ${header.version}: this edgernn reads version ${TRACE_VERSION}`);
+  const records: TraceRecord[] = [];
+  let prevT = -Infinity;
+  for (let i = 1; i < lines.length; i++) {
+    const n = i + 1;
+    let o: { t?: unknown; topic?: unknown; qos?: unknown; payload?: unknown };
+    try {
+      o = JSON.parse(lines[i]!) as typeof o;
+    } catch {
+      if (i === lines.length - 1 && !text.endsWith('\n')) {
+        tornLastLine = true;
+        break;
+      }
+      throw bad(n, 'not JSON');
+    }
+    if (typeof o.t !== 'number' || !Number.isFinite(o.t)) throw bad(n, `"t" must be a time in ms since epoch, got ${JSON.stringify(o.t)}`);
+    if (o.t < prevT) throw bad(n, `"t" goes back in time (${o.t} after ${prevT}): records must be in arrival order`);
+    if (typeof o.topic !== 'string' || o.topic.length === 0) throw bad(n, `"topic" must be a non-empty string, got ${JSON.stringify(o.topic)}`);
+    if (o.qos !== 0 && o.qos !== 1 && o.qos !== 2) throw bad(n, `"qos" must be 0, 1 or 2, got ${JSON.stringify(o.qos)}`);
+    if (typeof o.payload !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(o.payload)) throw bad(n, '"payload" must be base64');
+    prevT = o.t;
+    records.push({ t: o.t, topic: o.topic, qos: o.qos, payload: new Uint8Array(Buffer.from(o.payload, 'base64')) });
+  }
+  return { header, records, tornLastLine };
+}
+
+export interface RecordOptions {
+  /** Broker URL and credentials. */
+  url: string;
+  broker: BrokerConfig;
+  topics: string[];
+  /** File to write (created or truncated). */
+  file: string;
+  /** Stop after this many messages (default: no limit). */
+  maxMessages?: number;
+  /** Stop after this long (ms of wall time; default: no limit). */
+  durationMs?: number;
+  /** Stop when this resolves (a signal). */
+  stop?: Promise<void>;
+  /** Called when subscribed (tests start publishing then). */
+  onReady?: () => void;
+  now?: () => number;
+}
+
+/** Records messages from a broker to an NDJSON trace; resolves with the count when stopped. */
+export async function recordTrace(o: RecordOptions): Promise<{ messages: number; bytes: number }> {
+  const now = o.now ?? Date.now;
+  const fd = fs.openSync(o.file, 'w');
+  let messages = 0;
+  let bytes = 0;
+  const write = (s: string) => {
+    fs.writeSync(fd, s);
+    bytes += Buffer.byteLength(s);
+  };
+  write(traceHeaderLine({ recordedAt: new Date(now()).toISOString(), broker: o.url.replace(/\/\/[^@/]*@/, '//'), topics: o.topics }));
+  const client = mqtt.connect(o.url, { ...mqttClientOptions({ broker: o.broker, url: o.url, clientId: `edgernn-record-${process.pid}-${now()}` }) });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', (e) => reject(new EdgeRnnError('GATEWAY_TRANSPORT', `record: cannot connect to ${o.url}: ${e.message}`)));
+    });
+    let finish: () => void = () => {};
+    const done = new Promise<void>((r) => (finish = r));
+    client.on('message', (topic, payload, packet) => {
+      write(traceRecordLine({ t: now(), topic, qos: packet.qos, payload }));
+      if (++messages === o.maxMessages) finish();
+    });
+    await new Promise<void>((resolve, reject) =>
+      client.subscribe(o.topics, { qos: 1 }, (err, granted) => {
+        if (err) return reject(new EdgeRnnError('GATEWAY_TRANSPORT', `record: subscribe: ${err.message}`));
+        const refused = (granted ?? []).filter((g) => g.qos >= 0x80);
+        if (refused.length) return reject(new EdgeRnnError('GATEWAY_TRANSPORT', `record: the broker refused ${refused.map((g) => g.topic).join(', ')}`));
+        resolve();
+      }),
+    );
+    o.onReady?.();
+    const waits: Array<Promise<void>> = [done];
+    let timer: NodeJS.Timeout | undefined;
+    if (o.durationMs !== undefined) waits.push(new Promise((r) => (timer = setTimeout(r, o.durationMs))));
+    if (o.stop) waits.push(o.stop);
+    if (o.maxMessages !== 0) await Promise.race(waits);
+    if (timer) clearTimeout(timer);
+  } finally {
+    await new Promise<void>((r) => client.end(false, {}, () => r()));
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+  }
+  return { messages, bytes };
+}
+
+// ---- replay -----------------------------------------------------------------------------------
+
+export interface ReplayOptions {
+  config: GatewayConfig;
+  records: readonly TraceRecord[];
+  /** 'max' (as fast as possible) or a factor of real time (2 = twice as fast). Either way the gateway's clock follows the trace. */
+  speed: number | 'max';
+  /** Models, front ends, detectors, as for Gateway.create. */
+  gateway?: Pick<GatewayOptions, 'models' | 'runtime' | 'detectors' | 'frontends'>;
+  onAlert?: (a: Alert) => void;
+  logger?: Logger;
+}
+
+export interface ReplayResult {
+  alerts: Alert[];
+  messages: number;
+  /** Messages no subscription matched (other sites, other sensors). */
+  skipped: number;
+  /** First and last record time. */
+  fromMs: number;
+  toMs: number;
+  counters: Record<string, number>;
+}
+
+/**
+ * Feeds a trace through a gateway built from `config` (broker, outbox, states, board and cluster
+ * replaced by in-memory stand-ins) on a manual clock that follows the trace's timestamps.
+ */
+export async function replayTrace(o: ReplayOptions): Promise<ReplayResult> {
+  const first = o.records[0]?.t ?? 0;
+  const clock = new ManualClock(first);
+  const transport = new TraceTransport();
+  const { cluster: _cluster, board: _board, ...rest } = o.config;
+  // Batching must not depend on wall time: no step budget.
+  const config: GatewayConfig = { ...rest, stateDir: '', metrics: { ...rest.metrics, intervalMs: 0 }, limits: { ...rest.limits, stepBudgetMs: 1e12 } };
+  delete (config.metrics as { httpPort?: number }).httpPort;
+  const gw = await Gateway.create({
+    ...o.gateway,
+    config,
+    clock,
+    transport,
+    outbox: new MemoryOutbox(),
+    stateStore: memoryStateStore(),
+    logger: o.logger ?? memoryLogger('silent'),
+  });
+  const alerts: Alert[] = [];
+  gw.on('alert', (a) => {
+    alerts.push(a);
+    o.onAlert?.(a);
+  });
+  let skipped = 0;
+  let prevT = first;
+  for (const r of o.records) {
+    if (o.speed !== 'max' && r.t > prevT) await new Promise((res) => setTimeout(res, (r.t - prevT) / (o.speed as number)));
+    prevT = r.t;
+    clock.advanceTo(r.t);
+    if (!transport.deliver(r.topic, r.payload)) skipped++;
+  }
+  // Past the end: give up held gaps, step what is queued.
+  clock.advance(config.limits.reorderTimeoutMs + config.limits.batchDelayMs + 1000);
+  gw.drainNow();
+  const last = o.records.length ? o.records[o.records.length - 1]!.t : first;
+  const counters = { ...gw.metrics.counters } as Record<string, number>;
+  await gw.stop();
+  return { alerts, messages: o.records.length - skipped, skipped, fromMs: first, toMs: last, counters };
+}
+
+// ---- scoring against ground truth ------------------------------------------------------------------
+
+export interface TruthEvent {
+  device: string;
+  /** Event start and end, ms since epoch (same clock as the payload ts or the trace t). */
+  startMs: number;
+  endMs: number;
+  label?: string;
+}
+
+export interface AlertScore {
+  events: number;
+  /** Events with at least one alert inside [start - tolerance, end + tolerance]. */
+  hits: number;
+  misses: number;
+  /** Alerts matching no event. */
+  falseAlarms: number;
+  /** Extra alerts inside an already detected event (not false alarms). */
+  repeats: number;
+  hours: number;
+  falseAlarmsPerHour: number;
+  /** Per device-hour: false alarms / (devices * hours). */
+  falseAlarmsPerDeviceHour: number;
+  /** Mean time from event start to its first alert (ms), over hits. */
+  meanDelayMs: number;
+}
+
+/** Scores alerts against labelled events: hits, misses, false alarms per hour. */
+export function scoreAlerts(alerts: readonly Alert[], truth: readonly TruthEvent[], opts: { fromMs: number; toMs: number; toleranceMs: number; devices: number }): AlertScore {
+  const detected = new Set<number>();
+  let falseAlarms = 0;
+  let repeats = 0;
+  let delaySum = 0;
+  for (const a of alerts) {
+    let matched = -1;
+    for (let i = 0; i < truth.length; i++) {
+      const e = truth[i]!;
+      if (e.device !== a.device) continue;
+      if (e.label !== undefined && e.label !== a.label) continue;
+      if (a.tsMs >= e.startMs - opts.toleranceMs && a.tsMs <= e.endMs + opts.toleranceMs) {
+        matched = i;
+        break;
+      }
+    }
+    if (matched < 0) falseAlarms++;
+    else if (detected.has(matched)) repeats++;
+    else {
+      detected.add(matched);
+      delaySum += a.tsMs - truth[matched]!.startMs;
+    }
+  }
+  const hours = Math.max(opts.toMs - opts.fromMs, 1) / 3_600_000;
+  return {
+    events: truth.length,
+    hits: detected.size,
+    misses: truth.length - detected.size,
+    falseAlarms,
+    repeats,
+    hours,
+    falseAlarmsPerHour: falseAlarms / hours,
+    falseAlarmsPerDeviceHour: falseAlarms / (hours * Math.max(1, opts.devices)),
+    meanDelayMs: detected.size ? delaySum / detected.size : NaN,
+  };
+}
+
+/** Reads ground truth: a JSON list of {device, startMs, endMs, label?} (start/end may be ISO dates). */
+export function parseTruth(text: string, source = 'truth.json'): TruthEvent[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new EdgeRnnError('GATEWAY_TRACE', `${source} is not JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(doc)) throw new EdgeRnnError('GATEWAY_TRACE', `${source} must be a list of {device, startMs, endMs, label?}`);
+  const time = (v: unknown, where: string) => {
+    const t = typeof v === 'string' ? Date.parse(v) : v;
+    if (typeof t !== 'number' || !Number.isFinite(t)) throw new EdgeRnnError('GATEWAY_TRACE', `${source}: ${where} must be ms since epoch or an ISO date, got ${JSON.stringify(v)}`);
+    return t;
+  };
+  return doc.map((e: unknown, i) => {
+    const o = e as Record<string, unknown>;
+    if (typeof o !== 'object' || o === null || typeof o.device !== 'string') throw new EdgeRnnError('GATEWAY_TRACE', `${source}: [${i}].device must be a string`);
+    const ev: TruthEvent = { device: o.device, startMs: time(o.startMs ?? o.start, `[${i}].startMs`), endMs: time(o.endMs ?? o.end, `[${i}].endMs`) };
+    if (ev.endMs < ev.startMs) throw new EdgeRnnError('GATEWAY_TRACE', `${source}: [${i}] ends (${ev.endMs}) before it starts (${ev.startMs})`);
+    if (typeof o.label === 'string') ev.label = o.label;
+    return ev;
+  });
+}

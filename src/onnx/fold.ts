@@ -11,6 +11,7 @@ import { ONNX_DTYPES, type NodeProto, type TensorProto } from './proto.js';
 import {
   broadcastDims,
   broadcastIndex,
+  checkConstDims,
   concreteInts,
   constOf,
   forEachIndex,
@@ -234,6 +235,7 @@ export const CONST_OPS: Readonly<Record<string, ConstOp>> = {
 
   ConstantOfShape: (ctx, inputs) => {
     const shape = concreteInts(need(ctx, inputs, 0, 'input'), `${ctx.label}: shape`);
+    checkConstDims(shape, ctx.label);
     const t = ctx.attrs.tensor('value');
     const dtype = t?.dataType ?? ONNX_DTYPES.FLOAT;
     const v = t?.data[0] ?? 0;
@@ -348,7 +350,9 @@ export const CONST_OPS: Readonly<Record<string, ConstOp>> = {
   Expand: (ctx, inputs) => {
     const x = need(ctx, inputs, 0, 'input');
     const shape = concreteInts(need(ctx, inputs, 1, 'shape'), `${ctx.label}: shape`);
+    checkConstDims(shape, ctx.label);
     const dims = broadcastDims(x.dims, shape, ctx.label);
+    checkConstDims(dims, ctx.label);
     const src: number[] = [];
     forEachIndex(dims, (idx) => src.push(broadcastIndex(x.dims, dims, idx)));
     return [gatherElements(x, dims, src)];
@@ -358,6 +362,7 @@ export const CONST_OPS: Readonly<Record<string, ConstOp>> = {
     const [s, l, d] = [0, 1, 2].map((i) => concreteInts(need(ctx, inputs, i, ['start', 'limit', 'delta'][i]!), `${ctx.label}: input ${i}`)[0]!);
     if (d === 0) throw invalid(`${ctx.label}: delta is 0`);
     const n = Math.max(Math.ceil((l! - s!) / d!), 0);
+    checkConstDims([n], ctx.label);
     return [constOf(inputs[0]!.dtype, [n], Array.from({ length: n }, (_, k) => s! + k * d!))];
   },
 

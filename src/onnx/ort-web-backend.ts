@@ -24,7 +24,9 @@ import type * as OrtWeb from 'onnxruntime-web';
 import { EdgeRnnError } from '../errors.js';
 import type { NonFinitePolicy } from '../runtime/engine.js';
 import { Attrs } from './attrs.js';
-import { decodeModelProto, type ModelProto } from './proto.js';
+import type { NodeTestCase, NodeTestResult } from './conformance.js';
+import { ONNX_DTYPES, decodeModelProto, decodeTensorProto, dtypeName, type ModelProto, type TensorProto } from './proto.js';
+import { FLOAT_ATOL } from './tolerance.js';
 
 export type OrtModule = typeof OrtWeb;
 export type SequenceLayout = 'TBF' | 'BTF' | 'TF';
@@ -349,4 +351,84 @@ export class OrtWebSession {
     this.stepCount = m.streamable ? this.stepCount + T : T;
     return y.slice();
   }
+}
+
+/** An onnxruntime tensor for a decoded TensorProto (numeric types only). */
+function ortTensorOf(ort: OrtModule, t: TensorProto): OrtWeb.Tensor {
+  const d = t.data;
+  switch (t.dataType) {
+    case ONNX_DTYPES.FLOAT: return new ort.Tensor('float32', Float32Array.from(d), t.dims);
+    case ONNX_DTYPES.DOUBLE: return new ort.Tensor('float64', Float64Array.from(d), t.dims);
+    case ONNX_DTYPES.INT32: return new ort.Tensor('int32', Int32Array.from(d), t.dims);
+    case ONNX_DTYPES.INT64: return new ort.Tensor('int64', BigInt64Array.from(d, (v) => BigInt(v)), t.dims);
+    case ONNX_DTYPES.INT8: return new ort.Tensor('int8', Int8Array.from(d), t.dims);
+    case ONNX_DTYPES.UINT8: return new ort.Tensor('uint8', Uint8Array.from(d), t.dims);
+    case ONNX_DTYPES.BOOL: return new ort.Tensor('bool', Uint8Array.from(d), t.dims);
+    default: throw new EdgeRnnError('ONNX_UNSUPPORTED', `tensor '${t.name}' of type ${dtypeName(t.dataType)} cannot be fed to onnxruntime-web here`);
+  }
+}
+
+/**
+ * Runs a node test on onnxruntime-web itself (the anchor for `edgernn conformance --backend
+ * ort-web`): inputs fed by graph-input order, outputs compared by graph-output order.
+ */
+export async function runNodeTestOrtWeb(tc: NodeTestCase, opts: { ort?: OrtModule; atol?: number } = {}): Promise<Omit<NodeTestResult, 'backend'> & { backend: 'ort-web' }> {
+  const atol = opts.atol ?? FLOAT_ATOL;
+  const result = { name: tc.name, backend: 'ort-web' as const, passed: false, atol, maxDiff: NaN, outputs: [] as NodeTestResult['outputs'] };
+  const ort = opts.ort ?? ((await import('onnxruntime-web')) as OrtModule);
+  ort.env.wasm.numThreads = 1;
+  let session: OrtWeb.InferenceSession | null = null;
+  try {
+    const model = decodeModelProto(tc.model, `${tc.name}/model.onnx`);
+    const inits = new Set(model.graph.initializer.map((t) => t.name));
+    const inputs = model.graph.input.filter((v) => !inits.has(v.name)).map((v) => v.name);
+    const outputs = model.graph.output.map((v) => v.name);
+    try {
+      session = await ort.InferenceSession.create(tc.model, { executionProviders: ['wasm'] });
+    } catch (e) {
+      throw wrap(e, tc.name, 'load this model');
+    }
+    let worst = 0;
+    for (const ds of tc.dataSets) {
+      const feeds: Record<string, OrtWeb.Tensor> = {};
+      ds.inputs.forEach((b, k) => {
+        const t = decodeTensorProto(b, `${tc.name}/${ds.name}/input_${k}.pb`);
+        feeds[t.name && inputs.includes(t.name) ? t.name : inputs[k]!] = ortTensorOf(ort, t);
+      });
+      let r: OrtWeb.InferenceSession.ReturnType;
+      try {
+        r = await session.run(feeds);
+      } catch (e) {
+        throw wrap(e, tc.name, 'run this test');
+      }
+      ds.outputs.forEach((b, k) => {
+        const want = decodeTensorProto(b, `${tc.name}/${ds.name}/output_${k}.pb`);
+        const name = want.name && outputs.includes(want.name) ? want.name : outputs[k]!;
+        const got = r[name]!;
+        if (got.dims.length !== want.dims.length || got.dims.some((d, i) => d !== want.dims[i])) {
+          throw new EdgeRnnError('SHAPE_MISMATCH', `${tc.name}: output '${name}' has shape [${got.dims}], the test expects [${want.dims}]`);
+        }
+        const g = got.data as ArrayLike<number>;
+        let max = 0;
+        let at = -1;
+        for (let i = 0; i < want.data.length; i++) {
+          const d = Math.abs(Number(g[i]) - want.data[i]!);
+          if (!(d <= max)) {
+            max = Number.isNaN(d) ? Infinity : d;
+            at = i;
+          }
+        }
+        result.outputs.push({ dataSet: ds.name, name, maxDiff: max, at });
+        worst = Math.max(worst, max);
+      });
+    }
+    result.maxDiff = worst;
+    result.passed = result.outputs.every((o) => o.maxDiff <= atol);
+  } catch (e) {
+    if (!(e instanceof EdgeRnnError)) throw e;
+    return { ...result, error: { code: e.code, message: e.message } };
+  } finally {
+    await session?.release();
+  }
+  return result;
 }

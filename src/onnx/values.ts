@@ -106,6 +106,18 @@ export type Value = ConstValue | DynValue | FreeValue | PoisonValue;
 // ---------------------------------------------------------------------------------------------
 // Constants
 
+/** Folded constants stay below this many elements (a corrupt shape must not exhaust memory). */
+export const MAX_CONST_ELEMENTS = 1 << 24;
+
+/** Throws unless dims are non-negative integers with at most MAX_CONST_ELEMENTS elements. */
+export function checkConstDims(dims: readonly number[], what: string): void {
+  if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw invalid(`${what}: shape [${dims.join(', ')}] has a negative or non-integer dimension`);
+  const n = dims.reduce((a, b) => a * b, 1);
+  if (n > MAX_CONST_ELEMENTS) {
+    throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what}: a constant of shape [${dims.join(', ')}] (${n} elements) exceeds the ${MAX_CONST_ELEMENTS}-element limit for folded constants`, { dims: [...dims] });
+  }
+}
+
 export function constOf(dtype: number, dims: number[], data: ArrayLike<number>, sym: Uint8Array | null = null): ConstValue {
   const d = Float64Array.from(data);
   if (d.length !== dims.reduce((a, b) => a * b, 1)) throw new Error(`internal: const of [${dims}] with ${d.length} elements`);

@@ -52,6 +52,13 @@ describe('edgernn conformance', () => {
     expect(r.code).toBe(1);
   });
 
+  it('--backend ort-web runs the models on onnxruntime-web itself (it rejects layout 1)', async () => {
+    const r = await cli('conformance', FIXTURES_ONNX_NODE, '--backend', 'ort-web');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/9 passed, 3 failed/);
+    for (const t of ['gru', 'lstm', 'simple_rnn']) expect(r.out).toMatch(new RegExp(`FAIL  test_${t}_batchwise .*layout == 1\\) are not supported`));
+  });
+
   it('a wrong expected output fails with exit 1 and names where', async () => {
     const dir = path.join(tmp, 'bad', 'test_gru_defaults');
     fs.cpSync(path.join(FIXTURES_ONNX_NODE, 'test_gru_defaults'), dir, { recursive: true });

@@ -315,6 +315,19 @@ describe('importer: bad input', () => {
     expect(e.message).toMatch(/reads 'nowhere', which no earlier node/);
   });
 
+  it('corrupt shapes in the glue cannot exhaust memory', () => {
+    for (const [shape, code] of [
+      [[100000, 100000, 8], 'ONNX_UNSUPPORTED'],
+      [[-3, 2], 'ONNX_INVALID'],
+    ] as const) {
+      const g = new TestGraph().input('X', ['seq', 1, 2]);
+      g.node('ConstantOfShape', [g.ints('s', [...shape])], ['z']);
+      g.node('Add', ['X', 'z'], ['Y']);
+      const e = thrown(() => importOnnx(g.output('Y').bytes(17)));
+      expect(e.code, JSON.stringify(shape)).toBe(code);
+    }
+  });
+
   it('the node-test runner reports an output of the wrong shape', async () => {
     const rng = new Rng(4);
     const g = new TestGraph().input('X', ['seq', 1, 2]);

@@ -6,7 +6,7 @@
  *
  * Semantics follow the ONNX operator spec of each op (opset 7..22 differences noted inline).
  */
-import { Attrs, nodeLabel } from './attrs.js';
+import type { Attrs } from './attrs.js';
 import { ONNX_DTYPES, type NodeProto, type TensorProto } from './proto.js';
 import {
   broadcastDims,
@@ -417,6 +417,3 @@ export const CONST_OPS: Readonly<Record<string, ConstOp>> = {
   },
 };
 
-export function constOpLabel(node: NodeProto): string {
-  return nodeLabel(node);
-}

@@ -275,8 +275,8 @@ export function dynSlice(ctx: OpContext, v0: DynValue, p: { axes: number[]; star
     const [e, eSym] = p.ends[k]!;
     const step = p.steps[k]!;
     if (a.role === 'T') {
-      // Symbolic T + k is the same as the negative index k for slicing.
-      const start = sSym ? s : s;
+      // A start of T + k (symbolic) means the same as the negative index k.
+      const start = s;
       const startIsFromEnd = sSym || s < 0;
       const toEnd = (eSym && e >= 0) || (!eSym && e >= BIG / 2) || (!eSym && e >= 2 ** 31 - 1);
       if (step === 1 && !startIsFromEnd && start === 0 && toEnd) return;

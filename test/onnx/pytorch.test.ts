@@ -3,7 +3,9 @@
  * computed): the node-test runner on every backend, and the convert path (ONNX -> ModelSpec ->
  * .ern -> runtime session) against PyTorch's numbers.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isEdgeRnnError } from '../../src/errors.js';
@@ -37,6 +39,24 @@ describe('PyTorch fixtures', () => {
     expect(dirs.sort()).toEqual([...names].sort());
     expect(fs.existsSync(path.join(FIXTURES_PYTORCH, 'generate.py'))).toBe(true);
     expect(names.length).toBeGreaterThanOrEqual(8);
+  });
+
+  // The generator is reproducible: rerun it into a temporary folder and compare bytes.
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch, onnx; print(torch.__version__)'], { encoding: 'utf8' });
+  const torchVersion = probe.status === 0 ? probe.stdout.trim() : null;
+  const why = torchVersion === null ? 'Debian python3 with torch and onnx is not installed' : torchVersion !== manifest.torch ? `torch ${torchVersion} differs from the fixtures' ${manifest.torch}` : '';
+  if (why) console.log(`skipping the fixture regeneration check: ${why}`);
+  it.skipIf(why !== '')('generate.py reproduces the committed fixtures byte for byte', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-pt-'));
+    try {
+      const r = spawnSync('/usr/bin/python3', [path.join(FIXTURES_PYTORCH, 'generate.py'), out], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const files = (dir: string): string[] => fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
+      expect(files(out)).toEqual(files(FIXTURES_PYTORCH).filter((f) => f !== 'generate.py'));
+      for (const f of files(out)) expect(fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(FIXTURES_PYTORCH, f))), f).toBe(true);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('match PyTorch on the float reference (atol 1e-5)', async () => {

@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   TRAINING_DIVERGED: 'training produced a non-finite loss (learning rate too high, or bad data)',
   // front ends (src/features)
   FRONTEND_SPEC: 'front-end parameters are missing, out of range or inconsistent',
+  EXTERNAL_TOOL: 'an external program (espeak-ng, flite, sox) is missing or failed',
+  DATASET_INTEGRITY: 'a generated dataset breaks its own rules (a held-out voice in training data, a clip outside its split)',
   // ONNX interop (src/onnx)
   ONNX_PARSE: 'an .onnx or .pb file is not valid protobuf, or not an ONNX ModelProto/TensorProto',
   ONNX_UNSUPPORTED: 'the ONNX graph uses operators or attributes edgernn cannot compile (the onnxruntime-web backend can run it)',

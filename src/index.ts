@@ -19,7 +19,7 @@ export { dequantizeModel } from './onnx/dequantize.js';
 export { readNpy, writeNpy, type NpyArray } from './io/npy.js';
 export { prepareIntModel, type PreparedIntModel, type PreparedRecurrent, type PreparedDense, type PreparedDirection } from './runtime/int/prepare.js';
 export * from './features/index.js';
-export { readWav, readWavMono, readWavInfo, encodeWav, floatToPcm16, type WavAudio, type WavInfo, type WavEncoding, type ReadWavMonoOptions } from './io/wav.js';
+export { readWav, readWavMono, readWavInfo, encodeWav, encodeWavHeader, floatToPcm16, type WavAudio, type WavInfo, type WavEncoding, type ReadWavMonoOptions } from './io/wav.js';
 export { importOnnx, onnxToSpec, SUPPORTED_OPS, type ImportOptions, type OnnxImport, type OnnxOutput, type SpecOptions } from './onnx/import.js';
 export { runNodeTest, CONFORMANCE_BACKENDS, type NodeTestCase, type NodeTestResult, type ConformanceBackend } from './onnx/conformance.js';
 export { OrtWebModel, OrtWebSession, type OrtWebOptions } from './onnx/ort-web-backend.js';

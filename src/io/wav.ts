@@ -193,6 +193,21 @@ export function encodeWav(samples: Int16Array | Float32Array | Float64Array, sam
   }
   const dataBytes = pcm.length * 2;
   const out = new Uint8Array(44 + dataBytes);
+  out.set(encodeWavHeader(dataBytes, sampleRateHz, channels));
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < pcm.length; i++) dv.setInt16(44 + 2 * i, pcm[i]!, true);
+  return out;
+}
+
+/**
+ * The 44-byte header of a 16-bit PCM WAV file whose data chunk holds `dataBytes` bytes: for
+ * writers that stream samples to a file and write the header last.
+ */
+export function encodeWavHeader(dataBytes: number, sampleRateHz: number, channels = 1): Uint8Array {
+  if (!Number.isInteger(dataBytes) || dataBytes < 0 || dataBytes > 0xffffffff - 36) {
+    throw new EdgeRnnError('SHAPE_MISMATCH', `encodeWavHeader: ${dataBytes} data bytes do not fit a RIFF file (at most 4 GiB)`, { got: dataBytes });
+  }
+  const out = new Uint8Array(44);
   const dv = new DataView(out.buffer);
   const ascii = (at: number, s: string): void => {
     for (let i = 0; i < 4; i++) out[at + i] = s.charCodeAt(i);
@@ -207,9 +222,8 @@ export function encodeWav(samples: Int16Array | Float32Array | Float64Array, sam
   dv.setUint32(24, sampleRateHz, true);
   dv.setUint32(28, sampleRateHz * channels * 2, true); // byte rate
   dv.setUint16(32, channels * 2, true); // block align
-  dv.setUint16(34, 16, true);
+  dv.setUint16(34, 16, true); // bits per sample
   ascii(36, 'data');
   dv.setUint32(40, dataBytes, true);
-  for (let i = 0; i < pcm.length; i++) dv.setInt16(44 + 2 * i, pcm[i]!, true);
   return out;
 }

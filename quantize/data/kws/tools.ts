@@ -1,0 +1,115 @@
+/**
+ * Node-only: the external programs the corpus is made with — espeak-ng and flite (speech) and
+ * sox (effects, noise synthesis). Each call is one child process; failures become
+ * EXTERNAL_TOOL errors carrying the command line and stderr.
+ */
+import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { EdgeRnnError } from '../../../src/index.js';
+
+export const TOOLS = ['espeak-ng', 'flite', 'sox'] as const;
+export type Tool = (typeof TOOLS)[number];
+
+export interface RunResult {
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs `cmd args`, resolving with its stdout bytes; rejects with EXTERNAL_TOOL on a non-zero exit. */
+export function run(cmd: string, args: readonly string[], opts: { maxBuffer?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { encoding: 'buffer', maxBuffer: opts.maxBuffer ?? 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const errText = stderr.toString('utf8').trim();
+      if (err) {
+        const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+        reject(
+          new EdgeRnnError('EXTERNAL_TOOL', missing ? `${cmd} is not installed (Debian package ${cmd})` : `${cmd} ${args.join(' ')} failed: ${errText || err.message}`, {
+            cmd,
+            args: [...args],
+            stderr: errText,
+          }),
+        );
+        return;
+      }
+      resolve({ stdout, stderr: errText });
+    });
+  });
+}
+
+/** The tools that are missing here (empty when all three run). */
+export async function missingTools(): Promise<Tool[]> {
+  const probes: Record<Tool, string[]> = { 'espeak-ng': ['--version'], flite: ['-lv'], sox: ['--version'] }; // flite --version exits 1
+  const missing: Tool[] = [];
+  for (const t of TOOLS) {
+    try {
+      await run(t, probes[t]);
+    } catch {
+      missing.push(t);
+    }
+  }
+  return missing;
+}
+
+export interface EspeakProsody {
+  /** Words per minute (espeak-ng -s, default 175). */
+  wpm: number;
+  /** Pitch 0..99 (espeak-ng -p, default 50). */
+  pitch: number;
+}
+
+export interface FliteProsody {
+  /** Duration stretch (> 1 is slower), flite --setf duration_stretch. */
+  durationStretch: number;
+  /** Multiplier of the voice's mean F0, applied through int_f0_target_mean. */
+  f0Scale: number;
+}
+
+/** Mean F0 (Hz) of the flite voices, for int_f0_target_mean = f0Scale · mean. */
+const FLITE_F0_HZ: Record<string, number> = { awb: 110, rms: 100, slt: 170, kal16: 105 };
+
+/** Synthesizes `text` into the WAV file `out` (the engine's own rate: 22.05 kHz espeak-ng, 16 kHz flite). */
+export async function synthesize(engine: 'espeak-ng' | 'flite', voice: string, text: string, prosody: EspeakProsody | FliteProsody, out: string): Promise<void> {
+  if (engine === 'espeak-ng') {
+    const p = prosody as EspeakProsody;
+    await run('espeak-ng', ['-v', voice, '-s', String(Math.round(p.wpm)), '-p', String(Math.round(p.pitch)), '-w', out, text]);
+  } else {
+    const p = prosody as FliteProsody;
+    const f0 = (FLITE_F0_HZ[voice] ?? 110) * p.f0Scale;
+    await run('flite', ['-voice', voice, '--setf', `duration_stretch=${p.durationStretch.toFixed(3)}`, '--setf', `int_f0_target_mean=${f0.toFixed(1)}`, '-t', text, '-o', out]);
+  }
+}
+
+/**
+ * sox `input` → mono float32 at `rateHz` through `effects`, read from stdout. -R makes sox
+ * repeatable (fixed seeds), -D disables dither. sox carries 32-bit integers between effects, so
+ * a chain starts with 12 dB of headroom (`gain -12`) to keep pitch/reverb from clipping; levels
+ * are set afterwards anyway. (-G, sox's automatic guard, fails on some reverb chains.)
+ */
+export async function soxToFloat(input: string[], effects: string[], rateHz: number): Promise<Float32Array> {
+  const chain = effects.length > 0 ? ['gain', '-12', ...effects] : [];
+  const { stdout } = await run('sox', ['-R', '-D', '-V1', ...input, '-t', 'raw', '-e', 'floating-point', '-b', '32', '-c', '1', '-r', String(rateHz), '-', ...chain]);
+  const copy = new Uint8Array(stdout.byteLength);
+  copy.set(stdout);
+  return new Float32Array(copy.buffer, 0, copy.byteLength >> 2);
+}
+
+/** `seconds` of sox-synthesized noise ('whitenoise' | 'pinknoise' | 'brownnoise'), float32 at rateHz. */
+export function soxNoise(kind: 'whitenoise' | 'pinknoise' | 'brownnoise', seconds: number, rateHz: number): Promise<Float32Array> {
+  return soxToFloat(['-n'], ['synth', String(seconds), kind], rateHz);
+}
+
+/** Who speaks, as far as synthesis is concerned (see voices.ts for roles). */
+export interface Voice {
+  engine: 'espeak-ng' | 'flite';
+  voice: string;
+}
+
+/** TTS of `text` into the scratch file `tmp`, then sox `effects` → mono float32 at rateHz (16 kHz). */
+export async function speak(v: Voice, text: string, prosody: EspeakProsody | FliteProsody, effects: string[], tmp: string, rateHz = 16000): Promise<Float32Array> {
+  await synthesize(v.engine, v.voice, text, prosody, tmp);
+  try {
+    return await soxToFloat([tmp], effects, rateHz);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Who speaks in the synthetic keyword corpus, and which split each voice may appear in.
+ *
+ * The held-out rule of the issue: flite's `kal16` and `slt` are test-only; training and
+ * validation use espeak-ng (accents × voice variants) and flite's `awb` and `rms`. The rule lives
+ * here and only here: a speaker's role comes from `roleOfFliteVoice` / the espeak table, a clip's
+ * split is derived from its speaker (never passed separately), and `assertSplitIntegrity`
+ * re-checks the whole manifest before it is written. flite's `kal` is the 8 kHz twin of `kal16`
+ * (same speaker) and is never used; `awb_time` only speaks clock times and is not used.
+ *
+ * Available here (checked with `espeak-ng --voices=en`, `ls .../espeak-ng-data/voices/!v`,
+ * `flite -lv`): 8 English espeak-ng accents, ~100 variants, flite kal awb_time kal16 awb rms slt.
+ * MBROLA voices are listed by espeak-ng but the mbrola binary is not installed, so none are used.
+ */
+import { EdgeRnnError } from '../../../src/index.js';
+
+export type SpeakerRole = 'trainval' | 'test';
+export type Split = 'train' | 'val' | 'test';
+export const SPLITS: readonly Split[] = ['train', 'val', 'test'];
+
+export const TRAINVAL_FLITE_VOICES = ['awb', 'rms'] as const;
+export const TEST_FLITE_VOICES = ['kal16', 'slt'] as const;
+/** Never used: `kal` is the same speaker as the held-out `kal16`; `awb_time` is a limited-domain clock voice. */
+export const BANNED_FLITE_VOICES = ['kal', 'awb_time'] as const;
+
+export const ESPEAK_ACCENTS = ['en-us', 'en-gb', 'en-gb-scotland', 'en-gb-x-gbclan', 'en-gb-x-rp', 'en-gb-x-gbcwmd', 'en-029', 'en-us-nyc'] as const;
+/** Human-sounding variants (men m1–m7, women f1–f5, Klatt-synthesizer and age variants). */
+export const ESPEAK_VARIANTS = ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'f1', 'f2', 'f3', 'f4', 'f5', 'klatt', 'klatt4', 'grandpa', 'aunty'] as const;
+
+export interface Speaker {
+  /** Stable id, also the file-name prefix: `espeak-en-us-m3`, `flite-awb`. */
+  id: string;
+  engine: 'espeak-ng' | 'flite';
+  /** espeak-ng `-v` argument (`en-us+m3`) or flite `-voice` name. */
+  voice: string;
+  role: SpeakerRole;
+}
+
+export function roleOfFliteVoice(voice: string): SpeakerRole {
+  if ((TEST_FLITE_VOICES as readonly string[]).includes(voice)) return 'test';
+  if ((TRAINVAL_FLITE_VOICES as readonly string[]).includes(voice)) return 'trainval';
+  throw new EdgeRnnError('DATASET_INTEGRITY', `flite voice '${voice}' has no role: train/val use ${TRAINVAL_FLITE_VOICES.join(', ')}, test uses ${TEST_FLITE_VOICES.join(', ')}`);
+}
+
+export function espeakSpeaker(accent: string, variant: string): Speaker {
+  return { id: `espeak-${accent}-${variant}`, engine: 'espeak-ng', voice: `${accent}+${variant}`, role: 'trainval' };
+}
+
+export function fliteSpeaker(voice: string): Speaker {
+  return { id: `flite-${voice}`, engine: 'flite', voice, role: roleOfFliteVoice(voice) };
+}
+
+/** Every speaker of one role. espeak-ng voices are always train/val; test voices come only from TEST_FLITE_VOICES. */
+export function speakersOfRole(role: SpeakerRole, accents: readonly string[], variants: readonly string[]): Speaker[] {
+  if (role === 'test') return TEST_FLITE_VOICES.map(fliteSpeaker);
+  return [...accents.flatMap((a) => variants.map((v) => espeakSpeaker(a, v))), ...TRAINVAL_FLITE_VOICES.map(fliteSpeaker)];
+}
+
+/** FNV-1a, 32 bits: stable string hashing for seeds and split assignment. */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * Speaker-disjoint train/val assignment for train/val speakers: the espeak-ng speakers with the
+ * lowest hash(id) go to validation (round(valFraction · n), at least 1 when there are 2 or more);
+ * flite awb and rms always train. Test speakers are always 'test'. Independent of the seed, so
+ * a validation voice stays a validation voice across corpus rebuilds.
+ */
+export function assignSplits(speakers: readonly Speaker[], valFraction: number): Map<string, Split> {
+  const out = new Map<string, Split>();
+  const espeak = speakers.filter((s) => s.role === 'trainval' && s.engine === 'espeak-ng').sort((a, b) => fnv1a(a.id) - fnv1a(b.id) || (a.id < b.id ? -1 : 1));
+  const nVal = espeak.length >= 2 ? Math.max(1, Math.round(valFraction * espeak.length)) : 0;
+  espeak.forEach((s, i) => out.set(s.id, i < nVal ? 'val' : 'train'));
+  for (const s of speakers) {
+    if (s.role === 'test') out.set(s.id, 'test');
+    else if (!out.has(s.id)) out.set(s.id, 'train');
+  }
+  return out;
+}
+
+/** What assertSplitIntegrity needs to know about a clip. */
+export interface ClipProvenance {
+  path: string;
+  split: Split;
+  /** The speaker of the clip's word (absent for _silence_). */
+  speaker?: string;
+  /** Every speaker whose audio is in the clip, babble included. */
+  sources: string[];
+}
+
+function integrity(msg: string): EdgeRnnError {
+  return new EdgeRnnError('DATASET_INTEGRITY', `split integrity: ${msg}`);
+}
+
+const TEST_IDS = new Set(TEST_FLITE_VOICES.map((v) => `flite-${v}`));
+const BANNED_IDS = new Set(BANNED_FLITE_VOICES.map((v) => `flite-${v}`));
+
+/**
+ * Throws unless: no train/val clip contains audio of a test voice (babble included), every test
+ * clip's audio comes only from test voices, no banned voice appears anywhere, and every clip's
+ * directory matches its split.
+ */
+export function assertSplitIntegrity(clips: readonly ClipProvenance[]): void {
+  for (const c of clips) {
+    if (!c.path.startsWith(`${c.split}/`)) throw integrity(`${c.path} is listed as ${c.split} but lives elsewhere`);
+    for (const s of c.sources) {
+      if (BANNED_IDS.has(s)) throw integrity(`${c.path} contains banned voice ${s}`);
+      const isTest = TEST_IDS.has(s);
+      if (c.split !== 'test' && isTest) throw integrity(`${c.split} clip ${c.path} contains held-out test voice ${s}`);
+      if (c.split === 'test' && !isTest) throw integrity(`test clip ${c.path} contains train/val voice ${s}`);
+    }
+    if (c.speaker !== undefined && !c.sources.includes(c.speaker)) throw integrity(`${c.path} does not list its speaker ${c.speaker} among its sources`);
+  }
+}

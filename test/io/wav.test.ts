@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeWav, isEdgeRnnError, readWav, readWavInfo, readWavMono, Rng } from '../../src/index.js';
+import { encodeWav, encodeWavHeader, isEdgeRnnError, readWav, readWavInfo, readWavMono, Rng } from '../../src/index.js';
 
 function hasSox(): boolean {
   try {
@@ -56,6 +56,12 @@ describe('encodeWav / readWav round trip', () => {
   it('float input is rounded and clipped to int16', () => {
     const w = readWav(encodeWav(Float32Array.from([0, 0.5, -0.5, 1.5, -2, 1 / 65536]), 16000));
     expect(Array.from(w.channelData[0]!, (v) => v * 32768)).toEqual([0, 16384, -16384, 32767, -32768, 1]);
+  });
+
+  it('encodeWavHeader + raw little-endian samples = encodeWav (for writers that stream to disk)', () => {
+    const whole = encodeWav(stereo, 16000, 2);
+    expect(encodeWavHeader(stereo.length * 2, 16000, 2)).toEqual(whole.subarray(0, 44));
+    expect(() => encodeWavHeader(2 ** 32, 16000)).toThrow(/do not fit a RIFF file/);
   });
 
   it('encodeWav refuses non-finite samples and partial frames', () => {

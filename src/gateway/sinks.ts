@@ -57,6 +57,9 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   });
   const led = cfg.led !== undefined ? new five.Led({ pin: cfg.led, board }) : null;
   const piezo = cfg.piezo !== undefined ? new five.Led({ pin: cfg.piezo, board }) : null;
+  // johnny-five's Relay never sets the pin mode (StandardFirmata powers digital pins up as
+  // OUTPUT, other firmwares may not): set it.
+  if (cfg.relay !== undefined) (board.io as { pinMode(pin: number, mode: number): void }).pinMode(cfg.relay, 1);
   const relay = cfg.relay !== undefined ? new five.Relay({ pin: cfg.relay, board, type: 'NO' }) : null;
   led?.off();
   piezo?.off();

@@ -31,27 +31,45 @@ export interface QuantRanges {
   denseAbsMax?: Record<number, number>;
 }
 
-/** Symmetric int8 rows: q = round(w / s) with s = max|w| / 127 per row. */
+/**
+ * Symmetric int8 rows: q = round(w / s) with s = max|w| / 127 per row, and the bias in
+ * accumulator units. The runtime needs sum|q|·32768 + |b| < 2^31 for every row (int16 inputs);
+ * a row whose bias does not fit gets a coarser scale (its weights are then tiny next to the bias),
+ * and a row that cannot fit at all is refused.
+ */
 function quantizeRows(w: Float64Array, rows: number, cols: number, bias: Float64Array | null): { q: Int8Array; scale: Float32Array; b: Int32Array } {
   const q = new Int8Array(rows * cols);
   const scale = new Float32Array(rows);
   const b = new Int32Array(rows);
-  // Bias headroom: worst-case |sum w x| is 127 * cols * 32768; the bias takes what is left.
-  const biasLimit = INT32_MAX - 127 * cols * 32768 - 1;
-  if (biasLimit < 2 ** 24) {
-    throw new EdgeRnnError('UNSUPPORTED_MODEL', `a layer with ${cols} inputs can overflow the int32 accumulator with int16 activations (limit ${Math.floor((INT32_MAX - 2 ** 24) / (127 * 32768))})`, { cols });
-  }
+  const quantizeRow = (j: number, s: number): number => {
+    let sumAbs = 0;
+    for (let k = 0; k < cols; k++) {
+      const v = Math.max(-127, Math.min(127, Math.round(w[j * cols + k]! / s)));
+      q[j * cols + k] = v;
+      sumAbs += Math.abs(v);
+    }
+    return sumAbs;
+  };
   for (let j = 0; j < rows; j++) {
     let maxAbs = 0;
     for (let k = 0; k < cols; k++) maxAbs = Math.max(maxAbs, Math.abs(w[j * cols + k]!));
     const bj = bias ? bias[j]! : 0;
-    // A row must be able to carry its bias in accumulator units; tiny rows get a coarser scale.
-    let s = Math.max(maxAbs / 127, Math.abs(bj) / biasLimit);
-    if (s === 0) s = 1;
-    s = Math.fround(s);
+    // An all-zero row (pruned) keeps scale 0: a placeholder like 1 would become the matrix's
+    // largest multiplier and, through the shared requantization shift, cost every other row
+    // precision.
+    if (maxAbs === 0 && bj === 0) continue;
+    let s = Math.fround(maxAbs > 0 ? maxAbs / 127 : Math.abs(bj) / 2 ** 30);
+    let sumAbs = maxAbs > 0 ? quantizeRow(j, s) : 0;
+    const budget = () => INT32_MAX - 1 - sumAbs * 32768;
+    if (budget() < 0) {
+      throw new EdgeRnnError('UNSUPPORTED_MODEL', `a weight row with ${cols} inputs sums to ${sumAbs} in int8 units: it could overflow the int32 accumulator with int16 activations (limit 65535)`, { cols, sumAbs });
+    }
+    if (Math.abs(bj) / s > budget()) {
+      s = Math.fround((Math.abs(bj) / budget()) * (1 + 1e-6));
+      sumAbs = quantizeRow(j, s);
+    }
     scale[j] = s;
-    for (let k = 0; k < cols; k++) q[j * cols + k] = Math.max(-127, Math.min(127, Math.round(w[j * cols + k]! / s)));
-    b[j] = Math.max(-biasLimit, Math.min(biasLimit, Math.round(bj / s)));
+    b[j] = Math.round(bj / s);
   }
   return { q, scale, b };
 }
@@ -189,8 +207,9 @@ export function calibrateAbsMax(spec: ModelSpec, sequences: readonly Float32Arra
           const D = numDirections(layer);
           const next = new Float64Array(T * H * D);
           floatDirections(layer).forEach((dir, d) => {
-            const h = new Float64Array(H);
-            const c = new Float64Array(H);
+            // Start from the layer's initial state, as the runtime does.
+            const h = Float64Array.from(layer.float!.initialH?.subarray(d * H, (d + 1) * H) ?? new Float64Array(H));
+            const c = Float64Array.from(layer.float!.initialC?.subarray(d * H, (d + 1) * H) ?? new Float64Array(H));
             const s = floatScratch(H);
             const reverse = d === 1 || layer.direction === 'reverse';
             for (let n = 0; n < T; n++) {

@@ -25,8 +25,8 @@ export interface RuntimeOptions {
   /** Default backend for models loaded by this runtime ('auto': simd if supported, else scalar). */
   backend?: BackendChoice;
   /**
-   * Feature probe for the SIMD build (default WebAssembly.validate). Tests inject an engine
-   * without SIMD through it; there is no other switch.
+   * Feature probe for the SIMD build (default: the engine compiles it, which also validates it).
+   * Tests inject an engine without SIMD through it; there is no other switch.
    */
   validate?: (bytes: Uint8Array<ArrayBuffer>) => boolean;
 }
@@ -41,6 +41,15 @@ export interface LoadOptions {
 }
 
 export function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
+  // Node's Buffer decodes natively (a cold atob + charCodeAt loop costs about a millisecond);
+  // browsers take the atob path.
+  const B = (globalThis as { Buffer?: { from(s: string, enc: string): Uint8Array } }).Buffer;
+  if (B) {
+    const b = B.from(s, 'base64');
+    const out = new Uint8Array(b.length);
+    out.set(b);
+    return out;
+  }
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
@@ -54,18 +63,30 @@ export function kernelBinaries(): { simd: Uint8Array<ArrayBuffer>; scalar: Uint8
 
 export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
   const bins = kernelBinaries();
-  const simdSupported = (opts.validate ?? ((b) => WebAssembly.validate(b)))(bins.simd);
   const choice = opts.backend ?? 'auto';
   if (choice !== 'auto' && !BACKENDS.includes(choice)) {
     throw new EdgeRnnError('BACKEND_UNAVAILABLE', `unknown backend '${String(choice)}': expected auto, ${BACKENDS.join(', ')}`);
+  }
+  // Probe SIMD by compiling the SIMD build (compiling validates; a separate validate() pass
+  // would cost a second walk over the module on every cold start).
+  let simd: Promise<WebAssembly.Module> | null = null;
+  let simdSupported: boolean;
+  if (opts.validate) {
+    simdSupported = opts.validate(bins.simd);
+  } else {
+    try {
+      simd = Promise.resolve(await WebAssembly.compile(bins.simd));
+      simdSupported = true;
+    } catch {
+      simdSupported = false;
+    }
   }
   if (choice === 'simd' && !simdSupported) {
     throw new EdgeRnnError('BACKEND_UNAVAILABLE', 'this WebAssembly engine does not validate the SIMD kernels: use backend "scalar" or "auto"');
   }
   // Compile only what the default backend needs now; the other build compiles on first use.
-  const modules = new KernelModules(bins, simdSupported);
+  const modules = new KernelModules(bins, simdSupported, simd);
   if (choice === 'scalar' || (!simdSupported && choice !== 'reference' && choice !== 'float')) await modules.get('scalar');
-  else if (simdSupported && choice !== 'reference' && choice !== 'float') await modules.get('simd');
   return new Runtime(modules, simdSupported, choice);
 }
 
@@ -75,7 +96,10 @@ class KernelModules {
   constructor(
     private readonly bins: { simd: Uint8Array<ArrayBuffer>; scalar: Uint8Array<ArrayBuffer> },
     private readonly simdSupported: boolean,
-  ) {}
+    simd: Promise<WebAssembly.Module> | null,
+  ) {
+    if (simd) this.compiled.set('simd', simd);
+  }
 
   get(build: 'simd' | 'scalar'): Promise<WebAssembly.Module> {
     if (build === 'simd' && !this.simdSupported) throw new EdgeRnnError('BACKEND_UNAVAILABLE', 'SIMD is not supported by this WebAssembly engine');

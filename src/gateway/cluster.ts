@@ -6,8 +6,9 @@
  * - Devices publish on {prefix}/{site}/p<k>/{device}/{sensor}, k = fnv1a32(device) mod P.
  * - Members: every gateway's retained status ({state: "online", cluster: {group, partitions}}),
  *   cleared to "offline" by its last will when it vanishes. The view is the sorted set of online
- *   members of the group; partition p belongs to argmax_m fnv1a32(m + "/" + p) (rendezvous
- *   hashing: a membership change moves only the partitions of the member that came or went).
+ *   members of the group; partition p belongs to argmax_m fmix32(fnv1a32(m + "/" + p))
+ *   (rendezvous hashing: a membership change moves only the partitions of the member that came
+ *   or went).
  * - The owner of p subscribes to $share/<group>/<sensor filter of p>. While two gateways overlap
  *   on p during a move, the shared subscription gives each message to exactly one of them (never
  *   to both), and the hand-off below puts them back together without loss or duplicates.
@@ -39,6 +40,8 @@ type PartitionState =
       synced: boolean;
       done: boolean;
       timer: TimerHandle;
+      /** Ownership moved on while acquiring: hand over to this member once acquired. */
+      then?: string;
     }
   | { state: 'releasing'; to: string; timer: TimerHandle };
 
@@ -53,12 +56,22 @@ interface HandoffMessage {
   data?: string;
 }
 
-/** Owner of a partition among members: rendezvous (highest random weight) hashing. */
+/** MurmurHash3's 32-bit finalizer: FNV-1a alone mixes the last bytes poorly, so "gw-a/p3" and "gw-b/p3" would rank alike for every partition. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Owner of a partition among members: rendezvous (highest random weight) hashing, weight fmix32(fnv1a32(member + "/" + partition)). */
 export function partitionOwner(partition: string, members: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestW = -1;
   for (const m of members) {
-    const w = fnv1a32(`${m}/${partition}`);
+    const w = fmix32(fnv1a32(`${m}/${partition}`));
     if (w > bestW || (w === bestW && best !== undefined && m < best)) {
       bestW = w;
       best = m;
@@ -80,8 +93,8 @@ export class ClusterCoordinator {
   private prevView: string[] | null = null;
   private started = false;
   private readonly parts = new Map<string, PartitionState>();
-  /** Latest READY per partition (it may arrive before our own view changes). */
-  private readonly readies = new Map<string, { to: string; view: string }>();
+  /** READY messages seen, as "partition|member" (they may arrive before our own view changes). */
+  private readonly readies = new Set<string>();
   /** Keys whose state came by hand-off: retained checkpoints must not override them. */
   private readonly fromHandoff = new Set<string>();
   private checkpointTimer: TimerHandle | null = null;
@@ -217,7 +230,10 @@ export class ClusterCoordinator {
   }
 
   private onReady(m: HandoffMessage): void {
-    this.readies.set(m.partition, { to: m.from, view: m.view ?? '' });
+    // Our own READY comes back too (we subscribe to the broadcast topic): not a peer's.
+    if (m.from === this.me) return;
+    this.gw.logger.debug('cluster: ready received', { partition: m.partition, from: m.from, state: this.parts.get(m.partition)?.state ?? 'none' });
+    this.readies.add(`${m.partition}|${m.from}`);
     const p = this.parts.get(m.partition);
     if (p?.state === 'releasing' && p.to === m.from) this.release(m.partition, p.to);
   }
@@ -257,7 +273,7 @@ export class ClusterCoordinator {
     const partition = parts[parts.length - 2]!;
     const key = Buffer.from(parts[parts.length - 1]!, 'base64url').toString('utf8');
     if (this.parts.get(partition)?.state !== 'acquiring' || this.fromHandoff.has(key)) return;
-    this.gw.stagedStates.set(key, new Uint8Array(payload));
+    this.gw.importStream(key, new Uint8Array(payload));
   }
 
   /** Sensor data: process it if we own its partition, hold it while acquiring, else forward it. */
@@ -317,7 +333,12 @@ export class ClusterCoordinator {
         else if (cur.state === 'releasing' && cur.to !== owner) {
           this.gw.clock.clearTimeout(cur.timer);
           this.startRelease(p, owner);
-        } else if (cur.state === 'acquiring') this.abandon(p, owner);
+        } else if (cur.state === 'acquiring') {
+          // Nobody held it before us (we may hold checkpoint states): finish, then hand over
+          // properly. Someone did: they will hand it to the new owner; pass on what we hold.
+          if (cur.waitFor === null) cur.then = owner;
+          else this.abandon(p, owner);
+        }
       }
     }
     this.gw.metrics.gauges.partitions_owned = this.owned().length;
@@ -336,6 +357,7 @@ export class ClusterCoordinator {
     const t = this.gw.transport;
     t.subscribe([...this.sharedFilters(p), `${this.base}/state/${p}/+`], 1)
       .then(async () => {
+        this.gw.logger.debug('cluster: subscribed, announcing ready', { partition: p, waitFor });
         await this.gw.transport.publish(`${this.base}/handoff`, JSON.stringify({ kind: 'ready', partition: p, from: this.me, view: this.viewId(this.view) } satisfies HandoffMessage), { qos: 1 });
         await this.send(this.me, { kind: 'sync', partition: p, from: this.me });
       })
@@ -377,23 +399,33 @@ export class ClusterCoordinator {
     for (const x of withSeq) this.deliver(x.h.topic, x.h.payload);
     this.gw.logger.info('cluster: partition acquired', { partition: p, held: s.held.length, from: s.waitFor, done: s.done });
     this.gw.metrics.gauges.partitions_owned = this.owned().length;
+    if (s.then !== undefined && partitionOwner(p, this.view) === s.then) this.startRelease(p, s.then);
   }
 
-  /** A partition we were acquiring moved on before we got it: pass what we hold to its owner. */
+  /**
+   * A partition we were acquiring from another member moved on before that member handed it
+   * over: pass what we hold to the new owner and tell it we are done (the previous holder
+   * hands the states to the new owner itself).
+   */
   private abandon(p: string, owner: string): void {
     const s = this.parts.get(p);
     if (s?.state !== 'acquiring') return;
     this.gw.clock.clearTimeout(s.timer);
     this.parts.delete(p);
-    this.gw.transport.unsubscribe([...this.sharedFilters(p), `${this.base}/state/${p}/+`]).catch(() => {});
-    for (const h of s.held) this.send(owner, { kind: 'forward', partition: p, from: this.me, topic: h.topic, data: Buffer.from(h.payload).toString('base64') });
+    const job = (async () => {
+      await this.gw.transport.unsubscribe([...this.sharedFilters(p), `${this.base}/state/${p}/+`]).catch(() => {});
+      await Promise.all(s.held.map((h) => this.send(owner, { kind: 'forward', partition: p, from: this.me, topic: h.topic, data: Buffer.from(h.payload).toString('base64') })));
+      await this.send(owner, { kind: 'done', partition: p, from: this.me, to: owner });
+    })().finally(() => this.releases.delete(job));
+    this.releases.add(job);
   }
 
   private startRelease(p: string, to: string): void {
+    const ready = this.readies.has(`${p}|${to}`);
+    this.gw.logger.debug('cluster: releasing', { partition: p, to, ready });
     const timer = this.gw.clock.setTimeout(() => this.release(p, to), this.cfg.handoffTimeoutMs);
     this.parts.set(p, { state: 'releasing', to, timer });
-    const r = this.readies.get(p);
-    if (r && r.to === to) this.release(p, to);
+    if (ready) this.release(p, to);
   }
 
   /** Hands p over to `to` (see the protocol above). */
@@ -403,7 +435,7 @@ export class ClusterCoordinator {
     this.gw.clock.clearTimeout(s.timer);
     // From here on, messages of p are forwarded (admit() finds no state for p).
     this.parts.delete(p);
-    this.readies.delete(p);
+    this.readies.delete(`${p}|${to}`);
     const job = this.doRelease(p, to).finally(() => this.releases.delete(job));
     this.releases.add(job);
     this.gw.metrics.gauges.partitions_owned = this.owned().length;

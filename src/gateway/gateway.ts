@@ -134,8 +134,6 @@ export class Gateway {
   private stopped = false;
   private readonly startedAtMs: number;
   private readonly drainTimeoutMs: number;
-  /** Stream states staged for import (cluster hand-off), used when the stream is created. */
-  /** @internal */ readonly stagedStates = new Map<string, Uint8Array>();
 
   private constructor(o: {
     config: GatewayConfig;
@@ -434,19 +432,17 @@ export class Gateway {
       this.evict(oldest, 'device cap');
     }
     const ns = new DeviceStream(device, sensor, route, this.config.limits, now);
-    const staged = this.stagedStates.get(key);
-    const saved = staged ?? this.stateStore.load(key);
+    const saved = this.stateStore.load(key);
     if (saved) {
       try {
         ns.importState(saved);
         this.metrics.inc('state_restores_total');
-        this.logger.debug('stream restored', { device, sensor, lastSeq: ns.lastSeq, frameIndex: ns.frameIndex, from: staged ? 'hand-off' : 'store' });
+        this.logger.debug('stream restored', { device, sensor, lastSeq: ns.lastSeq, frameIndex: ns.frameIndex });
       } catch (e) {
         this.metrics.inc('state_errors_total');
         this.logger.warn('saved stream state not used', { device, sensor, error: (e as Error).message });
       }
-      if (staged) this.stagedStates.delete(key);
-      else this.stateStore.delete(key);
+      this.stateStore.delete(key);
     }
     this.streams.set(key, ns);
     this.metrics.gauges.devices = this.streams.size;
@@ -536,7 +532,7 @@ export class Gateway {
     this.metrics.gauges.devices = this.streams.size;
   }
 
-  /** @internal Imports a stream state now (replacing a live stream's) or stages it for creation. */
+  /** @internal Imports a stream state now (replacing a live stream's), or stores it for when the device next sends. */
   importStream(key: string, bytes: Uint8Array): void {
     const live = this.streams.get(key);
     if (live) {
@@ -549,7 +545,7 @@ export class Gateway {
       }
       return;
     }
-    this.stagedStates.set(key, bytes);
+    this.stateStore.save(key, bytes);
   }
 
   /** @internal Route of a sensor name. */

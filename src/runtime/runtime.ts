@@ -38,6 +38,12 @@ export interface LoadOptions {
   source?: string;
   /** What sessions do with NaN/±Infinity in frames (default 'error'). */
   nonFinite?: NonFinitePolicy;
+  /**
+   * WASM weight storage: 'auto' (default) stores a matrix block-sparse when enough of its 4x8
+   * tiles are zero; 'dense' and 'sparse' force one layout (benchmarks, tests). Results are
+   * identical either way.
+   */
+  weightStorage?: 'auto' | 'dense' | 'sparse';
 }
 
 export function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
@@ -139,12 +145,12 @@ export class Runtime {
   }
 
   /** Builds an engine for a spec on a backend (no golden check: see load()). */
-  async engine(spec: ModelSpec, backend: BackendName): Promise<Engine> {
+  async engine(spec: ModelSpec, backend: BackendName, weightStorage: LoadOptions['weightStorage'] = 'auto'): Promise<Engine> {
     if (backend === 'float') return new FloatEngine(spec);
     const P = prepareIntModel(spec);
     if (backend === 'reference') return new IntEngine(P, new ReferenceKernels(P));
     const exports = await instantiateKernels(await this.modules.get(backend));
-    return new IntEngine(P, new WasmKernels(exports, backend, P));
+    return new IntEngine(P, new WasmKernels(exports, backend, P, { storage: weightStorage }));
   }
 
   /** Parses, validates, prepares and golden-checks a model. */
@@ -153,7 +159,7 @@ export class Runtime {
     const decoded = decodeModel(bytes, source, await ernContentDigest(bytes));
     let engine: Engine;
     try {
-      engine = await this.engine(decoded.spec, this.resolveBackend(decoded.spec, opts.backend ?? this.choice));
+      engine = await this.engine(decoded.spec, this.resolveBackend(decoded.spec, opts.backend ?? this.choice), opts.weightStorage ?? 'auto');
     } catch (e) {
       // Name the file in errors found while preparing (quantization parameters, overflow bounds).
       if (e instanceof EdgeRnnError && !e.message.startsWith(source)) throw new EdgeRnnError(e.code, `${source}: ${e.message}`, { source, ...e.details });

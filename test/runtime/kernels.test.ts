@@ -4,7 +4,8 @@
  * random inputs, in step(), run() and stepMany(), and states must move between them.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, encodeModel, kernelBinaries, type Model, type Runtime } from '../../src/index.js';
+import { createRuntime, encodeModel, kernelBinaries, type Model, type ModelSpec, type Runtime } from '../../src/index.js';
+import { Rng } from '../../src/util/rng.js';
 import { sigmoidQ15, tanhQ15 } from '../../src/runtime/fixed-point.js';
 import { instantiateKernels } from '../../src/runtime/wasm/kernels.js';
 import { randomQuantModel, randomSequences } from '../helpers/random-model.js';
@@ -123,6 +124,53 @@ describe('bit-exact across reference, scalar and simd (bidirectional and reverse
       const seq = randomSequences(seed + 3, int8.input.size, 1, 23)[0]!;
       const want = models.reference.session().run(seq);
       for (const b of ['scalar', 'simd'] as const) expect(sameBits(models[b].session().run(seq), want), b).toBe(true);
+    });
+  }
+});
+
+/** Zeroes a random fraction of 4x8 blocks of every int8 weight matrix (block-sparse models). */
+function pruneBlocks(spec: ModelSpec, fraction: number, seed: number): ModelSpec {
+  const rng = new Rng(seed);
+  const zeroBlocks = (q: Int8Array, rows: number, cols: number) => {
+    for (let r0 = 0; r0 < rows; r0 += 4) {
+      for (let c0 = 0; c0 < cols; c0 += 8) {
+        if (rng.next() >= fraction) continue;
+        for (let r = r0; r < Math.min(r0 + 4, rows); r++) for (let c = c0; c < Math.min(c0 + 8, cols); c++) q[r * cols + c] = 0;
+      }
+    }
+  };
+  for (const l of spec.layers) {
+    if (l.kind === 'dense' && l.quant) zeroBlocks(l.quant.Wq, l.outputSize, l.inputSize);
+    if ((l.kind === 'gru' || l.kind === 'lstm' || l.kind === 'rnn') && l.quant) {
+      const rows = l.quant.Wscale.length;
+      zeroBlocks(l.quant.Wq, rows, l.inputSize);
+      zeroBlocks(l.quant.Rq, rows, l.hiddenSize);
+    }
+  }
+  return spec;
+}
+
+describe('block-sparse weight storage is bit-exact with dense', () => {
+  for (let seed = 2000; seed < 2040; seed++) {
+    it(`random model ${seed}, ${(seed % 4) * 25}% of blocks zeroed`, async () => {
+      const { int8 } = randomQuantModel(seed, { offline: seed % 5 === 0, maxHidden: 70, maxInput: 45 });
+      const bytes = encodeModel(pruneBlocks(int8, (seed % 4) * 0.25, seed));
+      const ref = await rt.load(bytes, { backend: 'reference' });
+      const seq = randomSequences(seed, int8.input.size, 1, 13)[0]!;
+      const want = ref.session().run(seq);
+      for (const backend of ['simd', 'scalar'] as const) {
+        for (const weightStorage of ['sparse', 'dense', 'auto'] as const) {
+          const m = await rt.load(bytes, { backend, weightStorage });
+          expect(sameBits(m.session().run(seq), want), `${backend} ${weightStorage}`).toBe(true);
+          if (m.streamable) {
+            const s = m.session();
+            const I = m.inputSize;
+            const got = new Float32Array(want.length);
+            for (let t = 0; t < 13; t++) got.set(s.step(seq.subarray(t * I, (t + 1) * I)), t * m.outputSize);
+            expect(sameBits(got, want), `${backend} ${weightStorage} step`).toBe(true);
+          }
+        }
+      }
     });
   }
 });

@@ -169,26 +169,29 @@ function edgernnRunners(model: Model, shape: BenchShape, frames: Float32Array): 
   };
 }
 
-/** The bare SIMD int8 x int16 matvec loop with the step's MAC count, repeated inside WASM. */
+/**
+ * The bare SIMD int8 x int16 matvec loop with the step's MAC count, repeated inside WASM: the
+ * kernels' own inner loop over 4x8 tiles, without requantization, gates, calls or copies.
+ */
 async function matvecBound(shape: BenchShape): Promise<Runner> {
   const x = await instantiateKernels(await WebAssembly.compile(kernelBinaries().simd));
-  const cols = Math.ceil((shape.inputSize + shape.hidden) / 8) * 8;
-  const rows = Math.ceil(stepMacs(shape) / cols / 4) * 4;
+  const kb = Math.ceil((shape.inputSize + shape.hidden) / 8);
+  const groups = Math.ceil(stepMacs(shape) / (kb * 32));
   const base = Math.ceil(x.heap_base() / 16) * 16;
-  const need = base + rows * cols + cols * 2 + rows * 4 + 64;
+  const need = base + groups * kb * 32 + kb * 16 + groups * 16 + 64;
   if (need > x.memory.buffer.byteLength) x.memory.grow(Math.ceil((need - x.memory.buffer.byteLength) / 65536));
   const w = base;
-  const xv = w + rows * cols;
-  const out = xv + cols * 2;
+  const xv = w + groups * kb * 32;
+  const out = xv + kb * 16;
   const rng = new Rng(5);
   const u8 = new Uint8Array(x.memory.buffer);
-  for (let i = 0; i < rows * cols; i++) u8[w + i] = rng.int(0, 255);
-  const i16 = new Int16Array(x.memory.buffer, xv, cols);
-  for (let i = 0; i < cols; i++) i16[i] = rng.int(-32768, 32767);
+  for (let i = 0; i < groups * kb * 32; i++) u8[w + i] = rng.int(0, 255);
+  const i16 = new Int16Array(x.memory.buffer, xv, kb * 8);
+  for (let i = 0; i < kb * 8; i++) i16[i] = rng.int(-32768, 32767);
   const REPS = 100;
   return (n) => {
-    // n calls of REPS products each; the harness divides by n, so divide the reps here.
-    x.bench_matvec(w, rows, cols, xv, out, n * REPS);
+    // n calls of REPS products each; the harness divides by n * REPS.
+    x.bench_matvec(w, groups, kb, xv, out, n * REPS);
   };
 }
 

@@ -8,7 +8,7 @@ import type { EngineState } from '../engine.js';
 import type { IntKernels } from '../int/engine.js';
 import type { PreparedIntModel, PreparedRecurrent } from '../int/prepare.js';
 import { WasmArena } from './arena.js';
-import { directionInit, writeModel, type ModelLayout } from './layout.js';
+import { directionInit, writeModel, type LayoutOptions, type ModelLayout } from './layout.js';
 
 /** The kernel module's exports (src/runtime/kernels/assembly/index.ts). */
 export interface KernelExports {
@@ -35,7 +35,7 @@ export interface KernelExports {
   ): void;
   dense_run(model: number, desc: number, x: number, xStride: number, T: number, y16: number, y32: number): void;
   activate_array(which: number, x: number, n: number, y: number): void;
-  bench_matvec(w: number, rows: number, cols: number, x: number, out: number, reps: number): void;
+  bench_matvec(tiles: number, groups: number, kb: number, x: number, out: number, reps: number): void;
 }
 
 export async function instantiateKernels(module: WebAssembly.Module): Promise<KernelExports> {
@@ -73,19 +73,19 @@ export class WasmKernels implements IntKernels {
   readonly arena: WasmArena;
   private readonly x: KernelExports;
   private readonly P: PreparedIntModel;
-  private readonly layout: ModelLayout;
+  readonly layout: ModelLayout;
   private readonly stateBlock: number;
   private readonly inPtr: number;
   private readonly outPtr: number;
   private readonly batch: { in: KernelBuffer; q: KernelBuffer; out: KernelBuffer; states: KernelBuffer };
   private readonly seq: { in: KernelBuffer; q: KernelBuffer; acc: KernelBuffer; out: KernelBuffer; a: KernelBuffer; b: KernelBuffer; px: KernelBuffer; tmp: KernelBuffer };
 
-  constructor(exports: KernelExports, backend: 'simd' | 'scalar', P: PreparedIntModel) {
+  constructor(exports: KernelExports, backend: 'simd' | 'scalar', P: PreparedIntModel, layout: LayoutOptions = {}) {
     this.x = exports;
     this.backend = backend;
     this.P = P;
     this.arena = new WasmArena(exports.memory, exports.heap_base());
-    this.layout = writeModel(this.arena, P);
+    this.layout = writeModel(this.arena, P, layout);
     this.weightBytes = this.layout.weightBytes;
     this.stateBlock = Math.max(16, Math.ceil(P.stateBytes / 16) * 16);
     this.inPtr = this.arena.alloc(P.inputSize * 4);

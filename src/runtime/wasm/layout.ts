@@ -1,7 +1,13 @@
 /**
- * Writes a prepared int8 model into kernel memory: weights, constants, descriptors, scratch.
- * The word offsets below must match src/runtime/kernels/assembly/{index,cells}.ts.
+ * Writes a prepared int8 model into kernel memory: weights as tiles, constants, descriptors,
+ * scratch. The byte offsets below must match src/runtime/kernels/assembly/{index,cells,matvec}.ts.
+ *
+ * Matrices are stored in tiles of 4 rows x 8 inputs (32 bytes, row by row), grouped by 4 rows:
+ * the unit one pass of the SIMD loop consumes. A matrix whose all-zero tiles reach
+ * SPARSE_MIN_ZERO_TILES of the total is stored block-sparse: only non-zero tiles, each with the
+ * byte offset of its 8 inputs, plus the first tile index of every group.
  */
+import type { RowMultipliers } from '../fixed-point.js';
 import { DENSE_ACT_ID, KERNEL_KIND, type PreparedIntModel, type PreparedRecurrent } from '../int/prepare.js';
 import { inverseScalesF32 } from '../int/reference.js';
 import type { WasmArena } from './arena.js';
@@ -9,12 +15,24 @@ import type { WasmArena } from './arena.js';
 /** Model descriptor words. */
 const M = { nLayers: 0, inW: 1, outW: 2, px: 3, ph: 4, gate: 5, rh: 6, bufA: 7, bufB: 8, layers: 9, stateOff: 10, inSize: 11, inv: 12, xq: 13, oscale: 14, orelu: 15, acc: 16 } as const;
 const MODEL_WORDS = 20;
-/** Recurrent layer descriptor words; direction blocks of 16 words start at word 8. */
+/** Recurrent layer descriptor words; direction blocks of 32 words start at word 8. */
 const L = { kind: 0, Hp: 1, G: 2, Ip: 3, clip: 4, flags: 5, nDir: 6, outW: 7, dir0: 8 } as const;
-const DIR_WORDS = 16;
-const D = { W: 0, R: 1, bx: 2, bh: 3, mx: 4, mxs: 5, mxc: 6, mh: 7, mhs: 8, mhc: 9, mp: 10, mps: 11, mpc: 12, h0: 13, c0: 14 } as const;
-/** Dense descriptor words. */
-const N = { kind: 0, Ip: 1, Op: 2, act: 3, final: 4, W: 5, b: 6, mo: 7, mos: 8, moc: 9, outW: 10 } as const;
+const DIR_WORDS = 32;
+/** Direction block words: W matrix (12 words), R matrix (12), then peepholes and initial state. */
+const D = { wmat: 0, rmat: 12, mp: 24, mps: 25, mpc: 26, h0: 27, c0: 28 } as const;
+/** Dense descriptor words; its matrix descriptor starts at word 8. */
+const N = { kind: 0, Ip: 1, Op: 2, act: 3, final: 4, outW: 5, mat: 8 } as const;
+const DENSE_WORDS = 20;
+/** Matrix descriptor words. */
+const MAT = { tiles: 0, index: 1, gstart: 2, kb: 3, bias: 4, m: 5, shift: 6, consts: 7, clamp: 8 } as const;
+
+/** Fraction of all-zero 4x8 tiles from which a matrix is stored block-sparse. */
+export const SPARSE_MIN_ZERO_TILES = 0.15;
+
+export interface LayoutOptions {
+  /** 'auto' (by SPARSE_MIN_ZERO_TILES), or force one storage for every matrix (tests, benchmarks). */
+  storage?: 'auto' | 'dense' | 'sparse';
+}
 
 export interface ModelLayout {
   model: number;
@@ -25,6 +43,8 @@ export interface ModelLayout {
   widest: number;
   /** Bytes of weights and constants copied in. */
   weightBytes: number;
+  /** Matrices stored block-sparse, and tiles kept / total over them. */
+  sparse: { matrices: number; keptTiles: number; totalTiles: number };
 }
 
 function writeWords(arena: WasmArena, ptr: number, words: Record<number, number>): void {
@@ -32,7 +52,74 @@ function writeWords(arena: WasmArena, ptr: number, words: Record<number, number>
   for (const [k, v] of Object.entries(words)) i32[(ptr >> 2) + Number(k)] = v;
 }
 
-function writeRecurrent(arena: WasmArena, P: PreparedRecurrent): { ptr: number; bytes: number } {
+interface MatrixInput {
+  /** Row-major padded int8 matrix [rows][cols]; rows % 4 == 0, cols % 8 == 0. */
+  W: Int8Array;
+  rows: number;
+  cols: number;
+  bias: Int32Array;
+  /** Requantization multipliers (absent for a final dense layer). */
+  mult: RowMultipliers | null;
+}
+
+/** Writes one matrix's tiles and its descriptor (12 words at `desc`). */
+function writeMatrix(arena: WasmArena, desc: number, mi: MatrixInput, opts: LayoutOptions, stats: ModelLayout['sparse']): void {
+  const { W, rows, cols } = mi;
+  const groups = rows / 4;
+  const kb = cols / 8;
+  const tileZero = (g: number, b: number): boolean => {
+    for (let r = 0; r < 4; r++) for (let k = 0; k < 8; k++) if (W[(g * 4 + r) * cols + b * 8 + k] !== 0) return false;
+    return true;
+  };
+  let zero = 0;
+  for (let g = 0; g < groups; g++) for (let b = 0; b < kb; b++) if (tileZero(g, b)) zero++;
+  const total = groups * kb;
+  const sparse = opts.storage === 'sparse' || (opts.storage !== 'dense' && total > 0 && zero / total >= SPARSE_MIN_ZERO_TILES);
+  const kept = sparse ? total - zero : total;
+  const tiles = new Int8Array(Math.max(kept, 1) * 32);
+  const index = sparse ? new Int32Array(Math.max(kept, 1)) : null;
+  const gstart = sparse ? new Int32Array(groups + 1) : null;
+  let t = 0;
+  for (let g = 0; g < groups; g++) {
+    if (gstart) gstart[g] = t;
+    for (let b = 0; b < kb; b++) {
+      if (sparse && tileZero(g, b)) continue;
+      for (let r = 0; r < 4; r++) tiles.set(W.subarray((g * 4 + r) * cols + b * 8, (g * 4 + r) * cols + b * 8 + 8), t * 32 + r * 8);
+      if (index) index[t] = b * 16; // byte offset of the tile's inputs in the int16 vector
+      t++;
+    }
+  }
+  if (gstart) gstart[groups] = t;
+  if (sparse) {
+    stats.matrices++;
+    stats.keptTiles += kept;
+    stats.totalTiles += total;
+  }
+  // Requantization constants, precomputed: clamp, -clamp, 2^62 + 2^(shift-1), 2^62 >> shift.
+  const consts = new Int32Array(16);
+  const shift = mi.mult?.shift ?? 1;
+  const clamp = mi.mult?.clamp ?? 0;
+  consts.fill(clamp, 0, 4);
+  consts.fill(-clamp, 4, 8);
+  const off = 2n ** 62n + 2n ** BigInt(shift - 1);
+  const lo = Number(off & 0xffffffffn) | 0;
+  const hi = Number(off >> 32n) | 0;
+  consts.set([lo, hi, lo, hi], 8);
+  consts.fill(Number((2n ** 62n >> BigInt(shift)) & 0xffffffffn) | 0, 12, 16);
+  writeWords(arena, desc, {
+    [MAT.tiles]: arena.put(tiles),
+    [MAT.index]: index ? arena.put(index) : 0,
+    [MAT.gstart]: gstart ? arena.put(gstart) : 0,
+    [MAT.kb]: kb,
+    [MAT.bias]: arena.put(mi.bias),
+    [MAT.m]: mi.mult ? arena.put(mi.mult.m) : 0,
+    [MAT.shift]: shift,
+    [MAT.consts]: arena.put(consts),
+    [MAT.clamp]: clamp,
+  });
+}
+
+function writeRecurrent(arena: WasmArena, P: PreparedRecurrent, opts: LayoutOptions, stats: ModelLayout['sparse']): { ptr: number; bytes: number } {
   const ptr = arena.alloc((L.dir0 + DIR_WORDS * P.directions.length) * 4);
   const before = arena.used;
   writeWords(arena, ptr, {
@@ -45,42 +132,35 @@ function writeRecurrent(arena: WasmArena, P: PreparedRecurrent): { ptr: number; 
     [L.nDir]: P.directions.length,
     [L.outW]: P.outWidth,
   });
+  const rows = P.G * P.Hp;
   P.directions.forEach((d, i) => {
-    const base = L.dir0 + i * DIR_WORDS;
-    const words: Record<number, number> = {
-      [base + D.W]: arena.put(d.W),
-      [base + D.R]: arena.put(d.R),
-      [base + D.bx]: arena.put(d.bx),
-      [base + D.bh]: arena.put(d.bh),
-      [base + D.mx]: arena.put(d.mx.m),
-      [base + D.mxs]: d.mx.shift,
-      [base + D.mxc]: d.mx.clamp,
-      [base + D.mh]: arena.put(d.mh.m),
-      [base + D.mhs]: d.mh.shift,
-      [base + D.mhc]: d.mh.clamp,
-      [base + D.mp]: d.mp ? arena.put(d.mp.m) : 0,
-      [base + D.mps]: d.mp ? d.mp.shift : 1,
-      [base + D.mpc]: d.mp ? d.mp.clamp : 0,
-      [base + D.h0]: arena.put(d.h0),
-      [base + D.c0]: arena.put(d.c0),
-    };
-    writeWords(arena, ptr, words);
+    const base = ptr + (L.dir0 + i * DIR_WORDS) * 4;
+    writeMatrix(arena, base + D.wmat * 4, { W: d.W, rows, cols: P.Ip, bias: d.bx, mult: d.mx }, opts, stats);
+    writeMatrix(arena, base + D.rmat * 4, { W: d.R, rows, cols: P.Hp, bias: d.bh, mult: d.mh }, opts, stats);
+    writeWords(arena, base, {
+      [D.mp]: d.mp ? arena.put(d.mp.m) : 0,
+      [D.mps]: d.mp ? d.mp.shift : 1,
+      [D.mpc]: d.mp ? d.mp.clamp : 0,
+      [D.h0]: arena.put(d.h0),
+      [D.c0]: arena.put(d.c0),
+    });
   });
   return { ptr, bytes: arena.used - before };
 }
 
-export function writeModel(arena: WasmArena, P: PreparedIntModel): ModelLayout {
+export function writeModel(arena: WasmArena, P: PreparedIntModel, opts: LayoutOptions = {}): ModelLayout {
   const model = arena.alloc(MODEL_WORDS * 4);
   let maxRows = 8;
   let maxHp = 8;
   let widest = P.inputWidth;
   let weightBytes = 0;
+  const stats = { matrices: 0, keptTiles: 0, totalTiles: 0 };
   const layers: number[] = [];
   for (const layer of P.layers) {
     widest = Math.max(widest, layer.outWidth);
     if (layer.kind === 'dense') {
       maxRows = Math.max(maxRows, layer.Op);
-      const ptr = arena.alloc(12 * 4);
+      const ptr = arena.alloc(DENSE_WORDS * 4);
       const before = arena.used;
       writeWords(arena, ptr, {
         [N.kind]: KERNEL_KIND.dense,
@@ -88,19 +168,15 @@ export function writeModel(arena: WasmArena, P: PreparedIntModel): ModelLayout {
         [N.Op]: layer.Op,
         [N.act]: DENSE_ACT_ID[layer.act],
         [N.final]: layer.final ? 1 : 0,
-        [N.W]: arena.put(layer.W),
-        [N.b]: arena.put(layer.b),
-        [N.mo]: layer.mo ? arena.put(layer.mo.m) : 0,
-        [N.mos]: layer.mo ? layer.mo.shift : 1,
-        [N.moc]: layer.mo ? layer.mo.clamp : 0,
         [N.outW]: layer.outWidth,
       });
+      writeMatrix(arena, ptr + N.mat * 4, { W: layer.W, rows: layer.Op, cols: layer.Ip, bias: layer.b, mult: layer.mo }, opts, stats);
       weightBytes += arena.used - before;
       layers.push(ptr);
     } else {
       maxRows = Math.max(maxRows, layer.G * layer.Hp);
       maxHp = Math.max(maxHp, layer.Hp);
-      const { ptr, bytes } = writeRecurrent(arena, layer);
+      const { ptr, bytes } = writeRecurrent(arena, layer, opts, stats);
       weightBytes += bytes;
       layers.push(ptr);
     }
@@ -126,7 +202,7 @@ export function writeModel(arena: WasmArena, P: PreparedIntModel): ModelLayout {
     [M.orelu]: P.outputRelu ? 1 : 0,
     [M.acc]: arena.alloc(P.outputWidth * 4),
   });
-  return { model, layers, maxRows, widest, weightBytes };
+  return { model, layers, maxRows, widest, weightBytes, sparse: stats };
 }
 
 /** Address of a direction's h0 / c0 arrays inside a recurrent descriptor. */

@@ -18,7 +18,7 @@ import {
 } from './fixed';
 import { matvecBias, project } from './matvec';
 
-// Recurrent layer descriptor, i32 words (must match src/runtime/wasm/layout.ts).
+// Recurrent layer descriptor, byte offsets (must match src/runtime/wasm/layout.ts).
 export const L_KIND = 0;
 export const L_HP = 4;
 export const L_G = 8;
@@ -28,23 +28,16 @@ export const L_FLAGS = 20;
 export const L_NDIR = 24;
 export const L_OUTW = 28;
 export const L_DIR0 = 32;
-export const DIR_BYTES = 64;
-// Direction block offsets.
-const D_W = 0;
-const D_R = 4;
-const D_BX = 8;
-const D_BH = 12;
-const D_MX = 16;
-const D_MXS = 20;
-const D_MXC = 24;
-const D_MH = 28;
-const D_MHS = 32;
-const D_MHC = 36;
-const D_MP = 40;
-const D_MPS = 44;
-const D_MPC = 48;
-export const D_H0 = 52;
-export const D_C0 = 56;
+export const DIR_BYTES = 128;
+// Direction block: the input matrix W and recurrent matrix R (matrix descriptors, see matvec.ts),
+// then the peephole multipliers and the initial state.
+const D_WMAT = 0;
+const D_RMAT = 48;
+const D_MP = 96;
+const D_MPS = 100;
+const D_MPC = 104;
+export const D_H0 = 108;
+export const D_C0 = 112;
 const FLAG_LBR = 1;
 const FLAG_INPUT_FORGET = 2;
 // Dense descriptor.
@@ -52,12 +45,8 @@ export const N_IP = 4;
 export const N_OP = 8;
 const N_ACT = 12;
 export const N_FINAL = 16;
-const N_W = 20;
-const N_B = 24;
-const N_MO = 28;
-const N_MOS = 32;
-const N_MOC = 36;
-export const N_OUTW = 40;
+export const N_OUTW = 20;
+const N_MAT = 32;
 
 @inline function ld(p: usize, off: usize): i32 {
   return load<i32>(p + off);
@@ -68,25 +57,12 @@ export const N_OUTW = 40;
 
 /** px[j] = P(W x + bx) for the G*Hp gate rows of direction block `dir`. */
 export function inputProjection(desc: usize, dir: usize, x: usize, px: usize): void {
-  const rows = ld(desc, L_G) * ld(desc, L_HP);
-  project(ldp(dir, D_W), rows, ld(desc, L_IP), x, ldp(dir, D_BX), ldp(dir, D_MX), ld(dir, D_MXS), ld(dir, D_MXC), px);
+  project(dir + D_WMAT, 0, ld(desc, L_G) * ld(desc, L_HP), x, px);
 }
 
 /** ph[row0..row0+rows) = P(R v + bh) over those rows. */
-@inline function recurrentProjection(desc: usize, dir: usize, row0: i32, rows: i32, v: usize, ph: usize): void {
-  const Hp = ld(desc, L_HP);
-  const o = <usize>row0 << 2;
-  project(
-    ldp(dir, D_R) + <usize>(row0 * Hp),
-    rows,
-    Hp,
-    v,
-    ldp(dir, D_BH) + o,
-    ldp(dir, D_MH) + o,
-    ld(dir, D_MHS),
-    ld(dir, D_MHC),
-    ph + o,
-  );
+@inline function recurrentProjection(dir: usize, row0: i32, rows: i32, v: usize, ph: usize): void {
+  project(dir + D_RMAT, row0, rows, v, ph + (<usize>row0 << 2));
 }
 
 /** Eight gate inputs: clip(sat16(a + b)) from two i32 arrays at element j. */
@@ -107,7 +83,7 @@ export function gruStep(desc: usize, dir: usize, px: usize, h: usize, ph: usize,
   const Hp = ld(desc, L_HP);
   const clipQ = ld(desc, L_CLIP);
   const lbr = (ld(desc, L_FLAGS) & FLAG_LBR) != 0;
-  recurrentProjection(desc, dir, 0, lbr ? 3 * Hp : 2 * Hp, h, ph);
+  recurrentProjection(dir, 0, lbr ? 3 * Hp : 2 * Hp, h, ph);
   if (ASC_FEATURE_SIMD) {
     const cv = i16x8.splat(<i16>clipQ);
     // z and r (gate[0 .. 2Hp)).
@@ -127,7 +103,7 @@ export function gruStep(desc: usize, dir: usize, px: usize, h: usize, ph: usize,
         const r = v128.load(gate + (<usize>(Hp + j) << 1));
         v128.store(rh + (<usize>j << 1), i16x8.q15mulr_sat_s(r, v128.load(h + (<usize>j << 1))));
       }
-      recurrentProjection(desc, dir, 2 * Hp, Hp, rh, ph);
+      recurrentProjection(dir, 2 * Hp, Hp, rh, ph);
       const px2 = px + (<usize>(2 * Hp) << 2);
       const ph2 = ph + (<usize>(2 * Hp) << 2);
       for (let j = 0; j < Hp; j += 8) v128.store(n + (<usize>j << 1), tanh8(gateIn8(px2, ph2, j, cv)));
@@ -165,7 +141,7 @@ export function gruStep(desc: usize, dir: usize, px: usize, h: usize, ph: usize,
         const r = <i32>load<i16>(gate + (<usize>(Hp + j) << 1));
         store<i16>(rh + (<usize>j << 1), <i16>q15mulr(r, <i32>load<i16>(h + (<usize>j << 1))));
       }
-      recurrentProjection(desc, dir, 2 * Hp, Hp, rh, ph);
+      recurrentProjection(dir, 2 * Hp, Hp, rh, ph);
       for (let j = 0; j < Hp; j++) {
         const o = <usize>(2 * Hp + j) << 2;
         store<i16>(n + (<usize>j << 1), <i16>tanhQ15(gateIn(load<i32>(px + o), load<i32>(ph + o), clipQ)));
@@ -189,7 +165,7 @@ export function lstmStep(desc: usize, dir: usize, px: usize, h: usize, c: usize,
   const mp = ldp(dir, D_MP);
   const ps = ld(dir, D_MPS);
   const pc = ld(dir, D_MPC);
-  recurrentProjection(desc, dir, 0, 4 * Hp, h, ph);
+  recurrentProjection(dir, 0, 4 * Hp, h, ph);
   const bo = <usize>Hp << 2; // byte offset of one gate block of i32
   if (ASC_FEATURE_SIMD) {
     const cv = i16x8.splat(<i16>clipQ);
@@ -273,7 +249,7 @@ export function lstmStep(desc: usize, dir: usize, px: usize, h: usize, c: usize,
 export function rnnStep(desc: usize, dir: usize, px: usize, h: usize, ph: usize): void {
   const Hp = ld(desc, L_HP);
   const clipQ = ld(desc, L_CLIP);
-  recurrentProjection(desc, dir, 0, Hp, h, ph);
+  recurrentProjection(dir, 0, Hp, h, ph);
   if (ASC_FEATURE_SIMD) {
     const cv = i16x8.splat(<i16>clipQ);
     for (let j = 0; j < Hp; j += 8) v128.store(h + (<usize>j << 1), tanh8(gateIn8(px, ph, j, cv)));
@@ -292,11 +268,11 @@ export function rnnStep(desc: usize, dir: usize, px: usize, h: usize, ph: usize)
 export function denseStep(desc: usize, x: usize, y16: usize, y32: usize, acc: usize): void {
   const Op = ld(desc, N_OP);
   if (ld(desc, N_FINAL) != 0) {
-    matvecBias(ldp(desc, N_W), Op, ld(desc, N_IP), x, ldp(desc, N_B), y32);
+    matvecBias(desc + N_MAT, 0, Op, x, y32);
     return;
   }
   const act = ld(desc, N_ACT);
-  project(ldp(desc, N_W), Op, ld(desc, N_IP), x, ldp(desc, N_B), ldp(desc, N_MO), ld(desc, N_MOS), ld(desc, N_MOC), acc);
+  project(desc + N_MAT, 0, Op, x, acc);
   if (ASC_FEATURE_SIMD) {
     for (let j = 0; j < Op; j += 8) {
       const o = <usize>j << 2;

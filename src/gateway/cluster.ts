@@ -355,7 +355,7 @@ export class ClusterCoordinator {
     const timer = this.gw.clock.setTimeout(() => this.onAcquireTimeout(p), this.cfg.handoffTimeoutMs);
     this.parts.set(p, { state: 'acquiring', held: [], waitFor, synced: false, done: false, timer });
     const t = this.gw.transport;
-    t.subscribe([...this.sharedFilters(p), `${this.base}/state/${p}/+`], 1)
+    Promise.all([t.subscribe(this.sharedFilters(p), this.gw.config.broker.sensorQos), t.subscribe([`${this.base}/state/${p}/+`], 1)])
       .then(async () => {
         this.gw.logger.debug('cluster: subscribed, announcing ready', { partition: p, waitFor });
         await this.gw.transport.publish(`${this.base}/handoff`, JSON.stringify({ kind: 'ready', partition: p, from: this.me, view: this.viewId(this.view) } satisfies HandoffMessage), { qos: 1 });

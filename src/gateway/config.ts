@@ -40,6 +40,18 @@ export interface BrokerConfig {
   reconnectMs: number;
   /** Client id (default edgernn-<gatewayId>). */
   clientId?: string;
+  /**
+   * Keep the MQTT session across reconnects and restarts (clean start off, session expiry 1 h)
+   * so the broker queues QoS 1 sensor messages while the gateway is away (default false).
+   */
+  persistentSession: boolean;
+  /**
+   * QoS of the sensor subscriptions. Default 0 without a persistent session: over one TCP
+   * connection QoS 1 adds a PUBACK per message and protects nothing a clean session keeps
+   * (in-flight messages of a dropped connection are discarded either way). Default 1 with a
+   * persistent session, so the broker stores messages for the gateway while it is away.
+   */
+  sensorQos: 0 | 1;
 }
 
 export interface TopicConfig {
@@ -307,7 +319,8 @@ const p = (path: string, k: string) => (path ? `${path}.${k}` : k);
 
 function parseBroker(c: ConfigCheck, raw: unknown): BrokerConfig {
   const o = c.obj(raw ?? {}, 'broker');
-  c.known(o, 'broker', ['url', 'host', 'port', 'username', 'password', 'ca', 'cert', 'key', 'rejectUnauthorized', 'protocolVersion', 'keepaliveS', 'reconnectMs', 'clientId']);
+  c.known(o, 'broker', ['url', 'host', 'port', 'username', 'password', 'ca', 'cert', 'key', 'rejectUnauthorized', 'protocolVersion', 'keepaliveS', 'reconnectMs', 'clientId', 'persistentSession', 'sensorQos']);
+  const persistentSession = c.bool(o, 'persistentSession', 'broker', false);
   const d = DEFAULTS.broker;
   const url = c.str(o, 'url', 'broker', d.url, /^(embedded|(mqtts?|wss?|tcp|tls):\/\/.+)$/, '"embedded" or a mqtt://, mqtts://, ws:// or wss:// URL');
   const b: BrokerConfig = {
@@ -318,6 +331,8 @@ function parseBroker(c: ConfigCheck, raw: unknown): BrokerConfig {
     protocolVersion: c.oneOf(o, 'protocolVersion', 'broker', [4, 5] as const, url === 'embedded' ? 4 : 5),
     keepaliveS: c.num(o, 'keepaliveS', 'broker', d.keepaliveS, 1, 65535, true),
     reconnectMs: c.num(o, 'reconnectMs', 'broker', d.reconnectMs, 10, 3_600_000, true),
+    persistentSession,
+    sensorQos: c.oneOf(o, 'sensorQos', 'broker', [0, 1] as const, persistentSession ? 1 : 0),
   };
   for (const k of ['username', 'password', 'ca', 'cert', 'key', 'clientId'] as const) {
     const v = c.optStr(o, k, 'broker');

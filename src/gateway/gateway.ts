@@ -239,6 +239,7 @@ export class Gateway {
         broker: cfg.broker,
         url,
         clientId: cfg.broker.clientId ?? `edgernn-${cfg.gatewayId}`,
+        persistentSession: cfg.broker.persistentSession,
         will: { topic: topics.status, payload: JSON.stringify({ state: 'offline', gateway: cfg.gatewayId, reason: 'connection lost' }), retain: true },
       });
     }
@@ -275,7 +276,7 @@ export class Gateway {
       throw e;
     }
     if (this.cluster) await this.cluster.start();
-    else await this.transport.subscribe(this.sensorFilters(), 1);
+    else await this.transport.subscribe(this.sensorFilters(), cfg.broker.sensorQos);
     this.publishStatus('online');
     this.scheduleTick();
     if (cfg.metrics.intervalMs > 0) this.metricsTimer = this.clock.setTimeout(() => this.onMetricsTimer(), cfg.metrics.intervalMs);
@@ -672,7 +673,9 @@ export class Gateway {
   /** Makes alerts durable (one fsync), then announces and publishes them. */
   private commitAlerts(alerts: Alert[]): void {
     try {
+      const t = performance.now();
       this.outbox.add(alerts);
+      this.metrics.outboxWrite.observe(performance.now() - t);
     } catch (e) {
       // The disk failed: keep them in memory and still publish; say so loudly.
       this.logger.error('outbox write failed: alerts held in memory only', { error: (e as Error).message, ids: alerts.map((a) => a.id) });

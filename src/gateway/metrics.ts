@@ -83,6 +83,8 @@ export class Metrics {
   readonly gauges: Record<GaugeName, number>;
   readonly inference = new LatencyWindow();
   readonly processing = new LatencyWindow();
+  /** Outbox write + fsync per batch of alerts (ms). */
+  readonly outboxWrite = new LatencyWindow(1024);
   private lastMessages = 0;
   private lastAtMs: number;
 
@@ -129,6 +131,7 @@ export class Metrics {
     };
     summary('inference_seconds', 'duration of one batched kernel call (model.stepMany), last 4096 calls', this.inference);
     summary('processing_seconds', 'message arrival to frame stepped, last 4096 frames', this.processing);
+    summary('outbox_fsync_seconds', 'durable outbox write + fsync per batch of alerts, last 1024 batches', this.outboxWrite);
     return `${lines.join('\n')}\n`;
   }
 }

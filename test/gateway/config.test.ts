@@ -28,6 +28,8 @@ describe('gateway config', () => {
     expect(c.limits).toEqual(DEFAULTS.limits);
     expect(c.models.imu).toEqual({ path: 'imu.ern', backend: 'auto' });
     expect(parseGatewayConfig({ ...base, broker: { url: 'mqtts://broker:8883' } }).broker.protocolVersion).toBe(5);
+    expect(c.broker).toMatchObject({ persistentSession: false, sensorQos: 0 });
+    expect(parseGatewayConfig({ ...base, broker: { url: 'mqtt://b', persistentSession: true } }).broker.sensorQos).toBe(1);
   });
 
   it.each([

@@ -284,6 +284,7 @@ describe.skipIf(SKIP !== null)('faults against mosquitto', () => {
       const run3 = start();
       await waitFor(() => ids2.every((id) => got.has(id)), 'run 3 to deliver every alert run 2 raised', 60_000);
       // A graceful stop drains the outbox and saves the device states.
+      await waitFor(() => run3.out.stdout.includes('connected to'), 'run 3 to finish starting');
       run3.child.kill('SIGTERM');
       await waitFor(() => run3.out.exit !== null, 'run 3 to exit', 30_000);
       expect(run3.out.exit).toBe(0);

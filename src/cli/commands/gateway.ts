@@ -89,19 +89,31 @@ drains, flushes the outbox and saves device states. See docs/gateway.md.
       return 0;
     }
     const logger = jsonLogger({ level: config.log.level, out: ctx.stderr, base: { gateway: config.gatewayId } });
-    const gw = await Gateway.create({ config, logger });
+    // Signals are caught from here on: one arriving during start-up stops the gateway right
+    // after it started (the outbox is durable either way).
+    let signalled: NodeJS.Signals | null = null;
+    let onStop: () => void = () => {};
+    const stopRequested = new Promise<void>((resolve) => (onStop = resolve));
+    const onSignal = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      signalled = sig;
+      onStop();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let gw: Gateway;
+    try {
+      gw = await Gateway.create({ config, logger });
+    } catch (e) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      throw e;
+    }
     const url = gw.broker ? gw.broker.url : config.broker.url;
     ctx.stdout.write(`edgernn gateway ${config.gatewayId}: ${gw.broker ? `embedded broker listening on ${url}` : `connected to ${url}`}` + `${gw.httpPort !== null ? `, metrics on http://${config.metrics.httpHost}:${gw.httpPort}/metrics` : ''}\n`);
-    await new Promise<void>((resolve) => {
-      const onSignal = (sig: NodeJS.Signals) => {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        logger.info('signal received, shutting down', { signal: sig });
-        resolve();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-    });
+    await stopRequested;
+    logger.info('signal received, shutting down', { signal: signalled });
     await gw.stop();
     ctx.stdout.write(`edgernn gateway ${config.gatewayId}: stopped (outbox depth ${gw.outboxDepth})\n`);
     return 0;

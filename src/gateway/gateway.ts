@@ -28,6 +28,7 @@ import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { applyNonFinite, DECODERS, type SampleBatch } from './codecs.js';
 import type { GatewayConfig } from './config.js';
 import { BUILTIN_DETECTORS, type DetectorEvent, type DetectorFactory } from './detectors.js';
+import { FEATURE_FRONTENDS } from './feature-frontends.js';
 import { BUILTIN_FRONTENDS, type FrontEndFactory } from './frontend.js';
 import { jsonLogger, type Logger } from './logger.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
@@ -60,7 +61,7 @@ export interface GatewayOptions {
   stateStore?: StateStore;
   /** Extra detector kinds (KWS, HAR, NAB...), merged over the built-in ones. */
   detectors?: Record<string, DetectorFactory>;
-  /** Extra front-end kinds (src/features), merged over the built-in 'none'. */
+  /** Extra front-end kinds, merged over the built-in ones ('none', and src/features' logmel, mfcc, imu, series). */
   frontends?: Record<string, FrontEndFactory>;
   /** A Firmata stream for the board sink (e.g. firmware-sim's FirmataBoard); default: config.board.port. */
   boardTransport?: Duplex;
@@ -198,7 +199,7 @@ export class Gateway {
     }
     // Routes: front end and detector per route, validated once now.
     const detectors = { ...BUILTIN_DETECTORS, ...opts.detectors };
-    const frontends = { ...BUILTIN_FRONTENDS, ...opts.frontends };
+    const frontends = { ...FEATURE_FRONTENDS, ...BUILTIN_FRONTENDS, ...opts.frontends };
     const routes: RouteRuntime[] = cfg.routes.map((rc, index) => {
       const model = models.get(rc.model)!;
       const path_ = `routes[${index}]`;

@@ -1,0 +1,44 @@
+/**
+ * The streaming front ends of src/features (audio log-mel/MFCC, IMU windows, sensor series) as
+ * gateway front ends (Node-only module by location; the features themselves are browser-safe).
+ * A model whose manifest says `input.frontend: {kind: "mfcc", ...}` gets the same front end the
+ * trainer used, fed at the rate its spec names (the gateway resamples devices to it).
+ */
+import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
+import { createFrontend } from '../features/index.js';
+import type { FrontendSpec } from '../model/spec.js';
+import { frontEndFromStreaming, type FrontEndContext, type FrontEndFactory } from './frontend.js';
+
+/** Input samples one frame advances by, at the rate the front end consumes. */
+function hopSamples(spec: FrontendSpec, inputRateHz: number | undefined): number {
+  if (typeof spec.hopMs === 'number' && inputRateHz !== undefined) return Math.round((spec.hopMs * inputRateHz) / 1000);
+  if (spec.kind === 'imu' && typeof spec.rateHz === 'number' && inputRateHz !== undefined) return inputRateHz / spec.rateHz;
+  return 1;
+}
+
+function featureFrontEnd(spec: FrontendSpec, ctx: FrontEndContext) {
+  let fe;
+  try {
+    fe = createFrontend(spec, { expectedFeatureSize: ctx.inputSize });
+  } catch (e) {
+    if (!isEdgeRnnError(e)) throw e;
+    throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.model: the model's front end (${spec.kind}) is unusable: ${e.message}`, { field: `${ctx.path}.model` });
+  }
+  if (ctx.channels !== 0 && ctx.channels !== fe.inputChannels) {
+    throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.channels must be ${fe.inputChannels} (the model's ${spec.kind} front end reads ${fe.inputChannels}-value samples), got ${ctx.channels}`, {
+      field: `${ctx.path}.channels`,
+      expected: fe.inputChannels,
+      got: ctx.channels,
+    });
+  }
+  // The rate samples must arrive at: audio sampleRateHz, IMU inputRateHz (it resamples itself), series rateHz.
+  const rate = [spec.sampleRateHz, spec.inputRateHz, spec.rateHz].find((r): r is number => typeof r === 'number');
+  return frontEndFromStreaming(fe, rate, hopSamples(spec, rate));
+}
+
+export const FEATURE_FRONTENDS: Readonly<Record<string, FrontEndFactory>> = {
+  logmel: featureFrontEnd,
+  mfcc: featureFrontEnd,
+  imu: featureFrontEnd,
+  series: featureFrontEnd,
+};

@@ -55,6 +55,9 @@ export const BINARY_FLOAT32 = 2;
 const FLAG_SEQ = 1;
 const FLAG_TS = 2;
 
+/** Stateless (no `stream` option), so one instance serves every call. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function bad(message: string, details: Record<string, unknown> = {}): EdgeRnnError {
   return new EdgeRnnError('PAYLOAD_DECODE', message, details);
 }
@@ -113,7 +116,7 @@ function jsonSamples(list: unknown[], o: DecodeOptions): { n: number; values: Fl
 export function decodeJson(payload: Uint8Array, o: DecodeOptions): SampleBatch {
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    doc = JSON.parse(UTF8.decode(payload));
   } catch (e) {
     throw bad(`not JSON: ${(e as Error).message.slice(0, 120)}`);
   }
@@ -172,7 +175,7 @@ export function decodeBinary(payload: Uint8Array, o: DecodeOptions): SampleBatch
 export function decodeCsv(payload: Uint8Array, o: DecodeOptions): SampleBatch {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+    text = UTF8.decode(payload);
   } catch {
     throw bad('CSV payload is not UTF-8 text');
   }

@@ -94,6 +94,12 @@ interface ModelGroup {
   model: Model;
   ready: Set<DeviceStream>;
   frames: Float32Array;
+  /** Views of `frames`, one per batch slot (made once: no allocation per frame). */
+  inViews: Float32Array[];
+  /** Views of the last stepMany output buffer, rebuilt when the runtime reallocates it. */
+  outViews: Float32Array[];
+  outBuffer: ArrayBufferLike | null;
+  outOffset: number;
   streams: DeviceStream[];
   sessions: Session[];
 }
@@ -168,7 +174,10 @@ export class Gateway {
     for (const r of o.routes) {
       this.routesBySensor.set(r.config.sensor, r);
       if (!this.groups.has(r.model)) {
-        this.groups.set(r.model, { model: r.model, ready: new Set(), frames: new Float32Array(o.config.limits.maxBatch * r.model.inputSize), streams: [], sessions: [] });
+        const I = r.model.inputSize;
+        const frames = new Float32Array(o.config.limits.maxBatch * I);
+        const inViews = Array.from({ length: o.config.limits.maxBatch }, (_, i) => frames.subarray(i * I, (i + 1) * I));
+        this.groups.set(r.model, { model: r.model, ready: new Set(), frames, inViews, outViews: [], outBuffer: null, outOffset: 0, streams: [], sessions: [] });
       }
     }
     this.cluster = o.config.cluster ? new ClusterCoordinator(this, o.config.cluster) : null;
@@ -376,9 +385,16 @@ export class Gateway {
       return;
     }
     const q: QueuedBatch = { batch, topic, raw: payload, arrivedPerfMs: performance.now(), arrivedMs: now };
-    const before = { ...stream.counters };
+    const before = this.countersBefore(stream);
     this.apply(stream, stream.accept(q, lim, now), now);
     this.countStreamDelta(stream, before);
+  }
+
+  private readonly scratchCounters = { messages: 0, duplicates: 0, reordered: 0, missing: 0, resets: 0, droppedFrames: 0, droppedSamples: 0, frames: 0 };
+
+  /** A copy of a stream's counters in a reused object (no allocation per message). */
+  private countersBefore(s: DeviceStream): DeviceStream['counters'] {
+    return Object.assign(this.scratchCounters, s.counters);
   }
 
   private countStreamDelta(s: DeviceStream, before: DeviceStream['counters']): void {
@@ -457,7 +473,6 @@ export class Gateway {
     const frame = new Float32Array(s.route.model.inputSize);
     while (s.queued > 0) {
       s.peekFrame(frame, 0);
-      const meta = s.peekMeta();
       let out: Float32Array;
       try {
         out = s.session.step(frame);
@@ -468,7 +483,7 @@ export class Gateway {
       }
       this.metrics.inc('frames_total');
       const ev = s.completeFrame(frame, out);
-      if (ev) alerts.push(this.makeAlert(s, ev, meta));
+      if (ev) alerts.push(this.makeAlert(s, ev));
     }
     this.groups.get(s.route.model)?.ready.delete(s);
     if (alerts.length) this.commitAlerts(alerts);
@@ -625,12 +640,18 @@ export class Gateway {
     this.metrics.inference.observe(t2 - t1);
     this.metrics.inc('kernel_calls_total');
     this.metrics.inc('frames_total', n);
+    if (g.outBuffer !== out.buffer || g.outOffset !== out.byteOffset || g.outViews.length < n) {
+      // The runtime's output buffer moved or grew: views per slot, made once per buffer.
+      g.outBuffer = out.buffer;
+      g.outOffset = out.byteOffset;
+      const slots = Math.min(this.config.limits.maxBatch, Math.floor((out.buffer.byteLength - out.byteOffset) / (4 * O)));
+      g.outViews = Array.from({ length: slots }, (_, i) => new Float32Array(out.buffer, out.byteOffset + 4 * i * O, O));
+    }
     for (let i = 0; i < n; i++) {
       const s = g.streams[i]!;
-      const meta = s.peekMeta();
-      this.metrics.processing.observe(t2 - meta.arrivedPerfMs);
-      const ev = s.completeFrame(frames.subarray(i * I, (i + 1) * I), out.subarray(i * O, (i + 1) * O));
-      if (ev) alerts.push(this.makeAlert(s, ev, meta));
+      this.metrics.processing.observe(t2 - s.headArrivedPerfMs);
+      const ev = s.completeFrame(g.inViews[i]!, g.outViews[i]!);
+      if (ev) alerts.push(this.makeAlert(s, ev));
       // Round-robin: re-insert at the back if it has more frames.
       g.ready.delete(s);
       if (s.queued > 0) g.ready.add(s);
@@ -639,7 +660,9 @@ export class Gateway {
 
   // ---- alerts --------------------------------------------------------------------------------
 
-  private makeAlert(s: DeviceStream, ev: DetectorEvent, meta: { tsMs: number; seq: number }): Alert {
+  /** An alert for the frame the stream just completed. */
+  private makeAlert(s: DeviceStream, ev: DetectorEvent): Alert {
+    const meta = { tsMs: s.lastFrameTsMs, seq: s.lastFrameSeq };
     const m = s.route.model;
     const id = alertId({
       site: this.config.site,

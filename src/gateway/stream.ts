@@ -294,14 +294,20 @@ export class DeviceStream {
     if (this.frameFlags[this.head]! & FRAME_RESET) this.session.reset();
   }
 
-  /** The oldest frame's sample time, arrival time and message seq. */
-  peekMeta(): { tsMs: number; arrivedPerfMs: number; seq: number } {
-    return { tsMs: this.frameTs[this.head]!, arrivedPerfMs: this.frameArrived[this.head]!, seq: this.frameSeq[this.head]! };
+  /** performance.now() when the oldest queued frame's message arrived. */
+  get headArrivedPerfMs(): number {
+    return this.frameArrived[this.head]!;
   }
+
+  /** Sample time (ms) and message seq (-1: none) of the frame completeFrame() last removed. */
+  lastFrameTsMs = 0;
+  lastFrameSeq = -1;
 
   /** Removes the oldest frame after it was stepped with `output`; returns its detector event, if any. */
   completeFrame(input: Float32Array, output: Float32Array): ReturnType<Detector['step']> {
     const ts = this.frameTs[this.head]!;
+    this.lastFrameTsMs = ts;
+    this.lastFrameSeq = this.frameSeq[this.head]!;
     const detect = (this.frameFlags[this.head]! & FRAME_DETECT) !== 0;
     this.head = (this.head + 1) % this.cap;
     this.count--;

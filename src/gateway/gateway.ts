@@ -250,6 +250,7 @@ export class Gateway {
         url,
         clientId: cfg.broker.clientId ?? `edgernn-${cfg.gatewayId}`,
         persistentSession: cfg.broker.persistentSession,
+        onWait: (e) => logger.warn('waiting for the broker', { url, error: e.message, code: (e as { code?: unknown }).code }),
         will: { topic: topics.status, payload: JSON.stringify({ state: 'offline', gateway: cfg.gatewayId, reason: 'connection lost' }), retain: true },
       });
     }

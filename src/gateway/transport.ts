@@ -56,6 +56,20 @@ export interface MqttTransportOptions {
   will?: { topic: string; payload: string; retain: boolean };
   /** Persistent session (clean=false) so the broker queues QoS 1 messages while the gateway is away. */
   persistentSession?: boolean;
+  /** Called with each connection error while waiting for the first connection (broker down...). */
+  onWait?: (e: Error) => void;
+}
+
+/** MQTT refusals (bad credentials, not authorized, banned) and TLS failures: retrying will not help. */
+export function isFatalConnectError(e: Error & { code?: number | string }): boolean {
+  if (typeof e.code === 'number') return [4, 5, 134, 135, 138, 140].includes(e.code);
+  if (typeof e.code !== 'string') return false;
+  return (
+    e.code.startsWith('ERR_SSL_') ||
+    e.code.startsWith('ERR_TLS_') ||
+    e.code.startsWith('CERT_') ||
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'ERR_OSSL_PEM_NO_START_LINE'].includes(e.code)
+  );
 }
 
 /** MQTT.js client options from the broker config (TLS files are read here). */
@@ -106,8 +120,6 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
       client = c;
       c.on('message', (topic, payload) => h.message(topic, payload));
       c.on('close', () => h.close());
-      // Errors surface as close/reconnect; connection refusals are reported by the first connect below.
-      c.on('error', () => {});
       return new Promise<void>((resolve, reject) => {
         let first = true;
         c.on('connect', () => {
@@ -117,11 +129,15 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
             resolve();
           }
         });
-        c.once('error', (e) => {
-          if (first && (e as { code?: number }).code !== undefined && [4, 5, 134, 135, 138].includes((e as { code: number }).code)) {
+        c.on('error', (e: Error & { code?: number | string }) => {
+          if (!first) return; // later errors surface as close/reconnect
+          // A broker that is down is waited for (the client retries); a refusal or a TLS
+          // failure is a configuration problem: give up with the reason.
+          if (isFatalConnectError(e)) {
             first = false;
-            reject(new EdgeRnnError('GATEWAY_TRANSPORT', `broker ${o.url} refused the connection: ${e.message}`, { url: o.url }));
-          }
+            c.end(true);
+            reject(new EdgeRnnError('GATEWAY_TRANSPORT', `broker ${o.url} refused the connection: ${e.message}${e.code !== undefined ? ` (${e.code})` : ''}`, { url: o.url, code: e.code }));
+          } else o.onWait?.(e);
         });
       });
     },

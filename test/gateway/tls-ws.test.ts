@@ -1,0 +1,142 @@
+/**
+ * External brokers over TLS with client certificates (mosquitto, require_certificate) and over
+ * WebSockets (aedes behind a ws server): the gateway connects, processes and publishes; a
+ * refused or unverifiable TLS connection is a GATEWAY_TRANSPORT error naming the reason, not a
+ * hang. Certificates are made with openssl for the test. Skipped, with the reason, without
+ * mosquitto or openssl.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { Aedes } from 'aedes';
+import { createRuntime, isEdgeRnnError, type Model } from '../../src/index.js';
+import type { Alert } from '../../src/gateway/alert.js';
+import { encodeJson } from '../../src/gateway/codecs.js';
+import { parseGatewayConfig } from '../../src/gateway/config.js';
+import { Gateway } from '../../src/gateway/gateway.js';
+import { memoryLogger } from '../../src/gateway/logger.js';
+import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSignal, mosquittoAvailable, oracleAlerts, publishAsync, startMosquitto, subscribeAsync, tmpDir, waitFor, type Mosquitto } from './fixtures.js';
+
+const NO_OPENSSL = fs.existsSync('/usr/bin/openssl') ? null : 'openssl not found at /usr/bin/openssl';
+const SKIP = mosquittoAvailable() ?? NO_OPENSSL;
+if (SKIP) console.log(`test/gateway/tls-ws.test.ts (TLS part) skipped: ${SKIP}`);
+
+let model: Model;
+beforeAll(async () => {
+  model = await (await createRuntime()).load(imuModelBytes());
+});
+afterAll(() => model?.dispose());
+
+/** A CA, a server certificate for 127.0.0.1, and client certificates, in dir. */
+function makeCerts(dir: string): Record<string, string> {
+  const f = (n: string) => path.join(dir, n);
+  const ssl = (...args: string[]) => execFileSync('/usr/bin/openssl', args, { cwd: dir, stdio: 'pipe' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=edgernn test CA');
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'other-ca.key', '-out', 'other-ca.pem', '-days', '2', '-subj', '/CN=some other CA');
+  fs.writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  for (const name of ['server', 'gateway', 'device']) {
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', ...(name === 'server' ? ['-extfile', 'san.ext'] : []));
+  }
+  // mosquitto drops to user "mosquitto": the files must be readable.
+  fs.chmodSync(dir, 0o755);
+  for (const n of fs.readdirSync(dir)) fs.chmodSync(f(n), 0o644);
+  return Object.fromEntries(['ca.pem', 'other-ca.pem', 'server.pem', 'server.key', 'gateway.pem', 'gateway.key', 'device.pem', 'device.key'].map((n) => [n, f(n)]));
+}
+
+const routeConfig = { models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', detector: IMU_DETECTOR }], stateDir: '', metrics: { intervalMs: 0 } };
+
+describe.skipIf(SKIP !== null)('mqtts with client certificates (mosquitto)', () => {
+  let mq: Mosquitto;
+  let certs: Record<string, string>;
+  let url: string;
+  beforeAll(async () => {
+    certs = makeCerts(tmpDir('edgernn-tls-'));
+    mq = await startMosquitto(
+      [`cafile ${certs['ca.pem']}`, `certfile ${certs['server.pem']}`, `keyfile ${certs['server.key']}`, 'require_certificate true', 'use_identity_as_username true', 'allow_anonymous false'].join('\n'),
+    );
+    url = `mqtts://127.0.0.1:${mq.port}`;
+  });
+  afterAll(async () => {
+    await mq?.stop();
+  });
+
+  it('connects with its certificate, and alerts flow over TLS', async () => {
+    const config = parseGatewayConfig({ ...routeConfig, site: 'tls', broker: { url, ca: certs['ca.pem'], cert: certs['gateway.pem'], key: certs['gateway.key'] } });
+    const gw = await Gateway.create({ config, models: { imu: model }, logger: memoryLogger('warn') });
+    const tls = { ca: fs.readFileSync(certs['ca.pem']!), cert: fs.readFileSync(certs['device.pem']!), key: fs.readFileSync(certs['device.key']!), protocolVersion: 5 as const };
+    const dev = await connectClient(url, tls);
+    const consumer = await connectClient(url, tls);
+    const got: Alert[] = [];
+    consumer.on('message', (_t, p) => got.push(JSON.parse(p.toString()) as Alert));
+    await subscribeAsync(consumer, gw.topics.alertsFilter());
+    try {
+      const x = imuSignal(200, 77, [[60, 80]]);
+      for (let m = 0; m < 20; m++) await publishAsync(dev, gw.topics.sensor('tls-dev', 'imu'), encodeJson(x.subarray(m * 60, (m + 1) * 60), IMU_CHANNELS, { seq: m }));
+      const want = oracleAlerts(model, x, IMU_DETECTOR, { site: 'tls', device: 'tls-dev', sensor: 'imu', streamStartMs: 0 }).map((a) => a.frameIndex);
+      expect(want.length).toBeGreaterThan(0);
+      await waitFor(() => got.length === want.length, 'the alerts over TLS');
+      expect(got.map((a) => a.frameIndex)).toEqual(want);
+    } finally {
+      dev.end(true);
+      consumer.end(true);
+      await gw.stop();
+    }
+  });
+
+  it.each([
+    ['without a client certificate', { ca: 'ca.pem' }],
+    ['with a CA that did not sign the server', { ca: 'other-ca.pem', cert: 'gateway.pem', key: 'gateway.key' }],
+  ])('fails %s with GATEWAY_TRANSPORT naming the reason', async (_what, files) => {
+    const broker: Record<string, unknown> = { url };
+    for (const [k, v] of Object.entries(files)) broker[k] = certs[v];
+    const config = parseGatewayConfig({ ...routeConfig, site: 'tls', broker });
+    try {
+      await Gateway.create({ config, models: { imu: model }, logger: memoryLogger('error') });
+      throw new Error('expected a refusal');
+    } catch (e) {
+      expect(isEdgeRnnError(e, 'GATEWAY_TRANSPORT')).toBe(true);
+      expect((e as Error).message).toMatch(/refused the connection: .*(certificate|alert|verify|issuer)/i);
+    }
+  });
+
+  it('names an unreadable key file', async () => {
+    const config = parseGatewayConfig({ ...routeConfig, site: 'tls', broker: { url, ca: certs['ca.pem'], cert: certs['gateway.pem'], key: '/nonexistent/gw.key' } });
+    await expect(Gateway.create({ config, models: { imu: model }, logger: memoryLogger('error') })).rejects.toThrow(/broker.key: cannot read \/nonexistent\/gw.key/);
+  });
+});
+
+describe('ws:// (aedes behind a WebSocket server)', () => {
+  it('runs the pipeline over WebSockets', async () => {
+    const aedes = await Aedes.createBroker();
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (socket, req) => aedes.handle(createWebSocketStream(socket) as never, req as never));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const config = parseGatewayConfig({ ...routeConfig, site: 'ws', broker: { url, protocolVersion: 4 } });
+    const gw = await Gateway.create({ config, models: { imu: model }, logger: memoryLogger('warn') });
+    const dev = await connectClient(url);
+    const got: Alert[] = [];
+    dev.on('message', (_t, p) => got.push(JSON.parse(p.toString()) as Alert));
+    await subscribeAsync(dev, gw.topics.alertsFilter());
+    try {
+      const x = imuSignal(200, 78, [[100, 120]]);
+      for (let m = 0; m < 20; m++) await publishAsync(dev, gw.topics.sensor('ws-dev', 'imu'), encodeJson(x.subarray(m * 60, (m + 1) * 60), IMU_CHANNELS, { seq: m }));
+      const want = oracleAlerts(model, x, IMU_DETECTOR, { site: 'ws', device: 'ws-dev', sensor: 'imu', streamStartMs: 0 }).map((a) => a.frameIndex);
+      expect(want.length).toBeGreaterThan(0);
+      await waitFor(() => got.length === want.length, 'the alerts over WebSockets');
+      expect(got.map((a) => a.frameIndex)).toEqual(want);
+    } finally {
+      dev.end(true);
+      await gw.stop();
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      await new Promise<void>((r) => aedes.close(() => r()));
+    }
+  });
+});

@@ -136,6 +136,8 @@ export class Gateway {
   private readonly retryAfter = new Map<string, number>();
   /** Alerts that could not be written to the outbox (disk failure): still published, from memory. */
   private readonly volatile = new Map<string, Alert>();
+  /** Outbox commits in flight. */
+  private readonly commits = new Set<Promise<void>>();
   private http: http.Server | null = null;
   private stopping = false;
   private stopped = false;
@@ -695,17 +697,46 @@ export class Gateway {
     return a;
   }
 
-  /** Makes alerts durable (one fsync), then announces and publishes them. */
+  /**
+   * Makes alerts durable, then announces and publishes them. A file outbox writes and fsyncs
+   * off the event loop (group commit): an alert is raised (logged, emitted, sent to the local
+   * sinks, published) only once it is on disk.
+   */
   private commitAlerts(alerts: Alert[]): void {
+    const t = performance.now();
+    let pending: Promise<void> | null;
     try {
-      const t = performance.now();
-      this.outbox.add(alerts);
-      this.metrics.outboxWrite.observe(performance.now() - t);
+      pending = this.outbox.commit(alerts);
     } catch (e) {
-      // The disk failed: keep them in memory and still publish; say so loudly.
-      this.logger.error('outbox write failed: alerts held in memory only', { error: (e as Error).message, ids: alerts.map((a) => a.id) });
-      for (const a of alerts) this.volatile.set(a.id, a);
+      pending = Promise.reject(e as Error);
     }
+    if (pending === null) {
+      this.announce(alerts);
+      this.kickPublish();
+      return;
+    }
+    // Once on disk, publish at once: this callback is I/O completion, not a clock tick.
+    const job: Promise<void> = pending
+      .then(
+        () => {
+          this.metrics.outboxWrite.observe(performance.now() - t);
+          this.announce(alerts);
+          if (!this.stopped) this.publishAlerts();
+        },
+        (e: Error) => {
+          // The disk failed: keep them in memory and still publish; say so loudly.
+          this.logger.error('outbox write failed: alerts held in memory only', { error: e.message, ids: alerts.map((a) => a.id) });
+          for (const a of alerts) this.volatile.set(a.id, a);
+          this.announce(alerts);
+          if (!this.stopped) this.publishAlerts();
+        },
+      )
+      .finally(() => this.commits.delete(job));
+    this.commits.add(job);
+  }
+
+  /** Alerts on disk: count, log, emit, local sinks, publish. */
+  private announce(alerts: readonly Alert[]): void {
     for (const a of alerts) {
       this.metrics.inc('alerts_total');
       this.logger.info('alert raised', { id: a.id, device: a.device, sensor: a.sensor, label: a.label, score: a.score, ts: a.ts });
@@ -719,7 +750,11 @@ export class Gateway {
       }
     }
     this.metrics.gauges.outbox_depth = this.outbox.depth + this.volatile.size;
-    this.kickPublish();
+  }
+
+  /** Resolves when every alert raised so far is durable. */
+  async settled(): Promise<void> {
+    while (this.commits.size > 0) await Promise.all([...this.commits]);
   }
 
   private kickPublish(): void {
@@ -930,6 +965,7 @@ export class Gateway {
     else await this.transport.unsubscribe(this.sensorFilters()).catch(() => {});
     for (const s of [...this.streams.values()]) this.drainStream(s);
     this.drainNow();
+    await this.settled();
     if (this.transport.connected) await this.flushOutbox(this.drainTimeoutMs);
     let saved = 0;
     for (const s of [...this.streams.values()]) {
@@ -960,7 +996,7 @@ export class Gateway {
     for (const s of this.sinks) await s.close().catch(() => {});
     await this.transport.end().catch(() => {});
     if (this.broker) await this.broker.close();
-    this.outbox.close();
+    await this.outbox.close();
     if (this.ownsModels) for (const m of this.models.values()) m.dispose();
   }
 

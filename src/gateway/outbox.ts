@@ -18,15 +18,22 @@ import type { Alert } from './alert.js';
 import type { Logger } from './logger.js';
 
 export interface Outbox {
-  /** Makes alerts durable (one write + fsync for the whole batch). */
+  /** Makes alerts durable now, synchronously (one write + fsync for the batch). */
   add(alerts: readonly Alert[]): void;
+  /**
+   * Makes alerts durable without blocking the event loop: null when that already happened
+   * (synchronous stores), else a promise resolved once the alerts are on disk. Commits that
+   * arrive while a write is in flight share the next write + fsync (group commit).
+   */
+  commit(alerts: readonly Alert[]): Promise<void> | null;
   /** The broker acknowledged this alert: forget it. Unknown ids are ignored. */
   ack(id: string): void;
   /** Alerts not yet acknowledged, oldest first. */
   pending(): IterableIterator<Alert>;
   has(id: string): boolean;
   readonly depth: number;
-  close(): void;
+  /** Waits for commits in flight, then closes. */
+  close(): Promise<void>;
 }
 
 export interface FileOutboxOptions {
@@ -96,6 +103,9 @@ export class FileOutbox implements Outbox {
   private readonly logger: Logger | undefined;
   private acksSinceCompact = 0;
   private closed = false;
+  /** Group commit: alerts waiting for the next write + fsync, and the one in flight. */
+  private queued: Array<{ alerts: readonly Alert[]; resolve: () => void; reject: (e: Error) => void }> = [];
+  private writing: Promise<void> | null = null;
 
   private constructor(dir: string, opts: FileOutboxOptions) {
     this.dir = dir;
@@ -188,6 +198,33 @@ export class FileOutbox implements Outbox {
     for (const a of alerts) this.map.set(a.id, a);
   }
 
+  commit(alerts: readonly Alert[]): Promise<void> | null {
+    if (alerts.length === 0) return null;
+    this.assertOpen();
+    const p = new Promise<void>((resolve, reject) => this.queued.push({ alerts, resolve, reject }));
+    if (this.writing === null) this.writing = this.writeQueued();
+    return p;
+  }
+
+  /** Writes and fsyncs everything queued, batch after batch, off the event loop (libuv pool). */
+  private async writeQueued(): Promise<void> {
+    while (this.queued.length > 0) {
+      const batch = this.queued;
+      this.queued = [];
+      const bytes = Buffer.concat(batch.flatMap((b) => b.alerts.map((a) => record({ op: 'add', alert: a }))));
+      try {
+        await new Promise<void>((res, rej) => fs.write(this.fd, bytes, (e) => (e ? rej(e) : res())));
+        if (this.doFsync) await new Promise<void>((res, rej) => fs.fsync(this.fd, (e) => (e ? rej(e) : res())));
+        for (const b of batch) for (const a of b.alerts) this.map.set(a.id, a);
+        for (const b of batch) b.resolve();
+      } catch (e) {
+        const err = new EdgeRnnError('GATEWAY_OUTBOX', `cannot write the alert outbox ${this.file}: ${(e as Error).message}`);
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.writing = null;
+  }
+
   ack(id: string): void {
     if (this.closed || !this.map.delete(id)) return;
     try {
@@ -195,7 +232,7 @@ export class FileOutbox implements Outbox {
     } catch (e) {
       this.logger?.error('outbox: cannot record an ack (the alert may be sent again)', { id, error: (e as Error).message });
     }
-    if (++this.acksSinceCompact >= this.compactAfter) {
+    if (++this.acksSinceCompact >= this.compactAfter && this.writing === null) {
       try {
         this.compact();
       } catch (e) {
@@ -216,8 +253,9 @@ export class FileOutbox implements Outbox {
     return this.map.size;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.closed) return;
+    while (this.writing) await this.writing;
     this.closed = true;
     try {
       if (this.doFsync) fs.fsyncSync(this.fd);
@@ -239,6 +277,11 @@ export class MemoryOutbox implements Outbox {
     for (const a of alerts) this.map.set(a.id, a);
   }
 
+  commit(alerts: readonly Alert[]): null {
+    this.add(alerts);
+    return null;
+  }
+
   ack(id: string): void {
     this.map.delete(id);
   }
@@ -255,5 +298,7 @@ export class MemoryOutbox implements Outbox {
     return this.map.size;
   }
 
-  close(): void {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }

@@ -212,6 +212,7 @@ export async function replayTrace(o: ReplayOptions): Promise<ReplayResult> {
   // Past the end: give up held gaps, step what is queued.
   clock.advance(config.limits.reorderTimeoutMs + config.limits.batchDelayMs + 1000);
   gw.drainNow();
+  await gw.settled();
   const last = o.records.length ? o.records[o.records.length - 1]!.t : first;
   const counters = { ...gw.metrics.counters } as Record<string, number>;
   await gw.stop();

@@ -73,6 +73,7 @@ describe.skipIf(SKIP !== null)('faults against mosquitto', () => {
       await waitFor(() => gw.metrics.gauges.connected === 0, 'the gateway to notice the broker is gone');
       // Stepping happens now, with no broker: the alerts wait in the outbox.
       clock.advance(5);
+      await gw.settled();
       const phase1 = devices.flatMap(({ d, x }) => oracleAlerts(model, x.subarray(0, 300 * IMU_CHANNELS), IMU_DETECTOR, { site: 'plant', device: d, sensor: 'imu', streamStartMs: T0 }));
       expect(phase1.length).toBeGreaterThan(0);
       expect(gw.outboxDepth).toBe(phase1.length);

@@ -45,6 +45,21 @@ describe('FileOutbox', () => {
     again.close();
   });
 
+  it('commits without blocking: concurrent commits share writes, and are on disk when they resolve', async () => {
+    const dir = tmpDir();
+    const ob = FileOutbox.open(dir);
+    const commits = Array.from({ length: 20 }, (_, i) => ob.commit([alert(i)]));
+    expect(ob.depth).toBe(0); // nothing counts before it is on disk
+    await Promise.all(commits);
+    expect(ob.depth).toBe(20);
+    // A second reader sees all of them in the file now, in commit order.
+    expect([...FileOutbox.open(tmpDir()).pending()].length).toBe(0);
+    const copy = tmpDir();
+    fs.copyFileSync(path.join(dir, 'outbox.wal'), path.join(copy, 'outbox.wal'));
+    expect([...FileOutbox.open(copy).pending()].map((a) => a.id)).toEqual(Array.from({ length: 20 }, (_, i) => `id-${i}`));
+    await ob.close();
+  });
+
   it('cuts a torn last record (a crash mid-write) and keeps everything before it', () => {
     const dir = tmpDir();
     const ob = FileOutbox.open(dir);

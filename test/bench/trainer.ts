@@ -3,6 +3,9 @@
  *   npx tsx test/bench/trainer.ts            kernels + training throughput vs PyTorch
  *   npx tsx test/bench/trainer.ts --har      + float / int8 / 75%-pruned int8 on the HMP
  *                                              wrist-accelerometer dataset (../shared)
+ *     --only-har                 skip sections 1 and 2
+ *     --cache DIR                keep/reuse the trained float model there (DIR/har-float.ern)
+ *     --prune '{"epochs":30}'    pruneModel options as JSON (default {"epochs": 20})
  * Prints sequences per second and ratios side by side:
  *   1. blocked matmul kernels vs their naive twins (quantize/nn/matmul.ts)
  *   2. training steps (forward + BPTT + Adam) of the edgernn trainer vs PyTorch on CPU with one
@@ -13,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Rng, createRuntime, type RecurrentKind } from '../../src/index.js';
+import { Rng, createRuntime, decodeModel, encodeModel, type ModelSpec, type RecurrentKind } from '../../src/index.js';
 import type { Dataset, Sample } from '../../quantize/data/dataset.js';
 import { firstStepsTask } from '../../quantize/data/synthetic.js';
 import { evaluateModel } from '../../quantize/eval/evaluate-model.js';
@@ -128,30 +131,50 @@ async function har(): Promise<void> {
     return;
   }
   console.log(`\n3. HMP wrist accelerometer, 14 activities, 2 s windows (64 steps at 32 Hz), split by recording: ${d.train.samples.length} train / ${d.test.samples.length} test windows`);
+  const arg = (name: string): string | undefined => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const cache = arg('--cache');
+  const cached = cache ? path.join(cache, 'har-float.ern') : null;
   const t0 = performance.now();
-  const r = trainModel({ data: d.train, options: { task: 'classify', arch: 'gru', hidden: 48, epochs: 40, seed: 1 } });
+  let spec: ModelSpec;
+  let trainNote = 'cached';
+  if (cached && fs.existsSync(cached)) spec = decodeModel(new Uint8Array(fs.readFileSync(cached))).spec;
+  else {
+    const r = trainModel({ data: d.train, options: { task: 'classify', arch: 'gru', hidden: 48, epochs: 40, seed: 1 } });
+    spec = r.spec;
+    trainNote = `${r.fit.epochsRun} epochs, best ${r.fit.bestEpoch}`;
+    if (cached) {
+      fs.mkdirSync(cache!, { recursive: true });
+      fs.writeFileSync(cached, encodeModel(spec));
+    }
+  }
   const t1 = performance.now();
-  const int8 = calibrateAndQuantize(r.spec, r.train, { method: 'mse' });
-  const pruned = pruneModel(r.spec, d.train, { sparsity: 0.75, epochs: 20, seed: 1 });
+  const int8 = calibrateAndQuantize(spec, d.train.samples, { method: 'mse' });
+  const pruneOpts = { epochs: 20, seed: 1, ...(JSON.parse(arg('--prune') ?? '{}') as object) };
+  const pruned = pruneModel(spec, d.train, { sparsity: 0.75, ...pruneOpts });
   const t2 = performance.now();
-  const prunedInt8 = calibrateAndQuantize(pruned.spec, r.train, { method: 'mse' });
+  const prunedInt8 = calibrateAndQuantize(pruned.spec, d.train.samples, { method: 'mse' });
   const rt = await createRuntime();
   const rows: [string, number][] = [];
-  for (const [name, spec, backend] of [
-    ['float32', r.spec, 'float'],
+  for (const [name, model, backend] of [
+    ['float32', spec, 'float'],
     ['int8', int8, 'auto'],
     ['pruned 75% float', pruned.spec, 'float'],
     ['pruned 75% int8', prunedInt8, 'auto'],
   ] as const) {
-    const e = await evaluateModel(rt, spec, d.test, { backend });
+    const e = await evaluateModel(rt, model, d.test, { backend });
     rows.push([name, e.classification!.accuracy]);
   }
   const base = rows[0]![1];
   for (const [name, acc] of rows) console.log(`  ${name.padEnd(18)} ${(100 * acc).toFixed(2)}%  ${(100 * (acc - base)).toFixed(2)} pp`);
-  console.log(`  (train ${((t1 - t0) / 1000).toFixed(0)} s, ${r.fit.epochsRun} epochs, best ${r.fit.bestEpoch}; prune ${((t2 - t1) / 1000).toFixed(0)} s; R sparsity ${pruned.sparsity.filter((s) => s.name.includes('.R.')).map((s) => (100 * s.sparsity).toFixed(1) + '%').join(', ')})`);
+  console.log(`  (train ${((t1 - t0) / 1000).toFixed(0)} s, ${trainNote}; prune ${JSON.stringify(pruneOpts)} ${((t2 - t1) / 1000).toFixed(0)} s, best epoch ${pruned.fit.bestEpoch}; R sparsity ${pruned.sparsity.filter((s) => s.name.includes('.R.')).map((s) => (100 * s.sparsity).toFixed(1) + '%').join(', ')})`);
 }
 
 console.log(`edgernn trainer benchmark · ${new Date().toISOString()} · node ${process.version} · ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}`);
-kernels();
-throughput();
-if (process.argv.includes('--har')) await har();
+if (!process.argv.includes('--only-har')) {
+  kernels();
+  throughput();
+}
+if (process.argv.includes('--har') || process.argv.includes('--only-har')) await har();

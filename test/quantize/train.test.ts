@@ -56,3 +56,41 @@ describe('training options', () => {
     expect(w.map((v) => Number(v.toFixed(4)))).toEqual([0.8333, 0.8333, 1.25, 1.25]);
   });
 });
+
+describe('optimizer', () => {
+  it('Adam/AdamW first step, global-norm clipping, masks keep pruned weights at zero', async () => {
+    const { Adam, DEFAULT_OPTIMIZER } = await import('../../quantize/train/optimizer.js');
+    const { makeParam } = await import('../../quantize/nn/tensor.js');
+    const w = makeParam('f64', 'w', [1, 2], 'weight');
+    const b = makeParam('f64', 'b', [1], 'bias');
+    w.value.set([1, -2]);
+    b.value.set([0.5]);
+    // Gradient (3, 4 | 0): norm 5, clipped to 1 -> (0.6, 0.8 | 0).
+    const step = (kind: 'adam' | 'adamw', wd: number) => {
+      const ww = makeParam('f64', 'w', [1, 2], 'weight');
+      const bb = makeParam('f64', 'b', [1], 'bias');
+      ww.value.set(w.value);
+      bb.value.set(b.value);
+      ww.grad.set([3, 4]);
+      const opt = new Adam([ww, bb], { ...DEFAULT_OPTIMIZER, kind, weightDecay: wd, clipNorm: 1 });
+      expect(opt.step(0.1)).toBeCloseTo(5, 12);
+      return [...ww.value, ...bb.value];
+    };
+    // First Adam step moves each weight by lr * sign(g) (bias-corrected m/sqrt(v) = ±1).
+    const a = step('adam', 0);
+    expect(a[0]).toBeCloseTo(0.9, 6);
+    expect(a[1]).toBeCloseTo(-2.1, 6);
+    expect(a[2]).toBe(0.5);
+    // AdamW: decoupled decay lr*wd*w on weights only.
+    const aw = step('adamw', 0.5);
+    expect(aw[0]).toBeCloseTo(0.9 - 0.1 * 0.5 * 1, 6);
+    expect(aw[1]).toBeCloseTo(-2.1 - 0.1 * 0.5 * -2, 6);
+    expect(aw[2]).toBe(0.5);
+    // A masked weight stays exactly zero whatever its gradient.
+    w.mask = Uint8Array.from([0, 1]);
+    w.value.set([0, 1]);
+    w.grad.set([7, 1]);
+    new Adam([w], DEFAULT_OPTIMIZER).step(0.1);
+    expect(w.value[0]).toBe(0);
+  });
+});

@@ -14,6 +14,7 @@ export { BACKENDS, type BackendName, type NonFinitePolicy, type Engine } from '.
 export * as fixedPoint from './runtime/fixed-point.js';
 export { Rng } from './util/rng.js';
 export { WindowedGaussianDetector, RandomDetector, NullDetector, PythonRandom, AnomalyLikelihood, nabLikelihoodOptions, AlertHysteresis, DetectorRegistry, baselineDetectorRegistry, checkFiniteInput, type AnomalyDetector, type AnomalyDetectorFactory, type SeriesContext, type DetectorEntry, type WindowedGaussianOptions, type RandomDetectorOptions, type AnomalyLikelihoodOptions, type AlertHysteresisOptions, type AlertTransition } from './detectors/anomaly/index.js';
+export { LabelSmoother, smoothingOptions, SMOOTHING_DEFAULTS, SMOOTHING_KINDS, createHarDetector, harDetectorOptions, HAR_DETECTOR_KIND, HAR_DETECTOR_DEFAULTS, HAR_DETECTORS, HarStream, type SmoothingKind, type SmoothingOptions, type SmootherState, type HarDetectorOptions, type HarStreamOptions, type HarWindowResult } from './detectors/har/index.js';
 export { exportOnnx, exportOnnxModel, onnxInitialState, type ExportOptions } from './onnx/export.js';
 export { dequantizeModel } from './onnx/dequantize.js';
 export { readNpy, writeNpy, type NpyArray } from './io/npy.js';

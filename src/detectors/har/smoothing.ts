@@ -1,0 +1,236 @@
+/**
+ * Smoothing of a stream of class posteriors (one per window) into a steadier label sequence.
+ * Browser-safe; `push` allocates nothing.
+ *
+ *   none      label_t = argmax_j p_t(j)
+ *   majority  label_t = the most frequent argmax over the last W windows; ties go to the tied
+ *             label seen most recently. confidence = its count / windows seen (<= W).
+ *   hmm       forward filter of a "sticky" hidden Markov model over the classes:
+ *               A(i→j) = stay (i = j), (1 - stay)/(C - 1) (i ≠ j)
+ *               e_t(j) = max(p_t(j), floor)^(1/temperature) / prior(j)   (scaled likelihood of
+ *                        a classifier trained with prior(j): the hybrid NN/HMM trick)
+ *               α_t(j) ∝ e_t(j) · Σ_i α_{t-1}(i) A(i→j)
+ *                      = e_t(j) · (stay·α_{t-1}(j) + (1 - stay)/(C - 1)·(1 - α_{t-1}(j)))
+ *               α_0 = prior; label_t = argmax α_t, confidence = α_t(label_t)
+ *             Causal (filtering, not Viterbi): no look-ahead, one window of latency.
+ */
+import { EdgeRnnError } from '../../errors.js';
+
+export const SMOOTHING_KINDS = ['none', 'majority', 'hmm'] as const;
+export type SmoothingKind = (typeof SMOOTHING_KINDS)[number];
+
+export interface SmoothingOptions {
+  /** Which smoother (default 'hmm'). */
+  kind: SmoothingKind;
+  /** majority: windows voted over (>= 1; default 5). */
+  window: number;
+  /** hmm: probability of staying in the same activity from one window to the next, in [1/C, 1) (default 0.9). */
+  stay: number;
+  /** hmm: posterior exponent 1/temperature; > 1 flattens overconfident outputs (default 1). */
+  temperature: number;
+  /** hmm: class prior the classifier was trained with (default uniform: balanced class weights). */
+  prior?: readonly number[];
+  /** hmm: smallest posterior used, so one confident mistake cannot rule a class out (default 1e-4). */
+  floor: number;
+}
+
+export const SMOOTHING_DEFAULTS: Readonly<SmoothingOptions> = { kind: 'hmm', window: 5, stay: 0.9, temperature: 1, floor: 1e-4 };
+
+/** Serializable state of a smoother (JSON). */
+export interface SmootherState {
+  kind: SmoothingKind;
+  steps: number;
+  /** majority: the ring of labels (oldest at `head`); hmm: α. */
+  values: number[];
+  head: number;
+}
+
+function optionError(field: string, expected: string, got: unknown): EdgeRnnError {
+  return new EdgeRnnError('DETECTOR_OPTION', `har smoothing: ${field} must be ${expected}, got ${JSON.stringify(got)}`, { field, expected, got });
+}
+
+/** Validates options for C classes (defaults filled in). */
+export function smoothingOptions(classes: number, o: Partial<SmoothingOptions> = {}): SmoothingOptions {
+  if (!(Number.isInteger(classes) && classes >= 2)) throw optionError('classes', 'an integer >= 2', classes);
+  const r: SmoothingOptions = { ...SMOOTHING_DEFAULTS, ...o };
+  if (!(SMOOTHING_KINDS as readonly string[]).includes(r.kind)) throw optionError('kind', `one of ${SMOOTHING_KINDS.join(', ')}`, r.kind);
+  if (!(Number.isInteger(r.window) && r.window >= 1 && r.window <= 10000)) throw optionError('window', 'an integer in [1, 10000]', r.window);
+  if (!(typeof r.stay === 'number' && r.stay >= 1 / classes && r.stay < 1)) throw optionError('stay', `a number in [1/${classes}, 1)`, r.stay);
+  if (!(typeof r.temperature === 'number' && r.temperature > 0 && Number.isFinite(r.temperature))) throw optionError('temperature', 'a positive number', r.temperature);
+  if (!(typeof r.floor === 'number' && r.floor > 0 && r.floor < 1)) throw optionError('floor', 'a number in (0, 1)', r.floor);
+  if (r.prior !== undefined) {
+    if (!Array.isArray(r.prior) || r.prior.length !== classes || !r.prior.every((p) => typeof p === 'number' && p > 0 && Number.isFinite(p))) {
+      throw optionError('prior', `${classes} positive numbers (one per class)`, r.prior);
+    }
+  }
+  return r;
+}
+
+/** One smoother per stream. */
+export class LabelSmoother {
+  readonly classes: number;
+  readonly options: Readonly<SmoothingOptions>;
+  private readonly ring: Int32Array;
+  private readonly counts: Int32Array;
+  private readonly alpha: Float64Array;
+  private readonly prior: Float64Array;
+  private readonly invPrior: Float64Array;
+  private head = 0;
+  private steps = 0;
+  private current = -1;
+  private conf = 0;
+
+  constructor(classes: number, options: Partial<SmoothingOptions> = {}) {
+    this.options = smoothingOptions(classes, options);
+    this.classes = classes;
+    this.ring = new Int32Array(this.options.window);
+    this.counts = new Int32Array(classes);
+    this.prior = new Float64Array(classes);
+    const p = this.options.prior;
+    let sum = 0;
+    for (let j = 0; j < classes; j++) sum += p ? p[j]! : 1;
+    for (let j = 0; j < classes; j++) this.prior[j] = (p ? p[j]! : 1) / sum;
+    this.invPrior = this.prior.map((v) => 1 / v);
+    this.alpha = new Float64Array(classes);
+    this.reset();
+  }
+
+  /** The smoothed label after the last push (-1 before the first). */
+  get label(): number {
+    return this.current;
+  }
+
+  /** Confidence of that label in [0, 1] (majority: vote share; hmm: filtered probability; none: posterior). */
+  get confidence(): number {
+    return this.conf;
+  }
+
+  /** Windows pushed since the last reset. */
+  get count(): number {
+    return this.steps;
+  }
+
+  /** Feeds one window's posterior (C values >= 0); returns the smoothed label. */
+  push(posterior: ArrayLike<number>): number {
+    const C = this.classes;
+    if (posterior.length !== C) throw new EdgeRnnError('SHAPE_MISMATCH', `har smoothing: expected ${C} posteriors, got ${posterior.length}`, { expected: C, got: posterior.length });
+    let top = 0;
+    for (let j = 1; j < C; j++) if (posterior[j]! > posterior[top]!) top = j;
+    this.steps++;
+    const kind = this.options.kind;
+    if (kind === 'none') {
+      this.current = top;
+      this.conf = posterior[top]!;
+    } else if (kind === 'majority') {
+      this.pushMajority(top);
+    } else {
+      this.pushHmm(posterior);
+    }
+    return this.current;
+  }
+
+  private pushMajority(top: number): void {
+    const W = this.options.window;
+    if (this.steps > W) this.counts[this.ring[this.head]!]!--;
+    this.ring[this.head] = top;
+    this.counts[top]!++;
+    this.head = (this.head + 1) % W;
+    // Newest to oldest: the first label reaching the highest count wins ties by recency.
+    const n = Math.min(this.steps, W);
+    let best = -1;
+    let bestCount = 0;
+    for (let k = 1; k <= n; k++) {
+      const lab = this.ring[(this.head - k + W) % W]!;
+      const c = this.counts[lab]!;
+      if (c > bestCount) {
+        best = lab;
+        bestCount = c;
+      }
+    }
+    this.current = best;
+    this.conf = bestCount / n;
+  }
+
+  private pushHmm(p: ArrayLike<number>): void {
+    const C = this.classes;
+    const { stay, floor, temperature } = this.options;
+    const move = (1 - stay) / (C - 1);
+    const a = this.alpha;
+    let sum = 0;
+    for (let j = 0; j < C; j++) {
+      const pj = Math.max(Number.isFinite(p[j]!) ? p[j]! : 0, floor);
+      const e = (temperature === 1 ? pj : Math.pow(pj, 1 / temperature)) * this.invPrior[j]!;
+      const pred = stay * a[j]! + move * (1 - a[j]!);
+      a[j] = e * pred;
+      sum += a[j]!;
+    }
+    let best = 0;
+    for (let j = 0; j < C; j++) {
+      a[j] = a[j]! / sum;
+      if (a[j]! > a[best]!) best = j;
+    }
+    this.current = best;
+    this.conf = a[best]!;
+  }
+
+  reset(): void {
+    this.ring.fill(0);
+    this.counts.fill(0);
+    this.alpha.set(this.prior);
+    this.head = 0;
+    this.steps = 0;
+    this.current = -1;
+    this.conf = 0;
+  }
+
+  exportState(): SmootherState {
+    const kind = this.options.kind;
+    return { kind, steps: this.steps, head: this.head, values: kind === 'hmm' ? Array.from(this.alpha) : kind === 'majority' ? Array.from(this.ring) : [this.current, this.conf] };
+  }
+
+  /** Restores exportState(); a state of another kind or size is a GATEWAY_STATE error. */
+  importState(s: unknown): void {
+    const o = s as SmootherState;
+    const kind = this.options.kind;
+    const want = kind === 'hmm' ? this.classes : kind === 'majority' ? this.options.window : 2;
+    const bad = (why: string): EdgeRnnError => new EdgeRnnError('GATEWAY_STATE', `har smoothing: cannot import state: ${why}`, { expected: { kind, values: want } });
+    if (typeof o !== 'object' || o === null) throw bad('not an object');
+    if (o.kind !== kind) throw bad(`state is for '${String(o.kind)}', this smoother is '${kind}'`);
+    if (!Array.isArray(o.values) || o.values.length !== want || !o.values.every((v) => typeof v === 'number' && Number.isFinite(v))) throw bad(`expected ${want} finite values`);
+    if (!(Number.isInteger(o.steps) && o.steps >= 0)) throw bad('steps must be a non-negative integer');
+    if (!(Number.isInteger(o.head) && o.head >= 0 && o.head < this.options.window)) throw bad(`head must be in [0, ${this.options.window})`);
+    this.reset();
+    this.steps = o.steps;
+    this.head = o.head;
+    if (kind === 'hmm') {
+      this.alpha.set(o.values);
+      let best = 0;
+      for (let j = 1; j < this.classes; j++) if (this.alpha[j]! > this.alpha[best]!) best = j;
+      this.current = o.steps > 0 ? best : -1;
+      this.conf = o.steps > 0 ? this.alpha[best]! : 0;
+    } else if (kind === 'majority') {
+      if (!o.values.every((v) => Number.isInteger(v) && v >= 0 && v < this.classes)) throw bad(`labels must be integers in [0, ${this.classes})`);
+      this.ring.set(o.values);
+      const W = this.options.window;
+      const n = Math.min(o.steps, W);
+      // The n most recent ring slots hold the votes.
+      for (let k = 1; k <= n; k++) this.counts[this.ring[(this.head - k + W) % W]!]!++;
+      if (n > 0) {
+        let best = -1;
+        let bestCount = 0;
+        for (let k = 1; k <= n; k++) {
+          const lab = this.ring[(this.head - k + W) % W]!;
+          if (this.counts[lab]! > bestCount) {
+            best = lab;
+            bestCount = this.counts[lab]!;
+          }
+        }
+        this.current = best;
+        this.conf = bestCount / n;
+      }
+    } else {
+      this.current = o.steps > 0 ? o.values[0]! : -1;
+      this.conf = o.values[1]!;
+    }
+  }
+}

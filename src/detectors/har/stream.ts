@@ -1,0 +1,92 @@
+/**
+ * A live activity-recognition stream without the gateway: raw sensor samples in (the model's
+ * front end, `input.frontend`, from its manifest: decoding, resampling, normalization, windows
+ * with hop), one classification per window (the model runs each window from a reset state, as
+ * trained), smoothed labels out. Browser-safe.
+ */
+import { EdgeRnnError } from '../../errors.js';
+import { createFrontendForInput } from '../../features/registry.js';
+import type { StreamingFrontend } from '../../features/types.js';
+import type { Model, Session } from '../../runtime/runtime.js';
+import { LabelSmoother, type SmoothingOptions } from './smoothing.js';
+
+export interface HarWindowResult {
+  /** Window index since the start (or reset). */
+  index: number;
+  /** argmax of this window's posterior (unsmoothed). */
+  raw: number;
+  /** Smoothed label. */
+  label: number;
+  /** Smoother confidence of `label`. */
+  confidence: number;
+  /** The window's posterior (a view reused by the next window: copy it to keep it). */
+  posterior: Float32Array;
+}
+
+export interface HarStreamOptions {
+  /** Smoothing of the per-window labels (default: SMOOTHING_DEFAULTS, an HMM filter). */
+  smoothing?: Partial<SmoothingOptions>;
+}
+
+export class HarStream {
+  readonly model: Model;
+  readonly frontend: StreamingFrontend;
+  readonly smoother: LabelSmoother;
+  /** Class names (the model's labels). */
+  readonly labels: readonly string[];
+  private readonly session: Session;
+  private readonly posterior: Float32Array;
+  private readonly onBlock: (block: Float32Array, index: number) => void;
+  private sink: ((w: HarWindowResult) => void) | undefined;
+  private readonly result: HarWindowResult;
+
+  constructor(model: Model, opts: HarStreamOptions = {}) {
+    if (model.outputSize < 2 || model.labels.length !== model.outputSize) {
+      throw new EdgeRnnError('UNSUPPORTED_MODEL', `${model.name}: a HAR stream needs a classifier with one label per output, got ${model.outputSize} outputs and ${model.labels.length} labels`, { outputs: model.outputSize, labels: model.labels.length });
+    }
+    this.model = model;
+    this.labels = model.labels;
+    this.frontend = createFrontendForInput(model.spec.input);
+    this.smoother = new LabelSmoother(model.outputSize, opts.smoothing ?? {});
+    this.session = model.session();
+    this.posterior = new Float32Array(model.outputSize);
+    this.result = { index: 0, raw: -1, label: -1, confidence: 0, posterior: this.posterior };
+    this.onBlock = (block, index) => this.window(block, index);
+  }
+
+  private window(block: Float32Array, index: number): void {
+    const C = this.model.outputSize;
+    this.session.reset();
+    const y = this.session.run(block);
+    this.posterior.set(y.subarray(y.length - C));
+    let raw = 0;
+    for (let j = 1; j < C; j++) if (this.posterior[j]! > this.posterior[raw]!) raw = j;
+    const r = this.result;
+    r.index = index;
+    r.raw = raw;
+    r.label = this.smoother.push(this.posterior);
+    r.confidence = this.smoother.confidence;
+    this.sink?.(r);
+  }
+
+  /** Feeds interleaved samples (any chunking); calls onWindow per completed window; returns windows completed. */
+  push(samples: ArrayLike<number>, onWindow?: (w: HarWindowResult) => void): number {
+    this.sink = onWindow;
+    try {
+      return this.frontend.push(samples, this.onBlock);
+    } finally {
+      this.sink = undefined;
+    }
+  }
+
+  /** A new stream: front end, model state and smoother back to the start. */
+  reset(): void {
+    this.frontend.reset();
+    this.session.reset();
+    this.smoother.reset();
+  }
+
+  dispose(): void {
+    this.session.dispose();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The gateway-facing HAR detector: config validation against the model, one event per announced
+ * change of activity, minSteps / minConfidence / background, state hand-off.
+ */
+import { describe, expect, it } from 'vitest';
+import { EdgeRnnError, Rng } from '../../../src/index.js';
+import { createHarDetector, HAR_DETECTORS, LabelSmoother } from '../../../src/detectors/har/index.js';
+import type { DetectorContext } from '../../../src/gateway/detectors.js';
+
+const LABELS = ['sit', 'stand', 'walk', 'idle'];
+const ctx: DetectorContext = { labels: LABELS, outputSize: 4, inputSize: 3, path: 'routes[0].detector' };
+const p = (j: number, top = 0.85): Float32Array => Float32Array.from(LABELS, (_, k) => (k === j ? top : (1 - top) / 3));
+const none = new Float32Array(3);
+
+function err(f: () => unknown): EdgeRnnError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(EdgeRnnError);
+    return e as EdgeRnnError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('har detector', () => {
+  it('registers under "har"', () => {
+    expect(HAR_DETECTORS.har).toBe(createHarDetector);
+  });
+
+  it('fires once per change of the announced activity (unsmoothed)', () => {
+    const d = createHarDetector({ kind: 'har', smoothing: 'none' }, ctx);
+    const seq = [0, 0, 0, 2, 2, 1, 1, 1];
+    const events = seq.map((j) => d.step(p(j), none));
+    expect(events.map((e) => e?.label ?? null)).toEqual(['sit', null, null, 'walk', null, 'stand', null, null]);
+    expect(events[0]!.score).toBeCloseTo(0.85, 6);
+    expect(d.lastScore).toBeCloseTo(0.85, 6);
+  });
+
+  it('events follow the smoother: what a LabelSmoother announces, in order', () => {
+    const rng = new Rng(5);
+    const seq: Float32Array[] = [];
+    for (let s = 0; s < 20; s++) {
+      const j = rng.int(0, 3);
+      for (let t = 0; t < rng.int(3, 12); t++) seq.push(rng.next() < 0.75 ? p(j) : p(rng.int(0, 3)));
+    }
+    const d = createHarDetector({ kind: 'har', smoothing: 'hmm', stay: 0.85 }, ctx);
+    const sm = new LabelSmoother(4, { kind: 'hmm', stay: 0.85 });
+    let last = -1;
+    for (const x of seq) {
+      const ev = d.step(x, none);
+      const l = sm.push(x);
+      if (l !== last) {
+        expect(ev).toEqual({ label: LABELS[l], score: sm.confidence });
+        last = l;
+      } else {
+        expect(ev).toBeNull();
+      }
+    }
+  });
+
+  it('minSteps waits for a change to persist; minConfidence holds back weak ones; background is silent', () => {
+    const d = createHarDetector({ kind: 'har', smoothing: 'none', minSteps: 3 }, ctx);
+    const out = [0, 0, 0, 1, 0, 1, 1, 1, 1].map((j) => d.step(p(j), none)?.label ?? null);
+    expect(out).toEqual([null, null, 'sit', null, null, null, null, 'stand', null]);
+    const c = createHarDetector({ kind: 'har', smoothing: 'none', minConfidence: 0.6 }, ctx);
+    expect(c.step(p(0, 0.5), none)).toBeNull();
+    expect(c.step(p(0, 0.7), none)?.label).toBe('sit');
+    const b = createHarDetector({ kind: 'har', smoothing: 'none', background: ['idle'] }, ctx);
+    expect([2, 3, 3, 2].map((j) => b.step(p(j), none)?.label ?? null)).toEqual(['walk', null, null, 'walk']);
+  });
+
+  it('exportState/importState through JSON continue the event stream exactly', () => {
+    const rng = new Rng(9);
+    const seq = Array.from({ length: 80 }, () => p(rng.int(0, 3), rng.uniform(0.4, 0.9)));
+    const cfg = { kind: 'har', smoothing: 'majority', window: 5, minSteps: 2 };
+    const whole = createHarDetector(cfg, ctx);
+    const expected = seq.map((x) => whole.step(x, none));
+    const a = createHarDetector(cfg, ctx);
+    const first = seq.slice(0, 37).map((x) => a.step(x, none));
+    const b = createHarDetector(cfg, ctx);
+    b.importState(JSON.parse(JSON.stringify(a.exportState())));
+    expect([...first, ...seq.slice(37).map((x) => b.step(x, none))]).toEqual(expected);
+    b.reset();
+    expect(seq.map((x) => b.step(x, none))).toEqual(expected);
+  });
+
+  it('config errors name the field, what was expected and what was found', () => {
+    expect(err(() => createHarDetector({ kind: 'har', smoothin: 'hmm' }, ctx)).message).toMatch(/routes\[0\]\.detector\.smoothin must be absent/);
+    const e = err(() => createHarDetector({ kind: 'har', smoothing: 'median' }, ctx));
+    expect(e.code).toBe('GATEWAY_CONFIG');
+    expect(e.message).toMatch(/routes\[0\]\.detector\.smoothing must be one of none, majority, hmm, got "median"/);
+    expect(err(() => createHarDetector({ kind: 'har', minSteps: 0 }, ctx)).message).toMatch(/minSteps must be an integer in \[1, 100000\], got 0/);
+    expect(err(() => createHarDetector({ kind: 'har', minConfidence: 2 }, ctx)).message).toMatch(/minConfidence/);
+    expect(err(() => createHarDetector({ kind: 'har', background: ['run'] }, ctx)).message).toMatch(/background must be a list of the model's labels \(sit, stand, walk, idle\), got \["run"\]/);
+    expect(err(() => createHarDetector({ kind: 'har', stay: 0.1 }, ctx)).message).toMatch(/routes\[0\]\.detector\.stay must be a number in \[1\/4, 1\), got 0.1/);
+    expect(err(() => createHarDetector({ kind: 'har', window: 'x' }, ctx)).message).toMatch(/window must be a number, got "x"/);
+    expect(err(() => createHarDetector({ kind: 'har', prior: [1] }, ctx)).message).toMatch(/prior must be 4 positive numbers/);
+    expect(err(() => createHarDetector({ kind: 'har' }, { ...ctx, outputSize: 1, labels: ['x'] })).message).toMatch(/needs at least 2 outputs, this model has 1/);
+    const d = createHarDetector({ kind: 'har' }, ctx);
+    expect(err(() => d.importState({ announced: 9, pending: -1, pendingSteps: 0, smoother: {} })).code).toBe('GATEWAY_STATE');
+    expect(err(() => d.importState({ announced: 1, pending: -1, pendingSteps: 0, smoother: { kind: 'none' } })).code).toBe('GATEWAY_STATE');
+  });
+});

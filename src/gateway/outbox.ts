@@ -106,6 +106,8 @@ export class FileOutbox implements Outbox {
   /** Group commit: alerts waiting for the next write + fsync, and the one in flight. */
   private queued: Array<{ alerts: readonly Alert[]; resolve: () => void; reject: (e: Error) => void }> = [];
   private writing: Promise<void> | null = null;
+  /** Ack records waiting for the writer. */
+  private acks: Buffer[] = [];
 
   private constructor(dir: string, opts: FileOutboxOptions) {
     this.dir = dir;
@@ -206,39 +208,73 @@ export class FileOutbox implements Outbox {
     return p;
   }
 
-  /** Writes and fsyncs everything queued, batch after batch, off the event loop (libuv pool). */
+  /**
+   * The writer, off the event loop (libuv pool): queued ack records and add batches go out in
+   * one write, fsynced when it holds adds; a compaction runs between writes when due. One
+   * writer at a time, so records never interleave and a compaction never races an append.
+   */
   private async writeQueued(): Promise<void> {
-    while (this.queued.length > 0) {
+    while (this.queued.length > 0 || this.acks.length > 0 || this.acksSinceCompact >= this.compactAfter) {
+      if (this.acksSinceCompact >= this.compactAfter) {
+        try {
+          await this.compactAsync();
+        } catch (e) {
+          this.acksSinceCompact = 0;
+          this.logger?.error('outbox: compaction failed (the log keeps growing)', { error: (e as Error).message });
+        }
+        continue;
+      }
       const batch = this.queued;
+      const acks = this.acks;
       this.queued = [];
-      const bytes = Buffer.concat(batch.flatMap((b) => b.alerts.map((a) => record({ op: 'add', alert: a }))));
+      this.acks = [];
+      const bytes = Buffer.concat([...acks, ...batch.flatMap((b) => b.alerts.map((a) => record({ op: 'add', alert: a })))]);
       try {
         await new Promise<void>((res, rej) => fs.write(this.fd, bytes, (e) => (e ? rej(e) : res())));
-        if (this.doFsync) await new Promise<void>((res, rej) => fs.fsync(this.fd, (e) => (e ? rej(e) : res())));
+        if (this.doFsync && batch.length > 0) await new Promise<void>((res, rej) => fs.fsync(this.fd, (e) => (e ? rej(e) : res())));
         for (const b of batch) for (const a of b.alerts) this.map.set(a.id, a);
         for (const b of batch) b.resolve();
       } catch (e) {
         const err = new EdgeRnnError('GATEWAY_OUTBOX', `cannot write the alert outbox ${this.file}: ${(e as Error).message}`);
+        if (acks.length) this.logger?.error('outbox: cannot record acks (those alerts may be sent again)', { error: err.message });
         for (const b of batch) b.reject(err);
       }
     }
     this.writing = null;
   }
 
+  /** compact(), without blocking: tmp file, fsync, rename, fsync the directory, reopen. */
+  private async compactAsync(): Promise<void> {
+    const tmp = `${this.file}.tmp`;
+    // The snapshot already lacks every acknowledged alert: queued ack records are moot. Acks
+    // that arrive while it is written name alerts in it, and follow it.
+    this.acks = [];
+    const body = Buffer.concat([...this.map.values()].map((a) => record({ op: 'add', alert: a })));
+    const h = await fs.promises.open(tmp, 'w');
+    try {
+      await h.write(body);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await fs.promises.rename(tmp, this.file);
+    const d = await fs.promises.open(this.dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+    const old = this.fd;
+    this.fd = fs.openSync(this.file, 'a');
+    fs.closeSync(old);
+    this.acksSinceCompact = 0;
+  }
+
   ack(id: string): void {
     if (this.closed || !this.map.delete(id)) return;
-    try {
-      fs.writeSync(this.fd, record({ op: 'ack', id }));
-    } catch (e) {
-      this.logger?.error('outbox: cannot record an ack (the alert may be sent again)', { id, error: (e as Error).message });
-    }
-    if (++this.acksSinceCompact >= this.compactAfter && this.writing === null) {
-      try {
-        this.compact();
-      } catch (e) {
-        this.logger?.error('outbox: compaction failed (the log keeps growing)', { error: (e as Error).message });
-      }
-    }
+    this.acks.push(record({ op: 'ack', id }));
+    this.acksSinceCompact++;
+    if (this.writing === null) this.writing = this.writeQueued();
   }
 
   pending(): IterableIterator<Alert> {
@@ -251,6 +287,11 @@ export class FileOutbox implements Outbox {
 
   get depth(): number {
     return this.map.size;
+  }
+
+  /** Resolves when every queued commit and ack record has been written. */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
   }
 
   async close(): Promise<void> {

@@ -31,14 +31,14 @@ describe('FileOutbox', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
   });
 
-  it('keeps unacknowledged alerts across a reopen, in order', () => {
+  it('keeps unacknowledged alerts across a reopen, in order', async () => {
     const dir = tmpDir();
     const ob = FileOutbox.open(dir);
     ob.add([alert(1), alert(2), alert(3)]);
     ob.add([alert(4)]);
     ob.ack('id-2');
     ob.ack('id-unknown');
-    ob.close();
+    await ob.close();
     const again = FileOutbox.open(dir);
     expect(again.report).toEqual({ replayed: 3, truncatedBytes: 0, corrupt: 0 });
     expect([...again.pending()]).toEqual([alert(1), alert(3), alert(4)]);
@@ -95,17 +95,18 @@ describe('FileOutbox', () => {
     expect([...again.pending()].map((a) => a.id)).toEqual(['id-1', 'id-3']);
   });
 
-  it('compacts: the log holds only pending alerts after compactAfter acks', () => {
+  it('compacts: the log holds only pending alerts after compactAfter acks', async () => {
     const dir = tmpDir();
     const ob = FileOutbox.open(dir, { compactAfter: 10 });
     for (let i = 0; i < 25; i++) ob.add([alert(i)]);
     for (let i = 0; i < 20; i++) ob.ack(`id-${i}`);
+    await ob.flush();
     const records = fs.readFileSync(path.join(dir, 'outbox.wal'), 'utf8').trim().split('\n');
     // 20 acks = two compactions: the 5 pending adds remain, no acks.
     expect(records.length).toBe(5);
     expect(records.every((r) => r.includes('"op":"add"'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'outbox.wal.tmp'))).toBe(false);
-    ob.close();
+    await ob.close();
     expect([...FileOutbox.open(dir).pending()].map((a) => a.id)).toEqual(['id-20', 'id-21', 'id-22', 'id-23', 'id-24']);
   });
 

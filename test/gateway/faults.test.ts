@@ -229,7 +229,7 @@ describe.skipIf(SKIP !== null)('faults against mosquitto', () => {
     const dev = await connectClient(mq.url, { clientId: 'devices' });
     const children: ChildProcess[] = [];
     const start = () => {
-      const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(import.meta.dirname, 'child-gateway.ts'), '--config', 'gateway.json', '--log-level', 'info'], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(import.meta.dirname, 'child-gateway.ts'), '--config', 'gateway.json', '--log-level', 'info', '--metrics-port', '0'], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(child);
       const out = { stdout: '', logs: [] as Array<Record<string, unknown>>, exit: null as number | null };
       let buf = '';
@@ -284,12 +284,30 @@ describe.skipIf(SKIP !== null)('faults against mosquitto', () => {
       const ids2 = raised(run2.out);
       const run3 = start();
       await waitFor(() => ids2.every((id) => got.has(id)), 'run 3 to deliver every alert run 2 raised', 60_000);
-      // A graceful stop drains the outbox and saves the device states.
+      // A graceful stop drains the outbox and saves the device states (of devices it has seen).
       await waitFor(() => run3.out.stdout.includes('connected to'), 'run 3 to finish starting');
+      const port = Number(/metrics on http:\/\/[^:]+:(\d+)/.exec(run3.out.stdout)![1]);
+      for (let m = 80; m < 82; m++) for (const { d, x } of devices) await publishAsync(dev, topics.sensor(d, 'imu'), encodeJson(chunk(x, m % 80), IMU_CHANNELS, { seq: m }));
+      let seen = 0;
+      await waitFor(
+        () => {
+          void fetch(`http://127.0.0.1:${port}/metrics`)
+            .then((r) => r.text())
+            .then((t) => (seen = Number(/^edgernn_gateway_messages_total\{[^}]*\} (\d+)$/m.exec(t)?.[1] ?? 0)))
+            .catch(() => {});
+          return seen === 4;
+        },
+        'run 3 to take 4 messages',
+        30_000,
+        50,
+      );
       run3.child.kill('SIGTERM');
       await waitFor(() => run3.out.exit !== null, 'run 3 to exit', 30_000);
       expect(run3.out.exit).toBe(0);
       expect(run3.out.stdout).toMatch(/stopped \(outbox depth 0\)/);
+      // ... and saved both device streams for the next start.
+      const saved = fs.readdirSync(path.join(work, 'state', 'streams')).map((f) => Buffer.from(f.replace(/\.state$/, ''), 'base64url').toString());
+      expect(saved.sort()).toEqual(['k1/imu', 'k2/imu']);
     } finally {
       for (const c of children) await kill9(c);
       dev.end(true);

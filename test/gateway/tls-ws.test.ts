@@ -109,6 +109,27 @@ describe.skipIf(SKIP !== null)('mqtts with client certificates (mosquitto)', () 
   });
 });
 
+describe.skipIf(mosquittoAvailable() !== null)('username and password (mosquitto password_file)', () => {
+  it('connects with the right password and refuses a wrong one with the reason', async () => {
+    const dir = tmpDir('edgernn-pw-');
+    fs.chmodSync(dir, 0o755);
+    const pw = path.join(dir, 'passwd');
+    execFileSync('/usr/bin/mosquitto_passwd', ['-b', '-c', pw, 'gw', 's3cret']);
+    fs.chmodSync(pw, 0o644);
+    const mq = await startMosquitto(`allow_anonymous false\npassword_file ${pw}`);
+    try {
+      const ok = parseGatewayConfig({ ...routeConfig, site: 'pw', broker: { url: mq.url, username: 'gw', password: 's3cret' } });
+      const gw = await Gateway.create({ config: ok, models: { imu: model }, logger: memoryLogger('error') });
+      expect(gw.transport.connected).toBe(true);
+      await gw.stop();
+      const bad = parseGatewayConfig({ ...routeConfig, site: 'pw', broker: { url: mq.url, username: 'gw', password: 'wrong' } });
+      await expect(Gateway.create({ config: bad, models: { imu: model }, logger: memoryLogger('error') })).rejects.toThrow(/refused the connection: .*(Bad User Name or Password|Not authorized)/);
+    } finally {
+      await mq.stop();
+    }
+  });
+});
+
 describe('ws:// (aedes behind a WebSocket server)', () => {
   it('runs the pipeline over WebSockets', async () => {
     const aedes = await Aedes.createBroker();

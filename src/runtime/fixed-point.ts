@@ -80,6 +80,9 @@ export function requantize(acc: number, m: number, s: number): number {
   return pHi * 2 ** (16 - s) + Math.floor((pLo + 2 ** (s - 1)) / 2 ** s);
 }
 
+/** The preferred requantization shift (see quantizeMultipliers). */
+export const REQUANT_SHIFT = 32;
+
 /** Per-row multipliers sharing one shift, so SIMD lanes can shift together. */
 export interface RowMultipliers {
   /** int32 multipliers, one per row: round(real[j] * 2^shift). */
@@ -92,8 +95,10 @@ export interface RowMultipliers {
 
 /**
  * Turns real multipliers (e.g. rowScale * 2^12) into int32 multipliers with one shared shift.
- * The shift is the largest that keeps every |m| below 2^31, so the row with the largest
- * multiplier keeps 31 bits of precision and a row k times smaller keeps 31 - log2(k).
+ * The shift is the largest that keeps every |m| below 2^31, capped at REQUANT_SHIFT (32): with
+ * shift 32 the kernels take the high half of each 64-bit product and need no shift instruction,
+ * and the rounding of M costs at most |acc| / 2^33 < 1/4 LSB of the result. Only multipliers of
+ * 0.5 and more (very coarse scales) get a smaller shift and the general path.
  */
 export function quantizeMultipliers(real: ArrayLike<number>): RowMultipliers {
   let maxAbs = 0;
@@ -106,6 +111,7 @@ export function quantizeMultipliers(real: ArrayLike<number>): RowMultipliers {
   if (maxAbs > 0) shift = clampInt(Math.floor(Math.log2(INT32_MAX / maxAbs)), 1, 62);
   // log2 can land one off at exact powers of two; step down until the largest fits.
   while (shift > 1 && Math.round(maxAbs * 2 ** shift) > INT32_MAX) shift--;
+  shift = Math.min(shift, REQUANT_SHIFT);
   const m = new Int32Array(real.length);
   let maxM = 0;
   for (let j = 0; j < real.length; j++) {

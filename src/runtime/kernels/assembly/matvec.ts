@@ -18,7 +18,7 @@ export const MAT_KB = 12; // tiles per group when dense (inputs / 8)
 export const MAT_BIAS = 16;
 export const MAT_M = 20;
 export const MAT_SHIFT = 24;
-export const MAT_CONSTS = 28; // 64 bytes: i32x4 clamp, i32x4 -clamp, i64x2 2^62 + 2^(shift-1), i32x4 2^62 >> shift
+export const MAT_CONSTS = 28; // 64 bytes: i32x4 clamp, i32x4 -clamp, i64x2 2^62 + 2^(shift-1), i32x4 low half of 2^62 >> shift
 export const MAT_CLAMP = 32;
 export const MAT_BYTES = 48;
 
@@ -76,17 +76,6 @@ export const MAT_BYTES = 48;
   return reduce4(a0, a1, a2, a3);
 }
 
-/** Sums of the 4 rows of group g, SIMD. */
-@inline function groupSums(mat: usize, g: i32, x: usize): v128 {
-  const index = ldp(mat, MAT_INDEX);
-  if (index == 0) {
-    const kb = ld(mat, MAT_KB);
-    return dotDense(ldp(mat, MAT_TILES) + (<usize>(g * kb) << 5), kb, x);
-  }
-  const gs = ldp(mat, MAT_GSTART) + (<usize>g << 2);
-  return dotSparse(ldp(mat, MAT_TILES), index, load<i32>(gs), load<i32>(gs, 4), x);
-}
-
 /** Sum of row r (0..3) of group g, scalar, over the same tiles. */
 function rowSum(mat: usize, g: i32, r: i32, x: usize): i32 {
   const tiles = ldp(mat, MAT_TILES);
@@ -110,14 +99,52 @@ function rowSum(mat: usize, g: i32, r: i32, x: usize): i32 {
   return acc;
 }
 
+/**
+ * Requantizes the four row sums of one group and stores them: floor((clamp(acc + bias) * m +
+ * 2^(shift-1)) / 2^shift). The 64-bit products are offset by 2^62 so they are non-negative; with
+ * shift 32 (the usual case, see quantizeMultipliers) the result is their high half, taken by a
+ * shuffle, otherwise a logical shift (psrlq) floors; either way the offset 2^(62-shift) comes back
+ * out in the low 32 bits.
+ */
+@inline function requantStore(sums: v128, bias: usize, m: usize, consts: usize, shift: i32, out: usize): void {
+  const acc = i32x4.max_s(i32x4.min_s(i32x4.add(sums, v128.load(bias)), v128.load(consts)), v128.load(consts, 16));
+  const mv = v128.load(m);
+  const offset = v128.load(consts, 32);
+  const p0 = i64x2.add(i64x2.extmul_low_i32x4_s(acc, mv), offset);
+  const p1 = i64x2.add(i64x2.extmul_high_i32x4_s(acc, mv), offset);
+  let r: v128;
+  if (shift == 32) r = i32x4.shuffle(p0, p1, 1, 3, 5, 7);
+  else r = i32x4.shuffle(i64x2.shr_u(p0, shift), i64x2.shr_u(p1, shift), 0, 2, 4, 6);
+  v128.store(out, i32x4.sub(r, v128.load(consts, 48)));
+}
+
 /** out[j] = sum_k W[row0 + j][k] x[k] + bias[row0 + j] for j < rows (int32; prepare() proves no wrap). */
 export function matvecBias(mat: usize, row0: i32, rows: i32, x: usize, out: usize): void {
   const bias = ldp(mat, MAT_BIAS) + (<usize>row0 << 2);
   const g0 = row0 >> 2;
+  const n = rows >> 2;
   if (ASC_FEATURE_SIMD) {
-    for (let g = 0; g < rows >> 2; g++) {
-      const o = <usize>g << 4;
-      v128.store(out + o, i32x4.add(groupSums(mat, g0 + g, x), v128.load(bias + o)));
+    const tiles = ldp(mat, MAT_TILES);
+    const index = ldp(mat, MAT_INDEX);
+    if (index == 0) {
+      const kb = ld(mat, MAT_KB);
+      const step = <usize>kb << 5;
+      let t = tiles + <usize>g0 * step;
+      for (let g = 0; g < n; g++) {
+        const o = <usize>g << 4;
+        v128.store(out + o, i32x4.add(dotDense(t, kb, x), v128.load(bias + o)));
+        t += step;
+      }
+    } else {
+      let gs = ldp(mat, MAT_GSTART) + (<usize>g0 << 2);
+      let t0 = load<i32>(gs);
+      for (let g = 0; g < n; g++) {
+        const o = <usize>g << 4;
+        gs += 4;
+        const t1 = load<i32>(gs);
+        v128.store(out + o, i32x4.add(dotSparse(tiles, index, t0, t1, x), v128.load(bias + o)));
+        t0 = t1;
+      }
     }
   } else {
     for (let j = 0; j < rows; j++) {
@@ -136,20 +163,30 @@ export function project(mat: usize, row0: i32, rows: i32, x: usize, out: usize):
   const m = ldp(mat, MAT_M) + (<usize>row0 << 2);
   const shift = ld(mat, MAT_SHIFT);
   const g0 = row0 >> 2;
+  const n = rows >> 2;
   if (ASC_FEATURE_SIMD) {
     const consts = ldp(mat, MAT_CONSTS);
-    for (let g = 0; g < rows >> 2; g++) {
-      const o = <usize>g << 4;
-      const hi = v128.load(consts);
-      const lo = v128.load(consts, 16);
-      const acc = i32x4.max_s(i32x4.min_s(i32x4.add(groupSums(mat, g0 + g, x), v128.load(bias + o)), hi), lo);
-      // floor((acc * m + 2^(shift-1)) / 2^shift): 64-bit products offset by 2^62 so a logical
-      // shift (psrlq) floors, then the offset 2^(62-shift) comes back out in the low 32 bits.
-      const mv = v128.load(m + o);
-      const offset = v128.load(consts, 32);
-      const p0 = i64x2.shr_u(i64x2.add(i64x2.extmul_low_i32x4_s(acc, mv), offset), shift);
-      const p1 = i64x2.shr_u(i64x2.add(i64x2.extmul_high_i32x4_s(acc, mv), offset), shift);
-      v128.store(out + o, i32x4.sub(i32x4.shuffle(p0, p1, 0, 2, 4, 6), v128.load(consts, 48)));
+    const tiles = ldp(mat, MAT_TILES);
+    const index = ldp(mat, MAT_INDEX);
+    if (index == 0) {
+      const kb = ld(mat, MAT_KB);
+      const step = <usize>kb << 5;
+      let t = tiles + <usize>g0 * step;
+      for (let g = 0; g < n; g++) {
+        const o = <usize>g << 4;
+        requantStore(dotDense(t, kb, x), bias + o, m + o, consts, shift, out + o);
+        t += step;
+      }
+    } else {
+      let gs = ldp(mat, MAT_GSTART) + (<usize>g0 << 2);
+      let t0 = load<i32>(gs);
+      for (let g = 0; g < n; g++) {
+        const o = <usize>g << 4;
+        gs += 4;
+        const t1 = load<i32>(gs);
+        requantStore(dotSparse(tiles, index, t0, t1, x), bias + o, m + o, consts, shift, out + o);
+        t0 = t1;
+      }
     }
   } else {
     const clamp = ld(mat, MAT_CLAMP);

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   FRONTEND_SPEC: 'front-end parameters are missing, out of range or inconsistent',
   EXTERNAL_TOOL: 'an external program (espeak-ng, flite, sox) is missing or failed',
   DATASET_INTEGRITY: 'a generated dataset breaks its own rules (a held-out voice in training data, a clip outside its split)',
+  DATASET_MISSING: 'a dataset a job needs is not at the given path (the message says where to get it)',
   // ONNX interop (src/onnx)
   ONNX_PARSE: 'an .onnx or .pb file is not valid protobuf, or not an ONNX ModelProto/TensorProto',
   ONNX_UNSUPPORTED: 'the ONNX graph uses operators or attributes edgernn cannot compile (the onnxruntime-web backend can run it)',

@@ -1,0 +1,337 @@
+/**
+ * Seeded synthetic wrist-accelerometer streams from a fitted model (model.ts): single-activity
+ * recordings (`synthesizeRecording`, like one HMP file) and a continuous stream that follows a
+ * scenario of activities with ground-truth labels (`ImuGenerator`).
+ *
+ * Signal chain, per segment of activity a lasting n samples at the model rate (32 Hz for HMP):
+ *   posture(τ) = mean_a + Σ_k z_k · scale_k · component_k      z_k ~ N(0, 1), τ = t / (n - 1)
+ *   u[t]       = Σ_j A_j u[t-j] + L e[t]                       (VAR, burn-in from 0)
+ *   x[t]       = posture(τ) + level · envelope(τ) · u[t]        level ~ logN
+ * Between segments the posture moves from where the last one ended to the new curve over
+ * `blendSeconds` (raised cosine), so gravity never jumps. The stream is then resampled to the
+ * requested rate (polyphase, src/features/resample.ts), gets white sensor noise (σ = sensor.noiseG)
+ * and is quantized like the sensor: code = clamp(round((x + range) / (2·range) · (2^bits - 1))).
+ *
+ * Determinism: segment i draws from its own generator seeded by (seed, i), sensor noise from
+ * another seeded by seed, consumed one output sample at a time, so the samples do not depend on
+ * how reads are chunked.
+ */
+import { EdgeRnnError, planResampler, Rng, StreamResampler } from '../../src/index.js';
+import { knotValue } from './fit.js';
+import type { ImuActivityModel, ImuGeneratorModel } from './model.js';
+
+/** Plausible successors of each HMP activity (posture: standing/walking, sitting, lying). */
+export const HMP_TRANSITIONS: Readonly<Record<string, readonly string[]>> = {
+  walk: ['walk', 'climb_stairs', 'descend_stairs', 'sitdown_chair', 'liedown_bed', 'drink_glass', 'pour_water'],
+  climb_stairs: ['walk'],
+  descend_stairs: ['walk'],
+  sitdown_chair: ['drink_glass', 'pour_water', 'standup_chair'],
+  drink_glass: ['pour_water', 'drink_glass', 'standup_chair', 'walk'],
+  pour_water: ['drink_glass', 'standup_chair', 'walk'],
+  standup_chair: ['walk'],
+  liedown_bed: ['getup_bed'],
+  getup_bed: ['walk'],
+};
+
+export interface ScenarioSegment {
+  activity: string;
+  /** Start time, s from the stream start. */
+  startS: number;
+  durationS: number;
+}
+
+export interface Scenario {
+  segments: ScenarioSegment[];
+  /** End of the last segment, s. */
+  durationS: number;
+}
+
+function hash32(a: number, b: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  return h >>> 0;
+}
+
+function activityModel(model: ImuGeneratorModel, activity: string): ImuActivityModel {
+  const m = model.activities.find((a) => a.activity === activity);
+  if (!m) throw new EdgeRnnError('BAD_DATA', `imu generator: no model for activity '${activity}' (has ${model.activities.map((a) => a.activity).join(', ')})`, { activity });
+  return m;
+}
+
+/** A duration in samples at the model rate, log-normal, clamped to the fitted range. */
+export function drawDuration(m: ImuActivityModel, rng: Rng): number {
+  const n = Math.round(Math.exp(m.duration.logMean + m.duration.logStd * rng.normal()));
+  return Math.min(m.duration.max, Math.max(m.duration.min, n));
+}
+
+/**
+ * One segment at the model rate, in g, interleaved [n][3]. `from` is the posture the previous
+ * segment ended in (blended into this one over `blend` samples), or null. Returns the samples and
+ * the posture at the segment's end.
+ */
+export function synthesizeSegment(model: ImuGeneratorModel, activity: string, n: number, rng: Rng, from: Float64Array | null = null, blend = 0): { g: Float32Array; end: Float64Array } {
+  const m = activityModel(model, activity);
+  const K = model.knots;
+  const D = 3 * K;
+  const curve = Float64Array.from(m.posture.mean);
+  for (let k = 0; k < m.posture.components.length; k++) {
+    const z = rng.normal() * m.posture.scales[k]!;
+    const comp = m.posture.components[k]!;
+    for (let d = 0; d < D; d++) curve[d] = curve[d]! + z * comp[d]!;
+  }
+  for (let d = 0; d < D; d++) curve[d] = curve[d]! + m.posture.residualStd * rng.normal();
+  const level = Math.exp(m.level.logMean + m.level.logStd * rng.normal());
+  const motion = new VarProcess(m.coefficients, m.innovation, rng);
+  // Wander at rateHz / dec, interpolated: slow samples a (before t) and b (after).
+  const dec = m.wander.decimation;
+  const wander = new VarProcess(m.wander.coefficients, m.wander.innovation, rng);
+  const wa = Float64Array.from(wander.next());
+  const wb = Float64Array.from(wander.next());
+  const g = new Float32Array(n * 3);
+  const end = new Float64Array(3);
+  for (let t = 0; t < n; t++) {
+    const tau = n > 1 ? t / (n - 1) : 0;
+    const u = motion.next();
+    if (t > 0 && t % dec === 0) {
+      wa.set(wb);
+      wb.set(wander.next());
+    }
+    const f = (t % dec) / dec;
+    const env = knotValue(m.envelope, 0, K, tau) * level;
+    // Raised-cosine weight of the new posture during the blend.
+    const w = from && t < blend ? 0.5 - 0.5 * Math.cos((Math.PI * t) / blend) : 1;
+    for (let c = 0; c < 3; c++) {
+      let post = knotValue(curve, c * K, K, tau) + wa[c]! + f * (wb[c]! - wa[c]!);
+      if (w < 1) post = (1 - w) * from![c]! + w * post;
+      g[t * 3 + c] = post + env * u[c]!;
+      if (t === n - 1) end[c] = post;
+    }
+  }
+  return { g, end };
+}
+
+/** A running VAR(p) process u[t] = Σ_j A_j u[t-j] + L e[t], e ~ N(0, I₃), started from 0 with a burn-in of 8p steps. */
+export class VarProcess {
+  private readonly A: readonly number[][];
+  private readonly L: readonly number[][];
+  private readonly rng: Rng;
+  private readonly p: number;
+  /** u[t-1], u[t-2], ... (3 values each). */
+  private readonly hist: Float64Array;
+  private readonly u = new Float64Array(3);
+  private readonly e = new Float64Array(3);
+
+  constructor(coefficients: readonly number[][], innovation: readonly number[][], rng: Rng) {
+    this.A = coefficients;
+    this.L = innovation;
+    this.rng = rng;
+    this.p = coefficients[0]!.length / 3;
+    this.hist = new Float64Array(3 * this.p);
+    for (let t = 0; t < 8 * this.p; t++) this.next();
+  }
+
+  /** The next vector (a view reused by the next call). */
+  next(): Float64Array {
+    const { A, L, e, u, hist } = this;
+    for (let i = 0; i < 3; i++) e[i] = this.rng.normal();
+    for (let i = 0; i < 3; i++) {
+      let acc = L[i]![0]! * e[0]! + L[i]![1]! * e[1]! + L[i]![2]! * e[2]!;
+      const row = A[i]!;
+      for (let k = 0; k < 3 * this.p; k++) acc += row[k]! * hist[k]!;
+      u[i] = acc;
+    }
+    hist.copyWithin(3, 0, 3 * this.p - 3);
+    hist.set(u, 0);
+    return u;
+  }
+}
+
+/** The sensor's code for a value in g: clamp(round((x + range) / (2·range) · (2^bits - 1)), 0, 2^bits - 1). */
+export function quantizeSensor(x: number, sensor: ImuGeneratorModel['sensor']): number {
+  const top = 2 ** sensor.bits - 1;
+  const q = Math.round(((x + sensor.rangeG) / (2 * sensor.rangeG)) * top);
+  return q < 0 ? 0 : q > top ? top : q;
+}
+
+/** A single-activity recording (like one HMP file) at the model rate: codes [n][3] with sensor noise. */
+export function synthesizeRecording(model: ImuGeneratorModel, activity: string, seed: number, samples?: number): Uint8Array {
+  const rng = new Rng(hash32(seed, 0x5ec0));
+  const n = samples ?? drawDuration(activityModel(model, activity), rng);
+  const { g } = synthesizeSegment(model, activity, n, rng);
+  const codes = new Uint8Array(g.length);
+  for (let i = 0; i < g.length; i++) codes[i] = quantizeSensor(g[i]! + model.sensor.noiseG * rng.normal(), model.sensor);
+  return codes;
+}
+
+export interface ScenarioOptions {
+  seed: number;
+  /** Total length, s (the last segment is cut to fit). */
+  durationS: number;
+  /** First activity (default 'walk' when the model has it, else its first activity). */
+  start?: string;
+  /** Successors per activity (default HMP_TRANSITIONS restricted to the model's activities; an activity without successors may follow any). */
+  transitions?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** A seeded Markov chain of activities with durations drawn from the model. */
+export function planScenario(model: ImuGeneratorModel, o: ScenarioOptions): Scenario {
+  if (!(o.durationS > 0 && Number.isFinite(o.durationS))) throw new EdgeRnnError('BAD_DATA', `imu scenario: durationS must be a positive number, got ${o.durationS}`, { got: o.durationS });
+  const names = model.activities.map((a) => a.activity);
+  const trans = o.transitions ?? HMP_TRANSITIONS;
+  let act = o.start ?? (names.includes('walk') ? 'walk' : names[0]!);
+  activityModel(model, act);
+  const rng = new Rng(hash32(o.seed, 0x5ce7));
+  const segments: ScenarioSegment[] = [];
+  let t = 0;
+  while (t < o.durationS - 1e-9) {
+    const n = drawDuration(activityModel(model, act), rng);
+    const d = Math.min(n / model.rateHz, o.durationS - t);
+    segments.push({ activity: act, startS: t, durationS: d });
+    t += d;
+    const next = (trans[act] ?? names).filter((a) => names.includes(a));
+    act = rng.pick(next.length ? next : names);
+  }
+  return { segments, durationS: t };
+}
+
+/** The scenario's activity at time t (s), or undefined outside it. */
+export function labelAt(s: Scenario, tS: number): string | undefined {
+  let lo = 0;
+  let hi = s.segments.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const seg = s.segments[mid]!;
+    if (tS < seg.startS) hi = mid - 1;
+    else if (tS >= seg.startS + seg.durationS) lo = mid + 1;
+    else return seg.activity;
+  }
+  return undefined;
+}
+
+export interface ImuGeneratorOptions {
+  seed: number;
+  /** Output rate, Hz (default the model's; others go through the polyphase resampler). */
+  rateHz?: number;
+  /** What happens when; default: planScenario over one hour from the seed. */
+  scenario?: Scenario;
+  /** Posture blend at each activity change, s (default 1). */
+  blendSeconds?: number;
+}
+
+export interface ImuChunk {
+  /** Sensor codes [n][3]. */
+  codes: Uint8Array;
+  /** Activity index (into model.activities) of each sample: the ground truth at its time. */
+  labels: Int16Array;
+  /** Samples returned (fewer than asked only at the scenario's end). */
+  n: number;
+}
+
+/** Continuous stream of sensor codes at `rateHz` following a scenario. */
+export class ImuGenerator {
+  readonly model: ImuGeneratorModel;
+  readonly rateHz: number;
+  readonly scenario: Scenario;
+  private readonly seed: number;
+  private readonly blend: number;
+  private readonly noise: Rng;
+  private readonly resampler: StreamResampler | null;
+  private readonly names: string[];
+  /** Model-rate samples of the current segment and the read position in it. */
+  private seg: Float32Array = new Float32Array(0);
+  private segPos = 0;
+  private segIndex = -1;
+  private lastPosture: Float64Array | null = null;
+  /** Output samples produced so far. */
+  private produced = 0;
+  /** Model-rate samples pushed into the resampler (or passed through). */
+  private consumed = 0;
+  private totalIn: number;
+  private pending: number[] = [];
+
+  constructor(model: ImuGeneratorModel, o: ImuGeneratorOptions) {
+    this.model = model;
+    this.rateHz = o.rateHz ?? model.rateHz;
+    if (!(this.rateHz > 0 && Number.isFinite(this.rateHz))) throw new EdgeRnnError('BAD_DATA', `imu generator: rateHz must be positive, got ${o.rateHz}`, { got: o.rateHz });
+    this.seed = o.seed;
+    this.scenario = o.scenario ?? planScenario(model, { seed: o.seed, durationS: 3600 });
+    this.blend = Math.round((o.blendSeconds ?? 1) * model.rateHz);
+    this.noise = new Rng(hash32(o.seed, 0x401e));
+    this.names = model.activities.map((a) => a.activity);
+    for (const s of this.scenario.segments) activityModel(model, s.activity);
+    this.resampler = this.rateHz === model.rateHz ? null : new StreamResampler(planResampler('polyphase', 3, model.rateHz, this.rateHz));
+    this.totalIn = this.segmentEnd(this.scenario.segments.length - 1);
+  }
+
+  /** Model-rate sample where segment i ends (exclusive). */
+  private segmentEnd(i: number): number {
+    if (i < 0) return 0;
+    const s = this.scenario.segments[i]!;
+    return Math.round((s.startS + s.durationS) * this.model.rateHz);
+  }
+
+  /** Output samples the scenario holds in all. */
+  get length(): number {
+    return Math.floor((this.scenario.durationS * this.rateHz) + 1e-9);
+  }
+
+  /** Time of the next output sample, s. */
+  get timeS(): number {
+    return this.produced / this.rateHz;
+  }
+
+  /** The next model-rate sample (3 values), or null after the scenario's end. */
+  private nextInput(out: Float64Array): boolean {
+    if (this.consumed >= this.totalIn) return false;
+    while (this.segPos >= this.seg.length / 3) {
+      this.segIndex++;
+      const s = this.scenario.segments[this.segIndex]!;
+      const n = this.segmentEnd(this.segIndex) - this.segmentEnd(this.segIndex - 1);
+      const rng = new Rng(hash32(this.seed, this.segIndex + 1));
+      const r = synthesizeSegment(this.model, s.activity, n, rng, this.lastPosture, this.blend);
+      this.seg = r.g;
+      this.segPos = 0;
+      this.lastPosture = r.end;
+    }
+    for (let c = 0; c < 3; c++) out[c] = this.seg[this.segPos * 3 + c]!;
+    this.segPos++;
+    this.consumed++;
+    return true;
+  }
+
+  /** Reads up to n output samples. */
+  read(n: number): ImuChunk {
+    const want = Math.max(0, Math.min(n, this.length - this.produced));
+    const codes = new Uint8Array(want * 3);
+    const labels = new Int16Array(want);
+    const x = new Float64Array(3);
+    let got = 0;
+    const emit = (v: ArrayLike<number>): void => {
+      for (let c = 0; c < 3; c++) codes[got * 3 + c] = quantizeSensor(v[c]! + this.model.sensor.noiseG * this.noise.normal(), this.model.sensor);
+      const act = labelAt(this.scenario, (this.produced + 0.5) / this.rateHz) ?? this.scenario.segments[this.scenario.segments.length - 1]!.activity;
+      labels[got] = this.names.indexOf(act);
+      got++;
+      this.produced++;
+    };
+    // Outputs the resampler already made beyond the last read.
+    while (got < want && this.pending.length) emit(this.pending.splice(0, 3));
+    const r = this.resampler;
+    while (got < want) {
+      if (!this.nextInput(x)) {
+        // Past the end: hold the last sample so the resampler's delay line drains.
+        if (!r) break;
+      }
+      if (!r) {
+        emit(x);
+        continue;
+      }
+      r.push(x, 0, () => {
+        if (got < want) emit(r.out);
+        else this.pending.push(r.out[0]!, r.out[1]!, r.out[2]!);
+      });
+    }
+    return { codes: got === want ? codes : codes.subarray(0, got * 3), labels: got === want ? labels : labels.subarray(0, got), n: got };
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * Node-only: `edgernn har <action>`, the activity-recognition job on the HMP dataset.
+ *   stats           recordings per class and volunteer (the class-set justification)
+ *   train           leave-subjects-out CV (cached fold models) + the final model on every
+ *                   volunteer → models/har.ern with the CV metrics in its manifest (npm run train:har)
+ *   eval            the CV report: per-class P/R/F1 float vs int8, confusion, per fold, streaming
+ *                   accuracy with and without smoothing; --synthetic adds models trained only on
+ *                   generator output (npm run eval:har)
+ *   fit-generator   fits the IMU generator to HMP → firmware-sim/imu/hmp-model.gen.ts
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseFlags, numberFlag, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
+import { createRuntime, decodeModel, encodeModel, type ModelSpec } from '../../../src/index.js';
+import { codeCommit, createdAt, round } from '../../cli/common.js';
+import { HAR_CLASSES, HAR_EXCLUDED } from './classes.js';
+import { crossValidationModels, defaultCacheDir, scoreFolds, summarizeCv, type CvOptions, type CvSummary, type FoldModels } from './cv.js';
+import { HMP_RATE_HZ, HMP_SOURCE, loadHmp, type HmpDataset } from './hmp.js';
+import { DEFAULT_HAR_RECIPE, trainHar, type HarRecipe } from './pipeline.js';
+import { confusionTable, foldTable, headlineTable, perClassTable, statsTable, streamTable } from './report.js';
+import { continuousAccuracy, smoothedRecordingAccuracy, SMOOTHING_VARIANTS, type StreamAccuracy } from './streaming.js';
+import { fitHmpGenerator, synthesizeLike } from './synthetic.js';
+import { writeGeneratorModule } from '../../../firmware-sim/imu/gen-module.js';
+
+/** The recipe of the shipped model (docs/har.md explains each choice). */
+export const HAR_RECIPE: HarRecipe = { ...DEFAULT_HAR_RECIPE };
+
+/** Named in every manifest trained on it. */
+export const HMP_DATASET_NAME = 'HMP: Dataset for ADL Recognition with Wrist-worn Accelerometer (Bruno, Mastrogiovanni, Sgorbissa 2014; UCI; research use only)';
+
+const HELP = `usage: edgernn har <stats|train|eval|fit-generator> [options]
+       npm run train:har [-- options]      npm run eval:har [-- options]
+
+Activity recognition on the HMP wrist-accelerometer dataset (${HAR_CLASSES.length} classes:
+${HAR_CLASSES.join(', ')}). The dataset may not be redistributed: it is read from --data
+(default: the shared copy ../shared/datasets/har/hmp). Get it from ${HMP_SOURCE}.
+
+actions:
+  stats            recordings per class and volunteer, median length, total minutes
+  train            leave-subjects-out CV (fold models cached in .cache/har), then the final model
+                   on every volunteer, written to --out with the CV metrics in its manifest
+  eval             CV report (per class, confusion, per fold, float vs int8) and streaming
+                   accuracy with and without smoothing (trains missing fold models)
+  fit-generator    fit the synthetic IMU generator to HMP and write --out (a .gen.ts module)
+
+options:
+  --data DIR       HMP root (the folder holding Walk/, Climb_stairs/, ...)
+  --out FILE       train: model path (default models/har.ern);
+                   fit-generator: module path (default firmware-sim/imu/hmp-model.gen.ts)
+  --folds N        leave-subjects-out folds by volunteer (default 8)
+  --only 0,3       only these folds (quick looks; train then skips the final model)
+  --skip-cv        train: the final model only (its manifest then has no CV metrics)
+  --synthetic      eval: also train each fold on generator output only and score it on real data
+  --cache DIR      fold-model cache (default .cache/har)
+  --created-at T   manifest time (default SOURCE_DATE_EPOCH, else now)
+  --json           machine-readable summary`;
+
+interface Loaded {
+  ds: HmpDataset;
+  cacheDir: string;
+  folds: number;
+  only: number[] | undefined;
+}
+
+function load(values: Record<string, unknown>, ctx: CliContext): Loaded {
+  const data = typeof values.data === 'string' ? path.resolve(ctx.cwd, values.data) : undefined;
+  const ds = loadHmp(data, { activities: HAR_CLASSES });
+  const folds = numberFlag(values.folds, 'folds', { integer: true, min: 2, max: 16 }) ?? 8;
+  const only = typeof values.only === 'string' ? values.only.split(',').map((s) => numberFlag(s.trim(), 'only', { integer: true, min: 0, max: folds - 1 })!) : undefined;
+  const cacheDir = typeof values.cache === 'string' ? path.resolve(ctx.cwd, values.cache) : defaultCacheDir();
+  return { ds, cacheDir, folds, only };
+}
+
+type CvExtra = Pick<CvOptions, 'kind' | 'trainSet'>;
+
+function cv(l: Loaded, recipe: HarRecipe, ctx: CliContext, extra: CvExtra = {}): FoldModels[] {
+  return crossValidationModels(l.ds, recipe, {
+    folds: l.folds,
+    cacheDir: l.cacheDir,
+    ...(l.only ? { only: l.only } : {}),
+    ...extra,
+    log: (s) => ctx.stderr.write(`${s}\n`),
+    onEpoch: (fold, stage, e) => ctx.stderr.write(`  fold ${fold} ${stage} epoch ${e.epoch}: loss ${e.trainLoss.toFixed(3)}, val loss ${e.valLoss.toFixed(3)}, val acc ${(100 * (e.valAccuracy ?? 0)).toFixed(1)}% (${e.seconds.toFixed(0)} s)\n`),
+  });
+}
+
+interface CvRun {
+  models: FoldModels[];
+  summary: CvSummary;
+  perRecording: StreamAccuracy[];
+  continuous: StreamAccuracy[];
+}
+
+async function runCv(l: Loaded, recipe: HarRecipe, ctx: CliContext, extra: CvExtra = {}): Promise<CvRun> {
+  const models = cv(l, recipe, ctx, extra);
+  const rt = await createRuntime();
+  const scores = await scoreFolds(rt, l.ds, models);
+  const summary = summarizeCv(scores);
+  const int8Scores = scores.flatMap((s) => s.int8);
+  const perRecording = SMOOTHING_VARIANTS.map((v) => smoothedRecordingAccuracy(int8Scores, v));
+  const continuous = await continuousAccuracy(
+    models.map((m) => ({ int8: m.int8, test: l.ds.recordings.filter((r) => m.fold.test.includes(r.volunteer)) })),
+    SMOOTHING_VARIANTS,
+    rt,
+  );
+  return { models, summary, perRecording, continuous };
+}
+
+const r4 = (v: number): number => round(v, 4);
+
+/** The CV numbers the manifest keeps (rounded, no per-window arrays). */
+function manifestMetrics(run: CvRun, folds: number): Record<string, unknown> {
+  const cls = (rep: CvSummary['int8']['recording']) => ({
+    accuracy: r4(rep.accuracy),
+    macroF1: r4(rep.macroF1),
+    perClass: Object.fromEntries(rep.perClass.map((c) => [c.label, { precision: r4(c.precision), recall: r4(c.recall), f1: r4(c.f1), support: c.support }])),
+    confusion: rep.confusion,
+  });
+  return {
+    protocol: `leave-subjects-out, ${folds} folds by volunteer (GroupKFold rule), every recording of the ${HAR_CLASSES.length} classes predicted once by a model that never saw its volunteer; recording label = argmax of the mean window posterior`,
+    int8: { recording: cls(run.summary.int8.recording), window: { accuracy: r4(run.summary.int8.window.accuracy), macroF1: r4(run.summary.int8.window.macroF1) } },
+    float: { recording: { accuracy: r4(run.summary.float.recording.accuracy), macroF1: r4(run.summary.float.recording.macroF1) }, window: { accuracy: r4(run.summary.float.window.accuracy) } },
+    perFold: run.summary.perFold.map((f) => ({ fold: f.fold, test: f.test, recordings: f.recordings, int8: r4(f.int8Recording), float: r4(f.floatRecording) })),
+    streaming: {
+      perRecording: run.perRecording.map((s) => ({ smoothing: s.variant, window: r4(s.windowAccuracy), recording: r4(s.recordingAccuracy) })),
+      continuous: run.continuous.map((s) => ({ smoothing: s.variant, window: r4(s.windowAccuracy), recording: r4(s.recordingAccuracy) })),
+    },
+    anchor: 'random forest on per-recording summary statistics: 73.8% (same nine classes, 8 folds by volunteer; issue 5)',
+  };
+}
+
+function report(run: CvRun, title: string): string {
+  return [
+    `## ${title}`,
+    '',
+    headlineTable([{ name: title, s: run.summary }]),
+    '',
+    '### Per class (recordings)',
+    '',
+    perClassTable(run.summary.float.recording, run.summary.int8.recording),
+    '',
+    '### Confusion (int8, recordings)',
+    '',
+    confusionTable(run.summary.int8.recording),
+    '',
+    '### Per class (windows)',
+    '',
+    perClassTable(run.summary.float.window, run.summary.int8.window),
+    '',
+    '### Per fold',
+    '',
+    foldTable(run.summary),
+    '',
+    '### Streaming (int8)',
+    '',
+    streamTable(run.perRecording, run.continuous),
+    '',
+  ].join('\n');
+}
+
+async function train(values: Record<string, unknown>, ctx: CliContext): Promise<number> {
+  const l = load(values, ctx);
+  const recipe = HAR_RECIPE;
+  let metrics: Record<string, unknown> | undefined;
+  let run: CvRun | undefined;
+  if (!values['skip-cv']) {
+    run = await runCv(l, recipe, ctx);
+    metrics = manifestMetrics(run, l.folds);
+    ctx.stdout.write(`${report(run, 'leave-subjects-out CV')}\n`);
+    if (l.only) {
+      ctx.stdout.write('--only given: a partial CV, no model written\n');
+      return 0;
+    }
+  }
+  ctx.stderr.write(`final model: training on all ${l.ds.recordings.length} recordings\n`);
+  const tr = trainHar(l.ds.recordings, recipe, { source: HMP_DATASET_NAME, sha256: l.ds.sha256 }, {
+    onEpoch: (stage, e) => ctx.stderr.write(`  final ${stage} epoch ${e.epoch}: loss ${e.trainLoss.toFixed(3)}, val loss ${e.valLoss.toFixed(3)}, val acc ${(100 * (e.valAccuracy ?? 0)).toFixed(1)}%\n`),
+  });
+  const commit = codeCommit();
+  const spec: ModelSpec = {
+    ...tr.int8,
+    name: 'har',
+    version: '1.0.0',
+    task: 'har',
+    description: `Wrist activity recognition (${HAR_CLASSES.length} HMP motion primitives) from a 3-axis 6-bit accelerometer at 32 Hz: ${recipe.windowSize / recipe.rateHz} s windows every ${recipe.hop / recipe.rateHz} s, ${recipe.arch.toUpperCase()} ${recipe.hidden}, int8`,
+    training: {
+      ...tr.int8.training,
+      dataset: HMP_DATASET_NAME,
+      datasetSha256: l.ds.sha256,
+      datasetSource: HMP_SOURCE,
+      datasetLicense: 'research use; no redistribution (the model is shipped, never the data)',
+      classes: { kept: [...HAR_CLASSES], excluded: HAR_EXCLUDED, why: 'the nine motion primitives of the dataset manual; the five complete gestures are left out (3-31 recordings from 1-5 volunteers each)' },
+      recipe: { ...recipe },
+      finalTraining: { recordings: tr.trainRecordings + tr.valRecordings, windows: tr.trainWindows, bestEpoch: tr.bestEpoch, epochsRun: tr.history.length },
+      ...(metrics ? { metrics: { leaveSubjectsOut: metrics } } : {}),
+      ...(commit ? { codeCommit: commit } : {}),
+      createdAt: createdAt(values as Record<string, string | boolean | undefined>),
+    },
+  };
+  const bytes = encodeModel(spec, { goldenSteps: recipe.windowSize });
+  const out = path.resolve(ctx.cwd, typeof values.out === 'string' ? values.out : 'models/har.ern');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, bytes);
+  // Decoding proves the file is well-formed before anyone ships it.
+  decodeModel(bytes, out);
+  const summary = { output: out, bytes: bytes.length, ...(run ? { int8RecordingAccuracy: run.summary.int8.recording.accuracy, floatRecordingAccuracy: run.summary.float.recording.accuracy } : {}) };
+  if (values.json) ctx.stdout.write(`${JSON.stringify(summary)}\n`);
+  else ctx.stdout.write(`wrote ${path.relative(ctx.cwd, out)} (${bytes.length} bytes, int8)${run ? `: leave-subjects-out int8 recording accuracy ${(100 * run.summary.int8.recording.accuracy).toFixed(1)}%` : ''}\n`);
+  return 0;
+}
+
+async function evaluate(values: Record<string, unknown>, ctx: CliContext): Promise<number> {
+  const l = load(values, ctx);
+  const run = await runCv(l, HAR_RECIPE, ctx);
+  const out: Record<string, unknown> = { real: manifestMetrics(run, l.folds) };
+  if (!values.json) ctx.stdout.write(`${report(run, 'trained on real recordings')}\n`);
+  if (values.synthetic) {
+    const syn = await runCv(l, HAR_RECIPE, ctx, {
+      kind: 'synthetic',
+      trainSet: (recs, fold) => synthesizeLike(fitHmpGenerator(recs, l.ds.sha256), recs, 1000 + fold.index),
+    });
+    out.synthetic = manifestMetrics(syn, l.folds);
+    if (!values.json) {
+      ctx.stdout.write(`${report(syn, 'trained only on generator output (fitted to the fold\'s training volunteers), scored on real held-out volunteers')}\n`);
+      ctx.stdout.write(`${headlineTable([{ name: 'real training data', s: run.summary }, { name: 'synthetic only', s: syn.summary }])}\n`);
+    }
+  }
+  if (values.json) ctx.stdout.write(`${JSON.stringify(out)}\n`);
+  return 0;
+}
+
+async function fitGenerator(values: Record<string, unknown>, ctx: CliContext): Promise<number> {
+  const data = typeof values.data === 'string' ? path.resolve(ctx.cwd, values.data) : undefined;
+  const ds = loadHmp(data, { activities: HAR_CLASSES });
+  const model = fitHmpGenerator(ds.recordings, ds.sha256);
+  const out = path.resolve(ctx.cwd, typeof values.out === 'string' ? values.out : 'firmware-sim/imu/hmp-model.gen.ts');
+  fs.writeFileSync(out, writeGeneratorModule(model));
+  ctx.stdout.write(`wrote ${path.relative(ctx.cwd, out)}: ${model.activities.length} activities from ${ds.recordings.length} recordings (sensor noise ${model.sensor.noiseG} g)\n`);
+  return 0;
+}
+
+export const harCommand: Command = {
+  name: 'har',
+  summary: 'activity recognition on HMP: class stats, leave-subjects-out CV, train models/har.ern, IMU generator fit',
+  help: HELP,
+  async run(args, ctx) {
+    const { values, positionals } = parseFlags(
+      args,
+      {
+        data: { type: 'string' },
+        out: { type: 'string' },
+        folds: { type: 'string' },
+        only: { type: 'string' },
+        'skip-cv': { type: 'boolean' },
+        synthetic: { type: 'boolean' },
+        cache: { type: 'string' },
+        'created-at': { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      { min: 1, max: 1, names: 'an action (stats, train, eval, fit-generator)' },
+    );
+    const action = positionals[0]!;
+    if (action === 'stats') {
+      const data = typeof values.data === 'string' ? path.resolve(ctx.cwd, values.data) : undefined;
+      const all = loadHmp(data);
+      if (values.json) ctx.stdout.write(`${JSON.stringify(all.recordings.map((r) => ({ activity: r.activity, volunteer: r.volunteer, samples: r.samples })))}\n`);
+      else ctx.stdout.write(`${statsTable(all.recordings, HMP_RATE_HZ)}\n\nbold: the ${HAR_CLASSES.length} classes kept (${all.recordings.filter((r) => (HAR_CLASSES as readonly string[]).includes(r.activity)).length} recordings); dataset sha256 ${all.sha256}\n`);
+      return 0;
+    }
+    if (action === 'train') return train(values, ctx);
+    if (action === 'eval') return evaluate(values, ctx);
+    if (action === 'fit-generator') return fitGenerator(values, ctx);
+    throw usageError(`unknown action '${action}': expected stats, train, eval or fit-generator`);
+  },
+};

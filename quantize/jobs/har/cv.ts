@@ -1,0 +1,139 @@
+/**
+ * Node-only: leave-subjects-out cross-validation of the HAR recipe. Each fold trains on the other
+ * volunteers (or on what `trainSet` makes of them: e.g. synthetic recordings from a generator
+ * fitted to them) and scores its held-out volunteers through the runtime, float32 and int8.
+ * Trained fold models are cached as .ern files under `.cache/har/` keyed by everything that
+ * shapes them (recipe, dataset hash, fold, training-set kind, CV_VERSION), so evaluation reruns
+ * without retraining.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeModel, encodeModel, type ImuFrontendSpec, type ModelSpec, type Runtime } from '../../../src/index.js';
+import type { ClassificationReport } from '../../eval/metrics.js';
+import type { EpochRecord } from '../../train/trainer.js';
+import { groupKFold, type Fold } from './folds.js';
+import type { HmpDataset, HmpRecording } from './hmp.js';
+import { trainHar, type HarRecipe } from './pipeline.js';
+import { harReports, scoreRecordings, type RecordingScore } from './score.js';
+
+/** Bump when the pipeline changes what a recipe trains, so cached fold models are not reused. */
+export const CV_VERSION = 1;
+
+export interface CvOptions {
+  folds: number;
+  /** Cache directory (default <repo>/.cache/har). */
+  cacheDir: string;
+  /** Only these fold indices (default all). */
+  only?: readonly number[];
+  /** Training-set kind for the cache key and the report ('real' by default). */
+  kind?: string;
+  /** Replaces a fold's training recordings (default: the real ones). */
+  trainSet?(recs: readonly HmpRecording[], fold: Fold): HmpRecording[];
+  log?(line: string): void;
+  onEpoch?(fold: number, stage: string, r: EpochRecord): void;
+}
+
+export interface FoldModels {
+  fold: Fold;
+  float: ModelSpec;
+  int8: ModelSpec;
+  frontend: ImuFrontendSpec;
+  /** Whether the models came from the cache. */
+  cached: boolean;
+}
+
+export function volunteerCounts(recs: readonly HmpRecording[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of recs) counts.set(r.volunteer, (counts.get(r.volunteer) ?? 0) + 1);
+  return counts;
+}
+
+export function defaultCacheDir(): string {
+  return path.resolve(import.meta.dirname, '../../../.cache/har');
+}
+
+function cacheKey(recipe: HarRecipe, ds: HmpDataset, fold: Fold, kind: string): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ v: CV_VERSION, recipe, data: ds.sha256, test: fold.test, train: fold.train, kind }));
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Trains (or loads from the cache) every fold's float32 and int8 models. */
+export function crossValidationModels(ds: HmpDataset, recipe: HarRecipe, o: CvOptions): FoldModels[] {
+  const folds = groupKFold(volunteerCounts(ds.recordings), o.folds);
+  const kind = o.kind ?? 'real';
+  const out: FoldModels[] = [];
+  for (const fold of folds) {
+    if (o.only && !o.only.includes(fold.index)) continue;
+    const dir = path.join(o.cacheDir, 'cv', `${kind}-${cacheKey(recipe, ds, fold, kind)}`);
+    const fFloat = path.join(dir, `fold${fold.index}-float.ern`);
+    const fInt8 = path.join(dir, `fold${fold.index}-int8.ern`);
+    if (fs.existsSync(fFloat) && fs.existsSync(fInt8)) {
+      const float = decodeModel(new Uint8Array(fs.readFileSync(fFloat)), fFloat).spec;
+      const int8 = decodeModel(new Uint8Array(fs.readFileSync(fInt8)), fInt8).spec;
+      o.log?.(`fold ${fold.index} (test ${fold.test.join('+')}): cached in ${path.relative(process.cwd(), dir)}`);
+      out.push({ fold, float, int8, frontend: int8.input.frontend as unknown as ImuFrontendSpec, cached: true });
+      continue;
+    }
+    const real = ds.recordings.filter((r) => fold.train.includes(r.volunteer));
+    const train = o.trainSet ? o.trainSet(real, fold) : real;
+    const t0 = Date.now();
+    const tr = trainHar(train, recipe, { source: `${ds.root} (fold ${fold.index}: ${kind} training set, volunteers ${fold.train.join(',')})`, sha256: ds.sha256 }, {
+      onEpoch: (stage, e) => o.onEpoch?.(fold.index, stage, e),
+    });
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(fFloat, encodeModel(tr.float));
+    fs.writeFileSync(fInt8, encodeModel(tr.int8));
+    o.log?.(`fold ${fold.index} (test ${fold.test.join('+')}): trained on ${tr.trainRecordings}+${tr.valRecordings} recordings (${tr.trainWindows} windows), best epoch ${tr.bestEpoch}/${tr.history.length}, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    out.push({ fold, float: tr.float, int8: tr.int8, frontend: tr.frontend, cached: false });
+  }
+  return out;
+}
+
+export interface FoldScores {
+  fold: Fold;
+  float: RecordingScore[];
+  int8: RecordingScore[];
+}
+
+/** Scores each fold's held-out recordings with its float32 (float backend) and int8 (chosen backend) models. */
+export async function scoreFolds(rt: Runtime, ds: HmpDataset, models: readonly FoldModels[], backend: 'auto' | 'simd' | 'scalar' | 'reference' = 'auto'): Promise<FoldScores[]> {
+  const out: FoldScores[] = [];
+  for (const m of models) {
+    const test = ds.recordings.filter((r) => m.fold.test.includes(r.volunteer));
+    out.push({
+      fold: m.fold,
+      float: await scoreRecordings(rt, m.float, m.frontend, test, { backend: 'float' }),
+      int8: await scoreRecordings(rt, m.int8, m.frontend, test, { backend }),
+    });
+  }
+  return out;
+}
+
+export interface CvSummary {
+  /** Pooled over every held-out recording (each predicted once). */
+  float: { window: ClassificationReport; recording: ClassificationReport };
+  int8: { window: ClassificationReport; recording: ClassificationReport };
+  perFold: Array<{ fold: number; test: string[]; recordings: number; floatRecording: number; int8Recording: number; floatWindow: number; int8Window: number }>;
+}
+
+export function summarizeCv(scores: readonly FoldScores[]): CvSummary {
+  return {
+    float: harReports(scores.flatMap((s) => s.float)),
+    int8: harReports(scores.flatMap((s) => s.int8)),
+    perFold: scores.map((s) => {
+      const f = harReports(s.float);
+      const q = harReports(s.int8);
+      return {
+        fold: s.fold.index,
+        test: s.fold.test,
+        recordings: s.int8.length,
+        floatRecording: f.recording.accuracy,
+        int8Recording: q.recording.accuracy,
+        floatWindow: f.window.accuracy,
+        int8Window: q.window.accuracy,
+      };
+    }),
+  };
+}

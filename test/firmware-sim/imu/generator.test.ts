@@ -1,0 +1,206 @@
+/**
+ * The synthetic IMU generator (firmware-sim/imu): seeded determinism independent of read
+ * chunking, rates, ground truth, sensor quantization, and statistics against the model it was
+ * fitted to and, when ../shared holds the HMP recordings, against the real data.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EdgeRnnError, HMP_ACCEL_DECODE, Rng } from '../../../src/index.js';
+import { gaussianLowpass, varSpectralRadius } from '../../../firmware-sim/imu/fit.js';
+import { HMP_TRANSITIONS, ImuGenerator, labelAt, planScenario, quantizeSensor, synthesizeRecording, synthesizeSegment } from '../../../firmware-sim/imu/generator.js';
+import { HMP_GENERATOR_MODEL as MODEL } from '../../../firmware-sim/imu/hmp-model.gen.js';
+import { formatModel } from '../../../firmware-sim/imu/gen-module.js';
+import { HAR_CLASSES } from '../../../quantize/jobs/har/classes.js';
+import { codesToG, loadHmp } from '../../../quantize/jobs/har/hmp.js';
+import { fitHmpGenerator } from '../../../quantize/jobs/har/synthetic.js';
+
+const HMP = path.resolve(import.meta.dirname, '../../../../shared/datasets/har/hmp');
+const haveHmp = fs.existsSync(HMP);
+if (!haveHmp) console.log(`skipping the real-data checks: ${HMP} not found (the HMP dataset is not redistributed)`);
+
+const decode = (code: number): number => HMP_ACCEL_DECODE.offset + HMP_ACCEL_DECODE.scale * code;
+
+/** Per-axis mean of decoded codes. */
+function axisMeans(codes: Uint8Array): number[] {
+  const n = codes.length / 3;
+  const m = [0, 0, 0];
+  for (let t = 0; t < n; t++) for (let c = 0; c < 3; c++) m[c]! += decode(codes[t * 3 + c]!) / n;
+  return m;
+}
+
+/** RMS of the motion (signal minus its 0.25 s Gaussian low-pass), all axes. */
+function motionRms(codes: Uint8Array, rateHz = 32): number {
+  const g = codesToG(codes);
+  const n = g.length / 3;
+  let sq = 0;
+  for (let c = 0; c < 3; c++) {
+    const lp = gaussianLowpass(g, 3, c, 0.25 * rateHz);
+    for (let t = 0; t < n; t++) sq += (g[t * 3 + c]! - lp[t]!) ** 2;
+  }
+  return Math.sqrt(sq / (3 * n));
+}
+
+/** Frequency (Hz) of the largest periodogram peak of |a| - mean in [lo, hi] Hz, by direct DFT. */
+function dominantHz(codes: Uint8Array, rateHz: number, lo = 0.8, hi = 4): number {
+  const g = codesToG(codes);
+  const n = g.length / 3;
+  const mag = new Float64Array(n);
+  let mean = 0;
+  for (let t = 0; t < n; t++) {
+    mag[t] = Math.hypot(g[t * 3]!, g[t * 3 + 1]!, g[t * 3 + 2]!);
+    mean += mag[t]! / n;
+  }
+  let best = 0;
+  let bestP = -1;
+  for (let f = lo; f <= hi; f += 0.02) {
+    let re = 0;
+    let im = 0;
+    for (let t = 0; t < n; t++) {
+      re += (mag[t]! - mean) * Math.cos((2 * Math.PI * f * t) / rateHz);
+      im += (mag[t]! - mean) * Math.sin((2 * Math.PI * f * t) / rateHz);
+    }
+    if (re * re + im * im > bestP) {
+      bestP = re * re + im * im;
+      best = f;
+    }
+  }
+  return best;
+}
+
+const concat = (parts: Uint8Array[]): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+};
+
+describe('IMU generator', () => {
+  it('the committed model covers the nine HAR classes with stable VARs', () => {
+    expect(MODEL.activities.map((a) => a.activity)).toEqual([...HAR_CLASSES]);
+    for (const a of MODEL.activities) {
+      expect(a.spectralRadius).toBeLessThan(1);
+      expect(varSpectralRadius(a.coefficients, a.order)).toBeLessThan(1);
+      expect(varSpectralRadius(a.wander.coefficients, a.wander.order)).toBeLessThan(1);
+    }
+  });
+
+  it('same seed, same samples, however the stream is read; another seed differs', () => {
+    const scenario = planScenario(MODEL, { seed: 4, durationS: 90 });
+    const whole = new ImuGenerator(MODEL, { seed: 4, scenario, rateHz: 50 }).read(10_000);
+    const g = new ImuGenerator(MODEL, { seed: 4, scenario, rateHz: 50 });
+    const rng = new Rng(1);
+    const parts: Uint8Array[] = [];
+    const labels: number[] = [];
+    for (;;) {
+      const c = g.read(rng.int(0, 97));
+      parts.push(c.codes);
+      labels.push(...c.labels);
+      if (g.timeS >= scenario.durationS - 1e-9) break;
+    }
+    expect(whole.n).toBe(4500);
+    expect(concat(parts)).toEqual(whole.codes);
+    expect(labels).toEqual(Array.from(whole.labels));
+    const other = new ImuGenerator(MODEL, { seed: 5, scenario, rateHz: 50 }).read(4500);
+    expect(other.codes).not.toEqual(whole.codes);
+    expect(synthesizeRecording(MODEL, 'walk', 7)).toEqual(synthesizeRecording(MODEL, 'walk', 7));
+  });
+
+  it('ground truth follows the scenario at any rate; activities follow the transition table', () => {
+    const scenario = planScenario(MODEL, { seed: 11, durationS: 600 });
+    expect(scenario.durationS).toBeCloseTo(600, 9);
+    for (let i = 1; i < scenario.segments.length; i++) {
+      const a = scenario.segments[i - 1]!;
+      const b = scenario.segments[i]!;
+      expect(HMP_TRANSITIONS[a.activity]).toContain(b.activity);
+      expect(b.startS).toBeCloseTo(a.startS + a.durationS, 9);
+    }
+    for (const rateHz of [32, 50, 20]) {
+      const g = new ImuGenerator(MODEL, { seed: 11, scenario, rateHz });
+      const c = g.read(1e9);
+      expect(c.n).toBe(Math.floor(600 * rateHz));
+      const names = MODEL.activities.map((a) => a.activity);
+      for (let i = 0; i < c.n; i += 37) expect(names[c.labels[i]!]).toBe(labelAt(scenario, (i + 0.5) / rateHz));
+      expect(g.read(10).n).toBe(0);
+    }
+  });
+
+  it('a 50 Hz stream carries the same motion as the 32 Hz one (resampled, not re-drawn)', () => {
+    const scenario = planScenario(MODEL, { seed: 2, durationS: 60 });
+    const a = new ImuGenerator(MODEL, { seed: 2, scenario }).read(1e9);
+    const b = new ImuGenerator(MODEL, { seed: 2, scenario, rateHz: 64 }).read(1e9);
+    // Every other 64 Hz sample sits on a 32 Hz sample: codes agree within the noise and one step.
+    let far = 0;
+    for (let t = 0; t < a.n; t++) for (let c = 0; c < 3; c++) if (Math.abs(a.codes[t * 3 + c]! - b.codes[2 * t * 3 + c]!) > 2) far++;
+    expect(far / (a.n * 3)).toBeLessThan(0.02);
+  });
+
+  it('quantizes like the HMP sensor: 6-bit codes over ±1.5 g, clamped', () => {
+    const s = MODEL.sensor;
+    expect(s).toMatchObject({ rangeG: 1.5, bits: 6 });
+    for (let code = 0; code <= 63; code++) expect(quantizeSensor(decode(code), s)).toBe(code);
+    expect(quantizeSensor(-9, s)).toBe(0);
+    expect(quantizeSensor(9, s)).toBe(63);
+    const rng = new Rng(3);
+    for (let i = 0; i < 1000; i++) {
+      const g = rng.uniform(-1.5, 1.5);
+      expect(Math.abs(decode(quantizeSensor(g, s)) - g)).toBeLessThanOrEqual(1.5 / 63 + 1e-12);
+    }
+  });
+
+  it('posture never jumps at an activity change (blended over 1 s)', () => {
+    const rng = new Rng(8);
+    const a = synthesizeSegment(MODEL, 'walk', 200, rng);
+    const b = synthesizeSegment(MODEL, 'sitdown_chair', 200, rng, a.end, 32);
+    // The first samples of b start from a's final posture: only motion separates them.
+    const first = [0, 1, 2].map((c) => b.g[c]!);
+    for (let c = 0; c < 3; c++) expect(Math.abs(first[c]! - a.end[c]!)).toBeLessThan(0.5);
+  });
+
+  it('synthetic recordings reproduce the model: posture means and durations per class', () => {
+    for (const a of MODEL.activities) {
+      const recs = Array.from({ length: 40 }, (_, i) => synthesizeRecording(MODEL, a.activity, 100 + i));
+      const K = MODEL.knots;
+      const want = [0, 1, 2].map((c) => a.posture.mean.slice(c * K, (c + 1) * K).reduce((x, y) => x + y, 0) / K);
+      const got = [0, 1, 2].map((c) => recs.reduce((s, r) => s + axisMeans(r)[c]!, 0) / recs.length);
+      for (let c = 0; c < 3; c++) expect(Math.abs(got[c]! - want[c]!)).toBeLessThan(0.1);
+      const medianS = recs.map((r) => r.length / 3 / 32).sort((x, y) => x - y)[20]!;
+      expect(Math.abs(Math.log(medianS * 32) - a.duration.logMean)).toBeLessThan(0.3);
+      for (const r of recs) expect(r.every((v) => v <= 63)).toBe(true);
+    }
+  });
+
+  it('errors name the activity or option', () => {
+    expect(() => synthesizeRecording(MODEL, 'juggle', 1)).toThrow(EdgeRnnError);
+    expect(() => synthesizeRecording(MODEL, 'juggle', 1)).toThrow(/no model for activity 'juggle'/);
+    expect(() => planScenario(MODEL, { seed: 1, durationS: 0 })).toThrow(/durationS must be a positive number, got 0/);
+    expect(() => new ImuGenerator(MODEL, { seed: 1, rateHz: -5 })).toThrow(/rateHz must be positive, got -5/);
+  });
+
+  it.skipIf(!haveHmp)('matches the real recordings per class: posture means, motion RMS, walking cadence (../shared)', () => {
+    const ds = loadHmp(HMP, { activities: HAR_CLASSES });
+    for (const a of MODEL.activities) {
+      const real = ds.recordings.filter((r) => r.activity === a.activity).map((r) => r.codes);
+      const syn = Array.from({ length: real.length }, (_, i) => synthesizeRecording(MODEL, a.activity, 500 + i));
+      const rm = axisMeans(concat(real));
+      const sm = axisMeans(concat(syn));
+      for (let c = 0; c < 3; c++) expect(Math.abs(rm[c]! - sm[c]!), `${a.activity} axis ${c} mean`).toBeLessThan(0.1);
+      const rr = real.reduce((s, r) => s + motionRms(r), 0) / real.length;
+      const sr = syn.reduce((s, r) => s + motionRms(r), 0) / syn.length;
+      expect(Math.abs(sr / rr - 1), `${a.activity} motion RMS ${sr.toFixed(3)} vs real ${rr.toFixed(3)}`).toBeLessThan(0.25);
+    }
+    const walkReal = ds.recordings.filter((r) => r.activity === 'walk').slice(0, 30).map((r) => dominantHz(r.codes, 32));
+    const walkSyn = Array.from({ length: 30 }, (_, i) => dominantHz(synthesizeRecording(MODEL, 'walk', 900 + i), 32));
+    const med = (v: number[]): number => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
+    expect(Math.abs(med(walkReal) - med(walkSyn)), `walking cadence: real ${med(walkReal)} Hz, synthetic ${med(walkSyn)} Hz`).toBeLessThan(0.3);
+  });
+
+  it.skipIf(!haveHmp)('refitting on ../shared reproduces the committed model file byte for byte', () => {
+    const ds = loadHmp(HMP, { activities: HAR_CLASSES });
+    const refit = fitHmpGenerator(ds.recordings, ds.sha256);
+    expect(formatModel(refit)).toBe(formatModel(MODEL));
+  });
+});

@@ -834,7 +834,7 @@ export class Gateway {
   }
 
   private onClose(): void {
-    if (this.metrics.gauges.connected === 1) this.logger.warn('broker connection lost', { outboxDepth: this.outbox.depth });
+    if (this.metrics.gauges.connected === 1 && !this.stopping) this.logger.warn('broker connection lost', { outboxDepth: this.outbox.depth });
     this.metrics.gauges.connected = 0;
     this.inFlight.clear();
   }

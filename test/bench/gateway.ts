@@ -21,7 +21,12 @@ import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createRuntime, Rng } from '../../src/index.js';
 import type { Alert } from '../../src/gateway/alert.js';
+import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeBinary, encodeJson } from '../../src/gateway/codecs.js';
+import { parseGatewayConfig } from '../../src/gateway/config.js';
+import { Gateway } from '../../src/gateway/gateway.js';
+import { memoryLogger } from '../../src/gateway/logger.js';
+import { TraceTransport } from '../../src/gateway/transport.js';
 import { createThresholdDetector } from '../../src/gateway/detectors.js';
 import { IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, mosquittoAvailable, startMosquitto, tmpDir, waitFor } from '../gateway/fixtures.js';
 
@@ -124,6 +129,46 @@ async function sideBySide(): Promise<void> {
   model.dispose();
 }
 
+/**
+ * The pipeline alone (decode, order, queue, stepMany, detector, alerts), no broker: N devices'
+ * messages handed to an in-process transport, CPU time per sample measured. How much of a core
+ * the target load needs, before MQTT.
+ */
+async function pipelineCapacity(codec: 'json' | 'binary'): Promise<number> {
+  const model = await (await createRuntime()).load(imuModelBytes(HIDDEN));
+  const clock = new ManualClock(1e12);
+  const tr = new TraceTransport();
+  const config = parseGatewayConfig({ site: 'cap', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', codec, detector: IMU_DETECTOR, evidenceFrames: 25 }], stateDir: '', metrics: { intervalMs: 0 } });
+  const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, logger: memoryLogger('error') });
+  const rounds = 40;
+  const signals = Array.from({ length: N }, (_, d) => new DeviceSignal(d));
+  const buf = new Float32Array(B * IMU_CHANNELS);
+  const payloads = Array.from({ length: rounds }, (_, r) => signals.map((sig) => (sig.next(buf, B), (codec === 'json' ? encodeJson : encodeBinary)(buf, IMU_CHANNELS, { seq: r }))));
+  const topics = Array.from({ length: N }, (_, d) => `edgernn/cap/dev-${d}/imu`);
+  // Messages arrive spread over each round (one batching delay per ~1% of the devices).
+  const step = Math.max(1, Math.round(N / 100));
+  const feed = (from: number, to: number) => {
+    for (let r = from; r < to; r++) {
+      for (let d = 0; d < N; d++) {
+        tr.deliver(topics[d]!, payloads[r]![d]!);
+        if (d % step === step - 1) clock.advance(2);
+      }
+    }
+    clock.advance(10);
+  };
+  feed(0, 5); // warm-up
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  feed(5, rounds);
+  const cpuS = (process.cpuUsage(c0).user + process.cpuUsage(c0).system) / 1e6;
+  const wallMs = performance.now() - t0;
+  const samples = (rounds - 5) * N * B;
+  await gw.stop();
+  model.dispose();
+  console.log(`  ${codec.padEnd(6)} ${fmt(samples / cpuS, 0).padStart(8)} samples/s per core of CPU (${fmt((cpuS * 1e6) / samples, 2)} us/sample, ${fmt((cpuS * 1e6 * B) / samples, 1)} us/message; wall ${fmt(wallMs, 0)} ms)`);
+  return samples / cpuS;
+}
+
 async function main(): Promise<void> {
   const skip = mosquittoAvailable();
   if (skip) {
@@ -133,6 +178,10 @@ async function main(): Promise<void> {
   console.log(`gateway benchmark: ${N} devices x ${R} Hz, ${B} samples/message (${fmt((N * R) / B, 0)} msg/s, ${N * R} samples/s), ${CODEC}, QoS ${QOS}, ${CONNECTIONS} device connections`);
   console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, node ${process.version}, ${new Date().toISOString()}\n`);
   await sideBySide();
+  console.log(`\ngateway pipeline without a broker (${N} devices, ${B} samples/message):`);
+  const cap = await pipelineCapacity(CODEC);
+  await pipelineCapacity(CODEC === 'json' ? 'binary' : 'json');
+  console.log(`  -> ${N} devices x ${R} Hz (${N * R} samples/s) need ${fmt((100 * N * R) / cap)}% of a core for the ${CODEC} pipeline, before MQTT\n`);
 
   const mq = await startMosquitto('allow_anonymous true\nmax_queued_messages 100000\nmax_inflight_messages 0');
   const work = tmpDir('edgernn-bench-');

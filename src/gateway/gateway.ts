@@ -999,11 +999,4 @@ export class Gateway {
     await this.outbox.close();
     if (this.ownsModels) for (const m of this.models.values()) m.dispose();
   }
-
-  /** Stops without draining or saving: what a crash looks like (tests). */
-  async kill(): Promise<void> {
-    this.stopping = true;
-    await this.transport.end(true).catch(() => {});
-    await this.closeResources();
-  }
 }

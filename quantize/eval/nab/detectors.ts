@@ -4,7 +4,10 @@
  * each, and every tool that calls this picks them up by name.
  */
 import { baselineDetectorRegistry, type DetectorRegistry } from '../../../src/index.js';
+import { gruDetectorEntries } from '../../jobs/anomaly/detectors.js';
 
 export function nabDetectorRegistry(): DetectorRegistry {
-  return baselineDetectorRegistry();
+  const registry = baselineDetectorRegistry();
+  for (const entry of gruDetectorEntries()) registry.register(entry);
+  return registry;
 }

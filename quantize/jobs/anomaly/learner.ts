@@ -1,0 +1,115 @@
+/**
+ * The per-series learner of the NAB GRU detectors: the desktop trainer (float32, BPTT, Adam)
+ * on a series' probationary frames, then post-training int8 quantization, returned as .ern
+ * bytes for the detector to load (src/detectors/anomaly/learned.ts). Node or browser; no I/O.
+ *
+ * Training data from the p probationary frames: windows of `sequenceLength` steps every
+ * `stride` steps (the last window ends at the last frame that has a target), 15% of them held
+ * out for early stopping (the trainer's seeded split). forecast: target of frame t = z_{t+1};
+ * autoencoder: the trainer's own targets (the last W frames at every step).
+ */
+import { encodeModel, EdgeRnnError, type LearnRequest, type ModelSpec, type SeriesLearner } from '../../../src/index.js';
+import type { Dataset, Sample } from '../../data/dataset.js';
+import { calibrateAndQuantize } from '../../quant/calibrate.js';
+import { trainModel } from '../../train/train-model.js';
+
+export interface TrainerLearnerOptions {
+  /** GRU hidden units. */
+  hidden: number;
+  /** Maximum training epochs (early stopping may end sooner). */
+  epochs: number;
+  /** Epochs without validation improvement before stopping. */
+  patience: number;
+  /** Adam learning rate. */
+  lr: number;
+  batchSize: number;
+  /** Steps per training window. */
+  sequenceLength: number;
+  /** Steps between window starts. */
+  stride: number;
+  /** Seed of initialization, split and shuffling (same seed, same model bytes). */
+  seed: number;
+  /** 'int8': post-training quantization (minmax, with the input range widened to ±clip); 'float32': the trained model as is. */
+  precision: 'int8' | 'float32';
+  /** The input range int8 calibration must cover on the value channel (the detector's clip). */
+  inputRange: number;
+}
+
+export const TRAINER_LEARNER_DEFAULTS: Readonly<TrainerLearnerOptions> = {
+  hidden: 16,
+  epochs: 20,
+  patience: 8,
+  lr: 5e-3,
+  batchSize: 16,
+  sequenceLength: 64,
+  stride: 8,
+  seed: 1,
+  precision: 'int8',
+  inputRange: 8,
+};
+
+/** Cuts the probationary frames into training windows. */
+export function probationSamples(request: LearnRequest, sequenceLength: number, stride: number): Sample[] {
+  const { frames, steps, features: F, task } = request;
+  // forecast: the last frame has no target, so windows end by steps - 1.
+  const usable = task === 'forecast' ? steps - 1 : steps;
+  if (usable < 2) throw new EdgeRnnError('BAD_DATA', `${request.name}: ${steps} probationary frames are too few to train on`, { steps });
+  if (task === 'forecast' && (!request.targets || request.targets.length !== steps - 1)) {
+    throw new EdgeRnnError('BAD_DATA', `${request.name}: forecast needs ${steps - 1} targets, got ${request.targets?.length ?? 0}`);
+  }
+  const L = Math.min(sequenceLength, usable);
+  const samples: Sample[] = [];
+  for (let s = 0; s + L <= usable; s += stride) {
+    const x = frames.slice(s * F, (s + L) * F);
+    const sample: Sample = { x, T: L, where: `${request.name}@${s}` };
+    if (task === 'forecast') sample.target = request.targets!.slice(s, s + L);
+    samples.push(sample);
+  }
+  return samples;
+}
+
+/** A SeriesLearner backed by the desktop trainer. */
+export function trainerLearner(options: Partial<TrainerLearnerOptions> = {}): SeriesLearner {
+  const o: TrainerLearnerOptions = { ...TRAINER_LEARNER_DEFAULTS, ...options };
+  if (!(o.inputRange > 0)) throw new EdgeRnnError('DETECTOR_OPTION', `trainerLearner: inputRange must be > 0, got ${o.inputRange}`);
+  return {
+    learn(request: LearnRequest): Uint8Array {
+      const samples = probationSamples(request, o.sequenceLength, o.stride);
+      const data: Dataset = {
+        source: request.name,
+        sha256: '',
+        features: request.features,
+        labels: [],
+        targetSize: request.task === 'forecast' ? 1 : 0,
+        samples,
+        frontend: request.frontend,
+      };
+      const result = trainModel({
+        data,
+        name: request.name,
+        options: {
+          task: request.task,
+          arch: 'gru',
+          hidden: o.hidden,
+          epochs: o.epochs,
+          patience: o.patience,
+          lr: o.lr,
+          batchSize: o.batchSize,
+          seed: o.seed,
+          normalize: false,
+          ...(request.window !== undefined ? { window: request.window } : {}),
+        },
+      });
+      let spec: ModelSpec = result.spec;
+      if (o.precision === 'int8') {
+        // Widen the value channel's input range to ±inputRange so values far outside the
+        // probationary range reach the model unsaturated (int16 grid: inputRange / 32767).
+        const headroom = new Float32Array(2 * request.features);
+        headroom[0] = o.inputRange;
+        headroom[request.features] = -o.inputRange;
+        spec = calibrateAndQuantize(spec, [...samples, headroom], { method: 'minmax' });
+      }
+      return encodeModel(spec);
+    },
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * The forecast anomaly detector as a gateway detector kind, and the `series` front end as a
+ * gateway front end (`src/gateway/`'s `DetectorFactory` and `FrontEndFactory`). Imports from
+ * src/gateway are types plus the FRAME_DETECT constant (its frontend.ts touches nothing
+ * Node-specific), so this file stays browser-safe.
+ *
+ *   const spec = decodeModel(fs.readFileSync('models/anomaly.ern')).spec;
+ *   await Gateway.create({
+ *     config,                                   // route: "detector": {"kind": "anomaly"}
+ *     detectors: { anomaly: anomalyDetectorFactory(spec) },
+ *     frontends: { series: seriesGatewayFrontEnd },
+ *   });
+ *
+ * Config fields (all optional; the model's manifest `extra.anomalyDetector` supplies defaults,
+ * then FORECAST_ANOMALY_DEFAULTS): errorGain, channel, onThreshold, offThreshold, minHoldSteps,
+ * learningPeriod, estimationSamples, averagingWindow, halfLifeRecords. Errors are GATEWAY_CONFIG
+ * naming the field (`routes[0].detector.onThreshold`).
+ */
+import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
+import type { DetectorConfig } from '../../gateway/config.js';
+import type { Detector, DetectorContext, DetectorFactory } from '../../gateway/detectors.js';
+import { FRAME_DETECT, type FrontEnd, type FrontEndContext } from '../../gateway/frontend.js';
+import type { FrontendSpec, ModelSpec } from '../../model/spec.js';
+import { validateSeriesSpec, type SeriesFrontendSpec } from '../../features/series.js';
+import { checkForecastAnomalyOptions, FORECAST_ANOMALY_DEFAULTS, ForecastAnomalyDetector, type ForecastAnomalyOptions } from './streaming.js';
+
+/** Key of the detector defaults in a model's manifest `extra`. */
+export const ANOMALY_EXTRA_KEY = 'anomalyDetector';
+
+const LIKELIHOOD_FIELDS = ['learningPeriod', 'estimationSamples', 'averagingWindow', 'halfLifeRecords'] as const;
+const ALERT_FIELDS = ['onThreshold', 'offThreshold', 'minHoldSteps'] as const;
+const CONFIG_FIELDS = ['kind', 'errorGain', 'channel', ...LIKELIHOOD_FIELDS, ...ALERT_FIELDS] as const;
+
+/** Flat config (route config or manifest extra) → detector options over the defaults. */
+export function forecastAnomalyOptionsOf(flat: Record<string, unknown>, base: ForecastAnomalyOptions = FORECAST_ANOMALY_DEFAULTS): ForecastAnomalyOptions {
+  const o: ForecastAnomalyOptions = { ...base, likelihood: { ...base.likelihood }, alert: { ...base.alert } };
+  if (flat.errorGain !== undefined) o.errorGain = flat.errorGain as number;
+  if (flat.channel !== undefined) o.channel = flat.channel as number;
+  for (const f of LIKELIHOOD_FIELDS) if (flat[f] !== undefined) o.likelihood[f] = flat[f] as number;
+  for (const f of ALERT_FIELDS) if (flat[f] !== undefined) o.alert[f] = flat[f] as number;
+  return o;
+}
+
+/** Detector defaults stored in a model (`extra.anomalyDetector`), flat; {} when absent. */
+export function anomalyDetectorConfigOf(spec: Pick<ModelSpec, 'extra'>): Record<string, unknown> {
+  const v = spec.extra?.[ANOMALY_EXTRA_KEY];
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+function configError(ctx: DetectorContext, field: string, message: string, details: Record<string, unknown> = {}): EdgeRnnError {
+  const where = `${ctx.path}${field ? `.${field}` : ''}`;
+  return new EdgeRnnError('GATEWAY_CONFIG', `${where}${field ? ' ' : ': '}${message}`, { field: where, ...details });
+}
+
+/**
+ * A DetectorFactory for `{"kind": "anomaly", ...}` routes on a forecasting model (outputs predict
+ * the next input frame). With a model spec, its manifest supplies the defaults.
+ */
+export function anomalyDetectorFactory(spec?: Pick<ModelSpec, 'name' | 'extra'>): DetectorFactory {
+  const base = spec ? forecastAnomalyOptionsOf(anomalyDetectorConfigOf(spec)) : FORECAST_ANOMALY_DEFAULTS;
+  return (cfg: DetectorConfig, ctx: DetectorContext): Detector => {
+    const c = cfg as unknown as Record<string, unknown>;
+    for (const k of Object.keys(c)) {
+      if (!(CONFIG_FIELDS as readonly string[]).includes(k)) throw configError(ctx, k, `is not a field of an anomaly detector (it takes ${CONFIG_FIELDS.join(', ')})`);
+    }
+    for (const k of CONFIG_FIELDS) {
+      if (k !== 'kind' && c[k] !== undefined && typeof c[k] !== 'number') throw configError(ctx, k, `must be a number, got ${JSON.stringify(c[k])}`);
+    }
+    const o = forecastAnomalyOptionsOf(c, base);
+    if (ctx.outputSize !== ctx.inputSize) {
+      throw configError(ctx, '', `an anomaly detector needs a forecasting model whose outputs predict its next input: ${ctx.inputSize} inputs, ${ctx.outputSize} outputs`);
+    }
+    if (o.channel >= ctx.inputSize) throw configError(ctx, 'channel', `must be < ${ctx.inputSize} (the model's input size), got ${o.channel}`);
+    try {
+      checkForecastAnomalyOptions(o);
+    } catch (e) {
+      if (isEdgeRnnError(e, 'DETECTOR_OPTION')) {
+        const field = String(e.details.field ?? '');
+        const flat = field.replace(/^.*\./, '');
+        throw configError(ctx, flat, e.message.replace(/^[^:]*: /, ''), { expected: e.details.expected, got: e.details.got });
+      }
+      throw e;
+    }
+    const d = new ForecastAnomalyDetector(o);
+    return {
+      get lastScore() {
+        return d.lastScore;
+      },
+      step: (output, input) => d.step(output, input),
+      reset: () => d.reset(),
+      exportState: () => d.exportState(),
+      importState(state) {
+        try {
+          d.importState(state);
+        } catch (e) {
+          if (isEdgeRnnError(e, 'STATE_MISMATCH')) throw new EdgeRnnError('GATEWAY_STATE', e.message);
+          throw e;
+        }
+      },
+    };
+  };
+}
+
+/**
+ * The `series` front end (src/features/series.ts) as a gateway FrontEnd: one frame per sample,
+ * with its online-normalization state in exportState() so an evicted or handed-off stream
+ * continues exactly (the generic `frontEndFromStreaming` adapter restarts front ends instead,
+ * and a restarted running mean/std would make the next predictions look anomalous).
+ *
+ * Per channel c, the same arithmetic as SeriesFrontend, in the same order (tested bit for bit):
+ *   z = (x - shift[c]) · gain[c];  y = t = 0 ? 0 : (z - m) / √(v + ε)
+ *   w = max(α, 1/(t + 1));  d = z - m;  m += w·d;  v = (1 - w)(v + w·d²);  y clipped to ±clip
+ * State bytes: float64 [t, m[0..C), v[0..C)].
+ */
+export function seriesGatewayFrontEnd(spec: FrontendSpec, ctx: FrontEndContext): FrontEnd {
+  let s: SeriesFrontendSpec;
+  try {
+    s = validateSeriesSpec(spec);
+  } catch (e) {
+    if (isEdgeRnnError(e, 'FRONTEND_SPEC')) throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.model: ${e.message}`, { field: `${ctx.path}.model` });
+    throw e;
+  }
+  const C = s.channels;
+  if (ctx.channels !== 0 && ctx.channels !== C) {
+    throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.channels must be ${C} (the model's series front end), got ${ctx.channels}`, { field: `${ctx.path}.channels`, expected: C, got: ctx.channels });
+  }
+  if (ctx.inputSize !== C) throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}: the series front end makes ${C}-value frames, the model needs ${ctx.inputSize}`, { field: `${ctx.path}.model` });
+  const shift = new Float64Array(C);
+  const gain = new Float64Array(C).fill(1);
+  if (s.scaling.kind === 'standard') {
+    for (let c = 0; c < C; c++) {
+      shift[c] = s.scaling.mean[c]!;
+      gain[c] = 1 / s.scaling.std[c]!;
+    }
+  } else if (s.scaling.kind === 'minmax') {
+    for (let c = 0; c < C; c++) {
+      shift[c] = s.scaling.min[c]!;
+      gain[c] = 1 / (s.scaling.max[c]! - s.scaling.min[c]!);
+    }
+  }
+  const ad = s.adaptive;
+  const clip = s.clip;
+  // state[0] = t, state[1 + c] = m[c], state[1 + C + c] = v[c]
+  const state = new Float64Array(1 + 2 * C);
+  const frame = new Float32Array(C);
+  return {
+    kind: 'series',
+    channels: C,
+    frameSize: C,
+    sampleRateHz: s.rateHz ?? ctx.rateHz,
+    hopSamples: 1,
+    framesPerWindow: 1,
+    push(samples, n, sink) {
+      for (let i = 0; i < n; i++) {
+        const t = state[0]!;
+        for (let c = 0; c < C; c++) {
+          const z = (samples[i * C + c]! - shift[c]!) * gain[c]!;
+          let y = z;
+          if (ad !== undefined) {
+            const m = state[1 + c]!;
+            const v = state[1 + C + c]!;
+            y = t === 0 ? 0 : (z - m) / Math.sqrt(v + ad.epsilon);
+            const w = Math.max(ad.alpha, 1 / (t + 1));
+            const d = z - m;
+            state[1 + c] = m + w * d;
+            state[1 + C + c] = (1 - w) * (v + w * d * d);
+          }
+          if (clip !== undefined) y = y > clip ? clip : y < -clip ? -clip : y;
+          frame[c] = y;
+        }
+        state[0] = t + 1;
+        sink(frame, i, FRAME_DETECT);
+      }
+    },
+    reset() {
+      state.fill(0);
+    },
+    exportState() {
+      return new Uint8Array(state.slice().buffer);
+    },
+    importState(bytes) {
+      if (bytes.length !== state.byteLength) {
+        throw new EdgeRnnError('GATEWAY_STATE', `series front end: state must be ${state.byteLength} bytes (${C} channels), got ${bytes.length}`, { expected: state.byteLength, got: bytes.length });
+      }
+      const restored = new Float64Array(bytes.slice().buffer);
+      if (!restored.every(Number.isFinite) || !(restored[0]! >= 0) || !Number.isInteger(restored[0]!)) {
+        throw new EdgeRnnError('GATEWAY_STATE', 'series front end: state holds a negative or fractional sample count or non-finite statistics');
+      }
+      for (let c = 0; c < C; c++) {
+        if (!(restored[1 + C + c]! >= 0)) throw new EdgeRnnError('GATEWAY_STATE', `series front end: variance of channel ${c} is negative in the saved state`);
+      }
+      state.set(restored);
+    },
+  };
+}

@@ -1,0 +1,367 @@
+/**
+ * The gateway's anomaly detector for a forecasting model (models/anomaly.ern): per device
+ * stream, O(1) memory, state that serializes to JSON and restores exactly.
+ *
+ * The model reads front-end frames y_t (the manifest's `series` front end: the value normalized
+ * online by its exponentially weighted mean and std) and outputs ŷ_{t+1}, its prediction of the
+ * next frame. Per step:
+ *
+ *   e_t   = |y_t - ŷ_t|                     prediction error in running-std units (ŷ_t from step t-1)
+ *   raw_t = min(1, e_t / errorGain)
+ *   L_t   = StreamingLikelihood(raw_t)      how unusual the recent error level is
+ *   s_t   = log(1.0000000001 - L_t) / log(1e-10)          the score, in [0, 1]
+ *   alert : AlertHysteresis on s_t (raise at onThreshold, clear below offThreshold after minHoldSteps)
+ *
+ * StreamingLikelihood is the nupic/NAB anomaly likelihood (moving average of the raw scores,
+ * Gaussian tail probability, red-zone filter, same floors) with the Gaussian's mean and variance
+ * tracked by exponential forgetting instead of a refit over the last 8640 records every 100: the
+ * nupic version keeps about 350 KB per stream (history and scratch in float64) and has no state
+ * export; this one keeps averagingWindow + 8 numbers. Browser-safe; `step` allocates nothing.
+ */
+import { EdgeRnnError } from '../../errors.js';
+import { AlertHysteresis, type AlertHysteresisOptions, type AlertTransition } from './hysteresis.js';
+import { AnomalyLikelihood } from './likelihood.js';
+import { erfc } from './numeric.js';
+
+export interface StreamingLikelihoodOptions {
+  /** Records ignored at the start (the model and the front end settle): likelihood 0.5. */
+  learningPeriod: number;
+  /** Further records whose averaged scores only feed the statistics: likelihood 0.5. */
+  estimationSamples: number;
+  /** Raw scores averaged before the tail probability (nupic: 10). */
+  averagingWindow: number;
+  /** Half-life of the mean/variance estimate, records (the nupic history is 8640 records). */
+  halfLifeRecords: number;
+}
+
+export const STREAMING_LIKELIHOOD_DEFAULTS: Readonly<StreamingLikelihoodOptions> = {
+  learningPeriod: 100,
+  estimationSamples: 300,
+  averagingWindow: 10,
+  halfLifeRecords: 2000,
+};
+
+/** The same constants as likelihood.ts (nupic's). */
+const RED_TAIL = 1 - 0.99999;
+const YELLOW_TAIL = 1 - 0.999;
+const MIN_MEAN = 0.03;
+const MIN_VARIANCE = 0.0003;
+const NUPIC_SQRT2 = 1.4142;
+
+export interface StreamingLikelihoodState {
+  n: number;
+  ring: number[];
+  ringHead: number;
+  ringCount: number;
+  ringSum: number;
+  mean: number;
+  variance: number;
+  prevTail: number;
+}
+
+function optionError(who: string, field: string, expected: string, got: unknown): EdgeRnnError {
+  return new EdgeRnnError('DETECTOR_OPTION', `${who}: ${field} must be ${expected}, got ${JSON.stringify(got)}`, { field, expected, got });
+}
+
+export function checkStreamingLikelihoodOptions(o: StreamingLikelihoodOptions, who = 'StreamingLikelihood'): void {
+  for (const [key, min] of [['learningPeriod', 0], ['estimationSamples', 1], ['averagingWindow', 1]] as const) {
+    if (!(Number.isInteger(o[key]) && o[key] >= min && o[key] <= 1e9)) throw optionError(who, key, `an integer in [${min}, 1e9]`, o[key]);
+  }
+  if (!(o.halfLifeRecords >= 1 && Number.isFinite(o.halfLifeRecords))) throw optionError(who, 'halfLifeRecords', 'a finite number >= 1', o.halfLifeRecords);
+}
+
+/** Anomaly likelihood with exponentially forgetting statistics; see the file comment. */
+export class StreamingLikelihood {
+  private readonly o: StreamingLikelihoodOptions;
+  /** Weight of the newest averaged score once the running average has more than 1/alpha values: 1 - 2^(-1/halfLife). */
+  private readonly alpha: number;
+  private n = 0;
+  private readonly ring: Float64Array;
+  private ringHead = 0;
+  private ringCount = 0;
+  private ringSum = 0;
+  /** Statistics of the averaged scores (count of updates: n - learningPeriod). */
+  private mean = 0;
+  private variance = 0;
+  private prevTail = 1;
+
+  constructor(options: Partial<StreamingLikelihoodOptions> = {}) {
+    this.o = { ...STREAMING_LIKELIHOOD_DEFAULTS, ...options };
+    checkStreamingLikelihoodOptions(this.o);
+    this.alpha = 1 - 2 ** (-1 / this.o.halfLifeRecords);
+    this.ring = new Float64Array(this.o.averagingWindow);
+  }
+
+  /** Feeds one raw score in [0, 1]; returns the likelihood in [0, 1] (0.5 while learning). */
+  update(raw: number): number {
+    // a_t = mean of the last averagingWindow raw scores
+    const w = this.o.averagingWindow;
+    if (this.ringCount === w) this.ringSum -= this.ring[this.ringHead]!;
+    else this.ringCount++;
+    this.ring[this.ringHead] = raw;
+    this.ringHead = (this.ringHead + 1) % w;
+    this.ringSum += raw;
+    const a = this.ringSum / this.ringCount;
+    const n = this.n++;
+    const { learningPeriod, estimationSamples } = this.o;
+    if (n < learningPeriod) return 0.5;
+    let likelihood = 0.5;
+    if (n >= learningPeriod + estimationSamples) {
+      const mean = Math.max(MIN_MEAN, this.mean);
+      const std = Math.sqrt(Math.max(MIN_VARIANCE, this.variance));
+      const xr = a < mean ? 2 * mean - a : a;
+      const tail = 0.5 * erfc((xr - mean) / std / NUPIC_SQRT2);
+      const filtered = tail <= RED_TAIL && this.prevTail <= RED_TAIL ? YELLOW_TAIL : tail;
+      this.prevTail = tail;
+      likelihood = 1 - filtered;
+    }
+    // Statistics after scoring (the score of a_t uses records before t only):
+    // k-th update weight max(alpha, 1/k): the plain running mean and variance until 1/alpha records.
+    const k = n - learningPeriod + 1;
+    const weight = Math.max(this.alpha, 1 / k);
+    const d = a - this.mean;
+    this.mean += weight * d;
+    this.variance = (1 - weight) * (this.variance + weight * d * d);
+    return likelihood;
+  }
+
+  reset(): void {
+    this.n = 0;
+    this.ring.fill(0);
+    this.ringHead = 0;
+    this.ringCount = 0;
+    this.ringSum = 0;
+    this.mean = 0;
+    this.variance = 0;
+    this.prevTail = 1;
+  }
+
+  exportState(): StreamingLikelihoodState {
+    return {
+      n: this.n,
+      ring: Array.from(this.ring),
+      ringHead: this.ringHead,
+      ringCount: this.ringCount,
+      ringSum: this.ringSum,
+      mean: this.mean,
+      variance: this.variance,
+      prevTail: this.prevTail,
+    };
+  }
+
+  /** Restores exportState() output; throws STATE_MISMATCH naming what does not fit. */
+  importState(state: unknown): void {
+    const s = state as Partial<StreamingLikelihoodState> | null;
+    const bad = (why: string): EdgeRnnError => new EdgeRnnError('STATE_MISMATCH', `anomaly likelihood: cannot import state: ${why}`);
+    if (typeof s !== 'object' || s === null) throw bad('expected an object from exportState()');
+    const w = this.o.averagingWindow;
+    if (!Array.isArray(s.ring) || s.ring.length !== w) throw bad(`expected a ring of ${w} raw scores (averagingWindow), got ${Array.isArray(s.ring) ? s.ring.length : typeof s.ring}`);
+    const int = (v: unknown, lo: number, hi: number, name: string): number => {
+      if (!(typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi)) throw bad(`${name} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+      return v;
+    };
+    const num = (v: unknown, name: string): number => {
+      if (!(typeof v === 'number' && Number.isFinite(v))) throw bad(`${name} must be a finite number, got ${JSON.stringify(v)}`);
+      return v;
+    };
+    const n = int(s.n, 0, Number.MAX_SAFE_INTEGER, 'n');
+    const ringHead = int(s.ringHead, 0, w - 1, 'ringHead');
+    const ringCount = int(s.ringCount, 0, w, 'ringCount');
+    const ring = s.ring.map((v, i) => num(v, `ring[${i}]`));
+    const ringSum = num(s.ringSum, 'ringSum');
+    const mean = num(s.mean, 'mean');
+    const variance = num(s.variance, 'variance');
+    const prevTail = num(s.prevTail, 'prevTail');
+    if (variance < 0) throw bad(`variance must be >= 0, got ${variance}`);
+    this.n = n;
+    this.ring.set(ring);
+    this.ringHead = ringHead;
+    this.ringCount = ringCount;
+    this.ringSum = ringSum;
+    this.mean = mean;
+    this.variance = variance;
+    this.prevTail = prevTail;
+  }
+}
+
+export interface ForecastAnomalyOptions {
+  /** Prediction error (in the frame's units: running standard deviations) at which the raw score saturates. */
+  errorGain: number;
+  /** Which output predicts which input: output `channel` predicts input `channel` (default 0). */
+  channel: number;
+  likelihood: StreamingLikelihoodOptions;
+  /** Alert hysteresis on the score s_t. */
+  alert: AlertHysteresisOptions;
+}
+
+export const FORECAST_ANOMALY_DEFAULTS: Readonly<ForecastAnomalyOptions> = {
+  errorGain: 4,
+  channel: 0,
+  likelihood: STREAMING_LIKELIHOOD_DEFAULTS,
+  // 0.5 ⇔ tail probability 1e-5 (nupic's red zone); clear at 0.3 ⇔ 1e-3, after 10 records.
+  alert: { onThreshold: 0.5, offThreshold: 0.3, minHoldSteps: 10 },
+};
+
+/** What the gateway receives when an alert is raised. */
+export interface AnomalyEvent {
+  label: 'anomaly';
+  /** The score s_t that raised it. */
+  score: number;
+  /** Prediction error e_t at that step (running-std units). */
+  error: number;
+}
+
+export interface ForecastAnomalyState {
+  steps: number;
+  havePrediction: boolean;
+  prediction: number;
+  score: number;
+  error: number;
+  alertOn: boolean;
+  alertHeld: number;
+  likelihood: StreamingLikelihoodState;
+}
+
+export function checkForecastAnomalyOptions(o: ForecastAnomalyOptions): void {
+  const who = 'ForecastAnomalyDetector';
+  if (!(o.errorGain > 0 && Number.isFinite(o.errorGain))) throw optionError(who, 'errorGain', 'a finite number > 0', o.errorGain);
+  if (!(Number.isInteger(o.channel) && o.channel >= 0)) throw optionError(who, 'channel', 'an integer >= 0', o.channel);
+  checkStreamingLikelihoodOptions(o.likelihood, `${who}.likelihood`);
+  // AlertHysteresis validates its own fields (DETECTOR_OPTION naming them).
+  new AlertHysteresis(o.alert);
+}
+
+/**
+ * Forecast error → likelihood → score → alert, per device stream. Structurally a gateway
+ * `Detector` (src/gateway/detectors.ts): `step(output, input)`, `lastScore`, `reset`,
+ * `exportState`, `importState`.
+ */
+export class ForecastAnomalyDetector {
+  readonly options: Readonly<ForecastAnomalyOptions>;
+  private readonly likelihood: StreamingLikelihood;
+  private readonly alert: AlertHysteresis;
+  private steps = 0;
+  private havePrediction = false;
+  private prediction = 0;
+  private score = 0;
+  private error = 0;
+  /** AlertHysteresis keeps its hold count private; mirrored here for exportState (same rule). */
+  private alertHeld = 0;
+
+  constructor(options: Partial<ForecastAnomalyOptions> = {}) {
+    const o: ForecastAnomalyOptions = {
+      ...FORECAST_ANOMALY_DEFAULTS,
+      ...options,
+      likelihood: { ...FORECAST_ANOMALY_DEFAULTS.likelihood, ...options.likelihood },
+      alert: { ...FORECAST_ANOMALY_DEFAULTS.alert, ...options.alert },
+    };
+    checkForecastAnomalyOptions(o);
+    this.options = o;
+    this.likelihood = new StreamingLikelihood(o.likelihood);
+    this.alert = new AlertHysteresis(o.alert);
+  }
+
+  /** Score s_t of the last step, in [0, 1]. */
+  get lastScore(): number {
+    return this.score;
+  }
+
+  /** Prediction error e_t of the last step (0 on the first step). */
+  get lastError(): number {
+    return this.error;
+  }
+
+  /** Whether an alert is on. */
+  get alerting(): boolean {
+    return this.alert.active;
+  }
+
+  /** What the last step did to the alert. */
+  get transition(): AlertTransition {
+    return this.alert.transition;
+  }
+
+  /**
+   * One step: the model's output for this frame (its prediction of the next frame) and the frame
+   * itself. Returns an event when an alert is raised, else null.
+   */
+  step(output: Float32Array, input: Float32Array): AnomalyEvent | null {
+    const c = this.options.channel;
+    if (c >= input.length || c >= output.length) {
+      throw new EdgeRnnError('SHAPE_MISMATCH', `ForecastAnomalyDetector: channel ${c} needs frames and outputs with more than ${c} values, got ${input.length} inputs and ${output.length} outputs`, {
+        channel: c,
+        inputs: input.length,
+        outputs: output.length,
+      });
+    }
+    const x = input[c]!;
+    // e_t = |y_t - ŷ_t|; the first step has no prediction yet.
+    this.error = this.havePrediction ? Math.abs(x - this.prediction) : 0;
+    this.prediction = output[c]!;
+    this.havePrediction = true;
+    const raw = Math.min(1, this.error / this.options.errorGain);
+    this.score = AnomalyLikelihood.logLikelihood(this.likelihood.update(raw));
+    this.steps++;
+    const wasOn = this.alert.active;
+    this.alert.update(this.score);
+    if (this.alert.active) this.alertHeld = wasOn ? this.alertHeld + 1 : 1;
+    else this.alertHeld = 0;
+    return this.alert.transition === 'raised' ? { label: 'anomaly', score: this.score, error: this.error } : null;
+  }
+
+  reset(): void {
+    this.likelihood.reset();
+    this.alert.reset();
+    this.steps = 0;
+    this.havePrediction = false;
+    this.prediction = 0;
+    this.score = 0;
+    this.error = 0;
+    this.alertHeld = 0;
+  }
+
+  exportState(): ForecastAnomalyState {
+    return {
+      steps: this.steps,
+      havePrediction: this.havePrediction,
+      prediction: this.prediction,
+      score: this.score,
+      error: this.error,
+      alertOn: this.alert.active,
+      alertHeld: this.alertHeld,
+      likelihood: this.likelihood.exportState(),
+    };
+  }
+
+  /** Restores exportState() output exactly; throws STATE_MISMATCH naming what does not fit (nothing changes then). */
+  importState(state: unknown): void {
+    const s = state as Partial<ForecastAnomalyState> | null;
+    const bad = (why: string): EdgeRnnError => new EdgeRnnError('STATE_MISMATCH', `anomaly detector: cannot import state: ${why}`);
+    if (typeof s !== 'object' || s === null) throw bad('expected an object from exportState()');
+    for (const k of ['prediction', 'score', 'error'] as const) {
+      if (!(typeof s[k] === 'number' && Number.isFinite(s[k]))) throw bad(`${k} must be a finite number, got ${JSON.stringify(s[k])}`);
+    }
+    if (!(typeof s.steps === 'number' && Number.isInteger(s.steps) && s.steps >= 0)) throw bad(`steps must be an integer >= 0, got ${JSON.stringify(s.steps)}`);
+    if (typeof s.havePrediction !== 'boolean' || typeof s.alertOn !== 'boolean') throw bad('havePrediction and alertOn must be booleans');
+    if (!(typeof s.alertHeld === 'number' && Number.isInteger(s.alertHeld) && s.alertHeld >= 0)) throw bad(`alertHeld must be an integer >= 0, got ${JSON.stringify(s.alertHeld)}`);
+    // Validate the likelihood on a scratch copy first so a bad state changes nothing.
+    const probe = new StreamingLikelihood(this.options.likelihood);
+    probe.importState(s.likelihood);
+    this.likelihood.importState(s.likelihood);
+    // Rebuild the hysteresis state by replaying: raise with a score at onThreshold, then hold.
+    this.alert.reset();
+    if (s.alertOn) {
+      this.alert.update(this.options.alert.onThreshold);
+      // Held steps beyond the first (a score >= offThreshold keeps the alert on and counts); the
+      // count only matters up to minHoldSteps, so the replay is bounded by it.
+      const replay = Math.min(s.alertHeld, this.options.alert.minHoldSteps);
+      for (let i = 1; i < replay; i++) this.alert.update(this.options.alert.onThreshold);
+    }
+    this.steps = s.steps;
+    this.havePrediction = s.havePrediction;
+    this.prediction = s.prediction!;
+    this.score = s.score!;
+    this.error = s.error!;
+    this.alertHeld = s.alertOn ? s.alertHeld : 0;
+  }
+}

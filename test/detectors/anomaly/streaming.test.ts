@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { AnomalyLikelihood, ForecastAnomalyDetector, isEdgeRnnError, Rng, StreamingLikelihood, type StreamingLikelihoodOptions } from '../../../src/index.js';
+import { erfc } from '../../../src/detectors/anomaly/numeric.js';
+
+function expectCode(f: () => unknown, code: string, message: RegExp): void {
+  try {
+    f();
+  } catch (e) {
+    expect(isEdgeRnnError(e)).toBe(true);
+    expect((e as { code: string }).code).toBe(code);
+    expect((e as Error).message).toMatch(message);
+    return;
+  }
+  throw new Error('expected an error');
+}
+
+/**
+ * Oracle written from the formulas, not from the class: the average re-summed from the kept raw
+ * scores every step, the statistics as explicit weighted sums.
+ */
+function likelihoodOracle(o: StreamingLikelihoodOptions, raws: readonly number[]): number[] {
+  const alpha = 1 - Math.pow(2, -1 / o.halfLifeRecords);
+  const out: number[] = [];
+  let mean = 0;
+  let variance = 0;
+  let prevTail = 1;
+  for (let n = 0; n < raws.length; n++) {
+    const window = raws.slice(Math.max(0, n - o.averagingWindow + 1), n + 1);
+    const a = window.reduce((s, x) => s + x, 0) / window.length;
+    if (n < o.learningPeriod) {
+      out.push(0.5);
+      continue;
+    }
+    let l = 0.5;
+    if (n >= o.learningPeriod + o.estimationSamples) {
+      const m = Math.max(0.03, mean);
+      const sd = Math.sqrt(Math.max(0.0003, variance));
+      const x = a < m ? 2 * m - a : a;
+      const tail = 0.5 * erfc((x - m) / sd / 1.4142);
+      l = 1 - (tail <= 1e-5 && prevTail <= 1e-5 ? 1e-3 : tail);
+      prevTail = tail;
+    }
+    const w = Math.max(alpha, 1 / (n - o.learningPeriod + 1));
+    const d = a - mean;
+    mean += w * d;
+    variance = (1 - w) * (variance + w * d * d);
+    out.push(l);
+  }
+  return out;
+}
+
+function raws(n: number, seed: number): number[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, (_, t) => Math.min(1, Math.abs(0.05 * rng.normal()) + (t % 250 === 249 ? 0.9 : 0)));
+}
+
+describe('StreamingLikelihood', () => {
+  const o: StreamingLikelihoodOptions = { learningPeriod: 20, estimationSamples: 50, averagingWindow: 10, halfLifeRecords: 100 };
+
+  it('equals the formula oracle (moving average, exponentially forgetting Gaussian, red filter)', () => {
+    const r = raws(1000, 1);
+    const l = new StreamingLikelihood(o);
+    const got = r.map((x) => l.update(x));
+    const want = likelihoodOracle(o, r);
+    for (let i = 0; i < r.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 12);
+    expect(got.slice(0, 70).every((x) => x === 0.5)).toBe(true);
+    // Each spike is red at its onset only (the filter turns the next red records yellow).
+    expect(got.filter((x) => x > 1 - 1e-5).length).toBeGreaterThan(0);
+    expect(Math.max(...got.slice(260, 300))).toBeLessThan(1 - 1e-4);
+  });
+
+  it('export/import continues exactly, and a bad state changes nothing', () => {
+    const r = raws(800, 2);
+    const whole = new StreamingLikelihood(o);
+    const a = r.map((x) => whole.update(x));
+    const first = new StreamingLikelihood(o);
+    for (const x of r.slice(0, 333)) first.update(x);
+    const saved = JSON.parse(JSON.stringify(first.exportState())) as unknown;
+    const second = new StreamingLikelihood(o);
+    second.importState(saved);
+    expect(r.slice(333).map((x) => second.update(x))).toEqual(a.slice(333));
+    const victim = new StreamingLikelihood(o);
+    expectCode(() => victim.importState({ ...(saved as object), ring: [1, 2] }), 'STATE_MISMATCH', /expected a ring of 10 raw scores \(averagingWindow\), got 2/);
+    expectCode(() => victim.importState({ ...(saved as object), variance: -1 }), 'STATE_MISMATCH', /variance must be >= 0/);
+    expectCode(() => victim.importState(null), 'STATE_MISMATCH', /expected an object/);
+    expect(victim.update(0.1)).toBe(0.5); // still fresh
+  });
+
+  it('rejects bad options naming the field', () => {
+    expectCode(() => new StreamingLikelihood({ averagingWindow: 0 }), 'DETECTOR_OPTION', /averagingWindow must be an integer in \[1, 1e9\], got 0/);
+    expectCode(() => new StreamingLikelihood({ halfLifeRecords: 0.5 }), 'DETECTOR_OPTION', /halfLifeRecords must be a finite number >= 1, got 0.5/);
+    expectCode(() => new StreamingLikelihood({ estimationSamples: 0 }), 'DETECTOR_OPTION', /estimationSamples must be an integer in \[1, 1e9\], got 0/);
+  });
+});
+
+/** Frames y_t (a sine in running-std units) and outputs ŷ_{t+1} = a perfect forecaster, except at `bad`. */
+function forecasterStream(n: number, bad: number[], seed: number): { inputs: Float32Array[]; outputs: Float32Array[] } {
+  const rng = new Rng(seed);
+  const y = Array.from({ length: n + 1 }, (_, t) => Math.sin(t / 10) + 0.05 * rng.normal() + (bad.includes(t) ? 6 : 0));
+  const inputs = y.slice(0, n).map((v) => Float32Array.of(v));
+  // The model predicts the noiseless next value.
+  const outputs = y.slice(0, n).map((_, t) => Float32Array.of(Math.sin((t + 1) / 10)));
+  return { inputs, outputs };
+}
+
+describe('ForecastAnomalyDetector', () => {
+  const options = { errorGain: 4, likelihood: { learningPeriod: 10, estimationSamples: 100, averagingWindow: 10, halfLifeRecords: 500 }, alert: { onThreshold: 0.5, offThreshold: 0.3, minHoldSteps: 5 } };
+
+  it('scores e_t = |y_t - ŷ_t| through the likelihood and raises one alert per anomaly', () => {
+    const { inputs, outputs } = forecasterStream(1000, [400, 401, 402, 800, 801, 802], 5);
+    const d = new ForecastAnomalyDetector(options);
+    const l = new StreamingLikelihood(options.likelihood);
+    const events: Array<{ t: number; score: number; error: number }> = [];
+    for (let t = 0; t < inputs.length; t++) {
+      const ev = d.step(outputs[t]!, inputs[t]!);
+      const e = t === 0 ? 0 : Math.abs(inputs[t]![0]! - outputs[t - 1]![0]!);
+      expect(d.lastError).toBeCloseTo(e, 6);
+      expect(d.lastScore).toBe(AnomalyLikelihood.logLikelihood(l.update(Math.min(1, d.lastError / 4))));
+      if (ev) events.push({ t, ...ev });
+    }
+    // One alert per burst, within the burst (the 10-record average may need a second bad record
+    // once the first burst has widened the error distribution).
+    expect(events).toHaveLength(2);
+    expect(events[0]!.t).toBe(400);
+    expect(events[1]!.t).toBeGreaterThanOrEqual(800);
+    expect(events[1]!.t).toBeLessThanOrEqual(802);
+    expect(events[0]!.error).toBeGreaterThan(5);
+    expect(events[0]!.score).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it('export/import mid-alert continues with the same scores and events', () => {
+    const { inputs, outputs } = forecasterStream(1000, [400, 401, 402, 700], 6);
+    const whole = new ForecastAnomalyDetector(options);
+    const want = inputs.map((x, t) => [whole.step(outputs[t]!, x)?.score ?? null, whole.lastScore]);
+    for (const cut of [402, 403, 650]) {
+      const a = new ForecastAnomalyDetector(options);
+      for (let t = 0; t < cut; t++) a.step(outputs[t]!, inputs[t]!);
+      if (cut < 404) expect(a.alerting).toBe(true);
+      const b = new ForecastAnomalyDetector(options);
+      b.importState(JSON.parse(JSON.stringify(a.exportState())));
+      expect(b.alerting).toBe(a.alerting);
+      const got = inputs.slice(cut).map((x, i) => [b.step(outputs[cut + i]!, x)?.score ?? null, b.lastScore]);
+      expect(got).toEqual(want.slice(cut));
+    }
+  });
+
+  it('rejects bad options, frames without the channel, and bad states', () => {
+    expectCode(() => new ForecastAnomalyDetector({ errorGain: -1 }), 'DETECTOR_OPTION', /errorGain must be a finite number > 0, got -1/);
+    expectCode(() => new ForecastAnomalyDetector({ alert: { onThreshold: 0.3, offThreshold: 0.5, minHoldSteps: 1 } }), 'DETECTOR_OPTION', /offThreshold <= onThreshold/);
+    const d = new ForecastAnomalyDetector({ channel: 2 });
+    expectCode(() => d.step(new Float32Array(1), new Float32Array(1)), 'SHAPE_MISMATCH', /channel 2 needs frames and outputs with more than 2 values, got 1 inputs and 1 outputs/);
+    const e = new ForecastAnomalyDetector();
+    expectCode(() => e.importState({ ...e.exportState(), steps: -1 }), 'STATE_MISMATCH', /steps must be an integer >= 0/);
+    expectCode(() => e.importState({ ...e.exportState(), likelihood: { n: 0 } }), 'STATE_MISMATCH', /ring/);
+  });
+});

@@ -15,7 +15,7 @@
  * Rounding is "half up" (floor(x + 1/2)) everywhere: an arithmetic right shift after adding
  * half the divisor. All functions take and return JS numbers holding integers.
  */
-import { ACT_DEGREE, ACT_SEG_BITS, SIGMOID_COEFFS, TANH_COEFFS } from './activation-coeffs.gen.js';
+import { ACT_SEG_BITS, SIGMOID_COEFFS, SIGMOID_DEGREE, TANH_COEFFS, TANH_DEGREE } from './activation-coeffs.gen.js';
 
 export const INT16_MIN = -32768;
 export const INT16_MAX = 32767;
@@ -129,13 +129,13 @@ export function requantizePart(acc: number, bias: number, m: number, shift: numb
   return requantize(clampInt(acc + bias, -clamp, clamp), m, shift);
 }
 
-function activate(coeffs: readonly number[], x: number, odd: boolean): number {
+function activate(coeffs: readonly number[], degree: number, x: number, odd: boolean): number {
   const a = x < 0 ? Math.min(-x, INT16_MAX) : x;
   const seg = a >> ACT_SEG_BITS;
   const t = (a & ((1 << ACT_SEG_BITS) - 1)) << (15 - ACT_SEG_BITS);
   const nseg = 1 << (15 - ACT_SEG_BITS);
-  let p = coeffs[ACT_DEGREE * nseg + seg]!;
-  for (let k = ACT_DEGREE - 1; k >= 0; k--) p = addSat16(coeffs[k * nseg + seg]!, q15MulR(t, p));
+  let p = coeffs[degree * nseg + seg]!;
+  for (let k = degree - 1; k >= 0; k--) p = addSat16(coeffs[k * nseg + seg]!, q15MulR(t, p));
   if (x >= 0) return p;
   // tanh(-x) = -tanh(x); sigmoid(-x) = 1 - sigmoid(x) (32768 - p, which fits int16 since p >= 2^14).
   return odd ? 0 - p : Q15_ONE - p;
@@ -143,12 +143,12 @@ function activate(coeffs: readonly number[], x: number, odd: boolean): number {
 
 /** Fixed-point sigmoid: Q3.12 int16 in, Q0.15 out (0..32767). Max error 2 LSB (tested). */
 export function sigmoidQ15(x: number): number {
-  return activate(SIGMOID_COEFFS, x, false);
+  return activate(SIGMOID_COEFFS, SIGMOID_DEGREE, x, false);
 }
 
 /** Fixed-point tanh: Q3.12 int16 in, Q0.15 out (-32767..32767). Max error 2 LSB (tested). */
 export function tanhQ15(x: number): number {
-  return activate(TANH_COEFFS, x, true);
+  return activate(TANH_COEFFS, TANH_DEGREE, x, true);
 }
 
 /** Q16.15 cell state (int32) to the Q3.12 gate format: round(c / 8), saturated to int16. */

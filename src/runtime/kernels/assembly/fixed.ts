@@ -33,8 +33,15 @@ const NSEG: i32 = 16;
   const a = x < 0 ? min(-x, 32767) : x;
   const seg = a >> SEG_BITS;
   const t = (a & ((1 << SEG_BITS) - 1)) << (15 - SEG_BITS);
-  let p: i32 = unchecked(coeffs[4 * NSEG + seg]);
-  p = sat16(<i32>unchecked(coeffs[3 * NSEG + seg]) + q15mulr(t, p));
+  let p: i32;
+  if (odd) {
+    // tanh: quartic
+    p = unchecked(coeffs[4 * NSEG + seg]);
+    p = sat16(<i32>unchecked(coeffs[3 * NSEG + seg]) + q15mulr(t, p));
+  } else {
+    // sigmoid: cubic
+    p = unchecked(coeffs[3 * NSEG + seg]);
+  }
   p = sat16(<i32>unchecked(coeffs[2 * NSEG + seg]) + q15mulr(t, p));
   p = sat16(<i32>unchecked(coeffs[NSEG + seg]) + q15mulr(t, p));
   p = sat16(<i32>unchecked(coeffs[seg]) + q15mulr(t, p));
@@ -57,11 +64,14 @@ export function tanhQ15(x: i32): i32 {
 // ---- SIMD twins -------------------------------------------------------------------------
 // Coefficient tables split into low and high bytes, 16 segments each, for i8x16.swizzle:
 // byte table k*32 + s = low byte of coefficient k of segment s, k*32 + 16 + s = high byte.
-const SIG_BYTES: usize = memory.data(160);
+const SIG_BYTES: usize = memory.data(128);
 const TANH_BYTES: usize = memory.data(160);
+// Lane constants, loaded rather than rebuilt in registers on every call:
+// 0: 0xff00 x8, 16: 0x00ff x8, 32: 2047 x8, 48: 32767 x8, 64: -32768 x8.
+const ACT_CONSTS: usize = memory.data(80);
 
-function splitBytes(coeffs: StaticArray<i16>, dst: usize): void {
-  for (let k = 0; k < 5; k++) {
+function splitBytes(coeffs: StaticArray<i16>, n: i32, dst: usize): void {
+  for (let k = 0; k < n; k++) {
     for (let s = 0; s < NSEG; s++) {
       const v = <i32>unchecked(coeffs[k * NSEG + s]);
       store<u8>(dst + <usize>(k * 32 + s), <u8>(v & 0xff));
@@ -69,8 +79,15 @@ function splitBytes(coeffs: StaticArray<i16>, dst: usize): void {
     }
   }
 }
-splitBytes(SIGMOID_COEFFS, SIG_BYTES);
-splitBytes(TANH_COEFFS, TANH_BYTES);
+splitBytes(SIGMOID_COEFFS, 4, SIG_BYTES);
+splitBytes(TANH_COEFFS, 5, TANH_BYTES);
+for (let i = 0; i < 8; i++) {
+  store<i16>(ACT_CONSTS + <usize>(i << 1), <i16>0xff00);
+  store<i16>(ACT_CONSTS + 16 + <usize>(i << 1), 0x00ff);
+  store<i16>(ACT_CONSTS + 32 + <usize>(i << 1), 2047);
+  store<i16>(ACT_CONSTS + 48 + <usize>(i << 1), 32767);
+  store<i16>(ACT_CONSTS + 64 + <usize>(i << 1), -32768);
+}
 
 /**
  * Coefficient k of each lane's segment. idxLo holds the segment in each lane's low byte and 0xFF
@@ -85,17 +102,24 @@ splitBytes(TANH_COEFFS, TANH_BYTES);
 
 @inline function activate8(tab: usize, x: v128, odd: bool): v128 {
   const neg = i16x8.shr_s(x, 15);
-  const a = i16x8.min_u(i16x8.abs(x), i16x8.splat(32767));
+  const a = i16x8.min_u(i16x8.abs(x), v128.load(ACT_CONSTS, 48));
   const seg = i16x8.shr_u(a, SEG_BITS);
-  const idxLo = v128.or(seg, i16x8.splat(<i16>0xff00));
-  const idxHi = v128.or(i16x8.shl(seg, 8), i16x8.splat(0x00ff));
-  const t = i16x8.shl(v128.and(a, i16x8.splat(2047)), 15 - SEG_BITS);
-  let p = coef8(tab, 4, idxLo, idxHi);
-  p = i16x8.add_sat_s(coef8(tab, 3, idxLo, idxHi), i16x8.q15mulr_sat_s(t, p));
+  const idxLo = v128.or(seg, v128.load(ACT_CONSTS));
+  const idxHi = v128.or(i16x8.shl(seg, 8), v128.load(ACT_CONSTS, 16));
+  const t = i16x8.shl(v128.and(a, v128.load(ACT_CONSTS, 32)), 15 - SEG_BITS);
+  let p: v128;
+  if (odd) {
+    // tanh: quartic
+    p = coef8(tab, 4, idxLo, idxHi);
+    p = i16x8.add_sat_s(coef8(tab, 3, idxLo, idxHi), i16x8.q15mulr_sat_s(t, p));
+  } else {
+    // sigmoid: cubic
+    p = coef8(tab, 3, idxLo, idxHi);
+  }
   p = i16x8.add_sat_s(coef8(tab, 2, idxLo, idxHi), i16x8.q15mulr_sat_s(t, p));
   p = i16x8.add_sat_s(coef8(tab, 1, idxLo, idxHi), i16x8.q15mulr_sat_s(t, p));
   p = i16x8.add_sat_s(coef8(tab, 0, idxLo, idxHi), i16x8.q15mulr_sat_s(t, p));
-  const mirrored = odd ? i16x8.neg(p) : i16x8.sub(i16x8.splat(-32768), p);
+  const mirrored = odd ? i16x8.neg(p) : i16x8.sub(v128.load(ACT_CONSTS, 64), p);
   return v128.bitselect(mirrored, p, neg);
 }
 

@@ -8,7 +8,11 @@ export const DTYPES = {
   i16: { id: 3, bytes: 2, array: Int16Array },
   i32: { id: 4, bytes: 4, array: Int32Array },
   u8: { id: 5, bytes: 1, array: Uint8Array },
-  // id 6 is reserved for block-sparse int8 weights.
+  /**
+   * int8 stored block-sparse (src/format/block-sparse.ts): the tensor's shape is its dense shape,
+   * its bytes are a bitmap of non-zero 4x8 blocks plus those blocks. Decoded to dense i8 on load.
+   */
+  i8bs: { id: 6, bytes: 1, array: Int8Array },
 } as const;
 
 export type DType = keyof typeof DTYPES;

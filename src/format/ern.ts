@@ -13,6 +13,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { EdgeRnnError } from '../errors.js';
+import { decodeBlockSparse, encodeBlockSparse } from './block-sparse.js';
 import { DTYPES, isDType, type DType, type TypedArray } from './dtypes.js';
 
 export const ERN_MAGIC = Uint8Array.of(0x89, 0x45, 0x52, 0x4e, 0x0d, 0x0a, 0x1a, 0x0a);
@@ -35,6 +36,8 @@ export interface ErnTensor {
   dtype: DType;
   shape: number[];
   data: TypedArray;
+  /** How the file stores it, when not as dtype itself ('i8bs': block-sparse, expanded on load). */
+  stored?: DType;
 }
 
 export interface ErnContainer {
@@ -53,6 +56,8 @@ export interface TensorInput {
   name: string;
   data: TypedArray;
   shape: number[];
+  /** Store an int8 tensor block-sparse (dtype i8bs, see block-sparse.ts). */
+  encoding?: 'i8bs';
 }
 
 const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
@@ -70,6 +75,7 @@ function fail(code: ConstructorParameters<typeof EdgeRnnError>[0], source: strin
 /** Serializes a manifest (without `tensors`) and tensors into .ern bytes. */
 export function encodeErn(manifest: Record<string, unknown>, tensors: readonly TensorInput[]): Uint8Array {
   const entries: ErnTensorEntry[] = [];
+  const payloads: Uint8Array[] = [];
   const seen = new Set<string>();
   let offset = 0;
   for (const t of tensors) {
@@ -78,9 +84,16 @@ export function encodeErn(manifest: Record<string, unknown>, tensors: readonly T
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) throw new EdgeRnnError('ERN_TENSOR', `tensor '${t.name}' shape [${t.shape}] has ${count} elements, data has ${t.data.length}`);
     let dtype: DType = 'u8';
-    for (const [k, v] of Object.entries(DTYPES)) if (t.data instanceof v.array) dtype = k as DType;
-    entries.push({ name: t.name, dtype, shape: [...t.shape], offset, bytes: t.data.byteLength });
-    offset = alignUp(offset + t.data.byteLength, ERN_ALIGN);
+    for (const [k, v] of Object.entries(DTYPES)) if (k !== 'i8bs' && t.data instanceof v.array) dtype = k as DType;
+    let payload = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    if (t.encoding === 'i8bs') {
+      if (!(t.data instanceof Int8Array)) throw new EdgeRnnError('ERN_TENSOR', `tensor '${t.name}': only int8 tensors can be stored block-sparse`);
+      payload = encodeBlockSparse(t.data, t.shape);
+      dtype = 'i8bs';
+    }
+    entries.push({ name: t.name, dtype, shape: [...t.shape], offset, bytes: payload.length });
+    payloads.push(payload);
+    offset = alignUp(offset + payload.length, ERN_ALIGN);
   }
   const lastEntry = entries[entries.length - 1];
   const dataBytes = lastEntry ? lastEntry.offset + lastEntry.bytes : 0;
@@ -99,7 +112,7 @@ export function encodeErn(manifest: Record<string, unknown>, tensors: readonly T
   dv.setUint32(28, dataBytes, true);
   out.set(json, ERN_HEADER_BYTES);
   out.fill(0x20, ERN_HEADER_BYTES + json.length, dataOffset); // pad with spaces: the manifest stays printable
-  tensors.forEach((t, i) => out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), dataOffset + entries[i]!.offset));
+  payloads.forEach((p, i) => out.set(p, dataOffset + entries[i]!.offset));
   out.set(sha256(out), SHA_OFFSET);
   return out;
 }
@@ -159,8 +172,11 @@ function parseEntries(raw: unknown, dataBytes: number, source: string): ErnTenso
       throw fail('ERN_TENSOR', source, `tensor '${name}': offset ${JSON.stringify(offset)} must be a non-negative multiple of ${ERN_ALIGN}`, { tensor: name });
     }
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    const need = count * DTYPES[dtype].bytes;
-    if (bytes !== need) throw fail('ERN_TENSOR', source, `tensor '${name}' [${shape}] ${dtype} needs ${need} bytes, table says ${JSON.stringify(bytes)}`, { tensor: name });
+    // Block-sparse tensors have a data-dependent size, checked when they are decoded.
+    const need = dtype === 'i8bs' ? (bytes as number) : count * DTYPES[dtype].bytes;
+    if (!Number.isSafeInteger(bytes) || (bytes as number) < 0 || bytes !== need) {
+      throw fail('ERN_TENSOR', source, `tensor '${name}' [${shape}] ${dtype} needs ${need} bytes, table says ${JSON.stringify(bytes)}`, { tensor: name });
+    }
     if ((offset as number) + need > dataBytes) {
       throw fail('ERN_TENSOR', source, `tensor '${name}' needs bytes ${offset}..${(offset as number) + need} of the data section, which has ${dataBytes}`, { tensor: name });
     }
@@ -224,6 +240,11 @@ export function decodeErn(bytes: Uint8Array, source = 'model.ern', opts: { diges
   const dataBase = zeroCopy ? base : dOff;
   const tensors = new Map<string, ErnTensor>();
   for (const e of entries) {
+    if (e.dtype === 'i8bs') {
+      const raw = new Uint8Array(data.buffer as ArrayBuffer, dataBase + e.offset, e.bytes);
+      tensors.set(e.name, { dtype: 'i8', stored: 'i8bs', shape: e.shape, data: decodeBlockSparse(raw, e.shape, e.name, source) });
+      continue;
+    }
     const T = DTYPES[e.dtype].array;
     const count = e.bytes / DTYPES[e.dtype].bytes;
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: new T(data.buffer as ArrayBuffer, dataBase + e.offset, count) });

@@ -3,6 +3,7 @@
  * backend and stores input and output in the file; loading (runtime.ts) replays it.
  */
 import { EdgeRnnError } from '../errors.js';
+import { blockSparseBytes } from '../format/block-sparse.js';
 import { decodeErn, encodeErn, type ErnContainer } from '../format/ern.js';
 import { FloatEngine } from '../runtime/float/engine.js';
 import { IntEngine } from '../runtime/int/engine.js';
@@ -19,6 +20,11 @@ export const GOLDEN_ATOL_FLOAT = 1e-5;
 export const GOLDEN_ATOL_INT_FLOAT_TAIL = 1e-6;
 
 export interface EncodeOptions {
+  /**
+   * int8 weight matrices stored block-sparse (4x8 blocks, dtype i8bs) when that is at least 10%
+   * smaller ('auto', default), never, or always.
+   */
+  blockSparse?: 'auto' | 'never' | 'always';
   /** Golden input frames [steps][inputSize]; default: seeded random frames in the input range. */
   goldenInput?: Float32Array;
   /** Steps of the default golden input. */
@@ -68,6 +74,11 @@ export function encodeModel(spec: ModelSpec, opts: EncodeOptions = {}): Uint8Arr
   if (bad >= 0) throw new EdgeRnnError('NON_FINITE_INPUT', `golden input value ${bad} is not finite`);
   const atol = spec.precision === 'float32' ? GOLDEN_ATOL_FLOAT : hasFloatTail(spec) ? GOLDEN_ATOL_INT_FLOAT_TAIL : 0;
   const { manifest, tensors } = specToManifest(spec, { input, output: out, steps, atol });
+  const mode = opts.blockSparse ?? 'auto';
+  for (const t of tensors) {
+    if (mode === 'never' || !(t.data instanceof Int8Array) || !/\.(Wq|Rq)$/.test(t.name)) continue;
+    if (mode === 'always' || blockSparseBytes(t.data, t.shape) <= 0.9 * t.data.length) t.encoding = 'i8bs';
+  }
   return encodeErn(manifest, tensors);
 }
 

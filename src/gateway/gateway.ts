@@ -104,6 +104,29 @@ interface ModelGroup {
   sessions: Session[];
 }
 
+/** Front end and detector per route, validated once at start. */
+function buildRoutes(cfg: GatewayConfig, models: ReadonlyMap<string, Model>, detectors: Record<string, DetectorFactory>, frontends: Record<string, FrontEndFactory>): RouteRuntime[] {
+  return cfg.routes.map((rc, index) => {
+    const model = models.get(rc.model)!;
+    const path_ = `routes[${index}]`;
+    if (!model.streamable) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}.model: '${rc.model}' has bidirectional layers and cannot run on a stream`, { field: `${path_}.model` });
+    const fspec = model.spec.input.frontend;
+    const feFactory = frontends[fspec.kind];
+    if (!feFactory) {
+      throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}.model: '${rc.model}' needs front end "${fspec.kind}", this gateway has ${Object.keys(frontends).join(', ')} (register it with GatewayOptions.frontends)`, { field: `${path_}.model` });
+    }
+    const feCtx = { inputSize: model.inputSize, rateHz: model.spec.input.rateHz, channels: rc.channels, path: path_ };
+    const probeFe = feFactory(fspec, feCtx);
+    if (probeFe.frameSize !== model.inputSize) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}: front end "${fspec.kind}" makes ${probeFe.frameSize}-value frames, the model needs ${model.inputSize}`);
+    const detFactory = detectors[rc.detector.kind];
+    if (!detFactory) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}.detector.kind must be one of ${Object.keys(detectors).join(', ')}, got "${rc.detector.kind}"`, { field: `${path_}.detector.kind` });
+    const detCtx = { labels: model.labels, outputSize: model.outputSize, inputSize: model.inputSize, path: `${path_}.detector` };
+    detFactory(rc.detector, detCtx);
+    const config = { ...rc, channels: probeFe.channels };
+    return { index, config, model, modelKey: rc.model, createFrontEnd: () => feFactory(fspec, feCtx), createDetector: () => detFactory(rc.detector, detCtx) };
+  });
+}
+
 export class Gateway {
   readonly config: GatewayConfig;
   readonly topics: Topics;
@@ -126,7 +149,8 @@ export class Gateway {
   private readonly groups = new Map<Model, ModelGroup>();
   private readonly sinks: AlertSink[];
   private readonly listeners: { [K in keyof GatewayEvents]: Array<GatewayEvents[K]> } = { alert: [], alertAcked: [], deadLetter: [], idle: [] };
-  private readonly ownsModels: boolean;
+  /** Models this gateway loaded (disposed when it closes); given ones belong to the caller. */
+  private readonly ownedModels: Model[];
   private pumpTimer: TimerHandle | null = null;
   private publishTimer: TimerHandle | null = null;
   private retryTimer: TimerHandle | null = null;
@@ -155,7 +179,7 @@ export class Gateway {
     models: Map<string, Model>;
     routes: RouteRuntime[];
     sinks: AlertSink[];
-    ownsModels: boolean;
+    ownedModels: Model[];
     drainTimeoutMs: number;
   }) {
     this.config = o.config;
@@ -168,7 +192,7 @@ export class Gateway {
     this.models = o.models;
     this.routes = o.routes;
     this.sinks = o.sinks;
-    this.ownsModels = o.ownsModels;
+    this.ownedModels = o.ownedModels;
     this.drainTimeoutMs = o.drainTimeoutMs;
     this.topics = new Topics(o.config);
     this.metrics = new Metrics(o.clock.now());
@@ -190,92 +214,82 @@ export class Gateway {
     const cfg = opts.config;
     const clock = opts.clock ?? systemClock();
     const logger = opts.logger ?? jsonLogger({ level: cfg.log.level, base: { gateway: cfg.gatewayId } });
-    // Models.
     const models = new Map<string, Model>();
-    let rt = opts.runtime;
-    for (const [key, mc] of Object.entries(cfg.models)) {
-      const given = opts.models?.[key];
-      if (given) {
-        models.set(key, given);
-        continue;
-      }
-      rt ??= await createRuntime();
-      let bytes: Uint8Array;
-      try {
-        bytes = new Uint8Array(fs.readFileSync(mc.path));
-      } catch (e) {
-        throw new EdgeRnnError('GATEWAY_CONFIG', `models.${key}.path: cannot read ${mc.path}: ${(e as Error).message}`, { field: `models.${key}.path` });
-      }
-      models.set(key, await rt.load(bytes, { backend: mc.backend, source: mc.path }));
-    }
-    // Routes: front end and detector per route, validated once now.
-    const detectors = { ...BUILTIN_DETECTORS, ...opts.detectors };
-    const frontends = { ...FEATURE_FRONTENDS, ...BUILTIN_FRONTENDS, ...opts.frontends };
-    const routes: RouteRuntime[] = cfg.routes.map((rc, index) => {
-      const model = models.get(rc.model)!;
-      const path_ = `routes[${index}]`;
-      if (!model.streamable) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}.model: '${rc.model}' has bidirectional layers and cannot run on a stream`, { field: `${path_}.model` });
-      const fspec = model.spec.input.frontend;
-      const feFactory = frontends[fspec.kind];
-      if (!feFactory) {
-        throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}.model: '${rc.model}' needs front end "${fspec.kind}", this gateway has ${Object.keys(frontends).join(', ')} (register it with GatewayOptions.frontends)`, { field: `${path_}.model` });
-      }
-      const feCtx = { inputSize: model.inputSize, rateHz: model.spec.input.rateHz, channels: rc.channels, path: path_ };
-      const probeFe = feFactory(fspec, feCtx);
-      if (probeFe.frameSize !== model.inputSize) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}: front end "${fspec.kind}" makes ${probeFe.frameSize}-value frames, the model needs ${model.inputSize}`);
-      const detFactory = detectors[rc.detector.kind];
-      if (!detFactory) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}.detector.kind must be one of ${Object.keys(detectors).join(', ')}, got "${rc.detector.kind}"`, { field: `${path_}.detector.kind` });
-      const detCtx = { labels: model.labels, outputSize: model.outputSize, inputSize: model.inputSize, path: `${path_}.detector` };
-      detFactory(rc.detector, detCtx);
-      const config = { ...rc, channels: probeFe.channels };
-      return { index, config, model, modelKey: rc.model, createFrontEnd: () => feFactory(fspec, feCtx), createDetector: () => detFactory(rc.detector, detCtx) };
-    });
-    // Storage.
-    const outbox =
-      opts.outbox ??
-      (cfg.stateDir === '' ? new MemoryOutbox() : FileOutbox.open(path.join(cfg.stateDir, 'outbox'), { fsync: cfg.outbox.fsync, compactAfter: cfg.outbox.compactAfter, logger }));
-    if (outbox instanceof FileOutbox && outbox.report.replayed > 0) logger.info('outbox: alerts from a previous run will be re-sent', { ...outbox.report });
-    const stateStore = opts.stateStore ?? (cfg.stateDir === '' ? memoryStateStore() : fileStateStore(path.join(cfg.stateDir, 'streams')));
-    // Broker and transport.
-    let broker: EmbeddedBroker | null = null;
-    let transport = opts.transport;
-    const topics = new Topics(cfg);
-    if (!transport) {
-      let url = cfg.broker.url;
-      if (url === 'embedded') {
-        broker = await startEmbeddedBroker({ host: cfg.broker.host, port: cfg.broker.port });
-        url = broker.url;
-        logger.info('embedded broker listening', { url, port: broker.port });
-      }
-      transport = mqttTransport({
-        broker: cfg.broker,
-        url,
-        clientId: cfg.broker.clientId ?? `edgernn-${cfg.gatewayId}`,
-        persistentSession: cfg.broker.persistentSession,
-        onWait: (e) => logger.warn('waiting for the broker', { url, error: e.message, code: (e as { code?: unknown }).code }),
-        will: { topic: topics.status, payload: JSON.stringify({ state: 'offline', gateway: cfg.gatewayId, reason: 'connection lost' }), retain: true },
-      });
-    }
     const sinks = [...(opts.sinks ?? [])];
-    if (cfg.board) sinks.push(await createBoardSink({ config: cfg.board, ...(opts.boardTransport ? { transport: opts.boardTransport } : {}), clock, logger }));
-    const gw = new Gateway({
-      config: cfg,
-      clock,
-      logger,
-      outbox,
-      stateStore,
-      transport,
-      broker,
-      models,
-      routes,
-      sinks,
-      ownsModels: !opts.models,
-      drainTimeoutMs: opts.drainTimeoutMs ?? 5000,
-    });
+    let outbox: Outbox | undefined;
+    let broker: EmbeddedBroker | null = null;
+    let gw: Gateway;
+    try {
+      // Models.
+      let rt = opts.runtime;
+      for (const [key, mc] of Object.entries(cfg.models)) {
+        const given = opts.models?.[key];
+        if (given) {
+          models.set(key, given);
+          continue;
+        }
+        rt ??= await createRuntime();
+        let bytes: Uint8Array;
+        try {
+          bytes = new Uint8Array(fs.readFileSync(mc.path));
+        } catch (e) {
+          throw new EdgeRnnError('GATEWAY_CONFIG', `models.${key}.path: cannot read ${mc.path}: ${(e as Error).message}`, { field: `models.${key}.path` });
+        }
+        models.set(key, await rt.load(bytes, { backend: mc.backend, source: mc.path }));
+      }
+      const routes = buildRoutes(cfg, models, { ...BUILTIN_DETECTORS, ...opts.detectors }, { ...FEATURE_FRONTENDS, ...BUILTIN_FRONTENDS, ...opts.frontends });
+      // Storage.
+      outbox =
+        opts.outbox ??
+        (cfg.stateDir === '' ? new MemoryOutbox() : FileOutbox.open(path.join(cfg.stateDir, 'outbox'), { fsync: cfg.outbox.fsync, compactAfter: cfg.outbox.compactAfter, logger }));
+      if (outbox instanceof FileOutbox && outbox.report.replayed > 0) logger.info('outbox: alerts from a previous run will be re-sent', { ...outbox.report });
+      const stateStore = opts.stateStore ?? (cfg.stateDir === '' ? memoryStateStore() : fileStateStore(path.join(cfg.stateDir, 'streams')));
+      // Broker and transport.
+      let transport = opts.transport;
+      if (!transport) {
+        let url = cfg.broker.url;
+        if (url === 'embedded') {
+          broker = await startEmbeddedBroker({ host: cfg.broker.host, port: cfg.broker.port });
+          url = broker.url;
+          logger.info('embedded broker listening', { url, port: broker.port });
+        }
+        transport = mqttTransport({
+          broker: cfg.broker,
+          url,
+          clientId: cfg.broker.clientId ?? `edgernn-${cfg.gatewayId}`,
+          persistentSession: cfg.broker.persistentSession,
+          onWait: (e) => logger.warn('waiting for the broker', { url, error: e.message, code: (e as { code?: unknown }).code }),
+          will: { topic: new Topics(cfg).status, payload: JSON.stringify({ state: 'offline', gateway: cfg.gatewayId, reason: 'connection lost' }), retain: true },
+        });
+      }
+      if (cfg.board) sinks.push(await createBoardSink({ config: cfg.board, ...(opts.boardTransport ? { transport: opts.boardTransport } : {}), clock, logger }));
+      gw = new Gateway({
+        config: cfg,
+        clock,
+        logger,
+        outbox,
+        stateStore,
+        transport,
+        broker,
+        models,
+        routes,
+        sinks,
+        ownedModels: [...models].filter(([key]) => !opts.models?.[key]).map(([, m]) => m),
+        drainTimeoutMs: opts.drainTimeoutMs ?? 5000,
+      });
+    } catch (e) {
+      // Nothing may outlive a failed start: sinks, the broker we started, the outbox, our models.
+      for (const sink of sinks) await sink.close().catch(() => {});
+      if (broker) await broker.close();
+      if (outbox) await outbox.close();
+      for (const [key, m] of models) if (!opts.models?.[key]) m.dispose();
+      throw e;
+    }
     await gw.start();
     return gw;
   }
 
+  /** Connects, subscribes, starts timers and the HTTP endpoint; on any failure closes everything and rethrows. */
   private async start(): Promise<void> {
     const cfg = this.config;
     try {
@@ -284,16 +298,16 @@ export class Gateway {
         connect: () => this.onConnect(),
         close: () => this.onClose(),
       });
+      if (this.cluster) await this.cluster.start();
+      else await this.transport.subscribe(this.sensorFilters(), cfg.broker.sensorQos);
+      if (cfg.metrics.httpPort !== undefined) await this.startHttp(cfg.metrics.httpPort, cfg.metrics.httpHost);
     } catch (e) {
       await this.closeResources();
       throw e;
     }
-    if (this.cluster) await this.cluster.start();
-    else await this.transport.subscribe(this.sensorFilters(), cfg.broker.sensorQos);
     this.publishStatus('online');
     this.scheduleTick();
     if (cfg.metrics.intervalMs > 0) this.metricsTimer = this.clock.setTimeout(() => this.onMetricsTimer(), cfg.metrics.intervalMs);
-    if (cfg.metrics.httpPort !== undefined) await this.startHttp(cfg.metrics.httpPort, cfg.metrics.httpHost);
     this.kickPublish();
     this.logger.info('gateway started', {
       site: cfg.site,
@@ -997,6 +1011,6 @@ export class Gateway {
     await this.transport.end().catch(() => {});
     if (this.broker) await this.broker.close();
     await this.outbox.close();
-    if (this.ownsModels) for (const m of this.models.values()) m.dispose();
+    for (const m of this.ownedModels) m.dispose();
   }
 }

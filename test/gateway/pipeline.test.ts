@@ -109,3 +109,20 @@ describe('gateway pipeline on embedded aedes', () => {
     expect(text).toMatch(/^edgernn_gateway_outbox_depth\{gateway="gw1",site="plant"\} 0$/m);
   });
 });
+
+describe('a failed start', () => {
+  it('leaves nothing behind: the embedded broker port is free again', async () => {
+    const { freePort } = await import('./fixtures.js');
+    const port = await freePort();
+    const model = await (await createRuntime()).load(imuModelBytes());
+    const base = { site: 'p', broker: { url: 'embedded', port }, models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', detector: IMU_DETECTOR }], stateDir: tmpDir(), metrics: { intervalMs: 0 } };
+    // The board has no port and no stream: the start fails after the broker is up.
+    await expect(Gateway.create({ config: parseGatewayConfig({ ...base, board: { led: 13 } }), models: { imu: model }, logger: memoryLogger('silent') })).rejects.toThrow(/board.port must name a serial port/);
+    const gw = await Gateway.create({ config: parseGatewayConfig(base), models: { imu: model }, logger: memoryLogger('silent') });
+    expect(gw.broker!.port).toBe(port);
+    await gw.stop();
+    // The model was given by the caller: still usable.
+    expect(model.session().step(new Float32Array(IMU_CHANNELS)).length).toBe(1);
+    model.dispose();
+  });
+});

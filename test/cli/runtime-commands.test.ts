@@ -1,0 +1,180 @@
+/**
+ * The gateway-side commands: info, run, bench, demo, and the framework's conventions (--help,
+ * usage errors exit 2, failures exit 1 with the error code, --json). Most run in-process through
+ * runCli; one spawns the built executable to prove the real binary and its exit codes.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/framework.js';
+import { runtimeCommands } from '../../src/cli/commands/index.js';
+import { createRuntime, encodeModel } from '../../src/index.js';
+import { writeNpy } from '../../src/io/npy.js';
+import { randomQuantModel, randomSequences } from '../helpers/random-model.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-cli-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, runtimeCommands, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: tmp });
+  return { code, out, err };
+}
+
+let I = 0;
+let O = 0;
+beforeAll(() => {
+  const { int8 } = randomQuantModel(8);
+  I = int8.input.size;
+  const bytes = encodeModel({ ...int8, name: 'cli-model', labels: [] });
+  fs.writeFileSync(path.join(tmp, 'm.ern'), bytes);
+  const bad = bytes.slice();
+  bad[bad.length - 5] = bad[bad.length - 5]! ^ 1;
+  fs.writeFileSync(path.join(tmp, 'corrupt.ern'), bad);
+  const seqs = randomSequences(2, I, 2, 6);
+  fs.writeFileSync(path.join(tmp, 'one.json'), JSON.stringify(Array.from({ length: 6 }, (_, t) => Array.from(seqs[0]!.subarray(t * I, (t + 1) * I)))));
+  const batch = new Float32Array(2 * 6 * I);
+  batch.set(seqs[0]!);
+  batch.set(seqs[1]!, 6 * I);
+  fs.writeFileSync(path.join(tmp, 'batch.npy'), writeNpy(batch, [2, 6, I]));
+  fs.writeFileSync(path.join(tmp, 'ragged.json'), JSON.stringify([Array(I).fill(0), Array(I + 1).fill(0)]));
+  fs.writeFileSync(path.join(tmp, 'nan.json'), `[[${Array(I).fill('0').join(',').replace(/^0/, 'null')}]]`);
+});
+
+describe('framework conventions', () => {
+  it('--help lists every command and exits 0; no command prints usage and exits 2', async () => {
+    const h = await cli('--help');
+    expect(h.code).toBe(0);
+    for (const c of ['info', 'run', 'bench', 'demo']) expect(h.out).toContain(c);
+    const none = await cli();
+    expect(none.code).toBe(2);
+    expect(none.err).toContain('usage: edgernn <command>');
+  });
+
+  it('unknown commands and flags are usage errors (exit 2) that say what is wrong', async () => {
+    const u = await cli('rnu');
+    expect(u.code).toBe(2);
+    expect(u.err).toMatch(/unknown command 'rnu'.*run/s);
+    const f = await cli('info', 'm.ern', '--jsno');
+    expect(f.code).toBe(2);
+    expect(f.err).toMatch(/--jsno/);
+    expect(f.err).toContain('usage: edgernn info');
+  });
+
+  it('every command has --help (exit 0)', async () => {
+    for (const c of runtimeCommands) {
+      const r = await cli(c.name, '--help');
+      expect(r.code, c.name).toBe(0);
+      expect(r.out, c.name).toContain(`usage: edgernn ${c.name}`);
+    }
+  });
+});
+
+describe('edgernn info', () => {
+  it('prints the manifest and sizes, and --json one parseable object', async () => {
+    const t = await cli('info', 'm.ern');
+    expect(t.code).toBe(0);
+    expect(t.out).toMatch(/cli-model 0\.0\.1/);
+    expect(t.out).toMatch(/golden\s+ok on simd/);
+    const j = await cli('info', 'm.ern', '--json');
+    const o = JSON.parse(j.out);
+    expect(o.manifest.name).toBe('cli-model');
+    expect(o.golden.ok).toBe(true);
+    expect(o.sizes.stateBytes).toBeGreaterThan(0);
+  });
+
+  it('a corrupt file fails with exit 1 and the error code; a missing file names the path', async () => {
+    const c = await cli('info', 'corrupt.ern');
+    expect(c.code).toBe(1);
+    expect(c.err).toContain('[ERN_CHECKSUM]');
+    const m = await cli('info', 'nope.ern');
+    expect(m.code).toBe(1);
+    expect(m.err).toMatch(/no such file.*nope\.ern/);
+  });
+});
+
+describe('edgernn run', () => {
+  it('JSON [steps][features] in, outputs for every step out; same on every backend', async () => {
+    const outs: number[][][] = [];
+    for (const b of ['simd', 'scalar', 'reference']) {
+      const r = await cli('run', 'm.ern', '--input', 'one.json', '--backend', b);
+      expect(r.code, r.err).toBe(0);
+      const o = JSON.parse(r.out);
+      expect(o.backend).toBe(b);
+      expect(o.outputs).toHaveLength(6);
+      outs.push(o.outputs);
+    }
+    expect(outs[1]).toEqual(outs[0]);
+    expect(outs[2]).toEqual(outs[0]);
+    O = outs[0]![0]!.length;
+    // And what the library computes.
+    const rt = await createRuntime();
+    const m = await rt.load(new Uint8Array(fs.readFileSync(path.join(tmp, 'm.ern'))));
+    const seq = JSON.parse(fs.readFileSync(path.join(tmp, 'one.json'), 'utf8')) as number[][];
+    const y = m.session().run(seq);
+    expect(outs[0]!.flat()).toEqual(Array.from(y));
+  });
+
+  it('.npy [batch][steps][features] gives [batch][steps][outputs], written with --output', async () => {
+    const r = await cli('run', 'm.ern', '--input', 'batch.npy', '--output', 'out.json');
+    expect(r.code, r.err).toBe(0);
+    const o = JSON.parse(fs.readFileSync(path.join(tmp, 'out.json'), 'utf8'));
+    expect(o.outputs).toHaveLength(2);
+    expect(o.outputs[1]).toHaveLength(6);
+    expect(o.outputs[1][5]).toHaveLength(O);
+  });
+
+  it('bad input files and bad arguments get the right exit codes and messages', async () => {
+    const missing = await cli('run', 'm.ern');
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/--input FILE is required/);
+    const backend = await cli('run', 'm.ern', '--input', 'one.json', '--backend', 'gpu');
+    expect(backend.code).toBe(2);
+    expect(backend.err).toMatch(/--backend must be one of/);
+    const ragged = await cli('run', 'm.ern', '--input', 'ragged.json');
+    expect(ragged.code).toBe(1);
+    expect(ragged.err).toMatch(/BAD_INPUT_FILE.*input\[1\] has \d+ values, the model expects \d+/);
+    const nan = await cli('run', 'm.ern', '--input', 'nan.json');
+    expect(nan.code).toBe(1);
+    expect(nan.err).toMatch(/input\[0\]\[0\] is null, expected a finite number/);
+  });
+});
+
+describe('edgernn bench and demo', () => {
+  it('bench --json prints one object per line with shape, backend, mode, median_us', async () => {
+    const r = await cli('bench', '--json', '--quick', '--shapes', 'har-gru', '--rounds', '2', '--round-ms', '0.2', '--cold-runs', '0');
+    expect(r.code, r.err).toBe(0);
+    const rows = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    const timings = rows.filter((o) => o.median_us !== undefined);
+    for (const o of timings) {
+      expect(Object.keys(o).sort()).toEqual(['backend', 'median_us', 'mode', 'shape']);
+      expect(o.median_us).toBeGreaterThan(0);
+    }
+    const backends = new Set(timings.map((o) => o.backend));
+    for (const b of ['simd', 'scalar', 'reference', 'ort-web', 'ort-node', 'matvec-bound']) expect(backends.has(b), b).toBe(true);
+    expect(rows.find((o) => o.metric === 'wasm_bytes')).toBeDefined();
+  });
+
+  it('demo runs, writes its model, and reports identical bits across backends', async () => {
+    const r = await cli('demo', '--out', 'demo-out');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/identical bits/);
+    expect(fs.existsSync(path.join(tmp, 'demo-out', 'demo-kws.ern'))).toBe(true);
+  });
+});
+
+describe('the built executable', () => {
+  const bin = path.resolve('dist/cli.js');
+  it.skipIf(!fs.existsSync(bin))('dist/cli.js runs as a program with the documented exit codes', () => {
+    const ok = spawnSync(process.execPath, [bin, 'info', path.join(tmp, 'm.ern'), '--json'], { encoding: 'utf8' });
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout).manifest.name).toBe('cli-model');
+    expect(spawnSync(process.execPath, [bin, 'run'], { encoding: 'utf8' }).status).toBe(2);
+    expect(spawnSync(process.execPath, [bin, 'info', path.join(tmp, 'corrupt.ern')], { encoding: 'utf8' }).status).toBe(1);
+    expect(execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }).trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+

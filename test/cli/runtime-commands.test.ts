@@ -178,3 +178,23 @@ describe('the built executable', () => {
   });
 });
 
+
+describe('edgernn run on ONNX models (onnxruntime-web)', () => {
+  it('runs an exported .onnx through onnxruntime-web with the same outputs as the float model', async () => {
+    const { float } = randomQuantModel(8);
+    const { exportOnnx } = await import('../../src/onnx/export.js');
+    fs.writeFileSync(path.join(tmp, 'f.onnx'), exportOnnx(float, { stateInputs: false }));
+    fs.writeFileSync(path.join(tmp, 'f.ern'), encodeModel(float));
+    const onnx = await cli('run', 'f.onnx', '--input', 'one.json');
+    expect(onnx.code, onnx.err).toBe(0);
+    const o = JSON.parse(onnx.out);
+    expect(o.backend).toBe('ort-web');
+    const ern = JSON.parse((await cli('run', 'f.ern', '--input', 'one.json')).out);
+    const a = (o.outputs as number[][]).flat();
+    const b = (ern.outputs as number[][]).flat();
+    expect(a).toHaveLength(b.length);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-4);
+    const wrong = await cli('run', 'f.onnx', '--input', 'one.json', '--backend', 'simd');
+    expect(wrong.code).toBe(2);
+  });
+});

@@ -9,11 +9,15 @@ export const runCommand: Command = {
   name: 'run',
   summary: 'run a model on sequences from a .npy or JSON file',
   help: `usage: edgernn run MODEL.ern --input FILE [--backend simd|scalar|reference|float] [--output FILE]
+       edgernn run MODEL.onnx --input FILE [--output FILE]
 
   --input FILE     .npy or JSON: [steps][features] or [batch][steps][features]
   --backend B      default: simd when the WebAssembly engine supports it, else scalar
                    (float32 models run on the float reference)
   --output FILE    write the JSON result there instead of stdout
+
+An .onnx file (any model, including ones edgernn cannot compile) runs through onnxruntime-web
+(WebAssembly, one thread): backend "ort-web".
 
 Output: JSON {"model","version","backend","labels","outputs"} where outputs is
 [steps][outputs] for one sequence, or [batch][steps][outputs] for a batch.`,
@@ -24,10 +28,30 @@ Output: JSON {"model","version","backend","labels","outputs"} where outputs is
       { min: 1, max: 1, names: 'MODEL.ern' },
     );
     if (typeof values.input !== 'string') throw usageError('--input FILE is required');
-    const backend = choiceFlag(values.backend, 'backend', [...BACKENDS, 'auto'] as const) ?? 'auto';
+    const backend = choiceFlag(values.backend, 'backend', [...BACKENDS, 'auto', 'ort-web'] as const) ?? 'auto';
     const modelPath = path.resolve(ctx.cwd, positionals[0]!);
+    const modelBytes = new Uint8Array(fs.readFileSync(modelPath));
+    const isErn = modelBytes.length >= 4 && modelBytes[0] === 0x89 && modelBytes[1] === 0x45 && modelBytes[2] === 0x52 && modelBytes[3] === 0x4e;
+    if (!isErn || backend === 'ort-web') {
+      if (backend !== 'auto' && backend !== 'ort-web') throw usageError(`${positionals[0]} is not an .ern file; ONNX models run on backend ort-web`);
+      const { OrtWebModel } = await import('../../onnx/ort-web-backend.js');
+      const model = await OrtWebModel.create(modelBytes, { source: positionals[0]! });
+      const input = readSequences(new Uint8Array(fs.readFileSync(path.resolve(ctx.cwd, values.input))), values.input, model.inputSize);
+      const outputs: number[][][] = [];
+      for (const seq of input.sequences) {
+        const y = await model.session().run(seq);
+        const rows: number[][] = [];
+        for (let t = 0; t < y.length / model.outputSize; t++) rows.push(Array.from(y.subarray(t * model.outputSize, (t + 1) * model.outputSize)));
+        outputs.push(rows);
+      }
+      await model.dispose();
+      const text = `${JSON.stringify({ model: path.basename(positionals[0]!), backend: 'ort-web', outputs: input.batched ? outputs : outputs[0] })}\n`;
+      if (typeof values.output === 'string') fs.writeFileSync(path.resolve(ctx.cwd, values.output), text);
+      else ctx.stdout.write(text);
+      return 0;
+    }
     const rt = await createRuntime();
-    const model = await rt.load(new Uint8Array(fs.readFileSync(modelPath)), { backend, source: positionals[0]! });
+    const model = await rt.load(modelBytes, { backend, source: positionals[0]! });
     const input = readSequences(new Uint8Array(fs.readFileSync(path.resolve(ctx.cwd, values.input))), values.input, model.inputSize);
     const outputs = input.sequences.map((seq) => {
       const s = model.session();

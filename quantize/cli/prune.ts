@@ -28,13 +28,13 @@ Fine-tunes while raising sparsity on the cubic schedule of Zhu & Gupta (2017) ov
 --ramp of the epochs, then recovers at the final sparsity and keeps the best of those epochs.
 Pruned weights are exact zeros; the manifest lists the sparsity of every matrix.
   --sparsity S        final fraction of zero weights, 0 <= S < 1 (e.g. 0.75)
-  --epochs N          fine-tuning epochs                                          [20]
+  --epochs N          fine-tuning epochs                                          [30]
   --ramp F            fraction of the epochs that ramps the sparsity              [0.6]
   --block RxC         prune whole blocks of R output rows × C inputs, tiled like the
                       runtime's block-sparse kernel, or 'none' for single weights  [${DEFAULT_BLOCK.rows}x${DEFAULT_BLOCK.cols}]
   --scope S           layer: every matrix at S; global: one magnitude ranking     [layer]
   --min-weights N     matrices with fewer weights stay dense                      [1024]
-  --lr X              fine-tuning learning rate                                   [0.001]
+  --lr X              fine-tuning learning rate (constant)                        [0.002]
   --int8              also quantize (calibration on --calib, default --data; --calib-method)
   --created-at ISO, --seed N, --batch-size N
 
@@ -69,7 +69,7 @@ ${DATA_HELP}`,
     const out = requireString(values.output, '-o/--output');
     const sparsity = numberFlag(values.sparsity, 'sparsity', { min: 0, max: 0.99 });
     if (sparsity === undefined) throw usageError('--sparsity is required');
-    const epochs = numberFlag(values.epochs, 'epochs', { min: 1, integer: true }) ?? 20;
+    const epochs = numberFlag(values.epochs, 'epochs', { min: 1, integer: true }) ?? 30;
     const ramp = numberFlag(values.ramp, 'ramp', { min: 0.05, max: 1 });
     const lr = numberFlag(values.lr, 'lr', { min: 1e-9, max: 1 });
     const seed = numberFlag(values.seed, 'seed', { min: 0, integer: true });

@@ -12,7 +12,7 @@ import { DEFAULT_BLOCK, DEFAULT_MIN_WEIGHTS, measureSparsity, Pruner, type Block
 
 export interface PruneModelOptions extends Partial<TrainOptions> {
   sparsity: number;
-  /** Fine-tuning epochs in total (the CLI default is 20). */
+  /** Fine-tuning epochs in total (the CLI default is 30). */
   epochs: number;
   /** null = unstructured (default DEFAULT_BLOCK). */
   block?: BlockShape | null;
@@ -38,7 +38,7 @@ export interface PruneModelResult {
 export function pruneModel(spec: ModelSpec, data: Dataset, opts: PruneModelOptions, val?: Dataset, hooks: FitHooks = {}): PruneModelResult {
   if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `pruning fine-tunes a float32 model, '${spec.name}' is ${spec.precision} (prune first, then quantize)`);
   const hyper = (spec.training.hyperparameters ?? {}) as Partial<TrainOptions>;
-  const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...hyper, lr: 1e-3, schedule: 'constant', tbptt: 0, ...opts, patience: 1_000_000 };
+  const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...hyper, lr: 2e-3, schedule: 'constant', tbptt: 0, ...opts, patience: 1_000_000 };
   const task = spec.task === 'forecast' || spec.task === 'autoencoder' ? spec.task : 'classify';
   const { net, norm } = networkFromSpec(spec, 'f32');
   const split = val ? { train: data.samples, val: val.samples } : splitValidation(data.samples, o.valSplit, o.seed, task);

@@ -74,7 +74,7 @@ export function matmulNT(M: number, N: number, K: number, A: Arr, aOff: number, 
 }
 
 /** Transposes rows × cols starting at `off` into a new float64 [cols][rows] (exact for f32 inputs). */
-function transpose(A: Arr, off: number, rows: number, cols: number): Float64Array {
+export function transpose(A: Arr, off: number, rows: number, cols: number): Float64Array {
   const t = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     const a = off + r * cols;

@@ -18,7 +18,7 @@
  */
 import { GATES, type RecurrentKind } from '../../src/index.js';
 import { type BatchShape, Scratch, type TrainLayer } from './layer.js';
-import { matmulNN, matmulNT, matmulTN } from './matmul.js';
+import { matmulNN, matmulNT, matmulTN, transpose } from './matmul.js';
 import { alloc, makeParam, type Arr, type DType, type Param } from './tensor.js';
 
 export interface RecurrentConfig {
@@ -287,7 +287,8 @@ export class RecurrentTrainLayer implements TrainLayer {
     for (let d = 0; d < D; d++) {
       const { S, C, gates, aux } = this.cache[d]!;
       const Wd = this.effW[d]!;
-      const Rd = this.effR[d]!;
+      // Rᵀ once per backward: each step's dh_prev = dah · R is then a dot-product product.
+      const RdT = transpose(this.effR[d]!, 0, GH, H);
       const rev = this.isReverse(d);
       dh.fill(0, 0, B * H);
       dc.fill(0, 0, B * H);
@@ -368,7 +369,7 @@ export class RecurrentTrainLayer implements TrainLayer {
           }
         }
         // dh_prev = (direct part, kept in dh) + dah · R
-        matmulNN(B, GH, H, dah, n * B * GH, Rd, 0, dhNext, 0, false);
+        matmulNT(B, H, GH, dah, n * B * GH, RdT, 0, dhNext, 0, false);
         for (let i = 0; i < B * H; i++) dh[i] = dh[i]! + dhNext[i]!;
       }
       // Weight gradients over all steps at once.

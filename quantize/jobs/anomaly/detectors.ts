@@ -8,8 +8,12 @@
  *   gru-predict-float, gru-autoencoder-float, gru-combined-float
  *                            the same trained models before quantization (float reference): the
  *                            float vs int8 comparison
+ *   ablation-spatial, ablation-persistence
+ *                            the same post-processing without a learned model (ablations.ts)
  *
- * Every series gets the same options (NAB_GRU_OPTIONS); nothing reads labels.
+ * Every series gets the same options (NAB_GRU_OPTIONS); nothing reads labels. Entries of one
+ * call share trained float models (a memo keyed by the probationary frames and options), so
+ * running an int8 entry and its float twin trains each series' model once.
  */
 import {
   LEARNED_DETECTOR_DEFAULTS,
@@ -19,14 +23,16 @@ import {
   type DetectorEntry,
   type ErrorScoringOptions,
   type LearnedDetectorOptions,
+  type ModelSpec,
   type SeriesContext,
 } from '../../../src/index.js';
+import { ablationEntries } from './ablations.js';
 import { trainerLearner, TRAINER_LEARNER_DEFAULTS, type TrainerLearnerOptions } from './learner.js';
 
 /** Everything that defines the learned detectors; the same for every series. */
 export interface NabGruOptions {
   /** Trainer options of the per-series models (precision is set per entry). */
-  learner: Omit<TrainerLearnerOptions, 'precision'>;
+  learner: Omit<TrainerLearnerOptions, 'precision' | 'memo'>;
   /** Frame features and clipping. */
   timeOfDay: boolean;
   clip: number;
@@ -51,12 +57,14 @@ export const NAB_GRU_OPTIONS: Readonly<NabGruOptions> = {
 export function gruDetectorEntries(options: Partial<NabGruOptions> = {}): DetectorEntry[] {
   const o: NabGruOptions = { ...NAB_GRU_OPTIONS, ...options, learner: { ...NAB_GRU_OPTIONS.learner, ...options.learner } };
   let loader: SyncModelLoader | undefined;
+  // Float models shared by the int8/float twins and gru-combined's parts (same frames, same model).
+  const memo = new Map<string, ModelSpec>();
   const loaderOf = (): SyncModelLoader => (loader ??= new SyncModelLoader({ backend: o.backend }));
   const make = (ctx: SeriesContext, name: string, task: 'forecast' | 'autoencoder', precision: 'int8' | 'float32'): LearnedDetector => {
     const detector: LearnedDetectorOptions = {
       name,
       task,
-      learner: trainerLearner({ ...o.learner, precision, inputRange: o.clip }),
+      learner: trainerLearner({ ...o.learner, precision, inputRange: o.clip, memo }),
       loader: loaderOf(),
       timeOfDay: o.timeOfDay,
       clip: o.clip,
@@ -78,5 +86,6 @@ export function gruDetectorEntries(options: Partial<NabGruOptions> = {}): Detect
       },
     );
   }
+  entries.push(...ablationEntries(o.scoring));
   return entries;
 }

@@ -33,6 +33,12 @@ export interface TrainerLearnerOptions {
   precision: 'int8' | 'float32';
   /** The input range int8 calibration must cover on the value channel (the detector's clip). */
   inputRange: number;
+  /**
+   * Trained float models by request content, shared between learners (e.g. the int8 and float
+   * twins of a detector, or the parts of gru-combined): the same frames and options train the
+   * same model, so a hit skips training and returns exactly what training would.
+   */
+  memo?: Map<string, ModelSpec>;
 }
 
 export const TRAINER_LEARNER_DEFAULTS: Readonly<TrainerLearnerOptions> = {
@@ -68,6 +74,19 @@ export function probationSamples(request: LearnRequest, sequenceLength: number, 
   return samples;
 }
 
+/** FNV-1a over bytes (memo keys; collisions are further guarded by the length and options in the key). */
+function fnv1a(bytes: Uint8Array, h = 0x811c9dc5): number {
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193) >>> 0;
+  return h >>> 0;
+}
+
+function memoKey(request: LearnRequest, o: TrainerLearnerOptions): string {
+  const { memo: _memo, precision: _precision, inputRange: _range, ...training } = o;
+  const frames = new Uint8Array(request.frames.buffer, request.frames.byteOffset, request.frames.byteLength);
+  const targets = request.targets ? new Uint8Array(request.targets.buffer, request.targets.byteOffset, request.targets.byteLength) : new Uint8Array(0);
+  return JSON.stringify([request.task, request.steps, request.features, request.window ?? 0, fnv1a(frames), fnv1a(targets), fnv1a(targets, fnv1a(frames)), training]);
+}
+
 /** A SeriesLearner backed by the desktop trainer. */
 export function trainerLearner(options: Partial<TrainerLearnerOptions> = {}): SeriesLearner {
   const o: TrainerLearnerOptions = { ...TRAINER_LEARNER_DEFAULTS, ...options };
@@ -75,32 +94,12 @@ export function trainerLearner(options: Partial<TrainerLearnerOptions> = {}): Se
   return {
     learn(request: LearnRequest): Uint8Array {
       const samples = probationSamples(request, o.sequenceLength, o.stride);
-      const data: Dataset = {
-        source: request.name,
-        sha256: '',
-        features: request.features,
-        labels: [],
-        targetSize: request.task === 'forecast' ? 1 : 0,
-        samples,
-        frontend: request.frontend,
-      };
-      const result = trainModel({
-        data,
-        name: request.name,
-        options: {
-          task: request.task,
-          arch: 'gru',
-          hidden: o.hidden,
-          epochs: o.epochs,
-          patience: o.patience,
-          lr: o.lr,
-          batchSize: o.batchSize,
-          seed: o.seed,
-          normalize: false,
-          ...(request.window !== undefined ? { window: request.window } : {}),
-        },
-      });
-      let spec: ModelSpec = result.spec;
+      const key = o.memo ? memoKey(request, o) : '';
+      let spec: ModelSpec | undefined = o.memo?.get(key);
+      if (spec === undefined) {
+        spec = train(request, samples, o);
+        o.memo?.set(key, spec);
+      }
       if (o.precision === 'int8') {
         // Widen the value channel's input range to ±inputRange so values far outside the
         // probationary range reach the model unsaturated (int16 grid: inputRange / 32767).
@@ -112,4 +111,34 @@ export function trainerLearner(options: Partial<TrainerLearnerOptions> = {}): Se
       return encodeModel(spec);
     },
   };
+}
+
+/** The float model of a request (the trainer, normalization off: frames are already scaled). */
+function train(request: LearnRequest, samples: Sample[], o: TrainerLearnerOptions): ModelSpec {
+  const data: Dataset = {
+    source: request.name,
+    sha256: '',
+    features: request.features,
+    labels: [],
+    targetSize: request.task === 'forecast' ? 1 : 0,
+    samples,
+    frontend: request.frontend,
+  };
+  const result = trainModel({
+    data,
+    name: request.name,
+    options: {
+      task: request.task,
+      arch: 'gru',
+      hidden: o.hidden,
+      epochs: o.epochs,
+      patience: o.patience,
+      lr: o.lr,
+      batchSize: o.batchSize,
+      seed: o.seed,
+      normalize: false,
+      ...(request.window !== undefined ? { window: request.window } : {}),
+    },
+  });
+  return result.spec;
 }

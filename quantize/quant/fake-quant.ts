@@ -174,15 +174,12 @@ export class FakeQuantModel {
     });
   }
 
-  /** Quantizes raw frames [T][B][I] like IntEngine.quantize: round half up, clamp to ±32767. */
+  /** Quantizes raw frames [T][B][I] as the runtime does (fixedPoint.quantizeInput, float32 arithmetic). */
   quantizeInput(raw: ArrayLike<number>, n: number): Float64Array {
     const I = this.P.inputSize;
     const inv = this.P.inputInvScale;
     const q = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = Math.floor(raw[i]! * inv[i % I]! + 0.5);
-      q[i] = v > 32767 ? 32767 : v < -32767 ? -32767 : v;
-    }
+    for (let i = 0; i < n; i++) q[i] = fixedPoint.quantizeInput(raw[i]!, Math.fround(inv[i % I]!));
     return q;
   }
 
@@ -224,7 +221,7 @@ export class FakeQuantModel {
     const last = this.P.layers[this.P.layers.length - 1]!;
     if (last.kind !== 'dense') {
       out = new Float32Array(rows * width);
-      for (let i = 0; i < rows * width; i++) out[i] = xq[i]! * this.P.outputScale[i % width]!;
+      for (let i = 0; i < rows * width; i++) out[i] = fixedPoint.dequantizeOutput(xq[i]!, Math.fround(this.P.outputScale[i % width]!), false);
     }
     return out;
   }
@@ -244,8 +241,9 @@ export class FakeQuantModel {
       for (let r = 0; r < rows; r++) {
         for (let j = 0; j < O; j++) {
           const a = (acc[r * O + j]! + L.b[j]!) | 0;
-          const v = a * sc[j]!;
-          out[r * O + j] = act === 'none' ? v : act === 'relu' ? Math.max(0, v) : act === 'sigmoid' ? 1 / (1 + Math.exp(-v)) : Math.tanh(v);
+          // The kernels dequantize (and apply a ReLU head) in float32; sigmoid/tanh heads follow in float.
+          const v = fixedPoint.dequantizeOutput(a, Math.fround(sc[j]!), act === 'relu');
+          out[r * O + j] = act === 'sigmoid' ? 1 / (1 + Math.exp(-v)) : act === 'tanh' ? Math.tanh(v) : v;
         }
       }
     } else {

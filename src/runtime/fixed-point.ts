@@ -156,7 +156,21 @@ export function cellToGate(c: number): number {
   return sat16((c + 4) >> 3);
 }
 
-/** Real value -> int16 with the given scale, rounding half up, saturating. NaN is not handled here. */
-export function quantizeToInt16(v: number, invScale: number): number {
-  return sat16(Math.floor(v * invScale + 0.5));
+/**
+ * Frame quantization of one value, in float32 arithmetic exactly as the kernels do it (frames are
+ * staged as float32; f32x4.mul, f32x4.add, f32x4.floor): clamp(floor(f32(f32(x * inv) + 0.5)),
+ * ±32767), with inv = f32(1 / inputScale). NaN and ±Infinity are the caller's business.
+ */
+export function quantizeInput(x: number, inv32: number): number {
+  const f = Math.floor(Math.fround(Math.fround(Math.fround(x) * inv32) + 0.5));
+  return f > INT16_MAX ? INT16_MAX : f < -INT16_MAX ? -INT16_MAX : f;
+}
+
+/**
+ * Dequantization of one output, in float32 arithmetic as the kernels do it
+ * (f32x4.convert_i32x4_s, f32x4.mul, f32x4.max): f32(acc) * scale32, then max(+0, .) for ReLU.
+ */
+export function dequantizeOutput(acc: number, scale32: number, relu: boolean): number {
+  const v = Math.fround(Math.fround(acc) * scale32);
+  return relu ? (v > 0 ? v : 0) : v;
 }

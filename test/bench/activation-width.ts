@@ -39,7 +39,7 @@ function median(v: number[]): number {
 }
 
 async function speed(): Promise<void> {
-  const { instance } = await WebAssembly.instantiate(await compile(), { env: { abort() {} } });
+  const { instance } = (await WebAssembly.instantiate((await compile()) as Uint8Array<ArrayBuffer>, { env: { abort() {} } })) as unknown as WebAssembly.WebAssemblyInstantiatedSource;
   const x = instance.exports as unknown as { memory: WebAssembly.Memory; matvec_i8i8: Function; matvec_i8i16: Function };
   x.memory.grow(8);
   const u8 = new Uint8Array(x.memory.buffer);

@@ -54,7 +54,7 @@ and hands a stream from one backend to another.`,
     const frames = rng.float32(steps * streams * I, -3, 3);
     const sessions = Array.from({ length: streams }, () => m.session());
     const t0 = performance.now();
-    let y = new Float32Array(0);
+    let y: Float32Array = new Float32Array(0);
     for (let t = 0; t < steps; t++) y = m.stepMany(sessions, frames.subarray(t * streams * I, (t + 1) * streams * I));
     const ms = performance.now() - t0;
     say(`  streamed  ${streams} streams x ${steps} frames on ${m.backend}: ${ms.toFixed(1)} ms, ${((ms * 1000) / (streams * steps)).toFixed(2)} µs per stream-step`);

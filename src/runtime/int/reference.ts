@@ -11,8 +11,10 @@ import {
   Q15_ONE,
   cellToGate,
   clampInt,
+  dequantizeOutput,
   mulShiftRound,
   q15MulR,
+  quantizeInput,
   requantizePart,
   sat16,
   sigmoidQ15,
@@ -38,8 +40,7 @@ export function quantizeFrameRef(x: Float32Array, xOff: number, inv: Float32Arra
   for (let k = 0; k < n; k++) {
     const v = x[xOff + k]!;
     if (!(v - v === 0)) return 1;
-    const f = Math.floor(Math.fround(Math.fround(v * inv[k]!) + 0.5));
-    q[qOff + k] = f > 32767 ? 32767 : f < -32767 ? -32767 : f;
+    q[qOff + k] = quantizeInput(v, inv[k]!);
   }
   return 0;
 }
@@ -59,10 +60,7 @@ export function matvecRef(W: Int8Array, row0: number, rows: number, cols: number
  * f32x4.max): out[p] = f32(acc[p]) * scale[p], then max(0, .) for a ReLU head.
  */
 export function dequantizeRef(acc: Int32Array, aOff: number, scale: Float32Array, n: number, relu: boolean, out: Float32Array, oOff: number): void {
-  for (let p = 0; p < n; p++) {
-    const v = Math.fround(Math.fround(acc[aOff + p]!) * scale[p]!);
-    out[oOff + p] = relu ? (v > 0 ? v : 0) : v; // max(+0, -0) is +0, as in f32x4.max
-  }
+  for (let p = 0; p < n; p++) out[oOff + p] = dequantizeOutput(acc[aOff + p]!, scale[p]!, relu);
 }
 
 /** Scratch for one step of any prepared layer (sized for the largest). */

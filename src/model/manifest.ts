@@ -3,6 +3,7 @@
  * tensors each layer kind needs, and the conversions ModelSpec <-> (manifest, tensors).
  */
 import { EdgeRnnError } from '../errors.js';
+import { createFrontendForInput } from '../features/registry.js';
 import type { DType, TypedArray } from '../format/dtypes.js';
 import type { ErnTensor, TensorInput } from '../format/ern.js';
 import {
@@ -338,6 +339,14 @@ export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, 
   const frontend = c.obj(inp.frontend, 'input.frontend');
   c.str(frontend, 'kind', 'input.frontend.');
   const input: ModelSpec['input'] = { size: inputSize, frontend: frontend as ModelSpec['input']['frontend'] };
+  // The front end must be one this runtime can build, with the model's input width: a model that
+  // loads must also be able to turn raw samples into its features.
+  try {
+    createFrontendForInput(input);
+  } catch (e) {
+    if (e instanceof EdgeRnnError) throw new EdgeRnnError('ERN_MANIFEST', `${source}: manifest.input.frontend: ${e.message}`, { path: 'input.frontend' });
+    throw e;
+  }
   if (inp.names !== undefined) {
     if (!Array.isArray(inp.names) || inp.names.length !== inputSize || !inp.names.every((n) => typeof n === 'string')) {
       c.fail('input.names', `an array of ${inputSize} strings`, inp.names);

@@ -82,7 +82,7 @@ class ChainRunner {
   ) {}
 
   private spec(layers: Layer[], inputSize: number): ModelSpec {
-    return { name: 'onnx-test', version: '1.0.0', task: 'custom', labels: [], input: { size: inputSize, frontend: { kind: 'raw' } }, precision: 'float32', layers, training: {} };
+    return { name: 'onnx-test', version: '1.0.0', task: 'custom', labels: [], input: { size: inputSize, frontend: { kind: 'none' } }, precision: 'float32', layers, training: {} };
   }
 
   /**

@@ -529,7 +529,7 @@ export function onnxToSpec(imp: OnnxImport, opts: SpecOptions = {}): ModelSpec {
     version: '1.0.0',
     task: 'custom',
     labels: [],
-    input: { size: imp.input.features, frontend: { kind: 'raw' } },
+    input: { size: imp.input.features, frontend: { kind: 'none' } },
     precision: 'float32',
     layers: out.layers,
     training: { source: 'onnx', ...(producer ? { producer } : {}), opset: imp.opset },

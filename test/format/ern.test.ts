@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   EdgeRnnError,
+  audioFrontendSpec,
   createRuntime,
   decodeErn,
   decodeModel,
@@ -112,13 +113,13 @@ describe('.ern round trip', () => {
       version: '2.1.0',
       task: 'kws',
       labels: Array.from({ length: 10 }, (_, i) => `c${i}`),
-      input: { size: intSpec.input.size, rateHz: 100, frontend: { kind: 'mfcc', sampleRateHz: 16000, hopMs: 10 } },
+      input: { size: intSpec.input.size, rateHz: 100, frontend: { ...audioFrontendSpec('logmel', { nMels: intSpec.input.size }) } },
       training: { dataset: 'synthetic', datasetSha256: 'a'.repeat(64), hyperparameters: { lr: 0.001 }, metrics: { accuracy: 0.95 }, codeCommit: 'abc123', createdAt: '2026-11-25T00:00:00Z' },
     };
     const d = decodeModel(encodeModel(spec));
     expect(d.spec.version).toBe('2.1.0');
     expect(d.spec.labels).toHaveLength(10);
-    expect(d.spec.input.frontend).toEqual({ kind: 'mfcc', sampleRateHz: 16000, hopMs: 10 });
+    expect(d.spec.input.frontend).toEqual({ ...audioFrontendSpec('logmel', { nMels: intSpec.input.size }) });
     expect(d.spec.training.metrics).toEqual({ accuracy: 0.95 });
     expect(d.golden.steps).toBe(8);
   });
@@ -185,6 +186,8 @@ describe('.ern defects get typed errors naming them', () => {
     ],
     ['byte count that disagrees with the shape', () => withManifest(intBytes, (m) => (m.tensors[0].bytes += 1)), 'ERN_TENSOR', /needs/],
     ['unknown dtype', () => withManifest(intBytes, (m) => (m.tensors[0].dtype = 'f16')), 'ERN_TENSOR', /dtype/],
+    ['front end the runtime cannot build', () => withManifest(intBytes, (m) => (m.input.frontend = { kind: 'wavelet' })), 'ERN_MANIFEST', /input\.frontend/],
+    ['front end of the wrong width', () => withManifest(intBytes, (m) => (m.input.frontend = { kind: 'none', channels: m.input.size + 1 })), 'ERN_MANIFEST', /input\.frontend/],
     ['wrong quantization scheme', () => withManifest(intBytes, (m) => (m.quantization.scheme = 'tflite')), 'ERN_MANIFEST', /scheme/],
     [
       'golden output that the model does not reproduce',

@@ -143,7 +143,7 @@ export function randomSpec(seed: number, opts: RandomSpecOptions = {}): ModelSpe
     version: '1.0.0',
     task: 'custom',
     labels: [],
-    input: { size: I, frontend: { kind: 'raw' } },
+    input: { size: I, frontend: { kind: 'none' } },
     precision: 'float32',
     layers,
     training: {},

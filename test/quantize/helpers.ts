@@ -35,7 +35,7 @@ export function specOf(net: Network, task: Task = 'custom', softmax = false): Mo
     version: '1.0.0',
     task,
     labels: [],
-    input: { size: net.inputSize, frontend: { kind: 'raw' } },
+    input: { size: net.inputSize, frontend: { kind: 'none' } },
     precision: 'float32',
     layers,
     training: {},

@@ -23,6 +23,7 @@
  */
 import { EdgeRnnError } from '../errors.js';
 import { GATES, isRecurrent, numDirections, type Activation, type ModelSpec, type RecurrentLayer } from '../model/spec.js';
+import { ACTIVATION_DEFAULTS } from '../runtime/float/activations.js';
 import { dequantizeModel } from './dequantize.js';
 import {
   ONNX_DTYPES,
@@ -59,16 +60,6 @@ export const ACTIVATION_PARAMS: Readonly<Record<Activation['name'], { alpha: boo
   Elu: { alpha: true, beta: false },
   Softsign: { alpha: false, beta: false },
   Softplus: { alpha: false, beta: false },
-};
-
-/** ONNX operator defaults, written out explicitly so no runtime's default can differ. */
-const PARAM_DEFAULTS: Readonly<Partial<Record<Activation['name'], { alpha: number; beta: number }>>> = {
-  Affine: { alpha: 1, beta: 0 },
-  LeakyRelu: { alpha: 0.01, beta: 0 },
-  ThresholdedRelu: { alpha: 1, beta: 0 },
-  ScaledTanh: { alpha: 1, beta: 1 },
-  HardSigmoid: { alpha: 0.2, beta: 0.5 },
-  Elu: { alpha: 1, beta: 0 },
 };
 
 /** Names of the state tensors of spec.layers[li]. */
@@ -144,8 +135,8 @@ function recurrentNode(g: GraphBuilder, layer: RecurrentLayer, li: number, x: st
   const betas: number[] = [];
   for (const a of layer.activations) {
     const use = ACTIVATION_PARAMS[a.name];
-    if (use.alpha) alphas.push(a.alpha ?? PARAM_DEFAULTS[a.name]!.alpha);
-    if (use.beta) betas.push(a.beta ?? PARAM_DEFAULTS[a.name]!.beta);
+    if (use.alpha) alphas.push(a.alpha ?? ACTIVATION_DEFAULTS[a.name].alpha);
+    if (use.beta) betas.push(a.beta ?? ACTIVATION_DEFAULTS[a.name].beta);
   }
   if (alphas.length) attrs.push(attrFloats('activation_alpha', alphas));
   if (betas.length) attrs.push(attrFloats('activation_beta', betas));

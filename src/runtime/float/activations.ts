@@ -3,8 +3,11 @@ import type { Activation, ActivationName } from '../../model/spec.js';
 /** A scalar activation with its alpha/beta bound. */
 export type ScalarFn = (x: number) => number;
 
-/** ONNX operator defaults for alpha/beta ("same as the corresponding ONNX operators"). */
-const DEFAULTS: Readonly<Record<ActivationName, { alpha: number; beta: number }>> = {
+/**
+ * ONNX operator defaults for alpha/beta ("same as the corresponding ONNX operators"), written out
+ * so no runtime's default can differ; the ONNX exporter writes them explicitly too.
+ */
+export const ACTIVATION_DEFAULTS: Readonly<Record<ActivationName, { alpha: number; beta: number }>> = {
   Sigmoid: { alpha: 0, beta: 0 },
   Tanh: { alpha: 0, beta: 0 },
   Relu: { alpha: 0, beta: 0 },
@@ -24,8 +27,8 @@ export function sigmoid(x: number): number {
 
 /** Binds an ONNX activation (name, alpha, beta) to a plain function. */
 export function activationFn(a: Activation): ScalarFn {
-  const alpha = a.alpha ?? DEFAULTS[a.name].alpha;
-  const beta = a.beta ?? DEFAULTS[a.name].beta;
+  const alpha = a.alpha ?? ACTIVATION_DEFAULTS[a.name].alpha;
+  const beta = a.beta ?? ACTIVATION_DEFAULTS[a.name].beta;
   switch (a.name) {
     case 'Sigmoid':
       return sigmoid;

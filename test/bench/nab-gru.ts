@@ -3,7 +3,7 @@
  * scored with the NAB scorer's normal pipeline: full-precision scores, one threshold per profile
  * optimized over the corpus (sweep), normalized between the null and perfect detectors.
  *
- *   npx tsx test/bench/nab-gru.ts [--data DIR --labels FILE] [--detector NAMES] [--results-dir OUT] [--json FILE]
+ *   npx tsx test/bench/nab-gru.ts [--data DIR --labels FILE] [--detector NAMES] [--seed N] [--results-dir OUT] [--json FILE]
  *
  * Default detectors: gru-predict (int8, SIMD kernels) and its float twin (the same trained models
  * before quantization: trained once, shared through the learner memo), gru-autoencoder,
@@ -16,10 +16,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { baselineDetectorRegistry } from '../../src/index.js';
+import { gruDetectorEntries, NAB_GRU_OPTIONS } from '../../quantize/jobs/anomaly/detectors.js';
 import { evaluateRun, loadNabCorpus, nabDetectorRegistry, runDetector, writeResults, NAB_PROFILES, type DetectorRun, type NabCorpus, type NabEvaluation } from '../../quantize/eval/nab/index.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
-const { values } = parseArgs({ options: { data: { type: 'string' }, labels: { type: 'string' }, detector: { type: 'string' }, 'results-dir': { type: 'string' }, json: { type: 'string' } } });
+const { values } = parseArgs({ options: { data: { type: 'string' }, labels: { type: 'string' }, detector: { type: 'string' }, seed: { type: 'string' }, 'results-dir': { type: 'string' }, json: { type: 'string' } } });
 const nabRoot = path.resolve(REPO, '../shared/datasets/nab');
 const dataDir = values.data ?? path.join(nabRoot, 'data');
 const labelsPath = values.labels ?? path.join(nabRoot, 'labels/combined_windows.json');
@@ -47,7 +49,12 @@ const corpus: NabCorpus = loadNabCorpus({ dataDir, labelsPath });
 const rows = corpus.series.reduce((a, s) => a + s.values.length, 0);
 console.log(`corpus: ${corpus.series.length} files, ${rows} rows, ${corpus.windowCount} windows\n`);
 
-const registry = nabDetectorRegistry();
+// --seed N: the learned detectors with another training seed (everything else as registered).
+const seed = values.seed === undefined ? undefined : Number(values.seed);
+if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) throw new Error(`--seed needs an integer >= 0, got '${values.seed}'`);
+const registry = seed === undefined ? nabDetectorRegistry() : baselineDetectorRegistry();
+if (seed !== undefined) for (const e of gruDetectorEntries({ learner: { ...NAB_GRU_OPTIONS.learner, seed } })) registry.register(e);
+if (seed !== undefined) console.log(`learned detectors trained with seed ${seed}\n`);
 const fmt = (x: number): string => x.toFixed(2).padStart(7);
 const results: Array<{ name: string; seconds: number; evaluation: NabEvaluation; run: DetectorRun }> = [];
 console.log(`${'detector'.padEnd(24)} ${'standard'.padStart(8)} ${'low FP'.padStart(7)} ${'low FN'.padStart(7)}   seconds`);

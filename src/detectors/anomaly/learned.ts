@@ -44,7 +44,7 @@ export interface LearnRequest {
   window?: number;
   /** Model name for its manifest (e.g. 'gru-predict:realKnownCause/nyc_taxi.csv'). */
   name: string;
-  /** Describes the frames, stored in the model's manifest (`input.frontend`). */
+  /** The model's front end for its manifest (`input.frontend`): one the runtime can build, `features` wide. */
   frontend: { kind: string; [key: string]: unknown };
 }
 
@@ -219,7 +219,9 @@ export class LearnedDetector implements AnomalyDetector {
       z[i] = (this.values[i]! - this.mean) / this.std;
       writeFrame(z[i]!, this.timestamps[i]!, this.o.clip, this.o.timeOfDay, frames, i * F);
     }
-    const frontend = { kind: 'nab-series', scaling: { kind: 'standard', mean: [this.mean], std: [this.std] }, clip: this.o.clip, timeOfDay: this.o.timeOfDay };
+    // The detector builds the frames itself (scaling, clip, time of day): the model's own front
+    // end is the passthrough of those F values (a manifest must name a front end the runtime builds).
+    const frontend = { kind: 'none', channels: F };
     const request: LearnRequest = { task: this.o.task, frames, steps: p, features: F, name: this.name, frontend };
     if (this.o.task === 'forecast') {
       const targets = new Float32Array(p - 1);

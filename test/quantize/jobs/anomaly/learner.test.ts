@@ -5,7 +5,7 @@ import { probationSamples, trainerLearner } from '../../../../quantize/jobs/anom
 function forecastRequest(steps: number, seed: number): LearnRequest {
   const rng = new Rng(seed);
   const frames = Float32Array.from({ length: steps }, (_, t) => Math.sin(t / 6) + 0.05 * rng.normal());
-  return { task: 'forecast', frames, steps, features: 1, targets: frames.slice(1), name: 'test-series', frontend: { kind: 'nab-series', clip: 8 } };
+  return { task: 'forecast', frames, steps, features: 1, targets: frames.slice(1), name: 'test-series', frontend: { kind: 'none', channels: 1 } };
 }
 
 describe('trainerLearner (quantize/jobs/anomaly)', () => {
@@ -32,9 +32,12 @@ describe('trainerLearner (quantize/jobs/anomaly)', () => {
     const q = decodeModel(int8).spec;
     expect(q.precision).toBe('int8');
     expect(q.task).toBe('forecast');
-    expect(q.input.frontend).toEqual({ kind: 'nab-series', clip: 8 });
-    // The int8 input range covers ±inputRange (8) on the value channel.
-    expect(q.inputScale![0]! * 32767).toBeCloseTo(8, 4);
+    expect(q.input.frontend).toEqual({ kind: 'none', channels: 1 });
+    expect((q.training.calibration as { method: string }).method).toBe('mse');
+    // 'minmax-headroom': the int8 input range covers ±inputRange on the value channel.
+    const wide = decodeModel(trainerLearner({ ...opts, calibration: 'minmax-headroom', inputRange: 8 }).learn(r)).spec;
+    expect(wide.inputScale![0]! * 32767).toBeCloseTo(8, 4);
+    expect(q.inputScale![0]! * 32767).toBeLessThan(3); // mse: about the data's own range (|sin| + noise)
     expect(decodeModel(f32).spec.precision).toBe('float32');
     const loader = new SyncModelLoader({ backend: 'simd' });
     const yq = loader.load(int8).session().run(r.frames);

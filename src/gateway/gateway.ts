@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
 import { createRuntime, type Model, type Runtime, type Session } from '../runtime/runtime.js';
@@ -163,6 +164,7 @@ export class Gateway {
   /** Outbox commits in flight. */
   private readonly commits = new Set<Promise<void>>();
   private http: http.Server | null = null;
+  private loopDelay: IntervalHistogram | null = null;
   private stopping = false;
   private stopped = false;
   private readonly startedAtMs: number;
@@ -305,6 +307,11 @@ export class Gateway {
       await this.closeResources();
       throw e;
     }
+    // The histogram holds the interval between 10 ms timer ticks: the delay is what exceeds 10 ms.
+    const h = monitorEventLoopDelay({ resolution: 10 });
+    h.enable();
+    this.loopDelay = h;
+    this.metrics.loopDelay = { percentile: (p) => Math.max(0, h.percentile(p) - 10e6), get count() { return h.count; } };
     this.publishStatus('online');
     this.scheduleTick();
     if (cfg.metrics.intervalMs > 0) this.metricsTimer = this.clock.setTimeout(() => this.onMetricsTimer(), cfg.metrics.intervalMs);
@@ -795,8 +802,12 @@ export class Gateway {
         continue;
       }
       this.inFlight.set(a.id, now);
+      const sentAt = performance.now();
       this.transport.publish(this.topics.alerts(a.device, a.sensor), JSON.stringify(a), { qos: 1 }).then(
-        () => this.onAlertAcked(a),
+        () => {
+          this.metrics.alertAck.observe(performance.now() - sentAt);
+          this.onAlertAcked(a);
+        },
         (e: Error) => this.onAlertFailed(a, e),
       );
     }
@@ -1005,6 +1016,7 @@ export class Gateway {
     for (const t of [this.pumpTimer, this.publishTimer, this.retryTimer, this.tickTimer, this.metricsTimer]) this.clock.clearTimeout(t);
     this.pumpTimer = this.publishTimer = this.retryTimer = this.tickTimer = this.metricsTimer = null;
     this.cluster?.close();
+    this.loopDelay?.disable();
     if (this.http) await new Promise<void>((r) => this.http!.close(() => r()));
     this.http = null;
     for (const s of this.sinks) await s.close().catch(() => {});

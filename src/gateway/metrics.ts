@@ -3,6 +3,12 @@
  * object (the metrics topic) and as Prometheus text exposition format 0.0.4 (the HTTP endpoint).
  */
 
+/** Percentiles of a histogram-like source, in ms (e.g. perf_hooks.monitorEventLoopDelay). */
+export interface DelaySource {
+  percentile(p: number): number;
+  readonly count: number;
+}
+
 /** The last `size` observations; quantiles are exact over that window. */
 export class LatencyWindow {
   private readonly buf: Float64Array;
@@ -85,6 +91,10 @@ export class Metrics {
   readonly processing = new LatencyWindow();
   /** Outbox write + fsync per batch of alerts (ms). */
   readonly outboxWrite = new LatencyWindow(1024);
+  /** Alert publish to the broker's PUBACK (ms). */
+  readonly alertAck = new LatencyWindow(1024);
+  /** Event-loop delay (set by the gateway: perf_hooks.monitorEventLoopDelay, ns). */
+  loopDelay: DelaySource | null = null;
   private lastMessages = 0;
   private lastAtMs: number;
 
@@ -132,6 +142,12 @@ export class Metrics {
     summary('inference_seconds', 'duration of one batched kernel call (model.stepMany), last 4096 calls', this.inference);
     summary('processing_seconds', 'message arrival to frame stepped, last 4096 frames', this.processing);
     summary('outbox_fsync_seconds', 'durable outbox write + fsync per batch of alerts, last 1024 batches', this.outboxWrite);
+    summary('alert_ack_seconds', 'alert publish to the broker acknowledgement (PUBACK), last 1024 alerts', this.alertAck);
+    const ld = this.loopDelay;
+    if (ld) {
+      lines.push('# HELP edgernn_gateway_event_loop_delay_seconds event-loop delay since start (a busy or starved process)', '# TYPE edgernn_gateway_event_loop_delay_seconds summary');
+      for (const q of [0.5, 0.9, 0.99]) lines.push(`edgernn_gateway_event_loop_delay_seconds${L(`quantile="${q}"`)} ${ld.count ? ld.percentile(q * 100) / 1e9 : 'NaN'}`);
+    }
     return `${lines.join('\n')}\n`;
   }
 }

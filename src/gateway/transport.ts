@@ -123,6 +123,9 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
       return new Promise<void>((resolve, reject) => {
         let first = true;
         c.on('connect', () => {
+          // Small packets (alerts, PUBACKs) must not wait for Nagle's algorithm to fill a segment
+          // (tens of ms against delayed ACKs): TCP_NODELAY on every new connection.
+          (c.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
           h.connect();
           if (first) {
             first = false;

@@ -20,7 +20,6 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createRuntime, Rng } from '../../src/index.js';
-import type { Alert } from '../../src/gateway/alert.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeBinary, encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
@@ -183,7 +182,8 @@ async function main(): Promise<void> {
   await pipelineCapacity(CODEC === 'json' ? 'binary' : 'json');
   console.log(`  -> ${N} devices x ${R} Hz (${N * R} samples/s) need ${fmt((100 * N * R) / cap)}% of a core for the ${CODEC} pipeline, before MQTT\n`);
 
-  const mq = await startMosquitto('allow_anonymous true\nmax_queued_messages 100000\nmax_inflight_messages 0');
+  // set_tcp_nodelay: mosquitto otherwise lets Nagle's algorithm hold small packets (docs/gateway.md).
+  const mq = await startMosquitto('allow_anonymous true\nmax_queued_messages 100000\nmax_inflight_messages 0\nset_tcp_nodelay true');
   const work = tmpDir('edgernn-bench-');
   fs.writeFileSync(path.join(work, 'imu.ern'), imuModelBytes(HIDDEN));
   fs.writeFileSync(
@@ -211,37 +211,70 @@ async function main(): Promise<void> {
   });
   const httpPort = Number(/metrics on http:\/\/[^:]+:(\d+)/.exec(stdout)![1]);
 
-  // Consumer of alerts.
-  const consumer = mqtt.connect(mq.url, { clientId: 'bench-consumer', protocolVersion: 5 });
-  await new Promise<void>((r) => consumer.once('connect', () => r()));
+  // Consumer of alerts: its own process (so a busy simulator cannot delay it), printing the
+  // wall-clock receipt time of each alert; the simulator keeps wall-clock publish times.
+  const wall = () => performance.timeOrigin + performance.now();
+  const consumerCode = `
+    import mqtt from 'mqtt';
+    const c = mqtt.connect(${JSON.stringify(mq.url)}, { clientId: 'bench-consumer', protocolVersion: 5 });
+    c.on('connect', () => (c.stream.setNoDelay?.(true), c.subscribe(['edgernn/bench/+/alerts', 'edgernn/bench/probe-dev/probe'], { qos: 1 }, () => process.stdout.write('ready\\n'))));
+    c.on('message', (topic, p) => {
+      const t = performance.timeOrigin + performance.now();
+      if (topic.endsWith('/probe')) return process.stdout.write(JSON.stringify({ t, probe: JSON.parse(p.toString()).seq }) + '\\n');
+      const a = JSON.parse(p.toString());
+      process.stdout.write(JSON.stringify({ t, id: a.id, device: a.device, seq: a.seq, frameIndex: a.frameIndex }) + '\\n');
+    });
+    process.on('SIGTERM', () => c.end(false, {}, () => process.exit(0)));`;
+  const consumer = spawn(process.execPath, ['--input-type=module', '-e', consumerCode], { cwd: path.resolve(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] });
   const pubTimes = Array.from({ length: N }, () => new Float64Array(256));
   const signals = Array.from({ length: N }, (_, d) => new DeviceSignal(d));
   let t0 = performance.now() + 500;
   const offset = (d: number) => (d / N) * PERIOD_MS;
   const msgLatency: number[] = [];
+  const probeLatency: number[] = [];
+  const probeSent = new Float64Array(4096);
+  let probeSeq = 0;
   const eventLatency: number[] = [];
-  const received = new Map<string, Alert>();
+  const received = new Map<string, { device: string; frameIndex: number }>();
   let measuring = false;
-  consumer.on('message', (_topic, payload) => {
-    const now = performance.now();
-    const a = JSON.parse(payload.toString()) as Alert;
-    if (received.has(a.id)) return;
-    received.set(a.id, a);
-    const d = Number(a.device.slice(4));
-    if (!measuring || a.seq === undefined) return;
-    msgLatency.push(now - pubTimes[d]![a.seq % 256]!);
-    // The firing frame is sample frameIndex-1; it was taken (B-1-i%B)/R s before its message left.
-    const i = a.frameIndex - 1;
-    const msgDue = t0 + offset(d) + Math.floor(i / B) * PERIOD_MS;
-    eventLatency.push(now - (msgDue - ((B - 1 - (i % B)) * 1000) / R));
+  let measureFromWall = Infinity;
+  let consumerReady = false;
+  let cbuf = '';
+  consumer.stdout!.on('data', (chunk: Buffer) => {
+    cbuf += chunk.toString();
+    let nl: number;
+    while ((nl = cbuf.indexOf('\n')) >= 0) {
+      const line = cbuf.slice(0, nl);
+      cbuf = cbuf.slice(nl + 1);
+      if (line === 'ready') {
+        consumerReady = true;
+        continue;
+      }
+      const a = JSON.parse(line) as { t: number; id: string; device: string; seq?: number; frameIndex: number; probe?: number };
+      if (a.probe !== undefined) {
+        // Broker path alone: a probe device's message, publish to the consumer's receipt.
+        if (a.t >= measureFromWall) probeLatency.push(a.t - probeSent[a.probe % 4096]!);
+        continue;
+      }
+      if (received.has(a.id)) continue;
+      received.set(a.id, a);
+      const d = Number(a.device.slice(4));
+      if (a.seq === undefined || a.t < measureFromWall) continue;
+      msgLatency.push(a.t - pubTimes[d]![a.seq % 256]!);
+      // The firing frame is sample frameIndex-1; it was taken (B-1-i%B)/R s before its message left.
+      const i = a.frameIndex - 1;
+      const msgDueWall = performance.timeOrigin + t0 + offset(d) + Math.floor(i / B) * PERIOD_MS;
+      eventLatency.push(a.t - (msgDueWall - ((B - 1 - (i % B)) * 1000) / R));
+    }
   });
-  await new Promise<void>((r, j) => consumer.subscribe('edgernn/bench/+/alerts', { qos: 1 }, (e) => (e ? j(e) : r())));
+  await waitFor(() => consumerReady, 'the alert consumer to subscribe', 30_000);
 
   // Devices.
   const clients: MqttClient[] = [];
   for (let c = 0; c < CONNECTIONS; c++) {
     const cl = mqtt.connect(mq.url, { clientId: `bench-dev-${c}`, protocolVersion: 5 });
     await new Promise<void>((r) => cl.once('connect', () => r()));
+    (cl.stream as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
     clients.push(cl);
   }
   // Payloads are made before the clock starts, so the simulator spends its time publishing.
@@ -265,11 +298,18 @@ async function main(): Promise<void> {
   let cpuMeasureStart = cpuStart;
   let measureStartMs = 0;
   let samplesAtStart = 0;
+  // The gateway's latency windows hold its last few thousand observations: sample them every
+  // second of the measurement.
+  const scraped: Array<Record<string, number>> = [];
+  const scraper = setInterval(() => {
+    if (measuring) void promText(httpPort).then((p) => scraped.push(p)).catch(() => {});
+  }, 1000);
   await new Promise<void>((resolve) => {
     const tick = () => {
       const now = performance.now();
       if (!measuring && now >= t0 + WARMUP * 1000) {
         measuring = true;
+        measureFromWall = wall();
         measureStartMs = now;
         cpuMeasureStart = { gw: procStat(child.pid!), mq: procStat(mq.proc.pid!), me: process.cpuUsage() };
         samplesAtStart = sent.reduce((a, b) => a + b, 0) * B;
@@ -280,8 +320,13 @@ async function main(): Promise<void> {
         if (now - due > PERIOD_MS) late++;
         const d = next;
         const seq = sent[d]!;
-        pubTimes[d]![seq % 256] = performance.now();
+        pubTimes[d]![seq % 256] = wall();
         clients[d % CONNECTIONS]!.publish(topicsOf[d]!, payloads[d]![seq]!, { qos: QOS });
+        if (d === 0) {
+          // A probe on a topic no gateway route consumes, on the same connection as device 0.
+          probeSent[probeSeq % 4096] = wall();
+          clients[0]!.publish('edgernn/bench/probe-dev/probe', `{"seq":${probeSeq++},"values":[]}`, { qos: QOS });
+        }
         sent[d] = seq + 1;
         next++;
         if (next === N) {
@@ -294,6 +339,7 @@ async function main(): Promise<void> {
     };
     tick();
   });
+  clearInterval(scraper);
   const measureEndMs = performance.now();
   const cpuEnd = { gw: procStat(child.pid!), mq: procStat(mq.proc.pid!), me: process.cpuUsage() };
   const totalSamples = sent.reduce((a, b) => a + b, 0) * B;
@@ -310,7 +356,6 @@ async function main(): Promise<void> {
     60_000,
     200,
   ).catch((e: Error) => console.log(`!! ${e.message}`));
-  measuring = false;
   // Oracle: the alerts every device should raise (by frame index).
   const model = await (await createRuntime()).load(imuModelBytes(HIDDEN));
   const expected = new Set<string>();
@@ -325,6 +370,7 @@ async function main(): Promise<void> {
     s.dispose();
   }
   await waitFor(() => received.size >= expected.size, `${expected.size} alerts at the consumer`, 30_000).catch((e: Error) => console.log(`!! ${e.message} (got ${received.size})`));
+  measureFromWall = Infinity;
   const got = new Set([...received.values()].map((a) => `${a.device}#${a.frameIndex}`));
   const missing = [...expected].filter((k) => !got.has(k)).length;
   const extra = [...got].filter((k) => !expected.has(k)).length;
@@ -335,9 +381,16 @@ async function main(): Promise<void> {
   console.log(`\nend to end (${SECONDS} s measured after ${WARMUP} s warm-up):`);
   console.log(`  sustained           ${fmt(measuredSamples / wallS, 0)} samples/s offered, gateway stepped ${prom.frames_total} of ${totalSamples} frames, dropped samples ${prom.dropped_samples_total}, late publishes ${late}`);
   console.log(`  message -> alert    p50 ${fmt(quantile(msgLatency, 0.5))} ms   p99 ${fmt(quantile(msgLatency, 0.99))} ms   max ${fmt(Math.max(...msgLatency))} ms   (${msgLatency.length} alerts)`);
+  console.log(`  broker path alone   p50 ${fmt(quantile(probeLatency, 0.5))} ms   p99 ${fmt(quantile(probeLatency, 0.99))} ms   (device 0's connection -> mosquitto -> the consumer, ${probeLatency.length} probes)`);
   console.log(`  impact -> alert     p50 ${fmt(quantile(eventLatency, 0.5))} ms   p99 ${fmt(quantile(eventLatency, 0.99))} ms   (includes the device's ${fmt(PERIOD_MS, 0)} ms batching)`);
   const P = prom as Record<string, number>;
-  console.log(`  in the gateway      message arrival -> frame stepped p50 ${fmt(P.processing_seconds_q0_5! * 1000, 2)} ms p99 ${fmt(P.processing_seconds_q0_99! * 1000, 2)} ms; stepMany p50 ${fmt(P.inference_seconds_q0_5! * 1000, 3)} ms p99 ${fmt(P.inference_seconds_q0_99! * 1000, 3)} ms; ${fmt(P.frames_total! / P.kernel_calls_total!, 1)} streams per kernel call; outbox fsync p50 ${fmt(P.outbox_fsync_seconds_q0_5! * 1000, 2)} ms p99 ${fmt(P.outbox_fsync_seconds_q0_99! * 1000, 2)} ms`);
+  // Per-second samples: the median of the p50s and the worst p99.
+  const over = (k: string, q: 'p50' | 'p99') => {
+    const v = scraped.map((x) => x[`${k}_q0_${q === 'p50' ? '5' : '99'}`]! * 1000).filter(Number.isFinite);
+    return q === 'p50' ? quantile(v, 0.5) : Math.max(...v);
+  };
+  const both = (k: string, d = 2) => `p50 ${fmt(over(k, 'p50'), d)} ms p99 ${fmt(over(k, 'p99'), d)} ms`;
+  console.log(`  in the gateway      (${scraped.length} one-second samples) message arrival -> frame stepped ${both('processing_seconds')}; stepMany ${both('inference_seconds', 3)}; outbox fsync ${both('outbox_fsync_seconds')}; alert PUBACK ${both('alert_ack_seconds')}; event-loop delay ${both('event_loop_delay_seconds', 1)}; ${fmt(P.frames_total! / P.kernel_calls_total!, 1)} streams per kernel call`);
   console.log(`  alerts              expected ${expected.size}, received ${got.size}, missing ${missing}, unexpected ${extra}; outbox depth ${prom.outbox_depth}`);
   console.log(`  CPU (% of one core) gateway ${fmt(cpu(cpuMeasureStart.gw, cpuEnd.gw))}   mosquitto ${fmt(cpu(cpuMeasureStart.mq, cpuEnd.mq))}   device simulator + consumer ${fmt(meCpu)}`);
   console.log(`  memory              gateway RSS ${fmt(gwStat.rssMiB)} MiB (peak ${fmt(gwStat.hwmMiB)} MiB), ${prom.devices} device streams`);
@@ -362,7 +415,7 @@ async function main(): Promise<void> {
   );
   void cpuStart;
   for (const c of clients) c.end(true);
-  consumer.end(true);
+  consumer.kill('SIGTERM');
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   await mq.stop();

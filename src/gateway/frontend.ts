@@ -31,7 +31,7 @@ export interface FrontEnd {
   readonly frameSize: number;
   /** The sample rate it needs (Hz), or undefined when any rate is fine. */
   readonly sampleRateHz: number | undefined;
-  /** Samples the frame advances by (frame hop): dropping one frame loses this many samples. */
+  /** Input samples one output block (a frame, or a window of framesPerWindow frames) advances by: what dropping that block loses. */
   readonly hopSamples: number;
   /** 1 for streaming front ends; W when every output is an independent window of W frames (run from a reset state). */
   readonly framesPerWindow: number;

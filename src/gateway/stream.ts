@@ -265,10 +265,11 @@ export class DeviceStream {
       // Full: drop the oldest frame so the newest data wins (backpressure without stalling
       // others); windowed front ends lose whole windows, never half of one.
       do {
+        // A block (a frame, or a window's last frame) carries the samples it advanced by.
+        if (this.frameFlags[this.head]! & FRAME_DETECT) this.counters.droppedSamples += this.frontend.hopSamples;
         this.head = (this.head + 1) % this.cap;
         this.count--;
         this.counters.droppedFrames++;
-        this.counters.droppedSamples += this.frontend.hopSamples;
       } while (this.count > 0 && this.frontend.framesPerWindow > 1 && (this.frameFlags[this.head]! & FRAME_RESET) === 0);
     }
     const slot = (this.head + this.count) % this.cap;
@@ -350,14 +351,6 @@ export class DeviceStream {
     this.evHead = 0;
     this.evCount = 0;
     this.counters.resets++;
-  }
-
-  /** Drops queued frames (counted); used only when a stream must be discarded. */
-  dropQueued(): void {
-    this.counters.droppedFrames += this.count;
-    this.counters.droppedSamples += this.count * this.frontend.hopSamples;
-    this.head = 0;
-    this.count = 0;
   }
 
   // ---- saved state --------------------------------------------------------------------------

@@ -9,12 +9,13 @@ export { quantizeModel, calibrateAbsMax, inputScaleFromAbsMax, QUANT_SCHEME, typ
 export { MANIFEST_FORMAT } from './model/manifest.js';
 export { decodeErn, encodeErn, resealErn, ERN_FORMAT_MAJOR, ERN_FORMAT_MINOR, type ErnContainer } from './format/ern.js';
 export { DTYPES, type DType } from './format/dtypes.js';
-export { createRuntime, loadModel, Runtime, Model, Session, kernelBinaries, type LoadOptions, type RuntimeOptions, type BackendChoice, type ModelSizes } from './runtime/runtime.js';
+export { createRuntime, createRuntimeSync, loadModel, Runtime, Model, Session, kernelBinaries, type LoadOptions, type RuntimeOptions, type BackendChoice, type ModelSizes } from './runtime/runtime.js';
 export { BACKENDS, type BackendName, type NonFinitePolicy, type Engine } from './runtime/engine.js';
 export * as fixedPoint from './runtime/fixed-point.js';
 export { Rng } from './util/rng.js';
 export { WindowedGaussianDetector, RandomDetector, NullDetector, PythonRandom, AnomalyLikelihood, nabLikelihoodOptions, AlertHysteresis, DetectorRegistry, baselineDetectorRegistry, checkFiniteInput, type AnomalyDetector, type AnomalyDetectorFactory, type SeriesContext, type DetectorEntry, type WindowedGaussianOptions, type RandomDetectorOptions, type AnomalyLikelihoodOptions, type AlertHysteresisOptions, type AlertTransition } from './detectors/anomaly/index.js';
 export { LabelSmoother, smoothingOptions, SMOOTHING_DEFAULTS, SMOOTHING_KINDS, createHarDetector, harDetectorOptions, HAR_DETECTOR_KIND, HAR_DETECTOR_DEFAULTS, HAR_DETECTORS, HarStream, type SmoothingKind, type SmoothingOptions, type SmootherState, type HarDetectorOptions, type HarStreamOptions, type HarWindowResult } from './detectors/har/index.js';
+export { KwsDetector, checkKwsDetectorOptions, KWS_DETECTOR_DEFAULTS, KWS_EXTRA_KEY, kwsDetectorConfigOf, kwsTimeBaseOf, kwsDetectorOptionsOf, createKwsDetectorForModel, kwsDetectorFactory, type KwsDetectorConfig, type KwsDetectorOptions, type KwsDetectorState, type KwsEvent, type KwsManifestExtra } from './detectors/kws/index.js';
 export { ErrorScorer, ERROR_SCORING_DEFAULTS, checkErrorScoringOptions, LearnedDetector, LEARNED_DETECTOR_DEFAULTS, SyncModelLoader, MaxCombinedDetector, type ErrorScoringOptions, type LearnedDetectorOptions, type LearnedTask, type LearnRequest, type SeriesLearner, type SyncLoader, type SyncModelLoaderOptions } from './detectors/anomaly/index.js';
 export { StreamingLikelihood, STREAMING_LIKELIHOOD_DEFAULTS, ForecastAnomalyDetector, ForecastModelDetector, FORECAST_ANOMALY_DEFAULTS, anomalyDetectorFactory, seriesGatewayFrontEnd, forecastAnomalyOptionsOf, anomalyDetectorConfigOf, ANOMALY_EXTRA_KEY, type StreamingLikelihoodOptions, type StreamingLikelihoodState, type ForecastAnomalyOptions, type ForecastAnomalyState, type AnomalyEvent } from './detectors/anomaly/index.js';
 export { exportOnnx, exportOnnxModel, onnxInitialState, type ExportOptions } from './onnx/export.js';

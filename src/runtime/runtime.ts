@@ -17,7 +17,7 @@ import { FloatEngine } from './float/engine.js';
 import { IntEngine } from './int/engine.js';
 import { prepareIntModel } from './int/prepare.js';
 import { ReferenceKernels } from './int/reference-kernels.js';
-import { WasmKernels, instantiateKernels } from './wasm/kernels.js';
+import { WasmKernels, instantiateKernels, instantiateKernelsSync } from './wasm/kernels.js';
 
 export type BackendChoice = BackendName | 'auto';
 
@@ -75,13 +75,13 @@ export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime>
   }
   // Probe SIMD by compiling the SIMD build (compiling validates; a separate validate() pass
   // would cost a second walk over the module on every cold start).
-  let simd: Promise<WebAssembly.Module> | null = null;
+  let simd: WebAssembly.Module | null = null;
   let simdSupported: boolean;
   if (opts.validate) {
     simdSupported = opts.validate(bins.simd);
   } else {
     try {
-      simd = Promise.resolve(await WebAssembly.compile(bins.simd));
+      simd = await WebAssembly.compile(bins.simd);
       simdSupported = true;
     } catch {
       simdSupported = false;
@@ -99,20 +99,43 @@ export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime>
 /** The two kernel builds, compiled once per runtime and on demand. */
 class KernelModules {
   private readonly compiled = new Map<'simd' | 'scalar', Promise<WebAssembly.Module>>();
+  private readonly ready = new Map<'simd' | 'scalar', WebAssembly.Module>();
   constructor(
     private readonly bins: { simd: Uint8Array<ArrayBuffer>; scalar: Uint8Array<ArrayBuffer> },
     private readonly simdSupported: boolean,
-    simd: Promise<WebAssembly.Module> | null,
+    simd: WebAssembly.Module | null,
   ) {
-    if (simd) this.compiled.set('simd', simd);
+    if (simd) {
+      this.ready.set('simd', simd);
+      this.compiled.set('simd', Promise.resolve(simd));
+    }
+  }
+
+  private check(build: 'simd' | 'scalar'): void {
+    if (build === 'simd' && !this.simdSupported) throw new EdgeRnnError('BACKEND_UNAVAILABLE', 'SIMD is not supported by this WebAssembly engine');
   }
 
   get(build: 'simd' | 'scalar'): Promise<WebAssembly.Module> {
-    if (build === 'simd' && !this.simdSupported) throw new EdgeRnnError('BACKEND_UNAVAILABLE', 'SIMD is not supported by this WebAssembly engine');
+    this.check(build);
     let m = this.compiled.get(build);
     if (!m) {
-      m = WebAssembly.compile(this.bins[build]);
+      m = WebAssembly.compile(this.bins[build]).then((mod) => {
+        this.ready.set(build, mod);
+        return mod;
+      });
       this.compiled.set(build, m);
+    }
+    return m;
+  }
+
+  /** The compiled module now, compiling synchronously if needed (see Runtime.loadSync). */
+  getSync(build: 'simd' | 'scalar'): WebAssembly.Module {
+    this.check(build);
+    let m = this.ready.get(build);
+    if (!m) {
+      m = new WebAssembly.Module(this.bins[build]);
+      this.ready.set(build, m);
+      this.compiled.set(build, Promise.resolve(m));
     }
     return m;
   }
@@ -136,7 +159,10 @@ export class Runtime {
   resolveBackend(spec: ModelSpec, choice: BackendChoice = this.choice): BackendName {
     if (spec.precision === 'float32') {
       if (choice === 'auto' || choice === 'float' || choice === 'reference') return 'float';
-      throw new EdgeRnnError('BACKEND_UNAVAILABLE', `'${spec.name}' is a float32 model: it runs on the float reference (backend "float"); quantize it to int8 for "${choice}"`);
+      throw new EdgeRnnError('BACKEND_UNAVAILABLE', `'${spec.name}' is a float32 model: it runs on the float reference (backend "float"); quantize it to int8 for "${choice}"`, {
+        precision: 'float32',
+        backend: choice,
+      });
     }
     if (choice === 'auto') return this.intBackend;
     if (choice === 'float') throw new EdgeRnnError('BACKEND_UNAVAILABLE', `'${spec.name}' is an int8 model: use backend simd, scalar or reference`);
@@ -153,6 +179,14 @@ export class Runtime {
     return new IntEngine(P, new WasmKernels(exports, backend, P, { storage: weightStorage }));
   }
 
+  /** engine(), synchronously: compiles a kernel build on first use if it is not compiled yet. */
+  engineSync(spec: ModelSpec, backend: BackendName, weightStorage: LoadOptions['weightStorage'] = 'auto'): Engine {
+    if (backend === 'float') return new FloatEngine(spec);
+    const P = prepareIntModel(spec);
+    if (backend === 'reference') return new IntEngine(P, new ReferenceKernels(P));
+    return new IntEngine(P, new WasmKernels(instantiateKernelsSync(this.modules.getSync(backend)), backend, P, { storage: weightStorage }));
+  }
+
   /** Parses, validates, prepares and golden-checks a model. */
   async load(bytes: Uint8Array, opts: LoadOptions = {}): Promise<Model> {
     const source = opts.source ?? 'model.ern';
@@ -161,14 +195,63 @@ export class Runtime {
     try {
       engine = await this.engine(decoded.spec, this.resolveBackend(decoded.spec, opts.backend ?? this.choice), opts.weightStorage ?? 'auto');
     } catch (e) {
-      // Name the file in errors found while preparing (quantization parameters, overflow bounds).
-      if (e instanceof EdgeRnnError && !e.message.startsWith(source)) throw new EdgeRnnError(e.code, `${source}: ${e.message}`, { source, ...e.details });
-      throw e;
+      throw withSource(e, source);
     }
-    const model = new Model(decoded, engine, opts.nonFinite ?? 'error', source);
-    model.verifyGolden();
-    return model;
+    return checkedModel(decoded, engine, opts, source);
   }
+
+  /**
+   * load(), synchronously, for code that cannot await (a detector that learns a model mid-stream).
+   * Node and workers only: a browser's main thread refuses synchronous compilation of the kernels.
+   */
+  loadSync(bytes: Uint8Array, opts: LoadOptions = {}): Model {
+    const source = opts.source ?? 'model.ern';
+    const decoded = decodeModel(bytes, source);
+    let engine: Engine;
+    try {
+      engine = this.engineSync(decoded.spec, this.resolveBackend(decoded.spec, opts.backend ?? this.choice), opts.weightStorage ?? 'auto');
+    } catch (e) {
+      throw withSource(e, source);
+    }
+    return checkedModel(decoded, engine, opts, source);
+  }
+}
+
+/**
+ * createRuntime(), synchronously (Node, workers): compiles the SIMD build now (or the scalar one
+ * where SIMD does not validate).
+ */
+export function createRuntimeSync(opts: RuntimeOptions = {}): Runtime {
+  const bins = kernelBinaries();
+  const choice = opts.backend ?? 'auto';
+  if (choice !== 'auto' && !BACKENDS.includes(choice)) {
+    throw new EdgeRnnError('BACKEND_UNAVAILABLE', `unknown backend '${String(choice)}': expected auto, ${BACKENDS.join(', ')}`);
+  }
+  let simd: WebAssembly.Module | null = null;
+  let simdSupported: boolean;
+  if (opts.validate) simdSupported = opts.validate(bins.simd);
+  else {
+    try {
+      simd = new WebAssembly.Module(bins.simd);
+      simdSupported = true;
+    } catch {
+      simdSupported = false;
+    }
+  }
+  if (choice === 'simd' && !simdSupported) throw new EdgeRnnError('BACKEND_UNAVAILABLE', 'this WebAssembly engine does not validate the SIMD kernels');
+  return new Runtime(new KernelModules(bins, simdSupported, simd), simdSupported, choice);
+}
+
+/** Names the file in errors found while preparing a model (quantization parameters, overflow bounds). */
+function withSource(e: unknown, source: string): unknown {
+  if (e instanceof EdgeRnnError && !e.message.startsWith(source)) return new EdgeRnnError(e.code, `${source}: ${e.message}`, { source, ...e.details });
+  return e;
+}
+
+function checkedModel(decoded: DecodedModel, engine: Engine, opts: LoadOptions, source: string): Model {
+  const model = new Model(decoded, engine, opts.nonFinite ?? 'error', source);
+  model.verifyGolden();
+  return model;
 }
 
 /** Convenience: a runtime for one model. */

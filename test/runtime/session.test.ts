@@ -211,6 +211,20 @@ describe('backend choice and model kinds', () => {
     expect(Array.from(s.run(x))).toEqual(Array.from(a)); // no state carried between runs
   });
 
+  it('createRuntimeSync and loadSync give the same models as the asynchronous path', async () => {
+    const { createRuntimeSync } = await import('../../src/index.js');
+    const rs = createRuntimeSync();
+    const x = randomSequences(6, I, 1, 7)[0]!;
+    for (const backend of ['simd', 'scalar', 'reference'] as const) {
+      const a = rs.loadSync(intBytes, { backend });
+      const b = await rt.load(intBytes, { backend });
+      expect(a.backend).toBe(backend);
+      expect(Array.from(a.session().run(x))).toEqual(Array.from(b.session().run(x)));
+    }
+    expect(rs.loadSync(floatBytes).backend).toBe('float');
+    expect(code(() => rs.loadSync(intBytes.slice(0, 30)))).toBe('ERN_TRUNCATED');
+  });
+
   it('unknown backend names are refused with the list of choices', async () => {
     await expect(createRuntime({ backend: 'gpu' as never })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
   });

@@ -3,32 +3,16 @@
  *
  * The NAB detector contract (`AnomalyDetector.update`) is synchronous: a detector that trains
  * its model at the end of a series' probationary period must load it in the middle of an
- * `update` call, where it cannot await `Runtime.load()`. This loader does what `Runtime.load`
- * does, without promises:
+ * `update` call, where it cannot await `Runtime.load()`. This is a thin wrapper over the
+ * runtime's synchronous path (`createRuntimeSync`, `Runtime.loadSync`): same decoding,
+ * validation, preparation, engines and golden check, so sessions behave exactly as after
+ * `Runtime.load` (bit-identical int8 outputs on every backend).
  *
- *   decode + validate (decodeModel, sha256 in JavaScript) → prepare (prepareIntModel) →
- *   kernels (one WebAssembly.Instance per model, from a module compiled once per loader) →
- *   Model → golden check (verifyGolden)
- *
- * and returns the same public `Model` class, so sessions behave exactly as they do after
- * `Runtime.load` (same engines, bit-identical int8 outputs on every backend).
- *
- * Workaround note for the runtime owner: this duplicates the body of `Runtime.load` with the
- * synchronous WebAssembly constructors (`new WebAssembly.Module/Instance`). A
- * `Runtime.loadSync(bytes, opts)` in src/runtime would make this file unnecessary. Browsers
- * allow synchronous compilation of modules above 4 KB only off the main thread (workers); Node
- * allows it everywhere. Browser-safe otherwise.
+ * Node and workers: browsers allow synchronous compilation of the kernels only off the main thread.
  */
 import { EdgeRnnError } from '../../errors.js';
-import { decodeModel } from '../../model/codec.js';
 import type { BackendName } from '../../runtime/engine.js';
-import type { Engine } from '../../runtime/engine.js';
-import { FloatEngine } from '../../runtime/float/engine.js';
-import { IntEngine } from '../../runtime/int/engine.js';
-import { prepareIntModel } from '../../runtime/int/prepare.js';
-import { ReferenceKernels } from '../../runtime/int/reference-kernels.js';
-import { kernelBinaries, Model } from '../../runtime/runtime.js';
-import { WasmKernels, type KernelExports } from '../../runtime/wasm/kernels.js';
+import { createRuntimeSync, type Model, type Runtime } from '../../runtime/runtime.js';
 
 export interface SyncModelLoaderOptions {
   /**
@@ -43,7 +27,7 @@ export interface SyncModelLoaderOptions {
 export class SyncModelLoader {
   /** The backend int8 models get. */
   readonly backend: Exclude<BackendName, 'float'>;
-  private readonly module: WebAssembly.Module | null;
+  private readonly rt: Runtime;
 
   constructor(options: SyncModelLoaderOptions = {}) {
     const backend = options.backend ?? 'simd';
@@ -51,44 +35,19 @@ export class SyncModelLoader {
       throw new EdgeRnnError('BACKEND_UNAVAILABLE', `SyncModelLoader: backend must be simd, scalar or reference, got '${String(backend)}'`, { backend });
     }
     this.backend = backend;
-    if (backend === 'reference') {
-      this.module = null;
-      return;
-    }
-    const bins = kernelBinaries();
-    try {
-      this.module = new WebAssembly.Module(bins[backend]);
-    } catch (e) {
-      throw new EdgeRnnError('BACKEND_UNAVAILABLE', `SyncModelLoader: this WebAssembly engine cannot compile the ${backend} kernels (${(e as Error).message}); use backend 'scalar' or 'reference'`, { backend });
-    }
+    this.rt = createRuntimeSync({ backend });
   }
 
-  /** Decodes, validates, prepares and golden-checks `bytes`; `source` names the model in errors. */
+  /**
+   * Decodes, validates, prepares and golden-checks `bytes`; `source` names the model in errors.
+   * int8 models run on the loader's backend, float32 models on the float reference.
+   */
   load(bytes: Uint8Array, source = 'model.ern'): Model {
-    const decoded = decodeModel(bytes, source);
-    let engine: Engine;
     try {
-      engine = this.engine(decoded.spec.precision === 'float32' ? null : prepareIntModel(decoded.spec), decoded.spec);
+      return this.rt.loadSync(bytes, { source });
     } catch (e) {
-      if (e instanceof EdgeRnnError && !e.message.startsWith(source)) throw new EdgeRnnError(e.code, `${source}: ${e.message}`, { source, ...e.details });
+      if (e instanceof EdgeRnnError && e.code === 'BACKEND_UNAVAILABLE' && e.details.precision === 'float32') return this.rt.loadSync(bytes, { source, backend: 'float' });
       throw e;
     }
-    const model = new Model(decoded, engine, 'error', source);
-    model.verifyGolden();
-    return model;
-  }
-
-  private engine(P: ReturnType<typeof prepareIntModel> | null, spec: Parameters<typeof prepareIntModel>[0]): Engine {
-    if (P === null) return new FloatEngine(spec);
-    if (this.module === null) return new IntEngine(P, new ReferenceKernels(P));
-    const instance = new WebAssembly.Instance(this.module, {
-      env: {
-        abort: (_msg: number, _file: number, line: number, col: number) => {
-          throw new EdgeRnnError('BACKEND_UNAVAILABLE', `WASM kernel aborted at ${line}:${col}`);
-        },
-      },
-    });
-    const backend = this.backend as 'simd' | 'scalar';
-    return new IntEngine(P, new WasmKernels(instance.exports as unknown as KernelExports, backend, P));
   }
 }

@@ -38,15 +38,22 @@ export interface KernelExports {
   bench_matvec(tiles: number, groups: number, kb: number, x: number, out: number, reps: number): void;
 }
 
-export async function instantiateKernels(module: WebAssembly.Module): Promise<KernelExports> {
-  const instance = await WebAssembly.instantiate(module, {
-    env: {
-      abort: (_msg: number, _file: number, line: number, col: number) => {
-        throw new EdgeRnnError('BACKEND_UNAVAILABLE', `WASM kernel aborted at ${line}:${col}`);
-      },
+const kernelImports = {
+  env: {
+    abort: (_msg: number, _file: number, line: number, col: number) => {
+      throw new EdgeRnnError('BACKEND_UNAVAILABLE', `WASM kernel aborted at ${line}:${col}`);
     },
-  });
+  },
+};
+
+export async function instantiateKernels(module: WebAssembly.Module): Promise<KernelExports> {
+  const instance = await WebAssembly.instantiate(module, kernelImports);
   return instance.exports as unknown as KernelExports;
+}
+
+/** Synchronous twin (Node, workers; browsers refuse it on the main thread for modules over 4 KB). */
+export function instantiateKernelsSync(module: WebAssembly.Module): KernelExports {
+  return new WebAssembly.Instance(module, kernelImports).exports as unknown as KernelExports;
 }
 
 interface WasmState extends EngineState {

@@ -1,6 +1,7 @@
 // Bundles the library and the CLI with esbuild (fast enough to run before every test).
 //   dist/index.js          library, ESM, platform-neutral (Node 20 and browsers); kernels embedded
 //   dist/runtime.js        the lean runtime entry (edgernn/runtime): load and run .ern models
+//   dist/gateway.js        the MQTT gateway (edgernn/gateway, Node)
 //   dist/edgernn.browser.js  same, with its dependencies bundled, for a <script type="module">
 //   dist/cli.js            the `edgernn` command (Node)
 import * as esbuild from 'esbuild';
@@ -12,6 +13,7 @@ await Promise.all([
   // @noble/hashes is bundled: loading its ESM files one by one costs ~7 ms of cold start.
   esbuild.build({ ...common, entryPoints: ['src/runtime/index.ts'], outfile: 'dist/runtime.js', platform: 'neutral', minify: true }),
   esbuild.build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/edgernn.browser.js', platform: 'browser', external: ['onnxruntime-web'] }),
+  esbuild.build({ ...common, entryPoints: ['src/gateway/index.ts'], outfile: 'dist/gateway.js', platform: 'node', packages: 'external' }),
   esbuild.build({
     ...common,
     entryPoints: ['bin/edgernn.ts'],

@@ -1,0 +1,119 @@
+/**
+ * Node-only: the keyword-spotting job's commands, `Command` objects like every other CLI command.
+ *   npm run train:kws -- [options]   (train-kws): corpora -> features -> train -> int8 -> thresholds -> models/kws.ern
+ *   npm run eval:kws -- [options]    (eval-kws):  held-out clip accuracy and stream false accepts / misses
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { BACKENDS, decodeModel } from '../../../src/index.js';
+import { choiceFlag, numberFlag, parseFlags, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
+import { createdAt } from '../../cli/common.js';
+import { KWS_JOB_DEFAULTS, type KwsJobOptions } from './config.js';
+import { evaluateKwsFile, formatKwsEval } from './eval-job.js';
+import { runKwsJob } from './pipeline.js';
+
+const D = KWS_JOB_DEFAULTS;
+
+export const trainKwsCommand: Command = {
+  name: 'train-kws',
+  summary: 'train, quantize and tune the keyword-spotting model (models/kws.ern)',
+  help: `usage: npm run train:kws -- [options]
+
+Builds or reuses the synthetic corpora (npm run data:kws), computes features through the model's
+audio front end (cached in ${D.cacheDir}), trains a ${D.arch.toUpperCase()} ${D.hidden} classifier over 12 classes on the
+train voices (clips + windows of a train-voice stream), quantizes it to int8 (post-training +
+quantization-aware fine-tuning), tunes the detector thresholds on a validation-voice stream,
+scores the held-out voices (flite kal16, slt) and writes the model with its metrics.
+
+options:
+  -o, --out FILE       model file (default ${D.out})
+  --arch gru|lstm      shipped architecture (default ${D.arch})
+  --hidden N           hidden units (default ${D.hidden})
+  --compare A,B|none   architectures also trained for comparison (default ${D.compare.join(',')})
+  --epochs N           most training epochs (default ${D.epochs}; early stopping patience ${D.patience})
+  --qat-epochs N       quantization-aware fine-tuning epochs, 0 = post-training only (default ${D.qatEpochs})
+  --jobs N             concurrent synthesis jobs if a corpus must be built (default ${D.jobs})
+  --created-at ISO     creation time in the manifest (default SOURCE_DATE_EPOCH or now)
+  --json               print the metrics as JSON`,
+  async run(args: string[], ctx: CliContext): Promise<number> {
+    const { values } = parseFlags(
+      args,
+      {
+        out: { type: 'string', short: 'o' },
+        arch: { type: 'string' },
+        hidden: { type: 'string' },
+        compare: { type: 'string' },
+        epochs: { type: 'string' },
+        'qat-epochs': { type: 'string' },
+        jobs: { type: 'string' },
+        'created-at': { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      { min: 0, max: 0, names: '' },
+    );
+    const o: KwsJobOptions = structuredClone(D);
+    if (typeof values.out === 'string') o.out = values.out;
+    o.arch = choiceFlag(values.arch, 'arch', ['gru', 'lstm'] as const) ?? o.arch;
+    o.hidden = numberFlag(values.hidden, 'hidden', { min: 1, max: 1024, integer: true }) ?? o.hidden;
+    if (typeof values.compare === 'string') {
+      const list = values.compare === 'none' ? [] : values.compare.split(',').map((s) => s.trim());
+      for (const a of list) if (a !== 'gru' && a !== 'lstm') throw usageError(`--compare takes gru, lstm or none, got '${a}'`);
+      o.compare = list as KwsJobOptions['compare'];
+    }
+    o.epochs = numberFlag(values.epochs, 'epochs', { min: 1, integer: true }) ?? o.epochs;
+    o.qatEpochs = numberFlag(values['qat-epochs'], 'qat-epochs', { min: 0, integer: true }) ?? o.qatEpochs;
+    o.jobs = numberFlag(values.jobs, 'jobs', { min: 1, max: 64, integer: true }) ?? o.jobs;
+    const t0 = Date.now();
+    const r = await runKwsJob(o, { cwd: ctx.cwd, log: (l) => ctx.stderr.write(`${l}\n`), createdAt: createdAt(values) });
+    const rows = [r.shipped, ...r.compared];
+    if (values.json) {
+      ctx.stdout.write(`${JSON.stringify({ out: o.out, seconds: (Date.now() - t0) / 1000, results: rows.map((x) => ({ arch: x.arch, hidden: x.hidden, shipped: x === r.shipped, metrics: x.metrics })) })}\n`);
+      return 0;
+    }
+    const lines = [`wrote ${o.out} (${r.shipped.metrics.fileBytes} bytes) in ${((Date.now() - t0) / 60000).toFixed(1)} min`, '', '  model      bytes   held-out acc float / int8   FA/h (held-out)   miss rate   val acc int8'];
+    for (const x of rows) {
+      const m = x.metrics;
+      lines.push(
+        `  ${`${x.arch}${x.hidden}`.padEnd(8)} ${String(m.fileBytes).padStart(7)}   ${(100 * m.test.clipAccuracyFloat).toFixed(2).padStart(6)}% / ${(100 * m.test.clipAccuracyInt8).toFixed(2).padStart(6)}%   ${m.test.stream.falseAcceptsPerHour.toFixed(2).padStart(15)}   ${(100 * m.test.stream.missRate).toFixed(1).padStart(8)}%   ${(100 * m.validation.clipAccuracyInt8).toFixed(2).padStart(10)}%${x === r.shipped ? '   (shipped)' : ''}`,
+      );
+    }
+    ctx.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  },
+};
+
+export const evalKwsCommand: Command = {
+  name: 'eval-kws',
+  summary: 'score a keyword model on the held-out voices: clip accuracy, false accepts per hour, misses',
+  help: `usage: npm run eval:kws -- [options]
+
+Scores a keyword model through the runtime with its own manifest: features through the front end
+in input.frontend, the detector settings in extra.kws.detector.
+  held-out clips   accuracy on <corpus>/test (flite kal16 and slt), per voice and per class
+  stream           one session over the whole held-out stream: keywords detected within 1 s of
+                   their end, false accepts per hour, miss rate
+
+options:
+  --model FILE     model (default ${D.out})
+  --corpus DIR     corpus with the test split (default .cache/kws)
+  --stream DIR     folder with stream.wav and stream.json (default .cache/kws-stream60/stream;
+                   'none' to skip)
+  --backend B      auto, simd, scalar, reference (default auto)
+  --json           one JSON object`,
+  async run(args: string[], ctx: CliContext): Promise<number> {
+    const { values } = parseFlags(args, { model: { type: 'string' }, corpus: { type: 'string' }, stream: { type: 'string' }, backend: { type: 'string', short: 'b' }, json: { type: 'boolean' } }, { min: 0, max: 0, names: '' });
+    const abs = (p: string): string => path.resolve(ctx.cwd, p);
+    const modelPath = abs(typeof values.model === 'string' ? values.model : D.out);
+    const backend = choiceFlag(values.backend, 'backend', [...BACKENDS.filter((b) => b !== 'float'), 'auto'] as const) ?? 'auto';
+    const stream = values.stream === 'none' ? undefined : abs(typeof values.stream === 'string' ? values.stream : '.cache/kws-stream60/stream');
+    const r = await evaluateKwsFile(modelPath, { corpus: abs(typeof values.corpus === 'string' ? values.corpus : '.cache/kws'), ...(stream ? { stream } : {}), cacheDir: abs(path.join(D.cacheDir, 'features')), backend });
+    if (values.json) {
+      const { predictions: _p, ...clips } = r.clips;
+      ctx.stdout.write(`${JSON.stringify({ ...r, clips })}\n`);
+      return 0;
+    }
+    const labels = decodeModel(new Uint8Array(fs.readFileSync(modelPath)), modelPath).spec.labels;
+    ctx.stdout.write(`${formatKwsEval(r, labels)}\n`);
+    return 0;
+  },
+};

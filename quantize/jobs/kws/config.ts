@@ -1,0 +1,78 @@
+/**
+ * Settings of the keyword-spotting job (`npm run train:kws`) in one place. Every number the
+ * shipped model depends on is here; the job records all of them in the model's manifest.
+ */
+import { audioFrontendSpec, type AudioFrontendSpec, type RecurrentKind } from '../../../src/index.js';
+import { AUGMENT_DEFAULTS, type AugmentOptions } from './augment.js';
+import type { WindowOptions } from './windows.js';
+
+export interface KwsJobOptions {
+  /**
+   * The corpora, as `npm run data:kws` arguments (built when missing, reused when complete):
+   * `main` is the default corpus (train/val/test clips), `extra` more clips of the training-only
+   * flite voices awb and rms (the default corpus has 23 per voice; the held-out voices are flite
+   * voices too, so the trainer should hear more than 46 flite clips), `stream` the 60-minute
+   * held-out stream (test voices only; its first 10 minutes equal the default corpus's stream).
+   */
+  corpora: { main: string[]; extra: string[]; stream: string[] };
+  /** Feature and stream cache (git-ignored). */
+  cacheDir: string;
+  /** Where the shipped model goes. */
+  out: string;
+  /** Audio front end; stored as the model's `input.frontend` so serving repeats it. */
+  frontend: AudioFrontendSpec;
+  arch: RecurrentKind;
+  hidden: number;
+  /** Architectures trained as well, for the comparison in the manifest (not shipped). */
+  compare: RecurrentKind[];
+  epochs: number;
+  patience: number;
+  lr: number;
+  /** Quantization-aware fine-tuning epochs after post-training quantization (0: PTQ only). */
+  qatEpochs: number;
+  qatLr: number;
+  seed: number;
+  /** Streams of the train/val voices (minutes, seeds): windows to train on, thresholds to tune on. */
+  trainStream: { minutes: number; seed: number };
+  valStream: { minutes: number; seed: number };
+  windows: Omit<WindowOptions, 'frameRateHz' | 'frameOffsetSec'>;
+  /**
+   * Speed perturbation of training clips (features.ts speedPerturb): every flite clip once per
+   * factor in `flite`; every espeak-ng clip once, with one factor of `espeak` chosen by its path.
+   */
+  perturb: { flite: number[]; espeak: number[] };
+  /** Feature-domain augmentation of every training batch (augment.ts). */
+  augment: AugmentOptions;
+  /** Detector settings fixed before tuning, and the tuning budget on the validation stream. */
+  detector: { windowMs: number; refractoryMs: number; rearm: number; maxFalseAcceptsPerHour: number; minThreshold: number };
+  /** Concurrent synthesis jobs when a corpus or stream must be built. */
+  jobs: number;
+}
+
+export const KWS_JOB_DEFAULTS: KwsJobOptions = {
+  corpora: {
+    main: [],
+    extra: ['--out', '.cache/kws-extra', '--seed', '2', '--accents', 'en-us', '--variants', 'm1', '--clips-per-word', '20', '--unknown-per-speaker', '30', '--test-clips-per-word', '0', '--test-unknown-per-speaker', '0', '--stream-minutes', '0'],
+    stream: ['--out', '.cache/kws-stream60', '--accents', 'en-us', '--variants', 'm1', '--clips-per-word', '0', '--unknown-per-speaker', '0', '--test-clips-per-word', '0', '--test-unknown-per-speaker', '0', '--stream-minutes', '60'],
+  },
+  cacheDir: '.cache/kws-job',
+  out: 'models/kws.ern',
+  // Hello Edge's framing (40 ms frames every 20 ms) with 13 MFCCs from 40 HTK mels.
+  frontend: audioFrontendSpec('mfcc', { frameMs: 40, hopMs: 20, nfft: 1024, nMfcc: 13 }),
+  arch: 'gru',
+  hidden: 64,
+  compare: ['lstm'],
+  epochs: 40,
+  patience: 8,
+  lr: 5e-3,
+  qatEpochs: 4,
+  qatLr: 5e-4,
+  seed: 1,
+  trainStream: { minutes: 60, seed: 2001 },
+  valStream: { minutes: 60, seed: 1001 },
+  windows: { lengthSec: 1.5, posMinSec: 0.1, posMaxSec: 0.45, negAfterSec: 0.7, speechLookbackSec: 1.0, positivesPerKeyword: 2, negatives: 3000, seed: 7 },
+  perturb: { flite: [0.8, 0.9, 1.1, 1.2, 1.3], espeak: [0.85, 1.15] },
+  augment: { ...AUGMENT_DEFAULTS, offsetStd: 0.5 },
+  detector: { windowMs: 200, refractoryMs: 1000, rearm: 1, maxFalseAcceptsPerHour: 0.5, minThreshold: 0.5 },
+  jobs: 2,
+};

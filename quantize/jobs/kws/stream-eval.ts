@@ -1,0 +1,209 @@
+/**
+ * Scoring keyword detection on a long stream with ground truth, and tuning the detector's
+ * per-keyword thresholds on a validation stream (never on the held-out one). Node-free.
+ *
+ * Matching (one rule for tuning and for the reported numbers):
+ *   an event (keyword k at time t_e) is a hit of a ground-truth keyword i when word_i = k and
+ *   onset_i <= t_e <= offset_i + maxDelaySec; each keyword is hit at most once (the earliest
+ *   event). Every other event is a false accept: a wrong word, a second event on the same
+ *   keyword, or an event during noise or non-keyword speech.
+ *   miss rate = keywords without a hit / keywords;  false accepts per hour = FA / stream hours.
+ */
+import { KwsDetector, type KwsDetectorConfig, type KwsEvent } from '../../../src/index.js';
+
+export interface TruthKeyword {
+  word: string;
+  onsetSec: number;
+  offsetSec: number;
+}
+
+export interface StreamTruthLike {
+  durationSec: number;
+  keywords: readonly TruthKeyword[];
+}
+
+/** Latest an event may come after the keyword's end and still count, seconds. */
+export const MAX_DELAY_SEC = 1.0;
+
+export interface StreamScore {
+  keywords: number;
+  hits: number;
+  misses: number;
+  falseAccepts: number;
+  durationSec: number;
+  missRate: number;
+  falseAcceptsPerHour: number;
+  /** Median delay from keyword end to its event, ms. */
+  medianDelayMs: number;
+  perKeyword: Record<string, { keywords: number; hits: number; falseAccepts: number }>;
+  /** The false accepts (for reports): label, time, and what was there. */
+  falseAcceptEvents: { label: string; timeSec: number; score: number; during: string }[];
+}
+
+export function scoreEvents(events: readonly Pick<KwsEvent, 'label' | 'timeMs' | 'score'>[], truth: StreamTruthLike, keywordLabels: readonly string[], maxDelaySec = MAX_DELAY_SEC): StreamScore {
+  const kws = truth.keywords;
+  const hit = new Array<boolean>(kws.length).fill(false);
+  const delays: number[] = [];
+  const perKeyword: StreamScore['perKeyword'] = Object.fromEntries(keywordLabels.map((k) => [k, { keywords: 0, hits: 0, falseAccepts: 0 }]));
+  for (const k of kws) if (perKeyword[k.word]) perKeyword[k.word]!.keywords++;
+  const fa: StreamScore['falseAcceptEvents'] = [];
+  // Keywords are sorted by onset and never overlap (the generator places them one after another).
+  let first = 0;
+  for (const e of events) {
+    const t = e.timeMs / 1000;
+    while (first < kws.length && kws[first]!.offsetSec + maxDelaySec < t) first++;
+    let matched = -1;
+    let during = '';
+    for (let i = first; i < kws.length && kws[i]!.onsetSec <= t; i++) {
+      const k = kws[i]!;
+      if (t > k.offsetSec + maxDelaySec) continue;
+      during = `after '${k.word}' at ${k.onsetSec.toFixed(2)} s`;
+      if (k.word === e.label && !hit[i]) {
+        matched = i;
+        break;
+      }
+    }
+    if (matched >= 0) {
+      hit[matched] = true;
+      delays.push(Math.max(0, t - kws[matched]!.offsetSec) * 1000);
+      perKeyword[e.label]!.hits++;
+    } else {
+      if (perKeyword[e.label]) perKeyword[e.label]!.falseAccepts++;
+      fa.push({ label: e.label, timeSec: Math.round(t * 1000) / 1000, score: e.score, during: during || 'noise or non-keyword speech' });
+    }
+  }
+  const hits = hit.filter(Boolean).length;
+  delays.sort((a, b) => a - b);
+  return {
+    keywords: kws.length,
+    hits,
+    misses: kws.length - hits,
+    falseAccepts: fa.length,
+    durationSec: truth.durationSec,
+    missRate: kws.length > 0 ? (kws.length - hits) / kws.length : 0,
+    falseAcceptsPerHour: fa.length / (truth.durationSec / 3600),
+    medianDelayMs: delays.length > 0 ? delays[Math.floor(delays.length / 2)]! : NaN,
+    perKeyword,
+    falseAcceptEvents: fa,
+  };
+}
+
+/** Runs the detector over posteriors [T][labels] and returns its events. */
+export function detectEvents(posteriors: Float32Array, labels: readonly string[], config: KwsDetectorConfig, hopMs: number, frameMs: number): KwsEvent[] {
+  const d = new KwsDetector({ ...config, labels, hopMs, frameMs });
+  const C = labels.length;
+  const T = posteriors.length / C;
+  const events: KwsEvent[] = [];
+  for (let t = 0; t < T; t++) {
+    const e = d.step(posteriors.subarray(t * C, (t + 1) * C));
+    if (e) events.push(e);
+  }
+  return events;
+}
+
+export interface TuneOptions {
+  /** Smoothing window and refractory period (fixed while thresholds are tuned). */
+  windowMs: number;
+  refractoryMs: number;
+  rearm: number;
+  hopMs: number;
+  frameMs: number;
+  /** Most false accepts per hour allowed on the tuning stream. */
+  maxFalseAcceptsPerHour: number;
+  /** Candidate thresholds (default 0.30, 0.31, ..., 0.99). */
+  grid?: number[];
+  /** Lowest threshold allowed (guards against thresholds fitted to a quiet tuning stream). */
+  minThreshold?: number;
+}
+
+export interface TuneResult {
+  config: KwsDetectorConfig;
+  /** The tuning stream scored with the chosen thresholds (the real detector, all keywords at once). */
+  score: StreamScore;
+  /** Lagrange multiplier that produced the thresholds (false accepts are worth lambda misses). */
+  lambda: number;
+}
+
+/**
+ * Per-keyword thresholds: for each keyword k alone (the others silenced) and each candidate θ,
+ * the hits and false accepts of k on the tuning stream; then θ_k = argmin misses_k + λ·FA_k for
+ * the smallest λ (from a log grid) whose total false accepts per hour fit the budget. Keyword
+ * detections interact only through the shared refractory period, so the chosen set is scored
+ * again with the real detector and λ is raised until that score fits too.
+ */
+export function tuneThresholds(posteriors: Float32Array, labels: readonly string[], keywords: readonly string[], truth: StreamTruthLike, o: TuneOptions): TuneResult {
+  const grid = o.grid ?? Array.from({ length: 70 }, (_, i) => Math.round((0.3 + i * 0.01) * 100) / 100);
+  const cands = grid.filter((g) => g >= (o.minThreshold ?? 0));
+  const hours = truth.durationSec / 3600;
+  const background = labels.filter((l) => !keywords.includes(l));
+  const base = { windowMs: o.windowMs, refractoryMs: o.refractoryMs, rearm: o.rearm };
+  // Smoothed posteriors, computed once by the real detector (nothing here depends on θ).
+  const C = labels.length;
+  const T = posteriors.length / C;
+  const probe = new KwsDetector({ ...base, labels, hopMs: o.hopMs, frameMs: o.frameMs, thresholds: Object.fromEntries(keywords.map((k) => [k, 1])), background });
+  const smoothed = keywords.map(() => new Float64Array(T));
+  const kIndex = keywords.map((k) => labels.indexOf(k));
+  for (let t = 0; t < T; t++) {
+    probe.step(posteriors.subarray(t * C, (t + 1) * C));
+    const sm = probe.lastSmoothed;
+    kIndex.forEach((i, ki) => (smoothed[ki]![t] = sm[i]!));
+  }
+  // misses and false accepts of keyword k alone at each candidate θ: the detector's rules
+  // (re-arm below rearm·θ, fire when armed and >= θ outside the refractory period) on one series.
+  const R = probe.refractorySteps;
+  const table = keywords.map((k, ki) => {
+    const p = smoothed[ki]!;
+    const kTruth = { ...truth, keywords: truth.keywords.filter((t) => t.word === k) };
+    return cands.map((theta) => {
+      const events: { label: string; timeMs: number; score: number }[] = [];
+      let armed = true;
+      let refractory = 0;
+      const rearmAt = o.rearm * theta;
+      for (let t = 0; t < T; t++) {
+        const v = p[t]!;
+        if (!armed && v < rearmAt) armed = true;
+        if (refractory > 0) {
+          refractory--;
+          continue;
+        }
+        if (armed && v >= theta) {
+          events.push({ label: k, timeMs: t * o.hopMs + o.frameMs, score: v });
+          refractory = R;
+          armed = false;
+        }
+      }
+      const s = scoreEvents(events, kTruth, [k]);
+      return { theta, misses: s.misses, fa: s.falseAccepts };
+    });
+  });
+  const pick = (lambda: number): number[] =>
+    table.map((rows) => {
+      let best = rows.length - 1;
+      let bestCost = Infinity;
+      rows.forEach((r, g) => {
+        const cost = r.misses + lambda * r.fa;
+        if (cost < bestCost - 1e-12) {
+          bestCost = cost;
+          best = g;
+        }
+      });
+      return best;
+    });
+  const lambdas = Array.from({ length: 41 }, (_, i) => 10 ** (-1 + i * 0.1));
+  let chosen: TuneResult | null = null;
+  for (const lambda of lambdas) {
+    const idx = pick(lambda);
+    const totalFa = idx.reduce((n, g, k) => n + table[k]![g]!.fa, 0);
+    if (totalFa / hours > o.maxFalseAcceptsPerHour) continue;
+    const thresholds = Object.fromEntries(keywords.map((k, ki) => [k, cands[idx[ki]!]!]));
+    const config: KwsDetectorConfig = { ...base, thresholds, background };
+    const score = scoreEvents(detectEvents(posteriors, labels, config, o.hopMs, o.frameMs), truth, keywords);
+    const r = { config, score, lambda };
+    if (score.falseAcceptsPerHour <= o.maxFalseAcceptsPerHour) return r;
+    chosen = r;
+  }
+  if (chosen) return chosen;
+  const thresholds = Object.fromEntries(keywords.map((k) => [k, cands[cands.length - 1]!]));
+  const config: KwsDetectorConfig = { ...base, thresholds, background };
+  return { config, score: scoreEvents(detectEvents(posteriors, labels, config, o.hopMs, o.frameMs), truth, keywords), lambda: Infinity };
+}

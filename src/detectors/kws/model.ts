@@ -1,0 +1,65 @@
+/**
+ * The keyword detector of a keyword model: its settings come from the model manifest
+ * (`extra.kws.detector`, written by the training job after tuning on validation data) and its
+ * time base from the model's audio front end (`input.frontend.hopMs`, `frameMs`). Browser-safe.
+ */
+import { EdgeRnnError } from '../../errors.js';
+import type { ModelSpec } from '../../model/spec.js';
+import { checkKwsDetectorOptions, KwsDetector, type KwsDetectorConfig, type KwsDetectorOptions } from './detector.js';
+
+/** Key of the keyword-spotting section in `ModelSpec.extra`. */
+export const KWS_EXTRA_KEY = 'kws';
+
+/** What the training job stores in `extra.kws` (metrics and provenance are free-form). */
+export interface KwsManifestExtra {
+  /** Tuned detector settings. */
+  detector: KwsDetectorConfig;
+  /** Labels that can fire, in output order. */
+  keywords: string[];
+  [field: string]: unknown;
+}
+
+function manifestError(spec: Pick<ModelSpec, 'name'>, field: string, expected: string, got: unknown): EdgeRnnError {
+  return new EdgeRnnError('DETECTOR_OPTION', `model '${spec.name}': ${field} must be ${expected}, got ${JSON.stringify(got)}`, { field, expected, got });
+}
+
+/** The detector settings stored in a model's manifest; throws naming the field when absent or malformed. */
+export function kwsDetectorConfigOf(spec: Pick<ModelSpec, 'name' | 'extra'>): KwsDetectorConfig {
+  const kws = spec.extra?.[KWS_EXTRA_KEY] as Partial<KwsManifestExtra> | undefined;
+  if (typeof kws !== 'object' || kws === null) throw manifestError(spec, `extra.${KWS_EXTRA_KEY}`, 'an object (a keyword model trained by quantize/jobs/kws)', kws);
+  const d = kws.detector as Partial<KwsDetectorConfig> | undefined;
+  if (typeof d !== 'object' || d === null) throw manifestError(spec, `extra.${KWS_EXTRA_KEY}.detector`, 'an object {windowMs, refractoryMs, rearm, thresholds}', d);
+  for (const f of ['windowMs', 'refractoryMs', 'rearm'] as const) {
+    if (typeof d[f] !== 'number') throw manifestError(spec, `extra.${KWS_EXTRA_KEY}.detector.${f}`, 'a number', d[f]);
+  }
+  if (typeof d.thresholds !== 'object' || d.thresholds === null) throw manifestError(spec, `extra.${KWS_EXTRA_KEY}.detector.thresholds`, 'an object {keyword: threshold}', d.thresholds);
+  return {
+    windowMs: d.windowMs!,
+    refractoryMs: d.refractoryMs!,
+    rearm: d.rearm!,
+    thresholds: { ...d.thresholds },
+    ...(Array.isArray(d.background) ? { background: [...d.background] } : {}),
+  };
+}
+
+/** hopMs and frameMs of a model's audio front end. */
+export function kwsTimeBaseOf(spec: Pick<ModelSpec, 'name' | 'input'>): { hopMs: number; frameMs: number } {
+  const fe = spec.input.frontend as { kind?: unknown; hopMs?: unknown; frameMs?: unknown };
+  if ((fe.kind !== 'logmel' && fe.kind !== 'mfcc') || typeof fe.hopMs !== 'number' || typeof fe.frameMs !== 'number') {
+    throw manifestError(spec, 'input.frontend', 'an audio front end (kind logmel or mfcc with hopMs and frameMs)', spec.input.frontend);
+  }
+  return { hopMs: fe.hopMs, frameMs: fe.frameMs };
+}
+
+/** Full detector options for a model: manifest settings, overridden field by field. */
+export function kwsDetectorOptionsOf(spec: Pick<ModelSpec, 'name' | 'labels' | 'input' | 'extra'>, overrides: Partial<KwsDetectorConfig> = {}): KwsDetectorOptions {
+  const o: KwsDetectorOptions = { ...kwsDetectorConfigOf(spec), ...overrides, labels: spec.labels, ...kwsTimeBaseOf(spec) };
+  if (overrides.thresholds) o.thresholds = { ...kwsDetectorConfigOf(spec).thresholds, ...overrides.thresholds };
+  checkKwsDetectorOptions(o);
+  return o;
+}
+
+/** A detector for one stream of a keyword model, with the model's tuned settings. */
+export function createKwsDetectorForModel(spec: Pick<ModelSpec, 'name' | 'labels' | 'input' | 'extra'>, overrides: Partial<KwsDetectorConfig> = {}): KwsDetector {
+  return new KwsDetector(kwsDetectorOptionsOf(spec, overrides));
+}

@@ -1,0 +1,152 @@
+/**
+ * Stream scoring and threshold tuning of the keyword job on synthetic posteriors whose right
+ * answer is known; training windows cut from a stream with ground truth.
+ */
+import { describe, expect, it } from 'vitest';
+import { detectEvents, scoreEvents, tuneThresholds, type StreamTruthLike } from '../../../../quantize/jobs/kws/stream-eval.js';
+import { labelAt, streamWindows, WINDOW_DEFAULTS } from '../../../../quantize/jobs/kws/windows.js';
+
+const LABELS = ['yes', 'no', '_unknown_', '_silence_'];
+const KEYWORDS = ['yes', 'no'];
+
+describe('scoreEvents', () => {
+  const truth: StreamTruthLike = {
+    durationSec: 1800, // half an hour
+    keywords: [
+      { word: 'yes', onsetSec: 10, offsetSec: 10.5 },
+      { word: 'no', onsetSec: 20, offsetSec: 20.4 },
+      { word: 'yes', onsetSec: 30, offsetSec: 30.5 },
+    ],
+  };
+
+  it('counts a hit inside [onset, offset + 1 s], misses, and every other event as a false accept', () => {
+    const ev = (label: string, t: number) => ({ label, timeMs: t * 1000, score: 0.9 });
+    const s = scoreEvents(
+      [
+        ev('yes', 10.7), // hit (0.2 s after the end)
+        ev('yes', 11.2), // second event on the same keyword: false accept
+        ev('yes', 20.3), // wrong word during 'no': false accept; 'no' is missed
+        ev('no', 25), // during noise: false accept
+        ev('yes', 31.6), // 1.1 s after the end: too late, false accept; keyword missed
+      ],
+      truth,
+      KEYWORDS,
+    );
+    expect([s.hits, s.misses, s.falseAccepts]).toEqual([1, 2, 4]);
+    expect(s.missRate).toBeCloseTo(2 / 3, 12);
+    expect(s.falseAcceptsPerHour).toBeCloseTo(8, 12); // 4 in half an hour
+    expect(s.medianDelayMs).toBeCloseTo(200, 6);
+    expect(s.perKeyword).toEqual({ yes: { keywords: 2, hits: 1, falseAccepts: 3 }, no: { keywords: 1, hits: 0, falseAccepts: 1 } });
+    expect(s.falseAcceptEvents.map((e) => e.during)).toEqual(["after 'yes' at 10.00 s", "after 'no' at 20.00 s", 'noise or non-keyword speech', 'noise or non-keyword speech']);
+  });
+
+  it('counts an event at the very end of the window as a hit', () => {
+    const s = scoreEvents([{ label: 'no', timeMs: 21_400, score: 1 }], truth, KEYWORDS);
+    expect(s.hits).toBe(1);
+  });
+});
+
+/**
+ * A 1-hour stream at 20 ms hops: 'yes' at 60 keywords (posterior 0.9 for 20 steps), 'no' at 60
+ * keywords (0.8), and distractors where 'yes' reaches 0.72 (12 of them) and 'no' 0.62 (30 of them).
+ */
+function syntheticStream(): { post: Float32Array; truth: StreamTruthLike; hopMs: number; frameMs: number } {
+  const hopMs = 20;
+  const frameMs = 40;
+  const T = (3600 * 1000) / hopMs;
+  const C = LABELS.length;
+  const post = new Float32Array(T * C);
+  for (let t = 0; t < T; t++) post[t * C + 3] = 1;
+  const put = (label: string, t0: number, steps: number, p: number) => {
+    const i = LABELS.indexOf(label);
+    for (let t = t0; t < t0 + steps; t++) {
+      post[t * C + i] = p;
+      post[t * C + 3] = 1 - p;
+    }
+  };
+  const keywords: StreamTruthLike['keywords'][number][] = [];
+  let sec = 5;
+  for (let n = 0; n < 120; n++, sec += 25) {
+    const word = n % 2 === 0 ? 'yes' : 'no';
+    keywords.push({ word, onsetSec: sec, offsetSec: sec + 0.5 });
+    // The posterior rises once the word is over: steps from offset to offset + 0.4 s.
+    put(word, Math.round(((sec + 0.5) * 1000 - frameMs) / hopMs), 20, word === 'yes' ? 0.9 : 0.8);
+    if (n < 12) put('yes', Math.round(((sec + 10) * 1000) / hopMs), 20, 0.72);
+    if (n < 30) put('no', Math.round(((sec + 15) * 1000) / hopMs), 20, 0.62);
+  }
+  return { post, truth: { durationSec: 3600, keywords }, hopMs, frameMs };
+}
+
+describe('tuneThresholds', () => {
+  it('finds the thresholds that separate keywords from distractors, per keyword', () => {
+    const { post, truth, hopMs, frameMs } = syntheticStream();
+    const r = tuneThresholds(post, LABELS, KEYWORDS, truth, { windowMs: 100, refractoryMs: 1000, rearm: 1, hopMs, frameMs, maxFalseAcceptsPerHour: 0.5 });
+    // yes: distractors reach 0.72, keywords 0.9 -> a threshold in (0.72, 0.9]; no: (0.62, 0.8].
+    expect(r.config.thresholds.yes).toBeGreaterThan(0.72);
+    expect(r.config.thresholds.yes).toBeLessThanOrEqual(0.9);
+    expect(r.config.thresholds.no).toBeGreaterThan(0.62);
+    expect(r.config.thresholds.no).toBeLessThanOrEqual(0.8);
+    expect([r.score.hits, r.score.falseAccepts]).toEqual([120, 0]);
+    // The real detector with these settings scores the same.
+    const again = scoreEvents(detectEvents(post, LABELS, r.config, hopMs, frameMs), truth, KEYWORDS);
+    expect([again.hits, again.falseAccepts]).toEqual([120, 0]);
+  });
+
+  it('trades misses for false accepts within the budget', () => {
+    const { post, truth, hopMs, frameMs } = syntheticStream();
+    // Make 'no' keywords as weak as its distractors: catching them costs 30 false accepts per hour.
+    const C = LABELS.length;
+    for (let t = 0; t < post.length / C; t++) if (post[t * C + 1]! === Math.fround(0.8)) post[t * C + 1] = 0.62;
+    const strict = tuneThresholds(post, LABELS, KEYWORDS, truth, { windowMs: 100, refractoryMs: 1000, rearm: 1, hopMs, frameMs, maxFalseAcceptsPerHour: 1 });
+    expect(strict.score.falseAccepts).toBeLessThanOrEqual(1);
+    expect(strict.score.misses).toBe(60); // every 'no' given up
+    const loose = tuneThresholds(post, LABELS, KEYWORDS, truth, { windowMs: 100, refractoryMs: 1000, rearm: 1, hopMs, frameMs, maxFalseAcceptsPerHour: 40 });
+    expect(loose.score.misses).toBe(0);
+    expect(loose.score.falseAccepts).toBe(30);
+  });
+
+  it('respects the lowest threshold allowed', () => {
+    const { post, truth, hopMs, frameMs } = syntheticStream();
+    const r = tuneThresholds(post, LABELS, KEYWORDS, truth, { windowMs: 100, refractoryMs: 1000, rearm: 1, hopMs, frameMs, maxFalseAcceptsPerHour: 0.5, minThreshold: 0.85 });
+    expect(r.config.thresholds.no).toBeGreaterThanOrEqual(0.85);
+    expect(r.score.hits).toBe(60); // only 'yes' (0.9) can still fire
+  });
+});
+
+describe('training windows from a stream', () => {
+  const truth = {
+    durationSec: 30,
+    keywords: [{ word: 'yes', onsetSec: 5, offsetSec: 5.5 }],
+    speech: [{ onsetSec: 12, offsetSec: 14 }],
+  };
+  const o = WINDOW_DEFAULTS;
+
+  it('labels a window by what ended just before its end', () => {
+    expect(labelAt(truth, 5.3, o)).toBeNull(); // inside the word
+    expect(labelAt(truth, 5.55, o)).toBeNull(); // the word just ended (< posMinSec)
+    expect(labelAt(truth, 5.62, o)).toBe('yes');
+    expect(labelAt(truth, 5.93, o)).toBe('yes');
+    expect(labelAt(truth, 6.1, o)).toBeNull(); // 0.6 s after: ambiguous
+    expect(labelAt(truth, 6.3, o)).toBe('_unknown_'); // the word is within the last second
+    expect(labelAt(truth, 7, o)).toBe('_silence_');
+    expect(labelAt(truth, 13, o)).toBe('_unknown_');
+    expect(labelAt(truth, 14.9, o)).toBe('_unknown_');
+    expect(labelAt(truth, 15.1, o)).toBe('_silence_');
+  });
+
+  it('places positives after each keyword and keeps only unambiguous negatives', () => {
+    const frameRateHz = 50;
+    const frames = 30 * frameRateHz;
+    const w = streamWindows(truth, frames, { ...o, negatives: 400, frameRateHz, frameOffsetSec: 0.04 });
+    const timeOf = (f: number) => f / frameRateHz + 0.04;
+    const pos = w.filter((x) => x.label === 'yes');
+    expect(pos.length).toBeGreaterThanOrEqual(o.positivesPerKeyword);
+    for (const x of w) {
+      expect(x.T).toBe(Math.round(o.lengthSec * frameRateHz));
+      expect(x.endFrame).toBeGreaterThanOrEqual(x.T - 1);
+      expect(x.endFrame).toBeLessThan(frames);
+      expect(labelAt(truth, timeOf(x.endFrame), o)).toBe(x.label);
+    }
+    expect(new Set(w.map((x) => x.label))).toEqual(new Set(['yes', '_unknown_', '_silence_']));
+  });
+});

@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   TRAINING_DIVERGED: 'training produced a non-finite loss (learning rate too high, or bad data)',
   // front ends (src/features)
   FRONTEND_SPEC: 'front-end parameters are missing, out of range or inconsistent',
+  FRONTEND_STATE: 'a saved front-end state is truncated, corrupt, of another version, or belongs to another front-end kind or parameters',
   EXTERNAL_TOOL: 'an external program (espeak-ng, flite, sox) is missing or failed',
   DATASET_INTEGRITY: 'a generated dataset breaks its own rules (a held-out voice in training data, a clip outside its split)',
   DATASET_MISSING: 'a dataset a job needs is not at the given path (the message says where to get it)',

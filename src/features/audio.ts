@@ -23,6 +23,7 @@ import { dctOrthoMatrix } from './dct.js';
 import { isPowerOfTwo, RealFft } from './fft.js';
 import { MEL_NORMS, MEL_SCALES, melFilterbank, type MelFilterbank, type MelNorm, type MelScale } from './mel.js';
 import type { FeatureBatch, OutputCallback, SampleArray, StreamingFrontend } from './types.js';
+import { frontendSpecFingerprint, StateReader, StateWriter } from './state.js';
 import { SpecReader } from './validate.js';
 import { makeWindow, WINDOW_KINDS, type WindowKind } from './window.js';
 
@@ -227,6 +228,8 @@ export class AudioFrontend implements StreamingFrontend {
   private index = 0;
   /** Error-message prefix, built once (a template literal per push would allocate). */
   private readonly where: string;
+  /** Identifies this spec in saved states. */
+  private readonly fingerprint: Uint8Array;
 
   constructor(spec: AudioFrontendSpec) {
     this.kernel = new AudioFrameKernel(spec);
@@ -241,6 +244,7 @@ export class AudioFrontend implements StreamingFrontend {
     this.a = this.spec.preEmphasis;
     this.buf = new Float64Array(g.frameLength);
     this.out = new Float32Array(g.featureSize);
+    this.fingerprint = frontendSpecFingerprint(this.spec);
   }
 
   push(samples: SampleArray, onOutput: OutputCallback): number {
@@ -281,6 +285,40 @@ export class AudioFrontend implements StreamingFrontend {
     this.skip = 0;
     this.prev = 0;
     this.index = 0;
+  }
+
+  /**
+   * The stream position as bytes (format in state.ts). Body, float64:
+   *   index, x[n-1] (pre-emphasis memory), filled, skip, buf[0 .. filled)
+   * i.e. the pre-emphasized samples of the partial frame (at most frameLength - 1).
+   */
+  exportState(): Uint8Array {
+    const w = new StateWriter(this.kind, this.fingerprint, 8 * (4 + this.filled));
+    w.f64(this.index);
+    w.f64(this.prev);
+    w.f64(this.filled);
+    w.f64(this.skip);
+    w.f64s(this.buf, 0, this.filled);
+    return w.finish();
+  }
+
+  /** Continues from exportState() bytes of a front end with the same spec; FRONTEND_STATE (nothing changed) otherwise. */
+  importState(bytes: Uint8Array): void {
+    const r = new StateReader(bytes, this.kind, this.fingerprint, this.where);
+    const L = this.frameLength;
+    const H = this.hopLength;
+    const index = r.int('index', 0);
+    const prev = r.f64('prev');
+    const filled = r.int('filled', 0, L - 1);
+    const skip = r.int('skip', 0, Math.max(0, H - L));
+    if (skip > 0 && filled > 0) throw r.invalid('skip', 'must be 0 while a frame is being filled', `${skip} with ${filled} samples filled`);
+    const buf = r.f64s('buf', filled);
+    r.end();
+    this.index = index;
+    this.prev = prev;
+    this.filled = filled;
+    this.skip = skip;
+    this.buf.set(buf);
   }
 
   /** Pre-emphasizes the whole signal, then computes frame t from offset t·H. */

@@ -16,6 +16,7 @@ import { EdgeRnnError } from '../errors.js';
 import { checkSamples } from './check.js';
 import { planResampler, RESAMPLERS, resampleBatch, StreamResampler, type ResamplerKind, type ResamplerPlan } from './resample.js';
 import type { FeatureBatch, OutputCallback, SampleArray, StreamingFrontend } from './types.js';
+import { frontendSpecFingerprint, StateReader, StateWriter } from './state.js';
 import { SpecReader } from './validate.js';
 
 /** Standard gravity, m/s² per g (CGPM 1901). */
@@ -169,6 +170,8 @@ export class ImuFrontend implements StreamingFrontend {
   private index = 0;
   private onOutput: OutputCallback | undefined;
   private produced = 0;
+  /** Identifies this spec in saved states. */
+  private readonly fingerprint: Uint8Array;
 
   constructor(spec: ImuFrontendSpec) {
     this.spec = validateImuSpec(spec);
@@ -189,6 +192,7 @@ export class ImuFrontend implements StreamingFrontend {
     this.untilNext = this.spec.windowSize;
     // One bound method made here, so push() creates no closures.
     this.emitFrame = () => this.onFrame();
+    this.fingerprint = frontendSpecFingerprint(this.spec);
   }
 
   private onFrame(): void {
@@ -229,6 +233,38 @@ export class ImuFrontend implements StreamingFrontend {
     this.frames = 0;
     this.untilNext = this.spec.windowSize;
     this.index = 0;
+  }
+
+  /**
+   * The stream position as bytes (format in state.ts). Body: float64 index, frames,
+   * untilNext, then the resampler's count, base, phase, first sample and input ring
+   * (StreamResampler.writeState), then float32 the ring of the last windowSize normalized
+   * frames (the partial window).
+   */
+  exportState(): Uint8Array {
+    const w = new StateWriter('imu', this.fingerprint, 8 * (3 + this.resampler.stateValues) + 4 * this.ring.length);
+    w.f64(this.index);
+    w.f64(this.frames);
+    w.f64(this.untilNext);
+    this.resampler.writeState(w);
+    w.f32s(this.ring);
+    return w.finish();
+  }
+
+  /** Continues from exportState() bytes of a front end with the same spec; FRONTEND_STATE (nothing changed) otherwise. */
+  importState(bytes: Uint8Array): void {
+    const r = new StateReader(bytes, 'imu', this.fingerprint, 'imu front end');
+    const index = r.int('index', 0);
+    const frames = r.int('frames', 0);
+    const untilNext = r.int('untilNext', 1, Math.max(this.spec.windowSize, this.spec.hop));
+    const rs = this.resampler.readState(r);
+    const ring = r.f32s('ring', this.ring.length);
+    r.end();
+    this.index = index;
+    this.frames = frames;
+    this.untilNext = untilNext;
+    this.resampler.restoreState(rs);
+    this.ring.set(ring);
   }
 
   /** Converts, resamples and normalizes the whole recording, then slices windows. */

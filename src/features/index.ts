@@ -47,4 +47,5 @@ export { RealFft, dftRef, isPowerOfTwo } from './fft.js';
 export { melFilterbank, melFilterbankDense, hzToMel, melToHz, MEL_SCALES, MEL_NORMS, type MelScale, type MelNorm, type MelFilterbank, type MelFilterbankOptions } from './mel.js';
 export { dctOrthoMatrix } from './dct.js';
 export { makeWindow, WINDOW_KINDS, type WindowKind } from './window.js';
-export { planResampler, StreamResampler, resampleBatch, rateRatio, RESAMPLERS, type ResamplerKind, type ResamplerPlan } from './resample.js';
+export { planResampler, StreamResampler, resampleBatch, rateRatio, RESAMPLERS, type ResamplerKind, type ResamplerPlan, type ResamplerState } from './resample.js';
+export { frontendSpecFingerprint, FRONTEND_STATE_VERSION, FRONTEND_STATE_KIND_IDS, FRONTEND_STATE_HEADER_BYTES, type FrontendStateProblem } from './state.js';

@@ -10,6 +10,7 @@ import { checkSamples } from './check.js';
 import { ImuFrontend, validateImuSpec, type ImuFrontendSpec } from './imu.js';
 import { SeriesFrontend, validateSeriesSpec, type SeriesFrontendSpec } from './series.js';
 import { FRONTEND_KINDS, type FeatureBatch, type FrontendKind, type OutputCallback, type SampleArray, type StreamingFrontend } from './types.js';
+import { frontendSpecFingerprint, StateReader, StateWriter } from './state.js';
 import { SpecReader } from './validate.js';
 
 /** No preprocessing: each input sample (channels values) is one model frame. */
@@ -54,11 +55,14 @@ export class PassthroughFrontend implements StreamingFrontend {
   readonly frameRateHz = undefined;
   private readonly out: Float32Array;
   private index = 0;
+  /** Identifies {kind: 'none', channels} in saved states. */
+  private readonly fingerprint: Uint8Array;
 
   constructor(channels: number) {
     this.inputChannels = channels;
     this.featureSize = channels;
     this.out = new Float32Array(channels);
+    this.fingerprint = frontendSpecFingerprint({ kind: 'none', channels });
   }
 
   push(samples: SampleArray, onOutput: OutputCallback): number {
@@ -73,6 +77,20 @@ export class PassthroughFrontend implements StreamingFrontend {
 
   reset(): void {
     this.index = 0;
+  }
+
+  /** Body: float64 index (nothing is buffered: every sample is a frame). */
+  exportState(): Uint8Array {
+    const w = new StateWriter('none', this.fingerprint, 8);
+    w.f64(this.index);
+    return w.finish();
+  }
+
+  importState(bytes: Uint8Array): void {
+    const r = new StateReader(bytes, 'none', this.fingerprint, 'none front end');
+    const index = r.int('index', 0);
+    r.end();
+    this.index = index;
   }
 
   batch(samples: SampleArray): FeatureBatch {

@@ -19,6 +19,7 @@
  * agree bit for bit.
  */
 import { EdgeRnnError } from '../errors.js';
+import type { StateReader, StateWriter } from './state.js';
 
 export const RESAMPLERS = ['linear', 'polyphase'] as const;
 export type ResamplerKind = (typeof RESAMPLERS)[number];
@@ -84,6 +85,19 @@ export function planResampler(kind: ResamplerKind, channels: number, inRateHz: n
   return { kind, channels, up, down, K, taps };
 }
 
+/** A StreamResampler's position and input history, as read from a saved state. */
+export interface ResamplerState {
+  /** Input samples received. */
+  count: number;
+  /** Output time t_n = base + phase / up of the next output, in input samples. */
+  base: number;
+  phase: number;
+  /** The first input sample (edge hold for j < 0), channels values. */
+  first: Float64Array;
+  /** Input ring, slot j mod (2K + 2), channels values per slot. */
+  ring: Float64Array;
+}
+
 /** Streaming resampler: push one input sample (all channels) at a time. */
 export class StreamResampler {
   readonly plan: ResamplerPlan;
@@ -109,6 +123,46 @@ export class StreamResampler {
     this.count = 0;
     this.base = 0;
     this.phase = 0;
+  }
+
+  /** Float64 values writeState() writes: count, base, phase, first[channels], ring[(2K + 2) · channels]. */
+  get stateValues(): number {
+    return 3 + this.plan.channels + this.ring.length;
+  }
+
+  /** Appends the position and the input history (part of the owning front end's exportState). */
+  writeState(w: StateWriter): void {
+    w.f64(this.count);
+    w.f64(this.base);
+    w.f64(this.phase);
+    w.f64s(this.first);
+    w.f64s(this.ring);
+  }
+
+  /**
+   * Reads what writeState() wrote and checks it is a position this stream can be at: between
+   * pushes, the next output needs an input sample that has not arrived (need >= count), and
+   * base runs at most ceil(down / up) samples ahead. Changes nothing; restoreState() commits.
+   */
+  readState(r: StateReader): ResamplerState {
+    const { up, down, K, kind } = this.plan;
+    const count = r.int('resampler.count', 0);
+    const base = r.int('resampler.base', 0, count + Math.ceil(down / up));
+    const phase = r.int('resampler.phase', 0, up - 1);
+    const first = r.f64s('resampler.first', this.first.length);
+    const ring = r.f64s('resampler.ring', this.ring.length);
+    const need = kind === 'linear' ? (phase === 0 ? base : base + 1) : base + K;
+    if (need < count) throw r.invalid('resampler.base', `+ phase leave an output computable from the ${count} samples received (a stream at rest has none)`, `${base} (phase ${phase})`);
+    if (count === 0 && (base !== 0 || phase !== 0)) throw r.invalid('resampler.base', 'must be 0 (phase 0) before the first sample', `${base} (phase ${phase})`);
+    return { count, base, phase, first, ring };
+  }
+
+  restoreState(s: ResamplerState): void {
+    this.count = s.count;
+    this.base = s.base;
+    this.phase = s.phase;
+    this.first.set(s.first);
+    this.ring.set(s.ring);
   }
 
   private at(j: number, c: number): number {

@@ -16,6 +16,7 @@
 import { EdgeRnnError } from '../errors.js';
 import { checkSamples } from './check.js';
 import type { FeatureBatch, OutputCallback, SampleArray, StreamingFrontend } from './types.js';
+import { frontendSpecFingerprint, StateReader, StateWriter } from './state.js';
 import { SpecReader } from './validate.js';
 
 export type SeriesScaling =
@@ -129,6 +130,8 @@ export class SeriesFrontend implements StreamingFrontend {
   private readonly out: Float32Array;
   private t = 0;
   private index = 0;
+  /** Identifies this spec in saved states. */
+  private readonly fingerprint: Uint8Array;
 
   constructor(spec: SeriesFrontendSpec) {
     this.spec = validateSeriesSpec(spec);
@@ -140,6 +143,7 @@ export class SeriesFrontend implements StreamingFrontend {
     this.m = new Float64Array(C);
     this.v = new Float64Array(C);
     this.out = new Float32Array(C);
+    this.fingerprint = frontendSpecFingerprint(this.spec);
   }
 
   /** Writes the frame of sample `samples[i .. i + C)` into out[o ..], advancing the adaptive state. */
@@ -180,6 +184,34 @@ export class SeriesFrontend implements StreamingFrontend {
     this.v.fill(0);
     this.t = 0;
     this.index = 0;
+  }
+
+  /**
+   * The stream position as bytes (format in state.ts). Body, float64: index, t (samples seen by
+   * the adaptive stage), then the EW mean m[channels] and variance v[channels] (zeros without
+   * `adaptive`).
+   */
+  exportState(): Uint8Array {
+    const w = new StateWriter('series', this.fingerprint, 8 * (2 + 2 * this.inputChannels));
+    w.f64(this.index);
+    w.f64(this.t);
+    w.f64s(this.m);
+    w.f64s(this.v);
+    return w.finish();
+  }
+
+  /** Continues from exportState() bytes of a front end with the same spec; FRONTEND_STATE (nothing changed) otherwise. */
+  importState(bytes: Uint8Array): void {
+    const r = new StateReader(bytes, 'series', this.fingerprint, 'series front end');
+    const index = r.int('index', 0);
+    const t = r.int('t', 0);
+    const m = r.f64s('m', this.inputChannels);
+    const v = r.f64s('v', this.inputChannels);
+    r.end();
+    this.index = index;
+    this.t = t;
+    this.m.set(m);
+    this.v.set(v);
   }
 
   /** The whole series from a fresh state (the stream's own state is left untouched). */

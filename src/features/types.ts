@@ -34,6 +34,19 @@ export interface StreamingFrontend {
   push(samples: SampleArray, onOutput: OutputCallback): number;
   /** Back to the state right after construction. */
   reset(): void;
+  /**
+   * The stream position as bytes: the samples buffered toward the next block and every filter
+   * memory (pre-emphasis, resampler history, adaptive statistics), after a header naming the
+   * kind and a fingerprint of the spec (format in state.ts). Importing it into a front end built
+   * from the same spec continues the stream bit for bit as if it had never stopped.
+   */
+  exportState(): Uint8Array;
+  /**
+   * Continues from exportState() bytes. A state of another kind, of a front end with other
+   * parameters, of another format version, truncated or corrupt is refused with a FRONTEND_STATE
+   * error (details.reason names the problem) and changes nothing.
+   */
+  importState(bytes: Uint8Array): void;
   /** The whole recording at once; the same numbers, bit for bit, as pushing it in any chunks. */
   batch(samples: SampleArray): FeatureBatch;
 }

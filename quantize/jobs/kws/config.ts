@@ -28,6 +28,8 @@ export interface KwsJobOptions {
   epochs: number;
   patience: number;
   lr: number;
+  /** Class weights of the loss: 'balanced' = N / (C·n_c) (the stream windows are mostly _unknown_). */
+  classWeights: 'none' | 'balanced';
   /** Quantization-aware fine-tuning epochs after post-training quantization (0: PTQ only). */
   qatEpochs: number;
   qatLr: number;
@@ -62,17 +64,18 @@ export const KWS_JOB_DEFAULTS: KwsJobOptions = {
   arch: 'gru',
   hidden: 64,
   compare: ['lstm'],
-  epochs: 40,
-  patience: 8,
+  epochs: 30,
+  patience: 6,
   lr: 5e-3,
-  qatEpochs: 4,
+  classWeights: 'balanced',
+  qatEpochs: 3,
   qatLr: 5e-4,
   seed: 1,
   trainStream: { minutes: 60, seed: 2001 },
   valStream: { minutes: 60, seed: 1001 },
   windows: { lengthSec: 1.5, posMinSec: 0.1, posMaxSec: 0.45, negAfterSec: 0.7, speechLookbackSec: 1.0, positivesPerKeyword: 2, negatives: 3000, seed: 7 },
   perturb: { flite: [0.8, 0.9, 1.1, 1.2, 1.3], espeak: [0.85, 1.15] },
-  augment: { ...AUGMENT_DEFAULTS, offsetStd: 0.5 },
+  augment: { ...AUGMENT_DEFAULTS, offsetStd: 0.5, warp: { nMels: 40, maxBands: 3 } },
   detector: { windowMs: 200, refractoryMs: 1000, rearm: 1, maxFalseAcceptsPerHour: 0.5, minThreshold: 0.5 },
   jobs: 2,
 };

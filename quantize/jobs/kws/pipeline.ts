@@ -264,7 +264,7 @@ async function trainArch(arch: RecurrentKind, a: ArchInput): Promise<ArchResult>
     data: trainSet,
     val: valSet,
     name: `kws-${arch}${o.hidden}`,
-    options: { task: 'classify', arch, hidden: o.hidden, epochs: o.epochs, patience: o.patience, lr: o.lr, seed: o.seed },
+    options: { task: 'classify', arch, hidden: o.hidden, epochs: o.epochs, patience: o.patience, lr: o.lr, seed: o.seed, classWeights: o.classWeights },
     hooks: { forward: augmentingForward(o.augment, computeNormalization(trainSet.samples, trainSet.features, 'classify', 0, 1)), onEpoch: (e) => log(`  epoch ${e.epoch}: lr ${e.lr.toExponential(1)}, train loss ${e.trainLoss.toFixed(4)} acc ${(100 * (e.trainAccuracy ?? 0)).toFixed(2)}%, val loss ${e.valLoss.toFixed(4)} acc ${(100 * (e.valAccuracy ?? 0)).toFixed(2)}% (${e.seconds.toFixed(0)} s)`) },
   });
   log(`  best epoch ${tr.fit.bestEpoch} of ${tr.fit.epochsRun}, val acc ${(100 * (tr.valAccuracy ?? 0)).toFixed(2)}%`);
@@ -339,7 +339,7 @@ async function trainArch(arch: RecurrentKind, a: ArchInput): Promise<ArchResult>
           windowCounts: a.windowCounts,
           heldOutVoices: ['flite-kal16', 'flite-slt'],
         },
-        job: { arch, hidden: o.hidden, epochs: o.epochs, patience: o.patience, lr: o.lr, qatEpochs: o.qatEpochs, qatLr: o.qatLr, seed: o.seed, perturb: o.perturb, augment: o.augment, frontend: o.frontend },
+        job: { arch, hidden: o.hidden, epochs: o.epochs, patience: o.patience, lr: o.lr, classWeights: o.classWeights, qatEpochs: o.qatEpochs, qatLr: o.qatLr, seed: o.seed, perturb: o.perturb, augment: o.augment, frontend: o.frontend },
       },
     };
     const bytes = encodeModel(int8, { goldenInput: goldenOf(int8, valSet.samples) });

@@ -4,6 +4,8 @@ import { pruneCommand } from './prune.js';
 import { nabCommand } from './nab.js';
 import { quantizeCommand } from './quantize.js';
 import { trainCommand } from './train.js';
+import { dataKwsCommand } from '../data/kws/cli.js';
+import { evalKwsCommand, trainKwsCommand } from '../jobs/kws/cli.js';
 
 /** Desktop-side commands (train, prune, quantize, eval, nab...). Registered in bin/edgernn.ts. */
-export const desktopCommands: readonly Command[] = [trainCommand, evalCommand, quantizeCommand, pruneCommand, nabCommand];
+export const desktopCommands: readonly Command[] = [trainCommand, evalCommand, quantizeCommand, pruneCommand, nabCommand, dataKwsCommand, trainKwsCommand, evalKwsCommand];

@@ -17,7 +17,7 @@ const D = KWS_JOB_DEFAULTS;
 export const trainKwsCommand: Command = {
   name: 'train-kws',
   summary: 'train, quantize and tune the keyword-spotting model (models/kws.ern)',
-  help: `usage: npm run train:kws -- [options]
+  help: `usage: npm run train:kws -- [options]      (or: edgernn train-kws [options])
 
 Builds or reuses the synthetic corpora (npm run data:kws), computes features through the model's
 audio front end (cached in ${D.cacheDir}), trains a ${D.arch.toUpperCase()} ${D.hidden} classifier over 12 classes on the
@@ -84,32 +84,36 @@ options:
 
 export const evalKwsCommand: Command = {
   name: 'eval-kws',
-  summary: 'score a keyword model on the held-out voices: clip accuracy, false accepts per hour, misses',
-  help: `usage: npm run eval:kws -- [options]
+  summary: 'score a keyword model on WAV clips and the held-out stream (accuracy, false accepts per hour, misses)',
+  help: `usage: edgernn eval-kws [MODEL.ern] [--data DIR] [--stream DIR|none] [--json]
+       npm run eval:kws -- [MODEL.ern] [options]
 
 Scores a keyword model through the runtime with its own manifest: features through the front end
 in input.frontend, the detector settings in extra.kws.detector.
-  held-out clips   accuracy on <corpus>/test (flite kal16 and slt), per voice and per class
-  stream           one session over the whole held-out stream: keywords detected within 1 s of
-                   their end, false accepts per hour, miss rate
+  clips    accuracy, per class and per voice: --data is a corpus (its test split), a split folder
+           (.cache/kws/test) or any folder of <label>/<clip>.wav (labels such as _unknown_ included)
+  stream   one session over a whole stream (stream.wav + stream.json): keywords detected within
+           1 s of their end, false accepts per hour, miss rate
 
 options:
-  --model FILE     model (default ${D.out})
-  --corpus DIR     corpus with the test split (default .cache/kws)
-  --stream DIR     folder with stream.wav and stream.json (default .cache/kws-stream60/stream;
-                   'none' to skip)
-  --backend B      auto, simd, scalar, reference (default auto)
+  MODEL.ern        model (default ${D.out})
+  -d, --data DIR   clips (default .cache/kws/test)
+  --stream DIR     stream folder (default .cache/kws-stream60/stream when it exists; none: skip)
+  -b, --backend B  auto, simd, scalar, reference (default auto)
   --json           one JSON object`,
   async run(args: string[], ctx: CliContext): Promise<number> {
-    const { values } = parseFlags(args, { model: { type: 'string' }, corpus: { type: 'string' }, stream: { type: 'string' }, backend: { type: 'string', short: 'b' }, json: { type: 'boolean' } }, { min: 0, max: 0, names: '' });
+    const { values, positionals } = parseFlags(args, { data: { type: 'string', short: 'd' }, stream: { type: 'string' }, backend: { type: 'string', short: 'b' }, json: { type: 'boolean' } }, { min: 0, max: 1, names: 'MODEL.ern' });
     const abs = (p: string): string => path.resolve(ctx.cwd, p);
-    const modelPath = abs(typeof values.model === 'string' ? values.model : D.out);
+    const modelPath = abs(positionals[0] ?? D.out);
     const backend = choiceFlag(values.backend, 'backend', [...BACKENDS.filter((b) => b !== 'float'), 'auto'] as const) ?? 'auto';
-    const stream = values.stream === 'none' ? undefined : abs(typeof values.stream === 'string' ? values.stream : '.cache/kws-stream60/stream');
-    const r = await evaluateKwsFile(modelPath, { corpus: abs(typeof values.corpus === 'string' ? values.corpus : '.cache/kws'), ...(stream ? { stream } : {}), cacheDir: abs(path.join(D.cacheDir, 'features')), backend });
+    const defaultStream = abs('.cache/kws-stream60/stream');
+    const stream = values.stream === 'none' ? undefined : typeof values.stream === 'string' ? abs(values.stream) : fs.existsSync(path.join(defaultStream, 'stream.json')) ? defaultStream : undefined;
+    const data = abs(typeof values.data === 'string' ? values.data : '.cache/kws/test');
+    const r = await evaluateKwsFile(modelPath, { data, ...(stream ? { stream } : {}), cacheDir: abs(path.join(D.cacheDir, 'features')), backend });
     if (values.json) {
       const { predictions: _p, ...clips } = r.clips;
-      ctx.stdout.write(`${JSON.stringify({ ...r, clips })}\n`);
+      const { falseAcceptEvents: _f, ...stream } = r.stream ?? { falseAcceptEvents: [] };
+      ctx.stdout.write(`${JSON.stringify({ ...r, accuracy: r.clips.accuracy, clips, ...(r.stream ? { stream } : {}) })}\n`);
       return 0;
     }
     const labels = decodeModel(new Uint8Array(fs.readFileSync(modelPath)), modelPath).spec.labels;

@@ -2,18 +2,21 @@
  * Node-only: scores a shipped keyword model (`npm run eval:kws`) the way it runs on a gateway,
  * with nothing but the model file and the held-out data:
  *   - features through the front end named in the model's manifest (`input.frontend`)
- *   - clip accuracy on the held-out test split (one session per clip, label at the last step)
+ *   - clip accuracy on the held-out test split, or any <label>/<clip>.wav folder (one session per
+ *     clip, label at the last step)
  *   - the held-out stream through one never-reset session and the detector settings stored in the
  *     manifest (`extra.kws.detector`): false accepts per hour and miss rate
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  AudioFrontend,
   createRuntime,
   decodeModel,
   EdgeRnnError,
   kwsDetectorConfigOf,
   kwsTimeBaseOf,
+  readWavMono,
   validateAudioSpec,
   type BackendChoice,
   type ModelSpec,
@@ -23,9 +26,12 @@ import { readCorpusIndex, recordingFeatures, splitFeatures } from './features.js
 import { detectEvents, scoreEvents, type StreamScore, type StreamTruthLike } from './stream-eval.js';
 
 export interface KwsEvalOptions {
-  /** Corpus with the held-out test split (default .cache/kws). */
-  corpus: string;
-  /** Folder with stream.wav and stream.json (default: the 60-minute held-out stream). */
+  /**
+   * Clips to score: a corpus root (its test split), a split folder of a corpus (`.cache/kws/test`),
+   * or any folder of `<label>/<clip>.wav` (labels may start with '_', as `_unknown_` does).
+   */
+  data: string;
+  /** Folder with stream.wav and stream.json; none: no stream scoring. */
   stream?: string;
   cacheDir: string;
   backend: BackendChoice;
@@ -36,8 +42,44 @@ export interface KwsEvalResult {
   sha256: string;
   fileBytes: number;
   backend: string;
-  clips: ClipAccuracy & { corpus: string };
+  clips: ClipAccuracy & { data: string };
   stream?: StreamScore & { path: string };
+}
+
+interface LoadedClips {
+  samples: { x: Float32Array; T: number; y: number; where: string }[];
+  groups: string[];
+}
+
+/** Clips of a corpus split (cached features) or of a plain <label>/<clip>.wav folder. */
+function loadClips(data: string, spec: ModelSpec, frontend: ReturnType<typeof validateAudioSpec>, cacheDir: string): LoadedClips {
+  const split = path.basename(data);
+  const root = fs.existsSync(path.join(data, 'manifest.json')) ? data : (split === 'train' || split === 'val' || split === 'test') && fs.existsSync(path.join(data, '..', 'manifest.json')) ? path.dirname(data) : null;
+  if (root !== null) {
+    const index = readCorpusIndex(root);
+    if (index.labels.join('\u0000') !== spec.labels.join('\u0000')) throw new EdgeRnnError('BAD_DATA', `${root}: labels ${index.labels.join(', ')} differ from the model's ${spec.labels.join(', ')}`);
+    const f = splitFeatures(index, root === data ? 'test' : (split as 'train' | 'val' | 'test'), frontend, cacheDir);
+    return { samples: f.clips.map((c) => ({ x: c.x, T: c.T, y: c.y, where: c.path })), groups: f.clips.map((c) => c.speaker ?? 'noise') };
+  }
+  if (!fs.existsSync(data) || !fs.statSync(data).isDirectory()) throw new EdgeRnnError('BAD_DATA', `${data}: not a folder of <label>/<clip>.wav clips`);
+  const fe = new AudioFrontend(frontend);
+  const out: LoadedClips = { samples: [], groups: [] };
+  for (const label of fs.readdirSync(data).filter((d) => fs.statSync(path.join(data, d)).isDirectory()).sort()) {
+    const y = spec.labels.indexOf(label);
+    if (y < 0) throw new EdgeRnnError('BAD_DATA', `${path.join(data, label)}: unknown label '${label}': the model knows ${spec.labels.join(', ')}`);
+    for (const file of fs.readdirSync(path.join(data, label)).filter((f) => f.toLowerCase().endsWith('.wav')).sort()) {
+      const where = path.join(data, label, file);
+      const { info, samples } = readWavMono(new Uint8Array(fs.readFileSync(where)), { source: where });
+      if (info.sampleRateHz !== frontend.sampleRateHz) throw new EdgeRnnError('BAD_DATA', `${where}: sample rate ${info.sampleRateHz} Hz, the model's front end expects ${frontend.sampleRateHz} Hz`);
+      fe.reset();
+      const f = fe.batch(samples);
+      if (f.count === 0) throw new EdgeRnnError('BAD_DATA', `${where}: too short for one feature frame`);
+      out.samples.push({ x: f.data, T: f.count, y, where });
+      out.groups.push(file.includes('_') ? file.slice(0, file.indexOf('_')) : label);
+    }
+  }
+  if (out.samples.length === 0) throw new EdgeRnnError('BAD_DATA', `${data}: no <label>/<clip>.wav files`);
+  return out;
 }
 
 export async function evaluateKwsFile(modelPath: string, o: KwsEvalOptions): Promise<KwsEvalResult> {
@@ -47,17 +89,12 @@ export async function evaluateKwsFile(modelPath: string, o: KwsEvalOptions): Pro
   const frontend = validateAudioSpec(spec.input.frontend);
   const detector = kwsDetectorConfigOf(spec);
   const { hopMs, frameMs } = kwsTimeBaseOf(spec);
-  const index = readCorpusIndex(o.corpus);
-  if (index.labels.join('\u0000') !== spec.labels.join('\u0000')) {
-    throw new EdgeRnnError('BAD_DATA', `${o.corpus}: labels ${index.labels.join(', ')} differ from the model's ${spec.labels.join(', ')}`);
-  }
+  const clips = loadClips(o.data, spec, frontend, o.cacheDir);
   const rt = await createRuntime();
   const model = await rt.load(bytes, { backend: o.backend, source: modelPath });
   try {
-    const test = splitFeatures(index, 'test', frontend, o.cacheDir);
-    const samples = test.clips.map((c) => ({ x: c.x, T: c.T, y: c.y, where: c.path }));
-    const clips = clipAccuracy(model, samples, spec.labels, test.clips.map((c) => c.speaker ?? 'noise'));
-    const res: KwsEvalResult = { model: modelPath, sha256: model.sha256, fileBytes: bytes.length, backend: model.backend, clips: { ...clips, corpus: o.corpus } };
+    const acc = clipAccuracy(model, clips.samples, spec.labels, clips.groups);
+    const res: KwsEvalResult = { model: modelPath, sha256: model.sha256, fileBytes: bytes.length, backend: model.backend, clips: { ...acc, data: o.data } };
     const streamDir = o.stream;
     if (streamDir !== undefined) {
       const wav = path.join(streamDir, 'stream.wav');
@@ -79,7 +116,7 @@ export function formatKwsEval(r: KwsEvalResult, labels: readonly string[]): stri
   const c = r.clips;
   const lines = [
     `${r.model}: ${r.fileBytes} bytes, backend ${r.backend}`,
-    `  held-out clips (${c.corpus}, ${c.samples} clips): accuracy ${(100 * c.accuracy).toFixed(2)}%  (${Object.entries(c.perGroup).map(([g, a]) => `${g} ${(100 * a).toFixed(1)}%`).join(', ')})`,
+    `  clips (${c.data}, ${c.samples} clips): accuracy ${(100 * c.accuracy).toFixed(2)}%  (${Object.entries(c.perGroup).map(([g, a]) => `${g} ${(100 * a).toFixed(1)}%`).join(', ')})`,
     `  recall per class: ${labels.map((l) => `${l} ${(100 * c.perClass[l]!.recall).toFixed(0)}%`).join(', ')}`,
   ];
   if (r.stream) {

@@ -2,9 +2,9 @@
  * Front-end adapter (Node-only module): turns a device's samples into model input frames. A
  * model's manifest names its front end (`input.frontend.kind`); the gateway asks a registry for
  * a factory of that kind. `none` ships here: every sample (channels = the model's input size)
- * is one frame. Streaming front ends from src/features (audio MFCC, IMU windows) register
- * through GatewayOptions.frontends with this same interface, so the gateway does not change
- * when they arrive.
+ * is one frame. The streaming front ends of src/features (log-mel, MFCC, IMU windows, series)
+ * come through frontEndFromStreaming (feature-frontends.ts); others register through
+ * GatewayOptions.frontends with this same interface.
  *
  * Samples reach the front end at its sampleRateHz: the gateway resamples (linear interpolation)
  * when a device's rate differs.
@@ -38,8 +38,15 @@ export interface FrontEnd {
   /** Consumes n interleaved samples [n][channels] and emits every completed frame. */
   push(samples: Float32Array, n: number, sink: FrameSink): void;
   reset(): void;
-  /** Buffered samples and filter state, so a stream continues exactly after eviction or hand-off. */
+  /**
+   * Buffered samples and filter state, so a stream continues exactly after eviction, restart or
+   * hand-off. Empty for a front end that keeps nothing between pushes.
+   */
   exportState(): Uint8Array;
+  /**
+   * Continues from exportState() bytes; throws (changing nothing) when they do not fit. Empty
+   * bytes (a state saved by a gateway that kept no front-end state) restart the front end.
+   */
   importState(bytes: Uint8Array): void;
 }
 
@@ -89,7 +96,9 @@ export const BUILTIN_FRONTENDS: Readonly<Record<string, FrontEndFactory>> = { no
 /**
  * The streaming front-end shape of src/features (StreamingFrontend), restated structurally so
  * this adapter does not depend on that module's build: push() calls onOutput once per block of
- * framesPerOutput frames of featureSize values.
+ * framesPerOutput frames of featureSize values; exportState()/importState() carry the buffered
+ * samples and filter memory (importState refuses, changing nothing, a state of another kind or
+ * spec, or a corrupt one: FRONTEND_STATE).
  */
 export interface StreamingFrontendLike {
   readonly kind: string;
@@ -99,6 +108,8 @@ export interface StreamingFrontendLike {
   readonly frameRateHz: number | undefined;
   push(samples: ArrayLike<number>, onOutput: (output: Float32Array, index: number) => void): number;
   reset(): void;
+  exportState(): Uint8Array;
+  importState(bytes: Uint8Array): void;
 }
 
 /**
@@ -106,8 +117,11 @@ export interface StreamingFrontendLike {
  * consumes (its spec's sampleRateHz or inputRateHz: it resamples itself). Blocks of one frame
  * stream; blocks of W frames are independent windows (state reset before, detector on the
  * last frame). Frame times are spread evenly over the pushed samples (the interface does not
- * say which sample completed a block). Buffered samples are not part of exportState(): an
- * evicted or handed-off stream restarts its front end (at most one window of samples lost).
+ * say which sample completed a block). exportState() is the front end's own state (the partial
+ * frame or window, resampler and pre-emphasis memory, adaptive statistics), so an evicted,
+ * restarted or handed-off stream continues bit for bit. Backward compatibility: a saved stream
+ * without front-end state (empty bytes: written before front ends exported theirs) restarts the
+ * front end, as those gateways did, and keeps the model state.
  */
 export function frontEndFromStreaming(fe: StreamingFrontendLike, inputRateHz: number | undefined, hopSamples: number): FrontEnd {
   const F = fe.framesPerOutput;
@@ -138,9 +152,10 @@ export function frontEndFromStreaming(fe: StreamingFrontendLike, inputRateHz: nu
       sink = null;
     },
     reset: () => fe.reset(),
-    exportState: () => new Uint8Array(0),
-    importState() {
-      fe.reset();
+    exportState: () => fe.exportState(),
+    importState(bytes) {
+      if (bytes.length === 0) fe.reset();
+      else fe.importState(bytes);
     },
   };
 }

@@ -477,9 +477,10 @@ export class Gateway {
     const saved = this.stateStore.load(key);
     if (saved) {
       try {
-        ns.importState(saved);
+        const r = ns.importState(saved);
         this.metrics.inc('state_restores_total');
         this.logger.debug('stream restored', { device, sensor, lastSeq: ns.lastSeq, frameIndex: ns.frameIndex });
+        if (r.frontendRestarted) this.logger.info('saved stream state has no front-end state (saved by an older gateway): model state restored, front end restarted', { device, sensor });
       } catch (e) {
         this.metrics.inc('state_errors_total');
         this.logger.warn('saved stream state not used', { device, sensor, error: (e as Error).message });
@@ -579,7 +580,8 @@ export class Gateway {
     if (live) {
       this.drainStream(live);
       try {
-        live.importState(bytes);
+        const r = live.importState(bytes);
+        if (r.frontendRestarted) this.logger.info('handed-off stream state has no front-end state (sent by an older gateway): model state restored, front end restarted', { key });
       } catch (e) {
         this.metrics.inc('state_errors_total');
         this.logger.warn('handed-off stream state not used', { key, error: (e as Error).message });

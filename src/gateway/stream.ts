@@ -359,6 +359,10 @@ export class DeviceStream {
    * The whole stream as bytes (queued frames must have been stepped): a JSON header and the
    * session and front-end states.
    *   u32 LE header length | header JSON (utf-8) | session state | front-end state
+   * The front-end state (FrontEnd.exportState: for src/features front ends their own header,
+   * kind, spec fingerprint and checksum) holds the samples buffered toward the next frame or
+   * window, so the stream continues bit for bit. States written before front ends exported
+   * theirs have frontendBytes 0 and the same layout (version 1 either way).
    */
   exportState(): Uint8Array {
     if (this.count !== 0 || this.held.length !== 0) throw new EdgeRnnError('GATEWAY_STATE', `stream ${this.key}: export with ${this.count} queued frames and ${this.held.length} held messages`);
@@ -392,8 +396,12 @@ export class DeviceStream {
     return out;
   }
 
-  /** Restores exportState() bytes; throws GATEWAY_STATE (leaving a fresh stream) when they do not fit. */
-  importState(bytes: Uint8Array): void {
+  /**
+   * Restores exportState() bytes; throws GATEWAY_STATE (leaving a fresh stream) when they do not
+   * fit. `frontendRestarted`: the bytes carried no front-end state (saved by an older gateway)
+   * though this front end keeps one, so the model state continues and the front end starts over.
+   */
+  importState(bytes: Uint8Array): { frontendRestarted: boolean } {
     const fail = (why: string) => new EdgeRnnError('GATEWAY_STATE', `stream ${this.key}: cannot import saved state: ${why}`);
     if (bytes.length < 4) throw fail('shorter than its header');
     const hl = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(0, true);
@@ -436,6 +444,7 @@ export class DeviceStream {
     this.evIn.set(ev.inputs);
     this.evScore.set(ev.scores);
     this.evTs.set(ev.ts);
+    return { frontendRestarted: fb === 0 && this.frontend.exportState().length > 0 };
   }
 
   dispose(): void {

@@ -4,7 +4,7 @@
  * an oracle that computes the features in one batch and runs a plain Session.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { calibrateAbsMax, createRuntime, defaultActivations, encodeModel, quantizeModel, Rng, type FrontendSpec, type Model, type ModelSpec } from '../../src/index.js';
+import { Rng, type FrontendSpec, type Model } from '../../src/index.js';
 import { audioFrontendSpec, createFrontend } from '../../src/features/index.js';
 import type { Alert } from '../../src/gateway/alert.js';
 import { ManualClock } from '../../src/gateway/clock.js';
@@ -14,35 +14,7 @@ import { createSmoothingDetector, createThresholdDetector } from '../../src/gate
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
-
-/** GRU I->8 + dense 8->2 + softmax, random weights, quantized with ranges from `calib` feature frames. */
-async function featureModel(I: number, frontend: FrontendSpec, calib: Float32Array, seed: number): Promise<Model> {
-  const rng = new Rng(seed);
-  const H = 8;
-  const spec: ModelSpec = {
-    name: `feat-${frontend.kind}`,
-    version: '1.0.0',
-    task: 'classify',
-    labels: ['background', 'event'],
-    input: { size: I, frontend },
-    precision: 'float32',
-    layers: [
-      {
-        kind: 'gru',
-        inputSize: I,
-        hiddenSize: H,
-        direction: 'forward',
-        activations: defaultActivations('gru', 1),
-        float: { W: new Float32Array(3 * H * I).map(() => rng.uniform(-0.3, 0.3)), R: new Float32Array(3 * H * H).map(() => rng.uniform(-0.3, 0.3)), B: new Float32Array(6 * H).map(() => rng.uniform(-0.2, 0.2)) },
-      },
-      { kind: 'dense', inputSize: H, outputSize: 2, activation: 'none', float: { W: new Float32Array(2 * H).map(() => rng.uniform(-2, 2)), B: new Float32Array([0.5, -0.5]) } },
-      { kind: 'softmax', size: 2 },
-    ],
-    training: {},
-  };
-  const q = quantizeModel(spec, calibrateAbsMax(spec, [calib]));
-  return (await createRuntime()).load(encodeModel(q));
-}
+import { featureModel } from './feature-fixtures.js';
 
 const gateways: Gateway[] = [];
 afterEach(async () => {

@@ -19,6 +19,7 @@
 import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
 import type { DetectorConfig } from '../../gateway/config.js';
 import type { Detector, DetectorContext, DetectorFactory } from '../../gateway/detectors.js';
+import { asGatewayDetector } from '../gateway-adapter.js';
 import { FRAME_DETECT, type FrontEnd, type FrontEndContext } from '../../gateway/frontend.js';
 import type { FrontendSpec, ModelSpec } from '../../model/spec.js';
 import { validateSeriesSpec, type SeriesFrontendSpec } from '../../features/series.js';
@@ -81,23 +82,7 @@ export function anomalyDetectorFactory(spec?: Pick<ModelSpec, 'name' | 'extra'>)
       }
       throw e;
     }
-    const d = new ForecastAnomalyDetector(o);
-    return {
-      get lastScore() {
-        return d.lastScore;
-      },
-      step: (output, input) => d.step(output, input),
-      reset: () => d.reset(),
-      exportState: () => d.exportState(),
-      importState(state) {
-        try {
-          d.importState(state);
-        } catch (e) {
-          if (isEdgeRnnError(e, 'STATE_MISMATCH')) throw new EdgeRnnError('GATEWAY_STATE', e.message);
-          throw e;
-        }
-      },
-    };
+    return asGatewayDetector(new ForecastAnomalyDetector(o));
   };
 }
 

@@ -20,6 +20,7 @@
 import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
 import type { DetectorConfig } from '../../gateway/config.js';
 import type { Detector, DetectorContext, DetectorFactory } from '../../gateway/detectors.js';
+import { asGatewayDetector } from '../gateway-adapter.js';
 import type { ModelSpec } from '../../model/spec.js';
 import { checkKwsDetectorOptions, KwsDetector, type KwsDetectorConfig, type KwsDetectorOptions } from './detector.js';
 import { kwsDetectorConfigOf, kwsTimeBaseOf } from './model.js';
@@ -64,23 +65,7 @@ export function kwsDetectorFactory(spec?: Pick<ModelSpec, 'name' | 'labels' | 'i
       }
       throw e;
     }
-    const d = new KwsDetector(o);
-    return {
-      get lastScore() {
-        return d.lastScore;
-      },
-      step: (output, input) => d.step(output, input),
-      reset: () => d.reset(),
-      exportState: () => d.exportState(),
-      importState(state) {
-        try {
-          d.importState(state);
-        } catch (e) {
-          if (isEdgeRnnError(e, 'STATE_MISMATCH')) throw new EdgeRnnError('GATEWAY_STATE', e.message);
-          throw e;
-        }
-      },
-    };
+    return asGatewayDetector(new KwsDetector(o));
   };
 }
 

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeModel, encodeModel, type ImuFrontendSpec, type ModelSpec, type Runtime } from '../../../src/index.js';
+import { decodeModel, EdgeRnnError, encodeModel, type ImuFrontendSpec, type ModelSpec, type Runtime } from '../../../src/index.js';
 import type { ClassificationReport } from '../../eval/metrics.js';
 import type { EpochRecord } from '../../train/trainer.js';
 import { groupKFold, type Fold } from './folds.js';
@@ -30,6 +30,8 @@ export interface CvOptions {
   kind?: string;
   /** Replaces a fold's training recordings (default: the real ones). */
   trainSet?(recs: readonly HmpRecording[], fold: Fold): HmpRecording[];
+  /** Fail instead of training when a fold model is not cached (benchmarks, reports). */
+  requireCached?: boolean;
   log?(line: string): void;
   onEpoch?(fold: number, stage: string, r: EpochRecord): void;
 }
@@ -75,6 +77,9 @@ export function crossValidationModels(ds: HmpDataset, recipe: HarRecipe, o: CvOp
       o.log?.(`fold ${fold.index} (test ${fold.test.join('+')}): cached in ${path.relative(process.cwd(), dir)}`);
       out.push({ fold, float, int8, frontend: int8.input.frontend as unknown as ImuFrontendSpec, cached: true });
       continue;
+    }
+    if (o.requireCached) {
+      throw new EdgeRnnError('DATASET_MISSING', `fold ${fold.index} (${kind}) is not in the cache ${dir}: run npm run train:har${kind === 'synthetic' ? ' and npm run eval:har -- --synthetic' : ''} first`, { fold: fold.index, cache: dir });
     }
     const real = ds.recordings.filter((r) => fold.train.includes(r.volunteer));
     const train = o.trainSet ? o.trainSet(real, fold) : real;

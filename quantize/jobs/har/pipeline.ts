@@ -14,7 +14,7 @@ import type { EpochRecord } from '../../train/trainer.js';
 import { trainModel } from '../../train/train-model.js';
 import { HAR_CLASSES } from './classes.js';
 import type { HmpRecording } from './hmp.js';
-import { augmentRecording, type AugmentOptions } from './augment.js';
+import { augmentRecording, DEFAULT_AUGMENT, type AugmentOptions } from './augment.js';
 import { fitHarNormalization, harFrontendSpec, recordingFrames, windowSamples } from './windows.js';
 
 export interface HarRecipe {
@@ -66,7 +66,7 @@ export const DEFAULT_HAR_RECIPE: HarRecipe = {
   layers: 1,
   denseHidden: [],
   epochs: 40,
-  patience: 10,
+  patience: 8,
   lr: 5e-3,
   batchSize: 32,
   dropout: 0,
@@ -75,7 +75,7 @@ export const DEFAULT_HAR_RECIPE: HarRecipe = {
   pruneSparsity: 0,
   pruneEpochs: 10,
   qatEpochs: 0,
-  augment: null,
+  augment: { ...DEFAULT_AUGMENT },
   seed: 1,
 };
 

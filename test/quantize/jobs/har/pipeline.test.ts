@@ -17,30 +17,9 @@ import { groupKFold } from '../../../../quantize/jobs/har/folds.js';
 import { codesToG, loadHmp, parseHmpText, type HmpRecording } from '../../../../quantize/jobs/har/hmp.js';
 import { DEFAULT_HAR_RECIPE, evenlySpaced, splitRecordings, trainHar } from '../../../../quantize/jobs/har/pipeline.js';
 import { harReports, scoreRecordings } from '../../../../quantize/jobs/har/score.js';
+import { writeSyntheticHmp } from './hmp-fixture.js';
 import { continuousStreams } from '../../../../quantize/jobs/har/streaming.js';
 import { fitHarNormalization, harFrontendSpec, padCodes, recordingFrames, recordingWindows, samplesPerWindow } from '../../../../quantize/jobs/har/windows.js';
-
-const FOLDER: Record<string, string> = { walk: 'Walk', sitdown_chair: 'Sitdown_chair', drink_glass: 'Drink_glass', climb_stairs: 'Climb_stairs' };
-
-/** Writes an HMP-layout folder of synthetic recordings: `perClass` files per activity and volunteer. */
-function writeSyntheticHmp(activities: string[], volunteers: string[], perClass: number, seed: number): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-hmp-'));
-  let k = 0;
-  for (const a of activities) {
-    fs.mkdirSync(path.join(root, FOLDER[a]!));
-    for (const v of volunteers) {
-      for (let i = 0; i < perClass; i++) {
-        const codes = synthesizeRecording(HMP_GENERATOR_MODEL, a, seed + k);
-        const lines: string[] = [];
-        for (let t = 0; t < codes.length / 3; t++) lines.push(`${codes[t * 3]} ${codes[t * 3 + 1]} ${codes[t * 3 + 2]}`);
-        const stamp = `2011-03-24-10-${String(10 + (k % 50)).padStart(2, '0')}-${String(k % 60).padStart(2, '0')}`;
-        fs.writeFileSync(path.join(root, FOLDER[a]!, `Accelerometer-${stamp}-${a}-${v}.txt`), `${lines.join('\n')}\n`);
-        k++;
-      }
-    }
-  }
-  return root;
-}
 
 function err(f: () => unknown): EdgeRnnError {
   try {
@@ -183,7 +162,7 @@ describe('end to end on synthetic HMP files', () => {
   it('trains float32 → int8, the front end rides in the manifest, the runtime scores it', async () => {
     const root = writeSyntheticHmp(['walk', 'sitdown_chair', 'drink_glass'], ['f1', 'm1'], 5, 10);
     const ds = loadHmp(root);
-    const recipe = { ...DEFAULT_HAR_RECIPE, hidden: 16, epochs: 15, patience: 15, maxWindowsPerRecording: 6 };
+    const recipe = { ...DEFAULT_HAR_RECIPE, hidden: 16, epochs: 15, patience: 15, maxWindowsPerRecording: 6, augment: null };
     const tr = trainHar(ds.recordings, recipe, { source: root, sha256: ds.sha256 });
     expect(tr.int8.precision).toBe('int8');
     expect(tr.int8.labels).toEqual([...HAR_CLASSES]);

@@ -1,0 +1,97 @@
+/**
+ * The shipped HAR model in the MQTT gateway on the embedded aedes broker: the 'har' detector and
+ * the IMU front end (src/features, wrapped by the gateway's frontEndFromStreaming) plugged in
+ * through GatewayOptions; a device publishes 6-bit codes of a synthetic scenario (the IMU
+ * generator) as JSON; the alerts equal an offline oracle (HarStream + the same detector).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MqttClient } from 'mqtt';
+import { createFrontend, createRuntime, HAR_DETECTORS, HarStream, createHarDetector, type ImuFrontendSpec, type Model } from '../../../src/index.js';
+import type { Alert } from '../../../src/gateway/alert.js';
+import { ManualClock } from '../../../src/gateway/clock.js';
+import { ENCODERS } from '../../../src/gateway/codecs.js';
+import { parseGatewayConfig } from '../../../src/gateway/config.js';
+import { frontEndFromStreaming, type FrontEndFactory } from '../../../src/gateway/frontend.js';
+import { Gateway } from '../../../src/gateway/gateway.js';
+import { memoryLogger } from '../../../src/gateway/logger.js';
+import { ImuGenerator, planScenario } from '../../../firmware-sim/imu/generator.js';
+import { HMP_GENERATOR_MODEL } from '../../../firmware-sim/imu/hmp-model.gen.js';
+import { connectClient, publishAsync, subscribeAsync, tmpDir, waitFor } from '../../gateway/fixtures.js';
+
+const MODEL_FILE = path.resolve(import.meta.dirname, '../../../models/har.ern');
+const T0 = 1_700_000_000_000;
+const DETECTOR = { kind: 'har', smoothing: 'hmm', stay: 0.9, minSteps: 2 };
+
+/** The adapter a gateway needs for IMU models: the src/features front end, its hop in input samples. */
+const imuFrontEnd: FrontEndFactory = (spec, ctx) => {
+  const s = spec as unknown as ImuFrontendSpec;
+  return frontEndFromStreaming(createFrontend(spec, { expectedFeatureSize: ctx.inputSize }), s.inputRateHz, (s.hop * s.inputRateHz) / s.rateHz);
+};
+
+describe('HAR in the gateway (embedded aedes)', () => {
+  let model: Model;
+  let gw: Gateway;
+  let dev: MqttClient;
+  let consumer: MqttClient;
+  const received: Alert[] = [];
+
+  beforeAll(async () => {
+    model = await (await createRuntime()).load(new Uint8Array(fs.readFileSync(MODEL_FILE)), { source: 'har.ern' });
+    const config = parseGatewayConfig({
+      site: 'home',
+      gatewayId: 'gw1',
+      broker: { url: 'embedded' },
+      models: { har: 'har.ern' },
+      routes: [{ sensor: 'wrist', model: 'har', codec: 'json', channels: 3, sampleRateHz: 32, detector: DETECTOR }],
+      stateDir: tmpDir(),
+      metrics: { intervalMs: 0, httpPort: 0 },
+    });
+    gw = await Gateway.create({ config, models: { har: model }, clock: new ManualClock(T0), logger: memoryLogger('warn'), detectors: HAR_DETECTORS, frontends: { imu: imuFrontEnd } });
+    consumer = await connectClient(gw.broker!.url, { clientId: 'consumer' });
+    consumer.on('message', (_t, p) => received.push(JSON.parse(p.toString()) as Alert));
+    await subscribeAsync(consumer, gw.topics.alertsFilter());
+    dev = await connectClient(gw.broker!.url, { clientId: 'wrist' });
+  });
+
+  afterAll(async () => {
+    dev?.end(true);
+    consumer?.end(true);
+    await gw?.stop();
+    model?.dispose();
+  });
+
+  it('announces the activities the offline oracle announces, window for window', async () => {
+    const scenario = planScenario(HMP_GENERATOR_MODEL, { seed: 21, durationS: 240 });
+    const codes = new ImuGenerator(HMP_GENERATOR_MODEL, { seed: 21, scenario }).read(1e9).codes;
+    // Oracle: the same front end and model window by window, the same detector.
+    const stream = new HarStream(model, { smoothing: { kind: 'none' } });
+    const det = createHarDetector(DETECTOR, { labels: model.labels, outputSize: model.outputSize, inputSize: model.inputSize, path: 'oracle' });
+    const expected: Array<{ label: string; score: number; frameIndex: number }> = [];
+    const W = (model.spec.input.frontend as unknown as ImuFrontendSpec).windowSize;
+    stream.push(codes, (w) => {
+      const ev = det.step(w.posterior, w.posterior);
+      if (ev) expected.push({ ...ev, frameIndex: (w.index + 1) * W });
+    });
+    stream.dispose();
+    expect(expected.length).toBeGreaterThanOrEqual(3);
+    const n = codes.length / 3;
+    let seq = 0;
+    for (let i = 0; i < n; i += 32) {
+      const chunk = Array.from(codes.subarray(i * 3, Math.min(n, i + 32) * 3));
+      await publishAsync(dev, gw.topics.sensor('alice', 'wrist'), ENCODERS.json(chunk, 3, { seq: seq++, rateHz: 32 }));
+      // A wrist node sends one message a second; each drain runs what arrived, as the gateway's
+      // scheduler does in real time (all 4 minutes at once would overflow the device queue).
+      await waitFor(() => gw.metrics.counters.messages_total === seq, `${seq} messages at the gateway`);
+      gw.drainNow();
+    }
+    await waitFor(() => received.length >= expected.length, `${expected.length} alerts at the consumer`);
+    const got = [...received].sort((a, b) => a.frameIndex - b.frameIndex);
+    expect(got.map((a) => [a.label, a.frameIndex])).toEqual(expected.map((e) => [e.label, e.frameIndex]));
+    got.forEach((a, i) => expect(a.score).toBeCloseTo(expected[i]!.score, 6));
+    expect(got.every((a) => a.detector === 'har' && a.model.name === 'har')).toBe(true);
+    expect(gw.metrics.counters.decode_errors_total).toBe(0);
+    expect(gw.metrics.counters.dropped_samples_total).toBe(0);
+  });
+});

@@ -1,0 +1,50 @@
+/** `edgernn har` (npm run train:har / eval:har): usage errors exit 2, a missing dataset exits 1 saying where to get it. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../../../src/cli/framework.js';
+import { synthesizeRecording } from '../../../../firmware-sim/imu/generator.js';
+import { HMP_GENERATOR_MODEL } from '../../../../firmware-sim/imu/hmp-model.gen.js';
+import { harCommand } from '../../../../quantize/jobs/har/cli.js';
+
+async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(['har', ...args], [harCommand], { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: process.cwd() });
+  return { code, out, err };
+}
+
+describe('edgernn har', () => {
+  it('usage errors exit 2 and show the help', async () => {
+    const none = await run();
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/missing an action/);
+    const bad = await run('fly');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/unknown action 'fly': expected stats, train, eval or fit-generator/);
+    const flag = await run('eval', '--folds', '1');
+    expect(flag.code).toBe(2);
+    expect(flag.err).toMatch(/--folds needs an integer >= 2/);
+  });
+
+  it('a missing dataset exits 1 with DATASET_MISSING and where to download it', async () => {
+    const r = await run('train', '--data', '/nonexistent/hmp');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/error \[DATASET_MISSING\]: HMP dataset not found at \/nonexistent\/hmp: download .*UCI.*--data/);
+  });
+
+  it('stats prints recordings per activity and volunteer', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-hmp-cli-'));
+    fs.mkdirSync(path.join(root, 'Walk'));
+    for (const [i, v] of ['f1', 'f1', 'm3'].entries()) {
+      const c = synthesizeRecording(HMP_GENERATOR_MODEL, 'walk', i, 64);
+      const lines = Array.from({ length: 64 }, (_, t) => `${c[t * 3]} ${c[t * 3 + 1]} ${c[t * 3 + 2]}`);
+      fs.writeFileSync(path.join(root, 'Walk', `Accelerometer-2011-03-24-10-00-0${i}-walk-${v}.txt`), lines.join('\n'));
+    }
+    const r = await run('stats', '--data', root);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/\| activity \| f1 \| m3 \| recordings \| volunteers \| median s \| total min \|/);
+    expect(r.out).toMatch(/\| \*\*walk\*\* \| 2 \| 1 \| 3 \| 2 \| 2\.0 \| 0\.1 \|/);
+  });
+});

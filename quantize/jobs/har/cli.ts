@@ -52,6 +52,8 @@ options:
   --skip-cv        train: the final model only (its manifest then has no CV metrics)
   --synthetic      eval: also train each fold on generator output only and score it on real data
   --cache DIR      fold-model cache (default .cache/har)
+  --recipe JSON    train/eval: override fields of the recipe, e.g. '{"hidden":48,"windowSize":96}'
+                   (fold models are cached per recipe, so variants do not overwrite each other)
   --created-at T   manifest time (default SOURCE_DATE_EPOCH, else now)
   --json           machine-readable summary`;
 
@@ -158,9 +160,30 @@ function report(run: CvRun, title: string): string {
   ].join('\n');
 }
 
+/** HAR_RECIPE with the --recipe overrides: known fields only, each of the default's type. */
+export function recipeFrom(json: unknown): HarRecipe {
+  if (json === undefined) return HAR_RECIPE;
+  let o: unknown;
+  try {
+    o = JSON.parse(String(json));
+  } catch (e) {
+    throw usageError(`--recipe must be a JSON object, got ${JSON.stringify(json)} (${(e as Error).message})`);
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw usageError(`--recipe must be a JSON object, got ${JSON.stringify(json)}`);
+  const r: Record<string, unknown> = { ...HAR_RECIPE };
+  for (const [k, v] of Object.entries(o)) {
+    if (!(k in HAR_RECIPE)) throw usageError(`--recipe: unknown field '${k}': expected one of ${Object.keys(HAR_RECIPE).join(', ')}`);
+    const d = (HAR_RECIPE as unknown as Record<string, unknown>)[k];
+    const kindOf = (x: unknown): string => (x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x);
+    if (kindOf(v) !== kindOf(d) && !(k === 'augment' && (v === null || kindOf(v) === 'object'))) throw usageError(`--recipe: field '${k}' must be ${kindOf(d)}, got ${JSON.stringify(v)}`);
+    r[k] = v;
+  }
+  return r as unknown as HarRecipe;
+}
+
 async function train(values: Record<string, unknown>, ctx: CliContext): Promise<number> {
+  const recipe = recipeFrom(values.recipe);
   const l = load(values, ctx);
-  const recipe = HAR_RECIPE;
   let metrics: Record<string, unknown> | undefined;
   let run: CvRun | undefined;
   if (!values['skip-cv']) {
@@ -210,12 +233,13 @@ async function train(values: Record<string, unknown>, ctx: CliContext): Promise<
 }
 
 async function evaluate(values: Record<string, unknown>, ctx: CliContext): Promise<number> {
+  const recipe = recipeFrom(values.recipe);
   const l = load(values, ctx);
-  const run = await runCv(l, HAR_RECIPE, ctx);
+  const run = await runCv(l, recipe, ctx);
   const out: Record<string, unknown> = { real: manifestMetrics(run, l.folds) };
   if (!values.json) ctx.stdout.write(`${report(run, 'trained on real recordings')}\n`);
   if (values.synthetic) {
-    const syn = await runCv(l, HAR_RECIPE, ctx, {
+    const syn = await runCv(l, recipe, ctx, {
       kind: 'synthetic',
       trainSet: (recs, fold) => synthesizeLike(fitHmpGenerator(recs, l.ds.sha256), recs, 1000 + fold.index),
     });
@@ -254,6 +278,7 @@ export const harCommand: Command = {
         'skip-cv': { type: 'boolean' },
         synthetic: { type: 'boolean' },
         cache: { type: 'string' },
+        recipe: { type: 'string' },
         'created-at': { type: 'string' },
         json: { type: 'boolean' },
       },

@@ -26,6 +26,15 @@ describe('edgernn har', () => {
     const flag = await run('eval', '--folds', '1');
     expect(flag.code).toBe(2);
     expect(flag.err).toMatch(/--folds needs an integer >= 2/);
+    const notJson = await run('eval', '--recipe', '{hidden:3}');
+    expect(notJson.code).toBe(2);
+    expect(notJson.err).toMatch(/--recipe must be a JSON object, got "\{hidden:3\}"/);
+    const unknown = await run('eval', '--recipe', '{"hiden":48}');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/--recipe: unknown field 'hiden': expected one of rateHz, windowSize, .*hidden/);
+    const wrongType = await run('train', '--recipe', '{"hidden":"48"}');
+    expect(wrongType.code).toBe(2);
+    expect(wrongType.err).toMatch(/--recipe: field 'hidden' must be number, got "48"/);
   });
 
   it('a missing dataset exits 1 with DATASET_MISSING and where to download it', async () => {

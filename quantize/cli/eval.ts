@@ -1,9 +1,15 @@
-import { BACKENDS, createRuntime } from '../../src/index.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { AUDIO_FRONTEND_KINDS, BACKENDS, createRuntime, EdgeRnnError, type BackendChoice, type ImuFrontendSpec, type ModelSpec } from '../../src/index.js';
+import type { CliContext } from '../../src/cli/framework.js';
 import { choiceFlag, parseFlags, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
 import type { TrainTask } from '../data/dataset.js';
 import { evaluateModel, type ModelEvaluation } from '../eval/evaluate-model.js';
 import { DATA_FLAGS, DATA_HELP, loadData, readModel, requireString } from './common.js';
+import { evaluateKwsFile, formatKwsEval } from '../jobs/kws/eval-job.js';
+import { loadHmp } from '../jobs/har/hmp.js';
+import { harReports, scoreRecordings } from '../jobs/har/score.js';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -16,12 +22,23 @@ Runs the model through the runtime, one session per sequence, as on the device.
   autoencoder  reconstruction MSE/MAE; per-sequence errors with --json
   --json       one JSON object; classifiers have an "accuracy" field
 
+Each job's own data format, chosen by the model's front end when --data is a folder:
+  mfcc/logmel  a folder of <label>/<clip>.wav (Speech Commands layout; _unknown_, _silence_
+  (kws)        included) or a corpus split of npm run data:kws: clip accuracy, per class and voice
+  imu (har)    an HMP dataset root (<Activity>/Accelerometer-...-<volunteer>.txt): accuracy per
+               recording (mean window posterior) and per window
+  series       NAB: use edgernn nab (windows, profiles, normalized scores)
+
 ${DATA_HELP}`,
   async run(args, ctx) {
     const { values, positionals } = parseFlags(args, { data: { type: 'string', short: 'd' }, json: { type: 'boolean' }, backend: { type: 'string', short: 'b' }, ...DATA_FLAGS }, { min: 1, max: 1, names: 'MODEL.ern' });
     const dataPath = requireString(values.data, '--data');
     const backend = choiceFlag(values.backend, 'backend', [...BACKENDS, 'auto'] as const) ?? 'auto';
     const { spec, bytes } = readModel(positionals[0]!, ctx);
+    const kind = (spec.input.frontend as { kind?: unknown } | undefined)?.kind;
+    const folder = fs.existsSync(path.resolve(ctx.cwd, dataPath)) && fs.statSync(path.resolve(ctx.cwd, dataPath)).isDirectory();
+    if (folder && (AUDIO_FRONTEND_KINDS as readonly unknown[]).includes(kind)) return evalAudioFolder(positionals[0]!, dataPath, backend, values.json === true, ctx);
+    if (folder && kind === 'imu') return evalHmpFolder(positionals[0]!, spec, dataPath, backend, values.json === true, ctx);
     const task: TrainTask = spec.task === 'forecast' || spec.task === 'autoencoder' ? spec.task : 'classify';
     const data = await loadData(dataPath, values, ctx, task, {
       ...(task === 'classify' ? { labels: spec.labels } : {}),
@@ -40,6 +57,40 @@ ${DATA_HELP}`,
     return 0;
   },
 };
+
+/** Keyword model on a <label>/<clip>.wav folder, through the manifest's front end. */
+async function evalAudioFolder(model: string, data: string, backend: BackendChoice | 'float', json: boolean, ctx: CliContext): Promise<number> {
+  const file = path.resolve(ctx.cwd, model);
+  const r = await evaluateKwsFile(file, { data: path.resolve(ctx.cwd, data), cacheDir: path.resolve(ctx.cwd, '.cache/kws-job/features'), backend: backend === 'float' ? 'auto' : backend });
+  if (json) {
+    const { predictions: _p, ...clips } = r.clips;
+    ctx.stdout.write(`${JSON.stringify({ model, task: 'kws', backend: r.backend, data, samples: clips.samples, accuracy: clips.accuracy, perClass: clips.perClass, perGroup: clips.perGroup })}\n`);
+  } else {
+    const { spec } = readModel(model, ctx);
+    ctx.stdout.write(`${formatKwsEval(r, spec.labels)}\n`);
+  }
+  return 0;
+}
+
+/** Activity model on an HMP-format folder: one session per window, recording = mean posterior. */
+async function evalHmpFolder(model: string, spec: ModelSpec, data: string, backend: BackendChoice | 'float', json: boolean, ctx: CliContext): Promise<number> {
+  const root = path.resolve(ctx.cwd, data);
+  const folders = fs.readdirSync(root).filter((d) => fs.statSync(path.join(root, d)).isDirectory()).map((d) => d.toLowerCase());
+  // An HMP root also holds activities outside the model's classes (brush_teeth, ...): those are skipped.
+  const activities = spec.labels.filter((l) => folders.includes(l));
+  if (activities.length === 0) throw new EdgeRnnError('BAD_DATA', `${data}: no activity folder of the model's classes (${spec.labels.join(', ')}); found ${folders.join(', ') || 'no folders'}`);
+  const ds = loadHmp(root, { activities });
+  const rt = await createRuntime();
+  const scores = await scoreRecordings(rt, spec, spec.input.frontend as unknown as ImuFrontendSpec, ds.recordings, { backend: backend === 'float' ? 'auto' : backend });
+  const rep = harReports(scores);
+  const e: ModelEvaluation = { task: spec.task, precision: spec.precision, backend: backend === 'float' ? 'auto' : backend, samples: rep.recording.samples, classification: rep.recording };
+  if (json) {
+    ctx.stdout.write(`${JSON.stringify({ ...evaluationJson(model, spec.name, e, data), windows: { samples: rep.window.samples, accuracy: rep.window.accuracy, macroF1: rep.window.macroF1 } })}\n`);
+  } else {
+    ctx.stdout.write(`${formatEvaluation(model, e)}\n  per window: accuracy ${(100 * rep.window.accuracy).toFixed(2)}% over ${rep.window.samples} windows\n`);
+  }
+  return 0;
+}
 
 export function evaluationJson(file: string, name: string, e: ModelEvaluation, data: string): Record<string, unknown> {
   const base = { model: file, name, task: e.task, precision: e.precision, backend: e.backend, data, samples: e.samples };

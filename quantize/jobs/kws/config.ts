@@ -12,7 +12,8 @@ export interface KwsJobOptions {
    * `main` is the default corpus (train/val/test clips), `extra` more clips of the training-only
    * flite voices awb and rms (the default corpus has 23 per voice; the held-out voices are flite
    * voices too, so the trainer should hear more than 46 flite clips), `stream` the 60-minute
-   * held-out stream (test voices only; its first 10 minutes equal the default corpus's stream).
+   * held-out stream (test voices only; the same generator as the default corpus's 10-minute
+   * stream, with its own events: about 520 keywords and 1,000 distractor sentences).
    */
   corpora: { main: string[]; extra: string[]; stream: string[] };
   /** Feature and stream cache (git-ignored). */

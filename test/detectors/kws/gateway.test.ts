@@ -1,0 +1,213 @@
+/**
+ * The keyword detector as a gateway detector kind: config handling of kwsDetectorFactory (with
+ * and without the model's manifest), and the shipped models/kws.ern in the MQTT gateway on the
+ * embedded aedes broker: a device publishes 16 kHz int16 audio (the committed held-out-voice
+ * fixture clips between stretches of noise) in 20 ms binary frames; the gateway's alerts equal an
+ * offline oracle (the manifest's front end, one session, the same detector) alert for alert.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MqttClient } from 'mqtt';
+import {
+  createFrontend,
+  createKwsDetectorForModel,
+  createRuntime,
+  isEdgeRnnError,
+  kwsDetectorFactory,
+  readWavMono,
+  Rng,
+  validateAudioSpec,
+  type Model,
+} from '../../../src/index.js';
+import type { Alert } from '../../../src/gateway/alert.js';
+import { ManualClock } from '../../../src/gateway/clock.js';
+import { encodeBinary } from '../../../src/gateway/codecs.js';
+import { parseGatewayConfig } from '../../../src/gateway/config.js';
+import type { DetectorContext } from '../../../src/gateway/detectors.js';
+import { frontEndFromStreaming, type FrontEndFactory } from '../../../src/gateway/frontend.js';
+import { Gateway } from '../../../src/gateway/gateway.js';
+import { memoryLogger } from '../../../src/gateway/logger.js';
+import { connectClient, publishAsync, subscribeAsync, tmpDir, waitFor } from '../../gateway/fixtures.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+const MODEL_FILE = path.join(ROOT, 'models/kws.ern');
+const FIXTURES = path.join(ROOT, 'test/fixtures/kws');
+const T0 = 1_700_000_000_000;
+
+const LABELS = ['yes', 'no', '_unknown_', '_silence_'];
+const ctx = (o: Partial<DetectorContext> = {}): DetectorContext => ({ labels: LABELS, outputSize: 4, inputSize: 13, path: 'routes[0].detector', ...o });
+const FULL = { kind: 'kws', hopMs: 20, frameMs: 40, windowMs: 60, refractoryMs: 200, rearm: 1, thresholds: { yes: 0.55, no: 0.7 } };
+
+function configError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(isEdgeRnnError(e, 'GATEWAY_CONFIG')).toBe(true);
+    return (e as Error).message;
+  }
+  return 'no error';
+}
+
+describe('kwsDetectorFactory', () => {
+  it('builds a detector from a complete route config and fires like KwsDetector', () => {
+    const d = kwsDetectorFactory()(FULL, ctx());
+    const rows = [0, 0, 0.9, 0.9, 0.9, 0.1, 0.1].map((p) => Float32Array.of(p, 0, 0, 1 - p));
+    const ev = rows.map((r) => d.step(r, new Float32Array(13)));
+    // W = 3 steps: the mean reaches 0.6 >= 0.55 at step 3 ((0 + 0.9 + 0.9) / 3).
+    expect(ev.map((e) => (e ? e.label : null))).toEqual([null, null, null, 'yes', null, null, null]);
+    expect(ev[3]).toMatchObject({ label: 'yes', step: 3, timeMs: 3 * 20 + 40 });
+    expect(d.lastScore).toBeCloseTo(0.1 / 3 + 0.1 / 3 + 0.9 / 3, 6);
+  });
+
+  it('names what is missing or wrong, with the route path', () => {
+    const f = kwsDetectorFactory();
+    expect(configError(() => f({ kind: 'kws', windowMs: 60 }, ctx()))).toMatch(/^routes\[0\]\.detector\.hopMs is required \(not in the route config, and no model spec was given to kwsDetectorFactory\)/);
+    expect(configError(() => f({ ...FULL, thresholds: { yes: 0.55, no: 1.5 } }, ctx()))).toBe('routes[0].detector.thresholds.no must be a smoothed posterior in (0, 1], got 1.5');
+    expect(configError(() => f({ ...FULL, thresholds: { yes: 0.6, no: 0.5, maybe: 0.5 } }, ctx()))).toMatch(/thresholds\.maybe must be a keyword of the model \(yes, no\), got "maybe"/);
+    expect(configError(() => f({ ...FULL, window: 3 }, ctx()))).toMatch(/^routes\[0\]\.detector\.window is not a field of a kws detector/);
+    expect(configError(() => f({ ...FULL, thresholds: [0.5] }, ctx()))).toMatch(/thresholds must be an object \{keyword: threshold\}, got \[0.5\]/);
+    expect(configError(() => f(FULL, ctx({ labels: ['a', 'b', 'c'], outputSize: 4 })))).toMatch(/one label per model output: 4 outputs, 3 labels/);
+  });
+
+  it('takes the settings of a model spec, lets the route override some, and refuses another model', () => {
+    const spec = {
+      name: 'toy',
+      labels: LABELS,
+      input: { size: 13, frontend: { kind: 'mfcc', hopMs: 20, frameMs: 40 } },
+      extra: { kws: { keywords: ['yes', 'no'], detector: { windowMs: 60, refractoryMs: 200, rearm: 1, thresholds: { yes: 0.6, no: 0.7 } } } },
+    };
+    const f = kwsDetectorFactory(spec);
+    const rows = [0.5, 0.5, 0.5, 0.5].map((p) => Float32Array.of(p, 0, 0, 1 - p));
+    const plain = f({ kind: 'kws' }, ctx());
+    expect(rows.map((r) => plain.step(r, r))).toEqual([null, null, null, null]); // 0.5 < 0.6
+    const lowered = f({ kind: 'kws', thresholds: { yes: 0.45 } }, ctx());
+    expect(rows.map((r) => lowered.step(r, r)?.label ?? null)).toEqual(['yes', null, null, null]);
+    expect(configError(() => f({ kind: 'kws' }, ctx({ labels: ['yes', 'no', 'maybe', '_silence_'] })))).toMatch(/made for model 'toy' \(labels yes, no, _unknown_, _silence_\), this route's model has labels yes, no, maybe, _silence_/);
+  });
+
+  it('continues after exportState/importState and reports bad state as GATEWAY_STATE', () => {
+    const f = kwsDetectorFactory();
+    const rng = new Rng(5);
+    const rows = Array.from({ length: 200 }, () => {
+      const p = rng.next() ** 2;
+      return Float32Array.of(p, (1 - p) * rng.next(), 0, 0);
+    });
+    const whole = f(FULL, ctx());
+    const expected = rows.map((r) => whole.step(r, r));
+    const a = f(FULL, ctx());
+    const first = rows.slice(0, 77).map((r) => a.step(r, r));
+    const b = f(FULL, ctx());
+    b.importState(JSON.parse(JSON.stringify(a.exportState())));
+    expect([...first, ...rows.slice(77).map((r) => b.step(r, r))]).toEqual(expected);
+    try {
+      b.importState({ ring: [1] });
+      expect.unreachable();
+    } catch (e) {
+      expect(isEdgeRnnError(e, 'GATEWAY_STATE')).toBe(true);
+    }
+  });
+});
+
+/** The adapter a gateway needs for audio models: the src/features front end, its hop in samples. */
+const audioFrontEnd: FrontEndFactory = (spec, c) => {
+  const s = validateAudioSpec(spec);
+  return frontEndFromStreaming(createFrontend(spec, { expectedFeatureSize: c.inputSize }), s.sampleRateHz, (s.hopMs * s.sampleRateHz) / 1000);
+};
+
+/** Fixture clips separated by 0.4-0.8 s of quiet low-passed noise, twice over: ~10 s of audio. */
+function deviceAudio(): Float32Array {
+  const { clips } = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'fixtures.json'), 'utf8')) as { clips: { file: string }[] };
+  const rng = new Rng(3);
+  const parts: Float32Array[] = [];
+  let lp = 0;
+  const noise = (n: number) =>
+    Float32Array.from({ length: n }, () => {
+      lp = 0.9 * lp + 0.1 * rng.normal();
+      return 0.003 * lp;
+    });
+  for (let rep = 0; rep < 2; rep++) {
+    for (const c of clips) {
+      parts.push(noise(Math.round(16000 * (0.4 + 0.4 * rng.next()))));
+      parts.push(readWavMono(new Uint8Array(fs.readFileSync(path.join(FIXTURES, c.file)))).samples);
+    }
+  }
+  parts.push(noise(16000));
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  // On the int16 grid, as the device sends it (binary int16 frames, full scale = 1).
+  return out.map((v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))) / 32768);
+}
+
+describe('models/kws.ern in the gateway (embedded aedes)', () => {
+  let model: Model;
+  let gw: Gateway;
+  let dev: MqttClient;
+  let consumer: MqttClient;
+  const received: Alert[] = [];
+
+  beforeAll(async () => {
+    model = await (await createRuntime()).load(new Uint8Array(fs.readFileSync(MODEL_FILE)), { source: 'kws.ern' });
+    const config = parseGatewayConfig({
+      site: 'home',
+      gatewayId: 'gw1',
+      broker: { url: 'embedded' },
+      models: { kws: 'kws.ern' },
+      routes: [{ sensor: 'mic', model: 'kws', codec: 'binary', channels: 1, sampleRateHz: 16000, detector: { kind: 'kws' } }],
+      stateDir: tmpDir(),
+      metrics: { intervalMs: 0, httpPort: 0 },
+    });
+    gw = await Gateway.create({ config, models: { kws: model }, clock: new ManualClock(T0), logger: memoryLogger('warn'), detectors: { kws: kwsDetectorFactory(model.spec) }, frontends: { mfcc: audioFrontEnd, logmel: audioFrontEnd } });
+    consumer = await connectClient(gw.broker!.url, { clientId: 'consumer' });
+    consumer.on('message', (_t, p) => received.push(JSON.parse(p.toString()) as Alert));
+    await subscribeAsync(consumer, gw.topics.alertsFilter());
+    dev = await connectClient(gw.broker!.url, { clientId: 'mic' });
+  });
+
+  afterAll(async () => {
+    dev?.end(true);
+    consumer?.end(true);
+    await gw?.stop();
+    model?.dispose();
+  });
+
+  it('raises the keyword alerts the offline oracle raises, frame for frame', async () => {
+    const pcm = deviceAudio();
+    // Oracle: the manifest's front end, one session, the manifest's detector settings.
+    const fe = createFrontend(model.spec.input.frontend);
+    const session = model.session();
+    const det = createKwsDetectorForModel(model.spec);
+    const expected: { label: string; score: number; frameIndex: number }[] = [];
+    fe.push(pcm, (frame) => {
+      const ev = det.step(session.step(frame));
+      if (ev) expected.push({ label: ev.label, score: ev.score, frameIndex: ev.step + 1 });
+    });
+    session.dispose();
+    expect(expected.length).toBeGreaterThanOrEqual(2);
+
+    const HOP = 320; // 20 ms of 16 kHz audio per message
+    let seq = 0;
+    for (let i = 0; i < pcm.length; i += HOP) {
+      await publishAsync(dev, gw.topics.sensor('kitchen', 'mic'), encodeBinary(pcm.subarray(i, Math.min(pcm.length, i + HOP)), 1, { seq: seq++, rateHz: 16000, type: 'int16' }));
+      // Drain every second of audio, as the gateway's scheduler does in real time (the whole
+      // clip at once would overflow the device's queue and be dropped by backpressure).
+      if (seq % 50 === 0) {
+        await waitFor(() => gw.metrics.counters.messages_total === seq, `${seq} messages at the gateway`);
+        gw.drainNow();
+      }
+    }
+    await waitFor(() => gw.metrics.counters.messages_total === seq, `${seq} messages at the gateway`);
+    gw.drainNow();
+    await waitFor(() => received.length >= expected.length, `${expected.length} alerts at the consumer`);
+    const got = [...received].sort((a, b) => a.frameIndex - b.frameIndex);
+    expect(got.map((a) => [a.label, a.frameIndex])).toEqual(expected.map((e) => [e.label, e.frameIndex]));
+    got.forEach((a, i) => expect(a.score).toBeCloseTo(expected[i]!.score, 6));
+    expect(got.every((a) => a.detector === 'kws' && a.model.name === 'kws')).toBe(true);
+    expect(gw.metrics.counters.decode_errors_total).toBe(0);
+    expect(gw.metrics.counters.dropped_samples_total).toBe(0);
+  }, 60_000);
+});

@@ -5,7 +5,7 @@
  */
 import { EdgeRnnError } from '../errors.js';
 import type { InputSpec } from '../model/spec.js';
-import { AudioFrontend, validateAudioSpec, type AudioFrontendSpec } from './audio.js';
+import { AudioFrontend, audioGeometry, validateAudioSpec, type AudioFrontendSpec } from './audio.js';
 import { checkSamples } from './check.js';
 import { ImuFrontend, validateImuSpec, type ImuFrontendSpec } from './imu.js';
 import { SeriesFrontend, validateSeriesSpec, type SeriesFrontendSpec } from './series.js';
@@ -138,6 +138,34 @@ export function createFrontend(spec: unknown, opts: CreateFrontendOptions = {}):
     });
   }
   return fe;
+}
+
+/**
+ * Checks, without building it, that `input.frontend` is a front end this runtime can build and
+ * that it gives `input.size` features per frame: the same errors as createFrontendForInput, at
+ * a fraction of the cost (no filterbank, FFT or filter tables), so loading a model stays cheap.
+ */
+export function checkFrontendForInput(input: Pick<InputSpec, 'size' | 'frontend'>): void {
+  const v = validateFrontendSpec(input.frontend);
+  let featureSize: number;
+  switch (v.kind) {
+    case 'none':
+      featureSize = v.channels ?? input.size;
+      break;
+    case 'logmel':
+    case 'mfcc':
+      featureSize = audioGeometry(v).featureSize;
+      break;
+    case 'imu':
+      featureSize = v.channels.length;
+      break;
+    case 'series':
+      featureSize = v.channels;
+      break;
+  }
+  if (featureSize !== input.size) {
+    throw new EdgeRnnError('FRONTEND_SPEC', `${v.kind} front end gives ${featureSize} features per frame, the model's input size is ${input.size}`, { expected: input.size, got: featureSize });
+  }
 }
 
 /** The front end a model's manifest asks for, checked against the model's input size. */

@@ -3,7 +3,7 @@
  * tensors each layer kind needs, and the conversions ModelSpec <-> (manifest, tensors).
  */
 import { EdgeRnnError } from '../errors.js';
-import { createFrontendForInput } from '../features/registry.js';
+import { checkFrontendForInput } from '../features/registry.js';
 import type { DType, TypedArray } from '../format/dtypes.js';
 import type { ErnTensor, TensorInput } from '../format/ern.js';
 import {
@@ -342,7 +342,7 @@ export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, 
   // The front end must be one this runtime can build, with the model's input width: a model that
   // loads must also be able to turn raw samples into its features.
   try {
-    createFrontendForInput(input);
+    checkFrontendForInput(input);
   } catch (e) {
     if (e instanceof EdgeRnnError) throw new EdgeRnnError('ERN_MANIFEST', `${source}: manifest.input.frontend: ${e.message}`, { path: 'input.frontend' });
     throw e;

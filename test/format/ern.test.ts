@@ -62,6 +62,11 @@ function withManifest(bytes: Uint8Array, edit: (m: Record<string, any>) => void)
   return resealErn(out);
 }
 
+/** A valid IMU front end: `channels` accelerometer axes at `inputRateHz`, model rate 16 Hz. */
+function imuSpec(channels: number, inputRateHz: number): Record<string, unknown> {
+  return { kind: 'imu', inputRateHz, rateHz: 16, resampler: 'polyphase', accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 8, hop: 4, channels: Array.from({ length: channels }, (_, i) => ({ name: `a${i}`, unit: 'g' })) };
+}
+
 function setU32(bytes: Uint8Array, off: number, v: number): Uint8Array {
   const b = bytes.slice();
   new DataView(b.buffer).setUint32(off, v, true);
@@ -188,6 +193,20 @@ describe('.ern defects get typed errors naming them', () => {
     ['unknown dtype', () => withManifest(intBytes, (m) => (m.tensors[0].dtype = 'f16')), 'ERN_TENSOR', /dtype/],
     ['front end the runtime cannot build', () => withManifest(intBytes, (m) => (m.input.frontend = { kind: 'wavelet' })), 'ERN_MANIFEST', /input\.frontend/],
     ['front end of the wrong width', () => withManifest(intBytes, (m) => (m.input.frontend = { kind: 'none', channels: m.input.size + 1 })), 'ERN_MANIFEST', /input\.frontend/],
+    ['MFCC front end of the wrong width', () => withManifest(intBytes, (m) => (m.input.frontend = audioFrontendSpec('mfcc', { nMfcc: m.input.size + 1 }))), 'ERN_MANIFEST', /input\.frontend: mfcc front end gives \d+ features per frame, the model's input size is \d+/],
+    [
+      'IMU front end of the wrong width',
+      () => withManifest(intBytes, (m) => (m.input.frontend = imuSpec(m.input.size + 1, 32))),
+      'ERN_MANIFEST',
+      /input\.frontend: imu front end gives \d+ features per frame/,
+    ],
+    [
+      'IMU front end with a rate ratio it cannot resample',
+      () => withManifest(intBytes, (m) => (m.input.frontend = imuSpec(m.input.size, 33.3331))),
+      'ERN_MANIFEST',
+      /input\.frontend: imu front end: 'rateHz' must be a rational multiple of inputRateHz 33\.3331/,
+    ],
+    ['series front end of the wrong width', () => withManifest(intBytes, (m) => (m.input.frontend = { kind: 'series', channels: m.input.size + 2, scaling: { kind: 'none' } })), 'ERN_MANIFEST', /input\.frontend: series front end gives/],
     ['wrong quantization scheme', () => withManifest(intBytes, (m) => (m.quantization.scheme = 'tflite')), 'ERN_MANIFEST', /scheme/],
     [
       'golden output that the model does not reproduce',

@@ -21,7 +21,9 @@ export const ERN_FORMAT_MAJOR = 1;
 export const ERN_FORMAT_MINOR = 0;
 export const ERN_HEADER_BYTES = 64;
 export const ERN_ALIGN = 64;
-const SHA_OFFSET = 32;
+/** Where the header keeps the content sha256 (32 bytes). */
+export const ERN_SHA256_OFFSET = 32;
+const SHA_OFFSET = ERN_SHA256_OFFSET;
 
 export interface ErnTensorEntry {
   name: string;

@@ -8,7 +8,7 @@
  *   const y = s.step(frame);                      // Float32Array, reused: copy to keep
  */
 import { EdgeRnnError } from '../errors.js';
-import { ernContentDigest } from '../format/ern.js';
+import { ERN_HEADER_BYTES, ERN_SHA256_OFFSET } from '../format/ern.js';
 import { decodeModel, type DecodedModel } from '../model/codec.js';
 import type { ModelSpec } from '../model/spec.js';
 import { KERNELS_SCALAR_BASE64, KERNELS_SIMD_BASE64 } from './kernels/wasm.gen.js';
@@ -17,7 +17,7 @@ import { FloatEngine } from './float/engine.js';
 import { IntEngine } from './int/engine.js';
 import { prepareIntModel } from './int/prepare.js';
 import { ReferenceKernels } from './int/reference-kernels.js';
-import { WasmKernels, instantiateKernels, instantiateKernelsSync } from './wasm/kernels.js';
+import { WasmKernels, instantiateKernels, instantiateKernelsSync, type KernelExports } from './wasm/kernels.js';
 
 export type BackendChoice = BackendName | 'auto';
 
@@ -147,12 +147,36 @@ export class Runtime {
   readonly intBackend: 'simd' | 'scalar';
   private readonly modules: KernelModules;
   private readonly choice: BackendChoice;
+  /** A kernel instance of its own for the file checksum (created on first use). */
+  private hasher: KernelExports | null = null;
 
   constructor(modules: KernelModules, simdSupported: boolean, choice: BackendChoice) {
     this.modules = modules;
     this.simdSupported = simdSupported;
     this.intBackend = simdSupported ? 'simd' : 'scalar';
     this.choice = choice;
+  }
+
+  /**
+   * The .ern content sha256 (the file with its checksum field zeroed), computed by the kernel
+   * module: no start-up cost, where WebCrypto needs ~10 ms to initialize in a fresh process.
+   * Files too short for a header are left to decodeModel, which names the defect.
+   */
+  contentDigest(bytes: Uint8Array): Uint8Array | undefined {
+    if (bytes.length < ERN_HEADER_BYTES) return undefined;
+    return kernelSha256((this.hasher ??= instantiateKernelsSync(this.modules.getSync(this.hashBuild()))), bytes);
+  }
+
+  /** The kernel build already compiled for this runtime's default backend. */
+  private hashBuild(): 'simd' | 'scalar' {
+    return this.choice === 'scalar' ? 'scalar' : this.intBackend;
+  }
+
+  /** contentDigest() with asynchronous compilation (browsers refuse to compile large modules synchronously). */
+  async contentDigestAsync(bytes: Uint8Array): Promise<Uint8Array | undefined> {
+    if (bytes.length < ERN_HEADER_BYTES) return undefined;
+    this.hasher ??= await instantiateKernels(await this.modules.get(this.hashBuild()));
+    return kernelSha256(this.hasher, bytes);
   }
 
   /** Resolves a choice to the backend that will run a model of this precision, or throws. */
@@ -190,7 +214,7 @@ export class Runtime {
   /** Parses, validates, prepares and golden-checks a model. */
   async load(bytes: Uint8Array, opts: LoadOptions = {}): Promise<Model> {
     const source = opts.source ?? 'model.ern';
-    const decoded = decodeModel(bytes, source, await ernContentDigest(bytes));
+    const decoded = decodeModel(bytes, source, await this.contentDigestAsync(bytes));
     let engine: Engine;
     try {
       engine = await this.engine(decoded.spec, this.resolveBackend(decoded.spec, opts.backend ?? this.choice), opts.weightStorage ?? 'auto');
@@ -206,7 +230,7 @@ export class Runtime {
    */
   loadSync(bytes: Uint8Array, opts: LoadOptions = {}): Model {
     const source = opts.source ?? 'model.ern';
-    const decoded = decodeModel(bytes, source);
+    const decoded = decodeModel(bytes, source, this.contentDigest(bytes));
     let engine: Engine;
     try {
       engine = this.engineSync(decoded.spec, this.resolveBackend(decoded.spec, opts.backend ?? this.choice), opts.weightStorage ?? 'auto');
@@ -240,6 +264,20 @@ export function createRuntimeSync(opts: RuntimeOptions = {}): Runtime {
   }
   if (choice === 'simd' && !simdSupported) throw new EdgeRnnError('BACKEND_UNAVAILABLE', 'this WebAssembly engine does not validate the SIMD kernels');
   return new Runtime(new KernelModules(bins, simdSupported, simd), simdSupported, choice);
+}
+
+/** SHA-256 of an .ern file's content (checksum field zeroed) in a kernel instance's memory. */
+function kernelSha256(k: KernelExports, bytes: Uint8Array): Uint8Array {
+  const out = k.heap_base();
+  const at = out + 32;
+  const need = at + bytes.length;
+  const have = k.memory.buffer.byteLength;
+  if (need > have) k.memory.grow(Math.ceil((need - have) / 65536));
+  const mem = new Uint8Array(k.memory.buffer);
+  mem.set(bytes, at);
+  mem.fill(0, at + ERN_SHA256_OFFSET, at + ERN_SHA256_OFFSET + 32);
+  k.sha256(at, bytes.length, out);
+  return mem.slice(out, out + 32);
 }
 
 /** Names the file in errors found while preparing a model (quantization parameters, overflow bounds). */

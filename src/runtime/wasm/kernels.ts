@@ -36,6 +36,8 @@ export interface KernelExports {
   dense_run(model: number, desc: number, x: number, xStride: number, T: number, y16: number, y32: number): void;
   activate_array(which: number, x: number, n: number, y: number): void;
   bench_matvec(tiles: number, groups: number, kb: number, x: number, out: number, reps: number): void;
+  /** out[0..32) = SHA-256 of bytes [ptr, ptr + len). */
+  sha256(ptr: number, len: number, out: number): void;
 }
 
 const kernelImports = {

@@ -1,0 +1,49 @@
+/**
+ * The kernel module's SHA-256 (the .ern checksum on load) against @noble/hashes, on both WASM
+ * builds: every length around the block and padding boundaries, random content, and whole model
+ * files through Runtime.contentDigest (the checksum the header stores).
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { describe, expect, it } from 'vitest';
+import { createRuntime, createRuntimeSync, decodeErn, encodeModel, kernelBinaries } from '../../src/index.js';
+import { instantiateKernelsSync } from '../../src/runtime/wasm/kernels.js';
+import { Rng } from '../../src/util/rng.js';
+import { randomQuantModel } from '../helpers/random-model.js';
+
+const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+describe.each(['simd', 'scalar'] as const)('sha256 in the %s kernels', (build) => {
+  const k = instantiateKernelsSync(new WebAssembly.Module(kernelBinaries()[build]));
+  const digest = (bytes: Uint8Array): Uint8Array => {
+    const at = k.heap_base() + 32;
+    if (at + bytes.length > k.memory.buffer.byteLength) k.memory.grow(Math.ceil((at + bytes.length - k.memory.buffer.byteLength) / 65536));
+    new Uint8Array(k.memory.buffer).set(bytes, at);
+    k.sha256(at, bytes.length, at - 32);
+    return new Uint8Array(k.memory.buffer).slice(at - 32, at);
+  };
+
+  it('matches the FIPS 180-4 examples', () => {
+    expect(hex(digest(new Uint8Array(0)))).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(hex(digest(new TextEncoder().encode('abc')))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(hex(digest(new TextEncoder().encode('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq')))).toBe('248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1');
+  });
+
+  it('equals @noble/hashes on every length 0..300 and on random lengths up to 200 KB', () => {
+    const rng = new Rng(5);
+    const lengths = [...Array.from({ length: 301 }, (_, i) => i), ...Array.from({ length: 20 }, () => Math.floor(rng.next() * 200_000))];
+    for (const n of lengths) {
+      const b = Uint8Array.from({ length: n }, () => Math.floor(rng.next() * 256));
+      expect(hex(digest(b)), `length ${n}`).toBe(hex(sha256(b)));
+    }
+  });
+});
+
+describe('Runtime.contentDigest', () => {
+  it('is the checksum the file header stores (async and sync runtimes)', async () => {
+    const bytes = encodeModel(randomQuantModel(3).int8);
+    const stored = decodeErn(bytes).sha256;
+    expect(hex((await (await createRuntime()).contentDigestAsync(bytes))!)).toBe(stored);
+    expect(hex(createRuntimeSync({ backend: 'scalar' }).contentDigest(bytes)!)).toBe(stored);
+    expect(createRuntimeSync().contentDigest(bytes.subarray(0, 10))).toBeUndefined();
+  });
+});

@@ -12,7 +12,11 @@ import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { encodeModel, quantizeModel, defaultActivations, Rng, type ModelSpec, type Model } from '../../src/index.js';
 import { alertId } from '../../src/gateway/alert.js';
 import { createThresholdDetector } from '../../src/gateway/detectors.js';
-import type { ThresholdDetectorConfig } from '../../src/gateway/config.js';
+import { parseGatewayConfig, type ThresholdDetectorConfig } from '../../src/gateway/config.js';
+import type { Alert } from '../../src/gateway/alert.js';
+import { ManualClock } from '../../src/gateway/clock.js';
+import { Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
+import { memoryLogger } from '../../src/gateway/logger.js';
 
 export const IMU_CHANNELS = 6;
 
@@ -232,4 +236,54 @@ export async function startMosquitto(extraConfig = 'allow_anonymous true'): Prom
     stop: () => waitExit(m.proc, 'SIGTERM'),
   };
   return m;
+}
+
+/** A one-route gateway on the embedded broker with a device client and an alert consumer. */
+export interface JobGateway {
+  gw: Gateway;
+  /** The device's client (publishes samples). */
+  dev: MqttClient;
+  /** Every alert the consumer received, in arrival order. */
+  received: Alert[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `model` behind one route (site 'home', gateway 'gw1', a ManualClock at `t0`) with the
+ * given detectors and front ends, and connects a device client and an alert consumer.
+ */
+export async function startJobGateway(o: {
+  model: Model;
+  route: Record<string, unknown>;
+  detectors: NonNullable<GatewayOptions['detectors']>;
+  frontends: NonNullable<GatewayOptions['frontends']>;
+  deviceId: string;
+  t0: number;
+}): Promise<JobGateway> {
+  const name = o.model.spec.name;
+  const config = parseGatewayConfig({
+    site: 'home',
+    gatewayId: 'gw1',
+    broker: { url: 'embedded' },
+    models: { [name]: `${name}.ern` },
+    routes: [{ ...o.route, model: name }],
+    stateDir: tmpDir(),
+    metrics: { intervalMs: 0, httpPort: 0 },
+  });
+  const gw = await Gateway.create({ config, models: { [name]: o.model }, clock: new ManualClock(o.t0), logger: memoryLogger('warn'), detectors: o.detectors, frontends: o.frontends });
+  const received: Alert[] = [];
+  const consumer = await connectClient(gw.broker!.url, { clientId: 'consumer' });
+  consumer.on('message', (_t, p) => received.push(JSON.parse(p.toString()) as Alert));
+  await subscribeAsync(consumer, gw.topics.alertsFilter());
+  const dev = await connectClient(gw.broker!.url, { clientId: o.deviceId });
+  return {
+    gw,
+    dev,
+    received,
+    async stop() {
+      dev.end(true);
+      consumer.end(true);
+      await gw.stop();
+    },
+  };
 }

@@ -10,15 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { createFrontend, createRuntime, HAR_DETECTORS, HarStream, createHarDetector, type ImuFrontendSpec, type Model } from '../../../src/index.js';
 import type { Alert } from '../../../src/gateway/alert.js';
-import { ManualClock } from '../../../src/gateway/clock.js';
 import { ENCODERS } from '../../../src/gateway/codecs.js';
-import { parseGatewayConfig } from '../../../src/gateway/config.js';
 import { frontEndFromStreaming, type FrontEndFactory } from '../../../src/gateway/frontend.js';
-import { Gateway } from '../../../src/gateway/gateway.js';
-import { memoryLogger } from '../../../src/gateway/logger.js';
+import type { Gateway } from '../../../src/gateway/gateway.js';
 import { ImuGenerator, planScenario } from '../../../firmware-sim/imu/generator.js';
 import { HMP_GENERATOR_MODEL } from '../../../firmware-sim/imu/hmp-model.gen.js';
-import { connectClient, publishAsync, subscribeAsync, tmpDir, waitFor } from '../../gateway/fixtures.js';
+import { publishAsync, startJobGateway, waitFor, type JobGateway } from '../../gateway/fixtures.js';
 
 const MODEL_FILE = path.resolve(import.meta.dirname, '../../../models/har.ern');
 const T0 = 1_700_000_000_000;
@@ -32,33 +29,19 @@ const imuFrontEnd: FrontEndFactory = (spec, ctx) => {
 
 describe('HAR in the gateway (embedded aedes)', () => {
   let model: Model;
+  let job: JobGateway;
   let gw: Gateway;
   let dev: MqttClient;
-  let consumer: MqttClient;
-  const received: Alert[] = [];
+  let received: Alert[];
 
   beforeAll(async () => {
     model = await (await createRuntime()).load(new Uint8Array(fs.readFileSync(MODEL_FILE)), { source: 'har.ern' });
-    const config = parseGatewayConfig({
-      site: 'home',
-      gatewayId: 'gw1',
-      broker: { url: 'embedded' },
-      models: { har: 'har.ern' },
-      routes: [{ sensor: 'wrist', model: 'har', codec: 'json', channels: 3, sampleRateHz: 32, detector: DETECTOR }],
-      stateDir: tmpDir(),
-      metrics: { intervalMs: 0, httpPort: 0 },
-    });
-    gw = await Gateway.create({ config, models: { har: model }, clock: new ManualClock(T0), logger: memoryLogger('warn'), detectors: HAR_DETECTORS, frontends: { imu: imuFrontEnd } });
-    consumer = await connectClient(gw.broker!.url, { clientId: 'consumer' });
-    consumer.on('message', (_t, p) => received.push(JSON.parse(p.toString()) as Alert));
-    await subscribeAsync(consumer, gw.topics.alertsFilter());
-    dev = await connectClient(gw.broker!.url, { clientId: 'wrist' });
+    job = await startJobGateway({ model, route: { sensor: 'wrist', codec: 'json', channels: 3, sampleRateHz: 32, detector: DETECTOR }, detectors: HAR_DETECTORS, frontends: { imu: imuFrontEnd }, deviceId: 'wrist', t0: T0 });
+    ({ gw, dev, received } = job);
   });
 
   afterAll(async () => {
-    dev?.end(true);
-    consumer?.end(true);
-    await gw?.stop();
+    await job?.stop();
     model?.dispose();
   });
 

@@ -21,14 +21,11 @@ import {
   type Model,
 } from '../../../src/index.js';
 import type { Alert } from '../../../src/gateway/alert.js';
-import { ManualClock } from '../../../src/gateway/clock.js';
 import { encodeBinary } from '../../../src/gateway/codecs.js';
-import { parseGatewayConfig } from '../../../src/gateway/config.js';
 import type { DetectorContext } from '../../../src/gateway/detectors.js';
 import { frontEndFromStreaming, type FrontEndFactory } from '../../../src/gateway/frontend.js';
-import { Gateway } from '../../../src/gateway/gateway.js';
-import { memoryLogger } from '../../../src/gateway/logger.js';
-import { connectClient, publishAsync, subscribeAsync, tmpDir, waitFor } from '../../gateway/fixtures.js';
+import type { Gateway } from '../../../src/gateway/gateway.js';
+import { publishAsync, startJobGateway, waitFor, type JobGateway } from '../../gateway/fixtures.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const MODEL_FILE = path.join(ROOT, 'models/kws.ern');
@@ -145,33 +142,19 @@ function deviceAudio(): Float32Array {
 
 describe('models/kws.ern in the gateway (embedded aedes)', () => {
   let model: Model;
+  let job: JobGateway;
   let gw: Gateway;
   let dev: MqttClient;
-  let consumer: MqttClient;
-  const received: Alert[] = [];
+  let received: Alert[];
 
   beforeAll(async () => {
     model = await (await createRuntime()).load(new Uint8Array(fs.readFileSync(MODEL_FILE)), { source: 'kws.ern' });
-    const config = parseGatewayConfig({
-      site: 'home',
-      gatewayId: 'gw1',
-      broker: { url: 'embedded' },
-      models: { kws: 'kws.ern' },
-      routes: [{ sensor: 'mic', model: 'kws', codec: 'binary', channels: 1, sampleRateHz: 16000, detector: { kind: 'kws' } }],
-      stateDir: tmpDir(),
-      metrics: { intervalMs: 0, httpPort: 0 },
-    });
-    gw = await Gateway.create({ config, models: { kws: model }, clock: new ManualClock(T0), logger: memoryLogger('warn'), detectors: { kws: kwsDetectorFactory(model.spec) }, frontends: { mfcc: audioFrontEnd, logmel: audioFrontEnd } });
-    consumer = await connectClient(gw.broker!.url, { clientId: 'consumer' });
-    consumer.on('message', (_t, p) => received.push(JSON.parse(p.toString()) as Alert));
-    await subscribeAsync(consumer, gw.topics.alertsFilter());
-    dev = await connectClient(gw.broker!.url, { clientId: 'mic' });
+    job = await startJobGateway({ model, route: { sensor: 'mic', codec: 'binary', channels: 1, sampleRateHz: 16000, detector: { kind: 'kws' } }, detectors: { kws: kwsDetectorFactory(model.spec) }, frontends: { mfcc: audioFrontEnd, logmel: audioFrontEnd }, deviceId: 'mic', t0: T0 });
+    ({ gw, dev, received } = job);
   });
 
   afterAll(async () => {
-    dev?.end(true);
-    consumer?.end(true);
-    await gw?.stop();
+    await job?.stop();
     model?.dispose();
   });
 

@@ -160,6 +160,9 @@ function report(run: CvRun, title: string): string {
   ].join('\n');
 }
 
+/** Recipe fields absent from the default (numbers). */
+const OPTIONAL_RECIPE_FIELDS = ['syntheticMix'];
+
 /** HAR_RECIPE with the --recipe overrides: known fields only, each of the default's type. */
 export function recipeFrom(json: unknown): HarRecipe {
   if (json === undefined) return HAR_RECIPE;
@@ -172,8 +175,8 @@ export function recipeFrom(json: unknown): HarRecipe {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw usageError(`--recipe must be a JSON object, got ${JSON.stringify(json)}`);
   const r: Record<string, unknown> = { ...HAR_RECIPE };
   for (const [k, v] of Object.entries(o)) {
-    if (!(k in HAR_RECIPE)) throw usageError(`--recipe: unknown field '${k}': expected one of ${Object.keys(HAR_RECIPE).join(', ')}`);
-    const d = (HAR_RECIPE as unknown as Record<string, unknown>)[k];
+    if (!(k in HAR_RECIPE) && !OPTIONAL_RECIPE_FIELDS.includes(k)) throw usageError(`--recipe: unknown field '${k}': expected one of ${[...Object.keys(HAR_RECIPE), ...OPTIONAL_RECIPE_FIELDS].join(', ')}`);
+    const d = (HAR_RECIPE as unknown as Record<string, unknown>)[k] ?? 0;
     const kindOf = (x: unknown): string => (x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x);
     if (kindOf(v) !== kindOf(d) && !(k === 'augment' && (v === null || kindOf(v) === 'object'))) throw usageError(`--recipe: field '${k}' must be ${kindOf(d)}, got ${JSON.stringify(v)}`);
     r[k] = v;

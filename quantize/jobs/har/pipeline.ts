@@ -14,6 +14,7 @@ import type { EpochRecord } from '../../train/trainer.js';
 import { trainModel } from '../../train/train-model.js';
 import { HAR_CLASSES } from './classes.js';
 import type { HmpRecording } from './hmp.js';
+import { fitHmpGenerator, synthesizeLike } from './synthetic.js';
 import { augmentRecording, DEFAULT_AUGMENT, type AugmentOptions } from './augment.js';
 import { fitHarNormalization, harFrontendSpec, recordingFrames, windowSamples } from './windows.js';
 
@@ -52,6 +53,12 @@ export interface HarRecipe {
   /** Redraw the training windows every epoch: random crops of augmented recordings (see augment.ts). */
   augment: AugmentOptions | null;
   seed: number;
+  /**
+   * Optional: also train on generator output, this many synthetic recordings per real training
+   * recording (the generator fitted to the training recordings only, never to validation or test
+   * volunteers). Absent in the default recipe, so its cached fold models keep their key.
+   */
+  syntheticMix?: number;
 }
 
 export const DEFAULT_HAR_RECIPE: HarRecipe = {
@@ -173,8 +180,11 @@ export function windowRedrawer(frontend: ImuFrontendSpec, recs: readonly HmpReco
 
 /** Trains float32 and int8 models on recordings (all of them belong to training). */
 export function trainHar(recs: readonly HmpRecording[], recipe: HarRecipe, provenance: { source: string; sha256: string }, hooks: HarTrainHooks = {}): HarTrained {
-  const { train, val } = splitRecordings(recs, recipe.valFraction, recipe.seed);
-  const frontend = fitHarNormalization(harFrontendSpec(recipe), train);
+  const split = splitRecordings(recs, recipe.valFraction, recipe.seed);
+  const val = split.val;
+  const frontend = fitHarNormalization(harFrontendSpec(recipe), split.train);
+  const mix = recipe.syntheticMix ?? 0;
+  const train = mix > 0 ? [...split.train, ...synthesizeLike(fitHmpGenerator(split.train, provenance.sha256), split.train, recipe.seed + 7, mix)] : split.train;
   const trainSamples = trainingWindows(frontend, train, recipe);
   const valSamples = trainingWindows(frontend, val, { ...recipe, maxWindowsPerRecording: 0, trainHop: recipe.hop });
   const data = harDataset(trainSamples, provenance.source, provenance.sha256, frontend);

@@ -159,6 +159,17 @@ describe('windows through the IMU front end', () => {
 });
 
 describe('end to end on synthetic HMP files', () => {
+  it('syntheticMix adds generator recordings fitted to the training split only; normalization stays real', () => {
+    const root = writeSyntheticHmp(['walk', 'sitdown_chair', 'drink_glass'], ['f1', 'm1'], 4, 30);
+    const ds = loadHmp(root);
+    const recipe = { ...DEFAULT_HAR_RECIPE, hidden: 8, epochs: 1, patience: 1, maxWindowsPerRecording: 2, augment: null };
+    const plain = trainHar(ds.recordings, recipe, { source: root, sha256: ds.sha256 });
+    const mixed = trainHar(ds.recordings, { ...recipe, syntheticMix: 1 }, { source: root, sha256: ds.sha256 });
+    expect(mixed.valRecordings).toBe(plain.valRecordings);
+    expect(mixed.trainRecordings).toBe(2 * plain.trainRecordings);
+    expect(mixed.frontend.normalization).toEqual(plain.frontend.normalization);
+  });
+
   it('trains float32 → int8, the front end rides in the manifest, the runtime scores it', async () => {
     const root = writeSyntheticHmp(['walk', 'sitdown_chair', 'drink_glass'], ['f1', 'm1'], 5, 10);
     const ds = loadHmp(root);

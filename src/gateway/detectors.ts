@@ -11,6 +11,7 @@
  * when a non-background class reaches the threshold; Chen, Parada & Heigold, ICASSP 2014).
  */
 import { EdgeRnnError } from '../errors.js';
+import type { ModelSpec } from '../model/spec.js';
 import type { DetectorConfig, SmoothingDetectorConfig, ThresholdDetectorConfig } from './config.js';
 
 export interface DetectorEvent {
@@ -41,6 +42,8 @@ export interface DetectorContext {
   inputSize: number;
   /** Config path of the detector, for error messages ("routes[0].detector"). */
   path: string;
+  /** The model's spec, for detectors whose settings travel in the manifest (kws, anomaly). */
+  spec?: ModelSpec;
 }
 
 export type DetectorFactory = (cfg: DetectorConfig, ctx: DetectorContext) => Detector;

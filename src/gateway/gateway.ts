@@ -30,6 +30,7 @@ import { applyNonFinite, DECODERS, type SampleBatch } from './codecs.js';
 import type { GatewayConfig } from './config.js';
 import { BUILTIN_DETECTORS, type DetectorEvent, type DetectorFactory } from './detectors.js';
 import { FEATURE_FRONTENDS } from './feature-frontends.js';
+import { JOB_DETECTORS } from './job-detectors.js';
 import { BUILTIN_FRONTENDS, type FrontEndFactory } from './frontend.js';
 import { jsonLogger, type Logger } from './logger.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
@@ -121,7 +122,7 @@ function buildRoutes(cfg: GatewayConfig, models: ReadonlyMap<string, Model>, det
     if (probeFe.frameSize !== model.inputSize) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}: front end "${fspec.kind}" makes ${probeFe.frameSize}-value frames, the model needs ${model.inputSize}`);
     const detFactory = detectors[rc.detector.kind];
     if (!detFactory) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}.detector.kind must be one of ${Object.keys(detectors).join(', ')}, got "${rc.detector.kind}"`, { field: `${path_}.detector.kind` });
-    const detCtx = { labels: model.labels, outputSize: model.outputSize, inputSize: model.inputSize, path: `${path_}.detector` };
+    const detCtx = { labels: model.labels, outputSize: model.outputSize, inputSize: model.inputSize, path: `${path_}.detector`, spec: model.spec };
     detFactory(rc.detector, detCtx);
     const config = { ...rc, channels: probeFe.channels };
     return { index, config, model, modelKey: rc.model, createFrontEnd: () => feFactory(fspec, feCtx), createDetector: () => detFactory(rc.detector, detCtx) };
@@ -239,7 +240,7 @@ export class Gateway {
         }
         models.set(key, await rt.load(bytes, { backend: mc.backend, source: mc.path }));
       }
-      const routes = buildRoutes(cfg, models, { ...BUILTIN_DETECTORS, ...opts.detectors }, { ...FEATURE_FRONTENDS, ...BUILTIN_FRONTENDS, ...opts.frontends });
+      const routes = buildRoutes(cfg, models, { ...BUILTIN_DETECTORS, ...JOB_DETECTORS, ...opts.detectors }, { ...FEATURE_FRONTENDS, ...BUILTIN_FRONTENDS, ...opts.frontends });
       // Storage.
       outbox =
         opts.outbox ??

@@ -255,8 +255,9 @@ export interface JobGateway {
 export async function startJobGateway(o: {
   model: Model;
   route: Record<string, unknown>;
-  detectors: NonNullable<GatewayOptions['detectors']>;
-  frontends: NonNullable<GatewayOptions['frontends']>;
+  /** Extra detector kinds and front ends (the job detectors and feature front ends are built in). */
+  detectors?: NonNullable<GatewayOptions['detectors']>;
+  frontends?: NonNullable<GatewayOptions['frontends']>;
   deviceId: string;
   t0: number;
 }): Promise<JobGateway> {
@@ -270,7 +271,7 @@ export async function startJobGateway(o: {
     stateDir: tmpDir(),
     metrics: { intervalMs: 0, httpPort: 0 },
   });
-  const gw = await Gateway.create({ config, models: { [name]: o.model }, clock: new ManualClock(o.t0), logger: memoryLogger('warn'), detectors: o.detectors, frontends: o.frontends });
+  const gw = await Gateway.create({ config, models: { [name]: o.model }, clock: new ManualClock(o.t0), logger: memoryLogger('warn'), ...(o.detectors ? { detectors: o.detectors } : {}), ...(o.frontends ? { frontends: o.frontends } : {}) });
   const received: Alert[] = [];
   const consumer = await connectClient(gw.broker!.url, { clientId: 'consumer' });
   consumer.on('message', (_t, p) => received.push(JSON.parse(p.toString()) as Alert));

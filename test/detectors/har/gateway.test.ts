@@ -1,17 +1,15 @@
 /**
- * The shipped HAR model in the MQTT gateway on the embedded aedes broker: the 'har' detector and
- * the IMU front end (src/features, wrapped by the gateway's frontEndFromStreaming) plugged in
- * through GatewayOptions; a device publishes 6-bit codes of a synthetic scenario (the IMU
+ * The shipped HAR model in the MQTT gateway on the embedded aedes broker, with nothing but a
+ * route config: the 'har' detector kind and the IMU front end are built into the gateway; a device publishes 6-bit codes of a synthetic scenario (the IMU
  * generator) as JSON; the alerts equal an offline oracle (HarStream + the same detector).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { createFrontend, createRuntime, HAR_DETECTORS, HarStream, createHarDetector, type ImuFrontendSpec, type Model } from '../../../src/index.js';
+import { createRuntime, HarStream, createHarDetector, type ImuFrontendSpec, type Model } from '../../../src/index.js';
 import type { Alert } from '../../../src/gateway/alert.js';
 import { ENCODERS } from '../../../src/gateway/codecs.js';
-import { frontEndFromStreaming, type FrontEndFactory } from '../../../src/gateway/frontend.js';
 import type { Gateway } from '../../../src/gateway/gateway.js';
 import { ImuGenerator, planScenario } from '../../../firmware-sim/imu/generator.js';
 import { HMP_GENERATOR_MODEL } from '../../../firmware-sim/imu/hmp-model.gen.js';
@@ -20,12 +18,6 @@ import { publishAsync, startJobGateway, waitFor, type JobGateway } from '../../g
 const MODEL_FILE = path.resolve(import.meta.dirname, '../../../models/har.ern');
 const T0 = 1_700_000_000_000;
 const DETECTOR = { kind: 'har', smoothing: 'hmm', stay: 0.9, minSteps: 2 };
-
-/** The adapter a gateway needs for IMU models: the src/features front end, its hop in input samples. */
-const imuFrontEnd: FrontEndFactory = (spec, ctx) => {
-  const s = spec as unknown as ImuFrontendSpec;
-  return frontEndFromStreaming(createFrontend(spec, { expectedFeatureSize: ctx.inputSize }), s.inputRateHz, (s.hop * s.inputRateHz) / s.rateHz);
-};
 
 describe('HAR in the gateway (embedded aedes)', () => {
   let model: Model;
@@ -36,7 +28,7 @@ describe('HAR in the gateway (embedded aedes)', () => {
 
   beforeAll(async () => {
     model = await (await createRuntime()).load(new Uint8Array(fs.readFileSync(MODEL_FILE)), { source: 'har.ern' });
-    job = await startJobGateway({ model, route: { sensor: 'wrist', codec: 'json', channels: 3, sampleRateHz: 32, detector: DETECTOR }, detectors: HAR_DETECTORS, frontends: { imu: imuFrontEnd }, deviceId: 'wrist', t0: T0 });
+    job = await startJobGateway({ model, route: { sensor: 'wrist', codec: 'json', channels: 3, sampleRateHz: 32, detector: DETECTOR }, deviceId: 'wrist', t0: T0 });
     ({ gw, dev, received } = job);
   });
 

@@ -1,6 +1,7 @@
 /**
  * The keyword detector as a gateway detector kind: config handling of kwsDetectorFactory (with
- * and without the model's manifest), and the shipped models/kws.ern in the MQTT gateway on the
+ * and without the model's manifest), and the shipped models/kws.ern in the MQTT gateway (built-in
+ * kws detector kind and MFCC front end, settings from the manifest) on the
  * embedded aedes broker: a device publishes 16 kHz int16 audio (the committed held-out-voice
  * fixture clips between stretches of noise) in 20 ms binary frames; the gateway's alerts equal an
  * offline oracle (the manifest's front end, one session, the same detector) alert for alert.
@@ -17,13 +18,11 @@ import {
   kwsDetectorFactory,
   readWavMono,
   Rng,
-  validateAudioSpec,
   type Model,
 } from '../../../src/index.js';
 import type { Alert } from '../../../src/gateway/alert.js';
 import { encodeBinary } from '../../../src/gateway/codecs.js';
 import type { DetectorContext } from '../../../src/gateway/detectors.js';
-import { frontEndFromStreaming, type FrontEndFactory } from '../../../src/gateway/frontend.js';
 import type { Gateway } from '../../../src/gateway/gateway.js';
 import { publishAsync, startJobGateway, waitFor, type JobGateway } from '../../gateway/fixtures.js';
 
@@ -106,12 +105,6 @@ describe('kwsDetectorFactory', () => {
   });
 });
 
-/** The adapter a gateway needs for audio models: the src/features front end, its hop in samples. */
-const audioFrontEnd: FrontEndFactory = (spec, c) => {
-  const s = validateAudioSpec(spec);
-  return frontEndFromStreaming(createFrontend(spec, { expectedFeatureSize: c.inputSize }), s.sampleRateHz, (s.hopMs * s.sampleRateHz) / 1000);
-};
-
 /** Fixture clips separated by 0.4-0.8 s of quiet low-passed noise, twice over: ~10 s of audio. */
 function deviceAudio(): Float32Array {
   const { clips } = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'fixtures.json'), 'utf8')) as { clips: { file: string }[] };
@@ -149,7 +142,7 @@ describe('models/kws.ern in the gateway (embedded aedes)', () => {
 
   beforeAll(async () => {
     model = await (await createRuntime()).load(new Uint8Array(fs.readFileSync(MODEL_FILE)), { source: 'kws.ern' });
-    job = await startJobGateway({ model, route: { sensor: 'mic', codec: 'binary', channels: 1, sampleRateHz: 16000, detector: { kind: 'kws' } }, detectors: { kws: kwsDetectorFactory(model.spec) }, frontends: { mfcc: audioFrontEnd, logmel: audioFrontEnd }, deviceId: 'mic', t0: T0 });
+    job = await startJobGateway({ model, route: { sensor: 'mic', codec: 'binary', channels: 1, sampleRateHz: 16000, detector: { kind: 'kws' } }, deviceId: 'mic', t0: T0 });
     ({ gw, dev, received } = job);
   });
 

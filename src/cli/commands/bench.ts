@@ -270,6 +270,15 @@ interface ColdStart {
  * span (measured after the probe script itself has started, so Node's own loader is excluded
  * for both tools alike).
  */
+/** onnxruntime-web's entry as a URL (the probes run from a temporary folder, where a bare import would not resolve). */
+function ortWebUrl(): string {
+  try {
+    return import.meta.resolve('onnxruntime-web');
+  } catch {
+    return 'onnxruntime-web';
+  }
+}
+
 function coldStarts(dir: string, shape: BenchShape, spec: ModelSpec, int8Bytes: Uint8Array, runs: number): ColdStart[] {
   // The lean runtime entry (edgernn/runtime) is what a gateway imports.
   const indexUrl = pathToFileURL(path.join(packageRoot(), 'dist', 'runtime.js')).href;
@@ -289,7 +298,7 @@ console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss - rss0 }));`,
     'ort-web': `
 const { readFileSync } = await import('node:fs');
 const rss0 = process.memoryUsage().rss; const t0 = performance.now();
-const ort = await import('onnxruntime-web'); ort.env.wasm.numThreads = 1; ort.env.logLevel = 'error';
+const ort = await import(${JSON.stringify(ortWebUrl())}); ort.env.wasm.numThreads = 1; ort.env.logLevel = 'error';
 const s = await ort.InferenceSession.create(new Uint8Array(readFileSync(${JSON.stringify(path.join(dir, 'model.onnx'))})), { executionProviders: ['wasm'] });
 const feeds = { X: new ort.Tensor('float32', new Float32Array(${shape.inputSize}), [1, 1, ${shape.inputSize}]) };
 ${Object.entries(init)

@@ -288,3 +288,19 @@ export async function startJobGateway(o: {
     },
   };
 }
+
+/**
+ * Waits for `expected.length` alerts and checks them against an offline oracle: same labels at
+ * the same frames, same scores, raised by `detector` for model `model`; nothing undecodable or
+ * dropped on the way.
+ */
+export async function expectAlertsLikeOracle(job: JobGateway, expected: readonly { label: string; score: number; frameIndex: number }[], detector: string, model: string): Promise<void> {
+  const { expect } = await import('vitest');
+  await waitFor(() => job.received.length >= expected.length, `${expected.length} alerts at the consumer`);
+  const got = [...job.received].sort((a, b) => a.frameIndex - b.frameIndex);
+  expect(got.map((a) => [a.label, a.frameIndex])).toEqual(expected.map((e) => [e.label, e.frameIndex]));
+  got.forEach((a, i) => expect(a.score).toBeCloseTo(expected[i]!.score, 6));
+  expect(got.every((a) => a.detector === detector && a.model.name === model)).toBe(true);
+  expect(job.gw.metrics.counters.decode_errors_total).toBe(0);
+  expect(job.gw.metrics.counters.dropped_samples_total).toBe(0);
+}

@@ -14,7 +14,8 @@ import type { Dataset, Sample } from '../../data/dataset.js';
 import { calibrateAndQuantize } from '../../quant/calibrate.js';
 import { trainModel } from '../../train/train-model.js';
 
-export interface TrainerLearnerOptions {
+/** How a series forecaster is trained: shared by the per-series learner and the shipped model. */
+export interface ForecasterTrainOptions {
   /** GRU hidden units. */
   hidden: number;
   /** Maximum training epochs (early stopping may end sooner). */
@@ -30,6 +31,9 @@ export interface TrainerLearnerOptions {
   stride: number;
   /** Seed of initialization, split and shuffling (same seed, same model bytes). */
   seed: number;
+}
+
+export interface TrainerLearnerOptions extends ForecasterTrainOptions {
   /** 'int8': post-training quantization (see `calibration`); 'float32': the trained model as is. */
   precision: 'int8' | 'float32';
   /**

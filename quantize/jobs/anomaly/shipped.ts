@@ -21,6 +21,7 @@ import type { Dataset, Sample } from '../../data/dataset.js';
 import type { NabCorpus } from '../../eval/nab/corpus.js';
 import { calibrateAndQuantize } from '../../quant/calibrate.js';
 import { trainModel } from '../../train/train-model.js';
+import type { ForecasterTrainOptions } from './learner.js';
 
 export const SHIPPED_FRONTEND: SeriesFrontendSpec = {
   kind: 'series',
@@ -30,17 +31,9 @@ export const SHIPPED_FRONTEND: SeriesFrontendSpec = {
   clip: 8,
 };
 
-export interface ShippedTrainOptions {
-  hidden: number;
-  epochs: number;
-  patience: number;
-  lr: number;
-  batchSize: number;
-  sequenceLength: number;
-  stride: number;
+export interface ShippedTrainOptions extends ForecasterTrainOptions {
   /** Frames skipped at the start of each series while the running statistics settle. */
   warmupFrames: number;
-  seed: number;
   frontend: SeriesFrontendSpec;
 }
 

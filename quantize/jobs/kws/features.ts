@@ -112,6 +112,37 @@ function cacheKey(parts: unknown): string {
 }
 
 /**
+ * Clip-feature cache: `bin` holds every clip's frames back to back (float32), `idx` the clips
+ * without their frames. Returns null when absent or when the two do not agree.
+ */
+function readClipCache(bin: string, idx: string, F: number): ClipFeatures[] | null {
+  if (!fs.existsSync(bin) || !fs.existsSync(idx)) return null;
+  const meta = JSON.parse(fs.readFileSync(idx, 'utf8')) as { clips: Omit<ClipFeatures, 'x'>[] };
+  const raw = fs.readFileSync(bin);
+  const all = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  let off = 0;
+  const clips = meta.clips.map((c) => {
+    const x = all.slice(off, off + c.T * F);
+    off += c.T * F;
+    return { ...c, x };
+  });
+  return off === all.length ? clips : null;
+}
+
+/** Writes what readClipCache reads; `meta` (spec, split, ...) is stored beside the clip list. */
+function writeClipCache(bin: string, idx: string, meta: Record<string, unknown>, clips: readonly ClipFeatures[]): void {
+  fs.mkdirSync(path.dirname(bin), { recursive: true });
+  const all = new Float32Array(clips.reduce((n, c) => n + c.x.length, 0));
+  let off = 0;
+  for (const c of clips) {
+    all.set(c.x, off);
+    off += c.x.length;
+  }
+  fs.writeFileSync(bin, new Uint8Array(all.buffer));
+  fs.writeFileSync(idx, JSON.stringify({ ...meta, clips: clips.map(({ x: _x, ...rest }) => rest) }));
+}
+
+/**
  * Features of every clip of one split, from the cache when present. Clips are padded with zeros
  * or cut to 1 s (the corpus writes exactly 1 s).
  */
@@ -121,18 +152,8 @@ export function splitFeatures(index: CorpusIndex, split: 'train' | 'val' | 'test
   const idx = path.join(cacheDir, `${split}-${key}.json`);
   const fe = new AudioFrontend(spec);
   const F = fe.featureSize;
-  if (fs.existsSync(bin) && fs.existsSync(idx)) {
-    const meta = JSON.parse(fs.readFileSync(idx, 'utf8')) as { clips: Omit<ClipFeatures, 'x'>[] };
-    const raw = fs.readFileSync(bin);
-    const all = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
-    let off = 0;
-    const clips = meta.clips.map((c) => {
-      const x = all.slice(off, off + c.T * F);
-      off += c.T * F;
-      return { ...c, x };
-    });
-    if (off === all.length) return { split, featureSize: F, clips, cached: true };
-  }
+  const hit = readClipCache(bin, idx, F);
+  if (hit) return { split, featureSize: F, clips: hit, cached: true };
   const clipSamples = index.sampleRateHz; // 1 s
   const clips: ClipFeatures[] = [];
   for (const c of index.clips) {
@@ -144,16 +165,7 @@ export function splitFeatures(index: CorpusIndex, split: 'train' | 'val' | 'test
     clips.push({ path: c.path, label: c.label, y: index.labels.indexOf(c.label), ...(c.speaker !== undefined ? { speaker: c.speaker } : {}), T: f.count, x: f.data });
   }
   if (clips.length === 0) throw corpusError(index.root, `no ${split} clips in the corpus manifest`);
-  fs.mkdirSync(cacheDir, { recursive: true });
-  const total = clips.reduce((n, c) => n + c.x.length, 0);
-  const all = new Float32Array(total);
-  let off = 0;
-  for (const c of clips) {
-    all.set(c.x, off);
-    off += c.x.length;
-  }
-  fs.writeFileSync(bin, new Uint8Array(all.buffer));
-  fs.writeFileSync(idx, JSON.stringify({ spec, split, clips: clips.map(({ x: _x, ...rest }) => rest) }));
+  writeClipCache(bin, idx, { spec, split }, clips);
   return { split, featureSize: F, clips, cached: false };
 }
 
@@ -197,18 +209,8 @@ export function perturbedFeatures(index: CorpusIndex, split: 'train' | 'val', sp
   const idx = path.join(cacheDir, `${split}-speed-${key}.json`);
   const fe = new AudioFrontend(spec);
   const F = fe.featureSize;
-  if (fs.existsSync(bin) && fs.existsSync(idx)) {
-    const meta = JSON.parse(fs.readFileSync(idx, 'utf8')) as { clips: Omit<ClipFeatures, 'x'>[] };
-    const raw = fs.readFileSync(bin);
-    const all = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
-    let off = 0;
-    const clips = meta.clips.map((c) => {
-      const x = all.slice(off, off + c.T * F);
-      off += c.T * F;
-      return { ...c, x };
-    });
-    if (off === all.length) return { split, featureSize: F, clips, cached: true };
-  }
+  const hit = readClipCache(bin, idx, F);
+  if (hit) return { split, featureSize: F, clips: hit, cached: true };
   const clips: ClipFeatures[] = [];
   for (const c of chosen) {
     const audio = readClipAudio(index.root, c.path, spec.sampleRateHz);
@@ -217,15 +219,7 @@ export function perturbedFeatures(index: CorpusIndex, split: 'train' | 'val', sp
       clips.push({ path: `${c.path}@${r}`, label: c.label, y: index.labels.indexOf(c.label), ...(c.speaker !== undefined ? { speaker: c.speaker } : {}), T: f.count, x: f.data });
     }
   }
-  fs.mkdirSync(cacheDir, { recursive: true });
-  const all = new Float32Array(clips.reduce((n, c) => n + c.x.length, 0));
-  let off = 0;
-  for (const c of clips) {
-    all.set(c.x, off);
-    off += c.x.length;
-  }
-  fs.writeFileSync(bin, new Uint8Array(all.buffer));
-  fs.writeFileSync(idx, JSON.stringify({ spec, split, factors, clips: clips.map(({ x: _x, ...rest }) => rest) }));
+  writeClipCache(bin, idx, { spec, split, factors }, clips);
   return { split, featureSize: F, clips, cached: false };
 }
 

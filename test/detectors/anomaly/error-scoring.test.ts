@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AnomalyLikelihood, ErrorScorer, isEdgeRnnError, nabLikelihoodOptions, Rng } from '../../../src/index.js';
-
-function expectCode(f: () => unknown, code: string, message: RegExp): void {
-  try {
-    f();
-  } catch (e) {
-    expect(isEdgeRnnError(e)).toBe(true);
-    expect((e as { code: string }).code).toBe(code);
-    expect((e as Error).message).toMatch(message);
-    return;
-  }
-  throw new Error('expected an error');
-}
+import { expectCode } from '../../helpers/errors.js';
 
 /** A noisy series and errors with a burst of large errors at 700..705. */
 function stream(n: number, seed: number): { values: Float64Array; errors: Float64Array } {

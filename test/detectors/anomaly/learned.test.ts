@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultActivations, encodeModel, isEdgeRnnError, LearnedDetector, MaxCombinedDetector, Rng, SyncModelLoader, type LearnedDetectorOptions, type LearnRequest, type ModelSpec } from '../../../src/index.js';
 import { trainerLearner } from '../../../quantize/jobs/anomaly/learner.js';
+import { expectCode } from '../../helpers/errors.js';
 
 const TINY = { hidden: 4, epochs: 3, patience: 3, sequenceLength: 32, stride: 8, seed: 7 } as const;
 const P = 160;
@@ -27,18 +28,6 @@ function detector(loader: SyncModelLoader, o: Partial<LearnedDetectorOptions> & 
 
 function scores(d: { update(t: number, v: number): number }, s: { t: Float64Array; v: Float64Array }, n = s.v.length): number[] {
   return Array.from({ length: n }, (_, i) => d.update(s.t[i]!, s.v[i]!));
-}
-
-function expectCode(f: () => unknown, code: string, message: RegExp): void {
-  try {
-    f();
-  } catch (e) {
-    expect(isEdgeRnnError(e)).toBe(true);
-    expect((e as { code: string }).code).toBe(code);
-    expect((e as Error).message).toMatch(message);
-    return;
-  }
-  throw new Error('expected an error');
 }
 
 describe('LearnedDetector (gru-predict, gru-autoencoder)', () => {

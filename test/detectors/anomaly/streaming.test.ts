@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AnomalyLikelihood, ForecastAnomalyDetector, isEdgeRnnError, Rng, StreamingLikelihood, type StreamingLikelihoodOptions } from '../../../src/index.js';
 import { erfc } from '../../../src/detectors/anomaly/numeric.js';
-
-function expectCode(f: () => unknown, code: string, message: RegExp): void {
-  try {
-    f();
-  } catch (e) {
-    expect(isEdgeRnnError(e)).toBe(true);
-    expect((e as { code: string }).code).toBe(code);
-    expect((e as Error).message).toMatch(message);
-    return;
-  }
-  throw new Error('expected an error');
-}
+import { expectCode } from '../../helpers/errors.js';
 
 /**
  * Oracle written from the formulas, not from the class: the average re-summed from the kept raw

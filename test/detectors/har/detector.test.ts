@@ -6,21 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { EdgeRnnError, Rng } from '../../../src/index.js';
 import { createHarDetector, HAR_DETECTORS, LabelSmoother } from '../../../src/detectors/har/index.js';
 import type { DetectorContext } from '../../../src/gateway/detectors.js';
+import { caughtEdgeRnnError as err } from '../../helpers/errors.js';
 
 const LABELS = ['sit', 'stand', 'walk', 'idle'];
 const ctx: DetectorContext = { labels: LABELS, outputSize: 4, inputSize: 3, path: 'routes[0].detector' };
 const p = (j: number, top = 0.85): Float32Array => Float32Array.from(LABELS, (_, k) => (k === j ? top : (1 - top) / 3));
 const none = new Float32Array(3);
-
-function err(f: () => unknown): EdgeRnnError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(EdgeRnnError);
-    return e as EdgeRnnError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('har detector', () => {
   it('registers under "har"', () => {

@@ -20,16 +20,7 @@ import { harReports, scoreRecordings } from '../../../../quantize/jobs/har/score
 import { writeSyntheticHmp } from './hmp-fixture.js';
 import { continuousStreams } from '../../../../quantize/jobs/har/streaming.js';
 import { fitHarNormalization, harFrontendSpec, padCodes, recordingFrames, recordingWindows, samplesPerWindow } from '../../../../quantize/jobs/har/windows.js';
-
-function err(f: () => unknown): EdgeRnnError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(EdgeRnnError);
-    return e as EdgeRnnError;
-  }
-  throw new Error('expected an error');
-}
+import { caughtEdgeRnnError as err } from '../../../helpers/errors.js';
 
 describe('HMP loader', () => {
   it('reads activity folders, volunteers from file names, codes 0..63; hashes what it read', () => {

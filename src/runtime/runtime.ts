@@ -67,12 +67,18 @@ export function kernelBinaries(): { simd: Uint8Array<ArrayBuffer>; scalar: Uint8
   return { simd: decodeBase64(KERNELS_SIMD_BASE64), scalar: decodeBase64(KERNELS_SCALAR_BASE64) };
 }
 
-export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
-  const bins = kernelBinaries();
+/** The runtime's default backend, checked. */
+function backendChoice(opts: RuntimeOptions): BackendChoice {
   const choice = opts.backend ?? 'auto';
   if (choice !== 'auto' && !BACKENDS.includes(choice)) {
     throw new EdgeRnnError('BACKEND_UNAVAILABLE', `unknown backend '${String(choice)}': expected auto, ${BACKENDS.join(', ')}`);
   }
+  return choice;
+}
+
+export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
+  const bins = kernelBinaries();
+  const choice = backendChoice(opts);
   // Probe SIMD by compiling the SIMD build (compiling validates; a separate validate() pass
   // would cost a second walk over the module on every cold start).
   let simd: WebAssembly.Module | null = null;
@@ -249,10 +255,7 @@ export class Runtime {
  */
 export function createRuntimeSync(opts: RuntimeOptions = {}): Runtime {
   const bins = kernelBinaries();
-  const choice = opts.backend ?? 'auto';
-  if (choice !== 'auto' && !BACKENDS.includes(choice)) {
-    throw new EdgeRnnError('BACKEND_UNAVAILABLE', `unknown backend '${String(choice)}': expected auto, ${BACKENDS.join(', ')}`);
-  }
+  const choice = backendChoice(opts);
   let simd: WebAssembly.Module | null = null;
   let simdSupported: boolean;
   if (opts.validate) simdSupported = opts.validate(bins.simd);

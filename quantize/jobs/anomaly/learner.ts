@@ -33,6 +33,11 @@ export interface ForecasterTrainOptions {
   seed: number;
 }
 
+/** The trainer options these settings mean: a GRU on inputs the series front end already scales. */
+export function forecasterTrainerOptions(o: ForecasterTrainOptions): { arch: 'gru'; hidden: number; epochs: number; patience: number; lr: number; batchSize: number; seed: number; normalize: false } {
+  return { arch: 'gru', hidden: o.hidden, epochs: o.epochs, patience: o.patience, lr: o.lr, batchSize: o.batchSize, seed: o.seed, normalize: false };
+}
+
 export interface TrainerLearnerOptions extends ForecasterTrainOptions {
   /** 'int8': post-training quantization (see `calibration`); 'float32': the trained model as is. */
   precision: 'int8' | 'float32';
@@ -142,18 +147,7 @@ function train(request: LearnRequest, samples: Sample[], o: TrainerLearnerOption
   const result = trainModel({
     data,
     name: request.name,
-    options: {
-      task: request.task,
-      arch: 'gru',
-      hidden: o.hidden,
-      epochs: o.epochs,
-      patience: o.patience,
-      lr: o.lr,
-      batchSize: o.batchSize,
-      seed: o.seed,
-      normalize: false,
-      ...(request.window !== undefined ? { window: request.window } : {}),
-    },
+    options: { ...forecasterTrainerOptions(o), task: request.task, ...(request.window !== undefined ? { window: request.window } : {}) },
   });
   return result.spec;
 }

@@ -21,7 +21,7 @@ import type { Dataset, Sample } from '../../data/dataset.js';
 import type { NabCorpus } from '../../eval/nab/corpus.js';
 import { calibrateAndQuantize } from '../../quant/calibrate.js';
 import { trainModel } from '../../train/train-model.js';
-import type { ForecasterTrainOptions } from './learner.js';
+import { forecasterTrainerOptions, type ForecasterTrainOptions } from './learner.js';
 
 export const SHIPPED_FRONTEND: SeriesFrontendSpec = {
   kind: 'series',
@@ -136,17 +136,7 @@ export function trainShippedModel(corpus: NabCorpus, options: Partial<ShippedTra
   const result = trainModel({
     data: data.dataset,
     name: 'anomaly-gru-forecaster',
-    options: {
-      task: 'forecast',
-      arch: 'gru',
-      hidden: o.hidden,
-      epochs: o.epochs,
-      patience: o.patience,
-      lr: o.lr,
-      batchSize: o.batchSize,
-      seed: o.seed,
-      normalize: false,
-    },
+    options: { ...forecasterTrainerOptions(o), task: 'forecast' },
     training: { dataset: data.dataset.source, datasetSha256: data.dataset.sha256 },
   });
   const clip = o.frontend.clip ?? 8;

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { EdgeRnnError, Rng } from '../../../src/index.js';
 import { LabelSmoother } from '../../../src/detectors/har/index.js';
+import { caughtEdgeRnnError } from '../../helpers/errors.js';
 
 /** Majority over the last W argmax labels; ties go to the tied label seen most recently. */
 function majorityRef(raw: readonly number[], W: number): number[] {
@@ -194,15 +195,7 @@ describe('LabelSmoother', () => {
   });
 
   it('bad options, inputs and states are typed errors naming the problem', () => {
-    const err = (f: () => unknown): EdgeRnnError => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(EdgeRnnError);
-        return e as EdgeRnnError;
-      }
-      throw new Error('expected an error');
-    };
+    const err = caughtEdgeRnnError;
     expect(err(() => new LabelSmoother(1)).message).toMatch(/classes must be an integer >= 2, got 1/);
     expect(err(() => new LabelSmoother(3, { kind: 'median' as never })).code).toBe('DETECTOR_OPTION');
     expect(err(() => new LabelSmoother(3, { window: 0 })).message).toMatch(/window must be an integer in \[1, 10000\], got 0/);

@@ -4,21 +4,12 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isEdgeRnnError, type ErrorCode } from '../../../src/index.js';
 import { attachWindows, loadNabCorpus, parseNabDataCsv, parseNabTimestamp, parseNabWindows } from '../../../quantize/eval/nab/index.js';
+import { expectCode as expectError } from '../../helpers/errors.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/nab');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nab-corpus-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function expectError(fn: () => unknown, code: ErrorCode, message: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(isEdgeRnnError(e, code), `${(e as Error).message}`).toBe(true);
-    expect((e as Error).message).toMatch(message);
-    return;
-  }
-  expect.unreachable(`expected ${code}`);
-}
 
 describe('NAB data files', () => {
   it('reads a real excerpt with CRLF line ends, keeping the original text', () => {

@@ -19,21 +19,12 @@ import {
   writeResults,
   type NabCorpus,
 } from '../../../quantize/eval/nab/index.js';
+import { expectCode as expectError } from '../../helpers/errors.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/nab');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nab-results-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function expectError(fn: () => unknown, code: ErrorCode, message: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(isEdgeRnnError(e, code), `${(e as Error).message}`).toBe(true);
-    expect((e as Error).message).toMatch(message);
-    return;
-  }
-  expect.unreachable(`expected ${code}`);
-}
 
 const excerpt = parseNabDataCsv(fs.readFileSync(path.join(FIXTURES, 'excerpts/exchange-3_cpc_results.head60.csv'), 'utf8'), 'excerpt');
 // A window over rows 10..19 of the excerpt.

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   NOT_STREAMABLE: 'the model needs the whole sequence (bidirectional): use run()',
   STATE_MISMATCH: 'exported state does not belong to this model or is corrupt',
   SESSION_DISPOSED: 'the session was disposed',
+  INPUT_FRAME_STALE: 'the zero-copy input frame was never requested, or kernel memory grew since: call model.inputFrame() again',
   // input files (npy, json)
   BAD_INPUT_FILE: 'an input file is malformed',
   BAD_DATA: 'a training/evaluation data file is malformed (the message names the file and line)',

@@ -138,22 +138,6 @@ function contentHash(bytes: Uint8Array): Uint8Array {
   return sha256(hashedContent(bytes));
 }
 
-/**
- * The content sha256 through the platform's native digest (WebCrypto: Node, and browsers in
- * secure contexts), falling back to the bundled JavaScript sha256. For decodeErn's `digest`.
- */
-export async function ernContentDigest(bytes: Uint8Array): Promise<Uint8Array> {
-  const subtle = (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle;
-  if (subtle && bytes.length >= ERN_HEADER_BYTES) {
-    try {
-      return new Uint8Array(await subtle.digest('SHA-256', hashedContent(bytes)));
-    } catch {
-      // fall through to the JavaScript implementation
-    }
-  }
-  return contentHash(bytes);
-}
-
 function parseEntries(raw: unknown, dataBytes: number, source: string): ErnTensorEntry[] {
   if (!Array.isArray(raw)) throw fail('ERN_MANIFEST', source, `manifest.tensors must be an array, got ${typeof raw}`);
   const out: ErnTensorEntry[] = [];

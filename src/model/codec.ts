@@ -88,7 +88,7 @@ export interface DecodedModel extends ParsedManifest {
 
 /**
  * Parses and validates .ern bytes (container, checksum, manifest, tensors). Does not run the
- * golden check. `digest`: the content sha256 if already computed (ernContentDigest).
+ * golden check. `digest`: the content sha256 if already computed (Runtime.contentDigest).
  */
 export function decodeModel(bytes: Uint8Array, source = 'model.ern', digest?: Uint8Array): DecodedModel {
   const container = decodeErn(bytes, source, digest ? { digest } : {});

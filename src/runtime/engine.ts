@@ -37,6 +37,16 @@ export interface Engine {
    */
   step(s: EngineState, frame: ArrayLike<number>, frameOff: number, out: Float32Array, policy: NonFinitePolicy): number;
 
+  /**
+   * The engine's own input frame, float32 [inputSize]: in kernel memory for the WASM backends,
+   * so a producer that writes here saves the copy. A view into WASM memory is detached (length
+   * 0) when that memory grows; ask again after allocating sessions or batch/sequence buffers.
+   */
+  inputFrame(): Float32Array;
+
+  /** step() on the frame already in inputFrame(). Under policy 'zero' it zeroes bad values there. */
+  stepInput(s: EngineState, out: Float32Array, policy: NonFinitePolicy): number;
+
   /** n streams, one frame each: frames [n][inputSize] -> out [n][outputSize]. Same return. */
   stepMany(states: readonly EngineState[], frames: ArrayLike<number>, out: Float32Array, policy: NonFinitePolicy): number;
 

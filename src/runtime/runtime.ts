@@ -8,7 +8,7 @@
  *   const y = s.step(frame);                      // Float32Array, reused: copy to keep
  */
 import { EdgeRnnError } from '../errors.js';
-import { ERN_HEADER_BYTES, ERN_SHA256_OFFSET, ernContentDigest } from '../format/ern.js';
+import { ERN_HEADER_BYTES, ERN_SHA256_OFFSET } from '../format/ern.js';
 import { decodeModel, type DecodedModel } from '../model/codec.js';
 import type { ModelSpec } from '../model/spec.js';
 import { KERNELS_SCALAR_BASE64, KERNELS_SIMD_BASE64 } from './kernels/wasm.gen.js';
@@ -220,9 +220,9 @@ export class Runtime {
   /** Parses, validates, prepares and golden-checks a model. */
   async load(bytes: Uint8Array, opts: LoadOptions = {}): Promise<Model> {
     const source = opts.source ?? 'model.ern';
-    // WebCrypto: ~10 ms to initialize in a fresh process, but no extra resident memory; the
-    // kernel's sha256 (loadSync) starts at once but grows RSS by ~2 MiB when V8 tiers it up.
-    const decoded = decodeModel(bytes, source, await ernContentDigest(bytes));
+    // The kernel's sha256, not WebCrypto: WebCrypto's first digest in a fresh process costs
+    // 3-10 ms of start-up; resident memory grows alike either way (test/bench/runtime.ts).
+    const decoded = decodeModel(bytes, source, await this.contentDigestAsync(bytes));
     let engine: Engine;
     try {
       engine = await this.engine(decoded.spec, this.resolveBackend(decoded.spec, opts.backend ?? this.choice), opts.weightStorage ?? 'auto');
@@ -339,6 +339,8 @@ export class Model {
   private readonly id: Uint8Array;
   private batchOut = new Float32Array(0);
   private disposed = false;
+  /** The last view inputFrame() handed out. */
+  private frame: Float32Array | null = null;
 
   constructor(decoded: DecodedModel, engine: Engine, nonFinite: NonFinitePolicy, source: string) {
     this.decoded = decoded;
@@ -372,6 +374,32 @@ export class Model {
 
   get labels(): readonly string[] {
     return this.spec.labels;
+  }
+
+  /**
+   * Zero-copy input, like TensorFlow Lite Micro's `interpreter.input(0)`: the frame buffer the
+   * kernels read (float32 [inputSize], inside WASM memory on the simd and scalar backends).
+   * Write a frame into it and call `session.step()` without an argument: nothing is copied or
+   * allocated. One buffer per model, shared by its sessions; `step(frame)` overwrites it.
+   * Creating sessions or running bigger batches and sequences can grow kernel memory, which
+   * detaches the view: `step()` then throws INPUT_FRAME_STALE; call inputFrame() again.
+   */
+  inputFrame(): Float32Array {
+    this.assertLive();
+    return (this.frame = this.engine.inputFrame());
+  }
+
+  /** @internal The view from inputFrame(), or an INPUT_FRAME_STALE error when it was detached or never requested. */
+  liveFrame(): Float32Array {
+    const f = this.frame;
+    if (f === null) throw new EdgeRnnError('INPUT_FRAME_STALE', `model '${this.name}': step() without a frame reads model.inputFrame(), which was never requested`);
+    if (f.length !== this.inputSize) {
+      throw new EdgeRnnError('INPUT_FRAME_STALE', `model '${this.name}': kernel memory grew since inputFrame() (a new session or a bigger batch): the frame view is detached; call model.inputFrame() again and write the frame there`, {
+        expected: this.inputSize,
+        got: f.length,
+      });
+    }
+    return f;
   }
 
   /** Replays the file's golden vector; throws ERN_GOLDEN_MISMATCH when the output differs. */
@@ -503,11 +531,22 @@ export class Session {
   /**
    * One frame in, one output out. The returned array is reused by the next step(): copy it to
    * keep it. A frame of the wrong length or with NaN/±Infinity (policy 'error') throws and leaves
-   * the state untouched.
+   * the state untouched. Without an argument, steps on the frame written into
+   * model.inputFrame() (zero-copy; under policy 'zero' bad values there are zeroed in place).
    */
-  step(frame: ArrayLike<number>): Float32Array {
+  step(frame?: ArrayLike<number>): Float32Array {
     const st = this.engineState();
     const m = this.model;
+    if (frame === undefined || frame === null) {
+      // An explicit undefined is a caller's bug (frames[t] past the end), not a zero-copy step.
+      if (arguments.length > 0) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame needs ${m.inputSize} values, got ${String(frame)}`, { expected: m.inputSize, got: String(frame) });
+      m.liveFrame();
+      if (!m.streamable) throw notStreamable(m);
+      const bad = m.engine.stepInput(st, this.out, this.nonFinite);
+      if (bad >= 0) throw nonFinite(m, this.stepCount, bad, `step ${this.stepCount}`);
+      this.stepCount++;
+      return this.out;
+    }
     if (frame.length !== m.inputSize) {
       throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame needs ${m.inputSize} values, got ${frame.length}`, { expected: m.inputSize, got: frame.length });
     }

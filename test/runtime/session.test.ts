@@ -175,6 +175,90 @@ describe.each(BACKENDS)('sessions on %s', (backend) => {
   });
 });
 
+describe.each([...BACKENDS, 'float'] as const)('zero-copy input frames on %s', (backend) => {
+  let model: Model;
+  beforeAll(async () => {
+    model = await rt.load(backend === 'float' ? floatBytes : intBytes, { backend });
+  });
+
+  it('step() on model.inputFrame() gives exactly what step(frame) gives', () => {
+    const x = frames(40, 11);
+    const copied = model.session();
+    const zero = model.session();
+    const frame = model.inputFrame();
+    expect(frame).toBeInstanceOf(Float32Array);
+    expect(frame.length).toBe(I);
+    if (backend === 'simd' || backend === 'scalar') {
+      // The view lies in the kernels' WebAssembly memory: no copy between it and the kernels.
+      const k = (model.engine as unknown as { k: { arena: { memory: WebAssembly.Memory } } }).k;
+      expect(frame.buffer).toBe(k.arena.memory.buffer);
+    }
+    for (let t = 0; t < 40; t++) {
+      const want = Array.from(copied.step(x.subarray(t * I, (t + 1) * I)));
+      frame.set(x.subarray(t * I, (t + 1) * I));
+      expect(Array.from(zero.step())).toEqual(want);
+    }
+    expect(zero.steps).toBe(40);
+    expect(Array.from(zero.exportState().subarray(32))).toEqual(Array.from(copied.exportState().subarray(32)));
+  });
+
+  it('a view detached by memory growth, or never requested, throws INPUT_FRAME_STALE', async () => {
+    const m = await rt.load(backend === 'float' ? floatBytes : intBytes, { backend });
+    const s = m.session();
+    expect(code(() => s.step())).toBe('INPUT_FRAME_STALE');
+    const frame = m.inputFrame();
+    frame.set(frames(1));
+    const keep = Array.from(s.step());
+    // Thousands of sessions grow the kernel memory, which detaches views into it.
+    const more = Array.from({ length: 3000 }, () => m.session());
+    if (backend === 'simd' || backend === 'scalar') {
+      expect(frame.length).toBe(0);
+      expect(code(() => s.step())).toBe('INPUT_FRAME_STALE');
+    }
+    const again = m.inputFrame();
+    again.set(frames(1));
+    s.reset();
+    expect(Array.from(s.step())).toEqual(keep);
+    for (const x of more) x.dispose();
+  });
+
+  it('an explicit undefined frame is a SHAPE_MISMATCH, not a zero-copy step', () => {
+    const s = model.session();
+    model.inputFrame().set(frames(1));
+    const frameAt = (t: number): Float32Array | undefined => [frames(1)][t];
+    expect(code(() => s.step(frameAt(1)))).toBe('SHAPE_MISMATCH');
+    expect(s.steps).toBe(0);
+  });
+
+  it("NaN in the input frame: NON_FINITE_INPUT and nothing changed; with nonFinite 'zero' it is zeroed in place", async () => {
+    const s = model.session();
+    const before = s.exportState();
+    const frame = model.inputFrame();
+    frame.set(frames(1));
+    frame[1] = Number.NaN;
+    let err: unknown;
+    try {
+      s.step();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(EdgeRnnError);
+    expect((err as EdgeRnnError).code).toBe('NON_FINITE_INPUT');
+    expect((err as EdgeRnnError).details).toMatchObject({ feature: 1 });
+    expect(Array.from(s.exportState())).toEqual(Array.from(before));
+
+    const z = await rt.load(backend === 'float' ? floatBytes : intBytes, { backend, nonFinite: 'zero' });
+    const clean = frames(1);
+    clean[1] = 0;
+    const want = Array.from(z.session().step(clean));
+    const zf = z.inputFrame();
+    zf.set(frames(1));
+    zf[1] = Number.POSITIVE_INFINITY;
+    expect(Array.from(z.session().step())).toEqual(want);
+    expect(zf[1]).toBe(0);
+  });
+});
+
 describe('backend choice and model kinds', () => {
   it('float32 models run on the float reference; integer backends refuse them, and vice versa', async () => {
     const f = await rt.load(floatBytes);

@@ -153,10 +153,15 @@ function edgernnRunners(model: Model, shape: BenchShape, frames: Float32Array): 
   const views = Array.from({ length: shape.steps }, (_, t) => frames.subarray(t * I, (t + 1) * I));
   let t = 0;
   const seq = model.session();
+  // Streaming the way a front end feeds the runtime: each frame written into the model's input
+  // frame (kernel memory), then step() with no copy in between. The view is fetched per round:
+  // sequence runs in between grow kernel memory, which detaches it.
   return {
     step: (n) => {
+      const input = model.inputFrame();
       for (let i = 0; i < n; i++) {
-        s.step(views[t]!);
+        input.set(views[t]!);
+        s.step();
         t = t + 1 === shape.steps ? 0 : t + 1;
       }
     },

@@ -158,6 +158,18 @@ export class FloatEngine implements Engine {
     return -1;
   }
 
+  private staged: Float32Array | null = null;
+
+  inputFrame(): Float32Array {
+    return (this.staged ??= new Float32Array(this.inputSize));
+  }
+
+  stepInput(s: EngineState, out: Float32Array, policy: NonFinitePolicy): number {
+    const x = this.inputFrame();
+    if (policy === 'zero') for (let i = 0; i < x.length; i++) if (!(x[i]! - x[i]! === 0)) x[i] = 0;
+    return this.step(s, x, 0, out, policy);
+  }
+
   stepMany(states: readonly EngineState[], frames: ArrayLike<number>, out: Float32Array, policy: NonFinitePolicy): number {
     const { bad, data } = this.sanitize(frames, states.length * this.inputSize, policy);
     if (bad >= 0) return bad;

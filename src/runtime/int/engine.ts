@@ -131,6 +131,21 @@ export class IntEngine implements Engine {
     return -1;
   }
 
+  inputFrame(): Float32Array {
+    return this.k.stepIn();
+  }
+
+  stepInput(s: EngineState, out: Float32Array, policy: NonFinitePolicy): number {
+    if (this.k.step(s) !== 0) {
+      const x = this.k.stepIn();
+      if (policy === 'error') return firstNonFinite(x, 0, this.inputSize);
+      IntEngine.zeroNonFinite(x, 0, this.inputSize);
+      this.k.step(s);
+    }
+    this.finish(this.k.stepOut(), 0, out, 0);
+    return -1;
+  }
+
   stepMany(states: readonly EngineState[], frames: ArrayLike<number>, out: Float32Array, policy: NonFinitePolicy): number {
     const n = states.length;
     const I = this.inputSize;

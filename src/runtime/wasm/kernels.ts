@@ -128,13 +128,14 @@ export class WasmKernels implements IntKernels {
     this.outView = new Float32Array(buf, this.outPtr, this.P.outputWidth);
   }
 
+  // A view detached by memory growth has length 0: cheaper to test than memory.buffer.
   stepIn(): Float32Array {
-    this.refreshStepViews();
+    if (this.inView.length === 0) this.refreshStepViews();
     return this.inView;
   }
 
   stepOut(): Float32Array {
-    this.refreshStepViews();
+    if (this.outView.length === 0) this.refreshStepViews();
     return this.outView;
   }
 

@@ -154,7 +154,7 @@ describe('edgernn bench and demo', () => {
       expect(o.median_us).toBeGreaterThan(0);
     }
     const backends = new Set(timings.map((o) => o.backend));
-    for (const b of ['simd', 'scalar', 'reference', 'ort-web', 'ort-node', 'matvec-bound']) expect(backends.has(b), b).toBe(true);
+    for (const b of ['simd', 'scalar', 'reference', 'ort-web', 'ort-node', 'matvec-bound', 'matvec-shape']) expect(backends.has(b), b).toBe(true);
     expect(rows.find((o) => o.metric === 'wasm_bytes')).toBeDefined();
   });
 

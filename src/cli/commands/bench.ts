@@ -4,7 +4,8 @@
  * For each shape, in one process and interleaved round by round: edgernn simd / scalar /
  * reference on the int8 model, onnxruntime-web (wasm, 1 thread) and onnxruntime-node (1 thread)
  * on the same float model exported to ONNX, and the bare SIMD matrix-vector loop doing the step's
- * multiply-accumulates ("matvec-bound"). Streaming: one frame per call, state carried between
+ * multiply-accumulates ("matvec-bound"), and the same loop over the step's own padded matrices
+("matvec-shape"). Streaming: one frame per call, state carried between
  * calls (ORT gets its state tensors fed back). Sequence: the whole sequence per call from the
  * initial state. Reports medians over rounds and ratios. Then, in fresh child processes: cold
  * start (import + instantiate + load model + first step) and resident memory growth.
@@ -20,7 +21,8 @@ import { encodeModel } from '../../model/codec.js';
 import { defaultActivations, type ModelSpec, type RecurrentKind } from '../../model/spec.js';
 import { exportOnnx, onnxInitialState, stateNames } from '../../onnx/export.js';
 import { createRuntime, kernelBinaries, type Model } from '../../runtime/runtime.js';
-import { instantiateKernels } from '../../runtime/wasm/kernels.js';
+import { prepareIntModel } from '../../runtime/int/prepare.js';
+import { instantiateKernels, type KernelExports } from '../../runtime/wasm/kernels.js';
 import { Rng } from '../../util/rng.js';
 import { numberFlag, parseFlags, usageError, type CliContext, type Command } from '../framework.js';
 import { Progress } from '../progress.js';
@@ -44,7 +46,7 @@ export const BENCH_SHAPES: readonly BenchShape[] = [
 ];
 
 type Mode = 'step' | 'sequence';
-type Backend = 'simd' | 'scalar' | 'reference' | 'ort-web' | 'ort-node' | 'matvec-bound';
+type Backend = 'simd' | 'scalar' | 'reference' | 'ort-web' | 'ort-node' | 'matvec-bound' | 'matvec-shape';
 
 /** One timed callable: runs `n` calls, returns nothing; the harness divides. */
 type Runner = (n: number) => Promise<void> | void;
@@ -181,10 +183,39 @@ function edgernnRunners(model: Model, shape: BenchShape, frames: Float32Array): 
 async function matvecBound(shape: BenchShape): Promise<Runner> {
   const x = await instantiateKernels(await WebAssembly.compile(kernelBinaries().simd));
   const kb = Math.ceil((shape.inputSize + shape.hidden) / 8);
-  const groups = Math.ceil(stepMacs(shape) / (kb * 32));
-  const base = Math.ceil(x.heap_base() / 16) * 16;
-  const need = base + groups * kb * 32 + kb * 16 + groups * 16 + 64;
-  if (need > x.memory.buffer.byteLength) x.memory.grow(Math.ceil((need - x.memory.buffer.byteLength) / 65536));
+  const m = placeMatrix(x, Math.ceil(stepMacs(shape) / (kb * 32)), kb);
+  const REPS = 100;
+  return (n) => {
+    // n calls of REPS products each; the harness divides by n * REPS.
+    x.bench_matvec(m.w, m.groups, m.kb, m.xv, m.out, n * REPS);
+  };
+}
+
+/**
+ * The same bare loop over the step's own matrices at their padded sizes (input, recurrent and
+ * dense products of the prepared int8 model): what the step costs when nothing but its
+ * multiply-accumulates runs. Between it and matvec-bound is the price of short rows (more
+ * four-row reductions per MAC); between it and simd, requantization, gates and the call.
+ */
+async function matvecShape(int8: ModelSpec): Promise<Runner> {
+  const x = await instantiateKernels(await WebAssembly.compile(kernelBinaries().simd));
+  const mats: { rows: number; cols: number }[] = [];
+  for (const L of prepareIntModel(int8).layers) {
+    if (L.kind === 'dense') mats.push({ rows: L.Op, cols: L.Ip });
+    else mats.push({ rows: L.G * L.Hp, cols: L.Ip }, { rows: L.G * L.Hp, cols: L.Hp });
+  }
+  const REPS = 100;
+  const calls = mats.map((m) => placeMatrix(x, m.rows / 4, m.cols / 8));
+  return (n) => {
+    for (const c of calls) x.bench_matvec(c.w, c.groups, c.kb, c.xv, c.out, n * REPS);
+  };
+}
+
+/** Random weights and inputs for bench_matvec: `groups` groups of four rows, `kb` tiles of eight inputs each. */
+function placeMatrix(x: KernelExports, groups: number, kb: number): { w: number; xv: number; out: number; groups: number; kb: number } {
+  const base = Math.ceil(x.memory.buffer.byteLength / 16) * 16;
+  const need = groups * kb * 32 + kb * 16 + groups * 16 + 64;
+  x.memory.grow(Math.ceil(need / 65536));
   const w = base;
   const xv = w + groups * kb * 32;
   const out = xv + kb * 16;
@@ -193,11 +224,7 @@ async function matvecBound(shape: BenchShape): Promise<Runner> {
   for (let i = 0; i < groups * kb * 32; i++) u8[w + i] = rng.int(0, 255);
   const i16 = new Int16Array(x.memory.buffer, xv, kb * 8);
   for (let i = 0; i < kb * 8; i++) i16[i] = rng.int(-32768, 32767);
-  const REPS = 100;
-  return (n) => {
-    // n calls of REPS products each; the harness divides by n * REPS.
-    x.bench_matvec(w, groups, kb, xv, out, n * REPS);
-  };
+  return { w, xv, out, groups, kb };
 }
 
 interface Timed {
@@ -232,6 +259,7 @@ async function measureShape(shape: BenchShape, opts: { rounds: number; roundMs: 
   if (opts.backends.has('ort-web') && ort.web) add('ort-web', await ortRunners(ort.web, 'web', spec, shape, frames));
   if (opts.backends.has('ort-node') && ort.node) add('ort-node', await ortRunners(ort.node, 'node', spec, shape, frames));
   if (opts.backends.has('matvec-bound')) timed.push({ backend: 'matvec-bound', mode: 'step', run: await matvecBound(shape), calls: 1, per: 100, samples: [] });
+  if (opts.backends.has('matvec-shape')) timed.push({ backend: 'matvec-shape', mode: 'step', run: await matvecShape(int8), calls: 1, per: 100, samples: [] });
   // Warm up and calibrate the number of calls per round.
   for (const r of timed) {
     await timeOnce(r, 3);
@@ -348,13 +376,14 @@ export function renderTables(results: BenchResult[], extra: { wasm: { simd: numb
   const shapes = [...new Set(results.map((r) => r.shape))];
   const lines: string[] = [];
   lines.push('Streaming step (µs per call, state carried between calls; median over interleaved rounds)', '');
-  lines.push('| shape | simd | scalar | reference | ort-web | ort-node | matvec-bound | ort-web / simd | ort-node / simd | simd / bound |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  lines.push('| shape | simd | scalar | reference | ort-web | ort-node | matvec-bound | matvec-shape | ort-web / simd | ort-node / simd | simd / bound | shape / bound |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const s of shapes) {
     const simd = get(s, 'simd', 'step');
     const bound = get(s, 'matvec-bound', 'step');
+    const own = get(s, 'matvec-shape', 'step');
     lines.push(
-      `| ${s} | ${fmt(simd)} | ${fmt(get(s, 'scalar', 'step'))} | ${fmt(get(s, 'reference', 'step'))} | ${fmt(get(s, 'ort-web', 'step'))} | ${fmt(get(s, 'ort-node', 'step'))} | ${fmt(bound)} | ${ratio(get(s, 'ort-web', 'step'), simd)} | ${ratio(get(s, 'ort-node', 'step'), simd)} | ${ratio(simd, bound)} |`,
+      `| ${s} | ${fmt(simd)} | ${fmt(get(s, 'scalar', 'step'))} | ${fmt(get(s, 'reference', 'step'))} | ${fmt(get(s, 'ort-web', 'step'))} | ${fmt(get(s, 'ort-node', 'step'))} | ${fmt(bound)} | ${fmt(own)} | ${ratio(get(s, 'ort-web', 'step'), simd)} | ${ratio(get(s, 'ort-node', 'step'), simd)} | ${ratio(simd, bound)} | ${ratio(own, bound)} |`,
     );
   }
   lines.push('', 'Whole sequence (µs per sequence from the initial state)', '');
@@ -380,8 +409,9 @@ export const benchCommand: Command = {
 
 Runs every shape (${BENCH_SHAPES.map((s) => s.name).join(', ')}) on edgernn simd, scalar
 and reference, onnxruntime-web (wasm, 1 thread), onnxruntime-node (1 thread) and the bare SIMD
-matvec loop, interleaved round by round in one process; prints medians and ratios as tables,
-then cold start and memory growth measured in fresh processes.
+matvec loop (matvec-bound: the step's MAC count in long rows; matvec-shape: the step's own
+padded matrices), interleaved round by round in one process; prints medians and ratios as
+tables, then cold start and memory growth measured in fresh processes.
 
   --json         one JSON object per line: {"shape","backend","mode","median_us"}, then
                  {"metric",...} lines for kernel sizes, state bytes, cold start and memory
@@ -412,7 +442,7 @@ then cold start and memory growth measured in fresh processes.
       shapes = shapes.filter((s) => names.includes(s.name));
     }
     const ort = { web: await loadOrt('web'), node: await loadOrt('node') };
-    const backends = new Set<Backend>(['simd', 'scalar', 'reference', 'ort-web', 'ort-node', 'matvec-bound']);
+    const backends = new Set<Backend>(['simd', 'scalar', 'reference', 'ort-web', 'ort-node', 'matvec-bound', 'matvec-shape']);
     const progress = new Progress(ctx.stderr, 'bench', shapes.length * rounds);
     const results: BenchResult[] = [];
     const state: Record<string, number> = {};

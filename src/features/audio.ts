@@ -12,7 +12,13 @@
  *   E[m] = Σ_k W[m][k] · P[k]                                  (mel filterbank, see mel.ts)
  *   logmel[m] = ln(max(E[m], logFloor))
  *   mfcc[j]   = Σ_m D[j][m] · logmel[m],  j < nMfcc          (orthonormal DCT-II, see dct.ts)
- * All arithmetic is float64; the outputs are rounded to float32 once.
+ * Optional streaming cepstral mean normalization (`cmn`, per output j, over the stream so far):
+ *   w_t = max(alpha, 1 / (t + 1)),  m[j] += w_t · (f[j] - m[j]),  out[j] = f[j] - m[j]
+ * a running mean for the first 1/alpha frames, then an exponential one with that time constant:
+ * it takes out what stays constant over seconds (the microphone's response, the speaker's
+ * spectral envelope, the level), the way the series front end's `adaptive` stage does.
+ * All arithmetic is float64; the outputs are rounded to float32 (the normalization then works on
+ * those float32 values, in float64, and rounds again: streaming and batch agree exactly).
  *
  * These are librosa's definitions (`filters.mel`, `mel_frequencies`, `dct(norm='ortho')`), with
  * Kaldi/TensorFlow framing (frames start at 0, the window spans the frame, not nfft) and
@@ -58,6 +64,8 @@ export interface AudioFrontendSpec {
   melNorm: MelNorm;
   /** Floor applied before the log: ln(max(E, logFloor)), > 0. */
   logFloor: number;
+  /** Streaming mean normalization of the outputs; alpha in (0, 1] is the newest frame's weight (time constant ≈ 1/alpha frames). */
+  cmn?: { alpha: number };
 }
 
 /** Defaults in one place: 25 ms / 10 ms frames of 16 kHz audio, 40 HTK mels from 20 Hz to 7.6 kHz. */
@@ -78,7 +86,7 @@ export const AUDIO_FRONTEND_DEFAULTS: Readonly<Omit<AudioFrontendSpec, 'kind' | 
 /** MFCCs kept when a caller asks for kind 'mfcc' without nMfcc. */
 export const DEFAULT_N_MFCC = 13;
 
-const AUDIO_FIELDS = ['kind', 'sampleRateHz', 'frameMs', 'hopMs', 'nfft', 'nMels', 'nMfcc', 'fMinHz', 'fMaxHz', 'preEmphasis', 'window', 'melScale', 'melNorm', 'logFloor'] as const;
+const AUDIO_FIELDS = ['kind', 'sampleRateHz', 'frameMs', 'hopMs', 'nfft', 'nMels', 'nMfcc', 'fMinHz', 'fMaxHz', 'preEmphasis', 'window', 'melScale', 'melNorm', 'logFloor', 'cmn'] as const;
 
 /** A complete spec from the defaults plus overrides (then validated). */
 export function audioFrontendSpec(kind: AudioFrontendKind, overrides: Partial<Omit<AudioFrontendSpec, 'kind'>> = {}): AudioFrontendSpec {
@@ -121,6 +129,11 @@ export function validateAudioSpec(value: unknown): AudioFrontendSpec {
   const logFloor = s.num('logFloor', { above: 0 });
   const spec: AudioFrontendSpec = { kind, sampleRateHz, frameMs, hopMs, nfft, nMels, fMinHz, fMaxHz, preEmphasis, window, melScale, melNorm, logFloor };
   if (nMfcc !== undefined) spec.nMfcc = nMfcc;
+  if (s.has('cmn')) {
+    const c = s.sub('cmn');
+    c.onlyFields(['alpha']);
+    spec.cmn = { alpha: c.num('alpha', { above: 0, max: 1 }) };
+  }
   return spec;
 }
 
@@ -205,6 +218,26 @@ export class AudioFrameKernel {
   }
 }
 
+/**
+ * Streaming mean normalization (the spec's `cmn`) of one frame in place: updates the running
+ * mean m (float64 [F]) with frame number t (0 for the first frame of a stream).
+ */
+export function cmnFrame(alpha: number, m: Float64Array, t: number, f: Float32Array, off: number): void {
+  const w = Math.max(alpha, 1 / (t + 1));
+  for (let j = 0; j < m.length; j++) {
+    const x = f[off + j]!;
+    const mj = m[j]! + w * (x - m[j]!);
+    m[j] = mj;
+    f[off + j] = x - mj;
+  }
+}
+
+/** cmnFrame over `count` rows of a fresh stream (a batch, or cached features without `cmn`). */
+export function cmnRows(alpha: number, data: Float32Array, count: number, featureSize: number): void {
+  const m = new Float64Array(featureSize);
+  for (let t = 0; t < count; t++) cmnFrame(alpha, m, t, data, t * featureSize);
+}
+
 /** Streaming log-mel / MFCC: push PCM in any chunks, get a frame every hop. */
 export class AudioFrontend implements StreamingFrontend {
   readonly kind: AudioFrontendKind;
@@ -230,6 +263,8 @@ export class AudioFrontend implements StreamingFrontend {
   private readonly where: string;
   /** Identifies this spec in saved states. */
   private readonly fingerprint: Uint8Array;
+  /** Running mean of the outputs (spec.cmn), or null. */
+  private readonly cmnMean: Float64Array | null;
 
   constructor(spec: AudioFrontendSpec) {
     this.kernel = new AudioFrameKernel(spec);
@@ -245,6 +280,7 @@ export class AudioFrontend implements StreamingFrontend {
     this.buf = new Float64Array(g.frameLength);
     this.out = new Float32Array(g.featureSize);
     this.fingerprint = frontendSpecFingerprint(this.spec);
+    this.cmnMean = this.spec.cmn ? new Float64Array(g.featureSize) : null;
   }
 
   push(samples: SampleArray, onOutput: OutputCallback): number {
@@ -266,6 +302,7 @@ export class AudioFrontend implements StreamingFrontend {
       buf[this.filled++] = y;
       if (this.filled === L) {
         this.kernel.compute(buf, 0, this.out, 0);
+        if (this.cmnMean) cmnFrame(this.spec.cmn!.alpha, this.cmnMean, this.index, this.out, 0);
         onOutput(this.out, this.index++);
         produced++;
         if (H < L) {
@@ -285,20 +322,24 @@ export class AudioFrontend implements StreamingFrontend {
     this.skip = 0;
     this.prev = 0;
     this.index = 0;
+    this.cmnMean?.fill(0);
   }
 
   /**
    * The stream position as bytes (format in state.ts). Body, float64:
    *   index, x[n-1] (pre-emphasis memory), filled, skip, buf[0 .. filled)
-   * i.e. the pre-emphasized samples of the partial frame (at most frameLength - 1).
+   * i.e. the pre-emphasized samples of the partial frame (at most frameLength - 1), then with
+   * `cmn` the running mean [featureSize].
    */
   exportState(): Uint8Array {
-    const w = new StateWriter(this.kind, this.fingerprint, 8 * (4 + this.filled));
+    const m = this.cmnMean;
+    const w = new StateWriter(this.kind, this.fingerprint, 8 * (4 + this.filled + (m ? m.length : 0)));
     w.f64(this.index);
     w.f64(this.prev);
     w.f64(this.filled);
     w.f64(this.skip);
     w.f64s(this.buf, 0, this.filled);
+    if (m) w.f64s(m, 0, m.length);
     return w.finish();
   }
 
@@ -313,12 +354,14 @@ export class AudioFrontend implements StreamingFrontend {
     const skip = r.int('skip', 0, Math.max(0, H - L));
     if (skip > 0 && filled > 0) throw r.invalid('skip', 'must be 0 while a frame is being filled', `${skip} with ${filled} samples filled`);
     const buf = r.f64s('buf', filled);
+    const mean = this.cmnMean ? r.f64s('cmn mean', this.cmnMean.length) : null;
     r.end();
     this.index = index;
     this.prev = prev;
     this.filled = filled;
     this.skip = skip;
     this.buf.set(buf);
+    if (mean) this.cmnMean!.set(mean);
   }
 
   /** Pre-emphasizes the whole signal, then computes frame t from offset t·H. */
@@ -336,6 +379,7 @@ export class AudioFrontend implements StreamingFrontend {
     const count = audioFrameCount(this.spec, n);
     const data = new Float32Array(count * this.featureSize);
     for (let t = 0; t < count; t++) this.kernel.compute(y, t * this.hopLength, data, t * this.featureSize);
+    if (this.spec.cmn) cmnRows(this.spec.cmn.alpha, data, count, this.featureSize);
     return { data, count, featureSize: this.featureSize, framesPerOutput: 1 };
   }
 }

@@ -13,6 +13,8 @@ export {
 } from './registry.js';
 export {
   AudioFrontend,
+  cmnFrame,
+  cmnRows,
   AudioFrameKernel,
   audioFrontendSpec,
   validateAudioSpec,

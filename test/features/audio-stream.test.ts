@@ -1,6 +1,6 @@
 /** Streaming and batch give the same numbers bit for bit, whatever the chunking; specs are checked field by field. */
 import { describe, expect, it } from 'vitest';
-import { AudioFrontend, audioFrameCount, audioFrontendSpec, EdgeRnnError, isEdgeRnnError, Rng, validateAudioSpec, type AudioFrontendSpec } from '../../src/index.js';
+import { AudioFrontend, audioFrameCount, audioFrontendSpec, cmnRows, EdgeRnnError, isEdgeRnnError, Rng, validateAudioSpec, type AudioFrontendSpec } from '../../src/index.js';
 
 function noiseAndTones(n: number, seed: number): Int16Array {
   const rng = new Rng(seed);
@@ -30,6 +30,7 @@ const SPECS: Record<string, AudioFrontendSpec> = {
   'mfcc slaney/hamming': audioFrontendSpec('mfcc', { melScale: 'slaney', melNorm: 'slaney', window: 'hamming', nMfcc: 20 }),
   'hop longer than frame': audioFrontendSpec('logmel', { frameMs: 10, hopMs: 25, nfft: 256, nMels: 20 }),
   'hop equal to frame': audioFrontendSpec('logmel', { frameMs: 20, hopMs: 20 }),
+  'mfcc with streaming mean normalization': audioFrontendSpec('mfcc', { frameMs: 40, hopMs: 20, nfft: 1024, cmn: { alpha: 0.05 } }),
 };
 
 describe('audio streaming = batch, bit for bit', () => {
@@ -125,6 +126,9 @@ describe('audio spec validation names the bad field', () => {
     ['typo field', { nmfcc: 13 }, /'nmfcc' must be absent \(known fields:/],
     ['nMfcc on logmel', { kind: 'logmel' }, /'nMfcc' must be absent for kind 'logmel'/],
     ['NaN nMels', { nMels: NaN }, /'nMels' must be an integer/],
+    ['cmn alpha 0', { cmn: { alpha: 0 } }, /cmn: 'alpha' must be a finite number > 0 <= 1, got 0/],
+    ['cmn alpha above 1', { cmn: { alpha: 1.5 } }, /'alpha' must be a finite number > 0 <= 1, got 1.5/],
+    ['cmn unknown field', { cmn: { alpha: 0.1, beta: 1 } }, /'beta' must be absent \(known fields: alpha\)/],
   ];
   for (const [name, patch, msg] of cases) {
     it(name, () => {
@@ -144,5 +148,43 @@ describe('audio spec validation names the bad field', () => {
 
   it('a non-object spec is rejected', () => {
     expect(() => validateAudioSpec(null)).toThrow(/expected an object, got null/);
+  });
+});
+
+describe('streaming mean normalization (cmn)', () => {
+  const x = noiseAndTones(16000, 4);
+  for (const kind of ['logmel', 'mfcc'] as const) {
+    it(`${kind}: a gain change (a constant added to every log-mel band) leaves the output unchanged`, () => {
+      const fe = new AudioFrontend(audioFrontendSpec(kind, { cmn: { alpha: 0.02 } }));
+      const loud = fe.batch(x);
+      const quiet = fe.batch(Int16Array.from(x, (v) => Math.round(v / 4)));
+      const plain = new AudioFrontend(audioFrontendSpec(kind)).batch(x);
+      let worst = 0;
+      let moved = 0;
+      for (let i = 0; i < loud.data.length; i++) {
+        worst = Math.max(worst, Math.abs(loud.data[i]! - quiet.data[i]!));
+        moved = Math.max(moved, Math.abs(loud.data[i]! - plain.data[i]!));
+      }
+      // Rounding of the quieter int16 signal moves a few values slightly; ln(16) = 2.8 would be the shift without cmn.
+      expect(worst).toBeLessThan(0.05);
+      expect(moved).toBeGreaterThan(1);
+    });
+  }
+
+  it('cmnRows on features computed without cmn gives the cmn front end bit for bit (training reuses cached features)', () => {
+    const spec = audioFrontendSpec('mfcc', { frameMs: 40, hopMs: 20, nfft: 1024 });
+    const plain = new AudioFrontend(spec).batch(x);
+    const withCmn = new AudioFrontend({ ...spec, cmn: { alpha: 0.02 } }).batch(x);
+    const post = plain.data.slice();
+    cmnRows(0.02, post, plain.count, plain.featureSize);
+    expect(post).toEqual(withCmn.data);
+  });
+
+  it('the first 1/alpha frames use the running mean: frame 0 is all zeros, and a stationary signal stays near 0', () => {
+    const fe = new AudioFrontend(audioFrontendSpec('mfcc', { cmn: { alpha: 0.01 } }));
+    const f = fe.batch(x);
+    for (let j = 0; j < f.featureSize; j++) expect(f.data[j]).toBe(0);
+    const tail = f.data.subarray((f.count - 1) * f.featureSize);
+    for (const v of tail) expect(Math.abs(v)).toBeLessThan(3);
   });
 });

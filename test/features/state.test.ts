@@ -82,6 +82,7 @@ const CASES: Case[] = [
     maxChunk: 29,
     signal: drifting,
   },
+  { name: 'mfcc 13 with streaming mean normalization (cmn)', spec: audioFrontendSpec('mfcc', { frameMs: 40, hopMs: 20, nfft: 1024, cmn: { alpha: 0.05 } }) as unknown as Record<string, unknown>, samples: 20000, maxChunk: 700, signal: audio },
 ];
 
 interface Outputs {

@@ -32,6 +32,8 @@ options:
   --compare A,B|none   architectures also trained for comparison (default ${D.compare.join(',')})
   --epochs N           most training epochs (default ${D.epochs}; early stopping patience ${D.patience})
   --qat-epochs N       quantization-aware fine-tuning epochs, 0 = post-training only (default ${D.qatEpochs})
+  --cmn ALPHA          streaming mean normalization in the front end, newest frame's weight
+                       (0.01 = a 2 s time constant at 20 ms hops; default: none)
   --jobs N             concurrent synthesis jobs if a corpus must be built (default ${D.jobs})
   --created-at ISO     creation time in the manifest (default SOURCE_DATE_EPOCH or now)
   --json               print the metrics as JSON`,
@@ -45,6 +47,7 @@ options:
         compare: { type: 'string' },
         epochs: { type: 'string' },
         'qat-epochs': { type: 'string' },
+        cmn: { type: 'string' },
         jobs: { type: 'string' },
         'created-at': { type: 'string' },
         json: { type: 'boolean' },
@@ -62,6 +65,8 @@ options:
     }
     o.epochs = numberFlag(values.epochs, 'epochs', { min: 1, integer: true }) ?? o.epochs;
     o.qatEpochs = numberFlag(values['qat-epochs'], 'qat-epochs', { min: 0, integer: true }) ?? o.qatEpochs;
+    const cmn = numberFlag(values.cmn, 'cmn', { min: 1e-6, max: 1 });
+    if (cmn !== undefined) o.frontend = { ...o.frontend, cmn: { alpha: cmn } };
     o.jobs = numberFlag(values.jobs, 'jobs', { min: 1, max: 64, integer: true }) ?? o.jobs;
     const t0 = Date.now();
     const r = await runKwsJob(o, { cwd: ctx.cwd, log: (l) => ctx.stderr.write(`${l}\n`), createdAt: createdAt(values) });

@@ -296,6 +296,13 @@ interface ColdStart {
   tool: 'edgernn' | 'ort-web';
   median_ms: number;
   rss_growth_mib: number;
+  /**
+   * The same growth split by Linux (/proc/self/status RssAnon, RssFile): memory the process
+   * allocated, and pages of files it mapped, mostly the node executable's own code (V8's
+   * optimizing compiler, paged in once something runs hot). Absent elsewhere.
+   */
+  rss_anon_mib?: number;
+  rss_file_mib?: number;
 }
 
 /**
@@ -318,19 +325,24 @@ function coldStarts(dir: string, shape: BenchShape, spec: ModelSpec, int8Bytes: 
   fs.writeFileSync(path.join(dir, 'model.ern'), int8Bytes);
   fs.writeFileSync(path.join(dir, 'model.onnx'), exportOnnx(spec));
   const init = onnxInitialState(spec);
+  // RssAnon / RssFile in MiB, or {} where /proc/self/status does not exist.
+  const status = `const split = () => { try { return Object.fromEntries(readFileSync('/proc/self/status', 'utf8').split('\\n').filter((l) => /^Rss(Anon|File):/.test(l)).map((l) => [l.slice(3, 7).toLowerCase(), parseInt(l.split(':')[1]) / 1024])); } catch { return {}; } };`;
+  const report = `const s1 = split(); console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss - rss0, anon: s1.anon - s0.anon, file: s1.file - s0.file }));`;
   const probe = {
     edgernn: `
 const { readFileSync } = await import('node:fs');
-const rss0 = process.memoryUsage().rss; const t0 = performance.now();
+${status}
+const s0 = split(); const rss0 = process.memoryUsage().rss; const t0 = performance.now();
 const { createRuntime } = await import(${JSON.stringify(indexUrl)});
 const rt = await createRuntime();
 const m = await rt.load(new Uint8Array(readFileSync(${JSON.stringify(path.join(dir, 'model.ern'))})));
 m.session().step(new Float32Array(${shape.inputSize}));
 const ms = performance.now() - t0;
-console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss - rss0 }));`,
+${report}`,
     'ort-web': `
 const { readFileSync } = await import('node:fs');
-const rss0 = process.memoryUsage().rss; const t0 = performance.now();
+${status}
+const s0 = split(); const rss0 = process.memoryUsage().rss; const t0 = performance.now();
 const ort = await import(${JSON.stringify(ortWebUrl())}); ort.env.wasm.numThreads = 1; ort.env.logLevel = 'error';
 const s = await ort.InferenceSession.create(new Uint8Array(readFileSync(${JSON.stringify(path.join(dir, 'model.onnx'))})), { executionProviders: ['wasm'] });
 const feeds = { X: new ort.Tensor('float32', new Float32Array(${shape.inputSize}), [1, 1, ${shape.inputSize}]) };
@@ -339,7 +351,7 @@ ${Object.entries(init)
   .join('\n')}
 await s.run(feeds);
 const ms = performance.now() - t0;
-console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss - rss0 }));`,
+${report}`,
   };
   const out: ColdStart[] = [];
   for (const tool of ['edgernn', 'ort-web'] as const) {
@@ -347,16 +359,26 @@ console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss - rss0 }));`,
     fs.writeFileSync(file, probe[tool]);
     const ms: number[] = [];
     const rss: number[] = [];
+    const anon: number[] = [];
+    const fileMib: number[] = [];
     for (let i = 0; i < runs; i++) {
       try {
         const r = JSON.parse(execFileSync(process.execPath, [file], { encoding: 'utf8', cwd: process.cwd(), stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop()!);
         ms.push(r.ms);
         rss.push(r.rss / 2 ** 20);
+        if (Number.isFinite(r.anon) && Number.isFinite(r.file)) {
+          anon.push(r.anon);
+          fileMib.push(r.file);
+        }
       } catch {
         break; // tool not installed or probe failed: report what we have
       }
     }
-    if (ms.length) out.push({ tool, median_ms: median(ms), rss_growth_mib: median(rss) });
+    if (ms.length) {
+      const c: ColdStart = { tool, median_ms: median(ms), rss_growth_mib: median(rss) };
+      if (anon.length === ms.length) Object.assign(c, { rss_anon_mib: median(anon), rss_file_mib: median(fileMib) });
+      out.push(c);
+    }
   }
   return out;
 }
@@ -398,7 +420,10 @@ export function renderTables(results: BenchResult[], extra: { wasm: { simd: numb
   }
   lines.push('', `Kernels: simd ${extra.wasm.simd} B, scalar ${extra.wasm.scalar} B.`);
   lines.push(`Session state: ${Object.entries(extra.state).map(([k, v]) => `${k} ${v} B`).join(', ')}.`);
-  for (const c of extra.cold) lines.push(`Cold start (import + instantiate + load + first step, ${c.tool}): ${c.median_ms.toFixed(1)} ms median; RSS growth ${c.rss_growth_mib.toFixed(1)} MiB.`);
+  for (const c of extra.cold) {
+    const split = c.rss_anon_mib !== undefined ? ` (allocated ${c.rss_anon_mib.toFixed(1)} MiB, file pages ${c.rss_file_mib!.toFixed(1)} MiB)` : '';
+    lines.push(`Cold start (import + instantiate + load + first step, ${c.tool}): ${c.median_ms.toFixed(1)} ms median; RSS growth ${c.rss_growth_mib.toFixed(1)} MiB${split}.`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

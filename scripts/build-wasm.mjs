@@ -15,11 +15,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const entry = 'src/runtime/kernels/assembly/index.ts';
 const genFile = path.join(root, 'src/runtime/kernels/wasm.gen.ts');
 
-export async function compileKernels(simd) {
+/** Compiles the kernels (with or without SIMD); `sourceDir` (default: the real sources) lets benchmarks build variants. */
+export async function compileKernels(simd, sourceDir = path.dirname(entry)) {
   let binary = null;
   let stderr = '';
   const args = [
-    entry,
+    path.join(sourceDir, 'index.ts'),
     '--runtime', 'stub',
     '-O3', '--shrinkLevel', '1', '--converge', '--noAssert',
     '--initialMemory', '1',

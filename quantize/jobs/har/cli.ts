@@ -160,8 +160,8 @@ function report(run: CvRun, title: string): string {
   ].join('\n');
 }
 
-/** Recipe fields absent from the default (numbers). */
-const OPTIONAL_RECIPE_FIELDS = ['syntheticMix'];
+/** Recipe fields absent from the default, with their type's default. */
+const OPTIONAL_RECIPE_FIELDS: Record<string, unknown> = { syntheticMix: 0, bidirectional: false };
 
 /** HAR_RECIPE with the --recipe overrides: known fields only, each of the default's type. */
 export function recipeFrom(json: unknown): HarRecipe {
@@ -175,8 +175,8 @@ export function recipeFrom(json: unknown): HarRecipe {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw usageError(`--recipe must be a JSON object, got ${JSON.stringify(json)}`);
   const r: Record<string, unknown> = { ...HAR_RECIPE };
   for (const [k, v] of Object.entries(o)) {
-    if (!(k in HAR_RECIPE) && !OPTIONAL_RECIPE_FIELDS.includes(k)) throw usageError(`--recipe: unknown field '${k}': expected one of ${[...Object.keys(HAR_RECIPE), ...OPTIONAL_RECIPE_FIELDS].join(', ')}`);
-    const d = (HAR_RECIPE as unknown as Record<string, unknown>)[k] ?? 0;
+    if (!(k in HAR_RECIPE) && !(k in OPTIONAL_RECIPE_FIELDS)) throw usageError(`--recipe: unknown field '${k}': expected one of ${[...Object.keys(HAR_RECIPE), ...Object.keys(OPTIONAL_RECIPE_FIELDS)].join(', ')}`);
+    const d = (HAR_RECIPE as unknown as Record<string, unknown>)[k] ?? OPTIONAL_RECIPE_FIELDS[k];
     const kindOf = (x: unknown): string => (x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x);
     if (kindOf(v) !== kindOf(d) && !(k === 'augment' && (v === null || kindOf(v) === 'object'))) throw usageError(`--recipe: field '${k}' must be ${kindOf(d)}, got ${JSON.stringify(v)}`);
     r[k] = v;

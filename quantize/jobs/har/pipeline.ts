@@ -59,6 +59,11 @@ export interface HarRecipe {
    * volunteers). Absent in the default recipe, so its cached fold models keep their key.
    */
   syntheticMix?: number;
+  /**
+   * Optional: bidirectional recurrent layers. Windows are independent, so a window classifier
+   * may read each window both ways; such a model runs whole windows (session.run), not step().
+   */
+  bidirectional?: boolean;
 }
 
 export const DEFAULT_HAR_RECIPE: HarRecipe = {
@@ -200,6 +205,7 @@ export function trainHar(recs: readonly HmpRecording[], recipe: HarRecipe, prove
     lr: recipe.lr,
     batchSize: recipe.batchSize,
     dropout: recipe.dropout,
+    bidirectional: recipe.bidirectional ?? false,
     classWeights: recipe.classWeights,
     seed: recipe.seed,
     // The front end already standardizes each axis with the training statistics.

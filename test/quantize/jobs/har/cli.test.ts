@@ -35,6 +35,15 @@ describe('edgernn har', () => {
     const wrongType = await run('train', '--recipe', '{"hidden":"48"}');
     expect(wrongType.code).toBe(2);
     expect(wrongType.err).toMatch(/--recipe: field 'hidden' must be number, got "48"/);
+    const optionalType = await run('train', '--recipe', '{"bidirectional":1}');
+    expect(optionalType.code).toBe(2);
+    expect(optionalType.err).toMatch(/--recipe: field 'bidirectional' must be boolean, got 1/);
+  });
+
+  it('optional recipe fields (syntheticMix, bidirectional) are accepted and typed', async () => {
+    const { recipeFrom } = await import('../../../../quantize/jobs/har/cli.js');
+    expect(recipeFrom('{"bidirectional":true,"syntheticMix":1}')).toMatchObject({ bidirectional: true, syntheticMix: 1, hidden: 32 });
+    expect(recipeFrom(undefined)).not.toHaveProperty('bidirectional');
   });
 
   it('a missing dataset exits 1 with DATASET_MISSING and where to download it', async () => {

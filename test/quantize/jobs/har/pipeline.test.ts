@@ -186,4 +186,19 @@ describe('end to end on synthetic HMP files', () => {
       expect(sum).toBeCloseTo(1, 2);
     }
   });
+
+  it('a bidirectional recipe gives a window classifier that reads whole windows: scored with run(), refused by step()', async () => {
+    const root = writeSyntheticHmp(['walk', 'sitdown_chair'], ['f1', 'm1'], 3, 40);
+    const ds = loadHmp(root);
+    const recipe = { ...DEFAULT_HAR_RECIPE, hidden: 8, epochs: 2, patience: 2, maxWindowsPerRecording: 3, augment: null, bidirectional: true };
+    const tr = trainHar(ds.recordings, recipe, { source: root, sha256: ds.sha256 });
+    const layer = tr.int8.layers[0]!;
+    expect(layer.kind === 'gru' && layer.direction).toBe('bidirectional');
+    const rt = await createRuntime();
+    const scores = await scoreRecordings(rt, tr.int8, tr.frontend, ds.recordings);
+    expect(scores.length).toBe(12);
+    const model = await rt.load((await import('../../../../src/index.js')).encodeModel(tr.int8));
+    expect(model.streamable).toBe(false);
+    expect(err(() => model.session().step(new Float32Array(model.inputSize))).code).toBe('NOT_STREAMABLE');
+  });
 });

@@ -7,14 +7,17 @@
  *
  *   npx tsx test/bench/step-breakdown.ts [--shapes kws-gru,kws-lstm] [--rounds N]
  *
- * Prints per shape: the full step, each variant, and the share of the step each part costs,
- * next to the bare matrix-vector loops of `edgernn bench` (matvec-bound, matvec-shape).
+ * Prints per shape: the full step through the public API (`session.step()` on the zero-copy
+ * input frame), the kernel step alone, each variant, and the share of the kernel step each part
+ * costs (compare with the bare matrix-vector loops of `edgernn bench`).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BENCH_SHAPES, benchSpec } from '../../src/cli/commands/bench.js';
+import { encodeModel } from '../../src/model/codec.js';
 import { calibrateAbsMax, quantizeModel } from '../../src/model/quantize.js';
+import { createRuntime } from '../../src/runtime/runtime.js';
 import { IntEngine } from '../../src/runtime/int/engine.js';
 import { prepareIntModel } from '../../src/runtime/int/prepare.js';
 import { instantiateKernels, WasmKernels } from '../../src/runtime/wasm/kernels.js';
@@ -74,14 +77,19 @@ for (const name of SHAPES) {
   if (!shape) throw new Error(`unknown shape '${name}' (${BENCH_SHAPES.map((s) => s.name).join(', ')})`);
   const spec = benchSpec(shape);
   const frames = new Rng(2).float32(shape.steps * shape.inputSize, -2, 2);
-  const P = prepareIntModel(quantizeModel(spec, calibrateAbsMax(spec, [frames])));
+  const int8 = quantizeModel(spec, calibrateAbsMax(spec, [frames]));
+  const P = prepareIntModel(int8);
   const runners: (() => void)[] = [];
+  const model = await (await createRuntime()).load(encodeModel(int8), { backend: 'simd' });
+  const session = model.session();
+  model.inputFrame().set(frames.subarray(0, shape.inputSize));
   for (const bin of binaries) {
     const k = new WasmKernels(await instantiateKernels(await WebAssembly.compile(bin)), 'simd', P);
     const st = new IntEngine(P, k).allocState();
     k.stepIn().set(frames.subarray(0, shape.inputSize));
     runners.push(() => k.step(st));
   }
+  runners.push(() => session.step());
   // Calibrate calls per round to ~2 ms on the full step, then interleave.
   let calls = 1000;
   for (;;) {
@@ -100,8 +108,10 @@ for (const name of SHAPES) {
   }
   const ns = samples.map(median);
   const full = ns[0]!;
-  console.log(`\n${name}: kernel step (model_step, no JavaScript around it), ns, median of ${ROUNDS} interleaved rounds`);
-  console.log('| variant | ns | share of the step it leaves out |');
+  const api = ns[VARIANTS.length]!;
+  console.log(`\n${name}: ns per step, median of ${ROUNDS} interleaved rounds`);
+  console.log('| variant | ns | share of the kernel step it leaves out |');
   console.log('| --- | ---: | ---: |');
-  VARIANTS.forEach(([v], i) => console.log(`| ${v} | ${ns[i]!.toFixed(0)} | ${i === 0 ? '-' : `${((100 * (full - ns[i]!)) / full).toFixed(1)} %`} |`));
+  console.log(`| session.step() (public API, JavaScript around the kernel call) | ${api.toFixed(0)} | (JavaScript: ${((100 * (api - full)) / api).toFixed(1)} % of this) |`);
+  VARIANTS.forEach(([v], i) => console.log(`| ${i === 0 ? 'kernel step (model_step)' : v} | ${ns[i]!.toFixed(0)} | ${i === 0 ? '-' : `${((100 * (full - ns[i]!)) / full).toFixed(1)} %`} |`));
 }

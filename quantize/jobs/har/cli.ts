@@ -17,6 +17,7 @@ import { HAR_CLASSES, HAR_EXCLUDED } from './classes.js';
 import { crossValidationModels, defaultCacheDir, scoreFolds, summarizeCv, type CvOptions, type CvSummary, type FoldModels } from './cv.js';
 import { HMP_RATE_HZ, HMP_SOURCE, loadHmp, type HmpDataset } from './hmp.js';
 import { DEFAULT_HAR_RECIPE, trainHar, type HarRecipe } from './pipeline.js';
+import { argmax, meanPosterior } from './score.js';
 import { confusionTable, foldTable, headlineTable, perClassTable, statsTable, streamTable } from './report.js';
 import { continuousAccuracy, smoothedRecordingAccuracy, SMOOTHING_VARIANTS, type StreamAccuracy } from './streaming.js';
 import { fitHmpGenerator, synthesizeLike } from './synthetic.js';
@@ -51,6 +52,8 @@ options:
   --only 0,3       only these folds (quick looks; train then skips the final model)
   --skip-cv        train: the final model only (its manifest then has no CV metrics)
   --synthetic      eval: also train each fold on generator output only and score it on real data
+  --seeds 1,2,3    eval: the CV once per seed (the recipe's seed replaced), then each seed's int8
+                   accuracy, their mean and spread, and the ensemble (mean posterior of the seeds)
   --cache DIR      fold-model cache (default .cache/har)
   --recipe JSON    train/eval: override fields of the recipe, e.g. '{"hidden":48,"windowSize":96}'
                    (fold models are cached per recipe, so variants do not overwrite each other)
@@ -237,7 +240,9 @@ async function train(values: Record<string, unknown>, ctx: CliContext): Promise<
 
 async function evaluate(values: Record<string, unknown>, ctx: CliContext): Promise<number> {
   const recipe = recipeFrom(values.recipe);
+  const seeds = typeof values.seeds === 'string' ? seedList(values.seeds) : null;
   const l = load(values, ctx);
+  if (seeds) return seedReport(seeds, recipe, l, values.json === true, ctx);
   const run = await runCv(l, recipe, ctx);
   const out: Record<string, unknown> = { real: manifestMetrics(run, l.folds) };
   if (!values.json) ctx.stdout.write(`${report(run, 'trained on real recordings')}\n`);
@@ -253,6 +258,51 @@ async function evaluate(values: Record<string, unknown>, ctx: CliContext): Promi
     }
   }
   if (values.json) ctx.stdout.write(`${JSON.stringify(out)}\n`);
+  return 0;
+}
+
+function seedList(list: string): number[] {
+  const seeds = list.split(',').map((x) => numberFlag(x.trim(), 'seeds', { integer: true, min: 0 })!);
+  if (seeds.length < 2 || new Set(seeds).size !== seeds.length) throw usageError(`--seeds needs two or more different integers, got '${list}'`);
+  return seeds;
+}
+
+/**
+ * The recipe's spread over seeds: one CV per seed (cached like any recipe), each seed's int8
+ * per-recording accuracy, and the ensemble that averages the seeds' mean posteriors.
+ */
+async function seedReport(seeds: number[], recipe: HarRecipe, l: Loaded, json: boolean, ctx: CliContext): Promise<number> {
+  const rt = await createRuntime();
+  const C = HAR_CLASSES.length;
+  const pooled = new Map<string, { y: number; sum: Float64Array }>();
+  const rows: { seed: number; accuracy: number }[] = [];
+  for (const seed of seeds) {
+    const scores = (await scoreFolds(rt, l.ds, cv(l, { ...recipe, seed }, ctx))).flatMap((f) => f.int8);
+    let ok = 0;
+    for (const s of scores) {
+      const m = meanPosterior(s, C);
+      if (argmax(m) === s.y) ok++;
+      const e = pooled.get(s.file) ?? { y: s.y, sum: new Float64Array(C) };
+      for (let c = 0; c < C; c++) e.sum[c] = e.sum[c]! + m[c]!;
+      pooled.set(s.file, e);
+    }
+    rows.push({ seed, accuracy: ok / scores.length });
+  }
+  let ok = 0;
+  for (const e of pooled.values()) if (argmax(e.sum) === e.y) ok++;
+  const accs = rows.map((r) => r.accuracy);
+  const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
+  const sd = Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / (accs.length - 1));
+  const ensemble = ok / pooled.size;
+  if (json) {
+    ctx.stdout.write(`${JSON.stringify({ seeds: rows, mean, sd, ensemble, recordings: pooled.size })}
+`);
+    return 0;
+  }
+  const pct = (x: number): string => (100 * x).toFixed(1);
+  const lines = ['| seed | int8 recording accuracy |', '| --- | ---: |', ...rows.map((r) => `| ${r.seed} | ${pct(r.accuracy)} |`)];
+  lines.push(`| mean ± sd | ${pct(mean)} ± ${pct(sd)} |`, `| ensemble (mean posterior of the seeds) | ${pct(ensemble)} |`);
+  ctx.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
 
@@ -280,6 +330,7 @@ export const harCommand: Command = {
         only: { type: 'string' },
         'skip-cv': { type: 'boolean' },
         synthetic: { type: 'boolean' },
+        seeds: { type: 'string' },
         cache: { type: 'string' },
         recipe: { type: 'string' },
         'created-at': { type: 'string' },

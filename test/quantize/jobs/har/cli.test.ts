@@ -35,6 +35,12 @@ describe('edgernn har', () => {
     const wrongType = await run('train', '--recipe', '{"hidden":"48"}');
     expect(wrongType.code).toBe(2);
     expect(wrongType.err).toMatch(/--recipe: field 'hidden' must be number, got "48"/);
+    const oneSeed = await run('eval', '--seeds', '3');
+    expect(oneSeed.code).toBe(2);
+    expect(oneSeed.err).toMatch(/--seeds needs two or more different integers, got '3'/);
+    const badSeed = await run('eval', '--seeds', '1,x');
+    expect(badSeed.code).toBe(2);
+    expect(badSeed.err).toMatch(/--seeds needs an integer/);
     const optionalType = await run('train', '--recipe', '{"bidirectional":1}');
     expect(optionalType.code).toBe(2);
     expect(optionalType.err).toMatch(/--recipe: field 'bidirectional' must be boolean, got 1/);

@@ -8,20 +8,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/framework.js';
 import { runtimeCommands } from '../../src/cli/commands/index.js';
 import { createRuntime, encodeModel } from '../../src/index.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { randomQuantModel, randomSequences } from '../helpers/random-model.js';
+import { runCaptured } from '../helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, runtimeCommands, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: tmp });
-  return { code, out, err };
+function cli(...argv: string[]): ReturnType<typeof runCaptured> {
+  return runCaptured(argv, runtimeCommands, tmp);
 }
 
 let I = 0;

@@ -1,20 +1,14 @@
 /** Payload codecs: round trips, the documented binary layout, and a typed error for every defect. */
 import { describe, expect, it } from 'vitest';
-import { isEdgeRnnError } from '../../src/index.js';
 import { applyNonFinite, BINARY_HEADER_BYTES, decodeBinary, decodeCsv, decodeJson, encodeBinary, encodeCsv, encodeJson, type DecodeOptions } from '../../src/gateway/codecs.js';
+import { errorMessage } from '../helpers/errors.js';
 
 const O: DecodeOptions = { channels: 3, int16Scale: 1 / 32768, maxSamples: 1000 };
 const enc = (s: string) => new TextEncoder().encode(s);
 const samples = Float32Array.from([0.5, -1.25, 3, 0.125, 7, -0.0625]);
 
 function decodeError(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(isEdgeRnnError(e, 'PAYLOAD_DECODE')).toBe(true);
-    return (e as Error).message;
-  }
-  throw new Error('expected PAYLOAD_DECODE');
+  return errorMessage(f, 'PAYLOAD_DECODE');
 }
 
 describe('JSON codec', () => {

@@ -1,20 +1,14 @@
 /** Config validation: defaults, and a GATEWAY_CONFIG error naming the field for every defect. */
 import { describe, expect, it } from 'vitest';
-import { isEdgeRnnError } from '../../src/index.js';
 import { DEFAULTS, parseGatewayConfig } from '../../src/gateway/config.js';
 import { Topics, devicePartition, fnv1a32 } from '../../src/gateway/topics.js';
 import { topicMatches } from '../../src/gateway/transport.js';
+import { errorMessage } from '../helpers/errors.js';
 
 const base = { models: { imu: 'imu.ern' }, routes: [{ sensor: 'imu', model: 'imu' }] };
 
 function configError(raw: unknown): string {
-  try {
-    parseGatewayConfig(raw, 'gw.json');
-  } catch (e) {
-    expect(isEdgeRnnError(e, 'GATEWAY_CONFIG')).toBe(true);
-    return (e as Error).message;
-  }
-  throw new Error('expected GATEWAY_CONFIG');
+  return errorMessage(() => parseGatewayConfig(raw, 'gw.json'), 'GATEWAY_CONFIG');
 }
 
 describe('gateway config', () => {

@@ -1,7 +1,7 @@
 /** Detectors: hysteresis, forecast error, posterior smoothing, state round trip, config errors. */
 import { describe, expect, it } from 'vitest';
-import { isEdgeRnnError } from '../../src/index.js';
 import { createSmoothingDetector, createThresholdDetector, type Detector, type DetectorContext } from '../../src/gateway/detectors.js';
+import { errorMessage } from '../helpers/errors.js';
 
 const ctx = (o: Partial<DetectorContext> = {}): DetectorContext => ({ labels: ['bg', 'yes', 'no'], outputSize: 3, inputSize: 2, path: 'routes[0].detector', ...o });
 const run = (d: Detector, rows: number[][], input: number[][] = []) => rows.map((r, t) => d.step(Float32Array.from(r), Float32Array.from(input[t] ?? [0, 0])));
@@ -41,15 +41,8 @@ describe('threshold detector', () => {
   });
 
   it('names a bad output in the config', () => {
-    const bad = (o: Record<string, unknown>, c = ctx()) => {
-      try {
-        createThresholdDetector({ kind: 'threshold', output: 0, score: 'output', on: 0.5, off: 0.5, minSteps: 1, refractorySteps: 0, ...o } as never, c);
-      } catch (e) {
-        expect(isEdgeRnnError(e, 'GATEWAY_CONFIG')).toBe(true);
-        return (e as Error).message;
-      }
-      return 'no error';
-    };
+    const bad = (o: Record<string, unknown>, c = ctx()) =>
+      errorMessage(() => createThresholdDetector({ kind: 'threshold', output: 0, score: 'output', on: 0.5, off: 0.5, minSteps: 1, refractorySteps: 0, ...o } as never, c), 'GATEWAY_CONFIG');
     expect(bad({ output: 'maybe' })).toMatch(/routes\[0\].detector.output must be one of the model's labels \(bg, yes, no\), got "maybe"/);
     expect(bad({ output: 7 })).toMatch(/routes\[0\].detector.output must be an output index in \[0, 2\], got 7/);
     expect(bad({ score: 'forecastError' })).toMatch(/routes\[0\].detector.score must be "output" for this model/);

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, isEdgeRnnError, type Model } from '../../src/index.js';
+import { createRuntime, type Model } from '../../src/index.js';
 import { recordCommand } from '../../src/cli/commands/record.js';
 import { replayCommand } from '../../src/cli/commands/replay.js';
 import { runCli } from '../../src/cli/framework.js';
@@ -14,6 +14,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/gateway/brok
 import { encodeBinary, encodeJson } from '../../src/gateway/codecs.js';
 import { parseTrace } from '../../src/gateway/trace.js';
 import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSignal, oracleAlerts, publishAsync, tmpDir, waitFor } from './fixtures.js';
+import { errorMessage } from '../helpers/errors.js';
 
 const TS0 = 1_714_560_000_000;
 const DT = 20; // 50 Hz
@@ -100,15 +101,7 @@ describe('record and replay', () => {
   });
 
   it('names what is wrong in a trace', async () => {
-    const bad = (text: string) => {
-      try {
-        parseTrace(text, 't.ndjson');
-      } catch (e) {
-        expect(isEdgeRnnError(e, 'GATEWAY_TRACE')).toBe(true);
-        return (e as Error).message;
-      }
-      return 'no error';
-    };
+    const bad = (text: string) => errorMessage(() => parseTrace(text, 't.ndjson'), 'GATEWAY_TRACE');
     const head = '{"format":"edgernn.trace","version":1,"recordedAt":"x"}\n';
     expect(bad('')).toMatch(/t.ndjson:1: empty file/);
     expect(bad('{"format":"other"}\n')).toMatch(/t.ndjson:1: format must be "edgernn.trace"/);

@@ -1,6 +1,6 @@
 /** Test helpers for the typed errors every bad input must raise. */
 import { expect } from 'vitest';
-import { EdgeRnnError, isEdgeRnnError } from '../../src/index.js';
+import { EdgeRnnError, isEdgeRnnError, type ErrorCode } from '../../src/index.js';
 
 /** The EdgeRnnError `f` throws; fails the test when it returns or throws anything else. */
 export function caughtEdgeRnnError(f: () => unknown): EdgeRnnError {
@@ -19,4 +19,19 @@ export function expectCode(f: () => unknown, code: string, message: RegExp): voi
   expect(isEdgeRnnError(e)).toBe(true);
   expect(e.code).toBe(code);
   expect(e.message).toMatch(message);
+}
+
+/**
+ * The message of the EdgeRnnError with this code that `f` throws (any other error fails the
+ * test), or 'no error' when `f` returns, so `expect(errorMessage(...)).toMatch(/.../)` reads
+ * the expected message in the failure.
+ */
+export function errorMessage(f: () => unknown, code: ErrorCode): string {
+  try {
+    f();
+  } catch (e) {
+    expect(isEdgeRnnError(e, code), `expected ${code}, got ${String(e)}`).toBe(true);
+    return (e as Error).message;
+  }
+  return 'no error';
 }

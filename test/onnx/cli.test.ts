@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/framework.js';
 import { conformanceCommand } from '../../src/cli/commands/conformance.js';
 import { convertCommand } from '../../src/cli/commands/convert.js';
 import { exportCommand } from '../../src/cli/commands/export.js';
@@ -20,16 +19,14 @@ import { INT8_KERNEL_ATOL } from '../../src/onnx/tolerance.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
 import { FIXTURES_ONNX_NODE, FIXTURES_PYTORCH, TestGraph, maxAbsDiff, ortSession, ortTensor, randomSpec } from './helpers.js';
+import { runCaptured } from '../helpers/cli.js';
 
 const commands = [convertCommand, exportCommand, conformanceCommand];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-onnx-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, commands, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: tmp });
-  return { code, out, err };
+function cli(...argv: string[]): ReturnType<typeof runCaptured> {
+  return runCaptured(argv, commands, tmp);
 }
 
 describe('edgernn conformance', () => {

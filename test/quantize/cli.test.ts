@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeModel } from '../../src/index.js';
-import { runCli } from '../../src/cli/framework.js';
 import { desktopCommands } from '../../quantize/cli/index.js';
 import { firstStepsTask, sineForecast, toJsonl } from '../../quantize/data/synthetic.js';
+import { runCaptured } from '../helpers/cli.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-cli-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -14,11 +14,8 @@ fs.writeFileSync(path.join(dir, 'train.jsonl'), toJsonl(firstStepsTask({ count: 
 fs.writeFileSync(path.join(dir, 'val.jsonl'), toJsonl(firstStepsTask({ count: 24, steps: 10, signalSteps: 3, seed: 2 })));
 fs.writeFileSync(path.join(dir, 'sine.jsonl'), toJsonl(sineForecast({ count: 24, steps: 16, seed: 1 })));
 
-export async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, desktopCommands, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: dir });
-  return { code, out, err };
+export function cli(...argv: string[]): ReturnType<typeof runCaptured> {
+  return runCaptured(argv, desktopCommands, dir);
 }
 
 const small = ['--hidden', '8', '--epochs', '3', '--created-at', '2026-01-01T00:00:00Z'];

@@ -6,18 +6,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/framework.js';
 import { encodeWav } from '../../src/index.js';
 import { desktopCommands } from '../../quantize/cli/index.js';
 import { writeSyntheticHmp } from './jobs/har/hmp-fixture.js';
+import { runCaptured } from '../helpers/cli.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, desktopCommands, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: ROOT });
-  return { code, out, err };
+function run(...argv: string[]): ReturnType<typeof runCaptured> {
+  return runCaptured(argv, desktopCommands, ROOT);
 }
 
 describe('edgernn eval models/kws.ern --data <label>/<clip>.wav folder', () => {

@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng, createRuntime, encodeModel, isRecurrent, type ModelSpec } from '../../src/index.js';
-import { runCli } from '../../src/cli/framework.js';
 import { desktopCommands } from '../../quantize/cli/index.js';
 import { firstStepsTask, toJsonl } from '../../quantize/data/synthetic.js';
 import { evaluateModel } from '../../quantize/eval/evaluate-model.js';
@@ -13,6 +12,7 @@ import { DEFAULT_BLOCK, Pruner, measureSparsity, sparsityAt, tileParam } from '.
 import { pruneModel } from '../../quantize/prune/prune-model.js';
 import { calibrateAndQuantize } from '../../quantize/quant/calibrate.js';
 import { trainModel } from '../../quantize/train/train-model.js';
+import { runCaptured } from '../helpers/cli.js';
 
 /** The issue's target: 75% pruned + int8 within 1.5 accuracy points of float. */
 const PRUNED_INT8_MAX_DROP_POINTS = 1.5;
@@ -124,12 +124,7 @@ describe('pruneModel and edgernn prune', () => {
   });
 
   it('CLI: writes the pruned model and reports per-matrix sparsity; usage errors exit 2', async () => {
-    const cli = async (...argv: string[]) => {
-      let out = '';
-      let err = '';
-      const code = await runCli(argv, desktopCommands, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: dir });
-      return { code, out, err };
-    };
+    const cli = (...argv: string[]) => runCaptured(argv, desktopCommands, dir);
     const r = await cli('prune', 'm.ern', '--data', 'd.jsonl', '--sparsity', '0.5', '--epochs', '2', '--block', 'none', '-o', 'p.ern', '--json');
     expect(r.code, r.err).toBe(0);
     const j = JSON.parse(r.out) as { sparsity: number; layers: { name: string; sparsity: number }[] };

@@ -8,13 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng, createRuntime, decodeModel, encodeModel, type ModelSpec, type Runtime } from '../../src/index.js';
-import { runCli } from '../../src/cli/framework.js';
 import { desktopCommands } from '../../quantize/cli/index.js';
 import { firstStepsTask, sineForecast, toJsonl } from '../../quantize/data/synthetic.js';
 import { evaluateModel } from '../../quantize/eval/evaluate-model.js';
 import { CALIBRATION_METHODS, calibrate, calibrateAndQuantize, chooseRange } from '../../quantize/quant/calibrate.js';
 import { quantizationAwareFineTune } from '../../quantize/quant/qat.js';
 import { trainModel } from '../../quantize/train/train-model.js';
+import { runCaptured } from '../helpers/cli.js';
 
 /** The target: int8 within 0.5 accuracy points of float. */
 const INT8_MAX_DROP_POINTS = 0.5;
@@ -94,12 +94,7 @@ describe('quantization-aware fine-tuning', () => {
 });
 
 describe('edgernn quantize', () => {
-  const cli = async (...argv: string[]) => {
-    let out = '';
-    let err = '';
-    const code = await runCli(argv, desktopCommands, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: dir });
-    return { code, out, err };
-  };
+  const cli = (...argv: string[]) => runCaptured(argv, desktopCommands, dir);
 
   it('writes int8 and reports float vs int8 side by side', async () => {
     const r = await cli('quantize', 'model.ern', '--calib', 'calib.jsonl', '--eval', 'val.jsonl', '-o', 'q.ern', '--method', 'percentile', '--json');

@@ -24,6 +24,7 @@ import { encodeBinary } from '../../../src/gateway/codecs.js';
 import type { DetectorContext } from '../../../src/gateway/detectors.js';
 import type { Gateway } from '../../../src/gateway/gateway.js';
 import { expectAlertsLikeOracle, publishAsync, startJobGateway, waitFor, type JobGateway } from '../../gateway/fixtures.js';
+import { errorMessage } from '../../helpers/errors.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const MODEL_FILE = path.join(ROOT, 'models/kws.ern');
@@ -35,13 +36,7 @@ const ctx = (o: Partial<DetectorContext> = {}): DetectorContext => ({ labels: LA
 const FULL = { kind: 'kws', hopMs: 20, frameMs: 40, windowMs: 60, refractoryMs: 200, rearm: 1, thresholds: { yes: 0.55, no: 0.7 } };
 
 function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(isEdgeRnnError(e, 'GATEWAY_CONFIG')).toBe(true);
-    return (e as Error).message;
-  }
-  return 'no error';
+  return errorMessage(fn, 'GATEWAY_CONFIG');
 }
 
 describe('kwsDetectorFactory', () => {

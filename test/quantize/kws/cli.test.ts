@@ -1,13 +1,10 @@
 /** The data:kws command line: flags, usage errors, and --plan (no synthesis needed). */
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/cli/framework.js';
 import { dataKwsCommand, kwsOptionsFromFlags } from '../../../quantize/data/kws/cli.js';
+import { runCaptured } from '../../helpers/cli.js';
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(['data-kws', ...args], [dataKwsCommand], { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: '/work/x' });
-  return { code, out, err };
+function cli(args: string[]): ReturnType<typeof runCaptured> {
+  return runCaptured(['data-kws', ...args], [dataKwsCommand], '/work/x');
 }
 
 describe('data:kws command line', () => {

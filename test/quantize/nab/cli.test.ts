@@ -2,19 +2,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/cli/framework.js';
 import { DetectorRegistry, WindowedGaussianDetector } from '../../../src/index.js';
 import { createNabCommand, nabCommand } from '../../../quantize/cli/nab.js';
 import { parseResultsCsv } from '../../../quantize/eval/nab/index.js';
+import { runCaptured } from '../../helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nab-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(args: string[], command = nabCommand): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, [command], { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: tmp });
-  return { code, out, err };
+function cli(args: string[], command = nabCommand): ReturnType<typeof runCaptured> {
+  return runCaptured(args, [command], tmp);
 }
 
 // A synthetic two-file corpus: a level shift inside the window of one file.

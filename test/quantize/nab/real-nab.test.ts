@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/cli/framework.js';
+import { runCaptured } from '../../helpers/cli.js';
 import { nabCommand } from '../../../quantize/cli/nab.js';
 import { evaluateRun, loadNabCorpus, nabDetectorRegistry, parseScoresCsv, roundRun, runDetector } from '../../../quantize/eval/nab/index.js';
 
@@ -55,13 +55,12 @@ describe.skipIf(!present)('real NAB files (../shared/datasets/nab)', () => {
   });
 
   it('the CLI gives the same numbers and writes NAB-format results', async () => {
-    let out = '';
-    const code = await runCli(
+    const { code, out, err } = await runCaptured(
       ['nab', '--data', path.join(NAB, 'data'), '--labels', labels, '--score-digits', '12', '--thresholds', path.join(FIXTURES, 'published/thresholds.json'), '--results-dir', path.join(tmp, 'results'), '--json'],
       [nabCommand],
-      { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true }, cwd: REPO },
+      REPO,
     );
-    expect(code).toBe(0);
+    expect(code, err).toBe(0);
     const json = JSON.parse(out) as { detectors: { windowedGaussian: Record<string, { rawScore: number }> } };
     const published = parseScoresCsv(fs.readFileSync(path.join(FIXTURES, 'published/windowedGaussian/windowedGaussian_standard_scores.csv'), 'utf8'), 's');
     const want = published.files.filter((f) => FILES.includes(f.relativePath)).reduce((a, f) => a + f.score, 0);

@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../../src/cli/framework.js';
 import { nabCommand } from '../../../../quantize/cli/nab.js';
 import { loadNabCorpus, nabDetectorRegistry, runDetector, type NabCorpus } from '../../../../quantize/eval/nab/index.js';
+import { runCaptured } from '../../../helpers/cli.js';
 
 const REPO = path.resolve(import.meta.dirname, '../../../..');
 const NAB = path.resolve(REPO, '../shared/datasets/nab');
@@ -56,13 +56,7 @@ describe.skipIf(!present)('gru-predict on real NAB files', () => {
 
   it('edgernn nab --detector gru-predict,ablation-spatial --json scores the two files', async () => {
     const { labels } = twoFileCorpus();
-    let out = '';
-    let err = '';
-    const code = await runCli(['nab', '--data', path.join(NAB, 'data'), '--labels', labels, '--detector', 'gru-predict,ablation-spatial', '--json'], [nabCommand], {
-      stdout: { write: (s: string) => (out += s) },
-      stderr: { write: (s: string) => (err += s) },
-      cwd: tmp,
-    });
+    const { code, out, err } = await runCaptured(['nab', '--data', path.join(NAB, 'data'), '--labels', labels, '--detector', 'gru-predict,ablation-spatial', '--json'], [nabCommand], tmp);
     expect(code, err).toBe(0);
     const json = JSON.parse(out) as { corpus: { files: number; windows: number }; detectors: Record<string, Record<string, { score: number }>> };
     expect(json.corpus).toMatchObject({ files: 2, windows: 4 });

@@ -3,16 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../../../src/cli/framework.js';
 import { synthesizeRecording } from '../../../../firmware-sim/imu/generator.js';
 import { HMP_GENERATOR_MODEL } from '../../../../firmware-sim/imu/hmp-model.gen.js';
 import { harCommand } from '../../../../quantize/jobs/har/cli.js';
+import { runCaptured } from '../../../helpers/cli.js';
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(['har', ...args], [harCommand], { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: process.cwd() });
-  return { code, out, err };
+function run(...args: string[]): ReturnType<typeof runCaptured> {
+  return runCaptured(['har', ...args], [harCommand], process.cwd());
 }
 
 describe('edgernn har', () => {

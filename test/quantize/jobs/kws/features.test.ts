@@ -8,10 +8,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AudioFrontend, audioFrontendSpec, isEdgeRnnError, readWavMono } from '../../../../src/index.js';
+import { AudioFrontend, audioFrontendSpec, readWavMono } from '../../../../src/index.js';
 import { augmentingForward } from '../../../../quantize/jobs/kws/augment.js';
 import { fitCentered, perturbedFeatures, readCorpusIndex, speedPerturb, splitFeatures } from '../../../../quantize/jobs/kws/features.js';
 import type { Batch } from '../../../../quantize/train/batches.js';
+import { errorMessage } from '../../../helpers/errors.js';
 
 const SMALL = path.resolve(import.meta.dirname, '../../../../.cache/kws-small');
 const haveSmall = fs.existsSync(path.join(SMALL, 'manifest.json'));
@@ -69,15 +70,7 @@ describe.skipIf(!haveSmall)('corpus features (small corpus)', () => {
 describe('corpus index errors', () => {
   it('names a missing or incomplete manifest', () => {
     const dir = tmp();
-    const err = (fn: () => unknown): string => {
-      try {
-        fn();
-      } catch (e) {
-        expect(isEdgeRnnError(e, 'BAD_DATA')).toBe(true);
-        return (e as Error).message;
-      }
-      return 'no error';
-    };
+    const err = (fn: () => unknown): string => errorMessage(fn, 'BAD_DATA');
     expect(err(() => readCorpusIndex(dir))).toMatch(/manifest\.json: no corpus manifest: generate the corpus with `npm run data:kws`/);
     fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ labels: ['a', 'b'], clips: [] }));
     expect(err(() => readCorpusIndex(dir))).toMatch(/the corpus is incomplete/);

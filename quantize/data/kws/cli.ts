@@ -12,11 +12,12 @@ import { SPLITS } from './voices.js';
 
 const HELP = `usage: npm run data:kws -- [options]
 
-Synthesizes a Speech Commands-style keyword corpus with espeak-ng, flite and sox:
+Synthesizes a Speech Commands-style keyword corpus with espeak-ng, flite (optionally festival) and sox:
 yes no up down left right on off stop go, _unknown_, _silence_; 1 s, 16 kHz, 16-bit mono WAV in
 <out>/{train,val,test}/<label>/<clip>.wav, plus <out>/stream/stream.wav and stream.json (a long
 stream of noise and non-keyword speech with keywords at 10 dB SNR) and <out>/manifest.json.
-train/val: espeak-ng accents x variants and flite awb, rms. test and stream: flite kal16, slt only.
+train/val: espeak-ng accents x variants and flite awb, rms (and festival ked with --festival).
+test and stream: flite kal16, slt only.
 A complete corpus with the same options is reused; different options rebuild it.
 
 options:
@@ -29,6 +30,7 @@ options:
   --test-unknown-per-speaker N  _unknown_ clips per held-out voice (default ${KWS_CORPUS_DEFAULTS.testUnknownPerSpeaker})
   --accents A,B               espeak-ng accents (default all ${KWS_CORPUS_DEFAULTS.espeakAccents.length}: ${KWS_CORPUS_DEFAULTS.espeakAccents.join(',')})
   --variants A,B              espeak-ng variants (default ${KWS_CORPUS_DEFAULTS.espeakVariants.join(',')})
+  --festival V,W              festival voices to add to training (ked; needs apt-get install festival festvox-kdlpc16k)
   --val-fraction F            share of espeak-ng speakers held out for validation (default ${KWS_CORPUS_DEFAULTS.valFraction})
   --snr LOW,HIGH              noise SNR range in dB (default ${KWS_CORPUS_DEFAULTS.snrDb.join(',')})
   --stream-minutes M          length of the evaluation stream (default ${KWS_CORPUS_DEFAULTS.streamMinutes}; 0 for none)
@@ -53,6 +55,7 @@ export function kwsOptionsFromFlags(args: string[], cwd: string): { options: Kws
       'test-unknown-per-speaker': { type: 'string' },
       accents: { type: 'string' },
       variants: { type: 'string' },
+      festival: { type: 'string' },
       'val-fraction': { type: 'string' },
       snr: { type: 'string' },
       'stream-minutes': { type: 'string' },
@@ -76,6 +79,7 @@ export function kwsOptionsFromFlags(args: string[], cwd: string): { options: Kws
   set('jobs', numberFlag(f.jobs, 'jobs', { integer: true, min: 1, max: 64 }));
   set('espeakAccents', listFlag(f.accents));
   set('espeakVariants', listFlag(f.variants));
+  set('festivalVoices', listFlag(f.festival));
   if (f.snr !== undefined) {
     const p = String(f.snr).split(',').map(Number);
     if (p.length !== 2 || !p.every(Number.isFinite) || p[0]! > p[1]!) throw usageError(`--snr needs LOW,HIGH in dB, got '${String(f.snr)}'`);
@@ -97,8 +101,9 @@ export const dataKwsCommand: Command = {
       ctx.stdout.write(json ? `${JSON.stringify(summary, null, 2)}\n` : SPLITS.map((s) => `${s}: ${summary[s]!.clips} clips from ${summary[s]!.speakers.length} speakers: ${summary[s]!.speakers.join(' ')}`).join('\n') + '\n');
       return 0;
     }
-    const missing = await missingTools();
-    if (missing.length > 0) throw new EdgeRnnError('EXTERNAL_TOOL', `missing ${missing.join(', ')}: install the Debian packages (apt-get install espeak-ng flite sox)`, { missing });
+    const missing = await missingTools(options.festivalVoices);
+    const packages = options.festivalVoices.length > 0 ? 'espeak-ng flite sox festival festvox-kdlpc16k' : 'espeak-ng flite sox';
+    if (missing.length > 0) throw new EdgeRnnError('EXTERNAL_TOOL', `missing ${missing.join(', ')}: install the Debian packages (apt-get install ${packages})`, { missing });
     let bar: Progress | undefined;
     let phase = '';
     let last = 0;

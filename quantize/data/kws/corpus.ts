@@ -25,7 +25,7 @@ import { activeSpan, bedSegment, dbToGain, normalizeUnitRms, rms, type NoiseBed 
 import { runPool } from './pool.js';
 import { generateStream, type StreamManifest } from './stream.js';
 import { soxNoise, speak, type EspeakProsody, type FliteProsody } from './tools.js';
-import { assertSplitIntegrity, assignSplits, ESPEAK_ACCENTS, ESPEAK_VARIANTS, fnv1a, speakersOfRole, SPLITS, type Speaker, type SpeakerRole, type Split } from './voices.js';
+import { assertSplitIntegrity, assignSplits, ESPEAK_ACCENTS, ESPEAK_VARIANTS, fnv1a, speakersOfRole, SPLITS, TRAINVAL_FESTIVAL_VOICES, type Speaker, type SpeakerRole, type Split } from './voices.js';
 import { FILLER_WORDS, KEYWORDS, KWS_LABELS, SILENCE_LABEL, UNKNOWN_LABEL, UNKNOWN_WORDS } from './words.js';
 
 export const SAMPLE_RATE_HZ = 16000;
@@ -52,6 +52,8 @@ export interface KwsCorpusOptions {
   espeakAccents: string[];
   /** espeak-ng voice variants (train/val); speakers = accents × variants. */
   espeakVariants: string[];
+  /** Festival voices (train only; `ked`). Empty by default: festival is an optional Debian package. */
+  festivalVoices: string[];
   /** Share of espeak-ng speakers held out for validation (speaker-disjoint). */
   valFraction: number;
   /** SNR range of the added noise, dB (speech active-span RMS over noise RMS). */
@@ -80,6 +82,7 @@ export const KWS_CORPUS_DEFAULTS: Readonly<KwsCorpusOptions> = {
   testUnknownPerSpeaker: 30,
   espeakAccents: [...ESPEAK_ACCENTS],
   espeakVariants: [...ESPEAK_VARIANTS],
+  festivalVoices: [],
   valFraction: 0.15,
   snrDb: [5, 30],
   speechLevelDb: [-32, -14],
@@ -147,8 +150,9 @@ export interface KwsCorpusManifest {
 }
 
 export function configHash(o: KwsCorpusOptions): string {
-  const { outDir: _o, jobs: _j, ...rest } = o;
-  return fnv1a(JSON.stringify(rest)).toString(16).padStart(8, '0');
+  const { outDir: _o, jobs: _j, festivalVoices, ...rest } = o;
+  // Without festival voices the hash is the one corpora had before festival existed, so they stay valid.
+  return fnv1a(JSON.stringify(festivalVoices.length > 0 ? { ...rest, festivalVoices } : rest)).toString(16).padStart(8, '0');
 }
 
 /** Usage errors (exit 2) for options out of range, before any work. */
@@ -167,6 +171,7 @@ export function checkKwsOptions(o: KwsCorpusOptions): void {
   if (!(o.streamMinutes >= 0)) fail('streamMinutes', '>= 0', o.streamMinutes);
   for (const a of o.espeakAccents) if (!(ESPEAK_ACCENTS as readonly string[]).includes(a)) fail('espeakAccents', `a subset of ${ESPEAK_ACCENTS.join(', ')}`, a);
   for (const v of o.espeakVariants) if (!/^[A-Za-z0-9]+$/.test(v)) fail('espeakVariants', 'names of espeak-ng variants (letters and digits)', v);
+  for (const v of o.festivalVoices) if (!(TRAINVAL_FESTIVAL_VOICES as readonly string[]).includes(v)) fail('festivalVoices', `a subset of ${TRAINVAL_FESTIVAL_VOICES.join(', ')} (kal and slt are the held-out speakers)`, v);
   if (o.espeakAccents.length * o.espeakVariants.length === 0) fail('espeakAccents × espeakVariants', 'at least one espeak-ng speaker', 0);
 }
 
@@ -177,7 +182,7 @@ type Job = WordJob | SilenceJob;
 /** Every clip of the corpus, before synthesis; the split of a word clip is its speaker's split. */
 export function planCorpus(o: KwsCorpusOptions): { jobs: Job[]; speakers: Record<Split, Speaker[]> } {
   checkKwsOptions(o);
-  const trainval = speakersOfRole('trainval', o.espeakAccents, o.espeakVariants);
+  const trainval = speakersOfRole('trainval', o.espeakAccents, o.espeakVariants, o.festivalVoices);
   const test = speakersOfRole('test', o.espeakAccents, o.espeakVariants);
   const splitOf = assignSplits([...trainval, ...test], o.valFraction);
   const speakers: Record<Split, Speaker[]> = { train: [], val: [], test: [] };

@@ -1,14 +1,14 @@
 /**
- * Node-only: the external programs the corpus is made with — espeak-ng and flite (speech) and
- * sox (effects, noise synthesis). Each call is one child process; failures become
+ * Node-only: the external programs the corpus is made with — espeak-ng and flite (speech),
+ * optionally festival's text2wave (speech), and sox (effects, noise synthesis). Each call is one child process; failures become
  * EXTERNAL_TOOL errors carrying the command line and stderr.
  */
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { EdgeRnnError } from '../../../src/index.js';
 
 export const TOOLS = ['espeak-ng', 'flite', 'sox'] as const;
-export type Tool = (typeof TOOLS)[number];
+export type Tool = (typeof TOOLS)[number] | 'festival';
 
 export interface RunResult {
   stdout: Buffer;
@@ -36,16 +36,33 @@ export function run(cmd: string, args: readonly string[], opts: { maxBuffer?: nu
   });
 }
 
-/** The tools that are missing here (empty when all three run). */
-export async function missingTools(): Promise<Tool[]> {
-  const probes: Record<Tool, string[]> = { 'espeak-ng': ['--version'], flite: ['-lv'], sox: ['--version'] }; // flite --version exits 1
-  const missing: Tool[] = [];
+/** Where Debian's festvox packages put a festival voice (`ked` → festvox-kdlpc16k). */
+export function festivalVoiceDir(voice: string): string {
+  return `/usr/share/festival/voices/english/${voice}_diphone`;
+}
+
+/**
+ * The tools that are missing here (empty when all run): espeak-ng, flite and sox always, and
+ * festival's text2wave with each voice of `festivalVoices` when any is asked for (reported as
+ * `festival` and `festival voice <v>`).
+ */
+export async function missingTools(festivalVoices: readonly string[] = []): Promise<string[]> {
+  const probes: Record<(typeof TOOLS)[number], string[]> = { 'espeak-ng': ['--version'], flite: ['-lv'], sox: ['--version'] }; // flite --version exits 1
+  const missing: string[] = [];
   for (const t of TOOLS) {
     try {
       await run(t, probes[t]);
     } catch {
       missing.push(t);
     }
+  }
+  if (festivalVoices.length > 0) {
+    try {
+      await run('text2wave', ['-h']);
+    } catch {
+      missing.push('festival');
+    }
+    for (const v of festivalVoices) if (!existsSync(festivalVoiceDir(v))) missing.push(`festival voice ${v}`);
   }
   return missing;
 }
@@ -64,14 +81,38 @@ export interface FliteProsody {
   f0Scale: number;
 }
 
-/** Mean F0 (Hz) of the flite voices, for int_f0_target_mean = f0Scale · mean. */
-const FLITE_F0_HZ: Record<string, number> = { awb: 110, rms: 100, slt: 170, kal16: 105 };
+/** Mean F0 (Hz) of the flite and festival voices, for a target mean F0 = f0Scale · mean. */
+const FLITE_F0_HZ: Record<string, number> = { awb: 110, rms: 100, slt: 170, kal16: 105, ked: 105 };
 
-/** Synthesizes `text` into the WAV file `out` (the engine's own rate: 22.05 kHz espeak-ng, 16 kHz flite). */
-export async function synthesize(engine: 'espeak-ng' | 'flite', voice: string, text: string, prosody: EspeakProsody | FliteProsody, out: string): Promise<void> {
+/**
+ * Synthesizes `text` into the WAV file `out` (the engine's own rate: 22.05 kHz espeak-ng, 16 kHz
+ * flite and festival's diphone voices). Festival takes the flite prosody: Duration_Stretch and
+ * the target mean F0 of its linear-regression intonation model (the voice's own std and model).
+ */
+export async function synthesize(engine: 'espeak-ng' | 'flite' | 'festival', voice: string, text: string, prosody: EspeakProsody | FliteProsody, out: string): Promise<void> {
   if (engine === 'espeak-ng') {
     const p = prosody as EspeakProsody;
     await run('espeak-ng', ['-v', voice, '-s', String(Math.round(p.wpm)), '-p', String(Math.round(p.pitch)), '-w', out, text]);
+  } else if (engine === 'festival') {
+    const p = prosody as FliteProsody;
+    const f0 = (FLITE_F0_HZ[voice] ?? 105) * p.f0Scale;
+    const textFile = `${out}.txt`;
+    writeFileSync(textFile, `${text}\n`);
+    try {
+      await run('text2wave', [
+        '-o',
+        out,
+        '-eval',
+        `(voice_${voice}_diphone)`,
+        '-eval',
+        `(Parameter.set 'Duration_Stretch ${p.durationStretch.toFixed(3)})`,
+        '-eval',
+        `(set! int_lr_params '((target_f0_mean ${f0.toFixed(1)}) (target_f0_std 15) (model_f0_mean 170) (model_f0_std 34)))`,
+        textFile,
+      ]);
+    } finally {
+      rmSync(textFile, { force: true });
+    }
   } else {
     const p = prosody as FliteProsody;
     const f0 = (FLITE_F0_HZ[voice] ?? 110) * p.f0Scale;
@@ -100,7 +141,7 @@ export function soxNoise(kind: 'whitenoise' | 'pinknoise' | 'brownnoise', second
 
 /** Who speaks, as far as synthesis is concerned (see voices.ts for roles). */
 export interface Voice {
-  engine: 'espeak-ng' | 'flite';
+  engine: 'espeak-ng' | 'flite' | 'festival';
   voice: string;
 }
 

@@ -3,10 +3,15 @@
  *
  * The held-out rule of the issue: flite's `kal16` and `slt` are test-only; training and
  * validation use espeak-ng (accents × voice variants) and flite's `awb` and `rms`. The rule lives
- * here and only here: a speaker's role comes from `roleOfFliteVoice` / the espeak table, a clip's
+ * here and only here: a speaker's role comes from `roleOfFliteVoice` / `roleOfFestivalVoice` / the
+ * espeak table, a clip's
  * split is derived from its speaker (never passed separately), and `assertSplitIntegrity`
  * re-checks the whole manifest before it is written. flite's `kal` is the 8 kHz twin of `kal16`
  * (same speaker) and is never used; `awb_time` only speaks clock times and is not used.
+ *
+ * Festival (optional, `festival` + `festvox-kdlpc16k`) adds `ked`, an American English diphone
+ * voice: train-only, like awb and rms. Its `kal` diphone voice is the held-out kal16 speaker and
+ * its `slt` HTS voice the held-out slt speaker: both are banned.
  *
  * Available here (checked with `espeak-ng --voices=en`, `ls .../espeak-ng-data/voices/!v`,
  * `flite -lv`): 8 English espeak-ng accents, ~100 variants, flite kal awb_time kal16 awb rms slt.
@@ -23,15 +28,19 @@ export const TEST_FLITE_VOICES = ['kal16', 'slt'] as const;
 /** Never used: `kal` is the same speaker as the held-out `kal16`; `awb_time` is a limited-domain clock voice. */
 export const BANNED_FLITE_VOICES = ['kal', 'awb_time'] as const;
 
+export const TRAINVAL_FESTIVAL_VOICES = ['ked'] as const;
+/** Never used: the same speakers as the held-out flite voices (kal16, slt). */
+export const BANNED_FESTIVAL_VOICES = ['kal', 'slt'] as const;
+
 export const ESPEAK_ACCENTS = ['en-us', 'en-gb', 'en-gb-scotland', 'en-gb-x-gbclan', 'en-gb-x-rp', 'en-gb-x-gbcwmd', 'en-029', 'en-us-nyc'] as const;
 /** Human-sounding variants (men m1–m7, women f1–f5, Klatt-synthesizer and age variants). */
 export const ESPEAK_VARIANTS = ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'f1', 'f2', 'f3', 'f4', 'f5', 'klatt', 'klatt4', 'grandpa', 'aunty'] as const;
 
 export interface Speaker {
-  /** Stable id, also the file-name prefix: `espeak-en-us-m3`, `flite-awb`. */
+  /** Stable id, also the file-name prefix: `espeak-en-us-m3`, `flite-awb`, `festival-ked`. */
   id: string;
-  engine: 'espeak-ng' | 'flite';
-  /** espeak-ng `-v` argument (`en-us+m3`) or flite `-voice` name. */
+  engine: 'espeak-ng' | 'flite' | 'festival';
+  /** espeak-ng `-v` argument (`en-us+m3`), flite `-voice` name, or festival voice (`ked`: `voice_ked_diphone`). */
   voice: string;
   role: SpeakerRole;
 }
@@ -42,6 +51,12 @@ export function roleOfFliteVoice(voice: string): SpeakerRole {
   throw new EdgeRnnError('DATASET_INTEGRITY', `flite voice '${voice}' has no role: train/val use ${TRAINVAL_FLITE_VOICES.join(', ')}, test uses ${TEST_FLITE_VOICES.join(', ')}`);
 }
 
+export function roleOfFestivalVoice(voice: string): SpeakerRole {
+  if ((TRAINVAL_FESTIVAL_VOICES as readonly string[]).includes(voice)) return 'trainval';
+  const why = (BANNED_FESTIVAL_VOICES as readonly string[]).includes(voice) ? ' (the same speaker as a held-out flite voice)' : '';
+  throw new EdgeRnnError('DATASET_INTEGRITY', `festival voice '${voice}' has no role${why}: train/val use ${TRAINVAL_FESTIVAL_VOICES.join(', ')}`);
+}
+
 export function espeakSpeaker(accent: string, variant: string): Speaker {
   return { id: `espeak-${accent}-${variant}`, engine: 'espeak-ng', voice: `${accent}+${variant}`, role: 'trainval' };
 }
@@ -50,10 +65,17 @@ export function fliteSpeaker(voice: string): Speaker {
   return { id: `flite-${voice}`, engine: 'flite', voice, role: roleOfFliteVoice(voice) };
 }
 
-/** Every speaker of one role. espeak-ng voices are always train/val; test voices come only from TEST_FLITE_VOICES. */
-export function speakersOfRole(role: SpeakerRole, accents: readonly string[], variants: readonly string[]): Speaker[] {
+export function festivalSpeaker(voice: string): Speaker {
+  return { id: `festival-${voice}`, engine: 'festival', voice, role: roleOfFestivalVoice(voice) };
+}
+
+/**
+ * Every speaker of one role. espeak-ng and festival voices are always train/val; test voices
+ * come only from TEST_FLITE_VOICES.
+ */
+export function speakersOfRole(role: SpeakerRole, accents: readonly string[], variants: readonly string[], festival: readonly string[] = []): Speaker[] {
   if (role === 'test') return TEST_FLITE_VOICES.map(fliteSpeaker);
-  return [...accents.flatMap((a) => variants.map((v) => espeakSpeaker(a, v))), ...TRAINVAL_FLITE_VOICES.map(fliteSpeaker)];
+  return [...accents.flatMap((a) => variants.map((v) => espeakSpeaker(a, v))), ...TRAINVAL_FLITE_VOICES.map(fliteSpeaker), ...festival.map(festivalSpeaker)];
 }
 
 /** FNV-1a, 32 bits: stable string hashing for seeds and split assignment. */
@@ -69,7 +91,7 @@ export function fnv1a(s: string): number {
 /**
  * Speaker-disjoint train/val assignment for train/val speakers: the espeak-ng speakers with the
  * lowest hash(id) go to validation (round(valFraction · n), at least 1 when there are 2 or more);
- * flite awb and rms always train. Test speakers are always 'test'. Independent of the seed, so
+ * flite awb and rms (and festival ked) always train. Test speakers are always 'test'. Independent of the seed, so
  * a validation voice stays a validation voice across corpus rebuilds.
  */
 export function assignSplits(speakers: readonly Speaker[], valFraction: number): Map<string, Split> {
@@ -99,7 +121,7 @@ function integrity(msg: string): EdgeRnnError {
 }
 
 const TEST_IDS = new Set(TEST_FLITE_VOICES.map((v) => `flite-${v}`));
-const BANNED_IDS = new Set(BANNED_FLITE_VOICES.map((v) => `flite-${v}`));
+const BANNED_IDS = new Set([...BANNED_FLITE_VOICES.map((v) => `flite-${v}`), ...BANNED_FESTIVAL_VOICES.map((v) => `festival-${v}`)]);
 
 /**
  * Throws unless: no train/val clip contains audio of a test voice (babble included), every test

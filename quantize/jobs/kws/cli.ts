@@ -34,6 +34,8 @@ options:
   --qat-epochs N       quantization-aware fine-tuning epochs, 0 = post-training only (default ${D.qatEpochs})
   --cmn ALPHA          streaming mean normalization in the front end, newest frame's weight
                        (0.01 = a 2 s time constant at 20 ms hops; default: none)
+  --festival V,W       festival voices added to the extra training corpus (ked; its own cache
+                       directory; needs apt-get install festival festvox-kdlpc16k; default: none)
   --jobs N             concurrent synthesis jobs if a corpus must be built (default ${D.jobs})
   --created-at ISO     creation time in the manifest (default SOURCE_DATE_EPOCH or now)
   --json               print the metrics as JSON`,
@@ -48,6 +50,7 @@ options:
         epochs: { type: 'string' },
         'qat-epochs': { type: 'string' },
         cmn: { type: 'string' },
+        festival: { type: 'string' },
         jobs: { type: 'string' },
         'created-at': { type: 'string' },
         json: { type: 'boolean' },
@@ -67,6 +70,7 @@ options:
     o.qatEpochs = numberFlag(values['qat-epochs'], 'qat-epochs', { min: 0, integer: true }) ?? o.qatEpochs;
     const cmn = numberFlag(values.cmn, 'cmn', { min: 1e-6, max: 1 });
     if (cmn !== undefined) o.frontend = { ...o.frontend, cmn: { alpha: cmn } };
+    if (typeof values.festival === 'string') o.corpora.extra = withFestival(o.corpora.extra, values.festival.split(',').map((s) => s.trim()).filter(Boolean));
     o.jobs = numberFlag(values.jobs, 'jobs', { min: 1, max: 64, integer: true }) ?? o.jobs;
     const t0 = Date.now();
     const r = await runKwsJob(o, { cwd: ctx.cwd, log: (l) => ctx.stderr.write(`${l}\n`), createdAt: createdAt(values) });
@@ -86,6 +90,15 @@ options:
     return 0;
   },
 };
+
+/** The extra corpus's `npm run data:kws` arguments with festival voices, in a directory of its own (so the default corpus stays cached). */
+export function withFestival(extraArgs: readonly string[], voices: readonly string[]): string[] {
+  if (voices.length === 0) throw usageError('--festival needs at least one voice (ked)');
+  const args = [...extraArgs, '--festival', voices.join(',')];
+  const i = args.indexOf('--out');
+  if (i >= 0) args[i + 1] = `${args[i + 1]}-festival-${voices.join('-')}`;
+  return args;
+}
 
 export const evalKwsCommand: Command = {
   name: 'eval-kws',

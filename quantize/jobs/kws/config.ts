@@ -40,7 +40,7 @@ export interface KwsJobOptions {
   valStream: { minutes: number; seed: number };
   windows: Omit<WindowOptions, 'frameRateHz' | 'frameOffsetSec'>;
   /**
-   * Speed perturbation of training clips (features.ts speedPerturb): every flite clip once per
+   * Speed perturbation of training clips (features.ts speedPerturb): every flite and festival clip once per
    * factor in `flite`; every espeak-ng clip once, with one factor of `espeak` chosen by its path.
    */
   perturb: { flite: number[]; espeak: number[] };

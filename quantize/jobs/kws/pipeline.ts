@@ -184,8 +184,8 @@ export async function runKwsJob(o: KwsJobOptions, ctx: KwsJobContext): Promise<K
   }));
   const windowCounts = Object.fromEntries(labels.map((l) => [l, windows.filter((w) => w.label === l).length]));
   log(`stream windows: ${windows.length} (${labels.map((l) => `${l} ${windowCounts[l]}`).join(', ')})`);
-  // Speed perturbation: flite clips once per factor, espeak-ng clips once (factor by path hash).
-  const isFlite = (c: CorpusClip): boolean => c.speaker?.startsWith('flite-') ?? false;
+  // Speed perturbation: flite and festival clips (few voices) once per factor, espeak-ng clips once (factor by path hash).
+  const isFlite = (c: CorpusClip): boolean => (c.speaker?.startsWith('flite-') || c.speaker?.startsWith('festival-')) ?? false;
   const isEspeak = (c: CorpusClip): boolean => c.speaker?.startsWith('espeak-') ?? false;
   const perturbed: ClipFeatures[] = [];
   for (const idx of [main, extra]) perturbed.push(...perturbedFeatures(idx, 'train', fe, featureDir, o.perturb.flite, isFlite).clips);

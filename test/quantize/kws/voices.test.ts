@@ -1,11 +1,12 @@
 /** The held-out rule, without synthesizing anything: kal16 and slt never reach train or validation. */
 import { describe, expect, it } from 'vitest';
 import { isEdgeRnnError } from '../../../src/index.js';
-import { KWS_CORPUS_DEFAULTS, KWS_CORPUS_SMALL, planCorpus } from '../../../quantize/data/kws/corpus.js';
+import { checkKwsOptions, configHash, KWS_CORPUS_DEFAULTS, KWS_CORPUS_SMALL, planCorpus } from '../../../quantize/data/kws/corpus.js';
 import {
   assertSplitIntegrity,
   assignSplits,
   ESPEAK_ACCENTS,
+  festivalSpeaker,
   fliteSpeaker,
   roleOfFliteVoice,
   speakersOfRole,
@@ -32,6 +33,34 @@ describe('held-out voices', () => {
       }
       expect(isEdgeRnnError(err, 'DATASET_INTEGRITY')).toBe(true);
     }
+  });
+
+  it('festival ked is train-only; festival kal and slt (the held-out speakers) have no role', () => {
+    const ked = festivalSpeaker('ked');
+    expect(ked).toEqual({ id: 'festival-ked', engine: 'festival', voice: 'ked', role: 'trainval' });
+    for (const v of ['kal', 'slt', 'rab']) {
+      let err: unknown;
+      try {
+        festivalSpeaker(v);
+      } catch (e) {
+        err = e;
+      }
+      expect(isEdgeRnnError(err, 'DATASET_INTEGRITY')).toBe(true);
+      if (v !== 'rab') expect((err as Error).message).toMatch(/same speaker as a held-out flite voice/);
+    }
+    const o = { ...KWS_CORPUS_DEFAULTS, ...KWS_CORPUS_SMALL, festivalVoices: ['ked'] };
+    const { speakers } = planCorpus(o);
+    expect(speakers.train.map((s) => s.id)).toContain('festival-ked');
+    expect(speakers.test.map((s) => s.id)).toEqual(TEST_IDS);
+    expect(configHash(o)).not.toBe(configHash({ ...o, festivalVoices: [] }));
+    let usage: unknown;
+    try {
+      checkKwsOptions({ ...o, festivalVoices: ['slt'] });
+    } catch (e) {
+      usage = e;
+    }
+    expect(isEdgeRnnError(usage, 'USAGE')).toBe(true);
+    expect((usage as Error).message).toMatch(/festivalVoices must be a subset of ked .* got "slt"/);
   });
 
   it('no choice of espeak accents and variants brings a test voice into train/val', () => {
@@ -77,6 +106,8 @@ describe('held-out voices', () => {
       ['test voice in the babble of a train clip', { path: 'train/no/x.wav', split: 'train', speaker: 'flite-rms', sources: ['flite-rms', 'flite-kal16'] }, /held-out test voice flite-kal16/],
       ['train voice in a test clip', { path: 'test/no/x.wav', split: 'test', speaker: 'flite-awb', sources: ['flite-awb'] }, /test clip .* contains train\/val voice flite-awb/],
       ['banned kal (kal16 at 8 kHz)', { path: 'train/no/x.wav', split: 'train', speaker: 'flite-kal', sources: ['flite-kal'] }, /banned voice flite-kal/],
+      ["banned festival kal (kal16's speaker)", { path: 'train/no/x.wav', split: 'train', speaker: 'festival-kal', sources: ['festival-kal'] }, /banned voice festival-kal/],
+      ["banned festival slt in babble", { path: 'train/no/x.wav', split: 'train', speaker: 'festival-ked', sources: ['festival-ked', 'festival-slt'] }, /banned voice festival-slt/],
       ['a test clip filed under train/', { path: 'train/no/x.wav', split: 'test', speaker: 'flite-slt', sources: ['flite-slt'] }, /listed as test but lives elsewhere/],
       ['speaker missing from sources', { path: 'train/no/x.wav', split: 'train', speaker: 'flite-awb', sources: [] }, /does not list its speaker/],
     ];

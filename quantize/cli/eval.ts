@@ -62,11 +62,12 @@ ${DATA_HELP}`,
 async function evalAudioFolder(model: string, data: string, backend: BackendChoice | 'float', json: boolean, ctx: CliContext): Promise<number> {
   const file = path.resolve(ctx.cwd, model);
   const r = await evaluateKwsFile(file, { data: path.resolve(ctx.cwd, data), cacheDir: path.resolve(ctx.cwd, '.cache/kws-job/features'), backend: backend === 'float' ? 'auto' : backend });
+  const { spec } = readModel(model, ctx);
   if (json) {
-    const { predictions: _p, ...clips } = r.clips;
-    ctx.stdout.write(`${JSON.stringify({ model, task: 'kws', backend: r.backend, data, samples: clips.samples, accuracy: clips.accuracy, perClass: clips.perClass, perGroup: clips.perGroup })}\n`);
+    const c = r.clips;
+    // labels and confusion[truth][predicted] as in every other task's --json
+    ctx.stdout.write(`${JSON.stringify({ model, task: 'kws', backend: r.backend, data, samples: c.samples, accuracy: c.accuracy, perClass: c.perClass, perGroup: c.perGroup, labels: spec.labels, confusion: c.confusion })}\n`);
   } else {
-    const { spec } = readModel(model, ctx);
     ctx.stdout.write(`${formatKwsEval(r, spec.labels)}\n`);
   }
   return 0;

@@ -24,10 +24,14 @@ describe('edgernn eval models/kws.ern --data <label>/<clip>.wav folder', () => {
     const r = await run('eval', 'models/kws.ern', '--data', 'test/fixtures/kws', '--json');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.out) as { task: string; samples: number; accuracy: number; perClass: Record<string, { clips: number }> };
+    const j = JSON.parse(r.out) as { task: string; samples: number; accuracy: number; perClass: Record<string, { clips: number }>; labels: string[]; confusion: number[][] };
     expect(j.task).toBe('kws');
     expect(j.samples).toBe(fixtures.length);
     expect(j.accuracy).toBe(1);
+    // confusion[truth][predicted], rows in label order: all on the diagonal here
+    expect(j.labels).toEqual(Object.keys(j.perClass));
+    expect(j.confusion.map((row, i) => row[i])).toEqual(j.labels.map((l) => j.perClass[l]!.clips));
+    expect(j.confusion.flat().reduce((a, b) => a + b, 0)).toBe(fixtures.length);
     const text = await run('eval', 'models/kws.ern', '--data', 'test/fixtures/kws');
     expect(text.out).toMatch(/accuracy 100\.00%/);
   });

@@ -25,7 +25,7 @@ import { activeSpan, bedSegment, dbToGain, normalizeUnitRms, rms, type NoiseBed 
 import { runPool } from './pool.js';
 import { generateStream, type StreamManifest } from './stream.js';
 import { soxNoise, speak, type EspeakProsody, type FliteProsody } from './tools.js';
-import { assertSplitIntegrity, assignSplits, ESPEAK_ACCENTS, ESPEAK_VARIANTS, fnv1a, speakersOfRole, SPLITS, TRAINVAL_FESTIVAL_VOICES, type Speaker, type SpeakerRole, type Split } from './voices.js';
+import { assertSplitIntegrity, assignSplits, ESPEAK_ACCENTS, ESPEAK_VARIANTS, fnv1a, speakersOfRole, spokenText, SPLITS, FESTIVAL_VOICES, TRAINVAL_FESTIVAL_VOICES, type Speaker, type SpeakerRole, type Split } from './voices.js';
 import { FILLER_WORDS, KEYWORDS, KWS_LABELS, SILENCE_LABEL, UNKNOWN_LABEL, UNKNOWN_WORDS } from './words.js';
 
 export const SAMPLE_RATE_HZ = 16000;
@@ -171,7 +171,7 @@ export function checkKwsOptions(o: KwsCorpusOptions): void {
   if (!(o.streamMinutes >= 0)) fail('streamMinutes', '>= 0', o.streamMinutes);
   for (const a of o.espeakAccents) if (!(ESPEAK_ACCENTS as readonly string[]).includes(a)) fail('espeakAccents', `a subset of ${ESPEAK_ACCENTS.join(', ')}`, a);
   for (const v of o.espeakVariants) if (!/^[A-Za-z0-9]+$/.test(v)) fail('espeakVariants', 'names of espeak-ng variants (letters and digits)', v);
-  for (const v of o.festivalVoices) if (!(TRAINVAL_FESTIVAL_VOICES as readonly string[]).includes(v)) fail('festivalVoices', `a subset of ${TRAINVAL_FESTIVAL_VOICES.join(', ')} (kal and slt are the held-out speakers)`, v);
+  for (const v of o.festivalVoices) if (!TRAINVAL_FESTIVAL_VOICES.includes(v)) fail('festivalVoices', `a subset of ${TRAINVAL_FESTIVAL_VOICES.join(', ')} (kal and slt are the held-out speakers)`, v);
   if (o.espeakAccents.length * o.espeakVariants.length === 0) fail('espeakAccents × espeakVariants', 'at least one espeak-ng speaker', 0);
 }
 
@@ -212,7 +212,10 @@ export function planCorpus(o: KwsCorpusOptions): { jobs: Job[]; speakers: Record
 
 /** TTS prosody drawn for one utterance. */
 export function drawProsody(sp: Speaker, rng: Rng): EspeakProsody | FliteProsody {
-  return sp.engine === 'espeak-ng' ? { wpm: rng.uniform(120, 200), pitch: rng.uniform(25, 75) } : { durationStretch: rng.uniform(0.85, 1.25), f0Scale: rng.uniform(0.85, 1.2) };
+  if (sp.engine === 'espeak-ng') return { wpm: rng.uniform(120, 200), pitch: rng.uniform(25, 75) };
+  const p = { durationStretch: rng.uniform(0.85, 1.25), f0Scale: rng.uniform(0.85, 1.2) };
+  // Festival voices without a settable target F0 record the scale they were actually given.
+  return sp.engine === 'festival' && FESTIVAL_VOICES[sp.voice]!.f0Hz === undefined ? { ...p, f0Scale: 1 } : p;
 }
 
 export type Beds = Record<SpeakerRole, Record<NoiseKind, { bed: NoiseBed; region: [number, number] }>>;
@@ -294,7 +297,7 @@ async function renderWord(o: KwsCorpusOptions, job: WordJob, beds: Beds, work: s
     effects.push('reverb', String(reverb.reverberance), '50', String(reverb.roomScale));
     aug.reverb = reverb;
   }
-  const x = await speak(job.speaker, job.word, prosody, effects, join(work, `tts-${fnv1a(job.path).toString(16)}.wav`));
+  const x = await speak(job.speaker, spokenText(job.speaker, job.word), prosody, effects, join(work, `tts-${fnv1a(job.path).toString(16)}.wav`));
   let [a, b] = activeSpan(x, SAMPLE_RATE_HZ);
   if (b <= a) throw new EdgeRnnError('EXTERNAL_TOOL', `${job.speaker.engine} ${job.speaker.voice} produced silence for "${job.word}" (${job.path})`);
   if (b - a > CLIP_SAMPLES) {

@@ -17,7 +17,7 @@ import type { NoiseKind } from './corpus.js';
 import { activeSpan, dbToGain, rms, type NoiseBed } from './dsp.js';
 import { runPool } from './pool.js';
 import { speak, type EspeakProsody, type FliteProsody } from './tools.js';
-import { fnv1a, type Speaker } from './voices.js';
+import { fnv1a, spokenText, type Speaker } from './voices.js';
 import { FILLER_WORDS, KEYWORDS } from './words.js';
 
 const SR = 16000;
@@ -138,7 +138,7 @@ export async function generateStream(o: StreamOptions, onProgress?: (done: numbe
         return { keyword, text, speaker, prosody, snrDb: keyword ? STREAM_KEYWORD_SNR_DB : rng.uniform(0, 15), gap: Math.round(rng.uniform(0.3, 2) * SR) };
       });
       const b = batchNo++;
-      const audio = await runPool(plans, o.jobs, (p, i) => speak(p.speaker, p.text, p.prosody, [], join(o.work, `stream-${b}-${i}.wav`)));
+      const audio = await runPool(plans, o.jobs, (p, i) => speak(p.speaker, p.keyword ? spokenText(p.speaker, p.text) : p.text, p.prosody, [], join(o.work, `stream-${b}-${i}.wav`)));
       for (let k = 0; k < plans.length; k++) {
         const p = plans[k]!;
         const x = audio[k]!;

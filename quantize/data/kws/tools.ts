@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { EdgeRnnError } from '../../../src/index.js';
+import { FESTIVAL_VOICES } from './voices.js';
 
 export const TOOLS = ['espeak-ng', 'flite', 'sox'] as const;
 export type Tool = (typeof TOOLS)[number] | 'festival';
@@ -36,9 +37,11 @@ export function run(cmd: string, args: readonly string[], opts: { maxBuffer?: nu
   });
 }
 
-/** Where Debian's festvox packages put a festival voice (`ked` → festvox-kdlpc16k). */
+/** Where Debian's festvox package puts a festival voice (FESTIVAL_VOICES[voice].dir). */
 export function festivalVoiceDir(voice: string): string {
-  return `/usr/share/festival/voices/english/${voice}_diphone`;
+  const v = FESTIVAL_VOICES[voice];
+  if (!v) throw new EdgeRnnError('USAGE', `unknown festival voice '${voice}': one of ${Object.keys(FESTIVAL_VOICES).join(', ')}`);
+  return `/usr/share/festival/voices/${v.dir}`;
 }
 
 /**
@@ -62,7 +65,7 @@ export async function missingTools(festivalVoices: readonly string[] = []): Prom
     } catch {
       missing.push('festival');
     }
-    for (const v of festivalVoices) if (!existsSync(festivalVoiceDir(v))) missing.push(`festival voice ${v}`);
+    for (const v of festivalVoices) if (!existsSync(festivalVoiceDir(v))) missing.push(`festival voice ${v} (${FESTIVAL_VOICES[v]!.package})`);
   }
   return missing;
 }
@@ -81,13 +84,14 @@ export interface FliteProsody {
   f0Scale: number;
 }
 
-/** Mean F0 (Hz) of the flite and festival voices, for a target mean F0 = f0Scale · mean. */
-const FLITE_F0_HZ: Record<string, number> = { awb: 110, rms: 100, slt: 170, kal16: 105, ked: 105 };
+/** Mean F0 (Hz) of the flite voices, for int_f0_target_mean = f0Scale · mean. */
+const FLITE_F0_HZ: Record<string, number> = { awb: 110, rms: 100, slt: 170, kal16: 105 };
 
 /**
  * Synthesizes `text` into the WAV file `out` (the engine's own rate: 22.05 kHz espeak-ng, 16 kHz
- * flite and festival's diphone voices). Festival takes the flite prosody: Duration_Stretch and
- * the target mean F0 of its linear-regression intonation model (the voice's own std and model).
+ * flite, festival's voices their own). Festival takes the flite prosody: Duration_Stretch, and
+ * where the voice's intonation model allows it (FESTIVAL_VOICES[v].f0Hz: ked) the target mean F0
+ * of its linear-regression model; elsewhere F0 varies only by the corpus's sox pitch shift.
  */
 export async function synthesize(engine: 'espeak-ng' | 'flite' | 'festival', voice: string, text: string, prosody: EspeakProsody | FliteProsody, out: string): Promise<void> {
   if (engine === 'espeak-ng') {
@@ -95,21 +99,17 @@ export async function synthesize(engine: 'espeak-ng' | 'flite' | 'festival', voi
     await run('espeak-ng', ['-v', voice, '-s', String(Math.round(p.wpm)), '-p', String(Math.round(p.pitch)), '-w', out, text]);
   } else if (engine === 'festival') {
     const p = prosody as FliteProsody;
-    const f0 = (FLITE_F0_HZ[voice] ?? 105) * p.f0Scale;
+    const v = FESTIVAL_VOICES[voice];
+    if (!v) throw new EdgeRnnError('USAGE', `unknown festival voice '${voice}': one of ${Object.keys(FESTIVAL_VOICES).join(', ')}`);
+    const evals = ['-eval', `(${v.command})`, '-eval', `(Parameter.set 'Duration_Stretch ${p.durationStretch.toFixed(3)})`];
+    if (v.f0Hz !== undefined) {
+      evals.push('-eval', `(set! int_lr_params '((target_f0_mean ${(v.f0Hz * p.f0Scale).toFixed(1)}) (target_f0_std 15) (model_f0_mean 170) (model_f0_std 34)))`);
+    }
     const textFile = `${out}.txt`;
-    writeFileSync(textFile, `${text}\n`);
+    // Latin-1: the festival voices of other languages read ISO-8859 text.
+    writeFileSync(textFile, `${text}\n`, 'latin1');
     try {
-      await run('text2wave', [
-        '-o',
-        out,
-        '-eval',
-        `(voice_${voice}_diphone)`,
-        '-eval',
-        `(Parameter.set 'Duration_Stretch ${p.durationStretch.toFixed(3)})`,
-        '-eval',
-        `(set! int_lr_params '((target_f0_mean ${f0.toFixed(1)}) (target_f0_std 15) (model_f0_mean 170) (model_f0_std 34)))`,
-        textFile,
-      ]);
+      await run('text2wave', ['-o', out, ...evals, textFile]);
     } finally {
       rmSync(textFile, { force: true });
     }

@@ -9,9 +9,12 @@
  * re-checks the whole manifest before it is written. flite's `kal` is the 8 kHz twin of `kal16`
  * (same speaker) and is never used; `awb_time` only speaks clock times and is not used.
  *
- * Festival (optional, `festival` + `festvox-kdlpc16k`) adds `ked`, an American English diphone
- * voice: train-only, like awb and rms. Its `kal` diphone voice is the held-out kal16 speaker and
- * its `slt` HTS voice the held-out slt speaker: both are banned.
+ * Festival (optional, Debian `festival` and its `festvox-*` voices) adds train-only voices:
+ * `ked`, an American English diphone voice, and six diphone voices of other languages (Italian,
+ * Finnish, Czech; three women, three men) that say the keywords from respellings in their own
+ * orthography (`KEYWORD_RESPELLINGS`): accented English, and the only natural-recording women's
+ * voices available here besides the held-out slt. Festival's `kal` diphone voice is the held-out
+ * kal16 speaker and its `slt` HTS voice the held-out slt speaker: both are banned.
  *
  * Available here (checked with `espeak-ng --voices=en`, `ls .../espeak-ng-data/voices/!v`,
  * `flite -lv`): 8 English espeak-ng accents, ~100 variants, flite kal awb_time kal16 awb rms slt.
@@ -28,7 +31,49 @@ export const TEST_FLITE_VOICES = ['kal16', 'slt'] as const;
 /** Never used: `kal` is the same speaker as the held-out `kal16`; `awb_time` is a limited-domain clock voice. */
 export const BANNED_FLITE_VOICES = ['kal', 'awb_time'] as const;
 
-export const TRAINVAL_FESTIVAL_VOICES = ['ked'] as const;
+export type FestivalLanguage = 'en' | 'it' | 'fi' | 'cs';
+
+/** A festival voice: the scheme command that selects it, its language, and its Debian package. */
+export interface FestivalVoice {
+  command: string;
+  language: FestivalLanguage;
+  package: string;
+  /** Directory under /usr/share/festival/voices (present when the package is installed). */
+  dir: string;
+  /** Mean F0 (Hz) of its linear-regression intonation model, where the target F0 can be set (ked). */
+  f0Hz?: number;
+}
+
+export const FESTIVAL_VOICES: Readonly<Record<string, FestivalVoice>> = {
+  ked: { command: 'voice_ked_diphone', language: 'en', package: 'festvox-kdlpc16k', dir: 'english/ked_diphone', f0Hz: 105 },
+  it_lp: { command: 'voice_lp_diphone', language: 'it', package: 'festvox-italp16k', dir: 'italian/lp_diphone' },
+  it_pc: { command: 'voice_pc_diphone', language: 'it', package: 'festvox-itapc16k', dir: 'italian/pc_diphone' },
+  fi_lj: { command: 'voice_suo_fi_lj_diphone', language: 'fi', package: 'festvox-suopuhe-lj', dir: 'finnish/suo_fi_lj_diphone' },
+  fi_mv: { command: 'voice_hy_fi_mv_diphone', language: 'fi', package: 'festvox-suopuhe-mv', dir: 'finnish/hy_fi_mv_diphone' },
+  cs_dita: { command: 'voice_czech_dita', language: 'cs', package: 'festvox-czech-dita', dir: 'czech/czech_dita' },
+  cs_ph: { command: 'voice_czech_ph', language: 'cs', package: 'festvox-czech-ph', dir: 'czech/czech_ph' },
+};
+
+/**
+ * How a speaker of each language would write the English keywords so that its own
+ * letter-to-sound rules say them: /jɛs/ "iess" in Italian, "jes" in Finnish and Czech; /aʊ/
+ * "au"; /aɪ/ "ai"/"aj"; /oʊ/ "ou"; /ʌ/ "a". Other text (the _unknown_ words, babble) is read as
+ * written: foreign-sounding words are still not keywords.
+ */
+export const KEYWORD_RESPELLINGS: Readonly<Record<Exclude<FestivalLanguage, 'en'>, Readonly<Record<string, string>>>> = {
+  it: { yes: 'iess', no: 'nou', up: 'ap', down: 'daun', left: 'left', right: 'rait', on: 'on', off: 'of', stop: 'stop', go: 'gou' },
+  fi: { yes: 'jes', no: 'nou', up: 'ap', down: 'daun', left: 'left', right: 'rait', on: 'on', off: 'of', stop: 'stop', go: 'gou' },
+  cs: { yes: 'jes', no: 'nou', up: 'ap', down: 'daun', left: 'left', right: 'rajt', on: 'on', off: 'of', stop: 'stop', go: 'gou' },
+};
+
+/** The text a speaker is given to say `word`: a festival voice of another language gets the keyword's respelling. */
+export function spokenText(sp: Speaker, word: string): string {
+  if (sp.engine !== 'festival') return word;
+  const lang = FESTIVAL_VOICES[sp.voice]!.language;
+  return lang === 'en' ? word : (KEYWORD_RESPELLINGS[lang][word] ?? word);
+}
+
+export const TRAINVAL_FESTIVAL_VOICES = Object.keys(FESTIVAL_VOICES);
 /** Never used: the same speakers as the held-out flite voices (kal16, slt). */
 export const BANNED_FESTIVAL_VOICES = ['kal', 'slt'] as const;
 
@@ -40,7 +85,7 @@ export interface Speaker {
   /** Stable id, also the file-name prefix: `espeak-en-us-m3`, `flite-awb`, `festival-ked`. */
   id: string;
   engine: 'espeak-ng' | 'flite' | 'festival';
-  /** espeak-ng `-v` argument (`en-us+m3`), flite `-voice` name, or festival voice (`ked`: `voice_ked_diphone`). */
+  /** espeak-ng `-v` argument (`en-us+m3`), flite `-voice` name, or a key of FESTIVAL_VOICES. */
   voice: string;
   role: SpeakerRole;
 }
@@ -52,7 +97,7 @@ export function roleOfFliteVoice(voice: string): SpeakerRole {
 }
 
 export function roleOfFestivalVoice(voice: string): SpeakerRole {
-  if ((TRAINVAL_FESTIVAL_VOICES as readonly string[]).includes(voice)) return 'trainval';
+  if (TRAINVAL_FESTIVAL_VOICES.includes(voice)) return 'trainval';
   const why = (BANNED_FESTIVAL_VOICES as readonly string[]).includes(voice) ? ' (the same speaker as a held-out flite voice)' : '';
   throw new EdgeRnnError('DATASET_INTEGRITY', `festival voice '${voice}' has no role${why}: train/val use ${TRAINVAL_FESTIVAL_VOICES.join(', ')}`);
 }

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readWavInfo } from '../../../src/index.js';
 import { generateKwsCorpus, KWS_CORPUS_DEFAULTS, KWS_CORPUS_SMALL } from '../../../quantize/data/kws/corpus.js';
 import { festivalVoiceDir, missingTools, soxToFloat, synthesize } from '../../../quantize/data/kws/tools.js';
+import { FESTIVAL_VOICES, festivalSpeaker, spokenText } from '../../../quantize/data/kws/voices.js';
 
 function festivalAbsent(): string | undefined {
   try {
@@ -47,6 +48,23 @@ describe.skipIf(why !== undefined)('festival ked', () => {
     const [a, b] = [await soxToFloat([lo], [], 16000), await soxToFloat([hi], [], 16000)];
     expect(zeroCrossingsPerSample(b)).toBeGreaterThan(zeroCrossingsPerSample(a));
   });
+
+  it('every installed voice of another language says a respelled keyword (the rest are named as not installed)', async () => {
+    const absent: string[] = [];
+    for (const [name, v] of Object.entries(FESTIVAL_VOICES)) {
+      if (v.language === 'en') continue;
+      if (!existsSync(festivalVoiceDir(name))) {
+        absent.push(`${name} (${v.package})`);
+        continue;
+      }
+      const out = join(root, `${name}-stop.wav`);
+      await synthesize('festival', name, spokenText(festivalSpeaker(name), 'stop'), { durationStretch: 1, f0Scale: 1 }, out);
+      const x = await soxToFloat([out], [], 16000);
+      expect(x.length, name).toBeGreaterThan(0.2 * 16000);
+      expect(Math.max(...x.map(Math.abs)), name).toBeGreaterThan(0.05);
+    }
+    if (absent.length > 0) console.log(`festival voices not installed, not tested: ${absent.join(', ')}`);
+  }, 60_000);
 
   it('missingTools asks for festival only when a festival voice is wanted', async () => {
     expect(await missingTools(['ked'])).toEqual([]);

@@ -6,8 +6,11 @@ import {
   assertSplitIntegrity,
   assignSplits,
   ESPEAK_ACCENTS,
+  FESTIVAL_VOICES,
   festivalSpeaker,
   fliteSpeaker,
+  KEYWORD_RESPELLINGS,
+  spokenText,
   roleOfFliteVoice,
   speakersOfRole,
   TEST_FLITE_VOICES,
@@ -60,7 +63,18 @@ describe('held-out voices', () => {
       usage = e;
     }
     expect(isEdgeRnnError(usage, 'USAGE')).toBe(true);
-    expect((usage as Error).message).toMatch(/festivalVoices must be a subset of ked .* got "slt"/);
+    expect((usage as Error).message).toMatch(/festivalVoices must be a subset of ked, it_lp, .*\(kal and slt are the held-out speakers\), got "slt"/);
+  });
+
+  it('festival voices of other languages say the keywords from respellings; English voices and other words as written', () => {
+    for (const lang of ['it', 'fi', 'cs'] as const) expect(Object.keys(KEYWORD_RESPELLINGS[lang]).sort()).toEqual([...KEYWORDS].sort());
+    expect(spokenText(festivalSpeaker('it_lp'), 'yes')).toBe('iess');
+    expect(spokenText(festivalSpeaker('cs_dita'), 'right')).toBe('rajt');
+    expect(spokenText(festivalSpeaker('fi_mv'), 'go')).toBe('gou');
+    expect(spokenText(festivalSpeaker('it_pc'), 'marvin')).toBe('marvin'); // an _unknown_ word
+    expect(spokenText(festivalSpeaker('ked'), 'yes')).toBe('yes');
+    expect(spokenText(fliteSpeaker('awb'), 'yes')).toBe('yes');
+    expect(Object.values(FESTIVAL_VOICES).every((v) => v.f0Hz === undefined || v.language === 'en')).toBe(true);
   });
 
   it('no choice of espeak accents and variants brings a test voice into train/val', () => {

@@ -202,7 +202,7 @@ export async function runKwsJob(o: KwsJobOptions, ctx: KwsJobContext): Promise<K
   const rt = await createRuntime();
   const results: ArchResult[] = [];
   for (const arch of [o.arch, ...o.compare.filter((a) => a !== o.arch)]) {
-    results.push(await trainArch(arch, { o, ctx, rt, trainSet, valSet, labels, keywords, valStream: { x: valStreamF.x, truth: valStream.truth }, main, streamCorpus, featureDir, windowCounts, corpusDirs }));
+    results.push(await trainArch(arch, { o, ctx, rt, trainSet, valSet, labels, keywords, valStream: { x: valStreamF.x, truth: valStream.truth }, main, streamCorpus, featureDir, windowCounts, corpusDirs, trainVoices: trainVoices([main, extra]) }));
   }
   const shipped = results[0]!;
   const compared = results.slice(1);
@@ -253,6 +253,26 @@ interface ArchInput {
   featureDir: string;
   windowCounts: Record<string, number>;
   corpusDirs: Record<'main' | 'extra' | 'stream', string>;
+  /** Who speaks in the training clips, for the manifest's description. */
+  trainVoices: string;
+}
+
+/** "espeak-ng (109 speakers), flite awb/rms, festival ked/it_lp": the training clips' speakers by engine. */
+export function trainVoices(indices: readonly CorpusIndex[]): string {
+  const byEngine = new Map<string, Set<string>>();
+  for (const idx of indices) {
+    for (const c of idx.clips) {
+      if (c.split !== 'train' || c.speaker === undefined) continue;
+      const dash = c.speaker.indexOf('-');
+      const engine = c.speaker.slice(0, dash);
+      if (!byEngine.has(engine)) byEngine.set(engine, new Set());
+      byEngine.get(engine)!.add(c.speaker.slice(dash + 1));
+    }
+  }
+  const name = (e: string): string => (e === 'espeak' ? 'espeak-ng' : e);
+  return [...byEngine]
+    .map(([e, v]) => (e === 'espeak' ? `espeak-ng (${v.size} speakers)` : `${name(e)} ${[...v].sort().join('/')}`))
+    .join(', ');
 }
 
 async function trainArch(arch: RecurrentKind, a: ArchInput): Promise<ArchResult> {
@@ -312,7 +332,7 @@ async function trainArch(arch: RecurrentKind, a: ArchInput): Promise<ArchResult>
     const commit = codeCommit();
     int8.name = 'kws';
     int8.version = '1.0.0';
-    int8.description = `Keyword spotting (${keywords.join(', ')}, _unknown_, _silence_): ${fe.kind} ${fe.nMfcc ?? fe.nMels} x ${fe.hopMs} ms -> ${arch.toUpperCase()} ${o.hidden} -> dense ${labels.length} -> softmax, int8. Trained on synthetic speech (espeak-ng, flite awb/rms); held-out flite kal16/slt.`;
+    int8.description = `Keyword spotting (${keywords.join(', ')}, _unknown_, _silence_): ${fe.kind} ${fe.nMfcc ?? fe.nMels} x ${fe.hopMs} ms -> ${arch.toUpperCase()} ${o.hidden} -> dense ${labels.length} -> softmax, int8. Trained on synthetic speech (${a.trainVoices}); held-out flite kal16/slt.`;
     int8.training = {
       ...int8.training,
       dataset: trainSet.source,

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { BACKENDS, decodeModel } from '../../../src/index.js';
 import { choiceFlag, numberFlag, parseFlags, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
 import { createdAt } from '../../cli/common.js';
+import { TRAINVAL_FESTIVAL_VOICES } from '../../data/kws/voices.js';
 import { KWS_JOB_DEFAULTS, type KwsJobOptions } from './config.js';
 import { evaluateKwsFile, formatKwsEval } from './eval-job.js';
 import { runKwsJob } from './pipeline.js';
@@ -31,11 +32,13 @@ options:
   --hidden N           hidden units (default ${D.hidden})
   --compare A,B|none   architectures also trained for comparison (default ${D.compare.join(',')})
   --epochs N           most training epochs (default ${D.epochs}; early stopping patience ${D.patience})
+  --seed N             training seed: initial weights and batch order (default ${D.seed})
   --qat-epochs N       quantization-aware fine-tuning epochs, 0 = post-training only (default ${D.qatEpochs})
   --cmn ALPHA          streaming mean normalization in the front end, newest frame's weight
                        (0.01 = a 2 s time constant at 20 ms hops; default: none)
-  --festival V,W       festival voices added to the extra training corpus (ked; its own cache
-                       directory; needs apt-get install festival festvox-kdlpc16k; default: none)
+  --festival V,W       festival voices added to the extra training corpus, in a cache directory
+                       of its own (${TRAINVAL_FESTIVAL_VOICES.join(', ')}; Debian festival and the
+                       voices' festvox packages, see npm run data:kws -- --help; default: none)
   --jobs N             concurrent synthesis jobs if a corpus must be built (default ${D.jobs})
   --created-at ISO     creation time in the manifest (default SOURCE_DATE_EPOCH or now)
   --json               print the metrics as JSON`,
@@ -49,6 +52,7 @@ options:
         compare: { type: 'string' },
         epochs: { type: 'string' },
         'qat-epochs': { type: 'string' },
+        seed: { type: 'string' },
         cmn: { type: 'string' },
         festival: { type: 'string' },
         jobs: { type: 'string' },
@@ -67,6 +71,7 @@ options:
       o.compare = list as KwsJobOptions['compare'];
     }
     o.epochs = numberFlag(values.epochs, 'epochs', { min: 1, integer: true }) ?? o.epochs;
+    o.seed = numberFlag(values.seed, 'seed', { integer: true, min: 0 }) ?? o.seed;
     o.qatEpochs = numberFlag(values['qat-epochs'], 'qat-epochs', { min: 0, integer: true }) ?? o.qatEpochs;
     const cmn = numberFlag(values.cmn, 'cmn', { min: 1e-6, max: 1 });
     if (cmn !== undefined) o.frontend = { ...o.frontend, cmn: { alpha: cmn } };
@@ -93,7 +98,8 @@ options:
 
 /** The extra corpus's `npm run data:kws` arguments with festival voices, in a directory of its own (so the default corpus stays cached). */
 export function withFestival(extraArgs: readonly string[], voices: readonly string[]): string[] {
-  if (voices.length === 0) throw usageError('--festival needs at least one voice (ked)');
+  if (voices.length === 0) throw usageError(`--festival needs at least one voice of ${TRAINVAL_FESTIVAL_VOICES.join(', ')}`);
+  for (const v of voices) if (!TRAINVAL_FESTIVAL_VOICES.includes(v)) throw usageError(`--festival takes voices of ${TRAINVAL_FESTIVAL_VOICES.join(', ')} (festival's kal and slt are the held-out speakers), got '${v}'`);
   const args = [...extraArgs, '--festival', voices.join(',')];
   const i = args.indexOf('--out');
   if (i >= 0) args[i + 1] = `${args[i + 1]}-festival-${voices.join('-')}`;

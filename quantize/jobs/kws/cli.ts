@@ -10,7 +10,7 @@ import { choiceFlag, numberFlag, parseFlags, usageError, type CliContext, type C
 import { createdAt } from '../../cli/common.js';
 import { TRAINVAL_FESTIVAL_VOICES } from '../../data/kws/voices.js';
 import { KWS_JOB_DEFAULTS, type KwsJobOptions } from './config.js';
-import { evaluateKwsFile, formatKwsEval } from './eval-job.js';
+import { DEFAULT_SWEEP, evaluateKwsFile, formatKwsEval } from './eval-job.js';
 import { runKwsJob } from './pipeline.js';
 
 const D = KWS_JOB_DEFAULTS;
@@ -96,6 +96,15 @@ options:
   },
 };
 
+/** --sweep: 'all' → DEFAULT_SWEEP; else thresholds in (0, 1]. */
+export function sweepFlag(v: unknown): number[] | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'all') return [...DEFAULT_SWEEP];
+  const t = String(v).split(',').map((x) => Number(x.trim()));
+  if (t.length === 0 || !t.every((x) => Number.isFinite(x) && x > 0 && x <= 1)) throw usageError(`--sweep takes thresholds in (0, 1], comma-separated, got '${String(v)}'`);
+  return t;
+}
+
 /** The extra corpus's `npm run data:kws` arguments with festival voices, in a directory of its own (so the default corpus stays cached). */
 export function withFestival(extraArgs: readonly string[], voices: readonly string[]): string[] {
   if (voices.length === 0) throw usageError(`--festival needs at least one voice of ${TRAINVAL_FESTIVAL_VOICES.join(', ')}`);
@@ -124,16 +133,20 @@ options:
   -d, --data DIR   clips (default .cache/kws/test)
   --stream DIR     stream folder (default .cache/kws-stream60/stream when it exists; none: skip)
   -b, --backend B  auto, simd, scalar, reference (default auto)
+  --sweep T,T|all  also score the stream with every keyword at each threshold (all:
+                   ${DEFAULT_SWEEP.join(',')}): the false accept / miss trade-off, for reading only
   --json           one JSON object`,
   async run(args: string[], ctx: CliContext): Promise<number> {
-    const { values, positionals } = parseFlags(args, { data: { type: 'string', short: 'd' }, stream: { type: 'string' }, backend: { type: 'string', short: 'b' }, json: { type: 'boolean' } }, { min: 0, max: 1, names: 'MODEL.ern' });
+    const { values, positionals } = parseFlags(args, { data: { type: 'string', short: 'd' }, stream: { type: 'string' }, backend: { type: 'string', short: 'b' }, sweep: { type: 'string' }, json: { type: 'boolean' } }, { min: 0, max: 1, names: 'MODEL.ern' });
+    const sweep = sweepFlag(values.sweep);
     const abs = (p: string): string => path.resolve(ctx.cwd, p);
     const modelPath = abs(positionals[0] ?? D.out);
     const backend = choiceFlag(values.backend, 'backend', [...BACKENDS.filter((b) => b !== 'float'), 'auto'] as const) ?? 'auto';
     const defaultStream = abs('.cache/kws-stream60/stream');
     const stream = values.stream === 'none' ? undefined : typeof values.stream === 'string' ? abs(values.stream) : fs.existsSync(path.join(defaultStream, 'stream.json')) ? defaultStream : undefined;
     const data = abs(typeof values.data === 'string' ? values.data : '.cache/kws/test');
-    const r = await evaluateKwsFile(modelPath, { data, ...(stream ? { stream } : {}), cacheDir: abs(path.join(D.cacheDir, 'features')), backend });
+    if (sweep && !stream) throw usageError('--sweep needs a stream: --stream DIR (the default .cache/kws-stream60/stream does not exist)');
+    const r = await evaluateKwsFile(modelPath, { data, ...(stream ? { stream } : {}), ...(sweep ? { sweep } : {}), cacheDir: abs(path.join(D.cacheDir, 'features')), backend });
     if (values.json) {
       const { predictions: _p, ...clips } = r.clips;
       const { falseAcceptEvents: _f, ...stream } = r.stream ?? { falseAcceptEvents: [] };

@@ -35,7 +35,23 @@ export interface KwsEvalOptions {
   stream?: string;
   cacheDir: string;
   backend: BackendChoice;
+  /**
+   * Also score the stream with every keyword's threshold set to each of these values (the
+   * manifest's other detector settings kept): the classifier's trade-off between false accepts
+   * and misses, for reading only: thresholds chosen on a test stream are not a test result.
+   */
+  sweep?: readonly number[];
 }
+
+/** One operating point of a threshold sweep. */
+export interface KwsSweepPoint {
+  threshold: number;
+  falseAcceptsPerHour: number;
+  missRate: number;
+}
+
+/** Thresholds of `edgernn eval-kws --sweep`. */
+export const DEFAULT_SWEEP: readonly number[] = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99];
 
 export interface KwsEvalResult {
   model: string;
@@ -44,6 +60,7 @@ export interface KwsEvalResult {
   backend: string;
   clips: ClipAccuracy & { data: string };
   stream?: StreamScore & { path: string };
+  sweep?: KwsSweepPoint[];
 }
 
 interface LoadedClips {
@@ -105,6 +122,13 @@ export async function evaluateKwsFile(modelPath: string, o: KwsEvalOptions): Pro
       const post = streamPosteriors(model, f.x);
       const keywords = spec.labels.filter((l) => !(detector.background ?? spec.labels.filter((x) => x.startsWith('_'))).includes(l));
       res.stream = { ...scoreEvents(detectEvents(post, spec.labels, detector, hopMs, frameMs), truth, keywords), path: streamDir };
+      if (o.sweep) {
+        res.sweep = o.sweep.map((threshold) => {
+          const config = { ...detector, thresholds: Object.fromEntries(keywords.map((k) => [k, threshold])) };
+          const sc = scoreEvents(detectEvents(post, spec.labels, config, hopMs, frameMs), truth, keywords);
+          return { threshold, falseAcceptsPerHour: sc.falseAcceptsPerHour, missRate: sc.missRate };
+        });
+      }
     }
     return res;
   } finally {
@@ -124,6 +148,11 @@ export function formatKwsEval(r: KwsEvalResult, labels: readonly string[]): stri
     lines.push(
       `  stream (${s.path}, ${(s.durationSec / 60).toFixed(1)} min): ${s.hits}/${s.keywords} keywords detected, miss rate ${(100 * s.missRate).toFixed(1)}%, ${s.falseAccepts} false accepts = ${s.falseAcceptsPerHour.toFixed(2)} per hour, median delay ${s.medianDelayMs.toFixed(0)} ms after the word`,
     );
+  }
+  if (r.sweep) {
+    lines.push('  threshold sweep on the stream (every keyword at one threshold; for reading, not tuning):');
+    lines.push('    threshold   false accepts/h   miss rate');
+    for (const p of r.sweep) lines.push(`    ${p.threshold.toFixed(2).padStart(9)}   ${p.falseAcceptsPerHour.toFixed(2).padStart(15)}   ${(100 * p.missRate).toFixed(1).padStart(8)}%`);
   }
   return lines.join('\n');
 }

@@ -1,0 +1,72 @@
+/**
+ * `eval-kws --sweep`: the shipped model over a short stream built from the committed fixture clips
+ * (held-out voices, each correctly classified as a clip), scored at several uniform thresholds;
+ * and the flag's usage errors.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { encodeWav, readWavMono } from '../../../../src/index.js';
+import { desktopCommands } from '../../../../quantize/cli/index.js';
+import { sweepFlag } from '../../../../quantize/jobs/kws/cli.js';
+import { DEFAULT_SWEEP, evaluateKwsFile, formatKwsEval } from '../../../../quantize/jobs/kws/eval-job.js';
+import { runCaptured } from '../../../helpers/cli.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../../../..');
+const FIXTURES = path.join(ROOT, 'test/fixtures/kws');
+const SR = 16000;
+
+/** The fixture clips one after another, 0.6 s of silence between them, with the keywords' truth. */
+function fixtureStream(dir: string): number {
+  const clips = (JSON.parse(fs.readFileSync(path.join(FIXTURES, 'fixtures.json'), 'utf8')) as { clips: { file: string; label: string }[] }).clips;
+  const gap = Math.round(0.6 * SR);
+  const parts: Float32Array[] = [];
+  const keywords: { word: string; onsetSec: number; offsetSec: number }[] = [];
+  let at = gap;
+  parts.push(new Float32Array(gap));
+  for (const c of clips) {
+    const x = readWavMono(new Uint8Array(fs.readFileSync(path.join(FIXTURES, c.file)))).samples;
+    if (!c.label.startsWith('_')) keywords.push({ word: c.label, onsetSec: at / SR, offsetSec: (at + x.length) / SR });
+    parts.push(x, new Float32Array(gap));
+    at += x.length + gap;
+  }
+  const all = new Float32Array(at);
+  let o = 0;
+  for (const p of parts) {
+    all.set(p, o);
+    o += p.length;
+  }
+  fs.writeFileSync(path.join(dir, 'stream.wav'), encodeWav(all, SR));
+  fs.writeFileSync(path.join(dir, 'stream.json'), JSON.stringify({ durationSec: at / SR, keywords }));
+  return keywords.length;
+}
+
+describe('eval-kws --sweep', () => {
+  it('scores the stream at each uniform threshold: a low one finds the fixture keywords, the sweep is printed', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-kws-sweep-'));
+    const n = fixtureStream(dir);
+    const r = await evaluateKwsFile(path.join(ROOT, 'models/kws.ern'), { data: FIXTURES, stream: dir, sweep: [0.05, 0.99], cacheDir: path.join(dir, 'cache'), backend: 'auto' });
+    expect(r.stream!.keywords).toBe(n);
+    expect(r.sweep!.map((p) => p.threshold)).toEqual([0.05, 0.99]);
+    const [low, high] = r.sweep!;
+    // Every fixture keyword is classified correctly as a clip: at 0.05 the detector finds most of them.
+    expect(low!.missRate).toBeLessThanOrEqual(0.34);
+    expect(high!.missRate).toBeGreaterThanOrEqual(low!.missRate);
+    expect(low!.falseAcceptsPerHour).toBeGreaterThanOrEqual(high!.falseAcceptsPerHour);
+    expect(formatKwsEval(r, ['yes'])).toMatch(/threshold sweep on the stream[\s\S]*0\.05[\s\S]*0\.99/);
+  }, 60_000);
+
+  it('--sweep all is the default list; bad thresholds and a sweep without a stream are usage errors', async () => {
+    expect(sweepFlag('all')).toEqual([...DEFAULT_SWEEP]);
+    expect(sweepFlag('0.5,0.9')).toEqual([0.5, 0.9]);
+    for (const bad of ['2', '0', 'x', '0.5,']) {
+      const r = await runCaptured(['eval-kws', '--sweep', bad, '--stream', 'none'], desktopCommands, ROOT);
+      expect(r.code, bad).toBe(2);
+      expect(r.err).toMatch(/--sweep takes thresholds in \(0, 1\]/);
+    }
+    const r = await runCaptured(['eval-kws', '--sweep', 'all', '--stream', 'none'], desktopCommands, ROOT);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--sweep needs a stream/);
+  });
+});

@@ -8,12 +8,53 @@ import path from 'node:path';
 import { BACKENDS, decodeModel } from '../../../src/index.js';
 import { choiceFlag, numberFlag, parseFlags, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
 import { createdAt } from '../../cli/common.js';
-import { TRAINVAL_FESTIVAL_VOICES } from '../../data/kws/voices.js';
-import { KWS_JOB_DEFAULTS, type KwsJobOptions } from './config.js';
+import { KWS_JOB_DEFAULTS, withFestival, type KwsJobOptions } from './config.js';
 import { DEFAULT_SWEEP, evaluateKwsFile, formatKwsEval } from './eval-job.js';
 import { runKwsJob } from './pipeline.js';
 
 const D = KWS_JOB_DEFAULTS;
+
+/** train-kws's flags → the job's options and the flags left for output (usage errors, exit 2, before any work). */
+export function trainKwsOptionsFromFlags(args: string[]): { o: KwsJobOptions; values: { json?: boolean; 'created-at'?: string } } {
+  const { values } = parseFlags(
+    args,
+    {
+      out: { type: 'string', short: 'o' },
+      arch: { type: 'string' },
+      hidden: { type: 'string' },
+      compare: { type: 'string' },
+      epochs: { type: 'string' },
+      'qat-epochs': { type: 'string' },
+      seed: { type: 'string' },
+      cmn: { type: 'string' },
+      festival: { type: 'string' },
+      jobs: { type: 'string' },
+      'created-at': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    { min: 0, max: 0, names: '' },
+  );
+  const o: KwsJobOptions = structuredClone(D);
+  if (typeof values.out === 'string') o.out = values.out;
+  o.arch = choiceFlag(values.arch, 'arch', ['gru', 'lstm'] as const) ?? o.arch;
+  o.hidden = numberFlag(values.hidden, 'hidden', { min: 1, max: 1024, integer: true }) ?? o.hidden;
+  if (typeof values.compare === 'string') {
+    const list = values.compare === 'none' ? [] : values.compare.split(',').map((s) => s.trim());
+    for (const a of list) if (a !== 'gru' && a !== 'lstm') throw usageError(`--compare takes gru, lstm or none, got '${a}'`);
+    o.compare = list as KwsJobOptions['compare'];
+  }
+  o.epochs = numberFlag(values.epochs, 'epochs', { min: 1, integer: true }) ?? o.epochs;
+  o.seed = numberFlag(values.seed, 'seed', { integer: true, min: 0 }) ?? o.seed;
+  o.qatEpochs = numberFlag(values['qat-epochs'], 'qat-epochs', { min: 0, integer: true }) ?? o.qatEpochs;
+  const cmn = numberFlag(values.cmn, 'cmn', { min: 1e-6, max: 1 });
+  if (cmn !== undefined) o.frontend = { ...o.frontend, cmn: { alpha: cmn } };
+  if (typeof values.festival === 'string') {
+    o.festivalVoices = values.festival === 'none' ? [] : values.festival.split(',').map((s) => s.trim()).filter(Boolean);
+    if (values.festival !== 'none') withFestival(o.corpora.extra, o.festivalVoices); // checks the voices (at least one) before any work
+  }
+  o.jobs = numberFlag(values.jobs, 'jobs', { min: 1, max: 64, integer: true }) ?? o.jobs;
+  return { o, values };
+}
 
 export const trainKwsCommand: Command = {
   name: 'train-kws',
@@ -36,47 +77,14 @@ options:
   --qat-epochs N       quantization-aware fine-tuning epochs, 0 = post-training only (default ${D.qatEpochs})
   --cmn ALPHA          streaming mean normalization in the front end, newest frame's weight
                        (0.01 = a 2 s time constant at 20 ms hops; default: none)
-  --festival V,W       festival voices added to the extra training corpus, in a cache directory
-                       of its own (${TRAINVAL_FESTIVAL_VOICES.join(', ')}; Debian festival and the
-                       voices' festvox packages, see npm run data:kws -- --help; default: none)
+  --festival V,W|none  festival voices in the extra training corpus (default all:
+                       ${D.festivalVoices.join(',')}; Debian festival and the voices'
+                       festvox packages, see npm run data:kws -- --help; none: without festival)
   --jobs N             concurrent synthesis jobs if a corpus must be built (default ${D.jobs})
   --created-at ISO     creation time in the manifest (default SOURCE_DATE_EPOCH or now)
   --json               print the metrics as JSON`,
   async run(args: string[], ctx: CliContext): Promise<number> {
-    const { values } = parseFlags(
-      args,
-      {
-        out: { type: 'string', short: 'o' },
-        arch: { type: 'string' },
-        hidden: { type: 'string' },
-        compare: { type: 'string' },
-        epochs: { type: 'string' },
-        'qat-epochs': { type: 'string' },
-        seed: { type: 'string' },
-        cmn: { type: 'string' },
-        festival: { type: 'string' },
-        jobs: { type: 'string' },
-        'created-at': { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      { min: 0, max: 0, names: '' },
-    );
-    const o: KwsJobOptions = structuredClone(D);
-    if (typeof values.out === 'string') o.out = values.out;
-    o.arch = choiceFlag(values.arch, 'arch', ['gru', 'lstm'] as const) ?? o.arch;
-    o.hidden = numberFlag(values.hidden, 'hidden', { min: 1, max: 1024, integer: true }) ?? o.hidden;
-    if (typeof values.compare === 'string') {
-      const list = values.compare === 'none' ? [] : values.compare.split(',').map((s) => s.trim());
-      for (const a of list) if (a !== 'gru' && a !== 'lstm') throw usageError(`--compare takes gru, lstm or none, got '${a}'`);
-      o.compare = list as KwsJobOptions['compare'];
-    }
-    o.epochs = numberFlag(values.epochs, 'epochs', { min: 1, integer: true }) ?? o.epochs;
-    o.seed = numberFlag(values.seed, 'seed', { integer: true, min: 0 }) ?? o.seed;
-    o.qatEpochs = numberFlag(values['qat-epochs'], 'qat-epochs', { min: 0, integer: true }) ?? o.qatEpochs;
-    const cmn = numberFlag(values.cmn, 'cmn', { min: 1e-6, max: 1 });
-    if (cmn !== undefined) o.frontend = { ...o.frontend, cmn: { alpha: cmn } };
-    if (typeof values.festival === 'string') o.corpora.extra = withFestival(o.corpora.extra, values.festival.split(',').map((s) => s.trim()).filter(Boolean));
-    o.jobs = numberFlag(values.jobs, 'jobs', { min: 1, max: 64, integer: true }) ?? o.jobs;
+    const { o, values } = trainKwsOptionsFromFlags(args);
     const t0 = Date.now();
     const r = await runKwsJob(o, { cwd: ctx.cwd, log: (l) => ctx.stderr.write(`${l}\n`), createdAt: createdAt(values) });
     const rows = [r.shipped, ...r.compared];
@@ -103,16 +111,6 @@ export function sweepFlag(v: unknown): number[] | undefined {
   const t = String(v).split(',').map((x) => Number(x.trim()));
   if (t.length === 0 || !t.every((x) => Number.isFinite(x) && x > 0 && x <= 1)) throw usageError(`--sweep takes thresholds in (0, 1], comma-separated, got '${String(v)}'`);
   return t;
-}
-
-/** The extra corpus's `npm run data:kws` arguments with festival voices, in a directory of its own (so the default corpus stays cached). */
-export function withFestival(extraArgs: readonly string[], voices: readonly string[]): string[] {
-  if (voices.length === 0) throw usageError(`--festival needs at least one voice of ${TRAINVAL_FESTIVAL_VOICES.join(', ')}`);
-  for (const v of voices) if (!TRAINVAL_FESTIVAL_VOICES.includes(v)) throw usageError(`--festival takes voices of ${TRAINVAL_FESTIVAL_VOICES.join(', ')} (festival's kal and slt are the held-out speakers), got '${v}'`);
-  const args = [...extraArgs, '--festival', voices.join(',')];
-  const i = args.indexOf('--out');
-  if (i >= 0) args[i + 1] = `${args[i + 1]}-festival-${voices.join('-')}`;
-  return args;
 }
 
 export const evalKwsCommand: Command = {

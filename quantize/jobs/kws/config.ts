@@ -3,6 +3,8 @@
  * shipped model depends on is here; the job records all of them in the model's manifest.
  */
 import { audioFrontendSpec, type AudioFrontendSpec, type RecurrentKind } from '../../../src/index.js';
+import { usageError } from '../../../src/cli/framework.js';
+import { TRAINVAL_FESTIVAL_VOICES } from '../../data/kws/voices.js';
 import { AUGMENT_DEFAULTS, type AugmentOptions } from './augment.js';
 import type { WindowOptions } from './windows.js';
 
@@ -16,6 +18,12 @@ export interface KwsJobOptions {
    * stream, with its own events: about 520 keywords and 1,000 distractor sentences).
    */
   corpora: { main: string[]; extra: string[]; stream: string[] };
+  /**
+   * Festival voices added to the extra corpus (train only; `corpusArgs` appends them, with a cache
+   * directory of their own). ked is an English diphone voice; the six others say the keywords
+   * from respellings (Italian, Finnish, Czech; three women, three men). Empty: no festival.
+   */
+  festivalVoices: string[];
   /** Feature and stream cache (git-ignored). */
   cacheDir: string;
   /** Where the shipped model goes. */
@@ -58,6 +66,7 @@ export const KWS_JOB_DEFAULTS: KwsJobOptions = {
     extra: ['--out', '.cache/kws-extra', '--seed', '2', '--accents', 'en-us', '--variants', 'm1', '--clips-per-word', '20', '--unknown-per-speaker', '30', '--test-clips-per-word', '0', '--test-unknown-per-speaker', '0', '--stream-minutes', '0'],
     stream: ['--out', '.cache/kws-stream60', '--accents', 'en-us', '--variants', 'm1', '--clips-per-word', '0', '--unknown-per-speaker', '0', '--test-clips-per-word', '0', '--test-unknown-per-speaker', '0', '--stream-minutes', '60'],
   },
+  festivalVoices: [...TRAINVAL_FESTIVAL_VOICES],
   cacheDir: '.cache/kws-job',
   out: 'models/kws.ern',
   // Hello Edge's framing (40 ms frames every 20 ms) with 13 MFCCs from 40 HTK mels.
@@ -80,3 +89,18 @@ export const KWS_JOB_DEFAULTS: KwsJobOptions = {
   detector: { windowMs: 200, refractoryMs: 1000, rearm: 1, maxFalseAcceptsPerHour: 0.5, minThreshold: 0.5 },
   jobs: 2,
 };
+
+/** The extra corpus's `npm run data:kws` arguments with festival voices, in a directory of its own (so a corpus without them stays cached). */
+export function withFestival(extraArgs: readonly string[], voices: readonly string[]): string[] {
+  if (voices.length === 0) throw usageError(`--festival needs at least one voice of ${TRAINVAL_FESTIVAL_VOICES.join(', ')}`);
+  for (const v of voices) if (!TRAINVAL_FESTIVAL_VOICES.includes(v)) throw usageError(`--festival takes voices of ${TRAINVAL_FESTIVAL_VOICES.join(', ')} (festival's kal and slt are the held-out speakers), got '${v}'`);
+  const args = [...extraArgs, '--festival', voices.join(',')];
+  const i = args.indexOf('--out');
+  if (i >= 0) args[i + 1] = `${args[i + 1]}-festival-${voices.join('-')}`;
+  return args;
+}
+
+/** The `npm run data:kws` arguments of one of the job's corpora (the extra one with the festival voices). */
+export function corpusArgs(o: Pick<KwsJobOptions, 'corpora' | 'festivalVoices'>, which: 'main' | 'extra' | 'stream'): string[] {
+  return which === 'extra' && o.festivalVoices.length > 0 ? withFestival(o.corpora.extra, o.festivalVoices) : [...o.corpora[which]];
+}

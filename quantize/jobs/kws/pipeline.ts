@@ -38,7 +38,7 @@ import { networkFromSpec } from '../../train/export.js';
 import { trainModel } from '../../train/train-model.js';
 import { DEFAULT_TRAIN_OPTIONS, classWeightsFor, fit, type FitContext, type TrainOptions } from '../../train/trainer.js';
 import { codeCommit, round } from '../../cli/common.js';
-import type { KwsJobOptions } from './config.js';
+import { corpusArgs, type KwsJobOptions } from './config.js';
 import { clipAccuracy, streamPosteriors, type ClipAccuracy } from './evaluate.js';
 import { perturbedFeatures, readCorpusIndex, recordingFeatures, splitFeatures, type ClipFeatures, type CorpusClip, type CorpusIndex } from './features.js';
 import { fnv1a } from '../../data/kws/voices.js';
@@ -149,7 +149,7 @@ export async function runKwsJob(o: KwsJobOptions, ctx: KwsJobContext): Promise<K
   // 1. Corpora (built once, then reused).
   const corpusDirs: Record<'main' | 'extra' | 'stream', string> = { main: '', extra: '', stream: '' };
   for (const which of ['main', 'extra', 'stream'] as const) {
-    const { options } = kwsOptionsFromFlags([...o.corpora[which], '--jobs', String(o.jobs)], ctx.cwd);
+    const { options } = kwsOptionsFromFlags([...corpusArgs(o, which), '--jobs', String(o.jobs)], ctx.cwd);
     const r = await generateKwsCorpus(options, { log });
     corpusDirs[which] = options.outDir;
     log(`corpus ${which}: ${options.outDir} (${r.cached ? 'cached' : `built in ${r.seconds.toFixed(0)} s`})`);
@@ -351,7 +351,7 @@ async function trainArch(arch: RecurrentKind, a: ArchInput): Promise<ArchResult>
         tuning: { stream: 'validation voices', minutes: round(a.valStream.truth.durationSec / 60, 4), maxFalseAcceptsPerHour: o.detector.maxFalseAcceptsPerHour, minThreshold: o.detector.minThreshold, lambda: round(tuned.lambda, 4) },
         metrics,
         data: {
-          corpora: o.corpora,
+          corpora: { main: corpusArgs(o, 'main'), extra: corpusArgs(o, 'extra'), stream: corpusArgs(o, 'stream') },
           corpusConfigHashes: { main: a.main.configHash, stream: a.streamCorpus.configHash },
           trainStream: o.trainStream,
           valStream: o.valStream,

@@ -1,32 +1,46 @@
-/** `train-kws` argument handling that stops before any work: usage errors (exit 2) and the festival corpus arguments. */
-import path from 'node:path';
+/** `train-kws` argument handling (the parser, before any work): usage errors and the festival corpus arguments. */
 import { describe, expect, it } from 'vitest';
-import { desktopCommands } from '../../../../quantize/cli/index.js';
-import { withFestival } from '../../../../quantize/jobs/kws/cli.js';
-import { KWS_JOB_DEFAULTS } from '../../../../quantize/jobs/kws/config.js';
-import { runCaptured } from '../../../helpers/cli.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../../../..');
+import { isEdgeRnnError } from '../../../../src/index.js';
+import { trainKwsOptionsFromFlags } from '../../../../quantize/jobs/kws/cli.js';
+import { corpusArgs, KWS_JOB_DEFAULTS, withFestival } from '../../../../quantize/jobs/kws/config.js';
 
 describe('train-kws arguments', () => {
+  // The parser alone: a usage check that regressed must not start a 40-minute training inside the suite.
   for (const [args, msg] of [
     [['--seed', '-1'], /--seed/],
     [['--seed', 'x'], /--seed/],
     [['--festival', 'kal'], /--festival takes voices of ked, .*got 'kal'/],
     [['--festival', ','], /--festival needs at least one voice/],
     [['--compare', 'cnn'], /--compare takes gru, lstm or none, got 'cnn'/],
+    [['extra'], /.+/],
   ] as const) {
-    it(`${args.join(' ')}: usage error, exit 2, nothing trained`, async () => {
-      const r = await runCaptured(['train-kws', ...args], desktopCommands, ROOT);
-      expect(r.code).toBe(2);
-      expect(r.err).toMatch(msg);
+    it(`${args.join(' ')}: a usage error (exit 2)`, () => {
+      let err: unknown;
+      try {
+        trainKwsOptionsFromFlags([...args]);
+      } catch (e) {
+        err = e;
+      }
+      expect(isEdgeRnnError(err, 'USAGE')).toBe(true);
+      expect((err as Error).message).toMatch(msg);
     });
   }
 
-  it('--festival adds the voices to the extra corpus, in a cache directory of its own', () => {
+  it('--festival none trains without festival; --seed and --festival V,W reach the options', () => {
+    expect(trainKwsOptionsFromFlags([]).o.festivalVoices).toEqual(KWS_JOB_DEFAULTS.festivalVoices);
+    expect(trainKwsOptionsFromFlags(['--festival', 'none']).o.festivalVoices).toEqual([]);
+    const { o } = trainKwsOptionsFromFlags(['--festival', 'ked,cs_dita', '--seed', '3']);
+    expect(o.festivalVoices).toEqual(['ked', 'cs_dita']);
+    expect(o.seed).toBe(3);
+  });
+
+  it('festival voices go into the extra corpus, in a cache directory of its own; none leaves it as it was', () => {
     const args = withFestival(KWS_JOB_DEFAULTS.corpora.extra, ['ked', 'it_lp']);
     expect(args.slice(-2)).toEqual(['--festival', 'ked,it_lp']);
     expect(args[args.indexOf('--out') + 1]).toBe('.cache/kws-extra-festival-ked-it_lp');
-    expect(KWS_JOB_DEFAULTS.corpora.extra[KWS_JOB_DEFAULTS.corpora.extra.indexOf('--out') + 1]).toBe('.cache/kws-extra');
+    const out = (a: string[]): string => a[a.indexOf('--out') + 1]!;
+    expect(out(corpusArgs(KWS_JOB_DEFAULTS, 'extra'))).toBe('.cache/kws-extra-festival-ked-it_lp-it_pc-fi_lj-fi_mv-cs_dita-cs_ph');
+    expect(corpusArgs({ ...KWS_JOB_DEFAULTS, festivalVoices: [] }, 'extra')).toEqual(KWS_JOB_DEFAULTS.corpora.extra);
+    expect(corpusArgs(KWS_JOB_DEFAULTS, 'main')).toEqual(KWS_JOB_DEFAULTS.corpora.main);
   });
 });

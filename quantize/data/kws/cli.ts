@@ -8,7 +8,7 @@ import { Progress } from '../../../src/cli/progress.js';
 import { EdgeRnnError } from '../../../src/index.js';
 import { generateKwsCorpus, KWS_CORPUS_DEFAULTS, KWS_CORPUS_SMALL, planCorpus, type KwsCorpusOptions } from './corpus.js';
 import { missingTools } from './tools.js';
-import { SPLITS } from './voices.js';
+import { FESTIVAL_VOICES, SPLITS, TRAINVAL_FESTIVAL_VOICES } from './voices.js';
 
 const HELP = `usage: npm run data:kws -- [options]
 
@@ -30,7 +30,8 @@ options:
   --test-unknown-per-speaker N  _unknown_ clips per held-out voice (default ${KWS_CORPUS_DEFAULTS.testUnknownPerSpeaker})
   --accents A,B               espeak-ng accents (default all ${KWS_CORPUS_DEFAULTS.espeakAccents.length}: ${KWS_CORPUS_DEFAULTS.espeakAccents.join(',')})
   --variants A,B              espeak-ng variants (default ${KWS_CORPUS_DEFAULTS.espeakVariants.join(',')})
-  --festival V,W              festival voices to add to training (ked; needs apt-get install festival festvox-kdlpc16k)
+  --festival V,W              festival voices to add to training: ${TRAINVAL_FESTIVAL_VOICES.join(', ')}
+                              (Debian festival and ${Object.values(FESTIVAL_VOICES).map((v) => v.package).join(', ')})
   --val-fraction F            share of espeak-ng speakers held out for validation (default ${KWS_CORPUS_DEFAULTS.valFraction})
   --snr LOW,HIGH              noise SNR range in dB (default ${KWS_CORPUS_DEFAULTS.snrDb.join(',')})
   --stream-minutes M          length of the evaluation stream (default ${KWS_CORPUS_DEFAULTS.streamMinutes}; 0 for none)
@@ -102,7 +103,7 @@ export const dataKwsCommand: Command = {
       return 0;
     }
     const missing = await missingTools(options.festivalVoices);
-    const packages = options.festivalVoices.length > 0 ? 'espeak-ng flite sox festival festvox-kdlpc16k' : 'espeak-ng flite sox';
+    const packages = ['espeak-ng flite sox', ...(options.festivalVoices.length > 0 ? ['festival', ...options.festivalVoices.map((v) => FESTIVAL_VOICES[v]!.package)] : [])].join(' ');
     if (missing.length > 0) throw new EdgeRnnError('EXTERNAL_TOOL', `missing ${missing.join(', ')}: install the Debian packages (apt-get install ${packages})`, { missing });
     let bar: Progress | undefined;
     let phase = '';

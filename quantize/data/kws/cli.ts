@@ -16,7 +16,7 @@ Synthesizes a Speech Commands-style keyword corpus with espeak-ng, flite (option
 yes no up down left right on off stop go, _unknown_, _silence_; 1 s, 16 kHz, 16-bit mono WAV in
 <out>/{train,val,test}/<label>/<clip>.wav, plus <out>/stream/stream.wav and stream.json (a long
 stream of noise and non-keyword speech with keywords at 10 dB SNR) and <out>/manifest.json.
-train/val: espeak-ng accents x variants and flite awb, rms (and festival ked with --festival).
+train/val: espeak-ng accents x variants and flite awb, rms (and festival voices with --festival).
 test and stream: flite kal16, slt only.
 A complete corpus with the same options is reused; different options rebuild it.
 

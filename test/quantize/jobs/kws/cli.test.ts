@@ -1,6 +1,6 @@
 /** `train-kws` argument handling (the parser, before any work): usage errors and the festival corpus arguments. */
 import { describe, expect, it } from 'vitest';
-import { isEdgeRnnError } from '../../../../src/index.js';
+import { errorMessage } from '../../../helpers/errors.js';
 import { trainKwsOptionsFromFlags } from '../../../../quantize/jobs/kws/cli.js';
 import { corpusArgs, KWS_JOB_DEFAULTS, withFestival } from '../../../../quantize/jobs/kws/config.js';
 
@@ -15,14 +15,7 @@ describe('train-kws arguments', () => {
     [['extra'], /.+/],
   ] as const) {
     it(`${args.join(' ')}: a usage error (exit 2)`, () => {
-      let err: unknown;
-      try {
-        trainKwsOptionsFromFlags([...args]);
-      } catch (e) {
-        err = e;
-      }
-      expect(isEdgeRnnError(err, 'USAGE')).toBe(true);
-      expect((err as Error).message).toMatch(msg);
+      expect(errorMessage(() => trainKwsOptionsFromFlags([...args]), 'USAGE')).toMatch(msg);
     });
   }
 

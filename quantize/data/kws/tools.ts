@@ -106,8 +106,8 @@ export async function synthesize(engine: 'espeak-ng' | 'flite' | 'festival', voi
       evals.push('-eval', `(set! int_lr_params '((target_f0_mean ${(v.f0Hz * p.f0Scale).toFixed(1)}) (target_f0_std 15) (model_f0_mean 170) (model_f0_std 34)))`);
     }
     const textFile = `${out}.txt`;
-    // Latin-1: the festival voices of other languages read ISO-8859 text.
-    writeFileSync(textFile, `${text}\n`, 'latin1');
+    // Latin-1 unless the voice says otherwise: most festival voices of other languages read ISO-8859 text.
+    writeFileSync(textFile, `${text}\n`, v.encoding ?? 'latin1');
     try {
       await run('text2wave', ['-o', out, ...evals, textFile]);
     } finally {

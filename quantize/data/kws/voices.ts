@@ -10,10 +10,11 @@
  * (same speaker) and is never used; `awb_time` only speaks clock times and is not used.
  *
  * Festival (optional, Debian `festival` and its `festvox-*` voices) adds train-only voices:
- * `ked`, an American English diphone voice, and six diphone voices of other languages (Italian,
- * Finnish, Czech; three women, three men) that say the keywords from respellings in their own
- * orthography (`KEYWORD_RESPELLINGS`): accented English, and the only natural-recording women's
- * voices available here besides the held-out slt. Festival's `kal` diphone voice is the held-out
+ * `ked`, an American English diphone voice, and ten voices of other languages (Italian, Finnish,
+ * Czech diphone voices, a Catalan HTS voice, a Russian unit-selection voice; four women, five men,
+ * a boy) that say the keywords from respellings in their own orthography
+ * (`KEYWORD_RESPELLINGS`): accented English, and the only natural-recording women's voices
+ * available here besides the held-out slt. Festival's `kal` diphone voice is the held-out
  * kal16 speaker and its `slt` HTS voice the held-out slt speaker: both are banned.
  *
  * Available here (checked with `espeak-ng --voices=en`, `ls .../espeak-ng-data/voices/!v`,
@@ -31,7 +32,7 @@ export const TEST_FLITE_VOICES = ['kal16', 'slt'] as const;
 /** Never used: `kal` is the same speaker as the held-out `kal16`; `awb_time` is a limited-domain clock voice. */
 export const BANNED_FLITE_VOICES = ['kal', 'awb_time'] as const;
 
-export type FestivalLanguage = 'en' | 'it' | 'fi' | 'cs';
+export type FestivalLanguage = 'en' | 'it' | 'fi' | 'cs' | 'ca' | 'ru';
 
 /** A festival voice: the scheme command that selects it, its language, and its Debian package. */
 export interface FestivalVoice {
@@ -42,21 +43,31 @@ export interface FestivalVoice {
   dir: string;
   /** Mean F0 (Hz) of its linear-regression intonation model, where the target F0 can be set (ked). */
   f0Hz?: number;
+  /** Text encoding the voice reads (default latin1; the Russian voice reads UTF-8). */
+  encoding?: 'latin1' | 'utf8';
+  /** How it was made: 'diphone' (one recorded diphone each), 'units' (unit selection from recordings), 'hts' (statistical parametric). */
+  kind: 'diphone' | 'units' | 'hts';
+  /** Who speaks: 'woman', 'man' or 'boy'. */
+  speaker: 'woman' | 'man' | 'boy';
 }
 
 export const FESTIVAL_VOICES: Readonly<Record<string, FestivalVoice>> = {
-  ked: { command: 'voice_ked_diphone', language: 'en', package: 'festvox-kdlpc16k', dir: 'english/ked_diphone', f0Hz: 105 },
-  it_lp: { command: 'voice_lp_diphone', language: 'it', package: 'festvox-italp16k', dir: 'italian/lp_diphone' },
-  it_pc: { command: 'voice_pc_diphone', language: 'it', package: 'festvox-itapc16k', dir: 'italian/pc_diphone' },
-  fi_lj: { command: 'voice_suo_fi_lj_diphone', language: 'fi', package: 'festvox-suopuhe-lj', dir: 'finnish/suo_fi_lj_diphone' },
-  fi_mv: { command: 'voice_hy_fi_mv_diphone', language: 'fi', package: 'festvox-suopuhe-mv', dir: 'finnish/hy_fi_mv_diphone' },
-  cs_dita: { command: 'voice_czech_dita', language: 'cs', package: 'festvox-czech-dita', dir: 'czech/czech_dita' },
-  cs_ph: { command: 'voice_czech_ph', language: 'cs', package: 'festvox-czech-ph', dir: 'czech/czech_ph' },
+  ked: { command: 'voice_ked_diphone', language: 'en', package: 'festvox-kdlpc16k', dir: 'english/ked_diphone', f0Hz: 105, kind: 'diphone', speaker: 'man' },
+  it_lp: { command: 'voice_lp_diphone', language: 'it', package: 'festvox-italp16k', dir: 'italian/lp_diphone', kind: 'diphone', speaker: 'woman' },
+  it_pc: { command: 'voice_pc_diphone', language: 'it', package: 'festvox-itapc16k', dir: 'italian/pc_diphone', kind: 'diphone', speaker: 'man' },
+  fi_lj: { command: 'voice_suo_fi_lj_diphone', language: 'fi', package: 'festvox-suopuhe-lj', dir: 'finnish/suo_fi_lj_diphone', kind: 'diphone', speaker: 'woman' },
+  fi_mv: { command: 'voice_hy_fi_mv_diphone', language: 'fi', package: 'festvox-suopuhe-mv', dir: 'finnish/hy_fi_mv_diphone', kind: 'diphone', speaker: 'man' },
+  cs_dita: { command: 'voice_czech_dita', language: 'cs', package: 'festvox-czech-dita', dir: 'czech/czech_dita', kind: 'diphone', speaker: 'woman' },
+  cs_ph: { command: 'voice_czech_ph', language: 'cs', package: 'festvox-czech-ph', dir: 'czech/czech_ph', kind: 'diphone', speaker: 'man' },
+  cs_machac: { command: 'voice_czech_machac', language: 'cs', package: 'festvox-czech-machac', dir: 'czech/czech_machac', kind: 'diphone', speaker: 'man' },
+  cs_krb: { command: 'voice_czech_krb', language: 'cs', package: 'festvox-czech-krb', dir: 'czech/czech_krb', kind: 'diphone', speaker: 'boy' },
+  ca_ona: { command: 'voice_upc_ca_ona_hts', language: 'ca', package: 'festvox-ca-ona-hts', dir: 'catalan/upc_ca_ona_hts', kind: 'hts', speaker: 'woman' },
+  ru_nsh: { command: 'voice_msu_ru_nsh_clunits', language: 'ru', package: 'festvox-ru', dir: 'russian/msu_ru_nsh_clunits', encoding: 'utf8', kind: 'units', speaker: 'man' },
 };
 
 /**
  * How a speaker of each language would write the English keywords so that its own
- * letter-to-sound rules say them: /jɛs/ "iess" in Italian, "jes" in Finnish and Czech; /aʊ/
+ * letter-to-sound rules say them: /jɛs/ "iess" in Italian, "jes" in Finnish and Czech, "iès" in Catalan, "йес" in Russian; /aʊ/
  * "au"; /aɪ/ "ai"/"aj"; /oʊ/ "ou"; /ʌ/ "a". Other text (the _unknown_ words, babble) is read as
  * written: foreign-sounding words are still not keywords.
  */
@@ -64,6 +75,8 @@ export const KEYWORD_RESPELLINGS: Readonly<Record<Exclude<FestivalLanguage, 'en'
   it: { yes: 'iess', no: 'nou', up: 'ap', down: 'daun', left: 'left', right: 'rait', on: 'on', off: 'of', stop: 'stop', go: 'gou' },
   fi: { yes: 'jes', no: 'nou', up: 'ap', down: 'daun', left: 'left', right: 'rait', on: 'on', off: 'of', stop: 'stop', go: 'gou' },
   cs: { yes: 'jes', no: 'nou', up: 'ap', down: 'daun', left: 'left', right: 'rajt', on: 'on', off: 'of', stop: 'stop', go: 'gou' },
+  ca: { yes: 'iès', no: 'nou', up: 'ap', down: 'daun', left: 'left', right: 'rait', on: 'on', off: 'of', stop: 'stop', go: 'gou' },
+  ru: { yes: 'йес', no: 'ноу', up: 'ап', down: 'даун', left: 'лефт', right: 'райт', on: 'он', off: 'офф', stop: 'стоп', go: 'гоу' },
 };
 
 /** The text a speaker is given to say `word`: a festival voice of another language gets the keyword's respelling. */

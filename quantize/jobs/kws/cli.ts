@@ -11,6 +11,7 @@ import { createdAt } from '../../cli/common.js';
 import { KWS_JOB_DEFAULTS, withFestival, type KwsJobOptions } from './config.js';
 import { DEFAULT_SWEEP, evaluateKwsFile, formatKwsEval } from './eval-job.js';
 import { runKwsJob } from './pipeline.js';
+import { TRAINVAL_FESTIVAL_VOICES } from '../../data/kws/voices.js';
 
 const D = KWS_JOB_DEFAULTS;
 
@@ -28,6 +29,7 @@ export function trainKwsOptionsFromFlags(args: string[]): { o: KwsJobOptions; va
       seed: { type: 'string' },
       cmn: { type: 'string' },
       festival: { type: 'string' },
+      'cache-dir': { type: 'string' },
       jobs: { type: 'string' },
       'created-at': { type: 'string' },
       json: { type: 'boolean' },
@@ -49,9 +51,10 @@ export function trainKwsOptionsFromFlags(args: string[]): { o: KwsJobOptions; va
   const cmn = numberFlag(values.cmn, 'cmn', { min: 1e-6, max: 1 });
   if (cmn !== undefined) o.frontend = { ...o.frontend, cmn: { alpha: cmn } };
   if (typeof values.festival === 'string') {
-    o.festivalVoices = values.festival === 'none' ? [] : values.festival.split(',').map((s) => s.trim()).filter(Boolean);
+    o.festivalVoices = values.festival === 'none' ? [] : values.festival === 'all' ? [...TRAINVAL_FESTIVAL_VOICES] : values.festival.split(',').map((s) => s.trim()).filter(Boolean);
     if (values.festival !== 'none') withFestival(o.corpora.extra, o.festivalVoices); // checks the voices (at least one) before any work
   }
+  if (typeof values['cache-dir'] === 'string') o.cacheDir = values['cache-dir'];
   o.jobs = numberFlag(values.jobs, 'jobs', { min: 1, max: 64, integer: true }) ?? o.jobs;
   return { o, values };
 }
@@ -77,9 +80,13 @@ options:
   --qat-epochs N       quantization-aware fine-tuning epochs, 0 = post-training only (default ${D.qatEpochs})
   --cmn ALPHA          streaming mean normalization in the front end, newest frame's weight
                        (0.01 = a 2 s time constant at 20 ms hops; default: none)
-  --festival V,W|none  festival voices in the extra training corpus (default all:
-                       ${D.festivalVoices.join(',')}; Debian festival and the voices'
-                       festvox packages, see npm run data:kws -- --help; none: without festival)
+  --festival V,W|all|none
+                       festival voices in the extra training corpus (default
+                       ${D.festivalVoices.join(',')}; all: ${TRAINVAL_FESTIVAL_VOICES.join(',')};
+                       Debian festival and the voices' festvox packages, see npm run data:kws --
+                       --help; none: without festival)
+  --cache-dir DIR      feature, stream and results cache (default ${D.cacheDir}); give concurrent
+                       trainings their own
   --jobs N             concurrent synthesis jobs if a corpus must be built (default ${D.jobs})
   --created-at ISO     creation time in the manifest (default SOURCE_DATE_EPOCH or now)
   --json               print the metrics as JSON`,

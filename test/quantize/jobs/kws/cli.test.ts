@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { errorMessage } from '../../../helpers/errors.js';
 import { trainKwsOptionsFromFlags } from '../../../../quantize/jobs/kws/cli.js';
+import { FESTIVAL_VOICES } from '../../../../quantize/data/kws/voices.js';
 import { corpusArgs, KWS_JOB_DEFAULTS, withFestival } from '../../../../quantize/jobs/kws/config.js';
 
 describe('train-kws arguments', () => {
@@ -25,6 +26,9 @@ describe('train-kws arguments', () => {
     const { o } = trainKwsOptionsFromFlags(['--festival', 'ked,cs_dita', '--seed', '3']);
     expect(o.festivalVoices).toEqual(['ked', 'cs_dita']);
     expect(o.seed).toBe(3);
+    expect(trainKwsOptionsFromFlags(['--festival', 'all']).o.festivalVoices).toEqual(Object.keys(FESTIVAL_VOICES));
+    expect(trainKwsOptionsFromFlags(['--cache-dir', '/tmp/kws-b']).o.cacheDir).toBe('/tmp/kws-b');
+    expect(trainKwsOptionsFromFlags([]).o.cacheDir).toBe(KWS_JOB_DEFAULTS.cacheDir);
   });
 
   it('festival voices go into the extra corpus, in a cache directory of its own; none leaves it as it was', () => {

@@ -66,6 +66,13 @@ export interface AudioFrontendSpec {
   logFloor: number;
   /** Streaming mean normalization of the outputs; alpha in (0, 1] is the newest frame's weight (time constant ≈ 1/alpha frames). */
   cmn?: { alpha: number };
+  /**
+   * Sliding windows for streaming: the model reads the last `frames` frames every `hop` frames,
+   * each window from a reset state (as it was trained on fixed-length clips), instead of one
+   * never-reset session. Applied by createFrontend (windows.ts); AudioFrontend itself always
+   * gives frames.
+   */
+  windows?: { frames: number; hop: number };
 }
 
 /** Defaults in one place: 25 ms / 10 ms frames of 16 kHz audio, 40 HTK mels from 20 Hz to 7.6 kHz. */
@@ -86,7 +93,7 @@ export const AUDIO_FRONTEND_DEFAULTS: Readonly<Omit<AudioFrontendSpec, 'kind' | 
 /** MFCCs kept when a caller asks for kind 'mfcc' without nMfcc. */
 export const DEFAULT_N_MFCC = 13;
 
-const AUDIO_FIELDS = ['kind', 'sampleRateHz', 'frameMs', 'hopMs', 'nfft', 'nMels', 'nMfcc', 'fMinHz', 'fMaxHz', 'preEmphasis', 'window', 'melScale', 'melNorm', 'logFloor', 'cmn'] as const;
+const AUDIO_FIELDS = ['kind', 'sampleRateHz', 'frameMs', 'hopMs', 'nfft', 'nMels', 'nMfcc', 'fMinHz', 'fMaxHz', 'preEmphasis', 'window', 'melScale', 'melNorm', 'logFloor', 'cmn', 'windows'] as const;
 
 /** A complete spec from the defaults plus overrides (then validated). */
 export function audioFrontendSpec(kind: AudioFrontendKind, overrides: Partial<Omit<AudioFrontendSpec, 'kind'>> = {}): AudioFrontendSpec {
@@ -133,6 +140,12 @@ export function validateAudioSpec(value: unknown): AudioFrontendSpec {
     const c = s.sub('cmn');
     c.onlyFields(['alpha']);
     spec.cmn = { alpha: c.num('alpha', { above: 0, max: 1 }) };
+  }
+  if (s.has('windows')) {
+    const w = s.sub('windows');
+    w.onlyFields(['frames', 'hop']);
+    const frames = w.num('frames', { integer: true, min: 1, max: 100000 });
+    spec.windows = { frames, hop: w.num('hop', { integer: true, min: 1, max: frames }) };
   }
   return spec;
 }

@@ -11,6 +11,7 @@ export {
   type PassthroughFrontendSpec,
   type CreateFrontendOptions,
 } from './registry.js';
+export { SlidingWindowFrontend, windowCount, type WindowSpec } from './windows.js';
 export {
   AudioFrontend,
   cmnFrame,

@@ -12,6 +12,7 @@ import { SeriesFrontend, validateSeriesSpec, type SeriesFrontendSpec } from './s
 import { FRONTEND_KINDS, type FeatureBatch, type FrontendKind, type OutputCallback, type SampleArray, type StreamingFrontend } from './types.js';
 import { frontendSpecFingerprint, StateReader, StateWriter } from './state.js';
 import { SpecReader } from './validate.js';
+import { SlidingWindowFrontend } from './windows.js';
 
 /** No preprocessing: each input sample (channels values) is one model frame. */
 export interface PassthroughFrontendSpec {
@@ -122,7 +123,7 @@ export function createFrontend(spec: unknown, opts: CreateFrontendOptions = {}):
     }
     case 'logmel':
     case 'mfcc':
-      fe = new AudioFrontend(v);
+      fe = v.windows ? new SlidingWindowFrontend(new AudioFrontend(v), v.windows, v) : new AudioFrontend(v);
       break;
     case 'imu':
       fe = new ImuFrontend(v);

@@ -108,6 +108,12 @@ export class StateWriter {
     }
   }
 
+  /** Raw bytes (another front end's saved state, nested). */
+  u8s(a: Uint8Array): void {
+    this.bytes.set(a, this.pos);
+    this.pos += a.length;
+  }
+
   finish(): Uint8Array {
     if (this.pos !== this.bytes.length) throw new Error(`front-end state writer: wrote ${this.pos} of ${this.bytes.length} bytes (size computation out of step with the fields)`);
     this.dv.setUint32(20, fnv1a(this.bytes, FRONTEND_STATE_HEADER_BYTES, this.bytes.length, fnv1a(this.bytes, 0, 20)), true);
@@ -196,6 +202,14 @@ export class StateReader {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = this.dv.getFloat32(this.pos + 4 * i, true);
     this.pos += 4 * n;
+    return out;
+  }
+
+  /** n raw bytes (a copy). */
+  u8s(field: string, n: number): Uint8Array {
+    this.need(n, field);
+    const out = this.bytes.slice(this.pos, this.pos + n);
+    this.pos += n;
     return out;
   }
 

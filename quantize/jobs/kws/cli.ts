@@ -5,12 +5,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BACKENDS, decodeModel } from '../../../src/index.js';
+import { BACKENDS, decodeModel, EdgeRnnError, type WindowSpec } from '../../../src/index.js';
 import { choiceFlag, numberFlag, parseFlags, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
 import { createdAt } from '../../cli/common.js';
 import { KWS_JOB_DEFAULTS, withFestival, type KwsJobOptions } from './config.js';
 import { DEFAULT_SWEEP, evaluateKwsFile, formatKwsEval } from './eval-job.js';
 import { runKwsJob } from './pipeline.js';
+import { readStreamDir, retuneKwsModel } from './retune.js';
+import { readCorpusIndex } from './features.js';
+import { jobStream } from './streams.js';
+import type { StreamScore } from './stream-eval.js';
 import { TRAINVAL_FESTIVAL_VOICES } from '../../data/kws/voices.js';
 
 const D = KWS_JOB_DEFAULTS;
@@ -160,6 +164,86 @@ options:
     }
     const labels = decodeModel(new Uint8Array(fs.readFileSync(modelPath)), modelPath).spec.labels;
     ctx.stdout.write(`${formatKwsEval(r, labels)}\n`);
+    return 0;
+  },
+};
+
+/** --windows F,H | none → the sliding windows to serve with (null: one never-reset session). */
+export function windowsFlag(v: unknown): WindowSpec | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'none') return null;
+  const m = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(String(v));
+  const frames = m ? Number(m[1]) : NaN;
+  const hop = m ? Number(m[2]) : NaN;
+  if (!m || frames < 1 || hop < 1 || hop > frames) throw usageError(`--windows takes FRAMES,HOP with 1 <= HOP <= FRAMES (e.g. 75,5), or none, got '${String(v)}'`);
+  return { frames, hop };
+}
+
+export const tuneKwsCommand: Command = {
+  name: 'tune-kws',
+  summary: "re-tune a keyword model's streaming (sliding windows, detector thresholds) without training it again",
+  help: `usage: npm run tune:kws -- [MODEL.ern] [options]      (or: edgernn tune-kws ...)
+
+Sets how the model reads a live stream (input.frontend.windows), tunes the detector thresholds
+on the validation-voice stream as train:kws does, scores the held-out stream with them, and
+writes the model with the new settings and stream metrics. Weights, clip metrics and the golden
+input are kept (the golden outputs are checked to be unchanged).
+
+options:
+  MODEL.ern          model (default ${D.out})
+  -o, --out FILE     where to write (default: MODEL.ern itself)
+  --windows F,H|none sliding windows of F frames every H frames, each from a reset state
+                     (default ${D.slidingWindows ? `${D.slidingWindows.frames},${D.slidingWindows.hop}` : 'none'}); none: one never-reset session
+  --val-stream DIR   validation-voice stream (default: the training job's, built if missing)
+  --stream DIR       held-out stream (default .cache/kws-stream60/stream)
+  --max-fa-per-hour N  tuning budget on the validation stream (default ${D.detector.maxFalseAcceptsPerHour})
+  --cache-dir DIR    the training job's cache: streams and features (default ${D.cacheDir})
+  --json             print the result as JSON`,
+  async run(args: string[], ctx: CliContext): Promise<number> {
+    const { values, positionals } = parseFlags(
+      args,
+      { out: { type: 'string', short: 'o' }, windows: { type: 'string' }, 'val-stream': { type: 'string' }, stream: { type: 'string' }, 'max-fa-per-hour': { type: 'string' }, 'cache-dir': { type: 'string' }, json: { type: 'boolean' } },
+      { min: 0, max: 1, names: 'MODEL.ern' },
+    );
+    const abs = (p: string): string => path.resolve(ctx.cwd, p);
+    const windows = windowsFlag(values.windows);
+    const maxFa = numberFlag(values['max-fa-per-hour'], 'max-fa-per-hour', { min: 0 }) ?? D.detector.maxFalseAcceptsPerHour;
+    const modelPath = abs(positionals[0] ?? D.out);
+    const out = abs(typeof values.out === 'string' ? values.out : modelPath);
+    const cacheDir = abs(typeof values['cache-dir'] === 'string' ? values['cache-dir'] : D.cacheDir);
+    if (!fs.existsSync(modelPath)) throw new EdgeRnnError('BAD_INPUT_FILE', `${modelPath}: no such model file`);
+    const testStream = readStreamDir(abs(typeof values.stream === 'string' ? values.stream : '.cache/kws-stream60/stream'));
+    let valStream;
+    if (typeof values['val-stream'] === 'string') valStream = readStreamDir(abs(values['val-stream']));
+    else {
+      const main = readCorpusIndex(abs('.cache/kws'));
+      const s = await jobStream(main, { split: 'val', ...D.valStream, dir: path.join(cacheDir, 'streams'), jobs: D.jobs, log: (l) => ctx.stderr.write(`${l}\n`) });
+      valStream = { wav: s.wav, truth: s.truth };
+    }
+    const r = await retuneKwsModel(new Uint8Array(fs.readFileSync(modelPath)), modelPath, {
+      windows: windows === undefined ? D.slidingWindows : windows,
+      valStream,
+      testStream,
+      maxFalseAcceptsPerHour: maxFa,
+      minThreshold: D.detector.minThreshold,
+      cacheDir: path.join(cacheDir, 'features'),
+      at: createdAt({}),
+    });
+    fs.writeFileSync(out, r.bytes);
+    const line = (s: StreamScore) => ({ falseAcceptsPerHour: s.falseAcceptsPerHour, missRate: s.missRate, hits: s.hits, keywords: s.keywords });
+    if (values.json) {
+      ctx.stdout.write(`${JSON.stringify({ out, bytes: r.bytes.length, detector: r.detector, validation: line(r.validation), test: line(r.test) })}\n`);
+      return 0;
+    }
+    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+    ctx.stdout.write(
+      [
+        `wrote ${out} (${r.bytes.length} bytes)`,
+        `  thresholds: ${Object.entries(r.detector.thresholds).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        `  validation stream: ${r.validation.falseAcceptsPerHour.toFixed(2)} false accepts/h, miss rate ${pct(r.validation.missRate)}`,
+        `  held-out stream:   ${r.test.falseAcceptsPerHour.toFixed(2)} false accepts/h, miss rate ${pct(r.test.missRate)}`,
+      ].join('\n') + '\n',
+    );
     return 0;
   },
 };

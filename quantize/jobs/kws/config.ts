@@ -2,7 +2,7 @@
  * Settings of the keyword-spotting job (`npm run train:kws`) in one place. Every number the
  * shipped model depends on is here; the job records all of them in the model's manifest.
  */
-import { audioFrontendSpec, type AudioFrontendSpec, type RecurrentKind } from '../../../src/index.js';
+import { audioFrontendSpec, type AudioFrontendSpec, type RecurrentKind, type WindowSpec } from '../../../src/index.js';
 import { usageError } from '../../../src/cli/framework.js';
 import { TRAINVAL_FESTIVAL_VOICES } from '../../data/kws/voices.js';
 import { AUGMENT_DEFAULTS, type AugmentOptions } from './augment.js';
@@ -48,6 +48,12 @@ export interface KwsJobOptions {
   valStream: { minutes: number; seed: number };
   windows: Omit<WindowOptions, 'frameRateHz' | 'frameOffsetSec'>;
   /**
+   * How the model reads a live stream (the front end's `windows`, stored in the manifest): the
+   * last `frames` frames every `hop` frames, each window from a reset state, as it was trained
+   * (1.5 s windows, `windows.lengthSec`). null: one never-reset session (models before this).
+   */
+  slidingWindows: WindowSpec | null;
+  /**
    * Speed perturbation of training clips (features.ts speedPerturb): every flite and festival clip once per
    * factor in `flite`; every espeak-ng clip once, with one factor of `espeak` chosen by its path.
    */
@@ -84,6 +90,8 @@ export const KWS_JOB_DEFAULTS: KwsJobOptions = {
   trainStream: { minutes: 60, seed: 2001 },
   valStream: { minutes: 60, seed: 1001 },
   windows: { lengthSec: 1.5, posMinSec: 0.1, posMaxSec: 0.45, negAfterSec: 0.7, speechLookbackSec: 1.0, positivesPerKeyword: 2, negatives: 3000, seed: 7 },
+  // 75 frames of 20 ms = the 1.5 s training windows, every 100 ms.
+  slidingWindows: { frames: 75, hop: 5 },
   perturb: { flite: [0.8, 0.9, 1.1, 1.2, 1.3], espeak: [0.85, 1.15] },
   augment: { ...AUGMENT_DEFAULTS, offsetStd: 0.5, warp: { nMels: 40, maxBands: 3 } },
   detector: { windowMs: 200, refractoryMs: 1000, rearm: 1, maxFalseAcceptsPerHour: 0.5, minThreshold: 0.5 },

@@ -21,7 +21,7 @@ import {
   type BackendChoice,
   type ModelSpec,
 } from '../../../src/index.js';
-import { clipAccuracy, streamPosteriors, type ClipAccuracy } from './evaluate.js';
+import { clipAccuracy, frameSpec, servedPosteriors, type ClipAccuracy } from './evaluate.js';
 import { readCorpusIndex, recordingFeatures, splitFeatures } from './features.js';
 import { detectEvents, scoreEvents, type StreamScore, type StreamTruthLike } from './stream-eval.js';
 
@@ -103,7 +103,8 @@ export async function evaluateKwsFile(modelPath: string, o: KwsEvalOptions): Pro
   if (!fs.existsSync(modelPath)) throw new EdgeRnnError('BAD_INPUT_FILE', `${modelPath}: no such model file`);
   const bytes = new Uint8Array(fs.readFileSync(modelPath));
   const spec: ModelSpec = decodeModel(bytes, modelPath).spec;
-  const frontend = validateAudioSpec(spec.input.frontend);
+  const served = validateAudioSpec(spec.input.frontend);
+  const frontend = frameSpec(served);
   const detector = kwsDetectorConfigOf(spec);
   const { hopMs, frameMs } = kwsTimeBaseOf(spec);
   const clips = loadClips(o.data, spec, frontend, o.cacheDir);
@@ -119,7 +120,7 @@ export async function evaluateKwsFile(modelPath: string, o: KwsEvalOptions): Pro
       if (!fs.existsSync(wav) || !fs.existsSync(truthPath)) throw new EdgeRnnError('BAD_DATA', `${streamDir}: needs stream.wav and stream.json (npm run data:kws writes them)`);
       const truth = JSON.parse(fs.readFileSync(truthPath, 'utf8')) as StreamTruthLike;
       const f = recordingFeatures(wav, frontend, o.cacheDir);
-      const post = streamPosteriors(model, f.x);
+      const post = servedPosteriors(model, f.x, served);
       const keywords = spec.labels.filter((l) => !(detector.background ?? spec.labels.filter((x) => x.startsWith('_'))).includes(l));
       res.stream = { ...scoreEvents(detectEvents(post, spec.labels, detector, hopMs, frameMs), truth, keywords), path: streamDir };
       if (o.sweep) {

@@ -1,10 +1,11 @@
 /**
  * Scoring through the runtime (the deployed code path): clip accuracy with one session per clip
- * (label = argmax at the last step, as the trainer reads it) and a stream's posteriors from one
- * session that runs from the stream's start to its end, never reset (as on a gateway).
- * Node-free.
+ * (label = argmax at the last step, as the trainer reads it) and a stream's posteriors as a
+ * gateway computes them: one per sliding window when the model's front end has `windows`
+ * (each window from a reset state), else from one session that runs from the stream's start to
+ * its end, never reset. Node-free.
  */
-import type { Model } from '../../../src/index.js';
+import { windowCount, type AudioFrontendSpec, type Model, type WindowSpec } from '../../../src/index.js';
 import type { Sample } from '../../data/dataset.js';
 
 export interface ClipAccuracy {
@@ -73,4 +74,38 @@ export function streamPosteriors(model: Model, frames: Float32Array, chunkFrames
     session.dispose();
   }
   return out;
+}
+
+/**
+ * Posteriors [windows][outputs] of sliding windows over a stream of frames [T][inputs]: window w
+ * is frames [w·hop, w·hop + frames), run from a reset state; its posterior is the output at its
+ * last frame. The same numbers as a gateway stepping the front end's window blocks.
+ */
+export function windowPosteriors(model: Model, frames: Float32Array, w: WindowSpec): Float32Array {
+  const F = model.inputSize;
+  const O = model.outputSize;
+  const n = windowCount(w, frames.length / F);
+  const out = new Float32Array(n * O);
+  const session = model.session();
+  try {
+    for (let i = 0; i < n; i++) {
+      session.reset();
+      const y = session.run(frames.subarray(i * w.hop * F, (i * w.hop + w.frames) * F));
+      out.set(y.subarray((w.frames - 1) * O), i * O);
+    }
+  } finally {
+    session.dispose();
+  }
+  return out;
+}
+
+/** A stream's posteriors the way the model's front end serves it: sliding windows when it has them, else one never-reset session. */
+export function servedPosteriors(model: Model, frames: Float32Array, frontend: Pick<AudioFrontendSpec, 'windows'>): Float32Array {
+  return frontend.windows ? windowPosteriors(model, frames, frontend.windows) : streamPosteriors(model, frames);
+}
+
+/** The frame-level front end of a spec (without `windows`): what features are computed and cached with. */
+export function frameSpec<T extends AudioFrontendSpec>(spec: T): T {
+  const { windows: _w, ...rest } = spec;
+  return rest as T;
 }

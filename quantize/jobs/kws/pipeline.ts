@@ -23,7 +23,9 @@ import {
   encodeModel,
   EdgeRnnError,
   KWS_EXTRA_KEY,
+  kwsTimeBaseOf,
   quantizeModel,
+  type AudioFrontendSpec,
   type KwsDetectorConfig,
   type ModelSpec,
   type RecurrentKind,
@@ -39,7 +41,7 @@ import { trainModel } from '../../train/train-model.js';
 import { DEFAULT_TRAIN_OPTIONS, classWeightsFor, fit, type FitContext, type TrainOptions } from '../../train/trainer.js';
 import { codeCommit, round } from '../../cli/common.js';
 import { corpusArgs, type KwsJobOptions } from './config.js';
-import { clipAccuracy, streamPosteriors, type ClipAccuracy } from './evaluate.js';
+import { clipAccuracy, servedPosteriors, type ClipAccuracy } from './evaluate.js';
 import { perturbedFeatures, readCorpusIndex, recordingFeatures, splitFeatures, type ClipFeatures, type CorpusClip, type CorpusIndex } from './features.js';
 import { fnv1a } from '../../data/kws/voices.js';
 import { augmentingForward } from './augment.js';
@@ -83,7 +85,8 @@ export interface StreamSummary {
   medianDelayMs: number;
 }
 
-const summary = (s: StreamScore): StreamSummary => ({
+/** A stream score as the manifest records it. */
+export const summary = (s: StreamScore): StreamSummary => ({
   minutes: round(s.durationSec / 60, 4),
   keywords: s.keywords,
   hits: s.hits,
@@ -306,9 +309,11 @@ async function trainArch(arch: RecurrentKind, a: ArchInput): Promise<ArchResult>
   try {
     const valFloat = clipAccuracy(floatModel, valSet.samples, labels);
     const valInt = clipAccuracy(intModel, valSet.samples, labels);
-    // Detector thresholds on the validation stream, with the int8 posteriors.
-    const valPost = streamPosteriors(intModel, a.valStream.x);
-    const tuned = tuneThresholds(valPost, labels, keywords, a.valStream.truth, { ...o.detector, hopMs: fe.hopMs, frameMs: fe.frameMs });
+    // Detector thresholds on the validation stream, with the int8 posteriors as the gateway computes them.
+    const served: AudioFrontendSpec = o.slidingWindows ? { ...fe, windows: o.slidingWindows } : fe;
+    const timeBase = kwsTimeBaseOf({ name: 'kws', input: { ...int8.input, frontend: { ...served } } });
+    const valPost = servedPosteriors(intModel, a.valStream.x, served);
+    const tuned = tuneThresholds(valPost, labels, keywords, a.valStream.truth, { ...o.detector, ...timeBase });
     log(`  thresholds (validation stream, ${(a.valStream.truth.durationSec / 60).toFixed(0)} min): ${keywords.map((k) => `${k} ${tuned.config.thresholds[k]}`).join(', ')}; ${tuned.score.falseAccepts} false accepts, ${tuned.score.misses}/${tuned.score.keywords} misses`);
     // Held-out evaluation: clips and the 60-minute stream of the test voices.
     const testClips = splitFeatures(a.main, 'test', fe, a.featureDir);
@@ -318,8 +323,8 @@ async function trainArch(arch: RecurrentKind, a: ArchInput): Promise<ArchResult>
     const streamWav = path.join(a.corpusDirs.stream, 'stream', 'stream.wav');
     const truth = JSON.parse(fs.readFileSync(path.join(a.corpusDirs.stream, 'stream', 'stream.json'), 'utf8')) as StreamTruthLike;
     const testStreamF = recordingFeatures(streamWav, fe, a.featureDir);
-    const testPost = streamPosteriors(intModel, testStreamF.x);
-    const testScore = scoreEvents(detectEvents(testPost, labels, tuned.config, fe.hopMs, fe.frameMs), truth, keywords);
+    const testPost = servedPosteriors(intModel, testStreamF.x, served);
+    const testScore = scoreEvents(detectEvents(testPost, labels, tuned.config, timeBase.hopMs, timeBase.frameMs), truth, keywords);
     log(`  ${arch}${o.hidden} held-out clips: float ${(100 * testFloat.accuracy).toFixed(2)}%, int8 ${(100 * testInt.accuracy).toFixed(2)}%; stream: ${testScore.falseAcceptsPerHour.toFixed(2)} false accepts/h, miss rate ${(100 * testScore.missRate).toFixed(1)}%`);
     const metrics: KwsMetrics = {
       fileBytes: 0,
@@ -332,6 +337,7 @@ async function trainArch(arch: RecurrentKind, a: ArchInput): Promise<ArchResult>
     const commit = codeCommit();
     int8.name = 'kws';
     int8.version = '1.0.0';
+    int8.input = { ...int8.input, frontend: { ...served } };
     int8.description = `Keyword spotting (${keywords.join(', ')}, _unknown_, _silence_): ${fe.kind} ${fe.nMfcc ?? fe.nMels} x ${fe.hopMs} ms -> ${arch.toUpperCase()} ${o.hidden} -> dense ${labels.length} -> softmax, int8. Trained on synthetic speech (${a.trainVoices}); held-out flite kal16/slt.`;
     int8.training = {
       ...int8.training,
@@ -359,7 +365,7 @@ async function trainArch(arch: RecurrentKind, a: ArchInput): Promise<ArchResult>
           windowCounts: a.windowCounts,
           heldOutVoices: ['flite-kal16', 'flite-slt'],
         },
-        job: { arch, hidden: o.hidden, epochs: o.epochs, patience: o.patience, lr: o.lr, classWeights: o.classWeights, qatEpochs: o.qatEpochs, qatLr: o.qatLr, seed: o.seed, perturb: o.perturb, augment: o.augment, frontend: o.frontend },
+        job: { arch, hidden: o.hidden, epochs: o.epochs, patience: o.patience, lr: o.lr, classWeights: o.classWeights, qatEpochs: o.qatEpochs, qatLr: o.qatLr, seed: o.seed, perturb: o.perturb, augment: o.augment, frontend: o.frontend, slidingWindows: o.slidingWindows },
       },
     };
     const bytes = encodeModel(int8, { goldenInput: goldenOf(int8, valSet.samples) });

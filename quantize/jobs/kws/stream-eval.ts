@@ -101,6 +101,12 @@ export function detectEvents(posteriors: Float32Array, labels: readonly string[]
   return events;
 }
 
+/**
+ * Candidate thresholds: 0.30, 0.31, ..., 0.99, then 0.995, 0.998, 0.999 (a model served in
+ * sliding windows is confident on a few non-keywords even at 0.99).
+ */
+export const DEFAULT_THRESHOLD_GRID: readonly number[] = [...Array.from({ length: 70 }, (_, i) => Math.round((0.3 + i * 0.01) * 100) / 100), 0.995, 0.998, 0.999];
+
 export interface TuneOptions {
   /** Smoothing window and refractory period (fixed while thresholds are tuned). */
   windowMs: number;
@@ -110,8 +116,8 @@ export interface TuneOptions {
   frameMs: number;
   /** Most false accepts per hour allowed on the tuning stream. */
   maxFalseAcceptsPerHour: number;
-  /** Candidate thresholds (default 0.30, 0.31, ..., 0.99). */
-  grid?: number[];
+  /** Candidate thresholds (default DEFAULT_THRESHOLD_GRID). */
+  grid?: readonly number[];
   /** Lowest threshold allowed (guards against thresholds fitted to a quiet tuning stream). */
   minThreshold?: number;
 }
@@ -132,7 +138,7 @@ export interface TuneResult {
  * again with the real detector and λ is raised until that score fits too.
  */
 export function tuneThresholds(posteriors: Float32Array, labels: readonly string[], keywords: readonly string[], truth: StreamTruthLike, o: TuneOptions): TuneResult {
-  const grid = o.grid ?? Array.from({ length: 70 }, (_, i) => Math.round((0.3 + i * 0.01) * 100) / 100);
+  const grid = o.grid ?? DEFAULT_THRESHOLD_GRID;
   const cands = grid.filter((g) => g >= (o.minThreshold ?? 0));
   const hours = truth.durationSec / 3600;
   const background = labels.filter((l) => !keywords.includes(l));

@@ -42,13 +42,21 @@ export function kwsDetectorConfigOf(spec: Pick<ModelSpec, 'name' | 'extra'>): Kw
   };
 }
 
-/** hopMs and frameMs of a model's audio front end. */
+/**
+ * The detector's time base for a model: one posterior per front-end hop (hopMs), whose frame
+ * ends frameMs after it starts. With sliding windows (`input.frontend.windows`: the last F frames
+ * every H, each from a reset state) one posterior per window: every H·hopMs, ending
+ * (F − 1)·hopMs + frameMs after the window's first frame starts.
+ */
 export function kwsTimeBaseOf(spec: Pick<ModelSpec, 'name' | 'input'>): { hopMs: number; frameMs: number } {
-  const fe = spec.input.frontend as { kind?: unknown; hopMs?: unknown; frameMs?: unknown };
+  const fe = spec.input.frontend as { kind?: unknown; hopMs?: unknown; frameMs?: unknown; windows?: { frames?: unknown; hop?: unknown } };
   if ((fe.kind !== 'logmel' && fe.kind !== 'mfcc') || typeof fe.hopMs !== 'number' || typeof fe.frameMs !== 'number') {
     throw manifestError(spec, 'input.frontend', 'an audio front end (kind logmel or mfcc with hopMs and frameMs)', spec.input.frontend);
   }
-  return { hopMs: fe.hopMs, frameMs: fe.frameMs };
+  const w = fe.windows;
+  if (w === undefined) return { hopMs: fe.hopMs, frameMs: fe.frameMs };
+  if (typeof w !== 'object' || w === null || typeof w.frames !== 'number' || typeof w.hop !== 'number') throw manifestError(spec, 'input.frontend.windows', 'an object {frames, hop}', w);
+  return { hopMs: w.hop * fe.hopMs, frameMs: (w.frames - 1) * fe.hopMs + fe.frameMs };
 }
 
 /** Full detector options for a model: manifest settings, overridden field by field. */

@@ -7,40 +7,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeWav, readWavMono } from '../../../../src/index.js';
 import { desktopCommands } from '../../../../quantize/cli/index.js';
 import { sweepFlag } from '../../../../quantize/jobs/kws/cli.js';
 import { DEFAULT_SWEEP, evaluateKwsFile, formatKwsEval } from '../../../../quantize/jobs/kws/eval-job.js';
 import { runCaptured } from '../../../helpers/cli.js';
+import { fixtureStream } from './fixture-stream.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../../..');
 const FIXTURES = path.join(ROOT, 'test/fixtures/kws');
-const SR = 16000;
-
-/** The fixture clips one after another, 0.6 s of silence between them, with the keywords' truth. */
-function fixtureStream(dir: string): number {
-  const clips = (JSON.parse(fs.readFileSync(path.join(FIXTURES, 'fixtures.json'), 'utf8')) as { clips: { file: string; label: string }[] }).clips;
-  const gap = Math.round(0.6 * SR);
-  const parts: Float32Array[] = [];
-  const keywords: { word: string; onsetSec: number; offsetSec: number }[] = [];
-  let at = gap;
-  parts.push(new Float32Array(gap));
-  for (const c of clips) {
-    const x = readWavMono(new Uint8Array(fs.readFileSync(path.join(FIXTURES, c.file)))).samples;
-    if (!c.label.startsWith('_')) keywords.push({ word: c.label, onsetSec: at / SR, offsetSec: (at + x.length) / SR });
-    parts.push(x, new Float32Array(gap));
-    at += x.length + gap;
-  }
-  const all = new Float32Array(at);
-  let o = 0;
-  for (const p of parts) {
-    all.set(p, o);
-    o += p.length;
-  }
-  fs.writeFileSync(path.join(dir, 'stream.wav'), encodeWav(all, SR));
-  fs.writeFileSync(path.join(dir, 'stream.json'), JSON.stringify({ durationSec: at / SR, keywords }));
-  return keywords.length;
-}
 
 describe('eval-kws --sweep', () => {
   it('scores the stream at each uniform threshold: a low one fires more and misses no more, the sweep is printed', async () => {

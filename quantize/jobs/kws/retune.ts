@@ -1,0 +1,103 @@
+/**
+ * Node-only: re-tunes a trained keyword model's streaming settings without training it again
+ * (`npm run tune:kws`). It changes how the model reads a live stream (`input.frontend.windows`:
+ * sliding windows from a reset state, or none: one never-reset session), tunes the detector
+ * thresholds again on the validation-voice stream exactly as the training job does, scores the
+ * held-out stream with them, and rewrites the manifest (detector, tuning, stream metrics). The
+ * weights, the clip metrics and the golden input stay as they were.
+ */
+import fs from 'node:fs';
+import {
+  createRuntime,
+  decodeModel,
+  EdgeRnnError,
+  encodeModel,
+  KWS_EXTRA_KEY,
+  kwsDetectorConfigOf,
+  kwsTimeBaseOf,
+  validateAudioSpec,
+  type AudioFrontendSpec,
+  type KwsDetectorConfig,
+  type WindowSpec,
+} from '../../../src/index.js';
+import { round } from '../../cli/common.js';
+import { frameSpec, servedPosteriors } from './evaluate.js';
+import { summary } from './pipeline.js';
+import { recordingFeatures } from './features.js';
+import { detectEvents, scoreEvents, tuneThresholds, type StreamScore, type StreamTruthLike } from './stream-eval.js';
+
+export interface KwsRetuneOptions {
+  /** Sliding windows to serve with, or null for one never-reset session. */
+  windows: WindowSpec | null;
+  /** The validation-voice stream (thresholds are tuned on it). */
+  valStream: { wav: string; truth: StreamTruthLike };
+  /** The held-out stream (scored, never tuned on). */
+  testStream: { wav: string; truth: StreamTruthLike };
+  /** Tuning budget and floor, as the training job's `detector` settings. */
+  maxFalseAcceptsPerHour: number;
+  minThreshold: number;
+  /** Feature cache (the training job's). */
+  cacheDir: string;
+  /** ISO time recorded as `extra.kws.tuning.retunedAt`. */
+  at: string;
+}
+
+export interface KwsRetuneResult {
+  bytes: Uint8Array;
+  detector: KwsDetectorConfig;
+  validation: StreamScore;
+  test: StreamScore;
+}
+
+export async function retuneKwsModel(bytes: Uint8Array, source: string, o: KwsRetuneOptions): Promise<KwsRetuneResult> {
+  const decoded = decodeModel(bytes, source);
+  const spec = decoded.spec;
+  const kws = spec.extra?.[KWS_EXTRA_KEY] as Record<string, unknown> | undefined;
+  const old = kwsDetectorConfigOf(spec); // throws naming the field when this is not a keyword model
+  const frames = frameSpec(validateAudioSpec(spec.input.frontend));
+  const served: AudioFrontendSpec = o.windows ? { ...frames, windows: { ...o.windows } } : frames;
+  validateAudioSpec(served);
+  const input = { ...spec.input, frontend: { ...served } };
+  const timeBase = kwsTimeBaseOf({ name: spec.name, input });
+  const keywords = spec.labels.filter((l) => !(old.background ?? spec.labels.filter((x) => x.startsWith('_'))).includes(l));
+  const rt = await createRuntime();
+  const model = await rt.load(bytes, { source });
+  try {
+    const valPost = servedPosteriors(model, recordingFeatures(o.valStream.wav, frames, o.cacheDir).x, served);
+    const tuned = tuneThresholds(valPost, spec.labels, keywords, o.valStream.truth, { windowMs: old.windowMs, refractoryMs: old.refractoryMs, rearm: old.rearm, ...timeBase, maxFalseAcceptsPerHour: o.maxFalseAcceptsPerHour, minThreshold: o.minThreshold });
+    const detector: KwsDetectorConfig = { ...tuned.config, ...(old.background ? { background: old.background } : {}) };
+    const testPost = servedPosteriors(model, recordingFeatures(o.testStream.wav, frames, o.cacheDir).x, served);
+    const test = scoreEvents(detectEvents(testPost, spec.labels, detector, timeBase.hopMs, timeBase.frameMs), o.testStream.truth, keywords);
+    const metrics = (kws?.metrics ?? {}) as { validation?: Record<string, unknown>; test?: Record<string, unknown> };
+    const validationMetrics = { ...metrics.validation, stream: summary(tuned.score) };
+    const next = structuredClone(spec);
+    next.input = input;
+    next.extra = {
+      ...next.extra,
+      [KWS_EXTRA_KEY]: {
+        ...kws,
+        detector,
+        tuning: { ...(kws?.tuning as object | undefined), maxFalseAcceptsPerHour: o.maxFalseAcceptsPerHour, minThreshold: o.minThreshold, lambda: round(tuned.lambda, 4), windows: o.windows, retunedAt: o.at },
+        metrics: { ...metrics, validation: validationMetrics, test: { ...metrics.test, stream: summary(test) } },
+      },
+    };
+    if (next.training?.metrics) next.training = { ...next.training, metrics: { ...next.training.metrics, validation: validationMetrics } };
+    const out = encodeModel(next, { goldenInput: decoded.golden.inputData });
+    const check = decodeModel(out, source).golden.outputData;
+    const want = decoded.golden.outputData;
+    if (check.length !== want.length || check.some((v, i) => v !== want[i])) {
+      throw new EdgeRnnError('ERN_GOLDEN_MISMATCH', `${source}: re-encoding changed the model's golden outputs (the weights must stay as they were)`);
+    }
+    return { bytes: out, detector, validation: tuned.score, test };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** A stream folder's wav and ground truth, with a clear error when either is missing. */
+export function readStreamDir(dir: string): { wav: string; truth: StreamTruthLike } {
+  const wav = `${dir}/stream.wav`;
+  const json = `${dir}/stream.json`;
+  if (!fs.existsSync(wav) || !fs.existsSync(json)) throw new EdgeRnnError('BAD_DATA', `${dir}: needs stream.wav and stream.json`);
+  return { wav, truth: JSON.parse(fs.readFileSync(json, 'utf8')) as StreamTruthLike };
+}

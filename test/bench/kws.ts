@@ -1,15 +1,17 @@
 /**
  * Keyword spotting cost on one core, against the budget "front end + model <= 1 % of real time":
  * the shipped models/kws.ern fed the way a gateway feeds it (10 ms chunks of 16 kHz PCM pushed
- * into the model's own front end, one model step per frame, the keyword detector on every step),
- * side by side:
+ * into the model's own front end; with sliding windows in the manifest, input.frontend.windows,
+ * every window of F frames run from a reset state and the detector on its last output, else one
+ * model step per frame and the detector on every step), side by side:
  *
  *   front end alone          AudioFrontend.push of the manifest's spec (MFCC 13, 40 ms / 20 ms)
  *   model step, per backend  Session.step on simd, scalar, reference (int8) and the float
  *                            reference on the dequantized model
  *   onnxruntime-node         the same model exported to ONNX (float, dequantized), one step per
  *                            frame with the state carried between calls, 1 thread
- *   whole pipeline           front end + int8 model (best backend) + detector
+ *   whole pipeline           front end + int8 model (best backend) + detector, as served
+ *                            (and, for a windowed model, as one never-reset session for comparison)
  *
  *   npx tsx test/bench/kws.ts [seconds-of-audio=60]
  *
@@ -21,6 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   AudioFrontend,
+  createFrontend,
   createKwsDetectorForModel,
   createRuntime,
   decodeModel,
@@ -39,7 +42,8 @@ const seconds = Number(process.argv[2] ?? 60);
 const root = path.resolve(import.meta.dirname, '../..');
 const bytes = new Uint8Array(fs.readFileSync(path.join(root, 'models/kws.ern')));
 const spec = decodeModel(bytes).spec;
-const feSpec = validateAudioSpec(spec.input.frontend);
+const served = validateAudioSpec(spec.input.frontend);
+const { windows, ...feSpec } = served; // frames; the served front end cuts them into windows
 const SR = feSpec.sampleRateHz;
 const CHUNK = SR / 100; // 10 ms pushes, as a device sends them
 
@@ -120,13 +124,18 @@ function modelOnly(m: Model): Runner {
   };
 }
 
-function pipeline(m: Model): Runner {
-  const fe = new AudioFrontend(feSpec);
+/** Front end + model + detector as the gateway runs them: windows from a reset state when the spec has them. */
+function pipeline(m: Model, windowed: boolean): Runner {
+  const fe = createFrontend(windowed ? served : feSpec);
+  const W = fe.framesPerOutput;
   const s = m.session();
-  const det = createKwsDetectorForModel(spec);
+  const det = createKwsDetectorForModel(windowed ? spec : { ...spec, input: { ...spec.input, frontend: { ...feSpec } } });
+  const O = m.outputSize;
   let events = 0;
-  const on = (f: Float32Array): void => {
-    if (det.step(s.step(f))) events++;
+  const on = (block: Float32Array): void => {
+    if (W > 1) s.reset();
+    const y = W > 1 ? s.run(block) : s.step(block);
+    if (det.step(y.subarray(y.length - O))) events++;
   };
   return () => {
     fe.reset();
@@ -170,12 +179,13 @@ const cases: [string, Runner][] = [
   ['model step: edgernn reference (int8, TS)', modelOnly(models.reference!)],
   ['model step: edgernn float reference', modelOnly(models.float!)],
   ...(ortRun ? [['model step: onnxruntime-node (float, 1 thread)', ortRun] as [string, Runner]] : []),
-  ['pipeline: front end + simd model + detector', pipeline(models.simd!)],
+  ['pipeline: front end + simd model + detector', pipeline(models.simd!, windows !== undefined)],
+  ...(windows ? [['pipeline, one never-reset session instead', pipeline(models.simd!, false)] as [string, Runner]] : []),
 ];
 const res = await measure(cases);
 const simd = res.get('model step: edgernn simd (int8)')!;
 console.log(`kws cost: ${path.relative(root, 'models/kws.ern')} (${bytes.length} bytes, ${spec.layers.map((l) => l.kind).join(' > ')}), ${source}`);
-console.log(`front end ${feSpec.kind} ${feSpec.nMfcc ?? feSpec.nMels}, ${feSpec.frameMs} ms frames every ${feSpec.hopMs} ms: ${T} model steps; node ${process.version}, ${new Date().toISOString().slice(0, 10)}\n`);
+console.log(`front end ${feSpec.kind} ${feSpec.nMfcc ?? feSpec.nMels}, ${feSpec.frameMs} ms frames every ${feSpec.hopMs} ms: ${T} frames${windows ? `; served in windows of ${windows.frames} frames every ${windows.hop} (${(windows.frames / windows.hop).toFixed(0)} model steps per frame)` : ''}; node ${process.version}, ${new Date().toISOString().slice(0, 10)}\n`);
 console.log(`${'case'.padEnd(48)} ${'µs per s of audio'.padStart(18)} ${'% of real time'.padStart(15)} ${'vs simd model'.padStart(14)}`);
 for (const [name] of cases) {
   const us = res.get(name)!;

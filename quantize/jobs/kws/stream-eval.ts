@@ -135,7 +135,9 @@ export interface TuneResult {
  * the hits and false accepts of k on the tuning stream; then θ_k = argmin misses_k + λ·FA_k for
  * the smallest λ (from a log grid) whose total false accepts per hour fit the budget. Keyword
  * detections interact only through the shared refractory period, so the chosen set is scored
- * again with the real detector and λ is raised until that score fits too.
+ * again with the real detector and λ is raised until that score fits too. When no λ fits (false
+ * accepts even at the top of the grid), each keyword takes its fewest false accepts, then its
+ * fewest misses.
  */
 export function tuneThresholds(posteriors: Float32Array, labels: readonly string[], keywords: readonly string[], truth: StreamTruthLike, o: TuneOptions): TuneResult {
   const grid = o.grid ?? DEFAULT_THRESHOLD_GRID;
@@ -209,7 +211,18 @@ export function tuneThresholds(posteriors: Float32Array, labels: readonly string
     chosen = r;
   }
   if (chosen) return chosen;
-  const thresholds = Object.fromEntries(keywords.map((k) => [k, cands[cands.length - 1]!]));
+  // No λ fits the budget: some false accepts happen at every threshold. Each keyword then takes
+  // its fewest false accepts, and among thresholds with that many its fewest misses (λ → ∞):
+  // as few false accepts as the grid allows, without raising keywords that have none to the top.
+  const idx = table.map((rows) => {
+    let best = rows.length - 1;
+    rows.forEach((r, g) => {
+      const b = rows[best]!;
+      if (r.fa < b.fa || (r.fa === b.fa && r.misses < b.misses)) best = g;
+    });
+    return best;
+  });
+  const thresholds = Object.fromEntries(keywords.map((k, ki) => [k, cands[idx[ki]!]!]));
   const config: KwsDetectorConfig = { ...base, thresholds, background };
   return { config, score: scoreEvents(detectEvents(posteriors, labels, config, o.hopMs, o.frameMs), truth, keywords), lambda: Infinity };
 }

@@ -105,6 +105,21 @@ describe('tuneThresholds', () => {
     expect(loose.score.falseAccepts).toBe(30);
   });
 
+  it('when no threshold meets the budget, only the keyword with false accepts goes to the top', () => {
+    const { post, truth, hopMs, frameMs } = syntheticStream();
+    // One distractor where 'yes' is certain: a false accept at every threshold.
+    const C = LABELS.length;
+    const t0 = Math.round((5 * 60 * 1000) / hopMs) + 3;
+    for (let t = t0; t < t0 + 20; t++) [post[t * C], post[t * C + 3]] = [1, 0];
+    const r = tuneThresholds(post, LABELS, KEYWORDS, truth, { windowMs: 100, refractoryMs: 1000, rearm: 1, hopMs, frameMs, maxFalseAcceptsPerHour: 0.5 });
+    expect(r.lambda).toBe(Infinity);
+    expect(r.score.falseAccepts).toBe(1);
+    // 'yes' takes its fewest false accepts (1) with its fewest misses; 'no' keeps a threshold that catches every 'no'.
+    expect(r.config.thresholds.yes).toBeGreaterThan(0.72);
+    expect(r.config.thresholds.no).toBeLessThanOrEqual(0.8);
+    expect(r.score.hits).toBe(120);
+  });
+
   it('respects the lowest threshold allowed', () => {
     const { post, truth, hopMs, frameMs } = syntheticStream();
     const r = tuneThresholds(post, LABELS, KEYWORDS, truth, { windowMs: 100, refractoryMs: 1000, rearm: 1, hopMs, frameMs, maxFalseAcceptsPerHour: 0.5, minThreshold: 0.85 });

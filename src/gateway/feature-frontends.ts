@@ -9,9 +9,12 @@ import { createFrontend } from '../features/index.js';
 import type { FrontendSpec } from '../model/spec.js';
 import { frontEndFromStreaming, type FrontEndContext, type FrontEndFactory } from './frontend.js';
 
-/** Input samples one output block advances by, at the rate the front end consumes (audio: a frame hop; imu: a window hop). */
+/** Input samples one output block advances by, at the rate the front end consumes (audio: a frame hop, or the windows' hop; imu: a window hop). */
 function hopSamples(spec: FrontendSpec, inputRateHz: number | undefined): number {
-  if (typeof spec.hopMs === 'number' && inputRateHz !== undefined) return Math.round((spec.hopMs * inputRateHz) / 1000);
+  const windows = spec.windows as { hop?: unknown } | undefined;
+  // Audio in sliding windows: a block advances by the windows' hop, in frames.
+  const frames = typeof windows?.hop === 'number' ? windows.hop : 1;
+  if (typeof spec.hopMs === 'number' && inputRateHz !== undefined) return Math.round((frames * spec.hopMs * inputRateHz) / 1000);
   if (spec.kind === 'imu' && typeof spec.rateHz === 'number' && typeof spec.hop === 'number' && inputRateHz !== undefined) return (spec.hop * inputRateHz) / spec.rateHz;
   return 1;
 }

@@ -108,6 +108,51 @@ describe('src/features front ends in the gateway', () => {
     expect(want.length).toBeGreaterThan(0);
   });
 
+  it('MFCC in sliding windows (input.frontend.windows): each window from a reset state, and backpressure drops whole windows of hop samples', async () => {
+    const spec = { ...audioFrontendSpec('mfcc', { nMfcc: 10 }), windows: { frames: 20, hop: 5 } };
+    const rng = new Rng(6);
+    const sr = 16000;
+    const audio = new Float32Array(Math.round(1.2 * sr)).map((_, i) => 0.05 * rng.normal() + (i > 0.4 * sr && i < 0.8 * sr ? 0.5 * Math.sin((2 * Math.PI * 700 * i) / sr) : 0));
+    const msgs = Array.from({ length: 12 }, (_, m) => encodeJson(audio.subarray(m * 1600, (m + 1) * 1600), 1, { seq: m }));
+    const windows = createFrontend(spec).batch(audio);
+    expect([windows.count, windows.framesPerOutput]).toEqual([1 + Math.floor((118 - 20) / 5), 20]);
+    const model = await featureModel(10, spec as unknown as FrontendSpec, windows.data, 41);
+    // Oracle: each window from a reset state, its last output; the threshold sits between the
+    // median and the highest of them (random weights: what matters is that gateway and oracle agree).
+    const s = model.session();
+    const last = Array.from({ length: windows.count }, (_, k) => {
+      s.reset();
+      const y = s.run(windows.data.subarray(k * 200, (k + 1) * 200));
+      return y.slice(38, 40);
+    });
+    const sorted = last.map((y) => y[1]!).sort((a, b) => a - b);
+    const on = 0.5 * sorted[sorted.length >> 1]! + 0.5 * sorted[sorted.length - 1]!;
+    const detector = { kind: 'threshold', output: 1, on, off: on, minSteps: 1, refractorySteps: 0 } as const;
+    const { gw, clock, tr, alerts } = await rig(model, { codec: 'json', channels: 1, detector });
+    for (const m of msgs) tr.deliver(gw.topics.sensor('mic-2', 'x'), m);
+    clock.advance(5);
+    const det = createThresholdDetector({ ...detector, score: 'output' }, { labels: model.labels, outputSize: 2, inputSize: 10, path: 'oracle' });
+    const want: number[] = [];
+    last.forEach((y, k) => {
+      if (det.step(y, windows.data.subarray(k * 200 + 190, (k + 1) * 200))) want.push((k + 1) * 20);
+    });
+    expect(gw.metrics.counters.frames_total).toBe(windows.count * 20);
+    expect(alerts.map((a) => a.frameIndex)).toEqual(want);
+    expect(want.length).toBeGreaterThan(0);
+    // A queue of 50 frames holds 2 windows: the whole 1.2 s at once overflows, and each dropped
+    // window loses the 5 frames (800 samples) it advanced by, not one frame's 160.
+    const small = { clock: new ManualClock(1_700_000_000_000), tr: new TraceTransport() };
+    const cfg = parseGatewayConfig({ site: 's', models: { m: 'x' }, routes: [{ sensor: 'x', model: 'm', codec: 'json', channels: 1, detector }], stateDir: '', metrics: { intervalMs: 0 }, limits: { maxQueuedFrames: 50, maxPayloadBytes: 1 << 20 } });
+    const tight = await Gateway.create({ config: cfg, models: { m: model }, clock: small.clock, transport: small.tr, logger: memoryLogger('warn') });
+    gateways.push(tight);
+    small.tr.deliver(tight.topics.sensor('mic-3', 'x'), encodeJson(audio, 1, { seq: 0 }));
+    small.clock.advance(5);
+    const dropped = tight.metrics.counters.dropped_samples_total;
+    expect(dropped).toBeGreaterThan(0);
+    expect(dropped % 800).toBe(0);
+    expect(dropped / 800 + tight.metrics.counters.frames_total / 20).toBe(windows.count);
+  });
+
   it('names a front end that does not fit the route', async () => {
     const spec = audioFrontendSpec('logmel', { nMels: 20 });
     const model = await featureModel(20, spec as unknown as FrontendSpec, new Float32Array(20).fill(1), 1);

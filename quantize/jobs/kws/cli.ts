@@ -34,6 +34,7 @@ export function trainKwsOptionsFromFlags(args: string[]): { o: KwsJobOptions; va
       cmn: { type: 'string' },
       festival: { type: 'string' },
       'cache-dir': { type: 'string' },
+      windows: { type: 'string' },
       jobs: { type: 'string' },
       'created-at': { type: 'string' },
       json: { type: 'boolean' },
@@ -59,6 +60,8 @@ export function trainKwsOptionsFromFlags(args: string[]): { o: KwsJobOptions; va
     if (values.festival !== 'none') withFestival(o.corpora.extra, o.festivalVoices); // checks the voices (at least one) before any work
   }
   if (typeof values['cache-dir'] === 'string') o.cacheDir = values['cache-dir'];
+  const windows = windowsFlag(values.windows);
+  if (windows !== undefined) o.slidingWindows = windows;
   o.jobs = numberFlag(values.jobs, 'jobs', { min: 1, max: 64, integer: true }) ?? o.jobs;
   return { o, values };
 }
@@ -89,6 +92,8 @@ options:
                        ${D.festivalVoices.join(',')}; all: ${TRAINVAL_FESTIVAL_VOICES.join(',')};
                        Debian festival and the voices' festvox packages, see npm run data:kws --
                        --help; none: without festival)
+  --windows F,H|none   serve the model sliding windows of F frames every H, each from a reset
+                       state (default ${D.slidingWindows ? `${D.slidingWindows.frames},${D.slidingWindows.hop}` : 'none'}); none: one never-reset session
   --cache-dir DIR      feature, stream and results cache (default ${D.cacheDir}); give concurrent
                        trainings their own
   --jobs N             concurrent synthesis jobs if a corpus must be built (default ${D.jobs})

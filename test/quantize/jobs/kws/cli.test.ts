@@ -13,6 +13,7 @@ describe('train-kws arguments', () => {
     [['--festival', 'kal'], /--festival takes voices of ked, .*got 'kal'/],
     [['--festival', ','], /--festival needs at least one voice/],
     [['--compare', 'cnn'], /--compare takes gru, lstm or none, got 'cnn'/],
+    [['--windows', '5,6'], /--windows takes FRAMES,HOP with 1 <= HOP <= FRAMES/],
     [['extra'], /.+/],
   ] as const) {
     it(`${args.join(' ')}: a usage error (exit 2)`, () => {
@@ -29,6 +30,9 @@ describe('train-kws arguments', () => {
     expect(trainKwsOptionsFromFlags(['--festival', 'all']).o.festivalVoices).toEqual(Object.keys(FESTIVAL_VOICES));
     expect(trainKwsOptionsFromFlags(['--cache-dir', '/tmp/kws-b']).o.cacheDir).toBe('/tmp/kws-b');
     expect(trainKwsOptionsFromFlags([]).o.cacheDir).toBe(KWS_JOB_DEFAULTS.cacheDir);
+    expect(trainKwsOptionsFromFlags([]).o.slidingWindows).toEqual({ frames: 75, hop: 5 });
+    expect(trainKwsOptionsFromFlags(['--windows', 'none']).o.slidingWindows).toBeNull();
+    expect(trainKwsOptionsFromFlags(['--windows', '50,10']).o.slidingWindows).toEqual({ frames: 50, hop: 10 });
   });
 
   it('festival voices go into the extra corpus, in a cache directory of its own; none leaves it as it was', () => {

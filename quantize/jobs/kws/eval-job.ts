@@ -4,8 +4,9 @@
  *   - features through the front end named in the model's manifest (`input.frontend`)
  *   - clip accuracy on the held-out test split, or any <label>/<clip>.wav folder (one session per
  *     clip, label at the last step)
- *   - the held-out stream through one never-reset session and the detector settings stored in the
- *     manifest (`extra.kws.detector`): false accepts per hour and miss rate
+ *   - the held-out stream as a gateway serves it (sliding windows from a reset state when the
+ *     front end has `windows`, else one never-reset session) and the detector settings stored in
+ *     the manifest (`extra.kws.detector`): false accepts per hour and miss rate
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -59,7 +60,8 @@ export interface KwsEvalResult {
   fileBytes: number;
   backend: string;
   clips: ClipAccuracy & { data: string };
-  stream?: StreamScore & { path: string };
+  /** How the stream was served: sliding windows from the manifest, or null for one never-reset session. */
+  stream?: StreamScore & { path: string; windows: { frames: number; hop: number } | null };
   sweep?: KwsSweepPoint[];
 }
 
@@ -122,7 +124,7 @@ export async function evaluateKwsFile(modelPath: string, o: KwsEvalOptions): Pro
       const f = recordingFeatures(wav, frontend, o.cacheDir);
       const post = servedPosteriors(model, f.x, served);
       const keywords = spec.labels.filter((l) => !(detector.background ?? spec.labels.filter((x) => x.startsWith('_'))).includes(l));
-      res.stream = { ...scoreEvents(detectEvents(post, spec.labels, detector, hopMs, frameMs), truth, keywords), path: streamDir };
+      res.stream = { ...scoreEvents(detectEvents(post, spec.labels, detector, hopMs, frameMs), truth, keywords), path: streamDir, windows: served.windows ?? null };
       if (o.sweep) {
         res.sweep = o.sweep.map((threshold) => {
           const config = { ...detector, thresholds: Object.fromEntries(keywords.map((k) => [k, threshold])) };
@@ -147,7 +149,7 @@ export function formatKwsEval(r: KwsEvalResult, labels: readonly string[]): stri
   if (r.stream) {
     const s = r.stream;
     lines.push(
-      `  stream (${s.path}, ${(s.durationSec / 60).toFixed(1)} min): ${s.hits}/${s.keywords} keywords detected, miss rate ${(100 * s.missRate).toFixed(1)}%, ${s.falseAccepts} false accepts = ${s.falseAcceptsPerHour.toFixed(2)} per hour, median delay ${s.medianDelayMs.toFixed(0)} ms after the word`,
+      `  stream (${s.path}, ${(s.durationSec / 60).toFixed(1)} min, ${s.windows ? `windows of ${s.windows.frames} frames every ${s.windows.hop}` : 'one never-reset session'}): ${s.hits}/${s.keywords} keywords detected, miss rate ${(100 * s.missRate).toFixed(1)}%, ${s.falseAccepts} false accepts = ${s.falseAcceptsPerHour.toFixed(2)} per hour, median delay ${s.medianDelayMs.toFixed(0)} ms after the word`,
     );
   }
   if (r.sweep) {

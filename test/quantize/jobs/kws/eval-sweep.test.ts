@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { decodeModel } from '../../../../src/index.js';
 import { desktopCommands } from '../../../../quantize/cli/index.js';
 import { sweepFlag } from '../../../../quantize/jobs/kws/cli.js';
 import { DEFAULT_SWEEP, evaluateKwsFile, formatKwsEval } from '../../../../quantize/jobs/kws/eval-job.js';
@@ -22,6 +23,9 @@ describe('eval-kws --sweep', () => {
     const n = fixtureStream(dir);
     const r = await evaluateKwsFile(path.join(ROOT, 'models/kws.ern'), { data: FIXTURES, stream: dir, sweep: [0.05, 0.99], cacheDir: path.join(dir, 'cache'), backend: 'auto' });
     expect(r.stream!.keywords).toBe(n);
+    // Served as the manifest says: its sliding windows, or one never-reset session.
+    const fe = decodeModel(new Uint8Array(fs.readFileSync(path.join(ROOT, 'models/kws.ern')))).spec.input.frontend as { windows?: unknown };
+    expect(r.stream!.windows).toEqual(fe.windows ?? null);
     expect(r.sweep!.map((p) => p.threshold)).toEqual([0.05, 0.99]);
     const [low, high] = r.sweep!;
     // The thresholds take effect: at 0.05 the detector fires on more (the _unknown_ clips, the

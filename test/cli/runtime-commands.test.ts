@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runtimeCommands } from '../../src/cli/commands/index.js';
-import { createRuntime, encodeModel } from '../../src/index.js';
+import { createRuntime, decodeModel, encodeModel } from '../../src/index.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { randomQuantModel, randomSequences } from '../helpers/random-model.js';
 import { runCaptured } from '../helpers/cli.js';
@@ -81,6 +81,16 @@ describe('edgernn info', () => {
     expect(o.manifest.name).toBe('cli-model');
     expect(o.golden.ok).toBe(true);
     expect(o.sizes.stateBytes).toBeGreaterThan(0);
+  });
+
+  it('says how a model with sliding windows in its front end is served', async () => {
+    const kws = path.resolve(import.meta.dirname, '../../models/kws.ern');
+    const windowed = new Uint8Array(fs.readFileSync(kws));
+    const { spec } = decodeModel(windowed);
+    const w = path.join(tmp, 'kws-windows.ern');
+    fs.writeFileSync(w, encodeModel({ ...spec, input: { ...spec.input, frontend: { ...spec.input.frontend, windows: { frames: 75, hop: 5 } } } }));
+    expect((await cli('info', w)).out).toMatch(/serving\s+sliding windows of 75 frames \(1500 ms\) every 5 \(100 ms\), each from a reset state/);
+    expect((await cli('info', 'm.ern')).out).not.toMatch(/serving/);
   });
 
   it('a corrupt file fails with exit 1 and the error code; a missing file names the path', async () => {

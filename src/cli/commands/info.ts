@@ -44,6 +44,7 @@ metadata) and sizes, and replays the golden test vector on the default backend.
       `  sha256    ${decoded.container.sha256}`,
       `  file      ${bytes.length} bytes, format ${decoded.container.formatVersion.major}.${decoded.container.formatVersion.minor}`,
       `  input     ${s.input.size} features${s.input.rateHz ? ` at ${s.input.rateHz} Hz` : ''}, front end ${JSON.stringify(s.input.frontend)}`,
+      ...servedIn(s.input.frontend),
       `  output    ${decoded.outputSize}${s.labels.length ? `: ${s.labels.join(', ')}` : ''}`,
       `  layers`,
       ...s.layers.map((l, i) => {
@@ -65,3 +66,11 @@ metadata) and sizes, and replays the golden test vector on the default backend.
     return golden.ok ? 0 : 1;
   },
 };
+
+/** A line for a front end in sliding windows: how a stream is served. */
+function servedIn(fe: Record<string, unknown>): string[] {
+  const w = fe.windows as { frames?: unknown; hop?: unknown } | undefined;
+  if (typeof w?.frames !== 'number' || typeof w.hop !== 'number') return [];
+  const ms = typeof fe.hopMs === 'number' ? (n: number) => ` (${Math.round(n * (fe.hopMs as number))} ms)` : () => '';
+  return [`  serving   sliding windows of ${w.frames} frames${ms(w.frames)} every ${w.hop}${ms(w.hop)}, each from a reset state`];
+}

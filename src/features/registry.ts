@@ -106,6 +106,11 @@ export interface CreateFrontendOptions {
    * otherwise), and a 'none' spec without `channels` takes it as its width.
    */
   expectedFeatureSize?: number;
+  /**
+   * false: ignore an audio spec's sliding `windows` and give frames, to score a whole clip as
+   * one sequence (as clips are trained and scored). Default true: the front end as served.
+   */
+  windows?: boolean;
 }
 
 /** Validates `spec` and returns the streaming front end for its kind. */
@@ -123,7 +128,7 @@ export function createFrontend(spec: unknown, opts: CreateFrontendOptions = {}):
     }
     case 'logmel':
     case 'mfcc':
-      fe = v.windows ? new SlidingWindowFrontend(new AudioFrontend(v), v.windows, v) : new AudioFrontend(v);
+      fe = v.windows && opts.windows !== false ? new SlidingWindowFrontend(new AudioFrontend(v), v.windows, v) : new AudioFrontend(v);
       break;
     case 'imu':
       fe = new ImuFrontend(v);
@@ -169,9 +174,9 @@ export function checkFrontendForInput(input: Pick<InputSpec, 'size' | 'frontend'
   }
 }
 
-/** The front end a model's manifest asks for, checked against the model's input size. */
-export function createFrontendForInput(input: Pick<InputSpec, 'size' | 'frontend'>): StreamingFrontend {
-  return createFrontend(input.frontend, { expectedFeatureSize: input.size });
+/** The front end a model's manifest asks for, checked against the model's input size (`windows: false`: frames, see CreateFrontendOptions). */
+export function createFrontendForInput(input: Pick<InputSpec, 'size' | 'frontend'>, opts: Pick<CreateFrontendOptions, 'windows'> = {}): StreamingFrontend {
+  return createFrontend(input.frontend, { ...opts, expectedFeatureSize: input.size });
 }
 
 /** Batch features of one recording with a fresh front end. */

@@ -26,17 +26,20 @@ describe('examples/gateway/three-jobs.json', () => {
         ['mic', 'kws'],
         ['meter', 'anomaly'],
       ]);
-      // 5 s of a still wrist (6-bit codes), 1 s of quiet audio, 50 meter readings.
+      // 5 s of a still wrist (6-bit codes), 2 s of quiet audio (two messages), 50 meter readings.
       const wrist = Array.from({ length: 160 * 3 }, (_, i) => [31, 40, 21][i % 3]!);
       await publishAsync(dev, gw.topics.sensor('alice', 'wrist'), ENCODERS.json(wrist, 3, { seq: 0, rateHz: 32 }));
-      await publishAsync(dev, gw.topics.sensor('alice', 'mic'), encodeBinary(new Float32Array(16000).map((_, i) => 0.01 * Math.sin(i / 7)), 1, { seq: 0, rateHz: 16000, type: 'int16' }));
+      const audio = new Float32Array(32000).map((_, i) => 0.01 * Math.sin(i / 7));
+      for (const seq of [0, 1]) await publishAsync(dev, gw.topics.sensor('alice', 'mic'), encodeBinary(audio.subarray(seq * 16000, (seq + 1) * 16000), 1, { seq, rateHz: 16000, type: 'int16' }));
       await publishAsync(dev, gw.topics.sensor('alice', 'meter'), ENCODERS.json(Array.from({ length: 50 }, (_, i) => 10 + Math.sin(i / 5)), 1, { seq: 0 }));
-      await waitFor(() => gw.metrics.counters.messages_total === 3, '3 messages at the gateway');
+      await waitFor(() => gw.metrics.counters.messages_total === 4, '4 messages at the gateway');
       gw.drainNow();
-      // kws: 1 s → 49 MFCC frames; anomaly: 50 steps; har: one 4 s window of 64 frames (the
+      // kws: 2 s → 99 MFCC frames → 5 sliding windows of 75 frames (1.5 s every 100 ms: the
+      // model's input.frontend.windows); anomaly: 50 steps; har: one 4 s window of 64 frames (the
       // resampler's delay holds back the rest of the 5 s until more samples come).
-      await waitFor(() => gw.metrics.counters.frames_total >= 49 + 50 + 64, 'frames stepped on every route');
-      expect(gw.metrics.counters.frames_total).toBe(49 + 50 + 64);
+      const expected = 5 * 75 + 50 + 64;
+      await waitFor(() => gw.metrics.counters.frames_total >= expected, 'frames stepped on every route');
+      expect(gw.metrics.counters.frames_total).toBe(expected);
       expect(gw.metrics.counters.decode_errors_total).toBe(0);
       expect(gw.metrics.counters.dropped_samples_total).toBe(0);
     } finally {

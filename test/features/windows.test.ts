@@ -45,8 +45,9 @@ describe('sliding windows over the audio front end', () => {
     for (const w of [0, 1, 14]) {
       expect(b.data.subarray(w * 7 * 13, (w + 1) * 7 * 13)).toEqual(frames.data.subarray(w * 3 * 13, (w * 3 + 7) * 13));
     }
-    // Without windows the audio front end gives frames, as before.
+    // Without windows the audio front end gives frames, as before; windows: false ignores them (a whole clip).
     expect(createFrontend(SPEC)).toBeInstanceOf(AudioFrontend);
+    expect(createFrontend(WINDOWED, { windows: false }).batch(x)).toEqual(frames);
   });
 
   it('streaming gives batch(), bit for bit, for random chunkings, with window indices 0, 1, ...', () => {

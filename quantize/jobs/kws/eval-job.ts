@@ -155,7 +155,7 @@ export function formatKwsEval(r: KwsEvalResult, labels: readonly string[]): stri
   if (r.sweep) {
     lines.push('  threshold sweep on the stream (every keyword at one threshold; for reading, not tuning):');
     lines.push('    threshold   false accepts/h   miss rate');
-    for (const p of r.sweep) lines.push(`    ${p.threshold.toFixed(2).padStart(9)}   ${p.falseAcceptsPerHour.toFixed(2).padStart(15)}   ${(100 * p.missRate).toFixed(1).padStart(8)}%`);
+    for (const p of r.sweep) lines.push(`    ${String(p.threshold).padStart(9)}   ${p.falseAcceptsPerHour.toFixed(2).padStart(15)}   ${(100 * p.missRate).toFixed(1).padStart(8)}%`);
   }
   return lines.join('\n');
 }

@@ -153,8 +153,12 @@ export class Runtime {
   readonly intBackend: 'simd' | 'scalar';
   private readonly modules: KernelModules;
   private readonly choice: BackendChoice;
-  /** A kernel instance of its own for the file checksum (created on first use). */
-  private hasher: KernelExports | null = null;
+  /**
+   * A kernel instance that computed a file checksum and is not yet used by a model: the next
+   * engine of the same build takes it over (its arena zeroes what it allocates), so a load
+   * instantiates the kernels once, not twice.
+   */
+  private hasher: { build: 'simd' | 'scalar'; exports: KernelExports } | null = null;
 
   constructor(modules: KernelModules, simdSupported: boolean, choice: BackendChoice) {
     this.modules = modules;
@@ -170,7 +174,9 @@ export class Runtime {
    */
   contentDigest(bytes: Uint8Array): Uint8Array | undefined {
     if (bytes.length < ERN_HEADER_BYTES) return undefined;
-    return kernelSha256((this.hasher ??= instantiateKernelsSync(this.modules.getSync(this.hashBuild()))), bytes);
+    const build = this.hashBuild();
+    this.hasher ??= { build, exports: instantiateKernelsSync(this.modules.getSync(build)) };
+    return kernelSha256(this.hasher.exports, bytes);
   }
 
   /** The kernel build already compiled for this runtime's default backend. */
@@ -181,8 +187,9 @@ export class Runtime {
   /** contentDigest() with asynchronous compilation (browsers refuse to compile large modules synchronously). */
   async contentDigestAsync(bytes: Uint8Array): Promise<Uint8Array | undefined> {
     if (bytes.length < ERN_HEADER_BYTES) return undefined;
-    this.hasher ??= await instantiateKernels(await this.modules.get(this.hashBuild()));
-    return kernelSha256(this.hasher, bytes);
+    const build = this.hashBuild();
+    this.hasher ??= { build, exports: await instantiateKernels(await this.modules.get(build)) };
+    return kernelSha256(this.hasher.exports, bytes);
   }
 
   /** Resolves a choice to the backend that will run a model of this precision, or throws. */
@@ -200,12 +207,20 @@ export class Runtime {
     return choice;
   }
 
+  /** The checksum's kernel instance when it is of this build (then it is no longer the hasher). */
+  private takeHasher(build: 'simd' | 'scalar'): KernelExports | null {
+    const h = this.hasher;
+    if (h === null || h.build !== build) return null;
+    this.hasher = null;
+    return h.exports;
+  }
+
   /** Builds an engine for a spec on a backend (no golden check: see load()). */
   async engine(spec: ModelSpec, backend: BackendName, weightStorage: LoadOptions['weightStorage'] = 'auto'): Promise<Engine> {
     if (backend === 'float') return new FloatEngine(spec);
     const P = prepareIntModel(spec);
     if (backend === 'reference') return new IntEngine(P, new ReferenceKernels(P));
-    const exports = await instantiateKernels(await this.modules.get(backend));
+    const exports = this.takeHasher(backend) ?? (await instantiateKernels(await this.modules.get(backend)));
     return new IntEngine(P, new WasmKernels(exports, backend, P, { storage: weightStorage }));
   }
 
@@ -214,7 +229,8 @@ export class Runtime {
     if (backend === 'float') return new FloatEngine(spec);
     const P = prepareIntModel(spec);
     if (backend === 'reference') return new IntEngine(P, new ReferenceKernels(P));
-    return new IntEngine(P, new WasmKernels(instantiateKernelsSync(this.modules.getSync(backend)), backend, P, { storage: weightStorage }));
+    const exports = this.takeHasher(backend) ?? instantiateKernelsSync(this.modules.getSync(backend));
+    return new IntEngine(P, new WasmKernels(exports, backend, P, { storage: weightStorage }));
   }
 
   /** Parses, validates, prepares and golden-checks a model. */

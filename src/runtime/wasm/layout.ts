@@ -64,27 +64,39 @@ interface MatrixInput {
 
 /** Writes one matrix's tiles and its descriptor (12 words at `desc`). */
 function writeMatrix(arena: WasmArena, desc: number, mi: MatrixInput, opts: LayoutOptions, stats: ModelLayout['sparse']): void {
-  const { W, rows, cols } = mi;
+  const { rows, cols } = mi;
   const groups = rows / 4;
   const kb = cols / 8;
-  const tileZero = (g: number, b: number): boolean => {
-    for (let r = 0; r < 4; r++) for (let k = 0; k < 8; k++) if (W[(g * 4 + r) * cols + b * 8 + k] !== 0) return false;
-    return true;
-  };
+  // A tile row (8 int8 inputs) is two int32 words: the tiles are checked and copied a word at a
+  // time (these loops run once per load, as cold JavaScript; bytewise they cost a millisecond).
+  const W = mi.W.byteOffset % 4 === 0 ? mi.W : mi.W.slice();
+  const w32 = new Int32Array(W.buffer, W.byteOffset, W.length >> 2);
+  const rowWords = cols >> 2;
+  const nonZero = new Uint8Array(groups * kb);
   let zero = 0;
-  for (let g = 0; g < groups; g++) for (let b = 0; b < kb; b++) if (tileZero(g, b)) zero++;
+  for (let g = 0; g < groups; g++) {
+    for (let b = 0; b < kb; b++) {
+      let or = 0;
+      for (let r = 0, at = g * 4 * rowWords + 2 * b; r < 4; r++, at += rowWords) or |= w32[at]! | w32[at + 1]!;
+      if (or !== 0) nonZero[g * kb + b] = 1;
+      else zero++;
+    }
+  }
   const total = groups * kb;
   const sparse = opts.storage === 'sparse' || (opts.storage !== 'dense' && total > 0 && zero / total >= SPARSE_MIN_ZERO_TILES);
   const kept = sparse ? total - zero : total;
-  const tiles = new Int8Array(Math.max(kept, 1) * 32);
+  const tiles = new Int32Array(Math.max(kept, 1) * 8);
   const index = sparse ? new Int32Array(Math.max(kept, 1)) : null;
   const gstart = sparse ? new Int32Array(groups + 1) : null;
   let t = 0;
   for (let g = 0; g < groups; g++) {
     if (gstart) gstart[g] = t;
     for (let b = 0; b < kb; b++) {
-      if (sparse && tileZero(g, b)) continue;
-      for (let r = 0; r < 4; r++) tiles.set(W.subarray((g * 4 + r) * cols + b * 8, (g * 4 + r) * cols + b * 8 + 8), t * 32 + r * 8);
+      if (sparse && nonZero[g * kb + b] === 0) continue;
+      for (let r = 0, at = g * 4 * rowWords + 2 * b, o = t * 8; r < 4; r++, at += rowWords, o += 2) {
+        tiles[o] = w32[at]!;
+        tiles[o + 1] = w32[at + 1]!;
+      }
       if (index) index[t] = b * 16; // byte offset of the tile's inputs in the int16 vector
       t++;
     }

@@ -1,0 +1,130 @@
+/**
+ * Where a cold start's time and memory go: fresh Node processes, each importing a minified
+ * bundle of the runtime's own modules (as dist/runtime.js is built) and loading one .ern the
+ * way Runtime.load() does, phase by phase. Medians over the processes.
+ *
+ *   npx tsx test/bench/cold-start.ts [MODEL.ern] [--runs N] [--node-flags "--wasm-tiering-budget=1000000000"]
+ *
+ * Without MODEL, the kws-gru shape of `edgernn bench` (random weights, 27.7 KB). Phases:
+ *   import     the bundle (parse and top-level code)
+ *   runtime    createRuntime(): SIMD build decoded and compiled
+ *   digest     the file's sha256 in a kernel instance (instantiated here; the engine takes it over)
+ *   decode     container, manifest and tensors (decodeModel)
+ *   prepare    padded weights, fixed-point multipliers, bounds (prepareIntModel)
+ *   kernels    weights, constants and descriptors written into kernel memory (WasmKernels)
+ *   golden     the golden vector run and compared (Model.verifyGolden)
+ *   step       the first session.step()
+ * and the resident memory growth over all of them, split by Linux into allocated memory (anon)
+ * and pages of mapped files (mostly the node executable's own code).
+ *
+ * Most of the time is JavaScript run for the first time (V8 compiles each function on its first
+ * call); --node-flags shows, for instance, what WebAssembly tier-up costs in memory.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import { BENCH_SHAPES, benchSpec } from '../../src/cli/commands/bench.js';
+import { encodeModel } from '../../src/model/codec.js';
+import { calibrateAbsMax, quantizeModel } from '../../src/model/quantize.js';
+import { Rng } from '../../src/util/rng.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const RUNS = Number(flag('runs') ?? 15);
+const NODE_FLAGS = (flag('node-flags') ?? '').split(' ').filter(Boolean);
+const modelArg = args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1]!.startsWith('--')));
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+// The probe: Runtime.load() spelled out (src/runtime/runtime.ts), a clock read between phases.
+const PROBE = `
+import { readFileSync } from 'node:fs';
+const split = () => { try { return Object.fromEntries(readFileSync('/proc/self/status', 'utf8').split('\\n').filter((l) => /^Rss(Anon|File):/.test(l)).map((l) => [l.slice(3, 7).toLowerCase(), parseInt(l.split(':')[1]) / 1024])); } catch { return {}; } };
+const s0 = split();
+const rss0 = process.memoryUsage().rss;
+const T = {};
+let t = performance.now();
+const mark = (k) => { const n = performance.now(); T[k] = n - t; t = n; };
+const R = await import('./runtime-parts.mjs');
+mark('import');
+const rt = await R.createRuntime();
+mark('runtime');
+const bytes = new Uint8Array(readFileSync(process.argv[2]));
+t = performance.now(); // reading the file is the caller's business
+const digest = await rt.contentDigestAsync(bytes);
+mark('digest');
+const decoded = R.decodeModel(bytes, 'model.ern', digest);
+mark('decode');
+const backend = rt.resolveBackend(decoded.spec);
+const P = R.prepareIntModel(decoded.spec);
+mark('prepare');
+const exports = rt.takeHasher(backend) ?? (await R.instantiateKernels(await rt.modules.get(backend)));
+const engine = new R.IntEngine(P, new R.WasmKernels(exports, backend, P, { storage: 'auto' }));
+const model = new R.Model(decoded, engine, 'error', 'model.ern');
+mark('kernels');
+model.verifyGolden();
+mark('golden');
+model.session().step(new Float32Array(model.inputSize));
+mark('step');
+const s1 = split();
+console.log(JSON.stringify({ ms: T, rss: (process.memoryUsage().rss - rss0) / 2 ** 20, anon: s1.anon - s0.anon, file: s1.file - s0.file }));
+`;
+
+const PARTS = `
+export { createRuntime, Model } from '${ROOT}/src/runtime/runtime.ts';
+export { decodeModel } from '${ROOT}/src/model/codec.ts';
+export { prepareIntModel } from '${ROOT}/src/runtime/int/prepare.ts';
+export { IntEngine } from '${ROOT}/src/runtime/int/engine.ts';
+export { WasmKernels, instantiateKernels } from '${ROOT}/src/runtime/wasm/kernels.ts';
+`;
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-cold-'));
+try {
+  let model = modelArg ? path.resolve(modelArg) : path.join(dir, 'kws-gru.ern');
+  if (!modelArg) {
+    const shape = BENCH_SHAPES.find((s) => s.name === 'kws-gru')!;
+    const spec = benchSpec(shape);
+    fs.writeFileSync(model, encodeModel(quantizeModel(spec, calibrateAbsMax(spec, [new Rng(2).float32(shape.steps * shape.inputSize, -2, 2)]))));
+  }
+  // Same esbuild settings as dist/runtime.js (scripts/build.mjs); the parts are re-exported so
+  // the probe can call between them.
+  await esbuild.build({
+    stdin: { contents: PARTS, resolveDir: ROOT, loader: 'ts' },
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    platform: 'neutral',
+    minify: true,
+    outfile: path.join(dir, 'runtime-parts.mjs'),
+    logLevel: 'warning',
+  });
+  fs.writeFileSync(path.join(dir, 'probe.mjs'), PROBE);
+  const rows: { ms: Record<string, number>; rss: number; anon?: number; file?: number }[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(dir, 'probe.mjs'), model], { encoding: 'utf8' });
+    rows.push(JSON.parse(out.trim().split('\n').pop()!));
+  }
+  const phases = Object.keys(rows[0]!.ms);
+  const total = rows.map((r) => Object.values(r.ms).reduce((a, b) => a + b, 0));
+  console.log(`${path.basename(model)} (${fs.statSync(model).size} B), ${RUNS} fresh processes${NODE_FLAGS.length ? `, node ${NODE_FLAGS.join(' ')}` : ''}; medians\n`);
+  console.log('| phase | ms | share |\n| --- | ---: | ---: |');
+  for (const p of phases) {
+    const m = median(rows.map((r) => r.ms[p]!));
+    console.log(`| ${p} | ${m.toFixed(2)} | ${((100 * m) / median(total)).toFixed(0)} % |`);
+  }
+  console.log(`| **total** | **${median(total).toFixed(2)}** | |\n`);
+  const mib = (v: number[]) => median(v).toFixed(2);
+  console.log(`RSS growth ${mib(rows.map((r) => r.rss))} MiB` + (rows.every((r) => Number.isFinite(r.anon)) ? ` (anon ${mib(rows.map((r) => r.anon!))}, file ${mib(rows.map((r) => r.file!))})` : ''));
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}

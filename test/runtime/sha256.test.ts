@@ -47,3 +47,42 @@ describe('Runtime.contentDigest', () => {
     expect(createRuntimeSync().contentDigest(bytes.subarray(0, 10))).toBeUndefined();
   });
 });
+
+describe('the checksum instance handed over to the engine', () => {
+  // Runtime.load() hashes the file in a kernel instance and the model's engine then takes that
+  // instance over: every model must still get memory of its own, whatever the order of loads.
+  const models = [3, 4, 5, 6].map((seed) => randomQuantModel(seed).int8);
+  const frames = (inputSize: number) => new Rng(9).float32(7 * inputSize, -2, 2);
+  const expected = async () => {
+    const rt = await createRuntime({ backend: 'reference' });
+    return Promise.all(models.map(async (m) => Array.from((await rt.load(encodeModel(m))).session().run(frames(m.input.size)))));
+  };
+
+  it('sequential, concurrent and synchronous loads give every model its own kernel memory', async () => {
+    const want = await expected();
+    const rt = await createRuntime();
+    const sequential = [];
+    for (const m of models) sequential.push(await rt.load(encodeModel(m)));
+    const concurrent = await Promise.all(models.map((m) => rt.load(encodeModel(m))));
+    const sync = models.map((m) => rt.loadSync(encodeModel(m)));
+    // A digest computed but never used by a load (the instance stays with the runtime) and a
+    // load on the other build in between.
+    rt.contentDigest(encodeModel(models[0]!));
+    const scalar = await rt.load(encodeModel(models[1]!), { backend: 'scalar' });
+    const after = await rt.load(encodeModel(models[2]!));
+    for (const group of [sequential, concurrent, sync]) {
+      // Step them interleaved: a shared instance would mix their states or weights.
+      const sessions = group.map((m) => m.session());
+      const outs = sessions.map(() => [] as number[]);
+      for (let t = 0; t < 7; t++) {
+        sessions.forEach((s, i) => {
+          const I = models[i]!.input.size;
+          outs[i]!.push(...s.step(frames(I).subarray(t * I, (t + 1) * I)));
+        });
+      }
+      expect(outs).toEqual(want);
+    }
+    expect(Array.from(scalar.session().run(frames(models[1]!.input.size)))).toEqual(want[1]);
+    expect(Array.from(after.session().run(frames(models[2]!.input.size)))).toEqual(want[2]);
+  });
+});

@@ -43,7 +43,11 @@ export interface HarRecipe {
   dropout: number;
   /** 'balanced' weights windows by N / (C · n_c). */
   classWeights: 'none' | 'balanced';
-  /** Fraction of training recordings held out (per class) for early stopping. */
+  /**
+   * Fraction of training recordings held out (per class) for early stopping. 0: none held out;
+   * then training runs `epochs` epochs on every recording and keeps the weights with the lowest
+   * loss on the (unaugmented) training windows.
+   */
   valFraction: number;
   /** Block-pruning sparsity (0 = no pruning) and its fine-tuning epochs. */
   pruneSparsity: number;
@@ -109,8 +113,9 @@ export interface HarTrainHooks {
   onEpoch?(stage: 'train' | 'prune' | 'qat', r: EpochRecord): void;
 }
 
-/** Seeded, class-stratified split of recordings: about `fraction` of each class to validation (at least one when a class has 3+). */
+/** Seeded, class-stratified split of recordings: about `fraction` of each class to validation (at least one when a class has 3+; none when fraction is 0). */
 export function splitRecordings(recs: readonly HmpRecording[], fraction: number, seed: number): { train: HmpRecording[]; val: HmpRecording[] } {
+  if (fraction <= 0) return { train: [...recs], val: [] };
   const rng = new Rng(seed + 11);
   const train: HmpRecording[] = [];
   const val: HmpRecording[] = [];
@@ -191,7 +196,8 @@ export function trainHar(recs: readonly HmpRecording[], recipe: HarRecipe, prove
   const mix = recipe.syntheticMix ?? 0;
   const train = mix > 0 ? [...split.train, ...synthesizeLike(fitHmpGenerator(split.train, provenance.sha256), split.train, recipe.seed + 7, mix)] : split.train;
   const trainSamples = trainingWindows(frontend, train, recipe);
-  const valSamples = trainingWindows(frontend, val, { ...recipe, maxWindowsPerRecording: 0, trainHop: recipe.hop });
+  // Without held-out recordings, the unaugmented training windows stand in (the trainer keeps the best epoch).
+  const valSamples = trainingWindows(frontend, val.length > 0 ? val : split.train, { ...recipe, maxWindowsPerRecording: 0, trainHop: recipe.hop });
   const data = harDataset(trainSamples, provenance.source, provenance.sha256, frontend);
   const valData = harDataset(valSamples, provenance.source, provenance.sha256, frontend);
   const options = {

@@ -77,6 +77,8 @@ describe('leave-subjects-out folds', () => {
     expect(train.length + val.length).toBe(recs.length);
     expect(new Set(val.map((r) => r.file)).size).toBe(18);
     for (const a of HAR_CLASSES) expect(val.filter((r) => r.activity === a).length).toBe(2);
+    // Fraction 0 holds nothing out (training then runs its epochs on every recording).
+    expect(splitRecordings(recs, 0, 1)).toEqual({ train: recs, val: [] });
     expect(evenlySpaced([1, 2, 3, 4, 5, 6, 7, 8], 3)).toEqual([2, 5, 7]);
   });
 });
@@ -159,6 +161,12 @@ describe('end to end on synthetic HMP files', () => {
     expect(mixed.valRecordings).toBe(plain.valRecordings);
     expect(mixed.trainRecordings).toBe(2 * plain.trainRecordings);
     expect(mixed.frontend.normalization).toEqual(plain.frontend.normalization);
+    // valFraction 0: every recording trains, the unaugmented training windows stand in for validation.
+    const all = trainHar(ds.recordings, { ...recipe, valFraction: 0, epochs: 2, patience: 100 }, { source: root, sha256: ds.sha256 });
+    expect(all.valRecordings).toBe(0);
+    expect(all.trainRecordings).toBe(ds.recordings.length);
+    expect(all.history.length).toBe(2);
+    expect(all.valWindows).toBeGreaterThan(0);
   });
 
   it('trains float32 → int8, the front end rides in the manifest, the runtime scores it', async () => {

@@ -35,6 +35,7 @@ export function trainKwsOptionsFromFlags(args: string[]): { o: KwsJobOptions; va
       festival: { type: 'string' },
       'cache-dir': { type: 'string' },
       windows: { type: 'string' },
+      negatives: { type: 'string' },
       jobs: { type: 'string' },
       'created-at': { type: 'string' },
       json: { type: 'boolean' },
@@ -62,6 +63,7 @@ export function trainKwsOptionsFromFlags(args: string[]): { o: KwsJobOptions; va
   if (typeof values['cache-dir'] === 'string') o.cacheDir = values['cache-dir'];
   const windows = windowsFlag(values.windows);
   if (windows !== undefined) o.slidingWindows = windows;
+  o.windows.negatives = numberFlag(values.negatives, 'negatives', { min: 0, max: 100000, integer: true }) ?? o.windows.negatives;
   o.jobs = numberFlag(values.jobs, 'jobs', { min: 1, max: 64, integer: true }) ?? o.jobs;
   return { o, values };
 }
@@ -96,6 +98,7 @@ options:
                        state (default ${D.slidingWindows ? `${D.slidingWindows.frames},${D.slidingWindows.hop}` : 'none'}); none: one never-reset session
   --cache-dir DIR      feature, stream and results cache (default ${D.cacheDir}); give concurrent
                        trainings their own
+  --negatives N        non-keyword 1.5 s windows drawn from the training-voice stream (default ${D.windows.negatives})
   --jobs N             concurrent synthesis jobs if a corpus must be built (default ${D.jobs})
   --created-at ISO     creation time in the manifest (default SOURCE_DATE_EPOCH or now)
   --json               print the metrics as JSON`,

@@ -14,6 +14,7 @@ describe('train-kws arguments', () => {
     [['--festival', ','], /--festival needs at least one voice/],
     [['--compare', 'cnn'], /--compare takes gru, lstm or none, got 'cnn'/],
     [['--windows', '5,6'], /--windows takes FRAMES,HOP with 1 <= HOP <= FRAMES/],
+    [['--negatives', '-5'], /--negatives needs an integer >= 0/],
     [['extra'], /.+/],
   ] as const) {
     it(`${args.join(' ')}: a usage error (exit 2)`, () => {
@@ -33,6 +34,8 @@ describe('train-kws arguments', () => {
     expect(trainKwsOptionsFromFlags([]).o.slidingWindows).toEqual({ frames: 75, hop: 5 });
     expect(trainKwsOptionsFromFlags(['--windows', 'none']).o.slidingWindows).toBeNull();
     expect(trainKwsOptionsFromFlags(['--windows', '50,10']).o.slidingWindows).toEqual({ frames: 50, hop: 10 });
+    expect(trainKwsOptionsFromFlags(['--negatives', '9000']).o.windows.negatives).toBe(9000);
+    expect(trainKwsOptionsFromFlags([]).o.windows).toEqual(KWS_JOB_DEFAULTS.windows);
   });
 
   it('festival voices go into the extra corpus, in a cache directory of its own; none leaves it as it was', () => {

@@ -14,7 +14,8 @@ describe('train-kws arguments', () => {
     [['--festival', ','], /--festival needs at least one voice/],
     [['--compare', 'cnn'], /--compare takes gru, lstm or none, got 'cnn'/],
     [['--windows', '5,6'], /--windows takes FRAMES,HOP with 1 <= HOP <= FRAMES/],
-    [['--negatives', '-5'], /--negatives needs an integer >= 0/],
+    [['--negatives=-5'], /--negatives needs an integer >= 0/],
+    [['--negatives', 'many'], /--negatives needs an integer >= 0 and <= 100000, got 'many'/],
     [['extra'], /.+/],
   ] as const) {
     it(`${args.join(' ')}: a usage error (exit 2)`, () => {

@@ -17,6 +17,9 @@
  * and the resident memory growth over all of them, split by Linux into allocated memory (anon)
  * and pages of mapped files (mostly the node executable's own code).
  *
+ * KEEP=1 keeps the bundle, probe and model in their temporary folder (printed) for profiling, e.g.
+ * `node --cpu-prof probe.mjs kws-gru.ern` there.
+ *
  * Most of the time is JavaScript run for the first time (V8 compiles each function on its first
  * call); --node-flags shows, for instance, what WebAssembly tier-up costs in memory.
  */
@@ -126,5 +129,6 @@ try {
   const mib = (v: number[]) => median(v).toFixed(2);
   console.log(`RSS growth ${mib(rows.map((r) => r.rss))} MiB` + (rows.every((r) => Number.isFinite(r.anon)) ? ` (anon ${mib(rows.map((r) => r.anon!))}, file ${mib(rows.map((r) => r.file!))})` : ''));
 } finally {
-  fs.rmSync(dir, { recursive: true, force: true });
+  if (process.env.KEEP) console.log(`kept: ${dir}`);
+  else fs.rmSync(dir, { recursive: true, force: true });
 }

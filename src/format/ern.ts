@@ -181,6 +181,16 @@ function parseEntries(raw: unknown, dataBytes: number, source: string): ErnTenso
  * parser never reads outside `bytes` and runs in time linear in its length.
  */
 export function decodeErn(bytes: Uint8Array, source = 'model.ern', opts: { digest?: Uint8Array } = {}): ErnContainer {
+  return parseErn(bytes, source, () => opts.digest ?? contentHash(bytes));
+}
+
+/**
+ * decodeErn() with the content sha256 supplied by the caller: `digest()` is called once, after
+ * the header checks, for the sha256 of the file with its checksum field zeroed. The runtime
+ * passes its WebAssembly hash, so its bundle carries no JavaScript SHA-256 (a smaller, faster
+ * import).
+ */
+export function parseErn(bytes: Uint8Array, source: string, digest: () => Uint8Array): ErnContainer {
   const n = bytes.length;
   if (n < ERN_HEADER_BYTES) throw fail('ERN_TRUNCATED', source, `file has ${n} bytes, an .ern header alone needs ${ERN_HEADER_BYTES}`, { got: n, expected: ERN_HEADER_BYTES });
   for (let i = 0; i < ERN_MAGIC.length; i++) {
@@ -207,7 +217,7 @@ export function decodeErn(bytes: Uint8Array, source = 'model.ern', opts: { diges
   if (n < total) throw fail('ERN_TRUNCATED', source, `file has ${n} bytes, its header declares ${total}: truncated`, { got: n, expected: total });
   if (n > total) throw fail('ERN_TRAILING_DATA', source, `file has ${n} bytes, its header declares ${total}: ${n - total} unexpected bytes at the end`, { got: n, expected: total });
   const want = toHex(bytes.subarray(SHA_OFFSET, SHA_OFFSET + 32));
-  const got = toHex(opts.digest ?? contentHash(bytes));
+  const got = toHex(digest());
   if (want !== got) throw fail('ERN_CHECKSUM', source, `content sha256 ${got.slice(0, 16)}… does not match the header's ${want.slice(0, 16)}…: the file is corrupt`, { got, expected: want });
   let manifest: unknown;
   try {

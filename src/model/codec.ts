@@ -4,7 +4,7 @@
  */
 import { EdgeRnnError } from '../errors.js';
 import { blockSparseBytes } from '../format/block-sparse.js';
-import { decodeErn, encodeErn, type ErnContainer } from '../format/ern.js';
+import { decodeErn, encodeErn, parseErn, type ErnContainer } from '../format/ern.js';
 import { FloatEngine } from '../runtime/float/engine.js';
 import { IntEngine } from '../runtime/int/engine.js';
 import { prepareIntModel } from '../runtime/int/prepare.js';
@@ -92,5 +92,11 @@ export interface DecodedModel extends ParsedManifest {
  */
 export function decodeModel(bytes: Uint8Array, source = 'model.ern', digest?: Uint8Array): DecodedModel {
   const container = decodeErn(bytes, source, digest ? { digest } : {});
+  return { ...manifestToSpec(container.manifest, container.tensors, source), container };
+}
+
+/** decodeModel() with the content sha256 from the caller (see parseErn): the runtime's path. */
+export function decodeModelWith(bytes: Uint8Array, source: string, digest: () => Uint8Array): DecodedModel {
+  const container = parseErn(bytes, source, digest);
   return { ...manifestToSpec(container.manifest, container.tensors, source), container };
 }

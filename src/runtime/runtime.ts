@@ -9,7 +9,7 @@
  */
 import { EdgeRnnError } from '../errors.js';
 import { ERN_HEADER_BYTES, ERN_SHA256_OFFSET } from '../format/ern.js';
-import { decodeModel, type DecodedModel } from '../model/codec.js';
+import { decodeModelWith, type DecodedModel } from '../model/codec.js';
 import type { ModelSpec } from '../model/spec.js';
 import { KERNELS_SCALAR_BASE64, KERNELS_SIMD_BASE64 } from './kernels/wasm.gen.js';
 import { BACKENDS, type BackendName, type Engine, type EngineState, type NonFinitePolicy } from './engine.js';
@@ -170,7 +170,7 @@ export class Runtime {
   /**
    * The .ern content sha256 (the file with its checksum field zeroed), computed by the kernel
    * module: no start-up cost, where WebCrypto needs ~10 ms to initialize in a fresh process.
-   * Files too short for a header are left to decodeModel, which names the defect.
+   * Files too short for a header are left to the parser, which names the defect.
    */
   contentDigest(bytes: Uint8Array): Uint8Array | undefined {
     if (bytes.length < ERN_HEADER_BYTES) return undefined;
@@ -238,7 +238,9 @@ export class Runtime {
     const source = opts.source ?? 'model.ern';
     // The kernel's sha256, not WebCrypto: WebCrypto's first digest in a fresh process costs
     // 3-10 ms of start-up; resident memory grows alike either way (test/bench/runtime.ts).
-    const decoded = decodeModel(bytes, source, await this.contentDigestAsync(bytes));
+    const digest = await this.contentDigestAsync(bytes);
+    // Only a file shorter than a header has no digest, and the parser rejects it before asking.
+    const decoded = decodeModelWith(bytes, source, () => digest ?? new Uint8Array(32));
     let engine: Engine;
     try {
       engine = await this.engine(decoded.spec, this.resolveBackend(decoded.spec, opts.backend ?? this.choice), opts.weightStorage ?? 'auto');
@@ -254,7 +256,7 @@ export class Runtime {
    */
   loadSync(bytes: Uint8Array, opts: LoadOptions = {}): Model {
     const source = opts.source ?? 'model.ern';
-    const decoded = decodeModel(bytes, source, this.contentDigest(bytes));
+    const decoded = decodeModelWith(bytes, source, () => this.contentDigest(bytes) ?? new Uint8Array(32));
     let engine: Engine;
     try {
       engine = this.engineSync(decoded.spec, this.resolveBackend(decoded.spec, opts.backend ?? this.choice), opts.weightStorage ?? 'auto');

@@ -9,7 +9,7 @@
  *   import     the bundle (parse and top-level code)
  *   runtime    createRuntime(): SIMD build decoded and compiled
  *   digest     the file's sha256 in a kernel instance (instantiated here; the engine takes it over)
- *   decode     container, manifest and tensors (decodeModel)
+ *   decode     container, manifest and tensors (decodeModelWith, the digest above)
  *   prepare    padded weights, fixed-point multipliers, bounds (prepareIntModel)
  *   kernels    weights, constants and descriptors written into kernel memory (WasmKernels)
  *   golden     the golden vector run and compared (Model.verifyGolden)
@@ -60,7 +60,7 @@ const bytes = new Uint8Array(readFileSync(process.argv[2]));
 t = performance.now(); // reading the file is the caller's business
 const digest = await rt.contentDigestAsync(bytes);
 mark('digest');
-const decoded = R.decodeModel(bytes, 'model.ern', digest);
+const decoded = R.decodeModelWith(bytes, 'model.ern', () => digest);
 mark('decode');
 const backend = rt.resolveBackend(decoded.spec);
 const P = R.prepareIntModel(decoded.spec);
@@ -79,7 +79,7 @@ console.log(JSON.stringify({ ms: T, rss: (process.memoryUsage().rss - rss0) / 2 
 
 const PARTS = `
 export { createRuntime, Model } from '${ROOT}/src/runtime/runtime.ts';
-export { decodeModel } from '${ROOT}/src/model/codec.ts';
+export { decodeModelWith } from '${ROOT}/src/model/codec.ts';
 export { prepareIntModel } from '${ROOT}/src/runtime/int/prepare.ts';
 export { IntEngine } from '${ROOT}/src/runtime/int/engine.ts';
 export { WasmKernels, instantiateKernels } from '${ROOT}/src/runtime/wasm/kernels.ts';

@@ -6,6 +6,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { createRuntime, createRuntimeSync, decodeErn, encodeModel, kernelBinaries } from '../../src/index.js';
+import { parseErn } from '../../src/format/ern.js';
 import { instantiateKernelsSync } from '../../src/runtime/wasm/kernels.js';
 import { Rng } from '../../src/util/rng.js';
 import { randomQuantModel } from '../helpers/random-model.js';
@@ -84,5 +85,38 @@ describe('the checksum instance handed over to the engine', () => {
     }
     expect(Array.from(scalar.session().run(frames(models[1]!.input.size)))).toEqual(want[1]);
     expect(Array.from(after.session().run(frames(models[2]!.input.size)))).toEqual(want[2]);
+  });
+});
+
+describe('the runtime checks the checksum without a JavaScript SHA-256', () => {
+  const bytes = encodeModel(randomQuantModel(3).int8);
+
+  it('parseErn asks for the digest once, after the header checks, and rejects a wrong one', () => {
+    let calls = 0;
+    const real = () => {
+      calls++;
+      return sha256(Uint8Array.from(bytes).fill(0, 32, 64));
+    };
+    expect(parseErn(bytes, 'm.ern', real).sha256).toBe(decodeErn(bytes).sha256);
+    expect(calls).toBe(1);
+    // Defects the header shows are named without hashing anything.
+    const badMagic = Uint8Array.from(bytes);
+    badMagic[0] = 0;
+    expect(() => parseErn(badMagic, 'm.ern', real)).toThrow(expect.objectContaining({ code: 'ERN_BAD_MAGIC' }));
+    expect(() => parseErn(bytes.subarray(0, 40), 'm.ern', real)).toThrow(expect.objectContaining({ code: 'ERN_TRUNCATED' }));
+    expect(() => parseErn(bytes.subarray(0, bytes.length - 1), 'm.ern', real)).toThrow(expect.objectContaining({ code: 'ERN_TRUNCATED' }));
+    expect(calls).toBe(1);
+    expect(() => parseErn(bytes, 'm.ern', () => new Uint8Array(32))).toThrow(expect.objectContaining({ code: 'ERN_CHECKSUM' }));
+  });
+
+  it('the lean runtime bundle (edgernn/runtime) carries no @noble/hashes', async () => {
+    // Runtime.load() hashes in the kernels; a JavaScript SHA-256 in the bundle costs ~0.6 ms of
+    // every cold start (test/bench/cold-start.ts) for nothing.
+    const esbuild = await import('esbuild');
+    const r = await esbuild.build({ entryPoints: ['src/runtime/index.ts'], bundle: true, format: 'esm', platform: 'neutral', outdir: 'unused', write: false, metafile: true, logLevel: 'silent' });
+    // What is in the output after tree shaking (metafile.inputs also lists what was dropped).
+    const inputs = Object.values(r.metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, v]) => v.bytesInOutput > 0).map(([k]) => k));
+    expect(inputs).toContain('src/runtime/runtime.ts');
+    expect(inputs.filter((f) => f.includes('@noble'))).toEqual([]);
   });
 });

@@ -79,7 +79,10 @@ export function encodeModel(spec: ModelSpec, opts: EncodeOptions = {}): Uint8Arr
     if (mode === 'never' || !(t.data instanceof Int8Array) || !/\.(Wq|Rq)$/.test(t.name)) continue;
     if (mode === 'always' || blockSparseBytes(t.data, t.shape) <= 0.9 * t.data.length) t.encoding = 'i8bs';
   }
-  return encodeErn(manifest, tensors);
+  const bytes = encodeErn(manifest, tensors);
+  // Never write a file the runtime would refuse: the decoder's checks, with the decoder's errors.
+  decodeModel(bytes, `${spec.name || 'model'} (being encoded)`);
+  return bytes;
 }
 
 export interface DecodedModel extends ParsedManifest {

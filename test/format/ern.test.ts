@@ -95,6 +95,12 @@ describe('.ern round trip', () => {
     }
   });
 
+  it('refuses to write a file the runtime would refuse, with the decoder\'s error', () => {
+    const bad = { ...intSpec, input: { ...intSpec.input, names: ['only-one'] } };
+    expect(() => encodeModel(bad)).toThrow(expect.objectContaining({ code: 'ERN_MANIFEST' }));
+    expect(() => encodeModel(bad)).toThrow(/input\.names must be an array of \d+ strings/);
+  });
+
   it('is deterministic: the same spec gives the same bytes', () => {
     expect(Buffer.from(encodeModel(intSpec)).equals(Buffer.from(intBytes))).toBe(true);
   });

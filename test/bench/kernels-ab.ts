@@ -18,6 +18,7 @@ import { IntEngine } from '../../src/runtime/int/engine.js';
 import { prepareIntModel } from '../../src/runtime/int/prepare.js';
 import { instantiateKernels, WasmKernels } from '../../src/runtime/wasm/kernels.js';
 import { Rng } from '../../src/util/rng.js';
+import { interleavedMedians } from './interleave.js';
 // @ts-expect-error: a plain .mjs build script without type declarations
 import { compileKernels } from '../../scripts/build-wasm.mjs';
 
@@ -45,7 +46,6 @@ async function buildRevision(rev: string): Promise<Uint8Array<ArrayBuffer>> {
 const A = await buildRevision(REV);
 const B = new Uint8Array(await compileKernels(true));
 console.log(`A: ${REV} (${A.length} B), B: working tree (${B.length} B)`);
-const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1]!;
 
 for (const name of SHAPES) {
   const shape = BENCH_SHAPES.find((s) => s.name === name);
@@ -68,24 +68,9 @@ for (const name of SHAPES) {
     });
     if (outs[0]!.some((v, i) => !Object.is(v, outs[1]![i]))) throw new Error(`${name}: the builds differ at step ${t}: ${outs[0]!.slice(0, 4)} vs ${outs[1]!.slice(0, 4)}`);
   }
-  const runners = builds.map(({ k, state }) => () => k.step(state));
-  let calls = 1000;
-  for (;;) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < calls; i++) runners[0]!();
-    if (Number(process.hrtime.bigint() - t0) > 2e6) break;
-    calls *= 2;
-  }
-  const samples = runners.map(() => [] as number[]);
-  for (let r = 0; r < ROUNDS; r++) {
-    // Alternate which build goes first, so neither always runs on a cache the other warmed.
-    const order = r % 2 ? [1, 0] : [0, 1];
-    for (const i of order) {
-      const t0 = process.hrtime.bigint();
-      for (let c = 0; c < calls; c++) runners[i]!();
-      samples[i]!.push(Number(process.hrtime.bigint() - t0) / calls);
-    }
-  }
-  const [a, b] = samples.map(median) as [number, number];
+  const [a, b] = interleavedMedians(
+    builds.map(({ k, state }) => () => k.step(state)),
+    ROUNDS,
+  ) as [number, number];
   console.log(`${name}: A ${a.toFixed(0)} ns, B ${b.toFixed(0)} ns, B/A ${(b / a).toFixed(3)} (bit-exact over ${shape.steps} steps)`);
 }

@@ -22,6 +22,7 @@ import { IntEngine } from '../../src/runtime/int/engine.js';
 import { prepareIntModel } from '../../src/runtime/int/prepare.js';
 import { instantiateKernels, WasmKernels } from '../../src/runtime/wasm/kernels.js';
 import { Rng } from '../../src/util/rng.js';
+import { interleavedMedians } from './interleave.js';
 // @ts-expect-error: a plain .mjs build script without type declarations
 import { compileKernels } from '../../scripts/build-wasm.mjs';
 
@@ -69,7 +70,6 @@ async function build(patches: Patch[]): Promise<Uint8Array<ArrayBuffer>> {
   }
 }
 
-const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1]!;
 const binaries = await Promise.all(VARIANTS.map(([, p]) => build(p)));
 
 for (const name of SHAPES) {
@@ -90,23 +90,8 @@ for (const name of SHAPES) {
     runners.push(() => k.step(st));
   }
   runners.push(() => session.step());
-  // Calibrate calls per round to ~2 ms on the full step, then interleave.
-  let calls = 1000;
-  for (;;) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < calls; i++) runners[0]!();
-    if (Number(process.hrtime.bigint() - t0) > 2e6) break;
-    calls *= 2;
-  }
-  const samples = runners.map(() => [] as number[]);
-  for (let r = 0; r < ROUNDS; r++) {
-    runners.forEach((run, i) => {
-      const t0 = process.hrtime.bigint();
-      for (let c = 0; c < calls; c++) run();
-      samples[i]!.push(Number(process.hrtime.bigint() - t0) / calls);
-    });
-  }
-  const ns = samples.map(median);
+  // Calls per round calibrated to ~2 ms on the full step, then interleaved.
+  const ns = interleavedMedians(runners, ROUNDS);
   const full = ns[0]!;
   const api = ns[VARIANTS.length]!;
   console.log(`\n${name}: ns per step, median of ${ROUNDS} interleaved rounds`);

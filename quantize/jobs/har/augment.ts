@@ -22,7 +22,12 @@ export interface AugmentOptions {
   speed: number;
 }
 
-export const DEFAULT_AUGMENT: AugmentOptions = { rotationDeg: 15, intensity: 0.2, speed: 0.1 };
+/**
+ * Rotation up to 35°: people wear and hold the wrist differently (in HMP, the two men whose
+ * descents train the fold that tests f1 climb with the wrist turned by ~20° against everyone
+ * else); 15° left f1's descents to climbing (docs/har.md).
+ */
+export const DEFAULT_AUGMENT: AugmentOptions = { rotationDeg: 35, intensity: 0.2, speed: 0.1 };
 
 /** Rotation matrix (row-major 3×3) by `angle` radians about the unit vector (x, y, z). */
 export function rotationMatrix(x: number, y: number, z: number, angle: number): Float64Array {

@@ -109,12 +109,19 @@ export class FirmataBoard extends Duplex {
     this.version = o.version ?? { major: 2, minor: 5 };
     this.analogInputs = o.analogInputs ?? [0, 0, 0, 0, 0, 0];
     this.pins = Array.from({ length: PIN_COUNT }, (_, p) => ({ mode: defaultMode(p), value: 0 }));
-    // A freshly reset board announces itself, once someone listens.
-    process.nextTick(() => {
-      this.emit('open');
-      this.sendVersion();
-      this.sendFirmware();
-    });
+    // A freshly reset board announces itself once the host opens the port: here, when someone
+    // first listens for 'open' or 'data' (so a host that attaches later, e.g. after importing
+    // its Firmata library on use, still sees 'open', which johnny-five waits for).
+    const announce = (event: string | symbol): void => {
+      if (event !== 'open' && event !== 'data') return;
+      this.off('newListener', announce);
+      process.nextTick(() => {
+        this.emit('open');
+        this.sendVersion();
+        this.sendFirmware();
+      });
+    };
+    this.on('newListener', announce);
   }
 
   /** Modes a pin supports, with resolution bits, in CAPABILITY_RESPONSE order. */

@@ -9,8 +9,6 @@
  * gateway core for the whole alert; the PWM tone costs two writes.
  */
 import type { Duplex } from 'node:stream';
-import firmataIo from 'firmata-io';
-import five from 'johnny-five';
 import { EdgeRnnError } from '../errors.js';
 import type { Alert } from './alert.js';
 import type { Clock, TimerHandle } from './clock.js';
@@ -25,7 +23,11 @@ export interface AlertSink {
 
 export interface BoardSinkOptions {
   config: BoardConfig;
-  /** A Duplex stream speaking Firmata (a serial port, or firmware-sim's FirmataBoard); default: config.port through johnny-five. */
+  /**
+   * A Duplex stream speaking Firmata (a serial port, or firmware-sim's FirmataBoard); default:
+   * config.port through johnny-five. Its 'open' event must come after this call (johnny-five waits
+   * for it): hand over a port that is still opening, as a new SerialPort is.
+   */
   transport?: Duplex;
   clock: Clock;
   logger: Logger;
@@ -36,12 +38,16 @@ export interface BoardSinkOptions {
 /** Connects to the board (Firmata handshake) and returns a sink that drives the configured pins. */
 export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   const cfg = o.config;
+  if (!o.transport && cfg.port === undefined) {
+    throw new EdgeRnnError('GATEWAY_CONFIG', 'board.port must name a serial port (e.g. /dev/ttyACM0) when no board transport is given', { field: 'board.port' });
+  }
+  // Imported on use (~80 ms together), like MQTT.js in transport.ts.
+  const five = (await import('johnny-five')).default;
   let io: unknown;
   if (o.transport) {
     // firmata-io's Firmata class accepts a transport instance (any Duplex) in place of a port path.
+    const firmataIo = (await import('firmata-io')).default;
     io = new firmataIo.Firmata(o.transport, { reportVersionTimeout: 2000 });
-  } else if (cfg.port === undefined) {
-    throw new EdgeRnnError('GATEWAY_CONFIG', 'board.port must name a serial port (e.g. /dev/ttyACM0) when no board transport is given', { field: 'board.port' });
   }
   const board = new five.Board({ ...(io !== undefined ? { io } : { port: cfg.port! }), repl: false, debug: false, sigint: false, timeout: o.readyTimeoutMs ?? 10_000 });
   await new Promise<void>((resolve, reject) => {

@@ -9,7 +9,6 @@
  * t is the arrival time (ms since epoch) at the recorder.
  */
 import fs from 'node:fs';
-import mqtt from 'mqtt';
 import { EdgeRnnError } from '../errors.js';
 import type { Alert } from './alert.js';
 import { ManualClock } from './clock.js';
@@ -116,7 +115,8 @@ export async function recordTrace(o: RecordOptions): Promise<{ messages: number;
     bytes += Buffer.byteLength(s);
   };
   write(traceHeaderLine({ recordedAt: new Date(now()).toISOString(), broker: o.url.replace(/\/\/[^@/]*@/, '//'), topics: o.topics }));
-  const client = mqtt.connect(o.url, { ...mqttClientOptions({ broker: o.broker, url: o.url, clientId: `edgernn-record-${process.pid}-${now()}` }) });
+  const { connect } = await import('mqtt'); // on use: see mqttTransport
+  const client = connect(o.url, { ...mqttClientOptions({ broker: o.broker, url: o.url, clientId: `edgernn-record-${process.pid}-${now()}` }) });
   try {
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());

@@ -4,7 +4,7 @@
  * in-memory stand-in that replay uses to feed recorded messages through the same pipeline.
  */
 import fs from 'node:fs';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { EdgeRnnError } from '../errors.js';
 import type { BrokerConfig } from './config.js';
 
@@ -115,8 +115,13 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
     get connected() {
       return client?.connected === true;
     },
-    start(h: TransportHandlers): Promise<void> {
-      const c = mqtt.connect(o.url, mqttClientOptions(o));
+    async start(h: TransportHandlers): Promise<void> {
+      // MQTT.js is imported here, not at the top: importing it costs ~110 ms, which commands
+      // that never connect (edgernn info, run, --help) should not pay (test/gateway/lazy-imports.test.ts).
+      const { connect } = await import('mqtt');
+      // Ended while MQTT.js was loading: nothing to connect.
+      if (ended) return;
+      const c = connect(o.url, mqttClientOptions(o));
       client = c;
       c.on('message', (topic, payload) => h.message(topic, payload));
       c.on('close', () => h.close());

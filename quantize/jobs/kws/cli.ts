@@ -33,6 +33,7 @@ export function trainKwsOptionsFromFlags(args: string[]): { o: KwsJobOptions; va
       seed: { type: 'string' },
       cmn: { type: 'string' },
       festival: { type: 'string' },
+      'flite-f0': { type: 'string' },
       'cache-dir': { type: 'string' },
       windows: { type: 'string' },
       negatives: { type: 'string' },
@@ -59,6 +60,15 @@ export function trainKwsOptionsFromFlags(args: string[]): { o: KwsJobOptions; va
   if (typeof values.festival === 'string') {
     o.festivalVoices = values.festival === 'none' ? [] : values.festival === 'all' ? [...TRAINVAL_FESTIVAL_VOICES] : values.festival.split(',').map((s) => s.trim()).filter(Boolean);
     if (values.festival !== 'none') withFestival(o.corpora.extra, o.festivalVoices); // checks the voices (at least one) before any work
+  }
+  if (typeof values['flite-f0'] === 'string') {
+    const p = values['flite-f0'].split(',').map(Number);
+    if (p.length !== 2 || !p.every((x) => Number.isFinite(x) && x > 0 && x <= 3) || p[0]! > p[1]!) throw usageError(`--flite-f0 needs LOW,HIGH mean-F0 factors in (0, 3], got '${values['flite-f0']}'`);
+    // The extra corpus (awb, rms and festival) in a folder of its own, so the default one stays cached.
+    const args = [...o.corpora.extra, '--flite-f0', `${p[0]},${p[1]}`];
+    const i = args.indexOf('--out');
+    args[i + 1] = `${args[i + 1]}-f0-${p[0]}-${p[1]}`;
+    o.corpora.extra = args;
   }
   if (typeof values['cache-dir'] === 'string') o.cacheDir = values['cache-dir'];
   const windows = windowsFlag(values.windows);
@@ -94,6 +104,8 @@ options:
                        ${D.festivalVoices.join(',')}; all: ${TRAINVAL_FESTIVAL_VOICES.join(',')};
                        Debian festival and the voices' festvox packages, see npm run data:kws --
                        --help; none: without festival)
+  --flite-f0 LOW,HIGH  mean-F0 factors of the flite training voices awb and rms in the extra
+                       corpus (default 0.85,1.2; 1.9: a woman's pitch, ~200 Hz)
   --windows F,H|none   serve the model sliding windows of F frames every H, each from a reset
                        state (default ${D.slidingWindows ? `${D.slidingWindows.frames},${D.slidingWindows.hop}` : 'none'}); none: one never-reset session
   --cache-dir DIR      feature, stream and results cache (default ${D.cacheDir}); give concurrent

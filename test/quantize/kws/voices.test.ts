@@ -1,7 +1,8 @@
 /** The held-out rule, without synthesizing anything: kal16 and slt never reach train or validation. */
 import { describe, expect, it } from 'vitest';
 import { errorMessage } from '../../helpers/errors.js';
-import { checkKwsOptions, configHash, KWS_CORPUS_DEFAULTS, KWS_CORPUS_SMALL, planCorpus } from '../../../quantize/data/kws/corpus.js';
+import { checkKwsOptions, configHash, drawProsody, FLITE_F0_SCALE, KWS_CORPUS_DEFAULTS, KWS_CORPUS_SMALL, planCorpus } from '../../../quantize/data/kws/corpus.js';
+import { Rng } from '../../../src/util/rng.js';
 import {
   assertSplitIntegrity,
   assignSplits,
@@ -41,6 +42,25 @@ describe('held-out voices', () => {
     expect(speakers.test.map((s) => s.id)).toEqual(TEST_IDS);
     expect(configHash(o)).not.toBe(configHash({ ...o, festivalVoices: [] }));
     expect(errorMessage(() => checkKwsOptions({ ...o, festivalVoices: ['slt'] }), 'USAGE')).toMatch(/festivalVoices must be a subset of ked, it_lp, .*\(kal and slt are the held-out speakers\), got "slt"/);
+  });
+
+  it('fliteF0Scale widens the pitch of the training flite voices only; the held-out voices keep the default', () => {
+    const f0s = (voice: string, range?: [number, number]): number[] => {
+      const rng = new Rng(3);
+      return Array.from({ length: 400 }, () => (drawProsody(fliteSpeaker(voice), rng, range) as { f0Scale: number }).f0Scale);
+    };
+    const within = (v: number[], [lo, hi]: readonly [number, number]): boolean => v.every((x) => x >= lo && x <= hi);
+    expect(within(f0s('awb'), FLITE_F0_SCALE)).toBe(true);
+    const wide = f0s('rms', [0.85, 1.9]);
+    expect(within(wide, [0.85, 1.9])).toBe(true);
+    expect(wide.filter((x) => x > 1.5).length).toBeGreaterThan(100);
+    // Same draws for the test voices with or without the option.
+    for (const v of ['kal16', 'slt']) expect(f0s(v, [0.85, 1.9])).toEqual(f0s(v));
+    expect(within(f0s('slt', [0.85, 1.9]), FLITE_F0_SCALE)).toBe(true);
+    const o = { ...KWS_CORPUS_DEFAULTS, ...KWS_CORPUS_SMALL };
+    // Absent, the corpus keeps the hash it had before the option existed.
+    expect(configHash({ ...o, fliteF0Scale: [0.85, 1.9] })).not.toBe(configHash(o));
+    expect(errorMessage(() => checkKwsOptions({ ...o, fliteF0Scale: [1.9, 0.85] }), 'USAGE')).toMatch(/fliteF0Scale must be a \[low, high\] range within \(0, 3\], got \[1.9,0.85\]/);
   });
 
   it('festival voices of other languages say the keywords from respellings; English voices and other words as written', () => {

@@ -16,6 +16,8 @@ describe('train-kws arguments', () => {
     [['--windows', '5,6'], /--windows takes FRAMES,HOP with 1 <= HOP <= FRAMES/],
     [['--negatives=-5'], /--negatives needs an integer >= 0/],
     [['--negatives', 'many'], /--negatives needs an integer >= 0 and <= 100000, got 'many'/],
+    [['--flite-f0', '1.9,0.85'], /--flite-f0 needs LOW,HIGH mean-F0 factors in \(0, 3\], got '1.9,0.85'/],
+    [['--flite-f0', '1.2'], /--flite-f0 needs LOW,HIGH/],
     [['extra'], /.+/],
   ] as const) {
     it(`${args.join(' ')}: a usage error (exit 2)`, () => {
@@ -37,6 +39,15 @@ describe('train-kws arguments', () => {
     expect(trainKwsOptionsFromFlags(['--windows', '50,10']).o.slidingWindows).toEqual({ frames: 50, hop: 10 });
     expect(trainKwsOptionsFromFlags(['--negatives', '9000']).o.windows.negatives).toBe(9000);
     expect(trainKwsOptionsFromFlags([]).o.windows).toEqual(KWS_JOB_DEFAULTS.windows);
+  });
+
+  it('--flite-f0 reaches the extra corpus, in a cache directory of its own', () => {
+    const { o } = trainKwsOptionsFromFlags(['--flite-f0', '0.85,1.9']);
+    const extra = corpusArgs(o, 'extra');
+    expect(extra[extra.indexOf('--flite-f0') + 1]).toBe('0.85,1.9');
+    expect(extra[extra.indexOf('--out') + 1]).toBe(`.cache/kws-extra-f0-0.85-1.9-festival-${KWS_JOB_DEFAULTS.festivalVoices.join('-')}`);
+    expect(corpusArgs(o, 'main')).toEqual(corpusArgs(KWS_JOB_DEFAULTS, 'main'));
+    expect(corpusArgs(trainKwsOptionsFromFlags([]).o, 'extra')).not.toContain('--flite-f0');
   });
 
   it('festival voices go into the extra corpus, in a cache directory of its own; none leaves it as it was', () => {

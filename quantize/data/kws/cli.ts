@@ -41,6 +41,14 @@ options:
   --plan                      print the speakers and clip counts per split, synthesize nothing
   --json                      print the result as JSON`;
 
+/** --flite-f0 LOW,HIGH: mean-F0 factors in (0, 3]. */
+export function fliteF0Flag(v: unknown): [number, number] | undefined {
+  if (v === undefined) return undefined;
+  const p = String(v).split(',').map(Number);
+  if (p.length !== 2 || !p.every((x) => Number.isFinite(x) && x > 0 && x <= 3) || p[0]! > p[1]!) throw usageError(`--flite-f0 needs LOW,HIGH mean-F0 factors in (0, 3], got '${String(v)}'`);
+  return [p[0]!, p[1]!];
+}
+
 function listFlag(v: unknown): string[] | undefined {
   return typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
 }
@@ -84,11 +92,7 @@ export function kwsOptionsFromFlags(args: string[], cwd: string): { options: Kws
   set('espeakAccents', listFlag(f.accents));
   set('espeakVariants', listFlag(f.variants));
   set('festivalVoices', listFlag(f.festival));
-  if (f['flite-f0'] !== undefined) {
-    const p = String(f['flite-f0']).split(',').map(Number);
-    if (p.length !== 2 || !p.every((x) => Number.isFinite(x) && x > 0 && x <= 3) || p[0]! > p[1]!) throw usageError(`--flite-f0 needs LOW,HIGH mean-F0 factors in (0, 3], got '${String(f['flite-f0'])}'`);
-    o.fliteF0Scale = [p[0]!, p[1]!];
-  }
+  set('fliteF0Scale', fliteF0Flag(f['flite-f0']));
   if (f.snr !== undefined) {
     const p = String(f.snr).split(',').map(Number);
     if (p.length !== 2 || !p.every(Number.isFinite) || p[0]! > p[1]!) throw usageError(`--snr needs LOW,HIGH in dB, got '${String(f.snr)}'`);

@@ -15,6 +15,7 @@ import { readStreamDir, retuneKwsModel } from './retune.js';
 import { readCorpusIndex } from './features.js';
 import { jobStream } from './streams.js';
 import type { StreamScore } from './stream-eval.js';
+import { fliteF0Flag } from '../../data/kws/cli.js';
 import { TRAINVAL_FESTIVAL_VOICES } from '../../data/kws/voices.js';
 
 const D = KWS_JOB_DEFAULTS;
@@ -61,9 +62,8 @@ export function trainKwsOptionsFromFlags(args: string[]): { o: KwsJobOptions; va
     o.festivalVoices = values.festival === 'none' ? [] : values.festival === 'all' ? [...TRAINVAL_FESTIVAL_VOICES] : values.festival.split(',').map((s) => s.trim()).filter(Boolean);
     if (values.festival !== 'none') withFestival(o.corpora.extra, o.festivalVoices); // checks the voices (at least one) before any work
   }
-  if (typeof values['flite-f0'] === 'string') {
-    const p = values['flite-f0'].split(',').map(Number);
-    if (p.length !== 2 || !p.every((x) => Number.isFinite(x) && x > 0 && x <= 3) || p[0]! > p[1]!) throw usageError(`--flite-f0 needs LOW,HIGH mean-F0 factors in (0, 3], got '${values['flite-f0']}'`);
+  const p = fliteF0Flag(values['flite-f0']);
+  if (p !== undefined) {
     // The extra corpus (awb, rms and festival) in a folder of its own, so the default one stays cached.
     const args = [...o.corpora.extra, '--flite-f0', `${p[0]},${p[1]}`];
     const i = args.indexOf('--out');

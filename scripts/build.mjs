@@ -1,10 +1,13 @@
 // Bundles the library and the CLI with esbuild (fast enough to run before every test).
 //   dist/index.js          library, ESM, platform-neutral (Node 20 and browsers); kernels embedded
 //   dist/runtime.js        the lean runtime entry (edgernn/runtime): load and run .ern models
+//   dist/runtime.cjs       the same runtime as CommonJS (require('edgernn/runtime'))
+//   dist/runtime-cached.js the runtime compiled with a V8 code cache (edgernn/runtime/cached, Node)
 //   dist/gateway.js        the MQTT gateway (edgernn/gateway, Node)
 //   dist/edgernn.browser.js  same, with its dependencies bundled, for a <script type="module">
 //   dist/cli.js            the `edgernn` command (Node)
 import * as esbuild from 'esbuild';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 
 const common = { bundle: true, format: 'esm', target: 'es2022', logLevel: 'warning', sourcemap: true };
@@ -12,6 +15,7 @@ await Promise.all([
   esbuild.build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.js', platform: 'neutral', packages: 'external' }),
   // Self-contained (no imports left): the checksum is hashed in the kernels, so no @noble/hashes.
   esbuild.build({ ...common, entryPoints: ['src/runtime/index.ts'], outfile: 'dist/runtime.js', platform: 'neutral', minify: true }),
+  esbuild.build({ ...common, entryPoints: ['src/runtime/index.ts'], outfile: 'dist/runtime.cjs', platform: 'neutral', minify: true, format: 'cjs' }),
   esbuild.build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/edgernn.browser.js', platform: 'browser', external: ['onnxruntime-web'] }),
   esbuild.build({ ...common, entryPoints: ['src/gateway/index.ts'], outfile: 'dist/gateway.js', platform: 'node', packages: 'external' }),
   esbuild.build({
@@ -23,6 +27,17 @@ await Promise.all([
     banner: { js: '#!/usr/bin/env node' },
   }),
 ]);
+// The cached entry keys its code cache by the runtime.cjs it was built with.
+const runtimeCjs = fs.readFileSync('dist/runtime.cjs');
+const fingerprint = { sha256: createHash('sha256').update(runtimeCjs).digest('hex'), bytes: runtimeCjs.length };
+await esbuild.build({
+  ...common,
+  entryPoints: ['src/runtime/code-cache.ts'],
+  outfile: 'dist/runtime-cached.js',
+  platform: 'node',
+  packages: 'external',
+  define: { __EDGERNN_RUNTIME_CJS__: JSON.stringify(fingerprint) },
+});
 // esbuild keeps the entry's own shebang line too; leave exactly one.
 const cli = fs.readFileSync('dist/cli.js', 'utf8').replace(/^(#!.*\n)(#!.*\n)/, '$1');
 fs.writeFileSync('dist/cli.js', cli);

@@ -293,7 +293,8 @@ function packageRoot(): string {
 }
 
 interface ColdStart {
-  tool: 'edgernn' | 'ort-web';
+  /** edgernn-cached: edgernn/runtime/cached, the later starts (its code cache written by a first start). */
+  tool: 'edgernn' | 'edgernn-cached' | 'ort-web';
   median_ms: number;
   rss_growth_mib: number;
   /**
@@ -322,23 +323,29 @@ function ortWebUrl(): string {
 function coldStarts(dir: string, shape: BenchShape, spec: ModelSpec, int8Bytes: Uint8Array, runs: number): ColdStart[] {
   // The lean runtime entry (edgernn/runtime) is what a gateway imports.
   const indexUrl = pathToFileURL(path.join(packageRoot(), 'dist', 'runtime.js')).href;
+  const cachedUrl = pathToFileURL(path.join(packageRoot(), 'dist', 'runtime-cached.js')).href;
   fs.writeFileSync(path.join(dir, 'model.ern'), int8Bytes);
   fs.writeFileSync(path.join(dir, 'model.onnx'), exportOnnx(spec));
   const init = onnxInitialState(spec);
   // RssAnon / RssFile in MiB, or {} where /proc/self/status does not exist.
   const status = `const split = () => { try { return Object.fromEntries(readFileSync('/proc/self/status', 'utf8').split('\\n').filter((l) => /^Rss(Anon|File):/.test(l)).map((l) => [l.slice(3, 7).toLowerCase(), parseInt(l.split(':')[1]) / 1024])); } catch { return {}; } };`;
   const report = `const s1 = split(); console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss - rss0, anon: s1.anon - s0.anon, file: s1.file - s0.file }));`;
-  const probe = {
-    edgernn: `
+  const edgernnProbe = (load: string) => `
 const { readFileSync } = await import('node:fs');
 ${status}
 const s0 = split(); const rss0 = process.memoryUsage().rss; const t0 = performance.now();
-const { createRuntime } = await import(${JSON.stringify(indexUrl)});
+${load}
 const rt = await createRuntime();
 const m = await rt.load(new Uint8Array(readFileSync(${JSON.stringify(path.join(dir, 'model.ern'))})));
 m.session().step(new Float32Array(${shape.inputSize}));
 const ms = performance.now() - t0;
-${report}`,
+${report}`;
+  const probe = {
+    edgernn: edgernnProbe(`const { createRuntime } = await import(${JSON.stringify(indexUrl)});`),
+    'edgernn-cached': edgernnProbe(
+      `const { createRuntime, codeCache } = (await import(${JSON.stringify(cachedUrl)})).importCachedRuntime({ dir: ${JSON.stringify(path.join(dir, 'code-cache'))} });
+if (process.argv[2] === 'hit' && codeCache.state !== 'hit') throw new Error('code cache ' + codeCache.state + ': ' + codeCache.reason);`,
+    ),
     'ort-web': `
 const { readFileSync } = await import('node:fs');
 ${status}
@@ -354,26 +361,37 @@ const ms = performance.now() - t0;
 ${report}`,
   };
   const out: ColdStart[] = [];
-  for (const tool of ['edgernn', 'ort-web'] as const) {
-    const file = path.join(dir, `${tool}-probe.mjs`);
-    fs.writeFileSync(file, probe[tool]);
-    const ms: number[] = [];
-    const rss: number[] = [];
-    const anon: number[] = [];
-    const fileMib: number[] = [];
-    for (let i = 0; i < runs; i++) {
+  const tools = ['edgernn', 'edgernn-cached', 'ort-web'] as const;
+  const probeFile = (tool: (typeof tools)[number]) => path.join(dir, `${tool}-probe.mjs`);
+  for (const tool of tools) fs.writeFileSync(probeFile(tool), probe[tool]);
+  const runProbe = (tool: (typeof tools)[number], arg = '') =>
+    JSON.parse(execFileSync(process.execPath, [probeFile(tool), arg], { encoding: 'utf8', cwd: process.cwd(), stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop()!);
+  try {
+    runProbe('edgernn-cached'); // the first start, which writes the code cache the others read
+  } catch {
+    // reported below as no edgernn-cached runs
+  }
+  const samples = new Map(tools.map((t) => [t, { ms: [] as number[], rss: [] as number[], anon: [] as number[], file: [] as number[], failed: false }]));
+  // Round robin, so a change in machine load touches every tool alike.
+  for (let i = 0; i < runs; i++) {
+    for (const tool of tools) {
+      const x = samples.get(tool)!;
+      if (x.failed) continue;
       try {
-        const r = JSON.parse(execFileSync(process.execPath, [file], { encoding: 'utf8', cwd: process.cwd(), stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop()!);
-        ms.push(r.ms);
-        rss.push(r.rss / 2 ** 20);
+        const r = runProbe(tool, 'hit');
+        x.ms.push(r.ms);
+        x.rss.push(r.rss / 2 ** 20);
         if (Number.isFinite(r.anon) && Number.isFinite(r.file)) {
-          anon.push(r.anon);
-          fileMib.push(r.file);
+          x.anon.push(r.anon);
+          x.file.push(r.file);
         }
       } catch {
-        break; // tool not installed or probe failed: report what we have
+        x.failed = true; // tool not installed or probe failed: report what we have
       }
     }
+  }
+  for (const tool of tools) {
+    const { ms, rss, anon, file: fileMib } = samples.get(tool)!;
     if (ms.length) {
       const c: ColdStart = { tool, median_ms: median(ms), rss_growth_mib: median(rss) };
       if (anon.length === ms.length) Object.assign(c, { rss_anon_mib: median(anon), rss_file_mib: median(fileMib) });
@@ -422,7 +440,8 @@ export function renderTables(results: BenchResult[], extra: { wasm: { simd: numb
   lines.push(`Session state: ${Object.entries(extra.state).map(([k, v]) => `${k} ${v} B`).join(', ')}.`);
   for (const c of extra.cold) {
     const split = c.rss_anon_mib !== undefined ? ` (allocated ${c.rss_anon_mib.toFixed(1)} MiB, file pages ${c.rss_file_mib!.toFixed(1)} MiB)` : '';
-    lines.push(`Cold start (import + instantiate + load + first step, ${c.tool}): ${c.median_ms.toFixed(1)} ms median; RSS growth ${c.rss_growth_mib.toFixed(1)} MiB${split}.`);
+    const tool = c.tool === 'edgernn-cached' ? 'edgernn/runtime/cached, its code cache written by an earlier start' : c.tool;
+    lines.push(`Cold start (import + instantiate + load + first step, ${tool}): ${c.median_ms.toFixed(1)} ms median; RSS growth ${c.rss_growth_mib.toFixed(1)} MiB${split}.`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,179 @@
+/**
+ * edgernn/runtime/cached (src/runtime/code-cache.ts): the runtime compiled with a V8 code cache.
+ * Fresh Node processes on the built files: a first start writes the cache, later starts read it;
+ * every start computes the same outputs as the runtime itself; damaged, foreign and unsafe caches
+ * are refused with the reason, never run. And the checksum's WebAssembly against its reference.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cacheChecksum, cacheChecksumRef, cacheDamage, encodeCache } from '../../src/runtime/code-cache.js';
+import { createRuntime } from '../../src/runtime/index.js';
+import { Rng } from '../../src/util/rng.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const MODEL = path.join(ROOT, 'models/har.ern');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-code-cache-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('the cache file checksum', () => {
+  it('the WebAssembly checksum equals the BigInt reference, whole words or not, across memory pages', () => {
+    const rng = new Rng(11);
+    for (const n of [0, 1, 7, 8, 9, 63, 64, 65, 1000, 65536, 3 * 65536 + 5]) {
+      const b = new Uint8Array(n).map(() => rng.int(0, 255));
+      expect(cacheChecksum(b), `${n} bytes`).toBe(cacheChecksumRef(b));
+    }
+  });
+
+  it('a changed byte anywhere changes it; cacheDamage names the defect of each kind of file', () => {
+    const rng = new Rng(12);
+    const data = new Uint8Array(5000).map(() => rng.int(0, 255));
+    const file = encodeCache(data);
+    expect(cacheDamage(file)).toBeUndefined();
+    for (let k = 0; k < 40; k++) {
+      const bad = file.slice();
+      bad[16 + rng.int(0, data.length - 1)]! ^= 1 << rng.int(0, 7);
+      expect(cacheDamage(bad)).toMatch(/^damaged \(checksum [0-9a-f]{16}, expected [0-9a-f]{16}\)$/);
+    }
+    expect(cacheDamage(file.subarray(0, 16))).toMatch(/truncated \(16 bytes/);
+    expect(cacheDamage(new Uint8Array(0))).toMatch(/truncated \(0 bytes/);
+    const magic = file.slice();
+    magic[0] = 0;
+    expect(cacheDamage(magic)).toMatch(/bad magic/);
+    const format = file.slice();
+    format[4] = 2;
+    expect(cacheDamage(format)).toBe('format 2, expected 1');
+  });
+});
+
+/** A fresh process on dist/runtime-cached.js: the cache state and a few steps' outputs. */
+function start(dir: string, opts: { flags?: string[]; saveOnExit?: boolean; save?: boolean; entry?: string } = {}) {
+  const entry = opts.entry ?? path.join(ROOT, 'dist/runtime-cached.js');
+  const probe = path.join(tmp, 'probe.mjs');
+  fs.writeFileSync(
+    probe,
+    `import { readFileSync } from 'node:fs';
+const { importCachedRuntime } = await import(${JSON.stringify(entry)});
+const R = importCachedRuntime({ dir: process.argv[2], saveOnExit: process.argv[3] !== 'no-save' });
+const m = await (await R.createRuntime()).load(new Uint8Array(readFileSync(${JSON.stringify(MODEL)})));
+const s = m.session(); const out = [];
+for (let t = 0; t < 5; t++) out.push(Array.from(s.step(new Float32Array(m.inputSize).map((_, i) => Math.sin(t + i)))));
+const saved = process.argv[4] === 'save' ? R.codeCache.save() : undefined;
+console.log(JSON.stringify({ state: R.codeCache.state, reason: R.codeCache.reason, file: R.codeCache.file, out, saved }));
+`,
+  );
+  const args = [...(opts.flags ?? []), probe, dir, opts.saveOnExit === false ? 'no-save' : '', opts.save ? 'save' : ''];
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { state: string; reason?: string; file: string | null; out: number[][]; saved?: { saved: boolean; bytes?: number } };
+}
+
+/** The same steps on the runtime imported as usual (the oracle). */
+async function expected(): Promise<number[][]> {
+  const m = await (await createRuntime()).load(new Uint8Array(fs.readFileSync(MODEL)));
+  const s = m.session();
+  const out: number[][] = [];
+  for (let t = 0; t < 5; t++) out.push(Array.from(s.step(new Float32Array(m.inputSize).map((_, i) => Math.sin(t + i)))));
+  return out;
+}
+
+describe('edgernn/runtime/cached in fresh processes', () => {
+  it('a first start writes the cache (0600 in a 0700 directory), later starts read it, all with the runtime outputs', async () => {
+    const want = await expected();
+    const dir = path.join(tmp, 'a', 'cache');
+    const first = start(dir);
+    expect(first.state).toBe('miss');
+    expect(first.out).toEqual(want);
+    expect(fs.statSync(first.file!).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    for (let i = 0; i < 2; i++) {
+      const later = start(dir);
+      expect(later).toMatchObject({ state: 'hit', file: first.file });
+      expect(later.out).toEqual(want);
+    }
+  });
+
+  it('a damaged cache is refused before V8 sees it, compiled over and rewritten', async () => {
+    const want = await expected();
+    const dir = path.join(tmp, 'b');
+    const { file } = start(dir);
+    const bytes = fs.readFileSync(file!);
+    const rng = new Rng(13);
+    for (let k = 0; k < 3; k++) {
+      const bad = Buffer.from(bytes);
+      bad[16 + rng.int(0, bytes.length - 17)]! ^= 1 << rng.int(0, 7);
+      fs.writeFileSync(file!, bad);
+      const r = start(dir);
+      expect(r.state).toBe('rejected');
+      expect(r.reason).toMatch(/damaged \(checksum/);
+      expect(r.out).toEqual(want);
+      expect(start(dir).state).toBe('hit'); // rewritten at exit
+    }
+    fs.writeFileSync(file!, bytes.subarray(0, 9));
+    expect(start(dir)).toMatchObject({ state: 'rejected', reason: expect.stringMatching(/truncated/) });
+  });
+
+  it("a well-framed file V8 refuses (another V8, other flags, not a code cache) is compiled over", async () => {
+    const dir = path.join(tmp, 'c');
+    const { file } = start(dir);
+    fs.writeFileSync(file!, encodeCache(new Uint8Array(fs.statSync(file!).size - 16).fill(7)));
+    const r = start(dir);
+    expect(r).toMatchObject({ state: 'rejected', reason: expect.stringMatching(/V8 rejected the file/) });
+    expect(r.out).toEqual(await expected());
+    expect(start(dir).state).toBe('hit');
+  });
+
+  it('processes started with other flags keep a cache file each', () => {
+    const dir = path.join(tmp, 'd');
+    const plain = start(dir);
+    const flagged = start(dir, { flags: ['--stack-size=2000'] });
+    expect(flagged.state).toBe('miss');
+    expect(flagged.file).not.toBe(plain.file);
+    expect(start(dir).state).toBe('hit');
+    expect(start(dir, { flags: ['--stack-size=2000'] }).state).toBe('hit');
+  });
+
+  it('saveOnExit: false writes nothing until codeCache.save()', () => {
+    const dir = path.join(tmp, 'e');
+    const r = start(dir, { saveOnExit: false });
+    expect(r.state).toBe('miss');
+    expect(fs.existsSync(r.file!)).toBe(false);
+    const saved = start(dir, { saveOnExit: false, save: true });
+    expect(saved.saved).toMatchObject({ saved: true });
+    expect(fs.statSync(saved.file!).size).toBe(saved.saved!.bytes);
+    expect(start(dir, { saveOnExit: false }).state).toBe('hit');
+  });
+
+  it('refuses a directory every user can write or another user owns, and keeps working without a cache', async () => {
+    const dir = path.join(tmp, 'f');
+    fs.mkdirSync(dir);
+    fs.chmodSync(dir, 0o777);
+    const r = start(dir);
+    expect(r).toMatchObject({ state: 'off', file: null, reason: expect.stringMatching(/writable by every user/) });
+    expect(r.out).toEqual(await expected());
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('is off, with the reason, when runtime.cjs is not the file it was built with', async () => {
+    const dist = path.join(tmp, 'dist');
+    fs.mkdirSync(dist);
+    fs.copyFileSync(path.join(ROOT, 'dist/runtime-cached.js'), path.join(dist, 'runtime-cached.js'));
+    fs.writeFileSync(path.join(dist, 'runtime.cjs'), `${fs.readFileSync(path.join(ROOT, 'dist/runtime.cjs'), 'utf8')}\n;`);
+    const r = start(path.join(tmp, 'g'), { entry: path.join(dist, 'runtime-cached.js') });
+    expect(r).toMatchObject({ state: 'off', file: null, reason: expect.stringMatching(/not the file this entry was built with/) });
+    expect(r.out).toEqual(await expected());
+  });
+
+  it("require('edgernn/runtime') gives the same runtime as CommonJS", async () => {
+    const req = createRequire(path.join(ROOT, 'package.json'));
+    const R = req('edgernn/runtime') as typeof import('../../src/runtime/index.js');
+    const m = await (await R.createRuntime()).load(new Uint8Array(fs.readFileSync(MODEL)));
+    const s = m.session();
+    const out: number[][] = [];
+    for (let t = 0; t < 5; t++) out.push(Array.from(s.step(new Float32Array(m.inputSize).map((_, i) => Math.sin(t + i)))));
+    expect(out).toEqual(await expected());
+  });
+});

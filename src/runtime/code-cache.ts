@@ -187,17 +187,24 @@ const hex = (v: bigint): string => v.toString(16).padStart(16, '0');
  * h ^= h >>> 29 per little-endian word w, from FNV-1a 64's offset basis and prime. Every step is
  * a bijection of h, so a change of any one word always changes the result. In JavaScript it
  * would cost 3 ms in a fresh process (a cold loop over 145 KB); this hand-assembled WebAssembly
- * function (114 bytes, below) takes a fraction of that. Plain twin: cacheChecksumRef.
+ * function (101 bytes, below) runs it over one 64 KiB page at a time. Plain twin: cacheChecksumRef.
  */
 export function cacheChecksum(bytes: Uint8Array): bigint {
-  const words = Math.ceil(bytes.length / 8);
   checksumModule ??= new WebAssembly.Module(CHECKSUM_WASM);
-  const { m, h } = new WebAssembly.Instance(checksumModule).exports as { m: WebAssembly.Memory; h: (ptr: number, words: number) => bigint };
-  const need = Math.ceil((words * 8) / 65536);
-  if (need > 1) m.grow(need - 1);
-  new Uint8Array(m.buffer).set(bytes); // the rest of the last word stays zero (fresh memory)
-  return BigInt.asUintN(64, h(0, words));
+  const { m, h } = new WebAssembly.Instance(checksumModule).exports as { m: WebAssembly.Memory; h: (ptr: number, words: number, h: bigint) => bigint };
+  const page = new Uint8Array(m.buffer);
+  let acc = 0xcbf29ce484222325n;
+  for (let at = 0; at < bytes.length; at += PAGE) {
+    const chunk = bytes.subarray(at, at + PAGE);
+    page.set(chunk);
+    const words = Math.ceil(chunk.length / 8);
+    page.fill(0, chunk.length, words * 8); // the last word's padding
+    acc = h(0, words, acc);
+  }
+  return BigInt.asUintN(64, acc);
 }
+
+const PAGE = 65536;
 
 /** cacheChecksum in plain BigInt arithmetic (the reference its test compares with). */
 export function cacheChecksumRef(bytes: Uint8Array): bigint {
@@ -216,8 +223,7 @@ let checksumModule: WebAssembly.Module | undefined;
 
 /**
  * (module (memory (export "m") 1)
- *   (func (export "h") (param $p i32) (param $n i32) (result i64) (local $h i64)
- *     (local.set $h (i64.const 0xcbf29ce484222325))
+ *   (func (export "h") (param $p i32) (param $n i32) (param $h i64) (result i64)
  *     (block (loop
  *       (br_if 1 (i32.eqz (local.get $n)))
  *       (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load (local.get $p))) (i64.const 0x100000001b3)))
@@ -230,12 +236,11 @@ let checksumModule: WebAssembly.Module | undefined;
 // prettier-ignore
 const CHECKSUM_WASM = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, // magic, version
-  1, 7, 1, 96, 2, 127, 127, 1, 126, // type: (i32, i32) -> i64
+  1, 8, 1, 96, 3, 127, 127, 126, 1, 126, // type: (i32, i32, i64) -> i64
   3, 2, 1, 0, // function 0 has type 0
   5, 3, 1, 0, 1, // memory: min 1 page
   7, 9, 2, 1, 109, 2, 0, 1, 104, 0, 0, // exports "m" (memory 0), "h" (function 0)
-  10, 75, 1, 73, 1, 1, 126, // code: one body, one i64 local
-  66, 165, 198, 136, 161, 200, 156, 167, 249, 75, 33, 2, // h = offset basis
+  10, 61, 1, 59, 0, // code: one body, no locals
   2, 64, 3, 64, 32, 1, 69, 13, 1, // block, loop, br_if n == 0
   32, 2, 32, 0, 41, 3, 0, 133, 66, 179, 131, 128, 128, 128, 32, 126, 33, 2, // h = (h ^ load(p)) * prime
   32, 2, 32, 2, 66, 29, 136, 133, 33, 2, // h ^= h >>> 29

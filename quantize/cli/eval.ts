@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { AUDIO_FRONTEND_KINDS, BACKENDS, createRuntime, EdgeRnnError, type BackendChoice, type ImuFrontendSpec, type ModelSpec } from '../../src/index.js';
+import { AUDIO_FRONTEND_KINDS, BACKENDS, createRuntime, durationModelOf, EdgeRnnError, SEGMENT_DURATION_KEY, type BackendChoice, type ImuFrontendSpec, type ModelSpec } from '../../src/index.js';
 import type { CliContext } from '../../src/cli/framework.js';
 import { choiceFlag, parseFlags, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
@@ -26,7 +26,8 @@ Each job's own data format, chosen by the model's front end when --data is a fol
   mfcc/logmel  a folder of <label>/<clip>.wav (Speech Commands layout; _unknown_, _silence_
   (kws)        included) or a corpus split of npm run data:kws: clip accuracy, per class and voice
   imu (har)    an HMP dataset root (<Activity>/Accelerometer-...-<volunteer>.txt): accuracy per
-               recording (mean window posterior) and per window
+               recording (mean window posterior) and per window; with the recording's length
+               too when the manifest has a duration model (extra.segmentDuration)
   series       NAB: use edgernn nab (windows, profiles, normalized scores)
 
 ${DATA_HELP}`,
@@ -83,12 +84,23 @@ async function evalHmpFolder(model: string, spec: ModelSpec, data: string, backe
   const ds = loadHmp(root, { activities });
   const rt = await createRuntime();
   const scores = await scoreRecordings(rt, spec, spec.input.frontend as unknown as ImuFrontendSpec, ds.recordings, { backend: backend === 'float' ? 'auto' : backend });
-  const rep = harReports(scores);
+  const duration = durationModelOf(spec);
+  const rep = harReports(scores, duration);
   const e: ModelEvaluation = { task: spec.task, precision: spec.precision, backend: backend === 'float' ? 'auto' : backend, samples: rep.recording.samples, classification: rep.recording };
+  const L = rep.withLength;
   if (json) {
-    ctx.stdout.write(`${JSON.stringify({ ...evaluationJson(model, spec.name, e, data), windows: { samples: rep.window.samples, accuracy: rep.window.accuracy, macroF1: rep.window.macroF1 } })}\n`);
+    ctx.stdout.write(
+      `${JSON.stringify({
+        ...evaluationJson(model, spec.name, e, data),
+        windows: { samples: rep.window.samples, accuracy: rep.window.accuracy, macroF1: rep.window.macroF1 },
+        ...(L ? { withLength: { accuracy: L.accuracy, macroF1: L.macroF1, perClass: L.perClass, confusion: L.confusion } } : {}),
+      })}\n`,
+    );
   } else {
-    ctx.stdout.write(`${formatEvaluation(model, e)}\n  per window: accuracy ${(100 * rep.window.accuracy).toFixed(2)}% over ${rep.window.samples} windows\n`);
+    const length = L
+      ? `\n  with each recording's length (the manifest's ${SEGMENT_DURATION_KEY}): accuracy ${(100 * L.accuracy).toFixed(2)}%, macro F1 ${L.macroF1.toFixed(3)}`
+      : '';
+    ctx.stdout.write(`${formatEvaluation(model, e)}\n  per window: accuracy ${(100 * rep.window.accuracy).toFixed(2)}% over ${rep.window.samples} windows${length}\n`);
   }
   return 0;
 }

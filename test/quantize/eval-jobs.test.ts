@@ -52,9 +52,14 @@ describe('edgernn eval models/har.ern --data <HMP folder>', () => {
     fs.mkdirSync(path.join(root, 'Brush_teeth')); // an activity outside the model's classes: skipped
     const r = await run('eval', 'models/har.ern', '--data', root, '--json', '--backend', 'scalar');
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.out) as { samples: number; accuracy: number; labels: string[]; confusion: number[][]; windows: { samples: number; accuracy: number } };
+    const j = JSON.parse(r.out) as { samples: number; accuracy: number; labels: string[]; confusion: number[][]; windows: { samples: number; accuracy: number }; withLength: { accuracy: number; confusion: number[][] } };
     expect(j.samples).toBe(12);
     expect(j.confusion.flat().reduce((a, b) => a + b, 0)).toBe(12);
+    // the manifest's recording-length model labels the same 12 recordings a second way
+    expect(j.withLength.confusion.flat().reduce((a, b) => a + b, 0)).toBe(12);
+    expect(j.withLength.accuracy).toBeGreaterThanOrEqual(0);
+    const text = await run('eval', 'models/har.ern', '--data', root, '--backend', 'scalar');
+    expect(text.out).toMatch(/with each recording's length \(the manifest's segmentDuration\): accuracy \d+\.\d\d%/);
     expect(j.windows.samples).toBeGreaterThan(12);
     expect(j.accuracy).toBeGreaterThanOrEqual(0);
     expect(j.labels).toContain('walk');

@@ -11,10 +11,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseFlags, numberFlag, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
-import { createRuntime, decodeModel, encodeModel, type ModelSpec } from '../../../src/index.js';
+import { classifySegment, createRuntime, SEGMENT_DURATION_KEY, decodeModel, encodeModel, type DurationModel, type ModelSpec } from '../../../src/index.js';
 import { codeCommit, createdAt, round } from '../../cli/common.js';
 import { HAR_CLASSES, HAR_EXCLUDED } from './classes.js';
-import { crossValidationModels, defaultCacheDir, scoreFolds, summarizeCv, type CvOptions, type CvSummary, type FoldModels } from './cv.js';
+import { crossValidationModels, defaultCacheDir, recordingDurations, scoreFolds, summarizeCv, type CvOptions, type CvSummary, type FoldModels } from './cv.js';
 import { HMP_RATE_HZ, HMP_SOURCE, loadHmp, type HmpDataset } from './hmp.js';
 import { DEFAULT_HAR_RECIPE, trainHar, type HarRecipe } from './pipeline.js';
 import { argmax, meanPosterior } from './score.js';
@@ -122,10 +122,14 @@ function manifestMetrics(run: CvRun, folds: number): Record<string, unknown> {
     confusion: rep.confusion,
   });
   return {
-    protocol: `leave-subjects-out, ${folds} folds by volunteer (GroupKFold rule), every recording of the ${HAR_CLASSES.length} classes predicted once by a model that never saw its volunteer; recording label = argmax of the mean window posterior`,
-    int8: { recording: cls(run.summary.int8.recording), window: { accuracy: r4(run.summary.int8.window.accuracy), macroF1: r4(run.summary.int8.window.macroF1) } },
+    protocol: `leave-subjects-out, ${folds} folds by volunteer (GroupKFold rule), every recording of the ${HAR_CLASSES.length} classes predicted once by a model that never saw its volunteer; recording label = argmax of the mean window posterior; withLength: argmax of ln(mean posterior) + ln N(ln seconds) of the fold's per-class recording-length model (fitted on its training volunteers)`,
+    int8: {
+      recording: cls(run.summary.int8.recording),
+      withLength: cls(run.summary.int8.withLength),
+      window: { accuracy: r4(run.summary.int8.window.accuracy), macroF1: r4(run.summary.int8.window.macroF1) },
+    },
     float: { recording: { accuracy: r4(run.summary.float.recording.accuracy), macroF1: r4(run.summary.float.recording.macroF1) }, window: { accuracy: r4(run.summary.float.window.accuracy) } },
-    perFold: run.summary.perFold.map((f) => ({ fold: f.fold, test: f.test, recordings: f.recordings, int8: r4(f.int8Recording), float: r4(f.floatRecording) })),
+    perFold: run.summary.perFold.map((f) => ({ fold: f.fold, test: f.test, recordings: f.recordings, int8: r4(f.int8Recording), int8WithLength: r4(f.int8WithLength), float: r4(f.floatRecording) })),
     streaming: {
       perRecording: run.perRecording.map((s) => ({ smoothing: s.variant, window: r4(s.windowAccuracy), recording: r4(s.recordingAccuracy) })),
       continuous: run.continuous.map((s) => ({ smoothing: s.variant, window: r4(s.windowAccuracy), recording: r4(s.recordingAccuracy) })),
@@ -138,7 +142,7 @@ function report(run: CvRun, title: string): string {
   return [
     `## ${title}`,
     '',
-    headlineTable([{ name: title, s: run.summary }]),
+    headlineTable([{ name: title, s: run.summary }], { length: true }),
     '',
     '### Per class (recordings)',
     '',
@@ -147,6 +151,10 @@ function report(run: CvRun, title: string): string {
     '### Confusion (int8, recordings)',
     '',
     confusionTable(run.summary.int8.recording),
+    '',
+    "### Confusion (int8, recordings, with their length: each fold's duration model)",
+    '',
+    confusionTable(run.summary.int8.withLength),
     '',
     '### Per class (windows)',
     '',
@@ -208,6 +216,8 @@ async function train(values: Record<string, unknown>, ctx: CliContext): Promise<
   const commit = codeCommit();
   const spec: ModelSpec = {
     ...tr.int8,
+    // How long each activity lasts, for labelling whole recordings or segments (src/detectors/har/duration.ts).
+    extra: { ...tr.int8.extra, [SEGMENT_DURATION_KEY]: recordingDurations(l.ds.recordings, tr.frontend.inputRateHz) },
     name: 'har',
     version: '1.0.0',
     task: 'har',
@@ -274,34 +284,48 @@ function seedList(list: string): number[] {
 async function seedReport(seeds: number[], recipe: HarRecipe, l: Loaded, json: boolean, ctx: CliContext): Promise<number> {
   const rt = await createRuntime();
   const C = HAR_CLASSES.length;
-  const pooled = new Map<string, { y: number; sum: Float64Array }>();
-  const rows: { seed: number; accuracy: number }[] = [];
+  const pooled = new Map<string, { y: number; sum: Float64Array; seconds: number; duration: DurationModel }>();
+  const rows: { seed: number; accuracy: number; withLength: number }[] = [];
   for (const seed of seeds) {
-    const scores = (await scoreFolds(rt, l.ds, cv(l, { ...recipe, seed }, ctx))).flatMap((f) => f.int8);
+    const folds = await scoreFolds(rt, l.ds, cv(l, { ...recipe, seed }, ctx));
     let ok = 0;
-    for (const s of scores) {
-      const m = meanPosterior(s, C);
-      if (argmax(m) === s.y) ok++;
-      const e = pooled.get(s.file) ?? { y: s.y, sum: new Float64Array(C) };
-      for (let c = 0; c < C; c++) e.sum[c] = e.sum[c]! + m[c]!;
-      pooled.set(s.file, e);
+    let okLength = 0;
+    let n = 0;
+    for (const f of folds) {
+      for (const s of f.int8) {
+        const m = meanPosterior(s, C);
+        if (argmax(m) === s.y) ok++;
+        if (classifySegment(m, s.seconds, f.duration) === s.y) okLength++;
+        n++;
+        const e = pooled.get(s.file) ?? { y: s.y, sum: new Float64Array(C), seconds: s.seconds, duration: f.duration };
+        for (let c = 0; c < C; c++) e.sum[c] = e.sum[c]! + m[c]!;
+        pooled.set(s.file, e);
+      }
     }
-    rows.push({ seed, accuracy: ok / scores.length });
+    rows.push({ seed, accuracy: ok / n, withLength: okLength / n });
   }
   let ok = 0;
-  for (const e of pooled.values()) if (argmax(e.sum) === e.y) ok++;
-  const accs = rows.map((r) => r.accuracy);
-  const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
-  const sd = Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / (accs.length - 1));
+  let okLength = 0;
+  for (const e of pooled.values()) {
+    if (argmax(e.sum) === e.y) ok++;
+    if (classifySegment(e.sum.map((v) => v / seeds.length), e.seconds, e.duration) === e.y) okLength++;
+  }
+  const spread = (accs: number[]) => {
+    const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
+    return { mean, sd: Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / (accs.length - 1)) };
+  };
+  const { mean, sd } = spread(rows.map((r) => r.accuracy));
+  const length = spread(rows.map((r) => r.withLength));
   const ensemble = ok / pooled.size;
+  const ensembleWithLength = okLength / pooled.size;
   if (json) {
-    ctx.stdout.write(`${JSON.stringify({ seeds: rows, mean, sd, ensemble, recordings: pooled.size })}
+    ctx.stdout.write(`${JSON.stringify({ seeds: rows, mean, sd, ensemble, withLength: { mean: length.mean, sd: length.sd, ensemble: ensembleWithLength }, recordings: pooled.size })}
 `);
     return 0;
   }
   const pct = (x: number): string => (100 * x).toFixed(1);
-  const lines = ['| seed | int8 recording accuracy |', '| --- | ---: |', ...rows.map((r) => `| ${r.seed} | ${pct(r.accuracy)} |`)];
-  lines.push(`| mean ± sd | ${pct(mean)} ± ${pct(sd)} |`, `| ensemble (mean posterior of the seeds) | ${pct(ensemble)} |`);
+  const lines = ['| seed | int8 recording accuracy | + recording length |', '| --- | ---: | ---: |', ...rows.map((r) => `| ${r.seed} | ${pct(r.accuracy)} | ${pct(r.withLength)} |`)];
+  lines.push(`| mean ± sd | ${pct(mean)} ± ${pct(sd)} | ${pct(length.mean)} ± ${pct(length.sd)} |`, `| ensemble (mean posterior of the seeds) | ${pct(ensemble)} | ${pct(ensembleWithLength)} |`);
   ctx.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

@@ -9,9 +9,10 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeModel, EdgeRnnError, encodeModel, type ImuFrontendSpec, type ModelSpec, type Runtime } from '../../../src/index.js';
+import { decodeModel, EdgeRnnError, encodeModel, fitDurationModel, type DurationModel, type ImuFrontendSpec, type ModelSpec, type Runtime } from '../../../src/index.js';
 import type { ClassificationReport } from '../../eval/metrics.js';
 import type { EpochRecord } from '../../train/trainer.js';
+import { HAR_CLASSES } from './classes.js';
 import { groupKFold, type Fold } from './folds.js';
 import type { HmpDataset, HmpRecording } from './hmp.js';
 import { trainHar, type HarRecipe } from './pipeline.js';
@@ -100,6 +101,16 @@ export interface FoldScores {
   fold: Fold;
   float: RecordingScore[];
   int8: RecordingScore[];
+  /** Recording lengths of the fold's training volunteers (real recordings), for the withLength reports. */
+  duration: DurationModel;
+}
+
+/** The per-class duration model of some HMP recordings. */
+export function recordingDurations(recs: readonly HmpRecording[], inputRateHz: number): DurationModel {
+  return fitDurationModel(
+    recs.map((r) => ({ y: HAR_CLASSES.indexOf(r.activity as (typeof HAR_CLASSES)[number]), seconds: r.samples / inputRateHz })),
+    HAR_CLASSES.length,
+  );
 }
 
 /** Scores each fold's held-out recordings with its float32 (float backend) and int8 (chosen backend) models. */
@@ -111,31 +122,42 @@ export async function scoreFolds(rt: Runtime, ds: HmpDataset, models: readonly F
       fold: m.fold,
       float: await scoreRecordings(rt, m.float, m.frontend, test, { backend: 'float' }),
       int8: await scoreRecordings(rt, m.int8, m.frontend, test, { backend }),
+      duration: recordingDurations(
+        ds.recordings.filter((r) => m.fold.train.includes(r.volunteer)),
+        m.frontend.inputRateHz,
+      ),
     });
   }
   return out;
 }
 
 export interface CvSummary {
-  /** Pooled over every held-out recording (each predicted once). */
-  float: { window: ClassificationReport; recording: ClassificationReport };
-  int8: { window: ClassificationReport; recording: ClassificationReport };
-  perFold: Array<{ fold: number; test: string[]; recordings: number; floatRecording: number; int8Recording: number; floatWindow: number; int8Window: number }>;
+  /** Pooled over every held-out recording (each predicted once); withLength: with each fold's duration model. */
+  float: { window: ClassificationReport; recording: ClassificationReport; withLength: ClassificationReport };
+  int8: { window: ClassificationReport; recording: ClassificationReport; withLength: ClassificationReport };
+  perFold: Array<{ fold: number; test: string[]; recordings: number; floatRecording: number; int8Recording: number; int8WithLength: number; floatWindow: number; int8Window: number }>;
 }
 
 export function summarizeCv(scores: readonly FoldScores[]): CvSummary {
+  // Each recording is judged with the duration model of the fold that held it out.
+  const durationOf = new Map(scores.flatMap((s) => s.int8.map((r) => [r.file, s.duration] as const)));
+  const pooled = (which: 'float' | 'int8') => {
+    const r = harReports(scores.flatMap((s) => s[which]), (x) => durationOf.get(x.file)!);
+    return { window: r.window, recording: r.recording, withLength: r.withLength! };
+  };
   return {
-    float: harReports(scores.flatMap((s) => s.float)),
-    int8: harReports(scores.flatMap((s) => s.int8)),
+    float: pooled('float'),
+    int8: pooled('int8'),
     perFold: scores.map((s) => {
       const f = harReports(s.float);
-      const q = harReports(s.int8);
+      const q = harReports(s.int8, s.duration);
       return {
         fold: s.fold.index,
         test: s.fold.test,
         recordings: s.int8.length,
         floatRecording: f.recording.accuracy,
         int8Recording: q.recording.accuracy,
+        int8WithLength: q.withLength!.accuracy,
         floatWindow: f.window.accuracy,
         int8Window: q.window.accuracy,
       };

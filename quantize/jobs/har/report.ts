@@ -48,8 +48,8 @@ export function confusionTable(r: ClassificationReport): string {
 
 export function foldTable(s: CvSummary): string {
   return table(
-    ['fold', 'held-out volunteers', 'recordings', 'float rec.', 'int8 rec.', 'float win.', 'int8 win.'],
-    s.perFold.map((f) => [String(f.fold), f.test.join(', '), String(f.recordings), pct(f.floatRecording), pct(f.int8Recording), pct(f.floatWindow), pct(f.int8Window)]),
+    ['fold', 'held-out volunteers', 'recordings', 'float rec.', 'int8 rec.', 'int8 rec. + length', 'float win.', 'int8 win.'],
+    s.perFold.map((f) => [String(f.fold), f.test.join(', '), String(f.recordings), pct(f.floatRecording), pct(f.int8Recording), pct(f.int8WithLength), pct(f.floatWindow), pct(f.int8Window)]),
   );
 }
 
@@ -63,10 +63,19 @@ export function streamTable(perRecording: readonly StreamAccuracy[], continuous:
   );
 }
 
-/** The headline block: pooled accuracies over all held-out recordings and windows. */
-export function headlineTable(rows: Array<{ name: string; s: CvSummary }>): string {
+/**
+ * The headline block: pooled accuracies over all held-out recordings and windows; with `length`,
+ * also per recording from its windows and its length (each fold's duration model).
+ */
+export function headlineTable(rows: Array<{ name: string; s: CvSummary }>, o: { length?: boolean } = {}): string {
+  const head = ['model', 'recording acc. float', 'recording acc. int8', 'int8 macro F1', 'window acc. float', 'window acc. int8'];
+  if (o.length) head.splice(4, 0, 'int8 rec. + length', 'its macro F1');
   return table(
-    ['model', 'recording acc. float', 'recording acc. int8', 'int8 macro F1', 'window acc. float', 'window acc. int8'],
-    rows.map(({ name, s }) => [name, pct(s.float.recording.accuracy), pct(s.int8.recording.accuracy), pct(s.int8.recording.macroF1), pct(s.float.window.accuracy), pct(s.int8.window.accuracy)]),
+    head,
+    rows.map(({ name, s }) => {
+      const r = [name, pct(s.float.recording.accuracy), pct(s.int8.recording.accuracy), pct(s.int8.recording.macroF1), pct(s.float.window.accuracy), pct(s.int8.window.accuracy)];
+      if (o.length) r.splice(4, 0, pct(s.int8.withLength.accuracy), pct(s.int8.withLength.macroF1));
+      return r;
+    }),
   );
 }

@@ -1,9 +1,10 @@
 /**
  * Scoring through the runtime (the deployed code path): every window of a recording runs from a
  * fresh state, the class posterior is the softmax at the window's last frame; a recording's
- * label is the argmax of its windows' mean posterior.
+ * label is the argmax of its windows' mean posterior, and with a duration model also of how long
+ * the recording lasts (classifySegment, src/detectors/har/duration.ts).
  */
-import { encodeModel, type BackendChoice, type ImuFrontendSpec, type ModelSpec, type Runtime } from '../../../src/index.js';
+import { classifySegment, encodeModel, type BackendChoice, type DurationModel, type ImuFrontendSpec, type ModelSpec, type Runtime } from '../../../src/index.js';
 import { classificationReport, type ClassificationReport } from '../../eval/metrics.js';
 import { HAR_CLASSES } from './classes.js';
 import type { HmpRecording } from './hmp.js';
@@ -17,6 +18,8 @@ export interface RecordingScore {
   /** Window posteriors [windows][classes]. */
   posteriors: Float32Array;
   windows: number;
+  /** The recording's length. */
+  seconds: number;
 }
 
 export function argmax(v: ArrayLike<number>, start = 0, n = v.length - start): number {
@@ -47,7 +50,7 @@ export async function scoreRecordings(rt: Runtime, spec: ModelSpec, frontend: Im
         const y = session.run(x);
         post.set(y.subarray(y.length - C), w * C);
       });
-      return { file: r.file, volunteer: r.volunteer, y: HAR_CLASSES.indexOf(r.activity as (typeof HAR_CLASSES)[number]), posteriors: post, windows: wins.length };
+      return { file: r.file, volunteer: r.volunteer, y: HAR_CLASSES.indexOf(r.activity as (typeof HAR_CLASSES)[number]), posteriors: post, windows: wins.length, seconds: r.samples / frontend.inputRateHz };
     });
   } finally {
     session.dispose();
@@ -60,21 +63,29 @@ export interface HarReports {
   window: ClassificationReport;
   /** One prediction per recording (mean posterior). */
   recording: ClassificationReport;
+  /** One prediction per recording from its mean posterior and its length (when a duration model was given). */
+  withLength?: ClassificationReport;
 }
 
-export function harReports(scores: readonly RecordingScore[]): HarReports {
+/** Reports per window and per recording; `duration` (a model, or one per recording) adds withLength. */
+export function harReports(scores: readonly RecordingScore[], duration?: DurationModel | ((s: RecordingScore) => DurationModel)): HarReports {
   const C = HAR_CLASSES.length;
   const wt: number[] = [];
   const wp: number[] = [];
   const rt: number[] = [];
   const rp: number[] = [];
+  const lp: number[] = [];
   for (const s of scores) {
     for (let w = 0; w < s.windows; w++) {
       wt.push(s.y);
       wp.push(argmax(s.posteriors, w * C, C));
     }
     rt.push(s.y);
-    rp.push(argmax(meanPosterior(s, C)));
+    const m = meanPosterior(s, C);
+    rp.push(argmax(m));
+    if (duration) lp.push(classifySegment(m, s.seconds, typeof duration === 'function' ? duration(s) : duration));
   }
-  return { window: classificationReport(HAR_CLASSES, wt, wp), recording: classificationReport(HAR_CLASSES, rt, rp) };
+  const out: HarReports = { window: classificationReport(HAR_CLASSES, wt, wp), recording: classificationReport(HAR_CLASSES, rt, rp) };
+  if (duration) out.withLength = classificationReport(HAR_CLASSES, rt, lp);
+  return out;
 }

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createFrontendForInput, createRuntime, decodeModel, HarStream, type ImuFrontendSpec } from '../../../../src/index.js';
+import { createFrontendForInput, createRuntime, decodeModel, durationModelOf, HarStream, type ImuFrontendSpec } from '../../../../src/index.js';
 import { synthesizeRecording } from '../../../../firmware-sim/imu/generator.js';
 import { HMP_GENERATOR_MODEL } from '../../../../firmware-sim/imu/hmp-model.gen.js';
 import { HAR_CLASSES } from '../../../../quantize/jobs/har/classes.js';
@@ -78,6 +78,24 @@ describe('models/har.ern', () => {
     expect(m.perFold.length).toBe(8);
   });
 
+  it('carries the recording-length model fitted on HMP, and the CV score that uses it', () => {
+    const { spec } = decodeModel(bytes, 'har.ern');
+    const d = durationModelOf(spec)!;
+    expect(d.mean.length).toBe(HAR_CLASSES.length);
+    const median = (a: string) => Math.exp(d.mean[HAR_CLASSES.indexOf(a as (typeof HAR_CLASSES)[number])]!);
+    // getting up from a bed takes longer than standing up from a chair; a walk longer than a flight of stairs
+    expect(median('getup_bed')).toBeGreaterThan(1.5 * median('standup_chair'));
+    expect(median('liedown_bed')).toBeGreaterThan(1.5 * median('sitdown_chair'));
+    expect(median('walk')).toBeGreaterThan(1.5 * median('climb_stairs'));
+    for (const a of HAR_CLASSES) {
+      expect(median(a)).toBeGreaterThan(3);
+      expect(median(a)).toBeLessThan(60);
+    }
+    const m = (spec.training.metrics as { leaveSubjectsOut: { int8: { withLength: { accuracy: number; confusion: number[][] } } } }).leaveSubjectsOut;
+    expect(m.int8.withLength.confusion.flat().reduce((a, b) => a + b, 0)).toBe(775);
+    expect(m.int8.withLength.accuracy).toBeGreaterThan(0.5);
+  });
+
   it.skipIf(!haveHmp)('end to end on real recordings: streamed windows equal batch windows, recordings recognized (../shared)', async () => {
     const ds = loadHmp(HMP, { activities: HAR_CLASSES, maxPerActivity: 3 });
     const rt = await createRuntime();
@@ -96,9 +114,11 @@ describe('models/har.ern', () => {
     stream.dispose();
     // These recordings were part of the shipped model's training data: a pipeline check, not the
     // held-out score (that is the manifest's leave-subjects-out number).
-    const rep = harReports(scores);
+    const rep = harReports(scores, durationModelOf(model.spec));
     expect(rep.recording.samples).toBe(27);
     expect(rep.recording.accuracy).toBeGreaterThanOrEqual(0.8);
+    expect(rep.withLength!.samples).toBe(27);
+    expect(rep.withLength!.accuracy).toBeGreaterThanOrEqual(0.8);
     model.dispose();
   });
 });

@@ -5,10 +5,11 @@
  * reference on the int8 model, onnxruntime-web (wasm, 1 thread) and onnxruntime-node (1 thread)
  * on the same float model exported to ONNX, and the bare SIMD matrix-vector loop doing the step's
  * multiply-accumulates ("matvec-bound"), and the same loop over the step's own padded matrices
-("matvec-shape"). Streaming: one frame per call, state carried between
+ * ("matvec-shape"). Streaming: one frame per call, state carried between
  * calls (ORT gets its state tensors fed back). Sequence: the whole sequence per call from the
  * initial state. Reports medians over rounds and ratios. Then, in fresh child processes: cold
- * start (import + instantiate + load model + first step) and resident memory growth.
+ * start (import + instantiate + load model + first step) and resident memory growth, for the
+ * plain and the code-cached runtime and for onnxruntime-web.
  * Node-only.
  */
 import { execFileSync } from 'node:child_process';
@@ -455,7 +456,9 @@ Runs every shape (${BENCH_SHAPES.map((s) => s.name).join(', ')}) on edgernn simd
 and reference, onnxruntime-web (wasm, 1 thread), onnxruntime-node (1 thread) and the bare SIMD
 matvec loop (matvec-bound: the step's MAC count in long rows; matvec-shape: the step's own
 padded matrices), interleaved round by round in one process; prints medians and ratios as
-tables, then cold start and memory growth measured in fresh processes.
+tables, then cold start and memory growth measured in fresh processes, round robin: the
+runtime (edgernn/runtime), the runtime with its V8 code cache (edgernn/runtime/cached, the
+cache written by a first start beforehand) and onnxruntime-web.
 
   --json         one JSON object per line: {"shape","backend","mode","median_us"}, then
                  {"metric",...} lines for kernel sizes, state bytes, cold start and memory

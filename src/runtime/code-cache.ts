@@ -264,6 +264,8 @@ function unsafeDir(dir: string): string | undefined {
     return undefined;
   }
   if (!st.isDirectory()) return `${dir} is not a directory`;
+  // Windows reports no POSIX permission bits (every writable directory looks 0666): ACLs guard it there.
+  if (process.platform === 'win32') return undefined;
   if ((st.mode & 0o002) !== 0) return `${dir} is writable by every user: a code cache there could be replaced by anyone`;
   if (process.getuid && st.uid !== process.getuid()) return `${dir} belongs to another user (uid ${st.uid})`;
   return undefined;

@@ -155,6 +155,16 @@ describe('edgernn/runtime/cached in fresh processes', () => {
     expect(r).toMatchObject({ state: 'off', file: null, reason: expect.stringMatching(/writable by every user/) });
     expect(r.out).toEqual(await expected());
     expect(fs.readdirSync(dir)).toEqual([]);
+    const file = path.join(tmp, 'f-file');
+    fs.writeFileSync(file, '');
+    expect(start(file)).toMatchObject({ state: 'off', reason: expect.stringMatching(/is not a directory/) });
+    if (process.getuid?.() === 0) {
+      // as root (CI): a directory owned by nobody
+      const theirs = path.join(tmp, 'f-theirs');
+      fs.mkdirSync(theirs, { mode: 0o755 });
+      fs.chownSync(theirs, 65534, 65534);
+      expect(start(theirs)).toMatchObject({ state: 'off', reason: expect.stringMatching(/belongs to another user \(uid 65534\)/) });
+    }
   });
 
   it('is off, with the reason, when runtime.cjs is not the file it was built with', async () => {

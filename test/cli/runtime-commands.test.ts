@@ -76,6 +76,13 @@ describe('edgernn info', () => {
     expect(t.code).toBe(0);
     expect(t.out).toMatch(/cli-model 0\.0\.1/);
     expect(t.out).toMatch(/golden\s+ok on simd/);
+    // Training metadata as readable lines, not one JSON blob; --json keeps all of it.
+    const har = await cli('info', path.resolve(import.meta.dirname, '../../models/har.ern'));
+    expect(har.out).toMatch(/^\s+training\n/m);
+    expect(har.out).toMatch(/^\s+metrics\s+leaveSubjectsOut\.int8\.recording\.accuracy 0\.\d+$/m);
+    expect(har.out).toMatch(/^\s+front end kind imu, .*channels \[ax, ay, az\]/m);
+    expect(har.out).toMatch(/more \(--json for all\)/);
+    expect(har.out).not.toContain('{"');
     const j = await cli('info', 'm.ern', '--json');
     const o = JSON.parse(j.out);
     expect(o.manifest.name).toBe('cli-model');

@@ -5,6 +5,7 @@ import { isRecurrent, layerOutputSize } from '../../model/spec.js';
 import { createRuntime } from '../../runtime/runtime.js';
 import { isEdgeRnnError } from '../../errors.js';
 import { parseFlags, type Command } from '../framework.js';
+import { summarize } from '../summary.js';
 
 export const infoCommand: Command = {
   name: 'info',
@@ -43,7 +44,8 @@ metadata) and sizes, and replays the golden test vector on the default backend.
       `${s.name} ${s.version}  (${s.task}, ${s.precision})  ${positionals[0]}`,
       `  sha256    ${decoded.container.sha256}`,
       `  file      ${bytes.length} bytes, format ${decoded.container.formatVersion.major}.${decoded.container.formatVersion.minor}`,
-      `  input     ${s.input.size} features${s.input.rateHz ? ` at ${s.input.rateHz} Hz` : ''}, front end ${JSON.stringify(s.input.frontend)}`,
+      `  input     ${s.input.size} features${s.input.rateHz ? ` at ${s.input.rateHz} Hz` : ''}`,
+      ...block('front end', s.input.frontend, 4),
       ...servedIn(s.input.frontend),
       `  output    ${decoded.outputSize}${s.labels.length ? `: ${s.labels.join(', ')}` : ''}`,
       `  layers`,
@@ -59,13 +61,34 @@ metadata) and sizes, and replays the golden test vector on the default backend.
       }),
       `  tensors   ${tensorList.length}, ${tensorList.reduce((a, t) => a + t.bytes, 0)} bytes`,
       ...(sizes.stateBytes !== undefined ? [`  runtime   weights ${sizes.weightBytes} B, state ${sizes.stateBytes} B per stream`] : []),
-      `  training  ${JSON.stringify(s.training)}`,
+      ...trainingLines(s.training),
       `  golden    ${golden.ok ? `ok on ${golden.backend}` : `FAILED on ${golden.backend}: ${golden.error}`}`,
     ];
     ctx.stdout.write(`${lines.join('\n')}\n`);
     return golden.ok ? 0 : 1;
   },
 };
+
+/** `label` then the summary of `v`, aligned under the other fields. */
+function block(label: string, v: unknown, maxLines: number): string[] {
+  const lines = summarize(v, { maxLines });
+  if (lines.length === 0) return [];
+  return lines.map((l, i) => `  ${(i === 0 ? label : '').padEnd(10)}${l}`);
+}
+
+/** Training metadata: one summary per top-level field (dataset, hyperparameters, metrics, ...). */
+function trainingLines(t: Record<string, unknown>): string[] {
+  const keys = Object.keys(t);
+  if (keys.length === 0) return ['  training  (none recorded)'];
+  const w = Math.max(...keys.map((k) => k.length)) + 2;
+  const out = ['  training'];
+  for (const k of keys) {
+    const lines = summarize(t[k], { maxLines: k === 'metrics' ? 4 : 2, width: 96 - w });
+    if (lines.length === 0) continue;
+    lines.forEach((l, i) => out.push(`    ${(i === 0 ? k : '').padEnd(w)}${l}`));
+  }
+  return out;
+}
 
 /** A line for a front end in sliding windows: how a stream is served. */
 function servedIn(fe: Record<string, unknown>): string[] {

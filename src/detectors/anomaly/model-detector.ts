@@ -10,6 +10,7 @@ import { EdgeRnnError } from '../../errors.js';
 import { SeriesFrontend, validateSeriesSpec } from '../../features/series.js';
 import type { Model, Session } from '../../runtime/runtime.js';
 import { checkFiniteInput, type AnomalyDetector } from './detector.js';
+import { anomalyDetectorConfigOf, forecastAnomalyOptionsOf } from './gateway.js';
 import { ForecastAnomalyDetector, type ForecastAnomalyOptions } from './streaming.js';
 
 export class ForecastModelDetector implements AnomalyDetector {
@@ -25,7 +26,8 @@ export class ForecastModelDetector implements AnomalyDetector {
 
   /**
    * @param model a loaded forecasting model with a one-channel `series` front end whose outputs predict its next frame
-   * @param options detector options (defaults: FORECAST_ANOMALY_DEFAULTS)
+   * @param options detector options over the model's own (manifest `extra.anomalyDetector`, as the
+   *   gateway's `anomaly` detector kind reads them), then FORECAST_ANOMALY_DEFAULTS
    */
   constructor(name: string, model: Model, options: Partial<ForecastAnomalyOptions> = {}) {
     this.name = name;
@@ -40,7 +42,13 @@ export class ForecastModelDetector implements AnomalyDetector {
     }
     this.frontend = new SeriesFrontend(spec);
     this.session = model.session();
-    this.detector = new ForecastAnomalyDetector(options);
+    const own = forecastAnomalyOptionsOf(anomalyDetectorConfigOf(model.spec));
+    this.detector = new ForecastAnomalyDetector({
+      ...own,
+      ...options,
+      likelihood: { ...own.likelihood, ...options.likelihood },
+      alert: { ...own.alert, ...options.alert },
+    });
   }
 
   update(_timestampMs: number, value: number): number {

@@ -32,7 +32,7 @@ export function readNpy(bytes: Uint8Array, source = 'input.npy'): NpyArray {
   } else throw bad(source, `unsupported .npy version ${major}.${bytes[7]}`);
   if (start + headerLen > bytes.length) throw bad(source, `header of ${headerLen} bytes runs past the end of the file`);
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
-  const descr = /'descr'\s*:\s*'([<>|=])([a-z])(\d+)'/.exec(header);
+  const descr = /'descr'\s*:\s*'([<>|=])([A-Za-z?])(\d*)'/.exec(header);
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shapeM = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
   if (!descr || !fortran || !shapeM) throw bad(source, `cannot parse header ${JSON.stringify(header.trim())}`);
@@ -46,10 +46,6 @@ export function readNpy(bytes: Uint8Array, source = 'input.npy'): NpyArray {
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw bad(source, `bad shape (${shapeM[1]})`);
   const count = shape.reduce((a, b) => a * b, 1);
   const little = order !== '>';
-  const dataStart = start + headerLen;
-  if (dataStart + count * size > bytes.length) {
-    throw bad(source, `shape [${shape}] of ${kind}${size} needs ${count * size} data bytes, file has ${bytes.length - dataStart}: truncated`);
-  }
   const readers: Record<string, (o: number) => number> = {
     f4: (o) => dv.getFloat32(o, little),
     f8: (o) => dv.getFloat64(o, little),
@@ -60,10 +56,15 @@ export function readNpy(bytes: Uint8Array, source = 'input.npy'): NpyArray {
     u1: (o) => dv.getUint8(o),
     u2: (o) => dv.getUint16(o, little),
     u4: (o) => dv.getUint32(o, little),
+    u8: (o) => Number(dv.getBigUint64(o, little)),
     b1: (o) => dv.getUint8(o),
   };
   const read = readers[`${kind}${size}`];
-  if (!read) throw bad(source, `element type '${order}${kind}${size}' is not supported (float, int, uint, bool)`);
+  if (!read) throw bad(source, `element type '${order}${kind}${sizeS}' is not supported (float32/64, int8-64, uint8-64, bool)`);
+  const dataStart = start + headerLen;
+  if (dataStart + count * size > bytes.length) {
+    throw bad(source, `shape [${shape}] of ${kind}${size} needs ${count * size} data bytes, file has ${bytes.length - dataStart}: truncated`);
+  }
   const data = new Float64Array(count);
   for (let i = 0; i < count; i++) data[i] = read(dataStart + i * size);
   if (fortran[1] === 'True' && shape.length > 1) {

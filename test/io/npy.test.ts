@@ -1,0 +1,134 @@
+/**
+ * The .npy reader against NumPy: fixtures written by NumPy itself (test/fixtures/npy/generate.py:
+ * every supported element type, both byte orders, C and Fortran order, format versions 1–3, 0-d
+ * and empty arrays) must read as NumPy reads them; the writer's files must read back in NumPy
+ * (when Debian's python3-numpy is here); and damaged files get BAD_INPUT_FILE, never another
+ * exception.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isEdgeRnnError, readNpy, Rng, writeNpy } from '../../src/index.js';
+
+const DIR = path.resolve(import.meta.dirname, '../fixtures/npy');
+const expected = JSON.parse(fs.readFileSync(path.join(DIR, 'expected.json'), 'utf8')) as Record<string, { shape: number[]; data: number[] }>;
+const names = Object.keys(expected).filter((k) => !k.startsWith('_'));
+const file = (name: string) => new Uint8Array(fs.readFileSync(path.join(DIR, `${name}.npy`)));
+
+function errorOf(f: () => unknown): { code?: string; message: string } | null {
+  try {
+    f();
+  } catch (e) {
+    return e as { code?: string; message: string };
+  }
+  return null;
+}
+
+/** A .npy v1.0 file with the given header dictionary and data bytes. */
+function npy(header: string, data = new Uint8Array(0)): Uint8Array {
+  const pad = 64 - ((10 + header.length + 1) % 64);
+  const h = `${header}${' '.repeat(pad % 64)}\n`;
+  const out = new Uint8Array(10 + h.length + data.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+  new DataView(out.buffer).setUint16(8, h.length, true);
+  out.set(new TextEncoder().encode(h), 10);
+  out.set(data, 10 + h.length);
+  return out;
+}
+
+describe('readNpy: files NumPy wrote', () => {
+  it.each(names)('%s reads as NumPy reads it', (name) => {
+    const a = readNpy(file(name), `${name}.npy`);
+    expect(a.shape).toEqual(expected[name]!.shape);
+    expect(Array.from(a.data)).toEqual(expected[name]!.data);
+  });
+});
+
+describe('readNpy: defects', () => {
+  it('names what is wrong', () => {
+    const cases: [Uint8Array, RegExp][] = [
+      [new Uint8Array([1, 2, 3]), /not a \.npy file/],
+      [new TextEncoder().encode('{"steps": [[1, 2]]}'), /missing \\x93NUMPY magic/],
+      [Uint8Array.from([...file('f4-c').subarray(0, 6), 9, 0, ...file('f4-c').subarray(8)]), /unsupported \.npy version 9\.0/],
+      [file('f4-c').subarray(0, 60), /header of \d+ bytes runs past the end/],
+      [file('f4-c').subarray(0, file('f4-c').length - 1), /needs 96 data bytes, file has 95: truncated/],
+      [npy("{'descr': '<U3', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(24)), /element type '<U3' is not supported/],
+      [npy("{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(4)), /element type '<f2' is not supported/],
+      [npy("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(16)), /element type '<c8' is not supported/],
+      [npy("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(16)), /element type '\|O' is not supported/],
+      [npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", new Uint8Array(8)), /cannot parse header/],
+      [npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -1), }"), /bad shape \(2, -1\)/],
+      [npy("{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000000000000,), }"), /bad shape/],
+    ];
+    for (const [bytes, message] of cases) {
+      const e = errorOf(() => readNpy(bytes, 'x.npy'));
+      expect(e, String(message)).not.toBeNull();
+      expect(e!.code, e!.message).toBe('BAD_INPUT_FILE');
+      expect(e!.message).toMatch(/^x\.npy: /);
+      expect(e!.message).toMatch(message);
+    }
+  });
+
+  it('random damage to valid files: a result or BAD_INPUT_FILE, never another exception', () => {
+    const rng = new Rng(11);
+    let rejected = 0;
+    for (let trial = 0; trial < 3000; trial++) {
+      const src = file(names[rng.int(0, names.length - 1)]!);
+      let b: Uint8Array;
+      if (rng.uniform(0, 1) < 0.3) b = src.subarray(0, rng.int(0, src.length - 1));
+      else {
+        b = src.slice();
+        // Damage the header more often than the data: that is where the parsing is.
+        for (let k = rng.int(1, 4); k > 0; k--) b[rng.uniform(0, 1) < 0.7 ? rng.int(0, Math.min(b.length, 128) - 1) : rng.int(0, b.length - 1)] = rng.int(0, 255);
+      }
+      try {
+        const a = readNpy(b, 'fuzz.npy');
+        expect(a.data.length).toBe(a.shape.reduce((x, y) => x * y, 1));
+      } catch (e) {
+        if (!isEdgeRnnError(e) || e.code !== 'BAD_INPUT_FILE') throw e;
+        rejected++;
+      }
+    }
+    expect(rejected).toBeGreaterThan(1000);
+  });
+});
+
+const numpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' });
+describe.skipIf(numpy.status !== 0)('writeNpy: NumPy reads what it writes', () => {
+  it('the committed fixtures are what generate.py writes', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-npy-gen-'));
+    try {
+      const r = spawnSync('/usr/bin/python3', [path.join(DIR, 'generate.py'), tmp], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      for (const f of fs.readdirSync(tmp)) expect(fs.readFileSync(path.join(tmp, f)).equals(fs.readFileSync(path.join(DIR, f))), f).toBe(true);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('float32 arrays of rank 1-3, and reads them back itself', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-npy-'));
+    try {
+      const rng = new Rng(3);
+      const shapes = [[5], [2, 3], [4, 1, 3]];
+      shapes.forEach((shape, i) => {
+        const data = rng.float32(shape.reduce((a, b) => a * b, 1), -10, 10);
+        const bytes = writeNpy(data, shape);
+        fs.writeFileSync(path.join(tmp, `${i}.npy`), bytes);
+        expect(readNpy(bytes)).toEqual({ shape, data: Float64Array.from(data) });
+      });
+      const r = spawnSync('/usr/bin/python3', ['-c', `import json, numpy\nprint(json.dumps([[list(a.shape), a.dtype.str, a.ravel().astype('f8').tolist()] for a in (numpy.load('${tmp}/%d.npy' % i) for i in range(3))]))`], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const got = JSON.parse(r.stdout) as [number[], string, number[]][];
+      got.forEach(([shape, dtype, values], i) => {
+        expect(shape).toEqual(shapes[i]);
+        expect(dtype).toBe('<f4');
+        expect(values).toEqual(Array.from(readNpy(fs.readFileSync(path.join(tmp, `${i}.npy`))).data));
+      });
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});

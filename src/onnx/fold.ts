@@ -44,12 +44,31 @@ function need(ctx: OpContext, inputs: (ConstValue | undefined)[], i: number, nam
   return v;
 }
 
-/** Rounds to the element type (float32 values are kept exactly as float32). */
+/** Integer types narrower than 64 bits: [bits, signed]. Values wrap modulo 2^bits, as in C++ (and onnxruntime). */
+const NARROW_INTS: Readonly<Record<number, readonly [number, boolean]>> = {
+  [ONNX_DTYPES.INT8]: [8, true],
+  [ONNX_DTYPES.UINT8]: [8, false],
+  [ONNX_DTYPES.INT16]: [16, true],
+  [ONNX_DTYPES.UINT16]: [16, false],
+  [ONNX_DTYPES.INT32]: [32, true],
+  [ONNX_DTYPES.UINT32]: [32, false],
+};
+
+/**
+ * Rounds to the element type: float32 values are kept exactly as float32; integers truncate
+ * toward zero (no -0) and wrap to their width (int64 stays a double, exact to 2^53).
+ */
 function typed(dtype: number, v: number): number {
   if (dtype === ONNX_DTYPES.FLOAT) return Math.fround(v);
-  if (isIntType(dtype) && dtype !== ONNX_DTYPES.BOOL) return Math.trunc(v);
   if (dtype === ONNX_DTYPES.BOOL) return v ? 1 : 0;
-  return v;
+  if (!isIntType(dtype)) return v;
+  const t = Math.trunc(v) || 0;
+  const narrow = NARROW_INTS[dtype];
+  if (narrow === undefined || !Number.isFinite(t)) return t;
+  const [bits, signed] = narrow;
+  const m = 2 ** bits;
+  const u = ((t % m) + m) % m;
+  return signed && u >= m / 2 ? u - m : u;
 }
 
 /** Copies elements by an index map, carrying symbolic flags. */

@@ -1,0 +1,144 @@
+/**
+ * The disk under the alert outbox fails: alerts are still raised, published and held in memory
+ * until the broker acknowledges them (retried while it refuses), the failure is logged with the
+ * alert ids, and once the disk works again new alerts are written to it as before. The outbox is
+ * a real FileOutbox behind a switch that makes its writes fail (a disk cannot be failed for
+ * real here: tests run as root, and /dev/full cannot back a log that is read on open).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRuntime } from '../../src/index.js';
+import type { Alert } from '../../src/gateway/alert.js';
+import { ManualClock } from '../../src/gateway/clock.js';
+import { encodeJson } from '../../src/gateway/codecs.js';
+import { parseGatewayConfig } from '../../src/gateway/config.js';
+import { Gateway } from '../../src/gateway/gateway.js';
+import { memoryLogger } from '../../src/gateway/logger.js';
+import { FileOutbox, type Outbox } from '../../src/gateway/outbox.js';
+import { TraceTransport, topicMatches, type PublishOptions } from '../../src/gateway/transport.js';
+import { IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSignal, oracleAlerts, tmpDir, waitFor } from './fixtures.js';
+
+/** A FileOutbox whose writes fail (EIO) while `failing` is set. */
+class SwitchedOutbox implements Outbox {
+  failing = false;
+  constructor(readonly inner: FileOutbox) {}
+  private eio(): Error {
+    return Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+  }
+  add(alerts: readonly Alert[]): void {
+    if (this.failing) throw this.eio();
+    this.inner.add(alerts);
+  }
+  commit(alerts: readonly Alert[]): Promise<void> | null {
+    return this.failing ? Promise.reject(this.eio()) : this.inner.commit(alerts);
+  }
+  ack(id: string): void {
+    this.inner.ack(id);
+  }
+  pending(): IterableIterator<Alert> {
+    return this.inner.pending();
+  }
+  has(id: string): boolean {
+    return this.inner.has(id);
+  }
+  get depth(): number {
+    return this.inner.depth;
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** The in-process transport, refusing alert publishes (as a broker's PUBACK with an error would) while `refuse` is set. */
+class RefusingTransport extends TraceTransport {
+  refuse = false;
+  refused = 0;
+  /** Set to the gateway's topic filter for alerts. */
+  alertsFilter = '';
+  isAlert(topic: string): boolean {
+    return topicMatches(this.alertsFilter, topic);
+  }
+  override publish(topic: string, payload: Uint8Array | string, opts: PublishOptions): Promise<void> {
+    if (this.refuse && this.isAlert(topic)) {
+      this.refused++;
+      return Promise.reject(new Error('not authorized'));
+    }
+    return super.publish(topic, payload, opts);
+  }
+}
+
+const gateways: Gateway[] = [];
+afterEach(async () => {
+  for (const g of gateways.splice(0)) await g.stop();
+});
+
+describe('the outbox disk fails', () => {
+  it('alerts are still raised and delivered from memory, retried while refused; later alerts go to disk again', async () => {
+    const model = await (await createRuntime()).load(imuModelBytes());
+    const stateDir = tmpDir('edgernn-outbox-fail-');
+    const outbox = new SwitchedOutbox(FileOutbox.open(path.join(stateDir, 'outbox')));
+    const clock = new ManualClock(1_700_000_000_000);
+    const tr = new RefusingTransport();
+    const logger = memoryLogger('debug');
+    const config = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], stateDir, metrics: { intervalMs: 0 }, outbox: { retryMs: 1000 } });
+    const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, logger, outbox });
+    gateways.push(gw);
+    tr.alertsFilter = gw.topics.alertsFilter();
+    const raised: Alert[] = [];
+    gw.on('alert', (a) => raised.push(a));
+    const published = () => tr.published.filter((p) => tr.isAlert(p.topic)).map((p) => (JSON.parse(new TextDecoder().decode(p.payload)) as Alert).id);
+    // Each refused alert waits retryMs from its own refusal, on the gateway's (manual) clock.
+    const retryUntilEmpty = async () => {
+      for (let k = 0; k < 10 && gw.outboxDepth > 0; k++) {
+        clock.advance(1000);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await waitFor(() => gw.outboxDepth === 0, 'every alert to be acknowledged');
+    };
+    const send = (device: string, x: Float32Array) => {
+      for (let m = 0; m * 20 * IMU_CHANNELS < x.length; m++) {
+        tr.deliver(gw.topics.sensor(device, 'imu'), encodeJson(x.subarray(m * 20 * IMU_CHANNELS, (m + 1) * 20 * IMU_CHANNELS), IMU_CHANNELS, { seq: m }));
+        clock.advance(5);
+      }
+    };
+
+    // 1. Disk failing and the broker refusing: alerts are raised all the same and wait in memory.
+    outbox.failing = true;
+    tr.refuse = true;
+    const x1 = imuSignal(300, 5, [[50, 60], [200, 215]]);
+    const want1 = oracleAlerts(model, x1, IMU_DETECTOR, { site: 's', device: 'd1', sensor: 'imu', streamStartMs: clock.now() }).map((a) => a.id);
+    expect(want1.length).toBeGreaterThanOrEqual(2);
+    send('d1', x1);
+    await waitFor(() => raised.length === want1.length && tr.refused >= want1.length, 'the alerts to be raised and refused once');
+    expect(raised.map((a) => a.id)).toEqual(want1);
+    const failed = logger.lines.filter((l) => l.msg === 'outbox write failed: alerts held in memory only');
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.flatMap((l) => l.ids as string[]).sort()).toEqual([...want1].sort());
+    expect(failed[0]!.level).toBe('error');
+    expect(gw.outboxDepth).toBe(want1.length);
+    expect(outbox.inner.depth).toBe(0); // nothing reached the disk
+
+    // 2. The broker accepts again: the retry delivers every alert held in memory, once.
+    tr.refuse = false;
+    await retryUntilEmpty();
+    expect([...new Set(published())].sort()).toEqual([...want1].sort());
+    expect(logger.lines.some((l) => l.msg === 'alert not acknowledged, will retry')).toBe(true);
+
+    // 3. The disk works again: the next alerts are durable before they are published, as usual.
+    outbox.failing = false;
+    tr.refuse = true; // keep them pending so the log can be read
+    const x2 = imuSignal(200, 9, [[100, 112]]);
+    const want2 = oracleAlerts(model, x2, IMU_DETECTOR, { site: 's', device: 'd2', sensor: 'imu', streamStartMs: clock.now() }).map((a) => a.id);
+    expect(want2.length).toBeGreaterThan(0);
+    send('d2', x2);
+    await waitFor(() => outbox.inner.depth === want2.length, 'the new alerts on disk');
+    const log = fs.readFileSync(outbox.inner.file, 'utf8');
+    for (const id of want2) expect(log).toContain(id);
+    for (const id of want1) expect(log).not.toContain(id);
+    tr.refuse = false;
+    await retryUntilEmpty();
+    expect([...new Set(published())].sort()).toEqual([...want1, ...want2].sort());
+    model.dispose();
+  });
+});

@@ -792,6 +792,8 @@ export class Gateway {
     const now = this.clock.now();
     const max = this.config.outbox.maxInFlight;
     let waiting = false;
+    /** When the next retry or in-flight timeout falls due. */
+    let due = Number.POSITIVE_INFINITY;
     const candidates = this.volatile.size ? [...this.volatile.values(), ...this.outbox.pending()] : this.outbox.pending();
     for (const a of candidates) {
       if (this.inFlight.size >= max) {
@@ -802,6 +804,7 @@ export class Gateway {
       const after = this.retryAfter.get(a.id);
       if (after !== undefined && after > now) {
         waiting = true;
+        due = Math.min(due, after);
         continue;
       }
       this.inFlight.set(a.id, now);
@@ -815,13 +818,17 @@ export class Gateway {
       );
     }
     if ((waiting || this.inFlight.size > 0) && this.retryTimer === null && !this.stopped) {
+      const retryMs = this.config.outbox.retryMs;
+      for (const at of this.inFlight.values()) due = Math.min(due, at + retryMs);
+      // Wake when the first refused alert may go again or the oldest in flight times out, not a
+      // whole retryMs after the latest refusal.
       this.retryTimer = this.clock.setTimeout(() => {
         this.retryTimer = null;
         // Anything in flight longer than retryMs is sent again (duplicates are dropped by id).
-        const cut = this.clock.now() - this.config.outbox.retryMs;
+        const cut = this.clock.now() - retryMs;
         for (const [id, at] of this.inFlight) if (at <= cut) this.inFlight.delete(id);
         this.kickPublish();
-      }, this.config.outbox.retryMs);
+      }, Math.min(retryMs, Math.max(1, due - now)));
     }
   }
 

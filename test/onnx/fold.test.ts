@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { Attrs } from '../../src/onnx/attrs.js';
 import { CONST_OPS, tensorToConst } from '../../src/onnx/fold.js';
-import { attrFloat, attrInt, attrInts, attrTensor, encodeModelProto, ONNX_DTYPES, tensor, valueInfo, type AttributeProto, type ModelProto, type NodeProto } from '../../src/onnx/proto.js';
-import { ort } from './helpers.js';
+import { attrFloat, attrInt, attrInts, attrTensor, ONNX_DTYPES, tensor, valueInfo, type AttributeProto, type NodeProto } from '../../src/onnx/proto.js';
+import { ort, TestGraph } from './helpers.js';
 
 const { FLOAT, INT64, INT32, BOOL, DOUBLE, UINT8, INT8 } = ONNX_DTYPES;
 
@@ -97,28 +97,11 @@ const CASES: Case[] = [
 ];
 
 function model(c: Case): Uint8Array {
-  const names = c.inputs.map((v, k) => (v === null ? '' : `in${k}`));
-  const node: NodeProto = { name: 'n', opType: c.op, domain: '', input: names, output: c.out.map((_, k) => `out${k}`), attribute: c.attrs ?? [] };
-  const m: ModelProto = {
-    irVersion: 8,
-    producerName: 'edgernn-test',
-    producerVersion: '',
-    domain: '',
-    modelVersion: 0,
-    docString: '',
-    opsetImport: [{ domain: '', version: c.opset }],
-    graph: {
-      name: 'fold',
-      node: [node],
-      initializer: c.inputs.flatMap((v, k) => (v === null ? [] : [tensor(`in${k}`, v.dtype, v.dims, v.data)])),
-      input: [],
-      output: c.out.map((t, k) => valueInfo(`out${k}`, t, null)),
-      valueInfo: [],
-      sparseInitializerCount: 0,
-    },
-    functionCount: 0,
-  };
-  return encodeModelProto(m);
+  const g = new TestGraph();
+  const names = c.inputs.map((v, k) => (v === null ? '' : g.init(`in${k}`, v.dims, v.data, v.dtype)));
+  g.node(c.op, names, c.out.map((_, k) => `out${k}`), c.attrs ?? []);
+  g.outputs.push(...c.out.map((t, k) => valueInfo(`out${k}`, t, null)));
+  return g.bytes(c.opset);
 }
 
 /** ORT's output as numbers (bigint and bool elements converted). */

@@ -7,6 +7,7 @@ let rt: Runtime;
 let intBytes: Uint8Array;
 let floatBytes: Uint8Array;
 let otherBytes: Uint8Array;
+let otherFloatBytes: Uint8Array;
 let offlineBytes: Uint8Array;
 let I: number;
 
@@ -17,6 +18,7 @@ beforeAll(async () => {
   floatBytes = encodeModel(m.float);
   I = m.int8.input.size;
   otherBytes = encodeModel(randomQuantModel(2).int8);
+  otherFloatBytes = encodeModel(randomQuantModel(2).float);
   offlineBytes = encodeModel(randomQuantModel(1005, { offline: true }).int8);
 });
 
@@ -34,10 +36,13 @@ function frames(n: number, seed = 3): Float32Array {
   return randomSequences(seed, I, 1, n)[0]!;
 }
 
-describe.each(BACKENDS)('sessions on %s', (backend) => {
+// 'float': the float32 twin of the same model on the float reference engine (its own NaN paths).
+describe.each([...BACKENDS, 'float'] as const)('sessions on %s', (backend) => {
   let model: Model;
+  const own = () => (backend === 'float' ? floatBytes : intBytes);
+  const other = () => (backend === 'float' ? otherFloatBytes : otherBytes);
   beforeAll(async () => {
-    model = await rt.load(intBytes, { backend });
+    model = await rt.load(own(), { backend });
     expect(model.backend).toBe(backend);
   });
 
@@ -111,15 +116,16 @@ describe.each(BACKENDS)('sessions on %s', (backend) => {
     t.importState(saved);
     expect(t.steps).toBe(7);
     expect(Array.from(t.run(next))).toEqual(Array.from(want));
-    const other = await rt.load(otherBytes, { backend });
-    expect(code(() => other.session().importState(saved))).toBe('STATE_MISMATCH');
+    const otherModel = await rt.load(other(), { backend });
+    expect(code(() => otherModel.session().importState(saved))).toBe('STATE_MISMATCH');
     const corrupt = saved.slice();
     corrupt[corrupt.length - 1]! ^= 1;
     expect(code(() => t.importState(corrupt))).toBe('STATE_MISMATCH');
     expect(code(() => t.importState(saved.slice(0, 20)))).toBe('STATE_MISMATCH');
     expect(code(() => t.importState(saved.slice(0, saved.length - 2)))).toBe('STATE_MISMATCH');
-    const floatModel = await rt.load(floatBytes);
-    expect(code(() => floatModel.session().importState(saved))).toBe('STATE_MISMATCH');
+    // The same network in the other precision keeps its state in another format.
+    const twin = await rt.load(backend === 'float' ? intBytes : floatBytes);
+    expect(code(() => twin.session().importState(saved))).toBe('STATE_MISMATCH');
   });
 
   it('stepMany validates everything before stepping anything', async () => {
@@ -138,15 +144,15 @@ describe.each(BACKENDS)('sessions on %s', (backend) => {
       expect((e as EdgeRnnError).message).toMatch(/session 2/);
     }
     expect(code(() => model.stepMany(sessions, good.subarray(1)))).toBe('SHAPE_MISMATCH');
-    const other = await rt.load(otherBytes, { backend });
-    expect(code(() => model.stepMany([sessions[0]!, other.session()], new Float32Array(2 * I)))).toBe('STATE_MISMATCH');
+    const otherModel = await rt.load(other(), { backend });
+    expect(code(() => model.stepMany([sessions[0]!, otherModel.session()], new Float32Array(2 * I)))).toBe('STATE_MISMATCH');
     sessions.forEach((s, i) => expect(Array.from(s.exportState())).toEqual(Array.from(states[i]!)));
     expect(model.stepMany(sessions, good)).toHaveLength(3 * model.outputSize);
     expect(sessions[0]!.steps).toBe(1);
   });
 
   it('disposed sessions and models throw SESSION_DISPOSED; freed state slots are reused', async () => {
-    const m = await rt.load(intBytes, { backend });
+    const m = await rt.load(own(), { backend });
     const a = m.session();
     a.step(frames(1));
     a.dispose();
@@ -161,13 +167,13 @@ describe.each(BACKENDS)('sessions on %s', (backend) => {
   });
 
   it('many sessions share one copy of the weights: each costs its state only', async () => {
-    const m = await rt.load(intBytes, { backend });
+    const m = await rt.load(own(), { backend });
     const sessions = Array.from({ length: 2000 }, () => m.session());
     const x = frames(1);
     for (const s of sessions) s.step(x);
     const first = sessions[0]!.exportState();
     for (const s of sessions) expect(Array.from(s.exportState())).toEqual(Array.from(first));
-    if (backend !== 'reference') {
+    if (backend === 'simd' || backend === 'scalar') {
       // 2000 states of stateBytes each, 16-byte aligned, plus the weights: nothing per session beyond that.
       const mem = (m.engine as unknown as { k: { arena: { used: number } } }).k.arena.used;
       expect(mem).toBeLessThan(m.sizes.weightBytes + 2000 * (Math.ceil(m.sizes.stateBytes / 16) * 16) + 64 * 1024);

@@ -123,6 +123,14 @@ describe.each([...BACKENDS, 'float'] as const)('sessions on %s', (backend) => {
     expect(code(() => t.importState(corrupt))).toBe('STATE_MISMATCH');
     expect(code(() => t.importState(saved.slice(0, 20)))).toBe('STATE_MISMATCH');
     expect(code(() => t.importState(saved.slice(0, saved.length - 2)))).toBe('STATE_MISMATCH');
+    // Not a state at all, and a state of another format version: named as such.
+    const magic = saved.slice();
+    magic[0]! ^= 0xff;
+    expect(() => t.importState(magic)).toThrow(/wrong magic/);
+    const version = saved.slice();
+    version[4] = version[4]! + 1;
+    expect(() => t.importState(version)).toThrow(/state version \d+, expected \d+/);
+    expect(() => t.importState(new Uint8Array(0))).toThrow(/0 bytes is shorter than the \d+-byte header/);
     // The same network in the other precision keeps its state in another format.
     const twin = await rt.load(backend === 'float' ? intBytes : floatBytes);
     expect(code(() => twin.session().importState(saved))).toBe('STATE_MISMATCH');

@@ -12,7 +12,7 @@ import { ERN_HEADER_BYTES, ERN_SHA256_OFFSET } from '../format/ern.js';
 import { decodeModelWith, type DecodedModel } from '../model/codec.js';
 import type { ModelSpec } from '../model/spec.js';
 import { KERNELS_SCALAR_BASE64, KERNELS_SIMD_BASE64 } from './kernels/wasm.gen.js';
-import { BACKENDS, type BackendName, type Engine, type EngineState, type NonFinitePolicy } from './engine.js';
+import { BACKENDS, firstNonFinite, type BackendName, type Engine, type EngineState, type NonFinitePolicy } from './engine.js';
 import { FloatEngine } from './float/engine.js';
 import { IntEngine } from './int/engine.js';
 import { prepareIntModel } from './int/prepare.js';
@@ -470,11 +470,23 @@ export class Model {
     }
     if (!this.streamable) throw notStreamable(this);
     const states: EngineState[] = new Array(n);
-    const policy = sessions[0]?.nonFinite ?? this.nonFinite;
+    let policy = sessions[0]?.nonFinite ?? this.nonFinite;
+    let mixed = false;
     for (let i = 0; i < n; i++) {
       const s = sessions[i]!;
       if (s.model !== this) throw new EdgeRnnError('STATE_MISMATCH', `stepMany: session ${i} belongs to model '${s.model.name}', not '${this.name}'`);
       states[i] = s.engineState();
+      if (s.nonFinite !== policy) mixed = true;
+    }
+    if (mixed) {
+      // Sessions with different policies: each gets its own (an 'error' session's bad frame
+      // throws before anything is stepped; the others' bad values are zeroed).
+      for (let i = 0; i < n; i++) {
+        if (sessions[i]!.nonFinite !== 'error') continue;
+        const b = firstNonFinite(frames, i * this.inputSize, this.inputSize);
+        if (b >= 0) throw nonFinite(this, i, b, `session ${i}`);
+      }
+      policy = 'zero';
     }
     if (this.batchOut.length < n * this.outputSize) this.batchOut = new Float32Array(n * this.outputSize);
     const bad = this.engine.stepMany(states, frames, this.batchOut, policy);

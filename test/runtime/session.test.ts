@@ -159,6 +159,31 @@ describe.each([...BACKENDS, 'float'] as const)('sessions on %s', (backend) => {
     expect(sessions[0]!.steps).toBe(1);
   });
 
+  it("stepMany with nonFinite 'zero' steps bad values as 0; mixed policies each get their own", () => {
+    const bad = frames(3, 13);
+    bad[1] = NaN;
+    bad[2 * I] = -Infinity;
+    const zeroed = bad.slice();
+    zeroed[1] = 0;
+    zeroed[2 * I] = 0;
+    const z = [0, 1, 2].map(() => model.session({ nonFinite: 'zero' }));
+    const ref = [0, 1, 2].map(() => model.session());
+    expect(Array.from(model.stepMany(z, bad))).toEqual(Array.from(model.stepMany(ref, zeroed)));
+    // Session 0 asked for errors and its frame is bad: it throws, naming it, and nobody steps.
+    const mixed = [model.session(), model.session({ nonFinite: 'zero' }), model.session({ nonFinite: 'zero' })];
+    const before = mixed.map((s) => s.exportState());
+    expect(() => model.stepMany(mixed, bad)).toThrow(/session 0 feature 1/);
+    mixed.forEach((s, i) => expect(Array.from(s.exportState())).toEqual(Array.from(before[i]!)));
+    // Its frame clean: the 'zero' sessions' bad values are zeroed, whatever session 0 asked for.
+    const fixed = bad.slice();
+    fixed[1] = zeroed[1]!;
+    const want = Array.from(model.stepMany([0, 1, 2].map(() => model.session()), zeroed));
+    expect(Array.from(model.stepMany(mixed, fixed))).toEqual(want);
+    // The other way round: an 'error' session after 'zero' ones is not silently zeroed.
+    const late = [model.session({ nonFinite: 'zero' }), model.session(), model.session()];
+    expect(() => model.stepMany(late, bad)).toThrow(/session 2 feature 0/);
+  });
+
   it('disposed sessions and models throw SESSION_DISPOSED; freed state slots are reused', async () => {
     const m = await rt.load(own(), { backend });
     const a = m.session();

@@ -216,15 +216,6 @@ export function refState(P: PreparedIntModel, bytes: Uint8Array): RefState {
   return { bytes, h, c };
 }
 
-/** Sets every layer's state to its initial value. */
-export function resetStateRef(P: PreparedIntModel, st: RefState): void {
-  P.layers.forEach((L, li) => {
-    if (L.kind === 'dense') return;
-    st.h[li]?.set(L.directions[0]!.h0);
-    st.c[li]?.set(L.directions[0]!.c0);
-  });
-}
-
 function maxRows(P: PreparedIntModel): number {
   let m = 8;
   for (const L of P.layers) m = Math.max(m, L.kind === 'dense' ? L.Op : L.G * L.Hp);

@@ -1,0 +1,79 @@
+/**
+ * loadGatewayConfig, as `edgernn gateway --config FILE [flags]` uses it: unreadable, non-JSON and
+ * non-object files are GATEWAY_CONFIG errors naming the file; flags override the file; paths in
+ * the file resolve against its folder, paths in flags against the working directory; the
+ * --model quick start builds one route and refuses to mix with a config's routes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadGatewayConfig } from '../../src/gateway/load-config.js';
+import { tmpDir } from './fixtures.js';
+
+function errorOf(f: () => unknown): { code?: string; message: string } {
+  try {
+    f();
+  } catch (e) {
+    return e as { code?: string; message: string };
+  }
+  throw new Error('expected an error');
+}
+
+describe('loadGatewayConfig', () => {
+  const dir = tmpDir('edgernn-config-');
+  const write = (name: string, text: string) => {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), text);
+    return name;
+  };
+  const routes = { models: { m: 'models/m.ern' }, routes: [{ sensor: 'temp', model: 'm', detector: { kind: 'threshold', on: 0.5 } }] };
+
+  it('names the file when it cannot be read, is not JSON, or is not an object', () => {
+    const cases: [string, RegExp][] = [
+      ['missing.json', /cannot read the config file missing\.json: ENOENT/],
+      [write('bad.json', '{"site": "x",'), /bad\.json is not valid JSON/],
+      [write('array.json', '[1, 2]'), /array\.json: the top level must be an object/],
+      [write('null.json', 'null'), /null\.json: the top level must be an object/],
+    ];
+    for (const [file, message] of cases) {
+      const e = errorOf(() => loadGatewayConfig(file, {}, dir));
+      expect(e.code, file).toBe('GATEWAY_CONFIG');
+      expect(e.message).toMatch(message);
+    }
+    // A field error names the file too (the validator's own message).
+    const e = errorOf(() => loadGatewayConfig(write('field.json', JSON.stringify({ ...routes, site: 7 })), {}, dir));
+    expect(e.code).toBe('GATEWAY_CONFIG');
+    expect(e.message).toMatch(/field\.json/);
+    expect(e.message).toMatch(/site/);
+  });
+
+  it('flags override the file; file paths resolve against its folder, flag paths against the working directory', () => {
+    const file = write('sub/gw.json', JSON.stringify({ ...routes, site: 'plant', broker: { url: 'mqtt://file:1883', ca: 'certs/ca.pem' }, stateDir: 'state' }));
+    const fromFile = loadGatewayConfig(file, {}, dir);
+    expect(fromFile.site).toBe('plant');
+    expect(fromFile.broker.url).toBe('mqtt://file:1883');
+    expect(fromFile.broker.ca).toBe(path.join(dir, 'sub/certs/ca.pem'));
+    expect(fromFile.stateDir).toBe(path.join(dir, 'sub/state'));
+    expect(fromFile.models.m!.path).toBe(path.join(dir, 'sub/models/m.ern'));
+    const cwd = path.join(dir, 'elsewhere');
+    const o = loadGatewayConfig(path.join(dir, file), { site: 'lab', broker: 'mqtt://flag:1884', ca: 'my/ca.pem', stateDir: 'st', logLevel: 'debug', metricsPort: 9100 }, cwd);
+    expect(o.site).toBe('lab');
+    expect(o.broker.url).toBe('mqtt://flag:1884');
+    expect(o.broker.ca).toBe(path.join(cwd, 'my/ca.pem'));
+    expect(o.stateDir).toBe(path.join(cwd, 'st'));
+    expect(o.log.level).toBe('debug');
+    expect(o.metrics.httpPort).toBe(9100);
+    expect(loadGatewayConfig(file, { stateDir: '' }, dir).stateDir).toBe('');
+  });
+
+  it('--model is a one-route quick start, refused beside a config that has routes', () => {
+    const q = loadGatewayConfig(undefined, { model: 'models/kws.ern', sensor: 'mic', codec: 'binary', threshold: 0.8 }, dir);
+    expect(Object.keys(q.models)).toEqual(['model']);
+    expect(q.models.model!.path).toBe(path.join(dir, 'models/kws.ern'));
+    expect(q.routes).toHaveLength(1);
+    expect(q.routes[0]).toMatchObject({ sensor: 'mic', model: 'model', codec: 'binary' });
+    const file = write('routes.json', JSON.stringify(routes));
+    expect(errorOf(() => loadGatewayConfig(file, { model: 'x.ern' }, dir))).toMatchObject({ code: 'USAGE', message: expect.stringMatching(/--model is a quick start without a config file/) });
+    expect(errorOf(() => loadGatewayConfig(file, { sensor: 'mic' }, dir))).toMatchObject({ code: 'USAGE', message: expect.stringMatching(/go with --model/) });
+  });
+});

@@ -225,9 +225,14 @@ export class LinearResampler {
     return { have: this.have, phase: this.phase, prev: Array.from(this.prev) };
   }
 
-  importState(s: { have: boolean; phase: number; prev: number[] }): void {
-    this.have = s.have === true;
-    this.phase = Number(s.phase) || 0;
-    this.prev.set(s.prev.slice(0, this.channels));
+  /** Restores exportState(); GATEWAY_STATE when `s` is not one for this many channels. */
+  importState(s: unknown): void {
+    const o = s as { have?: unknown; phase?: unknown; prev?: unknown };
+    const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+    const ok = typeof o === 'object' && o !== null && typeof o.have === 'boolean' && finite(o.phase) && Array.isArray(o.prev) && o.prev.length === this.channels && o.prev.every(finite);
+    if (!ok) throw new EdgeRnnError('GATEWAY_STATE', `resampler state: expected {have, phase, prev: ${this.channels} finite numbers}`);
+    this.have = o.have as boolean;
+    this.phase = o.phase as number;
+    this.prev.set(o.prev as number[]);
   }
 }

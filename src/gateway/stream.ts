@@ -419,7 +419,14 @@ export class DeviceStream {
     if (4 + hl + sb + fb !== bytes.length) throw fail('sizes do not add up');
     const ev = h.evidence as { head: number; count: number; inputs: number[]; scores: number[]; ts: number[] };
     if (!ev || ev.inputs?.length !== this.evIn.length || ev.scores?.length !== this.K) throw fail('evidence window has another size (evidenceFrames changed)');
+    if (ev.ts?.length !== this.evTs.length) throw fail('evidence window has another size (evidenceFrames changed)');
+    const deviceRateHz = h.deviceRateHz === null || h.deviceRateHz === undefined ? this.deviceRateHz : Number(h.deviceRateHz);
+    let resampler: LinearResampler | null = null;
     try {
+      if (h.resampler !== null && h.resampler !== undefined && deviceRateHz !== undefined && this.frontend.sampleRateHz !== undefined) {
+        resampler = new LinearResampler(this.frontend.channels, deviceRateHz, this.frontend.sampleRateHz);
+        resampler.importState(h.resampler);
+      }
       this.session.importState(bytes.subarray(4 + hl, 4 + hl + sb));
       this.frontend.importState(bytes.subarray(4 + hl + sb));
       this.detector.importState(h.detector);
@@ -433,11 +440,8 @@ export class DeviceStream {
     this.epoch = Number(h.epoch);
     this.frameIndex = Number(h.frameIndex);
     this.streamStartMs = Number(h.streamStartMs);
-    if (h.deviceRateHz !== null) this.deviceRateHz = Number(h.deviceRateHz);
-    if (h.resampler !== null && this.deviceRateHz !== undefined && this.frontend.sampleRateHz !== undefined) {
-      this.resampler = new LinearResampler(this.frontend.channels, this.deviceRateHz, this.frontend.sampleRateHz);
-      this.resampler.importState(h.resampler as Parameters<LinearResampler['importState']>[0]);
-    }
+    this.deviceRateHz = deviceRateHz;
+    this.resampler = resampler;
     if (Array.isArray(h.lastFinite)) this.lastFinite.set((h.lastFinite as number[]).slice(0, this.lastFinite.length));
     this.evHead = ev.head;
     this.evCount = ev.count;

@@ -36,7 +36,7 @@ afterEach(async () => {
 });
 
 /** A rig whose route uses the kind's codec. */
-async function kindRig(k: Kind, log: RecordedStep[], opts: { limits?: Record<string, unknown>; stateDir?: string; stateStore?: StateStore } = {}) {
+async function kindRig(k: Kind, log: RecordedStep[], opts: { limits?: Record<string, unknown>; stateDir?: string; stateStore?: StateStore; route?: Record<string, unknown> } = {}) {
   const model = await modelFor(k);
   const clock = new ManualClock(T0);
   const tr = new TraceTransport();
@@ -44,7 +44,7 @@ async function kindRig(k: Kind, log: RecordedStep[], opts: { limits?: Record<str
   const config = parseGatewayConfig({
     site: 's',
     models: { m: 'x' },
-    routes: [{ sensor: 'x', model: 'm', codec: k.codec, channels: k.channels, detector: { kind: 'record' } }],
+    routes: [{ sensor: 'x', model: 'm', codec: k.codec, channels: k.channels, detector: { kind: 'record' }, ...opts.route }],
     stateDir: opts.stateDir ?? '',
     metrics: { intervalMs: 0 },
     ...(opts.limits ? { limits: opts.limits } : {}),
@@ -108,6 +108,37 @@ describe('front-end state travels with the device stream', () => {
     });
   }
 
+  it("a device at another rate than the front end's (the gateway's own resampler, 40 -> 32 Hz) is evicted before every message: same steps as uninterrupted", async () => {
+    const k = KINDS.find((x) => x.spec.kind === 'imu')!;
+    const route = { sampleRateHz: 40 };
+    const ma = messages(k, k.signal(k.samples, 31));
+    const mb = messages(k, k.signal(k.samples, 32));
+    // Uninterrupted: each device alone on its own gateway.
+    const alone: RecordedStep[][] = [];
+    for (const ms of [ma, mb]) {
+      const log: RecordedStep[] = [];
+      const r = await kindRig(k, log, { route });
+      r.sendAll('d', ms);
+      expect(r.gw.metrics.counters.evictions_total).toBe(0);
+      alone.push(log);
+    }
+    expect(alone[0]!.length).toBeGreaterThan(20);
+    // Both on one gateway that keeps one stream: a state export and import before every message.
+    const log: RecordedStep[] = [];
+    const r = await kindRig(k, log, { route, limits: { maxDevices: 1 } });
+    for (let i = 0; i < Math.max(ma.length, mb.length); i++) {
+      if (ma[i]) r.send('a', ma[i]!);
+      if (mb[i]) r.send('b', mb[i]!);
+    }
+    r.clock.advance(5);
+    expect(r.gw.metrics.counters.evictions_total).toBeGreaterThanOrEqual(ma.length + mb.length - 2);
+    expect(r.gw.metrics.counters.state_errors_total).toBe(0);
+    expectSameAsReference(log, [
+      { name: 'a', steps: alone[0]! },
+      { name: 'b', steps: alone[1]! },
+    ]);
+  });
+
   it('the test can fail: with the front end restarted at each restore, the steps are not the uninterrupted stream', async () => {
     // The same device-cap run as above, with the front-end state stripped from every saved state
     // (what gateways before front-end state did): the comparison must reject it.
@@ -128,6 +159,12 @@ describe('front-end state travels with the device stream', () => {
 });
 
 /** Splits saved stream bytes: u32 header length | header JSON | session | front end. */
+/** A JSON message with its seq replaced (a device that restarted its counter). */
+function reseq(payload: Uint8Array, seq: number): Uint8Array {
+  const doc = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
+  return new TextEncoder().encode(JSON.stringify({ ...doc, seq }));
+}
+
 function splitState(bytes: Uint8Array): { header: Record<string, unknown>; session: Uint8Array; frontend: Uint8Array } {
   const hl = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(0, true);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + hl))) as Record<string, unknown>;
@@ -210,5 +247,32 @@ describe('saved states from before front-end state, and corrupt ones', () => {
     expect(String(warn?.error)).toMatch(/stream d\/x: cannot import saved state: imu front end: cannot import state: checksum mismatch: the state is corrupt/);
     // Fresh: the second half as a stream of its own.
     expectSameAsReference(log.slice(before), [referenceSteps(r.model, concat(ms.slice(half)), 'd')]);
+  });
+
+  it('a malformed resampler state is not used either: GATEWAY_STATE, and nothing of the saved state is half-restored', async () => {
+    const k = KINDS.find((x) => x.spec.kind === 'imu')!;
+    const route = { sampleRateHz: 40 };
+    const ms = messages(k, k.signal(k.samples, 43));
+    const half = Math.floor(ms.length / 2);
+    const fresh: RecordedStep[] = [];
+    const f = await kindRig(k, fresh, { route });
+    f.sendAll('d', ms.slice(half).map((m, i) => ({ ...m, payload: reseq(m.payload, i) })));
+    for (const bad of [{ have: true, phase: 0.5, prev: [1, 2] }, { have: true, phase: 'x', prev: [1, 2, 3] }, { prev: null }, 7]) {
+      const log: RecordedStep[] = [];
+      const store = memoryStateStore();
+      const r = await kindRig(k, log, { limits: { idleEvictMs: 60_000 }, stateStore: store, route });
+      r.sendAll('d', ms.slice(0, half));
+      r.clock.advance(62_000);
+      const saved = splitState(store.load('d/x')!);
+      expect(saved.header.resampler).not.toBeNull();
+      store.save('d/x', joinState({ ...saved.header, resampler: bad }, saved.session, saved.frontend));
+      const before = log.length;
+      r.sendAll('d', ms.slice(half).map((m, i) => ({ ...m, payload: reseq(m.payload, i) })));
+      expect(r.gw.metrics.counters.state_errors_total).toBe(1);
+      const warn = r.logger.lines.find((l) => l.msg === 'saved stream state not used');
+      expect(String(warn?.error)).toMatch(/cannot import saved state: resampler state: expected \{have, phase, prev: 3 finite numbers\}/);
+      // Exactly a fresh stream: the model state was not imported before the resampler failed.
+      expect(log.slice(before).map((st) => Array.from(st.output))).toEqual(fresh.map((st) => Array.from(st.output)));
+    }
   });
 });

@@ -338,6 +338,9 @@ export class OrtWebSession {
     if (!m.streamable) this.reset();
     const hist = Object.keys(m.statePairs).length === 0 && m.streamable;
     if (hist && this.history.length > 0) {
+      // Continuing a stream re-runs its history: the same cap as step().
+      const max = m.opts.maxHistory ?? 4096;
+      if (this.history.length + T > max) throw new EdgeRnnError('NOT_STREAMABLE', `${m.source}: the model has no state inputs, so continuing a stream re-runs its history: ${this.history.length} + ${T} frames would pass maxHistory (${max}); reset() or raise maxHistory`);
       const all = new Float32Array((this.history.length + T) * m.inputSize);
       this.history.forEach((f, t) => all.set(f, t * m.inputSize));
       all.set(x, this.history.length * m.inputSize);

@@ -125,6 +125,29 @@ describe('OrtWebModel', () => {
     await m.dispose();
   });
 
+  it('history mode stops at maxHistory with NOT_STREAMABLE (step and run alike), changing nothing; reset() starts over', async () => {
+    const spec = randomSpec(78, { forwardOnly: true });
+    const m = await OrtWebModel.create(exportOnnx(spec, { stateInputs: false }), { state: {}, maxHistory: 5 });
+    const F = spec.input.size;
+    const rng = new Rng(6);
+    const frames = Array.from({ length: 6 }, () => rng.float32(F, -1, 1));
+    const s = m.session();
+    const rows: Float32Array[] = [];
+    for (let t = 0; t < 5; t++) rows.push(await s.step(frames[t]!));
+    const e = await rejects(s.step(frames[5]!), 'NOT_STREAMABLE');
+    expect(e.message).toMatch(/maxHistory \(5\)/);
+    // run() continuing the stream is capped too; a fresh session may run any length at once.
+    const r = m.session();
+    await r.run(Float32Array.from([...frames[0]!, ...frames[1]!, ...frames[2]!]));
+    expect((await rejects(r.run(Float32Array.from([...frames[3]!, ...frames[4]!, ...frames[5]!])), 'NOT_STREAMABLE')).message).toMatch(/3 \+ 3 frames would pass maxHistory \(5\)/);
+    // Nothing changed by the refusals: the streams continue where they were.
+    expect(Array.from(await r.run(frames[3]!))).toEqual(Array.from(rows[3]!));
+    s.reset();
+    expect(Array.from(await s.step(frames[0]!))).toEqual(Array.from(rows[0]!));
+    expect((await m.session().run(Float32Array.from(frames.flatMap((f) => [...f])))).length).toBe(6 * m.outputSize);
+    await m.dispose();
+  });
+
   it('runs a graph edgernn cannot compile (GRU -> ReduceMean over time -> Gemm), which the importer rejects with a pointer here', async () => {
     const rng = new Rng(11);
     const I = 3;

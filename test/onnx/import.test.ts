@@ -99,6 +99,23 @@ describe('importer: exporter glue', () => {
     });
   }
 
+  it('features reshaped to a grid and transposed before the recurrent layer (a pending permutation of the input)', async () => {
+    // [seq, 1, 6] -> [seq, 1, 2, 3] -> swap the grid axes -> [seq, 1, 6]: the GRU reads the
+    // features in column order, which the importer must fold into W as a permutation.
+    const rng = new Rng(8);
+    const H = 4;
+    const g = new TestGraph().input('X', ['seq', 1, 6]);
+    g.node('Reshape', ['X', g.ints('grid', [0, 0, 2, 3])], ['xg']);
+    g.node('Transpose', ['xg'], ['xt'], [attrInts('perm', [0, 1, 3, 2])]);
+    g.node('Reshape', ['xt', g.ints('flat', [0, 0, 6])], ['xf']);
+    g.node('GRU', ['xf', g.init('W', [1, 3 * H, 6], rng.float32(3 * H * 6)), g.init('R', [1, 3 * H, H], rng.float32(3 * H * H)), g.init('B', [1, 6 * H], rng.float32(6 * H))], ['Y'], [attrInt('hidden_size', H), attrInt('linear_before_reset', 1)]);
+    g.node('Squeeze', ['Y', g.ints('ax', [1])], ['Ys']);
+    g.output('Ys');
+    const bytes = g.bytes(13);
+    await expectOracle('feature-grid-transpose', bytes, rng.float32(5 * 6, -2, 2), [5, 1, 6]);
+    expect(importOnnx(bytes).outputs[0]!.layers.map((l) => l.kind)).toEqual(['gru']);
+  });
+
   it('bidirectional sum merge, Gather of the last step, Gemm + Sigmoid and per-step LogSoftmax', async () => {
     const rng = new Rng(5);
     const F = 4;

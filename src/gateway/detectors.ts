@@ -63,6 +63,8 @@ export function resolveOutput(ref: number | string, ctx: DetectorContext, field:
   return i;
 }
 
+const isFiniteNumber = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+
 function stateError(kind: string, why: string): EdgeRnnError {
   return new EdgeRnnError('GATEWAY_STATE', `${kind} detector: cannot import state: ${why}`);
 }
@@ -126,7 +128,7 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
     },
     importState(s) {
       const o = s as { run: number; active: boolean; refractory: number; score: number; havePrev: boolean; prev: number[] };
-      if (typeof o !== 'object' || o === null || !Array.isArray(o.prev) || o.prev.length !== prev.length) throw stateError('threshold', `expected ${prev.length} previous outputs`);
+      if (typeof o !== 'object' || o === null || !Array.isArray(o.prev) || o.prev.length !== prev.length || !o.prev.every(isFiniteNumber)) throw stateError('threshold', `expected ${prev.length} previous outputs (finite numbers)`);
       run = Number(o.run) || 0;
       active = o.active === true;
       refractory = Number(o.refractory) || 0;
@@ -199,8 +201,8 @@ export function createSmoothingDetector(cfg: DetectorConfig, ctx: DetectorContex
     },
     importState(s) {
       const o = s as { head: number; count: number; refractory: number; score: number; ring: number[]; sum: number[] };
-      if (typeof o !== 'object' || o === null || !Array.isArray(o.ring) || o.ring.length !== ring.length || !Array.isArray(o.sum) || o.sum.length !== O) {
-        throw stateError('smoothing', `expected a ring of ${ring.length} values and ${O} sums`);
+      if (typeof o !== 'object' || o === null || !Array.isArray(o.ring) || o.ring.length !== ring.length || !Array.isArray(o.sum) || o.sum.length !== O || !o.ring.every(isFiniteNumber) || !o.sum.every(isFiniteNumber)) {
+        throw stateError('smoothing', `expected a ring of ${ring.length} values and ${O} sums (finite numbers)`);
       }
       ring.set(o.ring);
       head = Number(o.head) % W || 0;

@@ -82,6 +82,22 @@ describe('smoothing detector', () => {
     expect(whole.filter(Boolean).length).toBeGreaterThan(2);
   });
 
+  it('refuses states that do not fit (GATEWAY_STATE), for both detectors, and keeps working', () => {
+    const th = createThresholdDetector({ kind: 'threshold', output: 'yes', score: 'output', on: 0.7, off: 0.3, minSteps: 1, refractorySteps: 0 }, ctx());
+    const sm = createSmoothingDetector({ kind: 'smoothing', window: 3, threshold: 0.5, background: [0], refractorySteps: 0 }, ctx());
+    const good = [th.exportState(), sm.exportState()] as Record<string, unknown>[];
+    const cases: [Detector, unknown, RegExp][] = [
+      [th, null, /threshold/],
+      [th, { ...good[0], prev: [0, 0] }, /expected 3 previous outputs/],
+      [th, { ...good[0], prev: [0, 'x', 0] }, /finite numbers/],
+      [sm, 7, /smoothing/],
+      [sm, { ...good[1], ring: [1, 2] }, /expected a ring of 9 values and 3 sums/],
+      [sm, { ...good[1], sum: [0, null, 0] }, /finite numbers/],
+    ];
+    for (const [d, state, message] of cases) expect(errorMessage(() => d.importState(state), 'GATEWAY_STATE')).toMatch(message);
+    expect(run(th, [[0, 0.9, 0]])[0]).toEqual({ label: 'yes', score: Math.fround(0.9) });
+  });
+
   it('refuses a background that covers every output', () => {
     expect(() => createSmoothingDetector({ kind: 'smoothing', window: 3, threshold: 0.5, background: [0, 1, 2], refractorySteps: 0 }, ctx())).toThrow(/background must be fewer than all 3 outputs/);
   });

@@ -475,7 +475,14 @@ export class Gateway {
       this.evict(oldest, 'device cap');
     }
     const ns = new DeviceStream(device, sensor, route, this.config.limits, now);
-    const saved = this.stateStore.load(key);
+    let saved: Uint8Array | undefined;
+    try {
+      saved = this.stateStore.load(key);
+    } catch (e) {
+      // An unreadable state (I/O error, a directory in its place) must not stop the device: it starts fresh.
+      this.metrics.inc('state_errors_total');
+      this.logger.warn('saved stream state not used', { device, sensor, error: `cannot read it: ${(e as Error).message}` });
+    }
     if (saved) {
       try {
         const r = ns.importState(saved);

@@ -459,8 +459,16 @@ export class ClusterCoordinator {
     for (const key of gw.stateStore.keys()) {
       const device = key.slice(0, key.lastIndexOf('/'));
       if (gw.partitionOf(device) !== p) continue;
-      const bytes = gw.stateStore.load(key);
-      gw.stateStore.delete(key);
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = gw.stateStore.load(key);
+        gw.stateStore.delete(key);
+      } catch (e) {
+        // One unreadable state must not stop the hand-off of the others: that stream starts fresh there.
+        gw.metrics.inc('state_errors_total');
+        gw.logger.warn('cluster: a saved stream state could not be read for the hand-off', { key, error: (e as Error).message });
+        continue;
+      }
       if (!bytes) continue;
       sends.push(this.send(to, { kind: 'state', partition: p, from: this.me, key, data: Buffer.from(bytes).toString('base64') }));
       sends.push(gw.transport.publish(this.stateTopic(p, key), bytes, { qos: 1, retain: true }).catch(() => {}));

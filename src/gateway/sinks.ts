@@ -50,17 +50,36 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
     io = new firmataIo.Firmata(o.transport, { reportVersionTimeout: 2000 });
   }
   const board = new five.Board({ ...(io !== undefined ? { io } : { port: cfg.port! }), repl: false, debug: false, sigint: false, timeout: o.readyTimeoutMs ?? 10_000 });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new EdgeRnnError('GATEWAY_CONFIG', `board ${cfg.port ?? '(stream)'}: no Firmata handshake within ${o.readyTimeoutMs ?? 10_000} ms`)), o.readyTimeoutMs ?? 10_000);
-    board.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    board.once('error', (e: Error) => {
-      clearTimeout(timer);
-      reject(new EdgeRnnError('GATEWAY_CONFIG', `board ${cfg.port ?? '(stream)'}: ${e.message}`));
-    });
+  const where = cfg.port ?? '(stream)';
+  // johnny-five reports through 'error' events, twice for its own handshake timeout, and later for
+  // a lost port: each needs a listener, or the event is thrown and takes the process down.
+  let handshake: ((e: unknown) => void) | null = null;
+  board.on('error', (e: unknown) => {
+    const message = e instanceof Error ? e.message : String((e as { message?: unknown } | null)?.message ?? e);
+    if (handshake) handshake(new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: ${message}`));
+    else o.logger.error('board error', { port: where, error: message });
   });
+  const readyMs = o.readyTimeoutMs ?? 10_000;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: no Firmata handshake within ${readyMs} ms`)), readyMs);
+      handshake = (e) => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      board.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  } catch (e) {
+    // Stop johnny-five's own handshake timer and let go of the port.
+    clearTimeout((board as unknown as { timer?: ReturnType<typeof setTimeout> }).timer);
+    o.transport?.destroy();
+    throw e;
+  } finally {
+    handshake = null;
+  }
   const led = cfg.led !== undefined ? new five.Led({ pin: cfg.led, board }) : null;
   const piezo = cfg.piezo !== undefined ? new five.Led({ pin: cfg.piezo, board }) : null;
   // johnny-five's Relay never sets the pin mode (StandardFirmata powers digital pins up as

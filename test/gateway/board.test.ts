@@ -1,4 +1,5 @@
 /** The board alert sink: an alert lights the LED, sounds the piezo (PWM) and closes the relay on a simulated Firmata board, for alertMs. */
+import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createRuntime } from '../../src/index.js';
 import { ManualClock } from '../../src/gateway/clock.js';
@@ -6,6 +7,7 @@ import { encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
+import { createBoardSink } from '../../src/gateway/sinks.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
 import { FirmataBoard, PIN_MODES } from '../../firmware-sim/firmata-board.js';
 import { IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSignal, oracleAlerts } from './fixtures.js';
@@ -59,5 +61,23 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
       await gw.stop();
       model.dispose();
     }
+  });
+
+  it('a board that never answers the Firmata handshake: GATEWAY_CONFIG after readyTimeoutMs, not a hang', async () => {
+    // Opens like a serial port, then stays silent (wrong firmware, wrong baud rate).
+    const silent = (): Duplex => {
+      const d = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+      d.once('newListener', () => process.nextTick(() => d.emit('open')));
+      return d;
+    };
+    const t0 = Date.now();
+    await expect(createBoardSink({ config: { led: 13, alertMs: 1000 } as never, transport: silent(), clock: new ManualClock(0), logger: memoryLogger('warn'), readyTimeoutMs: 300 })).rejects.toMatchObject({
+      code: 'GATEWAY_CONFIG',
+      message: expect.stringMatching(/board \(stream\): no Firmata handshake within 300 ms/),
+    });
+    expect(Date.now() - t0).toBeLessThan(10_000); // it gave up, it did not hang
+    // johnny-five's own handshake timer (same length) would emit two 'error' events later: an
+    // unhandled one is thrown and takes the process down. Wait past it: nothing may surface.
+    await new Promise((r) => setTimeout(r, 600));
   });
 });

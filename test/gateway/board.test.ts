@@ -80,4 +80,33 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
     // unhandled one is thrown and takes the process down. Wait past it: nothing may surface.
     await new Promise((r) => setTimeout(r, 600));
   });
+
+  it('the board goes away mid-run (serial port closed): alerts still raised and published, the error logged, nothing thrown', async () => {
+    const model = await (await createRuntime()).load(imuModelBytes());
+    const sim = new FirmataBoard();
+    const clock = new ManualClock(1_700_000_000_000);
+    const tr = new TraceTransport();
+    const logger = memoryLogger('warn');
+    const config = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', detector: IMU_DETECTOR }], stateDir: '', metrics: { intervalMs: 0 }, board: { led: 13, alertMs: 1000 } });
+    const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, boardTransport: sim, logger });
+    try {
+      const raised: string[] = [];
+      gw.on('alert', (a) => raised.push(a.id));
+      sim.destroy(new Error('the USB cable was pulled'));
+      await new Promise((r) => setTimeout(r, 50));
+      const x = imuSignal(100, 5, [[20, 40]]);
+      tr.deliver(gw.topics.sensor('crane', 'imu'), encodeJson(x, IMU_CHANNELS, { seq: 0 }));
+      clock.advance(5);
+      await new Promise((r) => setTimeout(r, 50));
+      clock.advance(2000);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(raised.length).toBe(oracleAlerts(model, x, IMU_DETECTOR, { site: 's', device: 'crane', sensor: 'imu', streamStartMs: 0 }).length);
+      expect(raised.length).toBeGreaterThan(0);
+      expect(tr.published.filter((p) => p.topic.includes('crane')).length).toBeGreaterThanOrEqual(raised.length);
+      expect(logger.lines.some((l) => l.level === 'error' && /board|USB/.test(`${l.msg} ${String(l.error)}`))).toBe(true);
+    } finally {
+      await gw.stop();
+      model.dispose();
+    }
+  });
 });

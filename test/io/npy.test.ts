@@ -97,7 +97,8 @@ describe('readNpy: defects', () => {
 
 const numpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' });
 describe.skipIf(numpy.status !== 0)('writeNpy: NumPy reads what it writes', () => {
-  it('the committed fixtures are what generate.py writes', () => {
+  // Byte for byte only with the NumPy that wrote them (another version may pad headers differently).
+  it.skipIf(numpy.stdout.trim() !== (expected as unknown as { _numpy: string })._numpy)('the committed fixtures are what generate.py writes', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-npy-gen-'));
     try {
       const r = spawnSync('/usr/bin/python3', [path.join(DIR, 'generate.py'), tmp], { encoding: 'utf8' });

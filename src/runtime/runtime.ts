@@ -457,7 +457,8 @@ export class Model {
   /**
    * Steps many streams at once (one gateway, many devices): frames [n][inputSize] for n sessions
    * of this model, returns [n][outputSize] (a view reused by the next call). On a bad frame
-   * nothing is stepped and the error names the session index.
+   * nothing is stepped and the error names the session index. A session listed twice is stepped
+   * twice, in list order (as two step() calls).
    */
   stepMany(sessions: readonly Session[], frames: ArrayLike<number>): Float32Array {
     this.assertLive();

@@ -159,6 +159,17 @@ describe.each([...BACKENDS, 'float'] as const)('sessions on %s', (backend) => {
     expect(sessions[0]!.steps).toBe(1);
   });
 
+  it('stepMany with a session listed twice steps it twice, in order (as two step() calls)', () => {
+    const f = frames(2, 14);
+    const s = model.session();
+    const rows = Array.from(model.stepMany([s, s], f));
+    const t = model.session();
+    const want = [...t.step(f.subarray(0, I)), ...t.step(f.subarray(I))];
+    expect(rows).toEqual(want);
+    expect(s.steps).toBe(2);
+    expect(Array.from(s.exportState())).toEqual(Array.from(t.exportState()));
+  });
+
   it("stepMany with nonFinite 'zero' steps bad values as 0; mixed policies each get their own", () => {
     const bad = frames(3, 13);
     bad[1] = NaN;

@@ -19,35 +19,19 @@ import { FileOutbox, type Outbox } from '../../src/gateway/outbox.js';
 import { TraceTransport, topicMatches, type PublishOptions } from '../../src/gateway/transport.js';
 import { IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSignal, oracleAlerts, tmpDir, waitFor } from './fixtures.js';
 
-/** A FileOutbox whose writes fail (EIO) while `failing` is set. */
-class SwitchedOutbox implements Outbox {
-  failing = false;
-  constructor(readonly inner: FileOutbox) {}
-  private eio(): Error {
-    return Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
-  }
-  add(alerts: readonly Alert[]): void {
-    if (this.failing) throw this.eio();
-    this.inner.add(alerts);
-  }
-  commit(alerts: readonly Alert[]): Promise<void> | null {
-    return this.failing ? Promise.reject(this.eio()) : this.inner.commit(alerts);
-  }
-  ack(id: string): void {
-    this.inner.ack(id);
-  }
-  pending(): IterableIterator<Alert> {
-    return this.inner.pending();
-  }
-  has(id: string): boolean {
-    return this.inner.has(id);
-  }
-  get depth(): number {
-    return this.inner.depth;
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
+/** A FileOutbox whose writes fail (EIO) while `sw.failing` is set; everything else is the FileOutbox's own. */
+function switchedOutbox(inner: FileOutbox): { outbox: Outbox; sw: { failing: boolean } } {
+  const sw = { failing: false };
+  const eio = () => Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+  const outbox = new Proxy(inner, {
+    get(target, key) {
+      if (key === 'add' && sw.failing) return () => { throw eio(); };
+      if (key === 'commit' && sw.failing) return () => Promise.reject(eio());
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { outbox, sw };
 }
 
 /** The in-process transport, refusing alert publishes (as a broker's PUBACK with an error would) while `refuse` is set. */
@@ -77,7 +61,8 @@ describe('the outbox disk fails', () => {
   it('alerts are still raised and delivered from memory, retried while refused; later alerts go to disk again', async () => {
     const model = await (await createRuntime()).load(imuModelBytes());
     const stateDir = tmpDir('edgernn-outbox-fail-');
-    const outbox = new SwitchedOutbox(FileOutbox.open(path.join(stateDir, 'outbox')));
+    const inner = FileOutbox.open(path.join(stateDir, 'outbox'));
+    const { outbox, sw } = switchedOutbox(inner);
     const clock = new ManualClock(1_700_000_000_000);
     const tr = new RefusingTransport();
     const logger = memoryLogger('debug');
@@ -101,7 +86,7 @@ describe('the outbox disk fails', () => {
     };
 
     // 1. Disk failing and the broker refusing: alerts are raised all the same and wait in memory.
-    outbox.failing = true;
+    sw.failing = true;
     tr.refuse = true;
     const x1 = imuSignal(300, 5, [[50, 60], [200, 215]]);
     const want1 = oracleAlerts(model, x1, IMU_DETECTOR, { site: 's', device: 'd1', sensor: 'imu', streamStartMs: clock.now() }).map((a) => a.id);
@@ -114,7 +99,7 @@ describe('the outbox disk fails', () => {
     expect(failed.flatMap((l) => l.ids as string[]).sort()).toEqual([...want1].sort());
     expect(failed[0]!.level).toBe('error');
     expect(gw.outboxDepth).toBe(want1.length);
-    expect(outbox.inner.depth).toBe(0); // nothing reached the disk
+    expect(inner.depth).toBe(0); // nothing reached the disk
 
     // 2. The broker accepts again: the retry delivers every alert held in memory, once.
     tr.refuse = false;
@@ -123,14 +108,14 @@ describe('the outbox disk fails', () => {
     expect(logger.lines.some((l) => l.msg === 'alert not acknowledged, will retry')).toBe(true);
 
     // 3. The disk works again: the next alerts are durable before they are published, as usual.
-    outbox.failing = false;
+    sw.failing = false;
     tr.refuse = true; // keep them pending so the log can be read
     const x2 = imuSignal(200, 9, [[100, 112]]);
     const want2 = oracleAlerts(model, x2, IMU_DETECTOR, { site: 's', device: 'd2', sensor: 'imu', streamStartMs: clock.now() }).map((a) => a.id);
     expect(want2.length).toBeGreaterThan(0);
     send('d2', x2);
-    await waitFor(() => outbox.inner.depth === want2.length, 'the new alerts on disk');
-    const log = fs.readFileSync(outbox.inner.file, 'utf8');
+    await waitFor(() => inner.depth === want2.length, 'the new alerts on disk');
+    const log = fs.readFileSync(inner.file, 'utf8');
     for (const id of want2) expect(log).toContain(id);
     for (const id of want1) expect(log).not.toContain(id);
     tr.refuse = false;

@@ -175,7 +175,7 @@ export function specToManifest(spec: ModelSpec, golden: { input: Float32Array; o
 // ---- manifest -> spec (validation) -----------------------------------------------------------
 
 class Check {
-  constructor(private readonly source: string) {}
+  constructor(readonly source: string) {}
 
   fail(path: string, expected: string, got: unknown): never {
     const shown = JSON.stringify(got);
@@ -318,20 +318,18 @@ function parseLayer(c: Check, raw: unknown, li: number, precision: Precision, in
   return layer;
 }
 
-export interface ParsedManifest {
-  spec: ModelSpec;
-  golden: GoldenSpec & { inputData: Float32Array; outputData: Float32Array };
-  outputSize: number;
-}
+/** What a model is, apart from its layers and tensors (the manifest fields ONNX metadata carries too). */
+export type ModelInfo = Pick<ModelSpec, 'name' | 'version' | 'task' | 'description' | 'labels' | 'input' | 'training' | 'extra'>;
 
-/** Validates a parsed manifest against the schema and the file's tensors; builds the spec. */
-export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, ErnTensor>, source = 'model.ern'): ParsedManifest {
-  const c = new Check(source);
-  if (m.format !== MANIFEST_FORMAT) c.fail('format', `"${MANIFEST_FORMAT}"`, m.format);
+/**
+ * Checks the descriptive fields of a manifest: name, version, task, labels (strings; their count
+ * is the caller's check, against the output size), input (size, a front end this runtime can build
+ * with that width, names, rate), description, training, extra.
+ */
+function parseInfo(c: Check, m: Record<string, unknown>): ModelInfo {
   const name = c.str(m, 'name', '', { max: 128 });
   const version = c.str(m, 'version', '', { pattern: SEMVER, what: 'a semantic version (e.g. "1.2.0")' });
   const task = c.oneOf(m, 'task', '', TASKS);
-  const precision = c.oneOf(m, 'precision', '', PRECISIONS);
   if (!Array.isArray(m.labels) || !m.labels.every((l) => typeof l === 'string')) c.fail('labels', 'an array of strings', m.labels);
   const labels = m.labels as string[];
   const inp = c.obj(m.input, 'input');
@@ -344,7 +342,7 @@ export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, 
   try {
     checkFrontendForInput(input);
   } catch (e) {
-    if (e instanceof EdgeRnnError) throw new EdgeRnnError('ERN_MANIFEST', `${source}: manifest.input.frontend: ${e.message}`, { path: 'input.frontend' });
+    if (e instanceof EdgeRnnError) throw new EdgeRnnError('ERN_MANIFEST', `${c.source}: manifest.input.frontend: ${e.message}`, { path: 'input.frontend' });
     throw e;
   }
   if (inp.names !== undefined) {
@@ -354,6 +352,42 @@ export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, 
     input.names = inp.names as string[];
   }
   if (inp.rateHz !== undefined) input.rateHz = c.posNum(inp.rateHz, 'input.rateHz');
+  const training = m.training === undefined ? {} : c.obj(m.training, 'training');
+  if (training.datasetSha256 !== undefined) c.str(training, 'datasetSha256', 'training.', { pattern: /^[0-9a-f]{64}$/, what: '64 lowercase hex digits' });
+  const info: ModelInfo = { name, version, task, labels, input, training };
+  if (m.description !== undefined) {
+    if (typeof m.description !== 'string') c.fail('description', 'a string', m.description);
+    info.description = m.description;
+  }
+  if (m.extra !== undefined) info.extra = c.obj(m.extra, 'extra');
+  return info;
+}
+
+/**
+ * parseInfo for a manifest kept outside a .ern (ONNX metadata): the same checks, plus the label
+ * count against the model's output size. Throws ERN_MANIFEST naming the field.
+ */
+export function parseModelInfo(m: Record<string, unknown>, outputSize: number, source: string): ModelInfo {
+  const c = new Check(source);
+  const info = parseInfo(c, m);
+  if (info.labels.length !== 0 && info.labels.length !== outputSize) c.fail('labels', `empty or ${outputSize} labels (the output size)`, info.labels.length);
+  return info;
+}
+
+export interface ParsedManifest {
+  spec: ModelSpec;
+  golden: GoldenSpec & { inputData: Float32Array; outputData: Float32Array };
+  outputSize: number;
+}
+
+/** Validates a parsed manifest against the schema and the file's tensors; builds the spec. */
+export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, ErnTensor>, source = 'model.ern'): ParsedManifest {
+  const c = new Check(source);
+  if (m.format !== MANIFEST_FORMAT) c.fail('format', `"${MANIFEST_FORMAT}"`, m.format);
+  const info = parseInfo(c, m);
+  const { name, version, task, labels, input } = info;
+  const precision = c.oneOf(m, 'precision', '', PRECISIONS);
+  const inputSize = input.size;
   if (!Array.isArray(m.layers) || m.layers.length === 0 || m.layers.length > 64) c.fail('layers', 'an array of 1 to 64 layers', m.layers);
   const layers: Layer[] = [];
   let size = inputSize;
@@ -363,11 +397,9 @@ export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, 
     size = layerOutputSize(layer);
   });
   if (labels.length !== 0 && labels.length !== size) c.fail('labels', `empty or ${size} labels (the output size)`, labels.length);
-  const training = m.training === undefined ? {} : c.obj(m.training, 'training');
-  if (training.datasetSha256 !== undefined) c.str(training, 'datasetSha256', 'training.', { pattern: /^[0-9a-f]{64}$/, what: '64 lowercase hex digits' });
-  const spec: ModelSpec = { name, version, task, labels, input, precision, layers, training };
-  if (typeof m.description === 'string') spec.description = m.description;
-  if (m.extra !== undefined) spec.extra = c.obj(m.extra, 'extra');
+  const spec: ModelSpec = { name, version, task, labels, input, precision, layers, training: info.training };
+  if (info.description !== undefined) spec.description = info.description;
+  if (info.extra !== undefined) spec.extra = info.extra;
   if (precision === 'int8') {
     const q = c.obj(m.quantization, 'quantization');
     if (q.scheme !== 'ern-a16w8-v1') c.fail('quantization.scheme', '"ern-a16w8-v1"', q.scheme);

@@ -25,6 +25,7 @@ import { EdgeRnnError } from '../errors.js';
 import { GATES, isRecurrent, numDirections, type Activation, type ModelSpec, type RecurrentLayer } from '../model/spec.js';
 import { ACTIVATION_DEFAULTS } from '../runtime/float/activations.js';
 import { dequantizeModel } from './dequantize.js';
+import { specMetadata } from './metadata.js';
 import {
   ONNX_DTYPES,
   attrFloat,
@@ -209,6 +210,7 @@ export function exportOnnxModel(spec: ModelSpec, opts: ExportOptions = {}): Mode
     modelVersion: 0,
     docString: `${spec.name} ${spec.version} (${spec.precision}${spec.precision === 'int8' ? ', dequantized' : ''}) exported by edgernn`,
     opsetImport: [{ domain: '', version: EXPORT_OPSET }],
+    metadataProps: [specMetadata(spec)],
     graph: { name: spec.name || 'edgernn', node: g.nodes, initializer: g.inits, input: g.inputs, output: g.outputs, valueInfo: [], sparseInitializerCount: 0 },
     functionCount: 0,
   };

@@ -15,7 +15,8 @@
  * constants (initial_h, sequence_lens); the conformance runner imports once per element.
  */
 import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
-import { isRecurrent, type Layer, type ModelSpec } from '../model/spec.js';
+import { isRecurrent, modelOutputSize, type Layer, type ModelSpec } from '../model/spec.js';
+import { readSpecMetadata } from './metadata.js';
 import { Attrs, nodeLabel } from './attrs.js';
 import { CONST_OPS, sliceParams, tensorToConst, type OpContext } from './fold.js';
 import { ONNX_DTYPES, decodeModelProto, type ModelProto, type NodeProto } from './proto.js';
@@ -104,6 +105,8 @@ export interface OnnxOutput {
 
 export interface OnnxImport {
   model: ModelProto;
+  /** The name errors and notes use (ImportOptions.source). */
+  source: string;
   opset: number;
   input: { name: string; layout: InputLayout; features: number; batch: number; staticT: number | null };
   outputs: OnnxOutput[];
@@ -489,14 +492,18 @@ function evaluate(
     });
   }
   if (issues.length) throw unsupportedReport(source, issues, model);
-  return { model, opset, input: { name: xName, layout, features, batch, staticT }, outputs, notes };
+  return { model, source, opset, input: { name: xName, layout, features, batch, staticT }, outputs, notes };
 }
 
 export interface SpecOptions {
   /** Which graph output becomes the model output (default: the first). */
   output?: string;
-  /** Model name (default: the graph name). */
+  /** Model name, over the one in the metadata. */
   name?: string;
+  /** Model name without one in the metadata (default: the graph name). */
+  fallbackName?: string;
+  /** Receives what was read from the model's edgernn metadata, or why it was ignored (metadata.ts). */
+  notes?: string[];
 }
 
 /**
@@ -524,16 +531,23 @@ export function onnxToSpec(imp: OnnxImport, opts: SpecOptions = {}): ModelSpec {
   }
   const g = imp.model.graph;
   const producer = [imp.model.producerName, imp.model.producerVersion].filter(Boolean).join(' ');
-  return {
-    name: opts.name ?? (g.name || 'onnx-model'),
-    version: '1.0.0',
-    task: 'custom',
-    labels: [],
-    input: { size: imp.input.features, frontend: { kind: 'none' } },
+  const outputSize = modelOutputSize({ layers: out.layers, input: { size: imp.input.features, frontend: { kind: 'none' } } });
+  const meta = readSpecMetadata(imp.model, imp.input.features, outputSize, imp.source);
+  if (meta.note) opts.notes?.push(meta.note);
+  const info = meta.info;
+  const spec: ModelSpec = {
+    name: opts.name ?? info?.name ?? opts.fallbackName ?? (g.name || 'onnx-model'),
+    version: info?.version ?? '1.0.0',
+    task: info?.task ?? 'custom',
+    labels: info?.labels ?? [],
+    input: info?.input ?? { size: imp.input.features, frontend: { kind: 'none' } },
     precision: 'float32',
     layers: out.layers,
-    training: { source: 'onnx', ...(producer ? { producer } : {}), opset: imp.opset },
-    extra: { onnx: { input: imp.input.name, inputLayout: imp.input.layout, output: out.name, step } },
+    // The exported model's own training record, kept apart: this model is a conversion of it.
+    training: { source: 'onnx', ...(producer ? { producer } : {}), opset: imp.opset, ...(info ? { original: info.training } : {}) },
+    extra: { ...info?.extra, onnx: { input: imp.input.name, inputLayout: imp.input.layout, output: out.name, step } },
   };
+  if (info?.description !== undefined) spec.description = info.description;
+  return spec;
 }
 

@@ -5,7 +5,8 @@
  * model relies on them).
  *
  *   ModelProto        1 ir_version, 2 producer_name, 3 producer_version, 4 domain,
- *                     5 model_version, 6 doc_string, 7 graph, 8 opset_import
+ *                     5 model_version, 6 doc_string, 7 graph, 8 opset_import, 14 metadata_props
+ *   StringStringEntryProto 1 key, 2 value
  *   OperatorSetIdProto 1 domain, 2 version
  *   GraphProto        1 node, 2 name, 5 initializer, 10 doc_string, 11 input, 12 output,
  *                     13 value_info, 15 sparse_initializer
@@ -120,8 +121,15 @@ export interface ModelProto {
   modelVersion: number;
   docString: string;
   opsetImport: OpsetId[];
+  /** Free-form key/value pairs (ONNX metadata_props; edgernn keeps its manifest there, see metadata.ts). */
+  metadataProps: MetadataEntry[];
   graph: GraphProto;
   functionCount: number;
+}
+
+export interface MetadataEntry {
+  key: string;
+  value: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -352,7 +360,7 @@ function decodeGraph(r: WireReader): GraphProto {
 /** Decodes a serialized ModelProto. Throws ONNX_PARSE (malformed) or ONNX_UNSUPPORTED. */
 export function decodeModelProto(bytes: Uint8Array, source = 'model.onnx'): ModelProto {
   const r = new WireReader(bytes, 0, bytes.length, `${source}: ModelProto`);
-  const m: ModelProto = { irVersion: 0, producerName: '', producerVersion: '', domain: '', modelVersion: 0, docString: '', opsetImport: [], graph: null as unknown as GraphProto, functionCount: 0 };
+  const m: ModelProto = { irVersion: 0, producerName: '', producerVersion: '', domain: '', modelVersion: 0, docString: '', opsetImport: [], metadataProps: [], graph: null as unknown as GraphProto, functionCount: 0 };
   let graph: GraphProto | null = null;
   while (!r.done) {
     const [f, w] = r.tag();
@@ -379,6 +387,23 @@ export function decodeModelProto(bytes: Uint8Array, source = 'model.onnx'): Mode
           } else o.skip(ow);
         }
         m.opsetImport.push(id);
+        break;
+      }
+      case 14: {
+        r.expect('metadata_props', w, WIRE_LEN);
+        const e = r.message(`${r.path}.metadata_props[${m.metadataProps.length}]`);
+        const entry: MetadataEntry = { key: '', value: '' };
+        while (!e.done) {
+          const [ef, ew] = e.tag();
+          if (ef === 1) {
+            e.expect('key', ew, WIRE_LEN);
+            entry.key = e.string();
+          } else if (ef === 2) {
+            e.expect('value', ew, WIRE_LEN);
+            entry.value = e.string();
+          } else e.skip(ew);
+        }
+        m.metadataProps.push(entry);
         break;
       }
       case 25: r.expect('functions', w, WIRE_LEN); r.bytes(); m.functionCount++; break;
@@ -503,6 +528,12 @@ export function encodeModelProto(m: ModelProto): Uint8Array {
     if (o.domain) ow.string(1, o.domain);
     ow.int(2, o.version);
     w.message(8, ow);
+  }
+  for (const e of m.metadataProps) {
+    const ew = new WireWriter();
+    ew.string(1, e.key);
+    ew.string(2, e.value);
+    w.message(14, ew);
   }
   return w.finish();
 }

@@ -196,6 +196,7 @@ export class TestGraph {
       docString: '',
       opsetImport: [{ domain: '', version: opset }],
       graph: { name: 'test', node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs, valueInfo: [], sparseInitializerCount: 0 },
+      metadataProps: [],
       functionCount: 0,
     };
   }

@@ -181,6 +181,7 @@ describe('OrtWebModel', () => {
         valueInfo: [],
         sparseInitializerCount: 0,
       },
+      metadataProps: [],
       functionCount: 0,
     });
     let err: unknown;

@@ -198,6 +198,7 @@ function build(cfg: RnnConfig, layout: 0 | 1, rng: Rng): { model: Uint8Array; in
     // layout needs opset 14; layout-0 graphs cover 7..22.
     opsetImport: [{ domain: '', version: layout === 1 || cfg.layout === 1 ? 14 + (cfg.seed % 9) : 7 + (cfg.seed % 16) }],
     graph: { name: `rnn_${cfg.seed}`, node: nodes, initializer: inits, input: inputInfo, output: outputs, valueInfo: [], sparseInitializerCount: 0 },
+    metadataProps: [],
     functionCount: 0,
   });
   return { model, inputs, outputNames: outputs.map((o) => o.name) };

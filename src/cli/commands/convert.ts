@@ -5,7 +5,7 @@ import { readSequences, type SequenceBatch } from '../../io/sequences.js';
 import { encodeModel, referenceEngine } from '../../model/codec.js';
 import { calibrateAbsMax, quantizeModel } from '../../model/quantize.js';
 import { isRecurrent, layerOutputSize, modelOutputSize, type ModelSpec } from '../../model/spec.js';
-import { importOnnx, onnxToSpec } from '../../onnx/import.js';
+import { importOnnx, onnxToSpec, type SpecOptions } from '../../onnx/import.js';
 import { decodeModelProto } from '../../onnx/proto.js';
 import { parseFlags, usageError, type Command } from '../framework.js';
 
@@ -88,8 +88,12 @@ data; the int8 model's error against the float one on that data is reported per 
   --per-channel    accepted for compatibility: edgernn always quantizes weights per output
                    row (per channel), so this is the default behaviour
   --output NAME    which graph output becomes the model output (default: the first)
-  --name NAME      model name (default: the ONNX graph name)
+  --name NAME      model name (default: the name in the model's edgernn metadata, else the
+                   file's name)
   --json           one JSON object: {file, precision, layers, notes, error}
+
+A model written by \`edgernn export\` keeps its name, version, task, labels and input spec (front
+end) in the ONNX metadata; convert restores them and says so in a note.
 
 Models edgernn cannot compile get a list of the offending nodes; such models still run
 unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
@@ -118,11 +122,11 @@ unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
     const outName = typeof values.output === 'string' ? values.output : proto.graph.output[0]?.name;
     if (outName === undefined) throw new EdgeRnnError('ONNX_INVALID', `${src}: the graph has no outputs`);
     const imp = importOnnx(proto, { source: src, outputs: [outName] });
-    const specOpts: { output?: string; name?: string } = {};
-    if (typeof values.output === 'string') specOpts.output = values.output;
-    specOpts.name = typeof values.name === 'string' ? values.name : path.basename(src).replace(/\.onnx$/i, '');
-    const floatSpec = onnxToSpec(imp, specOpts);
     const notes = [...imp.notes];
+    const specOpts: SpecOptions = { fallbackName: path.basename(src).replace(/\.onnx$/i, ''), notes };
+    if (typeof values.output === 'string') specOpts.output = values.output;
+    if (typeof values.name === 'string') specOpts.name = values.name;
+    const floatSpec = onnxToSpec(imp, specOpts);
     if (proto.graph.output.length > 1) notes.push(`graph outputs ${proto.graph.output.map((o) => o.name).join(', ')}: the model computes '${outName}' (choose with --output)`);
     if ((floatSpec.extra!.onnx as { step: string }).step === 'last') notes.push('the ONNX output is the last step; the .ern outputs every step (the last row is the ONNX value)');
     if (values['per-channel']) notes.push('--per-channel: weights are always quantized per output row; nothing changes');

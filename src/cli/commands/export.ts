@@ -21,6 +21,9 @@ I/O (docs/onnx.md):
   hN_<i>   [dirs, 1, hidden]        final states (cN_<i>): feed them back as h0_<i>/c0_<i>
                                     to step the model one frame at a time
 
+The model's name, version, task, labels and input spec (its front end) go into the ONNX
+metadata (metadata_props 'edgernn.manifest'); \`edgernn convert\` restores them.
+
   -o, --out FILE        the .onnx to write
   --no-state-inputs     bake the initial state in: X is the only input
   --json                one JSON object: {file, bytes, inputs, outputs}`,
@@ -54,6 +57,7 @@ I/O (docs/onnx.md):
         `  inputs    ${inputs.map((i) => `${i.name} ${i.dims}`).join(', ')}`,
         `  outputs   ${outputs.map((o) => `${o.name} ${o.dims}`).join(', ')}`,
         ...(stateInputs && states.length ? ['  state     first call: zeros (or the layer initial state); then feed hN_*/cN_* back as h0_*/c0_*'] : []),
+        `  metadata  edgernn.manifest: ${spec.name} ${spec.version}, task ${spec.task}${spec.labels.length ? `, ${spec.labels.length} labels` : ''}, ${spec.input.frontend.kind} front end`,
       ].join('\n') + '\n',
     );
     return 0;

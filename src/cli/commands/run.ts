@@ -1,9 +1,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readSequences } from '../../io/sequences.js';
+import { readSpecMetadata, type MetadataRead } from '../../onnx/metadata.js';
+import { decodeModelProto, type ModelProto } from '../../onnx/proto.js';
 import { BACKENDS } from '../../runtime/engine.js';
 import { createRuntime } from '../../runtime/runtime.js';
 import { choiceFlag, parseFlags, usageError, type Command } from '../framework.js';
+
+/** The edgernn metadata of an ONNX model onnxruntime accepted; none if edgernn's own parser cannot read the file. */
+function onnxInfo(bytes: Uint8Array, source: string, inputSize: number, outputSize: number): MetadataRead {
+  let proto: ModelProto;
+  try {
+    proto = decodeModelProto(bytes, source);
+  } catch {
+    return { info: null, note: null };
+  }
+  return readSpecMetadata(proto, inputSize, outputSize, source);
+}
 
 export const runCommand: Command = {
   name: 'run',
@@ -17,7 +30,8 @@ export const runCommand: Command = {
   --output FILE    write the JSON result there instead of stdout
 
 An .onnx file (any model, including ones edgernn cannot compile) runs through onnxruntime-web
-(WebAssembly, one thread): backend "ort-web".
+(WebAssembly, one thread): backend "ort-web"; its name, version and labels come from its edgernn
+metadata (written by \`edgernn export\`), when it has them.
 
 Output: JSON {"model","version","backend","labels","outputs"} where outputs is
 [steps][outputs] for one sequence, or [batch][steps][outputs] for a batch.`,
@@ -45,7 +59,11 @@ Output: JSON {"model","version","backend","labels","outputs"} where outputs is
         outputs.push(rows);
       }
       await model.dispose();
-      const text = `${JSON.stringify({ model: path.basename(positionals[0]!), backend: 'ort-web', outputs: input.batched ? outputs : outputs[0] })}\n`;
+      // Name, version and labels from the model's edgernn metadata (docs/onnx.md), when it has them.
+      const { info, note } = onnxInfo(modelBytes, positionals[0]!, model.inputSize, model.outputSize);
+      if (note && !info) ctx.stderr.write(`edgernn run: note: ${note}\n`);
+      const result = { model: info?.name ?? path.basename(positionals[0]!), ...(info ? { version: info.version } : {}), backend: 'ort-web', labels: info?.labels ?? [], outputs: input.batched ? outputs : outputs[0] };
+      const text = `${JSON.stringify(result)}\n`;
       if (typeof values.output === 'string') fs.writeFileSync(path.resolve(ctx.cwd, values.output), text);
       else ctx.stdout.write(text);
       return 0;

@@ -1,0 +1,89 @@
+/**
+ * What a model is, carried through ONNX: `edgernn export` writes the manifest's descriptive
+ * fields into the model's metadata_props, `edgernn convert` reads them back, so a model keeps its
+ * name, version, task, labels and input spec (the front end that turns raw samples into its
+ * features) across .ern -> ONNX -> .ern. Other ONNX tools show the entry and otherwise ignore it.
+ *
+ *   key    'edgernn.manifest'
+ *   value  JSON: { format: 'edgernn.onnx-metadata', formatVersion: 1, name, version, task,
+ *                  description?, labels, input, training, extra? }
+ *
+ * The fields are checked exactly as a .ern manifest's are (parseModelInfo), and the input size
+ * and label count against the graph. Metadata that fails a check is ignored as a whole, with a
+ * note naming the defect: the graph still converts, as it would without metadata.
+ * extra.onnx (the I/O of a model that was itself imported) is not carried: the exported graph
+ * has export.ts's I/O contract, and the importer records its own.
+ */
+import { EdgeRnnError } from '../errors.js';
+import { parseModelInfo, type ModelInfo } from '../model/manifest.js';
+import type { ModelSpec } from '../model/spec.js';
+import type { MetadataEntry, ModelProto } from './proto.js';
+
+export const METADATA_KEY = 'edgernn.manifest';
+export const METADATA_FORMAT = 'edgernn.onnx-metadata';
+export const METADATA_FORMAT_VERSION = 1;
+
+/** The metadata entry of a spec (for export). */
+export function specMetadata(spec: ModelSpec): MetadataEntry {
+  const extra = spec.extra ? Object.fromEntries(Object.entries(spec.extra).filter(([k]) => k !== 'onnx')) : undefined;
+  const value = {
+    format: METADATA_FORMAT,
+    formatVersion: METADATA_FORMAT_VERSION,
+    name: spec.name,
+    version: spec.version,
+    task: spec.task,
+    ...(spec.description !== undefined ? { description: spec.description } : {}),
+    labels: spec.labels,
+    input: spec.input,
+    training: spec.training,
+    ...(extra && Object.keys(extra).length ? { extra } : {}),
+  };
+  return { key: METADATA_KEY, value: JSON.stringify(value) };
+}
+
+export interface MetadataRead {
+  /** The checked fields, or null when there are none or they were ignored. */
+  info: ModelInfo | null;
+  /** What happened, for the user: restored (and what), or ignored (and why); null without metadata. */
+  note: string | null;
+}
+
+/**
+ * Reads and checks the edgernn entry of an ONNX model against the compiled graph's input width and
+ * output size. Never throws for bad metadata (see the module comment).
+ */
+export function readSpecMetadata(model: ModelProto, inputSize: number, outputSize: number, source: string): MetadataRead {
+  const entries = model.metadataProps.filter((e) => e.key === METADATA_KEY);
+  if (entries.length === 0) return { info: null, note: null };
+  const ignored = (why: string): MetadataRead => ({ info: null, note: `ONNX metadata '${METADATA_KEY}' ignored: ${why}` });
+  if (entries.length > 1) return ignored(`the key appears ${entries.length} times`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(entries[0]!.value);
+  } catch (e) {
+    return ignored(`not JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return ignored(`expected a JSON object, got ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : typeof raw}`);
+  const m = raw as Record<string, unknown>;
+  if (m.format !== METADATA_FORMAT) return ignored(`format must be "${METADATA_FORMAT}", got ${JSON.stringify(m.format) ?? 'nothing'}`);
+  if (m.formatVersion !== METADATA_FORMAT_VERSION) {
+    return ignored(`formatVersion ${JSON.stringify(m.formatVersion) ?? '(missing)'}, this edgernn reads ${METADATA_FORMAT_VERSION}`);
+  }
+  let info: ModelInfo;
+  try {
+    info = parseModelInfo(m, outputSize, `${source} metadata '${METADATA_KEY}'`);
+  } catch (e) {
+    if (e instanceof EdgeRnnError) return ignored(e.message.replace(`${source} metadata '${METADATA_KEY}': `, ''));
+    throw e;
+  }
+  if (info.input.size !== inputSize) return ignored(`input.size is ${info.input.size}, the graph's input has ${inputSize} features`);
+  const what = [
+    `name '${info.name}'`,
+    `version ${info.version}`,
+    `task ${info.task}`,
+    ...(info.labels.length ? [`${info.labels.length} labels`] : []),
+    `${info.input.frontend.kind} front end`,
+    ...(info.extra ? [`extra (${Object.keys(info.extra).join(', ')})`] : []),
+  ];
+  return { info, note: `restored from ONNX metadata '${METADATA_KEY}': ${what.join(', ')}` };
+}

@@ -213,6 +213,8 @@ describe('.ern defects get typed errors naming them', () => {
       /input\.frontend: imu front end: 'rateHz' must be a rational multiple of inputRateHz 33\.3331/,
     ],
     ['series front end of the wrong width', () => withManifest(intBytes, (m) => (m.input.frontend = { kind: 'series', channels: m.input.size + 2, scaling: { kind: 'none' } })), 'ERN_MANIFEST', /input\.frontend: series front end gives/],
+    ['description that is not a string', () => withManifest(intBytes, (m) => (m.description = { text: 'x' })), 'ERN_MANIFEST', /manifest\.description must be a string/],
+    ['extra that is not an object', () => withManifest(intBytes, (m) => (m.extra = 'x')), 'ERN_MANIFEST', /manifest\.extra must be an object/],
     ['wrong quantization scheme', () => withManifest(intBytes, (m) => (m.quantization.scheme = 'tflite')), 'ERN_MANIFEST', /scheme/],
     [
       'golden output that the model does not reproduce',

@@ -66,6 +66,7 @@ export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<D
       const s = r.cells[c]!;
       const v = Number(s);
       if (s === '' || !Number.isFinite(v)) throw dataError(where, `column '${names[c]}' is '${s}', expected a finite number`);
+      if (!Number.isFinite(Math.fround(v))) throw dataError(where, `column '${names[c]}' is ${s}, beyond float32's range (|x| <= 3.4028235e38)`);
       values.get(c)![n] = v;
     }
     if (labelCol >= 0) rowLabels.push(r.cells[labelCol]!);

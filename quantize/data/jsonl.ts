@@ -6,6 +6,7 @@
  * A frame may be a bare number for one feature ("x": [0.1, 0.2, ...]). Blank lines are skipped.
  * Every defect names the file and line.
  */
+import { float32Defect } from '../../src/io/sequences.js';
 import { dataError, sortLabels, type Dataset, type Sample } from './dataset.js';
 
 export interface JsonlOptions {
@@ -32,10 +33,9 @@ function frames(v: unknown, where: string, field: string, width: { n: number | u
     if (vals.length !== W) throw dataError(where, `${field}[${t}] has ${vals.length} values, expected ${W} (as in ${width.from})`, { expected: W, got: vals.length });
     for (let k = 0; k < W; k++) {
       const x: unknown = vals[k];
-      if (typeof x !== 'number' || !Number.isFinite(x)) {
-        throw dataError(where, `${field}[${t}]${Array.isArray(row) ? `[${k}]` : ''} is ${JSON.stringify(x) ?? 'undefined'}, expected a finite number`);
-      }
-      data[t * W + k] = x;
+      const defect = float32Defect(x);
+      if (defect) throw dataError(where, `${field}[${t}]${Array.isArray(row) ? `[${k}]` : ''} ${defect}`);
+      data[t * W + k] = x as number;
     }
   }
   return { data, T };

@@ -5,6 +5,7 @@
  * Sequences in a .npy all have the same length.
  */
 import { readNpy } from '../../src/index.js';
+import { float32Defect } from '../../src/io/sequences.js';
 import { dataError, sortLabels, type Dataset, type Sample, type TrainTask } from './dataset.js';
 
 export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainTask, companion: { bytes: Uint8Array; source: string } | null, labels?: readonly string[]): Omit<Dataset, 'sha256'> {
@@ -14,10 +15,11 @@ export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainT
   const [N, T, F] = shape as [number, number, number];
   if (N === 0 || T === 0 || F === 0) throw dataError(source, `empty array of shape [${X.shape}]`);
   for (let i = 0; i < X.data.length; i++) {
-    if (!Number.isFinite(X.data[i]!)) {
+    const defect = float32Defect(X.data[i]);
+    if (defect) {
       const n = Math.floor(i / (T * F));
       const t = Math.floor((i % (T * F)) / F);
-      throw dataError(source, `sequence ${n}, step ${t}, feature ${i % F} is ${X.data[i]}: expected a finite number`);
+      throw dataError(source, `sequence ${n}, step ${t}, feature ${i % F} ${defect}`);
     }
   }
   const samples: Sample[] = [];
@@ -48,8 +50,8 @@ export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainT
       targetSize = s[2]!;
       for (let n = 0; n < N; n++) {
         const tg = Y.data.subarray(n * T * targetSize, (n + 1) * T * targetSize);
-        const bad = tg.findIndex((v) => !Number.isFinite(v));
-        if (bad >= 0) throw dataError(`${companion.source}[${n}]`, `target value ${bad} is ${tg[bad]}: expected a finite number`);
+        const bad = tg.findIndex((v) => float32Defect(v) !== null);
+        if (bad >= 0) throw dataError(`${companion.source}[${n}]`, `target value ${bad} ${float32Defect(tg[bad])}`);
         samples[n]!.target = Float32Array.from(tg);
       }
     }

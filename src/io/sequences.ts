@@ -18,6 +18,20 @@ function bad(source: string, msg: string): EdgeRnnError {
   return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source });
 }
 
+/**
+ * Why `v` cannot be a float32 input value ("is ..., expected ..."), or null when it can. Models
+ * take float32: a finite number beyond float32's range (|v| > 3.4028235e38, e.g. 1e39 in JSON)
+ * would become ±Infinity when stored, and then fail far from the file as a non-finite input (or,
+ * in training, as a diverged loss).
+ */
+export function float32Defect(v: unknown): string | null {
+  if (typeof v === 'number' && Number.isFinite(v)) {
+    return Number.isFinite(Math.fround(v)) ? null : `is ${v}, beyond float32's range (|x| <= 3.4028235e38)`;
+  }
+  const shown = typeof v === 'number' || typeof v === 'bigint' ? String(v) : (JSON.stringify(v) ?? String(v));
+  return `is ${shown}, expected a finite number`;
+}
+
 function fromRows(rows: unknown, features: number, source: string, where: string): Float32Array {
   if (!Array.isArray(rows)) throw bad(source, `${where} must be an array of frames`);
   const out = new Float32Array(rows.length * features);
@@ -25,8 +39,9 @@ function fromRows(rows: unknown, features: number, source: string, where: string
     if (!Array.isArray(row)) throw bad(source, `${where}[${t}] must be an array of ${features} numbers`);
     if (row.length !== features) throw bad(source, `${where}[${t}] has ${row.length} values, the model expects ${features}`);
     row.forEach((v: unknown, k) => {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(source, `${where}[${t}][${k}] is ${JSON.stringify(v)}, expected a finite number`);
-      out[t * features + k] = v;
+      const defect = float32Defect(v);
+      if (defect) throw bad(source, `${where}[${t}][${k}] ${defect}`);
+      out[t * features + k] = v as number;
     });
   });
   return out;
@@ -41,7 +56,8 @@ export function readSequences(bytes: Uint8Array, source: string, features: numbe
     if (s.length !== 2 && s.length !== 3) throw bad(source, `array of shape [${s}]: expected [steps][features] or [batch][steps][features]`);
     if (s[s.length - 1] !== features) throw bad(source, `last dimension is ${s[s.length - 1]}, the model expects ${features} features`);
     for (let i = 0; i < a.data.length; i++) {
-      if (!Number.isFinite(a.data[i]!)) throw bad(source, `element ${i} is ${a.data[i]}: inputs must be finite`);
+      const defect = float32Defect(a.data[i]);
+      if (defect) throw bad(source, `element ${i} ${defect}`);
     }
     const batch = s.length === 3 ? s[0]! : 1;
     const per = a.data.length / batch;

@@ -154,6 +154,13 @@ describe('edgernn run', () => {
     const nan = await cli('run', 'm.ern', '--input', 'nan.json');
     expect(nan.code).toBe(1);
     expect(nan.err).toMatch(/input\[0\]\[0\] is null, expected a finite number/);
+    // Finite in JSON but not as float32: refused where it is in the file, not as a non-finite step.
+    fs.writeFileSync(path.join(tmp, 'huge.json'), `[[${['0', '1e39', ...Array(I - 2).fill('0')].join(',')}]]`);
+    const huge = await cli('run', 'm.ern', '--input', 'huge.json');
+    expect(huge.code).toBe(1);
+    expect(huge.err).toMatch(/BAD_INPUT_FILE.*input\[0\]\[1\] is 1e\+39, beyond float32's range/);
+    fs.writeFileSync(path.join(tmp, 'overflow.json'), `[[${['1e400', ...Array(I - 1).fill('0')].join(',')}]]`);
+    expect((await cli('run', 'm.ern', '--input', 'overflow.json')).err).toMatch(/input\[0\]\[0\] is Infinity, expected a finite number/);
   });
 });
 

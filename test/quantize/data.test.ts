@@ -51,6 +51,10 @@ describe('JSON Lines', () => {
     ['oneclass.jsonl', '{"x": [[1]], "y": "a"}', /at least 2 classes/, 'classify'],
     ['target.jsonl', '{"x": [[1], [2]], "target": [[1]]}', /target\.jsonl:1: "target" has 1 steps, "x" has 2/, 'forecast'],
     ['blank.jsonl', '\n\n', /blank\.jsonl: empty: no samples/, 'classify'],
+    // Finite in JSON, infinite as float32: refused where it is, not later as a diverged loss.
+    ['huge.jsonl', '{"x": [[1, 2]], "y": "a"}\n{"x": [[1, -1e39]], "y": "b"}', /huge\.jsonl:2: x\[0\]\[1\] is -1e\+39, beyond float32's range/, 'classify'],
+    ['overflow.jsonl', '{"x": [[1e400]], "y": "a"}', /overflow\.jsonl:1: x\[0\]\[0\] is Infinity, expected a finite number/, 'classify'],
+    ['hugetarget.jsonl', '{"x": [[1]], "target": [[4e38]]}', /hugetarget\.jsonl:1: target\[0\]\[0\] is 4e\+38, beyond float32's range/, 'forecast'],
   ];
   for (const [name, content, re, task] of cases) {
     it(`${name} -> ${re.source.slice(0, 40)}`, async () => {
@@ -88,10 +92,22 @@ describe('CSV time series', () => {
     expect(await failure(file('ragged.csv', 'a,b\n1,2\n3\n'), { task: 'autoencoder', csv: { seqLen: 1 } })).toMatch(/ragged\.csv:3: 1 values, expected 2/);
     expect(await failure(file('word.csv', 'a,b\n1,2\n3,x\n'), { task: 'autoencoder', csv: { seqLen: 1 } })).toMatch(/word\.csv:3: column 'b' is 'x', expected a finite number/);
     expect(await failure(file('nan.csv', 'a\n1\nNaN\n'), { task: 'autoencoder', csv: { seqLen: 1 } })).toMatch(/nan\.csv:3: column 'a' is 'NaN'/);
+    expect(await failure(file('huge.csv', 'a\n1\n1e39\n'), { task: 'autoencoder', csv: { seqLen: 1 } })).toMatch(/huge\.csv:3: column 'a' is 1e39, beyond float32's range/);
     expect(await failure(file('short.csv', 'a\n1\n2\n'), { task: 'forecast', csv: { seqLen: 4 } })).toMatch(/short\.csv: 2 rows: too short/);
     expect(await failure(file('nolabel.csv', 'a\n1\n2\n'), { task: 'classify', csv: { seqLen: 1 } })).toMatch(/needs a label column/);
   });
 });
+
+/** A little-endian float64 .npy (writeNpy writes float32, which cannot hold the values these tests need). */
+function float64Npy(values: number[], shape: number[]): Uint8Array {
+  let header = `{'descr': '<f8', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const out = new Uint8Array(10 + header.length + 8 * values.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8]);
+  out.set(new TextEncoder().encode(header), 10);
+  new Float64Array(out.buffer, 10 + header.length).set(values);
+  return out;
+}
 
 describe('.npy', () => {
   it('X with labels, and NaN / shape errors', async () => {
@@ -101,6 +117,8 @@ describe('.npy', () => {
     expect([ds.features, ds.samples.length, ds.samples[0]!.T, ds.labels, ds.samples[0]!.y]).toEqual([2, 2, 3, ['0', '1'], 1]);
     const nan = file('nan.npy', writeNpy(Float32Array.from([1, NaN, 3, 4]), [1, 2, 2]));
     expect(await failure(nan, { task: 'autoencoder' })).toMatch(/nan\.npy: sequence 0, step 0, feature 1 is NaN/);
+    const huge = file('huge.npy', float64Npy([1, 2, 3, 1e39], [1, 2, 2]));
+    expect(await failure(huge, { task: 'autoencoder' })).toMatch(/huge\.npy: sequence 0, step 1, feature 1 is 1e\+39, beyond float32's range/);
     const bad = file('bady.npy', writeNpy(Float32Array.from([1, 0, 1]), [3]));
     expect(await failure(x, { task: 'classify', labelsPath: bad })).toMatch(/bady\.npy: labels of shape \[3\], expected \[2\]/);
     expect(await failure(x, { task: 'classify' })).toMatch(/needs labels/);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeModel, EdgeRnnError, type ModelSpec } from '../../src/index.js';
-import { numberFlag, usageError } from '../../src/cli/framework.js';
+import { numberFlag, readFileArg, usageError } from '../../src/cli/framework.js';
 import type { CsvOptions } from '../data/csv.js';
 import type { Dataset, TrainTask } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
@@ -101,7 +101,7 @@ export function createdAt(values: Values, now: () => number = Date.now): string 
 export function readModel(p: string, ctx: { cwd: string }): { spec: ModelSpec; bytes: Uint8Array } {
   const file = path.resolve(ctx.cwd, p);
   if (!fs.existsSync(file)) throw new EdgeRnnError('BAD_INPUT_FILE', `${p}: no such model file`);
-  const bytes = new Uint8Array(fs.readFileSync(file));
+  const bytes = new Uint8Array(readFileArg(ctx.cwd, p));
   return { spec: decodeModel(bytes, p).spec, bytes };
 }
 

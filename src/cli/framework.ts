@@ -3,6 +3,8 @@
  * node:util parseArgs (strict), usage errors exit with code 2, other errors with 1 and a message
  * that names the problem. Commands write through the context, so tests capture output.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
 
@@ -118,11 +120,54 @@ export async function runCli(argv: string[], commands: readonly Command[], ctx: 
     }
     const err = e as NodeJS.ErrnoException;
     if (err && typeof err.code === 'string' && typeof err.path === 'string') {
-      ctx.stderr.write(`edgernn ${cmd.name}: ${err.code === 'ENOENT' ? 'no such file' : err.code}: ${err.path}\n`);
+      ctx.stderr.write(`edgernn ${cmd.name}: ${fileErrorText(err.code, err.path, ctx.cwd)}\n`);
+      return 1;
+    }
+    if (err && typeof err.code === 'string' && typeof err.syscall === 'string') {
+      // A system error without a path (reading a folder as a file gives one): its own words, no stack.
+      ctx.stderr.write(`edgernn ${cmd.name}: ${err.message}\n`);
       return 1;
     }
     ctx.stderr.write(`edgernn ${cmd.name}: unexpected error: ${err?.stack ?? String(e)}\n`);
     return 1;
+  }
+}
+
+/**
+ * The bytes of a file named on the command line (relative to the command's folder). Errors keep
+ * the name as given: Node's own error for reading a folder names no path.
+ */
+export function readFileArg(cwd: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(path.resolve(cwd, file));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.code === 'string') err.path = file;
+    throw e;
+  }
+}
+
+/** A file system error in words, with its path (relative paths resolved against the command's folder). */
+export function fileErrorText(code: string, p: string, cwd: string): string {
+  switch (code) {
+    case 'ENOENT': {
+      // Writing into a folder that does not exist fails with ENOENT too: name the folder.
+      const dir = path.dirname(path.resolve(cwd, p));
+      return fs.existsSync(dir) ? `no such file: ${p}` : `no such folder: ${path.dirname(p)} (for ${p})`;
+    }
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied: ${p}`;
+    case 'EISDIR':
+      return `${p} is a folder, expected a file`;
+    case 'ENOTDIR':
+      return `a part of ${p} is not a folder`;
+    case 'ENOSPC':
+      return `no space left on the device for ${p}`;
+    case 'EROFS':
+      return `read-only file system: ${p}`;
+    default:
+      return `${code}: ${p}`;
   }
 }
 

@@ -13,6 +13,7 @@ import { createRuntime, decodeModel, encodeModel } from '../../src/index.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { randomQuantModel, randomSequences } from '../helpers/random-model.js';
 import { runCaptured } from '../helpers/cli.js';
+import { fileErrorText } from '../../src/cli/framework.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -107,6 +108,21 @@ describe('edgernn info', () => {
     const m = await cli('info', 'nope.ern');
     expect(m.code).toBe(1);
     expect(m.err).toMatch(/no such file.*nope\.ern/);
+  });
+
+  it('file system errors in words, naming the path the user gave, never a stack trace', async () => {
+    fs.mkdirSync(path.join(tmp, 'a-folder'), { recursive: true });
+    // Node's own error for reading a folder names no path.
+    const dir = await cli('info', 'a-folder');
+    expect([dir.code, dir.err]).toEqual([1, 'edgernn info: a-folder is a folder, expected a file\n']);
+    const input = await cli('run', 'm.ern', '--input', 'a-folder');
+    expect(input.err).toBe('edgernn run: a-folder is a folder, expected a file\n');
+    const out = await cli('run', 'm.ern', '--input', 'one.json', '--output', 'no-such-folder/out.json');
+    expect(out.code).toBe(1);
+    expect(out.err).toMatch(/^edgernn run: no such folder: \S*no-such-folder \(for \S*no-such-folder\/out\.json\)\n$/);
+    expect(fileErrorText('EACCES', '/x', tmp)).toBe('permission denied: /x');
+    expect(fileErrorText('ENOSPC', 'o.ern', tmp)).toBe('no space left on the device for o.ern');
+    expect(fileErrorText('EMFILE', 'o.ern', tmp)).toBe('EMFILE: o.ern');
   });
 });
 

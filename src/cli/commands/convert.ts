@@ -7,7 +7,7 @@ import { calibrateAbsMax, quantizeModel } from '../../model/quantize.js';
 import { isRecurrent, layerOutputSize, modelOutputSize, type ModelSpec } from '../../model/spec.js';
 import { importOnnx, onnxToSpec, type SpecOptions } from '../../onnx/import.js';
 import { decodeModelProto } from '../../onnx/proto.js';
-import { parseFlags, usageError, type Command } from '../framework.js';
+import { parseFlags, readFileArg, usageError, type Command } from '../framework.js';
 
 /** Calibration sequences: .npy / JSON ([steps][features] or [batch][steps][features]) or JSONL (one sequence per line). */
 export function readCalibration(bytes: Uint8Array, source: string, features: number): SequenceBatch {
@@ -117,7 +117,7 @@ unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
       throw usageError('an int8 model needs calibration data: --calib FILE (.npy, JSON or JSONL sequences), or --float for a float32 model');
     }
     const src = positionals[0]!;
-    const proto = decodeModelProto(new Uint8Array(fs.readFileSync(path.resolve(ctx.cwd, src))), src);
+    const proto = decodeModelProto(new Uint8Array(readFileArg(ctx.cwd, src)), src);
     // Only the chosen output is compiled (state outputs like an LSTM's Y_c need not be).
     const outName = typeof values.output === 'string' ? values.output : proto.graph.output[0]?.name;
     if (outName === undefined) throw new EdgeRnnError('ONNX_INVALID', `${src}: the graph has no outputs`);
@@ -135,7 +135,7 @@ unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
     let calibInfo: { file: string; sequences: number; steps: number } | null = null;
     if (!values.float) {
       const file = values.calib as string;
-      const cal = readCalibration(new Uint8Array(fs.readFileSync(path.resolve(ctx.cwd, file))), file, floatSpec.input.size);
+      const cal = readCalibration(new Uint8Array(readFileArg(ctx.cwd, file)), file, floatSpec.input.size);
       calibInfo = { file, sequences: cal.sequences.length, steps: cal.steps.reduce((a, b) => a + b, 0) };
       try {
         spec = quantizeModel(floatSpec, calibrateAbsMax(floatSpec, cal.sequences));

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { decodeModel } from '../../model/codec.js';
 import { isRecurrent, modelOutputSize, numDirections } from '../../model/spec.js';
 import { exportOnnx, stateNames } from '../../onnx/export.js';
-import { parseFlags, usageError, type Command } from '../framework.js';
+import { parseFlags, readFileArg, usageError, type Command } from '../framework.js';
 
 export const exportCommand: Command = {
   name: 'export',
@@ -35,7 +35,7 @@ metadata (metadata_props 'edgernn.manifest'); \`edgernn convert\` restores them.
     );
     if (typeof values.out !== 'string') throw usageError('-o OUT.onnx is required');
     const src = positionals[0]!;
-    const { spec } = decodeModel(new Uint8Array(fs.readFileSync(path.resolve(ctx.cwd, src))), src);
+    const { spec } = decodeModel(new Uint8Array(readFileArg(ctx.cwd, src)), src);
     const stateInputs = !values['no-state-inputs'];
     const onnx = exportOnnx(spec, { stateInputs });
     fs.writeFileSync(path.resolve(ctx.cwd, values.out), onnx);

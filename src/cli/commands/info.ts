@@ -1,10 +1,9 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { decodeModel } from '../../model/codec.js';
 import { isRecurrent, layerOutputSize } from '../../model/spec.js';
 import { createRuntime } from '../../runtime/runtime.js';
 import { isEdgeRnnError } from '../../errors.js';
-import { parseFlags, type Command } from '../framework.js';
+import { parseFlags, readFileArg, type Command } from '../framework.js';
 import { summarize } from '../summary.js';
 
 export const infoCommand: Command = {
@@ -19,7 +18,7 @@ metadata) and sizes, and replays the golden test vector on the default backend.
   async run(args, ctx) {
     const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } }, { min: 1, max: 1, names: 'MODEL.ern' });
     const file = path.resolve(ctx.cwd, positionals[0]!);
-    const bytes = new Uint8Array(fs.readFileSync(file));
+    const bytes = new Uint8Array(readFileArg(ctx.cwd, positionals[0]!));
     const decoded = decodeModel(bytes, positionals[0]!);
     const rt = await createRuntime();
     let golden: { ok: boolean; backend: string; error?: string };

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadGatewayConfig } from '../../gateway/load-config.js';
 import { parseTrace, parseTruth, replayTrace, scoreAlerts, type AlertScore } from '../../gateway/trace.js';
-import { numberFlag, parseFlags, usageError, type Command } from '../framework.js';
+import { numberFlag, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
 
 export const replayCommand: Command = {
   name: 'replay',
@@ -45,8 +45,7 @@ alerts, ids included. Prints a summary; --truth scores the alerts against labell
     if (speedFlag !== undefined && values['as-fast-as-possible']) throw usageError('--speed and --as-fast-as-possible exclude each other');
     const tolerance = numberFlag(values['tolerance-ms'], 'tolerance-ms', { min: 0 }) ?? 0;
     const config = loadGatewayConfig(values.config, { logLevel: 'silent' }, ctx.cwd);
-    const tracePath = path.resolve(ctx.cwd, positionals[0]!);
-    const trace = parseTrace(fs.readFileSync(tracePath, 'utf8'), positionals[0]!);
+    const trace = parseTrace(readFileArg(ctx.cwd, positionals[0]!).toString('utf8'), positionals[0]!);
     const alertsOut = typeof values.alerts === 'string' ? fs.openSync(path.resolve(ctx.cwd, values.alerts), 'w') : null;
     let result;
     try {
@@ -68,7 +67,7 @@ alerts, ids included. Prints a summary; --truth scores the alerts against labell
     }
     let score: AlertScore | null = null;
     if (typeof values.truth === 'string') {
-      const truth = parseTruth(fs.readFileSync(path.resolve(ctx.cwd, values.truth), 'utf8'), values.truth);
+      const truth = parseTruth(readFileArg(ctx.cwd, values.truth).toString('utf8'), values.truth);
       score = scoreAlerts(result.alerts, truth, { fromMs: result.fromMs, toMs: result.toMs, toleranceMs: tolerance, devices: new Set(truth.map((t) => t.device)).size || devices.size });
     }
     const byLabel: Record<string, number> = {};

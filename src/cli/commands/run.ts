@@ -5,7 +5,7 @@ import { readSpecMetadata, type MetadataRead } from '../../onnx/metadata.js';
 import { decodeModelProto, type ModelProto } from '../../onnx/proto.js';
 import { BACKENDS } from '../../runtime/engine.js';
 import { createRuntime } from '../../runtime/runtime.js';
-import { choiceFlag, parseFlags, usageError, type Command } from '../framework.js';
+import { choiceFlag, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
 
 /** The edgernn metadata of an ONNX model onnxruntime accepted; none if edgernn's own parser cannot read the file. */
 function onnxInfo(bytes: Uint8Array, source: string, inputSize: number, outputSize: number): MetadataRead {
@@ -43,14 +43,13 @@ Output: JSON {"model","version","backend","labels","outputs"} where outputs is
     );
     if (typeof values.input !== 'string') throw usageError('--input FILE is required');
     const backend = choiceFlag(values.backend, 'backend', [...BACKENDS, 'auto', 'ort-web'] as const) ?? 'auto';
-    const modelPath = path.resolve(ctx.cwd, positionals[0]!);
-    const modelBytes = new Uint8Array(fs.readFileSync(modelPath));
+    const modelBytes = new Uint8Array(readFileArg(ctx.cwd, positionals[0]!));
     const isErn = modelBytes.length >= 4 && modelBytes[0] === 0x89 && modelBytes[1] === 0x45 && modelBytes[2] === 0x52 && modelBytes[3] === 0x4e;
     if (!isErn || backend === 'ort-web') {
       if (backend !== 'auto' && backend !== 'ort-web') throw usageError(`${positionals[0]} is not an .ern file; ONNX models run on backend ort-web`);
       const { OrtWebModel } = await import('../../onnx/ort-web-backend.js');
       const model = await OrtWebModel.create(modelBytes, { source: positionals[0]! });
-      const input = readSequences(new Uint8Array(fs.readFileSync(path.resolve(ctx.cwd, values.input))), values.input, model.inputSize);
+      const input = readSequences(new Uint8Array(readFileArg(ctx.cwd, values.input)), values.input, model.inputSize);
       const outputs: number[][][] = [];
       for (const seq of input.sequences) {
         const y = await model.session().run(seq);
@@ -70,7 +69,7 @@ Output: JSON {"model","version","backend","labels","outputs"} where outputs is
     }
     const rt = await createRuntime();
     const model = await rt.load(modelBytes, { backend, source: positionals[0]! });
-    const input = readSequences(new Uint8Array(fs.readFileSync(path.resolve(ctx.cwd, values.input))), values.input, model.inputSize);
+    const input = readSequences(new Uint8Array(readFileArg(ctx.cwd, values.input)), values.input, model.inputSize);
     const outputs = input.sequences.map((seq) => {
       const s = model.session();
       const y = s.run(seq);

@@ -65,6 +65,7 @@ export function parseTrace(text: string, source = 'trace.ndjson'): { header: Tra
   let prevT = -Infinity;
   for (let i = 1; i < lines.length; i++) {
     const n = i + 1;
+    if (lines[i]!.trim() === '') continue; // blank lines (an edited file) carry nothing
     let o: { t?: unknown; topic?: unknown; qos?: unknown; payload?: unknown };
     try {
       o = JSON.parse(lines[i]!) as typeof o;
@@ -75,6 +76,7 @@ export function parseTrace(text: string, source = 'trace.ndjson'): { header: Tra
       }
       throw bad(n, 'not JSON');
     }
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw bad(n, `expected a record {"t","topic","qos","payload"}, got ${JSON.stringify(o).slice(0, 40)}`);
     if (typeof o.t !== 'number' || !Number.isFinite(o.t)) throw bad(n, `"t" must be a time in ms since epoch, got ${JSON.stringify(o.t)}`);
     if (o.t < prevT) throw bad(n, `"t" goes back in time (${o.t} after ${prevT}): records must be in arrival order`);
     if (typeof o.topic !== 'string' || o.topic.length === 0) throw bad(n, `"topic" must be a non-empty string, got ${JSON.stringify(o.topic)}`);

@@ -148,3 +148,26 @@ describe('WAV clips under random damage', () => {
     expect(refused).toBeGreaterThan(300);
   });
 });
+
+describe('gateway config files under random damage', () => {
+  it('3000 damaged configs parse or are refused as GATEWAY_CONFIG', async () => {
+    const { parseGatewayConfig } = await import('../../src/gateway/config.js');
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const text = fs.readFileSync(path.resolve(import.meta.dirname, '../../examples/gateway/three-jobs.json'), 'utf8');
+    expect(parseGatewayConfig(JSON.parse(text)).routes).toHaveLength(3);
+    const rng = new Rng(303);
+    let refused = 0;
+    for (let trial = 0; trial < 3000; trial++) {
+      const damaged = damageText(rng, text);
+      let raw: unknown;
+      try {
+        raw = JSON.parse(damaged);
+      } catch {
+        continue; // not JSON: load-config refuses it before parsing (test/gateway/load-config.test.ts)
+      }
+      if (expectTyped(() => parseGatewayConfig(raw, 'g.json'), ['GATEWAY_CONFIG'], `config ${damaged}`) === 'refused') refused++;
+    }
+    expect(refused).toBeGreaterThan(300);
+  });
+});

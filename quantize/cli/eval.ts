@@ -120,7 +120,12 @@ export function formatEvaluation(file: string, e: ModelEvaluation): string {
   if (e.classification) {
     const c = e.classification;
     const w = Math.max(5, ...c.perClass.map((p) => p.label.length));
-    const rows = c.perClass.map((p) => `  ${p.label.padEnd(w)}  ${p.precision.toFixed(3).padStart(9)}  ${p.recall.toFixed(3).padStart(6)}  ${p.f1.toFixed(3).padStart(6)}  ${String(p.support).padStart(7)}`);
+    // A class with no samples has no recall, one never predicted no precision: '-', not 0.
+    const rows = c.perClass.map((p, k) => {
+      const predicted = c.confusion.some((row) => row[k]! > 0);
+      const cell = (v: number, ok: boolean, width: number) => (ok ? v.toFixed(3) : '-').padStart(width);
+      return `  ${p.label.padEnd(w)}  ${cell(p.precision, predicted, 9)}  ${cell(p.recall, p.support > 0, 6)}  ${cell(p.f1, predicted || p.support > 0, 6)}  ${String(p.support).padStart(7)}`;
+    });
     const cw = Math.max(4, ...c.confusion.flat().map((n) => String(n).length)) + 1;
     const conf = c.confusion.map((row, i) => `  ${c.perClass[i]!.label.padEnd(w)} ${row.map((n) => String(n).padStart(cw)).join('')}`);
     return [

@@ -14,6 +14,11 @@ export interface ClassMetrics {
 export interface ClassificationReport {
   samples: number;
   accuracy: number;
+  /**
+   * Mean F1 over the classes that occur in the truth or the predictions, as scikit-learn's
+   * f1_score(average='macro') with its default labels: a class absent from both (scoring a
+   * subset of the classes) would otherwise count as F1 0.
+   */
   macroF1: number;
   perClass: ClassMetrics[];
   /** confusion[true][predicted] counts. */
@@ -40,10 +45,15 @@ export function classificationReport(labels: readonly string[], truth: ArrayLike
   return {
     samples: truth.length,
     accuracy: truth.length ? correct / truth.length : 0,
-    macroF1: perClass.reduce((a, m) => a + m.f1, 0) / Math.max(1, C),
+    macroF1: macroF1(perClass, confusion),
     perClass,
     confusion,
   };
+}
+
+function macroF1(perClass: readonly ClassMetrics[], confusion: readonly number[][]): number {
+  const seen = perClass.filter((m, c) => m.support > 0 || confusion.some((row) => row[c]! > 0));
+  return seen.length ? seen.reduce((a, m) => a + m.f1, 0) / seen.length : 0;
 }
 
 export interface RegressionReport {

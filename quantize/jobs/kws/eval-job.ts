@@ -144,7 +144,7 @@ export function formatKwsEval(r: KwsEvalResult, labels: readonly string[]): stri
   const lines = [
     `${r.model}: ${r.fileBytes} bytes, backend ${r.backend}`,
     `  clips (${c.data}, ${c.samples} clips): accuracy ${(100 * c.accuracy).toFixed(2)}%  (${Object.entries(c.perGroup).map(([g, a]) => `${g} ${(100 * a).toFixed(1)}%`).join(', ')})`,
-    `  recall per class: ${labels.map((l) => `${l} ${(100 * c.perClass[l]!.recall).toFixed(0)}%`).join(', ')}`,
+    `  recall per class: ${labels.map((l) => `${l} ${c.perClass[l]!.clips ? `${(100 * c.perClass[l]!.recall).toFixed(0)}%` : '- (no clips)'}`).join(', ')}`,
   ];
   if (r.stream) {
     const s = r.stream;

@@ -1,0 +1,100 @@
+/**
+ * Classification metrics against scikit-learn (fixtures written by test/fixtures/metrics/generate.py
+ * with Debian's python3-sklearn; regenerated and compared when that version is installed), and
+ * the regression accumulator against plain sums.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RegressionAccumulator, classificationReport } from '../../quantize/eval/metrics.js';
+
+const DIR = path.resolve(import.meta.dirname, '../fixtures/metrics');
+interface Case {
+  classes: number;
+  truth: number[];
+  predicted: number[];
+  accuracy: number;
+  macroF1: number;
+  precision: number[];
+  recall: number[];
+  f1: number[];
+  support: number[];
+}
+const fixture = JSON.parse(fs.readFileSync(path.join(DIR, 'sklearn.json'), 'utf8')) as { _sklearn: string; cases: Case[] };
+
+describe('classificationReport = scikit-learn', () => {
+  it(`${fixture.cases.length} cases, some scoring a subset of the classes (scikit-learn ${fixture._sklearn})`, () => {
+    let subsets = 0;
+    for (const c of fixture.cases) {
+      const labels = Array.from({ length: c.classes }, (_, k) => `c${k}`);
+      const r = classificationReport(labels, c.truth, c.predicted);
+      expect(r.samples).toBe(c.truth.length);
+      expect(r.accuracy).toBeCloseTo(c.accuracy, 12);
+      expect(r.macroF1).toBeCloseTo(c.macroF1, 12);
+      r.perClass.forEach((m, k) => {
+        expect([m.label, m.support]).toEqual([labels[k], c.support[k]]);
+        expect(m.precision).toBeCloseTo(c.precision[k]!, 12);
+        expect(m.recall).toBeCloseTo(c.recall[k]!, 12);
+        expect(m.f1).toBeCloseTo(c.f1[k]!, 12);
+      });
+      if (labels.some((_, k) => c.support[k] === 0 && !c.predicted.includes(k))) subsets++;
+    }
+    // The cases that tell an average over every class from scikit-learn's are there.
+    expect(subsets).toBeGreaterThan(5);
+  });
+
+  it('a class absent from truth and predictions does not pull the macro F1 down', () => {
+    const all = classificationReport(['a', 'b'], [0, 1, 1], [0, 1, 0]);
+    const withUnseen = classificationReport(['a', 'b', 'c'], [0, 1, 1], [0, 1, 0]);
+    expect(withUnseen.macroF1).toBeCloseTo(all.macroF1, 15);
+    expect(all.macroF1).toBeCloseTo((2 / 3 + 2 / 3) / 2, 15);
+    expect(classificationReport(['a'], [], []).macroF1).toBe(0);
+  });
+});
+
+const sklearn = spawnSync('/usr/bin/python3', ['-c', 'import sklearn; print(sklearn.__version__)'], { encoding: 'utf8' });
+describe.skipIf(sklearn.status !== 0 || sklearn.stdout.trim() !== fixture._sklearn)('the fixtures', () => {
+  it('are what generate.py writes with this scikit-learn', () => {
+    const r = spawnSync('/usr/bin/python3', [path.join(DIR, 'generate.py')], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(fixture);
+  });
+});
+
+describe('RegressionAccumulator', () => {
+  it('MSE, MAE and RMSE overall and per output; an output with no values reports 0', () => {
+    const acc = new RegressionAccumulator(3);
+    const pairs: [number, number, number][] = [
+      [0, 1, 0],
+      [0, -1, 1],
+      [1, 2, 2],
+      [1, 0.5, 0],
+    ];
+    for (const [o, p, t] of pairs) acc.add(o, p, t);
+    const r = acc.report();
+    expect(r.count).toBe(4);
+    expect(r.mse).toBeCloseTo((1 + 4 + 0 + 0.25) / 4, 15);
+    expect(r.mae).toBeCloseTo((1 + 2 + 0 + 0.5) / 4, 15);
+    expect(r.rmse).toBeCloseTo(Math.sqrt(5.25 / 4), 15);
+    expect(r.perOutput).toEqual([
+      { mse: 2.5, mae: 1.5 },
+      { mse: 0.125, mae: 0.25 },
+      { mse: 0, mae: 0 },
+    ]);
+  });
+});
+
+describe('the eval table', () => {
+  it("shows '-' where a metric is undefined (no samples: no recall; never predicted: no precision), not 0", async () => {
+    const { formatEvaluation } = await import('../../quantize/cli/eval.js');
+    const c = classificationReport(['walk', 'sit', 'lie'], [0, 0, 1], [0, 2, 1]);
+    const text = formatEvaluation('m.ern', { task: 'classify', precision: 'int8', backend: 'simd', samples: 3, classification: c });
+    const row = (label: string) => text.split('\n').find((l) => l.trimStart().startsWith(`${label} `))!.trim().split(/\s+/);
+    expect(row('walk')).toEqual(['walk', '1.000', '0.500', '0.667', '2']);
+    expect(row('sit')).toEqual(['sit', '1.000', '1.000', '1.000', '1']);
+    expect(row('lie')).toEqual(['lie', '0.000', '-', '0.000', '0']);
+    const unseen = formatEvaluation('m.ern', { task: 'classify', precision: 'int8', backend: 'simd', samples: 2, classification: classificationReport(['a', 'b', 'c'], [0, 1], [0, 0]) });
+    expect(unseen.split('\n').find((l) => l.trimStart().startsWith('c '))!.trim().split(/\s+/)).toEqual(['c', '-', '-', '-', '0']);
+  });
+});

@@ -124,6 +124,17 @@ describe('.npy', () => {
     expect(await failure(x, { task: 'classify' })).toMatch(/needs labels/);
   });
 
+  it('forecast targets [N][T][O] from a companion .npy, checked for shape and float32 range', async () => {
+    const x = file('fx.npy', writeNpy(Float32Array.from({ length: 2 * 3 * 2 }, (_, i) => i), [2, 3, 2]));
+    const y = file('fy.npy', writeNpy(Float32Array.from({ length: 2 * 3 }, (_, i) => 10 * i), [2, 3, 1]));
+    const ds = await loadDataset(x, { task: 'forecast', labelsPath: y });
+    expect([ds.targetSize, Array.from(ds.samples[1]!.target!)]).toEqual([1, [30, 40, 50]]);
+    const short = file('fshort.npy', writeNpy(new Float32Array(2 * 2), [2, 2, 1]));
+    expect(await failure(x, { task: 'forecast', labelsPath: short })).toMatch(/fshort\.npy: targets of shape \[2,2,1\], expected \[2\]\[3\]\[outputs\]/);
+    const huge = file('fhuge.npy', float64Npy([0, 1, 2, 3, 4e38, 5], [2, 3, 1]));
+    expect(await failure(x, { task: 'forecast', labelsPath: huge })).toMatch(/fhuge\.npy\[1\]: target value 1 is 4e\+38, beyond float32's range/);
+  });
+
   it('an unknown format', async () => {
     expect(await failure(file('data.txt', 'hello'), { task: 'classify' })).toMatch(/unknown data format '\.txt'/);
   });

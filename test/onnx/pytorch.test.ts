@@ -53,7 +53,18 @@ describe('PyTorch fixtures', () => {
       expect(r.status, r.stderr).toBe(0);
       const files = (dir: string): string[] => fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
       expect(files(out)).toEqual(files(FIXTURES_PYTORCH).filter((f) => f !== 'generate.py' && f !== 'README.md'));
-      for (const f of files(out)) expect(fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(FIXTURES_PYTORCH, f))), f).toBe(true);
+      for (const f of files(out)) {
+        const got = fs.readFileSync(path.join(out, f));
+        const want = fs.readFileSync(path.join(FIXTURES_PYTORCH, f));
+        if (/output_\d+\.pb$/.test(f)) {
+          // What PyTorch computed: the same within float32 rounding. The last bits follow the BLAS
+          // library the system's libblas.so.3 points to (reference BLAS or OpenBLAS), not the generator.
+          const g = decodeTensorProto(got, f);
+          const w = decodeTensorProto(want, f);
+          expect(g.dims, f).toEqual(w.dims);
+          expect(maxAbsDiff(g.data, w.data).max, f).toBeLessThan(1e-6);
+        } else expect(got.equals(want), f).toBe(true);
+      }
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Progress } from '../../src/cli/progress.js';
-import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
+import { choiceFlag, numberFlag, parseFlags, readFileArg, usageError, type Command } from '../../src/cli/framework.js';
 import { EdgeRnnError, type DetectorRegistry } from '../../src/index.js';
 import {
   evaluateRun,
@@ -109,7 +109,7 @@ export function createNabCommand(options: NabCommandOptions = {}): Command {
       const optimizer = choiceFlag(values.optimizer, 'optimizer', THRESHOLD_OPTIMIZERS) ?? 'sweep';
       const digits = numberFlag(values['score-digits'], 'score-digits', { min: 1, max: 17, integer: true });
       const thresholdsFile = typeof values.thresholds === 'string' ? path.resolve(ctx.cwd, values.thresholds) : undefined;
-      const thresholds = thresholdsFile ? parseThresholdsJson(fs.readFileSync(thresholdsFile, 'utf8'), thresholdsFile) : undefined;
+      const thresholds = thresholdsFile ? parseThresholdsJson(readFileArg(ctx.cwd, thresholdsFile).toString('utf8'), thresholdsFile) : undefined;
       const resultsDir = typeof values['results-dir'] === 'string' ? path.resolve(ctx.cwd, values['results-dir']) : undefined;
 
       const corpus = loadNabCorpus({ dataDir: path.resolve(ctx.cwd, values.data), labelsPath: path.resolve(ctx.cwd, values.labels) });

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
+export { readFileArg } from '../io/files.js';
 
 export interface CliContext {
   stdout: { write(s: string): unknown };
@@ -130,20 +131,6 @@ export async function runCli(argv: string[], commands: readonly Command[], ctx: 
     }
     ctx.stderr.write(`edgernn ${cmd.name}: unexpected error: ${err?.stack ?? String(e)}\n`);
     return 1;
-  }
-}
-
-/**
- * The bytes of a file named on the command line (relative to the command's folder). Errors keep
- * the name as given: Node's own error for reading a folder names no path.
- */
-export function readFileArg(cwd: string, file: string): Buffer {
-  try {
-    return fs.readFileSync(path.resolve(cwd, file));
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err && typeof err.code === 'string') err.path = file;
-    throw e;
   }
 }
 

@@ -15,6 +15,7 @@
  *   a timestamp of the series (NAB requires exact matches), start <= end, windows sorted and
  *   disjoint; every labelled file must exist.
  */
+import { readFileArg } from '../../../src/io/files.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { EdgeRnnError } from '../../../src/index.js';
@@ -212,7 +213,7 @@ export function loadNabCorpus(options: LoadNabCorpusOptions): NabCorpus {
   if (!fs.existsSync(dataDir) || !fs.statSync(dataDir).isDirectory()) {
     throw badFile(dataDir, 'expected a NAB data folder (<category>/<file>.csv), but it is not a directory');
   }
-  const labels = parseNabWindows(fs.readFileSync(labelsPath, 'utf8'), labelsPath);
+  const labels = parseNabWindows(readFileArg(process.cwd(), labelsPath).toString('utf8'), labelsPath);
   const series: NabSeries[] = [];
   for (const relativePath of [...labels.keys()].sort()) {
     const file = path.join(dataDir, ...relativePath.split('/'));

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BACKENDS, decodeModel, EdgeRnnError, type WindowSpec } from '../../../src/index.js';
-import { choiceFlag, numberFlag, parseFlags, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
+import { choiceFlag, numberFlag, parseFlags, readFileArg, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
 import { createdAt } from '../../cli/common.js';
 import { KWS_JOB_DEFAULTS, withFestival, type KwsJobOptions } from './config.js';
 import { DEFAULT_SWEEP, evaluateKwsFile, formatKwsEval } from './eval-job.js';
@@ -182,7 +182,7 @@ options:
       ctx.stdout.write(`${JSON.stringify({ ...r, accuracy: r.clips.accuracy, clips, ...(r.stream ? { stream } : {}) })}\n`);
       return 0;
     }
-    const labels = decodeModel(new Uint8Array(fs.readFileSync(modelPath)), modelPath).spec.labels;
+    const labels = decodeModel(new Uint8Array(readFileArg(process.cwd(), modelPath)), modelPath).spec.labels;
     ctx.stdout.write(`${formatKwsEval(r, labels)}\n`);
     return 0;
   },
@@ -240,7 +240,7 @@ options:
       const s = await jobStream(main, { split: 'val', ...D.valStream, dir: path.join(cacheDir, 'streams'), jobs: D.jobs, log: (l) => ctx.stderr.write(`${l}\n`) });
       valStream = { wav: s.wav, truth: s.truth };
     }
-    const r = await retuneKwsModel(new Uint8Array(fs.readFileSync(modelPath)), modelPath, {
+    const r = await retuneKwsModel(new Uint8Array(readFileArg(process.cwd(), modelPath)), modelPath, {
       windows: windows === undefined ? D.slidingWindows : windows,
       valStream,
       testStream,

@@ -8,6 +8,7 @@
  *     front end has `windows`, else one never-reset session) and the detector settings stored in
  *     the manifest (`extra.kws.detector`): false accepts per hour and miss rate
  */
+import { readFileArg } from '../../../src/io/files.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -103,7 +104,7 @@ function loadClips(data: string, spec: ModelSpec, frontend: ReturnType<typeof va
 
 export async function evaluateKwsFile(modelPath: string, o: KwsEvalOptions): Promise<KwsEvalResult> {
   if (!fs.existsSync(modelPath)) throw new EdgeRnnError('BAD_INPUT_FILE', `${modelPath}: no such model file`);
-  const bytes = new Uint8Array(fs.readFileSync(modelPath));
+  const bytes = new Uint8Array(readFileArg(process.cwd(), modelPath));
   const spec: ModelSpec = decodeModel(bytes, modelPath).spec;
   const served = validateAudioSpec(spec.input.frontend);
   const frontend = frameSpec(served);

@@ -91,6 +91,8 @@ describe('edgernn nab', () => {
     const missing = await cli(['nab', '--data', 'data', '--labels', 'nope.json']);
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/no such file: .*nope\.json/);
+    const folder = await cli(['nab', '--data', 'data', '--labels', 'data']);
+    expect([folder.code, folder.err]).toEqual([1, `edgernn nab: ${path.join(tmp, 'data')} is a folder, expected a file\n`]);
     fs.writeFileSync(path.join(tmp, 'bad-thresholds.json'), JSON.stringify({ other: {} }));
     const noEntry = await cli(['nab', '--data', 'data', '--labels', 'windows.json', '--thresholds', 'bad-thresholds.json']);
     expect(noEntry.code).toBe(1);

@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   PAYLOAD_DECODE: 'a sensor payload could not be decoded (malformed, oversized, wrong shape, non-finite)',
   GATEWAY_OUTBOX: 'the durable alert outbox could not be opened, read or written',
   GATEWAY_TRANSPORT: 'the MQTT transport failed (connect, subscribe, publish) or the broker refused',
+  GATEWAY_STOPPED: 'the gateway was asked to stop (a signal) before it had started',
   GATEWAY_TRACE: 'a recorded trace file is malformed',
   GATEWAY_STATE: 'a saved device stream state is corrupt or belongs to another model',
 } as const;

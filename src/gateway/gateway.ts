@@ -71,6 +71,11 @@ export interface GatewayOptions {
   sinks?: AlertSink[];
   /** Time allowed in stop() for the broker to acknowledge outstanding alerts (ms, default 5000). */
   drainTimeoutMs?: number;
+  /**
+   * Aborts the start-up, which waits for an unreachable broker indefinitely: create() then closes
+   * what it opened and rejects with GATEWAY_STOPPED (the CLI aborts on SIGINT/SIGTERM).
+   */
+  signal?: AbortSignal;
 }
 
 export interface DeadLetter {
@@ -288,25 +293,38 @@ export class Gateway {
       for (const [key, m] of models) if (!opts.models?.[key]) m.dispose();
       throw e;
     }
-    await gw.start();
+    await gw.start(opts.signal);
     return gw;
   }
 
   /** Connects, subscribes, starts timers and the HTTP endpoint; on any failure closes everything and rethrows. */
-  private async start(): Promise<void> {
+  private async start(signal?: AbortSignal): Promise<void> {
     const cfg = this.config;
+    let onAbort: (() => void) | null = null;
     try {
-      await this.transport.start({
-        message: (topic, payload) => this.onMessage(topic, payload),
-        connect: () => this.onConnect(),
-        close: () => this.onClose(),
+      const url = this.broker?.url ?? cfg.broker.url;
+      const stopped = () => new EdgeRnnError('GATEWAY_STOPPED', `stopped while waiting for the broker at ${url}`, { url });
+      if (signal?.aborted) throw stopped();
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(stopped());
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
+      await Promise.race([
+        this.transport.start({
+          message: (topic, payload) => this.onMessage(topic, payload),
+          connect: () => this.onConnect(),
+          close: () => this.onClose(),
+        }),
+        aborted,
+      ]);
       if (this.cluster) await this.cluster.start();
       else await this.transport.subscribe(this.sensorFilters(), cfg.broker.sensorQos);
       if (cfg.metrics.httpPort !== undefined) await this.startHttp(cfg.metrics.httpPort, cfg.metrics.httpHost);
     } catch (e) {
       await this.closeResources();
       throw e;
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
     // The histogram holds the interval between 10 ms timer ticks: the delay is what exceeds 10 ms.
     const h = monitorEventLoopDelay({ resolution: 10 });

@@ -2,6 +2,7 @@
  * `edgernn gateway`: runs the MQTT gateway until SIGINT/SIGTERM, then shuts down gracefully
  * (drain queues, flush the outbox, save device states). Logs are JSON lines on stderr.
  */
+import { isEdgeRnnError } from '../../errors.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { jsonLogger } from '../../gateway/logger.js';
 import { loadGatewayConfig } from '../../gateway/load-config.js';
@@ -89,25 +90,32 @@ drains, flushes the outbox and saves device states. See docs/gateway.md.
       return 0;
     }
     const logger = jsonLogger({ level: config.log.level, out: ctx.stderr, base: { gateway: config.gatewayId } });
-    // Signals are caught from here on: one arriving during start-up stops the gateway right
-    // after it started (the outbox is durable either way).
+    // Signals are caught from here on (the outbox is durable either way).
     let signalled: NodeJS.Signals | null = null;
     let onStop: () => void = () => {};
     const stopRequested = new Promise<void>((resolve) => (onStop = resolve));
+    // A signal during start-up aborts it (it may be waiting for a broker that is down).
+    const startup = new AbortController();
     const onSignal = (sig: NodeJS.Signals) => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       signalled = sig;
+      startup.abort();
       onStop();
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     let gw: Gateway;
     try {
-      gw = await Gateway.create({ config, logger });
+      gw = await Gateway.create({ config, logger, signal: startup.signal });
     } catch (e) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      if (isEdgeRnnError(e, 'GATEWAY_STOPPED')) {
+        logger.info('signal received during start-up, stopped', { signal: signalled, reason: e.message });
+        ctx.stdout.write(`edgernn gateway ${config.gatewayId}: ${e.message}\n`);
+        return 0;
+      }
       throw e;
     }
     const url = gw.broker ? gw.broker.url : config.broker.url;

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   BACKEND_UNAVAILABLE: 'the requested backend cannot run here or cannot run this model',
   UNSUPPORTED_MODEL: 'the model uses a feature this backend does not implement',
   SHAPE_MISMATCH: 'an input has the wrong length or shape',
+  INVALID_ARGUMENT: 'an API argument has the wrong type (the message names it)',
   NON_FINITE_INPUT: 'an input holds NaN or an infinity',
   NOT_STREAMABLE: 'the model needs the whole sequence (bidirectional): use run()',
   STATE_MISMATCH: 'exported state does not belong to this model or is corrupt',

@@ -67,6 +67,36 @@ export function kernelBinaries(): { simd: Uint8Array<ArrayBuffer>; scalar: Uint8
   return { simd: decodeBase64(KERNELS_SIMD_BASE64), scalar: decodeBase64(KERNELS_SCALAR_BASE64) };
 }
 
+/** The bytes of a model file as a Uint8Array view (no copy): a Uint8Array (a Node Buffer), an ArrayBuffer (fetch's), any typed array or DataView. */
+function modelBytes(file: unknown, source: string): Uint8Array {
+  if (file instanceof Uint8Array) return file;
+  // (The tag, not instanceof: an ArrayBuffer from another realm, an iframe or a vm context, counts too.)
+  const tag = Object.prototype.toString.call(file);
+  if (tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]') return new Uint8Array(file as ArrayBuffer);
+  if (ArrayBuffer.isView(file)) return new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
+  const got = file === null ? 'null' : Array.isArray(file) ? 'an array' : typeof file === 'object' ? `a ${(file as object).constructor?.name ?? 'object'}` : typeof file;
+  throw new EdgeRnnError('INVALID_ARGUMENT', `${source}: load() takes the file's bytes (a Uint8Array, Buffer or ArrayBuffer), got ${got}`, { got });
+}
+
+const NON_FINITE_POLICIES: readonly NonFinitePolicy[] = ['error', 'zero'];
+
+/** A nonFinite option, checked (a typo must not pass as some policy). */
+function checkNonFinite(v: unknown, where: string): NonFinitePolicy {
+  if (!NON_FINITE_POLICIES.includes(v as NonFinitePolicy)) throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: nonFinite must be 'error' or 'zero', got ${JSON.stringify(v) ?? String(v)}`, { got: v });
+  return v as NonFinitePolicy;
+}
+
+/** Load options, checked before any work: an unknown backend, policy or storage is named. */
+function checkLoadOptions(opts: LoadOptions, source: string): void {
+  if (opts.backend !== undefined && opts.backend !== 'auto' && !BACKENDS.includes(opts.backend)) {
+    throw new EdgeRnnError('BACKEND_UNAVAILABLE', `${source}: unknown backend '${String(opts.backend)}': expected auto, ${BACKENDS.join(', ')}`, { backend: opts.backend });
+  }
+  if (opts.nonFinite !== undefined) checkNonFinite(opts.nonFinite, source);
+  if (opts.weightStorage !== undefined && !['auto', 'dense', 'sparse'].includes(opts.weightStorage)) {
+    throw new EdgeRnnError('INVALID_ARGUMENT', `${source}: weightStorage must be 'auto', 'dense' or 'sparse', got ${JSON.stringify(opts.weightStorage)}`, { got: opts.weightStorage });
+  }
+}
+
 /** The runtime's default backend, checked. */
 function backendChoice(opts: RuntimeOptions): BackendChoice {
   const choice = opts.backend ?? 'auto';
@@ -234,8 +264,10 @@ export class Runtime {
   }
 
   /** Parses, validates, prepares and golden-checks a model. */
-  async load(bytes: Uint8Array, opts: LoadOptions = {}): Promise<Model> {
+  async load(file: Uint8Array | ArrayBuffer | ArrayBufferView, opts: LoadOptions = {}): Promise<Model> {
     const source = opts.source ?? 'model.ern';
+    const bytes = modelBytes(file, source);
+    checkLoadOptions(opts, source);
     // The kernel's sha256, not WebCrypto: WebCrypto's first digest in a fresh process costs
     // 3-10 ms of start-up; resident memory grows alike either way (test/bench/runtime.ts).
     const digest = await this.contentDigestAsync(bytes);
@@ -254,8 +286,10 @@ export class Runtime {
    * load(), synchronously, for code that cannot await (a detector that learns a model mid-stream).
    * Node and workers only: a browser's main thread refuses synchronous compilation of the kernels.
    */
-  loadSync(bytes: Uint8Array, opts: LoadOptions = {}): Model {
+  loadSync(file: Uint8Array | ArrayBuffer | ArrayBufferView, opts: LoadOptions = {}): Model {
     const source = opts.source ?? 'model.ern';
+    const bytes = modelBytes(file, source);
+    checkLoadOptions(opts, source);
     const decoded = decodeModelWith(bytes, source, () => this.contentDigest(bytes) ?? new Uint8Array(32));
     let engine: Engine;
     try {
@@ -316,7 +350,7 @@ function checkedModel(decoded: DecodedModel, engine: Engine, opts: LoadOptions, 
 }
 
 /** Convenience: a runtime for one model. */
-export async function loadModel(bytes: Uint8Array, opts: LoadOptions = {}): Promise<Model> {
+export async function loadModel(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts: LoadOptions = {}): Promise<Model> {
   const rt = await createRuntime(opts.backend !== undefined ? { backend: opts.backend } : {});
   return rt.load(bytes, opts);
 }
@@ -459,7 +493,7 @@ export class Model {
 
   session(opts: { nonFinite?: NonFinitePolicy } = {}): Session {
     this.assertLive();
-    return new Session(this, opts.nonFinite ?? this.nonFinite);
+    return new Session(this, opts.nonFinite === undefined ? this.nonFinite : checkNonFinite(opts.nonFinite, `model '${this.name}': session()`));
   }
 
   /**
@@ -471,6 +505,11 @@ export class Model {
   stepMany(sessions: readonly Session[], frames: ArrayLike<number>): Float32Array {
     this.assertLive();
     const n = sessions.length;
+    if (n > 0 && typeof frames[0] === 'object') {
+      throw new EdgeRnnError('SHAPE_MISMATCH', `stepMany: the frames go flat, session i's at [i * ${this.inputSize}, (i + 1) * ${this.inputSize}) (${n * this.inputSize} numbers for ${n} sessions); got an array of ${frames.length} arrays`, {
+        expected: n * this.inputSize,
+      });
+    }
     if (frames.length !== n * this.inputSize) {
       throw new EdgeRnnError('SHAPE_MISMATCH', `stepMany: ${n} sessions need ${n * this.inputSize} frame values (${this.inputSize} each), got ${frames.length}`, {
         expected: n * this.inputSize,
@@ -586,7 +625,8 @@ export class Session {
       this.stepCount++;
       return this.out;
     }
-    if (frame.length !== m.inputSize) {
+    if (frame.length !== m.inputSize || typeof frame !== 'object') {
+      if (typeof frame !== 'object') throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame is ${m.inputSize} numbers (a Float32Array or an array), got a ${typeof frame}`, { expected: m.inputSize, got: typeof frame });
       throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame needs ${m.inputSize} values, got ${frame.length}`, { expected: m.inputSize, got: frame.length });
     }
     if (!m.streamable) throw notStreamable(m);

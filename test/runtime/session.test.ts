@@ -152,6 +152,8 @@ describe.each([...BACKENDS, 'float'] as const)('sessions on %s', (backend) => {
       expect((e as EdgeRnnError).message).toMatch(/session 2/);
     }
     expect(code(() => model.stepMany(sessions, good.subarray(1)))).toBe('SHAPE_MISMATCH');
+    // One frame per session as separate arrays: the message says the frames go flat.
+    expect(() => model.stepMany(sessions, [f.subarray(0, I), f.subarray(I, 2 * I), f.subarray(2 * I)] as unknown as Float32Array)).toThrow(/stepMany: the frames go flat.*got an array of 3 arrays/);
     const otherModel = await rt.load(other(), { backend });
     expect(code(() => model.stepMany([sessions[0]!, otherModel.session()], new Float32Array(2 * I)))).toBe('STATE_MISMATCH');
     sessions.forEach((s, i) => expect(Array.from(s.exportState())).toEqual(Array.from(states[i]!)));
@@ -361,5 +363,38 @@ describe('backend choice and model kinds', () => {
 
   it('unknown backend names are refused with the list of choices', async () => {
     await expect(createRuntime({ backend: 'gpu' as never })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    // ... by load() and loadSync() too (it reached WebAssembly.compile as a TypeError).
+    await expect(rt.load(intBytes, { backend: 'gpu' as never })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: "model.ern: unknown backend 'gpu': expected auto, simd, scalar, reference, float" });
+    expect(() => rt.loadSync(intBytes, { backend: 'gpu' as never })).toThrow(expect.objectContaining({ code: 'BACKEND_UNAVAILABLE' }));
+  });
+
+  it('load() takes a Uint8Array, a Buffer, an ArrayBuffer or any view of the bytes; anything else is INVALID_ARGUMENT', async () => {
+    const ab = intBytes.slice().buffer;
+    const inner = new Uint8Array(intBytes.length + 8);
+    inner.set(intBytes, 8);
+    for (const file of [intBytes, Buffer.from(intBytes), ab, new DataView(inner.buffer, 8), new Uint8Array(inner.buffer, 8)]) {
+      expect((await rt.load(file)).outputSize).toBeGreaterThan(0);
+      expect(rt.loadSync(file).outputSize).toBeGreaterThan(0);
+    }
+    for (const [file, got] of [
+      [undefined, 'undefined'],
+      [null, 'null'],
+      ['model.ern', 'string'],
+      [Array.from(intBytes), 'an array'],
+      [{ bytes: intBytes }, 'a Object'],
+    ] as const) {
+      await expect(rt.load(file as never, { source: 'm.ern' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: `m.ern: load() takes the file's bytes (a Uint8Array, Buffer or ArrayBuffer), got ${got}` });
+      expect(() => rt.loadSync(file as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    }
+  });
+
+  it('a misspelt nonFinite policy or weight storage is refused, not taken as some other value', async () => {
+    await expect(rt.load(intBytes, { nonFinite: 'zeros' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: `model.ern: nonFinite must be 'error' or 'zero', got "zeros"` });
+    await expect(rt.load(intBytes, { weightStorage: 'compact' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const m = await rt.load(intBytes);
+    expect(() => m.session({ nonFinite: 'ignore' as never })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    // A frame that is not an array: named, even when its length happens to fit.
+    expect(() => m.session().step('x'.repeat(m.inputSize) as never)).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH', message: expect.stringMatching(/a frame is \d+ numbers \(a Float32Array or an array\), got a string/) }));
+    m.dispose();
   });
 });

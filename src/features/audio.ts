@@ -24,7 +24,7 @@
  * Kaldi/TensorFlow framing (frames start at 0, the window spans the frame, not nfft) and
  * natural-log compression; see docs/features.md.
  */
-import { checkSamples } from './check.js';
+import { checkOutputCallback, checkSamples } from './check.js';
 import { dctOrthoMatrix } from './dct.js';
 import { isPowerOfTwo, RealFft } from './fft.js';
 import { MEL_NORMS, MEL_SCALES, melFilterbank, type MelFilterbank, type MelNorm, type MelScale } from './mel.js';
@@ -298,6 +298,7 @@ export class AudioFrontend implements StreamingFrontend {
 
   push(samples: SampleArray, onOutput: OutputCallback): number {
     checkSamples(samples, 1, this.where);
+    checkOutputCallback(onOutput, this.where);
     const scale = samples instanceof Int16Array ? 1 / 32768 : 1;
     const L = this.frameLength;
     const H = this.hopLength;

@@ -14,8 +14,22 @@ function isIntegerTyped(a: SampleArray): boolean {
   );
 }
 
-/** Throws SHAPE_MISMATCH unless the length is a multiple of `channels`, NON_FINITE_INPUT on NaN/±Infinity. */
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `an array (${JSON.stringify(v).slice(0, 40)})`;
+  if (typeof v === 'string') return `a string (${JSON.stringify(v.slice(0, 40))})`;
+  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
+  return v === undefined ? 'undefined' : `a ${typeof v} (${String(v)})`;
+}
+
+/**
+ * Throws INVALID_ARGUMENT unless `samples` is an array or typed array of numbers, SHAPE_MISMATCH
+ * unless its length is a multiple of `channels`, NON_FINITE_INPUT on NaN/±Infinity.
+ */
 export function checkSamples(samples: SampleArray, channels: number, where: string): void {
+  if (samples === null || typeof samples !== 'object' || typeof samples.length !== 'number') {
+    throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: samples are numbers in a typed array or an array, got ${describe(samples)}`, { got: describe(samples) });
+  }
   if (samples.length % channels !== 0) {
     throw new EdgeRnnError('SHAPE_MISMATCH', `${where}: ${samples.length} values are not whole samples of ${channels} interleaved channels`, {
       expected: `a multiple of ${channels}`,
@@ -26,7 +40,15 @@ export function checkSamples(samples: SampleArray, channels: number, where: stri
   for (let i = 0; i < samples.length; i++) {
     const v = samples[i]!;
     if (!Number.isFinite(v)) {
+      if (typeof v !== 'number') {
+        throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: sample ${Math.floor(i / channels)} channel ${i % channels} is ${describe(v)}, not a number`, { index: i });
+      }
       throw new EdgeRnnError('NON_FINITE_INPUT', `${where}: sample ${Math.floor(i / channels)} channel ${i % channels} is ${v}`, { index: i, value: String(v) });
     }
   }
+}
+
+/** Throws INVALID_ARGUMENT unless push() was given a callback (checked with the samples, before any state changes). */
+export function checkOutputCallback(onOutput: unknown, where: string): void {
+  if (typeof onOutput !== 'function') throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: push(samples, onOutput) needs onOutput, a function called with each output block; got ${describe(onOutput)}`);
 }

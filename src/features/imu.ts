@@ -13,7 +13,7 @@
  * The HMP dataset stores 6-bit codes: g = -1.5 + code / 63 · 3 (`HMP_ACCEL_DECODE`).
  */
 import { EdgeRnnError } from '../errors.js';
-import { checkSamples } from './check.js';
+import { checkOutputCallback, checkSamples } from './check.js';
 import { planResampler, RESAMPLERS, resampleBatch, StreamResampler, type ResamplerKind, type ResamplerPlan } from './resample.js';
 import type { FeatureBatch, OutputCallback, SampleArray, StreamingFrontend } from './types.js';
 import { frontendSpecFingerprint, StateReader, StateWriter } from './state.js';
@@ -217,6 +217,7 @@ export class ImuFrontend implements StreamingFrontend {
   push(samples: SampleArray, onOutput: OutputCallback): number {
     const C = this.inputChannels;
     checkSamples(samples, C, 'imu front end');
+    checkOutputCallback(onOutput, 'imu front end');
     this.onOutput = onOutput;
     this.produced = 0;
     const { a, b } = this.map;

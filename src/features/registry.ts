@@ -6,7 +6,7 @@
 import { EdgeRnnError } from '../errors.js';
 import type { InputSpec } from '../model/spec.js';
 import { AudioFrontend, audioGeometry, validateAudioSpec, type AudioFrontendSpec } from './audio.js';
-import { checkSamples } from './check.js';
+import { checkOutputCallback, checkSamples } from './check.js';
 import { ImuFrontend, validateImuSpec, type ImuFrontendSpec } from './imu.js';
 import { SeriesFrontend, validateSeriesSpec, type SeriesFrontendSpec } from './series.js';
 import { FRONTEND_KINDS, type FeatureBatch, type FrontendKind, type OutputCallback, type SampleArray, type StreamingFrontend } from './types.js';
@@ -69,6 +69,7 @@ export class PassthroughFrontend implements StreamingFrontend {
   push(samples: SampleArray, onOutput: OutputCallback): number {
     const C = this.inputChannels;
     checkSamples(samples, C, 'none front end');
+    checkOutputCallback(onOutput, 'none front end');
     for (let i = 0; i < samples.length; i += C) {
       for (let c = 0; c < C; c++) this.out[c] = samples[i + c]!;
       onOutput(this.out, this.index++);

@@ -14,7 +14,7 @@
  * Finally, when `clip` is set, out = min(max(out, -clip), clip).
  */
 import { EdgeRnnError } from '../errors.js';
-import { checkSamples } from './check.js';
+import { checkOutputCallback, checkSamples } from './check.js';
 import type { FeatureBatch, OutputCallback, SampleArray, StreamingFrontend } from './types.js';
 import { frontendSpecFingerprint, StateReader, StateWriter } from './state.js';
 import { SpecReader } from './validate.js';
@@ -172,6 +172,7 @@ export class SeriesFrontend implements StreamingFrontend {
   push(samples: SampleArray, onOutput: OutputCallback): number {
     const C = this.inputChannels;
     checkSamples(samples, C, 'series front end');
+    checkOutputCallback(onOutput, 'series front end');
     for (let i = 0; i < samples.length; i += C) {
       this.frame(samples, i, this.out, 0);
       onOutput(this.out, this.index++);

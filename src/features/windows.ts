@@ -15,6 +15,7 @@
  *   float64 seen (frames since reset), float64 inner state length,
  *   float32 ring[frames · featureSize] (frame t at slot t mod frames), the inner state's bytes.
  */
+import { checkOutputCallback } from './check.js';
 import { EdgeRnnError } from '../errors.js';
 import { frontendSpecFingerprint, StateReader, StateWriter } from './state.js';
 import type { FeatureBatch, FrontendKind, OutputCallback, SampleArray, StreamingFrontend } from './types.js';
@@ -87,6 +88,7 @@ export class SlidingWindowFrontend implements StreamingFrontend {
   }
 
   push(samples: SampleArray, onOutput: OutputCallback): number {
+    checkOutputCallback(onOutput, this.where);
     this.sink = onOutput;
     this.produced = 0;
     try {

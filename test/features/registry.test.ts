@@ -43,3 +43,45 @@ describe('createFrontend: one entry point for gateway and trainer', () => {
     expect((err as Error).message).toBe("mfcc front end gives 13 features per frame, the model's input size is 40");
   });
 });
+
+describe('push() arguments that are not samples and a callback', () => {
+  const kinds = {
+    none: () => createFrontend({ kind: 'none', channels: 3 }),
+    mfcc: () => createFrontend(audioFrontendSpec('mfcc')),
+    'mfcc in windows': () => createFrontendForInput({ size: 13, frontend: { ...audioFrontendSpec('mfcc'), windows: { frames: 10, hop: 5 } } as never }),
+    imu: () => createFrontend({ kind: 'imu', inputRateHz: 50, rateHz: 25, resampler: 'polyphase', channels: [{ name: 'ax', unit: 'g' }, { name: 'ay', unit: 'g' }, { name: 'az', unit: 'g' }], accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 8, hop: 4 }),
+    series: () => createFrontend({ kind: 'series', channels: 3, scaling: { kind: 'none' } }),
+  };
+  for (const [name, make] of Object.entries(kinds)) {
+    it(`${name}: INVALID_ARGUMENT naming what came, and the stream is unchanged`, () => {
+      const fe = make();
+      const C = fe.inputChannels;
+      const x = Float32Array.from({ length: C * 2000 }, (_, i) => 0.3 * Math.sin(i / 9));
+      const ref = fe.batch(x);
+      fe.reset();
+      const out: number[] = [];
+      const keep = (o: Float32Array) => out.push(...o);
+      fe.push(x.subarray(0, C * 700), keep);
+      const bad: [unknown, unknown, RegExp][] = [
+        [undefined, keep, /samples are numbers in a typed array or an array, got undefined/],
+        ['0.1,0.2,0.3', keep, /samples are numbers in a typed array or an array, got a string \("0\.1,0\.2,0\.3"\)/],
+        [5, keep, /got a number \(5\)/],
+        [Array.from({ length: C }, () => [0.1]), keep, /sample 0 channel 0 is an array \(\[0\.1\]\), not a number/],
+        // Without a callback, blocks would be computed and then lost (or the state left half-way).
+        [x.subarray(C * 700, C * 1400), undefined, /push\(samples, onOutput\) needs onOutput, a function called with each output block; got undefined/],
+      ];
+      for (const [samples, cb, message] of bad) {
+        let err: unknown;
+        try {
+          fe.push(samples as never, cb as never);
+        } catch (e) {
+          err = e;
+        }
+        expect(isEdgeRnnError(err, 'INVALID_ARGUMENT'), String(err)).toBe(true);
+        expect((err as Error).message).toMatch(message);
+      }
+      fe.push(x.subarray(C * 700), keep);
+      expect(Float32Array.from(out)).toEqual(ref.data);
+    });
+  }
+});

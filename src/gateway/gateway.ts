@@ -964,11 +964,16 @@ export class Gateway {
 
   private async startHttp(port: number, host: string): Promise<void> {
     const server = http.createServer((req, res) => {
-      if (req.url === '/metrics') {
+      // The path alone: scrapers may add a query string (?name[]=... when federating).
+      const route = (req.url ?? '/').split('?')[0];
+      if ((route === '/metrics' || route === '/healthz') && req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
+        res.end(`edgernn gateway: ${route} answers GET and HEAD, not ${req.method}\n`);
+      } else if (route === '/metrics') {
         this.snapshot();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(this.metrics.prometheus({ gateway: this.config.gatewayId, site: this.config.site }));
-      } else if (req.url === '/healthz') {
+      } else if (route === '/healthz') {
         const ok = this.transport.connected;
         res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ connected: ok, devices: this.streams.size, outboxDepth: this.outbox.depth }));

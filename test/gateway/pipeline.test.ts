@@ -107,6 +107,21 @@ describe('gateway pipeline on embedded aedes', () => {
     expect(text).toMatch(/^# TYPE edgernn_gateway_inference_seconds summary$/m);
     expect(text).toMatch(/^edgernn_gateway_inference_seconds\{gateway="gw1",site="plant",quantile="0.99"\} [0-9.e-]+$/m);
     expect(text).toMatch(/^edgernn_gateway_outbox_depth\{gateway="gw1",site="plant"\} 0$/m);
+    // A query string (Prometheus federation adds one) is the same page; HEAD has no body.
+    const withQuery = await fetch(`http://127.0.0.1:${gw.httpPort}/metrics?name[]=up`);
+    expect([withQuery.status, (await withQuery.text()).includes('edgernn_gateway_messages_total')]).toEqual([200, true]);
+    const head = await fetch(`http://127.0.0.1:${gw.httpPort}/metrics`, { method: 'HEAD' });
+    expect([head.status, await head.text()]).toEqual([200, '']);
+  });
+
+  it('serves /healthz (200 while connected, with devices and outbox depth); other methods and paths are refused', async () => {
+    const res = await fetch(`http://127.0.0.1:${gw.httpPort}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ connected: true, outboxDepth: expect.any(Number), devices: expect.any(Number) });
+    const post = await fetch(`http://127.0.0.1:${gw.httpPort}/metrics`, { method: 'POST', body: 'x' });
+    expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    const other = await fetch(`http://127.0.0.1:${gw.httpPort}/`);
+    expect([other.status, await other.text()]).toEqual([404, 'edgernn gateway: GET /metrics or /healthz\n']);
   });
 });
 

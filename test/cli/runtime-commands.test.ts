@@ -110,6 +110,14 @@ describe('edgernn info', () => {
     expect(m.err).toMatch(/no such file.*nope\.ern/);
   });
 
+  it('an ONNX model given to info is named as one, with the commands that take it', async () => {
+    const { exportOnnx } = await import('../../src/onnx/export.js');
+    fs.writeFileSync(path.join(tmp, 'given.onnx'), exportOnnx(randomQuantModel(3).float));
+    const r = await cli('info', 'given.onnx');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/\[ERN_BAD_MAGIC\]: given\.onnx: not an \.ern file: .*; it is an ONNX model: `edgernn convert given\.onnx -o MODEL\.ern` compiles it, `edgernn run given\.onnx --input FILE` runs it as is/);
+  });
+
   it('file system errors in words, naming the path the user gave, never a stack trace', async () => {
     fs.mkdirSync(path.join(tmp, 'a-folder'), { recursive: true });
     // Node's own error for reading a folder names no path.

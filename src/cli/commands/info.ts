@@ -2,9 +2,19 @@ import path from 'node:path';
 import { decodeModel } from '../../model/codec.js';
 import { isRecurrent, layerOutputSize } from '../../model/spec.js';
 import { createRuntime } from '../../runtime/runtime.js';
-import { isEdgeRnnError } from '../../errors.js';
+import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
+import { decodeModelProto } from '../../onnx/proto.js';
 import { parseFlags, readFileArg, type Command } from '../framework.js';
 import { summarize } from '../summary.js';
+
+function isOnnx(bytes: Uint8Array): boolean {
+  try {
+    decodeModelProto(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const infoCommand: Command = {
   name: 'info',
@@ -19,7 +29,16 @@ metadata) and sizes, and replays the golden test vector on the default backend.
     const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } }, { min: 1, max: 1, names: 'MODEL.ern' });
     const file = path.resolve(ctx.cwd, positionals[0]!);
     const bytes = new Uint8Array(readFileArg(ctx.cwd, positionals[0]!));
-    const decoded = decodeModel(bytes, positionals[0]!);
+    let decoded: ReturnType<typeof decodeModel>;
+    try {
+      decoded = decodeModel(bytes, positionals[0]!);
+    } catch (e) {
+      // An ONNX model given to info: say what it is and what to do with it.
+      if (isEdgeRnnError(e, 'ERN_BAD_MAGIC') && isOnnx(bytes)) {
+        throw new EdgeRnnError('ERN_BAD_MAGIC', `${e.message}; it is an ONNX model: \`edgernn convert ${positionals[0]} -o MODEL.ern\` compiles it, \`edgernn run ${positionals[0]} --input FILE\` runs it as is`);
+      }
+      throw e;
+    }
     const rt = await createRuntime();
     let golden: { ok: boolean; backend: string; error?: string };
     let sizes: Record<string, number> = {};

@@ -1,0 +1,79 @@
+/**
+ * examples/kws-wav.mjs (keyword spotting on a WAV file with the public package API) run as a user
+ * runs it, on a recording made of the held-out-voice fixture clips with silence between them. Its
+ * events must equal the offline oracle of the keyword job (features in one batch, every window
+ * scored by quantize/jobs/kws/evaluate.ts, the detector stepped by stream-eval.ts), and it must
+ * find keywords at all.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { frameSpec, windowPosteriors } from '../../quantize/jobs/kws/evaluate.js';
+import { detectEvents } from '../../quantize/jobs/kws/stream-eval.js';
+import { createFrontend } from '../../src/features/registry.js';
+import type { AudioFrontendSpec } from '../../src/features/audio.js';
+import { kwsDetectorConfigOf, kwsTimeBaseOf } from '../../src/detectors/kws/model.js';
+import { encodeWav, readWavMono } from '../../src/io/wav.js';
+import { createRuntime } from '../../src/runtime/runtime.js';
+import { tmpDir } from '../gateway/fixtures.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const work = tmpDir('edgernn-example-kws-');
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+function example(...args: string[]) {
+  return spawnSync(process.execPath, [path.join(ROOT, 'examples/kws-wav.mjs'), ...args], { encoding: 'utf8', cwd: work });
+}
+
+describe('examples/kws-wav.mjs', () => {
+  it('finds the keywords of a recording, the same events as the offline oracle', async () => {
+    // 0.5 s of silence, then each clip followed by 1 s of silence.
+    const clips = ['yes/flite-kal16_yes_0.wav', 'stop/flite-kal16_stop_0.wav', 'go/flite-kal16_go_0.wav', 'no/flite-slt_no_0.wav'];
+    const parts: Float32Array[] = [new Float32Array(8000)];
+    for (const c of clips) {
+      parts.push(readWavMono(new Uint8Array(fs.readFileSync(path.join(ROOT, 'test/fixtures/kws', c)))).samples, new Float32Array(16000));
+    }
+    const audio = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      audio.set(p, at);
+      at += p.length;
+    }
+    const wav = path.join(work, 'recording.wav');
+    fs.writeFileSync(wav, encodeWav(audio, 16000));
+
+    const r = example(wav, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const got = JSON.parse(r.stdout) as { seconds: number; events: { keyword: string; atMs: number; score: number }[] };
+    expect(got.seconds).toBeCloseTo(audio.length / 16000, 6);
+
+    // The oracle, from the WAV as written (int16 codes, as the example reads them).
+    const rt = await createRuntime();
+    const model = await rt.load(new Uint8Array(fs.readFileSync(path.join(ROOT, 'models/kws.ern'))));
+    const spec = model.spec.input.frontend as unknown as AudioFrontendSpec;
+    const frames = createFrontend(frameSpec(spec)).batch(readWavMono(new Uint8Array(fs.readFileSync(wav))).samples).data;
+    const post = windowPosteriors(model, frames, spec.windows!);
+    const { hopMs, frameMs } = kwsTimeBaseOf(model.spec);
+    const want = detectEvents(post, model.spec.labels, kwsDetectorConfigOf(model.spec), hopMs, frameMs).map((e) => ({ keyword: e.label, atMs: Math.round(e.timeMs), score: Number(e.score.toFixed(3)) }));
+    model.dispose();
+    expect(want.length).toBeGreaterThan(0);
+    expect(got.events).toEqual(want);
+    // Each event is one of the keywords spoken, after its clip began.
+    for (const e of got.events) expect(['yes', 'stop', 'go', 'no']).toContain(e.keyword);
+
+    const text = example(wav);
+    expect(text.stdout).toMatch(/recording\.wav: \d+\.\d\d s, model kws 1\.0\.0 on simd\n(  \d+\.\d\d s {2}\S+ +\(score [0-9.]+\)\n)+/);
+  });
+
+  it('usage without a file (exit 2); a recording at another rate says how to convert it (exit 1)', () => {
+    const usage = example();
+    expect([usage.status, usage.stderr]).toEqual([2, 'usage: node examples/kws-wav.mjs RECORDING.wav [MODEL.ern] [--json]\n']);
+    const wav = path.join(work, 'cd.wav');
+    fs.writeFileSync(wav, encodeWav(new Float32Array(4410), 44100));
+    const rate = example(wav);
+    expect(rate.status).toBe(1);
+    expect(rate.stderr).toBe(`${wav}: 44100 Hz, the model listens at 16000 Hz (sox ${wav} -r 16000 -c 1 converted.wav)\n`);
+  });
+});

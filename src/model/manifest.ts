@@ -138,6 +138,18 @@ function layerJson(layer: Layer, li: number, precision: Precision, tensors: Tens
 }
 
 /** Builds the manifest object (without `tensors`) and the tensor list for encodeErn. */
+/** What a model is, as the manifest writes it (name, version, task, description, labels, input); parseInfo reads it back. */
+export function describedFields(spec: ModelSpec): Record<string, unknown> {
+  return {
+    name: spec.name,
+    version: spec.version,
+    task: spec.task,
+    ...(spec.description !== undefined ? { description: spec.description } : {}),
+    labels: spec.labels,
+    input: spec.input,
+  };
+}
+
 export function specToManifest(spec: ModelSpec, golden: { input: Float32Array; output: Float32Array; steps: number; atol: number }): {
   manifest: Record<string, unknown>;
   tensors: TensorInput[];
@@ -155,12 +167,7 @@ export function specToManifest(spec: ModelSpec, golden: { input: Float32Array; o
   tensors.push({ name: 'golden.output', data: golden.output, shape: [golden.steps, outSize] });
   const manifest: Record<string, unknown> = {
     format: MANIFEST_FORMAT,
-    name: spec.name,
-    version: spec.version,
-    task: spec.task,
-    ...(spec.description !== undefined ? { description: spec.description } : {}),
-    labels: spec.labels,
-    input: spec.input,
+    ...describedFields(spec),
     output: { size: outSize },
     precision: spec.precision,
     quantization,

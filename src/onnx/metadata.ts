@@ -15,7 +15,7 @@
  * has export.ts's I/O contract, and the importer records its own.
  */
 import { EdgeRnnError } from '../errors.js';
-import { parseModelInfo, type ModelInfo } from '../model/manifest.js';
+import { describedFields, parseModelInfo, type ModelInfo } from '../model/manifest.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { MetadataEntry, ModelProto } from './proto.js';
 
@@ -29,12 +29,7 @@ export function specMetadata(spec: ModelSpec): MetadataEntry {
   const value = {
     format: METADATA_FORMAT,
     formatVersion: METADATA_FORMAT_VERSION,
-    name: spec.name,
-    version: spec.version,
-    task: spec.task,
-    ...(spec.description !== undefined ? { description: spec.description } : {}),
-    labels: spec.labels,
-    input: spec.input,
+    ...describedFields(spec),
     training: spec.training,
     ...(extra && Object.keys(extra).length ? { extra } : {}),
   };

@@ -10,8 +10,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeWav, readWavMono } from '../../src/io/wav.js';
 import { tmpDir } from '../gateway/fixtures.js';
+import { writeKwsRecording } from '../helpers/kws-recording.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
@@ -46,19 +46,9 @@ afterAll(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-/** 0.5 s of silence, then each fixture clip followed by 1 s of silence, as 16 kHz PCM. */
 function recording(): string {
-  const clips = ['yes/flite-kal16_yes_0.wav', 'stop/flite-kal16_stop_0.wav', 'go/flite-kal16_go_0.wav'];
-  const parts: Float32Array[] = [new Float32Array(8000)];
-  for (const c of clips) parts.push(readWavMono(new Uint8Array(fs.readFileSync(path.join(ROOT, 'test/fixtures/kws', c)))).samples, new Float32Array(16000));
-  const audio = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    audio.set(p, at);
-    at += p.length;
-  }
   const file = path.join(work, 'recording.wav');
-  fs.writeFileSync(file, encodeWav(audio, 16000));
+  writeKwsRecording(file, ['yes/flite-kal16_yes_0.wav', 'stop/flite-kal16_stop_0.wav', 'go/flite-kal16_go_0.wav']);
   return file;
 }
 

@@ -17,6 +17,7 @@ import { kwsDetectorConfigOf, kwsTimeBaseOf } from '../../src/detectors/kws/mode
 import { encodeWav, readWavMono } from '../../src/io/wav.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
 import { tmpDir } from '../gateway/fixtures.js';
+import { writeKwsRecording } from '../helpers/kws-recording.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const work = tmpDir('edgernn-example-kws-');
@@ -28,20 +29,8 @@ function example(...args: string[]) {
 
 describe('examples/kws-wav.mjs', () => {
   it('finds the keywords of a recording, the same events as the offline oracle', async () => {
-    // 0.5 s of silence, then each clip followed by 1 s of silence.
-    const clips = ['yes/flite-kal16_yes_0.wav', 'stop/flite-kal16_stop_0.wav', 'go/flite-kal16_go_0.wav', 'no/flite-slt_no_0.wav'];
-    const parts: Float32Array[] = [new Float32Array(8000)];
-    for (const c of clips) {
-      parts.push(readWavMono(new Uint8Array(fs.readFileSync(path.join(ROOT, 'test/fixtures/kws', c)))).samples, new Float32Array(16000));
-    }
-    const audio = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      audio.set(p, at);
-      at += p.length;
-    }
     const wav = path.join(work, 'recording.wav');
-    fs.writeFileSync(wav, encodeWav(audio, 16000));
+    const audio = writeKwsRecording(wav, ['yes/flite-kal16_yes_0.wav', 'stop/flite-kal16_stop_0.wav', 'go/flite-kal16_go_0.wav', 'no/flite-slt_no_0.wav']);
 
     const r = example(wav, '--json');
     expect(r.stderr).toBe('');

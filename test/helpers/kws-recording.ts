@@ -1,0 +1,20 @@
+/** Test helper: a 16 kHz recording made of keyword fixture clips (test/fixtures/kws), with silence around them. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { encodeWav, readWavMono } from '../../src/io/wav.js';
+
+const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/kws');
+
+/** Writes `file`: 0.5 s of silence, then each clip (e.g. 'yes/flite-kal16_yes_0.wav') followed by 1 s of silence. Returns the samples. */
+export function writeKwsRecording(file: string, clips: readonly string[]): Float32Array {
+  const parts: Float32Array[] = [new Float32Array(8000)];
+  for (const c of clips) parts.push(readWavMono(new Uint8Array(fs.readFileSync(path.join(FIXTURES, c)))).samples, new Float32Array(16000));
+  const audio = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    audio.set(p, at);
+    at += p.length;
+  }
+  fs.writeFileSync(file, encodeWav(audio, 16000));
+  return audio;
+}

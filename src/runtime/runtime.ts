@@ -646,13 +646,16 @@ export class Session {
     const m = this.model;
     const I = m.inputSize;
     let flat: ArrayLike<number>;
+    if (frames === null || typeof frames !== 'object') {
+      throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': run() takes a sequence of frames ([steps][${I}] or ${I}·steps numbers flat), got ${frames === null ? 'null' : typeof frames}`, { expected: I, got: frames === null ? 'null' : typeof frames });
+    }
     const first = frames.length > 0 ? (frames as ArrayLike<unknown>)[0] : undefined;
     if (first !== undefined && typeof first === 'object') {
       const rows = frames as ArrayLike<ArrayLike<number>>;
       const f = new Float32Array(rows.length * I);
       for (let t = 0; t < rows.length; t++) {
         const r = rows[t]!;
-        if (r.length !== I) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': frame ${t} has ${r.length} values, expected ${I}`, { step: t, expected: I, got: r.length });
+        if (r === null || typeof r !== 'object' || r.length !== I) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': frame ${t} ${r !== null && typeof r === 'object' ? `has ${r.length} values, expected ${I}` : `is ${r === null ? 'null' : typeof r}, expected ${I} values`}`, { step: t, expected: I, got: r?.length });
         for (let k = 0; k < I; k++) f[t * I + k] = r[k]!;
       }
       flat = f;

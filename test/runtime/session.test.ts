@@ -393,6 +393,13 @@ describe('backend choice and model kinds', () => {
     await expect(rt.load(intBytes, { weightStorage: 'compact' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     const m = await rt.load(intBytes);
     expect(() => m.session({ nonFinite: 'ignore' as never })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    // run() with something that is not a sequence, or with a frame that is not an array.
+    const s = m.session();
+    for (const [seq, got] of [[undefined, 'undefined'], ['abc', 'string'], [null, 'null']] as const) {
+      expect(() => s.run(seq as never)).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH', message: expect.stringContaining(`run() takes a sequence of frames ([steps][${m.inputSize}] or ${m.inputSize}·steps numbers flat), got ${got}`) }));
+    }
+    expect(() => s.run([new Float32Array(m.inputSize), null] as never)).toThrow(/frame 1 is null, expected \d+ values/);
+    expect(s.steps).toBe(0);
     // A frame that is not an array: named, even when its length happens to fit.
     expect(() => m.session().step('x'.repeat(m.inputSize) as never)).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH', message: expect.stringMatching(/a frame is \d+ numbers \(a Float32Array or an array\), got a string/) }));
     m.dispose();

@@ -27,6 +27,7 @@ import { Attrs } from './attrs.js';
 import type { NodeTestCase, NodeTestResult } from './conformance.js';
 import { ONNX_DTYPES, decodeModelProto, decodeTensorProto, dtypeName, type ModelProto, type TensorProto } from './proto.js';
 import { FLOAT_ATOL } from './tolerance.js';
+import { fileBytes } from '../util/bytes.js';
 
 export type OrtModule = typeof OrtWeb;
 export type SequenceLayout = 'TBF' | 'BTF' | 'TF';
@@ -148,8 +149,9 @@ export class OrtWebModel {
     this.perStep = true;
   }
 
-  static async create(bytes: Uint8Array, opts: OrtWebOptions = {}): Promise<OrtWebModel> {
+  static async create(file: Uint8Array | ArrayBuffer | ArrayBufferView, opts: OrtWebOptions = {}): Promise<OrtWebModel> {
     const source = opts.source ?? 'model.onnx';
+    const bytes = fileBytes(file, source, 'OrtWebModel.create()');
     const proto = decodeModelProto(bytes, source);
     const ort = opts.ort ?? ((await import('onnxruntime-web')) as OrtModule);
     ort.env.wasm.numThreads = Math.max(1, Math.floor(opts.threads ?? 1));
@@ -300,7 +302,10 @@ export class OrtWebSession {
   async step(frame: ArrayLike<number>): Promise<Float32Array> {
     const m = this.model;
     if (m.isDisposed) throw new EdgeRnnError('SESSION_DISPOSED', `${m.source}: the model was disposed`);
-    if (frame.length !== m.inputSize) throw new EdgeRnnError('SHAPE_MISMATCH', `${m.source}: a frame needs ${m.inputSize} values, got ${frame.length}`, { expected: m.inputSize, got: frame.length });
+    if (frame === null || typeof frame !== 'object' || frame.length !== m.inputSize) {
+      const got = frame !== null && typeof frame === 'object' ? frame.length : frame === null ? 'null' : typeof frame;
+      throw new EdgeRnnError('SHAPE_MISMATCH', `${m.source}: a frame needs ${m.inputSize} values, got ${got}`, { expected: m.inputSize, got });
+    }
     if (!m.streamable) throw new EdgeRnnError('NOT_STREAMABLE', `${m.source}: the model has reverse or bidirectional recurrent nodes: it needs the whole sequence, use run()`);
     if (m.fixedT !== null && m.fixedT !== 1) throw new EdgeRnnError('NOT_STREAMABLE', `${m.source}: the model was exported for sequences of exactly ${m.fixedT} steps; use run() with ${m.fixedT} frames`);
     const x = this.check(frame);
@@ -329,6 +334,10 @@ export class OrtWebSession {
   async run(frames: ArrayLike<number>): Promise<Float32Array> {
     const m = this.model;
     if (m.isDisposed) throw new EdgeRnnError('SESSION_DISPOSED', `${m.source}: the model was disposed`);
+    if (frames === null || typeof frames !== 'object' || (frames.length > 0 && typeof frames[0] !== 'number')) {
+      const got = frames === null ? 'null' : typeof frames !== 'object' ? typeof frames : `${frames.length} ${typeof frames[0]}s`;
+      throw new EdgeRnnError('SHAPE_MISMATCH', `${m.source}: run() takes the frames flat, ${m.inputSize}·steps numbers; got ${got}`, { expected: m.inputSize, got });
+    }
     if (frames.length === 0 || frames.length % m.inputSize !== 0) {
       throw new EdgeRnnError('SHAPE_MISMATCH', `${m.source}: a sequence needs a positive multiple of ${m.inputSize} values, got ${frames.length}`, { expected: m.inputSize, got: frames.length });
     }

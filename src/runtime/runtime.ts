@@ -8,6 +8,7 @@
  *   const y = s.step(frame);                      // Float32Array, reused: copy to keep
  */
 import { EdgeRnnError } from '../errors.js';
+import { fileBytes } from '../util/bytes.js';
 import { ERN_HEADER_BYTES, ERN_SHA256_OFFSET } from '../format/ern.js';
 import { decodeModelWith, type DecodedModel } from '../model/codec.js';
 import type { ModelSpec } from '../model/spec.js';
@@ -65,17 +66,6 @@ export function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
 /** The kernel binaries shipped with this build. */
 export function kernelBinaries(): { simd: Uint8Array<ArrayBuffer>; scalar: Uint8Array<ArrayBuffer> } {
   return { simd: decodeBase64(KERNELS_SIMD_BASE64), scalar: decodeBase64(KERNELS_SCALAR_BASE64) };
-}
-
-/** The bytes of a model file as a Uint8Array view (no copy): a Uint8Array (a Node Buffer), an ArrayBuffer (fetch's), any typed array or DataView. */
-function modelBytes(file: unknown, source: string): Uint8Array {
-  if (file instanceof Uint8Array) return file;
-  // (The tag, not instanceof: an ArrayBuffer from another realm, an iframe or a vm context, counts too.)
-  const tag = Object.prototype.toString.call(file);
-  if (tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]') return new Uint8Array(file as ArrayBuffer);
-  if (ArrayBuffer.isView(file)) return new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
-  const got = file === null ? 'null' : Array.isArray(file) ? 'an array' : typeof file === 'object' ? `a ${(file as object).constructor?.name ?? 'object'}` : typeof file;
-  throw new EdgeRnnError('INVALID_ARGUMENT', `${source}: load() takes the file's bytes (a Uint8Array, Buffer or ArrayBuffer), got ${got}`, { got });
 }
 
 const NON_FINITE_POLICIES: readonly NonFinitePolicy[] = ['error', 'zero'];
@@ -266,7 +256,7 @@ export class Runtime {
   /** Parses, validates, prepares and golden-checks a model. */
   async load(file: Uint8Array | ArrayBuffer | ArrayBufferView, opts: LoadOptions = {}): Promise<Model> {
     const source = opts.source ?? 'model.ern';
-    const bytes = modelBytes(file, source);
+    const bytes = fileBytes(file, source, 'load()');
     checkLoadOptions(opts, source);
     // The kernel's sha256, not WebCrypto: WebCrypto's first digest in a fresh process costs
     // 3-10 ms of start-up; resident memory grows alike either way (test/bench/runtime.ts).
@@ -288,7 +278,7 @@ export class Runtime {
    */
   loadSync(file: Uint8Array | ArrayBuffer | ArrayBufferView, opts: LoadOptions = {}): Model {
     const source = opts.source ?? 'model.ern';
-    const bytes = modelBytes(file, source);
+    const bytes = fileBytes(file, source, 'loadSync()');
     checkLoadOptions(opts, source);
     const decoded = decodeModelWith(bytes, source, () => this.contentDigest(bytes) ?? new Uint8Array(32));
     let engine: Engine;

@@ -208,4 +208,18 @@ describe('OrtWebModel', () => {
   it('malformed bytes are ONNX_PARSE before onnxruntime-web sees them', async () => {
     await rejects(OrtWebModel.create(new Uint8Array([0x08, 0x96])), 'ONNX_PARSE');
   });
+
+  it('arguments of the wrong kind are named (they were TypeErrors); an ArrayBuffer is bytes too', async () => {
+    expect((await rejects(OrtWebModel.create(undefined as never, { source: 'x.onnx' }), 'INVALID_ARGUMENT')).message).toBe("x.onnx: OrtWebModel.create() takes the file's bytes (a Uint8Array, Buffer or ArrayBuffer), got undefined");
+    const spec = randomSpec(77, { forwardOnly: true, maxLayers: 1 });
+    const bytes = exportOnnx(spec);
+    const m = await OrtWebModel.create(bytes.slice().buffer, { source: 'm.onnx' });
+    const s = m.session();
+    const I = spec.input.size;
+    expect((await rejects(s.step(undefined as never), 'SHAPE_MISMATCH')).message).toBe(`m.onnx: a frame needs ${I} values, got undefined`);
+    expect((await rejects(s.run(undefined as never), 'SHAPE_MISMATCH')).message).toBe(`m.onnx: run() takes the frames flat, ${I}·steps numbers; got undefined`);
+    expect((await rejects(s.run([new Float32Array(I), new Float32Array(I)] as never), 'SHAPE_MISMATCH')).message).toBe(`m.onnx: run() takes the frames flat, ${I}·steps numbers; got 2 objects`);
+    expect(await s.step(new Float32Array(I))).toHaveLength(m.outputSize);
+    await m.dispose();
+  });
 });

@@ -4,6 +4,7 @@
  * name the problem.
  */
 import { EdgeRnnError } from '../errors.js';
+import { fileBytes } from '../util/bytes.js';
 
 export interface NpyArray {
   shape: number[];
@@ -16,7 +17,8 @@ function bad(source: string, msg: string): EdgeRnnError {
   return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source });
 }
 
-export function readNpy(bytes: Uint8Array, source = 'input.npy'): NpyArray {
+export function readNpy(file: Uint8Array | ArrayBuffer | ArrayBufferView, source = 'input.npy'): NpyArray {
+  const bytes = fileBytes(file, source, 'readNpy()');
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw bad(source, 'not a .npy file (missing \\x93NUMPY magic)');
   const major = bytes[6]!;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);

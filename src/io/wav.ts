@@ -6,6 +6,7 @@
  * as the Int16Array would. Every defect is a BAD_INPUT_FILE error that names it.
  */
 import { EdgeRnnError } from '../errors.js';
+import { fileBytes } from '../util/bytes.js';
 
 export type WavEncoding = 'pcm' | 'float';
 
@@ -102,13 +103,14 @@ function parseLayout(bytes: Uint8Array, source: string): Layout {
 }
 
 /** The header facts without decoding samples. */
-export function readWavInfo(bytes: Uint8Array, source = 'input.wav'): WavInfo {
-  const { sampleRateHz, channels, bitsPerSample, encoding, frames } = parseLayout(bytes, source);
+export function readWavInfo(file: Uint8Array | ArrayBuffer | ArrayBufferView, source = 'input.wav'): WavInfo {
+  const { sampleRateHz, channels, bitsPerSample, encoding, frames } = parseLayout(fileBytes(file, source, 'readWavInfo()'), source);
   return { sampleRateHz, channels, bitsPerSample, encoding, frames };
 }
 
 /** All channels as float32. */
-export function readWav(bytes: Uint8Array, source = 'input.wav'): WavAudio {
+export function readWav(file: Uint8Array | ArrayBuffer | ArrayBufferView, source = 'input.wav'): WavAudio {
+  const bytes = fileBytes(file, source, 'readWav()');
   const L = parseLayout(bytes, source);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const width = L.bitsPerSample / 8;
@@ -141,7 +143,7 @@ export function readWav(bytes: Uint8Array, source = 'input.wav'): WavAudio {
 }
 
 /** One channel, or the mixdown (average) of all channels, as float32. */
-export function readWavMono(bytes: Uint8Array, opts: ReadWavMonoOptions = {}): { info: WavInfo; samples: Float32Array } {
+export function readWavMono(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts: ReadWavMonoOptions = {}): { info: WavInfo; samples: Float32Array } {
   const source = opts.source ?? 'input.wav';
   const channel = opts.channel ?? 'mix';
   const wav = readWav(bytes, source);

@@ -12,7 +12,8 @@ import { ReferenceKernels } from '../runtime/int/reference-kernels.js';
 import type { Engine } from '../runtime/engine.js';
 import { Rng } from '../util/rng.js';
 import { manifestToSpec, specToManifest, type ParsedManifest } from './manifest.js';
-import { modelOutputSize, type ModelSpec } from './spec.js';
+import { checkSpecArgument, modelOutputSize, type ModelSpec } from './spec.js';
+import { fileBytes } from '../util/bytes.js';
 
 /** Float32 goldens tolerate last-ulp differences of Math.exp/tanh between JS engines. */
 export const GOLDEN_ATOL_FLOAT = 1e-5;
@@ -61,6 +62,7 @@ function hasFloatTail(spec: ModelSpec): boolean {
 
 /** Serializes a spec to .ern bytes, computing its golden vector with the reference engine. */
 export function encodeModel(spec: ModelSpec, opts: EncodeOptions = {}): Uint8Array {
+  checkSpecArgument(spec, 'encodeModel()');
   const I = spec.input.size;
   const input = opts.goldenInput ?? defaultGoldenInput(spec, opts.goldenSteps ?? 8, opts.seed ?? 0x5eed);
   if (input.length === 0 || input.length % I !== 0) {
@@ -93,8 +95,8 @@ export interface DecodedModel extends ParsedManifest {
  * Parses and validates .ern bytes (container, checksum, manifest, tensors). Does not run the
  * golden check. `digest`: the content sha256 if already computed (Runtime.contentDigest).
  */
-export function decodeModel(bytes: Uint8Array, source = 'model.ern', digest?: Uint8Array): DecodedModel {
-  const container = decodeErn(bytes, source, digest ? { digest } : {});
+export function decodeModel(file: Uint8Array | ArrayBuffer | ArrayBufferView, source = 'model.ern', digest?: Uint8Array): DecodedModel {
+  const container = decodeErn(fileBytes(file, source, 'decodeModel()'), source, digest ? { digest } : {});
   return { ...manifestToSpec(container.manifest, container.tensors, source), container };
 }
 

@@ -10,6 +10,7 @@
 import { EdgeRnnError } from '../errors.js';
 import { denseFloat, floatDirections, floatScratch, gruStepFloat, lstmStepFloat, rnnStepFloat } from '../runtime/float/cells.js';
 import {
+  checkSpecArgument,
   GATES,
   isRecurrent,
   numDirections,
@@ -154,6 +155,7 @@ export function inputScaleFromAbsMax(absMax: ArrayLike<number>): Float32Array {
 
 /** Quantizes a float32 model to int8 with the given ranges. The float spec is not modified. */
 export function quantizeModel(spec: ModelSpec, ranges: QuantRanges): ModelSpec {
+  checkSpecArgument(spec, 'quantizeModel()');
   if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `quantizeModel needs a float32 model, got ${spec.precision}`);
   if (ranges.inputAbsMax.length !== spec.input.size) {
     throw new EdgeRnnError('SHAPE_MISMATCH', `inputAbsMax has ${ranges.inputAbsMax.length} entries, the model has ${spec.input.size} inputs`);

@@ -11,6 +11,8 @@
  *   initialH / initialC [numDirections][hidden]
  */
 
+import { EdgeRnnError } from '../errors.js';
+
 export const LAYER_KINDS = ['gru', 'lstm', 'rnn', 'dense', 'softmax', 'logSoftmax'] as const;
 export type LayerKind = (typeof LAYER_KINDS)[number];
 export type RecurrentKind = 'gru' | 'lstm' | 'rnn';
@@ -191,4 +193,16 @@ export function defaultActivations(kind: RecurrentKind, directions: number): Act
   const out: Activation[] = [];
   for (let d = 0; d < directions; d++) out.push(...one.map((a) => ({ ...a })));
   return out;
+}
+
+/**
+ * Throws INVALID_ARGUMENT unless `spec` looks like a ModelSpec (an object with an input spec and a
+ * layer list): the check for functions that take one from JavaScript callers, before any work.
+ */
+export function checkSpecArgument(spec: unknown, call: string): asserts spec is ModelSpec {
+  const o = spec as Partial<ModelSpec> | null;
+  if (typeof o !== 'object' || o === null || !Array.isArray(o.layers) || typeof o.input !== 'object' || o.input === null) {
+    const got = o === null ? 'null' : typeof o !== 'object' ? typeof o : `an object with ${Object.keys(o).slice(0, 6).join(', ') || 'no fields'}`;
+    throw new EdgeRnnError('INVALID_ARGUMENT', `${call} takes a ModelSpec ({name, version, task, labels, input, precision, layers, ...}), got ${got}`, { got });
+  }
 }

@@ -22,7 +22,7 @@
  *   softmax / logSoftmax: Softmax / LogSoftmax on axis -1
  */
 import { EdgeRnnError } from '../errors.js';
-import { GATES, isRecurrent, numDirections, type Activation, type ModelSpec, type RecurrentLayer } from '../model/spec.js';
+import { checkSpecArgument, GATES, isRecurrent, numDirections, type Activation, type ModelSpec, type RecurrentLayer } from '../model/spec.js';
 import { ACTIVATION_DEFAULTS } from '../runtime/float/activations.js';
 import { dequantizeModel } from './dequantize.js';
 import { specMetadata } from './metadata.js';
@@ -158,6 +158,7 @@ function recurrentNode(g: GraphBuilder, layer: RecurrentLayer, li: number, x: st
 
 /** The ONNX graph of a spec as a message (encode with encodeModelProto). */
 export function exportOnnxModel(spec: ModelSpec, opts: ExportOptions = {}): ModelProto {
+  checkSpecArgument(spec, 'exportOnnx()');
   if (spec.layers.length === 0) throw new EdgeRnnError('UNSUPPORTED_MODEL', `model '${spec.name}' has no layers to export`);
   const f = dequantizeModel(spec);
   const g = new GraphBuilder();

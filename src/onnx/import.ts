@@ -17,6 +17,7 @@
 import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
 import { isRecurrent, modelOutputSize, type Layer, type ModelSpec } from '../model/spec.js';
 import { readSpecMetadata } from './metadata.js';
+import { fileBytes } from '../util/bytes.js';
 import { Attrs, nodeLabel } from './attrs.js';
 import { CONST_OPS, sliceParams, tensorToConst, type OpContext } from './fold.js';
 import { ONNX_DTYPES, decodeModelProto, type ModelProto, type NodeProto } from './proto.js';
@@ -305,9 +306,11 @@ function layoutCandidates(rank: number, dims: (number | string | null)[], forced
 }
 
 /** Compiles the graph outputs of an ONNX model (see the file comment). */
-export function importOnnx(input: Uint8Array | ModelProto, opts: ImportOptions = {}): OnnxImport {
+export function importOnnx(input: Uint8Array | ArrayBuffer | ArrayBufferView | ModelProto, opts: ImportOptions = {}): OnnxImport {
   const source = opts.source ?? 'model.onnx';
-  const model = input instanceof Uint8Array ? decodeModelProto(input, source) : input;
+  // A decoded ModelProto, or the file's bytes.
+  const decoded = typeof input === 'object' && input !== null && 'graph' in input && 'opsetImport' in input;
+  const model = decoded ? (input as ModelProto) : decodeModelProto(fileBytes(input, source, 'importOnnx()'), source);
   const g = model.graph;
   const opset = defaultOpset(model, source);
   if (g.sparseInitializerCount > 0) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: sparse initializers are not supported`);

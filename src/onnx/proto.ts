@@ -22,6 +22,7 @@
  */
 import { EdgeRnnError } from '../errors.js';
 import { WIRE_I32, WIRE_LEN, WIRE_VARINT, WireReader, WireWriter } from './wire.js';
+import { fileBytes } from '../util/bytes.js';
 
 /** TensorProto.DataType values edgernn can read (ids from onnx.proto). */
 export const ONNX_DTYPES = {
@@ -358,7 +359,8 @@ function decodeGraph(r: WireReader): GraphProto {
 }
 
 /** Decodes a serialized ModelProto. Throws ONNX_PARSE (malformed) or ONNX_UNSUPPORTED. */
-export function decodeModelProto(bytes: Uint8Array, source = 'model.onnx'): ModelProto {
+export function decodeModelProto(file: Uint8Array | ArrayBuffer | ArrayBufferView, source = 'model.onnx'): ModelProto {
+  const bytes = fileBytes(file, source, 'decodeModelProto()');
   const r = new WireReader(bytes, 0, bytes.length, `${source}: ModelProto`);
   const m: ModelProto = { irVersion: 0, producerName: '', producerVersion: '', domain: '', modelVersion: 0, docString: '', opsetImport: [], metadataProps: [], graph: null as unknown as GraphProto, functionCount: 0 };
   let graph: GraphProto | null = null;
@@ -419,7 +421,8 @@ export function decodeModelProto(bytes: Uint8Array, source = 'model.onnx'): Mode
 }
 
 /** Decodes a serialized TensorProto (a node test's input_N.pb / output_N.pb). */
-export function decodeTensorProto(bytes: Uint8Array, source = 'tensor.pb'): TensorProto {
+export function decodeTensorProto(file: Uint8Array | ArrayBuffer | ArrayBufferView, source = 'tensor.pb'): TensorProto {
+  const bytes = fileBytes(file, source, 'decodeTensorProto()');
   return decodeTensor(new WireReader(bytes, 0, bytes.length, `${source}: TensorProto`));
 }
 

@@ -27,7 +27,7 @@ import { f32, alertId, type Alert } from './alert.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { applyNonFinite, DECODERS, type SampleBatch } from './codecs.js';
-import type { GatewayConfig } from './config.js';
+import { parseGatewayConfig, type GatewayConfig } from './config.js';
 import { BUILTIN_DETECTORS, type DetectorEvent, type DetectorFactory } from './detectors.js';
 import { FEATURE_FRONTENDS } from './feature-frontends.js';
 import { JOB_DETECTORS } from './job-detectors.js';
@@ -47,7 +47,11 @@ export const GATEWAY_VERSION = '0.1.0';
 const MAX_SAMPLES_PER_MESSAGE = 1 << 16;
 
 export interface GatewayOptions {
-  /** A validated config (parseGatewayConfig + resolveConfigPaths). */
+  /**
+   * The configuration (parseGatewayConfig + resolveConfigPaths, or loadGatewayConfig). It is
+   * checked again here (parsing is idempotent), so a plain object works too, with the defaults
+   * filled in, and a wrong one gets GATEWAY_CONFIG naming the field.
+   */
   config: GatewayConfig;
   /** Models by their config key; loaded from config paths when absent. */
   models?: Record<string, Model>;
@@ -71,6 +75,11 @@ export interface GatewayOptions {
   sinks?: AlertSink[];
   /** Time allowed in stop() for the broker to acknowledge outstanding alerts (ms, default 5000). */
   drainTimeoutMs?: number;
+  /**
+   * @internal Wall-time budget of one stepping round, over config.limits.stepBudgetMs: replay
+   * passes Infinity so that batching never depends on how fast the machine is.
+   */
+  stepBudgetMs?: number;
   /**
    * Aborts the start-up, which waits for an unreachable broker indefinitely: create() then closes
    * what it opened and rejects with GATEWAY_STOPPED (the CLI aborts on SIGINT/SIGTERM).
@@ -175,6 +184,7 @@ export class Gateway {
   private stopped = false;
   private readonly startedAtMs: number;
   private readonly drainTimeoutMs: number;
+  private readonly stepBudgetMs: number;
 
   private constructor(o: {
     config: GatewayConfig;
@@ -189,6 +199,7 @@ export class Gateway {
     sinks: AlertSink[];
     ownedModels: Model[];
     drainTimeoutMs: number;
+    stepBudgetMs: number;
   }) {
     this.config = o.config;
     this.clock = o.clock;
@@ -202,6 +213,7 @@ export class Gateway {
     this.sinks = o.sinks;
     this.ownedModels = o.ownedModels;
     this.drainTimeoutMs = o.drainTimeoutMs;
+    this.stepBudgetMs = o.stepBudgetMs;
     this.topics = new Topics(o.config);
     this.metrics = new Metrics(o.clock.now());
     this.startedAtMs = o.clock.now();
@@ -219,7 +231,7 @@ export class Gateway {
 
   /** Loads models, opens the outbox, connects, subscribes. */
   static async create(opts: GatewayOptions): Promise<Gateway> {
-    const cfg = opts.config;
+    const cfg = parseGatewayConfig(opts.config, 'Gateway.create: config');
     const clock = opts.clock ?? systemClock();
     const logger = opts.logger ?? jsonLogger({ level: cfg.log.level, base: { gateway: cfg.gatewayId } });
     const models = new Map<string, Model>();
@@ -284,6 +296,7 @@ export class Gateway {
         sinks,
         ownedModels: [...models].filter(([key]) => !opts.models?.[key]).map(([, m]) => m),
         drainTimeoutMs: opts.drainTimeoutMs ?? 5000,
+        stepBudgetMs: opts.stepBudgetMs ?? cfg.limits.stepBudgetMs,
       });
     } catch (e) {
       // Nothing may outlive a failed start: sinks, the broker we started, the outbox, our models.
@@ -637,7 +650,7 @@ export class Gateway {
    * One round of stepping: for each model, one frame from each ready device per kernel call,
    * until the queues drain or the time budget is spent (then yield to I/O and continue).
    */
-  private pump(budgetMs = this.config.limits.stepBudgetMs): void {
+  private pump(budgetMs = this.stepBudgetMs): void {
     this.pumpTimer = null;
     const t0 = performance.now();
     const alerts: Alert[] = [];

@@ -186,8 +186,7 @@ export async function replayTrace(o: ReplayOptions): Promise<ReplayResult> {
   const clock = new ManualClock(first);
   const transport = new TraceTransport();
   const { cluster: _cluster, board: _board, ...rest } = o.config;
-  // Batching must not depend on wall time: no step budget.
-  const config: GatewayConfig = { ...rest, stateDir: '', metrics: { ...rest.metrics, intervalMs: 0 }, limits: { ...rest.limits, stepBudgetMs: 1e12 } };
+  const config: GatewayConfig = { ...rest, stateDir: '', metrics: { ...rest.metrics, intervalMs: 0 } };
   delete (config.metrics as { httpPort?: number }).httpPort;
   const gw = await Gateway.create({
     ...o.gateway,
@@ -197,6 +196,8 @@ export async function replayTrace(o: ReplayOptions): Promise<ReplayResult> {
     outbox: new MemoryOutbox(),
     stateStore: memoryStateStore(),
     logger: o.logger ?? memoryLogger('silent'),
+    // Batching must not depend on wall time: no step budget.
+    stepBudgetMs: Infinity,
   });
   const alerts: Alert[] = [];
   gw.on('alert', (a) => {

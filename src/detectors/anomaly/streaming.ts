@@ -289,6 +289,9 @@ export class ForecastAnomalyDetector {
    */
   step(output: Float32Array, input: Float32Array): AnomalyEvent | null {
     const c = this.options.channel;
+    if (output === null || typeof output !== 'object' || input === null || typeof input !== 'object') {
+      throw new EdgeRnnError('SHAPE_MISMATCH', `ForecastAnomalyDetector: step(output, input) takes the model's output row and the frame it stepped, got ${output === null ? 'null' : typeof output} and ${input === null ? 'null' : typeof input}`);
+    }
     if (c >= input.length || c >= output.length) {
       throw new EdgeRnnError('SHAPE_MISMATCH', `ForecastAnomalyDetector: channel ${c} needs frames and outputs with more than ${c} values, got ${input.length} inputs and ${output.length} outputs`, {
         channel: c,
@@ -297,6 +300,9 @@ export class ForecastAnomalyDetector {
       });
     }
     const x = input[c]!;
+    if (!Number.isFinite(x) || !Number.isFinite(output[c]!)) {
+      throw new EdgeRnnError('NON_FINITE_INPUT', `ForecastAnomalyDetector: step ${this.steps}: ${Number.isFinite(x) ? `the forecast is ${output[c]}` : `the frame value is ${x}`} (channel ${c}); nothing was changed`, { step: this.steps, channel: c });
+    }
     // e_t = |y_t - ŷ_t|; the first step has no prediction yet.
     this.error = this.havePrediction ? Math.abs(x - this.prediction) : 0;
     this.prediction = output[c]!;

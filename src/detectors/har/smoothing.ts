@@ -113,7 +113,10 @@ export class LabelSmoother {
   /** Feeds one window's posterior (C values >= 0); returns the smoothed label. */
   push(posterior: ArrayLike<number>): number {
     const C = this.classes;
-    if (posterior.length !== C) throw new EdgeRnnError('SHAPE_MISMATCH', `har smoothing: expected ${C} posteriors, got ${posterior.length}`, { expected: C, got: posterior.length });
+    if (posterior === null || typeof posterior !== 'object' || posterior.length !== C) {
+      const got = posterior !== null && typeof posterior === 'object' ? posterior.length : posterior === null ? 'null' : typeof posterior;
+      throw new EdgeRnnError('SHAPE_MISMATCH', `har smoothing: expected ${C} posteriors, got ${got}`, { expected: C, got });
+    }
     let top = 0;
     for (let j = 1; j < C; j++) if (posterior[j]! > posterior[top]!) top = j;
     this.steps++;

@@ -176,8 +176,9 @@ export class KwsDetector {
    */
   step(posteriors: ArrayLike<number>, _input?: ArrayLike<number>): KwsEvent | null {
     const O = this.O;
-    if (posteriors.length !== O) {
-      throw new EdgeRnnError('SHAPE_MISMATCH', `keyword detector: ${posteriors.length} posteriors, the model has ${O} labels (${this.labels.join(', ')})`, { expected: O, got: posteriors.length });
+    if (posteriors === null || typeof posteriors !== 'object' || posteriors.length !== O) {
+      const got = posteriors !== null && typeof posteriors === 'object' ? `${posteriors.length} posteriors` : `${posteriors === null ? 'null' : typeof posteriors} for the posteriors`;
+      throw new EdgeRnnError('SHAPE_MISMATCH', `keyword detector: ${got}, the model has ${O} labels (${this.labels.join(', ')})`, { expected: O, got: posteriors?.length });
     }
     for (let j = 0; j < O; j++) {
       if (!Number.isFinite(posteriors[j]!)) throw new EdgeRnnError('NON_FINITE_INPUT', `keyword detector: posterior ${j} (${this.labels[j]}) at step ${this.steps} is ${posteriors[j]}`, { step: this.steps, output: j });

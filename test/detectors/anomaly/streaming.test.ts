@@ -139,6 +139,14 @@ describe('ForecastAnomalyDetector', () => {
     const d = new ForecastAnomalyDetector({ channel: 2 });
     expectCode(() => d.step(new Float32Array(1), new Float32Array(1)), 'SHAPE_MISMATCH', /channel 2 needs frames and outputs with more than 2 values, got 1 inputs and 1 outputs/);
     const e = new ForecastAnomalyDetector();
+    // Missing rows, and NaN in the frame or the forecast (it poisoned the likelihood): named, nothing changed.
+    e.step(new Float32Array([0.5]), new Float32Array([0.4]));
+    const before = JSON.stringify(e.exportState());
+    expectCode(() => e.step(undefined as never, undefined as never), 'SHAPE_MISMATCH', /step\(output, input\) takes the model's output row and the frame it stepped, got undefined and undefined/);
+    expectCode(() => e.step(new Float32Array([NaN]), new Float32Array([0.4])), 'NON_FINITE_INPUT', /step 1: the forecast is NaN \(channel 0\); nothing was changed/);
+    expectCode(() => e.step(new Float32Array([0.5]), new Float32Array([Infinity])), 'NON_FINITE_INPUT', /step 1: the frame value is Infinity/);
+    expect(JSON.stringify(e.exportState())).toBe(before);
+    expect(Number.isFinite(e.step(new Float32Array([0.5]), new Float32Array([0.45])) === null ? e.lastScore : 0)).toBe(true);
     expectCode(() => e.importState({ ...e.exportState(), steps: -1 }), 'STATE_MISMATCH', /steps must be an integer >= 0/);
     expectCode(() => e.importState({ ...e.exportState(), likelihood: { n: 0 } }), 'STATE_MISMATCH', /ring/);
   });

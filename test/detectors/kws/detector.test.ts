@@ -231,6 +231,9 @@ describe('KwsDetector errors', () => {
     const e2 = errorOf(() => d.step([0.5, Number.NaN, 0, 0.5]));
     expect(e2.code).toBe('NON_FINITE_INPUT');
     expect(e2.message).toMatch(/posterior 1 \(no\) at step 1 is NaN/);
+    const e3 = errorOf(() => d.step(undefined as never));
+    expect(e3.code).toBe('SHAPE_MISMATCH');
+    expect(e3.message).toMatch(/undefined for the posteriors, the model has 4 labels/);
     expect(JSON.stringify(d.exportState())).toBe(before);
   });
 

@@ -132,6 +132,10 @@ export function loadHmp(root?: string, opts: LoadHmpOptions = {}): HmpDataset {
       recordings.push({ activity, volunteer, file: rel, startTime: m[1]!, codes, samples: codes.length / 3 });
     }
   }
+  if (recordings.length === 0) {
+    const what = opts.volunteers ? ` of volunteers ${opts.volunteers.join(', ')}` : '';
+    throw new EdgeRnnError('DATASET_MISSING', `${dir}: no HMP recordings${what} (expected activity folders such as Walk/ holding Accelerometer-<time>-<activity>-<volunteer>.txt files; found ${folders.length ? folders.join(', ') : 'no folders'})`, { path: dir });
+  }
   return { root: dir, recordings, sha256: hash.digest('hex') };
 }
 

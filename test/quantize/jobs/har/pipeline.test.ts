@@ -49,6 +49,13 @@ describe('HMP loader', () => {
     fs.writeFileSync(path.join(root, 'Walk', 'notes.txt'), 'x');
     expect(err(() => loadHmp(root)).message).toMatch(/Walk\/notes\.txt: file name does not follow/);
     expect(err(() => loadHmp(root, { activities: ['fly'] })).message).toMatch(/no folder for activity 'fly'/);
+    // A folder with no recordings (an empty table was printed) names what it expected.
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-hmp-empty-'));
+    const none = err(() => loadHmp(empty));
+    expect(none.code).toBe('DATASET_MISSING');
+    expect(none.message).toBe(`${empty}: no HMP recordings (expected activity folders such as Walk/ holding Accelerometer-<time>-<activity>-<volunteer>.txt files; found no folders)`);
+    fs.rmSync(path.join(root, 'Walk', 'notes.txt'));
+    expect(err(() => loadHmp(root, { volunteers: ['m9'] })).message).toMatch(/no HMP recordings of volunteers m9 \(.*found Walk\)$/);
   });
 });
 

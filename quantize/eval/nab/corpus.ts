@@ -214,6 +214,10 @@ export function loadNabCorpus(options: LoadNabCorpusOptions): NabCorpus {
     throw badFile(dataDir, 'expected a NAB data folder (<category>/<file>.csv), but it is not a directory');
   }
   const labels = parseNabWindows(readFileArg(process.cwd(), labelsPath).toString('utf8'), labelsPath);
+  if (labels.size === 0) {
+    // Nothing to score: every score would be 0/0 (NaN).
+    throw badFile(labelsPath, `lists no data files: expected {"<category>/<file>.csv": [["start", "end"], ...], ...} (NAB's labels/combined_windows.json)`);
+  }
   const series: NabSeries[] = [];
   for (const relativePath of [...labels.keys()].sort()) {
     const file = path.join(dataDir, ...relativePath.split('/'));
@@ -224,5 +228,10 @@ export function loadNabCorpus(options: LoadNabCorpusOptions): NabCorpus {
     series.push(makeNabSeries(relativePath, data, labels.get(relativePath)!));
   }
   const unlabelled = listCsv(dataDir).filter((f) => !labels.has(f)).sort();
-  return { series, windowCount: series.reduce((a, s) => a + s.windows.length, 0), unlabelled };
+  const windowCount = series.reduce((a, s) => a + s.windows.length, 0);
+  if (windowCount === 0) {
+    // NAB's score is 100 (raw - null) / (perfect - null); without windows perfect = null = 0.
+    throw new EdgeRnnError('NAB_WINDOWS', `${labelsPath}: the ${series.length} labelled file${series.length === 1 ? ' has' : 's have'} no anomaly window, so NAB's normalized score (between the null and the perfect detector, which coincide without windows) is undefined; score files with windows alongside them`, { files: series.length });
+  }
+  return { series, windowCount, unlabelled };
 }

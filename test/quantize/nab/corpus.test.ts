@@ -107,4 +107,13 @@ describe('loadNabCorpus', () => {
     expectError(() => loadNabCorpus({ dataDir, labelsPath: labels }), 'NAB_WINDOWS', /labels name 'cat\/nope\.csv' but .*nope\.csv does not exist/);
     expectError(() => loadNabCorpus({ dataDir: path.join(tmp, 'labels.json'), labelsPath: labels }), 'BAD_INPUT_FILE', /expected a NAB data folder/);
   });
+
+  it('refuses a corpus whose score would be 0/0 (it printed NaN and exited 0): no files, or no windows', () => {
+    const none = path.join(tmp, 'labels-none.json');
+    fs.writeFileSync(none, '{}');
+    expectError(() => loadNabCorpus({ dataDir, labelsPath: none }), 'BAD_INPUT_FILE', /labels-none\.json: lists no data files: expected \{"<category>\/<file>\.csv": \[\["start", "end"\], \.\.\.\], \.\.\.\}/);
+    const noWindows = path.join(tmp, 'labels-no-windows.json');
+    fs.writeFileSync(noWindows, JSON.stringify({ 'cat/a.csv': [] }));
+    expectError(() => loadNabCorpus({ dataDir, labelsPath: noWindows }), 'NAB_WINDOWS', /the 1 labelled file has no anomaly window, so NAB's normalized score .* is undefined/);
+  });
 });

@@ -11,6 +11,7 @@ import { numberFlag, readFileArg, usageError } from '../../src/cli/framework.js'
 import type { CsvOptions } from '../data/csv.js';
 import type { Dataset, TrainTask } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
+import { makeDirs } from '../../src/io/files.js';
 
 /** Flags every command that reads data understands. */
 export const DATA_FLAGS = {
@@ -107,7 +108,7 @@ export function readModel(p: string, ctx: { cwd: string }): { spec: ModelSpec; b
 
 export function writeFile(p: string, ctx: { cwd: string }, data: Uint8Array | string): string {
   const file = path.resolve(ctx.cwd, p);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  makeDirs(path.dirname(file));
   fs.writeFileSync(file, data);
   return file;
 }

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { EdgeRnnError } from '../errors.js';
 import type { Alert } from './alert.js';
 import type { Logger } from './logger.js';
+import { makeDirs } from '../io/files.js';
 
 export interface Outbox {
   /** Makes alerts durable now, synchronously (one write + fsync for the batch). */
@@ -123,7 +124,7 @@ export class FileOutbox implements Outbox {
   static open(dir: string, opts: FileOutboxOptions = {}): FileOutbox {
     const ob = new FileOutbox(dir, opts);
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
       ob.load();
       ob.compact();
     } catch (e) {

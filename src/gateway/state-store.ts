@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDirs } from '../io/files.js';
 
 export interface StateStore {
   load(key: string): Uint8Array | undefined;
@@ -15,7 +16,7 @@ export interface StateStore {
 
 /** One file per stream in dir: <base64url(key)>.state, written atomically (tmp + rename). */
 export function fileStateStore(dir: string): StateStore {
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const file = (key: string) => path.join(dir, `${Buffer.from(key, 'utf8').toString('base64url')}.state`);
   return {
     load(key) {

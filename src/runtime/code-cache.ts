@@ -29,6 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import type * as RuntimeModule from './index.js';
+import { makeDirs } from '../io/files.js';
 
 /** Set by scripts/build.mjs when this entry is bundled: the runtime.cjs built beside it. */
 declare const __EDGERNN_RUNTIME_CJS__: { sha256: string; bytes: number } | undefined;
@@ -133,7 +134,7 @@ export function importCachedRuntime(opts: CodeCacheOptions = {}): CachedRuntime 
       if (file === null) return { saved: false, error: reason ?? 'code cache off' };
       try {
         const out = encodeCache(script.createCachedData());
-        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        makeDirs(dir, 0o700);
         const tmp = `${file}.${process.pid}.tmp`;
         fs.writeFileSync(tmp, out, { mode: 0o600 });
         fs.renameSync(tmp, file);

@@ -4,7 +4,7 @@
  * (GATEWAY_STOPPED, everything opened is closed, the MQTT client stops retrying), and in the
  * `edgernn gateway` process through SIGTERM (exit 0 within seconds, not at the next SIGKILL).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -79,5 +79,19 @@ describe('stopping a gateway that is still waiting for its broker', () => {
       child.kill('SIGKILL');
       fs.rmSync(work, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a state folder that cannot be made', () => {
+  // Node 20's recursive mkdir spins forever under /proc, in a loop no signal handler can break.
+  it.skipIf(!fs.existsSync('/proc/self'))('under /proc: GATEWAY_OUTBOX naming it, exit 1 at once', () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'gateway', '--model', path.join(ROOT, 'models/har.ern'), '--sensor', 'imu', '--state-dir', '/proc/edgernn-state'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      killSignal: 'SIGKILL',
+    });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/error \[GATEWAY_OUTBOX\]: cannot open the alert outbox in \/proc\/edgernn-state\/outbox: ENOENT: no such file or directory, mkdir '\/proc\/edgernn-state'/);
   });
 });

@@ -167,6 +167,16 @@ describe('edgernn/runtime/cached in fresh processes', () => {
     }
   });
 
+  // Node 20's fs.mkdirSync(dir, { recursive: true }) spins forever under /proc (mkdir answers
+  // ENOENT though the parent exists): the process could not exit, as the save runs at exit.
+  it.skipIf(!fs.existsSync('/proc/self'))('a cache directory that cannot be made (under /proc): the save says why and the process exits', async () => {
+    const r = start('/proc/edgernn-cache', { save: true });
+    expect(r).toMatchObject({ state: 'miss', saved: { saved: false, error: expect.stringMatching(/ENOENT: no such file or directory, mkdir '\/proc\/edgernn-cache'/) } });
+    expect(r.out).toEqual(await expected());
+    // ... and again at exit, with the default saveOnExit.
+    expect(start('/proc/edgernn-cache').state).toBe('miss');
+  });
+
   it('is off, with the reason, when runtime.cjs is not the file it was built with', async () => {
     const dist = path.join(tmp, 'dist');
     fs.mkdirSync(dist);

@@ -17,7 +17,7 @@
  * (train/val draw from the first 80 % of each synthetic bed, test from the last 20 %; babble beds
  * are built per role from that role's voices only).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { EdgeRnnError, encodeWav, Rng } from '../../../src/index.js';
@@ -27,6 +27,7 @@ import { generateStream, type StreamManifest } from './stream.js';
 import { soxNoise, speak, type EspeakProsody, type FliteProsody } from './tools.js';
 import { assertSplitIntegrity, assignSplits, ESPEAK_ACCENTS, ESPEAK_VARIANTS, fnv1a, speakersOfRole, spokenText, SPLITS, FESTIVAL_VOICES, TRAINVAL_FESTIVAL_VOICES, type Speaker, type SpeakerRole, type Split } from './voices.js';
 import { FILLER_WORDS, KEYWORDS, KWS_LABELS, SILENCE_LABEL, UNKNOWN_LABEL, UNKNOWN_WORDS } from './words.js';
+import { makeDirs } from '../../../src/io/files.js';
 
 export const SAMPLE_RATE_HZ = 16000;
 export const CLIP_SAMPLES = SAMPLE_RATE_HZ; // 1 s
@@ -392,12 +393,12 @@ export async function generateKwsCorpus(options: KwsCorpusOptions, hooks: Genera
   }
   for (const e of GENERATED_ENTRIES) rmSync(join(o.outDir, e), { recursive: true, force: true });
   const work = join(o.outDir, '_work');
-  mkdirSync(work, { recursive: true });
+  makeDirs(work);
 
   const { jobs, speakers } = planCorpus(o);
   const byRole: Record<SpeakerRole, Speaker[]> = { trainval: [...speakers.train, ...speakers.val], test: speakers.test };
   const beds = await makeBeds(o, work, byRole);
-  for (const split of SPLITS) for (const label of KWS_LABELS) mkdirSync(join(o.outDir, split, label), { recursive: true });
+  for (const split of SPLITS) for (const label of KWS_LABELS) makeDirs(join(o.outDir, split, label));
 
   let done = 0;
   const records = await runPool(jobs, o.jobs, async (job) => {

@@ -10,7 +10,7 @@
  * (seconds, the active span ±20 ms), speaker and SNR; the distractor sentences; the noise segments.
  * Written block by block, so a stream of hours does not sit in memory.
  */
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeWavHeader, floatToPcm16, Rng } from '../../../src/index.js';
 import type { NoiseKind } from './corpus.js';
@@ -19,6 +19,7 @@ import { runPool } from './pool.js';
 import { speak, type EspeakProsody, type FliteProsody } from './tools.js';
 import { fnv1a, spokenText, type Speaker } from './voices.js';
 import { FILLER_WORDS, KEYWORDS } from './words.js';
+import { makeDirs } from '../../../src/io/files.js';
 
 const SR = 16000;
 export const STREAM_KEYWORD_SNR_DB = 10;
@@ -87,7 +88,7 @@ interface EventPlan {
 const round3 = (v: number): number => Math.round(v * 1000) / 1000;
 
 export async function generateStream(o: StreamOptions, onProgress?: (done: number, total: number) => void): Promise<StreamManifest> {
-  mkdirSync(o.outDir, { recursive: true });
+  makeDirs(o.outDir);
   const rng = new Rng(fnv1a(`${o.seed}|stream`));
   const total = Math.round(o.minutes * 60 * SR);
   const kinds: NoiseKind[] = ['white', 'pink', 'brown', 'babble'];

@@ -11,6 +11,7 @@ import { normalizeScore, scoreProfile, type ProfileScore, type ScorableSeries, t
 import { NAB_PROFILES, type NabProfileName } from './profiles.js';
 import { checkResultsMatchSeries, formatResultsCsv, formatScoresCsv, parseResultsCsv, resultsFilePath, scoresFilePath } from './results.js';
 import { checkAnomalyScores, sweepTable } from './scorer.js';
+import { makeDirs } from '../../../src/io/files.js';
 
 /** Anomaly scores of one detector over a corpus, one array per series (corpus order). */
 export interface DetectorRun {
@@ -124,7 +125,7 @@ export function writeResults(dir: string, corpus: NabCorpus, run: DetectorRun, e
   const written: string[] = [];
   const put = (rel: string, text: string): void => {
     const file = path.join(dir, ...rel.split('/'));
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    makeDirs(path.dirname(file));
     fs.writeFileSync(file, text);
     written.push(file);
   };

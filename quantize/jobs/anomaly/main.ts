@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { ForecastModelDetector, FORECAST_ANOMALY_DEFAULTS, SyncModelLoader, encodeModel } from '../../../src/index.js';
 import { evaluateRun, loadNabCorpus, runDetector, type NabCorpus } from '../../eval/nab/index.js';
 import { encodeShipped, forecastErrors, SHIPPED_TRAIN_DEFAULTS, trainShippedModel } from './shipped.js';
+import { makeDirs } from '../../../src/io/files.js';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
 
@@ -106,6 +107,6 @@ if (!values['skip-nab']) {
 
 const hyperparameters: Record<string, unknown> = { ...options, arch: 'gru', task: 'forecast', calibration: 'minmax, input range ±clip' };
 const bytes = encodeShipped(trained.int8, { metrics, hyperparameters, detector, createdAt });
-fs.mkdirSync(path.dirname(output), { recursive: true });
+makeDirs(path.dirname(output));
 fs.writeFileSync(output, bytes);
 log(`wrote ${path.relative(process.cwd(), output)} (${bytes.length} bytes) in ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -22,6 +22,7 @@ import { confusionTable, foldTable, headlineTable, perClassTable, statsTable, st
 import { continuousAccuracy, smoothedRecordingAccuracy, SMOOTHING_VARIANTS, type StreamAccuracy } from './streaming.js';
 import { fitHmpGenerator, synthesizeLike } from './synthetic.js';
 import { writeGeneratorModule } from '../../../firmware-sim/imu/gen-module.js';
+import { makeDirs } from '../../../src/io/files.js';
 
 /** The recipe of the shipped model (docs/har.md explains each choice). */
 export const HAR_RECIPE: HarRecipe = { ...DEFAULT_HAR_RECIPE };
@@ -238,7 +239,7 @@ async function train(values: Record<string, unknown>, ctx: CliContext): Promise<
   };
   const bytes = encodeModel(spec, { goldenSteps: recipe.windowSize });
   const out = path.resolve(ctx.cwd, typeof values.out === 'string' ? values.out : 'models/har.ern');
-  fs.mkdirSync(path.dirname(out), { recursive: true });
+  makeDirs(path.dirname(out));
   fs.writeFileSync(out, bytes);
   // Decoding proves the file is well-formed before anyone ships it.
   decodeModel(bytes, out);

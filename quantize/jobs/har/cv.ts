@@ -17,6 +17,7 @@ import { groupKFold, type Fold } from './folds.js';
 import type { HmpDataset, HmpRecording } from './hmp.js';
 import { trainHar, type HarRecipe } from './pipeline.js';
 import { harReports, scoreRecordings, type RecordingScore } from './score.js';
+import { makeDirs } from '../../../src/io/files.js';
 
 /** Bump when the pipeline changes what a recipe trains, so cached fold models are not reused. */
 export const CV_VERSION = 1;
@@ -88,7 +89,7 @@ export function crossValidationModels(ds: HmpDataset, recipe: HarRecipe, o: CvOp
     const tr = trainHar(train, recipe, { source: `${ds.root} (fold ${fold.index}: ${kind} training set, volunteers ${fold.train.join(',')})`, sha256: ds.sha256 }, {
       onEpoch: (stage, e) => o.onEpoch?.(fold.index, stage, e),
     });
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     fs.writeFileSync(fFloat, encodeModel(tr.float));
     fs.writeFileSync(fInt8, encodeModel(tr.int8));
     o.log?.(`fold ${fold.index} (test ${fold.test.join('+')}): trained on ${tr.trainRecordings}+${tr.valRecordings} recordings (${tr.trainWindows} windows), best epoch ${tr.bestEpoch}/${tr.history.length}, ${((Date.now() - t0) / 1000).toFixed(0)} s`);

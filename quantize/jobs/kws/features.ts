@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AudioFrontend, EdgeRnnError, planResampler, readWavMono, resampleBatch, type AudioFrontendSpec } from '../../../src/index.js';
+import { makeDirs } from '../../../src/io/files.js';
 
 /** Bump when the cached layout or the way features are computed changes. */
 const CACHE_VERSION = 1;
@@ -131,7 +132,7 @@ function readClipCache(bin: string, idx: string, F: number): ClipFeatures[] | nu
 
 /** Writes what readClipCache reads; `meta` (spec, split, ...) is stored beside the clip list. */
 function writeClipCache(bin: string, idx: string, meta: Record<string, unknown>, clips: readonly ClipFeatures[]): void {
-  fs.mkdirSync(path.dirname(bin), { recursive: true });
+  makeDirs(path.dirname(bin));
   const all = new Float32Array(clips.reduce((n, c) => n + c.x.length, 0));
   let off = 0;
   for (const c of clips) {
@@ -238,7 +239,7 @@ export function recordingFeatures(wavPath: string, spec: AudioFrontendSpec, cach
   const { info, samples } = readWavMono(new Uint8Array(fs.readFileSync(wavPath)), { source: wavPath });
   if (info.sampleRateHz !== spec.sampleRateHz) throw corpusError(wavPath, `sample rate ${info.sampleRateHz} Hz, the front end expects ${spec.sampleRateHz} Hz`);
   const f = fe.batch(samples);
-  fs.mkdirSync(cacheDir, { recursive: true });
+  makeDirs(cacheDir);
   fs.writeFileSync(bin, new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength));
   return { x: f.data, T: f.count, featureSize: F, cached: false };
 }

@@ -49,6 +49,7 @@ import { computeNormalization } from '../../train/batches.js';
 import { jobStream } from './streams.js';
 import { scoreEvents, detectEvents, tuneThresholds, type StreamScore, type StreamTruthLike } from './stream-eval.js';
 import { streamWindows } from './windows.js';
+import { makeDirs } from '../../../src/io/files.js';
 
 export interface KwsJobContext {
   cwd: string;
@@ -214,11 +215,11 @@ export async function runKwsJob(o: KwsJobOptions, ctx: KwsJobContext): Promise<K
   kwsExtra.comparison = Object.fromEntries(results.map((r) => [`${r.arch}${r.hidden}`, comparisonRow(r)]));
   const bytes = encodeModel(shipped.int8, { goldenInput: goldenOf(shipped.int8, val) });
   const out = abs(o.out);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
+  makeDirs(path.dirname(out));
   fs.writeFileSync(out, bytes);
   shipped.bytes = bytes;
   shipped.metrics.fileBytes = bytes.length;
-  fs.mkdirSync(cache, { recursive: true });
+  makeDirs(cache);
   fs.writeFileSync(path.join(cache, 'results.json'), `${JSON.stringify({ out: o.out, results: results.map((r) => ({ arch: r.arch, hidden: r.hidden, metrics: r.metrics, detector: (r.int8.extra![KWS_EXTRA_KEY] as { detector: unknown }).detector })) }, null, 1)}\n`);
   return { shipped, compared, out };
 }

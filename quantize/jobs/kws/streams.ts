@@ -12,12 +12,13 @@
  * minutes; a `done.json` marks a complete stream.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgeRnnError } from '../../../src/index.js';
 import { KWS_CORPUS_DEFAULTS, makeBeds, planCorpus, type KwsCorpusOptions } from '../../data/kws/corpus.js';
 import { generateStream, type StreamTruth } from '../../data/kws/stream.js';
 import type { CorpusIndex } from './features.js';
+import { makeDirs } from '../../../src/io/files.js';
 
 export interface JobStreamOptions {
   split: 'train' | 'val';
@@ -51,7 +52,7 @@ export async function jobStream(index: CorpusIndex, o: JobStreamOptions): Promis
   }
   rmSync(out, { recursive: true, force: true });
   const work = join(out, '_work');
-  mkdirSync(work, { recursive: true });
+  makeDirs(work);
   const co = corpusOptionsOf(index, work, o.jobs);
   const { speakers } = planCorpus(co);
   const voices = speakers[o.split];

@@ -12,6 +12,7 @@ import { createRuntime } from '../../runtime/runtime.js';
 import { Rng } from '../../util/rng.js';
 import { benchSpec, BENCH_SHAPES } from './bench.js';
 import { parseFlags, type Command } from '../framework.js';
+import { makeDirs } from '../../io/files.js';
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -34,7 +35,7 @@ and hands a stream from one backend to another.`,
     const calib = Array.from({ length: 8 }, () => rng.float32(shape.steps * I, -3, 3));
     const int8 = quantizeModel(spec, calibrateAbsMax(spec, calib));
     const bytes = encodeModel(int8, { goldenInput: calib[0]!.subarray(0, 8 * I) });
-    fs.mkdirSync(out, { recursive: true });
+    makeDirs(out);
     const file = path.join(out, 'demo-kws.ern');
     fs.writeFileSync(file, bytes);
     say(`edgernn demo`);

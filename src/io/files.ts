@@ -18,9 +18,9 @@ export function readFileArg(cwd: string, file: string): Buffer {
 
 /**
  * `mkdir -p`, without Node's `{ recursive: true }`: on Node 20 that loops forever, at full CPU,
- * where mkdir answers ENOENT although the parent exists (under /proc, and on some FUSE file
- * systems). Here each missing component is made once, and the error of one that cannot be is
- * thrown. `mode` applies to the folders it makes.
+ * where mkdir answers ENOENT although the parent exists (under /proc, for one). Here each
+ * missing component is made once, and the error of one that cannot be is thrown. `mode` applies
+ * to the folders it makes.
  */
 export function makeDirs(dir: string, mode?: number): void {
   const make = (): boolean => {

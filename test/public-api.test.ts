@@ -69,3 +69,16 @@ describe('functions that take a ModelSpec', () => {
 function ernBytesOf(spec: edgernn.ModelSpec): Uint8Array {
   return edgernn.encodeModel(spec);
 }
+
+describe('functions that take a loaded model, a spec or an input spec', () => {
+  it('name what they got when it is missing', () => {
+    const cases: [string, () => unknown][] = [
+      ["new HarStream() takes a loaded Model (runtime.load()), got undefined", () => new edgernn.HarStream(undefined as never)],
+      ["new ForecastModelDetector() takes a loaded Model (runtime.load()), got an object with spec", () => new edgernn.ForecastModelDetector('x', { spec: {} } as never)],
+      ["createKwsDetectorForModel() takes a model's spec (model.spec), got null", () => edgernn.createKwsDetectorForModel(null as never)],
+      ["createFrontendForInput() takes a model's input spec (model.spec.input), got a number", () => edgernn.createFrontendForInput(3 as never)],
+      ['onnxToSpec() takes the result of importOnnx(), got undefined', () => edgernn.onnxToSpec(undefined as never)],
+    ];
+    for (const [message, f] of cases) expect(invalid(f)).toBe(message);
+  });
+});

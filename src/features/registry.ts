@@ -13,6 +13,7 @@ import { FRONTEND_KINDS, type FeatureBatch, type FrontendKind, type OutputCallba
 import { frontendSpecFingerprint, StateReader, StateWriter } from './state.js';
 import { SpecReader } from './validate.js';
 import { SlidingWindowFrontend } from './windows.js';
+import { checkObjectArgument } from '../util/args.js';
 
 /** No preprocessing: each input sample (channels values) is one model frame. */
 export interface PassthroughFrontendSpec {
@@ -177,6 +178,7 @@ export function checkFrontendForInput(input: Pick<InputSpec, 'size' | 'frontend'
 
 /** The front end a model's manifest asks for, checked against the model's input size (`windows: false`: frames, see CreateFrontendOptions). */
 export function createFrontendForInput(input: Pick<InputSpec, 'size' | 'frontend'>, opts: Pick<CreateFrontendOptions, 'windows'> = {}): StreamingFrontend {
+  checkObjectArgument(input, 'createFrontendForInput()', "a model's input spec (model.spec.input)", ['size', 'frontend']);
   return createFrontend(input.frontend, { ...opts, expectedFeatureSize: input.size });
 }
 

@@ -54,6 +54,7 @@ import {
   type TimeSelect,
   type Value,
 } from './values.js';
+import { checkObjectArgument } from '../util/args.js';
 
 /** Opsets of the default domain this importer implements. */
 export const MIN_OPSET = 7;
@@ -515,6 +516,7 @@ export interface SpecOptions {
  * step and the ONNX output is its last one; manifest extra.onnx says which).
  */
 export function onnxToSpec(imp: OnnxImport, opts: SpecOptions = {}): ModelSpec {
+  checkObjectArgument(imp, 'onnxToSpec()', 'the result of importOnnx()', ['model', 'outputs', 'input']);
   const out = opts.output !== undefined ? imp.outputs.find((o) => o.name === opts.output) : imp.outputs[0];
   if (!out) throw new EdgeRnnError('ONNX_INVALID', `the model has no compiled output '${opts.output}' (have ${imp.outputs.map((o) => o.name).join(', ')})`);
   const what = `output '${out.name}'`;

@@ -12,6 +12,7 @@ import type { Model, Session } from '../../runtime/runtime.js';
 import { checkFiniteInput, type AnomalyDetector } from './detector.js';
 import { anomalyDetectorConfigOf, forecastAnomalyOptionsOf } from './gateway.js';
 import { ForecastAnomalyDetector, type ForecastAnomalyOptions } from './streaming.js';
+import { checkObjectArgument } from '../../util/args.js';
 
 export class ForecastModelDetector implements AnomalyDetector {
   readonly name: string;
@@ -30,6 +31,7 @@ export class ForecastModelDetector implements AnomalyDetector {
    *   gateway's `anomaly` detector kind reads them), then FORECAST_ANOMALY_DEFAULTS
    */
   constructor(name: string, model: Model, options: Partial<ForecastAnomalyOptions> = {}) {
+    checkObjectArgument(model, 'new ForecastModelDetector()', 'a loaded Model (runtime.load())', ['spec', 'session']);
     this.name = name;
     const fe = model.spec.input.frontend;
     if (fe.kind !== 'series') throw new EdgeRnnError('UNSUPPORTED_MODEL', `${name}: model '${model.name}' has front end '${fe.kind}', expected 'series'`, { expected: 'series', got: fe.kind });

@@ -9,6 +9,7 @@ import { createFrontendForInput } from '../../features/registry.js';
 import type { StreamingFrontend } from '../../features/types.js';
 import type { Model, Session } from '../../runtime/runtime.js';
 import { LabelSmoother, type SmoothingOptions } from './smoothing.js';
+import { checkObjectArgument } from '../../util/args.js';
 
 export interface HarWindowResult {
   /** Window index since the start (or reset). */
@@ -41,6 +42,7 @@ export class HarStream {
   private readonly result: HarWindowResult;
 
   constructor(model: Model, opts: HarStreamOptions = {}) {
+    checkObjectArgument(model, 'new HarStream()', 'a loaded Model (runtime.load())', ['spec', 'session', 'outputSize']);
     if (model.outputSize < 2 || model.labels.length !== model.outputSize) {
       throw new EdgeRnnError('UNSUPPORTED_MODEL', `${model.name}: a HAR stream needs a classifier with one label per output, got ${model.outputSize} outputs and ${model.labels.length} labels`, { outputs: model.outputSize, labels: model.labels.length });
     }

@@ -6,6 +6,7 @@
 import { EdgeRnnError } from '../../errors.js';
 import type { ModelSpec } from '../../model/spec.js';
 import { checkKwsDetectorOptions, KwsDetector, type KwsDetectorConfig, type KwsDetectorOptions } from './detector.js';
+import { checkObjectArgument } from '../../util/args.js';
 
 /** Key of the keyword-spotting section in `ModelSpec.extra`. */
 export const KWS_EXTRA_KEY = 'kws';
@@ -69,5 +70,6 @@ export function kwsDetectorOptionsOf(spec: Pick<ModelSpec, 'name' | 'labels' | '
 
 /** A detector for one stream of a keyword model, with the model's tuned settings. */
 export function createKwsDetectorForModel(spec: Pick<ModelSpec, 'name' | 'labels' | 'input' | 'extra'>, overrides: Partial<KwsDetectorConfig> = {}): KwsDetector {
+  checkObjectArgument(spec, 'createKwsDetectorForModel()', "a model's spec (model.spec)", ['labels', 'input']);
   return new KwsDetector(kwsDetectorOptionsOf(spec, overrides));
 }

@@ -358,6 +358,34 @@ function decodeGraph(r: WireReader): GraphProto {
   return g;
 }
 
+/** OperatorSetIdProto: 1 domain, 2 version. */
+function decodeOpsetId(r: WireReader): OpsetId {
+  const id: OpsetId = { domain: '', version: 0 };
+  while (!r.done) {
+    const [f, w] = r.tag();
+    switch (f) {
+      case 1: r.expect('domain', w, WIRE_LEN); id.domain = r.string(); break;
+      case 2: r.expect('version', w, WIRE_VARINT); id.version = r.int64(); break;
+      default: r.skip(w);
+    }
+  }
+  return id;
+}
+
+/** StringStringEntryProto: 1 key, 2 value. */
+function decodeStringEntry(r: WireReader): MetadataEntry {
+  const entry: MetadataEntry = { key: '', value: '' };
+  while (!r.done) {
+    const [f, w] = r.tag();
+    switch (f) {
+      case 1: r.expect('key', w, WIRE_LEN); entry.key = r.string(); break;
+      case 2: r.expect('value', w, WIRE_LEN); entry.value = r.string(); break;
+      default: r.skip(w);
+    }
+  }
+  return entry;
+}
+
 /** Decodes a serialized ModelProto. Throws ONNX_PARSE (malformed) or ONNX_UNSUPPORTED. */
 export function decodeModelProto(file: Uint8Array | ArrayBuffer | ArrayBufferView, source = 'model.onnx'): ModelProto {
   const bytes = fileBytes(file, source, 'decodeModelProto()');
@@ -374,40 +402,8 @@ export function decodeModelProto(file: Uint8Array | ArrayBuffer | ArrayBufferVie
       case 5: r.expect('model_version', w, WIRE_VARINT); m.modelVersion = r.int64(); break;
       case 6: r.expect('doc_string', w, WIRE_LEN); m.docString = r.string(); break;
       case 7: r.expect('graph', w, WIRE_LEN); graph = decodeGraph(r.message(`${r.path}.graph`)); break;
-      case 8: {
-        r.expect('opset_import', w, WIRE_LEN);
-        const o = r.message(`${r.path}.opset_import[${m.opsetImport.length}]`);
-        const id: OpsetId = { domain: '', version: 0 };
-        while (!o.done) {
-          const [of, ow] = o.tag();
-          if (of === 1) {
-            o.expect('domain', ow, WIRE_LEN);
-            id.domain = o.string();
-          } else if (of === 2) {
-            o.expect('version', ow, WIRE_VARINT);
-            id.version = o.int64();
-          } else o.skip(ow);
-        }
-        m.opsetImport.push(id);
-        break;
-      }
-      case 14: {
-        r.expect('metadata_props', w, WIRE_LEN);
-        const e = r.message(`${r.path}.metadata_props[${m.metadataProps.length}]`);
-        const entry: MetadataEntry = { key: '', value: '' };
-        while (!e.done) {
-          const [ef, ew] = e.tag();
-          if (ef === 1) {
-            e.expect('key', ew, WIRE_LEN);
-            entry.key = e.string();
-          } else if (ef === 2) {
-            e.expect('value', ew, WIRE_LEN);
-            entry.value = e.string();
-          } else e.skip(ew);
-        }
-        m.metadataProps.push(entry);
-        break;
-      }
+      case 8: r.expect('opset_import', w, WIRE_LEN); m.opsetImport.push(decodeOpsetId(r.message(`${r.path}.opset_import[${m.opsetImport.length}]`))); break;
+      case 14: r.expect('metadata_props', w, WIRE_LEN); m.metadataProps.push(decodeStringEntry(r.message(`${r.path}.metadata_props[${m.metadataProps.length}]`))); break;
       case 25: r.expect('functions', w, WIRE_LEN); r.bytes(); m.functionCount++; break;
       default: r.skip(w);
     }

@@ -203,6 +203,27 @@ describe('edgernn bench and demo', () => {
     expect(rows.find((o) => o.metric === 'wasm_bytes')).toBeDefined();
   });
 
+  it('bench --backends times only the backends named, prints - for ratios missing one, and refuses unknown names', async () => {
+    const r = await cli('bench', '--quick', '--shapes', 'har-gru', '--backends', 'simd,matvec-bound', '--rounds', '2', '--round-ms', '0.2', '--cold-runs', '0');
+    expect(r.code, r.err).toBe(0);
+    const row = r.out.split('\n').find((l) => l.startsWith('| har-gru |') && l.split('|').length > 12)!;
+    const cells = row.split('|').slice(1, -1).map((c) => c.trim());
+    // shape, simd, scalar, reference, ort-web, ort-node, bound, shape-bound, ort-web/simd, ort-node/simd, simd/bound, shape/bound
+    expect(cells[1]).toMatch(/^\d/);
+    expect(cells.slice(2, 6)).toEqual(['-', '-', '-', '-']);
+    expect(cells[6]).toMatch(/^\d/);
+    expect(cells[10]).toMatch(/^\d.*x$/);
+    expect(cells[8]).toBe('-');
+    expect(r.out).not.toMatch(/not installed/);
+    const json = await cli('bench', '--json', '--quick', '--shapes', 'har-gru', '--backends', 'ort-node', '--rounds', '1', '--round-ms', '0.2', '--cold-runs', '0');
+    expect(json.code, json.err).toBe(0);
+    const backends = new Set(json.out.trim().split('\n').map((l) => JSON.parse(l)).filter((o) => o.median_us !== undefined).map((o) => o.backend));
+    expect([...backends]).toEqual(['ort-node']);
+    const bad = await cli('bench', '--backends', 'simd,gpu');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/unknown backend 'gpu': choose from simd, scalar, reference, ort-web, ort-node, matvec-bound, matvec-shape/);
+  });
+
   it('demo runs, writes its model, and reports identical bits across backends', async () => {
     const r = await cli('demo', '--out', 'demo-out');
     expect(r.code, r.err).toBe(0);

@@ -47,7 +47,8 @@ export const BENCH_SHAPES: readonly BenchShape[] = [
 ];
 
 type Mode = 'step' | 'sequence';
-type Backend = 'simd' | 'scalar' | 'reference' | 'ort-web' | 'ort-node' | 'matvec-bound' | 'matvec-shape';
+const BACKENDS = ['simd', 'scalar', 'reference', 'ort-web', 'ort-node', 'matvec-bound', 'matvec-shape'] as const;
+type Backend = (typeof BACKENDS)[number];
 
 /** One timed callable: runs `n` calls, returns nothing; the harness divides. */
 type Runner = (n: number) => Promise<void> | void;
@@ -450,7 +451,7 @@ export function renderTables(results: BenchResult[], extra: { wasm: { simd: numb
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'benchmark the runtime against onnxruntime-web and onnxruntime-node',
-  help: `usage: edgernn bench [--json] [--shapes kws-gru,...] [--rounds N] [--round-ms MS] [--cold-runs N] [--quick]
+  help: `usage: edgernn bench [--json] [--shapes kws-gru,...] [--backends simd,ort-node,...] [--rounds N] [--round-ms MS] [--cold-runs N] [--quick]
 
 Runs every shape (${BENCH_SHAPES.map((s) => s.name).join(', ')}) on edgernn simd, scalar
 and reference, onnxruntime-web (wasm, 1 thread), onnxruntime-node (1 thread) and the bare SIMD
@@ -460,6 +461,10 @@ tables, then cold start and memory growth measured in fresh processes, round rob
 runtime (edgernn/runtime), the runtime with its V8 code cache (edgernn/runtime/cached, the
 cache written by a first start beforehand) and onnxruntime-web.
 
+  --shapes LIST  only these shapes (comma-separated)
+  --backends LIST
+                 only these backends (comma-separated; default all: \${BACKENDS.join(', ')});
+                 ratios need both of their backends, '-' otherwise
   --json         one JSON object per line: {"shape","backend","mode","median_us"}, then
                  {"metric",...} lines for kernel sizes, state bytes, cold start and memory
   --rounds N     interleaved rounds per shape (default 21; --quick 5)
@@ -472,6 +477,7 @@ cache written by a first start beforehand) and onnxruntime-web.
         json: { type: 'boolean' },
         quick: { type: 'boolean' },
         shapes: { type: 'string' },
+        backends: { type: 'string' },
         rounds: { type: 'string' },
         'round-ms': { type: 'string' },
         'cold-runs': { type: 'string' },
@@ -488,8 +494,16 @@ cache written by a first start beforehand) and onnxruntime-web.
       for (const n of names) if (!BENCH_SHAPES.some((s) => s.name === n)) throw usageError(`unknown shape '${n}': choose from ${BENCH_SHAPES.map((s) => s.name).join(', ')}`);
       shapes = shapes.filter((s) => names.includes(s.name));
     }
-    const ort = { web: await loadOrt('web'), node: await loadOrt('node') };
-    const backends = new Set<Backend>(['simd', 'scalar', 'reference', 'ort-web', 'ort-node', 'matvec-bound', 'matvec-shape']);
+    const backends = new Set<Backend>(BACKENDS);
+    if (typeof values.backends === 'string') {
+      backends.clear();
+      for (const b of values.backends.split(',')) {
+        if (!(BACKENDS as readonly string[]).includes(b)) throw usageError(`unknown backend '${b}': choose from ${BACKENDS.join(', ')}`);
+        backends.add(b as Backend);
+      }
+    }
+    // onnxruntime is imported only for the backends asked for (it takes a while, and may be absent).
+    const ort = { web: backends.has('ort-web') ? await loadOrt('web') : null, node: backends.has('ort-node') ? await loadOrt('node') : null };
     const progress = new Progress(ctx.stderr, 'bench', shapes.length * rounds);
     const results: BenchResult[] = [];
     const state: Record<string, number> = {};
@@ -519,7 +533,8 @@ cache written by a first start beforehand) and onnxruntime-web.
       return 0;
     }
     const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
-    ctx.stdout.write(`edgernn bench (${machine})${ort.web ? '' : ' [onnxruntime-web not installed]'}${ort.node ? '' : ' [onnxruntime-node not installed]'}\n\n`);
+    const missing = (b: Backend, loaded: OrtLike | null): string => (backends.has(b) && !loaded ? ` [onnxruntime-${b.slice(4)} not installed]` : '');
+    ctx.stdout.write(`edgernn bench (${machine})${missing('ort-web', ort.web)}${missing('ort-node', ort.node)}\n\n`);
     ctx.stdout.write(renderTables(results, { wasm: { simd: bins.simd.length, scalar: bins.scalar.length }, cold, state }));
     return 0;
   },

@@ -15,8 +15,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const entry = 'src/runtime/kernels/assembly/index.ts';
 const genFile = path.join(root, 'src/runtime/kernels/wasm.gen.ts');
 
-/** Compiles the kernels (with or without SIMD); `sourceDir` (default: the real sources) lets benchmarks build variants. */
-export async function compileKernels(simd, sourceDir = path.dirname(entry)) {
+/**
+ * Compiles the kernels (with or without SIMD); `sourceDir` (default: the real sources) lets
+ * benchmarks build variants, `extraArgs` adds compiler flags (test/bench/perf-kernels.ts: --debug
+ * keeps the function names for profiles).
+ */
+export async function compileKernels(simd, sourceDir = path.dirname(entry), extraArgs = []) {
   let binary = null;
   let stderr = '';
   const args = [
@@ -26,6 +30,7 @@ export async function compileKernels(simd, sourceDir = path.dirname(entry)) {
     '--initialMemory', '1',
     '--outFile', 'kernels.wasm',
     ...(simd ? ['--enable', 'simd'] : ['--disable', 'simd']),
+    ...extraArgs,
   ];
   const { error } = await asc.main(args, {
     readFile: (name, baseDir) => {

@@ -4,10 +4,11 @@
  * random inputs, in step(), run() and stepMany(), and states must move between them.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, encodeModel, kernelBinaries, type Model, type ModelSpec, type Runtime } from '../../src/index.js';
+import { calibrateAbsMax, createRuntime, defaultActivations, encodeModel, kernelBinaries, quantizeModel, type Model, type ModelSpec, type Runtime } from '../../src/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { sigmoidQ15, tanhQ15 } from '../../src/runtime/fixed-point.js';
-import { instantiateKernels } from '../../src/runtime/wasm/kernels.js';
+import { prepareIntModel, type PreparedRecurrent } from '../../src/runtime/int/prepare.js';
+import { instantiateKernels, WasmKernels } from '../../src/runtime/wasm/kernels.js';
 import { randomQuantModel, randomSequences } from '../helpers/random-model.js';
 
 const INT_BACKENDS = ['reference', 'scalar', 'simd'] as const;
@@ -188,6 +189,76 @@ describe('long sequences cross run() chunk boundaries identically', () => {
       for (let t = 0; t < 300; t++) got.set(s.step(seq.subarray(t * I, (t + 1) * I)), t * models[b].outputSize);
       expect(sameBits(got, want), b).toBe(true);
       expect(sameBits(models[b].session().run(seq), want), `${b} run`).toBe(true);
+    }
+  });
+});
+
+describe('the requantization clamp (skipped by the SIMD kernels only where it provably never binds)', () => {
+  const layoutOf = async (spec: ModelSpec) => {
+    const P = prepareIntModel(spec);
+    return new WasmKernels(await instantiateKernels(await WebAssembly.compile(kernelBinaries().simd)), 'simd', P).layout.requant;
+  };
+
+  it('the random models above mostly skip it, so the bit-exact suite covers that path', async () => {
+    let matrices = 0;
+    let free = 0;
+    for (let seed = 0; seed < 40; seed++) {
+      const r = await layoutOf(randomQuantModel(seed).int8);
+      matrices += r.matrices;
+      free += r.clampFree;
+    }
+    expect(free).toBeGreaterThan(matrices / 2);
+  });
+
+  it('a model whose accumulators pass it keeps it, and stays bit-exact where the clamp binds', async () => {
+    // Input weights ~±200 against inputs calibrated to ±1000: pre-activations up to ~10^6, far
+    // past the clamp's ±2^18 (real units), so a skipped clamp would wrap int32 sums.
+    const rng = new Rng(11);
+    const I = 8;
+    const H = 8;
+    const spec: ModelSpec = {
+      name: 'clamp',
+      version: '1.0.0',
+      task: 'custom',
+      labels: [],
+      input: { size: I, frontend: { kind: 'none' } },
+      precision: 'float32',
+      training: {},
+      layers: [
+        { kind: 'gru', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('gru', 1), linearBeforeReset: true, float: { W: rng.float32(3 * H * I, -200, 200), R: rng.float32(3 * H * H, -0.5, 0.5), B: rng.float32(6 * H, -0.1, 0.1) } },
+        { kind: 'lstm', inputSize: H, hiddenSize: H, direction: 'forward', activations: defaultActivations('lstm', 1), float: { W: rng.float32(4 * H * H, -0.5, 0.5), R: rng.float32(4 * H * H, -0.5, 0.5) } },
+        { kind: 'dense', inputSize: H, outputSize: 3, activation: 'none', float: { W: rng.float32(3 * H, -1, 1), B: rng.float32(3, -0.1, 0.1) } },
+      ],
+    };
+    const T = 40;
+    const frames = new Float32Array(T * I);
+    for (let i = 0; i < frames.length; i++) frames[i] = (rng.next() < 0.5 ? -1 : 1) * (rng.next() < 0.3 ? 1000 : rng.uniform(0, 1000));
+    const int8 = quantizeModel(spec, calibrateAbsMax(spec, [frames]));
+    const r = await layoutOf(int8);
+    expect(r.clampFree).toBeLessThan(r.matrices); // the GRU's input matrix keeps its clamp
+    expect(r.clampFree).toBeGreaterThan(0); // the others do not need it
+    // The clamp binds for these frames: some row's accumulator passes it.
+    const P = prepareIntModel(int8);
+    const gru = P.layers[0] as PreparedRecurrent;
+    const d = gru.directions[0]!;
+    let binds = false;
+    for (let t = 0; t < T && !binds; t++) {
+      const q = Array.from({ length: I }, (_, k) => Math.round(frames[t * I + k]! * P.inputInvScale[k]!));
+      for (let j = 0; j < 3 * gru.Hp && !binds; j++) {
+        let acc = d.bx[j]!;
+        for (let k = 0; k < I; k++) acc += d.W[j * gru.Ip + k]! * q[k]!;
+        binds = Math.abs(acc) > d.mx.clamp;
+      }
+    }
+    expect(binds).toBe(true);
+    const models = await loadAll(encodeModel(int8));
+    const want = models.reference.session().run(frames);
+    for (const b of ['scalar', 'simd'] as const) {
+      expect(sameBits(models[b].session().run(frames), want), `${b} run`).toBe(true);
+      const s = models[b].session();
+      const got = new Float32Array(want.length);
+      for (let t = 0; t < T; t++) got.set(s.step(frames.subarray(t * I, (t + 1) * I)), t * models[b].outputSize);
+      expect(sameBits(got, want), `${b} step`).toBe(true);
     }
   });
 });

@@ -24,7 +24,9 @@ const D = { wmat: 0, rmat: 12, mp: 24, mps: 25, mpc: 26, h0: 27, c0: 28 } as con
 const N = { kind: 0, Ip: 1, Op: 2, act: 3, final: 4, outW: 5, mat: 8 } as const;
 const DENSE_WORDS = 20;
 /** Matrix descriptor words. */
-const MAT = { tiles: 0, index: 1, gstart: 2, kb: 3, bias: 4, m: 5, shift: 6, consts: 7, clamp: 8 } as const;
+const MAT = { tiles: 0, index: 1, gstart: 2, kb: 3, bias: 4, m: 5, shift: 6, consts: 7, clamp: 8, flags: 9 } as const;
+/** MAT.flags bit: |acc + bias| <= clamp for every input, so the SIMD requantization skips the clamp. */
+const MAT_CLAMP_FREE = 1;
 
 /** Fraction of all-zero 4x8 tiles from which a matrix is stored block-sparse. */
 export const SPARSE_MIN_ZERO_TILES = 0.15;
@@ -45,7 +47,11 @@ export interface ModelLayout {
   weightBytes: number;
   /** Matrices stored block-sparse, and tiles kept / total over them. */
   sparse: { matrices: number; keptTiles: number; totalTiles: number };
+  /** Requantized matrices, and how many of them provably never reach the clamp (MAT.flags). */
+  requant: { matrices: number; clampFree: number };
 }
+
+type LayoutStats = ModelLayout['sparse'] & { requantized: number; clampFree: number };
 
 function writeWords(arena: WasmArena, ptr: number, words: Record<number, number>): void {
   const i32 = arena.i32();
@@ -63,7 +69,7 @@ interface MatrixInput {
 }
 
 /** Writes one matrix's tiles and its descriptor (12 words at `desc`). */
-function writeMatrix(arena: WasmArena, desc: number, mi: MatrixInput, opts: LayoutOptions, stats: ModelLayout['sparse']): void {
+function writeMatrix(arena: WasmArena, desc: number, mi: MatrixInput, opts: LayoutOptions, stats: LayoutStats): void {
   const { rows, cols } = mi;
   const groups = rows / 4;
   const kb = cols / 8;
@@ -118,6 +124,15 @@ function writeMatrix(arena: WasmArena, desc: number, mi: MatrixInput, opts: Layo
   const hi = Number(off >> 32n) | 0;
   consts.set([lo, hi, lo, hi], 8);
   consts.fill(Number((2n ** 62n >> BigInt(shift)) & 0xffffffffn) | 0, 12, 16);
+  // The clamp cannot bind when even a row of int8 weights at ±127 against int16 inputs at
+  // ±32768, plus the largest bias, stays inside it (for trained models by orders of magnitude:
+  // the clamp bounds pre-activations to ±2^18 in real units). One bound for the matrix, no pass
+  // over the weights; when it does not hold, the kernels clamp as the reference does.
+  let maxBias = 0;
+  for (let j = 0; j < rows; j++) maxBias = Math.max(maxBias, Math.abs(mi.bias[j]!));
+  const clampFree = mi.mult !== null && 127 * cols * 32768 + maxBias <= clamp;
+  if (mi.mult) stats.requantized++;
+  if (clampFree) stats.clampFree++;
   writeWords(arena, desc, {
     [MAT.tiles]: arena.put(tiles),
     [MAT.index]: index ? arena.put(index) : 0,
@@ -128,10 +143,11 @@ function writeMatrix(arena: WasmArena, desc: number, mi: MatrixInput, opts: Layo
     [MAT.shift]: shift,
     [MAT.consts]: arena.put(consts),
     [MAT.clamp]: clamp,
+    [MAT.flags]: clampFree ? MAT_CLAMP_FREE : 0,
   });
 }
 
-function writeRecurrent(arena: WasmArena, P: PreparedRecurrent, opts: LayoutOptions, stats: ModelLayout['sparse']): { ptr: number; bytes: number } {
+function writeRecurrent(arena: WasmArena, P: PreparedRecurrent, opts: LayoutOptions, stats: LayoutStats): { ptr: number; bytes: number } {
   const ptr = arena.alloc((L.dir0 + DIR_WORDS * P.directions.length) * 4);
   const before = arena.used;
   writeWords(arena, ptr, {
@@ -166,7 +182,7 @@ export function writeModel(arena: WasmArena, P: PreparedIntModel, opts: LayoutOp
   let maxHp = 8;
   let widest = P.inputWidth;
   let weightBytes = 0;
-  const stats = { matrices: 0, keptTiles: 0, totalTiles: 0 };
+  const stats: LayoutStats = { matrices: 0, keptTiles: 0, totalTiles: 0, requantized: 0, clampFree: 0 };
   const layers: number[] = [];
   for (const layer of P.layers) {
     widest = Math.max(widest, layer.outWidth);
@@ -214,7 +230,8 @@ export function writeModel(arena: WasmArena, P: PreparedIntModel, opts: LayoutOp
     [M.orelu]: P.outputRelu ? 1 : 0,
     [M.acc]: arena.alloc(P.outputWidth * 4),
   });
-  return { model, layers, maxRows, widest, weightBytes, sparse: stats };
+  const { matrices, keptTiles, totalTiles, requantized, clampFree } = stats;
+  return { model, layers, maxRows, widest, weightBytes, sparse: { matrices, keptTiles, totalTiles }, requant: { matrices: requantized, clampFree } };
 }
 
 /** Address of a direction's h0 / c0 arrays inside a recurrent descriptor. */

@@ -20,7 +20,9 @@ export const MAT_M = 20;
 export const MAT_SHIFT = 24;
 export const MAT_CONSTS = 28; // 64 bytes: i32x4 clamp, i32x4 -clamp, i64x2 2^62 + 2^(shift-1), i32x4 low half of 2^62 >> shift
 export const MAT_CLAMP = 32;
+export const MAT_FLAGS = 36; // bit 0: no accumulator can reach the clamp (proved when laid out)
 export const MAT_BYTES = 48;
+const FLAG_CLAMP_FREE = 1;
 
 @inline function ld(p: usize, off: usize): i32 {
   return load<i32>(p + off);
@@ -101,20 +103,28 @@ function rowSum(mat: usize, g: i32, r: i32, x: usize): i32 {
 
 /**
  * Requantizes the four row sums of one group and stores them: floor((clamp(acc + bias) * m +
- * 2^(shift-1)) / 2^shift). The 64-bit products are offset by 2^62 so they are non-negative; with
- * shift 32 (the usual case, see quantizeMultipliers) the result is their high half, taken by a
- * shuffle, otherwise a logical shift (psrlq) floors; either way the offset 2^(62-shift) comes back
- * out in the low 32 bits.
+ * 2^(shift-1)) / 2^shift). The clamp is skipped for matrices whose every accumulator provably
+ * stays inside it (MAT_FLAGS). With shift 32 (the usual case, see quantizeMultipliers) the result
+ * is the high word of the 64-bit p + 2^31, which for two's complement is exactly the floor
+ * division, taken by a shuffle. Otherwise x86 has no 64-bit arithmetic right shift below
+ * AVX-512: the products are offset by 2^62 so they are non-negative, shifted logically (psrlq),
+ * and the offset 2^(62-shift) comes back out in the low 32 bits.
  */
-@inline function requantStore(sums: v128, bias: usize, m: usize, consts: usize, shift: i32, out: usize): void {
-  const acc = i32x4.max_s(i32x4.min_s(i32x4.add(sums, v128.load(bias)), v128.load(consts)), v128.load(consts, 16));
+@inline function requantStore(sums: v128, bias: usize, m: usize, consts: usize, shift: i32, clampFree: bool, out: usize): void {
+  let acc = i32x4.add(sums, v128.load(bias));
+  if (!clampFree) acc = i32x4.max_s(i32x4.min_s(acc, v128.load(consts)), v128.load(consts, 16));
   const mv = v128.load(m);
+  if (shift == 32) {
+    const half = i64x2.splat(<i64>1 << 31);
+    const p0 = i64x2.add(i64x2.extmul_low_i32x4_s(acc, mv), half);
+    const p1 = i64x2.add(i64x2.extmul_high_i32x4_s(acc, mv), half);
+    v128.store(out, i32x4.shuffle(p0, p1, 1, 3, 5, 7));
+    return;
+  }
   const offset = v128.load(consts, 32);
   const p0 = i64x2.add(i64x2.extmul_low_i32x4_s(acc, mv), offset);
   const p1 = i64x2.add(i64x2.extmul_high_i32x4_s(acc, mv), offset);
-  let r: v128;
-  if (shift == 32) r = i32x4.shuffle(p0, p1, 1, 3, 5, 7);
-  else r = i32x4.shuffle(i64x2.shr_u(p0, shift), i64x2.shr_u(p1, shift), 0, 2, 4, 6);
+  const r = i32x4.shuffle(i64x2.shr_u(p0, shift), i64x2.shr_u(p1, shift), 0, 2, 4, 6);
   v128.store(out, i32x4.sub(r, v128.load(consts, 48)));
 }
 
@@ -166,6 +176,7 @@ export function project(mat: usize, row0: i32, rows: i32, x: usize, out: usize):
   const n = rows >> 2;
   if (ASC_FEATURE_SIMD) {
     const consts = ldp(mat, MAT_CONSTS);
+    const free = (ld(mat, MAT_FLAGS) & FLAG_CLAMP_FREE) != 0;
     const tiles = ldp(mat, MAT_TILES);
     const index = ldp(mat, MAT_INDEX);
     if (index == 0) {
@@ -174,7 +185,7 @@ export function project(mat: usize, row0: i32, rows: i32, x: usize, out: usize):
       let t = tiles + <usize>g0 * step;
       for (let g = 0; g < n; g++) {
         const o = <usize>g << 4;
-        requantStore(dotDense(t, kb, x), bias + o, m + o, consts, shift, out + o);
+        requantStore(dotDense(t, kb, x), bias + o, m + o, consts, shift, free, out + o);
         t += step;
       }
     } else {
@@ -184,7 +195,7 @@ export function project(mat: usize, row0: i32, rows: i32, x: usize, out: usize):
         const o = <usize>g << 4;
         gs += 4;
         const t1 = load<i32>(gs);
-        requantStore(dotSparse(tiles, index, t0, t1, x), bias + o, m + o, consts, shift, out + o);
+        requantStore(dotSparse(tiles, index, t0, t1, x), bias + o, m + o, consts, shift, free, out + o);
         t0 = t1;
       }
     }

@@ -5,7 +5,9 @@
  * the top one. The kernels are built with their function names (asc --debug: the code section is
  * byte-identical to the shipped build, only a name section is added).
  *
- *   npx tsx test/bench/perf-kernels.ts [--shape kws-gru] [--mode step|sequence] [--seconds 4] [--min 0.5]
+ *   npx tsx test/bench/perf-kernels.ts [--shape kws-gru] [--mode step|sequence] [--seconds 4] [--min 0.5] [--function gruStep]
+ *
+ * --function annotates the hottest function whose name contains it (default: the hottest of all).
  *
  * Needs `perf` (Debian: linux-perf) and a kernel that lets it sample (perf_event_paranoid <= 2;
  * a VM without hardware counters is fine: it samples the cpu-clock). Samples skid a few
@@ -30,6 +32,7 @@ const SHAPE = flag('shape') ?? 'kws-gru';
 const MODE = flag('mode') ?? 'step';
 const SECONDS = Number(flag('seconds') ?? 4);
 const MIN = Number(flag('min') ?? 0.5);
+const FUNCTION = flag('function') ?? '';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 if (!BENCH_SHAPES.some((s) => s.name === SHAPE)) throw new Error(`unknown shape '${SHAPE}' (${BENCH_SHAPES.map((s) => s.name).join(', ')})`);
 if (MODE !== 'step' && MODE !== 'sequence') throw new Error(`--mode is step or sequence, got '${MODE}'`);
@@ -90,7 +93,7 @@ try {
   const rows = [...report.matchAll(/^\s+([\d.]+)%\s+\[.\]\s+(.*?)\s*$/gm)].map((m) => ({ pct: Number(m[1]), sym: m[2]! }));
   console.log(`\n${SHAPE} ${MODE}: share of all samples per function (>= ${MIN} %)`);
   for (const r of rows.filter((r) => r.pct >= MIN)) console.log(`${r.pct.toFixed(2).padStart(6)} %  ${r.sym}`);
-  const top = rows.find((r) => r.sym.startsWith('JS:') && r.sym.includes('turbofan'));
+  const top = rows.find((r) => r.sym.startsWith('JS:') && r.sym.includes('turbofan') && r.sym.includes(FUNCTION));
   if (top) {
     const ann = execFileSync('perf', ['annotate', '-i', 'jit.data', '--stdio', '-s', top.sym], { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 26 });
     console.log(`\n${top.sym}: instructions with >= ${MIN} % of its samples`);

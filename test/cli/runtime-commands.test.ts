@@ -201,6 +201,11 @@ describe('edgernn bench and demo', () => {
     const backends = new Set(timings.map((o) => o.backend));
     for (const b of ['simd', 'scalar', 'reference', 'ort-web', 'ort-node', 'matvec-bound', 'matvec-shape']) expect(backends.has(b), b).toBe(true);
     expect(rows.find((o) => o.metric === 'wasm_bytes')).toBeDefined();
+    // What the numbers depend on, for comparing runs across machines.
+    const machine = rows.find((o) => o.metric === 'machine');
+    expect(machine).toMatchObject({ cores: os.cpus().length, node: process.version });
+    expect(typeof machine.cpu).toBe('string');
+    if (process.arch === 'x64' && process.platform === 'linux') expect(machine.vector).toMatch(/^(AVX-512|AVX2|AVX|SSE4\.1)$/);
   });
 
   it('bench --backends times only the backends named, prints - for ratios missing one, and refuses unknown names', async () => {

@@ -282,6 +282,23 @@ async function measureShape(shape: BenchShape, opts: { rounds: number; roundMs: 
   return timed.map((r) => ({ shape: shape.name, backend: r.backend, mode: r.mode, median_us: median(r.samples) }));
 }
 
+/**
+ * What the numbers depend on: the CPU, its widest x86 vector extension (onnxruntime's MLAS
+ * kernels use AVX-512 where it exists, ours stay 128-bit WebAssembly SIMD, so ratios move between
+ * machines), core count, Node version and date. The vector extension is read from
+ * /proc/cpuinfo (Linux x86); elsewhere it is null.
+ */
+export function machineInfo(): { cpu: string; cores: number; vector: string | null; node: string; date: string } {
+  let vector: string | null = null;
+  try {
+    const flags = ` ${/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? ''} `;
+    vector = flags.includes(' avx512f ') ? 'AVX-512' : flags.includes(' avx2 ') ? 'AVX2' : flags.includes(' avx ') ? 'AVX' : flags.includes(' sse4_1 ') ? 'SSE4.1' : null;
+  } catch {
+    // not Linux, or no /proc: leave it out
+  }
+  return { cpu: os.cpus()[0]?.model.trim() ?? 'unknown cpu', cores: os.cpus().length, vector, node: process.version, date: new Date().toISOString().slice(0, 10) };
+}
+
 /** The edgernn package directory (where package.json names it), from this module's location. */
 function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
@@ -466,7 +483,8 @@ cache written by a first start beforehand) and onnxruntime-web.
                  only these backends (comma-separated; default all: \${BACKENDS.join(', ')});
                  ratios need both of their backends, '-' otherwise
   --json         one JSON object per line: {"shape","backend","mode","median_us"}, then
-                 {"metric",...} lines for kernel sizes, state bytes, cold start and memory
+                 {"metric",...} lines for kernel sizes, state bytes, cold start and memory, and
+                 the machine (cpu, cores, widest x86 vector extension, node, date)
   --rounds N     interleaved rounds per shape (default 21; --quick 5)
   --round-ms MS  target duration of one backend's share of a round (default 4; --quick 1)
   --cold-runs N  fresh processes per tool for cold start (default 9; --quick 3; 0 skips)`,
@@ -530,9 +548,11 @@ cache written by a first start beforehand) and onnxruntime-web.
       ctx.stdout.write(`${JSON.stringify({ metric: 'wasm_bytes', simd: bins.simd.length, scalar: bins.scalar.length })}\n`);
       for (const [k, v] of Object.entries(state)) ctx.stdout.write(`${JSON.stringify({ metric: 'state_bytes', shape: k, bytes: v })}\n`);
       for (const c of cold) ctx.stdout.write(`${JSON.stringify({ metric: 'cold_start', ...c })}\n`);
+      ctx.stdout.write(`${JSON.stringify({ metric: 'machine', ...machineInfo() })}\n`);
       return 0;
     }
-    const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+    const m = machineInfo();
+    const machine = `${m.cpu}, ${m.cores} cores${m.vector ? `, ${m.vector}` : ''}, Node ${m.node}, ${m.date}`;
     const missing = (b: Backend, loaded: OrtLike | null): string => (backends.has(b) && !loaded ? ` [onnxruntime-${b.slice(4)} not installed]` : '');
     ctx.stdout.write(`edgernn bench (${machine})${missing('ort-web', ort.web)}${missing('ort-node', ort.node)}\n\n`);
     ctx.stdout.write(renderTables(results, { wasm: { simd: bins.simd.length, scalar: bins.scalar.length }, cold, state }));

@@ -56,11 +56,22 @@ export interface Engine {
   dispose(): void;
 }
 
-/** Index of the first NaN/±Infinity in v[off .. off+n), or -1. (x - x is NaN exactly for those.) */
+/**
+ * The smallest magnitude that float32 rounds to ±Infinity (2^128 - 2^103, halfway between the
+ * largest float32 and 2^128). Model inputs are float32: a plain number at or beyond it (1e39) is
+ * as unusable as an infinity, and the integer engines, which stage frames as float32, see one.
+ */
+export const FLOAT32_OVERFLOW = 2 ** 128 - 2 ** 103;
+
+/** Index of the first value in v[off .. off+n) that is not a finite float32 (NaN, ±Infinity, |x| >= FLOAT32_OVERFLOW), or -1. */
 export function firstNonFinite(v: ArrayLike<number>, off: number, n: number): number {
   for (let i = 0; i < n; i++) {
-    const x = v[off + i]!;
-    if (!(x - x === 0)) return i;
+    if (!(Math.abs(v[off + i]!) < FLOAT32_OVERFLOW)) return i;
   }
   return -1;
+}
+
+/** x if it is a finite float32, else 0 (the 'zero' policy). */
+export function finiteOrZero(x: number): number {
+  return Math.abs(x) < FLOAT32_OVERFLOW ? x : 0;
 }

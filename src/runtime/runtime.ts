@@ -522,13 +522,13 @@ export class Model {
       for (let i = 0; i < n; i++) {
         if (sessions[i]!.nonFinite !== 'error') continue;
         const b = firstNonFinite(frames, i * this.inputSize, this.inputSize);
-        if (b >= 0) throw nonFinite(this, i, b, `session ${i}`);
+        if (b >= 0) throw nonFinite(this, i, b, `session ${i}`, frames[i * this.inputSize + b]);
       }
       policy = 'zero';
     }
     if (this.batchOut.length < n * this.outputSize) this.batchOut = new Float32Array(n * this.outputSize);
     const bad = this.engine.stepMany(states, frames, this.batchOut, policy);
-    if (bad >= 0) throw nonFinite(this, Math.floor(bad / this.inputSize), bad % this.inputSize, `session ${Math.floor(bad / this.inputSize)}`);
+    if (bad >= 0) throw nonFinite(this, Math.floor(bad / this.inputSize), bad % this.inputSize, `session ${Math.floor(bad / this.inputSize)}`, frames[bad]);
     for (const s of sessions) s.countStep(1);
     return this.batchOut.subarray(0, n * this.outputSize);
   }
@@ -558,8 +558,10 @@ function notStreamable(m: Model): EdgeRnnError {
   return new EdgeRnnError('NOT_STREAMABLE', `model '${m.name}' has bidirectional or reverse layers: it needs the whole sequence, use run()`);
 }
 
-function nonFinite(m: Model, step: number, feature: number, where: string): EdgeRnnError {
-  return new EdgeRnnError('NON_FINITE_INPUT', `model '${m.name}': ${where} feature ${feature} is NaN or infinite; nothing was changed (load with nonFinite: 'zero' to replace such values by 0)`, {
+/** value: the offending input, when the caller has it (a finite one is beyond float32's range). */
+function nonFinite(m: Model, step: number, feature: number, where: string, value?: number): EdgeRnnError {
+  const what = value !== undefined && Number.isFinite(value) ? `is ${value}, beyond float32's range` : 'is NaN or infinite';
+  return new EdgeRnnError('NON_FINITE_INPUT', `model '${m.name}': ${where} feature ${feature} ${what}; nothing was changed (load with nonFinite: 'zero' to replace such values by 0)`, {
     step,
     feature,
   });
@@ -621,7 +623,7 @@ export class Session {
     }
     if (!m.streamable) throw notStreamable(m);
     const bad = m.engine.step(st, frame, 0, this.out, this.nonFinite);
-    if (bad >= 0) throw nonFinite(m, this.stepCount, bad, `step ${this.stepCount}`);
+    if (bad >= 0) throw nonFinite(m, this.stepCount, bad, `step ${this.stepCount}`, frame[bad]);
     this.stepCount++;
     return this.out;
   }
@@ -642,7 +644,7 @@ export class Session {
     const first = frames.length > 0 ? (frames as ArrayLike<unknown>)[0] : undefined;
     if (first !== undefined && typeof first === 'object') {
       const rows = frames as ArrayLike<ArrayLike<number>>;
-      const f = new Float32Array(rows.length * I);
+      const f = new Float64Array(rows.length * I); // float64: a value beyond float32 is reported as given
       for (let t = 0; t < rows.length; t++) {
         const r = rows[t]!;
         if (r === null || typeof r !== 'object' || r.length !== I) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': frame ${t} ${r !== null && typeof r === 'object' ? `has ${r.length} values, expected ${I}` : `is ${r === null ? 'null' : typeof r}, expected ${I} values`}`, { step: t, expected: I, got: r?.length });
@@ -658,7 +660,7 @@ export class Session {
     const T = flat.length / I;
     const out = new Float32Array(T * m.outputSize);
     const bad = m.engine.run(st, flat, T, out, this.nonFinite);
-    if (bad >= 0) throw nonFinite(m, Math.floor(bad / I), bad % I, `step ${Math.floor(bad / I)} of the sequence`);
+    if (bad >= 0) throw nonFinite(m, Math.floor(bad / I), bad % I, `step ${Math.floor(bad / I)} of the sequence`, flat[bad]);
     this.stepCount = m.streamable ? this.stepCount + T : T;
     return out;
   }

@@ -90,6 +90,41 @@ describe.each([...BACKENDS, 'float'] as const)('sessions on %s', (backend) => {
     }
   });
 
+  it('numbers beyond float32 (1e39, given as plain numbers) are refused like infinities, naming the value, in step, run and stepMany', () => {
+    // Inputs are float32: 1e39 becomes Infinity when staged. run() used to return the outputs of
+    // a sequence that never ran (the kernels refused it after the check on the plain numbers).
+    const s = model.session();
+    s.run(frames(3));
+    const before = s.exportState();
+    const want = model.session();
+    want.importState(before);
+    for (const bad of [1e39, -1e39, 3.4028235677973366e38]) {
+      const f = Array.from(frames(1, 8));
+      f[Math.min(2, I - 1)] = bad;
+      expect(() => s.step(f)).toThrow(/step \d+ feature \d+ is .*beyond float32's range/);
+      const seq = Array.from(frames(5, 9));
+      seq[3 * I] = bad;
+      expect(() => s.run(seq)).toThrow(/step 3 of the sequence feature \d+ is .*beyond float32's range/);
+      const nested = Array.from({ length: 5 }, (_, t) => seq.slice(t * I, (t + 1) * I));
+      expect(() => s.run(nested)).toThrow(/step 3 of the sequence feature \d+ is .*beyond float32's range/);
+      const two = [...Array.from(frames(1, 2)), ...f];
+      expect(() => model.stepMany([model.session(), s], two)).toThrow(/session 1 feature \d+ is .*beyond float32's range/);
+    }
+    // The largest float32 itself is a number like any other.
+    const big = Array.from(frames(1, 8));
+    big[0] = 3.4028234663852886e38;
+    expect(code(() => model.session().step(big))).toBe('ok');
+    expect(Array.from(s.exportState())).toEqual(Array.from(before));
+    expect(Array.from(s.run(frames(4, 12)))).toEqual(Array.from(want.run(frames(4, 12))));
+    // With 'zero' they count as 0, as infinities do.
+    const z = model.session({ nonFinite: 'zero' });
+    const y = Array.from(frames(3, 13));
+    y[I] = 1e39;
+    const zeroed = y.slice();
+    zeroed[I] = 0;
+    expect(Array.from(z.run(y))).toEqual(Array.from(model.session().run(zeroed)));
+  });
+
   it("with nonFinite: 'zero', NaN and ±Infinity count as 0", () => {
     const a = model.session({ nonFinite: 'zero' });
     const b = model.session();

@@ -5,7 +5,7 @@
  */
 import { EdgeRnnError } from '../../errors.js';
 import { isRecurrent, numDirections, type DenseLayer, type Layer, type ModelSpec } from '../../model/spec.js';
-import { type Engine, type EngineState, type NonFinitePolicy, firstNonFinite } from '../engine.js';
+import { type Engine, type EngineState, type NonFinitePolicy, finiteOrZero, firstNonFinite } from '../engine.js';
 import { logSoftmaxInPlace, softmaxInPlace } from './activations.js';
 import { denseFloat, floatDirections, floatScratch, gruStepFloat, lstmStepFloat, rnnStepFloat, type FloatDirection } from './cells.js';
 
@@ -135,10 +135,7 @@ export class FloatEngine implements Engine {
     if (bad < 0) return { bad: -1, data: frames };
     if (policy === 'error') return { bad, data: frames };
     const copy = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const x = frames[i]!;
-      copy[i] = x - x === 0 ? x : 0;
-    }
+    for (let i = 0; i < n; i++) copy[i] = finiteOrZero(frames[i]!);
     return { bad: -1, data: copy };
   }
 
@@ -147,10 +144,7 @@ export class FloatEngine implements Engine {
     if (bad >= 0) {
       if (policy === 'error') return bad;
       const clean = new Float64Array(this.inputSize);
-      for (let i = 0; i < this.inputSize; i++) {
-        const x = frame[frameOff + i]!;
-        clean[i] = x - x === 0 ? x : 0;
-      }
+      for (let i = 0; i < this.inputSize; i++) clean[i] = finiteOrZero(frame[frameOff + i]!);
       this.stepOne((s as FloatState).f64, clean, 0, out, 0);
       return -1;
     }

@@ -176,7 +176,10 @@ export class IntEngine implements Engine {
       const x = this.k.seqIn(n); // sizes every sequence buffer
       this.stage(frames, t0 * I, x, 0, n * I);
       if (policy === 'zero') IntEngine.zeroNonFinite(x, 0, n * I);
-      this.k.runChunk(s, n);
+      // The frames were checked (or zeroed) above, so the kernels' own check finds nothing; if it
+      // ever did, say so rather than return the outputs of a chunk that did not run.
+      const failed = this.k.runChunk(s, n);
+      if (failed !== 0) throw new Error(`internal: frame ${t0 + failed - 1} passed the input check but not the kernels'`);
       const acc = this.k.seqOut(n);
       for (let t = 0; t < n; t++) this.finish(acc, t * outW, out, (t0 + t) * this.outputSize);
     }

@@ -78,6 +78,7 @@ ${DATA_HELP}`,
     const minWeights = numberFlag(values['min-weights'], 'min-weights', { min: 1, integer: true });
     const scope = choiceFlag(values.scope, 'scope', ['layer', 'global'] as const) ?? 'layer';
     const calibMethod = choiceFlag(values['calib-method'], 'calib-method', CALIBRATION_METHODS) ?? 'mse';
+    const created = createdAt(values); // checked before the fine-tuning, not after it
     const { spec } = readModel(positionals[0]!, ctx);
     if (spec.precision !== 'float32') throw usageError(`${positionals[0]} is ${spec.precision}: prune the float32 model, then quantize`);
     const task: TrainTask = spec.task === 'forecast' || spec.task === 'autoencoder' ? spec.task : 'classify';
@@ -125,7 +126,7 @@ ${DATA_HELP}`,
       ...final.training,
       pruning: { dataset: data.source, datasetSha256: data.sha256, epochs: r.fit.epochsRun, bestEpoch: r.fit.bestEpoch, metrics, data: evalData.source },
       ...(codeCommit() ? { codeCommit: codeCommit()! } : {}),
-      createdAt: createdAt(values),
+      createdAt: created,
     };
     const bytes = encodeModel(final);
     writeFile(out, ctx, bytes);

@@ -55,6 +55,7 @@ ${DATA_HELP}`,
     const clip = choiceFlag(values['weight-clip'], 'weight-clip', ['on', 'off'] as const);
     const qatEpochs = numberFlag(values['qat-epochs'], 'qat-epochs', { min: 0, integer: true }) ?? 0;
     const lr = numberFlag(values.lr, 'lr', { min: 1e-9, max: 1 });
+    const created = createdAt(values); // checked before calibration and fine-tuning, not after them
     const { spec } = readModel(positionals[0]!, ctx);
     if (spec.precision !== 'float32') throw usageError(`${positionals[0]} is already ${spec.precision}: quantize a float32 model`);
     const task: TrainTask = spec.task === 'forecast' || spec.task === 'autoencoder' ? spec.task : 'classify';
@@ -89,7 +90,7 @@ ${DATA_HELP}`,
       calibrationSha256: calib.sha256,
       ...(qat ? { qat } : {}),
       ...(codeCommit() ? { codeCommit: codeCommit()! } : {}),
-      createdAt: createdAt(values),
+      createdAt: created,
     };
     const bytes = encodeModel(q);
     writeFile(out, ctx, bytes);

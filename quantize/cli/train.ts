@@ -151,6 +151,7 @@ ${DATA_HELP}`,
       }
     }
     const calibMethod = choiceFlag(values['calib-method'], 'calib-method', CALIBRATION_METHODS) ?? 'mse';
+    const created = createdAt(values); // checked before the training, not after it
 
     const data = await loadData(dataPath, values, ctx, task as TrainTask);
     const val = typeof values.val === 'string' ? await loadData(values.val, values, ctx, task as TrainTask, { ...(task === 'classify' ? { labels: data.labels } : {}), features: data.features, ...(typeof values['val-labels'] === 'string' ? { labelsFlag: values['val-labels'] } : {}) }) : undefined;
@@ -208,7 +209,7 @@ ${DATA_HELP}`,
       ...(values.int8 ? { calibration: { method: calibMethod, dataset: data.source } } : {}),
       metrics,
       ...(commit ? { codeCommit: commit } : {}),
-      createdAt: createdAt(values),
+      createdAt: created,
     };
     if (data.source.endsWith('.csv')) final.extra = { ...final.extra, data: csvOptions(values) };
     const bytes = encodeModel(final);

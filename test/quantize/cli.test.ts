@@ -67,6 +67,20 @@ describe('edgernn train / eval', () => {
     expect(sineOnClassifier.code).toBe(1);
     expect(sineOnClassifier.err).toMatch(/sine\.jsonl:1/);
   });
+
+  it('a bad --created-at is a usage error before any data is read or any training runs', async () => {
+    // It used to be checked when the manifest was written, after the training (for `har train`,
+    // an hour of it).
+    for (const argv of [
+      ['train', '--data', 'missing.jsonl', '--arch', 'gru', '-o', 'x.ern', '--created-at', 'yesterday'],
+      ['quantize', 'missing.ern', '--calib', 'missing.jsonl', '-o', 'x.ern', '--created-at', 'yesterday'],
+      ['prune', 'missing.ern', '--data', 'missing.jsonl', '--sparsity', '0.5', '-o', 'x.ern', '--created-at', 'yesterday'],
+    ]) {
+      const r = await cli(...argv);
+      expect(r.code, argv[0]).toBe(2);
+      expect(r.err, argv[0]).toMatch(/--created-at needs an ISO date, got 'yesterday'/);
+    }
+  });
 });
 
 describe('--report', () => {

@@ -69,11 +69,12 @@ interface Loaded {
 }
 
 function load(values: Record<string, unknown>, ctx: CliContext): Loaded {
-  const data = typeof values.data === 'string' ? path.resolve(ctx.cwd, values.data) : undefined;
-  const ds = loadHmp(data, { activities: HAR_CLASSES });
+  // Arguments first: a usage error is exit 2 whether or not the dataset is there.
   const folds = numberFlag(values.folds, 'folds', { integer: true, min: 2, max: 16 }) ?? 8;
   const only = typeof values.only === 'string' ? values.only.split(',').map((s) => numberFlag(s.trim(), 'only', { integer: true, min: 0, max: folds - 1 })!) : undefined;
   const cacheDir = typeof values.cache === 'string' ? path.resolve(ctx.cwd, values.cache) : defaultCacheDir();
+  const data = typeof values.data === 'string' ? path.resolve(ctx.cwd, values.data) : undefined;
+  const ds = loadHmp(data, { activities: HAR_CLASSES });
   return { ds, cacheDir, folds, only };
 }
 
@@ -198,6 +199,7 @@ export function recipeFrom(json: unknown): HarRecipe {
 
 async function train(values: Record<string, unknown>, ctx: CliContext): Promise<number> {
   const recipe = recipeFrom(values.recipe);
+  const created = createdAt(values as Record<string, string | boolean | undefined>); // before the hour of training, not after it
   const l = load(values, ctx);
   let metrics: Record<string, unknown> | undefined;
   let run: CvRun | undefined;
@@ -234,7 +236,7 @@ async function train(values: Record<string, unknown>, ctx: CliContext): Promise<
       finalTraining: { recordings: tr.trainRecordings + tr.valRecordings, windows: tr.trainWindows, bestEpoch: tr.bestEpoch, epochsRun: tr.history.length },
       ...(metrics ? { metrics: { leaveSubjectsOut: metrics } } : {}),
       ...(commit ? { codeCommit: commit } : {}),
-      createdAt: createdAt(values as Record<string, string | boolean | undefined>),
+      createdAt: created,
     },
   };
   const bytes = encodeModel(spec, { goldenSteps: recipe.windowSize });

@@ -38,6 +38,12 @@ describe('edgernn har', () => {
     const badSeed = await run('eval', '--seeds', '1,x');
     expect(badSeed.code).toBe(2);
     expect(badSeed.err).toMatch(/--seeds needs an integer/);
+    // Checked before the dataset is looked for (and before an hour of training).
+    const created = await run('train', '--data', '/nonexistent/hmp', '--created-at', 'yesterday');
+    expect(created.code).toBe(2);
+    expect(created.err).toMatch(/--created-at needs an ISO date, got 'yesterday'/);
+    const foldsNoData = await run('eval', '--data', '/nonexistent/hmp', '--folds', '1');
+    expect(foldsNoData.code).toBe(2);
     const optionalType = await run('train', '--recipe', '{"bidirectional":1}');
     expect(optionalType.code).toBe(2);
     expect(optionalType.err).toMatch(/--recipe: field 'bidirectional' must be boolean, got 1/);

@@ -12,7 +12,7 @@ export const ERROR_CODES = {
   ERN_BAD_HEADER: 'header fields are inconsistent (offsets, sizes, alignment)',
   ERN_CHECKSUM: 'sha256 over the content does not match the header',
   ERN_MANIFEST: 'manifest is not valid JSON or does not follow the schema',
-  ERN_TENSOR: 'a tensor is missing, out of bounds, misaligned, or has the wrong type or shape',
+  ERN_TENSOR: 'a tensor is missing, out of bounds, misaligned, has the wrong type or shape, or holds NaN or an infinity',
   ERN_QUANT_PARAMS: 'quantization parameters are invalid or would overflow the integer kernels',
   ERN_GOLDEN_MISMATCH: 'the model does not reproduce its own golden test vector',
   // runtime

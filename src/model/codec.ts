@@ -12,7 +12,7 @@ import { ReferenceKernels } from '../runtime/int/reference-kernels.js';
 import type { Engine } from '../runtime/engine.js';
 import { Rng } from '../util/rng.js';
 import { manifestToSpec, specToManifest, type ParsedManifest } from './manifest.js';
-import { checkSpecArgument, modelOutputSize, type ModelSpec } from './spec.js';
+import { checkFiniteWeights, checkSpecArgument, modelOutputSize, type ModelSpec } from './spec.js';
 import { fileBytes } from '../util/bytes.js';
 
 /** Float32 goldens tolerate last-ulp differences of Math.exp/tanh between JS engines. */
@@ -63,6 +63,7 @@ function hasFloatTail(spec: ModelSpec): boolean {
 /** Serializes a spec to .ern bytes, computing its golden vector with the reference engine. */
 export function encodeModel(spec: ModelSpec, opts: EncodeOptions = {}): Uint8Array {
   checkSpecArgument(spec, 'encodeModel()');
+  checkFiniteWeights(spec, 'encodeModel()');
   const I = spec.input.size;
   const input = opts.goldenInput ?? defaultGoldenInput(spec, opts.goldenSteps ?? 8, opts.seed ?? 0x5eed);
   if (input.length === 0 || input.length % I !== 0) {

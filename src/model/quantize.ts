@@ -10,6 +10,7 @@
 import { EdgeRnnError } from '../errors.js';
 import { denseFloat, floatDirections, floatScratch, gruStepFloat, lstmStepFloat, rnnStepFloat } from '../runtime/float/cells.js';
 import {
+  checkFiniteWeights,
   checkSpecArgument,
   GATES,
   isRecurrent,
@@ -157,6 +158,7 @@ export function inputScaleFromAbsMax(absMax: ArrayLike<number>): Float32Array {
 export function quantizeModel(spec: ModelSpec, ranges: QuantRanges): ModelSpec {
   checkSpecArgument(spec, 'quantizeModel()');
   if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `quantizeModel needs a float32 model, got ${spec.precision}`);
+  checkFiniteWeights(spec, 'quantizeModel()');
   if (ranges.inputAbsMax.length !== spec.input.size) {
     throw new EdgeRnnError('SHAPE_MISMATCH', `inputAbsMax has ${ranges.inputAbsMax.length} entries, the model has ${spec.input.size} inputs`);
   }

@@ -206,3 +206,24 @@ export function checkSpecArgument(spec: unknown, call: string): asserts spec is 
     throw new EdgeRnnError('INVALID_ARGUMENT', `${call} takes a ModelSpec ({name, version, task, labels, input, precision, layers, ...}), got ${got}`, { got });
   }
 }
+
+/**
+ * Throws ERN_TENSOR naming the first float weight of the spec's layers (W, R, B, P, initial
+ * states) that is NaN or infinite: such a model computes NaN or saturates silently, and an int8
+ * copy of it would hide the defect (a NaN weight quantizes to 0).
+ */
+export function checkFiniteWeights(spec: ModelSpec, call: string): void {
+  spec.layers.forEach((layer, li) => {
+    const f = (layer as { float?: Record<string, ArrayLike<number> | undefined> }).float;
+    if (!f) return;
+    for (const [name, data] of Object.entries(f)) {
+      if (!data) continue;
+      for (let i = 0; i < data.length; i++) {
+        const x = data[i]!;
+        if (!(x - x === 0)) {
+          throw new EdgeRnnError('ERN_TENSOR', `${call}: layers[${li}].float.${name}[${i}] is ${x}: weights must be finite numbers`, { tensor: `layers.${li}.${name}`, index: i, value: String(x) });
+        }
+      }
+    }
+  });
+}

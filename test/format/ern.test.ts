@@ -6,6 +6,7 @@ import {
   decodeErn,
   decodeModel,
   encodeModel,
+  quantizeModel,
   resealErn,
   type ErrorCode,
   type ModelSpec,
@@ -92,6 +93,17 @@ describe('.ern round trip', () => {
           else expect(Array.from(gw[k]), `layer ${i} ${k}`).toEqual(Array.from(w[k]));
         }
       });
+    }
+  });
+
+  it('refuses to write or quantize a model with a NaN or infinite float weight, naming it', () => {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const spec = structuredClone(floatSpec);
+      const layer = spec.layers[0] as { float: { R: Float32Array } };
+      layer.float.R[7] = bad;
+      expect(() => encodeModel(spec)).toThrow(new RegExp(`encodeModel\\(\\): layers\\[0\\]\\.float\\.R\\[7\\] is ${String(bad).replace('+', '')}: weights must be finite`));
+      // A NaN weight used to quantize silently to 0.
+      expect(() => quantizeModel(spec, { inputAbsMax: new Float32Array(spec.input.size).fill(1) })).toThrow(/quantizeModel\(\): layers\[0\]\.float\.R\[7\]/);
     }
   });
 
@@ -252,6 +264,31 @@ describe('.ern defects get typed errors naming them', () => {
       },
       'ERN_QUANT_PARAMS',
       /exceeds int32/,
+    ],
+    [
+      // Used to load and then fail its golden check with "output 3 is NaN, expected NaN".
+      'a NaN weight in a float model',
+      () => {
+        const d = decodeErn(floatBytes);
+        const w = d.tensors.get('layers.0.W')!;
+        const b = floatBytes.slice();
+        new DataView(b.buffer).setFloat32(w.data.byteOffset - floatBytes.byteOffset + 4 * 3, NaN, true);
+        return resealErn(b);
+      },
+      'ERN_TENSOR',
+      /tensor 'layers\.0\.W' value 3 is NaN/,
+    ],
+    [
+      'an infinite golden output',
+      () => {
+        const d = decodeErn(intBytes);
+        const g = d.tensors.get('golden.output')!;
+        const b = intBytes.slice();
+        new DataView(b.buffer).setFloat32(g.data.byteOffset - intBytes.byteOffset, Infinity, true);
+        return resealErn(b);
+      },
+      'ERN_TENSOR',
+      /value 0 is Infinity/,
     ],
   ];
 

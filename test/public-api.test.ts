@@ -49,13 +49,23 @@ describe('readers of file bytes', () => {
   });
 });
 
+describe('calibration', () => {
+  it('calibrateAbsMax() without a frame is refused (every range would be 0: the int8 model would ignore its inputs)', () => {
+    const { float } = randomQuantModel(4);
+    for (const none of [[], [new Float32Array(0)], undefined]) {
+      expect(invalid(() => edgernn.calibrateAbsMax(float, none as never))).toMatch(/calibrateAbsMax\(\) needs calibration data: a list of sequences of \d+-feature frames with at least one frame/);
+    }
+    expect(edgernn.calibrateAbsMax(float, [new Float32Array(0), new Float32Array(float.input.size).fill(2)]).inputAbsMax[0]).toBe(2);
+  });
+});
+
 describe('functions that take a ModelSpec', () => {
   it('name what they got instead', () => {
     const { float } = randomQuantModel(4);
     for (const [call, f] of [
       ['encodeModel()', (x: unknown) => edgernn.encodeModel(x as never)],
       ['exportOnnx()', (x: unknown) => edgernn.exportOnnx(x as never)],
-      ['quantizeModel()', (x: unknown) => edgernn.quantizeModel(x as never, edgernn.calibrateAbsMax(float, []))],
+      ['quantizeModel()', (x: unknown) => edgernn.quantizeModel(x as never, edgernn.calibrateAbsMax(float, [new Float32Array(float.input.size).fill(1)]))],
     ] as const) {
       expect(invalid(() => f(undefined))).toBe(`${call} takes a ModelSpec ({name, version, task, labels, input, precision, layers, ...}), got undefined`);
       expect(invalid(() => f({ name: 'x' }))).toMatch(/got an object with name$/);

@@ -191,6 +191,10 @@ export function calibrateAbsMax(spec: ModelSpec, sequences: readonly Float32Arra
   const I = spec.input.size;
   const inputAbsMax = new Float64Array(I);
   const denseAbsMax: Record<number, number> = {};
+  // Without a frame every range would be 0, and the int8 model would ignore its inputs.
+  if (!Array.isArray(sequences) || sequences.every((seq) => !(seq?.length > 0))) {
+    throw new EdgeRnnError('INVALID_ARGUMENT', `calibrateAbsMax() needs calibration data: a list of sequences of ${I}-feature frames with at least one frame, got ${Array.isArray(sequences) ? `${sequences.length} sequence(s) and no frame` : typeof sequences}`);
+  }
   for (const seq of sequences) {
     if (seq.length % I !== 0) throw new EdgeRnnError('SHAPE_MISMATCH', `calibration sequence of ${seq.length} values is not a multiple of ${I} features`);
     for (let i = 0; i < seq.length; i++) {

@@ -89,7 +89,8 @@ export class IntEngine implements Engine {
 
   /** Copies frame values into a float32 staging buffer (no allocation). */
   private stage(frame: ArrayLike<number>, fOff: number, dst: Float32Array, dOff: number, n: number): void {
-    if (frame instanceof Float32Array) dst.set(fOff === 0 && frame.length === n ? frame : frame.subarray(fOff, fOff + n), dOff);
+    // Typed arrays are copied (and converted) natively; plain arrays element by element.
+    if (frame instanceof Float32Array || frame instanceof Float64Array) dst.set(fOff === 0 && frame.length === n ? frame : frame.subarray(fOff, fOff + n), dOff);
     else for (let i = 0; i < n; i++) dst[dOff + i] = frame[fOff + i]!;
   }
 

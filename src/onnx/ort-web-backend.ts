@@ -290,7 +290,9 @@ export class OrtWebSession {
       const x = out[i]!;
       if (x - x !== 0) {
         if ((m.opts.nonFinite ?? 'error') === 'error') {
-          throw new EdgeRnnError('NON_FINITE_INPUT', `${m.source}: step ${this.stepCount + Math.floor(i / m.inputSize)} feature ${i % m.inputSize} is NaN or infinite; nothing was changed`);
+          const given = frames[i]!;
+          const what = Number.isFinite(given) ? `is ${given}, beyond float32's range` : 'is NaN or infinite';
+          throw new EdgeRnnError('NON_FINITE_INPUT', `${m.source}: step ${this.stepCount + Math.floor(i / m.inputSize)} feature ${i % m.inputSize} ${what}; nothing was changed`);
         }
         out[i] = 0;
       }

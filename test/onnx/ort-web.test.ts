@@ -61,6 +61,9 @@ describe('OrtWebModel', () => {
     await rejects(s.step(new Float32Array(spec.input.size + 1)), 'SHAPE_MISMATCH');
     const nan = new Float32Array(spec.input.size).fill(NaN);
     await rejects(s.step(nan), 'NON_FINITE_INPUT');
+    const huge = Array.from(nan, () => 0);
+    huge[0] = 1e39;
+    await expect(s.step(huge)).rejects.toThrow(/feature 0 is 1e\+39, beyond float32's range/);
     await m.dispose();
     expect(() => m.session()).toThrow(/disposed/);
   });

@@ -230,6 +230,10 @@ describe.each([...BACKENDS, 'float'] as const)('sessions on %s', (backend) => {
     // The other way round: an 'error' session after 'zero' ones is not silently zeroed.
     const late = [model.session({ nonFinite: 'zero' }), model.session(), model.session()];
     expect(() => model.stepMany(late, bad)).toThrow(/session 2 feature 0/);
+    // A number beyond float32 in an 'error' session among 'zero' ones: refused too (it was zeroed).
+    const huge = Array.from(frames(2, 14));
+    huge[I + 1] = 1e39;
+    expect(() => model.stepMany([model.session({ nonFinite: 'zero' }), model.session()], huge)).toThrow(/session 1 feature 1 is 1e\+39, beyond float32's range/);
   });
 
   it('disposed sessions and models throw SESSION_DISPOSED; freed state slots are reused', async () => {

@@ -262,3 +262,28 @@ describe('the requantization clamp (skipped by the SIMD kernels only where it pr
     }
   });
 });
+
+describe('the int32 accumulator bound', () => {
+  it('counts int8 weights of -128 (a file may hold them): 515 inputs at -128 can wrap int32 and are refused', () => {
+    // 128 · 515 · 32768 = 2,160,066,560 > 2^31 - 1, while 127 · 515 · 32768 fits: the quick
+    // bound used to assume |w| <= 127 and skip summing the rows.
+    const I = 515;
+    const H = 4;
+    const rng = new Rng(3);
+    const spec: ModelSpec = {
+      name: 'wide',
+      version: '1.0.0',
+      task: 'custom',
+      labels: [],
+      input: { size: I, frontend: { kind: 'none' } },
+      precision: 'float32',
+      training: {},
+      layers: [{ kind: 'rnn', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('rnn', 1), float: { W: rng.float32(H * I, -0.01, 0.01), R: rng.float32(H * H, -0.5, 0.5) } }],
+    };
+    const int8 = quantizeModel(spec, calibrateAbsMax(spec, [rng.float32(2 * I, -1, 1)]));
+    expect(() => prepareIntModel(int8)).not.toThrow();
+    const layer = int8.layers[0] as { quant: { Wq: Int8Array } };
+    layer.quant.Wq.fill(-128, 0, I); // row 0
+    expect(() => prepareIntModel(int8)).toThrow(/row 0: worst-case accumulator 2160066560 exceeds int32/);
+  });
+});

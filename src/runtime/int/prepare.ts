@@ -117,11 +117,12 @@ function identityMap(n: number): Int32Array {
 
 /** Worst-case |acc + bias| for every row must stay below 2^31 (inputs are int16). */
 function checkRowBounds(name: string, Wq: Int8Array, rows: number, cols: number, bias: Int32Array | null, biasOff: number): void {
-  // Fast path: with every weight at the int8 limit the bound holds for all rows (cols <= 258
-  // with moderate biases); only otherwise sum each row (a cold loop over every weight costs ms).
+  // Fast path: with every weight at the int8 limit (|-128|: a file may hold it, though the
+  // quantizer writes ±127) the bound holds for all rows (cols < 512 with moderate biases); only
+  // otherwise sum each row (a cold loop over every weight costs ms).
   let maxBias = 0;
   for (let j = 0; j < rows; j++) maxBias = Math.max(maxBias, bias ? Math.abs(bias[biasOff + j]!) : 0);
-  if (127 * cols * 32768 + maxBias <= INT32_MAX) return;
+  if (128 * cols * 32768 + maxBias <= INT32_MAX) return;
   for (let j = 0; j < rows; j++) {
     let s = 0;
     for (let k = 0; k < cols; k++) s += Math.abs(Wq[j * cols + k]!);

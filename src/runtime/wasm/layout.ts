@@ -124,13 +124,13 @@ function writeMatrix(arena: WasmArena, desc: number, mi: MatrixInput, opts: Layo
   const hi = Number(off >> 32n) | 0;
   consts.set([lo, hi, lo, hi], 8);
   consts.fill(Number((2n ** 62n >> BigInt(shift)) & 0xffffffffn) | 0, 12, 16);
-  // The clamp cannot bind when even a row of int8 weights at ±127 against int16 inputs at
+  // The clamp cannot bind when even a row of int8 weights at -128 against int16 inputs at
   // ±32768, plus the largest bias, stays inside it (for trained models by orders of magnitude:
   // the clamp bounds pre-activations to ±2^18 in real units). One bound for the matrix, no pass
   // over the weights; when it does not hold, the kernels clamp as the reference does.
   let maxBias = 0;
   for (let j = 0; j < rows; j++) maxBias = Math.max(maxBias, Math.abs(mi.bias[j]!));
-  const clampFree = mi.mult !== null && 127 * cols * 32768 + maxBias <= clamp;
+  const clampFree = mi.mult !== null && 128 * cols * 32768 + maxBias <= clamp;
   if (mi.mult) stats.requantized++;
   if (clampFree) stats.clampFree++;
   writeWords(arena, desc, {

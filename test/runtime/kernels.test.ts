@@ -193,6 +193,11 @@ describe('long sequences cross run() chunk boundaries identically', () => {
   });
 });
 
+/** A float32 model of these layers on `inputSize` plain features. */
+function floatModel(name: string, inputSize: number, layers: ModelSpec['layers']): ModelSpec {
+  return { name, version: '1.0.0', task: 'custom', labels: [], input: { size: inputSize, frontend: { kind: 'none' } }, precision: 'float32', training: {}, layers };
+}
+
 describe('the requantization clamp (skipped by the SIMD kernels only where it provably never binds)', () => {
   const layoutOf = async (spec: ModelSpec) => {
     const P = prepareIntModel(spec);
@@ -216,20 +221,11 @@ describe('the requantization clamp (skipped by the SIMD kernels only where it pr
     const rng = new Rng(11);
     const I = 8;
     const H = 8;
-    const spec: ModelSpec = {
-      name: 'clamp',
-      version: '1.0.0',
-      task: 'custom',
-      labels: [],
-      input: { size: I, frontend: { kind: 'none' } },
-      precision: 'float32',
-      training: {},
-      layers: [
-        { kind: 'gru', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('gru', 1), linearBeforeReset: true, float: { W: rng.float32(3 * H * I, -200, 200), R: rng.float32(3 * H * H, -0.5, 0.5), B: rng.float32(6 * H, -0.1, 0.1) } },
-        { kind: 'lstm', inputSize: H, hiddenSize: H, direction: 'forward', activations: defaultActivations('lstm', 1), float: { W: rng.float32(4 * H * H, -0.5, 0.5), R: rng.float32(4 * H * H, -0.5, 0.5) } },
-        { kind: 'dense', inputSize: H, outputSize: 3, activation: 'none', float: { W: rng.float32(3 * H, -1, 1), B: rng.float32(3, -0.1, 0.1) } },
-      ],
-    };
+    const spec = floatModel('clamp', I, [
+      { kind: 'gru', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('gru', 1), linearBeforeReset: true, float: { W: rng.float32(3 * H * I, -200, 200), R: rng.float32(3 * H * H, -0.5, 0.5), B: rng.float32(6 * H, -0.1, 0.1) } },
+      { kind: 'lstm', inputSize: H, hiddenSize: H, direction: 'forward', activations: defaultActivations('lstm', 1), float: { W: rng.float32(4 * H * H, -0.5, 0.5), R: rng.float32(4 * H * H, -0.5, 0.5) } },
+      { kind: 'dense', inputSize: H, outputSize: 3, activation: 'none', float: { W: rng.float32(3 * H, -1, 1), B: rng.float32(3, -0.1, 0.1) } },
+    ]);
     const T = 40;
     const frames = new Float32Array(T * I);
     for (let i = 0; i < frames.length; i++) frames[i] = (rng.next() < 0.5 ? -1 : 1) * (rng.next() < 0.3 ? 1000 : rng.uniform(0, 1000));
@@ -270,16 +266,7 @@ describe('the int32 accumulator bound', () => {
     const I = 515;
     const H = 4;
     const rng = new Rng(3);
-    const spec: ModelSpec = {
-      name: 'wide',
-      version: '1.0.0',
-      task: 'custom',
-      labels: [],
-      input: { size: I, frontend: { kind: 'none' } },
-      precision: 'float32',
-      training: {},
-      layers: [{ kind: 'rnn', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('rnn', 1), float: { W: rng.float32(H * I, -0.01, 0.01), R: rng.float32(H * H, -0.5, 0.5) } }],
-    };
+    const spec = floatModel('wide', I, [{ kind: 'rnn', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('rnn', 1), float: { W: rng.float32(H * I, -0.01, 0.01), R: rng.float32(H * H, -0.5, 0.5) } }]);
     const int8 = quantizeModel(spec, calibrateAbsMax(spec, [rng.float32(2 * I, -1, 1)]));
     expect(() => prepareIntModel(int8)).not.toThrow();
     const layer = int8.layers[0] as { quant: { Wq: Int8Array } };

@@ -27,7 +27,7 @@ export async function compileKernels(simd, sourceDir = path.dirname(entry), extr
     path.join(sourceDir, 'index.ts'),
     '--runtime', 'stub',
     '-O3', '--shrinkLevel', '1', '--converge', '--noAssert',
-    '--initialMemory', '1',
+    '--initialMemory', simd ? '3' : '1', // SIMD: the activation tables (fixed.ts)
     '--outFile', 'kernels.wasm',
     ...(simd ? ['--enable', 'simd'] : ['--disable', 'simd']),
     ...extraArgs,

@@ -8,6 +8,8 @@ const PAGE = 65536;
 
 export class WasmArena {
   readonly memory: WebAssembly.Memory;
+  /** First byte the arena hands out: the kernels' static data (tables, constants) lies below. */
+  readonly base: number;
   private top: number;
   private buffer: ArrayBuffer;
   private u8v: Uint8Array;
@@ -17,14 +19,15 @@ export class WasmArena {
 
   constructor(memory: WebAssembly.Memory, base: number) {
     this.memory = memory;
-    this.top = Math.ceil(base / ALIGN) * ALIGN;
+    this.base = Math.ceil(base / ALIGN) * ALIGN;
+    this.top = this.base;
     this.buffer = memory.buffer;
     this.u8v = new Uint8Array(this.buffer);
     this.i16v = new Int16Array(this.buffer);
     this.i32v = new Int32Array(this.buffer);
   }
 
-  /** Bytes in use (high-water mark). */
+  /** Bytes in use, static data included (high-water mark). */
   get used(): number {
     return this.top;
   }

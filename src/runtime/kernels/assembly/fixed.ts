@@ -123,14 +123,62 @@ for (let i = 0; i < 8; i++) {
   return v128.bitselect(mirrored, p, neg);
 }
 
+// Full tables of both functions for |x| = 0 .. 32767 (int16 each, 64 KiB per function), filled
+// once at instantiation by the polynomial above, so a lookup gives exactly what the polynomial
+// gives. Only the SIMD build has them: eight lane loads beat the eight swizzles and four Horner
+// steps of activate8.
+const LUT_N: i32 = 32768;
+const SIG_LUT = memory.data(ASC_FEATURE_SIMD ? LUT_N * 2 : 16, 16);
+const TANH_LUT = memory.data(ASC_FEATURE_SIMD ? LUT_N * 2 : 16, 16);
+
+function fillLut(tab: usize, bytes: usize, odd: bool): void {
+  let v = i16x8(0, 1, 2, 3, 4, 5, 6, 7);
+  const eight = i16x8.splat(8);
+  for (let i = 0; i < LUT_N; i += 8) {
+    v128.store(tab + (<usize>i << 1), activate8(bytes, v, odd));
+    v = i16x8.add(v, eight);
+  }
+}
+if (ASC_FEATURE_SIMD) {
+  fillLut(SIG_LUT, SIG_BYTES, false);
+  fillLut(TANH_LUT, TANH_BYTES, true);
+}
+
+@inline function lookup8(x: v128, odd: bool): v128 {
+  const neg = i16x8.shr_s(x, 15);
+  const idx = i16x8.shl(i16x8.min_u(i16x8.abs(x), v128.load(ACT_CONSTS, 48)), 1);
+  let p = i16x8.splat(0);
+  if (odd) {
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 0), p, 0, TANH_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 1), p, 1, TANH_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 2), p, 2, TANH_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 3), p, 3, TANH_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 4), p, 4, TANH_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 5), p, 5, TANH_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 6), p, 6, TANH_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 7), p, 7, TANH_LUT);
+  } else {
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 0), p, 0, SIG_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 1), p, 1, SIG_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 2), p, 2, SIG_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 3), p, 3, SIG_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 4), p, 4, SIG_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 5), p, 5, SIG_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 6), p, 6, SIG_LUT);
+    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 7), p, 7, SIG_LUT);
+  }
+  const mirrored = odd ? i16x8.neg(p) : i16x8.sub(v128.load(ACT_CONSTS, 64), p);
+  return v128.bitselect(mirrored, p, neg);
+}
+
 /** Eight fixed-point sigmoids: i16x8 Q3.12 -> i16x8 Q0.15. */
 @inline export function sigmoid8(x: v128): v128 {
-  return activate8(SIG_BYTES, x, false);
+  return lookup8(x, false);
 }
 
 /** Eight fixed-point tanh: i16x8 Q3.12 -> i16x8 Q0.15. */
 @inline export function tanh8(x: v128): v128 {
-  return activate8(TANH_BYTES, x, true);
+  return lookup8(x, true);
 }
 
 /**

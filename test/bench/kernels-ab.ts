@@ -6,7 +6,9 @@
  *
  *   npx tsx test/bench/kernels-ab.ts [--rev HEAD~1] [--shapes kws-gru,kws-lstm] [--rounds N]
  *
- * Prints per shape the kernel step (model_step) of each build in ns and the ratio B / A.
+ * Prints per shape the kernel step (model_step) of each build in ns and the ratio B / A; with
+ * `--mode sequence`, the whole sequence from the initial state (IntEngine.run: the kernels'
+ * layer_run, input projection of every step first) in µs.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,6 +32,8 @@ const flag = (name: string): string | undefined => {
 const REV = flag('rev') ?? 'HEAD';
 const ROUNDS = Number(flag('rounds') ?? 40);
 const SHAPES = (flag('shapes') ?? 'kws-gru,kws-lstm,har-gru').split(',');
+const MODE = flag('mode') ?? 'step';
+if (MODE !== 'step' && MODE !== 'sequence') throw new Error(`--mode is step or sequence, got '${MODE}'`);
 const SRC = 'src/runtime/kernels/assembly';
 
 async function buildRevision(rev: string): Promise<Uint8Array<ArrayBuffer>> {
@@ -56,9 +60,31 @@ for (const name of SHAPES) {
   const builds = await Promise.all(
     [A, B].map(async (bin) => {
       const k = new WasmKernels(await instantiateKernels(await WebAssembly.compile(bin)), 'simd', P);
-      return { k, state: new IntEngine(P, k).allocState() };
+      const engine = new IntEngine(P, k);
+      return { k, engine, state: engine.allocState() };
     }),
   );
+  if (MODE === 'sequence') {
+    const outs = builds.map(({ engine, state }) => {
+      const out = new Float32Array(shape.steps * engine.outputSize);
+      engine.run(state, frames, shape.steps, out, 'error');
+      return { out, state: [...state.bytes()] };
+    });
+    const [x, y] = outs as [(typeof outs)[0], (typeof outs)[0]];
+    if (x.out.some((v, i) => !Object.is(v, y.out[i])) || x.state.some((v, i) => v !== y.state[i])) throw new Error(`${name}: the builds differ over the sequence`);
+    const [a, b] = interleavedMedians(
+      builds.map(({ engine, state }) => {
+        const out = new Float32Array(shape.steps * engine.outputSize);
+        return () => {
+          engine.resetState(state);
+          engine.run(state, frames, shape.steps, out, 'error');
+        };
+      }),
+      ROUNDS,
+    ) as [number, number];
+    console.log(`${name} sequence: A ${(a / 1000).toFixed(1)} µs, B ${(b / 1000).toFixed(1)} µs, B/A ${(b / a).toFixed(3)} (bit-exact over ${shape.steps} steps)`);
+    continue;
+  }
   // Bit-exactness first: the same frames through both builds, outputs and state compared.
   for (let t = 0; t < shape.steps; t++) {
     const outs = builds.map(({ k, state }) => {

@@ -16,7 +16,7 @@ import {
   tanh8,
   tanhQ15,
 } from './fixed';
-import { matvecBias, project } from './matvec';
+import { MAT_INDEX, matvecBias, project, projectPair } from './matvec';
 
 // Recurrent layer descriptor, byte offsets (must match src/runtime/wasm/layout.ts).
 export const L_KIND = 0;
@@ -58,6 +58,17 @@ const N_MAT = 32;
 /** px[j] = P(W x + bx) for the G*Hp gate rows of direction block `dir`. */
 export function inputProjection(desc: usize, dir: usize, x: usize, px: usize): void {
   project(dir + D_WMAT, 0, ld(desc, L_G) * ld(desc, L_HP), x, px);
+}
+
+/** inputProjection() of two inputs x0, x1 into px0, px1 (both time steps at once when W is dense). */
+export function inputProjection2(desc: usize, dir: usize, x0: usize, x1: usize, px0: usize, px1: usize): void {
+  const rows = ld(desc, L_G) * ld(desc, L_HP);
+  if (ASC_FEATURE_SIMD && ld(dir + D_WMAT, MAT_INDEX) == 0) {
+    projectPair(dir + D_WMAT, rows, x0, x1, px0, px1);
+  } else {
+    project(dir + D_WMAT, 0, rows, x0, px0);
+    project(dir + D_WMAT, 0, rows, x1, px1);
+  }
 }
 
 /** ph[row0..row0+rows) = P(R v + bh) over those rows. */

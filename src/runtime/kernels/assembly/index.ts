@@ -2,7 +2,7 @@
 // (ASC_FEATURE_SIMD, v128) and without. The TypeScript side lays out the model in memory
 // (src/runtime/wasm/layout.ts) and calls these entry points; nothing here allocates.
 import { quantizeFrame } from './quantize';
-import { DIR_BYTES, L_DIR0, L_G, L_HP, L_KIND, N_FINAL, N_OP, denseStep, gruStep, inputProjection, lstmStep, rnnStep } from './cells';
+import { DIR_BYTES, L_DIR0, L_G, L_HP, L_KIND, N_FINAL, N_OP, denseStep, gruStep, inputProjection, inputProjection2, lstmStep, rnnStep } from './cells';
 
 export { activate_array } from './fixed';
 export { bench_matvec } from './matvec';
@@ -186,7 +186,13 @@ export function layer_run(
   const dir = desc + L_DIR0 + <usize>(d * DIR_BYTES);
   const Hp = ld(desc, L_HP);
   const rows = ld(desc, L_G) * Hp;
-  for (let t = 0; t < T; t++) inputProjection(desc, dir, x + (<usize>(t * xStride) << 1), pxSeq + (<usize>(t * rows) << 2));
+  let t0 = 0;
+  for (; t0 + 1 < T; t0 += 2) {
+    const xa = x + (<usize>(t0 * xStride) << 1);
+    const pa = pxSeq + (<usize>(t0 * rows) << 2);
+    inputProjection2(desc, dir, xa, xa + (<usize>xStride << 1), pa, pa + (<usize>rows << 2));
+  }
+  if (t0 < T) inputProjection(desc, dir, x + (<usize>(t0 * xStride) << 1), pxSeq + (<usize>(t0 * rows) << 2));
   for (let s = 0; s < T; s++) {
     const t = reverse != 0 ? T - 1 - s : s;
     cellStep(model, desc, dir, pxSeq + (<usize>(t * rows) << 2), h, c);

@@ -209,6 +209,57 @@ export function project(mat: usize, row0: i32, rows: i32, x: usize, out: usize):
 }
 
 /**
+ * project() of all rows for two input vectors at once (whole-sequence mode: two time steps of the
+ * input projection), dense matrices and the SIMD build only: each weight tile is loaded and
+ * widened once for both vectors. The sums, and so the results, are those of two project() calls.
+ */
+export function projectPair(mat: usize, rows: i32, x0: usize, x1: usize, out0: usize, out1: usize): void {
+  if (!ASC_FEATURE_SIMD) return;
+  const bias = ldp(mat, MAT_BIAS);
+  const m = ldp(mat, MAT_M);
+  const shift = ld(mat, MAT_SHIFT);
+  const consts = ldp(mat, MAT_CONSTS);
+  const free = (ld(mat, MAT_FLAGS) & FLAG_CLAMP_FREE) != 0;
+  const kb = ld(mat, MAT_KB);
+  let t = ldp(mat, MAT_TILES);
+  const n = rows >> 2;
+  for (let g = 0; g < n; g++) {
+    let a0 = i32x4.splat(0);
+    let a1 = i32x4.splat(0);
+    let a2 = i32x4.splat(0);
+    let a3 = i32x4.splat(0);
+    let b0 = i32x4.splat(0);
+    let b1 = i32x4.splat(0);
+    let b2 = i32x4.splat(0);
+    let b3 = i32x4.splat(0);
+    const end = t + (<usize>kb << 5);
+    let p0 = x0;
+    let p1 = x1;
+    for (; t < end; t += 32) {
+      const u = v128.load(p0);
+      const v = v128.load(p1);
+      let w = v128.load8x8_s(t);
+      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(w, u));
+      b0 = i32x4.add(b0, i32x4.dot_i16x8_s(w, v));
+      w = v128.load8x8_s(t, 8);
+      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(w, u));
+      b1 = i32x4.add(b1, i32x4.dot_i16x8_s(w, v));
+      w = v128.load8x8_s(t, 16);
+      a2 = i32x4.add(a2, i32x4.dot_i16x8_s(w, u));
+      b2 = i32x4.add(b2, i32x4.dot_i16x8_s(w, v));
+      w = v128.load8x8_s(t, 24);
+      a3 = i32x4.add(a3, i32x4.dot_i16x8_s(w, u));
+      b3 = i32x4.add(b3, i32x4.dot_i16x8_s(w, v));
+      p0 += 16;
+      p1 += 16;
+    }
+    const o = <usize>g << 4;
+    requantStore(reduce4(a0, a1, a2, a3), bias + o, m + o, consts, shift, free, out0 + o);
+    requantStore(reduce4(b0, b1, b2, b3), bias + o, m + o, consts, shift, free, out1 + o);
+  }
+}
+
+/**
  * The bare loop for the benchmark's "matvec-bound": reps products of a dense tiled matrix
  * (groups x tiles-per-group tiles) with an int16 vector, nothing else: the same inner loop as
  * project(), without requantization, gates or calls.

@@ -57,21 +57,22 @@ export class Attrs {
   int(name: string, def: number): number;
   int(name: string, def?: number): number | undefined {
     const a = this.get(name, ATTR_TYPES.INT, 'an int');
-    return a ? a.i! : def;
+    // A typed attribute without its value field holds the protobuf default (proto3 writers omit 0).
+    return a ? (a.i ?? 0) : def;
   }
 
   float(name: string): number | undefined;
   float(name: string, def: number): number;
   float(name: string, def?: number): number | undefined {
     const a = this.get(name, ATTR_TYPES.FLOAT, 'a float');
-    return a ? a.f! : def;
+    return a ? (a.f ?? 0) : def;
   }
 
   string(name: string): string | undefined;
   string(name: string, def: string): string;
   string(name: string, def?: string): string | undefined {
     const a = this.get(name, ATTR_TYPES.STRING, 'a string');
-    return a ? new TextDecoder().decode(a.s!) : def;
+    return a ? new TextDecoder().decode(a.s ?? new Uint8Array(0)) : def;
   }
 
   ints(name: string): number[] | undefined {

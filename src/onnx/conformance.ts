@@ -228,6 +228,8 @@ export async function runNodeTest(tc: NodeTestCase, opts: ConformanceOptions): P
     let worst = 0;
     for (const ds of tc.dataSets) {
       const where = `${tc.name}/${ds.name}`;
+      // Nothing to compare must not pass.
+      if (ds.outputs.length === 0) throw new EdgeRnnError('ONNX_INVALID', `${where}: no output_K.pb files, nothing to compare`);
       const { x, bind } = bindInputs(model, ds, where);
       const first = importOnnx(model, { source: where, bind, inputDims: x.dims, batchIndex: 0 });
       const { layout, batch } = first.input;

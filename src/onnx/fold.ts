@@ -133,7 +133,8 @@ export function sliceRange(start: number, end: number, step: number, n: number):
     e = Math.min(Math.max(e, 0), n);
     return { start: s, count: Math.max(0, Math.ceil((e - s) / step)), step };
   }
-  s = Math.min(Math.max(s, -1), n - 1);
+  // ONNX Slice, negative steps: starts clamp to [0, n - 1], ends to [-1, n - 1].
+  s = Math.min(Math.max(s, 0), n - 1);
   e = Math.min(Math.max(e, -1), n - 1);
   return { start: s, count: Math.max(0, Math.ceil((s - e) / -step)), step };
 }

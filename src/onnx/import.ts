@@ -355,7 +355,10 @@ export function importOnnx(input: Uint8Array | ArrayBuffer | ArrayBufferView | M
     }
   }
   const rank2 = (e: unknown): number => (e instanceof LayoutMismatch ? 1e9 : isEdgeRnnError(e, 'ONNX_UNSUPPORTED') ? ((e.details.nodes as unknown[] | undefined)?.length ?? 1) : 0);
-  failures.sort((a, b) => rank2(a.error) - rank2(b.error));
+  // Equal counts: the layout that compiled further (its first refused node comes later) is the
+  // right one; a wrong guess usually fails in the shape glue ahead of the recurrent nodes.
+  const reach = (e: unknown): number => (isEdgeRnnError(e, 'ONNX_UNSUPPORTED') ? Math.min(...((e.details.nodes as { index: number }[] | undefined) ?? []).map((n) => n.index)) : 0);
+  failures.sort((a, b) => rank2(a.error) - rank2(b.error) || reach(b.error) - reach(a.error));
   const best = failures[0]!.error;
   if (best instanceof LayoutMismatch) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: no layout of '${xInfo.name}' [${declared.join(', ')}] fits the graph: ${best.message}`);
   throw best;

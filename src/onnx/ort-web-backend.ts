@@ -403,7 +403,9 @@ export async function runNodeTestOrtWeb(tc: NodeTestCase, opts: { ort?: OrtModul
       throw wrap(e, tc.name, 'load this model');
     }
     let worst = 0;
+    if (tc.dataSets.length === 0) throw new EdgeRnnError('ONNX_INVALID', `${tc.name}: no test_data_set_* folders`);
     for (const ds of tc.dataSets) {
+      if (ds.outputs.length === 0) throw new EdgeRnnError('ONNX_INVALID', `${tc.name}/${ds.name}: no output_K.pb files, nothing to compare`);
       const feeds: Record<string, OrtWeb.Tensor> = {};
       ds.inputs.forEach((b, k) => {
         const t = decodeTensorProto(b, `${tc.name}/${ds.name}/input_${k}.pb`);

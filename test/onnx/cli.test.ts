@@ -18,7 +18,7 @@ import { decodeTensorProto, encodeTensorProto } from '../../src/onnx/proto.js';
 import { INT8_KERNEL_ATOL } from '../../src/onnx/tolerance.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
-import { FIXTURES_ONNX_NODE, FIXTURES_PYTORCH, TestGraph, maxAbsDiff, ortSession, ortTensor, randomSpec } from './helpers.js';
+import { FIXTURES_ONNX_NODE, FIXTURES_PYTORCH, REPO, TestGraph, maxAbsDiff, ortSession, ortTensor, randomSpec } from './helpers.js';
 import { runCaptured } from '../helpers/cli.js';
 
 const commands = [convertCommand, exportCommand, conformanceCommand];
@@ -67,6 +67,24 @@ describe('edgernn conformance', () => {
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/FAIL {2}test_gru_defaults .*test_data_set_0\/Y_h at 4/);
     expect(r.out).toMatch(/0 passed, 1 failed/);
+  });
+
+  it('a data set without output_K.pb files, or a test without data sets, fails (it passed with nothing compared) on every backend', async () => {
+    const dir = path.join(tmp, 'no-outputs', 'test_gru_defaults');
+    fs.cpSync(path.join(FIXTURES_ONNX_NODE, 'test_gru_defaults'), dir, { recursive: true });
+    for (const f of fs.readdirSync(path.join(dir, 'test_data_set_0'))) if (f.startsWith('output_')) fs.rmSync(path.join(dir, 'test_data_set_0', f));
+    for (const backend of ['reference', 'ort-web']) {
+      const r = await cli('conformance', path.join(tmp, 'no-outputs'), '--backend', backend);
+      expect(r.code, backend).toBe(1);
+      expect(r.out, backend).toMatch(/FAIL {2}test_gru_defaults {2}\[ONNX_INVALID\] test_gru_defaults\/test_data_set_0: no output_K\.pb files/);
+      expect(r.out, backend).toMatch(/0 passed, 1 failed/);
+    }
+    fs.rmSync(path.join(dir, 'test_data_set_0'), { recursive: true });
+    for (const backend of ['reference', 'ort-web']) {
+      const r = await cli('conformance', path.join(tmp, 'no-outputs'), '--backend', backend);
+      expect(r.code, backend).toBe(1);
+      expect(r.out, backend).toMatch(/\[ONNX_INVALID\] test_gru_defaults: no test_data_set_\* folders/);
+    }
   });
 
   it('usage and input errors', async () => {
@@ -138,6 +156,19 @@ describe('edgernn convert', () => {
     const d = await cli('convert', 'junk.onnx', '-o', 'x.ern', '--float');
     expect(d.code).toBe(1);
     expect(d.err).toMatch(/ONNX_PARSE/);
+    expect(fs.existsSync(path.join(tmp, 'x.ern'))).toBe(false);
+  });
+
+  it('bad flag values are usage errors (exit 2): an unknown --output, an empty -o or --name', async () => {
+    const a = await cli('convert', onnxPath, '-o', 'x.ern', '--float', '--output', 'logits');
+    expect(a.code).toBe(2);
+    expect(a.err).toMatch(/--output 'logits': .*has no such graph output \(outputs: 'Y'\)/);
+    // An empty -o wrote into the working folder's name ("... is a folder, expected a file", exit 1).
+    const b = await cli('convert', onnxPath, '-o', '', '--float');
+    expect(b.code).toBe(2);
+    expect(b.err).toMatch(/-o needs a file name/);
+    expect((await cli('convert', onnxPath, '-o', 'x.ern', '--float', '--name', '')).code).toBe(2);
+    expect((await cli('export', path.join(REPO, 'models/har.ern'), '-o', '')).code).toBe(2);
     expect(fs.existsSync(path.join(tmp, 'x.ern'))).toBe(false);
   });
 });

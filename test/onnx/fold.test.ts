@@ -71,6 +71,7 @@ const CASES: Case[] = [
   { name: 'Transpose perm', op: 'Transpose', opset: 13, inputs: [X234], attrs: [attrInts('perm', [1, 0, 2])], out: [FLOAT] },
   { name: 'Slice steps and clamping', op: 'Slice', opset: 13, inputs: [X234, i64([2], [0, -1]), i64([2], [100, 0]), i64([2], [0, 2]), i64([2], [1, -2])], out: [FLOAT] },
   { name: 'Slice negative step from the end', op: 'Slice', opset: 13, inputs: [X234, i64([1], [-1]), i64([1], [-1000]), i64([1], [1]), i64([1], [-1])], out: [FLOAT] },
+  { name: 'Slice negative step with a start before the first element (clamped to 0)', op: 'Slice', opset: 13, inputs: [X234, i64([1], [-1000]), i64([1], [-2000]), i64([1], [2]), i64([1], [-1])], out: [FLOAT] },
   { name: 'Slice empty result', op: 'Slice', opset: 13, inputs: [X234, i64([1], [2]), i64([1], [1])], out: [FLOAT] },
   { name: 'Slice attributes (opset 9)', op: 'Slice', opset: 9, inputs: [X234], attrs: [attrInts('starts', [1, 1]), attrInts('ends', [2, 3]), attrInts('axes', [0, 2])], out: [FLOAT] },
   { name: 'Slice int64 shape vector', op: 'Slice', opset: 13, inputs: [i64([3], [5, 1, 40]), i64([1], [1]), i64([1], [3])], out: [INT64] },

@@ -11,7 +11,7 @@ import { FloatEngine } from '../../src/runtime/float/engine.js';
 import { runNodeTest } from '../../src/onnx/conformance.js';
 import { exportOnnx, onnxInitialState } from '../../src/onnx/export.js';
 import { importOnnx, onnxToSpec, MAX_OPSET, MIN_OPSET } from '../../src/onnx/import.js';
-import { ONNX_DTYPES, attrFloat, attrInt, attrInts, attrString, attrTensor, decodeModelProto, decodeTensorProto, encodeModelProto, encodeTensorProto, tensor } from '../../src/onnx/proto.js';
+import { ATTR_TYPES, ONNX_DTYPES, attrFloat, attrInt, attrInts, attrString, attrTensor, decodeModelProto, decodeTensorProto, encodeModelProto, encodeTensorProto, tensor, type AttributeProto } from '../../src/onnx/proto.js';
 import { Rng } from '../../src/util/rng.js';
 import { TestGraph, maxAbsDiff, oracleNodeTest, randomSpec } from './helpers.js';
 
@@ -212,6 +212,31 @@ describe('importer: exporter glue', () => {
     // All outputs of an LSTM export include cN_*, the final cell state, which sessions do not expose.
     if (spec.layers.some((l) => l.kind === 'lstm')) expect(thrown(() => importOnnx(exportOnnx(spec))).message).toMatch(/Y_c \(the final cell state\) is not available/);
   });
+
+  it('typed attributes without a value field hold the protobuf default 0 (proto3 writers omit it)', async () => {
+    // An AttributeProto with type INT / FLOAT set and no i / f on the wire: onnxruntime reads 0.
+    const rng = new Rng(12);
+    const F = 3;
+    const H = 4;
+    const bare = (name: string, type: number): AttributeProto => ({ name, type, floats: [], ints: [], strings: [], tensors: [], graphCount: 0 });
+    const cases: [string, number, string, number][] = [
+      ['GRU', 3, 'linear_before_reset', ATTR_TYPES.INT],
+      ['LSTM', 4, 'input_forget', ATTR_TYPES.INT],
+      ['GRU', 3, 'layout', ATTR_TYPES.INT],
+    ];
+    for (const [op, G, attr, type] of cases) {
+      const g = new TestGraph().input('X', ['seq', 1, F]);
+      const B = g.init('B', [1, 2 * G * H], rng.float32(2 * G * H));
+      g.node(op, ['X', g.init('W', [1, G * H, F], rng.float32(G * H * F)), g.init('R', [1, G * H, H], rng.float32(G * H * H)), B], ['Y'], [attrInt('hidden_size', H), bare(attr, type)]);
+      await expectOracle(`${op}-${attr}-no-value`, g.output('Y').bytes(17), rng.float32(5 * F, -1, 1), [5, 1, F]);
+    }
+    // Gemm beta = 0 written without its value: C is ignored (it read as NaN before).
+    const g = new TestGraph().input('X', ['seq', 1, F]);
+    g.node('RNN', ['X', g.init('W', [1, H, F], rng.float32(H * F)), g.init('R', [1, H, H], rng.float32(H * H))], ['', 'Yh'], [attrInt('hidden_size', H)]);
+    g.node('Squeeze', ['Yh', g.ints('ax', [0])], ['h']);
+    g.node('Gemm', ['h', g.init('Wo', [H, 2], rng.float32(2 * H)), g.init('bo', [2], [5, 5])], ['z'], [bare('beta', ATTR_TYPES.FLOAT)]);
+    await expectOracle('gemm-beta-no-value', g.output('z').bytes(17), rng.float32(5 * F, -1, 1), [5, 1, F]);
+  });
 });
 
 describe('importer: bad input', () => {
@@ -292,6 +317,26 @@ describe('importer: bad input', () => {
       expect(e.code, what).toBe('ONNX_UNSUPPORTED');
       expect(e.message, what).toMatch(re);
     }
+  });
+
+  it('a batch-first graph is refused for its real problem, not for the wrong layout guess', () => {
+    // PyTorch batch_first idiom: h0 = zeros(1, x.size(0), H). Read as [seq, batch, F], that
+    // shape depends on the sequence length; read as [batch, seq, F], the graph compiles up to
+    // the Gather of step 2. Both fail at one node: the message must name the Gather.
+    const rng = new Rng(3);
+    const H = 2;
+    const g = new TestGraph().input('X', ['batch', 'seq', 2]);
+    g.node('Shape', ['X'], ['shp']);
+    g.node('Gather', ['shp', g.ints('i0', [0])], ['b']);
+    g.node('Concat', [g.ints('one', [1]), 'b', g.ints('h', [H])], ['h0shape'], [attrInt('axis', 0)]);
+    g.node('ConstantOfShape', ['h0shape'], ['h0']);
+    g.node('Transpose', ['X'], ['xt'], [attrInts('perm', [1, 0, 2])]);
+    g.node('GRU', ['xt', g.init('W', [1, 3 * H, 2], rng.float32(6 * H)), g.init('R', [1, 3 * H, H], rng.float32(3 * H * H)), '', '', 'h0'], ['Y'], [attrInt('hidden_size', H)]);
+    g.node('Gather', ['Y', g.init('two', [], [2], ONNX_DTYPES.INT64)], ['out']);
+    const e = thrown(() => importOnnx(g.output('out').bytes(17)));
+    expect(e.code).toBe('ONNX_UNSUPPORTED');
+    expect(e.message).toMatch(/node 6 .*picks step 2/);
+    expect(e.message).not.toMatch(/\(ConstantOfShape\)/);
   });
 
   it('opsets outside 7..22 and missing default-domain imports are refused', () => {

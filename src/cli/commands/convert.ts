@@ -112,6 +112,8 @@ unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
       { min: 1, max: 1, names: 'MODEL.onnx' },
     );
     if (typeof values.out !== 'string') throw usageError('-o OUT.ern is required');
+    if (values.out === '') throw usageError('-o needs a file name, got an empty string');
+    if (values.name === '') throw usageError('--name needs a model name, got an empty string');
     if (values.float && typeof values.calib === 'string') throw usageError('--float and --calib exclude each other');
     if (!values.float && typeof values.calib !== 'string') {
       throw usageError('an int8 model needs calibration data: --calib FILE (.npy, JSON or JSONL sequences), or --float for a float32 model');
@@ -120,6 +122,9 @@ unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
     const proto = decodeModelProto(new Uint8Array(readFileArg(ctx.cwd, src)), src);
     // Only the chosen output is compiled (state outputs like an LSTM's Y_c need not be).
     const outName = typeof values.output === 'string' ? values.output : proto.graph.output[0]?.name;
+    if (typeof values.output === 'string' && !proto.graph.output.some((o) => o.name === values.output)) {
+      throw usageError(`--output '${values.output}': ${src} has no such graph output (outputs: ${proto.graph.output.map((o) => `'${o.name}'`).join(', ') || 'none'})`);
+    }
     if (outName === undefined) throw new EdgeRnnError('ONNX_INVALID', `${src}: the graph has no outputs`);
     const imp = importOnnx(proto, { source: src, outputs: [outName] });
     const notes = [...imp.notes];

@@ -34,6 +34,7 @@ metadata (metadata_props 'edgernn.manifest'); \`edgernn convert\` restores them.
       { min: 1, max: 1, names: 'MODEL.ern' },
     );
     if (typeof values.out !== 'string') throw usageError('-o OUT.onnx is required');
+    if (values.out === '') throw usageError('-o needs a file name, got an empty string');
     const src = positionals[0]!;
     const { spec } = decodeModel(new Uint8Array(readFileArg(ctx.cwd, src)), src);
     const stateInputs = !values['no-state-inputs'];

@@ -30,7 +30,9 @@ export const DATA_HELP = `data formats (--data, --val, --calib):
                    --seq-len N (64) --stride N (seq-len/2) --horizon N (1, forecast)
                    --columns a,b --target-columns c --label-column name (classify)
   *.npy            X [sequences][steps][features] with --labels Y.npy
-                   (classify: [sequences] integers; forecast: [sequences][steps][outputs])
+                   (classify: [sequences] integers; forecast: [sequences][steps][outputs]);
+                   a second .npy file has its own: --val-labels (--val), --eval-labels
+                   (quantize --eval), --calib-labels (prune --calib)
   a directory      WAV clips as <label>/<clip>.wav (Speech Commands layout)`;
 
 type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
@@ -59,10 +61,22 @@ export async function loadData(
   values: Values,
   ctx: { cwd: string },
   task: TrainTask,
-  extra: { labels?: readonly string[]; features?: number; labelsFlag?: string; csv?: Record<string, unknown> } = {},
+  extra: {
+    labels?: readonly string[];
+    features?: number;
+    /**
+     * The flag naming this file's .npy labels/targets (default 'labels'): each data file has its
+     * own (--val-labels, --eval-labels ...), never another file's.
+     */
+    labelsFlag?: string;
+    csv?: Record<string, unknown>;
+  } = {},
 ): Promise<Dataset> {
-  const labelsPath = extra.labelsFlag ?? (typeof values.labels === 'string' ? values.labels : undefined);
+  const labelsFlag = extra.labelsFlag ?? 'labels';
+  const v = values[labelsFlag];
+  const labelsPath = typeof v === 'string' ? v : undefined;
   return loadDataset(p, {
+    labelsFlag: `--${labelsFlag}`,
     task,
     cwd: ctx.cwd,
     csv: csvOptions(values, extra.csv),

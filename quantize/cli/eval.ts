@@ -4,7 +4,7 @@ import { AUDIO_FRONTEND_KINDS, BACKENDS, createRuntime, durationModelOf, EdgeRnn
 import type { CliContext } from '../../src/cli/framework.js';
 import { choiceFlag, parseFlags, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
-import type { TrainTask } from '../data/dataset.js';
+import { dataTaskOf } from '../data/dataset.js';
 import { evaluateModel, type ModelEvaluation } from '../eval/evaluate-model.js';
 import { DATA_FLAGS, DATA_HELP, loadData, readModel, requireString } from './common.js';
 import { evaluateKwsFile, formatKwsEval } from '../jobs/kws/eval-job.js';
@@ -40,7 +40,7 @@ ${DATA_HELP}`,
     const folder = fs.existsSync(path.resolve(ctx.cwd, dataPath)) && fs.statSync(path.resolve(ctx.cwd, dataPath)).isDirectory();
     if (folder && (AUDIO_FRONTEND_KINDS as readonly unknown[]).includes(kind)) return evalAudioFolder(positionals[0]!, dataPath, backend, values.json === true, ctx);
     if (folder && kind === 'imu') return evalHmpFolder(positionals[0]!, spec, dataPath, backend, values.json === true, ctx);
-    const task: TrainTask = spec.task === 'forecast' || spec.task === 'autoencoder' ? spec.task : 'classify';
+    const task = dataTaskOf(spec);
     const data = await loadData(dataPath, values, ctx, task, {
       ...(task === 'classify' ? { labels: spec.labels } : {}),
       features: spec.input.size,

@@ -1,7 +1,7 @@
 import { createRuntime, encodeModel, type ModelSpec } from '../../src/index.js';
 import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
-import type { TrainTask } from '../data/dataset.js';
+import { dataTaskOf } from '../data/dataset.js';
 import { evaluateModel, headline, type ModelEvaluation } from '../eval/evaluate-model.js';
 import { DEFAULT_BLOCK, type BlockShape } from '../prune/pruner.js';
 import { pruneModel } from '../prune/prune-model.js';
@@ -45,6 +45,7 @@ ${DATA_HELP}`,
       {
         data: { type: 'string', short: 'd' },
         val: { type: 'string' },
+        'val-labels': { type: 'string' },
         sparsity: { type: 'string' },
         output: { type: 'string', short: 'o' },
         epochs: { type: 'string' },
@@ -57,6 +58,7 @@ ${DATA_HELP}`,
         'batch-size': { type: 'string' },
         int8: { type: 'boolean' },
         calib: { type: 'string' },
+        'calib-labels': { type: 'string' },
         'calib-method': { type: 'string' },
         'created-at': { type: 'string' },
         report: { type: 'string' },
@@ -78,17 +80,20 @@ ${DATA_HELP}`,
     const minWeights = numberFlag(values['min-weights'], 'min-weights', { min: 1, integer: true });
     const scope = choiceFlag(values.scope, 'scope', ['layer', 'global'] as const) ?? 'layer';
     const calibMethod = choiceFlag(values['calib-method'], 'calib-method', CALIBRATION_METHODS) ?? 'mse';
+    for (const flag of ['calib', 'calib-labels', 'calib-method']) {
+      if (values[flag] !== undefined && !values.int8) throw usageError(`--${flag} applies to --int8 (quantizing the pruned model)`);
+    }
     const created = createdAt(values); // checked before the fine-tuning, not after it
     const { spec } = readModel(positionals[0]!, ctx);
     if (spec.precision !== 'float32') throw usageError(`${positionals[0]} is ${spec.precision}: prune the float32 model, then quantize`);
-    const task: TrainTask = spec.task === 'forecast' || spec.task === 'autoencoder' ? spec.task : 'classify';
+    const task = dataTaskOf(spec);
     const extra = {
       ...(task === 'classify' ? { labels: spec.labels } : {}),
       features: spec.input.size,
       ...(spec.extra?.data && typeof spec.extra.data === 'object' ? { csv: spec.extra.data as Record<string, unknown> } : {}),
     };
     const data = await loadData(dataPath, values, ctx, task, extra);
-    const val = typeof values.val === 'string' ? await loadData(values.val, values, ctx, task, extra) : undefined;
+    const val = typeof values.val === 'string' ? await loadData(values.val, values, ctx, task, { ...extra, labelsFlag: 'val-labels' }) : undefined;
     const progress = new Progress(ctx.stderr, `prune to ${(100 * sparsity).toFixed(0)}%`, epochs);
     const r = pruneModel(
       spec,
@@ -116,7 +121,7 @@ ${DATA_HELP}`,
     ];
     let final: ModelSpec = r.spec;
     if (values.int8) {
-      const calib = typeof values.calib === 'string' ? await loadData(values.calib, values, ctx, task, extra) : data;
+      const calib = typeof values.calib === 'string' ? await loadData(values.calib, values, ctx, task, { ...extra, labelsFlag: 'calib-labels' }) : data;
       rows.push(['int8', await evaluateModel(rt, calibrateAndQuantize(spec, calib.samples, { method: calibMethod }), evalData)]);
       final = calibrateAndQuantize(r.spec, calib.samples, { method: calibMethod });
       rows.push(['pruned int8', await evaluateModel(rt, final, evalData)]);

@@ -1,7 +1,7 @@
 import { createRuntime, encodeModel, type ModelSpec } from '../../src/index.js';
 import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
-import type { TrainTask } from '../data/dataset.js';
+import { dataTaskOf } from '../data/dataset.js';
 import { evaluateModel, headline, type ModelEvaluation } from '../eval/evaluate-model.js';
 import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js';
 import { quantizationAwareFineTune } from '../quant/qat.js';
@@ -41,6 +41,7 @@ ${DATA_HELP}`,
         'qat-epochs': { type: 'string' },
         lr: { type: 'string' },
         eval: { type: 'string' },
+        'eval-labels': { type: 'string' },
         report: { type: 'string' },
         'created-at': { type: 'string' },
         json: { type: 'boolean' },
@@ -55,17 +56,20 @@ ${DATA_HELP}`,
     const clip = choiceFlag(values['weight-clip'], 'weight-clip', ['on', 'off'] as const);
     const qatEpochs = numberFlag(values['qat-epochs'], 'qat-epochs', { min: 0, integer: true }) ?? 0;
     const lr = numberFlag(values.lr, 'lr', { min: 1e-9, max: 1 });
+    // Options of a step that will not run are mistakes, not no-ops.
+    if (percentile !== undefined && method !== 'percentile') throw usageError(`--percentile applies to --method percentile, not ${method}`);
+    if (lr !== undefined && qatEpochs === 0) throw usageError('--lr is the QAT learning rate: it needs --qat-epochs N');
     const created = createdAt(values); // checked before calibration and fine-tuning, not after them
     const { spec } = readModel(positionals[0]!, ctx);
     if (spec.precision !== 'float32') throw usageError(`${positionals[0]} is already ${spec.precision}: quantize a float32 model`);
-    const task: TrainTask = spec.task === 'forecast' || spec.task === 'autoencoder' ? spec.task : 'classify';
+    const task = dataTaskOf(spec);
     const dataExtra = {
       ...(task === 'classify' ? { labels: spec.labels } : {}),
       features: spec.input.size,
       ...(spec.extra?.data && typeof spec.extra.data === 'object' ? { csv: spec.extra.data as Record<string, unknown> } : {}),
     };
     const calib = await loadData(calibPath, values, ctx, task, dataExtra);
-    const evalData = typeof values.eval === 'string' ? await loadData(values.eval, values, ctx, task, dataExtra) : calib;
+    const evalData = typeof values.eval === 'string' ? await loadData(values.eval, values, ctx, task, { ...dataExtra, labelsFlag: 'eval-labels' }) : calib;
     const copts = { method, ...(percentile !== undefined ? { percentile } : {}), ...(clip ? { weightClipping: clip === 'on' } : {}) };
     let q: ModelSpec = calibrateAndQuantize(spec, calib.samples, copts);
     const rt = await createRuntime();

@@ -151,10 +151,11 @@ ${DATA_HELP}`,
       }
     }
     const calibMethod = choiceFlag(values['calib-method'], 'calib-method', CALIBRATION_METHODS) ?? 'mse';
+    if (values['calib-method'] !== undefined && !values.int8) throw usageError('--calib-method applies to --int8 (quantizing after training)');
     const created = createdAt(values); // checked before the training, not after it
 
     const data = await loadData(dataPath, values, ctx, task as TrainTask);
-    const val = typeof values.val === 'string' ? await loadData(values.val, values, ctx, task as TrainTask, { ...(task === 'classify' ? { labels: data.labels } : {}), features: data.features, ...(typeof values['val-labels'] === 'string' ? { labelsFlag: values['val-labels'] } : {}) }) : undefined;
+    const val = typeof values.val === 'string' ? await loadData(values.val, values, ctx, task as TrainTask, { ...(task === 'classify' ? { labels: data.labels } : {}), features: data.features, labelsFlag: 'val-labels' }) : undefined;
     const options = { ...D, ...o };
     const progress = new Progress(ctx.stderr, `train ${options.arch}${options.hidden}`, options.epochs);
     const result = trainModel({
@@ -186,8 +187,10 @@ ${DATA_HELP}`,
       if (e.regression) m.mae = round(e.regression.mae);
       return m;
     };
+    const heldOut = !result.val.every((s, i) => s === result.train[i]);
     const metrics: Record<string, unknown> = {
-      validation: val ? 'separate file' : `${options.valSplit} of the training data (seeded split)`,
+      // splitValidation holds nothing out of fewer than 10 sequences or at --val-split 0.
+      validation: val ? 'separate file' : heldOut ? `${options.valSplit} of the training data (seeded split)` : 'the training data itself (nothing held out)',
       validationSamples: result.val.length,
       float: metric(floatEval),
       ...(intEval ? { int8: metric(intEval) } : {}),
@@ -211,7 +214,7 @@ ${DATA_HELP}`,
       ...(commit ? { codeCommit: commit } : {}),
       createdAt: created,
     };
-    if (data.source.endsWith('.csv')) final.extra = { ...final.extra, data: csvOptions(values) };
+    if (/\.csv$/i.test(data.source)) final.extra = { ...final.extra, data: csvOptions(values) };
     const bytes = encodeModel(final);
     writeFile(out, ctx, bytes);
     if (typeof values.report === 'string') {

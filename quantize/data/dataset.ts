@@ -3,10 +3,21 @@
  * per-step targets (forecast), or nothing (autoencoder). Loaders (jsonl.ts, csv.ts, npy.ts,
  * wav.ts) produce this; `load.ts` picks one by path.
  */
-import { EdgeRnnError } from '../../src/index.js';
+import { EdgeRnnError, type ModelSpec } from '../../src/index.js';
 
 export type TrainTask = 'classify' | 'forecast' | 'autoencoder';
 export const TRAIN_TASKS: readonly TrainTask[] = ['classify', 'forecast', 'autoencoder'];
+
+/**
+ * The task a model's data is read and scored as, the way evaluateModel scores it: forecast and
+ * autoencoder as they are; any other task (kws, har, anomaly, custom) as classify when the model
+ * has labels (or says classify), else as forecast (per-step targets: an anomaly forecaster, an
+ * imported regressor).
+ */
+export function dataTaskOf(spec: Pick<ModelSpec, 'task' | 'labels'>): TrainTask {
+  if (spec.task === 'forecast' || spec.task === 'autoencoder') return spec.task;
+  return spec.task === 'classify' || spec.labels.length > 0 ? 'classify' : 'forecast';
+}
 
 export interface Sample {
   /** [T][features] flat. */

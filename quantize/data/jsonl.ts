@@ -21,6 +21,7 @@ function frames(v: unknown, where: string, field: string, width: { n: number | u
   const T = v.length;
   const first = v[0];
   const n = Array.isArray(first) ? first.length : 1;
+  if (n === 0) throw dataError(where, `${field}[0] is an empty frame: a frame needs at least one value`);
   if (width.n === undefined) {
     width.n = n;
     width.from = where;

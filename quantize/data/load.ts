@@ -23,6 +23,8 @@ export interface LoadOptions {
   features?: number;
   /** .npy: labels [N] or targets [N][T][O]. */
   labelsPath?: string;
+  /** The command-line flag that gives labelsPath, for messages (default --labels). */
+  labelsFlag?: string;
   csv?: Omit<CsvOptions, 'task' | 'labels'>;
   wav?: WavOptions;
   /** Relative paths resolve against this (default process.cwd()). */
@@ -68,7 +70,7 @@ export async function loadDataset(p: string, opts: LoadOptions): Promise<Dataset
       ds = { ...parseCsv(text(), p, { ...opts.csv, task: opts.task, ...fixed }), sha256: sha256(bytes) };
     } else if (ext === '.npy') {
       const comp = opts.labelsPath ? { source: opts.labelsPath, bytes: readBytes(path.resolve(opts.cwd ?? process.cwd(), opts.labelsPath), opts.labelsPath) } : null;
-      ds = { ...parseNpyDataset(bytes, p, opts.task, comp, opts.labels), sha256: comp ? sha256(bytes, comp.bytes) : sha256(bytes) };
+      ds = { ...parseNpyDataset(bytes, p, opts.task, comp, opts.labels, opts.labelsFlag), sha256: comp ? sha256(bytes, comp.bytes) : sha256(bytes) };
     } else {
       throw dataError(p, `unknown data format '${ext || '(no extension)'}': expected .jsonl, .csv, .npy or a folder of WAV clips`);
     }

@@ -8,7 +8,7 @@ import { readNpy } from '../../src/index.js';
 import { float32Defect } from '../../src/io/sequences.js';
 import { dataError, sortLabels, type Dataset, type Sample, type TrainTask } from './dataset.js';
 
-export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainTask, companion: { bytes: Uint8Array; source: string } | null, labels?: readonly string[]): Omit<Dataset, 'sha256'> {
+export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainTask, companion: { bytes: Uint8Array; source: string } | null, labels?: readonly string[], labelsFlag = '--labels'): Omit<Dataset, 'sha256'> {
   const X = readNpy(xBytes, source);
   const shape = X.shape.length === 2 ? [1, ...X.shape] : X.shape;
   if (shape.length !== 3) throw dataError(source, `array of shape [${X.shape}]: expected [sequences][steps][features] or [steps][features]`);
@@ -27,7 +27,7 @@ export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainT
   let outLabels: string[] = [];
   let targetSize = 0;
   if (task === 'classify' || task === 'forecast') {
-    if (!companion) throw dataError(source, `the ${task} task needs ${task === 'classify' ? 'labels [N]' : 'targets [N][T][O]'} (--labels FILE.npy)`);
+    if (!companion) throw dataError(source, `the ${task} task needs ${task === 'classify' ? 'labels [N]' : 'targets [N][T][O]'} (${labelsFlag} FILE.npy)`);
     const Y = readNpy(companion.bytes, companion.source);
     if (task === 'classify') {
       if (Y.shape.length !== 1 || Y.shape[0] !== N) throw dataError(companion.source, `labels of shape [${Y.shape}], expected [${N}] (one per sequence of ${source})`);

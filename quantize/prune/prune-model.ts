@@ -4,7 +4,7 @@
  * The library entry point behind `edgernn prune`.
  */
 import { EdgeRnnError, type ModelSpec } from '../../src/index.js';
-import type { Dataset } from '../data/dataset.js';
+import { dataTaskOf, type Dataset } from '../data/dataset.js';
 import { currentSpec } from '../quant/qat.js';
 import { networkFromSpec } from '../train/export.js';
 import { DEFAULT_TRAIN_OPTIONS, classWeightsFor, fit, splitValidation, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
@@ -39,7 +39,7 @@ export function pruneModel(spec: ModelSpec, data: Dataset, opts: PruneModelOptio
   if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `pruning fine-tunes a float32 model, '${spec.name}' is ${spec.precision} (prune first, then quantize)`);
   const hyper = (spec.training.hyperparameters ?? {}) as Partial<TrainOptions>;
   const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...hyper, lr: 2e-3, schedule: 'constant', tbptt: 0, ...opts, patience: 1_000_000 };
-  const task = spec.task === 'forecast' || spec.task === 'autoencoder' ? spec.task : 'classify';
+  const task = dataTaskOf(spec);
   const { net, norm } = networkFromSpec(spec, 'f32');
   const split = val ? { train: data.samples, val: val.samples } : splitValidation(data.samples, o.valSplit, o.seed, task);
   const stepsPerEpoch = Math.ceil(split.train.length / o.batchSize);

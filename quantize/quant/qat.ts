@@ -6,7 +6,7 @@
  * what the last validation pass measured.
  */
 import { EdgeRnnError, prepareIntModel, quantizeModel, type ModelSpec, type QuantRanges } from '../../src/index.js';
-import type { Dataset } from '../data/dataset.js';
+import { dataTaskOf, type Dataset } from '../data/dataset.js';
 import type { Network } from '../nn/network.js';
 import type { Normalization } from '../train/batches.js';
 import { buildSpec, networkFromSpec } from '../train/export.js';
@@ -16,7 +16,7 @@ import { FakeQuantModel } from './fake-quant.js';
 
 /** Float spec of the network's current weights, shaped like `base` (names, labels, extra). */
 export function currentSpec(net: Network, norm: Normalization, base: ModelSpec): ModelSpec {
-  const task = base.task === 'forecast' || base.task === 'autoencoder' ? base.task : 'classify';
+  const task = dataTaskOf(base);
   const s = buildSpec(net, { name: base.name, version: base.version, task, labels: base.labels, features: base.input.size, norm, training: base.training, ...(base.extra ? { extra: base.extra } : {}) });
   // Keep the base's layer tail (softmax or not) and input description.
   return { ...base, layers: s.layers.slice(0, base.layers.length), precision: 'float32' };
@@ -73,7 +73,7 @@ export function quantizationAwareFineTune(spec: ModelSpec, data: Dataset, opts: 
   if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `quantization-aware training starts from a float32 model, '${spec.name}' is ${spec.precision}`);
   const hyper = (spec.training.hyperparameters ?? {}) as Partial<TrainOptions>;
   const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...hyper, lr: 5e-4, schedule: 'constant', dropout: 0, tbptt: 0, ...opts };
-  const task = spec.task === 'forecast' || spec.task === 'autoencoder' ? spec.task : 'classify';
+  const task = dataTaskOf(spec);
   const { net, norm } = networkFromSpec(spec, 'f32');
   const cal = calibrate(spec, data.samples, opts.calibration);
   const clip = opts.calibration.weightClipping ?? opts.calibration.method === 'mse';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeModel } from '../../src/index.js';
+import { decodeModel, encodeModel, writeNpy } from '../../src/index.js';
 import { desktopCommands } from '../../quantize/cli/index.js';
 import { firstStepsTask, sineForecast, toJsonl } from '../../quantize/data/synthetic.js';
 import { runCaptured } from '../helpers/cli.js';
@@ -100,5 +100,98 @@ describe('--report', () => {
     const confusion = html.slice(html.indexOf('<h2>Confusion matrices</h2>'), html.indexOf('<h2>Sparsity per matrix</h2>'));
     const cells = [...confusion.matchAll(/background:rgba\([^)]*\)">(\d+)</g)].map((m) => Number(m[1]));
     expect(cells.reduce((a, b) => a + b, 0)).toBe(2 * 24);
+  });
+});
+
+describe('regressions', () => {
+  // Two .npy sets of 12 sequences (4 steps, 2 features, classes 0..2) and labels that differ.
+  const npy = (name: string, seed: number): void => {
+    const x = new Float32Array(12 * 4 * 2);
+    for (let i = 0; i < x.length; i++) x[i] = Math.sin(seed * 7.1 + i * 1.3);
+    fs.writeFileSync(path.join(dir, `${name}.npy`), writeNpy(x, [12, 4, 2]));
+    fs.writeFileSync(path.join(dir, `${name}-y.npy`), writeNpy(Float32Array.from({ length: 12 }, (_, n) => (n + seed) % 3), [12]));
+  };
+  npy('xa', 0);
+  npy('xb', 1);
+  const tiny = ['--hidden', '4', '--epochs', '1', '--created-at', '2026-01-01T00:00:00Z'];
+
+  it('a second .npy file (--val, --eval, --calib) reads its own labels, never those of --labels', async () => {
+    // They used to read the --labels file of the first data set: same length, wrong labels, no error.
+    const t = await cli('train', '--data', 'xa.npy', '--labels', 'xa-y.npy', '--val', 'xb.npy', ...tiny, '-o', 'n.ern');
+    expect(t.code).toBe(1);
+    expect(t.err).toMatch(/xb\.npy: the classify task needs labels \[N\] \(--val-labels FILE\.npy\)/);
+    const ok = await cli('train', '--data', 'xa.npy', '--labels', 'xa-y.npy', '--val', 'xb.npy', '--val-labels', 'xb-y.npy', ...tiny, '-o', 'n.ern');
+    expect(ok.code, ok.err).toBe(0);
+    const q = await cli('quantize', 'n.ern', '--calib', 'xa.npy', '--labels', 'xa-y.npy', '--eval', 'xb.npy', '-o', 'n8.ern');
+    expect(q.code).toBe(1);
+    expect(q.err).toMatch(/xb\.npy: .*\(--eval-labels FILE\.npy\)/);
+    const p = await cli('prune', 'n.ern', '--data', 'xa.npy', '--labels', 'xa-y.npy', '--val', 'xb.npy', '--sparsity', '0.5', '--min-weights', '8', '--epochs', '1', '-o', 'np.ern');
+    expect(p.code).toBe(1);
+    expect(p.err).toMatch(/xb\.npy: .*\(--val-labels FILE\.npy\)/);
+    // With their own labels, --eval scores what eval scores on the same file.
+    const e = await cli('eval', 'n.ern', '--data', 'xb.npy', '--labels', 'xb-y.npy', '--json');
+    const q2 = await cli('quantize', 'n.ern', '--calib', 'xa.npy', '--labels', 'xa-y.npy', '--eval', 'xb.npy', '--eval-labels', 'xb-y.npy', '-o', 'n8.ern', '--json');
+    expect(q2.code, q2.err).toBe(0);
+    expect((JSON.parse(q2.out) as { float: number }).float).toBe((JSON.parse(e.out) as { accuracy: number }).accuracy);
+    const p2 = await cli('prune', 'n.ern', '--data', 'xa.npy', '--labels', 'xa-y.npy', '--val', 'xb.npy', '--val-labels', 'xb-y.npy', '--sparsity', '0.5', '--min-weights', '8', '--epochs', '1', '--int8', '--calib', 'xb.npy', '--calib-labels', 'xb-y.npy', '-o', 'np.ern', '--json');
+    expect(p2.code, p2.err).toBe(0);
+    expect((JSON.parse(p2.out) as { metrics: Record<string, number> }).metrics.float32).toBe((JSON.parse(e.out) as { accuracy: number }).accuracy);
+  });
+
+  it('options of a step that does not run are usage errors, not silently ignored', async () => {
+    for (const [argv, re] of [
+      [['quantize', 'a.ern', '--calib', 'train.jsonl', '-o', 'x.ern', '--percentile', '99'], /--percentile applies to --method percentile, not mse/],
+      [['quantize', 'a.ern', '--calib', 'train.jsonl', '-o', 'x.ern', '--method', 'minmax', '--percentile', '99'], /--percentile applies to --method percentile, not minmax/],
+      [['quantize', 'a.ern', '--calib', 'train.jsonl', '-o', 'x.ern', '--lr', '0.001'], /--lr is the QAT learning rate: it needs --qat-epochs N/],
+      [['prune', 'a.ern', '--data', 'train.jsonl', '--sparsity', '0.5', '-o', 'x.ern', '--calib', 'val.jsonl'], /--calib applies to --int8/],
+      [['prune', 'a.ern', '--data', 'train.jsonl', '--sparsity', '0.5', '-o', 'x.ern', '--calib-method', 'minmax'], /--calib-method applies to --int8/],
+      [['train', '--data', 'train.jsonl', '-o', 'x.ern', '--calib-method', 'minmax'], /--calib-method applies to --int8/],
+    ] as [string[], RegExp][]) {
+      const r = await cli(...argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err, argv.join(' ')).toMatch(re);
+    }
+    expect(fs.existsSync(path.join(dir, 'x.ern'))).toBe(false);
+  });
+
+  it('a model without labels whose task is not classify (anomaly, custom) is scored, quantized and pruned as a per-step forecaster', async () => {
+    // eval, quantize and prune read its data as classify and asked for labels it does not have.
+    expect((await cli('train', '--data', 'sine.jsonl', '--task', 'forecast', ...tiny, '-o', 'fc.ern')).code).toBe(0);
+    const { spec } = decodeModel(new Uint8Array(fs.readFileSync(path.join(dir, 'fc.ern'))));
+    const want = JSON.parse((await cli('eval', 'fc.ern', '--data', 'sine.jsonl', '--json')).out) as { mse: number };
+    for (const task of ['anomaly', 'custom'] as const) {
+      fs.writeFileSync(path.join(dir, `${task}.ern`), encodeModel({ ...spec, task }));
+      const e = await cli('eval', `${task}.ern`, '--data', 'sine.jsonl', '--json');
+      expect(e.code, e.err).toBe(0);
+      expect((JSON.parse(e.out) as { mse: number }).mse).toBe(want.mse);
+      const q = await cli('quantize', `${task}.ern`, '--calib', 'sine.jsonl', '-o', `${task}8.ern`, '--json');
+      expect(q.code, q.err).toBe(0);
+      expect((JSON.parse(q.out) as { metric: string }).metric).toBe('mse');
+      const p = await cli('prune', `${task}.ern`, '--data', 'sine.jsonl', '--sparsity', '0.5', '--min-weights', '8', '--epochs', '1', '-o', `${task}p.ern`);
+      expect(p.code, p.err).toBe(0);
+    }
+  });
+
+  it('the manifest says when validation ran on the training data itself (few sequences, --val-split 0)', async () => {
+    // It claimed "0.15 of the training data (seeded split)" for scores measured on the training data.
+    fs.writeFileSync(path.join(dir, 'four.jsonl'), ['a', 'b', 'a', 'b'].map((y, i) => JSON.stringify({ x: [[i], [i % 2]], y })).join('\n'));
+    for (const argv of [['--data', 'four.jsonl'], ['--data', 'train.jsonl', '--val-split', '0']]) {
+      const r = await cli('train', ...argv, ...tiny, '-o', 'v.ern', '--json');
+      expect(r.code, r.err).toBe(0);
+      expect((JSON.parse(r.out) as { metrics: { validation: string } }).metrics.validation, argv.join(' ')).toBe('the training data itself (nothing held out)');
+    }
+    const split = await cli('train', '--data', 'train.jsonl', ...tiny, '-o', 'v.ern', '--json');
+    expect((JSON.parse(split.out) as { metrics: { validation: string } }).metrics.validation).toBe('0.15 of the training data (seeded split)');
+  });
+
+  it('a model trained on a .CSV (upper case) records its windows, so eval cuts the same ones', async () => {
+    // Only a lower-case .csv recorded --seq-len and --stride; eval then cut 64-step windows.
+    const rows = ['a,b', ...Array.from({ length: 40 }, (_, i) => `${Math.sin(i / 3).toFixed(4)},${Math.cos(i / 5).toFixed(4)}`)];
+    fs.writeFileSync(path.join(dir, 'SERIES.CSV'), rows.join('\n'));
+    const t = await cli('train', '--data', 'SERIES.CSV', '--task', 'forecast', '--seq-len', '8', '--stride', '4', ...tiny, '-o', 'csv.ern');
+    expect(t.code, t.err).toBe(0);
+    const e = await cli('eval', 'csv.ern', '--data', 'SERIES.CSV', '--json');
+    expect(e.code, e.err).toBe(0);
+    expect((JSON.parse(e.out) as { samples: number }).samples).toBe(8); // windows at 0, 4, ..., 28 (+1 step horizon)
   });
 });

@@ -54,6 +54,9 @@ describe('JSON Lines', () => {
     // Finite in JSON, infinite as float32: refused where it is, not later as a diverged loss.
     ['huge.jsonl', '{"x": [[1, 2]], "y": "a"}\n{"x": [[1, -1e39]], "y": "b"}', /huge\.jsonl:2: x\[0\]\[1\] is -1e\+39, beyond float32's range/, 'classify'],
     ['overflow.jsonl', '{"x": [[1e400]], "y": "a"}', /overflow\.jsonl:1: x\[0\]\[0\] is Infinity, expected a finite number/, 'classify'],
+    // A frame of no values made a model of 0 inputs (or outputs), which failed only when written.
+    ['emptyframe.jsonl', '{"x": [[], []], "y": "a"}\n{"x": [[], []], "y": "b"}', /emptyframe\.jsonl:1: x\[0\] is an empty frame/, 'classify'],
+    ['emptytarget.jsonl', '{"x": [[1], [2]], "target": [[], []]}', /emptytarget\.jsonl:1: target\[0\] is an empty frame/, 'forecast'],
     ['hugetarget.jsonl', '{"x": [[1]], "target": [[4e38]]}', /hugetarget\.jsonl:1: target\[0\]\[0\] is 4e\+38, beyond float32's range/, 'forecast'],
   ];
   for (const [name, content, re, task] of cases) {

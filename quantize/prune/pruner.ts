@@ -144,7 +144,7 @@ export class Pruner {
     return true;
   }
 
-  /** Masks the lowest-scoring groups so that at least `s` of the weights (per scope) are zero. */
+  /** Masks the lowest-scoring groups so that as near `s` of the weights (per scope) as whole groups allow are zero. */
   prune(s: number): void {
     this.current = s;
     const groupsOf = (pi: number): Group[] => {
@@ -162,7 +162,10 @@ export class Pruner {
       let pruned = 0;
       for (const g of groups) {
         const p = this.params[g.param]!;
-        const keep = pruned >= target;
+        // Whole blocks rarely meet the target exactly: a block is pruned when that ends nearer the
+        // target than leaving it (strictly), so a matrix of one or two blocks is not zeroed whole
+        // at s = 0.5. Blocks of one weight (no block shape) reach the target exactly.
+        const keep = 2 * pruned + g.idx.length >= 2 * target;
         for (const i of g.idx) {
           p.mask![i] = keep ? 1 : 0;
           if (!keep) p.value[i] = 0;

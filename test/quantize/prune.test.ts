@@ -81,6 +81,24 @@ describe('Pruner', () => {
     expect(sb!.sparsity).toBeLessThan(0.2);
   });
 
+  it('whole blocks end nearest the target: a one-block matrix is not zeroed at 0.5, but is at 0.9', () => {
+    // 3 x 8 weights: one 4x8 block. Pruning "at least" half of it used to zero the whole matrix
+    // (an output head that then predicts a constant).
+    for (const [s, want] of [
+      [0.5, 0],
+      [0.9, 1],
+    ] as const) {
+      const head = randomParam('head', 3, 8, 11);
+      new Pruner([head], { sparsity: s, block: DEFAULT_BLOCK, scope: 'layer', beginStep: 0, endStep: 0, frequency: 1, minWeights: 1 }).prune(s);
+      expect(measureSparsity([head])[0]!.sparsity).toBe(want);
+    }
+    // Uneven blocks: 12 x 10 in 4x8 blocks is 3 blocks of 32 and 3 of 8 (120 weights); at 0.5 the
+    // target is 60, and the result must be within half a block of it, not up to a block past it.
+    const p = randomParam('W', 12, 10, 12);
+    new Pruner([p], { sparsity: 0.5, block: DEFAULT_BLOCK, scope: 'layer', beginStep: 0, endStep: 0, frequency: 1, minWeights: 1 }).prune(0.5);
+    expect(Math.abs(measureSparsity([p])[0]!.sparsity * 120 - 60)).toBeLessThanOrEqual(16);
+  });
+
   it('leaves matrices below minWeights dense', () => {
     const tiny = randomParam('tiny', 4, 8, 6);
     const big = randomParam('big', 64, 32, 7);

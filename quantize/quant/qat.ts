@@ -94,6 +94,6 @@ export function quantizationAwareFineTune(spec: ModelSpec, data: Dataset, opts: 
   } });
   const float = currentSpec(net, norm, spec);
   const int8 = zeroEmptyRowScales(quantizeModel(clip ? clipWeights(float, cal.ranges).spec : float, cal.ranges));
-  int8.training = { ...int8.training, calibration: { method: opts.calibration.method, weightClipping: clip, sequences: data.samples.length }, qat: { epochs: result.epochsRun, bestEpoch: result.bestEpoch } };
+  int8.training = { ...int8.training, calibration: { method: opts.calibration.method, ...(opts.calibration.method === 'percentile' ? { percentile: opts.calibration.percentile ?? 99.99 } : {}), weightClipping: clip, sequences: data.samples.length }, qat: { epochs: result.epochsRun, bestEpoch: result.bestEpoch } };
   return { float, int8, fit: result, ranges: cal.ranges };
 }

@@ -93,6 +93,13 @@ describe('quantization-aware fine-tuning', () => {
   });
 });
 
+describe('quantization-aware fine-tuning records its calibration', () => {
+  it('the manifest keeps the percentile a percentile calibration used', () => {
+    const r = quantizationAwareFineTune(floatSpec, data, { epochs: 1, calibration: { method: 'percentile', percentile: 99.5 }, valSplit: 0 });
+    expect(r.int8.training.calibration).toMatchObject({ method: 'percentile', percentile: 99.5 });
+  });
+});
+
 describe('edgernn quantize', () => {
   const cli = (...argv: string[]) => runCaptured(argv, desktopCommands, dir);
 

@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import type { Aedes } from 'aedes';
+import { EdgeRnnError } from '../errors.js';
 
 export interface EmbeddedBroker {
   /** mqtt://host:port */
@@ -30,10 +31,19 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions = {}): Pro
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, host, () => resolve());
+    });
+  } catch (e) {
+    // aedes runs a heartbeat timer: left open, it kept the process alive after the failed start.
+    await new Promise<void>((r) => aedes.close(() => r()));
+    const code = (e as NodeJS.ErrnoException).code;
+    // A port in use or not allowed, or an address this machine does not have.
+    const field = code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' ? 'broker.host' : 'broker.port';
+    throw new EdgeRnnError('GATEWAY_CONFIG', `${field}: the embedded broker cannot listen on ${host}:${opts.port ?? 0}: ${(e as Error).message}`, { field, code });
+  }
   const port = (server.address() as net.AddressInfo).port;
   return {
     url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`,

@@ -505,18 +505,28 @@ export class ClusterCoordinator {
   async stop(): Promise<void> {
     if (this.closed) return;
     this.leaving = true;
-    await this.gw.transport.publish(this.gw.topics.status, this.statusBody('offline', 'stopped'), { qos: 1, retain: true }).catch(() => {});
+    // Offline, nothing can be announced or handed over (QoS 1 publishes would wait for a
+    // reconnect: stop() hung here): the streams stay in the local state store (Gateway.stop
+    // saves them) and the others take over from checkpoints, as after a crash.
+    if (!this.gw.transport.connected) return;
+    const deadline = Date.now() + this.cfg.handoffTimeoutMs + 5000;
+    // The broker may go away during the hand-off too: never wait past the deadline.
+    const until = async (p: Promise<unknown>) => {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([p, new Promise((r) => (t = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+      clearTimeout(t);
+    };
+    await until(this.gw.transport.publish(this.gw.topics.status, this.statusBody('offline', 'stopped'), { qos: 1, retain: true }).catch(() => {}));
     this.reconcile();
     // Partitions nobody else can take: checkpoint them for whoever comes next.
     const alone = this.view.length === 0;
     if (alone) {
       this.checkpoint();
-      await this.gw.transport.unsubscribe(this.partitions.flatMap((p) => this.sharedFilters(p))).catch(() => {});
+      await until(this.gw.transport.unsubscribe(this.partitions.flatMap((p) => this.sharedFilters(p))).catch(() => {}));
       this.parts.clear();
     }
-    const deadline = Date.now() + this.cfg.handoffTimeoutMs + 5000;
     while ((this.releases.size > 0 || [...this.parts.values()].some((s) => s.state === 'releasing')) && Date.now() < deadline) {
-      await Promise.all([...this.releases]);
+      await until(Promise.all([...this.releases]));
       await new Promise((r) => setTimeout(r, 10));
       // Release timers run on the gateway clock; with a manual clock, time out here instead.
       if (Date.now() > deadline - 5000) for (const [p, s] of this.parts) if (s.state === 'releasing') this.release(p, s.to);

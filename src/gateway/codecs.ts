@@ -68,6 +68,12 @@ function checkSeq(v: unknown, where: string): number | undefined {
   return v;
 }
 
+/**
+ * Latest time a JavaScript Date holds (ECMA-262 21.4.1.1: ±8.64e15 ms). Beyond it the alert's ISO
+ * time cannot be written (a device sending nanoseconds, 1.7e18, crashed the gateway's pump).
+ */
+export const MAX_TS_MS = 8.64e15;
+
 function checkTs(v: unknown, where: string): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v === 'string') {
@@ -76,6 +82,7 @@ function checkTs(v: unknown, where: string): number | undefined {
     return t;
   }
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`${where} "ts" must be ms since epoch or an ISO date, got ${JSON.stringify(v)?.slice(0, 40)}`);
+  if (v > MAX_TS_MS) throw bad(`${where} "ts" ${v} is past the year 275760: expected ms since epoch (not µs or ns)`);
   return v;
 }
 
@@ -166,7 +173,7 @@ export function decodeBinary(payload: Uint8Array, o: DecodeOptions): SampleBatch
   }
   if (flags & FLAG_TS) {
     const ts = dv.getFloat64(16, true);
-    if (!Number.isFinite(ts) || ts < 0) throw bad(`binary frame ts ${ts} is not a time (ms since epoch)`);
+    if (!Number.isFinite(ts) || ts < 0 || ts > MAX_TS_MS) throw bad(`binary frame ts ${ts} is not a time (ms since epoch)`);
     b.tsMs = ts;
   }
   return b;

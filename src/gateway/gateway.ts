@@ -1039,12 +1039,25 @@ export class Gateway {
     if (this.stopping) return;
     this.stopping = true;
     this.logger.info('gateway stopping', { devices: this.streams.size, outboxDepth: this.outboxDepth });
+    // A persistent session keeps the subscription, so the broker queues what devices send while
+    // we are away (an UNSUBSCRIBE here lost every message until the next start): messages are
+    // taken until the connection is closed, and every one received by then is processed below.
+    const keepSession = this.config.broker.persistentSession && !this.cluster;
     if (this.cluster) await this.cluster.stop();
-    else await this.transport.unsubscribe(this.sensorFilters()).catch(() => {});
+    else if (!keepSession) await this.transport.unsubscribe(this.sensorFilters()).catch(() => {});
     for (const s of [...this.streams.values()]) this.drainStream(s);
     this.drainNow();
     await this.settled();
     if (this.transport.connected) await this.flushOutbox(this.drainTimeoutMs);
+    if (keepSession) {
+      await this.publishOffline();
+      // MQTT.js acknowledges a message after our handler took it: nothing acknowledged is left out.
+      await this.transport.end().catch(() => {});
+      for (const s of [...this.streams.values()]) this.drainStream(s);
+      this.drainNow();
+      // Alerts raised now stay in the outbox, sent at the next start.
+      await this.settled();
+    }
     let saved = 0;
     for (const s of [...this.streams.values()]) {
       try {
@@ -1055,13 +1068,17 @@ export class Gateway {
       }
       this.removeStream(s);
     }
-    if (this.transport.connected) {
-      const body = JSON.stringify({ state: 'offline', gateway: this.config.gatewayId, reason: 'stopped', ...(this.cluster ? this.cluster.statusFields() : {}) });
-      await this.transport.publish(this.topics.status, body, { qos: 1, retain: true }).catch(() => {});
-    }
+    await this.publishOffline();
     this.stopped = true;
     this.logger.info('gateway stopped', { savedStates: saved, outboxDepth: this.outboxDepth });
     await this.closeResources();
+  }
+
+  /** The retained status `offline` (reason stopped), when connected. */
+  private async publishOffline(): Promise<void> {
+    if (!this.transport.connected) return;
+    const body = JSON.stringify({ state: 'offline', gateway: this.config.gatewayId, reason: 'stopped', ...(this.cluster ? this.cluster.statusFields() : {}) });
+    await this.transport.publish(this.topics.status, body, { qos: 1, retain: true }).catch(() => {});
   }
 
   private async closeResources(): Promise<void> {

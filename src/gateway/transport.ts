@@ -163,7 +163,9 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
     },
     unsubscribe(filters: string[]): Promise<void> {
       const c = client;
-      if (!c || filters.length === 0) return Promise.resolve();
+      // Offline, MQTT.js would hold the UNSUBSCRIBE until a reconnect that may never come (a
+      // shutdown with the broker down hung here): a dropped connection takes nothing more anyway.
+      if (!c || filters.length === 0 || !c.connected) return Promise.resolve();
       return new Promise((resolve, reject) => {
         c.unsubscribe(filters, (err) => (err ? reject(new EdgeRnnError('GATEWAY_TRANSPORT', `unsubscribe: ${err.message}`)) : resolve()));
       });
@@ -182,7 +184,9 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
       ended = true;
       const c = client;
       if (!c) return Promise.resolve();
-      return new Promise((resolve) => c.end(force, {}, () => resolve()));
+      // Not connected: a graceful end would wait for PUBACKs of the QoS 1 messages stored
+      // offline (alerts: they stay in the outbox), which only a reconnect could bring.
+      return new Promise((resolve) => c.end(force || !c.connected, {}, () => resolve()));
     },
   };
   return t;

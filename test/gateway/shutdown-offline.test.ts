@@ -1,0 +1,86 @@
+/**
+ * Shutdown with the broker gone: SIGTERM/stop() while mosquitto is down, with alerts published
+ * and never acknowledged (the broker died with them in flight), must not wait for a reconnect
+ * that never comes (MQTT.js holds QoS 1 publishes until it is connected again). It returns,
+ * every device's state is saved locally and every alert stays in the outbox for the next start.
+ * Skipped, with the reason, without mosquitto.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, type Model } from '../../src/index.js';
+import { ManualClock } from '../../src/gateway/clock.js';
+import { encodeJson } from '../../src/gateway/codecs.js';
+import { parseGatewayConfig } from '../../src/gateway/config.js';
+import { Gateway } from '../../src/gateway/gateway.js';
+import { memoryLogger } from '../../src/gateway/logger.js';
+import { FileOutbox } from '../../src/gateway/outbox.js';
+import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSignal, mosquittoAvailable, publishAsync, startMosquitto, tmpDir, waitFor } from './fixtures.js';
+
+const SKIP = mosquittoAvailable();
+if (SKIP) console.log(`test/gateway/shutdown-offline.test.ts skipped: ${SKIP}`);
+
+const DEVICES = ['d1', 'd2', 'd3', 'd4', 'd5'];
+
+/** stop(), or a rejection after a generous hang guard. */
+function stopOrHang(gw: Gateway): Promise<void> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([
+    gw.stop().finally(() => clearTimeout(t)),
+    new Promise<void>((_, reject) => (t = setTimeout(() => reject(new Error('gateway.stop() hung with the broker down')), 20_000))),
+  ]);
+}
+
+let model: Model;
+beforeAll(async () => {
+  model = await (await createRuntime()).load(imuModelBytes());
+});
+afterAll(() => model?.dispose());
+
+describe.skipIf(SKIP !== null)('stop() with the broker down', () => {
+  for (const mode of ['single', 'cluster'] as const) {
+    it(`returns with alerts in flight, saves every stream state, keeps every alert in the outbox (${mode})`, async () => {
+      const mq = await startMosquitto();
+      const stateDir = tmpDir();
+      const clock = new ManualClock(1_700_000_000_000);
+      const config = parseGatewayConfig({
+        site: 'farm',
+        gatewayId: 'gw-a',
+        broker: { url: mq.url, reconnectMs: 100 },
+        models: { imu: 'imu.ern' },
+        routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }],
+        ...(mode === 'cluster' ? { cluster: { group: 'farm', partitions: 4, handoffTimeoutMs: 1000, checkpointIntervalMs: 0 } } : {}),
+        stateDir,
+        metrics: { intervalMs: 0 },
+      });
+      const gw = await Gateway.create({ config, models: { imu: model }, clock, logger: memoryLogger('silent') });
+      let raised = 0;
+      gw.on('alert', () => raised++);
+      try {
+        if (gw.cluster) await waitFor(() => gw.cluster!.owned().length === 4, 'the gateway to own every partition');
+        const dev = await connectClient(mq.url, { clientId: 'devices' });
+        // Impacts: every device raises alerts when its frames are stepped.
+        for (const d of DEVICES) await publishAsync(dev, gw.topics.sensor(d, 'imu', gw.cluster ? gw.partitionOf(d) : undefined), encodeJson(imuSignal(20, 1, [[5, 15]]), IMU_CHANNELS, { seq: 0 }));
+        await waitFor(() => gw.metrics.counters.messages_total === DEVICES.length, 'the messages at the gateway');
+        dev.end(true);
+        // The broker freezes, the alerts go out (no PUBACK comes), then the broker dies.
+        mq.proc.kill('SIGSTOP');
+        clock.advance(5);
+        await gw.settled();
+        expect(raised).toBeGreaterThan(0);
+        await mq.kill();
+        await waitFor(() => gw.metrics.gauges.connected === 0, 'the gateway to notice the broker is gone');
+        await stopOrHang(gw);
+        expect(gw.stateStore.keys().sort()).toEqual(DEVICES.map((d) => `${d}/imu`));
+        const reopened = FileOutbox.open(path.join(stateDir, 'outbox'));
+        expect(reopened.depth).toBe(raised);
+        await reopened.close();
+      } finally {
+        await gw.stop();
+        await mq.kill();
+        fs.rmSync(stateDir, { recursive: true, force: true });
+        fs.rmSync(mq.dir, { recursive: true, force: true });
+      }
+    }, 60_000);
+  }
+});

@@ -247,6 +247,28 @@ describe('the built executable', () => {
     expect(spawnSync(process.execPath, [bin, 'info', path.join(tmp, 'corrupt.ern')], { encoding: 'utf8' }).status).toBe(1);
     expect(execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }).trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
+
+  // onnxruntime-node is a devDependency: an installed package does not have it. The built CLI is
+  // copied beside a node_modules of links to every package but that one.
+  it.skipIf(!fs.existsSync(bin))('bench without onnxruntime-node: --backends ort-node is an error naming the package; the default set leaves it out and says so', () => {
+    const dir = path.join(tmp, 'no-ort-node');
+    fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+    for (const name of fs.readdirSync('node_modules')) {
+      if (name !== 'onnxruntime-node' && name !== '.bin') fs.symlinkSync(path.resolve('node_modules', name), path.join(dir, 'node_modules', name));
+    }
+    fs.writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}');
+    fs.copyFileSync(bin, path.join(dir, 'cli.js'));
+    const run = (...args: string[]) => spawnSync(process.execPath, [path.join(dir, 'cli.js'), 'bench', '--quick', '--shapes', 'har-gru', '--rounds', '1', '--round-ms', '0.2', '--cold-runs', '0', ...args], { encoding: 'utf8', cwd: dir });
+    const named = run('--backends', 'simd,ort-node');
+    expect(named.status, named.stderr).toBe(1);
+    expect(named.stderr).toMatch(/BACKEND_UNAVAILABLE.*--backends ort-node: onnxruntime-node not installed \(npm install onnxruntime-node\)/);
+    const all = run('--json');
+    expect(all.status, all.stderr).toBe(0);
+    const rows = all.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.filter((o) => o.metric === 'backend_missing')).toEqual([{ metric: 'backend_missing', backend: 'ort-node', package: 'onnxruntime-node', reason: 'not installed' }]);
+    expect(rows.some((o) => o.backend === 'ort-web' && o.mode === 'step')).toBe(true);
+    expect(rows.some((o) => o.backend === 'ort-node' && o.median_us !== undefined)).toBe(false);
+  });
 });
 
 

@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { EdgeRnnError } from '../../errors.js';
 import { calibrateAbsMax, quantizeModel } from '../../model/quantize.js';
 import { encodeModel } from '../../model/codec.js';
 import { defaultActivations, type ModelSpec, type RecurrentKind } from '../../model/spec.js';
@@ -106,7 +107,8 @@ interface OrtLike {
   InferenceSession: { create(bytes: Uint8Array, opts: Record<string, unknown>): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown }>> }> };
 }
 
-async function loadOrt(which: 'web' | 'node'): Promise<OrtLike | null> {
+/** onnxruntime-web or -node, or why it could not be imported (not installed, or broken). */
+async function loadOrt(which: 'web' | 'node'): Promise<OrtLike | string> {
   try {
     if (which === 'web') {
       const ort = (await import('onnxruntime-web')) as unknown as OrtLike & { env: { wasm: { numThreads: number }; logLevel: string } };
@@ -115,8 +117,9 @@ async function loadOrt(which: 'web' | 'node'): Promise<OrtLike | null> {
       return ort;
     }
     return (await import('onnxruntime-node')) as unknown as OrtLike;
-  } catch {
-    return null;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    return code === 'ERR_MODULE_NOT_FOUND' ? 'not installed' : `could not be loaded: ${(e as Error).message.split('\n')[0]}`;
   }
 }
 
@@ -481,7 +484,9 @@ cache written by a first start beforehand) and onnxruntime-web.
   --shapes LIST  only these shapes (comma-separated)
   --backends LIST
                  only these backends (comma-separated; default all: \${BACKENDS.join(', ')});
-                 ratios need both of their backends, '-' otherwise
+                 ratios need both of their backends, '-' otherwise; an onnxruntime
+                 backend named here that is not installed is an error (in the default
+                 set it is left out, noted in the header or a "backend_missing" JSON line)
   --json         one JSON object per line: {"shape","backend","mode","median_us"}, then
                  {"metric",...} lines for kernel sizes, state bytes, cold start and memory, and
                  the machine (cpu, cores, widest x86 vector extension, node, date)
@@ -520,8 +525,18 @@ cache written by a first start beforehand) and onnxruntime-web.
         backends.add(b as Backend);
       }
     }
-    // onnxruntime is imported only for the backends asked for (it takes a while, and may be absent).
-    const ort = { web: backends.has('ort-web') ? await loadOrt('web') : null, node: backends.has('ort-node') ? await loadOrt('node') : null };
+    // onnxruntime is imported only for the backends asked for (it takes a while, and may be absent:
+    // onnxruntime-node is not a dependency of the package). Asked for by name, a missing one is an
+    // error; in the default set it is left out and said so (header, or a JSON line).
+    const loaded = { web: backends.has('ort-web') ? await loadOrt('web') : null, node: backends.has('ort-node') ? await loadOrt('node') : null };
+    const missing: { backend: Backend; package: string; reason: string }[] = [];
+    for (const [b, l] of [['ort-web', loaded.web], ['ort-node', loaded.node]] as const) {
+      if (typeof l !== 'string') continue;
+      const pkg = `onnxruntime-${b.slice(4)}`;
+      if (typeof values.backends === 'string') throw new EdgeRnnError('BACKEND_UNAVAILABLE', `--backends ${b}: ${pkg} ${l}${l === 'not installed' ? ` (npm install ${pkg})` : ''}`);
+      missing.push({ backend: b, package: pkg, reason: l });
+    }
+    const ort = { web: typeof loaded.web === 'string' ? null : loaded.web, node: typeof loaded.node === 'string' ? null : loaded.node };
     const progress = new Progress(ctx.stderr, 'bench', shapes.length * rounds);
     const results: BenchResult[] = [];
     const state: Record<string, number> = {};
@@ -549,12 +564,13 @@ cache written by a first start beforehand) and onnxruntime-web.
       for (const [k, v] of Object.entries(state)) ctx.stdout.write(`${JSON.stringify({ metric: 'state_bytes', shape: k, bytes: v })}\n`);
       for (const c of cold) ctx.stdout.write(`${JSON.stringify({ metric: 'cold_start', ...c })}\n`);
       ctx.stdout.write(`${JSON.stringify({ metric: 'machine', ...machineInfo() })}\n`);
+      for (const m of missing) ctx.stdout.write(`${JSON.stringify({ metric: 'backend_missing', ...m })}\n`);
       return 0;
     }
     const m = machineInfo();
     const machine = `${m.cpu}, ${m.cores} cores${m.vector ? `, ${m.vector}` : ''}, Node ${m.node}, ${m.date}`;
-    const missing = (b: Backend, loaded: OrtLike | null): string => (backends.has(b) && !loaded ? ` [onnxruntime-${b.slice(4)} not installed]` : '');
-    ctx.stdout.write(`edgernn bench (${machine})${missing('ort-web', ort.web)}${missing('ort-node', ort.node)}\n\n`);
+    const notes = missing.map((m) => ` [${m.package} ${m.reason}]`).join('');
+    ctx.stdout.write(`edgernn bench (${machine})${notes}\n\n`);
     ctx.stdout.write(renderTables(results, { wasm: { simd: bins.simd.length, scalar: bins.scalar.length }, cold, state }));
     return 0;
   },

@@ -22,11 +22,12 @@ if (!file) {
 
 const rows = [];
 fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-  if (line.trim() === '' || (i === 0 && /[a-z]/i.test(line.split(',')[1] ?? ''))) return; // blank, or the header
+  const head = line.split(',')[1] ?? '';
+  if (line.trim() === '' || (i === 0 && /[a-z]/i.test(head) && Number.isNaN(Number(head)))) return; // blank, or the header ("1e-3" is a value)
   const [ts, v] = line.split(',');
   const t = /^\d+$/.test(ts.trim()) ? Number(ts) : Date.parse(ts.trim().replace(' ', 'T') + (/[zZ]|[+-]\d\d:?\d\d$/.test(ts.trim()) ? '' : 'Z'));
   const value = Number(v);
-  if (!Number.isFinite(t) || v === undefined || v.trim() === '' || !Number.isFinite(value)) {
+  if (!Number.isFinite(t) || v === undefined || v.trim() === '' || !Number.isFinite(Math.fround(value))) { // the model reads float32
     console.error(`${file}:${i + 1}: expected "timestamp,value", got "${line.slice(0, 60)}"`);
     process.exit(1);
   }

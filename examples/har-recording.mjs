@@ -27,7 +27,7 @@ const lines = fs.readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).fil
 const samples = new Float32Array(lines.length * channels.length);
 lines.forEach((line, i) => {
   const v = line.split(/[\s,]+/).map(Number);
-  if (v.length !== channels.length || v.some((x) => !Number.isFinite(x))) {
+  if (v.length !== channels.length || v.some((x) => !Number.isFinite(Math.fround(x)))) { // float32 samples
     console.error(`${file}:${i + 1}: expected ${channels.length} numbers (${channels.map((c) => c.name).join(' ')}), got "${line.slice(0, 60)}"`);
     process.exit(1);
   }

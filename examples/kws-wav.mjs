@@ -8,7 +8,7 @@
 // The recording must be 16 kHz (sox in.wav -r 16000 -c 1 out.wav converts one). The same code
 // runs live: push each chunk of samples as it arrives instead of the whole file.
 import fs from 'node:fs';
-import { createFrontendForInput, createKwsDetectorForModel, createRuntime, readWavMono } from 'edgernn';
+import { createFrontendForInput, createKwsDetectorForModel, createRuntime, isEdgeRnnError, readWavMono } from 'edgernn';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -20,7 +20,15 @@ if (!wavPath) {
 
 const rt = await createRuntime();
 const model = await rt.load(fs.readFileSync(modelPath), { source: String(modelPath) });
-const { info, samples } = readWavMono(fs.readFileSync(wavPath), { source: wavPath });
+let wav;
+try {
+  wav = readWavMono(fs.readFileSync(wavPath), { source: wavPath }); // any channels (mixed), 8-32 bit PCM or float
+} catch (e) {
+  if (!isEdgeRnnError(e, 'BAD_INPUT_FILE')) throw e;
+  console.error(e.message); // an empty or truncated file, an encoding such as A-law: what is wrong, no stack
+  process.exit(1);
+}
+const { info, samples } = wav;
 const rate = model.spec.input.frontend.sampleRateHz;
 if (info.sampleRateHz !== rate) {
   console.error(`${wavPath}: ${info.sampleRateHz} Hz, the model listens at ${rate} Hz (sox ${wavPath} -r ${rate} -c 1 converted.wav)`);

@@ -44,7 +44,7 @@ export interface AudioFrontendSpec {
   frameMs: number;
   /** Hop between frame starts in ms; also a whole number of samples. */
   hopMs: number;
-  /** FFT length: a power of two >= the frame length in samples. */
+  /** FFT length: a power of two >= the frame length in samples, <= 2^20. */
   nfft: number;
   /** Mel bands. */
   nMels: number;
@@ -93,6 +93,9 @@ export const AUDIO_FRONTEND_DEFAULTS: Readonly<Omit<AudioFrontendSpec, 'kind' | 
 /** MFCCs kept when a caller asks for kind 'mfcc' without nMfcc. */
 export const DEFAULT_N_MFCC = 13;
 
+/** Largest FFT length accepted (2^20). */
+const MAX_NFFT = 1 << 20;
+
 const AUDIO_FIELDS = ['kind', 'sampleRateHz', 'frameMs', 'hopMs', 'nfft', 'nMels', 'nMfcc', 'fMinHz', 'fMaxHz', 'preEmphasis', 'window', 'melScale', 'melNorm', 'logFloor', 'cmn', 'windows'] as const;
 
 /** A complete spec from the defaults plus overrides (then validated). */
@@ -121,7 +124,9 @@ export function validateAudioSpec(value: unknown): AudioFrontendSpec {
   if (frameLength === undefined) s.fail('frameMs', `a whole number of samples at ${sampleRateHz} Hz (frameMs · sampleRateHz / 1000)`);
   const hopMs = s.num('hopMs', { above: 0 });
   if (wholeSamples(hopMs, sampleRateHz) === undefined) s.fail('hopMs', `a whole number of samples at ${sampleRateHz} Hz (hopMs · sampleRateHz / 1000)`);
-  const nfft = s.num('nfft', { integer: true, min: 2 });
+  // Capped so a wild value is a FRONTEND_SPEC error at load, not a RangeError (2^31 and up) or
+  // minutes per frame when the front end is built: 2^20 holds a 2.7 s frame at 384 kHz.
+  const nfft = s.num('nfft', { integer: true, min: 2, max: MAX_NFFT });
   if (!isPowerOfTwo(nfft) || nfft < frameLength) s.fail('nfft', `a power of two >= ${frameLength} (the frame length in samples)`);
   const nMels = s.num('nMels', { integer: true, min: 1, max: nfft / 2 + 1 });
   let nMfcc: number | undefined;

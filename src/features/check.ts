@@ -23,8 +23,16 @@ function describe(v: unknown): string {
 }
 
 /**
+ * Largest float32 (3.4028235e38). Model inputs are float32 (the runtime refuses more), and a
+ * finite sample beyond it overflows the front ends' float64 arithmetic: d² in the adaptive
+ * variance and the CMN mean become Infinity or NaN and stay so, silencing every later output.
+ */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
  * Throws INVALID_ARGUMENT unless `samples` is an array or typed array of numbers, SHAPE_MISMATCH
- * unless its length is a multiple of `channels`, NON_FINITE_INPUT on NaN/±Infinity.
+ * unless its length is a multiple of `channels`, NON_FINITE_INPUT on NaN/±Infinity or a value
+ * beyond float32's range (|x| > 3.4028235e38).
  */
 export function checkSamples(samples: SampleArray, channels: number, where: string): void {
   if (samples === null || typeof samples !== 'object' || typeof samples.length !== 'number') {
@@ -39,11 +47,12 @@ export function checkSamples(samples: SampleArray, channels: number, where: stri
   if (isIntegerTyped(samples)) return;
   for (let i = 0; i < samples.length; i++) {
     const v = samples[i]!;
-    if (!Number.isFinite(v)) {
+    if (typeof v !== 'number' || !(v >= -FLOAT32_MAX && v <= FLOAT32_MAX)) {
       if (typeof v !== 'number') {
         throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: sample ${Math.floor(i / channels)} channel ${i % channels} is ${describe(v)}, not a number`, { index: i });
       }
-      throw new EdgeRnnError('NON_FINITE_INPUT', `${where}: sample ${Math.floor(i / channels)} channel ${i % channels} is ${v}`, { index: i, value: String(v) });
+      const what = Number.isFinite(v) ? `${v}, beyond float32's range (|x| <= 3.4028235e38)` : String(v);
+      throw new EdgeRnnError('NON_FINITE_INPUT', `${where}: sample ${Math.floor(i / channels)} channel ${i % channels} is ${what}`, { index: i, value: String(v) });
     }
   }
 }

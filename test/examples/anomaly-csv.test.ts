@@ -72,5 +72,20 @@ describe('examples/anomaly-csv.mjs', () => {
     fs.writeFileSync(bad, 'timestamp,value\n2014-02-01 00:00:00,1\n2014-02-01 00:05:00,x\n');
     const r = example(bad);
     expect([r.status, r.stderr]).toEqual([1, `${bad}:3: expected "timestamp,value", got "2014-02-01 00:05:00,x"\n`]);
+    // A value beyond float32 (what the model reads) is named; it used to become Infinity and end in a stack trace.
+    fs.writeFileSync(bad, 'timestamp,value\n2014-02-01 00:00:00,1\n2014-02-01 00:05:00,1e39\n');
+    const big = example(bad);
+    expect([big.status, big.stdout, big.stderr]).toEqual([1, '', `${bad}:3: expected "timestamp,value", got "2014-02-01 00:05:00,1e39"\n`]);
+  });
+
+  it('a file without a header whose first value is written with an exponent keeps that reading (it was taken for the header)', () => {
+    const csv = path.join(work, 'exponent.csv');
+    const lines = ['1391212800000,1.5e-3', '1391213100000,0.0016', '1391213400000,1.7E-3'];
+    fs.writeFileSync(csv, `${lines.join('\n')}\n`);
+    const r = example(csv, '--json');
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect((JSON.parse(r.stdout) as { records: number }).records).toBe(3);
+    fs.writeFileSync(csv, `timestamp,value\n${lines.join('\n')}\n`); // the header is still skipped
+    expect((JSON.parse(example(csv, '--json').stdout) as { records: number }).records).toBe(3);
   });
 });

@@ -63,6 +63,10 @@ describe('examples/har-recording.mjs', () => {
       fs.writeFileSync(bad, '31 40 21\n31 40\n');
       const r = example(bad);
       expect([r.status, r.stderr]).toEqual([1, `${bad}:2: expected 3 numbers (ax ay az), got "31 40"\n`]);
+      // A number beyond float32 (the samples' type) is named too; it used to become Infinity and end in a stack trace.
+      fs.writeFileSync(bad, '31 40 21\n31 1e39 21\n');
+      const big = example(bad);
+      expect([big.status, big.stdout, big.stderr]).toEqual([1, '', `${bad}:2: expected 3 numbers (ax ay az), got "31 1e39 21"\n`]);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -65,4 +65,17 @@ describe('examples/kws-wav.mjs', () => {
     expect(rate.status).toBe(1);
     expect(rate.stderr).toBe(`${wav}: 44100 Hz, the model listens at 16000 Hz (sox ${wav} -r 16000 -c 1 converted.wav)\n`);
   });
+
+  it('an empty file or an encoding it cannot read says what is wrong (exit 1), not an uncaught error with a stack', () => {
+    const empty = path.join(work, 'empty.wav');
+    fs.writeFileSync(empty, new Uint8Array(0)); // a recorder that died before writing its header
+    const alaw = path.join(work, 'alaw.wav');
+    const bytes = encodeWav(new Float32Array(1600), 16000);
+    new DataView(bytes.buffer, bytes.byteOffset).setUint16(20, 6, true); // fmt format tag 6: A-law
+    fs.writeFileSync(alaw, bytes);
+    const a = example(empty);
+    expect([a.status, a.stdout, a.stderr]).toEqual([1, '', `${empty}: 0 bytes is too short for a RIFF/WAVE header (12 bytes)\n`]);
+    const b = example(alaw, '--json');
+    expect([b.status, b.stdout, b.stderr]).toEqual([1, '', `${alaw}: format 6 (A-law) is not supported (expected 1 = PCM or 3 = IEEE float)\n`]);
+  });
 });

@@ -126,6 +126,8 @@ describe('audio spec validation names the bad field', () => {
     ['typo field', { nmfcc: 13 }, /'nmfcc' must be absent \(known fields:/],
     ['nMfcc on logmel', { kind: 'logmel' }, /'nMfcc' must be absent for kind 'logmel'/],
     ['NaN nMels', { nMels: NaN }, /'nMels' must be an integer/],
+    // Was accepted: building the front end then threw RangeError (2^40) or took minutes per frame (2^26).
+    ['nfft beyond 2^20', { nfft: 2 ** 40 }, /'nfft' must be an integer >= 2 <= 1048576, got 1099511627776/],
     ['cmn alpha 0', { cmn: { alpha: 0 } }, /cmn: 'alpha' must be a finite number > 0 <= 1, got 0/],
     ['cmn alpha above 1', { cmn: { alpha: 1.5 } }, /'alpha' must be a finite number > 0 <= 1, got 1.5/],
     ['cmn unknown field', { cmn: { alpha: 0.1, beta: 1 } }, /'beta' must be absent \(known fields: alpha\)/],
@@ -178,6 +180,27 @@ describe('streaming mean normalization (cmn)', () => {
     const post = plain.data.slice();
     cmnRows(0.02, post, plain.count, plain.featureSize);
     expect(post).toEqual(withCmn.data);
+  });
+
+  it('a float sample beyond float32 is NON_FINITE_INPUT, not NaN in every later frame (it overflowed the power spectrum and the running mean)', () => {
+    const spec = audioFrontendSpec('mfcc', { cmn: { alpha: 0.01 } });
+    const f = Float64Array.from(x, (v) => v / 32768);
+    const want = new AudioFrontend(spec).batch(f);
+    const fe = new AudioFrontend(spec);
+    const got: number[] = [];
+    fe.push(f.subarray(0, 3000), (fr) => got.push(...fr));
+    const bad = f.slice(3000, 3500);
+    bad[17] = 1e200;
+    let err: unknown;
+    try {
+      fe.push(bad, (fr) => got.push(...fr));
+    } catch (e) {
+      err = e;
+    }
+    expect(isEdgeRnnError(err, 'NON_FINITE_INPUT')).toBe(true);
+    expect((err as Error).message).toBe("mfcc front end: sample 17 channel 0 is 1e+200, beyond float32's range (|x| <= 3.4028235e38)");
+    fe.push(f.subarray(3000), (fr) => got.push(...fr));
+    expect(Float32Array.from(got)).toEqual(want.data);
   });
 
   it('the first 1/alpha frames use the running mean: frame 0 is all zeros, and a stationary signal stays near 0', () => {

@@ -100,6 +100,29 @@ describe('online adaptive normalization (exponentially weighted mean/variance)',
     const b = run(ewm(0.1), [1, 2, 3, 4]);
     expect(a[0]).toBe(b[3]);
   });
+
+  it('a sample beyond float32 is NON_FINITE_INPUT and the stream goes on (one 1e200 glitch used to zero every later output)', () => {
+    // d² = 1e400 overflowed the EW variance to Infinity for good: (z - m) / √Infinity = 0 ever after.
+    const x = Array.from({ length: 400 }, (_, t) => Math.sin(t / 5));
+    const want = run(ewm(0.01), x);
+    for (const glitch of [1e200, -1e300, 3.5e38]) {
+      const fe = new SeriesFrontend(ewm(0.01));
+      const got: number[] = [];
+      fe.push(x.slice(0, 200), (f) => got.push(f[0]!));
+      let err: unknown;
+      try {
+        fe.push([0.5, glitch], (f) => got.push(f[0]!));
+      } catch (e) {
+        err = e;
+      }
+      expect(err instanceof EdgeRnnError && err.code).toBe('NON_FINITE_INPUT');
+      expect((err as Error).message).toMatch(/sample 1 channel 0 is -?[0-9.e+]+, beyond float32's range/);
+      fe.push(x.slice(200), (f) => got.push(f[0]!));
+      expect(Float32Array.from(got)).toEqual(want);
+    }
+    // The largest float32 is still a sample (the runtime takes it too).
+    expect(() => new SeriesFrontend(ewm(0.01)).push([1, 3.4028234663852886e38, -3.4028234663852886e38], () => {})).not.toThrow();
+  });
 });
 
 describe('series spec validation names the bad field', () => {

@@ -167,7 +167,8 @@ export function seriesGatewayFrontEnd(spec: FrontendSpec, ctx: FrontEndContext):
       if (bytes.length !== state.byteLength) {
         throw new EdgeRnnError('GATEWAY_STATE', `series front end: state must be ${state.byteLength} bytes (${C} channels), got ${bytes.length}`, { expected: state.byteLength, got: bytes.length });
       }
-      const restored = new Float64Array(bytes.slice().buffer);
+      // A copy of exactly these bytes: a Node Buffer's slice() is a view of its whole (pooled) memory.
+      const restored = new Float64Array(Uint8Array.from(bytes).buffer);
       if (!restored.every(Number.isFinite) || !(restored[0]! >= 0) || !Number.isInteger(restored[0]!)) {
         throw new EdgeRnnError('GATEWAY_STATE', 'series front end: state holds a negative or fractional sample count or non-finite statistics');
       }

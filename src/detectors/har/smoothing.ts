@@ -202,6 +202,8 @@ export class LabelSmoother {
     if (!Array.isArray(o.values) || o.values.length !== want || !o.values.every((v) => typeof v === 'number' && Number.isFinite(v))) throw bad(`expected ${want} finite values`);
     if (!(Number.isInteger(o.steps) && o.steps >= 0)) throw bad('steps must be a non-negative integer');
     if (!(Number.isInteger(o.head) && o.head >= 0 && o.head < this.options.window)) throw bad(`head must be in [0, ${this.options.window})`);
+    if (kind === 'majority' && !o.values.every((v) => Number.isInteger(v) && v >= 0 && v < this.classes)) throw bad(`labels must be integers in [0, ${this.classes})`);
+    // Everything is checked: a refused state leaves the smoother as it was.
     this.reset();
     this.steps = o.steps;
     this.head = o.head;
@@ -212,7 +214,6 @@ export class LabelSmoother {
       this.current = o.steps > 0 ? best : -1;
       this.conf = o.steps > 0 ? this.alpha[best]! : 0;
     } else if (kind === 'majority') {
-      if (!o.values.every((v) => Number.isInteger(v) && v >= 0 && v < this.classes)) throw bad(`labels must be integers in [0, ${this.classes})`);
       this.ring.set(o.values);
       const W = this.options.window;
       const n = Math.min(o.steps, W);

@@ -66,6 +66,21 @@ describe('seriesGatewayFrontEnd', () => {
     expect(Float32Array.from(got)).toEqual(want);
   });
 
+  it('imports a state handed over as a Node Buffer view (a file or MQTT payload sliced out of a record); it threw RangeError', () => {
+    const x = signal(300, 2, []);
+    const want = new SeriesFrontend(validateSeriesSpec(SERIES)).batch(x).data;
+    const fe = seriesGatewayFrontEnd(SERIES, CTX);
+    const got: number[] = [];
+    const sink = (frame: Float32Array): void => void got.push(frame[0]!);
+    fe.push(x.subarray(0, 123), 123, sink);
+    // Small Buffers share Node's pool: this view starts 3 bytes into a larger allocation.
+    const record = Buffer.concat([Buffer.from([1, 2, 3]), Buffer.from(fe.exportState())]);
+    const other = seriesGatewayFrontEnd(SERIES, CTX);
+    other.importState(record.subarray(3));
+    other.push(x.subarray(123), x.length - 123, sink);
+    expect(Float32Array.from(got)).toEqual(want);
+  });
+
   it('names bad specs, channel counts and states', () => {
     expectThrow(() => seriesGatewayFrontEnd({ ...SERIES, clip: -1 }, CTX), 'GATEWAY_CONFIG', /routes\[0\]\.model: .*clip/);
     expectThrow(() => seriesGatewayFrontEnd(SERIES, { ...CTX, channels: 2 }), 'GATEWAY_CONFIG', /routes\[0\]\.channels must be 1 \(the model's series front end\), got 2/);

@@ -214,6 +214,27 @@ describe('LabelSmoother', () => {
     expect(err(() => mj.importState({ kind: 'majority', steps: 1, head: 0, values: [0, 7] })).message).toMatch(/labels must be integers in \[0, 3\)/);
   });
 
+  it('a refused majority state (a label out of range) leaves the smoother as it was (it used to reset it half-way)', () => {
+    const posts = [
+      [0.1, 0.8, 0.1],
+      [0.1, 0.8, 0.1],
+      [0.7, 0.2, 0.1],
+      [0.1, 0.2, 0.7],
+      [0.1, 0.8, 0.1],
+    ];
+    const ref = new LabelSmoother(3, { kind: 'majority', window: 3 });
+    const sm = new LabelSmoother(3, { kind: 'majority', window: 3 });
+    for (const p of posts.slice(0, 2)) {
+      ref.push(p);
+      sm.push(p);
+    }
+    const before = sm.exportState();
+    expect(() => sm.importState({ kind: 'majority', steps: 5, head: 1, values: [0, 7, 1] })).toThrow(/labels must be integers in \[0, 3\)/);
+    expect(sm.exportState()).toEqual(before);
+    expect([sm.label, sm.confidence, sm.count]).toEqual([ref.label, ref.confidence, ref.count]);
+    for (const p of posts.slice(2)) expect([sm.push(p), sm.confidence]).toEqual([ref.push(p), ref.confidence]);
+  });
+
   it('NaN in a posterior counts as the floor, never poisons the filter', () => {
     const sm = new LabelSmoother(3, { kind: 'hmm' });
     sm.push([0.8, 0.1, 0.1]);

@@ -39,6 +39,13 @@ const FORMAT_NAMES: Record<number, string> = { 2: 'Microsoft ADPCM', 6: 'A-law',
 /** KSDATAFORMAT_SUBTYPE_* GUID bytes after the 2-byte format code. */
 const GUID_TAIL = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71];
 
+/**
+ * Data sizes that writers streaming to a pipe put in the header because they cannot come back to
+ * fill it in: 0xFFFFFFFF (ffmpeg), 0x7FFFFFFF (arecord), 0x7FFFF000 (sox). Any other size past
+ * the end of the file is a truncated file.
+ */
+const STREAMED_SIZES = [0xffffffff, 0x7fffffff, 0x7ffff000];
+
 function bad(source: string, msg: string, details: Record<string, unknown> = {}): EdgeRnnError {
   return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source, ...details });
 }
@@ -93,6 +100,11 @@ function parseLayout(bytes: Uint8Array, source: string): Layout {
       fmt = { sampleRateHz, channels, bitsPerSample, encoding, blockAlign };
     } else if (chunk === 'data') {
       if (!fmt) throw bad(source, 'data chunk comes before the fmt chunk');
+      if (STREAMED_SIZES.includes(size) && body + size > bytes.length) {
+        // A writer that could not seek back (arecord or ffmpeg into a pipe) leaves a placeholder
+        // size: the samples run to the end of the file; a partial last frame is dropped.
+        return { ...fmt, dataOffset: body, frames: Math.floor((bytes.length - body) / fmt.blockAlign) };
+      }
       if (body + size > bytes.length) throw bad(source, `data chunk declares ${size} bytes, only ${bytes.length - body} remain: truncated`, { declared: size, available: bytes.length - body });
       if (size % fmt.blockAlign !== 0) throw bad(source, `data chunk of ${size} bytes is not a whole number of ${fmt.blockAlign}-byte sample frames`);
       return { ...fmt, dataOffset: body, frames: size / fmt.blockAlign };

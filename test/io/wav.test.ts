@@ -118,6 +118,17 @@ describe.skipIf(!hasSox())('files written by sox', () => {
     expect(info).toMatch(/= 4000 samples/);
   });
 
+  it('sox writing into a pipe (placeholder data size 0x7FFFF000) is read to the end of the file', () => {
+    const synth = '-R -D -n -r 16000 -c 1 -b 16 -t wav'; // -R -D: repeatable, no dither
+    const piped = execFileSync('sh', ['-c', `sox ${synth} - synth 0.25 sine 440 | cat`]);
+    expect(new DataView(piped.buffer, piped.byteOffset).getUint32(40, true)).toBe(0x7ffff000);
+    const file = join(dir, 'synth.wav');
+    execFileSync('sh', ['-c', `sox ${synth} '${file}' synth 0.25 sine 440`]);
+    const w = readWav(new Uint8Array(piped), 'piped.wav');
+    expect(w.frames).toBe(4000);
+    expect(Array.from(w.channelData[0]!)).toEqual(Array.from(readWav(new Uint8Array(readFileSync(file))).channelData[0]!));
+  });
+
   it('A-law is reported as unsupported by name', () => {
     const e = errorOf(() => readWav(sox(['-e', 'a-law']), 'alaw.wav'));
     expect(isEdgeRnnError(e, 'BAD_INPUT_FILE')).toBe(true);
@@ -154,6 +165,20 @@ describe('malformed files are BAD_INPUT_FILE errors naming the defect', () => {
       expect(e.message).toMatch(msg);
     });
   }
+
+  it('a streamed file (placeholder data size 0xFFFFFFFF or 0x7FFFFFFF, as ffmpeg and arecord write into a pipe) is read to its end; a partial last frame is dropped', () => {
+    const body = encodeWav(pcm.subarray(0, 100), 16000);
+    for (const placeholder of [0xffffffff, 0x7fffffff]) {
+      const streamed = new Uint8Array(body.length + 1); // one byte of a frame cut short
+      streamed.set(body);
+      new DataView(streamed.buffer).setUint32(4, placeholder, true); // RIFF size: a placeholder too
+      new DataView(streamed.buffer).setUint32(40, placeholder, true);
+      const w = readWav(streamed, 'streamed.wav');
+      expect(w.frames).toBe(100);
+      expect(Array.from(w.channelData[0]!)).toEqual(Array.from(readWav(body).channelData[0]!));
+      expect(readWavInfo(streamed).frames).toBe(100);
+    }
+  });
 
   it('NaN in a float file names the sample', () => {
     const b = new Uint8Array(44 + 8);

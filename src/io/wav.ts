@@ -41,10 +41,10 @@ const GUID_TAIL = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0
 
 /**
  * Data sizes that writers streaming to a pipe put in the header because they cannot come back to
- * fill it in: 0xFFFFFFFF (ffmpeg), 0x7FFFFFFF (arecord), 0x7FFFF000 (sox). Any other size past
- * the end of the file is a truncated file.
+ * fill it in: 0xFFFFFFFF (ffmpeg), 0x80000000 (arecord 1.2, measured; 0x7FFFFFFF in older
+ * versions), 0x7FFFF000 (sox). Any other size past the end of the file is a truncated file.
  */
-const STREAMED_SIZES = [0xffffffff, 0x7fffffff, 0x7ffff000];
+const STREAMED_SIZES = [0xffffffff, 0x80000000, 0x7fffffff, 0x7ffff000];
 
 function bad(source: string, msg: string, details: Record<string, unknown> = {}): EdgeRnnError {
   return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source, ...details });

@@ -166,9 +166,9 @@ describe('malformed files are BAD_INPUT_FILE errors naming the defect', () => {
     });
   }
 
-  it('a streamed file (placeholder data size 0xFFFFFFFF or 0x7FFFFFFF, as ffmpeg and arecord write into a pipe) is read to its end; a partial last frame is dropped', () => {
+  it('a streamed file (placeholder data size 0xFFFFFFFF, 0x80000000, 0x7FFFFFFF, as ffmpeg and arecord write into a pipe) is read to its end; a partial last frame is dropped', () => {
     const body = encodeWav(pcm.subarray(0, 100), 16000);
-    for (const placeholder of [0xffffffff, 0x7fffffff]) {
+    for (const placeholder of [0xffffffff, 0x80000000, 0x7fffffff]) {
       const streamed = new Uint8Array(body.length + 1); // one byte of a frame cut short
       streamed.set(body);
       new DataView(streamed.buffer).setUint32(4, placeholder, true); // RIFF size: a placeholder too

@@ -22,6 +22,7 @@ import { Attrs, nodeLabel } from './attrs.js';
 import { CONST_OPS, sliceParams, tensorToConst, type OpContext } from './fold.js';
 import { ONNX_DTYPES, decodeModelProto, type ModelProto, type NodeProto } from './proto.js';
 import { LayoutMismatch, recurrentNode, type RecurrentContext } from './recurrent.js';
+import { stackConcat, stackGather, stackOutputReason, stackSlice, stackUseReason } from './stacked.js';
 import {
   dynActivation,
   dynAddDyn,
@@ -51,6 +52,7 @@ import {
   type AxisRole,
   type ConstValue,
   type DynValue,
+  type StackValue,
   type TimeSelect,
   type Value,
 } from './values.js';
@@ -194,13 +196,20 @@ const DYN_OPS: Readonly<Record<string, DynOp>> = {
   ],
   Flatten: (ctx, inputs) => [dynFlatten(ctx, dynAt(ctx, inputs, 0), ctx.attrs.int('axis', 1))],
   Shape: (ctx, inputs) => [dynShape(ctx, dynAt(ctx, inputs, 0))],
-  Gather: (ctx, inputs) => [dynGather(ctx, dynAt(ctx, inputs, 0), constAt(ctx, inputs, 1, 'indices'))],
+  Gather: (ctx, inputs) => {
+    const ind = constAt(ctx, inputs, 1, 'indices');
+    const v = inputs[0];
+    if (v?.kind === 'stack') return [stackGather(ctx, v, ind)];
+    return [dynGather(ctx, dynAt(ctx, inputs, 0), ind, ctx.staticT)];
+  },
   Slice: (ctx, inputs) => {
-    const v = dynAt(ctx, inputs, 0);
-    const rank = v.axes.length;
+    const v0 = inputs[0];
+    const v = v0?.kind === 'stack' ? v0 : dynAt(ctx, inputs, 0);
+    const rank = v.kind === 'stack' ? v.parts[0]!.axes.length : v.axes.length;
+    const slice = (p: Parameters<typeof dynSlice>[2]) => (v.kind === 'stack' ? stackSlice(ctx, v, p) : dynSlice(ctx, v, p, ctx.staticT));
     if (ctx.opset < 10) {
       const p = sliceParams(ctx, [], rank);
-      return [dynSlice(ctx, v, { axes: p.axes, starts: p.starts.map((s) => [s, false]), ends: p.ends.map((e) => [e, false]), steps: p.steps })];
+      return [slice({ axes: p.axes, starts: p.starts.map((s) => [s, false]), ends: p.ends.map((e) => [e, false]), steps: p.steps })];
     }
     const pair = (c: ConstValue): [number, boolean][] => Array.from(c.data, (x, i) => [x, c.sym?.[i] === 1] as [number, boolean]);
     const starts = pair(constAt(ctx, inputs, 1, 'starts'));
@@ -212,12 +221,19 @@ const DYN_OPS: Readonly<Record<string, DynOp>> = {
     const steps = stepsC ? Array.from(stepsC.data) : starts.map(() => 1);
     if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) throw invalid(`${ctx.label}: starts, ends, axes, steps differ in length`);
     if (axes.some((a) => a < 0 || a >= rank)) throw invalid(`${ctx.label}: axes [${axes}] out of range for rank ${rank}`);
-    return [dynSlice(ctx, v, { axes, starts, ends, steps })];
+    return [slice({ axes, starts, ends, steps })];
   },
   Concat: (ctx, inputs) => {
     const vs = inputs.filter((v): v is Value => v !== undefined);
     if (!vs.every((v) => v.kind === 'dyn')) throw unsupported(`${ctx.label} concatenates sequence values with constants`);
-    return [dynConcat(ctx, vs as DynValue[], ctx.attrs.required(ctx.attrs.int('axis'), 'axis'))];
+    const axis = ctx.attrs.required(ctx.attrs.int('axis'), 'axis');
+    // The final states of stacked layers (PyTorch's h_n): kept apart, for h_n[-1] (stacked.ts).
+    const dyn = vs as DynValue[];
+    if (dyn.some((v) => v.base.layers !== dyn[0]!.base.layers)) {
+      const stack = stackConcat(ctx, dyn, axis);
+      if (stack) return [stack];
+    }
+    return [dynConcat(ctx, dyn, axis)];
   },
   Expand: (ctx, inputs) => {
     const v = dynAt(ctx, inputs, 0);
@@ -433,12 +449,18 @@ function evaluate(
     });
     const poisoned = inputs.filter((v): v is Extract<Value, { kind: 'poison' }> => v?.kind === 'poison');
     if (poisoned.length) {
+      const reasons: string[] = [];
       for (const p of poisoned) {
         if (p.reason && !reported.has(p)) {
           reported.add(p);
-          issues.push({ index, node, reason: p.reason });
+          if (!reasons.includes(p.reason)) reasons.push(p.reason);
         }
       }
+      // One line for the same problem from several nodes (a Concat of every layer's Y_c: c_n).
+      const split = reasons.map((r) => /^(.+?'[^']*'): (.*)$/s.exec(r));
+      const common = split[0]?.[2];
+      if (reasons.length > 1 && split.every((m) => m && m[2] === common)) issues.push({ index, node, reason: `${split.map((m) => m![1]).join(', ')}: ${common}` });
+      else for (const reason of reasons) issues.push({ index, node, reason });
       poisonAll();
       return;
     }
@@ -446,6 +468,10 @@ function evaluate(
     const ctx: ImportCtx = { node, attrs, opset, label, batchIndex, staticT, opts, note: (m) => notes.push(m) };
     let outs: Value[];
     try {
+      // h_n of stacked layers: a selection of the last layer's entries, or passed along unchanged.
+      const stack = inputs.find((v) => v?.kind === 'stack') as StackValue | undefined;
+      const stackOps = ['Gather', 'Slice', 'Identity', 'Dropout', 'Cast'];
+      if (stack && (!stackOps.includes(node.opType) || inputs.indexOf(stack) !== 0)) throw unsupported(stackUseReason(ctx, stack));
       const frees = inputs.filter((v) => v?.kind === 'free') as { kind: 'free'; name: string }[];
       const stateOps = node.opType === 'GRU' || node.opType === 'LSTM' || node.opType === 'RNN';
       const passOps = node.opType === 'Identity' || node.opType === 'Cast' || node.opType === 'Dropout';
@@ -481,6 +507,10 @@ function evaluate(
     if (v.kind === 'free') {
       throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: output '${name}' is the unbound graph input '${v.name}'`);
     }
+    if (v.kind === 'stack') {
+      if (node) issues.push({ index: idx, node, reason: stackOutputReason(v) });
+      continue;
+    }
     if (v.kind === 'const') {
       if (v.sym) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: output '${name}' is the sequence length (a shape), not model output`);
       outputs.push({ name, kind: 'const', layers: [], time: 'seq', finalAt: -1, stepLimit: null, limitAt: -1, axes: v.dims.map((d) => ({ role: 'U', size: d })), constant: { dims: v.dims, data: v.data } });
@@ -514,6 +544,22 @@ export interface SpecOptions {
 }
 
 /**
+ * Final states of a bidirectional layer of which the next layer (the dense layer of the head, or
+ * of the selection itself) reads the forward half only: that half is the layer's output at the
+ * last step (full-length sequences), e.g. PyTorch's h_n[-2] of a bidirectional nn.GRU.
+ */
+function forwardHalfOnly(out: OnnxOutput): boolean {
+  const L = out.layers[out.finalAt];
+  const next = out.layers[out.finalAt + 1];
+  if (!L || !isRecurrent(L) || L.direction !== 'bidirectional' || out.stepLimit !== null) return false;
+  if (next?.kind !== 'dense' || !next.float) return false;
+  const H = L.hiddenSize;
+  const I = next.inputSize;
+  for (let o = 0; o < next.outputSize; o++) for (let i = H; i < 2 * H; i++) if (next.float.W[o * I + i] !== 0) return false;
+  return true;
+}
+
+/**
  * The float32 ModelSpec of one imported output. It must be computable frame by frame: every
  * step ('seq'), or the last step / final state of forward layers (the spec then outputs every
  * step and the ONNX output is its last one; manifest extra.onnx says which).
@@ -531,8 +577,9 @@ export function onnxToSpec(imp: OnnxImport, opts: SpecOptions = {}): ModelSpec {
   if (out.time === 'last') step = 'last';
   if (out.time === 'final') {
     const L = out.layers[out.finalAt]!;
-    if (isRecurrent(L) && L.direction !== 'forward') {
-      throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} reads the final state of a ${L.direction} layer (Y_h / h_n), which is not the output of any one step; use the layer's Y at the last step instead, or the onnxruntime-web backend`);
+    if (isRecurrent(L) && L.direction !== 'forward' && !forwardHalfOnly(out)) {
+      const hint = L.direction === 'bidirectional' ? ` (PyTorch: h_n[-1] of a bidirectional layer is its backward direction; h_n[-2], the forward one, compiles)` : '';
+      throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} reads the final state of a ${L.direction} layer (Y_h / h_n)${hint}, which is not the output of any one step; use the layer's Y at the last step instead, or the onnxruntime-web backend`);
     }
     if (out.layers.slice(out.finalAt + 1).some(isRecurrent)) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} feeds a final state into another recurrent layer`);
     step = 'last';

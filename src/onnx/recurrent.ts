@@ -230,6 +230,6 @@ export function recurrentNode(ctx: RecurrentContext, kind: RecurrentKind, inputs
   const Y: DynValue = normalizeAxes({ kind: 'dyn', base, pending: null, axes: layout === 0 ? [T, dAx, batchAx, hAx] : [batchAx, T, dAx, hAx] });
   const finalBase: ChainBase = { ...base, time: 'final', finalAt: li };
   const Yh: DynValue = normalizeAxes({ kind: 'dyn', base: finalBase, pending: null, axes: layout === 0 ? [dAx, batchAx, hAx] : [batchAx, dAx, hAx] });
-  const Yc: Value = { kind: 'poison', reason: `${ctx.label}: output Y_c (the final cell state) is not available: edgernn sessions expose the hidden state only` };
+  const Yc: Value = { kind: 'poison', reason: `${ctx.label}: output Y_c (the final cell state) is not available: edgernn sessions expose the hidden state only (PyTorch: a head on h_n compiles, one on c_n does not)` };
   return [Y, Yh, Yc];
 }

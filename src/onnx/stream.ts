@@ -213,7 +213,7 @@ export function dynFlatten(ctx: OpContext, v: DynValue, axis: number): DynValue 
 }
 
 /** Feature selection along one F axis: keeps the listed positions (scalar: drops the axis). */
-function selectFeatures(v0: DynValue, axis: number, positions: number[], keepAxis: boolean): DynValue {
+export function selectFeatures(v0: DynValue, axis: number, positions: number[], keepAxis: boolean): DynValue {
   const v = canonicalize(v0);
   const fIdx = v.axes.map((a, i) => (a.role === 'F' ? i : -1)).filter((i) => i >= 0);
   const k = fIdx.indexOf(axis);
@@ -238,8 +238,21 @@ function selectTime(ctx: OpContext, v: DynValue, which: 'last' | 'first'): DynVa
   return { ...v, base: { ...v.base, time: which } };
 }
 
-/** Gather on a dyn value (indices constant). */
-export function dynGather(ctx: OpContext, v: DynValue, ind: ConstValue): DynValue {
+/**
+ * Which one step a constant position on the time axis is: `T - 1` / `-1` the last, `0` the first.
+ * With the sequence length fixed in the graph (staticT), any position resolves: `T-1` written as
+ * a number (PyTorch's `y[:, T-1]` in a fixed-length export) is the last step.
+ */
+function stepAt(x: number, symb: boolean, staticT: number | null): 'last' | 'first' | null {
+  if (staticT !== null) {
+    const t = symb ? staticT + x : x < 0 ? x + staticT : x;
+    return t === staticT - 1 ? 'last' : t === 0 ? 'first' : null;
+  }
+  return x === -1 ? 'last' : !symb && x === 0 ? 'first' : null;
+}
+
+/** Gather on a dyn value (indices constant). staticT: the sequence length when the graph fixes it. */
+export function dynGather(ctx: OpContext, v: DynValue, ind: ConstValue, staticT: number | null): DynValue {
   const axis = normAxis(ctx.attrs.int('axis', 0), v.axes.length, ctx.label);
   const a = v.axes[axis]!;
   const scalar = ind.dims.length === 0;
@@ -249,8 +262,12 @@ export function dynGather(ctx: OpContext, v: DynValue, ind: ConstValue): DynValu
     if (count !== 1) throw unsupported(`${ctx.label} picks ${count} steps; edgernn can select the first or last step only`);
     const symb = ind.sym?.[0] === 1;
     const x = ind.data[0]!;
-    const which = (symb && x === -1) || (!symb && x === -1) ? 'last' : !symb && x === 0 ? 'first' : null;
-    if (which === null) throw unsupported(`${ctx.label} picks step ${symb ? `T${x >= 0 ? '+' : ''}${x}` : x}; edgernn can select the first or last step only`);
+    if (staticT !== null && !symb && (x >= staticT || x < -staticT)) throw unsupported(`${ctx.label} picks step ${x} of a sequence of ${staticT} steps`);
+    const which = stepAt(x, symb, staticT);
+    if (which === null) {
+      const fixed = staticT !== null ? ` of ${staticT}` : !symb && x > 0 ? ' (the sequence length is not fixed in the graph, so it is not known to be the last)' : '';
+      throw unsupported(`${ctx.label} picks step ${symb ? `T${x >= 0 ? '+' : ''}${x}` : x}${fixed}; edgernn can select the first or last step only`);
+    }
     const t = selectTime(ctx, v, which);
     return { ...t, axes: scalar ? v.axes.filter((_, i) => i !== axis) : v.axes.map((b, i) => (i === axis ? U : b)) };
   }
@@ -265,8 +282,8 @@ export function dynGather(ctx: OpContext, v: DynValue, ind: ConstValue): DynValu
   return { ...v, axes: scalar ? v.axes.filter((_, i) => i !== axis) : v.axes };
 }
 
-/** Slice on a dyn value; starts/ends may be symbolic (T + k). */
-export function dynSlice(ctx: OpContext, v0: DynValue, p: { axes: number[]; starts: [number, boolean][]; ends: [number, boolean][]; steps: number[] }): DynValue {
+/** Slice on a dyn value; starts/ends may be symbolic (T + k). staticT: the sequence length when the graph fixes it. */
+export function dynSlice(ctx: OpContext, v0: DynValue, p: { axes: number[]; starts: [number, boolean][]; ends: [number, boolean][]; steps: number[] }, staticT: number | null): DynValue {
   let v = v0;
   const BIG = 2 ** 52;
   p.axes.forEach((axis, k) => {
@@ -275,20 +292,26 @@ export function dynSlice(ctx: OpContext, v0: DynValue, p: { axes: number[]; star
     const [e, eSym] = p.ends[k]!;
     const step = p.steps[k]!;
     if (a.role === 'T') {
+      const one = (which: 'last' | 'first') => ({ ...selectTime(ctx, v, which), axes: v.axes.map((b, i) => (i === axis ? U : b)) });
+      if (staticT !== null) {
+        // The length is fixed: resolve the range (PyTorch's y.narrow(1, T-1, 1) is [T-1, T)).
+        const r = sliceRange(sSym ? staticT + s : s, eSym ? staticT + e : e, step, staticT);
+        if (r.count === staticT && r.step === 1) return;
+        if (r.count === 1) {
+          if (r.start === staticT - 1) return void (v = one('last'));
+          if (r.start === 0) return void (v = one('first'));
+        }
+        throw unsupported(`${ctx.label} slices steps ${sSym ? 'T' : ''}${s}..${eSym ? 'T' : ''}${e} by ${step} of ${staticT}; edgernn keeps all steps, the first or the last`);
+      }
       // A start of T + k (symbolic) means the same as the negative index k.
       const start = s;
       const startIsFromEnd = sSym || s < 0;
       const toEnd = (eSym && e >= 0) || (!eSym && e >= BIG / 2) || (!eSym && e >= 2 ** 31 - 1);
       if (step === 1 && !startIsFromEnd && start === 0 && toEnd) return;
-      if (step === 1 && startIsFromEnd && start === -1 && toEnd) {
-        v = { ...selectTime(ctx, v, 'last'), axes: v.axes.map((b, i) => (i === axis ? U : b)) };
-        return;
-      }
-      if (step === 1 && !startIsFromEnd && start === 0 && !eSym && e === 1) {
-        v = { ...selectTime(ctx, v, 'first'), axes: v.axes.map((b, i) => (i === axis ? U : b)) };
-        return;
-      }
-      throw unsupported(`${ctx.label} slices steps ${sSym ? 'T' : ''}${s}..${eSym ? 'T' : ''}${e} by ${step}; edgernn keeps all steps, the first or the last`);
+      if (step === 1 && startIsFromEnd && start === -1 && toEnd) return void (v = one('last'));
+      if (step === 1 && !startIsFromEnd && start === 0 && !eSym && e === 1) return void (v = one('first'));
+      const why = !sSym && !eSym && s > 0 ? ' (the sequence length is not fixed in the graph, so these are not known to be the last)' : '';
+      throw unsupported(`${ctx.label} slices steps ${sSym ? 'T' : ''}${s}..${eSym ? 'T' : ''}${e} by ${step}${why}; edgernn keeps all steps, the first or the last`);
     }
     if (sSym || eSym) throw unsupported(`${ctx.label}: slice bounds on a non-time axis depend on the sequence length`);
     const r = sliceRange(s, e, step, a.size);

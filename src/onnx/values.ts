@@ -101,7 +101,24 @@ export interface PoisonValue {
   reason?: string;
 }
 
-export type Value = ConstValue | DynValue | FreeValue | PoisonValue;
+/**
+ * A Concat of the final states (Y_h) of several recurrent layers along their direction axis:
+ * PyTorch's h_n of a multi-layer nn.GRU / nn.LSTM / nn.RNN, entries layer-major and direction-minor
+ * ([layers * dirs, batch, hidden]). No one chain computes it, so it is kept as its parts; a Gather
+ * or Slice of entries of the last part (h_n[-1]) is that layer's Y_h. stacked.ts has the rules.
+ */
+export interface StackValue {
+  kind: 'stack';
+  /** The Concat node (nodeLabel) and its output, for messages. */
+  label: string;
+  name: string;
+  /** The concatenated axis. */
+  axis: number;
+  /** The inputs, canonical, in order; each holds parts[i].axes[axis].size entries. */
+  parts: DynValue[];
+}
+
+export type Value = ConstValue | DynValue | FreeValue | PoisonValue | StackValue;
 
 // ---------------------------------------------------------------------------------------------
 // Constants

@@ -2,10 +2,13 @@
  * Shared helpers of the ONNX suites: random specs, onnxruntime-node as the oracle, and
  * comparisons that report where the worst difference is.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
+import { expect, it } from 'vitest';
 import {
   ACTIVATION_NAMES,
   defaultActivations,
@@ -20,6 +23,7 @@ import {
 import { GATES } from '../../src/model/spec.js';
 import { Rng } from '../../src/util/rng.js';
 import type { NodeTestCase } from '../../src/onnx/conformance.js';
+import { decodeTensorProto } from '../../src/onnx/proto.js';
 import {
   ONNX_DTYPES,
   encodeModelProto,
@@ -212,4 +216,38 @@ export async function oracleNodeTest(name: string, model: Uint8Array, x: Float32
   const r = await s.run({ [s.inputNames[0]!]: ortTensor(x, xDims) });
   const outputs = s.outputNames.map((n) => encodeTensorProto(tensor(n, 1, r[n]!.dims as number[], r[n]!.data as Float32Array)));
   return { name, model, dataSets: [{ name: 'test_data_set_0', inputs: [encodeTensorProto(tensor(s.inputNames[0]!, 1, xDims, x))], outputs }] };
+}
+
+/**
+ * Registers the test that a fixture folder's generate.py (run by Debian's python3 with torch and
+ * onnx) reproduces the committed files: byte for byte, except the outputs PyTorch computed, whose
+ * last bits follow the BLAS behind the system's libblas.so.3 (reference BLAS or OpenBLAS), so
+ * within 1e-6. Skipped, saying why, without that python or with another torch version.
+ */
+export function fixtureRegenerationTest(dir: string, fixturesTorch: string, what: string): void {
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch, onnx; print(torch.__version__)'], { encoding: 'utf8' });
+  const torchVersion = probe.status === 0 ? probe.stdout.trim() : null;
+  const why = torchVersion === null ? 'Debian python3 with torch and onnx is not installed' : torchVersion !== fixturesTorch ? `torch ${torchVersion} differs from the fixtures' ${fixturesTorch}` : '';
+  if (why) console.log(`skipping the ${what} regeneration check: ${why}`);
+  it.skipIf(why !== '')(`generate.py reproduces the committed ${what}`, () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-pt-'));
+    try {
+      const r = spawnSync('/usr/bin/python3', [path.join(dir, 'generate.py'), out], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const files = (d: string): string[] => fs.readdirSync(d, { recursive: true, encoding: 'utf8' }).filter((f) => fs.statSync(path.join(d, f)).isFile()).sort();
+      expect(files(out)).toEqual(files(dir).filter((f) => f !== 'generate.py' && f !== 'README.md'));
+      for (const f of files(out)) {
+        const got = fs.readFileSync(path.join(out, f));
+        const want = fs.readFileSync(path.join(dir, f));
+        if (/output_\d+\.pb$/.test(f)) {
+          const g = decodeTensorProto(got, f);
+          const w = decodeTensorProto(want, f);
+          expect(g.dims, f).toEqual(w.dims);
+          expect(maxAbsDiff(g.data, w.data).max, f).toBeLessThan(1e-6);
+        } else expect(got.equals(want), f).toBe(true);
+      }
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
 }

@@ -6,9 +6,7 @@
  * float reference, the int8 backends, and the convert path (spec -> .ern -> session, whole
  * sequence and step by step); refused ones must name the node and the reason.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EdgeRnnError, isEdgeRnnError } from '../../src/errors.js';
@@ -22,7 +20,7 @@ import { ONNX_DTYPES, attrInt, attrInts, attrString, decodeTensorProto } from '.
 import { FLOAT_ATOL, INT8_ATOL } from '../../src/onnx/tolerance.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
-import { REPO, TestGraph, maxAbsDiff, oracleNodeTest, ortSession, ortTensor } from './helpers.js';
+import { REPO, TestGraph, fixtureRegenerationTest, maxAbsDiff, oracleNodeTest, ortSession, ortTensor } from './helpers.js';
 
 const DIR = path.join(REPO, 'test/fixtures/pytorch-multilayer');
 
@@ -83,32 +81,7 @@ describe('PyTorch multi-layer fixtures', () => {
     expect(new Set(manifest.fixtures.map((f) => f.opset))).toEqual(new Set([11, 12, 13, 14, 15, 16, 17]));
   });
 
-  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch, onnx; print(torch.__version__)'], { encoding: 'utf8' });
-  const torchVersion = probe.status === 0 ? probe.stdout.trim() : null;
-  const why = torchVersion === null ? 'Debian python3 with torch and onnx is not installed' : torchVersion !== manifest.torch ? `torch ${torchVersion} differs from the fixtures' ${manifest.torch}` : '';
-  if (why) console.log(`skipping the multi-layer fixture regeneration check: ${why}`);
-  it.skipIf(why !== '')('generate.py reproduces the committed fixtures', () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-ptml-'));
-    try {
-      const r = spawnSync('/usr/bin/python3', [path.join(DIR, 'generate.py'), out], { encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
-      const files = (dir: string): string[] => fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
-      expect(files(out)).toEqual(files(DIR).filter((f) => f !== 'generate.py' && f !== 'README.md'));
-      for (const f of files(out)) {
-        const got = fs.readFileSync(path.join(out, f));
-        const want = fs.readFileSync(path.join(DIR, f));
-        if (/output_\d+\.pb$/.test(f)) {
-          // What PyTorch computed: the last bits follow the BLAS behind libblas.so.3.
-          const g = decodeTensorProto(got, f);
-          const w = decodeTensorProto(want, f);
-          expect(g.dims, f).toEqual(w.dims);
-          expect(maxAbsDiff(g.data, w.data).max, f).toBeLessThan(1e-6);
-        } else expect(got.equals(want), f).toBe(true);
-      }
-    } finally {
-      fs.rmSync(out, { recursive: true, force: true });
-    }
-  });
+  fixtureRegenerationTest(DIR, manifest.torch, 'multi-layer fixtures');
 
   it('float reference: equal to onnxruntime-node and to PyTorch (atol 1e-5)', async () => {
     for (const f of accepted) {

@@ -3,9 +3,7 @@
  * computed): the node-test runner on every backend, and the convert path (ONNX -> ModelSpec ->
  * .ern -> runtime session) against PyTorch's numbers.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isEdgeRnnError } from '../../src/errors.js';
@@ -17,7 +15,7 @@ import { decodeTensorProto } from '../../src/onnx/proto.js';
 import { FLOAT_ATOL, INT8_ATOL } from '../../src/onnx/tolerance.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { readNodeTestDir as readNodeTest } from '../../src/onnx/node-test-files.js';
-import { FIXTURES_PYTORCH, maxAbsDiff } from './helpers.js';
+import { FIXTURES_PYTORCH, fixtureRegenerationTest, maxAbsDiff } from './helpers.js';
 
 interface FixtureInfo {
   name: string;
@@ -42,33 +40,7 @@ describe('PyTorch fixtures', () => {
   });
 
   // The generator is reproducible: rerun it into a temporary folder and compare bytes.
-  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch, onnx; print(torch.__version__)'], { encoding: 'utf8' });
-  const torchVersion = probe.status === 0 ? probe.stdout.trim() : null;
-  const why = torchVersion === null ? 'Debian python3 with torch and onnx is not installed' : torchVersion !== manifest.torch ? `torch ${torchVersion} differs from the fixtures' ${manifest.torch}` : '';
-  if (why) console.log(`skipping the fixture regeneration check: ${why}`);
-  it.skipIf(why !== '')('generate.py reproduces the committed fixtures byte for byte', () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-pt-'));
-    try {
-      const r = spawnSync('/usr/bin/python3', [path.join(FIXTURES_PYTORCH, 'generate.py'), out], { encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
-      const files = (dir: string): string[] => fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
-      expect(files(out)).toEqual(files(FIXTURES_PYTORCH).filter((f) => f !== 'generate.py' && f !== 'README.md'));
-      for (const f of files(out)) {
-        const got = fs.readFileSync(path.join(out, f));
-        const want = fs.readFileSync(path.join(FIXTURES_PYTORCH, f));
-        if (/output_\d+\.pb$/.test(f)) {
-          // What PyTorch computed: the same within float32 rounding. The last bits follow the BLAS
-          // library the system's libblas.so.3 points to (reference BLAS or OpenBLAS), not the generator.
-          const g = decodeTensorProto(got, f);
-          const w = decodeTensorProto(want, f);
-          expect(g.dims, f).toEqual(w.dims);
-          expect(maxAbsDiff(g.data, w.data).max, f).toBeLessThan(1e-6);
-        } else expect(got.equals(want), f).toBe(true);
-      }
-    } finally {
-      fs.rmSync(out, { recursive: true, force: true });
-    }
-  });
+  fixtureRegenerationTest(FIXTURES_PYTORCH, manifest.torch, 'fixtures');
 
   it('match PyTorch on the float reference (atol 1e-5)', async () => {
     for (const n of names) {

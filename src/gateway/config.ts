@@ -152,6 +152,12 @@ export interface LimitsConfig {
   reorderTimeoutMs: number;
   /** A gap of more than this many messages resets the stream state (smaller gaps are counted and skipped). */
   maxGap: number;
+  /**
+   * Saved states of streams not in memory (evicted, or saved at shutdown) kept in stateDir/streams
+   * (or in memory); beyond, the oldest saved are deleted (counted). At least maxDevices, since
+   * stop() saves every live stream. Default: the larger of 100,000 and maxDevices.
+   */
+  maxSavedStates: number;
 }
 
 export interface OutboxConfig {
@@ -243,6 +249,7 @@ export const DEFAULTS = {
     reorderWindow: 4,
     reorderTimeoutMs: 2000,
     maxGap: 16,
+    maxSavedStates: 100_000,
   } satisfies LimitsConfig,
   stateDir: 'edgernn-state',
   outbox: { fsync: true, compactAfter: 1000, maxInFlight: 64, retryMs: 5000 } satisfies OutboxConfig,
@@ -492,8 +499,11 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
   const lo = c.obj(o.limits ?? {}, 'limits');
   const ld = DEFAULTS.limits;
   c.known(lo, 'limits', Object.keys(ld));
+  const maxDevices = c.num(lo, 'maxDevices', 'limits', ld.maxDevices, 1, 10_000_000, true);
+  const maxSavedStates = c.num(lo, 'maxSavedStates', 'limits', Math.max(ld.maxSavedStates, maxDevices), 1, 1e9, true);
+  if (maxSavedStates < maxDevices) c.fail('limits.maxSavedStates', `at least limits.maxDevices (${maxDevices}): stop() saves every stream in memory`, maxSavedStates);
   const limits: LimitsConfig = {
-    maxDevices: c.num(lo, 'maxDevices', 'limits', ld.maxDevices, 1, 10_000_000, true),
+    maxDevices,
     maxPayloadBytes: c.num(lo, 'maxPayloadBytes', 'limits', ld.maxPayloadBytes, 16, 256 * 1024 * 1024, true),
     maxQueuedFrames: c.num(lo, 'maxQueuedFrames', 'limits', ld.maxQueuedFrames, 1, 10_000_000, true),
     maxBatch: c.num(lo, 'maxBatch', 'limits', ld.maxBatch, 1, 65_536, true),
@@ -503,6 +513,7 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
     reorderWindow: c.num(lo, 'reorderWindow', 'limits', ld.reorderWindow, 0, 1024, true),
     reorderTimeoutMs: c.num(lo, 'reorderTimeoutMs', 'limits', ld.reorderTimeoutMs, 0, 3_600_000),
     maxGap: c.num(lo, 'maxGap', 'limits', ld.maxGap, 0, 1e9, true),
+    maxSavedStates,
   };
 
   const oo = c.obj(o.outbox ?? {}, 'outbox');

@@ -263,7 +263,10 @@ export class Gateway {
         opts.outbox ??
         (cfg.stateDir === '' ? new MemoryOutbox() : FileOutbox.open(path.join(cfg.stateDir, 'outbox'), { fsync: cfg.outbox.fsync, compactAfter: cfg.outbox.compactAfter, logger }));
       if (outbox instanceof FileOutbox && outbox.report.replayed > 0) logger.info('outbox: alerts from a previous run will be re-sent', { ...outbox.report });
-      const stateStore = opts.stateStore ?? (cfg.stateDir === '' ? memoryStateStore() : fileStateStore(path.join(cfg.stateDir, 'streams')));
+      // States dropped for maxSavedStates are counted once the gateway (and its metrics) exists.
+      const onDrop = (key: string) => gw?.onStateDropped(key);
+      const bound = { maxStates: cfg.limits.maxSavedStates, onDrop };
+      const stateStore = opts.stateStore ?? (cfg.stateDir === '' ? memoryStateStore(bound) : fileStateStore(path.join(cfg.stateDir, 'streams'), bound));
       // Broker and transport.
       let transport = opts.transport;
       if (!transport) {
@@ -501,11 +504,6 @@ export class Gateway {
       this.streams.set(key, s);
       return s;
     }
-    while (this.streams.size >= this.config.limits.maxDevices) {
-      const oldest = this.streams.values().next().value as DeviceStream;
-      this.evict(oldest, 'device cap');
-    }
-    const ns = new DeviceStream(device, sensor, route, this.config.limits, now);
     let saved: Uint8Array | undefined;
     try {
       saved = this.stateStore.load(key);
@@ -514,6 +512,14 @@ export class Gateway {
       this.metrics.inc('state_errors_total');
       this.logger.warn('saved stream state not used', { device, sensor, error: `cannot read it: ${(e as Error).message}` });
     }
+    // Taken out of the store before the eviction below saves another state: in a full store
+    // (limits.maxSavedStates) that save would drop the oldest state, maybe this device's.
+    if (saved) this.stateStore.delete(key);
+    while (this.streams.size >= this.config.limits.maxDevices) {
+      const oldest = this.streams.values().next().value as DeviceStream;
+      this.evict(oldest, 'device cap');
+    }
+    const ns = new DeviceStream(device, sensor, route, this.config.limits, now);
     if (saved) {
       try {
         const r = ns.importState(saved);
@@ -524,7 +530,6 @@ export class Gateway {
         this.metrics.inc('state_errors_total');
         this.logger.warn('saved stream state not used', { device, sensor, error: (e as Error).message });
       }
-      this.stateStore.delete(key);
     }
     this.streams.set(key, ns);
     this.metrics.gauges.devices = this.streams.size;
@@ -562,6 +567,12 @@ export class Gateway {
       this.apply(s, res, now);
     }
     this.flushStream(s);
+  }
+
+  /** @internal A saved state deleted by the store to keep at most limits.maxSavedStates. */
+  onStateDropped(key: string): void {
+    this.metrics.inc('states_dropped_total');
+    this.logger.debug('saved stream state dropped (limits.maxSavedStates)', { key, maxSavedStates: this.config.limits.maxSavedStates });
   }
 
   /** Saves a stream's state to the store and forgets it. */

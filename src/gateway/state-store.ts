@@ -3,6 +3,7 @@
  * a load happens when a device's first message after eviction arrives, a save when it is
  * evicted; both are small (a few KB) and rare.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeDirs } from '../io/files.js';
@@ -14,42 +15,181 @@ export interface StateStore {
   keys(): string[];
 }
 
-/** One file per stream in dir: <base64url(key)>.state, written atomically (tmp + rename). */
-export function fileStateStore(dir: string): StateStore {
+export interface StateStoreOptions {
+  /**
+   * Most states kept: a save beyond drops the oldest saved ones (default: no bound). A flood of
+   * distinct device names left one state per name forever.
+   */
+  maxStates?: number;
+  /** Called with the key of each state dropped for maxStates. */
+  onDrop?: (key: string) => void;
+}
+
+/** File name of a key: sha256 (any key length fits a file name; the key is stored inside). */
+const hashedName = (key: string) => `${createHash('sha256').update(key, 'utf8').digest('hex')}.st`;
+const HASHED = /^[0-9a-f]{64}\.st$/;
+/** Gateways before hashed names wrote <base64url(key)>.state: still read, moved on the next save. */
+const LEGACY_EXT = '.state';
+const legacyName = (key: string) => `${Buffer.from(key, 'utf8').toString('base64url')}${LEGACY_EXT}`;
+/** Longest file name on the file systems we run on (ext4, xfs, btrfs, tmpfs: 255 bytes). */
+const NAME_MAX = 255;
+/** A hashed file: magic, u32 LE key length, the key (utf-8), the state bytes. */
+const MAGIC = Buffer.from('ERNSTAT1', 'latin1');
+
+/** The key a hashed state file holds (reads its header only). */
+function readKey(file: string): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(MAGIC.length + 4);
+    if (fs.readSync(fd, head, 0, head.length, 0) !== head.length || !head.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error(`${file}: not a stream state file`);
+    const kb = Buffer.alloc(head.readUInt32LE(MAGIC.length));
+    if (fs.readSync(fd, kb, 0, kb.length, head.length) !== kb.length) throw new Error(`${file}: truncated`);
+    return kb.toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * One file per stream in dir: <sha256(key)>.st holding the key and the state, written atomically
+ * (tmp + rename); files of the previous naming, <base64url(key)>.state, are read too. With
+ * maxStates, the oldest saved states (file modification time across restarts) are dropped first.
+ */
+export function fileStateStore(dir: string, opts: StateStoreOptions = {}): StateStore {
   makeDirs(dir);
-  const file = (key: string) => path.join(dir, `${Buffer.from(key, 'utf8').toString('base64url')}.state`);
+  const max = opts.maxStates ?? Infinity;
+  /** Every state file by name, oldest saved first, with its key once known. */
+  const index = new Map<string, string | undefined>();
+  const found: Array<{ name: string; key: string | undefined; mtime: number }> = [];
+  for (const name of fs.readdirSync(dir)) {
+    if (name.endsWith('.tmp')) {
+      fs.rmSync(path.join(dir, name), { force: true }); // a save cut short by a crash
+      continue;
+    }
+    const legacy = name.endsWith(LEGACY_EXT);
+    if (!legacy && !HASHED.test(name)) continue;
+    let mtime = 0;
+    try {
+      mtime = fs.statSync(path.join(dir, name)).mtimeMs;
+    } catch {
+      continue;
+    }
+    found.push({ name, key: legacy ? Buffer.from(name.slice(0, -LEGACY_EXT.length), 'base64url').toString('utf8') : undefined, mtime });
+  }
+  found.sort((a, b) => a.mtime - b.mtime);
+  for (const f of found) index.set(f.name, f.key);
+
+  const keyOf = (name: string): string | undefined => {
+    let key = index.get(name);
+    if (key === undefined) {
+      try {
+        key = readKey(path.join(dir, name));
+      } catch {
+        return undefined;
+      }
+      index.set(name, key);
+    }
+    return key;
+  };
+  const remove = (name: string) => {
+    fs.rmSync(path.join(dir, name), { force: true });
+    index.delete(name);
+  };
+  const legacyFile = (key: string): string | null => {
+    const name = legacyName(key);
+    return Buffer.byteLength(name) <= NAME_MAX ? name : null;
+  };
+  const read = (name: string): Buffer | undefined => {
+    try {
+      return fs.readFileSync(path.join(dir, name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  };
+
   return {
     load(key) {
-      try {
-        return new Uint8Array(fs.readFileSync(file(key)));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw e;
+      const b = read(hashedName(key));
+      if (b) {
+        const kl = b.length >= MAGIC.length + 4 && b.subarray(0, MAGIC.length).equals(MAGIC) ? b.readUInt32LE(MAGIC.length) : -1;
+        const at = MAGIC.length + 4 + kl;
+        if (kl < 0 || at > b.length) throw new Error(`${hashedName(key)}: not a stream state file`);
+        if (b.toString('utf8', MAGIC.length + 4, at) !== key) throw new Error(`${hashedName(key)}: holds another key`);
+        return new Uint8Array(b.subarray(at));
       }
+      const legacy = legacyFile(key);
+      const lb = legacy === null ? undefined : read(legacy);
+      return lb ? new Uint8Array(lb) : undefined;
     },
     save(key, bytes) {
-      const f = file(key);
-      fs.writeFileSync(`${f}.tmp`, bytes);
+      const name = hashedName(key);
+      const f = path.join(dir, name);
+      const kb = Buffer.from(key, 'utf8');
+      const head = Buffer.alloc(MAGIC.length + 4);
+      MAGIC.copy(head);
+      head.writeUInt32LE(kb.length, MAGIC.length);
+      fs.writeFileSync(`${f}.tmp`, Buffer.concat([head, kb, bytes]));
       fs.renameSync(`${f}.tmp`, f);
+      index.delete(name); // re-inserted: the most recently saved
+      index.set(name, key);
+      // The state under the old name is superseded (removed after the new one is in place).
+      const legacy = legacyFile(key);
+      if (legacy !== null && index.has(legacy)) {
+        try {
+          remove(legacy);
+        } catch {
+          // Not a file (a directory in its place): load() finds the new one first anyway.
+        }
+      }
+      while (index.size > max) {
+        const oldest = index.keys().next().value as string;
+        const dropped = keyOf(oldest);
+        try {
+          remove(oldest);
+        } catch {
+          index.delete(oldest); // not a file (a directory in its place): no longer counted
+        }
+        if (dropped !== undefined) opts.onDrop?.(dropped);
+      }
     },
     delete(key) {
-      fs.rmSync(file(key), { force: true });
+      remove(hashedName(key));
+      const legacy = legacyFile(key);
+      if (legacy !== null) remove(legacy);
     },
     keys() {
-      return fs
-        .readdirSync(dir)
-        .filter((f) => f.endsWith('.state'))
-        .map((f) => Buffer.from(f.slice(0, -'.state'.length), 'base64url').toString('utf8'));
+      // The directory is the truth (and the index learns what it did not know).
+      const out = new Set<string>();
+      const names = new Set<string>();
+      for (const name of fs.readdirSync(dir)) {
+        if (!name.endsWith(LEGACY_EXT) && !HASHED.test(name)) continue;
+        names.add(name);
+        if (!index.has(name)) index.set(name, name.endsWith(LEGACY_EXT) ? Buffer.from(name.slice(0, -LEGACY_EXT.length), 'base64url').toString('utf8') : undefined);
+        const key = keyOf(name);
+        if (key !== undefined) out.add(key);
+      }
+      for (const name of [...index.keys()]) if (!names.has(name)) index.delete(name);
+      return [...out];
     },
   };
 }
 
-export function memoryStateStore(): StateStore & { readonly map: Map<string, Uint8Array> } {
+export function memoryStateStore(opts: StateStoreOptions = {}): StateStore & { readonly map: Map<string, Uint8Array> } {
   const map = new Map<string, Uint8Array>();
+  const max = opts.maxStates ?? Infinity;
   return {
     map,
     load: (k) => map.get(k),
-    save: (k, b) => void map.set(k, b.slice()),
+    save: (k, b) => {
+      map.delete(k); // re-inserted: the most recently saved
+      map.set(k, b.slice());
+      while (map.size > max) {
+        const oldest = map.keys().next().value as string;
+        map.delete(oldest);
+        opts.onDrop?.(oldest);
+      }
+    },
     delete: (k) => void map.delete(k),
     keys: () => [...map.keys()],
   };

@@ -14,7 +14,7 @@
  */
 import { EdgeRnnError } from '../errors.js';
 import type { Model, Session } from '../runtime/runtime.js';
-import type { SampleBatch } from './codecs.js';
+import { MAX_TS_MS, type SampleBatch } from './codecs.js';
 import type { LimitsConfig, RouteConfig } from './config.js';
 import type { Detector } from './detectors.js';
 import { FRAME_DETECT, FRAME_RESET, LinearResampler, type FrontEnd } from './frontend.js';
@@ -57,6 +57,9 @@ export interface QueuedBatch {
   arrivedMs: number;
 }
 
+/** Frames a stream's queue holds before it first grows (doubling up to limits.maxQueuedFrames). */
+export const QUEUE_INITIAL_FRAMES = 16;
+
 const STATE_MAGIC = 'edgernn.stream';
 const STATE_VERSION = 1;
 
@@ -86,14 +89,17 @@ export class DeviceStream {
   private held: QueuedBatch[] = [];
   private heldSinceMs = 0;
 
-  // Frame queue: ring of frames [cap][I] with sample time and arrival time per frame.
-  private readonly cap: number;
+  // Frame queue: ring of frames [cap][I] with sample time and arrival time per frame. It starts
+  // at QUEUE_INITIAL_FRAMES and doubles when full, up to maxQueuedFrames (allocated up front, a
+  // 1000-frame IMU queue was 49 KB per device: 490 MB at 10,000 devices, nearly all of it unused).
+  private readonly maxCap: number;
+  private cap: number;
   private readonly I: number;
-  private readonly frames: Float32Array;
-  private readonly frameTs: Float64Array;
-  private readonly frameArrived: Float64Array;
-  private readonly frameSeq: Float64Array;
-  private readonly frameFlags: Uint8Array;
+  private frames: Float32Array;
+  private frameTs: Float64Array;
+  private frameArrived: Float64Array;
+  private frameSeq: Float64Array;
+  private frameFlags: Uint8Array;
   private head = 0;
   private count = 0;
 
@@ -125,7 +131,8 @@ export class DeviceStream {
     this.lastActiveMs = nowMs;
     this.streamStartMs = nowMs;
     this.I = route.model.inputSize;
-    this.cap = limits.maxQueuedFrames;
+    this.maxCap = limits.maxQueuedFrames;
+    this.cap = Math.min(this.maxCap, QUEUE_INITIAL_FRAMES);
     this.frames = new Float32Array(this.cap * this.I);
     this.frameTs = new Float64Array(this.cap);
     this.frameArrived = new Float64Array(this.cap);
@@ -245,9 +252,12 @@ export class DeviceStream {
       n = r.n;
       srcIndex = r.srcIndex;
     }
-    // Sample time: the payload's ts for sample 0, else the arrival time; spacing 1/rate.
+    // Sample time: the payload's ts for sample 0, else the arrival time; spacing 1/rate. Frame
+    // times stop at MAX_TS_MS (enqueueFrame): a valid ts near it, or a tiny rate (a payload's
+    // rateHz of 1e-300), put later samples past what a Date holds, and the alert's ISO time threw
+    // RangeError inside the stepping round (an uncaught exception: the process went down).
     this.pushTs = b.tsMs ?? nowMs;
-    this.pushDt = this.deviceRateHz ? 1000 / this.deviceRateHz : 0;
+    this.pushDt = this.deviceRateHz ? Math.min(MAX_TS_MS, 1000 / this.deviceRateHz) : 0;
     this.pushSeq = b.seq ?? -1;
     this.pushArrived = q.arrivedPerfMs;
     if (srcIndex === null) {
@@ -261,6 +271,7 @@ export class DeviceStream {
 
   private enqueueFrame(frame: Float32Array, sampleIndex: number, flags: number): void {
     const I = this.I;
+    if (this.count === this.cap && this.cap < this.maxCap) this.growQueue();
     if (this.count === this.cap) {
       // Full: drop the oldest frame so the newest data wins (backpressure without stalling
       // others); windowed front ends lose whole windows, never half of one.
@@ -274,11 +285,42 @@ export class DeviceStream {
     }
     const slot = (this.head + this.count) % this.cap;
     this.frames.set(frame, slot * I);
-    this.frameTs[slot] = this.pushTs + sampleIndex * this.pushDt;
+    this.frameTs[slot] = Math.min(MAX_TS_MS, this.pushTs + sampleIndex * this.pushDt);
     this.frameArrived[slot] = this.pushArrived;
     this.frameSeq[slot] = this.pushSeq;
     this.frameFlags[slot] = flags;
     this.count++;
+  }
+
+  /** Doubles the frame queue (up to maxQueuedFrames), oldest frame first at slot 0. */
+  private growQueue(): void {
+    const I = this.I;
+    const cap = Math.min(this.maxCap, 2 * this.cap);
+    const frames = new Float32Array(cap * I);
+    const ts = new Float64Array(cap);
+    const arrived = new Float64Array(cap);
+    const seq = new Float64Array(cap);
+    const flags = new Uint8Array(cap);
+    for (let j = 0; j < this.count; j++) {
+      const s = (this.head + j) % this.cap;
+      frames.set(this.frames.subarray(s * I, (s + 1) * I), j * I);
+      ts[j] = this.frameTs[s]!;
+      arrived[j] = this.frameArrived[s]!;
+      seq[j] = this.frameSeq[s]!;
+      flags[j] = this.frameFlags[s]!;
+    }
+    this.frames = frames;
+    this.frameTs = ts;
+    this.frameArrived = arrived;
+    this.frameSeq = seq;
+    this.frameFlags = flags;
+    this.cap = cap;
+    this.head = 0;
+  }
+
+  /** Bytes the frame queue holds now (it grows on demand up to maxQueuedFrames). */
+  get queueBytes(): number {
+    return this.frames.byteLength + this.frameTs.byteLength + this.frameArrived.byteLength + this.frameSeq.byteLength + this.frameFlags.byteLength;
   }
 
   /** Frames waiting for the kernel. */

@@ -20,6 +20,8 @@ describe('gateway config', () => {
     expect(c.routes[0]).toMatchObject({ sensor: 'imu', model: 'imu', codec: 'json', nonFinite: 'deadLetter', evidenceFrames: 32 });
     expect(c.routes[0]!.detector).toMatchObject({ kind: 'threshold', on: 0.5, off: 0.5 });
     expect(c.limits).toEqual(DEFAULTS.limits);
+    expect(c.limits.maxSavedStates).toBe(100_000);
+    expect(parseGatewayConfig({ ...base, limits: { maxDevices: 250_000 } }).limits.maxSavedStates).toBe(250_000); // never below maxDevices
     expect(c.models.imu).toEqual({ path: 'imu.ern', backend: 'auto' });
     expect(parseGatewayConfig({ ...base, broker: { url: 'mqtts://broker:8883' } }).broker.protocolVersion).toBe(5);
     expect(c.broker).toMatchObject({ persistentSession: false, sensorQos: 0 });
@@ -48,6 +50,9 @@ describe('gateway config', () => {
     [{ ...base, routes: [{ sensor: 'imu', model: 'imu', nonFinite: 'ignore' }] }, /routes\[0\].nonFinite must be one of deadLetter, zero, hold/],
     [{ ...base, limits: { maxDevices: 0 } }, /limits.maxDevices must be an integer in \[1, 10000000\]/],
     [{ ...base, limits: { maxDevice: 5 } }, /unknown field limits.maxDevice/],
+    [{ ...base, limits: { maxDevices: 50, maxSavedStates: 49 } }, /limits.maxSavedStates must be at least limits.maxDevices \(50\): stop\(\) saves every stream in memory, got 49/],
+    [{ ...base, limits: { maxSavedStates: 1.5 } }, /limits.maxSavedStates must be an integer in \[1, 1000000000\], got 1.5/],
+    [{ ...base, limits: { maxSavedStates: '100' } }, /limits.maxSavedStates must be an integer/],
     [{ ...base, topics: { sensor: 'edgernn/{site}/{device}' } }, /topics.sensor must be a template with a \{sensor\} level/],
     [{ ...base, topics: { alerts: 'a/#' } }, /topics.alerts must be a topic template without wildcards/],
     [{ ...base, topics: { status: 'x/{device}/status' } }, /topics.status must be a template using only \{prefix\} \{site\} \{gateway\}/],

@@ -3,13 +3,17 @@
  * (ts 1.7e18) made the alert's ISO time throw RangeError inside the stepping round, an uncaught
  * exception that took the gateway (and every other device's alerts of that round) down. Such a
  * payload is a decode error (dead letter); the other devices' alerts are raised as before.
+ * Frames after a valid ts (up to 8.64e15) run later still: at the limit itself, or with a tiny
+ * rate (rateHz 1e-300 in the payload, or the smallest routes[].sampleRateHz, 1e-6 Hz: 1e9 ms per
+ * sample), their times passed the limit and the alert threw the same way. Frame times stop at
+ * the limit.
  */
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Model } from '../../src/index.js';
+import { createRuntime, encodeModel, quantizeModel, type Model } from '../../src/index.js';
 import { decodeBinary, decodeCsv, encodeBinary, encodeCsv, encodeJson } from '../../src/gateway/codecs.js';
 import type { ManualClock } from '../../src/gateway/clock.js';
-import { IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSignal, oracleAlerts, publishAsync, startJobGateway, waitFor } from './fixtures.js';
+import { IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuModelSpec, imuSignal, oracleAlerts, publishAsync, startJobGateway, waitFor } from './fixtures.js';
 
 const T0 = 1_700_000_000_000;
 const NS = 1.7e18;
@@ -42,6 +46,43 @@ describe('device time in nanoseconds', () => {
     } finally {
       await job.stop();
       fs.rmSync(job.gw.config.stateDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('frame times past what a Date holds', () => {
+  it('stop at 8.64e15: the alerts are raised, with that time, and the gateway goes on', async () => {
+    const MAX = 8.64e15;
+    const x = imuSignal(30, 1, [[5, 25]]);
+    // Without input.rateHz the front end takes any device rate as is (no resampling).
+    const spec = imuModelSpec();
+    delete (spec.input as { rateHz?: number }).rateHz;
+    const noRate = await (await createRuntime()).load(encodeModel(quantizeModel(spec, { inputAbsMax: new Array(IMU_CHANNELS).fill(4) })));
+    const cases: Array<{ m: Model; route?: Record<string, unknown>; device: string; meta: { tsMs: number; rateHz?: number } }> = [
+      { m: model, device: 'at-the-limit', meta: { tsMs: MAX, rateHz: 50 } },
+      { m: noRate, device: 'tiny-payload-rate', meta: { tsMs: T0, rateHz: 1e-300 } },
+      { m: noRate, route: { sampleRateHz: 1e-6 }, device: 'slowest-route-rate', meta: { tsMs: MAX - 1e9 } },
+    ];
+    try {
+      for (const c of cases) {
+        const job = await startJobGateway({ model: c.m, route: { sensor: 'imu', codec: 'json', detector: IMU_DETECTOR, ...c.route }, deviceId: 'devices', t0: T0 });
+        try {
+          await publishAsync(job.dev, job.gw.topics.sensor(c.device, 'imu'), encodeJson(x, IMU_CHANNELS, { seq: 0, ...c.meta }));
+          await waitFor(() => job.gw.metrics.counters.messages_total === 1, 'the message at the gateway');
+          (job.gw.clock as ManualClock).advance(5); // threw RangeError: Invalid time value
+          const expected = oracleAlerts(c.m, x, IMU_DETECTOR, { site: 'home', device: c.device, sensor: 'imu', streamStartMs: T0 });
+          expect(expected.length).toBeGreaterThan(0);
+          await waitFor(() => job.received.length >= expected.length, `the alerts of ${c.device}`);
+          expect(job.received.map((a) => a.id)).toEqual(expected.map((a) => a.id));
+          expect(job.received.every((a) => a.tsMs <= MAX && a.evidence.toMs <= MAX)).toBe(true);
+          expect(job.received.at(-1)).toMatchObject({ ts: '+275760-09-13T00:00:00.000Z', tsMs: MAX });
+        } finally {
+          await job.stop();
+          fs.rmSync(job.gw.config.stateDir, { recursive: true, force: true });
+        }
+      }
+    } finally {
+      noRate.dispose();
     }
   });
 });

@@ -16,6 +16,7 @@ import { encodeBinary, encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
+import { fileStateStore } from '../../src/gateway/state-store.js';
 import { Topics } from '../../src/gateway/topics.js';
 import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSignal, mosquittoAvailable, oracleAlerts, publishAsync, startMosquitto, subscribeAsync, tmpDir, waitFor, type Mosquitto } from './fixtures.js';
 
@@ -306,7 +307,7 @@ describe.skipIf(SKIP !== null)('faults against mosquitto', () => {
       expect(run3.out.exit).toBe(0);
       expect(run3.out.stdout).toMatch(/stopped \(outbox depth 0\)/);
       // ... and saved both device streams for the next start.
-      const saved = fs.readdirSync(path.join(work, 'state', 'streams')).map((f) => Buffer.from(f.replace(/\.state$/, ''), 'base64url').toString());
+      const saved = fileStateStore(path.join(work, 'state', 'streams')).keys();
       expect(saved.sort()).toEqual(['k1/imu', 'k2/imu']);
     } finally {
       for (const c of children) await kill9(c);

@@ -69,7 +69,9 @@ describe('stopping a gateway that is still waiting for its broker', () => {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      await waitFor(() => stderr.includes('"waiting for the broker"'), 'the gateway to wait for the broker', 15_000);
+      await waitFor(() => stderr.includes('"waiting for the broker"'), 'the gateway to wait for the broker', 15_000).catch((e: Error) => {
+        throw new Error(`${e.message}; exit code ${child.exitCode}, stderr: ${stderr.slice(-2000)}`);
+      });
       child.kill('SIGTERM');
       const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))]);
       expect(code, stderr.slice(-2000)).toBe(0);

@@ -120,6 +120,19 @@ interface ModelGroup {
   sessions: Session[];
 }
 
+/**
+ * The gateway resamples a device's samples to the rate its front end takes. Upsampling by more
+ * than MAX_UPSAMPLE is refused: a device announcing rateHz 1e-4 to a 50 Hz model asked for half a
+ * million samples per sample, and one such message held the event loop (every device) for seconds.
+ */
+export const MAX_UPSAMPLE = 100;
+
+/** Why samples at `rateHz` cannot be resampled to `targetHz`, or null when they can (or need not be). */
+export function upsampleError(rateHz: number | undefined, targetHz: number | undefined): string | null {
+  if (rateHz === undefined || targetHz === undefined || targetHz / rateHz <= MAX_UPSAMPLE) return null;
+  return `${rateHz} Hz would be resampled to the front end's ${targetHz} Hz, ${Number((targetHz / rateHz).toPrecision(3))} samples per sample: at most ${MAX_UPSAMPLE} (at least ${targetHz / MAX_UPSAMPLE} Hz)`;
+}
+
 /** Front end and detector per route, validated once at start. */
 function buildRoutes(cfg: GatewayConfig, models: ReadonlyMap<string, Model>, detectors: Record<string, DetectorFactory>, frontends: Record<string, FrontEndFactory>): RouteRuntime[] {
   return cfg.routes.map((rc, index) => {
@@ -134,6 +147,8 @@ function buildRoutes(cfg: GatewayConfig, models: ReadonlyMap<string, Model>, det
     const feCtx = { inputSize: model.inputSize, rateHz: model.spec.input.rateHz, channels: rc.channels, path: path_ };
     const probeFe = feFactory(fspec, feCtx);
     if (probeFe.frameSize !== model.inputSize) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}: front end "${fspec.kind}" makes ${probeFe.frameSize}-value frames, the model needs ${model.inputSize}`);
+    const upsample = upsampleError(rc.sampleRateHz, probeFe.sampleRateHz);
+    if (upsample) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}.sampleRateHz: ${upsample}`, { field: `${path_}.sampleRateHz` });
     const detFactory = detectors[rc.detector.kind];
     if (!detFactory) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}.detector.kind must be one of ${Object.keys(detectors).join(', ')}, got "${rc.detector.kind}"`, { field: `${path_}.detector.kind` });
     const detCtx = { labels: model.labels, outputSize: model.outputSize, inputSize: model.inputSize, path: `${path_}.detector`, spec: model.spec };
@@ -437,6 +452,12 @@ export class Gateway {
       return;
     }
     const stream = this.streamFor(device, route.config.sensor, route, now);
+    const upsample = upsampleError(batch.rateHz, stream.frontend.sampleRateHz);
+    if (upsample) {
+      this.metrics.inc('decode_errors_total');
+      this.deadLetter(topic, payload, 'PAYLOAD_DECODE', `${route.config.codec}: "rateHz" ${upsample}`);
+      return;
+    }
     const reason = applyNonFinite(batch, route.config.nonFinite, stream.lastFinite);
     if (reason !== null) {
       this.metrics.inc('non_finite_total');

@@ -86,3 +86,34 @@ describe('frame times past what a Date holds', () => {
     }
   });
 });
+
+// The gateway resamples each device to its model's rate. A device announcing rateHz 1e-4 to this
+// 50 Hz model asked for 500,000 samples per sample: one message held the event loop, every
+// device's, for about 2 s (and below ~1e-6 Hz the resampler's array could not be allocated).
+describe('device rates that would need upsampling by more than 100', () => {
+  it('a payload rateHz below 0.5 Hz (model 50 Hz) is dead-lettered; 0.5 Hz is served; the others go on', async () => {
+    const job = await startJobGateway({ model, route: { sensor: 'imu', codec: 'json', detector: IMU_DETECTOR }, deviceId: 'devices', t0: T0 });
+    try {
+      const x = imuSignal(30, 1, [[5, 25]]);
+      await publishAsync(job.dev, job.gw.topics.sensor('slow', 'imu'), encodeJson(x, IMU_CHANNELS, { seq: 0, tsMs: T0, rateHz: 0.1 }));
+      await publishAsync(job.dev, job.gw.topics.sensor('half-hertz', 'imu'), encodeJson(x.subarray(0, 2 * IMU_CHANNELS), IMU_CHANNELS, { seq: 0, tsMs: T0, rateHz: 0.5 }));
+      await publishAsync(job.dev, job.gw.topics.sensor('good', 'imu'), encodeJson(x, IMU_CHANNELS, { seq: 0, tsMs: T0 }));
+      await waitFor(() => job.gw.metrics.counters.messages_total === 3, 'the three messages at the gateway');
+      expect(job.gw.metrics.counters.dead_letters_total).toBe(1);
+      (job.gw.clock as ManualClock).advance(5);
+      const expected = oracleAlerts(model, x, IMU_DETECTOR, { site: 'home', device: 'good', sensor: 'imu', streamStartMs: T0 });
+      await waitFor(() => job.received.filter((a) => a.device === 'good').length >= expected.length, 'the good device alerts');
+      expect(job.received.filter((a) => a.device === 'good').map((a) => a.id)).toEqual(expected.map((a) => a.id));
+    } finally {
+      await job.stop();
+      fs.rmSync(job.gw.config.stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a route sampleRateHz below 0.5 Hz for a 50 Hz model is GATEWAY_CONFIG naming routes[0].sampleRateHz', async () => {
+    await expect(startJobGateway({ model, route: { sensor: 'imu', codec: 'json', detector: IMU_DETECTOR, sampleRateHz: 0.1 }, deviceId: 'devices', t0: T0 })).rejects.toMatchObject({
+      code: 'GATEWAY_CONFIG',
+      message: expect.stringMatching(/routes\[0\]\.sampleRateHz: 0\.1 Hz would be resampled to the front end's 50 Hz, 500 samples per sample: at most 100 \(at least 0\.5 Hz\)/),
+    });
+  });
+});

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { AUDIO_FRONTEND_KINDS, BACKENDS, createRuntime, durationModelOf, EdgeRnnError, SEGMENT_DURATION_KEY, type BackendChoice, type ImuFrontendSpec, type ModelSpec } from '../../src/index.js';
+import { AUDIO_FRONTEND_KINDS, BACKENDS, createRuntime, SeriesFrontend, validateSeriesSpec, durationModelOf, EdgeRnnError, SEGMENT_DURATION_KEY, type BackendChoice, type ImuFrontendSpec, type ModelSpec } from '../../src/index.js';
 import type { CliContext } from '../../src/cli/framework.js';
 import { choiceFlag, parseFlags, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
-import { dataTaskOf } from '../data/dataset.js';
+import { dataTaskOf, type Dataset, type Sample } from '../data/dataset.js';
 import { evaluateModel, type ModelEvaluation } from '../eval/evaluate-model.js';
-import { DATA_FLAGS, DATA_HELP, loadData, readModel, requireString } from './common.js';
+import { csvOptions, DATA_FLAGS, DATA_HELP, loadData, readModel, requireString } from './common.js';
 import { evaluateKwsFile, formatKwsEval } from '../jobs/kws/eval-job.js';
 import { loadHmp } from '../jobs/har/hmp.js';
 import { harReports, scoreRecordings } from '../jobs/har/score.js';
@@ -28,7 +28,9 @@ Each job's own data format, chosen by the model's front end when --data is a fol
   imu (har)    an HMP dataset root (<Activity>/Accelerometer-...-<volunteer>.txt): accuracy per
                recording (mean window posterior) and per window; with the recording's length
                too when the manifest has a duration model (extra.segmentDuration)
-  series       NAB: use edgernn nab (windows, profiles, normalized scores)
+  series       one CSV series (a NAB file, timestamp,value) through the front end, forecast
+  (anomaly)    of the next frame in its units (MSE, MAE); NAB's folder, windows and
+               normalized scores: edgernn nab
 
 ${DATA_HELP}`,
   async run(args, ctx) {
@@ -41,11 +43,14 @@ ${DATA_HELP}`,
     if (folder && (AUDIO_FRONTEND_KINDS as readonly unknown[]).includes(kind)) return evalAudioFolder(positionals[0]!, dataPath, backend, values.json === true, ctx);
     if (folder && kind === 'imu') return evalHmpFolder(positionals[0]!, spec, dataPath, backend, values.json === true, ctx);
     const task = dataTaskOf(spec);
-    const data = await loadData(dataPath, values, ctx, task, {
-      ...(task === 'classify' ? { labels: spec.labels } : {}),
-      features: spec.input.size,
-      ...(spec.extra?.data && typeof spec.extra.data === 'object' ? { csv: spec.extra.data as Record<string, unknown> } : {}),
-    });
+    const data =
+      kind === 'series'
+        ? await seriesCsvData(dataPath, spec, values, ctx)
+        : await loadData(dataPath, values, ctx, task, {
+            ...(task === 'classify' ? { labels: spec.labels } : {}),
+            features: spec.input.size,
+            ...(spec.extra?.data && typeof spec.extra.data === 'object' ? { csv: spec.extra.data as Record<string, unknown> } : {}),
+          });
     const rt = await createRuntime();
     const progress = new Progress(ctx.stderr, 'eval', data.samples.length);
     const e = await evaluateModel(rt, spec, data, { backend, bytes, onProgress: () => progress.tick() });
@@ -58,6 +63,38 @@ ${DATA_HELP}`,
     return 0;
   },
 };
+
+/**
+ * A model with a `series` front end (the anomaly forecaster) on one CSV series (NAB's
+ * timestamp,value): the rows run through the front end from a fresh state, in file order, as a
+ * gateway feeds them; the frames are cut into windows of --seq-len (64) every --stride (half),
+ * target = the frame --horizon (1) steps ahead. Errors are in the front end's units (running
+ * standard deviations for models/anomaly.ern), as the manifest's metrics are.
+ */
+async function seriesCsvData(dataPath: string, spec: ModelSpec, values: Parameters<typeof loadData>[1], ctx: CliContext): Promise<Dataset> {
+  if (path.extname(dataPath).toLowerCase() !== '.csv') {
+    throw new EdgeRnnError('BAD_DATA', `${dataPath}: a model with a 'series' front end is scored on one CSV series (e.g. a NAB data file, timestamp,value); for NAB's folder and windows use edgernn nab`);
+  }
+  const frontend = validateSeriesSpec(spec.input.frontend);
+  const recorded = (spec.extra?.data && typeof spec.extra.data === 'object' ? spec.extra.data : {}) as Record<string, unknown>;
+  const { seqLen, stride, horizon, ...columns } = csvOptions(values, recorded);
+  // One row per sample first (the front end needs the whole series in order), then the windows.
+  const rows = await loadData(dataPath, { ...values, 'seq-len': '1', stride: '1', horizon: undefined }, ctx, 'autoencoder', { features: spec.input.size, csv: columns });
+  const F = spec.input.size;
+  const N = rows.samples.length;
+  const raw = new Float32Array(N * F);
+  rows.samples.forEach((r, i) => raw.set(r.x.subarray(0, F), i * F));
+  const frames = new SeriesFrontend(frontend).batch(raw).data;
+  const L = seqLen ?? 64;
+  const step = stride ?? Math.max(1, Math.floor(L / 2));
+  const h = horizon ?? 1;
+  if (N < L + h) throw new EdgeRnnError('BAD_DATA', `${dataPath}: ${N} rows: too short for one window of ${L} steps plus a horizon of ${h} (--seq-len)`);
+  const samples: Sample[] = [];
+  for (let st = 0; st + L + h <= N; st += step) {
+    samples.push({ x: frames.slice(st * F, (st + L) * F), T: L, target: frames.slice((st + h) * F, (st + L + h) * F), where: `${rows.samples[st]!.where}` });
+  }
+  return { ...rows, samples, targetSize: F, frontend: { ...frontend } };
+}
 
 /** Keyword model on a <label>/<clip>.wav folder, through the manifest's front end. */
 async function evalAudioFolder(model: string, data: string, backend: BackendChoice | 'float', json: boolean, ctx: CliContext): Promise<number> {
@@ -81,6 +118,9 @@ async function evalHmpFolder(model: string, spec: ModelSpec, data: string, backe
   // An HMP root also holds activities outside the model's classes (brush_teeth, ...): those are skipped.
   const activities = spec.labels.filter((l) => folders.includes(l));
   if (activities.length === 0) throw new EdgeRnnError('BAD_DATA', `${data}: no activity folder of the model's classes (${spec.labels.join(', ')}); found ${folders.join(', ') || 'no folders'}`);
+  const skipped = folders.filter((f) => !spec.labels.includes(f));
+  // On stderr, so --json stays one object: the accuracy is over the model's classes only.
+  if (skipped.length) ctx.stderr.write(`eval: skipped ${skipped.length} folder${skipped.length === 1 ? '' : 's'} not among the model's classes: ${skipped.join(', ')}\n`);
   const ds = loadHmp(root, { activities });
   const rt = await createRuntime();
   const scores = await scoreRecordings(rt, spec, spec.input.frontend as unknown as ImuFrontendSpec, ds.recordings, { backend: backend === 'float' ? 'auto' : backend });

@@ -110,6 +110,8 @@ export function createNabCommand(options: NabCommandOptions = {}): Command {
       const digits = numberFlag(values['score-digits'], 'score-digits', { min: 1, max: 17, integer: true });
       const thresholdsFile = typeof values.thresholds === 'string' ? path.resolve(ctx.cwd, values.thresholds) : undefined;
       const thresholds = thresholdsFile ? parseThresholdsJson(readFileArg(ctx.cwd, thresholdsFile).toString('utf8'), thresholdsFile) : undefined;
+      // Every detector's fixed thresholds are looked up now, not after its run (minutes for the GRU detectors).
+      const fixed = new Map(detectors.map((d) => [d, thresholdsFor(thresholds, d, thresholdsFile ?? '')]));
       const resultsDir = typeof values['results-dir'] === 'string' ? path.resolve(ctx.cwd, values['results-dir']) : undefined;
 
       const corpus = loadNabCorpus({ dataDir: path.resolve(ctx.cwd, values.data), labelsPath: path.resolve(ctx.cwd, values.labels) });
@@ -125,7 +127,8 @@ export function createNabCommand(options: NabCommandOptions = {}): Command {
           progress.done();
         }
         if (digits !== undefined) run = roundRun(run, digits);
-        const evaluation = evaluateRun(corpus, run, { optimizer, ...(thresholds ? { thresholds: thresholdsFor(thresholds, name, thresholdsFile!)! } : {}) });
+        const fixedThresholds = fixed.get(name);
+        const evaluation = evaluateRun(corpus, run, { optimizer, ...(fixedThresholds ? { thresholds: fixedThresholds } : {}) });
         evaluations.push(evaluation);
         if (resultsDir) writeResults(resultsDir, corpus, run, evaluation, digits !== undefined ? { digits } : {});
       }

@@ -224,6 +224,9 @@ export function loadNabCorpus(options: LoadNabCorpusOptions): NabCorpus {
     if (!fs.existsSync(file)) {
       throw new EdgeRnnError('NAB_WINDOWS', `${labelsPath}: labels name '${relativePath}' but ${file} does not exist`, { file: relativePath, dataDir });
     }
+    if (!fs.statSync(file).isFile()) {
+      throw new EdgeRnnError('NAB_WINDOWS', `${labelsPath}: labels name '${relativePath}' but ${file} is not a file (expected <category>/<file>.csv)`, { file: relativePath, dataDir });
+    }
     const data = parseNabDataCsv(fs.readFileSync(file, 'utf8'), file);
     series.push(makeNabSeries(relativePath, data, labels.get(relativePath)!));
   }

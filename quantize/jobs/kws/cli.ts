@@ -236,6 +236,8 @@ options:
     let valStream;
     if (typeof values['val-stream'] === 'string') valStream = readStreamDir(abs(values['val-stream']));
     else {
+      // The default validation stream is built from the training job's corpus: without one, say which flag replaces it.
+      if (!fs.existsSync(abs('.cache/kws/manifest.json'))) throw new EdgeRnnError('BAD_DATA', `no validation stream: pass --val-stream DIR (a folder with stream.wav and stream.json), or build the corpus it is made from with npm run data:kws (${abs('.cache/kws')} has none)`);
       const main = readCorpusIndex(abs('.cache/kws'));
       const s = await jobStream(main, { split: 'val', ...D.valStream, dir: path.join(cacheDir, 'streams'), jobs: D.jobs, log: (l) => ctx.stderr.write(`${l}\n`) });
       valStream = { wav: s.wav, truth: s.truth };

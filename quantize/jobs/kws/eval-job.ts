@@ -25,7 +25,8 @@ import {
 } from '../../../src/index.js';
 import { clipAccuracy, frameSpec, servedPosteriors, type ClipAccuracy } from './evaluate.js';
 import { readCorpusIndex, recordingFeatures, splitFeatures } from './features.js';
-import { detectEvents, scoreEvents, type StreamScore, type StreamTruthLike } from './stream-eval.js';
+import { detectEvents, scoreEvents, type StreamScore } from './stream-eval.js';
+import { readStreamDir } from './retune.js';
 
 export interface KwsEvalOptions {
   /**
@@ -81,7 +82,8 @@ function loadClips(data: string, spec: ModelSpec, frontend: ReturnType<typeof va
     const f = splitFeatures(index, root === data ? 'test' : (split as 'train' | 'val' | 'test'), frontend, cacheDir);
     return { samples: f.clips.map((c) => ({ x: c.x, T: c.T, y: c.y, where: c.path })), groups: f.clips.map((c) => c.speaker ?? 'noise') };
   }
-  if (!fs.existsSync(data) || !fs.statSync(data).isDirectory()) throw new EdgeRnnError('BAD_DATA', `${data}: not a folder of <label>/<clip>.wav clips`);
+  if (!fs.existsSync(data)) throw new EdgeRnnError('BAD_DATA', `${data}: no such folder: expected a corpus of npm run data:kws (its test split) or a folder of <label>/<clip>.wav clips`);
+  if (!fs.statSync(data).isDirectory()) throw new EdgeRnnError('BAD_DATA', `${data}: not a folder of <label>/<clip>.wav clips`);
   const fe = new AudioFrontend(frontend);
   const out: LoadedClips = { samples: [], groups: [] };
   for (const label of fs.readdirSync(data).filter((d) => fs.statSync(path.join(data, d)).isDirectory()).sort()) {
@@ -110,6 +112,8 @@ export async function evaluateKwsFile(modelPath: string, o: KwsEvalOptions): Pro
   const frontend = frameSpec(served);
   const detector = kwsDetectorConfigOf(spec);
   const { hopMs, frameMs } = kwsTimeBaseOf(spec);
+  // The stream's files are checked before the clips' features are computed (minutes on a corpus).
+  const streamIn = o.stream !== undefined ? readStreamDir(o.stream) : undefined;
   const clips = loadClips(o.data, spec, frontend, o.cacheDir);
   const rt = await createRuntime();
   const model = await rt.load(bytes, { backend: o.backend, source: modelPath });
@@ -117,11 +121,8 @@ export async function evaluateKwsFile(modelPath: string, o: KwsEvalOptions): Pro
     const acc = clipAccuracy(model, clips.samples, spec.labels, clips.groups);
     const res: KwsEvalResult = { model: modelPath, sha256: model.sha256, fileBytes: bytes.length, backend: model.backend, clips: { ...acc, data: o.data } };
     const streamDir = o.stream;
-    if (streamDir !== undefined) {
-      const wav = path.join(streamDir, 'stream.wav');
-      const truthPath = path.join(streamDir, 'stream.json');
-      if (!fs.existsSync(wav) || !fs.existsSync(truthPath)) throw new EdgeRnnError('BAD_DATA', `${streamDir}: needs stream.wav and stream.json (npm run data:kws writes them)`);
-      const truth = JSON.parse(fs.readFileSync(truthPath, 'utf8')) as StreamTruthLike;
+    if (streamDir !== undefined && streamIn !== undefined) {
+      const { wav, truth } = streamIn;
       const f = recordingFeatures(wav, frontend, o.cacheDir);
       const post = servedPosteriors(model, f.x, served);
       const keywords = spec.labels.filter((l) => !(detector.background ?? spec.labels.filter((x) => x.startsWith('_'))).includes(l));

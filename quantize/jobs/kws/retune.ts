@@ -98,6 +98,34 @@ export async function retuneKwsModel(bytes: Uint8Array, source: string, o: KwsRe
 export function readStreamDir(dir: string): { wav: string; truth: StreamTruthLike } {
   const wav = `${dir}/stream.wav`;
   const json = `${dir}/stream.json`;
-  if (!fs.existsSync(wav) || !fs.existsSync(json)) throw new EdgeRnnError('BAD_DATA', `${dir}: needs stream.wav and stream.json`);
-  return { wav, truth: JSON.parse(fs.readFileSync(json, 'utf8')) as StreamTruthLike };
+  if (!fs.existsSync(wav) || !fs.existsSync(json)) throw new EdgeRnnError('BAD_DATA', `${dir}: needs stream.wav and stream.json (npm run data:kws writes them)`);
+  return { wav, truth: parseStreamTruth(fs.readFileSync(json, 'utf8'), json) };
+}
+
+/**
+ * A stream's ground truth (stream.json as npm run data:kws writes it): durationSec > 0 and
+ * keywords [{word, onsetSec, offsetSec}], sorted by onset. Anything else is a BAD_DATA error
+ * naming the file and the field, not a crash in the scorer.
+ */
+export function parseStreamTruth(text: string, source: string): StreamTruthLike {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new EdgeRnnError('BAD_DATA', `${source}: not valid JSON (${(e as Error).message})`, { file: source });
+  }
+  const o = json as { durationSec?: unknown; keywords?: unknown } | null;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new EdgeRnnError('BAD_DATA', `${source}: expected {"durationSec": N, "keywords": [{"word", "onsetSec", "offsetSec"}, ...]}`, { file: source });
+  if (typeof o.durationSec !== 'number' || !(o.durationSec > 0) || !Number.isFinite(o.durationSec)) throw new EdgeRnnError('BAD_DATA', `${source}: 'durationSec' must be a number > 0, got ${JSON.stringify(o.durationSec)}`, { file: source });
+  if (!Array.isArray(o.keywords)) throw new EdgeRnnError('BAD_DATA', `${source}: 'keywords' must be a list of {"word", "onsetSec", "offsetSec"}, got ${JSON.stringify(o.keywords)}`, { file: source });
+  let prev = -Infinity;
+  o.keywords.forEach((k: unknown, i) => {
+    const w = k as { word?: unknown; onsetSec?: unknown; offsetSec?: unknown } | null;
+    const onset = w?.onsetSec;
+    const offset = w?.offsetSec;
+    if (typeof w?.word !== 'string' || typeof onset !== 'number' || typeof offset !== 'number' || !Number.isFinite(onset) || !(offset >= onset)) throw new EdgeRnnError('BAD_DATA', `${source}: keywords[${i}]: expected {"word": string, "onsetSec": s, "offsetSec": s >= onsetSec}, got ${JSON.stringify(k)}`, { file: source, keyword: i });
+    if (onset < prev) throw new EdgeRnnError('BAD_DATA', `${source}: keywords[${i}]: onsetSec ${onset} before the previous keyword's (${prev}); keywords must be sorted by onset`, { file: source, keyword: i });
+    prev = onset;
+  });
+  return json as StreamTruthLike;
 }

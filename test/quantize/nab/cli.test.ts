@@ -98,4 +98,20 @@ describe('edgernn nab', () => {
     expect(noEntry.code).toBe(1);
     expect(noEntry.err).toMatch(/no thresholds for detector 'windowedGaussian' \(has: other\)/);
   });
+
+  it('a thresholds file without an entry for a later detector fails before any detector runs', async () => {
+    fs.writeFileSync(path.join(tmp, 'null-thresholds.json'), JSON.stringify({ null: { standard: { threshold: 0.5 } } }));
+    const r = await cli(['nab', '--data', 'data', '--labels', 'windows.json', '--detector', 'null,windowedGaussian', '--thresholds', 'null-thresholds.json']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no thresholds for detector 'windowedGaussian' \(has: null\)/);
+    // No progress summary: neither detector ran (the GRU detectors train for minutes).
+    expect(r.err).not.toMatch(/nab null:/);
+  });
+
+  it('a label file naming a folder is an error naming the entry', async () => {
+    fs.writeFileSync(path.join(tmp, 'folder-windows.json'), JSON.stringify({ synthetic: [], 'synthetic/shift.csv': [] }));
+    const r = await cli(['nab', '--data', 'data', '--labels', 'folder-windows.json']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/error \[NAB_WINDOWS\]: .*folder-windows\.json: labels name 'synthetic' but .*synthetic is not a file/);
+  });
 });

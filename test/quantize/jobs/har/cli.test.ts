@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { synthesizeRecording } from '../../../../firmware-sim/imu/generator.js';
 import { HMP_GENERATOR_MODEL } from '../../../../firmware-sim/imu/hmp-model.gen.js';
 import { harCommand } from '../../../../quantize/jobs/har/cli.js';
+import { evalCommand } from '../../../../quantize/cli/eval.js';
+import { writeSyntheticHmp } from './hmp-fixture.js';
 import { runCaptured } from '../../../helpers/cli.js';
 
 function run(...args: string[]): ReturnType<typeof runCaptured> {
@@ -73,5 +75,22 @@ describe('edgernn har', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/\| activity \| f1 \| m3 \| recordings \| volunteers \| median s \| total min \|/);
     expect(r.out).toMatch(/\| \*\*walk\*\* \| 2 \| 1 \| 3 \| 2 \| 2\.0 \| 0\.1 \|/);
+  });
+
+  it('edgernn eval models/har.ern on an HMP folder says which folders it skipped (stderr, --json intact)', async () => {
+    const root = writeSyntheticHmp(['walk', 'drink_glass'], ['f1'], 1, 7);
+    try {
+      for (const [folder, activity] of [['Brush_teeth', 'brush_teeth'], ['Jump', 'jump']]) {
+        fs.mkdirSync(path.join(root, folder!));
+        fs.copyFileSync(path.join(root, 'Walk', fs.readdirSync(path.join(root, 'Walk'))[0]!), path.join(root, folder!, `Accelerometer-2011-03-24-10-00-00-${activity}-f1.txt`));
+      }
+      const model = path.resolve(import.meta.dirname, '../../../../models/har.ern');
+      const r = await runCaptured(['eval', model, '--data', root, '--json'], [evalCommand], process.cwd());
+      expect(r.code, r.err).toBe(0);
+      expect((JSON.parse(r.out) as { samples: number }).samples).toBe(2);
+      expect(r.err).toMatch(/skipped 2 folders not among the model's classes: brush_teeth, jump/);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

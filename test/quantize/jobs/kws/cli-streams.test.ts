@@ -1,0 +1,91 @@
+/**
+ * `eval-kws` and `tune-kws` on bad stream folders and without a corpus: typed errors naming the
+ * file and field (exit 1), never a stack trace from the scorer. No corpus and no training: the
+ * commands fail before any work, on a one-second stream written here.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { evalKwsCommand, tuneKwsCommand } from '../../../../quantize/jobs/kws/cli.js';
+import { parseStreamTruth } from '../../../../quantize/jobs/kws/retune.js';
+import { errorMessage } from '../../../helpers/errors.js';
+import { runCaptured } from '../../../helpers/cli.js';
+
+const model = path.resolve(import.meta.dirname, '../../../../models/kws.ern');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kws-cli-streams-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** A 16 kHz mono 16-bit WAV of silence. */
+function wav(seconds: number): Buffer {
+  const n = Math.round(16000 * seconds);
+  const b = Buffer.alloc(44 + 2 * n);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + 2 * n, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(16000, 24);
+  b.writeUInt32LE(32000, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(2 * n, 40);
+  return b;
+}
+
+function streamDir(name: string, json: string): string {
+  const dir = path.join(tmp, name);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'stream.wav'), wav(1));
+  fs.writeFileSync(path.join(dir, 'stream.json'), json);
+  return dir;
+}
+
+fs.mkdirSync(path.join(tmp, 'clips', 'yes'), { recursive: true });
+fs.writeFileSync(path.join(tmp, 'clips', 'yes', 'a_nohash_0.wav'), wav(1));
+
+describe('eval-kws and tune-kws stream folders', () => {
+  const bad: [string, string, RegExp][] = [
+    ['not-json', '{bad', /stream\.json: not valid JSON/],
+    ['no-keywords', '{"durationSec": 1}', /stream\.json: 'keywords' must be a list/],
+    ['bad-keyword', '{"durationSec": 1, "keywords": [{"word": "yes", "onsetSec": 0.5}]}', /stream\.json: keywords\[0\]: expected/],
+    ['no-duration', '{"keywords": []}', /stream\.json: 'durationSec' must be a number > 0/],
+  ];
+  for (const [name, json, msg] of bad) {
+    it(`a stream.json that is ${name}: a BAD_DATA error naming the file, from eval-kws and tune-kws`, async () => {
+      const dir = streamDir(name, json);
+      const e = await runCaptured(['eval-kws', model, '--data', 'clips', '--stream', dir], [evalKwsCommand], tmp);
+      expect(e.code).toBe(1);
+      expect(e.err).toMatch(/error \[BAD_DATA\]/);
+      expect(e.err).toMatch(msg);
+      expect(e.err).not.toMatch(/unexpected error|\n\s+at /);
+      const t = await runCaptured(['tune-kws', model, '--stream', dir, '--val-stream', dir, '-o', path.join(tmp, 'out.ern')], [tuneKwsCommand], tmp);
+      expect(t.code).toBe(1);
+      expect(t.err).toMatch(msg);
+      expect(t.err).not.toMatch(/unexpected error|\n\s+at /);
+      expect(fs.existsSync(path.join(tmp, 'out.ern'))).toBe(false);
+    });
+  }
+
+  it('keywords out of onset order are refused (the scorer assumes them sorted)', () => {
+    const json = JSON.stringify({ durationSec: 10, keywords: [{ word: 'yes', onsetSec: 5, offsetSec: 6 }, { word: 'no', onsetSec: 1, offsetSec: 2 }] });
+    expect(errorMessage(() => parseStreamTruth(json, 's.json'), 'BAD_DATA')).toMatch(/s\.json: keywords\[1\]: onsetSec 1 before the previous/);
+    expect(parseStreamTruth(JSON.stringify({ durationSec: 10, keywords: [{ word: 'yes', onsetSec: 1, offsetSec: 2 }] }), 's.json').keywords).toHaveLength(1);
+  });
+
+  it('tune-kws without --val-stream and without a corpus names the flag to use', async () => {
+    const dir = streamDir('good', JSON.stringify({ durationSec: 1, keywords: [] }));
+    const t = await runCaptured(['tune-kws', model, '--stream', dir], [tuneKwsCommand], tmp);
+    expect(t.code).toBe(1);
+    expect(t.err).toMatch(/no validation stream: pass --val-stream DIR/);
+    expect(t.err).not.toMatch(/--corpus/);
+  });
+
+  it('eval-kws without a corpus says the default --data folder does not exist', async () => {
+    const e = await runCaptured(['eval-kws', model, '--stream', 'none'], [evalKwsCommand], tmp);
+    expect(e.code).toBe(1);
+    expect(e.err).toMatch(/\.cache\/kws\/test: no such folder: expected a corpus of npm run data:kws/);
+  });
+});

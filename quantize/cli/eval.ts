@@ -99,7 +99,8 @@ async function seriesCsvData(dataPath: string, spec: ModelSpec, values: Paramete
 /** Keyword model on a <label>/<clip>.wav folder, through the manifest's front end. */
 async function evalAudioFolder(model: string, data: string, backend: BackendChoice | 'float', json: boolean, ctx: CliContext): Promise<number> {
   const file = path.resolve(ctx.cwd, model);
-  const r = await evaluateKwsFile(file, { data: path.resolve(ctx.cwd, data), cacheDir: path.resolve(ctx.cwd, '.cache/kws-job/features'), backend: backend === 'float' ? 'auto' : backend });
+  // 'float' goes through as asked: an int8 model refuses it (it ran int8 silently before).
+  const r = await evaluateKwsFile(file, { data: path.resolve(ctx.cwd, data), cacheDir: path.resolve(ctx.cwd, '.cache/kws-job/features'), backend });
   const { spec } = readModel(model, ctx);
   if (json) {
     const c = r.clips;
@@ -121,12 +122,15 @@ async function evalHmpFolder(model: string, spec: ModelSpec, data: string, backe
   const skipped = folders.filter((f) => !spec.labels.includes(f));
   // On stderr, so --json stays one object: the accuracy is over the model's classes only.
   if (skipped.length) ctx.stderr.write(`eval: skipped ${skipped.length} folder${skipped.length === 1 ? '' : 's'} not among the model's classes: ${skipped.join(', ')}\n`);
-  const ds = loadHmp(root, { activities });
   const rt = await createRuntime();
-  const scores = await scoreRecordings(rt, spec, spec.input.frontend as unknown as ImuFrontendSpec, ds.recordings, { backend: backend === 'float' ? 'auto' : backend });
+  // What runs, said as it is ('auto' resolved); 'float' on an int8 model is refused, before the
+  // data are read (it ran int8 silently and reported "auto").
+  const used = rt.resolveBackend(spec, backend);
+  const ds = loadHmp(root, { activities });
+  const scores = await scoreRecordings(rt, spec, spec.input.frontend as unknown as ImuFrontendSpec, ds.recordings, { backend: used });
   const duration = durationModelOf(spec);
   const rep = harReports(scores, duration);
-  const e: ModelEvaluation = { task: spec.task, precision: spec.precision, backend: backend === 'float' ? 'auto' : backend, samples: rep.recording.samples, classification: rep.recording };
+  const e: ModelEvaluation = { task: spec.task, precision: spec.precision, backend: used, samples: rep.recording.samples, classification: rep.recording };
   const L = rep.withLength;
   if (json) {
     ctx.stdout.write(

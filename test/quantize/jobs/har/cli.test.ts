@@ -89,6 +89,11 @@ describe('edgernn har', () => {
       expect(r.code, r.err).toBe(0);
       expect((JSON.parse(r.out) as { samples: number }).samples).toBe(2);
       expect(r.err).toMatch(/skipped 2 folders not among the model's classes: brush_teeth, jump/);
+      // The backend that ran, not 'auto'; and float on this int8 model is refused (it ran int8).
+      expect((JSON.parse(r.out) as { backend: string }).backend).toMatch(/^(simd|scalar)$/);
+      const float = await runCaptured(['eval', model, '--data', root, '--backend', 'float', '--json'], [evalCommand], process.cwd());
+      expect(float.code).toBe(1);
+      expect(float.err).toMatch(/BACKEND_UNAVAILABLE.*'har' is an int8 model: use backend simd, scalar or reference/);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -120,6 +120,19 @@ export function readModel(p: string, ctx: { cwd: string }): { spec: ModelSpec; b
   return { spec: decodeModel(bytes, p).spec, bytes };
 }
 
+/**
+ * Refuses, before any work, an output path that cannot become a file: an existing folder, or a
+ * path below a file. Commands that train for minutes or hours check their outputs first; found
+ * at the write, the work was lost.
+ */
+export function checkOutputPath(p: string, ctx: { cwd: string }, flag: string): void {
+  const file = path.resolve(ctx.cwd, p);
+  if (p === '' || (fs.existsSync(file) && fs.statSync(file).isDirectory())) throw usageError(`${flag} ${JSON.stringify(p)} is a folder, expected a file`);
+  let dir = path.dirname(file);
+  while (!fs.existsSync(dir)) dir = path.dirname(dir);
+  if (!fs.statSync(dir).isDirectory()) throw usageError(`${flag} ${p}: ${dir} is a file, not a folder`);
+}
+
 export function writeFile(p: string, ctx: { cwd: string }, data: Uint8Array | string): string {
   const file = path.resolve(ctx.cwd, p);
   makeDirs(path.dirname(file));

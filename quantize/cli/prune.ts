@@ -7,7 +7,7 @@ import { DEFAULT_BLOCK, type BlockShape } from '../prune/pruner.js';
 import { pruneModel } from '../prune/prune-model.js';
 import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js';
 import { writeRunReport } from '../report/run-report.js';
-import { codeCommit, createdAt, DATA_FLAGS, DATA_HELP, loadData, readModel, requireString, round, writeFile } from './common.js';
+import { checkOutputPath, codeCommit, createdAt, DATA_FLAGS, DATA_HELP, loadData, readModel, requireString, round, writeFile } from './common.js';
 import { summaryTable } from './quantize.js';
 
 export function parseBlock(v: unknown): BlockShape | null | undefined {
@@ -69,6 +69,8 @@ ${DATA_HELP}`,
     );
     const dataPath = requireString(values.data, '--data');
     const out = requireString(values.output, '-o/--output');
+    checkOutputPath(out, ctx, '-o/--output');
+    if (typeof values.report === 'string') checkOutputPath(values.report, ctx, '--report');
     const sparsity = numberFlag(values.sparsity, 'sparsity', { min: 0, max: 0.99 });
     if (sparsity === undefined) throw usageError('--sparsity is required');
     const epochs = numberFlag(values.epochs, 'epochs', { min: 1, integer: true }) ?? 30;

@@ -7,7 +7,7 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { quantizationAwareFineTune } from '../quant/qat.js';
 import { writeRunReport } from '../report/run-report.js';
 import { fmt } from './train.js';
-import { codeCommit, createdAt, DATA_FLAGS, DATA_HELP, loadData, readModel, requireString, round, writeFile } from './common.js';
+import { checkOutputPath, codeCommit, createdAt, DATA_FLAGS, DATA_HELP, loadData, readModel, requireString, round, writeFile } from './common.js';
 
 export const quantizeCommand: Command = {
   name: 'quantize',
@@ -51,6 +51,8 @@ ${DATA_HELP}`,
     );
     const calibPath = requireString(values.calib, '--calib');
     const out = requireString(values.output, '-o/--output');
+    checkOutputPath(out, ctx, '-o/--output');
+    if (typeof values.report === 'string') checkOutputPath(values.report, ctx, '--report');
     const method = choiceFlag(values.method, 'method', CALIBRATION_METHODS) ?? 'mse';
     const percentile = numberFlag(values.percentile, 'percentile', { min: 50, max: 100 });
     const clip = choiceFlag(values['weight-clip'], 'weight-clip', ['on', 'off'] as const);

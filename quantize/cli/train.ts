@@ -7,7 +7,7 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { writeRunReport } from '../report/run-report.js';
 import { SCHEDULES, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/trainer.js';
 import { trainModel } from '../train/train-model.js';
-import { codeCommit, createdAt, csvOptions, DATA_FLAGS, DATA_HELP, loadData, requireString, round, writeFile } from './common.js';
+import { checkOutputPath, codeCommit, createdAt, csvOptions, DATA_FLAGS, DATA_HELP, loadData, requireString, round, writeFile } from './common.js';
 
 const D = DEFAULT_TRAIN_OPTIONS;
 
@@ -104,6 +104,8 @@ ${DATA_HELP}`,
     );
     const dataPath = requireString(values.data, '--data');
     const out = requireString(values.output, '-o/--output');
+    checkOutputPath(out, ctx, '-o/--output');
+    if (typeof values.report === 'string') checkOutputPath(values.report, ctx, '--report');
     const task = choiceFlag(values.task, 'task', TRAIN_TASKS) ?? D.task;
     const o: Partial<TrainOptions> = { task };
     const arch = choiceFlag(values.arch, 'arch', ['gru', 'lstm', 'rnn'] as const);

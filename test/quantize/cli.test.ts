@@ -20,6 +20,27 @@ export function cli(...argv: string[]): ReturnType<typeof runCaptured> {
 
 const small = ['--hidden', '8', '--epochs', '3', '--created-at', '2026-01-01T00:00:00Z'];
 
+describe('outputs are checked before any work', () => {
+  it('an output that is a folder, or below a file, is a usage error naming the flag: train, quantize, prune, har train, train-kws', async () => {
+    fs.mkdirSync(path.join(dir, 'outdir'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'afile'), 'x');
+    const cases: [string[], RegExp][] = [
+      [['train', '--data', 'train.jsonl', ...small, '-o', 'outdir'], /-o\/--output "outdir" is a folder, expected a file/],
+      [['train', '--data', 'train.jsonl', ...small, '-o', 'afile/m.ern'], /-o\/--output afile\/m.ern: .*afile is a file, not a folder/],
+      [['train', '--data', 'train.jsonl', ...small, '-o', 'ok.ern', '--report', 'outdir'], /--report "outdir" is a folder/],
+      [['quantize', 'no-model-read-yet.ern', '--calib', 'train.jsonl', '-o', 'outdir'], /-o\/--output "outdir" is a folder/],
+      [['prune', 'no-model-read-yet.ern', '--data', 'train.jsonl', '--sparsity', '0.5', '-o', 'afile/p.ern'], /afile is a file, not a folder/],
+      [['har', 'train', '--out', 'outdir', '--data', 'no-such-dataset'], /--out "outdir" is a folder/],
+      [['train-kws', '-o', 'outdir'], /--out "outdir" is a folder/],
+    ];
+    for (const [argv, msg] of cases) {
+      const r = await cli(...argv);
+      expect(r.code, `${argv.join(' ')}: ${r.err}`).toBe(2);
+      expect(r.err).toMatch(msg);
+    }
+  });
+});
+
 describe('edgernn train / eval', () => {
   it('trains, writes a float model with provenance, and evaluates it (--json has accuracy)', async () => {
     const r = await cli('train', '--data', 'train.jsonl', '--val', 'val.jsonl', '--arch', 'gru', '--task', 'classify', ...small, '-o', 'a.ern');

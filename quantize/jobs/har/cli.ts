@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseFlags, numberFlag, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
 import { classifySegment, createRuntime, SEGMENT_DURATION_KEY, decodeModel, encodeModel, type DurationModel, type ModelSpec } from '../../../src/index.js';
-import { codeCommit, createdAt, round } from '../../cli/common.js';
+import { checkOutputPath, codeCommit, createdAt, round } from '../../cli/common.js';
 import { HAR_CLASSES, HAR_EXCLUDED } from './classes.js';
 import { crossValidationModels, defaultCacheDir, recordingDurations, scoreFolds, summarizeCv, type CvOptions, type CvSummary, type FoldModels } from './cv.js';
 import { HMP_RATE_HZ, HMP_SOURCE, loadHmp, type HmpDataset } from './hmp.js';
@@ -200,6 +200,7 @@ export function recipeFrom(json: unknown): HarRecipe {
 async function train(values: Record<string, unknown>, ctx: CliContext): Promise<number> {
   const recipe = recipeFrom(values.recipe);
   const created = createdAt(values as Record<string, string | boolean | undefined>); // before the hour of training, not after it
+  checkOutputPath(typeof values.out === 'string' ? values.out : 'models/har.ern', ctx, '--out');
   const l = load(values, ctx);
   let metrics: Record<string, unknown> | undefined;
   let run: CvRun | undefined;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BACKENDS, decodeModel, EdgeRnnError, type WindowSpec } from '../../../src/index.js';
 import { choiceFlag, numberFlag, parseFlags, readFileArg, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
-import { createdAt } from '../../cli/common.js';
+import { checkOutputPath, createdAt } from '../../cli/common.js';
 import { KWS_JOB_DEFAULTS, withFestival, type KwsJobOptions } from './config.js';
 import { DEFAULT_SWEEP, evaluateKwsFile, formatKwsEval } from './eval-job.js';
 import { runKwsJob } from './pipeline.js';
@@ -116,8 +116,10 @@ options:
   --json               print the metrics as JSON`,
   async run(args: string[], ctx: CliContext): Promise<number> {
     const { o, values } = trainKwsOptionsFromFlags(args);
+    checkOutputPath(o.out, ctx, '--out'); // before the hour of training
+    const created = createdAt(values);
     const t0 = Date.now();
-    const r = await runKwsJob(o, { cwd: ctx.cwd, log: (l) => ctx.stderr.write(`${l}\n`), createdAt: createdAt(values) });
+    const r = await runKwsJob(o, { cwd: ctx.cwd, log: (l) => ctx.stderr.write(`${l}\n`), createdAt: created });
     const rows = [r.shipped, ...r.compared];
     if (values.json) {
       ctx.stdout.write(`${JSON.stringify({ out: o.out, seconds: (Date.now() - t0) / 1000, results: rows.map((x) => ({ arch: x.arch, hidden: x.hidden, shipped: x === r.shipped, metrics: x.metrics })) })}\n`);

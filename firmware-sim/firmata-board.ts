@@ -20,7 +20,7 @@
  *   Ep lsb msb          ANALOG_MESSAGE (analog/PWM write, pins 0-15, 14-bit value)
  *   F0 6F pin v.. F7    EXTENDED_ANALOG (any pin, 7-bit chunks LSB first)
  *   Cc 0|1              REPORT_ANALOG              Ec lsb msb (the channel's simulated input)
- *   Dp 0|1              REPORT_DIGITAL             9p lsb msb (the port's levels)
+ *   Dp 0|1              REPORT_DIGITAL             9p lsb msb (the port's levels; again at each setInput() change)
  *   F0 7A lsb msb F7    SAMPLING_INTERVAL
  *   FF                  SYSTEM_RESET
  * On open the board announces itself (REPORT_VERSION, then the firmware name), as a freshly
@@ -100,6 +100,8 @@ export class FirmataBoard extends Duplex {
   private readonly analogInputs: number[];
   private rx: number[] = [];
   private events = 0;
+  /** Ports whose input levels are reported (REPORT_DIGITAL on). */
+  private readonly reportedPorts = new Set<number>();
 
   /** (path, serialOptions) is the Transport constructor shape firmata-io binds; an options object works too. */
   constructor(pathOrOptions?: string | FirmataBoardOptions, _serialOptions?: unknown) {
@@ -162,12 +164,22 @@ export class FirmataBoard extends Duplex {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.push(null);
-    cb();
+    // After the replies already on their way (send()).
+    process.nextTick(() => {
+      this.push(null);
+      cb();
+    });
   }
 
+  /**
+   * Replies leave after the host's write() has returned, as over a serial line: pushed at once,
+   * they reached the host inside its own write call, before it listened for them (firmata-io's
+   * digitalRead/analogRead enable reporting, then add the listener: the first report was lost).
+   */
   private send(bytes: number[]): void {
-    this.push(Buffer.from(bytes));
+    process.nextTick(() => {
+      if (!this.destroyed) this.push(Buffer.from(bytes));
+    });
   }
 
   private record(pin: number, kind: PinEvent['kind'], value: number): void {
@@ -217,7 +229,10 @@ export class FirmataBoard extends Duplex {
       const v = this.analogInputs[cmd & 0x0f] ?? 0;
       if (d1) this.send([FIRMATA.ANALOG_MESSAGE | (cmd & 0x0f), v & 0x7f, (v >> 7) & 0x7f]);
     } else if (hi === FIRMATA.REPORT_DIGITAL) {
-      if (d1) this.sendPort(cmd & 0x0f);
+      if (d1) {
+        this.reportedPorts.add(cmd & 0x0f);
+        this.sendPort(cmd & 0x0f);
+      } else this.reportedPorts.delete(cmd & 0x0f);
     }
   }
 
@@ -304,10 +319,13 @@ export class FirmataBoard extends Duplex {
     this.record(pin, 'analog', v);
   }
 
-  /** Simulates a level on an input pin (a button): reported by REPORT_DIGITAL. */
+  /** Simulates a level on an input pin (a button): a change is reported while its port's REPORT_DIGITAL is on, as StandardFirmata's loop does. */
   setInput(pin: number, level: 0 | 1): void {
     const st = this.pins[pin];
-    if (st && (st.mode === PIN_MODES.INPUT || st.mode === PIN_MODES.PULLUP)) st.value = level;
+    if (!st || (st.mode !== PIN_MODES.INPUT && st.mode !== PIN_MODES.PULLUP) || st.value === level) return;
+    st.value = level;
+    const port = pin >> 3;
+    if (this.reportedPorts.has(port)) this.sendPort(port);
   }
 
   /** The levels of a port's INPUT and PULLUP pins (what StandardFirmata's readPort reports). */
@@ -333,6 +351,7 @@ export class FirmataBoard extends Duplex {
 
   private systemReset(): void {
     this.resets++;
+    this.reportedPorts.clear();
     this.pins.forEach((p, i) => {
       p.mode = defaultMode(i);
       p.value = 0;

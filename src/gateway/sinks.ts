@@ -9,11 +9,14 @@
  * gateway core for the whole alert; the PWM tone costs two writes.
  */
 import type { Duplex } from 'node:stream';
+import type firmataIoModule from 'firmata-io';
 import { EdgeRnnError } from '../errors.js';
 import type { Alert } from './alert.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { BoardConfig } from './config.js';
 import type { Logger } from './logger.js';
+
+type FirmataIo = InstanceType<typeof firmataIoModule.Firmata>;
 
 export interface AlertSink {
   readonly name: string;
@@ -25,8 +28,8 @@ export interface BoardSinkOptions {
   config: BoardConfig;
   /**
    * A Duplex stream speaking Firmata (a serial port, or firmware-sim's FirmataBoard); default:
-   * config.port through johnny-five. Its 'open' event must come after this call (johnny-five waits
-   * for it): hand over a port that is still opening, as a new SerialPort is.
+   * config.port through johnny-five, which waits for its 'open' event: a SerialPort may have opened
+   * already (its isOpen says so), any other stream must emit 'open' after this call.
    */
   transport?: Duplex;
   clock: Clock;
@@ -41,24 +44,41 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   if (!o.transport && cfg.port === undefined) {
     throw new EdgeRnnError('GATEWAY_CONFIG', 'board.port must name a serial port (e.g. /dev/ttyACM0) when no board transport is given', { field: 'board.port' });
   }
+  // A transport that opens by itself (a new SerialPort) opens while johnny-five is being imported,
+  // before firmata-io listens, and johnny-five waits for that 'open' forever: note it here, before
+  // the first await, and pass it on below.
+  let opened = false;
+  o.transport?.once('open', () => {
+    opened = true;
+  });
   // Imported on use (~80 ms together), like MQTT.js in transport.ts.
   const five = (await import('johnny-five')).default;
-  let io: unknown;
-  if (o.transport) {
-    // firmata-io's Firmata class accepts a transport instance (any Duplex) in place of a port path.
-    const firmataIo = (await import('firmata-io')).default;
-    io = new firmataIo.Firmata(o.transport, { reportVersionTimeout: 2000 });
-  }
-  const board = new five.Board({ ...(io !== undefined ? { io } : { port: cfg.port! }), repl: false, debug: false, sigint: false, timeout: o.readyTimeoutMs ?? 10_000 });
   const where = cfg.port ?? '(stream)';
   // johnny-five reports through 'error' events, twice for its own handshake timeout, and later for
   // a lost port: each needs a listener, or the event is thrown and takes the process down.
   let handshake: ((e: unknown) => void) | null = null;
-  board.on('error', (e: unknown) => {
+  const onError = (e: unknown): void => {
     const message = e instanceof Error ? e.message : String((e as { message?: unknown } | null)?.message ?? e);
     if (handshake) handshake(new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: ${message}`));
     else o.logger.error('board error', { port: where, error: message });
-  });
+  };
+  let io: FirmataIo | undefined;
+  if (o.transport) {
+    // firmata-io's Firmata class accepts a transport instance (any Duplex) in place of a port path.
+    // Before the handshake it hands the transport's errors to this callback, and without one emits
+    // them on the io, where nobody listens yet (johnny-five forwards io errors once ready): thrown.
+    const firmataIo = (await import('firmata-io')).default;
+    io = new firmataIo.Firmata(o.transport, { reportVersionTimeout: 2000 }, (e) => {
+      if (e) onError(e);
+    });
+  }
+  const board = new five.Board({ ...(io !== undefined ? { io } : { port: cfg.port! }), repl: false, debug: false, sigint: false, timeout: o.readyTimeoutMs ?? 10_000 });
+  board.on('error', onError);
+  if (io && (opened || (o.transport as { isOpen?: unknown }).isOpen === true)) {
+    // What firmata-io does on the transport's 'open' (johnny-five starts on 'connect').
+    io.emit('open');
+    io.emit('connect');
+  }
   const readyMs = o.readyTimeoutMs ?? 10_000;
   try {
     await new Promise<void>((resolve, reject) => {
@@ -75,10 +95,22 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   } catch (e) {
     // Stop johnny-five's own handshake timer and let go of the port.
     clearTimeout((board as unknown as { timer?: ReturnType<typeof setTimeout> }).timer);
-    o.transport?.destroy();
+    await releaseTransport(o.transport ?? (board.io as { transport?: Duplex } | null)?.transport, 'destroy');
     throw e;
   } finally {
     handshake = null;
+  }
+  const transport = o.transport ?? (board.io as { transport?: Duplex }).transport;
+  // A pin the board cannot drive fails here, naming the field, not at the first alert: johnny-five
+  // throws from Led.brightness() on a pin without PWM (after the LED went on, before the relay
+  // closed) and from pinMode() on a pin the board does not have.
+  const ioPins = (board.io as { pins?: Array<{ supportedModes?: number[] }> }).pins ?? [];
+  for (const [field, mode, what] of [['led', 1, 'OUTPUT'], ['piezo', 3, 'PWM'], ['relay', 1, 'OUTPUT']] as const) {
+    const pin = cfg[field];
+    if (pin === undefined || ioPins.length === 0 || ioPins[pin]?.supportedModes?.includes(mode)) continue;
+    const able = ioPins.flatMap((p, i) => (p.supportedModes?.includes(mode) ? [i] : []));
+    await releaseTransport(transport, 'destroy');
+    throw new EdgeRnnError('GATEWAY_CONFIG', `board.${field}: pin ${pin} does not support ${what} on this board (${what} pins: ${able.join(', ')})`, { field: `board.${field}` });
   }
   const led = cfg.led !== undefined ? new five.Led({ pin: cfg.led, board }) : null;
   const piezo = cfg.piezo !== undefined ? new five.Led({ pin: cfg.piezo, board }) : null;
@@ -118,7 +150,19 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
       off();
       // Let the last writes reach the board before closing the transport.
       await new Promise((r) => setImmediate(r));
-      o.transport?.end();
+      await releaseTransport(transport, 'end');
     },
   };
+}
+
+/**
+ * Lets go of the board's stream. A serial port is closed: serialport's end() and destroy() leave
+ * it open (serialport 8), locked against the next open and keeping the process alive; any other
+ * Duplex (the simulator) is ended or destroyed.
+ */
+async function releaseTransport(t: Duplex | undefined, otherwise: 'end' | 'destroy'): Promise<void> {
+  const port = t as (Duplex & { isOpen?: unknown; close?: (cb: (e?: Error | null) => void) => void }) | undefined;
+  if (!port) return;
+  if (typeof port.close === 'function' && port.isOpen === true) await new Promise<void>((r) => port.close!(() => r()));
+  else port[otherwise]();
 }

@@ -13,6 +13,16 @@ function collect(board: FirmataBoard): { bytes: number[] } {
   return out;
 }
 
+/** Lets the board's replies arrive (they leave after write() returns, as over a serial line). */
+const settle = () => new Promise((r) => setImmediate(r));
+
+/** The reads of firmata-io used here (src/gateway/vendor.d.ts types what the gateway uses). */
+interface FirmataReads {
+  pinMode(pin: number, mode: number): void;
+  analogRead(channel: number, cb: (v: number) => void): void;
+  digitalRead(pin: number, cb: (v: number) => void): void;
+}
+
 const ready = (io: { once(ev: string, f: () => void): unknown }) => new Promise<void>((r) => io.once('ready', () => r()));
 
 describe('FirmataBoard protocol', () => {
@@ -24,11 +34,13 @@ describe('FirmataBoard protocol', () => {
     expect(rx.bytes).toEqual([0xf9, 2, 5, 0xf0, 0x79, 2, 5, 83, 0, 105, 0, 109, 0, 0xf7]);
     rx.bytes.length = 0;
     b.write(Buffer.from([0xf0, FIRMATA.ANALOG_MAPPING_QUERY, 0xf7]));
+    await settle();
     expect(rx.bytes).toEqual([0xf0, 0x6a, ...new Array(14).fill(0x7f), 0, 1, 2, 3, 4, 5, 0xf7]);
     rx.bytes.length = 0;
     b.write(Buffer.from([0xf4, 9, PIN_MODES.PWM, 0xe9, 0x7f, 0x01])); // pin 9 PWM 255
     expect(b.pins[9]).toEqual({ mode: PIN_MODES.PWM, value: 255 });
     b.write(Buffer.from([0xf0, FIRMATA.PIN_STATE_QUERY, 9, 0xf7]));
+    await settle();
     expect(rx.bytes).toEqual([0xf0, 0x6e, 9, PIN_MODES.PWM, 0x7f, 0x01, 0xf7]);
     // Power-up modes, as StandardFirmata: digital pins OUTPUT, analog pins ANALOG.
     expect(b.pins[13]!.mode).toBe(PIN_MODES.OUTPUT);
@@ -45,10 +57,13 @@ describe('FirmataBoard protocol', () => {
     // REPORT_DIGITAL answers with the levels of the port's input pins (12 pulled up, then pressed).
     rx.bytes.length = 0;
     b.write(Buffer.from([0xd1, 1]));
+    await settle();
     expect(rx.bytes).toEqual([0x91, 0x10, 0x00]);
-    b.setInput(12, 0);
     rx.bytes.length = 0;
+    b.write(Buffer.from([0xd1, 0])); // reporting off: a press is not reported until asked
+    b.setInput(12, 0);
     b.write(Buffer.from([0xd1, 1]));
+    await settle();
     expect(rx.bytes).toEqual([0x91, 0x00, 0x00]);
     b.write(Buffer.from([0xff]));
     expect(b.resets).toBe(1);
@@ -87,6 +102,42 @@ describe('FirmataBoard protocol', () => {
     relay.open();
     await sim.waitFor((e) => e.pin === 13 && e.value === 0);
     await sim.waitFor((e) => e.pin === 7 && e.value === 0);
+    sim.end();
+  });
+
+  it('replies after the host\'s write() returns: firmata-io\'s digitalRead and analogRead get the first report', async () => {
+    // firmata-io enables reporting, then adds its listener; a reply pushed inside the write reached
+    // nobody, and the board reports analog inputs only when asked: analogRead never got a value.
+    const sim = new FirmataBoard({ analogInputs: [512, 1023, 0, 0, 0, 0] });
+    const io = new firmataIo.Firmata(sim) as InstanceType<typeof firmataIo.Firmata> & FirmataReads;
+    await ready(io);
+    io.pinMode(2, io.MODES.INPUT!);
+    const analog = new Promise<number>((r) => io.analogRead(1, r));
+    const digital = new Promise<number>((r) => io.digitalRead(2, r));
+    await expect(Promise.all([analog, digital])).resolves.toEqual([1023, 0]);
+    sim.end();
+  });
+
+  it('reports a simulated button press and release to a johnny-five Button while reporting is on', async () => {
+    const sim = new FirmataBoard();
+    const io = new firmataIo.Firmata(sim);
+    const board = new five.Board({ io, repl: false, debug: false, sigint: false });
+    await ready(board);
+    const FiveButton = (five as unknown as { Button: new (o: { pin: number; board: unknown }) => { on(ev: string, f: () => void): unknown } }).Button;
+    const button = new FiveButton({ pin: 2, board });
+    const events: string[] = [];
+    const seen = (n: number) => new Promise<void>((r) => {
+      const check = () => (events.length >= n ? r() : setImmediate(check));
+      check();
+    });
+    button.on('down', () => events.push('down'));
+    button.on('up', () => events.push('up'));
+    await new Promise((r) => setImmediate(r));
+    sim.setInput(2, 1);
+    await seen(1);
+    sim.setInput(2, 0);
+    await seen(2);
+    expect(events).toEqual(['down', 'up']);
     sim.end();
   });
 });

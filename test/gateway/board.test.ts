@@ -12,6 +12,39 @@ import { TraceTransport } from '../../src/gateway/transport.js';
 import { FirmataBoard, PIN_MODES } from '../../firmware-sim/firmata-board.js';
 import { IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSignal, oracleAlerts } from './fixtures.js';
 
+/** serialport's own stream and mock binding (installed with johnny-five's firmata); the tests that need them skip without. */
+const serialport = await Promise.all([import('@serialport/stream' as string), import('@serialport/binding-mock' as string)]).then(
+  ([stream, mock]) => ({ SerialPortStream: stream.default as new (path: string, o: { binding: unknown }) => Duplex & { isOpen: boolean }, MockBinding: mock.default }),
+  (e: Error) => {
+    console.log(`skipping the serial port tests: serialport's stream or mock binding not importable (${e.message})`);
+    return null;
+  },
+);
+
+/** A mock serial port binding with a simulated Firmata board behind every open. */
+function simSerialBinding(MockBinding: any): { Binding: unknown; sims: FirmataBoard[] } {
+  const sims: FirmataBoard[] = [];
+  class SimBinding extends MockBinding {
+    sim: FirmataBoard | undefined;
+    async open(path: string, opt: unknown): Promise<void> {
+      await super.open(path, opt);
+      const sim = new FirmataBoard();
+      sims.push(sim);
+      this.sim = sim;
+      sim.on('data', (d: Buffer) => {
+        if (this.isOpen) this.emitData(d);
+      });
+    }
+    async write(buf: Buffer): Promise<void> {
+      await super.write(buf);
+      this.sim?.write(Buffer.from(buf));
+    }
+  }
+  return { Binding: SimBinding, sims };
+}
+
+const sinkOptions = (config: object, transport: Duplex) => ({ config: { alertMs: 1000, ...config } as never, transport, clock: new ManualClock(0), logger: memoryLogger('warn'), readyTimeoutMs: 5000 });
+
 describe('board alert sink (johnny-five over a simulated Firmata board)', () => {
   it('turns LED, piezo and relay on at an alert and off alertMs after the last one', async () => {
     const model = await (await createRuntime()).load(imuModelBytes());
@@ -107,6 +140,73 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
     } finally {
       await gw.stop();
       model.dispose();
+    }
+  });
+
+  it('a board lost during the Firmata handshake: GATEWAY_CONFIG with the reason, not an uncaught error', async () => {
+    // firmata-io emits a transport error before its handshake on the io, where nobody listened yet.
+    class Unplugged extends FirmataBoard {
+      override _write(chunk: Buffer, enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+        if (chunk[0] === 0xf0 && chunk[1] === 0x6b) {
+          this.destroy(new Error('the USB cable was pulled during the handshake'));
+          return cb();
+        }
+        super._write(chunk, enc, cb);
+      }
+    }
+    await expect(createBoardSink(sinkOptions({ led: 13 }, new Unplugged()))).rejects.toMatchObject({
+      code: 'GATEWAY_CONFIG',
+      message: expect.stringMatching(/board \(stream\): the USB cable was pulled/),
+    });
+  });
+
+  it.skipIf(!serialport)('a serial port handed over as the transport becomes ready, opened or still opening (it opened during the imports, unseen)', async () => {
+    const { SerialPortStream, MockBinding } = serialport!;
+    const { Binding, sims } = simSerialBinding(MockBinding);
+    MockBinding.createPort('/dev/ttySIM-open', { echo: false, record: false });
+    try {
+      for (const openFirst of [false, true]) {
+        const port = new SerialPortStream('/dev/ttySIM-open', { binding: Binding });
+        if (openFirst) await new Promise((r) => port.once('open', r));
+        const sink = await createBoardSink(sinkOptions({ led: 13 }, port));
+        sink.alert({ id: 'a' } as never);
+        await sims.at(-1)!.waitFor((e) => e.pin === 13 && e.value === 1);
+        await sink.close();
+      }
+    } finally {
+      MockBinding.reset();
+    }
+  });
+
+  it('a pin the board cannot drive is a GATEWAY_CONFIG error naming the field at start-up, not at the first alert', async () => {
+    // Pin 4 has no PWM: johnny-five threw from the piezo's brightness() at the first alert, after the
+    // LED went on and before the relay closed. Pin 40 is beyond the Uno: a TypeError from pinMode().
+    for (const [config, field, message] of [
+      [{ led: 13, piezo: 4, relay: 7 }, 'board.piezo', /board\.piezo: pin 4 does not support PWM on this board \(PWM pins: 3, 5, 6, 9, 10, 11\)/],
+      [{ led: 40 }, 'board.led', /board\.led: pin 40 does not support OUTPUT/],
+      [{ relay: 1 }, 'board.relay', /board\.relay: pin 1 does not support OUTPUT/],
+    ] as const) {
+      const sim = new FirmataBoard();
+      await expect(createBoardSink(sinkOptions(config, sim))).rejects.toMatchObject({ code: 'GATEWAY_CONFIG', details: { field }, message: expect.stringMatching(message) });
+      expect(sim.destroyed).toBe(true); // the port is let go
+    }
+  });
+
+  it.skipIf(!serialport)('close() closes a serial port handed over as the transport: it opens again (its end() left it open and locked)', async () => {
+    const { SerialPortStream, MockBinding } = serialport!;
+    const { Binding, sims } = simSerialBinding(MockBinding);
+    MockBinding.createPort('/dev/ttySIM-close', { echo: false, record: false });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const port = new SerialPortStream('/dev/ttySIM-close', { binding: Binding });
+        const sink = await createBoardSink(sinkOptions({ led: 13 }, port));
+        sink.alert({ id: `a${i}` } as never);
+        await sims[i]!.waitFor((e) => e.pin === 13 && e.value === 1);
+        await sink.close();
+        expect(port.isOpen).toBe(false);
+      }
+    } finally {
+      MockBinding.reset();
     }
   });
 });

@@ -18,7 +18,7 @@ import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { fileStateStore } from '../../src/gateway/state-store.js';
 import { Topics } from '../../src/gateway/topics.js';
-import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSignal, mosquittoAvailable, oracleAlerts, publishAsync, startMosquitto, subscribeAsync, tmpDir, waitFor, type Mosquitto } from './fixtures.js';
+import { connectClient, IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSessionState, imuSignal, mosquittoAvailable, oracleAlerts, publishAsync, startMosquitto, subscribeAsync, tmpDir, type Mosquitto, waitFor } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
 /** tsx's loader by absolute URL: the child runs in a temp directory. */
@@ -35,13 +35,7 @@ beforeAll(async () => {
 });
 afterAll(() => model?.dispose());
 
-function sessionState(x: Float32Array): Uint8Array {
-  const s = model.session();
-  for (let t = 0; t < x.length / IMU_CHANNELS; t++) s.step(x.subarray(t * IMU_CHANNELS, (t + 1) * IMU_CHANNELS));
-  const b = s.exportState();
-  s.dispose();
-  return b;
-}
+const sessionState = (x: Float32Array): Uint8Array => imuSessionState(model, x);
 
 describe.skipIf(SKIP !== null)('faults against mosquitto', () => {
   it('broker killed and restarted mid-stream: alerts raised during the outage arrive, streams continue exactly', async () => {

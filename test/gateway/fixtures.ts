@@ -304,3 +304,12 @@ export async function expectAlertsLikeOracle(job: JobGateway, expected: readonly
   expect(job.gw.metrics.counters.decode_errors_total).toBe(0);
   expect(job.gw.metrics.counters.dropped_samples_total).toBe(0);
 }
+
+/** The state a plain session of `model` holds after stepping every IMU frame of `x` (an oracle). */
+export function imuSessionState(model: Model, x: Float32Array): Uint8Array {
+  const s = model.session();
+  for (let t = 0; t < x.length / IMU_CHANNELS; t++) s.step(x.subarray(t * IMU_CHANNELS, (t + 1) * IMU_CHANNELS));
+  const b = s.exportState();
+  s.dispose();
+  return b;
+}

@@ -14,7 +14,7 @@ import { encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
-import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSignal, mosquittoAvailable, publishAsync, startMosquitto, tmpDir, waitFor } from './fixtures.js';
+import { connectClient, IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSessionState, imuSignal, mosquittoAvailable, publishAsync, startMosquitto, tmpDir, waitFor } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
 if (SKIP) console.log(`test/gateway/persistent-session.test.ts skipped: ${SKIP}`);
@@ -29,13 +29,7 @@ beforeAll(async () => {
 });
 afterAll(() => model?.dispose());
 
-function sessionState(x: Float32Array): Uint8Array {
-  const s = model.session();
-  for (let t = 0; t < x.length / IMU_CHANNELS; t++) s.step(x.subarray(t * IMU_CHANNELS, (t + 1) * IMU_CHANNELS));
-  const b = s.exportState();
-  s.dispose();
-  return b;
-}
+const sessionState = (x: Float32Array): Uint8Array => imuSessionState(model, x);
 
 describe.skipIf(SKIP !== null)('persistent session on mosquitto', () => {
   it('messages sent while the gateway stops and restarts are all processed, in order', async () => {

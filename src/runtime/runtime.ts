@@ -446,6 +446,7 @@ export class Model {
 
   /** Replays the file's golden vector; throws ERN_GOLDEN_MISMATCH when the output differs. */
   verifyGolden(): void {
+    this.assertLive();
     const g = this.decoded.golden;
     const s = this.engine.allocState();
     try {
@@ -495,6 +496,9 @@ export class Model {
   stepMany(sessions: readonly Session[], frames: ArrayLike<number>): Float32Array {
     this.assertLive();
     const n = sessions.length;
+    if (frames === null || typeof frames !== 'object' || isBigIntArray(frames)) {
+      throw new EdgeRnnError('SHAPE_MISMATCH', `stepMany: frames are ${n * this.inputSize} numbers flat (a Float32Array or an array), got ${describe(frames)}`, { expected: n * this.inputSize, got: describe(frames) });
+    }
     if (n > 0 && typeof frames[0] === 'object') {
       throw new EdgeRnnError('SHAPE_MISMATCH', `stepMany: the frames go flat, session i's at [i * ${this.inputSize}, (i + 1) * ${this.inputSize}) (${n * this.inputSize} numbers for ${n} sessions); got an array of ${frames.length} arrays`, {
         expected: n * this.inputSize,
@@ -512,6 +516,7 @@ export class Model {
     let mixed = false;
     for (let i = 0; i < n; i++) {
       const s = sessions[i]!;
+      if (!(s instanceof Session)) throw new EdgeRnnError('INVALID_ARGUMENT', `stepMany: session ${i} is ${describe(s)}, not a session`, { index: i, got: describe(s) });
       if (s.model !== this) throw new EdgeRnnError('STATE_MISMATCH', `stepMany: session ${i} belongs to model '${s.model.name}', not '${this.name}'`);
       states[i] = s.engineState();
       if (s.nonFinite !== policy) mixed = true;
@@ -543,6 +548,7 @@ export class Model {
     if (this.disposed) return;
     this.disposed = true;
     this.engine.dispose();
+    this.frame = null; // a view into kernel memory keeps that memory
   }
 
   get isDisposed(): boolean {
@@ -552,6 +558,18 @@ export class Model {
   private assertLive(): void {
     if (this.disposed) throw new EdgeRnnError('SESSION_DISPOSED', `model '${this.name}' was disposed`);
   }
+}
+
+/** BigInt64Array and BigUint64Array: their values are not numbers (arithmetic on them throws a TypeError). */
+function isBigIntArray(v: unknown): boolean {
+  return v instanceof BigInt64Array || v instanceof BigUint64Array;
+}
+
+/** A wrong argument, named for a message: 'null', 'a number', 'a BigInt64Array'. */
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v !== 'object') return `a ${typeof v}`;
+  return `a ${(v as object).constructor?.name ?? 'object'}`;
 }
 
 function notStreamable(m: Model): EdgeRnnError {
@@ -617,8 +635,8 @@ export class Session {
       this.stepCount++;
       return this.out;
     }
-    if (frame.length !== m.inputSize || typeof frame !== 'object') {
-      if (typeof frame !== 'object') throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame is ${m.inputSize} numbers (a Float32Array or an array), got a ${typeof frame}`, { expected: m.inputSize, got: typeof frame });
+    if (frame.length !== m.inputSize || typeof frame !== 'object' || isBigIntArray(frame)) {
+      if (typeof frame !== 'object' || isBigIntArray(frame)) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame is ${m.inputSize} numbers (a Float32Array or an array), got ${describe(frame)}`, { expected: m.inputSize, got: typeof frame });
       throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame needs ${m.inputSize} values, got ${frame.length}`, { expected: m.inputSize, got: frame.length });
     }
     if (!m.streamable) throw notStreamable(m);
@@ -638,8 +656,8 @@ export class Session {
     const m = this.model;
     const I = m.inputSize;
     let flat: ArrayLike<number>;
-    if (frames === null || typeof frames !== 'object') {
-      throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': run() takes a sequence of frames ([steps][${I}] or ${I}·steps numbers flat), got ${frames === null ? 'null' : typeof frames}`, { expected: I, got: frames === null ? 'null' : typeof frames });
+    if (frames === null || typeof frames !== 'object' || isBigIntArray(frames)) {
+      throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': run() takes a sequence of frames ([steps][${I}] or ${I}·steps numbers flat), got ${isBigIntArray(frames) ? describe(frames) : frames === null ? 'null' : typeof frames}`, { expected: I, got: frames === null ? 'null' : typeof frames });
     }
     const first = frames.length > 0 ? (frames as ArrayLike<unknown>)[0] : undefined;
     if (first !== undefined && typeof first === 'object') {
@@ -647,7 +665,7 @@ export class Session {
       const f = new Float64Array(rows.length * I); // float64: a value beyond float32 is reported as given
       for (let t = 0; t < rows.length; t++) {
         const r = rows[t]!;
-        if (r === null || typeof r !== 'object' || r.length !== I) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': frame ${t} ${r !== null && typeof r === 'object' ? `has ${r.length} values, expected ${I}` : `is ${r === null ? 'null' : typeof r}, expected ${I} values`}`, { step: t, expected: I, got: r?.length });
+        if (r === null || typeof r !== 'object' || r.length !== I || isBigIntArray(r)) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': frame ${t} ${r !== null && typeof r === 'object' && !isBigIntArray(r) ? `has ${r.length} values, expected ${I}` : `is ${describe(r)}, expected ${I} values`}`, { step: t, expected: I, got: r?.length });
         for (let k = 0; k < I; k++) f[t * I + k] = r[k]!;
       }
       flat = f;
@@ -694,10 +712,14 @@ export class Session {
     return out;
   }
 
-  /** Restores a state from exportState(); throws STATE_MISMATCH (and changes nothing) if it does not fit. */
-  importState(bytes: Uint8Array): void {
+  /**
+   * Restores a state from exportState() (a Uint8Array, Buffer, ArrayBuffer or any view of the
+   * bytes); throws STATE_MISMATCH (and changes nothing) if it does not fit.
+   */
+  importState(state: Uint8Array | ArrayBuffer | ArrayBufferView): void {
     const st = this.engineState();
     const m = this.model;
+    const bytes = fileBytes(state, `model '${m.name}'`, 'importState()');
     const bad = (why: string) => new EdgeRnnError('STATE_MISMATCH', `model '${m.name}': cannot import state: ${why}`);
     if (bytes.length < STATE_HEADER) throw bad(`${bytes.length} bytes is shorter than the ${STATE_HEADER}-byte header`);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);

@@ -147,9 +147,18 @@ export class IntEngine implements Engine {
     return -1;
   }
 
+  /**
+   * Frames that lie in kernel memory (model.inputFrame() or a view of it) would be detached when
+   * sizing the batch or sequence buffers grows that memory: those are copied out first.
+   */
+  private outsideKernels(frames: ArrayLike<number>): ArrayLike<number> {
+    return ArrayBuffer.isView(frames) && frames.buffer === this.k.stepIn().buffer ? (frames as Float32Array).slice() : frames;
+  }
+
   stepMany(states: readonly EngineState[], frames: ArrayLike<number>, out: Float32Array, policy: NonFinitePolicy): number {
     const n = states.length;
     const I = this.inputSize;
+    frames = this.outsideKernels(frames);
     const x = this.k.batchIn(n); // sizes every batch buffer: x stays valid below
     this.stage(frames, 0, x, 0, n * I);
     if (this.k.stepMany(states) !== 0) {
@@ -164,6 +173,7 @@ export class IntEngine implements Engine {
 
   run(s: EngineState, frames: ArrayLike<number>, T: number, out: Float32Array, policy: NonFinitePolicy): number {
     const I = this.inputSize;
+    frames = this.outsideKernels(frames);
     // Validate every frame first: an error must leave the state untouched.
     if (policy === 'error') {
       const bad = firstNonFinite(frames, 0, T * I);

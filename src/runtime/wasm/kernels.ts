@@ -62,15 +62,20 @@ interface WasmState extends EngineState {
   readonly ptr: number;
 }
 
-/** Growable buffer pair in kernel memory. */
+/**
+ * Growable buffer in kernel memory. The arena cannot take the old region back, so a buffer grows
+ * at least twofold: a batch that gains one session per call (devices joining a gateway one by
+ * one) then costs twice its final size, not the sum of every size it passed through.
+ */
 class KernelBuffer {
   ptr = 0;
   bytes = 0;
-  constructor(private readonly arena: WasmArena) {}
+  constructor(private readonly owner: { readonly arena: WasmArena }) {}
   ensure(bytes: number): number {
     if (bytes > this.bytes) {
-      this.ptr = this.arena.alloc(bytes);
-      this.bytes = bytes;
+      const size = Math.max(bytes, 2 * this.bytes);
+      this.ptr = this.owner.arena.alloc(size);
+      this.bytes = size;
     }
     return this.ptr;
   }
@@ -79,8 +84,8 @@ class KernelBuffer {
 export class WasmKernels implements IntKernels {
   readonly backend: 'simd' | 'scalar';
   readonly weightBytes: number;
-  readonly arena: WasmArena;
-  private readonly x: KernelExports;
+  arena: WasmArena;
+  private x: KernelExports;
   private readonly P: PreparedIntModel;
   readonly layout: ModelLayout;
   private readonly stateBlock: number;
@@ -99,7 +104,7 @@ export class WasmKernels implements IntKernels {
     this.stateBlock = Math.max(16, Math.ceil(P.stateBytes / 16) * 16);
     this.inPtr = this.arena.alloc(P.inputSize * 4);
     this.outPtr = this.arena.alloc(P.outputWidth * 4);
-    const buf = () => new KernelBuffer(this.arena);
+    const buf = () => new KernelBuffer(this);
     this.batch = { in: buf(), q: buf(), out: buf(), states: buf() };
     this.seq = { in: buf(), q: buf(), acc: buf(), out: buf(), a: buf(), b: buf(), px: buf(), tmp: buf() };
   }
@@ -167,7 +172,7 @@ export class WasmKernels implements IntKernels {
     this.ensureBatch(n);
     const sp = this.batch.states.ptr;
     const i32 = this.arena.i32();
-    for (let i = 0; i < n; i++) i32[(sp >> 2) + i] = (states[i] as WasmState).ptr;
+    for (let i = 0; i < n; i++) i32[(sp >>> 2) + i] = (states[i] as WasmState).ptr;
     return this.x.model_step_many(this.layout.model, sp, n, this.batch.in.ptr, this.batch.q.ptr, this.batch.out.ptr);
   }
 
@@ -229,7 +234,7 @@ export class WasmKernels implements IntKernels {
       const i16 = this.arena.i16();
       const i32 = this.arena.i32();
       const n = T * P.outputWidth;
-      for (let i = 0; i < n; i++) i32[(out >> 2) + i] = i16[(cur >> 1) + i]!;
+      for (let i = 0; i < n; i++) i32[(out >>> 2) + i] = i16[(cur >>> 1) + i]!;
     }
     this.x.dequantize_rows(this.layout.model, out, T, this.seq.out.ptr);
     return 0;
@@ -257,5 +262,16 @@ export class WasmKernels implements IntKernels {
     }
   }
 
-  dispose(): void {}
+  /**
+   * Lets go of the instance and its memory. Sessions keep their model, and so these kernels,
+   * reachable after model.dispose(); the model refuses every call from then on.
+   */
+  dispose(): void {
+    const none = new WebAssembly.Memory({ initial: 0 });
+    this.x = { memory: none } as KernelExports;
+    this.arena = new WasmArena(none, 0);
+    this.viewBuffer = null;
+    this.inView = new Float32Array(0);
+    this.outView = new Float32Array(0);
+  }
 }

@@ -53,9 +53,10 @@ export interface ModelLayout {
 
 type LayoutStats = ModelLayout['sparse'] & { requantized: number; clampFree: number };
 
+/** Addresses reach 4 GiB: indices into the arena's views are taken with >>> (>> turns 2 GiB and up negative). */
 function writeWords(arena: WasmArena, ptr: number, words: Record<number, number>): void {
   const i32 = arena.i32();
-  for (const [k, v] of Object.entries(words)) i32[(ptr >> 2) + Number(k)] = v;
+  for (const [k, v] of Object.entries(words)) i32[(ptr >>> 2) + Number(k)] = v;
 }
 
 interface MatrixInput {
@@ -237,6 +238,7 @@ export function writeModel(arena: WasmArena, P: PreparedIntModel, opts: LayoutOp
 /** Address of a direction's h0 / c0 arrays inside a recurrent descriptor. */
 export function directionInit(arena: WasmArena, desc: number, d: number): { h0: number; c0: number } {
   const i32 = arena.i32();
-  const base = (desc >> 2) + L.dir0 + d * DIR_WORDS;
-  return { h0: i32[base + D.h0]!, c0: i32[base + D.c0]! };
+  const base = (desc >>> 2) + L.dir0 + d * DIR_WORDS;
+  // Words are int32: an address from 2 GiB up reads back negative.
+  return { h0: i32[base + D.h0]! >>> 0, c0: i32[base + D.c0]! >>> 0 };
 }

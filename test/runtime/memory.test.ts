@@ -1,0 +1,110 @@
+/**
+ * Kernel memory over a gateway's lifetime: devices join one at a time, models are loaded and
+ * disposed over days. Memory is checked as facts (bytes in the arena, what the collector can
+ * take back), never as timings.
+ */
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { calibrateAbsMax, createRuntime, encodeModel, quantizeModel, type Model, type Runtime } from '../../src/index.js';
+import type { ModelSpec } from '../../src/model/spec.js';
+import type { Engine } from '../../src/runtime/engine.js';
+import { IntEngine } from '../../src/runtime/int/engine.js';
+import { prepareIntModel } from '../../src/runtime/int/prepare.js';
+import { ReferenceKernels } from '../../src/runtime/int/reference-kernels.js';
+import { kernelBinaries } from '../../src/runtime/runtime.js';
+import { WasmKernels, instantiateKernelsSync } from '../../src/runtime/wasm/kernels.js';
+import { Rng } from '../../src/util/rng.js';
+import { randomQuantModel, randomRecurrent, randomSequences } from '../helpers/random-model.js';
+
+interface Internals {
+  k: { arena: { used: number; base: number; memory: WebAssembly.Memory } };
+}
+const arenaOf = (m: Model) => (m.engine as unknown as Internals).k.arena;
+
+let rt: Runtime;
+let bytes: Uint8Array;
+beforeAll(async () => {
+  rt = await createRuntime();
+  bytes = encodeModel(randomQuantModel(1).int8);
+});
+
+describe.each(['simd', 'scalar'] as const)('kernel memory on %s', (backend) => {
+  it('stepMany over a batch that gains one session per call keeps memory linear in the batch', async () => {
+    const m = await rt.load(bytes, { backend });
+    const arena = arenaOf(m);
+    const start = arena.used;
+    const sessions = [];
+    const n = 400;
+    for (let i = 1; i <= n; i++) {
+      sessions.push(m.session());
+      m.stepMany(sessions, new Float32Array(i * m.inputSize));
+    }
+    // States, plus the batch buffers (frames in, int16 frames, outputs, state pointers) at most
+    // twice their final size: every earlier size left behind came to 10 MB here.
+    const states = n * Math.ceil(m.sizes.stateBytes / 16) * 16;
+    const batch = n * (4 * m.inputSize + 2 * (m.inputSize + 16) + 4 * (m.outputSize + 8) + 4);
+    expect(arena.used - start).toBeLessThan(states + 2 * batch + 64 * 1024);
+  });
+
+  it('a disposed model lets go of its kernel instance while its sessions are still referenced', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    let m: Model | null = await rt.load(bytes, { backend });
+    const s = m.session();
+    s.step(new Float32Array(m.inputSize));
+    m.inputFrame();
+    const memory = new WeakRef(arenaOf(m).memory);
+    m.dispose();
+    m = null;
+    // WeakRef targets live to the end of the current job.
+    await new Promise((r) => setTimeout(r, 0));
+    gc();
+    expect(memory.deref()).toBeUndefined();
+    expect(s.model.isDisposed).toBe(true);
+    expect(() => s.step(new Float32Array(s.model.inputSize))).toThrow(expect.objectContaining({ code: 'SESSION_DISPOSED' }));
+    expect(() => s.model.verifyGolden()).toThrow(expect.objectContaining({ code: 'SESSION_DISPOSED' }));
+    s.dispose();
+  });
+});
+
+describe.each(['simd', 'scalar'] as const)('kernel addresses from 2 GiB up on %s', (build) => {
+  // A gateway's arena can pass 2 GiB (a long bidirectional sequence, many big batches). Growing
+  // the memory only reserves it, so the test lays a model out above 2 GiB without touching more
+  // than the model: its arena starts there, as if everything below were in use.
+  const high = (P: ReturnType<typeof prepareIntModel>): Engine => {
+    const x = instantiateKernelsSync(new WebAssembly.Module(kernelBinaries()[build]));
+    const base = 2 ** 31 + 65536;
+    x.memory.grow(base / 65536 + 1 - x.memory.buffer.byteLength / 65536);
+    return new IntEngine(P, new WasmKernels({ ...x, heap_base: () => base }, build, P));
+  };
+  const sameAsReference = (spec: ModelSpec, T: number, batch: boolean) => {
+    const P = prepareIntModel(spec);
+    const engines = [high(P), new IntEngine(P, new ReferenceKernels(P))];
+    const I = spec.input.size;
+    const x = randomSequences(7, I, 1, T)[0]!;
+    const outs = engines.map((e) => {
+      const out = new Float32Array(T * e.outputSize);
+      if (batch) {
+        const states = [e.allocState(), e.allocState()];
+        for (let t = 0; t < T; t += 2) e.stepMany(states, x.subarray(t * I, (t + 2) * I), out.subarray(t * e.outputSize), 'error');
+      } else e.run(e.allocState(), x, T, out, 'error');
+      return Array.from(out);
+    });
+    expect(outs[0]).toEqual(outs[1]);
+  };
+
+  it('stepMany on a streaming model equals the reference', () => {
+    sameAsReference(randomQuantModel(1).int8, 12, true);
+  });
+
+  it('run() of a model ending in a bidirectional layer equals the reference', () => {
+    // A forward LSTM (its state in the session) under a bidirectional GRU (offline directions
+    // start from initial states copied in), no dense head: run() copies the last layer's rows out.
+    const rng = new Rng(4);
+    const layers = [randomRecurrent(rng, 'lstm', 6, 11, 'forward'), randomRecurrent(rng, 'gru', 11, 9, 'bidirectional')];
+    for (const l of layers) l.float!.initialH = rng.float32(l.float!.W.length / (l.kind === 'lstm' ? 4 : 3) / l.inputSize, -0.9, 0.9);
+    const float: ModelSpec = { name: 'high', version: '0.0.1', task: 'custom', labels: [], input: { size: 6, frontend: { kind: 'none' } }, precision: 'float32', layers, training: {} };
+    sameAsReference(quantizeModel(float, calibrateAbsMax(float, randomSequences(2, 6, 2, 10))), 9, false);
+  });
+});

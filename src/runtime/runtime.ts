@@ -383,6 +383,14 @@ export class Model {
   private disposed = false;
   /** The last view inputFrame() handed out. */
   private frame: Float32Array | null = null;
+  /**
+   * Sessions dropped without dispose() give their state block back when the collector takes
+   * them (a caller that forgets dispose() would otherwise leak kernel memory, a block per
+   * session, for the model's lifetime). dispose() unregisters, so a block is freed once.
+   */
+  private readonly dropped = new FinalizationRegistry<EngineState>((s) => {
+    if (!this.disposed) this.engine.freeState(s);
+  });
 
   constructor(decoded: DecodedModel, engine: Engine, nonFinite: NonFinitePolicy, source: string) {
     this.decoded = decoded;
@@ -484,7 +492,14 @@ export class Model {
 
   session(opts: { nonFinite?: NonFinitePolicy } = {}): Session {
     this.assertLive();
-    return new Session(this, opts.nonFinite === undefined ? this.nonFinite : checkNonFinite(opts.nonFinite, `model '${this.name}': session()`));
+    const s = new Session(this, opts.nonFinite === undefined ? this.nonFinite : checkNonFinite(opts.nonFinite, `model '${this.name}': session()`));
+    this.dropped.register(s, s.engineState(), s);
+    return s;
+  }
+
+  /** @internal A session's dispose(): its state block is freed there, not again when collected. */
+  forgetSession(s: Session): void {
+    this.dropped.unregister(s);
   }
 
   /**
@@ -739,6 +754,7 @@ export class Session {
   /** Returns the state's memory to the model. */
   dispose(): void {
     if (this.state === null) return;
+    this.model.forgetSession(this);
     if (!this.model.isDisposed) this.model.engine.freeState(this.state);
     this.state = null;
   }

@@ -47,6 +47,36 @@ describe.each(['simd', 'scalar'] as const)('kernel memory on %s', (backend) => {
     expect(arena.used - start).toBeLessThan(states + 2 * batch + 64 * 1024);
   });
 
+  it('sessions dropped without dispose() give their state blocks back when the collector takes them', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const m = await rt.load(bytes, { backend });
+    const arena = arenaOf(m);
+    const n = 2000;
+    const forget = () => {
+      for (let i = 0; i < n; i++) m.session().step(new Float32Array(m.inputSize));
+    };
+    forget();
+    const afterFirst = arena.used;
+    // Finalizers run in a later task, after a collection that found the sessions unreachable.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 0));
+      gc();
+    }
+    await new Promise((r) => setTimeout(r, 0));
+    const kept = Array.from({ length: n }, () => m.session());
+    // The blocks came back to the free list: the new sessions take them (they were a leak of
+    // n blocks before).
+    expect(arena.used - afterFirst).toBeLessThan(n * 16);
+    // A disposed session is not freed a second time when it is collected.
+    for (const s of kept.splice(0, 10)) s.dispose();
+    gc();
+    await new Promise((r) => setTimeout(r, 0));
+    const again = Array.from({ length: 20 }, () => m.session());
+    expect(new Set(again.map((s) => (s.engineState() as unknown as { ptr: number }).ptr)).size).toBe(20);
+    m.dispose();
+  });
+
   it('a disposed model lets go of its kernel instance while its sessions are still referenced', async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;

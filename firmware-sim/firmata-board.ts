@@ -102,6 +102,8 @@ export class FirmataBoard extends Duplex {
   private events = 0;
   /** Ports whose input levels are reported (REPORT_DIGITAL on). */
   private readonly reportedPorts = new Set<number>();
+  /** INPUT pins whose pull-up a DIGITAL_MESSAGE turned on. */
+  private readonly pulledUp = new Set<number>();
 
   /** (path, serialOptions) is the Transport constructor shape firmata-io binds; an options object works too. */
   constructor(pathOrOptions?: string | FirmataBoardOptions, _serialOptions?: unknown) {
@@ -290,6 +292,7 @@ export class FirmataBoard extends Duplex {
     if (!st) return;
     st.mode = mode;
     // A pull-up input reads high until something pulls it down.
+    this.pulledUp.delete(pin);
     if (mode === PIN_MODES.PULLUP) st.value = 1;
     else if (mode === PIN_MODES.INPUT) st.value = 0;
     this.record(pin, 'mode', mode);
@@ -302,13 +305,25 @@ export class FirmataBoard extends Duplex {
     this.record(pin, 'digital', v);
   }
 
-  /** DIGITAL_MESSAGE: the levels of 8 pins; only OUTPUT pins change. */
+  /**
+   * DIGITAL_MESSAGE: the levels of 8 pins. OUTPUT pins take them; on an INPUT pin a 1 turns the
+   * pull-up on, as StandardFirmata does (johnny-five's Button({isPullup: true}) writes HIGH to its
+   * input pin): it then reads high until something pulls it down (setInput).
+   */
   private digitalPort(port: number, bits: number): void {
     for (let i = 0; i < 8; i++) {
       const pin = port * 8 + i;
       const st = this.pins[pin];
+      const bit = (bits >> i) & 1;
+      if (st?.mode === PIN_MODES.INPUT) {
+        if (bit && !this.pulledUp.has(pin)) {
+          this.pulledUp.add(pin);
+          this.setInput(pin, 1);
+        } else if (!bit) this.pulledUp.delete(pin);
+        continue;
+      }
       if (!st || st.mode !== PIN_MODES.OUTPUT) continue;
-      this.digitalWrite(pin, (bits >> i) & 1);
+      this.digitalWrite(pin, bit);
     }
   }
 
@@ -352,6 +367,7 @@ export class FirmataBoard extends Duplex {
   private systemReset(): void {
     this.resets++;
     this.reportedPorts.clear();
+    this.pulledUp.clear();
     this.pins.forEach((p, i) => {
       p.mode = defaultMode(i);
       p.value = 0;

@@ -140,4 +140,34 @@ describe('FirmataBoard protocol', () => {
     expect(events).toEqual(['down', 'up']);
     sim.end();
   });
+
+  it('a johnny-five pull-up Button (INPUT, then HIGH written) starts released; pulling the pin low presses it', async () => {
+    const sim = new FirmataBoard();
+    const io = new firmataIo.Firmata(sim);
+    const board = new five.Board({ io, repl: false, debug: false, sigint: false });
+    await ready(board);
+    const FiveButton = (five as unknown as { Button: new (o: { pin: number; board: unknown; isPullup: boolean }) => { on(ev: string, f: () => void): unknown; isDown: boolean } }).Button;
+    const button = new FiveButton({ pin: 3, board, isPullup: true });
+    const events: string[] = [];
+    button.on('down', () => events.push('down'));
+    button.on('up', () => events.push('up'));
+    // Until the HIGH written after the pin's mode has reached the board (a hang guard of 2 s).
+    const t0 = Date.now();
+    while (sim.pins[3]!.value !== 1 && Date.now() - t0 < 2000) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); // any report it causes
+    // The pull-up holds the pin high: released, no event (it read low and counted as pressed).
+    expect(sim.pins[3]!.value).toBe(1);
+    expect(button.isDown).toBe(false);
+    expect(events).toEqual([]);
+    sim.setInput(3, 0);
+    const seen = (n: number) => new Promise<void>((r) => {
+      const check = () => (events.length >= n ? r() : setImmediate(check));
+      check();
+    });
+    await seen(1);
+    sim.setInput(3, 1);
+    await seen(2);
+    expect(events).toEqual(['down', 'up']);
+    sim.end();
+  });
 });

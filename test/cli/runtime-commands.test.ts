@@ -67,7 +67,10 @@ describe('framework conventions', () => {
       const r = await cli(c.name, '--help');
       expect(r.code, c.name).toBe(0);
       expect(r.out, c.name).toContain(`usage: edgernn ${c.name}`);
+      // Help texts are template literals: an escaped or unfilled placeholder would print as is.
+      expect(r.out, c.name).not.toContain('${');
     }
+    expect((await cli('bench', '--help')).out).toMatch(/default all: simd, scalar, reference, ort-web, ort-node, matvec-bound, matvec-shape\)/);
   });
 });
 

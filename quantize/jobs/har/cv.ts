@@ -14,7 +14,7 @@ import type { ClassificationReport } from '../../eval/metrics.js';
 import type { EpochRecord } from '../../train/trainer.js';
 import { HAR_CLASSES } from './classes.js';
 import { groupKFold, type Fold } from './folds.js';
-import type { HmpDataset, HmpRecording } from './hmp.js';
+import { repoRoot, type HmpDataset, type HmpRecording } from './hmp.js';
 import { trainHar, type HarRecipe } from './pipeline.js';
 import { harReports, scoreRecordings, type RecordingScore } from './score.js';
 import { makeDirs } from '../../../src/io/files.js';
@@ -54,7 +54,7 @@ export function volunteerCounts(recs: readonly HmpRecording[]): Map<string, numb
 }
 
 export function defaultCacheDir(): string {
-  return path.resolve(import.meta.dirname, '../../../.cache/har');
+  return path.join(repoRoot(), '.cache/har');
 }
 
 function cacheKey(recipe: HarRecipe, ds: HmpDataset, fold: Fold, kind: string): string {

@@ -25,10 +25,28 @@ export const HMP_MAX_CODE = 63;
 export const HMP_SOURCE =
   'UCI "Dataset for ADL Recognition with Wrist-worn Accelerometer" (Bruno, Mastrogiovanni, Sgorbissa 2014): https://archive.ics.uci.edu/dataset/283 (mirror: github.com/wchill/HMP_Dataset)';
 
+/**
+ * The repository: the nearest folder above this module whose package.json names edgernn. The
+ * module runs from quantize/jobs/har/ (tsx) and bundled into dist/cli.js, so a fixed number of
+ * '..' would point outside the repository from one of them.
+ */
+export function repoRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; ) {
+    try {
+      if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name === 'edgernn') return dir;
+    } catch {
+      // no package.json here (or not JSON): look further up
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return path.resolve(here, '../../..');
+    dir = up;
+  }
+}
+
 /** The shared copy beside the repository: <repo>/../shared/datasets/har/hmp. */
 export function defaultHmpRoot(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  return path.resolve(here, '../../../../shared/datasets/har/hmp');
+  return path.resolve(repoRoot(), '../shared/datasets/har/hmp');
 }
 
 export interface HmpRecording {

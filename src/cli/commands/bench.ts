@@ -483,7 +483,7 @@ cache written by a first start beforehand) and onnxruntime-web.
 
   --shapes LIST  only these shapes (comma-separated)
   --backends LIST
-                 only these backends (comma-separated; default all: \${BACKENDS.join(', ')});
+                 only these backends (comma-separated; default all: ${BACKENDS.join(', ')});
                  ratios need both of their backends, '-' otherwise; an onnxruntime
                  backend named here that is not installed is an error (in the default
                  set it is left out, noted in the header or a "backend_missing" JSON line)

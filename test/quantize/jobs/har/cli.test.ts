@@ -1,4 +1,5 @@
 /** `edgernn har` (npm run train:har / eval:har): usage errors exit 2, a missing dataset exits 1 saying where to get it. */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { synthesizeRecording } from '../../../../firmware-sim/imu/generator.js';
 import { HMP_GENERATOR_MODEL } from '../../../../firmware-sim/imu/hmp-model.gen.js';
 import { harCommand } from '../../../../quantize/jobs/har/cli.js';
+import { defaultCacheDir } from '../../../../quantize/jobs/har/cv.js';
+import { defaultHmpRoot } from '../../../../quantize/jobs/har/hmp.js';
 import { evalCommand } from '../../../../quantize/cli/eval.js';
 import { writeSyntheticHmp } from './hmp-fixture.js';
 import { runCaptured } from '../../../helpers/cli.js';
@@ -96,6 +99,30 @@ describe('edgernn har', () => {
       expect(float.err).toMatch(/BACKEND_UNAVAILABLE.*'har' is an int8 model: use backend simd, scalar or reference/);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the default dataset and cache folders', () => {
+  const ROOT = path.resolve(import.meta.dirname, '../../../..');
+  const shared = path.resolve(ROOT, '../shared/datasets/har/hmp');
+
+  it('are the shared copy beside the repository and .cache/har in it', () => {
+    expect(defaultHmpRoot()).toBe(shared);
+    expect(defaultCacheDir()).toBe(path.join(ROOT, '.cache/har'));
+  });
+
+  // Bundled into dist/cli.js the module lives in dist/, not quantize/jobs/har/: the default
+  // dataset path was resolved a fixed number of folders up from it, and pointed at /shared/...
+  const bin = path.join(ROOT, 'dist/cli.js');
+  it.skipIf(!fs.existsSync(bin))('are the same for the built executable, run from any folder', () => {
+    const r = spawnSync(process.execPath, [bin, 'har', 'stats', '--json'], { encoding: 'utf8', cwd: os.tmpdir() });
+    if (fs.existsSync(shared)) {
+      expect(r.stderr).not.toContain('DATASET_MISSING');
+      expect(r.status).toBe(0);
+    } else {
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`HMP dataset not found at ${shared} `);
     }
   });
 });

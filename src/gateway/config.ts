@@ -220,6 +220,20 @@ export interface GatewayConfig {
   log: { level: LogLevel };
 }
 
+/** Every field optional, all the way down (arrays keep their element shape, optional too). */
+type DeepPartial<T> = T extends readonly (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/**
+ * A configuration as written (gateway.json, or an object in code): what parseGatewayConfig and
+ * Gateway.create take. Fields with a default may be left out; the required ones (models, routes
+ * and each route's sensor, model and detector) are checked when it is parsed, as GATEWAY_CONFIG
+ * errors naming the field.
+ */
+export type GatewayConfigInput = Omit<DeepPartial<GatewayConfig>, 'models'> & {
+  /** A model's path alone, or its config. */
+  models?: Record<string, string | DeepPartial<ModelConfig>>;
+};
+
 /** Defaults, in one place. */
 export const DEFAULTS = {
   site: 'site',

@@ -27,7 +27,7 @@ import { f32, alertId, type Alert } from './alert.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { applyNonFinite, DECODERS, type SampleBatch } from './codecs.js';
-import { parseGatewayConfig, type GatewayConfig } from './config.js';
+import { parseGatewayConfig, type GatewayConfig, type GatewayConfigInput } from './config.js';
 import { BUILTIN_DETECTORS, type DetectorEvent, type DetectorFactory } from './detectors.js';
 import { FEATURE_FRONTENDS } from './feature-frontends.js';
 import { JOB_DETECTORS } from './job-detectors.js';
@@ -52,7 +52,7 @@ export interface GatewayOptions {
    * checked again here (parsing is idempotent), so a plain object works too, with the defaults
    * filled in, and a wrong one gets GATEWAY_CONFIG naming the field.
    */
-  config: GatewayConfig;
+  config: GatewayConfig | GatewayConfigInput;
   /** Models by their config key; loaded from config paths when absent. */
   models?: Record<string, Model>;
   /** Runtime used to load models (default: createRuntime()). */

@@ -12,6 +12,7 @@ export {
   DEFAULTS as GATEWAY_DEFAULTS,
   CODECS,
   type GatewayConfig,
+  type GatewayConfigInput,
   type BrokerConfig,
   type TopicConfig,
   type ModelConfig,

@@ -146,7 +146,7 @@ describe('Gateway.create checks its config', () => {
   it('a plain object works, with the defaults filled in; a wrong one is GATEWAY_CONFIG naming the field', async () => {
     const model = await (await createRuntime()).load(imuModelBytes());
     const raw = { broker: { url: 'embedded' }, models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', detector: IMU_DETECTOR }], stateDir: '' };
-    const gw = await Gateway.create({ config: raw as never, models: { imu: model }, logger: memoryLogger('silent') });
+    const gw = await Gateway.create({ config: raw, models: { imu: model }, logger: memoryLogger('silent') });
     expect(gw.config).toMatchObject({ site: 'site', limits: { maxBatch: expect.any(Number) }, routes: [{ sensor: 'imu', codec: 'json' }] });
     await gw.stop();
     await expect(Gateway.create({ config: { ...raw, routes: [{ sensor: 'imu', model: 'imu', codec: 'xml', detector: IMU_DETECTOR }] } as never, models: { imu: model }, logger: memoryLogger('silent') })).rejects.toMatchObject({

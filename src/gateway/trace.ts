@@ -21,6 +21,8 @@ import { mqttClientOptions, TraceTransport } from './transport.js';
 
 export const TRACE_FORMAT = 'edgernn.trace';
 export const TRACE_VERSION = 1;
+/** The latest time a Date holds, ms since epoch. */
+const MAX_TIME_MS = 8.64e15;
 
 export interface TraceHeader {
   format: typeof TRACE_FORMAT;
@@ -46,16 +48,32 @@ export function traceRecordLine(r: TraceRecord): string {
   return `${JSON.stringify({ t: r.t, topic: r.topic, qos: r.qos, payload: Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).toString('base64') })}\n`;
 }
 
-/** Parses a trace; GATEWAY_TRACE names the line and the defect. A torn last line (a recorder killed mid-write) is ignored. */
-export function parseTrace(text: string, source = 'trace.ndjson'): { header: TraceHeader; records: TraceRecord[]; tornLastLine: boolean } {
-  const lines = text.split('\n');
+/**
+ * Parses a trace; GATEWAY_TRACE names the line and the defect. A torn last line (a recorder killed
+ * mid-write) is ignored. Give the file's bytes rather than a string: a trace over 512 MiB (a day
+ * of a site) is longer than a JavaScript string can be, so it is split into lines as bytes.
+ */
+export function parseTrace(data: string | Uint8Array, source = 'trace.ndjson'): { header: TraceHeader; records: TraceRecord[]; tornLastLine: boolean } {
+  const bytes = typeof data === 'string' ? null : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const text = typeof data === 'string' ? data : '';
+  const len = bytes ? bytes.length : text.length;
+  let pos = 0;
+  /** The next line (without its '\n'), and whether it had one; null at the end. */
+  const nextLine = (): { line: string; terminated: boolean } | null => {
+    if (pos >= len) return null;
+    const j = bytes ? bytes.indexOf(10, pos) : text.indexOf('\n', pos);
+    const end = j < 0 ? len : j;
+    const line = bytes ? bytes.toString('utf8', pos, end) : text.slice(pos, end);
+    pos = end + 1;
+    return { line, terminated: j >= 0 };
+  };
   let tornLastLine = false;
-  if (lines.length && lines[lines.length - 1] === '') lines.pop();
   const bad = (n: number, why: string) => new EdgeRnnError('GATEWAY_TRACE', `${source}:${n}: ${why}`, { line: n });
-  if (lines.length === 0) throw bad(1, `empty file: expected a header {"format":"${TRACE_FORMAT}",...}`);
+  const first = nextLine();
+  if (first === null) throw bad(1, `empty file: expected a header {"format":"${TRACE_FORMAT}",...}`);
   let header: TraceHeader;
   try {
-    header = JSON.parse(lines[0]!) as TraceHeader;
+    header = JSON.parse(first.line) as TraceHeader;
   } catch {
     throw bad(1, `the header is not JSON: expected {"format":"${TRACE_FORMAT}","version":${TRACE_VERSION},...}`);
   }
@@ -63,21 +81,21 @@ export function parseTrace(text: string, source = 'trace.ndjson'): { header: Tra
   if (header.version !== TRACE_VERSION) throw bad(1, `version ${header.version}: this edgernn reads version ${TRACE_VERSION}`);
   const records: TraceRecord[] = [];
   let prevT = -Infinity;
-  for (let i = 1; i < lines.length; i++) {
-    const n = i + 1;
-    if (lines[i]!.trim() === '') continue; // blank lines (an edited file) carry nothing
+  for (let n = 2, l = nextLine(); l !== null; n++, l = nextLine()) {
+    if (l.line.trim() === '') continue; // blank lines (an edited file) carry nothing
     let o: { t?: unknown; topic?: unknown; qos?: unknown; payload?: unknown };
     try {
-      o = JSON.parse(lines[i]!) as typeof o;
+      o = JSON.parse(l.line) as typeof o;
     } catch {
-      if (i === lines.length - 1 && !text.endsWith('\n')) {
+      if (!l.terminated) {
         tornLastLine = true;
         break;
       }
       throw bad(n, 'not JSON');
     }
     if (typeof o !== 'object' || o === null || Array.isArray(o)) throw bad(n, `expected a record {"t","topic","qos","payload"}, got ${JSON.stringify(o).slice(0, 40)}`);
-    if (typeof o.t !== 'number' || !Number.isFinite(o.t)) throw bad(n, `"t" must be a time in ms since epoch, got ${JSON.stringify(o.t)}`);
+    // Within a Date's range (±8.64e15 ms): a time in µs or ns (a converted log) made the replay throw RangeError.
+    if (typeof o.t !== 'number' || !(Math.abs(o.t) <= MAX_TIME_MS)) throw bad(n, `"t" must be a time in ms since epoch (at most ${MAX_TIME_MS}: not µs or ns), got ${JSON.stringify(o.t)}`);
     if (o.t < prevT) throw bad(n, `"t" goes back in time (${o.t} after ${prevT}): records must be in arrival order`);
     if (typeof o.topic !== 'string' || o.topic.length === 0) throw bad(n, `"topic" must be a non-empty string, got ${JSON.stringify(o.topic)}`);
     if (o.qos !== 0 && o.qos !== 1 && o.qos !== 2) throw bad(n, `"qos" must be 0, 1 or 2, got ${JSON.stringify(o.qos)}`);
@@ -119,14 +137,21 @@ export async function recordTrace(o: RecordOptions): Promise<{ messages: number;
   write(traceHeaderLine({ recordedAt: new Date(now()).toISOString(), broker: o.url.replace(/\/\/[^@/]*@/, '//'), topics: o.topics }));
   const { connect } = await import('mqtt'); // on use: see mqttTransport
   const client = connect(o.url, { ...mqttClientOptions({ broker: o.broker, url: o.url, clientId: `edgernn-record-${process.pid}-${now()}` }) });
+  let stopped = false;
   try {
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
+    // A signal stops the recorder while it connects too (a broker that never answers held it for
+    // the whole connect timeout, Ctrl-C ignored).
+    const connected = await new Promise<boolean>((resolve, reject) => {
+      client.once('connect', () => resolve(true));
       client.once('error', (e) => reject(new EdgeRnnError('GATEWAY_TRANSPORT', `record: cannot connect to ${o.url}: ${e.message}`)));
+      o.stop?.then(() => resolve(false));
     });
+    if (!connected) return { messages, bytes };
     let finish: () => void = () => {};
     const done = new Promise<void>((r) => (finish = r));
     client.on('message', (topic, payload, packet) => {
+      // Messages already on the wire when it stops are not taken: --count N records N.
+      if (stopped || messages === o.maxMessages) return;
       write(traceRecordLine({ t: now(), topic, qos: packet.qos, payload }));
       if (++messages === o.maxMessages) finish();
     });
@@ -146,6 +171,7 @@ export async function recordTrace(o: RecordOptions): Promise<{ messages: number;
     if (o.maxMessages !== 0) await Promise.race(waits);
     if (timer) clearTimeout(timer);
   } finally {
+    stopped = true;
     await new Promise<void>((r) => client.end(false, {}, () => r()));
     fs.fsyncSync(fd);
     fs.closeSync(fd);
@@ -171,6 +197,8 @@ export interface ReplayResult {
   messages: number;
   /** Messages no subscription matched (other sites, other sensors). */
   skipped: number;
+  /** Devices the gateway took messages from (the routed ones). */
+  devices: number;
   /** First and last record time. */
   fromMs: number;
   toMs: number;
@@ -205,12 +233,17 @@ export async function replayTrace(o: ReplayOptions): Promise<ReplayResult> {
     o.onAlert?.(a);
   });
   let skipped = 0;
+  const devices = new Set<string>();
   let prevT = first;
   for (const r of o.records) {
     if (o.speed !== 'max' && r.t > prevT) await new Promise((res) => setTimeout(res, (r.t - prevT) / (o.speed as number)));
     prevT = r.t;
     clock.advanceTo(r.t);
     if (!transport.deliver(r.topic, r.payload)) skipped++;
+    else {
+      const m = gw.topics.sensorParser.parse(r.topic);
+      if (m) devices.add(m.device);
+    }
   }
   // Past the end: give up held gaps, step what is queued.
   clock.advance(config.limits.reorderTimeoutMs + config.limits.batchDelayMs + 1000);
@@ -219,7 +252,7 @@ export async function replayTrace(o: ReplayOptions): Promise<ReplayResult> {
   const last = o.records.length ? o.records[o.records.length - 1]!.t : first;
   const counters = { ...gw.metrics.counters } as Record<string, number>;
   await gw.stop();
-  return { alerts, messages: o.records.length - skipped, skipped, fromMs: first, toMs: last, counters };
+  return { alerts, messages: o.records.length - skipped, skipped, devices: devices.size, fromMs: first, toMs: last, counters };
 }
 
 // ---- scoring against ground truth ------------------------------------------------------------------
@@ -256,14 +289,21 @@ export function scoreAlerts(alerts: readonly Alert[], truth: readonly TruthEvent
   let repeats = 0;
   let delaySum = 0;
   for (const a of alerts) {
+    // The nearest event of its device (and label) within the tolerance; of equally near ones, one
+    // not detected yet. (The first in the list made an alert inside an event a "repeat" of the
+    // event before it whenever their tolerance windows overlapped, and the event a miss.)
     let matched = -1;
+    let nearest = Infinity;
     for (let i = 0; i < truth.length; i++) {
       const e = truth[i]!;
       if (e.device !== a.device) continue;
       if (e.label !== undefined && e.label !== a.label) continue;
       if (a.tsMs >= e.startMs - opts.toleranceMs && a.tsMs <= e.endMs + opts.toleranceMs) {
-        matched = i;
-        break;
+        const d = a.tsMs < e.startMs ? e.startMs - a.tsMs : a.tsMs > e.endMs ? a.tsMs - e.endMs : 0;
+        if (d < nearest || (d === nearest && detected.has(matched) && !detected.has(i))) {
+          matched = i;
+          nearest = d;
+        }
       }
     }
     if (matched < 0) falseAlarms++;

@@ -3,6 +3,7 @@
  * (same alerts, ids included, byte for byte), equal to the oracle; scored against ground truth.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Model } from '../../src/index.js';
@@ -12,7 +13,8 @@ import { runCli } from '../../src/cli/framework.js';
 import type { Alert } from '../../src/gateway/alert.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/gateway/broker.js';
 import { encodeBinary, encodeJson } from '../../src/gateway/codecs.js';
-import { parseTrace } from '../../src/gateway/trace.js';
+import { parseGatewayConfig } from '../../src/gateway/config.js';
+import { parseTrace, recordTrace, scoreAlerts, traceHeaderLine, traceRecordLine } from '../../src/gateway/trace.js';
 import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSignal, oracleAlerts, publishAsync, tmpDir, waitFor } from './fixtures.js';
 import { errorMessage } from '../helpers/errors.js';
 
@@ -50,6 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker?.close();
   model?.dispose();
+  if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
 describe('record and replay', () => {
@@ -118,3 +121,110 @@ describe('record and replay', () => {
     expect(r.out.stderr).toMatch(/--config gateway.json is required/);
   });
 });
+
+describe('record and replay: defects found on site data', () => {
+  const record = (t: number, topic: string, payload: Uint8Array | string) => traceRecordLine({ t, topic, qos: 1, payload: typeof payload === 'string' ? new TextEncoder().encode(payload) : payload });
+
+  it('replays a trace over 512 MiB (a day of a site); it died with "Cannot create a string longer than 0x1fffffe8 characters"', async () => {
+    const head = Buffer.from(`${traceHeaderLine({ recordedAt: 'x' })}${record(TS0, 'edgernn/yard/lift-1/imu', '{"values":[[0,0,0,0,0,0]]}')}`);
+    const tail = Buffer.from(`${record(TS0 + 20, 'edgernn/yard/lift-1/imu', '{"values":[[0,0,0,0,0,0]]}')}{"t":${TS0 + 40},"top`);
+    // Blank lines of 1 MiB (an edited file: they carry nothing) take it past the longest string.
+    const filler = 0x1fffffe8 + 4096 - head.length - tail.length;
+    const buf = Buffer.alloc(head.length + filler + tail.length, ' ');
+    head.copy(buf, 0);
+    for (let i = head.length + (1 << 20); i < head.length + filler; i += 1 << 20) buf[i] = 10;
+    buf[head.length + filler - 1] = 10;
+    tail.copy(buf, head.length + filler);
+    const file = path.join(work, 'big.ndjson');
+    fs.writeFileSync(file, buf);
+    try {
+      const r = cli();
+      expect(await runCli(['replay', 'big.ndjson', '--config', 'gateway.json', '--json'], [replayCommand], r.ctx), r.out.stderr).toBe(0);
+      expect(JSON.parse(r.out.stdout)).toMatchObject({ messages: 2, tornLastLine: true, counters: { frames: 2 } });
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it('names a "t" outside the range of a Date (a log converted in µs or ns); the replay threw RangeError', () => {
+    const head = traceHeaderLine({ recordedAt: 'x' });
+    for (const t of [1.7e18, -1e16]) {
+      expect(errorMessage(() => parseTrace(`${head}${record(5, 'a', '')}${record(t, 'a', '')}`, 't.ndjson'), 'GATEWAY_TRACE')).toMatch(/^t\.ndjson:3: "t" must be a time in ms since epoch \(at most 8640000000000000: not µs or ns\)/);
+    }
+    expect(parseTrace(`${head}${record(-5, 'a', '')}${record(8.64e15, 'a', '')}`).records.length).toBe(2);
+  });
+
+  it('credits an alert to the nearest event: inside an event is a hit even when the tolerance also reaches the event before', () => {
+    // Hand count: two falls 3 s apart, tolerance 4 s; one alert inside each (the second also
+    // within 4 s of the first fall's end), a repeat inside the first, one on another device.
+    const alert = (tsMs: number, device = 'd1') => ({ tsMs, device, label: 'fall' }) as Alert;
+    const truth = [
+      { device: 'd1', startMs: 10_000, endMs: 11_000, label: 'fall' },
+      { device: 'd1', startMs: 14_000, endMs: 15_000, label: 'fall' },
+    ];
+    const s = scoreAlerts([alert(10_500), alert(10_800), alert(14_500), alert(20_000, 'd2')], truth, { fromMs: 0, toMs: 3_600_000, toleranceMs: 4000, devices: 2 });
+    expect(s).toMatchObject({ events: 2, hits: 2, misses: 0, repeats: 1, falseAlarms: 1, hours: 1, falseAlarmsPerHour: 1, falseAlarmsPerDeviceHour: 0.5, meanDelayMs: 500 });
+    // Between the two, nearer the second: early for the second, not a repeat of the first.
+    expect(scoreAlerts([alert(10_500), alert(13_500)], truth, { fromMs: 0, toMs: 3_600_000, toleranceMs: 4000, devices: 1 })).toMatchObject({ hits: 2, misses: 0, repeats: 0 });
+  });
+
+  it('counts false alarms per device-hour over every device of the trace, not only the devices with events', async () => {
+    // Four lifts, one impact each, over exactly one hour of trace; the truth has lift-1's impact only.
+    const lines = [traceHeaderLine({ recordedAt: 'x' })];
+    const x = imuSignal(100, 61, [[40, 60]]);
+    for (let m = 0; m < 10; m++) {
+      for (let d = 1; d <= 4; d++) lines.push(record(TS0 + m * 200, `edgernn/yard/lift-${d}/imu`, encodeJson(x.subarray(m * 10 * IMU_CHANNELS, (m + 1) * 10 * IMU_CHANNELS), IMU_CHANNELS, { seq: m, tsMs: TS0 + m * 200, rateHz: 50 })));
+    }
+    // Not devices of this gateway: another site, the gateway's own status topic.
+    lines.push(record(TS0 + 5000, 'edgernn/other/pump-9/imu', '{"values":[[0,0,0,0,0,0]]}'));
+    lines.push(record(TS0 + 6000, 'edgernn/yard/_gateway/gw1/status', '{"state":"online"}'));
+    lines.push(record(TS0 + 3_600_000, 'edgernn/yard/lift-1/imu', encodeJson(new Float32Array(10 * IMU_CHANNELS), IMU_CHANNELS, { seq: 10, tsMs: TS0 + 2000, rateHz: 50 })));
+    fs.writeFileSync(path.join(work, 'four.ndjson'), lines.join(''));
+    fs.writeFileSync(path.join(work, 'one-event.json'), JSON.stringify([{ device: 'lift-1', startMs: TS0 + 800, endMs: TS0 + 1200, label: 'impact' }]));
+    const r = cli();
+    expect(await runCli(['replay', 'four.ndjson', '--config', 'gateway.json', '--truth', 'one-event.json', '--json'], [replayCommand], r.ctx), r.out.stderr).toBe(0);
+    const summary = JSON.parse(r.out.stdout) as { alerts: number; devices: number; score: AlertScoreLike };
+    expect(summary.alerts).toBe(4);
+    expect(summary.devices).toBe(4);
+    expect(summary.score).toMatchObject({ events: 1, hits: 1, falseAlarms: 3, hours: 1, falseAlarmsPerHour: 3, falseAlarmsPerDeviceHour: 0.75 });
+  });
+
+  it('reads the truth file before replaying (a typo in it used to surface only after the whole replay)', async () => {
+    fs.writeFileSync(path.join(work, 'bad-truth.json'), '[{"device": "lift-1", "startMs": 1,');
+    const r = cli();
+    expect(await runCli(['replay', 'trace.ndjson', '--config', 'gateway.json', '--truth', 'bad-truth.json', '--alerts', 'never.ndjson'], [replayCommand], r.ctx)).toBe(1);
+    expect(r.out.stderr).toMatch(/GATEWAY_TRACE.*bad-truth\.json is not JSON/);
+    expect(fs.existsSync(path.join(work, 'never.ndjson'))).toBe(false);
+  });
+
+  it('--count N records N messages of a burst (it recorded what was already on the wire too)', async () => {
+    const rec = cli();
+    const done = runCli(['record', '--broker', broker.url, '--topics', 'edgernn/burst/+/imu', '-o', 'burst.ndjson', '--count', '5', '--mqtt-version', '4'], [recordCommand], rec.ctx);
+    await waitFor(() => rec.out.stderr.includes('recording'), 'the recorder to subscribe');
+    const dev = await connectClient(broker.url);
+    for (let i = 0; i < 2000; i++) dev.publish('edgernn/burst/d/imu', `{"seq":${i},"values":[[0,0,0,0,0,0]]}`, { qos: 0 });
+    expect(await done).toBe(0);
+    dev.end(true);
+    expect(rec.out.stdout).toMatch(/: 5 messages/);
+    const trace = parseTrace(fs.readFileSync(path.join(work, 'burst.ndjson')));
+    expect(trace.records.map((x) => (JSON.parse(Buffer.from(x.payload).toString()) as { seq: number }).seq)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('stops on a signal while connecting to a broker that never answers (it ignored Ctrl-C for the 30 s connect timeout)', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `mqtt://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+      const cfg = parseGatewayConfig({ broker: { url }, models: { m: 'x' }, routes: [{ sensor: 's', model: 'm' }] });
+      const file = path.join(work, 'silent.ndjson');
+      // The signal has come: the recorder must return at once (the hang guard is the test timeout).
+      const res = await recordTrace({ url, broker: cfg.broker, topics: ['edgernn/yard/+/imu'], file, stop: Promise.resolve() });
+      expect(res.messages).toBe(0);
+      expect(parseTrace(fs.readFileSync(file)).records).toEqual([]);
+    } finally {
+      silent.close();
+    }
+  }, 20_000);
+});
+
+type AlertScoreLike = Record<string, number>;

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { EdgeRnnError } from '../../errors.js';
 import { loadGatewayConfig } from '../../gateway/load-config.js';
 import { parseTrace, parseTruth, replayTrace, scoreAlerts, type AlertScore } from '../../gateway/trace.js';
 import { numberFlag, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
@@ -45,7 +46,17 @@ alerts, ids included. Prints a summary; --truth scores the alerts against labell
     if (speedFlag !== undefined && values['as-fast-as-possible']) throw usageError('--speed and --as-fast-as-possible exclude each other');
     const tolerance = numberFlag(values['tolerance-ms'], 'tolerance-ms', { min: 0 }) ?? 0;
     const config = loadGatewayConfig(values.config, { logLevel: 'silent' }, ctx.cwd);
-    const trace = parseTrace(readFileArg(ctx.cwd, positionals[0]!).toString('utf8'), positionals[0]!);
+    // The bytes, not a string: a trace over 512 MiB does not fit in one.
+    let traceBytes: Buffer;
+    try {
+      traceBytes = readFileArg(ctx.cwd, positionals[0]!);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_FS_FILE_TOO_LARGE') throw new EdgeRnnError('GATEWAY_TRACE', `${positionals[0]}: ${(e as Error).message}: replay it in parts (split it after any line, keeping line 1, the header, in each part)`);
+      throw e;
+    }
+    const trace = parseTrace(traceBytes, positionals[0]!);
+    // Read before the replay (which may take long on a day of site data), not after it.
+    const truth = typeof values.truth === 'string' ? parseTruth(readFileArg(ctx.cwd, values.truth).toString('utf8'), values.truth) : null;
     const alertsOut = typeof values.alerts === 'string' ? fs.openSync(path.resolve(ctx.cwd, values.alerts), 'w') : null;
     let result;
     try {
@@ -60,15 +71,11 @@ alerts, ids included. Prints a summary; --truth scores the alerts against labell
     } finally {
       if (alertsOut !== null) fs.closeSync(alertsOut);
     }
-    const devices = new Set(result.alerts.map((a) => a.device));
-    for (const r of trace.records) {
-      const m = /^[^/]+\/[^/]+\/([^/]+)\//.exec(r.topic);
-      if (m) devices.add(m[1]!);
-    }
     let score: AlertScore | null = null;
-    if (typeof values.truth === 'string') {
-      const truth = parseTruth(readFileArg(ctx.cwd, values.truth).toString('utf8'), values.truth);
-      score = scoreAlerts(result.alerts, truth, { fromMs: result.fromMs, toMs: result.toMs, toleranceMs: tolerance, devices: new Set(truth.map((t) => t.device)).size || devices.size });
+    if (truth !== null) {
+      // Per device-hour over every device the trace fed the gateway: a false alarm on a device
+      // without events counts, so that device's hours count too (not only the devices in the truth).
+      score = scoreAlerts(result.alerts, truth, { fromMs: result.fromMs, toMs: result.toMs, toleranceMs: tolerance, devices: result.devices });
     }
     const byLabel: Record<string, number> = {};
     for (const a of result.alerts) byLabel[a.label] = (byLabel[a.label] ?? 0) + 1;
@@ -77,6 +84,7 @@ alerts, ids included. Prints a summary; --truth scores the alerts against labell
       trace: positionals[0],
       messages: result.messages,
       skipped: result.skipped,
+      devices: result.devices,
       tornLastLine: trace.tornLastLine,
       fromMs: result.fromMs,
       toMs: result.toMs,

@@ -14,15 +14,22 @@ import {
   createFrontend,
   createKwsDetectorForModel,
   createRuntime,
+  decodeModel,
+  encodeModel,
   isEdgeRnnError,
   kwsDetectorFactory,
   readWavMono,
   Rng,
   type Model,
+  type ModelSpec,
 } from '../../../src/index.js';
+import { ManualClock } from '../../../src/gateway/clock.js';
+import { parseGatewayConfig } from '../../../src/gateway/config.js';
+import { Gateway } from '../../../src/gateway/gateway.js';
+import { memoryLogger } from '../../../src/gateway/logger.js';
+import { TraceTransport } from '../../../src/gateway/transport.js';
 import { encodeBinary } from '../../../src/gateway/codecs.js';
 import type { DetectorContext } from '../../../src/gateway/detectors.js';
-import type { Gateway } from '../../../src/gateway/gateway.js';
 import { expectAlertsLikeOracle, publishAsync, startJobGateway, waitFor, type JobGateway } from '../../gateway/fixtures.js';
 import { errorMessage } from '../../helpers/errors.js';
 
@@ -74,6 +81,31 @@ describe('kwsDetectorFactory', () => {
     const lowered = f({ kind: 'kws', thresholds: { yes: 0.45 } }, ctx());
     expect(rows.map((r) => lowered.step(r, r)?.label ?? null)).toEqual(['yes', null, null, null]);
     expect(configError(() => f({ kind: 'kws' }, ctx({ labels: ['yes', 'no', 'maybe', '_silence_'] })))).toMatch(/made for model 'toy' \(labels yes, no, _unknown_, _silence_\), this route's model has labels yes, no, maybe, _silence_/);
+  });
+
+  it.skipIf(!fs.existsSync(MODEL_FILE))("refuses at Gateway.create, as GATEWAY_CONFIG naming the route, a model whose extra.kws it cannot read (it was a bare DETECTOR_OPTION)", async () => {
+    const kwsSpec = decodeModel(new Uint8Array(fs.readFileSync(MODEL_FILE))).spec;
+    const variants: Array<[string, (s: ModelSpec) => void, RegExp]> = [
+      ['no detector settings', (s) => void delete (s.extra!.kws as Record<string, unknown>).detector, /extra\.kws\.detector must be an object \{windowMs, refractoryMs, rearm, thresholds\}, got undefined/],
+      ['no thresholds', (s) => void delete ((s.extra!.kws as Record<string, unknown>).detector as Record<string, unknown>).thresholds, /extra\.kws\.detector\.thresholds must be an object/],
+    ];
+    for (const [what, edit, message] of variants) {
+      const spec = structuredClone(kwsSpec);
+      edit(spec);
+      const model = await (await createRuntime()).load(encodeModel(spec), { source: `kws (${what})` });
+      const config = parseGatewayConfig({ site: 's', models: { kws: 'kws.ern' }, routes: [{ sensor: 'mic', model: 'kws', codec: 'binary', channels: 1, sampleRateHz: 16000, detector: { kind: 'kws' } }], stateDir: '', metrics: { intervalMs: 0 } });
+      const err = await Gateway.create({ config, models: { kws: model }, clock: new ManualClock(T0), transport: new TraceTransport(), logger: memoryLogger('silent') }).then(
+        async (gw) => {
+          await gw.stop();
+          return null;
+        },
+        (e: unknown) => e,
+      );
+      model.dispose();
+      expect(isEdgeRnnError(err, 'GATEWAY_CONFIG'), `${what}: ${String(err)}`).toBe(true);
+      expect((err as Error).message).toMatch(/^routes\[0\]\.detector: a kws detector takes its settings from the model's manifest: model 'kws': /);
+      expect((err as Error).message).toMatch(message);
+    }
   });
 
   it('continues after exportState/importState and reports bad state as GATEWAY_STATE', () => {

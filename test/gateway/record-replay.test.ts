@@ -197,15 +197,17 @@ describe('record and replay: defects found on site data', () => {
     expect(fs.existsSync(path.join(work, 'never.ndjson'))).toBe(false);
   });
 
-  it('--count N records N messages of a burst (it recorded what was already on the wire too)', async () => {
+  it('--count N records N messages of a burst (it recorded what was already on the wire too); without --mqtt-version, a 3.1.1 broker (the embedded aedes) is recorded with 3.1.1', async () => {
     const rec = cli();
-    const done = runCli(['record', '--broker', broker.url, '--topics', 'edgernn/burst/+/imu', '-o', 'burst.ndjson', '--count', '5', '--mqtt-version', '4'], [recordCommand], rec.ctx);
+    // No --mqtt-version: MQTT 5 first, refused by aedes, then 3.1.1 (it failed with "Unacceptable protocol version").
+    const done = runCli(['record', '--broker', broker.url, '--topics', 'edgernn/burst/+/imu', '-o', 'burst.ndjson', '--count', '5'], [recordCommand], rec.ctx);
     await waitFor(() => rec.out.stderr.includes('recording'), 'the recorder to subscribe');
     const dev = await connectClient(broker.url);
     for (let i = 0; i < 2000; i++) dev.publish('edgernn/burst/d/imu', `{"seq":${i},"values":[[0,0,0,0,0,0]]}`, { qos: 0 });
     expect(await done).toBe(0);
     dev.end(true);
     expect(rec.out.stdout).toMatch(/: 5 messages/);
+    expect(rec.out.stderr).toMatch(/the broker speaks MQTT 3\.1\.1, not 5: recording with --mqtt-version 4/);
     const trace = parseTrace(fs.readFileSync(path.join(work, 'burst.ndjson')));
     expect(trace.records.map((x) => (JSON.parse(Buffer.from(x.payload).toString()) as { seq: number }).seq)).toEqual([0, 1, 2, 3, 4]);
   });

@@ -1,5 +1,6 @@
 /** `edgernn record`: captures MQTT traffic with arrival times into an NDJSON trace for `edgernn replay`. */
 import path from 'node:path';
+import { isEdgeRnnError } from '../../errors.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import { recordTrace } from '../../gateway/trace.js';
 import { numberFlag, parseFlags, usageError, type Command } from '../framework.js';
@@ -62,16 +63,27 @@ docs/gateway.md for the format) until SIGINT/SIGTERM, --duration or --count.
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
-      const res = await recordTrace({
-        url: cfg.broker.url,
-        broker: cfg.broker,
-        topics,
-        file,
-        stop,
-        ...(durationS !== undefined ? { durationMs: durationS * 1000 } : {}),
-        ...(count !== undefined ? { maxMessages: count } : {}),
-        onReady: () => ctx.stderr.write(`edgernn record: recording ${topics.join(', ')} from ${cfg.broker.url} to ${file} (Ctrl-C to stop)\n`),
-      });
+      const record = (b: typeof cfg.broker) =>
+        recordTrace({
+          url: b.url,
+          broker: b,
+          topics,
+          file,
+          stop,
+          ...(durationS !== undefined ? { durationMs: durationS * 1000 } : {}),
+          ...(count !== undefined ? { maxMessages: count } : {}),
+          onReady: () => ctx.stderr.write(`edgernn record: recording ${topics.join(', ')} from ${b.url} to ${file} (Ctrl-C to stop)\n`),
+        });
+      let res: Awaited<ReturnType<typeof recordTrace>>;
+      try {
+        res = await record(cfg.broker);
+      } catch (e) {
+        // MQTT 5 by default; a 3.1.1 broker (the gateway's embedded aedes) refuses it: say so and
+        // use 3.1.1, unless --mqtt-version asked for 5.
+        if (mv !== undefined || !isEdgeRnnError(e, 'GATEWAY_TRANSPORT') || !/Unacceptable protocol version/i.test(e.message)) throw e;
+        ctx.stderr.write('edgernn record: the broker speaks MQTT 3.1.1, not 5: recording with --mqtt-version 4\n');
+        res = await record({ ...cfg.broker, protocolVersion: 4 });
+      }
       ctx.stdout.write(`edgernn record: ${res.messages} messages, ${res.bytes} bytes -> ${file}\n`);
     } finally {
       process.off('SIGINT', onSignal);

@@ -35,3 +35,14 @@ export function errorMessage(f: () => unknown, code: ErrorCode): string {
   }
   return 'no error';
 }
+
+/** The code of the EdgeRnnError `f` throws, or 'ok' when it returns (any other error is rethrown). */
+export function errorCode(f: () => unknown): ErrorCode | 'ok' {
+  try {
+    f();
+    return 'ok';
+  } catch (e) {
+    if (e instanceof EdgeRnnError) return e.code;
+    throw e;
+  }
+}

@@ -4,7 +4,8 @@
  * nothing. Never a TypeError or RangeError from inside the runtime.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EdgeRnnError, createRuntime, encodeModel, type ErrorCode, type Model, type Runtime } from '../../src/index.js';
+import { createRuntime, encodeModel, type Model, type Runtime } from '../../src/index.js';
+import { errorCode } from '../helpers/errors.js';
 import { randomQuantModel, randomSequences } from '../helpers/random-model.js';
 
 let rt: Runtime;
@@ -17,15 +18,7 @@ beforeAll(async () => {
   I = m.int8.input.size;
 });
 
-function code(f: () => unknown): ErrorCode | 'ok' {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    if (e instanceof EdgeRnnError) return e.code;
-    throw e;
-  }
-}
+const code = errorCode;
 
 const frames = (n: number, seed = 3) => randomSequences(seed, I, 1, n)[0]!;
 

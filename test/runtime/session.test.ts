@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EdgeRnnError, createRuntime, encodeModel, type ErrorCode, type Model, type Runtime } from '../../src/index.js';
+import { EdgeRnnError, createRuntime, encodeModel, type Model, type Runtime } from '../../src/index.js';
+import { errorCode } from '../helpers/errors.js';
 import { randomQuantModel, randomSequences } from '../helpers/random-model.js';
 
 const BACKENDS = ['simd', 'scalar', 'reference'] as const;
@@ -22,15 +23,7 @@ beforeAll(async () => {
   offlineBytes = encodeModel(randomQuantModel(1005, { offline: true }).int8);
 });
 
-function code(f: () => unknown): ErrorCode | 'ok' {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    if (e instanceof EdgeRnnError) return e.code;
-    throw e;
-  }
-}
+const code = errorCode;
 
 function frames(n: number, seed = 3): Float32Array {
   return randomSequences(seed, I, 1, n)[0]!;

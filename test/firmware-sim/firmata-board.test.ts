@@ -118,20 +118,27 @@ describe('FirmataBoard protocol', () => {
     sim.end();
   });
 
-  it('reports a simulated button press and release to a johnny-five Button while reporting is on', async () => {
+  /** A johnny-five Button on the simulated board, its down/up events, and a wait for the n-th. */
+  async function buttonOnBoard(pin: number, isPullup: boolean) {
     const sim = new FirmataBoard();
     const io = new firmataIo.Firmata(sim);
     const board = new five.Board({ io, repl: false, debug: false, sigint: false });
     await ready(board);
-    const FiveButton = (five as unknown as { Button: new (o: { pin: number; board: unknown }) => { on(ev: string, f: () => void): unknown } }).Button;
-    const button = new FiveButton({ pin: 2, board });
+    const FiveButton = (five as unknown as { Button: new (o: { pin: number; board: unknown; isPullup: boolean }) => { on(ev: string, f: () => void): unknown; isDown: boolean } }).Button;
+    const button = new FiveButton({ pin, board, isPullup });
     const events: string[] = [];
-    const seen = (n: number) => new Promise<void>((r) => {
-      const check = () => (events.length >= n ? r() : setImmediate(check));
-      check();
-    });
     button.on('down', () => events.push('down'));
     button.on('up', () => events.push('up'));
+    const seen = (n: number) =>
+      new Promise<void>((r) => {
+        const check = () => (events.length >= n ? r() : setImmediate(check));
+        check();
+      });
+    return { sim, button, events, seen };
+  }
+
+  it('reports a simulated button press and release to a johnny-five Button while reporting is on', async () => {
+    const { sim, events, seen } = await buttonOnBoard(2, false);
     await new Promise((r) => setImmediate(r));
     sim.setInput(2, 1);
     await seen(1);
@@ -142,15 +149,7 @@ describe('FirmataBoard protocol', () => {
   });
 
   it('a johnny-five pull-up Button (INPUT, then HIGH written) starts released; pulling the pin low presses it', async () => {
-    const sim = new FirmataBoard();
-    const io = new firmataIo.Firmata(sim);
-    const board = new five.Board({ io, repl: false, debug: false, sigint: false });
-    await ready(board);
-    const FiveButton = (five as unknown as { Button: new (o: { pin: number; board: unknown; isPullup: boolean }) => { on(ev: string, f: () => void): unknown; isDown: boolean } }).Button;
-    const button = new FiveButton({ pin: 3, board, isPullup: true });
-    const events: string[] = [];
-    button.on('down', () => events.push('down'));
-    button.on('up', () => events.push('up'));
+    const { sim, button, events, seen } = await buttonOnBoard(3, true);
     // Until the HIGH written after the pin's mode has reached the board (a hang guard of 2 s).
     const t0 = Date.now();
     while (sim.pins[3]!.value !== 1 && Date.now() - t0 < 2000) await new Promise((r) => setImmediate(r));
@@ -160,10 +159,6 @@ describe('FirmataBoard protocol', () => {
     expect(button.isDown).toBe(false);
     expect(events).toEqual([]);
     sim.setInput(3, 0);
-    const seen = (n: number) => new Promise<void>((r) => {
-      const check = () => (events.length >= n ? r() : setImmediate(check));
-      check();
-    });
     await seen(1);
     sim.setInput(3, 1);
     await seen(2);

@@ -13,7 +13,8 @@
  *   on p during a move, the shared subscription gives each message to exactly one of them (never
  *   to both), and the hand-off below puts them back together without loss or duplicates.
  * - Moving p from A (releasing) to B (acquiring):
- *     B subscribes p's data and p's checkpoints, holds p's messages, broadcasts READY{p, to: B, view}.
+ *     B subscribes p's data and p's checkpoints, holds p's messages, broadcasts READY{p, to: B, view,
+ *       waitFor}. A member named waitFor that holds nothing of p answers DONE at once.
  *     A, on READY (or after handoffTimeoutMs), stops processing p: for every stream of p it steps
  *       the queued frames and sends STATE{key, bytes} to B, forwards out-of-order messages it held,
  *       publishes a fresh retained checkpoint, unsubscribes, forwards whatever arrives until the
@@ -24,6 +25,7 @@
  *   A crashed owner sends nothing: B starts from the retained checkpoints (at most
  *   checkpointIntervalMs old); the frames since are lost with the crashed process.
  */
+import { EdgeRnnError } from '../errors.js';
 import type { ClusterConfig } from './config.js';
 import type { Gateway } from './gateway.js';
 import { fnv1a32, topicFilter } from './topics.js';
@@ -51,6 +53,8 @@ interface HandoffMessage {
   from: string;
   to?: string;
   view?: string;
+  /** READY: the member the sender waits for (its DONE). */
+  waitFor?: string | null;
   key?: string;
   topic?: string;
   data?: string;
@@ -89,6 +93,8 @@ export class ClusterCoordinator {
   /** Online members of the group (from retained statuses), and how the others left. */
   private readonly members = new Set<string>();
   private readonly crashed = new Set<string>();
+  /** Online gateways of the group that use another partition count (member → theirs). */
+  private readonly mismatched = new Map<string, number | undefined>();
   private view: string[] = [];
   private prevView: string[] | null = null;
   private started = false;
@@ -101,6 +107,8 @@ export class ClusterCoordinator {
   private selfEcho: (() => void) | null = null;
   private closed = false;
   private readonly releases = new Set<Promise<void>>();
+  /** Partitions whose hand-off (release or abandon) is being sent: their DONE is still to come. */
+  private readonly sending = new Set<string>();
 
   constructor(gw: Gateway, cfg: ClusterConfig) {
     this.gw = gw;
@@ -141,6 +149,13 @@ export class ClusterCoordinator {
     const echoed = new Promise<void>((resolve) => (this.selfEcho = resolve));
     await t.publish(this.gw.topics.status, this.statusBody('online'), { qos: 1, retain: true });
     await echoed;
+    // Another partition count in the group is a split brain (both would take the same topics,
+    // each with its own device → partition map): refuse to join, and take back our status.
+    if (this.mismatched.size > 0) {
+      const [member, theirs] = [...this.mismatched][0]!;
+      await t.publish(this.gw.topics.status, this.statusBody('offline', 'stopped'), { qos: 1, retain: true }).catch(() => {});
+      throw new EdgeRnnError('GATEWAY_CONFIG', `cluster.partitions: ${this.cfg.partitions}, but member ${member} of group "${this.cfg.group}" uses ${String(theirs)} (every member of a group needs the same partition count)`, { field: 'cluster.partitions', member, theirs });
+    }
     this.started = true;
     this.reconcile();
     if (this.cfg.checkpointIntervalMs > 0) this.checkpointTimer = this.gw.clock.setTimeout(() => this.onCheckpointTimer(), this.cfg.checkpointIntervalMs);
@@ -152,8 +167,35 @@ export class ClusterCoordinator {
 
   onConnect(): void {
     // The gateway republishes its retained status (with the cluster fields) on every connect,
-    // in case the broker lost it (a restart without persistence).
+    // in case the broker lost it (a restart without persistence). After a dropped connection
+    // that status was our last will: MQTT.js resubscribes (its own 'connect' listener runs
+    // first) before the gateway says online again, so the will comes back to onStatus first.
+    this.willSeen = false;
+    // A partition being acquired when the connection dropped: its subscription, READY or SYNC
+    // may have been lost with it (the broker restarted), and it waited handoffTimeoutMs.
+    if (this.started && !this.closed) for (const [p, s] of this.parts) if (s.state === 'acquiring' && !s.synced) this.announce(p, s.waitFor);
   }
+
+  /**
+   * Our last will went out (the connection dropped, the broker stayed): each partition we held
+   * has been taken by another member, from the checkpoints, while we went on with it (both
+   * stepped parts of the same streams, raised alerts on them and published checkpoints). Stop
+   * and take our partitions back by hand-off, as a member that just joined (the states it sends
+   * replace ours; what we stepped since the checkpoint is lost, as after a crash).
+   */
+  private rejoin(): void {
+    if (this.willSeen) return;
+    this.willSeen = true;
+    // Nobody to take our partitions: nobody did.
+    if (this.members.size === 0) return;
+    this.gw.logger.warn('cluster: our last will went out (connection lost): the others took our partitions from the checkpoints; taking them back by hand-off', { partitions: this.owned().length });
+    for (const st of this.parts.values()) if (st.state !== 'owned') this.gw.clock.clearTimeout(st.timer);
+    this.parts.clear();
+    this.viewComputed = false;
+    this.reconcile();
+  }
+
+  private willSeen = false;
 
   /** Fields the gateway adds to its status so peers count it as a member. */
   statusFields(): { cluster: { group: string; partitions: number } } {
@@ -212,12 +254,17 @@ export class ClusterCoordinator {
       f();
       return;
     }
-    if (id === this.me) return;
+    if (id === this.me) {
+      if (this.started && !this.leaving && !this.closed && st.state !== undefined && st.state !== 'online') this.rejoin();
+      return;
+    }
     const member = st.state === 'online' && st.cluster?.group === this.cfg.group;
     if (member && st.cluster?.partitions !== this.cfg.partitions) {
+      this.mismatched.set(id, st.cluster?.partitions);
       this.gw.logger.error('cluster: a member uses another partition count, ignored', { member: id, theirs: st.cluster?.partitions, ours: this.cfg.partitions });
       return;
     }
+    this.mismatched.delete(id);
     const changed = member ? !this.members.has(id) : this.members.has(id);
     if (member) {
       this.members.add(id);
@@ -225,6 +272,9 @@ export class ClusterCoordinator {
     } else {
       this.members.delete(id);
       if (st.reason !== 'stopped') this.crashed.add(id);
+      // Its READYs went with it: kept, they released a partition to its next incarnation at once,
+      // before that one had subscribed (the messages in between reached nobody).
+      for (const r of this.readies) if (r.endsWith(`|${id}`)) this.readies.delete(r);
     }
     if (changed && this.started) this.reconcile();
   }
@@ -236,6 +286,9 @@ export class ClusterCoordinator {
     this.readies.add(`${m.partition}|${m.from}`);
     const p = this.parts.get(m.partition);
     if (p?.state === 'releasing' && p.to === m.from) this.release(m.partition, p.to);
+    // It waits for us, and we hold nothing of the partition (we started at the same time, or
+    // handed it on already): say so, or it waits handoffTimeoutMs with the partition's messages held.
+    else if (m.waitFor === this.me && p === undefined && !this.sending.has(m.partition)) this.send(m.from, { kind: 'done', partition: m.partition, from: this.me, to: m.from });
   }
 
   private onState(m: HandoffMessage): void {
@@ -352,13 +405,21 @@ export class ClusterCoordinator {
     const before = this.prevView ?? this.view.filter((m) => m !== this.me);
     const prev = partitionOwner(p, before);
     const waitFor = prev !== undefined && prev !== this.me && !this.crashed.has(prev) ? prev : null;
+    // States handed to us in an earlier ownership of p are history: this time the checkpoints count
+    // again (a crash of the member we handed p to left only them; ignored, its devices started fresh).
+    for (const key of this.fromHandoff) if (this.gw.partitionOf(key.slice(0, key.lastIndexOf('/'))) === p) this.fromHandoff.delete(key);
     const timer = this.gw.clock.setTimeout(() => this.onAcquireTimeout(p), this.cfg.handoffTimeoutMs);
     this.parts.set(p, { state: 'acquiring', held: [], waitFor, synced: false, done: false, timer });
+    this.announce(p, waitFor);
+  }
+
+  /** Subscribes to p's data and checkpoints, then READY (to all) and SYNC (to ourselves). */
+  private announce(p: string, waitFor: string | null): void {
     const t = this.gw.transport;
     Promise.all([t.subscribe(this.sharedFilters(p), this.gw.config.broker.sensorQos), t.subscribe([`${this.base}/state/${p}/+`], 1)])
       .then(async () => {
         this.gw.logger.debug('cluster: subscribed, announcing ready', { partition: p, waitFor });
-        await this.gw.transport.publish(`${this.base}/handoff`, JSON.stringify({ kind: 'ready', partition: p, from: this.me, view: this.viewId(this.view) } satisfies HandoffMessage), { qos: 1 });
+        await this.gw.transport.publish(`${this.base}/handoff`, JSON.stringify({ kind: 'ready', partition: p, from: this.me, view: this.viewId(this.view), waitFor } satisfies HandoffMessage), { qos: 1 });
         await this.send(this.me, { kind: 'sync', partition: p, from: this.me });
       })
       .catch((e: Error) => this.gw.logger.error('cluster: cannot subscribe to a partition', { partition: p, error: e.message }));
@@ -412,11 +473,15 @@ export class ClusterCoordinator {
     if (s?.state !== 'acquiring') return;
     this.gw.clock.clearTimeout(s.timer);
     this.parts.delete(p);
+    this.sending.add(p);
     const job = (async () => {
       await this.gw.transport.unsubscribe([...this.sharedFilters(p), `${this.base}/state/${p}/+`]).catch(() => {});
       await Promise.all(s.held.map((h) => this.send(owner, { kind: 'forward', partition: p, from: this.me, topic: h.topic, data: Buffer.from(h.payload).toString('base64') })));
       await this.send(owner, { kind: 'done', partition: p, from: this.me, to: owner });
-    })().finally(() => this.releases.delete(job));
+    })().finally(() => {
+      this.releases.delete(job);
+      this.sending.delete(p);
+    });
     this.releases.add(job);
   }
 
@@ -436,7 +501,11 @@ export class ClusterCoordinator {
     // From here on, messages of p are forwarded (admit() finds no state for p).
     this.parts.delete(p);
     this.readies.delete(`${p}|${to}`);
-    const job = this.doRelease(p, to).finally(() => this.releases.delete(job));
+    this.sending.add(p);
+    const job = this.doRelease(p, to).finally(() => {
+      this.releases.delete(job);
+      this.sending.delete(p);
+    });
     this.releases.add(job);
     this.gw.metrics.gauges.partitions_owned = this.owned().length;
   }
@@ -499,6 +568,18 @@ export class ClusterCoordinator {
     }
   }
 
+  /**
+   * An evicted stream of a partition we own: its state is checkpointed now. The periodic
+   * checkpoints cover live streams only, so a crash lost every stream evicted since its last
+   * checkpoint (with maxDevices below the devices of a partition, most of them).
+   */
+  checkpointEvicted(device: string, key: string, bytes: Uint8Array): void {
+    if (this.cfg.checkpointIntervalMs <= 0 || this.closed) return;
+    const p = this.gw.partitionOf(device);
+    const s = this.parts.get(p)?.state;
+    if (s === 'owned' || s === 'releasing') this.gw.transport.publish(this.stateTopic(p, key), bytes, { qos: 1, retain: true }).catch(() => {});
+  }
+
   tick(_now: number): void {}
 
   /** Leaves the cluster: announces it, hands every partition to its next owner. */
@@ -521,8 +602,12 @@ export class ClusterCoordinator {
     // Partitions nobody else can take: checkpoint them for whoever comes next.
     const alone = this.view.length === 0;
     if (alone) {
-      this.checkpoint();
+      // Unsubscribed first: what arrives until the UNSUBACK is stepped and in the checkpoints
+      // (taken before, they missed it: the next owner resumed from older states, with a gap).
+      // Held out-of-order messages are given up, as the gateway's stop does next anyway.
       await until(this.gw.transport.unsubscribe(this.partitions.flatMap((p) => this.sharedFilters(p))).catch(() => {}));
+      for (const s of [...this.gw.streams.values()]) this.gw.drainStream(s);
+      this.checkpoint();
       this.parts.clear();
     }
     while ((this.releases.size > 0 || [...this.parts.values()].some((s) => s.state === 'releasing')) && Date.now() < deadline) {

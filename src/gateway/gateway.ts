@@ -579,8 +579,8 @@ export class Gateway {
     if (alerts.length) this.commitAlerts(alerts);
   }
 
-  /** Processes held out-of-order messages and queued frames of a stream (gaps given up). */
-  private drainStream(s: DeviceStream): void {
+  /** @internal Processes held out-of-order messages and queued frames of a stream (gaps given up). */
+  drainStream(s: DeviceStream): void {
     const now = this.clock.now();
     while (s.heldCount > 0) {
       const res = s.expireHeld({ ...this.config.limits, reorderTimeoutMs: 0 }, now);
@@ -599,11 +599,15 @@ export class Gateway {
   /** Saves a stream's state to the store and forgets it. */
   private evict(s: DeviceStream, why: string): void {
     this.drainStream(s);
+    let bytes: Uint8Array | null = null;
     try {
-      this.stateStore.save(s.key, s.exportState());
+      bytes = s.exportState();
+      this.stateStore.save(s.key, bytes);
     } catch (e) {
       this.logger.error('could not save an evicted stream state', { device: s.device, error: (e as Error).message });
     }
+    // Cluster mode: the periodic checkpoints cover live streams only, and a crash leaves only them.
+    if (bytes) this.cluster?.checkpointEvicted(s.device, s.key, bytes);
     this.removeStream(s);
     this.metrics.inc('evictions_total');
     this.logger.debug('stream evicted', { device: s.device, sensor: s.sensor, why });
@@ -993,7 +997,9 @@ export class Gateway {
   }
 
   private publishStatus(state: 'online' | 'offline', snap?: MetricsSnapshot): void {
-    if (!this.transport.connected) return;
+    // Once stopping, the status says offline (a cluster leave announced it): a metrics tick that
+    // said online again brought the member back into its peers' views, which handed partitions to it.
+    if (!this.transport.connected || (state === 'online' && this.stopping)) return;
     const body = JSON.stringify({
       state,
       gateway: this.config.gatewayId,

@@ -46,6 +46,14 @@ afterAll(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
+async function launch(extraArgs: string[]) {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM!,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
+  });
+}
+
 function recording(): string {
   const file = path.join(work, 'recording.wav');
   writeKwsRecording(file, ['yes/flite-kal16_yes_0.wav', 'stop/flite-kal16_stop_0.wav', 'go/flite-kal16_go_0.wav']);
@@ -60,28 +68,18 @@ describe.skipIf(skipReason !== null)('examples/browser/index.html in headless Ch
     const want = (JSON.parse(node.stdout) as { events: unknown[] }).events;
     expect(want.length).toBeGreaterThan(0);
 
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM!,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        // A microphone that plays the recording (in a loop), granted without asking.
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        `--use-file-for-fake-audio-capture=${wav}`,
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    const browser = await launch([
+      // A microphone that plays the recording (in a loop), granted without asking.
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}`,
+      '--autoplay-policy=no-user-gesture-required',
+    ]);
     try {
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(String(e)));
+      page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`)); // e.g. a 404 for /favicon.ico
       await page.goto(`${base}/examples/browser/`);
       await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: 20_000 });
       expect(await page.textContent('#model')).toMatch(/^kws 1\.0\.0, int8 on simd: yes, no, up, down, left, right, on, off, stop, go$/);
@@ -107,6 +105,36 @@ describe.skipIf(skipReason !== null)('examples/browser/index.html in headless Ch
       expect(['yes', 'stop', 'go']).toContain(mic.best!.keyword);
       for (const e of mic.events) expect(['yes', 'stop', 'go']).toContain(e.keyword);
       expect(await page.locator('#events li').count()).toBe(mic.events.length);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('the microphone denied: the page says so, and Listen works once it is allowed', async () => {
+    // A fake capture device but no fake permission prompt: headless Chromium denies the request.
+    const browser = await launch(['--use-fake-device-for-media-stream']);
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`${base}/examples/browser/`);
+      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: 20_000 });
+      type Mic = { windows: number; started: boolean; error: string | null };
+      await page.click('#listen');
+      await page.waitForFunction(() => (window as unknown as { mic: Mic }).mic.error !== null, undefined, { timeout: 10_000 });
+      expect((await page.evaluate(() => (window as unknown as { mic: Mic }).mic)).error).toMatch(/^NotAllowedError/);
+      expect(await page.textContent('#status')).toMatch(/^No microphone \(NotAllowedError: .*\)\. Allow it for this page and press Listen again\.$/);
+      expect(await page.isDisabled('#listen')).toBe(false);
+
+      await context.grantPermissions(['microphone']);
+      await page.click('#listen');
+      await page.waitForFunction(() => (window as unknown as { mic: Mic }).mic.windows > 0, undefined, { timeout: 20_000 });
+      const mic = (await page.evaluate(() => (window as unknown as { mic: Mic }).mic)) as Mic;
+      expect([mic.started, mic.error]).toEqual([true, null]);
+      expect(await page.textContent('#status')).toBe('');
+      expect(await page.textContent('#listen')).toBe('Listening…');
       expect(errors).toEqual([]);
     } finally {
       await browser.close();

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runtimeCommands } from '../../src/cli/commands/index.js';
 import { createRuntime, decodeModel, encodeModel } from '../../src/index.js';
-import { writeNpy } from '../../src/io/npy.js';
+import { readNpy, writeNpy } from '../../src/io/npy.js';
 import { randomQuantModel, randomSequences } from '../helpers/random-model.js';
 import { runCaptured } from '../helpers/cli.js';
 import { fileErrorText } from '../../src/cli/framework.js';
@@ -94,6 +94,15 @@ describe('edgernn info', () => {
     expect(o.sizes.stateBytes).toBeGreaterThan(0);
   });
 
+  it('--json carries the format version the text prints (it was missing)', async () => {
+    const t = await cli('info', 'm.ern');
+    const o = JSON.parse((await cli('info', 'm.ern', '--json')).out);
+    expect(o.formatVersion).toMatch(/^\d+\.\d+$/);
+    expect(t.out).toContain(`  file      ${o.bytes} bytes, format ${o.formatVersion}\n`);
+    expect(t.out).toContain(`  runtime   weights ${o.sizes.weightBytes} B, state ${o.sizes.stateBytes} B per stream\n`);
+    expect(t.out).toContain(`  tensors   ${o.tensors.length}, ${o.tensors.reduce((a: number, x: { bytes: number }) => a + x.bytes, 0)} bytes\n`);
+  });
+
   it('says how a model with sliding windows in its front end is served', async () => {
     const kws = path.resolve(import.meta.dirname, '../../models/kws.ern');
     const windowed = new Uint8Array(fs.readFileSync(kws));
@@ -166,6 +175,24 @@ describe('edgernn run', () => {
     expect(o.outputs).toHaveLength(2);
     expect(o.outputs[1]).toHaveLength(6);
     expect(o.outputs[1][5]).toHaveLength(O);
+  });
+
+  it('--output FILE.npy writes the outputs as a float32 .npy (it wrote JSON into it, which np.load refuses)', async () => {
+    const json = JSON.parse((await cli('run', 'm.ern', '--input', 'batch.npy')).out);
+    const r = await cli('run', 'm.ern', '--input', 'batch.npy', '--output', 'out.npy');
+    expect(r.code, r.err).toBe(0);
+    const a = readNpy(fs.readFileSync(path.join(tmp, 'out.npy')), 'out.npy');
+    expect(a.shape).toEqual([2, 6, O]);
+    expect(Array.from(a.data)).toEqual(json.outputs.flat(2));
+    const one = await cli('run', 'm.ern', '--input', 'one.json', '--output', 'one-out.npy');
+    expect(one.code, one.err).toBe(0);
+    expect(readNpy(fs.readFileSync(path.join(tmp, 'one-out.npy'))).shape).toEqual([6, O]);
+    // A JSON batch of sequences of different lengths has no array shape: refused, nothing written.
+    fs.writeFileSync(path.join(tmp, 'ragged-batch.json'), JSON.stringify([[Array(I).fill(0)], [Array(I).fill(0), Array(I).fill(1)]]));
+    const ragged = await cli('run', 'm.ern', '--input', 'ragged-batch.json', '--output', 'ragged-out.npy');
+    expect(ragged.code).toBe(2);
+    expect(ragged.err).toMatch(/--output ragged-out\.npy: a \.npy array needs sequences of one length, the input's have 1, 2 steps/);
+    expect(fs.existsSync(path.join(tmp, 'ragged-out.npy'))).toBe(false);
   });
 
   it('bad input files and bad arguments get the right exit codes and messages', async () => {

@@ -24,7 +24,7 @@ export const infoCommand: Command = {
 Prints the manifest (name, version, task, labels, input spec, layers, quantization, training
 metadata) and sizes, and replays the golden test vector on the default backend.
 
-  --json    one JSON object: {file, sha256, bytes, manifest, sizes, golden}`,
+  --json    one JSON object: {file, sha256, bytes, formatVersion, manifest, tensors, sizes, golden}`,
   async run(args, ctx) {
     const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } }, { min: 1, max: 1, names: 'MODEL.ern' });
     const file = path.resolve(ctx.cwd, positionals[0]!);
@@ -54,7 +54,8 @@ metadata) and sizes, and replays the golden test vector on the default backend.
     const { tensors, ...manifest } = decoded.container.manifest;
     const tensorList = tensors as { name: string; dtype: string; shape: number[]; bytes: number }[];
     if (values.json) {
-      ctx.stdout.write(`${JSON.stringify({ file: positionals[0], sha256: decoded.container.sha256, bytes: bytes.length, manifest, tensors: tensorList, sizes, golden })}\n`);
+      const { major, minor } = decoded.container.formatVersion;
+      ctx.stdout.write(`${JSON.stringify({ file: positionals[0], sha256: decoded.container.sha256, bytes: bytes.length, formatVersion: `${major}.${minor}`, manifest, tensors: tensorList, sizes, golden })}\n`);
       return golden.ok ? 0 : 1;
     }
     const s = decoded.spec;

@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { readSequences } from '../../io/sequences.js';
+import { writeNpy } from '../../io/npy.js';
+import { readSequences, type SequenceBatch } from '../../io/sequences.js';
 import { readSpecMetadata, type MetadataRead } from '../../onnx/metadata.js';
 import { decodeModelProto, type ModelProto } from '../../onnx/proto.js';
 import { BACKENDS } from '../../runtime/engine.js';
 import { createRuntime } from '../../runtime/runtime.js';
-import { choiceFlag, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
+import { choiceFlag, parseFlags, readFileArg, usageError, type CliContext, type Command } from '../framework.js';
 
 /** The edgernn metadata of an ONNX model onnxruntime accepted; none if edgernn's own parser cannot read the file. */
 function onnxInfo(bytes: Uint8Array, source: string, inputSize: number, outputSize: number): MetadataRead {
@@ -18,6 +19,33 @@ function onnxInfo(bytes: Uint8Array, source: string, inputSize: number, outputSi
   return readSpecMetadata(proto, inputSize, outputSize, source);
 }
 
+/** An --output named FILE.npy holds the outputs alone, so the sequences must be of one length. */
+function checkNpyOutput(output: unknown, input: SequenceBatch): void {
+  if (typeof output !== 'string' || !/\.npy$/i.test(output)) return;
+  if (new Set(input.steps).size > 1) {
+    throw usageError(`--output ${output}: a .npy array needs sequences of one length, the input's have ${[...new Set(input.steps)].join(', ')} steps; write JSON instead (--output FILE.json)`);
+  }
+}
+
+/**
+ * The result to stdout or --output as JSON; to an --output named FILE.npy the outputs alone, as
+ * NumPy reads them: float32 [steps][outputs], or [batch][steps][outputs] for a batch.
+ */
+function writeResult(ctx: CliContext, output: unknown, result: object, outputs: number[][][], batched: boolean, outputSize: number): void {
+  if (typeof output !== 'string') {
+    ctx.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const file = path.resolve(ctx.cwd, output);
+  if (!/\.npy$/i.test(output)) {
+    fs.writeFileSync(file, `${JSON.stringify(result)}\n`);
+    return;
+  }
+  const steps = outputs[0]?.length ?? 0;
+  const data = Float32Array.from(outputs.flat(2));
+  fs.writeFileSync(file, writeNpy(data, batched ? [outputs.length, steps, outputSize] : [steps, outputSize]));
+}
+
 export const runCommand: Command = {
   name: 'run',
   summary: 'run a model on sequences from a .npy or JSON file',
@@ -27,7 +55,8 @@ export const runCommand: Command = {
   --input FILE     .npy or JSON: [steps][features] or [batch][steps][features]
   --backend B      default: simd when the WebAssembly engine supports it, else scalar
                    (float32 models run on the float reference)
-  --output FILE    write the JSON result there instead of stdout
+  --output FILE    write the JSON result there instead of stdout; FILE.npy gets the outputs
+                   alone, float32 [steps][outputs] or [batch][steps][outputs] (NumPy's np.load)
 
 An .onnx file (any model, including ones edgernn cannot compile) runs through onnxruntime-web
 (WebAssembly, one thread): backend "ort-web"; its name, version and labels come from its edgernn
@@ -50,6 +79,7 @@ Output: JSON {"model","version","backend","labels","outputs"} where outputs is
       const { OrtWebModel } = await import('../../onnx/ort-web-backend.js');
       const model = await OrtWebModel.create(modelBytes, { source: positionals[0]! });
       const input = readSequences(new Uint8Array(readFileArg(ctx.cwd, values.input)), values.input, model.inputSize);
+      checkNpyOutput(values.output, input);
       const outputs: number[][][] = [];
       for (const seq of input.sequences) {
         const y = await model.session().run(seq);
@@ -62,14 +92,13 @@ Output: JSON {"model","version","backend","labels","outputs"} where outputs is
       const { info, note } = onnxInfo(modelBytes, positionals[0]!, model.inputSize, model.outputSize);
       if (note && !info) ctx.stderr.write(`edgernn run: note: ${note}\n`);
       const result = { model: info?.name ?? path.basename(positionals[0]!), ...(info ? { version: info.version } : {}), backend: 'ort-web', labels: info?.labels ?? [], outputs: input.batched ? outputs : outputs[0] };
-      const text = `${JSON.stringify(result)}\n`;
-      if (typeof values.output === 'string') fs.writeFileSync(path.resolve(ctx.cwd, values.output), text);
-      else ctx.stdout.write(text);
+      writeResult(ctx, values.output, result, outputs, input.batched, model.outputSize);
       return 0;
     }
     const rt = await createRuntime();
     const model = await rt.load(modelBytes, { backend, source: positionals[0]! });
     const input = readSequences(new Uint8Array(readFileArg(ctx.cwd, values.input)), values.input, model.inputSize);
+    checkNpyOutput(values.output, input);
     const outputs = input.sequences.map((seq) => {
       const s = model.session();
       const y = s.run(seq);
@@ -79,9 +108,7 @@ Output: JSON {"model","version","backend","labels","outputs"} where outputs is
       return rows;
     });
     const result = { model: model.name, version: model.version, backend: model.backend, labels: model.labels, outputs: input.batched ? outputs : outputs[0] };
-    const text = `${JSON.stringify(result)}\n`;
-    if (typeof values.output === 'string') fs.writeFileSync(path.resolve(ctx.cwd, values.output), text);
-    else ctx.stdout.write(text);
+    writeResult(ctx, values.output, result, outputs, input.batched, model.outputSize);
     model.dispose();
     return 0;
   },

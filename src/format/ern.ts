@@ -64,6 +64,25 @@ export interface TensorInput {
 
 const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 
+/**
+ * Deepest nesting of objects and arrays in a manifest (the shipped models use 4). JSON.parse takes
+ * any depth, but JSON.stringify recurses and overflows the stack near 5,000 levels: a file that
+ * decoded would crash `edgernn info --json` and the re-encoding of its spec.
+ */
+export const ERN_MANIFEST_MAX_DEPTH = 64;
+
+/** The top-level field of a manifest under which objects and arrays nest deeper than `max`, or undefined. */
+function tooDeep(manifest: Record<string, unknown>, max: number): string | undefined {
+  const stack: [unknown, number, string][] = Object.entries(manifest).map(([k, v]) => [v, 1, k]);
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [v, depth, field] = item;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) return field;
+    for (const c of Object.values(v)) if (typeof c === 'object' && c !== null) stack.push([c, depth + 1, field]);
+  }
+  return undefined;
+}
+
 export function toHex(b: Uint8Array): string {
   let s = '';
   for (const x of b) s += x.toString(16).padStart(2, '0');
@@ -99,7 +118,14 @@ export function encodeErn(manifest: Record<string, unknown>, tensors: readonly T
   }
   const lastEntry = entries[entries.length - 1];
   const dataBytes = lastEntry ? lastEntry.offset + lastEntry.bytes : 0;
-  const json = new TextEncoder().encode(JSON.stringify({ ...manifest, tensors: entries }));
+  let text: string;
+  try {
+    text = JSON.stringify({ ...manifest, tensors: entries });
+  } catch (e) {
+    // A BigInt, a cycle or nesting too deep in free-form metadata (training, extra).
+    throw new EdgeRnnError('ERN_MANIFEST', `the manifest cannot be written as JSON: ${(e as Error).message}`);
+  }
+  const json = new TextEncoder().encode(text);
   const dataOffset = alignUp(ERN_HEADER_BYTES + json.length, ERN_ALIGN);
   const total = dataOffset + dataBytes;
   const out = new Uint8Array(total);
@@ -228,6 +254,8 @@ export function parseErn(bytes: Uint8Array, source: string, digest: () => Uint8A
   }
   if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw fail('ERN_MANIFEST', source, 'manifest must be a JSON object');
   const m = manifest as Record<string, unknown>;
+  const deep = tooDeep(m, ERN_MANIFEST_MAX_DEPTH);
+  if (deep !== undefined) throw fail('ERN_MANIFEST', source, `manifest.${deep} nests objects and arrays more than ${ERN_MANIFEST_MAX_DEPTH} levels deep`, { path: deep });
   const entries = parseEntries(m.tensors, dLen, source);
   // View in place when the caller's buffer keeps natural alignment; otherwise copy once.
   const base = bytes.byteOffset + dOff;

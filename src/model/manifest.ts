@@ -412,6 +412,9 @@ export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, 
     size = layerOutputSize(layer);
   });
   if (labels.length !== 0 && labels.length !== size) c.fail('labels', `empty or ${size} labels (the output size)`, labels.length);
+  // Written for readers of the manifest alone (edgernn info --json, other tools): it must agree.
+  const output = c.obj(m.output, 'output');
+  if (output.size !== size) c.fail('output.size', `${size} (the last layer's output size)`, output.size);
   const spec: ModelSpec = { name, version, task, labels, input, precision, layers, training: info.training };
   if (info.description !== undefined) spec.description = info.description;
   if (info.extra !== undefined) spec.extra = info.extra;

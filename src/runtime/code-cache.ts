@@ -86,18 +86,22 @@ export function importCachedRuntime(opts: CodeCacheOptions = {}): CachedRuntime 
   let state: CodeCacheState = 'off';
   let reason: string | undefined;
   let cached: Buffer | undefined;
-  const dir = opts.dir ?? process.env.EDGERNN_CODE_CACHE ?? defaultDir(here);
+  // Absolute now: the file is written at exit, when the working directory may be another. An
+  // empty $EDGERNN_CODE_CACHE counts as unset (as a shell's `EDGERNN_CODE_CACHE= cmd` means).
+  const dir = path.resolve(opts.dir ?? (process.env.EDGERNN_CODE_CACHE || defaultDir(here)));
   if (!built) reason = 'not a build of scripts/build.mjs (no fingerprint of runtime.cjs)';
   else if (source.length !== built.bytes) reason = `runtime.cjs has ${source.length} bytes, built with ${built.bytes}: not the file this entry was built with`;
   else {
     const problem = unsafeDir(dir);
     if (problem) reason = problem;
     else {
-      // V8 checks its version and flags, and the source's length only: the name keys the content,
-      // and the command-line flags, so processes started with different flags keep a file each
-      // instead of rejecting and rewriting one another's.
+      // V8 checks its version and flags, and the source's length only: the name keys the content
+      // (its checksum as read now, not the build's sha256: a runtime.cjs edited in place keeps
+      // its length, and V8 would run the old file's code; 0.2 ms for 100 KB), and the command-line
+      // flags, so processes started with different flags keep a file each instead of rejecting
+      // and rewriting one another's.
       const flags = fnv1a32([...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0'));
-      file = path.join(dir, `runtime-${built.sha256.slice(0, 16)}-${process.version}-${process.arch}-${flags}.v8cache`);
+      file = path.join(dir, `runtime-${hex(cacheChecksum(source))}-${process.version}-${process.arch}-${flags}.v8cache`);
       try {
         const raw = fs.readFileSync(file);
         const damage = cacheDamage(raw);
@@ -132,14 +136,21 @@ export function importCachedRuntime(opts: CodeCacheOptions = {}): CachedRuntime 
     ...(reason !== undefined ? { reason } : {}),
     save() {
       if (file === null) return { saved: false, error: reason ?? 'code cache off' };
+      const tmp = `${file}.${process.pid}.tmp`;
       try {
         const out = encodeCache(script.createCachedData());
         makeDirs(dir, 0o700);
-        const tmp = `${file}.${process.pid}.tmp`;
         fs.writeFileSync(tmp, out, { mode: 0o600 });
         fs.renameSync(tmp, file);
         return { saved: true, bytes: out.length };
       } catch (e) {
+        // A full disk leaves part of the file written, a failed rename all of it: one more file per
+        // start, each taking what space was left, unless removed.
+        try {
+          fs.unlinkSync(tmp);
+        } catch {
+          // never written, or not ours to remove
+        }
         return { saved: false, error: (e as Error).message };
       }
     },

@@ -44,14 +44,21 @@ async function outcome(bytes: Uint8Array): Promise<ErrorCode | 'ok'> {
 
 /** Rebuilds a file with an edited manifest (tensor data untouched) and a valid checksum. */
 function withManifest(bytes: Uint8Array, edit: (m: Record<string, any>) => void): Uint8Array {
+  return withManifestText(bytes, (text) => {
+    const m = JSON.parse(text);
+    edit(m);
+    return JSON.stringify(m);
+  });
+}
+
+/** withManifest on the manifest's JSON text (for JSON that JSON.stringify cannot write). */
+function withManifestText(bytes: Uint8Array, edit: (text: string) => string): Uint8Array {
   const dv = new DataView(bytes.buffer, bytes.byteOffset);
   const mOff = dv.getUint32(16, true);
   const mLen = dv.getUint32(20, true);
   const dOff = dv.getUint32(24, true);
   const dLen = dv.getUint32(28, true);
-  const m = JSON.parse(new TextDecoder().decode(bytes.subarray(mOff, mOff + mLen)));
-  edit(m);
-  const json = new TextEncoder().encode(JSON.stringify(m));
+  const json = new TextEncoder().encode(edit(new TextDecoder().decode(bytes.subarray(mOff, mOff + mLen))));
   const newD = Math.ceil((64 + json.length) / 64) * 64;
   const out = new Uint8Array(newD + dLen);
   out.set(bytes.subarray(0, 64));
@@ -111,6 +118,14 @@ describe('.ern round trip', () => {
     const bad = { ...intSpec, input: { ...intSpec.input, names: ['only-one'] } };
     expect(() => encodeModel(bad)).toThrow(expect.objectContaining({ code: 'ERN_MANIFEST' }));
     expect(() => encodeModel(bad)).toThrow(/input\.names must be an array of \d+ strings/);
+  });
+
+  it('refuses to write metadata JSON cannot hold (a BigInt, a cycle) with ERN_MANIFEST, not a TypeError', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const training of [{ seed: 1n }, { hyperparameters: cyclic }]) {
+      expect(() => encodeModel({ ...intSpec, training })).toThrow(expect.objectContaining({ code: 'ERN_MANIFEST', message: expect.stringMatching(/cannot be written as JSON/) }));
+    }
   });
 
   it('is deterministic: the same spec gives the same bytes', () => {
@@ -176,6 +191,15 @@ describe('.ern defects get typed errors naming them', () => {
     ['layer sizes do not chain', () => withManifest(intBytes, (m) => (m.layers[1].inputSize += 1)), 'ERN_MANIFEST', /previous layer/],
     ['negative hidden size', () => withManifest(intBytes, (m) => (m.layers[0].hiddenSize = -3)), 'ERN_MANIFEST', /hiddenSize/],
     ['labels of the wrong count', () => withManifest(intBytes, (m) => (m.labels = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n'])), 'ERN_MANIFEST', /labels/],
+    ['output size other than the last layer\'s', () => withManifest(intBytes, (m) => (m.output.size += 1)), 'ERN_MANIFEST', /manifest\.output\.size must be \d+ \(the last layer's output size\)/],
+    ['no output size', () => withManifest(intBytes, (m) => delete m.output), 'ERN_MANIFEST', /manifest\.output must be an object/],
+    // Used to load, then crash `edgernn info --json` and encodeModel(decoded.spec) with a RangeError.
+    [
+      'training metadata nested deeper than JSON.stringify can write',
+      () => withManifestText(withManifest(intBytes, (m) => (m.training = { history: '@' })), (t) => t.replace('"@"', `${'['.repeat(10_000)}${']'.repeat(10_000)}`)),
+      'ERN_MANIFEST',
+      /manifest\.training nests objects and arrays more than 64 levels deep/,
+    ],
     ['tensor reference to nothing', () => withManifest(intBytes, (m) => (m.layers[0].tensors.Wq = 'nope')), 'ERN_TENSOR', /'nope'/],
     ['tensor of the wrong dtype', () => withManifest(intBytes, (m) => (m.layers[0].tensors.Wq = m.layers[0].tensors.Bx)), 'ERN_TENSOR', /must be i8/],
     [

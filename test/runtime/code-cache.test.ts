@@ -50,7 +50,7 @@ describe('the cache file checksum', () => {
 });
 
 /** A fresh process on dist/runtime-cached.js: the cache state and a few steps' outputs. */
-function start(dir: string, opts: { flags?: string[]; saveOnExit?: boolean; save?: boolean; entry?: string } = {}) {
+function start(dir: string, opts: { flags?: string[]; saveOnExit?: boolean; save?: boolean; entry?: string; cwd?: string; env?: Record<string, string>; chdir?: string } = {}) {
   const entry = opts.entry ?? path.join(ROOT, 'dist/runtime-cached.js');
   const probe = path.join(tmp, 'probe.mjs');
   fs.writeFileSync(
@@ -62,13 +62,21 @@ const m = await (await R.createRuntime()).load(new Uint8Array(readFileSync(${JSO
 const s = m.session(); const out = [];
 for (let t = 0; t < 5; t++) out.push(Array.from(s.step(new Float32Array(m.inputSize).map((_, i) => Math.sin(t + i)))));
 const saved = process.argv[4] === 'save' ? R.codeCache.save() : undefined;
-console.log(JSON.stringify({ state: R.codeCache.state, reason: R.codeCache.reason, file: R.codeCache.file, out, saved }));
+if (process.argv[5]) process.chdir(process.argv[5]);
+console.log(JSON.stringify({ state: R.codeCache.state, reason: R.codeCache.reason, file: R.codeCache.file, out, saved, disposedMessage: R.ERROR_CODES.SESSION_DISPOSED }));
 `,
   );
-  const args = [...(opts.flags ?? []), probe, dir, opts.saveOnExit === false ? 'no-save' : '', opts.save ? 'save' : ''];
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const args = [...(opts.flags ?? []), probe, dir, opts.saveOnExit === false ? 'no-save' : '', opts.save ? 'save' : '', opts.chdir ?? ''];
+  const r = spawnSync(process.execPath, args, { cwd: opts.cwd ?? ROOT, encoding: 'utf8', timeout: 60_000, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { state: string; reason?: string; file: string | null; out: number[][]; saved?: { saved: boolean; bytes?: number } };
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+    state: string;
+    reason?: string;
+    file: string | null;
+    out: number[][];
+    saved?: { saved: boolean; bytes?: number };
+    disposedMessage: string;
+  };
 }
 
 /** The same steps on the runtime imported as usual (the oracle). */
@@ -185,6 +193,58 @@ describe('edgernn/runtime/cached in fresh processes', () => {
     const r = start(path.join(tmp, 'g'), { entry: path.join(dist, 'runtime-cached.js') });
     expect(r).toMatchObject({ state: 'off', file: null, reason: expect.stringMatching(/not the file this entry was built with/) });
     expect(r.out).toEqual(await expected());
+  });
+
+  it('a save that fails (a directory where the cache file goes) leaves no temporary file behind', () => {
+    // The same path a full disk takes: the write or the rename fails after the temporary file exists.
+    const dir = path.join(tmp, 'h');
+    const { file } = start(dir, { saveOnExit: false });
+    fs.mkdirSync(file!, { recursive: true });
+    for (let i = 0; i < 2; i++) {
+      expect(start(dir)).toMatchObject({ state: 'miss', reason: expect.stringMatching(/EISDIR/) });
+      expect(fs.readdirSync(dir)).toEqual([path.basename(file!)]);
+    }
+  });
+
+  it('a runtime.cjs edited in place, same length, is not run with the code cache of the file before', () => {
+    const dist = path.join(tmp, 'dist-edited');
+    fs.mkdirSync(dist);
+    fs.copyFileSync(path.join(ROOT, 'dist/runtime-cached.js'), path.join(dist, 'runtime-cached.js'));
+    const cjs = fs.readFileSync(path.join(ROOT, 'dist/runtime.cjs'), 'utf8');
+    fs.writeFileSync(path.join(dist, 'runtime.cjs'), cjs);
+    const entry = path.join(dist, 'runtime-cached.js');
+    const dir = path.join(tmp, 'i');
+    const before = start(dir, { entry });
+    expect(start(dir, { entry })).toMatchObject({ state: 'hit', file: before.file, disposedMessage: 'the session was disposed' });
+    const edited = cjs.replace('"the session was disposed"', '"THE SESSION WAS DISPOSED"');
+    expect(edited.length).toBe(cjs.length);
+    fs.writeFileSync(path.join(dist, 'runtime.cjs'), edited);
+    const after = start(dir, { entry });
+    expect(after).toMatchObject({ state: 'miss', disposedMessage: 'THE SESSION WAS DISPOSED' });
+    expect(after.file).not.toBe(before.file);
+    expect(start(dir, { entry })).toMatchObject({ state: 'hit', file: after.file, disposedMessage: 'THE SESSION WAS DISPOSED' });
+  });
+
+  it('a relative cache directory is where the process started, though it changes directory before exit', () => {
+    const cwd = path.join(tmp, 'j');
+    fs.mkdirSync(path.join(cwd, 'elsewhere'), { recursive: true });
+    const first = start('cache', { cwd, chdir: 'elsewhere' });
+    expect(first.state).toBe('miss');
+    expect(path.dirname(first.file!)).toBe(path.join(cwd, 'cache'));
+    expect(fs.existsSync(path.join(cwd, 'elsewhere', 'cache'))).toBe(false);
+    expect(start('cache', { cwd })).toMatchObject({ state: 'hit', file: first.file });
+  });
+
+  it('an empty $EDGERNN_CODE_CACHE counts as unset', () => {
+    const probe = path.join(tmp, 'env-probe.mjs');
+    fs.writeFileSync(
+      probe,
+      `const { importCachedRuntime } = await import(${JSON.stringify(path.join(ROOT, 'dist/runtime-cached.js'))});
+console.log(importCachedRuntime({ saveOnExit: false }).codeCache.file);`,
+    );
+    const r = spawnSync(process.execPath, [probe], { cwd: tmp, encoding: 'utf8', env: { ...process.env, EDGERNN_CODE_CACHE: '' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(path.dirname(r.stdout.trim())).toBe(path.join(ROOT, 'node_modules', '.cache', 'edgernn'));
   });
 
   it("require('edgernn/runtime') gives the same runtime as CommonJS", async () => {

@@ -347,6 +347,11 @@ function parseInfo(c: Check, m: Record<string, unknown>): ModelInfo {
   const task = c.oneOf(m, 'task', '', TASKS);
   if (!Array.isArray(m.labels) || !m.labels.every((l) => typeof l === 'string')) c.fail('labels', 'an array of strings', m.labels);
   const labels = m.labels as string[];
+  // A label names one output: an empty or repeated one makes the outputs ambiguous (the keyword
+  // detector refused such a file only when a gateway route used it).
+  labels.forEach((l, i) => {
+    if (l === '' || labels.indexOf(l) !== i) c.fail(`labels[${i}]`, 'a non-empty label no other output has', l);
+  });
   const inp = c.obj(m.input, 'input');
   const inputSize = c.int(inp, 'size', 'input.', 1);
   const frontend = c.obj(inp.frontend, 'input.frontend');
@@ -426,7 +431,8 @@ export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, 
   }
   const g = c.obj(m.golden, 'golden');
   const steps = c.int(g, 'steps', 'golden.', 1, 1 << 20);
-  if (typeof g.atol !== 'number' || !(g.atol >= 0)) c.fail('golden.atol', 'a number >= 0', g.atol);
+  // Finite: 1e999 parses to Infinity, which would pass any output (the golden check turned off).
+  if (typeof g.atol !== 'number' || !(g.atol >= 0) || !Number.isFinite(g.atol)) c.fail('golden.atol', 'a finite number >= 0', g.atol);
   const gi = tensorRef(c, tensors, g, { field: 'input', dtype: 'f32', shape: () => [] }, [steps, inputSize], 'golden.', source) as Float32Array;
   const go = tensorRef(c, tensors, g, { field: 'output', dtype: 'f32', shape: () => [] }, [steps, size], 'golden.', source) as Float32Array;
   const golden = { input: g.input as string, output: g.output as string, steps, atol: g.atol as number, inputData: gi, outputData: go };

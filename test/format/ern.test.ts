@@ -193,6 +193,9 @@ describe('.ern defects get typed errors naming them', () => {
     ['labels of the wrong count', () => withManifest(intBytes, (m) => (m.labels = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n'])), 'ERN_MANIFEST', /labels/],
     ['output size other than the last layer\'s', () => withManifest(intBytes, (m) => (m.output.size += 1)), 'ERN_MANIFEST', /manifest\.output\.size must be \d+ \(the last layer's output size\)/],
     ['no output size', () => withManifest(intBytes, (m) => delete m.output), 'ERN_MANIFEST', /manifest\.output must be an object/],
+    ['a label twice', () => withManifest(intBytes, (m) => (m.labels = m.labels.length ? m.labels.map((l: string, i: number) => (i === 1 ? m.labels[0] : l)) : Array.from({ length: m.output.size }, (_, i) => (i === 1 ? 'c0' : `c${i}`)))), 'ERN_MANIFEST', /manifest\.labels\[1\] must be a non-empty label no other output has, got "\w+"/],
+    ['an empty label', () => withManifest(intBytes, (m) => (m.labels = Array.from({ length: m.output.size }, (_, i) => (i === 2 ? '' : `c${i}`)))), 'ERN_MANIFEST', /manifest\.labels\[2\] must be a non-empty label no other output has, got ""/],
+    ['golden tolerance 1e999 (Infinity: the check turned off)', () => withManifestText(intBytes, (t) => t.replace(/"atol":[^,}]+/, '"atol":1e999')), 'ERN_MANIFEST', /golden\.atol must be a finite number >= 0/],
     // Used to load, then crash `edgernn info --json` and encodeModel(decoded.spec) with a RangeError.
     [
       'training metadata nested deeper than JSON.stringify can write',

@@ -59,6 +59,8 @@ export function readSequences(bytes: Uint8Array, source: string, features: numbe
       const defect = float32Defect(a.data[i]);
       if (defect) throw bad(source, `element ${i} ${defect}`);
     }
+    // No frames, or no sequences: nothing to run, refused as JSON's [] is (it gave empty outputs).
+    if (s.includes(0)) throw bad(source, `array of shape [${s}] holds no frames: expected at least one step${s.length === 3 ? ' in at least one sequence' : ''}`);
     const batch = s.length === 3 ? s[0]! : 1;
     const per = a.data.length / batch;
     const sequences = Array.from({ length: batch }, (_, b) => Float32Array.from(a.data.subarray(b * per, (b + 1) * per)));
@@ -76,6 +78,9 @@ export function readSequences(bytes: Uint8Array, source: string, features: numbe
     const seq = fromRows(json, features, source, 'input');
     return { sequences: [seq], steps: [seq.length / features], batched: false };
   }
-  const sequences = json.map((rows: unknown, b) => fromRows(rows, features, source, `input[${b}]`));
+  const sequences = json.map((rows: unknown, b) => {
+    if (Array.isArray(rows) && rows.length === 0) throw bad(source, `input[${b}] holds no frames: every sequence needs at least one step`);
+    return fromRows(rows, features, source, `input[${b}]`);
+  });
   return { sequences, steps: sequences.map((q) => q.length / features), batched: true };
 }

@@ -205,6 +205,20 @@ describe('edgernn run', () => {
     const ragged = await cli('run', 'm.ern', '--input', 'ragged.json');
     expect(ragged.code).toBe(1);
     expect(ragged.err).toMatch(/BAD_INPUT_FILE.*input\[1\] has \d+ values, the model expects \d+/);
+    // Sequences without frames: refused in both formats (a .npy of shape [0, F] or [2, 0, F], or a
+    // JSON batch holding [], gave empty outputs while a JSON [] was refused).
+    fs.writeFileSync(path.join(tmp, 'none.npy'), writeNpy(new Float32Array(0), [0, I]));
+    fs.writeFileSync(path.join(tmp, 'none3.npy'), writeNpy(new Float32Array(0), [2, 0, I]));
+    fs.writeFileSync(path.join(tmp, 'none.json'), JSON.stringify([[Array(I).fill(0)], []]));
+    for (const [f, msg] of [
+      ['none.npy', /array of shape \[0,\d+\] holds no frames/],
+      ['none3.npy', /array of shape \[2,0,\d+\] holds no frames: expected at least one step in at least one sequence/],
+      ['none.json', /input\[1\] holds no frames: every sequence needs at least one step/],
+    ] as const) {
+      const r = await cli('run', 'm.ern', '--input', f);
+      expect(r.code, f).toBe(1);
+      expect(r.err).toMatch(msg);
+    }
     const nan = await cli('run', 'm.ern', '--input', 'nan.json');
     expect(nan.code).toBe(1);
     expect(nan.err).toMatch(/input\[0\]\[0\] is null, expected a finite number/);

@@ -32,7 +32,7 @@ import type * as RuntimeModule from './index.js';
 import { makeDirs } from '../io/files.js';
 
 /** Set by scripts/build.mjs when this entry is bundled: the runtime.cjs built beside it. */
-declare const __EDGERNN_RUNTIME_CJS__: { sha256: string; bytes: number } | undefined;
+declare const __EDGERNN_RUNTIME_CJS__: { bytes: number } | undefined;
 
 export type CodeCacheState = 'hit' | 'miss' | 'rejected' | 'off';
 

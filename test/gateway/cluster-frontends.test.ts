@@ -59,6 +59,7 @@ describe.skipIf(SKIP !== null)('cluster with feature front ends on mosquitto', (
   });
   afterAll(async () => {
     await mq?.stop();
+    if (mq) fs.rmSync(mq.dir, { recursive: true, force: true });
     for (const m of models.values()) m.dispose();
   });
 

@@ -53,6 +53,7 @@ describe.skipIf(SKIP !== null)('cluster on mosquitto', () => {
   });
   afterAll(async () => {
     await mq?.stop();
+    if (mq) fs.rmSync(mq.dir, { recursive: true, force: true });
     model?.dispose();
   });
 

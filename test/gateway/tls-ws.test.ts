@@ -62,6 +62,7 @@ describe.skipIf(SKIP !== null)('mqtts with client certificates (mosquitto)', () 
   });
   afterAll(async () => {
     await mq?.stop();
+    if (mq) fs.rmSync(mq.dir, { recursive: true, force: true });
   });
 
   it('connects with its certificate, and alerts flow over TLS', async () => {

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+import { afterAll } from 'vitest';
 import { encodeModel, quantizeModel, defaultActivations, Rng, type ModelSpec, type Model } from '../../src/index.js';
 import { alertId } from '../../src/gateway/alert.js';
 import { createThresholdDetector } from '../../src/gateway/detectors.js';
@@ -109,8 +110,20 @@ export async function waitFor(pred: () => boolean, what: string, timeoutMs = 30_
   }
 }
 
+/** Temp folders the test file made: removed after its last test (tests need not, and many did not). */
+const madeDirs: string[] = [];
+try {
+  afterAll(() => {
+    for (const d of madeDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  });
+} catch {
+  // Imported outside a test run (test/bench/gateway.ts): the script removes what it made.
+}
+
 export function tmpDir(prefix = 'edgernn-gw-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
 }
 
 export async function freePort(): Promise<number> {

@@ -196,6 +196,28 @@ export function planScenario(model: ImuGeneratorModel, o: ScenarioOptions): Scen
   return { segments, durationS: t };
 }
 
+/** Gap or overlap still taken as a join (segment to segment, last end to durationS), relative to the time (s/s): rounding of hand-typed decimal times. */
+const JOIN_TOLERANCE = 1e-9;
+
+/**
+ * Checks a (hand-built or planned) scenario before it is generated: at least one segment, known
+ * activities, finite start times and positive finite durations, the first starting at 0, each
+ * starting where the previous ended (no gap, overlap or reordering), durationS the last end.
+ */
+export function checkScenario(model: ImuGeneratorModel, s: Scenario): void {
+  const bad = (field: string, expected: string, got: unknown): EdgeRnnError => new EdgeRnnError('BAD_DATA', `imu scenario: ${field} must be ${expected}, got ${String(got)}`, { field, got });
+  if (!Array.isArray(s.segments) || s.segments.length === 0) throw bad('segments', 'a non-empty array', Array.isArray(s.segments) ? 'an empty array' : s.segments);
+  let end = 0;
+  for (let i = 0; i < s.segments.length; i++) {
+    const seg = s.segments[i]!;
+    activityModel(model, seg.activity);
+    if (!(seg.durationS > 0 && Number.isFinite(seg.durationS))) throw bad(`segments[${i}].durationS`, 'a positive finite number', seg.durationS);
+    if (!(Math.abs(seg.startS - end) <= JOIN_TOLERANCE * Math.max(1, end))) throw bad(`segments[${i}].startS`, i === 0 ? '0' : `${end} (where segments[${i - 1}] ends: no gap, no overlap, in time order)`, seg.startS);
+    end = seg.startS + seg.durationS;
+  }
+  if (!(Math.abs(s.durationS - end) <= JOIN_TOLERANCE * Math.max(1, end))) throw bad('durationS', `${end} (where the last segment ends)`, s.durationS);
+}
+
 /** The scenario's activity at time t (s), or undefined outside it. */
 export function labelAt(s: Scenario, tS: number): string | undefined {
   let lo = 0;
@@ -250,6 +272,8 @@ export class ImuGenerator {
   private consumed = 0;
   private totalIn: number;
   private pending: number[] = [];
+  /** The last model-rate sample read: held past the end to drain the resampler, so it must outlive a read(). */
+  private readonly x = new Float64Array(3);
 
   constructor(model: ImuGeneratorModel, o: ImuGeneratorOptions) {
     this.model = model;
@@ -260,16 +284,19 @@ export class ImuGenerator {
     this.blend = Math.round((o.blendSeconds ?? 1) * model.rateHz);
     this.noise = new Rng(hash32(o.seed, 0x401e));
     this.names = model.activities.map((a) => a.activity);
-    for (const s of this.scenario.segments) activityModel(model, s.activity);
+    checkScenario(model, this.scenario);
     this.resampler = this.rateHz === model.rateHz ? null : new StreamResampler(planResampler('polyphase', 3, model.rateHz, this.rateHz));
     this.totalIn = this.segmentEnd(this.scenario.segments.length - 1);
   }
 
-  /** Model-rate sample where segment i ends (exclusive). */
+  /**
+   * Model-rate sample where segment i ends (exclusive): the first sample t with (t + 0.5) / rateHz
+   * >= the end, so a tie at half a sample goes to the next segment, as in labelAt().
+   */
   private segmentEnd(i: number): number {
     if (i < 0) return 0;
     const s = this.scenario.segments[i]!;
-    return Math.round((s.startS + s.durationS) * this.model.rateHz);
+    return Math.ceil((s.startS + s.durationS) * this.model.rateHz - 0.5);
   }
 
   /** Output samples the scenario holds in all. */
@@ -293,7 +320,8 @@ export class ImuGenerator {
       const r = synthesizeSegment(this.model, s.activity, n, rng, this.lastPosture, this.blend);
       this.seg = r.g;
       this.segPos = 0;
-      this.lastPosture = r.end;
+      // A segment shorter than one model-rate sample may hold none: then it has no end posture either.
+      if (n > 0) this.lastPosture = r.end;
     }
     for (let c = 0; c < 3; c++) out[c] = this.seg[this.segPos * 3 + c]!;
     this.segPos++;
@@ -306,7 +334,7 @@ export class ImuGenerator {
     const want = Math.max(0, Math.min(n, this.length - this.produced));
     const codes = new Uint8Array(want * 3);
     const labels = new Int16Array(want);
-    const x = new Float64Array(3);
+    const x = this.x;
     let got = 0;
     const emit = (v: ArrayLike<number>): void => {
       for (let c = 0; c < 3; c++) codes[got * 3 + c] = quantizeSensor(v[c]! + this.model.sensor.noiseG * this.noise.normal(), this.model.sensor);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EdgeRnnError, HMP_ACCEL_DECODE, Rng } from '../../../src/index.js';
 import { gaussianLowpass, varSpectralRadius } from '../../../firmware-sim/imu/fit.js';
-import { HMP_TRANSITIONS, ImuGenerator, labelAt, planScenario, quantizeSensor, synthesizeRecording, synthesizeSegment } from '../../../firmware-sim/imu/generator.js';
+import { HMP_TRANSITIONS, ImuGenerator, labelAt, planScenario, quantizeSensor, synthesizeRecording, synthesizeSegment, type Scenario } from '../../../firmware-sim/imu/generator.js';
 import { HMP_GENERATOR_MODEL as MODEL } from '../../../firmware-sim/imu/hmp-model.gen.js';
 import { formatModel } from '../../../firmware-sim/imu/gen-module.js';
 import { HAR_CLASSES } from '../../../quantize/jobs/har/classes.js';
@@ -178,6 +178,68 @@ describe('IMU generator', () => {
     expect(() => synthesizeRecording(MODEL, 'juggle', 1)).toThrow(/no model for activity 'juggle'/);
     expect(() => planScenario(MODEL, { seed: 1, durationS: 0 })).toThrow(/durationS must be a positive number, got 0/);
     expect(() => new ImuGenerator(MODEL, { seed: 1, rateHz: -5 })).toThrow(/rateHz must be positive, got -5/);
+  });
+
+  it('rejects malformed hand-built scenarios with BAD_DATA naming the field', () => {
+    const seg = (activity: string, startS: number, durationS: number): Scenario['segments'][number] => ({ activity, startS, durationS });
+    const cases: [Scenario, RegExp][] = [
+      [{ segments: [], durationS: 10 }, /segments must be a non-empty array/],
+      [{ segments: [seg('walk', 0, 5), seg('sitdown_chair', 5, 0), seg('drink_glass', 5, 5)], durationS: 10 }, /segments\[1\]\.durationS must be a positive finite number, got 0/],
+      [{ segments: [seg('walk', 0, 5), seg('sitdown_chair', 5, -1), seg('drink_glass', 4, 6)], durationS: 10 }, /segments\[1\]\.durationS .* got -1/],
+      [{ segments: [seg('walk', 0, 5), seg('sitdown_chair', 5, Number.NaN)], durationS: 10 }, /segments\[1\]\.durationS .* got NaN/],
+      [{ segments: [seg('walk', 0, Number.POSITIVE_INFINITY)], durationS: Number.POSITIVE_INFINITY }, /segments\[0\]\.durationS .* got Infinity/],
+      [{ segments: [seg('walk', 0, 5), seg('juggle', 5, 5)], durationS: 10 }, /no model for activity 'juggle'/],
+      [{ segments: [seg('walk', 0, 5), seg('sitdown_chair', 3, 5)], durationS: 8 }, /segments\[1\]\.startS must be 5 .* got 3/],
+      [{ segments: [seg('walk', 5, 5), seg('sitdown_chair', 0, 5)], durationS: 10 }, /segments\[0\]\.startS must be 0, got 5/],
+      [{ segments: [seg('walk', 0, 5), seg('sitdown_chair', 7, 3)], durationS: 10 }, /segments\[1\]\.startS must be 5 .* got 7/],
+      [{ segments: [seg('walk', 0, 5)], durationS: 10 }, /durationS must be 5 .* got 10/],
+    ];
+    for (const [scenario, message] of cases) {
+      for (const rateHz of [32, 50]) {
+        let err: unknown;
+        try {
+          new ImuGenerator(MODEL, { seed: 1, scenario, rateHz });
+        } catch (e) {
+          err = e;
+        }
+        expect(err, JSON.stringify(scenario)).toBeInstanceOf(EdgeRnnError);
+        expect((err as EdgeRnnError).code).toBe('BAD_DATA');
+        expect((err as EdgeRnnError).message).toMatch(message);
+      }
+    }
+    // Hand-typed decimal times that do not add up exactly are still one stream.
+    expect(new ImuGenerator(MODEL, { seed: 1, scenario: { segments: [seg('walk', 0, 0.1), seg('walk', 0.1, 0.2), seg('drink_glass', 0.3, 0.7)], durationS: 1 } }).read(100).n).toBe(32);
+  });
+
+  it('the resampled tail does not depend on read sizes (the held last sample outlives a read)', () => {
+    const scenario = planScenario(MODEL, { seed: 9, durationS: 20 });
+    for (const rateHz of [50, 20]) {
+      const whole = new ImuGenerator(MODEL, { seed: 9, scenario, rateHz }).read(1e9);
+      for (const size of [1, 3]) {
+        const g = new ImuGenerator(MODEL, { seed: 9, scenario, rateHz });
+        const parts: Uint8Array[] = [];
+        for (let c = g.read(size); c.n > 0; c = g.read(size)) parts.push(c.codes);
+        expect(concat(parts), `${rateHz} Hz, reads of ${size}`).toEqual(whole.codes);
+      }
+    }
+  });
+
+  it('a segment too short for a model-rate sample does not reset the posture to 0 g', () => {
+    const seg = (activity: string, startS: number, durationS: number): Scenario['segments'][number] => ({ activity, startS, durationS });
+    const scenario = { segments: [seg('walk', 0, 5), seg('sitdown_chair', 5, 0.01), seg('drink_glass', 5.01, 4.99)], durationS: 10 };
+    const c = new ImuGenerator(MODEL, { seed: 3, scenario }).read(1e9);
+    // |a| stays near 1 g through the change (the blend starts from walking's posture, not from 0).
+    for (let t = 160; t < 176; t++) expect(Math.hypot(decode(c.codes[t * 3]!), decode(c.codes[t * 3 + 1]!), decode(c.codes[t * 3 + 2]!)), `sample ${t}`).toBeGreaterThan(0.4);
+  });
+
+  it('a segment boundary at half a model-rate sample: data and label of that sample come from the same segment', () => {
+    const seg = (activity: string, startS: number, durationS: number): Scenario['segments'][number] => ({ activity, startS, durationS });
+    const tie = 160.5 / 32;
+    // labelAt gives sample 160 (midpoint 160.5 / 32 s) to liedown_bed, so the data must start it there too: same as a boundary at 160.
+    const a = new ImuGenerator(MODEL, { seed: 3, scenario: { segments: [seg('walk', 0, tie), seg('liedown_bed', tie, 10 - tie)], durationS: 10 } }).read(1e9);
+    const b = new ImuGenerator(MODEL, { seed: 3, scenario: { segments: [seg('walk', 0, 5), seg('liedown_bed', 5, 5)], durationS: 10 } }).read(1e9);
+    expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
+    expect(a.codes).toEqual(b.codes);
   });
 
   it.skipIf(!haveHmp)('matches the real recordings per class: posture means, motion RMS, walking cadence (../shared)', () => {

@@ -128,8 +128,8 @@ for (let i = 0; i < 8; i++) {
 // gives. Only the SIMD build has them: eight lane loads beat the eight swizzles and four Horner
 // steps of activate8.
 const LUT_N: i32 = 32768;
-const SIG_LUT = memory.data(ASC_FEATURE_SIMD ? LUT_N * 2 : 16, 16);
-const TANH_LUT = memory.data(ASC_FEATURE_SIMD ? LUT_N * 2 : 16, 16);
+// sigmoid's table, then tanh's (LUT_N * 2 bytes each).
+const LUT = memory.data(ASC_FEATURE_SIMD ? LUT_N * 4 : 16, 16);
 
 function fillLut(tab: usize, bytes: usize, odd: bool): void {
   let v = i16x8(0, 1, 2, 3, 4, 5, 6, 7);
@@ -140,33 +140,26 @@ function fillLut(tab: usize, bytes: usize, odd: bool): void {
   }
 }
 if (ASC_FEATURE_SIMD) {
-  fillLut(SIG_LUT, SIG_BYTES, false);
-  fillLut(TANH_LUT, TANH_BYTES, true);
+  fillLut(LUT, SIG_BYTES, false);
+  fillLut(LUT + <usize>(LUT_N * 2), TANH_BYTES, true);
 }
 
 @inline function lookup8(x: v128, odd: bool): v128 {
   const neg = i16x8.shr_s(x, 15);
-  const idx = i16x8.shl(i16x8.min_u(i16x8.abs(x), v128.load(ACT_CONSTS, 48)), 1);
-  let p = i16x8.splat(0);
-  if (odd) {
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 0), p, 0, TANH_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 1), p, 1, TANH_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 2), p, 2, TANH_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 3), p, 3, TANH_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 4), p, 4, TANH_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 5), p, 5, TANH_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 6), p, 6, TANH_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 7), p, 7, TANH_LUT);
-  } else {
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 0), p, 0, SIG_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 1), p, 1, SIG_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 2), p, 2, SIG_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 3), p, 3, SIG_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 4), p, 4, SIG_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 5), p, 5, SIG_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 6), p, 6, SIG_LUT);
-    p = v128.load16_lane(<usize>i16x8.extract_lane_u(idx, 7), p, 7, SIG_LUT);
-  }
+  const a = i16x8.min_u(i16x8.abs(x), v128.load(ACT_CONSTS, 48));
+  // Byte offsets of the eight |x| in the tables (tanh's after sigmoid's), four per i32x4; the
+  // tables' address is the loads' constant offset.
+  const table = i32x4.splat(odd ? LUT_N * 2 : 0);
+  const lo = i32x4.add(i32x4.shl(i32x4.extend_low_i16x8_u(a), 1), table);
+  const hi = i32x4.add(i32x4.shl(i32x4.extend_high_i16x8_u(a), 1), table);
+  let p = v128.load16_lane(<usize>i32x4.extract_lane(lo, 0), i16x8.splat(0), 0, LUT);
+  p = v128.load16_lane(<usize>i32x4.extract_lane(lo, 1), p, 1, LUT);
+  p = v128.load16_lane(<usize>i32x4.extract_lane(lo, 2), p, 2, LUT);
+  p = v128.load16_lane(<usize>i32x4.extract_lane(lo, 3), p, 3, LUT);
+  p = v128.load16_lane(<usize>i32x4.extract_lane(hi, 0), p, 4, LUT);
+  p = v128.load16_lane(<usize>i32x4.extract_lane(hi, 1), p, 5, LUT);
+  p = v128.load16_lane(<usize>i32x4.extract_lane(hi, 2), p, 6, LUT);
+  p = v128.load16_lane(<usize>i32x4.extract_lane(hi, 3), p, 7, LUT);
   const mirrored = odd ? i16x8.neg(p) : i16x8.sub(v128.load(ACT_CONSTS, 64), p);
   return v128.bitselect(mirrored, p, neg);
 }

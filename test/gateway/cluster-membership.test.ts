@@ -19,7 +19,7 @@ import { encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { jsonLogger } from '../../src/gateway/logger.js';
-import { devicePartition } from '../../src/gateway/topics.js';
+import { devicePartition, Topics } from '../../src/gateway/topics.js';
 import { peekStreamState } from '../../src/gateway/stream.js';
 import { mqttTransport, type GatewayTransport } from '../../src/gateway/transport.js';
 import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSessionState, imuSignal, mosquittoAvailable, oracleAlerts, publishAsync, startMosquitto, subscribeAsync, tmpDir, waitFor, type Mosquitto } from './fixtures.js';
@@ -160,6 +160,20 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
       end: (force) => t.end(force),
     };
   };
+  /**
+   * A peer's view of the retained checkpoints: the last sequence number checkpointed per device,
+   * read from `${cluster}/state/#` (`cluster`: the gateways' cluster topic).
+   */
+  const watchCheckpoints = async (url: string, clientId: string, cluster: string) => {
+    const client = await connectClient(url, { clientId, protocolVersion: 5 });
+    const seq = new Map<string, number>();
+    client.on('message', (_t, p) => {
+      const st = peekStreamState(new Uint8Array(p));
+      if (st) seq.set(st.device, st.lastSeq);
+    });
+    await subscribeAsync(client, `${cluster}/state/#`);
+    return { watcher: client, checkpointSeq: seq };
+  };
   const split = (a: Gateway, b: Gateway) => a.cluster!.owned().length + b.cluster!.owned().length === P && a.cluster!.owned().length > 0 && b.cluster!.owned().length > 0;
 
   it('a rolling restart, then the restarted member crashes: the survivor resumes its partitions from the checkpoints', { timeout: 30_000 }, () => withLogs(async () => {
@@ -170,14 +184,8 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     const a = await makeGateway('gw-a', o);
     await waitFor(() => a.cluster!.owned().length === P, 'gw-a to own every partition');
     const dev = await connectClient(mq.url, { clientId: 'roll-herd', protocolVersion: 5 });
-    const watcher = await connectClient(mq.url, { clientId: 'roll-watcher', protocolVersion: 5 });
-    const checkpointSeq = new Map<string, number>();
-    watcher.on('message', (_t, p) => {
-      const st = peekStreamState(new Uint8Array(p));
-      if (st) checkpointSeq.set(st.device, st.lastSeq);
-    });
+    const { watcher, checkpointSeq } = await watchCheckpoints(mq.url, 'roll-watcher', a.topics.cluster);
     try {
-      await subscribeAsync(watcher, `${a.topics.cluster}/state/#`);
       await publishRange(dev, a, ds, 0, 10);
       let b = await makeGateway('gw-b', o);
       await waitFor(() => split(a, b), 'gw-b to take its share');
@@ -311,14 +319,8 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     const a = await makeGateway('gw-a', { site: 'evict', checkpointIntervalMs: 50, maxDevices: 4 });
     await waitFor(() => a.cluster!.owned().length === P, 'gw-a to own every partition');
     const dev = await connectClient(mq.url, { clientId: 'evict-herd', protocolVersion: 5 });
-    const watcher = await connectClient(mq.url, { clientId: 'evict-watcher', protocolVersion: 5 });
-    const checkpointSeq = new Map<string, number>();
-    watcher.on('message', (_t, p) => {
-      const st = peekStreamState(new Uint8Array(p));
-      if (st) checkpointSeq.set(st.device, st.lastSeq);
-    });
+    const { watcher, checkpointSeq } = await watchCheckpoints(mq.url, 'evict-watcher', a.topics.cluster);
     try {
-      await subscribeAsync(watcher, `${a.topics.cluster}/state/#`);
       await publishRange(dev, a, ds, 0, 20);
       expect(a.metrics.counters.evictions_total).toBeGreaterThan(0);
       await waitFor(() => ds.every((d) => checkpointSeq.get(d.d) === 19), 'a checkpoint of every device after message 19', 8000);
@@ -424,14 +426,8 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     const b = await makeGateway('gw-b', { ...o, reconnectMs: 1000 });
     await waitFor(() => split(a, b), 'the partitions to be split');
     const dev = await connectClient(mq.url, { clientId: 'flap-herd', protocolVersion: 5 });
-    const watcher = await connectClient(mq.url, { clientId: 'flap-watcher', protocolVersion: 5 });
-    const checkpointSeq = new Map<string, number>();
-    watcher.on('message', (_t, p) => {
-      const st = peekStreamState(new Uint8Array(p));
-      if (st) checkpointSeq.set(st.device, st.lastSeq);
-    });
+    const { watcher, checkpointSeq } = await watchCheckpoints(mq.url, 'flap-watcher', a.topics.cluster);
     try {
-      await subscribeAsync(watcher, `${a.topics.cluster}/state/#`);
       await publishRange(dev, a, ds, 0, 10);
       await stepped(() => [a, b], ds, 10, 'messages 0-9 stepped');
       const theirs = ds.filter((d) => b.cluster!.owned().includes(d.partition));
@@ -468,17 +464,11 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     const o: Opts = { site: 'restart', checkpointIntervalMs: 50, url: broker.url };
     const ds = herd(12, 30, 1400);
     let dev: MqttClient | null = null;
-    const watcher = await connectClient(broker.url, { clientId: 'restart-watcher', protocolVersion: 5 });
-    const checkpointSeq = new Map<string, number>();
-    watcher.on('message', (_t, p) => {
-      const st = peekStreamState(new Uint8Array(p));
-      if (st) checkpointSeq.set(st.device, st.lastSeq);
-    });
+    const { watcher, checkpointSeq } = await watchCheckpoints(broker.url, 'restart-watcher', new Topics(configOf('gw-a', o)).cluster);
     try {
       const a = await makeGateway('gw-a', o);
       const b = await makeGateway('gw-b', o);
       await waitFor(() => split(a, b), 'the partitions to be split', 8000);
-      await subscribeAsync(watcher, `${a.topics.cluster}/state/#`);
       dev = await connectClient(broker.url, { clientId: 'restart-herd', protocolVersion: 5 });
       await publishRange(dev, a, ds, 0, 10);
       await stepped(() => [a, b], ds, 10, 'messages 0-9 stepped');

@@ -18,7 +18,7 @@ import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { fileStateStore } from '../../src/gateway/state-store.js';
 import { Topics } from '../../src/gateway/topics.js';
-import { connectClient, IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSessionState, imuSignal, mosquittoAvailable, oracleAlerts, publishAsync, startMosquitto, subscribeAsync, tmpDir, type Mosquitto, waitFor } from './fixtures.js';
+import { connectClient, IMU_CHANNELS, IMU_DETECTOR, imuGatewayConfig, imuModelBytes, imuSessionState, imuSignal, type Mosquitto, mosquittoAvailable, oracleAlerts, publishAsync, startMosquitto, subscribeAsync, tmpDir, waitFor } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
 /** tsx's loader by absolute URL: the child runs in a temp directory. */
@@ -41,15 +41,7 @@ describe.skipIf(SKIP !== null)('faults against mosquitto', () => {
   it('broker killed and restarted mid-stream: alerts raised during the outage arrive, streams continue exactly', async () => {
     const mq = await startMosquitto();
     const clock = new ManualClock(T0);
-    const config = parseGatewayConfig({
-      site: 'plant',
-      gatewayId: 'gw-a',
-      broker: { url: mq.url, reconnectMs: 100 },
-      models: { imu: 'imu.ern' },
-      routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }],
-      stateDir: tmpDir(),
-      metrics: { intervalMs: 0 },
-    });
+    const config = imuGatewayConfig(mq.url, { site: 'plant', gatewayId: 'gw-a', stateDir: tmpDir() });
     const gw = await Gateway.create({ config, models: { imu: model }, clock, logger: memoryLogger('warn') });
     const consumer = await connectClient(mq.url, { clientId: 'alerts-consumer' });
     const got = new Map<string, Alert>();
@@ -113,16 +105,7 @@ describe.skipIf(SKIP !== null)('faults against mosquitto', () => {
   it('a flood from one device with garbage and NaN: other devices unaffected, drops counted, dead letters published', async () => {
     const mq = await startMosquitto();
     const clock = new ManualClock(T0);
-    const config = parseGatewayConfig({
-      site: 'plant',
-      gatewayId: 'gw-f',
-      broker: { url: mq.url },
-      models: { imu: 'imu.ern' },
-      routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }],
-      limits: { maxQueuedFrames: 100, maxPayloadBytes: 8192 },
-      stateDir: '',
-      metrics: { intervalMs: 0 },
-    });
+    const config = imuGatewayConfig(mq.url, { site: 'plant', gatewayId: 'gw-f', limits: { maxQueuedFrames: 100, maxPayloadBytes: 8192 }, stateDir: '' });
     const gw = await Gateway.create({ config, models: { imu: model }, clock, logger: memoryLogger('error') });
     const watcher = await connectClient(mq.url);
     const dead: Array<{ reason: string }> = [];

@@ -13,7 +13,7 @@ import { afterAll } from 'vitest';
 import { encodeModel, quantizeModel, defaultActivations, Rng, type ModelSpec, type Model } from '../../src/index.js';
 import { alertId } from '../../src/gateway/alert.js';
 import { createThresholdDetector } from '../../src/gateway/detectors.js';
-import { parseGatewayConfig, type ThresholdDetectorConfig } from '../../src/gateway/config.js';
+import { parseGatewayConfig, type GatewayConfigInput, type ThresholdDetectorConfig } from '../../src/gateway/config.js';
 import type { Alert } from '../../src/gateway/alert.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
@@ -325,4 +325,18 @@ export function imuSessionState(model: Model, x: Float32Array): Uint8Array {
   const b = s.exportState();
   s.dispose();
   return b;
+}
+
+/**
+ * The config of a gateway serving the IMU test model (route `imu`, JSON, IMU_DETECTOR) from the
+ * broker at `url` (reconnecting every 100 ms, metrics off), with `o` over it.
+ */
+export function imuGatewayConfig(url: string, o: GatewayConfigInput) {
+  return parseGatewayConfig({
+    models: { imu: 'imu.ern' },
+    routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }],
+    metrics: { intervalMs: 0 },
+    ...o,
+    broker: { url, reconnectMs: 100, ...o.broker },
+  });
 }

@@ -11,10 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Model } from '../../src/index.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
-import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
-import { connectClient, IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSessionState, imuSignal, mosquittoAvailable, publishAsync, startMosquitto, tmpDir, waitFor } from './fixtures.js';
+import { connectClient, IMU_CHANNELS, imuGatewayConfig, imuModelBytes, imuSessionState, imuSignal, mosquittoAvailable, publishAsync, startMosquitto, tmpDir, waitFor } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
 if (SKIP) console.log(`test/gateway/persistent-session.test.ts skipped: ${SKIP}`);
@@ -35,15 +34,7 @@ describe.skipIf(SKIP !== null)('persistent session on mosquitto', () => {
   it('messages sent while the gateway stops and restarts are all processed, in order', async () => {
     const mq = await startMosquitto();
     const stateDir = tmpDir();
-    const config = parseGatewayConfig({
-      site: 'plant',
-      gatewayId: 'gw-p',
-      broker: { url: mq.url, reconnectMs: 100, persistentSession: true },
-      models: { imu: 'imu.ern' },
-      routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }],
-      stateDir,
-      metrics: { intervalMs: 0 },
-    });
+    const config = imuGatewayConfig(mq.url, { site: 'plant', gatewayId: 'gw-p', broker: { persistentSession: true }, stateDir });
     const make = () => Gateway.create({ config, models: { imu: model }, clock: new ManualClock(T0), logger: memoryLogger('silent') });
     const x = imuSignal(MESSAGES * PER, 11, [[100, 120], [450, 470]]);
     const topic = 'edgernn/plant/d1/imu';

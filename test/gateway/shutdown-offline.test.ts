@@ -11,11 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Model } from '../../src/index.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
-import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { FileOutbox } from '../../src/gateway/outbox.js';
-import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSignal, mosquittoAvailable, publishAsync, startMosquitto, tmpDir, waitFor } from './fixtures.js';
+import { connectClient, IMU_CHANNELS, imuGatewayConfig, imuModelBytes, imuSignal, mosquittoAvailable, publishAsync, startMosquitto, tmpDir, waitFor } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
 if (SKIP) console.log(`test/gateway/shutdown-offline.test.ts skipped: ${SKIP}`);
@@ -43,15 +42,11 @@ describe.skipIf(SKIP !== null)('stop() with the broker down', () => {
       const mq = await startMosquitto();
       const stateDir = tmpDir();
       const clock = new ManualClock(1_700_000_000_000);
-      const config = parseGatewayConfig({
+      const config = imuGatewayConfig(mq.url, {
         site: 'farm',
         gatewayId: 'gw-a',
-        broker: { url: mq.url, reconnectMs: 100 },
-        models: { imu: 'imu.ern' },
-        routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }],
         ...(mode === 'cluster' ? { cluster: { group: 'farm', partitions: 4, handoffTimeoutMs: 1000, checkpointIntervalMs: 0 } } : {}),
         stateDir,
-        metrics: { intervalMs: 0 },
       });
       const gw = await Gateway.create({ config, models: { imu: model }, clock, logger: memoryLogger('silent') });
       let raised = 0;

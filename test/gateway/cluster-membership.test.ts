@@ -10,9 +10,9 @@
  * Skipped, with the reason, without mosquitto.
  */
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { createRuntime, type Model } from '../../src/index.js';
+import type { Model } from '../../src/index.js';
 import type { Alert } from '../../src/gateway/alert.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
@@ -22,7 +22,7 @@ import { jsonLogger } from '../../src/gateway/logger.js';
 import { devicePartition, Topics } from '../../src/gateway/topics.js';
 import { peekStreamState } from '../../src/gateway/stream.js';
 import { mqttTransport, type GatewayTransport } from '../../src/gateway/transport.js';
-import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSessionState, imuSignal, mosquittoAvailable, oracleAlerts, publishAsync, startMosquitto, subscribeAsync, tmpDir, waitFor, type Mosquitto } from './fixtures.js';
+import { connectClient, IMU_CHANNELS, IMU_DETECTOR, imuSessionState, imuSignal, type Mosquitto, mosquittoAndImuModel, mosquittoAvailable, oracleAlerts, publishAsync, startMosquitto, subscribeAsync, tmpDir, waitFor } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
 if (SKIP) console.log(`test/gateway/cluster-membership.test.ts skipped: ${SKIP}`);
@@ -33,15 +33,7 @@ const PER = 10;
 describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
   let mq: Mosquitto;
   let model: Model;
-  beforeAll(async () => {
-    mq = await startMosquitto();
-    model = await (await createRuntime()).load(imuModelBytes());
-  });
-  afterAll(async () => {
-    await mq?.stop();
-    if (mq) fs.rmSync(mq.dir, { recursive: true, force: true });
-    model?.dispose();
-  });
+  mosquittoAndImuModel((m, md) => ((mq = m), (model = md)));
 
   // Each test has its own site: its own status, hand-off and checkpoint topics on the shared broker.
   interface Opts {

@@ -7,9 +7,9 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { createRuntime, type Model } from '../../src/index.js';
+import type { Model } from '../../src/index.js';
 import type { Alert } from '../../src/gateway/alert.js';
 import { partitionOwner } from '../../src/gateway/cluster.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
@@ -18,7 +18,7 @@ import { Gateway } from '../../src/gateway/gateway.js';
 import { jsonLogger } from '../../src/gateway/logger.js';
 import { devicePartition } from '../../src/gateway/topics.js';
 import { peekStreamState } from '../../src/gateway/stream.js';
-import { IMU_CHANNELS, IMU_DETECTOR, connectClient, subscribeAsync, tmpDir, imuModelBytes, imuSignal, mosquittoAvailable, oracleAlerts, publishAsync, startMosquitto, waitFor, type Mosquitto } from './fixtures.js';
+import { connectClient, IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSignal, type Mosquitto, mosquittoAndImuModel, mosquittoAvailable, oracleAlerts, publishAsync, subscribeAsync, tmpDir, waitFor } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
 const TSX_LOADER = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
@@ -47,15 +47,7 @@ describe('partition ownership', () => {
 describe.skipIf(SKIP !== null)('cluster on mosquitto', () => {
   let mq: Mosquitto;
   let model: Model;
-  beforeAll(async () => {
-    mq = await startMosquitto();
-    model = await (await createRuntime()).load(imuModelBytes());
-  });
-  afterAll(async () => {
-    await mq?.stop();
-    if (mq) fs.rmSync(mq.dir, { recursive: true, force: true });
-    model?.dispose();
-  });
+  mosquittoAndImuModel((m, md) => ((mq = m), (model = md)));
 
   const clusterConfig = (id: string, checkpointIntervalMs = 0) => ({
     site: 'farm',

@@ -9,8 +9,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
-import { afterAll } from 'vitest';
-import { encodeModel, quantizeModel, defaultActivations, Rng, type ModelSpec, type Model } from '../../src/index.js';
+import { afterAll, beforeAll } from 'vitest';
+import { createRuntime, encodeModel, quantizeModel, defaultActivations, Rng, type ModelSpec, type Model } from '../../src/index.js';
 import { alertId } from '../../src/gateway/alert.js';
 import { createThresholdDetector } from '../../src/gateway/detectors.js';
 import { parseGatewayConfig, type GatewayConfigInput, type ThresholdDetectorConfig } from '../../src/gateway/config.js';
@@ -338,5 +338,23 @@ export function imuGatewayConfig(url: string, o: GatewayConfigInput) {
     metrics: { intervalMs: 0 },
     ...o,
     broker: { url, reconnectMs: 100, ...o.broker },
+  });
+}
+
+/**
+ * A describe block's mosquitto and IMU test model: started before its tests and handed to `use`,
+ * stopped and disposed after them (the broker's folder goes with the file's temp folders).
+ */
+export function mosquittoAndImuModel(use: (mq: Mosquitto, model: Model) => void): void {
+  let mq: Mosquitto | undefined;
+  let model: Model | undefined;
+  beforeAll(async () => {
+    mq = await startMosquitto();
+    model = await (await createRuntime()).load(imuModelBytes());
+    use(mq, model);
+  });
+  afterAll(async () => {
+    await mq?.stop();
+    model?.dispose();
   });
 }

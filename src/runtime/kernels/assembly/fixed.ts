@@ -62,91 +62,68 @@ export function tanhQ15(x: i32): i32 {
 }
 
 // ---- SIMD twins -------------------------------------------------------------------------
-// Coefficient tables split into low and high bytes, 16 segments each, for i8x16.swizzle:
-// byte table k*32 + s = low byte of coefficient k of segment s, k*32 + 16 + s = high byte.
-const SIG_BYTES: usize = memory.data(128);
-const TANH_BYTES: usize = memory.data(160);
 // Lane constants, loaded rather than rebuilt in registers on every call:
-// 0: 0xff00 x8, 16: 0x00ff x8, 32: 2047 x8, 48: 32767 x8, 64: -32768 x8.
-const ACT_CONSTS: usize = memory.data(80);
-
-function splitBytes(coeffs: StaticArray<i16>, n: i32, dst: usize): void {
-  for (let k = 0; k < n; k++) {
-    for (let s = 0; s < NSEG; s++) {
-      const v = <i32>unchecked(coeffs[k * NSEG + s]);
-      store<u8>(dst + <usize>(k * 32 + s), <u8>(v & 0xff));
-      store<u8>(dst + <usize>(k * 32 + 16 + s), <u8>((v >> 8) & 0xff));
-    }
-  }
-}
-splitBytes(SIGMOID_COEFFS, 4, SIG_BYTES);
-splitBytes(TANH_COEFFS, 5, TANH_BYTES);
+// 0: 32767 x8, 16: -32768 x8.
+const ACT_CONSTS: usize = memory.data(32);
 for (let i = 0; i < 8; i++) {
-  store<i16>(ACT_CONSTS + <usize>(i << 1), <i16>0xff00);
-  store<i16>(ACT_CONSTS + 16 + <usize>(i << 1), 0x00ff);
-  store<i16>(ACT_CONSTS + 32 + <usize>(i << 1), 2047);
-  store<i16>(ACT_CONSTS + 48 + <usize>(i << 1), 32767);
-  store<i16>(ACT_CONSTS + 64 + <usize>(i << 1), -32768);
-}
-
-/**
- * Coefficient k of each lane's segment. idxLo holds the segment in each lane's low byte and 0xFF
- * in the high byte (swizzle yields 0 for indices >= 16), idxHi the reverse, so the two lookups
- * give the low byte zero-extended and the high byte in place: OR them.
- */
-@inline function coef8(tab: usize, k: i32, idxLo: v128, idxHi: v128): v128 {
-  const lo = i8x16.swizzle(v128.load(tab + <usize>(k * 32)), idxLo);
-  const hi = i8x16.swizzle(v128.load(tab + <usize>(k * 32 + 16)), idxHi);
-  return v128.or(lo, hi);
-}
-
-@inline function activate8(tab: usize, x: v128, odd: bool): v128 {
-  const neg = i16x8.shr_s(x, 15);
-  const a = i16x8.min_u(i16x8.abs(x), v128.load(ACT_CONSTS, 48));
-  const seg = i16x8.shr_u(a, SEG_BITS);
-  const idxLo = v128.or(seg, v128.load(ACT_CONSTS));
-  const idxHi = v128.or(i16x8.shl(seg, 8), v128.load(ACT_CONSTS, 16));
-  const t = i16x8.shl(v128.and(a, v128.load(ACT_CONSTS, 32)), 15 - SEG_BITS);
-  let p: v128;
-  if (odd) {
-    // tanh: quartic
-    p = coef8(tab, 4, idxLo, idxHi);
-    p = i16x8.add_sat_s(coef8(tab, 3, idxLo, idxHi), i16x8.q15mulr_sat_s(t, p));
-  } else {
-    // sigmoid: cubic
-    p = coef8(tab, 3, idxLo, idxHi);
-  }
-  p = i16x8.add_sat_s(coef8(tab, 2, idxLo, idxHi), i16x8.q15mulr_sat_s(t, p));
-  p = i16x8.add_sat_s(coef8(tab, 1, idxLo, idxHi), i16x8.q15mulr_sat_s(t, p));
-  p = i16x8.add_sat_s(coef8(tab, 0, idxLo, idxHi), i16x8.q15mulr_sat_s(t, p));
-  const mirrored = odd ? i16x8.neg(p) : i16x8.sub(v128.load(ACT_CONSTS, 64), p);
-  return v128.bitselect(mirrored, p, neg);
+  store<i16>(ACT_CONSTS + <usize>(i << 1), 32767);
+  store<i16>(ACT_CONSTS + 16 + <usize>(i << 1), -32768);
 }
 
 // Full tables of both functions for |x| = 0 .. 32767 (int16 each, 64 KiB per function), filled
 // once at instantiation by the polynomial above, so a lookup gives exactly what the polynomial
-// gives. Only the SIMD build has them: eight lane loads beat the eight swizzles and four Horner
-// steps of activate8.
+// gives. Only the SIMD build has them: eight lane loads beat the per-lane coefficient lookups
+// and four Horner steps of the polynomial.
 const LUT_N: i32 = 32768;
 // sigmoid's table, then tanh's (LUT_N * 2 bytes each).
 const LUT = memory.data(ASC_FEATURE_SIMD ? LUT_N * 4 : 16, 16);
 
-function fillLut(tab: usize, bytes: usize, odd: bool): void {
-  let v = i16x8(0, 1, 2, 3, 4, 5, 6, 7);
-  const eight = i16x8.splat(8);
-  for (let i = 0; i < LUT_N; i += 8) {
-    v128.store(tab + (<usize>i << 1), activate8(bytes, v, odd));
-    v = i16x8.add(v, eight);
+/**
+ * activate() for x = 0 .. LUT_N - 1, eight at a time: within one segment (2048 inputs) the
+ * coefficients are the same for every lane, so they are splatted once per segment and the loop
+ * is the Horner steps alone. Kept this small on purpose: V8 counts the code each wasm function
+ * executes and recompiles a function with its optimizing compiler (TurboFan) past a budget; this
+ * fill runs once, and a fill that crossed the budget (as the per-lane version did) paid for a
+ * compilation it never used and paged in 2.7 MiB of the compiler's code on every load.
+ */
+@inline function fillLut(tab: usize, coeffs: StaticArray<i16>, odd: bool): void {
+  const segLen = 1 << SEG_BITS;
+  for (let seg = 0; seg < NSEG; seg++) {
+    const c0 = i16x8.splat(unchecked(coeffs[seg]));
+    const c1 = i16x8.splat(unchecked(coeffs[NSEG + seg]));
+    const c2 = i16x8.splat(unchecked(coeffs[2 * NSEG + seg]));
+    const c3 = i16x8.splat(unchecked(coeffs[3 * NSEG + seg]));
+    const c4 = odd ? i16x8.splat(unchecked(coeffs[4 * NSEG + seg])) : i16x8.splat(0);
+    // t = (x mod 2048) << 4 for the eight lanes; the last step leaves it at 32768 (wrapped), unused.
+    let t = i16x8(0, 16, 32, 48, 64, 80, 96, 112);
+    const step = i16x8.splat(128); // 8 << (15 - SEG_BITS)
+    let dst = tab + (<usize>(seg * segLen) << 1);
+    const end = dst + (<usize>segLen << 1);
+    for (; dst < end; dst += 16) {
+      let p = odd ? i16x8.add_sat_s(c3, i16x8.q15mulr_sat_s(t, c4)) : c3;
+      p = i16x8.add_sat_s(c2, i16x8.q15mulr_sat_s(t, p));
+      p = i16x8.add_sat_s(c1, i16x8.q15mulr_sat_s(t, p));
+      p = i16x8.add_sat_s(c0, i16x8.q15mulr_sat_s(t, p));
+      v128.store(dst, p);
+      t = i16x8.add(t, step);
+    }
   }
 }
+// One function per table: the budget is counted per function.
+function fillSigmoidLut(): void {
+  fillLut(LUT, SIGMOID_COEFFS, false);
+}
+function fillTanhLut(): void {
+  fillLut(LUT + <usize>(LUT_N * 2), TANH_COEFFS, true);
+}
 if (ASC_FEATURE_SIMD) {
-  fillLut(LUT, SIG_BYTES, false);
-  fillLut(LUT + <usize>(LUT_N * 2), TANH_BYTES, true);
+  fillSigmoidLut();
+  fillTanhLut();
 }
 
 @inline function lookup8(x: v128, odd: bool): v128 {
   const neg = i16x8.shr_s(x, 15);
-  const a = i16x8.min_u(i16x8.abs(x), v128.load(ACT_CONSTS, 48));
+  const a = i16x8.min_u(i16x8.abs(x), v128.load(ACT_CONSTS));
   // Byte offsets of the eight |x| in the tables (tanh's after sigmoid's), four per i32x4; the
   // tables' address is the loads' constant offset.
   const table = i32x4.splat(odd ? LUT_N * 2 : 0);
@@ -160,7 +137,7 @@ if (ASC_FEATURE_SIMD) {
   p = v128.load16_lane(<usize>i32x4.extract_lane(hi, 1), p, 5, LUT);
   p = v128.load16_lane(<usize>i32x4.extract_lane(hi, 2), p, 6, LUT);
   p = v128.load16_lane(<usize>i32x4.extract_lane(hi, 3), p, 7, LUT);
-  const mirrored = odd ? i16x8.neg(p) : i16x8.sub(v128.load(ACT_CONSTS, 64), p);
+  const mirrored = odd ? i16x8.neg(p) : i16x8.sub(v128.load(ACT_CONSTS, 16), p);
   return v128.bitselect(mirrored, p, neg);
 }
 

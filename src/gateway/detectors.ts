@@ -99,7 +99,10 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
       } else {
         score = output[index]!;
       }
-      if (refractory > 0) refractory--;
+      // The R steps after an alert are blocked (the decrement used to come first, so R = 3
+      // blocked only 2 and an alert fired 3 steps after the last).
+      const blocked = refractory > 0;
+      if (blocked) refractory--;
       if (active) {
         if (score < c.off) {
           active = false;
@@ -108,7 +111,7 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
         return null;
       }
       run = score >= c.on ? run + 1 : 0;
-      if (run >= c.minSteps && refractory === 0) {
+      if (run >= c.minSteps && !blocked) {
         active = true;
         run = 0;
         refractory = c.refractorySteps;
@@ -204,9 +207,13 @@ export function createSmoothingDetector(cfg: DetectorConfig, ctx: DetectorContex
       if (typeof o !== 'object' || o === null || !Array.isArray(o.ring) || o.ring.length !== ring.length || !Array.isArray(o.sum) || o.sum.length !== O || !o.ring.every(isFiniteNumber) || !o.sum.every(isFiniteNumber)) {
         throw stateError('smoothing', `expected a ring of ${ring.length} values and ${O} sums (finite numbers)`);
       }
+      // A head outside the ring (-1, 2.5) read undefined slots: sums went NaN or past 1 for good.
+      if (!(Number.isInteger(o.head) && o.head >= 0 && o.head < W) || !(Number.isInteger(o.count) && o.count >= 0 && o.count <= W)) {
+        throw stateError('smoothing', `head must be an integer in [0, ${W - 1}] and count in [0, ${W}], got head ${JSON.stringify(o.head)} and count ${JSON.stringify(o.count)}`);
+      }
       ring.set(o.ring);
-      head = Number(o.head) % W || 0;
-      count = Math.min(W, Number(o.count) || 0);
+      head = o.head;
+      count = o.count;
       refractory = Number(o.refractory) || 0;
       score = Number(o.score) || 0;
       sum.set(o.sum);

@@ -21,6 +21,13 @@ describe('threshold detector', () => {
     expect(evs.map((e) => e !== null)).toEqual([true, false, false, false, true, false, false]);
   });
 
+  it('blocks all refractorySteps steps after an alert (it blocked one fewer)', () => {
+    const d = createThresholdDetector({ kind: 'threshold', output: 1, score: 'output', on: 0.5, off: 0.5, minSteps: 1, refractorySteps: 3 }, ctx());
+    // Alert at 0; steps 1-3 are the refractory period, re-armed at step 1: the next alert at 4, not 3.
+    const evs = run(d, [1, 0, 1, 1, 1, 0].map((x) => [0, x, 0]));
+    expect(evs.map((e) => e !== null)).toEqual([true, false, false, false, true, false]);
+  });
+
   it('scores a forecast model by |prediction(t-1) - input(t)|', () => {
     const d = createThresholdDetector({ kind: 'threshold', output: 0, score: 'forecastError', on: 1, off: 1, minSteps: 1, refractorySteps: 0 }, ctx({ outputSize: 2, labels: [] }));
     const evs = run(d, [[1, 1], [2, 2], [3, 3]], [[0, 0], [1, 1.5], [4, 4]]);
@@ -96,6 +103,17 @@ describe('smoothing detector', () => {
     ];
     for (const [d, state, message] of cases) expect(errorMessage(() => d.importState(state), 'GATEWAY_STATE')).toMatch(message);
     expect(run(th, [[0, 0.9, 0]])[0]).toEqual({ label: 'yes', score: Math.fround(0.9) });
+  });
+
+  it('refuses a state whose head or count lies outside the ring (head -1 gave smoothed posteriors of 4/3)', () => {
+    const sm = createSmoothingDetector({ kind: 'smoothing', window: 3, threshold: 0.5, background: [0], refractorySteps: 0 }, ctx());
+    const good = sm.exportState() as Record<string, unknown>;
+    for (const bad of [{ head: -1 }, { head: 2.5 }, { head: 3 }, { count: -2 }, { count: 4 }, { head: '1' }]) {
+      expect(errorMessage(() => sm.importState({ ...good, ...bad }), 'GATEWAY_STATE')).toMatch(/head must be an integer in \[0, 2\] and count in \[0, 3\]/);
+    }
+    const evs = run(sm, [1, 1, 1, 1].map((x) => [0, x, 0]));
+    expect(evs.map((e) => e?.score)).toEqual([1, 1, 1, 1]);
+    expect(sm.lastScore).toBe(1);
   });
 
   it('refuses a background that covers every output', () => {

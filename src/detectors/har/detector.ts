@@ -114,9 +114,16 @@ export function createHarDetector(cfg: DetectorConfig, ctx: DetectorContext): De
         pendingSteps = 0;
         return null;
       }
+      // Only windows at or above minConfidence count toward minSteps, and a weaker one breaks
+      // the run (it counted, so two weak windows and a confident one announced at minSteps 3).
+      if (conf < o.minConfidence) {
+        pending = -1;
+        pendingSteps = 0;
+        return null;
+      }
       pendingSteps = label === pending ? pendingSteps + 1 : 1;
       pending = label;
-      if (pendingSteps < o.minSteps || conf < o.minConfidence) return null;
+      if (pendingSteps < o.minSteps) return null;
       announced = label;
       pending = -1;
       pendingSteps = 0;

@@ -30,6 +30,8 @@ export const DURATION_SD_FLOOR = 0.1;
 
 /** Fits the per-class log-normal from labelled segment lengths. Every class needs one segment. */
 export function fitDurationModel(segments: ReadonlyArray<{ y: number; seconds: number }>, classes: number): DurationModel {
+  // (A class count of 2.5 or -1 threw a bare RangeError from the typed arrays.)
+  if (!(Number.isInteger(classes) && classes >= 1)) throw new EdgeRnnError('BAD_DATA', `duration model: classes must be an integer >= 1, got ${JSON.stringify(classes)}`, { expected: 'an integer >= 1', got: classes });
   const sum = new Float64Array(classes);
   const sq = new Float64Array(classes);
   const n = new Float64Array(classes);
@@ -88,6 +90,16 @@ export function durationLogLikelihood(m: DurationModel, seconds: number): Float6
 
 /** The label of a segment: its mean window posterior, and its length when a model is given. */
 export function classifySegment(meanPosterior: ArrayLike<number>, seconds: number, m?: DurationModel): number {
+  // A posterior of another width than the duration model scored its extra classes NaN (never
+  // chosen) or ignored the model's: a silent wrong label. NaN did the same to its class.
+  const n = meanPosterior?.length;
+  if (typeof n !== 'number' || n === 0 || (m && (m.mean.length !== n || m.sd.length !== n))) {
+    const want = m ? `${m.mean.length} values (one per class of the duration model${m.sd.length !== m.mean.length ? `, which has ${m.mean.length} means and ${m.sd.length} sds` : ''})` : 'one value per class';
+    throw new EdgeRnnError('SHAPE_MISMATCH', `segment posterior: expected ${want}, got ${typeof n === 'number' ? n : typeof meanPosterior}`, { expected: m ? m.mean.length : 'at least 1', got: n });
+  }
+  for (let c = 0; c < n; c++) {
+    if (!Number.isFinite(meanPosterior[c])) throw new EdgeRnnError('NON_FINITE_INPUT', `segment posterior: class ${c} is ${meanPosterior[c]}`, { output: c });
+  }
   const ll = m ? durationLogLikelihood(m, seconds) : undefined;
   let best = 0;
   let bestScore = -Infinity;

@@ -74,7 +74,10 @@ export class LabelSmoother {
   private readonly counts: Int32Array;
   private readonly alpha: Float64Array;
   private readonly prior: Float64Array;
-  private readonly invPrior: Float64Array;
+  /** ln(1 / prior(j)). */
+  private readonly logInvPrior: Float64Array;
+  /** Scratch: log emissions of one push. */
+  private readonly logE: Float64Array;
   private head = 0;
   private steps = 0;
   private current = -1;
@@ -90,7 +93,8 @@ export class LabelSmoother {
     let sum = 0;
     for (let j = 0; j < classes; j++) sum += p ? p[j]! : 1;
     for (let j = 0; j < classes; j++) this.prior[j] = (p ? p[j]! : 1) / sum;
-    this.invPrior = this.prior.map((v) => 1 / v);
+    this.logInvPrior = this.prior.map((v) => -Math.log(v));
+    this.logE = new Float64Array(classes);
     this.alpha = new Float64Array(classes);
     this.reset();
   }
@@ -105,25 +109,42 @@ export class LabelSmoother {
     return this.conf;
   }
 
-  /** Windows pushed since the last reset. */
+  /** Windows pushed since the last reset ('none', 'majority': those with a positive posterior). */
   get count(): number {
     return this.steps;
   }
 
-  /** Feeds one window's posterior (C values >= 0); returns the smoothed label. */
+  /**
+   * Feeds one window's posterior (C values >= 0; NaN and ±Infinity count as 0); returns the
+   * smoothed label (-1 until a window with a positive posterior came, for 'none' and 'majority').
+   */
   push(posterior: ArrayLike<number>): number {
     const C = this.classes;
     if (posterior === null || typeof posterior !== 'object' || posterior.length !== C) {
       const got = posterior !== null && typeof posterior === 'object' ? posterior.length : posterior === null ? 'null' : typeof posterior;
       throw new EdgeRnnError('SHAPE_MISMATCH', `har smoothing: expected ${C} posteriors, got ${got}`, { expected: C, got });
     }
-    let top = 0;
-    for (let j = 1; j < C; j++) if (posterior[j]! > posterior[top]!) top = j;
-    this.steps++;
+    // argmax over the finite values (NaN or ±Infinity count as 0, as in the hmm): a NaN at
+    // output 0 made every comparison false, so 'none' announced label 0 with confidence NaN and
+    // 'majority' counted a vote for it.
+    let top = -1;
+    let topP = 0;
+    for (let j = 0; j < C; j++) {
+      const v = posterior[j]!;
+      if (Number.isFinite(v) && v > topP) {
+        top = j;
+        topP = v;
+      }
+    }
     const kind = this.options.kind;
+    // A window with no finite positive posterior (all NaN, or the zeros a gateway passes for a
+    // frame whose step failed) carries no vote: 'none' and 'majority' keep their label (it was
+    // label 0). The hmm takes it as a flat emission, which keeps its label too.
+    if (top < 0 && kind !== 'hmm') return this.current;
+    this.steps++;
     if (kind === 'none') {
       this.current = top;
-      this.conf = posterior[top]!;
+      this.conf = topP;
     } else if (kind === 'majority') {
       this.pushMajority(top);
     } else {
@@ -159,12 +180,20 @@ export class LabelSmoother {
     const { stay, floor, temperature } = this.options;
     const move = (1 - stay) / (C - 1);
     const a = this.alpha;
-    let sum = 0;
+    // Emissions in the log domain, scaled by the largest (the scale cancels in the normalization):
+    // p^(1/T) / prior underflowed to 0 for every class at a small temperature (or a tiny floor or
+    // prior overflowed), and 0/0 made α NaN for good: label 0 with confidence NaN ever after.
+    const le = this.logE;
+    let top = -Infinity;
     for (let j = 0; j < C; j++) {
       const pj = Math.max(Number.isFinite(p[j]!) ? p[j]! : 0, floor);
-      const e = (temperature === 1 ? pj : Math.pow(pj, 1 / temperature)) * this.invPrior[j]!;
+      le[j] = Math.log(pj) / temperature + this.logInvPrior[j]!;
+      if (le[j]! > top) top = le[j]!;
+    }
+    let sum = 0;
+    for (let j = 0; j < C; j++) {
       const pred = stay * a[j]! + move * (1 - a[j]!);
-      a[j] = e * pred;
+      a[j] = Math.exp(le[j]! - top) * pred;
       sum += a[j]!;
     }
     let best = 0;
@@ -203,6 +232,10 @@ export class LabelSmoother {
     if (!(Number.isInteger(o.steps) && o.steps >= 0)) throw bad('steps must be a non-negative integer');
     if (!(Number.isInteger(o.head) && o.head >= 0 && o.head < this.options.window)) throw bad(`head must be in [0, ${this.options.window})`);
     if (kind === 'majority' && !o.values.every((v) => Number.isInteger(v) && v >= 0 && v < this.classes)) throw bad(`labels must be integers in [0, ${this.classes})`);
+    // α is a distribution, and 'none' holds [label, confidence]: an α of [-1, 2, 0] was taken
+    // (confidence 2, then negative or NaN filtering), as was a label of 7 of 3 classes.
+    if (kind === 'hmm' && !(o.values.every((v) => v >= 0) && Math.abs(o.values.reduce((a, b) => a + b, 0) - 1) <= 1e-9)) throw bad('α must be probabilities >= 0 summing to 1');
+    if (kind === 'none' && o.steps > 0 && !(Number.isInteger(o.values[0]) && o.values[0]! >= 0 && o.values[0]! < this.classes && o.values[1]! >= 0)) throw bad(`expected [label in [0, ${this.classes}), confidence >= 0]`);
     // Everything is checked: a refused state leaves the smoother as it was.
     this.reset();
     this.steps = o.steps;

@@ -77,6 +77,9 @@ export interface KwsDetectorState {
   armed: boolean[];
 }
 
+/** Largest smoothing window, steps (windowMs / hopMs). */
+export const KWS_MAX_WINDOW_STEPS = 100_000;
+
 function optionError(field: string, expected: string, got: unknown): EdgeRnnError {
   return new EdgeRnnError('DETECTOR_OPTION', `keyword detector: ${field} must be ${expected}, got ${JSON.stringify(got)}`, { field, expected, got });
 }
@@ -88,6 +91,9 @@ export function checkKwsDetectorOptions(o: KwsDetectorOptions): void {
   if (!(typeof o.hopMs === 'number' && o.hopMs > 0 && Number.isFinite(o.hopMs))) throw optionError('hopMs', 'a positive number of ms', o.hopMs);
   if (o.frameMs !== undefined && !(typeof o.frameMs === 'number' && o.frameMs >= 0 && Number.isFinite(o.frameMs))) throw optionError('frameMs', 'a number of ms >= 0', o.frameMs);
   if (!(typeof o.windowMs === 'number' && o.windowMs > 0 && Number.isFinite(o.windowMs))) throw optionError('windowMs', 'a positive number of ms', o.windowMs);
+  // The ring holds W × labels values per stream: a window of a day at 20 ms (or a hopMs of 1e-9)
+  // allocated gigabytes, or threw a bare RangeError (the gateway's smoothing window has the same cap).
+  if (Math.round(o.windowMs / o.hopMs) > KWS_MAX_WINDOW_STEPS) throw optionError('windowMs', `at most ${KWS_MAX_WINDOW_STEPS} steps of hopMs (${KWS_MAX_WINDOW_STEPS * o.hopMs} ms at hopMs ${o.hopMs})`, o.windowMs);
   if (!(typeof o.refractoryMs === 'number' && o.refractoryMs >= 0 && Number.isFinite(o.refractoryMs))) throw optionError('refractoryMs', 'a number of ms >= 0', o.refractoryMs);
   if (!(typeof o.rearm === 'number' && o.rearm > 0 && o.rearm <= 1)) throw optionError('rearm', 'a number in (0, 1]', o.rearm);
   const background = o.background ?? o.labels.filter((l) => l.startsWith('_'));

@@ -23,7 +23,7 @@ import type { Detector, DetectorContext, DetectorFactory } from '../../gateway/d
 import { asGatewayDetector } from '../gateway-adapter.js';
 import type { ModelSpec } from '../../model/spec.js';
 import { checkKwsDetectorOptions, KwsDetector, type KwsDetectorConfig, type KwsDetectorOptions } from './detector.js';
-import { kwsDetectorConfigOf, kwsTimeBaseOf } from './model.js';
+import { kwsDetectorConfigOf, kwsTimeBaseOf, manifestThresholdsFor } from './model.js';
 
 const CONFIG_FIELDS = ['kind', 'windowMs', 'refractoryMs', 'rearm', 'thresholds', 'background', 'hopMs', 'frameMs'] as const;
 
@@ -49,9 +49,11 @@ export function kwsDetectorFactory(spec?: Pick<ModelSpec, 'name' | 'labels' | 'i
     if (ctx.labels.length !== ctx.outputSize) throw configError(ctx, '', `a kws detector needs one label per model output: ${ctx.outputSize} outputs, ${ctx.labels.length} labels`);
     const { kind: _kind, thresholds, ...rest } = c;
     const o = { ...base, ...rest, labels: ctx.labels } as KwsDetectorOptions;
+    // A route that adds a keyword to `background` silences it: the manifest's threshold for it goes.
+    if (base.thresholds) o.thresholds = manifestThresholdsFor(base.thresholds, ctx.labels, o.background);
     if (thresholds !== undefined) {
       if (typeof thresholds !== 'object' || thresholds === null || Array.isArray(thresholds)) throw configError(ctx, 'thresholds', `must be an object {keyword: threshold}, got ${JSON.stringify(thresholds)}`);
-      o.thresholds = { ...base.thresholds, ...(thresholds as Record<string, number>) };
+      o.thresholds = { ...o.thresholds, ...(thresholds as Record<string, number>) };
     }
     for (const f of ['hopMs', 'windowMs', 'refractoryMs', 'rearm', 'thresholds'] as const) {
       if (o[f] === undefined) throw configError(ctx, f, `is required (not in the route config${spec ? ` nor in model '${spec.name}'` : ', and no model spec was given to kwsDetectorFactory'})`);

@@ -50,20 +50,33 @@ export function kwsDetectorConfigOf(spec: Pick<ModelSpec, 'name' | 'extra'>): Kw
  * (F − 1)·hopMs + frameMs after the window's first frame starts.
  */
 export function kwsTimeBaseOf(spec: Pick<ModelSpec, 'name' | 'input'>): { hopMs: number; frameMs: number } {
-  const fe = spec.input.frontend as { kind?: unknown; hopMs?: unknown; frameMs?: unknown; windows?: { frames?: unknown; hop?: unknown } };
+  // A spec without input.frontend (hand-built) threw a bare TypeError reading its kind.
+  const fe = (spec.input?.frontend ?? {}) as { kind?: unknown; hopMs?: unknown; frameMs?: unknown; windows?: { frames?: unknown; hop?: unknown } };
   if ((fe.kind !== 'logmel' && fe.kind !== 'mfcc') || typeof fe.hopMs !== 'number' || typeof fe.frameMs !== 'number') {
-    throw manifestError(spec, 'input.frontend', 'an audio front end (kind logmel or mfcc with hopMs and frameMs)', spec.input.frontend);
+    throw manifestError(spec, 'input.frontend', 'an audio front end (kind logmel or mfcc with hopMs and frameMs)', spec.input?.frontend);
   }
   const w = fe.windows;
   if (w === undefined) return { hopMs: fe.hopMs, frameMs: fe.frameMs };
-  if (typeof w !== 'object' || w === null || typeof w.frames !== 'number' || typeof w.hop !== 'number') throw manifestError(spec, 'input.frontend.windows', 'an object {frames, hop}', w);
+  const whole = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+  if (typeof w !== 'object' || w === null || !whole(w.frames) || !whole(w.hop) || w.hop > w.frames) throw manifestError(spec, 'input.frontend.windows', 'an object {frames, hop} of whole numbers with 1 <= hop <= frames', w);
   return { hopMs: w.hop * fe.hopMs, frameMs: (w.frames - 1) * fe.hopMs + fe.frameMs };
+}
+
+/**
+ * The manifest's thresholds without those of labels that are background in the options finally
+ * used (`background` as given, else every label starting with '_'): an override may silence a
+ * keyword by adding it to `background`, and the manifest's threshold for it must not then be
+ * refused as a threshold for a non-keyword. Thresholds an override gives itself are not touched.
+ */
+export function manifestThresholdsFor(manifest: Readonly<Record<string, number>>, labels: readonly string[], background: unknown): Record<string, number> {
+  const bg = Array.isArray(background) ? (background as unknown[]) : labels.filter((l) => l.startsWith('_'));
+  return Object.fromEntries(Object.entries(manifest).filter(([k]) => !bg.includes(k)));
 }
 
 /** Full detector options for a model: manifest settings, overridden field by field. */
 export function kwsDetectorOptionsOf(spec: Pick<ModelSpec, 'name' | 'labels' | 'input' | 'extra'>, overrides: Partial<KwsDetectorConfig> = {}): KwsDetectorOptions {
   const o: KwsDetectorOptions = { ...kwsDetectorConfigOf(spec), ...overrides, labels: spec.labels, ...kwsTimeBaseOf(spec) };
-  if (overrides.thresholds) o.thresholds = { ...kwsDetectorConfigOf(spec).thresholds, ...overrides.thresholds };
+  o.thresholds = { ...manifestThresholdsFor(kwsDetectorConfigOf(spec).thresholds, spec.labels, o.background), ...overrides.thresholds };
   checkKwsDetectorOptions(o);
   return o;
 }

@@ -60,6 +60,23 @@ describe('har detector', () => {
     expect([2, 3, 3, 2].map((j) => b.step(p(j), none)?.label ?? null)).toEqual(['walk', null, null, 'walk']);
   });
 
+  it('minSteps counts only windows at or above minConfidence, consecutive (weak windows counted toward it)', () => {
+    const d = createHarDetector({ kind: 'har', smoothing: 'none', minSteps: 3, minConfidence: 0.6 }, ctx);
+    // 'stand' at 0.5, 0.5, then 0.7: one confident window, not three.
+    const tops = [0.5, 0.5, 0.7, 0.7, 0.5, 0.7, 0.7, 0.7];
+    expect(tops.map((t) => d.step(p(1, t), none)?.label ?? null)).toEqual([null, null, null, null, null, null, null, 'stand']);
+  });
+
+  it('a NaN posterior or an all-zero output (a failed step) announces nothing (it announced label 0, score NaN)', () => {
+    for (const smoothing of ['none', 'majority'] as const) {
+      const d = createHarDetector({ kind: 'har', smoothing, window: 1 }, ctx);
+      expect(d.step(p(2), none)?.label).toBe('walk');
+      expect(d.step(Float32Array.of(NaN, 0.05, 0.9, 0.05), none)).toBeNull();
+      expect(d.step(new Float32Array(4), none)).toBeNull();
+      expect(d.step(Float32Array.of(NaN, 0.8, 0.1, 0.1), none)).toEqual({ label: 'stand', score: smoothing === 'none' ? Math.fround(0.8) : 1 });
+    }
+  });
+
   it('exportState/importState through JSON continue the event stream exactly', () => {
     const rng = new Rng(9);
     const seq = Array.from({ length: 80 }, () => p(rng.int(0, 3), rng.uniform(0.4, 0.9)));

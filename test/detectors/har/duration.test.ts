@@ -42,6 +42,8 @@ describe('fitDurationModel', () => {
     expect(code(() => fitDurationModel([{ y: 0, seconds: 1 }], 2))).toBe('BAD_DATA: no segment of class 1: cannot fit its duration');
     expect(code(() => fitDurationModel([{ y: 2, seconds: 1 }], 2))).toMatch(/^BAD_DATA: segment class 2: expected an integer in 0..1/);
     for (const s of [0, -1, NaN, Infinity]) expect(code(() => fitDurationModel([{ y: 0, seconds: s }], 1))).toMatch(/^BAD_DATA: segment length .* expected a positive finite number/);
+    // A class count that is not a whole positive number (a bare RangeError before).
+    for (const c of [2.5, -1, 0, NaN]) expect(code(() => fitDurationModel([{ y: 0, seconds: 1 }], c))).toMatch(/^BAD_DATA: duration model: classes must be an integer >= 1, got/);
     expect(code(() => durationLogLikelihood({ mean: [0], sd: [1] }, NaN))).toMatch(/^DETECTOR_OPTION: segment length NaN s/);
   });
 });
@@ -69,6 +71,28 @@ describe('classifySegment', () => {
 
   it('a class whose windows gave exactly 0 can still win on length', () => {
     expect(classifySegment([1, 0], 14, { mean: [Math.log(3), Math.log(14)], sd: [0.1, 0.1] })).toBe(1);
+  });
+});
+
+describe('classifySegment input checks', () => {
+  it('refuses a posterior of another width than the duration model, an empty one, and NaN (silently wrong labels before)', () => {
+    const m = { mean: [Math.log(6.5), Math.log(14)], sd: [0.3, 0.3] };
+    const err = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return isEdgeRnnError(e) ? `${e.code}: ${e.message}` : String(e);
+      }
+      return 'no error';
+    };
+    // Three classes against a two-class model: class 2 scored NaN and was never chosen (returned 1).
+    expect(err(() => classifySegment([0.1, 0.2, 0.7], 14, m))).toBe('SHAPE_MISMATCH: segment posterior: expected 2 values (one per class of the duration model), got 3');
+    // One class against two: the model's second class was ignored (returned 0).
+    expect(err(() => classifySegment([1], 14, m))).toMatch(/^SHAPE_MISMATCH: segment posterior: expected 2 values/);
+    expect(err(() => classifySegment([], 14))).toMatch(/^SHAPE_MISMATCH: segment posterior: expected one value per class, got 0/);
+    expect(err(() => classifySegment([0.5, 0.5], 14, { mean: [1, 2], sd: [0.3] }))).toMatch(/which has 2 means and 1 sds/);
+    expect(err(() => classifySegment([NaN, 0.4], 6.5, m))).toBe('NON_FINITE_INPUT: segment posterior: class 0 is NaN');
+    expect(classifySegment([0.5, 0.5], 15, m)).toBe(1);
   });
 });
 

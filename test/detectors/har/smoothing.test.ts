@@ -242,4 +242,62 @@ describe('LabelSmoother', () => {
     expect(Number.isFinite(sm.confidence)).toBe(true);
     expect(sm.push([0.9, 0.05, 0.05])).toBe(0);
   });
+
+  it("NaN in a posterior counts as 0 for 'none' and 'majority' too (a NaN at output 0 made label 0 win with confidence NaN)", () => {
+    const none = new LabelSmoother(3, { kind: 'none' });
+    expect(none.push([0.1, 0.8, 0.1])).toBe(1);
+    expect(none.push([NaN, 0.1, 0.9])).toBe(2);
+    expect(none.confidence).toBeCloseTo(0.9, 12);
+    expect(none.push([0.2, Infinity, 0.7])).toBe(2);
+    const maj = new LabelSmoother(3, { kind: 'majority', window: 3 });
+    for (const p of [[0.1, 0.8, 0.1], [NaN, 0.1, 0.9], [NaN, 0.1, 0.9]]) maj.push(p);
+    expect([maj.label, maj.confidence]).toEqual([2, 2 / 3]);
+  });
+
+  it('a window without a finite positive posterior (all NaN, all zeros) carries no vote: the label stays (it became label 0)', () => {
+    for (const kind of ['none', 'majority', 'hmm'] as const) {
+      const sm = new LabelSmoother(3, { kind, window: 1 });
+      expect(sm.push([0, 0, 0])).toBe(kind === 'hmm' ? 0 : -1); // the hmm starts from its prior
+      sm.push([0.1, 0.2, 0.7]);
+      expect(sm.push([NaN, NaN, NaN])).toBe(2);
+      expect(sm.push([0, 0, 0])).toBe(2);
+      expect(Number.isFinite(sm.confidence)).toBe(true);
+    }
+  });
+
+  it('hmm stays finite at extreme settings (a small temperature underflowed every emission: NaN for good)', () => {
+    const post = [
+      [0.2, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05],
+      [0.05, 0.05, 0, 0, 0, 0, 0.1, 0.1, 0.7],
+      [0.05, 0.05, 0, 0, 0, 0, 0.1, 0.1, 0.7],
+    ];
+    const cold = new LabelSmoother(9, { kind: 'hmm', temperature: 0.0005 });
+    expect(post.map((p) => [cold.push(p), Number.isFinite(cold.confidence)])).toEqual([
+      [0, true],
+      [8, true],
+      [8, true],
+    ]);
+    // A prior of 1e-320 (its inverse is Infinity) and a floor of 1e-320 with all-zero posteriors.
+    const odd = new LabelSmoother(3, { kind: 'hmm', prior: [1e-320, 1, 1], floor: 1e-320 });
+    for (const p of [[0, 1, 0], [0, 0, 0], [0, 0, 1]]) {
+      odd.push(p);
+      expect(Number.isFinite(odd.confidence)).toBe(true);
+    }
+  });
+
+  it('refuses an hmm state that is not a distribution and a none state with a label out of range (both were taken)', () => {
+    const hmm = new LabelSmoother(3, { kind: 'hmm' });
+    hmm.push([0.2, 0.7, 0.1]);
+    const before = hmm.exportState();
+    for (const values of [[-1, 2, 0], [0.5, 0.2, 0.1], [0, 0, 0]]) {
+      expect(caughtEdgeRnnError(() => hmm.importState({ ...before, values })).message).toMatch(/α must be probabilities >= 0 summing to 1/);
+    }
+    expect(hmm.exportState()).toEqual(before);
+    const none = new LabelSmoother(3, { kind: 'none' });
+    for (const values of [[7, 0.9], [1.5, 0.9], [-1, 0.9], [1, -0.5]]) {
+      expect(caughtEdgeRnnError(() => none.importState({ kind: 'none', steps: 4, head: 0, values })).code).toBe('GATEWAY_STATE');
+    }
+    none.importState({ kind: 'none', steps: 0, head: 0, values: [-1, 0] }); // a fresh smoother's state
+    expect(none.label).toBe(-1);
+  });
 });

@@ -221,6 +221,15 @@ describe('KwsDetector errors', () => {
     }
   });
 
+  it('refuses a smoothing window too long to hold (it threw a bare RangeError, or allocated gigabytes per stream)', () => {
+    for (const o of [{ windowMs: 1e12 }, { hopMs: 1e-9 }, { windowMs: 86_400_000 }]) {
+      const e = errorOf(() => new KwsDetector(opts(o)));
+      expect(e.code).toBe('DETECTOR_OPTION');
+      expect(e.message).toMatch(/windowMs must be at most 100000 steps of hopMs/);
+    }
+    expect(new KwsDetector(opts({ windowMs: 1_000_000 })).windowSteps).toBe(100_000); // the largest allowed
+  });
+
   it('rejects a posterior vector of the wrong length or with NaN, leaving the state unchanged', () => {
     const d = new KwsDetector(opts());
     d.step([0.5, 0, 0, 0.5]);

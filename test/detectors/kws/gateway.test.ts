@@ -83,6 +83,42 @@ describe('kwsDetectorFactory', () => {
     expect(configError(() => f({ kind: 'kws' }, ctx({ labels: ['yes', 'no', 'maybe', '_silence_'] })))).toMatch(/made for model 'toy' \(labels yes, no, _unknown_, _silence_\), this route's model has labels yes, no, maybe, _silence_/);
   });
 
+  it('lets a route (or an override) silence a keyword of a model spec through background (it was refused: "thresholds.no must be a keyword")', () => {
+    const spec = {
+      name: 'toy',
+      labels: LABELS,
+      input: { size: 13, frontend: { kind: 'mfcc', hopMs: 20, frameMs: 40 } },
+      extra: { kws: { keywords: ['yes', 'no'], detector: { windowMs: 20, refractoryMs: 0, rearm: 1, thresholds: { yes: 0.6, no: 0.7 }, background: ['_unknown_', '_silence_'] } } },
+    };
+    const rows = [
+      [0.9, 0, 0, 0.1],
+      [0, 0, 0, 1],
+      [0, 0.9, 0, 0.1],
+    ].map((r) => Float32Array.from(r));
+    const f = kwsDetectorFactory(spec);
+    const all = f({ kind: 'kws' }, ctx());
+    expect(rows.map((r) => all.step(r, r)?.label ?? null)).toEqual(['yes', null, 'no']);
+    const quiet = f({ kind: 'kws', background: ['no', '_unknown_', '_silence_'] }, ctx());
+    expect(rows.map((r) => quiet.step(r, r)?.label ?? null)).toEqual(['yes', null, null]);
+    // The route's own threshold for a label it made background is still an error.
+    expect(configError(() => f({ kind: 'kws', background: ['no', '_unknown_', '_silence_'], thresholds: { no: 0.5 } }, ctx()))).toMatch(/thresholds\.no must be a keyword of the model \(yes\), got "no"/);
+    const d = createKwsDetectorForModel(spec as unknown as ModelSpec, { background: ['no', '_unknown_', '_silence_'] });
+    expect(d.keywordIndices).toEqual([0]);
+    expect(rows.map((r) => d.step(r)?.label ?? null)).toEqual(['yes', null, null]);
+  });
+
+  it('a spec without an audio front end, or with windows that are not whole numbers, is a typed error naming the field (a bare TypeError, or a wrong time base)', () => {
+    const detector = { windowMs: 60, refractoryMs: 200, rearm: 1, thresholds: { yes: 0.6, no: 0.7 } };
+    const spec = (frontend: unknown) => ({ name: 'toy', labels: LABELS, input: { size: 13, frontend }, extra: { kws: { keywords: ['yes', 'no'], detector } } }) as unknown as ModelSpec;
+    expect(errorMessage(() => kwsDetectorFactory(spec(undefined)), 'DETECTOR_OPTION')).toBe("model 'toy': input.frontend must be an audio front end (kind logmel or mfcc with hopMs and frameMs), got undefined");
+    expect(errorMessage(() => createKwsDetectorForModel(spec(null)), 'DETECTOR_OPTION')).toMatch(/input\.frontend must be an audio front end/);
+    // frames 0 gave frameMs 20 - 20 + 40 = 20 and a detector whose events were stamped 1.5 s early.
+    for (const windows of [{ frames: 0, hop: 1 }, { frames: 75, hop: 0 }, { frames: 7.5, hop: 5 }, { frames: 5, hop: 75 }]) {
+      expect(errorMessage(() => createKwsDetectorForModel(spec({ kind: 'mfcc', hopMs: 20, frameMs: 40, windows })), 'DETECTOR_OPTION')).toMatch(/input\.frontend\.windows must be an object \{frames, hop\} of whole numbers with 1 <= hop <= frames/);
+    }
+    expect(createKwsDetectorForModel(spec({ kind: 'mfcc', hopMs: 20, frameMs: 40, windows: { frames: 75, hop: 5 } }))).toMatchObject({ hopMs: 100, frameMs: 74 * 20 + 40 });
+  });
+
   it.skipIf(!fs.existsSync(MODEL_FILE))("refuses at Gateway.create, as GATEWAY_CONFIG naming the route, a model whose extra.kws it cannot read (it was a bare DETECTOR_OPTION)", async () => {
     const kwsSpec = decodeModel(new Uint8Array(fs.readFileSync(MODEL_FILE))).spec;
     const variants: Array<[string, (s: ModelSpec) => void, RegExp]> = [

@@ -7,6 +7,7 @@ import { Progress } from '../../src/cli/progress.js';
 import { choiceFlag, numberFlag, parseFlags, readFileArg, usageError, type Command } from '../../src/cli/framework.js';
 import { EdgeRnnError, type DetectorRegistry } from '../../src/index.js';
 import {
+  checkResultsSummaries,
   evaluateRun,
   loadNabCorpus,
   nabDetectorRegistry,
@@ -64,6 +65,18 @@ function thresholdsFor(all: NabThresholds | undefined, detector: string, file: s
   return out;
 }
 
+/** --results-dir must be a folder or become one: not an existing file, not below a file; its JSON summaries must be mergeable. */
+function checkResultsDir(arg: string, dir: string): void {
+  // '' (an unset variable in `--results-dir "$OUT"`) resolved to the working folder and wrote the results there.
+  if (arg.trim() === '') throw usageError(`--results-dir needs a folder, got ${JSON.stringify(arg)}`);
+  let existing = dir;
+  while (!fs.existsSync(existing)) existing = path.dirname(existing);
+  if (!fs.statSync(existing).isDirectory()) {
+    throw usageError(existing === dir ? `--results-dir ${arg}: is a file, expected a folder` : `--results-dir ${arg}: ${existing} is a file, not a folder`);
+  }
+  checkResultsSummaries(dir);
+}
+
 function profileJson(e: NabEvaluation): Record<string, unknown> {
   return Object.fromEntries(
     e.profiles.map((p) => [
@@ -105,6 +118,9 @@ export function createNabCommand(options: NabCommandOptions = {}): Command {
       const fromResults = typeof values['from-results'] === 'string' ? path.resolve(ctx.cwd, values['from-results']) : undefined;
       if (!fromResults) {
         for (const d of detectors) if (!registry.has(d)) throw usageError(`unknown detector '${d}', expected one of: ${registry.names().join(', ')}`);
+      } else {
+        // The name is a folder of the results layout: '../x' read results outside --from-results (and wrote outside --results-dir).
+        for (const d of detectors) if (d === '.' || d === '..' || /[/\\]/.test(d)) throw usageError(`--detector '${d}': a detector name is a folder of the results layout, expected a name without '/', '\\', or '.'/'..'`);
       }
       const optimizer = choiceFlag(values.optimizer, 'optimizer', THRESHOLD_OPTIMIZERS) ?? 'sweep';
       const digits = numberFlag(values['score-digits'], 'score-digits', { min: 1, max: 17, integer: true });
@@ -113,6 +129,8 @@ export function createNabCommand(options: NabCommandOptions = {}): Command {
       // Every detector's fixed thresholds are looked up now, not after its run (minutes for the GRU detectors).
       const fixed = new Map(detectors.map((d) => [d, thresholdsFor(thresholds, d, thresholdsFile ?? '')]));
       const resultsDir = typeof values['results-dir'] === 'string' ? path.resolve(ctx.cwd, values['results-dir']) : undefined;
+      // Checked before any detector runs (the GRU detectors train for minutes), not at the first write.
+      if (resultsDir) checkResultsDir(values['results-dir'] as string, resultsDir);
 
       const corpus = loadNabCorpus({ dataDir: path.resolve(ctx.cwd, values.data), labelsPath: path.resolve(ctx.cwd, values.labels) });
       const rows = corpus.series.reduce((a, s) => a + s.values.length, 0);
@@ -134,7 +152,9 @@ export function createNabCommand(options: NabCommandOptions = {}): Command {
       }
 
       const corpusInfo = { files: corpus.series.length, rows, windows: corpus.windowCount, unlabelled: corpus.unlabelled };
-      const selection = thresholds ? 'fixed thresholds' : optimizer;
+      // Profiles a thresholds file leaves out are optimized: say so rather than "fixed thresholds".
+      const fixedCount = [...fixed.values()].reduce((a, t) => a + Object.keys(t ?? {}).length, 0);
+      const selection = fixedCount === 0 ? optimizer : fixedCount === detectors.length * NAB_PROFILES.length ? 'fixed thresholds' : `fixed thresholds where given, else ${optimizer}`;
       if (values.json) {
         const out = {
           corpus: corpusInfo,

@@ -93,6 +93,14 @@ export function evaluateRun(corpus: NabCorpus, run: DetectorRun, options: Evalua
     const result = scoreProfile(scorable(corpus, run.scores, k), profile, threshold === undefined ? { optimizer } : { threshold });
     const nullScore = scoreProfile(scorable(corpus, nullScores, k), profile, { optimizer }).rawScore;
     const perfectScore = corpus.windowCount * profile.tpWeight;
+    if (nullScore === perfectScore) {
+      // 100 (raw - null) / (perfect - null) is 0/0 or ±Infinity: it printed NaN and exited 0.
+      throw new EdgeRnnError(
+        'NAB_WINDOWS',
+        `${profile.name}: the null detector (constant 0.5, detecting every row) scores ${nullScore}, as much as the perfect detector, so NAB's normalized score 100 (raw - null) / (perfect - null) is undefined: every scored row lies in a window; score files with rows outside their windows alongside them`,
+        { profile: profile.name, nullScore, perfectScore },
+      );
+    }
     return { ...result, nullScore, perfectScore, normalizedScore: normalizeScore(result.rawScore, nullScore, perfectScore) };
   });
   return { detector: run.detector, optimizer, windowCount: corpus.windowCount, profiles };
@@ -110,6 +118,34 @@ export function readResultsRun(dir: string, corpus: NabCorpus, detector: string)
     return parsed.anomalyScores;
   });
   return { detector, scores };
+}
+
+/** The JSON summaries writeResults merges each detector into. */
+export const RESULTS_SUMMARIES = ['final_results.json', 'thresholds.json'] as const;
+
+/** An existing summary to merge into ({} when absent); BAD_INPUT_FILE unless it holds a JSON object. */
+function readSummary(file: string): Record<string, unknown> {
+  if (!fs.existsSync(file)) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new EdgeRnnError('BAD_INPUT_FILE', `${file}: not valid JSON, cannot merge results into it (${(e as Error).message})`, { file });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    const got = json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json;
+    throw new EdgeRnnError('BAD_INPUT_FILE', `${file}: expected a JSON object {detector: {profile: ...}} to merge results into, got ${got}`, { file, expected: 'object', got });
+  }
+  return json as Record<string, unknown>;
+}
+
+/**
+ * Checks the JSON summaries already in a results folder (final_results.json, thresholds.json)
+ * before any detector runs, so a file writeResults cannot merge into is reported up front and
+ * not after the run. A missing folder or summary is fine.
+ */
+export function checkResultsSummaries(dir: string): void {
+  for (const name of RESULTS_SUMMARIES) readSummary(path.join(dir, name));
 }
 
 export interface WriteResultsOptions {
@@ -132,15 +168,7 @@ export function writeResults(dir: string, corpus: NabCorpus, run: DetectorRun, e
   corpus.series.forEach((s, i) => put(resultsFilePath(run.detector, s), formatResultsCsv(s, run.scores[i]!, options.digits)));
   for (const p of evaluation.profiles) put(scoresFilePath(run.detector, p.profile), formatScoresCsv(run.detector, p.profile, p.threshold, p.files));
   const merge = (name: string, value: Record<string, unknown>): void => {
-    const file = path.join(dir, name);
-    let json: Record<string, unknown> = {};
-    if (fs.existsSync(file)) {
-      try {
-        json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-      } catch (e) {
-        throw new EdgeRnnError('BAD_INPUT_FILE', `${file}: not valid JSON, cannot merge results into it (${(e as Error).message})`, { file });
-      }
-    }
+    const json = readSummary(path.join(dir, name));
     json[run.detector] = value;
     // The replacer array fixes key order at every level: detectors sorted, profiles in NAB's order, then threshold, score.
     put(name, `${JSON.stringify(json, Object.keys(json).sort().concat(NAB_PROFILES.map((p) => p.name), ['threshold', 'score']), 4)}\n`);

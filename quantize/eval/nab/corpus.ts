@@ -7,13 +7,13 @@
  *
  * Rules enforced, each with a typed error naming the file, line or window:
  * - data: header `timestamp,value`, `YYYY-MM-DD HH:MM:SS[.ffffff]` timestamps (read as UTC),
- *   finite values, at least one row; LF or CRLF line ends. Rows are used in file order and
+ *   finite decimal values, at least one row; LF or CRLF line ends. Rows are used in file order and
  *   timestamps need not be unique or sorted, as in NAB: its corpus repeats '2014-03-09 03:00:00'
  *   at a daylight-saving change and steps back an hour once in
  *   machine_temperature_system_failure.csv.
  * - windows: a JSON object of arrays of [start, end] timestamp pairs; every window edge must be
  *   a timestamp of the series (NAB requires exact matches), start <= end, windows sorted and
- *   disjoint; every labelled file must exist.
+ *   disjoint; every labelled file must exist, named '<category>/<file>.csv' inside the data folder.
  */
 import { readFileArg } from '../../../src/io/files.js';
 import fs from 'node:fs';
@@ -76,6 +76,17 @@ export function parseNabTimestamp(text: string): number {
   return ms + fraction;
 }
 
+/** A decimal number as NAB's float parsing reads it (surrounding blanks allowed): 12, -3.5, .5, 5., 1e-05, 2.2E+3. */
+const DECIMAL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
+
+/**
+ * A number field of a NAB CSV, or NaN if it is not a decimal number. Number() alone also reads
+ * '0x10', '0b11' and '0o7' (as 16, 3 and 7), which NAB's float parsing refuses.
+ */
+export function parseNabNumber(text: string): number {
+  return DECIMAL.test(text) ? Number(text) : NaN;
+}
+
 function badFile(source: string, message: string, details: Record<string, unknown> = {}): EdgeRnnError {
   return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${message}`, { file: source, ...details });
 }
@@ -105,7 +116,7 @@ export function parseNabDataCsv(text: string, source: string): NabSeriesData {
     const vs = line.slice(comma + 1);
     const t = parseNabTimestamp(ts);
     if (Number.isNaN(t)) throw badFile(source, `line ${lineNo}: expected a timestamp 'YYYY-MM-DD HH:MM:SS', got '${ts}'`, { line: lineNo });
-    const v = vs.trim() === '' ? NaN : Number(vs);
+    const v = parseNabNumber(vs);
     if (!Number.isFinite(v)) throw badFile(source, `line ${lineNo}: expected a finite number for value, got '${vs}'`, { line: lineNo });
     timestampText[i] = ts;
     valueText[i] = vs;
@@ -220,6 +231,11 @@ export function loadNabCorpus(options: LoadNabCorpusOptions): NabCorpus {
   }
   const series: NabSeries[] = [];
   for (const relativePath of [...labels.keys()].sort()) {
+    // 'cat//a.csv' or 'cat/./a.csv' named cat/a.csv a second time (scored twice, and cat/a.csv listed
+    // as unlabelled); '../x.csv' or '/etc/x.csv' reached outside the data folder.
+    if (relativePath.split('/').some((part) => part === '' || part === '.' || part === '..') || relativePath.includes('\\')) {
+      throw new EdgeRnnError('NAB_WINDOWS', `${labelsPath}: '${relativePath}' is not a path inside the data folder in NAB's form '<category>/<file>.csv' (no empty, '.' or '..' parts, '/' separators)`, { file: relativePath });
+    }
     const file = path.join(dataDir, ...relativePath.split('/'));
     if (!fs.existsSync(file)) {
       throw new EdgeRnnError('NAB_WINDOWS', `${labelsPath}: labels name '${relativePath}' but ${file} does not exist`, { file: relativePath, dataDir });

@@ -13,7 +13,7 @@
  * Text in, text out; the caller does the file system.
  */
 import { EdgeRnnError } from '../../../src/index.js';
-import { parseNabTimestamp, type NabSeries } from './corpus.js';
+import { parseNabNumber, parseNabTimestamp, type NabSeries } from './corpus.js';
 import type { FileScore } from './optimizer.js';
 import { NAB_PROFILES, type NabProfileName } from './profiles.js';
 
@@ -102,7 +102,7 @@ export function parseResultsCsv(text: string, source: string): ParsedResults {
     const t = parseNabTimestamp(ts);
     if (Number.isNaN(t)) throw new EdgeRnnError('BAD_INPUT_FILE', `${source}: line ${lineNo}: expected a timestamp 'YYYY-MM-DD HH:MM:SS', got '${ts}'`, { file: source, line: lineNo });
     const raw = fields[scoreCol]!;
-    const s = raw.trim() === '' ? NaN : Number(raw);
+    const s = parseNabNumber(raw);
     if (!(s >= 0 && s <= 1)) {
       throw new EdgeRnnError('ANOMALY_SCORE', `${source}: line ${lineNo}: anomaly_score must be a number in [0, 1], got '${raw}'`, { file: source, line: lineNo });
     }
@@ -204,11 +204,14 @@ export function parseThresholdsJson(text: string, source: string): NabThresholds
   }
   const out: NabThresholds = {};
   for (const [detector, profiles] of Object.entries(json as Record<string, unknown>)) {
-    if (typeof profiles !== 'object' || profiles === null) throw new EdgeRnnError('BAD_INPUT_FILE', `${source}: '${detector}': expected {profile: {threshold, score}}`, { file: source });
+    if (typeof profiles !== 'object' || profiles === null || Array.isArray(profiles)) throw new EdgeRnnError('BAD_INPUT_FILE', `${source}: '${detector}': expected {profile: {threshold, score}}`, { file: source });
     const entry: NabThresholds[string] = {};
     for (const p of NAB_PROFILES) {
       const v = (profiles as Record<string, unknown>)[p.name];
       if (v === undefined) continue;
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+        throw new EdgeRnnError('BAD_INPUT_FILE', `${source}: '${detector}.${p.name}': expected {threshold, score}, got ${JSON.stringify(v)}`, { file: source });
+      }
       const threshold = (v as { threshold?: unknown }).threshold;
       if (typeof threshold !== 'number' || !Number.isFinite(threshold)) {
         throw new EdgeRnnError('BAD_INPUT_FILE', `${source}: '${detector}.${p.name}.threshold' must be a finite number, got ${JSON.stringify(threshold)}`, { file: source });

@@ -94,6 +94,10 @@ export class StreamingLikelihood {
 
   /** Feeds one raw score in [0, 1]; returns the likelihood in [0, 1] (0.5 while learning). */
   update(raw: number): number {
+    // Checked before any state changes: one NaN in the ring sum would make every later likelihood NaN.
+    if (!Number.isFinite(raw)) {
+      throw new EdgeRnnError('NON_FINITE_INPUT', `StreamingLikelihood: raw score must be finite, got ${raw}; nothing was changed`, { raw });
+    }
     // a_t = mean of the last averagingWindow raw scores
     const w = this.o.averagingWindow;
     if (this.ringCount === w) this.ringSum -= this.ring[this.ringHead]!;

@@ -75,6 +75,22 @@ describe('StreamingLikelihood', () => {
     expect(victim.update(0.1)).toBe(0.5); // still fresh
   });
 
+  it('refuses a non-finite raw score without changing its state (a NaN made every later likelihood NaN)', () => {
+    const r = raws(300, 3);
+    const clean = new StreamingLikelihood(o);
+    const want = r.map((x) => clean.update(x));
+    const l = new StreamingLikelihood(o);
+    const got: number[] = [];
+    for (let i = 0; i < r.length; i++) {
+      if (i === 150) {
+        for (const bad of [NaN, Infinity, -Infinity]) expectCode(() => l.update(bad), 'NON_FINITE_INPUT', new RegExp(`raw score must be finite, got ${bad}; nothing was changed`));
+      }
+      got.push(l.update(r[i]!));
+    }
+    expect(got).toEqual(want);
+    expect(l.exportState()).toEqual(clean.exportState());
+  });
+
   it('rejects bad options naming the field', () => {
     expectCode(() => new StreamingLikelihood({ averagingWindow: 0 }), 'DETECTOR_OPTION', /averagingWindow must be an integer in \[1, 1e9\], got 0/);
     expectCode(() => new StreamingLikelihood({ halfLifeRecords: 0.5 }), 'DETECTOR_OPTION', /halfLifeRecords must be a finite number >= 1, got 0.5/);

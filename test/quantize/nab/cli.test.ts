@@ -99,6 +99,19 @@ describe('edgernn nab', () => {
     expect(noEntry.err).toMatch(/no thresholds for detector 'windowedGaussian' \(has: other\)/);
   });
 
+  it('says which thresholds were fixed: profiles a thresholds file leaves out are optimized', async () => {
+    fs.writeFileSync(path.join(tmp, 'partial-thresholds.json'), JSON.stringify({ windowedGaussian: { standard: { threshold: 1.0 } } }));
+    const partial = await cli(['nab', '--data', 'data', '--labels', 'windows.json', '--thresholds', 'partial-thresholds.json', '--json']);
+    expect(partial.code, partial.err).toBe(0);
+    const json = JSON.parse(partial.out) as { optimizer: string; detectors: { windowedGaussian: Record<string, { threshold: number }> } };
+    expect(json.detectors.windowedGaussian.standard!.threshold).toBe(1);
+    expect(json.optimizer).toBe('fixed thresholds where given, else sweep'); // was 'fixed thresholds'
+    fs.writeFileSync(path.join(tmp, 'empty-thresholds.json'), JSON.stringify({ windowedGaussian: {} }));
+    const none = await cli(['nab', '--data', 'data', '--labels', 'windows.json', '--thresholds', 'empty-thresholds.json', '--optimizer', 'twiddle']);
+    expect(none.code, none.err).toBe(0);
+    expect(none.out).toMatch(/^NAB: 2 files, 700 rows, 1 windows; thresholds: twiddle\n/);
+  });
+
   it('a thresholds file without an entry for a later detector fails before any detector runs', async () => {
     fs.writeFileSync(path.join(tmp, 'null-thresholds.json'), JSON.stringify({ null: { standard: { threshold: 0.5 } } }));
     const r = await cli(['nab', '--data', 'data', '--labels', 'windows.json', '--detector', 'null,windowedGaussian', '--thresholds', 'null-thresholds.json']);
@@ -106,6 +119,36 @@ describe('edgernn nab', () => {
     expect(r.err).toMatch(/no thresholds for detector 'windowedGaussian' \(has: null\)/);
     // No progress summary: neither detector ran (the GRU detectors train for minutes).
     expect(r.err).not.toMatch(/nab null:/);
+  });
+
+  it('a --results-dir that cannot take the results fails before any detector runs', async () => {
+    fs.writeFileSync(path.join(tmp, 'results-file'), 'not a folder');
+    const file = await cli(['nab', '--data', 'data', '--labels', 'windows.json', '--results-dir', 'results-file']);
+    expect(file.code).toBe(2);
+    expect(file.err).toMatch(/^edgernn nab: --results-dir results-file: is a file, expected a folder\n/);
+    const below = await cli(['nab', '--data', 'data', '--labels', 'windows.json', '--results-dir', 'results-file/out']);
+    expect(below.code).toBe(2);
+    expect(below.err).toMatch(/--results-dir results-file\/out: .*results-file is a file, not a folder/);
+    fs.mkdirSync(path.join(tmp, 'results-null'));
+    fs.writeFileSync(path.join(tmp, 'results-null', 'final_results.json'), 'null');
+    const summary = await cli(['nab', '--data', 'data', '--labels', 'windows.json', '--results-dir', 'results-null']);
+    expect(summary.code).toBe(1);
+    expect(summary.err).toMatch(/error \[BAD_INPUT_FILE\]: .*final_results\.json: expected a JSON object .* got null/);
+    // '' resolved to the working folder, and the results were written there.
+    const empty = await cli(['nab', '--data', 'data', '--labels', 'windows.json', '--results-dir', '']);
+    expect(empty.code).toBe(2);
+    expect(empty.err).toMatch(/^edgernn nab: --results-dir needs a folder, got ""\n/);
+    expect(fs.existsSync(path.join(tmp, 'final_results.json'))).toBe(false);
+    // No progress summary: the detector never ran (it used to run first and fail at the write).
+    for (const r of [file, below, summary, empty]) expect(r.err).not.toMatch(/nab windowedGaussian:/);
+  });
+
+  it('--from-results refuses detector names that are not one folder name (they reached outside the results folders)', async () => {
+    for (const name of ['../random', 'a/b', 'a\\b', '..', '.']) {
+      const r = await cli(['nab', '--data', 'data', '--labels', 'windows.json', '--from-results', 'results', '--detector', name]);
+      expect(r.code, name).toBe(2);
+      expect(r.err).toContain(`edgernn nab: --detector '${name}': a detector name is a folder of the results layout`);
+    }
   });
 
   it('a label file naming a folder is an error naming the entry', async () => {

@@ -45,6 +45,17 @@ describe('NAB data files', () => {
   });
 });
 
+describe('NAB data values', () => {
+  it("reads decimal numbers only: '0x10', '0b11', '0o7' were read as 16, 3 and 7", () => {
+    for (const bad of ['0x10', '0b11', '0o7', '0X1F', '1_000', '1,5']) {
+      expect(() => parseNabDataCsv(`timestamp,value\n2014-01-01 00:00:00,${bad}\n`, 'a.csv'), bad).toThrow(bad === '1,5' ? /line 2: expected 2 fields/ : new RegExp(`line 2: expected a finite number for value, got '${bad}'`));
+    }
+    const ok = ['12', '-3.5', '+5', '.5', '5.', '1e-05', '2.2E+3', ' 7 ', '0.102708933718'];
+    const d = parseNabDataCsv(`timestamp,value\n${ok.map((v, i) => `2014-01-01 00:0${i}:00,${v}`).join('\n')}\n`, 'a.csv');
+    expect(Array.from(d.values)).toEqual([12, -3.5, 5, 0.5, 5, 1e-5, 2200, 7, 0.102708933718]);
+  });
+});
+
 describe('NAB windows', () => {
   const data = parseNabDataCsv('timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,2\n2014-01-01 00:05:00,2\n2014-01-01 00:10:00,3\n2014-01-01 00:15:00,4\n2014-01-01 00:20:00,5\n', 'x.csv');
 
@@ -106,6 +117,18 @@ describe('loadNabCorpus', () => {
     fs.writeFileSync(labels, JSON.stringify({ 'cat/nope.csv': [] }));
     expectError(() => loadNabCorpus({ dataDir, labelsPath: labels }), 'NAB_WINDOWS', /labels name 'cat\/nope\.csv' but .*nope\.csv does not exist/);
     expectError(() => loadNabCorpus({ dataDir: path.join(tmp, 'labels.json'), labelsPath: labels }), 'BAD_INPUT_FILE', /expected a NAB data folder/);
+  });
+
+  it("refuses label keys that are not '<category>/<file>.csv' inside the data folder", () => {
+    // Outside the data folder, yet readable: '../outside.csv' was loaded and scored.
+    fs.writeFileSync(path.join(tmp, 'outside.csv'), 'timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,2\n');
+    const window = [['2014-01-01 00:05:00', '2014-01-01 00:05:00']];
+    for (const key of ['../outside.csv', 'cat/../../outside.csv', 'cat//a.csv', 'cat/./a.csv', './cat/a.csv', `${dataDir}/cat/a.csv`, 'cat\\a.csv']) {
+      const labels = path.join(tmp, 'labels-key.json');
+      // 'cat//a.csv' next to 'cat/a.csv' scored the same file twice (and listed cat/a.csv as unlabelled).
+      fs.writeFileSync(labels, JSON.stringify({ [key]: window, 'cat/a.csv': window }));
+      expectError(() => loadNabCorpus({ dataDir, labelsPath: labels }), 'NAB_WINDOWS', new RegExp(`'${key.replace(/[.\\/\\\\]/g, '\\$&')}' is not a path inside the data folder in NAB's form '<category>/<file>\\.csv'`));
+    }
   });
 
   it('refuses a corpus whose score would be 0/0 (it printed NaN and exited 0): no files, or no windows', () => {

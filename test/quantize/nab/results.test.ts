@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isEdgeRnnError, type ErrorCode } from '../../../src/index.js';
 import {
+  checkResultsSummaries,
   evaluateRun,
   formatNabNumber,
   formatResultsCsv,
@@ -64,6 +65,10 @@ describe('results files', () => {
   it('rejects malformed results and results for another series', () => {
     expectError(() => parseResultsCsv('timestamp,value\n', 'r.csv'), 'BAD_INPUT_FILE', /^r\.csv: line 1: expected a header with 'timestamp' and 'anomaly_score' columns/);
     expectError(() => parseResultsCsv('timestamp,anomaly_score\n2014-01-01 00:00:00,1.5\n', 'r.csv'), 'ANOMALY_SCORE', /line 2: anomaly_score must be a number in \[0, 1\], got '1\.5'/);
+    // Decimal numbers only ('0x1' and '0b1' were read as 1).
+    for (const bad of ['0x1', '0b1', '0o0']) {
+      expectError(() => parseResultsCsv(`timestamp,anomaly_score\n2014-01-01 00:00:00,${bad}\n`, 'r.csv'), 'ANOMALY_SCORE', new RegExp(`line 2: anomaly_score must be a number in \\[0, 1\\], got '${bad}'`));
+    }
     expectError(() => parseResultsCsv('timestamp,anomaly_score\n2014-01-01 00:00:00,\n', 'r.csv'), 'ANOMALY_SCORE', /got ''/);
     expectError(() => parseResultsCsv('timestamp,anomaly_score\n2014-01-01 00:00:00\n', 'r.csv'), 'BAD_INPUT_FILE', /line 2: expected 2 fields, got 1/);
     expectError(() => parseResultsCsv('timestamp,anomaly_score,label\n2014-01-01 00:00:00,0.5,2\n', 'r.csv'), 'BAD_INPUT_FILE', /label must be 0 or 1, got '2'/);
@@ -102,6 +107,10 @@ describe('scores summaries and thresholds', () => {
     expectError(() => parseScoresCsv('Detector,Profile,File,Threshold,Score,TP,TN,FP,FN,Total_Count\n', 's.csv'), 'BAD_INPUT_FILE', /expected a final 'Totals' row/);
     expectError(() => parseThresholdsJson('{"d": {"standard": {"threshold": "high"}}}', 't.json'), 'BAD_INPUT_FILE', /'d\.standard\.threshold' must be a finite number, got "high"/);
     expectError(() => parseThresholdsJson('nope', 't.json'), 'BAD_INPUT_FILE', /not valid JSON/);
+    // A profile entry or a detector entry that is not an object (null crashed with a TypeError; [] was read as "no thresholds").
+    expectError(() => parseThresholdsJson('{"d": {"standard": null}}', 't.json'), 'BAD_INPUT_FILE', /^t\.json: 'd\.standard': expected \{threshold, score\}, got null$/);
+    expectError(() => parseThresholdsJson('{"d": {"standard": 0.5}}', 't.json'), 'BAD_INPUT_FILE', /'d\.standard': expected \{threshold, score\}, got 0\.5/);
+    expectError(() => parseThresholdsJson('{"d": []}', 't.json'), 'BAD_INPUT_FILE', /'d': expected \{profile: \{threshold, score\}\}/);
     const t = parseThresholdsJson(fs.readFileSync(path.join(FIXTURES, 'published/thresholds.json'), 'utf8'), 't.json');
     expect(t.windowedGaussian!.standard!.threshold).toBe(1);
     expect(t.random!.reward_low_FP_rate!.threshold).toBe(0.9995117187500009);
@@ -134,5 +143,25 @@ describe('writeResults / readResultsRun', () => {
     const scores = parseScoresCsv(fs.readFileSync(path.join(dir, 'toy/toy_standard_scores.csv'), 'utf8'), 's');
     expect(scores.totals.score).toBe(evaluation.profiles[0]!.rawScore);
     expectError(() => readResultsRun(dir, corpus, 'missing'), 'BAD_INPUT_FILE', /results file for realAdExchange\/exchange-3_cpc_results\.csv is missing/);
+  });
+
+  it('refuse to merge into a summary that is valid JSON but not an object (null crashed, [] and numbers lost the results)', () => {
+    const corpus: NabCorpus = { series: [series], windowCount: 1, unlabelled: [] };
+    const run = { detector: 'toy', scores: [Float64Array.from({ length: 60 }, (_, i) => (i === 12 ? 0.9 : 0.1))] };
+    const evaluation = evaluateRun(corpus, run);
+    for (const [name, text, got] of [
+      ['final_results.json', 'null', 'null'],
+      ['final_results.json', '[1, 2]', 'an array'],
+      ['thresholds.json', '7', 'number'],
+    ] as const) {
+      const dir = fs.mkdtempSync(path.join(tmp, 'summary-'));
+      fs.writeFileSync(path.join(dir, name), text);
+      const message = new RegExp(`${name.replace('.', '\\.')}: expected a JSON object \\{detector: \\{profile: \\.\\.\\.\\}\\} to merge results into, got ${got}$`);
+      expectError(() => checkResultsSummaries(dir), 'BAD_INPUT_FILE', message);
+      expectError(() => writeResults(dir, corpus, run, evaluation), 'BAD_INPUT_FILE', message);
+      expect(fs.readFileSync(path.join(dir, name), 'utf8')).toBe(text); // left as it was
+    }
+    // Absent summaries and folders are fine.
+    expect(() => checkResultsSummaries(path.join(tmp, 'no-such-folder'))).not.toThrow();
   });
 });

@@ -4,6 +4,7 @@
  * Profiles: standard tp 1, fp 0.11, fn 1; reward_low_FP_rate fp 0.22; reward_low_FN_rate fn 2.
  */
 import { describe, expect, it } from 'vitest';
+import { expectCode } from '../../helpers/errors.js';
 import {
   makeNabSeries,
   nabProfile,
@@ -245,6 +246,16 @@ describe('normalization between the null and perfect detectors', () => {
         expect(p.normalizedScore).toBe(100);
       }
     }
+  });
+
+  it('refuses a corpus where the null detector scores as well as the perfect one (every normalized score was NaN)', () => {
+    // 100 rows, probation 15, one window over rows 15..99: the null detector's 0.5 on every row
+    // catches the window on its first row with no false positive, so null = perfect = 1.
+    const timestampText = Array.from({ length: 100 }, (_, i) => new Date(Date.UTC(2020, 0, 1) + i * 300_000).toISOString().slice(0, 19).replace('T', ' '));
+    const data = { timestampText, timestamps: Float64Array.from(timestampText, (t) => Date.parse(`${t.replace(' ', 'T')}Z`)), valueText: timestampText.map(() => '1'), values: new Float64Array(100).fill(1) };
+    const corpus: NabCorpus = { series: [makeNabSeries('a/full.csv', data, [[timestampText[15]!, timestampText[99]!]])], windowCount: 1, unlabelled: [] };
+    const run = { detector: 'any', scores: [new Float64Array(100).fill(0.25)] };
+    expectCode(() => evaluateRun(corpus, run), 'NAB_WINDOWS', /^standard: the null detector \(constant 0\.5, detecting every row\) scores 1, as much as the perfect detector, so NAB's normalized score .* is undefined/);
   });
 
   it('normalizeScore is 100 (raw - null) / (perfect - null)', () => {

@@ -64,8 +64,10 @@ function optionError(who: string, field: string, expected: string, got: unknown)
 }
 
 export function checkStreamingLikelihoodOptions(o: StreamingLikelihoodOptions, who = 'StreamingLikelihood'): void {
-  for (const [key, min] of [['learningPeriod', 0], ['estimationSamples', 1], ['averagingWindow', 1]] as const) {
-    if (!(Number.isInteger(o[key]) && o[key] >= min && o[key] <= 1e9)) throw optionError(who, key, `an integer in [${min}, 1e9]`, o[key]);
+  // averagingWindow is a ring of that many float64 per stream (and in its exported state): at most
+  // 100,000 records (800 KB), as the gateway's other smoothing windows.
+  for (const [key, min, max] of [['learningPeriod', 0, 1e9], ['estimationSamples', 1, 1e9], ['averagingWindow', 1, 100_000]] as const) {
+    if (!(Number.isInteger(o[key]) && o[key] >= min && o[key] <= max)) throw optionError(who, key, `an integer in [${min}, ${max === 1e9 ? '1e9' : max}]`, o[key]);
   }
   if (!(o.halfLifeRecords >= 1 && Number.isFinite(o.halfLifeRecords))) throw optionError(who, 'halfLifeRecords', 'a finite number >= 1', o.halfLifeRecords);
 }
@@ -235,6 +237,10 @@ export function checkForecastAnomalyOptions(o: ForecastAnomalyOptions): void {
   checkStreamingLikelihoodOptions(o.likelihood, `${who}.likelihood`);
   // AlertHysteresis validates its own fields (DETECTOR_OPTION naming them).
   new AlertHysteresis(o.alert);
+  // The score is in [0, 1]: a threshold above 1 never raises an alert (say 50 meant as percent),
+  // one at or below 0 raises it on the first record and an offThreshold <= 0 never clears it.
+  if (!(o.alert.onThreshold > 0 && o.alert.onThreshold <= 1)) throw optionError(who, 'onThreshold', 'in (0, 1] (the score is in [0, 1])', o.alert.onThreshold);
+  if (!(o.alert.offThreshold > 0)) throw optionError(who, 'offThreshold', 'in (0, onThreshold] (the score is in [0, 1]; at 0 an alert never clears)', o.alert.offThreshold);
 }
 
 /**

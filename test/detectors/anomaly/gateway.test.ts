@@ -99,6 +99,8 @@ describe('anomalyDetectorFactory', () => {
     expectThrow(() => f({ kind: 'anomaly', treshold: 1 }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector\.treshold is not a field of an anomaly detector/);
     expectThrow(() => f({ kind: 'anomaly', onThreshold: 'high' }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector\.onThreshold must be a number, got "high"/);
     expectThrow(() => f({ kind: 'anomaly', onThreshold: 0.2, offThreshold: 0.4 }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector.*offThreshold <= onThreshold/);
+    expectThrow(() => f({ kind: 'anomaly', onThreshold: 50, offThreshold: 30 }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector\.onThreshold .*must be in \(0, 1\]/);
+    expectThrow(() => f({ kind: 'anomaly', averagingWindow: 1e9 }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector\.averagingWindow .*\[1, 100000\]/);
     expectThrow(() => f({ kind: 'anomaly', errorGain: 0 }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector\.errorGain .*errorGain must be a finite number > 0, got 0/);
     expectThrow(() => f({ kind: 'anomaly', channel: 1 }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector\.channel must be < 1/);
     expectThrow(() => f({ kind: 'anomaly' }, { ...dctx, outputSize: 3 }), 'GATEWAY_CONFIG', /needs a forecasting model whose outputs predict its next input: 1 inputs, 3 outputs/);

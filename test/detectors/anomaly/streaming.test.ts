@@ -92,9 +92,14 @@ describe('StreamingLikelihood', () => {
   });
 
   it('rejects bad options naming the field', () => {
-    expectCode(() => new StreamingLikelihood({ averagingWindow: 0 }), 'DETECTOR_OPTION', /averagingWindow must be an integer in \[1, 1e9\], got 0/);
+    expectCode(() => new StreamingLikelihood({ averagingWindow: 0 }), 'DETECTOR_OPTION', /averagingWindow must be an integer in \[1, 100000\], got 0/);
     expectCode(() => new StreamingLikelihood({ halfLifeRecords: 0.5 }), 'DETECTOR_OPTION', /halfLifeRecords must be a finite number >= 1, got 0.5/);
     expectCode(() => new StreamingLikelihood({ estimationSamples: 0 }), 'DETECTOR_OPTION', /estimationSamples must be an integer in \[1, 1e9\], got 0/);
+  });
+
+  it('refuses an averaging window too long to hold per stream (it allocated 8 GB per stream at 1e9)', () => {
+    expectCode(() => new StreamingLikelihood({ averagingWindow: 1e9 }), 'DETECTOR_OPTION', /averagingWindow must be an integer in \[1, 100000\], got 1000000000/);
+    expect(new StreamingLikelihood({ averagingWindow: 100_000 }).update(0.5)).toBe(0.5);
   });
 });
 
@@ -152,6 +157,11 @@ describe('ForecastAnomalyDetector', () => {
   it('rejects bad options, frames without the channel, and bad states', () => {
     expectCode(() => new ForecastAnomalyDetector({ errorGain: -1 }), 'DETECTOR_OPTION', /errorGain must be a finite number > 0, got -1/);
     expectCode(() => new ForecastAnomalyDetector({ alert: { onThreshold: 0.3, offThreshold: 0.5, minHoldSteps: 1 } }), 'DETECTOR_OPTION', /offThreshold <= onThreshold/);
+    // The score is in [0, 1]: above 1 an alert never rises, at 0 it never clears.
+    expectCode(() => new ForecastAnomalyDetector({ alert: { onThreshold: 50, offThreshold: 30, minHoldSteps: 1 } }), 'DETECTOR_OPTION', /onThreshold must be in \(0, 1\] \(the score is in \[0, 1\]\), got 50/);
+    expectCode(() => new ForecastAnomalyDetector({ alert: { onThreshold: 0, offThreshold: 0, minHoldSteps: 1 } }), 'DETECTOR_OPTION', /onThreshold must be in \(0, 1\]/);
+    expectCode(() => new ForecastAnomalyDetector({ alert: { onThreshold: 0.5, offThreshold: 0, minHoldSteps: 1 } }), 'DETECTOR_OPTION', /offThreshold must be in \(0, onThreshold\]/);
+    expect(new ForecastAnomalyDetector({ alert: { onThreshold: 1, offThreshold: 0.01, minHoldSteps: 1 } }).options.alert.onThreshold).toBe(1);
     const d = new ForecastAnomalyDetector({ channel: 2 });
     expectCode(() => d.step(new Float32Array(1), new Float32Array(1)), 'SHAPE_MISMATCH', /channel 2 needs frames and outputs with more than 2 values, got 1 inputs and 1 outputs/);
     const e = new ForecastAnomalyDetector();

@@ -55,7 +55,7 @@ describe('sliding-window serving of a keyword model', () => {
     const fe = { kind: 'mfcc', hopMs: 20, frameMs: 40 };
     expect(kwsTimeBaseOf({ name: 'k', input: { size: 13, frontend: fe } })).toEqual({ hopMs: 20, frameMs: 40 });
     expect(kwsTimeBaseOf({ name: 'k', input: { size: 13, frontend: { ...fe, windows: { frames: 75, hop: 5 } } } })).toEqual({ hopMs: 100, frameMs: 74 * 20 + 40 });
-    expect(errorMessage(() => kwsTimeBaseOf({ name: 'k', input: { size: 13, frontend: { ...fe, windows: 3 } } }), 'DETECTOR_OPTION')).toMatch(/input\.frontend\.windows must be an object \{frames, hop\}, got 3/);
+    expect(errorMessage(() => kwsTimeBaseOf({ name: 'k', input: { size: 13, frontend: { ...fe, windows: 3 } } }), 'DETECTOR_OPTION')).toMatch(/input\.frontend\.windows must be an object \{frames, hop\} of whole numbers with 1 <= hop <= frames, got 3/);
   });
 
   it('tune-kws: windows and thresholds rewritten from the validation stream, weights and golden input kept; --windows none undoes it', async () => {

@@ -7,7 +7,7 @@ import { EdgeRnnError, type ModelSpec } from '../../src/index.js';
 import { dataTaskOf, type Dataset } from '../data/dataset.js';
 import { currentSpec } from '../quant/qat.js';
 import { networkFromSpec } from '../train/export.js';
-import { DEFAULT_TRAIN_OPTIONS, classWeightsFor, fit, splitValidation, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, checkDataShape, classWeightsFor, fit, splitValidation, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
 import { DEFAULT_BLOCK, DEFAULT_MIN_WEIGHTS, measureSparsity, Pruner, type BlockShape, type TensorSparsity } from './pruner.js';
 
 export interface PruneModelOptions extends Partial<TrainOptions> {
@@ -41,6 +41,7 @@ export function pruneModel(spec: ModelSpec, data: Dataset, opts: PruneModelOptio
   const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...hyper, lr: 2e-3, schedule: 'constant', tbptt: 0, ...opts, patience: 1_000_000 };
   const task = dataTaskOf(spec);
   const { net, norm } = networkFromSpec(spec, 'f32');
+  for (const ds of val ? [data, val] : [data]) checkDataShape(ds, spec.input.size, task, net.outputSize, `'${spec.name}'`);
   const split = val ? { train: data.samples, val: val.samples } : splitValidation(data.samples, o.valSplit, o.seed, task);
   const stepsPerEpoch = Math.ceil(split.train.length / o.batchSize);
   const total = o.epochs * stepsPerEpoch;

@@ -49,8 +49,10 @@ export const DEFAULT_MIN_WEIGHTS = 1024;
 /** Zhu & Gupta's cubic schedule. */
 export function sparsityAt(step: number, o: Pick<PruneOptions, 'sparsity' | 'initialSparsity' | 'beginStep' | 'endStep'>): number {
   const si = o.initialSparsity ?? 0;
+  // End first: with a one-step ramp (beginStep = endStep, e.g. one epoch of one batch) s_f was
+  // never scheduled, and the masks came only after fine-tuning (pruneModel's final prune).
+  if (step >= o.endStep && step >= o.beginStep) return o.sparsity;
   if (step <= o.beginStep) return step < o.beginStep ? 0 : si;
-  if (step >= o.endStep) return o.sparsity;
   const p = (step - o.beginStep) / (o.endStep - o.beginStep);
   return o.sparsity + (si - o.sparsity) * (1 - p) ** 3;
 }

@@ -113,12 +113,29 @@ function layerOutputs(spec: ModelSpec, li: number, seqs: readonly Float32Array[]
 /** The ranges for quantizeModel from calibration data. */
 export function calibrate(spec: ModelSpec, samples: readonly (Sample | Float32Array)[], opts: CalibrationOptions): Calibration {
   if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `calibration needs a float32 model, '${spec.name}' is ${spec.precision}`);
+  // 0 took the smallest |v| as the range (every input saturated), NaN silently the max.
+  if (opts.method === 'percentile' && opts.percentile !== undefined && !(opts.percentile > 0 && opts.percentile <= 100)) {
+    throw new EdgeRnnError('USAGE', `percentile must be in (0, 100], got ${opts.percentile}`, { expected: '(0, 100]', got: opts.percentile });
+  }
   if (samples.length === 0) throw new EdgeRnnError('BAD_DATA', 'calibration needs at least one sequence');
   const cap = opts.maxValuesPerChannel ?? 200_000;
   const seqs = sequencesOf(spec, samples);
   const I = spec.input.size;
   const perFeature: number[][] = Array.from({ length: I }, () => []);
-  for (const x of seqs) for (let i = 0; i < x.length; i++) perFeature[i % I]!.push(x[i]!);
+  seqs.forEach((x, n) => {
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i]!;
+      // NaN made the range NaN (quantizeModel then blamed the model), an infinity an infinite scale.
+      if (!Number.isFinite(v)) {
+        const s = samples[n]!;
+        const where = s instanceof Float32Array ? `calibration sequence ${n}` : s.where;
+        const step = Math.floor(i / I);
+        const feature = i % I;
+        throw new EdgeRnnError('BAD_DATA', `${where}: x[${step}][${feature}] is ${v}, calibration needs finite values`, { where, step, feature, expected: 'a finite number', got: String(v) });
+      }
+      perFeature[i % I]!.push(v);
+    }
+  });
   const inputAbsMax = perFeature.map((v) => chooseRange(subsample(v, cap), opts.method, 32767, opts.percentile));
   const denseAbsMax: Record<number, number> = {};
   const last = spec.layers.length - 1 - [...spec.layers].reverse().findIndex((l) => l.kind !== 'softmax' && l.kind !== 'logSoftmax');

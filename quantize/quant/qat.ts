@@ -10,7 +10,7 @@ import { dataTaskOf, type Dataset } from '../data/dataset.js';
 import type { Network } from '../nn/network.js';
 import type { Normalization } from '../train/batches.js';
 import { buildSpec, networkFromSpec } from '../train/export.js';
-import { DEFAULT_TRAIN_OPTIONS, classWeightsFor, fit, splitValidation, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, checkDataShape, classWeightsFor, fit, splitValidation, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
 import { calibrate, clipWeights, zeroEmptyRowScales, type CalibrationOptions } from './calibrate.js';
 import { FakeQuantModel } from './fake-quant.js';
 
@@ -18,8 +18,11 @@ import { FakeQuantModel } from './fake-quant.js';
 export function currentSpec(net: Network, norm: Normalization, base: ModelSpec): ModelSpec {
   const task = dataTaskOf(base);
   const s = buildSpec(net, { name: base.name, version: base.version, task, labels: base.labels, features: base.input.size, norm, training: base.training, ...(base.extra ? { extra: base.extra } : {}) });
-  // Keep the base's layer tail (softmax or not) and input description.
-  return { ...base, layers: s.layers.slice(0, base.layers.length), precision: 'float32' };
+  // The trained layers, then the base's own tail (softmax, logSoftmax or none) and input
+  // description. Slicing buildSpec's layers to the base's length turned a logSoftmax tail into
+  // softmax (a classifier's) and dropped a softmax tail of a model read as forecast.
+  const n = net.specLayers().length;
+  return { ...base, layers: [...s.layers.slice(0, n), ...base.layers.slice(n)], precision: 'float32' };
 }
 
 /** Quantizes the network's current weights the way export will. */
@@ -56,6 +59,21 @@ export function fakeQuantHooks(net: Network, norm: Normalization, base: ModelSpe
   };
 }
 
+/**
+ * Masks the exact zeros of every weight matrix so fine-tuning keeps them zero (the optimizer
+ * zeroes masked gradients and values). Exact zeros are pruned weights: training never produces
+ * them otherwise, and the normalization fold keeps them exact. Without the masks, QAT of a
+ * pruned model grew every pruned weight back.
+ */
+export function keepPrunedZeros(net: Network): void {
+  for (const p of net.params()) {
+    if (p.kind !== 'weight' || !p.value.includes(0)) continue;
+    const mask = p.mask ?? new Uint8Array(p.value.length).fill(1);
+    for (let i = 0; i < p.value.length; i++) if (p.value[i] === 0) mask[i] = 0;
+    p.mask = mask;
+  }
+}
+
 export interface QatOptions extends Partial<TrainOptions> {
   epochs: number;
   calibration: CalibrationOptions;
@@ -75,6 +93,8 @@ export function quantizationAwareFineTune(spec: ModelSpec, data: Dataset, opts: 
   const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...hyper, lr: 5e-4, schedule: 'constant', dropout: 0, tbptt: 0, ...opts };
   const task = dataTaskOf(spec);
   const { net, norm } = networkFromSpec(spec, 'f32');
+  checkDataShape(data, spec.input.size, task, net.outputSize, `'${spec.name}'`);
+  keepPrunedZeros(net);
   const cal = calibrate(spec, data.samples, opts.calibration);
   const clip = opts.calibration.weightClipping ?? opts.calibration.method === 'mse';
   const { train, val } = splitValidation(data.samples, o.valSplit, o.seed, task);

@@ -33,12 +33,23 @@ export interface Batch {
   weight: Arr | null;
 }
 
-function meanStd(sum: Float64Array, sq: Float64Array, n: number): { mean: number[]; std: number[] } {
+/**
+ * Mean and standard deviation per channel from one-pass sums. A channel is constant when all its
+ * values are equal (min = max, exact): it keeps scale 1 (a zero std would divide by zero). An
+ * absolute variance threshold (formerly 1e-12) misjudged both ways: a constant channel of 1000.3
+ * over 640 steps got std 6e-5 from the cancellation in E[x²] − mean² (folded into the export as
+ * W/6e-5 and a bias of −1.6e7·W, which float32 cannot cancel), and a real channel with std 1e-7
+ * got scale 1 (the network never saw it). Where the one-pass variance is within rounding of
+ * E[x²], `exact` recomputes it from the deviations; elsewhere the result is unchanged.
+ */
+function meanStd(sum: Float64Array, sq: Float64Array, n: number, min: Float64Array, max: Float64Array, exact: (k: number, mean: number) => number): { mean: number[]; std: number[] } {
   const mean = Array.from(sum, (s) => s / Math.max(n, 1));
   const std = Array.from(sq, (s, k) => {
-    const v = s / Math.max(n, 1) - mean[k]! ** 2;
-    // Constant channels keep scale 1 (a zero std would divide by zero).
-    return v > 1e-12 ? Math.sqrt(v) : 1;
+    if (!(max[k]! > min[k]!)) return 1;
+    const m2 = s / Math.max(n, 1);
+    let v = m2 - mean[k]! ** 2;
+    if (!(v > 1e-9 * m2)) v = exact(k, mean[k]!);
+    return v > 0 ? Math.sqrt(v) : 1;
   });
   return { mean, std };
 }
@@ -47,27 +58,47 @@ function meanStd(sum: Float64Array, sq: Float64Array, n: number): { mean: number
 export function computeNormalization(samples: readonly Sample[], features: number, task: TrainTask, targetSize: number, window: number): Normalization {
   const s = new Float64Array(features);
   const q = new Float64Array(features);
+  const lo = new Float64Array(features).fill(Infinity);
+  const hi = new Float64Array(features).fill(-Infinity);
   const ts = new Float64Array(targetSize);
   const tq = new Float64Array(targetSize);
+  const tlo = new Float64Array(targetSize).fill(Infinity);
+  const thi = new Float64Array(targetSize).fill(-Infinity);
   let n = 0;
   for (const smp of samples) {
     for (let i = 0; i < smp.T * features; i++) {
       const v = smp.x[i]!;
-      s[i % features] = s[i % features]! + v;
-      q[i % features] = q[i % features]! + v * v;
+      const k = i % features;
+      s[k] = s[k]! + v;
+      q[k] = q[k]! + v * v;
+      if (v < lo[k]!) lo[k] = v;
+      if (v > hi[k]!) hi[k] = v;
     }
     if (smp.target) {
       for (let i = 0; i < smp.T * targetSize; i++) {
         const v = smp.target[i]!;
-        ts[i % targetSize] = ts[i % targetSize]! + v;
-        tq[i % targetSize] = tq[i % targetSize]! + v * v;
+        const k = i % targetSize;
+        ts[k] = ts[k]! + v;
+        tq[k] = tq[k]! + v * v;
+        if (v < tlo[k]!) tlo[k] = v;
+        if (v > thi[k]!) thi[k] = v;
       }
     }
     n += smp.T;
   }
-  const inp = meanStd(s, q, n);
+  // Second pass over one channel: Σ (v − mean)² / n.
+  const exact = (field: 'x' | 'target', width: number) => (k: number, mean: number): number => {
+    let d = 0;
+    for (const smp of samples) {
+      const a = smp[field];
+      if (!a) continue;
+      for (let t = 0; t < smp.T; t++) d += (a[t * width + k]! - mean) ** 2;
+    }
+    return d / Math.max(n, 1);
+  };
+  const inp = meanStd(s, q, n, lo, hi, exact('x', features));
   let out = { mean: [] as number[], std: [] as number[] };
-  if (task === 'forecast') out = meanStd(ts, tq, n);
+  if (task === 'forecast') out = meanStd(ts, tq, n, tlo, thi, exact('target', targetSize));
   if (task === 'autoencoder') {
     for (let w = 0; w < window; w++) {
       out.mean.push(...inp.mean);
@@ -109,7 +140,12 @@ export function makeBatch(items: readonly Sample[], spec: BatchSpec, t0 = 0, t1 
   const regression = spec.task !== 'classify';
   const target = regression ? alloc(spec.dtype, T * B * O) : null;
   const weight = regression ? alloc(spec.dtype, T * B * O) : null;
-  const { inputMean: mu, inputStd: sd, outputMean: omu, outputStd: osd } = spec.norm;
+  const { inputMean: mu, inputStd: sd } = spec.norm;
+  // A spec without output statistics (an imported forecaster: specNormalization gives none)
+  // keeps raw targets; indexing the empty arrays made every target NaN.
+  const outNorm = spec.norm.outputMean.length > 0;
+  const omu = outNorm ? spec.norm.outputMean : new Array<number>(O).fill(0);
+  const osd = outNorm ? spec.norm.outputStd : new Array<number>(O).fill(1);
   items.forEach((s, b) => {
     y[b] = s.y ?? 0;
     for (let t = 0; t < lengths[b]!; t++) {

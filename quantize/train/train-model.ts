@@ -61,6 +61,9 @@ export function trainModel(input: TrainModelInput): TrainModelResult {
   const data = input.data;
   if (input.val) {
     if (input.val.features !== data.features) throw new EdgeRnnError('BAD_DATA', `${input.val.source}: ${input.val.features} features per frame, the training data has ${data.features}`);
+    if (o.task === 'forecast' && input.val.targetSize !== data.targetSize) {
+      throw new EdgeRnnError('BAD_DATA', `${input.val.source}: ${input.val.targetSize} target values per step, the training data has ${data.targetSize}`, { expected: data.targetSize, got: input.val.targetSize });
+    }
     if (o.task === 'classify' && input.val.labels.join('\u0000') !== data.labels.join('\u0000')) {
       throw new EdgeRnnError('BAD_DATA', `${input.val.source}: classes ${input.val.labels.join(', ')} differ from the training data's ${data.labels.join(', ')} (load it with the training labels)`);
     }

@@ -12,7 +12,7 @@
  * callback after each optimizer step).
  */
 import { EdgeRnnError, Rng, type RecurrentKind } from '../../src/index.js';
-import type { Sample, TrainTask } from '../data/dataset.js';
+import type { Dataset, Sample, TrainTask } from '../data/dataset.js';
 import type { Network, LayerPlan } from '../nn/network.js';
 import type { Arr, DType } from '../nn/tensor.js';
 import { makeBatch, type Batch, type BatchSpec, type Normalization } from './batches.js';
@@ -170,7 +170,9 @@ export interface FitHooks {
 
 export interface FitResult {
   history: EpochRecord[];
+  /** The epoch (1-based) whose weights were restored; -1 if none was eligible. */
   bestEpoch: number;
+  /** Validation loss of the restored weights: history[bestEpoch - 1].valLoss (Infinity if none). */
   bestValLoss: number;
   /** The trivial predictor's validation loss (prior / mean). */
   baselineLoss: number;
@@ -262,11 +264,54 @@ export function baselineLoss(train: readonly Sample[], val: readonly Sample[], c
   return sq / Math.max(n, 1);
 }
 
+/**
+ * Refuses what would otherwise train silently on nothing or on NaN: an empty set (no steps; an
+ * empty validation set scored 0 every epoch, so epoch 1's weights were restored) and non-finite
+ * inputs or targets (they poisoned the normalization and surfaced as TRAINING_DIVERGED).
+ */
+function checkFitSamples(samples: readonly Sample[], ctx: FitContext, what: 'training' | 'validation'): void {
+  if (samples.length === 0) throw new EdgeRnnError('BAD_DATA', `no ${what} sequences: fit needs at least one`, { expected: 'at least one sequence', got: 0 });
+  const F = ctx.features;
+  for (const s of samples) {
+    // No steps: no last step to read a class at (evaluate indexed step -1).
+    if (!(Number.isInteger(s.T) && s.T >= 1)) throw new EdgeRnnError('BAD_DATA', `${s.where}: a sequence with ${s.T} steps, ${what} needs at least one`, { where: s.where, expected: 'at least one step', got: s.T });
+    const fields: [string, Float32Array | undefined, number][] = [['x', s.x, F]];
+    if (ctx.task === 'forecast') fields.push(['target', s.target, ctx.outputs]);
+    for (const [name, a, width] of fields) {
+      // Too short would read undefined (NaN) past the end.
+      if (!a || a.length < s.T * width) {
+        throw new EdgeRnnError('BAD_DATA', `${s.where}: "${name}" has ${a?.length ?? 0} values, ${s.T} steps of ${width} need ${s.T * width}`, { where: s.where, expected: s.T * width, got: a?.length ?? 0 });
+      }
+      for (let i = 0; i < s.T * width; i++) {
+        if (!Number.isFinite(a[i]!)) {
+          const step = Math.floor(i / width);
+          const k = i % width;
+          throw new EdgeRnnError('BAD_DATA', `${s.where}: ${name}[${step}][${k}] is ${a[i]}, ${what} needs finite values`, { where: s.where, step, feature: k, expected: 'a finite number', got: String(a[i]) });
+        }
+      }
+    }
+  }
+}
+
+/**
+ * A dataset read for an existing network: frames of its input width and, for forecast, targets
+ * of its output width. A mismatch was read silently with the wrong stride (frames or targets
+ * of one step bleeding into the next).
+ */
+export function checkDataShape(ds: Dataset, features: number, task: TrainTask, outputs: number, model: string): void {
+  if (ds.features !== features) throw new EdgeRnnError('BAD_DATA', `${ds.source}: ${ds.features} features per frame, ${model} takes ${features}`, { expected: features, got: ds.features });
+  if (task === 'forecast' && ds.targetSize !== outputs) {
+    throw new EdgeRnnError('BAD_DATA', `${ds.source}: ${ds.targetSize} target values per step, ${model} predicts ${outputs}`, { expected: outputs, got: ds.targetSize });
+  }
+}
+
 /** Trains `net` in place. Restores the best validation weights at the end. */
 export function fit(net: Network, train: readonly Sample[], val: readonly Sample[], ctx: FitContext, o: TrainOptions, hooks: FitHooks = {}): FitResult {
   if (o.tbptt > 0 && net.recurrentLayers().some((l) => l.dirs === 2)) {
     throw new EdgeRnnError('USAGE', '--tbptt needs a unidirectional model: a bidirectional layer reads whole sequences');
   }
+  checkFitSamples(train, ctx, 'training');
+  checkFitSamples(val, ctx, 'validation');
   const now = hooks.now ?? Date.now;
   const rng = new Rng(o.seed + 1);
   const params = net.params();
@@ -278,6 +323,8 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
   let best = Infinity;
   let bestEpoch = -1;
   let bestWeights: Arr[] | null = null;
+  /** Validation loss of the weights in bestWeights (what is restored and reported). */
+  let restoredLoss = Infinity;
   let sinceBest = 0;
   let sincePlateauCut = 0;
   let plateauScale = 1;
@@ -348,6 +395,7 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
       best = Math.min(best, ev.loss);
       bestEpoch = epoch + 1;
       bestWeights = params.map((p) => p.value.slice());
+      restoredLoss = ev.loss;
       sinceBest = 0;
       sincePlateauCut = 0;
     } else {
@@ -368,7 +416,7 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
     }
   }
   if (bestWeights) params.forEach((p, i) => p.value.set(bestWeights![i]!));
-  return { history, bestEpoch, bestValLoss: best, baselineLoss: baseline, stoppedEarly, epochsRun: history.length };
+  return { history, bestEpoch, bestValLoss: restoredLoss, baselineLoss: baseline, stoppedEarly, epochsRun: history.length };
 }
 
 /** Class weights from the options and the training labels. */

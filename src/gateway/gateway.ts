@@ -158,6 +158,15 @@ function buildRoutes(cfg: GatewayConfig, models: ReadonlyMap<string, Model>, det
   });
 }
 
+/** Closes a sink; a throw or a rejection is logged. */
+async function closeSink(sink: AlertSink, logger: Logger): Promise<void> {
+  try {
+    await sink.close();
+  } catch (e) {
+    logger.error('alert sink close failed', { sink: sink.name, error: (e as Error)?.message ?? String(e) });
+  }
+}
+
 export class Gateway {
   readonly config: GatewayConfig;
   readonly topics: Topics;
@@ -318,7 +327,7 @@ export class Gateway {
       });
     } catch (e) {
       // Nothing may outlive a failed start: sinks, the broker we started, the outbox, our models.
-      for (const sink of sinks) await sink.close().catch(() => {});
+      for (const sink of sinks) await closeSink(sink, logger);
       if (broker) await broker.close();
       if (outbox) await outbox.close();
       for (const [key, m] of models) if (!opts.models?.[key]) m.dispose();
@@ -840,10 +849,13 @@ export class Gateway {
       this.logger.info('alert raised', { id: a.id, device: a.device, sensor: a.sensor, label: a.label, score: a.score, ts: a.ts });
       this.emit('alert', a);
       for (const sink of this.sinks) {
+        const failed = (e: unknown) => this.logger.error('alert sink failed', { sink: sink.name, error: (e as Error)?.message ?? String(e) });
         try {
-          sink.alert(a);
+          // An async sink's rejection was unhandled: Node ended the process.
+          const r = sink.alert(a) as unknown;
+          if (typeof (r as PromiseLike<void> | undefined)?.then === 'function') (r as PromiseLike<void>).then(undefined, failed);
         } catch (e) {
-          this.logger.error('alert sink failed', { sink: sink.name, error: (e as Error).message });
+          failed(e);
         }
       }
     }
@@ -1106,17 +1118,41 @@ export class Gateway {
       }
       this.removeStream(s);
     }
+    if (this.volatile.size > 0) await this.persistVolatile();
     await this.publishOffline();
     this.stopped = true;
     this.logger.info('gateway stopped', { savedStates: saved, outboxDepth: this.outboxDepth });
     await this.closeResources();
   }
 
+  /**
+   * Alerts held in memory only (the outbox could not be written when they were raised) and not
+   * acknowledged by stop(): one more try to make them durable for the next start. They were
+   * dropped with the process, silently, even when the disk worked again.
+   */
+  private async persistVolatile(): Promise<void> {
+    const alerts = [...this.volatile.values()].filter((a) => !this.outbox.has(a.id));
+    const ids = alerts.map((a) => a.id);
+    try {
+      await this.outbox.commit(alerts);
+      for (const a of alerts) this.volatile.delete(a.id);
+      this.logger.warn('alerts held in memory written to the outbox at stop', { ids });
+    } catch (e) {
+      this.logger.error('alerts held in memory only are lost: the outbox cannot be written', { error: (e as Error).message, ids });
+    }
+  }
+
   /** The retained status `offline` (reason stopped), when connected. */
   private async publishOffline(): Promise<void> {
     if (!this.transport.connected) return;
     const body = JSON.stringify({ state: 'offline', gateway: this.config.gatewayId, reason: 'stopped', ...(this.cluster ? this.cluster.statusFields() : {}) });
-    await this.transport.publish(this.topics.status, body, { qos: 1, retain: true }).catch(() => {});
+    // A broker that stopped answering never acknowledges it: stop() hung here. Waited for at
+    // most drainTimeoutMs (wall time); a graceful end() still waits for it, bounded too.
+    let t: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.transport.publish(this.topics.status, body, { qos: 1, retain: true }).catch(() => {}),
+      new Promise<void>((r) => (t = setTimeout(r, this.drainTimeoutMs))),
+    ]).finally(() => clearTimeout(t));
   }
 
   private async closeResources(): Promise<void> {
@@ -1127,7 +1163,8 @@ export class Gateway {
     this.loopDelay?.disable();
     if (this.http) await new Promise<void>((r) => this.http!.close(() => r()));
     this.http = null;
-    for (const s of this.sinks) await s.close().catch(() => {});
+    // A close() that throws (not async) skipped everything after it: transport, broker, outbox.
+    for (const s of this.sinks) await closeSink(s, this.logger);
     await this.transport.end().catch(() => {});
     if (this.broker) await this.broker.close();
     await this.outbox.close();

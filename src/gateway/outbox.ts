@@ -52,6 +52,11 @@ export interface OutboxOpenReport {
   truncatedBytes: number;
   /** Corrupt records skipped in the middle of the log. */
   corrupt: number;
+  /**
+   * With corrupt records: the log as it was found, kept beside it (outbox.wal.corrupt-<ms>) for
+   * recovery by hand; the compaction at open rewrites the log without them.
+   */
+  keptCorrupt?: string;
 }
 
 const CRC_TABLE = (() => {
@@ -76,6 +81,11 @@ function record(obj: unknown): Buffer {
   return Buffer.concat([Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} `, 'ascii'), json, Buffer.from('\n')]);
 }
 
+/** Writes every byte (writeSync may write part of the buffer without an error: a full disk, a size limit). */
+function writeAllSync(fd: number, bytes: Buffer): void {
+  for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+}
+
 type Rec = { op: 'add'; alert: Alert } | { op: 'ack'; id: string };
 
 function parseRecord(line: Buffer): Rec | null {
@@ -85,7 +95,10 @@ function parseRecord(line: Buffer): Rec | null {
   if (!Number.isFinite(want) || crc32(json) !== want) return null;
   try {
     const r = JSON.parse(json.toString('utf8')) as Rec;
-    if (r.op === 'add' && typeof r.alert?.id === 'string') return r;
+    // What publishing needs (the topic is made of device and sensor): a record without them,
+    // though its CRC holds (another program, another version), threw at every publish attempt,
+    // in a timer, which took the gateway down at each start.
+    if (r.op === 'add' && typeof r.alert?.id === 'string' && typeof r.alert.device === 'string' && typeof r.alert.sensor === 'string') return r;
     if (r.op === 'ack' && typeof r.id === 'string') return r;
   } catch {
     /* fall through */
@@ -104,6 +117,16 @@ export class FileOutbox implements Outbox {
   private readonly logger: Logger | undefined;
   private acksSinceCompact = 0;
   private closed = false;
+  /**
+   * Bytes of the log that hold whole records: where a failed or short append is cut back to.
+   * A torn fragment left there was glued to the next record, and a later crash lost that one.
+   */
+  private size = 0;
+  /** An append failed and the log could not be cut back: rewrite it before the next append. */
+  private dirty = false;
+  private closing: Promise<void> | null = null;
+  /** Records add()ed while a compaction writes its snapshot (null when none runs). */
+  private lateAdds: Buffer[] | null = null;
   /** Group commit: alerts waiting for the next write + fsync, and the one in flight. */
   private queued: Array<{ alerts: readonly Alert[]; resolve: () => void; reject: (e: Error) => void }> = [];
   private writing: Promise<void> | null = null;
@@ -126,6 +149,7 @@ export class FileOutbox implements Outbox {
     try {
       makeDirs(dir);
       ob.load();
+      if (ob.report.corrupt > 0) ob.keepCorrupt();
       ob.compact();
     } catch (e) {
       if (e instanceof EdgeRnnError) throw e;
@@ -165,19 +189,36 @@ export class FileOutbox implements Outbox {
     this.report.replayed = this.map.size;
   }
 
+  /**
+   * A copy of a log with corrupt records, before the compaction drops them: a record whose CRC
+   * fails may still hold the only copy of an alert (one flipped bit), and it was destroyed.
+   */
+  private keepCorrupt(): void {
+    const kept = `${this.file}.corrupt-${Date.now()}`;
+    try {
+      fs.copyFileSync(this.file, kept);
+    } catch (e) {
+      // Not a reason to refuse to start: the good records are replayed all the same.
+      this.logger?.error('outbox: cannot keep a copy of the log with corrupt records', { file: this.file, kept, error: (e as Error).message });
+      return;
+    }
+    this.report.keptCorrupt = kept;
+    this.logger?.warn('outbox: the log with corrupt records is kept for recovery', { file: this.file, kept, corrupt: this.report.corrupt });
+  }
+
   /** Rewrites the log with only the pending alerts (atomic: tmp, fsync, rename, fsync dir). */
   compact(): void {
     const tmp = `${this.file}.tmp`;
     const chunks: Buffer[] = [];
     for (const a of this.map.values()) chunks.push(record({ op: 'add', alert: a }));
+    const body = Buffer.concat(chunks);
     const tfd = fs.openSync(tmp, 'w');
     try {
-      if (chunks.length) fs.writeSync(tfd, Buffer.concat(chunks));
+      writeAllSync(tfd, body);
       fs.fsyncSync(tfd);
     } finally {
       fs.closeSync(tfd);
     }
-    if (this.fd >= 0) fs.closeSync(this.fd);
     fs.renameSync(tmp, this.file);
     const dfd = fs.openSync(this.dir, 'r');
     try {
@@ -185,7 +226,13 @@ export class FileOutbox implements Outbox {
     } finally {
       fs.closeSync(dfd);
     }
+    // The old fd is closed once the new one is open: a failure in between left a closed fd
+    // behind, and every later write and close failed on it (EBADF).
+    const old = this.fd;
     this.fd = fs.openSync(this.file, 'a');
+    if (old >= 0) fs.closeSync(old);
+    this.size = body.length;
+    this.dirty = false;
     this.acksSinceCompact = 0;
   }
 
@@ -193,8 +240,17 @@ export class FileOutbox implements Outbox {
     if (alerts.length === 0) return;
     this.assertOpen();
     try {
-      fs.writeSync(this.fd, Buffer.concat(alerts.map((a) => record({ op: 'add', alert: a }))));
-      if (this.doFsync) fs.fsyncSync(this.fd);
+      if (this.dirty) this.compact();
+      const bytes = Buffer.concat(alerts.map((a) => record({ op: 'add', alert: a })));
+      try {
+        writeAllSync(this.fd, bytes);
+        if (this.doFsync) fs.fsyncSync(this.fd);
+      } catch (e) {
+        this.cutBack();
+        throw e;
+      }
+      this.size += bytes.length;
+      this.lateAdds?.push(bytes);
     } catch (e) {
       throw new EdgeRnnError('GATEWAY_OUTBOX', `cannot write the alert outbox ${this.file}: ${(e as Error).message}`);
     }
@@ -231,8 +287,19 @@ export class FileOutbox implements Outbox {
       this.acks = [];
       const bytes = Buffer.concat([...acks, ...batch.flatMap((b) => b.alerts.map((a) => record({ op: 'add', alert: a })))]);
       try {
-        await new Promise<void>((res, rej) => fs.write(this.fd, bytes, (e) => (e ? rej(e) : res())));
-        if (this.doFsync && batch.length > 0) await new Promise<void>((res, rej) => fs.fsync(this.fd, (e) => (e ? rej(e) : res())));
+        if (this.dirty) await this.compactAsync();
+        try {
+          // fs.write may write part of the buffer without an error (a full disk, a file size
+          // limit): the rest is written, or the error of trying is.
+          for (let off = 0; off < bytes.length; ) {
+            off += await new Promise<number>((res, rej) => fs.write(this.fd, bytes, off, bytes.length - off, null, (e, n) => (e ? rej(e) : res(n))));
+          }
+          if (this.doFsync && batch.length > 0) await new Promise<void>((res, rej) => fs.fsync(this.fd, (e) => (e ? rej(e) : res())));
+        } catch (e) {
+          this.cutBack();
+          throw e;
+        }
+        this.size += bytes.length;
         for (const b of batch) for (const a of b.alerts) this.map.set(a.id, a);
         for (const b of batch) b.resolve();
       } catch (e) {
@@ -248,27 +315,61 @@ export class FileOutbox implements Outbox {
   private async compactAsync(): Promise<void> {
     const tmp = `${this.file}.tmp`;
     // The snapshot already lacks every acknowledged alert: queued ack records are moot. Acks
-    // that arrive while it is written name alerts in it, and follow it.
+    // that arrive while it is written name alerts in it, and follow it. Should the compaction
+    // fail, the log keeps its adds, and those acks are written after all (they were dropped,
+    // and the alerts sent again after a restart).
+    const moot = this.acks;
     this.acks = [];
     const body = Buffer.concat([...this.map.values()].map((a) => record({ op: 'add', alert: a })));
-    const h = await fs.promises.open(tmp, 'w');
+    // Alerts add()ed while the snapshot is written went to the old log only, which the rename
+    // then replaced (lost on a crash): they are appended to the snapshot before the rename.
+    this.lateAdds = [];
+    let h: fs.promises.FileHandle | undefined;
+    let renamed = false;
     try {
-      await h.write(body);
+      h = await fs.promises.open(tmp, 'w');
+      for (let off = 0; off < body.length; ) off += (await h.write(body, off, body.length - off)).bytesWritten;
       await h.sync();
+      // From here to the new log's fd, synchronous: no add() can come in between.
+      const late = Buffer.concat(this.lateAdds);
+      if (late.length > 0) {
+        writeAllSync(h.fd, late);
+        fs.fsyncSync(h.fd);
+      }
+      fs.renameSync(tmp, this.file);
+      renamed = true;
+      const dfd = fs.openSync(this.dir, 'r');
+      try {
+        fs.fsyncSync(dfd);
+      } finally {
+        fs.closeSync(dfd);
+      }
+      const old = this.fd;
+      this.fd = fs.openSync(this.file, 'a');
+      fs.closeSync(old);
+      this.size = body.length + late.length;
+    } catch (e) {
+      this.acks = [...moot, ...this.acks];
+      // Past the rename, the fd still names the replaced log: appends there would be lost.
+      if (renamed) this.dirty = true;
+      throw e;
     } finally {
-      await h.close();
+      this.lateAdds = null;
+      await h?.close().catch(() => {});
     }
-    await fs.promises.rename(tmp, this.file);
-    const d = await fs.promises.open(this.dir, 'r');
+    this.dirty = false;
+    // Acks that came while it was written still have their records to write.
+    this.acksSinceCompact = this.acks.length;
+  }
+
+  /** After a failed append: cut the log back to its whole records, or have it rewritten. */
+  private cutBack(): void {
     try {
-      await d.sync();
-    } finally {
-      await d.close();
+      fs.ftruncateSync(this.fd, this.size);
+    } catch (e) {
+      this.dirty = true;
+      this.logger?.error('outbox: cannot cut a failed append off the log (rewritten before the next one)', { file: this.file, error: (e as Error).message });
     }
-    const old = this.fd;
-    this.fd = fs.openSync(this.file, 'a');
-    fs.closeSync(old);
-    this.acksSinceCompact = 0;
   }
 
   ack(id: string): void {
@@ -295,15 +396,19 @@ export class FileOutbox implements Outbox {
     while (this.writing) await this.writing;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    while (this.writing) await this.writing;
-    this.closed = true;
-    try {
-      if (this.doFsync) fs.fsyncSync(this.fd);
-    } finally {
-      fs.closeSync(this.fd);
-    }
+  close(): Promise<void> {
+    // One close for every caller: a second close() while the first waited for the writer
+    // fsynced and closed the fd again (EBADF, or another file's fd by then).
+    this.closing ??= (async () => {
+      while (this.writing) await this.writing;
+      this.closed = true;
+      try {
+        if (this.doFsync) fs.fsyncSync(this.fd);
+      } finally {
+        fs.closeSync(this.fd);
+      }
+    })();
+    return this.closing;
   }
 
   private assertOpen(): void {

@@ -20,7 +20,12 @@ type FirmataIo = InstanceType<typeof firmataIoModule.Firmata>;
 
 export interface AlertSink {
   readonly name: string;
-  alert(a: Alert): void;
+  /**
+   * Called once an alert is durable. May be async: a rejection is logged like a throw (neither
+   * stops the alert or the other sinks).
+   */
+  alert(a: Alert): void | Promise<void>;
+  /** Called once at stop(); a throw or a rejection is logged, and the gateway still closes. */
   close(): Promise<void>;
 }
 

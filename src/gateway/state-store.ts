@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { EdgeRnnError } from '../errors.js';
 import { makeDirs } from '../io/files.js';
 
 export interface StateStore {
@@ -56,14 +57,25 @@ function readKey(file: string): string {
  * maxStates, the oldest saved states (file modification time across restarts) are dropped first.
  */
 export function fileStateStore(dir: string, opts: StateStoreOptions = {}): StateStore {
-  makeDirs(dir);
+  let names: string[];
+  try {
+    makeDirs(dir);
+    names = fs.readdirSync(dir);
+  } catch (e) {
+    // A file in the folder's place, no permission: the gateway's start failed with Node's bare error.
+    throw new EdgeRnnError('GATEWAY_STATE', `cannot open the stream state store in ${dir}: ${(e as Error).message}`, { dir, expected: 'a directory', got: (e as NodeJS.ErrnoException).code });
+  }
   const max = opts.maxStates ?? Infinity;
   /** Every state file by name, oldest saved first, with its key once known. */
   const index = new Map<string, string | undefined>();
   const found: Array<{ name: string; key: string | undefined; mtime: number }> = [];
-  for (const name of fs.readdirSync(dir)) {
+  for (const name of names) {
     if (name.endsWith('.tmp')) {
-      fs.rmSync(path.join(dir, name), { force: true }); // a save cut short by a crash
+      try {
+        fs.rmSync(path.join(dir, name), { force: true }); // a save cut short by a crash
+      } catch {
+        // Not a file (a directory by that name): not ours, left alone.
+      }
       continue;
     }
     const legacy = name.endsWith(LEGACY_EXT);
@@ -112,10 +124,12 @@ export function fileStateStore(dir: string, opts: StateStoreOptions = {}): State
     load(key) {
       const b = read(hashedName(key));
       if (b) {
+        const file = path.join(dir, hashedName(key));
         const kl = b.length >= MAGIC.length + 4 && b.subarray(0, MAGIC.length).equals(MAGIC) ? b.readUInt32LE(MAGIC.length) : -1;
         const at = MAGIC.length + 4 + kl;
-        if (kl < 0 || at > b.length) throw new Error(`${hashedName(key)}: not a stream state file`);
-        if (b.toString('utf8', MAGIC.length + 4, at) !== key) throw new Error(`${hashedName(key)}: holds another key`);
+        if (kl < 0) throw new EdgeRnnError('GATEWAY_STATE', `${file}: not a stream state file (${b.length} bytes, no ERNSTAT1 header)`, { file, expected: 'ERNSTAT1', got: b.subarray(0, MAGIC.length).toString('latin1') });
+        if (at > b.length) throw new EdgeRnnError('GATEWAY_STATE', `${file}: truncated (its key needs ${at} bytes, the file has ${b.length})`, { file, expected: at, got: b.length });
+        if (b.toString('utf8', MAGIC.length + 4, at) !== key) throw new EdgeRnnError('GATEWAY_STATE', `${file}: holds another key`, { file, expected: key, got: b.toString('utf8', MAGIC.length + 4, at) });
         return new Uint8Array(b.subarray(at));
       }
       const legacy = legacyFile(key);

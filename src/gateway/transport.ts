@@ -58,6 +58,13 @@ export interface MqttTransportOptions {
   persistentSession?: boolean;
   /** Called with each connection error while waiting for the first connection (broker down...). */
   onWait?: (e: Error) => void;
+  /**
+   * Longest wait in end() for the PUBACKs in flight, and again for the broker to close the
+   * connection after DISCONNECT (ms, default 2000); then the connection is dropped.
+   */
+  endTimeoutMs?: number;
+  /** Longest wait for an UNSUBACK (ms, default 5000): then unsubscribe() rejects with GATEWAY_TRANSPORT. */
+  unsubscribeTimeoutMs?: number;
 }
 
 /** MQTT refusals (bad credentials, not authorized, banned) and TLS failures: retrying will not help. */
@@ -166,8 +173,16 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
       // Offline, MQTT.js would hold the UNSUBSCRIBE until a reconnect that may never come (a
       // shutdown with the broker down hung here): a dropped connection takes nothing more anyway.
       if (!c || filters.length === 0 || !c.connected) return Promise.resolve();
+      // Connected to a broker that stopped answering, the UNSUBACK never comes (stop() hung
+      // here): given up after unsubscribeTimeoutMs.
+      const limitMs = o.unsubscribeTimeoutMs ?? 5000;
       return new Promise((resolve, reject) => {
-        c.unsubscribe(filters, (err) => (err ? reject(new EdgeRnnError('GATEWAY_TRANSPORT', `unsubscribe: ${err.message}`)) : resolve()));
+        const timer = setTimeout(() => reject(new EdgeRnnError('GATEWAY_TRANSPORT', `unsubscribe ${filters.join(', ')}: no UNSUBACK within ${limitMs} ms`, { expected: 'UNSUBACK', got: 'nothing', timeoutMs: limitMs })), limitMs);
+        c.unsubscribe(filters, (err) => {
+          clearTimeout(timer);
+          if (err) reject(new EdgeRnnError('GATEWAY_TRANSPORT', `unsubscribe: ${err.message}`));
+          else resolve();
+        });
       });
     },
     publish(topic: string, payload: Uint8Array | string, po: PublishOptions): Promise<void> {
@@ -180,13 +195,45 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
         });
       });
     },
-    end(force = false): Promise<void> {
+    async end(force = false): Promise<void> {
       ended = true;
       const c = client;
-      if (!c) return Promise.resolve();
+      if (!c) return;
       // Not connected: a graceful end would wait for PUBACKs of the QoS 1 messages stored
       // offline (alerts: they stay in the outbox), which only a reconnect could bring.
-      return new Promise((resolve) => c.end(force || !c.connected, {}, () => resolve()));
+      // Connected, it waits for the PUBACKs in flight and for the broker to close the TCP
+      // connection after DISCONNECT: a broker that stopped answering (frozen, overloaded, a
+      // half-open link) gives neither, and stop() hung there. Both waits are bounded; what
+      // was not acknowledged then is dropped (alerts stay in the outbox).
+      const limitMs = o.endTimeoutMs ?? 2000;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const outgoing = () => Object.keys((c as unknown as { outgoing?: object }).outgoing ?? {}).length;
+      try {
+        if (!force && c.connected && outgoing() > 0) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              c.off('outgoingEmpty', done);
+              c.off('close', done);
+              clearTimeout(timer);
+              resolve();
+            };
+            c.on('outgoingEmpty', done);
+            c.on('close', done);
+            timer = setTimeout(done, limitMs);
+          });
+        }
+        const graceful = !force && c.connected && outgoing() === 0;
+        await new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            // The DISCONNECT went nowhere: drop the connection (its 'close' ends the client).
+            c.stream?.destroy();
+            timer = setTimeout(resolve, 100);
+          }, limitMs);
+          c.end(!graceful, {}, () => resolve());
+        });
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
   return t;

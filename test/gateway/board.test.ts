@@ -209,4 +209,41 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
       MockBinding.reset();
     }
   });
+
+});
+
+describe('alert sinks that fail', () => {
+  it('a sink whose alert() rejects (async) or throws, and whose close() throws: logged; alerts raised, published, sent to the other sinks; stop() closes everything', async () => {
+    const model = await (await createRuntime()).load(imuModelBytes());
+    const clock = new ManualClock(1_700_000_000_000);
+    const tr = new TraceTransport();
+    const logger = memoryLogger('warn');
+    const config = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', detector: IMU_DETECTOR }], stateDir: '', metrics: { intervalMs: 0 } });
+    const seen: string[] = [];
+    let goodClosed = false;
+    const sinks = [
+      // A webhook-like sink written as an async function: its rejection was unhandled (Node ends the process).
+      { name: 'webhook', alert: async () => Promise.reject(new Error('webhook down')), close: () => { throw new Error('close failed'); } },
+      { name: 'siren', alert: () => { throw new Error('siren jammed'); }, close: () => Promise.reject(new Error('siren close failed')) },
+      { name: 'log', alert: (a: { id: string }) => void seen.push(a.id), close: async () => { goodClosed = true; } },
+    ];
+    const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, logger, sinks: sinks as never });
+    const raised: string[] = [];
+    gw.on('alert', (a) => raised.push(a.id));
+    const x = imuSignal(100, 5, [[20, 40]]);
+    tr.deliver(gw.topics.sensor('crane', 'imu'), encodeJson(x, IMU_CHANNELS, { seq: 0 }));
+    clock.advance(5);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(raised.length).toBeGreaterThan(0);
+    expect(seen).toEqual(raised);
+    expect(tr.published.filter((p) => p.topic.includes('crane')).length).toBeGreaterThanOrEqual(raised.length);
+    const failed = logger.lines.filter((l) => l.msg === 'alert sink failed');
+    expect(failed.filter((l) => l.sink === 'webhook' && l.error === 'webhook down').length).toBe(raised.length);
+    expect(failed.filter((l) => l.sink === 'siren' && l.error === 'siren jammed').length).toBe(raised.length);
+    await gw.stop();
+    expect(goodClosed).toBe(true);
+    expect(tr.connected).toBe(false); // the transport was ended after the sinks
+    expect(logger.lines.some((l) => l.msg === 'alert sink close failed' && l.sink === 'webhook')).toBe(true);
+    model.dispose();
+  });
 });

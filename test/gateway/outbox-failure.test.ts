@@ -3,8 +3,11 @@
  * until the broker acknowledges them (retried while it refuses), the failure is logged with the
  * alert ids, and once the disk works again new alerts are written to it as before. The outbox is
  * a real FileOutbox behind a switch that makes its writes fail (a disk cannot be failed for
- * real here: tests run as root, and /dev/full cannot back a log that is read on open).
+ * real here: tests run as root, and /dev/full cannot back a log that is read on open). A disk
+ * filling up mid-append is real: a child process under a file size limit (ulimit -f), whose
+ * writes past it are short, then fail with EFBIG.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -123,4 +126,90 @@ describe('the outbox disk fails', () => {
     expect([...new Set(published())].sort()).toEqual([...want1, ...want2].sort());
     model.dispose();
   });
+});
+
+describe('stop() with alerts held in memory only', () => {
+  it('writes them to the outbox when the disk works again (they were lost with the process), or logs them as lost', async () => {
+    const model = await (await createRuntime()).load(imuModelBytes());
+    for (const diskBack of [true, false]) {
+      const stateDir = tmpDir('edgernn-outbox-fail-');
+      const inner = FileOutbox.open(path.join(stateDir, 'outbox'));
+      const { outbox, sw } = switchedOutbox(inner);
+      const clock = new ManualClock(1_700_000_000_000);
+      const tr = new RefusingTransport();
+      const logger = memoryLogger('debug');
+      const config = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], stateDir, metrics: { intervalMs: 0 } });
+      const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, logger, outbox, drainTimeoutMs: 50 });
+      tr.alertsFilter = gw.topics.alertsFilter();
+      const raised: string[] = [];
+      gw.on('alert', (a) => raised.push(a.id));
+      sw.failing = true;
+      tr.refuse = true;
+      tr.deliver(gw.topics.sensor('d1', 'imu'), encodeJson(imuSignal(100, 5, [[20, 40], [60, 80]]), IMU_CHANNELS, { seq: 0 }));
+      clock.advance(5);
+      await waitFor(() => raised.length > 0 && tr.refused >= raised.length, 'the alerts raised and refused');
+      expect(inner.depth).toBe(0);
+      sw.failing = !diskBack;
+      await gw.stop();
+      const again = FileOutbox.open(path.join(stateDir, 'outbox'));
+      if (diskBack) {
+        expect([...again.pending()].map((a) => a.id).sort()).toEqual([...raised].sort());
+      } else {
+        expect(again.depth).toBe(0);
+        const lost = logger.lines.find((l) => l.msg === 'alerts held in memory only are lost: the outbox cannot be written');
+        expect(lost?.level).toBe('error');
+        expect([...(lost!.ids as string[])].sort()).toEqual([...raised].sort());
+      }
+      await again.close();
+    }
+    model.dispose();
+  });
+});
+
+/** tsx's loader by absolute URL: the child runs in a temp directory. */
+const TSX_LOADER = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
+const OUTBOX_MODULE = new URL('../../src/gateway/outbox.ts', import.meta.url).href;
+
+/** Runs `script` (TypeScript) with node in `dir`, its files limited to `limitKiB` (RLIMIT_FSIZE: writes past it are short, then EFBIG); returns its stdout. */
+function runLimited(dir: string, script: string, limitKiB: number): Promise<string> {
+  fs.writeFileSync(path.join(dir, 'child.mts'), script);
+  return new Promise((resolve, reject) => {
+    // tsx's cache off: under the limit it would write truncated entries into the shared cache.
+    const child = spawn('bash', ['-c', `ulimit -f ${limitKiB} && exec "${process.execPath}" --import "${TSX_LOADER}" child.mts`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TSX_DISABLE_CACHE: '1' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`child exited with ${code}: ${err}`))));
+  });
+}
+
+describe('the disk fills up mid-append (a real file size limit)', () => {
+  it('an alert whose commit resolved is on disk; a short write is cut back, not glued to the next record', async () => {
+    const dir = tmpDir('edgernn-outbox-full-');
+    // Alerts of ~1.2 KB; the file may grow to 8 KiB. Commits go one after the other: the fifth
+    // and sixth cannot fit whole (the first of them is written in part), the seventh is small.
+    const out = await runLimited(
+      dir,
+      `import { FileOutbox } from ${JSON.stringify(OUTBOX_MODULE)};
+const alert = (i: number, pad: number) => ({ id: 'id-' + i, site: 's', device: 'd', sensor: 'imu', gateway: 'gw', model: { name: 'm', version: '1', sha256: '00' }, detector: 'threshold', label: 'impact', score: 1, ts: '', tsMs: i, frameIndex: i, evidence: { fromMs: 0, toMs: 0, inputs: [[1]], scores: ['x'.repeat(pad)] } });
+const ob = FileOutbox.open('ob');
+const results: Record<string, string> = {};
+for (const [i, pad] of [[1, 1000], [2, 1000], [3, 1000], [4, 1000], [5, 3000], [6, 3000], [7, 100]] as const) {
+  results['id-' + i] = await ob.commit([alert(i, pad)])!.then(() => 'ok', (e: Error & { code?: string }) => String(e.code));
+}
+await ob.close();
+console.log(JSON.stringify(results));
+`,
+      8,
+    );
+    const results = JSON.parse(out.trim().split('\n').pop()!) as Record<string, string>;
+    expect(results).toEqual({ 'id-1': 'ok', 'id-2': 'ok', 'id-3': 'ok', 'id-4': 'ok', 'id-5': 'GATEWAY_OUTBOX', 'id-6': 'GATEWAY_OUTBOX', 'id-7': 'ok' });
+    const logger = memoryLogger();
+    const again = FileOutbox.open(path.join(dir, 'ob'), { logger });
+    // Exactly the alerts whose commit resolved, none lost, no torn or corrupt record.
+    expect([...again.pending()].map((a) => a.id)).toEqual(['id-1', 'id-2', 'id-3', 'id-4', 'id-7']);
+    expect(again.report).toEqual({ replayed: 5, truncatedBytes: 0, corrupt: 0 });
+    await again.close();
+  }, 30_000);
 });

@@ -95,6 +95,28 @@ describe('FileOutbox', () => {
     expect([...again.pending()].map((a) => a.id)).toEqual(['id-1', 'id-3']);
   });
 
+  it('keeps a log with corrupt records beside it (the compaction at open destroyed the only copy of their alerts)', async () => {
+    const dir = tmpDir();
+    const ob = FileOutbox.open(dir);
+    ob.add([alert(1), alert(2), alert(3)]);
+    await ob.close();
+    const file = path.join(dir, 'outbox.wal');
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    lines[1] = lines[1]!.replace('"label":"impact"', '"label":"impacu"'); // one flipped bit
+    const found = lines.join('\n');
+    fs.writeFileSync(file, found);
+    const logger = memoryLogger();
+    const again = FileOutbox.open(dir, { logger });
+    expect(again.report).toMatchObject({ replayed: 2, corrupt: 1, keptCorrupt: expect.stringMatching(/outbox\.wal\.corrupt-\d+$/) });
+    expect(fs.readFileSync(again.report.keptCorrupt!, 'utf8')).toBe(found);
+    expect(fs.readFileSync(file, 'utf8')).not.toContain('impacu');
+    expect(logger.lines.some((l) => l.msg === 'outbox: the log with corrupt records is kept for recovery' && l.kept === again.report.keptCorrupt)).toBe(true);
+    await again.close();
+    // A clean log keeps nothing.
+    expect(FileOutbox.open(dir).report.keptCorrupt).toBeUndefined();
+    expect(fs.readdirSync(dir).filter((f) => f.includes('corrupt')).length).toBe(1);
+  });
+
   it('compacts: the log holds only pending alerts after compactAfter acks', async () => {
     const dir = tmpDir();
     const ob = FileOutbox.open(dir, { compactAfter: 10 });
@@ -120,5 +142,82 @@ describe('FileOutbox', () => {
       expect(isEdgeRnnError(e, 'GATEWAY_OUTBOX')).toBe(true);
       expect((e as Error).message).toMatch(/cannot open the alert outbox in .*not-a-dir/);
     }
+  });
+
+  it('an alert added (synchronously) while a compaction is being written is in the compacted log', async () => {
+    const dir = tmpDir();
+    const ob = FileOutbox.open(dir, { compactAfter: 1 });
+    ob.add([alert(2), alert(3)]);
+    ob.ack('id-2'); // the compaction starts: its snapshot holds id-3
+    ob.add([alert(4)]); // durable when add() returns
+    await ob.flush();
+    // A crash now: the log on disk is all there is.
+    const copy = tmpDir();
+    fs.copyFileSync(path.join(dir, 'outbox.wal'), path.join(copy, 'outbox.wal'));
+    expect([...FileOutbox.open(copy).pending()].map((a) => a.id)).toEqual(['id-3', 'id-4']);
+    await ob.close();
+    expect([...FileOutbox.open(dir).pending()].map((a) => a.id)).toEqual(['id-3', 'id-4']);
+  });
+
+  it('a failed compaction keeps the acks it was to make moot: acknowledged alerts are not sent again after a restart', async () => {
+    const dir = tmpDir();
+    const logger = memoryLogger();
+    const ob = FileOutbox.open(dir, { compactAfter: 1, logger });
+    ob.add([alert(1), alert(2), alert(3)]);
+    // The compaction's temp file cannot be made: a directory is in its place.
+    fs.mkdirSync(path.join(dir, 'outbox.wal.tmp'));
+    ob.ack('id-1');
+    await ob.flush();
+    expect(logger.lines.some((l) => l.msg.startsWith('outbox: compaction failed'))).toBe(true);
+    await ob.close();
+    fs.rmdirSync(path.join(dir, 'outbox.wal.tmp'));
+    expect([...FileOutbox.open(dir).pending()].map((a) => a.id)).toEqual(['id-2', 'id-3']);
+  });
+
+  it('skips and reports a record whose CRC holds but which is not an alert (no device or sensor to publish it to)', () => {
+    const dir = tmpDir();
+    const line = (obj: unknown) => {
+      const json = Buffer.from(JSON.stringify(obj));
+      return `${crc32(json).toString(16).padStart(8, '0')} ${json.toString()}\n`;
+    };
+    const { device: _d, ...noDevice } = alert(2);
+    fs.writeFileSync(path.join(dir, 'outbox.wal'), line({ op: 'add', alert: alert(1) }) + line({ op: 'add', alert: noDevice }) + line({ op: 'add', alert: { id: 'id-4', device: 7, sensor: 'imu' } }) + line({ op: 'add', alert: alert(3) }));
+    const logger = memoryLogger();
+    const ob = FileOutbox.open(dir, { logger });
+    expect(ob.report).toMatchObject({ replayed: 2, truncatedBytes: 0, corrupt: 2 });
+    expect([...ob.pending()].map((a) => a.id)).toEqual(['id-1', 'id-3']);
+    expect(logger.lines.filter((l) => l.msg === 'outbox: corrupt record skipped').length).toBe(2);
+  });
+
+  it('close() called twice while a commit is in flight closes once; both resolve', async () => {
+    const dir = tmpDir();
+    const ob = FileOutbox.open(dir);
+    const committed = ob.commit([alert(1)]);
+    const [a, b] = await Promise.allSettled([ob.close(), ob.close()]);
+    expect([a.status, b.status]).toEqual(['fulfilled', 'fulfilled']);
+    await committed;
+    expect([...FileOutbox.open(dir).pending()].map((x) => x.id)).toEqual(['id-1']);
+  });
+
+  it('a compaction that fails at the rename keeps its log fd: later writes cannot land in a file opened meanwhile', () => {
+    const dir = tmpDir();
+    const ob = FileOutbox.open(dir);
+    ob.add([alert(1)]);
+    // Something else now holds the log's name: the rename over it fails.
+    const file = path.join(dir, 'outbox.wal');
+    fs.rmSync(file);
+    fs.mkdirSync(path.join(file, 'x'), { recursive: true });
+    expect(() => ob.compact()).toThrow();
+    // The next file opened gets the lowest free fd number: the log's, had it been closed.
+    const other = path.join(dir, 'other.txt');
+    const ofd = fs.openSync(other, 'w');
+    try {
+      ob.add([alert(2)]);
+    } catch {
+      // a write error is acceptable here; a write into other.txt is not
+    } finally {
+      fs.closeSync(ofd);
+    }
+    expect(fs.readFileSync(other, 'utf8')).toBe('');
   });
 });

@@ -14,6 +14,7 @@ import { encodeJson } from '../../src/gateway/codecs.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { FileOutbox } from '../../src/gateway/outbox.js';
+import { mqttTransport } from '../../src/gateway/transport.js';
 import { connectClient, IMU_CHANNELS, imuGatewayConfig, imuModelBytes, imuSignal, mosquittoAvailable, publishAsync, startMosquitto, tmpDir, waitFor } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
@@ -26,7 +27,7 @@ function stopOrHang(gw: Gateway): Promise<void> {
   let t: NodeJS.Timeout | undefined;
   return Promise.race([
     gw.stop().finally(() => clearTimeout(t)),
-    new Promise<void>((_, reject) => (t = setTimeout(() => reject(new Error('gateway.stop() hung with the broker down')), 20_000))),
+    new Promise<void>((_, reject) => (t = setTimeout(() => reject(new Error('gateway.stop() hung with the broker down')), 15_000))),
   ]);
 }
 
@@ -78,4 +79,57 @@ describe.skipIf(SKIP !== null)('stop() with the broker down', () => {
       }
     }, 60_000);
   }
+
+  it('returns when the broker is connected but frozen (no UNSUBACK, PUBACK or close ever comes); the alert stays in the outbox', async () => {
+    const mq = await startMosquitto();
+    const stateDir = tmpDir();
+    const clock = new ManualClock(1_700_000_000_000);
+    const config = imuGatewayConfig(mq.url, { site: 'farm', gatewayId: 'gw-f', stateDir });
+    // The gateway's own MQTT transport, with short bounds so that the test is fast.
+    const transport = mqttTransport({ broker: config.broker, url: mq.url, clientId: 'gw-f', endTimeoutMs: 300, unsubscribeTimeoutMs: 300 });
+    const gw = await Gateway.create({ config, models: { imu: model }, clock, transport, logger: memoryLogger('silent'), drainTimeoutMs: 300 });
+    let raised = 0;
+    gw.on('alert', () => raised++);
+    try {
+      const dev = await connectClient(mq.url, { clientId: 'devices' });
+      await publishAsync(dev, gw.topics.sensor('d1', 'imu'), encodeJson(imuSignal(20, 1, [[5, 15]]), IMU_CHANNELS, { seq: 0 }));
+      await waitFor(() => gw.metrics.counters.messages_total === 1, 'the message at the gateway');
+      dev.end(true);
+      // The broker freezes: the TCP connection stays up, nothing is answered.
+      mq.proc.kill('SIGSTOP');
+      clock.advance(5);
+      await gw.settled();
+      expect(raised).toBeGreaterThan(0);
+      expect(gw.transport.connected).toBe(true);
+      const t0 = Date.now();
+      await stopOrHang(gw);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(gw.stateStore.keys()).toEqual(['d1/imu']);
+      const reopened = FileOutbox.open(path.join(stateDir, 'outbox'));
+      expect(reopened.depth).toBe(raised);
+      await reopened.close();
+    } finally {
+      await mq.kill();
+      await gw.stop();
+      fs.rmSync(stateDir, { recursive: true, force: true });
+      fs.rmSync(mq.dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('the MQTT transport: end() with nothing in flight returns when a frozen broker never closes the connection after DISCONNECT', async () => {
+    const mq = await startMosquitto();
+    const config = imuGatewayConfig(mq.url, { stateDir: '' });
+    const t = mqttTransport({ broker: config.broker, url: mq.url, clientId: 'end-frozen', endTimeoutMs: 300 });
+    try {
+      await t.start({ message: () => {}, connect: () => {}, close: () => {} });
+      mq.proc.kill('SIGSTOP');
+      const t0 = Date.now();
+      let guard: NodeJS.Timeout | undefined;
+      await Promise.race([t.end().finally(() => clearTimeout(guard)), new Promise((_, reject) => (guard = setTimeout(() => reject(new Error('end() hung')), 10_000)))]);
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      await mq.kill();
+      fs.rmSync(mq.dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

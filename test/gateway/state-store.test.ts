@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Model } from '../../src/index.js';
+import { createRuntime, isEdgeRnnError, type Model } from '../../src/index.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
@@ -41,6 +41,42 @@ describe('fileStateStore', () => {
     expect(st.keys().sort()).toEqual([keys[0], keys[2], keys[3], keys[4]].sort());
     expect(fs.readdirSync(dir).every((f) => /^[0-9a-f]{64}\.st$/.test(f))).toBe(true);
     expect(fs.readdirSync(path.dirname(dir))).toEqual(['streams']); // nothing escaped the folder
+  });
+});
+
+describe('fileStateStore: unusable folders and corrupt files', () => {
+  it('a file in the place of the folder is GATEWAY_STATE naming it (the gateway start failed with a bare EEXIST)', async () => {
+    const stateDir = tmpDir('edgernn-states-');
+    fs.writeFileSync(path.join(stateDir, 'streams'), 'x');
+    let err: unknown;
+    try {
+      fileStateStore(path.join(stateDir, 'streams'));
+    } catch (e) {
+      err = e;
+    }
+    expect(isEdgeRnnError(err, 'GATEWAY_STATE')).toBe(true);
+    expect((err as Error).message).toMatch(/cannot open the stream state store in .*streams/);
+    // Through the gateway: the typed error, and nothing left open.
+    const model = await (await createRuntime()).load(imuModelBytes());
+    const config = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], stateDir, metrics: { intervalMs: 0 } });
+    await expect(Gateway.create({ config, models: { imu: model }, transport: new TraceTransport(), logger: memoryLogger('silent') })).rejects.toMatchObject({ code: 'GATEWAY_STATE' });
+    model.dispose();
+  });
+
+  it('opens past a leftover that is not a file; a truncated or foreign state file is GATEWAY_STATE', () => {
+    const dir = path.join(tmpDir('edgernn-states-'), 'streams');
+    fs.mkdirSync(path.join(dir, 'odd.tmp'), { recursive: true });
+    const st = fileStateStore(dir);
+    st.save('d1/imu', Uint8Array.of(1, 2, 3));
+    st.save('d2/imu', Uint8Array.of(4));
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.st'));
+    // A crash mid-write of a file system without rename ordering: the file is cut short.
+    const f1 = files.find((f) => fs.readFileSync(path.join(dir, f)).includes('d1/imu'))!;
+    fs.truncateSync(path.join(dir, f1), 14);
+    expect(() => st.load('d1/imu')).toThrow(expect.objectContaining({ code: 'GATEWAY_STATE', message: expect.stringMatching(/truncated/) }));
+    fs.writeFileSync(path.join(dir, f1), 'garbage');
+    expect(() => st.load('d1/imu')).toThrow(expect.objectContaining({ code: 'GATEWAY_STATE', message: expect.stringMatching(/not a stream state file/) }));
+    expect(Array.from(st.load('d2/imu')!)).toEqual([4]);
   });
 });
 

@@ -39,8 +39,30 @@ type Values = Record<string, string | boolean | string[] | boolean[] | undefined
 
 const list = (v: unknown): string[] | undefined => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
 
+/**
+ * The CSV windowing a model's manifest recorded (extra.data) is read from a file like any other
+ * input: a stride of 0 hung `eval` (the window loop never advanced), a stride of "8" (a string)
+ * cut windows at string-concatenated offsets, a columns string crashed. Refused, naming the field.
+ */
+function checkRecordedCsv(recorded: Record<string, unknown> | undefined): void {
+  if (recorded === undefined) return;
+  const fail = (key: string, expected: string): never => {
+    throw new EdgeRnnError('ERN_MANIFEST', `the model's manifest records extra.data.${key} = ${JSON.stringify(recorded[key])}, expected ${expected}`, { field: `extra.data.${key}`, expected, got: recorded[key] });
+  };
+  for (const [key, min] of [['seqLen', 1], ['stride', 1], ['horizon', 1]] as const) {
+    const v = recorded[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= min)) fail(key, `an integer >= ${min}`);
+  }
+  for (const key of ['columns', 'targetColumns']) {
+    const v = recorded[key];
+    if (v !== undefined && !(Array.isArray(v) && v.every((c) => typeof c === 'string'))) fail(key, 'a list of column names');
+  }
+  if (recorded.labelColumn !== undefined && typeof recorded.labelColumn !== 'string') fail('labelColumn', 'a column name');
+}
+
 /** CSV windowing from flags, falling back to what a model recorded at training time. */
 export function csvOptions(values: Values, recorded?: Record<string, unknown>): Omit<CsvOptions, 'task' | 'labels'> {
+  checkRecordedCsv(recorded);
   const o: Omit<CsvOptions, 'task' | 'labels'> = { ...(recorded as Omit<CsvOptions, 'task' | 'labels'> | undefined) };
   const seqLen = numberFlag(values['seq-len'], 'seq-len', { min: 1, integer: true });
   const stride = numberFlag(values.stride, 'stride', { min: 1, integer: true });
@@ -75,6 +97,11 @@ export async function loadData(
   const labelsFlag = extra.labelsFlag ?? 'labels';
   const v = values[labelsFlag];
   const labelsPath = typeof v === 'string' ? v : undefined;
+  // Only a .npy X has a companion labels/targets file: given with any other data, it was ignored
+  // without a word (the file's own labels were used).
+  if (labelsPath !== undefined && path.extname(p).toLowerCase() !== '.npy') {
+    throw usageError(`--${labelsFlag} ${labelsPath} applies to .npy data (X with a labels/targets .npy); ${p} holds its own labels or targets`);
+  }
   return loadDataset(p, {
     labelsFlag: `--${labelsFlag}`,
     task,
@@ -109,7 +136,12 @@ export function createdAt(values: Values, now: () => number = Date.now): string 
     return new Date(t).toISOString();
   }
   const epoch = process.env.SOURCE_DATE_EPOCH;
-  if (epoch !== undefined && /^\d+$/.test(epoch)) return new Date(Number(epoch) * 1000).toISOString();
+  if (epoch !== undefined && /^\d+$/.test(epoch)) {
+    // Past year 275760 a Date is invalid and toISOString threw a RangeError (a stack trace).
+    const t = new Date(Number(epoch) * 1000);
+    if (!Number.isFinite(t.getTime())) throw usageError(`SOURCE_DATE_EPOCH=${epoch} is beyond the dates a manifest can hold (expected seconds since 1970 up to 8640000000000)`);
+    return t.toISOString();
+  }
   return new Date(now()).toISOString();
 }
 
@@ -127,10 +159,41 @@ export function readModel(p: string, ctx: { cwd: string }): { spec: ModelSpec; b
  */
 export function checkOutputPath(p: string, ctx: { cwd: string }, flag: string): void {
   const file = path.resolve(ctx.cwd, p);
-  if (p === '' || (fs.existsSync(file) && fs.statSync(file).isDirectory())) throw usageError(`${flag} ${JSON.stringify(p)} is a folder, expected a file`);
+  // "out/" names a folder even before it exists (it was written as a file named "out").
+  if (p === '' || p.endsWith('/') || p.endsWith(path.sep) || (fs.existsSync(file) && fs.statSync(file).isDirectory())) throw usageError(`${flag} ${JSON.stringify(p)} is a folder, expected a file`);
   let dir = path.dirname(file);
   while (!fs.existsSync(dir)) dir = path.dirname(dir);
   if (!fs.statSync(dir).isDirectory()) throw usageError(`${flag} ${p}: ${dir} is a file, not a folder`);
+}
+
+/**
+ * Refuses, before any work, outputs that are the same file as an input or as each other:
+ * `train --data d.jsonl -o d.jsonl` replaced the training data with the model, `--report m.ern
+ * -o m.ern` the model with the report. Inputs and outputs are [flag, path] (undefined: not given).
+ */
+export function checkOutputsDistinct(outputs: [string, unknown][], inputs: [string, unknown][], ctx: { cwd: string }): void {
+  const given = (list: [string, unknown][]): [string, string, string][] => list.filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '').map(([f, p]) => [f, p, canonical(path.resolve(ctx.cwd, p))]);
+  const outs = given(outputs);
+  const ins = given(inputs);
+  outs.forEach(([flag, p, file], i) => {
+    const input = ins.find(([, , f]) => f === file);
+    if (input) throw usageError(`${flag} ${p} is the ${input[0]} file: writing it would replace the input (expected another path)`);
+    const other = outs.slice(0, i).find(([, , f]) => f === file);
+    if (other) throw usageError(`${flag} ${p} is also ${other[0]}: one output would replace the other (expected another path)`);
+  });
+}
+
+/** The real path of a file, or of its nearest existing folder plus the rest (links resolved). */
+function canonical(file: string): string {
+  let dir = file;
+  const rest: string[] = [];
+  while (!fs.existsSync(dir)) {
+    rest.unshift(path.basename(dir));
+    const up = path.dirname(dir);
+    if (up === dir) return file;
+    dir = up;
+  }
+  return path.join(fs.realpathSync(dir), ...rest);
 }
 
 export function writeFile(p: string, ctx: { cwd: string }, data: Uint8Array | string): string {

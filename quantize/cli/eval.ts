@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AUDIO_FRONTEND_KINDS, BACKENDS, createRuntime, SeriesFrontend, validateSeriesSpec, durationModelOf, EdgeRnnError, SEGMENT_DURATION_KEY, type BackendChoice, type ImuFrontendSpec, type ModelSpec } from '../../src/index.js';
 import type { CliContext } from '../../src/cli/framework.js';
+import { modelOutputSize } from '../../src/model/spec.js';
 import { choiceFlag, parseFlags, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
 import { dataTaskOf, type Dataset, type Sample } from '../data/dataset.js';
@@ -43,11 +44,14 @@ ${DATA_HELP}`,
     if (folder && (AUDIO_FRONTEND_KINDS as readonly unknown[]).includes(kind)) return evalAudioFolder(positionals[0]!, dataPath, backend, values.json === true, ctx);
     if (folder && kind === 'imu') return evalHmpFolder(positionals[0]!, spec, dataPath, backend, values.json === true, ctx);
     const task = dataTaskOf(spec);
+    // A classifier without class names (an imported one) has classes "0".."C-1", its outputs:
+    // read against its empty list, every label of the data was unknown ("the model knows ").
+    const classes = spec.labels.length ? spec.labels : Array.from({ length: modelOutputSize(spec) }, (_, c) => String(c));
     const data =
       kind === 'series'
         ? await seriesCsvData(dataPath, spec, values, ctx)
         : await loadData(dataPath, values, ctx, task, {
-            ...(task === 'classify' ? { labels: spec.labels } : {}),
+            ...(task === 'classify' ? { labels: classes } : {}),
             features: spec.input.size,
             ...(spec.extra?.data && typeof spec.extra.data === 'object' ? { csv: spec.extra.data as Record<string, unknown> } : {}),
           });
@@ -170,7 +174,8 @@ export function formatEvaluation(file: string, e: ModelEvaluation): string {
       const cell = (v: number, ok: boolean, width: number) => (ok ? v.toFixed(3) : '-').padStart(width);
       return `  ${p.label.padEnd(w)}  ${cell(p.precision, predicted, 9)}  ${cell(p.recall, p.support > 0, 6)}  ${cell(p.f1, predicted || p.support > 0, 6)}  ${String(p.support).padStart(7)}`;
     });
-    const cw = Math.max(4, ...c.confusion.flat().map((n) => String(n).length)) + 1;
+    // A loop, not Math.max(...cells): C² arguments overflowed the call stack past ~350 classes.
+    const cw = c.confusion.reduce((m, row) => row.reduce((a, n) => Math.max(a, String(n).length), m), 4) + 1;
     const conf = c.confusion.map((row, i) => `  ${c.perClass[i]!.label.padEnd(w)} ${row.map((n) => String(n).padStart(cw)).join('')}`);
     return [
       head,

@@ -7,7 +7,7 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { writeRunReport } from '../report/run-report.js';
 import { SCHEDULES, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/trainer.js';
 import { trainModel } from '../train/train-model.js';
-import { checkOutputPath, codeCommit, createdAt, csvOptions, DATA_FLAGS, DATA_HELP, loadData, requireString, round, writeFile } from './common.js';
+import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, csvOptions, DATA_FLAGS, DATA_HELP, loadData, requireString, round, writeFile } from './common.js';
 
 const D = DEFAULT_TRAIN_OPTIONS;
 
@@ -106,6 +106,11 @@ ${DATA_HELP}`,
     const out = requireString(values.output, '-o/--output');
     checkOutputPath(out, ctx, '-o/--output');
     if (typeof values.report === 'string') checkOutputPath(values.report, ctx, '--report');
+    checkOutputsDistinct(
+      [['-o/--output', out], ['--report', values.report]],
+      [['--data', dataPath], ['--val', values.val], ['--labels', values.labels], ['--val-labels', values['val-labels']]],
+      ctx,
+    );
     const task = choiceFlag(values.task, 'task', TRAIN_TASKS) ?? D.task;
     const o: Partial<TrainOptions> = { task };
     const arch = choiceFlag(values.arch, 'arch', ['gru', 'lstm', 'rnn'] as const);

@@ -26,33 +26,145 @@ export interface CsvOptions {
   labels?: readonly string[];
 }
 
-function splitRow(line: string): string[] {
-  return line.split(',').map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
+/**
+ * Rows of RFC 4180 CSV: fields separated by commas, a field in double quotes may hold commas,
+ * line breaks and doubled quotes (""); lines end in LF, CRLF or a lone CR. Each row keeps the
+ * line it starts on. Blank lines and lines starting with '#' are skipped; unquoted fields are
+ * trimmed.
+ */
+function csvRows(text: string, source: string): { cells: string[]; line: number }[] {
+  const rows: { cells: string[]; line: number }[] = [];
+  let line = 1;
+  let i = 0;
+  const n = text.length;
+  const eol = (at: number): number => (text[at] === '\r' ? (text[at + 1] === '\n' ? 2 : 1) : text[at] === '\n' ? 1 : 0);
+  while (i < n) {
+    const start = line;
+    // A blank or comment line.
+    let j = i;
+    while (j < n && (text[j] === ' ' || text[j] === '\t')) j++;
+    if (j >= n || eol(j) || text[i] === '#') {
+      while (i < n && !eol(i)) i++;
+      if (i < n) {
+        i += eol(i);
+        line++;
+      }
+      continue;
+    }
+    const cells: string[] = [];
+    for (;;) {
+      let k = i;
+      while (k < n && (text[k] === ' ' || text[k] === '\t')) k++;
+      let cell: string;
+      if (text[k] === '"') {
+        let v = '';
+        k++;
+        for (;;) {
+          if (k >= n) throw dataError(`${source}:${start}`, 'a quoted field is not closed (expected a closing \'"\')');
+          if (text[k] === '"') {
+            if (text[k + 1] === '"') {
+              v += '"';
+              k += 2;
+              continue;
+            }
+            k++;
+            break;
+          }
+          const e = eol(k);
+          if (e) {
+            v += text.slice(k, k + e);
+            k += e;
+            line++;
+            continue;
+          }
+          v += text[k];
+          k++;
+        }
+        while (k < n && (text[k] === ' ' || text[k] === '\t')) k++;
+        if (k < n && text[k] !== ',' && !eol(k)) throw dataError(`${source}:${line}`, `text after a closing quote (${JSON.stringify(text.slice(k, k + 10))}): a quoted field must end at a comma or the end of the line`);
+        cell = v;
+      } else {
+        let e = k;
+        while (e < n && text[e] !== ',' && !eol(e)) e++;
+        cell = text.slice(k, e).trim();
+        k = e;
+      }
+      cells.push(cell);
+      i = k;
+      if (i < n && text[i] === ',') {
+        i++;
+        continue;
+      }
+      break;
+    }
+    if (i < n) {
+      i += eol(i);
+      line++;
+    }
+    rows.push({ cells, line: start });
+  }
+  return rows;
+}
+
+/** A decimal number as CSV writers print one ("3", "-0.5", ".5", "1e-3"), not hex, octal or binary. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** What a reader of numbers means by a missing or non-finite value: part of a data row, never a column name. */
+const NOT_A_NAME = /^([+-]?(nan|inf|infinity)|na|n\/a|null|none)?$/i;
+
+function checkWindowing(source: string, opts: CsvOptions): void {
+  const int = (name: string, v: unknown, min: number): void => {
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= min)) {
+      throw dataError(source, `CSV option ${name} is ${JSON.stringify(v)}, expected an integer >= ${min}`, { expected: `integer >= ${min}`, got: v });
+    }
+  };
+  int('seqLen', opts.seqLen, 1);
+  int('stride', opts.stride, 1);
+  int('horizon', opts.horizon, 0);
+  for (const name of ['columns', 'targetColumns'] as const) {
+    const v: unknown = opts[name];
+    if (v !== undefined && !(Array.isArray(v) && v.every((c) => typeof c === 'string'))) {
+      throw dataError(source, `CSV option ${name} is ${JSON.stringify(v)}, expected a list of column names`, { expected: 'string[]', got: v });
+    }
+  }
+  if (opts.labelColumn !== undefined && typeof opts.labelColumn !== 'string') {
+    throw dataError(source, `CSV option labelColumn is ${JSON.stringify(opts.labelColumn)}, expected a column name`, { expected: 'string', got: opts.labelColumn });
+  }
 }
 
 export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<Dataset, 'sha256'> {
-  const lines = text.split(/\r?\n/);
-  const rows: { cells: string[]; line: number }[] = [];
-  lines.forEach((l, i) => {
-    if (l.trim() !== '' && !l.startsWith('#')) rows.push({ cells: splitRow(l), line: i + 1 });
-  });
+  checkWindowing(source, opts);
+  const rows = csvRows(text, source);
   if (rows.length === 0) throw dataError(source, 'empty: no rows');
-  const isNum = (s: string): boolean => s !== '' && Number.isFinite(Number(s));
+  const isNum = (s: string): boolean => DECIMAL.test(s.trim()) && Number.isFinite(Number(s));
   const first = rows[0]!;
-  const hasHeader = !first.cells.every(isNum);
+  // The first row is a header when it has a name over a column that holds numbers below ("a"
+  // over "1"), or over words of another shape ("time" over "2020-01-01"); a row whose words are
+  // shaped like the words below them (a headerless file's timestamps, labels) is data, and so is a
+  // missing or non-finite value ("", "NaN"), refused below with its line. One row: any word.
+  const word = (s: string): boolean => !isNum(s) && !NOT_A_NAME.test(s.trim());
+  const shape = (s: string): string => s.replace(/[0-9]+/g, '9').replace(/[A-Za-z]+/g, 'a');
+  const below = rows.slice(1, 101);
+  const nameOver = (c: string, i: number): boolean => below.some((r) => isNum(r.cells[i] ?? '')) || !below.some((r) => shape(r.cells[i] ?? '') === shape(c));
+  const hasHeader = below.length ? first.cells.some((c, i) => word(c) && nameOver(c, i)) : first.cells.some(word);
   const names = hasHeader ? first.cells : first.cells.map((_, i) => String(i));
   const data = hasHeader ? rows.slice(1) : rows;
   if (data.length === 0) throw dataError(source, 'a header but no data rows');
   const width = names.length;
   const col = (name: string): number => {
     let i = names.indexOf(name);
+    if (i >= 0 && names.indexOf(name, i + 1) >= 0) throw dataError(source, `column name '${name}' occurs more than once in the header (columns ${names.flatMap((n, k) => (n === name ? [k] : [])).join(', ')}): give its 0-based index instead`);
     if (i < 0 && /^\d+$/.test(name)) i = Number(name);
     if (i < 0 || i >= width) throw dataError(source, `no column '${name}' (columns: ${names.join(', ')})`);
     return i;
   };
   const labelCol = opts.labelColumn !== undefined ? col(opts.labelColumn) : -1;
   if (opts.task === 'classify' && labelCol < 0) throw dataError(source, 'classify from CSV needs a label column (--label-column)');
-  const inCols = opts.columns?.length ? opts.columns.map(col) : names.map((_, i) => i).filter((i) => i !== labelCol && isNum(data[0]!.cells[i] ?? ''));
+  // Default inputs: every column but the label whose first data row is not a word (a number, or
+  // a missing or non-finite value that is then refused with its line), except columns empty in
+  // every row (a trailing comma).
+  const inCols = opts.columns?.length
+    ? opts.columns.map(col)
+    : names.map((_, i) => i).filter((i) => i !== labelCol && !word(data[0]!.cells[i] ?? '') && data.some((r) => (r.cells[i] ?? '') !== ''));
   if (inCols.length === 0) throw dataError(source, 'no numeric input columns');
   const tgCols = opts.task === 'forecast' ? (opts.targetColumns?.length ? opts.targetColumns.map(col) : inCols) : [];
   const numCols = [...new Set([...inCols, ...tgCols])];
@@ -65,11 +177,15 @@ export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<D
     for (const c of numCols) {
       const s = r.cells[c]!;
       const v = Number(s);
-      if (s === '' || !Number.isFinite(v)) throw dataError(where, `column '${names[c]}' is '${s}', expected a finite number`);
+      if (!isNum(s)) throw dataError(where, `column '${names[c]}' is '${s}', expected a finite number`, { column: names[c], expected: 'a finite decimal number', got: s });
       if (!Number.isFinite(Math.fround(v))) throw dataError(where, `column '${names[c]}' is ${s}, beyond float32's range (|x| <= 3.4028235e38)`);
       values.get(c)![n] = v;
     }
-    if (labelCol >= 0) rowLabels.push(r.cells[labelCol]!);
+    if (labelCol >= 0) {
+      const lab = r.cells[labelCol]!;
+      if (lab === '') throw dataError(where, `label column '${names[labelCol]}' is empty, expected a class name`, { column: names[labelCol], expected: 'a class name', got: '' });
+      rowLabels.push(lab);
+    }
   });
   const L = opts.seqLen ?? 64;
   const stride = opts.stride ?? Math.max(1, Math.floor(L / 2));
@@ -77,7 +193,7 @@ export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<D
   if (N < L + horizon) throw dataError(source, `${N} rows: too short for one window of ${L} steps${horizon ? ` plus a horizon of ${horizon}` : ''}`);
   const F = inCols.length;
   const O = tgCols.length;
-  const labels = labelCol >= 0 ? (opts.labels ? [...opts.labels] : sortLabels(rowLabels)) : [];
+  const labels = labelCol >= 0 ? (opts.labels ? [...opts.labels] : sortLabels(rowLabels, source)) : [];
   const index = new Map(labels.map((l, i) => [l, i]));
   const samples: Sample[] = [];
   for (let s = 0; s + L + horizon <= N; s += stride) {

@@ -54,12 +54,21 @@ export function dataError(where: string, msg: string, details: Record<string, un
 
 /**
  * Orders class names: numerically when every name is a number ("2" < "10"), else as strings.
- * Deterministic, so the same data always gives the same output order.
+ * Deterministic, so the same data always gives the same output order. Numeric names that are
+ * the same number written two ways ("1" and "1.0", "01") are an error naming `source`: they made
+ * two classes of one (each with part of its samples), in an order that depended on the file.
  */
-export function sortLabels(names: Iterable<string>): string[] {
+export function sortLabels(names: Iterable<string>, source = 'data'): string[] {
   const list = [...new Set(names)];
   const numeric = list.every((s) => s.trim() !== '' && Number.isFinite(Number(s)));
-  return numeric ? list.sort((a, b) => Number(a) - Number(b)) : list.sort();
+  if (!numeric) return list.sort();
+  list.sort((a, b) => Number(a) - Number(b));
+  for (let i = 1; i < list.length; i++) {
+    if (Number(list[i]) === Number(list[i - 1])) {
+      throw dataError(source, `class labels '${list[i - 1]}' and '${list[i]}' are the same number written two ways: write every label of a class the same way`, { labels: [list[i - 1], list[i]] });
+    }
+  }
+  return list;
 }
 
 /** Checks a dataset for a task; throws naming the first problem. */

@@ -63,6 +63,7 @@ export function parseJsonl(text: string, source: string, opts: JsonlOptions = {}
     const s: (typeof raw)[number] = { x: x.data, T: x.T, where };
     if (obj.y !== undefined && obj.y !== null) {
       if (typeof obj.y !== 'string' && !(typeof obj.y === 'number' && Number.isFinite(obj.y))) throw dataError(where, `"y" must be a string or a number, got ${JSON.stringify(obj.y)}`);
+      if (obj.y === '') throw dataError(where, '"y" is an empty string, expected a class name', { expected: 'a class name', got: '' });
       s.y = String(obj.y);
     }
     if (obj.target !== undefined) {
@@ -77,7 +78,7 @@ export function parseJsonl(text: string, source: string, opts: JsonlOptions = {}
   if (raw.some((s) => s.y !== undefined)) {
     const missing = raw.find((s) => s.y === undefined);
     if (missing) throw dataError(missing.where, 'no "y" while other lines have one');
-    labels = opts.labels ? [...opts.labels] : sortLabels(raw.map((s) => s.y!));
+    labels = opts.labels ? [...opts.labels] : sortLabels(raw.map((s) => s.y!), source);
   }
   const index = new Map(labels.map((l, i) => [l, i]));
   const samples: Sample[] = raw.map((s) => {

@@ -1,6 +1,7 @@
 /**
  * NumPy inputs: X [N][T][F] (or [T][F], one sequence) with a companion array:
- *   classify   labels [N] (integers; class names "0".."C-1" unless given)
+ *   classify   labels [N] (integers: class names "0".."C-1" unless given; against given names
+ *              none of which is an integer, the index of the class)
  *   forecast   targets [N][T][O]
  * Sequences in a .npy all have the same length.
  */
@@ -37,11 +38,17 @@ export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainT
         if (!Number.isInteger(v)) throw dataError(companion.source, `label ${n} is ${v}, expected an integer class`);
         names.push(String(v));
       }
-      outLabels = labels ? [...labels] : sortLabels(names);
+      outLabels = labels ? [...labels] : sortLabels(names, companion.source);
       const index = new Map(outLabels.map((l, i) => [l, i]));
+      // A .npy holds numbers only: against class names none of which is a number (a keyword
+      // model's "yes", "no"), an integer can only be the class index; read as a name, every
+      // label was unknown.
+      const byIndex = labels !== undefined && labels.length > 0 && !labels.some((l) => /^[+-]?\d+$/.test(l.trim()));
       names.forEach((name, n) => {
-        const y = index.get(name);
-        if (y === undefined) throw dataError(`${companion.source}[${n}]`, `unknown label ${name}: the model knows ${outLabels.join(', ')}`);
+        const y = byIndex ? Number(name) : index.get(name);
+        if (y === undefined || !(y >= 0 && y < outLabels.length)) {
+          throw dataError(`${companion.source}[${n}]`, byIndex ? `label ${name} is not a class index of the model (0..${outLabels.length - 1}: ${outLabels.join(', ')})` : `unknown label ${name}: the model knows ${outLabels.join(', ')}`, { expected: byIndex ? `0..${outLabels.length - 1}` : outLabels, got: Number(name) });
+        }
         samples[n]!.y = y;
       });
     } else {

@@ -30,7 +30,7 @@ export async function loadWavFolder(dir: string, shown: string, opts: WavOptions
     .map((d) => d.name);
   const found = folders.filter((f) => fs.readdirSync(path.join(dir, f)).some((n) => n.toLowerCase().endsWith('.wav')));
   if (found.length === 0) throw dataError(shown, 'no <label>/<clip>.wav files (Speech Commands layout)');
-  const labels = opts.labels ? [...opts.labels] : sortLabels(found);
+  const labels = opts.labels ? [...opts.labels] : sortLabels(found, shown);
   const index = new Map(labels.map((l, i) => [l, i]));
   const hash = createHash('sha256');
   const samples: Sample[] = [];
@@ -55,7 +55,8 @@ export async function loadWavFolder(dir: string, shown: string, opts: WavOptions
         if (info.sampleRateHz !== spec.sampleRateHz) throw dataError(where, `sample rate ${info.sampleRateHz} Hz, the front end expects ${spec.sampleRateHz} Hz`);
         audio = s;
       } catch (e) {
-        if (isEdgeRnnError(e) && e.code !== 'BAD_DATA') throw dataError(where, e.message);
+        // The reader's message already starts with the clip's path: once is enough.
+        if (isEdgeRnnError(e) && e.code !== 'BAD_DATA') throw dataError(where, e.message.startsWith(`${where}: `) ? e.message.slice(where.length + 2) : e.message, { ...e.details });
         throw e;
       }
       const clip = new Float32Array(clipSamples);

@@ -31,6 +31,8 @@ export function specWindow(spec: ModelSpec): number {
 
 export async function evaluateModel(rt: Runtime, spec: ModelSpec, data: Dataset | readonly Sample[], opts: { backend?: BackendChoice; bytes?: Uint8Array; onProgress?: (done: number, total: number) => void } = {}): Promise<ModelEvaluation> {
   const samples = Array.isArray(data) ? (data as readonly Sample[]) : (data as Dataset).samples;
+  // No sequences scored an accuracy of 0 and an MSE of 0 (a perfect forecaster).
+  if (samples.length === 0) throw new EdgeRnnError('BAD_DATA', `${Array.isArray(data) ? spec.name : (data as Dataset).source}: no sequences to score`, { expected: 'at least 1 sequence', got: 0 });
   const bytes = opts.bytes ?? encodeModel(spec);
   const model = await rt.load(bytes, { backend: opts.backend ?? 'auto', source: spec.name });
   const F = spec.input.size;
@@ -41,19 +43,38 @@ export async function evaluateModel(rt: Runtime, spec: ModelSpec, data: Dataset 
     if (task === 'classify' || (spec.labels.length > 0 && task !== 'forecast' && task !== 'autoencoder')) {
       const truth: number[] = [];
       const pred: number[] = [];
+      // The model's class names (a classifier without names: its output indices).
+      const labels = spec.labels.length ? spec.labels : Array.from({ length: O }, (_, c) => String(c));
+      // A Dataset's y indexes its own labels: read in another order (or a subset), they are
+      // mapped to the model's by name; counted as they were, the confusion matrix was permuted.
+      const dsLabels = Array.isArray(data) ? null : (data as Dataset).labels;
+      let toModel: ((y: number, where: string) => number) | null = null;
+      if (dsLabels && dsLabels.length && spec.labels.length && dsLabels.join('\u0000') !== spec.labels.join('\u0000')) {
+        const index = new Map(spec.labels.map((l, c) => [l, c]));
+        toModel = (y, where) => {
+          const name = dsLabels[y];
+          const c = name === undefined ? undefined : index.get(name);
+          if (c === undefined) throw new EdgeRnnError('BAD_DATA', `${where}: label ${JSON.stringify(name ?? y)} is not one of the model's classes (${spec.labels.join(', ')})`, { expected: spec.labels, got: name ?? y });
+          return c;
+        };
+      }
       samples.forEach((s, i) => {
         if (s.y === undefined) throw new EdgeRnnError('BAD_DATA', `${s.where}: no label to score a classifier against`);
+        const yt = toModel ? toModel(s.y, s.where) : s.y;
+        if (!Number.isInteger(yt) || yt < 0 || yt >= labels.length) {
+          throw new EdgeRnnError('BAD_DATA', `${s.where}: class index ${s.y}, the model has ${labels.length} classes (0..${labels.length - 1})`, { expected: `0..${labels.length - 1}`, got: s.y });
+        }
         const session = model.session();
         const y = session.run(s.x.subarray(0, s.T * F));
         session.dispose();
         const last = (s.T - 1) * O;
         let best = 0;
         for (let c = 1; c < O; c++) if (y[last + c]! > y[last + best]!) best = c;
-        truth.push(s.y);
+        truth.push(yt);
         pred.push(best);
         opts.onProgress?.(i + 1, samples.length);
       });
-      res.classification = classificationReport(spec.labels, truth, pred);
+      res.classification = classificationReport(labels, truth, pred);
       res.predictions = pred;
     } else if (task === 'autoencoder') {
       const W = specWindow(spec);

@@ -1,4 +1,5 @@
 /** Classification and regression metrics (plain definitions, no smoothing). */
+import { EdgeRnnError } from '../../src/index.js';
 
 export interface ClassMetrics {
   label: string;
@@ -27,6 +28,19 @@ export interface ClassificationReport {
 
 export function classificationReport(labels: readonly string[], truth: ArrayLike<number>, predicted: ArrayLike<number>): ClassificationReport {
   const C = labels.length;
+  // Class indices outside the labels, or a prediction list of another length, counted into a
+  // matrix that grew a column (or crashed on a missing row): refused, naming the first one.
+  if (truth.length !== predicted.length) {
+    throw new EdgeRnnError('INVALID_ARGUMENT', `classificationReport: ${truth.length} true classes but ${predicted.length} predictions, expected one prediction per sample`, { expected: truth.length, got: predicted.length });
+  }
+  for (const [name, list] of [['truth', truth], ['predicted', predicted]] as const) {
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]!;
+      if (!Number.isInteger(c) || c < 0 || c >= C) {
+        throw new EdgeRnnError('INVALID_ARGUMENT', `classificationReport: ${name}[${i}] is ${c}, expected a class index in 0..${C - 1} (${C} labels)`, { expected: `0..${C - 1}`, got: c, index: i });
+      }
+    }
+  }
   const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
   let correct = 0;
   for (let i = 0; i < truth.length; i++) {

@@ -108,7 +108,7 @@ function metricsTable(evals: Record<string, ModelEvaluation>): string {
 
 function confusion(title: string, e: ModelEvaluation): string {
   const c = e.classification!;
-  const max = Math.max(1, ...c.confusion.flat());
+  const max = c.confusion.reduce((m, row) => row.reduce((a, n) => Math.max(a, n), m), 1); // not Math.max(...C² cells): a stack overflow past ~350 classes
   const head = c.perClass.map((p) => `<th>${esc(p.label)}</th>`).join('');
   const rows = c.confusion
     .map((row, i) => {
@@ -147,6 +147,9 @@ function curves(history: readonly EpochRecord[] | undefined, spec: ModelSpec): s
   }</div>`;
 }
 
+/** Steps of the hidden-state heatmap at most. */
+export const HEATMAP_STEPS = 512;
+
 function hiddenHeatmap(spec: ModelSpec, samples: readonly Sample[] | undefined): string {
   const li = spec.layers.findIndex(isRecurrent);
   const s = samples?.[0];
@@ -159,8 +162,12 @@ function hiddenHeatmap(spec: ModelSpec, samples: readonly Sample[] | undefined):
   const out = new Float32Array(s.T * width);
   engine.run(engine.allocState(), s.x.subarray(0, s.T * spec.input.size), s.T, out, 'zero');
   const units = Math.min(width, 64);
-  const m = Array.from({ length: units }, (_, j) => Array.from({ length: s.T }, (_, t) => out[t * width + j]!));
-  return `<h2>Hidden state over one sequence</h2><p>Layer ${li} (${layer.kind}), ${units} of ${width} units × ${s.T} steps of ${esc(s.where)}, ${spec.precision} reference; blue −1, white 0, red +1.</p><div class="card">${heatmap(m, { rowLabel: 'unit', colLabel: 'step' })}</div>`;
+  // The first HEATMAP_STEPS steps: one <rect> per unit and step made a sequence of 10^4 steps
+  // tens of megabytes of HTML.
+  const steps = Math.min(s.T, HEATMAP_STEPS);
+  const m = Array.from({ length: units }, (_, j) => Array.from({ length: steps }, (_, t) => out[t * width + j]!));
+  const shown = steps < s.T ? `the first ${steps} of ${s.T} steps` : `${s.T} steps`;
+  return `<h2>Hidden state over one sequence</h2><p>Layer ${li} (${layer.kind}), ${units} of ${width} units × ${shown} of ${esc(s.where)}, ${spec.precision} reference; blue −1, white 0, red +1.</p><div class="card">${heatmap(m, { rowLabel: 'unit', colLabel: 'step' })}</div>`;
 }
 
 function outputErrors(floatSpec: ModelSpec, intSpec: ModelSpec, samples: readonly Sample[]): Float64Array {

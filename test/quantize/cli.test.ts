@@ -32,6 +32,9 @@ describe('outputs are checked before any work', () => {
       [['prune', 'no-model-read-yet.ern', '--data', 'train.jsonl', '--sparsity', '0.5', '-o', 'afile/p.ern'], /afile is a file, not a folder/],
       [['har', 'train', '--out', 'outdir', '--data', 'no-such-dataset'], /--out "outdir" is a folder/],
       [['train-kws', '-o', 'outdir'], /--out "outdir" is a folder/],
+      // A trailing slash names a folder even before it exists: it was written as a file "newdir".
+      [['train', '--data', 'no-such.jsonl', ...small, '-o', 'newdir/'], /-o\/--output "newdir\/" is a folder, expected a file/],
+      [['train', '--data', 'no-such.jsonl', ...small, '-o', 'ok.ern', '--report', 'reports/'], /--report "reports\/" is a folder/],
     ];
     for (const [argv, msg] of cases) {
       const r = await cli(...argv);
@@ -87,6 +90,20 @@ describe('edgernn train / eval', () => {
     const sineOnClassifier = await cli('eval', 'a.ern', '--data', 'sine.jsonl');
     expect(sineOnClassifier.code).toBe(1);
     expect(sineOnClassifier.err).toMatch(/sine\.jsonl:1/);
+  });
+
+  it('a SOURCE_DATE_EPOCH beyond the dates a Date holds is a usage error, not a RangeError stack trace', async () => {
+    const { createdAt } = await import('../../quantize/cli/common.js');
+    const saved = process.env.SOURCE_DATE_EPOCH;
+    try {
+      process.env.SOURCE_DATE_EPOCH = '99999999999999';
+      expect(() => createdAt({})).toThrow(/SOURCE_DATE_EPOCH=99999999999999 is beyond the dates a manifest can hold/);
+      process.env.SOURCE_DATE_EPOCH = '8640000000000';
+      expect(createdAt({})).toBe('+275760-09-13T00:00:00.000Z');
+    } finally {
+      if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
+      else process.env.SOURCE_DATE_EPOCH = saved;
+    }
   });
 
   it('a bad --created-at is a usage error before any data is read or any training runs', async () => {
@@ -157,6 +174,69 @@ describe('regressions', () => {
     const p2 = await cli('prune', 'n.ern', '--data', 'xa.npy', '--labels', 'xa-y.npy', '--val', 'xb.npy', '--val-labels', 'xb-y.npy', '--sparsity', '0.5', '--min-weights', '8', '--epochs', '1', '--int8', '--calib', 'xb.npy', '--calib-labels', 'xb-y.npy', '-o', 'np.ern', '--json');
     expect(p2.code, p2.err).toBe(0);
     expect((JSON.parse(p2.out) as { metrics: Record<string, number> }).metrics.float32).toBe((JSON.parse(e.out) as { accuracy: number }).accuracy);
+  });
+
+  it('a labels .npy given with data that is not .npy is a usage error naming the flag (it was ignored)', async () => {
+    for (const [argv, re] of [
+      [['train', '--data', 'train.jsonl', '--labels', 'xa-y.npy', ...tiny, '-o', 'ignored.ern'], /--labels xa-y\.npy applies to \.npy data .*train\.jsonl holds its own labels/],
+      [['train', '--data', 'xa.npy', '--labels', 'xa-y.npy', '--val', 'val.jsonl', '--val-labels', 'xb-y.npy', ...tiny, '-o', 'ignored.ern'], /--val-labels xb-y\.npy applies to \.npy data/],
+    ] as [string[], RegExp][]) {
+      const r = await cli(...argv);
+      expect(r.code, `${argv.join(' ')}: ${r.err}`).toBe(2);
+      expect(r.err).toMatch(re);
+    }
+    expect(fs.existsSync(path.join(dir, 'ignored.ern'))).toBe(false);
+  });
+
+  it("CSV windowing recorded in a model's manifest is checked: stride 0 hung eval, a string stride cut wrong windows", async () => {
+    const { spec } = decodeModel(new Uint8Array(fs.readFileSync(path.resolve(import.meta.dirname, '../../models/anomaly.ern'))));
+    fs.writeFileSync(path.join(dir, 'nab.csv'), ['timestamp,value', ...Array.from({ length: 80 }, (_, i) => `2020-01-01 00:${String(i % 60).padStart(2, '0')}:00,${Math.sin(i / 4).toFixed(3)}`)].join('\n'));
+    for (const [data, re] of [
+      [{ stride: 0 }, /ERN_MANIFEST.*extra\.data\.stride = 0, expected an integer >= 1/],
+      [{ seqLen: 16, stride: '4' }, /ERN_MANIFEST.*extra\.data\.stride = "4", expected an integer >= 1/],
+      [{ columns: 'value' }, /ERN_MANIFEST.*extra\.data\.columns = "value", expected a list of column names/],
+    ] as [Record<string, unknown>, RegExp][]) {
+      fs.writeFileSync(path.join(dir, 'recorded.ern'), encodeModel({ ...spec, extra: { ...spec.extra, data } }));
+      const r = await cli('eval', 'recorded.ern', '--data', 'nab.csv', '--json');
+      expect(r.code, JSON.stringify(data)).toBe(1);
+      expect(r.err).toMatch(re);
+    }
+  });
+
+  it('a classifier without class names is scored with its output indices as classes ("0".."C-1")', async () => {
+    // Its empty label list made every label of the data unknown: "unknown label 2: the model knows ".
+    const argmax = {
+      name: 'argmax',
+      version: '1.0.0',
+      task: 'classify' as const,
+      labels: [],
+      input: { size: 3, frontend: { kind: 'none' } },
+      precision: 'float32' as const,
+      layers: [{ kind: 'dense' as const, inputSize: 3, outputSize: 3, activation: 'none' as const, float: { W: Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]) } }],
+      training: {},
+    };
+    fs.writeFileSync(path.join(dir, 'nolabels.ern'), encodeModel(argmax));
+    fs.writeFileSync(path.join(dir, 'idx.jsonl'), [JSON.stringify({ x: [[0, 0, 1]], y: 2 }), JSON.stringify({ x: [[1, 0, 0]], y: 0 }), JSON.stringify({ x: [[1, 0, 0]], y: 1 })].join('\n'));
+    const r = await cli('eval', 'nolabels.ern', '--data', 'idx.jsonl', '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out) as { accuracy: number; labels: string[]; confusion: number[][] };
+    expect([j.accuracy, j.labels, j.confusion]).toEqual([2 / 3, ['0', '1', '2'], [[1, 0, 0], [1, 0, 0], [0, 0, 1]]]);
+  });
+
+  it('an output that is an input file, or the other output, is a usage error before any work', async () => {
+    // `-o victim.jsonl` replaced the training data with the model; `--report` = `-o` the model with the HTML.
+    fs.writeFileSync(path.join(dir, 'victim.jsonl'), ['a', 'b', 'a', 'b'].map((y, i) => JSON.stringify({ x: [[i], [i % 2]], y })).join('\n'));
+    const before = fs.readFileSync(path.join(dir, 'victim.jsonl'));
+    for (const [argv, re] of [
+      [['train', '--data', 'victim.jsonl', ...tiny, '-o', 'victim.jsonl'], /-o\/--output victim\.jsonl is the --data file/],
+      [['train', '--data', 'train.jsonl', '--val', 'victim.jsonl', ...tiny, '-o', 'm.ern', '--report', './victim.jsonl'], /--report \.\/victim\.jsonl is the --val file/],
+      [['train', '--data', 'no-such.jsonl', ...tiny, '-o', 'same.ern', '--report', 'same.ern'], /--report same\.ern is also -o\/--output/],
+    ] as [string[], RegExp][]) {
+      const r = await cli(...argv);
+      expect(r.code, `${argv.join(' ')}: ${r.err}`).toBe(2);
+      expect(r.err).toMatch(re);
+    }
+    expect(Buffer.compare(fs.readFileSync(path.join(dir, 'victim.jsonl')), before)).toBe(0);
   });
 
   it('options of a step that does not run are usage errors, not silently ignored', async () => {

@@ -167,3 +167,121 @@ describe('WAV folders (Speech Commands layout) through the audio front end', () 
     expect(await failure(root, { task: 'classify' })).toMatch(/speech\/low\/broken\.wav/);
   });
 });
+
+describe('defect hunt: CSV parsing', () => {
+  const auto = (seqLen = 1): LoadOptions => ({ task: 'autoencoder', csv: { seqLen, stride: 1 } });
+  const xs = (ds: { samples: { x: Float32Array }[] }): number[][] => ds.samples.map((s) => Array.from(s.x));
+
+  it('quoted fields hold commas and doubled quotes (RFC 4180): "Jan 1, 2020" is one cell, not a number 2020', async () => {
+    // The quote stripping ran after a split on every comma: "Jan 1, 2020" became two cells, the
+    // second (2020) a numeric input column, with no error.
+    const ds = await loadDataset(file('quoted.csv', '"Jan 1, 2020",1.5\n"Jan 2, 2020",2.5\n'), auto());
+    expect(xs(ds)).toEqual([[1.5], [2.5]]);
+    const lab = await loadDataset(file('quotedlabel.csv', 'v,l\n1,"say ""hi"", then go"\n2,b\n'), { task: 'classify', csv: { seqLen: 1, labelColumn: 'l' } });
+    expect(lab.labels).toEqual(['b', 'say "hi", then go']);
+    expect(await failure(file('openquote.csv', 'a,b\n1,"x\n'), { task: 'classify', csv: { seqLen: 1, labelColumn: 'b' } })).toMatch(/openquote\.csv:2: a quoted field is not closed/);
+  });
+
+  it('lone-CR line ends (classic Mac) are line ends: one row per line, not "a header but no data rows"', async () => {
+    const ds = await loadDataset(file('cr.csv', 'a,b\r1,2\r3,4\r'), auto());
+    expect(xs(ds)).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+  });
+
+  it('a headerless series whose first column is a timestamp keeps its first row', async () => {
+    // "2020-01-01,1" is not all numbers, so it was taken for a header: the first row vanished.
+    const ds = await loadDataset(file('ts.csv', '2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n'), auto());
+    expect(xs(ds)).toEqual([[1], [2], [3]]);
+    // A header is still a header, even when its only word is over a column of words.
+    const h = await loadDataset(file('tsh.csv', 'time,value\n2020-01-01,1\n2020-01-02,2\n'), auto());
+    expect([h.featureNames, xs(h)]).toEqual([['value'], [[1], [2]]]);
+    const n = await loadDataset(file('tsn.csv', 'time,1,2\n2020-01-01,1,2\n2020-01-02,3,4\n'), auto());
+    expect([n.featureNames, xs(n)]).toEqual([['1', '2'], [[1, 2], [3, 4]]]);
+    // Headerless with a label column: the first row's label is data.
+    const l = await loadDataset(file('tsl.csv', '2020-01-01,1,walk\n2020-01-02,2,walk\n2020-01-03,3,sit\n'), { task: 'classify', csv: { seqLen: 1, stride: 1, labelColumn: '2' } });
+    expect([xs(l), l.labels, l.samples.map((s) => s.y)]).toEqual([[[1], [2], [3]], ['sit', 'walk'], [1, 1, 0]]);
+  });
+
+  it('NaN or an empty cell in the first row is refused with its line, not taken for a header', async () => {
+    expect(await failure(file('nanfirst.csv', 'NaN,1\n2,3\n4,5\n'), auto())).toMatch(/nanfirst\.csv:1: column '0' is 'NaN', expected a finite number/);
+    expect(await failure(file('emptyfirst.csv', ',1\n2,3\n'), auto())).toMatch(/emptyfirst\.csv:1: column '0' is '', expected a finite number/);
+    // Under a header, too (the column was skipped as if it held timestamps).
+    expect(await failure(file('nanfirsth.csv', 'a,b\nnan,1\n2,3\n'), auto())).toMatch(/nanfirsth\.csv:2: column 'a' is 'nan'/);
+  });
+
+  it('hex, octal and binary literals are not numbers ("0x10" was read as 16)', async () => {
+    expect(await failure(file('hex.csv', 'a,b\n1,2\n0x10,3\n'), auto())).toMatch(/hex\.csv:3: column 'a' is '0x10', expected a finite number/);
+    expect(await failure(file('bin.csv', 'a\n1\n0b11\n'), auto())).toMatch(/bin\.csv:3: column 'a' is '0b11'/);
+    // Decimal forms still are, padded or not.
+    const ok = await loadDataset(file('dec.csv', 'a\n1e-3\n" 3 "\n-.5\n+2.\n'), auto());
+    expect(xs(ok)).toEqual([[Math.fround(1e-3)], [3], [-0.5], [2]]);
+  });
+
+  it('an empty label cell is refused with its line (it made a class named "", refused only when the model was written)', async () => {
+    expect(await failure(file('emptylabel.csv', 'v,l\n1,a\n2,\n3,b\n'), { task: 'classify', csv: { seqLen: 1, labelColumn: 'l' } })).toMatch(/emptylabel\.csv:3: label column 'l' is empty, expected a class name/);
+  });
+
+  it('a column name that occurs twice in the header is ambiguous (the first one was used)', async () => {
+    expect(await failure(file('dup.csv', 'a,a,b\n1,2,3\n4,5,6\n'), { task: 'autoencoder', csv: { seqLen: 1, columns: ['a'] } })).toMatch(/dup\.csv: column name 'a' occurs more than once in the header \(columns 0, 1\)/);
+  });
+
+  it('windowing options recorded in a model manifest are checked: stride 0 hung, a string of columns crashed', async () => {
+    const p = file('win.csv', 'a,b\n1,2\n3,4\n5,6\n');
+    const bad = (csv: Record<string, unknown>) => failure(p, { task: 'autoencoder', csv: { seqLen: 1, ...csv } as NonNullable<LoadOptions['csv']> });
+    expect(await bad({ stride: 0 })).toMatch(/win\.csv: CSV option stride is 0, expected an integer >= 1/);
+    expect(await bad({ seqLen: 1.5 })).toMatch(/CSV option seqLen is 1\.5, expected an integer >= 1/);
+    expect(await bad({ columns: 'a,b' })).toMatch(/CSV option columns is "a,b", expected a list of column names/);
+  });
+
+  it('a trailing comma on every line is not a column', async () => {
+    const ds = await loadDataset(file('trailing.csv', 'a,b,\n1,2,\n3,4,\n'), auto());
+    expect([ds.featureNames, xs(ds)]).toEqual([['a', 'b'], [[1, 2], [3, 4]]]);
+  });
+});
+
+describe('defect hunt: JSON Lines and WAV messages', () => {
+  it('an empty string "y" is refused with its line (it made a class named "")', async () => {
+    expect(await failure(file('emptyy.jsonl', '{"x": [1], "y": "a"}\n{"x": [1], "y": ""}\n'), { task: 'classify' })).toMatch(/emptyy\.jsonl:2: "y" is an empty string, expected a class name/);
+  });
+
+  it("a bad clip's error names its path once", async () => {
+    const root = path.join(dir, 'speech-trunc');
+    fs.mkdirSync(path.join(root, 'a'), { recursive: true });
+    const { encodeWav } = await import('../../src/index.js');
+    const wav = encodeWav(new Float32Array(1600), 16000);
+    fs.writeFileSync(path.join(root, 'a', 'ok.wav'), wav);
+    fs.writeFileSync(path.join(root, 'a', 'cut.wav'), wav.subarray(0, wav.length - 101));
+    const msg = await failure(root, { task: 'autoencoder' });
+    expect(msg).toMatch(/cut\.wav: data chunk declares 3200 bytes, only 3099 remain: truncated$/);
+    expect(msg.split('cut.wav').length).toBe(2);
+  });
+});
+
+describe('defect hunt: .npy labels', () => {
+  it("integer labels against a model's class names that are not numbers are class indices (every one was 'unknown')", async () => {
+    const x = file('kx.npy', writeNpy(Float32Array.from({ length: 3 * 2 * 1 }, (_, i) => i), [3, 2, 1]));
+    const y = file('ky.npy', writeNpy(Float32Array.from([2, 0, 1]), [3]));
+    const ds = await loadDataset(x, { task: 'classify', labelsPath: y, labels: ['yes', 'no', 'up'] });
+    expect([ds.labels, ds.samples.map((s) => s.y)]).toEqual([['yes', 'no', 'up'], [2, 0, 1]]);
+    const big = file('kbig.npy', writeNpy(Float32Array.from([0, 3, 1]), [3]));
+    expect(await failure(x, { task: 'classify', labelsPath: big, labels: ['yes', 'no', 'up'] })).toMatch(/kbig\.npy\[1\]: label 3 is not a class index of the model \(0\.\.2: yes, no, up\)/);
+    // Numeric class names are still matched by name (1-based classes stay what they were in training).
+    const named = await loadDataset(x, { task: 'classify', labelsPath: y, labels: ['0', '1', '2'] });
+    expect(named.samples.map((s) => s.y)).toEqual([2, 0, 1]);
+    expect(await failure(x, { task: 'classify', labelsPath: y, labels: ['1', '2', '3'] })).toMatch(/ky\.npy\[1\]: unknown label 0: the model knows 1, 2, 3/);
+  });
+});
+
+describe('defect hunt: numeric class labels', () => {
+  it('the same number written two ways ("1" and "1.0") is an error, not two classes', async () => {
+    // pandas writes an integer label column as 1.0 once it holds a missing value: half a file
+    // said "1", half "1.0", and the model got a class for each.
+    expect(await failure(file('numlab.csv', 'v,l\n1,1\n2,2\n3,1.0\n'), { task: 'classify', csv: { seqLen: 1, stride: 1, labelColumn: 'l' } })).toMatch(/numlab\.csv: class labels '1' and '1\.0' are the same number written two ways/);
+    expect(await failure(file('numlab.jsonl', '{"x": [1], "y": 1}\n{"x": [1], "y": "01"}\n{"x": [1], "y": 2}\n'), { task: 'classify' })).toMatch(/numlab\.jsonl: class labels '1' and '01' are the same number written two ways/);
+    // Numbers written one way still sort numerically.
+    const ok = await loadDataset(file('numok.jsonl', '{"x": [1], "y": 10}\n{"x": [1], "y": 2}\n{"x": [1], "y": -1.5}\n'), { task: 'classify' });
+    expect(ok.labels).toEqual(['-1.5', '2', '10']);
+  });
+});

@@ -5,13 +5,24 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { encodeWav } from '../../src/index.js';
 import { desktopCommands } from '../../quantize/cli/index.js';
 import { writeSyntheticHmp } from './jobs/har/hmp-fixture.js';
 import { runCaptured } from '../helpers/cli.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** Temporary folders of these tests, removed at the end (they were left in the temp folder, 3 per run). */
+const temps: string[] = [];
+afterAll(() => {
+  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
 
 function run(...argv: string[]): ReturnType<typeof runCaptured> {
   return runCaptured(argv, desktopCommands, ROOT);
@@ -39,7 +50,7 @@ describe('edgernn eval models/kws.ern --data <label>/<clip>.wav folder', () => {
   });
 
   it('a folder named after no label of the model is a BAD_DATA error naming it (exit 1)', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-kws-eval-'));
+    const dir = tempDir('edgernn-kws-eval-');
     fs.mkdirSync(path.join(dir, 'maybe'));
     fs.writeFileSync(path.join(dir, 'maybe', 'a.wav'), encodeWav(new Float32Array(16000), 16000));
     const r = await run('eval', 'models/kws.ern', '--data', dir);
@@ -51,6 +62,7 @@ describe('edgernn eval models/kws.ern --data <label>/<clip>.wav folder', () => {
 describe('edgernn eval models/har.ern --data <HMP folder>', () => {
   it('scores every recording of the model classes present (synthetic recordings in HMP layout)', async () => {
     const root = writeSyntheticHmp(['walk', 'drink_glass', 'pour_water'], ['f1', 'm2'], 2, 5);
+    temps.push(root);
     fs.mkdirSync(path.join(root, 'Brush_teeth')); // an activity outside the model's classes: skipped
     const r = await run('eval', 'models/har.ern', '--data', root, '--json', '--backend', 'scalar');
     expect(r.code).toBe(0);
@@ -68,7 +80,7 @@ describe('edgernn eval models/har.ern --data <HMP folder>', () => {
   });
 
   it('a folder with none of the model classes is a BAD_DATA error listing them', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-har-eval-'));
+    const dir = tempDir('edgernn-har-eval-');
     fs.mkdirSync(path.join(dir, 'Juggle'));
     const r = await run('eval', 'models/har.ern', '--data', dir);
     expect(r.code).toBe(1);

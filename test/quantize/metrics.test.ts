@@ -98,3 +98,82 @@ describe('the eval table', () => {
     expect(unseen.split('\n').find((l) => l.trimStart().startsWith('c '))!.trim().split(/\s+/)).toEqual(['c', '-', '-', '-', '0']);
   });
 });
+
+describe('defect hunt: classificationReport arguments', () => {
+  it('class indices outside the labels, or predictions of another length, are INVALID_ARGUMENT naming the first', async () => {
+    const { isEdgeRnnError } = await import('../../src/index.js');
+    const code = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        return isEdgeRnnError(e) ? `${e.code}: ${e.message}` : `untyped: ${(e as Error).message}`;
+      }
+      return 'no error';
+    };
+    // A prediction beyond the labels grew a column holding NaN; a truth beyond them crashed
+    // (TypeError); a shorter prediction list counted 'undefined' and reported accuracy 2/3.
+    expect(code(() => classificationReport(['a', 'b'], [0, 1], [0, 2]))).toMatch(/^INVALID_ARGUMENT: classificationReport: predicted\[1\] is 2, expected a class index in 0\.\.1/);
+    expect(code(() => classificationReport(['a', 'b'], [0, 2], [0, 1]))).toMatch(/^INVALID_ARGUMENT: classificationReport: truth\[1\] is 2/);
+    expect(code(() => classificationReport(['a', 'b'], [0, 1, 1], [0, 1]))).toMatch(/^INVALID_ARGUMENT: classificationReport: 3 true classes but 2 predictions/);
+    expect(code(() => classificationReport(['a', 'b'], [0.5], [0]))).toMatch(/truth\[0\] is 0\.5/);
+  });
+});
+
+describe('defect hunt: evaluateModel', () => {
+  // An identity "classifier": 3 inputs, a linear dense layer with W = I, so the class is the argmax of the input.
+  const spec = (): import('../../src/index.js').ModelSpec => ({
+    name: 'argmax',
+    version: '1.0.0',
+    task: 'classify',
+    labels: ['a', 'b', 'c'],
+    input: { size: 3, frontend: { kind: 'none' } },
+    precision: 'float32',
+    layers: [{ kind: 'dense', inputSize: 3, outputSize: 3, activation: 'none', float: { W: Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]) } }],
+    training: {},
+  });
+  const onehot = (c: number): Float32Array => Float32Array.from([0, 1, 2], (k) => (k === c ? 1 : 0));
+
+  it("a Dataset whose labels are in another order is scored by name (the confusion matrix was permuted: accuracy 0 for a perfect model)", async () => {
+    const { createRuntime } = await import('../../src/index.js');
+    const { evaluateModel } = await import('../../quantize/eval/evaluate-model.js');
+    const rt = await createRuntime();
+    // The data's own label order: c, a (b absent). Sample truths are indices into it.
+    const ds = { source: 'perm.jsonl', sha256: '', features: 3, labels: ['c', 'a'], targetSize: 0, samples: [
+      { x: onehot(2), T: 1, y: 0, where: 'perm.jsonl:1' },
+      { x: onehot(0), T: 1, y: 1, where: 'perm.jsonl:2' },
+      { x: onehot(0), T: 1, y: 1, where: 'perm.jsonl:3' },
+    ] };
+    const e = await evaluateModel(rt, spec(), ds, { backend: 'reference' });
+    expect(e.classification!.accuracy).toBe(1);
+    expect(e.classification!.confusion).toEqual([
+      [2, 0, 0],
+      [0, 0, 0],
+      [0, 0, 1],
+    ]);
+    // A data label the model does not have is named.
+    const other = { ...ds, labels: ['c', 'zebra'] };
+    await expect(evaluateModel(rt, spec(), other, { backend: 'reference' })).rejects.toThrow(/perm\.jsonl:2: label "zebra" is not one of the model's classes \(a, b, c\)/);
+  });
+
+  it('no sequences is BAD_DATA, not accuracy 0 or MSE 0; a class index beyond the model is BAD_DATA naming the sample', async () => {
+    const { createRuntime, isEdgeRnnError } = await import('../../src/index.js');
+    const { evaluateModel } = await import('../../quantize/eval/evaluate-model.js');
+    const rt = await createRuntime();
+    const err = async (p: Promise<unknown>): Promise<string> => p.then(() => 'no error', (e: unknown) => (isEdgeRnnError(e) ? `${e.code}: ${e.message}` : `untyped: ${(e as Error).message}`));
+    expect(await err(evaluateModel(rt, spec(), [], { backend: 'reference' }))).toMatch(/^BAD_DATA: argmax: no sequences to score/);
+    const forecaster = { ...spec(), task: 'forecast' as const, labels: [] };
+    expect(await err(evaluateModel(rt, forecaster, { source: 'empty.jsonl', sha256: '', features: 3, labels: [], targetSize: 3, samples: [] }, { backend: 'reference' }))).toMatch(/^BAD_DATA: empty\.jsonl: no sequences to score/);
+    expect(await err(evaluateModel(rt, spec(), [{ x: onehot(0), T: 1, y: 3, where: 's[0]' }], { backend: 'reference' }))).toMatch(/^BAD_DATA: s\[0\]: class index 3, the model has 3 classes/);
+  });
+});
+
+describe('defect hunt: many classes', () => {
+  it('the eval table of 400 classes (160 000 confusion cells overflowed the call stack of Math.max(...cells))', async () => {
+    const { formatEvaluation } = await import('../../quantize/cli/eval.js');
+    const labels = Array.from({ length: 400 }, (_, i) => `c${i}`);
+    const t = Array.from({ length: 800 }, (_, i) => i % 400);
+    const text = formatEvaluation('m.ern', { task: 'classify', precision: 'float32', backend: 'reference', samples: 800, classification: classificationReport(labels, t, t) });
+    expect(text).toMatch(/accuracy 100\.00%/);
+    expect(text.split('\n').filter((l) => l.trimStart().startsWith('c399 '))).toHaveLength(2); // per-class row and confusion row
+  });
+});

@@ -24,7 +24,7 @@ import { EdgeRnnError, encodeWav, Rng } from '../../../src/index.js';
 import { activeSpan, bedSegment, dbToGain, normalizeUnitRms, rms, type NoiseBed } from './dsp.js';
 import { runPool } from './pool.js';
 import { generateStream, type StreamManifest } from './stream.js';
-import { soxNoise, speak, type EspeakProsody, type FliteProsody } from './tools.js';
+import { soxNoise, speak, unknownEspeakVariants, type EspeakProsody, type FliteProsody } from './tools.js';
 import { assertSplitIntegrity, assignSplits, ESPEAK_ACCENTS, ESPEAK_VARIANTS, fnv1a, speakersOfRole, spokenText, SPLITS, FESTIVAL_VOICES, TRAINVAL_FESTIVAL_VOICES, type Speaker, type SpeakerRole, type Split } from './voices.js';
 import { FILLER_WORDS, KEYWORDS, KWS_LABELS, SILENCE_LABEL, UNKNOWN_LABEL, UNKNOWN_WORDS } from './words.js';
 import { makeDirs } from '../../../src/io/files.js';
@@ -390,6 +390,10 @@ export async function generateKwsCorpus(options: KwsCorpusOptions, hooks: Genera
     } catch {
       hooks.log?.(`kws corpus: ${manifestPath} is unreadable, rebuilding`);
     }
+  }
+  const variants = await unknownEspeakVariants(o.espeakVariants);
+  if (variants.unknown.length > 0) {
+    throw new EdgeRnnError('USAGE', `kws corpus: espeakVariants must be espeak-ng variants installed here (${variants.installed.join(', ')}), got ${variants.unknown.map((v) => JSON.stringify(v)).join(', ')}: espeak-ng would speak them with the plain voice`, { field: 'espeakVariants', expected: variants.installed, got: variants.unknown });
   }
   for (const e of GENERATED_ENTRIES) rmSync(join(o.outDir, e), { recursive: true, force: true });
   const work = join(o.outDir, '_work');

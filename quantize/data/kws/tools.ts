@@ -70,6 +70,17 @@ export async function missingTools(festivalVoices: readonly string[] = []): Prom
   return missing;
 }
 
+/**
+ * The names of `variants` that are not espeak-ng variants installed here. espeak-ng reads an
+ * unknown variant ("en-us+m33") as no variant at all, exits 0 and speaks with the plain voice:
+ * a typo made a speaker that duplicates another under a new name.
+ */
+export async function unknownEspeakVariants(variants: readonly string[]): Promise<{ unknown: string[]; installed: string[] }> {
+  const { stdout } = await run('espeak-ng', ['--voices=variant']);
+  const installed = [...stdout.toString('utf8').matchAll(/!v\/(\S+)/g)].map((m) => m[1]!);
+  return { unknown: variants.filter((v) => !installed.includes(v)), installed };
+}
+
 export interface EspeakProsody {
   /** Words per minute (espeak-ng -s, default 175). */
   wpm: number;

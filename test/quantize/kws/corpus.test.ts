@@ -156,3 +156,14 @@ describe.skipIf(absent.length > 0)('determinism', () => {
     expect(same).toEqual([]);
   }, 120_000);
 });
+
+describe.skipIf(absent.length > 0)('espeak-ng variants', () => {
+  it('a variant espeak-ng does not have is a USAGE error before any synthesis (espeak-ng spoke it with the plain voice, exit 0)', async () => {
+    const outDir = join(root, 'typo');
+    await expect(generateKwsCorpus(small({ outDir, espeakVariants: ['m3', 'm33'] }))).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringMatching(/espeakVariants must be espeak-ng variants installed here \(.*\bm3\b.*\), got "m33": espeak-ng would speak them with the plain voice/),
+    });
+    expect(() => readdirSync(outDir)).toThrow(); // nothing written
+  });
+});

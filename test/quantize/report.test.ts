@@ -1,0 +1,111 @@
+/** The report's SVG charts: well-formed for any numbers (NaN, infinities, extreme ranges, millions of points). */
+import { describe, expect, it } from 'vitest';
+import { esc, heatmap, histogram, lineChart } from '../../quantize/report/svg.js';
+import { HEATMAP_STEPS, writeRunReport } from '../../quantize/report/run-report.js';
+import { Rng } from '../../src/index.js';
+import type { ModelSpec } from '../../src/index.js';
+import { randomRecurrent } from '../helpers/random-model.js';
+import { classificationReport } from '../../quantize/eval/metrics.js';
+
+/** Every number in an attribute or text of the chart is finite (no NaN, Infinity, "rgb(NaN,...)"). */
+function finiteSvg(svg: string): void {
+  expect(svg.startsWith('<svg')).toBe(true);
+  expect(svg).not.toMatch(/="[^"]*(NaN|Infinity)[^"]*"/);
+}
+
+/** Bar heights of a histogram, in bin order. */
+const bars = (svg: string): number[] => [...svg.matchAll(/<rect x="[^"]*" y="[^"]*" width="[^"]*" height="([^"]*)"/g)].map((m) => Number(m[1]));
+
+describe('lineChart', () => {
+  it('draws a series of a million points (Math.min(...values) overflowed the call stack) in a bounded SVG, keeping its extremes', () => {
+    const values = Array.from({ length: 1_000_000 }, (_, i) => Math.sin(i / 1000));
+    values[123_457] = 5; // a spike between pixel columns must survive the thinning
+    const svg = lineChart([{ name: 'loss', values }]);
+    finiteSvg(svg);
+    expect(svg.length).toBeLessThan(200_000);
+    const pts = /points="([^"]*)"/.exec(svg)![1]!.split(' ').map((p) => Number(p.split(',')[1]));
+    // y of the spike is the chart's top (12 px margin + 5 % padding).
+    expect(Math.min(...pts)).toBeLessThan(22);
+  });
+
+  it('a range beyond Number.MAX_VALUE (-1e308..1e308) and a constant of 1e20 give finite coordinates and ticks', () => {
+    finiteSvg(lineChart([{ name: 'a', values: [-1e308, 0, 1e308] }]));
+    finiteSvg(lineChart([{ name: 'a', values: [1e20, 1e20] }]));
+    finiteSvg(lineChart([{ name: 'a', values: [NaN, Infinity, 1, -Infinity, 2] }]));
+    expect(lineChart([{ name: 'a', values: [] }, { name: 'b', values: [NaN] }])).toBe('<p>(no data)</p>');
+  });
+
+  it('escapes series names and axis labels', () => {
+    const svg = lineChart([{ name: '<b>&"x"', values: [1, 2] }], { xLabel: 'a<b', yLabel: 'c&d' });
+    expect(svg).toContain(esc('<b>&"x"'));
+    expect(svg).not.toContain('<b>');
+    expect(svg).toContain('a&lt;b');
+  });
+});
+
+describe('histogram', () => {
+  it('a constant of 1e10 fills one bin (lo + 1e-9 rounded back to lo: 0/0, every count lost)', () => {
+    const svg = histogram([1e10, 1e10, 1e10], { bins: 4 });
+    finiteSvg(svg);
+    expect(bars(svg).filter((h) => h > 0)).toHaveLength(1);
+  });
+
+  it('-1e308..1e308 is binned by value (the span overflowed: all values in bin 0, the top one lost)', () => {
+    const svg = histogram([-1e308, 0, 1, 1e308], { bins: 4 });
+    finiteSvg(svg);
+    expect(bars(svg)).toEqual([55, 0, 110, 55]);
+  });
+});
+
+describe('heatmap', () => {
+  it('NaN cells are gray, not the color "rgb(NaN,NaN,255)"', () => {
+    const svg = heatmap([[NaN, 1, -Infinity]], { rowLabel: 'unit', colLabel: 'step' });
+    finiteSvg(svg);
+    expect(svg).toContain('fill="#888"');
+  });
+});
+
+describe('writeRunReport', () => {
+  it('a sequence of 20 000 steps gives a heatmap of its first steps, not one <rect> per step (tens of MB of HTML)', async () => {
+    const rng = new Rng(3);
+    const spec: ModelSpec = {
+      name: 'long <&> "run"',
+      version: '1.0.0',
+      task: 'classify',
+      labels: ['a<b', 'c&d'],
+      input: { size: 2, frontend: { kind: 'none' } },
+      precision: 'float32',
+      layers: [randomRecurrent(rng, 'gru', 2, 4, 'forward'), { kind: 'dense', inputSize: 4, outputSize: 2, activation: 'none', float: { W: rng.float32(8, -1, 1) } }],
+      training: {},
+    };
+    const T = 20_000;
+    const x = rng.float32(T * 2, -1, 1);
+    const html = await writeRunReport({ title: spec.name, spec, samples: [{ x, T, y: 0, where: 'long.jsonl:1' }] });
+    expect((html.match(/<title>unit \d+, step \d+:/g) ?? []).length).toBe(4 * HEATMAP_STEPS);
+    expect(html).toContain(`the first ${HEATMAP_STEPS} of ${T} steps of long.jsonl:1`);
+    expect(html.length).toBeLessThan(2_000_000);
+    // Names from the model are escaped in the title, the heading and the facts.
+    expect(html).not.toMatch(/<&>|a<b|c&d/);
+  });
+});
+
+describe('writeRunReport confusion matrices', () => {
+  it('400 classes (Math.max(...cells) overflowed the call stack)', async () => {
+    const rng = new Rng(5);
+    const labels = Array.from({ length: 400 }, (_, i) => `c${i}`);
+    const spec: ModelSpec = {
+      name: 'many',
+      version: '1.0.0',
+      task: 'classify',
+      labels,
+      input: { size: 2, frontend: { kind: 'none' } },
+      precision: 'float32',
+      layers: [randomRecurrent(rng, 'gru', 2, 4, 'forward'), { kind: 'dense', inputSize: 4, outputSize: 400, activation: 'none', float: { W: rng.float32(1600, -1, 1) } }],
+      training: {},
+    };
+    const t = Array.from({ length: 800 }, (_, i) => i % 400);
+    const html = await writeRunReport({ title: 'many', spec, evaluations: { float: { task: 'classify', precision: 'float32', backend: 'reference', samples: 800, classification: classificationReport(labels, t, t) } } });
+    expect(html).toContain('<h2>Confusion matrices</h2>');
+    expect(html).toContain('<th>c399</th>');
+  });
+});

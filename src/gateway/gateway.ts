@@ -577,11 +577,11 @@ export class Gateway {
         out = s.session.step(frame);
       } catch (e) {
         this.logger.error('step failed, frame dropped', { device: s.device, error: (e as Error).message });
-        s.completeFrame(frame, new Float32Array(s.route.model.outputSize));
+        this.completeFrame(s, frame, new Float32Array(s.route.model.outputSize));
         continue;
       }
       this.metrics.inc('frames_total');
-      const ev = s.completeFrame(frame, out);
+      const ev = this.completeFrame(s, frame, out);
       if (ev) alerts.push(this.makeAlert(s, ev));
     }
     this.groups.get(s.route.model)?.ready.delete(s);
@@ -760,11 +760,32 @@ export class Gateway {
     for (let i = 0; i < n; i++) {
       const s = g.streams[i]!;
       this.metrics.processing.observe(t2 - s.headArrivedPerfMs);
-      const ev = s.completeFrame(g.inViews[i]!, g.outViews[i]!);
+      const ev = this.completeFrame(s, g.inViews[i]!, g.outViews[i]!);
       if (ev) alerts.push(this.makeAlert(s, ev));
       // Round-robin: re-insert at the back if it has more frames.
       g.ready.delete(s);
       if (s.queued > 0) g.ready.add(s);
+    }
+  }
+
+  /**
+   * s.completeFrame() with the detector's errors contained: a detector that throws (a plug-in's
+   * bug, an output it refuses) must not end the pump, and with it every other device's stream.
+   * The frame counts as stepped, the detector is reset (its state may be half-updated), and the
+   * error is logged and counted in detector_errors_total.
+   */
+  private completeFrame(s: DeviceStream, input: Float32Array, output: Float32Array): DetectorEvent | null {
+    try {
+      return s.completeFrame(input, output);
+    } catch (e) {
+      this.metrics.inc('detector_errors_total');
+      this.logger.error('detector failed, reset', { device: s.device, sensor: s.sensor, error: (e as Error).message });
+      try {
+        s.detector.reset();
+      } catch (e2) {
+        this.logger.error('detector reset failed', { device: s.device, sensor: s.sensor, error: (e2 as Error).message });
+      }
+      return null;
     }
   }
 

@@ -58,6 +58,7 @@ export const COUNTERS = {
   evictions_total: 'device streams evicted (state saved)',
   state_restores_total: 'device streams restored from saved state',
   state_errors_total: 'saved states that could not be restored (stream started fresh)',
+  detector_errors_total: 'detector steps that threw (the frame counts as stepped, the detector was reset)',
   states_dropped_total: 'saved states deleted, oldest first, to keep at most limits.maxSavedStates',
   handoffs_out_total: 'device states handed to another gateway',
   handoffs_in_total: 'device states received from another gateway',

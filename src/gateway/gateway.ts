@@ -36,6 +36,7 @@ import { jsonLogger, type Logger } from './logger.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
 import { FileOutbox, MemoryOutbox, type Outbox } from './outbox.js';
 import { createBoardSink, type AlertSink } from './sinks.js';
+import { lockStateDir, type StateLock } from './state-lock.js';
 import { fileStateStore, memoryStateStore, type StateStore } from './state-store.js';
 import { DeviceStream, streamKey, type QueuedBatch, type RouteRuntime } from './stream.js';
 import { Topics, devicePartition } from './topics.js';
@@ -209,6 +210,8 @@ export class Gateway {
   private readonly startedAtMs: number;
   private readonly drainTimeoutMs: number;
   private readonly stepBudgetMs: number;
+  /** stateDir held for this gateway (released when it stops); null for stateDir "". */
+  private readonly lock: StateLock | null;
 
   private constructor(o: {
     config: GatewayConfig;
@@ -224,6 +227,7 @@ export class Gateway {
     ownedModels: Model[];
     drainTimeoutMs: number;
     stepBudgetMs: number;
+    lock: StateLock | null;
   }) {
     this.config = o.config;
     this.clock = o.clock;
@@ -238,6 +242,7 @@ export class Gateway {
     this.ownedModels = o.ownedModels;
     this.drainTimeoutMs = o.drainTimeoutMs;
     this.stepBudgetMs = o.stepBudgetMs;
+    this.lock = o.lock;
     this.topics = new Topics(o.config);
     this.metrics = new Metrics(o.clock.now());
     this.startedAtMs = o.clock.now();
@@ -262,6 +267,7 @@ export class Gateway {
     const sinks = [...(opts.sinks ?? [])];
     let outbox: Outbox | undefined;
     let broker: EmbeddedBroker | null = null;
+    let lock: StateLock | null = null;
     let gw: Gateway;
     try {
       // Models.
@@ -282,7 +288,8 @@ export class Gateway {
         models.set(key, await rt.load(bytes, { backend: mc.backend, source: mc.path }));
       }
       const routes = buildRoutes(cfg, models, { ...BUILTIN_DETECTORS, ...JOB_DETECTORS, ...opts.detectors }, { ...FEATURE_FRONTENDS, ...BUILTIN_FRONTENDS, ...opts.frontends });
-      // Storage.
+      // Storage: stateDir is this gateway's alone (state-lock.ts).
+      if (cfg.stateDir !== '') lock = lockStateDir(cfg.stateDir, cfg.gatewayId, logger);
       outbox =
         opts.outbox ??
         (cfg.stateDir === '' ? new MemoryOutbox() : FileOutbox.open(path.join(cfg.stateDir, 'outbox'), { fsync: cfg.outbox.fsync, compactAfter: cfg.outbox.compactAfter, logger }));
@@ -324,12 +331,14 @@ export class Gateway {
         ownedModels: [...models].filter(([key]) => !opts.models?.[key]).map(([, m]) => m),
         drainTimeoutMs: opts.drainTimeoutMs ?? 5000,
         stepBudgetMs: opts.stepBudgetMs ?? cfg.limits.stepBudgetMs,
+        lock,
       });
     } catch (e) {
       // Nothing may outlive a failed start: sinks, the broker we started, the outbox, our models.
       for (const sink of sinks) await closeSink(sink, logger);
       if (broker) await broker.close();
       if (outbox) await outbox.close();
+      lock?.release();
       for (const [key, m] of models) if (!opts.models?.[key]) m.dispose();
       throw e;
     }
@@ -1188,7 +1197,11 @@ export class Gateway {
     for (const s of this.sinks) await closeSink(s, this.logger);
     await this.transport.end().catch(() => {});
     if (this.broker) await this.broker.close();
-    await this.outbox.close();
-    for (const m of this.ownedModels) m.dispose();
+    try {
+      await this.outbox.close();
+    } finally {
+      this.lock?.release();
+      for (const m of this.ownedModels) m.dispose();
+    }
   }
 }

@@ -7,7 +7,7 @@ import { DEFAULT_BLOCK, type BlockShape } from '../prune/pruner.js';
 import { pruneModel } from '../prune/prune-model.js';
 import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js';
 import { writeRunReport } from '../report/run-report.js';
-import { checkOutputPath, codeCommit, createdAt, DATA_FLAGS, DATA_HELP, loadData, readModel, requireString, round, writeFile } from './common.js';
+import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, DATA_HELP, loadData, readModel, requireString, round, writeFile } from './common.js';
 import { summaryTable } from './quantize.js';
 
 export function parseBlock(v: unknown): BlockShape | null | undefined {
@@ -71,6 +71,11 @@ ${DATA_HELP}`,
     const out = requireString(values.output, '-o/--output');
     checkOutputPath(out, ctx, '-o/--output');
     if (typeof values.report === 'string') checkOutputPath(values.report, ctx, '--report');
+    checkOutputsDistinct(
+      [['-o/--output', out], ['--report', values.report]],
+      [['MODEL.ern', positionals[0]], ['--data', dataPath], ['--labels', values.labels], ['--val', values.val], ['--val-labels', values['val-labels']], ['--calib', values.calib], ['--calib-labels', values['calib-labels']]],
+      ctx,
+    );
     const sparsity = numberFlag(values.sparsity, 'sparsity', { min: 0, max: 0.99 });
     if (sparsity === undefined) throw usageError('--sparsity is required');
     const epochs = numberFlag(values.epochs, 'epochs', { min: 1, integer: true }) ?? 30;

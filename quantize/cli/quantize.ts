@@ -7,7 +7,7 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { quantizationAwareFineTune } from '../quant/qat.js';
 import { writeRunReport } from '../report/run-report.js';
 import { fmt } from './train.js';
-import { checkOutputPath, codeCommit, createdAt, DATA_FLAGS, DATA_HELP, loadData, readModel, requireString, round, writeFile } from './common.js';
+import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, DATA_HELP, loadData, readModel, requireString, round, writeFile } from './common.js';
 
 export const quantizeCommand: Command = {
   name: 'quantize',
@@ -53,6 +53,11 @@ ${DATA_HELP}`,
     const out = requireString(values.output, '-o/--output');
     checkOutputPath(out, ctx, '-o/--output');
     if (typeof values.report === 'string') checkOutputPath(values.report, ctx, '--report');
+    checkOutputsDistinct(
+      [['-o/--output', out], ['--report', values.report]],
+      [['MODEL.ern', positionals[0]], ['--calib', calibPath], ['--labels', values.labels], ['--eval', values.eval], ['--eval-labels', values['eval-labels']]],
+      ctx,
+    );
     const method = choiceFlag(values.method, 'method', CALIBRATION_METHODS) ?? 'mse';
     const percentile = numberFlag(values.percentile, 'percentile', { min: 50, max: 100 });
     const clip = choiceFlag(values['weight-clip'], 'weight-clip', ['on', 'off'] as const);

@@ -231,6 +231,12 @@ describe('regressions', () => {
       [['train', '--data', 'victim.jsonl', ...tiny, '-o', 'victim.jsonl'], /-o\/--output victim\.jsonl is the --data file/],
       [['train', '--data', 'train.jsonl', '--val', 'victim.jsonl', ...tiny, '-o', 'm.ern', '--report', './victim.jsonl'], /--report \.\/victim\.jsonl is the --val file/],
       [['train', '--data', 'no-such.jsonl', ...tiny, '-o', 'same.ern', '--report', 'same.ern'], /--report same\.ern is also -o\/--output/],
+      // quantize and prune overwrote their inputs too: the float model, calibration or training data.
+      [['quantize', 'victim.jsonl', '--calib', 'train.jsonl', '-o', './victim.jsonl'], /-o\/--output \.\/victim\.jsonl is the MODEL\.ern file/],
+      [['quantize', 'a.ern', '--calib', 'victim.jsonl', '-o', 'victim.jsonl'], /-o\/--output victim\.jsonl is the --calib file/],
+      [['quantize', 'a.ern', '--calib', 'train.jsonl', '--eval', 'victim.jsonl', '-o', 'q.ern', '--report', 'victim.jsonl'], /--report victim\.jsonl is the --eval file/],
+      [['prune', 'victim.jsonl', '--data', 'train.jsonl', '--sparsity', '0.5', '-o', 'victim.jsonl'], /-o\/--output victim\.jsonl is the MODEL\.ern file/],
+      [['prune', 'a.ern', '--data', 'train.jsonl', '--val', 'victim.jsonl', '--sparsity', '0.5', '-o', 'p.ern', '--report', 'victim.jsonl'], /--report victim\.jsonl is the --val file/],
     ] as [string[], RegExp][]) {
       const r = await cli(...argv);
       expect(r.code, `${argv.join(' ')}: ${r.err}`).toBe(2);

@@ -1,4 +1,5 @@
 import { createRuntime, encodeModel, type ModelSpec } from '../../src/index.js';
+import { modelOutputSize } from '../../src/model/spec.js';
 import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
 import { dataTaskOf } from '../data/dataset.js';
@@ -71,7 +72,8 @@ ${DATA_HELP}`,
     if (spec.precision !== 'float32') throw usageError(`${positionals[0]} is already ${spec.precision}: quantize a float32 model`);
     const task = dataTaskOf(spec);
     const dataExtra = {
-      ...(task === 'classify' ? { labels: spec.labels } : {}),
+      // A classifier without class names (an imported one): its classes are "0".."C-1", as in eval.
+      ...(task === 'classify' ? { labels: spec.labels.length ? spec.labels : Array.from({ length: modelOutputSize(spec) }, (_, c) => String(c)) } : {}),
       features: spec.input.size,
       ...(spec.extra?.data && typeof spec.extra.data === 'object' ? { csv: spec.extra.data as Record<string, unknown> } : {}),
     };

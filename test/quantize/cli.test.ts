@@ -221,6 +221,16 @@ describe('regressions', () => {
     expect(r.code, r.err).toBe(0);
     const j = JSON.parse(r.out) as { accuracy: number; labels: string[]; confusion: number[][] };
     expect([j.accuracy, j.labels, j.confusion]).toEqual([2 / 3, ['0', '1', '2'], [[1, 0, 0], [1, 0, 0], [0, 0, 1]]]);
+    // quantize and prune read its data the same way (they refused it: "the model knows "), and
+    // the model they write keeps its empty class list.
+    for (const argv of [
+      ['quantize', 'nolabels.ern', '--calib', 'idx.jsonl', '-o', 'nolabels-q.ern'],
+      ['prune', 'nolabels.ern', '--data', 'idx.jsonl', '--sparsity', '0.5', '--epochs', '1', '--min-weights', '1', '-o', 'nolabels-p.ern'],
+    ]) {
+      const q = await cli(...argv);
+      expect(q.code, `${argv[0]}: ${q.err}`).toBe(0);
+      expect(decodeModel(new Uint8Array(fs.readFileSync(path.join(dir, argv[argv.length - 1]!)))).spec.labels).toEqual([]);
+    }
   });
 
   it('an output that is an input file, or the other output, is a usage error before any work', async () => {

@@ -206,6 +206,10 @@ export class Gateway {
   private http: http.Server | null = null;
   private loopDelay: IntervalHistogram | null = null;
   private stopping = false;
+  /** When the current connection was made, and when recent ones closed soon after (flapping). */
+  private connectedAtMs = 0;
+  private shortConnections: number[] = [];
+  private flapLoggedAtMs = -Infinity;
   private stopped = false;
   private readonly startedAtMs: number;
   private readonly drainTimeoutMs: number;
@@ -978,14 +982,38 @@ export class Gateway {
     // Whatever was in flight on the old connection is sent again.
     this.inFlight.clear();
     this.retryAfter.clear();
+    this.connectedAtMs = this.clock.now();
     this.logger.info('connected to broker', { outboxDepth: this.outbox.depth });
     if (!this.stopping) this.publishStatus('online');
     this.cluster?.onConnect();
     this.kickPublish();
   }
 
+  /**
+   * A broker that keeps closing the connection soon after accepting it: most often a second
+   * client with the same client id (two gateways with one gatewayId, whose default is "gw"), which
+   * the broker lets take the connection over at every reconnect, each in turn. MQTT 3.1.1 and
+   * mosquitto 2.0 say nothing of why (no DISCONNECT reason), so the pattern is named: three
+   * connections within a minute that lasted under 5 s each, logged at most once a minute.
+   */
+  private noteShortConnection(): void {
+    const now = this.clock.now();
+    if (now - this.connectedAtMs >= 5000) return;
+    this.shortConnections = this.shortConnections.filter((t) => now - t < 60_000);
+    this.shortConnections.push(now);
+    if (this.shortConnections.length < 3 || now - this.flapLoggedAtMs < 60_000) return;
+    this.flapLoggedAtMs = now;
+    this.logger.error('the broker keeps closing the connection soon after accepting it: is another client using the same client id (two gateways with one gatewayId or broker.clientId)? Or a broker limit (maximum packet size, quotas)?', {
+      clientId: this.config.broker.clientId ?? `edgernn-${this.config.gatewayId}`,
+      closesInLastMinute: this.shortConnections.length,
+    });
+  }
+
   private onClose(): void {
-    if (this.metrics.gauges.connected === 1 && !this.stopping) this.logger.warn('broker connection lost', { outboxDepth: this.outbox.depth });
+    if (this.metrics.gauges.connected === 1 && !this.stopping) {
+      this.logger.warn('broker connection lost', { outboxDepth: this.outbox.depth });
+      this.noteShortConnection();
+    }
     this.metrics.gauges.connected = 0;
     this.inFlight.clear();
   }

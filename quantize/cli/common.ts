@@ -24,16 +24,23 @@ export const DATA_FLAGS = {
   'label-column': { type: 'string' },
 } as const;
 
-export const DATA_HELP = `data formats (--data, --val, --calib):
+/**
+ * The data-format part of a desktop command's help, naming only the data flags that command has:
+ * `files` pairs each data flag with the flag of its .npy labels/targets, e.g.
+ * [['--data', '--labels'], ['--val', '--val-labels']].
+ */
+export function dataHelp(files: readonly (readonly [data: string, labels: string])[]): string {
+  const labels = files.map(([d, l], i) => `${l}${i === 0 ? ' Y.npy' : ''} for ${d}`).join(', ');
+  return `data formats (${files.map(([d]) => d).join(', ')}):
   *.jsonl          one {"x": [[...], ...], "y": label} (or "target": [[...]]) per line
   *.csv            a time series, one row per step, cut into windows:
                    --seq-len N (64) --stride N (seq-len/2) --horizon N (1, forecast)
                    --columns a,b --target-columns c --label-column name (classify)
-  *.npy            X [sequences][steps][features] with --labels Y.npy
-                   (classify: [sequences] integers; forecast: [sequences][steps][outputs]);
-                   a second .npy file has its own: --val-labels (--val), --eval-labels
-                   (quantize --eval), --calib-labels (prune --calib)
+  *.npy            X [sequences][steps][features], its labels or targets in a second .npy
+                   (classify: [sequences] integers; forecast: [sequences][steps][outputs]):
+                   ${labels}
   a directory      WAV clips as <label>/<clip>.wav (Speech Commands layout)`;
+}
 
 type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
 

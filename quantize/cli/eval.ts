@@ -7,7 +7,7 @@ import { choiceFlag, parseFlags, type Command } from '../../src/cli/framework.js
 import { Progress } from '../../src/cli/progress.js';
 import { dataTaskOf, type Dataset, type Sample } from '../data/dataset.js';
 import { evaluateModel, type ModelEvaluation } from '../eval/evaluate-model.js';
-import { csvOptions, DATA_FLAGS, DATA_HELP, loadData, readModel, requireString } from './common.js';
+import { csvOptions, DATA_FLAGS, dataHelp, loadData, readModel, requireString } from './common.js';
 import { evaluateKwsFile, formatKwsEval } from '../jobs/kws/eval-job.js';
 import { loadHmp } from '../jobs/har/hmp.js';
 import { harReports, scoreRecordings } from '../jobs/har/score.js';
@@ -23,7 +23,7 @@ Runs the model through the runtime, one session per sequence, as on the device.
   autoencoder  reconstruction MSE/MAE; per-sequence errors with --json
   --json       one JSON object; classifiers have an "accuracy" field
 
-Each job's own data format, chosen by the model's front end when --data is a folder:
+Each job's own data format, chosen by the model's front end (otherwise the formats below):
   mfcc/logmel  a folder of <label>/<clip>.wav (Speech Commands layout; _unknown_, _silence_
   (kws)        included) or a corpus split of npm run data:kws: clip accuracy, per class and voice
   imu (har)    an HMP dataset root (<Activity>/Accelerometer-...-<volunteer>.txt): accuracy per
@@ -33,7 +33,7 @@ Each job's own data format, chosen by the model's front end when --data is a fol
   (anomaly)    of the next frame in its units (MSE, MAE); NAB's folder, windows and
                normalized scores: edgernn nab
 
-${DATA_HELP}`,
+${dataHelp([['--data', '--labels']])}`,
   async run(args, ctx) {
     const { values, positionals } = parseFlags(args, { data: { type: 'string', short: 'd' }, json: { type: 'boolean' }, backend: { type: 'string', short: 'b' }, ...DATA_FLAGS }, { min: 1, max: 1, names: 'MODEL.ern' });
     const dataPath = requireString(values.data, '--data');

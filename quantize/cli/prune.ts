@@ -8,7 +8,7 @@ import { DEFAULT_BLOCK, type BlockShape } from '../prune/pruner.js';
 import { pruneModel } from '../prune/prune-model.js';
 import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js';
 import { writeRunReport } from '../report/run-report.js';
-import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, DATA_HELP, loadData, readModel, requireString, round, writeFile } from './common.js';
+import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, readModel, requireString, round, writeFile } from './common.js';
 import { summaryTable } from './quantize.js';
 
 export function parseBlock(v: unknown): BlockShape | null | undefined {
@@ -28,7 +28,8 @@ export const pruneCommand: Command = {
 Fine-tunes while raising sparsity on the cubic schedule of Zhu & Gupta (2017) over the first
 --ramp of the epochs, then recovers at the final sparsity and keeps the best of those epochs.
 Pruned weights are exact zeros; the manifest lists the sparsity of every matrix.
-  --sparsity S        final fraction of zero weights, 0 <= S < 1 (e.g. 0.75)
+  --sparsity S        final fraction of zero weights, 0 <= S <= 0.99 (e.g. 0.75)
+  -o, --output FILE   the .ern to write (float32; int8 with --int8)
   --epochs N          fine-tuning epochs                                          [30]
   --ramp F            fraction of the epochs that ramps the sparsity              [0.6]
   --block RxC         prune whole blocks of R output rows × C inputs, tiled like the
@@ -39,7 +40,7 @@ Pruned weights are exact zeros; the manifest lists the sparsity of every matrix.
   --int8              also quantize (calibration on --calib, default --data; --calib-method)
   --created-at ISO, --seed N, --batch-size N
 
-${DATA_HELP}`,
+${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--calib-labels']])}`,
   async run(args, ctx) {
     const { values, positionals } = parseFlags(
       args,

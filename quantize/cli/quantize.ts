@@ -8,7 +8,7 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { quantizationAwareFineTune } from '../quant/qat.js';
 import { writeRunReport } from '../report/run-report.js';
 import { fmt } from './train.js';
-import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, DATA_HELP, loadData, readModel, requireString, round, writeFile } from './common.js';
+import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, readModel, requireString, round, writeFile } from './common.js';
 
 export const quantizeCommand: Command = {
   name: 'quantize',
@@ -18,6 +18,7 @@ export const quantizeCommand: Command = {
 
 Post-training quantization to the runtime's int8 scheme (int8 per-row weights, int16
 activations). Calibration data sets the input and intermediate ranges:
+  -o, --output FILE   the int8 .ern to write
   --method M          minmax: max |v|; percentile: the P-th percentile of |v|;
                       mse: the range with the least quantization error (default)
   --percentile P      for --method percentile                                     [99.99]
@@ -29,7 +30,7 @@ activations). Calibration data sets the input and intermediate ranges:
   --report FILE       HTML report;  --json: one JSON object;  --created-at ISO
 Works on pruned models too: zeros stay zeros.
 
-${DATA_HELP}`,
+${dataHelp([['--calib', '--labels'], ['--eval', '--eval-labels']])}`,
   async run(args, ctx) {
     const { values, positionals } = parseFlags(
       args,

@@ -7,15 +7,15 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { writeRunReport } from '../report/run-report.js';
 import { SCHEDULES, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/trainer.js';
 import { trainModel } from '../train/train-model.js';
-import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, csvOptions, DATA_FLAGS, DATA_HELP, loadData, requireString, round, writeFile } from './common.js';
+import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, csvOptions, DATA_FLAGS, dataHelp, loadData, requireString, round, writeFile } from './common.js';
 
 const D = DEFAULT_TRAIN_OPTIONS;
 
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train a GRU/LSTM/RNN model on sequences and write a .ern file',
-  help: `usage: edgernn train --data D [--val V] --arch gru|lstm|rnn --hidden H [--layers L]
-                     [--epochs N] --task classify|forecast|autoencoder -o model.ern [options]
+  help: `usage: edgernn train --data D -o model.ern [--val V] [--task classify|forecast|autoencoder]
+                     [--arch gru|lstm|rnn] [--hidden H] [--layers L] [--epochs N] [options]
 
 Trains with BPTT and Adam, keeps the weights of the best validation epoch, and writes a float32
 model (default) or, with --int8, an int8 model quantized after training with calibration on the
@@ -60,7 +60,7 @@ output:
   --report FILE       self-contained HTML report of the run
   --json              print one JSON object with the metrics
 
-${DATA_HELP}`,
+${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
   async run(args, ctx) {
     const { values } = parseFlags(
       args,

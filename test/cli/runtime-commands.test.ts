@@ -334,4 +334,11 @@ describe('edgernn run on ONNX models (onnxruntime-web)', () => {
     const wrong = await cli('run', 'f.onnx', '--input', 'one.json', '--backend', 'simd');
     expect(wrong.code).toBe(2);
   });
+
+  it('an .ern file with --backend ort-web is a usage error naming its backends (it was parsed as ONNX: exit 1, ONNX_PARSE)', async () => {
+    const r = await cli('run', 'm.ern', '--input', 'one.json', '--backend', 'ort-web');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/m\.ern is an \.ern file: it runs on backend simd, scalar, reference, float or auto; ort-web runs \.onnx models/);
+    expect(r.err).not.toContain('ONNX_PARSE');
+  });
 });

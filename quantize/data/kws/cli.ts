@@ -10,7 +10,7 @@ import { generateKwsCorpus, KWS_CORPUS_DEFAULTS, KWS_CORPUS_SMALL, planCorpus, t
 import { missingTools } from './tools.js';
 import { FESTIVAL_VOICES, SPLITS, TRAINVAL_FESTIVAL_VOICES } from './voices.js';
 
-const HELP = `usage: npm run data:kws -- [options]
+const HELP = `usage: npm run data:kws -- [options]      (or: edgernn data-kws [options])
 
 Synthesizes a Speech Commands-style keyword corpus with espeak-ng, flite (optionally festival) and sox:
 yes no up down left right on off stop go, _unknown_, _silence_; 1 s, 16 kHz, 16-bit mono WAV in

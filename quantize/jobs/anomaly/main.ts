@@ -25,33 +25,46 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-const { values } = parseArgs({
-  options: {
-    data: { type: 'string' },
-    labels: { type: 'string' },
-    output: { type: 'string', short: 'o' },
-    seed: { type: 'string' },
-    epochs: { type: 'string' },
-    'created-at': { type: 'string' },
-    'skip-nab': { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
+/** The header comment above, as the help text. */
+const HELP = fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^#!.*\n\/\*\*\n/, '').replace(/^ \* ?/gm, '').trimEnd() + '\n';
+
+/** A bad argument: the message and the usage, exit code 2, as edgernn's commands (an unknown flag printed a stack trace, exit 1). */
+function usage(message: string): never {
+  process.stderr.write(`train:anomaly: ${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        data: { type: 'string' },
+        labels: { type: 'string' },
+        output: { type: 'string', short: 'o' },
+        seed: { type: 'string' },
+        epochs: { type: 'string' },
+        'created-at': { type: 'string' },
+        'skip-nab': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (e) {
+    return usage((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+}
+const values = parseFlags();
 if (values.help) {
-  process.stdout.write(fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^#!.*\n\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
+  process.stdout.write(HELP);
   process.exit(0);
 }
 const nabRoot = path.resolve(REPO, '../shared/datasets/nab');
 const dataDir = path.resolve(values.data ?? path.join(nabRoot, 'data'));
 const labelsPath = path.resolve(values.labels ?? path.join(nabRoot, 'labels/combined_windows.json'));
-if (!fs.existsSync(dataDir) || !fs.existsSync(labelsPath)) {
-  fail(`NAB corpus not found (${dataDir}, ${labelsPath}): get it from https://github.com/numenta/NAB (data/ and labels/) and pass --data DIR --labels FILE`);
-}
 const output = path.resolve(values.output ?? path.join(REPO, 'models/anomaly.ern'));
 const intFlag = (v: string | undefined, name: string, dflt: number): number => {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) fail(`--${name} needs a positive integer, got '${v}'`);
+  if (!Number.isInteger(n) || n < 1) usage(`--${name} needs a positive integer, got '${v}'`);
   return n;
 };
 const seed = intFlag(values.seed, 'seed', SHIPPED_TRAIN_DEFAULTS.seed);
@@ -59,10 +72,14 @@ const epochs = intFlag(values.epochs, 'epochs', SHIPPED_TRAIN_DEFAULTS.epochs);
 let createdAt = '2026-01-01T00:00:00.000Z';
 if (values['created-at'] !== undefined) {
   const t = Date.parse(values['created-at']);
-  if (!Number.isFinite(t)) fail(`--created-at needs an ISO date, got '${values['created-at']}'`);
+  if (!Number.isFinite(t)) usage(`--created-at needs an ISO date, got '${values['created-at']}'`);
   createdAt = new Date(t).toISOString();
 } else if (process.env.SOURCE_DATE_EPOCH && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH)) {
   createdAt = new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString();
+}
+// The arguments are checked first (usage errors, exit 2), then the data (exit 1).
+if (!fs.existsSync(dataDir) || !fs.existsSync(labelsPath)) {
+  fail(`NAB corpus not found (${dataDir}, ${labelsPath}): get it from https://github.com/numenta/NAB (data/ and labels/) and pass --data DIR --labels FILE`);
 }
 
 const log = (s: string): void => void process.stderr.write(`${s}\n`);

@@ -156,8 +156,9 @@ Scores a keyword model through the runtime with its own manifest: features throu
 in input.frontend, the detector settings in extra.kws.detector.
   clips    accuracy, per class and per voice: --data is a corpus (its test split), a split folder
            (.cache/kws/test) or any folder of <label>/<clip>.wav (labels such as _unknown_ included)
-  stream   one session over a whole stream (stream.wav + stream.json): keywords detected within
-           1 s of their end, false accepts per hour, miss rate
+  stream   a whole stream (stream.wav + stream.json) served as the manifest says (sliding windows
+           from input.frontend.windows, else one session): keywords detected within 1 s of their
+           end, false accepts per hour, miss rate
 
 options:
   MODEL.ern        model (default ${D.out})

@@ -18,12 +18,12 @@ Runs every ONNX node-test folder under DIR (model.onnx and test_data_set_N/input
 output_K.pb), binding all inputs and comparing all outputs. Graph input 0 is the sequence;
 the other inputs (W, R, B, sequence_lens, initial_h, ...) are folded in as constants.
 
-  --backend B   reference (default): the float reference, atol 1e-5
-                simd, scalar: int8 kernels; each model is calibrated on the test's inputs
-                and compared with the int8 tolerance (0.02, docs/onnx.md)
-                ort-web: onnxruntime-web runs the ONNX model itself (the anchor), atol 1e-5
-  --atol X      override the tolerance
-  --json        one JSON object: {backend, atol, passed, failed, tests: [...]}
+  -b, --backend B   reference (default): the float reference, atol 1e-5
+                    simd, scalar: int8 kernels; each model is calibrated on the test's inputs
+                    and compared with the int8 tolerance (0.02, docs/onnx.md)
+                    ort-web: onnxruntime-web runs the ONNX model itself (the anchor), atol 1e-5
+  --atol X          override the tolerance
+  --json            one JSON object: {backend, atol, passed, failed, tests: [...]}
 
 Prints a line per test and "N passed, M failed". Exit code 0 only when all pass.`,
   async run(args, ctx) {

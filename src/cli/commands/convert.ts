@@ -90,7 +90,8 @@ data; the int8 model's error against the float one on that data is reported per 
   --output NAME    which graph output becomes the model output (default: the first)
   --name NAME      model name (default: the name in the model's edgernn metadata, else the
                    file's name)
-  --json           one JSON object: {file, precision, layers, notes, error}
+  --json           one JSON object: {file, bytes, precision, input, outputs, layers, onnx, notes,
+                   calibration, error}
 
 A model written by \`edgernn export\` keeps its name, version, task, labels and input spec (front
 end) in the ONNX metadata; convert restores them and says so in a note.

@@ -26,7 +26,7 @@ metadata (metadata_props 'edgernn.manifest'); \`edgernn convert\` restores them.
 
   -o, --out FILE        the .onnx to write
   --no-state-inputs     bake the initial state in: X is the only input
-  --json                one JSON object: {file, bytes, inputs, outputs}`,
+  --json                one JSON object: {file, bytes, precision, inputs, outputs}`,
   async run(args, ctx) {
     const { values, positionals } = parseFlags(
       args,

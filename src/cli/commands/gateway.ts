@@ -18,9 +18,9 @@ device, steps many devices per kernel call, runs detectors, and publishes alerts
 edgernn/<site>/<device>/alerts from a durable outbox. Runs until SIGINT or SIGTERM, then
 drains, flushes the outbox and saves device states. See docs/gateway.md.
 
-  --config FILE        gateway config (JSON); flags below override it
+  -c, --config FILE    gateway config (JSON); flags below override it
   --broker B           "embedded" (default: an in-process broker, port printed) or
-                       mqtt://host:1883, mqtts://host:8883, ws://host/mqtt
+                       mqtt://host:1883, mqtts://host:8883, ws://host/mqtt, wss://host/mqtt
   --port N             embedded broker port (default 0: any free port)
   --username U, --password P
   --cafile F, --cert F, --key F   TLS CA bundle, client certificate and key (PEM)

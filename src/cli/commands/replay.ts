@@ -20,7 +20,7 @@ detectors) with the broker, outbox and device-state files replaced by in-memory 
 a clock that follows the recorded arrival times: the same trace and config give the same
 alerts, ids included. Prints a summary; --truth scores the alerts against labelled events.
 
-  --config FILE            gateway config (models, routes, detectors, limits)
+  -c, --config FILE        gateway config (models, routes, detectors, limits)
   --as-fast-as-possible    no waiting between messages (the default)
   --speed X                pace messages at X times real time (the result does not change)
   --alerts FILE            write the alerts as NDJSON (default: not written)

@@ -52,11 +52,11 @@ export const runCommand: Command = {
   help: `usage: edgernn run MODEL.ern --input FILE [--backend simd|scalar|reference|float] [--output FILE]
        edgernn run MODEL.onnx --input FILE [--output FILE]
 
-  --input FILE     .npy or JSON: [steps][features] or [batch][steps][features]
-  --backend B      default: simd when the WebAssembly engine supports it, else scalar
-                   (float32 models run on the float reference)
-  --output FILE    write the JSON result there instead of stdout; FILE.npy gets the outputs
-                   alone, float32 [steps][outputs] or [batch][steps][outputs] (NumPy's np.load)
+  -i, --input FILE   .npy or JSON: [steps][features] or [batch][steps][features]
+  -b, --backend B    auto (default): simd when the WebAssembly engine supports it, else scalar;
+                     float32 models run on the float reference (float); .onnx files on ort-web
+  -o, --output FILE  write the JSON result there instead of stdout; FILE.npy gets the outputs
+                     alone, float32 [steps][outputs] or [batch][steps][outputs] (NumPy's np.load)
 
 An .onnx file (any model, including ones edgernn cannot compile) runs through onnxruntime-web
 (WebAssembly, one thread): backend "ort-web"; its name, version and labels come from its edgernn
@@ -75,6 +75,8 @@ Output: JSON {"model","version","backend","labels","outputs"} where outputs is
     const modelBytes = new Uint8Array(readFileArg(ctx.cwd, positionals[0]!));
     const isErn = modelBytes.length >= 4 && modelBytes[0] === 0x89 && modelBytes[1] === 0x45 && modelBytes[2] === 0x52 && modelBytes[3] === 0x4e;
     if (!isErn || backend === 'ort-web') {
+      // ort-web runs ONNX models only: an .ern given to it was parsed as ONNX and failed with ONNX_PARSE.
+      if (isErn) throw usageError(`${positionals[0]} is an .ern file: it runs on backend ${BACKENDS.join(', ')} or auto; ort-web runs .onnx models (\`edgernn export\` writes one)`);
       if (backend !== 'auto' && backend !== 'ort-web') throw usageError(`${positionals[0]} is not an .ern file; ONNX models run on backend ort-web`);
       const { OrtWebModel } = await import('../../onnx/ort-web-backend.js');
       const model = await OrtWebModel.create(modelBytes, { source: positionals[0]! });

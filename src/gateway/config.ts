@@ -273,8 +273,21 @@ export const DEFAULTS = {
   log: { level: 'info' as LogLevel },
 };
 
-/** A topic level name: no wildcards, no separators, not empty. */
-const NAME = /^[^/#+\s]+$/;
+/** A topic level name: no wildcards, no separators, no U+0000 (MQTT forbids it), not empty. */
+const NAME = /^[^/#+\s\u0000]+$/;
+/** The first level of a topic: a NAME not starting with $ (the broker's: $SYS, $share). */
+const TOPIC_ROOT = /^[^/#+\s\u0000$][^/#+\s\u0000]*$/;
+
+/**
+ * A value as shown in messages: JSON, except what JSON cannot say (NaN and ±Infinity, which JSON
+ * prints as null, and undefined).
+ */
+export function shownValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  const json = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? `\u0000${String(x)}\u0000` : x));
+  return json === undefined ? String(v) : json.replace(/"\\u0000(.*?)\\u0000"/g, '$1').slice(0, 80);
+}
 
 type Obj = Record<string, unknown>;
 
@@ -282,8 +295,7 @@ class ConfigCheck {
   constructor(readonly source: string) {}
 
   fail(path: string, expected: string, got: unknown): never {
-    const shown = got === undefined ? 'nothing' : JSON.stringify(got)?.slice(0, 80);
-    throw new EdgeRnnError('GATEWAY_CONFIG', `${this.source}: ${path} must be ${expected}, got ${shown}`, { field: path, expected, got });
+    throw new EdgeRnnError('GATEWAY_CONFIG', `${this.source}: ${path} must be ${expected}, got ${shownValue(got)}`, { field: path, expected, got });
   }
 
   obj(v: unknown, path: string): Obj {
@@ -300,7 +312,7 @@ class ConfigCheck {
   }
 
   str(o: Obj, k: string, path: string, dflt?: string, pattern?: RegExp, what?: string): string {
-    const v = o[k] ?? dflt;
+    const v = o[k] === undefined ? dflt : o[k];
     if (typeof v !== 'string' || v.length === 0 || (pattern && !pattern.test(v))) this.fail(p(path, k), what ?? 'a non-empty string', o[k]);
     return v;
   }
@@ -311,7 +323,7 @@ class ConfigCheck {
   }
 
   num(o: Obj, k: string, path: string, dflt: number | undefined, min: number, max: number, integer = false): number {
-    const v = o[k] ?? dflt;
+    const v = o[k] === undefined ? dflt : o[k];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
       this.fail(p(path, k), `${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`, o[k]);
     }
@@ -324,13 +336,13 @@ class ConfigCheck {
   }
 
   bool(o: Obj, k: string, path: string, dflt: boolean): boolean {
-    const v = o[k] ?? dflt;
+    const v = o[k] === undefined ? dflt : o[k];
     if (typeof v !== 'boolean') this.fail(p(path, k), 'true or false', o[k]);
     return v;
   }
 
   oneOf<T extends string | number>(o: Obj, k: string, path: string, allowed: readonly T[], dflt?: T): T {
-    const v = o[k] ?? dflt;
+    const v = o[k] === undefined ? dflt : o[k];
     if (!allowed.includes(v as T)) this.fail(p(path, k), `one of ${allowed.join(', ')}`, o[k]);
     return v as T;
   }
@@ -338,12 +350,26 @@ class ConfigCheck {
 
 const p = (path: string, k: string) => (path ? `${path}.${k}` : k);
 
+/** A section's value, {} when absent. null is not absent: it is checked (and refused) as it is. */
+const section = (v: unknown): unknown => (v === undefined ? {} : v);
+
 function parseBroker(c: ConfigCheck, raw: unknown): BrokerConfig {
-  const o = c.obj(raw ?? {}, 'broker');
+  const o = c.obj(section(raw), 'broker');
   c.known(o, 'broker', ['url', 'host', 'port', 'username', 'password', 'ca', 'cert', 'key', 'rejectUnauthorized', 'protocolVersion', 'keepaliveS', 'reconnectMs', 'clientId', 'persistentSession', 'sensorQos']);
   const persistentSession = c.bool(o, 'persistentSession', 'broker', false);
   const d = DEFAULTS.broker;
   const url = c.str(o, 'url', 'broker', d.url, /^(embedded|(mqtts?|wss?|tcp|tls):\/\/.+)$/, '"embedded" or a mqtt://, mqtts://, ws:// or wss:// URL');
+  if (url !== 'embedded') {
+    // The pattern let through URLs MQTT.js cannot use ("mqtt://host:99999", "mqtt:// x"): the
+    // gateway then retried them forever ("waiting for the broker").
+    let u: URL | null = null;
+    try {
+      u = new URL(url);
+    } catch {
+      u = null;
+    }
+    if (u === null || u.hostname === '' || u.port === '0') c.fail('broker.url', 'a URL with a host name and, if any, a port in [1, 65535] (e.g. mqtt://broker:1883)', url);
+  }
   const b: BrokerConfig = {
     url,
     host: c.str(o, 'host', 'broker', d.host),
@@ -355,24 +381,34 @@ function parseBroker(c: ConfigCheck, raw: unknown): BrokerConfig {
     persistentSession,
     sensorQos: c.oneOf(o, 'sensorQos', 'broker', [0, 1] as const, persistentSession ? 1 : 0),
   };
+  if (url !== 'embedded') {
+    // host and port are the embedded broker's: next to an external URL they were silently unused.
+    if (b.port !== d.port) c.fail('broker.port', `absent (or 0) with an external broker: put the port in broker.url (${url})`, o.port);
+    if (b.host !== d.host) c.fail('broker.host', `absent with an external broker: put the host in broker.url (${url})`, o.host);
+  }
   for (const k of ['username', 'password', 'ca', 'cert', 'key', 'clientId'] as const) {
     const v = c.optStr(o, k, 'broker');
     if (v !== undefined) b[k] = v;
   }
   if ((b.cert === undefined) !== (b.key === undefined)) c.fail(b.cert === undefined ? 'broker.cert' : 'broker.key', 'given together with broker.' + (b.cert === undefined ? 'key' : 'cert') + ' (a TLS client certificate needs both)', undefined);
-  if (url === 'embedded' && (b.username !== undefined || b.ca !== undefined || b.cert !== undefined)) {
+  if (url === 'embedded' && (b.username !== undefined || b.password !== undefined || b.ca !== undefined || b.cert !== undefined)) {
     c.fail('broker.url', 'an external broker URL when credentials or TLS files are given', url);
   }
+  // The embedded broker (aedes) speaks MQTT 3.1.1 only: a 5 was refused at every connect, and the
+  // gateway waited for the broker forever.
+  if (url === 'embedded' && b.protocolVersion !== 4) c.fail('broker.protocolVersion', '4 (or absent) with the embedded broker, which speaks MQTT 3.1.1 only', b.protocolVersion);
+  // The embedded broker lives and dies with the gateway: nothing queues sensor data while it is away.
+  if (url === 'embedded' && b.persistentSession) c.fail('broker.persistentSession', 'false with the embedded broker (its sessions end with the gateway process: nothing is queued while it is away)', b.persistentSession);
   return b;
 }
 
-function parseTopics(c: ConfigCheck, raw: unknown, cluster: boolean): TopicConfig {
-  const o = c.obj(raw ?? {}, 'topics');
+function parseTopics(c: ConfigCheck, raw: unknown, cluster: boolean, site: string): TopicConfig {
+  const o = c.obj(section(raw), 'topics');
   const keys = ['prefix', 'sensor', 'alerts', 'status', 'metrics', 'deadLetter', 'cluster'] as const;
   c.known(o, 'topics', keys);
   const d = DEFAULTS.topics;
   const t: TopicConfig = {
-    prefix: c.str(o, 'prefix', 'topics', d.prefix, NAME, 'a topic level (no /, +, # or spaces)'),
+    prefix: c.str(o, 'prefix', 'topics', d.prefix, TOPIC_ROOT, 'a topic level (no /, +, # or spaces) not starting with $ (reserved for the broker: $SYS, $share)'),
     sensor: c.str(o, 'sensor', 'topics', cluster ? DEFAULTS.clusterSensorTopic : d.sensor),
     alerts: c.str(o, 'alerts', 'topics', d.alerts),
     status: c.str(o, 'status', 'topics', d.status),
@@ -397,22 +433,89 @@ function parseTopics(c: ConfigCheck, raw: unknown, cluster: boolean): TopicConfi
       if (!allowed[k].includes(m[1]!)) c.fail(`topics.${k}`, `a template using only ${allowed[k].map((x) => `{${x}}`).join(' ')}`, tpl);
     }
     for (const level of tpl.split('/')) {
-      if (level.includes('{') && !/^\{[a-z]+\}$/.test(level)) c.fail(`topics.${k}`, 'a template whose placeholders each fill a whole level', tpl);
+      if ((level.includes('{') || level.includes('}')) && !/^\{[a-z]+\}$/.test(level)) c.fail(`topics.${k}`, 'a template whose placeholders each fill a whole level', tpl);
     }
+    // "{device}/{device}": which level names the device? The parser took the last, the filter both.
+    const names = [...tpl.matchAll(/\{([a-z]+)\}/g)].map((m) => m[1]!);
+    const twice = names.find((x, i) => names.indexOf(x) !== i);
+    if (twice !== undefined) c.fail(`topics.${k}`, `a template using each placeholder at most once ({${twice}} appears twice)`, tpl);
+    // A first level starting with $ is the broker's ($SYS, $share/<group>/...): devices cannot publish there,
+    // and "$share/..." in the sensor template subscribed as a shared subscription.
+    const first = tpl.split('/')[0]!;
+    if (first.startsWith('$') || (first === '{site}' && site.startsWith('$'))) c.fail(`topics.${k}`, 'a template whose first level does not start with $ (reserved for the broker: $SYS, $share)', tpl);
+    if (tpl.includes('\u0000')) c.fail(`topics.${k}`, 'a template without U+0000 (MQTT forbids it in topics)', tpl);
   }
   for (const need of ['{device}', '{sensor}']) if (!t.sensor.split('/').includes(need)) c.fail('topics.sensor', `a template with a ${need} level`, t.sensor);
   if (cluster && !t.sensor.split('/').includes('{partition}')) c.fail('topics.sensor', 'a template with a {partition} level (cluster mode partitions topics by device hash)', t.sensor);
   if (!cluster && t.sensor.includes('{partition}')) c.fail('topics.sensor', 'a template without {partition} (set "cluster" to use partitions)', t.sensor);
+  if (cluster) {
+    // Membership reads the gateway id from its level of the status topic; without one every member
+    // shared one status topic and nobody was ever counted. With {gateway} in the cluster topic each
+    // member listened for hand-offs on its own topic and never heard the others.
+    if (!t.status.split('/').includes('{gateway}')) c.fail('topics.status', 'a template with a {gateway} level in cluster mode (members are told apart by it)', t.status);
+    if (t.cluster.includes('{gateway}')) c.fail('topics.cluster', 'a template without {gateway} in cluster mode (every member of the group uses the same cluster topics)', t.cluster);
+  }
   return t;
 }
 
+/**
+ * One level of a topic pattern: a literal, or a level that takes any value a test accepts (a device
+ * name is non-empty and does not start with _, a partition is p<k>, anything else any non-empty level).
+ */
+type Level = { lit: string } | { test: (level: string) => boolean };
+
+const DEVICE_LEVEL: Level = { test: (x) => x !== '' && !x.startsWith('_') };
+const PARTITION_LEVEL: Level = { test: (x) => /^p[0-9]+$/.test(x) };
+const ANY_LEVEL: Level = { test: (x) => x !== '' };
+
+function levelsOf(tpl: string, vars: Record<string, string>): Level[] {
+  return tpl.split('/').map((lv): Level => {
+    const m = /^\{([a-z]+)\}$/.exec(lv);
+    if (!m) return { lit: lv };
+    if (m[1] === 'device') return DEVICE_LEVEL;
+    if (m[1] === 'partition') return PARTITION_LEVEL;
+    const v = vars[m[1]!];
+    return v !== undefined ? { lit: v } : ANY_LEVEL;
+  });
+}
+
+/** Whether one topic could match both levels (two open levels meet when some value passes both tests: checked on samples). */
+function levelsMeet(a: Level, b: Level): boolean {
+  if ('lit' in a && 'lit' in b) return a.lit === b.lit;
+  if ('lit' in a) return (b as { test: (x: string) => boolean }).test(a.lit);
+  if ('lit' in b) return a.test(b.lit);
+  return ['p0', 'x'].some((x) => a.test(x) && b.test(x));
+}
+
+/**
+ * The gateway's own publications (alerts, status, metrics, dead letters, cluster messages) must not
+ * match its sensor subscriptions: they came back as sensor data, and a dead-letter topic that did
+ * looped (each dead letter was a payload that failed to decode, and was dead-lettered again).
+ */
+function checkOwnTopicsUnsubscribed(c: ConfigCheck, t: TopicConfig, site: string, gateway: string, routes: RouteConfig[], cluster: boolean): void {
+  const base = { prefix: t.prefix, site, gateway };
+  routes.forEach((r, i) => {
+    const sub = levelsOf(t.sensor, { ...base, sensor: r.sensor });
+    const meets = (pub: Level[]) => sub.length === pub.length && pub.every((lv, j) => levelsMeet(lv, sub[j]!));
+    const say = (k: string, tpl: string) => c.fail(`topics.${k}`, `a topic the gateway does not subscribe to: it matches the sensor topic of routes[${i}] (sensor "${r.sensor}"), so its messages would come back as sensor data`, tpl);
+    for (const k of ['status', 'metrics', 'deadLetter'] as const) if (meets(levelsOf(t[k], base))) say(k, t[k]);
+    for (const s of routes) if (meets(levelsOf(t.alerts, { ...base, sensor: s.sensor }))) say('alerts', t.alerts);
+    if (cluster) {
+      // cluster.ts: <cluster>/handoff, <cluster>/<member>/handoff, <cluster>/state/<partition>/<key>.
+      const cl = levelsOf(t.cluster, base);
+      const shapes: Level[][] = [[...cl, { lit: 'handoff' }], [...cl, ANY_LEVEL, { lit: 'handoff' }], [...cl, { lit: 'state' }, PARTITION_LEVEL, ANY_LEVEL]];
+      if (shapes.some(meets)) say('cluster', t.cluster);
+    }
+  });
+}
+
 function parseDetector(c: ConfigCheck, raw: unknown, path: string): DetectorConfig {
-  const o = c.obj(raw ?? { kind: 'threshold', on: 0.5 }, path);
+  const o = c.obj(raw === undefined ? { kind: 'threshold', on: 0.5 } : raw, path);
   const kind = c.str(o, 'kind', path);
   if (kind === 'threshold') {
     c.known(o, path, ['kind', 'output', 'score', 'on', 'off', 'minSteps', 'refractorySteps']);
     const d = DEFAULTS.threshold;
-    const output = o.output ?? d.output;
+    const output = o.output === undefined ? d.output : o.output;
     if (!(typeof output === 'string' && output.length > 0) && !(Number.isInteger(output) && (output as number) >= 0)) c.fail(`${path}.output`, 'an output index or a label', o.output);
     const on = c.num(o, 'on', path, undefined, -1e30, 1e30);
     const off = c.num(o, 'off', path, on, -1e30, on);
@@ -429,7 +532,7 @@ function parseDetector(c: ConfigCheck, raw: unknown, path: string): DetectorConf
   if (kind === 'smoothing') {
     c.known(o, path, ['kind', 'window', 'threshold', 'background', 'refractorySteps']);
     const d = DEFAULTS.smoothing;
-    const bg = o.background ?? d.background;
+    const bg = o.background === undefined ? d.background : o.background;
     if (!Array.isArray(bg) || !bg.every((x) => (typeof x === 'string' && x.length > 0) || (Number.isInteger(x) && (x as number) >= 0))) c.fail(`${path}.background`, 'a list of labels or output indices', o.background);
     return {
       kind,
@@ -469,13 +572,16 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
   const broker = parseBroker(c, o.broker);
   if (cluster && broker.url === 'embedded') c.fail('broker.url', 'an external broker URL in cluster mode (gateways must share one broker)', broker.url);
   if (cluster && broker.protocolVersion !== 5) c.fail('broker.protocolVersion', '5 in cluster mode (shared subscriptions are MQTT 5)', broker.protocolVersion);
-  const topics = parseTopics(c, o.topics, cluster !== undefined);
+  const topics = parseTopics(c, o.topics, cluster !== undefined, site);
 
   const mo = c.obj(o.models, 'models');
   const models: Record<string, ModelConfig> = {};
   if (Object.keys(mo).length === 0) c.fail('models', 'an object with at least one model ({"name": {"path": "model.ern"}})', o.models);
   for (const [name, mraw] of Object.entries(mo)) {
     if (!/^[A-Za-z0-9_.-]+$/.test(name)) c.fail(`models.${name}`, 'named with letters, digits, _ . - only', name);
+    // models["__proto__"] = ... set the object's prototype instead of a model: the route found no model at start (TypeError).
+    if (name === '__proto__') c.fail(`models.${name}`, 'named otherwise (__proto__ is reserved)', name);
+    if (typeof mraw !== 'string' && (typeof mraw !== 'object' || mraw === null || Array.isArray(mraw))) c.fail(`models.${name}`, 'a path ("har.ern") or an object {"path", "backend"}', mraw);
     const m = c.obj(typeof mraw === 'string' ? { path: mraw } : mraw, `models.${name}`);
     c.known(m, `models.${name}`, ['path', 'backend']);
     models[name] = { path: c.str(m, 'path', `models.${name}`), backend: c.oneOf(m, 'backend', `models.${name}`, BACKEND_CHOICES, 'auto') };
@@ -489,7 +595,8 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
     const sensor = c.str(r, 'sensor', path, undefined, NAME, 'a topic level (no /, +, # or spaces)');
     if (sensor === 'alerts' && topics.alerts.endsWith('/alerts')) c.fail(`${path}.sensor`, 'a name other than "alerts" (the alert topic uses it)', sensor);
     const model = c.str(r, 'model', path);
-    if (!(model in models)) c.fail(`${path}.model`, `one of the models (${Object.keys(models).join(', ')})`, model);
+    // Own models only: "constructor" or "toString" were found on Object.prototype (a TypeError at start).
+    if (!Object.hasOwn(models, model)) c.fail(`${path}.model`, `one of the models (${Object.keys(models).join(', ')})`, model);
     const route: RouteConfig = {
       sensor,
       model,
@@ -500,6 +607,8 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
       detector: parseDetector(c, r.detector, `${path}.detector`),
       evidenceFrames: c.num(r, 'evidenceFrames', path, DEFAULTS.route.evidenceFrames, 1, 100_000, true),
     };
+    // A scale of 0 turned every binary int16 sample into 0: the model saw silence, without an error.
+    if (route.int16Scale === 0) c.fail(`${path}.int16Scale`, 'a number other than 0 (binary int16 samples are multiplied by it; default 1/32768)', r.int16Scale);
     const rate = c.optNum(r, 'sampleRateHz', path, 1e-6, 1e7);
     if (rate !== undefined) route.sampleRateHz = rate;
     return route;
@@ -509,8 +618,9 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
     if (seen.has(r.sensor)) c.fail(`routes[${i}].sensor`, 'unique across routes (one route per sensor)', r.sensor);
     seen.add(r.sensor);
   });
+  checkOwnTopicsUnsubscribed(c, topics, site, gatewayId, routes, cluster !== undefined);
 
-  const lo = c.obj(o.limits ?? {}, 'limits');
+  const lo = c.obj(section(o.limits), 'limits');
   const ld = DEFAULTS.limits;
   c.known(lo, 'limits', Object.keys(ld));
   const maxDevices = c.num(lo, 'maxDevices', 'limits', ld.maxDevices, 1, 10_000_000, true);
@@ -530,7 +640,7 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
     maxSavedStates,
   };
 
-  const oo = c.obj(o.outbox ?? {}, 'outbox');
+  const oo = c.obj(section(o.outbox), 'outbox');
   const od = DEFAULTS.outbox;
   c.known(oo, 'outbox', Object.keys(od));
   const outbox: OutboxConfig = {
@@ -540,7 +650,7 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
     retryMs: c.num(oo, 'retryMs', 'outbox', od.retryMs, 10, 86_400_000),
   };
 
-  const meo = c.obj(o.metrics ?? {}, 'metrics');
+  const meo = c.obj(section(o.metrics), 'metrics');
   c.known(meo, 'metrics', ['intervalMs', 'httpPort', 'httpHost']);
   const metrics: MetricsConfig = {
     intervalMs: c.num(meo, 'intervalMs', 'metrics', DEFAULTS.metrics.intervalMs, 0, 86_400_000),
@@ -561,9 +671,15 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
       if (v !== undefined) board[k] = v;
     }
     if (board.led === undefined && board.piezo === undefined && board.relay === undefined) c.fail('board', 'an object naming at least one of led, piezo, relay (pin numbers)', o.board);
+    // One pin driven as two things (an OUTPUT LED and a PWM piezo) fought over it on every alert.
+    const pins = (['led', 'piezo', 'relay'] as const).filter((k) => board![k] !== undefined);
+    for (const [i, k] of pins.entries()) {
+      const other = pins.slice(0, i).find((q) => board![q] === board![k]);
+      if (other !== undefined) c.fail(`board.${k}`, `a pin other than board.${other}'s (${board[other]})`, board[k]);
+    }
   }
 
-  const lg = c.obj(o.log ?? {}, 'log');
+  const lg = c.obj(section(o.log), 'log');
   c.known(lg, 'log', ['level']);
   const cfg: GatewayConfig = {
     site,

@@ -49,7 +49,9 @@ export interface DetectorContext {
 export type DetectorFactory = (cfg: DetectorConfig, ctx: DetectorContext) => Detector;
 
 function configError(ctx: DetectorContext, field: string, expected: string, got: unknown): EdgeRnnError {
-  return new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.${field} must be ${expected}, got ${JSON.stringify(got)}`, { field: `${ctx.path}.${field}`, expected, got });
+  // NaN and ±Infinity as themselves (JSON prints them as null).
+  const shown = typeof got === 'number' && !Number.isFinite(got) ? String(got) : JSON.stringify(got);
+  return new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.${field} must be ${expected}, got ${shown}`, { field: `${ctx.path}.${field}`, expected, got });
 }
 
 /** Resolves an output given as index or label. */

@@ -148,6 +148,11 @@ function buildRoutes(cfg: GatewayConfig, models: ReadonlyMap<string, Model>, det
     const feCtx = { inputSize: model.inputSize, rateHz: model.spec.input.rateHz, channels: rc.channels, path: path_ };
     const probeFe = feFactory(fspec, feCtx);
     if (probeFe.frameSize !== model.inputSize) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}: front end "${fspec.kind}" makes ${probeFe.frameSize}-value frames, the model needs ${model.inputSize}`);
+    // A window longer than the queue never fit: its first frames (the state reset) were dropped and the detector saw the rest.
+    if (probeFe.framesPerWindow > cfg.limits.maxQueuedFrames) {
+      const expected = `at least ${probeFe.framesPerWindow} (${path_}'s model reads windows of ${probeFe.framesPerWindow} frames, queued whole)`;
+      throw new EdgeRnnError('GATEWAY_CONFIG', `limits.maxQueuedFrames must be ${expected}, got ${cfg.limits.maxQueuedFrames}`, { field: 'limits.maxQueuedFrames', expected, got: cfg.limits.maxQueuedFrames });
+    }
     const upsample = upsampleError(rc.sampleRateHz, probeFe.sampleRateHz);
     if (upsample) throw new EdgeRnnError('GATEWAY_CONFIG', `${path_}.sampleRateHz: ${upsample}`, { field: `${path_}.sampleRateHz` });
     const detFactory = detectors[rc.detector.kind];

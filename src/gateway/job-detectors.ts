@@ -9,7 +9,34 @@ import { createHarDetector, HAR_DETECTOR_KIND } from '../detectors/har/detector.
 import { kwsDetectorFactory } from '../detectors/kws/gateway.js';
 import { KWS_EXTRA_KEY } from '../detectors/kws/model.js';
 import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
-import type { DetectorFactory } from './detectors.js';
+import type { ModelSpec } from '../model/spec.js';
+import type { DetectorContext, DetectorFactory } from './detectors.js';
+
+/**
+ * What a model's outputs are, from its last layer: probabilities (softmax, or a dense sigmoid:
+ * each in [0, 1]) or something else (logits, log-probabilities, a recurrent state), described.
+ */
+function nonProbabilityOutputs(spec: Pick<ModelSpec, 'layers'>): string | null {
+  const last = spec.layers[spec.layers.length - 1];
+  if (last === undefined) return 'no layers';
+  if (last.kind === 'softmax') return null;
+  if (last.kind === 'dense' && last.activation === 'sigmoid') return null;
+  if (last.kind === 'dense') return `a dense layer with activation "${last.activation}" (logits, not probabilities)`;
+  if (last.kind === 'logSoftmax') return 'a logSoftmax layer (log-probabilities)';
+  return `a ${last.kind} layer`;
+}
+
+/**
+ * Detectors that threshold posteriors need probabilities: on logits a kws route raised events with
+ * scores like 7.3 (thresholds are in (0, 1]) and a har route announced "confidences" above 1.
+ */
+function requireProbabilities(ctx: DetectorContext, kind: string, why: string): void {
+  if (ctx.spec === undefined) return;
+  const what = nonProbabilityOutputs(ctx.spec);
+  if (what === null) return;
+  const expected = `a detector for this model: "${kind}" ${why}, and model '${ctx.spec.name}' ends in ${what}; end the model in softmax, or use "threshold"`;
+  throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.kind must be ${expected}, got "${kind}"`, { field: `${ctx.path}.kind`, expected, got: kind });
+}
 
 /** `kws`: a keyword model trained here carries its tuned settings; any other model needs them all in the route. */
 const kwsJobDetector: DetectorFactory = (cfg, ctx) => {
@@ -22,11 +49,18 @@ const kwsJobDetector: DetectorFactory = (cfg, ctx) => {
     if (!isEdgeRnnError(e, 'DETECTOR_OPTION')) throw e;
     throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}: a kws detector takes its settings from the model's manifest: ${e.message}`, { field: ctx.path, manifestField: e.details.field });
   }
-  return factory(cfg, ctx);
+  const detector = factory(cfg, ctx);
+  requireProbabilities(ctx, 'kws', 'thresholds smoothed posteriors (in (0, 1])');
+  return detector;
 };
 
 export const JOB_DETECTORS: Readonly<Record<string, DetectorFactory>> = {
   kws: kwsJobDetector,
   anomaly: (cfg, ctx) => anomalyDetectorFactory(ctx.spec)(cfg, ctx),
-  [HAR_DETECTOR_KIND]: createHarDetector,
+  [HAR_DETECTOR_KIND]: (cfg, ctx) => {
+    // "majority" votes over argmaxes, which logits give as well; "hmm" and "none" read posteriors.
+    const detector = createHarDetector(cfg, ctx);
+    if ((cfg as { smoothing?: unknown }).smoothing !== 'majority') requireProbabilities(ctx, HAR_DETECTOR_KIND, 'with smoothing "hmm" or "none" reads class posteriors');
+    return detector;
+  },
 };

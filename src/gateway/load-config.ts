@@ -50,7 +50,11 @@ export function loadGatewayConfig(file: string | undefined, o: ConfigOverrides, 
     baseDir = path.dirname(abs);
     source = file;
   }
-  const broker = { ...((raw.broker as Record<string, unknown> | undefined) ?? {}) };
+  // A section that is not an object ("broker": null) stays as it is, for the parser to refuse:
+  // spread into {}, it silently became the defaults.
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const sectionOf = (v: unknown): Record<string, unknown> | null => (v === undefined ? {} : isObj(v) ? { ...v } : null);
+  const broker = sectionOf(raw.broker) ?? {};
   if (o.broker !== undefined) broker.url = o.broker;
   if (o.port !== undefined) broker.port = o.port;
   if (o.username !== undefined) broker.username = o.username;
@@ -60,12 +64,12 @@ export function loadGatewayConfig(file: string | undefined, o: ConfigOverrides, 
   if (o.cert !== undefined) broker.cert = path.resolve(cwd, o.cert);
   if (o.key !== undefined) broker.key = path.resolve(cwd, o.key);
   if (o.insecure) broker.rejectUnauthorized = false;
-  const merged: Record<string, unknown> = { ...raw, broker };
+  const merged: Record<string, unknown> = { ...raw, broker: sectionOf(raw.broker) === null ? raw.broker : broker };
   if (o.site !== undefined) merged.site = o.site;
   if (o.gatewayId !== undefined) merged.gatewayId = o.gatewayId;
   if (o.stateDir !== undefined) merged.stateDir = o.stateDir === '' ? '' : path.resolve(cwd, o.stateDir);
-  if (o.metricsPort !== undefined) merged.metrics = { ...((raw.metrics as Record<string, unknown> | undefined) ?? {}), httpPort: o.metricsPort };
-  if (o.logLevel !== undefined) merged.log = { ...((raw.log as Record<string, unknown> | undefined) ?? {}), level: o.logLevel };
+  if (o.metricsPort !== undefined && sectionOf(raw.metrics) !== null) merged.metrics = { ...sectionOf(raw.metrics), httpPort: o.metricsPort };
+  if (o.logLevel !== undefined && sectionOf(raw.log) !== null) merged.log = { ...sectionOf(raw.log), level: o.logLevel };
   if (o.model !== undefined) {
     if (raw.models !== undefined || raw.routes !== undefined) throw new EdgeRnnError('USAGE', '--model is a quick start without a config file: put models and routes in the config instead');
     merged.models = { model: path.resolve(cwd, o.model) };

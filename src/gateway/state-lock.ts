@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EdgeRnnError } from '../errors.js';
 import type { Logger } from './logger.js';
+import { makeDirs } from '../io/files.js';
 
 export const LOCK_FILE = 'gateway.lock';
 
@@ -85,7 +86,8 @@ export function lockStateDir(dir: string, gatewayId: string, logger?: Logger): S
   const me: Holder = { pid: process.pid, host: os.hostname(), bootId: bootId(), gateway: gatewayId, startedAt: new Date().toISOString() };
   const body = JSON.stringify(me);
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    // makeDirs, not Node 20's recursive mkdir, which spins forever under /proc (src/io/files.ts).
+    makeDirs(path.dirname(file));
   } catch (e) {
     throw new EdgeRnnError('GATEWAY_STATE', `stateDir ${dir}: cannot create it: ${(e as Error).message}`, { dir });
   }

@@ -69,6 +69,69 @@ describe('gateway config', () => {
   });
 });
 
+describe('gateway config: defects found by probing every field', () => {
+  const R = (o: Record<string, unknown>) => ({ ...base, routes: [{ sensor: 'imu', model: 'imu', ...o }] });
+  const ext = { url: 'mqtt://broker:1883' };
+  const clusterBase = { ...base, cluster: {}, broker: ext };
+
+  it.each([
+    // null silently meant "the default" (a section, a route field, a detector field)
+    [{ ...base, site: null }, 'gw.json: site must be a topic level (no /, +, # or spaces), got null'],
+    [{ ...base, broker: null }, 'gw.json: broker must be an object, got null'],
+    [{ ...base, limits: null }, 'gw.json: limits must be an object, got null'],
+    [{ ...base, limits: { maxDevices: null } }, 'gw.json: limits.maxDevices must be an integer in [1, 10000000], got null'],
+    [{ ...base, outbox: { fsync: null } }, 'gw.json: outbox.fsync must be true or false, got null'],
+    [{ ...base, stateDir: null }, 'gw.json: stateDir must be a non-empty string, got null'],
+    [R({ codec: null }), 'gw.json: routes[0].codec must be one of json, binary, csv, got null'],
+    [R({ detector: null }), 'gw.json: routes[0].detector must be an object, got null'],
+    [R({ detector: { kind: 'threshold', on: 0.5, off: null } }), 'gw.json: routes[0].detector.off must be a number in [-1e+30, 0.5], got null'],
+    [R({ detector: { kind: 'smoothing', background: null } }), 'gw.json: routes[0].detector.background must be a list of labels or output indices, got null'],
+    // NaN and Infinity (JS configs) were shown as "got null"
+    [R({ int16Scale: NaN }), 'gw.json: routes[0].int16Scale must be a number in [-1e+30, 1e+30], got NaN'],
+    [{ ...base, limits: { batchDelayMs: Infinity } }, 'gw.json: limits.batchDelayMs must be a number in [0, 10000], got Infinity'],
+    // broker URLs MQTT.js cannot use were retried forever
+    [{ ...base, broker: { url: 'mqtt://broker:99999' } }, 'gw.json: broker.url must be a URL with a host name and, if any, a port in [1, 65535] (e.g. mqtt://broker:1883), got "mqtt://broker:99999"'],
+    [{ ...base, broker: { url: 'mqtt:// broker' } }, 'gw.json: broker.url must be a URL with a host name and, if any, a port in [1, 65535] (e.g. mqtt://broker:1883), got "mqtt:// broker"'],
+    // the embedded broker's host and port next to an external URL were silently unused
+    [{ ...base, broker: { ...ext, port: 8883 } }, 'gw.json: broker.port must be absent (or 0) with an external broker: put the port in broker.url (mqtt://broker:1883), got 8883'],
+    [{ ...base, broker: { ...ext, host: 'broker' } }, 'gw.json: broker.host must be absent with an external broker: put the host in broker.url (mqtt://broker:1883), got "broker"'],
+    // MQTT 5 against the embedded (3.1.1) broker: "waiting for the broker" forever
+    [{ ...base, broker: { protocolVersion: 5 } }, 'gw.json: broker.protocolVersion must be 4 (or absent) with the embedded broker, which speaks MQTT 3.1.1 only, got 5'],
+    [{ ...base, broker: { password: 'pw' } }, 'gw.json: broker.url must be an external broker URL when credentials or TLS files are given, got "embedded"'],
+    [{ ...base, broker: { persistentSession: true } }, 'gw.json: broker.persistentSession must be false with the embedded broker (its sessions end with the gateway process: nothing is queued while it is away), got true'],
+    // topics
+    [{ ...base, topics: { prefix: '$SYS' } }, 'gw.json: topics.prefix must be a topic level (no /, +, # or spaces) not starting with $ (reserved for the broker: $SYS, $share), got "$SYS"'],
+    [{ ...base, topics: { sensor: '$share/g/{device}/{sensor}' } }, 'gw.json: topics.sensor must be a template whose first level does not start with $ (reserved for the broker: $SYS, $share), got "$share/g/{device}/{sensor}"'],
+    [{ ...base, topics: { sensor: '{prefix}/{device}/{device}/{sensor}' } }, 'gw.json: topics.sensor must be a template using each placeholder at most once ({device} appears twice), got "{prefix}/{device}/{device}/{sensor}"'],
+    [{ ...base, topics: { sensor: '{prefix}/site}/{device}/{sensor}' } }, 'gw.json: topics.sensor must be a template whose placeholders each fill a whole level, got "{prefix}/site}/{device}/{sensor}"'],
+    [{ ...base, site: 'a\u0000b' }, 'gw.json: site must be a topic level (no /, +, # or spaces), got "a\\u0000b"'],
+    // the gateway's own publications matching its sensor subscription came back as sensor data (dead letters looped)
+    [{ ...base, topics: { deadLetter: '{prefix}/{site}/deadletter/imu' } }, 'gw.json: topics.deadLetter must be a topic the gateway does not subscribe to: it matches the sensor topic of routes[0] (sensor "imu"), so its messages would come back as sensor data, got "{prefix}/{site}/deadletter/imu"'],
+    [{ ...base, topics: { alerts: '{prefix}/{site}/{device}/{sensor}' } }, 'gw.json: topics.alerts must be a topic the gateway does not subscribe to: it matches the sensor topic of routes[0] (sensor "imu"), so its messages would come back as sensor data, got "{prefix}/{site}/{device}/{sensor}"'],
+    [{ ...base, topics: { status: '{prefix}/{site}/{gateway}/imu' } }, 'gw.json: topics.status must be a topic the gateway does not subscribe to: it matches the sensor topic of routes[0] (sensor "imu"), so its messages would come back as sensor data, got "{prefix}/{site}/{gateway}/imu"'],
+    // cluster membership needs a status topic per gateway and one shared cluster topic
+    [{ ...clusterBase, topics: { status: '{prefix}/{site}/status' } }, 'gw.json: topics.status must be a template with a {gateway} level in cluster mode (members are told apart by it), got "{prefix}/{site}/status"'],
+    [{ ...clusterBase, topics: { cluster: '{prefix}/{site}/_cluster/{gateway}' } }, 'gw.json: topics.cluster must be a template without {gateway} in cluster mode (every member of the group uses the same cluster topics), got "{prefix}/{site}/_cluster/{gateway}"'],
+    // models named after Object.prototype members passed, then crashed Gateway.create with a TypeError
+    [{ ...base, routes: [{ sensor: 'imu', model: 'constructor' }] }, 'gw.json: routes[0].model must be one of the models (imu), got "constructor"'],
+    [JSON.parse('{"models": {"__proto__": "a.ern"}, "routes": [{"sensor": "imu", "model": "__proto__"}]}'), 'gw.json: models.__proto__ must be named otherwise (__proto__ is reserved), got "__proto__"'],
+    [{ ...base, models: { imu: 5 } }, 'gw.json: models.imu must be a path ("har.ern") or an object {"path", "backend"}, got 5'],
+    // a scale of 0 silenced every binary int16 sample
+    [R({ int16Scale: 0 }), 'gw.json: routes[0].int16Scale must be a number other than 0 (binary int16 samples are multiplied by it; default 1/32768), got 0'],
+    // one pin driven as LED and piezo
+    [{ ...base, board: { led: 3, piezo: 3 } }, "gw.json: board.piezo must be a pin other than board.led's (3), got 3"],
+  ])('rejects %j', (raw, message) => {
+    expect(configError(raw)).toBe(message);
+  });
+
+  it('accepts what it returns (Gateway.create parses a parsed config again), for embedded, external and cluster brokers', () => {
+    for (const raw of [base, { ...base, broker: ext }, clusterBase, { ...base, broker: { url: 'mqtts://broker:8883', username: 'u', password: 'p' } }]) {
+      const once = parseGatewayConfig(raw);
+      expect(parseGatewayConfig(once)).toEqual(once);
+    }
+  });
+});
+
 describe('topics', () => {
   const t = new Topics(parseGatewayConfig({ ...base, site: 'plant', gatewayId: 'gw7' }));
   it('builds the documented topics', () => {

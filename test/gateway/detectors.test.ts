@@ -1,6 +1,8 @@
 /** Detectors: hysteresis, forecast error, posterior smoothing, state round trip, config errors. */
 import { describe, expect, it } from 'vitest';
 import { createSmoothingDetector, createThresholdDetector, type Detector, type DetectorContext } from '../../src/gateway/detectors.js';
+import { JOB_DETECTORS } from '../../src/gateway/job-detectors.js';
+import type { ModelSpec } from '../../src/model/spec.js';
 import { errorMessage } from '../helpers/errors.js';
 
 const ctx = (o: Partial<DetectorContext> = {}): DetectorContext => ({ labels: ['bg', 'yes', 'no'], outputSize: 3, inputSize: 2, path: 'routes[0].detector', ...o });
@@ -53,6 +55,10 @@ describe('threshold detector', () => {
     expect(bad({ output: 'maybe' })).toMatch(/routes\[0\].detector.output must be one of the model's labels \(bg, yes, no\), got "maybe"/);
     expect(bad({ output: 7 })).toMatch(/routes\[0\].detector.output must be an output index in \[0, 2\], got 7/);
     expect(bad({ score: 'forecastError' })).toMatch(/routes\[0\].detector.score must be "output" for this model/);
+  });
+
+  it('shows a NaN output index as NaN (JSON said null)', () => {
+    expect(errorMessage(() => createThresholdDetector({ kind: 'threshold', output: NaN, score: 'output', on: 0.5, off: 0.5, minSteps: 1, refractorySteps: 0 } as never, ctx()), 'GATEWAY_CONFIG')).toBe('routes[0].detector.output must be an output index in [0, 2], got NaN');
   });
 });
 
@@ -118,5 +124,24 @@ describe('smoothing detector', () => {
 
   it('refuses a background that covers every output', () => {
     expect(() => createSmoothingDetector({ kind: 'smoothing', window: 3, threshold: 0.5, background: [0, 1, 2], refractorySteps: 0 }, ctx())).toThrow(/background must be fewer than all 3 outputs/);
+  });
+});
+
+describe('job detectors on models whose outputs are not probabilities', () => {
+  const spec = (last: Record<string, unknown>) => ({ name: 'toy', labels: ['walk', 'run', 'sit'], layers: [{ kind: 'gru' }, last] }) as unknown as ModelSpec;
+  const hctx = (last: Record<string, unknown>): DetectorContext => ({ labels: ['walk', 'run', 'sit'], outputSize: 3, inputSize: 6, path: 'routes[0].detector', spec: spec(last) });
+
+  it('refuses har with hmm or none smoothing on logits (it announced "confidences" above 1), accepts majority, softmax and sigmoid', () => {
+    const logits = { kind: 'dense', activation: 'none' };
+    expect(errorMessage(() => JOB_DETECTORS.har!({ kind: 'har' }, hctx(logits)), 'GATEWAY_CONFIG')).toBe(
+      `routes[0].detector.kind must be a detector for this model: "har" with smoothing "hmm" or "none" reads class posteriors, and model 'toy' ends in a dense layer with activation "none" (logits, not probabilities); end the model in softmax, or use "threshold", got "har"`,
+    );
+    expect(errorMessage(() => JOB_DETECTORS.har!({ kind: 'har', smoothing: 'none' }, hctx({ kind: 'logSoftmax', size: 3 })), 'GATEWAY_CONFIG')).toMatch(/ends in a logSoftmax layer \(log-probabilities\)/);
+    // A wrong field is still named first.
+    expect(errorMessage(() => JOB_DETECTORS.har!({ kind: 'har', smoothing: 'median' }, hctx(logits)), 'GATEWAY_CONFIG')).toMatch(/smoothing must be one of none, majority, hmm, got "median"/);
+    const d = JOB_DETECTORS.har!({ kind: 'har', smoothing: 'majority' }, hctx(logits));
+    expect(d.step(Float32Array.of(7.3, 0.1, -2), new Float32Array(6))).toMatchObject({ label: 'walk', score: 1 });
+    expect(() => JOB_DETECTORS.har!({ kind: 'har' }, hctx({ kind: 'softmax', size: 3 }))).not.toThrow();
+    expect(() => JOB_DETECTORS.har!({ kind: 'har' }, hctx({ kind: 'dense', activation: 'sigmoid' }))).not.toThrow();
   });
 });

@@ -66,6 +66,28 @@ describe('loadGatewayConfig', () => {
     expect(loadGatewayConfig(file, { stateDir: '' }, dir).stateDir).toBe('');
   });
 
+  it('a section that is null is refused, with or without a flag for it (spread into {}, it silently became the defaults)', () => {
+    const cases: Array<[string, Parameters<typeof loadGatewayConfig>[1], string]> = [
+      ['broker', {}, 'broker must be an object, got null'],
+      ['broker', { broker: 'mqtt://flag:1884' }, 'broker must be an object, got null'],
+      ['metrics', { metricsPort: 9100 }, 'metrics must be an object, got null'],
+      ['log', { logLevel: 'debug' }, 'log must be an object, got null'],
+    ];
+    for (const [section, flags, message] of cases) {
+      const file = write(`null-${section}.json`, JSON.stringify({ ...routes, [section]: null }));
+      const e = errorOf(() => loadGatewayConfig(file, flags, dir));
+      expect(e.code, section).toBe('GATEWAY_CONFIG');
+      expect(e.message, section).toBe(`${file}: ${message}`);
+    }
+  });
+
+  it('loads the shipped example configs', () => {
+    const examples = path.resolve(import.meta.dirname, '../../examples/gateway');
+    const files = fs.readdirSync(examples).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect(() => loadGatewayConfig(path.join(examples, f), {}, dir), f).not.toThrow();
+  });
+
   it('--model is a one-route quick start, refused beside a config that has routes', () => {
     const q = loadGatewayConfig(undefined, { model: 'models/kws.ern', sensor: 'mic', codec: 'binary', threshold: 0.8 }, dir);
     expect(Object.keys(q.models)).toEqual(['model']);

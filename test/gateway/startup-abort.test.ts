@@ -86,7 +86,8 @@ describe('stopping a gateway that is still waiting for its broker', () => {
 
 describe('a state folder that cannot be made', () => {
   // Node 20's recursive mkdir spins forever under /proc, in a loop no signal handler can break.
-  it.skipIf(!fs.existsSync('/proc/self'))('under /proc: GATEWAY_OUTBOX naming it, exit 1 at once', () => {
+  // The stateDir lock (state-lock.ts) makes the folder first, so its error comes before the outbox's.
+  it.skipIf(!fs.existsSync('/proc/self'))('under /proc: GATEWAY_STATE naming it, exit 1 at once', () => {
     const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'gateway', '--model', path.join(ROOT, 'models/har.ern'), '--sensor', 'imu', '--state-dir', '/proc/edgernn-state'], {
       encoding: 'utf8',
       timeout: 20_000,
@@ -94,6 +95,6 @@ describe('a state folder that cannot be made', () => {
     });
     expect(r.signal).toBeNull();
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/error \[GATEWAY_OUTBOX\]: cannot open the alert outbox in \/proc\/edgernn-state\/outbox: ENOENT: no such file or directory, mkdir '\/proc\/edgernn-state'/);
+    expect(r.stderr).toMatch(/error \[GATEWAY_STATE\]: stateDir \/proc\/edgernn-state: cannot create it: ENOENT: no such file or directory, mkdir '\/proc\/edgernn-state'/);
   });
 });

@@ -4,7 +4,7 @@
  * holder; a lock whose gateway is gone (process ended, machine rebooted, unreadable and old) is
  * taken over; a lock of another host is not.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -134,5 +134,17 @@ describe('one gateway per stateDir', () => {
     const file = writeLock(dir, { pid: 2 ** 30, host: 'elsewhere', gateway: 'far', startedAt: 'then' });
     lock.release();
     expect(fs.existsSync(file)).toBe(true);
+  });
+
+  // Node 20's recursive mkdir spins forever under /proc, in a loop no signal handler can break: a
+  // gateway whose stateDir was there never started (the lock made the folder that way). In a child
+  // process with a deadline, so a regression fails instead of hanging the test run.
+  it.skipIf(!fs.existsSync('/proc/self'))('a stateDir under /proc is GATEWAY_STATE at once (it spun forever making the folder)', () => {
+    const loader = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
+    const lockModule = new URL('../../src/gateway/state-lock.ts', import.meta.url).href;
+    const script = `import { lockStateDir } from ${JSON.stringify(lockModule)};\ntry { lockStateDir('/proc/edgernn-state-lock-test', 'gw'); console.log('locked'); } catch (e) { console.log(e.code + ': ' + e.message); }`;
+    const r = spawnSync(process.execPath, ['--import', loader, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.stdout.trim()).toMatch(/^GATEWAY_STATE: stateDir \/proc\/edgernn-state-lock-test: cannot create it: ENOENT/);
   });
 });

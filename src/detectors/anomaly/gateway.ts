@@ -48,6 +48,11 @@ export function anomalyDetectorConfigOf(spec: Pick<ModelSpec, 'extra'>): Record<
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
+/** A value as shown in messages: JSON, but NaN and ±Infinity as themselves (JSON prints them as null). */
+function shown(v: unknown): string {
+  return typeof v === 'number' && !Number.isFinite(v) ? String(v) : String(JSON.stringify(v));
+}
+
 function configError(ctx: DetectorContext, field: string, message: string, details: Record<string, unknown> = {}): EdgeRnnError {
   const where = `${ctx.path}${field ? `.${field}` : ''}`;
   return new EdgeRnnError('GATEWAY_CONFIG', `${where}${field ? ' ' : ': '}${message}`, { field: where, ...details });
@@ -61,24 +66,44 @@ export function anomalyDetectorFactory(spec?: Pick<ModelSpec, 'name' | 'extra'>)
   const base = spec ? forecastAnomalyOptionsOf(anomalyDetectorConfigOf(spec)) : FORECAST_ANOMALY_DEFAULTS;
   return (cfg: DetectorConfig, ctx: DetectorContext): Detector => {
     const c = cfg as unknown as Record<string, unknown>;
+    // The manifest's settings: a section that is not an object was dropped for the defaults, and an
+    // unknown or non-numeric field in it was ignored or blamed on the route.
+    const manifest = spec?.extra?.[ANOMALY_EXTRA_KEY];
+    if (spec && manifest !== undefined) {
+      const where = `model '${spec.name}': extra.${ANOMALY_EXTRA_KEY}`;
+      if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw configError(ctx, '', `${where} must be an object {${CONFIG_FIELDS.slice(1).join(', ')}}, got ${shown(manifest)}`);
+      for (const [k, v] of Object.entries(manifest)) {
+        if (k === 'kind' || !(CONFIG_FIELDS as readonly string[]).includes(k)) throw configError(ctx, '', `${where}.${k} is not a field of an anomaly detector (it takes ${CONFIG_FIELDS.slice(1).join(', ')})`);
+        if (typeof v !== 'number') throw configError(ctx, '', `${where}.${k} must be a number, got ${shown(v)}`);
+      }
+    }
     for (const k of Object.keys(c)) {
       if (!(CONFIG_FIELDS as readonly string[]).includes(k)) throw configError(ctx, k, `is not a field of an anomaly detector (it takes ${CONFIG_FIELDS.join(', ')})`);
     }
     for (const k of CONFIG_FIELDS) {
-      if (k !== 'kind' && c[k] !== undefined && typeof c[k] !== 'number') throw configError(ctx, k, `must be a number, got ${JSON.stringify(c[k])}`);
+      if (k !== 'kind' && c[k] !== undefined && typeof c[k] !== 'number') throw configError(ctx, k, `must be a number, got ${shown(c[k])}`);
     }
     const o = forecastAnomalyOptionsOf(c, base);
     if (ctx.outputSize !== ctx.inputSize) {
       throw configError(ctx, '', `an anomaly detector needs a forecasting model whose outputs predict its next input: ${ctx.inputSize} inputs, ${ctx.outputSize} outputs`);
     }
     if (o.channel >= ctx.inputSize) throw configError(ctx, 'channel', `must be < ${ctx.inputSize} (the model's input size), got ${o.channel}`);
+    // AlertHysteresis names no field ("need finite offThreshold <= onThreshold, got off 0.3, on -1"):
+    // its three fields are checked here first, each by name, with what was expected.
+    const a = o.alert;
+    const bad = (f: string, expected: string, got: unknown) => configError(ctx, f, `must be ${expected}, got ${shown(got)}`, { expected, got });
+    if (!(a.onThreshold > 0 && a.onThreshold <= 1)) throw bad('onThreshold', 'a number in (0, 1] (the score is in [0, 1])', a.onThreshold);
+    if (!(a.offThreshold > 0 && a.offThreshold <= a.onThreshold)) throw bad('offThreshold', `a number in (0, onThreshold = ${a.onThreshold}] (at 0 an alert never clears)`, a.offThreshold);
+    if (!(Number.isInteger(a.minHoldSteps) && a.minHoldSteps >= 0)) throw bad('minHoldSteps', 'an integer >= 0', a.minHoldSteps);
     try {
       checkForecastAnomalyOptions(o);
     } catch (e) {
       if (isEdgeRnnError(e, 'DETECTOR_OPTION')) {
-        const field = String(e.details.field ?? '');
-        const flat = field.replace(/^.*\./, '');
-        throw configError(ctx, flat, e.message.replace(/^[^:]*: /, ''), { expected: e.details.expected, got: e.details.got });
+        // The message repeated the field ("routes[0].detector.halfLifeRecords halfLifeRecords must be ..."):
+        // say it once, from the error's details.
+        const field = String(e.details.field ?? '').replace(/^.*\./, '');
+        if (field !== '' && e.details.expected !== undefined) throw bad(field, String(e.details.expected), e.details.got);
+        throw configError(ctx, '', e.message.replace(/^[^:]*: /, ''));
       }
       throw e;
     }

@@ -38,7 +38,9 @@ export const HAR_DETECTOR_DEFAULTS: Readonly<HarDetectorOptions> = { smoothing: 
 const FIELDS = ['kind', 'smoothing', 'window', 'stay', 'temperature', 'floor', 'prior', 'minSteps', 'minConfidence', 'background'] as const;
 
 function configError(path: string, field: string, expected: string, got: unknown): EdgeRnnError {
-  return new EdgeRnnError('GATEWAY_CONFIG', `${path}.${field} must be ${expected}, got ${JSON.stringify(got)}`, { field: `${path}.${field}`, expected, got });
+  // NaN and ±Infinity as themselves: JSON prints them as null.
+  const shown = String(JSON.stringify(got, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? `\u0000${x}\u0000` : x))).replace(/"\\u0000(.*?)\\u0000"/g, '$1');
+  return new EdgeRnnError('GATEWAY_CONFIG', `${path}.${field} must be ${expected}, got ${shown}`, { field: `${path}.${field}`, expected, got });
 }
 
 /** Reads and checks a route's detector config against the model (labels, output size). */
@@ -47,18 +49,19 @@ export function harDetectorOptions(cfg: DetectorConfig, ctx: DetectorContext): H
   const path = ctx.path;
   for (const k of Object.keys(o)) if (!(FIELDS as readonly string[]).includes(k)) throw configError(path, k, `absent (har detector fields: ${FIELDS.join(', ')})`, o[k]);
   if (ctx.outputSize < 2) throw configError(path, 'kind', `used with a classifier ("har" needs at least 2 outputs, this model has ${ctx.outputSize})`, o.kind);
+  // Only an absent field takes the default: null is refused like any other wrong value (it silently meant the default).
   const num = (k: (typeof FIELDS)[number], d: number): number => {
-    const v = o[k] ?? d;
+    const v = o[k] === undefined ? d : o[k];
     if (typeof v !== 'number' || !Number.isFinite(v)) throw configError(path, k, 'a number', v);
     return v;
   };
-  const smoothing = (o.smoothing ?? SMOOTHING_DEFAULTS.kind) as SmoothingKind;
+  const smoothing = (o.smoothing === undefined ? SMOOTHING_DEFAULTS.kind : o.smoothing) as SmoothingKind;
   if (!(SMOOTHING_KINDS as readonly string[]).includes(smoothing)) throw configError(path, 'smoothing', `one of ${SMOOTHING_KINDS.join(', ')}`, o.smoothing);
   const minSteps = num('minSteps', HAR_DETECTOR_DEFAULTS.minSteps);
   if (!(Number.isInteger(minSteps) && minSteps >= 1 && minSteps <= 100000)) throw configError(path, 'minSteps', 'an integer in [1, 100000]', minSteps);
   const minConfidence = num('minConfidence', HAR_DETECTOR_DEFAULTS.minConfidence);
   if (!(minConfidence >= 0 && minConfidence <= 1)) throw configError(path, 'minConfidence', 'a number in [0, 1]', minConfidence);
-  const background = o.background ?? [];
+  const background = o.background === undefined ? [] : o.background;
   if (!Array.isArray(background) || !background.every((b) => typeof b === 'string' && ctx.labels.includes(b))) {
     throw configError(path, 'background', `a list of the model's labels (${ctx.labels.join(', ')})`, o.background);
   }

@@ -27,6 +27,11 @@ import { kwsDetectorConfigOf, kwsTimeBaseOf, manifestThresholdsFor } from './mod
 
 const CONFIG_FIELDS = ['kind', 'windowMs', 'refractoryMs', 'rearm', 'thresholds', 'background', 'hopMs', 'frameMs'] as const;
 
+/** A value as shown in messages: JSON, but NaN and ±Infinity as themselves (JSON prints them as null). */
+function shown(v: unknown): string {
+  return String(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? `\u0000${x}\u0000` : x))).replace(/"\\u0000(.*?)\\u0000"/g, '$1');
+}
+
 function configError(ctx: DetectorContext, field: string, message: string, details: Record<string, unknown> = {}): EdgeRnnError {
   const where = `${ctx.path}${field ? `.${field}` : ''}`;
   return new EdgeRnnError('GATEWAY_CONFIG', `${where}${field ? ' ' : ': '}${message}`, { field: where, ...details });
@@ -47,12 +52,23 @@ export function kwsDetectorFactory(spec?: Pick<ModelSpec, 'name' | 'labels' | 'i
       throw configError(ctx, '', `the detector was made for model '${spec.name}' (labels ${spec.labels.join(', ')}), this route's model has labels ${ctx.labels.join(', ')}`);
     }
     if (ctx.labels.length !== ctx.outputSize) throw configError(ctx, '', `a kws detector needs one label per model output: ${ctx.outputSize} outputs, ${ctx.labels.length} labels`);
+    // null is not "absent": a "background": null silently meant the default background.
+    if (c.background === null) throw configError(ctx, 'background', 'must be a list of labels (leave it out for the default: every label starting with _), got null', { expected: 'a list of labels', got: null });
+    // The time base is the model's (its front end's hop, or its windows'): a route's other hopMs or
+    // frameMs silently rescaled the smoothing window, the refractory period and every event time.
+    if (spec) {
+      for (const f of ['hopMs', 'frameMs'] as const) {
+        if (c[f] !== undefined && c[f] !== base[f]) {
+          throw configError(ctx, f, `must be ${base[f]} (the time base of model '${spec.name}', from its front end) or absent, got ${shown(c[f])}`, { expected: base[f], got: c[f] });
+        }
+      }
+    }
     const { kind: _kind, thresholds, ...rest } = c;
     const o = { ...base, ...rest, labels: ctx.labels } as KwsDetectorOptions;
     // A route that adds a keyword to `background` silences it: the manifest's threshold for it goes.
     if (base.thresholds) o.thresholds = manifestThresholdsFor(base.thresholds, ctx.labels, o.background);
     if (thresholds !== undefined) {
-      if (typeof thresholds !== 'object' || thresholds === null || Array.isArray(thresholds)) throw configError(ctx, 'thresholds', `must be an object {keyword: threshold}, got ${JSON.stringify(thresholds)}`);
+      if (typeof thresholds !== 'object' || thresholds === null || Array.isArray(thresholds)) throw configError(ctx, 'thresholds', `must be an object {keyword: threshold}, got ${shown(thresholds)}`);
       o.thresholds = { ...o.thresholds, ...(thresholds as Record<string, number>) };
     }
     for (const f of ['hopMs', 'windowMs', 'refractoryMs', 'rearm', 'thresholds'] as const) {
@@ -63,7 +79,7 @@ export function kwsDetectorFactory(spec?: Pick<ModelSpec, 'name' | 'labels' | 'i
     } catch (e) {
       if (isEdgeRnnError(e, 'DETECTOR_OPTION')) {
         const field = String(e.details.field ?? '');
-        throw configError(ctx, field, `must be ${String(e.details.expected)}, got ${JSON.stringify(e.details.got)}`, { expected: e.details.expected, got: e.details.got });
+        throw configError(ctx, field, `must be ${String(e.details.expected)}, got ${shown(e.details.got)}`, { expected: e.details.expected, got: e.details.got });
       }
       throw e;
     }

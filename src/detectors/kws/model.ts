@@ -34,6 +34,10 @@ export function kwsDetectorConfigOf(spec: Pick<ModelSpec, 'name' | 'extra'>): Kw
     if (typeof d[f] !== 'number') throw manifestError(spec, `extra.${KWS_EXTRA_KEY}.detector.${f}`, 'a number', d[f]);
   }
   if (typeof d.thresholds !== 'object' || d.thresholds === null) throw manifestError(spec, `extra.${KWS_EXTRA_KEY}.detector.thresholds`, 'an object {keyword: threshold}', d.thresholds);
+  // A background that is not a list of labels was dropped, and the default (labels starting with _) used instead.
+  if (d.background !== undefined && !(Array.isArray(d.background) && d.background.every((b) => typeof b === 'string'))) {
+    throw manifestError(spec, `extra.${KWS_EXTRA_KEY}.detector.background`, 'a list of labels (or absent: every label starting with _)', d.background);
+  }
   return {
     windowMs: d.windowMs!,
     refractoryMs: d.refractoryMs!,

@@ -98,14 +98,38 @@ describe('anomalyDetectorFactory', () => {
     const f = anomalyDetectorFactory();
     expectThrow(() => f({ kind: 'anomaly', treshold: 1 }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector\.treshold is not a field of an anomaly detector/);
     expectThrow(() => f({ kind: 'anomaly', onThreshold: 'high' }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector\.onThreshold must be a number, got "high"/);
-    expectThrow(() => f({ kind: 'anomaly', onThreshold: 0.2, offThreshold: 0.4 }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector.*offThreshold <= onThreshold/);
-    expectThrow(() => f({ kind: 'anomaly', onThreshold: 50, offThreshold: 30 }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector\.onThreshold .*must be in \(0, 1\]/);
-    expectThrow(() => f({ kind: 'anomaly', averagingWindow: 1e9 }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector\.averagingWindow .*\[1, 100000\]/);
-    expectThrow(() => f({ kind: 'anomaly', errorGain: 0 }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector\.errorGain .*errorGain must be a finite number > 0, got 0/);
+    expectThrow(() => f({ kind: 'anomaly', onThreshold: 0.2, offThreshold: 0.4 }, dctx), 'GATEWAY_CONFIG', /^routes\[0\]\.detector\.offThreshold must be a number in \(0, onThreshold = 0\.2\] \(at 0 an alert never clears\), got 0\.4$/);
+    expectThrow(() => f({ kind: 'anomaly', onThreshold: 50, offThreshold: 30 }, dctx), 'GATEWAY_CONFIG', /^routes\[0\]\.detector\.onThreshold must be a number in \(0, 1\] \(the score is in \[0, 1\]\), got 50$/);
+    expectThrow(() => f({ kind: 'anomaly', averagingWindow: 1e9 }, dctx), 'GATEWAY_CONFIG', /^routes\[0\]\.detector\.averagingWindow must be an integer in \[1, 100000\], got 1000000000$/);
+    expectThrow(() => f({ kind: 'anomaly', errorGain: 0 }, dctx), 'GATEWAY_CONFIG', /^routes\[0\]\.detector\.errorGain must be a finite number > 0, got 0$/);
     expectThrow(() => f({ kind: 'anomaly', channel: 1 }, dctx), 'GATEWAY_CONFIG', /routes\[0\]\.detector\.channel must be < 1/);
     expectThrow(() => f({ kind: 'anomaly' }, { ...dctx, outputSize: 3 }), 'GATEWAY_CONFIG', /needs a forecasting model whose outputs predict its next input: 1 inputs, 3 outputs/);
     const d = f({ kind: 'anomaly' }, dctx);
     expectThrow(() => d.importState({ steps: 1 }), 'GATEWAY_STATE', /anomaly detector: cannot import state/);
+  });
+
+  it("refuses a manifest section that is not an object, or has unknown or non-numeric fields (it was dropped for the defaults, or ignored)", () => {
+    const spec = (anomalyDetector: unknown) => ({ name: 'fc', extra: { anomalyDetector } });
+    const cases: Array<[unknown, string]> = [
+      ['strict', `routes[0].detector: model 'fc': extra.anomalyDetector must be an object {errorGain, channel, learningPeriod, estimationSamples, averagingWindow, halfLifeRecords, onThreshold, offThreshold, minHoldSteps}, got "strict"`],
+      [{ onTreshold: 0.9 }, `routes[0].detector: model 'fc': extra.anomalyDetector.onTreshold is not a field of an anomaly detector (it takes errorGain, channel, learningPeriod, estimationSamples, averagingWindow, halfLifeRecords, onThreshold, offThreshold, minHoldSteps)`],
+      [{ errorGain: '8' }, `routes[0].detector: model 'fc': extra.anomalyDetector.errorGain must be a number, got "8"`],
+    ];
+    for (const [section, message] of cases) expectThrow(() => anomalyDetectorFactory(spec(section))({ kind: 'anomaly' }, dctx), 'GATEWAY_CONFIG', new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+    expect(() => anomalyDetectorFactory(spec({ errorGain: 8, onThreshold: 0.6 }))({ kind: 'anomaly' }, dctx)).not.toThrow();
+  });
+
+  it('names each field once, with what it must be and what it got (the field was repeated, or not named for onThreshold and minHoldSteps, and NaN showed as null)', () => {
+    const f = anomalyDetectorFactory();
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ halfLifeRecords: 0.5 }, 'routes[0].detector.halfLifeRecords must be a finite number >= 1, got 0.5'],
+      [{ learningPeriod: -1 }, 'routes[0].detector.learningPeriod must be an integer in [0, 1e9], got -1'],
+      [{ onThreshold: -1 }, 'routes[0].detector.onThreshold must be a number in (0, 1] (the score is in [0, 1]), got -1'],
+      [{ onThreshold: NaN }, 'routes[0].detector.onThreshold must be a number in (0, 1] (the score is in [0, 1]), got NaN'],
+      [{ minHoldSteps: 1.5 }, 'routes[0].detector.minHoldSteps must be an integer >= 0, got 1.5'],
+      [{ errorGain: Infinity }, 'routes[0].detector.errorGain must be a finite number > 0, got Infinity'],
+    ];
+    for (const [fields, message] of cases) expectThrow(() => f({ kind: 'anomaly', ...fields }, dctx), 'GATEWAY_CONFIG', new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
   });
 });
 

@@ -92,6 +92,24 @@ describe('har detector', () => {
     expect(seq.map((x) => b.step(x, none))).toEqual(expected);
   });
 
+  it('refuses null fields (they silently meant the default) and shows NaN as NaN (it said null)', () => {
+    const cases: Array<[string, unknown, string]> = [
+      ['smoothing', null, 'routes[0].detector.smoothing must be one of none, majority, hmm, got null'],
+      ['window', null, 'routes[0].detector.window must be a number, got null'],
+      ['stay', null, 'routes[0].detector.stay must be a number, got null'],
+      ['minSteps', null, 'routes[0].detector.minSteps must be a number, got null'],
+      ['minConfidence', null, 'routes[0].detector.minConfidence must be a number, got null'],
+      ['background', null, "routes[0].detector.background must be a list of the model's labels (sit, stand, walk, idle), got null"],
+      ['temperature', NaN, 'routes[0].detector.temperature must be a number, got NaN'],
+      ['prior', [NaN, 1, 1, 1], 'routes[0].detector.prior must be 4 positive numbers (one per class), got [NaN,1,1,1]'],
+    ];
+    for (const [field, value, message] of cases) {
+      const e = err(() => createHarDetector({ kind: 'har', [field]: value }, ctx));
+      expect(e.code, field).toBe('GATEWAY_CONFIG');
+      expect(e.message, field).toBe(message);
+    }
+  });
+
   it('config errors name the field, what was expected and what was found', () => {
     expect(err(() => createHarDetector({ kind: 'har', smoothin: 'hmm' }, ctx)).message).toMatch(/routes\[0\]\.detector\.smoothin must be absent/);
     const e = err(() => createHarDetector({ kind: 'har', smoothing: 'median' }, ctx));

@@ -144,6 +144,84 @@ describe('kwsDetectorFactory', () => {
     }
   });
 
+  it('refuses a null background (it silently meant the default) and shows NaN as NaN (it said null)', () => {
+    const f = kwsDetectorFactory();
+    expect(configError(() => f({ ...FULL, background: null }, ctx()))).toBe('routes[0].detector.background must be a list of labels (leave it out for the default: every label starting with _), got null');
+    expect(configError(() => f({ ...FULL, rearm: NaN }, ctx()))).toBe('routes[0].detector.rearm must be a number in (0, 1], got NaN');
+    expect(configError(() => f({ ...FULL, thresholds: { yes: Infinity, no: 0.7 } }, ctx()))).toBe('routes[0].detector.thresholds.yes must be a smoothed posterior in (0, 1], got Infinity');
+  });
+
+  it("refuses a route hopMs or frameMs other than the model's time base (it rescaled the window, the refractory period and event times)", () => {
+    const spec = {
+      name: 'toy',
+      labels: LABELS,
+      input: { size: 13, frontend: { kind: 'mfcc', hopMs: 20, frameMs: 40, windows: { frames: 10, hop: 5 } } },
+      extra: { kws: { keywords: ['yes', 'no'], detector: { windowMs: 300, refractoryMs: 1000, rearm: 1, thresholds: { yes: 0.6, no: 0.7 } } } },
+    };
+    const f = kwsDetectorFactory(spec);
+    expect(configError(() => f({ kind: 'kws', hopMs: 20 }, ctx()))).toBe("routes[0].detector.hopMs must be 100 (the time base of model 'toy', from its front end) or absent, got 20");
+    expect(configError(() => f({ kind: 'kws', frameMs: 40 }, ctx()))).toBe("routes[0].detector.frameMs must be 220 (the time base of model 'toy', from its front end) or absent, got 40");
+    expect(() => f({ kind: 'kws', hopMs: 100, frameMs: 220 }, ctx())).not.toThrow();
+  });
+
+  it("refuses a manifest whose background is not a list of labels (it was dropped for the default)", () => {
+    const spec = {
+      name: 'toy',
+      labels: LABELS,
+      input: { size: 13, frontend: { kind: 'mfcc', hopMs: 20, frameMs: 40 } },
+      extra: { kws: { keywords: ['yes', 'no'], detector: { windowMs: 60, refractoryMs: 200, rearm: 1, thresholds: { yes: 0.6, no: 0.7 }, background: '_silence_' } } },
+    };
+    expect(errorMessage(() => kwsDetectorFactory(spec), 'DETECTOR_OPTION')).toBe(`model 'toy': extra.kws.detector.background must be a list of labels (or absent: every label starting with _), got "_silence_"`);
+  });
+
+  it.skipIf(!fs.existsSync(MODEL_FILE))('refuses at Gateway.create a kws route on a model whose outputs are not probabilities (events fired with scores like 7.3)', async () => {
+    const kwsSpec = decodeModel(new Uint8Array(fs.readFileSync(MODEL_FILE))).spec;
+    const variants: Array<[string, (s: ModelSpec) => void, RegExp]> = [
+      ['logits', (s) => void s.layers.pop(), /^routes\[0\]\.detector\.kind must be a detector for this model: "kws" thresholds smoothed posteriors \(in \(0, 1\]\), and model 'kws' ends in a dense layer with activation "none" \(logits, not probabilities\); end the model in softmax, or use "threshold", got "kws"$/],
+      ['log-probabilities', (s) => void (s.layers[s.layers.length - 1]!.kind = 'logSoftmax'), /model 'kws' ends in a logSoftmax layer \(log-probabilities\)/],
+      ['a manifest background that is a string', (s) => void (((s.extra!.kws as Record<string, unknown>).detector as Record<string, unknown>).background = '_silence_'), /extra\.kws\.detector\.background must be a list of labels/],
+    ];
+    for (const [what, edit, message] of variants) {
+      const spec = structuredClone(kwsSpec);
+      edit(spec);
+      const model = await (await createRuntime()).load(encodeModel(spec), { source: `kws (${what})` });
+      const config = parseGatewayConfig({ site: 's', models: { kws: 'kws.ern' }, routes: [{ sensor: 'mic', model: 'kws', codec: 'binary', channels: 1, sampleRateHz: 16000, detector: { kind: 'kws' } }], stateDir: '', metrics: { intervalMs: 0 } });
+      const err = await Gateway.create({ config, models: { kws: model }, clock: new ManualClock(T0), transport: new TraceTransport(), logger: memoryLogger('silent') }).then(
+        async (gw) => {
+          await gw.stop();
+          return null;
+        },
+        (e: unknown) => e,
+      );
+      model.dispose();
+      expect(isEdgeRnnError(err, 'GATEWAY_CONFIG'), `${what}: ${String(err)}`).toBe(true);
+      expect((err as Error).message, what).toMatch(message);
+    }
+  });
+
+  it.skipIf(!fs.existsSync(MODEL_FILE))('refuses at Gateway.create a frame queue shorter than the model\'s windows (their reset frames were dropped and the detector saw partial windows)', async () => {
+    const spec = decodeModel(new Uint8Array(fs.readFileSync(MODEL_FILE))).spec;
+    const frames = (spec.input.frontend.windows as { frames: number }).frames;
+    const model = await (await createRuntime()).load(encodeModel(spec), { source: 'kws' });
+    const config = (maxQueuedFrames: number) =>
+      parseGatewayConfig({ site: 's', models: { kws: 'kws.ern' }, routes: [{ sensor: 'mic', model: 'kws', codec: 'binary', channels: 1, sampleRateHz: 16000, detector: { kind: 'kws' } }], limits: { maxQueuedFrames }, stateDir: '', metrics: { intervalMs: 0 } });
+    const start = (maxQueuedFrames: number) => Gateway.create({ config: config(maxQueuedFrames), models: { kws: model }, clock: new ManualClock(T0), transport: new TraceTransport(), logger: memoryLogger('silent') });
+    try {
+      const err = await start(frames - 1).then(
+        async (gw) => {
+          await gw.stop();
+          return null;
+        },
+        (e: unknown) => e,
+      );
+      expect(isEdgeRnnError(err, 'GATEWAY_CONFIG'), String(err)).toBe(true);
+      expect((err as Error).message).toBe(`limits.maxQueuedFrames must be at least ${frames} (routes[0]'s model reads windows of ${frames} frames, queued whole), got ${frames - 1}`);
+      await (await start(frames)).stop();
+    } finally {
+      model.dispose();
+    }
+  });
+
   it('continues after exportState/importState and reports bad state as GATEWAY_STATE', () => {
     const f = kwsDetectorFactory();
     const rng = new Rng(5);

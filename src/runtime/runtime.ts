@@ -89,6 +89,7 @@ function checkLoadOptions(opts: LoadOptions, source: string): void {
 
 /** The runtime's default backend, checked. */
 function backendChoice(opts: RuntimeOptions): BackendChoice {
+  optionsObject(opts, 'createRuntime()', RUNTIME_OPTIONS);
   const choice = opts.backend ?? 'auto';
   if (choice !== 'auto' && !BACKENDS.includes(choice)) {
     throw new EdgeRnnError('BACKEND_UNAVAILABLE', `unknown backend '${String(choice)}': expected auto, ${BACKENDS.join(', ')}`);
@@ -254,9 +255,13 @@ export class Runtime {
   }
 
   /** Parses, validates, prepares and golden-checks a model. */
-  async load(file: Uint8Array | ArrayBuffer | ArrayBufferView, opts: LoadOptions = {}): Promise<Model> {
+  async load(file: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Promise<Model> {
+    opts = optionsObject(opts, 'load()', LOAD_OPTIONS);
     const source = opts.source ?? 'model.ern';
-    const bytes = fileBytes(file, source, 'load()');
+    // A private copy, taken now: the decoded model's tensors (the float engine's weights, the
+    // spec, the golden vector) are views into these bytes, and a caller may reuse its buffer for
+    // the next file, even before this load settles. (Not .slice(): on a Node Buffer it is a view.)
+    const bytes = new Uint8Array(fileBytes(file, source, 'load()'));
     checkLoadOptions(opts, source);
     // The kernel's sha256, not WebCrypto: WebCrypto's first digest in a fresh process costs
     // 3-10 ms of start-up; resident memory grows alike either way (test/bench/runtime.ts).
@@ -276,9 +281,10 @@ export class Runtime {
    * load(), synchronously, for code that cannot await (a detector that learns a model mid-stream).
    * Node and workers only: a browser's main thread refuses synchronous compilation of the kernels.
    */
-  loadSync(file: Uint8Array | ArrayBuffer | ArrayBufferView, opts: LoadOptions = {}): Model {
+  loadSync(file: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Model {
+    opts = optionsObject(opts, 'loadSync()', LOAD_OPTIONS);
     const source = opts.source ?? 'model.ern';
-    const bytes = fileBytes(file, source, 'loadSync()');
+    const bytes = new Uint8Array(fileBytes(file, source, 'loadSync()')); // a private copy, as load()'s
     checkLoadOptions(opts, source);
     const decoded = decodeModelWith(bytes, source, () => this.contentDigest(bytes) ?? new Uint8Array(32));
     let engine: Engine;
@@ -340,7 +346,8 @@ function checkedModel(decoded: DecodedModel, engine: Engine, opts: LoadOptions, 
 }
 
 /** Convenience: a runtime for one model. */
-export async function loadModel(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts: LoadOptions = {}): Promise<Model> {
+export async function loadModel(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Promise<Model> {
+  opts = optionsObject(opts, 'loadModel()', LOAD_OPTIONS);
   const rt = await createRuntime(opts.backend !== undefined ? { backend: opts.backend } : {});
   return rt.load(bytes, opts);
 }
@@ -462,11 +469,15 @@ export class Model {
       if (this.streamable) {
         // Frame by frame, through the path the first session.step() takes: a cold start then
         // compiles one step path, not the sequence path too (bit-exact either way, tested).
+        // step() stages frames in the buffer inputFrame() hands out: a frame written there for a
+        // zero-copy step() is put back (the view itself may be stale now: allocState can grow memory).
+        const staged = this.engine.inputFrame().slice();
         const row = new Float32Array(this.outputSize);
         for (let t = 0; t < g.steps; t++) {
           this.engine.step(s, g.inputData, t * this.inputSize, row, 'zero');
           out.set(row, t * this.outputSize);
         }
+        this.engine.inputFrame().set(staged);
       } else this.engine.run(s, g.inputData, g.steps, out, 'zero');
       let worst = 0;
       let at = 0;
@@ -490,11 +501,15 @@ export class Model {
     }
   }
 
-  session(opts: { nonFinite?: NonFinitePolicy } = {}): Session {
+  session(opts?: { nonFinite?: NonFinitePolicy }): Session {
     this.assertLive();
-    const s = new Session(this, opts.nonFinite === undefined ? this.nonFinite : checkNonFinite(opts.nonFinite, `model '${this.name}': session()`));
-    this.dropped.register(s, s.engineState(), s);
-    return s;
+    opts = optionsObject(opts, `model '${this.name}': session()`, ['nonFinite']);
+    return new Session(this, opts.nonFinite);
+  }
+
+  /** @internal A new session's state block, freed when the session is collected undisposed. */
+  trackSession(s: Session, state: EngineState): void {
+    this.dropped.register(s, state, s);
   }
 
   /** @internal A session's dispose(): its state block is freed there, not again when collected. */
@@ -510,11 +525,14 @@ export class Model {
    */
   stepMany(sessions: readonly Session[], frames: ArrayLike<number>): Float32Array {
     this.assertLive();
+    if (sessions === null || typeof sessions !== 'object' || typeof sessions.length !== 'number') {
+      throw new EdgeRnnError('INVALID_ARGUMENT', `stepMany: sessions are an array of sessions of model '${this.name}', got ${describe(sessions)}`, { got: describe(sessions) });
+    }
     const n = sessions.length;
     if (frames === null || typeof frames !== 'object' || isBigIntArray(frames)) {
       throw new EdgeRnnError('SHAPE_MISMATCH', `stepMany: frames are ${n * this.inputSize} numbers flat (a Float32Array or an array), got ${describe(frames)}`, { expected: n * this.inputSize, got: describe(frames) });
     }
-    if (n > 0 && typeof frames[0] === 'object') {
+    if (n > 0 && frames[0] !== null && typeof frames[0] === 'object') {
       throw new EdgeRnnError('SHAPE_MISMATCH', `stepMany: the frames go flat, session i's at [i * ${this.inputSize}, (i + 1) * ${this.inputSize}) (${n * this.inputSize} numbers for ${n} sessions); got an array of ${frames.length} arrays`, {
         expected: n * this.inputSize,
       });
@@ -525,6 +543,8 @@ export class Model {
         got: frames.length,
       });
     }
+    const I = this.inputSize;
+    const values = numericValues(this, frames, n * I, (i) => `stepMany: session ${Math.floor(i / I)} feature ${i % I}`);
     if (!this.streamable) throw notStreamable(this);
     const states: EngineState[] = new Array(n);
     let policy = sessions[0]?.nonFinite ?? this.nonFinite;
@@ -532,7 +552,12 @@ export class Model {
     for (let i = 0; i < n; i++) {
       const s = sessions[i]!;
       if (!(s instanceof Session)) throw new EdgeRnnError('INVALID_ARGUMENT', `stepMany: session ${i} is ${describe(s)}, not a session`, { index: i, got: describe(s) });
-      if (s.model !== this) throw new EdgeRnnError('STATE_MISMATCH', `stepMany: session ${i} belongs to model '${s.model.name}', not '${this.name}'`);
+      if (s.model !== this) {
+        // Two loads of one file are two models with the same name: say which mistake it is.
+        const whose = s.model.name === this.name ? `another load of model '${this.name}' (a session steps with the Model object that created it)` : `model '${s.model.name}', not '${this.name}'`;
+        throw new EdgeRnnError('STATE_MISMATCH', `stepMany: session ${i} belongs to ${whose}`, { index: i });
+      }
+      if (s.isDisposed) throw new EdgeRnnError('SESSION_DISPOSED', `stepMany: session ${i} was disposed`, { index: i });
       states[i] = s.engineState();
       if (s.nonFinite !== policy) mixed = true;
     }
@@ -541,15 +566,15 @@ export class Model {
       // throws before anything is stepped; the others' bad values are zeroed).
       for (let i = 0; i < n; i++) {
         if (sessions[i]!.nonFinite !== 'error') continue;
-        const b = firstNonFinite(frames, i * this.inputSize, this.inputSize);
-        if (b >= 0) throw nonFinite(this, i, b, `session ${i}`, frames[i * this.inputSize + b]);
+        const b = firstNonFinite(values, i * I, I);
+        if (b >= 0) throw nonFinite(this, i, b, `session ${i}`, frames[i * I + b]);
       }
       policy = 'zero';
     }
     if (this.batchOut.length < n * this.outputSize) this.batchOut = new Float32Array(n * this.outputSize);
-    const bad = this.engine.stepMany(states, frames, this.batchOut, policy);
+    const bad = this.engine.stepMany(states, values, this.batchOut, policy);
     if (bad >= 0) throw nonFinite(this, Math.floor(bad / this.inputSize), bad % this.inputSize, `session ${Math.floor(bad / this.inputSize)}`, frames[bad]);
-    for (const s of sessions) s.countStep(1);
+    for (let i = 0; i < n; i++) sessions[i]!.countStep(1); // (an array-like of sessions is not iterable)
     return this.batchOut.subarray(0, n * this.outputSize);
   }
 
@@ -575,9 +600,15 @@ export class Model {
   }
 }
 
-/** BigInt64Array and BigUint64Array: their values are not numbers (arithmetic on them throws a TypeError). */
+/**
+ * BigInt64Array and BigUint64Array: their values are not numbers (arithmetic on them throws a
+ * TypeError). By tag, so one from another realm (a vm context, an iframe) counts too.
+ */
 function isBigIntArray(v: unknown): boolean {
-  return v instanceof BigInt64Array || v instanceof BigUint64Array;
+  if (v instanceof BigInt64Array || v instanceof BigUint64Array) return true;
+  if (!ArrayBuffer.isView(v)) return false;
+  const tag = Object.prototype.toString.call(v);
+  return tag === '[object BigInt64Array]' || tag === '[object BigUint64Array]';
 }
 
 /** A wrong argument, named for a message: 'null', 'a number', 'a BigInt64Array'. */
@@ -587,13 +618,81 @@ function describe(v: unknown): string {
   return `a ${(v as object).constructor?.name ?? 'object'}`;
 }
 
+/** A frame value that is not a number, named for a message: 'a string ("1.5")', 'an array', 'a bigint (3n)'. */
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return `a string (${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}...` : v)})`;
+  if (typeof v === 'boolean') return `a boolean (${v})`;
+  if (typeof v === 'bigint') return `a bigint (${v}n)`;
+  if (Array.isArray(v)) return `an array of ${v.length} (frames nest one level: [steps][features])`;
+  return describe(v);
+}
+
+/**
+ * The values of a frame or flat sequence that is not a Float32Array, as the engines take them.
+ * Typed arrays pass as they are (BigInt ones are refused before). A plain array (or array-like)
+ * must hold numbers: null and undefined (a hole; JSON writes NaN as null) are a missing value,
+ * NaN to the nonFinite policy, where converted they were stepped as 0 whatever the policy; any
+ * other value (a string, a boolean, a nested array: a [batch][steps][features] sequence, a
+ * BigInt) is SHAPE_MISMATCH, where converted it was stepped as some number, 0 or NaN, or threw a
+ * TypeError. `where(i)` names value i in the message. Copies only when it meets null or undefined.
+ */
+function numericValues(m: Model, v: ArrayLike<unknown>, n: number, where: (i: number) => string): ArrayLike<number> {
+  if (ArrayBuffer.isView(v)) return v as ArrayLike<number>;
+  let copy: Float64Array | null = null;
+  for (let i = 0; i < n; i++) {
+    const x = v[i];
+    if (typeof x === 'number') {
+      if (copy !== null) copy[i] = x;
+      continue;
+    }
+    if (x !== null && x !== undefined) {
+      throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': ${where(i)} is ${describeValue(x)}, not a number`, { index: i, got: describeValue(x) });
+    }
+    if (copy === null) {
+      copy = new Float64Array(n);
+      for (let j = 0; j < i; j++) copy[j] = v[j] as number;
+    }
+    copy[i] = NaN;
+  }
+  return copy ?? (v as ArrayLike<number>);
+}
+
+/**
+ * Options objects: undefined means none; anything else that is not an object is a caller's bug,
+ * and so is a key the call does not know (`{ weightstorage: 'dense' }` or `{ backed: 'scalar' }`
+ * would pass as the default, unnoticed), unless its value is undefined.
+ */
+function optionsObject<T extends object>(opts: T | undefined, where: string, keys: readonly string[]): T {
+  if (opts === undefined) return {} as T;
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
+    throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: options are an object, got ${describe(opts)}`, { got: describe(opts) });
+  }
+  for (const k of Object.keys(opts)) {
+    if (keys.includes(k) || (opts as Record<string, unknown>)[k] === undefined) continue;
+    const near = keys.find((known) => known.toLowerCase() === k.toLowerCase());
+    throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: unknown option '${k}'${near ? ` (did you mean '${near}'?)` : ''}: the options are ${keys.join(', ')}`, { got: k, expected: keys });
+  }
+  return opts;
+}
+
+const LOAD_OPTIONS = ['backend', 'source', 'nonFinite', 'weightStorage'] as const satisfies readonly (keyof LoadOptions)[];
+const RUNTIME_OPTIONS = ['backend', 'validate'] as const satisfies readonly (keyof RuntimeOptions)[];
+
 function notStreamable(m: Model): EdgeRnnError {
   return new EdgeRnnError('NOT_STREAMABLE', `model '${m.name}' has bidirectional or reverse layers: it needs the whole sequence, use run()`);
 }
 
-/** value: the offending input, when the caller has it (a finite one is beyond float32's range). */
-function nonFinite(m: Model, step: number, feature: number, where: string, value?: number): EdgeRnnError {
-  const what = value !== undefined && Number.isFinite(value) ? `is ${value}, beyond float32's range` : 'is NaN or infinite';
+/** No offending value at hand (a zero-copy frame). */
+const NO_VALUE: unique symbol = Symbol('no value');
+
+/** value: the offending input, or NO_VALUE (a finite one is beyond float32's range; null or undefined is missing). */
+function nonFinite(m: Model, step: number, feature: number, where: string, value: unknown): EdgeRnnError {
+  const what =
+    value === null || value === undefined
+      ? `is ${String(value)} (a missing value)`
+      : typeof value === 'number' && Number.isFinite(value)
+        ? `is ${value}, beyond float32's range`
+        : 'is NaN or infinite';
   return new EdgeRnnError('NON_FINITE_INPUT', `model '${m.name}': ${where} feature ${feature} ${what}; nothing was changed (load with nonFinite: 'zero' to replace such values by 0)`, {
     step,
     feature,
@@ -608,16 +707,29 @@ export class Session {
   private readonly out: Float32Array;
   private stepCount = 0;
 
-  constructor(model: Model, policy: NonFinitePolicy) {
+  /**
+   * model.session() calls this; `new Session(model, policy?)` is the same: the model's policy by
+   * default, a policy checked, a disposed model refused, the state freed when collected undisposed.
+   */
+  constructor(model: Model, policy?: NonFinitePolicy) {
+    if (!(model instanceof Model)) throw new EdgeRnnError('INVALID_ARGUMENT', `new Session(): takes a Model (better: model.session()), got ${describe(model)}`, { got: describe(model) });
+    if (model.isDisposed) throw new EdgeRnnError('SESSION_DISPOSED', `model '${model.name}' was disposed`);
     this.model = model;
-    this.nonFinite = policy;
-    this.state = model.engine.allocState();
+    this.nonFinite = policy === undefined ? model.nonFinite : checkNonFinite(policy, `model '${model.name}': session()`);
+    const state = model.engine.allocState();
+    this.state = state;
     this.out = new Float32Array(model.outputSize);
+    model.trackSession(this, state);
   }
 
   /** Steps taken since creation or the last reset() (imported with the state). */
   get steps(): number {
     return this.stepCount;
+  }
+
+  /** True after dispose(), or after its model's dispose(): every call but dispose() then throws SESSION_DISPOSED. */
+  get isDisposed(): boolean {
+    return this.state === null || this.model.isDisposed;
   }
 
   /** @internal */
@@ -646,19 +758,25 @@ export class Session {
       m.liveFrame();
       if (!m.streamable) throw notStreamable(m);
       const bad = m.engine.stepInput(st, this.out, this.nonFinite);
-      if (bad >= 0) throw nonFinite(m, this.stepCount, bad, `step ${this.stepCount}`);
+      if (bad >= 0) throw nonFinite(m, this.stepCount, bad, `step ${this.stepCount}`, NO_VALUE);
       this.stepCount++;
       return this.out;
     }
-    if (frame.length !== m.inputSize || typeof frame !== 'object' || isBigIntArray(frame)) {
-      if (typeof frame !== 'object' || isBigIntArray(frame)) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame is ${m.inputSize} numbers (a Float32Array or an array), got ${describe(frame)}`, { expected: m.inputSize, got: typeof frame });
-      throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame needs ${m.inputSize} values, got ${frame.length}`, { expected: m.inputSize, got: frame.length });
-    }
+    // A Float32Array of the right length is the hot path: everything else is checked aside.
+    const x = frame instanceof Float32Array && frame.length === m.inputSize ? frame : this.frameValues(frame);
     if (!m.streamable) throw notStreamable(m);
-    const bad = m.engine.step(st, frame, 0, this.out, this.nonFinite);
+    const bad = m.engine.step(st, x, 0, this.out, this.nonFinite);
     if (bad >= 0) throw nonFinite(m, this.stepCount, bad, `step ${this.stepCount}`, frame[bad]);
     this.stepCount++;
     return this.out;
+  }
+
+  /** A frame that is not a Float32Array of inputSize values: its values, or SHAPE_MISMATCH. */
+  private frameValues(frame: ArrayLike<number>): ArrayLike<number> {
+    const m = this.model;
+    if (typeof frame !== 'object' || isBigIntArray(frame)) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame is ${m.inputSize} numbers (a Float32Array or an array), got ${describe(frame)}`, { expected: m.inputSize, got: typeof frame });
+    if (frame.length !== m.inputSize) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame needs ${m.inputSize} values, got ${frame.length}`, { expected: m.inputSize, got: frame.length });
+    return numericValues(m, frame, m.inputSize, (k) => `step ${this.stepCount} feature ${k}`);
   }
 
   /**
@@ -675,25 +793,40 @@ export class Session {
       throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': run() takes a sequence of frames ([steps][${I}] or ${I}·steps numbers flat), got ${isBigIntArray(frames) ? describe(frames) : frames === null ? 'null' : typeof frames}`, { expected: I, got: frames === null ? 'null' : typeof frames });
     }
     const first = frames.length > 0 ? (frames as ArrayLike<unknown>)[0] : undefined;
-    if (first !== undefined && typeof first === 'object') {
-      const rows = frames as ArrayLike<ArrayLike<number>>;
+    const where = (i: number) => `step ${Math.floor(i / I)} of the sequence feature ${i % I}`;
+    /** The value the caller gave at flat index i (for messages). */
+    let given: (i: number) => unknown;
+    if (first !== undefined && first !== null && typeof first === 'object') {
+      const rows = frames as ArrayLike<ArrayLike<unknown>>;
       const f = new Float64Array(rows.length * I); // float64: a value beyond float32 is reported as given
       for (let t = 0; t < rows.length; t++) {
         const r = rows[t]!;
+        if (r !== null && typeof r === 'object' && r.length > 0 && r[0] !== null && typeof r[0] === 'object') {
+          throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': frame ${t} is itself a sequence of ${r.length} frames: run() takes one sequence ([steps][${I}]); a batch [batch][steps][features] is one run() per sequence, each on its own session`, { step: t, expected: I, got: r.length });
+        }
         if (r === null || typeof r !== 'object' || r.length !== I || isBigIntArray(r)) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': frame ${t} ${r !== null && typeof r === 'object' && !isBigIntArray(r) ? `has ${r.length} values, expected ${I}` : `is ${describe(r)}, expected ${I} values`}`, { step: t, expected: I, got: r?.length });
-        for (let k = 0; k < I; k++) f[t * I + k] = r[k]!;
+        for (let k = 0; k < I; k++) {
+          // As numericValues: null and undefined are missing (NaN), other non-numbers refused.
+          const v = r[k];
+          if (typeof v === 'number') f[t * I + k] = v;
+          else if (v === null || v === undefined) f[t * I + k] = NaN;
+          else throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': ${where(t * I + k)} is ${describeValue(v)}, not a number`, { step: t, feature: k, got: describeValue(v) });
+        }
       }
       flat = f;
+      given = (i) => rows[Math.floor(i / I)]![i % I];
     } else {
-      flat = frames as ArrayLike<number>;
-      if (flat.length % I !== 0) {
-        throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a flat sequence needs a multiple of ${I} values, got ${flat.length}`, { expected: I, got: flat.length });
+      const values = frames as ArrayLike<number>;
+      if (values.length % I !== 0) {
+        throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a flat sequence needs a multiple of ${I} values, got ${values.length}`, { expected: I, got: values.length });
       }
+      flat = numericValues(m, values, values.length, where);
+      given = (i) => values[i];
     }
     const T = flat.length / I;
     const out = new Float32Array(T * m.outputSize);
     const bad = m.engine.run(st, flat, T, out, this.nonFinite);
-    if (bad >= 0) throw nonFinite(m, Math.floor(bad / I), bad % I, `step ${Math.floor(bad / I)} of the sequence`, flat[bad]);
+    if (bad >= 0) throw nonFinite(m, Math.floor(bad / I), bad % I, `step ${Math.floor(bad / I)} of the sequence`, given(bad));
     this.stepCount = m.streamable ? this.stepCount + T : T;
     return out;
   }

@@ -13,7 +13,9 @@ import { IntEngine } from '../../src/runtime/int/engine.js';
 import { prepareIntModel } from '../../src/runtime/int/prepare.js';
 import { ReferenceKernels } from '../../src/runtime/int/reference-kernels.js';
 import { kernelBinaries } from '../../src/runtime/runtime.js';
+import { WasmArena } from '../../src/runtime/wasm/arena.js';
 import { WasmKernels, instantiateKernelsSync } from '../../src/runtime/wasm/kernels.js';
+import { errorCode } from '../helpers/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { randomQuantModel, randomRecurrent, randomSequences } from '../helpers/random-model.js';
 
@@ -136,5 +138,50 @@ describe.each(['simd', 'scalar'] as const)('kernel addresses from 2 GiB up on %s
     for (const l of layers) l.float!.initialH = rng.float32(l.float!.W.length / (l.kind === 'lstm' ? 4 : 3) / l.inputSize, -0.9, 0.9);
     const float: ModelSpec = { name: 'high', version: '0.0.1', task: 'custom', labels: [], input: { size: 6, frontend: { kind: 'none' } }, precision: 'float32', layers, training: {} };
     sameAsReference(quantizeModel(float, calibrateAbsMax(float, randomSequences(2, 6, 2, 10))), 9, false);
+  });
+});
+
+describe('kernel memory that cannot grow', () => {
+  it('is a KERNEL_MEMORY error, not a RangeError, and the arena stays as it was', () => {
+    // A memory with a maximum: memory.grow() throws a real RangeError past it.
+    const arena = new WasmArena(new WebAssembly.Memory({ initial: 1, maximum: 2 }), 0);
+    arena.alloc(1000);
+    const used = arena.used;
+    expect(errorCode(() => arena.alloc(2 * 65536))).toBe('KERNEL_MEMORY');
+    expect(arena.used).toBe(used);
+    const p = arena.alloc(65536); // what still fits in two pages
+    expect(p).toBe(used);
+  });
+
+  it.each(['simd', 'scalar'] as const)('on %s: a sequence, batch or session beyond it is KERNEL_MEMORY; the model keeps working', async (backend) => {
+    const offline = await rt.load(encodeModel(randomQuantModel(1005, { offline: true }).int8), { backend });
+    const streaming = await rt.load(bytes, { backend });
+    const ref = await rt.load(bytes, { backend: 'reference' });
+    const I = streaming.inputSize;
+    const x = randomSequences(5, I, 1, 2)[0]!;
+    for (const m of [offline, streaming]) {
+      // The engine grants no more memory (as at 4 GiB, or in a browser tab under pressure).
+      const memory = arenaOf(m).memory as WebAssembly.Memory & { grow: (pages: number) => number };
+      const keep = [m.session()];
+      memory.grow = () => {
+        throw new RangeError('WebAssembly.Memory.grow(): Maximum memory size exceeded');
+      };
+      const free = memory.buffer.byteLength - arenaOf(m).used;
+      const long = new Float32Array(Math.ceil(free / 4) * offline.inputSize);
+      if (m === offline) expect(errorCode(() => keep[0]!.run(long))).toBe('KERNEL_MEMORY');
+      else {
+        expect(errorCode(() => m.stepMany(Array(Math.ceil(free / (4 * I))).fill(keep[0]), new Float32Array(Math.ceil(free / (4 * I)) * I)))).toBe('KERNEL_MEMORY');
+        expect(keep[0]!.steps).toBe(0);
+        expect(errorCode(() => {
+          for (;;) keep.push(m.session());
+        })).toBe('KERNEL_MEMORY');
+      }
+      delete (memory as { grow?: unknown }).grow; // the prototype's again
+      for (const s of keep) s.dispose();
+    }
+    // Smaller calls work as before, and give what they gave.
+    const s = streaming.session();
+    expect(Array.from(streaming.stepMany([s, streaming.session()], [...x.subarray(0, I), ...x.subarray(0, I)]))).toEqual(Array.from(ref.stepMany([ref.session(), ref.session()], [...x.subarray(0, I), ...x.subarray(0, I)])));
+    expect(offline.session().run(x.subarray(0, offline.inputSize * 2))).toHaveLength(2 * offline.outputSize);
   });
 });

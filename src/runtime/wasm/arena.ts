@@ -3,6 +3,8 @@
  * scratch), plus a free list of fixed-size blocks for stream states. Growing the memory detaches
  * old ArrayBuffer views, so callers fetch views through `view*()` which re-create them lazily.
  */
+import { EdgeRnnError } from '../../errors.js';
+
 const ALIGN = 16;
 const PAGE = 65536;
 
@@ -61,10 +63,25 @@ export class WasmArena {
     const ptr = this.top;
     const end = ptr + Math.ceil(Math.max(bytes, 1) / ALIGN) * ALIGN;
     const have = this.memory.buffer.byteLength;
-    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+    if (end > have) this.grow(end, have);
     this.top = end;
     this.u8().fill(0, ptr, end);
     return ptr;
+  }
+
+  /**
+   * Grows the memory to hold `end` bytes. A wasm32 memory ends at 4 GiB and an engine may grant
+   * less: the RangeError of memory.grow() becomes a KERNEL_MEMORY error (nothing is allocated;
+   * the arena stays as it was, and smaller calls still work).
+   */
+  private grow(end: number, have: number): void {
+    try {
+      this.memory.grow(Math.ceil((end - have) / PAGE));
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+      throw new EdgeRnnError('KERNEL_MEMORY', `kernel memory cannot grow from ${mib(have)} to ${mib(end)} (${e.message}): run shorter sequences, smaller batches or fewer sessions per model`, { expected: end, got: have });
+    }
   }
 
   /** Copies a typed array in; returns its address. */

@@ -206,6 +206,24 @@ export class FileOutbox implements Outbox {
     this.logger?.warn('outbox: the log with corrupt records is kept for recovery', { file: this.file, kept, corrupt: this.report.corrupt });
   }
 
+  /**
+   * After a new log was renamed over the old one: fsyncs the directory (so the rename is durable)
+   * and appends to the new log from now on. The old fd is closed once the new one is open: a
+   * failure in between left a closed fd behind, and every later write and close failed on it
+   * (EBADF), or reused its number for an unrelated file.
+   */
+  private reopenAfterRename(): void {
+    const dfd = fs.openSync(this.dir, 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
+    const old = this.fd;
+    this.fd = fs.openSync(this.file, 'a');
+    if (old >= 0) fs.closeSync(old);
+  }
+
   /** Rewrites the log with only the pending alerts (atomic: tmp, fsync, rename, fsync dir). */
   compact(): void {
     const tmp = `${this.file}.tmp`;
@@ -220,17 +238,7 @@ export class FileOutbox implements Outbox {
       fs.closeSync(tfd);
     }
     fs.renameSync(tmp, this.file);
-    const dfd = fs.openSync(this.dir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
-    // The old fd is closed once the new one is open: a failure in between left a closed fd
-    // behind, and every later write and close failed on it (EBADF).
-    const old = this.fd;
-    this.fd = fs.openSync(this.file, 'a');
-    if (old >= 0) fs.closeSync(old);
+    this.reopenAfterRename();
     this.size = body.length;
     this.dirty = false;
     this.acksSinceCompact = 0;
@@ -338,15 +346,7 @@ export class FileOutbox implements Outbox {
       }
       fs.renameSync(tmp, this.file);
       renamed = true;
-      const dfd = fs.openSync(this.dir, 'r');
-      try {
-        fs.fsyncSync(dfd);
-      } finally {
-        fs.closeSync(dfd);
-      }
-      const old = this.fd;
-      this.fd = fs.openSync(this.file, 'a');
-      fs.closeSync(old);
+      this.reopenAfterRename();
       this.size = body.length + late.length;
     } catch (e) {
       this.acks = [...moot, ...this.acks];

@@ -42,6 +42,23 @@ const LABELS = ['yes', 'no', '_unknown_', '_silence_'];
 const ctx = (o: Partial<DetectorContext> = {}): DetectorContext => ({ labels: LABELS, outputSize: 4, inputSize: 13, path: 'routes[0].detector', ...o });
 const FULL = { kind: 'kws', hopMs: 20, frameMs: 40, windowMs: 60, refractoryMs: 200, rearm: 1, thresholds: { yes: 0.55, no: 0.7 } };
 
+/** The error Gateway.create gives for a kws route on the shipped model edited by `edit` (null: none). */
+async function kwsRouteError(kwsSpec: ModelSpec, what: string, edit: (s: ModelSpec) => void): Promise<unknown> {
+  const spec = structuredClone(kwsSpec);
+  edit(spec);
+  const model = await (await createRuntime()).load(encodeModel(spec), { source: `kws (${what})` });
+  const config = parseGatewayConfig({ site: 's', models: { kws: 'kws.ern' }, routes: [{ sensor: 'mic', model: 'kws', codec: 'binary', channels: 1, sampleRateHz: 16000, detector: { kind: 'kws' } }], stateDir: '', metrics: { intervalMs: 0 } });
+  try {
+    const gw = await Gateway.create({ config, models: { kws: model }, clock: new ManualClock(T0), transport: new TraceTransport(), logger: memoryLogger('silent') });
+    await gw.stop();
+    return null;
+  } catch (e) {
+    return e;
+  } finally {
+    model.dispose();
+  }
+}
+
 function configError(fn: () => unknown): string {
   return errorMessage(fn, 'GATEWAY_CONFIG');
 }
@@ -126,18 +143,7 @@ describe('kwsDetectorFactory', () => {
       ['no thresholds', (s) => void delete ((s.extra!.kws as Record<string, unknown>).detector as Record<string, unknown>).thresholds, /extra\.kws\.detector\.thresholds must be an object/],
     ];
     for (const [what, edit, message] of variants) {
-      const spec = structuredClone(kwsSpec);
-      edit(spec);
-      const model = await (await createRuntime()).load(encodeModel(spec), { source: `kws (${what})` });
-      const config = parseGatewayConfig({ site: 's', models: { kws: 'kws.ern' }, routes: [{ sensor: 'mic', model: 'kws', codec: 'binary', channels: 1, sampleRateHz: 16000, detector: { kind: 'kws' } }], stateDir: '', metrics: { intervalMs: 0 } });
-      const err = await Gateway.create({ config, models: { kws: model }, clock: new ManualClock(T0), transport: new TraceTransport(), logger: memoryLogger('silent') }).then(
-        async (gw) => {
-          await gw.stop();
-          return null;
-        },
-        (e: unknown) => e,
-      );
-      model.dispose();
+      const err = await kwsRouteError(kwsSpec, what, edit);
       expect(isEdgeRnnError(err, 'GATEWAY_CONFIG'), `${what}: ${String(err)}`).toBe(true);
       expect((err as Error).message).toMatch(/^routes\[0\]\.detector: a kws detector takes its settings from the model's manifest: model 'kws': /);
       expect((err as Error).message).toMatch(message);
@@ -182,18 +188,7 @@ describe('kwsDetectorFactory', () => {
       ['a manifest background that is a string', (s) => void (((s.extra!.kws as Record<string, unknown>).detector as Record<string, unknown>).background = '_silence_'), /extra\.kws\.detector\.background must be a list of labels/],
     ];
     for (const [what, edit, message] of variants) {
-      const spec = structuredClone(kwsSpec);
-      edit(spec);
-      const model = await (await createRuntime()).load(encodeModel(spec), { source: `kws (${what})` });
-      const config = parseGatewayConfig({ site: 's', models: { kws: 'kws.ern' }, routes: [{ sensor: 'mic', model: 'kws', codec: 'binary', channels: 1, sampleRateHz: 16000, detector: { kind: 'kws' } }], stateDir: '', metrics: { intervalMs: 0 } });
-      const err = await Gateway.create({ config, models: { kws: model }, clock: new ManualClock(T0), transport: new TraceTransport(), logger: memoryLogger('silent') }).then(
-        async (gw) => {
-          await gw.stop();
-          return null;
-        },
-        (e: unknown) => e,
-      );
-      model.dispose();
+      const err = await kwsRouteError(kwsSpec, what, edit);
       expect(isEdgeRnnError(err, 'GATEWAY_CONFIG'), `${what}: ${String(err)}`).toBe(true);
       expect((err as Error).message, what).toMatch(message);
     }

@@ -3,8 +3,7 @@
  * devices' streams go on, the throwing stream's detector is reset, and the error is counted.
  * Before, the exception left the pump (a timer callback under the system clock: the process ended).
  */
-import { afterEach, beforeAll, expect, it } from 'vitest';
-import { createRuntime, type Model } from '../../src/index.js';
+import { expect, it } from 'vitest';
 import type { Alert } from '../../src/gateway/alert.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
@@ -14,18 +13,10 @@ import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { memoryStateStore } from '../../src/gateway/state-store.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
-import { IMU_CHANNELS, imuModelBytes } from './fixtures.js';
+import { IMU_CHANNELS, imuModelAndGateways } from './fixtures.js';
 
 const T0 = 1_700_000_000_000;
-let model: Model;
-const gateways: Gateway[] = [];
-
-beforeAll(async () => {
-  model = await (await createRuntime()).load(imuModelBytes());
-});
-afterEach(async () => {
-  for (const g of gateways.splice(0)) await g.stop();
-});
+const rig = imuModelAndGateways();
 
 /** Fires on every frame whose first input is above 5; throws on frames whose first input is 42. */
 const touchy: DetectorFactory = () => {
@@ -63,8 +54,8 @@ for (const maxBatch of [1, 64]) {
       metrics: { intervalMs: 0 },
       limits: { maxBatch },
     });
-    const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, logger, stateStore: memoryStateStore(), detectors: { touchy } });
-    gateways.push(gw);
+    const gw = await Gateway.create({ config, models: { imu: rig.model }, clock, transport: tr, logger, stateStore: memoryStateStore(), detectors: { touchy } });
+    rig.gateways.push(gw);
     const alerts: Alert[] = [];
     gw.on('alert', (a) => alerts.push(a));
     for (let i = 0; i < 3; i++) {

@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createRuntime, encodeModel, quantizeModel, defaultActivations, Rng, type ModelSpec, type Model } from '../../src/index.js';
 import { alertId } from '../../src/gateway/alert.js';
 import { createThresholdDetector } from '../../src/gateway/detectors.js';
@@ -357,4 +357,19 @@ export function mosquittoAndImuModel(use: (mq: Mosquitto, model: Model) => void)
     await mq?.stop();
     model?.dispose();
   });
+}
+
+/**
+ * The IMU test model (loaded before the file's tests) and a list of gateways stopped after each
+ * test: push every gateway a test creates.
+ */
+export function imuModelAndGateways(): { readonly model: Model; readonly gateways: Gateway[] } {
+  const r = { model: undefined as unknown as Model, gateways: [] as Gateway[] };
+  beforeAll(async () => {
+    r.model = await (await createRuntime()).load(imuModelBytes());
+  });
+  afterEach(async () => {
+    for (const g of r.gateways.splice(0)) await g.stop();
+  });
+  return r;
 }

@@ -11,11 +11,11 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime } from '../../src/index.js';
+import { createRuntime, type Model } from '../../src/index.js';
 import type { Alert } from '../../src/gateway/alert.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
-import { parseGatewayConfig } from '../../src/gateway/config.js';
+import { parseGatewayConfig, type GatewayConfigInput } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { FileOutbox, type Outbox } from '../../src/gateway/outbox.js';
@@ -55,6 +55,23 @@ class RefusingTransport extends TraceTransport {
   }
 }
 
+/**
+ * A gateway on the IMU test model whose file outbox (in a fresh stateDir) fails while `sw.failing`
+ * is set, on a manual clock, with a transport that refuses alerts while `tr.refuse` is set.
+ */
+async function failingDiskRig(model: Model, config: Partial<GatewayConfigInput> = {}, opts: { drainTimeoutMs?: number } = {}) {
+  const stateDir = tmpDir('edgernn-outbox-fail-');
+  const inner = FileOutbox.open(path.join(stateDir, 'outbox'));
+  const { outbox, sw } = switchedOutbox(inner);
+  const clock = new ManualClock(1_700_000_000_000);
+  const tr = new RefusingTransport();
+  const logger = memoryLogger('debug');
+  const cfg = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], stateDir, metrics: { intervalMs: 0 }, ...config });
+  const gw = await Gateway.create({ config: cfg, models: { imu: model }, clock, transport: tr, logger, outbox, ...opts });
+  tr.alertsFilter = gw.topics.alertsFilter();
+  return { stateDir, inner, sw, clock, tr, logger, gw };
+}
+
 const gateways: Gateway[] = [];
 afterEach(async () => {
   for (const g of gateways.splice(0)) await g.stop();
@@ -63,16 +80,8 @@ afterEach(async () => {
 describe('the outbox disk fails', () => {
   it('alerts are still raised and delivered from memory, retried while refused; later alerts go to disk again', async () => {
     const model = await (await createRuntime()).load(imuModelBytes());
-    const stateDir = tmpDir('edgernn-outbox-fail-');
-    const inner = FileOutbox.open(path.join(stateDir, 'outbox'));
-    const { outbox, sw } = switchedOutbox(inner);
-    const clock = new ManualClock(1_700_000_000_000);
-    const tr = new RefusingTransport();
-    const logger = memoryLogger('debug');
-    const config = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], stateDir, metrics: { intervalMs: 0 }, outbox: { retryMs: 1000 } });
-    const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, logger, outbox });
+    const { inner, sw, clock, tr, logger, gw } = await failingDiskRig(model, { outbox: { retryMs: 1000 } });
     gateways.push(gw);
-    tr.alertsFilter = gw.topics.alertsFilter();
     const raised: Alert[] = [];
     gw.on('alert', (a) => raised.push(a));
     const published = () => tr.published.filter((p) => tr.isAlert(p.topic)).map((p) => (JSON.parse(new TextDecoder().decode(p.payload)) as Alert).id);
@@ -132,15 +141,7 @@ describe('stop() with alerts held in memory only', () => {
   it('writes them to the outbox when the disk works again (they were lost with the process), or logs them as lost', async () => {
     const model = await (await createRuntime()).load(imuModelBytes());
     for (const diskBack of [true, false]) {
-      const stateDir = tmpDir('edgernn-outbox-fail-');
-      const inner = FileOutbox.open(path.join(stateDir, 'outbox'));
-      const { outbox, sw } = switchedOutbox(inner);
-      const clock = new ManualClock(1_700_000_000_000);
-      const tr = new RefusingTransport();
-      const logger = memoryLogger('debug');
-      const config = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], stateDir, metrics: { intervalMs: 0 } });
-      const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, logger, outbox, drainTimeoutMs: 50 });
-      tr.alertsFilter = gw.topics.alertsFilter();
+      const { stateDir, inner, sw, clock, tr, logger, gw } = await failingDiskRig(model, {}, { drainTimeoutMs: 50 });
       const raised: string[] = [];
       gw.on('alert', (a) => raised.push(a.id));
       sw.failing = true;

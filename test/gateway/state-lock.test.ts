@@ -8,24 +8,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, isEdgeRnnError, type Model } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { isEdgeRnnError } from '../../src/index.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { LOCK_FILE, lockStateDir } from '../../src/gateway/state-lock.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
-import { IMU_DETECTOR, imuModelBytes, tmpDir } from './fixtures.js';
+import { IMU_DETECTOR, imuModelAndGateways, tmpDir } from './fixtures.js';
 
-let model: Model;
-const gateways: Gateway[] = [];
-beforeAll(async () => {
-  model = await (await createRuntime()).load(imuModelBytes());
-});
-afterEach(async () => {
-  for (const g of gateways.splice(0)) await g.stop();
-});
+const rig = imuModelAndGateways();
 
 async function start(stateDir: string, id: string): Promise<Gateway> {
   const config = parseGatewayConfig({
@@ -36,8 +29,8 @@ async function start(stateDir: string, id: string): Promise<Gateway> {
     stateDir,
     metrics: { intervalMs: 0 },
   });
-  const gw = await Gateway.create({ config, models: { imu: model }, clock: new ManualClock(1_700_000_000_000), transport: new TraceTransport(), logger: memoryLogger('error') });
-  gateways.push(gw);
+  const gw = await Gateway.create({ config, models: { imu: rig.model }, clock: new ManualClock(1_700_000_000_000), transport: new TraceTransport(), logger: memoryLogger('error') });
+  rig.gateways.push(gw);
   return gw;
 }
 
@@ -77,7 +70,7 @@ describe('one gateway per stateDir', () => {
     expect(msg).toMatch(new RegExp(`stateDir ${dir} is in use by gateway 'gw-a' \\(process ${process.pid} on ${os.hostname()}`));
     expect(msg).toMatch(/two gateways must not share a stateDir/);
     await first.stop();
-    gateways.splice(gateways.indexOf(first), 1);
+    rig.gateways.splice(rig.gateways.indexOf(first), 1);
     expect(fs.existsSync(path.join(dir, LOCK_FILE))).toBe(false);
     await start(dir, 'gw-b');
     expect(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid, gateway: 'gw-b' });

@@ -10,18 +10,39 @@
 // SERIES.csv: `timestamp,value` lines as in the Numenta Anomaly Benchmark (a header line is
 // skipped); a timestamp is anything Date.parse reads, or ms since the epoch.
 import fs from 'node:fs';
-import { anomalyDetectorConfigOf, createFrontendForInput, createRuntime, ForecastAnomalyDetector, forecastAnomalyOptionsOf } from 'edgernn';
+import { anomalyDetectorConfigOf, createFrontendForInput, createRuntime, ForecastAnomalyDetector, forecastAnomalyOptionsOf, isEdgeRnnError } from 'edgernn';
 
 const args = process.argv.slice(2);
+const usage = 'usage: node examples/anomaly-csv.mjs SERIES.csv [MODEL.ern] [--json]';
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(usage);
+  process.exit(0);
+}
 const json = args.includes('--json');
-const [file, modelPath = new URL('../models/anomaly.ern', import.meta.url)] = args.filter((a) => a !== '--json');
-if (!file) {
-  console.error('usage: node examples/anomaly-csv.mjs SERIES.csv [MODEL.ern] [--json]');
+const positional = args.filter((a) => a !== '--json');
+const [file, modelPath = new URL('../models/anomaly.ern', import.meta.url)] = positional;
+// No file, an option it does not know, a third file: the usage, exit 2.
+if (!file || positional.length > 2 || positional.some((a) => a.startsWith('-'))) {
+  console.error(usage);
   process.exit(2);
+}
+// A file that cannot be read or a model that is not one: what is wrong, exit 1, no stack.
+function fail(e, file) {
+  const systemError = typeof e?.code === 'string' && typeof e.syscall === 'string'; // ENOENT, EISDIR, EACCES
+  if (!systemError && !isEdgeRnnError(e)) throw e;
+  console.error(systemError ? `${file}: ${e.message}` : e.message);
+  process.exit(1);
+}
+function read(file, encoding) {
+  try {
+    return fs.readFileSync(file, encoding);
+  } catch (e) {
+    fail(e, String(file));
+  }
 }
 
 const rows = [];
-fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
+read(file, 'utf8').split('\n').forEach((line, i) => {
   const head = line.split(',')[1] ?? '';
   if (line.trim() === '' || (i === 0 && /[a-z]/i.test(head) && Number.isNaN(Number(head)))) return; // blank, or the header ("1e-3" is a value)
   const [ts, v] = line.split(',');
@@ -35,7 +56,12 @@ fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
 });
 
 const rt = await createRuntime();
-const model = await rt.load(fs.readFileSync(modelPath), { source: String(modelPath) });
+const model = await rt.load(read(modelPath), { source: String(modelPath) }).catch(fail);
+// A model of another job has another front end: said (exit 1), not a TypeError further down.
+if (!['series'].includes(model.spec.input.frontend?.kind)) {
+  console.error(`${modelPath}: a model with ${model.spec.input.frontend?.kind ?? 'no'} front end; this example needs a forecaster of a sensor series (a series front end, e.g. models/anomaly.ern)`);
+  process.exit(1);
+}
 const frontend = createFrontendForInput(model.spec.input);
 const session = model.session();
 // The detector settings the model was shipped with (manifest extra.anomalyDetector).

@@ -11,18 +11,44 @@ import fs from 'node:fs';
 import { createFrontendForInput, createKwsDetectorForModel, createRuntime, isEdgeRnnError, readWavMono } from 'edgernn';
 
 const args = process.argv.slice(2);
+const usage = 'usage: node examples/kws-wav.mjs RECORDING.wav [MODEL.ern] [--json]';
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(usage);
+  process.exit(0);
+}
 const json = args.includes('--json');
-const [wavPath, modelPath = new URL('../models/kws.ern', import.meta.url)] = args.filter((a) => a !== '--json');
-if (!wavPath) {
-  console.error('usage: node examples/kws-wav.mjs RECORDING.wav [MODEL.ern] [--json]');
+const positional = args.filter((a) => a !== '--json');
+const [wavPath, modelPath = new URL('../models/kws.ern', import.meta.url)] = positional;
+// No file, an option it does not know, a third file: the usage, exit 2.
+if (!wavPath || positional.length > 2 || positional.some((a) => a.startsWith('-'))) {
+  console.error(usage);
   process.exit(2);
+}
+// A file that cannot be read or a model that is not one: what is wrong, exit 1, no stack.
+function fail(e, file) {
+  const systemError = typeof e?.code === 'string' && typeof e.syscall === 'string'; // ENOENT, EISDIR, EACCES
+  if (!systemError && !isEdgeRnnError(e)) throw e;
+  console.error(systemError ? `${file}: ${e.message}` : e.message);
+  process.exit(1);
+}
+function read(file, encoding) {
+  try {
+    return fs.readFileSync(file, encoding);
+  } catch (e) {
+    fail(e, String(file));
+  }
 }
 
 const rt = await createRuntime();
-const model = await rt.load(fs.readFileSync(modelPath), { source: String(modelPath) });
+const model = await rt.load(read(modelPath), { source: String(modelPath) }).catch(fail);
+// A model of another job has another front end: said (exit 1), not a TypeError further down.
+if (!['mfcc', 'logmel'].includes(model.spec.input.frontend?.kind)) {
+  console.error(`${modelPath}: a model with ${model.spec.input.frontend?.kind ?? 'no'} front end; this example needs a keyword model (an mfcc or logmel front end, e.g. models/kws.ern)`);
+  process.exit(1);
+}
 let wav;
 try {
-  wav = readWavMono(fs.readFileSync(wavPath), { source: wavPath }); // any channels (mixed), 8-32 bit PCM or float
+  wav = readWavMono(read(wavPath), { source: wavPath }); // any channels (mixed), 8-32 bit PCM or float
 } catch (e) {
   if (!isEdgeRnnError(e, 'BAD_INPUT_FILE')) throw e;
   console.error(e.message); // an empty or truncated file, an encoding such as A-law: what is wrong, no stack

@@ -25,7 +25,8 @@
  *   FF                  SYSTEM_RESET
  * On open the board announces itself (REPORT_VERSION, then the firmware name), as a freshly
  * reset StandardFirmata does. Like StandardFirmata's systemResetCallback, pins 2-13 start as
- * OUTPUT (low) and A0-A5 as ANALOG; DIGITAL_MESSAGE writes change OUTPUT pins only.
+ * OUTPUT (low) and A0-A5 as ANALOG; DIGITAL_MESSAGE and SET_DIGITAL_PIN_VALUE writes change
+ * OUTPUT pins only, analog writes PWM and SERVO pins only, and a mode the pin lacks is ignored.
  */
 import { Duplex } from 'node:stream';
 
@@ -289,7 +290,10 @@ export class FirmataBoard extends Duplex {
 
   private setMode(pin: number, mode: number): void {
     const st = this.pins[pin];
-    if (!st) return;
+    // A mode the pin does not have (PWM on 13, ANALOG on 7, anything on the serial pins) is
+    // ignored, as StandardFirmata's setPinModeCallback does: taken, it let a test drive what the
+    // real board never does.
+    if (!st || !this.capabilities(pin).some(([m]) => m === mode)) return;
     st.mode = mode;
     // A pull-up input reads high until something pulls it down.
     this.pulledUp.delete(pin);
@@ -298,9 +302,10 @@ export class FirmataBoard extends Duplex {
     this.record(pin, 'mode', mode);
   }
 
+  /** SET_DIGITAL_PIN_VALUE: OUTPUT pins only, as StandardFirmata's setPinValueCallback. */
   private digitalWrite(pin: number, v: number): void {
     const st = this.pins[pin];
-    if (!st || st.value === v) return;
+    if (!st || st.mode !== PIN_MODES.OUTPUT || st.value === v) return;
     st.value = v;
     this.record(pin, 'digital', v);
   }
@@ -327,9 +332,10 @@ export class FirmataBoard extends Duplex {
     }
   }
 
+  /** ANALOG_MESSAGE, EXTENDED_ANALOG: PWM and SERVO pins only, as StandardFirmata's analogWriteCallback (an OUTPUT pin stays as it is). */
   private analogWrite(pin: number, v: number): void {
     const st = this.pins[pin];
-    if (!st) return;
+    if (!st || (st.mode !== PIN_MODES.PWM && st.mode !== PIN_MODES.SERVO)) return;
     st.value = v;
     this.record(pin, 'analog', v);
   }

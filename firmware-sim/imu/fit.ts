@@ -4,6 +4,7 @@
  * envelope and level, and a least-squares vector autoregression of the normalized motion (with a
  * stability guard). Pure computation; the caller reads the files.
  */
+import { EdgeRnnError } from '../../src/index.js';
 import { cholesky, solveSpd, symmetricEigen } from './linalg.js';
 import type { ImuActivityModel, ImuGeneratorModel } from './model.js';
 
@@ -332,6 +333,10 @@ export function estimateSensorNoise(recs: readonly FitRecording[], rateHz: numbe
 /** Fits every activity present in `recs` (sorted by name). */
 export function fitImuGenerator(recs: readonly FitRecording[], options: Partial<FitOptions> & Pick<FitOptions, 'rateHz' | 'sensor'>, source: ImuGeneratorModel['source']): ImuGeneratorModel {
   const o: FitOptions = { ...FIT_DEFAULTS, ...options };
+  // An empty recording fitted a duration of ln(0) = -Infinity and NaN statistics, written as null.
+  recs.forEach((r, i) => {
+    if (r.g.length < 3 || r.g.length % 3 !== 0) throw new EdgeRnnError('BAD_DATA', `imu generator fit: recording ${i} (${r.activity}) must hold whole [x, y, z] samples, at least one; got ${r.g.length} values`, { recording: i, values: r.g.length });
+  });
   const activities = [...new Set(recs.map((r) => r.activity))].sort();
   const stepG = (2 * o.sensor.rangeG) / (2 ** o.sensor.bits - 1);
   return {

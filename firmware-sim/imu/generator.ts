@@ -54,7 +54,39 @@ function hash32(a: number, b: number): number {
   return h >>> 0;
 }
 
+/**
+ * The 32-bit word a seed is hashed with. Any safe integer: one within 32 bits as it always was,
+ * a wider or negative one with its high word mixed in (they wrapped: 2^32 gave seed 0's stream,
+ * -1 that of 2^32 - 1). NaN, ±Infinity and fractions are refused: they were truncated silently,
+ * NaN and Infinity to seed 0, 1.5 to seed 1.
+ */
+function seedWord(seed: number, where: string): number {
+  if (!Number.isSafeInteger(seed)) throw new EdgeRnnError('BAD_DATA', `${where}: seed must be an integer (a safe one, |seed| < 2^53), got ${seed}`, { got: seed });
+  const hi = Math.floor(seed / 2 ** 32);
+  return hi === 0 ? seed >>> 0 : hash32(seed >>> 0, hi ^ 0x5eed5eed);
+}
+
+/** Models whose numbers were checked (the walk is done once per model object). */
+const checkedModels = new WeakSet<ImuGeneratorModel>();
+
+/**
+ * Refuses a model with a number that is not finite (a fit on an empty recording writes NaN, saved
+ * as null): with one, every sample came out as code 0 (quantizeSensor(NaN) stored as 0), silently.
+ */
+function checkModel(model: ImuGeneratorModel): void {
+  if (checkedModels.has(model)) return;
+  const walk = (v: unknown, at: string): void => {
+    if (typeof v === 'number' || v === null) {
+      if (!Number.isFinite(v)) throw new EdgeRnnError('BAD_DATA', `imu generator model: ${at} must be a finite number, got ${v}`, { field: at, got: v });
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
+    else if (typeof v === 'object') for (const [k, x] of Object.entries(v as object)) if (k !== 'source') walk(x, at ? `${at}.${k}` : k);
+  };
+  walk(model, '');
+  checkedModels.add(model);
+}
+
 function activityModel(model: ImuGeneratorModel, activity: string): ImuActivityModel {
+  checkModel(model);
   const m = model.activities.find((a) => a.activity === activity);
   if (!m) throw new EdgeRnnError('BAD_DATA', `imu generator: no model for activity '${activity}' (has ${model.activities.map((a) => a.activity).join(', ')})`, { activity });
   return m;
@@ -157,7 +189,8 @@ export function quantizeSensor(x: number, sensor: ImuGeneratorModel['sensor']): 
 
 /** A single-activity recording (like one HMP file) at the model rate: codes [n][3] with sensor noise. */
 export function synthesizeRecording(model: ImuGeneratorModel, activity: string, seed: number, samples?: number): Uint8Array {
-  const rng = new Rng(hash32(seed, 0x5ec0));
+  if (samples !== undefined && !(Number.isInteger(samples) && samples >= 0)) throw new EdgeRnnError('BAD_DATA', `imu recording: samples must be a non-negative integer, got ${samples}`, { got: samples });
+  const rng = new Rng(hash32(seedWord(seed, 'imu recording'), 0x5ec0));
   const n = samples ?? drawDuration(activityModel(model, activity), rng);
   const { g } = synthesizeSegment(model, activity, n, rng);
   const codes = new Uint8Array(g.length);
@@ -182,7 +215,7 @@ export function planScenario(model: ImuGeneratorModel, o: ScenarioOptions): Scen
   const trans = o.transitions ?? HMP_TRANSITIONS;
   let act = o.start ?? (names.includes('walk') ? 'walk' : names[0]!);
   activityModel(model, act);
-  const rng = new Rng(hash32(o.seed, 0x5ce7));
+  const rng = new Rng(hash32(seedWord(o.seed, 'imu scenario'), 0x5ce7));
   const segments: ScenarioSegment[] = [];
   let t = 0;
   while (t < o.durationS - 1e-9) {
@@ -279,10 +312,13 @@ export class ImuGenerator {
     this.model = model;
     this.rateHz = o.rateHz ?? model.rateHz;
     if (!(this.rateHz > 0 && Number.isFinite(this.rateHz))) throw new EdgeRnnError('BAD_DATA', `imu generator: rateHz must be positive, got ${o.rateHz}`, { got: o.rateHz });
-    this.seed = o.seed;
+    this.seed = seedWord(o.seed, 'imu generator');
+    const blendS = o.blendSeconds ?? 1;
+    // NaN or a negative blend left postures unblended; Infinity froze the first posture for good.
+    if (!(blendS >= 0 && Number.isFinite(blendS))) throw new EdgeRnnError('BAD_DATA', `imu generator: blendSeconds must be a finite number >= 0, got ${o.blendSeconds}`, { got: o.blendSeconds });
     this.scenario = o.scenario ?? planScenario(model, { seed: o.seed, durationS: 3600 });
-    this.blend = Math.round((o.blendSeconds ?? 1) * model.rateHz);
-    this.noise = new Rng(hash32(o.seed, 0x401e));
+    this.blend = Math.round(blendS * model.rateHz);
+    this.noise = new Rng(hash32(this.seed, 0x401e));
     this.names = model.activities.map((a) => a.activity);
     checkScenario(model, this.scenario);
     this.resampler = this.rateHz === model.rateHz ? null : new StreamResampler(planResampler('polyphase', 3, model.rateHz, this.rateHz));
@@ -331,6 +367,8 @@ export class ImuGenerator {
 
   /** Reads up to n output samples. */
   read(n: number): ImuChunk {
+    // A fraction wrote past the typed arrays (read(1.5): n 2, 4 codes), NaN read nothing silently.
+    if (!(n >= 0 && (Number.isInteger(n) || n === Infinity))) throw new EdgeRnnError('BAD_DATA', `imu generator: read(n) needs a whole number of samples >= 0, got ${n}`, { got: n });
     const want = Math.max(0, Math.min(n, this.length - this.produced));
     const codes = new Uint8Array(want * 3);
     const labels = new Int16Array(want);

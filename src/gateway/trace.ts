@@ -127,14 +127,23 @@ export interface RecordOptions {
 /** Records messages from a broker to an NDJSON trace; resolves with the count when stopped. */
 export async function recordTrace(o: RecordOptions): Promise<{ messages: number; bytes: number }> {
   const now = o.now ?? Date.now;
-  const fd = fs.openSync(o.file, 'w');
+  // Opened to append: a bad path fails now, before connecting, but a trace already there is
+  // truncated only once the broker has answered (a mistyped URL or a broker that is down wiped
+  // yesterday's recording, and the 3.1.1 retry found it empty).
+  const existed = fs.existsSync(o.file);
+  const fd = fs.openSync(o.file, 'a');
+  let started = false;
   let messages = 0;
   let bytes = 0;
   const write = (s: string) => {
     fs.writeSync(fd, s);
     bytes += Buffer.byteLength(s);
   };
-  write(traceHeaderLine({ recordedAt: new Date(now()).toISOString(), broker: o.url.replace(/\/\/[^@/]*@/, '//'), topics: o.topics }));
+  const start = () => {
+    started = true;
+    if (fs.fstatSync(fd).isFile()) fs.ftruncateSync(fd, 0); // not a pipe (-o /dev/stdout)
+    write(traceHeaderLine({ recordedAt: new Date(now()).toISOString(), broker: o.url.replace(/\/\/[^@/]*@/, '//'), topics: o.topics }));
+  };
   const { connect } = await import('mqtt'); // on use: see mqttTransport
   const client = connect(o.url, { ...mqttClientOptions({ broker: o.broker, url: o.url, clientId: `edgernn-record-${process.pid}-${now()}` }) });
   let stopped = false;
@@ -146,13 +155,20 @@ export async function recordTrace(o: RecordOptions): Promise<{ messages: number;
       client.once('error', (e) => reject(new EdgeRnnError('GATEWAY_TRANSPORT', `record: cannot connect to ${o.url}: ${e.message}`)));
       o.stop?.then(() => resolve(false));
     });
+    // Stopped while connecting: a trace already there is kept; a new file holds an empty trace.
+    if (!connected && existed) return { messages, bytes };
+    start();
     if (!connected) return { messages, bytes };
     let finish: () => void = () => {};
     const done = new Promise<void>((r) => (finish = r));
+    // Arrival times never go back: the wall clock does (an NTP step, a daylight-saving fix on a
+    // gateway without a time zone), and replay refuses a trace whose "t" goes back.
+    let lastT = -Infinity;
     client.on('message', (topic, payload, packet) => {
       // Messages already on the wire when it stops are not taken: --count N records N.
       if (stopped || messages === o.maxMessages) return;
-      write(traceRecordLine({ t: now(), topic, qos: packet.qos, payload }));
+      lastT = Math.max(lastT, now());
+      write(traceRecordLine({ t: lastT, topic, qos: packet.qos, payload }));
       if (++messages === o.maxMessages) finish();
     });
     await new Promise<void>((resolve, reject) =>
@@ -166,15 +182,30 @@ export async function recordTrace(o: RecordOptions): Promise<{ messages: number;
     o.onReady?.();
     const waits: Array<Promise<void>> = [done];
     let timer: NodeJS.Timeout | undefined;
-    if (o.durationMs !== undefined) waits.push(new Promise((r) => (timer = setTimeout(r, o.durationMs))));
+    if (o.durationMs !== undefined) {
+      // In steps of at most 2^31 - 1 ms: a longer setTimeout fires at once (--duration 2592000, 30 days, stopped at the start).
+      const end = performance.now() + o.durationMs;
+      waits.push(
+        new Promise<void>((r) => {
+          const arm = () => {
+            const left = end - performance.now();
+            if (left <= 0) r();
+            else timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+          };
+          arm();
+        }),
+      );
+    }
     if (o.stop) waits.push(o.stop);
     if (o.maxMessages !== 0) await Promise.race(waits);
     if (timer) clearTimeout(timer);
   } finally {
     stopped = true;
     await new Promise<void>((r) => client.end(false, {}, () => r()));
-    fs.fsyncSync(fd);
+    // A pipe or a device (-o /dev/stdout, /dev/null) has nothing to sync: fsync fails with EINVAL there.
+    if (fs.fstatSync(fd).isFile()) fs.fsyncSync(fd);
     fs.closeSync(fd);
+    if (!started && !existed) fs.rmSync(o.file, { force: true });
   }
   return { messages, bytes };
 }
@@ -203,6 +234,8 @@ export interface ReplayResult {
   fromMs: number;
   toMs: number;
   counters: Record<string, number>;
+  /** Labels the config's models can raise (their labels, "anomaly", "output<i>"), sorted: a truth label outside them can only be missed. */
+  labels: string[];
 }
 
 /**
@@ -234,10 +267,15 @@ export async function replayTrace(o: ReplayOptions): Promise<ReplayResult> {
   });
   let skipped = 0;
   const devices = new Set<string>();
-  let prevT = first;
+  // Paced against one start: a sleep per gap fell behind by a timer's resolution at every record
+  // (--speed 100 over 1 ms gaps ran at real time, not 100x), and a gap over 2^31 - 1 ms of
+  // sleep was no sleep (Node's timer limit).
+  const wallStart = performance.now();
   for (const r of o.records) {
-    if (o.speed !== 'max' && r.t > prevT) await new Promise((res) => setTimeout(res, (r.t - prevT) / (o.speed as number)));
-    prevT = r.t;
+    if (o.speed !== 'max') {
+      const due = wallStart + (r.t - first) / o.speed;
+      for (let wait = due - performance.now(); wait > 0; wait = due - performance.now()) await new Promise((res) => setTimeout(res, Math.min(wait, 2 ** 31 - 1)));
+    }
     clock.advanceTo(r.t);
     if (!transport.deliver(r.topic, r.payload)) skipped++;
     else {
@@ -251,8 +289,13 @@ export async function replayTrace(o: ReplayOptions): Promise<ReplayResult> {
   await gw.settled();
   const last = o.records.length ? o.records[o.records.length - 1]!.t : first;
   const counters = { ...gw.metrics.counters } as Record<string, number>;
+  const labels = new Set<string>(['anomaly']);
+  for (const m of gw.models.values()) {
+    m.labels.forEach((l) => labels.add(l));
+    for (let i = 0; i < m.outputSize; i++) labels.add(`output${i}`);
+  }
   await gw.stop();
-  return { alerts, messages: o.records.length - skipped, skipped, devices: devices.size, fromMs: first, toMs: last, counters };
+  return { alerts, messages: o.records.length - skipped, skipped, devices: devices.size, fromMs: first, toMs: last, counters, labels: [...labels].sort() };
 }
 
 // ---- scoring against ground truth ------------------------------------------------------------------
@@ -337,7 +380,10 @@ export function parseTruth(text: string, source = 'truth.json'): TruthEvent[] {
   }
   if (!Array.isArray(doc)) throw new EdgeRnnError('GATEWAY_TRACE', `${source} must be a list of {device, startMs, endMs, label?}`);
   const time = (v: unknown, where: string) => {
-    const t = typeof v === 'string' ? Date.parse(v) : v;
+    // An ISO date-time without an offset is UTC, as the alerts' "ts" (Date.parse takes it as the
+    // machine's local time: the same truth file scored differently under another TZ).
+    const local = typeof v === 'string' ? /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d(?:\.\d+)?)?)$/.exec(v.trim()) : null;
+    const t = typeof v === 'string' ? Date.parse(local ? `${local[1]}T${local[2]}Z` : v) : v;
     if (typeof t !== 'number' || !Number.isFinite(t)) throw new EdgeRnnError('GATEWAY_TRACE', `${source}: ${where} must be ms since epoch or an ISO date, got ${JSON.stringify(v)}`);
     return t;
   };
@@ -346,6 +392,8 @@ export function parseTruth(text: string, source = 'truth.json'): TruthEvent[] {
     if (typeof o !== 'object' || o === null || typeof o.device !== 'string') throw new EdgeRnnError('GATEWAY_TRACE', `${source}: [${i}].device must be a string`);
     const ev: TruthEvent = { device: o.device, startMs: time(o.startMs ?? o.start, `[${i}].startMs`), endMs: time(o.endMs ?? o.end, `[${i}].endMs`) };
     if (ev.endMs < ev.startMs) throw new EdgeRnnError('GATEWAY_TRACE', `${source}: [${i}] ends (${ev.endMs}) before it starts (${ev.startMs})`);
+    // A label of another type (a number, a list) matched any alert's label, silently.
+    if (o.label !== undefined && o.label !== null && typeof o.label !== 'string') throw new EdgeRnnError('GATEWAY_TRACE', `${source}: [${i}].label must be a string (or absent: any label), got ${JSON.stringify(o.label)}`);
     if (typeof o.label === 'string') ev.label = o.label;
     return ev;
   });

@@ -111,6 +111,39 @@ describe.skipIf(skipReason !== null)('examples/browser/index.html in headless Ch
     }
   });
 
+  it('the file input: a cleared selection alerts nothing (it alerted a TypeError), and the same file chosen twice is read twice', async () => {
+    const wav = recording();
+    const browser = await launch([]);
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      const alerts: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      page.on('dialog', (d) => {
+        alerts.push(d.message());
+        void d.dismiss();
+      });
+      await page.goto(`${base}/examples/browser/`);
+      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: 20_000 });
+      await page.setInputFiles('#file', wav);
+      await page.waitForFunction(() => document.querySelectorAll('#events li').length > 0, undefined, { timeout: 20_000 });
+      const once = await page.locator('#events li').count();
+      // Cleared, as a cancelled dialog leaves it: Chromium fires change with no file.
+      await page.setInputFiles('#file', []);
+      await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
+      expect(alerts).toEqual([]);
+      // The same file again: read again (a file input whose value did not change fires no change).
+      expect(await page.evaluate(() => (document.getElementById('file') as HTMLInputElement).value)).toBe('');
+      await page.setInputFiles('#file', wav);
+      await page.waitForFunction((n) => document.querySelectorAll('#events li').length >= 2 * n, once, { timeout: 20_000 });
+      expect(await page.locator('#events li').count()).toBe(2 * once);
+      expect(alerts).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+
   it('the microphone denied: the page says so, and Listen works once it is allowed', async () => {
     // A fake capture device but no fake permission prompt: headless Chromium denies the request.
     const browser = await launch(['--use-fake-device-for-media-stream']);

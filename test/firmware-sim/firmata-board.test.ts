@@ -50,8 +50,8 @@ describe('FirmataBoard protocol', () => {
     b.write(Buffer.from([0xf4, 12, PIN_MODES.PULLUP, 0x91, 0x20, 0x00]));
     expect(b.pins[13]!.value).toBe(1);
     expect(b.pins[12]!.value).toBe(1); // pulled up, not written
-    // Split across writes, and extended analog for a high value.
-    b.write(Buffer.from([0xf0, FIRMATA.EXTENDED_ANALOG, 3]));
+    // Split across writes, and extended analog for a high value (on a PWM pin: see below).
+    b.write(Buffer.from([0xf4, 3, PIN_MODES.PWM, 0xf0, FIRMATA.EXTENDED_ANALOG, 3]));
     b.write(Buffer.from([0x00, 0x02, 0xf7]));
     expect(b.pins[3]!.value).toBe(256);
     // REPORT_DIGITAL answers with the levels of the port's input pins (12 pulled up, then pressed).
@@ -68,6 +68,33 @@ describe('FirmataBoard protocol', () => {
     b.write(Buffer.from([0xff]));
     expect(b.resets).toBe(1);
     expect(b.pins[13]).toEqual({ mode: PIN_MODES.OUTPUT, value: 0 });
+  });
+
+  it('ignores what StandardFirmata ignores: a mode the pin lacks, analog writes to non-PWM pins, pin writes to non-OUTPUT pins', async () => {
+    // Taken, they let a test drive a board the way a real one never follows (an LED dimmed on pin
+    // 13, a tone on an OUTPUT pin, a button "pressed" by the host).
+    const b = new FirmataBoard();
+    b.write(Buffer.from([0xf4, 13, PIN_MODES.PWM, 0xf4, 7, PIN_MODES.ANALOG, 0xf4, 1, PIN_MODES.OUTPUT, 0xf4, 14, PIN_MODES.PWM]));
+    expect([b.pins[13]!.mode, b.pins[7]!.mode, b.pins[1]!.mode, b.pins[14]!.mode]).toEqual([PIN_MODES.OUTPUT, PIN_MODES.OUTPUT, undefined, PIN_MODES.ANALOG]);
+    b.write(Buffer.from([0xed, 100, 0, 0xe3, 100, 0, 0xf0, FIRMATA.EXTENDED_ANALOG, 12, 5, 0xf7])); // 13, 3 (OUTPUT), 12: analog
+    b.write(Buffer.from([0xf4, 4, PIN_MODES.INPUT, 0xf5, 4, 1, 0xf5, 14, 1])); // pin writes to INPUT 4 and ANALOG A0
+    expect([b.pins[13]!.value, b.pins[3]!.value, b.pins[12]!.value, b.pins[4]!.value, b.pins[14]!.value]).toEqual([0, 0, 0, 0, 0]);
+    expect(b.history.filter((e) => e.kind !== 'mode')).toEqual([]);
+    // What the firmware does act on: PWM and SERVO writes, a pin write to an OUTPUT pin.
+    b.write(Buffer.from([0xf4, 3, PIN_MODES.PWM, 0xe3, 100, 0, 0xf4, 6, PIN_MODES.SERVO, 0xe6, 0x5c, 0x0b, 0xf5, 13, 1]));
+    expect([b.pins[3]!.value, b.pins[6]!.value, b.pins[13]!.value]).toEqual([100, 1500, 1]);
+    // Through johnny-five's io: pinMode(13, PWM) then a write leaves the LED pin alone.
+    const sim = new FirmataBoard();
+    const io = new firmataIo.Firmata(sim) as InstanceType<typeof firmataIo.Firmata> & FirmataReads & { analogWrite(pin: number, v: number): void };
+    await ready(io);
+    io.pinMode(13, io.MODES.PWM!);
+    io.analogWrite(13, 128);
+    io.pinMode(9, io.MODES.PWM!);
+    io.analogWrite(9, 128);
+    await sim.waitFor((e) => e.pin === 9 && e.kind === 'analog');
+    expect(sim.pins[13]).toEqual({ mode: PIN_MODES.OUTPUT, value: 0 });
+    expect(sim.history.filter((e) => e.pin === 13)).toEqual([]);
+    sim.end();
   });
 
   it('completes the firmata-io handshake as a bound transport class', async () => {

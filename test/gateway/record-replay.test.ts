@@ -14,7 +14,7 @@ import type { Alert } from '../../src/gateway/alert.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/gateway/broker.js';
 import { encodeBinary, encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
-import { parseTrace, recordTrace, scoreAlerts, traceHeaderLine, traceRecordLine } from '../../src/gateway/trace.js';
+import { parseTrace, parseTruth, recordTrace, scoreAlerts, traceHeaderLine, traceRecordLine } from '../../src/gateway/trace.js';
 import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSignal, oracleAlerts, publishAsync, tmpDir, waitFor } from './fixtures.js';
 import { errorMessage } from '../helpers/errors.js';
 
@@ -227,6 +227,184 @@ describe('record and replay: defects found on site data', () => {
       silent.close();
     }
   }, 20_000);
+});
+
+describe('record and replay: the second defect hunt', () => {
+  it('records arrival times that never go back when the wall clock steps back (an NTP step); the trace was refused by replay', async () => {
+    const cfg = parseGatewayConfig({ broker: { url: broker.url, protocolVersion: 4 }, models: { m: 'x' }, routes: [{ sensor: 's', model: 'm' }] });
+    const file = path.join(work, 'ntp.ndjson');
+    let back = 0;
+    let dev: Awaited<ReturnType<typeof connectClient>> | undefined;
+    const done = recordTrace({
+      url: broker.url,
+      broker: cfg.broker,
+      topics: ['edgernn/ntp/+/imu'],
+      file,
+      maxMessages: 3,
+      now: () => Date.now() - back,
+      onReady: () => {
+        void (async () => {
+          dev = await connectClient(broker.url);
+          await publishAsync(dev, 'edgernn/ntp/d/imu', '{"seq":0,"values":[[0,0,0,0,0,0]]}');
+          await waitFor(() => fs.readFileSync(file, 'utf8').split('\n').length >= 3, 'the first message recorded');
+          back = 60_000; // the clock steps a minute back
+          await publishAsync(dev, 'edgernn/ntp/d/imu', '{"seq":1,"values":[[0,0,0,0,0,0]]}');
+          await publishAsync(dev, 'edgernn/ntp/d/imu', '{"seq":2,"values":[[0,0,0,0,0,0]]}');
+        })();
+      },
+    });
+    expect((await done).messages).toBe(3);
+    dev?.end(true);
+    const ts = parseTrace(fs.readFileSync(file), 'ntp.ndjson').records.map((r) => r.t);
+    expect(ts).toHaveLength(3);
+    expect(ts[1]).toBe(ts[0]); // held at the last arrival time until the clock catches up
+    expect(ts[2]).toBeGreaterThanOrEqual(ts[1]!);
+  });
+
+  it('reads ISO times without an offset in the truth file as UTC, whatever the TZ (they were local time: another score under another TZ)', () => {
+    const tz = process.env.TZ;
+    try {
+      for (const zone of ['UTC', 'America/New_York', 'Asia/Kolkata']) {
+        process.env.TZ = zone;
+        const [e] = parseTruth('[{"device":"d","start":"2024-05-01T10:40:00.800","end":"2024-05-01 10:40:01"}]');
+        expect([zone, e!.startMs, e!.endMs]).toEqual([zone, Date.parse('2024-05-01T10:40:00.800Z'), Date.parse('2024-05-01T10:40:01Z')]);
+        // With an offset, or a date alone (UTC by the standard), as before.
+        const [f] = parseTruth('[{"device":"d","start":"2024-05-01T12:40:00+02:00","end":"2024-05-02"}]');
+        expect([f!.startMs, f!.endMs]).toEqual([Date.parse('2024-05-01T10:40:00Z'), Date.parse('2024-05-02T00:00:00Z')]);
+      }
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
+
+  it('names a truth label that is not a string (a number matched any alert label, silently)', () => {
+    for (const label of ['3', '["fall"]', 'true']) {
+      expect(errorMessage(() => parseTruth(`[{"device":"d","startMs":1,"endMs":2,"label":${label}}]`, 't.json'), 'GATEWAY_TRACE')).toBe(`t.json: [0].label must be a string (or absent: any label), got ${label}`);
+    }
+    expect(parseTruth('[{"device":"d","startMs":1,"endMs":2,"label":null}]')).toEqual([{ device: 'd', startMs: 1, endMs: 2 }]);
+  });
+
+  it('refuses --alerts naming the trace, the truth file or the config (the recording was truncated after it had been read)', async () => {
+    fs.writeFileSync(path.join(work, 'keep.ndjson'), `${traceHeaderLine({ recordedAt: 'x' })}${traceRecordLine({ t: TS0, topic: 'edgernn/yard/lift-1/imu', qos: 1, payload: new TextEncoder().encode('{"values":[[0,0,0,0,0,0]]}') })}`);
+    const before = fs.readFileSync(path.join(work, 'keep.ndjson'));
+    for (const [alerts, what] of [['keep.ndjson', 'the trace'], ['./sub/../truth.json', 'the truth file'], ['gateway.json', 'the config']] as const) {
+      fs.mkdirSync(path.join(work, 'sub'), { recursive: true });
+      const r = cli();
+      expect(await runCli(['replay', 'keep.ndjson', '--config', 'gateway.json', '--truth', 'truth.json', '--alerts', alerts], [replayCommand], r.ctx)).toBe(2);
+      expect(r.out.stderr).toContain(`edgernn replay: --alerts ${alerts} is ${what}: it would be overwritten`);
+    }
+    expect(fs.readFileSync(path.join(work, 'keep.ndjson')).equals(before)).toBe(true);
+    expect(JSON.parse(fs.readFileSync(path.join(work, 'truth.json'), 'utf8'))).toHaveLength(3);
+    fs.rmSync(path.join(work, 'keep.ndjson'));
+  });
+
+  it('--speed paces against the trace from one start: --speed 100 over 1 ms gaps took real time (a timer per gap)', async () => {
+    const lines = [traceHeaderLine({ recordedAt: 'x' })];
+    for (let i = 0; i < 400; i++) lines.push(traceRecordLine({ t: TS0 + i, topic: 'edgernn/yard/lift-1/imu', qos: 1, payload: new TextEncoder().encode(`{"seq":${i},"values":[[0,0,0,0,0,0]]}`) }));
+    fs.writeFileSync(path.join(work, 'dense.ndjson'), lines.join(''));
+    const timed = async (...extra: string[]) => {
+      const r = cli();
+      const t0 = performance.now();
+      expect(await runCli(['replay', 'dense.ndjson', '--config', 'gateway.json', '--alerts', `dense${extra.join('')}.ndjson`, ...extra], [replayCommand], r.ctx), r.out.stderr).toBe(0);
+      return performance.now() - t0;
+    };
+    const max = await timed('--as-fast-as-possible');
+    const fast = await timed('--speed', '100'); // 399 ms of trace: 4 ms
+    const real = await timed('--speed', '1');
+    expect(fast - max).toBeLessThan(200);
+    expect(real).toBeGreaterThanOrEqual(399);
+    expect(fs.readFileSync(path.join(work, 'dense--speed100.ndjson'))).toEqual(fs.readFileSync(path.join(work, 'dense--as-fast-as-possible.ndjson')));
+  });
+
+  it('keeps the file already at -o when the broker cannot be reached (it was truncated before connecting); a bad path still fails first', async () => {
+    const closed = net.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const url = `mqtt://127.0.0.1:${(closed.address() as net.AddressInfo).port}`;
+    await new Promise<void>((r) => closed.close(() => r())); // nothing listens there now: connection refused
+    const precious = path.join(work, 'yesterday.ndjson');
+    fs.writeFileSync(precious, 'a day of a site\n');
+    for (const file of ['yesterday.ndjson', 'new.ndjson']) {
+      const r = cli();
+      expect(await runCli(['record', '--broker', url, '--topics', 'edgernn/yard/+/imu', '-o', file, '--mqtt-version', '4'], [recordCommand], r.ctx)).toBe(1);
+      expect(r.out.stderr).toMatch(/GATEWAY_TRANSPORT.*cannot connect/);
+    }
+    expect(fs.readFileSync(precious, 'utf8')).toBe('a day of a site\n');
+    expect(fs.existsSync(path.join(work, 'new.ndjson'))).toBe(false); // none left behind
+    // Nor does Ctrl-C while connecting touch it.
+    const cfgDown = parseGatewayConfig({ broker: { url, protocolVersion: 4 }, models: { m: 'x' }, routes: [{ sensor: 's', model: 'm' }] });
+    expect(await recordTrace({ url, broker: cfgDown.broker, topics: ['edgernn/yard/+/imu'], file: precious, stop: Promise.resolve() })).toMatchObject({ messages: 0 });
+    expect(fs.readFileSync(precious, 'utf8')).toBe('a day of a site\n');
+    const r = cli();
+    expect(await runCli(['record', '--broker', url, '--topics', 'edgernn/yard/+/imu', '-o', 'no-such-dir/t.ndjson'], [recordCommand], r.ctx)).toBe(1);
+    expect(r.out.stderr).toMatch(/no such folder/);
+    // Connected, it is replaced by the new trace.
+    const cfg = parseGatewayConfig({ broker: { url: broker.url, protocolVersion: 4 }, models: { m: 'x' }, routes: [{ sensor: 's', model: 'm' }] });
+    expect(await recordTrace({ url: broker.url, broker: cfg.broker, topics: ['edgernn/yard/+/imu'], file: precious, maxMessages: 0 })).toMatchObject({ messages: 0 });
+    expect(parseTrace(fs.readFileSync(precious)).records).toEqual([]);
+  });
+
+  it.skipIf(process.platform === 'win32')('records to a device or a pipe (-o /dev/null, /dev/stdout): it ended in "EINVAL: invalid argument, fsync", exit 1', async () => {
+    const r = cli();
+    expect(await runCli(['record', '--broker', broker.url, '--topics', 'edgernn/yard/+/imu', '-o', '/dev/null', '--count', '0', '--mqtt-version', '4'], [recordCommand], r.ctx), r.out.stderr).toBe(0);
+    expect(r.out.stdout).toMatch(/^edgernn record: 0 messages, \d+ bytes -> \/dev\/null\n$/);
+  });
+
+  it('records for a --duration over 24.8 days (a setTimeout past 2^31 - 1 ms fired at once: it stopped at the start)', async () => {
+    const cfg = parseGatewayConfig({ broker: { url: broker.url, protocolVersion: 4 }, models: { m: 'x' }, routes: [{ sensor: 's', model: 'm' }] });
+    let stopNow: () => void = () => {};
+    const stop = new Promise<void>((r) => (stopNow = r));
+    let stoppedBySignal = false;
+    const t0 = performance.now();
+    const done = recordTrace({ url: broker.url, broker: cfg.broker, topics: ['edgernn/month/+/imu'], file: path.join(work, 'month.ndjson'), durationMs: 30 * 86_400_000, stop, onReady: () => setTimeout(() => ((stoppedBySignal = true), stopNow()), 300) });
+    await done;
+    expect(stoppedBySignal).toBe(true);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+  });
+
+  it('warns of truth events no alert can match: a label the models do not raise, a time outside the trace (they were silent misses)', async () => {
+    const head = traceHeaderLine({ recordedAt: 'x' });
+    const lines = [head];
+    for (let m = 0; m < 3; m++) lines.push(traceRecordLine({ t: TS0 + m * 200, topic: 'edgernn/yard/lift-1/imu', qos: 1, payload: new TextEncoder().encode(`{"seq":${m},"values":[[0,0,0,0,0,0]]}`) }));
+    fs.writeFileSync(path.join(work, 'short.ndjson'), lines.join(''));
+    const events = [
+      { device: 'lift-1', startMs: TS0, endMs: TS0 + 100, label: 'impact' }, // fine
+      { device: 'lift-1', startMs: TS0, endMs: TS0 + 100, label: 'fall' }, // not a label of imu.ern
+      { device: 'lift-1', startMs: TS0, endMs: TS0 + 100, label: 'fall' },
+      { device: 'lift-1', startMs: TS0 + 7_200_000, endMs: TS0 + 7_200_100, label: 'impact' }, // two hours later (an offset)
+    ];
+    fs.writeFileSync(path.join(work, 'odd-truth.json'), JSON.stringify(events));
+    const r = cli();
+    expect(await runCli(['replay', 'short.ndjson', '--config', 'gateway.json', '--truth', 'odd-truth.json', '--json'], [replayCommand], r.ctx), r.out.stderr).toBe(0);
+    expect(r.out.stderr).toBe(
+      "edgernn replay: warning: odd-truth.json: 2 events labelled 'fall', a label the config's models do not raise (impact; anomaly, output<i>): always missed\n" +
+        `edgernn replay: warning: odd-truth.json: 1 of 4 events lie outside the trace (${new Date(TS0).toISOString()} to ${new Date(TS0 + 400).toISOString()}): missed unless the devices' clocks are that far from the recorder's\n`,
+    );
+    expect((JSON.parse(r.out.stdout) as { score: { events: number; misses: number } }).score).toMatchObject({ events: 4, misses: 4 });
+    // A truth that fits says nothing.
+    const ok = cli();
+    fs.writeFileSync(path.join(work, 'ok-truth.json'), JSON.stringify(events.slice(0, 1)));
+    expect(await runCli(['replay', 'short.ndjson', '--config', 'gateway.json', '--truth', 'ok-truth.json'], [replayCommand], ok.ctx)).toBe(0);
+    expect(ok.out.stderr).toBe('');
+  });
+
+  it('a malformed --topics filter is a usage error before connecting (it was GATEWAY_TRANSPORT after, exit 1, the output replaced)', async () => {
+    fs.writeFileSync(path.join(work, 'kept.ndjson'), 'kept\n');
+    for (const filter of ['edgernn/#/imu', 'edgernn/yard+/imu', 'edgernn/yard/#x']) {
+      const r = cli();
+      expect(await runCli(['record', '--broker', broker.url, '--topics', `edgernn/ok/+/imu,${filter}`, '-o', 'kept.ndjson'], [recordCommand], r.ctx)).toBe(2);
+      expect(r.out.stderr).toContain(`edgernn record: --topics: '${filter}' is not an MQTT topic filter`);
+    }
+    expect(fs.readFileSync(path.join(work, 'kept.ndjson'), 'utf8')).toBe('kept\n');
+  });
+
+  it('says in the text summary that a torn last line was not replayed (only --json said it)', async () => {
+    const head = traceHeaderLine({ recordedAt: 'x' });
+    fs.writeFileSync(path.join(work, 'torn.ndjson'), `${head}${traceRecordLine({ t: TS0, topic: 'edgernn/yard/lift-1/imu', qos: 1, payload: new TextEncoder().encode('{"values":[[0,0,0,0,0,0]]}') })}{"t":${TS0 + 20},"top`);
+    const r = cli();
+    expect(await runCli(['replay', 'torn.ndjson', '--config', 'gateway.json'], [replayCommand], r.ctx), r.out.stderr).toBe(0);
+    expect(r.out.stdout).toMatch(/^torn\.ndjson: 1 messages .*\n.*\n {2}the last line is torn \(the recorder stopped mid-write\): not replayed\n/);
+  });
 });
 
 type AlertScoreLike = Record<string, number>;

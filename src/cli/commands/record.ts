@@ -43,6 +43,10 @@ docs/gateway.md for the format) until SIGINT/SIGTERM, --duration or --count.
     if (values.broker === 'embedded') throw usageError('--broker must be the URL of a running broker (the gateway prints its embedded broker URL)');
     const topics = ((values.topics as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
     if (topics.length === 0) throw usageError('--topics needs at least one topic filter');
+    // A malformed filter is the user's argument: said before anything (it surfaced after connecting,
+    // as GATEWAY_TRANSPORT "subscribe: Invalid topic", exit 1, the output file already replaced).
+    const badFilter = topics.find((f) => f.includes('\u0000') || f.split('/').some((l, i, a) => (l.includes('#') && (l !== '#' || i !== a.length - 1)) || (l.includes('+') && l !== '+')));
+    if (badFilter !== undefined) throw usageError(`--topics: '${badFilter}' is not an MQTT topic filter ('+' stands for one whole level, '#' for all the rest, last)`);
     const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
     const broker: Record<string, unknown> = { url: values.broker };
     for (const [flag, field] of [['username', 'username'], ['password', 'password'], ['cafile', 'ca'], ['cert', 'cert'], ['key', 'key']] as const) {

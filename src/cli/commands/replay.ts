@@ -10,6 +10,16 @@ import { loadGatewayConfig } from '../../gateway/load-config.js';
 import { parseTrace, parseTruth, replayTrace, scoreAlerts, type AlertScore } from '../../gateway/trace.js';
 import { numberFlag, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
 
+/** A file's identity (device and inode: the same file by any path or link), or null when there is none. */
+function fileId(file: string): string | null {
+  try {
+    const st = fs.statSync(file);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
+
 export const replayCommand: Command = {
   name: 'replay',
   summary: 'replay a recorded trace through the gateway pipeline (deterministic alerts, false-alarm counts)',
@@ -45,6 +55,14 @@ alerts, ids included. Prints a summary; --truth scores the alerts against labell
     const speedFlag = numberFlag(values.speed, 'speed', { min: 1e-6 });
     if (speedFlag !== undefined && values['as-fast-as-possible']) throw usageError('--speed and --as-fast-as-possible exclude each other');
     const tolerance = numberFlag(values['tolerance-ms'], 'tolerance-ms', { min: 0 }) ?? 0;
+    // --alerts naming an input (a slip of the tab key: --alerts field.ndjson) truncated it: the
+    // recording was lost after the replay had read it.
+    if (typeof values.alerts === 'string') {
+      const out = fileId(path.resolve(ctx.cwd, values.alerts));
+      for (const [file, what] of [[positionals[0], 'the trace'], [values.truth, 'the truth file'], [values.config, 'the config']] as const) {
+        if (out !== null && typeof file === 'string' && fileId(path.resolve(ctx.cwd, file)) === out) throw usageError(`--alerts ${values.alerts} is ${what}: it would be overwritten`);
+      }
+    }
     const config = loadGatewayConfig(values.config, { logLevel: 'silent' }, ctx.cwd);
     // The bytes, not a string: a trace over 512 MiB does not fit in one.
     let traceBytes: Buffer;
@@ -73,6 +91,18 @@ alerts, ids included. Prints a summary; --truth scores the alerts against labell
     }
     let score: AlertScore | null = null;
     if (truth !== null) {
+      // Events no alert can match are scored as misses without a word: a label the models do not
+      // have (a typo, another model's), or a time outside the trace (an offset, another day).
+      const known = new Set(result.labels);
+      const unknown = new Map<string, number>();
+      for (const e of truth) if (e.label !== undefined && !known.has(e.label)) unknown.set(e.label, (unknown.get(e.label) ?? 0) + 1);
+      for (const [label, n] of unknown) {
+        ctx.stderr.write(`edgernn replay: warning: ${values.truth}: ${n} event${n === 1 ? '' : 's'} labelled '${label}', a label the config's models do not raise (${result.labels.filter((l) => !/^output\d+$/.test(l) && l !== 'anomaly').join(', ') || 'none'}; anomaly, output<i>): always missed\n`);
+      }
+      const outside = truth.filter((e) => e.endMs < result.fromMs - tolerance || e.startMs > result.toMs + tolerance).length;
+      if (outside > 0 && trace.records.length > 0) {
+        ctx.stderr.write(`edgernn replay: warning: ${values.truth}: ${outside} of ${truth.length} events lie outside the trace (${new Date(result.fromMs).toISOString()} to ${new Date(result.toMs).toISOString()}): missed unless the devices' clocks are that far from the recorder's\n`);
+      }
       // Per device-hour over every device the trace fed the gateway: a false alarm on a device
       // without events counts, so that device's hours count too (not only the devices in the truth).
       score = scoreAlerts(result.alerts, truth, { fromMs: result.fromMs, toMs: result.toMs, toleranceMs: tolerance, devices: result.devices });
@@ -101,6 +131,7 @@ alerts, ids included. Prints a summary; --truth scores the alerts against labell
     const lines = [
       `${positionals[0]}: ${result.messages} messages over ${hours < 1 ? `${((result.toMs - result.fromMs) / 1000).toFixed(1)} s` : `${hours.toFixed(2)} h`}${result.skipped ? ` (${result.skipped} on topics no route consumes)` : ''}`,
       `  frames ${c.frames_total}, dead letters ${c.dead_letters_total}, duplicates ${c.duplicates_total}, missing ${c.missing_total}, resets ${c.resets_total}, dropped samples ${c.dropped_samples_total}`,
+      ...(trace.tornLastLine ? ['  the last line is torn (the recorder stopped mid-write): not replayed'] : []),
       `  alerts ${result.alerts.length}${Object.keys(byLabel).length ? ` (${Object.entries(byLabel).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`,
     ];
     if (score) {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EdgeRnnError, HMP_ACCEL_DECODE, Rng } from '../../../src/index.js';
-import { gaussianLowpass, varSpectralRadius } from '../../../firmware-sim/imu/fit.js';
+import { fitImuGenerator, gaussianLowpass, varSpectralRadius } from '../../../firmware-sim/imu/fit.js';
 import { HMP_TRANSITIONS, ImuGenerator, labelAt, planScenario, quantizeSensor, synthesizeRecording, synthesizeSegment, type Scenario } from '../../../firmware-sim/imu/generator.js';
 import { HMP_GENERATOR_MODEL as MODEL } from '../../../firmware-sim/imu/hmp-model.gen.js';
 import { formatModel } from '../../../firmware-sim/imu/gen-module.js';
@@ -178,6 +178,69 @@ describe('IMU generator', () => {
     expect(() => synthesizeRecording(MODEL, 'juggle', 1)).toThrow(/no model for activity 'juggle'/);
     expect(() => planScenario(MODEL, { seed: 1, durationS: 0 })).toThrow(/durationS must be a positive number, got 0/);
     expect(() => new ImuGenerator(MODEL, { seed: 1, rateHz: -5 })).toThrow(/rateHz must be positive, got -5/);
+  });
+
+  it("a seed that is not an integer is refused (NaN and Infinity gave seed 0's stream, 1.5 seed 1's); seeds past 32 bits no longer wrap", () => {
+    const scenario = planScenario(MODEL, { seed: 1, durationS: 5 });
+    const codes = (seed: number) => new ImuGenerator(MODEL, { seed, scenario }).read(1e9).codes;
+    for (const seed of [Number.NaN, Number.POSITIVE_INFINITY, 1.5, 2 ** 53]) {
+      expect(() => new ImuGenerator(MODEL, { seed, scenario })).toThrow(new RegExp(`^imu generator: seed must be an integer .*got ${seed}$`));
+      expect(() => planScenario(MODEL, { seed, durationS: 5 })).toThrow(/^imu scenario: seed must be an integer/);
+      expect(() => synthesizeRecording(MODEL, 'walk', seed, 10)).toThrow(/^imu recording: seed must be an integer/);
+    }
+    // 2^32 was seed 0, 2^32 + 1 seed 1, -1 the seed 2^32 - 1; within 32 bits the streams are as they were.
+    const seed0 = codes(0);
+    expect(codes(2 ** 32)).not.toEqual(seed0);
+    expect(codes(2 ** 32 + 1)).not.toEqual(codes(1));
+    expect(codes(-1)).not.toEqual(codes(2 ** 32 - 1));
+    expect(synthesizeRecording(MODEL, 'walk', 2 ** 32, 64)).not.toEqual(synthesizeRecording(MODEL, 'walk', 0, 64));
+    expect(codes(0)).toEqual(seed0);
+  });
+
+  it('blendSeconds, read sizes and recording lengths that are not what they say are refused with BAD_DATA', () => {
+    const scenario = planScenario(MODEL, { seed: 1, durationS: 5 });
+    // NaN and -1 left postures unblended (as 0 does), Infinity froze the first posture for good.
+    for (const blendSeconds of [Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+      expect(() => new ImuGenerator(MODEL, { seed: 1, scenario, blendSeconds })).toThrow(new RegExp(`^imu generator: blendSeconds must be a finite number >= 0, got ${blendSeconds}$`));
+    }
+    expect(new ImuGenerator(MODEL, { seed: 1, scenario, blendSeconds: 0 }).read(10).n).toBe(10);
+    // read(1.5) returned n 2 with 4 codes; NaN and negatives read nothing, silently.
+    const g = new ImuGenerator(MODEL, { seed: 1, scenario });
+    for (const n of [1.5, Number.NaN, -3]) {
+      const e = (() => {
+        try {
+          g.read(n);
+        } catch (err) {
+          return err;
+        }
+        return null;
+      })();
+      expect(e).toBeInstanceOf(EdgeRnnError);
+      expect((e as EdgeRnnError).message).toBe(`imu generator: read(n) needs a whole number of samples >= 0, got ${n}`);
+    }
+    const all = g.read(Number.POSITIVE_INFINITY); // the rest of the stream
+    expect([all.n, all.codes.length, all.labels.length]).toEqual([g.length, 3 * g.length, g.length]);
+    // samples -1 threw RangeError from a typed array, 1.5 gave 4 codes.
+    for (const samples of [-1, 1.5, Number.NaN]) expect(() => synthesizeRecording(MODEL, 'walk', 1, samples)).toThrow(/^imu recording: samples must be a non-negative integer/);
+    expect(synthesizeRecording(MODEL, 'walk', 1, 0)).toEqual(new Uint8Array(0));
+  });
+
+  it('a model with a number that is not finite is refused naming it (every code came out 0, silently); so is a fit on an empty recording', () => {
+    const scenario = { segments: [{ activity: 'walk', startS: 0, durationS: 1 }], durationS: 1 };
+    for (const [field, value] of [['level', Number.NaN], ['sensor', Number.POSITIVE_INFINITY]] as const) {
+      const bad = structuredClone(MODEL);
+      if (field === 'level') bad.activities[bad.activities.findIndex((a) => a.activity === 'walk')]!.level.logMean = value;
+      else bad.sensor.noiseG = value;
+      const where = field === 'level' ? `activities[${MODEL.activities.findIndex((a) => a.activity === 'walk')}].level.logMean` : 'sensor.noiseG';
+      expect(() => synthesizeRecording(bad, 'walk', 1, 32)).toThrow(`imu generator model: ${where} must be a finite number, got ${value}`);
+      expect(() => new ImuGenerator(bad, { seed: 1, scenario }).read(32)).toThrow(EdgeRnnError);
+    }
+    // A model saved with NaN reads back with null there.
+    const saved = JSON.parse(JSON.stringify({ ...MODEL, sensor: { ...MODEL.sensor, rangeG: Number.NaN } })) as typeof MODEL;
+    expect(() => synthesizeRecording(saved, 'walk', 1, 32)).toThrow('imu generator model: sensor.rangeG must be a finite number, got null');
+    const rec = (n: number) => ({ activity: 'walk', g: new Float32Array(n * 3).fill(0.5) });
+    const fit = (n: number) => fitImuGenerator([rec(40), rec(n)], { rateHz: 32, sensor: { rangeG: 1.5, bits: 6 } }, { dataset: 't', sha256: '', recordings: 2, volunteers: [] });
+    expect(() => fit(0)).toThrow('imu generator fit: recording 1 (walk) must hold whole [x, y, z] samples, at least one; got 0 values');
   });
 
   it('rejects malformed hand-built scenarios with BAD_DATA naming the field', () => {

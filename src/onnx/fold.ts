@@ -168,6 +168,7 @@ type Binary = (a: number, b: number) => number;
 /** Elementwise binary op with broadcasting; symbolic operands follow T-arithmetic rules. */
 function binary(ctx: OpContext, a: ConstValue, b: ConstValue, f: Binary, op: 'add' | 'sub' | 'mul' | 'div' | 'other'): ConstValue {
   const dims = broadcastDims(a.dims, b.dims, ctx.label);
+  checkConstDims(dims, ctx.label);
   const n = size(dims);
   const data = new Float64Array(n);
   const sym = a.sym || b.sym ? new Uint8Array(n) : null;
@@ -404,6 +405,7 @@ export const CONST_OPS: Readonly<Record<string, ConstOp>> = {
     const y = need(ctx, inputs, 2, 'Y');
     if (c.sym) throw unsupported(`${ctx.label}: condition depends on the sequence length`);
     const dims = broadcastDims(broadcastDims(c.dims, x.dims, ctx.label), y.dims, ctx.label);
+    checkConstDims(dims, ctx.label);
     const data: number[] = [];
     const sym: number[] = [];
     forEachIndex(dims, (idx) => {
@@ -427,6 +429,7 @@ export const CONST_OPS: Readonly<Record<string, ConstOp>> = {
     if (a.dims.length !== 2 || b.dims.length !== 2 || a.dims[1] !== b.dims[0]) throw unsupported(`${ctx.label}: constant MatMul of [${a.dims}] x [${b.dims}] (only 2-D)`);
     const [M, K] = a.dims as [number, number];
     const N = b.dims[1]!;
+    checkConstDims([M, N], ctx.label);
     const out = new Float64Array(M * N);
     for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
       let s = 0;

@@ -174,6 +174,22 @@ function arith(op: 'Add' | 'Sub' | 'Mul' | 'Div'): DynOp {
   };
 }
 
+/**
+ * Dropout is the identity in inference mode only. From opset 12, input 2 (training_mode) true
+ * with a ratio above 0 makes onnxruntime drop random elements: refused, not compiled as the
+ * identity. An unbound training_mode (it may be fed true) is refused by the caller; an unbound
+ * ratio matters only when training_mode is true.
+ */
+function dropoutInference(ctx: OpContext, inputs: (Value | undefined)[]): void {
+  if (ctx.opset < 12) return;
+  const mode = inputs[2];
+  if (mode?.kind !== 'const' || !mode.data.some((v) => v !== 0)) return;
+  const ratio = inputs[1];
+  const r = ratio?.kind === 'const' ? String(ratio.data[0]) : ratio?.kind === 'free' ? `from graph input '${ratio.name}'` : '0.5';
+  if (r === '0') return;
+  throw unsupported(`${ctx.label}: training_mode is true (ratio ${r}): it drops random elements at inference; export the model in eval mode`);
+}
+
 function passThrough(ctx: ImportCtx, inputs: (Value | undefined)[]): Value[] {
   const v = inputs[0]!;
   const extra: Value[] = ctx.node.output.slice(1).map(() => ({ kind: 'poison', reason: `${ctx.label}: only its first output is supported` }));
@@ -472,10 +488,13 @@ function evaluate(
       const stack = inputs.find((v) => v?.kind === 'stack') as StackValue | undefined;
       const stackOps = ['Gather', 'Slice', 'Identity', 'Dropout', 'Cast'];
       if (stack && (!stackOps.includes(node.opType) || inputs.indexOf(stack) !== 0)) throw unsupported(stackUseReason(ctx, stack));
-      const frees = inputs.filter((v) => v?.kind === 'free') as { kind: 'free'; name: string }[];
+      // Dropout's ratio matters in training mode only (dropoutInference).
+      const frees = (node.opType === 'Dropout' ? [inputs[0], inputs[2]] : inputs).filter((v) => v?.kind === 'free') as { kind: 'free'; name: string }[];
       const stateOps = node.opType === 'GRU' || node.opType === 'LSTM' || node.opType === 'RNN';
       const passOps = node.opType === 'Identity' || node.opType === 'Cast' || node.opType === 'Dropout';
-      if (frees.length && passOps) outs = [frees[0]!];
+      if (node.opType === 'Dropout') dropoutInference(ctx, inputs);
+      // A pass-through of an unbound graph input stays unbound (not Dropout's ratio or training_mode).
+      if (inputs[0]?.kind === 'free' && passOps) outs = [inputs[0]];
       else if (frees.length && !stateOps) throw unsupported(`graph input '${frees[0]!.name}' has no value: bind it or make it an initializer`);
       else if (constOp && inputs.every((v) => v === undefined || v.kind === 'const')) outs = constOp(ctx, inputs as (ConstValue | undefined)[]);
       else if (dynOp) outs = dynOp(ctx, inputs);

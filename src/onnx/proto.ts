@@ -151,6 +151,16 @@ function bfloat16ToFloat(h: number): number {
   return dv.getFloat32(0);
 }
 
+/** Integer element types stored in int32_data: [bits, signed]. */
+const NARROW_BITS: Record<number, [number, boolean]> = { 2: [8, false], 3: [8, true], 4: [16, false], 5: [16, true], 6: [32, true] };
+
+/** v modulo 2^bits, as the C++ cast of a protobuf value to the element type. */
+function wrapInt(v: number, bits: number, signed: boolean): number {
+  const m = 2 ** bits;
+  const u = ((v % m) + m) % m;
+  return signed && u >= m / 2 ? u - m : u;
+}
+
 /** Bytes per element in raw_data. */
 const RAW_SIZE: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
 
@@ -230,10 +240,18 @@ export function decodeTensor(r: WireReader): TensorProto {
     case 1: src = floatData; break;
     case 11: src = doubleData; break;
     case 7: src = int64Data; break;
-    case 12: case 13: src = uint64Data; break;
+    case 12: src = uint64Data; conv = (v) => wrapInt(v, 32, false); break;
+    case 13: src = uint64Data; break;
     case 10: src = int32Data; conv = (v) => float16ToFloat(v & 0xffff); break;
     case 16: src = int32Data; conv = (v) => bfloat16ToFloat(v & 0xffff); break;
-    default: src = int32Data; // int32, int16, int8, uint16, uint8, bool
+    // int32, int16, int8, uint16, uint8, bool: protobuf keeps the low 32 bits of an int32 varint
+    // (a negative int32 may be written in 5 bytes), and readers cast to the element type, as
+    // onnx.numpy_helper and onnxruntime do (int32_data 255 of an INT8 tensor is -1).
+    default: {
+      src = int32Data;
+      const [bits, signed] = NARROW_BITS[dataType] ?? [32, true];
+      conv = dataType === ONNX_DTYPES.BOOL ? (v) => (v !== 0 ? 1 : 0) : (v) => wrapInt(v, bits, signed);
+    }
   }
   if (src.length !== count) throw r.fail(`${label} of ${dtypeName(dataType)} [${dims}] needs ${count} elements, the typed data field has ${src.length}`);
   const data = new Float64Array(count);

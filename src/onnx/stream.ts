@@ -335,7 +335,9 @@ function featureConstant(ctx: OpContext, v: DynValue, c: ConstValue): { vec: Flo
     const a = axes[i]!;
     if (d === 1) return;
     if (a.role !== 'F' || a.size !== d) {
-      if (a.role === 'F' || a.role === 'U') throw invalid(`${ctx.label}: operand of shape [${c.dims}] does not broadcast to the value's axis ${i} of size ${a.size}`);
+      if (a.role === 'F') throw invalid(`${ctx.label}: operand of shape [${c.dims}] does not broadcast to the value's axis ${i} of size ${a.size}`);
+      // Valid ONNX (a size-1 axis broadcasts), but the result holds d copies of every step.
+      if (a.role === 'U') throw unsupported(`${ctx.label}: operand [${c.dims}] repeats the value ${d} times along axis ${i}`);
       throw unsupported(`${ctx.label}: operand [${c.dims}] varies along the ${a.role === 'T' ? 'time' : 'batch'} axis`);
     }
   });

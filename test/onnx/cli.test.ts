@@ -87,6 +87,27 @@ describe('edgernn conformance', () => {
     }
   });
 
+  it('an output_K.pb or input_K.pb without a matching graph output/input fails that test on every backend (ort-web crashed the command)', async () => {
+    const root = path.join(tmp, 'extra-files');
+    const dir = path.join(root, 'test_gru_defaults');
+    fs.cpSync(path.join(FIXTURES_ONNX_NODE, 'test_gru_defaults'), dir, { recursive: true });
+    const ds = path.join(dir, 'test_data_set_0');
+    const y = decodeTensorProto(fs.readFileSync(path.join(ds, 'output_0.pb')));
+    fs.writeFileSync(path.join(ds, 'output_1.pb'), encodeTensorProto({ ...y, name: 'bogus' }));
+    for (const backend of ['reference', 'ort-web']) {
+      const r = await cli('conformance', root, '--backend', backend);
+      expect(r.err, backend).not.toMatch(/unexpected error/);
+      expect(r.code, backend).toBe(1);
+      expect(r.out, backend).toMatch(/FAIL {2}test_gru_defaults {2}\[ONNX_INVALID\] test_gru_defaults\/test_data_set_0: output_1\.pb has no matching graph output/);
+    }
+    fs.rmSync(path.join(ds, 'output_1.pb'));
+    const x = decodeTensorProto(fs.readFileSync(path.join(ds, 'input_0.pb')));
+    fs.writeFileSync(path.join(ds, 'input_3.pb'), encodeTensorProto({ ...x, name: '' }));
+    const r = await cli('conformance', root, '--backend', 'ort-web');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/\[ONNX_INVALID\] test_gru_defaults\/test_data_set_0: input_3\.pb has no matching graph input \(the graph has 3\)/);
+  });
+
   it('usage and input errors', async () => {
     expect((await cli('conformance')).code).toBe(2);
     expect((await cli('conformance', FIXTURES_ONNX_NODE, '--backend', 'gpu')).code).toBe(2);

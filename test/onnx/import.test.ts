@@ -13,7 +13,7 @@ import { exportOnnx, onnxInitialState } from '../../src/onnx/export.js';
 import { importOnnx, onnxToSpec, MAX_OPSET, MIN_OPSET } from '../../src/onnx/import.js';
 import { ATTR_TYPES, ONNX_DTYPES, attrFloat, attrInt, attrInts, attrString, attrTensor, decodeModelProto, decodeTensorProto, encodeModelProto, encodeTensorProto, tensor, type AttributeProto } from '../../src/onnx/proto.js';
 import { Rng } from '../../src/util/rng.js';
-import { TestGraph, maxAbsDiff, oracleNodeTest, randomSpec } from './helpers.js';
+import { TestGraph, maxAbsDiff, oracleNodeTest, ortSession, ortTensor, randomSpec } from './helpers.js';
 
 const INT64_MAX = 2 ** 63 - 1; // rounds to 2^63 in a double, as ONNX exporters' "to the end"
 
@@ -263,6 +263,19 @@ describe('importer: bad input', () => {
     expect(thrown(() => decodeTensorProto(bad, 'x.pb')).message).toMatch(/raw_data has 24 bytes, dims need 12 x 4 = 48/);
   });
 
+  it('int32_data holds the element type: a 5-byte negative int32 and out-of-range int8 values wrap as protobuf and onnx.numpy_helper read them', () => {
+    // dims [2], data_type, int32_data unpacked (field 5, varint). python3-onnx reads these as
+    // [-1, 7] (protobuf keeps the low 32 bits) and [-1, -128] (numpy_helper casts to int8).
+    const t = (dtype: number, field: number, ...varints: number[][]) => Uint8Array.from([0x08, 0x02, 0x10, dtype, ...varints.flatMap((v) => [(field << 3) | 0, ...v])]);
+    expect(Array.from(decodeTensorProto(t(ONNX_DTYPES.INT32, 5, [0xff, 0xff, 0xff, 0xff, 0x0f], [0x07])).data)).toEqual([-1, 7]);
+    expect(Array.from(decodeTensorProto(t(ONNX_DTYPES.INT8, 5, [0xff, 0x01], [0x80, 0x01])).data)).toEqual([-1, -128]);
+    expect(Array.from(decodeTensorProto(t(ONNX_DTYPES.UINT8, 5, [0xff, 0x03], [0x02])).data)).toEqual([255, 2]);
+    expect(Array.from(decodeTensorProto(t(ONNX_DTYPES.INT16, 5, [0xff, 0xff, 0x03], [0x01])).data)).toEqual([-1, 1]);
+    expect(Array.from(decodeTensorProto(t(ONNX_DTYPES.BOOL, 5, [0x02], [0x00])).data)).toEqual([1, 0]);
+    // UINT32 lives in uint64_data (field 11).
+    expect(Array.from(decodeTensorProto(t(ONNX_DTYPES.UINT32, 11, [0xff, 0xff, 0xff, 0xff, 0x1f], [0x07])).data)).toEqual([2 ** 32 - 1, 7]);
+  });
+
   it('byte fuzzing: every corruption is accepted or an EdgeRnnError, never a crash', () => {
     const rng = new Rng(99);
     let errors = 0;
@@ -317,6 +330,56 @@ describe('importer: bad input', () => {
       expect(e.code, what).toBe('ONNX_UNSUPPORTED');
       expect(e.message, what).toMatch(re);
     }
+  });
+
+  it('Dropout: training_mode true is refused (onnxruntime drops random elements); in inference mode an unbound ratio is ignored', async () => {
+    const rng = new Rng(12);
+    const H = 3;
+    const mk = (dropoutInputs: (g: TestGraph) => string[], extraInput = false) => {
+      const g = new TestGraph().input('X', ['seq', 1, 2]);
+      if (extraInput) g.input('ratio', []);
+      g.node('GRU', ['X', g.init('W', [1, 3 * H, 2], rng.float32(6 * H)), g.init('R', [1, 3 * H, H], rng.float32(3 * H * H))], ['Y'], [attrInt('hidden_size', H)]);
+      g.node('Dropout', ['Y', ...dropoutInputs(g)], ['out']);
+      return g.output('out').bytes(13);
+    };
+    const train = mk((g) => [g.init('r', [], [0.5]), g.init('tm', [], [1], ONNX_DTYPES.BOOL)]);
+    // onnxruntime really drops: its output differs from the GRU's (some elements are 0, the rest scaled by 2).
+    const x = rng.float32(10, -1, 1);
+    const tc = await oracleNodeTest('dropout-train', train, x, [5, 1, 2]);
+    expect((await runNodeTest(tc, { backend: 'reference' })).error?.code).toBe('ONNX_UNSUPPORTED');
+    const e = thrown(() => importOnnx(train));
+    expect(e.code).toBe('ONNX_UNSUPPORTED');
+    expect(e.message).toMatch(/\(Dropout\), \[Y, r, tm\] -> \[out\]: training_mode is true \(ratio 0\.5\)/);
+    // training_mode false, or a ratio of 0: the identity, as onnxruntime computes it.
+    for (const [name, bytes] of [
+      ['false', mk((g) => [g.init('r', [], [0.5]), g.init('tm', [], [0], ONNX_DTYPES.BOOL)])],
+      ['ratio 0', mk((g) => [g.init('r', [], [0]), g.init('tm', [], [1], ONNX_DTYPES.BOOL)])],
+    ] as const) {
+      await expectOracle(`dropout-${name}`, bytes, x, [5, 1, 2]);
+    }
+    // The ratio from an unbound graph input, no training_mode: the identity (it used to become the
+    // unbound ratio itself: "output 'out' is the unbound graph input 'ratio'").
+    const imp = importOnnx(mk(() => ['ratio'], true));
+    expect(imp.outputs[0]!.layers.map((l) => l.kind)).toEqual(['gru']);
+    // A training_mode from an unbound graph input may be true: refused, naming it.
+    expect(thrown(() => importOnnx(mk((g) => [g.init('r', [], [0.5]), 'ratio'], true))).message).toMatch(/graph input 'ratio' has no value/);
+  });
+
+  it('a constant that repeats a size-1 axis is valid ONNX: ONNX_UNSUPPORTED (not ONNX_INVALID), naming the node', async () => {
+    const rng = new Rng(13);
+    const H = 3;
+    const g = new TestGraph().input('X', ['seq', 1, 2]);
+    g.node('GRU', ['X', g.init('W', [1, 3 * H, 2], rng.float32(6 * H)), g.init('R', [1, 3 * H, H], rng.float32(3 * H * H))], ['Y'], [attrInt('hidden_size', H)]);
+    g.node('Squeeze', ['Y', g.ints('ax', [1])], ['y']);
+    g.node('Add', ['y', g.init('c', [2, 1, 1, H], rng.float32(2 * H))], ['out']);
+    const bytes = g.output('out').bytes(13);
+    // onnxruntime runs it: [2, seq, 1, H].
+    const s = await ortSession(bytes);
+    const r = await s.run({ X: ortTensor(rng.float32(10, -1, 1), [5, 1, 2]) });
+    expect(r.out!.dims).toEqual([2, 5, 1, H]);
+    const e = thrown(() => importOnnx(bytes));
+    expect(e.code).toBe('ONNX_UNSUPPORTED');
+    expect(e.message).toMatch(/\(Add\), \[y, c\] -> \[out\]: operand \[2,1,1,3\] repeats the value 2 times along axis 0/);
   });
 
   it('a batch-first graph is refused for its real problem, not for the wrong layout guess', () => {
@@ -387,6 +450,24 @@ describe('importer: bad input', () => {
       g.node('Add', ['X', 'z'], ['Y']);
       const e = thrown(() => importOnnx(g.output('Y').bytes(17)));
       expect(e.code, JSON.stringify(shape)).toBe(code);
+    }
+  });
+
+  it('constants that broadcast or multiply past the folding limit are refused at once, naming the node', () => {
+    // 30000 x 1 and 1 x 30000 from two tiny ConstantOfShape nodes: 9e8 elements when folded
+    // (minutes and gigabytes before the limit was checked here too).
+    for (const op of ['Add', 'Mul', 'Where', 'MatMul'] as const) {
+      const g = new TestGraph().input('X', ['seq', 1, 2]);
+      g.node('ConstantOfShape', [g.ints('s1', [30000, 1])], ['a'], [attrTensor('value', tensor('v', 1, [1], [1]))]);
+      g.node('ConstantOfShape', [g.ints('s2', [1, 30000])], ['b'], [attrTensor('value', tensor('v', 1, [1], [1]))]);
+      if (op === 'Where') g.node('Where', [g.init('c', [1], [1], ONNX_DTYPES.BOOL), 'a', 'b'], ['z']);
+      else g.node(op, ['a', 'b'], ['z']);
+      g.node('Add', ['X', 'z'], ['Y']);
+      const t0 = performance.now();
+      const e = thrown(() => importOnnx(g.output('Y').bytes(17)));
+      expect(performance.now() - t0, op).toBeLessThan(2000);
+      expect(e.code, op).toBe('ONNX_UNSUPPORTED');
+      expect(e.message, op).toMatch(new RegExp(`${op} node '${op}_2'.*\\[30000, 30000\\].*exceeds`));
     }
   });
 

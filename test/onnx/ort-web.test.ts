@@ -11,11 +11,11 @@ import { encodeModel } from '../../src/model/codec.js';
 import { modelOutputSize } from '../../src/model/spec.js';
 import { exportOnnx, onnxInitialState } from '../../src/onnx/export.js';
 import { importOnnx } from '../../src/onnx/import.js';
-import { OrtWebModel } from '../../src/onnx/ort-web-backend.js';
-import { ONNX_DTYPES, attrInt, attrInts, decodeTensorProto, encodeModelProto, tensor, valueInfo } from '../../src/onnx/proto.js';
+import { OrtWebModel, runNodeTestOrtWeb } from '../../src/onnx/ort-web-backend.js';
+import { ONNX_DTYPES, attrInt, attrInts, decodeTensorProto, encodeModelProto, encodeTensorProto, tensor, valueInfo } from '../../src/onnx/proto.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
-import { FIXTURES_PYTORCH, maxAbsDiff, ortSession, ortTensor, randomSpec } from './helpers.js';
+import { FIXTURES_PYTORCH, TestGraph, maxAbsDiff, ortSession, ortTensor, randomSpec } from './helpers.js';
 
 async function rejects(p: Promise<unknown>, code: string): Promise<Error> {
   let err: unknown;
@@ -224,5 +224,22 @@ describe('OrtWebModel', () => {
     expect((await rejects(s.run([new Float32Array(I), new Float32Array(I)] as never), 'SHAPE_MISMATCH')).message).toBe(`m.onnx: run() takes the frames flat, ${I}·steps numbers; got 2 objects`);
     expect(await s.step(new Float32Array(I))).toHaveLength(m.outputSize);
     await m.dispose();
+  });
+});
+
+describe('runNodeTestOrtWeb', () => {
+  it('NaN against NaN and equal infinities agree, as on the edgernn backends; NaN against a number fails', async () => {
+    const g = new TestGraph().input('X', [3]);
+    g.node('Identity', ['X'], ['Y']);
+    const model = g.output('Y', [3]).bytes(13);
+    const x = [NaN, Infinity, 1];
+    const tc = (want: number[]) => ({ name: 'identity', model, dataSets: [{ name: 'test_data_set_0', inputs: [encodeTensorProto(tensor('X', 1, [3], x))], outputs: [encodeTensorProto(tensor('Y', 1, [3], want))] }] });
+    const same = await runNodeTestOrtWeb(tc(x));
+    expect(same.error).toBeUndefined();
+    expect(same.maxDiff).toBe(0);
+    expect(same.passed).toBe(true);
+    const differ = await runNodeTestOrtWeb(tc([0, Infinity, 1]));
+    expect(differ.passed).toBe(false);
+    expect(differ.outputs[0]).toMatchObject({ maxDiff: Infinity, at: 0 });
   });
 });

@@ -95,6 +95,10 @@ export const DEFAULT_N_MFCC = 13;
 
 /** Largest FFT length accepted (2^20). */
 const MAX_NFFT = 1 << 20;
+/** Largest MFCC DCT matrix accepted, nMfcc · nMels (2^24). */
+const MAX_DCT_ENTRIES = 1 << 24;
+/** Largest sliding window accepted, frames · featureSize values (2^26: 256 MiB of float32). */
+const MAX_WINDOW_VALUES = 1 << 26;
 
 const AUDIO_FIELDS = ['kind', 'sampleRateHz', 'frameMs', 'hopMs', 'nfft', 'nMels', 'nMfcc', 'fMinHz', 'fMaxHz', 'preEmphasis', 'window', 'melScale', 'melNorm', 'logFloor', 'cmn', 'windows'] as const;
 
@@ -130,7 +134,9 @@ export function validateAudioSpec(value: unknown): AudioFrontendSpec {
   if (!isPowerOfTwo(nfft) || nfft < frameLength) s.fail('nfft', `a power of two >= ${frameLength} (the frame length in samples)`);
   const nMels = s.num('nMels', { integer: true, min: 1, max: nfft / 2 + 1 });
   let nMfcc: number | undefined;
-  if (kind === 'mfcc') nMfcc = s.num('nMfcc', { integer: true, min: 1, max: nMels });
+  // The DCT is an nMfcc × nMels matrix, applied per frame: capped at 2^24 entries (128 MiB), so a
+  // wild pair is a FRONTEND_SPEC error, not a RangeError (2^19 × 2^19) or hours per frame.
+  if (kind === 'mfcc') nMfcc = s.num('nMfcc', { integer: true, min: 1, max: Math.min(nMels, Math.floor(MAX_DCT_ENTRIES / nMels)) });
   else if (s.has('nMfcc')) s.fail('nMfcc', "absent for kind 'logmel' (MFCCs need kind 'mfcc')");
   const fMinHz = s.num('fMinHz', { min: 0 });
   const fMaxHz = s.num('fMaxHz', { above: fMinHz, max: sampleRateHz / 2 });
@@ -149,7 +155,10 @@ export function validateAudioSpec(value: unknown): AudioFrontendSpec {
   if (s.has('windows')) {
     const w = s.sub('windows');
     w.onlyFields(['frames', 'hop']);
-    const frames = w.num('frames', { integer: true, min: 1, max: 100000 });
+    // A window of frames · featureSize values is held twice (the ring and the output block): capped
+    // at 2^26 values, so a wild pair is a FRONTEND_SPEC error, not a RangeError at build.
+    const featureSize = nMfcc ?? nMels;
+    const frames = w.num('frames', { integer: true, min: 1, max: Math.max(1, Math.min(100000, Math.floor(MAX_WINDOW_VALUES / featureSize))) });
     spec.windows = { frames, hop: w.num('hop', { integer: true, min: 1, max: frames }) };
   }
   return spec;
@@ -322,8 +331,9 @@ export class AudioFrontend implements StreamingFrontend {
       if (this.filled === L) {
         this.kernel.compute(buf, 0, this.out, 0);
         if (this.cmnMean) cmnFrame(this.spec.cmn!.alpha, this.cmnMean, this.index, this.out, 0);
-        onOutput(this.out, this.index++);
-        produced++;
+        // Advance to the next frame before the callback: one that throws (the model, a detector)
+        // used to leave filled === L, and every later sample then overran the frame: no frame
+        // ever again.
         if (H < L) {
           buf.copyWithin(0, H, L);
           this.filled = L - H;
@@ -331,6 +341,8 @@ export class AudioFrontend implements StreamingFrontend {
           this.filled = 0;
           this.skip = H - L;
         }
+        produced++;
+        onOutput(this.out, this.index++);
       }
     }
     return produced;

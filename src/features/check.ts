@@ -23,11 +23,14 @@ function describe(v: unknown): string {
 }
 
 /**
- * Largest float32 (3.4028235e38). Model inputs are float32 (the runtime refuses more), and a
+ * Float32's range (3.4028235e38). Model inputs are float32 (the runtime refuses more), and a
  * finite sample beyond it overflows the front ends' float64 arithmetic: d² in the adaptive
  * variance and the CMN mean become Infinity or NaN and stay so, silencing every later output.
+ * The bound is where float32 rounding overflows (the midpoint between the largest float32,
+ * 3.4028234663852886e38, and 2^128), as the runtime, readSequences and NumPy round: 3.4028235e38,
+ * the largest float32 as NumPy prints it, is a sample (it rounds to the largest float32).
  */
-const FLOAT32_MAX = 3.4028234663852886e38;
+const FLOAT32_OVERFLOW = 3.4028235677973366e38;
 
 /**
  * Throws INVALID_ARGUMENT unless `samples` is an array or typed array of numbers, SHAPE_MISMATCH
@@ -47,7 +50,7 @@ export function checkSamples(samples: SampleArray, channels: number, where: stri
   if (isIntegerTyped(samples)) return;
   for (let i = 0; i < samples.length; i++) {
     const v = samples[i]!;
-    if (typeof v !== 'number' || !(v >= -FLOAT32_MAX && v <= FLOAT32_MAX)) {
+    if (typeof v !== 'number' || !(v > -FLOAT32_OVERFLOW && v < FLOAT32_OVERFLOW)) {
       if (typeof v !== 'number') {
         throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: sample ${Math.floor(i / channels)} channel ${i % channels} is ${describe(v)}, not a number`, { index: i });
       }

@@ -87,6 +87,9 @@ export interface ImuFrontendSpec {
   normalization?: ImuNormalization;
 }
 
+/** Largest window, windowSize · channels values, and resampler history, (2K + 2) · channels values, accepted (2^26: 256 MiB of float32, 512 MiB of float64). */
+const MAX_WINDOW_VALUES = 1 << 26;
+
 const IMU_FIELDS = ['kind', 'inputRateHz', 'rateHz', 'resampler', 'channels', 'accelUnit', 'gyroUnit', 'windowSize', 'hop', 'normalization'] as const;
 
 export function validateImuSpec(value: unknown): ImuFrontendSpec {
@@ -97,8 +100,9 @@ export function validateImuSpec(value: unknown): ImuFrontendSpec {
   const rateHz = s.num('rateHz', { above: 0, max: 100000 });
   const resampler = s.choice('resampler', RESAMPLERS);
   // Checks the ratio now, so a bad pair fails at load, not on the first sample.
+  let taps = 1;
   try {
-    planResampler(resampler, 1, inputRateHz, rateHz);
+    taps = planResampler(resampler, 1, inputRateHz, rateHz).K;
   } catch {
     s.fail('rateHz', `a rational multiple of inputRateHz ${inputRateHz} with terms <= 10000`);
   }
@@ -113,16 +117,34 @@ export function validateImuSpec(value: unknown): ImuFrontendSpec {
       d.onlyFields(['offset', 'scale']);
       ch.decode = { offset: d.num('offset'), scale: d.num('scale') };
       if (ch.decode.scale === 0) d.fail('scale', 'non-zero');
+      // Decoding and unit conversion fold into v = offset·f + scale·f · code: a factor that
+      // overflows made every frame NaN (Infinity · 0) or infinite.
+      const to: ImuUnit = ch.unit === 'none' ? 'none' : (ACCEL_UNITS as readonly string[]).includes(ch.unit) ? accelUnit : gyroUnit;
+      const f = unitFactor(ch.unit, to);
+      for (const k of ['offset', 'scale'] as const) {
+        if (!Number.isFinite(ch.decode[k] * f)) d.fail(k, `a number whose conversion from ${ch.unit} to ${to} (× ${f}) is finite`, ch.decode[k]);
+      }
     }
     return ch;
   });
-  const windowSize = s.num('windowSize', { integer: true, min: 1, max: 1 << 20 });
+  // A window of windowSize frames of every channel is held twice (the ring and the output block):
+  // capped at 2^26 values, so a wild pair is a FRONTEND_SPEC error, not a RangeError at build.
+  // The resampler keeps 2K + 2 input samples of every channel (K = 88,889 at 10000 → 1).
+  if ((2 * taps + 2) * channels.length > MAX_WINDOW_VALUES) {
+    s.fail('channels', `at most ${Math.floor(MAX_WINDOW_VALUES / (2 * taps + 2))} channels for a ${resampler} resampler ${inputRateHz} → ${rateHz} Hz (it keeps ${2 * taps + 2} samples per channel; at most 2^26 values)`, `${channels.length} channels`);
+  }
+  const windowSize = s.num('windowSize', { integer: true, min: 1, max: Math.max(1, Math.min(1 << 20, Math.floor(MAX_WINDOW_VALUES / channels.length))) });
   const hop = s.num('hop', { integer: true, min: 1, max: 1 << 20 });
   const spec: ImuFrontendSpec = { kind: 'imu', inputRateHz, rateHz, resampler, channels, accelUnit, gyroUnit, windowSize, hop };
   if (s.has('normalization')) {
     const n = s.sub('normalization');
     n.onlyFields(['mean', 'std']);
     spec.normalization = { mean: n.numArray('mean', channels.length), std: n.numArray('std', channels.length, { above: 0 }) };
+    // Frames are multiplied by 1 / std: a std so small (subnormal) that it overflows made every
+    // frame NaN or infinite.
+    spec.normalization.std.forEach((sd, c) => {
+      if (!Number.isFinite(1 / sd)) n.fail(`std[${c}]`, '> 5.562684646268003e-309 (its inverse must be finite)', sd);
+    });
   }
   return spec;
 }
@@ -234,6 +256,9 @@ export class ImuFrontend implements StreamingFrontend {
     this.frames = 0;
     this.untilNext = this.spec.windowSize;
     this.index = 0;
+    // Never read before it is refilled, but written by exportState(): cleared, a reset front
+    // end's state is a fresh one's, byte for byte, and carries nothing of the old stream.
+    this.ring.fill(0);
   }
 
   /**

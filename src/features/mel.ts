@@ -84,7 +84,12 @@ export function melFilterbank(o: MelFilterbankOptions): MelFilterbank {
     const enorm = o.melNorm === 'slaney' ? 2 / (f2 - f0) : 1;
     const row: number[] = [];
     let first = -1;
-    for (let k = 0; k < nBins; k++) {
+    // The weight is positive only for f0 < f_k < f2: scan those bins (one bin of margin each
+    // side for rounding; the formula still decides), not all nBins for every filter, which made
+    // a large filterbank O(nMels · nBins) (nfft 2^20 with 2^19 mels: about half an hour).
+    const kLo = Math.max(0, Math.floor((f0 * o.nfft) / o.sampleRateHz) - 1);
+    const kHi = Math.min(nBins - 1, Math.ceil((f2 * o.nfft) / o.sampleRateHz) + 1);
+    for (let k = kLo; k <= kHi; k++) {
       const fk = (k * o.sampleRateHz) / o.nfft;
       const w = Math.max(0, Math.min((fk - f0) / (f1 - f0), (f2 - fk) / (f2 - f1))) * enorm;
       if (w > 0) {

@@ -123,6 +123,10 @@ export class StreamResampler {
     this.count = 0;
     this.base = 0;
     this.phase = 0;
+    // Old samples are never read again (first and the ring are rewritten before use), but
+    // writeState() writes them: cleared, a reset stream's state is a fresh one's.
+    this.ring.fill(0);
+    this.first.fill(0);
   }
 
   /** Float64 values writeState() writes: count, base, phase, first[channels], ring[(2K + 2) · channels]. */
@@ -199,13 +203,15 @@ export class StreamResampler {
           this.out[c] = acc;
         }
       }
-      emit();
-      emitted++;
+      // Advance to the next output before emit(): an emit that throws (the front end's callback)
+      // used to leave the position here, and the next push emitted this output a second time.
       this.phase += down;
       while (this.phase >= up) {
         this.phase -= up;
         this.base++;
       }
+      emitted++;
+      emit();
     }
     return emitted;
   }

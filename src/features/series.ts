@@ -60,6 +60,9 @@ export interface SeriesFrontendSpec {
 
 export const SERIES_SCALINGS = ['none', 'standard', 'minmax'] as const;
 
+/** A std or max - min must exceed 2^-1024 for its inverse (the gain) to be finite (1 / 2^-1024 overflows). */
+const MIN_SCALE_SPAN = 5.562684646268003e-309;
+
 export function validateSeriesSpec(value: unknown): SeriesFrontendSpec {
   const s = new SpecReader(value, 'series front end');
   s.onlyFields(['kind', 'channels', 'scaling', 'adaptive', 'clip', 'rateHz']);
@@ -71,12 +74,21 @@ export function validateSeriesSpec(value: unknown): SeriesFrontendSpec {
   if (kind === 'standard') {
     sc.onlyFields(['kind', 'mean', 'std']);
     scaling = { kind, mean: sc.numArray('mean', channels), std: sc.numArray('std', channels, { above: 0 }) };
+    // The gain is 1 / std: a std so small (subnormal) that it overflows made every output NaN
+    // (0 · Infinity at x = mean) or ±Infinity, and NaN in the adaptive statistics for good.
+    scaling.std.forEach((sd, c) => {
+      if (!Number.isFinite(1 / sd)) sc.fail(`std[${c}]`, `> ${MIN_SCALE_SPAN} (its inverse, the gain, must be finite)`, sd);
+    });
   } else if (kind === 'minmax') {
     sc.onlyFields(['kind', 'min', 'max']);
     const min = sc.numArray('min', channels);
     const max = sc.numArray('max', channels);
     max.forEach((hi, c) => {
       if (!(hi > min[c]!)) sc.fail(`max[${c}]`, `> min[${c}] = ${min[c]}`, hi);
+      // The gain is 1 / (max - min): a range that overflows (gain 0: every output 0) or is so
+      // narrow that its inverse does (outputs ±Infinity or NaN) is no scaling.
+      const span = hi - min[c]!;
+      if (!Number.isFinite(span) || !Number.isFinite(1 / span)) sc.fail(`max[${c}]`, `such that max - min is finite and > ${MIN_SCALE_SPAN} (min[${c}] = ${min[c]})`, hi);
     });
     scaling = { kind, min, max };
   } else {
@@ -256,7 +268,10 @@ export function fitSeriesScaling(kind: 'standard' | 'minmax', channels: number, 
   }
   if (n === 0) throw new EdgeRnnError('SHAPE_MISMATCH', 'fitSeriesScaling: no samples in the training series', { series: series.length });
   if (kind === 'minmax') {
-    return { kind, min: Array.from(min), max: Array.from(max, (hi, c) => (hi > min[c]! ? hi : min[c]! + 1)) };
+    // A constant channel gets max = min + 1; beyond 2^53 that is min itself (and a range no wider
+    // than 2^-1024 has no finite gain), which validateSeriesSpec refuses: widen by >= 4 ulps there.
+    const widen = (lo: number): number => lo + Math.max(1, Math.abs(lo) * 2 ** -50);
+    return { kind, min: Array.from(min), max: Array.from(max, (hi, c) => (hi - min[c]! > MIN_SCALE_SPAN ? hi : widen(min[c]!))) };
   }
   const mean = Array.from(sum, (s, c) => first[c]! + s / n);
   const std = Array.from(sumSq, (q, c) => {

@@ -102,6 +102,9 @@ export class SlidingWindowFrontend implements StreamingFrontend {
   reset(): void {
     this.inner.reset();
     this.seen = 0;
+    // The ring's old frames are never read again, but exportState() writes them: cleared, a reset
+    // front end's state is a fresh one's, byte for byte, and carries nothing of the old stream.
+    this.ring.fill(0);
   }
 
   exportState(): Uint8Array {

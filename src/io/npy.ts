@@ -88,7 +88,23 @@ export function readNpy(file: Uint8Array | ArrayBuffer | ArrayBufferView, source
   return { shape, data };
 }
 
+/**
+ * A float32 .npy file (format 1.0) holding `data` as an array of `shape` (C order). The shape
+ * must be whole numbers >= 0 whose product is data.length (INVALID_ARGUMENT otherwise): a
+ * header that disagrees with its data made a file NumPy and readNpy refuse, or read wrongly.
+ */
 export function writeNpy(data: Float32Array, shape: number[]): Uint8Array {
+  if (!(data instanceof Float32Array)) {
+    throw new EdgeRnnError('INVALID_ARGUMENT', `writeNpy(): data must be a Float32Array, got ${data === null ? 'null' : typeof data === 'object' ? (data as object).constructor?.name ?? 'an object' : typeof data}`);
+  }
+  // 1000 dimensions keep the header within format 1.0's 65,535 bytes (NumPy reads 32 or 64).
+  if (!Array.isArray(shape) || shape.length > 1000 || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+    throw new EdgeRnnError('INVALID_ARGUMENT', `writeNpy(): shape must be an array of at most 1000 whole numbers >= 0, got ${JSON.stringify(shape).slice(0, 100)}`, { got: shape });
+  }
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count !== data.length) {
+    throw new EdgeRnnError('INVALID_ARGUMENT', `writeNpy(): shape [${shape.join(', ')}] holds ${count} values, data has ${data.length}`, { expected: count, got: data.length });
+  }
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   const total = 10 + header.length + 1;
   header += ' '.repeat((64 - (total % 64)) % 64) + '\n';

@@ -73,7 +73,19 @@ export function readSequences(bytes: Uint8Array, source: string, features: numbe
     throw bad(source, `neither .npy nor JSON: ${(e as Error).message}`);
   }
   if (!Array.isArray(json) || json.length === 0) throw bad(source, 'expected a non-empty JSON array of frames or of sequences');
-  const depth = Array.isArray(json[0]) && Array.isArray((json[0] as unknown[])[0]) ? 3 : 2;
+  // A batch when any element is a sequence (an array of arrays), not only the first: a batch
+  // whose first sequence was [] read as frames ("input[0] has 0 values"), while an empty later
+  // one was "holds no frames". Frames and sequences side by side are named as such.
+  const isSequence = (v: unknown): boolean => Array.isArray(v) && v.length > 0 && Array.isArray(v[0]);
+  const isFrame = (v: unknown): boolean => Array.isArray(v) && v.length > 0 && !Array.isArray(v[0]);
+  const firstSequence = json.findIndex(isSequence);
+  const depth = firstSequence >= 0 ? 3 : 2;
+  if (depth === 3) {
+    const firstFrame = json.findIndex(isFrame);
+    if (firstFrame >= 0) {
+      throw bad(source, `input mixes frames and sequences: input[${firstFrame}] is a frame (an array of numbers), input[${firstSequence}] a sequence (an array of frames); expected [steps][features] or [batch][steps][features]`);
+    }
+  }
   if (depth === 2) {
     const seq = fromRows(json, features, source, 'input');
     return { sequences: [seq], steps: [seq.length / features], batched: false };

@@ -135,6 +135,9 @@ export function readWav(file: Uint8Array | ArrayBuffer | ArrayBufferView, source
       for (let i = 0; i < L.frames; i++, at += stride) {
         const v = width === 4 ? dv.getFloat32(at, true) : dv.getFloat64(at, true);
         if (!Number.isFinite(v)) throw bad(source, `sample ${i} of channel ${c} is ${v}`, { frame: i, channel: c });
+        // A 64-bit sample beyond float32's range became ±Infinity in the float32 channel data,
+        // refused later by the front end without naming the file.
+        if (!Number.isFinite(Math.fround(v))) throw bad(source, `sample ${i} of channel ${c} is ${v}, beyond float32's range (|x| <= 3.4028235e38)`, { frame: i, channel: c });
         out[i] = v;
       }
     } else if (width === 1) {

@@ -131,6 +131,10 @@ describe('audio spec validation names the bad field', () => {
     ['cmn alpha 0', { cmn: { alpha: 0 } }, /cmn: 'alpha' must be a finite number > 0 <= 1, got 0/],
     ['cmn alpha above 1', { cmn: { alpha: 1.5 } }, /'alpha' must be a finite number > 0 <= 1, got 1.5/],
     ['cmn unknown field', { cmn: { alpha: 0.1, beta: 1 } }, /'beta' must be absent \(known fields: alpha\)/],
+    // Was accepted: building the front end threw RangeError (a DCT matrix of 2^38 entries).
+    // Was accepted: building the front end threw RangeError (a window ring of 5.2e10 values).
+    ['sliding windows beyond 2^26 values', { kind: 'logmel', nMfcc: undefined, nfft: 2 ** 20, nMels: 2 ** 19, windows: { frames: 100000, hop: 1 } }, /windows: 'frames' must be an integer >= 1 <= 128, got 100000/],
+    ['a DCT matrix beyond 2^24 entries', { nfft: 2 ** 20, nMels: 2 ** 19, nMfcc: 2 ** 19 }, /'nMfcc' must be an integer >= 1 <= 32, got 524288/],
   ];
   for (const [name, patch, msg] of cases) {
     it(name, () => {

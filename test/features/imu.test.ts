@@ -212,4 +212,51 @@ describe('imu spec validation names the bad field', () => {
       expect(() => validateImuSpec(value)).toThrow(msg);
     });
   }
+
+  it('a window or resampler history beyond 2^26 values is FRONTEND_SPEC (building the front end threw RangeError)', () => {
+    const channels = Array.from({ length: 5000 }, (_, i) => ({ name: `c${i}`, unit: 'none' as const }));
+    const big = { ...spec(), inputRateHz: 50, rateHz: 50, channels, windowSize: 2 ** 20, hop: 1 };
+    expect(() => validateImuSpec(big)).toThrow(/'windowSize' must be an integer >= 1 <= 13421, got 1048576/);
+    expect(() => new ImuFrontend({ ...big, windowSize: 13421 })).not.toThrow();
+    const slow = { ...spec(), inputRateHz: 10000, rateHz: 1, channels, windowSize: 2, hop: 1 };
+    let err: unknown;
+    try {
+      validateImuSpec(slow);
+    } catch (e) {
+      err = e;
+    }
+    expect(err instanceof EdgeRnnError && err.code).toBe('FRONTEND_SPEC');
+    expect((err as Error).message).toMatch(/'channels' must be at most 377 channels for a polyphase resampler 10000 → 1 Hz \(it keeps 177780 samples per channel; at most 2\^26 values\), got "5000 channels"/);
+    expect(() => validateImuSpec({ ...slow, channels: channels.slice(0, 377) })).not.toThrow();
+  });
+
+  it('a std whose inverse overflows, or a decode overflowing in unit conversion, is refused (they made every frame NaN)', () => {
+    // Before: std 5e-324 passed ("> 0") and 1/std = Infinity gave NaN frames; decode scale 1e308
+    // in g for a m/s2 model became Infinity (× 9.80665) and code 0 gave NaN.
+    const bare = { ...spec(), inputRateHz: 50, resampler: 'linear' as const, windowSize: 2, hop: 1 };
+    const cases: [unknown, RegExp][] = [
+      [{ ...bare, normalization: { mean: [0, 0, 0], std: [1, 5e-324, 1] } }, /normalization: 'std\[1\]' must be > 5\.562684646268003e-309 \(its inverse must be finite\), got 5e-324/],
+      [{ ...bare, channels: [{ name: 'ax', unit: 'g', decode: { offset: 0, scale: 1e308 } }] }, /decode: 'scale' must be a number whose conversion from g to m\/s2 \(× 9\.80665\) is finite, got 1e\+308/],
+      [{ ...bare, channels: [{ name: 'gx', unit: 'deg/s', decode: { offset: -1e307, scale: 1 } }], gyroUnit: 'deg/s' }, null as unknown as RegExp],
+      [{ ...bare, channels: [{ name: 'gx', unit: 'rad/s', decode: { offset: -1e307, scale: 1 } }], gyroUnit: 'deg/s' }, /decode: 'offset' must be a number whose conversion from rad\/s to deg\/s/],
+    ];
+    for (const [value, msg] of cases) {
+      if (msg === null) {
+        expect(() => validateImuSpec(value)).not.toThrow(); // no conversion: nothing overflows
+        continue;
+      }
+      let err: unknown;
+      try {
+        validateImuSpec(value);
+      } catch (e) {
+        err = e;
+      }
+      expect(err instanceof EdgeRnnError && err.code).toBe('FRONTEND_SPEC');
+      expect((err as Error).message).toMatch(msg);
+    }
+    // The smallest std that is accepted gives finite frames.
+    const fe = new ImuFrontend({ ...bare, normalization: { mean: [0, 0, 0], std: [1, 2 ** -1023, 1] } });
+    const { data } = fe.batch([31, 32, 33, 31, 32, 33]);
+    expect(data.every((v) => !Number.isNaN(v))).toBe(true);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hzToMel, makeWindow, melFilterbank, melToHz, dctOrthoMatrix } from '../../src/index.js';
+import { audioFrontendSpec, AudioFrontend, hzToMel, makeWindow, melFilterbank, melFilterbankDense, melToHz, dctOrthoMatrix, Rng, type MelFilterbankOptions } from '../../src/index.js';
 
 describe('mel scales (librosa definitions)', () => {
   it('HTK: 2595·log10(1 + f/700); 1000 Hz ≈ 1000 mel', () => {
@@ -41,5 +41,51 @@ describe('windows and DCT', () => {
         expect(dot).toBeCloseTo(a === b ? 1 : 0, 12);
       }
     }
+  });
+});
+
+describe('filterbank construction cost', () => {
+  /** librosa's formula evaluated at every bin for every filter: the weights melFilterbank must give. */
+  function denseReference(o: MelFilterbankOptions): Float64Array {
+    const nBins = Math.floor(o.nfft / 2) + 1;
+    const lo = hzToMel(o.fMinHz, o.melScale);
+    const hi = hzToMel(o.fMaxHz, o.melScale);
+    const edges = Array.from({ length: o.nMels + 2 }, (_, i) => melToHz(i === o.nMels + 1 ? hi : i * ((hi - lo) / (o.nMels + 1)) + lo, o.melScale));
+    const d = new Float64Array(o.nMels * nBins);
+    for (let m = 0; m < o.nMels; m++) {
+      const [f0, f1, f2] = [edges[m]!, edges[m + 1]!, edges[m + 2]!];
+      const enorm = o.melNorm === 'slaney' ? 2 / (f2 - f0) : 1;
+      for (let k = 0; k < nBins; k++) {
+        const fk = (k * o.sampleRateHz) / o.nfft;
+        const w = Math.max(0, Math.min((fk - f0) / (f1 - f0), (f2 - fk) / (f2 - f1))) * enorm;
+        if (w > 0) d[m * nBins + k] = w;
+      }
+    }
+    return d;
+  }
+
+  it('scans only the bins under each triangle: the same weights as every bin for every filter', () => {
+    const rng = new Rng(21);
+    let compared = 0;
+    for (let t = 0; t < 300; t++) {
+      const nfft = 2 ** rng.int(1, 9);
+      const sampleRateHz = [1000, 8000, 16000, 22050, 44100, 384000][rng.int(0, 5)]!;
+      const fMinHz = rng.uniform(0, 1) < 0.3 ? 0 : rng.uniform(0, 0.45 * sampleRateHz);
+      const fMaxHz = rng.uniform(0, 1) < 0.3 ? sampleRateHz / 2 : rng.uniform(fMinHz + 1e-3, sampleRateHz / 2);
+      const o: MelFilterbankOptions = { sampleRateHz, nfft, nMels: rng.int(1, nfft / 2 + 1), fMinHz, fMaxHz, melScale: rng.uniform(0, 1) < 0.5 ? 'htk' : 'slaney', melNorm: rng.uniform(0, 1) < 0.5 ? 'none' : 'slaney' };
+      const got = melFilterbankDense(melFilterbank(o));
+      const want = denseReference(o);
+      const bad = want.findIndex((w, i) => !Object.is(w, got[i]));
+      expect(bad, JSON.stringify(o)).toBe(-1);
+      compared += want.length;
+    }
+    expect(compared).toBeGreaterThan(100000);
+  });
+
+  it('a valid spec with many mels builds in well under a second (it took O(nMels · nBins): ~8 s here, ~30 min at nfft 2^20 with 2^19 mels)', () => {
+    const t0 = performance.now();
+    const fe = new AudioFrontend(audioFrontendSpec('logmel', { nfft: 2 ** 16, nMels: 2 ** 15, fMinHz: 0, fMaxHz: 8000 }));
+    expect(fe.featureSize).toBe(2 ** 15);
+    expect(performance.now() - t0).toBeLessThan(2000); // measured 0.1 s
   });
 });

@@ -85,3 +85,75 @@ describe('push() arguments that are not samples and a callback', () => {
     });
   }
 });
+
+describe('a callback that throws', () => {
+  // The gateway keeps a stream going when a detector or the model throws; so can any caller.
+  // Before: the audio front end advanced past a frame only after its callback returned, so a
+  // throw left the frame buffer full and no frame ever came again (4 of 23 frames here); the IMU
+  // resampler advanced after emitting, so the next push emitted that frame twice (every later
+  // window shifted by one frame).
+  const channels = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `c${i}`, unit: 'none' as const }));
+  const specs: [string, unknown][] = [
+    ['logmel', audioFrontendSpec('logmel')],
+    ['mfcc, cmn, windows', audioFrontendSpec('mfcc', { cmn: { alpha: 0.1 }, windows: { frames: 5, hop: 2 } })],
+    ['imu polyphase 32 → 50 Hz', { kind: 'imu', inputRateHz: 32, rateHz: 50, resampler: 'polyphase', channels: channels(2), accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 4, hop: 2 }],
+    ['imu linear 50 → 16 Hz', { kind: 'imu', inputRateHz: 50, rateHz: 16, resampler: 'linear', channels: channels(2), accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 4, hop: 2 }],
+    ['series', { kind: 'series', channels: 2, scaling: { kind: 'none' }, adaptive: { kind: 'ewm', alpha: 0.1, epsilon: 1e-6 } }],
+  ];
+  for (const [name, spec] of specs) {
+    it(`${name}: the stream goes on, as if the callback had returned (1-sample chunks: nothing lost)`, () => {
+      const fe = createFrontend(spec);
+      const C = fe.inputChannels;
+      let seed = 7;
+      const x = Float32Array.from({ length: 4000 * C }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5);
+      const want = fe.batch(x);
+      const got: number[] = [];
+      const indices: number[] = [];
+      let thrown = 0;
+      for (let i = 0; i < x.length; i += C) {
+        try {
+          fe.push(x.subarray(i, i + C), (block, index) => {
+            got.push(...block);
+            indices.push(index);
+            if (index === 3 && thrown++ === 0) throw new Error('detector failed');
+          });
+        } catch (e) {
+          expect((e as Error).message).toBe('detector failed');
+        }
+      }
+      expect(thrown).toBe(1);
+      expect(indices).toEqual(Array.from({ length: want.count }, (_, k) => k));
+      expect(Float32Array.from(got)).toEqual(want.data);
+    });
+  }
+});
+
+describe('reset() is the state right after construction', () => {
+  // Before: the IMU front end (its window ring, the resampler's input ring and first sample) and
+  // sliding windows (their frame ring) kept the old stream's values: never read again, but in
+  // every exportState() after the reset, so it differed from a fresh front end's and carried
+  // the previous stream's data.
+  const channels = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `c${i}`, unit: 'none' as const }));
+  const specs: [string, unknown][] = [
+    ['logmel', audioFrontendSpec('logmel')],
+    ['mfcc, cmn, windows', audioFrontendSpec('mfcc', { cmn: { alpha: 0.1 }, windows: { frames: 5, hop: 2 } })],
+    ['imu polyphase 32 → 50 Hz', { kind: 'imu', inputRateHz: 32, rateHz: 50, resampler: 'polyphase', channels: channels(2), accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 4, hop: 2 }],
+    ['imu linear 50 → 16 Hz', { kind: 'imu', inputRateHz: 50, rateHz: 16, resampler: 'linear', channels: channels(2), accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 4, hop: 2 }],
+    ['series', { kind: 'series', channels: 2, scaling: { kind: 'none' }, adaptive: { kind: 'ewm', alpha: 0.1, epsilon: 1e-6 } }],
+    ['none', { kind: 'none', channels: 2 }],
+  ];
+  for (const [name, spec] of specs) {
+    it(`${name}: its exported state is a fresh front end's, byte for byte, and the same input gives the same blocks`, () => {
+      const fe = createFrontend(spec);
+      const C = fe.inputChannels;
+      const x = Float32Array.from({ length: 1234 * C }, (_, i) => Math.sin(i * 0.37) * 0.5);
+      const first: number[] = [];
+      fe.push(x, (b) => first.push(...b));
+      fe.reset();
+      expect(fe.exportState()).toEqual(createFrontend(spec).exportState());
+      const again: number[] = [];
+      fe.push(x, (b) => again.push(...b));
+      expect(again).toEqual(first);
+    });
+  }
+});

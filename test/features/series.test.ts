@@ -31,6 +31,18 @@ describe('static scaling learned at training time', () => {
     expect(fitSeriesScaling('standard', 1, [[7, 7, 7]])).toEqual({ kind: 'standard', mean: [7], std: [1] });
     expect(fitSeriesScaling('minmax', 1, [[7, 7]])).toEqual({ kind: 'minmax', min: [7], max: [8] });
   });
+
+  it('a constant channel beyond 2^53 still gets a valid minmax scaling (min + 1 was min itself, a spec validation refused)', () => {
+    for (const v of [1e17, -3e38, 2 ** 53]) {
+      const scaling = fitSeriesScaling('minmax', 2, [[v, 1, v, 2]]);
+      if (scaling.kind !== 'minmax') throw new Error('minmax expected');
+      expect(scaling.min).toEqual([v, 1]);
+      expect(scaling.max[0]!).toBeGreaterThan(v);
+      expect(scaling.max[1]).toBe(2);
+      const spec = validateSeriesSpec({ kind: 'series', channels: 2, scaling });
+      expect(Array.from(run(spec, [v, 1.5]))).toEqual([0, 0.5]);
+    }
+  });
 });
 
 describe('online adaptive normalization (exponentially weighted mean/variance)', () => {
@@ -123,6 +135,20 @@ describe('online adaptive normalization (exponentially weighted mean/variance)',
     // The largest float32 is still a sample (the runtime takes it too).
     expect(() => new SeriesFrontend(ewm(0.01)).push([1, 3.4028234663852886e38, -3.4028234663852886e38], () => {})).not.toThrow();
   });
+
+  it("float32's range ends where float32 rounding overflows, as in the runtime and readSequences: 3.4028235e38 is a sample", () => {
+    // Before: anything above 3.4028234663852886e38 was refused, 3.4028235e38 (NumPy's float32 max
+    // as printed, which rounds to it) included, with a message saying |x| <= 3.4028235e38 is fine.
+    const got: number[] = [];
+    const x = [1, 3.4028235e38, -3.4028235e38, 3.4028235677973362e38];
+    new SeriesFrontend({ kind: 'series', channels: 1, scaling: { kind: 'none' } }).push(x, (f) => got.push(f[0]!));
+    expect(got).toEqual([1, 3.4028234663852886e38, -3.4028234663852886e38, 3.4028234663852886e38]);
+    expect(() => new SeriesFrontend(ewm(0.01)).push(x, () => {})).not.toThrow();
+    for (const x of [3.4028235677973366e38, -3.4028235677973366e38]) {
+      expect(Math.fround(x)).toBe(x > 0 ? Infinity : -Infinity);
+      expect(() => new SeriesFrontend(ewm(0.01)).push([1, x], () => {})).toThrow(/sample 1 channel 0 is -?3\.4028235677973366e\+38, beyond float32's range/);
+    }
+  });
 });
 
 describe('series spec validation names the bad field', () => {
@@ -133,6 +159,10 @@ describe('series spec validation names the bad field', () => {
     ['unknown scaling', { kind: 'series', channels: 1, scaling: { kind: 'robust' } }, /scaling: 'kind' must be one of 'none', 'standard', 'minmax'/],
     ['missing scaling', { kind: 'series', channels: 1 }, /series front end.scaling: expected an object, got nothing/],
     ['zero channels', { kind: 'series', channels: 0, scaling: { kind: 'none' } }, /'channels' must be an integer >= 1/],
+    // These passed and gave NaN or ±Infinity outputs (gain 1/5e-324 = Infinity) or all zeros (gain 1/Infinity).
+    ['a std whose inverse overflows', { kind: 'series', channels: 2, scaling: { kind: 'standard', mean: [0, 0], std: [1, 5e-324] } }, /scaling: 'std\[1\]' must be > 5\.562684646268003e-309 \(its inverse, the gain, must be finite\), got 5e-324/],
+    ['a minmax range that overflows', { kind: 'series', channels: 1, scaling: { kind: 'minmax', min: [-1.7e308], max: [1.7e308] } }, /'max\[0\]' must be such that max - min is finite and > 5\.562684646268003e-309 \(min\[0\] = -1\.7e\+308\), got 1\.7e\+308/],
+    ['a minmax range whose inverse overflows', { kind: 'series', channels: 1, scaling: { kind: 'minmax', min: [0], max: [1e-310] } }, /'max\[0\]' must be such that max - min is finite and > 5\.56/],
   ];
   for (const [name, value, msg] of cases) {
     it(name, () => {

@@ -95,6 +95,32 @@ describe('readNpy: defects', () => {
   });
 });
 
+describe('writeNpy: a shape that does not fit the data', () => {
+  it('is INVALID_ARGUMENT, not a file NumPy refuses (or reads wrongly)', () => {
+    // Before: writeNpy(5 values, [2, 3]) wrote a header for 6 values over 20 data bytes, and
+    // [-1] or [2.5] went into the header as they were.
+    const cases: [Float32Array, number[], RegExp][] = [
+      [new Float32Array(5), [2, 3], /shape \[2, 3\] holds 6 values, data has 5/],
+      [new Float32Array(7), [2, 3], /shape \[2, 3\] holds 6 values, data has 7/],
+      [new Float32Array(0), [-1], /shape must be an array of at most 1000 whole numbers >= 0, got \[-1\]/],
+      [new Float32Array(2), [2.5], /got \[2\.5\]/],
+      [new Float32Array(1), [NaN], /got \[null\]/],
+      [new Float64Array(2) as unknown as Float32Array, [2], /data must be a Float32Array, got Float64Array/],
+    ];
+    for (const [data, shape, message] of cases) {
+      const e = errorOf(() => writeNpy(data, shape));
+      expect(e, String(message)).not.toBeNull();
+      expect(e!.code, e!.message).toBe('INVALID_ARGUMENT');
+      expect(e!.message).toMatch(message);
+    }
+    for (const shape of [[], [0], [2, 0, 3], [1, 2, 1, 2, 1]]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = Float32Array.from({ length: n }, (_, i) => i - 0.5);
+      expect(readNpy(writeNpy(data, shape))).toEqual({ shape, data: Float64Array.from(data) });
+    }
+  });
+});
+
 const numpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' });
 describe.skipIf(numpy.status !== 0)('writeNpy: NumPy reads what it writes', () => {
   // Byte for byte only with the NumPy that wrote them (another version may pad headers differently).
@@ -109,18 +135,18 @@ describe.skipIf(numpy.status !== 0)('writeNpy: NumPy reads what it writes', () =
     }
   });
 
-  it('float32 arrays of rank 1-3, and reads them back itself', () => {
+  it('float32 arrays of rank 0-5, empty ones too, and reads them back itself', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-npy-'));
     try {
       const rng = new Rng(3);
-      const shapes = [[5], [2, 3], [4, 1, 3]];
+      const shapes = [[5], [2, 3], [4, 1, 3], [], [0], [2, 0, 3], [1, 2, 1, 2, 1]];
       shapes.forEach((shape, i) => {
         const data = rng.float32(shape.reduce((a, b) => a * b, 1), -10, 10);
         const bytes = writeNpy(data, shape);
         fs.writeFileSync(path.join(tmp, `${i}.npy`), bytes);
         expect(readNpy(bytes)).toEqual({ shape, data: Float64Array.from(data) });
       });
-      const r = spawnSync('/usr/bin/python3', ['-c', `import json, numpy\nprint(json.dumps([[list(a.shape), a.dtype.str, a.ravel().astype('f8').tolist()] for a in (numpy.load('${tmp}/%d.npy' % i) for i in range(3))]))`], { encoding: 'utf8' });
+      const r = spawnSync('/usr/bin/python3', ['-c', `import json, numpy\nprint(json.dumps([[list(a.shape), a.dtype.str, a.ravel().astype('f8').tolist()] for a in (numpy.load('${tmp}/%d.npy' % i) for i in range(${shapes.length}))]))`], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
       const got = JSON.parse(r.stdout) as [number[], string, number[]][];
       got.forEach(([shape, dtype, values], i) => {

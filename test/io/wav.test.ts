@@ -194,6 +194,25 @@ describe('malformed files are BAD_INPUT_FILE errors naming the defect', () => {
     expect(errorOf(() => readWav(b, 'nan.wav')).message).toMatch(/nan.wav: sample 1 of channel 0 is NaN/);
   });
 
+  it("a 64-bit float sample beyond float32's range names the sample (it became Infinity in the channel data)", () => {
+    const b = new Uint8Array(44 + 24);
+    b.set(encodeWav(new Int16Array(0), 16000).subarray(0, 44));
+    const dv = new DataView(b.buffer);
+    dv.setUint32(4, 60, true);
+    dv.setUint16(20, 3, true); // IEEE float
+    dv.setUint16(32, 8, true);
+    dv.setUint16(34, 64, true);
+    dv.setUint32(40, 24, true);
+    dv.setFloat64(44, 0.5, true);
+    dv.setFloat64(52, -3.4028234663852886e38, true); // the largest float32: a sample
+    dv.setFloat64(60, 1e300, true);
+    const e = errorOf(() => readWav(b, 'huge.wav'));
+    expect(e.code).toBe('BAD_INPUT_FILE');
+    expect(e.message).toBe("huge.wav: sample 2 of channel 0 is 1e+300, beyond float32's range (|x| <= 3.4028235e38)");
+    dv.setFloat64(60, 0.25, true);
+    expect(Array.from(readWav(b).channelData[0]!)).toEqual([0.5, -3.4028234663852886e38, 0.25]);
+  });
+
   it('a channel the file does not have', () => {
     expect(errorOf(() => readWavMono(good, { channel: 1, source: 'a.wav' })).message).toBe('a.wav: channel 1 requested, the file has 1 channel (0..0)');
   });

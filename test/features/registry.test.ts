@@ -86,21 +86,23 @@ describe('push() arguments that are not samples and a callback', () => {
   }
 });
 
+/** One front end of every kind and path: streaming audio (plain and windowed), both IMU resamplers, series. */
+const channels = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `c${i}`, unit: 'none' as const }));
+const EVERY_KIND: [string, unknown][] = [
+  ['logmel', audioFrontendSpec('logmel')],
+  ['mfcc, cmn, windows', audioFrontendSpec('mfcc', { cmn: { alpha: 0.1 }, windows: { frames: 5, hop: 2 } })],
+  ['imu polyphase 32 → 50 Hz', { kind: 'imu', inputRateHz: 32, rateHz: 50, resampler: 'polyphase', channels: channels(2), accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 4, hop: 2 }],
+  ['imu linear 50 → 16 Hz', { kind: 'imu', inputRateHz: 50, rateHz: 16, resampler: 'linear', channels: channels(2), accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 4, hop: 2 }],
+  ['series', { kind: 'series', channels: 2, scaling: { kind: 'none' }, adaptive: { kind: 'ewm', alpha: 0.1, epsilon: 1e-6 } }],
+];
+
 describe('a callback that throws', () => {
   // The gateway keeps a stream going when a detector or the model throws; so can any caller.
   // Before: the audio front end advanced past a frame only after its callback returned, so a
   // throw left the frame buffer full and no frame ever came again (4 of 23 frames here); the IMU
   // resampler advanced after emitting, so the next push emitted that frame twice (every later
   // window shifted by one frame).
-  const channels = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `c${i}`, unit: 'none' as const }));
-  const specs: [string, unknown][] = [
-    ['logmel', audioFrontendSpec('logmel')],
-    ['mfcc, cmn, windows', audioFrontendSpec('mfcc', { cmn: { alpha: 0.1 }, windows: { frames: 5, hop: 2 } })],
-    ['imu polyphase 32 → 50 Hz', { kind: 'imu', inputRateHz: 32, rateHz: 50, resampler: 'polyphase', channels: channels(2), accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 4, hop: 2 }],
-    ['imu linear 50 → 16 Hz', { kind: 'imu', inputRateHz: 50, rateHz: 16, resampler: 'linear', channels: channels(2), accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 4, hop: 2 }],
-    ['series', { kind: 'series', channels: 2, scaling: { kind: 'none' }, adaptive: { kind: 'ewm', alpha: 0.1, epsilon: 1e-6 } }],
-  ];
-  for (const [name, spec] of specs) {
+  for (const [name, spec] of EVERY_KIND) {
     it(`${name}: the stream goes on, as if the callback had returned (1-sample chunks: nothing lost)`, () => {
       const fe = createFrontend(spec);
       const C = fe.inputChannels;
@@ -133,16 +135,7 @@ describe('reset() is the state right after construction', () => {
   // sliding windows (their frame ring) kept the old stream's values: never read again, but in
   // every exportState() after the reset, so it differed from a fresh front end's and carried
   // the previous stream's data.
-  const channels = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `c${i}`, unit: 'none' as const }));
-  const specs: [string, unknown][] = [
-    ['logmel', audioFrontendSpec('logmel')],
-    ['mfcc, cmn, windows', audioFrontendSpec('mfcc', { cmn: { alpha: 0.1 }, windows: { frames: 5, hop: 2 } })],
-    ['imu polyphase 32 → 50 Hz', { kind: 'imu', inputRateHz: 32, rateHz: 50, resampler: 'polyphase', channels: channels(2), accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 4, hop: 2 }],
-    ['imu linear 50 → 16 Hz', { kind: 'imu', inputRateHz: 50, rateHz: 16, resampler: 'linear', channels: channels(2), accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 4, hop: 2 }],
-    ['series', { kind: 'series', channels: 2, scaling: { kind: 'none' }, adaptive: { kind: 'ewm', alpha: 0.1, epsilon: 1e-6 } }],
-    ['none', { kind: 'none', channels: 2 }],
-  ];
-  for (const [name, spec] of specs) {
+  for (const [name, spec] of [...EVERY_KIND, ['none', { kind: 'none', channels: 2 }] as [string, unknown]]) {
     it(`${name}: its exported state is a fresh front end's, byte for byte, and the same input gives the same blocks`, () => {
       const fe = createFrontend(spec);
       const C = fe.inputChannels;

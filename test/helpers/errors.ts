@@ -46,3 +46,13 @@ export function errorCode(f: () => unknown): ErrorCode | 'ok' {
     throw e;
   }
 }
+
+/** What `f` throws (any error, typed or not), or null when it returns. */
+export function thrownBy(f: () => unknown): { code?: string; message: string } | null {
+  try {
+    f();
+  } catch (e) {
+    return e as { code?: string; message: string };
+  }
+  return null;
+}

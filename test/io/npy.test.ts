@@ -11,20 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isEdgeRnnError, readNpy, Rng, writeNpy } from '../../src/index.js';
+import { thrownBy as errorOf } from '../helpers/errors.js';
 
 const DIR = path.resolve(import.meta.dirname, '../fixtures/npy');
 const expected = JSON.parse(fs.readFileSync(path.join(DIR, 'expected.json'), 'utf8')) as Record<string, { shape: number[]; data: number[] }>;
 const names = Object.keys(expected).filter((k) => !k.startsWith('_'));
 const file = (name: string) => new Uint8Array(fs.readFileSync(path.join(DIR, `${name}.npy`)));
 
-function errorOf(f: () => unknown): { code?: string; message: string } | null {
-  try {
-    f();
-  } catch (e) {
-    return e as { code?: string; message: string };
-  }
-  return null;
-}
 
 /** A .npy v1.0 file with the given header dictionary and data bytes. */
 function npy(header: string, data = new Uint8Array(0)): Uint8Array {

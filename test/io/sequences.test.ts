@@ -1,17 +1,10 @@
 /** readSequences: model input files (.npy or JSON) for the CLI. */
 import { describe, expect, it } from 'vitest';
 import { readSequences } from '../../src/io/sequences.js';
+import { thrownBy as errorOf } from '../helpers/errors.js';
 
 const json = (v: string) => new TextEncoder().encode(v);
 
-function errorOf(f: () => unknown): { code?: string; message: string } | null {
-  try {
-    f();
-  } catch (e) {
-    return e as { code?: string; message: string };
-  }
-  return null;
-}
 
 describe('readSequences: JSON of mixed shapes', () => {
   it('an empty sequence is named as such wherever it is in the batch (first one: it was read as a frame of 0 values)', () => {

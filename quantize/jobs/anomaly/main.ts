@@ -77,6 +77,13 @@ if (values['created-at'] !== undefined) {
 } else if (process.env.SOURCE_DATE_EPOCH && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH)) {
   createdAt = new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString();
 }
+// -o names a file: a folder, or a path under a file, failed only when written, after the training.
+if (values.output === '' || /[\\/]$/.test(values.output ?? '') || (fs.existsSync(output) && fs.statSync(output).isDirectory())) usage(`-o ${JSON.stringify(values.output)} is a folder, expected a file`);
+for (let dir = path.dirname(output); ; dir = path.dirname(dir)) {
+  if (!fs.existsSync(dir)) continue;
+  if (!fs.statSync(dir).isDirectory()) usage(`-o ${values.output}: ${dir} is a file, not a folder`);
+  break;
+}
 // The arguments are checked first (usage errors, exit 2), then the data (exit 1).
 if (!fs.existsSync(dataDir) || !fs.existsSync(labelsPath)) {
   fail(`NAB corpus not found (${dataDir}, ${labelsPath}): get it from https://github.com/numenta/NAB (data/ and labels/) and pass --data DIR --labels FILE`);

@@ -336,9 +336,12 @@ async function seedReport(seeds: number[], recipe: HarRecipe, l: Loaded, json: b
 
 async function fitGenerator(values: Record<string, unknown>, ctx: CliContext): Promise<number> {
   const data = typeof values.data === 'string' ? path.resolve(ctx.cwd, values.data) : undefined;
+  const outArg = typeof values.out === 'string' ? values.out : 'firmware-sim/imu/hmp-model.gen.ts';
+  checkOutputPath(outArg, ctx, '--out'); // a usage error (exit 2) before the dataset is read and fitted
   const ds = loadHmp(data, { activities: HAR_CLASSES });
   const model = fitHmpGenerator(ds.recordings, ds.sha256);
-  const out = path.resolve(ctx.cwd, typeof values.out === 'string' ? values.out : 'firmware-sim/imu/hmp-model.gen.ts');
+  const out = path.resolve(ctx.cwd, outArg);
+  makeDirs(path.dirname(out));
   fs.writeFileSync(out, writeGeneratorModule(model));
   ctx.stdout.write(`wrote ${path.relative(ctx.cwd, out)}: ${model.activities.length} activities from ${ds.recordings.length} recordings (sensor noise ${model.sensor.noiseG} g)\n`);
   return 0;

@@ -11,6 +11,13 @@ function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+/** Median of sorted values: the mean of the two middle ones for an even count (0 when empty). */
+function median(sorted: readonly number[]): number {
+  const n = sorted.length;
+  if (n === 0) return 0;
+  return n % 2 === 1 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+}
+
 /** Recordings per class and volunteer, with total duration (the class-set justification). */
 export function statsTable(recs: readonly HmpRecording[], rateHz: number): string {
   const vols = sortVolunteers(recs.map((r) => r.volunteer));
@@ -23,7 +30,7 @@ export function statsTable(recs: readonly HmpRecording[], rateHz: number): strin
       ...vols.map((v) => String(mine.filter((r) => r.volunteer === v).length || '·')),
       String(mine.length),
       String(new Set(mine.map((r) => r.volunteer)).size),
-      (lens[Math.floor(lens.length / 2)] ?? 0).toFixed(1),
+      median(lens).toFixed(1),
       (lens.reduce((x, y) => x + y, 0) / 60).toFixed(1),
     ];
   });

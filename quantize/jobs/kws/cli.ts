@@ -233,12 +233,20 @@ options:
     const maxFa = numberFlag(values['max-fa-per-hour'], 'max-fa-per-hour', { min: 0 }) ?? D.detector.maxFalseAcceptsPerHour;
     const modelPath = abs(positionals[0] ?? D.out);
     const out = abs(typeof values.out === 'string' ? values.out : modelPath);
+    checkOutputPath(out, ctx, '--out'); // before the posteriors of two streams are computed
     const cacheDir = abs(typeof values['cache-dir'] === 'string' ? values['cache-dir'] : D.cacheDir);
     if (!fs.existsSync(modelPath)) throw new EdgeRnnError('BAD_INPUT_FILE', `${modelPath}: no such model file`);
-    const testStream = readStreamDir(abs(typeof values.stream === 'string' ? values.stream : '.cache/kws-stream60/stream'));
+    const testDir = abs(typeof values.stream === 'string' ? values.stream : '.cache/kws-stream60/stream');
+    const testStream = readStreamDir(testDir);
     let valStream;
-    if (typeof values['val-stream'] === 'string') valStream = readStreamDir(abs(values['val-stream']));
-    else {
+    if (typeof values['val-stream'] === 'string') {
+      valStream = readStreamDir(abs(values['val-stream']));
+      // Thresholds tuned on the held-out stream would make its score a tuning result, not a test one.
+      const same = (a: string, b: string): boolean => fs.realpathSync(a) === fs.realpathSync(b);
+      if (same(valStream.wav, testStream.wav) || fs.readFileSync(valStream.wav).equals(fs.readFileSync(testStream.wav))) {
+        throw usageError(`--val-stream ${values['val-stream']} is the held-out stream (${testDir}): thresholds must be tuned on another stream than the one they are scored on`);
+      }
+    } else {
       // The default validation stream is built from the training job's corpus: without one, say which flag replaces it.
       if (!fs.existsSync(abs('.cache/kws/manifest.json'))) throw new EdgeRnnError('BAD_DATA', `no validation stream: pass --val-stream DIR (a folder with stream.wav and stream.json), or build the corpus it is made from with npm run data:kws (${abs('.cache/kws')} has none)`);
       const main = readCorpusIndex(abs('.cache/kws'));

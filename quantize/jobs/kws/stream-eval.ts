@@ -5,11 +5,12 @@
  * Matching (one rule for tuning and for the reported numbers):
  *   an event (keyword k at time t_e) is a hit of a ground-truth keyword i when word_i = k and
  *   onset_i <= t_e <= offset_i + maxDelaySec; each keyword is hit at most once (the earliest
- *   event). Every other event is a false accept: a wrong word, a second event on the same
+ *   event; of two overlapping keywords of one word, the event hits the one whose window closes
+ *   first). Every other event is a false accept: a wrong word, a second event on the same
  *   keyword, or an event during noise or non-keyword speech.
  *   miss rate = keywords without a hit / keywords;  false accepts per hour = FA / stream hours.
  */
-import { KwsDetector, type KwsDetectorConfig, type KwsEvent } from '../../../src/index.js';
+import { EdgeRnnError, KwsDetector, type KwsDetectorConfig, type KwsEvent } from '../../../src/index.js';
 
 export interface TruthKeyword {
   word: string;
@@ -52,21 +53,21 @@ export function scoreEvents(events: readonly Pick<KwsEvent, 'label' | 'timeMs' |
   for (const e of events) {
     const t = e.timeMs / 1000;
     while (first < kws.length && kws[first]!.offsetSec + maxDelaySec < t) first++;
+    // Among the keywords this event may hit, the one whose window closes first (overlapping
+    // keywords of one word: a later event can still hit the other; the greedy rule that matches
+    // the most keywords with events in time order).
     let matched = -1;
     let during = '';
     for (let i = first; i < kws.length && kws[i]!.onsetSec <= t; i++) {
       const k = kws[i]!;
       if (t > k.offsetSec + maxDelaySec) continue;
       during = `after '${k.word}' at ${k.onsetSec.toFixed(2)} s`;
-      if (k.word === e.label && !hit[i]) {
-        matched = i;
-        break;
-      }
+      if (k.word === e.label && !hit[i] && (matched < 0 || k.offsetSec < kws[matched]!.offsetSec)) matched = i;
     }
     if (matched >= 0) {
       hit[matched] = true;
       delays.push(Math.max(0, t - kws[matched]!.offsetSec) * 1000);
-      perKeyword[e.label]!.hits++;
+      if (perKeyword[e.label]) perKeyword[e.label]!.hits++;
     } else {
       if (perKeyword[e.label]) perKeyword[e.label]!.falseAccepts++;
       fa.push({ label: e.label, timeSec: Math.round(t * 1000) / 1000, score: e.score, during: during || 'noise or non-keyword speech' });
@@ -82,10 +83,17 @@ export function scoreEvents(events: readonly Pick<KwsEvent, 'label' | 'timeMs' |
     durationSec: truth.durationSec,
     missRate: kws.length > 0 ? (kws.length - hits) / kws.length : 0,
     falseAcceptsPerHour: fa.length / (truth.durationSec / 3600),
-    medianDelayMs: delays.length > 0 ? delays[Math.floor(delays.length / 2)]! : NaN,
+    medianDelayMs: median(delays),
     perKeyword,
     falseAcceptEvents: fa,
   };
+}
+
+/** Median of sorted values (the mean of the two middle ones for an even count); NaN when empty. */
+function median(sorted: readonly number[]): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  return n % 2 === 1 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
 }
 
 /** Runs the detector over posteriors [T][labels] and returns its events. */
@@ -142,6 +150,7 @@ export interface TuneResult {
 export function tuneThresholds(posteriors: Float32Array, labels: readonly string[], keywords: readonly string[], truth: StreamTruthLike, o: TuneOptions): TuneResult {
   const grid = o.grid ?? DEFAULT_THRESHOLD_GRID;
   const cands = grid.filter((g) => g >= (o.minThreshold ?? 0));
+  if (cands.length === 0) throw new EdgeRnnError('DETECTOR_OPTION', `threshold tuning: no candidate threshold >= minThreshold ${o.minThreshold} (grid ${grid.length > 0 ? `${grid[0]} ... ${grid[grid.length - 1]}` : 'empty'})`, { minThreshold: o.minThreshold, grid: grid.length });
   const hours = truth.durationSec / 3600;
   const background = labels.filter((l) => !keywords.includes(l));
   const base = { windowMs: o.windowMs, refractoryMs: o.refractoryMs, rearm: o.rearm };

@@ -32,6 +32,20 @@ describe('npm run train:anomaly: arguments', () => {
     }
   });
 
+  it('-o naming a folder, or a path under a file, is a usage error (exit 2) before the data and the training', () => {
+    const here = import.meta.dirname;
+    for (const [out, msg] of [
+      [here, /-o ".*" is a folder, expected a file/],
+      ['some/dir/', /-o "some\/dir\/" is a folder, expected a file/],
+      [path.join(import.meta.filename, 'anomaly.ern'), /main-cli\.test\.ts is a file, not a folder/],
+    ] as const) {
+      const r = trainAnomaly('-o', out, ...NO_DATA);
+      expect(r.code, out).toBe(2);
+      expect(r.err).toMatch(msg);
+      expect(r.err).not.toMatch(/NAB corpus not found/);
+    }
+  });
+
   it('--help prints the usage (exit 0); a missing corpus is a failure (exit 1), after the arguments', () => {
     const h = trainAnomaly('--help');
     expect(h.code).toBe(0);

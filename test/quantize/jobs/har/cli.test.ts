@@ -54,6 +54,19 @@ describe('edgernn har', () => {
     expect(optionalType.err).toMatch(/--recipe: field 'bidirectional' must be boolean, got 1/);
   });
 
+  it('fit-generator checks --out before the dataset is read (exit 2)', async () => {
+    // it was a plain error (exit 1) after reading and fitting the whole dataset
+    const notDir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-har-out-'));
+    fs.writeFileSync(path.join(notDir, 'a-file'), 'x');
+    const genOut = await run('fit-generator', '--data', '/nonexistent/hmp', '--out', path.join(notDir, 'a-file', 'm.gen.ts'));
+    expect(genOut.code).toBe(2);
+    expect(genOut.err).toMatch(/--out .*a-file is a file, not a folder/);
+    const genDir = await run('fit-generator', '--data', '/nonexistent/hmp', '--out', `${notDir}/`);
+    expect(genDir.code).toBe(2);
+    expect(genDir.err).toMatch(/--out .* is a folder, expected a file/);
+    fs.rmSync(notDir, { recursive: true, force: true });
+  });
+
   it('optional recipe fields (syntheticMix, bidirectional) are accepted and typed', async () => {
     const { recipeFrom } = await import('../../../../quantize/jobs/har/cli.js');
     expect(recipeFrom('{"bidirectional":true,"syntheticMix":1}')).toMatchObject({ bidirectional: true, syntheticMix: 1, hidden: 32 });

@@ -83,6 +83,30 @@ describe('eval-kws and tune-kws stream folders', () => {
     expect(t.err).not.toMatch(/--corpus/);
   });
 
+  it('tune-kws refuses to tune the thresholds on the held-out stream (exit 2, nothing written)', async () => {
+    const dir = streamDir('held-out', JSON.stringify({ durationSec: 1, keywords: [] }));
+    const copy = streamDir('held-out-copy', JSON.stringify({ durationSec: 1, keywords: [] }));
+    for (const val of [dir, copy]) {
+      const out = path.join(tmp, 'tuned-on-test.ern');
+      const t = await runCaptured(['tune-kws', model, '--stream', dir, '--val-stream', val, '-o', out], [tuneKwsCommand], tmp);
+      expect(t.code).toBe(2);
+      expect(t.err).toMatch(/--val-stream .* is the held-out stream/);
+      expect(fs.existsSync(out)).toBe(false);
+    }
+  });
+
+  it('tune-kws checks --out before any work (a file where its folder should be: exit 2)', async () => {
+    const test = streamDir('out-test', JSON.stringify({ durationSec: 1, keywords: [] }));
+    const val = path.join(tmp, 'out-val');
+    fs.mkdirSync(val, { recursive: true });
+    fs.writeFileSync(path.join(val, 'stream.wav'), wav(2));
+    fs.writeFileSync(path.join(val, 'stream.json'), JSON.stringify({ durationSec: 2, keywords: [] }));
+    fs.writeFileSync(path.join(tmp, 'a-file'), 'x');
+    const t = await runCaptured(['tune-kws', model, '--stream', test, '--val-stream', val, '-o', path.join(tmp, 'a-file', 'out.ern')], [tuneKwsCommand], tmp);
+    expect(t.code).toBe(2);
+    expect(t.err).toMatch(/--out .*a-file is a file, not a folder/);
+  });
+
   it('eval-kws without a corpus says the default --data folder does not exist', async () => {
     const e = await runCaptured(['eval-kws', model, '--stream', 'none'], [evalKwsCommand], tmp);
     expect(e.code).toBe(1);

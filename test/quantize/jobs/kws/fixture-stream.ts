@@ -6,10 +6,10 @@ import { encodeWav, readWavMono } from '../../../../src/index.js';
 const FIXTURES = path.resolve(import.meta.dirname, '../../../fixtures/kws');
 const SR = 16000;
 
-/** Writes dir/stream.wav and dir/stream.json: the fixture clips one after another, 0.6 s of silence between them, with the keywords' truth; returns the keyword count. */
-export function fixtureStream(dir: string): number {
+/** Writes dir/stream.wav and dir/stream.json: the fixture clips one after another, gapSec (default 0.6 s) of silence between them, with the keywords' truth; returns the keyword count. */
+export function fixtureStream(dir: string, gapSec = 0.6): number {
   const clips = (JSON.parse(fs.readFileSync(path.join(FIXTURES, 'fixtures.json'), 'utf8')) as { clips: { file: string; label: string }[] }).clips;
-  const gap = Math.round(0.6 * SR);
+  const gap = Math.round(gapSec * SR);
   const parts: Float32Array[] = [];
   const keywords: { word: string; onsetSec: number; offsetSec: number }[] = [];
   let at = gap;

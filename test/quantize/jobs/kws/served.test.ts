@@ -62,8 +62,12 @@ describe('sliding-window serving of a keyword model', () => {
     const streamDir = path.join(tmp, 'stream');
     fs.mkdirSync(streamDir, { recursive: true });
     fixtureStream(streamDir);
+    // The validation stream: the same clips with other gaps (tuning on the held-out stream is refused).
+    const valDir = path.join(tmp, 'val-stream');
+    fs.mkdirSync(valDir, { recursive: true });
+    fixtureStream(valDir, 0.8);
     const out = path.join(tmp, 'tuned.ern');
-    const args = ['tune-kws', MODEL, '-o', out, '--val-stream', streamDir, '--stream', streamDir, '--cache-dir', path.join(tmp, 'cache'), '--json'];
+    const args = ['tune-kws', MODEL, '-o', out, '--val-stream', valDir, '--stream', streamDir, '--cache-dir', path.join(tmp, 'cache'), '--json'];
     const r = await runCaptured([...args, '--windows', '60,4'], desktopCommands, ROOT);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);

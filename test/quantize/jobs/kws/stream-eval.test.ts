@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { detectEvents, scoreEvents, tuneThresholds, type StreamTruthLike } from '../../../../quantize/jobs/kws/stream-eval.js';
+import { errorMessage } from '../../../helpers/errors.js';
 import { labelAt, streamWindows, WINDOW_DEFAULTS } from '../../../../quantize/jobs/kws/windows.js';
 
 const LABELS = ['yes', 'no', '_unknown_', '_silence_'];
@@ -43,6 +44,27 @@ describe('scoreEvents', () => {
   it('counts an event at the very end of the window as a hit', () => {
     const s = scoreEvents([{ label: 'no', timeMs: 21_400, score: 1 }], truth, KEYWORDS);
     expect(s.hits).toBe(1);
+  });
+
+  it('median delay of an even number of hits is the mean of the two middle ones', () => {
+    // delays 200 ms and 100 ms: the median is 150 ms (it was the upper one, 200 ms)
+    const s = scoreEvents([{ label: 'yes', timeMs: 10_700, score: 1 }, { label: 'yes', timeMs: 30_600, score: 1 }], truth, KEYWORDS);
+    expect(s.hits).toBe(2);
+    expect(s.medianDelayMs).toBeCloseTo(150, 6);
+  });
+
+  it('overlapping keywords of one word: an event hits the one whose window closes first', () => {
+    // 'yes' [0, 3] (window to 4 s) and a short 'yes' [0.5, 0.7] inside it (window to 1.7 s); events
+    // at 1.0 s and 3.5 s: both keywords are hit (the first rule gave the long one the 1.0 s event,
+    // then counted 3.5 s as a false accept and the short one as missed: 1 hit, 1 FA)
+    const overlap: StreamTruthLike = { durationSec: 3600, keywords: [{ word: 'yes', onsetSec: 0, offsetSec: 3 }, { word: 'yes', onsetSec: 0.5, offsetSec: 0.7 }] };
+    const s = scoreEvents([{ label: 'yes', timeMs: 1000, score: 1 }, { label: 'yes', timeMs: 3500, score: 1 }], overlap, KEYWORDS);
+    expect([s.hits, s.misses, s.falseAccepts]).toEqual([2, 0, 0]);
+  });
+
+  it('a hit on a keyword outside keywordLabels is counted, not a crash', () => {
+    const s = scoreEvents([{ label: 'stop', timeMs: 1000, score: 1 }], { durationSec: 3600, keywords: [{ word: 'stop', onsetSec: 0.5, offsetSec: 0.8 }] }, KEYWORDS);
+    expect([s.hits, s.misses, s.falseAccepts]).toEqual([1, 0, 0]);
   });
 });
 
@@ -125,6 +147,11 @@ describe('tuneThresholds', () => {
     const r = tuneThresholds(post, LABELS, KEYWORDS, truth, { windowMs: 100, refractoryMs: 1000, rearm: 1, hopMs, frameMs, maxFalseAcceptsPerHour: 0.5, minThreshold: 0.85 });
     expect(r.config.thresholds.no).toBeGreaterThanOrEqual(0.85);
     expect(r.score.hits).toBe(60); // only 'yes' (0.9) can still fire
+  });
+
+  it('a lowest threshold above every candidate is a DETECTOR_OPTION error, not a crash', () => {
+    const { post, truth, hopMs, frameMs } = syntheticStream();
+    expect(errorMessage(() => tuneThresholds(post, LABELS, KEYWORDS, truth, { windowMs: 100, refractoryMs: 1000, rearm: 1, hopMs, frameMs, maxFalseAcceptsPerHour: 0.5, minThreshold: 0.9995 }), 'DETECTOR_OPTION')).toMatch(/no candidate threshold >= minThreshold 0\.9995/);
   });
 });
 

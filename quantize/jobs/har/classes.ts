@@ -3,7 +3,7 @@
  * §2 describes as motion primitives; the other five it marks "(complete gesture)" (brush_teeth,
  * comb_hair, eat_meat, eat_soup, use_telephone) and they are also the thinly recorded ones:
  * 3..31 recordings from 1..5 volunteers, most from f1 (docs/har.md has the counts per class and
- * volunteer, printed by `npm run eval:har -- --stats`).
+ * volunteer, printed by `edgernn har stats`).
  */
 
 /** Lower-case HMP folder names, in output order (alphabetical, as the model's labels). */

@@ -71,7 +71,7 @@ function corpusError(where: string, msg: string): EdgeRnnError {
 /** Reads `<root>/manifest.json` of a corpus made by `npm run data:kws`. */
 export function readCorpusIndex(root: string): CorpusIndex {
   const file = path.join(root, 'manifest.json');
-  if (!fs.existsSync(file)) throw corpusError(file, 'no corpus manifest: generate the corpus with `npm run data:kws` (or pass --corpus DIR)');
+  if (!fs.existsSync(file)) throw corpusError(file, 'no corpus manifest: generate the corpus with `npm run data:kws` (it writes .cache/kws; eval-kws also takes --data DIR)');
   const bytes = fs.readFileSync(file);
   let m: { labels?: unknown; sampleRateHz?: unknown; clips?: unknown; complete?: unknown; options?: unknown; configHash?: unknown };
   try {

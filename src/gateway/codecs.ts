@@ -74,11 +74,17 @@ function checkSeq(v: unknown, where: string): number | undefined {
  */
 export const MAX_TS_MS = 8.64e15;
 
+/**
+ * An ISO 8601 date, optionally with a time and offset. Date.parse alone also takes V8's legacy
+ * formats: "5" and "-5" were May 2001, "May 1 2024" local time; "1969-12-31" a negative time.
+ */
+const ISO_DATE = /^[+-]?\d{4,6}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+
 function checkTs(v: unknown, where: string): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v === 'string') {
-    const t = Date.parse(v);
-    if (!Number.isFinite(t)) throw bad(`${where} "ts" must be ms since epoch or an ISO date, got ${JSON.stringify(v.slice(0, 40))}`);
+    const t = ISO_DATE.test(v) ? Date.parse(v) : NaN;
+    if (!Number.isFinite(t) || t < 0) throw bad(`${where} "ts" must be ms since epoch or an ISO date, got ${JSON.stringify(v.slice(0, 40))}`);
     return t;
   }
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`${where} "ts" must be ms since epoch or an ISO date, got ${JSON.stringify(v)?.slice(0, 40)}`);

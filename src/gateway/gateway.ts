@@ -478,23 +478,41 @@ export class Gateway {
       this.deadLetter(topic, payload, e.code, `${route.config.codec}: ${e.message}`);
       return;
     }
-    const stream = this.streamFor(device, route.config.sensor, route, now);
-    const upsample = upsampleError(batch.rateHz, stream.frontend.sampleRateHz);
+    // Refused before the stream is looked up: a dead letter from a new device must not create a
+    // stream, and with it evict (at maxDevices) a device that sent nothing wrong.
+    const upsample = upsampleError(batch.rateHz, this.frontEndRateHz(route));
     if (upsample) {
       this.metrics.inc('decode_errors_total');
       this.deadLetter(topic, payload, 'PAYLOAD_DECODE', `${route.config.codec}: "rateHz" ${upsample}`);
       return;
     }
-    const reason = applyNonFinite(batch, route.config.nonFinite, stream.lastFinite);
-    if (reason !== null) {
-      this.metrics.inc('non_finite_total');
-      this.deadLetter(topic, payload, 'PAYLOAD_DECODE', reason);
-      return;
+    // nonFinite zero/hold repair at ingest (DeviceStream.ingest), in sequence order: "hold" repeats
+    // the last finite value the stream stepped, not one of a message held ahead of a gap or of a
+    // dropped duplicate. deadLetter needs no state: checked here, on arrival.
+    if (route.config.nonFinite === 'deadLetter') {
+      if (this.nonFiniteScratch.length < batch.channels) this.nonFiniteScratch = new Float32Array(batch.channels);
+      const reason = applyNonFinite(batch, 'deadLetter', this.nonFiniteScratch);
+      if (reason !== null) {
+        this.metrics.inc('non_finite_total');
+        this.deadLetter(topic, payload, 'PAYLOAD_DECODE', reason);
+        return;
+      }
     }
+    const stream = this.streamFor(device, route.config.sensor, route, now);
     const q: QueuedBatch = { batch, topic, raw: payload, arrivedPerfMs: performance.now(), arrivedMs: now };
     const before = this.countersBefore(stream);
     this.apply(stream, stream.accept(q, lim, now), now);
     this.countStreamDelta(stream, before);
+  }
+
+  /** applyNonFinite's last-finite values for the deadLetter check (unused by that policy). */
+  private nonFiniteScratch = new Float32Array(0);
+  /** The sample rate each route's front end takes (the same for all its streams). */
+  private readonly feRateHz = new Map<RouteRuntime, number | undefined>();
+
+  private frontEndRateHz(route: RouteRuntime): number | undefined {
+    if (!this.feRateHz.has(route)) this.feRateHz.set(route, route.createFrontEnd().sampleRateHz);
+    return this.feRateHz.get(route);
   }
 
   private readonly scratchCounters = { messages: 0, duplicates: 0, reordered: 0, missing: 0, resets: 0, droppedFrames: 0, droppedSamples: 0, frames: 0 };
@@ -516,7 +534,8 @@ export class Gateway {
     }
   }
 
-  private apply(stream: DeviceStream, res: { ready: QueuedBatch[]; reset: boolean }, now: number): void {
+  private apply(stream: DeviceStream, res: { ready: QueuedBatch[]; reset: boolean; before?: QueuedBatch[] }, now: number): void {
+    if (res.before) for (const q of res.before) stream.ingest(q, now);
     if (res.reset) {
       // The frames already queued belong to the old context: step them first.
       this.flushStream(stream);
@@ -609,11 +628,14 @@ export class Gateway {
   /** @internal Processes held out-of-order messages and queued frames of a stream (gaps given up). */
   drainStream(s: DeviceStream): void {
     const now = this.clock.now();
+    // Counted like a message's: the stream may be removed next (eviction), its counters with it.
+    const before = { ...s.counters };
     while (s.heldCount > 0) {
       const res = s.expireHeld({ ...this.config.limits, reorderTimeoutMs: 0 }, now);
       if (!res) break;
       this.apply(s, res, now);
     }
+    this.countStreamDelta(s, before);
     this.flushStream(s);
   }
 
@@ -718,13 +740,19 @@ export class Gateway {
     const t0 = performance.now();
     const alerts: Alert[] = [];
     let more = false;
-    for (const g of this.groups.values()) {
-      while (g.ready.size > 0) {
-        if (performance.now() - t0 > budgetMs) {
-          more = true;
-          break;
-        }
+    // Passes in which every model with ready devices makes one kernel call; the budget is checked
+    // between passes. (Model by model, a backlog on one model longer than a round's budget
+    // starved every later model's devices until it drained.)
+    for (let stepped = true; stepped; ) {
+      stepped = false;
+      if (performance.now() - t0 > budgetMs) {
+        for (const g of this.groups.values()) if (g.ready.size > 0) more = true;
+        break;
+      }
+      for (const g of this.groups.values()) {
+        if (g.ready.size === 0) continue;
         this.stepGroup(g, alerts);
+        stepped = true;
       }
     }
     if (alerts.length) this.commitAlerts(alerts);

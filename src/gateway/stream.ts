@@ -10,11 +10,12 @@
  *   seq >  last + 1        held (up to reorderWindow messages or reorderTimeoutMs) for the gap to
  *                          fill; then the gap is given up: counted, and when it is longer than
  *                          maxGap messages the model state is reset (the context is gone)
- *   seq == 0 after > 16, or more than 1024 behind: the device restarted its counter: reset.
+ *   seq == 0 after > 16, or more than 1024 behind: the device restarted its counter: reset
+ *                          (but 0 right after 2^32 - 1 is the binary u32 counter wrapping: next).
  */
 import { EdgeRnnError } from '../errors.js';
 import type { Model, Session } from '../runtime/runtime.js';
-import { MAX_TS_MS, type SampleBatch } from './codecs.js';
+import { applyNonFinite, MAX_TS_MS, type SampleBatch } from './codecs.js';
 import type { LimitsConfig, RouteConfig } from './config.js';
 import type { Detector } from './detectors.js';
 import { FRAME_DETECT, FRAME_RESET, LinearResampler, type FrontEnd } from './frontend.js';
@@ -22,6 +23,8 @@ import { FRAME_DETECT, FRAME_RESET, LinearResampler, type FrontEnd } from './fro
 /** A device counter that jumps back this far (or restarts at 0 past RESTART_MIN) is a restart. */
 export const SEQ_RESTART_DISTANCE = 1024;
 export const SEQ_RESTART_MIN = 16;
+/** The last sequence number a binary frame's u32 holds: 0 after it is the next message (wrap-around). */
+export const SEQ_U32_MAX = 0xffffffff;
 
 /** Everything a stream needs from its route, resolved once at gateway start. */
 export interface RouteRuntime {
@@ -150,9 +153,10 @@ export class DeviceStream {
 
   /**
    * Orders an incoming message. Returns the messages now ready, in order, and whether the
-   * stream must be reset before the first of them (a long gap or a restarted counter).
+   * stream must be reset before the first of them (a long gap or a restarted counter);
+   * `before`: messages of a restarted counter's old run, to ingest before that reset.
    */
-  accept(q: QueuedBatch, limits: LimitsConfig, nowMs: number): { ready: QueuedBatch[]; reset: boolean } {
+  accept(q: QueuedBatch, limits: LimitsConfig, nowMs: number): { ready: QueuedBatch[]; reset: boolean; before?: QueuedBatch[] } {
     this.counters.messages++;
     this.lastActiveMs = nowMs;
     const seq = q.batch.seq;
@@ -161,16 +165,31 @@ export class DeviceStream {
       this.lastSeq = seq;
       return { ready: [q], reset: false };
     }
+    if (seq === 0 && this.lastSeq === SEQ_U32_MAX && this.held.length === 0) {
+      // The binary frame's u32 counter wrapped: the next message, not a restart.
+      this.lastSeq = 0;
+      return { ready: [q], reset: false };
+    }
     if (seq <= this.lastSeq) {
       const restarted = (seq === 0 && this.lastSeq > SEQ_RESTART_MIN) || this.lastSeq - seq > SEQ_RESTART_DISTANCE;
       if (!restarted) {
         this.counters.duplicates++;
         return { ready: [], reset: false };
       }
-      // Whatever was held belonged to the old counter.
-      this.held = [];
+      // Whatever was held belonged to the old counter: its gaps are given up (counted) and the
+      // held messages go through before the reset (they were dropped uncounted).
+      let before: QueuedBatch[] | undefined;
+      if (this.held.length) {
+        before = [];
+        while (this.held.length) {
+          const first = this.held[0]!.batch.seq!;
+          this.counters.missing += first - this.lastSeq - 1;
+          this.lastSeq = first - 1;
+          this.releaseConsecutive(before);
+        }
+      }
       this.lastSeq = seq;
-      return { ready: [q], reset: true };
+      return before ? { ready: [q], reset: true, before } : { ready: [q], reset: true };
     }
     if (seq === this.lastSeq + 1) {
       this.lastSeq = seq;
@@ -237,6 +256,9 @@ export class DeviceStream {
   ingest(q: QueuedBatch, nowMs: number): number {
     const b = q.batch;
     const fe = this.frontend;
+    // Repaired here, in sequence order (the gateway dead-letters on arrival under 'deadLetter').
+    const policy = this.route.config.nonFinite;
+    if (policy !== 'deadLetter') applyNonFinite(b, policy, this.lastFinite);
     const rate = b.rateHz ?? this.route.config.sampleRateHz;
     if (rate !== undefined) this.deviceRateHz = rate;
     const target = fe.sampleRateHz;

@@ -41,6 +41,20 @@ describe('JSON codec', () => {
   });
 });
 
+describe('ts strings', () => {
+  it('take ISO 8601 dates only: a number in a string or a legacy date format is refused, not read as some date in 2001', () => {
+    expect(decodeJson(enc('{"values":[],"ts":"2024-05-01T00:00:00.123+02:00"}'), O).tsMs).toBe(Date.parse('2024-05-01T00:00:00.123+02:00'));
+    expect(decodeJson(enc('{"values":[],"ts":"2024-05-01"}'), O).tsMs).toBe(Date.parse('2024-05-01'));
+    expect(decodeCsv(enc('# ts=2024-05-01T00:00:00Z\n1,2,3\n'), O).tsMs).toBe(Date.parse('2024-05-01T00:00:00Z'));
+    expect(decodeCsv(enc('# ts=1714560000000\n1,2,3\n'), O).tsMs).toBe(1714560000000);
+    // Date.parse("5") and Date.parse("-5") are May 2001 in V8; "May 1 2024" is local time.
+    for (const ts of ['5', '-5', '1714560000000', 'May 1 2024', '1969-12-31T23:59:59Z']) {
+      expect(decodeError(() => decodeJson(enc(JSON.stringify({ values: [], ts })), O))).toMatch(/"ts" must be ms since epoch or an ISO date/);
+    }
+    expect(decodeError(() => decodeCsv(enc('# ts=-5\n1,2,3\n'), O))).toMatch(/"ts" must be ms since epoch or an ISO date/);
+  });
+});
+
 describe('binary frames', () => {
   it('follow the documented layout: 24-byte header, little-endian samples', () => {
     const f = encodeBinary(samples, 3, { seq: 0x01020304, tsMs: 1714560000000.5, rateHz: 16000 });

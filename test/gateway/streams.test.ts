@@ -251,3 +251,151 @@ describe('resampling', () => {
     expect(streamState(r.gw, 'd')).toEqual(oracleState(expected));
   });
 });
+
+describe('ingest defects (2026-11-27 hunt)', () => {
+  it('nonFinite "hold" repeats the last finite value in sequence order, not arrival order (reordered and duplicate messages)', async () => {
+    const r = await rig({ limits: { reorderWindow: 4 } }, { nonFinite: 'hold' });
+    /** The frames the model saw, oldest first (the evidence window: evidenceFrames 32 by default). */
+    const seen = () => new Float32Array(r.gw.streams.get('d/imu')!.evidence().inputs.flatMap((f) => [...f]));
+    const x = imuSignal(30, 33);
+    x[9 * IMU_CHANNELS + 2] = -2;
+    for (let i = 20; i < 30; i++) x[i * IMU_CHANNELS + 2] = 2;
+    const holed = x.slice();
+    holed[10 * IMU_CHANNELS + 2] = NaN; // first sample of message 1
+    // Message 2 arrives before 1: its values may not be what message 1's NaN is repaired with
+    // (the last finite value before it in the stream is message 0's last, -2).
+    r.send('d', holed.subarray(0, 10 * IMU_CHANNELS), 0);
+    r.send('d', holed.subarray(20 * IMU_CHANNELS), 2);
+    r.send('d', holed.subarray(10 * IMU_CHANNELS, 20 * IMU_CHANNELS), 1);
+    r.step();
+    const fixed = x.slice();
+    fixed[10 * IMU_CHANNELS + 2] = -2;
+    expect(r.gw.metrics.counters.reordered_total).toBe(1);
+    expect(seen()).toEqual(fixed);
+    expect(streamState(r.gw, 'd')).toEqual(oracleState(fixed));
+    // A redelivered message 2 with other values is a dropped duplicate: it leaves "hold" alone too.
+    const dup = imuSignal(10, 34);
+    for (let i = 0; i < 10; i++) dup[i * IMU_CHANNELS + 2] = -3;
+    r.send('d', dup, 2);
+    const next = imuSignal(2, 35);
+    next[2] = NaN;
+    r.send('d', next, 3);
+    r.step();
+    const fixed2 = new Float32Array([...fixed, ...next]);
+    fixed2[30 * IMU_CHANNELS + 2] = 2;
+    expect(r.gw.metrics.counters.duplicates_total).toBe(1);
+    expect(seen()).toEqual(fixed2);
+  });
+
+  it('a dead-lettered message from a new device creates no stream and evicts nobody (maxDevices)', async () => {
+    const r = await rig({ limits: { maxDevices: 2, reorderWindow: 4 } });
+    const a = imuSignal(30, 36);
+    const b = imuSignal(30, 37);
+    r.send('a', chunk(a, 0), 0);
+    r.send('a', chunk(a, 2), 2); // held, waiting for 1
+    r.send('b', chunk(b, 0), 0);
+    const bad = imuSignal(10, 38);
+    bad[0] = NaN;
+    r.send('c', bad, 0); // nonFinite deadLetter
+    r.send('c', imuSignal(10, 39), 0, { rateHz: 0.01 }); // upsampling past MAX_UPSAMPLE
+    expect(r.gw.metrics.counters.dead_letters_total).toBe(2);
+    expect(r.gw.metrics.counters.evictions_total ?? 0).toBe(0);
+    expect([...r.gw.streams.keys()].sort()).toEqual(['a/imu', 'b/imu']);
+    r.send('a', chunk(a, 1), 1);
+    r.step();
+    expect(r.gw.metrics.counters.missing_total).toBe(0);
+    expect(streamState(r.gw, 'a')).toEqual(oracleState(a));
+    expect(streamState(r.gw, 'b')).toEqual(oracleState(chunk(b, 0)));
+  });
+
+  it('a counter restart while messages are held: the held messages (old counter) are stepped before the reset, not lost uncounted', async () => {
+    const r = await rig({ limits: { reorderWindow: 8, maxGap: 16 } });
+    const x = imuSignal(400, 40);
+    for (let m = 0; m < 20; m++) r.send('d1', chunk(x, m), m);
+    r.send('d1', chunk(x, 21), 21); // held: 20 never comes
+    r.send('d1', chunk(x, 22), 22);
+    r.step();
+    expect(r.gw.metrics.counters.frames_total).toBe(200);
+    // The device restarts its counter.
+    for (let m = 0; m < 5; m++) r.send('d1', chunk(x, 30 + m), m);
+    r.step();
+    const c = r.gw.metrics.counters;
+    expect(c.resets_total).toBe(1);
+    expect(c.missing_total).toBe(1);
+    expect(c.frames_total).toBe(200 + 20 + 50);
+    expect(streamState(r.gw, 'd1')).toEqual(oracleState(x.subarray(300 * IMU_CHANNELS, 350 * IMU_CHANNELS)));
+  });
+});
+
+describe('eviction counts what it gives up', () => {
+  it('a stream evicted (device cap) while it holds a gap: the gap given up is counted in missing_total', async () => {
+    const r = await rig({ limits: { maxDevices: 1, reorderWindow: 4 } });
+    const a = imuSignal(30, 42);
+    r.send('a', chunk(a, 0), 0);
+    r.send('a', chunk(a, 2), 2); // held: 1 is late
+    r.send('b', imuSignal(10, 43), 0); // evicts a: its gap is given up (2 is stepped)
+    r.step();
+    const c = r.gw.metrics.counters;
+    expect(c.evictions_total).toBe(1);
+    expect(c.missing_total).toBe(1);
+    expect(c.frames_total).toBe(30);
+  });
+});
+
+describe('fairness across models', () => {
+  it('a backlog on one model cannot starve the devices of another: every model gets kernel calls in each stepping round', async () => {
+    const clock = new ManualClock(T0);
+    const tr = new TraceTransport();
+    // The same network under two keys; "slow" spends 2 ms per kernel call (a big model), so its
+    // backlog alone exceeds the stepping budget of every round.
+    const slow = Object.create(model) as Model;
+    const stepMany = model.stepMany;
+    slow.stepMany = function (this: Model, sessions, frames) {
+      const t = performance.now();
+      while (performance.now() - t < 2);
+      return stepMany.call(this, sessions, frames);
+    };
+    const config = parseGatewayConfig({
+      site: 's',
+      models: { slow: 'slow.ern', fast: 'fast.ern' },
+      routes: [
+        { sensor: 'big', model: 'slow', codec: 'json', detector: IMU_DETECTOR },
+        { sensor: 'imu', model: 'fast', codec: 'json', detector: IMU_DETECTOR },
+      ],
+      stateDir: '',
+      metrics: { intervalMs: 0 },
+      limits: { stepBudgetMs: 1 },
+    });
+    const gw = await Gateway.create({ config, models: { slow, fast: model }, clock, transport: tr, logger: memoryLogger('warn'), stateStore: memoryStateStore() });
+    rigs.push({ gw } as Rig);
+    const big = imuSignal(60, 44);
+    const small = imuSignal(5, 45);
+    tr.deliver(gw.topics.sensor('d1', 'big'), encodeJson(big, IMU_CHANNELS, { seq: 0 }));
+    tr.deliver(gw.topics.sensor('d2', 'imu'), encodeJson(small, IMU_CHANNELS, { seq: 0 }));
+    // Queued frames of each device after every stepping round.
+    const rounds: Array<[number, number]> = [];
+    gw.on('idle', () => rounds.push([gw.streams.get('d1/big')!.queued, gw.streams.get('d2/imu')!.queued]));
+    clock.advance(50);
+    expect(rounds.at(-1)).toEqual([0, 0]);
+    // The fast model's 5 frames are done while the slow one still has most of its 60 queued.
+    const done = rounds.findIndex(([, q]) => q === 0);
+    expect(rounds[done]![0]).toBeGreaterThan(40);
+    expect(gw.streams.get('d2/imu')!.session.exportState()).toEqual(oracleState(small));
+  });
+});
+
+describe('sequence number wrap-around', () => {
+  it('a binary u32 counter wrapping from 2^32 - 1 to 0 continues the stream (no reset, nothing dropped)', async () => {
+    const r = await rig({}, { codec: 'binary' });
+    const x = imuSignal(40, 46);
+    const seqs = [2 ** 32 - 2, 2 ** 32 - 1, 0, 1];
+    seqs.forEach((seq, m) => r.tr.deliver(r.gw.topics.sensor('d', 'imu'), encodeBinary(chunk(x, m), IMU_CHANNELS, { seq })));
+    r.step();
+    const c = r.gw.metrics.counters;
+    expect(c.resets_total ?? 0).toBe(0);
+    expect(c.duplicates_total ?? 0).toBe(0);
+    expect(c.frames_total).toBe(40);
+    expect(streamState(r.gw, 'd')).toEqual(oracleState(x));
+    expect(r.gw.streams.get('d/imu')!.lastSeq).toBe(1);
+  });
+});

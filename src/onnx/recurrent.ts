@@ -64,10 +64,19 @@ function parseActivations(ctx: OpContext, kind: RecurrentKind, D: number): Activ
   if (names === undefined || names.length === 0) return defaultActivations(kind, D);
   const per = ACTIVATIONS_PER_DIRECTION[kind];
   let list = names;
-  if (list.length === per && D === 2) list = [...list, ...list];
+  let alphas = ctx.attrs.floats('activation_alpha') ?? [];
+  let betas = ctx.attrs.floats('activation_beta') ?? [];
+  if (list.length === per && D === 2) {
+    // One direction's list on a bidirectional node (ONNX wants both; onnxruntime refuses it) is
+    // taken for both directions, and so are its alphas and betas: they were consumed by the
+    // forward direction only, and the backward one fell back to the defaults (LeakyRelu 0.01
+    // where 0.3 was given).
+    const takes = (param: 'alpha' | 'beta') => list.filter((n) => { const k = BY_LOWER.get(n.toLowerCase()); return k !== undefined && ACTIVATION_PARAMS[k][param]; }).length;
+    if (alphas.length === takes('alpha')) alphas = [...alphas, ...alphas];
+    if (betas.length === takes('beta')) betas = [...betas, ...betas];
+    list = [...list, ...list];
+  }
   if (list.length !== per * D) throw invalid(`${ctx.label}: activations has ${names.length} entries, expected ${per * D} (${per} per direction)`);
-  const alphas = ctx.attrs.floats('activation_alpha') ?? [];
-  const betas = ctx.attrs.floats('activation_beta') ?? [];
   let ai = 0;
   let bi = 0;
   const out = list.map((raw): Activation => {

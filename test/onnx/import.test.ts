@@ -11,7 +11,7 @@ import { FloatEngine } from '../../src/runtime/float/engine.js';
 import { runNodeTest } from '../../src/onnx/conformance.js';
 import { exportOnnx, onnxInitialState } from '../../src/onnx/export.js';
 import { importOnnx, onnxToSpec, MAX_OPSET, MIN_OPSET } from '../../src/onnx/import.js';
-import { ATTR_TYPES, ONNX_DTYPES, attrFloat, attrInt, attrInts, attrString, attrTensor, decodeModelProto, decodeTensorProto, encodeModelProto, encodeTensorProto, tensor, type AttributeProto } from '../../src/onnx/proto.js';
+import { ATTR_TYPES, ONNX_DTYPES, attrFloat, attrFloats, attrInt, attrInts, attrString, attrStrings, attrTensor, decodeModelProto, decodeTensorProto, encodeModelProto, encodeTensorProto, tensor, type AttributeProto } from '../../src/onnx/proto.js';
 import { Rng } from '../../src/util/rng.js';
 import { TestGraph, maxAbsDiff, oracleNodeTest, ortSession, ortTensor, randomSpec } from './helpers.js';
 
@@ -164,6 +164,33 @@ describe('importer: exporter glue', () => {
     await expectOracle('pytorch-idioms', bytes, rng.float32(5 * F, -1, 1), [5, 1, F]);
     // Y_h of a reverse layer is step 0's output: fine for the runner, not a streaming model.
     expect(thrown(() => onnxToSpec(importOnnx(bytes))).message).toMatch(/final state of a reverse layer/);
+  });
+
+  it("a bidirectional node with one direction's activations takes them, and their alphas and betas, for both (the backward one fell back to LeakyRelu's 0.01)", () => {
+    // ONNX wants both directions' lists (onnxruntime refuses one): compared with the full list.
+    const rng = new Rng(8);
+    const F = 2;
+    const H = 3;
+    const W = rng.float32(2 * H * F);
+    const R = rng.float32(2 * H * H);
+    const specOf = (names: string[], alphas: number[], betas: number[]) => {
+      const g = new TestGraph().input('X', ['seq', 1, F]);
+      g.node('RNN', ['X', g.init('W', [2, H, F], W), g.init('R', [2, H, H], R)], ['Y'], [
+        attrInt('hidden_size', H),
+        attrString('direction', 'bidirectional'),
+        attrStrings('activations', names),
+        attrFloats('activation_alpha', alphas),
+        ...(betas.length ? [attrFloats('activation_beta', betas)] : []),
+      ]);
+      g.node('Transpose', ['Y'], ['Yt'], [attrInts('perm', [0, 2, 1, 3])]);
+      g.node('Reshape', ['Yt', g.ints('shape', [0, 0, -1])], ['out']);
+      g.output('out');
+      return onnxToSpec(importOnnx(g.bytes(14)));
+    };
+    const acts = (names: string[], alphas: number[], betas: number[] = []) => (specOf(names, alphas, betas).layers[0] as { activations: unknown[] }).activations;
+    expect(acts(['LeakyRelu'], [0.3])).toEqual(acts(['LeakyRelu', 'LeakyRelu'], [0.3, 0.3]));
+    expect(acts(['LeakyRelu'], [0.3])).toEqual([{ name: 'LeakyRelu', alpha: Math.fround(0.3) }, { name: 'LeakyRelu', alpha: Math.fround(0.3) }]);
+    expect(acts(['ScaledTanh'], [0.5], [2])).toEqual(acts(['ScaledTanh', 'ScaledTanh'], [0.5, 0.5], [2, 2]));
   });
 
   for (let opset = MIN_OPSET; opset <= MAX_OPSET; opset++) {

@@ -11,14 +11,11 @@ import { prepareIntModel } from '../runtime/int/prepare.js';
 import { ReferenceKernels } from '../runtime/int/reference-kernels.js';
 import type { Engine } from '../runtime/engine.js';
 import { Rng } from '../util/rng.js';
-import { manifestToSpec, specToManifest, type ParsedManifest } from './manifest.js';
+import { goldenAtolFor, manifestToSpec, specToManifest, type ParsedManifest } from './manifest.js';
 import { checkFiniteWeights, checkSpecArgument, modelOutputSize, type ModelSpec } from './spec.js';
 import { fileBytes } from '../util/bytes.js';
 
-/** Float32 goldens tolerate last-ulp differences of Math.exp/tanh between JS engines. */
-export const GOLDEN_ATOL_FLOAT = 1e-5;
-/** int8 goldens are exact, except for a float tail (softmax, sigmoid, tanh) after dequantization. */
-export const GOLDEN_ATOL_INT_FLOAT_TAIL = 1e-6;
+export { GOLDEN_ATOL_FLOAT, GOLDEN_ATOL_INT_FLOAT_TAIL } from './manifest.js';
 
 export interface EncodeOptions {
   /**
@@ -56,10 +53,6 @@ function defaultGoldenInput(spec: ModelSpec, steps: number, seed: number): Float
   return x;
 }
 
-function hasFloatTail(spec: ModelSpec): boolean {
-  return spec.layers.some((l) => l.kind === 'softmax' || l.kind === 'logSoftmax' || (l.kind === 'dense' && (l.activation === 'sigmoid' || l.activation === 'tanh')));
-}
-
 /** Serializes a spec to .ern bytes, computing its golden vector with the reference engine. */
 export function encodeModel(spec: ModelSpec, opts: EncodeOptions = {}): Uint8Array {
   checkSpecArgument(spec, 'encodeModel()');
@@ -75,7 +68,7 @@ export function encodeModel(spec: ModelSpec, opts: EncodeOptions = {}): Uint8Arr
   const state = engine.allocState();
   const bad = engine.run(state, input, steps, out, 'error');
   if (bad >= 0) throw new EdgeRnnError('NON_FINITE_INPUT', `golden input value ${bad} is not finite`);
-  const atol = spec.precision === 'float32' ? GOLDEN_ATOL_FLOAT : hasFloatTail(spec) ? GOLDEN_ATOL_INT_FLOAT_TAIL : 0;
+  const atol = goldenAtolFor(spec);
   const { manifest, tensors } = specToManifest(spec, { input, output: out, steps, atol });
   const mode = opts.blockSparse ?? 'auto';
   for (const t of tensors) {

@@ -27,7 +27,25 @@ import {
 export const MANIFEST_FORMAT = 'edgernn.model';
 export const TASKS: readonly Task[] = ['classify', 'forecast', 'autoencoder', 'kws', 'har', 'anomaly', 'custom'];
 export const PRECISIONS: readonly Precision[] = ['float32', 'int8'];
-const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+// semver.org 2.0.0: pre-release identifiers are non-empty and numeric ones have no leading zero
+// ("1.0.0-01" and "1.0.0-a..b" are not versions); build identifiers are non-empty.
+const PRE_ID = '(?:0|[1-9]\\d*|\\d*[A-Za-z-][0-9A-Za-z-]*)';
+const SEMVER = new RegExp(`^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-${PRE_ID}(?:\\.${PRE_ID})*)?(?:\\+[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*)?$`);
+
+/** Float32 goldens tolerate last-ulp differences of Math.exp/tanh between JS engines. */
+export const GOLDEN_ATOL_FLOAT = 1e-5;
+/** int8 goldens are exact, except for a float tail (softmax, sigmoid, tanh) after dequantization. */
+export const GOLDEN_ATOL_INT_FLOAT_TAIL = 1e-6;
+
+/** Whether an int8 model ends in float arithmetic after dequantization (softmax, sigmoid, tanh). */
+export function hasFloatTail(spec: Pick<ModelSpec, 'layers'>): boolean {
+  return spec.layers.some((l) => l.kind === 'softmax' || l.kind === 'logSoftmax' || (l.kind === 'dense' && (l.activation === 'sigmoid' || l.activation === 'tanh')));
+}
+
+/** The golden tolerance the writer uses for a model, and the most a reader accepts. */
+export function goldenAtolFor(spec: Pick<ModelSpec, 'layers' | 'precision'>): number {
+  return spec.precision === 'float32' ? GOLDEN_ATOL_FLOAT : hasFloatTail(spec) ? GOLDEN_ATOL_INT_FLOAT_TAIL : 0;
+}
 
 export interface GoldenSpec {
   input: string;
@@ -341,8 +359,17 @@ export type ModelInfo = Pick<ModelSpec, 'name' | 'version' | 'task' | 'descripti
  * is the caller's check, against the output size), input (size, a front end this runtime can build
  * with that width, names, rate), description, training, extra.
  */
+/**
+ * Text shown to people (the model's name, its labels): well-formed Unicode without control or
+ * bidirectional-override characters. A lone surrogate ("\ud800") parses but is rewritten to U+FFFD
+ * when the spec is encoded again (another name, another file); an escape sequence or a U+202E in a
+ * name or label rewrites the terminal line `edgernn info` or an alert prints.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function parseInfo(c: Check, m: Record<string, unknown>): ModelInfo {
   const name = c.str(m, 'name', '', { max: 128 });
+  if (UNPRINTABLE.test(name)) c.fail('name', 'well-formed Unicode text without control or bidirectional-override characters', name);
   const version = c.str(m, 'version', '', { pattern: SEMVER, what: 'a semantic version (e.g. "1.2.0")' });
   const task = c.oneOf(m, 'task', '', TASKS);
   if (!Array.isArray(m.labels) || !m.labels.every((l) => typeof l === 'string')) c.fail('labels', 'an array of strings', m.labels);
@@ -351,6 +378,7 @@ function parseInfo(c: Check, m: Record<string, unknown>): ModelInfo {
   // detector refused such a file only when a gateway route used it).
   labels.forEach((l, i) => {
     if (l === '' || labels.indexOf(l) !== i) c.fail(`labels[${i}]`, 'a non-empty label no other output has', l);
+    if (UNPRINTABLE.test(l)) c.fail(`labels[${i}]`, 'well-formed Unicode text without control or bidirectional-override characters', l);
   });
   const inp = c.obj(m.input, 'input');
   const inputSize = c.int(inp, 'size', 'input.', 1);
@@ -412,6 +440,11 @@ export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, 
   const layers: Layer[] = [];
   let size = inputSize;
   (m.layers as unknown[]).forEach((raw, li) => {
+    const prev = layers[li - 1];
+    // The integer kernels dequantize once, at the end: a softmax can only be the last layer.
+    if (precision === 'int8' && prev !== undefined && (prev.kind === 'softmax' || prev.kind === 'logSoftmax')) {
+      c.fail(`layers[${li}]`, `absent: layers[${li - 1}] (${prev.kind}) must be the last layer of an int8 model`, (raw as { kind?: unknown } | null)?.kind);
+    }
     const layer = parseLayer(c, raw, li, precision, size, tensors, source);
     layers.push(layer);
     size = layerOutputSize(layer);
@@ -423,6 +456,10 @@ export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, 
   const spec: ModelSpec = { name, version, task, labels, input, precision, layers, training: info.training };
   if (info.description !== undefined) spec.description = info.description;
   if (info.extra !== undefined) spec.extra = info.extra;
+  if (precision === 'float32' && m.quantization !== undefined && m.quantization !== null) {
+    // Scales or zero points a float32 model never uses: a file that says one thing and computes another.
+    c.fail('quantization', 'null for a float32 model', m.quantization);
+  }
   if (precision === 'int8') {
     const q = c.obj(m.quantization, 'quantization');
     if (q.scheme !== 'ern-a16w8-v1') c.fail('quantization.scheme', '"ern-a16w8-v1"', q.scheme);
@@ -433,6 +470,10 @@ export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, 
   const steps = c.int(g, 'steps', 'golden.', 1, 1 << 20);
   // Finite: 1e999 parses to Infinity, which would pass any output (the golden check turned off).
   if (typeof g.atol !== 'number' || !(g.atol >= 0) || !Number.isFinite(g.atol)) c.fail('golden.atol', 'a finite number >= 0', g.atol);
+  // Bounded too: a tolerance of 1e300 also passes any output, so an edited file (layers swapped,
+  // an activation changed, the checksum recomputed) would load and compute something else.
+  const maxAtol = goldenAtolFor(spec);
+  if ((g.atol as number) > maxAtol) c.fail('golden.atol', `at most ${maxAtol} for a${precision === 'int8' ? 'n int8' : ' float32'} model like this one`, g.atol);
   const gi = tensorRef(c, tensors, g, { field: 'input', dtype: 'f32', shape: () => [] }, [steps, inputSize], 'golden.', source) as Float32Array;
   const go = tensorRef(c, tensors, g, { field: 'output', dtype: 'f32', shape: () => [] }, [steps, size], 'golden.', source) as Float32Array;
   const golden = { input: g.input as string, output: g.output as string, steps, atol: g.atol as number, inputData: gi, outputData: go };

@@ -255,6 +255,38 @@ describe('.ern defects get typed errors naming them', () => {
     ['description that is not a string', () => withManifest(intBytes, (m) => (m.description = { text: 'x' })), 'ERN_MANIFEST', /manifest\.description must be a string/],
     ['extra that is not an object', () => withManifest(intBytes, (m) => (m.extra = 'x')), 'ERN_MANIFEST', /manifest\.extra must be an object/],
     ['wrong quantization scheme', () => withManifest(intBytes, (m) => (m.quantization.scheme = 'tflite')), 'ERN_MANIFEST', /scheme/],
+    // A huge finite tolerance passed any output: with the checksum recomputed, an edited model
+    // (here the softmax turned into logSoftmax) loaded and computed something else.
+    [
+      'golden tolerance 1e300 hiding an edited layer (int8)',
+      () => withManifest(intBytes, (m) => ((m.golden.atol = 1e300), (m.layers[m.layers.length - 1].kind = 'logSoftmax'))),
+      'ERN_MANIFEST',
+      /manifest\.golden\.atol must be at most 0\.000001 for an int8 model/,
+    ],
+    [
+      'golden tolerance 1e300 hiding an edited layer (float32)',
+      () => withManifest(floatBytes, (m) => ((m.golden.atol = 1e300), (m.layers[m.layers.length - 1].kind = 'logSoftmax'))),
+      'ERN_MANIFEST',
+      /manifest\.golden\.atol must be at most 0\.00001 for a float32 model/,
+    ],
+    ['quantization parameters on a float32 model', () => withManifest(floatBytes, (m) => (m.quantization = { scheme: 'ern-a16w8-v1', zeroPoint: 3 })), 'ERN_MANIFEST', /manifest\.quantization must be null for a float32 model/],
+    ['a name with a lone surrogate (rewritten to U+FFFD when re-encoded)', () => withManifest(intBytes, (m) => (m.name = 'kws\ud800')), 'ERN_MANIFEST', /manifest\.name must be well-formed Unicode text/],
+    ['a name with a terminal escape sequence', () => withManifest(intBytes, (m) => (m.name = 'kws\u001b[2J')), 'ERN_MANIFEST', /manifest\.name must be well-formed Unicode text/],
+    ['a label with a right-to-left override', () => withManifest(intBytes, (m) => (m.labels = Array.from({ length: m.output.size }, (_, i) => (i === 1 ? 'yes\u202e' : `c${i}`)))), 'ERN_MANIFEST', /manifest\.labels\[1\] must be well-formed Unicode text/],
+    ['semver pre-release with a leading zero', () => withManifest(intBytes, (m) => (m.version = '1.2.3-01')), 'ERN_MANIFEST', /manifest\.version must be a semantic version/],
+    ['semver with an empty pre-release identifier', () => withManifest(intBytes, (m) => (m.version = '1.2.3-a..b')), 'ERN_MANIFEST', /manifest\.version must be a semantic version/],
+    ['semver with an empty build identifier', () => withManifest(intBytes, (m) => (m.version = '1.2.3+a..b')), 'ERN_MANIFEST', /manifest\.version must be a semantic version/],
+    [
+      'a dense layer after the softmax of an int8 model',
+      () =>
+        withManifest(intBytes, (m) => {
+          const sm = m.layers.pop();
+          const d = m.layers.pop();
+          m.layers.push({ kind: 'softmax', size: d.inputSize }, d, sm);
+        }),
+      'ERN_MANIFEST',
+      /manifest\.layers\[\d\] must be absent: layers\[\d\] \(softmax\) must be the last layer of an int8 model/,
+    ],
     [
       'golden output that the model does not reproduce',
       () => {

@@ -7,7 +7,34 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
-export { readFileArg } from '../io/files.js';
+import { readFileArg as readFile } from '../io/files.js';
+
+/**
+ * A file named on the command line, read relative to the command's folder. An empty name is a
+ * usage error: resolved, it named the folder itself ("  is a folder, expected a file").
+ */
+export function readFileArg(cwd: string, file: string): Buffer {
+  if (file === '') throw usageError('an empty file name was given');
+  return readFile(cwd, file);
+}
+
+const guarded = new WeakSet<object>();
+
+/**
+ * A closed stdout (`edgernn run ... | head -1`) fails the next write with EPIPE, which Node
+ * throws as an unhandled 'error' event: a stack trace. The reader has what it wanted, so the
+ * process ends quietly, as `yes | head` does.
+ */
+export function quietOnClosedPipe(stream: unknown, exit: () => void = () => process.exit(process.exitCode ?? 0)): void {
+  const s = stream as { on?: (ev: string, fn: (e: NodeJS.ErrnoException) => void) => unknown };
+  // Once per stream: runCli may run many times on process.stdout (MaxListenersExceededWarning).
+  if (typeof s?.on !== 'function' || guarded.has(s)) return;
+  guarded.add(s);
+  s.on('error', (e) => {
+    if (e?.code === 'EPIPE') exit();
+    else throw e;
+  });
+}
 
 export interface CliContext {
   stdout: { write(s: string): unknown };
@@ -49,11 +76,14 @@ export function parseFlags<O extends Options>(
   return { values: parsed.values as Record<string, string | boolean | string[] | boolean[] | undefined>, positionals: pos };
 }
 
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /** A numeric flag value, or a usage error naming the flag. */
 export function numberFlag(v: unknown, name: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
+  // Decimal only: Number() also reads '0x10', '0b11' and '0o7' (and ' 5 '), which no one means.
+  if (typeof v !== 'string' || !DECIMAL.test(v) || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
     const range = [opts.min !== undefined ? `>= ${opts.min}` : '', opts.max !== undefined ? `<= ${opts.max}` : ''].filter(Boolean).join(' and ');
     throw usageError(`--${name} needs ${opts.integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got '${String(v)}'`);
   }
@@ -85,12 +115,19 @@ function globalHelp(commands: readonly Command[]): string {
 /** Runs one command line; returns the exit code (never throws). */
 export async function runCli(argv: string[], commands: readonly Command[], ctx: CliContext): Promise<number> {
   const [name, ...rest] = argv;
+  quietOnClosedPipe(ctx.stdout);
+  quietOnClosedPipe(ctx.stderr);
   if (name === undefined) {
     ctx.stderr.write(globalHelp(commands));
     return 2;
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     const target = rest[0] !== undefined ? commands.find((c) => c.name === rest[0]) : undefined;
+    // `help bogus` printed the command list and exit 0, as if bogus were documented there.
+    if (rest[0] !== undefined && !target) {
+      ctx.stderr.write(`edgernn: unknown command '${rest[0]}'\n\n${globalHelp(commands)}`);
+      return 2;
+    }
     ctx.stdout.write(target ? `${target.help}\n` : globalHelp(commands));
     return 0;
   }
@@ -104,7 +141,9 @@ export async function runCli(argv: string[], commands: readonly Command[], ctx: 
     ctx.stderr.write(`edgernn: unknown command '${name}'${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}\n\n${globalHelp(commands)}`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // --help before a '--' only: after it, '--help' is a positional (a file of that name).
+  const flags = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (flags.includes('--help') || flags.includes('-h')) {
     ctx.stdout.write(`${cmd.help}\n`);
     return 0;
   }
@@ -151,6 +190,8 @@ export function fileErrorText(code: string, p: string, cwd: string): string {
       return `a part of ${p} is not a folder`;
     case 'ENOSPC':
       return `no space left on the device for ${p}`;
+    case 'EEXIST':
+      return `${p} already exists`;
     case 'EROFS':
       return `read-only file system: ${p}`;
     default:

@@ -3,14 +3,14 @@
  * nothing until done(), so logs stay clean.
  */
 export class Progress {
-  private readonly stream: { write(s: string): unknown; isTTY?: boolean };
+  private readonly stream: { write(s: string): unknown; isTTY?: boolean; columns?: number };
   private readonly label: string;
   private readonly total: number;
   private readonly started = Date.now();
   private lastDraw = 0;
   private current = 0;
 
-  constructor(stream: { write(s: string): unknown; isTTY?: boolean }, label: string, total: number) {
+  constructor(stream: { write(s: string): unknown; isTTY?: boolean; columns?: number }, label: string, total: number) {
     this.stream = stream;
     this.label = label;
     this.total = Math.max(total, 1);
@@ -26,7 +26,12 @@ export class Progress {
     const pct = ((100 * this.current) / this.total).toFixed(0).padStart(3);
     const elapsed = (now - this.started) / 1000;
     const eta = this.current > 0 ? (elapsed * (this.total - this.current)) / this.current : 0;
-    this.stream.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct}% ${this.current}/${this.total} eta ${eta.toFixed(0)}s ${note}\x1b[K`);
+    let line = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct}% ${this.current}/${this.total} eta ${eta.toFixed(0)}s ${note}`;
+    // A line wider than the terminal wraps, and '\r' then redraws only its last row: every tick
+    // left a row behind. Cut to the width (one column spare: some terminals wrap on the last).
+    const cols = this.stream.columns;
+    if (typeof cols === 'number' && cols > 1 && line.length > cols - 1) line = line.slice(0, cols - 1);
+    this.stream.write(`\r${line}\x1b[K`);
   }
 
   done(note = ''): void {

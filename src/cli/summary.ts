@@ -19,6 +19,12 @@ export interface SummaryOptions {
  * characters inside an object (notes, protocols) come after every other value.
  */
 export function scalarLeaves(v: unknown, maxString = 60): string[] {
+  return leaves(v, maxString).pairs;
+}
+
+/** scalarLeaves, and how many values it left out (long or mixed arrays, arrays of objects). */
+function leaves(v: unknown, maxString: number): { pairs: string[]; omitted: number } {
+  let omitted = 0;
   const out: string[] = [];
   const prose: string[] = [];
   let level: [string, unknown][] = [['', v]];
@@ -31,11 +37,13 @@ export function scalarLeaves(v: unknown, maxString = 60): string[] {
         else (typeof x === 'string' && x.length > 40 ? prose : out).push(`${path} ${shown}`);
       } else if (x !== null && typeof x === 'object' && !Array.isArray(x)) {
         for (const [k, c] of Object.entries(x)) next.push([path === '' ? k : `${path}.${k}`, c]);
+      } else if (Array.isArray(x)) {
+        omitted++;
       }
     }
     level = next;
   }
-  return [...out, ...prose];
+  return { pairs: [...out, ...prose], omitted };
 }
 
 /** A value shown inline, or undefined for one that is not (objects, long or mixed arrays). */
@@ -70,7 +78,8 @@ export function summarize(v: unknown, opts: SummaryOptions = {}): string[] {
   const width = opts.width ?? 96;
   const maxLines = opts.maxLines ?? 3;
   // A plain string (a dataset's name) may use the whole width.
-  const pairs = scalarLeaves(v, typeof v === 'string' ? width : (opts.maxString ?? 60));
+  // Values scalarLeaves leaves out (a 30-value history) are counted too: they were dropped silently.
+  const { pairs, omitted } = leaves(v, typeof v === 'string' ? width : (opts.maxString ?? 60));
   const lines: string[] = [];
   let i = 0;
   for (; i < pairs.length; i++) {
@@ -80,6 +89,7 @@ export function summarize(v: unknown, opts: SummaryOptions = {}): string[] {
     else if (lines.length < maxLines) lines.push(p);
     else break;
   }
-  if (i < pairs.length) lines.push(`… ${pairs.length - i} more (--json for all)`);
+  const more = pairs.length - i + omitted;
+  if (more > 0) lines.push(`… ${more} more (--json for all)`);
   return lines;
 }

@@ -101,20 +101,28 @@ export function importCachedRuntime(opts: CodeCacheOptions = {}): CachedRuntime 
       // flags, so processes started with different flags keep a file each instead of rejecting
       // and rewriting one another's.
       const flags = fnv1a32([...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0'));
-      file = path.join(dir, `runtime-${hex(cacheChecksum(source))}-${process.version}-${process.arch}-${flags}.v8cache`);
       try {
-        const raw = fs.readFileSync(file);
-        const damage = cacheDamage(raw);
-        if (damage) {
-          state = 'rejected';
-          reason = `${file}: ${damage}: compiled from source`;
-        } else {
-          cached = raw.subarray(HEADER_BYTES);
-          state = 'hit';
-        }
+        // The checksum runs on WebAssembly, which a process may not have (node --jitless): then
+        // no cache, never a failed import.
+        file = path.join(dir, `runtime-${hex(cacheChecksum(source))}-${process.version}-${process.arch}-${flags}.v8cache`);
       } catch (e) {
-        state = 'miss';
-        reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no cache file yet' : (e as Error).message;
+        reason = `cannot checksum runtime.cjs (${(e as Error).message}): code cache off`;
+      }
+      if (file !== null) {
+        try {
+          const raw = readRegularFile(file);
+          const damage = typeof raw === 'string' ? raw : cacheDamage(raw);
+          if (typeof raw === 'string' || damage) {
+            state = 'rejected';
+            reason = `${file}: ${damage}: compiled from source`;
+          } else {
+            cached = raw.subarray(HEADER_BYTES);
+            state = 'hit';
+          }
+        } catch (e) {
+          state = 'miss';
+          reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no cache file yet' : (e as Error).message;
+        }
       }
     }
   }
@@ -158,6 +166,22 @@ export function importCachedRuntime(opts: CodeCacheOptions = {}): CachedRuntime 
   if ((opts.saveOnExit ?? true) && (state === 'miss' || state === 'rejected')) process.once('exit', () => codeCache.save());
   loaded = Object.freeze({ ...module.exports, codeCache });
   return loaded;
+}
+
+/**
+ * A file's bytes, or what it is if it is not a regular file: a FIFO or a device at the cache
+ * path (a symlink to /dev/zero, say) made the start block forever or read without end.
+ */
+function readRegularFile(file: string): Buffer | string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  try {
+    const st = fs.fstatSync(fd);
+    // A directory fails the read with EISDIR (a miss: the save says why it cannot write there).
+    if (!st.isFile() && !st.isDirectory()) return `not a regular file (${st.isFIFO() ? 'a FIFO' : 'a device or socket'})`;
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 const MAGIC = 0x434e5245; // "ERNC"

@@ -46,3 +46,15 @@ describe('one-glance summaries (edgernn info)', () => {
     expect(formatNumber(Number.NaN)).toBe('NaN');
   });
 });
+
+describe('values summarize cannot show inline', () => {
+  it('are counted in the "more" line, never dropped silently (a 30-value array vanished)', () => {
+    const history = Array.from({ length: 30 }, (_, i) => i);
+    expect(summarize({ a: 1, history })).toEqual(['a 1', '… 1 more (--json for all)']);
+    expect(summarize({ a: 1, rows: [{ x: 1 }, { x: 2 }], nested: { h: history } })).toEqual(['a 1', '… 2 more (--json for all)']);
+    const v = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i]));
+    const lines = summarize({ ...v, history }, { width: 30, maxLines: 2 });
+    const shown = lines.slice(0, 2).join(', ').split(', ').length;
+    expect(lines[2]).toBe(`… ${20 - shown + 1} more (--json for all)`);
+  });
+});

@@ -50,7 +50,7 @@ describe('the cache file checksum', () => {
 });
 
 /** A fresh process on dist/runtime-cached.js: the cache state and a few steps' outputs. */
-function start(dir: string, opts: { flags?: string[]; saveOnExit?: boolean; save?: boolean; entry?: string; cwd?: string; env?: Record<string, string>; chdir?: string } = {}) {
+function start(dir: string, opts: { flags?: string[]; saveOnExit?: boolean; save?: boolean; entry?: string; cwd?: string; env?: Record<string, string>; chdir?: string; timeout?: number } = {}) {
   const entry = opts.entry ?? path.join(ROOT, 'dist/runtime-cached.js');
   const probe = path.join(tmp, 'probe.mjs');
   fs.writeFileSync(
@@ -67,7 +67,7 @@ console.log(JSON.stringify({ state: R.codeCache.state, reason: R.codeCache.reaso
 `,
   );
   const args = [...(opts.flags ?? []), probe, dir, opts.saveOnExit === false ? 'no-save' : '', opts.save ? 'save' : '', opts.chdir ?? ''];
-  const r = spawnSync(process.execPath, args, { cwd: opts.cwd ?? ROOT, encoding: 'utf8', timeout: 60_000, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
+  const r = spawnSync(process.execPath, args, { cwd: opts.cwd ?? ROOT, encoding: 'utf8', timeout: opts.timeout ?? 60_000, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as {
     state: string;
@@ -245,6 +245,38 @@ console.log(importCachedRuntime({ saveOnExit: false }).codeCache.file);`,
     const r = spawnSync(process.execPath, [probe], { cwd: tmp, encoding: 'utf8', env: { ...process.env, EDGERNN_CODE_CACHE: '' } });
     expect(r.status, r.stderr).toBe(0);
     expect(path.dirname(r.stdout.trim())).toBe(path.join(ROOT, 'node_modules', '.cache', 'edgernn'));
+  });
+
+  it('a process without WebAssembly (node --jitless): the import does not throw, the cache is off with the reason', () => {
+    // The cache file's name is the checksum of runtime.cjs, computed in WebAssembly: it threw
+    // "WebAssembly is not defined" out of importCachedRuntime.
+    const probe = path.join(tmp, 'jitless-probe.mjs');
+    fs.writeFileSync(
+      probe,
+      `const { importCachedRuntime } = await import(${JSON.stringify(path.join(ROOT, 'dist/runtime-cached.js'))});
+const R = importCachedRuntime({ dir: process.argv[2] });
+console.log(JSON.stringify({ state: R.codeCache.state, reason: R.codeCache.reason, file: R.codeCache.file, save: R.codeCache.save(), createRuntime: typeof R.createRuntime }));`,
+    );
+    const dir = path.join(tmp, 'jitless');
+    const r = spawnSync(process.execPath, ['--jitless', probe, dir], { cwd: tmp, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({ state: 'off', file: null, reason: expect.stringMatching(/WebAssembly/), save: { saved: false }, createRuntime: 'function' });
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it.skipIf(process.platform === 'win32')('a FIFO or a device at the cache path is refused and compiled over (the start blocked forever on a FIFO)', async () => {
+    const dir = path.join(tmp, 'fifo');
+    fs.mkdirSync(dir, { mode: 0o700 });
+    const { file } = start(dir, { saveOnExit: false });
+    expect(spawnSync('mkfifo', [file!]).status).toBe(0);
+    const r = start(dir, { timeout: 10_000 });
+    expect(r).toMatchObject({ state: 'rejected', reason: expect.stringMatching(/not a regular file \(a FIFO\)/) });
+    expect(r.out).toEqual(await expected());
+    expect(fs.statSync(file!).isFile()).toBe(true);
+    expect(start(dir).state).toBe('hit');
+    fs.rmSync(file!);
+    fs.symlinkSync('/dev/zero', file!);
+    expect(start(dir, { timeout: 10_000 })).toMatchObject({ state: 'rejected', reason: expect.stringMatching(/a device or socket/) });
   });
 
   it("require('edgernn/runtime') gives the same runtime as CommonJS", async () => {

@@ -11,7 +11,7 @@ import { encodeModel } from '../../model/codec.js';
 import { createRuntime } from '../../runtime/runtime.js';
 import { Rng } from '../../util/rng.js';
 import { benchSpec, BENCH_SHAPES } from './bench.js';
-import { parseFlags, type Command } from '../framework.js';
+import { parseFlags, usageError, type Command } from '../framework.js';
 import { makeDirs } from '../../io/files.js';
 
 export const demoCommand: Command = {
@@ -26,7 +26,10 @@ check that the backends agree bit for bit,
 and hands a stream from one backend to another.`,
   async run(args, ctx) {
     const { values } = parseFlags(args, { out: { type: 'string' } }, { min: 0, max: 0, names: '' });
+    // An empty --out wrote into the working folder; a file there failed with "EEXIST: /abs/path".
+    if (values.out === '') throw usageError('--out needs a folder name');
     const out = path.resolve(ctx.cwd, typeof values.out === 'string' ? values.out : 'out');
+    if (fs.statSync(out, { throwIfNoEntry: false })?.isDirectory() === false) throw usageError(`--out ${typeof values.out === 'string' ? values.out : 'out'}: is a file, expected a folder`);
     const say = (s = '') => ctx.stdout.write(`${s}\n`);
     const shape = BENCH_SHAPES[0]!;
     const I = shape.inputSize;

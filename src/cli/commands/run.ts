@@ -32,18 +32,26 @@ function checkNpyOutput(output: unknown, input: SequenceBatch): void {
  * NumPy reads them: float32 [steps][outputs], or [batch][steps][outputs] for a batch.
  */
 function writeResult(ctx: CliContext, output: unknown, result: object, outputs: number[][][], batched: boolean, outputSize: number): void {
-  if (typeof output !== 'string') {
+  // '-' is stdout, as for most tools (it wrote a file named '-').
+  if (typeof output !== 'string' || output === '-') {
     ctx.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
   const file = path.resolve(ctx.cwd, output);
-  if (!/\.npy$/i.test(output)) {
-    fs.writeFileSync(file, `${JSON.stringify(result)}\n`);
-    return;
+  let bytes: Uint8Array | string;
+  if (!/\.npy$/i.test(output)) bytes = `${JSON.stringify(result)}\n`;
+  else {
+    const steps = outputs[0]?.length ?? 0;
+    bytes = writeNpy(Float32Array.from(outputs.flat(2)), batched ? [outputs.length, steps, outputSize] : [steps, outputSize]);
   }
-  const steps = outputs[0]?.length ?? 0;
-  const data = Float32Array.from(outputs.flat(2));
-  fs.writeFileSync(file, writeNpy(data, batched ? [outputs.length, steps, outputSize] : [steps, outputSize]));
+  try {
+    fs.writeFileSync(file, bytes);
+  } catch (e) {
+    // Named as the user gave it (the message said /abs/path/out is a folder), as for --input.
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.code === 'string') err.path = output;
+    throw e;
+  }
 }
 
 export const runCommand: Command = {
@@ -55,8 +63,9 @@ export const runCommand: Command = {
   -i, --input FILE   .npy or JSON: [steps][features] or [batch][steps][features]
   -b, --backend B    auto (default): simd when the WebAssembly engine supports it, else scalar;
                      float32 models run on the float reference (float); .onnx files on ort-web
-  -o, --output FILE  write the JSON result there instead of stdout; FILE.npy gets the outputs
-                     alone, float32 [steps][outputs] or [batch][steps][outputs] (NumPy's np.load)
+  -o, --output FILE  write the JSON result there instead of stdout ('-': stdout); FILE.npy gets
+                     the outputs alone, float32 [steps][outputs] or [batch][steps][outputs]
+                     (NumPy's np.load)
 
 An .onnx file (any model, including ones edgernn cannot compile) runs through onnxruntime-web
 (WebAssembly, one thread): backend "ort-web"; its name, version and labels come from its edgernn
@@ -71,10 +80,14 @@ Output: JSON {"model","version","backend","labels","outputs"} where outputs is
       { min: 1, max: 1, names: 'MODEL.ern' },
     );
     if (typeof values.input !== 'string') throw usageError('--input FILE is required');
+    if (values.output === '') throw usageError('--output needs a file name (or - for stdout)');
     const backend = choiceFlag(values.backend, 'backend', [...BACKENDS, 'auto', 'ort-web'] as const) ?? 'auto';
     const modelBytes = new Uint8Array(readFileArg(ctx.cwd, positionals[0]!));
     const isErn = modelBytes.length >= 4 && modelBytes[0] === 0x89 && modelBytes[1] === 0x45 && modelBytes[2] === 0x52 && modelBytes[3] === 0x4e;
-    if (!isErn || backend === 'ort-web') {
+    // A damaged file named .ern (not its magic bytes) was parsed as ONNX: "malformed ONNX
+    // protobuf". Loaded as what it is named, the error says what is wrong with it as an .ern.
+    const namedErn = /\.ern$/i.test(positionals[0]!) && backend !== 'ort-web';
+    if ((!isErn && !namedErn) || backend === 'ort-web') {
       // ort-web runs ONNX models only: an .ern given to it was parsed as ONNX and failed with ONNX_PARSE.
       if (isErn) throw usageError(`${positionals[0]} is an .ern file: it runs on backend ${BACKENDS.join(', ')} or auto; ort-web runs .onnx models (\`edgernn export\` writes one)`);
       if (backend !== 'auto' && backend !== 'ort-web') throw usageError(`${positionals[0]} is not an .ern file; ONNX models run on backend ort-web`);

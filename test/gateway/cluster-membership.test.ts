@@ -74,7 +74,12 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     started.push(g);
     return g;
   };
-  /** On failure, the gateways' logs say what happened; every gateway is stopped in any case. */
+  /**
+   * On failure, the gateways' logs say what happened; every gateway is stopped in any case.
+   * Tests get 60 s: their waits are bounded (8 s each) and stop() has its own time limits, so a
+   * slow machine (the full suite on two busy cores) finishes or fails with the wait that failed,
+   * instead of a bare timeout (one CI run hit 30 s in the broker-restart test, 1.8 s otherwise).
+   */
   const withLogs = async (f: () => Promise<void>) => {
     logs.length = 0;
     alerts.length = 0;
@@ -168,7 +173,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
   };
   const split = (a: Gateway, b: Gateway) => a.cluster!.owned().length + b.cluster!.owned().length === P && a.cluster!.owned().length > 0 && b.cluster!.owned().length > 0;
 
-  it('a rolling restart, then the restarted member crashes: the survivor resumes its partitions from the checkpoints', { timeout: 30_000 }, () => withLogs(async () => {
+  it('a rolling restart, then the restarted member crashes: the survivor resumes its partitions from the checkpoints', { timeout: 60_000 }, () => withLogs(async () => {
     // The survivor had received states of those partitions by hand-off during the restart; it
     // then ignored their checkpoints for good (and started those devices fresh after the crash).
     const o: Opts = { site: 'roll', checkpointIntervalMs: 50 };
@@ -206,7 +211,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     }
   }));
 
-  it('a member with another partition count is refused (GATEWAY_CONFIG cluster.partitions), not a split brain', { timeout: 30_000 }, () => withLogs(async () => {
+  it('a member with another partition count is refused (GATEWAY_CONFIG cluster.partitions), not a split brain', { timeout: 60_000 }, () => withLogs(async () => {
     const o: Opts = { site: 'mismatch' };
     const ds = herd(12, 30, 700);
     const a = await makeGateway('gw-a', o);
@@ -235,7 +240,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     }
   }));
 
-  it('two members starting at the same instant do not wait for each other', { timeout: 30_000 }, () => withLogs(async () => {
+  it('two members starting at the same instant do not wait for each other', { timeout: 60_000 }, () => withLogs(async () => {
     // Each sees the other in its first view and, with nobody before them, took the other for the
     // previous owner of its partitions: both held every message handoffTimeoutMs (60 s here).
     const o: Opts = { site: 'coldstart' };
@@ -267,7 +272,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     }
   }));
 
-  it('a member leaving while its metrics tick comes due stays offline for its peers', { timeout: 30_000 }, () => withLogs(async () => {
+  it('a member leaving while its metrics tick comes due stays offline for its peers', { timeout: 60_000 }, () => withLogs(async () => {
     // The metrics tick republished the retained status "online" after the leave had announced
     // "offline": the peers took the leaving member back into their views and handed it partitions.
     const o: Opts = { site: 'leave', metricsMs: 1000 };
@@ -304,7 +309,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     }
   }));
 
-  it('a member that evicted streams (device cap) crashes: the evicted streams resume from checkpoints too', { timeout: 30_000 }, () => withLogs(async () => {
+  it('a member that evicted streams (device cap) crashes: the evicted streams resume from checkpoints too', { timeout: 60_000 }, () => withLogs(async () => {
     // The periodic checkpoints cover live streams only: every stream evicted since its last
     // checkpoint restarted fresh on the new owner (its model state, detector and sequence lost).
     const ds = herd(12, 40, 1000);
@@ -330,7 +335,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     }
   }));
 
-  it('a member that left and comes back gets its partitions only once it has subscribed (no stale READY)', { timeout: 30_000 }, () => withLogs(async () => {
+  it('a member that left and comes back gets its partitions only once it has subscribed (no stale READY)', { timeout: 60_000 }, () => withLogs(async () => {
     // gw-a kept the READYs gw-b had broadcast when it took partitions from gw-c; when gw-b came
     // back after leaving, gw-a handed those partitions over at once, before the new gw-b had
     // subscribed to them: what the devices sent in between reached nobody.
@@ -372,7 +377,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     }
   }));
 
-  it('the last member stops while devices publish: its checkpoints hold everything it stepped', { timeout: 30_000 }, () => withLogs(async () => {
+  it('the last member stops while devices publish: its checkpoints hold everything it stepped', { timeout: 60_000 }, () => withLogs(async () => {
     // It checkpointed before unsubscribing: what arrived until the UNSUBACK was stepped but in no
     // checkpoint, and the next gateway resumed those devices from older states, with a gap.
     const o: Opts = { site: 'last' };
@@ -407,7 +412,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     }
   }));
 
-  it('a member whose connection drops for a moment (last will out, then back) takes its partitions back by hand-off', { timeout: 30_000 }, () => withLogs(async () => {
+  it('a member whose connection drops for a moment (last will out, then back) takes its partitions back by hand-off', { timeout: 60_000 }, () => withLogs(async () => {
     // The others took its partitions from the checkpoints when its last will went out; it came
     // back (MQTT.js reconnects by itself) still owning them: both stepped parts of the same
     // streams, and the hand-off back overwrote its streams mid-way (hundreds of messages missing).
@@ -445,7 +450,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     }
   }));
 
-  it('the broker restarts gracefully (wills published, persistence on): every stream continues exactly', { timeout: 30_000 }, () => withLogs(async () => {
+  it('the broker restarts gracefully (wills published, persistence on): every stream continues exactly', { timeout: 60_000 }, () => withLogs(async () => {
     // mosquitto publishes every client's last will as it stops: each gateway took the other for
     // crashed and started acquiring its partitions; the subscriptions, READYs and SYNCs of those
     // acquisitions were lost with the connection and never sent again, so they waited

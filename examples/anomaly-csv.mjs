@@ -9,37 +9,10 @@
 //
 // SERIES.csv: `timestamp,value` lines as in the Numenta Anomaly Benchmark (a header line is
 // skipped); a timestamp is anything Date.parse reads, or ms since the epoch.
-import fs from 'node:fs';
-import { anomalyDetectorConfigOf, createFrontendForInput, createRuntime, ForecastAnomalyDetector, forecastAnomalyOptionsOf, isEdgeRnnError } from 'edgernn';
+import { anomalyDetectorConfigOf, createFrontendForInput, createRuntime, ForecastAnomalyDetector, forecastAnomalyOptionsOf } from 'edgernn';
+import { exampleArgs, fail, read } from './example-cli.mjs';
 
-const args = process.argv.slice(2);
-const usage = 'usage: node examples/anomaly-csv.mjs SERIES.csv [MODEL.ern] [--json]';
-if (args.includes('--help') || args.includes('-h')) {
-  console.log(usage);
-  process.exit(0);
-}
-const json = args.includes('--json');
-const positional = args.filter((a) => a !== '--json');
-const [file, modelPath = new URL('../models/anomaly.ern', import.meta.url)] = positional;
-// No file, an option it does not know, a third file: the usage, exit 2.
-if (!file || positional.length > 2 || positional.some((a) => a.startsWith('-'))) {
-  console.error(usage);
-  process.exit(2);
-}
-// A file that cannot be read or a model that is not one: what is wrong, exit 1, no stack.
-function fail(e, file) {
-  const systemError = typeof e?.code === 'string' && typeof e.syscall === 'string'; // ENOENT, EISDIR, EACCES
-  if (!systemError && !isEdgeRnnError(e)) throw e;
-  console.error(systemError ? `${file}: ${e.message}` : e.message);
-  process.exit(1);
-}
-function read(file, encoding) {
-  try {
-    return fs.readFileSync(file, encoding);
-  } catch (e) {
-    fail(e, String(file));
-  }
-}
+const { file, modelPath, json } = exampleArgs('anomaly-csv', 'SERIES.csv', new URL('../models/anomaly.ern', import.meta.url));
 
 const rows = [];
 read(file, 'utf8').split('\n').forEach((line, i) => {

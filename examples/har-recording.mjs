@@ -9,37 +9,10 @@
 // RECORDING holds one sample per line, its values separated by spaces or commas, in what the
 // model's front end reads: for models/har.ern the three 6-bit codes of the HMP dataset's wrist
 // sensor at 32 Hz (e.g. "22 49 35"), as the gateway's wrist route receives them.
-import fs from 'node:fs';
-import { classifySegment, createRuntime, isEdgeRnnError, durationModelOf, HarStream } from 'edgernn';
+import { classifySegment, createRuntime, durationModelOf, HarStream } from 'edgernn';
+import { exampleArgs, fail, read } from './example-cli.mjs';
 
-const args = process.argv.slice(2);
-const usage = 'usage: node examples/har-recording.mjs RECORDING.txt [MODEL.ern] [--json]';
-if (args.includes('--help') || args.includes('-h')) {
-  console.log(usage);
-  process.exit(0);
-}
-const json = args.includes('--json');
-const positional = args.filter((a) => a !== '--json');
-const [file, modelPath = new URL('../models/har.ern', import.meta.url)] = positional;
-// No file, an option it does not know, a third file: the usage, exit 2.
-if (!file || positional.length > 2 || positional.some((a) => a.startsWith('-'))) {
-  console.error(usage);
-  process.exit(2);
-}
-// A file that cannot be read or a model that is not one: what is wrong, exit 1, no stack.
-function fail(e, file) {
-  const systemError = typeof e?.code === 'string' && typeof e.syscall === 'string'; // ENOENT, EISDIR, EACCES
-  if (!systemError && !isEdgeRnnError(e)) throw e;
-  console.error(systemError ? `${file}: ${e.message}` : e.message);
-  process.exit(1);
-}
-function read(file, encoding) {
-  try {
-    return fs.readFileSync(file, encoding);
-  } catch (e) {
-    fail(e, String(file));
-  }
-}
+const { file, modelPath, json } = exampleArgs('har-recording', 'RECORDING.txt', new URL('../models/har.ern', import.meta.url));
 
 const rt = await createRuntime();
 const model = await rt.load(read(modelPath), { source: String(modelPath) }).catch(fail);

@@ -7,37 +7,10 @@
 //
 // The recording must be 16 kHz (sox in.wav -r 16000 -c 1 out.wav converts one). The same code
 // runs live: push each chunk of samples as it arrives instead of the whole file.
-import fs from 'node:fs';
 import { createFrontendForInput, createKwsDetectorForModel, createRuntime, isEdgeRnnError, readWavMono } from 'edgernn';
+import { exampleArgs, fail, read } from './example-cli.mjs';
 
-const args = process.argv.slice(2);
-const usage = 'usage: node examples/kws-wav.mjs RECORDING.wav [MODEL.ern] [--json]';
-if (args.includes('--help') || args.includes('-h')) {
-  console.log(usage);
-  process.exit(0);
-}
-const json = args.includes('--json');
-const positional = args.filter((a) => a !== '--json');
-const [wavPath, modelPath = new URL('../models/kws.ern', import.meta.url)] = positional;
-// No file, an option it does not know, a third file: the usage, exit 2.
-if (!wavPath || positional.length > 2 || positional.some((a) => a.startsWith('-'))) {
-  console.error(usage);
-  process.exit(2);
-}
-// A file that cannot be read or a model that is not one: what is wrong, exit 1, no stack.
-function fail(e, file) {
-  const systemError = typeof e?.code === 'string' && typeof e.syscall === 'string'; // ENOENT, EISDIR, EACCES
-  if (!systemError && !isEdgeRnnError(e)) throw e;
-  console.error(systemError ? `${file}: ${e.message}` : e.message);
-  process.exit(1);
-}
-function read(file, encoding) {
-  try {
-    return fs.readFileSync(file, encoding);
-  } catch (e) {
-    fail(e, String(file));
-  }
-}
+const { file: wavPath, modelPath, json } = exampleArgs('kws-wav', 'RECORDING.wav', new URL('../models/kws.ern', import.meta.url));
 
 const rt = await createRuntime();
 const model = await rt.load(read(modelPath), { source: String(modelPath) }).catch(fail);

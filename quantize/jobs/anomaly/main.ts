@@ -12,8 +12,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { ForecastModelDetector, FORECAST_ANOMALY_DEFAULTS, SyncModelLoader, encodeModel } from '../../../src/index.js';
+import { ForecastModelDetector, FORECAST_ANOMALY_DEFAULTS, SyncModelLoader, encodeModel, isEdgeRnnError } from '../../../src/index.js';
+import { numberFlag, parseFlags } from '../../../src/cli/framework.js';
+import { checkOutputPath, createdAt } from '../../cli/common.js';
 import { evaluateRun, loadNabCorpus, runDetector, type NabCorpus } from '../../eval/nab/index.js';
 import { encodeShipped, forecastErrors, SHIPPED_TRAIN_DEFAULTS, trainShippedModel } from './shipped.js';
 import { makeDirs } from '../../../src/io/files.js';
@@ -28,16 +29,16 @@ function fail(message: string): never {
 /** The header comment above, as the help text. */
 const HELP = fs.readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^#!.*\n\/\*\*\n/, '').replace(/^ \* ?/gm, '').trimEnd() + '\n';
 
-/** A bad argument: the message and the usage, exit code 2, as edgernn's commands (an unknown flag printed a stack trace, exit 1). */
-function usage(message: string): never {
-  process.stderr.write(`train:anomaly: ${message}\n\n${HELP}`);
-  process.exit(2);
-}
-
-function parseFlags() {
+/**
+ * The arguments, with the desktop commands' own checks (src/cli/framework.ts, quantize/cli/common.ts):
+ * a bad one prints the message and the usage, exit code 2 (an unknown flag printed a stack trace,
+ * exit 1; -o naming a folder failed only when written, after the training).
+ */
+function parseArguments() {
   try {
-    return parseArgs({
-      options: {
+    const { values } = parseFlags(
+      process.argv.slice(2),
+      {
         data: { type: 'string' },
         labels: { type: 'string' },
         output: { type: 'string', short: 'o' },
@@ -45,45 +46,33 @@ function parseFlags() {
         epochs: { type: 'string' },
         'created-at': { type: 'string' },
         'skip-nab': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
       },
-    }).values;
+      { min: 0, max: 0, names: '' },
+    );
+    if (values.help) {
+      process.stdout.write(HELP);
+      process.exit(0);
+    }
+    const ctx = { cwd: process.cwd() };
+    if (typeof values.output === 'string') checkOutputPath(values.output, ctx, '-o');
+    return {
+      values,
+      seed: numberFlag(values.seed, 'seed', { min: 1, integer: true }) ?? SHIPPED_TRAIN_DEFAULTS.seed,
+      epochs: numberFlag(values.epochs, 'epochs', { min: 1, integer: true }) ?? SHIPPED_TRAIN_DEFAULTS.epochs,
+      // Fixed by default (not the time of the run): the same code, seed and data give the same bytes.
+      createdAt: createdAt(values, () => Date.parse('2026-01-01T00:00:00.000Z')),
+    };
   } catch (e) {
-    return usage((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    if (!isEdgeRnnError(e, 'USAGE')) throw e;
+    process.stderr.write(`train:anomaly: ${e.message}\n\n${HELP}`);
+    process.exit(2);
   }
 }
-const values = parseFlags();
-if (values.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
+const { values, seed, epochs, createdAt: createdAtIso } = parseArguments();
 const nabRoot = path.resolve(REPO, '../shared/datasets/nab');
-const dataDir = path.resolve(values.data ?? path.join(nabRoot, 'data'));
-const labelsPath = path.resolve(values.labels ?? path.join(nabRoot, 'labels/combined_windows.json'));
-const output = path.resolve(values.output ?? path.join(REPO, 'models/anomaly.ern'));
-const intFlag = (v: string | undefined, name: string, dflt: number): number => {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) usage(`--${name} needs a positive integer, got '${v}'`);
-  return n;
-};
-const seed = intFlag(values.seed, 'seed', SHIPPED_TRAIN_DEFAULTS.seed);
-const epochs = intFlag(values.epochs, 'epochs', SHIPPED_TRAIN_DEFAULTS.epochs);
-let createdAt = '2026-01-01T00:00:00.000Z';
-if (values['created-at'] !== undefined) {
-  const t = Date.parse(values['created-at']);
-  if (!Number.isFinite(t)) usage(`--created-at needs an ISO date, got '${values['created-at']}'`);
-  createdAt = new Date(t).toISOString();
-} else if (process.env.SOURCE_DATE_EPOCH && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH)) {
-  createdAt = new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString();
-}
-// -o names a file: a folder, or a path under a file, failed only when written, after the training.
-if (values.output === '' || /[\\/]$/.test(values.output ?? '') || (fs.existsSync(output) && fs.statSync(output).isDirectory())) usage(`-o ${JSON.stringify(values.output)} is a folder, expected a file`);
-for (let dir = path.dirname(output); ; dir = path.dirname(dir)) {
-  if (!fs.existsSync(dir)) continue;
-  if (!fs.statSync(dir).isDirectory()) usage(`-o ${values.output}: ${dir} is a file, not a folder`);
-  break;
-}
+const dataDir = path.resolve((values.data as string | undefined) ?? path.join(nabRoot, 'data'));
+const labelsPath = path.resolve((values.labels as string | undefined) ?? path.join(nabRoot, 'labels/combined_windows.json'));
+const output = path.resolve((values.output as string | undefined) ?? path.join(REPO, 'models/anomaly.ern'));
 // The arguments are checked first (usage errors, exit 2), then the data (exit 1).
 if (!fs.existsSync(dataDir) || !fs.existsSync(labelsPath)) {
   fail(`NAB corpus not found (${dataDir}, ${labelsPath}): get it from https://github.com/numenta/NAB (data/ and labels/) and pass --data DIR --labels FILE`);
@@ -130,7 +119,7 @@ if (!values['skip-nab']) {
 }
 
 const hyperparameters: Record<string, unknown> = { ...options, arch: 'gru', task: 'forecast', calibration: 'minmax, input range ±clip' };
-const bytes = encodeShipped(trained.int8, { metrics, hyperparameters, detector, createdAt });
+const bytes = encodeShipped(trained.int8, { metrics, hyperparameters, detector, createdAt: createdAtIso });
 makeDirs(path.dirname(output));
 fs.writeFileSync(output, bytes);
 log(`wrote ${path.relative(process.cwd(), output)} (${bytes.length} bytes) in ${((performance.now() - t0) / 1000).toFixed(0)} s`);

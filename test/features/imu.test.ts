@@ -13,6 +13,7 @@ import {
   validateImuSpec,
   type ImuFrontendSpec,
 } from '../../src/index.js';
+import { expectCode } from '../helpers/errors.js';
 
 /** Polyphase passband error on a tone well below cutoff (measured 1.1e-3 at 32 → 50 Hz, 8e-5 at 100 → 32 Hz). */
 const POLYPHASE_PASSBAND_TOL = 2e-3;
@@ -219,14 +220,7 @@ describe('imu spec validation names the bad field', () => {
     expect(() => validateImuSpec(big)).toThrow(/'windowSize' must be an integer >= 1 <= 13421, got 1048576/);
     expect(() => new ImuFrontend({ ...big, windowSize: 13421 })).not.toThrow();
     const slow = { ...spec(), inputRateHz: 10000, rateHz: 1, channels, windowSize: 2, hop: 1 };
-    let err: unknown;
-    try {
-      validateImuSpec(slow);
-    } catch (e) {
-      err = e;
-    }
-    expect(err instanceof EdgeRnnError && err.code).toBe('FRONTEND_SPEC');
-    expect((err as Error).message).toMatch(/'channels' must be at most 377 channels for a polyphase resampler 10000 → 1 Hz \(it keeps 177780 samples per channel; at most 2\^26 values\), got "5000 channels"/);
+    expectCode(() => validateImuSpec(slow), 'FRONTEND_SPEC', /'channels' must be at most 377 channels for a polyphase resampler 10000 → 1 Hz \(it keeps 177780 samples per channel; at most 2\^26 values\), got "5000 channels"/);
     expect(() => validateImuSpec({ ...slow, channels: channels.slice(0, 377) })).not.toThrow();
   });
 
@@ -245,14 +239,7 @@ describe('imu spec validation names the bad field', () => {
         expect(() => validateImuSpec(value)).not.toThrow(); // no conversion: nothing overflows
         continue;
       }
-      let err: unknown;
-      try {
-        validateImuSpec(value);
-      } catch (e) {
-        err = e;
-      }
-      expect(err instanceof EdgeRnnError && err.code).toBe('FRONTEND_SPEC');
-      expect((err as Error).message).toMatch(msg);
+      expectCode(() => validateImuSpec(value), 'FRONTEND_SPEC', msg);
     }
     // The smallest std that is accepted gives finite frames.
     const fe = new ImuFrontend({ ...bare, normalization: { mean: [0, 0, 0], std: [1, 2 ** -1023, 1] } });

@@ -56,3 +56,13 @@ export function thrownBy(f: () => unknown): { code?: string; message: string } |
   }
   return null;
 }
+
+/** `CODE: message` of the EdgeRnnError `f` throws, the text of any other error, or 'no error'. */
+export function codeAndMessage(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return isEdgeRnnError(e) ? `${e.code}: ${e.message}` : String(e);
+  }
+  return 'no error';
+}

@@ -24,6 +24,21 @@ const rng = new Rng(5);
 const pcm = Int16Array.from({ length: 4000 }, (_, i) => Math.round(12000 * Math.sin(i * 0.07) + 3000 * rng.normal()));
 const stereo = Int16Array.from({ length: 8000 }, (_, i) => (i % 2 === 0 ? pcm[i >> 1]! : -pcm[i >> 1]! >> 1));
 
+/** A mono 16 kHz IEEE-float WAV (format 3) of these samples, 32- or 64-bit. */
+function floatWav(bits: 32 | 64, samples: number[]): Uint8Array {
+  const bytes = bits / 8;
+  const b = new Uint8Array(44 + bytes * samples.length);
+  b.set(encodeWav(new Int16Array(0), 16000).subarray(0, 44));
+  const dv = new DataView(b.buffer);
+  dv.setUint32(4, 36 + bytes * samples.length, true);
+  dv.setUint16(20, 3, true); // IEEE float
+  dv.setUint16(32, bytes, true); // block align
+  dv.setUint16(34, bits, true);
+  dv.setUint32(40, bytes * samples.length, true);
+  samples.forEach((v, i) => (bits === 32 ? dv.setFloat32(44 + 4 * i, v, true) : dv.setFloat64(44 + 8 * i, v, true)));
+  return b;
+}
+
 function errorOf(fn: () => unknown): Error & { code?: string } {
   try {
     fn();
@@ -181,31 +196,13 @@ describe('malformed files are BAD_INPUT_FILE errors naming the defect', () => {
   });
 
   it('NaN in a float file names the sample', () => {
-    const b = new Uint8Array(44 + 8);
-    b.set(encodeWav(new Int16Array(0), 16000).subarray(0, 44));
-    const dv = new DataView(b.buffer);
-    dv.setUint32(4, 44, true);
-    dv.setUint16(20, 3, true); // IEEE float
-    dv.setUint16(32, 4, true);
-    dv.setUint16(34, 32, true);
-    dv.setUint32(40, 8, true);
-    dv.setFloat32(44, 0.5, true);
-    dv.setFloat32(48, NaN, true);
+    const b = floatWav(32, [0.5, NaN]);
     expect(errorOf(() => readWav(b, 'nan.wav')).message).toMatch(/nan.wav: sample 1 of channel 0 is NaN/);
   });
 
   it("a 64-bit float sample beyond float32's range names the sample (it became Infinity in the channel data)", () => {
-    const b = new Uint8Array(44 + 24);
-    b.set(encodeWav(new Int16Array(0), 16000).subarray(0, 44));
+    const b = floatWav(64, [0.5, -3.4028234663852886e38, 1e300]); // the largest float32 is a sample
     const dv = new DataView(b.buffer);
-    dv.setUint32(4, 60, true);
-    dv.setUint16(20, 3, true); // IEEE float
-    dv.setUint16(32, 8, true);
-    dv.setUint16(34, 64, true);
-    dv.setUint32(40, 24, true);
-    dv.setFloat64(44, 0.5, true);
-    dv.setFloat64(52, -3.4028234663852886e38, true); // the largest float32: a sample
-    dv.setFloat64(60, 1e300, true);
     const e = errorOf(() => readWav(b, 'huge.wav'));
     expect(e.code).toBe('BAD_INPUT_FILE');
     expect(e.message).toBe("huge.wav: sample 2 of channel 0 is 1e+300, beyond float32's range (|x| <= 3.4028235e38)");

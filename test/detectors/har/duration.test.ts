@@ -9,7 +9,7 @@ import {
   parseDurationModel,
   SEGMENT_DURATION_KEY,
 } from '../../../src/detectors/har/duration.js';
-import { isEdgeRnnError } from '../../../src/errors.js';
+import { codeAndMessage } from '../../helpers/errors.js';
 
 describe('fitDurationModel', () => {
   it('is the mean and sample standard deviation of ln(seconds) per class, σ floored', () => {
@@ -31,14 +31,7 @@ describe('fitDurationModel', () => {
   });
 
   it('names the defect: a class without segments, a bad class index, a length that is not positive and finite', () => {
-    const code = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        return isEdgeRnnError(e) ? `${e.code}: ${e.message}` : String(e);
-      }
-      return 'no error';
-    };
+    const code = codeAndMessage;
     expect(code(() => fitDurationModel([{ y: 0, seconds: 1 }], 2))).toBe('BAD_DATA: no segment of class 1: cannot fit its duration');
     expect(code(() => fitDurationModel([{ y: 2, seconds: 1 }], 2))).toMatch(/^BAD_DATA: segment class 2: expected an integer in 0..1/);
     for (const s of [0, -1, NaN, Infinity]) expect(code(() => fitDurationModel([{ y: 0, seconds: s }], 1))).toMatch(/^BAD_DATA: segment length .* expected a positive finite number/);
@@ -77,14 +70,7 @@ describe('classifySegment', () => {
 describe('classifySegment input checks', () => {
   it('refuses a posterior of another width than the duration model, an empty one, and NaN (silently wrong labels before)', () => {
     const m = { mean: [Math.log(6.5), Math.log(14)], sd: [0.3, 0.3] };
-    const err = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        return isEdgeRnnError(e) ? `${e.code}: ${e.message}` : String(e);
-      }
-      return 'no error';
-    };
+    const err = codeAndMessage;
     // Three classes against a two-class model: class 2 scored NaN and was never chosen (returned 1).
     expect(err(() => classifySegment([0.1, 0.2, 0.7], 14, m))).toBe('SHAPE_MISMATCH: segment posterior: expected 2 values (one per class of the duration model), got 3');
     // One class against two: the model's second class was ignored (returned 0).

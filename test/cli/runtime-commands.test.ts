@@ -313,6 +313,32 @@ describe('the built executable', () => {
     expect(rows.some((o) => o.backend === 'ort-web' && o.mode === 'step')).toBe(true);
     expect(rows.some((o) => o.backend === 'ort-node' && o.median_us !== undefined)).toBe(false);
   });
+
+  // A probe that fails (here: the package has no dist/runtime.js) is reported with its error, the
+  // other tools are still measured, and the probes' temporary folder is removed.
+  it.skipIf(!fs.existsSync(bin))('bench: a failing cold-start probe is reported with its reason, not dropped in silence', () => {
+    const dir = path.join(tmp, 'no-dist');
+    fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+    for (const name of fs.readdirSync('node_modules')) if (name !== '.bin') fs.symlinkSync(path.resolve('node_modules', name), path.join(dir, 'node_modules', name));
+    fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"edgernn","type":"module"}');
+    fs.copyFileSync(bin, path.join(dir, 'cli.js'));
+    const tmpdir = path.join(dir, 'tmp');
+    fs.mkdirSync(tmpdir);
+    const args = ['bench', '--quick', '--shapes', 'har-gru', '--backends', 'simd', '--rounds', '1', '--round-ms', '0.2', '--cold-runs', '1'];
+    const env = { ...process.env, TMPDIR: tmpdir };
+    const json = spawnSync(process.execPath, [path.join(dir, 'cli.js'), ...args, '--json'], { encoding: 'utf8', cwd: dir, env });
+    expect(json.status, json.stderr).toBe(0);
+    const rows = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const failed = rows.filter((o) => o.metric === 'cold_start_failed');
+    expect(failed.map((o) => o.tool).sort()).toEqual(['edgernn', 'edgernn-cached']);
+    for (const f of failed) expect(f.reason).toMatch(/runtime(-cached)?\.js/);
+    expect(failed.find((o) => o.tool === 'edgernn')!.runs).toBe(0);
+    expect(rows.some((o) => o.metric === 'cold_start' && o.tool === 'ort-web')).toBe(true);
+    expect(fs.readdirSync(tmpdir)).toEqual([]);
+    const text = spawnSync(process.execPath, [path.join(dir, 'cli.js'), ...args], { encoding: 'utf8', cwd: dir, env });
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/Cold start, edgernn: failed after 0 starts: .*runtime\.js/);
+  });
 });
 
 

@@ -328,6 +328,27 @@ interface ColdStart {
   rss_file_mib?: number;
 }
 
+/** A tool whose probe process failed (not installed, crashed, or timed out), with the reason. */
+interface ColdStartFailure {
+  tool: ColdStart['tool'];
+  /** Starts measured before the failure (the medians above use them). */
+  runs: number;
+  reason: string;
+}
+
+/** A probe that has not printed its result by then is killed: a hung start must not hang the bench. */
+const PROBE_TIMEOUT_MS = 120_000;
+
+/** The last line a failed probe wrote to stderr (its error), or how it ended. */
+function probeFailure(e: unknown): string {
+  const err = e as { stderr?: string; signal?: string | null; message?: string };
+  if (err.signal === 'SIGTERM') return `no result within ${PROBE_TIMEOUT_MS / 1000} s (killed)`;
+  // Node prints an uncaught error's source line, the error, its stack and then its own version.
+  const lines = String(err.stderr ?? '').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^Node\.js v\d/.test(l));
+  const error = lines.find((l) => /^[\w.]*(Error|Exception)\b.*:/.test(l)) ?? lines.pop();
+  return (error ?? err.message ?? String(e)).slice(0, 300);
+}
+
 /**
  * Fresh processes: import + instantiate + load + first step, and the RSS growth over the same
  * span (measured after the probe script itself has started, so Node's own loader is excluded
@@ -342,7 +363,7 @@ function ortWebUrl(): string {
   }
 }
 
-function coldStarts(dir: string, shape: BenchShape, spec: ModelSpec, int8Bytes: Uint8Array, runs: number): ColdStart[] {
+function coldStarts(dir: string, shape: BenchShape, spec: ModelSpec, int8Bytes: Uint8Array, runs: number): { cold: ColdStart[]; failures: ColdStartFailure[] } {
   // The lean runtime entry (edgernn/runtime) is what a gateway imports.
   const indexUrl = pathToFileURL(path.join(packageRoot(), 'dist', 'runtime.js')).href;
   const cachedUrl = pathToFileURL(path.join(packageRoot(), 'dist', 'runtime-cached.js')).href;
@@ -387,13 +408,13 @@ ${report}`,
   const probeFile = (tool: (typeof tools)[number]) => path.join(dir, `${tool}-probe.mjs`);
   for (const tool of tools) fs.writeFileSync(probeFile(tool), probe[tool]);
   const runProbe = (tool: (typeof tools)[number], arg = '') =>
-    JSON.parse(execFileSync(process.execPath, [probeFile(tool), arg], { encoding: 'utf8', cwd: process.cwd(), stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop()!);
+    JSON.parse(execFileSync(process.execPath, [probeFile(tool), arg], { encoding: 'utf8', cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'], timeout: PROBE_TIMEOUT_MS }).trim().split('\n').pop()!);
+  const samples = new Map(tools.map((t) => [t, { ms: [] as number[], rss: [] as number[], anon: [] as number[], file: [] as number[], failed: '' }]));
   try {
     runProbe('edgernn-cached'); // the first start, which writes the code cache the others read
-  } catch {
-    // reported below as no edgernn-cached runs
+  } catch (e) {
+    samples.get('edgernn-cached')!.failed = `the first start (writing the code cache): ${probeFailure(e)}`;
   }
-  const samples = new Map(tools.map((t) => [t, { ms: [] as number[], rss: [] as number[], anon: [] as number[], file: [] as number[], failed: false }]));
   // Round robin, so a change in machine load touches every tool alike.
   for (let i = 0; i < runs; i++) {
     for (const tool of tools) {
@@ -407,20 +428,22 @@ ${report}`,
           x.anon.push(r.anon);
           x.file.push(r.file);
         }
-      } catch {
-        x.failed = true; // tool not installed or probe failed: report what we have
+      } catch (e) {
+        x.failed = probeFailure(e); // tool not installed or probe failed: report what we have, and why
       }
     }
   }
+  const failures: ColdStartFailure[] = [];
   for (const tool of tools) {
-    const { ms, rss, anon, file: fileMib } = samples.get(tool)!;
+    const { ms, rss, anon, file: fileMib, failed } = samples.get(tool)!;
+    if (failed !== '') failures.push({ tool, runs: ms.length, reason: failed });
     if (ms.length) {
       const c: ColdStart = { tool, median_ms: median(ms), rss_growth_mib: median(rss) };
       if (anon.length === ms.length) Object.assign(c, { rss_anon_mib: median(anon), rss_file_mib: median(fileMib) });
       out.push(c);
     }
   }
-  return out;
+  return { cold: out, failures };
 }
 
 function fmt(us: number | undefined): string {
@@ -433,7 +456,7 @@ function ratio(a: number | undefined, b: number | undefined): string {
 }
 
 /** Markdown tables of the results (the README's format). */
-export function renderTables(results: BenchResult[], extra: { wasm: { simd: number; scalar: number }; cold: ColdStart[]; state: Record<string, number> }): string {
+export function renderTables(results: BenchResult[], extra: { wasm: { simd: number; scalar: number }; cold: ColdStart[]; coldFailures?: ColdStartFailure[]; state: Record<string, number> }): string {
   const get = (shape: string, backend: Backend, mode: Mode) => results.find((r) => r.shape === shape && r.backend === backend && r.mode === mode)?.median_us;
   const shapes = [...new Set(results.map((r) => r.shape))];
   const lines: string[] = [];
@@ -465,6 +488,7 @@ export function renderTables(results: BenchResult[], extra: { wasm: { simd: numb
     const tool = c.tool === 'edgernn-cached' ? 'edgernn/runtime/cached, its code cache written by an earlier start' : c.tool;
     lines.push(`Cold start (import + instantiate + load + first step, ${tool}): ${c.median_ms.toFixed(1)} ms median; RSS growth ${c.rss_growth_mib.toFixed(1)} MiB${split}.`);
   }
+  for (const f of extra.coldFailures ?? []) lines.push(`Cold start, ${f.tool}: failed after ${f.runs} start${f.runs === 1 ? '' : 's'}: ${f.reason}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -550,19 +574,24 @@ cache written by a first start beforehand) and onnxruntime-web.
     progress.done();
     const bins = kernelBinaries();
     let cold: ColdStart[] = [];
+    let coldFailures: ColdStartFailure[] = [];
     if (coldRuns > 0) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-bench-'));
-      const shape = shapes[0]!;
-      const spec = benchSpec(shape);
-      const int8 = encodeModel(quantizeModel(spec, calibrateAbsMax(spec, [new Rng(2).float32(shape.steps * shape.inputSize, -2, 2)])));
-      cold = coldStarts(dir, shape, spec, int8, coldRuns);
-      fs.rmSync(dir, { recursive: true, force: true });
+      try {
+        const shape = shapes[0]!;
+        const spec = benchSpec(shape);
+        const int8 = encodeModel(quantizeModel(spec, calibrateAbsMax(spec, [new Rng(2).float32(shape.steps * shape.inputSize, -2, 2)])));
+        ({ cold, failures: coldFailures } = coldStarts(dir, shape, spec, int8, coldRuns));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     }
     if (values.json) {
       for (const r of results) ctx.stdout.write(`${JSON.stringify(r)}\n`);
       ctx.stdout.write(`${JSON.stringify({ metric: 'wasm_bytes', simd: bins.simd.length, scalar: bins.scalar.length })}\n`);
       for (const [k, v] of Object.entries(state)) ctx.stdout.write(`${JSON.stringify({ metric: 'state_bytes', shape: k, bytes: v })}\n`);
       for (const c of cold) ctx.stdout.write(`${JSON.stringify({ metric: 'cold_start', ...c })}\n`);
+      for (const f of coldFailures) ctx.stdout.write(`${JSON.stringify({ metric: 'cold_start_failed', ...f })}\n`);
       ctx.stdout.write(`${JSON.stringify({ metric: 'machine', ...machineInfo() })}\n`);
       for (const m of missing) ctx.stdout.write(`${JSON.stringify({ metric: 'backend_missing', ...m })}\n`);
       return 0;
@@ -571,7 +600,7 @@ cache written by a first start beforehand) and onnxruntime-web.
     const machine = `${m.cpu}, ${m.cores} cores${m.vector ? `, ${m.vector}` : ''}, Node ${m.node}, ${m.date}`;
     const notes = missing.map((m) => ` [${m.package} ${m.reason}]`).join('');
     ctx.stdout.write(`edgernn bench (${machine})${notes}\n\n`);
-    ctx.stdout.write(renderTables(results, { wasm: { simd: bins.simd.length, scalar: bins.scalar.length }, cold, state }));
+    ctx.stdout.write(renderTables(results, { wasm: { simd: bins.simd.length, scalar: bins.scalar.length }, cold, coldFailures, state }));
     return 0;
   },
 };

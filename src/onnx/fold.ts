@@ -163,6 +163,61 @@ export function sliceParams(ctx: OpContext, inputs: (ConstValue | undefined)[], 
   return { axes, starts, ends, steps };
 }
 
+/**
+ * Split sizes of an axis of n elements into the node's outputs. Sizes: attribute `split` before
+ * opset 13, input 1 from 13; without them, equal parts (opset 18's num_outputs: parts of
+ * ceil(n / parts), the last one smaller, as onnxruntime splits).
+ */
+export function splitSizes(ctx: OpContext, splitInput: ConstValue | undefined, axis: number, n: number): number[] {
+  const parts = ctx.node.output.length;
+  const given = ctx.opset < 13 ? ctx.attrs.ints('split') : splitInput === undefined ? undefined : concreteInts(splitInput, `${ctx.label}: split`);
+  if (given !== undefined) {
+    if (given.length !== parts) throw invalid(`${ctx.label}: split has ${given.length} sizes for ${parts} outputs`, { node: ctx.node.name });
+    const total = given.reduce((p, x) => p + x, 0);
+    if (given.some((x) => !Number.isInteger(x) || x < 0) || total !== n) throw invalid(`${ctx.label}: split sizes [${given.join(', ')}] add up to ${total}, axis ${axis} has ${n}`, { node: ctx.node.name, expected: n, got: total });
+    return given;
+  }
+  const numOutputs = ctx.opset >= 18 ? ctx.attrs.int('num_outputs') : undefined;
+  if (numOutputs !== undefined) {
+    if (numOutputs !== parts) throw invalid(`${ctx.label}: num_outputs is ${numOutputs}, the node has ${parts} outputs`, { node: ctx.node.name });
+    const chunk = Math.ceil(n / parts);
+    return Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(chunk, n - i * chunk)));
+  }
+  if (n % parts !== 0) throw invalid(`${ctx.label}: axis ${axis} of size ${n} does not split into ${parts} equal parts`, { node: ctx.node.name });
+  return Array.from({ length: parts }, () => n / parts);
+}
+
+/**
+ * ReduceSum / ReduceMean axes: an attribute until opset 12 (ReduceSum) / 17 (ReduceMean), input 1
+ * after. undefined: every axis; 'noop': none (noop_with_empty_axes = 1 with no axes, the identity).
+ */
+export function reduceAxes(ctx: OpContext, axesInput: ConstValue | undefined, mean: boolean): number[] | undefined | 'noop' {
+  const fromInput = ctx.opset >= (mean ? 18 : 13);
+  const axes = fromInput ? (axesInput === undefined ? undefined : concreteInts(axesInput, `${ctx.label}: axes`)) : ctx.attrs.ints('axes');
+  if (axes !== undefined && axes.length > 0) return axes;
+  return fromInput && ctx.attrs.int('noop_with_empty_axes', 0) !== 0 ? 'noop' : undefined;
+}
+
+function reduceConst(mean: boolean): ConstOp {
+  return (ctx, inputs) => {
+    const x = need(ctx, inputs, 0, 'data');
+    const r = reduceAxes(ctx, inputs[1], mean);
+    if (r === 'noop') return [x];
+    if (x.sym) throw unsupported(`${ctx.label} of a value that depends on the sequence length`);
+    const axes = (r ?? x.dims.map((_, i) => i)).map((a) => normAxis(a, x.dims.length, ctx.label));
+    const keep = ctx.attrs.int('keepdims', 1) !== 0;
+    const kept = x.dims.map((d, i) => (axes.includes(i) ? 1 : d));
+    const count = size(x.dims) / size(kept);
+    const out = new Float64Array(size(kept));
+    forEachIndex(x.dims, (idx, f) => {
+      const k = broadcastIndex(kept, x.dims, idx);
+      out[k] = out[k]! + x.data[f]!;
+    });
+    const data = out.map((v) => typed(x.dtype, mean ? v / count : v));
+    return [constOf(x.dtype, keep ? kept : x.dims.filter((_, i) => !axes.includes(i)), data)];
+  };
+}
+
 type Binary = (a: number, b: number) => number;
 
 /** Elementwise binary op with broadcasting; symbolic operands follow T-arithmetic rules. */
@@ -367,6 +422,28 @@ export const CONST_OPS: Readonly<Record<string, ConstOp>> = {
     });
     return [gatherElements(x, dims, src)];
   },
+
+  Split: (ctx, inputs) => {
+    const x = need(ctx, inputs, 0, 'input');
+    if (x.sym) throw unsupported(`${ctx.label} of a value that depends on the sequence length`);
+    const axis = normAxis(ctx.attrs.int('axis', 0), x.dims.length, ctx.label);
+    const st = stridesOf(x.dims);
+    let start = 0;
+    return splitSizes(ctx, inputs[1], axis, x.dims[axis]!).map((n) => {
+      const dims = x.dims.map((d, i) => (i === axis ? n : d));
+      const src: number[] = [];
+      forEachIndex(dims, (idx) => {
+        let f = 0;
+        idx.forEach((v, i) => (f += (i === axis ? start + v : v) * st[i]!));
+        src.push(f);
+      });
+      start += n;
+      return gatherElements(x, dims, src);
+    });
+  },
+
+  ReduceSum: reduceConst(false),
+  ReduceMean: reduceConst(true),
 
   Expand: (ctx, inputs) => {
     const x = need(ctx, inputs, 0, 'input');

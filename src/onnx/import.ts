@@ -19,7 +19,7 @@ import { isRecurrent, modelOutputSize, type Layer, type ModelSpec } from '../mod
 import { readSpecMetadata } from './metadata.js';
 import { fileBytes } from '../util/bytes.js';
 import { Attrs, nodeLabel } from './attrs.js';
-import { CONST_OPS, sliceParams, tensorToConst, type OpContext } from './fold.js';
+import { CONST_OPS, reduceAxes, sliceParams, splitSizes, tensorToConst, type OpContext } from './fold.js';
 import { ONNX_DTYPES, decodeModelProto, type ModelProto, type NodeProto } from './proto.js';
 import { LayoutMismatch, recurrentNode, type RecurrentContext } from './recurrent.js';
 import { stackConcat, stackGather, stackOutputReason, stackSlice, stackUseReason } from './stacked.js';
@@ -32,15 +32,18 @@ import {
   dynGather,
   dynGemm,
   dynMatMul,
+  dynReduce,
   dynReshape,
   dynShape,
   dynSlice,
   dynSoftmax,
+  dynSplit,
   dynSqueeze,
   dynTranspose,
   dynUnsqueeze,
   inputValue,
   materialize,
+  productReason,
 } from './stream.js';
 import {
   NodeUnsupported,
@@ -48,6 +51,7 @@ import {
   constOf,
   dynDims,
   invalid,
+  normAxis,
   unsupported,
   type AxisRole,
   type ConstValue,
@@ -126,6 +130,8 @@ interface Issue {
 
 interface ImportCtx extends RecurrentContext {
   opts: ImportOptions;
+  /** The recurrent node (nodeLabel) behind each layer made so far, for messages about its outputs. */
+  layerNodes: Map<Layer, string>;
 }
 
 type DynOp = (ctx: ImportCtx, inputs: (Value | undefined)[]) => Value[];
@@ -163,7 +169,8 @@ function arith(op: 'Add' | 'Sub' | 'Mul' | 'Div'): DynOp {
     if (!a || !b) throw invalid(`${ctx.label}: needs two inputs`);
     if (a.kind === 'dyn' && b.kind === 'dyn') {
       if (op === 'Add' || op === 'Sub') return [dynAddDyn(ctx, a, b, op === 'Add' ? 1 : -1)];
-      throw unsupported(`${ctx.label} multiplies two sequence values (edgernn folds only linear glue)`);
+      if (op === 'Mul') throw unsupported(productReason(ctx, a, b, (l) => ctx.layerNodes.get(l)));
+      throw unsupported(`${ctx.label} divides by a sequence value`);
     }
     if (a.kind === 'dyn' && b.kind === 'const') return [dynArith(ctx, op, a, b, true)];
     if (a.kind === 'const' && b.kind === 'dyn') {
@@ -194,6 +201,36 @@ function passThrough(ctx: ImportCtx, inputs: (Value | undefined)[]): Value[] {
   const v = inputs[0]!;
   const extra: Value[] = ctx.node.output.slice(1).map(() => ({ kind: 'poison', reason: `${ctx.label}: only its first output is supported` }));
   return [v, ...extra];
+}
+
+/** A GRU / LSTM / RNN node; remembers which node made the layer (productReason names it). */
+function recurrent(kind: 'gru' | 'lstm' | 'rnn'): DynOp {
+  return (ctx, inputs) => {
+    const outs = recurrentNode(ctx, kind, inputs);
+    const y = outs[0];
+    if (y?.kind === 'dyn') ctx.layerNodes.set(y.base.layers[y.base.layers.length - 1]!, ctx.label);
+    return outs;
+  };
+}
+
+/** Split of a sequence value (fold.ts splitSizes reads the sizes). */
+function split(ctx: ImportCtx, inputs: (Value | undefined)[]): Value[] {
+  const v = dynAt(ctx, inputs, 0);
+  const axis = normAxis(ctx.attrs.int('axis', 0), v.axes.length, ctx.label);
+  const a = v.axes[axis]!;
+  // The time axis has no size (-1): dynSplit refuses it before it needs sizes.
+  const sizes = a.role === 'T' ? [] : splitSizes(ctx, constOpt(ctx, inputs, 1, 'split'), axis, a.size);
+  return dynSplit(ctx, v, axis, sizes);
+}
+
+/** ReduceSum / ReduceMean of a sequence value (fold.ts reduceAxes reads the axes). */
+function reduce(mean: boolean): DynOp {
+  return (ctx, inputs) => {
+    const v = dynAt(ctx, inputs, 0);
+    const axes = reduceAxes(ctx, constOpt(ctx, inputs, 1, 'axes'), mean);
+    if (axes === 'noop') return [v];
+    return [dynReduce(ctx, v, axes, ctx.attrs.int('keepdims', 1) !== 0, mean)];
+  };
 }
 
 const DYN_OPS: Readonly<Record<string, DynOp>> = {
@@ -275,9 +312,12 @@ const DYN_OPS: Readonly<Record<string, DynOp>> = {
   Tanh: (ctx, inputs) => [dynActivation(dynAt(ctx, inputs, 0), 'tanh')],
   Softmax: (ctx, inputs) => [dynSoftmax(ctx, dynAt(ctx, inputs, 0), 'softmax')],
   LogSoftmax: (ctx, inputs) => [dynSoftmax(ctx, dynAt(ctx, inputs, 0), 'logSoftmax')],
-  GRU: (ctx, inputs) => recurrentNode(ctx, 'gru', inputs),
-  LSTM: (ctx, inputs) => recurrentNode(ctx, 'lstm', inputs),
-  RNN: (ctx, inputs) => recurrentNode(ctx, 'rnn', inputs),
+  Split: split,
+  ReduceSum: reduce(false),
+  ReduceMean: reduce(true),
+  GRU: recurrent('gru'),
+  LSTM: recurrent('lstm'),
+  RNN: recurrent('rnn'),
 };
 
 /** Operators the importer compiles (constant folding or sequence ops). */
@@ -441,6 +481,7 @@ function evaluate(
   const issues: Issue[] = [];
   const notes: string[] = [];
   const reported = new WeakSet<object>();
+  const layerNodes = new Map<Layer, string>();
   g.node.forEach((node, index) => {
     if (!needed.has(index)) return;
     const label = nodeLabel(node);
@@ -481,7 +522,7 @@ function evaluate(
       return;
     }
     const attrs = new Attrs(node);
-    const ctx: ImportCtx = { node, attrs, opset, label, batchIndex, staticT, opts, note: (m) => notes.push(m) };
+    const ctx: ImportCtx = { node, attrs, opset, label, batchIndex, staticT, opts, layerNodes, note: (m) => notes.push(m) };
     let outs: Value[];
     try {
       // h_n of stacked layers: a selection of the last layer's entries, or passed along unchanged.
@@ -597,7 +638,7 @@ export function onnxToSpec(imp: OnnxImport, opts: SpecOptions = {}): ModelSpec {
   if (out.time === 'final') {
     const L = out.layers[out.finalAt]!;
     if (isRecurrent(L) && L.direction !== 'forward' && !forwardHalfOnly(out)) {
-      const hint = L.direction === 'bidirectional' ? ` (PyTorch: h_n[-1] of a bidirectional layer is its backward direction; h_n[-2], the forward one, compiles)` : '';
+      const hint = L.direction === 'bidirectional' ? ` (PyTorch: h_n[-1] of a bidirectional layer is its backward direction; h_n[-2], the forward one, compiles; Keras: Bidirectional with return_sequences=False merges these final states)` : '';
       throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} reads the final state of a ${L.direction} layer (Y_h / h_n)${hint}, which is not the output of any one step; use the layer's Y at the last step instead, or the onnxruntime-web backend`);
     }
     if (out.layers.slice(out.finalAt + 1).some(isRecurrent)) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} feeds a final state into another recurrent layer`);

@@ -3,7 +3,7 @@
  * linear ops become a pending y = A x + b, activations and softmax append layers.
  * See values.ts for the representation. Every refusal names the node and what it would need.
  */
-import type { DenseActivation, Layer } from '../model/spec.js';
+import { isRecurrent, type DenseActivation, type Layer } from '../model/spec.js';
 import { ONNX_DTYPES } from './proto.js';
 import type { OpContext } from './fold.js';
 import { sliceRange } from './fold.js';
@@ -324,6 +324,68 @@ export function dynSlice(ctx: OpContext, v0: DynValue, p: { axes: number[]; star
   return v;
 }
 
+/**
+ * Split of a dyn value into parts along one axis (sizes: the parts' lengths, checked by
+ * fold.ts splitSizes). Along a feature axis each part is a feature selection, so splitting Y on the
+ * direction axis of a bidirectional layer gives its forward and backward halves.
+ */
+export function dynSplit(ctx: OpContext, v: DynValue, axisIn: number, sizes: number[]): DynValue[] {
+  const axis = normAxis(axisIn, v.axes.length, ctx.label);
+  const a = v.axes[axis]!;
+  if (a.role === 'T') throw unsupported(`${ctx.label} splits the time axis (axis ${axis}); edgernn keeps all steps, the first or the last`);
+  if (a.role === 'B' && a.size > 1) throw unsupported(`${ctx.label} splits the batch axis (axis ${axis}); edgernn runs one sequence at a time`);
+  if (sizes.length === 1) return [v];
+  // Empty parts would be values without features (an axis of size 1 always has some).
+  if (sizes.includes(0)) throw unsupported(`${ctx.label} splits axis ${axis} of size ${a.size} into parts of [${sizes.join(', ')}]; empty parts are not supported`);
+  let start = 0;
+  return sizes.map((n) => {
+    const positions = Array.from({ length: n }, (_, i) => start + i);
+    start += n;
+    return selectFeatures(v, axis, positions, true);
+  });
+}
+
+/**
+ * ReduceSum / ReduceMean of a dyn value over feature axes (and size-1 axes): a pending linear map,
+ * y[o] = scale * sum of the x[f] that land on o (scale 1, or 1 / count for the mean). Summing the
+ * direction axis of a bidirectional layer's Y is Keras' merge_mode 'sum'; the mean is 'ave'.
+ * Time and batch are refused: a sum over steps is pooling (not one step's output), and a sum over
+ * the batch mixes sequences edgernn runs apart. axesIn: as the node gives them (negative counts
+ * from the end), undefined for all.
+ */
+export function dynReduce(ctx: OpContext, v0: DynValue, axesIn: number[] | undefined, keepDims: boolean, mean: boolean): DynValue {
+  const v = canonicalize(v0);
+  const rank = v.axes.length;
+  const axes = axesIn === undefined ? v.axes.map((_, i) => i) : axesIn.map((x) => normAxis(x, rank, ctx.label));
+  if (new Set(axes).size !== axes.length) throw invalid(`${ctx.label}: repeated axes [${axesIn}]`);
+  const verb = mean ? 'averages' : 'sums';
+  for (const i of [...axes].sort((x, y) => x - y)) {
+    const a = v.axes[i]!;
+    if (a.role === 'T') throw unsupported(`${ctx.label} ${verb} over the time axis (axis ${i}): pooling over steps is not the output of one step; edgernn outputs every step, the first or the last`);
+    if (a.role === 'B') throw unsupported(`${ctx.label} ${verb} over the batch axis (axis ${i}); edgernn runs one sequence at a time`);
+  }
+  const fIdx = v.axes.map((a, i) => (a.role === 'F' ? i : -1)).filter((i) => i >= 0);
+  const sizes = fIdx.map((i) => v.axes[i]!.size);
+  const kept = fIdx.map((i) => !axes.includes(i));
+  const outSizes = sizes.filter((_, k) => kept[k]);
+  const outSt = stridesOf(outSizes);
+  const W = featureWidth(v);
+  const outW = size(outSizes);
+  const count = W / outW;
+  const M = new Float64Array(outW * W);
+  forEachIndex(sizes, (idx, f) => {
+    let o = 0;
+    let k = 0;
+    idx.forEach((x, m) => {
+      if (kept[m]) o += x * outSt[k++]!;
+    });
+    M[o * W + f] = mean ? 1 / count : 1;
+  });
+  const pending = composeLinear(v, M, outW, null);
+  const axesOut = keepDims ? v.axes.map((a, i) => (axes.includes(i) ? U : a)) : v.axes.filter((_, i) => !axes.includes(i));
+  return normalizeAxes({ ...v, axes: withCanonicalStrides(axesOut), pending });
+}
+
 /** Per-feature values of a constant broadcast against a canonical dyn value. */
 function featureConstant(ctx: OpContext, v: DynValue, c: ConstValue): { vec: Float64Array; axes: Axis[] } {
   if (c.sym) throw unsupported(`${ctx.label}: operand depends on the sequence length`);
@@ -384,8 +446,50 @@ function sameBase(a: DynValue, b: DynValue): boolean {
   return a.base === b.base || (a.base.layers === b.base.layers && a.base.time === b.base.time && a.base.finalAt === b.base.finalAt && a.base.stepLimit === b.base.stepLimit);
 }
 
+/**
+ * The direction of the chain's last layer a value reads, when that layer is bidirectional and
+ * the value reads one direction only: 0 forward (features 0..H-1), 1 backward (H..2H-1).
+ */
+function directionRead(v: DynValue): 0 | 1 | null {
+  const L = v.base.layers[v.base.layers.length - 1];
+  if (!L || !isRecurrent(L) || L.direction !== 'bidirectional' || v.pending === null) return null;
+  const H = L.hiddenSize;
+  const { A, rows, cols } = v.pending;
+  let fw = false;
+  let bw = false;
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      if (A[i * cols + j] === 0) continue;
+      if (j < H) fw = true;
+      else bw = true;
+    }
+  }
+  return fw === bw ? null : fw ? 0 : 1;
+}
+
+/**
+ * Keras' Bidirectional(return_sequences=False) as tf2onnx exports it: the forward direction's last
+ * step and the backward direction's first step (Slice of T-1.. and of 0..1), merged by Add or
+ * Concat. Those two are the layer's final states (ChainBase time 'final': forward half at the
+ * last step, reverse half at step 0), so values that read only them are relabelled 'final' and
+ * combine as one chain. Anything else is returned unchanged.
+ */
+function asFinalStates(vs: DynValue[]): DynValue[] {
+  const first = vs[0]!;
+  if (!vs.every((v) => v.base.layers === first.base.layers && v.base.stepLimit === null)) return vs;
+  if (!vs.some((v) => v.base.time === 'last') || !vs.some((v) => v.base.time === 'first')) return vs;
+  const fits = (v: DynValue) => {
+    const d = directionRead(v);
+    return (v.base.time === 'last' && d === 0) || (v.base.time === 'first' && d === 1);
+  };
+  if (!vs.every(fits)) return vs;
+  const base: ChainBase = { ...first.base, time: 'final', finalAt: first.base.layers.length - 1 };
+  return vs.map((v) => ({ ...v, base }));
+}
+
 /** dyn ± dyn of the same chain (e.g. summing the two directions). */
-export function dynAddDyn(ctx: OpContext, a0: DynValue, b0: DynValue, sign: 1 | -1): DynValue {
+export function dynAddDyn(ctx: OpContext, a1: DynValue, b1: DynValue, sign: 1 | -1): DynValue {
+  const [a0, b0] = asFinalStates([a1, b1]) as [DynValue, DynValue];
   if (!sameBase(a0, b0)) throw unsupported(`${ctx.label} combines two values computed by different layer chains`);
   const a = canonicalize(a0);
   const b = canonicalize(b0);
@@ -398,9 +502,30 @@ export function dynAddDyn(ctx: OpContext, a0: DynValue, b0: DynValue, sign: 1 | 
   return { ...a, pending: { A, b: bb, rows: la.rows, cols: la.cols } };
 }
 
+/**
+ * Why dyn * dyn does not compile. When the product merges the two directions of a bidirectional
+ * layer (Keras merge_mode 'mul'), the reason names that layer's node (nodeOf) and the merges that
+ * do import: a product is not linear, so unlike sum and ave it cannot fold into a dense layer,
+ * and edgernn layers have no element-wise product.
+ */
+export function productReason(ctx: OpContext, a0: DynValue, b0: DynValue, nodeOf: (layer: Layer) => string | undefined): string {
+  const generic = `${ctx.label} multiplies two sequence values (edgernn folds only linear glue)`;
+  const [a, b] = asFinalStates([a0, b0]) as [DynValue, DynValue];
+  if (!sameBase(a, b)) return generic;
+  const da = directionRead(a);
+  const db = directionRead(b);
+  if (da === null || db === null || da === db) return generic;
+  const layer = a.base.layers[a.base.layers.length - 1]!;
+  const node = nodeOf(layer) ?? `${layer.kind.toUpperCase()} layer`;
+  return (
+    `${ctx.label} multiplies the forward and backward directions of the bidirectional ${node} element by element (Keras Bidirectional merge_mode='mul'): ` +
+    `a product is not linear, so no edgernn layer computes it; supported merges: concat (Concat, Transpose + Reshape), sum (Add, ReduceSum), ave (Add then Mul by 0.5 or Div by 2, ReduceMean)`
+  );
+}
+
 /** Concat of dyn values of one chain along an F or size-1 axis. */
 export function dynConcat(ctx: OpContext, vs0: DynValue[], axisIn: number): DynValue {
-  const vs = vs0.map(canonicalize);
+  const vs = asFinalStates(vs0).map(canonicalize);
   const first = vs[0]!;
   const rank = first.axes.length;
   const axis = normAxis(axisIn, rank, ctx.label);

@@ -14,8 +14,9 @@
  *   U  size 1,  F  part of the feature vector with a stride: feature index f = sum idx_i*stride_i.
  * "Canonical" means the F axes, in axis order, are row-major over the feature vector.
  *
- * Linear maps on features (MatMul, Gemm, Add of a constant, feature Gather/Slice/Concat,
- * permutations) are kept as a pending y = A x + b and folded into the next layer's weights, so
+ * Linear maps on features (MatMul, Gemm, Add of a constant, feature Gather/Slice/Split/Concat,
+ * permutations, ReduceSum/ReduceMean over features, the sum of a bidirectional layer's two
+ * directions) are kept as a pending y = A x + b and folded into the next layer's weights, so
  * glue like input normalization or direction reordering costs nothing at run time.
  */
 import { EdgeRnnError } from '../errors.js';

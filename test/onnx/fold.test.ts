@@ -95,6 +95,18 @@ const CASES: Case[] = [
   { name: 'Reciprocal', op: 'Reciprocal', opset: 13, inputs: [f([3], [3, -0.5, 7])], out: [FLOAT] },
   { name: 'MatMul 2-D', op: 'MatMul', opset: 13, inputs: [f([2, 3], [0.1, 0.2, 0.3, -1, 2, -3]), f([3, 2], [1, 0.5, -0.25, 2, 3, 0.125])], out: [FLOAT] },
   { name: 'Dropout (inference)', op: 'Dropout', opset: 13, inputs: [X234], out: [FLOAT] },
+  { name: 'Split sizes attribute (opset 11)', op: 'Split', opset: 11, inputs: [X234], attrs: [attrInt('axis', 2), attrInts('split', [1, 3])], out: [FLOAT, FLOAT] },
+  { name: 'Split equal parts (opset 11)', op: 'Split', opset: 11, inputs: [X234], attrs: [attrInt('axis', 1)], out: [FLOAT, FLOAT, FLOAT] },
+  { name: 'Split sizes input (opset 13)', op: 'Split', opset: 13, inputs: [X234, i64([2], [3, 1])], attrs: [attrInt('axis', -1)], out: [FLOAT, FLOAT] },
+  { name: 'Split default axis 0 of int64 (opset 13)', op: 'Split', opset: 13, inputs: [i64([6], [4, -1, 7, 0, 2, 9])], out: [INT64, INT64] },
+  { name: 'Split num_outputs, last part smaller (opset 18)', op: 'Split', opset: 18, inputs: [X234], attrs: [attrInt('axis', 1), attrInt('num_outputs', 2)], out: [FLOAT, FLOAT] },
+  { name: 'ReduceSum axes attribute (opset 11)', op: 'ReduceSum', opset: 11, inputs: [X234], attrs: [attrInts('axes', [0, 2])], out: [FLOAT] },
+  { name: 'ReduceSum axes input, keepdims 0 (opset 13)', op: 'ReduceSum', opset: 13, inputs: [X234, i64([1], [-2])], attrs: [attrInt('keepdims', 0)], out: [FLOAT] },
+  { name: 'ReduceSum of every axis (opset 13)', op: 'ReduceSum', opset: 13, inputs: [X234], attrs: [attrInt('keepdims', 0)], out: [FLOAT] },
+  { name: 'ReduceSum noop_with_empty_axes (opset 13)', op: 'ReduceSum', opset: 13, inputs: [X234], attrs: [attrInt('noop_with_empty_axes', 1)], out: [FLOAT] },
+  { name: 'ReduceSum int64', op: 'ReduceSum', opset: 13, inputs: [i64([2, 3], [1, -2, 3, 40, 5, -6]), i64([1], [1])], out: [INT64] },
+  { name: 'ReduceMean axes attribute (opset 13)', op: 'ReduceMean', opset: 13, inputs: [X234], attrs: [attrInts('axes', [1])], out: [FLOAT] },
+  { name: 'ReduceMean axes input, keepdims 0 (opset 18)', op: 'ReduceMean', opset: 18, inputs: [X234, i64([2], [0, -1])], attrs: [attrInt('keepdims', 0)], out: [FLOAT] },
 ];
 
 function model(c: Case): Uint8Array {
@@ -119,7 +131,8 @@ describe('constant folding agrees with onnxruntime-node', () => {
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_, c) => {
     const session = await ort.InferenceSession.create(model(c));
     const want = await session.run({});
-    const node: NodeProto = { name: 'n', opType: c.op, domain: '', input: [], output: [], attribute: c.attrs ?? [] };
+    // Split makes one part per output: the node lists them.
+    const node: NodeProto = { name: 'n', opType: c.op, domain: '', input: [], output: c.out.map((_, k) => `out${k}`), attribute: c.attrs ?? [] };
     const got = CONST_OPS[c.op]!({ node, attrs: new Attrs(node), opset: c.opset, label: c.name }, c.inputs.map((v) => (v === null ? undefined : tensorToConst(tensor('', v.dtype, v.dims, v.data)))));
     expect(got.length).toBe(c.out.length);
     got.forEach((g, k) => {

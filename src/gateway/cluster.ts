@@ -21,7 +21,8 @@
  *       UNSUBACK, then sends DONE{p}. All of this goes on B's own hand-off topic, so MQTT's
  *       per-topic ordering (MQTT-4.6.0-6) delivers it to B in order, DONE last.
  *     B, on DONE (or when the previous owner crashed, or after handoffTimeoutMs), imports the
- *       states and processes the held messages sorted by device and sequence number.
+ *       states and processes the held messages sorted by device and sequence number (serial-number
+ *       order from the stream's last seq, as DeviceStream orders them: across the u32 wrap too).
  *   A crashed owner sends nothing: B starts from the retained checkpoints (at most
  *   checkpointIntervalMs old); the frames since are lost with the crashed process.
  */
@@ -29,7 +30,7 @@ import { EdgeRnnError } from '../errors.js';
 import type { ClusterConfig } from './config.js';
 import type { Gateway } from './gateway.js';
 import { fnv1a32, topicFilter } from './topics.js';
-import type { QueuedBatch } from './stream.js';
+import { peekStreamState, seqDistance, type QueuedBatch } from './stream.js';
 import type { TimerHandle } from './clock.js';
 
 type PartitionState =
@@ -453,14 +454,43 @@ export class ClusterCoordinator {
     const withSeq = s.held.map((h, i) => {
       const m = this.gw.topics.sensorParser.parse(h.topic);
       const route = m ? this.gw.routeFor(m.sensor) : undefined;
-      return { h, i, device: m ? `${m.device}/${m.sensor}` : '', seq: route ? this.gw.peekSeq(route, h.payload) : undefined };
+      return { h, i, device: m ? `${m.device}/${m.sensor}` : '', seq: route ? this.gw.peekSeq(route, h.payload) : undefined, order: 0 };
     });
-    // Stable: per device by seq; messages without seq keep their arrival order.
-    withSeq.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : a.seq !== undefined && b.seq !== undefined ? a.seq - b.seq : a.i - b.i));
+    // Per device in serial-number order (seqDistance) from the last seq its stream processed, as
+    // the stream orders them: by raw seq, a u32 counter's 0, 1, ... after its wrap went before
+    // 2^32 - 1, overflowed the stream's reorder window and were given up, and the messages before
+    // the wrap were then dropped as duplicates. A device without a known last seq counts from its
+    // first held message.
+    const bases = new Map<string, number>();
+    for (const x of withSeq) {
+      if (x.seq === undefined) continue;
+      let base = bases.get(x.device);
+      if (base === undefined) {
+        base = this.lastSeqOf(x.device) ?? x.seq;
+        bases.set(x.device, base);
+      }
+      x.order = seqDistance(base, x.seq);
+    }
+    // Stable: per device by that order; messages without seq keep their arrival order.
+    withSeq.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : a.seq !== undefined && b.seq !== undefined ? a.order - b.order : a.i - b.i));
     for (const x of withSeq) this.deliver(x.h.topic, x.h.payload);
     this.gw.logger.info('cluster: partition acquired', { partition: p, held: s.held.length, from: s.waitFor, done: s.done });
     this.gw.metrics.gauges.partitions_owned = this.owned().length;
     if (s.then !== undefined && partitionOwner(p, this.view) === s.then) this.startRelease(p, s.then);
+  }
+
+  /** The last seq the stream `key` processed: live, or in the state store (handed over, a checkpoint, evicted); undefined when unknown. */
+  private lastSeqOf(key: string): number | undefined {
+    const live = this.gw.streams.get(key);
+    if (live) return live.lastSeq >= 0 ? live.lastSeq : undefined;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = this.gw.stateStore.load(key);
+    } catch {
+      return undefined; // unreadable: the stream starts fresh anyway (streamFor says so)
+    }
+    const st = bytes ? peekStreamState(bytes) : null;
+    return st && st.lastSeq >= 0 ? st.lastSeq : undefined;
   }
 
   /**

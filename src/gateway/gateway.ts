@@ -647,7 +647,9 @@ export class Gateway {
 
   /** Saves a stream's state to the store and forgets it. */
   private evict(s: DeviceStream, why: string): void {
-    this.drainStream(s);
+    // Queued frames are stepped; held messages stay held, in the saved state: a late message
+    // arriving in time still fills its gap (given up here, it was dropped as a duplicate).
+    this.flushStream(s);
     let bytes: Uint8Array | null = null;
     try {
       bytes = s.exportState();

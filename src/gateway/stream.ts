@@ -4,18 +4,33 @@
  * number bookkeeping, a bounded queue of frames waiting for the batched kernel call, and the
  * evidence window attached to alerts.
  *
- * Sequence numbers (per device stream, counting messages):
- *   seq <= last            duplicate: dropped (counted)       [a QoS 1 redelivery, a replayed tail]
- *   seq == last + 1        processed, then any buffered successors
- *   seq >  last + 1        held (up to reorderWindow messages or reorderTimeoutMs) for the gap to
+ * Sequence numbers (per device stream, counting messages). Distances are serial-number
+ * arithmetic (seqDistance): plain differences, except that two u32 values (a binary frame's
+ * counter) less than SEQ_RESTART_DISTANCE apart across 2^32 - 1 → 0 are that close (0 is 1 after
+ * 2^32 - 1). With d = seqDistance(last, seq):
+ *   d <= 0                 duplicate: dropped (counted)       [a QoS 1 redelivery, a replayed tail]
+ *   d == 1                 processed, then any buffered successors
+ *   d >  1                 held (up to reorderWindow messages or reorderTimeoutMs) for the gap to
  *                          fill; then the gap is given up: counted, and when it is longer than
  *                          maxGap messages the model state is reset (the context is gone)
- *   seq == 0 after > 16, or more than 1024 behind: the device restarted its counter: reset
- *                          (but 0 right after 2^32 - 1 is the binary u32 counter wrapping: next).
+ *   seq == 0 after > 16, or more than 1024 behind: looks like a restarted counter, but a stale
+ *                          redelivery looks the same. It is held (the restart candidate) until the
+ *                          device's next message says which: a message continuing the candidate
+ *                          (within reorderWindow + 1 of it) confirms the restart (one reset, the
+ *                          candidate goes first); a message continuing the old run makes it a
+ *                          stale duplicate (dropped, counted, no reset). Taken at once as a restart,
+ *                          a stale message cost two resets: one for it, one for the jump back to
+ *                          the device's real next message. Two or more stale messages in a row
+ *                          pass for a restart (one reset); when the old run then goes on (its next
+ *                          message, within reorderWindow + 1), the stream goes back to it without
+ *                          a second reset. One anomaly resets at most once.
+ * Held messages and the restart candidate are part of the saved state (exportState): an evicted
+ * stream's gap keeps waiting for its late message (it used to be given up at eviction, and the
+ * late message, arriving in time, was dropped as a duplicate).
  */
 import { EdgeRnnError } from '../errors.js';
 import type { Model, Session } from '../runtime/runtime.js';
-import { applyNonFinite, MAX_TS_MS, type SampleBatch } from './codecs.js';
+import { applyNonFinite, DECODERS, MAX_TS_MS, type SampleBatch } from './codecs.js';
 import type { LimitsConfig, RouteConfig } from './config.js';
 import type { Detector } from './detectors.js';
 import { FRAME_DETECT, FRAME_RESET, LinearResampler, type FrontEnd } from './frontend.js';
@@ -25,6 +40,25 @@ export const SEQ_RESTART_DISTANCE = 1024;
 export const SEQ_RESTART_MIN = 16;
 /** The last sequence number a binary frame's u32 holds: 0 after it is the next message (wrap-around). */
 export const SEQ_U32_MAX = 0xffffffff;
+const SEQ_U32_SPAN = 2 ** 32;
+
+/**
+ * How far `seq` is ahead of `from` (negative: behind). Plain difference, except across the u32
+ * wrap: two values of at most SEQ_U32_MAX within SEQ_RESTART_DISTANCE of each other across
+ * 2^32 - 1 → 0 are that close (seqDistance(2^32 - 1, 0) = 1, seqDistance(1, 2^32 - 2) = -3).
+ * JSON and CSV numbers beyond 2^32 - 1 never wrap.
+ */
+export function seqDistance(from: number, seq: number): number {
+  const d = seq - from;
+  if (from >= 0 && from <= SEQ_U32_MAX && seq >= 0 && seq <= SEQ_U32_MAX) {
+    if (d < SEQ_RESTART_DISTANCE - SEQ_U32_SPAN) return d + SEQ_U32_SPAN;
+    if (d > SEQ_U32_SPAN - SEQ_RESTART_DISTANCE) return d - SEQ_U32_SPAN;
+  }
+  return d;
+}
+
+/** The payloads re-decoded when a saved state with held messages is imported: gateway.ts MAX_SAMPLES_PER_MESSAGE (must match). */
+const HELD_MAX_SAMPLES = 1 << 16;
 
 /** Everything a stream needs from its route, resolved once at gateway start. */
 export interface RouteRuntime {
@@ -88,9 +122,13 @@ export class DeviceStream {
   /** Set when the stream needs a reset before its next frame (processed by the scheduler after the queue drains). */
   readonly lastFinite: Float32Array;
 
-  // Reorder buffer: messages ahead of lastSeq + 1, sorted by seq.
+  // Reorder buffer: messages ahead of lastSeq + 1, sorted by seqDistance from lastSeq.
   private held: QueuedBatch[] = [];
   private heldSinceMs = 0;
+  /** A message that looks like a restarted counter, until the device's next message says whether it is one. */
+  private restart: QueuedBatch | null = null;
+  /** The last seq of the run given up at the last confirmed restart (-1: none), in case it goes on (resumeAbandoned). */
+  private abandonedSeq = -1;
 
   // Frame queue: ring of frames [cap][I] with sample time and arrival time per frame. It starts
   // at QUEUE_INITIAL_FRAMES and doubles when full, up to maxQueuedFrames (allocated up front, a
@@ -165,33 +203,40 @@ export class DeviceStream {
       this.lastSeq = seq;
       return { ready: [q], reset: false };
     }
-    if (seq === 0 && this.lastSeq === SEQ_U32_MAX && this.held.length === 0) {
-      // The binary frame's u32 counter wrapped: the next message, not a restart.
-      this.lastSeq = 0;
-      return { ready: [q], reset: false };
+    let d = seqDistance(this.lastSeq, seq);
+    if (this.abandonedSeq >= 0 && (d <= 0 || d > limits.reorderWindow + 1)) {
+      const fromOld = seqDistance(this.abandonedSeq, seq);
+      if (fromOld >= 1 && fromOld <= limits.reorderWindow + 1) {
+        this.resumeAbandoned();
+        d = fromOld;
+      }
     }
-    if (seq <= this.lastSeq) {
-      const restarted = (seq === 0 && this.lastSeq > SEQ_RESTART_MIN) || this.lastSeq - seq > SEQ_RESTART_DISTANCE;
-      if (!restarted) {
+    if (this.restart !== null) {
+      const fromCandidate = seqDistance(this.restart.batch.seq!, seq);
+      if (d > 0) {
+        // The old run goes on: the candidate was a stale redelivery. This message is taken below.
+        this.restart = null;
+        this.counters.duplicates++;
+      } else if (fromCandidate !== 0 && Math.abs(fromCandidate) <= limits.reorderWindow + 1) {
+        return this.confirmRestart(q, nowMs);
+      } else {
+        // A duplicate of the old run or of the candidate: the candidate still waits. Another
+        // restart-looking message not next to it takes its place (the earlier one is dropped).
+        if (fromCandidate !== 0 && this.looksLikeRestart(seq, d)) this.restart = q;
         this.counters.duplicates++;
         return { ready: [], reset: false };
       }
-      // Whatever was held belonged to the old counter: its gaps are given up (counted) and the
-      // held messages go through before the reset (they were dropped uncounted).
-      let before: QueuedBatch[] | undefined;
-      if (this.held.length) {
-        before = [];
-        while (this.held.length) {
-          const first = this.held[0]!.batch.seq!;
-          this.counters.missing += first - this.lastSeq - 1;
-          this.lastSeq = first - 1;
-          this.releaseConsecutive(before);
-        }
-      }
-      this.lastSeq = seq;
-      return before ? { ready: [q], reset: true, before } : { ready: [q], reset: true };
     }
-    if (seq === this.lastSeq + 1) {
+    if (d <= 0) {
+      if (this.looksLikeRestart(seq, d)) {
+        // A restart or a stale redelivery: the device's next message decides (see the header).
+        this.restart = q;
+        return { ready: [], reset: false };
+      }
+      this.counters.duplicates++;
+      return { ready: [], reset: false };
+    }
+    if (d === 1) {
       this.lastSeq = seq;
       const ready = [q];
       this.releaseConsecutive(ready);
@@ -204,9 +249,54 @@ export class DeviceStream {
     }
     if (this.held.length === 0) this.heldSinceMs = nowMs;
     this.held.push(q);
-    this.held.sort((a, b) => a.batch.seq! - b.batch.seq!);
+    this.sortHeld();
     if (this.held.length > limits.reorderWindow) return this.giveUpGap(limits, nowMs);
     return { ready: [], reset: false };
+  }
+
+  /** A counter back at 0 (after SEQ_RESTART_MIN), or more than SEQ_RESTART_DISTANCE behind; d = seqDistance(lastSeq, seq). */
+  private looksLikeRestart(seq: number, d: number): boolean {
+    return d <= 0 && ((seq === 0 && this.lastSeq > SEQ_RESTART_MIN) || -d > SEQ_RESTART_DISTANCE);
+  }
+
+  /** `q` continues the restart candidate: the device did restart its counter. One reset; the new run starts at the earlier of the two. */
+  private confirmRestart(q: QueuedBatch, nowMs: number): { ready: QueuedBatch[]; reset: boolean; before?: QueuedBatch[] } {
+    const candidate = this.restart!;
+    this.restart = null;
+    // Whatever was held belonged to the old counter: its gaps are given up (counted) and the
+    // held messages go through before the reset (they were dropped uncounted).
+    let before: QueuedBatch[] | undefined;
+    if (this.held.length) {
+      before = [];
+      this.releaseAllHeld(before);
+    }
+    this.abandonedSeq = this.lastSeq;
+    const [first, second] = seqDistance(candidate.batch.seq!, q.batch.seq!) > 0 ? [candidate, q] : [q, candidate];
+    this.lastSeq = first.batch.seq!;
+    const ready = [first];
+    if (seqDistance(this.lastSeq, second.batch.seq!) === 1) {
+      this.lastSeq = second.batch.seq!;
+      ready.push(second);
+    } else {
+      // At most reorderWindow + 1 ahead: held for its gap like any message.
+      this.heldSinceMs = nowMs;
+      this.held.push(second);
+    }
+    return before ? { ready, reset: true, before } : { ready, reset: true };
+  }
+
+  /**
+   * The run given up at the last confirmed restart goes on: that "restart" was a burst of stale
+   * redeliveries (two or more in a row look like a restart to the one-message test). Back to the
+   * old run without another reset: what the new run held is dropped as duplicates. Without this,
+   * the old run's next message was a jump of thousands: a second reset for the same anomaly.
+   */
+  private resumeAbandoned(): void {
+    this.counters.duplicates += this.held.length + (this.restart ? 1 : 0);
+    this.held = [];
+    this.restart = null;
+    this.lastSeq = this.abandonedSeq;
+    this.abandonedSeq = -1;
   }
 
   /** Called by the gateway's maintenance tick: gives up a gap held too long. */
@@ -215,31 +305,49 @@ export class DeviceStream {
     return this.giveUpGap(limits, nowMs);
   }
 
+  /** Messages held ahead of a gap (a pending restart candidate is not counted: no timeout gives it up). */
   get heldCount(): number {
     return this.held.length;
   }
 
-  /** Removes and returns the held out-of-order messages (a hand-off forwards them to the new owner). */
+  /** Removes and returns the held out-of-order messages and the restart candidate (a hand-off forwards them to the new owner). */
   takeHeld(): QueuedBatch[] {
-    const h = this.held;
+    const h = this.restart ? [this.restart, ...this.held] : this.held;
     this.held = [];
+    this.restart = null;
     return h;
   }
 
+  private sortHeld(): void {
+    this.held.sort((a, b) => seqDistance(this.lastSeq, a.batch.seq!) - seqDistance(this.lastSeq, b.batch.seq!));
+  }
+
   private giveUpGap(limits: LimitsConfig, nowMs: number): { ready: QueuedBatch[]; reset: boolean } {
-    const first = this.held[0]!.batch.seq!;
-    const missing = first - this.lastSeq - 1;
-    this.counters.missing += missing;
-    this.lastSeq = first - 1;
     const ready: QueuedBatch[] = [];
-    this.releaseConsecutive(ready);
+    const missing = this.releaseFirstHeld(ready);
     // Later held messages (beyond another gap) wait for their own turn.
     if (this.held.length) this.heldSinceMs = nowMs;
     return { ready, reset: missing > limits.maxGap };
   }
 
+  /** Gives up the gap before the first held message: it and its successors go to `out`. Returns the gap's length. */
+  private releaseFirstHeld(out: QueuedBatch[]): number {
+    const h = this.held.shift()!;
+    const missing = seqDistance(this.lastSeq, h.batch.seq!) - 1;
+    this.counters.missing += missing;
+    this.lastSeq = h.batch.seq!;
+    this.counters.reordered++;
+    out.push(h);
+    this.releaseConsecutive(out);
+    return missing;
+  }
+
+  private releaseAllHeld(out: QueuedBatch[]): void {
+    while (this.held.length) this.releaseFirstHeld(out);
+  }
+
   private releaseConsecutive(ready: QueuedBatch[]): void {
-    while (this.held.length && this.held[0]!.batch.seq === this.lastSeq + 1) {
+    while (this.held.length && seqDistance(this.lastSeq, this.held[0]!.batch.seq!) === 1) {
       const h = this.held.shift()!;
       this.lastSeq = h.batch.seq!;
       this.counters.reordered++;
@@ -426,10 +534,12 @@ export class DeviceStream {
    * The front-end state (FrontEnd.exportState: for src/features front ends their own header,
    * kind, spec fingerprint and checksum) holds the samples buffered toward the next frame or
    * window, so the stream continues bit for bit. States written before front ends exported
-   * theirs have frontendBytes 0 and the same layout (version 1 either way).
+   * theirs have frontendBytes 0 and the same layout (version 1 either way). The header also
+   * carries the messages held ahead of a gap and the restart candidate (payloads as received),
+   * so an evicted stream goes on waiting for its late messages; states without them hold none.
    */
   exportState(): Uint8Array {
-    if (this.count !== 0 || this.held.length !== 0) throw new EdgeRnnError('GATEWAY_STATE', `stream ${this.key}: export with ${this.count} queued frames and ${this.held.length} held messages`);
+    if (this.count !== 0) throw new EdgeRnnError('GATEWAY_STATE', `stream ${this.key}: export with ${this.count} queued frames`);
     const session = this.session.exportState();
     const fe = this.frontend.exportState();
     const header = {
@@ -439,6 +549,11 @@ export class DeviceStream {
       sensor: this.sensor,
       model: this.route.model.sha256,
       lastSeq: this.lastSeq,
+      // Messages waiting for a gap or for the restart decision, as received (re-decoded on import).
+      held: this.held.map(savedMessage),
+      heldSinceMs: this.heldSinceMs,
+      restart: this.restart ? savedMessage(this.restart) : null,
+      abandonedSeq: this.abandonedSeq,
       epoch: this.epoch,
       frameIndex: this.frameIndex,
       streamStartMs: this.streamStartMs,
@@ -484,6 +599,18 @@ export class DeviceStream {
     const ev = h.evidence as { head: number; count: number; inputs: number[]; scores: number[]; ts: number[] };
     if (!ev || ev.inputs?.length !== this.evIn.length || ev.scores?.length !== this.K) throw fail('evidence window has another size (evidenceFrames changed)');
     if (ev.ts?.length !== this.evTs.length) throw fail('evidence window has another size (evidenceFrames changed)');
+    // Held messages are decoded before anything is restored: a state that does not fit leaves a fresh stream.
+    const held: QueuedBatch[] = [];
+    let restart: QueuedBatch | null = null;
+    try {
+      if (h.held !== undefined) {
+        if (!Array.isArray(h.held)) throw new Error('"held" is not a list');
+        for (const m of h.held) held.push(this.loadMessage(m));
+      }
+      if (h.restart !== undefined && h.restart !== null) restart = this.loadMessage(h.restart);
+    } catch (e) {
+      throw fail(`held messages: ${(e as Error).message}`);
+    }
     const deviceRateHz = h.deviceRateHz === null || h.deviceRateHz === undefined ? this.deviceRateHz : Number(h.deviceRateHz);
     let resampler: LinearResampler | null = null;
     try {
@@ -501,6 +628,11 @@ export class DeviceStream {
       throw fail((e as Error).message);
     }
     this.lastSeq = Number(h.lastSeq);
+    this.held = held;
+    this.sortHeld();
+    this.heldSinceMs = Number(h.heldSinceMs ?? 0);
+    this.restart = restart;
+    this.abandonedSeq = Number(h.abandonedSeq ?? -1);
     this.epoch = Number(h.epoch);
     this.frameIndex = Number(h.frameIndex);
     this.streamStartMs = Number(h.streamStartMs);
@@ -515,9 +647,25 @@ export class DeviceStream {
     return { frontendRestarted: fb === 0 && this.frontend.exportState().length > 0 };
   }
 
+  /** A held message of a saved state (savedMessage), decoded again with this stream's codec. */
+  private loadMessage(m: unknown): QueuedBatch {
+    const o = m as { topic?: unknown; arrivedMs?: unknown; payload?: unknown } | null;
+    if (typeof o?.topic !== 'string' || typeof o.payload !== 'string' || typeof o.arrivedMs !== 'number') throw new Error(`expected {"topic","arrivedMs","payload"}, got ${JSON.stringify(m)?.slice(0, 60)}`);
+    const raw = new Uint8Array(Buffer.from(o.payload, 'base64'));
+    const c = this.route.config;
+    const batch = DECODERS[c.codec](raw, { channels: c.channels, int16Scale: c.int16Scale, maxSamples: HELD_MAX_SAMPLES });
+    if (batch.seq === undefined) throw new Error(`a held message of ${o.topic} has no "seq"`);
+    return { batch, topic: o.topic, raw, arrivedPerfMs: performance.now(), arrivedMs: o.arrivedMs };
+  }
+
   dispose(): void {
     this.session.dispose();
   }
+}
+
+/** A held message in a saved state's header: its topic, arrival time and payload as received (base64). */
+function savedMessage(q: QueuedBatch): { topic: string; arrivedMs: number; payload: string } {
+  return { topic: q.topic, arrivedMs: q.arrivedMs, payload: Buffer.from(q.raw.buffer, q.raw.byteOffset, q.raw.byteLength).toString('base64') };
 }
 
 export function streamKey(device: string, sensor: string): string {

@@ -37,6 +37,21 @@ export function devicePartition(device: string, partitions: number): string {
   return `p${fnv1a32(device) % partitions}`;
 }
 
+/**
+ * Why `name` cannot be a device's level in a topic, or null when it can: a valid MQTT topic level
+ * without wildcards. Not empty, no "/" (a level separator), no "+" or "#" (wildcards: not allowed
+ * in a topic name, MQTT-4.7.1-1; a device named so has its alerts published to a wildcard topic),
+ * no U+0000 (MQTT-4.7.3-2).
+ */
+export function deviceNameError(name: string): string | null {
+  if (name.length === 0) return 'an empty name';
+  if (name === '+' || name === '#') return 'a wildcard';
+  if (/[+#]/.test(name)) return 'a name with a wildcard character ("+" or "#") in it';
+  if (name.includes('/')) return 'a name with "/" (a level separator) in it';
+  if (name.includes('\u0000')) return 'a name with U+0000 in it';
+  return null;
+}
+
 export interface SensorTopicMatch {
   device: string;
   sensor: string;

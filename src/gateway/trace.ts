@@ -17,6 +17,7 @@ import { Gateway, type GatewayOptions } from './gateway.js';
 import { memoryLogger, type Logger } from './logger.js';
 import { MemoryOutbox } from './outbox.js';
 import { memoryStateStore } from './state-store.js';
+import { deviceNameError, Topics } from './topics.js';
 import { mqttClientOptions, TraceTransport } from './transport.js';
 
 export const TRACE_FORMAT = 'edgernn.trace';
@@ -38,6 +39,21 @@ export interface TraceRecord {
   topic: string;
   qos: 0 | 1 | 2;
   payload: Uint8Array;
+  /** Line in the trace file (parseTrace sets it), for error messages. */
+  line?: number;
+}
+
+/**
+ * Why `topic` is no topic name a broker delivers, naming the level, or null: a level with a
+ * wildcard ("+", "#": MQTT-4.7.1-1) or U+0000 (MQTT-4.7.3-2). Empty levels are allowed ("a//b").
+ */
+function topicNameError(topic: string): string | null {
+  if (!/[+#\u0000]/.test(topic)) return null;
+  const levels = topic.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    if (/[+#\u0000]/.test(levels[i]!)) return `level ${i + 1}, ${JSON.stringify(levels[i])}, is not a valid MQTT topic level (expected no wildcard "+" or "#" and no U+0000: a topic messages are published to has none, MQTT-4.7.1-1; replayed, a device so named has its alerts published to a wildcard topic)`;
+  }
+  return null;
 }
 
 export function traceHeaderLine(h: Omit<TraceHeader, 'format' | 'version'>): string {
@@ -98,10 +114,13 @@ export function parseTrace(data: string | Uint8Array, source = 'trace.ndjson'): 
     if (typeof o.t !== 'number' || !(Math.abs(o.t) <= MAX_TIME_MS)) throw bad(n, `"t" must be a time in ms since epoch (at most ${MAX_TIME_MS}: not µs or ns), got ${JSON.stringify(o.t)}`);
     if (o.t < prevT) throw bad(n, `"t" goes back in time (${o.t} after ${prevT}): records must be in arrival order`);
     if (typeof o.topic !== 'string' || o.topic.length === 0) throw bad(n, `"topic" must be a non-empty string, got ${JSON.stringify(o.topic)}`);
+    // Checked for every line before a record is replayed: a trace is refused whole, never half replayed.
+    const topicError = topicNameError(o.topic);
+    if (topicError !== null) throw bad(n, `"topic" ${JSON.stringify(o.topic)}: ${topicError}`);
     if (o.qos !== 0 && o.qos !== 1 && o.qos !== 2) throw bad(n, `"qos" must be 0, 1 or 2, got ${JSON.stringify(o.qos)}`);
     if (typeof o.payload !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(o.payload)) throw bad(n, '"payload" must be base64');
     prevT = o.t;
-    records.push({ t: o.t, topic: o.topic, qos: o.qos, payload: new Uint8Array(Buffer.from(o.payload, 'base64')) });
+    records.push({ t: o.t, topic: o.topic, qos: o.qos, payload: new Uint8Array(Buffer.from(o.payload, 'base64')), line: n });
   }
   return { header, records, tornLastLine };
 }
@@ -221,6 +240,8 @@ export interface ReplayOptions {
   gateway?: Pick<GatewayOptions, 'models' | 'runtime' | 'detectors' | 'frontends'>;
   onAlert?: (a: Alert) => void;
   logger?: Logger;
+  /** The trace's file name, for error messages (default "trace"). */
+  source?: string;
 }
 
 export interface ReplayResult {
@@ -249,6 +270,7 @@ export async function replayTrace(o: ReplayOptions): Promise<ReplayResult> {
   const { cluster: _cluster, board: _board, ...rest } = o.config;
   const config: GatewayConfig = { ...rest, stateDir: '', metrics: { ...rest.metrics, intervalMs: 0 } };
   delete (config.metrics as { httpPort?: number }).httpPort;
+  checkRecordTopics(o.records, new Topics(config), o.source ?? 'trace');
   const gw = await Gateway.create({
     ...o.gateway,
     config,
@@ -296,6 +318,25 @@ export async function replayTrace(o: ReplayOptions): Promise<ReplayResult> {
   }
   await gw.stop();
   return { alerts, messages: o.records.length - skipped, skipped, devices: devices.size, fromMs: first, toMs: last, counters, labels: [...labels].sort() };
+}
+
+/**
+ * Refuses records whose topic is no topic name or whose device is no topic level (a device "+"
+ * or "#" has its alerts published to a wildcard topic), all of them before the first record is
+ * delivered: a bad record stops the replay before it starts, not halfway with half the alerts out.
+ */
+function checkRecordTopics(records: readonly TraceRecord[], topics: Topics, source: string): void {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const where = `${source}: record ${i + 1}${r.line !== undefined ? ` (line ${r.line})` : ''}`;
+    const m = topics.sensorParser.parse(r.topic);
+    const deviceError = m ? deviceNameError(m.device) : null;
+    if (m && deviceError !== null) {
+      throw new EdgeRnnError('GATEWAY_TRACE', `${where}: device ${JSON.stringify(m.device)} (topic ${JSON.stringify(r.topic)}): expected a valid MQTT topic level without wildcards, got ${deviceError}`, { record: i + 1, line: r.line, device: m.device });
+    }
+    const topicError = topicNameError(r.topic);
+    if (topicError !== null) throw new EdgeRnnError('GATEWAY_TRACE', `${where}: "topic" ${JSON.stringify(r.topic)}: ${topicError}`, { record: i + 1, line: r.line });
+  }
 }
 
 // ---- scoring against ground truth ------------------------------------------------------------------

@@ -14,7 +14,8 @@ import type { Alert } from '../../src/gateway/alert.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/gateway/broker.js';
 import { encodeBinary, encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
-import { parseTrace, parseTruth, recordTrace, scoreAlerts, traceHeaderLine, traceRecordLine } from '../../src/gateway/trace.js';
+import { parseTrace, parseTruth, recordTrace, replayTrace, scoreAlerts, traceHeaderLine, traceRecordLine, type TraceRecord } from '../../src/gateway/trace.js';
+import { isEdgeRnnError } from '../../src/errors.js';
 import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSignal, oracleAlerts, publishAsync, tmpDir, waitFor } from './fixtures.js';
 import { errorMessage } from '../helpers/errors.js';
 
@@ -404,6 +405,45 @@ describe('record and replay: the second defect hunt', () => {
     const r = cli();
     expect(await runCli(['replay', 'torn.ndjson', '--config', 'gateway.json'], [replayCommand], r.ctx), r.out.stderr).toBe(0);
     expect(r.out.stdout).toMatch(/^torn\.ndjson: 1 messages .*\n.*\n {2}the last line is torn \(the recorder stopped mid-write\): not replayed\n/);
+  });
+});
+
+describe('record and replay: device names that are not topic levels (2026-11-27 review)', () => {
+  const head = traceHeaderLine({ recordedAt: 'x' });
+  const x = imuSignal(100, 62, [[40, 60]]);
+  const payload = (m: number) => encodeJson(x.subarray(m * 10 * IMU_CHANNELS, (m + 1) * 10 * IMU_CHANNELS), IMU_CHANNELS, { seq: m, tsMs: TS0 + m * 200, rateHz: 50 });
+
+  it('refuses a trace whose topic has a wildcard level (a device "+" or "#"), naming the file, the line and the level, before anything is replayed', async () => {
+    for (const bad of ['+', '#', 'a+b', 'x\u0000y']) {
+      const lines = [head];
+      for (let m = 0; m < 10; m++) lines.push(traceRecordLine({ t: TS0 + m * 200, topic: 'edgernn/yard/lift-1/imu', qos: 1, payload: payload(m) }));
+      const name = bad;
+      lines.push(traceRecordLine({ t: TS0 + 2000, topic: `edgernn/yard/${name}/imu`, qos: 1, payload: payload(0) }));
+      fs.writeFileSync(path.join(work, 'wild.ndjson'), lines.join(''));
+      const msg = errorMessage(() => parseTrace(fs.readFileSync(path.join(work, 'wild.ndjson')), 'wild.ndjson'), 'GATEWAY_TRACE');
+      expect(msg).toContain(`wild.ndjson:12: "topic" ${JSON.stringify(`edgernn/yard/${name}/imu`)}: level 3, ${JSON.stringify(name)}, is not a valid MQTT topic level`);
+      // The CLI stops before the replay: no alert file, no alert of the ten good records.
+      const r = cli();
+      expect(await runCli(['replay', 'wild.ndjson', '--config', 'gateway.json', '--alerts', 'wild-alerts.ndjson'], [replayCommand], r.ctx)).toBe(1);
+      expect(r.out.stderr).toMatch(/GATEWAY_TRACE.*wild\.ndjson:12: .*level 3/);
+      expect(fs.existsSync(path.join(work, 'wild-alerts.ndjson'))).toBe(false);
+    }
+  });
+
+  it('replayTrace refuses records with a device that is not a topic level, naming the trace, the record and the device, before delivering any record', async () => {
+    const config = parseGatewayConfig({ site: 'yard', models: { imu: 'imu.ern' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], stateDir: '' });
+    const records: TraceRecord[] = [];
+    for (let m = 0; m < 10; m++) records.push({ t: TS0 + m * 200, topic: 'edgernn/yard/lift-1/imu', qos: 1, payload: payload(m) });
+    for (const device of ['+', '#']) {
+      const alerts: Alert[] = [];
+      const bad = [...records, { t: TS0 + 2000, topic: `edgernn/yard/${device}/imu`, qos: 1 as const, payload: payload(0), line: 12 }];
+      const e = await replayTrace({ config, records: bad, speed: 'max', gateway: { models: { imu: model } }, onAlert: (a) => alerts.push(a), source: 'site.ndjson' }).then(() => null, (err: unknown) => err);
+      expect(isEdgeRnnError(e, 'GATEWAY_TRACE'), String(e)).toBe(true);
+      expect((e as Error).message).toBe(`site.ndjson: record 11 (line 12): device ${JSON.stringify(device)} (topic "edgernn/yard/${device}/imu"): expected a valid MQTT topic level without wildcards, got a wildcard`);
+      expect(alerts).toEqual([]);
+    }
+    // The same records without the bad one raise the impact's alert: the refusal above came first.
+    expect((await replayTrace({ config, records, speed: 'max', gateway: { models: { imu: model } } })).alerts.length).toBeGreaterThan(0);
   });
 });
 

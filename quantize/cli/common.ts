@@ -179,7 +179,7 @@ export function checkOutputPath(p: string, ctx: { cwd: string }, flag: string): 
  * -o m.ern` the model with the report. Inputs and outputs are [flag, path] (undefined: not given).
  */
 export function checkOutputsDistinct(outputs: [string, unknown][], inputs: [string, unknown][], ctx: { cwd: string }): void {
-  const given = (list: [string, unknown][]): [string, string, string][] => list.filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '').map(([f, p]) => [f, p, canonical(path.resolve(ctx.cwd, p))]);
+  const given = (list: [string, unknown][]): [string, string, string][] => list.filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '').map(([f, p]) => [f, p, fileIdentity(path.resolve(ctx.cwd, p))]);
   const outs = given(outputs);
   const ins = given(inputs);
   outs.forEach(([flag, p, file], i) => {
@@ -188,6 +188,17 @@ export function checkOutputsDistinct(outputs: [string, unknown][], inputs: [stri
     const other = outs.slice(0, i).find(([, , f]) => f === file);
     if (other) throw usageError(`${flag} ${p} is also ${other[0]}: one output would replace the other (expected another path)`);
   });
+}
+
+/**
+ * What makes two paths one file: device and inode for an existing file (a hard link has a path of
+ * its own: `quantize m.ern -o link.ern`, link.ern a hard link of m.ern, replaced the model), else
+ * the canonical path.
+ */
+function fileIdentity(file: string): string {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  // ino 0: a file system without inode numbers (some Windows ones); paths only there.
+  return st && st.isFile() && st.ino !== 0 ? `inode ${st.dev}:${st.ino}` : `path ${canonical(file)}`;
 }
 
 /** The real path of a file, or of its nearest existing folder plus the rest (links resolved). */

@@ -125,17 +125,22 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--ca
     progress.done(`best epoch ${r.fit.bestEpoch}, ${(100 * r.overall).toFixed(1)}% zeros`);
     const evalData = val ?? data;
     const rt = await createRuntime();
+    // Two or four passes over the evaluation data: long work of its own on a large set, which
+    // ran without a word after the fine-tuning's progress (quantize had it).
+    const evalProgress = new Progress(ctx.stderr, 'evaluate', (values.int8 ? 4 : 2) * evalData.samples.length);
+    const tick = { onProgress: () => evalProgress.tick() };
     const rows: [string, ModelEvaluation][] = [
-      ['float32', await evaluateModel(rt, spec, evalData, { backend: 'float' })],
-      ['pruned float32', await evaluateModel(rt, r.spec, evalData, { backend: 'float' })],
+      ['float32', await evaluateModel(rt, spec, evalData, { backend: 'float', ...tick })],
+      ['pruned float32', await evaluateModel(rt, r.spec, evalData, { backend: 'float', ...tick })],
     ];
     let final: ModelSpec = r.spec;
     if (values.int8) {
       const calib = typeof values.calib === 'string' ? await loadData(values.calib, values, ctx, task, { ...extra, labelsFlag: 'calib-labels' }) : data;
-      rows.push(['int8', await evaluateModel(rt, calibrateAndQuantize(spec, calib.samples, { method: calibMethod }), evalData)]);
+      rows.push(['int8', await evaluateModel(rt, calibrateAndQuantize(spec, calib.samples, { method: calibMethod }), evalData, tick)]);
       final = calibrateAndQuantize(r.spec, calib.samples, { method: calibMethod });
-      rows.push(['pruned int8', await evaluateModel(rt, final, evalData)]);
+      rows.push(['pruned int8', await evaluateModel(rt, final, evalData, tick)]);
     }
+    evalProgress.done();
     const metrics = Object.fromEntries(rows.map(([k, e]) => [k, { [headline(e).name]: round(headline(e).value) }]));
     final.training = {
       ...final.training,

@@ -8,7 +8,7 @@ import { dataTaskOf, type Dataset } from '../data/dataset.js';
 import { currentSpec } from '../quant/qat.js';
 import { networkFromSpec } from '../train/export.js';
 import { DEFAULT_TRAIN_OPTIONS, checkDataShape, classWeightsFor, fit, splitValidation, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
-import { DEFAULT_BLOCK, DEFAULT_MIN_WEIGHTS, measureSparsity, Pruner, type BlockShape, type TensorSparsity } from './pruner.js';
+import { DEFAULT_BLOCK, DEFAULT_MIN_WEIGHTS, measureSparsity, prunableParams, Pruner, zeroFraction, type BlockShape, type TensorSparsity } from './pruner.js';
 
 export interface PruneModelOptions extends Partial<TrainOptions> {
   sparsity: number;
@@ -46,11 +46,18 @@ export function pruneModel(spec: ModelSpec, data: Dataset, opts: PruneModelOptio
   const stepsPerEpoch = Math.ceil(split.train.length / o.batchSize);
   const total = o.epochs * stepsPerEpoch;
   const ramp = Math.max(1, Math.round((opts.rampFraction ?? 0.6) * o.epochs)) * stepsPerEpoch;
-  const endStep = Math.min(total - 1, ramp - 1);
+  // At least 0: with no training data (total 0) fit, not the Pruner, names the problem.
+  const endStep = Math.max(0, Math.min(total - 1, ramp - 1));
   const updates = Math.max(1, opts.updates ?? 16);
   const block = opts.block === undefined ? DEFAULT_BLOCK : opts.block;
+  // A pruned model pruned again starts from its own sparsity (Zhu & Gupta's s_i), masked before
+  // the first step. With s_i = 0 the first step released every mask: the schedule started over
+  // from a dense model, its zeros were trained through the ramp, and a 75%-sparse model
+  // re-pruned to 75% reported "sparsity 0%" for its first epoch.
+  const initialSparsity = Math.min(opts.sparsity, zeroFraction(prunableParams(net.params(), opts.minWeights ?? DEFAULT_MIN_WEIGHTS)));
   const pruner = new Pruner(net.params(), {
     sparsity: opts.sparsity,
+    initialSparsity,
     block,
     scope: opts.scope ?? 'layer',
     beginStep: 0,
@@ -58,6 +65,7 @@ export function pruneModel(spec: ModelSpec, data: Dataset, opts: PruneModelOptio
     frequency: Math.max(1, Math.floor(endStep / updates)),
     ...(opts.minWeights !== undefined ? { minWeights: opts.minWeights } : {}),
   });
+  if (initialSparsity > 0) pruner.prune(initialSparsity);
   const rampEpochs = Math.ceil((endStep + 1) / stepsPerEpoch);
   const ctx: FitContext = {
     task,

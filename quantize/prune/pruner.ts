@@ -46,6 +46,22 @@ export interface PruneOptions {
 
 export const DEFAULT_MIN_WEIGHTS = 1024;
 
+/** The params a Pruner prunes: weight matrices of at least `minWeights` weights. */
+export function prunableParams(params: readonly Param[], minWeights = DEFAULT_MIN_WEIGHTS): Param[] {
+  return params.filter((p) => p.kind === 'weight' && p.shape.length === 2 && p.value.length >= minWeights);
+}
+
+/** Fraction of exact zeros over the params (0 for none). */
+export function zeroFraction(params: readonly Param[]): number {
+  let zeros = 0;
+  let count = 0;
+  for (const p of params) {
+    count += p.value.length;
+    for (let i = 0; i < p.value.length; i++) if (p.value[i] === 0) zeros++;
+  }
+  return count > 0 ? zeros / count : 0;
+}
+
 /** Zhu & Gupta's cubic schedule. */
 export function sparsityAt(step: number, o: Pick<PruneOptions, 'sparsity' | 'initialSparsity' | 'beginStep' | 'endStep'>): number {
   const si = o.initialSparsity ?? 0;
@@ -123,8 +139,17 @@ export class Pruner {
     if (opts.block && !(Number.isInteger(opts.block.rows) && Number.isInteger(opts.block.cols) && opts.block.rows >= 1 && opts.block.cols >= 1)) {
       throw new EdgeRnnError('USAGE', `block shape must be positive integers, got ${opts.block.rows}x${opts.block.cols}`);
     }
+    // A frequency of 0 never updated the masks before endStep (step % 0 is NaN), an initial
+    // sparsity above the final one pruned then released weights, and end before begin skipped
+    // the ramp: silently, each.
+    const si = opts.initialSparsity ?? 0;
+    if (!(si >= 0 && si <= opts.sparsity)) throw new EdgeRnnError('USAGE', `initialSparsity must be in [0, sparsity = ${opts.sparsity}], got ${si}`);
+    if (!(Number.isInteger(opts.frequency) && opts.frequency >= 1)) throw new EdgeRnnError('USAGE', `mask update frequency must be an integer >= 1 (steps), got ${opts.frequency}`);
+    if (!(Number.isInteger(opts.beginStep) && opts.beginStep >= 0 && Number.isInteger(opts.endStep) && opts.endStep >= opts.beginStep)) {
+      throw new EdgeRnnError('USAGE', `pruning steps must be integers with 0 <= beginStep <= endStep, got beginStep ${opts.beginStep}, endStep ${opts.endStep}`);
+    }
     const min = opts.minWeights ?? DEFAULT_MIN_WEIGHTS;
-    this.params = params.filter((p) => p.kind === 'weight' && p.shape.length === 2 && p.value.length >= min);
+    this.params = prunableParams(params, min);
     if (this.params.length === 0) {
       throw new EdgeRnnError('UNSUPPORTED_MODEL', `no weight matrix has ${min} or more weights to prune (lower minWeights / --min-weights)`);
     }

@@ -37,7 +37,10 @@ export interface CalibrationOptions {
   percentile?: number;
   /** Clip weight rows to their MSE-optimal int8 range (default: on for 'mse'). */
   weightClipping?: boolean;
-  /** Most values kept per channel (an even stride subsample beyond it). */
+  /**
+   * Most values kept per channel for percentile and MSE (an even stride subsample beyond it);
+   * minmax and percentile 100 take the max of every value.
+   */
   maxValuesPerChannel?: number;
 }
 
@@ -80,6 +83,20 @@ export function chooseRange(values: Float64Array, method: CalibrationMethod, lev
   return bestC;
 }
 
+/**
+ * One channel's range. minmax (and percentile 100, the same rule) reads every value: over a
+ * subsample it was the max of the values the stride happened to keep (a 300,000-step channel lost
+ * its peak, and inputs the calibration data holds saturated). Other percentiles and MSE are
+ * statistics of the distribution, so a subsample serves them.
+ */
+function channelRange(values: number[], opts: CalibrationOptions, cap: number): number {
+  const max100 = opts.method === 'minmax' || (opts.method === 'percentile' && opts.percentile === 100);
+  if (!max100) return chooseRange(subsample(values, cap), opts.method, 32767, opts.percentile);
+  let max = 0;
+  for (const v of values) max = Math.max(max, Math.abs(v));
+  return max;
+}
+
 function subsample(values: number[], cap: number): Float64Array {
   if (values.length <= cap) return Float64Array.from(values);
   const out = new Float64Array(cap);
@@ -117,8 +134,16 @@ export function calibrate(spec: ModelSpec, samples: readonly (Sample | Float32Ar
   if (opts.method === 'percentile' && opts.percentile !== undefined && !(opts.percentile > 0 && opts.percentile <= 100)) {
     throw new EdgeRnnError('USAGE', `percentile must be in (0, 100], got ${opts.percentile}`, { expected: '(0, 100]', got: opts.percentile });
   }
-  if (samples.length === 0) throw new EdgeRnnError('BAD_DATA', 'calibration needs at least one sequence');
+  // An unknown method ran MSE without a word (chooseRange's fall-through); a cap of 0 calibrated
+  // every range from no values (0), a negative one threw a RangeError.
+  if (!CALIBRATION_METHODS.includes(opts.method)) {
+    throw new EdgeRnnError('USAGE', `calibration method must be one of ${CALIBRATION_METHODS.join(', ')}, got ${JSON.stringify(opts.method)}`, { expected: CALIBRATION_METHODS.join(', '), got: opts.method });
+  }
   const cap = opts.maxValuesPerChannel ?? 200_000;
+  if (!(Number.isInteger(cap) && cap >= 1)) {
+    throw new EdgeRnnError('USAGE', `maxValuesPerChannel must be an integer >= 1, got ${cap}`, { expected: 'an integer >= 1', got: cap });
+  }
+  if (samples.length === 0) throw new EdgeRnnError('BAD_DATA', 'calibration needs at least one sequence');
   const seqs = sequencesOf(spec, samples);
   const I = spec.input.size;
   const perFeature: number[][] = Array.from({ length: I }, () => []);
@@ -136,14 +161,14 @@ export function calibrate(spec: ModelSpec, samples: readonly (Sample | Float32Ar
       perFeature[i % I]!.push(v);
     }
   });
-  const inputAbsMax = perFeature.map((v) => chooseRange(subsample(v, cap), opts.method, 32767, opts.percentile));
+  const inputAbsMax = perFeature.map((v) => channelRange(v, opts, cap));
   const denseAbsMax: Record<number, number> = {};
   const last = spec.layers.length - 1 - [...spec.layers].reverse().findIndex((l) => l.kind !== 'softmax' && l.kind !== 'logSoftmax');
   spec.layers.forEach((l, li) => {
     if (l.kind !== 'dense' || li >= last || (l.activation !== 'none' && l.activation !== 'relu')) return;
     const vals: number[] = [];
     for (const y of layerOutputs(spec, li, seqs)) for (const v of y) vals.push(v);
-    denseAbsMax[li] = Math.max(chooseRange(subsample(vals, cap), opts.method, 32767, opts.percentile), 1e-6);
+    denseAbsMax[li] = Math.max(channelRange(vals, opts, cap), 1e-6);
   });
   return { ranges: { inputAbsMax, denseAbsMax }, method: opts.method, clippedRows: {} };
 }
@@ -196,11 +221,12 @@ export function clipWeights(spec: ModelSpec, ranges: Required<QuantRanges>): { s
 }
 
 /**
- * Gives rows that are entirely zero (weights and bias, e.g. pruned) the scale 0 instead of the 1
- * quantizeModel assigns them. Exact (such a row contributes 0 either way), and necessary: the
- * integer kernels share one requantization shift per matrix, sized by its largest row
- * multiplier, so a single scale-1 row leaves every other row a few bits of precision and clamps
- * their accumulators (measured: a 75%-pruned GRU fell from 57% to chance).
+ * Gives rows that are entirely zero (weights and bias, e.g. pruned) the scale 0, as quantizeModel
+ * now does itself (it gave them 1); kept for int8 specs made elsewhere. Exact (such a row
+ * contributes 0 either way), and necessary: the integer kernels share one requantization shift
+ * per matrix, sized by its largest row multiplier, so a single scale-1 row leaves every other row
+ * a few bits of precision and clamps their accumulators (measured: a 75%-pruned GRU fell from 57%
+ * to chance).
  */
 export function zeroEmptyRowScales(q: ModelSpec): ModelSpec {
   for (const l of q.layers) {

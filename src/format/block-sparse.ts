@@ -14,6 +14,8 @@ import { EdgeRnnError } from '../errors.js';
 
 export const BLOCK_ROWS = 4;
 export const BLOCK_COLS = 8;
+/** Largest dense size a block-sparse tensor may decode to: a data section's u32 byte count. */
+export const BLOCK_SPARSE_MAX_DENSE_BYTES = 2 ** 32 - 1;
 
 function dims(shape: readonly number[]): { rows: number; cols: number; br: number; bc: number } {
   const cols = shape.length ? shape[shape.length - 1]! : 1;
@@ -71,12 +73,23 @@ export function decodeBlockSparse(bytes: Uint8Array, shape: readonly number[], n
   const nBlocks = br * bc;
   const mapBytes = Math.ceil(nBlocks / 8);
   const fail = (msg: string) => new EdgeRnnError('ERN_TENSOR', `${source}: block-sparse tensor '${name}': ${msg}`, { tensor: name });
+  // One bitmap bit stands for up to 32 weights, so a small corrupt tensor can claim a dense size
+  // of 256 times its bytes: [4, 2^30 + 8] from a 16 MiB bitmap threw a RangeError (no code) from
+  // the allocation below. No dense tensor can be larger than a data section (u32 bytes).
+  const dense = rows * cols;
+  if (dense > BLOCK_SPARSE_MAX_DENSE_BYTES) throw fail(`shape [${shape.join(', ')}] expands to ${dense} bytes, at most ${BLOCK_SPARSE_MAX_DENSE_BYTES} (what a dense tensor could hold)`);
   if (bytes.length < mapBytes) throw fail(`needs a ${mapBytes}-byte block bitmap, has ${bytes.length} bytes`);
   let kept = 0;
   for (let b = 0; b < nBlocks; b++) if (bytes[b >> 3]! & (1 << (b & 7))) kept++;
   for (let b = nBlocks; b < mapBytes * 8; b++) if (bytes[b >> 3]! & (1 << (b & 7))) throw fail(`bitmap bit ${b} is set, the matrix has ${nBlocks} blocks`);
   if (bytes.length !== mapBytes + 32 * kept) throw fail(`bitmap marks ${kept} blocks (${mapBytes + 32 * kept} bytes), tensor has ${bytes.length} bytes`);
-  const out = new Int8Array(rows * cols);
+  let out: Int8Array;
+  try {
+    out = new Int8Array(dense);
+  } catch (e) {
+    // An engine or a process memory limit smaller than the format's.
+    throw fail(`shape [${shape.join(', ')}] expands to ${dense} bytes, which cannot be allocated here: ${(e as Error).message}`);
+  }
   let n = 0;
   for (let b = 0; b < nBlocks; b++) {
     if (!(bytes[b >> 3]! & (1 << (b & 7)))) continue;

@@ -25,6 +25,18 @@ import {
 export const QUANT_SCHEME = 'ern-a16w8-v1';
 const Q15 = 1 / 32768;
 const INT32_MAX = 2147483647;
+/**
+ * Smallest int16 activation scale: the least normal float32, 2^-126, reached by ranges below
+ * 32767 · 2^-126 ≈ 3.9e-34. The kernels quantize with f32(1 / scale), which is Infinity below
+ * about 2.9e-39 (every non-zero input then saturated), and a range under about 2.3e-41 gave the
+ * scale 0 itself, which no backend loads (ERN_QUANT_PARAMS, raised by encodeModel).
+ */
+const MIN_ACTIVATION_SCALE = 2 ** -126;
+
+/** The int16 scale of a calibrated range: max|v| / 32767 in float32 (range 0: 1), floored. */
+function activationScale(absMax: number): number {
+  return Math.max(Math.fround((absMax > 0 ? absMax : 1) / 32767), MIN_ACTIVATION_SCALE);
+}
 
 export interface QuantRanges {
   /** max |x_k| per input feature. */
@@ -122,7 +134,7 @@ function quantizeRecurrent(layer: RecurrentLayer, inScale: Float64Array): Recurr
   return { ...rest, quant };
 }
 
-function quantizeDense(layer: DenseLayer, inScale: Float64Array, outAbsMax: number | undefined, final: boolean): DenseLayer {
+function quantizeDense(layer: DenseLayer, li: number, inScale: Float64Array, outAbsMax: number | undefined, final: boolean): DenseLayer {
   const w = layer.float;
   if (!w) throw new EdgeRnnError('ERN_TENSOR', 'dense layer has no float weights to quantize');
   const I = layer.inputSize;
@@ -134,22 +146,27 @@ function quantizeDense(layer: DenseLayer, inScale: Float64Array, outAbsMax: numb
   const q = quantizeRows(wf, O, I, bias);
   const quant: NonNullable<DenseLayer['quant']> = { Wq: q.q, Wscale: q.scale, Bq: q.b };
   if (!final && (layer.activation === 'none' || layer.activation === 'relu')) {
-    if (outAbsMax === undefined || !(outAbsMax > 0)) {
-      throw new EdgeRnnError('UNSUPPORTED_MODEL', 'a dense layer feeding another layer needs a calibrated output range (denseAbsMax)');
+    if (outAbsMax === undefined) {
+      throw new EdgeRnnError('UNSUPPORTED_MODEL', `dense layer ${li} feeds another layer: it needs a calibrated output range (denseAbsMax[${li}])`, { layer: li });
     }
-    quant.outputScale = Math.fround(outAbsMax / 32767);
+    if (!Number.isFinite(outAbsMax) || outAbsMax < 0) {
+      throw new EdgeRnnError('UNSUPPORTED_MODEL', `denseAbsMax[${li}] is ${outAbsMax}, expected a finite range >= 0`, { layer: li, expected: 'a finite number >= 0', got: String(outAbsMax) });
+    }
+    // A range of 0 (a relu layer the calibration data never made positive) was refused as if
+    // missing; any scale represents it, so it gets 1, as a model input of range 0 does.
+    quant.outputScale = activationScale(outAbsMax);
   }
   const { float: _float, ...rest } = layer;
   return { ...rest, quant };
 }
 
-/** The per-feature scale an int8 model uses for its int16 input: max|x| / 32767. */
+/** The per-feature scale an int8 model uses for its int16 input: max|x| / 32767 (at least 2^-126). */
 export function inputScaleFromAbsMax(absMax: ArrayLike<number>): Float32Array {
   const s = new Float32Array(absMax.length);
   for (let k = 0; k < absMax.length; k++) {
     const m = absMax[k]!;
     if (!Number.isFinite(m) || m < 0) throw new EdgeRnnError('UNSUPPORTED_MODEL', `input range ${k} is ${m}`);
-    s[k] = Math.fround((m > 0 ? m : 1) / 32767);
+    s[k] = activationScale(m);
   }
   return s;
 }
@@ -173,7 +190,7 @@ export function quantizeModel(spec: ModelSpec, ranges: QuantRanges): ModelSpec {
       return q;
     }
     if (layer.kind === 'dense') {
-      const q = quantizeDense(layer, inScale, ranges.denseAbsMax?.[li], li === lastInt);
+      const q = quantizeDense(layer, li, inScale, ranges.denseAbsMax?.[li], li === lastInt);
       const s = layer.activation === 'sigmoid' || layer.activation === 'tanh' ? Q15 : (q.quant!.outputScale ?? 1);
       inScale = new Float64Array(layer.outputSize).fill(s);
       return q;
@@ -185,7 +202,8 @@ export function quantizeModel(spec: ModelSpec, ranges: QuantRanges): ModelSpec {
 
 /**
  * Min/max calibration: runs the float model over the sequences and records max |x| per input
- * feature and the output range of every dense layer that feeds another layer.
+ * feature and the output range of every dense layer that feeds another layer. NaN and
+ * infinities are missing samples: they set no range and are traced as 0.
  */
 export function calibrateAbsMax(spec: ModelSpec, sequences: readonly Float32Array[]): Required<QuantRanges> {
   const I = spec.input.size;
@@ -195,6 +213,12 @@ export function calibrateAbsMax(spec: ModelSpec, sequences: readonly Float32Arra
   if (!Array.isArray(sequences) || sequences.every((seq) => !(seq?.length > 0))) {
     throw new EdgeRnnError('INVALID_ARGUMENT', `calibrateAbsMax() needs calibration data: a list of sequences of ${I}-feature frames with at least one frame, got ${Array.isArray(sequences) ? `${sequences.length} sequence(s) and no frame` : typeof sequences}`);
   }
+  // An int8 spec has no float weights to trace (a plain Error from the float cells), and a
+  // null among the sequences was a TypeError.
+  if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `calibrateAbsMax() needs a float32 model, '${spec.name}' is ${spec.precision}`, { expected: 'float32', got: spec.precision });
+  sequences.forEach((seq, i) => {
+    if (typeof seq?.length !== 'number') throw new EdgeRnnError('INVALID_ARGUMENT', `calibrateAbsMax(): sequence ${i} is ${seq === null ? 'null' : typeof seq}, expected a Float32Array of ${I}-feature frames`, { index: i });
+  });
   for (const seq of sequences) {
     if (seq.length % I !== 0) throw new EdgeRnnError('SHAPE_MISMATCH', `calibration sequence of ${seq.length} values is not a multiple of ${I} features`);
     for (let i = 0; i < seq.length; i++) {
@@ -207,7 +231,10 @@ export function calibrateAbsMax(spec: ModelSpec, sequences: readonly Float32Arra
     // Trace every layer's output in float to find the dense ranges.
     for (const seq of sequences) {
       const T = seq.length / I;
-      let cur = Float64Array.from(seq);
+      // Non-finite values are missing samples here, as for the input ranges above (and as the
+      // runtime's nonFinite: 'zero' steps them): traced as they were, a NaN made every dense
+      // range after it NaN, which quantizeModel refused as a missing range.
+      let cur = Float64Array.from(seq, (v: number) => (Number.isFinite(v) ? v : 0));
       let width = I;
       spec.layers.forEach((layer, li) => {
         if (isRecurrent(layer)) {

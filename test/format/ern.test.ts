@@ -13,6 +13,7 @@ import {
   type Runtime,
 } from '../../src/index.js';
 import { Rng } from '../../src/util/rng.js';
+import { withManifest, withManifestText } from '../helpers/ern.js';
 import { randomQuantModel } from '../helpers/random-model.js';
 
 let rt: Runtime;
@@ -40,34 +41,6 @@ async function outcome(bytes: Uint8Array): Promise<ErrorCode | 'ok'> {
     if (e instanceof EdgeRnnError) return e.code;
     throw e;
   }
-}
-
-/** Rebuilds a file with an edited manifest (tensor data untouched) and a valid checksum. */
-function withManifest(bytes: Uint8Array, edit: (m: Record<string, any>) => void): Uint8Array {
-  return withManifestText(bytes, (text) => {
-    const m = JSON.parse(text);
-    edit(m);
-    return JSON.stringify(m);
-  });
-}
-
-/** withManifest on the manifest's JSON text (for JSON that JSON.stringify cannot write). */
-function withManifestText(bytes: Uint8Array, edit: (text: string) => string): Uint8Array {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset);
-  const mOff = dv.getUint32(16, true);
-  const mLen = dv.getUint32(20, true);
-  const dOff = dv.getUint32(24, true);
-  const dLen = dv.getUint32(28, true);
-  const json = new TextEncoder().encode(edit(new TextDecoder().decode(bytes.subarray(mOff, mOff + mLen))));
-  const newD = Math.ceil((64 + json.length) / 64) * 64;
-  const out = new Uint8Array(newD + dLen);
-  out.set(bytes.subarray(0, 64));
-  const odv = new DataView(out.buffer);
-  odv.setUint32(20, json.length, true);
-  odv.setUint32(24, newD, true);
-  out.set(json, 64);
-  out.set(bytes.subarray(dOff, dOff + dLen), newD);
-  return resealErn(out);
 }
 
 /** A valid IMU front end: `channels` accelerometer axes at `inputRateHz`, model rate 16 Hz. */

@@ -1,7 +1,7 @@
 /** Shared helpers of the trainer tests: small random batches and a spec wrapper. */
 import { Rng, type ModelSpec, type Task } from '../../src/index.js';
+import { Network } from '../../quantize/nn/network.js';
 import type { BatchShape } from '../../quantize/nn/layer.js';
-import type { Network } from '../../quantize/nn/network.js';
 import { alloc, type Arr, type DType } from '../../quantize/nn/tensor.js';
 
 /** A padded time-major batch [T][B][I] with the given lengths and a matching mask. */
@@ -40,4 +40,15 @@ export function specOf(net: Network, task: Task = 'custom', softmax = false): Mo
     layers,
     training: {},
   };
+}
+
+/**
+ * A small float spec, GRU(5) -> dense(4, relu) -> dense(2): the relu layer (index 1) feeds another
+ * layer, so calibration ranges it. `reluBias` < 0 keeps it at zero on small inputs, > 0 above.
+ */
+export function reluFeedsDenseSpec(inputs: number, seed: number, reluBias: number): ModelSpec {
+  const net = new Network(inputs, [{ kind: 'gru', hidden: 5, bidirectional: false }, { kind: 'dense', size: 4, activation: 'relu' }, { kind: 'dense', size: 2, activation: 'none' }], 'f32');
+  net.init(new Rng(seed));
+  net.params().find((p) => p.name === 'layers.1.b')!.value.fill(reluBias);
+  return specOf(net);
 }

@@ -3,16 +3,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, createRuntime, encodeModel, isRecurrent, type ModelSpec } from '../../src/index.js';
+import { Rng, createRuntime, decodeErn, encodeModel, isRecurrent, type ModelSpec } from '../../src/index.js';
 import { desktopCommands } from '../../quantize/cli/index.js';
 import { firstStepsTask, toJsonl } from '../../quantize/data/synthetic.js';
 import { evaluateModel } from '../../quantize/eval/evaluate-model.js';
+import { Network } from '../../quantize/nn/network.js';
 import { makeParam } from '../../quantize/nn/tensor.js';
 import { DEFAULT_BLOCK, Pruner, measureSparsity, sparsityAt, tileParam } from '../../quantize/prune/pruner.js';
 import { pruneModel } from '../../quantize/prune/prune-model.js';
-import { calibrateAndQuantize } from '../../quantize/quant/calibrate.js';
+import { CALIBRATION_METHODS, calibrateAndQuantize } from '../../quantize/quant/calibrate.js';
 import { trainModel } from '../../quantize/train/train-model.js';
 import { runCaptured } from '../helpers/cli.js';
+import { thrownBy } from '../helpers/errors.js';
+import { specOf } from './helpers.js';
 
 /** The issue's target: 75% pruned + int8 within 1.5 accuracy points of float. */
 const PRUNED_INT8_MAX_DROP_POINTS = 1.5;
@@ -99,6 +102,27 @@ describe('Pruner', () => {
     expect(Math.abs(measureSparsity([p])[0]!.sparsity * 120 - 60)).toBeLessThanOrEqual(16);
   });
 
+  it('refuses schedules it would follow silently wrong (frequency 0 never updated the masks before endStep)', () => {
+    const p = randomParam('W', 16, 16, 13);
+    const base = { sparsity: 0.5, block: null, scope: 'layer', beginStep: 0, endStep: 10, frequency: 1, minWeights: 1 } as const;
+    for (const [bad, message] of [
+      [{ frequency: 0 }, 'mask update frequency must be an integer >= 1 (steps), got 0'],
+      [{ frequency: 1.5 }, 'mask update frequency must be an integer >= 1 (steps), got 1.5'],
+      [{ initialSparsity: 0.6 }, 'initialSparsity must be in [0, sparsity = 0.5], got 0.6'],
+      [{ initialSparsity: -0.1 }, 'initialSparsity must be in [0, sparsity = 0.5], got -0.1'],
+      [{ beginStep: 5, endStep: 4 }, 'pruning steps must be integers with 0 <= beginStep <= endStep, got beginStep 5, endStep 4'],
+      [{ beginStep: -1 }, 'pruning steps must be integers with 0 <= beginStep <= endStep, got beginStep -1, endStep 10'],
+    ] as const) {
+      const e = thrownBy(() => new Pruner([p], { ...base, ...bad }));
+      expect([e?.code, e?.message]).toEqual(['USAGE', message]);
+    }
+    // The schedule runs: masks follow it from the first update.
+    const pr = new Pruner([p], { ...base, frequency: 5 });
+    pr.update(0);
+    pr.update(5);
+    expect(pr.sparsity).toBeCloseTo(sparsityAt(5, base), 12);
+  });
+
   it('leaves matrices below minWeights dense', () => {
     const tiny = randomParam('tiny', 4, 8, 6);
     const big = randomParam('big', 64, 32, 7);
@@ -107,6 +131,47 @@ describe('Pruner', () => {
     expect(measureSparsity([tiny])[0]!.sparsity).toBe(0);
     expect(measureSparsity([big])[0]!.sparsity).toBe(0.5);
   });
+});
+
+describe('pruned + int8 on every integer backend', () => {
+  // Bidirectional GRU -> LSTM -> dense: odd sizes (H = 13, 10), so gate groups and input
+  // segments do not fall on 4x8 tiles; blocks of 4x8 (the kernel's) and 3x5 (odd).
+  for (const block of [DEFAULT_BLOCK, { rows: 3, cols: 5 }]) {
+    it(`${block.rows}x${block.cols} blocks: reference, simd and scalar agree bit for bit; zeros stay zeros; stored block-sparse`, async () => {
+      const rng = new Rng(21);
+      const net = new Network(5, [{ kind: 'gru', hidden: 13, bidirectional: true }, { kind: 'lstm', hidden: 10, bidirectional: false }, { kind: 'dense', size: 3, activation: 'none' }], 'f32');
+      net.init(rng);
+      new Pruner(net.params(), { sparsity: 0.5, block, scope: 'layer', beginStep: 0, endStep: 0, frequency: 1, minWeights: 100 }).prune(0.5);
+      const spec = specOf(net);
+      const seqs = Array.from({ length: 3 }, () => rng.float32(17 * 5, -2, 2));
+      const rt = await createRuntime();
+      for (const method of CALIBRATION_METHODS) {
+        const q = calibrateAndQuantize(spec, seqs, { method });
+        spec.layers.forEach((l, li) => {
+          const ql = q.layers[li]!;
+          if (!isRecurrent(l) || !isRecurrent(ql)) return;
+          for (const [f, i] of [[l.float!.W, ql.quant!.Wq], [l.float!.R, ql.quant!.Rq]] as const) {
+            expect(f.filter((v) => v === 0).length / f.length).toBeGreaterThan(0.45);
+            f.forEach((v, k) => v === 0 && expect(i[k], `layer ${li} weight ${k}`).toBe(0));
+          }
+        });
+        const bytes = encodeModel(q, { blockSparse: 'always' });
+        expect([...decodeErn(bytes).tensors.values()].filter((t) => t.stored === 'i8bs').length).toBe(5); // every Wq and Rq
+        const m = await rt.load(bytes, { backend: 'reference' });
+        expect(m.backend).toBe('reference');
+        const want = Array.from(m.session().run(seqs[0]!));
+        expect(want.filter((v) => v !== 0).length, `${method}: the outputs are not all zero`).toBeGreaterThan(0);
+        for (const backend of ['simd', 'scalar'] as const) {
+          // The kernels' own block-sparse weight layout, forced and by their rule, and dense.
+          for (const weightStorage of ['auto', 'sparse', 'dense'] as const) {
+            const k = await rt.load(bytes, { backend, weightStorage });
+            expect(k.backend).toBe(backend);
+            expect(Array.from(k.session().run(seqs[0]!)), `${method} ${backend} ${weightStorage}`).toEqual(want);
+          }
+        }
+      }
+    });
+  }
 });
 
 describe('pruneModel and edgernn prune', () => {
@@ -141,6 +206,33 @@ describe('pruneModel and edgernn prune', () => {
     expect((r.spec.extra!.pruning as { block: unknown }).block).toEqual({ rows: 4, cols: 8 });
   });
 
+  it('re-pruning a pruned model starts from its sparsity and keeps its zeros (the schedule restarted from 0)', () => {
+    const first = pruneModel(spec, data, { sparsity: 0.75, epochs: 3 }, val);
+    const zerosOf = (s: ModelSpec): Set<number> => {
+      const l = s.layers[0]!;
+      if (!isRecurrent(l)) throw new Error('expected a recurrent layer');
+      return new Set(Array.from(l.float!.R.keys()).filter((i) => l.float!.R[i] === 0));
+    };
+    const before = zerosOf(first.spec);
+    expect(before.size / (96 * 32)).toBeCloseTo(0.75, 2);
+    for (const sparsity of [0.75, 0.9]) {
+      const notes: number[] = [];
+      const again = pruneModel(first.spec, data, { sparsity, epochs: 3 }, val, { onEpoch: (e) => notes.push(e.note?.sparsity ?? NaN) });
+      // The masks of the first epoch hold at least the model's own 75% (released at the first
+      // step, the schedule started over from 0: 64% after the first of 3 epochs, 0% of 30).
+      expect(notes[0], `re-pruned to ${sparsity}`).toBeGreaterThanOrEqual(0.75);
+      const after = zerosOf(again.spec);
+      const kept = [...before].filter((i) => after.has(i)).length;
+      expect(kept / before.size, `re-pruned to ${sparsity}`).toBe(1);
+      expect(after.size / (96 * 32)).toBeCloseTo(sparsity, 2);
+    }
+  });
+
+  it('no training data is still BAD_DATA from fit, not a schedule error', () => {
+    const e = thrownBy(() => pruneModel(spec, { ...data, samples: [] }, { sparsity: 0.5, epochs: 2 }, val));
+    expect([e?.code, e?.message]).toEqual(['BAD_DATA', 'no training sequences: fit needs at least one']);
+  });
+
   it('CLI: writes the pruned model and reports per-matrix sparsity; usage errors exit 2', async () => {
     const cli = (...argv: string[]) => runCaptured(argv, desktopCommands, dir);
     const r = await cli('prune', 'm.ern', '--data', 'd.jsonl', '--sparsity', '0.5', '--epochs', '2', '--block', 'none', '-o', 'p.ern', '--json');
@@ -148,6 +240,8 @@ describe('pruneModel and edgernn prune', () => {
     const j = JSON.parse(r.out) as { sparsity: number; layers: { name: string; sparsity: number }[] };
     expect(j.sparsity).toBeCloseTo(0.5, 3);
     expect(j.layers.map((l) => l.name)).toContain('layers.0.R.0');
+    // Progress for the fine-tuning and for the evaluations after it (float and pruned float).
+    expect(r.err).toMatch(/^prune to 50%: 2\/2 in .*\nevaluate: 480\/480 in /);
     expect((await cli('prune', 'm.ern', '--data', 'd.jsonl', '-o', 'x.ern')).code).toBe(2);
     expect((await cli('prune', 'm.ern', '--data', 'd.jsonl', '--sparsity', '0.5', '--block', '4by8', '-o', 'x.ern')).code).toBe(2);
     expect((await cli('prune', 'm.ern', '--data', 'd.jsonl', '--sparsity', '1.5', '-o', 'x.ern')).code).toBe(2);

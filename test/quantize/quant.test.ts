@@ -118,4 +118,13 @@ describe('edgernn quantize', () => {
     expect((await cli('quantize', 'model.ern', '-o', 'qq.ern')).code).toBe(2);
     expect((await cli('quantize', 'model.ern', '--calib', 'calib.jsonl', '--method', 'kl', '-o', 'qq.ern')).code).toBe(2);
   });
+
+  it('an output that is a hard link of the model is refused before any work (it replaced the model)', async () => {
+    const model = fs.readFileSync(path.join(dir, 'model.ern'));
+    fs.linkSync(path.join(dir, 'model.ern'), path.join(dir, 'link.ern'));
+    const r = await cli('quantize', 'model.ern', '--calib', 'calib.jsonl', '-o', 'link.ern');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('-o/--output link.ern is the MODEL.ern file');
+    expect(fs.readFileSync(path.join(dir, 'model.ern')).equals(model)).toBe(true);
+  });
 });

@@ -58,9 +58,11 @@ describe('examples/anomaly-csv.mjs', () => {
     const want = replay.alerts.map((a) => ({ record: a.frameIndex - 1, time: a.ts, value: values[a.frameIndex - 1], score: Number(a.score.toFixed(4)) }));
     expect(want.length).toBeGreaterThan(0);
     expect(got.alerts).toEqual(want);
-    // The spike and the level shift are among them.
+    // The spike is among them, and nothing before it alerts (six normal days). The level shift
+    // (+25) scores 0.46 with the shipped model, under its 0.5 threshold: not asserted, as it is a
+    // property of the model rather than of the example (the model before 2026-11-27 scored 0.51).
     expect(got.alerts.some((a) => Math.abs(a.record - (6 * 288 + 100)) <= 2)).toBe(true);
-    expect(got.alerts.some((a) => a.record >= 8 * 288 + 40 && a.record <= 8 * 288 + 60)).toBe(true);
+    expect(got.alerts.filter((a) => a.record < 6 * 288 + 98)).toEqual([]);
 
     expect(example(csv).stdout).toMatch(/series\.csv: 2880 readings, model anomaly-gru-forecaster 1\.0\.0 on simd\n( {2}\S+Z {2}record +\d+ {2}value [0-9.]+ {2}score [0-9.]+\n)+ {2}\d+ alerts?\n$/);
   });

@@ -4,15 +4,17 @@
  * the same frames), returned as .ern
  * bytes for the detector to load (src/detectors/anomaly/learned.ts). Node or browser; no I/O.
  *
- * Training data from the p probationary frames: windows of `sequenceLength` steps every
- * `stride` steps (the last window ends at the last frame that has a target), 15% of them held
- * out for early stopping (the trainer's seeded split). forecast: target of frame t = z_{t+1};
- * autoencoder: the trainer's own targets (the last W frames at every step).
+ * Training data from the p probationary frames, split by time (time-split.ts): the last
+ * `valFraction` of the frames are held out for early stopping; windows of `sequenceLength` steps
+ * every `stride` steps are cut inside each part, so no validation window shares a frame with a
+ * training window. forecast: target of frame t = z_{t+1} (a window also reads the frame after
+ * its last input); autoencoder: the trainer's own targets (the last W frames at every step).
  */
 import { encodeModel, EdgeRnnError, type LearnRequest, type ModelSpec, type SeriesLearner } from '../../../src/index.js';
 import type { Dataset, Sample } from '../../data/dataset.js';
 import { calibrateAndQuantize } from '../../quant/calibrate.js';
 import { trainModel } from '../../train/train-model.js';
+import { splitByTime, windowsIn, type WindowRange } from './time-split.js';
 
 /** How a series forecaster is trained: shared by the per-series learner and the shipped model. */
 export interface ForecasterTrainOptions {
@@ -29,7 +31,9 @@ export interface ForecasterTrainOptions {
   sequenceLength: number;
   /** Steps between window starts. */
   stride: number;
-  /** Seed of initialization, split and shuffling (same seed, same model bytes). */
+  /** Share of each series' steps held out at its end for early stopping (time-split.ts). */
+  valFraction: number;
+  /** Seed of initialization and shuffling (same seed, same model bytes); the split is by time, not seeded. */
   seed: number;
 }
 
@@ -67,30 +71,47 @@ export const TRAINER_LEARNER_DEFAULTS: Readonly<TrainerLearnerOptions> = {
   batchSize: 16,
   sequenceLength: 64,
   stride: 8,
+  valFraction: 0.15,
   seed: 1,
   precision: 'int8',
   calibration: 'mse',
   inputRange: 8,
 };
 
-/** Cuts the probationary frames into training windows. */
-export function probationSamples(request: LearnRequest, sequenceLength: number, stride: number): Sample[] {
-  const { frames, steps, features: F, task } = request;
+/** Frames a window reads after its last input: a forecast window reads its last target, z_{t+1}. */
+function lookaheadOf(request: LearnRequest): 0 | 1 {
+  return request.task === 'forecast' ? 1 : 0;
+}
+
+function checkRequest(request: LearnRequest): void {
+  const { steps, task } = request;
   // forecast: the last frame has no target, so windows end by steps - 1.
-  const usable = task === 'forecast' ? steps - 1 : steps;
-  if (usable < 2) throw new EdgeRnnError('BAD_DATA', `${request.name}: ${steps} probationary frames are too few to train on`, { steps });
+  if (steps - lookaheadOf(request) < 2) throw new EdgeRnnError('BAD_DATA', `${request.name}: ${steps} probationary frames are too few to train on`, { steps });
   if (task === 'forecast' && (!request.targets || request.targets.length !== steps - 1)) {
     throw new EdgeRnnError('BAD_DATA', `${request.name}: forecast needs ${steps - 1} targets, got ${request.targets?.length ?? 0}`);
   }
-  const L = Math.min(sequenceLength, usable);
-  const samples: Sample[] = [];
-  for (let s = 0; s + L <= usable; s += stride) {
-    const x = frames.slice(s * F, (s + L) * F);
-    const sample: Sample = { x, T: L, where: `${request.name}@${s}` };
-    if (task === 'forecast') sample.target = request.targets!.slice(s, s + L);
-    samples.push(sample);
-  }
-  return samples;
+}
+
+function samplesOf(request: LearnRequest, windows: readonly WindowRange[]): Sample[] {
+  const F = request.features;
+  return windows.map(({ start: s, length: L }) => {
+    const sample: Sample = { x: request.frames.slice(s * F, (s + L) * F), T: L, where: `${request.name}@${s}` };
+    if (request.task === 'forecast') sample.target = request.targets!.slice(s, s + L);
+    return sample;
+  });
+}
+
+/** Cuts all the probationary frames into windows (int8 calibration reads every frame). */
+export function probationSamples(request: LearnRequest, sequenceLength: number, stride: number): Sample[] {
+  checkRequest(request);
+  return samplesOf(request, windowsIn(0, request.steps, sequenceLength, stride, lookaheadOf(request)));
+}
+
+/** The training and validation windows: the probationary frames split by time (time-split.ts). */
+export function probationSplit(request: LearnRequest, o: Pick<ForecasterTrainOptions, 'sequenceLength' | 'stride' | 'valFraction'>): { train: Sample[]; val: Sample[] } {
+  checkRequest(request);
+  const split = splitByTime({ first: 0, end: request.steps, length: o.sequenceLength, stride: o.stride, valFraction: o.valFraction, lookahead: lookaheadOf(request) });
+  return { train: samplesOf(request, split.train), val: samplesOf(request, split.val) };
 }
 
 /** FNV-1a over bytes (memo keys; collisions are further guarded by the length and options in the key). */
@@ -116,7 +137,7 @@ export function trainerLearner(options: Partial<TrainerLearnerOptions> = {}): Se
       const key = o.memo ? memoKey(request, o) : '';
       let spec: ModelSpec | undefined = o.memo?.get(key);
       if (spec === undefined) {
-        spec = train(request, samples, o);
+        spec = train(request, o);
         o.memo?.set(key, spec);
       }
       if (o.precision === 'int8' && o.calibration === 'mse') {
@@ -134,18 +155,21 @@ export function trainerLearner(options: Partial<TrainerLearnerOptions> = {}): Se
 }
 
 /** The float model of a request (the trainer, normalization off: frames are already scaled). */
-function train(request: LearnRequest, samples: Sample[], o: TrainerLearnerOptions): ModelSpec {
+function train(request: LearnRequest, o: TrainerLearnerOptions): ModelSpec {
+  const split = probationSplit(request, o);
   const data: Dataset = {
     source: request.name,
     sha256: '',
     features: request.features,
     labels: [],
     targetSize: request.task === 'forecast' ? 1 : 0,
-    samples,
+    samples: split.train,
     frontend: request.frontend,
   };
   const result = trainModel({
     data,
+    // Our own held-out tail instead of the trainer's split of the windows (which overlap).
+    val: { ...data, source: `${request.name} (last ${Math.round(o.valFraction * 100)}% of the probationary frames)`, samples: split.val },
     name: request.name,
     options: { ...forecasterTrainerOptions(o), task: request.task, ...(request.window !== undefined ? { window: request.window } : {}) },
   });

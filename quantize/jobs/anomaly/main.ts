@@ -84,7 +84,7 @@ const corpus: NabCorpus = loadNabCorpus({ dataDir, labelsPath });
 log(`corpus: ${corpus.series.length} series; training on their probationary periods`);
 const options = { ...SHIPPED_TRAIN_DEFAULTS, seed, epochs };
 const trained = trainShippedModel(corpus, options);
-log(`trained: ${trained.data.dataset.samples.length} windows from ${trained.data.records} records, best epoch ${trained.bestEpoch} of ${trained.epochsRun} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+log(`trained: ${trained.train.length} training + ${trained.val.length} validation windows (the last ${Math.round(options.valFraction * 100)}% of each series held out) from ${trained.data.records} records, best epoch ${trained.bestEpoch} of ${trained.epochsRun} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 
 const simd = new SyncModelLoader({ backend: 'simd' });
 const floatBytes = encodeModel(trained.float);
@@ -93,7 +93,9 @@ const valFloat = forecastErrors(simd, floatBytes, trained.val);
 const valInt8 = forecastErrors(simd, int8Bytes, trained.val);
 const round = (x: number, d = 5): number => Number(x.toPrecision(d));
 const metrics: Record<string, unknown> = {
+  trainingWindows: trained.train.length,
   validationWindows: trained.val.length,
+  validationSplit: `by time: the last ${Math.round(options.valFraction * 100)}% of each series' frames after the warm-up; no validation window shares a frame with a training window`,
   validationMse: { float32: round(valFloat.model), int8: round(valInt8.model), persistence: round(valFloat.persistence), runningMean: round(valFloat.zero) },
   bestEpoch: trained.bestEpoch,
   epochsRun: trained.epochsRun,

@@ -11,8 +11,10 @@
  * (src/detectors/anomaly/streaming.ts) scores |y_{t+1} - ŷ_{t+1}|.
  *
  * Training windows: per series, the front end runs over the probationary values from a fresh
- * state; frames after the first `warmupFrames` (the running statistics settle) are cut into
- * windows of `sequenceLength` steps every `stride` steps, target = the next frame.
+ * state; the frames after the first `warmupFrames` (the running statistics settle) are split by
+ * time (time-split.ts): their last `valFraction` is held out for validation, and each part is cut
+ * into windows of `sequenceLength` steps every `stride` steps, target = the next frame, so no
+ * validation window shares a frame with a training window.
  * Node-only (hashing).
  */
 import { createHash } from 'node:crypto';
@@ -22,6 +24,7 @@ import type { NabCorpus } from '../../eval/nab/corpus.js';
 import { calibrateAndQuantize } from '../../quant/calibrate.js';
 import { trainModel } from '../../train/train-model.js';
 import { forecasterTrainerOptions, type ForecasterTrainOptions } from './learner.js';
+import { splitByTime, type WindowRange } from './time-split.js';
 
 export const SHIPPED_FRONTEND: SeriesFrontendSpec = {
   kind: 'series',
@@ -45,22 +48,27 @@ export const SHIPPED_TRAIN_DEFAULTS: Readonly<ShippedTrainOptions> = {
   batchSize: 32,
   sequenceLength: 64,
   stride: 8,
+  valFraction: 0.15,
   warmupFrames: 16,
   seed: 1,
   frontend: SHIPPED_FRONTEND,
 };
 
 export interface ShippedDataset {
+  /** Training windows. */
   dataset: Dataset;
+  /** Validation windows: the held-out tail of each series. */
+  val: Dataset;
   /** Probationary records used per series. */
   records: number;
   series: number;
 }
 
-/** The training windows from every series' probationary period (labels are never read). */
+/** The training and validation windows from every series' probationary period (labels are never read). */
 export function shippedDataset(corpus: NabCorpus, o: ShippedTrainOptions): ShippedDataset {
   const frontend = validateSeriesSpec(o.frontend);
   const samples: Sample[] = [];
+  const valSamples: Sample[] = [];
   const hash = createHash('sha256');
   let records = 0;
   for (const s of corpus.series) {
@@ -69,10 +77,11 @@ export function shippedDataset(corpus: NabCorpus, o: ShippedTrainOptions): Shipp
     hash.update(s.relativePath).update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
     records += p;
     const y = new SeriesFrontend(frontend).batch(values).data;
-    const L = o.sequenceLength;
-    for (let st = o.warmupFrames; st + L + 1 <= p; st += o.stride) {
-      samples.push({ x: y.slice(st, st + L), T: L, target: y.slice(st + 1, st + L + 1), where: `${s.relativePath}@${st}` });
-    }
+    const window = ({ start: st, length: L }: WindowRange): Sample => ({ x: y.slice(st, st + L), T: L, target: y.slice(st + 1, st + L + 1), where: `${s.relativePath}@${st}` });
+    const split = splitByTime({ first: o.warmupFrames, end: p, length: o.sequenceLength, stride: o.stride, valFraction: o.valFraction, lookahead: 1 });
+    samples.push(...split.train.map(window));
+    // A series too short to hold out a tail only trains (its in-sample windows would not validate anything).
+    if (split.heldOut) valSamples.push(...split.val.map(window));
   }
   const dataset: Dataset = {
     source: 'NAB probationary periods (first 15%, at most 750 records, of each of the 58 series)',
@@ -84,7 +93,8 @@ export function shippedDataset(corpus: NabCorpus, o: ShippedTrainOptions): Shipp
     samples,
     frontend: { ...frontend },
   };
-  return { dataset, records, series: corpus.series.length };
+  const val: Dataset = { ...dataset, source: `${dataset.source}: the last ${Math.round(o.valFraction * 100)}% of each, held out`, samples: valSamples };
+  return { dataset, val, records, series: corpus.series.length };
 }
 
 export interface ForecastErrors {
@@ -123,7 +133,9 @@ export interface ShippedModel {
   float: ModelSpec;
   int8: ModelSpec;
   data: ShippedDataset;
-  /** Validation windows (the trainer's seeded 15% split). */
+  /** Training windows. */
+  train: Sample[];
+  /** Validation windows (the held-out tail of each series: no frame shared with a training window). */
   val: Sample[];
   bestEpoch: number;
   epochsRun: number;
@@ -135,6 +147,7 @@ export function trainShippedModel(corpus: NabCorpus, options: Partial<ShippedTra
   const data = shippedDataset(corpus, o);
   const result = trainModel({
     data: data.dataset,
+    val: data.val,
     name: 'anomaly-gru-forecaster',
     options: { ...forecasterTrainerOptions(o), task: 'forecast' },
     training: { dataset: data.dataset.source, datasetSha256: data.dataset.sha256 },
@@ -142,7 +155,7 @@ export function trainShippedModel(corpus: NabCorpus, options: Partial<ShippedTra
   const clip = o.frontend.clip ?? 8;
   const headroom = Float32Array.of(clip, -clip);
   const int8 = calibrateAndQuantize(result.spec, [...result.train, headroom], { method: 'minmax' });
-  return { float: result.spec, int8, data, val: result.val, bestEpoch: result.fit.bestEpoch, epochsRun: result.fit.history.length };
+  return { float: result.spec, int8, data, train: result.train, val: result.val, bestEpoch: result.fit.bestEpoch, epochsRun: result.fit.history.length };
 }
 
 /** Final bytes: task 'anomaly', description, metrics and detector defaults in the manifest. */

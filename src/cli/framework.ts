@@ -19,20 +19,28 @@ export function readFileArg(cwd: string, file: string): Buffer {
 }
 
 const guarded = new WeakSet<object>();
+/** Set by runCli for the command it runs: a service keeps running when its output's reader goes. */
+let serviceRunning = false;
 
 /**
  * A closed stdout (`edgernn run ... | head -1`) fails the next write with EPIPE, which Node
  * throws as an unhandled 'error' event: a stack trace. The reader has what it wanted, so the
- * process ends quietly, as `yes | head` does.
+ * process ends quietly, as `yes | head` does. A service (`edgernn gateway`, Command.service)
+ * does not: its alerts and stream states matter more than its log, so it goes on without output
+ * (and stops gracefully on SIGINT/SIGTERM as ever); it used to end at once, states unsaved.
  */
 export function quietOnClosedPipe(stream: unknown, exit: () => void = () => process.exit(process.exitCode ?? 0)): void {
   const s = stream as { on?: (ev: string, fn: (e: NodeJS.ErrnoException) => void) => unknown };
   // Once per stream: runCli may run many times on process.stdout (MaxListenersExceededWarning).
   if (typeof s?.on !== 'function' || guarded.has(s)) return;
   guarded.add(s);
+  let closed = false;
   s.on('error', (e) => {
-    if (e?.code === 'EPIPE') exit();
-    else throw e;
+    // After EPIPE the stream is destroyed: later writes fail with ERR_STREAM_DESTROYED.
+    if (e?.code === 'EPIPE' || (closed && e?.code === 'ERR_STREAM_DESTROYED')) {
+      closed = true;
+      if (!serviceRunning) exit();
+    } else throw e;
   });
 }
 
@@ -48,6 +56,8 @@ export interface Command {
   summary: string;
   /** Full help text (usage line first). */
   help: string;
+  /** A long-running service: it keeps running when the reader of its stdout or stderr goes away. */
+  service?: boolean;
   run(args: string[], ctx: CliContext): Promise<number>;
 }
 
@@ -147,6 +157,7 @@ export async function runCli(argv: string[], commands: readonly Command[], ctx: 
     ctx.stdout.write(`${cmd.help}\n`);
     return 0;
   }
+  serviceRunning = cmd.service === true;
   try {
     return await cmd.run(rest, ctx);
   } catch (e) {

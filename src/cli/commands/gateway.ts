@@ -10,6 +10,7 @@ import { choiceFlag, numberFlag, parseFlags, type Command } from '../framework.j
 
 export const gatewayCommand: Command = {
   name: 'gateway',
+  service: true,
   summary: 'run the MQTT gateway: sensor feeds in, a model per device, alerts out (never lost)',
   help: `usage: edgernn gateway [--config gateway.json] [options]
 

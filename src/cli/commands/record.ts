@@ -7,6 +7,7 @@ import { numberFlag, parseFlags, usageError, type Command } from '../framework.j
 
 export const recordCommand: Command = {
   name: 'record',
+  service: true,
   summary: 'record MQTT sensor traffic (with arrival times) to an NDJSON trace',
   help: `usage: edgernn record --broker URL --topics FILTER[,FILTER...] -o trace.ndjson [options]
 

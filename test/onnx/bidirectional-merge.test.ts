@@ -12,7 +12,6 @@
  * ONNX suites. The worst differences are printed at the end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EdgeRnnError, isEdgeRnnError } from '../../src/errors.js';
 import { encodeModel } from '../../src/model/codec.js';
 import { calibrateAbsMax, quantizeModel } from '../../src/model/quantize.js';
 import { isRecurrent, modelOutputSize, type DenseLayer } from '../../src/model/spec.js';
@@ -23,6 +22,7 @@ import { FLOAT_ATOL, INT8_ATOL } from '../../src/onnx/tolerance.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
 import { TestGraph, maxAbsDiff, oracleNodeTest, ortSession, ortTensor } from './helpers.js';
+import { caughtEdgeRnnError } from '../helpers/errors.js';
 
 type Merge =
   | 'slice-add' // tf2onnx: Slice [0:1] / [1:2] on axis 1, Squeeze, Add
@@ -198,16 +198,6 @@ function inputs(c: Case, seed: number): { x: Float32Array; dims: number[]; seqs:
   return { x, dims, seqs };
 }
 
-function thrown(f: () => unknown): EdgeRnnError {
-  try {
-    f();
-  } catch (e) {
-    if (isEdgeRnnError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected an error, none was thrown');
-}
-
 /** max |edgernn - onnxruntime-node| per path over all cases, printed at the end (docs/onnx.md). */
 const worst: Record<string, number> = {};
 function record(what: string, d: number): void {
@@ -350,7 +340,7 @@ describe('bidirectional merges of the final states (Keras return_sequences=False
         const imp = importOnnx(bytes);
         expect(imp.outputs[0]!.time).toBe('final');
         expect(imp.outputs[0]!.layers.map((l) => l.kind)).toEqual([kind, 'dense']);
-        const e = thrown(() => onnxToSpec(imp));
+        const e = caughtEdgeRnnError(() => onnxToSpec(imp));
         expect(e.code).toBe('ONNX_UNSUPPORTED');
         expect(e.message).toMatch(/final state of a bidirectional layer.*Keras: Bidirectional with return_sequences=False/);
       });
@@ -361,7 +351,7 @@ describe('bidirectional merges of the final states (Keras return_sequences=False
 describe('bidirectional merges that do not compile', () => {
   /** The one refused node of an import: its op type and reason. */
   function refusal(bytes: Uint8Array): { opType: string; name: string; reason: string; message: string } {
-    const e = thrown(() => importOnnx(bytes, { source: 'm.onnx' }));
+    const e = caughtEdgeRnnError(() => importOnnx(bytes, { source: 'm.onnx' }));
     expect(e.code).toBe('ONNX_UNSUPPORTED');
     const nodes = e.details.nodes as { opType: string; name: string; reason: string }[];
     expect(nodes.length, e.message).toBe(1);
@@ -458,14 +448,14 @@ describe('bidirectional merges that do not compile', () => {
       g.node('Split', ['Y', g.ints('sz', [1, 2])], ['a', 'b'], [attrInt('axis', 1)]);
       g.node('Add', ['a', 'b'], ['out']);
     });
-    const e = thrown(() => importOnnx(bad));
+    const e = caughtEdgeRnnError(() => importOnnx(bad));
     expect(e.code).toBe('ONNX_INVALID');
     expect(e.message).toMatch(/Split node 'Split_\d+'.*split sizes \[1, 2\] add up to 3, axis 1 has 2/);
     const uneven = afterY(13, (g) => {
       g.node('Split', ['Y'], ['a', 'b', 'c'], [attrInt('axis', 3)]);
       g.node('Concat', ['a', 'b', 'c'], ['out'], [attrInt('axis', 3)]);
     });
-    expect(thrown(() => importOnnx(uneven)).message).toMatch(/axis 3 of size 4 does not split into 3 equal parts/);
+    expect(caughtEdgeRnnError(() => importOnnx(uneven)).message).toMatch(/axis 3 of size 4 does not split into 3 equal parts/);
   });
 
   it('Split into uneven parts (opset 18 num_outputs: the last part is smaller) selects the right features', async () => {

@@ -9,7 +9,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EdgeRnnError, isEdgeRnnError } from '../../src/errors.js';
 import { encodeModel } from '../../src/model/codec.js';
 import { calibrateAbsMax, quantizeModel } from '../../src/model/quantize.js';
 import { modelOutputSize } from '../../src/model/spec.js';
@@ -21,6 +20,7 @@ import { FLOAT_ATOL, INT8_ATOL } from '../../src/onnx/tolerance.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
 import { REPO, TestGraph, fixtureRegenerationTest, maxAbsDiff, oracleNodeTest, ortSession, ortTensor } from './helpers.js';
+import { caughtEdgeRnnError } from '../helpers/errors.js';
 
 const DIR = path.join(REPO, 'test/fixtures/pytorch-multilayer');
 
@@ -40,16 +40,6 @@ const CONVERT_REFUSED: Record<string, RegExp> = {
   lstm2_bidirectional_h_n_backward: /final state of a bidirectional layer.*h_n\[-1\] of a bidirectional layer is its backward direction/,
   gru2_bidirectional_h_n_cat: /final state of a bidirectional layer/,
 };
-
-function thrown(f: () => unknown): EdgeRnnError {
-  try {
-    f();
-  } catch (e) {
-    if (isEdgeRnnError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected an error, none was thrown');
-}
 
 function read(dir: string, f: string) {
   return decodeTensorProto(new Uint8Array(fs.readFileSync(path.join(dir, f))), f);
@@ -121,7 +111,7 @@ describe('PyTorch multi-layer fixtures', () => {
       const x = read(dir, 'test_data_set_0/input_0.pb');
       const imp = importOnnx(bytes, { source: f.name });
       if (CONVERT_REFUSED[f.name]) {
-        const e = thrown(() => onnxToSpec(imp));
+        const e = caughtEdgeRnnError(() => onnxToSpec(imp));
         expect(e.code).toBe('ONNX_UNSUPPORTED');
         expect(e.message, f.name).toMatch(CONVERT_REFUSED[f.name]!);
         continue;
@@ -173,7 +163,7 @@ describe('PyTorch multi-layer fixtures', () => {
     };
     expect(Object.keys(expected).sort()).toEqual(refused.map((f) => f.name).sort());
     for (const f of refused) {
-      const e = thrown(() => importOnnx(new Uint8Array(fs.readFileSync(path.join(DIR, 'refused', `${f.name}.onnx`))), { source: f.name }));
+      const e = caughtEdgeRnnError(() => importOnnx(new Uint8Array(fs.readFileSync(path.join(DIR, 'refused', `${f.name}.onnx`))), { source: f.name }));
       expect(e.code, f.name).toBe('ONNX_UNSUPPORTED');
       const nodes = e.details.nodes as { name: string; opType: string; reason: string }[];
       expect(nodes.length, f.name).toBe(1);
@@ -232,7 +222,7 @@ describe('h_n of stacked layers: hand-written graphs', () => {
     g.node('Gather', ['h_n', g.init('m1', [], [-1], ONNX_DTYPES.INT64)], ['ok'], [attrInt('axis', 0)]);
     g.output('h_n').output('two').output('sl').output('ok');
     const bytes = g.bytes(13);
-    const e = thrown(() => importOnnx(bytes));
+    const e = caughtEdgeRnnError(() => importOnnx(bytes));
     expect(e.code).toBe('ONNX_UNSUPPORTED');
     const reasons = (e.details.nodes as { reason: string }[]).map((n) => n.reason);
     expect(reasons).toHaveLength(3);
@@ -265,7 +255,7 @@ describe('h_n of stacked layers: hand-written graphs', () => {
     expect(d).toBeLessThanOrEqual(FLOAT_ATOL);
     record('hand: one bidirectional layer, Y_h[0]', 'convert float', d);
     model.dispose();
-    expect(thrown(() => onnxToSpec(importOnnx(mk(1)))).message).toMatch(/final state of a bidirectional layer.*backward direction/);
+    expect(caughtEdgeRnnError(() => onnxToSpec(importOnnx(mk(1)))).message).toMatch(/final state of a bidirectional layer.*backward direction/);
   });
 
   it('a fixed-length step other than the first or last stays refused, naming the length', () => {
@@ -274,7 +264,7 @@ describe('h_n of stacked layers: hand-written graphs', () => {
     g.node('Gather', ['Y', g.init('i', [], [3], ONNX_DTYPES.INT64)], ['a'], [attrInt('axis', 0)]);
     g.node('Slice', ['Y', g.ints('s', [2]), g.ints('e', [4]), g.ints('ax', [0])], ['b']);
     g.output('a').output('b');
-    const e = thrown(() => importOnnx(g.bytes(13)));
+    const e = caughtEdgeRnnError(() => importOnnx(g.bytes(13)));
     const reasons = (e.details.nodes as { reason: string }[]).map((n) => n.reason);
     expect(reasons[0]).toMatch(/picks step 3 of 6; edgernn can select the first or last step only/);
     expect(reasons[1]).toMatch(/slices steps 2\.\.4 by 1 of 6/);

@@ -27,6 +27,7 @@
  * reset StandardFirmata does. Like StandardFirmata's systemResetCallback, pins 2-13 start as
  * OUTPUT (low) and A0-A5 as ANALOG; DIGITAL_MESSAGE and SET_DIGITAL_PIN_VALUE writes change
  * OUTPUT pins only, analog writes PWM and SERVO pins only, and a mode the pin lacks is ignored.
+ * Like its setPinModeCallback, PWM mode starts at 0 and OUTPUT after PWM starts low.
  */
 import { Duplex } from 'node:stream';
 
@@ -294,12 +295,22 @@ export class FirmataBoard extends Duplex {
     // ignored, as StandardFirmata's setPinModeCallback does: taken, it let a test drive what the
     // real board never does.
     if (!st || !this.capabilities(pin).some(([m]) => m === mode)) return;
+    const was = st.mode;
     st.mode = mode;
     // A pull-up input reads high until something pulls it down.
     this.pulledUp.delete(pin);
     if (mode === PIN_MODES.PULLUP) st.value = 1;
     else if (mode === PIN_MODES.INPUT) st.value = 0;
     this.record(pin, 'mode', mode);
+    // StandardFirmata's setPinModeCallback: PWM starts with analogWrite(pin, 0), and OUTPUT after
+    // PWM with digitalWrite(pin, LOW). The level used to stay, so a pin left high "sounded" in PWM.
+    if (mode === PIN_MODES.PWM && st.value !== 0) {
+      st.value = 0;
+      this.record(pin, 'analog', 0);
+    } else if (mode === PIN_MODES.OUTPUT && was === PIN_MODES.PWM && st.value !== 0) {
+      st.value = 0;
+      this.record(pin, 'digital', 0);
+    }
   }
 
   /** SET_DIGITAL_PIN_VALUE: OUTPUT pins only, as StandardFirmata's setPinValueCallback. */

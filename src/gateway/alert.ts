@@ -18,6 +18,11 @@ export interface AlertEvidence {
   inputs: number[][];
   /** The detector's score at each of those frames. */
   scores: number[];
+  /**
+   * Set when the published alert left out the window's oldest frames to fit the broker's maximum
+   * packet size (alertJson): how many. fromMs still gives the start of the whole window.
+   */
+  droppedFrames?: number;
 }
 
 export interface Alert {
@@ -67,4 +72,31 @@ export function f32(x: number): number {
     if (Math.fround(y) === Math.fround(x)) return y;
   }
   return x;
+}
+
+/**
+ * The alert as JSON in at most maxBytes of UTF-8 (no limit: JSON.stringify(a)). An alert over it
+ * leaves out the oldest evidence frames, as few as it can, and says how many in
+ * evidence.droppedFrames; if even no evidence does not fit, every frame is left out (the broker
+ * will refuse what remains). The alert itself is not changed: the outbox keeps it whole.
+ *
+ * A broker closes the connection of a client that sends a packet over its maximum (mosquitto
+ * max_packet_size): an alert with a long evidence window was sent again at every reconnect, and
+ * the gateway spent its connection on it for ever.
+ */
+export function alertJson(a: Alert, maxBytes?: number): { json: string; droppedFrames: number } {
+  const whole = JSON.stringify(a);
+  if (maxBytes === undefined || Buffer.byteLength(whole) <= maxBytes) return { json: whole, droppedFrames: 0 };
+  const n = a.evidence.inputs.length;
+  const without = (dropped: number) =>
+    JSON.stringify({ ...a, evidence: { ...a.evidence, inputs: a.evidence.inputs.slice(dropped), scores: a.evidence.scores.slice(dropped), droppedFrames: dropped } });
+  // The size falls as frames are dropped: the fewest dropped that fit, by bisection over (lo, hi].
+  let lo = 0;
+  let hi = n;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (Buffer.byteLength(without(mid)) <= maxBytes) hi = mid;
+    else lo = mid;
+  }
+  return { json: without(hi), droppedFrames: hi };
 }

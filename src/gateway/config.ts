@@ -161,7 +161,11 @@ export interface LimitsConfig {
 }
 
 export interface OutboxConfig {
-  /** fsync the write-ahead log before an alert counts as raised (default true). */
+  /**
+   * fsync the write-ahead log before an alert counts as raised, and every file written by
+   * temp-then-rename (outbox compaction, saved stream states) before its rename and its folder
+   * after (default true).
+   */
   fsync: boolean;
   /** Rewrite the log once this many acknowledged records accumulated. */
   compactAfter: number;
@@ -169,6 +173,10 @@ export interface OutboxConfig {
   maxInFlight: number;
   /** Re-publish an unacknowledged alert after this long (ms). */
   retryMs: number;
+  /** Most unacknowledged alerts held (broker away); beyond, the oldest are dropped (counted, never published). */
+  maxAlerts: number;
+  /** Most bytes of unacknowledged alerts held (their outbox records); beyond, the oldest are dropped. */
+  maxBytes: number;
 }
 
 export interface MetricsConfig {
@@ -266,7 +274,7 @@ export const DEFAULTS = {
     maxSavedStates: 100_000,
   } satisfies LimitsConfig,
   stateDir: 'edgernn-state',
-  outbox: { fsync: true, compactAfter: 1000, maxInFlight: 64, retryMs: 5000 } satisfies OutboxConfig,
+  outbox: { fsync: true, compactAfter: 1000, maxInFlight: 64, retryMs: 5000, maxAlerts: 100_000, maxBytes: 64 * 1024 * 1024 } satisfies OutboxConfig,
   metrics: { intervalMs: 10_000, httpHost: '127.0.0.1' } satisfies Partial<MetricsConfig>,
   board: { alertMs: 3000 } satisfies Partial<BoardConfig>,
   cluster: { group: 'edgernn', partitions: 16, handoffTimeoutMs: 5000, checkpointIntervalMs: 30_000 } satisfies Partial<ClusterConfig>,
@@ -648,6 +656,9 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
     compactAfter: c.num(oo, 'compactAfter', 'outbox', od.compactAfter, 1, 1e9, true),
     maxInFlight: c.num(oo, 'maxInFlight', 'outbox', od.maxInFlight, 1, 65_535, true),
     retryMs: c.num(oo, 'retryMs', 'outbox', od.retryMs, 10, 86_400_000),
+    maxAlerts: c.num(oo, 'maxAlerts', 'outbox', od.maxAlerts, 1, 1e9, true),
+    // At least one alert with its evidence window fits (a few KB); the newest is kept regardless.
+    maxBytes: c.num(oo, 'maxBytes', 'outbox', od.maxBytes, 1024, 1e12, true),
   };
 
   const meo = c.obj(section(o.metrics), 'metrics');

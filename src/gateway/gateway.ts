@@ -23,7 +23,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
 import { createRuntime, type Model, type Runtime, type Session } from '../runtime/runtime.js';
-import { f32, alertId, type Alert } from './alert.js';
+import { f32, alertId, alertJson, type Alert } from './alert.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { applyNonFinite, DECODERS, type SampleBatch } from './codecs.js';
@@ -37,7 +37,7 @@ import { Metrics, type MetricsSnapshot } from './metrics.js';
 import { FileOutbox, MemoryOutbox, type Outbox } from './outbox.js';
 import { createBoardSink, type AlertSink } from './sinks.js';
 import { lockStateDir, type StateLock } from './state-lock.js';
-import { fileStateStore, memoryStateStore, type StateStore } from './state-store.js';
+import { DISK_REFUSED_CODES, fileStateStore, memoryStateStore, probeStateDir, type StateStore } from './state-store.js';
 import { DeviceStream, streamKey, type QueuedBatch, type RouteRuntime } from './stream.js';
 import { Topics, devicePartition } from './topics.js';
 import { mqttTransport, type GatewayTransport } from './transport.js';
@@ -62,7 +62,7 @@ export interface GatewayOptions {
   transport?: GatewayTransport;
   clock?: Clock;
   logger?: Logger;
-  /** Alert outbox (default: a FileOutbox in stateDir/outbox, or memory when stateDir is ''). */
+  /** Alert outbox (default: a FileOutbox in stateDir/outbox; memory when stateDir is '' or its disk refuses writes). */
   outbox?: Outbox;
   /** Saved device states (default: files in stateDir/streams, or memory). */
   stateStore?: StateStore;
@@ -74,7 +74,7 @@ export interface GatewayOptions {
   boardTransport?: Duplex;
   /** More local alert sinks. */
   sinks?: AlertSink[];
-  /** Time allowed in stop() for the broker to acknowledge outstanding alerts (ms, default 5000). */
+  /** Time allowed in stop() for the broker to acknowledge outstanding alerts, and for each sink's close() (ms, default 5000). */
   drainTimeoutMs?: number;
   /**
    * @internal Wall-time budget of one stepping round, over config.limits.stepBudgetMs: replay
@@ -82,8 +82,9 @@ export interface GatewayOptions {
    */
   stepBudgetMs?: number;
   /**
-   * Aborts the start-up, which waits for an unreachable broker indefinitely: create() then closes
-   * what it opened and rejects with GATEWAY_STOPPED (the CLI aborts on SIGINT/SIGTERM).
+   * Aborts the start-up, which waits for an unreachable broker indefinitely (and for the board's
+   * handshake up to 10 s): create() then closes what it opened and rejects with GATEWAY_STOPPED
+   * (the CLI aborts on SIGINT/SIGTERM).
    */
   signal?: AbortSignal;
 }
@@ -164,12 +165,22 @@ function buildRoutes(cfg: GatewayConfig, models: ReadonlyMap<string, Model>, det
   });
 }
 
-/** Closes a sink; a throw or a rejection is logged. */
-async function closeSink(sink: AlertSink, logger: Logger): Promise<void> {
+/**
+ * Closes a sink; a throw or a rejection is logged, and so is a close() still running after
+ * timeoutMs, which is then left behind: unbounded, a serial port whose close() blocks (a USB
+ * adapter draining output nobody reads) kept stop() from closing the transport and the outbox.
+ */
+async function closeSink(sink: AlertSink, logger: Logger, timeoutMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await sink.close();
+    await Promise.race([
+      sink.close(),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`close() did not finish within ${timeoutMs} ms`)), timeoutMs))),
+    ]);
   } catch (e) {
     logger.error('alert sink close failed', { sink: sink.name, error: (e as Error)?.message ?? String(e) });
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -297,16 +308,61 @@ export class Gateway {
         models.set(key, await rt.load(bytes, { backend: mc.backend, source: mc.path }));
       }
       const routes = buildRoutes(cfg, models, { ...BUILTIN_DETECTORS, ...JOB_DETECTORS, ...opts.detectors }, { ...FEATURE_FRONTENDS, ...BUILTIN_FRONTENDS, ...opts.frontends });
-      // Storage: stateDir is this gateway's alone (state-lock.ts).
-      if (cfg.stateDir !== '') lock = lockStateDir(cfg.stateDir, cfg.gatewayId, logger);
-      outbox =
-        opts.outbox ??
-        (cfg.stateDir === '' ? new MemoryOutbox() : FileOutbox.open(path.join(cfg.stateDir, 'outbox'), { fsync: cfg.outbox.fsync, compactAfter: cfg.outbox.compactAfter, logger }));
+      // Storage: stateDir is this gateway's alone (state-lock.ts). A disk that refuses writes
+      // (read-only, full, no permission) does not keep the gateway from running: it runs with the
+      // outbox and the stream states in memory, alerts still raised and published, and says so
+      // (an error, and outbox_persistent 0). The disk is not tried again: one that went read-only
+      // needs a person. A stateDir that cannot be a folder is a configuration mistake: refused.
+      const outboxDir = path.join(cfg.stateDir, 'outbox');
+      // Alerts dropped for outbox.maxAlerts/maxBytes: counted once the gateway exists (those at
+      // open from outbox.report.dropped below), and not retried.
+      const onOutboxDrop = (dropped: readonly Alert[]) => {
+        if (!gw) return;
+        gw.metrics.inc('outbox_dropped_total', dropped.length);
+        for (const a of dropped) gw.retryAfter.delete(a.id);
+      };
+      const bounds = { maxAlerts: cfg.outbox.maxAlerts, maxBytes: cfg.outbox.maxBytes, onDrop: onOutboxDrop, logger };
+      let refused = cfg.stateDir === '' ? null : probeStateDir(cfg.stateDir);
+      if (cfg.stateDir !== '' && refused === null) lock = lockStateDir(cfg.stateDir, cfg.gatewayId, logger);
+      if (opts.outbox) {
+        outbox = opts.outbox;
+      } else if (cfg.stateDir !== '' && refused === null) {
+        try {
+          outbox = FileOutbox.open(outboxDir, { fsync: cfg.outbox.fsync, compactAfter: cfg.outbox.compactAfter, ...bounds });
+        } catch (e) {
+          // Passed the probe, yet the disk refused the outbox (e.g. full while the log is compacted at open).
+          const code = (e as EdgeRnnError).details?.code;
+          if (typeof code !== 'string' || !DISK_REFUSED_CODES.has(code)) throw e;
+          refused = Object.assign(new Error((e as Error).message), { code });
+        }
+      }
+      if (refused) {
+        logger.error('stateDir refuses writes: the outbox and stream states are held in memory only, nothing is persisted (not retried)', {
+          stateDir: cfg.stateDir,
+          code: refused.code,
+          error: refused.message,
+        });
+        if (!opts.outbox) {
+          // Alerts of a previous run the broker never acknowledged can still be read: sent from
+          // memory (acks cannot be recorded, so a later start with a working disk sends them again).
+          let previous: Alert[] = [];
+          try {
+            previous = FileOutbox.readPending(outboxDir, { logger });
+          } catch (e) {
+            logger.error('outbox: the log of a previous run cannot be read either', { dir: outboxDir, error: (e as Error).message });
+          }
+          outbox = new MemoryOutbox(bounds);
+          outbox.add(previous);
+          if (previous.length > 0) logger.info('outbox: alerts from a previous run will be re-sent from memory', { replayed: previous.length });
+        }
+      }
+      outbox ??= new MemoryOutbox(bounds);
       if (outbox instanceof FileOutbox && outbox.report.replayed > 0) logger.info('outbox: alerts from a previous run will be re-sent', { ...outbox.report });
       // States dropped for maxSavedStates are counted once the gateway (and its metrics) exists.
       const onDrop = (key: string) => gw?.onStateDropped(key);
       const bound = { maxStates: cfg.limits.maxSavedStates, onDrop };
-      const stateStore = opts.stateStore ?? (cfg.stateDir === '' ? memoryStateStore(bound) : fileStateStore(path.join(cfg.stateDir, 'streams'), bound));
+      const stateStore =
+        opts.stateStore ?? (cfg.stateDir === '' || refused ? memoryStateStore(bound) : fileStateStore(path.join(cfg.stateDir, 'streams'), { ...bound, fsync: cfg.outbox.fsync }));
       // Broker and transport.
       let transport = opts.transport;
       if (!transport) {
@@ -325,7 +381,7 @@ export class Gateway {
           will: { topic: new Topics(cfg).status, payload: JSON.stringify({ state: 'offline', gateway: cfg.gatewayId, reason: 'connection lost' }), retain: true },
         });
       }
-      if (cfg.board) sinks.push(await createBoardSink({ config: cfg.board, ...(opts.boardTransport ? { transport: opts.boardTransport } : {}), clock, logger }));
+      if (cfg.board) sinks.push(await createBoardSink({ config: cfg.board, ...(opts.boardTransport ? { transport: opts.boardTransport } : {}), ...(opts.signal ? { signal: opts.signal } : {}), clock, logger }));
       gw = new Gateway({
         config: cfg,
         clock,
@@ -342,9 +398,11 @@ export class Gateway {
         stepBudgetMs: opts.stepBudgetMs ?? cfg.limits.stepBudgetMs,
         lock,
       });
+      gw.metrics.gauges.outbox_persistent = outbox instanceof FileOutbox ? 1 : 0;
+      if (outbox instanceof FileOutbox && outbox.report.dropped) gw.metrics.inc('outbox_dropped_total', outbox.report.dropped);
     } catch (e) {
       // Nothing may outlive a failed start: sinks, the broker we started, the outbox, our models.
-      for (const sink of sinks) await closeSink(sink, logger);
+      for (const sink of sinks) await closeSink(sink, logger, opts.drainTimeoutMs ?? 5000);
       if (broker) await broker.close();
       if (outbox) await outbox.close();
       lock?.release();
@@ -964,7 +1022,11 @@ export class Gateway {
       }
       this.inFlight.set(a.id, now);
       const sentAt = performance.now();
-      this.transport.publish(this.topics.alerts(a.device, a.sensor), JSON.stringify(a), { qos: 1 }).then(
+      const topic = this.topics.alerts(a.device, a.sensor);
+      // Over the broker's maximum packet size, the oldest evidence is left out (alert.ts).
+      const { json, droppedFrames } = alertJson(a, this.transport.maxPayloadBytes?.(topic));
+      if (droppedFrames > 0) this.logger.warn("alert evidence trimmed to fit the broker's maximum packet size", { id: a.id, droppedFrames, keptFrames: a.evidence.inputs.length - droppedFrames });
+      this.transport.publish(topic, json, { qos: 1 }).then(
         () => {
           this.metrics.alertAck.observe(performance.now() - sentAt);
           this.onAlertAcked(a);
@@ -1096,9 +1158,14 @@ export class Gateway {
 
   /** Metrics now (also moves the messages/s window). */
   snapshot(): MetricsSnapshot {
+    this.refreshGauges();
+    return this.metrics.snapshot(this.clock.now());
+  }
+
+  /** Gauges that are read, not counted as things happen. */
+  private refreshGauges(): void {
     this.metrics.gauges.outbox_depth = this.outbox.depth + this.volatile.size;
     this.metrics.gauges.devices = this.streams.size;
-    return this.metrics.snapshot(this.clock.now());
   }
 
   private publishStatus(state: 'online' | 'offline', snap?: MetricsSnapshot): void {
@@ -1126,21 +1193,32 @@ export class Gateway {
         res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
         res.end(`edgernn gateway: ${route} answers GET and HEAD, not ${req.method}\n`);
       } else if (route === '/metrics') {
-        this.snapshot();
+        // Not snapshot(): that restarts the window of the metrics topic's messages/s, which a
+        // scrape every few seconds then measured over the seconds since the scrape.
+        this.refreshGauges();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(this.metrics.prometheus({ gateway: this.config.gatewayId, site: this.config.site }));
       } else if (route === '/healthz') {
         const ok = this.transport.connected;
         res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ connected: ok, devices: this.streams.size, outboxDepth: this.outbox.depth }));
+        // outboxDepth counts alerts held in memory too (the outbox could not take them), as the metrics do.
+        res.end(JSON.stringify({ connected: ok, devices: this.streams.size, outboxDepth: this.outboxDepth }));
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' });
         res.end('edgernn gateway: GET /metrics or /healthz\n');
       }
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (e) => reject(new EdgeRnnError('GATEWAY_CONFIG', `metrics.httpPort: cannot listen on ${host}:${port}: ${e.message}`, { field: 'metrics.httpPort' })));
-      server.listen(port, host, () => resolve());
+      const failed = (e: Error) => reject(new EdgeRnnError('GATEWAY_CONFIG', `metrics.httpPort: cannot listen on ${host}:${port}: ${e.message}`, { field: 'metrics.httpPort' }));
+      server.once('error', failed);
+      server.listen(port, host, () => {
+        // A listening server still emits 'error' when accept() fails (EMFILE: out of file
+        // descriptors): the listen handler took the first silently, the next had no listener and
+        // ended the process. Logged; the server goes on accepting.
+        server.off('error', failed);
+        server.on('error', (e: Error & { code?: string }) => this.logger.error('metrics HTTP server error', { error: e.message, code: e.code }));
+        resolve();
+      });
     });
     this.http = server;
     this.httpPort = (server.address() as AddressInfo).port;
@@ -1254,10 +1332,18 @@ export class Gateway {
     this.pumpTimer = this.publishTimer = this.retryTimer = this.tickTimer = this.metricsTimer = null;
     this.cluster?.close();
     this.loopDelay?.disable();
-    if (this.http) await new Promise<void>((r) => this.http!.close(() => r()));
+    if (this.http) {
+      const server = this.http;
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      // close() waits for every connection to end: a client stuck mid-request (half its headers
+      // sent) held stop() for the 60 s headers timeout. Dropped instead, with idle keep-alive
+      // connections; a scrape still being answered loses its response (the next one fails anyway).
+      server.closeAllConnections();
+      await closed;
+    }
     this.http = null;
     // A close() that throws (not async) skipped everything after it: transport, broker, outbox.
-    for (const s of this.sinks) await closeSink(s, this.logger);
+    for (const s of this.sinks) await closeSink(s, this.logger, this.drainTimeoutMs);
     await this.transport.end().catch(() => {});
     if (this.broker) await this.broker.close();
     try {

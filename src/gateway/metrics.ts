@@ -62,12 +62,14 @@ export const COUNTERS = {
   states_dropped_total: 'saved states deleted, oldest first, to keep at most limits.maxSavedStates',
   handoffs_out_total: 'device states handed to another gateway',
   handoffs_in_total: 'device states received from another gateway',
+  outbox_dropped_total: 'unacknowledged alerts dropped, oldest first, to keep within outbox.maxAlerts and outbox.maxBytes (never published)',
 } as const;
 
 export const GAUGES = {
   devices: 'device streams in memory',
   queue_depth: 'frames waiting for the kernel, all devices',
   outbox_depth: 'alerts not yet acknowledged by the broker',
+  outbox_persistent: '1 when the outbox is on disk, 0 when it is held in memory (stateDir "", or a disk that refused writes at start)',
   connected: '1 when connected to the broker',
   partitions_owned: 'cluster partitions this gateway owns',
 } as const;

@@ -6,10 +6,14 @@
  *   {"op":"add","alert":{...}}   written and fsynced before the alert counts as raised
  *   {"op":"ack","id":"..."}      written when the broker acknowledged (not fsynced: losing an ack
  *                                only re-sends the alert, and consumers drop duplicates by id)
+ *   {"op":"ack","id":"...","dropped":true}
+ *                                the alert was dropped to keep the outbox within maxAlerts and
+ *                                maxBytes (written with the add that made room, so fsynced with
+ *                                it; an ack record, so that older gateways read it as one too)
  * Opening replays the log; a torn last line (crash mid-write) is cut off, a corrupt line in
  * the middle is skipped and reported. Compaction writes the pending alerts to outbox.wal.tmp,
  * fsyncs it, renames it over the log and fsyncs the directory, so a crash at any point leaves
- * either the old or the new log.
+ * either the old or the new log (with fsync off, none of these fsyncs is made).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,12 +41,31 @@ export interface Outbox {
   close(): Promise<void>;
 }
 
-export interface FileOutboxOptions {
-  /** fsync after each add batch (default true). */
-  fsync?: boolean;
-  /** Compact once this many acknowledged records accumulated (default 1000). */
-  compactAfter?: number;
+/**
+ * Bounds of the alerts an outbox holds unacknowledged (while the broker is away they pile up).
+ * Beyond either, the oldest alerts are dropped to make room (of a batch being added, its older
+ * ones too, unwritten); never the newest alert added, even one that alone is over maxBytes.
+ */
+export interface OutboxBounds {
+  /** Most alerts held (default 100,000). */
+  maxAlerts?: number;
+  /** Most bytes held, counted as the alerts' log records (default 64 MiB). */
+  maxBytes?: number;
+  /** Called with the alerts dropped for the bounds, oldest first; they are never published after that. */
+  onDrop?: (alerts: readonly Alert[]) => void;
+  /** Says when dropping starts (warn, once) and stops (info). */
   logger?: Logger;
+}
+
+export interface FileOutboxOptions extends OutboxBounds {
+  /**
+   * fsync after each add batch, and the compaction's temp file before its rename and the
+   * directory after it (default true). false trades durability for latency: a crash may lose
+   * the latest alerts.
+   */
+  fsync?: boolean;
+  /** Compact once this many acknowledged or dropped records accumulated (default 1000). */
+  compactAfter?: number;
 }
 
 export interface OutboxOpenReport {
@@ -57,6 +80,8 @@ export interface OutboxOpenReport {
    * recovery by hand; the compaction at open rewrites the log without them.
    */
   keptCorrupt?: string;
+  /** Alerts dropped at open to fit the bounds (lowered since the log was written); absent when none. */
+  dropped?: number;
 }
 
 const CRC_TABLE = (() => {
@@ -81,12 +106,164 @@ function record(obj: unknown): Buffer {
   return Buffer.concat([Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} `, 'ascii'), json, Buffer.from('\n')]);
 }
 
+/** The record that says an alert was dropped for the outbox's bounds (see the header). */
+const dropRecord = (id: string): Buffer => record({ op: 'ack', id, dropped: true });
+
 /** Writes every byte (writeSync may write part of the buffer without an error: a full disk, a size limit). */
 function writeAllSync(fd: number, bytes: Buffer): void {
   for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
 }
 
-type Rec = { op: 'add'; alert: Alert } | { op: 'ack'; id: string };
+/** Size of an alert's add record in the log: what maxBytes counts, for either outbox. */
+function recordBytes(a: Alert): number {
+  return Buffer.byteLength(JSON.stringify({ op: 'add', alert: a }), 'utf8') + 10; // "<crc32> " and "\n"
+}
+
+/**
+ * The unacknowledged alerts, oldest first, each with the size of its add record, kept within the
+ * bounds by dropping the oldest. Both outboxes use it: one held in memory (stateDir "", or a disk
+ * that refused writes at start) fills the memory while the broker is away, as a log fills a disk.
+ */
+class PendingAlerts {
+  private readonly map = new Map<string, { alert: Alert; bytes: number }>();
+  private totalBytes = 0;
+  private readonly maxAlerts: number;
+  private readonly maxBytes: number;
+  private readonly onDrop: ((alerts: readonly Alert[]) => void) | undefined;
+  private readonly logger: Logger | undefined;
+  /** Alerts dropped since this outbox opened. */
+  droppedTotal = 0;
+  /** Alerts dropped in the current episode (0: none running). */
+  private episode = 0;
+
+  constructor(b: OutboxBounds) {
+    this.maxAlerts = b.maxAlerts ?? 100_000;
+    this.maxBytes = b.maxBytes ?? 64 * 1024 * 1024;
+    this.onDrop = b.onDrop;
+    this.logger = b.logger;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  has(id: string): boolean {
+    return this.map.has(id);
+  }
+
+  *alerts(): IterableIterator<Alert> {
+    for (const e of this.map.values()) yield e.alert;
+  }
+
+  set(alert: Alert, bytes: number): void {
+    this.remove(alert.id);
+    this.map.set(alert.id, { alert, bytes });
+    this.totalBytes += bytes;
+  }
+
+  /** Forgets an alert (acknowledged); false when it was not pending. */
+  delete(id: string): boolean {
+    if (!this.remove(id)) return false;
+    // An episode ends once acks brought the outbox down to half its bounds: at the bounds, each
+    // ack followed by a new alert would otherwise start (and log) a new episode.
+    if (this.episode > 0 && this.map.size <= this.maxAlerts / 2 && this.totalBytes <= this.maxBytes / 2) {
+      this.logger?.info('outbox: no longer full, dropping stopped', { dropped: this.episode, droppedTotal: this.droppedTotal, depth: this.map.size });
+      this.episode = 0;
+    }
+    return true;
+  }
+
+  private remove(id: string): boolean {
+    const e = this.map.get(id);
+    if (e === undefined) return false;
+    this.map.delete(id);
+    this.totalBytes -= e.bytes;
+    return true;
+  }
+
+  /**
+   * What appending `adds` (with their record sizes, oldest first) drops to stay within the bounds:
+   * the oldest alerts first, pending ones before those being added, never the newest one added
+   * (kept even when it alone is over maxBytes).
+   */
+  plan(adds: ReadonlyArray<{ alert: Alert; bytes: number }>): DropPlan {
+    const incoming = new Map<string, { alert: Alert; bytes: number }>();
+    for (const x of adds) {
+      incoming.delete(x.alert.id); // the same alert twice: its last place counts
+      incoming.set(x.alert.id, x);
+    }
+    let count = this.map.size;
+    let bytes = this.totalBytes;
+    for (const [id, x] of incoming) {
+      const old = this.map.get(id);
+      if (old === undefined) count++;
+      bytes += x.bytes - (old?.bytes ?? 0);
+    }
+    const plan: DropPlan = { pending: [], incoming: [], limit: count > this.maxAlerts ? 'outbox.maxAlerts' : 'outbox.maxBytes' };
+    const over = () => count > this.maxAlerts || bytes > this.maxBytes;
+    for (const [id, e] of this.map) {
+      if (!over()) break;
+      if (incoming.has(id)) continue;
+      plan.pending.push(id);
+      count--;
+      bytes -= e.bytes;
+    }
+    let left = incoming.size;
+    for (const [id, x] of incoming) {
+      if (!over() || left === 1) break;
+      left--;
+      // Pending already (added again): its older record needs a drop record too.
+      if (this.map.has(id)) plan.pending.push(id);
+      else plan.incoming.push(x.alert);
+      count--;
+      bytes -= x.bytes;
+    }
+    return plan;
+  }
+
+  /** Carries out a plan (after its drop records are written): counts the drops, warns when an episode starts. */
+  drop(plan: DropPlan): void {
+    const gone: Alert[] = [];
+    for (const id of plan.pending) {
+      const e = this.map.get(id);
+      if (e !== undefined && this.remove(id)) gone.push(e.alert); // not acknowledged meanwhile
+    }
+    gone.push(...plan.incoming);
+    if (gone.length === 0) return;
+    this.droppedTotal += gone.length;
+    if (this.episode === 0) {
+      this.logger?.warn('outbox full: dropping the oldest unacknowledged alerts', {
+        limit: plan.limit,
+        maxAlerts: this.maxAlerts,
+        maxBytes: this.maxBytes,
+        dropped: gone.length,
+        droppedTotal: this.droppedTotal,
+        depth: this.map.size,
+      });
+    }
+    this.episode += gone.length;
+    this.onDrop?.(gone);
+  }
+}
+
+/** What an append drops to stay within the outbox's bounds. */
+interface DropPlan {
+  /** Pending alerts to drop: each gets a drop record in the log. */
+  pending: string[];
+  /** Alerts being added that are dropped at once (older than the newest, no room left): never written. */
+  incoming: Alert[];
+  /** The bound that made the drops. */
+  limit: string;
+}
+
+/** The alerts of `adds` a plan keeps (the ones to write and hold). */
+function keptAdds<T extends { alert: Alert }>(adds: readonly T[], plan: DropPlan): readonly T[] {
+  if (plan.pending.length === 0 && plan.incoming.length === 0) return adds;
+  const gone = new Set([...plan.pending, ...plan.incoming.map((a) => a.id)]);
+  return adds.filter((x) => !gone.has(x.alert.id));
+}
+
+type Rec = { op: 'add'; alert: Alert } | { op: 'ack'; id: string; dropped?: true };
 
 function parseRecord(line: Buffer): Rec | null {
   if (line.length < 10 || line[8] !== 0x20) return null;
@@ -111,10 +288,11 @@ export class FileOutbox implements Outbox {
   readonly report: OutboxOpenReport;
   private readonly dir: string;
   private fd: number;
-  private readonly map = new Map<string, Alert>();
+  private readonly pend: PendingAlerts;
   private readonly doFsync: boolean;
   private readonly compactAfter: number;
   private readonly logger: Logger | undefined;
+  /** Ack and drop records since the last compaction (what a compaction removes). */
   private acksSinceCompact = 0;
   private closed = false;
   /**
@@ -139,6 +317,7 @@ export class FileOutbox implements Outbox {
     this.doFsync = opts.fsync ?? true;
     this.compactAfter = opts.compactAfter ?? 1000;
     this.logger = opts.logger;
+    this.pend = new PendingAlerts(opts);
     this.report = { replayed: 0, truncatedBytes: 0, corrupt: 0 };
     this.fd = -1;
   }
@@ -150,12 +329,29 @@ export class FileOutbox implements Outbox {
       makeDirs(dir);
       ob.load();
       if (ob.report.corrupt > 0) ob.keepCorrupt();
+      // Bounds lowered since the log was written: the compaction below makes the drops durable.
+      const plan = ob.pend.plan([]);
+      if (plan.pending.length > 0) {
+        ob.pend.drop(plan);
+        ob.report.dropped = plan.pending.length;
+      }
       ob.compact();
     } catch (e) {
       if (e instanceof EdgeRnnError) throw e;
-      throw new EdgeRnnError('GATEWAY_OUTBOX', `cannot open the alert outbox in ${dir}: ${(e as Error).message}`, { dir });
+      // The OS error code (EROFS, ENOSPC, ...) tells a disk that refuses writes from a wrong path.
+      throw new EdgeRnnError('GATEWAY_OUTBOX', `cannot open the alert outbox in ${dir}: ${(e as Error).message}`, { dir, code: (e as NodeJS.ErrnoException).code });
     }
     return ob;
+  }
+
+  /**
+   * The pending alerts of the log in dir, read without writing anything (for a disk that refuses
+   * writes: the gateway then sends them from memory); [] when there is no log.
+   */
+  static readPending(dir: string, opts: FileOutboxOptions = {}): Alert[] {
+    const ob = new FileOutbox(dir, opts);
+    ob.load();
+    return [...ob.pending()];
   }
 
   private load(): void {
@@ -177,16 +373,16 @@ export class FileOutbox implements Outbox {
         this.report.corrupt++;
         this.logger?.error('outbox: corrupt record skipped', { file: this.file, offset: off });
       } else if (rec.op === 'add') {
-        this.map.set(rec.alert.id, rec.alert);
+        this.pend.set(rec.alert, nl + 1 - off);
       } else {
-        this.map.delete(rec.id);
+        this.pend.delete(rec.id);
       }
       off = nl + 1;
       good = off;
     }
     this.report.truncatedBytes = data.length - good;
     if (this.report.truncatedBytes > 0) this.logger?.warn('outbox: torn record at the end of the log cut off', { file: this.file, bytes: this.report.truncatedBytes });
-    this.report.replayed = this.map.size;
+    this.report.replayed = this.pend.size;
   }
 
   /**
@@ -213,11 +409,13 @@ export class FileOutbox implements Outbox {
    * (EBADF), or reused its number for an unrelated file.
    */
   private reopenAfterRename(): void {
-    const dfd = fs.openSync(this.dir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
+    if (this.doFsync) {
+      const dfd = fs.openSync(this.dir, 'r');
+      try {
+        fs.fsyncSync(dfd);
+      } finally {
+        fs.closeSync(dfd);
+      }
     }
     const old = this.fd;
     this.fd = fs.openSync(this.file, 'a');
@@ -228,12 +426,12 @@ export class FileOutbox implements Outbox {
   compact(): void {
     const tmp = `${this.file}.tmp`;
     const chunks: Buffer[] = [];
-    for (const a of this.map.values()) chunks.push(record({ op: 'add', alert: a }));
+    for (const a of this.pend.alerts()) chunks.push(record({ op: 'add', alert: a }));
     const body = Buffer.concat(chunks);
     const tfd = fs.openSync(tmp, 'w');
     try {
       writeAllSync(tfd, body);
-      fs.fsyncSync(tfd);
+      if (this.doFsync) fs.fsyncSync(tfd);
     } finally {
       fs.closeSync(tfd);
     }
@@ -247,9 +445,12 @@ export class FileOutbox implements Outbox {
   add(alerts: readonly Alert[]): void {
     if (alerts.length === 0) return;
     this.assertOpen();
+    const all = alerts.map((a) => ({ alert: a, rec: record({ op: 'add', alert: a }) }));
+    const plan = this.pend.plan(all.map((x) => ({ alert: x.alert, bytes: x.rec.length })));
+    const adds = keptAdds(all, plan);
     try {
       if (this.dirty) this.compact();
-      const bytes = Buffer.concat(alerts.map((a) => record({ op: 'add', alert: a })));
+      const bytes = Buffer.concat([...adds.map((x) => x.rec), ...plan.pending.map(dropRecord)]);
       try {
         writeAllSync(this.fd, bytes);
         if (this.doFsync) fs.fsyncSync(this.fd);
@@ -262,7 +463,15 @@ export class FileOutbox implements Outbox {
     } catch (e) {
       throw new EdgeRnnError('GATEWAY_OUTBOX', `cannot write the alert outbox ${this.file}: ${(e as Error).message}`);
     }
-    for (const a of alerts) this.map.set(a.id, a);
+    for (const x of adds) this.pend.set(x.alert, x.rec.length);
+    this.applyDrops(plan);
+  }
+
+  /** After the drop records are written: forget those alerts; the records count toward a compaction. */
+  private applyDrops(plan: DropPlan): void {
+    this.pend.drop(plan);
+    this.acksSinceCompact += plan.pending.length;
+    if (this.acksSinceCompact >= this.compactAfter && this.writing === null) this.writing = this.writeQueued();
   }
 
   commit(alerts: readonly Alert[]): Promise<void> | null {
@@ -293,7 +502,11 @@ export class FileOutbox implements Outbox {
       const acks = this.acks;
       this.queued = [];
       this.acks = [];
-      const bytes = Buffer.concat([...acks, ...batch.flatMap((b) => b.alerts.map((a) => record({ op: 'add', alert: a })))]);
+      const all = batch.flatMap((b) => b.alerts.map((a) => ({ alert: a, rec: record({ op: 'add', alert: a }) })));
+      // Decided before the write, so the drop records go out (and are fsynced) with the adds.
+      const plan = this.pend.plan(all.map((x) => ({ alert: x.alert, bytes: x.rec.length })));
+      const adds = keptAdds(all, plan);
+      const bytes = Buffer.concat([...acks, ...adds.map((x) => x.rec), ...plan.pending.map(dropRecord)]);
       try {
         if (this.dirty) await this.compactAsync();
         try {
@@ -308,7 +521,8 @@ export class FileOutbox implements Outbox {
           throw e;
         }
         this.size += bytes.length;
-        for (const b of batch) for (const a of b.alerts) this.map.set(a.id, a);
+        for (const x of adds) this.pend.set(x.alert, x.rec.length);
+        this.applyDrops(plan);
         for (const b of batch) b.resolve();
       } catch (e) {
         const err = new EdgeRnnError('GATEWAY_OUTBOX', `cannot write the alert outbox ${this.file}: ${(e as Error).message}`);
@@ -328,7 +542,7 @@ export class FileOutbox implements Outbox {
     // and the alerts sent again after a restart).
     const moot = this.acks;
     this.acks = [];
-    const body = Buffer.concat([...this.map.values()].map((a) => record({ op: 'add', alert: a })));
+    const body = Buffer.concat([...this.pend.alerts()].map((a) => record({ op: 'add', alert: a })));
     // Alerts add()ed while the snapshot is written went to the old log only, which the rename
     // then replaced (lost on a crash): they are appended to the snapshot before the rename.
     this.lateAdds = [];
@@ -337,12 +551,12 @@ export class FileOutbox implements Outbox {
     try {
       h = await fs.promises.open(tmp, 'w');
       for (let off = 0; off < body.length; ) off += (await h.write(body, off, body.length - off)).bytesWritten;
-      await h.sync();
+      if (this.doFsync) await h.sync();
       // From here to the new log's fd, synchronous: no add() can come in between.
       const late = Buffer.concat(this.lateAdds);
       if (late.length > 0) {
         writeAllSync(h.fd, late);
-        fs.fsyncSync(h.fd);
+        if (this.doFsync) fs.fsyncSync(h.fd);
       }
       fs.renameSync(tmp, this.file);
       renamed = true;
@@ -373,22 +587,27 @@ export class FileOutbox implements Outbox {
   }
 
   ack(id: string): void {
-    if (this.closed || !this.map.delete(id)) return;
+    if (this.closed || !this.pend.delete(id)) return;
     this.acks.push(record({ op: 'ack', id }));
     this.acksSinceCompact++;
     if (this.writing === null) this.writing = this.writeQueued();
   }
 
   pending(): IterableIterator<Alert> {
-    return this.map.values();
+    return this.pend.alerts();
   }
 
   has(id: string): boolean {
-    return this.map.has(id);
+    return this.pend.has(id);
   }
 
   get depth(): number {
-    return this.map.size;
+    return this.pend.size;
+  }
+
+  /** Alerts dropped for the bounds since the outbox opened (those at open included). */
+  get dropped(): number {
+    return this.pend.droppedTotal;
   }
 
   /** Resolves when every queued commit and ack record has been written. */
@@ -416,12 +635,22 @@ export class FileOutbox implements Outbox {
   }
 }
 
-/** An outbox in memory (replay, tests of other parts): same contract, no durability. */
+/**
+ * An outbox in memory (stateDir "", a disk that refused writes at start, replay, tests of other
+ * parts): same contract and bounds, no durability.
+ */
 export class MemoryOutbox implements Outbox {
-  private readonly map = new Map<string, Alert>();
+  private readonly pend: PendingAlerts;
+
+  constructor(bounds: OutboxBounds = {}) {
+    this.pend = new PendingAlerts(bounds);
+  }
 
   add(alerts: readonly Alert[]): void {
-    for (const a of alerts) this.map.set(a.id, a);
+    const all = alerts.map((a) => ({ alert: a, bytes: recordBytes(a) }));
+    const plan = this.pend.plan(all);
+    for (const x of keptAdds(all, plan)) this.pend.set(x.alert, x.bytes);
+    this.pend.drop(plan);
   }
 
   commit(alerts: readonly Alert[]): null {
@@ -430,19 +659,24 @@ export class MemoryOutbox implements Outbox {
   }
 
   ack(id: string): void {
-    this.map.delete(id);
+    this.pend.delete(id);
   }
 
   pending(): IterableIterator<Alert> {
-    return this.map.values();
+    return this.pend.alerts();
   }
 
   has(id: string): boolean {
-    return this.map.has(id);
+    return this.pend.has(id);
   }
 
   get depth(): number {
-    return this.map.size;
+    return this.pend.size;
+  }
+
+  /** Alerts dropped for the bounds so far. */
+  get dropped(): number {
+    return this.pend.droppedTotal;
   }
 
   close(): Promise<void> {

@@ -41,6 +41,8 @@ export interface BoardSinkOptions {
   logger: Logger;
   /** Give up waiting for the board's handshake after this long (ms, default 10000). */
   readyTimeoutMs?: number;
+  /** Stops waiting for the handshake (GATEWAY_STOPPED): the gateway's start-up signal (SIGINT, SIGTERM). */
+  signal?: AbortSignal;
 }
 
 /** Connects to the board (Firmata handshake) and returns a sink that drives the configured pins. */
@@ -48,6 +50,15 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   const cfg = o.config;
   if (!o.transport && cfg.port === undefined) {
     throw new EdgeRnnError('GATEWAY_CONFIG', 'board.port must name a serial port (e.g. /dev/ttyACM0) when no board transport is given', { field: 'board.port' });
+  }
+  // parseGatewayConfig refuses one pin for two outputs; a config built in code reaches here unchecked.
+  const fields = (['led', 'piezo', 'relay'] as const).filter((k) => cfg[k] !== undefined);
+  for (const [i, k] of fields.entries()) {
+    const other = fields.slice(0, i).find((q) => cfg[q] === cfg[k]);
+    if (other !== undefined) {
+      const expected = `a pin other than board.${other}'s (${cfg[other]})`;
+      throw new EdgeRnnError('GATEWAY_CONFIG', `board.${k} must be ${expected}, got ${cfg[k]}`, { field: `board.${k}`, expected, got: cfg[k] });
+    }
   }
   // A transport that opens by itself (a new SerialPort) opens while johnny-five is being imported,
   // before firmata-io listens, and johnny-five waits for that 'open' forever: note it here, before
@@ -77,7 +88,16 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
       if (e) onError(e);
     });
   }
-  const board = new five.Board({ ...(io !== undefined ? { io } : { port: cfg.port! }), repl: false, debug: false, sigint: false, timeout: o.readyTimeoutMs ?? 10_000 });
+  let board: InstanceType<typeof five.Board>;
+  try {
+    board = new five.Board({ ...(io !== undefined ? { io } : { port: cfg.port! }), repl: false, debug: false, sigint: false, timeout: o.readyTimeoutMs ?? 10_000 });
+  } catch (e) {
+    // Opening a port path, johnny-five imports firmata, which throws the string "Missing serialport
+    // dependency" when serialport's native binding did not build: it left Gateway.create untyped.
+    await releaseTransport(o.transport, 'destroy');
+    const message = e instanceof Error ? e.message : String(e);
+    throw new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: cannot open: ${message}${/serialport/i.test(message) ? ' (the native binding @serialport/bindings is missing or built for another Node version)' : ''}`, { field: 'board.port' });
+  }
   board.on('error', onError);
   if (io && (opened || (o.transport as { isOpen?: unknown }).isOpen === true)) {
     // What firmata-io does on the transport's 'open' (johnny-five starts on 'connect').
@@ -85,6 +105,9 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
     io.emit('connect');
   }
   const readyMs = o.readyTimeoutMs ?? 10_000;
+  // Aborting stops the wait at once: it used to be seen only after the handshake (up to
+  // readyTimeoutMs), so a Ctrl-C during it did nothing for 10 s, then failed as a config error.
+  let onAbort: (() => void) | null = null;
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: no Firmata handshake within ${readyMs} ms`)), readyMs);
@@ -96,6 +119,9 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
         clearTimeout(timer);
         resolve();
       });
+      onAbort = () => handshake?.(new EdgeRnnError('GATEWAY_STOPPED', `stopped while waiting for the board ${where} to answer`, { port: where }));
+      if (o.signal?.aborted) onAbort();
+      else o.signal?.addEventListener('abort', onAbort, { once: true });
     });
   } catch (e) {
     // Stop johnny-five's own handshake timer and let go of the port.
@@ -104,6 +130,7 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
     throw e;
   } finally {
     handshake = null;
+    if (onAbort) o.signal?.removeEventListener('abort', onAbort);
   }
   const transport = o.transport ?? (board.io as { transport?: Duplex }).transport;
   // A pin the board cannot drive fails here, naming the field, not at the first alert: johnny-five
@@ -128,6 +155,9 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   relay?.open();
   let offTimer: TimerHandle | null = null;
   let active = false;
+  // After close() the port is ended: an alert then wrote to it (a write-after-end error) and armed
+  // an alertMs timer that outlived the gateway.
+  let closed = false;
   const off = () => {
     offTimer = null;
     active = false;
@@ -139,6 +169,7 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   return {
     name: 'board',
     alert(a) {
+      if (closed) return;
       if (!active) {
         active = true;
         led?.on();
@@ -151,6 +182,8 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
       o.logger.debug('board alert', { id: a.id });
     },
     async close() {
+      if (closed) return;
+      closed = true;
       o.clock.clearTimeout(offTimer);
       off();
       // Let the last writes reach the board before closing the transport.

@@ -1,7 +1,8 @@
 /**
  * Where evicted and shut-down device streams keep their state (Node-only module). Synchronous:
  * a load happens when a device's first message after eviction arrives, a save when it is
- * evicted; both are small (a few KB) and rare.
+ * evicted; both are small (a few KB) and rare. Also probeStateDir: whether the disk under
+ * stateDir takes writes at all (the gateway runs from memory when it does not).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -24,6 +25,99 @@ export interface StateStoreOptions {
   maxStates?: number;
   /** Called with the key of each state dropped for maxStates. */
   onDrop?: (key: string) => void;
+  /**
+   * fsync each state file before it is renamed into place, and the folder after (default true;
+   * the gateway passes outbox.fsync). Without, a crash soon after a save could leave an empty or
+   * partial file under the final name: the rename can reach the disk before the data.
+   */
+  fsync?: boolean;
+}
+
+/** OS error codes of a disk that refuses writes (read-only, full, no permission, failing), as opposed to a wrong path. */
+export const DISK_REFUSED_CODES: ReadonlySet<string> = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT', 'EIO']);
+
+/** Written, fsynced and deleted by probeStateDir. */
+const PROBE_FILE = 'write-test.tmp';
+
+/**
+ * Checks that stateDir can hold the gateway's files: makes it, then writes, fsyncs and deletes a
+ * small file in it. Returns null when it can, or the OS error of a disk that refuses writes
+ * (DISK_REFUSED_CODES). A path that cannot be a folder is a mistake in the configuration, the
+ * same at every start, and throws: GATEWAY_CONFIG when something that is not a directory is in
+ * the way (EEXIST, ENOTDIR), else GATEWAY_STATE with the OS error (a path under /proc: ENOENT).
+ */
+export function probeStateDir(dir: string): NodeJS.ErrnoException | null {
+  const refusedOrThrow = (e: unknown, what: string): NodeJS.ErrnoException => {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code !== undefined && DISK_REFUSED_CODES.has(err.code)) return err;
+    if (err.code === 'EEXIST' || err.code === 'ENOTDIR') {
+      const blocker = firstNonDirectory(dir);
+      const where = blocker === null || blocker === path.resolve(dir) ? 'not a directory' : `${blocker} on its path is not a directory`;
+      throw new EdgeRnnError('GATEWAY_CONFIG', `stateDir must be a directory, got ${dir}: ${where} (${err.code})`, { field: 'stateDir', expected: 'a directory', got: blocker ?? dir, code: err.code });
+    }
+    throw new EdgeRnnError('GATEWAY_STATE', `stateDir ${dir}: ${what}: ${err.message}`, { dir, code: err.code });
+  };
+  try {
+    makeDirs(dir);
+  } catch (e) {
+    return refusedOrThrow(e, 'cannot create it');
+  }
+  const probe = path.join(dir, PROBE_FILE);
+  try {
+    const fd = fs.openSync(probe, 'w');
+    try {
+      fs.writeSync(fd, 'x');
+      fs.fsyncSync(fd); // a full disk may say so only here (delayed allocation)
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.rmSync(probe, { force: true });
+  } catch (e) {
+    try {
+      fs.rmSync(probe, { force: true });
+    } catch {
+      // Left behind: harmless, overwritten by the next probe.
+    }
+    return refusedOrThrow(e, 'cannot write in it');
+  }
+  return null;
+}
+
+/** The first path from the root to dir that exists and is not a directory (null: none). */
+function firstNonDirectory(dir: string): string | null {
+  const full = path.resolve(dir);
+  const parts = full.split(path.sep).filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const p = path.sep + parts.slice(0, i).join(path.sep);
+    try {
+      if (!fs.statSync(p).isDirectory()) return p;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** Writes bytes to a new file (replacing one), fsynced before it is closed when asked. */
+function writeFileDurably(file: string, bytes: Uint8Array, fsync: boolean): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    // writeSync may write part of the buffer without an error (a full disk, a size limit).
+    for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+    if (fsync) fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** fsyncs a directory: makes the renames and creations in it durable. */
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** File name of a key: sha256 (any key length fits a file name; the key is stored inside). */
@@ -53,7 +147,7 @@ function readKey(file: string): string {
 
 /**
  * One file per stream in dir: <sha256(key)>.st holding the key and the state, written atomically
- * (tmp + rename); files of the previous naming, <base64url(key)>.state, are read too. With
+ * (tmp, fsync, rename, fsync the folder); files of the previous naming, <base64url(key)>.state, are read too. With
  * maxStates, the oldest saved states (file modification time across restarts) are dropped first.
  */
 export function fileStateStore(dir: string, opts: StateStoreOptions = {}): StateStore {
@@ -66,6 +160,7 @@ export function fileStateStore(dir: string, opts: StateStoreOptions = {}): State
     throw new EdgeRnnError('GATEWAY_STATE', `cannot open the stream state store in ${dir}: ${(e as Error).message}`, { dir, expected: 'a directory', got: (e as NodeJS.ErrnoException).code });
   }
   const max = opts.maxStates ?? Infinity;
+  const doFsync = opts.fsync ?? true;
   /** Every state file by name, oldest saved first, with its key once known. */
   const index = new Map<string, string | undefined>();
   const found: Array<{ name: string; key: string | undefined; mtime: number }> = [];
@@ -143,8 +238,11 @@ export function fileStateStore(dir: string, opts: StateStoreOptions = {}): State
       const head = Buffer.alloc(MAGIC.length + 4);
       MAGIC.copy(head);
       head.writeUInt32LE(kb.length, MAGIC.length);
-      fs.writeFileSync(`${f}.tmp`, Buffer.concat([head, kb, bytes]));
+      // A crash leaves the old state or the new one, whole: the data is on disk before the
+      // rename, and the rename is on disk before save() returns.
+      writeFileDurably(`${f}.tmp`, Buffer.concat([head, kb, bytes]), doFsync);
       fs.renameSync(`${f}.tmp`, f);
+      if (doFsync) fsyncDir(dir);
       index.delete(name); // re-inserted: the most recently saved
       index.set(name, key);
       // The state under the old name is superseded (removed after the new one is in place).

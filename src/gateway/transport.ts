@@ -3,6 +3,7 @@
  * acknowledgement), and three events. `mqttTransport` wraps MQTT.js; `TraceTransport` is an
  * in-memory stand-in that replay uses to feed recorded messages through the same pipeline.
  */
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { EdgeRnnError } from '../errors.js';
@@ -30,6 +31,19 @@ export interface GatewayTransport {
   publish(topic: string, payload: Uint8Array | string, opts: PublishOptions): Promise<void>;
   /** Closes; `force` drops what is in flight. */
   end(force?: boolean): Promise<void>;
+  /**
+   * The largest payload one QoS 1 PUBLISH on `topic` may carry, when the broker said (MQTT 5
+   * Maximum Packet Size, MQTT-3.2.2.3.6); undefined when it did not (MQTT 3.1.1, or no limit).
+   */
+  maxPayloadBytes?(topic: string): number | undefined;
+}
+
+/** Bytes of a PUBLISH (MQTT-3.3): fixed header, topic, packet id (QoS 1), properties (MQTT 5: none), payload. */
+export function publishPacketBytes(topic: string, payloadBytes: number, qos: 0 | 1, protocolVersion: 4 | 5): number {
+  const remaining = 2 + Buffer.byteLength(topic) + (qos > 0 ? 2 : 0) + (protocolVersion === 5 ? 1 : 0) + payloadBytes;
+  // The remaining length is a variable byte integer (MQTT-1.5.5): 7 bits per byte.
+  const lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
+  return 1 + lengthBytes + remaining;
 }
 
 /** MQTT topic matching (MQTT-4.7): '+' one level, '#' the rest; "$share/<group>/" is stripped from filters. */
@@ -56,7 +70,10 @@ export interface MqttTransportOptions {
   will?: { topic: string; payload: string; retain: boolean };
   /** Persistent session (clean=false) so the broker queues QoS 1 messages while the gateway is away. */
   persistentSession?: boolean;
-  /** Called with each connection error while waiting for the first connection (broker down...). */
+  /**
+   * Called with each connection error while waiting for the first connection (broker down...);
+   * after it, while MQTT.js reconnects, once per new reason until connected again.
+   */
   onWait?: (e: Error) => void;
   /**
    * Longest wait in end() for the PUBACKs in flight, and again for the broker to close the
@@ -105,22 +122,99 @@ export function mqttClientOptions(o: MqttTransportOptions): IClientOptions {
       throw new EdgeRnnError('GATEWAY_CONFIG', `broker.${what}: cannot read ${f}: ${(e as Error).message}`, { field: `broker.${what}` });
     }
   };
-  if (b.ca !== undefined) opts.ca = read(b.ca, 'ca');
-  if (b.cert !== undefined) opts.cert = read(b.cert, 'cert');
-  if (b.key !== undefined) opts.key = read(b.key, 'key');
+  if (b.ca !== undefined) {
+    opts.ca = read(b.ca, 'ca');
+    pemCertificates(opts.ca, b.ca, 'ca');
+  }
+  let leaf: X509Certificate | undefined;
+  let key: KeyObject | undefined;
+  if (b.cert !== undefined) {
+    opts.cert = read(b.cert, 'cert');
+    leaf = pemCertificates(opts.cert, b.cert, 'cert')[0];
+  }
+  if (b.key !== undefined) {
+    opts.key = read(b.key, 'key');
+    key = privateKey(opts.key, b.key);
+  }
+  if (leaf && key) checkKeyPair(leaf, key, b.cert!, b.key!);
   if (o.will) opts.will = { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1, retain: o.will.retain };
   return opts;
+}
+
+/*
+ * TLS files are checked when read, so that a wrong one is named: Node ignored a CA file without a
+ * certificate (the server's certificate then failed to verify, the file never named), and a
+ * certificate given as the key, or the key of another certificate, came out of OpenSSL as "DECODER
+ * routines::unsupported" or "key values mismatch": untyped over mqtts, and over wss taken for a
+ * broker that is down and retried for ever.
+ */
+
+/** What a file holds, for an error message: its PEM block labels, or that it has none. */
+function pemContents(text: string): string {
+  const labels = [...new Set([...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----/g)].map((m) => m[1]!))];
+  return labels.length ? labels.map((l) => `a ${l}`).join(', ') : 'no PEM block (DER? convert it with openssl x509 -inform der)';
+}
+
+/** The PEM certificates of a CA bundle or a certificate chain (at least one, each parsed). */
+function pemCertificates(bytes: Buffer, file: string, what: 'ca' | 'cert'): X509Certificate[] {
+  const text = bytes.toString('latin1');
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  const expected = 'a PEM certificate (-----BEGIN CERTIFICATE-----)';
+  if (blocks.length === 0) {
+    const got = pemContents(text);
+    throw new EdgeRnnError('GATEWAY_CONFIG', `broker.${what}: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----), got ${got}`, { field: `broker.${what}`, file, expected, got });
+  }
+  return blocks.map((pem, i) => {
+    try {
+      return new X509Certificate(pem);
+    } catch (e) {
+      throw new EdgeRnnError('GATEWAY_CONFIG', `broker.${what}: certificate ${i + 1} of ${blocks.length} in ${file} cannot be read: ${(e as Error).message}`, { field: `broker.${what}`, file });
+    }
+  });
+}
+
+function privateKey(bytes: Buffer, file: string): KeyObject {
+  try {
+    return createPrivateKey(bytes);
+  } catch (e) {
+    const text = bytes.toString('latin1');
+    const expected = 'an unencrypted PEM private key';
+    const got = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text) ? `a key that cannot be read (${(e as Error).message})` : pemContents(text);
+    throw new EdgeRnnError('GATEWAY_CONFIG', `broker.key: ${file} holds no private key that can be used (${expected}), got ${got}`, { field: 'broker.key', file, expected, got });
+  }
+}
+
+function checkKeyPair(cert: X509Certificate, key: KeyObject, certFile: string, keyFile: string): void {
+  if (cert.checkPrivateKey(key)) return;
+  throw new EdgeRnnError('GATEWAY_CONFIG', `broker.key: the key in ${keyFile} is not the key of the certificate in ${certFile} (broker.cert, subject ${cert.subject.replace(/\n/g, ', ')})`, {
+    field: 'broker.key',
+    file: keyFile,
+    certificate: certFile,
+  });
 }
 
 export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { readonly client: MqttClient | null } {
   let client: MqttClient | null = null;
   let ended = false;
+  /** The broker's Maximum Packet Size from this connection's CONNACK (MQTT 5 only). */
+  const brokerMaxPacketBytes = (): number | undefined => {
+    const connack = (client as unknown as { connackPacket?: { properties?: { maximumPacketSize?: number } } } | null)?.connackPacket;
+    return client?.connected ? connack?.properties?.maximumPacketSize : undefined;
+  };
   const t = {
     get client() {
       return client;
     },
     get connected() {
       return client?.connected === true;
+    },
+    maxPayloadBytes(topic: string): number | undefined {
+      const max = brokerMaxPacketBytes();
+      if (max === undefined) return undefined;
+      // The payload that makes the packet exactly max bytes (the length field grows with it).
+      let payload = max - publishPacketBytes(topic, 0, 1, 5);
+      while (payload > 0 && publishPacketBytes(topic, payload, 1, 5) > max) payload--;
+      return Math.max(0, payload);
     },
     async start(h: TransportHandlers): Promise<void> {
       // MQTT.js is imported here, not at the top: importing it costs ~110 ms, which commands
@@ -134,7 +228,10 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
       c.on('close', () => h.close());
       return new Promise<void>((resolve, reject) => {
         let first = true;
+        // The reason last reported while reconnecting (code and message), null once connected.
+        let reconnectReason: string | null = null;
         c.on('connect', () => {
+          reconnectReason = null;
           // Small packets (alerts, PUBACKs) must not wait for Nagle's algorithm to fill a segment
           // (tens of ms against delayed ACKs): TCP_NODELAY on every new connection.
           (c.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
@@ -145,7 +242,17 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
           }
         });
         c.on('error', (e: Error & { code?: number | string }) => {
-          if (!first) return; // later errors surface as close/reconnect
+          if (!first) {
+            // MQTT.js reconnects by itself. These errors were dropped: a changed password or an
+            // expired certificate on a running gateway was retried for ever without a word. Said
+            // once per reason (a broker down for an hour is one line, not one per retry).
+            const reason = `${e.code} ${e.message}`;
+            if (reason !== reconnectReason) {
+              reconnectReason = reason;
+              o.onWait?.(e);
+            }
+            return;
+          }
           // A broker that is down is waited for (the client retries); a refusal or a TLS
           // failure is a configuration problem: give up with the reason.
           if (isFatalConnectError(e)) {
@@ -188,6 +295,15 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
     publish(topic: string, payload: Uint8Array | string, po: PublishOptions): Promise<void> {
       const c = client;
       if (!c || ended) return Promise.reject(new EdgeRnnError('GATEWAY_TRANSPORT', 'not connected'));
+      // A packet over the broker's maximum must not be sent (MQTT-3.2.2-15): the broker closes the
+      // connection, and an alert was sent again at every reconnect. Refused here instead.
+      const max = brokerMaxPacketBytes();
+      const bytes = max === undefined ? 0 : publishPacketBytes(topic, typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength, po.qos, 5);
+      if (max !== undefined && bytes > max) {
+        return Promise.reject(
+          new EdgeRnnError('GATEWAY_TRANSPORT', `publish to ${topic}: a packet of ${bytes} bytes, the broker takes at most ${max} (its Maximum Packet Size)`, { topic, expected: `at most ${max} bytes`, got: bytes }),
+        );
+      }
       return new Promise((resolve, reject) => {
         c.publish(topic, typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: po.qos, retain: po.retain ?? false }, (err) => {
           if (err) reject(new EdgeRnnError('GATEWAY_TRANSPORT', `publish to ${topic}: ${err.message}`, { topic, reasonCode: (err as { code?: number }).code }));

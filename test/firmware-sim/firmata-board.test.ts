@@ -97,6 +97,30 @@ describe('FirmataBoard protocol', () => {
     sim.end();
   });
 
+  it('a pin set to PWM starts at 0, and back to OUTPUT starts low, as StandardFirmata\'s setPinModeCallback does', () => {
+    // The simulator kept the previous level: a pin left high, then set to PWM, "sounded" in a test
+    // while the real firmware writes analogWrite(pin, 0) (and digitalWrite(pin, LOW) leaving PWM).
+    const b = new FirmataBoard();
+    b.write(Buffer.from([0xf5, 9, 1])); // pin 9 (OUTPUT at power-up) high
+    expect(b.pins[9]).toEqual({ mode: PIN_MODES.OUTPUT, value: 1 });
+    const mark = b.history.length;
+    b.write(Buffer.from([0xf4, 9, PIN_MODES.PWM]));
+    expect(b.pins[9]).toEqual({ mode: PIN_MODES.PWM, value: 0 });
+    b.write(Buffer.from([0xe9, 100, 0])); // PWM 100
+    b.write(Buffer.from([0xf4, 9, PIN_MODES.OUTPUT]));
+    expect(b.pins[9]).toEqual({ mode: PIN_MODES.OUTPUT, value: 0 });
+    expect(b.history.slice(mark).map(({ kind, value }) => [kind, value])).toEqual([
+      ['mode', PIN_MODES.PWM],
+      ['analog', 0],
+      ['analog', 100],
+      ['mode', PIN_MODES.OUTPUT],
+      ['digital', 0],
+    ]);
+    // OUTPUT to OUTPUT keeps the level (pinMode alone does not change it).
+    b.write(Buffer.from([0xf5, 9, 1, 0xf4, 9, PIN_MODES.OUTPUT]));
+    expect(b.pins[9]).toEqual({ mode: PIN_MODES.OUTPUT, value: 1 });
+  });
+
   it('completes the firmata-io handshake as a bound transport class', async () => {
     const Firmata = firmataIo(FirmataBoard);
     const io = new Firmata('sim:uno');

@@ -143,6 +143,27 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
     }
   });
 
+  it('Gateway.create aborted (SIGINT) while the board has not answered: GATEWAY_STOPPED at once, not after the 10 s handshake wait', async () => {
+    // The abort signal was looked at only once the board had answered or timed out: a Ctrl-C
+    // during the board's handshake did nothing for up to 10 s, then the start failed as a config error.
+    const model = await (await createRuntime()).load(imuModelBytes());
+    const silent = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+    silent.once('newListener', () => process.nextTick(() => silent.emit('open')));
+    const config = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', detector: IMU_DETECTOR }], stateDir: '', metrics: { intervalMs: 0 }, board: { led: 13 } });
+    const ac = new AbortController();
+    const tr = new TraceTransport();
+    try {
+      const created = Gateway.create({ config, models: { imu: model }, clock: new ManualClock(0), transport: tr, boardTransport: silent, logger: memoryLogger('error'), signal: ac.signal });
+      await new Promise((r) => setTimeout(r, 100));
+      ac.abort();
+      await expect(created).rejects.toMatchObject({ code: 'GATEWAY_STOPPED', message: 'stopped while waiting for the board (stream) to answer' });
+      expect(silent.destroyed).toBe(true); // the port is let go
+      expect(tr.connected).toBe(false); // never started
+    } finally {
+      model.dispose();
+    }
+  });
+
   it('a board lost during the Firmata handshake: GATEWAY_CONFIG with the reason, not an uncaught error', async () => {
     // firmata-io emits a transport error before its handshake on the io, where nobody listened yet.
     class Unplugged extends FirmataBoard {
@@ -192,6 +213,75 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
     }
   });
 
+  it('board.port that cannot be opened: GATEWAY_CONFIG naming the port, not a thrown string or a hang', async () => {
+    // Without serialport's native binding (a failed build on the gateway), johnny-five's import of
+    // firmata threw the string "Missing serialport dependency" out of Gateway.create: no code, no
+    // message, no port. With the binding, a port that does not exist is not answered either.
+    const e = await createBoardSink({ config: { port: '/dev/ttyEDGERNN-NONE', led: 13, alertMs: 1000 } as never, clock: new ManualClock(0), logger: memoryLogger('error'), readyTimeoutMs: 500 }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(Error);
+    expect(e).toMatchObject({ code: 'GATEWAY_CONFIG', message: expect.stringContaining('board /dev/ttyEDGERNN-NONE: ') });
+  });
+
+  it('one pin for two outputs given to createBoardSink directly: GATEWAY_CONFIG naming both, before touching the board', async () => {
+    // parseGatewayConfig refuses it; createBoardSink (exported) drove the pin as both, an OUTPUT LED
+    // and a relay fighting over it at every alert.
+    const sim = new FirmataBoard();
+    await expect(createBoardSink(sinkOptions({ led: 13, relay: 13 }, sim))).rejects.toMatchObject({
+      code: 'GATEWAY_CONFIG',
+      details: { field: 'board.relay' },
+      message: expect.stringMatching(/board\.relay must be a pin other than board\.led's \(13\), got 13/),
+    });
+    expect(sim.listenerCount('data')).toBe(0); // nobody opened it
+  });
+
+  it('overlapping alerts: the outputs go on once and off once, alertMs after the last alert; close() turns them off', async () => {
+    const sim = new FirmataBoard();
+    const clock = new ManualClock(0);
+    const sink = await createBoardSink({ ...sinkOptions({ led: 13, piezo: 3, relay: 7 }, sim), clock });
+    const settle = () => new Promise((r) => setTimeout(r, 10));
+    const mark = sim.history.length;
+    const levels = () => [sim.pins[13]!.value, sim.pins[3]!.value, sim.pins[7]!.value];
+    sink.alert({ id: 'a' } as never);
+    clock.advance(500);
+    sink.alert({ id: 'b' } as never); // 500 ms into the first one's 1000
+    clock.advance(999); // 1499: the first alone would have ended at 1000
+    await settle();
+    expect(levels()).toEqual([1, 128, 1]);
+    clock.advance(1); // 1500 = the second + alertMs
+    await settle();
+    expect(levels()).toEqual([0, 0, 0]);
+    const changes = sim.history.slice(mark).filter((e) => e.kind !== 'mode').map((e) => [e.pin, e.value]);
+    expect(changes.filter(([p]) => p === 13)).toEqual([[13, 1], [13, 0]]);
+    expect(changes.filter(([p]) => p === 3)).toEqual([[3, 128], [3, 0]]);
+    expect(changes.filter(([p]) => p === 7)).toEqual([[7, 1], [7, 0]]);
+    // On again, then closed mid-alert: off at once, and nothing left on the clock.
+    sink.alert({ id: 'c' } as never);
+    await settle();
+    expect(levels()).toEqual([1, 128, 1]);
+    await sink.close();
+    expect(levels()).toEqual([0, 0, 0]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('an alert after close() is ignored: no write to the closed port, no timer left on the clock', async () => {
+    // It turned the outputs on again through a port already ended (a write-after-end error, logged
+    // as a board error) and armed an alertMs timer that kept a process alive after stop().
+    const sim = new FirmataBoard();
+    const clock = new ManualClock(0);
+    const logger = memoryLogger('warn');
+    const sink = await createBoardSink({ ...sinkOptions({ led: 13, relay: 7 }, sim), clock, logger });
+    await sink.close();
+    const mark = sim.history.length;
+    sink.alert({ id: 'late' } as never);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(clock.pending).toBe(0);
+    expect(sim.history.slice(mark)).toEqual([]);
+    expect(logger.lines).toEqual([]);
+  });
+
   it.skipIf(!serialport)('close() closes a serial port handed over as the transport: it opens again (its end() left it open and locked)', async () => {
     const { SerialPortStream, MockBinding } = serialport!;
     const { Binding, sims } = simSerialBinding(MockBinding);
@@ -213,6 +303,31 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
 });
 
 describe('alert sinks that fail', () => {
+  it('a sink whose close() never settles: stop() goes on after drainTimeoutMs, logged; the transport and the other sinks are closed', async () => {
+    // stop() awaited every sink's close() without a limit: a serial port whose close() blocks (a
+    // USB adapter draining output nobody reads) kept the gateway from stopping, broker and outbox open.
+    const model = await (await createRuntime()).load(imuModelBytes());
+    const tr = new TraceTransport();
+    const logger = memoryLogger('warn');
+    const config = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', detector: IMU_DETECTOR }], stateDir: '', metrics: { intervalMs: 0 } });
+    let otherClosed = false;
+    const sinks = [
+      { name: 'stuck', alert: () => {}, close: () => new Promise<void>(() => {}) },
+      { name: 'other', alert: () => {}, close: async () => { otherClosed = true; } },
+    ];
+    const gw = await Gateway.create({ config, models: { imu: model }, clock: new ManualClock(0), transport: tr, logger, sinks, drainTimeoutMs: 100 });
+    try {
+      let t: ReturnType<typeof setTimeout> | undefined;
+      const outcome = await Promise.race([gw.stop().then(() => 'stopped'), new Promise((r) => (t = setTimeout(() => r('still stopping'), 20_000)))]).finally(() => clearTimeout(t));
+      expect(outcome).toBe('stopped');
+      expect(otherClosed).toBe(true);
+      expect(tr.connected).toBe(false);
+      expect(logger.lines).toContainEqual(expect.objectContaining({ level: 'error', msg: 'alert sink close failed', sink: 'stuck', error: 'close() did not finish within 100 ms' }));
+    } finally {
+      model.dispose();
+    }
+  });
+
   it('a sink whose alert() rejects (async) or throws, and whose close() throws: logged; alerts raised, published, sent to the other sinks; stop() closes everything', async () => {
     const model = await (await createRuntime()).load(imuModelBytes());
     const clock = new ManualClock(1_700_000_000_000);

@@ -7,6 +7,7 @@ import type { Alert } from '../../src/gateway/alert.js';
 import { crc32, FileOutbox } from '../../src/gateway/outbox.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { tmpDir } from './fixtures.js';
+import { watchDurability } from './fs-watch.js';
 
 function alert(i: number): Alert {
   return {
@@ -130,6 +131,47 @@ describe('FileOutbox', () => {
     expect(fs.existsSync(path.join(dir, 'outbox.wal.tmp'))).toBe(false);
     await ob.close();
     expect([...FileOutbox.open(dir).pending()].map((a) => a.id)).toEqual(['id-20', 'id-21', 'id-22', 'id-23', 'id-24']);
+  });
+
+  it('compaction fsyncs its temp file before the rename and the folder after it, at open and off the event loop', async () => {
+    const dir = tmpDir();
+    const first = FileOutbox.open(dir);
+    first.add([alert(1), alert(2)]);
+    await first.close();
+    const watch = watchDurability(dir);
+    try {
+      const ob = FileOutbox.open(dir, { compactAfter: 1 }); // compacts at open
+      ob.ack('id-1'); // compacts in the writer
+      await ob.flush();
+      await ob.close();
+    } finally {
+      watch.restore();
+    }
+    const compaction = ['write outbox.wal.tmp', 'fsync outbox.wal.tmp', 'rename outbox.wal.tmp -> outbox.wal', 'fsync .'];
+    const steps = watch.events.filter((e) => e.includes('.tmp') || e === 'fsync .');
+    expect(steps).toEqual([...compaction, ...compaction]);
+    expect([...FileOutbox.open(dir).pending()].map((a) => a.id)).toEqual(['id-2']);
+  });
+
+  it('fsync false makes no fsync at all: appends, commits, compactions (at open and in the writer), close', async () => {
+    const dir = tmpDir();
+    const first = FileOutbox.open(dir, { fsync: false });
+    first.add([alert(1)]);
+    await first.close();
+    const watch = watchDurability(dir);
+    try {
+      const ob = FileOutbox.open(dir, { fsync: false, compactAfter: 1 });
+      ob.add([alert(2)]);
+      await ob.commit([alert(3)]);
+      ob.ack('id-1');
+      await ob.flush();
+      await ob.close();
+    } finally {
+      watch.restore();
+    }
+    expect(watch.events.filter((e) => e.startsWith('rename'))).toHaveLength(2); // it did compact twice
+    expect(watch.events.filter((e) => e.startsWith('fsync'))).toEqual([]);
+    expect([...FileOutbox.open(dir).pending()].map((a) => a.id)).toEqual(['id-2', 'id-3']);
   });
 
   it('reports an unusable directory as GATEWAY_OUTBOX', () => {

@@ -19,6 +19,7 @@ import { memoryLogger } from '../../src/gateway/logger.js';
 import { fileStateStore, memoryStateStore } from '../../src/gateway/state-store.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
 import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSignal, publishAsync, tmpDir, waitFor } from './fixtures.js';
+import { watchDurability } from './fs-watch.js';
 
 const gateways: Gateway[] = [];
 afterEach(async () => {
@@ -41,6 +42,52 @@ describe('fileStateStore', () => {
     expect(st.keys().sort()).toEqual([keys[0], keys[2], keys[3], keys[4]].sort());
     expect(fs.readdirSync(dir).every((f) => /^[0-9a-f]{64}\.st$/.test(f))).toBe(true);
     expect(fs.readdirSync(path.dirname(dir))).toEqual(['streams']); // nothing escaped the folder
+  });
+});
+
+describe('fileStateStore: durable saves', () => {
+  // A save was written to a temp file and renamed, never fsynced: after a power cut the rename
+  // could be on disk before the data, leaving an empty or partial state under the final name.
+  it('fsyncs the temp file before the rename and the folder after it; with fsync false, neither', () => {
+    for (const fsync of [true, false]) {
+      const root = tmpDir('edgernn-states-');
+      const dir = path.join(root, 'streams');
+      const st = fileStateStore(dir, { fsync });
+      const watch = watchDurability(root);
+      try {
+        st.save('dev-1/imu', Uint8Array.of(7, 8, 9));
+      } finally {
+        watch.restore();
+      }
+      const [name] = fs.readdirSync(dir);
+      const file = `streams/${name}`;
+      const tmp = `${file}.tmp`;
+      expect(watch.events).toEqual(fsync ? [`write ${tmp}`, `fsync ${tmp}`, `rename ${tmp} -> ${file}`, 'fsync streams'] : [`write ${tmp}`, `rename ${tmp} -> ${file}`]);
+      // The real file: magic, key length, key, state.
+      const bytes = fs.readFileSync(path.join(root, file));
+      expect(bytes.subarray(0, 8).toString('latin1')).toBe('ERNSTAT1');
+      expect(bytes.readUInt32LE(8)).toBe('dev-1/imu'.length);
+      expect(bytes.subarray(12).toString('latin1')).toBe('dev-1/imu\x07\x08\x09');
+      expect(Array.from(fileStateStore(dir).load('dev-1/imu')!)).toEqual([7, 8, 9]);
+    }
+  });
+
+  it('the gateway passes outbox.fsync to its state store', async () => {
+    const model = await (await createRuntime()).load(imuModelBytes());
+    for (const fsync of [true, false]) {
+      const stateDir = tmpDir('edgernn-states-');
+      const config = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], stateDir, outbox: { fsync }, metrics: { intervalMs: 0 } });
+      const gw = await Gateway.create({ config, models: { imu: model }, transport: new TraceTransport(), logger: memoryLogger('silent') });
+      const watch = watchDurability(stateDir);
+      try {
+        gw.stateStore.save('d/imu', Uint8Array.of(1));
+      } finally {
+        watch.restore();
+        await gw.stop();
+      }
+      expect(watch.events.filter((e) => e.startsWith('fsync'))).toHaveLength(fsync ? 2 : 0);
+    }
+    model.dispose();
   });
 });
 

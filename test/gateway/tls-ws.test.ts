@@ -18,7 +18,8 @@ import { encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
-import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSignal, mosquittoAvailable, oracleAlerts, publishAsync, startMosquitto, subscribeAsync, tmpDir, waitFor, type Mosquitto } from './fixtures.js';
+import { mqttClientOptions } from '../../src/gateway/transport.js';
+import { IMU_CHANNELS, IMU_DETECTOR, connectClient, freePort, imuModelBytes, imuSignal, mosquittoAvailable, oracleAlerts, publishAsync, startMosquitto, subscribeAsync, tmpDir, waitFor, type Mosquitto } from './fixtures.js';
 
 const NO_OPENSSL = fs.existsSync('/usr/bin/openssl') ? null : 'openssl not found at /usr/bin/openssl';
 const SKIP = mosquittoAvailable() ?? NO_OPENSSL;
@@ -110,6 +111,69 @@ describe.skipIf(SKIP !== null)('mqtts with client certificates (mosquitto)', () 
   });
 });
 
+describe.skipIf(NO_OPENSSL !== null)('TLS files that are not what their field says (no broker needed)', () => {
+  let certs: Record<string, string>;
+  let garbage: string;
+  beforeAll(() => {
+    const dir = tmpDir('edgernn-tls-files-');
+    certs = makeCerts(dir);
+    garbage = path.join(dir, 'notes.txt');
+    fs.writeFileSync(garbage, 'not a certificate\n');
+  });
+  const options = (files: Record<string, string>) => {
+    const broker = parseGatewayConfig({ ...routeConfig, broker: { url: 'mqtts://127.0.0.1:8883', ...files } }).broker;
+    return () => mqttClientOptions({ broker, url: broker.url, clientId: 'x' });
+  };
+
+  it('a CA, certificate or key file holding something else, or a key of another certificate: GATEWAY_CONFIG naming the field and the file', () => {
+    // Node ignored a CA file without a certificate (the server then failed to verify, the file
+    // never named); a key of another certificate, or a certificate given as the key, came out of
+    // OpenSSL as "key values mismatch" or "DECODER routines::unsupported", untyped over mqtts and
+    // waited for as a broker that is down over wss (retried for ever).
+    const cases: Array<[Record<string, string>, string, RegExp]> = [
+      [{ ca: garbage }, 'broker.ca', /^broker\.ca: .*notes\.txt holds no PEM certificate \(-----BEGIN CERTIFICATE-----\), got no PEM block/],
+      [{ ca: certs['gateway.key']! }, 'broker.ca', /^broker\.ca: .*gateway\.key holds no PEM certificate .*got a PRIVATE KEY/],
+      [{ cert: certs['gateway.key']!, key: certs['gateway.key']! }, 'broker.cert', /^broker\.cert: .*gateway\.key holds no PEM certificate .*got a PRIVATE KEY/],
+      [{ cert: certs['gateway.pem']!, key: certs['gateway.pem']! }, 'broker.key', /^broker\.key: .*gateway\.pem holds no private key .*got a CERTIFICATE/],
+      [{ cert: certs['gateway.pem']!, key: garbage }, 'broker.key', /^broker\.key: .*notes\.txt holds no private key .*got no PEM block/],
+      [{ cert: certs['gateway.pem']!, key: certs['device.key']! }, 'broker.key', /^broker\.key: the key in .*device\.key is not the key of the certificate in .*gateway\.pem \(broker\.cert, subject CN=gateway\)/],
+    ];
+    for (const [files, field, message] of cases) {
+      const e = (() => {
+        try {
+          options(files)();
+          return null;
+        } catch (err) {
+          return err;
+        }
+      })();
+      expect(isEdgeRnnError(e, 'GATEWAY_CONFIG'), `${JSON.stringify(files)}: ${String(e)}`).toBe(true);
+      expect((e as { details: object }).details).toMatchObject({ field });
+      expect((e as Error).message).toMatch(message);
+    }
+    // What is right passes: a CA bundle of two certificates, a certificate with its own key.
+    const bundle = path.join(path.dirname(garbage), 'bundle.pem');
+    fs.writeFileSync(bundle, fs.readFileSync(certs['other-ca.pem']!, 'utf8') + fs.readFileSync(certs['ca.pem']!, 'utf8'));
+    expect(options({ ca: bundle, cert: certs['gateway.pem']!, key: certs['gateway.key']! })()).toMatchObject({ ca: expect.any(Buffer), cert: expect.any(Buffer), key: expect.any(Buffer) });
+  });
+
+  it.each(['mqtts', 'wss'])('Gateway.create over %s with the key of another certificate: GATEWAY_CONFIG at once, not an untyped error or a wait for ever', async (scheme) => {
+    const url = `${scheme}://127.0.0.1:${await freePort()}`;
+    const config = parseGatewayConfig({ ...routeConfig, broker: { url, ...(scheme === 'wss' ? { protocolVersion: 4 } : {}), ca: certs['ca.pem'], cert: certs['gateway.pem'], key: certs['device.key'] } });
+    // Bounds the wait the bug caused (a broker that is down is waited for until aborted).
+    const signal = AbortSignal.timeout(15_000);
+    const e = await Gateway.create({ config, models: { imu: model }, logger: memoryLogger('error'), signal }).then(
+      async (gw) => {
+        await gw.stop();
+        return null;
+      },
+      (err: unknown) => err,
+    );
+    expect(isEdgeRnnError(e, 'GATEWAY_CONFIG'), String(e)).toBe(true);
+    expect((e as Error).message).toMatch(/^broker\.key: the key in .*device\.key is not the key of the certificate/);
+  });
+});
+
 describe.skipIf(mosquittoAvailable() !== null)('username and password (mosquitto password_file)', () => {
   it('connects with the right password and refuses a wrong one with the reason', async () => {
     const dir = tmpDir('edgernn-pw-');
@@ -126,6 +190,39 @@ describe.skipIf(mosquittoAvailable() !== null)('username and password (mosquitto
       const bad = parseGatewayConfig({ ...routeConfig, site: 'pw', broker: { url: mq.url, username: 'gw', password: 'wrong' } });
       await expect(Gateway.create({ config: bad, models: { imu: model }, logger: memoryLogger('error') })).rejects.toThrow(/refused the connection: .*(Bad User Name or Password|Not authorized)/);
     } finally {
+      await mq.stop();
+    }
+  });
+});
+
+describe.skipIf(mosquittoAvailable() !== null)('refused on a reconnect (mosquitto)', () => {
+  it('a running gateway whose reconnects are refused (password changed) logs the reason once per reason, not never', async () => {
+    // After the first connection MQTT.js retries by itself, and the transport dropped its errors:
+    // a changed password or an expired client certificate on a running gateway was retried for
+    // ever with nothing in the log but the one "broker connection lost".
+    const dir = tmpDir('edgernn-pw-');
+    fs.chmodSync(dir, 0o755);
+    const pw = path.join(dir, 'passwd');
+    execFileSync('/usr/bin/mosquitto_passwd', ['-b', '-c', pw, 'gw', 's3cret']);
+    fs.chmodSync(pw, 0o644);
+    const mq = await startMosquitto(`allow_anonymous false\npassword_file ${pw}`);
+    const logger = memoryLogger('warn');
+    const config = parseGatewayConfig({ ...routeConfig, site: 'pw', broker: { url: mq.url, username: 'gw', password: 's3cret', reconnectMs: 50 } });
+    const gw = await Gateway.create({ config, models: { imu: model }, logger });
+    try {
+      expect(logger.lines.filter((l) => l.msg === 'waiting for the broker')).toEqual([]);
+      await mq.kill();
+      execFileSync('/usr/bin/mosquitto_passwd', ['-b', '-c', pw, 'gw', 'changed']);
+      fs.chmodSync(pw, 0o644);
+      const before = mq.log.join('').length;
+      await mq.restart();
+      const refusals = () => (mq.log.join('').slice(before).match(/not authori[sz]ed/gi) ?? []).length;
+      await waitFor(() => refusals() >= 3, 'mosquitto to refuse three reconnects');
+      const waits = logger.lines.filter((l) => l.msg === 'waiting for the broker' && /not authori[sz]ed|bad user name/i.test(String(l.error)));
+      expect(waits.length).toBe(1);
+      expect(waits[0]).toMatchObject({ level: 'warn', url: mq.url });
+    } finally {
+      await gw.stop();
       await mq.stop();
     }
   });

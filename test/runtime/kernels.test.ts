@@ -9,7 +9,8 @@ import { Rng } from '../../src/util/rng.js';
 import { sigmoidQ15, tanhQ15 } from '../../src/runtime/fixed-point.js';
 import { prepareIntModel, type PreparedRecurrent } from '../../src/runtime/int/prepare.js';
 import { instantiateKernels, WasmKernels } from '../../src/runtime/wasm/kernels.js';
-import { randomQuantModel, randomSequences } from '../helpers/random-model.js';
+import { RUN_CHUNK } from '../../src/runtime/int/engine.js';
+import { randomQuantModel, randomRecurrent, randomSequences } from '../helpers/random-model.js';
 
 const INT_BACKENDS = ['reference', 'scalar', 'simd'] as const;
 const STREAM_SEEDS = 150;
@@ -190,6 +191,58 @@ describe('long sequences cross run() chunk boundaries identically', () => {
       expect(sameBits(got, want), b).toBe(true);
       expect(sameBits(models[b].session().run(seq), want), `${b} run`).toBe(true);
     }
+  });
+});
+
+describe('run() chunk boundaries change no result', () => {
+  // run() holds at most RUN_CHUNK steps in kernel memory: streamable models carry their state
+  // from chunk to chunk; models with bidirectional or reverse layers pass each layer's sequence
+  // through the kernels a chunk at a time (backward directions from the last chunk). Lengths
+  // around one and two chunks, against oracles that do not chunk: the reference stepped frame
+  // by frame (streamable models), the reference's run() of the whole sequence at once (offline).
+  const lengths = [RUN_CHUNK - 1, RUN_CHUNK, RUN_CHUNK + 1, 2 * RUN_CHUNK + 3];
+  const dense = (rng: Rng, I: number, O: number, activation: 'none' | 'tanh'): ModelSpec['layers'][number] => ({ kind: 'dense', inputSize: I, outputSize: O, activation, float: { W: rng.float32(O * I, -0.5, 0.5), B: rng.float32(O, -0.1, 0.1) } });
+  const cases: [string, (rng: Rng) => ModelSpec['layers']][] = [
+    ['gru', (rng) => [randomRecurrent(rng, 'gru', 7, 19, 'forward'), dense(rng, 19, 4, 'none')]],
+    ['lstm', (rng) => [randomRecurrent(rng, 'lstm', 7, 13, 'forward'), dense(rng, 13, 3, 'none')]],
+    ['bidirectional gru', (rng) => [randomRecurrent(rng, 'gru', 7, 11, 'bidirectional'), dense(rng, 22, 5, 'none')]],
+    ['bidirectional lstm, the last layer', (rng) => [randomRecurrent(rng, 'lstm', 7, 9, 'bidirectional')]],
+    [
+      'stacked: forward lstm, reverse gru, dense, bidirectional gru, dense',
+      (rng) => [randomRecurrent(rng, 'lstm', 7, 10, 'forward'), randomRecurrent(rng, 'gru', 10, 12, 'reverse'), dense(rng, 12, 9, 'tanh'), randomRecurrent(rng, 'gru', 9, 8, 'bidirectional'), dense(rng, 16, 3, 'none')],
+    ],
+    ['stacked forward: rnn, gru', (rng) => [randomRecurrent(rng, 'rnn', 7, 6, 'forward'), randomRecurrent(rng, 'gru', 6, 14, 'forward')]],
+  ];
+  cases.forEach(([name, layers], i) => {
+    it(name, async () => {
+      const rng = new Rng(40 + i);
+      const float = floatModel(name, 7, layers(rng));
+      const int8 = quantizeModel(float, calibrateAbsMax(float, randomSequences(i, 7, 2, 16)));
+      const models = await loadAll(encodeModel(int8));
+      const ref = models.reference;
+      for (const T of lengths) {
+        const seq = randomSequences(100 + T, 7, 1, T)[0]!;
+        const oracle = ref.session();
+        let want: Float32Array;
+        if (ref.streamable) {
+          want = new Float32Array(T * ref.outputSize);
+          for (let t = 0; t < T; t++) want.set(oracle.step(seq.subarray(t * 7, (t + 1) * 7)), t * ref.outputSize);
+        } else want = oracle.run(seq);
+        for (const b of INT_BACKENDS) {
+          const s = models[b].session();
+          expect(sameBits(s.run(seq), want), `${b}, ${T} steps`).toBe(true);
+          // The state left behind (forward layers) too: it continues the stream.
+          expect(Array.from(s.exportState()), `${b} state, ${T} steps`).toEqual(Array.from(oracle.exportState()));
+        }
+      }
+      // Missing values in the second chunk under policy 'zero' (zeroed as each chunk is loaded).
+      const T = 2 * RUN_CHUNK + 3;
+      const holes = randomSequences(7, 7, 1, T)[0]!;
+      holes[(RUN_CHUNK + 1) * 7 + 2] = NaN;
+      holes[T * 7 - 1] = Infinity;
+      const want = ref.session({ nonFinite: 'zero' }).run(holes);
+      for (const b of ['scalar', 'simd'] as const) expect(sameBits(models[b].session({ nonFinite: 'zero' }).run(holes), want), `${b} 'zero'`).toBe(true);
+    });
   });
 });
 

@@ -33,10 +33,13 @@ export class FloatEngine implements Engine {
   private readonly scratch: Float64Array;
   private readonly bufs: [Float64Array, Float64Array];
   private readonly init: Float64Array;
+  /** step()'s frame rounded to float32 when it came as anything but a Float32Array. */
+  private readonly frame32: Float32Array;
 
   constructor(spec: ModelSpec) {
     if (spec.precision !== 'float32') throw new EdgeRnnError('BACKEND_UNAVAILABLE', `the float backend runs float32 models; this model is ${spec.precision}`);
     this.inputSize = spec.input.size;
+    this.frame32 = new Float32Array(this.inputSize);
     let off = 0;
     let widest = spec.input.size;
     let maxH = 1;
@@ -130,25 +133,32 @@ export class FloatEngine implements Engine {
     for (let j = 0; j < this.outputSize; j++) out[oOff + j] = cur[curOff + j]!;
   }
 
+  /**
+   * Frames as float32 values: model inputs are float32 (the integer engines stage frames as
+   * float32 too), so a Float64Array, a plain array or nested arrays give exactly what the same
+   * values in a Float32Array give. A Float32Array without bad values is used as it is; anything
+   * else is copied once into float32, NaN and ±Infinity as 0 under policy 'zero'.
+   */
   private sanitize(frames: ArrayLike<number>, n: number, policy: NonFinitePolicy): { bad: number; data: ArrayLike<number> } {
     const bad = firstNonFinite(frames, 0, n);
-    if (bad < 0) return { bad: -1, data: frames };
-    if (policy === 'error') return { bad, data: frames };
-    const copy = new Float64Array(n);
-    for (let i = 0; i < n; i++) copy[i] = finiteOrZero(frames[i]!);
-    return { bad: -1, data: copy };
+    if (bad >= 0 && policy === 'error') return { bad, data: frames };
+    if (bad < 0 && frames instanceof Float32Array) return { bad: -1, data: frames };
+    return { bad: -1, data: FloatEngine.toFloat32(frames, 0, n, new Float32Array(n)) };
+  }
+
+  /** dst[i] = f32(src[off + i]), non-finite values as 0 (a Float32Array store rounds to nearest even). */
+  private static toFloat32(src: ArrayLike<number>, off: number, n: number, dst: Float32Array): Float32Array {
+    for (let i = 0; i < n; i++) dst[i] = finiteOrZero(src[off + i]!);
+    return dst;
   }
 
   step(s: EngineState, frame: ArrayLike<number>, frameOff: number, out: Float32Array, policy: NonFinitePolicy): number {
-    const bad = firstNonFinite(frame, frameOff, this.inputSize);
-    if (bad >= 0) {
-      if (policy === 'error') return bad;
-      const clean = new Float64Array(this.inputSize);
-      for (let i = 0; i < this.inputSize; i++) clean[i] = finiteOrZero(frame[frameOff + i]!);
-      this.stepOne((s as FloatState).f64, clean, 0, out, 0);
-      return -1;
-    }
-    this.stepOne((s as FloatState).f64, frame, frameOff, out, 0);
+    const I = this.inputSize;
+    const bad = firstNonFinite(frame, frameOff, I);
+    if (bad >= 0 && policy === 'error') return bad;
+    // Rounded to float32 as in sanitize(), into a buffer of the engine's (step() allocates nothing).
+    if (bad >= 0 || !(frame instanceof Float32Array)) this.stepOne((s as FloatState).f64, FloatEngine.toFloat32(frame, frameOff, I, this.frame32), 0, out, 0);
+    else this.stepOne((s as FloatState).f64, frame, frameOff, out, 0);
     return -1;
   }
 

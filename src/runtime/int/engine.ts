@@ -30,11 +30,25 @@ export interface IntKernels {
   seqIn(T: number): Float32Array;
   seqOut(T: number): Float32Array;
   runChunk(s: EngineState, T: number): number;
+  /**
+   * T steps of a model with bidirectional or reverse layers: every layer sees the whole sequence
+   * before the next one starts. `load(t0, n)` writes frames t0 .. t0+n into seqIn(n); `take(t0, n)`
+   * reads their outputs from seqOut(n); n is at most `chunk`, the most steps the kernels hold at
+   * once (WASM memory never shrinks: a whole 10^6-step sequence there would stay allocated until
+   * dispose()). All frames are loaded and checked before any state changes. Same return as runChunk.
+   */
+  runOffline(s: EngineState, T: number, chunk: number, load: (t0: number, n: number) => void, take: (t0: number, n: number) => void): number;
   dispose(): void;
 }
 
-/** Streamable models run sequences in chunks of this many steps (bounded scratch). */
-export const RUN_CHUNK = 64;
+/**
+ * Sequences run in chunks of at most this many steps, so the kernels' sequence scratch (frames,
+ * the input projection of every step, activations: 1.6 KiB a step for a bidirectional GRU
+ * 40 -> 64, 410 KiB a chunk) stays bounded whatever the length: WASM memory never shrinks.
+ * Longer than the bench's 49-128-step sequences, so those are one chunk (for models with
+ * bidirectional layers, the path they took before chunking; measured in docs/quantization.md).
+ */
+export const RUN_CHUNK = 256;
 
 export class IntEngine implements Engine {
   readonly backend: IntKernels['backend'];
@@ -180,21 +194,50 @@ export class IntEngine implements Engine {
       if (bad >= 0) return bad;
     }
     if (!this.streamable) this.resetState(s);
-    const chunk = this.streamable ? RUN_CHUNK : Math.max(T, 1);
-    const outW = this.P.outputWidth;
-    for (let t0 = 0; t0 < T; t0 += chunk) {
-      const n = Math.min(chunk, T - t0);
-      const x = this.k.seqIn(n); // sizes every sequence buffer
-      this.stage(frames, t0 * I, x, 0, n * I);
-      if (policy === 'zero') IntEngine.zeroNonFinite(x, 0, n * I);
-      // The frames were checked (or zeroed) above, so the kernels' own check finds nothing; if it
-      // ever did, say so rather than return the outputs of a chunk that did not run.
+    if (!this.streamable && T > RUN_CHUNK) {
+      const x = frames; // the closures capture this const, not the reassigned parameter
+      const failed = this.k.runOffline(
+        s,
+        T,
+        RUN_CHUNK,
+        (t0, n) => this.loadChunk(x, t0, n, policy),
+        (t0, n) => this.takeChunk(out, t0, n),
+      );
+      if (failed !== 0) throw IntEngine.missedFrame(failed - 1);
+      return -1;
+    }
+    // Streamable models carry the state from chunk to chunk; an offline sequence this short is one chunk.
+    for (let t0 = 0; t0 < T; t0 += RUN_CHUNK) {
+      const n = Math.min(RUN_CHUNK, T - t0);
+      this.loadChunk(frames, t0, n, policy);
       const failed = this.k.runChunk(s, n);
-      if (failed !== 0) throw new Error(`internal: frame ${t0 + failed - 1} passed the input check but not the kernels'`);
-      const acc = this.k.seqOut(n);
-      for (let t = 0; t < n; t++) this.finish(acc, t * outW, out, (t0 + t) * this.outputSize);
+      if (failed !== 0) throw IntEngine.missedFrame(t0 + failed - 1);
+      this.takeChunk(out, t0, n);
     }
     return -1;
+  }
+
+  /** Frames t0 .. t0+n into the kernels' sequence input (sized for n steps here). */
+  private loadChunk(frames: ArrayLike<number>, t0: number, n: number, policy: NonFinitePolicy): void {
+    const I = this.inputSize;
+    const x = this.k.seqIn(n); // sizes every sequence buffer
+    this.stage(frames, t0 * I, x, 0, n * I);
+    if (policy === 'zero') IntEngine.zeroNonFinite(x, 0, n * I);
+  }
+
+  /** The outputs of steps t0 .. t0+n from the kernels' sequence output to the caller's rows. */
+  private takeChunk(out: Float32Array, t0: number, n: number): void {
+    const acc = this.k.seqOut(n);
+    const outW = this.P.outputWidth;
+    for (let t = 0; t < n; t++) this.finish(acc, t * outW, out, (t0 + t) * this.outputSize);
+  }
+
+  /**
+   * run() checks (or zeroes) every frame before the kernels see it, so their own check finds
+   * nothing; if it ever did, say so rather than return outputs of steps that did not run.
+   */
+  private static missedFrame(t: number): Error {
+    return new Error(`internal: frame ${t} passed the input check but not the kernels'`);
   }
 
   dispose(): void {

@@ -127,5 +127,13 @@ export class ReferenceKernels implements IntKernels {
     return 0;
   }
 
+  /** The whole sequence in one call, chunk or not: plain memory, and an oracle for the WASM kernels' chunking. */
+  runOffline(s: EngineState, T: number, _chunk: number, load: (t0: number, n: number) => void, take: (t0: number, n: number) => void): number {
+    load(0, T);
+    const failed = this.runChunk(s, T);
+    if (failed === 0) take(0, T);
+    return failed;
+  }
+
   dispose(): void {}
 }

@@ -241,25 +241,117 @@ export class WasmKernels implements IntKernels {
   }
 
   private runRecurrent(L: PreparedRecurrent, li: number, desc: number, statePtr: number, x: number, xStride: number, T: number, y: number, px: number): void {
-    const off = this.P.stateOffsets[li]!;
     for (let d = 0; d < L.directions.length; d++) {
+      const h = this.directionStart(L, li, desc, d, statePtr);
       const reverse = d === 1 || L.direction === 'reverse';
-      let h: number;
-      let c: number;
-      if (off >= 0 && d === 0) {
-        h = statePtr + off;
-        c = h + 2 * L.Hp;
-      } else {
-        // Offline directions start from the initial state in a temporary.
-        h = this.seq.tmp.ptr;
-        c = h + 2 * L.Hp;
-        const init = directionInit(this.arena, desc, d);
-        const u8 = this.arena.u8();
-        u8.copyWithin(h, init.h0, init.h0 + 2 * L.Hp);
-        u8.copyWithin(c, init.c0, init.c0 + 4 * L.Hp);
-      }
-      this.x.layer_run(this.layout.model, desc, d, h, c, x, xStride, T, reverse ? 1 : 0, y, L.outWidth, d * L.Hp, px);
+      this.x.layer_run(this.layout.model, desc, d, h, h + 2 * L.Hp, x, xStride, T, reverse ? 1 : 0, y, L.outWidth, d * L.Hp, px);
     }
+  }
+
+  /**
+   * Where direction d of a recurrent layer keeps h during a run, c (LSTM) following at h + 2·Hp:
+   * a forward layer's own direction in the stream state; offline directions start from the
+   * initial state in a temporary.
+   */
+  private directionStart(L: PreparedRecurrent, li: number, desc: number, d: number, statePtr: number): number {
+    const off = this.P.stateOffsets[li]!;
+    if (off >= 0 && d === 0) return statePtr + off;
+    const h = this.seq.tmp.ptr;
+    const c = h + 2 * L.Hp;
+    const init = directionInit(this.arena, desc, d);
+    const u8 = this.arena.u8();
+    u8.copyWithin(h, init.h0, init.h0 + 2 * L.Hp);
+    u8.copyWithin(c, init.c0, init.c0 + 4 * L.Hp);
+    return h;
+  }
+
+  /**
+   * A model with bidirectional or reverse layers over T steps with kernel scratch for `chunk`
+   * steps. Layer by layer as runChunk(s, T), but each layer's whole input and output sequence
+   * (int16 rows) lives in JavaScript memory, which the collector takes back after the call, and
+   * passes through the kernels a chunk at a time: forward directions from the first chunk,
+   * backward ones from the last, each carrying its h (and c) from chunk to chunk. Bit-exact
+   * with runChunk(s, T): every step's projection and cell update are the same; only where the
+   * kernel calls begin moves.
+   */
+  runOffline(s: EngineState, T: number, chunk: number, load: (t0: number, n: number) => void, take: (t0: number, n: number) => void): number {
+    const P = this.P;
+    const model = this.layout.model;
+    this.ensureSeq(chunk); // load() and take() ask for no more: the pointers below stay valid
+    const { in: { ptr: xin }, q: { ptr: xq }, a: { ptr: a }, b: { ptr: b }, px: { ptr: px }, acc: { ptr: acc }, out: { ptr: yout } } = this.seq;
+    const chunks = Math.ceil(T / chunk);
+    // Every frame is quantized (and checked) before any state changes; the rows are the first layer's input.
+    let cur = new Int16Array(T * P.inputWidth);
+    let stride = P.inputWidth;
+    for (let i = 0; i < chunks; i++) {
+      const t0 = i * chunk;
+      const n = Math.min(chunk, T - t0);
+      load(t0, n);
+      const bad = this.x.quantize_rows(model, xin, n, xq);
+      if (bad !== 0) return t0 + bad;
+      this.rowsOut(xq, cur, t0 * stride, n * stride);
+    }
+    const statePtr = (s as WasmState).ptr;
+    for (let li = 0; li < P.layers.length; li++) {
+      const L = P.layers[li]!;
+      const desc = this.layout.layers[li]!;
+      const w = L.outWidth;
+      const next = new Int16Array(L.kind === 'dense' && L.final ? 0 : T * w);
+      if (L.kind === 'dense') {
+        for (let i = 0; i < chunks; i++) {
+          const t0 = i * chunk;
+          const n = Math.min(chunk, T - t0);
+          this.rowsIn(cur, t0 * stride, n * stride, a);
+          this.x.dense_run(model, desc, a, stride, n, b, acc);
+          if (!L.final) this.rowsOut(b, next, t0 * w, n * w);
+          else {
+            // The last layer: its accumulators are the model's outputs.
+            this.x.dequantize_rows(model, acc, n, yout);
+            take(t0, n);
+          }
+        }
+      } else {
+        for (let d = 0; d < L.directions.length; d++) {
+          const h = this.directionStart(L, li, desc, d, statePtr);
+          const reverse = d === 1 || L.direction === 'reverse';
+          for (let i = 0; i < chunks; i++) {
+            const t0 = (reverse ? chunks - 1 - i : i) * chunk;
+            const n = Math.min(chunk, T - t0);
+            this.rowsIn(cur, t0 * stride, n * stride, a);
+            // The second direction fills the second half of rows whose first half is written.
+            if (d > 0) this.rowsIn(next, t0 * w, n * w, b);
+            this.x.layer_run(model, desc, d, h, h + 2 * L.Hp, a, stride, n, reverse ? 1 : 0, b, w, d * L.Hp, px);
+            this.rowsOut(b, next, t0 * w, n * w);
+          }
+        }
+      }
+      cur = next;
+      stride = w;
+    }
+    const last = P.layers[P.layers.length - 1]!;
+    if (last.kind !== 'dense') {
+      // The model ends in a recurrent layer: its int16 rows widened to the int32 output, as in runChunk.
+      for (let i = 0; i < chunks; i++) {
+        const t0 = i * chunk;
+        const n = Math.min(chunk, T - t0);
+        const i32 = this.arena.i32();
+        const at = acc >>> 2;
+        for (let j = 0, from = t0 * stride; j < n * stride; j++) i32[at + j] = cur[from + j]!;
+        this.x.dequantize_rows(model, acc, n, yout);
+        take(t0, n);
+      }
+    }
+    return 0;
+  }
+
+  /** Copies `count` int16 values from src[from ..] into kernel memory at ptr. */
+  private rowsIn(src: Int16Array, from: number, count: number, ptr: number): void {
+    this.arena.i16().set(src.subarray(from, from + count), ptr >>> 1);
+  }
+
+  /** Copies `count` int16 values from kernel memory at ptr into dst[at ..]. */
+  private rowsOut(ptr: number, dst: Int16Array, at: number, count: number): void {
+    dst.set(this.arena.i16().subarray(ptr >>> 1, (ptr >>> 1) + count), at);
   }
 
   /**

@@ -38,10 +38,17 @@ export interface CalibrationOptions {
   /** Clip weight rows to their MSE-optimal int8 range (default: on for 'mse'). */
   weightClipping?: boolean;
   /**
-   * Most values kept per channel for percentile and MSE (an even stride subsample beyond it);
-   * minmax and percentile 100 take the max of every value.
+   * Most values kept per channel for percentile and MSE (default 200,000): beyond it, an even
+   * stride subsample taken while reading, so memory is this many values per channel whatever the
+   * size of the data. minmax and percentile 100 take the max of every value.
    */
   maxValuesPerChannel?: number;
+}
+
+/** How many values a channel had (seen) and how many of them were kept for its range (at most maxValuesPerChannel). */
+export interface ChannelCount {
+  seen: number;
+  kept: number;
 }
 
 export interface Calibration {
@@ -49,6 +56,8 @@ export interface Calibration {
   method: CalibrationMethod;
   /** Rows whose float weights were clipped, per layer index. */
   clippedRows: Record<number, number>;
+  /** Values per channel: per input feature, and per calibrated dense layer (one channel: all its outputs). */
+  sampled: { inputs: ChannelCount[]; dense: Record<number, ChannelCount> };
 }
 
 const Q15 = 1 / 32768;
@@ -84,25 +93,52 @@ export function chooseRange(values: Float64Array, method: CalibrationMethod, lev
 }
 
 /**
- * One channel's range. minmax (and percentile 100, the same rule) reads every value: over a
- * subsample it was the max of the values the stride happened to keep (a 300,000-step channel lost
- * its peak, and inputs the calibration data holds saturated). Other percentiles and MSE are
- * statistics of the distribution, so a subsample serves them.
+ * One channel's values as calibration reads them: max |v| over every value, and the even-stride
+ * subsample of at most `cap` values, value number ⌊i·total/cap⌋ for i < cap, kept as the values
+ * arrive. The total is known before the first value, so the channel holds `cap` values, not every
+ * value (a wide layer over a large calibration set ran into V8's array limit, or gigabytes). The
+ * same indices as subsampling after reading every value: the ranges did not change.
  */
-function channelRange(values: number[], opts: CalibrationOptions, cap: number): number {
-  const max100 = opts.method === 'minmax' || (opts.method === 'percentile' && opts.percentile === 100);
-  if (!max100) return chooseRange(subsample(values, cap), opts.method, 32767, opts.percentile);
-  let max = 0;
-  for (const v of values) max = Math.max(max, Math.abs(v));
-  return max;
-}
+class ChannelSample {
+  /** max |v| over every value added. */
+  absMax = 0;
+  seen = 0;
+  private readonly values: Float64Array;
+  private kept = 0;
+  /** Index (in arrival order) of the next value to keep. */
+  private next = 0;
+  private readonly stride: number;
 
-function subsample(values: number[], cap: number): Float64Array {
-  if (values.length <= cap) return Float64Array.from(values);
-  const out = new Float64Array(cap);
-  const stride = values.length / cap;
-  for (let i = 0; i < cap; i++) out[i] = values[Math.floor(i * stride)]!;
-  return out;
+  constructor(total: number, cap: number) {
+    this.values = new Float64Array(Math.min(total, cap));
+    // Must match the indices ⌊i·stride⌋ of the subsample before (total <= cap: stride 1, every value).
+    this.stride = total / this.values.length;
+  }
+
+  add(v: number): void {
+    this.absMax = Math.max(this.absMax, Math.abs(v));
+    if (this.seen === this.next && this.kept < this.values.length) {
+      this.values[this.kept++] = v;
+      this.next = Math.floor(this.kept * this.stride);
+    }
+    this.seen++;
+  }
+
+  count(): ChannelCount {
+    return { seen: this.seen, kept: this.kept };
+  }
+
+  /**
+   * The range by the method. minmax (and percentile 100, the same rule) is the max of every value:
+   * over the subsample it was the max of the values the stride happened to keep (a 300,000-step
+   * channel lost its peak, and inputs the calibration data holds saturated). Other percentiles
+   * and MSE are statistics of the distribution, so the subsample serves them.
+   */
+  range(opts: CalibrationOptions): number {
+    const max100 = opts.method === 'minmax' || (opts.method === 'percentile' && opts.percentile === 100);
+    if (max100) return this.absMax;
+    return chooseRange(this.values.subarray(0, this.kept), opts.method, 32767, opts.percentile);
+  }
 }
 
 function sequencesOf(spec: ModelSpec, samples: readonly (Sample | Float32Array)[]): Float32Array[] {
@@ -114,17 +150,20 @@ function sequencesOf(spec: ModelSpec, samples: readonly (Sample | Float32Array)[
   });
 }
 
-/** Runs the model's float reference up to layer `li` and returns its outputs per sequence. */
-function layerOutputs(spec: ModelSpec, li: number, seqs: readonly Float32Array[]): Float32Array[] {
+/**
+ * Runs the model's float reference up to layer `li` over each sequence in turn and hands its
+ * outputs ([T][O]) to `each`: one sequence's outputs at a time, not the whole set's.
+ */
+function forEachLayerOutput(spec: ModelSpec, li: number, seqs: readonly Float32Array[], each: (out: Float32Array) => void): void {
   const prefix: ModelSpec = { ...spec, layers: spec.layers.slice(0, li + 1) };
   const engine = referenceEngine(prefix);
   const O = layerOutputSize(spec.layers[li]!);
-  return seqs.map((x) => {
+  for (const x of seqs) {
     const T = x.length / spec.input.size;
     const out = new Float32Array(T * O);
     engine.run(engine.allocState(), x, T, out, 'zero');
-    return out;
-  });
+    each(out);
+  }
 }
 
 /** The ranges for quantizeModel from calibration data. */
@@ -146,7 +185,10 @@ export function calibrate(spec: ModelSpec, samples: readonly (Sample | Float32Ar
   if (samples.length === 0) throw new EdgeRnnError('BAD_DATA', 'calibration needs at least one sequence');
   const seqs = sequencesOf(spec, samples);
   const I = spec.input.size;
-  const perFeature: number[][] = Array.from({ length: I }, () => []);
+  // Every feature has one value per step.
+  let steps = 0;
+  for (const x of seqs) steps += x.length / I;
+  const perFeature = Array.from({ length: I }, () => new ChannelSample(steps, cap));
   seqs.forEach((x, n) => {
     for (let i = 0; i < x.length; i++) {
       const v = x[i]!;
@@ -158,19 +200,24 @@ export function calibrate(spec: ModelSpec, samples: readonly (Sample | Float32Ar
         const feature = i % I;
         throw new EdgeRnnError('BAD_DATA', `${where}: x[${step}][${feature}] is ${v}, calibration needs finite values`, { where, step, feature, expected: 'a finite number', got: String(v) });
       }
-      perFeature[i % I]!.push(v);
+      perFeature[i % I]!.add(v);
     }
   });
-  const inputAbsMax = perFeature.map((v) => channelRange(v, opts, cap));
+  const inputAbsMax = perFeature.map((c) => c.range(opts));
+  const sampled: Calibration['sampled'] = { inputs: perFeature.map((c) => c.count()), dense: {} };
   const denseAbsMax: Record<number, number> = {};
   const last = spec.layers.length - 1 - [...spec.layers].reverse().findIndex((l) => l.kind !== 'softmax' && l.kind !== 'logSoftmax');
   spec.layers.forEach((l, li) => {
     if (l.kind !== 'dense' || li >= last || (l.activation !== 'none' && l.activation !== 'relu')) return;
-    const vals: number[] = [];
-    for (const y of layerOutputs(spec, li, seqs)) for (const v of y) vals.push(v);
-    denseAbsMax[li] = Math.max(channelRange(vals, opts, cap), 1e-6);
+    // One channel for the layer: every output of every step.
+    const outputs = new ChannelSample(steps * layerOutputSize(l), cap);
+    forEachLayerOutput(spec, li, seqs, (y) => {
+      for (let i = 0; i < y.length; i++) outputs.add(y[i]!);
+    });
+    denseAbsMax[li] = Math.max(outputs.range(opts), 1e-6);
+    sampled.dense[li] = outputs.count();
   });
-  return { ranges: { inputAbsMax, denseAbsMax }, method: opts.method, clippedRows: {} };
+  return { ranges: { inputAbsMax, denseAbsMax }, method: opts.method, clippedRows: {}, sampled };
 }
 
 /**

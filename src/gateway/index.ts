@@ -44,4 +44,4 @@ export { mqttTransport, TraceTransport, topicMatches, type GatewayTransport, typ
 export { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 export { createBoardSink, type AlertSink, type BoardSinkOptions } from './sinks.js';
 export { partitionOwner } from './cluster.js';
-export { parseTrace, recordTrace, replayTrace, scoreAlerts, parseTruth, TRACE_FORMAT, type TraceRecord, type ReplayResult, type TruthEvent, type AlertScore } from './trace.js';
+export { parseTrace, recordTrace, replayTrace, scoreAlerts, parseTruth, TRACE_FORMAT, type ParseTraceOptions, type TraceRecord, type ReplayResult, type TruthEvent, type AlertScore } from './trace.js';

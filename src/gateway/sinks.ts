@@ -7,6 +7,12 @@
  * passive piezo sounds, an active buzzer sees a high level. johnny-five's Piezo.frequency()
  * toggles the pin from the host in a setImmediate loop (nanotimer), which would spend a
  * gateway core for the whole alert; the PWM tone costs two writes.
+ *
+ * The pins are written through the board's io (Firmata pin mode and writes, what johnny-five's Led
+ * and Relay send), not through those components: they keep every instance, and with it its board
+ * and port, in a module-level map with no way to remove one, so every closed sink stayed in
+ * memory (a gateway reloading its config kept them all). The Board itself is taken off
+ * johnny-five's list of boards on close.
  */
 import type { Duplex } from 'node:stream';
 import type firmataIoModule from 'firmata-io';
@@ -17,6 +23,30 @@ import type { BoardConfig } from './config.js';
 import type { Logger } from './logger.js';
 
 type FirmataIo = InstanceType<typeof firmataIoModule.Firmata>;
+type Five = (typeof import('johnny-five'))['default'];
+
+/** Firmata pin modes (firmata-io's MODES). */
+const MODE_OUTPUT = 1;
+const MODE_PWM = 3;
+
+/** The pin writes of a johnny-five io (firmata-io's Firmata) the sink uses. */
+interface PinIo {
+  pinMode(pin: number, mode: number): void;
+  digitalWrite(pin: number, value: 0 | 1): void;
+  analogWrite(pin: number, value: number): void;
+}
+
+/**
+ * Takes a board off johnny-five's list of every Board constructed (`Board.cache`, the array
+ * itself: johnny-five has no call to remove one; its `Board.purge()` exists in its test mode only
+ * and empties the list). Listed, a closed board and its port stayed reachable for the life of
+ * the process.
+ */
+function unlistBoard(five: Five, board: unknown): void {
+  const boards = five.Board.cache;
+  const i = boards.indexOf(board as InstanceType<Five['Board']>);
+  if (i >= 0) boards.splice(i, 1);
+}
 
 export interface AlertSink {
   readonly name: string;
@@ -95,6 +125,7 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
     // Opening a port path, johnny-five imports firmata, which throws the string "Missing serialport
     // dependency" when serialport's native binding did not build: it left Gateway.create untyped.
     await releaseTransport(o.transport, 'destroy');
+    // (johnny-five lists a Board at the end of its constructor: a throw leaves nothing listed.)
     const message = e instanceof Error ? e.message : String(e);
     throw new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: cannot open: ${message}${/serialport/i.test(message) ? ' (the native binding @serialport/bindings is missing or built for another Node version)' : ''}`, { field: 'board.port' });
   }
@@ -127,6 +158,7 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
     // Stop johnny-five's own handshake timer and let go of the port.
     clearTimeout((board as unknown as { timer?: ReturnType<typeof setTimeout> }).timer);
     await releaseTransport(o.transport ?? (board.io as { transport?: Duplex } | null)?.transport, 'destroy');
+    unlistBoard(five, board);
     throw e;
   } finally {
     handshake = null;
@@ -142,17 +174,28 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
     if (pin === undefined || ioPins.length === 0 || ioPins[pin]?.supportedModes?.includes(mode)) continue;
     const able = ioPins.flatMap((p, i) => (p.supportedModes?.includes(mode) ? [i] : []));
     await releaseTransport(transport, 'destroy');
+    unlistBoard(five, board);
     throw new EdgeRnnError('GATEWAY_CONFIG', `board.${field}: pin ${pin} does not support ${what} on this board (${what} pins: ${able.join(', ')})`, { field: `board.${field}` });
   }
-  const led = cfg.led !== undefined ? new five.Led({ pin: cfg.led, board }) : null;
-  const piezo = cfg.piezo !== undefined ? new five.Led({ pin: cfg.piezo, board }) : null;
-  // johnny-five's Relay never sets the pin mode (StandardFirmata powers digital pins up as
-  // OUTPUT, other firmwares may not): set it.
-  if (cfg.relay !== undefined) (board.io as { pinMode(pin: number, mode: number): void }).pinMode(cfg.relay, 1);
-  const relay = cfg.relay !== undefined ? new five.Relay({ pin: cfg.relay, board, type: 'NO' }) : null;
-  led?.off();
-  piezo?.off();
-  relay?.open();
+  const pins = board.io as PinIo;
+  // The writes johnny-five's Led and Relay made (see the file comment for why not through them).
+  // An LED on a pin with PWM is driven in PWM mode, on = full duty, as Led did; else as OUTPUT.
+  // The piezo's pin has PWM (checked above). The relay is normally open: closed = high.
+  const pwmMax = (board as { RESOLUTION?: { PWM?: number | null } }).RESOLUTION?.PWM ?? 255;
+  const ledPwm = cfg.led !== undefined && ioPins[cfg.led]?.supportedModes?.includes(MODE_PWM) === true;
+  if (cfg.led !== undefined) pins.pinMode(cfg.led, ledPwm ? MODE_PWM : MODE_OUTPUT);
+  if (cfg.piezo !== undefined) pins.pinMode(cfg.piezo, MODE_PWM);
+  // StandardFirmata powers digital pins up as OUTPUT, other firmwares may not: set it.
+  if (cfg.relay !== undefined) pins.pinMode(cfg.relay, MODE_OUTPUT);
+  const setOutputs = (on: boolean): void => {
+    if (cfg.led !== undefined) {
+      if (ledPwm) pins.analogWrite(cfg.led, on ? pwmMax : 0);
+      else pins.digitalWrite(cfg.led, on ? 1 : 0);
+    }
+    if (cfg.piezo !== undefined) pins.analogWrite(cfg.piezo, on ? Math.round(pwmMax / 2) : 0); // 50% duty PWM square wave
+    if (cfg.relay !== undefined) pins.digitalWrite(cfg.relay, on ? 1 : 0);
+  };
+  setOutputs(false);
   let offTimer: TimerHandle | null = null;
   let active = false;
   // After close() the port is ended: an alert then wrote to it (a write-after-end error) and armed
@@ -161,9 +204,7 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   const off = () => {
     offTimer = null;
     active = false;
-    led?.off();
-    piezo?.off();
-    relay?.open();
+    setOutputs(false);
   };
   o.logger.info('board ready', { port: cfg.port ?? '(stream)', led: cfg.led, piezo: cfg.piezo, relay: cfg.relay });
   return {
@@ -172,9 +213,7 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
       if (closed) return;
       if (!active) {
         active = true;
-        led?.on();
-        piezo?.brightness(128); // 50% duty PWM square wave
-        relay?.close();
+        setOutputs(true);
       }
       // The outputs stay on for alertMs after the latest alert.
       o.clock.clearTimeout(offTimer);
@@ -189,6 +228,7 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
       // Let the last writes reach the board before closing the transport.
       await new Promise((r) => setImmediate(r));
       await releaseTransport(transport, 'end');
+      unlistBoard(five, board);
     },
   };
 }

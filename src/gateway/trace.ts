@@ -56,6 +56,33 @@ function topicNameError(topic: string): string | null {
   return null;
 }
 
+/**
+ * Why a record's topic cannot be replayed, or null. When the sensor template of `topics` matches
+ * it, names the device, sensor or partition whose level is bad (what the user has to look for in
+ * the site), else the level: a topic of another template has no device to name.
+ */
+function recordTopicError(topic: string, topics: Topics | null): { why: string; device?: string } | null {
+  // Every level of a topic without these characters is valid: no split per line of a long trace.
+  if (!/[+#\u0000]/.test(topic)) return null;
+  const m = topics?.sensorParser.parse(topic) ?? null;
+  if (m) {
+    for (const [what, name] of [['device', m.device], ['sensor', m.sensor], ['partition', m.partition]] as const) {
+      const nameError = name === undefined ? null : deviceNameError(name);
+      if (nameError !== null) return { why: `${what} ${JSON.stringify(name)} (topic ${JSON.stringify(topic)}): expected a valid MQTT topic level without wildcards, got ${nameError}`, device: m.device };
+    }
+  }
+  const topicError = topicNameError(topic);
+  return topicError === null ? null : { why: `"topic" ${JSON.stringify(topic)}: ${topicError}` };
+}
+
+export interface ParseTraceOptions {
+  /**
+   * The gateway config the trace will be replayed with: a bad topic its sensor template matches
+   * is refused naming the device or sensor, not the level ("level 3").
+   */
+  config?: Pick<GatewayConfig, 'topics' | 'site' | 'gatewayId'>;
+}
+
 export function traceHeaderLine(h: Omit<TraceHeader, 'format' | 'version'>): string {
   return `${JSON.stringify({ format: TRACE_FORMAT, version: TRACE_VERSION, ...h })}\n`;
 }
@@ -69,7 +96,7 @@ export function traceRecordLine(r: TraceRecord): string {
  * mid-write) is ignored. Give the file's bytes rather than a string: a trace over 512 MiB (a day
  * of a site) is longer than a JavaScript string can be, so it is split into lines as bytes.
  */
-export function parseTrace(data: string | Uint8Array, source = 'trace.ndjson'): { header: TraceHeader; records: TraceRecord[]; tornLastLine: boolean } {
+export function parseTrace(data: string | Uint8Array, source = 'trace.ndjson', opts: ParseTraceOptions = {}): { header: TraceHeader; records: TraceRecord[]; tornLastLine: boolean } {
   const bytes = typeof data === 'string' ? null : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const text = typeof data === 'string' ? data : '';
   const len = bytes ? bytes.length : text.length;
@@ -84,6 +111,7 @@ export function parseTrace(data: string | Uint8Array, source = 'trace.ndjson'): 
     return { line, terminated: j >= 0 };
   };
   let tornLastLine = false;
+  const topics = opts.config ? new Topics(opts.config) : null;
   const bad = (n: number, why: string) => new EdgeRnnError('GATEWAY_TRACE', `${source}:${n}: ${why}`, { line: n });
   const first = nextLine();
   if (first === null) throw bad(1, `empty file: expected a header {"format":"${TRACE_FORMAT}",...}`);
@@ -115,8 +143,8 @@ export function parseTrace(data: string | Uint8Array, source = 'trace.ndjson'): 
     if (o.t < prevT) throw bad(n, `"t" goes back in time (${o.t} after ${prevT}): records must be in arrival order`);
     if (typeof o.topic !== 'string' || o.topic.length === 0) throw bad(n, `"topic" must be a non-empty string, got ${JSON.stringify(o.topic)}`);
     // Checked for every line before a record is replayed: a trace is refused whole, never half replayed.
-    const topicError = topicNameError(o.topic);
-    if (topicError !== null) throw bad(n, `"topic" ${JSON.stringify(o.topic)}: ${topicError}`);
+    const topicError = recordTopicError(o.topic, topics);
+    if (topicError !== null) throw bad(n, topicError.why);
     if (o.qos !== 0 && o.qos !== 1 && o.qos !== 2) throw bad(n, `"qos" must be 0, 1 or 2, got ${JSON.stringify(o.qos)}`);
     if (typeof o.payload !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(o.payload)) throw bad(n, '"payload" must be base64');
     prevT = o.t;
@@ -321,21 +349,17 @@ export async function replayTrace(o: ReplayOptions): Promise<ReplayResult> {
 }
 
 /**
- * Refuses records whose topic is no topic name or whose device is no topic level (a device "+"
- * or "#" has its alerts published to a wildcard topic), all of them before the first record is
+ * Refuses records whose topic is no topic name or whose device, sensor or partition is no topic
+ * level (a device "+" or "#" has its alerts published to a wildcard topic), all of them before the first record is
  * delivered: a bad record stops the replay before it starts, not halfway with half the alerts out.
  */
 function checkRecordTopics(records: readonly TraceRecord[], topics: Topics, source: string): void {
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
+    const e = recordTopicError(r.topic, topics);
+    if (e === null) continue;
     const where = `${source}: record ${i + 1}${r.line !== undefined ? ` (line ${r.line})` : ''}`;
-    const m = topics.sensorParser.parse(r.topic);
-    const deviceError = m ? deviceNameError(m.device) : null;
-    if (m && deviceError !== null) {
-      throw new EdgeRnnError('GATEWAY_TRACE', `${where}: device ${JSON.stringify(m.device)} (topic ${JSON.stringify(r.topic)}): expected a valid MQTT topic level without wildcards, got ${deviceError}`, { record: i + 1, line: r.line, device: m.device });
-    }
-    const topicError = topicNameError(r.topic);
-    if (topicError !== null) throw new EdgeRnnError('GATEWAY_TRACE', `${where}: "topic" ${JSON.stringify(r.topic)}: ${topicError}`, { record: i + 1, line: r.line });
+    throw new EdgeRnnError('GATEWAY_TRACE', `${where}: ${e.why}`, { record: i + 1, line: r.line, ...(e.device !== undefined ? { device: e.device } : {}) });
   }
 }
 

@@ -34,6 +34,8 @@ declare module 'johnny-five' {
   }
   export class Board extends EventEmitter {
     constructor(opts?: BoardOptions);
+    /** Every Board constructed (johnny-five's own list, where components look up their board): the array itself. */
+    static readonly cache: Board[];
     isReady: boolean;
     io: unknown;
   }

@@ -1,7 +1,10 @@
 /** The board alert sink: an alert lights the LED, sounds the piezo (PWM) and closes the relay on a simulated Firmata board, for alertMs. */
 import { Duplex } from 'node:stream';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { createRuntime } from '../../src/index.js';
+import type { Alert } from '../../src/gateway/alert.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
@@ -300,6 +303,55 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
     }
   });
 
+});
+
+describe('board sinks let go of the board (2026-11-27 review)', () => {
+  it("a closed board sink leaves johnny-five's list of boards and can be collected (every sink stayed listed, with its port)", async () => {
+    const five = (await import('johnny-five')).default;
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const before = five.Board.cache.length;
+    const sims: Array<WeakRef<Duplex>> = [];
+    // In functions of their own: no variable of the test holds a port.
+    const openAlertClose = async (): Promise<void> => {
+      const sim = watched(new FirmataBoard());
+      const sink = await createBoardSink(sinkOptions({ led: 13, piezo: 3, relay: 7 }, sim));
+      // While open it is listed: johnny-five's components find their board there.
+      expect(five.Board.cache.length).toBe(before + 1);
+      await sink.alert({ id: 'a1' } as Alert);
+      await sim.waitFor((e) => e.pin === 7 && e.value === 1);
+      await sink.close();
+    };
+    const watched = <T extends Duplex>(port: T): T => {
+      sims.push(new WeakRef(port));
+      return port;
+    };
+    const failToStart = async (port: Duplex, config: object, readyTimeoutMs: number): Promise<void> => {
+      await expect(createBoardSink({ ...sinkOptions(config, port), readyTimeoutMs })).rejects.toMatchObject({ code: 'GATEWAY_CONFIG' });
+    };
+    for (let i = 0; i < 20; i++) {
+      await openAlertClose();
+      expect(five.Board.cache.length).toBe(before);
+    }
+    // A sink that fails to start lets go of its board too: a pin without PWM, a board that never answers.
+    await failToStart(watched(new FirmataBoard()), { piezo: 4 }, 5000);
+    const silent = () => {
+      const d = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+      d.once('newListener', () => process.nextTick(() => d.emit('open')));
+      return d;
+    };
+    // (Not watched: a port that never answered stays reachable from firmata-io's version-request
+    // timer for its 2 s, then goes: not a leak, and not waited for here.)
+    await failToStart(silent(), { led: 13 }, 200);
+    expect(five.Board.cache.length).toBe(before);
+    // Nothing else holds the boards (johnny-five's Led and Relay keep every instance, and so its
+    // board and port, in a module-level map): the ports are collected.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 0));
+      gc();
+    }
+    expect(sims.flatMap((r, i) => (r.deref() !== undefined ? [i] : []))).toEqual([]);
+  });
 });
 
 describe('alert sinks that fail', () => {

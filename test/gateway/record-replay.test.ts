@@ -422,11 +422,33 @@ describe('record and replay: device names that are not topic levels (2026-11-27 
       fs.writeFileSync(path.join(work, 'wild.ndjson'), lines.join(''));
       const msg = errorMessage(() => parseTrace(fs.readFileSync(path.join(work, 'wild.ndjson')), 'wild.ndjson'), 'GATEWAY_TRACE');
       expect(msg).toContain(`wild.ndjson:12: "topic" ${JSON.stringify(`edgernn/yard/${name}/imu`)}: level 3, ${JSON.stringify(name)}, is not a valid MQTT topic level`);
-      // The CLI stops before the replay: no alert file, no alert of the ten good records.
+    }
+  });
+
+  it('edgernn replay names the device or sensor of a wildcard topic the config\'s template matches, with the file and line (it said "level 3"), before anything is replayed', async () => {
+    const cases: Array<[topic: string, named: string]> = [
+      ['edgernn/yard/+/imu', 'device "+" (topic "edgernn/yard/+/imu"): expected a valid MQTT topic level without wildcards, got a wildcard'],
+      ['edgernn/yard/#/imu', 'device "#" (topic "edgernn/yard/#/imu"): expected a valid MQTT topic level without wildcards, got a wildcard'],
+      ['edgernn/yard/a+b/imu', 'device "a+b" (topic "edgernn/yard/a+b/imu"): expected a valid MQTT topic level without wildcards, got a name with a wildcard character ("+" or "#") in it'],
+      ['edgernn/yard/x\u0000y/imu', 'device "x\\u0000y" (topic "edgernn/yard/x\\u0000y/imu"): expected a valid MQTT topic level without wildcards, got a name with U+0000 in it'],
+      ['edgernn/yard/lift-1/+', 'sensor "+" (topic "edgernn/yard/lift-1/+"): expected a valid MQTT topic level without wildcards, got a wildcard'],
+      // Not the config's template (another site): no device to name, so the level is named.
+      ['edgernn/dock/+/imu', '"topic" "edgernn/dock/+/imu": level 3, "+", is not a valid MQTT topic level'],
+    ];
+    for (const [topic, named] of cases) {
+      const lines = [head];
+      for (let m = 0; m < 10; m++) lines.push(traceRecordLine({ t: TS0 + m * 200, topic: 'edgernn/yard/lift-1/imu', qos: 1, payload: payload(m) }));
+      lines.push(traceRecordLine({ t: TS0 + 2000, topic, qos: 1, payload: payload(0) }));
+      fs.writeFileSync(path.join(work, 'wild.ndjson'), lines.join(''));
+      // The CLI stops before the replay: exit 1, no alert file, no alert of the ten good records.
       const r = cli();
       expect(await runCli(['replay', 'wild.ndjson', '--config', 'gateway.json', '--alerts', 'wild-alerts.ndjson'], [replayCommand], r.ctx)).toBe(1);
-      expect(r.out.stderr).toMatch(/GATEWAY_TRACE.*wild\.ndjson:12: .*level 3/);
+      expect(r.out.stderr).toContain(`edgernn replay: error [GATEWAY_TRACE]: wild.ndjson:12: ${named}`);
+      expect(r.out.stdout).toBe('');
       expect(fs.existsSync(path.join(work, 'wild-alerts.ndjson'))).toBe(false);
+      // parseTrace given the config names the same; without one it can only name the level.
+      const config = parseGatewayConfig(JSON.parse(fs.readFileSync(path.join(work, 'gateway.json'), 'utf8')) as unknown);
+      expect(errorMessage(() => parseTrace(fs.readFileSync(path.join(work, 'wild.ndjson')), 'wild.ndjson', { config }), 'GATEWAY_TRACE')).toContain(`wild.ndjson:12: ${named}`);
     }
   });
 

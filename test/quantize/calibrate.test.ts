@@ -3,8 +3,8 @@
  * quantized models load and run, bad values are typed errors, minmax is the max of every value.
  */
 import { describe, expect, it } from 'vitest';
-import { Rng, createRuntime, encodeModel, isRecurrent, type ModelSpec } from '../../src/index.js';
-import { CALIBRATION_METHODS, calibrate, calibrateAndQuantize } from '../../quantize/quant/calibrate.js';
+import { Rng, createRuntime, encodeModel, isRecurrent, layerOutputSize, referenceEngine, type ModelSpec } from '../../src/index.js';
+import { CALIBRATION_METHODS, calibrate, calibrateAndQuantize, chooseRange, type CalibrationMethod } from '../../quantize/quant/calibrate.js';
 import { thrownBy } from '../helpers/errors.js';
 import { reluFeedsDenseSpec } from './helpers.js';
 
@@ -83,5 +83,66 @@ describe('minmax and percentile 100 read every value', () => {
     // Percentile 100 is the same rule.
     const p100 = calibrate(spec, [x], { method: 'percentile', percentile: 100, maxValuesPerChannel: 10 });
     expect(p100.ranges).toEqual(all.ranges);
+  });
+});
+
+/**
+ * The calibration as it was before values were sampled while reading (kept as the oracle): every
+ * value of a channel in one array, then an even-stride subsample of `cap` for the statistics.
+ */
+function calibrateKeepingEveryValue(spec: ModelSpec, seqs: Float32Array[], method: CalibrationMethod, cap: number, percentile?: number): { inputAbsMax: number[]; denseAbsMax: Record<number, number> } {
+  const range = (values: number[]): number => {
+    if (method === 'minmax' || (method === 'percentile' && percentile === 100)) return values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    let sub = Float64Array.from(values);
+    if (values.length > cap) {
+      sub = new Float64Array(cap);
+      const stride = values.length / cap;
+      for (let i = 0; i < cap; i++) sub[i] = values[Math.floor(i * stride)]!;
+    }
+    return chooseRange(sub, method, 32767, percentile);
+  };
+  const I = spec.input.size;
+  const perFeature: number[][] = Array.from({ length: I }, () => []);
+  for (const x of seqs) for (let i = 0; i < x.length; i++) perFeature[i % I]!.push(x[i]!);
+  const vals: number[] = [];
+  const engine = referenceEngine({ ...spec, layers: spec.layers.slice(0, 2) }); // up to the relu layer (index 1)
+  for (const x of seqs) {
+    const out = new Float32Array((x.length / I) * layerOutputSize(spec.layers[1]!));
+    engine.run(engine.allocState(), x, x.length / I, out, 'zero');
+    for (const v of out) vals.push(v);
+  }
+  return { inputAbsMax: perFeature.map(range), denseAbsMax: { 1: Math.max(range(vals), 1e-6) } };
+}
+
+describe('calibration samples while reading (memory bounded by maxValuesPerChannel)', () => {
+  const rng = new Rng(11);
+  const spec = smallSpec(3, 7);
+  const seqs = [40, 1, 77, 300, 12].map((T) => Float32Array.from({ length: T * 3 }, () => rng.normal() * 2 + rng.uniform(-0.2, 0.5)));
+  const total = 40 + 1 + 77 + 300 + 12;
+  const settings: Array<[CalibrationMethod, number | undefined]> = [['minmax', undefined], ['percentile', undefined], ['percentile', 99], ['percentile', 100], ['mse', undefined]];
+
+  it('ranges are bit-identical to reading every value, under the cap and over it (same stride)', () => {
+    expect(calibrate(spec, seqs, { method: 'mse' }).ranges.denseAbsMax[1]).toBeGreaterThan(1e-6); // the relu layer is live
+    for (const [method, percentile] of settings) {
+      for (const cap of [200_000, total * 4, total * 4 - 1, total, 97, 1]) {
+        const got = calibrate(spec, seqs, { method, ...(percentile !== undefined ? { percentile } : {}), maxValuesPerChannel: cap });
+        const want = calibrateKeepingEveryValue(spec, seqs, method, cap, percentile);
+        expect({ input: Array.from(got.ranges.inputAbsMax), dense: got.ranges.denseAbsMax }, `${method} ${percentile ?? ''} cap ${cap}`).toEqual({ input: want.inputAbsMax, dense: want.denseAbsMax });
+      }
+    }
+  });
+
+  it('keeps at most maxValuesPerChannel values of each channel while reading 300,000 steps (it kept every value first)', () => {
+    const big = spec.input.size;
+    const long = [Float32Array.from({ length: 120_000 * big }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 7))), Float32Array.from({ length: 180_000 * big }, (_, i) => Math.cos(i * 0.11))];
+    long[1]![5 * big + 2] = 123; // one peak: minmax and percentile 100 still see it
+    for (const [method, percentile] of [['mse', undefined], ['minmax', undefined], ['percentile', 100]] as const) {
+      const cal = calibrate(spec, long, { method, ...(percentile !== undefined ? { percentile } : {}), maxValuesPerChannel: 1000 });
+      expect(cal.sampled.inputs).toEqual([{ seen: 300_000, kept: 1000 }, { seen: 300_000, kept: 1000 }, { seen: 300_000, kept: 1000 }]);
+      expect(cal.sampled.dense).toEqual({ 1: { seen: 1_200_000, kept: 1000 } });
+      if (method !== 'mse') expect(cal.ranges.inputAbsMax[2]).toBe(123);
+    }
+    // Under the cap every value is kept.
+    expect(calibrate(spec, seqs, { method: 'mse' }).sampled).toEqual({ inputs: [0, 1, 2].map(() => ({ seen: total, kept: total })), dense: { 1: { seen: total * 4, kept: total * 4 } } });
   });
 });

@@ -72,7 +72,9 @@ alerts, ids included. Prints a summary; --truth scores the alerts against labell
       if ((e as NodeJS.ErrnoException).code === 'ERR_FS_FILE_TOO_LARGE') throw new EdgeRnnError('GATEWAY_TRACE', `${positionals[0]}: ${(e as Error).message}: replay it in parts (split it after any line, keeping line 1, the header, in each part)`);
       throw e;
     }
-    const trace = parseTrace(traceBytes, positionals[0]!);
+    // With the config: a bad topic its template matches is refused naming the device or sensor
+    // ("level 3" sent the user counting topic levels), before --alerts is created.
+    const trace = parseTrace(traceBytes, positionals[0]!, { config });
     // Read before the replay (which may take long on a day of site data), not after it.
     const truth = typeof values.truth === 'string' ? parseTruth(readFileArg(ctx.cwd, values.truth).toString('utf8'), values.truth) : null;
     const alertsOut = typeof values.alerts === 'string' ? fs.openSync(path.resolve(ctx.cwd, values.alerts), 'w') : null;
@@ -81,6 +83,7 @@ alerts, ids included. Prints a summary; --truth scores the alerts against labell
       result = await replayTrace({
         config,
         records: trace.records,
+        source: positionals[0]!,
         speed: speedFlag ?? 'max',
         onAlert: (a) => {
           if (alertsOut !== null) fs.writeSync(alertsOut, `${JSON.stringify(a)}\n`);

@@ -634,7 +634,8 @@ export class ClusterCoordinator {
     if (alone) {
       // Unsubscribed first: what arrives until the UNSUBACK is stepped and in the checkpoints
       // (taken before, they missed it: the next owner resumed from older states, with a gap).
-      // Held out-of-order messages are given up, as the gateway's stop does next anyway.
+      // Held out-of-order messages are given up: a checkpoint is taken only of a stream that holds
+      // none (checkpointStream). (The gateway's own stop() saves gaps with the states instead.)
       await until(this.gw.transport.unsubscribe(this.partitions.flatMap((p) => this.sharedFilters(p))).catch(() => {}));
       for (const s of [...this.gw.streams.values()]) this.gw.drainStream(s);
       this.checkpoint();

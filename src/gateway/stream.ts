@@ -310,9 +310,26 @@ export class DeviceStream {
     return this.held.length;
   }
 
-  /** Removes and returns the held out-of-order messages and the restart candidate (a hand-off forwards them to the new owner). */
+  /** Clock ms when the oldest gap still held began (meaningful while heldCount > 0). */
+  get heldSince(): number {
+    return this.heldSinceMs;
+  }
+
+  /**
+   * The gap now held began no later than `ms`: messages taken from another copy of this stream
+   * (takeHeld) and accepted again keep the time their gap began, so reorderTimeoutMs still counts
+   * from then, not from when they were accepted again.
+   */
+  gapBeganBy(ms: number): void {
+    if (this.held.length > 0 && ms < this.heldSinceMs) this.heldSinceMs = ms;
+  }
+
+  /**
+   * Removes and returns the held out-of-order messages, in order, and then the restart candidate
+   * (a hand-off forwards them to the new owner; a rejoin accepts them again after an import).
+   */
   takeHeld(): QueuedBatch[] {
-    const h = this.restart ? [this.restart, ...this.held] : this.held;
+    const h = this.restart ? [...this.held, this.restart] : this.held;
     this.held = [];
     this.restart = null;
     return h;

@@ -37,7 +37,16 @@ if (info.sampleRateHz !== rate) {
 // The front end gives a window of feature frames every hop (both in the manifest); each window
 // is scored from a reset state and its last output is the window's posterior.
 const frontend = createFrontendForInput(model.spec.input);
-const detector = createKwsDetectorForModel(model.spec);
+let detector;
+try {
+  detector = createKwsDetectorForModel(model.spec);
+} catch (e) {
+  // An mfcc classifier without a tuned detector in its manifest (`edgernn train` on a WAV folder
+  // makes one) ended here in a stack trace: said in one line, as for a model of another job.
+  if (!isEdgeRnnError(e)) throw e;
+  console.error(`${modelPath}: ${e.message}; this example needs a keyword model with its detector settings (e.g. models/kws.ern, or one made by npm run train:kws)`);
+  process.exit(1);
+}
 const session = model.session();
 const O = model.outputSize;
 const events = [];

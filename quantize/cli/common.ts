@@ -11,6 +11,7 @@ import { numberFlag, readFileArg, usageError } from '../../src/cli/framework.js'
 import type { CsvOptions } from '../data/csv.js';
 import type { Dataset, TrainTask } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
+import type { WavOptions } from '../data/wav.js';
 import { makeDirs } from '../../src/io/files.js';
 
 /** Flags every command that reads data understands. */
@@ -99,6 +100,8 @@ export async function loadData(
      */
     labelsFlag?: string;
     csv?: Record<string, unknown>;
+    /** WAV folders: the model's own front end (default: the trainer's mfcc defaults). */
+    wav?: WavOptions;
   } = {},
 ): Promise<Dataset> {
   const labelsFlag = extra.labelsFlag ?? 'labels';
@@ -114,10 +117,26 @@ export async function loadData(
     task,
     cwd: ctx.cwd,
     csv: csvOptions(values, extra.csv),
+    ...(extra.wav ? { wav: extra.wav } : {}),
     ...(extra.labels ? { labels: extra.labels } : {}),
     ...(extra.features !== undefined ? { features: extra.features } : {}),
     ...(labelsPath ? { labelsPath } : {}),
   });
+}
+
+/**
+ * Calibration data, inputs only: ranges need no labels or targets, and calibration sets are
+ * often unlabelled (they were refused: "no label (\"y\"): the classify task needs one per
+ * sequence"). Read as the autoencoder task, the one that asks for frames alone; labels or
+ * targets a file does carry are read and ignored.
+ */
+export async function loadInputs(
+  p: string,
+  values: Values,
+  ctx: { cwd: string },
+  extra: { features?: number; labelsFlag?: string; csv?: Record<string, unknown> } = {},
+): Promise<Dataset> {
+  return loadData(p, values, ctx, 'autoencoder', extra);
 }
 
 /** The commit of the code that made a model: `git rev-parse HEAD` where this file lives. */
@@ -173,46 +192,8 @@ export function checkOutputPath(p: string, ctx: { cwd: string }, flag: string): 
   if (!fs.statSync(dir).isDirectory()) throw usageError(`${flag} ${p}: ${dir} is a file, not a folder`);
 }
 
-/**
- * Refuses, before any work, outputs that are the same file as an input or as each other:
- * `train --data d.jsonl -o d.jsonl` replaced the training data with the model, `--report m.ern
- * -o m.ern` the model with the report. Inputs and outputs are [flag, path] (undefined: not given).
- */
-export function checkOutputsDistinct(outputs: [string, unknown][], inputs: [string, unknown][], ctx: { cwd: string }): void {
-  const given = (list: [string, unknown][]): [string, string, string][] => list.filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '').map(([f, p]) => [f, p, fileIdentity(path.resolve(ctx.cwd, p))]);
-  const outs = given(outputs);
-  const ins = given(inputs);
-  outs.forEach(([flag, p, file], i) => {
-    const input = ins.find(([, , f]) => f === file);
-    if (input) throw usageError(`${flag} ${p} is the ${input[0]} file: writing it would replace the input (expected another path)`);
-    const other = outs.slice(0, i).find(([, , f]) => f === file);
-    if (other) throw usageError(`${flag} ${p} is also ${other[0]}: one output would replace the other (expected another path)`);
-  });
-}
-
-/**
- * What makes two paths one file: device and inode for an existing file (a hard link has a path of
- * its own: `quantize m.ern -o link.ern`, link.ern a hard link of m.ern, replaced the model), else
- * the canonical path.
- */
-function fileIdentity(file: string): string {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  // ino 0: a file system without inode numbers (some Windows ones); paths only there.
-  return st && st.isFile() && st.ino !== 0 ? `inode ${st.dev}:${st.ino}` : `path ${canonical(file)}`;
-}
-
-/** The real path of a file, or of its nearest existing folder plus the rest (links resolved). */
-function canonical(file: string): string {
-  let dir = file;
-  const rest: string[] = [];
-  while (!fs.existsSync(dir)) {
-    rest.unshift(path.basename(dir));
-    const up = path.dirname(dir);
-    if (up === dir) return file;
-    dir = up;
-  }
-  return path.join(fs.realpathSync(dir), ...rest);
-}
+// Shared with the runtime commands (export, convert, run), which replaced their input too.
+export { checkOutputsDistinct } from '../../src/cli/framework.js';
 
 export function writeFile(p: string, ctx: { cwd: string }, data: Uint8Array | string): string {
   const file = path.resolve(ctx.cwd, p);

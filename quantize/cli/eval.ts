@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { AUDIO_FRONTEND_KINDS, BACKENDS, createRuntime, SeriesFrontend, validateSeriesSpec, durationModelOf, EdgeRnnError, SEGMENT_DURATION_KEY, type BackendChoice, type ImuFrontendSpec, type ModelSpec } from '../../src/index.js';
+import { AUDIO_FRONTEND_KINDS, BACKENDS, createRuntime, SeriesFrontend, validateAudioSpec, validateSeriesSpec, durationModelOf, EdgeRnnError, SEGMENT_DURATION_KEY, type BackendChoice, type ImuFrontendSpec, type ModelSpec } from '../../src/index.js';
 import type { CliContext } from '../../src/cli/framework.js';
 import { modelOutputSize } from '../../src/model/spec.js';
 import { choiceFlag, parseFlags, type Command } from '../../src/cli/framework.js';
@@ -26,6 +26,8 @@ Runs the model through the runtime, one session per sequence, as on the device.
 Each job's own data format, chosen by the model's front end (otherwise the formats below):
   mfcc/logmel  a folder of <label>/<clip>.wav (Speech Commands layout; _unknown_, _silence_
   (kws)        included) or a corpus split of npm run data:kws: clip accuracy, per class and voice
+               (keyword models, with extra.kws; a classifier \`train\` made from WAV clips is
+               scored clip by clip through its front end, as below)
   imu (har)    an HMP dataset root (<Activity>/Accelerometer-...-<volunteer>.txt): accuracy per
                recording (mean window posterior) and per window; with the recording's length
                too when the manifest has a duration model (extra.segmentDuration)
@@ -41,7 +43,21 @@ ${dataHelp([['--data', '--labels']])}`,
     const { spec, bytes } = readModel(positionals[0]!, ctx);
     const kind = (spec.input.frontend as { kind?: unknown } | undefined)?.kind;
     const folder = fs.existsSync(path.resolve(ctx.cwd, dataPath)) && fs.statSync(path.resolve(ctx.cwd, dataPath)).isDirectory();
-    if (folder && (AUDIO_FRONTEND_KINDS as readonly unknown[]).includes(kind)) return evalAudioFolder(positionals[0]!, dataPath, backend, values.json === true, ctx);
+    const audio = (AUDIO_FRONTEND_KINDS as readonly unknown[]).includes(kind);
+    // A keyword model (its tuned detector in extra.kws) is scored as the kws job does. An audio
+    // classifier made by `edgernn train` on a WAV folder has no detector: it went the same way and
+    // stopped with "extra.kws must be an object", so a model just trained could not be evaluated.
+    // It is scored clip by clip, as trained, through its own front end.
+    if (folder && audio && spec.extra?.kws !== undefined) return evalAudioFolder(positionals[0]!, dataPath, backend, values.json === true, ctx);
+    // One recording where the job's folder is read: it was "unknown data format '.txt'
+    // (or '.wav'): expected .jsonl, .csv, .npy or a folder of WAV clips", naming neither.
+    const ext = path.extname(dataPath).toLowerCase();
+    if (!folder && kind === 'imu' && ext === '.txt') {
+      throw new EdgeRnnError('BAD_DATA', `${dataPath}: a model with an 'imu' front end is scored on an HMP dataset root (the folder holding <Activity>/Accelerometer-...txt recordings), not one recording; for one: node examples/har-recording.mjs ${dataPath} ${positionals[0]}`);
+    }
+    if (!folder && audio && ext === '.wav') {
+      throw new EdgeRnnError('BAD_DATA', `${dataPath}: a model with a '${String(kind)}' front end is scored on a folder of <label>/<clip>.wav clips, not one recording; a keyword model on one: node examples/kws-wav.mjs ${dataPath} ${positionals[0]}`);
+    }
     if (folder && kind === 'imu') return evalHmpFolder(positionals[0]!, spec, dataPath, backend, values.json === true, ctx);
     const task = dataTaskOf(spec);
     // A classifier without class names (an imported one) has classes "0".."C-1", its outputs:
@@ -54,6 +70,7 @@ ${dataHelp([['--data', '--labels']])}`,
             ...(task === 'classify' ? { labels: classes } : {}),
             features: spec.input.size,
             ...(spec.extra?.data && typeof spec.extra.data === 'object' ? { csv: spec.extra.data as Record<string, unknown> } : {}),
+            ...(folder && audio ? { wav: { frontendSpec: validateAudioSpec(spec.input.frontend) } } : {}),
           });
     const rt = await createRuntime();
     const progress = new Progress(ctx.stderr, 'eval', data.samples.length);

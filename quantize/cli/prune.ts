@@ -8,7 +8,7 @@ import { DEFAULT_BLOCK, type BlockShape } from '../prune/pruner.js';
 import { pruneModel } from '../prune/prune-model.js';
 import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js';
 import { writeRunReport } from '../report/run-report.js';
-import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, readModel, requireString, round, writeFile } from './common.js';
+import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, loadInputs, readModel, requireString, round, writeFile } from './common.js';
 import { summaryTable } from './quantize.js';
 
 export function parseBlock(v: unknown): BlockShape | null | undefined {
@@ -37,7 +37,8 @@ Pruned weights are exact zeros; the manifest lists the sparsity of every matrix.
   --scope S           layer: every matrix at S; global: one magnitude ranking     [layer]
   --min-weights N     matrices with fewer weights stay dense                      [1024]
   --lr X              fine-tuning learning rate (constant)                        [0.002]
-  --int8              also quantize (calibration on --calib, default --data; --calib-method)
+  --int8              also quantize (calibration on --calib, default --data; --calib-method);
+                      --calib needs no labels (its inputs alone set the ranges)
   --created-at ISO, --seed N, --batch-size N
 
 ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--calib-labels']])}`,
@@ -104,6 +105,9 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--ca
     };
     const data = await loadData(dataPath, values, ctx, task, extra);
     const val = typeof values.val === 'string' ? await loadData(values.val, values, ctx, task, { ...extra, labelsFlag: 'val-labels' }) : undefined;
+    // Read before the fine-tuning (a mistyped --calib stopped the run only after every epoch),
+    // inputs only: calibration needs no labels.
+    const calibData = values.int8 && typeof values.calib === 'string' ? await loadInputs(values.calib, values, ctx, { features: extra.features, labelsFlag: 'calib-labels', ...(extra.csv ? { csv: extra.csv } : {}) }) : undefined;
     const progress = new Progress(ctx.stderr, `prune to ${(100 * sparsity).toFixed(0)}%`, epochs);
     const r = pruneModel(
       spec,
@@ -135,7 +139,7 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--ca
     ];
     let final: ModelSpec = r.spec;
     if (values.int8) {
-      const calib = typeof values.calib === 'string' ? await loadData(values.calib, values, ctx, task, { ...extra, labelsFlag: 'calib-labels' }) : data;
+      const calib = calibData ?? data;
       rows.push(['int8', await evaluateModel(rt, calibrateAndQuantize(spec, calib.samples, { method: calibMethod }), evalData, tick)]);
       final = calibrateAndQuantize(r.spec, calib.samples, { method: calibMethod });
       rows.push(['pruned int8', await evaluateModel(rt, final, evalData, tick)]);

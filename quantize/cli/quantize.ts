@@ -8,7 +8,7 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { quantizationAwareFineTune } from '../quant/qat.js';
 import { writeRunReport } from '../report/run-report.js';
 import { fmt } from './train.js';
-import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, readModel, requireString, round, writeFile } from './common.js';
+import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, loadInputs, readModel, requireString, round, writeFile } from './common.js';
 
 export const quantizeCommand: Command = {
   name: 'quantize',
@@ -28,7 +28,9 @@ activations). Calibration data sets the input and intermediate ranges:
   --lr X              QAT learning rate                                           [5e-4]
   --eval D            data to compare float vs int8 on (default: the --calib data)
   --report FILE       HTML report;  --json: one JSON object;  --created-at ISO
-Works on pruned models too: zeros stay zeros.
+Works on pruned models too: zeros stay zeros. --calib needs labels (or targets) only when it
+is also the data scored (no --eval) or fine-tuned on (--qat-epochs): with --eval D, unlabelled
+calibration sequences do.
 
 ${dataHelp([['--calib', '--labels'], ['--eval', '--eval-labels']])}`,
   async run(args, ctx) {
@@ -78,7 +80,10 @@ ${dataHelp([['--calib', '--labels'], ['--eval', '--eval-labels']])}`,
       features: spec.input.size,
       ...(spec.extra?.data && typeof spec.extra.data === 'object' ? { csv: spec.extra.data as Record<string, unknown> } : {}),
     };
-    const calib = await loadData(calibPath, values, ctx, task, dataExtra);
+    // Calibration reads inputs only; its labels or targets are needed just when it is also the
+    // data scored (no --eval) or fine-tuned on (--qat-epochs).
+    const calibScored = qatEpochs > 0 || typeof values.eval !== 'string';
+    const calib = calibScored ? await loadData(calibPath, values, ctx, task, dataExtra) : await loadInputs(calibPath, values, ctx, { features: dataExtra.features, ...(dataExtra.csv ? { csv: dataExtra.csv } : {}) });
     const evalData = typeof values.eval === 'string' ? await loadData(values.eval, values, ctx, task, { ...dataExtra, labelsFlag: 'eval-labels' }) : calib;
     const copts = { method, ...(percentile !== undefined ? { percentile } : {}), ...(clip ? { weightClipping: clip === 'on' } : {}) };
     let q: ModelSpec = calibrateAndQuantize(spec, calib.samples, copts);

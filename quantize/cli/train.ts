@@ -162,6 +162,11 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
     const created = createdAt(values); // checked before the training, not after it
 
     const data = await loadData(dataPath, values, ctx, task as TrainTask);
+    // The default CSV inputs are every numeric column but the label: a time or index column
+    // among them only tells the model where in the file a window was. Said, not refused.
+    for (const name of data.risingInputs ?? []) {
+      ctx.stderr.write(`edgernn train: note: column '${name}' of ${dataPath} rises at every row (a time or index column?) and is a model input; --columns picks the inputs (now ${data.featureNames!.join(', ')})\n`);
+    }
     const val = typeof values.val === 'string' ? await loadData(values.val, values, ctx, task as TrainTask, { ...(task === 'classify' ? { labels: data.labels } : {}), features: data.features, labelsFlag: 'val-labels' }) : undefined;
     const options = { ...D, ...o };
     const progress = new Progress(ctx.stderr, `train ${options.arch}${options.hidden}`, options.epochs);

@@ -213,5 +213,8 @@ export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<D
     }
     samples.push(sample);
   }
-  return { source, features: F, featureNames: inCols.map((c) => names[c]!), labels, targetSize: O, samples };
+  // Default inputs that rise at every row: a numeric time stamp or a row index, taken as an input
+  // without a word (checked on the parsed values: float32 frames flatten epoch milliseconds).
+  const rising = opts.columns?.length ? [] : inCols.filter((c) => N >= 3 && values.get(c)!.every((v, n, a) => n === 0 || v > a[n - 1]!));
+  return { source, features: F, featureNames: inCols.map((c) => names[c]!), labels, targetSize: O, samples, ...(rising.length ? { risingInputs: rising.map((c) => names[c]!) } : {}) };
 }

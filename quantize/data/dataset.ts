@@ -38,6 +38,8 @@ export interface Dataset {
   sha256: string;
   features: number;
   featureNames?: string[];
+  /** CSV: input columns chosen by default that rise at every row (a time or index column?). */
+  risingInputs?: string[];
   /** classify: class names, index = Sample.y. */
   labels: string[];
   /** forecast: values per step of the target; 0 otherwise. */

@@ -1,9 +1,10 @@
 /**
  * Node-only: WAV clips in the Speech Commands layout, <root>/<label>/<clip>.wav, turned into
  * feature frames by the audio front end of src/features (the same code the gateway streams
- * with, so training and serving see identical features). Folders starting with '_' (such as
- * _background_noise_) are skipped, as in the Speech Commands tooling. Clips are padded with
- * silence or cut to `clipMs` so every sequence has the same length.
+ * with, so training and serving see identical features). The _background_noise_ folder (long
+ * noise recordings, not a class) is skipped, as in the Speech Commands tooling; other folders
+ * starting with '_' (_unknown_, _silence_: classes of keyword models) are classes like any other.
+ * Clips are padded with silence or cut to `clipMs` so every sequence has the same length.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -21,12 +22,17 @@ export interface WavOptions {
   labels?: readonly string[];
 }
 
+/** Speech Commands' folder of background noise recordings: material for mixing, not a class. */
+const BACKGROUND_NOISE = '_background_noise_';
+
 export async function loadWavFolder(dir: string, shown: string, opts: WavOptions): Promise<Dataset> {
   const spec = opts.frontendSpec ?? audioFrontendSpec(opts.frontend ?? 'mfcc');
   const clipSamples = Math.round(((opts.clipMs ?? 1000) * spec.sampleRateHz) / 1000);
   const folders = fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && !d.name.startsWith('_') && !d.name.startsWith('.'))
+    // Every '_' folder was skipped: `train` on a keyword corpus lost its _unknown_ and _silence_
+    // classes without a word ("classify needs at least 2 classes, found 1 (yes)" with two folders).
+    .filter((d) => d.isDirectory() && d.name !== BACKGROUND_NOISE && !d.name.startsWith('.'))
     .map((d) => d.name);
   const found = folders.filter((f) => fs.readdirSync(path.join(dir, f)).some((n) => n.toLowerCase().endsWith('.wav')));
   if (found.length === 0) throw dataError(shown, 'no <label>/<clip>.wav files (Speech Commands layout)');

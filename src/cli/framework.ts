@@ -211,3 +211,44 @@ export function fileErrorText(code: string, p: string, cwd: string): string {
 }
 
 export const CLI_VERSION = '0.1.0';
+
+/**
+ * Refuses, before any work, outputs that are the same file as an input or as each other:
+ * `train --data d.jsonl -o d.jsonl` replaced the training data with the model, `--report m.ern
+ * -o m.ern` the model with the report. Inputs and outputs are [flag, path] (undefined: not given).
+ */
+export function checkOutputsDistinct(outputs: [string, unknown][], inputs: [string, unknown][], ctx: { cwd: string }): void {
+  const given = (list: [string, unknown][]): [string, string, string][] => list.filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '').map(([f, p]) => [f, p, fileIdentity(path.resolve(ctx.cwd, p))]);
+  const outs = given(outputs);
+  const ins = given(inputs);
+  outs.forEach(([flag, p, file], i) => {
+    const input = ins.find(([, , f]) => f === file);
+    if (input) throw usageError(`${flag} ${p} is the ${input[0]} file: writing it would replace the input (expected another path)`);
+    const other = outs.slice(0, i).find(([, , f]) => f === file);
+    if (other) throw usageError(`${flag} ${p} is also ${other[0]}: one output would replace the other (expected another path)`);
+  });
+}
+
+/**
+ * What makes two paths one file: device and inode for an existing file (a hard link has a path of
+ * its own: `quantize m.ern -o link.ern`, link.ern a hard link of m.ern, replaced the model), else
+ * the canonical path.
+ */
+function fileIdentity(file: string): string {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  // ino 0: a file system without inode numbers (some Windows ones); paths only there.
+  return st && st.isFile() && st.ino !== 0 ? `inode ${st.dev}:${st.ino}` : `path ${canonical(file)}`;
+}
+
+/** The real path of a file, or of its nearest existing folder plus the rest (links resolved). */
+function canonical(file: string): string {
+  let dir = file;
+  const rest: string[] = [];
+  while (!fs.existsSync(dir)) {
+    rest.unshift(path.basename(dir));
+    const up = path.dirname(dir);
+    if (up === dir) return file;
+    dir = up;
+  }
+  return path.join(fs.realpathSync(dir), ...rest);
+}

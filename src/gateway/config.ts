@@ -82,8 +82,12 @@ export interface ThresholdDetectorConfig {
   kind: 'threshold';
   /** Which model output is the score: an index or a label (default 0). */
   output: number | string;
-  /** 'output': the model output itself; 'forecastError': mean |prediction(t-1) - input(t)| (forecast models). */
-  score: 'output' | 'forecastError';
+  /**
+   * 'output': the model output itself; 'forecastError': mean |prediction(t-1) - input(t)|
+   * (forecast models); 'reconstructionError': mean squared error of an autoencoder's
+   * reconstruction of the last W input frames.
+   */
+  score: 'output' | 'forecastError' | 'reconstructionError';
   /** Fire when the score is >= on for minSteps consecutive steps. */
   on: number;
   /** Re-arm when the score falls below off (hysteresis, default = on). */
@@ -530,7 +534,7 @@ function parseDetector(c: ConfigCheck, raw: unknown, path: string): DetectorConf
     return {
       kind,
       output: output as number | string,
-      score: c.oneOf(o, 'score', path, ['output', 'forecastError'] as const, d.score as 'output'),
+      score: c.oneOf(o, 'score', path, ['output', 'forecastError', 'reconstructionError'] as const, d.score as 'output'),
       on,
       off,
       minSteps: c.num(o, 'minSteps', path, d.minSteps, 1, 1e6, true),

@@ -71,17 +71,30 @@ function stateError(kind: string, why: string): EdgeRnnError {
   return new EdgeRnnError('GATEWAY_STATE', `${kind} detector: cannot import state: ${why}`);
 }
 
-/** Threshold with hysteresis on one output, or on the forecast error of a forecasting model. */
+/**
+ * Threshold with hysteresis on one output, on the forecast error of a forecasting model, or on
+ * the reconstruction error of an autoencoder (`edgernn train --task autoencoder`).
+ */
 export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContext): Detector {
   const c = cfg as ThresholdDetectorConfig;
   const forecast = c.score === 'forecastError';
+  const reconstruct = c.score === 'reconstructionError';
   if (forecast && ctx.outputSize !== ctx.inputSize) {
     throw configError(ctx, 'score', `"output" for this model ('forecastError' needs outputs that predict the next input: ${ctx.inputSize} outputs)`, c.score);
   }
-  const index = forecast ? 0 : resolveOutput(c.output, ctx, 'output');
-  const label = forecast ? 'anomaly' : (ctx.labels[index] ?? `output${index}`);
+  if (reconstruct && (ctx.outputSize === 0 || ctx.outputSize % ctx.inputSize !== 0)) {
+    throw configError(ctx, 'score', `"output" for this model ('reconstructionError' needs an autoencoder's outputs, the last W input frames: a multiple of ${ctx.inputSize} values, not ${ctx.outputSize})`, c.score);
+  }
+  const index = forecast || reconstruct ? 0 : resolveOutput(c.output, ctx, 'output');
+  const label = forecast || reconstruct ? 'anomaly' : (ctx.labels[index] ?? `output${index}`);
   const prev = new Float32Array(ctx.outputSize);
   let havePrev = false;
+  // reconstructionError: the last W input frames, a ring (the newest at ringHead - 1).
+  const F = ctx.inputSize;
+  const W = reconstruct ? ctx.outputSize / F : 0;
+  const recent = new Float32Array(W * F);
+  let seen = 0;
+  let ringHead = 0;
   let run = 0;
   let active = false;
   let refractory = 0;
@@ -98,6 +111,22 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
         score = havePrev ? e / input.length : 0;
         prev.set(output);
         havePrev = true;
+      } else if (reconstruct) {
+        // The output at step t reconstructs frames t-W+1 .. t, oldest first (the trainer's
+        // layout). score(t) = mean squared error over the frames seen so far, as `edgernn eval`
+        // scores an autoencoder (its --json sequenceErrors are the same error per sequence).
+        recent.set(input.subarray(0, F), ringHead * F);
+        ringHead = (ringHead + 1) % W;
+        if (seen < W) seen++;
+        let sq = 0;
+        for (let w = W - seen; w < W; w++) {
+          const slot = (ringHead - (W - w) + W) % W;
+          for (let k = 0; k < F; k++) {
+            const d = output[w * F + k]! - recent[slot * F + k]!;
+            sq += d * d;
+          }
+        }
+        score = sq / (seen * F);
       } else {
         score = output[index]!;
       }
@@ -127,19 +156,38 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
       active = false;
       refractory = 0;
       score = 0;
+      recent.fill(0);
+      seen = 0;
+      ringHead = 0;
     },
     exportState() {
-      return { run, active, refractory, score, havePrev, prev: Array.from(prev) };
+      return { run, active, refractory, score, havePrev, prev: Array.from(prev), ...(reconstruct ? { recent: Array.from(recent), seen, ringHead } : {}) };
     },
     importState(s) {
-      const o = s as { run: number; active: boolean; refractory: number; score: number; havePrev: boolean; prev: number[] };
+      const o = s as { run: number; active: boolean; refractory: number; score: number; havePrev: boolean; prev: number[]; recent?: unknown; seen?: unknown; ringHead?: unknown };
       if (typeof o !== 'object' || o === null || !Array.isArray(o.prev) || o.prev.length !== prev.length || !o.prev.every(isFiniteNumber)) throw stateError('threshold', `expected ${prev.length} previous outputs (finite numbers)`);
+      if (reconstruct && o.recent !== undefined) {
+        const ok =
+          Array.isArray(o.recent) && o.recent.length === recent.length && o.recent.every(isFiniteNumber) && Number.isInteger(o.seen) && (o.seen as number) >= 0 && (o.seen as number) <= W && Number.isInteger(o.ringHead) && (o.ringHead as number) >= 0 && (o.ringHead as number) < W;
+        if (!ok) throw stateError('threshold', `expected the last ${W} input frames (${recent.length} finite numbers), their count (0 to ${W}) and the ring position (0 to ${W - 1})`);
+      }
       run = Number(o.run) || 0;
       active = o.active === true;
       refractory = Number(o.refractory) || 0;
       score = Number(o.score) || 0;
       havePrev = o.havePrev === true;
       prev.set(o.prev);
+      // A state saved under another score (the route's config changed) has no frames: start the
+      // window afresh, as after a reset.
+      if (reconstruct && Array.isArray(o.recent)) {
+        recent.set(o.recent as number[]);
+        seen = o.seen as number;
+        ringHead = o.ringHead as number;
+      } else {
+        recent.fill(0);
+        seen = 0;
+        ringHead = 0;
+      }
     },
   };
 }

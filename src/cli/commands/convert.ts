@@ -7,17 +7,32 @@ import { calibrateAbsMax, quantizeModel } from '../../model/quantize.js';
 import { isRecurrent, layerOutputSize, modelOutputSize, type ModelSpec } from '../../model/spec.js';
 import { importOnnx, onnxToSpec, type SpecOptions } from '../../onnx/import.js';
 import { decodeModelProto } from '../../onnx/proto.js';
-import { parseFlags, readFileArg, usageError, type Command } from '../framework.js';
+import { checkOutputsDistinct, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
 
-/** Calibration sequences: .npy / JSON ([steps][features] or [batch][steps][features]) or JSONL (one sequence per line). */
+/**
+ * Calibration sequences: .npy / JSON ([steps][features] or [batch][steps][features]) or JSONL:
+ * one sequence per line, as a bare [steps][features] array or as the trainer's
+ * {"x": [[...]], "y"/"target": ...} object (its x; the rest is not needed for ranges). The
+ * trainer's JSONL was refused ("expected a non-empty JSON array"), so a data set made for
+ * `edgernn train` could not calibrate a converted model.
+ */
 export function readCalibration(bytes: Uint8Array, source: string, features: number): SequenceBatch {
-  const jsonl = source.endsWith('.jsonl') || source.endsWith('.ndjson');
+  const jsonl = /\.(jsonl|ndjson)$/i.test(source);
   if (!jsonl) return readSequences(bytes, source, features);
   const text = new TextDecoder().decode(bytes);
   const out: SequenceBatch = { sequences: [], steps: [], batched: true };
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
-    const one = readSequences(new TextEncoder().encode(line), `${source}:${i + 1}`, features);
+    let sequence = new TextEncoder().encode(line);
+    // Only a line that parses as an object with "x" is unwrapped; anything else goes to
+    // readSequences as it is, which names what is wrong with it.
+    try {
+      const o: unknown = JSON.parse(line);
+      if (typeof o === 'object' && o !== null && !Array.isArray(o) && 'x' in o) sequence = new TextEncoder().encode(JSON.stringify((o as { x: unknown }).x));
+    } catch {
+      // not JSON: readSequences says so, naming the line
+    }
+    const one = readSequences(sequence, `${source}:${i + 1}`, features);
     out.sequences.push(...one.sequences);
     out.steps.push(...one.steps);
   });
@@ -84,7 +99,8 @@ data; the int8 model's error against the float one on that data is reported per 
   -o, --out FILE   the .ern to write
   --float          keep float32 weights (no calibration needed)
   --calib FILE     calibration sequences: .npy or JSON ([steps][features] or
-                   [batch][steps][features]), or .jsonl (one [steps][features] per line)
+                   [batch][steps][features]), or .jsonl (one [steps][features] per line,
+                   or the trainer's {"x": [[...]], ...} lines; only x is read)
   --per-channel    accepted for compatibility: edgernn always quantizes weights per output
                    row (per channel), so this is the default behaviour
   --output NAME    which graph output becomes the model output (default: the first)
@@ -112,7 +128,14 @@ unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
       },
       { min: 1, max: 1, names: 'MODEL.onnx' },
     );
-    if (typeof values.out !== 'string') throw usageError('-o OUT.ern is required');
+    if (typeof values.out !== 'string') {
+      // Other commands write their file with --output; here --output names a graph output, so
+      // `--output model.ern` was taken as one and the message said only that -o was missing.
+      if (typeof values.output === 'string' && /\.ern$/i.test(values.output)) {
+        throw usageError(`-o OUT.ern is required: --output names the graph output to compile (here '${values.output}'), write the file with -o ${values.output} (or --out)`);
+      }
+      throw usageError('-o OUT.ern is required');
+    }
     if (values.out === '') throw usageError('-o needs a file name, got an empty string');
     if (values.name === '') throw usageError('--name needs a model name, got an empty string');
     if (values.float && typeof values.calib === 'string') throw usageError('--float and --calib exclude each other');
@@ -120,6 +143,8 @@ unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
       throw usageError('an int8 model needs calibration data: --calib FILE (.npy, JSON or JSONL sequences), or --float for a float32 model');
     }
     const src = positionals[0]!;
+    // `convert m.onnx -o m.onnx` replaced the ONNX model with the .ern.
+    checkOutputsDistinct([['-o', values.out]], [['MODEL.onnx', src], ['--calib', values.calib]], ctx);
     const proto = decodeModelProto(new Uint8Array(readFileArg(ctx.cwd, src)), src);
     // Only the chosen output is compiled (state outputs like an LSTM's Y_c need not be).
     const outName = typeof values.output === 'string' ? values.output : proto.graph.output[0]?.name;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { decodeModel } from '../../model/codec.js';
 import { isRecurrent, modelOutputSize, numDirections } from '../../model/spec.js';
 import { exportOnnx, stateNames } from '../../onnx/export.js';
-import { parseFlags, readFileArg, usageError, type Command } from '../framework.js';
+import { checkOutputsDistinct, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
 
 export const exportCommand: Command = {
   name: 'export',
@@ -24,22 +24,28 @@ I/O (docs/onnx.md):
 The model's name, version, task, labels and input spec (its front end) go into the ONNX
 metadata (metadata_props 'edgernn.manifest'); \`edgernn convert\` restores them.
 
-  -o, --out FILE        the .onnx to write
+  -o, --out FILE        the .onnx to write (--output FILE too)
   --no-state-inputs     bake the initial state in: X is the only input
   --json                one JSON object: {file, bytes, precision, inputs, outputs}`,
   async run(args, ctx) {
     const { values, positionals } = parseFlags(
       args,
-      { out: { type: 'string', short: 'o' }, 'no-state-inputs': { type: 'boolean' }, json: { type: 'boolean' } },
+      { out: { type: 'string', short: 'o' }, output: { type: 'string' }, 'no-state-inputs': { type: 'boolean' }, json: { type: 'boolean' } },
       { min: 1, max: 1, names: 'MODEL.ern' },
     );
-    if (typeof values.out !== 'string') throw usageError('-o OUT.onnx is required');
-    if (values.out === '') throw usageError('-o needs a file name, got an empty string');
+    // --output as well: train, prune, quantize and run write their file with it, and here it was
+    // "Unknown option '--output'".
+    if (typeof values.out === 'string' && typeof values.output === 'string') throw usageError('give the .onnx once: -o/--out or --output, not both');
+    const out = typeof values.out === 'string' ? values.out : values.output;
+    if (typeof out !== 'string') throw usageError('-o OUT.onnx is required');
+    if (out === '') throw usageError('-o needs a file name, got an empty string');
     const src = positionals[0]!;
+    // `export m.ern -o m.ern` replaced the model with its ONNX export.
+    checkOutputsDistinct([['-o', out]], [['MODEL.ern', src]], ctx);
     const { spec } = decodeModel(new Uint8Array(readFileArg(ctx.cwd, src)), src);
     const stateInputs = !values['no-state-inputs'];
     const onnx = exportOnnx(spec, { stateInputs });
-    fs.writeFileSync(path.resolve(ctx.cwd, values.out), onnx);
+    fs.writeFileSync(path.resolve(ctx.cwd, out), onnx);
     const states = spec.layers.flatMap((l, i) => {
       if (!isRecurrent(l)) return [];
       const n = stateNames(i);
@@ -49,12 +55,12 @@ metadata (metadata_props 'edgernn.manifest'); \`edgernn convert\` restores them.
     const inputs = [{ name: 'X', dims: `[seq, 1, ${spec.input.size}]` }, ...(stateInputs ? states.map(([i, , d]) => ({ name: i!, dims: d! })) : [])];
     const outputs = [{ name: 'Y', dims: `[seq, 1, ${modelOutputSize(spec)}]` }, ...states.map(([, o, d]) => ({ name: o!, dims: d! }))];
     if (values.json) {
-      ctx.stdout.write(`${JSON.stringify({ file: values.out, bytes: onnx.length, precision: spec.precision, inputs, outputs })}\n`);
+      ctx.stdout.write(`${JSON.stringify({ file: out, bytes: onnx.length, precision: spec.precision, inputs, outputs })}\n`);
       return 0;
     }
     ctx.stdout.write(
       [
-        `${src} -> ${values.out}  (${onnx.length} bytes, float32${spec.precision === 'int8' ? ' dequantized from int8' : ''}, opset 17)`,
+        `${src} -> ${out}  (${onnx.length} bytes, float32${spec.precision === 'int8' ? ' dequantized from int8' : ''}, opset 17)`,
         `  inputs    ${inputs.map((i) => `${i.name} ${i.dims}`).join(', ')}`,
         `  outputs   ${outputs.map((o) => `${o.name} ${o.dims}`).join(', ')}`,
         ...(stateInputs && states.length ? ['  state     first call: zeros (or the layer initial state); then feed hN_*/cN_* back as h0_*/c0_*'] : []),

@@ -6,7 +6,7 @@ import { isEdgeRnnError } from '../../errors.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { jsonLogger } from '../../gateway/logger.js';
 import { loadGatewayConfig } from '../../gateway/load-config.js';
-import { choiceFlag, numberFlag, parseFlags, type Command } from '../framework.js';
+import { choiceFlag, numberFlag, parseFlags, readFileArg, type Command } from '../framework.js';
 
 export const gatewayCommand: Command = {
   name: 'gateway',
@@ -81,7 +81,12 @@ drains, flushes the outbox and saves device states. See docs/gateway.md.
     set('stateDir', str('state-dir'));
     set('metricsPort', numberFlag(values['metrics-port'], 'metrics-port', { integer: true, min: 0, max: 65535 }));
     set('logLevel', choiceFlag(values['log-level'], 'log-level', ['debug', 'info', 'warn', 'error', 'silent'] as const));
-    set('model', str('model'));
+    // The file is checked here, where it is still --model: found missing when the gateway loaded
+    // it, the error named the generated config ("models.model.path: cannot read ..."), and
+    // --print-config printed a config whose model did not exist.
+    const modelFlag = str('model');
+    if (modelFlag !== undefined) readFileArg(ctx.cwd, modelFlag);
+    set('model', modelFlag);
     set('sensor', str('sensor'));
     set('codec', choiceFlag(values.codec, 'codec', ['json', 'binary', 'csv'] as const));
     set('threshold', numberFlag(values.threshold, 'threshold'));

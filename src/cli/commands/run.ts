@@ -6,7 +6,7 @@ import { readSpecMetadata, type MetadataRead } from '../../onnx/metadata.js';
 import { decodeModelProto, type ModelProto } from '../../onnx/proto.js';
 import { BACKENDS } from '../../runtime/engine.js';
 import { createRuntime } from '../../runtime/runtime.js';
-import { choiceFlag, parseFlags, readFileArg, usageError, type CliContext, type Command } from '../framework.js';
+import { checkOutputsDistinct, choiceFlag, parseFlags, readFileArg, usageError, type CliContext, type Command } from '../framework.js';
 
 /** The edgernn metadata of an ONNX model onnxruntime accepted; none if edgernn's own parser cannot read the file. */
 function onnxInfo(bytes: Uint8Array, source: string, inputSize: number, outputSize: number): MetadataRead {
@@ -72,7 +72,12 @@ An .onnx file (any model, including ones edgernn cannot compile) runs through on
 metadata (written by \`edgernn export\`), when it has them.
 
 Output: JSON {"model","version","backend","labels","outputs"} where outputs is
-[steps][outputs] for one sequence, or [batch][steps][outputs] for a batch.`,
+[steps][outputs] for one sequence, or [batch][steps][outputs] for a batch.
+
+The frames go to the model as they are: a model whose manifest names a front end (\`edgernn
+info\`: "front end kind mfcc", "imu", "series", as in models/) takes that front end's output
+frames, not raw audio or sensor samples; raw recordings go through \`edgernn eval\`, the
+gateway or the scripts in examples/, which run the front end first.`,
   async run(args, ctx) {
     const { values, positionals } = parseFlags(
       args,
@@ -82,6 +87,8 @@ Output: JSON {"model","version","backend","labels","outputs"} where outputs is
     if (typeof values.input !== 'string') throw usageError('--input FILE is required');
     if (values.output === '') throw usageError('--output needs a file name (or - for stdout)');
     const backend = choiceFlag(values.backend, 'backend', [...BACKENDS, 'auto', 'ort-web'] as const) ?? 'auto';
+    // `run m.ern -i x.json -o m.ern` (or -o x.json) replaced the model (or the input) with the result.
+    if (values.output !== '-') checkOutputsDistinct([['--output', values.output]], [['MODEL', positionals[0]], ['--input', values.input]], ctx);
     const modelBytes = new Uint8Array(readFileArg(ctx.cwd, positionals[0]!));
     const isErn = modelBytes.length >= 4 && modelBytes[0] === 0x89 && modelBytes[1] === 0x45 && modelBytes[2] === 0x52 && modelBytes[3] === 0x4e;
     // A damaged file named .ern (not its magic bytes) was parsed as ONNX: "malformed ONNX

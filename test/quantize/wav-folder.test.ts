@@ -1,0 +1,60 @@
+/**
+ * A keyword corpus in the Speech Commands layout keeps its _unknown_ and _silence_ classes when
+ * read for training; only _background_noise_ (noise recordings, not a class) is skipped.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { encodeWav } from '../../src/index.js';
+import { loadDataset } from '../../quantize/data/load.js';
+import { desktopCommands } from '../../quantize/cli/index.js';
+import { runCaptured } from '../helpers/cli.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-wav-folder-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const tone = (hz: number, n: number): Float32Array => Float32Array.from({ length: n }, (_, i) => 0.3 * Math.sin((2 * Math.PI * hz * i) / 16000));
+
+describe('WAV folder classes', () => {
+  it('_unknown_ and _silence_ are classes; _background_noise_ and dot folders are not', async () => {
+    const root = path.join(dir, 'corpus');
+    for (const [label, hz] of [
+      ['yes', 800],
+      ['_unknown_', 1500],
+      ['_silence_', 0],
+    ] as const) {
+      fs.mkdirSync(path.join(root, label), { recursive: true });
+      fs.writeFileSync(path.join(root, label, 'a.wav'), encodeWav(tone(hz, 8000), 16000));
+    }
+    for (const skipped of ['_background_noise_', '.cache']) {
+      fs.mkdirSync(path.join(root, skipped), { recursive: true });
+      fs.writeFileSync(path.join(root, skipped, 'noise.wav'), 'not a wav');
+    }
+    const ds = await loadDataset(root, { task: 'classify' });
+    expect(ds.labels).toEqual(['_silence_', '_unknown_', 'yes']);
+    expect(ds.samples.map((s) => ds.labels[s.y!])).toEqual(['_silence_', '_unknown_', 'yes']);
+  });
+});
+
+describe('edgernn eval on an audio classifier trained from a WAV folder', () => {
+  it('scores it clip by clip through its own front end (it stopped with "extra.kws must be an object")', async () => {
+    const root = path.join(dir, 'tones');
+    for (const [label, hz] of [
+      ['low', 300],
+      ['high', 2500],
+    ] as const) {
+      fs.mkdirSync(path.join(root, label), { recursive: true });
+      for (let k = 0; k < 3; k++) fs.writeFileSync(path.join(root, label, `c${k}.wav`), encodeWav(tone(hz + 40 * k, 8000), 16000));
+    }
+    const cli = (...argv: string[]) => runCaptured(argv, desktopCommands, dir);
+    const t = await cli('train', '--data', 'tones', '--hidden', '4', '--epochs', '1', '--created-at', '2026-01-01T00:00:00Z', '-o', 'tones.ern');
+    expect(t.code, t.err).toBe(0);
+    const e = await cli('eval', 'tones.ern', '--data', 'tones', '--json');
+    expect(e.code, e.err).toBe(0);
+    const j = JSON.parse(e.out) as { samples: number; accuracy: number; labels: string[] };
+    expect(j.samples).toBe(6);
+    expect(j.labels).toEqual(['high', 'low']);
+    expect(j.accuracy).toBeGreaterThanOrEqual(0);
+  });
+});

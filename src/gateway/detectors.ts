@@ -71,6 +71,16 @@ function stateError(kind: string, why: string): EdgeRnnError {
   return new EdgeRnnError('GATEWAY_STATE', `${kind} detector: cannot import state: ${why}`);
 }
 
+/** The range of the model's outputs where its last layer bounds them, else undefined. */
+function outputBound(spec: ModelSpec | undefined): { min: number; max: number; layer: string } | undefined {
+  const last = spec?.layers[spec.layers.length - 1];
+  if (last?.kind === 'softmax') return { min: 0, max: 1, layer: 'softmax' };
+  if (last?.kind === 'logSoftmax') return { min: -Infinity, max: 0, layer: 'logSoftmax' };
+  if (last?.kind === 'dense' && last.activation === 'sigmoid') return { min: 0, max: 1, layer: 'a sigmoid dense layer' };
+  if (last?.kind === 'dense' && last.activation === 'tanh') return { min: -1, max: 1, layer: 'a tanh dense layer' };
+  return undefined;
+}
+
 /**
  * Threshold with hysteresis on one output, on the forecast error of a forecasting model, or on
  * the reconstruction error of an autoencoder (`edgernn train --task autoencoder`).
@@ -86,6 +96,10 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
     throw configError(ctx, 'score', `"output" for this model ('reconstructionError' needs an autoencoder's outputs, the last W input frames: a multiple of ${ctx.inputSize} values, not ${ctx.outputSize})`, c.score);
   }
   const index = forecast || reconstruct ? 0 : resolveOutput(c.output, ctx, 'output');
+  // An output bounded by the model's last layer cannot reach a threshold beyond the bound: such
+  // a detector never fires, silently (`edgernn gateway --threshold 2` on a classifier).
+  const bound = forecast || reconstruct ? undefined : outputBound(ctx.spec);
+  if (bound !== undefined && c.on > bound.max) throw configError(ctx, 'on', `at most ${bound.max} (the model ends in ${bound.layer}: its outputs lie in [${bound.min}, ${bound.max}])`, c.on);
   const label = forecast || reconstruct ? 'anomaly' : (ctx.labels[index] ?? `output${index}`);
   const prev = new Float32Array(ctx.outputSize);
   let havePrev = false;

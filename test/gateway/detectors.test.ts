@@ -57,6 +57,22 @@ describe('threshold detector', () => {
     expect(bad({ score: 'forecastError' })).toMatch(/routes\[0\].detector.score must be "output" for this model/);
   });
 
+  // `edgernn gateway --threshold 2` on a classifier was accepted and never fired.
+  it('refuses a threshold the model\'s last layer cannot reach (softmax, logSoftmax, sigmoid/tanh dense)', () => {
+    const head = (last: ModelSpec['layers'][number]) => ({ layers: [last] }) as unknown as ModelSpec;
+    const dense = (activation: 'sigmoid' | 'tanh' | 'none') => head({ kind: 'dense', inputSize: 4, outputSize: 3, activation });
+    const on = (value: number, spec: ModelSpec) =>
+      errorMessage(() => createThresholdDetector({ kind: 'threshold', output: 0, score: 'output', on: value, off: value, minSteps: 1, refractorySteps: 0 }, ctx({ spec })), 'GATEWAY_CONFIG');
+    expect(on(2, head({ kind: 'softmax', size: 3 }))).toBe('routes[0].detector.on must be at most 1 (the model ends in softmax: its outputs lie in [0, 1]), got 2');
+    expect(on(0.5, head({ kind: 'logSoftmax', size: 3 }))).toMatch(/on must be at most 0 \(the model ends in logSoftmax/);
+    expect(on(1.5, dense('sigmoid'))).toMatch(/on must be at most 1 \(the model ends in a sigmoid dense layer/);
+    expect(on(1.01, dense('tanh'))).toMatch(/on must be at most 1 \(the model ends in a tanh dense layer/);
+    // Reachable thresholds, and unbounded outputs, are accepted.
+    expect(on(1, head({ kind: 'softmax', size: 3 }))).toBe('no error');
+    expect(on(-2, head({ kind: 'logSoftmax', size: 3 }))).toBe('no error');
+    expect(on(50, dense('none'))).toBe('no error');
+  });
+
   it('shows a NaN output index as NaN (JSON said null)', () => {
     expect(errorMessage(() => createThresholdDetector({ kind: 'threshold', output: NaN, score: 'output', on: 0.5, off: 0.5, minSteps: 1, refractorySteps: 0 } as never, ctx()), 'GATEWAY_CONFIG')).toBe('routes[0].detector.output must be an output index in [0, 2], got NaN');
   });

@@ -59,16 +59,33 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * Marks an EdgeRnnError from any copy of this class. Each bundle of the package (`edgernn`,
+ * `edgernn/runtime` as ESM and CommonJS, `edgernn/gateway`, the CLI) carries its own copy, so a
+ * plain `instanceof` saw only its own bundle's errors: one thrown by `edgernn/gateway` was no
+ * EdgeRnnError to `isEdgeRnnError` imported from `edgernn`. The registry symbol is the same in
+ * every copy (and every realm).
+ */
+const ERROR_BRAND: unique symbol = Symbol.for('edgernn.EdgeRnnError');
+
 export class EdgeRnnError extends Error {
   readonly code: ErrorCode;
   /** Structured facts about the failure (expected/got, tensor name, byte offset...). */
   readonly details: Readonly<Record<string, unknown>>;
+  readonly [ERROR_BRAND] = true;
 
   constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
     super(message);
     this.name = 'EdgeRnnError';
     this.code = code;
     this.details = details;
+  }
+
+  /** `e instanceof EdgeRnnError` holds for an error from any copy of the class (ERROR_BRAND). */
+  static override [Symbol.hasInstance](value: unknown): value is EdgeRnnError {
+    // A subclass (static methods are inherited) keeps the ordinary prototype-chain test.
+    if (this !== EdgeRnnError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [ERROR_BRAND]?: unknown })[ERROR_BRAND] === true;
   }
 }
 

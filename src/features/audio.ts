@@ -24,6 +24,7 @@
  * Kaldi/TensorFlow framing (frames start at 0, the window spans the frame, not nfft) and
  * natural-log compression; see docs/features.md.
  */
+import { EdgeRnnError } from '../errors.js';
 import { checkOutputCallback, checkSamples } from './check.js';
 import { dctOrthoMatrix } from './dct.js';
 import { isPowerOfTwo, RealFft } from './fft.js';
@@ -265,6 +266,25 @@ export function cmnRows(alpha: number, data: Float32Array, count: number, featur
   for (let t = 0; t < count; t++) cmnFrame(alpha, m, t, data, t * featureSize);
 }
 
+/**
+ * What one input value is worth: 1/32768 for an Int16Array (PCM codes), 1 for floats. Any other
+ * integer typed array is INVALID_ARGUMENT: it is no audio the front end knows (a Node Buffer of
+ * raw 16-bit PCM bytes went in as floats 0..255, an Int32Array of codes as floats up to 2^31:
+ * nonsense frames, silently). The tag, not instanceof, so arrays of another realm count too;
+ * reading it allocates nothing.
+ */
+function pcmScale(samples: SampleArray, where: string): number {
+  if (!ArrayBuffer.isView(samples)) return 1;
+  const tag = (samples as Int16Array)[Symbol.toStringTag] as string;
+  if (tag === 'Int16Array') return 1 / 32768;
+  if (tag.startsWith('Float')) return 1;
+  throw new EdgeRnnError(
+    'INVALID_ARGUMENT',
+    `${where}: audio samples are an Int16Array of PCM codes or floats in [-1, 1), got a ${tag}${tag === 'Uint8Array' ? ' (raw bytes? view 16-bit PCM as new Int16Array(buf.buffer, buf.byteOffset, buf.byteLength / 2))' : ''}`,
+    { expected: 'Int16Array or float samples', got: tag },
+  );
+}
+
 /** Streaming log-mel / MFCC: push PCM in any chunks, get a frame every hop. */
 export class AudioFrontend implements StreamingFrontend {
   readonly kind: AudioFrontendKind;
@@ -313,7 +333,7 @@ export class AudioFrontend implements StreamingFrontend {
   push(samples: SampleArray, onOutput: OutputCallback): number {
     checkSamples(samples, 1, this.where);
     checkOutputCallback(onOutput, this.where);
-    const scale = samples instanceof Int16Array ? 1 / 32768 : 1;
+    const scale = pcmScale(samples, this.where);
     const L = this.frameLength;
     const H = this.hopLength;
     const a = this.a;
@@ -398,7 +418,7 @@ export class AudioFrontend implements StreamingFrontend {
   /** Pre-emphasizes the whole signal, then computes frame t from offset t·H. */
   batch(samples: SampleArray): FeatureBatch {
     checkSamples(samples, 1, this.where);
-    const scale = samples instanceof Int16Array ? 1 / 32768 : 1;
+    const scale = pcmScale(samples, this.where);
     const n = samples.length;
     const y = new Float64Array(n);
     let prev = 0;

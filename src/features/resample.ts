@@ -145,8 +145,10 @@ export class StreamResampler {
 
   /**
    * Reads what writeState() wrote and checks it is a position this stream can be at: between
-   * pushes, the next output needs an input sample that has not arrived (need >= count), and
-   * base runs at most ceil(down / up) samples ahead. Changes nothing; restoreState() commits.
+   * pushes, the next output needs an input sample that has not arrived (need >= count), or, when
+   * emit() threw (the front end's callback), the last sample received (need = count - 1: its
+   * remaining outputs come with the next push); base runs at most ceil(down / up) samples ahead.
+   * Changes nothing; restoreState() commits.
    */
   readState(r: StateReader): ResamplerState {
     const { up, down, K, kind } = this.plan;
@@ -156,7 +158,10 @@ export class StreamResampler {
     const first = r.f64s('resampler.first', this.first.length);
     const ring = r.f64s('resampler.ring', this.ring.length);
     const need = kind === 'linear' ? (phase === 0 ? base : base + 1) : base + K;
-    if (need < count) throw r.invalid('resampler.base', `+ phase leave an output computable from the ${count} samples received (a stream at rest has none)`, `${base} (phase ${phase})`);
+    // need >= count - 1, not >= count: upsampling makes several outputs per input sample, and an
+    // emit() that threw on the first left the others due; that state was refused, so a stream
+    // whose model had thrown could not be saved and resumed.
+    if (need < count - 1) throw r.invalid('resampler.base', `+ phase leave an output computable from the first ${count - 1} of the ${count} samples received (only the last sample's outputs can still be due)`, `${base} (phase ${phase})`);
     if (count === 0 && (base !== 0 || phase !== 0)) throw r.invalid('resampler.base', 'must be 0 (phase 0) before the first sample', `${base} (phase ${phase})`);
     return { count, base, phase, first, ring };
   }

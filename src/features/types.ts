@@ -12,7 +12,8 @@ export type OutputCallback = (output: Float32Array, index: number) => void;
 /**
  * Samples in: a typed array or plain array, channel-interleaved when a front end has several
  * input channels ([s0c0, s0c1, ..., s1c0, ...]). Audio front ends read an Int16Array as PCM
- * codes (divided by 32768) and any other array as float samples in [-1, 1).
+ * codes (divided by 32768) and a float or plain array as float samples in [-1, 1); any other
+ * integer typed array (a Node Buffer of raw bytes) is INVALID_ARGUMENT there.
  */
 export type SampleArray = ArrayLike<number>;
 

@@ -34,10 +34,22 @@ export function readNpy(file: Uint8Array | ArrayBuffer | ArrayBufferView, source
   } else throw bad(source, `unsupported .npy version ${major}.${bytes[7]}`);
   if (start + headerLen > bytes.length) throw bad(source, `header of ${headerLen} bytes runs past the end of the file`);
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
-  const descr = /'descr'\s*:\s*'([<>|=])([A-Za-z?])(\d*)'/.exec(header);
+  // The header is a Python dict literal, padded with spaces and ended by '\n' (the .npy format;
+  // NumPy and other writers always end it so), and the data starts right after it. A header
+  // length that lied used to move where the data was read from, silently: too short (into the
+  // padding) read the spaces as numbers, too long read the data from a later offset.
+  if (!/^\{[\s\S]*\}\s*$/.test(header) || !header.endsWith('\n')) {
+    throw bad(source, `header of ${headerLen} bytes does not end with the dictionary and '\\n' (expected "{...}", spaces, "\\n"; it ends in ${JSON.stringify(header.slice(-16))}): the header length is wrong or the header is damaged`);
+  }
+  const descrM = /'descr'\s*:\s*'([^']*)'/.exec(header);
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shapeM = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
-  if (!descr || !fortran || !shapeM) throw bad(source, `cannot parse header ${JSON.stringify(header.trim())}`);
+  if (!descrM || !fortran || !shapeM) throw bad(source, `cannot parse header ${JSON.stringify(header.trim())}`);
+  const typeName = descrM[1]!;
+  const unsupported = (): EdgeRnnError => bad(source, `element type '${typeName}' is not supported (float32/64, int8-64, uint8-64, bool)`);
+  // Byte order, kind, size: '<f4'. Anything else ('<M8[ns]', '|O') is named as unsupported.
+  const descr = /^([<>|=])([A-Za-z?])(\d*)$/.exec(typeName);
+  if (!descr) throw unsupported();
   const [, order, kind, sizeS] = descr;
   const size = Number(sizeS);
   const shape = shapeM[1]!
@@ -62,7 +74,7 @@ export function readNpy(file: Uint8Array | ArrayBuffer | ArrayBufferView, source
     b1: (o) => dv.getUint8(o),
   };
   const read = readers[`${kind}${size}`];
-  if (!read) throw bad(source, `element type '${order}${kind}${sizeS}' is not supported (float32/64, int8-64, uint8-64, bool)`);
+  if (!read) throw unsupported();
   const dataStart = start + headerLen;
   if (dataStart + count * size > bytes.length) {
     throw bad(source, `shape [${shape}] of ${kind}${size} needs ${count * size} data bytes, file has ${bytes.length - dataStart}: truncated`);

@@ -108,9 +108,14 @@ function parseLayout(bytes: Uint8Array, source: string): Layout {
       if (body + size > bytes.length) throw bad(source, `data chunk declares ${size} bytes, only ${bytes.length - body} remain: truncated`, { declared: size, available: bytes.length - body });
       if (size % fmt.blockAlign !== 0) throw bad(source, `data chunk of ${size} bytes is not a whole number of ${fmt.blockAlign}-byte sample frames`);
       return { ...fmt, dataOffset: body, frames: size / fmt.blockAlign };
+    } else if (body + size > bytes.length) {
+      // A chunk before the data that runs past the end: the file was cut short, or the size is
+      // damaged. Skipping it left the walk past the end, reported as "no data chunk".
+      throw bad(source, `${JSON.stringify(chunk)} chunk at byte ${pos} declares ${size} bytes, only ${bytes.length - body} remain: truncated before the ${fmt ? 'data' : 'fmt'} chunk`, { declared: size, available: bytes.length - body });
     }
     pos = body + size + (size & 1); // chunks are padded to even length
   }
+  if (pos < bytes.length) throw bad(source, `the file ends inside a chunk header at byte ${pos} (${bytes.length - pos} of 8 bytes): truncated before the ${fmt ? 'data' : 'fmt'} chunk`);
   throw bad(source, fmt ? 'no data chunk' : 'no fmt chunk');
 }
 
@@ -179,14 +184,43 @@ export function readWavMono(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, o
   return { info, samples };
 }
 
-/** float in [-1, 1) → int16 code: round(x · 32768), clamped to [-32768, 32767]. */
+/**
+ * float in [-1, 1) → int16 code: round(x · 32768), clamped to [-32768, 32767]. NaN or an
+ * infinity is NON_FINITE_INPUT naming the sample (NaN became code 0, silence, until 2026-11-27;
+ * the infinities full scale).
+ */
 export function floatToPcm16(x: Float32Array | Float64Array): Int16Array {
   const out = new Int16Array(x.length);
   for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i]!)) throw new EdgeRnnError('NON_FINITE_INPUT', `floatToPcm16: sample ${i} is ${x[i]}, expected a finite number`, { index: i, value: String(x[i]) });
     const v = Math.round(x[i]! * 32768);
     out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
   }
   return out;
+}
+
+/** Channels a 16-bit file can declare: its block align, channels × 2 bytes, is a 16-bit field. */
+const MAX_PCM16_CHANNELS = 32767;
+
+/**
+ * SHAPE_MISMATCH unless the rate and channel count fit the header's fields. DataView's setters
+ * wrap silently: 40,000 channels wrote a block align of 14,464 (a file readWav refuses), a
+ * 3 GHz rate a wrong byte rate.
+ */
+function checkPcm16Format(call: string, sampleRateHz: number, channels: number): void {
+  if (!Number.isInteger(sampleRateHz) || sampleRateHz < 1 || sampleRateHz > 0xffffffff) {
+    throw new EdgeRnnError('SHAPE_MISMATCH', `${call}: sample rate must be a positive integer, got ${sampleRateHz}`, { got: sampleRateHz });
+  }
+  if (!Number.isInteger(channels) || channels < 1) {
+    throw new EdgeRnnError('SHAPE_MISMATCH', `${call}: ${channels} channels: expected a whole number from 1 to ${MAX_PCM16_CHANNELS}`, { expected: `1..${MAX_PCM16_CHANNELS}`, got: channels });
+  }
+  if (channels > MAX_PCM16_CHANNELS) {
+    throw new EdgeRnnError('SHAPE_MISMATCH', `${call}: ${channels} channels: at most ${MAX_PCM16_CHANNELS} (block align, channels × 2 bytes, is a 16-bit field)`, { expected: `1..${MAX_PCM16_CHANNELS}`, got: channels });
+  }
+  const byteRate = sampleRateHz * channels * 2;
+  if (byteRate > 0xffffffff) {
+    throw new EdgeRnnError('SHAPE_MISMATCH', `${call}: byte rate ${sampleRateHz} Hz × ${channels} channels × 2 bytes = ${byteRate} does not fit the header's 32-bit field`, { expected: '<= 4294967295', got: byteRate });
+  }
 }
 
 /**
@@ -194,10 +228,8 @@ export function floatToPcm16(x: Float32Array | Float64Array): Int16Array {
  * are, float arrays converted with floatToPcm16 (non-finite values are an error).
  */
 export function encodeWav(samples: Int16Array | Float32Array | Float64Array, sampleRateHz: number, channels = 1): Uint8Array {
-  if (!Number.isInteger(sampleRateHz) || sampleRateHz < 1 || sampleRateHz > 0xffffffff) {
-    throw new EdgeRnnError('SHAPE_MISMATCH', `encodeWav: sample rate must be a positive integer, got ${sampleRateHz}`, { got: sampleRateHz });
-  }
-  if (!Number.isInteger(channels) || channels < 1 || channels > 65535 || samples.length % channels !== 0) {
+  checkPcm16Format('encodeWav', sampleRateHz, channels);
+  if (samples.length % channels !== 0) {
     throw new EdgeRnnError('SHAPE_MISMATCH', `encodeWav: ${samples.length} samples are not whole frames of ${channels} channels`, { channels, got: samples.length });
   }
   let pcm: Int16Array;
@@ -209,8 +241,9 @@ export function encodeWav(samples: Int16Array | Float32Array | Float64Array, sam
     pcm = floatToPcm16(samples);
   }
   const dataBytes = pcm.length * 2;
+  const header = encodeWavHeader(dataBytes, sampleRateHz, channels); // checks the size before allocating
   const out = new Uint8Array(44 + dataBytes);
-  out.set(encodeWavHeader(dataBytes, sampleRateHz, channels));
+  out.set(header);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < pcm.length; i++) dv.setInt16(44 + 2 * i, pcm[i]!, true);
   return out;
@@ -223,6 +256,13 @@ export function encodeWav(samples: Int16Array | Float32Array | Float64Array, sam
 export function encodeWavHeader(dataBytes: number, sampleRateHz: number, channels = 1): Uint8Array {
   if (!Number.isInteger(dataBytes) || dataBytes < 0 || dataBytes > 0xffffffff - 36) {
     throw new EdgeRnnError('SHAPE_MISMATCH', `encodeWavHeader: ${dataBytes} data bytes do not fit a RIFF file (at most 4 GiB)`, { got: dataBytes });
+  }
+  checkPcm16Format('encodeWavHeader', sampleRateHz, channels);
+  if (dataBytes % (channels * 2) !== 0) {
+    throw new EdgeRnnError('SHAPE_MISMATCH', `encodeWavHeader: ${dataBytes} data bytes are not whole sample frames of ${channels * 2} bytes (${channels} channels × 16 bits)`, {
+      expected: `a multiple of ${channels * 2}`,
+      got: dataBytes,
+    });
   }
   const out = new Uint8Array(44);
   const dv = new DataView(out.buffer);

@@ -102,6 +102,31 @@ describe('audio streaming = batch, bit for bit', () => {
     dirty.push(f.subarray(1000), (fr) => b.push(...fr));
     expect(b).toEqual(a);
   });
+
+  it('integer arrays other than Int16Array (a Buffer of raw PCM bytes) are INVALID_ARGUMENT, not samples of 0..255', () => {
+    // Before: a Node Buffer read from a .raw file went in as floats 0..255 (Int32Array codes as
+    // floats up to 2^31): frames of nonsense, silently.
+    const spec = audioFrontendSpec('logmel');
+    const codes = x.subarray(0, 1000);
+    const bytes = new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength);
+    for (const bad of [bytes, Buffer.from(bytes), Int32Array.from(codes), Uint16Array.from(codes, (v) => v + 32768), new Int8Array(400)]) {
+      const fe = new AudioFrontend(spec);
+      const name = bad.constructor.name === 'Buffer' ? 'Uint8Array' : bad.constructor.name;
+      for (const f of [() => fe.push(bad, () => {}), () => fe.batch(bad)]) {
+        let err: unknown;
+        try {
+          f();
+        } catch (e) {
+          err = e;
+        }
+        expect(isEdgeRnnError(err, 'INVALID_ARGUMENT'), `${name}: ${String(err)}`).toBe(true);
+        expect((err as Error).message).toMatch(new RegExp(`^logmel front end: audio samples are an Int16Array of PCM codes or floats in \\[-1, 1\\), got a ${name}`));
+      }
+      expect(fe.exportState()).toEqual(new AudioFrontend(spec).exportState());
+    }
+    // The same codes as an Int16Array view of those bytes are audio.
+    expect(new AudioFrontend(spec).batch(new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2)).data).toEqual(new AudioFrontend(spec).batch(codes).data);
+  });
 });
 
 describe('audio spec validation names the bad field', () => {

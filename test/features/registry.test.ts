@@ -128,6 +128,44 @@ describe('a callback that throws', () => {
       expect(Float32Array.from(got)).toEqual(want.data);
     });
   }
+
+  // Before: an upsampling IMU front end whose callback threw on the first of two frames one
+  // input sample makes kept the second one due (it comes with the next push), and exportState()
+  // then wrote a resampler position that importState() refused ("leave an output computable from
+  // the N samples received"): a gateway could not hand such a device over or restart it.
+  const UPSAMPLING: [string, unknown][] = [
+    ['imu linear 16 → 50 Hz, single frames', { kind: 'imu', inputRateHz: 16, rateHz: 50, resampler: 'linear', channels: channels(1), accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 1, hop: 1 }],
+    ['imu polyphase 16 → 50 Hz, single frames', { kind: 'imu', inputRateHz: 16, rateHz: 50, resampler: 'polyphase', channels: channels(1), accelUnit: 'g', gyroUnit: 'rad/s', windowSize: 1, hop: 1 }],
+  ];
+  for (const [name, spec] of [...EVERY_KIND, ...UPSAMPLING]) {
+    it(`${name}: the state exported right after a throw imports into a new front end, which goes on as the stream would`, () => {
+      let fe = createFrontend(spec);
+      const C = fe.inputChannels;
+      const x = Float32Array.from({ length: 8000 * C }, (_, i) => Math.sin(i * 0.21) * 0.5 + Math.sin(i * 1.3) * 0.1);
+      const want = fe.batch(x);
+      const got: number[] = [];
+      const indices: number[] = [];
+      let thrown = 0;
+      for (let i = 0; i < x.length; i += C) {
+        try {
+          fe.push(x.subarray(i, i + C), (block, index) => {
+            got.push(...block);
+            indices.push(index);
+            if (index % 7 === 3) throw new Error('model failed');
+          });
+        } catch (e) {
+          expect((e as Error).message).toBe('model failed');
+          thrown++;
+          const saved = fe.exportState();
+          fe = createFrontend(spec);
+          fe.importState(saved);
+        }
+      }
+      expect(thrown).toBeGreaterThanOrEqual(3);
+      expect(indices).toEqual(Array.from({ length: want.count }, (_, k) => k));
+      expect(Float32Array.from(got)).toEqual(want.data);
+    });
+  }
 });
 
 describe('reset() is the state right after construction', () => {

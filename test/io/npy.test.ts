@@ -51,6 +51,8 @@ describe('readNpy: defects', () => {
       [npy("{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(4)), /element type '<f2' is not supported/],
       [npy("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(16)), /element type '<c8' is not supported/],
       [npy("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(16)), /element type '\|O' is not supported/],
+      // Was "cannot parse header": a type with a unit did not fit the pattern.
+      [npy("{'descr': '<M8[ns]', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(16)), /element type '<M8\[ns\]' is not supported/],
       [npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", new Uint8Array(8)), /cannot parse header/],
       [npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -1), }"), /bad shape \(2, -1\)/],
       [npy("{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000000000000,), }"), /bad shape/],
@@ -151,4 +153,37 @@ describe.skipIf(numpy.status !== 0)('writeNpy: NumPy reads what it writes', () =
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
+});
+
+describe('readNpy: a header length that does not match the header', () => {
+  // The header is a Python dict literal ending in '\n' (the .npy format); data starts right
+  // after it. A length that lied used to shift where the data was read from, silently: too short
+  // (cut inside the padding) read the padding spaces as numbers (1.36e-19), too long read the
+  // data from the wrong offset when the file had bytes to spare.
+  const good = writeNpy(Float32Array.from([1, 2, 3, 4]), [4]);
+  const headerLength = new DataView(good.buffer).getUint16(8, true);
+  const withLength = (length: number, extraBytes = 0): Uint8Array => {
+    const b = new Uint8Array(good.length + extraBytes);
+    b.set(good);
+    new DataView(b.buffer).setUint16(8, length, true);
+    return b;
+  };
+
+  it('reads the honest file', () => {
+    expect(Array.from(readNpy(withLength(headerLength)).data)).toEqual([1, 2, 3, 4]);
+  });
+
+  for (const [name, bytes] of [
+    ['20 bytes short (inside the padding)', withLength(headerLength - 20)],
+    ['1 byte short (the newline cut off)', withLength(headerLength - 1, 0)],
+    ['8 bytes long, file with 8 bytes to spare', withLength(headerLength + 8, 8)],
+    ['4 bytes long', withLength(headerLength + 4, 4)],
+  ] as const) {
+    it(`${name}: BAD_INPUT_FILE naming the header, not shifted numbers`, () => {
+      const e = errorOf(() => readNpy(bytes, 'lie.npy'));
+      expect(e, 'readNpy returned numbers').not.toBeNull();
+      expect(e!.code).toBe('BAD_INPUT_FILE');
+      expect(e!.message).toMatch(/^lie\.npy: header of \d+ bytes does not end with the dictionary and '\\n'/);
+    });
+  }
 });

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeWav, encodeWavHeader, isEdgeRnnError, readWav, readWavInfo, readWavMono, Rng } from '../../src/index.js';
+import { encodeWav, encodeWavHeader, floatToPcm16, isEdgeRnnError, readWav, readWavInfo, readWavMono, Rng } from '../../src/index.js';
 
 function hasSox(): boolean {
   try {
@@ -79,10 +79,44 @@ describe('encodeWav / readWav round trip', () => {
     expect(() => encodeWavHeader(2 ** 32, 16000)).toThrow(/do not fit a RIFF file/);
   });
 
+  it('floatToPcm16 refuses NaN and infinities, naming the sample (NaN was written as 0, silence)', () => {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const e = errorOf(() => floatToPcm16(Float32Array.from([0.5, 0.25, bad])));
+      expect(e.code).toBe('NON_FINITE_INPUT');
+      expect(e.message).toBe(`floatToPcm16: sample 2 is ${bad}, expected a finite number`);
+    }
+    expect(Array.from(floatToPcm16(Float64Array.from([0.5, -1, 1, -2, 1 / 65536])))).toEqual([16384, -32768, 32767, -32768, 1]);
+  });
+
   it('encodeWav refuses non-finite samples and partial frames', () => {
     expect(errorOf(() => encodeWav(Float32Array.from([0, NaN]), 16000)).message).toMatch(/sample 1 is NaN/);
     expect(errorOf(() => encodeWav(new Int16Array(3), 16000, 2)).message).toMatch(/3 samples are not whole frames of 2 channels/);
     expect(errorOf(() => encodeWav(new Int16Array(3), 0)).message).toMatch(/sample rate must be a positive integer, got 0/);
+  });
+
+  it("never writes a header its own reader refuses or misreads: 16-bit fields that would wrap are SHAPE_MISMATCH", () => {
+    // Before: block align (channels · 2) and byte rate (rate · channels · 2) were written with
+    // setUint16 / setUint32, which wrap: 40,000 channels gave block align 14,464 (readWav then
+    // refused the file), a 3 GHz rate a byte rate of 1,705,032,704; encodeWavHeader took 0
+    // channels, a rate of 0 or 1.5, and a data size of half a sample.
+    const cases: [() => unknown, RegExp][] = [
+      [() => encodeWav(new Int16Array(40000), 16000, 40000), /encodeWav: 40000 channels: at most 32767 \(block align, channels × 2 bytes, is a 16-bit field\)/],
+      [() => encodeWav(new Int16Array(2), 3e9), /encodeWav: byte rate 3000000000 Hz × 1 channels × 2 bytes = 6000000000 does not fit the header's 32-bit field/],
+      [() => encodeWavHeader(10, 16000, 0), /encodeWavHeader: 0 channels: expected a whole number from 1 to 32767/],
+      [() => encodeWavHeader(10, 0), /encodeWavHeader: sample rate must be a positive integer, got 0/],
+      [() => encodeWavHeader(10, 1.5), /encodeWavHeader: sample rate must be a positive integer, got 1.5/],
+      [() => encodeWavHeader(3, 16000), /encodeWavHeader: 3 data bytes are not whole sample frames of 2 bytes \(1 channels × 16 bits\)/],
+      [() => encodeWavHeader(6, 16000, 2), /encodeWavHeader: 6 data bytes are not whole sample frames of 4 bytes/],
+    ];
+    for (const [f, message] of cases) {
+      const e = errorOf(f);
+      expect(e.code, e.message).toBe('SHAPE_MISMATCH');
+      expect(e.message).toMatch(message);
+    }
+    // The largest of each still round-trips through readWav.
+    const wide = readWav(encodeWav(Int16Array.from({ length: 32767 }, (_, i) => i - 16000), 16000, 32767));
+    expect([wide.channels, wide.frames, wide.channelData[32766]![0]! * 32768]).toEqual([32767, 1, 16766]);
+    expect(readWavInfo(encodeWav(new Int16Array(4), 2147483647)).sampleRateHz).toBe(2147483647);
   });
 });
 
@@ -158,6 +192,14 @@ describe('malformed files are BAD_INPUT_FILE errors naming the defect', () => {
     f(b, new DataView(b.buffer));
     return b;
   };
+  /** `good` with a 4-byte LIST chunk declaring `size` bytes inserted at byte `at`. */
+  const withList = (at: number, size: number): Uint8Array => {
+    const b = new Uint8Array(good.length + 12);
+    b.set(good.subarray(0, at));
+    b.set([0x4c, 0x49, 0x53, 0x54, size & 0xff, (size >> 8) & 0xff, (size >> 16) & 0xff, size >>> 24, 1, 2, 3, 4], at);
+    b.set(good.subarray(at), at + 12);
+    return b;
+  };
   const cases: [string, Uint8Array, RegExp][] = [
     ['too short', good.subarray(0, 8), /8 bytes is too short for a RIFF\/WAVE header/],
     ['not RIFF', patch((b) => b.set([0x4f, 0x67, 0x67, 0x53], 0)), /not a WAV file: starts with "OggS"/],
@@ -171,6 +213,10 @@ describe('malformed files are BAD_INPUT_FILE errors naming the defect', () => {
     ['zero channels', patch((_b, dv) => dv.setUint16(22, 0, true)), /fmt chunk says 0 channels/],
     ['odd data size', patch((_b, dv) => dv.setUint32(40, 199, true)), /data chunk of 199 bytes is not a whole number of 2-byte sample frames/],
     ['short fmt chunk', patch((_b, dv) => dv.setUint32(16, 12, true)), /fmt chunk is 12 bytes, expected at least 16/],
+    // These three were "no fmt chunk" / "no data chunk", hiding that the file was cut short.
+    ['a chunk before fmt runs past the end', withList(12, 65536), /"LIST" chunk at byte 12 declares 65536 bytes, only 236 remain: truncated before the fmt chunk/],
+    ['a chunk between fmt and data runs past the end', withList(36, 65536), /"LIST" chunk at byte 36 declares 65536 bytes, only 212 remain: truncated before the data chunk/],
+    ['the file ends inside a chunk header', good.subarray(0, 40), /the file ends inside a chunk header at byte 36 \(4 of 8 bytes\): truncated before the data chunk/],
   ];
   for (const [name, bytes, msg] of cases) {
     it(name, () => {

@@ -331,8 +331,28 @@ export function estimateSensorNoise(recs: readonly FitRecording[], rateHz: numbe
 }
 
 /** Fits every activity present in `recs` (sorted by name). */
+/**
+ * Refuses options the fit cannot use: a NaN rateHz wrote a model full of NaN (saved as null), a
+ * rate, knot count, low-pass or ridge out of range threw a bare RangeError from deep inside, and a
+ * sensor with 0 or more than 8 bits (the generator's codes are bytes) or a range of 0 g was kept.
+ */
+function checkFitOptions(o: FitOptions): void {
+  const bad = (field: string, expected: string, got: unknown): EdgeRnnError => new EdgeRnnError('BAD_DATA', `imu generator fit: ${field} must be ${expected}, got ${String(got)}`, { field, expected, got });
+  const whole = (v: unknown, min: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min;
+  if (!(o.rateHz > 0 && Number.isFinite(o.rateHz))) throw bad('rateHz', 'a positive finite number of Hz', o.rateHz);
+  if (!whole(o.knots, 2)) throw bad('knots', 'an integer >= 2', o.knots);
+  if (!(o.lowpassSeconds > 0 && Number.isFinite(o.lowpassSeconds))) throw bad('lowpassSeconds', 'a positive finite number of s', o.lowpassSeconds);
+  if (!whole(o.order, 0)) throw bad('order', 'an integer >= 0', o.order);
+  if (!whole(o.components, 0)) throw bad('components', 'an integer >= 0', o.components);
+  if (!(o.ridge >= 0 && Number.isFinite(o.ridge))) throw bad('ridge', 'a finite number >= 0', o.ridge);
+  if (typeof o.sensor !== 'object' || o.sensor === null) throw bad('sensor', 'an object {rangeG, bits}', o.sensor);
+  if (!(o.sensor.rangeG > 0 && Number.isFinite(o.sensor.rangeG))) throw bad('sensor.rangeG', 'a positive finite number of g', o.sensor.rangeG);
+  if (!(whole(o.sensor.bits, 1) && o.sensor.bits <= 8)) throw bad('sensor.bits', 'an integer in [1, 8] (codes are bytes)', o.sensor.bits);
+}
+
 export function fitImuGenerator(recs: readonly FitRecording[], options: Partial<FitOptions> & Pick<FitOptions, 'rateHz' | 'sensor'>, source: ImuGeneratorModel['source']): ImuGeneratorModel {
   const o: FitOptions = { ...FIT_DEFAULTS, ...options };
+  checkFitOptions(o);
   // An empty recording fitted a duration of ln(0) = -Infinity and NaN statistics, written as null.
   recs.forEach((r, i) => {
     if (r.g.length < 3 || r.g.length % 3 !== 0) throw new EdgeRnnError('BAD_DATA', `imu generator fit: recording ${i} (${r.activity}) must hold whole [x, y, z] samples, at least one; got ${r.g.length} values`, { recording: i, values: r.g.length });

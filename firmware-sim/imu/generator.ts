@@ -16,7 +16,7 @@
  * another seeded by seed, consumed one output sample at a time, so the samples do not depend on
  * how reads are chunked.
  */
-import { EdgeRnnError, planResampler, Rng, StreamResampler } from '../../src/index.js';
+import { EdgeRnnError, isEdgeRnnError, planResampler, Rng, StreamResampler } from '../../src/index.js';
 import { knotValue } from './fit.js';
 import type { ImuActivityModel, ImuGeneratorModel } from './model.js';
 
@@ -82,6 +82,10 @@ function checkModel(model: ImuGeneratorModel): void {
     else if (typeof v === 'object') for (const [k, x] of Object.entries(v as object)) if (k !== 'source') walk(x, at ? `${at}.${k}` : k);
   };
   walk(model, '');
+  // The codes are bytes: 10 bits wrapped modulo 256 silently; a range of 0 g divided by 0 (code 0 throughout).
+  const { bits, rangeG } = model.sensor;
+  if (!(Number.isInteger(bits) && bits >= 1 && bits <= 8)) throw new EdgeRnnError('BAD_DATA', `imu generator model: sensor.bits must be an integer in [1, 8] (codes are bytes), got ${bits}`, { field: 'sensor.bits', got: bits });
+  if (!(rangeG > 0)) throw new EdgeRnnError('BAD_DATA', `imu generator model: sensor.rangeG must be a positive number of g, got ${rangeG}`, { field: 'sensor.rangeG', got: rangeG });
   checkedModels.add(model);
 }
 
@@ -208,17 +212,37 @@ export interface ScenarioOptions {
   transitions?: Readonly<Record<string, readonly string[]>>;
 }
 
+/**
+ * A caller's transition table names only the model's activities: a typo ('wlak') was filtered out
+ * silently, and an activity left without successors may be followed by any. (The default table,
+ * HMP_TRANSITIONS, is restricted to the model's activities on purpose: a model fitted on fewer classes.)
+ */
+function checkTransitions(names: readonly string[], transitions: Readonly<Record<string, readonly string[]>>): void {
+  const bad = (field: string, expected: string, got: unknown): EdgeRnnError => new EdgeRnnError('BAD_DATA', `imu scenario: ${field} must be ${expected}, got ${String(got)}`, { field, got });
+  const known = `an activity of the model (${names.join(', ')})`;
+  if (typeof transitions !== 'object' || transitions === null) throw bad('transitions', 'an object {activity: [successors]}', transitions);
+  for (const [from, next] of Object.entries(transitions)) {
+    if (!names.includes(from)) throw bad(`transitions.${from}`, known, from);
+    if (!Array.isArray(next)) throw bad(`transitions.${from}`, 'a list of activities', next);
+    next.forEach((a, i) => {
+      if (!names.includes(a)) throw bad(`transitions.${from}[${i}]`, known, a);
+    });
+  }
+}
+
 /** A seeded Markov chain of activities with durations drawn from the model. */
 export function planScenario(model: ImuGeneratorModel, o: ScenarioOptions): Scenario {
   if (!(o.durationS > 0 && Number.isFinite(o.durationS))) throw new EdgeRnnError('BAD_DATA', `imu scenario: durationS must be a positive number, got ${o.durationS}`, { got: o.durationS });
   const names = model.activities.map((a) => a.activity);
+  if (o.transitions !== undefined) checkTransitions(names, o.transitions);
   const trans = o.transitions ?? HMP_TRANSITIONS;
   let act = o.start ?? (names.includes('walk') ? 'walk' : names[0]!);
   activityModel(model, act);
   const rng = new Rng(hash32(seedWord(o.seed, 'imu scenario'), 0x5ce7));
   const segments: ScenarioSegment[] = [];
   let t = 0;
-  while (t < o.durationS - 1e-9) {
+  // At least one segment: a durationS within the 1e-9 s tolerance below planned none.
+  while (segments.length === 0 || t < o.durationS - 1e-9) {
     const n = drawDuration(activityModel(model, act), rng);
     const d = Math.min(n / model.rateHz, o.durationS - t);
     segments.push({ activity: act, startS: t, durationS: d });
@@ -284,6 +308,16 @@ export interface ImuChunk {
   n: number;
 }
 
+/** The polyphase resampler from the model's rate to rateHz; a ratio it cannot do is a BAD_DATA naming rateHz (it was the resampler's FRONTEND_SPEC). */
+function planOutputResampler(modelRateHz: number, rateHz: number): StreamResampler {
+  try {
+    return new StreamResampler(planResampler('polyphase', 3, modelRateHz, rateHz));
+  } catch (e) {
+    if (!isEdgeRnnError(e, 'FRONTEND_SPEC')) throw e;
+    throw new EdgeRnnError('BAD_DATA', `imu generator: rateHz must be a rate the resampler reaches from the model's ${modelRateHz} Hz (${e.message}), got ${rateHz}`, { field: 'rateHz', got: rateHz });
+  }
+}
+
 /** Continuous stream of sensor codes at `rateHz` following a scenario. */
 export class ImuGenerator {
   readonly model: ImuGeneratorModel;
@@ -321,7 +355,7 @@ export class ImuGenerator {
     this.noise = new Rng(hash32(this.seed, 0x401e));
     this.names = model.activities.map((a) => a.activity);
     checkScenario(model, this.scenario);
-    this.resampler = this.rateHz === model.rateHz ? null : new StreamResampler(planResampler('polyphase', 3, model.rateHz, this.rateHz));
+    this.resampler = this.rateHz === model.rateHz ? null : planOutputResampler(model.rateHz, this.rateHz);
     this.totalIn = this.segmentEnd(this.scenario.segments.length - 1);
   }
 

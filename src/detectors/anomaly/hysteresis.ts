@@ -71,6 +71,17 @@ export class AlertHysteresis {
     return this.on;
   }
 
+  /**
+   * Puts the hysteresis where a saved stream left it: on or off, the records it has been on
+   * (counting the raising one; only compared with minHoldSteps) and the last update's transition.
+   * The caller checks the combination (ForecastAnomalyDetector.importState).
+   */
+  restore(on: boolean, heldSteps: number, transition: AlertTransition): void {
+    this.on = on;
+    this.heldSteps = on ? heldSteps : 0;
+    this.last = transition;
+  }
+
   reset(): void {
     this.on = false;
     this.heldSteps = 0;

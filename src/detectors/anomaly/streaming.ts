@@ -94,11 +94,16 @@ export class StreamingLikelihood {
     this.ring = new Float64Array(this.o.averagingWindow);
   }
 
-  /** Feeds one raw score in [0, 1]; returns the likelihood in [0, 1] (0.5 while learning). */
+  /** Feeds one raw score in [0, 1] (NaN or ±Infinity: NON_FINITE_INPUT, outside: ANOMALY_SCORE); returns the likelihood in [0, 1] (0.5 while learning). */
   update(raw: number): number {
     // Checked before any state changes: one NaN in the ring sum would make every later likelihood NaN.
     if (!Number.isFinite(raw)) {
       throw new EdgeRnnError('NON_FINITE_INPUT', `StreamingLikelihood: raw score must be finite, got ${raw}; nothing was changed`, { raw });
+    }
+    // The floors (MIN_MEAN, MIN_VARIANCE) and the state checks assume scores in [0, 1]; one of
+    // 1e300 made the variance infinite for good (every later likelihood 0.5).
+    if (!(raw >= 0 && raw <= 1)) {
+      throw new EdgeRnnError('ANOMALY_SCORE', `StreamingLikelihood: raw score must be in [0, 1], got ${raw}; nothing was changed`, { raw });
     }
     // a_t = mean of the last averagingWindow raw scores
     const w = this.o.averagingWindow;
@@ -107,6 +112,14 @@ export class StreamingLikelihood {
     this.ring[this.ringHead] = raw;
     this.ringHead = (this.ringHead + 1) % w;
     this.ringSum += raw;
+    // Once per window (when the ring wraps, full) the total is recomputed from the ring: each
+    // add/subtract rounds, and the errors added up without bound (about 1e-13 after 10^6 records,
+    // so a window of zeros averaged to 1e-14, not 0). Amortized O(1) per record, no allocation.
+    if (this.ringHead === 0) {
+      let total = 0;
+      for (let k = 0; k < w; k++) total += this.ring[k]!;
+      this.ringSum = total;
+    }
     const a = this.ringSum / this.ringCount;
     const n = this.n++;
     const { learningPeriod, estimationSamples } = this.o;
@@ -173,12 +186,34 @@ export class StreamingLikelihood {
     const n = int(s.n, 0, Number.MAX_SAFE_INTEGER, 'n');
     const ringHead = int(s.ringHead, 0, w - 1, 'ringHead');
     const ringCount = int(s.ringCount, 0, w, 'ringCount');
-    const ring = s.ring.map((v, i) => num(v, `ring[${i}]`));
+    // The ring's counters follow from n (all advance once per record from 0 at reset).
+    if (ringCount !== Math.min(n, w)) throw bad(`ringCount must be ${Math.min(n, w)} (min(n ${n}, averagingWindow ${w})), got ${ringCount}`);
+    if (ringHead !== n % w) throw bad(`ringHead must be ${n % w} (n ${n} mod averagingWindow ${w}), got ${ringHead}`);
+    const ring = s.ring.map((v, i) => {
+      if (!(typeof v === 'number' && v >= 0 && v <= 1)) throw bad(`ring[${i}] must be a raw score in [0, 1], got ${JSON.stringify(v)}`);
+      return v;
+    });
     const ringSum = num(s.ringSum, 'ringSum');
+    let total = 0;
+    let magnitude = 0;
+    for (const v of ring) {
+      total += v;
+      magnitude += Math.abs(v);
+    }
+    // Rounding apart (the total is recomputed at every wrap), ringSum is the ring's sum.
+    if (!(Math.abs(ringSum - total) <= 1e-9 * (1 + magnitude))) throw bad(`ringSum must be the sum of the ring's scores, ${total}, got ${ringSum}`);
     const mean = num(s.mean, 'mean');
     const variance = num(s.variance, 'variance');
     const prevTail = num(s.prevTail, 'prevTail');
+    // Statistics of averages of scores in [0, 1]: a mean in [0, 1], a variance in [0, 1/4] (1 leaves room for rounding).
+    if (!(mean >= 0 && mean <= 1)) throw bad(`mean must be in [0, 1] (an average of scores in [0, 1]), got ${mean}`);
     if (variance < 0) throw bad(`variance must be >= 0, got ${variance}`);
+    if (!(variance <= 1)) throw bad(`variance must be in [0, 1], got ${variance}`);
+    if (!(prevTail >= 0 && prevTail <= 1)) throw bad(`prevTail must be a tail probability in [0, 1], got ${prevTail}`);
+    // update() leaves the statistics at 0 until record learningPeriod and prevTail at 1 until scoring starts.
+    const { learningPeriod, estimationSamples } = this.o;
+    if (n <= learningPeriod && (mean !== 0 || variance !== 0)) throw bad(`mean and variance must be 0 until the learning period (${learningPeriod} records) has passed (n ${n}), got ${mean} and ${variance}`);
+    if (n <= learningPeriod + estimationSamples && prevTail !== 1) throw bad(`prevTail must be 1 until scoring starts (after ${learningPeriod + estimationSamples} records), got ${prevTail}`);
     this.n = n;
     this.ring.set(ring);
     this.ringHead = ringHead;
@@ -227,6 +262,8 @@ export interface ForecastAnomalyState {
   error: number;
   alertOn: boolean;
   alertHeld: number;
+  /** What the last step did to the alert (the `transition` getter continues from it). */
+  transition: AlertTransition;
   likelihood: StreamingLikelihoodState;
 }
 
@@ -347,6 +384,7 @@ export class ForecastAnomalyDetector {
       error: this.error,
       alertOn: this.alert.active,
       alertHeld: this.alertHeld,
+      transition: this.alert.transition,
       likelihood: this.likelihood.exportState(),
     };
   }
@@ -362,19 +400,23 @@ export class ForecastAnomalyDetector {
     if (!(typeof s.steps === 'number' && Number.isInteger(s.steps) && s.steps >= 0)) throw bad(`steps must be an integer >= 0, got ${JSON.stringify(s.steps)}`);
     if (typeof s.havePrediction !== 'boolean' || typeof s.alertOn !== 'boolean') throw bad('havePrediction and alertOn must be booleans');
     if (!(typeof s.alertHeld === 'number' && Number.isInteger(s.alertHeld) && s.alertHeld >= 0)) throw bad(`alertHeld must be an integer >= 0, got ${JSON.stringify(s.alertHeld)}`);
+    // step() keeps these in step with each other; a state where they disagree is corrupt (an alert
+    // on for 0 records held one record less than minHoldSteps after the import).
+    if (s.alertOn && s.alertHeld < 1) throw bad(`alertHeld must be >= 1 while alertOn (the raising record counts), got ${s.alertHeld}`);
+    if (!s.alertOn && s.alertHeld !== 0) throw bad(`alertHeld must be 0 while the alert is off, got ${s.alertHeld}`);
+    // 'raised' means the last step raised it (held 1 record); 'cleared' that it turned it off.
+    const transitions = s.alertOn ? (s.alertHeld === 1 ? ['raised'] : ['none']) : ['none', 'cleared'];
+    if (!transitions.includes(s.transition as string)) {
+      throw bad(`transition must be ${transitions.map((t) => `'${t}'`).join(' or ')} while the alert is ${s.alertOn ? `on for ${s.alertHeld} records` : 'off'}, got ${JSON.stringify(s.transition)}`);
+    }
+    if (s.havePrediction !== s.steps > 0) throw bad(`havePrediction must be ${s.steps > 0} after ${s.steps} steps, got ${s.havePrediction}`);
     // Validate the likelihood on a scratch copy first so a bad state changes nothing.
     const probe = new StreamingLikelihood(this.options.likelihood);
     probe.importState(s.likelihood);
+    const likelihoodN = probe.exportState().n;
+    if (s.steps !== likelihoodN) throw bad(`steps must equal likelihood.n (${likelihoodN}), got ${s.steps}`);
     this.likelihood.importState(s.likelihood);
-    // Rebuild the hysteresis state by replaying: raise with a score at onThreshold, then hold.
-    this.alert.reset();
-    if (s.alertOn) {
-      this.alert.update(this.options.alert.onThreshold);
-      // Held steps beyond the first (a score >= offThreshold keeps the alert on and counts); the
-      // count only matters up to minHoldSteps, so the replay is bounded by it.
-      const replay = Math.min(s.alertHeld, this.options.alert.minHoldSteps);
-      for (let i = 1; i < replay; i++) this.alert.update(this.options.alert.onThreshold);
-    }
+    this.alert.restore(s.alertOn, s.alertHeld, s.transition as AlertTransition);
     this.steps = s.steps;
     this.havePrediction = s.havePrediction;
     this.prediction = s.prediction!;

@@ -142,15 +142,30 @@ export function createHarDetector(cfg: DetectorConfig, ctx: DetectorContext): De
       return { smoother: smoother.exportState(), announced, pending, pendingSteps };
     },
     importState(s: unknown) {
-      const st = s as HarDetectorState;
-      const okLabel = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= -1 && (v as number) < C;
-      if (typeof st !== 'object' || st === null || !okLabel(st.announced) || !okLabel(st.pending) || !(Number.isInteger(st.pendingSteps) && st.pendingSteps >= 0)) {
-        throw new EdgeRnnError('GATEWAY_STATE', `har detector: cannot import state: expected {smoother, announced, pending, pendingSteps} with labels in [-1, ${C})`);
+      const st = s as Partial<HarDetectorState> | null;
+      const shown = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v));
+      const bad = (field: string, expected: string, got: unknown): EdgeRnnError =>
+        new EdgeRnnError('GATEWAY_STATE', `har detector: cannot import state: ${field} must be ${expected}, got ${shown(got)}`, { field, expected, got });
+      if (typeof st !== 'object' || st === null) throw new EdgeRnnError('GATEWAY_STATE', 'har detector: cannot import state: expected an object {smoother, announced, pending, pendingSteps} from exportState()');
+      const okLabel = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= -1 && (v as number) < C;
+      if (!okLabel(st.announced)) throw bad('announced', `an integer in [-1, ${C})`, st.announced);
+      if (!okLabel(st.pending)) throw bad('pending', `an integer in [-1, ${C})`, st.pending);
+      // step() keeps a pending run below minSteps (at minSteps it is announced) and only for a label
+      // other than the announced one: a run of minSteps or more (a state of a detector with a larger
+      // minSteps, or a corrupt one) announced on the next window, and a count without a label was taken.
+      if (st.pending === -1) {
+        if (st.pendingSteps !== 0) throw bad('pendingSteps', '0 when no label is pending (pending -1)', st.pendingSteps);
+      } else {
+        if (st.pending === st.announced) throw bad('pending', `a label other than announced (${st.announced})`, st.pending);
+        if (o.minSteps === 1) throw bad('pending', '-1 (with minSteps 1 a change is announced at once, nothing stays pending)', st.pending);
+        if (!(Number.isInteger(st.pendingSteps) && st.pendingSteps! >= 1 && st.pendingSteps! < o.minSteps)) {
+          throw bad('pendingSteps', `an integer in [1, ${o.minSteps - 1}] (below minSteps ${o.minSteps}) while a label is pending`, st.pendingSteps);
+        }
       }
       smoother.importState(st.smoother);
       announced = st.announced;
       pending = st.pending;
-      pendingSteps = st.pendingSteps;
+      pendingSteps = st.pendingSteps!;
     },
   };
 }

@@ -232,10 +232,13 @@ export class LabelSmoother {
     if (!(Number.isInteger(o.steps) && o.steps >= 0)) throw bad('steps must be a non-negative integer');
     if (!(Number.isInteger(o.head) && o.head >= 0 && o.head < this.options.window)) throw bad(`head must be in [0, ${this.options.window})`);
     if (kind === 'majority' && !o.values.every((v) => Number.isInteger(v) && v >= 0 && v < this.classes)) throw bad(`labels must be integers in [0, ${this.classes})`);
+    // The ring's head advances once per vote from 0: another head made the n most recent votes the wrong slots.
+    if (kind === 'majority' && o.head !== o.steps % this.options.window) throw bad(`head must be ${o.steps % this.options.window} (steps ${o.steps} mod window ${this.options.window}), got ${o.head}`);
     // α is a distribution, and 'none' holds [label, confidence]: an α of [-1, 2, 0] was taken
     // (confidence 2, then negative or NaN filtering), as was a label of 7 of 3 classes.
     if (kind === 'hmm' && !(o.values.every((v) => v >= 0) && Math.abs(o.values.reduce((a, b) => a + b, 0) - 1) <= 1e-9)) throw bad('α must be probabilities >= 0 summing to 1');
     if (kind === 'none' && o.steps > 0 && !(Number.isInteger(o.values[0]) && o.values[0]! >= 0 && o.values[0]! < this.classes && o.values[1]! >= 0)) throw bad(`expected [label in [0, ${this.classes}), confidence >= 0]`);
+    if (kind === 'none' && o.steps === 0 && !(o.values[0] === -1 && o.values[1] === 0)) throw bad(`a fresh state (steps 0) must hold [-1, 0], got [${o.values.join(', ')}]`);
     // Everything is checked: a refused state leaves the smoother as it was.
     this.reset();
     this.steps = o.steps;

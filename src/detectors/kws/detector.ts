@@ -67,6 +67,8 @@ export interface KwsEvent {
 
 /** Saved state (JSON-serializable) for eviction and hand-off. */
 export interface KwsDetectorState {
+  /** The detector's labels, in output order: a state of another model is refused. */
+  labels: string[];
   step: number;
   head: number;
   count: number;
@@ -199,6 +201,10 @@ export class KwsDetector {
     }
     this.head = this.head + 1 === W ? 0 : this.head + 1;
     if (this.count < W) this.count++;
+    // Once per window (when the ring wraps) the sums are recomputed from the ring: each add/subtract
+    // rounds, and the errors added up without bound (about 1e-13 after 10^6 steps, so a window of
+    // silence smoothed to ±1e-14 instead of 0). Amortized O(labels) per step, no allocation.
+    if (this.head === 0) this.recomputeSums();
     const step = this.steps++;
     let best = -1;
     let bestP = -Infinity;
@@ -224,6 +230,15 @@ export class KwsDetector {
     return { label: this.labels[best]!, index: best, score: bestP, step, timeMs: step * this.hopMs + this.frameMs };
   }
 
+  /** sum_j = Σ of the ring's W values of label j, added in ring order (exportState carries the result). */
+  private recomputeSums(): void {
+    const O = this.O;
+    this.sum.fill(0);
+    for (let k = 0; k < this.windowSteps; k++) {
+      for (let j = 0; j < O; j++) this.sum[j] = this.sum[j]! + this.ring[k * O + j]!;
+    }
+  }
+
   /** A new stream. */
   reset(): void {
     this.ring.fill(0);
@@ -240,6 +255,7 @@ export class KwsDetector {
   exportState(): KwsDetectorState {
     // The running sums travel too: re-adding the ring would round differently.
     return {
+      labels: [...this.labels],
       step: this.steps,
       head: this.head,
       count: this.count,
@@ -251,30 +267,64 @@ export class KwsDetector {
     };
   }
 
+  /**
+   * Continues from exportState() output. Everything is checked before anything changes; a state
+   * of another model (labels), window or refractory period, or a corrupt one, is a STATE_MISMATCH
+   * naming the field.
+   */
   importState(state: unknown): void {
     const s = state as Partial<KwsDetectorState> | null;
     const bad = (why: string): EdgeRnnError => new EdgeRnnError('STATE_MISMATCH', `keyword detector: cannot import state: ${why}`);
+    const shown = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v));
     if (typeof s !== 'object' || s === null) throw bad('expected an object from exportState()');
+    // Two models with as many labels gave states of the same shape: one was taken for the other.
+    if (!(Array.isArray(s.labels) && s.labels.length === this.O && s.labels.every((l, i) => l === this.labels[i]))) {
+      throw bad(`labels must be ${JSON.stringify(this.labels)} (this detector's), got ${shown(s.labels)}`);
+    }
     if (!Array.isArray(s.ring) || s.ring.length !== this.ring.length) throw bad(`expected a ring of ${this.ring.length} values (window ${this.windowSteps} × ${this.O} labels), got ${Array.isArray(s.ring) ? s.ring.length : typeof s.ring}`);
-    if (!Array.isArray(s.sum) || s.sum.length !== this.O) throw bad(`expected ${this.O} sums`);
-    if (!Array.isArray(s.armed) || s.armed.length !== this.O) throw bad(`expected ${this.O} armed flags`);
+    if (!Array.isArray(s.sum) || s.sum.length !== this.O) throw bad(`expected ${this.O} sums, got ${Array.isArray(s.sum) ? s.sum.length : typeof s.sum}`);
+    if (!Array.isArray(s.armed) || s.armed.length !== this.O) throw bad(`expected ${this.O} armed flags, got ${Array.isArray(s.armed) ? s.armed.length : typeof s.armed}`);
     const int = (v: unknown, lo: number, hi: number, name: string): number => {
-      if (!(typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi)) throw bad(`${name} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+      if (!(typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi)) throw bad(`${name} must be an integer in [${lo}, ${hi}], got ${shown(v)}`);
       return v;
     };
-    const head = int(s.head, 0, this.windowSteps - 1, 'head');
-    const count = int(s.count, 0, this.windowSteps, 'count');
-    const refractory = int(s.refractory, 0, this.refractorySteps, 'refractory');
+    const finite = (v: unknown, name: string): number => {
+      if (!(typeof v === 'number' && Number.isFinite(v))) throw bad(`${name} must be a finite number, got ${shown(v)}`);
+      return v;
+    };
+    const W = this.windowSteps;
     const steps = int(s.step, 0, Number.MAX_SAFE_INTEGER, 'step');
-    if (![...s.ring, ...s.sum].every((v) => typeof v === 'number' && Number.isFinite(v))) throw bad('ring and sums must be finite numbers');
-    this.ring.set(s.ring);
-    this.sum.set(s.sum);
-    s.armed.forEach((a, i) => (this.armed[i] = a === true ? 1 : 0));
+    const head = int(s.head, 0, W - 1, 'head');
+    const count = int(s.count, 0, W, 'count');
+    // head and count follow from the step count (all three advance once per step from 0 at reset).
+    if (count !== Math.min(steps, W)) throw bad(`count must be ${Math.min(steps, W)} (min(step ${steps}, window ${W})), got ${count}`);
+    if (head !== steps % W) throw bad(`head must be ${steps % W} (step ${steps} mod window ${W}), got ${head}`);
+    const refractory = int(s.refractory, 0, this.refractorySteps, 'refractory');
+    const score = finite(s.score, 'score');
+    s.ring.forEach((v, i) => finite(v, `ring[${i}]`));
+    s.armed.forEach((a, i) => {
+      if (typeof a !== 'boolean') throw bad(`armed[${i}] must be a boolean, got ${shown(a)}`);
+    });
+    s.sum.forEach((v, j) => finite(v, `sum[${j}]`));
+    for (let j = 0; j < this.O; j++) {
+      const v = s.sum[j] as number;
+      // The running sum differs from the ring's by rounding only (recomputed at every wrap).
+      let r = 0;
+      let mag = 0;
+      for (let k = 0; k < W; k++) {
+        r += s.ring[k * this.O + j] as number;
+        mag += Math.abs(s.ring[k * this.O + j] as number);
+      }
+      if (!(Math.abs(v - r) <= 1e-9 * (1 + mag))) throw bad(`sum[${j}] must be the sum of the ring's values for label ${j} (${this.labels[j]}), ${r}, got ${v}`);
+    }
+    this.ring.set(s.ring as number[]);
+    this.sum.set(s.sum as number[]);
+    s.armed.forEach((a, i) => (this.armed[i] = a ? 1 : 0));
     this.head = head;
     this.count = count;
     this.refractory = refractory;
     this.steps = steps;
-    this.score = typeof s.score === 'number' && Number.isFinite(s.score) ? s.score : 0;
+    this.score = score;
     for (let j = 0; j < this.O; j++) this.smoothed[j] = count > 0 ? this.sum[j]! / count : 0;
   }
 }

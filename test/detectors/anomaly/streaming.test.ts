@@ -177,3 +177,129 @@ describe('ForecastAnomalyDetector', () => {
     expectCode(() => e.importState({ ...e.exportState(), likelihood: { n: 0 } }), 'STATE_MISMATCH', /ring/);
   });
 });
+
+describe('StreamingLikelihood and ForecastAnomalyDetector: long streams and saved states', () => {
+  const o: StreamingLikelihoodOptions = { learningPeriod: 20, estimationSamples: 50, averagingWindow: 10, halfLifeRecords: 100 };
+
+  it('the moving average does not drift: after 10^6 random scores a window of zeros sums to exactly 0 (it stayed ~1e-13 off)', () => {
+    const l = new StreamingLikelihood(o);
+    let s = 12345;
+    for (let t = 0; t < 1_000_000; t++) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      l.update((s / 2 ** 32) ** 2);
+    }
+    for (let t = 0; t < 2 * o.averagingWindow; t++) l.update(0);
+    expect(l.exportState().ringSum).toBe(0);
+  });
+
+  it('export/import at any cut point (learning, estimation, scoring, mid-alert) gives the uninterrupted scores and events', () => {
+    const options = { errorGain: 4, likelihood: { learningPeriod: 10, estimationSamples: 30, averagingWindow: 4, halfLifeRecords: 50 }, alert: { onThreshold: 0.5, offThreshold: 0.3, minHoldSteps: 3 } };
+    const { inputs, outputs } = forecasterStream(300, [100, 101, 180, 250, 251, 252], 8);
+    const whole = new ForecastAnomalyDetector(options);
+    const want = inputs.map((x, t) => [whole.step(outputs[t]!, x)?.score ?? null, whole.lastScore, whole.alerting]);
+    expect(want.some((w) => w[0] !== null)).toBe(true);
+    for (let cut = 0; cut <= inputs.length; cut += 3) {
+      const a = new ForecastAnomalyDetector(options);
+      for (let t = 0; t < cut; t++) a.step(outputs[t]!, inputs[t]!);
+      const b = new ForecastAnomalyDetector(options);
+      b.importState(JSON.parse(JSON.stringify(a.exportState())));
+      const got = inputs.slice(cut).map((x, i) => [b.step(outputs[cut + i]!, x)?.score ?? null, b.lastScore, b.alerting]);
+      expect(got).toEqual(want.slice(cut));
+    }
+  });
+
+  it('refuses likelihood states whose counters or sums contradict each other, naming the field (they were taken)', () => {
+    const l = new StreamingLikelihood(o);
+    for (const x of raws(37, 4)) l.update(x);
+    const good = l.exportState();
+    const before = JSON.stringify(good);
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ ringCount: 3 }, /ringCount must be 10 \(min\(n 37, averagingWindow 10\)\), got 3/],
+      [{ ringHead: 2 }, /ringHead must be 7 \(n 37 mod averagingWindow 10\), got 2/],
+      [{ ringSum: 5 }, /ringSum must be the sum of the ring's scores/],
+      [{ prevTail: 2 }, /prevTail must be a tail probability in \[0, 1\], got 2/],
+      [{ n: -1 }, /n must be an integer in \[0, 9007199254740991\], got -1/],
+    ];
+    for (const [patch, re] of cases) {
+      expectCode(() => l.importState({ ...good, ...patch }), 'STATE_MISMATCH', re);
+      expect(JSON.stringify(l.exportState())).toBe(before);
+    }
+  });
+
+  it('refuses detector states whose alert or step fields contradict each other (an alert on for 0 records was taken)', () => {
+    const d = new ForecastAnomalyDetector();
+    for (let t = 0; t < 5; t++) d.step(Float32Array.of(0.1), Float32Array.of(0.1));
+    const good = d.exportState();
+    const before = JSON.stringify(good);
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ alertOn: true, alertHeld: 0 }, /alertHeld must be >= 1 while alertOn \(the raising record counts\), got 0/],
+      [{ alertOn: false, alertHeld: 4 }, /alertHeld must be 0 while the alert is off, got 4/],
+      [{ steps: 9 }, /steps must equal likelihood.n \(5\), got 9/],
+      [{ havePrediction: false }, /havePrediction must be true after 5 steps/],
+    ];
+    for (const [patch, re] of cases) {
+      expectCode(() => d.importState({ ...good, ...patch }), 'STATE_MISMATCH', re);
+      expect(JSON.stringify(d.exportState())).toBe(before);
+    }
+  });
+});
+
+describe('ForecastAnomalyDetector state: the last transition', () => {
+  it('after importState, transition is what the exporting detector last did (it said raised, or none after a clear)', () => {
+    const { inputs, outputs } = forecasterStream(700, [300, 301, 302, 500], 6);
+    for (const minHoldSteps of [0, 1, 4]) {
+      const options = { errorGain: 4, likelihood: { learningPeriod: 10, estimationSamples: 100, averagingWindow: 10, halfLifeRecords: 500 }, alert: { onThreshold: 0.5, offThreshold: 0.3, minHoldSteps } };
+      const a = new ForecastAnomalyDetector(options);
+      const seen = new Set<string>();
+      for (let t = 0; t < inputs.length; t++) {
+        a.step(outputs[t]!, inputs[t]!);
+        const b = new ForecastAnomalyDetector(options);
+        b.importState(JSON.parse(JSON.stringify(a.exportState())));
+        expect([t, b.transition, b.alerting]).toEqual([t, a.transition, a.alerting]);
+        seen.add(a.transition);
+      }
+      expect(seen).toEqual(new Set(['none', 'raised', 'cleared']));
+    }
+    const d = new ForecastAnomalyDetector();
+    d.step(Float32Array.of(0.1), Float32Array.of(0.1));
+    const good = d.exportState();
+    expectCode(() => d.importState({ ...good, transition: 'raised' }), 'STATE_MISMATCH', /transition must be 'none' or 'cleared' while the alert is off, got "raised"/);
+    expectCode(() => d.importState({ ...good, transition: undefined }), 'STATE_MISMATCH', /transition must be 'none' or 'cleared' while the alert is off, got undefined/);
+    expectCode(() => d.importState({ ...good, alertOn: true, alertHeld: 3, transition: 'raised' }), 'STATE_MISMATCH', /transition must be 'none' while the alert is on for 3 records, got "raised"/);
+  });
+});
+
+describe('StreamingLikelihood: values out of range', () => {
+  const o: StreamingLikelihoodOptions = { learningPeriod: 20, estimationSamples: 50, averagingWindow: 10, halfLifeRecords: 100 };
+
+  it('refuses a raw score outside [0, 1] without changing its state (it was averaged in)', () => {
+    const l = new StreamingLikelihood(o);
+    for (const x of raws(30, 5)) l.update(x);
+    const before = JSON.stringify(l.exportState());
+    for (const bad of [-0.1, 1.5, 1e300]) expectCode(() => l.update(bad), 'ANOMALY_SCORE', new RegExp(`raw score must be in \\[0, 1\\], got ${String(bad).replace('+', '\\+')}; nothing was changed`));
+    expect(JSON.stringify(l.exportState())).toBe(before);
+    expect(l.update(0)).toBe(0.5);
+    expect(l.update(1)).toBe(0.5);
+  });
+
+  it('refuses a state with scores or statistics no stream of scores in [0, 1] can have, or statistics before the learning period ended (a huge mean made the variance infinite, or NaN)', () => {
+    const early = new StreamingLikelihood(o);
+    for (const x of raws(15, 6)) early.update(x); // n 15: still learning
+    const learning = early.exportState();
+    const late = new StreamingLikelihood(o);
+    for (const x of raws(200, 6)) late.update(x);
+    const scoring = late.exportState();
+    const cases: [object, RegExp][] = [
+      [{ ...scoring, ring: scoring.ring.map((v, i) => (i === 4 ? 7 : v)) }, /ring\[4\] must be a raw score in \[0, 1\], got 7/],
+      [{ ...scoring, mean: 1e300 }, /mean must be in \[0, 1\] \(an average of scores in \[0, 1\]\), got 1e\+300/],
+      [{ ...scoring, variance: 3 }, /variance must be in \[0, 1\], got 3/],
+      [{ ...learning, mean: 0.2 }, /mean and variance must be 0 until the learning period \(20 records\) has passed \(n 15\), got 0.2 and 0/],
+      [{ ...learning, prevTail: 0.5 }, /prevTail must be 1 until scoring starts \(after 70 records\), got 0.5/],
+    ];
+    for (const [state, re] of cases) {
+      const l = new StreamingLikelihood(o);
+      expectCode(() => l.importState(state), 'STATE_MISMATCH', re);
+      expect(l.exportState()).toEqual(new StreamingLikelihood(o).exportState());
+    }
+  });
+});

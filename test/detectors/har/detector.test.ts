@@ -127,3 +127,58 @@ describe('har detector', () => {
     expect(err(() => d.importState({ announced: 1, pending: -1, pendingSteps: 0, smoother: { kind: 'none' } })).code).toBe('GATEWAY_STATE');
   });
 });
+
+describe('har detector saved states', () => {
+  it('export/import at every cut point continues exactly, for every smoothing and minSteps', () => {
+    const rng = new Rng(21);
+    let mode = 0;
+    const seq = Array.from({ length: 90 }, () => {
+      if (rng.uniform(0, 1) < 0.15) mode = rng.int(0, 3);
+      return p(mode, rng.uniform(0.3, 0.95));
+    });
+    for (const smoothing of ['none', 'majority', 'hmm']) {
+      for (const minSteps of [1, 3]) {
+        const cfg = { kind: 'har', smoothing, window: 3, minSteps, minConfidence: 0.4 };
+        const whole = createHarDetector(cfg, ctx);
+        const expected = seq.map((x) => [whole.step(x, none), whole.lastScore]);
+        for (let cut = 0; cut <= seq.length; cut += 5) {
+          const a = createHarDetector(cfg, ctx);
+          const first = seq.slice(0, cut).map((x) => [a.step(x, none), a.lastScore]);
+          const b = createHarDetector(cfg, ctx);
+          b.importState(JSON.parse(JSON.stringify(a.exportState())));
+          expect(b.lastScore).toBe(a.lastScore);
+          expect([...first, ...seq.slice(cut).map((x) => [b.step(x, none), b.lastScore])]).toEqual(expected);
+        }
+      }
+    }
+  });
+
+  it('refuses a state whose pending run contradicts itself or this minSteps, naming the field (it announced at once)', () => {
+    const d = createHarDetector({ kind: 'har', smoothing: 'none', minSteps: 3 }, ctx);
+    d.step(p(0), none);
+    d.step(p(0), none);
+    d.step(p(0), none); // announced sit
+    d.step(p(2), none); // walk pending, 1 of 3
+    const good = d.exportState() as Record<string, unknown>;
+    const before = JSON.stringify(good);
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ pendingSteps: 3 }, /pendingSteps must be an integer in \[1, 2\] \(below minSteps 3\) while a label is pending, got 3/],
+      [{ pending: -1, pendingSteps: 1 }, /pendingSteps must be 0 when no label is pending \(pending -1\), got 1/],
+      [{ pending: 0 }, /pending must be a label other than announced \(0\), got 0/],
+      [{ pending: 7 }, /pending must be an integer in \[-1, 4\), got 7/],
+      [{ announced: 'sit' }, /announced must be an integer in \[-1, 4\), got "sit"/],
+    ];
+    for (const [patch, re] of cases) {
+      const e = err(() => d.importState({ ...good, ...patch }));
+      expect(e.code).toBe('GATEWAY_STATE');
+      expect(e.message).toMatch(re);
+      expect(JSON.stringify(d.exportState())).toBe(before);
+    }
+    // A state from a detector with minSteps 5 (a run of 4 pending) does not fit one with minSteps 3.
+    const five = createHarDetector({ kind: 'har', smoothing: 'none', minSteps: 5 }, ctx);
+    for (const j of [0, 0, 0, 0, 0, 2, 2, 2, 2]) five.step(p(j), none);
+    expect(err(() => d.importState(five.exportState())).message).toMatch(/pendingSteps must be an integer in \[1, 2\] \(below minSteps 3\) while a label is pending, got 4/);
+    const one = createHarDetector({ kind: 'har', smoothing: 'none', minSteps: 1 }, ctx);
+    expect(err(() => one.importState(d.exportState())).message).toMatch(/pending must be -1 \(with minSteps 1 a change is announced at once, nothing stays pending\), got 2/);
+  });
+});

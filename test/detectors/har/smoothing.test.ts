@@ -301,3 +301,17 @@ describe('LabelSmoother', () => {
     expect(none.label).toBe(-1);
   });
 });
+
+describe('LabelSmoother saved states that contradict themselves', () => {
+  it("refuses a majority ring whose head is not steps mod window, and a fresh 'none' state holding a label (both were taken)", () => {
+    const maj = new LabelSmoother(3, { kind: 'majority', window: 4 });
+    for (const p of [[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.1, 0.8, 0.1]]) maj.push(p);
+    const before = maj.exportState();
+    const e = caughtEdgeRnnError(() => maj.importState({ ...before, head: 1 }));
+    expect(e.code).toBe('GATEWAY_STATE');
+    expect(e.message).toMatch(/head must be 3 \(steps 3 mod window 4\), got 1/);
+    expect(maj.exportState()).toEqual(before);
+    const none = new LabelSmoother(3, { kind: 'none' });
+    expect(caughtEdgeRnnError(() => none.importState({ kind: 'none', steps: 0, head: 0, values: [2, 0.5] })).message).toMatch(/a fresh state \(steps 0\) must hold \[-1, 0\]/);
+  });
+});

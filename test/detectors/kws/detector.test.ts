@@ -258,3 +258,83 @@ describe('KwsDetector errors', () => {
     expect(errorOf(() => a.importState({ ...a.exportState(), sum: [0, 0, Number.NaN, 0] })).message).toMatch(/finite/);
   });
 });
+
+describe('KwsDetector long streams and saved states', () => {
+  const lcg = (seed: number) => {
+    let s = seed;
+    return () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  };
+
+  it('a running sum does not drift: after 10^6 random steps a window of silence smooths to exactly 0 (it stayed ±1e-13 off)', () => {
+    const d = new KwsDetector(opts({ windowMs: 30, refractoryMs: 0 })); // W = 3
+    const rng = lcg(12345);
+    const row = new Float64Array(4);
+    for (let t = 0; t < 1_000_000; t++) {
+      const a = rng();
+      const b = rng() * (1 - a);
+      row[0] = a;
+      row[1] = b;
+      row[2] = (1 - a - b) / 2;
+      row[3] = (1 - a - b) / 2;
+      d.step(row);
+    }
+    for (let t = 0; t < 2 * d.windowSteps; t++) d.step([0, 0, 0, 0]);
+    expect(Array.from(d.lastSmoothed)).toEqual([0, 0, 0, 0]);
+    expect(d.exportState().sum).toEqual([0, 0, 0, 0]);
+  });
+
+  it('export/import at every cut point reproduces the uninterrupted events: mid-window, mid-refractory, disarmed', () => {
+    const rng = lcg(99);
+    for (let trial = 0; trial < 20; trial++) {
+      const o = opts({ windowMs: 10 * (1 + Math.floor(rng() * 5)), refractoryMs: 10 * Math.floor(rng() * 6), rearm: 0.5 + rng() * 0.5, thresholds: { yes: 0.5, no: 0.6 } });
+      let mode = 0;
+      const rows = Array.from({ length: 120 }, () => {
+        if (rng() < 0.1) mode = Math.floor(rng() * 4);
+        const r = [0.1, 0.1, 0.1, 0.1];
+        r[mode] = 0.7;
+        return r;
+      });
+      const whole = run(new KwsDetector(o), rows);
+      for (let cut = 0; cut <= rows.length; cut += 7) {
+        const a = new KwsDetector(o);
+        const first = run(a, rows.slice(0, cut));
+        const b = new KwsDetector(o);
+        b.importState(JSON.parse(JSON.stringify(a.exportState())));
+        expect(b.lastScore).toBe(a.lastScore);
+        expect([...first, ...run(b, rows.slice(cut))]).toEqual(whole);
+      }
+    }
+  });
+
+  it('refuses a corrupt state naming the field, and changes nothing (armed flags, score, sums that are not the ring, labels)', () => {
+    const a = new KwsDetector(opts());
+    run(a, sequence(6, [{ label: 'yes', from: 0, to: 6, p: 0.9 }]));
+    const good = a.exportState();
+    const before = JSON.stringify(good);
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ armed: [true, 'yes', true, true] }, /armed\[1\] must be a boolean, got "yes"/],
+      [{ armed: [true, 1, true, true] }, /armed\[1\] must be a boolean, got 1/],
+      [{ score: Number.NaN }, /score must be a finite number, got NaN/],
+      [{ score: '0.5' }, /score must be a finite number, got "0.5"/],
+      [{ sum: [5, 0, 0, 0] }, /sum\[0\] must be the sum of the ring's values for label 0 \(yes\)/],
+      [{ ring: [...good.ring.slice(0, -1), Number.POSITIVE_INFINITY] }, /ring\[15\] must be a finite number, got Infinity/],
+      [{ count: 2 }, /count must be/],
+      [{ head: 1, count: 4, step: 6 }, /head must be/],
+      [{ refractory: -1 }, /refractory must be an integer in \[0, 10\], got -1/],
+      [{ step: 1e300 }, /step must be an integer/],
+      [{ labels: ['up', 'down', '_unknown_', '_silence_'] }, /labels must be \["yes","no","_unknown_","_silence_"\] \(this detector's\), got \["up","down","_unknown_","_silence_"\]/],
+    ];
+    for (const [patch, re] of cases) {
+      const e = errorOf(() => a.importState({ ...good, ...patch }));
+      expect(e.code).toBe('STATE_MISMATCH');
+      expect(e.message).toMatch(re);
+      expect(JSON.stringify(a.exportState())).toBe(before);
+    }
+  });
+  it('fires at a smoothed posterior exactly equal to θ, and on an exact tie the keyword earlier in output order', () => {
+    const d = new KwsDetector(opts({ windowMs: 10, refractoryMs: 0, thresholds: { yes: 0.5, no: 0.5 } })); // W = 1
+    expect(d.step([0.25, 0.5, 0, 0.25])).toMatchObject({ label: 'no', score: 0.5, step: 0 });
+    const e = new KwsDetector(opts({ windowMs: 10, refractoryMs: 0, thresholds: { yes: 0.4, no: 0.4 } }));
+    expect(e.step([0.45, 0.45, 0, 0.1])).toMatchObject({ label: 'yes', index: 0, score: 0.45 });
+  });
+});

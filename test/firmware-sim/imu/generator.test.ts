@@ -329,3 +329,77 @@ describe('IMU generator', () => {
     expect(formatModel(refit)).toBe(formatModel(MODEL));
   });
 });
+
+describe('imu generator parameters', () => {
+  it('a transition table naming an activity the model lacks is refused naming it (a typo was dropped, and any activity followed)', () => {
+    const t = (transitions: Record<string, readonly string[]>) => () => planScenario(MODEL, { seed: 1, durationS: 600, transitions });
+    expect(t({ walk: ['wlak'] })).toThrow(EdgeRnnError);
+    expect(t({ walk: ['wlak'] })).toThrow(/^imu scenario: transitions\.walk\[0\] must be an activity of the model \(climb_stairs, .*walk\), got wlak$/);
+    expect(t({ walk: ['walk', 'juggle'] })).toThrow(/transitions\.walk\[1\] must be an activity of the model .*got juggle/);
+    expect(t({ juggle: ['walk'] })).toThrow(/transitions\.juggle must be an activity of the model .*got juggle/);
+    expect(t({ walk: 'walk' as never })).toThrow(/transitions\.walk must be a list of activities, got walk/);
+    // A valid table is followed: after walk only climb_stairs, after climb_stairs only walk.
+    const s = planScenario(MODEL, { seed: 1, durationS: 600, transitions: { walk: ['climb_stairs'], climb_stairs: ['walk'] } });
+    expect(new Set(s.segments.map((g) => g.activity))).toEqual(new Set(['walk', 'climb_stairs']));
+  });
+
+  it('an output rate the resampler cannot reach is refused naming rateHz, as BAD_DATA like every other option (it was a resampler FRONTEND_SPEC)', () => {
+    const scenario = planScenario(MODEL, { seed: 1, durationS: 5 });
+    for (const rateHz of [0.001, 1e7]) {
+      const e = (() => {
+        try {
+          new ImuGenerator(MODEL, { seed: 1, rateHz, scenario });
+        } catch (err) {
+          return err as EdgeRnnError;
+        }
+        throw new Error('expected an error');
+      })();
+      expect(e).toBeInstanceOf(EdgeRnnError);
+      expect(e.code).toBe('BAD_DATA');
+      expect(e.message).toMatch(new RegExp(`^imu generator: rateHz must be a rate the resampler reaches from the model's ${MODEL.rateHz} Hz .*got ${rateHz}`));
+    }
+    const c = new ImuGenerator(MODEL, { seed: 1, rateHz: 100_000, scenario }).read(1000).codes;
+    expect(c.every((v) => v >= 0 && v <= 63)).toBe(true);
+  });
+  it('a scenario shorter than the join tolerance still has its one segment (it planned none, and the generator blamed segments)', () => {
+    for (const durationS of [5e-10, 1e-300]) {
+      const s = planScenario(MODEL, { seed: 3, durationS });
+      expect(s.segments).toEqual([{ activity: 'walk', startS: 0, durationS }]);
+      expect(s.durationS).toBe(durationS);
+      expect(new ImuGenerator(MODEL, { seed: 3, scenario: s }).read(10).n).toBe(0);
+    }
+  });
+  it('fit options out of range are refused naming the field (NaN rateHz wrote a model of nulls, others threw a bare RangeError)', () => {
+    const rng = new Rng(1);
+    const rec = (activity: string, n: number) => ({ activity, g: Float32Array.from({ length: 3 * n }, (_, i) => (i % 3 === 2 ? 1 : 0) + 0.1 * rng.normal()) });
+    const recs = [rec('walk', 400), rec('walk', 500)];
+    const source = { dataset: 't', sha256: '', recordings: 2, volunteers: [] };
+    const fit = (o: Record<string, unknown>) => () => fitImuGenerator(recs, { rateHz: 32, sensor: { rangeG: 1.5, bits: 6 }, ...o } as never, source);
+    const cases: [Record<string, unknown>, string][] = [
+      [{ rateHz: Number.NaN }, 'rateHz must be a positive finite number of Hz, got NaN'],
+      [{ rateHz: 0 }, 'rateHz must be a positive finite number of Hz, got 0'],
+      [{ knots: 1 }, 'knots must be an integer >= 2, got 1'],
+      [{ lowpassSeconds: 0 }, 'lowpassSeconds must be a positive finite number of s, got 0'],
+      [{ order: 1.5 }, 'order must be an integer >= 0, got 1.5'],
+      [{ components: -1 }, 'components must be an integer >= 0, got -1'],
+      [{ ridge: -1 }, 'ridge must be a finite number >= 0, got -1'],
+      [{ sensor: { rangeG: 0, bits: 6 } }, 'sensor.rangeG must be a positive finite number of g, got 0'],
+      [{ sensor: { rangeG: 1.5, bits: 9 } }, 'sensor.bits must be an integer in [1, 8] (codes are bytes), got 9'],
+    ];
+    for (const [o, message] of cases) {
+      expect(fit(o)).toThrow(EdgeRnnError);
+      expect(fit(o)).toThrow(`imu generator fit: ${message}`);
+    }
+    expect(fit({})().sensor.bits).toBe(6);
+  });
+
+  it('a model whose sensor cannot make byte codes is refused (10 bits wrapped modulo 256, a range of 0 g gave code 0 for everything)', () => {
+    for (const [sensor, message] of [
+      [{ ...MODEL.sensor, bits: 10 }, 'sensor.bits must be an integer in [1, 8] (codes are bytes), got 10'],
+      [{ ...MODEL.sensor, rangeG: 0 }, 'sensor.rangeG must be a positive number of g, got 0'],
+    ] as const) {
+      const bad = { ...MODEL, sensor };
+      expect(() => synthesizeRecording(bad, 'walk', 1, 32)).toThrow(`imu generator model: ${message}`);
+    }
+  });
+});

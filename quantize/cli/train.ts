@@ -152,9 +152,14 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
     if (typeof cw === 'string') {
       if (cw === 'none' || cw === 'balanced') o.classWeights = cw;
       else {
-        const w = cw.split(',').map(Number);
-        if (w.some((x) => !Number.isFinite(x) || x < 0)) throw usageError(`--class-weights must be none, balanced or a comma list of weights >= 0, got '${cw}'`);
-        o.classWeights = w;
+        // Each entry a decimal number: Number('') is 0, so '1,,1' silently gave class 1 weight 0.
+        o.classWeights = cw.split(',').map((entry) => {
+          try {
+            return numberFlag(entry, 'class-weights', { min: 0 })!;
+          } catch {
+            throw usageError(`--class-weights must be none, balanced or a comma list of weights >= 0, got '${cw}' (entry '${entry}')`);
+          }
+        });
       }
     }
     const calibMethod = choiceFlag(values['calib-method'], 'calib-method', CALIBRATION_METHODS) ?? 'mse';

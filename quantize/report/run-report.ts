@@ -114,7 +114,11 @@ function confusion(title: string, e: ModelEvaluation): string {
     .map((row, i) => {
       const cells = row.map((n, j) => `<td class="num" style="background:rgba(${i === j ? '44,160,44' : '214,39,40'},${(0.08 + (0.8 * n) / max).toFixed(2)})">${n}</td>`).join('');
       const p = c.perClass[i]!;
-      return `<tr><th>${esc(p.label)}</th>${cells}<td class="num">${p.precision.toFixed(3)}</td><td class="num">${p.recall.toFixed(3)}</td><td class="num">${p.f1.toFixed(3)}</td></tr>`;
+      // As the eval table (cli/eval.ts formatEvaluation): a class never predicted has no
+      // precision, one without samples no recall, '-' rather than a 0.000 that reads as measured.
+      const predicted = c.confusion.some((r) => r[i]! > 0);
+      const cell = (v: number, ok: boolean): string => `<td class="num">${ok ? v.toFixed(3) : '-'}</td>`;
+      return `<tr><th>${esc(p.label)}</th>${cells}${cell(p.precision, predicted)}${cell(p.recall, p.support > 0)}${cell(p.f1, predicted || p.support > 0)}</tr>`;
     })
     .join('');
   return `<div class="card"><h3>${esc(title)}: accuracy ${pct(c.accuracy)}</h3><table><tr><th>truth \\ predicted</th>${head}<th>precision</th><th>recall</th><th>F1</th></tr>${rows}</table></div>`;

@@ -8,6 +8,8 @@
  *   adam:  g ← g + wd · p before the moments (L2 on weights)
  *   adamw: p ← p - lr · wd · p (decoupled; weights only, never biases)
  * Pruned weights (param.mask = 0) keep a zero gradient and stay exactly zero.
+ * A gradient with NaN or an infinity is not applied: its Inf/Inf moments would turn every weight
+ * NaN at once. step() returns the non-finite norm and the caller stops (TRAINING_DIVERGED).
  */
 import type { Param } from '../nn/tensor.js';
 
@@ -39,7 +41,10 @@ export class Adam {
     this.v = params.map((p) => new Float64Array(p.value.length));
   }
 
-  /** Applies masks, clips, and takes one step. Returns the gradient norm before clipping. */
+  /**
+   * Applies masks, clips, and takes one step. Returns the gradient norm before clipping; when it
+   * is not finite, nothing (weights, moments, step count) changes.
+   */
   step(lr: number): number {
     const { weightDecay: wd, beta1: b1, beta2: b2, eps, kind } = this.opts;
     let sq = 0;
@@ -49,6 +54,7 @@ export class Adam {
       for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
     }
     const norm = Math.sqrt(sq);
+    if (!Number.isFinite(norm)) return norm;
     const clip = this.opts.clipNorm > 0 && norm > this.opts.clipNorm ? this.opts.clipNorm / norm : 1;
     this.t++;
     const c1 = 1 - b1 ** this.t;

@@ -52,6 +52,16 @@ export function checkOptions(o: TrainOptions): void {
   if (!(o.dropout >= 0 && o.dropout < 1)) bad(`--dropout must be in [0, 1), got ${o.dropout}`);
   if (!(Number.isInteger(o.tbptt) && o.tbptt >= 0)) bad(`--tbptt must be a non-negative integer, got ${o.tbptt}`);
   if (!(Number.isInteger(o.window) && o.window >= 1)) bad(`--window must be a positive integer, got ${o.window}`);
+  // The library takes these unchecked by the CLI's flag parser: patience 0 stopped after epoch 1,
+  // a negative minDelta counted every epoch as an improvement, a NaN clipNorm disabled clipping
+  // (norm > NaN is false), a NaN weightDecay or minLrFraction made every weight or rate NaN.
+  if (!((Number.isInteger(o.patience) || o.patience === Infinity) && o.patience >= 1)) bad(`--patience must be a positive integer (or Infinity: no early stopping), got ${o.patience}`);
+  if (!(Number.isFinite(o.minDelta) && o.minDelta >= 0)) bad(`minDelta must be a finite number >= 0, got ${o.minDelta}`);
+  if (!(Number.isFinite(o.clipNorm) && o.clipNorm >= 0)) bad(`--clip-norm must be a finite number >= 0 (0 = off), got ${o.clipNorm}`);
+  if (!(Number.isFinite(o.weightDecay) && o.weightDecay >= 0)) bad(`--weight-decay must be a finite number >= 0, got ${o.weightDecay}`);
+  if (!(o.valSplit >= 0 && o.valSplit < 1)) bad(`--val-split must be in [0, 1), got ${o.valSplit}`);
+  if (!(Number.isInteger(o.warmupEpochs) && o.warmupEpochs >= 0)) bad(`--warmup must be a non-negative integer, got ${o.warmupEpochs}`);
+  if (!(o.minLrFraction >= 0 && o.minLrFraction <= 1)) bad(`minLrFraction must be in [0, 1], got ${o.minLrFraction}`);
   if (o.tbptt > 0 && o.bidirectional) bad('--tbptt needs a unidirectional model: a bidirectional layer reads whole sequences');
 }
 
@@ -67,6 +77,11 @@ export function trainModel(input: TrainModelInput): TrainModelResult {
     if (o.task === 'classify' && input.val.labels.join('\u0000') !== data.labels.join('\u0000')) {
       throw new EdgeRnnError('BAD_DATA', `${input.val.source}: classes ${input.val.labels.join(', ')} differ from the training data's ${data.labels.join(', ')} (load it with the training labels)`);
     }
+  }
+  // One class: a softmax over one output is 1 whatever the weights, so every epoch ran at loss 0
+  // and the model "scored" 100%. Refused as the data problem it is.
+  if (o.task === 'classify' && data.labels.length < 2) {
+    throw new EdgeRnnError('BAD_DATA', `${data.source}: a classifier needs at least 2 classes, the data has ${data.labels.length}${data.labels.length ? ` ('${data.labels.join("', '")}')` : ''}`, { expected: 'at least 2 classes', got: data.labels });
   }
   const { train, val } = input.val ? { train: data.samples, val: input.val.samples } : splitValidation(data.samples, o.valSplit, o.seed, o.task);
   const outputs = outputsFor(o, data);

@@ -14,7 +14,7 @@
 import { EdgeRnnError, Rng, type RecurrentKind } from '../../src/index.js';
 import type { Dataset, Sample, TrainTask } from '../data/dataset.js';
 import type { Network, LayerPlan } from '../nn/network.js';
-import type { Arr, DType } from '../nn/tensor.js';
+import type { Arr, DType, Param } from '../nn/tensor.js';
 import { makeBatch, type Batch, type BatchSpec, type Normalization } from './batches.js';
 import { classifyLoss, mseLoss, type LossResult } from './loss.js';
 import { Adam, DEFAULT_OPTIMIZER, type OptimizerKind } from './optimizer.js';
@@ -49,9 +49,12 @@ export interface TrainOptions {
   minLrFraction: number;
   /** Dropout between layers (0 = none). */
   dropout: number;
-  /** Epochs without validation improvement before stopping (after the baseline is beaten). */
+  /** Epochs without validation improvement before stopping (after the baseline is beaten); Infinity: never. */
   patience: number;
-  /** Relative improvement of the validation loss that counts. */
+  /**
+   * Relative improvement of the validation loss that resets patience (measured from the loss at
+   * the last such improvement). The weights kept are the lowest loss's, however small its lead.
+   */
   minDelta: number;
   /** Fraction of the training data held out for validation when no --val is given. */
   valSplit: number;
@@ -275,6 +278,11 @@ function checkFitSamples(samples: readonly Sample[], ctx: FitContext, what: 'tra
   for (const s of samples) {
     // No steps: no last step to read a class at (evaluate indexed step -1).
     if (!(Number.isInteger(s.T) && s.T >= 1)) throw new EdgeRnnError('BAD_DATA', `${s.where}: a sequence with ${s.T} steps, ${what} needs at least one`, { where: s.where, expected: 'at least one step', got: s.T });
+    // A class index outside the outputs read a neighbouring sequence's logits (y = C is the next
+    // sequence's class 0), a missing one became class 0, a fractional one was truncated: silently.
+    if (ctx.task === 'classify' && !(Number.isInteger(s.y) && s.y! >= 0 && s.y! < ctx.outputs)) {
+      throw new EdgeRnnError('BAD_DATA', `${s.where}: class index ${s.y}, ${what} needs an integer in 0..${ctx.outputs - 1} (${ctx.outputs} classes)`, { where: s.where, expected: `0..${ctx.outputs - 1}`, got: s.y });
+    }
     const fields: [string, Float32Array | undefined, number][] = [['x', s.x, F]];
     if (ctx.task === 'forecast') fields.push(['target', s.target, ctx.outputs]);
     for (const [name, a, width] of fields) {
@@ -320,11 +328,12 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
   const baseline = baselineLoss(train, val, ctx);
   const gate = baseline * 0.95;
   const history: EpochRecord[] = [];
+  /** Lowest validation loss of an eligible epoch; its weights are in bestWeights (restored, reported). */
   let best = Infinity;
   let bestEpoch = -1;
   let bestWeights: Arr[] | null = null;
-  /** Validation loss of the weights in bestWeights (what is restored and reported). */
-  let restoredLoss = Infinity;
+  /** Validation loss at the last improvement that counts (by minDelta): patience and plateau count from it. */
+  let lastImprovement = Infinity;
   let sinceBest = 0;
   let sincePlateauCut = 0;
   let plateauScale = 1;
@@ -332,6 +341,12 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
   let step = 0;
   const stepsPerEpoch = Math.ceil(train.length / o.batchSize);
   const minLr = o.lr * o.minLrFraction;
+  const diverged = (what: string, w: { epoch: number; batch: number; chunk: readonly [number, number] | null }): EdgeRnnError =>
+    new EdgeRnnError(
+      'TRAINING_DIVERGED',
+      `${what} at epoch ${w.epoch + 1}, batch ${w.batch + 1} of ${stepsPerEpoch}${w.chunk ? ` (steps ${w.chunk[0]}..${w.chunk[1] - 1})` : ''}: lower --lr (now ${o.lr}) or keep --clip-norm on (now ${o.clipNorm})`,
+      { epoch: w.epoch + 1, batch: w.batch + 1, batches: stepsPerEpoch, ...(w.chunk ? { steps: [w.chunk[0], w.chunk[1] - 1] } : {}) },
+    );
   for (let epoch = 0; epoch < o.epochs; epoch++) {
     const t0 = now();
     let lr = o.lr;
@@ -357,8 +372,15 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
         const r = lossOf(ctx, out, b, lossLengths, true);
         if (K < maxT) net.setInitialStates(net.finalStates());
         if (r.weight === 0) continue;
+        // Checked at every step, not only on the validation loss: a relu layer maps NaN to 0, so
+        // NaN recurrent weights could still give a finite validation loss and be kept as the best.
+        const where = { epoch, batch: bi, chunk: K < maxT ? ([c0, Math.min(c0 + K, maxT)] as const) : null };
+        if (!Number.isFinite(r.loss)) throw diverged(`the training loss is ${r.loss}`, where);
         net.backward(r.grad);
-        opt.step(lr);
+        const norm = opt.step(lr); // a non-finite gradient is not applied
+        if (!Number.isFinite(norm)) throw diverged(`the gradient norm is ${norm}`, where);
+        const bad = firstNonFinite(params);
+        if (bad) throw diverged(`the update made ${bad}`, where);
         hooks.afterStep?.(step, epoch, stepsPerEpoch);
         step++;
         lossSum += r.loss * r.weight;
@@ -388,23 +410,24 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
     if (!Number.isFinite(ev.loss)) throw new EdgeRnnError('TRAINING_DIVERGED', `validation loss is ${ev.loss} at epoch ${epoch + 1}: lower --lr (now ${o.lr}) or keep --clip-norm on`);
     const eligible = hooks.eligible ? hooks.eligible(epoch) : true;
     if (!eligible) continue;
-    // An improvement must beat the best by minDelta relative, and by at least minDelta of the
-    // baseline in absolute terms (near-zero losses otherwise 'improve' forever).
-    const tol = o.minDelta * Math.max(best, baseline);
-    if (ev.loss < best - tol || bestEpoch < 0) {
-      best = Math.min(best, ev.loss);
+    // The weights of the lowest validation loss are kept, by however little it is the lowest.
+    if (ev.loss < best || bestEpoch < 0) {
+      best = ev.loss;
       bestEpoch = epoch + 1;
       bestWeights = params.map((p) => p.value.slice());
-      restoredLoss = ev.loss;
+    }
+    // An improvement that resets patience must beat the loss at the last such improvement by
+    // minDelta relative, and by at least minDelta of the baseline in absolute terms (near-zero
+    // losses otherwise 'improve' forever). Measured from that loss, not from each new low, so a
+    // slow steady descent adds up to improvements instead of being stopped as a stall.
+    if (lastImprovement === Infinity || ev.loss < lastImprovement - o.minDelta * Math.max(lastImprovement, baseline)) {
+      lastImprovement = ev.loss;
       sinceBest = 0;
       sincePlateauCut = 0;
-    } else {
-      if (ev.loss < best) best = ev.loss;
+    } else if (best < gate) {
       // Counting starts once the model beats the trivial predictor.
-      if (best < gate) {
-        sinceBest++;
-        sincePlateauCut++;
-      }
+      sinceBest++;
+      sincePlateauCut++;
     }
     if (o.schedule === 'plateau' && sincePlateauCut >= Math.max(3, Math.floor(o.patience / 3))) {
       plateauScale *= 0.5;
@@ -416,18 +439,36 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
     }
   }
   if (bestWeights) params.forEach((p, i) => p.value.set(bestWeights![i]!));
-  return { history, bestEpoch, bestValLoss: restoredLoss, baselineLoss: baseline, stoppedEarly, epochsRun: history.length };
+  return { history, bestEpoch, bestValLoss: best, baselineLoss: baseline, stoppedEarly, epochsRun: history.length };
+}
+
+/** The first parameter entry that is NaN or infinite, as "layers.0.W.0[3] NaN", or null. */
+function firstNonFinite(params: readonly Param[]): string | null {
+  for (const p of params) {
+    const v = p.value;
+    for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return `${p.name}[${i}] ${v[i]}`;
+  }
+  return null;
 }
 
 /** Class weights from the options and the training labels. */
 export function classWeightsFor(o: TrainOptions, train: readonly Sample[], classes: number): number[] {
   if (o.classWeights === 'none') return new Array<number>(classes).fill(1);
-  if (Array.isArray(o.classWeights)) {
-    if (o.classWeights.length !== classes) throw new EdgeRnnError('USAGE', `--class-weights has ${o.classWeights.length} values, the data has ${classes} classes`);
-    return o.classWeights;
-  }
   const counts = new Array<number>(classes).fill(0);
   for (const s of train) counts[s.y!]!++;
+  if (Array.isArray(o.classWeights)) {
+    const w = o.classWeights;
+    if (w.length !== classes) throw new EdgeRnnError('USAGE', `--class-weights has ${w.length} values, the data has ${classes} classes`, { expected: classes, got: w.length });
+    // A negative weight maximizes that class's loss; NaN made every weight NaN (the loss then
+    // read 0); weights that are 0 for every class in the data left nothing to train on: the
+    // loop skipped every batch and wrote the initial weights.
+    const bad = w.findIndex((v) => !(Number.isFinite(v) && v >= 0));
+    if (bad >= 0) throw new EdgeRnnError('USAGE', `--class-weights: class ${bad} has weight ${w[bad]}, expected a finite number >= 0`, { class: bad, expected: 'a finite number >= 0', got: w[bad] });
+    if (!counts.some((n, c) => n > 0 && w[c]! > 0)) {
+      throw new EdgeRnnError('USAGE', `--class-weights ${w.join(',')} gives weight 0 to every class of the training data (classes ${counts.flatMap((n, c) => (n > 0 ? [c] : [])).join(', ')}): nothing would be trained`, { expected: 'a weight > 0 for a class in the data', got: w });
+    }
+    return w;
+  }
   return counts.map((n) => (n > 0 ? train.length / (classes * n) : 0));
 }
 
@@ -448,5 +489,9 @@ export function splitValidation(samples: readonly Sample[], fraction: number, se
     const n = Math.min(idx.length - 1, Math.max(1, Math.round(idx.length * fraction)));
     for (let i = 0; i < n; i++) valIdx.add(idx[order[i]!]!);
   }
+  // Every class with one sequence (a class keeps at least one for training): nothing held out,
+  // so validate on the training data as tiny sets do. An empty split was refused as "no
+  // validation sequences", though no validation set had been given.
+  if (valIdx.size === 0) return { train: [...samples], val: [...samples] };
   return { train: samples.filter((_, i) => !valIdx.has(i)), val: samples.filter((_, i) => valIdx.has(i)) };
 }

@@ -80,6 +80,20 @@ function wrap(e: unknown, source: string, what: string): EdgeRnnError {
   return new EdgeRnnError('BACKEND_UNAVAILABLE', `${source}: onnxruntime-web cannot ${what}: ${msg}`, { cause: msg });
 }
 
+/**
+ * The default onnxruntime-web module. A web page has no package resolution: without a bundler or
+ * an import map the bare specifier does not resolve (Chromium: a TypeError, "Failed to resolve
+ * module specifier"), and the browser bundle leaves the package out (it is large and optional).
+ */
+async function importOrt(source: string): Promise<OrtModule> {
+  try {
+    return (await import('onnxruntime-web')) as OrtModule;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new EdgeRnnError('BACKEND_UNAVAILABLE', `${source}: onnxruntime-web did not load (${msg}): pass its module as { ort } (import * as ort from its URL), or map 'onnxruntime-web' in an import map`, { cause: msg });
+  }
+}
+
 interface Layout {
   layout: SequenceLayout;
   features: number;
@@ -153,7 +167,7 @@ export class OrtWebModel {
     const source = opts.source ?? 'model.onnx';
     const bytes = fileBytes(file, source, 'OrtWebModel.create()');
     const proto = decodeModelProto(bytes, source);
-    const ort = opts.ort ?? ((await import('onnxruntime-web')) as OrtModule);
+    const ort = opts.ort ?? (await importOrt(source));
     ort.env.wasm.numThreads = Math.max(1, Math.floor(opts.threads ?? 1));
     let session: OrtWeb.InferenceSession;
     try {
@@ -389,7 +403,7 @@ function ortTensorOf(ort: OrtModule, t: TensorProto): OrtWeb.Tensor {
 export async function runNodeTestOrtWeb(tc: NodeTestCase, opts: { ort?: OrtModule; atol?: number } = {}): Promise<Omit<NodeTestResult, 'backend'> & { backend: 'ort-web' }> {
   const atol = opts.atol ?? FLOAT_ATOL;
   const result = { name: tc.name, backend: 'ort-web' as const, passed: false, atol, maxDiff: NaN, outputs: [] as NodeTestResult['outputs'] };
-  const ort = opts.ort ?? ((await import('onnxruntime-web')) as OrtModule);
+  const ort = opts.ort ?? (await importOrt(tc.name));
   ort.env.wasm.numThreads = 1;
   let session: OrtWeb.InferenceSession | null = null;
   try {

@@ -110,7 +110,10 @@ export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime>
     try {
       simd = await WebAssembly.compile(bins.simd);
       simdSupported = true;
-    } catch {
+    } catch (e) {
+      // No SIMD here, or no WebAssembly compilation at all (a page's Content-Security-Policy).
+      const refused = compileRefused(e, bins.simd);
+      if (refused) throw refused;
       simdSupported = false;
     }
   }
@@ -121,6 +124,24 @@ export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime>
   const modules = new KernelModules(bins, simdSupported, simd);
   if (choice === 'scalar' || (!simdSupported && choice !== 'reference' && choice !== 'float')) await modules.get('scalar');
   return new Runtime(modules, simdSupported, choice);
+}
+
+/**
+ * A kernel build the engine validates but will not compile: the embedder refused it, as a web
+ * page does whose Content-Security-Policy lacks 'wasm-unsafe-eval' (Chromium throws a
+ * CompileError naming the directive). Null when the build does not validate: the engine lacks
+ * its features (SIMD), and the caller falls back. Every backend needs the kernels (they also
+ * checksum the file), so this is said once, typed, instead of a false "no SIMD" and a bare
+ * CompileError at the next compile.
+ */
+function compileRefused(e: unknown, build: Uint8Array<ArrayBuffer>): EdgeRnnError | null {
+  if (!WebAssembly.validate(build)) return null;
+  const why = e instanceof Error ? e.message : String(e);
+  return new EdgeRnnError(
+    'BACKEND_UNAVAILABLE',
+    `this WebAssembly engine validates the kernels but refuses to compile them (${why}): in a web page, allow WebAssembly with 'wasm-unsafe-eval' in the Content-Security-Policy's script-src`,
+    { reason: why },
+  );
 }
 
 /** The two kernel builds, compiled once per runtime and on demand. */
@@ -146,10 +167,15 @@ class KernelModules {
     this.check(build);
     let m = this.compiled.get(build);
     if (!m) {
-      m = WebAssembly.compile(this.bins[build]).then((mod) => {
-        this.ready.set(build, mod);
-        return mod;
-      });
+      m = WebAssembly.compile(this.bins[build]).then(
+        (mod) => {
+          this.ready.set(build, mod);
+          return mod;
+        },
+        (e: unknown) => {
+          throw compileRefused(e, this.bins[build]) ?? e;
+        },
+      );
       this.compiled.set(build, m);
     }
     return m;
@@ -160,7 +186,11 @@ class KernelModules {
     this.check(build);
     let m = this.ready.get(build);
     if (!m) {
-      m = new WebAssembly.Module(this.bins[build]);
+      try {
+        m = new WebAssembly.Module(this.bins[build]);
+      } catch (e) {
+        throw compileRefused(e, this.bins[build]) ?? e;
+      }
       this.ready.set(build, m);
       this.compiled.set(build, Promise.resolve(m));
     }
@@ -205,7 +235,7 @@ export class Runtime {
     return this.choice === 'scalar' ? 'scalar' : this.intBackend;
   }
 
-  /** contentDigest() with asynchronous compilation (browsers refuse to compile large modules synchronously). */
+  /** contentDigest() with asynchronous compilation (what a page should use: it never blocks the main thread compiling). */
   async contentDigestAsync(bytes: Uint8Array): Promise<Uint8Array | undefined> {
     if (bytes.length < ERN_HEADER_BYTES) return undefined;
     const build = this.hashBuild();
@@ -279,7 +309,9 @@ export class Runtime {
 
   /**
    * load(), synchronously, for code that cannot await (a detector that learns a model mid-stream).
-   * Node and workers only: a browser's main thread refuses synchronous compilation of the kernels.
+   * Node, workers, and pages of browsers that compile a 14 KB module synchronously on the main
+   * thread (Chromium does: it once refused anything over 4 KB there; test/browser checks it).
+   * Pages should prefer load(): compiling blocks the page.
    */
   loadSync(file: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Model {
     opts = optionsObject(opts, 'loadSync()', LOAD_OPTIONS);
@@ -298,8 +330,8 @@ export class Runtime {
 }
 
 /**
- * createRuntime(), synchronously (Node, workers): compiles the SIMD build now (or the scalar one
- * where SIMD does not validate).
+ * createRuntime(), synchronously (Node, workers, pages: see Runtime.loadSync): compiles the SIMD
+ * build now (or the scalar one where SIMD does not validate).
  */
 export function createRuntimeSync(opts: RuntimeOptions = {}): Runtime {
   const bins = kernelBinaries();
@@ -311,7 +343,9 @@ export function createRuntimeSync(opts: RuntimeOptions = {}): Runtime {
     try {
       simd = new WebAssembly.Module(bins.simd);
       simdSupported = true;
-    } catch {
+    } catch (e) {
+      const refused = compileRefused(e, bins.simd); // as in createRuntime()
+      if (refused) throw refused;
       simdSupported = false;
     }
   }

@@ -10,7 +10,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeWav } from '../../src/io/wav.js';
 import { tmpDir } from '../gateway/fixtures.js';
+import { serve } from '../helpers/browser.js';
 import { writeKwsRecording } from '../helpers/kws-recording.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -169,6 +171,114 @@ describe.skipIf(skipReason !== null)('examples/browser/index.html in headless Ch
       expect(await page.textContent('#status')).toBe('');
       expect(await page.textContent('#listen')).toBe('Listening…');
       expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe.skipIf(skipReason !== null)('examples/browser/index.html: what it cannot use is said on the page', () => {
+  it('no microphone at all: the page says none was found (it said "Allow it for this page", which cannot help)', async () => {
+    // No fake capture device: headless Chromium has none, and grants the request (fake UI) to find none.
+    const browser = await launch(['--use-fake-ui-for-media-stream']);
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`${base}/examples/browser/`);
+      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: 20_000 });
+      await page.click('#listen');
+      await page.waitForFunction(() => (window as unknown as { mic: { error: string | null } }).mic.error !== null, undefined, { timeout: 10_000 });
+      expect(await page.textContent('#status')).toMatch(/^No microphone found \(NotFoundError: .*\)\. Connect one and press Listen again\.$/);
+      expect(await page.isDisabled('#listen')).toBe(false);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('a WAV file at another rate, empty, or not a WAV: the status line names the file and the defect (it alerted "file: ..."); a stereo file is mixed to mono', async () => {
+    const mono = path.join(work, 'mono.wav');
+    const audio = writeKwsRecording(mono, ['yes/flite-kal16_yes_0.wav', 'stop/flite-kal16_stop_0.wav', 'go/flite-kal16_go_0.wav']);
+    const stereo = new Float32Array(2 * audio.length);
+    for (let i = 0; i < audio.length; i++) stereo[2 * i] = stereo[2 * i + 1] = audio[i]!;
+    const files: Record<string, Uint8Array> = {
+      'stereo.wav': encodeWav(stereo, 16000, 2),
+      'cd.wav': encodeWav(audio, 44100),
+      'empty.wav': new Uint8Array(0),
+      'page.wav': new TextEncoder().encode('<!doctype html><title>404 Not Found</title>'),
+    };
+    for (const [name, bytes] of Object.entries(files)) fs.writeFileSync(path.join(work, name), bytes);
+
+    const browser = await launch([]);
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      const alerts: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      page.on('dialog', (d) => {
+        alerts.push(d.message());
+        void d.dismiss();
+      });
+      await page.goto(`${base}/examples/browser/`);
+      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: 20_000 });
+      const choose = async (file: string) => {
+        const before = await page.locator('#events li').count();
+        await page.setInputFiles('#file', path.join(work, file));
+        // Read: an event line (at least 'no keyword') or a status line.
+        await page.waitForFunction((n) => document.querySelectorAll('#events li').length > n || document.getElementById('status')!.textContent !== '', before, { timeout: 20_000 });
+        return { status: await page.textContent('#status'), events: (await page.locator('#events li').allTextContents()).slice(0, (await page.locator('#events li').count()) - before) };
+      };
+      const monoRun = await choose('mono.wav');
+      expect(monoRun.status).toBe('');
+      expect(monoRun.events.length).toBeGreaterThan(0);
+      const stereoRun = await choose('stereo.wav');
+      expect(stereoRun.status).toBe('');
+      expect(stereoRun.events).toEqual(monoRun.events.map((e) => e.replace('mono.wav', 'stereo.wav')));
+
+      expect(await choose('cd.wav')).toEqual({ status: 'cd.wav: 44100 Hz, the model listens at 16000 Hz (convert it, e.g. sox in.wav -r 16000 -c 1 out.wav)', events: [] });
+      await page.evaluate(() => (document.getElementById('status')!.textContent = ''));
+      // readWavMono's messages (src/io/wav.ts) name the file and the defect.
+      expect(await choose('empty.wav')).toEqual({ status: expect.stringMatching(/^empty\.wav: .*\b0 bytes\b/), events: [] });
+      await page.evaluate(() => (document.getElementById('status')!.textContent = ''));
+      expect(await choose('page.wav')).toEqual({ status: expect.stringMatching(/^page\.wav: .*\bWAV\b/), events: [] });
+      // A good file afterwards clears the message.
+      expect((await choose('mono.wav')).status).toBe('');
+      expect(alerts).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('served from a subpath it starts; without its library or model, or with a truncated or corrupt model, it says why (it stayed at "loading the model…")', async () => {
+    const model = fs.readFileSync(path.join(ROOT, 'models/kws.ern'));
+    const corrupt = Uint8Array.from(model);
+    corrupt[corrupt.length - 3]! ^= 1;
+    const cases: { name: string; files: Record<string, Uint8Array | null>; model: RegExp }[] = [
+      { name: 'as it is', files: {}, model: /^kws 1\.0\.0, int8 on simd: yes, no/ },
+      { name: 'no bundle', files: { '/sub/app/dist/edgernn.browser.js': null }, model: /^Cannot start: the library did not load from \/sub\/app\/dist\/edgernn\.browser\.js \(.+\)\. Build it \(npm run build\) and serve the repository root\.$/ },
+      { name: 'no model', files: { '/sub/app/models/kws.ern': null }, model: /^Cannot start: the model did not download from \/sub\/app\/models\/kws\.ern: HTTP 404 Not Found\. Serve the repository root\.$/ },
+      { name: 'truncated', files: { '/sub/app/models/kws.ern': model.subarray(0, 1000) }, model: /^Cannot start: ERN_TRUNCATED: kws\.ern: / },
+      { name: 'corrupt', files: { '/sub/app/models/kws.ern': corrupt }, model: /^Cannot start: ERN_CHECKSUM: kws\.ern: content sha256 .* does not match/ },
+    ];
+    const browser = await launch([]);
+    try {
+      for (const c of cases) {
+        const site = await serve(c.files, '/sub/app/');
+        try {
+          const page = await browser.newPage();
+          const errors: string[] = [];
+          page.on('pageerror', (e) => errors.push(String(e)));
+          await page.goto(`${site.base}/sub/app/examples/browser/`);
+          await page.waitForFunction(() => document.getElementById('model')!.textContent !== 'loading the model…', undefined, { timeout: 20_000 });
+          expect(await page.textContent('#model'), c.name).toMatch(c.model);
+          expect(errors, c.name).toEqual([]);
+          await page.close();
+        } finally {
+          await site.close();
+        }
+      }
     } finally {
       await browser.close();
     }

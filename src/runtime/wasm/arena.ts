@@ -8,8 +8,14 @@ import { EdgeRnnError } from '../../errors.js';
 const ALIGN = 16;
 const PAGE = 65536;
 
+/** What the arena uses of a WebAssembly.Memory (a disposed model's kernels hold a stand-in). */
+export interface KernelMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
 export class WasmArena {
-  readonly memory: WebAssembly.Memory;
+  readonly memory: KernelMemory;
   /** First byte the arena hands out: the kernels' static data (tables, constants) lies below. */
   readonly base: number;
   private top: number;
@@ -19,7 +25,7 @@ export class WasmArena {
   private i32v: Int32Array;
   private readonly free = new Map<number, number[]>();
 
-  constructor(memory: WebAssembly.Memory, base: number) {
+  constructor(memory: KernelMemory, base: number) {
     this.memory = memory;
     this.base = Math.ceil(base / ALIGN) * ALIGN;
     this.top = this.base;

@@ -7,7 +7,7 @@ import { EdgeRnnError } from '../../errors.js';
 import type { EngineState } from '../engine.js';
 import type { IntKernels } from '../int/engine.js';
 import type { PreparedIntModel, PreparedRecurrent } from '../int/prepare.js';
-import { WasmArena } from './arena.js';
+import { WasmArena, type KernelMemory } from './arena.js';
 import { directionInit, writeModel, type LayoutOptions, type ModelLayout } from './layout.js';
 
 /** The kernel module's exports (src/runtime/kernels/assembly/index.ts). */
@@ -49,14 +49,45 @@ const kernelImports = {
 };
 
 export async function instantiateKernels(module: WebAssembly.Module): Promise<KernelExports> {
-  const instance = await WebAssembly.instantiate(module, kernelImports);
-  return instance.exports as unknown as KernelExports;
+  try {
+    const instance = await WebAssembly.instantiate(module, kernelImports);
+    return instance.exports as unknown as KernelExports;
+  } catch (e) {
+    throw noKernelMemory(e);
+  }
 }
 
-/** Synchronous twin (Node, workers; browsers refuse it on the main thread for modules over 4 KB). */
+/** Synchronous twin (Node, workers, and pages whose browser allows it: see Runtime.loadSync). */
 export function instantiateKernelsSync(module: WebAssembly.Module): KernelExports {
-  return new WebAssembly.Instance(module, kernelImports).exports as unknown as KernelExports;
+  try {
+    return new WebAssembly.Instance(module, kernelImports).exports as unknown as KernelExports;
+  } catch (e) {
+    throw noKernelMemory(e);
+  }
 }
+
+/**
+ * An instance's memory refused (a RangeError): every loaded model holds one memory, and V8
+ * reserves gigabytes of address space for each, so a browser tab runs out after about a hundred
+ * live models (Node, built without V8's sandbox, far later). The cure is the caller's: dispose() models it dropped.
+ */
+function noKernelMemory(e: unknown): unknown {
+  if (!(e instanceof RangeError)) return e;
+  return new EdgeRnnError('KERNEL_MEMORY', `the WebAssembly engine cannot allocate kernel memory for another model (${e.message}): every loaded model holds one until model.dispose(); dispose the models no longer in use`, { reason: e.message });
+}
+
+/**
+ * What a disposed model's kernels hold instead of their instance's memory. Not a new
+ * WebAssembly.Memory: V8 reserves gigabytes of address space for every memory (a browser tab
+ * fits about a hundred), and dispose() is what a page calls when none is left; allocating one
+ * there threw a RangeError and kept the old memory.
+ */
+const RELEASED_MEMORY: KernelMemory = {
+  buffer: new ArrayBuffer(0),
+  grow(): number {
+    throw new EdgeRnnError('SESSION_DISPOSED', 'the model was disposed: its kernel memory is released');
+  },
+};
 
 interface WasmState extends EngineState {
   readonly ptr: number;
@@ -359,9 +390,8 @@ export class WasmKernels implements IntKernels {
    * reachable after model.dispose(); the model refuses every call from then on.
    */
   dispose(): void {
-    const none = new WebAssembly.Memory({ initial: 0 });
-    this.x = { memory: none } as KernelExports;
-    this.arena = new WasmArena(none, 0);
+    this.x = { memory: RELEASED_MEMORY } as unknown as KernelExports;
+    this.arena = new WasmArena(RELEASED_MEMORY, 0);
     this.viewBuffer = null;
     this.inView = new Float32Array(0);
     this.outView = new Float32Array(0);

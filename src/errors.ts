@@ -25,7 +25,7 @@ export const ERROR_CODES = {
   STATE_MISMATCH: 'exported state does not belong to this model or is corrupt',
   SESSION_DISPOSED: 'the session was disposed',
   INPUT_FRAME_STALE: 'the zero-copy input frame was never requested, or kernel memory grew since: call model.inputFrame() again',
-  KERNEL_MEMORY: 'the WebAssembly kernels cannot grow their memory that far (a sequence, batch or session count beyond what a 4 GiB wasm32 memory, or the engine, allows)',
+  KERNEL_MEMORY: 'the WebAssembly kernels cannot get the memory they need (a sequence, batch or session count beyond what a 4 GiB wasm32 memory, or the engine, allows; or no memory for another model: a browser tab holds about 125, dispose() the models you replace)',
   // input files (npy, json)
   BAD_INPUT_FILE: 'an input file is malformed',
   BAD_DATA: 'a training/evaluation data file is malformed (the message names the file and line)',

@@ -52,6 +52,17 @@ export interface ErnContainer {
   byteLength: number;
   /** True when tensors are views on the input bytes, false when they had to be copied for alignment. */
   zeroCopy: boolean;
+  /** Where the sections are (header fields): manifest at [manifestOffset, +manifestBytes), data at [dataOffset, +dataBytes). */
+  layout: ErnLayout;
+}
+
+export interface ErnLayout {
+  /** The header's own size field (64 in format 1.0; a later minor may grow it). */
+  headerBytes: number;
+  manifestOffset: number;
+  manifestBytes: number;
+  dataOffset: number;
+  dataBytes: number;
 }
 
 export interface TensorInput {
@@ -83,6 +94,40 @@ function tooDeep(manifest: Record<string, unknown>, max: number): string | undef
   return undefined;
 }
 
+/**
+ * Where a manifest holds a value JSON.stringify would silently change, and what it is: NaN and
+ * ±Infinity become null (a tuning result of Infinity was shipped as `"lambda":null`), a typed
+ * array becomes an object of indices, a Map or Set `{}`, a function, symbol or undefined in an array
+ * null. Also objects and arrays nested deeper than the reader takes (ERN_MANIFEST_MAX_DEPTH).
+ * -0 is allowed: it is written as 0, an equal number. Cycles are left to JSON.stringify.
+ */
+function jsonDefect(manifest: Record<string, unknown>): { path: string; what: string } | undefined {
+  const stack: [unknown, string, number][] = Object.entries(manifest).map(([k, v]) => [v, k, 1]);
+  // Each object once: shared references cost nothing twice, and a cycle ends here (JSON.stringify reports it).
+  const seen = new Set<object>();
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [v, path, depth] = item;
+    if (typeof v === 'number' && !Number.isFinite(v)) return { path, what: `${v} (JSON writes it as null)` };
+    if (typeof v === 'function' || typeof v === 'symbol') return { path, what: `a ${typeof v} (JSON drops it)` };
+    if (typeof v !== 'object' || v === null || seen.has(v)) continue;
+    seen.add(v);
+    if (depth > ERN_MANIFEST_MAX_DEPTH) return { path, what: `objects and arrays nested more than ${ERN_MANIFEST_MAX_DEPTH} levels deep (readers refuse it)` };
+    if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Map || v instanceof Set) {
+      return { path, what: `a ${v.constructor.name} (JSON does not keep it: use a plain array or object)` };
+    }
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        if (v[i] === undefined) return { path: `${path}[${i}]`, what: 'undefined (JSON writes it as null)' };
+        stack.push([v[i], `${path}[${i}]`, depth + 1]);
+      }
+    } else if (typeof (v as { toJSON?: unknown }).toJSON !== 'function') {
+      // (An object with toJSON, a Date, says itself how it is written.) Undefined fields are absent.
+      for (const [k, x] of Object.entries(v)) if (x !== undefined) stack.push([x, `${path}.${k}`, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
 export function toHex(b: Uint8Array): string {
   let s = '';
   for (const x of b) s += x.toString(16).padStart(2, '0');
@@ -100,12 +145,22 @@ export function encodeErn(manifest: Record<string, unknown>, tensors: readonly T
   const seen = new Set<string>();
   let offset = 0;
   for (const t of tensors) {
+    // What parseEntries refuses, refused here: this writer is public and must not write a file
+    // its reader cannot read (a fractional dimension, a ninth one, a Float64Array stored as u8).
+    if (typeof t.name !== 'string' || t.name.length === 0) throw new EdgeRnnError('ERN_TENSOR', `tensor names must be non-empty strings, got ${JSON.stringify(t.name)}`);
     if (seen.has(t.name)) throw new EdgeRnnError('ERN_TENSOR', `duplicate tensor name '${t.name}'`);
     seen.add(t.name);
+    if (!Array.isArray(t.shape) || t.shape.length > 8 || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new EdgeRnnError('ERN_TENSOR', `tensor '${t.name}': shape must be up to 8 non-negative integers, got ${JSON.stringify(t.shape)}`, { tensor: t.name });
+    }
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) throw new EdgeRnnError('ERN_TENSOR', `tensor '${t.name}' shape [${t.shape}] has ${count} elements, data has ${t.data.length}`);
-    let dtype: DType = 'u8';
+    let dtype: DType | undefined;
     for (const [k, v] of Object.entries(DTYPES)) if (k !== 'i8bs' && t.data instanceof v.array) dtype = k as DType;
+    if (dtype === undefined) {
+      const got = (t.data as object | null)?.constructor?.name ?? typeof t.data;
+      throw new EdgeRnnError('ERN_TENSOR', `tensor '${t.name}': data must be a Float32Array, Int8Array, Int16Array, Int32Array or Uint8Array, got ${got}`, { tensor: t.name, got });
+    }
     let payload = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     if (t.encoding === 'i8bs') {
       if (!(t.data instanceof Int8Array)) throw new EdgeRnnError('ERN_TENSOR', `tensor '${t.name}': only int8 tensors can be stored block-sparse`);
@@ -118,6 +173,9 @@ export function encodeErn(manifest: Record<string, unknown>, tensors: readonly T
   }
   const lastEntry = entries[entries.length - 1];
   const dataBytes = lastEntry ? lastEntry.offset + lastEntry.bytes : 0;
+  // JSON.stringify writes these without complaint; the file would then say something else.
+  const defect = jsonDefect(manifest);
+  if (defect) throw new EdgeRnnError('ERN_MANIFEST', `manifest.${defect.path} is ${defect.what}: the manifest cannot be written as JSON exactly`, { path: defect.path });
   let text: string;
   try {
     text = JSON.stringify({ ...manifest, tensors: entries });
@@ -164,7 +222,7 @@ function contentHash(bytes: Uint8Array): Uint8Array {
   return sha256(hashedContent(bytes));
 }
 
-function parseEntries(raw: unknown, dataBytes: number, source: string): ErnTensorEntry[] {
+function parseEntries(raw: unknown, dataBytes: number, source: string, newer: string): ErnTensorEntry[] {
   if (!Array.isArray(raw)) throw fail('ERN_MANIFEST', source, `manifest.tensors must be an array, got ${typeof raw}`);
   const out: ErnTensorEntry[] = [];
   const names = new Set<string>();
@@ -176,7 +234,7 @@ function parseEntries(raw: unknown, dataBytes: number, source: string): ErnTenso
     if (typeof name !== 'string' || name.length === 0) throw fail('ERN_MANIFEST', source, `${where}.name must be a non-empty string`);
     if (names.has(name)) throw fail('ERN_TENSOR', source, `tensor '${name}' appears twice`, { tensor: name });
     names.add(name);
-    if (!isDType(dtype)) throw fail('ERN_TENSOR', source, `tensor '${name}': dtype ${JSON.stringify(dtype)} is not one of ${Object.keys(DTYPES).join(', ')}`, { tensor: name });
+    if (!isDType(dtype)) throw fail('ERN_TENSOR', source, `tensor '${name}': dtype ${JSON.stringify(dtype)} is not one of ${Object.keys(DTYPES).join(', ')}${newer}`, { tensor: name });
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0) || shape.length > 8) {
       throw fail('ERN_TENSOR', source, `tensor '${name}': shape must be up to 8 non-negative integers, got ${JSON.stringify(shape)}`, { tensor: name });
     }
@@ -228,7 +286,7 @@ export function parseErn(bytes: Uint8Array, source: string, digest: () => Uint8A
   const major = dv.getUint16(8, true);
   const minor = dv.getUint16(10, true);
   if (major !== ERN_FORMAT_MAJOR) {
-    throw fail('ERN_UNSUPPORTED_VERSION', source, `file format ${major}.${minor}, this runtime reads ${ERN_FORMAT_MAJOR}.x`, { got: `${major}.${minor}` });
+    throw fail('ERN_UNSUPPORTED_VERSION', source, `file format ${major}.${minor}, this runtime reads ${ERN_FORMAT_MAJOR}.x`, { got: `${major}.${minor}`, expected: `${ERN_FORMAT_MAJOR}.x` });
   }
   const headerBytes = dv.getUint32(12, true);
   const mOff = dv.getUint32(16, true);
@@ -256,12 +314,16 @@ export function parseErn(bytes: Uint8Array, source: string, digest: () => Uint8A
   const m = manifest as Record<string, unknown>;
   const deep = tooDeep(m, ERN_MANIFEST_MAX_DEPTH);
   if (deep !== undefined) throw fail('ERN_MANIFEST', source, `manifest.${deep} nests objects and arrays more than ${ERN_MANIFEST_MAX_DEPTH} levels deep`, { path: deep });
-  const entries = parseEntries(m.tensors, dLen, source);
-  // View in place when the caller's buffer keeps natural alignment; otherwise copy once.
+  // Said with an unknown dtype: a newer minor may add types (docs/model-format.md, versions).
+  const newer = minor > ERN_FORMAT_MINOR ? ` (the file is format ${major}.${minor}, this reader knows ${ERN_FORMAT_MAJOR}.${ERN_FORMAT_MINOR})` : '';
+  const entries = parseEntries(m.tensors, dLen, source, newer);
+  // View in place when the caller's buffer keeps natural alignment; otherwise copy the data
+  // section once, into a buffer of its own (offset 0). Not bytes.slice(): on a Node Buffer that
+  // is a view at the same unaligned offset, and the tensors were read from the wrong bytes.
   const base = bytes.byteOffset + dOff;
   const zeroCopy = base % 8 === 0;
-  const data = zeroCopy ? bytes : bytes.slice();
-  const dataBase = zeroCopy ? base : dOff;
+  const data = zeroCopy ? bytes : new Uint8Array(bytes.subarray(dOff, total));
+  const dataBase = zeroCopy ? base : 0;
   const tensors = new Map<string, ErnTensor>();
   for (const e of entries) {
     if (e.dtype === 'i8bs') {
@@ -273,5 +335,6 @@ export function parseErn(bytes: Uint8Array, source: string, digest: () => Uint8A
     const count = e.bytes / DTYPES[e.dtype].bytes;
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: new T(data.buffer as ArrayBuffer, dataBase + e.offset, count) });
   }
-  return { formatVersion: { major, minor }, manifest: m, tensors, sha256: want, byteLength: n, zeroCopy };
+  const layout = { headerBytes, manifestOffset: mOff, manifestBytes: mLen, dataOffset: dOff, dataBytes: dLen };
+  return { formatVersion: { major, minor }, manifest: m, tensors, sha256: want, byteLength: n, zeroCopy, layout };
 }

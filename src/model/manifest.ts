@@ -140,7 +140,7 @@ function layerJson(layer: Layer, li: number, precision: Precision, tensors: Tens
       hiddenSize: layer.hiddenSize,
       direction: layer.direction,
       clip: layer.clip ?? null,
-      activations: layer.activations,
+      activations: layer.activations.map(activationJson),
       tensors: names,
     };
     if (layer.kind === 'gru') j.linearBeforeReset = layer.linearBeforeReset ?? false;
@@ -164,8 +164,27 @@ export function describedFields(spec: ModelSpec): Record<string, unknown> {
     task: spec.task,
     ...(spec.description !== undefined ? { description: spec.description } : {}),
     labels: spec.labels,
-    input: spec.input,
+    input: inputJson(spec.input),
   };
+}
+
+/**
+ * The input spec in the manifest's field order (size, names, rateHz, frontend), the order
+ * parseInfo builds it in: the caller's key order changed the bytes and the sha256 of the same
+ * model, so encode(decode(file)) differed from the file.
+ */
+function inputJson(input: ModelSpec['input']): ModelSpec['input'] {
+  return {
+    size: input.size,
+    ...(input.names !== undefined ? { names: input.names } : {}),
+    ...(input.rateHz !== undefined ? { rateHz: input.rateHz } : {}),
+    frontend: input.frontend,
+  };
+}
+
+/** An activation as parseActivations builds it (name, alpha, beta): same bytes for the same model. */
+function activationJson(a: Activation): Activation {
+  return { name: a.name, ...(a.alpha !== undefined ? { alpha: a.alpha } : {}), ...(a.beta !== undefined ? { beta: a.beta } : {}) };
 }
 
 export function specToManifest(spec: ModelSpec, golden: { input: Float32Array; output: Float32Array; steps: number; atol: number }): {
@@ -190,7 +209,8 @@ export function specToManifest(spec: ModelSpec, golden: { input: Float32Array; o
     precision: spec.precision,
     quantization,
     layers,
-    training: spec.training,
+    // A JavaScript caller may leave it out; the reader gives {} back, so {} is what is written.
+    training: (spec.training as ModelSpec['training'] | undefined) ?? {},
     golden: { input: 'golden.input', output: 'golden.output', steps: golden.steps, atol: golden.atol },
     ...(spec.extra !== undefined ? { extra: spec.extra } : {}),
   };
@@ -384,11 +404,10 @@ function parseInfo(c: Check, m: Record<string, unknown>): ModelInfo {
   const inputSize = c.int(inp, 'size', 'input.', 1);
   const frontend = c.obj(inp.frontend, 'input.frontend');
   c.str(frontend, 'kind', 'input.frontend.');
-  const input: ModelSpec['input'] = { size: inputSize, frontend: frontend as ModelSpec['input']['frontend'] };
   // The front end must be one this runtime can build, with the model's input width: a model that
   // loads must also be able to turn raw samples into its features.
   try {
-    checkFrontendForInput(input);
+    checkFrontendForInput({ size: inputSize, frontend: frontend as ModelSpec['input']['frontend'] });
   } catch (e) {
     if (e instanceof EdgeRnnError) throw new EdgeRnnError('ERN_MANIFEST', `${c.source}: manifest.input.frontend: ${e.message}`, { path: 'input.frontend' });
     throw e;
@@ -397,9 +416,15 @@ function parseInfo(c: Check, m: Record<string, unknown>): ModelInfo {
     if (!Array.isArray(inp.names) || inp.names.length !== inputSize || !inp.names.every((n) => typeof n === 'string')) {
       c.fail('input.names', `an array of ${inputSize} strings`, inp.names);
     }
-    input.names = inp.names as string[];
   }
-  if (inp.rateHz !== undefined) input.rateHz = c.posNum(inp.rateHz, 'input.rateHz');
+  const rateHz = inp.rateHz === undefined ? undefined : c.posNum(inp.rateHz, 'input.rateHz');
+  // Built in the order inputJson writes (size, names, rateHz, frontend).
+  const input: ModelSpec['input'] = {
+    size: inputSize,
+    ...(inp.names !== undefined ? { names: inp.names as string[] } : {}),
+    ...(rateHz !== undefined ? { rateHz } : {}),
+    frontend: frontend as ModelSpec['input']['frontend'],
+  };
   const training = m.training === undefined ? {} : c.obj(m.training, 'training');
   if (training.datasetSha256 !== undefined) c.str(training, 'datasetSha256', 'training.', { pattern: /^[0-9a-f]{64}$/, what: '64 lowercase hex digits' });
   const info: ModelInfo = { name, version, task, labels, input, training };

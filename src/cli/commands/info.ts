@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { decodeModel } from '../../model/codec.js';
+import type { ErnLayout } from '../../format/ern.js';
 import { isRecurrent, layerOutputSize } from '../../model/spec.js';
 import { createRuntime } from '../../runtime/runtime.js';
 import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
@@ -24,7 +25,8 @@ export const infoCommand: Command = {
 Prints the manifest (name, version, task, labels, input spec, layers, quantization, training
 metadata) and sizes, and replays the golden test vector on the default backend.
 
-  --json    one JSON object: {file, sha256, bytes, formatVersion, manifest, tensors, sizes, golden}`,
+  --json    one JSON object: {file, sha256, bytes, formatVersion, layout, manifest, tensors, sizes,
+            golden}; layout's parts add up to bytes`,
   async run(args, ctx) {
     const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } }, { min: 1, max: 1, names: 'MODEL.ern' });
     const file = path.resolve(ctx.cwd, positionals[0]!);
@@ -53,17 +55,21 @@ metadata) and sizes, and replays the golden test vector on the default backend.
     }
     const { tensors, ...manifest } = decoded.container.manifest;
     const tensorList = tensors as { name: string; dtype: string; shape: number[]; bytes: number }[];
+    const layout = fileLayout(decoded.container.layout, tensorList);
     if (values.json) {
       const { major, minor } = decoded.container.formatVersion;
-      ctx.stdout.write(`${JSON.stringify({ file: positionals[0], sha256: decoded.container.sha256, bytes: bytes.length, formatVersion: `${major}.${minor}`, manifest, tensors: tensorList, sizes, golden })}\n`);
+      ctx.stdout.write(`${JSON.stringify({ file: positionals[0], sha256: decoded.container.sha256, bytes: bytes.length, formatVersion: `${major}.${minor}`, layout, manifest, tensors: tensorList, sizes, golden })}\n`);
       return golden.ok ? 0 : 1;
     }
     const s = decoded.spec;
+    const g = decoded.golden;
     const lines = [
       `${s.name} ${s.version}  (${s.task}, ${s.precision})  ${positionals[0]}`,
+      ...(s.description ? [`  about     ${s.description}`] : []),
       `  sha256    ${decoded.container.sha256}`,
       `  file      ${bytes.length} bytes, format ${decoded.container.formatVersion.major}.${decoded.container.formatVersion.minor}`,
-      `  input     ${s.input.size} features${s.input.rateHz ? ` at ${s.input.rateHz} Hz` : ''}`,
+      `  layout    header ${layout.header} + manifest ${layout.manifest} + padding ${layout.manifestPadding} + tensors ${layout.tensors} + alignment ${layout.tensorPadding} = ${layout.total} bytes`,
+      `  input     ${s.input.size} features${s.input.rateHz ? ` at ${s.input.rateHz} Hz` : ''}${s.input.names ? `: ${namesLine(s.input.names)}` : ''}`,
       ...block('front end', s.input.frontend, 4),
       ...servedIn(s.input.frontend),
       `  output    ${decoded.outputSize}${s.labels.length ? `: ${s.labels.join(', ')}` : ''}`,
@@ -81,12 +87,34 @@ metadata) and sizes, and replays the golden test vector on the default backend.
       `  tensors   ${tensorList.length}, ${tensorList.reduce((a, t) => a + t.bytes, 0)} bytes`,
       ...(sizes.stateBytes !== undefined ? [`  runtime   weights ${sizes.weightBytes} B, state ${sizes.stateBytes} B per stream`] : []),
       ...trainingLines(s.training),
-      `  golden    ${golden.ok ? `ok on ${golden.backend}` : `FAILED on ${golden.backend}: ${golden.error}`}`,
+      ...(s.extra !== undefined ? block('extra', s.extra, 4) : []),
+      `  golden    ${golden.ok ? `ok on ${golden.backend}` : `FAILED on ${golden.backend}: ${golden.error}`} (${g.steps} steps, atol ${g.atol})`,
     ];
     ctx.stdout.write(`${lines.join('\n')}\n`);
     return golden.ok ? 0 : 1;
   },
 };
+
+/**
+ * The file's bytes by section: header + manifest + padding to the data + tensors + the padding
+ * between tensors (64-byte alignment) = total, the file's length (the parser checks that).
+ */
+function fileLayout(l: ErnLayout, tensors: readonly { bytes: number }[]): { header: number; manifest: number; manifestPadding: number; tensors: number; tensorPadding: number; total: number } {
+  const tensorBytes = tensors.reduce((a, t) => a + t.bytes, 0);
+  return {
+    header: l.manifestOffset,
+    manifest: l.manifestBytes,
+    manifestPadding: l.dataOffset - l.manifestOffset - l.manifestBytes,
+    tensors: tensorBytes,
+    tensorPadding: l.dataBytes - tensorBytes,
+    total: l.dataOffset + l.dataBytes,
+  };
+}
+
+/** Feature names on one line: the first 8, then how many more (--json has them all). */
+function namesLine(names: readonly string[]): string {
+  return names.length <= 8 ? names.join(', ') : `${names.slice(0, 8).join(', ')}, … ${names.length - 8} more (--json for all)`;
+}
 
 /** `label` then the summary of `v`, aligned under the other fields. */
 function block(label: string, v: unknown, maxLines: number): string[] {

@@ -47,7 +47,7 @@ import { fnv1a } from '../../data/kws/voices.js';
 import { augmentingForward } from './augment.js';
 import { computeNormalization } from '../../train/batches.js';
 import { jobStream } from './streams.js';
-import { scoreEvents, detectEvents, tuneThresholds, type StreamScore, type StreamTruthLike } from './stream-eval.js';
+import { manifestLambda, scoreEvents, detectEvents, tuneThresholds, type StreamScore, type StreamTruthLike } from './stream-eval.js';
 import { streamWindows } from './windows.js';
 import { makeDirs } from '../../../src/io/files.js';
 
@@ -355,7 +355,7 @@ async function trainArch(arch: RecurrentKind, a: ArchInput): Promise<ArchResult>
       [KWS_EXTRA_KEY]: {
         keywords,
         detector,
-        tuning: { stream: 'validation voices', minutes: round(a.valStream.truth.durationSec / 60, 4), maxFalseAcceptsPerHour: o.detector.maxFalseAcceptsPerHour, minThreshold: o.detector.minThreshold, lambda: round(tuned.lambda, 4) },
+        tuning: { stream: 'validation voices', minutes: round(a.valStream.truth.durationSec / 60, 4), maxFalseAcceptsPerHour: o.detector.maxFalseAcceptsPerHour, minThreshold: o.detector.minThreshold, lambda: manifestLambda(tuned.lambda) },
         metrics,
         data: {
           corpora: { main: corpusArgs(o, 'main'), extra: corpusArgs(o, 'extra'), stream: corpusArgs(o, 'stream') },

@@ -7,6 +7,7 @@
  * weights, the clip metrics and the golden input stay as they were.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import {
   createRuntime,
   decodeModel,
@@ -24,7 +25,8 @@ import { round } from '../../cli/common.js';
 import { frameSpec, servedPosteriors } from './evaluate.js';
 import { summary } from './pipeline.js';
 import { recordingFeatures } from './features.js';
-import { detectEvents, scoreEvents, tuneThresholds, type StreamScore, type StreamTruthLike } from './stream-eval.js';
+import { KWS_JOB_DEFAULTS } from './config.js';
+import { detectEvents, manifestLambda, scoreEvents, tuneThresholds, type StreamScore, type StreamTruthLike } from './stream-eval.js';
 
 export interface KwsRetuneOptions {
   /** Sliding windows to serve with, or null for one never-reset session. */
@@ -77,7 +79,7 @@ export async function retuneKwsModel(bytes: Uint8Array, source: string, o: KwsRe
       [KWS_EXTRA_KEY]: {
         ...kws,
         detector,
-        tuning: { ...(kws?.tuning as object | undefined), maxFalseAcceptsPerHour: o.maxFalseAcceptsPerHour, minThreshold: o.minThreshold, lambda: round(tuned.lambda, 4), windows: o.windows, retunedAt: o.at },
+        tuning: { ...(kws?.tuning as object | undefined), maxFalseAcceptsPerHour: o.maxFalseAcceptsPerHour, minThreshold: o.minThreshold, lambda: manifestLambda(tuned.lambda), windows: o.windows, retunedAt: o.at },
         metrics: { ...metrics, validation: validationMetrics, test: { ...metrics.test, stream: summary(test) } },
       },
     };
@@ -98,7 +100,12 @@ export async function retuneKwsModel(bytes: Uint8Array, source: string, o: KwsRe
 export function readStreamDir(dir: string): { wav: string; truth: StreamTruthLike } {
   const wav = `${dir}/stream.wav`;
   const json = `${dir}/stream.json`;
-  if (!fs.existsSync(wav) || !fs.existsSync(json)) throw new EdgeRnnError('BAD_DATA', `${dir}: needs stream.wav and stream.json (npm run data:kws writes them)`);
+  if (!fs.existsSync(wav) || !fs.existsSync(json)) {
+    // The default held-out stream is not the one plain `npm run data:kws` writes: say what builds it.
+    const held = path.normalize(dir).endsWith(path.normalize('.cache/kws-stream60/stream'));
+    const how = held ? `the 60-minute held-out stream is built by npm run train:kws, or alone by npm run data:kws -- ${KWS_JOB_DEFAULTS.corpora.stream.join(' ')}` : 'npm run data:kws writes them in <out>/stream';
+    throw new EdgeRnnError('BAD_DATA', `${dir}: needs stream.wav and stream.json (${how})`);
+  }
   return { wav, truth: parseStreamTruth(fs.readFileSync(json, 'utf8'), json) };
 }
 

@@ -139,6 +139,15 @@ export interface TuneResult {
 }
 
 /**
+ * The tuning's lambda as the manifest stores it: null when no lambda met the budget (the fallback
+ * above returns Infinity, which JSON cannot hold: it was written as null silently until the model
+ * writer began refusing non-finite values, and then a training or retune failed at its last step).
+ */
+export function manifestLambda(lambda: number): number | null {
+  return Number.isFinite(lambda) ? Number(lambda.toPrecision(4)) : null;
+}
+
+/**
  * Per-keyword thresholds: for each keyword k alone (the others silenced) and each candidate θ,
  * the hits and false accepts of k on the tuning stream; then θ_k = argmin misses_k + λ·FA_k for
  * the smallest λ (from a log grid) whose total false accepts per hour fit the budget. Keyword

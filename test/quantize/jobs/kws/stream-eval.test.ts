@@ -3,7 +3,9 @@
  * answer is known; training windows cut from a stream with ground truth.
  */
 import { describe, expect, it } from 'vitest';
-import { detectEvents, scoreEvents, tuneThresholds, type StreamTruthLike } from '../../../../quantize/jobs/kws/stream-eval.js';
+import { detectEvents, manifestLambda, scoreEvents, tuneThresholds, type StreamTruthLike } from '../../../../quantize/jobs/kws/stream-eval.js';
+import { decodeModel, encodeModel } from '../../../../src/model/codec.js';
+import { randomQuantModel } from '../../../helpers/random-model.js';
 import { errorMessage } from '../../../helpers/errors.js';
 import { labelAt, streamWindows, WINDOW_DEFAULTS } from '../../../../quantize/jobs/kws/windows.js';
 
@@ -140,6 +142,14 @@ describe('tuneThresholds', () => {
     expect(r.config.thresholds.yes).toBeGreaterThan(0.72);
     expect(r.config.thresholds.no).toBeLessThanOrEqual(0.8);
     expect(r.score.hits).toBe(120);
+    // The manifest stores that as null: the model writer refuses Infinity (a training or retune
+    // that took this path used to fail at its last step, when the model was written).
+    expect(manifestLambda(r.lambda)).toBeNull();
+    expect(manifestLambda(2.51188643)).toBe(2.512);
+    const spec = randomQuantModel(3).int8;
+    const bytes = encodeModel({ ...spec, extra: { kws: { tuning: { lambda: manifestLambda(r.lambda) } } } });
+    expect(decodeModel(bytes).spec.extra).toEqual({ kws: { tuning: { lambda: null } } });
+    expect(() => encodeModel({ ...spec, extra: { kws: { tuning: { lambda: r.lambda } } } })).toThrow(/lambda/);
   });
 
   it('respects the lowest threshold allowed', () => {

@@ -5,9 +5,7 @@
 import { resolve } from 'node:path';
 import { choiceFlag, numberFlag, parseFlags, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
 import { Progress } from '../../../src/cli/progress.js';
-import { EdgeRnnError } from '../../../src/index.js';
 import { generateKwsCorpus, KWS_CORPUS_DEFAULTS, KWS_CORPUS_SMALL, planCorpus, type KwsCorpusOptions } from './corpus.js';
-import { missingTools } from './tools.js';
 import { FESTIVAL_VOICES, SPLITS, TRAINVAL_FESTIVAL_VOICES } from './voices.js';
 
 const HELP = `usage: npm run data:kws -- [options]      (or: edgernn data-kws [options])
@@ -114,9 +112,6 @@ export const dataKwsCommand: Command = {
       ctx.stdout.write(json ? `${JSON.stringify(summary, null, 2)}\n` : SPLITS.map((s) => `${s}: ${summary[s]!.clips} clips from ${summary[s]!.speakers.length} speakers: ${summary[s]!.speakers.join(' ')}`).join('\n') + '\n');
       return 0;
     }
-    const missing = await missingTools(options.festivalVoices);
-    const packages = ['espeak-ng flite sox', ...(options.festivalVoices.length > 0 ? ['festival', ...options.festivalVoices.map((v) => FESTIVAL_VOICES[v]!.package)] : [])].join(' ');
-    if (missing.length > 0) throw new EdgeRnnError('EXTERNAL_TOOL', `missing ${missing.join(', ')}: install the Debian packages (apt-get install ${packages})`, { missing });
     let bar: Progress | undefined;
     let phase = '';
     let last = 0;

@@ -17,14 +17,14 @@
  * (train/val draw from the first 80 % of each synthetic bed, test from the last 20 %; babble beds
  * are built per role from that role's voices only).
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { EdgeRnnError, encodeWav, Rng } from '../../../src/index.js';
 import { activeSpan, bedSegment, dbToGain, normalizeUnitRms, rms, type NoiseBed } from './dsp.js';
 import { runPool } from './pool.js';
 import { generateStream, type StreamManifest } from './stream.js';
-import { soxNoise, speak, unknownEspeakVariants, type EspeakProsody, type FliteProsody } from './tools.js';
+import { assertTools, soxNoise, speak, unknownEspeakVariants, type EspeakProsody, type FliteProsody } from './tools.js';
 import { assertSplitIntegrity, assignSplits, ESPEAK_ACCENTS, ESPEAK_VARIANTS, fnv1a, speakersOfRole, spokenText, SPLITS, FESTIVAL_VOICES, TRAINVAL_FESTIVAL_VOICES, type Speaker, type SpeakerRole, type Split } from './voices.js';
 import { FILLER_WORDS, KEYWORDS, KWS_LABELS, SILENCE_LABEL, UNKNOWN_LABEL, UNKNOWN_WORDS } from './words.js';
 import { makeDirs } from '../../../src/io/files.js';
@@ -141,9 +141,15 @@ export interface ClipRecord {
   };
 }
 
+/**
+ * Version of what the generator writes for given options (manifest layout, clip rendering). Bump
+ * it when either changes: a corpus of another version is rebuilt, never reused.
+ */
+export const KWS_CORPUS_VERSION = 1;
+
 export interface KwsCorpusManifest {
   generator: 'quantize/data/kws';
-  version: 1;
+  version: typeof KWS_CORPUS_VERSION;
   configHash: string;
   options: Omit<KwsCorpusOptions, 'outDir' | 'jobs'>;
   sampleRateHz: number;
@@ -382,15 +388,19 @@ export async function generateKwsCorpus(options: KwsCorpusOptions, hooks: Genera
   if (existsSync(manifestPath)) {
     try {
       const old = JSON.parse(readFileSync(manifestPath, 'utf8')) as KwsCorpusManifest;
-      if (old.generator === 'quantize/data/kws' && old.configHash === hash && old.complete) {
+      const sameVersion = old.generator === 'quantize/data/kws' && old.version === KWS_CORPUS_VERSION;
+      if (sameVersion && old.configHash === hash && old.complete) {
         hooks.log?.(`kws corpus: ${o.outDir} already holds this configuration (${hash}), reusing it`);
         return { manifest: old, cached: true, seconds: (Date.now() - t0) / 1000 };
       }
-      hooks.log?.(`kws corpus: ${o.outDir} holds configuration ${old.configHash}, rebuilding for ${hash}`);
+      if (!sameVersion) hooks.log?.(`kws corpus: ${o.outDir} was made by generator version ${JSON.stringify(old.version)}, this is version ${KWS_CORPUS_VERSION}: rebuilding`);
+      else hooks.log?.(`kws corpus: ${o.outDir} holds configuration ${old.configHash}, rebuilding for ${hash}`);
     } catch {
       hooks.log?.(`kws corpus: ${manifestPath} is unreadable, rebuilding`);
     }
   }
+  // Every tool checked before anything is deleted: a missing one must not cost the old corpus.
+  await assertTools(o.festivalVoices);
   const variants = await unknownEspeakVariants(o.espeakVariants);
   if (variants.unknown.length > 0) {
     throw new EdgeRnnError('USAGE', `kws corpus: espeakVariants must be espeak-ng variants installed here (${variants.installed.join(', ')}), got ${variants.unknown.map((v) => JSON.stringify(v)).join(', ')}: espeak-ng would speak them with the plain voice`, { field: 'espeakVariants', expected: variants.installed, got: variants.unknown });
@@ -426,7 +436,7 @@ export async function generateKwsCorpus(options: KwsCorpusOptions, hooks: Genera
   const { outDir: _o, jobs: _j, ...kept } = o;
   const manifest: KwsCorpusManifest = {
     generator: 'quantize/data/kws',
-    version: 1,
+    version: KWS_CORPUS_VERSION,
     configHash: hash,
     options: kept,
     sampleRateHz: SAMPLE_RATE_HZ,
@@ -437,6 +447,8 @@ export async function generateKwsCorpus(options: KwsCorpusOptions, hooks: Genera
     ...(stream ? { stream } : {}),
     complete: true,
   };
-  writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 1)}\n`);
+  // Written last, whole or not at all: the manifest is what marks the corpus complete.
+  writeFileSync(`${manifestPath}.tmp`, `${JSON.stringify(manifest, null, 1)}\n`);
+  renameSync(`${manifestPath}.tmp`, manifestPath);
   return { manifest, cached: false, seconds: (Date.now() - t0) / 1000 };
 }

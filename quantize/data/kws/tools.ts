@@ -11,6 +11,9 @@ import { FESTIVAL_VOICES } from './voices.js';
 export const TOOLS = ['espeak-ng', 'flite', 'sox'] as const;
 export type Tool = (typeof TOOLS)[number] | 'festival';
 
+/** The Debian package of each program run here (text2wave comes with festival). */
+const PACKAGE_OF: Record<string, string> = { 'espeak-ng': 'espeak-ng', flite: 'flite', sox: 'sox', text2wave: 'festival' };
+
 export interface RunResult {
   stdout: Buffer;
   stderr: string;
@@ -24,7 +27,7 @@ export function run(cmd: string, args: readonly string[], opts: { maxBuffer?: nu
       if (err) {
         const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
         reject(
-          new EdgeRnnError('EXTERNAL_TOOL', missing ? `${cmd} is not installed (Debian package ${cmd})` : `${cmd} ${args.join(' ')} failed: ${errText || err.message}`, {
+          new EdgeRnnError('EXTERNAL_TOOL', missing ? `${cmd} is not installed: apt-get install ${PACKAGE_OF[cmd] ?? cmd}` : `${cmd} ${args.join(' ')} failed: ${errText || err.message}`, {
             cmd,
             args: [...args],
             stderr: errText,
@@ -68,6 +71,17 @@ export async function missingTools(festivalVoices: readonly string[] = []): Prom
     for (const v of festivalVoices) if (!existsSync(festivalVoiceDir(v))) missing.push(`festival voice ${v} (${FESTIVAL_VOICES[v]!.package})`);
   }
   return missing;
+}
+
+/**
+ * Throws EXTERNAL_TOOL naming every missing tool and the Debian packages to install, so a build
+ * stops before any work instead of failing on the first missing program halfway through.
+ */
+export async function assertTools(festivalVoices: readonly string[] = []): Promise<void> {
+  const missing = await missingTools(festivalVoices);
+  if (missing.length === 0) return;
+  const packages = ['espeak-ng flite sox', ...(festivalVoices.length > 0 ? ['festival', ...festivalVoices.map((v) => FESTIVAL_VOICES[v]?.package ?? v)] : [])].join(' ');
+  throw new EdgeRnnError('EXTERNAL_TOOL', `missing ${missing.join(', ')}: install the Debian packages (apt-get install ${packages})`, { missing });
 }
 
 /**

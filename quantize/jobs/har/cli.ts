@@ -17,6 +17,7 @@ import { HAR_CLASSES, HAR_EXCLUDED } from './classes.js';
 import { crossValidationModels, defaultCacheDir, recordingDurations, scoreFolds, summarizeCv, type CvOptions, type CvSummary, type FoldModels } from './cv.js';
 import { HMP_RATE_HZ, HMP_SOURCE, loadHmp, type HmpDataset } from './hmp.js';
 import { DEFAULT_HAR_RECIPE, trainHar, type HarRecipe } from './pipeline.js';
+import { DEFAULT_AUGMENT, type AugmentOptions } from './augment.js';
 import { argmax, meanPosterior } from './score.js';
 import { confusionTable, foldTable, headlineTable, perClassTable, statsTable, streamTable } from './report.js';
 import { continuousAccuracy, smoothedRecordingAccuracy, SMOOTHING_VARIANTS, type StreamAccuracy } from './streaming.js';
@@ -192,9 +193,47 @@ export function recipeFrom(json: unknown): HarRecipe {
     const d = (HAR_RECIPE as unknown as Record<string, unknown>)[k] ?? OPTIONAL_RECIPE_FIELDS[k];
     const kindOf = (x: unknown): string => (x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x);
     if (kindOf(v) !== kindOf(d) && !(k === 'augment' && (v === null || kindOf(v) === 'object'))) throw usageError(`--recipe: field '${k}' must be ${kindOf(d)}, got ${JSON.stringify(v)}`);
-    r[k] = v;
+    r[k] = k === 'augment' && v !== null ? augmentFrom(v as Record<string, unknown>) : v;
   }
+  checkRecipeValues(r as unknown as HarRecipe);
   return r as unknown as HarRecipe;
+}
+
+/**
+ * --recipe's augment: fields of DEFAULT_AUGMENT over its defaults. A partial object used to
+ * replace the whole default, and the fields it left out trained on NaN codes without a word.
+ */
+function augmentFrom(v: Record<string, unknown>): AugmentOptions {
+  const out: Record<string, number> = { ...DEFAULT_AUGMENT };
+  for (const [k, x] of Object.entries(v)) {
+    if (!(k in DEFAULT_AUGMENT)) throw usageError(`--recipe: unknown augment field '${k}': expected ${Object.keys(DEFAULT_AUGMENT).join(', ')}`);
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) throw usageError(`--recipe: augment.${k} must be a number >= 0, got ${JSON.stringify(x)}`);
+    out[k] = x;
+  }
+  return out as unknown as AugmentOptions;
+}
+
+/** Values a recipe cannot train with: usage errors (exit 2) before the dataset is read. */
+function checkRecipeValues(r: HarRecipe): void {
+  const fail = (field: string, expected: string, got: unknown): never => {
+    throw usageError(`--recipe: field '${field}' must be ${expected}, got ${JSON.stringify(got)}`);
+  };
+  const positiveInts = ['rateHz', 'windowSize', 'hop', 'trainHop', 'hidden', 'layers', 'epochs', 'patience', 'batchSize'] as const;
+  for (const f of positiveInts) if (!Number.isInteger(r[f]) || r[f] < 1) fail(f, 'an integer >= 1', r[f]);
+  for (const f of ['maxWindowsPerRecording', 'pruneEpochs', 'qatEpochs', 'seed', 'syntheticMix'] as const) {
+    const v = r[f];
+    if (v !== undefined && (!Number.isInteger(v) || v < 0)) fail(f, 'an integer >= 0', v);
+  }
+  // 0 would not mean "off": every recording would get one window.
+  if (r.volunteerBalance !== undefined && !(Number.isInteger(r.volunteerBalance) && r.volunteerBalance >= 1)) fail('volunteerBalance', 'an integer >= 1', r.volunteerBalance);
+  for (const f of ['lr', 'padSeconds', 'dropout'] as const) if (!Number.isFinite(r[f]) || r[f] < 0) fail(f, 'a number >= 0', r[f]);
+  if (!(r.lr > 0)) fail('lr', 'a number > 0', r.lr);
+  if (!(r.dropout < 1)) fail('dropout', 'in [0, 1)', r.dropout);
+  if (!(r.valFraction >= 0 && r.valFraction < 1)) fail('valFraction', 'in [0, 1)', r.valFraction);
+  if (!(r.pruneSparsity >= 0 && r.pruneSparsity < 1)) fail('pruneSparsity', 'in [0, 1)', r.pruneSparsity);
+  if (!['gru', 'lstm', 'rnn'].includes(r.arch)) fail('arch', "one of 'gru', 'lstm', 'rnn'", r.arch);
+  if (r.classWeights !== 'none' && r.classWeights !== 'balanced') fail('classWeights', "'none' or 'balanced'", r.classWeights);
+  if (!r.denseHidden.every((n) => Number.isInteger(n) && n >= 1)) fail('denseHidden', 'a list of integers >= 1', r.denseHidden);
 }
 
 async function train(values: Record<string, unknown>, ctx: CliContext): Promise<number> {
@@ -347,6 +386,22 @@ async function fitGenerator(values: Record<string, unknown>, ctx: CliContext): P
   return 0;
 }
 
+/** The flags each action reads; any other is a usage error, not silently ignored (`train --seeds 1,2` trained one seed for an hour). */
+const ACTION_FLAGS: Record<string, readonly string[]> = {
+  stats: ['data', 'json'],
+  train: ['data', 'out', 'folds', 'only', 'skip-cv', 'cache', 'recipe', 'created-at', 'json'],
+  eval: ['data', 'folds', 'only', 'synthetic', 'seeds', 'cache', 'recipe', 'json'],
+  'fit-generator': ['data', 'out'],
+};
+
+function checkFlagsOf(action: string, values: Record<string, unknown>): void {
+  const allowed = ACTION_FLAGS[action];
+  if (!allowed) return; // an unknown action is reported by the dispatcher
+  for (const [flag, v] of Object.entries(values)) {
+    if (v !== undefined && flag !== 'help' && !allowed.includes(flag)) throw usageError(`--${flag} does not apply to ${action}: it takes ${allowed.map((f) => `--${f}`).join(', ')}`);
+  }
+}
+
 export const harCommand: Command = {
   name: 'har',
   summary: 'activity recognition on HMP: class stats, leave-subjects-out CV, train models/har.ern, IMU generator fit',
@@ -370,6 +425,7 @@ export const harCommand: Command = {
       { min: 1, max: 1, names: 'an action (stats, train, eval, fit-generator)' },
     );
     const action = positionals[0]!;
+    checkFlagsOf(action, values);
     if (action === 'stats') {
       const data = typeof values.data === 'string' ? path.resolve(ctx.cwd, values.data) : undefined;
       const all = loadHmp(data);

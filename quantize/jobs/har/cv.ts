@@ -63,6 +63,34 @@ function cacheKey(recipe: HarRecipe, ds: HmpDataset, fold: Fold, kind: string): 
   return h.digest('hex').slice(0, 16);
 }
 
+/**
+ * Writes `file` whole or not at all (a temporary name, then a rename): a run killed while writing
+ * a fold model leaves no short .ern under the cache's name.
+ */
+function writeFileAtomic(file: string, data: Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+/**
+ * A fold's cached models, or null when either is absent or does not decode (a file cut short by
+ * an interrupted write before writes were atomic, or written by another format version): the
+ * fold is then trained again and the entry replaced.
+ */
+function readFoldModels(fFloat: string, fInt8: string, log?: (line: string) => void): { float: ModelSpec; int8: ModelSpec } | null {
+  if (!fs.existsSync(fFloat) || !fs.existsSync(fInt8)) return null;
+  try {
+    return {
+      float: decodeModel(new Uint8Array(fs.readFileSync(fFloat)), fFloat).spec,
+      int8: decodeModel(new Uint8Array(fs.readFileSync(fInt8)), fInt8).spec,
+    };
+  } catch (e) {
+    log?.(`${path.dirname(fFloat)}: cached fold model unreadable (${(e as Error).message}), training it again`);
+    return null;
+  }
+}
+
 /** Trains (or loads from the cache) every fold's float32 and int8 models. */
 export function crossValidationModels(ds: HmpDataset, recipe: HarRecipe, o: CvOptions): FoldModels[] {
   const folds = groupKFold(volunteerCounts(ds.recordings), o.folds);
@@ -73,11 +101,10 @@ export function crossValidationModels(ds: HmpDataset, recipe: HarRecipe, o: CvOp
     const dir = path.join(o.cacheDir, 'cv', `${kind}-${cacheKey(recipe, ds, fold, kind)}`);
     const fFloat = path.join(dir, `fold${fold.index}-float.ern`);
     const fInt8 = path.join(dir, `fold${fold.index}-int8.ern`);
-    if (fs.existsSync(fFloat) && fs.existsSync(fInt8)) {
-      const float = decodeModel(new Uint8Array(fs.readFileSync(fFloat)), fFloat).spec;
-      const int8 = decodeModel(new Uint8Array(fs.readFileSync(fInt8)), fInt8).spec;
+    const hit = readFoldModels(fFloat, fInt8, o.log);
+    if (hit) {
       o.log?.(`fold ${fold.index} (test ${fold.test.join('+')}): cached in ${path.relative(process.cwd(), dir)}`);
-      out.push({ fold, float, int8, frontend: int8.input.frontend as unknown as ImuFrontendSpec, cached: true });
+      out.push({ fold, ...hit, frontend: hit.int8.input.frontend as unknown as ImuFrontendSpec, cached: true });
       continue;
     }
     if (o.requireCached) {
@@ -90,8 +117,8 @@ export function crossValidationModels(ds: HmpDataset, recipe: HarRecipe, o: CvOp
       onEpoch: (stage, e) => o.onEpoch?.(fold.index, stage, e),
     });
     makeDirs(dir);
-    fs.writeFileSync(fFloat, encodeModel(tr.float));
-    fs.writeFileSync(fInt8, encodeModel(tr.int8));
+    writeFileAtomic(fFloat, encodeModel(tr.float));
+    writeFileAtomic(fInt8, encodeModel(tr.int8));
     o.log?.(`fold ${fold.index} (test ${fold.test.join('+')}): trained on ${tr.trainRecordings}+${tr.valRecordings} recordings (${tr.trainWindows} windows), best epoch ${tr.bestEpoch}/${tr.history.length}, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     out.push({ fold, float: tr.float, int8: tr.int8, frontend: tr.frontend, cached: false });
   }

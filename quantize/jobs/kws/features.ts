@@ -11,7 +11,9 @@
  * Cache: `<cacheDir>/<key>.f32` (the frames of every clip, concatenated, little-endian float32)
  * and `<key>.json` (the clip index). key = sha256 of the front-end spec, the split and the bytes of
  * the corpus manifest (which changes whenever the corpus is rebuilt), so a stale cache is never
- * read. Features are never committed (`.cache/` is git-ignored).
+ * read. Every file is written to a temporary name and renamed (writeFileAtomic), and the index is
+ * written last: a run killed mid-write leaves no entry that reads as complete. Features are never
+ * committed (`.cache/` is git-ignored).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -42,6 +44,8 @@ export interface CorpusIndex {
   /** Corpus generator options (recorded in the model manifest). */
   options: Record<string, unknown>;
   configHash: string;
+  /** Generator version of the manifest (KWS_CORPUS_VERSION when it was made; absent: unknown). */
+  version?: number;
 }
 
 export interface ClipFeatures {
@@ -73,7 +77,7 @@ export function readCorpusIndex(root: string): CorpusIndex {
   const file = path.join(root, 'manifest.json');
   if (!fs.existsSync(file)) throw corpusError(file, 'no corpus manifest: generate the corpus with `npm run data:kws` (it writes .cache/kws; eval-kws also takes --data DIR)');
   const bytes = fs.readFileSync(file);
-  let m: { labels?: unknown; sampleRateHz?: unknown; clips?: unknown; complete?: unknown; options?: unknown; configHash?: unknown };
+  let m: { labels?: unknown; sampleRateHz?: unknown; clips?: unknown; complete?: unknown; options?: unknown; configHash?: unknown; version?: unknown };
   try {
     m = JSON.parse(bytes.toString('utf8')) as typeof m;
   } catch (e) {
@@ -97,6 +101,7 @@ export function readCorpusIndex(root: string): CorpusIndex {
     manifestSha256: createHash('sha256').update(bytes).digest('hex'),
     options: (m.options ?? {}) as Record<string, unknown>,
     configHash: typeof m.configHash === 'string' ? m.configHash : '',
+    ...(typeof m.version === 'number' ? { version: m.version } : {}),
   };
 }
 
@@ -106,6 +111,26 @@ export function readClipAudio(root: string, rel: string, rateHz: number): Float3
   const { info, samples } = readWavMono(new Uint8Array(fs.readFileSync(where)), { source: where });
   if (info.sampleRateHz !== rateHz) throw corpusError(where, `sample rate ${info.sampleRateHz} Hz, the front end expects ${rateHz} Hz`);
   return samples;
+}
+
+/**
+ * Writes `file` whole or not at all: the data goes to `<file>.tmp-<pid>` and is renamed over
+ * `file` (atomic on one file system), so a process killed mid-write never leaves a short file
+ * under the cache's name.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+/** JSON of a cache index, or null when it is unreadable (a cache miss, never an error). */
+function readJsonOrNull(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  } catch {
+    return null;
+  }
 }
 
 function cacheKey(parts: unknown): string {
@@ -118,8 +143,10 @@ function cacheKey(parts: unknown): string {
  */
 function readClipCache(bin: string, idx: string, F: number): ClipFeatures[] | null {
   if (!fs.existsSync(bin) || !fs.existsSync(idx)) return null;
-  const meta = JSON.parse(fs.readFileSync(idx, 'utf8')) as { clips: Omit<ClipFeatures, 'x'>[] };
+  const meta = readJsonOrNull(idx) as { clips?: Omit<ClipFeatures, 'x'>[] } | null;
+  if (!meta || !Array.isArray(meta.clips) || !meta.clips.every((c) => Number.isInteger(c.T) && c.T >= 0)) return null;
   const raw = fs.readFileSync(bin);
+  if (raw.byteLength % 4 !== 0) return null;
   const all = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
   let off = 0;
   const clips = meta.clips.map((c) => {
@@ -139,8 +166,9 @@ function writeClipCache(bin: string, idx: string, meta: Record<string, unknown>,
     all.set(c.x, off);
     off += c.x.length;
   }
-  fs.writeFileSync(bin, new Uint8Array(all.buffer));
-  fs.writeFileSync(idx, JSON.stringify({ ...meta, clips: clips.map(({ x: _x, ...rest }) => rest) }));
+  // The index last: it is what marks the entry complete.
+  writeFileAtomic(bin, new Uint8Array(all.buffer));
+  writeFileAtomic(idx, JSON.stringify({ ...meta, clips: clips.map(({ x: _x, ...rest }) => rest) }));
 }
 
 /**
@@ -224,22 +252,31 @@ export function perturbedFeatures(index: CorpusIndex, split: 'train' | 'val', sp
   return { split, featureSize: F, clips, cached: false };
 }
 
-/** Features of a long recording (the evaluation stream), cached like the splits. */
+/**
+ * Features of a long recording (the evaluation stream), cached like the splits: `rec-<key>.f32`
+ * holds the frames and `rec-<key>.json` their count, written after them; an entry whose frames do
+ * not fill T × featureSize floats is computed again.
+ */
 export function recordingFeatures(wavPath: string, spec: AudioFrontendSpec, cacheDir: string): { x: Float32Array; T: number; featureSize: number; cached: boolean } {
   const st = fs.statSync(wavPath);
   const key = cacheKey({ v: CACHE_VERSION, spec, file: path.resolve(wavPath), size: st.size, mtimeMs: st.mtimeMs });
   const bin = path.join(cacheDir, `rec-${key}.f32`);
+  const idx = path.join(cacheDir, `rec-${key}.json`);
   const fe = new AudioFrontend(spec);
   const F = fe.featureSize;
-  if (fs.existsSync(bin)) {
+  const meta = fs.existsSync(bin) ? (readJsonOrNull(idx) as { T?: unknown; featureSize?: unknown } | null) : null;
+  if (meta && Number.isInteger(meta.T) && meta.featureSize === F) {
     const raw = fs.readFileSync(bin);
-    const x = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
-    return { x, T: x.length / F, featureSize: F, cached: true };
+    if (raw.byteLength === (meta.T as number) * F * 4) {
+      const x = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+      return { x, T: meta.T as number, featureSize: F, cached: true };
+    }
   }
   const { info, samples } = readWavMono(new Uint8Array(fs.readFileSync(wavPath)), { source: wavPath });
   if (info.sampleRateHz !== spec.sampleRateHz) throw corpusError(wavPath, `sample rate ${info.sampleRateHz} Hz, the front end expects ${spec.sampleRateHz} Hz`);
   const f = fe.batch(samples);
   makeDirs(cacheDir);
-  fs.writeFileSync(bin, new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength));
+  writeFileAtomic(bin, new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength));
+  writeFileAtomic(idx, JSON.stringify({ T: f.count, featureSize: F, wav: path.resolve(wavPath) }));
   return { x: f.data, T: f.count, featureSize: F, cached: false };
 }

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { EdgeRnnError } from '../../../src/index.js';
 import { KWS_CORPUS_DEFAULTS, makeBeds, planCorpus, type KwsCorpusOptions } from '../../data/kws/corpus.js';
 import { generateStream, type StreamTruth } from '../../data/kws/stream.js';
+import { assertTools } from '../../data/kws/tools.js';
 import type { CorpusIndex } from './features.js';
 import { makeDirs } from '../../../src/io/files.js';
 
@@ -42,8 +43,18 @@ export function corpusOptionsOf(index: CorpusIndex, work: string, jobs: number):
   return { ...KWS_CORPUS_DEFAULTS, ...(index.options as Partial<KwsCorpusOptions>), outDir: work, jobs };
 }
 
+/**
+ * The cache key of a job stream: the corpus's options (config hash) and generator version, split,
+ * seed and minutes. Version 1 corpora keep the key they had before the version was part of it, so
+ * their streams stay cached; a corpus of any other version gets streams of its own.
+ */
+export function jobStreamKey(index: Pick<CorpusIndex, 'configHash' | 'version'>, o: Pick<JobStreamOptions, 'split' | 'seed' | 'minutes'>): string {
+  const version = index.version === 1 ? {} : { corpusVersion: index.version ?? null };
+  return createHash('sha256').update(JSON.stringify({ corpus: index.configHash, ...version, split: o.split, seed: o.seed, minutes: o.minutes })).digest('hex').slice(0, 16);
+}
+
 export async function jobStream(index: CorpusIndex, o: JobStreamOptions): Promise<JobStream> {
-  const key = createHash('sha256').update(JSON.stringify({ corpus: index.configHash, split: o.split, seed: o.seed, minutes: o.minutes })).digest('hex').slice(0, 16);
+  const key = jobStreamKey(index, o);
   const out = join(o.dir, `${o.split}-${key}`);
   const done = join(out, 'done.json');
   if (existsSync(done)) {
@@ -61,6 +72,8 @@ export async function jobStream(index: CorpusIndex, o: JobStreamOptions): Promis
   for (const v of voices) {
     if (v.role !== 'trainval' || !expected.has(v.id)) throw new EdgeRnnError('DATASET_INTEGRITY', `${o.split} stream: voice ${v.id} is not a ${o.split} voice of the corpus`);
   }
+  // All programs at once, before an hour of synthesis can fail on the first missing one.
+  await assertTools(co.festivalVoices);
   o.log?.(`kws job: synthesizing a ${o.minutes}-minute ${o.split} stream (${voices.length} voices) in ${out}`);
   const beds = await makeBeds(co, work, { trainval: [...speakers.train, ...speakers.val], test: speakers.test });
   await generateStream({ outDir: out, work, seed: o.seed, minutes: o.minutes, speakers: voices, beds: beds.trainval, jobs: o.jobs }, o.onProgress);

@@ -54,6 +54,18 @@ describe('edgernn har', () => {
     expect(optionalType.err).toMatch(/--recipe: field 'bidirectional' must be boolean, got 1/);
   });
 
+  it('a flag its action does not read is a usage error, before the dataset is read', async () => {
+    // train --seeds used to train the recipe's one seed for an hour, without a word
+    const seeds = await run('train', '--seeds', '1,2', '--data', '/nonexistent/hmp');
+    expect(seeds.code).toBe(2);
+    expect(seeds.err).toMatch(/--seeds does not apply to train: it takes --data, --out, --folds, --only, --skip-cv, --cache, --recipe, --created-at, --json/);
+    const out = await run('eval', '--out', 'x.ern', '--data', '/nonexistent/hmp');
+    expect(out.code).toBe(2);
+    expect(out.err).toMatch(/--out does not apply to eval/);
+    expect((await run('stats', '--recipe', '{}', '--data', '/nonexistent/hmp')).err).toMatch(/--recipe does not apply to stats: it takes --data, --json/);
+    expect((await run('fit-generator', '--synthetic', '--data', '/nonexistent/hmp')).code).toBe(2);
+  });
+
   it('fit-generator checks --out before the dataset is read (exit 2)', async () => {
     // it was a plain error (exit 1) after reading and fitting the whole dataset
     const notDir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-har-out-'));

@@ -100,7 +100,9 @@ export function trainModel(input: TrainModelInput): TrainModelResult {
   };
   const result = fit(net, train, val, ctx, o, input.hooks);
   const ev = evaluate(net, val, ctx);
-  const hyper: Record<string, unknown> = { ...o };
+  // An option the trainer allows as Infinity (patience: no early stopping) is recorded as the
+  // string "Infinity": the model writer refuses non-finite numbers (JSON would write null).
+  const hyper: Record<string, unknown> = Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? String(v) : v]));
   const spec = buildSpec(net, {
     name: input.name ?? `${o.task}-${o.arch}${o.hidden}`,
     version: '1.0.0',

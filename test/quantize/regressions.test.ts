@@ -20,6 +20,7 @@ import { calibrate, calibrateAndQuantize } from '../../quantize/quant/calibrate.
 import { quantizationAwareFineTune } from '../../quantize/quant/qat.js';
 import { computeNormalization, makeBatch } from '../../quantize/train/batches.js';
 import { trainModel } from '../../quantize/train/train-model.js';
+import { decodeModel, encodeModel } from '../../src/model/codec.js';
 
 function thrown(f: () => unknown): unknown {
   try {
@@ -314,5 +315,16 @@ describe('a one-step pruning ramp reaches the final sparsity on schedule', () =>
     expect(r.fit.history[0]!.note!.sparsity).toBe(0.5);
     expect(r.fit.bestEpoch).toBe(1);
     expect(r.overall).toBeCloseTo(0.5, 12);
+  });
+});
+
+// The trainer allows patience at Infinity (no early stopping); the manifest recorded them as
+// hyperparameters, which the model writer now refuses (JSON wrote null): the model could not be saved.
+describe('options the trainer allows as Infinity are recorded in a model that can be written', () => {
+  it('patience Infinity (no early stopping)', () => {
+    const data = firstStepsTask({ count: 12, steps: 6, seed: 2 });
+    const spec = trainModel({ data, options: { epochs: 1, hidden: 3, patience: Infinity } }).spec;
+    const back = decodeModel(encodeModel(spec)).spec;
+    expect(back.training.hyperparameters).toMatchObject({ patience: 'Infinity', hidden: 3 });
   });
 });

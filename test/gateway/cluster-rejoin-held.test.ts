@@ -14,16 +14,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Model } from '../../src/index.js';
-import { partitionOwner } from '../../src/gateway/cluster.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { memoryStateStore } from '../../src/gateway/state-store.js';
-import { devicePartition, Topics } from '../../src/gateway/topics.js';
+import { Topics } from '../../src/gateway/topics.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
-import { connectClient, IMU_CHANNELS, IMU_DETECTOR, imuSessionState, imuSignal, type Mosquitto, mosquittoAndImuModel, mosquittoAvailable, publishAsync, subscribeAsync, waitFor } from './fixtures.js';
+import { connectClient, IMU_CHANNELS, imuSessionState, imuSignal, type Mosquitto, mosquittoAndImuModel, mosquittoAvailable, publishAsync, subscribeAsync, waitFor, scriptedPeerCluster } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
 if (SKIP) console.log(`test/gateway/cluster-rejoin-held.test.ts skipped: ${SKIP}`);
@@ -37,19 +36,10 @@ describe.skipIf(SKIP !== null)('cluster rejoin with held messages', () => {
   let model: Model;
   mosquittoAndImuModel((m, md) => ((mq = m), (model = md)));
 
-  const base = {
-    site: 'rejoin-held',
-    models: { imu: 'imu.ern' },
-    routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }],
-    limits: { reorderWindow: 4, reorderTimeoutMs: 60_000 },
-    stateDir: '',
-    metrics: { intervalMs: 0 },
-  };
-  const cluster = { group: 'rejoin', partitions: P, handoffTimeoutMs: 60_000, checkpointIntervalMs: 0 };
+  const { base, cluster, deviceOfGwB } = scriptedPeerCluster({ site: 'rejoin-held', group: 'rejoin', codec: 'json', partitions: P });
 
   it('messages held ahead of a gap when the handed-back state is imported are ordered against it, not lost', { timeout: 60_000 }, async () => {
-    const device = Array.from({ length: 64 }, (_, i) => `calf-${i}`).find((d) => partitionOwner(devicePartition(d, P), ['gw-a', 'gw-b']) === 'gw-b')!;
-    const partition = devicePartition(device, P);
+    const { device, partition } = deviceOfGwB('calf');
     const key = `${device}/imu`;
     const x = imuSignal(MESSAGES * PER, 31, [[40, 60], [120, 140]]);
     const chunk = (m: number) => x.subarray(m * PER * IMU_CHANNELS, (m + 1) * PER * IMU_CHANNELS);

@@ -9,16 +9,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Model } from '../../src/index.js';
-import { partitionOwner } from '../../src/gateway/cluster.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeBinary } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { memoryStateStore } from '../../src/gateway/state-store.js';
-import { devicePartition, Topics } from '../../src/gateway/topics.js';
+import { Topics } from '../../src/gateway/topics.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
-import { connectClient, IMU_CHANNELS, IMU_DETECTOR, type Mosquitto, mosquittoAndImuModel, mosquittoAvailable, publishAsync, subscribeAsync, waitFor } from './fixtures.js';
+import { connectClient, IMU_CHANNELS, type Mosquitto, mosquittoAndImuModel, mosquittoAvailable, publishAsync, subscribeAsync, waitFor, scriptedPeerCluster } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
 if (SKIP) console.log(`test/gateway/cluster-wrap.test.ts skipped: ${SKIP}`);
@@ -34,20 +33,11 @@ describe.skipIf(SKIP !== null)('cluster hand-off across the u32 wrap', () => {
   let model: Model;
   mosquittoAndImuModel((m, md) => ((mq = m), (model = md)));
 
-  const base = {
-    site: 'wrap',
-    models: { imu: 'imu.ern' },
-    routes: [{ sensor: 'imu', model: 'imu', codec: 'binary', detector: IMU_DETECTOR }],
-    limits: { reorderWindow: 4, reorderTimeoutMs: 60_000 },
-    stateDir: '',
-    metrics: { intervalMs: 0 },
-  };
-  const cluster = { group: 'wrap', partitions: P, handoffTimeoutMs: 60_000, checkpointIntervalMs: 0 };
+  const { base, cluster, deviceOfGwB } = scriptedPeerCluster({ site: 'wrap', group: 'wrap', codec: 'binary', partitions: P });
 
   it('the new owner orders held messages across the wrap from the stream\'s last seq (raw seq order put 0..19 before 2^32 - 10 and lost 10 messages)', { timeout: 60_000 }, async () => {
     // A device of a partition gw-b owns next to gw-a.
-    const device = Array.from({ length: 64 }, (_, i) => `tag-${i}`).find((d) => partitionOwner(devicePartition(d, P), ['gw-a', 'gw-b']) === 'gw-b')!;
-    const partition = devicePartition(device, P);
+    const { device, partition } = deviceOfGwB('tag');
     const key = `${device}/imu`;
     const x = new Float32Array(MESSAGES * PER * IMU_CHANNELS);
     for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37) * 0.8 + ((i * 7919) % 13) / 26;

@@ -16,6 +16,9 @@ import { createThresholdDetector } from '../../src/gateway/detectors.js';
 import { parseGatewayConfig, type GatewayConfigInput, type ThresholdDetectorConfig } from '../../src/gateway/config.js';
 import type { Alert } from '../../src/gateway/alert.js';
 import { ManualClock } from '../../src/gateway/clock.js';
+import { partitionOwner } from '../../src/gateway/cluster.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/gateway/broker.js';
+import { devicePartition } from '../../src/gateway/topics.js';
 import { Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 
@@ -370,6 +373,50 @@ export function imuModelAndGateways(): { readonly model: Model; readonly gateway
   });
   afterEach(async () => {
     for (const g of r.gateways.splice(0)) await g.stop();
+  });
+  return r;
+}
+
+/**
+ * A cluster test against a scripted peer: the config of the gateway under test ("gw-b", next to
+ * the scripted "gw-a") on `partitions` partitions, one IMU route, reordering held for a minute.
+ */
+export function scriptedPeerCluster(o: { site: string; group: string; codec: 'json' | 'binary'; partitions: number }) {
+  return {
+    base: {
+      site: o.site,
+      models: { imu: 'imu.ern' },
+      routes: [{ sensor: 'imu', model: 'imu', codec: o.codec, detector: IMU_DETECTOR }],
+      limits: { reorderWindow: 4, reorderTimeoutMs: 60_000 },
+      stateDir: '',
+      metrics: { intervalMs: 0 },
+    },
+    cluster: { group: o.group, partitions: o.partitions, handoffTimeoutMs: 60_000, checkpointIntervalMs: 0 },
+    /** The first device `${prefix}-i` whose partition gw-b owns (next to gw-a), and that partition. */
+    deviceOfGwB(prefix: string): { device: string; partition: ReturnType<typeof devicePartition> } {
+      const device = Array.from({ length: 64 }, (_, i) => `${prefix}-${i}`).find((d) => partitionOwner(devicePartition(d, o.partitions), ['gw-a', 'gw-b']) === 'gw-b')!;
+      return { device, partition: devicePartition(device, o.partitions) };
+    },
+  };
+}
+
+/**
+ * The IMU test model and an embedded broker (aedes) for the file's tests; the MQTT clients and
+ * gateways a test pushes are closed and stopped after it.
+ */
+export function imuModelBrokerAndGateways(): { readonly model: Model; readonly broker: EmbeddedBroker; readonly gateways: Gateway[]; readonly clients: MqttClient[] } {
+  const r = { model: undefined as unknown as Model, broker: undefined as unknown as EmbeddedBroker, gateways: [] as Gateway[], clients: [] as MqttClient[] };
+  beforeAll(async () => {
+    r.model = await (await createRuntime()).load(imuModelBytes());
+    r.broker = await startEmbeddedBroker();
+  });
+  afterEach(async () => {
+    for (const c of r.clients.splice(0)) c.end(true);
+    for (const g of r.gateways.splice(0)) await g.stop();
+  });
+  afterAll(async () => {
+    await r.broker?.close();
+    r.model?.dispose();
   });
   return r;
 }

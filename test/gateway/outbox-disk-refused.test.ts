@@ -10,17 +10,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createRuntime, isEdgeRnnError, type Model } from '../../src/index.js';
 import type { Alert } from '../../src/gateway/alert.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/gateway/broker.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
 import { Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { FileOutbox, MemoryOutbox } from '../../src/gateway/outbox.js';
-import { IMU_CHANNELS, IMU_DETECTOR, type OracleAlert, connectClient, imuGatewayConfig, imuModelBytes, imuSignal, oracleAlerts, publishAsync, subscribeAsync, tmpDir, waitFor } from './fixtures.js';
+import { IMU_CHANNELS, IMU_DETECTOR, type OracleAlert, connectClient, imuGatewayConfig, imuModelBytes, imuSignal, oracleAlerts, publishAsync, subscribeAsync, tmpDir, waitFor, imuModelBrokerAndGateways } from './fixtures.js';
 
 const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
@@ -56,22 +54,8 @@ function snapshot(dir: string): Record<string, string> {
 
 describe('a stateDir the disk refuses to write', () => {
   const T0 = 1_700_000_000_000;
-  let model: Model;
-  let broker: EmbeddedBroker;
-  const gateways: Gateway[] = [];
-  const clients: MqttClient[] = [];
-  beforeAll(async () => {
-    model = await (await createRuntime()).load(imuModelBytes());
-    broker = await startEmbeddedBroker();
-  });
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.end(true);
-    for (const g of gateways.splice(0)) await g.stop();
-  });
-  afterAll(async () => {
-    await broker?.close();
-    model?.dispose();
-  });
+  const rig = imuModelBrokerAndGateways();
+  const { gateways, clients } = rig;
 
   it('the gateway starts with the outbox in memory: an error naming stateDir and EACCES, outbox_persistent 0, alerts delivered, nothing written', async () => {
     // A stateDir from a previous run, with two alerts the broker never acknowledged, then made read-only.
@@ -79,7 +63,7 @@ describe('a stateDir the disk refuses to write', () => {
     fs.chmodSync(parent, 0o755);
     const stateDir = path.join(parent, 'state');
     const previous = FileOutbox.open(path.join(stateDir, 'outbox'));
-    const old = oracleAlerts(model, imuSignal(100, 3, [[20, 30], [60, 70]]), IMU_DETECTOR, { site: 's', device: 'old', sensor: 'imu', streamStartMs: T0 - 1e6 });
+    const old = oracleAlerts(rig.model, imuSignal(100, 3, [[20, 30], [60, 70]]), IMU_DETECTOR, { site: 's', device: 'old', sensor: 'imu', streamStartMs: T0 - 1e6 });
     expect(old.length).toBe(2);
     const oldAlerts = old.map((o, i) => previousAlert(o, T0 + i));
     previous.add(oldAlerts);
@@ -91,7 +75,7 @@ describe('a stateDir the disk refuses to write', () => {
     });
     const before = snapshot(stateDir);
 
-    const consumer = await connectClient(broker.url, { clientId: 'consumer' });
+    const consumer = await connectClient(rig.broker.url, { clientId: 'consumer' });
     clients.push(consumer);
     const received: string[] = [];
     consumer.on('message', (_t, p) => received.push((JSON.parse(p.toString()) as Alert).id));
@@ -99,8 +83,8 @@ describe('a stateDir the disk refuses to write', () => {
 
     const clock = new ManualClock(T0);
     const logger = memoryLogger('debug');
-    const config = imuGatewayConfig(broker.url, { site: 's', stateDir, broker: { protocolVersion: 4 } });
-    const gw = await createUnprivileged({ config, models: { imu: model }, clock, logger });
+    const config = imuGatewayConfig(rig.broker.url, { site: 's', stateDir, broker: { protocolVersion: 4 } });
+    const gw = await createUnprivileged({ config, models: { imu: rig.model }, clock, logger });
     gateways.push(gw);
 
     const refused = logger.lines.find((l) => l.msg.startsWith('stateDir refuses writes'));
@@ -112,11 +96,11 @@ describe('a stateDir the disk refuses to write', () => {
 
     // The previous run's alerts could still be read: sent from memory. New alerts flow as usual.
     const x = imuSignal(100, 5, [[40, 50]]);
-    const fresh = oracleAlerts(model, x, IMU_DETECTOR, { site: 's', device: 'd1', sensor: 'imu', streamStartMs: T0 }).map((a) => a.id);
+    const fresh = oracleAlerts(rig.model, x, IMU_DETECTOR, { site: 's', device: 'd1', sensor: 'imu', streamStartMs: T0 }).map((a) => a.id);
     expect(fresh.length).toBe(1);
     const raised: string[] = [];
     gw.on('alert', (a) => raised.push(a.id));
-    const dev = await connectClient(broker.url, { clientId: 'devices' });
+    const dev = await connectClient(rig.broker.url, { clientId: 'devices' });
     clients.push(dev);
     await publishAsync(dev, gw.topics.sensor('d1', 'imu'), encodeJson(x, IMU_CHANNELS, { seq: 0 }));
     await waitFor(() => gw.metrics.counters.messages_total === 1, 'the message at the gateway');
@@ -136,7 +120,7 @@ describe('a stateDir the disk refuses to write', () => {
     const stateDir = path.join(parent, 'state');
     const outboxDir = path.join(stateDir, 'outbox');
     const previous = FileOutbox.open(outboxDir);
-    const o = oracleAlerts(model, imuSignal(100, 3, [[20, 30]]), IMU_DETECTOR, { site: 's', device: 'old', sensor: 'imu', streamStartMs: T0 - 1e6 })[0]!;
+    const o = oracleAlerts(rig.model, imuSignal(100, 3, [[20, 30]]), IMU_DETECTOR, { site: 's', device: 'old', sensor: 'imu', streamStartMs: T0 - 1e6 })[0]!;
     previous.add([previousAlert(o, T0)]);
     await previous.close();
     fs.chmodSync(stateDir, 0o777); // the lock and the check's file can be written
@@ -146,8 +130,8 @@ describe('a stateDir the disk refuses to write', () => {
 
     const clock = new ManualClock(T0);
     const logger = memoryLogger('debug');
-    const config = imuGatewayConfig(broker.url, { site: 's', stateDir, broker: { protocolVersion: 4 } });
-    const gw = await createUnprivileged({ config, models: { imu: model }, clock, logger });
+    const config = imuGatewayConfig(rig.broker.url, { site: 's', stateDir, broker: { protocolVersion: 4 } });
+    const gw = await createUnprivileged({ config, models: { imu: rig.model }, clock, logger });
     gateways.push(gw);
     expect(logger.lines.find((l) => l.msg.startsWith('stateDir refuses writes'))).toMatchObject({ level: 'error', stateDir, code: 'EACCES' });
     expect(gw.outbox).toBeInstanceOf(MemoryOutbox);

@@ -7,9 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, isEdgeRnnError, type Model } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { isEdgeRnnError } from '../../src/index.js';
 import type { Alert } from '../../src/gateway/alert.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
@@ -17,8 +16,7 @@ import { parseGatewayConfig, type GatewayConfigInput } from '../../src/gateway/c
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { FileOutbox, MemoryOutbox, type Outbox } from '../../src/gateway/outbox.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/gateway/broker.js';
-import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuGatewayConfig, imuModelBytes, imuSignal, oracleAlerts, publishAsync, subscribeAsync, tmpDir, waitFor } from './fixtures.js';
+import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuGatewayConfig, imuSignal, oracleAlerts, publishAsync, subscribeAsync, tmpDir, waitFor, imuModelBrokerAndGateways } from './fixtures.js';
 
 /** An alert whose evidence pads it to about `pad` more bytes. */
 function alert(i: number, pad = 0): Alert {
@@ -205,34 +203,20 @@ describe('outbox.maxAlerts and outbox.maxBytes in the config', () => {
 
 describe('a gateway whose broker turns it away: the outbox stays within outbox.maxAlerts (embedded aedes)', () => {
   const T0 = 1_700_000_000_000;
-  let model: Model;
-  let broker: EmbeddedBroker;
-  const gateways: Gateway[] = [];
-  const clients: MqttClient[] = [];
-  beforeAll(async () => {
-    model = await (await createRuntime()).load(imuModelBytes());
-    broker = await startEmbeddedBroker();
-  });
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.end(true);
-    for (const g of gateways.splice(0)) await g.stop();
-  });
-  afterAll(async () => {
-    await broker?.close();
-    model?.dispose();
-  });
+  const rig = imuModelBrokerAndGateways();
+  const { gateways, clients } = rig;
 
   it('drops the oldest alerts raised offline, counts them, and only the kept ones are ever published, across restarts', async () => {
     const stateDir = tmpDir();
-    const config = (maxAlerts: number) => imuGatewayConfig(broker.url, { site: 's', stateDir, outbox: { maxAlerts }, broker: { protocolVersion: 4 } });
-    const aedes = broker.aedes;
+    const config = (maxAlerts: number) => imuGatewayConfig(rig.broker.url, { site: 's', stateDir, outbox: { maxAlerts }, broker: { protocolVersion: 4 } });
+    const aedes = rig.broker.aedes;
     const brokerClients = () => (aedes as unknown as { clients: Record<string, { close(): void }> }).clients;
-    const consumer = await connectClient(broker.url, { clientId: 'consumer' });
+    const consumer = await connectClient(rig.broker.url, { clientId: 'consumer' });
     clients.push(consumer);
     const received: string[] = [];
     consumer.on('message', (_t, p) => received.push((JSON.parse(p.toString()) as Alert).id));
     await subscribeAsync(consumer, 'edgernn/s/+/alerts');
-    const dev = await connectClient(broker.url, { clientId: 'devices' });
+    const dev = await connectClient(rig.broker.url, { clientId: 'devices' });
     clients.push(dev);
     const clock = new ManualClock(T0);
 
@@ -243,13 +227,13 @@ describe('a gateway whose broker turns it away: the outbox stays within outbox.m
      */
     const offlineRun = async (device: string, logger = memoryLogger('debug')) => {
       aedes.authenticate = (_c, _u, _p, done) => done(null, true);
-      const gw = await Gateway.create({ config: config(3), models: { imu: model }, clock, logger, drainTimeoutMs: 100 });
+      const gw = await Gateway.create({ config: config(3), models: { imu: rig.model }, clock, logger, drainTimeoutMs: 100 });
       gateways.push(gw);
       expect(gw.metrics.gauges.outbox_persistent).toBe(1);
       const raised: string[] = [];
       gw.on('alert', (a) => raised.push(a.id));
       const x = imuSignal(200, 4, [[20, 30], [70, 80], [120, 130], [170, 180]]);
-      const want = oracleAlerts(model, x, IMU_DETECTOR, { site: 's', device, sensor: 'imu', streamStartMs: clock.now() }).map((a) => a.id);
+      const want = oracleAlerts(rig.model, x, IMU_DETECTOR, { site: 's', device, sensor: 'imu', streamStartMs: clock.now() }).map((a) => a.id);
       expect(want.length).toBeGreaterThanOrEqual(4);
       await publishAsync(dev, gw.topics.sensor(device, 'imu'), encodeJson(x, IMU_CHANNELS, { seq: 0 }));
       await waitFor(() => gw.metrics.counters.messages_total === 1, 'the message at the gateway');
@@ -287,7 +271,7 @@ describe('a gateway whose broker turns it away: the outbox stays within outbox.m
     // 3. The broker takes the gateway again, the bound is far larger: exactly the kept alerts
     //    are sent, none of the dropped ones.
     aedes.authenticate = (_c, _u, _p, done) => done(null, true);
-    const gw3 = await Gateway.create({ config: config(1000), models: { imu: model }, clock, logger: memoryLogger('silent') });
+    const gw3 = await Gateway.create({ config: config(1000), models: { imu: rig.model }, clock, logger: memoryLogger('silent') });
     gateways.push(gw3);
     expect(gw3.outboxDepth).toBe(3);
     // Publishing runs on the gateway's (manual) clock.

@@ -7,47 +7,15 @@
  * cannot be failed for real here, tests run as root); the transport is the in-process one,
  * refusing alerts while the "broker" is away.
  */
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, type Model } from '../../src/index.js';
 import type { Alert } from '../../src/gateway/alert.js';
-import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
-import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
-import { memoryLogger } from '../../src/gateway/logger.js';
-import { FileOutbox, type Outbox } from '../../src/gateway/outbox.js';
-import { TraceTransport, topicMatches, type PublishOptions } from '../../src/gateway/transport.js';
-import { IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSignal, oracleAlerts, tmpDir, waitFor } from './fixtures.js';
-
-/** A FileOutbox whose writes fail (EIO) while `sw.failing` is set. */
-function switchedOutbox(inner: FileOutbox): { outbox: Outbox; sw: { failing: boolean } } {
-  const sw = { failing: false };
-  const eio = () => Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
-  const outbox = new Proxy(inner, {
-    get(target, key) {
-      if (key === 'add' && sw.failing) return () => { throw eio(); };
-      if (key === 'commit' && sw.failing) return () => Promise.reject(eio());
-      const v = Reflect.get(target, key, target) as unknown;
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
-  return { outbox, sw };
-}
-
-/** The in-process transport, refusing alert publishes while `refuse` is set. */
-class RefusingTransport extends TraceTransport {
-  refuse = false;
-  refused = 0;
-  alertsFilter = '';
-  override publish(topic: string, payload: Uint8Array | string, opts: PublishOptions): Promise<void> {
-    if (this.refuse && topicMatches(this.alertsFilter, topic)) {
-      this.refused++;
-      return Promise.reject(new Error('not authorized'));
-    }
-    return super.publish(topic, payload, opts);
-  }
-}
+import { FileOutbox } from '../../src/gateway/outbox.js';
+import { topicMatches } from '../../src/gateway/transport.js';
+import { failingDiskRig } from './failing-disk.js';
+import { IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSignal, oracleAlerts, waitFor } from './fixtures.js';
 
 let model: Model;
 const gateways: Gateway[] = [];
@@ -60,16 +28,8 @@ describe('alerts held in memory after a disk failure', () => {
   it('are bounded by outbox.maxAlerts: the oldest dropped and counted, one warning, the newest delivered (they used to pile up without bound)', { timeout: 30_000 }, async () => {
     model = await (await createRuntime()).load(imuModelBytes());
     const MAX = 2;
-    const stateDir = tmpDir('edgernn-outbox-mem-');
-    const inner = FileOutbox.open(path.join(stateDir, 'outbox'));
-    const { outbox, sw } = switchedOutbox(inner);
-    const clock = new ManualClock(1_700_000_000_000);
-    const tr = new RefusingTransport();
-    const logger = memoryLogger('debug');
-    const cfg = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], stateDir, metrics: { intervalMs: 0 }, outbox: { retryMs: 1000, maxAlerts: MAX } });
-    const gw = await Gateway.create({ config: cfg, models: { imu: model }, clock, transport: tr, logger, outbox });
+    const { inner, sw, clock, tr, logger, gw } = await failingDiskRig(model, { outbox: { retryMs: 1000, maxAlerts: MAX } });
     gateways.push(gw);
-    tr.alertsFilter = gw.topics.alertsFilter();
     const raised: string[] = [];
     gw.on('alert', (a) => raised.push(a.id));
 

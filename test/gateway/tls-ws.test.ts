@@ -174,14 +174,20 @@ describe.skipIf(NO_OPENSSL !== null)('TLS files that are not what their field sa
   });
 });
 
+/** mosquitto accepting only user "gw" with password "s3cret" (a password_file it can read after dropping root). */
+async function mosquittoWithPassword() {
+  const dir = tmpDir('edgernn-pw-');
+  fs.chmodSync(dir, 0o755);
+  const pw = path.join(dir, 'passwd');
+  execFileSync('/usr/bin/mosquitto_passwd', ['-b', '-c', pw, 'gw', 's3cret']);
+  fs.chmodSync(pw, 0o644);
+  // The same object (restart() updates its process and log), with the file beside it.
+  return Object.assign(await startMosquitto(`allow_anonymous false\npassword_file ${pw}`), { passwordFile: pw });
+}
+
 describe.skipIf(mosquittoAvailable() !== null)('username and password (mosquitto password_file)', () => {
   it('connects with the right password and refuses a wrong one with the reason', async () => {
-    const dir = tmpDir('edgernn-pw-');
-    fs.chmodSync(dir, 0o755);
-    const pw = path.join(dir, 'passwd');
-    execFileSync('/usr/bin/mosquitto_passwd', ['-b', '-c', pw, 'gw', 's3cret']);
-    fs.chmodSync(pw, 0o644);
-    const mq = await startMosquitto(`allow_anonymous false\npassword_file ${pw}`);
+    const mq = await mosquittoWithPassword();
     try {
       const ok = parseGatewayConfig({ ...routeConfig, site: 'pw', broker: { url: mq.url, username: 'gw', password: 's3cret' } });
       const gw = await Gateway.create({ config: ok, models: { imu: model }, logger: memoryLogger('error') });
@@ -200,20 +206,15 @@ describe.skipIf(mosquittoAvailable() !== null)('refused on a reconnect (mosquitt
     // After the first connection MQTT.js retries by itself, and the transport dropped its errors:
     // a changed password or an expired client certificate on a running gateway was retried for
     // ever with nothing in the log but the one "broker connection lost".
-    const dir = tmpDir('edgernn-pw-');
-    fs.chmodSync(dir, 0o755);
-    const pw = path.join(dir, 'passwd');
-    execFileSync('/usr/bin/mosquitto_passwd', ['-b', '-c', pw, 'gw', 's3cret']);
-    fs.chmodSync(pw, 0o644);
-    const mq = await startMosquitto(`allow_anonymous false\npassword_file ${pw}`);
+    const mq = await mosquittoWithPassword();
     const logger = memoryLogger('warn');
     const config = parseGatewayConfig({ ...routeConfig, site: 'pw', broker: { url: mq.url, username: 'gw', password: 's3cret', reconnectMs: 50 } });
     const gw = await Gateway.create({ config, models: { imu: model }, logger });
     try {
       expect(logger.lines.filter((l) => l.msg === 'waiting for the broker')).toEqual([]);
       await mq.kill();
-      execFileSync('/usr/bin/mosquitto_passwd', ['-b', '-c', pw, 'gw', 'changed']);
-      fs.chmodSync(pw, 0o644);
+      execFileSync('/usr/bin/mosquitto_passwd', ['-b', '-c', mq.passwordFile, 'gw', 'changed']);
+      fs.chmodSync(mq.passwordFile, 0o644);
       const before = mq.log.join('').length;
       await mq.restart();
       const refusals = () => (mq.log.join('').slice(before).match(/not authori[sz]ed/gi) ?? []).length;

@@ -370,9 +370,13 @@ function coldStarts(dir: string, shape: BenchShape, spec: ModelSpec, int8Bytes: 
   fs.writeFileSync(path.join(dir, 'model.ern'), int8Bytes);
   fs.writeFileSync(path.join(dir, 'model.onnx'), exportOnnx(spec));
   const init = onnxInitialState(spec);
-  // RssAnon / RssFile in MiB, or {} where /proc/self/status does not exist.
-  const status = `const split = () => { try { return Object.fromEntries(readFileSync('/proc/self/status', 'utf8').split('\\n').filter((l) => /^Rss(Anon|File):/.test(l)).map((l) => [l.slice(3, 7).toLowerCase(), parseInt(l.split(':')[1]) / 1024])); } catch { return {}; } };`;
-  const report = `const s1 = split(); console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss - rss0, anon: s1.anon - s0.anon, file: s1.file - s0.file }));`;
+  // Linux's /proc/self/status, in MiB: RssAnon, RssFile, and VmRSS (their sum with RssShmem), or {}
+  // elsewhere. The growth is taken from VmRSS, not process.memoryUsage().rss: that one reads
+  // /proc/self/stat, whose counters the kernel sums per CPU only approximately (up to ~0.75 MiB
+  // off on this 2-core machine), so the total wandered by that much with the CPU the pages were
+  // touched on (a bundle change moved it by 0.8 MiB while RssAnon + RssFile stayed put).
+  const status = `const split = () => { try { return Object.fromEntries(readFileSync('/proc/self/status', 'utf8').split('\\n').filter((l) => /^(RssAnon|RssFile|VmRSS):/.test(l)).map((l) => [l.split(':')[0], parseInt(l.split(':')[1]) / 1024])); } catch { return {}; } };`;
+  const report = `const s1 = split(); console.log(JSON.stringify({ ms, rss: s1.VmRSS !== undefined ? (s1.VmRSS - s0.VmRSS) * 2 ** 20 : process.memoryUsage().rss - rss0, anon: s1.RssAnon - s0.RssAnon, file: s1.RssFile - s0.RssFile }));`;
   const edgernnProbe = (load: string) => `
 const { readFileSync } = await import('node:fs');
 ${status}

@@ -53,7 +53,10 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 // The probe: Runtime.load() spelled out (src/runtime/runtime.ts), a clock read between phases.
 const PROBE = `
 import { readFileSync } from 'node:fs';
-const split = () => { try { return Object.fromEntries(readFileSync('/proc/self/status', 'utf8').split('\\n').filter((l) => /^Rss(Anon|File):/.test(l)).map((l) => [l.slice(3, 7).toLowerCase(), parseInt(l.split(':')[1]) / 1024])); } catch { return {}; } };
+// VmRSS for the growth where Linux has it: process.memoryUsage().rss reads /proc/self/stat, whose
+// per-CPU counters are summed only approximately (off by up to ~0.75 MiB on two cores).
+const split = () => { try { return Object.fromEntries(readFileSync('/proc/self/status', 'utf8').split('\\n').filter((l) => /^(RssAnon|RssFile|VmRSS):/.test(l)).map((l) => [{ RssAnon: 'anon', RssFile: 'file', VmRSS: 'total' }[l.split(':')[0]], parseInt(l.split(':')[1]) / 1024])); } catch { return {}; } };
+const grown = (s, rss0) => s.total !== undefined ? s.total - s0.total : (process.memoryUsage().rss - rss0) / 2 ** 20;
 const s0 = split();
 const rss0 = process.memoryUsage().rss;
 const T = {};
@@ -81,7 +84,7 @@ mark('golden');
 model.session().step(new Float32Array(model.inputSize));
 mark('step');
 const s1 = split();
-const res = { ms: T, rss: (process.memoryUsage().rss - rss0) / 2 ** 20, anon: s1.anon - s0.anon, file: s1.file - s0.file };
+const res = { ms: T, rss: grown(s1, rss0), anon: s1.anon - s0.anon, file: s1.file - s0.file };
 // Then serve: more steps (the kernels get optimized), and the growth again.
 const more = Number(process.argv[3] ?? 0);
 if (more > 0) {
@@ -89,7 +92,7 @@ if (more > 0) {
   const x = model.inputFrame();
   for (let i = 0; i < more; i++) { x[i % x.length] = (i % 7) / 7 - 0.5; s.step(); }
   const s2 = split();
-  Object.assign(res, { servedRss: (process.memoryUsage().rss - rss0) / 2 ** 20, servedAnon: s2.anon - s0.anon, servedFile: s2.file - s0.file });
+  Object.assign(res, { servedRss: grown(s2, rss0), servedAnon: s2.anon - s0.anon, servedFile: s2.file - s0.file });
 }
 console.log(JSON.stringify(res));
 `;

@@ -62,6 +62,21 @@ function recording(): string {
   return file;
 }
 
+/** The example page, ready (its model loaded), with its uncaught errors and alert() texts collected. */
+async function openExample(browser: Awaited<ReturnType<typeof launch>>) {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  const alerts: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('dialog', (d) => {
+    alerts.push(d.message());
+    void d.dismiss();
+  });
+  await page.goto(`${base}/examples/browser/`);
+  await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: 20_000 });
+  return { page, errors, alerts };
+}
+
 describe.skipIf(skipReason !== null)('examples/browser/index.html in headless Chromium', () => {
   it('finds the keywords of a WAV file as Node does, and hears them on the microphone', async () => {
     const wav = recording();
@@ -117,16 +132,7 @@ describe.skipIf(skipReason !== null)('examples/browser/index.html in headless Ch
     const wav = recording();
     const browser = await launch([]);
     try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      const alerts: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      page.on('dialog', (d) => {
-        alerts.push(d.message());
-        void d.dismiss();
-      });
-      await page.goto(`${base}/examples/browser/`);
-      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: 20_000 });
+      const { page, errors, alerts } = await openExample(browser);
       await page.setInputFiles('#file', wav);
       await page.waitForFunction(() => document.querySelectorAll('#events li').length > 0, undefined, { timeout: 20_000 });
       const once = await page.locator('#events li').count();
@@ -212,16 +218,7 @@ describe.skipIf(skipReason !== null)('examples/browser/index.html: what it canno
 
     const browser = await launch([]);
     try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      const alerts: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      page.on('dialog', (d) => {
-        alerts.push(d.message());
-        void d.dismiss();
-      });
-      await page.goto(`${base}/examples/browser/`);
-      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: 20_000 });
+      const { page, errors, alerts } = await openExample(browser);
       const choose = async (file: string) => {
         const before = await page.locator('#events li').count();
         await page.setInputFiles('#file', path.join(work, file));

@@ -185,6 +185,9 @@ export function decodeBinary(payload: Uint8Array, o: DecodeOptions): SampleBatch
   return b;
 }
 
+/** A CSV sample value: a decimal number with an optional exponent, or ±Infinity. */
+const CSV_NUMBER = /^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|Infinity)$/;
+
 export function decodeCsv(payload: Uint8Array, o: DecodeOptions): SampleBatch {
   let text: string;
   try {
@@ -192,7 +195,8 @@ export function decodeCsv(payload: Uint8Array, o: DecodeOptions): SampleBatch {
   } catch {
     throw bad('CSV payload is not UTF-8 text');
   }
-  const lines = text.split(/\r?\n/);
+  // Lone CR too (old Mac line endings): they were one line, "has 6 values, expected 3".
+  const lines = text.split(/\r\n|\r|\n/);
   const meta: Record<string, string> = {};
   const rows: string[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -218,8 +222,11 @@ export function decodeCsv(payload: Uint8Array, o: DecodeOptions): SampleBatch {
     if (cells.length !== C) throw bad(`CSV sample ${i} has ${cells.length} values, expected ${C}`, { sample: i, expected: C, got: cells.length });
     for (let k = 0; k < C; k++) {
       const cell = cells[k]!.trim();
-      const x = cell === '' || /^nan$/i.test(cell) ? NaN : Number(cell);
-      if (Number.isNaN(x) && !(cell === '' || /^nan$/i.test(cell))) throw bad(`CSV sample ${i} value ${k} is not a number: ${JSON.stringify(cell.slice(0, 40))}`);
+      const missing = cell === '' || /^nan$/i.test(cell);
+      // Decimal notation only (and Infinity, which the non-finite policy handles): Number() also
+      // took "0x10", "0b11" and "0o7" as 16, 3 and 7, and "  " as 0.
+      if (!missing && !CSV_NUMBER.test(cell)) throw bad(`CSV sample ${i} value ${k} is not a decimal number: ${JSON.stringify(cell.slice(0, 40))}`, { sample: i, value: k });
+      const x = missing ? NaN : Number(cell);
       values[i * C + k] = x;
     }
   }

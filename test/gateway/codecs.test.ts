@@ -55,6 +55,17 @@ describe('ts strings', () => {
   });
 });
 
+describe('CSV numbers and lines', () => {
+  it('decimal notation only: hex, binary and octal literals are refused (Number() read "0x10" as 16); CR line endings split lines', () => {
+    for (const cell of ['0x10', '0b11', '0o7', '1_000', '1e', '--1']) {
+      expect(decodeError(() => decodeCsv(enc(`1,2,${cell}\n`), O))).toBe(`CSV sample 0 value 2 is not a decimal number: ${JSON.stringify(cell)}`);
+    }
+    const ok = decodeCsv(enc('1,-2.5,.5\r3e2,+4,-Infinity\r\n5,,NaN\r'), O);
+    expect(ok.n).toBe(3);
+    expect(Array.from(ok.values)).toEqual([1, -2.5, 0.5, 300, 4, -Infinity, 5, NaN, NaN]);
+  });
+});
+
 describe('binary frames', () => {
   it('follow the documented layout: 24-byte header, little-endian samples', () => {
     const f = encodeBinary(samples, 3, { seq: 0x01020304, tsMs: 1714560000000.5, rateHz: 16000 });
@@ -112,7 +123,7 @@ describe('CSV lines', () => {
 
   it('names what is wrong', () => {
     expect(decodeError(() => decodeCsv(enc('1,2\n'), O))).toMatch(/CSV sample 0 has 2 values, expected 3/);
-    expect(decodeError(() => decodeCsv(enc('1,2,abc\n'), O))).toMatch(/sample 0 value 2 is not a number: "abc"/);
+    expect(decodeError(() => decodeCsv(enc('1,2,abc\n'), O))).toMatch(/sample 0 value 2 is not a decimal number: "abc"/);
     expect(decodeError(() => decodeCsv(enc('1,2,3\n# seq=1\n'), O))).toMatch(/metadata line must come before/);
     expect(decodeError(() => decodeCsv(enc('# color=red\n1,2,3\n'), O))).toMatch(/metadata key "color" is unknown/);
   });

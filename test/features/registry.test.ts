@@ -1,5 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { AudioFrontend, audioFrontendSpec, createFrontend, createFrontendForInput, FRONTEND_KINDS, ImuFrontend, isEdgeRnnError, PassthroughFrontend, SeriesFrontend } from '../../src/index.js';
+import { AudioFrontend, type StreamingFrontend, audioFrontendSpec, createFrontend, createFrontendForInput, FRONTEND_KINDS, ImuFrontend, isEdgeRnnError, PassthroughFrontend, SeriesFrontend } from '../../src/index.js';
+
+/**
+ * Pushes x one sample at a time into current() (afterThrow may replace it), with a callback that
+ * collects every block and throws when throwWhen(index): the blocks, their indices and how many
+ * throws reached the caller.
+ */
+function pushSampleBySample(current: () => StreamingFrontend, x: Float32Array, throwWhen: (index: number) => boolean, afterThrow: () => void = () => {}) {
+  const C = current().inputChannels;
+  const got: number[] = [];
+  const indices: number[] = [];
+  let thrown = 0;
+  for (let i = 0; i < x.length; i += C) {
+    try {
+      current().push(x.subarray(i, i + C), (block, index) => {
+        got.push(...block);
+        indices.push(index);
+        if (throwWhen(index)) throw new Error('callback failed');
+      });
+    } catch (e) {
+      expect((e as Error).message).toBe('callback failed');
+      thrown++;
+      afterThrow();
+    }
+  }
+  return { got, indices, thrown };
+}
 
 describe('createFrontend: one entry point for gateway and trainer', () => {
   it('dispatches every kind to its streaming class', () => {
@@ -109,20 +135,8 @@ describe('a callback that throws', () => {
       let seed = 7;
       const x = Float32Array.from({ length: 4000 * C }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5);
       const want = fe.batch(x);
-      const got: number[] = [];
-      const indices: number[] = [];
-      let thrown = 0;
-      for (let i = 0; i < x.length; i += C) {
-        try {
-          fe.push(x.subarray(i, i + C), (block, index) => {
-            got.push(...block);
-            indices.push(index);
-            if (index === 3 && thrown++ === 0) throw new Error('detector failed');
-          });
-        } catch (e) {
-          expect((e as Error).message).toBe('detector failed');
-        }
-      }
+      let first = true;
+      const { got, indices, thrown } = pushSampleBySample(() => fe, x, (index) => index === 3 && first && !(first = false));
       expect(thrown).toBe(1);
       expect(indices).toEqual(Array.from({ length: want.count }, (_, k) => k));
       expect(Float32Array.from(got)).toEqual(want.data);
@@ -143,24 +157,11 @@ describe('a callback that throws', () => {
       const C = fe.inputChannels;
       const x = Float32Array.from({ length: 8000 * C }, (_, i) => Math.sin(i * 0.21) * 0.5 + Math.sin(i * 1.3) * 0.1);
       const want = fe.batch(x);
-      const got: number[] = [];
-      const indices: number[] = [];
-      let thrown = 0;
-      for (let i = 0; i < x.length; i += C) {
-        try {
-          fe.push(x.subarray(i, i + C), (block, index) => {
-            got.push(...block);
-            indices.push(index);
-            if (index % 7 === 3) throw new Error('model failed');
-          });
-        } catch (e) {
-          expect((e as Error).message).toBe('model failed');
-          thrown++;
-          const saved = fe.exportState();
-          fe = createFrontend(spec);
-          fe.importState(saved);
-        }
-      }
+      const { got, indices, thrown } = pushSampleBySample(() => fe, x, (index) => index % 7 === 3, () => {
+        const saved = fe.exportState();
+        fe = createFrontend(spec);
+        fe.importState(saved);
+      });
       expect(thrown).toBeGreaterThanOrEqual(3);
       expect(indices).toEqual(Array.from({ length: want.count }, (_, k) => k));
       expect(Float32Array.from(got)).toEqual(want.data);

@@ -13,7 +13,6 @@
  * would). Skipped, with the reason, without mosquitto.
  */
 import { describe, expect, it } from 'vitest';
-import type { Model } from '../../src/index.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
@@ -22,7 +21,7 @@ import { memoryLogger } from '../../src/gateway/logger.js';
 import { memoryStateStore } from '../../src/gateway/state-store.js';
 import { Topics } from '../../src/gateway/topics.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
-import { connectClient, IMU_CHANNELS, imuSessionState, imuSignal, type Mosquitto, mosquittoAndImuModel, mosquittoAvailable, publishAsync, subscribeAsync, waitFor, scriptedPeerCluster } from './fixtures.js';
+import { connectClient, IMU_CHANNELS, imuSessionState, imuSignal, mosquittoAvailable, publishAsync, subscribeAsync, waitFor, scriptedPeerCluster } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
 if (SKIP) console.log(`test/gateway/cluster-rejoin-held.test.ts skipped: ${SKIP}`);
@@ -32,11 +31,8 @@ const PER = 10;
 const MESSAGES = 16;
 
 describe.skipIf(SKIP !== null)('cluster rejoin with held messages', () => {
-  let mq: Mosquitto;
-  let model: Model;
-  mosquittoAndImuModel((m, md) => ((mq = m), (model = md)));
-
-  const { base, cluster, deviceOfGwB } = scriptedPeerCluster({ site: 'rejoin-held', group: 'rejoin', codec: 'json', partitions: P });
+  const rig = scriptedPeerCluster({ site: 'rejoin-held', group: 'rejoin', codec: 'json', partitions: P });
+  const { base, cluster, deviceOfGwB } = rig;
 
   it('messages held ahead of a gap when the handed-back state is imported are ordered against it, not lost', { timeout: 60_000 }, async () => {
     const { device, partition } = deviceOfGwB('calf');
@@ -48,18 +44,18 @@ describe.skipIf(SKIP !== null)('cluster rejoin with held messages', () => {
     // The state the other member hands back: a real stream that processed messages 0..10.
     const clock = new ManualClock(1_700_000_000_000);
     const tr = new TraceTransport();
-    const mem = await Gateway.create({ config: parseGatewayConfig(base), models: { imu: model }, clock, transport: tr, logger: memoryLogger('warn'), stateStore: memoryStateStore() });
+    const mem = await Gateway.create({ config: parseGatewayConfig(base), models: { imu: rig.model }, clock, transport: tr, logger: memoryLogger('warn'), stateStore: memoryStateStore() });
     for (let m = 0; m <= 10; m++) tr.deliver(mem.topics.sensor(device, 'imu'), message(m));
     clock.advance(50);
     const state = mem.streams.get(key)!.exportState();
     await mem.stop();
 
-    const cfgA = parseGatewayConfig({ ...base, gatewayId: 'gw-a', broker: { url: mq.url }, cluster });
-    const cfgB = parseGatewayConfig({ ...base, gatewayId: 'gw-b', broker: { url: mq.url, reconnectMs: 100 }, cluster });
+    const cfgA = parseGatewayConfig({ ...base, gatewayId: 'gw-a', broker: { url: rig.mq.url }, cluster });
+    const cfgB = parseGatewayConfig({ ...base, gatewayId: 'gw-b', broker: { url: rig.mq.url, reconnectMs: 100 }, cluster });
     const topicsA = new Topics(cfgA);
     const topicsB = new Topics(cfgB);
-    const peer = await connectClient(mq.url, { clientId: 'gw-a-scripted', protocolVersion: 5 });
-    const dev = await connectClient(mq.url, { clientId: 'calf-sim' });
+    const peer = await connectClient(rig.mq.url, { clientId: 'gw-a-scripted', protocolVersion: 5 });
+    const dev = await connectClient(rig.mq.url, { clientId: 'calf-sim' });
     let gwB: Gateway | null = null;
     try {
       await subscribeAsync(peer, `${topicsA.cluster}/handoff`);
@@ -82,7 +78,7 @@ describe.skipIf(SKIP !== null)('cluster rejoin with held messages', () => {
       });
       // gw-a is a member (retained online status): gw-b takes its share from it.
       await new Promise<void>((r) => peer.publish(topicsA.status, JSON.stringify({ state: 'online', gateway: 'gw-a', site: base.site, cluster: { group: cluster.group, partitions: P } }), { qos: 1, retain: true }, () => r()));
-      gwB = await Gateway.create({ config: cfgB, models: { imu: model }, logger: memoryLogger('warn') });
+      gwB = await Gateway.create({ config: cfgB, models: { imu: rig.model }, logger: memoryLogger('warn') });
       const b = gwB;
       await waitFor(() => b.cluster!.owned().includes(partition), 'gw-b to own the partition');
 
@@ -103,7 +99,7 @@ describe.skipIf(SKIP !== null)('cluster rejoin with held messages', () => {
       expect(c.missing_total ?? 0).toBe(0);
       expect(c.resets_total ?? 0).toBe(0);
       // Every frame exactly once: the state of one uninterrupted session over messages 0..15.
-      expect(b.streams.get(key)!.session.exportState()).toEqual(imuSessionState(model, x));
+      expect(b.streams.get(key)!.session.exportState()).toEqual(imuSessionState(rig.model, x));
     } finally {
       // gw-a goes away first (its status cleared): gw-b then stops alone, handing nothing over.
       await new Promise<void>((r) => peer.publish(topicsA.status, '', { qos: 1, retain: true }, () => r()));

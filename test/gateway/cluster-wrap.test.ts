@@ -8,7 +8,6 @@
  * exactly the ones a previous owner forwards across the wrap. Skipped, with the reason, without mosquitto.
  */
 import { describe, expect, it } from 'vitest';
-import type { Model } from '../../src/index.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeBinary } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
@@ -17,7 +16,7 @@ import { memoryLogger } from '../../src/gateway/logger.js';
 import { memoryStateStore } from '../../src/gateway/state-store.js';
 import { Topics } from '../../src/gateway/topics.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
-import { connectClient, IMU_CHANNELS, type Mosquitto, mosquittoAndImuModel, mosquittoAvailable, publishAsync, subscribeAsync, waitFor, scriptedPeerCluster } from './fixtures.js';
+import { connectClient, IMU_CHANNELS, mosquittoAvailable, publishAsync, subscribeAsync, waitFor, scriptedPeerCluster } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
 if (SKIP) console.log(`test/gateway/cluster-wrap.test.ts skipped: ${SKIP}`);
@@ -29,11 +28,8 @@ const MESSAGES = 40;
 const seqOf = (m: number) => (2 ** 32 - 20 + m) % 2 ** 32;
 
 describe.skipIf(SKIP !== null)('cluster hand-off across the u32 wrap', () => {
-  let mq: Mosquitto;
-  let model: Model;
-  mosquittoAndImuModel((m, md) => ((mq = m), (model = md)));
-
-  const { base, cluster, deviceOfGwB } = scriptedPeerCluster({ site: 'wrap', group: 'wrap', codec: 'binary', partitions: P });
+  const rig = scriptedPeerCluster({ site: 'wrap', group: 'wrap', codec: 'binary', partitions: P });
+  const { base, cluster, deviceOfGwB } = rig;
 
   it('the new owner orders held messages across the wrap from the stream\'s last seq (raw seq order put 0..19 before 2^32 - 10 and lost 10 messages)', { timeout: 60_000 }, async () => {
     // A device of a partition gw-b owns next to gw-a.
@@ -47,15 +43,15 @@ describe.skipIf(SKIP !== null)('cluster hand-off across the u32 wrap', () => {
     const memCfg = parseGatewayConfig(base);
     const clock = new ManualClock(1_700_000_000_000);
     const tr = new TraceTransport();
-    const mem = await Gateway.create({ config: memCfg, models: { imu: model }, clock, transport: tr, logger: memoryLogger('warn'), stateStore: memoryStateStore() });
+    const mem = await Gateway.create({ config: memCfg, models: { imu: rig.model }, clock, transport: tr, logger: memoryLogger('warn'), stateStore: memoryStateStore() });
     for (let m = 0; m < 10; m++) tr.deliver(mem.topics.sensor(device, 'imu'), encodeBinary(chunk(m), IMU_CHANNELS, { seq: seqOf(m) }));
     clock.advance(50);
     const state = mem.streams.get(key)!.exportState();
     await mem.stop();
 
-    const cfgA = parseGatewayConfig({ ...base, gatewayId: 'gw-a', broker: { url: mq.url }, cluster });
+    const cfgA = parseGatewayConfig({ ...base, gatewayId: 'gw-a', broker: { url: rig.mq.url }, cluster });
     const topicsA = new Topics(cfgA);
-    const peer = await connectClient(mq.url, { clientId: 'gw-a-scripted', protocolVersion: 5 });
+    const peer = await connectClient(rig.mq.url, { clientId: 'gw-a-scripted', protocolVersion: 5 });
     let gwB: Gateway | null = null;
     try {
       await subscribeAsync(peer, `${topicsA.cluster}/handoff`);
@@ -81,7 +77,7 @@ describe.skipIf(SKIP !== null)('cluster hand-off across the u32 wrap', () => {
       });
       // gw-a is a member (retained online status): gw-b waits for its hand-off.
       await new Promise<void>((r) => peer.publish(topicsA.status, JSON.stringify({ state: 'online', gateway: 'gw-a', site: 'wrap', cluster: { group: cluster.group, partitions: P } }), { qos: 1, retain: true }, () => r()));
-      gwB = await Gateway.create({ config: parseGatewayConfig({ ...base, gatewayId: 'gw-b', broker: { url: mq.url, reconnectMs: 100 }, cluster }), models: { imu: model }, logger: memoryLogger('warn') });
+      gwB = await Gateway.create({ config: parseGatewayConfig({ ...base, gatewayId: 'gw-b', broker: { url: rig.mq.url, reconnectMs: 100 }, cluster }), models: { imu: rig.model }, logger: memoryLogger('warn') });
       const b = gwB;
       await waitFor(() => script !== null, 'gw-b to announce READY for the partition');
       await script;
@@ -90,7 +86,7 @@ describe.skipIf(SKIP !== null)('cluster hand-off across the u32 wrap', () => {
       expect(c.resets_total ?? 0).toBe(0);
       expect(c.missing_total ?? 0).toBe(0);
       expect(c.duplicates_total ?? 0).toBe(0);
-      const s = model.session();
+      const s = rig.model.session();
       for (let t = 0; t < x.length / IMU_CHANNELS; t++) s.step(x.subarray(t * IMU_CHANNELS, (t + 1) * IMU_CHANNELS));
       expect(b.streams.get(key)!.session.exportState()).toEqual(s.exportState());
       s.dispose();

@@ -378,11 +378,14 @@ export function imuModelAndGateways(): { readonly model: Model; readonly gateway
 }
 
 /**
- * A cluster test against a scripted peer: the config of the gateway under test ("gw-b", next to
+ * A cluster test against a scripted peer (mosquitto and the IMU model started for the file): the config of the gateway under test ("gw-b", next to
  * the scripted "gw-a") on `partitions` partitions, one IMU route, reordering held for a minute.
  */
 export function scriptedPeerCluster(o: { site: string; group: string; codec: 'json' | 'binary'; partitions: number }) {
-  return {
+  const rig = {
+    /** mosquitto and the IMU model, started before the file's tests (mosquittoAndImuModel). */
+    mq: undefined as unknown as Mosquitto,
+    model: undefined as unknown as Model,
     base: {
       site: o.site,
       models: { imu: 'imu.ern' },
@@ -398,6 +401,8 @@ export function scriptedPeerCluster(o: { site: string; group: string; codec: 'js
       return { device, partition: devicePartition(device, o.partitions) };
     },
   };
+  mosquittoAndImuModel((mq, model) => ((rig.mq = mq), (rig.model = model)));
+  return rig;
 }
 
 /**

@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   EXTERNAL_TOOL: 'an external program (espeak-ng, flite, sox) is missing or failed',
   DATASET_INTEGRITY: 'a generated dataset breaks its own rules (a held-out voice in training data, a clip outside its split)',
   DATASET_MISSING: 'a dataset a job needs is not at the given path (the message says where to get it)',
+  DATASET_BUSY: 'another process is building the same dataset folder right now (the message names it)',
   // ONNX interop (src/onnx)
   ONNX_PARSE: 'an .onnx or .pb file is not valid protobuf, or not an ONNX ModelProto/TensorProto',
   ONNX_UNSUPPORTED: 'the ONNX graph uses operators or attributes edgernn cannot compile (the onnxruntime-web backend can run it)',

@@ -28,6 +28,7 @@ import { assertTools, soxNoise, speak, unknownEspeakVariants, type EspeakProsody
 import { assertSplitIntegrity, assignSplits, ESPEAK_ACCENTS, ESPEAK_VARIANTS, fnv1a, speakersOfRole, spokenText, SPLITS, FESTIVAL_VOICES, TRAINVAL_FESTIVAL_VOICES, type Speaker, type SpeakerRole, type Split } from './voices.js';
 import { FILLER_WORDS, KEYWORDS, KWS_LABELS, SILENCE_LABEL, UNKNOWN_LABEL, UNKNOWN_WORDS } from './words.js';
 import { makeDirs } from '../../../src/io/files.js';
+import { takeLockFile } from '../../../src/util/lock-file.js';
 
 export const SAMPLE_RATE_HZ = 16000;
 export const CLIP_SAMPLES = SAMPLE_RATE_HZ; // 1 s
@@ -378,11 +379,39 @@ export interface GenerateHooks {
 
 const GENERATED_ENTRIES = ['train', 'val', 'test', 'stream', '_work', 'manifest.json'];
 
-/** Builds the corpus in o.outDir, or reuses it when a complete one with the same configuration is there. */
+/** Held in the corpus folder while a process checks, deletes or writes it. */
+export const KWS_CORPUS_LOCK = '.build.lock';
+
+/**
+ * Builds the corpus in o.outDir, or reuses it when a complete one with the same configuration is
+ * there. One process at a time: a second one started on the same folder (another training, a
+ * second terminal) would delete the clips the first is writing, so it is refused with
+ * DATASET_BUSY naming the first; a lock left by a process that died is taken over.
+ */
 export async function generateKwsCorpus(options: KwsCorpusOptions, hooks: GenerateHooks = {}): Promise<GenerateResult> {
-  const t0 = Date.now();
   const o = { ...options, snrDb: [...options.snrDb] as [number, number] };
   checkKwsOptions(o);
+  const file = join(o.outDir, KWS_CORPUS_LOCK);
+  const lock = takeLockFile(file, { job: 'kws corpus' }, {
+    refused: (h) =>
+      new EdgeRnnError(
+        'DATASET_BUSY',
+        `kws corpus: ${o.outDir} is being built by ${h ? `process ${h.pid} on ${h.host} (since ${h.startedAt})` : 'a process that is starting'}: wait for it to finish (it is reused then), or give this run its own folder. If that process is gone, delete ${file}`,
+        { dir: o.outDir, file, holder: h },
+      ),
+    cannotCreate: (e) => new EdgeRnnError('DATASET_BUSY', `kws corpus: cannot create the lock ${file}: ${e.message}`, { dir: o.outDir, file }),
+    raced: () => new EdgeRnnError('DATASET_BUSY', `kws corpus: another process took the lock ${file} at the same time`, { dir: o.outDir, file }),
+    takenOver: (reason) => hooks.log?.(`kws corpus: taking over the lock ${file} (${reason})`),
+  });
+  try {
+    return await buildOrReuse(o, hooks);
+  } finally {
+    lock.release();
+  }
+}
+
+async function buildOrReuse(o: KwsCorpusOptions, hooks: GenerateHooks): Promise<GenerateResult> {
+  const t0 = Date.now();
   const hash = configHash(o);
   const manifestPath = join(o.outDir, 'manifest.json');
   if (existsSync(manifestPath)) {

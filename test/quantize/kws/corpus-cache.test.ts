@@ -1,14 +1,14 @@
 /**
  * The corpus cache of `npm run data:kws`: a corpus written by another generator version is
  * rebuilt, not reused; a missing tool is reported (with the package to install) before the old
- * corpus is deleted. A corpus with no clips at all (noise beds only, ~2 s) keeps it quick.
+ * corpus is deleted; a second process on a folder being built is refused before it deletes anything. A corpus with no clips at all (noise beds only, ~2 s) keeps it quick.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateKwsCorpus, KWS_CORPUS_DEFAULTS, type KwsCorpusOptions } from '../../../quantize/data/kws/corpus.js';
+import { generateKwsCorpus, KWS_CORPUS_DEFAULTS, KWS_CORPUS_LOCK, type KwsCorpusOptions } from '../../../quantize/data/kws/corpus.js';
 
 function installed(cmd: string, args: string[]): string | null {
   try {
@@ -77,5 +77,51 @@ describe('a program missing from PATH', () => {
     } finally {
       process.env.PATH = path;
     }
+  });
+});
+
+describe('two processes on one corpus folder', () => {
+  it('the second is refused with DATASET_BUSY naming the first, and deletes nothing; a dead holder\'s lock is taken over', async () => {
+    const o = empty(join(root, 'busy'));
+    mkdirSync(join(o.outDir, 'train', 'yes'), { recursive: true });
+    writeFileSync(join(o.outDir, 'train', 'yes', 'clip.wav'), 'being written');
+    // The first builder: a live process whose lock is in the folder.
+    const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const lock = join(o.outDir, KWS_CORPUS_LOCK);
+    writeFileSync(lock, JSON.stringify({ pid: holder.pid, host: hostname(), bootId: '', startedAt: '2026-11-27T08:00:00.000Z', job: 'kws corpus' }));
+    try {
+      await expect(generateKwsCorpus(o)).rejects.toMatchObject({ code: 'DATASET_BUSY', message: expect.stringMatching(new RegExp(`is being built by process ${holder.pid} on .*If that process is gone, delete .*${KWS_CORPUS_LOCK}`)) });
+      expect(readFileSync(join(o.outDir, 'train', 'yes', 'clip.wav'), 'utf8')).toBe('being written');
+    } finally {
+      holder.kill();
+      await new Promise((r) => holder.once('exit', r));
+    }
+    // Its process gone, the lock is taken over: here the build stops at the missing tools, and
+    // the lock is released on the way out.
+    const path = process.env.PATH;
+    process.env.PATH = mkdtempSync(join(root, 'no-tools-'));
+    const log: string[] = [];
+    try {
+      await expect(generateKwsCorpus(o, { log: (l) => log.push(l) })).rejects.toMatchObject({ code: 'EXTERNAL_TOOL' });
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(log.join('\n')).toMatch(new RegExp(`taking over the lock .* \\(process ${holder.pid} is gone\\)`));
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('two builds started in one process: the second is refused while the first holds the folder', async () => {
+    const o = empty(join(root, 'same-process'));
+    const path = process.env.PATH;
+    process.env.PATH = mkdtempSync(join(root, 'no-tools-'));
+    try {
+      const first = generateKwsCorpus(o);
+      const second = generateKwsCorpus(o);
+      await expect(second).rejects.toMatchObject({ code: 'DATASET_BUSY', message: expect.stringMatching(`process ${process.pid}`) });
+      await expect(first).rejects.toMatchObject({ code: 'EXTERNAL_TOOL' });
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(existsSync(join(o.outDir, KWS_CORPUS_LOCK))).toBe(false);
   });
 });

@@ -139,7 +139,7 @@ function fail(code: ConstructorParameters<typeof EdgeRnnError>[0], source: strin
 }
 
 /** Serializes a manifest (without `tensors`) and tensors into .ern bytes. */
-export function encodeErn(manifest: Record<string, unknown>, tensors: readonly TensorInput[]): Uint8Array {
+export function encodeErn(manifest: Record<string, unknown>, tensors: readonly TensorInput[]): Uint8Array<ArrayBuffer> {
   const entries: ErnTensorEntry[] = [];
   const payloads: Uint8Array[] = [];
   const seen = new Set<string>();

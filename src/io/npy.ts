@@ -17,7 +17,7 @@ function bad(source: string, msg: string): EdgeRnnError {
   return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source });
 }
 
-export function readNpy(file: Uint8Array | ArrayBuffer | ArrayBufferView, source = 'input.npy'): NpyArray {
+export function readNpy(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, source = 'input.npy'): NpyArray {
   const bytes = fileBytes(file, source, 'readNpy()');
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw bad(source, 'not a .npy file (missing \\x93NUMPY magic)');
   const major = bytes[6]!;
@@ -105,13 +105,16 @@ export function readNpy(file: Uint8Array | ArrayBuffer | ArrayBufferView, source
  * must be whole numbers >= 0 whose product is data.length (INVALID_ARGUMENT otherwise): a
  * header that disagrees with its data made a file NumPy and readNpy refuse, or read wrongly.
  */
-export function writeNpy(data: Float32Array, shape: number[]): Uint8Array {
+export function writeNpy(data: Float32Array, shape: number[]): Uint8Array<ArrayBuffer> {
   if (!(data instanceof Float32Array)) {
     throw new EdgeRnnError('INVALID_ARGUMENT', `writeNpy(): data must be a Float32Array, got ${data === null ? 'null' : typeof data === 'object' ? (data as object).constructor?.name ?? 'an object' : typeof data}`);
   }
   // 1000 dimensions keep the header within format 1.0's 65,535 bytes (NumPy reads 32 or 64).
   if (!Array.isArray(shape) || shape.length > 1000 || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-    throw new EdgeRnnError('INVALID_ARGUMENT', `writeNpy(): shape must be an array of at most 1000 whole numbers >= 0, got ${JSON.stringify(shape).slice(0, 100)}`, { got: shape });
+    // Not JSON.stringify: it throws on a BigInt (and gives undefined for a function), which made
+    // this message a TypeError.
+    const got = Array.isArray(shape) ? `[${shape.slice(0, 10).map((d: unknown) => (typeof d === 'string' ? JSON.stringify(d) : typeof d === 'bigint' ? `${d}n` : String(d))).join(', ')}${shape.length > 10 ? ', …' : ''}]` : typeof shape;
+    throw new EdgeRnnError('INVALID_ARGUMENT', `writeNpy(): shape must be an array of at most 1000 whole numbers >= 0, got ${got}`, { got: shape });
   }
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) {

@@ -66,6 +66,14 @@ export function readSequences(bytes: Uint8Array, source: string, features: numbe
     const sequences = Array.from({ length: batch }, (_, b) => Float32Array.from(a.data.subarray(b * per, (b + 1) * per)));
     return { sequences, steps: sequences.map((q) => q.length / features), batched: s.length === 3 };
   }
+  // A recording where frames go (the mistake `edgernn run --help` warns of), and NumPy's other
+  // format: named, where both were "neither .npy nor JSON: The encoded data was not valid for
+  // encoding utf-8".
+  const ascii = (from: number, to: number): string => String.fromCharCode(...bytes.subarray(from, to));
+  if (bytes.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WAVE') {
+    throw bad(source, `a WAV recording, not model input frames: the model takes its front end's ${features}-feature frames (.npy or JSON [steps][features]); raw audio goes through the front end first (edgernn eval, examples/kws-wav.mjs)`);
+  }
+  if (ascii(0, 4) === 'PK\x03\x04') throw bad(source, 'a zip archive (an .npz of np.savez?): save the one array with np.save, as .npy');
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));

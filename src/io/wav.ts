@@ -120,13 +120,13 @@ function parseLayout(bytes: Uint8Array, source: string): Layout {
 }
 
 /** The header facts without decoding samples. */
-export function readWavInfo(file: Uint8Array | ArrayBuffer | ArrayBufferView, source = 'input.wav'): WavInfo {
+export function readWavInfo(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, source = 'input.wav'): WavInfo {
   const { sampleRateHz, channels, bitsPerSample, encoding, frames } = parseLayout(fileBytes(file, source, 'readWavInfo()'), source);
   return { sampleRateHz, channels, bitsPerSample, encoding, frames };
 }
 
 /** All channels as float32. */
-export function readWav(file: Uint8Array | ArrayBuffer | ArrayBufferView, source = 'input.wav'): WavAudio {
+export function readWav(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, source = 'input.wav'): WavAudio {
   const bytes = fileBytes(file, source, 'readWav()');
   const L = parseLayout(bytes, source);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -163,7 +163,7 @@ export function readWav(file: Uint8Array | ArrayBuffer | ArrayBufferView, source
 }
 
 /** One channel, or the mixdown (average) of all channels, as float32. */
-export function readWavMono(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts: ReadWavMonoOptions = {}): { info: WavInfo; samples: Float32Array } {
+export function readWavMono(bytes: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, opts: ReadWavMonoOptions = {}): { info: WavInfo; samples: Float32Array } {
   const source = opts.source ?? 'input.wav';
   const channel = opts.channel ?? 'mix';
   const wav = readWav(bytes, source);
@@ -227,7 +227,7 @@ function checkPcm16Format(call: string, sampleRateHz: number, channels: number):
  * A 16-bit PCM WAV file. `samples` is interleaved when channels > 1: Int16Array codes as they
  * are, float arrays converted with floatToPcm16 (non-finite values are an error).
  */
-export function encodeWav(samples: Int16Array | Float32Array | Float64Array, sampleRateHz: number, channels = 1): Uint8Array {
+export function encodeWav(samples: Int16Array | Float32Array | Float64Array, sampleRateHz: number, channels = 1): Uint8Array<ArrayBuffer> {
   checkPcm16Format('encodeWav', sampleRateHz, channels);
   if (samples.length % channels !== 0) {
     throw new EdgeRnnError('SHAPE_MISMATCH', `encodeWav: ${samples.length} samples are not whole frames of ${channels} channels`, { channels, got: samples.length });
@@ -253,7 +253,7 @@ export function encodeWav(samples: Int16Array | Float32Array | Float64Array, sam
  * The 44-byte header of a 16-bit PCM WAV file whose data chunk holds `dataBytes` bytes: for
  * writers that stream samples to a file and write the header last.
  */
-export function encodeWavHeader(dataBytes: number, sampleRateHz: number, channels = 1): Uint8Array {
+export function encodeWavHeader(dataBytes: number, sampleRateHz: number, channels = 1): Uint8Array<ArrayBuffer> {
   if (!Number.isInteger(dataBytes) || dataBytes < 0 || dataBytes > 0xffffffff - 36) {
     throw new EdgeRnnError('SHAPE_MISMATCH', `encodeWavHeader: ${dataBytes} data bytes do not fit a RIFF file (at most 4 GiB)`, { got: dataBytes });
   }

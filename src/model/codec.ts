@@ -53,9 +53,30 @@ function defaultGoldenInput(spec: ModelSpec, steps: number, seed: number): Float
   return x;
 }
 
+const ENCODE_OPTIONS = ['blockSparse', 'goldenInput', 'goldenSteps', 'seed'] as const satisfies readonly (keyof EncodeOptions)[];
+
+/**
+ * The options, checked as the runtime's are: `{ blockSparse: 'yes' }` or a misspelt
+ * `goldenstep` passed as the default, silently, and `goldenSteps: -1` was a RangeError.
+ */
+function checkEncodeOptions(opts: unknown): void {
+  const bad = (msg: string, got: unknown) => new EdgeRnnError('INVALID_ARGUMENT', `encodeModel(): ${msg}, got ${typeof got === 'string' ? JSON.stringify(got) : String(got)}`, { got });
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw bad('options are an object', Array.isArray(opts) ? 'an array' : opts);
+  const o = opts as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (o[k] !== undefined && !(ENCODE_OPTIONS as readonly string[]).includes(k)) {
+      throw new EdgeRnnError('INVALID_ARGUMENT', `encodeModel(): unknown option '${k}': the options are ${ENCODE_OPTIONS.join(', ')}`, { got: k, expected: ENCODE_OPTIONS });
+    }
+  }
+  if (o.blockSparse !== undefined && !['auto', 'never', 'always'].includes(o.blockSparse as string)) throw bad("blockSparse is 'auto', 'never' or 'always'", o.blockSparse);
+  if (o.goldenSteps !== undefined && !(Number.isSafeInteger(o.goldenSteps) && (o.goldenSteps as number) >= 1)) throw bad('goldenSteps is a whole number >= 1', o.goldenSteps);
+  if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) throw bad('seed is a whole number', o.seed);
+}
+
 /** Serializes a spec to .ern bytes, computing its golden vector with the reference engine. */
-export function encodeModel(spec: ModelSpec, opts: EncodeOptions = {}): Uint8Array {
+export function encodeModel(spec: ModelSpec, opts: EncodeOptions = {}): Uint8Array<ArrayBuffer> {
   checkSpecArgument(spec, 'encodeModel()');
+  checkEncodeOptions(opts);
   checkFiniteWeights(spec, 'encodeModel()');
   const I = spec.input.size;
   const input = opts.goldenInput ?? defaultGoldenInput(spec, opts.goldenSteps ?? 8, opts.seed ?? 0x5eed);
@@ -89,7 +110,7 @@ export interface DecodedModel extends ParsedManifest {
  * Parses and validates .ern bytes (container, checksum, manifest, tensors). Does not run the
  * golden check. `digest`: the content sha256 if already computed (Runtime.contentDigest).
  */
-export function decodeModel(file: Uint8Array | ArrayBuffer | ArrayBufferView, source = 'model.ern', digest?: Uint8Array): DecodedModel {
+export function decodeModel(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, source = 'model.ern', digest?: Uint8Array): DecodedModel {
   const container = decodeErn(fileBytes(file, source, 'decodeModel()'), source, digest ? { digest } : {});
   return { ...manifestToSpec(container.manifest, container.tensors, source), container };
 }

@@ -29,6 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import type * as RuntimeModule from './index.js';
+import { EdgeRnnError } from '../errors.js';
 import { makeDirs } from '../io/files.js';
 
 /** Set by scripts/build.mjs when this entry is bundled: the runtime.cjs built beside it. */
@@ -72,6 +73,7 @@ let loaded: CachedRuntime | null = null;
  * calls return the same module (one copy of the runtime per process).
  */
 export function importCachedRuntime(opts: CodeCacheOptions = {}): CachedRuntime {
+  checkOptions(opts);
   if (loaded) return loaded;
   const here = path.dirname(fileURLToPath(import.meta.url));
   const bundle = path.join(here, 'runtime.cjs');
@@ -166,6 +168,29 @@ export function importCachedRuntime(opts: CodeCacheOptions = {}): CachedRuntime 
   if ((opts.saveOnExit ?? true) && (state === 'miss' || state === 'rejected')) process.once('exit', () => codeCache.save());
   loaded = Object.freeze({ ...module.exports, codeCache });
   return loaded;
+}
+
+/**
+ * The options, checked as load()'s are: a misspelt name (`saveonexit`, `directory`) passed as
+ * the default, silently, and a `dir` that is not a string was a TypeError from node:path.
+ */
+function checkOptions(opts: unknown): void {
+  const where = 'importCachedRuntime()';
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
+    throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: options are an object, got ${opts === null ? 'null' : Array.isArray(opts) ? 'an array' : typeof opts}`);
+  }
+  const o = opts as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (o[k] !== undefined && k !== 'dir' && k !== 'saveOnExit') {
+      throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: unknown option '${k}': the options are dir, saveOnExit`, { got: k, expected: ['dir', 'saveOnExit'] });
+    }
+  }
+  if (o.dir !== undefined && (typeof o.dir !== 'string' || o.dir === '')) {
+    throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: dir is a directory path, got ${JSON.stringify(o.dir) ?? typeof o.dir}`, { got: o.dir });
+  }
+  if (o.saveOnExit !== undefined && typeof o.saveOnExit !== 'boolean') {
+    throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: saveOnExit is true or false, got ${JSON.stringify(o.saveOnExit) ?? typeof o.saveOnExit}`, { got: o.saveOnExit });
+  }
 }
 
 /**

@@ -70,9 +70,19 @@ export function kernelBinaries(): { simd: Uint8Array<ArrayBuffer>; scalar: Uint8
 
 const NON_FINITE_POLICIES: readonly NonFinitePolicy[] = ['error', 'zero'];
 
+/** An option value as the caller wrote it, for a message (JSON.stringify throws on a BigInt or a cycle). */
+function shown(v: unknown): string {
+  if (typeof v === 'bigint') return `${v}n`;
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return describe(v);
+  }
+}
+
 /** A nonFinite option, checked (a typo must not pass as some policy). */
 function checkNonFinite(v: unknown, where: string): NonFinitePolicy {
-  if (!NON_FINITE_POLICIES.includes(v as NonFinitePolicy)) throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: nonFinite must be 'error' or 'zero', got ${JSON.stringify(v) ?? String(v)}`, { got: v });
+  if (!NON_FINITE_POLICIES.includes(v as NonFinitePolicy)) throw new EdgeRnnError('INVALID_ARGUMENT', `${where}: nonFinite must be 'error' or 'zero', got ${shown(v)}`, { got: v });
   return v as NonFinitePolicy;
 }
 
@@ -83,13 +93,17 @@ function checkLoadOptions(opts: LoadOptions, source: string): void {
   }
   if (opts.nonFinite !== undefined) checkNonFinite(opts.nonFinite, source);
   if (opts.weightStorage !== undefined && !['auto', 'dense', 'sparse'].includes(opts.weightStorage)) {
-    throw new EdgeRnnError('INVALID_ARGUMENT', `${source}: weightStorage must be 'auto', 'dense' or 'sparse', got ${JSON.stringify(opts.weightStorage)}`, { got: opts.weightStorage });
+    throw new EdgeRnnError('INVALID_ARGUMENT', `${source}: weightStorage must be 'auto', 'dense' or 'sparse', got ${shown(opts.weightStorage)}`, { got: opts.weightStorage });
   }
 }
 
 /** The runtime's default backend, checked. */
 function backendChoice(opts: RuntimeOptions): BackendChoice {
   optionsObject(opts, 'createRuntime()', RUNTIME_OPTIONS);
+  // Called as a function further on: anything else was a TypeError from inside createRuntime().
+  if (opts.validate !== undefined && typeof opts.validate !== 'function') {
+    throw new EdgeRnnError('INVALID_ARGUMENT', `createRuntime(): validate is a function (bytes) => boolean, got ${describe(opts.validate)}`, { got: describe(opts.validate) });
+  }
   const choice = opts.backend ?? 'auto';
   if (choice !== 'auto' && !BACKENDS.includes(choice)) {
     throw new EdgeRnnError('BACKEND_UNAVAILABLE', `unknown backend '${String(choice)}': expected auto, ${BACKENDS.join(', ')}`);
@@ -97,9 +111,21 @@ function backendChoice(opts: RuntimeOptions): BackendChoice {
   return choice;
 }
 
+/**
+ * Every backend needs the kernels (they also checksum the file). An engine without WebAssembly
+ * at all (node --jitless; a browser's lockdown or enhanced-security mode turns it off) threw
+ * "ReferenceError: WebAssembly is not defined" from inside createRuntime().
+ */
+function checkWebAssembly(): void {
+  if (typeof WebAssembly === 'undefined') {
+    throw new EdgeRnnError('BACKEND_UNAVAILABLE', 'this JavaScript engine has no WebAssembly (node --jitless, or a browser mode that turns it off): every edgernn backend needs it, if only to checksum the model file');
+  }
+}
+
 export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
-  const bins = kernelBinaries();
   const choice = backendChoice(opts);
+  checkWebAssembly();
+  const bins = kernelBinaries();
   // Probe SIMD by compiling the SIMD build (compiling validates; a separate validate() pass
   // would cost a second walk over the module on every cold start).
   let simd: WebAssembly.Module | null = null;
@@ -199,6 +225,9 @@ class KernelModules {
 }
 
 export class Runtime {
+  static {
+    keepClassName(this, 'Runtime');
+  }
   readonly simdSupported: boolean;
   /** What 'auto' means for int8 models here. */
   readonly intBackend: 'simd' | 'scalar';
@@ -285,7 +314,7 @@ export class Runtime {
   }
 
   /** Parses, validates, prepares and golden-checks a model. */
-  async load(file: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Promise<Model> {
+  async load(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, opts?: LoadOptions): Promise<Model> {
     opts = optionsObject(opts, 'load()', LOAD_OPTIONS);
     const source = opts.source ?? 'model.ern';
     // A private copy, taken now: the decoded model's tensors (the float engine's weights, the
@@ -313,7 +342,7 @@ export class Runtime {
    * thread (Chromium does: it once refused anything over 4 KB there; test/browser checks it).
    * Pages should prefer load(): compiling blocks the page.
    */
-  loadSync(file: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Model {
+  loadSync(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, opts?: LoadOptions): Model {
     opts = optionsObject(opts, 'loadSync()', LOAD_OPTIONS);
     const source = opts.source ?? 'model.ern';
     const bytes = new Uint8Array(fileBytes(file, source, 'loadSync()')); // a private copy, as load()'s
@@ -334,8 +363,9 @@ export class Runtime {
  * build now (or the scalar one where SIMD does not validate).
  */
 export function createRuntimeSync(opts: RuntimeOptions = {}): Runtime {
-  const bins = kernelBinaries();
   const choice = backendChoice(opts);
+  checkWebAssembly();
+  const bins = kernelBinaries();
   let simd: WebAssembly.Module | null = null;
   let simdSupported: boolean;
   if (opts.validate) simdSupported = opts.validate(bins.simd);
@@ -380,7 +410,7 @@ function checkedModel(decoded: DecodedModel, engine: Engine, opts: LoadOptions, 
 }
 
 /** Convenience: a runtime for one model. */
-export async function loadModel(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: LoadOptions): Promise<Model> {
+export async function loadModel(bytes: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, opts?: LoadOptions): Promise<Model> {
   opts = optionsObject(opts, 'loadModel()', LOAD_OPTIONS);
   const rt = await createRuntime(opts.backend !== undefined ? { backend: opts.backend } : {});
   return rt.load(bytes, opts);
@@ -406,6 +436,9 @@ export interface ModelSizes {
 }
 
 export class Model {
+  static {
+    keepClassName(this, 'Model');
+  }
   readonly spec: ModelSpec;
   readonly manifest: Readonly<Record<string, unknown>>;
   readonly backend: BackendName;
@@ -645,11 +678,28 @@ function isBigIntArray(v: unknown): boolean {
   return tag === '[object BigInt64Array]' || tag === '[object BigUint64Array]';
 }
 
-/** A wrong argument, named for a message: 'null', 'a number', 'a BigInt64Array'. */
+/**
+ * The runtime bundles (edgernn/runtime, its CommonJS build) are minified: without this a Model
+ * printed as `me {...}` and a message said "session 0 is a ye, not a session".
+ */
+function keepClassName(cls: abstract new (...args: never[]) => unknown, name: string): void {
+  Object.defineProperty(cls, 'name', { value: name });
+}
+
+/**
+ * A wrong argument, named for a message: 'null', 'a number', 'a BigInt64Array'. A Model,
+ * Session or Runtime that is not this copy's comes from another entry point: each (edgernn,
+ * edgernn/runtime, its require() build, edgernn/runtime/cached) bundles its own classes.
+ */
 function describe(v: unknown): string {
   if (v === null || v === undefined) return String(v);
   if (typeof v !== 'object') return `a ${typeof v}`;
-  return `a ${(v as object).constructor?.name ?? 'object'}`;
+  const name = (v as object).constructor?.name ?? 'object';
+  const ours = v instanceof Model || v instanceof Session || v instanceof Runtime;
+  if (!ours && (name === 'Model' || name === 'Session' || name === 'Runtime')) {
+    return `a ${name} of another copy of edgernn (each entry point, edgernn, edgernn/runtime, require('edgernn/runtime') and edgernn/runtime/cached, has its own classes: use one)`;
+  }
+  return `a ${name}`;
 }
 
 /** A frame value that is not a number, named for a message: 'a string ("1.5")', 'an array', 'a bigint (3n)'. */
@@ -735,6 +785,9 @@ function nonFinite(m: Model, step: number, feature: number, where: string, value
 
 /** One stream's state. Create with model.session(). */
 export class Session {
+  static {
+    keepClassName(this, 'Session');
+  }
   readonly model: Model;
   readonly nonFinite: NonFinitePolicy;
   private state: EngineState | null;
@@ -876,7 +929,7 @@ export class Session {
    * count, checksum) and the raw state. Integer states move freely between simd, scalar and
    * reference backends of the same model.
    */
-  exportState(): Uint8Array {
+  exportState(): Uint8Array<ArrayBuffer> {
     const st = this.engineState();
     const m = this.model;
     const body = st.bytes();
@@ -898,7 +951,7 @@ export class Session {
    * Restores a state from exportState() (a Uint8Array, Buffer, ArrayBuffer or any view of the
    * bytes); throws STATE_MISMATCH (and changes nothing) if it does not fit.
    */
-  importState(state: Uint8Array | ArrayBuffer | ArrayBufferView): void {
+  importState(state: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView): void {
     const st = this.engineState();
     const m = this.model;
     const bytes = fileBytes(state, `model '${m.name}'`, 'importState()');
@@ -908,7 +961,7 @@ export class Session {
     if (dv.getUint32(0, true) !== STATE_MAGIC) throw bad('not an edgernn state (wrong magic)');
     if (dv.getUint16(4, true) !== STATE_VERSION) throw bad(`state version ${dv.getUint16(4, true)}, expected ${STATE_VERSION}`);
     const cls = bytes[6] === 0 ? 'int' : 'float';
-    if (cls !== m.engine.stateClass) throw bad(`it is a ${cls} state, this ${m.backend} backend keeps ${m.engine.stateClass} states`);
+    if (cls !== m.engine.stateClass) throw bad(`it is ${cls === 'int' ? 'an int' : 'a float'} state, this ${m.backend} backend keeps ${m.engine.stateClass} states`);
     const id = m.stateId();
     for (let i = 0; i < 8; i++) if (bytes[8 + i] !== id[i]) throw bad('it was exported from a different model (model id differs)');
     const n = dv.getUint32(16, true);

@@ -36,6 +36,16 @@ describe('edgernn info', () => {
     expect(t.out).toMatch(/\n {2}golden {4}ok on \w+ \(8 steps, atol 0(\.\d+)?\)\n/);
   });
 
+  it('shows the quantization scheme of an int8 model, as its --help says (only --json had it), and none for a float32 one', async () => {
+    const t = await cli('info', 'd.ern');
+    expect(t.out).toContain('\n  quant     ern-a16w8-v1, weights int8 symmetric per output row, activations int16\n');
+    fs.writeFileSync(path.join(tmp, 'f.ern'), encodeModel(randomQuantModel(4).float));
+    const f = await cli('info', 'f.ern');
+    expect(f.code).toBe(0);
+    expect(f.out).toContain('(custom, float32)');
+    expect(f.out).not.toContain('quant ');
+  });
+
   it('the layout adds up to the file size, in the text and in --json', async () => {
     const o = JSON.parse((await cli('info', 'd.ern', '--json')).out);
     expect(Object.keys(o)).toEqual(['file', 'sha256', 'bytes', 'formatVersion', 'layout', 'manifest', 'tensors', 'sizes', 'golden']);
@@ -50,5 +60,33 @@ describe('edgernn info', () => {
     expect(o.manifest.extra).toEqual({ detector: { threshold: 0.75 } });
     const t = await cli('info', 'd.ern');
     expect(t.out).toContain(`  layout    header 64 + manifest ${l.manifest} + padding ${l.manifestPadding} + tensors ${l.tensors} + alignment ${l.tensorPadding} = ${o.bytes} bytes\n`);
+  });
+});
+
+describe('edgernn info: text from the file', () => {
+  it('shows control and bidirectional-override characters as escapes: a description, input name, training or extra field cannot rewrite the terminal', async () => {
+    const { int8 } = randomQuantModel(4);
+    const I = int8.input.size;
+    const spec = {
+      ...int8,
+      name: 'escapes',
+      description: 'fine\x1b[2K\rgolden    ok\u202eevil',
+      input: { ...int8.input, names: Array.from({ length: I }, (_, i) => (i === 0 ? 'a\x07b' : `ch${i}`)) },
+      training: { dataset: 'x\x1b[31mred', note: 'line\nbreak' },
+      extra: { title: '\x1b]0;owned\x07', c1: 'csi\u009bA' },
+    };
+    fs.writeFileSync(path.join(tmp, 'escapes.ern'), encodeModel(spec));
+    const t = await cli('info', 'escapes.ern');
+    expect(t.code).toBe(0);
+    expect(t.out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(t.out).toContain('\n  about     fine\\u001b[2K\\u000dgolden    ok\\u202eevil\n');
+    expect(t.out).toContain(': a\\u0007b, ch1');
+    expect(t.out).toContain('x\\u001b[31mred');
+    expect(t.out).toContain('line\\u000abreak');
+    expect(t.out).toContain('\\u001b]0;owned\\u0007');
+    expect(t.out).toContain('csi\\u009bA');
+    // --json is JSON: the values as the file has them.
+    const o = JSON.parse((await cli('info', 'escapes.ern', '--json')).out);
+    expect(o.manifest.description).toBe(spec.description);
   });
 });

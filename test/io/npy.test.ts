@@ -99,7 +99,11 @@ describe('writeNpy: a shape that does not fit the data', () => {
       [new Float32Array(7), [2, 3], /shape \[2, 3\] holds 6 values, data has 7/],
       [new Float32Array(0), [-1], /shape must be an array of at most 1000 whole numbers >= 0, got \[-1\]/],
       [new Float32Array(2), [2.5], /got \[2\.5\]/],
-      [new Float32Array(1), [NaN], /got \[null\]/],
+      [new Float32Array(1), [NaN], /got \[NaN\]/],
+      // The message itself was a TypeError (JSON.stringify of a BigInt, of undefined).
+      [new Float32Array(3), [3n] as unknown as number[], /got \[3n\]$/],
+      [new Float32Array(3), undefined as unknown as number[], /got undefined$/],
+      [new Float32Array(3), ['3'] as unknown as number[], /got \["3"\]$/],
       [new Float64Array(2) as unknown as Float32Array, [2], /data must be a Float32Array, got Float64Array/],
     ];
     for (const [data, shape, message] of cases) {

@@ -210,3 +210,22 @@ describe('manifest values JSON cannot hold exactly', () => {
     }
   });
 });
+
+describe('encodeModel options', () => {
+  // Checked as the runtime's are: a misspelt name or an unknown blockSparse mode passed as the
+  // default, silently, and goldenSteps: -1 was a RangeError from a typed array.
+  it('a misspelt option or a value out of its domain is INVALID_ARGUMENT naming it', () => {
+    const spec = randomQuantModel(3).int8;
+    for (const [opts, message] of [
+      [{ goldenstep: 3 }, "encodeModel(): unknown option 'goldenstep': the options are blockSparse, goldenInput, goldenSteps, seed"],
+      [{ blockSparse: 'sometimes' }, `encodeModel(): blockSparse is 'auto', 'never' or 'always', got "sometimes"`],
+      [{ goldenSteps: -1 }, 'encodeModel(): goldenSteps is a whole number >= 1, got -1'],
+      [{ goldenSteps: 1.5 }, 'encodeModel(): goldenSteps is a whole number >= 1, got 1.5'],
+      [{ seed: 'x' }, 'encodeModel(): seed is a whole number, got "x"'],
+      [null, 'encodeModel(): options are an object, got null'],
+    ] as const) {
+      expect(() => encodeModel(spec, opts as never), JSON.stringify(opts)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message }));
+    }
+    expect(encodeModel(spec, { goldenSteps: 2, seed: 7, blockSparse: 'never' }).length).toBeGreaterThan(0);
+  });
+});

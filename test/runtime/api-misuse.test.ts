@@ -3,6 +3,10 @@
  * accepted and gives what the plain form gives, or refused with a typed error that changes
  * nothing. Never a TypeError or RangeError from inside the runtime.
  */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { inspect } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -199,6 +203,11 @@ describe('stepMany, session and option arguments', () => {
     await expect(rt.load(bytes, 'simd' as unknown as {})).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(createRuntime(null as unknown as {})).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(loadModel(bytes, null as unknown as {})).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // A validate that is not a function was called all the same: a TypeError from inside.
+    for (const validate of [true, 'simd', {}]) {
+      expect(() => createRuntimeSync({ validate } as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^createRuntime\(\): validate is a function \(bytes\) => boolean, got a (boolean|string|Object)$/) }));
+      await expect(createRuntime({ validate } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
   });
 
   it('a misspelt option name is INVALID_ARGUMENT naming it, not silently the default', async () => {
@@ -211,6 +220,16 @@ describe('stepMany, session and option arguments', () => {
     // A known option left undefined, or an unknown one, is no option.
     expect(rt.loadSync(bytes, { backend: undefined, extra: undefined } as {}).backend).toBe(rt.intBackend);
     expect(m.session({ nonFinite: undefined } as {}).nonFinite).toBe('error');
+  });
+
+  it('an option value JSON cannot write (a BigInt, a cycle) is named in the INVALID_ARGUMENT, not a TypeError from the message', async () => {
+    const m = await rt.load(bytes);
+    const cycle: { self?: unknown } = {};
+    cycle.self = cycle;
+    expect(errorMessage(() => m.session({ nonFinite: 1n } as never), 'INVALID_ARGUMENT')).toBe("model 'random-1': session(): nonFinite must be 'error' or 'zero', got 1n");
+    expect(errorMessage(() => new Session(m, [1n] as never), 'INVALID_ARGUMENT')).toBe("model 'random-1': session(): nonFinite must be 'error' or 'zero', got a Array");
+    expect(errorMessage(() => rt.loadSync(bytes, { nonFinite: cycle } as never), 'INVALID_ARGUMENT')).toBe("model.ern: nonFinite must be 'error' or 'zero', got a Object");
+    await expect(rt.load(bytes, { weightStorage: 2n } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: "model.ern: weightStorage must be 'auto', 'dense' or 'sparse', got 2n" });
   });
 
   it('new Session(model) is model.session(): the model\'s policy, a checked one, a disposed model refused, the block freed when collected', async () => {
@@ -279,5 +298,50 @@ describe('the bytes a model was loaded from', () => {
     const [a, b] = await Promise.all([first, second]);
     expect(a.sha256).toBe((await rt.load(bytes)).sha256);
     expect(b.sha256).toBe((await rt.load(other)).sha256);
+  });
+});
+
+describe('an engine without WebAssembly', () => {
+  // node --jitless, iOS Lockdown Mode, Edge's enhanced security: createRuntime() threw
+  // "ReferenceError: WebAssembly is not defined", and `edgernn info` printed a stack trace.
+  it('createRuntime() and createRuntimeSync() are BACKEND_UNAVAILABLE saying so', async () => {
+    const g = globalThis as { WebAssembly?: unknown };
+    const saved = g.WebAssembly;
+    delete g.WebAssembly;
+    try {
+      const message = /^this JavaScript engine has no WebAssembly \(node --jitless, or a browser mode that turns it off\)/;
+      expect(() => createRuntimeSync()).toThrow(expect.objectContaining({ code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(message) }));
+      await expect(createRuntime({ backend: 'reference' })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(message) });
+      await expect(loadModel(bytes)).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    } finally {
+      g.WebAssembly = saved;
+    }
+    expect((await createRuntime()).simdSupported).toBe(true);
+  });
+});
+
+/** The built entry's file URL (dist/ as `npm run build` makes it; `npm test` builds first). */
+const distUrl = (file: string): string => pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../dist', file)).href;
+
+describe('the minified runtime bundles (edgernn/runtime, ESM and CommonJS)', () => {
+  // Their classes printed as `me {...}`, and messages named them so: "session 0 is a ye, not a
+  // session"; a Model of one bundle passed to another's Session was "got a me".
+  it('keep the class names in console output and messages, and say when a Model or Session is of another copy', async () => {
+    type Lean = typeof import('../../src/runtime/index.js');
+    const lean = (await import(distUrl('runtime.js'))) as Lean;
+    const cjs = createRequire(import.meta.url)(fileURLToPath(distUrl('runtime.cjs'))) as Lean;
+    const r = lean.createRuntimeSync();
+    const m = r.loadSync(bytes);
+    const s = m.session();
+    expect([r.constructor.name, m.constructor.name, s.constructor.name]).toEqual(['Runtime', 'Model', 'Session']);
+    expect(inspect(s, { depth: 0 })).toMatch(/^Session \{/);
+    expect(errorMessage(() => m.stepMany([m as never], frames(1)), 'INVALID_ARGUMENT')).toBe('stepMany: session 0 is a Model, not a session');
+    const other = cjs.createRuntimeSync().loadSync(bytes);
+    expect(other.constructor.name).toBe('Model');
+    expect(errorMessage(() => m.stepMany([other.session() as never], frames(1)), 'INVALID_ARGUMENT')).toMatch(/^stepMany: session 0 is a Session of another copy of edgernn \(each entry point, .*\), not a session$/);
+    expect(errorMessage(() => new lean.Session(other as never), 'INVALID_ARGUMENT')).toMatch(/got a Model of another copy of edgernn/);
+    await expect(r.load(m as never)).rejects.toThrow(/load\(\) takes the file's bytes \(a Uint8Array, Buffer or ArrayBuffer\), got a Model$/);
+    m.dispose();
+    other.dispose();
   });
 });

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cacheChecksum, cacheChecksumRef, cacheDamage, encodeCache } from '../../src/runtime/code-cache.js';
+import { cacheChecksum, cacheChecksumRef, cacheDamage, encodeCache, importCachedRuntime } from '../../src/runtime/code-cache.js';
 import { createRuntime } from '../../src/runtime/index.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -87,6 +87,23 @@ async function expected(): Promise<number[][]> {
   for (let t = 0; t < 5; t++) out.push(Array.from(s.step(new Float32Array(m.inputSize).map((_, i) => Math.sin(t + i)))));
   return out;
 }
+
+describe('importCachedRuntime() options', () => {
+  // As load()'s: `{ saveonexit: false }` or `{ directory }` passed as the defaults, silently.
+  it('a misspelt option, a dir that is not a path or a saveOnExit that is not a boolean is INVALID_ARGUMENT naming it', () => {
+    for (const [opts, message] of [
+      [{ saveonexit: false }, "importCachedRuntime(): unknown option 'saveonexit': the options are dir, saveOnExit"],
+      [{ directory: '/tmp/x' }, "importCachedRuntime(): unknown option 'directory': the options are dir, saveOnExit"],
+      [{ dir: 42 }, 'importCachedRuntime(): dir is a directory path, got 42'],
+      [{ dir: '' }, 'importCachedRuntime(): dir is a directory path, got ""'],
+      [{ saveOnExit: 'no' }, 'importCachedRuntime(): saveOnExit is true or false, got "no"'],
+      [null, 'importCachedRuntime(): options are an object, got null'],
+      ['/tmp/cache', 'importCachedRuntime(): options are an object, got string'],
+    ] as const) {
+      expect(() => importCachedRuntime(opts as never), JSON.stringify(opts)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message }));
+    }
+  });
+});
 
 describe('edgernn/runtime/cached in fresh processes', () => {
   it('a first start writes the cache (0600 in a 0700 directory), later starts read it, all with the runtime outputs', async () => {

@@ -162,6 +162,7 @@ describe.each([...BACKENDS, 'float'] as const)('sessions on %s', (backend) => {
     // The same network in the other precision keeps its state in another format.
     const twin = await rt.load(backend === 'float' ? intBytes : floatBytes);
     expect(code(() => twin.session().importState(saved))).toBe('STATE_MISMATCH');
+    expect(() => twin.session().importState(saved)).toThrow(backend === 'float' ? /it is a float state, this simd backend keeps int states/ : /it is an int state, this float backend keeps float states/);
   });
 
   it('stepMany validates everything before stepping anything', async () => {
@@ -419,6 +420,30 @@ describe('backend choice and model kinds', () => {
       await expect(rt.load(file as never, { source: 'm.ern' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: `m.ern: load() takes the file's bytes (a Uint8Array, Buffer or ArrayBuffer), got ${got}` });
       expect(() => rt.loadSync(file as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     }
+  });
+
+  // What the code accepts, the declarations accept (`tsc --noEmit -p .` checks this test): a
+  // SharedArrayBuffer was refused by load()'s type, and exportState() was typed
+  // Uint8Array<ArrayBufferLike>, so `importState(saved.buffer)` and `new Blob([saved])` did not compile.
+  it('load() takes a SharedArrayBuffer, and exportState() bytes are ArrayBuffer-backed (Blob, importState(saved.buffer))', async () => {
+    const sab = new SharedArrayBuffer(intBytes.length);
+    new Uint8Array(sab).set(intBytes);
+    const m = await rt.load(sab);
+    expect(rt.loadSync(sab).sha256).toBe(m.sha256);
+    const s = m.session();
+    s.run(frames(3));
+    const saved = s.exportState();
+    const buffer: ArrayBuffer = saved.buffer;
+    expect(new Blob([saved]).size).toBe(saved.length);
+    const t = m.session();
+    t.importState(buffer);
+    expect(t.steps).toBe(3);
+    const shared = new SharedArrayBuffer(saved.length);
+    new Uint8Array(shared).set(saved);
+    m.session().importState(shared);
+    const encoded: ArrayBuffer = encodeModel(randomQuantModel(2).int8).buffer;
+    expect((await rt.load(encoded)).inputSize).toBeGreaterThan(0);
+    m.dispose();
   });
 
   it('a misspelt nonFinite policy or weight storage is refused, not taken as some other value', async () => {

@@ -73,6 +73,7 @@ metadata) and sizes, and replays the golden test vector on the default backend.
       ...block('front end', s.input.frontend, 4),
       ...servedIn(s.input.frontend),
       `  output    ${decoded.outputSize}${s.labels.length ? `: ${s.labels.join(', ')}` : ''}`,
+      ...quantLines(manifest.quantization),
       `  layers`,
       ...s.layers.map((l, i) => {
         if (isRecurrent(l)) {
@@ -90,10 +91,24 @@ metadata) and sizes, and replays the golden test vector on the default backend.
       ...(s.extra !== undefined ? block('extra', s.extra, 4) : []),
       `  golden    ${golden.ok ? `ok on ${golden.backend}` : `FAILED on ${golden.backend}: ${golden.error}`} (${g.steps} steps, atol ${g.atol})`,
     ];
-    ctx.stdout.write(`${lines.join('\n')}\n`);
+    ctx.stdout.write(`${lines.map(printable).join('\n')}\n`);
     return golden.ok ? 0 : 1;
   },
 };
+
+/**
+ * Control and bidirectional-override characters, as the manifest's name and labels may not hold
+ * them (src/model/manifest.ts). The description, input names, front end, training metadata and
+ * extra may, and were printed as they were: an escape sequence in a file's description or extra
+ * fields could erase lines, hide the rest of the output or print a fake "golden ok" line, a
+ * newline started an unindented line, a U+202E reversed the rest of the line.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A line of text with such characters shown as escapes ("\u001b"). */
+function printable(line: string): string {
+  return line.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 /**
  * The file's bytes by section: header + manifest + padding to the data + tensors + the padding
@@ -109,6 +124,13 @@ function fileLayout(l: ErnLayout, tensors: readonly { bytes: number }[]): { head
     tensorPadding: l.dataBytes - tensorBytes,
     total: l.dataOffset + l.dataBytes,
   };
+}
+
+/** The quantization scheme of an int8 model (the help promised it; only --json had it); none for a float32 model. */
+function quantLines(q: unknown): string[] {
+  if (q === null || typeof q !== 'object') return [];
+  const { scheme, weights, activations } = q as Record<string, unknown>;
+  return [`  quant     ${[scheme, weights !== undefined ? `weights ${String(weights)}` : '', activations !== undefined ? `activations ${String(activations)}` : ''].filter(Boolean).join(', ')}`];
 }
 
 /** Feature names on one line: the first 8, then how many more (--json has them all). */

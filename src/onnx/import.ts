@@ -20,7 +20,7 @@ import { readSpecMetadata } from './metadata.js';
 import { fileBytes } from '../util/bytes.js';
 import { Attrs, nodeLabel } from './attrs.js';
 import { CONST_OPS, reduceAxes, sliceParams, splitSizes, tensorToConst, type OpContext } from './fold.js';
-import { ONNX_DTYPES, decodeModelProto, type ModelProto, type NodeProto } from './proto.js';
+import { ONNX_DTYPES, decodeModelProto, type ModelProto, type NodeProto, type ValueInfoProto } from './proto.js';
 import { LayoutMismatch, recurrentNode, type RecurrentContext } from './recurrent.js';
 import { stackConcat, stackGather, stackOutputReason, stackSlice, stackUseReason } from './stacked.js';
 import {
@@ -80,7 +80,7 @@ export interface ImportOptions {
   source?: string;
   /** Constant values for graph inputs (or replacing initializers), e.g. a test's W, R, B, initial_h. */
   bind?: Record<string, BoundTensor>;
-  /** The sequence input (default: the first graph input without a value). */
+  /** The sequence input (default: the graph input without a value that reaches a recurrent node's X, else the first one). */
   sequenceInput?: string;
   /** Roles of X's axes (default: tried in the order [seq,batch,F], [batch,seq,F]; rank 2: [seq,F]). */
   inputLayout?: InputLayout;
@@ -334,6 +334,11 @@ function unsupportedReport(source: string, issues: Issue[], model: ModelProto): 
       `${source}: edgernn cannot compile ${issues.length} of ${model.graph.node.length} nodes:`,
       ...lines,
       `edgernn compiles GRU, LSTM and RNN layers with Gemm/MatMul heads and the glue around them (${SUPPORTED_OPS.join(', ')}).`,
+      // PyTorch's nn.GRUCell/LSTMCell (alone or in a Python loop) export as Gemm/Sigmoid/Tanh/Mul
+      // arithmetic; the report then lists steps and state inputs, which does not say what to change.
+      ...(model.graph.node.some((n) => n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN')
+        ? []
+        : ['The graph has no GRU, LSTM or RNN node: PyTorch exports nn.GRUCell/nn.LSTMCell (and loops over them) as plain arithmetic. Export nn.GRU/nn.LSTM/nn.RNN instead; a cell\'s weights load into layer 0 (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0).']),
       'Run this model unchanged with the onnxruntime-web backend: OrtWebModel.create(bytes) from edgernn (src/onnx/ort-web-backend.ts).',
     ].join('\n'),
     { source, nodes: issues.map((i) => ({ index: i.index, name: i.node.name, opType: i.node.opType, reason: i.reason })) },
@@ -370,6 +375,40 @@ function inferFeatures(model: ModelProto, xName: string, consts: Map<string, Con
   return null;
 }
 
+/**
+ * The first of `inputs` that reaches the X (input 0) of a recurrent node without passing through
+ * one: the sequence, where a state input (PyTorch `forward(h0, x)` lists h0 first) reaches only
+ * initial_h/initial_c.
+ */
+function recurrentSequenceInput(model: ModelProto, inputs: ValueInfoProto[]): ValueInfoProto | undefined {
+  const consumers = new Map<string, NodeProto[]>();
+  for (const n of model.graph.node) {
+    for (const i of new Set(n.input)) {
+      const list = consumers.get(i);
+      if (list) list.push(n);
+      else consumers.set(i, [n]);
+    }
+  }
+  return inputs.find((input) => {
+    const queue = [input.name];
+    const seen = new Set(queue);
+    for (let v = queue.shift(); v !== undefined; v = queue.shift()) {
+      for (const n of consumers.get(v) ?? []) {
+        if (n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN') {
+          if (n.input[0] === v) return true;
+          continue;
+        }
+        for (const o of n.output) {
+          if (o === '' || seen.has(o)) continue;
+          seen.add(o);
+          queue.push(o);
+        }
+      }
+    }
+    return false;
+  });
+}
+
 function layoutCandidates(rank: number, dims: (number | string | null)[], forced: InputLayout | undefined): InputLayout[] {
   if (forced) return [forced];
   if (rank === 2) return ['TF'];
@@ -396,7 +435,7 @@ export function importOnnx(input: Uint8Array | ArrayBuffer | ArrayBufferView | M
     consts.set(name, constOf(t.dataType ?? ONNX_DTYPES.FLOAT, t.dims, t.data));
   }
   const unbound = g.input.filter((v) => !consts.has(v.name));
-  const xInfo = opts.sequenceInput !== undefined ? g.input.find((v) => v.name === opts.sequenceInput) : unbound[0];
+  const xInfo = opts.sequenceInput !== undefined ? g.input.find((v) => v.name === opts.sequenceInput) : (recurrentSequenceInput(model, unbound) ?? unbound[0]);
   if (!xInfo) {
     throw invalid(opts.sequenceInput !== undefined ? `${source}: the graph has no input '${opts.sequenceInput}'` : `${source}: every graph input has a value: there is no sequence input`);
   }
@@ -534,8 +573,12 @@ function evaluate(
       const stateOps = node.opType === 'GRU' || node.opType === 'LSTM' || node.opType === 'RNN';
       const passOps = node.opType === 'Identity' || node.opType === 'Cast' || node.opType === 'Dropout';
       if (node.opType === 'Dropout') dropoutInference(ctx, inputs);
-      // A pass-through of an unbound graph input stays unbound (not Dropout's ratio or training_mode).
+      // A pass-through of an unbound graph input stays unbound (not Dropout's ratio or training_mode),
+      // and so does a part of one: PyTorch slices a state input h0 [layers * dirs, batch, H] into
+      // each stacked layer's initial_h, which was refused as "graph input 'h0' has no value".
+      const selectOps = node.opType === 'Slice' || node.opType === 'Gather' || node.opType === 'Split' || node.opType === 'Squeeze' || node.opType === 'Unsqueeze' || node.opType === 'Reshape' || node.opType === 'Transpose';
       if (inputs[0]?.kind === 'free' && passOps) outs = [inputs[0]];
+      else if (inputs[0]?.kind === 'free' && selectOps && frees.length === 1) outs = node.output.map(() => inputs[0]!);
       else if (frees.length && !stateOps) throw unsupported(`graph input '${frees[0]!.name}' has no value: bind it or make it an initializer`);
       else if (constOp && inputs.every((v) => v === undefined || v.kind === 'const')) outs = constOp(ctx, inputs as (ConstValue | undefined)[]);
       else if (dynOp) outs = dynOp(ctx, inputs);
@@ -627,8 +670,9 @@ function forwardHalfOnly(out: OnnxOutput): boolean {
 export function onnxToSpec(imp: OnnxImport, opts: SpecOptions = {}): ModelSpec {
   checkObjectArgument(imp, 'onnxToSpec()', 'the result of importOnnx()', ['model', 'outputs', 'input']);
   const out = opts.output !== undefined ? imp.outputs.find((o) => o.name === opts.output) : imp.outputs[0];
-  if (!out) throw new EdgeRnnError('ONNX_INVALID', `the model has no compiled output '${opts.output}' (have ${imp.outputs.map((o) => o.name).join(', ')})`);
-  const what = `output '${out.name}'`;
+  if (!out) throw new EdgeRnnError('ONNX_INVALID', `${imp.source}: the model has no compiled output '${opts.output}' (have ${imp.outputs.map((o) => o.name).join(', ')})`);
+  // Prefixed with the file, as the importer's errors are (a script converting many files could not tell which).
+  const what = `${imp.source}: output '${out.name}'`;
   if (out.kind === 'const') throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} does not depend on the input`);
   if (out.layers.length === 0) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} is the input itself: there are no layers to compile`);
   if (out.stepLimit !== null) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${what} uses a constant sequence_lens (${out.stepLimit}); streaming models run on full sequences`);

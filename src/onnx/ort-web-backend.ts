@@ -25,7 +25,7 @@ import { EdgeRnnError } from '../errors.js';
 import type { NonFinitePolicy } from '../runtime/engine.js';
 import { Attrs } from './attrs.js';
 import type { NodeTestCase, NodeTestResult } from './conformance.js';
-import { ONNX_DTYPES, decodeModelProto, decodeTensorProto, dtypeName, type ModelProto, type TensorProto } from './proto.js';
+import { ONNX_DTYPES, decodeModelProto, decodeTensorProto, dtypeName, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
 import { FLOAT_ATOL } from './tolerance.js';
 import { fileBytes } from '../util/bytes.js';
 
@@ -41,7 +41,7 @@ export interface OrtWebOptions {
   input?: string;
   /** The model output (default: the first output that is not a state output). */
   output?: string;
-  /** Axes of the sequence input: [seq, batch, features], [batch, seq, features] or [seq, features] (default: from its declared shape). */
+  /** Axes of the sequence input: [seq, batch, features], [batch, seq, features] or [seq, features] (default: from the graph, the Transposes between the input and the first recurrent node and its `layout`; else from the declared shape). */
   inputLayout?: SequenceLayout;
   /** State pairs, input name -> output name fed back after each call (default: detected by name). */
   state?: Record<string, string>;
@@ -101,15 +101,69 @@ interface Layout {
   fixedT: number | null;
 }
 
-function inferLayout(shape: readonly (number | string | null | undefined)[], forced: SequenceLayout | undefined, source: string, name: string): Layout {
+/** Ops whose output keeps the axes of their first input (time and batch stay where they are). */
+const KEEPS_AXES = new Set(['Identity', 'Cast', 'Dropout', 'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Abs', 'Relu', 'LeakyRelu', 'Tanh', 'Sigmoid', 'Clip', 'Sqrt', 'LayerNormalization', 'MatMul']);
+
+/**
+ * Where a rank-3 sequence input keeps its time axis, read off the graph: the input's axes are
+ * followed through Transposes and axis-keeping ops to the first recurrent node's X, whose
+ * `layout` says which axis is time. PyTorch's batch_first export is a Transpose(1, 0, 2) in
+ * front of a layout-0 node; its dynamic axes carry whatever names the user gave, so the declared
+ * shape alone cannot tell ['batch', 'seq', F] from ['seq', 'batch', F]. Undefined when no
+ * recurrent node is reached that way.
+ */
+function layoutFromGraph(model: ModelProto, input: string): SequenceLayout | undefined {
+  const consumers = new Map<string, NodeProto[]>();
+  for (const n of model.graph.node) {
+    for (const i of new Set(n.input)) {
+      const list = consumers.get(i);
+      if (list) list.push(n);
+      else consumers.set(i, [n]);
+    }
+  }
+  // axes[i]: the input axis that axis i of the value is.
+  const queue: [string, number[]][] = [[input, [0, 1, 2]]];
+  const seen = new Set<string>();
+  for (let next = queue.shift(); next; next = queue.shift()) {
+    const [value, axes] = next;
+    if (seen.has(value)) continue;
+    seen.add(value);
+    for (const n of consumers.get(value) ?? []) {
+      const k = n.input.indexOf(value);
+      if (n.output[0] === undefined) continue;
+      if ((n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN') && k === 0) {
+        const time = axes[new Attrs(n).int('layout', 0) === 1 ? 1 : 0];
+        return time === 0 ? 'TBF' : time === 1 ? 'BTF' : undefined;
+      }
+      if (n.opType === 'Transpose' && k === 0) {
+        const perm = new Attrs(n).ints('perm') ?? [2, 1, 0];
+        if (perm.length === 3) queue.push([n.output[0], perm.map((p) => axes[p]!)]);
+      } else if (KEEPS_AXES.has(n.opType) && (k === 0 || n.opType !== 'MatMul')) {
+        queue.push([n.output[0], axes]);
+      }
+    }
+  }
+  return undefined;
+}
+
+function inferLayout(shape: readonly (number | string | null | undefined)[], forced: SequenceLayout | undefined, fromGraph: SequenceLayout | undefined, source: string, name: string): Layout {
   const rank = shape.length;
   if (rank !== 2 && rank !== 3) throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: sequence input '${name}' has rank ${rank}; expected [seq, batch, features], [batch, seq, features] or [seq, features]`);
   const F = shape[rank - 1];
   if (typeof F !== 'number' || F <= 0) throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: the feature count of '${name}' is not a number (${String(F)})`);
-  let layout: SequenceLayout = forced ?? (rank === 2 ? 'TF' : 'TBF');
+  let layout: SequenceLayout = forced ?? (rank === 2 ? 'TF' : fromGraph ?? 'TBF');
   // [1, seq, F] with a symbolic or longer seq looks batch-first.
-  if (!forced && rank === 3 && shape[0] === 1 && shape[1] !== 1) layout = 'BTF';
+  if (!forced && !fromGraph && rank === 3 && shape[0] === 1 && shape[1] !== 1) layout = 'BTF';
   const tDim = shape[layout === 'BTF' ? 1 : 0];
+  const bDim = rank === 3 ? shape[layout === 'BTF' ? 0 : 1] : 1;
+  // Sessions feed one sequence (batch 1); onnxruntime's own message only said "index 1 Got: 1 Expected: 7".
+  if (typeof bDim === 'number' && bDim > 1) {
+    throw new EdgeRnnError(
+      'UNSUPPORTED_MODEL',
+      `${source}: sequence input '${name}' is [${shape.map(String).join(', ')}] (${layout === 'BTF' ? '[batch, seq, features]' : '[seq, batch, features]'}): a fixed batch of ${bDim}, and sessions run one sequence at a time; export with a batch of 1 or a dynamic batch axis (torch.onnx.export dynamic_axes)`,
+      { expected: 1, got: bDim },
+    );
+  }
   return { layout, features: F, fixedT: typeof tDim === 'number' && tDim > 0 ? tDim : null };
 }
 
@@ -133,6 +187,8 @@ export class OrtWebModel {
   /** @internal */ readonly stateDims: Readonly<Record<string, number[]>>;
   /** @internal */ readonly opts: OrtWebOptions;
   /** @internal */ readonly fixedT: number | null;
+  /** @internal Inputs declared float64 (a double export); the others are float32. */
+  readonly float64Inputs: ReadonlySet<string>;
   private disposed = false;
 
   private constructor(init: {
@@ -145,6 +201,7 @@ export class OrtWebModel {
     statePairs: Record<string, string>;
     stateDims: Record<string, number[]>;
     streamable: boolean;
+    float64Inputs: Set<string>;
     opts: OrtWebOptions;
   }) {
     this.ort = init.ort;
@@ -158,6 +215,7 @@ export class OrtWebModel {
     this.statePairs = init.statePairs;
     this.stateDims = init.stateDims;
     this.streamable = init.streamable;
+    this.float64Inputs = init.float64Inputs;
     this.opts = init.opts;
     this.outputSize = 0;
     this.perStep = true;
@@ -200,11 +258,21 @@ export class OrtWebModel {
     }
     const outputName = opts.output ?? outNames.find((o) => !Object.values(pairs).includes(o));
     if (outputName === undefined || !outNames.includes(outputName)) throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: no model output (outputs: ${outNames.join(', ')})`);
-    const layout = inferLayout(meta.get(inputName) ?? [], opts.inputLayout, source, inputName);
+    const outMeta = session.outputMetadata.find((m) => m.name === outputName);
+    if (outMeta?.isTensor && outMeta.type === 'string') throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: output '${outputName}' is a string tensor; sessions return numbers`, { expected: 'a numeric tensor', got: 'string' });
+    const layout = inferLayout(meta.get(inputName) ?? [], opts.inputLayout, layoutFromGraph(proto, inputName), source, inputName);
     const stateDims: Record<string, number[]> = {};
     for (const i of Object.keys(pairs)) stateDims[i] = (meta.get(i) ?? []).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+    // Frames, states and constants are fed as float32, or float64 where the model declares it.
+    const types = new Map<string, string>();
+    for (const m of session.inputMetadata) if (m.isTensor) types.set(m.name, m.type);
+    for (const name of [inputName, ...Object.keys(pairs), ...Object.keys(opts.constants ?? {})]) {
+      const type = types.get(name);
+      if (type !== undefined && type !== 'float32' && type !== 'float64') throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: input '${name}' is ${type}; this backend feeds float32 or float64 inputs`, { expected: 'float32 or float64', got: type });
+    }
+    const float64Inputs = new Set([...types].filter(([, t]) => t === 'float64').map(([n]) => n));
     const dirs = recurrentDirections(proto);
-    const model = new OrtWebModel({ ort, session, source, inputName, outputName, layout, statePairs: pairs, stateDims, streamable: dirs.every((d) => d === 'forward'), opts });
+    const model = new OrtWebModel({ ort, session, source, inputName, outputName, layout, statePairs: pairs, stateDims, streamable: dirs.every((d) => d === 'forward'), float64Inputs, opts });
     await model.probe();
     return model;
   }
@@ -214,18 +282,28 @@ export class OrtWebModel {
    * row per step (its size grows with the sequence) or only the last step.
    */
   private async probe(): Promise<void> {
-    const size = async (T: number) => (await this.session_().infer(new Float32Array(T * this.inputSize), T)).dims.reduce((a, b) => a * b, 1);
+    const dims = async (T: number) => (await this.session_().infer(new Float32Array(T * this.inputSize), T)).dims;
+    const size = async (T: number) => (await dims(T)).reduce((a, b) => a * b, 1);
     const mut = this as { -readonly [K in 'outputSize' | 'perStep']: OrtWebModel[K] };
     if (this.fixedT !== null) {
-      const total = await size(this.fixedT);
-      mut.perStep = false;
-      mut.outputSize = total;
+      // One length only: a row per step when an axis before the last holds the T steps
+      // ([T, 1, O], [1, T, O], [T, O]); a last-step output ([1, O]) has no such axis.
+      const T = this.fixedT;
+      const d = await dims(T);
+      const total = d.reduce((a, b) => a * b, 1);
+      mut.perStep = T > 1 && d.slice(0, -1).includes(T);
+      mut.outputSize = mut.perStep ? total / T : total;
       return;
     }
     const a = await size(2);
     const b = await size(3);
     mut.perStep = b !== a;
     mut.outputSize = b !== a ? b - a : a;
+  }
+
+  /** @internal A feed for input `name`, in the element type the model declares for it. */
+  tensor(name: string, data: Float32Array, dims: number[]): OrtWeb.Tensor {
+    return this.float64Inputs.has(name) ? new this.ort.Tensor('float64', Float64Array.from(data), dims) : new this.ort.Tensor('float32', data, dims);
   }
 
   private session_(): OrtWebSession {
@@ -272,7 +350,7 @@ export class OrtWebSession {
       const n = dims.reduce((a, b) => a * b, 1);
       const init = m.opts.initialState?.[name];
       if (init && init.length !== n) throw new EdgeRnnError('SHAPE_MISMATCH', `${m.source}: initial state '${name}' needs ${n} values, got ${init.length}`);
-      this.state[name] = new m.ort.Tensor('float32', init ? Float32Array.from(init) : new Float32Array(n), dims);
+      this.state[name] = m.tensor(name, init ? Float32Array.from(init) : new Float32Array(n), dims);
     }
     this.history = [];
     this.stepCount = 0;
@@ -281,11 +359,10 @@ export class OrtWebSession {
   /** @internal Runs T frames from the current state; updates the state. */
   async infer(frames: Float32Array, T: number): Promise<{ data: Float32Array; dims: number[] }> {
     const m = this.model;
-    const ort = m.ort;
     const F = m.inputSize;
     const dims = m.layout === 'TF' ? [T, F] : m.layout === 'TBF' ? [T, 1, F] : [1, T, F];
-    const feeds: Record<string, OrtWeb.Tensor> = { ...this.state, [m.inputName]: new ort.Tensor('float32', frames, dims) };
-    for (const [k, v] of Object.entries(m.opts.constants ?? {})) feeds[k] = new ort.Tensor('float32', v.data, v.dims);
+    const feeds: Record<string, OrtWeb.Tensor> = { ...this.state, [m.inputName]: m.tensor(m.inputName, frames, dims) };
+    for (const [k, v] of Object.entries(m.opts.constants ?? {})) feeds[k] = m.tensor(k, v.data, v.dims);
     let r: OrtWeb.InferenceSession.ReturnType;
     try {
       r = await m.ortSession.run(feeds);
@@ -294,7 +371,10 @@ export class OrtWebSession {
     }
     for (const [i, o] of Object.entries(m.statePairs)) this.state[i] = r[o]!;
     const y = r[m.outputName]!;
-    return { data: y.data as Float32Array, dims: [...y.dims] };
+    // A double export (model.double() in PyTorch) answers in float64, an argmax head in int64
+    // (BigInt64Array: it crashed Float32Array.from and JSON output).
+    const d = y.data;
+    return { data: d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number | bigint>, (v) => Number(v)), dims: [...y.dims] };
   }
 
   private check(frames: ArrayLike<number>): Float32Array {
@@ -360,8 +440,11 @@ export class OrtWebSession {
     const T = frames.length / m.inputSize;
     if (m.fixedT !== null && T !== m.fixedT) throw new EdgeRnnError('SHAPE_MISMATCH', `${m.source}: the model takes exactly ${m.fixedT} steps, got ${T}`, { expected: m.fixedT, got: T });
     const x = this.check(frames);
-    if (!m.streamable) this.reset();
-    const hist = Object.keys(m.statePairs).length === 0 && m.streamable;
+    // Without state I/O a fixed-length model cannot continue a stream either (history + T frames is not T).
+    const stateful = Object.keys(m.statePairs).length > 0;
+    const continues = m.streamable && (stateful || m.fixedT === null || m.fixedT === 1);
+    if (!continues) this.reset();
+    const hist = !stateful && continues;
     if (hist && this.history.length > 0) {
       // Continuing a stream re-runs its history: the same cap as step().
       const max = m.opts.maxHistory ?? 4096;
@@ -376,7 +459,7 @@ export class OrtWebSession {
     }
     const y = (await this.infer(x, T)).data;
     if (hist) for (let t = 0; t < T; t++) this.history.push(x.slice(t * m.inputSize, (t + 1) * m.inputSize));
-    this.stepCount = m.streamable ? this.stepCount + T : T;
+    this.stepCount = continues ? this.stepCount + T : T;
     return y.slice();
   }
 }

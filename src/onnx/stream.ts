@@ -658,7 +658,13 @@ export function dynSoftmax(ctx: OpContext, v0: DynValue, kind: 'softmax' | 'logS
   if (ctx.opset >= 13) {
     const axis = normAxis(ctx.attrs.int('axis', -1), r, ctx.label);
     const oneFeature = fAx.length === 0 && featureWidth(v) === 1 && v.axes[axis]!.role === 'U';
-    if (!oneFeature && (fAx.length !== 1 || fAx[0] !== axis)) throw unsupported(`${ctx.label}: axis ${axis} must be the only feature axis`);
+    if (!oneFeature && (fAx.length !== 1 || fAx[0] !== axis)) {
+      // Attention pooling (softmax of per-step scores over the steps) lands here.
+      const name = kind === 'softmax' ? 'softmax' : 'log-softmax';
+      const role = v.axes[axis]!.role;
+      const over = role === 'T' ? `the time axis (axis ${axis}): weights across steps are not the output of one step` : role === 'B' ? `the batch axis (axis ${axis})` : `axis ${axis}`;
+      throw unsupported(`${ctx.label}: ${name} over ${over}; edgernn takes ${name} over the features${fAx.length === 1 ? ` (axis ${fAx[0]} here)` : ''}, as one axis`);
+    }
   } else {
     // Before opset 13: softmax over the flattened axes [axis, rank).
     const axis = normAxis(ctx.attrs.int('axis', 1), r, ctx.label);

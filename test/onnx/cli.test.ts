@@ -157,6 +157,23 @@ describe('edgernn convert', () => {
     for (const e of res.error) expect(e.maxAbs).toBeLessThan(0.05);
   });
 
+  it('calibration data that never moves an input feature gets a note: its int8 range becomes ±1 and larger inputs clip (the report showed only a tiny error)', async () => {
+    const rng = new Rng(9);
+    const x = rng.float32(2 * 10 * 4, -2, 2);
+    for (let i = 0; i < x.length; i += 4) {
+      x[i + 1] = 0;
+      x[i + 3] = 0;
+    }
+    fs.writeFileSync(path.join(tmp, 'flat.npy'), writeNpy(x, [2, 10, 4]));
+    const r = await cli('convert', onnxPath, '-o', 'flat.ern', '--calib', 'flat.npy', '--json');
+    expect(r.code, r.err).toBe(0);
+    expect((JSON.parse(r.out) as { notes: string[] }).notes).toContain('flat.npy: input features 1, 3 are 0 in every frame: their int8 range is taken as ±1, so inputs beyond it clip; calibrate with data that moves every feature');
+    fs.writeFileSync(path.join(tmp, 'moving.npy'), writeNpy(rng.float32(2 * 10 * 4, -2, 2), [2, 10, 4]));
+    const ok = await cli('convert', onnxPath, '-o', 'ok.ern', '--calib', 'moving.npy', '--json');
+    expect(ok.code, ok.err).toBe(0);
+    expect((JSON.parse(ok.out) as { notes: string[] }).notes.join('\n')).not.toMatch(/every frame/);
+  });
+
   it('refuses without calibration (exit 2), bad calibration files and uncompilable graphs (exit 1)', async () => {
     const a = await cli('convert', onnxPath, '-o', 'x.ern');
     expect(a.code).toBe(2);
@@ -173,11 +190,30 @@ describe('edgernn convert', () => {
     expect(c.code).toBe(1);
     expect(c.err).toMatch(/ONNX_UNSUPPORTED.*cannot compile 1 of 1 nodes/s);
     expect(c.err).toMatch(/node 0 'Erf_0' \(Erf\)/);
+    // Refusals after the import (here the backward direction's final state) name the file too.
+    const bi = path.join(FIXTURES_PYTORCH, 'gru_bidirectional_h_n_cat', 'model.onnx');
+    const e = await cli('convert', bi, '-o', 'x.ern', '--float');
+    expect(e.code).toBe(1);
+    expect(e.err).toContain(`[ONNX_UNSUPPORTED]: ${bi}: output 'Y' reads the final state of a bidirectional layer`);
+    // The pointer named only the library class; a command-line user gets the command too.
+    expect(c.err).toMatch(/\nFrom the command line: `edgernn run erf\.onnx --input FILE` runs it as is\.\n$/);
     fs.writeFileSync(path.join(tmp, 'junk.onnx'), Uint8Array.from([1, 2, 3, 4]));
     const d = await cli('convert', 'junk.onnx', '-o', 'x.ern', '--float');
     expect(d.code).toBe(1);
     expect(d.err).toMatch(/ONNX_PARSE/);
     expect(fs.existsSync(path.join(tmp, 'x.ern'))).toBe(false);
+  });
+
+  it('the wrong direction is named: convert of an .ern (it was "malformed ONNX protobuf ... field number 0"), export of an .onnx', async () => {
+    const har = path.join(REPO, 'models/har.ern');
+    const a = await cli('convert', har, '-o', 'x.ern', '--float');
+    expect(a.code).toBe(1);
+    expect(a.err).toContain(`[ONNX_PARSE]: ${har}: not an ONNX model, it is an .ern model (edgernn's own format): it needs no conversion; \`edgernn run ${har} --input FILE\` runs it, \`edgernn export ${har} -o OUT.onnx\` writes ONNX`);
+    const b = await cli('export', onnxPath, '-o', 'x.onnx');
+    expect(b.code).toBe(1);
+    expect(b.err).toMatch(/\[ERN_BAD_MAGIC\]: .*model\.onnx: not an \.ern file: .*; it is an ONNX model already: `edgernn convert .*model\.onnx -o MODEL\.ern` compiles it to an \.ern/);
+    expect(fs.existsSync(path.join(tmp, 'x.ern'))).toBe(false);
+    expect(fs.existsSync(path.join(tmp, 'x.onnx'))).toBe(false);
   });
 
   it('bad flag values are usage errors (exit 2): an unknown --output, an empty -o or --name', async () => {

@@ -240,6 +240,30 @@ describe('importer: exporter glue', () => {
     if (spec.layers.some((l) => l.kind === 'lstm')) expect(thrown(() => importOnnx(exportOnnx(spec))).message).toMatch(/Y_c \(the final cell state\) is not available/);
   });
 
+  it("PyTorch state inputs of stacked layers: h0 sliced per layer becomes zeros with a note (it was 'graph input h0 has no value'), and a state input listed first is not the sequence", () => {
+    const rng = new Rng(13);
+    const F = 3;
+    const H = 4;
+    const gru = (g: TestGraph, l: number, x: string, h: string, inSize: number) => {
+      g.node('GRU', [x, g.init(`W${l}`, [1, 3 * H, inSize], rng.float32(3 * H * inSize)), g.init(`R${l}`, [1, 3 * H, H], rng.float32(3 * H * H)), '', '', h], [`Y${l}`], [attrInt('hidden_size', H), attrInt('linear_before_reset', 1)]);
+      g.node('Squeeze', [`Y${l}`, g.ints(`ax${l}`, [1])], [`y${l}`]);
+    };
+    // forward(x, h0) and forward(h0, x): h0 [2, batch, H] sliced into each layer's initial_h, x transposed into X.
+    for (const order of [['x', 'h0'], ['h0', 'x']]) {
+      const g = new TestGraph();
+      for (const name of order) g.input(name, name === 'x' ? ['batch', 'seq', F] : [2, 'batch', H]);
+      g.node('Transpose', ['x'], ['xt'], [attrInts('perm', [1, 0, 2])]);
+      g.node('Slice', ['h0', g.ints('s0', [0]), g.ints('e0', [1]), g.ints('a0', [0])], ['h0a']);
+      g.node('Slice', ['h0', g.ints('s1', [1]), g.ints('e1', [2]), g.ints('a1', [0])], ['h0b']);
+      gru(g, 0, 'xt', 'h0a', F);
+      gru(g, 1, 'y0', 'h0b', H);
+      const imp = importOnnx(g.output('y1').bytes(13), { source: 'state.onnx' });
+      expect(imp.input, order.join(', ')).toMatchObject({ name: 'x', layout: 'BTF' });
+      expect(imp.notes.filter((n) => /initial_h comes from unbound input 'h0'; using zeros/.test(n))).toHaveLength(2);
+      expect(onnxToSpec(imp).layers.map((l) => l.kind)).toEqual(['gru', 'gru']);
+    }
+  });
+
   it('typed attributes without a value field hold the protobuf default 0 (proto3 writers omit it)', async () => {
     // An AttributeProto with type INT / FLOAT set and no i / f on the wire: onnxruntime reads 0.
     const rng = new Rng(12);
@@ -337,6 +361,23 @@ describe('importer: bad input', () => {
     expect((e.details.nodes as unknown[]).length).toBe(4);
   });
 
+  it('a graph without a recurrent node (PyTorch nn.GRUCell with a state input) says to export nn.GRU; one with a GRU does not get that line', () => {
+    const rng = new Rng(14);
+    const H = 3;
+    // GRUCell(x, h): Gemm(x, W_ih) + Gemm(h, W_hh), then gate arithmetic; the report said only "graph input 'h' has no value".
+    const g = new TestGraph().input('x', [1, 2]).input('h', [1, H]);
+    g.node('Gemm', ['x', g.init('Wih', [3 * H, 2], rng.float32(6 * H)), g.init('bih', [3 * H], rng.float32(3 * H))], ['gi'], [attrInt('transB', 1)]);
+    g.node('Gemm', ['h', g.init('Whh', [3 * H, H], rng.float32(3 * H * H)), g.init('bhh', [3 * H], rng.float32(3 * H))], ['gh'], [attrInt('transB', 1)]);
+    g.node('Add', ['gi', 'gh'], ['y']);
+    const e = thrown(() => importOnnx(g.output('y').bytes(13), { source: 'cell.onnx' }));
+    expect(e.code).toBe('ONNX_UNSUPPORTED');
+    expect(e.message).toContain("The graph has no GRU, LSTM or RNN node: PyTorch exports nn.GRUCell/nn.LSTMCell (and loops over them) as plain arithmetic. Export nn.GRU/nn.LSTM/nn.RNN instead; a cell's weights load into layer 0 (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0).");
+    const withGru = new TestGraph().input('X', ['seq', 1, 2]);
+    withGru.node('GRU', ['X', withGru.init('W', [1, 3 * H, 2], rng.float32(6 * H)), withGru.init('R', [1, 3 * H, H], rng.float32(3 * H * H))], ['Y'], [attrInt('hidden_size', H)]);
+    withGru.node('Erf', ['Y'], ['z']);
+    expect(thrown(() => importOnnx(withGru.output('z').bytes(13))).message).not.toMatch(/no GRU, LSTM or RNN node/);
+  });
+
   it('supported operators used in unsupported ways are explained', () => {
     const H = 2;
     const rng = new Rng(1);
@@ -347,6 +388,9 @@ describe('importer: bad input', () => {
       ['time product', (g) => g.node('Mul', ['Y', 'Y'], ['out']), /multiplies two sequence values/],
       ['reshape time', (g) => g.node('Reshape', ['Y', g.ints('s', [-1])], ['out']), /merges the time axis/],
       ['const on left', (g) => g.node('MatMul', [g.init('M', [1, 3], [1, 2, 3]), 'Yh'], ['out']), /left operand/],
+      // Attention pooling (softmax of scores over the steps) said only "axis 0 must be the only feature axis".
+      ['softmax over time', (g) => g.node('Softmax', ['Y'], ['out'], [attrInt('axis', 0)]), /Softmax_\d+' \(Softmax\), \[Y\] -> \[out\]: softmax over the time axis \(axis 0\): weights across steps are not the output of one step; edgernn takes softmax over the features \(axis 3 here\)/],
+      ['log_softmax over batch', (g) => g.node('LogSoftmax', ['Y'], ['out'], [attrInt('axis', 2)]), /log-softmax over the batch axis \(axis 2\); edgernn takes log-softmax over the features \(axis 3 here\), as one axis/],
     ];
     for (const [what, add, re] of cases) {
       const g = new TestGraph().input('X', ['seq', 1, 2]);

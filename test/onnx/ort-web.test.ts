@@ -15,7 +15,7 @@ import { OrtWebModel, runNodeTestOrtWeb } from '../../src/onnx/ort-web-backend.j
 import { ONNX_DTYPES, attrInt, attrInts, decodeTensorProto, encodeModelProto, encodeTensorProto, tensor, valueInfo } from '../../src/onnx/proto.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
-import { FIXTURES_PYTORCH, TestGraph, maxAbsDiff, ortSession, ortTensor, randomSpec } from './helpers.js';
+import { FIXTURES_PYTORCH, REPO, TestGraph, maxAbsDiff, ortSession, ortTensor, randomSpec } from './helpers.js';
 
 async function rejects(p: Promise<unknown>, code: string): Promise<Error> {
   let err: unknown;
@@ -90,10 +90,19 @@ describe('OrtWebModel', () => {
     // Exported with fixed shapes [9, 1, 3]: run() takes exactly 9 frames, step() refuses.
     const m = await OrtWebModel.create(new Uint8Array(fs.readFileSync(path.join(dir, 'model.onnx'))));
     expect(m.statePairs).toEqual({});
+    // Y is [9, 1, 2]: a row of 2 per step (it was one row of 18, so `edgernn run` printed [[18 values]]).
+    expect(m.perStep).toBe(true);
+    expect(m.outputSize).toBe(2);
     const s = m.session();
     await rejects(s.step(new Float32Array(3)), 'NOT_STREAMABLE');
     expect(maxAbsDiff(await s.run(Float32Array.from(x.data)), y.data).max).toBeLessThanOrEqual(1e-5);
+    // A second run cannot continue a fixed-length stream (it fed 18 frames to a 9-step model): it starts over.
+    expect(maxAbsDiff(await s.run(Float32Array.from(x.data)), y.data).max).toBeLessThanOrEqual(1e-5);
     await m.dispose();
+    // A fixed-length last-step model ([1, 8, 4] -> [1, 3]) keeps one row.
+    const last = await OrtWebModel.create(new Uint8Array(fs.readFileSync(path.join(FIXTURES_PYTORCH, 'lstm_h_n_head_softmax/model.onnx'))));
+    expect([last.perStep, last.outputSize]).toEqual([false, 3]);
+    await last.dispose();
 
     // With dynamic axes the same kind of graph streams: each step re-runs the history.
     const dyn = path.join(FIXTURES_PYTORCH, 'lstm_bidirectional_every_step_batch_first');
@@ -108,6 +117,67 @@ describe('OrtWebModel', () => {
     const got = await m2.session().run(Float32Array.from(x2.data.subarray(T * F, 2 * T * F)));
     expect(maxAbsDiff(got, y2.data.subarray(T * O, 2 * T * O)).max).toBeLessThanOrEqual(1e-5);
     await m2.dispose();
+  });
+
+  it("a batch_first PyTorch export with dynamic axes is [batch, seq, F] without inputLayout (it was run as [seq, batch, F]: T sequences of one step, silently wrong); a fixed batch above 1 is refused by name", async () => {
+    const multi = path.join(REPO, 'test/fixtures/pytorch-multilayer');
+    // Declared ['batch', 'seq', F]: only the graph (Transpose(1, 0, 2) into a layout-0 node) says which axis is time.
+    for (const dir of [path.join(multi, 'rnn3_h_n_slice_dynamic'), path.join(multi, 'gru2_index_last_dynamic'), path.join(FIXTURES_PYTORCH, 'rnn_bidirectional_last_step')]) {
+      const x = decodeTensorProto(new Uint8Array(fs.readFileSync(path.join(dir, 'test_data_set_0/input_0.pb'))));
+      const y = decodeTensorProto(new Uint8Array(fs.readFileSync(path.join(dir, 'test_data_set_0/output_0.pb'))));
+      const m = await OrtWebModel.create(new Uint8Array(fs.readFileSync(path.join(dir, 'model.onnx'))));
+      expect(m.layout, dir).toBe('BTF');
+      const [B, T, F] = x.dims as [number, number, number];
+      const O = y.dims[1]!;
+      for (let b = 0; b < B; b++) {
+        const got = await m.session().run(Float32Array.from(x.data.subarray(b * T * F, (b + 1) * T * F)));
+        expect(maxAbsDiff(got, y.data.subarray(b * O, (b + 1) * O)).max, `${dir} batch ${b}`).toBeLessThanOrEqual(1e-5);
+      }
+      await m.dispose();
+    }
+    // Exported with a fixed batch of 2 ([2, 7, 4]): onnxruntime only said "index 1 Got: 1 Expected: 7".
+    const fixed = new Uint8Array(fs.readFileSync(path.join(FIXTURES_PYTORCH, 'gru_batch_first_last_step/model.onnx')));
+    const err = await rejects(OrtWebModel.create(fixed, { source: 'fixed.onnx' }), 'UNSUPPORTED_MODEL');
+    expect(err.message).toMatch(/^fixed\.onnx: sequence input 'X' is \[2, 7, 4\] \(\[batch, seq, features\]\): a fixed batch of 2, and sessions run one sequence at a time; export with a batch of 1 or a dynamic batch axis/);
+  });
+
+  it('a double export (PyTorch model.double()) is fed float64 and answers float32 (it was fed float32: "Unexpected input data type"); float16 inputs are refused by name', async () => {
+    const g = new TestGraph().input('X', ['seq', 1, 2], ONNX_DTYPES.DOUBLE);
+    g.init('C', [2], [2, -0.5], ONNX_DTYPES.DOUBLE);
+    g.node('Mul', ['X', 'C'], ['Y']);
+    const model = g.model(13);
+    model.graph.output = [valueInfo('Y', ONNX_DTYPES.DOUBLE, ['seq', 1, 2])];
+    const m = await OrtWebModel.create(encodeModelProto(model));
+    const y = await m.session().run([1, 2, 3, 4]);
+    expect(y).toBeInstanceOf(Float32Array);
+    expect(Array.from(y)).toEqual([2, -1, 6, -2]);
+    await m.dispose();
+
+    const h = new TestGraph().input('X', ['seq', 1, 2], ONNX_DTYPES.FLOAT16);
+    h.node('Identity', ['X'], ['Y']);
+    const half = h.model(13);
+    half.graph.output = [valueInfo('Y', ONNX_DTYPES.FLOAT16, ['seq', 1, 2])];
+    const err = await rejects(OrtWebModel.create(encodeModelProto(half), { source: 'half.onnx' }), 'UNSUPPORTED_MODEL');
+    expect(err.message).toBe("half.onnx: input 'X' is float16; this backend feeds float32 or float64 inputs");
+  });
+
+  it('an int64 output (an argmax head) comes back as numbers (it crashed: "Cannot convert a BigInt value to a number"); a string output is refused by name', async () => {
+    const g = new TestGraph().input('X', ['seq', 1, 3]);
+    g.node('ArgMax', ['X'], ['Y'], [attrInt('axis', 2), attrInt('keepdims', 1)]);
+    const model = g.model(13);
+    model.graph.output = [valueInfo('Y', ONNX_DTYPES.INT64, ['seq', 1, 1])];
+    const m = await OrtWebModel.create(encodeModelProto(model));
+    expect([m.perStep, m.outputSize]).toEqual([true, 1]);
+    const y = await m.session().run([0, 5, 1, 7, 2, 3]);
+    expect(Array.from(y)).toEqual([1, 0]);
+    await m.dispose();
+
+    const t = new TestGraph().input('X', ['seq', 1, 3]);
+    t.node('Cast', ['X'], ['Y'], [attrInt('to', ONNX_DTYPES.STRING)]);
+    const text = t.model(13);
+    text.graph.output = [valueInfo('Y', ONNX_DTYPES.STRING, ['seq', 1, 3])];
+    const err = await rejects(OrtWebModel.create(encodeModelProto(text), { source: 'text.onnx' }), 'UNSUPPORTED_MODEL');
+    expect(err.message).toBe("text.onnx: output 'Y' is a string tensor; sessions return numbers");
   });
 
   it('history mode: a forward graph without state inputs gives the same rows step by step', async () => {

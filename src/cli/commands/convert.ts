@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
+import { ERN_MAGIC } from '../../format/ern.js';
 import { readSequences, type SequenceBatch } from '../../io/sequences.js';
 import { encodeModel, referenceEngine } from '../../model/codec.js';
 import { calibrateAbsMax, quantizeModel } from '../../model/quantize.js';
@@ -145,19 +146,33 @@ unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
     const src = positionals[0]!;
     // `convert m.onnx -o m.onnx` replaced the ONNX model with the .ern.
     checkOutputsDistinct([['-o', values.out]], [['MODEL.onnx', src], ['--calib', values.calib]], ctx);
-    const proto = decodeModelProto(new Uint8Array(readFileArg(ctx.cwd, src)), src);
+    const bytes = new Uint8Array(readFileArg(ctx.cwd, src));
+    // An .ern given here (the wrong direction) failed as "malformed ONNX protobuf ... field number 0".
+    if (ERN_MAGIC.every((b, i) => bytes[i] === b)) {
+      throw new EdgeRnnError('ONNX_PARSE', `${src}: not an ONNX model, it is an .ern model (edgernn's own format): it needs no conversion; \`edgernn run ${src} --input FILE\` runs it, \`edgernn export ${src} -o OUT.onnx\` writes ONNX`);
+    }
+    const proto = decodeModelProto(bytes, src);
     // Only the chosen output is compiled (state outputs like an LSTM's Y_c need not be).
     const outName = typeof values.output === 'string' ? values.output : proto.graph.output[0]?.name;
     if (typeof values.output === 'string' && !proto.graph.output.some((o) => o.name === values.output)) {
       throw usageError(`--output '${values.output}': ${src} has no such graph output (outputs: ${proto.graph.output.map((o) => `'${o.name}'`).join(', ') || 'none'})`);
     }
     if (outName === undefined) throw new EdgeRnnError('ONNX_INVALID', `${src}: the graph has no outputs`);
-    const imp = importOnnx(proto, { source: src, outputs: [outName] });
-    const notes = [...imp.notes];
-    const specOpts: SpecOptions = { fallbackName: path.basename(src).replace(/\.onnx$/i, ''), notes };
-    if (typeof values.output === 'string') specOpts.output = values.output;
-    if (typeof values.name === 'string') specOpts.name = values.name;
-    const floatSpec = onnxToSpec(imp, specOpts);
+    let imp: ReturnType<typeof importOnnx>;
+    let floatSpec: ModelSpec;
+    const notes: string[] = [];
+    try {
+      imp = importOnnx(proto, { source: src, outputs: [outName] });
+      notes.push(...imp.notes);
+      const specOpts: SpecOptions = { fallbackName: path.basename(src).replace(/\.onnx$/i, ''), notes };
+      if (typeof values.output === 'string') specOpts.output = values.output;
+      if (typeof values.name === 'string') specOpts.name = values.name;
+      floatSpec = onnxToSpec(imp, specOpts);
+    } catch (e) {
+      // The importer points at the OrtWebModel class; on the command line the way is `edgernn run`.
+      if (isEdgeRnnError(e, 'ONNX_UNSUPPORTED')) throw new EdgeRnnError(e.code, `${e.message}\nFrom the command line: \`edgernn run ${src} --input FILE\` runs it as is.`, e.details as Record<string, unknown>);
+      throw e;
+    }
     if (proto.graph.output.length > 1) notes.push(`graph outputs ${proto.graph.output.map((o) => o.name).join(', ')}: the model computes '${outName}' (choose with --output)`);
     if ((floatSpec.extra!.onnx as { step: string }).step === 'last') notes.push('the ONNX output is the last step; the .ern outputs every step (the last row is the ONNX value)');
     if (values['per-channel']) notes.push('--per-channel: weights are always quantized per output row; nothing changes');
@@ -169,7 +184,12 @@ unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
       const cal = readCalibration(new Uint8Array(readFileArg(ctx.cwd, file)), file, floatSpec.input.size);
       calibInfo = { file, sequences: cal.sequences.length, steps: cal.steps.reduce((a, b) => a + b, 0) };
       try {
-        spec = quantizeModel(floatSpec, calibrateAbsMax(floatSpec, cal.sequences));
+        const ranges = calibrateAbsMax(floatSpec, cal.sequences);
+        // A feature the data never moves gets the range ±1 (quantize.ts): real inputs beyond it
+        // clip, while the error report on this same data looks perfect.
+        const flat = Array.from(ranges.inputAbsMax, (m, k) => (m === 0 ? k : -1)).filter((k) => k >= 0);
+        if (flat.length > 0) notes.push(`${file}: input feature${flat.length > 1 ? 's' : ''} ${flat.join(', ')} ${flat.length > 1 ? 'are' : 'is'} 0 in every frame: ${flat.length > 1 ? 'their' : 'its'} int8 range is taken as ±1, so inputs beyond it clip; calibrate with data that moves every feature`);
+        spec = quantizeModel(floatSpec, ranges);
         errors = int8Error(floatSpec, spec, cal.sequences);
       } catch (e) {
         if (isEdgeRnnError(e, 'UNSUPPORTED_MODEL') || isEdgeRnnError(e, 'ERN_QUANT_PARAMS')) {

@@ -1,9 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
 import { decodeModel } from '../../model/codec.js';
 import { isRecurrent, modelOutputSize, numDirections } from '../../model/spec.js';
 import { exportOnnx, stateNames } from '../../onnx/export.js';
+import { decodeModelProto } from '../../onnx/proto.js';
 import { checkOutputsDistinct, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
+
+function isOnnx(bytes: Uint8Array): boolean {
+  try {
+    decodeModelProto(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const exportCommand: Command = {
   name: 'export',
@@ -42,7 +53,15 @@ metadata (metadata_props 'edgernn.manifest'); \`edgernn convert\` restores them.
     const src = positionals[0]!;
     // `export m.ern -o m.ern` replaced the model with its ONNX export.
     checkOutputsDistinct([['-o', out]], [['MODEL.ern', src]], ctx);
-    const { spec } = decodeModel(new Uint8Array(readFileArg(ctx.cwd, src)), src);
+    const bytes = new Uint8Array(readFileArg(ctx.cwd, src));
+    let spec: ReturnType<typeof decodeModel>['spec'];
+    try {
+      spec = decodeModel(bytes, src).spec;
+    } catch (e) {
+      // An ONNX model given here (the wrong direction): say what it is, as `edgernn info` does.
+      if (isEdgeRnnError(e, 'ERN_BAD_MAGIC') && isOnnx(bytes)) throw new EdgeRnnError('ERN_BAD_MAGIC', `${e.message}; it is an ONNX model already: \`edgernn convert ${src} -o MODEL.ern\` compiles it to an .ern`);
+      throw e;
+    }
     const stateInputs = !values['no-state-inputs'];
     const onnx = exportOnnx(spec, { stateInputs });
     fs.writeFileSync(path.resolve(ctx.cwd, out), onnx);

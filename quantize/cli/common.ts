@@ -6,13 +6,32 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { decodeModel, EdgeRnnError, type ModelSpec } from '../../src/index.js';
-import { numberFlag, readFileArg, usageError } from '../../src/cli/framework.js';
+import { numberFlag, parseFlags, readFileArg, usageError, type CliContext } from '../../src/cli/framework.js';
 import type { CsvOptions } from '../data/csv.js';
-import type { Dataset, TrainTask } from '../data/dataset.js';
+import type { Dataset, Sample, TrainTask } from '../data/dataset.js';
+import { unresolvedInputs } from '../quant/calibrate.js';
 import { loadDataset } from '../data/load.js';
 import type { WavOptions } from '../data/wav.js';
 import { makeDirs } from '../../src/io/files.js';
+
+/**
+ * parseFlags, and a value flag given twice is a usage error: parseArgs keeps the last value, so
+ * `--data part1.jsonl --data part2.jsonl` trained on part2 alone, without a word.
+ */
+export function parseCommandFlags(args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals: { min: number; max: number; names: string }): ReturnType<typeof parseFlags> {
+  const parsed = parseFlags(args, options, positionals);
+  const { tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
+  const seen = new Map<string, string>();
+  for (const t of tokens) {
+    if (t.kind !== 'option' || options[t.name]?.type !== 'string' || options[t.name]?.multiple) continue;
+    const before = seen.get(t.name);
+    if (before !== undefined) throw usageError(`--${t.name} is given twice ('${before}', '${t.value ?? ''}'): it takes one value`);
+    seen.set(t.name, t.value ?? '');
+  }
+  return parsed;
+}
 
 /** Flags every command that reads data understands. */
 export const DATA_FLAGS = {
@@ -68,6 +87,32 @@ function checkRecordedCsv(recorded: Record<string, unknown> | undefined): void {
   if (recorded.labelColumn !== undefined && typeof recorded.labelColumn !== 'string') fail('labelColumn', 'a column name');
 }
 
+const CSV_FLAGS = ['seq-len', 'stride', 'horizon', 'columns', 'target-columns', 'label-column'] as const;
+
+/**
+ * Data flags that would do nothing are usage errors, found before any work: CSV windowing when no
+ * data file is a .csv (`--seq-len 32` on JSON Lines trained on whole sequences, without a word),
+ * and a labels flag whose data flag is not given. `files` pairs each data flag with its labels
+ * flag, as in dataHelp.
+ */
+export function checkDataFlags(values: Values, files: readonly (readonly [data: string, labels: string])[]): void {
+  const flag = (f: string): string => f.replace(/^--/, '');
+  for (const [data, labels] of files) {
+    const given = values[flag(labels)];
+    const p = values[flag(data)];
+    if (given !== undefined && p === undefined) throw usageError(`${labels} needs ${data}: it gives the labels or targets of ${data}'s .npy file`);
+    // As loadData says, but before any work, and for data it does not read (a job's folder in eval).
+    if (typeof given === 'string' && typeof p === 'string' && path.extname(p).toLowerCase() !== '.npy') {
+      throw usageError(`${labels} ${given} applies to .npy data (X with a labels/targets .npy); ${p} holds its own labels or targets`);
+    }
+  }
+  const paths = files.map(([data]) => values[flag(data)]).filter((p): p is string => typeof p === 'string');
+  const csvFlag = CSV_FLAGS.find((f) => values[f] !== undefined);
+  if (csvFlag && !paths.some((p) => path.extname(p).toLowerCase() === '.csv')) {
+    throw usageError(`--${csvFlag} applies to CSV data (.csv), and ${paths.join(', ')} ${paths.length === 1 ? 'is' : 'are'} not`);
+  }
+}
+
 /** CSV windowing from flags, falling back to what a model recorded at training time. */
 export function csvOptions(values: Values, recorded?: Record<string, unknown>): Omit<CsvOptions, 'task' | 'labels'> {
   checkRecordedCsv(recorded);
@@ -102,6 +147,8 @@ export async function loadData(
     csv?: Record<string, unknown>;
     /** WAV folders: the model's own front end (default: the trainer's mfcc defaults). */
     wav?: WavOptions;
+    /** Calibration: inputs only (a CSV need not have the label column). */
+    inputsOnly?: boolean;
   } = {},
 ): Promise<Dataset> {
   const labelsFlag = extra.labelsFlag ?? 'labels';
@@ -116,7 +163,7 @@ export async function loadData(
     labelsFlag: `--${labelsFlag}`,
     task,
     cwd: ctx.cwd,
-    csv: csvOptions(values, extra.csv),
+    csv: { ...csvOptions(values, extra.csv), ...(extra.inputsOnly ? { inputsOnly: true } : {}) },
     ...(extra.wav ? { wav: extra.wav } : {}),
     ...(extra.labels ? { labels: extra.labels } : {}),
     ...(extra.features !== undefined ? { features: extra.features } : {}),
@@ -136,7 +183,21 @@ export async function loadInputs(
   ctx: { cwd: string },
   extra: { features?: number; labelsFlag?: string; csv?: Record<string, unknown> } = {},
 ): Promise<Dataset> {
-  return loadData(p, values, ctx, 'autoencoder', extra);
+  return loadData(p, values, ctx, 'autoencoder', { ...extra, inputsOnly: true });
+}
+
+/**
+ * Says on stderr which inputs the int8 model `q` cannot resolve (a large offset, a small spread:
+ * unresolvedInputs). Its accuracy showed the loss (float 100%, int8 50%), nothing said why.
+ */
+export function noteUnresolvedInputs(ctx: CliContext, command: string, q: ModelSpec, samples: readonly Sample[]): void {
+  const p = (v: number, digits: number): string => String(Number(v.toPrecision(digits)));
+  for (const u of unresolvedInputs(q, samples)) {
+    const name = q.input.names?.[u.feature];
+    ctx.stderr.write(
+      `edgernn ${command}: note: input feature ${u.feature}${name !== undefined && name !== String(u.feature) ? ` (${name})` : ''} varies by ${p(u.std, 3)} around ${p(u.mean, 6)}, and int8 inputs step by ${p(u.step, 3)} (symmetric around 0, up to ${p(u.step * 32767, 6)}): the int8 model cannot resolve it; subtract its offset from the data (and on the device) before the model\n`,
+    );
+  }
 }
 
 /** The commit of the code that made a model: `git rev-parse HEAD` where this file lives. */
@@ -150,6 +211,9 @@ export function codeCommit(): string | undefined {
   }
 }
 
+/** YYYY-MM-DD, optionally THH:MM[:SS[.fff]] and Z or ±HH:MM; groups: year, month, day, time, zone. */
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
 /**
  * Creation time for the manifest: --created-at, else SOURCE_DATE_EPOCH (the reproducible-builds
  * convention), else now. Fixing it makes a run's bytes depend on seed and data only.
@@ -157,9 +221,17 @@ export function codeCommit(): string | undefined {
 export function createdAt(values: Values, now: () => number = Date.now): string {
   const flag = values['created-at'];
   if (typeof flag === 'string') {
-    const t = Date.parse(flag);
-    if (!Number.isFinite(t)) throw usageError(`--created-at needs an ISO date, got '${flag}'`);
-    return new Date(t).toISOString();
+    // ISO 8601 only, and a date-time without an offset is UTC: Date.parse reads one (and
+    // "01/02/2026", "Jan 5 2026") in the machine's time zone, so the same command wrote other bytes
+    // in another zone. Day and month as written: Date.parse rolls 2026-02-30 over to March 2.
+    const m = ISO_DATE.exec(flag);
+    if (m) {
+      const [, year, month, date, time, zone] = m;
+      const t = Date.parse(time !== undefined && zone === undefined ? `${flag}Z` : flag);
+      const day = new Date(Date.UTC(Number(year), Number(month) - 1, Number(date)));
+      if (Number.isFinite(t) && day.getUTCMonth() === Number(month) - 1 && day.getUTCDate() === Number(date)) return new Date(t).toISOString();
+    }
+    throw usageError(`--created-at needs an ISO date, got '${flag}' (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], UTC unless it ends in Z or an offset like +02:00)`);
   }
   const epoch = process.env.SOURCE_DATE_EPOCH;
   if (epoch !== undefined && /^\d+$/.test(epoch)) {
@@ -195,10 +267,30 @@ export function checkOutputPath(p: string, ctx: { cwd: string }, flag: string): 
 // Shared with the runtime commands (export, convert, run), which replaced their input too.
 export { checkOutputsDistinct } from '../../src/cli/framework.js';
 
+/**
+ * Writes an output whole: into a temporary file next to it, renamed over it once written. Written
+ * in place, a run stopped during the write (Ctrl-C, a full disk) left a truncated file and lost the
+ * previous one. An existing symbolic link is written through, and what is not a regular file (a
+ * pipe, /dev/stdout) is written to directly, as before.
+ */
 export function writeFile(p: string, ctx: { cwd: string }, data: Uint8Array | string): string {
   const file = path.resolve(ctx.cwd, p);
   makeDirs(path.dirname(file));
-  fs.writeFileSync(file, data);
+  const existing = fs.existsSync(file) ? fs.statSync(file) : null;
+  if (existing && !existing.isFile()) {
+    fs.writeFileSync(file, data);
+    return file;
+  }
+  const target = existing ? fs.realpathSync(file) : file;
+  const tmp = `${target}.tmp-${process.pid}`;
+  try {
+    fs.writeFileSync(tmp, data);
+    if (existing) fs.chmodSync(tmp, existing.mode & 0o7777); // the replaced file's permissions
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
   return file;
 }
 

@@ -3,11 +3,11 @@ import path from 'node:path';
 import { AUDIO_FRONTEND_KINDS, BACKENDS, createRuntime, SeriesFrontend, validateAudioSpec, validateSeriesSpec, durationModelOf, EdgeRnnError, SEGMENT_DURATION_KEY, type BackendChoice, type ImuFrontendSpec, type ModelSpec } from '../../src/index.js';
 import type { CliContext } from '../../src/cli/framework.js';
 import { modelOutputSize } from '../../src/model/spec.js';
-import { choiceFlag, parseFlags, type Command } from '../../src/cli/framework.js';
+import { choiceFlag, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
 import { dataTaskOf, type Dataset, type Sample } from '../data/dataset.js';
 import { evaluateModel, type ModelEvaluation } from '../eval/evaluate-model.js';
-import { csvOptions, DATA_FLAGS, dataHelp, loadData, readModel, requireString } from './common.js';
+import { checkDataFlags, csvOptions, DATA_FLAGS, dataHelp, loadData, parseCommandFlags, readModel, requireString } from './common.js';
 import { evaluateKwsFile, formatKwsEval } from '../jobs/kws/eval-job.js';
 import { loadHmp } from '../jobs/har/hmp.js';
 import { harReports, scoreRecordings } from '../jobs/har/score.js';
@@ -37,8 +37,9 @@ Each job's own data format, chosen by the model's front end (otherwise the forma
 
 ${dataHelp([['--data', '--labels']])}`,
   async run(args, ctx) {
-    const { values, positionals } = parseFlags(args, { data: { type: 'string', short: 'd' }, json: { type: 'boolean' }, backend: { type: 'string', short: 'b' }, ...DATA_FLAGS }, { min: 1, max: 1, names: 'MODEL.ern' });
+    const { values, positionals } = parseCommandFlags(args, { data: { type: 'string', short: 'd' }, json: { type: 'boolean' }, backend: { type: 'string', short: 'b' }, ...DATA_FLAGS }, { min: 1, max: 1, names: 'MODEL.ern' });
     const dataPath = requireString(values.data, '--data');
+    checkDataFlags(values, [['--data', '--labels']]);
     const backend = choiceFlag(values.backend, 'backend', [...BACKENDS, 'auto'] as const) ?? 'auto';
     const { spec, bytes } = readModel(positionals[0]!, ctx);
     const kind = (spec.input.frontend as { kind?: unknown } | undefined)?.kind;
@@ -193,7 +194,15 @@ export function formatEvaluation(file: string, e: ModelEvaluation): string {
     });
     // A loop, not Math.max(...cells): C² arguments overflowed the call stack past ~350 classes.
     const cw = c.confusion.reduce((m, row) => row.reduce((a, n) => Math.max(a, String(n).length), m), 4) + 1;
-    const conf = c.confusion.map((row, i) => `  ${c.perClass[i]!.label.padEnd(w)} ${row.map((n) => String(n).padStart(cw)).join('')}`);
+    // Column heads are the labels cut to the column width; where two cut labels read the same
+    // ("walking_upstairs", "walking_downstairs": "walk" twice) the columns are numbered, and so are
+    // the rows, in the same order.
+    let heads = c.perClass.map((p) => p.label.slice(0, cw - 1));
+    const numbered = new Set(heads).size < heads.length;
+    if (numbered) heads = heads.map((_, k) => String(k).slice(0, cw - 1));
+    const rowName = (i: number): string => (numbered ? `${String(i).padStart(String(heads.length - 1).length)} ${c.perClass[i]!.label}` : c.perClass[i]!.label);
+    const rw = c.perClass.reduce((m, _, i) => Math.max(m, rowName(i).length), w);
+    const conf = c.confusion.map((row, i) => `  ${rowName(i).padEnd(rw)} ${row.map((n) => String(n).padStart(cw)).join('')}`);
     return [
       head,
       `  accuracy ${(100 * c.accuracy).toFixed(2)}%   macro F1 ${c.macroF1.toFixed(3)}`,
@@ -202,7 +211,7 @@ export function formatEvaluation(file: string, e: ModelEvaluation): string {
       ...rows,
       '',
       `  confusion (rows: truth, columns: predicted)`,
-      `  ${''.padEnd(w)} ${c.perClass.map((p) => p.label.slice(0, cw - 1).padStart(cw)).join('')}`,
+      `  ${''.padEnd(rw)} ${heads.map((h) => h.padStart(cw)).join('')}`,
       ...conf,
     ].join('\n');
   }

@@ -1,6 +1,6 @@
 import { createRuntime, encodeModel, type ModelSpec } from '../../src/index.js';
 import { modelOutputSize } from '../../src/model/spec.js';
-import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
+import { choiceFlag, numberFlag, usageError, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
 import { dataTaskOf } from '../data/dataset.js';
 import { evaluateModel, headline, type ModelEvaluation } from '../eval/evaluate-model.js';
@@ -8,7 +8,7 @@ import { DEFAULT_BLOCK, type BlockShape } from '../prune/pruner.js';
 import { pruneModel } from '../prune/prune-model.js';
 import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js';
 import { writeRunReport } from '../report/run-report.js';
-import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, loadInputs, readModel, requireString, round, writeFile } from './common.js';
+import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, loadInputs, noteUnresolvedInputs, parseCommandFlags, readModel, requireString, round, writeFile } from './common.js';
 import { summaryTable } from './quantize.js';
 
 export function parseBlock(v: unknown): BlockShape | null | undefined {
@@ -43,7 +43,7 @@ Pruned weights are exact zeros; the manifest lists the sparsity of every matrix.
 
 ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--calib-labels']])}`,
   async run(args, ctx) {
-    const { values, positionals } = parseFlags(
+    const { values, positionals } = parseCommandFlags(
       args,
       {
         data: { type: 'string', short: 'd' },
@@ -71,6 +71,7 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--ca
       { min: 1, max: 1, names: 'MODEL.ern' },
     );
     const dataPath = requireString(values.data, '--data');
+    checkDataFlags(values, [['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--calib-labels']]);
     const out = requireString(values.output, '-o/--output');
     checkOutputPath(out, ctx, '-o/--output');
     if (typeof values.report === 'string') checkOutputPath(values.report, ctx, '--report');
@@ -84,7 +85,7 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--ca
     const epochs = numberFlag(values.epochs, 'epochs', { min: 1, integer: true }) ?? 30;
     const ramp = numberFlag(values.ramp, 'ramp', { min: 0.05, max: 1 });
     const lr = numberFlag(values.lr, 'lr', { min: 1e-9, max: 1 });
-    const seed = numberFlag(values.seed, 'seed', { min: 0, integer: true });
+    const seed = numberFlag(values.seed, 'seed', { min: 0, max: 2 ** 31, integer: true }); // as train: the generator reads 32 bits, 2^32 ran as 0
     const batchSize = numberFlag(values['batch-size'], 'batch-size', { min: 1, integer: true });
     const block = parseBlock(values.block);
     const minWeights = numberFlag(values['min-weights'], 'min-weights', { min: 1, integer: true });
@@ -142,6 +143,7 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--ca
       const calib = calibData ?? data;
       rows.push(['int8', await evaluateModel(rt, calibrateAndQuantize(spec, calib.samples, { method: calibMethod }), evalData, tick)]);
       final = calibrateAndQuantize(r.spec, calib.samples, { method: calibMethod });
+      noteUnresolvedInputs(ctx, 'prune', final, calib.samples);
       rows.push(['pruned int8', await evaluateModel(rt, final, evalData, tick)]);
     }
     evalProgress.done();
@@ -162,7 +164,8 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--ca
       ctx.stdout.write(`${JSON.stringify({ output: out, bytes: bytes.length, precision: final.precision, sparsity: r.overall, layers: r.sparsity, metric: headline(rows[0]![1]).name, metrics: m, ...(headline(rows[0]![1]).name === 'accuracy' ? { accuracy: headline(rows[rows.length - 1]![1]).value } : {}) })}\n`);
     } else {
       const layerLines = r.sparsity.map((s) => `  ${s.name.padEnd(14)} [${s.shape.join('x')}]`.padEnd(32) + ` ${(100 * s.sparsity).toFixed(1).padStart(5)}% zeros, ${(100 * s.blockSparsity).toFixed(1).padStart(5)}% empty blocks`);
-      ctx.stdout.write(`${summaryTable(rows)}\n\nsparsity per matrix:\n${layerLines.join('\n')}\nwrote ${out} (${final.precision}, ${bytes.length} bytes)\n`);
+      const on = `  scored on ${evalData.source}, ${evalData.samples.length} sequences${val ? '' : ': the --data it fine-tuned on (--val scores other data)'}`;
+      ctx.stdout.write(`${on}\n${summaryTable(rows)}\n\nsparsity per matrix:\n${layerLines.join('\n')}\nwrote ${out} (${final.precision}, ${bytes.length} bytes)\n`);
     }
     return 0;
   },

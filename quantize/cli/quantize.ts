@@ -1,6 +1,6 @@
 import { createRuntime, encodeModel, type ModelSpec } from '../../src/index.js';
 import { modelOutputSize } from '../../src/model/spec.js';
-import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
+import { choiceFlag, numberFlag, usageError, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
 import { dataTaskOf } from '../data/dataset.js';
 import { evaluateModel, headline, type ModelEvaluation } from '../eval/evaluate-model.js';
@@ -8,7 +8,7 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { quantizationAwareFineTune } from '../quant/qat.js';
 import { writeRunReport } from '../report/run-report.js';
 import { fmt } from './train.js';
-import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, loadInputs, readModel, requireString, round, writeFile } from './common.js';
+import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, loadInputs, noteUnresolvedInputs, parseCommandFlags, readModel, requireString, round, writeFile } from './common.js';
 
 export const quantizeCommand: Command = {
   name: 'quantize',
@@ -34,7 +34,7 @@ calibration sequences do.
 
 ${dataHelp([['--calib', '--labels'], ['--eval', '--eval-labels']])}`,
   async run(args, ctx) {
-    const { values, positionals } = parseFlags(
+    const { values, positionals } = parseCommandFlags(
       args,
       {
         calib: { type: 'string' },
@@ -54,6 +54,7 @@ ${dataHelp([['--calib', '--labels'], ['--eval', '--eval-labels']])}`,
       { min: 1, max: 1, names: 'MODEL.ern' },
     );
     const calibPath = requireString(values.calib, '--calib');
+    checkDataFlags(values, [['--calib', '--labels'], ['--eval', '--eval-labels']]);
     const out = requireString(values.output, '-o/--output');
     checkOutputPath(out, ctx, '-o/--output');
     if (typeof values.report === 'string') checkOutputPath(values.report, ctx, '--report');
@@ -96,6 +97,7 @@ ${dataHelp([['--calib', '--labels'], ['--eval', '--eval-labels']])}`,
       q = r.int8;
       qat = { epochs: qatEpochs, bestEpoch: r.fit.bestEpoch, history: r.fit.history.map((h) => round(h.valLoss, 5)) };
     }
+    noteUnresolvedInputs(ctx, 'quantize', q, calib.samples);
     const progress = new Progress(ctx.stderr, 'evaluate', 2 * evalData.samples.length);
     const floatEval = await evaluateModel(rt, spec, evalData, { backend: 'float', onProgress: () => progress.tick() });
     const intEval = await evaluateModel(rt, q, evalData, { onProgress: () => progress.tick() });
@@ -120,7 +122,8 @@ ${dataHelp([['--calib', '--labels'], ['--eval', '--eval-labels']])}`,
     if (values.json) {
       ctx.stdout.write(`${JSON.stringify({ output: out, bytes: bytes.length, method, metric: f.name, float: f.value, int8: i.value, ...(f.name === 'accuracy' ? { accuracy: i.value, deltaPoints: diff } : { delta: diff }), ...(qat ? { qat } : {}) })}\n`);
     } else {
-      ctx.stdout.write(`${summaryTable([['float32', floatEval], ['int8', intEval]])}\nwrote ${out} (int8, ${bytes.length} bytes, calibration ${method})\n`);
+      const on = `  scored on ${evalData.source}, ${evalData.samples.length} sequences${typeof values.eval === 'string' ? '' : ': the --calib data (--eval scores other data)'}`;
+      ctx.stdout.write(`${on}\n${summaryTable([['float32', floatEval], ['int8', intEval]])}\nwrote ${out} (int8, ${bytes.length} bytes, calibration ${method})\n`);
     }
     return 0;
   },

@@ -1,5 +1,5 @@
 import { createRuntime, encodeModel, type ModelSpec, type RecurrentKind } from '../../src/index.js';
-import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
+import { choiceFlag, numberFlag, usageError, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
 import { TRAIN_TASKS, type TrainTask } from '../data/dataset.js';
 import { evaluateModel, headline, type ModelEvaluation } from '../eval/evaluate-model.js';
@@ -7,7 +7,7 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { writeRunReport } from '../report/run-report.js';
 import { SCHEDULES, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/trainer.js';
 import { trainModel } from '../train/train-model.js';
-import { checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, csvOptions, DATA_FLAGS, dataHelp, loadData, requireString, round, writeFile } from './common.js';
+import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, csvOptions, DATA_FLAGS, dataHelp, loadData, noteUnresolvedInputs, parseCommandFlags, requireString, round, writeFile } from './common.js';
 
 const D = DEFAULT_TRAIN_OPTIONS;
 
@@ -50,7 +50,8 @@ optimization:
   --val-split F       held-out fraction when --val is not given (stratified)        [${D.valSplit}]
   --class-weights W   none, balanced, or a comma list per class                     [none]
   --forget-bias X     LSTM forget-gate / GRU update-gate bias at init               [${D.forgetBias}]
-  --seed N            seeds init, shuffling, dropout, split: same seed, same bytes  [${D.seed}]
+  --seed N            seeds init, shuffling, dropout, split: same seed, same weights
+                      (the same bytes need --created-at too)                        [${D.seed}]
 output:
   -o, --output FILE   the .ern to write (required)
   --int8              write int8 (post-training quantization, --calib-method)
@@ -62,7 +63,7 @@ output:
 
 ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
   async run(args, ctx) {
-    const { values } = parseFlags(
+    const { values } = parseCommandFlags(
       args,
       {
         data: { type: 'string', short: 'd' },
@@ -112,6 +113,16 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
       ctx,
     );
     const task = choiceFlag(values.task, 'task', TRAIN_TASKS) ?? D.task;
+    // Options that would do nothing are usage errors (they were read and ignored).
+    checkDataFlags(values, [['--data', '--labels'], ['--val', '--val-labels']]);
+    if (values['val-split'] !== undefined && values.val !== undefined) throw usageError('--val-split holds out part of --data when there is no --val; with --val the validation data is that file');
+    for (const flag of ['window', 'bottleneck']) {
+      if (values[flag] !== undefined && task !== 'autoencoder') throw usageError(`--${flag} applies to --task autoencoder, not ${task}`);
+    }
+    if (values['class-weights'] !== undefined && task !== 'classify') throw usageError(`--class-weights applies to --task classify, not ${task}`);
+    for (const flag of ['horizon', 'target-columns']) {
+      if (values[flag] !== undefined && task !== 'forecast') throw usageError(`--${flag} applies to --task forecast, not ${task}`);
+    }
     const o: Partial<TrainOptions> = { task };
     const arch = choiceFlag(values.arch, 'arch', ['gru', 'lstm', 'rnn'] as const);
     if (arch) o.arch = arch as RecurrentKind;
@@ -165,6 +176,8 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
     const calibMethod = choiceFlag(values['calib-method'], 'calib-method', CALIBRATION_METHODS) ?? 'mse';
     if (values['calib-method'] !== undefined && !values.int8) throw usageError('--calib-method applies to --int8 (quantizing after training)');
     const created = createdAt(values); // checked before the training, not after it
+    // As the model file holds it (manifest.name): found when the model was encoded, after the training.
+    if (typeof values.name === 'string' && !(values.name.length >= 1 && values.name.length <= 128)) throw usageError(`--name needs 1 to 128 characters, got ${values.name.length}`);
 
     const data = await loadData(dataPath, values, ctx, task as TrainTask);
     // The default CSV inputs are every numeric column but the label: a time or index column
@@ -195,6 +208,7 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
     let intEval: ModelEvaluation | undefined;
     if (values.int8) {
       final = calibrateAndQuantize(result.spec, result.train, { method: calibMethod });
+      noteUnresolvedInputs(ctx, 'train', final, result.train);
       intEval = await evaluateModel(rt, final, result.val);
     }
     const metric = (e: ModelEvaluation): Record<string, number> => {
@@ -237,18 +251,20 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
     if (typeof values.report === 'string') {
       writeFile(values.report, ctx, await writeRunReport({ title: `edgernn train: ${final.name}`, spec: final, floatSpec: result.spec, history: result.fit.history, evaluations: { float: floatEval, ...(intEval ? { int8: intEval } : {}) }, samples: result.val }));
     }
+    // The model written, as in quantize and prune: the float model's accuracy is in metrics.float.
+    const written = intEval ?? floatEval;
     const summary = {
       output: out,
       bytes: bytes.length,
       precision: final.precision,
       task,
-      ...(floatEval.classification ? { accuracy: floatEval.classification.accuracy } : {}),
+      ...(written.classification ? { accuracy: written.classification.accuracy } : {}),
       metrics,
     };
     if (values.json) ctx.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
       const f = headline(floatEval);
-      const lines = [`wrote ${out} (${final.precision}, ${bytes.length} bytes)`, `  validation ${f.name}: float ${fmt(f.name, f.value)}${intEval ? `, int8 ${fmt(f.name, headline(intEval).value)}` : ''}`, `  best epoch ${result.fit.bestEpoch} of ${result.fit.epochsRun}${result.fit.stoppedEarly ? ' (early stop)' : ''}`];
+      const lines = [`wrote ${out} (${final.precision}, ${bytes.length} bytes)`, `  validation${val || heldOut ? '' : ' on the training data itself (nothing held out)'} ${f.name}: float ${fmt(f.name, f.value)}${intEval ? `, int8 ${fmt(f.name, headline(intEval).value)}` : ''}`, `  best epoch ${result.fit.bestEpoch} of ${result.fit.epochsRun}${result.fit.stoppedEarly ? ' (early stop)' : ''}`];
       ctx.stdout.write(`${lines.join('\n')}\n`);
     }
     return 0;

@@ -7,7 +7,7 @@
  *   classify     x = rows[s .. s+L), label = labelColumn at the window's last row
  * Columns whose first data row is not a number (timestamps) are skipped unless named.
  */
-import { dataError, sortLabels, type Dataset, type Sample, type TrainTask } from './dataset.js';
+import { classLookup, dataError, sortLabels, type Dataset, type Sample, type TrainTask } from './dataset.js';
 
 export interface CsvOptions {
   task: TrainTask;
@@ -23,6 +23,8 @@ export interface CsvOptions {
   targetColumns?: readonly string[];
   /** classify: the column holding the label. */
   labelColumn?: string;
+  /** Calibration: the inputs alone are read, and a labelColumn the file does not have is not looked for. */
+  inputsOnly?: boolean;
   labels?: readonly string[];
 }
 
@@ -145,7 +147,17 @@ export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<D
   const shape = (s: string): string => s.replace(/[0-9]+/g, '9').replace(/[A-Za-z]+/g, 'a');
   const below = rows.slice(1, 101);
   const nameOver = (c: string, i: number): boolean => below.some((r) => isNum(r.cells[i] ?? '')) || !below.some((r) => shape(r.cells[i] ?? '') === shape(c));
-  const hasHeader = below.length ? first.cells.some((c, i) => word(c) && nameOver(c, i)) : first.cells.some(word);
+  // Also a header: pandas' positional names (a DataFrame of an array: 0, 1, 2 ..., after an empty
+  // name for its index unless to_csv(index=False), then any named columns) over columns holding
+  // fractions below, and a first row that holds a column name the options give by name. They were
+  // read as a first data row: a step [0, 1, 2], "column '0' is ''", "no column 'label' (columns:
+  // 0, 1, 2)".
+  const off = first.cells[0] === '' ? 1 : 0;
+  let k = 0;
+  while (off + k < first.cells.length && first.cells[off + k] === String(k)) k++;
+  const positional = k >= 2 - off && first.cells.slice(off + k).every(word) && below.some((r) => r.cells.slice(off, off + k).some((c) => isNum(c) && !Number.isInteger(Number(c))));
+  const named = [opts.labelColumn, ...(opts.columns ?? []), ...(opts.targetColumns ?? [])].some((n) => n !== undefined && !/^\d+$/.test(n) && first.cells.includes(n));
+  const hasHeader = positional || named || (below.length ? first.cells.some((c, i) => word(c) && nameOver(c, i)) : first.cells.some(word));
   const names = hasHeader ? first.cells : first.cells.map((_, i) => String(i));
   const data = hasHeader ? rows.slice(1) : rows;
   if (data.length === 0) throw dataError(source, 'a header but no data rows');
@@ -157,7 +169,11 @@ export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<D
     if (i < 0 || i >= width) throw dataError(source, `no column '${name}' (columns: ${names.join(', ')})`);
     return i;
   };
-  const labelCol = opts.labelColumn !== undefined ? col(opts.labelColumn) : -1;
+  // Calibration reads inputs only: a label column the file does not have is not looked for. An
+  // unlabelled calibration CSV for a model trained with --label-column was refused ("no column
+  // 'activity'").
+  const has = (name: string): boolean => names.includes(name) || (/^\d+$/.test(name) && Number(name) < width);
+  const labelCol = opts.labelColumn !== undefined && (!opts.inputsOnly || has(opts.labelColumn)) ? col(opts.labelColumn) : -1;
   if (opts.task === 'classify' && labelCol < 0) throw dataError(source, 'classify from CSV needs a label column (--label-column)');
   // Default inputs: every column but the label whose first data row is not a word (a number, or
   // a missing or non-finite value that is then refused with its line), except columns empty in
@@ -193,8 +209,21 @@ export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<D
   if (N < L + horizon) throw dataError(source, `${N} rows: too short for one window of ${L} steps${horizon ? ` plus a horizon of ${horizon}` : ''}`);
   const F = inCols.length;
   const O = tgCols.length;
-  const labels = labelCol >= 0 ? (opts.labels ? [...opts.labels] : sortLabels(rowLabels, source)) : [];
-  const index = new Map(labels.map((l, i) => [l, i]));
+  // A window's class is the label of its last row, so the classes are those labels: a label on
+  // rows inside windows only was a class no window trained, and windows that all ended in one
+  // class trained a one-class model past the two-class check.
+  let labels: string[] = [];
+  if (labelCol >= 0 && opts.labels) labels = [...opts.labels];
+  else if (labelCol >= 0) {
+    const ends: string[] = [];
+    for (let s = 0; s + L + horizon <= N; s += stride) ends.push(rowLabels[s + L - 1]!);
+    labels = sortLabels(ends, source);
+    const inner = opts.task === 'classify' && labels.length < 2 ? sortLabels(rowLabels, source).filter((l) => !labels.includes(l)) : [];
+    if (inner.length) {
+      throw dataError(source, `every window ends on a row labelled '${labels[0]}' (a window's class is the label of its last row; --seq-len ${L}, --stride ${stride}): '${inner.join("', '")}' labels rows inside windows only`, { expected: 'at least 2 classes at window ends', got: labels });
+    }
+  }
+  const classOf = classLookup(labels);
   const samples: Sample[] = [];
   for (let s = 0; s + L + horizon <= N; s += stride) {
     const x = new Float32Array(L * F);
@@ -207,7 +236,7 @@ export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<D
     }
     if (labelCol >= 0) {
       const lab = rowLabels[s + L - 1]!;
-      const y = index.get(lab);
+      const y = classOf(lab);
       if (y === undefined) throw dataError(`${source}:${data[s + L - 1]!.line}`, `unknown label '${lab}': the model knows ${labels.join(', ')}`);
       sample.y = y;
     }

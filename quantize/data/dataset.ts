@@ -73,6 +73,19 @@ export function sortLabels(names: Iterable<string>, source = 'data'): string[] {
   return list;
 }
 
+/**
+ * Finds class names among `labels` (a model's, or the training data's): by name, and, when every
+ * class name is a number, a number by its value: "1" is the class "1.0" (pandas writes an integer
+ * label column as 1.0 once it holds a missing value; the model's data written as 1 were unknown
+ * labels, and a .npy's 1 was read as class index 1).
+ */
+export function classLookup(labels: readonly string[]): (name: string) => number | undefined {
+  const isNumber = (s: string): boolean => s.trim() !== '' && Number.isFinite(Number(s));
+  const byName = new Map(labels.map((l, i) => [l, i]));
+  const byValue = labels.length > 0 && labels.every(isNumber) ? new Map(labels.map((l, i) => [Number(l), i])) : null;
+  return (name) => byName.get(name) ?? (byValue && isNumber(name) ? byValue.get(Number(name)) : undefined);
+}
+
 /** Checks a dataset for a task; throws naming the first problem. */
 export function checkDataset(ds: Dataset, task: TrainTask): void {
   if (ds.samples.length === 0) throw dataError(ds.source, 'no samples');

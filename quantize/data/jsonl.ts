@@ -7,7 +7,7 @@
  * Every defect names the file and line.
  */
 import { float32Defect } from '../../src/io/sequences.js';
-import { dataError, sortLabels, type Dataset, type Sample } from './dataset.js';
+import { classLookup, dataError, sortLabels, type Dataset, type Sample } from './dataset.js';
 
 export interface JsonlOptions {
   /** Fixed class names (validation/eval data): a label outside them is an error. */
@@ -46,6 +46,9 @@ export function parseJsonl(text: string, source: string, opts: JsonlOptions = {}
   const xw = { n: opts.features, from: opts.features !== undefined ? 'the model' : '' };
   const tw = { n: undefined as number | undefined, from: '' };
   const raw: { x: Float32Array; T: number; y?: string; target?: Float32Array; where: string }[] = [];
+  // A JSON array of the objects (json.dump of a list, a pretty-printed file) failed at its first
+  // line as "not valid JSON (Unexpected end of JSON input)"; no line of JSON Lines starts with '['.
+  if (text.trimStart().startsWith('[')) throw dataError(`${source}:1`, 'a JSON array, expected JSON Lines: one {"x": [[...]], "y": label} object per line');
   const lines = text.split('\n');
   lines.forEach((line, i) => {
     const where = `${source}:${i + 1}`;
@@ -80,11 +83,11 @@ export function parseJsonl(text: string, source: string, opts: JsonlOptions = {}
     if (missing) throw dataError(missing.where, 'no "y" while other lines have one');
     labels = opts.labels ? [...opts.labels] : sortLabels(raw.map((s) => s.y!), source);
   }
-  const index = new Map(labels.map((l, i) => [l, i]));
+  const classOf = classLookup(labels);
   const samples: Sample[] = raw.map((s) => {
     const out: Sample = { x: s.x, T: s.T, where: s.where };
     if (s.y !== undefined) {
-      const y = index.get(s.y);
+      const y = classOf(s.y);
       if (y === undefined) throw dataError(s.where, `unknown label ${JSON.stringify(s.y)}: the model knows ${labels.map((l) => JSON.stringify(l)).join(', ')}`, { label: s.y });
       out.y = y;
     }

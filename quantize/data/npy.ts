@@ -7,7 +7,7 @@
  */
 import { readNpy } from '../../src/index.js';
 import { float32Defect } from '../../src/io/sequences.js';
-import { dataError, sortLabels, type Dataset, type Sample, type TrainTask } from './dataset.js';
+import { classLookup, dataError, sortLabels, type Dataset, type Sample, type TrainTask } from './dataset.js';
 
 export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainTask, companion: { bytes: Uint8Array; source: string } | null, labels?: readonly string[], labelsFlag = '--labels'): Omit<Dataset, 'sha256'> {
   const X = readNpy(xBytes, source);
@@ -39,13 +39,14 @@ export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainT
         names.push(String(v));
       }
       outLabels = labels ? [...labels] : sortLabels(names, companion.source);
-      const index = new Map(outLabels.map((l, i) => [l, i]));
+      const classOf = classLookup(outLabels);
       // A .npy holds numbers only: against class names none of which is a number (a keyword
       // model's "yes", "no"), an integer can only be the class index; read as a name, every
-      // label was unknown.
-      const byIndex = labels !== undefined && labels.length > 0 && !labels.some((l) => /^[+-]?\d+$/.test(l.trim()));
+      // label was unknown. Against numbers ("1.0", "2.0" too: they were read as indices, so 1
+      // was the class "2.0"), it is the class of that number.
+      const byIndex = labels !== undefined && labels.length > 0 && !labels.some((l) => l.trim() !== '' && Number.isFinite(Number(l)));
       names.forEach((name, n) => {
-        const y = byIndex ? Number(name) : index.get(name);
+        const y = byIndex ? Number(name) : classOf(name);
         if (y === undefined || !(y >= 0 && y < outLabels.length)) {
           throw dataError(`${companion.source}[${n}]`, byIndex ? `label ${name} is not a class index of the model (0..${outLabels.length - 1}: ${outLabels.join(', ')})` : `unknown label ${name}: the model knows ${outLabels.join(', ')}`, { expected: byIndex ? `0..${outLabels.length - 1}` : outLabels, got: Number(name) });
         }

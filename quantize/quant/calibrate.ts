@@ -308,3 +308,41 @@ export function calibrateAndQuantize(spec: ModelSpec, samples: readonly (Sample 
   };
   return q;
 }
+
+export interface UnresolvedInput {
+  feature: number;
+  /** Mean and standard deviation of the feature over the calibration data. */
+  mean: number;
+  std: number;
+  /** The int16 input step (inputScale) of the quantized model. */
+  step: number;
+}
+
+/**
+ * Input features the int8 model cannot resolve: input scales are symmetric (max |x| / 32767, no
+ * offset), so a feature with a large offset and a small spread (a pressure of 1013.25 hPa ± 0.004,
+ * or of 101325 Pa ± 2) gets steps as wide as its variation, and the quantized model no longer
+ * sees it (measured: a classifier of such a feature went from 100% float to 50% int8). Each
+ * feature whose step is more than a quarter of its standard deviation over `samples`.
+ */
+export function unresolvedInputs(q: ModelSpec, samples: readonly (Sample | Float32Array)[]): UnresolvedInput[] {
+  const scale = q.inputScale;
+  if (!scale) return [];
+  const I = q.input.size;
+  const sum = new Float64Array(I);
+  const sq = new Float64Array(I);
+  let n = 0;
+  for (const x of sequencesOf(q, samples)) {
+    for (let i = 0; i < x.length; i++) sum[i % I] = sum[i % I]! + x[i]!;
+    n += x.length / I;
+  }
+  const mean = Array.from(sum, (s) => s / n);
+  // Deviations from the mean, not E[x²] − mean²: that cancels to rounding noise at an offset.
+  for (const x of sequencesOf(q, samples)) for (let i = 0; i < x.length; i++) sq[i % I] = sq[i % I]! + (x[i]! - mean[i % I]!) ** 2;
+  const out: UnresolvedInput[] = [];
+  for (let k = 0; k < I; k++) {
+    const std = Math.sqrt(sq[k]! / n);
+    if (std > 0 && scale[k]! > std / 4) out.push({ feature: k, mean: mean[k]!, std, step: scale[k]! });
+  }
+  return out;
+}

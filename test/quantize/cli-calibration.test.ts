@@ -57,6 +57,28 @@ describe('quantize --calib without labels', () => {
   });
 });
 
+describe('a CSV-trained classifier calibrated on a CSV without its label column', () => {
+  it('quantize --eval and prune --int8 read the unlabelled CSV (the label column is not looked for)', async () => {
+    // One channel whose sign is the class, the label in the last column; the same rows without it.
+    const rows = Array.from({ length: 160 }, (_, i) => {
+      const cls = Math.floor(i / 16) % 2 === 0 ? 'up' : 'down';
+      return [(cls === 'up' ? 1 : -1) + 0.1 * Math.sin(i), 0.05 * Math.cos(3 * i), cls] as const;
+    });
+    fs.writeFileSync(path.join(dir, 'labelled.csv'), `a,b,activity\n${rows.map((r) => r.join(',')).join('\n')}\n`);
+    fs.writeFileSync(path.join(dir, 'nolabel.csv'), `a,b\n${rows.map((r) => `${r[0]},${r[1]}`).join('\n')}\n`);
+    const t = await cli('train', '--data', 'labelled.csv', '--label-column', 'activity', '--seq-len', '8', '--hidden', '8', '--epochs', '2', ...created, '-o', 'csv-f32.ern');
+    expect(t.code, t.err).toBe(0);
+    const q = await cli('quantize', 'csv-f32.ern', '--calib', 'nolabel.csv', '--eval', 'labelled.csv', ...created, '-o', 'csv-q.ern');
+    expect(q.code, q.err).toBe(0);
+    const ql = await cli('quantize', 'csv-f32.ern', '--calib', 'labelled.csv', '--eval', 'labelled.csv', ...created, '-o', 'csv-ql.ern');
+    expect(ql.code, ql.err).toBe(0);
+    const weights = (f: string): unknown => decodeModel(new Uint8Array(fs.readFileSync(path.join(dir, f)))).spec.layers;
+    expect(weights('csv-q.ern')).toEqual(weights('csv-ql.ern'));
+    const p = await cli('prune', 'csv-f32.ern', '--data', 'labelled.csv', '--sparsity', '0.5', '--min-weights', '16', '--epochs', '1', '--int8', '--calib', 'nolabel.csv', ...created, '-o', 'csv-p8.ern');
+    expect(p.code, p.err).toBe(0);
+  });
+});
+
 describe('prune --int8 --calib', () => {
   it('takes unlabelled calibration data', async () => {
     const r = await cli('prune', 'f32.ern', '--data', 'train.jsonl', '--sparsity', '0.5', '--epochs', '2', '--int8', '--calib', 'unlabelled.jsonl', ...created, '-o', 'p8.ern');

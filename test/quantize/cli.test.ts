@@ -1,8 +1,9 @@
 /** The desktop commands end to end: exit codes, files written, JSON output. */
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { decodeModel, encodeModel, writeNpy } from '../../src/index.js';
 import { desktopCommands } from '../../quantize/cli/index.js';
 import { firstStepsTask, sineForecast, toJsonl } from '../../quantize/data/synthetic.js';
@@ -69,6 +70,67 @@ describe('edgernn train / eval', () => {
     expect(Buffer.compare(fs.readFileSync(path.join(dir, 'r1.ern')), fs.readFileSync(path.join(dir, 'r2.ern')))).toBe(0);
   });
 
+  it('--help says what a seed fixes: the weights; the same bytes need a fixed time too (--created-at)', async () => {
+    // It said "same seed, same bytes": without --created-at the manifest holds the time of the run.
+    const h = await cli('train', '--help');
+    const lines = h.out.split('\n');
+    const at = lines.findIndex((l) => l.trimStart().startsWith('--seed'));
+    const line = `${lines[at]} ${lines[at + 1]}`;
+    expect(line).toMatch(/same weights/);
+    expect(line).toMatch(/--created-at/);
+  });
+
+  it('train --int8 --json: "accuracy" is the written int8 model\'s, as in quantize and prune (it was the float model\'s)', async () => {
+    // A channel with a large offset and a small signal (a pressure of 1013.25 ± 0.004): float
+    // learns it, int16 input steps of 1013/32767 cannot tell the classes apart.
+    const lines = Array.from({ length: 40 }, (_, i) => {
+      const s = i % 2 ? 0.004 : -0.004;
+      return JSON.stringify({ x: Array.from({ length: 6 }, (_, t) => [1013.25 + s + 0.0005 * Math.sin(i + t)]), y: i % 2 ? 'hi' : 'lo' });
+    });
+    fs.writeFileSync(path.join(dir, 'offset.jsonl'), `${lines.join('\n')}\n`);
+    const r = await cli('train', '--data', 'offset.jsonl', '--hidden', '8', '--epochs', '20', '--val-split', '0', '--int8', '--json', '--created-at', '2026-01-01T00:00:00Z', '-o', 'offset8.ern');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out) as { precision: string; accuracy: number; metrics: { float: { accuracy: number }; int8: { accuracy: number } } };
+    expect(j.precision).toBe('int8');
+    expect(j.metrics.float.accuracy).not.toBe(j.metrics.int8.accuracy);
+    expect(j.accuracy).toBeCloseTo(j.metrics.int8.accuracy, 5);
+    const e = await cli('eval', 'offset8.ern', '--data', 'offset.jsonl', '--json');
+    expect(j.accuracy).toBe((JSON.parse(e.out) as { accuracy: number }).accuracy);
+  });
+
+  it('an input the int16 grid cannot resolve (large offset, small spread) is named in a note by train --int8, quantize and prune --int8', async () => {
+    // The int8 model of offset.jsonl scores chance: its steps of 1013/32767 = 0.031 are wider than
+    // the ±0.004 that tells the classes apart. Nothing said why.
+    const f = await cli('train', '--data', 'offset.jsonl', '--hidden', '8', '--epochs', '2', '--val-split', '0', '--created-at', '2026-01-01T00:00:00Z', '-o', 'offset.ern');
+    expect(f.code, f.err).toBe(0);
+    expect(f.err).not.toMatch(/note: input/);
+    const note = /note: input feature 0 varies by 0\.004\d* around 1013\.2\d*, and int8 inputs step by 0\.0309/;
+    for (const argv of [
+      ['train', '--data', 'offset.jsonl', '--hidden', '8', '--epochs', '2', '--val-split', '0', '--int8', '-o', 'offset8b.ern'],
+      ['quantize', 'offset.ern', '--calib', 'offset.jsonl', '-o', 'offset-q.ern'],
+      ['prune', 'offset.ern', '--data', 'offset.jsonl', '--sparsity', '0.5', '--min-weights', '8', '--epochs', '1', '--int8', '-o', 'offset-p.ern'],
+    ]) {
+      const r = await cli(...argv);
+      expect(r.code, r.err).toBe(0);
+      expect(r.err, argv[0]).toMatch(note);
+    }
+    // An ordinary input says nothing.
+    const q = await cli('quantize', 'a.ern', '--calib', 'train.jsonl', '-o', 'a-q.ern');
+    expect(q.code, q.err).toBe(0);
+    expect(q.err).not.toMatch(/note: input/);
+  });
+
+  it('prune and quantize name the data their table scores, and say when it is the data they fine-tuned or calibrated on', async () => {
+    // "pruned float32 100.00%" was the score on --data, the fine-tuning set, with nothing saying so.
+    const p = await cli('prune', 'offset.ern', '--data', 'offset.jsonl', '--sparsity', '0.5', '--min-weights', '8', '--epochs', '1', '-o', 'on-p.ern');
+    expect(p.code, p.err).toBe(0);
+    expect(p.out).toMatch(/scored on offset\.jsonl, 40 sequences: the --data it fine-tuned on \(--val scores other data\)/);
+    const q = await cli('quantize', 'offset.ern', '--calib', 'offset.jsonl', '-o', 'on-q.ern');
+    expect(q.out).toMatch(/scored on offset\.jsonl, 40 sequences: the --calib data \(--eval scores other data\)/);
+    const qe = await cli('quantize', 'a.ern', '--calib', 'train.jsonl', '--eval', 'val.jsonl', '-o', 'on-q2.ern');
+    expect(qe.out).toMatch(/scored on val\.jsonl, 24 sequences\n/);
+  });
+
   it('forecast: eval prints MSE/MAE', async () => {
     expect((await cli('train', '--data', 'sine.jsonl', '--task', 'forecast', ...small, '-o', 'f.ern')).code).toBe(0);
     const e = await cli('eval', 'f.ern', '--data', 'sine.jsonl', '--json');
@@ -117,6 +179,74 @@ describe('edgernn train / eval', () => {
       const r = await cli(...argv);
       expect(r.code, argv[0]).toBe(2);
       expect(r.err, argv[0]).toMatch(/--created-at needs an ISO date, got 'yesterday'/);
+    }
+  });
+});
+
+describe('--created-at is one instant wherever the command runs', () => {
+  it('an ISO date-time without an offset is UTC, whatever the time zone; other date forms are usage errors', async () => {
+    // Date.parse reads "2026-01-01T10:00:00" (and "01/02/2026", "Jan 5 2026") in the machine's
+    // time zone: the same command wrote other bytes in New York than in UTC.
+    const { createdAt } = await import('../../quantize/cli/common.js');
+    const saved = process.env.TZ;
+    try {
+      for (const tz of ['UTC', 'America/New_York', 'Asia/Kolkata']) {
+        process.env.TZ = tz;
+        expect(createdAt({ 'created-at': '2026-01-01T10:00:00' }), tz).toBe('2026-01-01T10:00:00.000Z');
+        expect(createdAt({ 'created-at': '2026-01-01T10:00' }), tz).toBe('2026-01-01T10:00:00.000Z');
+        expect(createdAt({ 'created-at': '2026-01-01' }), tz).toBe('2026-01-01T00:00:00.000Z');
+        expect(createdAt({ 'created-at': '2026-01-01T10:00:00+02:00' }), tz).toBe('2026-01-01T08:00:00.000Z');
+        expect(createdAt({ 'created-at': '2026-01-01T10:00:00.5Z' }), tz).toBe('2026-01-01T10:00:00.500Z');
+      }
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+    for (const bad of ['01/02/2026', 'Jan 5 2026', '2026', '2026-13-01', '2026-02-30']) {
+      expect(() => createdAt({ 'created-at': bad }), bad).toThrow(/--created-at needs an ISO date/);
+    }
+  });
+});
+
+describe('outputs are replaced whole', () => {
+  it('a write that fails half way (disk full, Ctrl-C) leaves the previous output as it was, and no temporary file', async () => {
+    // The .ern was truncated and rewritten in place: a run stopped during the write lost the
+    // previous model too.
+    const { writeFile } = await import('../../quantize/cli/common.js');
+    fs.writeFileSync(path.join(dir, 'keep.ern'), 'previous model');
+    const real = fs.writeFileSync;
+    const spy = vi.spyOn(fs, 'writeFileSync').mockImplementation((f, d) => {
+      real(f as string, String(d).slice(0, 3));
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    try {
+      expect(() => writeFile('keep.ern', { cwd: dir }, 'new model')).toThrow(/ENOSPC/);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(fs.readFileSync(path.join(dir, 'keep.ern'), 'utf8')).toBe('previous model');
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('keep.ern') && f !== 'keep.ern')).toEqual([]);
+    writeFile('keep.ern', { cwd: dir }, 'new model');
+    expect(fs.readFileSync(path.join(dir, 'keep.ern'), 'utf8')).toBe('new model');
+  });
+
+  const mkfifo = process.platform === 'win32' ? null : spawnSync('mkfifo', ['--version']);
+  it.skipIf(!mkfifo || mkfifo.status !== 0)('what is not a regular file (a pipe, /dev/stdout) is written to, not replaced (needs mkfifo)', async () => {
+    // The temporary file renamed over `-o /dev/stdout` was "no such file: /proc/…/fd/pipe:[…].tmp".
+    const { writeFile } = await import('../../quantize/cli/common.js');
+    const fifo = path.join(dir, 'model.fifo');
+    spawnSync('mkfifo', [fifo]);
+    const reader = spawn('cat', [fifo]);
+    let got = '';
+    reader.stdout.on('data', (b: Buffer) => (got += b.toString()));
+    const done = new Promise((resolve) => reader.on('close', resolve));
+    try {
+      writeFile(fifo, { cwd: dir }, 'model bytes');
+      expect(fs.statSync(fifo).isFIFO()).toBe(true);
+      await done;
+      expect(got).toBe('model bytes');
+    } finally {
+      reader.kill();
     }
   });
 });
@@ -271,6 +401,61 @@ describe('regressions', () => {
     expect(fs.existsSync(path.join(dir, 'x.ern'))).toBe(false);
   });
 
+  it('data options that would do nothing are usage errors: CSV windowing on data that is not CSV, a labels file without its data file, options of another task', async () => {
+    // Each was read and ignored: `--seq-len 32` on JSON Lines trained on the whole sequences.
+    for (const [argv, re] of [
+      [['train', '--data', 'train.jsonl', '--seq-len', '4', ...tiny, '-o', 'x.ern'], /--seq-len applies to CSV data .*train\.jsonl/],
+      [['train', '--data', 'train.jsonl', '--label-column', 'y', ...tiny, '-o', 'x.ern'], /--label-column applies to CSV data/],
+      [['eval', 'a.ern', '--data', 'val.jsonl', '--stride', '2'], /--stride applies to CSV data .*val\.jsonl/],
+      [['quantize', 'a.ern', '--calib', 'train.jsonl', '--eval', 'val.jsonl', '--columns', 'a', '-o', 'x.ern'], /--columns applies to CSV data .*train\.jsonl, val\.jsonl/],
+      [['prune', 'a.ern', '--data', 'train.jsonl', '--sparsity', '0.5', '--horizon', '2', '-o', 'x.ern'], /--horizon applies to CSV data/],
+      [['train', '--data', 'xa.npy', '--labels', 'xa-y.npy', '--val-labels', 'xb-y.npy', ...tiny, '-o', 'x.ern'], /--val-labels needs --val/],
+      [['quantize', 'a.ern', '--calib', 'train.jsonl', '--eval-labels', 'xb-y.npy', '-o', 'x.ern'], /--eval-labels needs --eval/],
+      [['prune', 'a.ern', '--data', 'train.jsonl', '--sparsity', '0.5', '--val-labels', 'xb-y.npy', '-o', 'x.ern'], /--val-labels needs --val/],
+      [['prune', 'a.ern', '--data', 'train.jsonl', '--sparsity', '0.5', '--int8', '--calib-labels', 'xb-y.npy', '-o', 'x.ern'], /--calib-labels needs --calib/],
+      // A job's folder is not read by loadData, which refuses labels for data that is not .npy.
+      [['eval', 'a.ern', '--data', 'outdir', '--labels', 'xb-y.npy'], /--labels xb-y\.npy applies to \.npy data .*outdir holds its own labels/],
+      [['train', '--data', 'train.jsonl', '--val', 'val.jsonl', '--val-split', '0.3', ...tiny, '-o', 'x.ern'], /--val-split holds out part of --data when there is no --val/],
+      [['train', '--data', 'train.jsonl', '--window', '4', ...tiny, '-o', 'x.ern'], /--window applies to --task autoencoder/],
+      [['train', '--data', 'train.jsonl', '--bottleneck', '2', ...tiny, '-o', 'x.ern'], /--bottleneck applies to --task autoencoder/],
+      [['train', '--data', 'sine.jsonl', '--task', 'forecast', '--class-weights', 'balanced', ...tiny, '-o', 'x.ern'], /--class-weights applies to --task classify/],
+      [['train', '--data', 'series.csv', '--label-column', 'l', '--horizon', '2', ...tiny, '-o', 'x.ern'], /--horizon applies to --task forecast, not classify/],
+      [['train', '--data', 'series.csv', '--task', 'autoencoder', '--target-columns', 'v', ...tiny, '-o', 'x.ern'], /--target-columns applies to --task forecast, not autoencoder/],
+      // A name the model file cannot hold stopped the run after the training (ERN_MANIFEST).
+      [['train', '--data', 'no-such.jsonl', '--name', '', ...tiny, '-o', 'x.ern'], /--name needs 1 to 128 characters, got 0/],
+      [['train', '--data', 'no-such.jsonl', '--name', 'n'.repeat(129), ...tiny, '-o', 'x.ern'], /--name needs 1 to 128 characters, got 129/],
+    ] as [string[], RegExp][]) {
+      const r = await cli(...argv);
+      expect(r.code, `${argv.join(' ')}: ${r.err}`).toBe(2);
+      expect(r.err, argv.join(' ')).toMatch(re);
+    }
+    expect(fs.existsSync(path.join(dir, 'x.ern'))).toBe(false);
+  });
+
+  it('a value flag given twice is a usage error: `--data a --data b` trained on b alone', async () => {
+    for (const [argv, re] of [
+      [['train', '--data', 'train.jsonl', '--data', 'val.jsonl', ...tiny, '-o', 'x.ern'], /--data is given twice \('train\.jsonl', 'val\.jsonl'\): it takes one value/],
+      [['train', '-d', 'train.jsonl', '--data=val.jsonl', ...tiny, '-o', 'x.ern'], /--data is given twice/],
+      [['train', '--data', 'train.jsonl', '--hidden', '4', '--hidden', '8', '--epochs', '1', '-o', 'x.ern'], /--hidden is given twice \('4', '8'\)/],
+      [['eval', 'a.ern', '--data', 'val.jsonl', '--data', 'train.jsonl'], /--data is given twice/],
+      [['quantize', 'a.ern', '--calib', 'train.jsonl', '--calib', 'val.jsonl', '-o', 'x.ern'], /--calib is given twice/],
+      [['prune', 'a.ern', '--data', 'train.jsonl', '--sparsity', '0.5', '--sparsity', '0.9', '-o', 'x.ern'], /--sparsity is given twice/],
+    ] as [string[], RegExp][]) {
+      const r = await cli(...argv);
+      expect(r.code, `${argv.join(' ')}: ${r.err}`).toBe(2);
+      expect(r.err, argv.join(' ')).toMatch(re);
+    }
+    expect(fs.existsSync(path.join(dir, 'x.ern'))).toBe(false);
+  });
+
+  it('prune --seed takes the seeds train takes (0..2^31): 2^32 ran as seed 0, 1e300 too', async () => {
+    for (const seed of ['4294967296', '1e300']) {
+      const r = await cli('prune', 'a.ern', '--data', 'train.jsonl', '--sparsity', '0.5', '--seed', seed, '-o', 'x.ern');
+      expect(r.code, `${seed}: ${r.err}`).toBe(2);
+      expect(r.err).toMatch(/--seed needs an integer .*<= 2147483648/);
+    }
+  });
+
   it('a model without labels whose task is not classify (anomaly, custom) is scored, quantized and pruned as a per-step forecaster', async () => {
     // eval, quantize and prune read its data as classify and asked for labels it does not have.
     expect((await cli('train', '--data', 'sine.jsonl', '--task', 'forecast', ...tiny, '-o', 'fc.ern')).code).toBe(0);
@@ -299,6 +484,12 @@ describe('regressions', () => {
     }
     const split = await cli('train', '--data', 'train.jsonl', ...tiny, '-o', 'v.ern', '--json');
     expect((JSON.parse(split.out) as { metrics: { validation: string } }).metrics.validation).toBe('0.15 of the training data (seeded split)');
+    // The text summary too: "validation accuracy: float 100.00%" on four training sequences read
+    // as a held-out score.
+    const text = await cli('train', '--data', 'four.jsonl', ...tiny, '-o', 'v.ern');
+    expect(text.out).toMatch(/validation on the training data itself \(nothing held out\) accuracy: float/);
+    const held = await cli('train', '--data', 'train.jsonl', ...tiny, '-o', 'v.ern');
+    expect(held.out).toMatch(/\n  validation accuracy: float/);
   });
 
   it('a model trained on a .CSV (upper case) records its windows, so eval cuts the same ones', async () => {

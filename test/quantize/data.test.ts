@@ -285,3 +285,95 @@ describe('defect hunt: numeric class labels', () => {
     expect(ok.labels).toEqual(['-1.5', '2', '10']);
   });
 });
+
+describe('defect hunt: CSV classes are the labels of the windows', () => {
+  // A window's class is the label of its last row. Classes were the labels of every row: a label
+  // found only inside windows became an output no window trained, and a file whose windows all
+  // ended in one class trained a one-class model (loss 0) past the "at least 2 classes" check.
+  const rows = (label: (i: number) => string): string => ['v,l', ...Array.from({ length: 40 }, (_, i) => `${Math.sin(i).toFixed(3)},${label(i)}`)].join('\n');
+  // seqLen 10, stride 5: windows end on rows 9, 14, 19, ... (i % 5 === 4).
+  const csv = { seqLen: 10, stride: 5, labelColumn: 'l' };
+
+  it('a label on rows inside windows only is no class', async () => {
+    const ds = await loadDataset(file('inner.csv', rows((i) => (i % 5 === 1 ? 'inner' : i < 20 ? 'a' : 'c'))), { task: 'classify', csv });
+    expect(ds.labels).toEqual(['a', 'c']);
+    expect(ds.samples.map((s) => ds.labels[s.y!])).toEqual(['a', 'a', 'a', 'c', 'c', 'c', 'c']);
+  });
+
+  it('windows that all end in one class are a BAD_DATA error naming the windowing', async () => {
+    expect(await failure(file('oneclass.csv', rows((i) => (i % 5 === 1 ? 'b' : 'a'))), { task: 'classify', csv })).toMatch(/oneclass\.csv: every window ends on a row labelled 'a'.*'b' labels rows inside windows only/);
+  });
+});
+
+describe("defect hunt: a model's numeric class names written another way", () => {
+  // pandas writes an integer label column as 1.0, 2.0 once it holds a missing value: a model
+  // trained on such a CSV has classes "1.0", "2.0", "3.0". Its data written as 1, 2, 3 (JSON
+  // Lines, a CSV without the missing value, a .npy) are the same classes.
+  const labels = ['1.0', '2.0', '3.0'];
+
+  it('a .npy label is matched by its number, not read as a class index (2 was class "3.0")', async () => {
+    const x = file('fx.npy', writeNpy(Float32Array.from({ length: 3 * 2 * 1 }, (_, i) => i), [3, 2, 1]));
+    const y = file('fy.npy', writeNpy(Float32Array.from([2, 1, 2]), [3]));
+    const ds = await loadDataset(x, { task: 'classify', labelsPath: y, labels });
+    expect(ds.samples.map((s) => labels[s.y!])).toEqual(['2.0', '1.0', '2.0']);
+    expect(await failure(x, { task: 'classify', labelsPath: file('f0.npy', writeNpy(Float32Array.from([0, 1, 2]), [3])), labels })).toMatch(/f0\.npy\[0\]: unknown label 0: the model knows 1\.0, 2\.0, 3\.0/);
+  });
+
+  it('JSON Lines and CSV labels are matched by number too (they were "unknown label")', async () => {
+    const j = await loadDataset(file('fl.jsonl', '{"x": [1], "y": 3}\n{"x": [1], "y": "1"}\n'), { task: 'classify', labels });
+    expect(j.samples.map((s) => labels[s.y!])).toEqual(['3.0', '1.0']);
+    const c = await loadDataset(file('fl.csv', 'v,l\n1,2\n2,3\n'), { task: 'classify', labels, csv: { seqLen: 1, labelColumn: 'l' } });
+    expect(c.samples.map((s) => labels[s.y!])).toEqual(['2.0', '3.0']);
+    expect(await failure(file('fl4.jsonl', '{"x": [1], "y": 4}\n'), { task: 'classify', labels })).toMatch(/unknown label "4"/);
+  });
+});
+
+describe('defect hunt: a JSON array where JSON Lines are read', () => {
+  it('is named as such, pretty-printed or not (it was "not valid JSON (Unexpected end of JSON input)")', async () => {
+    const objs = [{ x: [[1], [2]], y: 'a' }, { x: [[3], [4]], y: 'b' }];
+    for (const [name, text] of [
+      ['pretty.json', JSON.stringify(objs, null, 2)],
+      ['oneline.json', JSON.stringify(objs)],
+      ['bom.json', `\ufeff${JSON.stringify(objs, null, 2)}`],
+    ]) {
+      expect(await failure(file(name!, text!), { task: 'classify' }), name).toMatch(new RegExp(`${name!.replace('.', '\\.')}:1: a JSON array, expected JSON Lines: one \\{"x": \\[\\[\\.\\.\\.\\]\\], "y": label\\} object per line`));
+    }
+  });
+});
+
+describe('defect hunt: CSV headers that look like data', () => {
+  // pandas writes a DataFrame made from an array with the column names 0, 1, 2 (to_csv(index=False)).
+  const body = Array.from({ length: 12 }, (_, i) => `${Math.sin(i).toFixed(3)},${(i / 7).toFixed(3)},${i % 4 < 2 ? 'walk' : 'run'}`);
+
+  it("pandas' positional names (0, 1, ... over decimals) are a header, not a first step [0, 1]", async () => {
+    const ds = await loadDataset(file('pandas.csv', ['0,1,label', ...body].join('\n')), { task: 'classify', csv: { seqLen: 2, stride: 1, labelColumn: '2' } });
+    expect(ds.featureNames).toEqual(['0', '1']);
+    expect(ds.samples.length).toBe(11); // 12 data rows, not 13
+    expect(Array.from(ds.samples[0]!.x.subarray(0, 2))).toEqual([0, Math.fround(0)]);
+    expect(ds.labels).toEqual(['run', 'walk']);
+    const plain = await loadDataset(file('pandas2.csv', ['0,1', ...body.map((l) => l.split(',').slice(0, 2).join(','))].join('\n')), { task: 'autoencoder', csv: { seqLen: 1, stride: 1 } });
+    expect(plain.samples.length).toBe(12);
+    // With pandas' index column (to_csv() by default): an empty name first.
+    const indexed = await loadDataset(file('pandas3.csv', [',0,1', ...body.map((l, i) => `${i},${l.split(',').slice(0, 2).join(',')}`)].join('\n')), { task: 'autoencoder', csv: { seqLen: 1, stride: 1, columns: ['0', '1'] } });
+    expect(indexed.samples.length).toBe(12);
+    expect(Array.from(indexed.samples[1]!.x)).toEqual([Math.fround(Number(Math.sin(1).toFixed(3))), Math.fround(Number((1 / 7).toFixed(3)))]);
+    // A headerless first row that happens to read 0, 1 over integers stays data.
+    const ints = await loadDataset(file('ints.csv', '0,1\n2,3\n4,5\n'), { task: 'autoencoder', csv: { seqLen: 1, stride: 1 } });
+    expect(ints.samples.length).toBe(3);
+  });
+
+  it('a first row holding the --label-column name is the header ("no column \'label\' (columns: 0, 1, 2)")', async () => {
+    const ds = await loadDataset(file('named.csv', ['5,6,label', ...body.map((l) => l.replace(/^[^,]*/, '7'))].join('\n')), { task: 'classify', csv: { seqLen: 2, stride: 1, labelColumn: 'label' } });
+    expect(ds.featureNames).toEqual(['5', '6']);
+    expect(ds.samples.length).toBe(11);
+  });
+});
+
+describe('defect hunt: calibration CSVs without the label column', () => {
+  it('inputs only: a label column the file lacks is not looked for; otherwise (a typo) it is still an error', async () => {
+    const p = file('nolabelcol.csv', 'a,b\n1,2\n3,4\n');
+    const ds = await loadDataset(p, { task: 'autoencoder', csv: { seqLen: 1, labelColumn: 'activity', inputsOnly: true } });
+    expect([ds.featureNames, ds.samples.length]).toEqual([['a', 'b'], 2]);
+    expect(await failure(p, { task: 'autoencoder', csv: { seqLen: 1, labelColumn: 'activity' } })).toMatch(/no column 'activity' \(columns: a, b\)/);
+  });
+});

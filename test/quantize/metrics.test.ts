@@ -99,6 +99,25 @@ describe('the eval table', () => {
   });
 });
 
+describe('defect hunt: the confusion matrix of labels alike in their first letters', () => {
+  it('columns that would read the same when cut to their width are numbered, with the numbers on the rows', async () => {
+    // "walking_upstairs" and "walking_downstairs" both headed a column "walk".
+    const { formatEvaluation } = await import('../../quantize/cli/eval.js');
+    const c = classificationReport(['still', 'walking_downstairs', 'walking_upstairs'], [0, 1, 2, 2], [0, 1, 1, 2]);
+    const lines = formatEvaluation('m.ern', { task: 'classify', precision: 'int8', backend: 'simd', samples: 4, classification: c }).split('\n');
+    const at = lines.findIndex((l) => l.includes('confusion'));
+    expect(lines[at + 1]!.trim().split(/\s+/)).toEqual(['0', '1', '2']);
+    expect(lines.slice(at + 2).map((l) => l.trim().split(/\s+/))).toEqual([
+      ['0', 'still', '1', '0', '0'],
+      ['1', 'walking_downstairs', '0', '1', '0'],
+      ['2', 'walking_upstairs', '0', '1', '1'],
+    ]);
+    // Labels that stay distinct keep their names as headers.
+    const plain = formatEvaluation('m.ern', { task: 'classify', precision: 'int8', backend: 'simd', samples: 2, classification: classificationReport(['run', 'walk'], [0, 1], [0, 1]) }).split('\n');
+    expect(plain[plain.findIndex((l) => l.includes('confusion')) + 1]!.trim().split(/\s+/)).toEqual(['run', 'walk']);
+  });
+});
+
 describe('defect hunt: classificationReport arguments', () => {
   it('class indices outside the labels, or predictions of another length, are INVALID_ARGUMENT naming the first', async () => {
     const { isEdgeRnnError } = await import('../../src/index.js');

@@ -20,7 +20,10 @@
  * Graphs with reverse or bidirectional recurrent nodes need the whole sequence: step() throws
  * NOT_STREAMABLE and run() starts from the initial state, as edgernn's sessions do.
  */
-import type * as OrtWeb from 'onnxruntime-web';
+// Types only: onnxruntime-web re-exports onnxruntime-common's API. onnxruntime-web itself (139 MB,
+// WebAssembly builds for every target) is an optional peer dependency, imported when a model is
+// created: a gateway that runs .ern files only never needs it.
+import type * as OrtWeb from 'onnxruntime-common';
 import { EdgeRnnError } from '../errors.js';
 import type { NonFinitePolicy } from '../runtime/engine.js';
 import { Attrs } from './attrs.js';
@@ -90,7 +93,9 @@ async function importOrt(source: string): Promise<OrtModule> {
     return (await import('onnxruntime-web')) as OrtModule;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    throw new EdgeRnnError('BACKEND_UNAVAILABLE', `${source}: onnxruntime-web did not load (${msg}): pass its module as { ort } (import * as ort from its URL), or map 'onnxruntime-web' in an import map`, { cause: msg });
+    const inNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+    const hint = inNode ? 'install it beside edgernn (npm install onnxruntime-web: an optional peer dependency)' : "pass its module as { ort } (import * as ort from its URL), or map 'onnxruntime-web' in an import map";
+    throw new EdgeRnnError('BACKEND_UNAVAILABLE', `${source}: onnxruntime-web did not load (${msg}): ${hint}`, { cause: msg });
   }
 }
 

@@ -11,7 +11,7 @@ import { encodeModel } from '../../src/model/codec.js';
 import { modelOutputSize } from '../../src/model/spec.js';
 import { exportOnnx, onnxInitialState } from '../../src/onnx/export.js';
 import { importOnnx } from '../../src/onnx/import.js';
-import { OrtWebModel, runNodeTestOrtWeb } from '../../src/onnx/ort-web-backend.js';
+import { OrtWebModel, runNodeTestOrtWeb, type OrtWebOptions } from '../../src/onnx/ort-web-backend.js';
 import { ONNX_DTYPES, attrInt, attrInts, decodeTensorProto, encodeModelProto, encodeTensorProto, tensor, valueInfo } from '../../src/onnx/proto.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
@@ -36,7 +36,10 @@ describe('OrtWebModel', () => {
     const ern = await rt.load(encodeModel(spec), { backend: 'float' });
     const init: Record<string, Float32Array> = {};
     for (const [k, v] of Object.entries(onnxInitialState(spec))) init[k] = v.data;
-    const m = await OrtWebModel.create(exportOnnx(spec), { initialState: init });
+    // The module passed as { ort } (typed by onnxruntime-common, which onnxruntime-web re-exports:
+    // tsc in `npm test` checks that onnxruntime-web's own module fits).
+    const ort: OrtWebOptions['ort'] = await import('onnxruntime-web');
+    const m = await OrtWebModel.create(exportOnnx(spec), { initialState: init, ort });
     expect(m.backend).toBe('ort-web');
     expect(Object.keys(m.statePairs).length).toBeGreaterThan(0);
     for (const [i, o] of Object.entries(m.statePairs)) expect(o).toBe(i.replace('0_', 'N_'));

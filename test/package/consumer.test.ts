@@ -151,6 +151,31 @@ describe('the npm package', () => {
     expect(req.resolve('edgernn/package.json')).toBe(path.join(pkgDir, 'package.json'));
   });
 
+  it('works without its optional peer onnxruntime-web: .ern models run, and the ONNX fallback says how to install it', () => {
+    const req = createRequire(path.join(tmp, 'consumer.cjs'));
+    expect(() => req.resolve('onnxruntime-web')).toThrow(/Cannot find module/);
+    fs.writeFileSync(
+      path.join(tmp, 'no-ort.mjs'),
+      `import fs from 'node:fs';
+import { createRuntime, exportOnnx, OrtWebModel } from 'edgernn';
+const bytes = fs.readFileSync('node_modules/edgernn/models/har.ern');
+const model = await (await createRuntime()).load(bytes);
+const y = model.session().step(new Float32Array(model.inputSize));
+let error = null;
+try {
+  await OrtWebModel.create(exportOnnx(model.spec));
+} catch (e) {
+  error = { code: e.code, message: e.message };
+}
+console.log(JSON.stringify({ outputs: y.length, error }));
+`,
+    );
+    const out = JSON.parse(execFileSync(process.execPath, ['no-ort.mjs'], { cwd: tmp, encoding: 'utf8' })) as { outputs: number; error: { code: string; message: string } | null };
+    expect(out.outputs).toBeGreaterThan(0);
+    expect(out.error?.code).toBe('BACKEND_UNAVAILABLE');
+    expect(out.error?.message).toMatch(/onnxruntime-web did not load \(.*\): install it beside edgernn \(npm install onnxruntime-web: an optional peer dependency\)/);
+  });
+
   it("require('edgernn/runtime') is typed for a CommonJS TypeScript file (node16)", () => {
     const r = compile({ compilerOptions: { ...strict, module: 'node16', moduleResolution: 'node16' }, files: ['cjs.cts'] }, 'cjs');
     expect(r.output).toBe('');

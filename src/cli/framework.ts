@@ -36,8 +36,10 @@ export function quietOnClosedPipe(stream: unknown, exit: () => void = () => proc
   guarded.add(s);
   let closed = false;
   s.on('error', (e) => {
-    // After EPIPE the stream is destroyed: later writes fail with ERR_STREAM_DESTROYED.
-    if (e?.code === 'EPIPE' || (closed && e?.code === 'ERR_STREAM_DESTROYED')) {
+    // After EPIPE the stream is destroyed: later writes fail with ERR_STREAM_DESTROYED. EIO: a
+    // terminal that hung up (an ssh session that dropped): `edgernn gateway`, stopping on the
+    // SIGHUP, died at its first log line, its device states unsaved.
+    if (e?.code === 'EPIPE' || e?.code === 'EIO' || (closed && e?.code === 'ERR_STREAM_DESTROYED')) {
       closed = true;
       if (!serviceRunning) exit();
     } else throw e;

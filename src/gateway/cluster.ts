@@ -131,6 +131,13 @@ export class ClusterCoordinator {
     return `${this.base}/state/${partition}/${Buffer.from(key, 'utf8').toString('base64url')}`;
   }
 
+  /** UTF-8 bytes of the checkpoint topic of a device's stream (`stateTopic`), at most (the partition taken as the longest), without building it. */
+  checkpointTopicBytes(device: string, sensor: string): number {
+    const n = Buffer.byteLength(device) + 1 + Buffer.byteLength(sensor);
+    const base64url = Math.floor(n / 3) * 4 + (n % 3 === 0 ? 0 : (n % 3) + 1);
+    return Buffer.byteLength(this.base) + '/state/'.length + `p${this.cfg.partitions - 1}`.length + 1 + base64url;
+  }
+
   handles(topic: string): boolean {
     return topic.startsWith(`${this.base}/`) || this.isStatus(topic);
   }

@@ -83,7 +83,10 @@ const ISO_DATE = /^[+-]?\d{4,6}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?
 function checkTs(v: unknown, where: string): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v === 'string') {
-    const t = ISO_DATE.test(v) ? Date.parse(v) : NaN;
+    // A date-time without an offset is UTC, as the alerts' "ts" and truth files: Date.parse took it
+    // as the gateway's local time, so the same payload gave alerts hours apart under another TZ
+    // (a Raspberry Pi set to local time, the replay on a laptop).
+    const t = ISO_DATE.test(v) ? Date.parse(/[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?$/.test(v) ? `${v.replace(' ', 'T')}Z` : v) : NaN;
     if (!Number.isFinite(t) || t < 0) throw bad(`${where} "ts" must be ms since epoch or an ISO date, got ${JSON.stringify(v.slice(0, 40))}`);
     return t;
   }

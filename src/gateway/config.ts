@@ -567,7 +567,7 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
   const o = c.obj(raw, '(top level)');
   c.known(o, '', ['site', 'gatewayId', 'broker', 'topics', 'models', 'routes', 'limits', 'stateDir', 'outbox', 'metrics', 'board', 'cluster', 'log']);
   const site = c.str(o, 'site', '', DEFAULTS.site, NAME, 'a topic level (no /, +, # or spaces)');
-  const gatewayId = c.str(o, 'gatewayId', '', 'gw', /^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only');
+  const gatewayId = c.str(o, 'gatewayId', '', 'gw', /^[A-Za-z0-9_.-]+$/, 'ASCII letters, digits, _ . - only');
 
   let cluster: ClusterConfig | undefined;
   if (o.cluster !== undefined) {
@@ -590,7 +590,7 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
   const models: Record<string, ModelConfig> = {};
   if (Object.keys(mo).length === 0) c.fail('models', 'an object with at least one model ({"name": {"path": "model.ern"}})', o.models);
   for (const [name, mraw] of Object.entries(mo)) {
-    if (!/^[A-Za-z0-9_.-]+$/.test(name)) c.fail(`models.${name}`, 'named with letters, digits, _ . - only', name);
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) c.fail(`models.${name}`, 'named with ASCII letters, digits, _ . - only', name);
     // models["__proto__"] = ... set the object's prototype instead of a model: the route found no model at start (TypeError).
     if (name === '__proto__') c.fail(`models.${name}`, 'named otherwise (__proto__ is reserved)', name);
     if (typeof mraw !== 'string' && (typeof mraw !== 'object' || mraw === null || Array.isArray(mraw))) c.fail(`models.${name}`, 'a path ("har.ern") or an object {"path", "backend"}', mraw);

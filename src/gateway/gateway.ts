@@ -39,8 +39,8 @@ import { createBoardSink, type AlertSink } from './sinks.js';
 import { lockStateDir, type StateLock } from './state-lock.js';
 import { DISK_REFUSED_CODES, fileStateStore, memoryStateStore, probeStateDir, saveStates, type StateStore } from './state-store.js';
 import { DeviceStream, streamKey, type QueuedBatch, type RouteRuntime } from './stream.js';
-import { Topics, devicePartition } from './topics.js';
-import { mqttTransport, type GatewayTransport } from './transport.js';
+import { MAX_TOPIC_BYTES, Topics, devicePartition } from './topics.js';
+import { mqttTransport, redactUrl, type GatewayTransport } from './transport.js';
 import { ClusterCoordinator } from './cluster.js';
 
 export const GATEWAY_VERSION = '0.1.0';
@@ -427,7 +427,7 @@ export class Gateway {
           url,
           clientId: cfg.broker.clientId ?? `edgernn-${cfg.gatewayId}`,
           persistentSession: cfg.broker.persistentSession,
-          onWait: (e) => logger.warn('waiting for the broker', { url, error: e.message, code: (e as { code?: unknown }).code }),
+          onWait: (e) => logger.warn('waiting for the broker', { url: redactUrl(url), error: e.message, code: (e as { code?: unknown }).code }),
           will: { topic: new Topics(cfg).status, payload: JSON.stringify({ state: 'offline', gateway: cfg.gatewayId, reason: 'connection lost' }), retain: true },
         });
       }
@@ -468,7 +468,7 @@ export class Gateway {
     const cfg = this.config;
     let onAbort: (() => void) | null = null;
     try {
-      const url = this.broker?.url ?? cfg.broker.url;
+      const url = redactUrl(this.broker?.url ?? cfg.broker.url);
       const stopped = () => new EdgeRnnError('GATEWAY_STOPPED', `stopped while waiting for the broker at ${url}`, { url });
       if (signal?.aborted) throw stopped();
       const aborted = new Promise<never>((_, reject) => {
@@ -477,7 +477,7 @@ export class Gateway {
       });
       await Promise.race([
         this.transport.start({
-          message: (topic, payload) => this.onMessage(topic, payload),
+          message: (topic, payload, retained) => this.onMessage(topic, payload, retained === true),
           connect: () => this.onConnect(),
           close: () => this.onClose(),
         }),
@@ -503,7 +503,7 @@ export class Gateway {
     this.kickPublish();
     this.logger.info('gateway started', {
       site: cfg.site,
-      broker: this.broker?.url ?? cfg.broker.url,
+      broker: redactUrl(this.broker?.url ?? cfg.broker.url),
       routes: this.routes.map((r) => ({ sensor: r.config.sensor, model: `${r.model.name}@${r.model.version}`, backend: r.model.backend, codec: r.config.codec, detector: r.config.detector.kind })),
       subscriptions: this.cluster ? 'cluster' : this.sensorFilters(),
       outboxDepth: this.outbox.depth,
@@ -546,11 +546,18 @@ export class Gateway {
   // ---- message handlers -------------------------------------------------------------------
 
   /** The dispatcher: one handler per message kind. */
-  private onMessage(topic: string, payload: Uint8Array): void {
+  private onMessage(topic: string, payload: Uint8Array, retained = false): void {
     if (this.stopped) return;
     try {
       if (this.cluster && this.cluster.handles(topic)) {
         this.cluster.onMessage(topic, payload);
+        return;
+      }
+      // Sensor data a device published with the retain flag comes back from the broker's store
+      // at every subscribe: each start and each reconnect. It was stepped each time, a stale
+      // sample fed again into a restored state (and a new stream's first data was hours old).
+      if (retained) {
+        this.metrics.inc('retained_total');
         return;
       }
       const m = this.topics.sensorParser.parse(topic);
@@ -572,6 +579,15 @@ export class Gateway {
     const now = this.clock.now();
     this.metrics.inc('messages_total');
     const lim = this.config.limits;
+    // A device whose alerts (or, in a cluster, checkpoints) cannot have a topic: MQTT topics are
+    // at most 65535 bytes, and a sensor topic near that makes a longer alerts topic. Its first
+    // alert was handed to MQTT.js, which wrote half a packet (the broker dropped the connection)
+    // and threw from its reconnect: the gateway crashed, and again at each start (the outbox).
+    const topicBytes = Math.max(this.topics.alertsBytes(device, route.config.sensor), this.cluster?.checkpointTopicBytes(device, route.config.sensor) ?? 0);
+    if (topicBytes > MAX_TOPIC_BYTES) {
+      this.deadLetter(topic, payload, 'PAYLOAD_DECODE', `device name of ${Buffer.byteLength(device)} bytes: its ${this.cluster ? 'alerts or checkpoint' : 'alerts'} topic would be ${topicBytes} bytes, MQTT allows at most ${MAX_TOPIC_BYTES}`);
+      return;
+    }
     if (payload.length > lim.maxPayloadBytes) {
       this.metrics.inc('oversized_total');
       this.deadLetter(topic, payload, 'PAYLOAD_DECODE', `payload of ${payload.length} bytes exceeds limits.maxPayloadBytes (${lim.maxPayloadBytes})`);
@@ -1104,7 +1120,9 @@ export class Gateway {
       }
       if (this.inFlight.has(a.id)) continue;
       const after = this.retryAfter.get(a.id);
-      if (after !== undefined && after > now) {
+      // More than retryMs ahead: the wall clock stepped back (NTP) since the refusal, and the
+      // alert waited until it caught up again (an hour for a one-hour step). Due now.
+      if (after !== undefined && after > now && after - now <= this.config.outbox.retryMs) {
         waiting = true;
         due = Math.min(due, after);
         continue;
@@ -1131,8 +1149,9 @@ export class Gateway {
       this.retryTimer = this.clock.setTimeout(() => {
         this.retryTimer = null;
         // Anything in flight longer than retryMs is sent again (duplicates are dropped by id).
-        const cut = this.clock.now() - retryMs;
-        for (const [id, at] of this.inFlight) if (at <= cut) this.inFlight.delete(id);
+        // Sent "in the future": the wall clock stepped back since; as good as timed out.
+        const nowMs = this.clock.now();
+        for (const [id, at] of this.inFlight) if (at <= nowMs - retryMs || at > nowMs) this.inFlight.delete(id);
         this.kickPublish();
       }, Math.min(retryMs, Math.max(1, due - now)));
     }

@@ -56,6 +56,13 @@ export function loadGatewayConfig(file: string | undefined, o: ConfigOverrides, 
   const sectionOf = (v: unknown): Record<string, unknown> | null => (v === undefined ? {} : isObj(v) ? { ...v } : null);
   const broker = sectionOf(raw.broker) ?? {};
   if (o.broker !== undefined) broker.url = o.broker;
+  // The file's embedded-broker address goes with the embedded broker that --broker replaced: kept,
+  // `--broker mqtt://...` over a config for the embedded broker on a fixed port was refused
+  // ("broker.port must be absent ... with an external broker"), so the flag did not override.
+  if (o.broker !== undefined && o.broker !== 'embedded') {
+    delete broker.host;
+    delete broker.port;
+  }
   if (o.port !== undefined) broker.port = o.port;
   if (o.username !== undefined) broker.username = o.username;
   if (o.password !== undefined) broker.password = o.password;

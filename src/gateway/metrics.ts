@@ -44,6 +44,7 @@ export const COUNTERS = {
   non_finite_total: 'payloads with NaN or infinite samples',
   dead_letters_total: 'messages published to the dead-letter topic',
   unrouted_total: 'messages on topics no route consumes',
+  retained_total: 'sensor messages the broker sent from its retained store on subscribing (old data, not processed)',
   duplicates_total: 'messages dropped as duplicates (sequence number already seen)',
   reordered_total: 'messages that arrived out of order and were put back in order',
   missing_total: 'messages given up as missing (sequence gaps)',

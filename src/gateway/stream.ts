@@ -301,6 +301,9 @@ export class DeviceStream {
 
   /** Called by the gateway's maintenance tick: gives up a gap held too long. */
   expireHeld(limits: LimitsConfig, nowMs: number): { ready: QueuedBatch[]; reset: boolean } | null {
+    // A gap that began in the future: the wall clock stepped back (NTP). Counted from now: it
+    // waited until the clock caught up again, an hour for a one-hour step.
+    if (nowMs < this.heldSinceMs) this.heldSinceMs = nowMs;
     if (this.held.length === 0 || nowMs - this.heldSinceMs < limits.reorderTimeoutMs) return null;
     return this.giveUpGap(limits, nowMs);
   }

@@ -10,6 +10,9 @@ import type { GatewayConfig, TopicConfig } from './config.js';
 
 export type TopicVars = Partial<Record<'prefix' | 'site' | 'device' | 'sensor' | 'partition' | 'gateway', string>>;
 
+/** The longest topic MQTT can carry: its length is a u16 (MQTT-1.5.4). */
+export const MAX_TOPIC_BYTES = 65_535;
+
 /** Fills a template's placeholders. Every placeholder must have a value. */
 export function fillTopic(template: string, vars: TopicVars): string {
   return template.replace(/\{([a-z]+)\}/g, (_m, k: string) => {
@@ -103,6 +106,8 @@ export class Topics {
   readonly cluster: string;
   readonly sensorParser: SensorTopicParser;
   private readonly t: TopicConfig;
+  /** The alerts topic's bytes without {device} and {sensor}, and whether it has them (each at most once: config.ts). */
+  private readonly alertsLength: { fixed: number; device: boolean; sensor: boolean };
 
   constructor(cfg: Pick<GatewayConfig, 'topics' | 'site' | 'gatewayId'>) {
     this.t = cfg.topics;
@@ -112,6 +117,8 @@ export class Topics {
     this.deadLetter = fillTopic(this.t.deadLetter, this.vars);
     this.cluster = fillTopic(this.t.cluster, this.vars);
     this.sensorParser = new SensorTopicParser(this.t.sensor, this.vars);
+    const a = this.t.alerts;
+    this.alertsLength = { fixed: Buffer.byteLength(fillTopic(a, { ...this.vars, device: '', sensor: '' })), device: a.includes('{device}'), sensor: a.includes('{sensor}') };
   }
 
   /** Sensor topic of one device (devices and tests use it to publish). */
@@ -126,6 +133,12 @@ export class Topics {
 
   alerts(device: string, sensor: string): string {
     return fillTopic(this.t.alerts, { ...this.vars, device, sensor });
+  }
+
+  /** UTF-8 bytes of `alerts(device, sensor)`, without building it (checked for every message). */
+  alertsBytes(device: string, sensor: string): number {
+    const a = this.alertsLength;
+    return a.fixed + (a.device ? Buffer.byteLength(device) : 0) + (a.sensor ? Buffer.byteLength(sensor) : 0);
   }
 
   /** A subscription filter for all alerts of this site (consumers). */

@@ -18,7 +18,7 @@ import { memoryLogger, type Logger } from './logger.js';
 import { MemoryOutbox } from './outbox.js';
 import { memoryStateStore } from './state-store.js';
 import { deviceNameError, Topics } from './topics.js';
-import { mqttClientOptions, TraceTransport } from './transport.js';
+import { mqttClientOptions, redactUrl, TraceTransport } from './transport.js';
 
 export const TRACE_FORMAT = 'edgernn.trace';
 export const TRACE_VERSION = 1;
@@ -172,7 +172,7 @@ export interface RecordOptions {
 }
 
 /** Records messages from a broker to an NDJSON trace; resolves with the count when stopped. */
-export async function recordTrace(o: RecordOptions): Promise<{ messages: number; bytes: number }> {
+export async function recordTrace(o: RecordOptions): Promise<{ messages: number; bytes: number; retained: number }> {
   const now = o.now ?? Date.now;
   // Opened to append: a bad path fails now, before connecting, but a trace already there is
   // truncated only once the broker has answered (a mistyped URL or a broker that is down wiped
@@ -182,6 +182,8 @@ export async function recordTrace(o: RecordOptions): Promise<{ messages: number;
   let started = false;
   let messages = 0;
   let bytes = 0;
+  /** Retained messages the broker sent on subscribing, not recorded. */
+  let retained = 0;
   const write = (s: string) => {
     fs.writeSync(fd, s);
     bytes += Buffer.byteLength(s);
@@ -199,13 +201,13 @@ export async function recordTrace(o: RecordOptions): Promise<{ messages: number;
     // the whole connect timeout, Ctrl-C ignored).
     const connected = await new Promise<boolean>((resolve, reject) => {
       client.once('connect', () => resolve(true));
-      client.once('error', (e) => reject(new EdgeRnnError('GATEWAY_TRANSPORT', `record: cannot connect to ${o.url}: ${e.message}`)));
+      client.once('error', (e) => reject(new EdgeRnnError('GATEWAY_TRANSPORT', `record: cannot connect to ${redactUrl(o.url)}: ${e.message}`)));
       o.stop?.then(() => resolve(false));
     });
     // Stopped while connecting: a trace already there is kept; a new file holds an empty trace.
-    if (!connected && existed) return { messages, bytes };
+    if (!connected && existed) return { messages, bytes, retained };
     start();
-    if (!connected) return { messages, bytes };
+    if (!connected) return { messages, bytes, retained };
     let finish: () => void = () => {};
     const done = new Promise<void>((r) => (finish = r));
     // Arrival times never go back: the wall clock does (an NTP step, a daylight-saving fix on a
@@ -214,6 +216,12 @@ export async function recordTrace(o: RecordOptions): Promise<{ messages: number;
     client.on('message', (topic, payload, packet) => {
       // Messages already on the wire when it stops are not taken: --count N records N.
       if (stopped || messages === o.maxMessages) return;
+      // The broker's retained copies, sent because we subscribed, are not traffic (the gateway
+      // skips them too): recorded, they were replayed as if they had arrived at the start.
+      if (packet.retain) {
+        retained++;
+        return;
+      }
       lastT = Math.max(lastT, now());
       write(traceRecordLine({ t: lastT, topic, qos: packet.qos, payload }));
       if (++messages === o.maxMessages) finish();
@@ -254,7 +262,7 @@ export async function recordTrace(o: RecordOptions): Promise<{ messages: number;
     fs.closeSync(fd);
     if (!started && !existed) fs.rmSync(o.file, { force: true });
   }
-  return { messages, bytes };
+  return { messages, bytes, retained };
 }
 
 // ---- replay -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { EdgeRnnError } from '../errors.js';
 import type { BrokerConfig } from './config.js';
+import { MAX_TOPIC_BYTES } from './topics.js';
 
 export interface PublishOptions {
   /** 0: fire and forget; 1: resolved when the broker's PUBACK arrives (MQTT-4.3.2). */
@@ -16,7 +17,11 @@ export interface PublishOptions {
 }
 
 export interface TransportHandlers {
-  message(topic: string, payload: Uint8Array): void;
+  /**
+   * `retained`: the broker sent it from its retained store because of a new subscription (the
+   * RETAIN flag, MQTT-3.3.1-9; a live message arrives with it cleared), so it is old news.
+   */
+  message(topic: string, payload: Uint8Array, retained?: boolean): void;
   connect(): void;
   close(): void;
 }
@@ -44,6 +49,21 @@ export function publishPacketBytes(topic: string, payloadBytes: number, qos: 0 |
   // The remaining length is a variable byte integer (MQTT-1.5.5): 7 bits per byte.
   const lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
   return 1 + lengthBytes + remaining;
+}
+
+/**
+ * The URL as it may be printed and logged: a password in it (`mqtt://user:secret@host`) becomes
+ * `***`. The gateway printed and logged the URL as given, password included.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password === '') return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
 }
 
 /** MQTT topic matching (MQTT-4.7): '+' one level, '#' the rest; "$share/<group>/" is stripped from filters. */
@@ -224,7 +244,7 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
       if (ended) return;
       const c = connect(o.url, mqttClientOptions(o));
       client = c;
-      c.on('message', (topic, payload) => h.message(topic, payload));
+      c.on('message', (topic, payload, packet) => h.message(topic, payload, packet.retain));
       c.on('close', () => h.close());
       return new Promise<void>((resolve, reject) => {
         let first = true;
@@ -242,6 +262,9 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
           }
         });
         c.on('error', (e: Error & { code?: number | string }) => {
+          // Closing: a PUBACK for a message that arrived meanwhile (a persistent session under
+          // load) fails with "write after end", which was logged as "waiting for the broker".
+          if (ended && !first) return;
           if (!first) {
             // MQTT.js reconnects by itself. These errors were dropped: a changed password or an
             // expired certificate on a running gateway was retried for ever without a word. Said
@@ -258,7 +281,7 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
           if (isFatalConnectError(e)) {
             first = false;
             c.end(true);
-            reject(new EdgeRnnError('GATEWAY_TRANSPORT', `broker ${o.url} refused the connection: ${e.message}${e.code !== undefined ? ` (${e.code})` : ''}`, { url: o.url, code: e.code }));
+            reject(new EdgeRnnError('GATEWAY_TRANSPORT', `broker ${redactUrl(o.url)} refused the connection: ${e.message}${e.code !== undefined ? ` (${e.code})` : ''}`, { url: redactUrl(o.url), code: e.code }));
           } else o.onWait?.(e);
         });
       });
@@ -295,6 +318,13 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
     publish(topic: string, payload: Uint8Array | string, po: PublishOptions): Promise<void> {
       const c = client;
       if (!c || ended) return Promise.reject(new EdgeRnnError('GATEWAY_TRANSPORT', 'not connected'));
+      // MQTT.js does not check: it wrote the packet's header, threw on the topic's length (a u16),
+      // left half a packet on the connection, and threw again, uncaught, when it resent it after
+      // the reconnect.
+      const topicBytes = Buffer.byteLength(topic);
+      if (topicBytes > MAX_TOPIC_BYTES) {
+        return Promise.reject(new EdgeRnnError('GATEWAY_TRANSPORT', `publish: a topic of ${topicBytes} bytes, MQTT allows at most ${MAX_TOPIC_BYTES}`, { expected: `at most ${MAX_TOPIC_BYTES} bytes`, got: topicBytes }));
+      }
       // A packet over the broker's maximum must not be sent (MQTT-3.2.2-15): the broker closes the
       // connection, and an alert was sent again at every reconnect. Refused here instead.
       const max = brokerMaxPacketBytes();
@@ -386,12 +416,12 @@ export class TraceTransport implements GatewayTransport {
     return Promise.resolve();
   }
 
-  /** Delivers a message if a subscription matches; returns whether it did. */
-  deliver(topic: string, payload: Uint8Array): boolean {
+  /** Delivers a message if a subscription matches (`retained`: as from the broker's retained store); returns whether it did. */
+  deliver(topic: string, payload: Uint8Array, retained = false): boolean {
     if (!this.h) return false;
     for (const f of this.filters) {
       if (topicMatches(f, topic)) {
-        this.h.message(topic, payload);
+        this.h.message(topic, payload, retained);
         return true;
       }
     }

@@ -53,6 +53,23 @@ describe('ts strings', () => {
     }
     expect(decodeError(() => decodeCsv(enc('# ts=-5\n1,2,3\n'), O))).toMatch(/"ts" must be ms since epoch or an ISO date/);
   });
+
+  it('read a date-time without an offset as UTC, whatever the machine\'s time zone (it was local time: alerts hours apart under another TZ)', () => {
+    const tz = process.env.TZ;
+    try {
+      for (const zone of ['Asia/Tokyo', 'America/New_York', 'UTC']) {
+        process.env.TZ = zone;
+        expect(decodeJson(enc('{"values":[],"ts":"2024-05-01T10:00:00.5"}'), O).tsMs, zone).toBe(Date.parse('2024-05-01T10:00:00.5Z'));
+        expect(decodeJson(enc('{"values":[],"ts":"2024-05-01 10:00"}'), O).tsMs, zone).toBe(Date.parse('2024-05-01T10:00Z'));
+        expect(decodeCsv(enc('# ts=2024-05-01T10:00:00\n1,2,3\n'), O).tsMs, zone).toBe(Date.parse('2024-05-01T10:00:00Z'));
+        // An offset is kept.
+        expect(decodeJson(enc('{"values":[],"ts":"2024-05-01T10:00:00+02:00"}'), O).tsMs, zone).toBe(Date.parse('2024-05-01T08:00:00Z'));
+      }
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
 });
 
 describe('CSV numbers and lines', () => {

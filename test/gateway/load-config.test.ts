@@ -66,6 +66,16 @@ describe('loadGatewayConfig', () => {
     expect(loadGatewayConfig(file, { stateDir: '' }, dir).stateDir).toBe('');
   });
 
+  it('--broker with a broker URL overrides a config for the embedded broker on a fixed address (it was refused: broker.port must be absent)', () => {
+    const file = write('embedded.json', JSON.stringify({ ...routes, broker: { url: 'embedded', host: '0.0.0.0', port: 1884 } }));
+    const o = loadGatewayConfig(file, { broker: 'mqtt://pi:1883' }, dir);
+    expect(o.broker.url).toBe('mqtt://pi:1883');
+    expect(o.broker).toMatchObject({ host: '127.0.0.1', port: 0 }); // the defaults, unused
+    // --port is the embedded broker's: with a broker URL it is still a mistake.
+    expect(errorOf(() => loadGatewayConfig(file, { broker: 'mqtt://pi:1883', port: 1999 }, dir))).toMatchObject({ code: 'GATEWAY_CONFIG', message: expect.stringMatching(/broker\.port must be absent/) });
+    expect(loadGatewayConfig(file, { broker: 'embedded' }, dir).broker).toMatchObject({ url: 'embedded', host: '0.0.0.0', port: 1884 });
+  });
+
   it('a section that is null is refused, with or without a flag for it (spread into {}, it silently became the defaults)', () => {
     const cases: Array<[string, Parameters<typeof loadGatewayConfig>[1], string]> = [
       ['broker', {}, 'broker must be an object, got null'],

@@ -1,12 +1,22 @@
 /**
- * `edgernn gateway`: runs the MQTT gateway until SIGINT/SIGTERM, then shuts down gracefully
+ * `edgernn gateway`: runs the MQTT gateway until SIGINT/SIGTERM/SIGHUP, then shuts down gracefully
  * (drain queues, flush the outbox, save device states). Logs are JSON lines on stderr.
  */
+import { isIPv6 } from 'node:net';
 import { isEdgeRnnError } from '../../errors.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { jsonLogger } from '../../gateway/logger.js';
 import { loadGatewayConfig } from '../../gateway/load-config.js';
+import { redactUrl } from '../../gateway/transport.js';
 import { choiceFlag, numberFlag, parseFlags, readFileArg, type Command } from '../framework.js';
+
+/** The metrics endpoint's URL as printed: an IPv6 host in brackets (`http://::1:9464/metrics` is no URL). */
+export function metricsUrl(host: string, port: number): string {
+  return `http://${isIPv6(host) ? `[${host}]` : host}:${port}/metrics`;
+}
+
+/** The signals that stop the gateway gracefully. */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export const gatewayCommand: Command = {
   name: 'gateway',
@@ -16,8 +26,8 @@ export const gatewayCommand: Command = {
 
 Subscribes to sensor topics (edgernn/<site>/<device>/<sensor>), keeps one stream state per
 device, steps many devices per kernel call, runs detectors, and publishes alerts (QoS 1) on
-edgernn/<site>/<device>/alerts from a durable outbox. Runs until SIGINT or SIGTERM, then
-drains, flushes the outbox and saves device states. See docs/gateway.md.
+edgernn/<site>/<device>/alerts from a durable outbox. Runs until SIGINT, SIGTERM or SIGHUP,
+then drains, flushes the outbox and saves device states. See docs/gateway.md.
 
   -c, --config FILE    gateway config (JSON); flags below override it
   --broker B           "embedded" (default: an in-process broker, port printed) or
@@ -102,21 +112,20 @@ drains, flushes the outbox and saves device states. See docs/gateway.md.
     const stopRequested = new Promise<void>((resolve) => (onStop = resolve));
     // A signal during start-up aborts it (it may be waiting for a broker that is down).
     const startup = new AbortController();
+    // SIGHUP too (the terminal closed: an ssh session that dropped): by default it ended the
+    // process on the spot, device states unsaved. There is no reload: restart for a new config.
     const onSignal = (sig: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const sg of STOP_SIGNALS) process.off(sg, onSignal);
       signalled = sig;
       startup.abort();
       onStop();
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const sg of STOP_SIGNALS) process.on(sg, onSignal);
     let gw: Gateway;
     try {
       gw = await Gateway.create({ config, logger, signal: startup.signal });
     } catch (e) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const sg of STOP_SIGNALS) process.off(sg, onSignal);
       if (isEdgeRnnError(e, 'GATEWAY_STOPPED')) {
         logger.info('signal received during start-up, stopped', { signal: signalled, reason: e.message });
         ctx.stdout.write(`edgernn gateway ${config.gatewayId}: ${e.message}\n`);
@@ -124,8 +133,8 @@ drains, flushes the outbox and saves device states. See docs/gateway.md.
       }
       throw e;
     }
-    const url = gw.broker ? gw.broker.url : config.broker.url;
-    ctx.stdout.write(`edgernn gateway ${config.gatewayId}: ${gw.broker ? `embedded broker listening on ${url}` : `connected to ${url}`}` + `${gw.httpPort !== null ? `, metrics on http://${config.metrics.httpHost}:${gw.httpPort}/metrics` : ''}\n`);
+    const url = redactUrl(gw.broker ? gw.broker.url : config.broker.url);
+    ctx.stdout.write(`edgernn gateway ${config.gatewayId}: ${gw.broker ? `embedded broker listening on ${url}` : `connected to ${url}`}` + `${gw.httpPort !== null ? `, metrics on ${metricsUrl(config.metrics.httpHost, gw.httpPort)}` : ''}\n`);
     await stopRequested;
     logger.info('signal received, shutting down', { signal: signalled });
     await gw.stop();

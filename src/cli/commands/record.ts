@@ -1,8 +1,11 @@
 /** `edgernn record`: captures MQTT traffic with arrival times into an NDJSON trace for `edgernn replay`. */
+import fs from 'node:fs';
 import path from 'node:path';
 import { isEdgeRnnError } from '../../errors.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import { recordTrace } from '../../gateway/trace.js';
+import { redactUrl } from '../../gateway/transport.js';
+import { STOP_SIGNALS } from './gateway.js';
 import { numberFlag, parseFlags, usageError, type Command } from '../framework.js';
 
 export const recordCommand: Command = {
@@ -12,7 +15,7 @@ export const recordCommand: Command = {
   help: `usage: edgernn record --broker URL --topics FILTER[,FILTER...] -o trace.ndjson [options]
 
 Subscribes to the topic filters and writes every message with its arrival time (see
-docs/gateway.md for the format) until SIGINT/SIGTERM, --duration or --count.
+docs/gateway.md for the format) until SIGINT/SIGTERM/SIGHUP, --duration or --count.
 
   --broker URL         mqtt://, mqtts://, ws:// or wss:// broker
   --topics F,F         topic filters, e.g. edgernn/plant1/+/imu (repeatable)
@@ -65,8 +68,8 @@ docs/gateway.md for the format) until SIGINT/SIGTERM, --duration or --count.
     let stopNow: () => void = () => {};
     const stop = new Promise<void>((r) => (stopNow = r));
     const onSignal = () => stopNow();
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    // SIGHUP (the terminal closed) too: by default it ended the process without closing the trace.
+    for (const sg of STOP_SIGNALS) process.on(sg, onSignal);
     try {
       const record = (b: typeof cfg.broker) =>
         recordTrace({
@@ -77,7 +80,7 @@ docs/gateway.md for the format) until SIGINT/SIGTERM, --duration or --count.
           stop,
           ...(durationS !== undefined ? { durationMs: durationS * 1000 } : {}),
           ...(count !== undefined ? { maxMessages: count } : {}),
-          onReady: () => ctx.stderr.write(`edgernn record: recording ${topics.join(', ')} from ${b.url} to ${file} (Ctrl-C to stop)\n`),
+          onReady: () => ctx.stderr.write(`edgernn record: recording ${topics.join(', ')} from ${redactUrl(b.url)} to ${file} (Ctrl-C to stop)\n`),
         });
       let res: Awaited<ReturnType<typeof recordTrace>>;
       try {
@@ -89,11 +92,24 @@ docs/gateway.md for the format) until SIGINT/SIGTERM, --duration or --count.
         ctx.stderr.write('edgernn record: the broker speaks MQTT 3.1.1, not 5: recording with --mqtt-version 4\n');
         res = await record({ ...cfg.broker, protocolVersion: 4 });
       }
-      ctx.stdout.write(`edgernn record: ${res.messages} messages, ${res.bytes} bytes -> ${file}\n`);
+      // The summary goes to stderr when the trace itself goes to stdout (-o /dev/stdout, documented
+      // for piping it on): appended to the trace, it made replay refuse it ("not JSON").
+      const out = ctx.stdout === process.stdout && isStdout(file) ? ctx.stderr : ctx.stdout;
+      out.write(`edgernn record: ${res.messages} messages, ${res.bytes} bytes -> ${file}${res.retained > 0 ? ` (${res.retained} retained messages sent on subscribing not recorded)` : ''}\n`);
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const sg of STOP_SIGNALS) process.off(sg, onSignal);
     }
     return 0;
   },
 };
+
+/** Whether `file` is this process's stdout (`/dev/stdout`, `/proc/self/fd/1`, or the file stdout was redirected to). */
+function isStdout(file: string): boolean {
+  try {
+    const a = fs.statSync(file);
+    const b = fs.fstatSync(1);
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false;
+  }
+}

@@ -35,6 +35,13 @@ if (!['series'].includes(model.spec.input.frontend?.kind)) {
   console.error(`${modelPath}: a model with ${model.spec.input.frontend?.kind ?? 'no'} front end; this example needs a forecaster of a sensor series (a series front end, e.g. models/anomaly.ern)`);
   process.exit(1);
 }
+// One value per line, and a forecaster: the gateway refuses a route whose model's outputs do not
+// predict its inputs. (A two-channel model ended in a stack trace; a classifier ran, its class
+// probability read as a forecast.)
+if (model.spec.input.frontend.channels !== 1 || model.outputSize !== model.inputSize) {
+  console.error(`${modelPath}: a model with ${model.spec.input.frontend.channels} input channel(s) and ${model.outputSize} output(s) for ${model.inputSize} input(s); this example needs a one-channel forecaster (outputs predicting its next input, e.g. models/anomaly.ern)`);
+  process.exit(1);
+}
 const frontend = createFrontendForInput(model.spec.input);
 const session = model.session();
 // The detector settings the model was shipped with (manifest extra.anomalyDetector).

@@ -241,7 +241,8 @@ export class SeriesFrontend implements StreamingFrontend {
 
 /**
  * Training side: the static scaling of `kind` fitted to training series (each interleaved with
- * `channels` values per sample): population mean/std (std 1 for a constant channel) or min/max
+ * `channels` values per sample): population mean/std (std 1 for a constant channel, constant up to
+ * rounding: std <= 1e-12 |mean|) or min/max
  * (max = min + 1 for a constant channel).
  */
 export function fitSeriesScaling(kind: 'standard' | 'minmax', channels: number, series: readonly SampleArray[]): SeriesScaling {
@@ -277,7 +278,10 @@ export function fitSeriesScaling(kind: 'standard' | 'minmax', channels: number, 
   const std = Array.from(sumSq, (q, c) => {
     const m = sum[c]! / n;
     const v = q / n - m * m;
-    return v > 1e-12 ? Math.sqrt(v) : 1;
+    const sd = v > 0 ? Math.sqrt(v) : 0;
+    // A constant channel (up to rounding) gets 1. The bound is relative to the level: an absolute
+    // one (v > 1e-12) gave std 1 to a channel in small units (values 1e-7 apart), which then read ~0.
+    return sd > 1e-12 * Math.abs(mean[c]!) && sd > MIN_SCALE_SPAN ? sd : 1;
   });
   return { kind, mean, std };
 }

@@ -12,6 +12,7 @@ import { encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { replayTrace } from '../../src/gateway/trace.js';
 import { Rng } from '../../src/util/rng.js';
+import { featureModelBytes } from '../gateway/feature-fixtures.js';
 import { tmpDir } from '../gateway/fixtures.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -89,5 +90,21 @@ describe('examples/anomaly-csv.mjs', () => {
     expect((JSON.parse(r.stdout) as { records: number }).records).toBe(3);
     fs.writeFileSync(csv, `timestamp,value\n${lines.join('\n')}\n`); // the header is still skipped
     expect((JSON.parse(example(csv, '--json').stdout) as { records: number }).records).toBe(3);
+  });
+
+  it('a series model that is not a one-channel forecaster is refused (exit 1): a two-channel one crashed with a stack trace, a classifier ran as a forecaster', () => {
+    const csv = path.join(work, 'short.csv');
+    fs.writeFileSync(csv, 'timestamp,value\n2014-02-01 00:00:00,1\n2014-02-01 00:05:00,2\n');
+    const series = (channels: number) => ({ kind: 'series' as const, channels, scaling: { kind: 'none' as const } });
+    const calib = new Float32Array(64).map((_, i) => Math.sin(i));
+    for (const [name, bytes, what] of [
+      ['two-channel.ern', featureModelBytes(2, series(2), calib, 3), '2 input channel(s) and 2 output(s) for 2 input(s)'],
+      ['classifier.ern', featureModelBytes(1, series(1), calib, 3), '1 input channel(s) and 2 output(s) for 1 input(s)'],
+    ] as const) {
+      const model = path.join(work, name);
+      fs.writeFileSync(model, bytes);
+      const r = example(csv, model);
+      expect([r.status, r.stdout, r.stderr]).toEqual([1, '', `${model}: a model with ${what}; this example needs a one-channel forecaster (outputs predicting its next input, e.g. models/anomaly.ern)\n`]);
+    }
   });
 });

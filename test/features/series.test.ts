@@ -32,6 +32,15 @@ describe('static scaling learned at training time', () => {
     expect(fitSeriesScaling('minmax', 1, [[7, 7]])).toEqual({ kind: 'minmax', min: [7], max: [8] });
   });
 
+  it('a channel in small units is standardized, not taken for a constant one (an absolute variance bound of 1e-12 gave it std 1)', () => {
+    const scaling = fitSeriesScaling('standard', 2, [[1e-7, 1, 2e-7, 2, 3e-7, 3]]);
+    if (scaling.kind !== 'standard') throw new Error('standard expected');
+    expect(scaling.std[0]! / scaling.std[1]!).toBeCloseTo(1e-7, 15);
+    expect(Array.from(run({ kind: 'series', channels: 2, scaling }, [3e-7, 3])).map((v) => Number(v.toFixed(5)))).toEqual([1.22474, 1.22474]);
+    // Still 1 for a channel that is constant up to rounding.
+    expect(fitSeriesScaling('standard', 1, [[0.1 + 0.2, 0.3, 0.30000000000000004]])).toEqual({ kind: 'standard', mean: [expect.closeTo(0.3, 15)], std: [1] });
+  });
+
   it('a constant channel beyond 2^53 still gets a valid minmax scaling (min + 1 was min itself, a spec validation refused)', () => {
     for (const v of [1e17, -3e38, 2 ** 53]) {
       const scaling = fitSeriesScaling('minmax', 2, [[v, 1, v, 2]]);

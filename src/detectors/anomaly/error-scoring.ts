@@ -5,7 +5,9 @@
  *
  *   raw_t    = min(1, e_t / (errorGain · s))      s = RMS of the errors over the probationary
  *                                                  period (in-sample: the model was fitted there)
- *   L_t      = AnomalyLikelihood(value_t, raw_t)   nupic/NAB likelihood of the recent error level
+ *   L_t      = AnomalyLikelihood(z_t, raw_t)       nupic/NAB likelihood of the recent error level; z_t is
+ *                                                  the value in probationary mean/std units (only its
+ *                                                  flat-series test reads it)
  *   a_t      = log-scaled L_t                      log(1.0000000001 - L) / log(1e-10), NAB's numenta detector
  *   spatial  : a_t = max(a_t, 1) when value_t lies outside [min - tol·r, max + tol·r], where min,
  *              max are over the values before t and r = max - min (NAB's numenta detector, tol 0.05)
@@ -55,12 +57,31 @@ export function checkErrorScoringOptions(o: ErrorScoringOptions, who: string): v
   if (!(o.suppressFactor >= 0 && o.suppressFactor <= 1)) bad('suppressFactor', 'in [0, 1]', o.suppressFactor);
 }
 
+/**
+ * Mean and population standard deviation of the probationary values, the units the learned
+ * detectors scale a series by; std 1 when the values are constant (up to rounding: a relative
+ * bound, so a series in tiny units is not taken for a constant one).
+ */
+export function probationScaling(values: ArrayLike<number>): { mean: number; std: number } {
+  const n = values.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += values[i]!;
+  const mean = sum / n;
+  let sq = 0;
+  for (let i = 0; i < n; i++) sq += (values[i]! - mean) ** 2;
+  const std = Math.sqrt(sq / n);
+  return { mean, std: std > 0 && std > 1e-12 * Math.abs(mean) ? std : 1 };
+}
+
 /** Error stream → anomaly scores for one series. */
 export class ErrorScorer {
   private readonly o: ErrorScoringOptions;
   private readonly likelihood: AnomalyLikelihood;
   /** Error scale s (RMS over the probationary period); 0 until calibrated. */
   private scale = 0;
+  /** Mean and standard deviation of the probationary values: the likelihood sees values in these units. */
+  private valueMean = 0;
+  private valueStd = 1;
   private min = Infinity;
   private max = -Infinity;
   /** Records since the last score >= suppressLevel (Infinity: none yet). */
@@ -89,6 +110,9 @@ export class ErrorScorer {
     let sq = 0;
     for (let i = 0; i < errors.length; i++) sq += errors[i]! * errors[i]!;
     this.scale = Math.max(1e-9, Math.sqrt(sq / errors.length));
+    // The likelihood's flat-series rule (nupic: value variance below 1.5e-5) is absolute: fed raw
+    // values, a series in small units (±1e-3) counted as flat and every score was ~0.03.
+    ({ mean: this.valueMean, std: this.valueStd } = probationScaling(values));
     for (let i = 0; i < values.length; i++) this.score(values[i]!, errors[i]!, false);
   }
 
@@ -100,7 +124,7 @@ export class ErrorScorer {
 
   private score(value: number, error: number, suppress: boolean): number {
     const raw = Math.min(1, error / (this.o.errorGain * this.scale));
-    let a = AnomalyLikelihood.logLikelihood(this.likelihood.update(value, raw));
+    let a = AnomalyLikelihood.logLikelihood(this.likelihood.update((value - this.valueMean) / this.valueStd, raw));
     const tol = this.o.spatialTolerance;
     if (tol !== null && this.min < this.max) {
       const margin = (this.max - this.min) * tol;

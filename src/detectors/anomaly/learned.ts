@@ -27,7 +27,7 @@
 import { EdgeRnnError } from '../../errors.js';
 import type { Model, Session } from '../../runtime/runtime.js';
 import { checkFiniteInput, type AnomalyDetector, type SeriesContext } from './detector.js';
-import { ErrorScorer, type ErrorScoringOptions } from './error-scoring.js';
+import { ErrorScorer, probationScaling, type ErrorScoringOptions } from './error-scoring.js';
 
 /** What a learner trains; both read the frames [steps][features] of the probationary period. */
 export type LearnedTask = 'forecast' | 'autoencoder';
@@ -205,14 +205,9 @@ export class LearnedDetector implements AnomalyDetector {
   private learn(): void {
     const p = this.p;
     const F = this.features;
-    let sum = 0;
-    for (let i = 0; i < p; i++) sum += this.values[i]!;
-    this.mean = sum / p;
-    let sq = 0;
-    for (let i = 0; i < p; i++) sq += (this.values[i]! - this.mean) ** 2;
-    const std = Math.sqrt(sq / p);
-    // A constant probationary period keeps unit scale (a zero std would divide by zero).
-    this.std = std > 1e-12 * Math.max(1, Math.abs(this.mean)) ? std : 1;
+    // A constant probationary period keeps unit scale (a zero std would divide by zero). The bound
+    // is relative: an absolute 1e-12 took a series in tiny units for a constant one (frames all 0).
+    ({ mean: this.mean, std: this.std } = probationScaling(this.values));
     const z = new Float64Array(p);
     const frames = new Float32Array(p * F);
     for (let i = 0; i < p; i++) {

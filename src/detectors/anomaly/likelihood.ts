@@ -114,7 +114,8 @@ export class AnomalyLikelihood {
 
   /**
    * Feeds one record and returns its anomaly likelihood in [0, 1].
-   * @param value the metric value (only used to detect flat series)
+   * @param value the metric value (only used to detect flat series: variance below 1.5e-5, an
+   *   absolute bound, so pass values in units where that means flat, e.g. standardized ones)
    * @param rawScore the detector's raw anomaly score for this record
    */
   update(value: number, rawScore: number): number {

@@ -29,6 +29,20 @@ describe('ErrorScorer', () => {
     }
   });
 
+  it('does not depend on the units of the values: a series whose variance is below nupic\'s flat-series bound (1.5e-5) in its own units scores as it does scaled up', () => {
+    const p = 300;
+    const { values, errors } = stream(1200, 4);
+    const small = values.map((v) => v * 2 ** -14); // variance about 2e-9; a power of two keeps every scaled quantity exact
+    const run = (vs: Float64Array): number[] => {
+      const scorer = new ErrorScorer(p, { spatialTolerance: null });
+      scorer.calibrate(vs.subarray(0, p), errors.subarray(0, p));
+      return Array.from(vs.subarray(p), (v, i) => scorer.update(v, errors[p + i]!));
+    };
+    const want = run(values);
+    expect(Math.max(...want.slice(700 - p, 706 - p))).toBeGreaterThan(0.8);
+    expect(run(small)).toEqual(want);
+  });
+
   it('scores the error burst far above the quiet records', () => {
     const p = 300;
     const { values, errors } = stream(1200, 4);

@@ -94,6 +94,14 @@ describe('LearnedDetector (gru-predict, gru-autoencoder)', () => {
     }
   });
 
+  it('scores a series in tiny units as in its own (values 2^-60 smaller: the model saw a constant and the likelihood a flat series)', () => {
+    const s = series(600, 4, 450);
+    const tiny = { t: s.t, v: s.v.map((x) => x * 2 ** -60) }; // a power of two: every scaled quantity is exact
+    const want = scores(detector(simd), s);
+    expect(Math.max(...want.slice(450, 460))).toBeGreaterThanOrEqual(0.5);
+    expect(scores(detector(simd), tiny)).toEqual(want);
+  });
+
   it('combined: the max of its parts, record by record', () => {
     const s = series(400, 5, 350);
     const a = scores(detector(simd), s);

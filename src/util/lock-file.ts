@@ -6,7 +6,8 @@
  * the caller's own fields). A lock whose holder is certainly gone is taken over: its process has
  * ended (signal 0 fails with ESRCH), the machine has rebooted since (another Linux boot id, so a
  * reused pid cannot hold it), or the file is unreadable and more than 5 s old (a crash between
- * creating and writing it). A lock from another host is never taken over: its process cannot be
+ * creating and writing it). A holder that has exited but not been reaped yet (a zombie) is gone
+ * too. A lock from another host is never taken over: its process cannot be
  * checked from here.
  */
 import fs from 'node:fs';
@@ -81,9 +82,22 @@ function goneBecause(file: string, h: LockHolder | null, me: LockHolder): string
   if (h.pid === me.pid) return held.has(file) ? null : 'left by this process';
   try {
     process.kill(h.pid, 0);
-    return null;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ESRCH' ? `process ${h.pid} is gone` : null;
+  }
+  // A process that has exited but whose parent has not collected it yet (a zombie: a supervisor
+  // that restarts a killed gateway before reaping it) still answers signal 0, and holds nothing.
+  return zombie(h.pid) ? `process ${h.pid} has exited` : null;
+}
+
+/** Whether Linux lists the process as a zombie (state Z; false where /proc is missing). */
+function zombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
   }
 }
 

@@ -96,6 +96,24 @@ describe('one gateway per stateDir', () => {
     }
   });
 
+  it('a lock of a gateway that has exited but is not reaped yet (a zombie) is taken over', async () => {
+    if (!fs.existsSync('/proc/self/stat') || spawnSync('python3', ['-c', '0']).status !== 0) return; // Linux /proc and python3 make the zombie
+    const dir = tmpDir();
+    // The parent forks a child that exits at once and is never waited for: a zombie while the parent sleeps.
+    const parent = spawn('python3', ['-c', 'import os, sys, time\npid = os.fork()\nif pid == 0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d: Buffer) => r(d.toString()))));
+      for (let i = 0; i < 100 && !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(() => process.kill(pid, 0)).not.toThrow(); // signal 0 still answers
+      writeLock(dir, { pid, host: os.hostname(), bootId, gateway: 'killed', startedAt: 'then' });
+      const logger = memoryLogger('warn');
+      lockStateDir(dir, 'me', logger).release();
+      expect(logger.lines[0]).toMatchObject({ reason: `process ${pid} has exited` });
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
   it('after a reboot (another boot id) a reused pid does not hold the folder', () => {
     if (bootId === '') return; // no boot id on this system: the pid check alone applies
     const dir = tmpDir();

@@ -46,6 +46,14 @@ import { ClusterCoordinator } from './cluster.js';
 export const GATEWAY_VERSION = '0.1.0';
 /** Most samples one message may carry (the payload size limit usually bites first). */
 const MAX_SAMPLES_PER_MESSAGE = 1 << 16;
+/**
+ * Dead letters are logged once per topic per minute: a broken device at 50 Hz wrote 50 warnings
+ * a second to the log (an SD card's wear and space). The counter, the event and the dead-letter
+ * topic still get every one; the next line says how many were not logged. At most this many
+ * topics are remembered (a flood of new topics cannot grow the map).
+ */
+export const DEAD_LETTER_LOG_INTERVAL_MS = 60_000;
+const DEAD_LETTER_LOG_TOPICS = 1024;
 
 export interface GatewayOptions {
   /**
@@ -676,11 +684,28 @@ export class Gateway {
   private deadLetter(topic: string, payload: Uint8Array, code: string, reason: string): void {
     const d: DeadLetter = { topic, reason, code, bytes: payload.length, tsMs: this.clock.now() };
     this.metrics.inc('dead_letters_total');
-    this.logger.warn('dead letter', { topic, code, reason, bytes: payload.length });
+    this.logDeadLetter(d);
     this.emit('deadLetter', d);
     // The first 256 bytes of the payload travel along (base64) for diagnosis, not the whole flood.
     const body = JSON.stringify({ ...d, ts: new Date(d.tsMs).toISOString(), gateway: this.config.gatewayId, payloadHead: Buffer.from(payload.subarray(0, 256)).toString('base64') });
     if (this.transport.connected) this.transport.publish(this.topics.deadLetter, body, { qos: 0 }).catch(() => {});
+  }
+
+  /** Topic -> when its last dead letter was logged and how many came since without a line. */
+  private readonly deadLetterLog = new Map<string, { at: number; unlogged: number }>();
+
+  private logDeadLetter(d: DeadLetter): void {
+    const seen = this.deadLetterLog.get(d.topic);
+    // A clock stepped back counts as time passed: the line is not held until it catches up.
+    if (seen && d.tsMs >= seen.at && d.tsMs - seen.at < DEAD_LETTER_LOG_INTERVAL_MS) {
+      seen.unlogged++;
+      return;
+    }
+    const unlogged = seen?.unlogged ?? 0;
+    this.deadLetterLog.delete(d.topic); // re-inserted last: the map's order is least recently logged first
+    if (this.deadLetterLog.size >= DEAD_LETTER_LOG_TOPICS) this.deadLetterLog.delete(this.deadLetterLog.keys().next().value!);
+    this.deadLetterLog.set(d.topic, { at: d.tsMs, unlogged: 0 });
+    this.logger.warn('dead letter', { topic: d.topic, code: d.code, reason: d.reason, bytes: d.bytes, ...(unlogged > 0 ? { notLoggedSinceLast: unlogged } : {}) });
   }
 
   // ---- device streams ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import type { Alert } from '../../src/gateway/alert.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeBinary, encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
-import { Gateway } from '../../src/gateway/gateway.js';
+import { DEAD_LETTER_LOG_INTERVAL_MS, Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { memoryStateStore } from '../../src/gateway/state-store.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
@@ -29,6 +29,7 @@ interface Rig {
   clock: ManualClock;
   tr: TraceTransport;
   alerts: Alert[];
+  logger: ReturnType<typeof memoryLogger>;
   send(device: string, samples: Float32Array, seq?: number, extra?: { rateHz?: number }): void;
   /** Runs the pump (and every due timer). */
   step(ms?: number): void;
@@ -50,7 +51,8 @@ async function rig(overrides: Record<string, unknown> = {}, routeExtra: Record<s
     metrics: { intervalMs: 0 },
     ...overrides,
   });
-  const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, logger: memoryLogger('warn'), stateStore: memoryStateStore() });
+  const logger = memoryLogger('warn');
+  const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, logger, stateStore: memoryStateStore() });
   const alerts: Alert[] = [];
   gw.on('alert', (a) => alerts.push(a));
   const r: Rig = {
@@ -58,6 +60,7 @@ async function rig(overrides: Record<string, unknown> = {}, routeExtra: Record<s
     clock,
     tr,
     alerts,
+    logger,
     send(device, samples, seq, extra = {}) {
       tr.deliver(gw.topics.sensor(device, 'imu'), encodeJson(samples, IMU_CHANNELS, { ...(seq !== undefined ? { seq } : {}), ...extra }));
     },
@@ -222,6 +225,30 @@ describe('garbage on the wire', () => {
     expect(published.length).toBe(40);
     expect(published[0]).toMatchObject({ topic, code: 'PAYLOAD_DECODE' });
     expect(streamState(r.gw, 'good')).toEqual(oracleState(x));
+  });
+
+  it('logs dead letters once per topic per minute (a broken device at 50 Hz wrote 50 lines a second); counter, event and topic get every one', async () => {
+    const r = await rig();
+    let events = 0;
+    r.gw.on('deadLetter', () => events++);
+    const garbage = new TextEncoder().encode('{"values": [[1,2,3');
+    const lines = () => r.logger.lines.filter((l) => l.msg === 'dead letter');
+    for (let i = 0; i < 50; i++) {
+      r.tr.deliver(r.gw.topics.sensor('broken', 'imu'), garbage);
+      r.tr.deliver(r.gw.topics.sensor('other', 'imu'), garbage);
+      r.step(20);
+    }
+    // One line for each topic; the other 98 counted, published and emitted.
+    expect(lines().map((l) => l.topic)).toEqual([r.gw.topics.sensor('broken', 'imu'), r.gw.topics.sensor('other', 'imu')]);
+    expect(r.gw.metrics.counters.dead_letters_total).toBe(100);
+    expect(events).toBe(100);
+    expect(r.tr.published.filter((p) => p.topic === r.gw.topics.deadLetter).length).toBe(100);
+    // A minute after the first line, the next dead letter is logged with the count in between.
+    r.step(DEAD_LETTER_LOG_INTERVAL_MS);
+    r.tr.deliver(r.gw.topics.sensor('broken', 'imu'), garbage);
+    r.step();
+    expect(lines().length).toBe(3);
+    expect(lines()[2]).toMatchObject({ topic: r.gw.topics.sensor('broken', 'imu'), notLoggedSinceLast: 49 });
   });
 
   it('repairs NaN with nonFinite "hold" instead', async () => {

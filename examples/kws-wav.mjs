@@ -34,8 +34,10 @@ if (info.sampleRateHz !== rate) {
   process.exit(1);
 }
 
-// The front end gives a window of feature frames every hop (both in the manifest); each window
-// is scored from a reset state and its last output is the window's posterior.
+// With sliding windows in the manifest (input.frontend.windows) the front end gives a window of
+// feature frames every hop; each window is scored from a reset state and its last output is the
+// window's posterior. Without them it gives single frames, run as one session that is never
+// reset, as a gateway runs them (resetting before every frame scored each from a zero state).
 const frontend = createFrontendForInput(model.spec.input);
 let detector;
 try {
@@ -50,13 +52,17 @@ try {
 const session = model.session();
 const O = model.outputSize;
 const events = [];
-frontend.push(samples, (window) => {
-  session.reset();
+const scored = frontend.push(samples, (window) => {
+  if (frontend.framesPerOutput > 1) session.reset();
   const y = session.run(window);
   const event = detector.step(y.subarray(y.length - O));
   if (event) events.push({ keyword: event.label, atMs: Math.round(event.timeMs), score: Number(event.score.toFixed(3)) });
 });
-
+// A recording shorter than the model's first window (1.52 s for models/kws.ern: 75 frames of
+// 40 ms every 20 ms) gives no posterior at all: said, not a bare "no keyword".
+if (scored === 0) {
+  console.error(`${wavPath}: ${(samples.length / rate).toFixed(2)} s is shorter than the model's first window (${(detector.frameMs / 1000).toFixed(2)} s of audio): nothing was scored; pad it with silence (sox ${wavPath} padded.wav pad 0 1), or score clips with edgernn eval MODEL.ern --data DIR`);
+}
 if (json) console.log(JSON.stringify({ file: wavPath, seconds: samples.length / rate, events }));
 else {
   console.log(`${wavPath}: ${(samples.length / rate).toFixed(2)} s, model ${model.name} ${model.version} on ${model.backend}`);

@@ -23,9 +23,9 @@ import {
   type BackendChoice,
   type ModelSpec,
 } from '../../../src/index.js';
-import { clipAccuracy, frameSpec, servedPosteriors, type ClipAccuracy } from './evaluate.js';
+import { clipAccuracy, frameSpec, recordingSeconds, servedPosteriors, type ClipAccuracy } from './evaluate.js';
 import { readCorpusIndex, recordingFeatures, splitFeatures } from './features.js';
-import { detectEvents, scoreEvents, type StreamScore } from './stream-eval.js';
+import { checkStreamDuration, checkStreamWords, detectEvents, scoreEvents, type StreamScore } from './stream-eval.js';
 import { readStreamDir } from './retune.js';
 
 export interface KwsEvalOptions {
@@ -86,10 +86,17 @@ function loadClips(data: string, spec: ModelSpec, frontend: ReturnType<typeof va
   if (!fs.statSync(data).isDirectory()) throw new EdgeRnnError('BAD_DATA', `${data}: not a folder of <label>/<clip>.wav clips`);
   const fe = new AudioFrontend(frontend);
   const out: LoadedClips = { samples: [], groups: [] };
-  for (const label of fs.readdirSync(data).filter((d) => fs.statSync(path.join(data, d)).isDirectory()).sort()) {
+  // Clips are the .wav files of a label folder; hidden ones are not (macOS leaves `._clip.wav`
+  // resource forks beside copied clips: no WAV files, and they ended the evaluation), nor a
+  // folder named x.wav (a bare "EISDIR" without the path).
+  const clipFiles = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.wav') && !f.startsWith('.') && fs.statSync(path.join(dir, f)).isFile()).sort();
+  // As the trainer's WAV-folder loader: Speech Commands' _background_noise_ (long noise recordings,
+  // not a class), hidden folders and folders without clips are skipped (each was an "unknown label").
+  const folders = fs.readdirSync(data).filter((d) => d !== '_background_noise_' && !d.startsWith('.') && fs.statSync(path.join(data, d)).isDirectory() && clipFiles(path.join(data, d)).length > 0);
+  for (const label of folders.sort()) {
     const y = spec.labels.indexOf(label);
     if (y < 0) throw new EdgeRnnError('BAD_DATA', `${path.join(data, label)}: unknown label '${label}': the model knows ${spec.labels.join(', ')}`);
-    for (const file of fs.readdirSync(path.join(data, label)).filter((f) => f.toLowerCase().endsWith('.wav')).sort()) {
+    for (const file of clipFiles(path.join(data, label))) {
       const where = path.join(data, label, file);
       const { info, samples } = readWavMono(new Uint8Array(fs.readFileSync(where)), { source: where });
       if (info.sampleRateHz !== frontend.sampleRateHz) throw new EdgeRnnError('BAD_DATA', `${where}: sample rate ${info.sampleRateHz} Hz, the model's front end expects ${frontend.sampleRateHz} Hz`);
@@ -108,12 +115,16 @@ export async function evaluateKwsFile(modelPath: string, o: KwsEvalOptions): Pro
   if (!fs.existsSync(modelPath)) throw new EdgeRnnError('BAD_INPUT_FILE', `${modelPath}: no such model file`);
   const bytes = new Uint8Array(readFileArg(process.cwd(), modelPath));
   const spec: ModelSpec = decodeModel(bytes, modelPath).spec;
+  // The detector settings first: a model of another job is "model 'har': extra.kws must be an
+  // object (a keyword model ...)", not a front-end error that names neither file nor model.
+  const detector = kwsDetectorConfigOf(spec);
   const served = validateAudioSpec(spec.input.frontend);
   const frontend = frameSpec(served);
-  const detector = kwsDetectorConfigOf(spec);
   const { hopMs, frameMs } = kwsTimeBaseOf(spec);
+  const keywords = spec.labels.filter((l) => !(detector.background ?? spec.labels.filter((x) => x.startsWith('_'))).includes(l));
   // The stream's files are checked before the clips' features are computed (minutes on a corpus).
   const streamIn = o.stream !== undefined ? readStreamDir(o.stream) : undefined;
+  if (streamIn) checkStreamWords(streamIn.truth, keywords, `${o.stream}/stream.json`);
   const clips = loadClips(o.data, spec, frontend, o.cacheDir);
   const rt = await createRuntime();
   const model = await rt.load(bytes, { backend: o.backend, source: modelPath });
@@ -124,8 +135,8 @@ export async function evaluateKwsFile(modelPath: string, o: KwsEvalOptions): Pro
     if (streamDir !== undefined && streamIn !== undefined) {
       const { wav, truth } = streamIn;
       const f = recordingFeatures(wav, frontend, o.cacheDir);
+      checkStreamDuration(truth, recordingSeconds(f.T, frontend), `${streamDir}/stream.json`);
       const post = servedPosteriors(model, f.x, served);
-      const keywords = spec.labels.filter((l) => !(detector.background ?? spec.labels.filter((x) => x.startsWith('_'))).includes(l));
       res.stream = { ...scoreEvents(detectEvents(post, spec.labels, detector, hopMs, frameMs), truth, keywords), path: streamDir, windows: served.windows ?? null };
       if (o.sweep) {
         res.sweep = o.sweep.map((threshold) => {
@@ -151,7 +162,7 @@ export function formatKwsEval(r: KwsEvalResult, labels: readonly string[]): stri
   if (r.stream) {
     const s = r.stream;
     lines.push(
-      `  stream (${s.path}, ${(s.durationSec / 60).toFixed(1)} min, ${s.windows ? `windows of ${s.windows.frames} frames every ${s.windows.hop}` : 'one never-reset session'}): ${s.hits}/${s.keywords} keywords detected, miss rate ${(100 * s.missRate).toFixed(1)}%, ${s.falseAccepts} false accepts = ${s.falseAcceptsPerHour.toFixed(2)} per hour, median delay ${s.medianDelayMs.toFixed(0)} ms after the word`,
+      `  stream (${s.path}, ${(s.durationSec / 60).toFixed(1)} min, ${s.windows ? `windows of ${s.windows.frames} frames every ${s.windows.hop}` : 'one never-reset session'}): ${s.hits}/${s.keywords} keywords detected, miss rate ${(100 * s.missRate).toFixed(1)}%, ${s.falseAccepts} false accepts = ${s.falseAcceptsPerHour.toFixed(2)} per hour, ${s.hits > 0 ? `median delay ${s.medianDelayMs.toFixed(0)} ms after the word` : 'no delay (nothing detected)'}`,
     );
   }
   if (r.sweep) {

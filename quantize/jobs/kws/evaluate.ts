@@ -109,3 +109,8 @@ export function frameSpec<T extends AudioFrontendSpec>(spec: T): T {
   const { windows: _w, ...rest } = spec;
   return rest as T;
 }
+
+/** Length of a recording that gave `frames` frames of `spec` (Kaldi framing: within one hop, short), seconds. */
+export function recordingSeconds(frames: number, spec: Pick<AudioFrontendSpec, 'frameMs' | 'hopMs'>): number {
+  return frames > 0 ? ((frames - 1) * spec.hopMs + spec.frameMs) / 1000 : 0;
+}

@@ -22,11 +22,11 @@ import {
   type WindowSpec,
 } from '../../../src/index.js';
 import { round } from '../../cli/common.js';
-import { frameSpec, servedPosteriors } from './evaluate.js';
+import { frameSpec, recordingSeconds, servedPosteriors } from './evaluate.js';
 import { summary } from './pipeline.js';
 import { recordingFeatures } from './features.js';
 import { KWS_JOB_DEFAULTS } from './config.js';
-import { detectEvents, manifestLambda, scoreEvents, tuneThresholds, type StreamScore, type StreamTruthLike } from './stream-eval.js';
+import { checkStreamDuration, checkStreamWords, detectEvents, manifestLambda, scoreEvents, tuneThresholds, type StreamScore, type StreamTruthLike } from './stream-eval.js';
 
 export interface KwsRetuneOptions {
   /** Sliding windows to serve with, or null for one never-reset session. */
@@ -62,13 +62,22 @@ export async function retuneKwsModel(bytes: Uint8Array, source: string, o: KwsRe
   const input = { ...spec.input, frontend: { ...served } };
   const timeBase = kwsTimeBaseOf({ name: spec.name, input });
   const keywords = spec.labels.filter((l) => !(old.background ?? spec.labels.filter((x) => x.startsWith('_'))).includes(l));
+  // Each stream's truth against the model before any features are computed, its length after.
+  const truthOf = (s: { wav: string }): string => path.join(path.dirname(s.wav), 'stream.json');
+  checkStreamWords(o.valStream.truth, keywords, truthOf(o.valStream));
+  checkStreamWords(o.testStream.truth, keywords, truthOf(o.testStream));
+  const streamFeatures = (s: { wav: string; truth: StreamTruthLike }): Float32Array => {
+    const f = recordingFeatures(s.wav, frames, o.cacheDir);
+    checkStreamDuration(s.truth, recordingSeconds(f.T, frames), truthOf(s));
+    return f.x;
+  };
   const rt = await createRuntime();
   const model = await rt.load(bytes, { source });
   try {
-    const valPost = servedPosteriors(model, recordingFeatures(o.valStream.wav, frames, o.cacheDir).x, served);
+    const valPost = servedPosteriors(model, streamFeatures(o.valStream), served);
     const tuned = tuneThresholds(valPost, spec.labels, keywords, o.valStream.truth, { windowMs: old.windowMs, refractoryMs: old.refractoryMs, rearm: old.rearm, ...timeBase, maxFalseAcceptsPerHour: o.maxFalseAcceptsPerHour, minThreshold: o.minThreshold });
     const detector: KwsDetectorConfig = { ...tuned.config, ...(old.background ? { background: old.background } : {}) };
-    const testPost = servedPosteriors(model, recordingFeatures(o.testStream.wav, frames, o.cacheDir).x, served);
+    const testPost = servedPosteriors(model, streamFeatures(o.testStream), served);
     const test = scoreEvents(detectEvents(testPost, spec.labels, detector, timeBase.hopMs, timeBase.frameMs), o.testStream.truth, keywords);
     const metrics = (kws?.metrics ?? {}) as { validation?: Record<string, unknown>; test?: Record<string, unknown> };
     const validationMetrics = { ...metrics.validation, stream: summary(tuned.score) };

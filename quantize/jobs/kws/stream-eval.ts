@@ -89,6 +89,33 @@ export function scoreEvents(events: readonly Pick<KwsEvent, 'label' | 'timeMs' |
   };
 }
 
+/**
+ * A stream's truth checked against the model it scores: every keyword of the truth must be one
+ * the model can fire (a word it cannot, or a typo such as "Yes", was a miss that no detector
+ * could avoid, and the real event on it a false accept), and end within the stream. Cheap: run
+ * it before any features are computed. BAD_DATA naming the file and the keyword otherwise.
+ */
+export function checkStreamWords(truth: StreamTruthLike, keywords: readonly string[], source: string): void {
+  truth.keywords.forEach((k, i) => {
+    if (!keywords.includes(k.word)) throw new EdgeRnnError('BAD_DATA', `${source}: keywords[${i}]: '${k.word}' is not a keyword of the model (${keywords.join(', ')})`, { file: source, keyword: i });
+    if (k.offsetSec > truth.durationSec) throw new EdgeRnnError('BAD_DATA', `${source}: keywords[${i}] ('${k.word}') ends at ${k.offsetSec} s, after the stream's durationSec ${truth.durationSec}`, { file: source, keyword: i });
+  });
+}
+
+/** Largest difference between a truth's durationSec and its recording's length that passes (rounding in hand-written files). */
+export const DURATION_TOLERANCE_SEC = 1;
+
+/**
+ * durationSec against the recording's length (frames · hop, known within one hop): false accepts
+ * per hour are divided by it, and a stream.json of another recording (or minutes for seconds)
+ * scaled them silently.
+ */
+export function checkStreamDuration(truth: StreamTruthLike, recordingSec: number, source: string): void {
+  if (Math.abs(truth.durationSec - recordingSec) > DURATION_TOLERANCE_SEC) {
+    throw new EdgeRnnError('BAD_DATA', `${source}: durationSec is ${truth.durationSec}, its stream.wav lasts ${recordingSec.toFixed(2)} s (false accepts per hour are divided by it)`, { file: source, expected: recordingSec, got: truth.durationSec });
+  }
+}
+
 /** Median of sorted values (the mean of the two middle ones for an even count); NaN when empty. */
 function median(sorted: readonly number[]): number {
   const n = sorted.length;

@@ -17,7 +17,7 @@
  * (train/val draw from the first 80 % of each synthetic bed, test from the last 20 %; babble beds
  * are built per role from that role's voices only).
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { EdgeRnnError, encodeWav, Rng } from '../../../src/index.js';
@@ -392,6 +392,8 @@ export async function generateKwsCorpus(options: KwsCorpusOptions, hooks: Genera
   const o = { ...options, snrDb: [...options.snrDb] as [number, number] };
   checkKwsOptions(o);
   const file = join(o.outDir, KWS_CORPUS_LOCK);
+  // The lock makes the folder; a run refused before it writes anything takes the folder away again.
+  const existed = existsSync(o.outDir);
   const lock = takeLockFile(file, { job: 'kws corpus' }, {
     refused: (h) =>
       new EdgeRnnError(
@@ -407,6 +409,15 @@ export async function generateKwsCorpus(options: KwsCorpusOptions, hooks: Genera
     return await buildOrReuse(o, hooks);
   } finally {
     lock.release();
+    if (!existed) rmEmptyDir(o.outDir);
+  }
+}
+
+function rmEmptyDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    /* not empty (the build wrote something), or gone */
   }
 }
 

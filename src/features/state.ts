@@ -25,6 +25,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { EdgeRnnError } from '../errors.js';
+import { encodeUtf8 } from '../util/bytes.js';
 import type { FrontendKind } from './types.js';
 
 export const FRONTEND_STATE_MAGIC = 0x464e5245; // "ERNF" little-endian
@@ -63,7 +64,7 @@ function canonicalJson(v: unknown): string {
 
 /** 8 bytes identifying a validated front-end spec: sha256 of its canonical JSON, truncated. */
 export function frontendSpecFingerprint(spec: unknown): Uint8Array {
-  return sha256(new TextEncoder().encode(canonicalJson(spec))).slice(0, 8);
+  return sha256(encodeUtf8(canonicalJson(spec))).slice(0, 8);
 }
 
 function hex(b: Uint8Array): string {

@@ -13,6 +13,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { EdgeRnnError } from '../errors.js';
+import { decodeUtf8 } from '../util/bytes.js';
 import { decodeBlockSparse, encodeBlockSparse } from './block-sparse.js';
 import { DTYPES, isDType, type DType, type TypedArray } from './dtypes.js';
 
@@ -269,6 +270,17 @@ export function decodeErn(bytes: Uint8Array, source = 'model.ern', opts: { diges
 }
 
 /**
+ * What a file that is not an .ern looks like, where a download commonly gets it wrong: a
+ * server's HTML page (a 404, a single-page app's fallback) in place of the file, or the file
+ * still gzip-compressed.
+ */
+function whatItIs(bytes: Uint8Array): string {
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return '; it is gzip-compressed: decompress it first (a server should send it with Content-Encoding: gzip, which fetch() undoes)';
+  const head = String.fromCharCode(...bytes.subarray(0, 8));
+  return /^[\t\n\r\x20-\x7e]+$/.test(head) ? `; it starts ${JSON.stringify(head)}: text, such as a server's HTML page (a 404, a fallback) sent in place of the file` : '';
+}
+
+/**
  * decodeErn() with the content sha256 supplied by the caller: `digest()` is called once, after
  * the header checks, for the sha256 of the file with its checksum field zeroed. The runtime
  * passes its WebAssembly hash, so its bundle carries no JavaScript SHA-256 (a smaller, faster
@@ -279,7 +291,7 @@ export function parseErn(bytes: Uint8Array, source: string, digest: () => Uint8A
   if (n < ERN_HEADER_BYTES) throw fail('ERN_TRUNCATED', source, `file has ${n} bytes, an .ern header alone needs ${ERN_HEADER_BYTES}`, { got: n, expected: ERN_HEADER_BYTES });
   for (let i = 0; i < ERN_MAGIC.length; i++) {
     if (bytes[i] !== ERN_MAGIC[i]) {
-      throw fail('ERN_BAD_MAGIC', source, `not an .ern file: starts with ${toHex(bytes.subarray(0, 8))}, expected ${toHex(ERN_MAGIC)}`);
+      throw fail('ERN_BAD_MAGIC', source, `not an .ern file: starts with ${toHex(bytes.subarray(0, 8))}, expected ${toHex(ERN_MAGIC)}${whatItIs(bytes)}`);
     }
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, n);
@@ -305,7 +317,7 @@ export function parseErn(bytes: Uint8Array, source: string, digest: () => Uint8A
   if (want !== got) throw fail('ERN_CHECKSUM', source, `content sha256 ${got.slice(0, 16)}… does not match the header's ${want.slice(0, 16)}…: the file is corrupt`, { got, expected: want });
   let manifest: unknown;
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(mOff, mOff + mLen));
+    const text = decodeUtf8(bytes.subarray(mOff, mOff + mLen));
     manifest = JSON.parse(text);
   } catch (e) {
     throw fail('ERN_MANIFEST', source, `manifest is not UTF-8 JSON: ${(e as Error).message}`);

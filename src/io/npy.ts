@@ -4,7 +4,7 @@
  * name the problem.
  */
 import { EdgeRnnError } from '../errors.js';
-import { fileBytes } from '../util/bytes.js';
+import { fileBytes, unshared } from '../util/bytes.js';
 
 export interface NpyArray {
   shape: number[];
@@ -33,7 +33,7 @@ export function readNpy(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | Arr
     start = 12;
   } else throw bad(source, `unsupported .npy version ${major}.${bytes[7]}`);
   if (start + headerLen > bytes.length) throw bad(source, `header of ${headerLen} bytes runs past the end of the file`);
-  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(unshared(bytes.subarray(start, start + headerLen)));
   // The header is a Python dict literal, padded with spaces and ended by '\n' (the .npy format;
   // NumPy and other writers always end it so), and the data starts right after it. A header
   // length that lied used to move where the data was read from, silently: too short (into the

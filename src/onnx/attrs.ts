@@ -2,6 +2,7 @@
  * Typed access to a node's attributes. A wrong type or a missing required attribute is an
  * ONNX_INVALID error naming the node and the attribute.
  */
+import { unshared } from '../util/bytes.js';
 import { ATTR_TYPES, type AttributeProto, type NodeProto, type TensorProto } from './proto.js';
 import { invalid } from './values.js';
 
@@ -72,7 +73,7 @@ export class Attrs {
   string(name: string, def: string): string;
   string(name: string, def?: string): string | undefined {
     const a = this.get(name, ATTR_TYPES.STRING, 'a string');
-    return a ? new TextDecoder().decode(a.s ?? new Uint8Array(0)) : def;
+    return a ? new TextDecoder().decode(unshared(a.s ?? new Uint8Array(0))) : def;
   }
 
   ints(name: string): number[] | undefined {
@@ -84,7 +85,7 @@ export class Attrs {
   }
 
   strings(name: string): string[] | undefined {
-    return this.get(name, ATTR_TYPES.STRINGS, 'a list of strings')?.strings.map((s) => new TextDecoder().decode(s));
+    return this.get(name, ATTR_TYPES.STRINGS, 'a list of strings')?.strings.map((s) => new TextDecoder().decode(unshared(s)));
   }
 
   tensor(name: string): TensorProto | undefined {

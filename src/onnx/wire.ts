@@ -12,6 +12,7 @@
  * Every defect throws ONNX_PARSE naming the message path and the byte offset.
  */
 import { EdgeRnnError } from '../errors.js';
+import { decodeUtf8 } from '../util/bytes.js';
 
 export const WIRE_VARINT = 0;
 export const WIRE_I64 = 1;
@@ -113,7 +114,7 @@ export class WireReader {
   string(): string {
     const [s, e] = this.lenRange();
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(this.buf.subarray(s, e));
+      return decodeUtf8(this.buf.subarray(s, e));
     } catch {
       throw this.fail('string field is not valid UTF-8', s);
     }

@@ -57,9 +57,31 @@ export function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
     out.set(b);
     return out;
   }
+  // An AudioWorkletGlobalScope has no atob (nor TextDecoder): decode by hand there.
+  if (typeof atob !== 'function') return decodeBase64Js(s);
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** decodeBase64() without atob: 4 characters to 3 bytes ('=' padding, no whitespace). */
+function decodeBase64Js(s: string): Uint8Array<ArrayBuffer> {
+  const body = s.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((body.length * 3) / 4));
+  let acc = 0;
+  let bits = 0;
+  let n = 0;
+  for (let i = 0; i < body.length; i++) {
+    acc = ((acc << 6) | BASE64.indexOf(body[i]!)) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[n++] = (acc >> bits) & 0xff;
+    }
+  }
   return out;
 }
 

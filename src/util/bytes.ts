@@ -34,3 +34,35 @@ function isDetached(buffer: ArrayBufferLike): boolean {
     return true;
   }
 }
+
+/**
+ * A view TextDecoder takes: browsers refuse a view of a SharedArrayBuffer ("must not be
+ * shared"; Node takes it), so that is copied.
+ */
+export function unshared(b: Uint8Array): Uint8Array {
+  return Object.prototype.toString.call(b.buffer) === '[object SharedArrayBuffer]' ? b.slice() : b;
+}
+
+/*
+ * UTF-8 also where there is no TextEncoder/TextDecoder: an AudioWorkletGlobalScope, where a page
+ * runs a keyword model on the audio thread, has neither. escape() writes each char above 0x7f as
+ * %XX; (en|de)codeURIComponent convert between code points and UTF-8 bytes, and
+ * decodeURIComponent throws a URIError on malformed bytes, as the fatal TextDecoder does.
+ */
+
+/** Strict UTF-8 decoding (malformed bytes throw). */
+export function decodeUtf8(b: Uint8Array): string {
+  if (typeof TextDecoder === 'function') return new TextDecoder('utf-8', { fatal: true }).decode(unshared(b));
+  let latin1 = '';
+  for (let i = 0; i < b.length; i += 8192) latin1 += String.fromCharCode(...b.subarray(i, i + 8192));
+  return decodeURIComponent(escape(latin1));
+}
+
+/** UTF-8 encoding. */
+export function encodeUtf8(s: string): Uint8Array<ArrayBuffer> {
+  if (typeof TextEncoder === 'function') return new TextEncoder().encode(s);
+  const latin1 = unescape(encodeURIComponent(s));
+  const out = new Uint8Array(latin1.length);
+  for (let i = 0; i < latin1.length; i++) out[i] = latin1.charCodeAt(i);
+  return out;
+}

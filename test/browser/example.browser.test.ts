@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeWav } from '../../src/io/wav.js';
 import { tmpDir } from '../gateway/fixtures.js';
@@ -152,6 +153,65 @@ describe.skipIf(skipReason !== null)('examples/browser/index.html in headless Ch
     }
   });
 
+  it('the microphone where the browser does not resample it to 16 kHz: Firefox refuses it in an AudioContext at another rate, Safari ignores the rate asked for; the page resamples (it said "NotSupportedError", or fed 44.1 kHz audio to the 16 kHz model)', async () => {
+    // Chromium taught each behaviour; the device's rate is that of an AudioContext made without options.
+    const behaviours: Record<string, string> = {
+      firefox: `{
+        const device = new AudioContext();
+        const deviceRate = device.sampleRate;
+        device.close();
+        const source = AudioContext.prototype.createMediaStreamSource;
+        AudioContext.prototype.createMediaStreamSource = function (stream) {
+          if (this.sampleRate !== deviceRate) throw new DOMException('AudioContext.createMediaStreamSource: Connecting AudioNodes from AudioContexts with different sample-rate is currently not supported.', 'NotSupportedError');
+          return source.call(this, stream);
+        };
+      }`,
+      safari: `{
+        const Native = AudioContext;
+        window.AudioContext = class extends Native {
+          constructor(options = {}) {
+            const { sampleRate, ...rest } = options;
+            super(rest);
+          }
+        };
+      }`,
+    };
+    const browser = await launch([
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${recording()}`,
+      '--autoplay-policy=no-user-gesture-required',
+    ]);
+    try {
+      for (const [name, script] of Object.entries(behaviours)) {
+        const page = await browser.newPage();
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(String(e)));
+        await page.addInitScript(script);
+        await page.goto(`${base}/examples/browser/`);
+        await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: 20_000 });
+        const deviceRate = await page.evaluate(() => new AudioContext().sampleRate);
+        expect(deviceRate, name).not.toBe(16000);
+        type Mic = { windows: number; best: { keyword: string | null; score: number } | null; started: boolean; error: string | null; inputRateHz?: number };
+        await page.click('#listen');
+        const t0 = Date.now();
+        await page.waitForFunction(() => ((m: Mic) => m.started || m.error !== null)((window as unknown as { mic: Mic }).mic), undefined, { timeout: 10_000 });
+        let mic = (await page.evaluate(() => (window as unknown as { mic: Mic }).mic)) as Mic;
+        expect([mic.started, mic.error, mic.inputRateHz], name).toEqual([true, null, deviceRate]);
+        await page.waitForFunction(() => ((window as unknown as { mic: Mic }).mic.best?.score ?? 0) > 0.9, undefined, { timeout: 30_000 });
+        mic = (await page.evaluate(() => (window as unknown as { mic: Mic }).mic)) as Mic;
+        const seconds = (Date.now() - t0) / 1000;
+        // A window every 100 ms of audio once the first 1.5 s are in (audio taken at 44.1 kHz for 16 kHz came 2.76 times as fast).
+        expect(mic.windows, name).toBeLessThan(15 * seconds);
+        expect(['yes', 'stop', 'go'], name).toContain(mic.best!.keyword);
+        expect(errors, name).toEqual([]);
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  });
+
   it('the microphone denied: the page says so, and Listen works once it is allowed', async () => {
     // A fake capture device but no fake permission prompt: headless Chromium denies the request.
     const browser = await launch(['--use-fake-device-for-media-stream']);
@@ -248,21 +308,62 @@ describe.skipIf(skipReason !== null)('examples/browser/index.html: what it canno
     }
   });
 
-  it('served from a subpath it starts; without its library or model, or with a truncated or corrupt model, it says why (it stayed at "loading the model…")', async () => {
+  it('opened as a file (double-clicked): it says to serve it over HTTP (it said "Build it (npm run build)", with the bundle built)', async () => {
+    const browser = await launch([]);
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`file://${path.join(ROOT, 'examples/browser/index.html')}`);
+      await page.waitForFunction(() => document.getElementById('model')!.textContent !== 'loading the model…', undefined, { timeout: 20_000 });
+      expect(await page.textContent('#model')).toBe(
+        'Cannot start: the page was opened as a file, and browsers load modules only over HTTP. Serve the repository root (python3 -m http.server 8000) and open http://localhost:8000/examples/browser/.',
+      );
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('served from a subpath it starts; without its library or model, with a truncated or corrupt model, or a server that sends the bundle as text/plain or an HTML fallback page for a file, it says why (it stayed at "loading the model…"; then said "Build it" or "starts with 3c21646f…")', async () => {
     const model = fs.readFileSync(path.join(ROOT, 'models/kws.ern'));
     const corrupt = Uint8Array.from(model);
     corrupt[corrupt.length - 3]! ^= 1;
-    const cases: { name: string; files: Record<string, Uint8Array | null>; model: RegExp }[] = [
+    const bundle = fs.readFileSync(BUNDLE);
+    const fallbackPage = fs.readFileSync(path.join(ROOT, 'examples/browser/index.html'));
+    const cases: { name: string; files: Record<string, Uint8Array | null>; headers?: Record<string, Record<string, string>>; model: RegExp }[] = [
       { name: 'as it is', files: {}, model: /^kws 1\.0\.0, int8 on simd: yes, no/ },
       { name: 'no bundle', files: { '/sub/app/dist/edgernn.browser.js': null }, model: /^Cannot start: the library did not load from \/sub\/app\/dist\/edgernn\.browser\.js \(.+\)\. Build it \(npm run build\) and serve the repository root\.$/ },
       { name: 'no model', files: { '/sub/app/models/kws.ern': null }, model: /^Cannot start: the model did not download from \/sub\/app\/models\/kws\.ern: HTTP 404 Not Found\. Serve the repository root\.$/ },
       { name: 'truncated', files: { '/sub/app/models/kws.ern': model.subarray(0, 1000) }, model: /^Cannot start: ERN_TRUNCATED: kws\.ern: / },
       { name: 'corrupt', files: { '/sub/app/models/kws.ern': corrupt }, model: /^Cannot start: ERN_CHECKSUM: kws\.ern: content sha256 .* does not match/ },
+      // What servers get wrong. The model's type does not matter, nor gzip in transit.
+      { name: 'model gzipped', files: { '/sub/app/models/kws.ern': gzipSync(model) }, headers: { '/sub/app/models/kws.ern': { 'content-encoding': 'gzip' } }, model: /^kws 1\.0\.0, int8 on simd/ },
+      { name: 'model as text/html', files: { '/sub/app/models/kws.ern': model }, headers: { '/sub/app/models/kws.ern': { 'content-type': 'text/html' } }, model: /^kws 1\.0\.0, int8 on simd/ },
+      // Each said "Build it (npm run build)" or "not an .ern file: starts with 3c21646f63747970".
+      {
+        name: 'bundle as text/plain (python -m http.server on Windows)',
+        files: { '/sub/app/dist/edgernn.browser.js': bundle },
+        headers: { '/sub/app/dist/edgernn.browser.js': { 'content-type': 'text/plain' } },
+        model: /^Cannot start: the server sent \/sub\/app\/dist\/edgernn\.browser\.js as text\/plain; browsers run a module only when it comes as text\/javascript\. Configure the server's type for \.js\.$/,
+      },
+      {
+        name: 'a fallback page for the bundle',
+        files: { '/sub/app/dist/edgernn.browser.js': fallbackPage },
+        headers: { '/sub/app/dist/edgernn.browser.js': { 'content-type': 'text/html' } },
+        model: /^Cannot start: the server sent an HTML page for \/sub\/app\/dist\/edgernn\.browser\.js, not the library: it has no file there\. Build it \(npm run build\) and serve the repository root\.$/,
+      },
+      {
+        name: 'a fallback page for the model',
+        files: { '/sub/app/models/kws.ern': fallbackPage },
+        headers: { '/sub/app/models/kws.ern': { 'content-type': 'text/html; charset=utf-8' } },
+        model: /^Cannot start: the server sent an HTML page for \/sub\/app\/models\/kws\.ern, not the model \(ERN_BAD_MAGIC\): it has no file there\. Serve the repository root\.$/,
+      },
     ];
     const browser = await launch([]);
     try {
       for (const c of cases) {
-        const site = await serve(c.files, '/sub/app/');
+        const site = await serve(c.files, '/sub/app/', c.headers);
         try {
           const page = await browser.newPage();
           const errors: string[] = [];

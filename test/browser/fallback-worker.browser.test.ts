@@ -176,7 +176,7 @@ describe.skipIf(browserSkipReason !== null)('the browser bundle where the engine
     });
   }
 
-  it('model bytes as a page has them: views with offsets and DataViews load; a truncated or corrupt download is a typed error; a Response or a File says how to get the bytes; a buffer transferred to a worker is named as such (was a bare TypeError)', async () => {
+  it('model bytes as a page has them: views with offsets and DataViews load; a truncated or corrupt download is a typed error; a Response or a File says how to get the bytes; a buffer transferred to a worker is named as such (was a bare TypeError); a server\'s HTML page or a still-gzipped file is named as such (was only "starts with 3c21646f63747970")', async () => {
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
@@ -198,7 +198,12 @@ describe.skipIf(browserSkipReason !== null)('the browser bundle where the engine
         const worker = new Worker(URL.createObjectURL(new Blob(['onmessage = () => {};'], { type: 'text/javascript' })));
         worker.postMessage(sent, [sent]);
         worker.terminate();
+        // What a fetch gets from a server that has no file there (and did not say 404), or that gzipped it without saying so.
+        const htmlPage = new TextEncoder().encode('<!doctype html><html><head><title>Not Found</title></head><body><h1>Not Found</h1></body></html>');
+        const gzipped = new Uint8Array(await new Response(new Blob([buf]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer());
         return {
+          htmlPage: await attempt(() => rt.load(htmlPage, { source: 'kws.ern' })),
+          gzipped: await attempt(() => rt.load(gzipped, { source: 'kws.ern' })),
           arrayBuffer: await attempt(() => rt.load(buf)),
           view: await attempt(() => rt.load(new Uint8Array(padded.buffer, 13, n))),
           dataView: await attempt(() => rt.load(new DataView(padded.buffer, 13, n))),
@@ -225,6 +230,12 @@ describe.skipIf(browserSkipReason !== null)('the browser bundle where the engine
         });
       }
       expect(r.file).toMatchObject({ name: 'EdgeRnnError', code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^kws\.ern: load\(\) takes .* got a File \(pass await file\.arrayBuffer\(\)\)$/) });
+      expect(r.htmlPage).toMatchObject({
+        name: 'EdgeRnnError',
+        code: 'ERN_BAD_MAGIC',
+        message: 'kws.ern: not an .ern file: starts with 3c21646f63747970, expected 8945524e0d0a1a0a; it starts "<!doctyp": text, such as a server\'s HTML page (a 404, a fallback) sent in place of the file',
+      });
+      expect(r.gzipped).toMatchObject({ name: 'EdgeRnnError', code: 'ERN_BAD_MAGIC', message: expect.stringMatching(/; it is gzip-compressed: decompress it first \(a server should send it with Content-Encoding: gzip, which fetch\(\) undoes\)$/) });
     } finally {
       await browser.close();
     }

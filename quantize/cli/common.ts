@@ -6,32 +6,14 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { decodeModel, EdgeRnnError, type ModelSpec } from '../../src/index.js';
-import { numberFlag, parseFlags, readFileArg, usageError, type CliContext } from '../../src/cli/framework.js';
+import { numberFlag, readFileArg, usageError, type CliContext } from '../../src/cli/framework.js';
 import type { CsvOptions } from '../data/csv.js';
 import type { Dataset, Sample, TrainTask } from '../data/dataset.js';
 import { unresolvedInputs } from '../quant/calibrate.js';
 import { loadDataset } from '../data/load.js';
 import type { WavOptions } from '../data/wav.js';
 import { makeDirs } from '../../src/io/files.js';
-
-/**
- * parseFlags, and a value flag given twice is a usage error: parseArgs keeps the last value, so
- * `--data part1.jsonl --data part2.jsonl` trained on part2 alone, without a word.
- */
-export function parseCommandFlags(args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals: { min: number; max: number; names: string }): ReturnType<typeof parseFlags> {
-  const parsed = parseFlags(args, options, positionals);
-  const { tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
-  const seen = new Map<string, string>();
-  for (const t of tokens) {
-    if (t.kind !== 'option' || options[t.name]?.type !== 'string' || options[t.name]?.multiple) continue;
-    const before = seen.get(t.name);
-    if (before !== undefined) throw usageError(`--${t.name} is given twice ('${before}', '${t.value ?? ''}'): it takes one value`);
-    seen.set(t.name, t.value ?? '');
-  }
-  return parsed;
-}
 
 /** Flags every command that reads data understands. */
 export const DATA_FLAGS = {

@@ -3,11 +3,11 @@ import path from 'node:path';
 import { AUDIO_FRONTEND_KINDS, BACKENDS, createRuntime, SeriesFrontend, validateAudioSpec, validateSeriesSpec, durationModelOf, EdgeRnnError, SEGMENT_DURATION_KEY, type BackendChoice, type ImuFrontendSpec, type ModelSpec } from '../../src/index.js';
 import type { CliContext } from '../../src/cli/framework.js';
 import { modelOutputSize } from '../../src/model/spec.js';
-import { choiceFlag, type Command } from '../../src/cli/framework.js';
+import { choiceFlag, parseFlags, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
 import { dataTaskOf, type Dataset, type Sample } from '../data/dataset.js';
 import { evaluateModel, type ModelEvaluation } from '../eval/evaluate-model.js';
-import { checkDataFlags, csvOptions, DATA_FLAGS, dataHelp, loadData, parseCommandFlags, readModel, requireString } from './common.js';
+import { checkDataFlags, csvOptions, DATA_FLAGS, dataHelp, loadData, readModel, requireString } from './common.js';
 import { evaluateKwsFile, formatKwsEval } from '../jobs/kws/eval-job.js';
 import { loadHmp } from '../jobs/har/hmp.js';
 import { harReports, scoreRecordings } from '../jobs/har/score.js';
@@ -15,7 +15,7 @@ import { harReports, scoreRecordings } from '../jobs/har/score.js';
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'score a model on labelled data (accuracy, P/R/F1, confusion; MSE/MAE)',
-  help: `usage: edgernn eval MODEL.ern --data D [--json] [--backend auto|simd|scalar|reference|float]
+  help: `usage: edgernn eval MODEL.ern -d|--data D [--json] [-b|--backend auto|simd|scalar|reference|float]
 
 Runs the model through the runtime, one session per sequence, as on the device.
   classify     accuracy, per-class precision/recall/F1, confusion matrix (rows = truth)
@@ -37,7 +37,7 @@ Each job's own data format, chosen by the model's front end (otherwise the forma
 
 ${dataHelp([['--data', '--labels']])}`,
   async run(args, ctx) {
-    const { values, positionals } = parseCommandFlags(args, { data: { type: 'string', short: 'd' }, json: { type: 'boolean' }, backend: { type: 'string', short: 'b' }, ...DATA_FLAGS }, { min: 1, max: 1, names: 'MODEL.ern' });
+    const { values, positionals } = parseFlags(args, { data: { type: 'string', short: 'd' }, json: { type: 'boolean' }, backend: { type: 'string', short: 'b' }, ...DATA_FLAGS }, { min: 1, max: 1, names: 'MODEL.ern' });
     const dataPath = requireString(values.data, '--data');
     checkDataFlags(values, [['--data', '--labels']]);
     const backend = choiceFlag(values.backend, 'backend', [...BACKENDS, 'auto'] as const) ?? 'auto';

@@ -1,6 +1,6 @@
 import { createRuntime, encodeModel, type ModelSpec } from '../../src/index.js';
 import { modelOutputSize } from '../../src/model/spec.js';
-import { choiceFlag, numberFlag, usageError, type Command } from '../../src/cli/framework.js';
+import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
 import { dataTaskOf } from '../data/dataset.js';
 import { evaluateModel, headline, type ModelEvaluation } from '../eval/evaluate-model.js';
@@ -8,7 +8,7 @@ import { DEFAULT_BLOCK, type BlockShape } from '../prune/pruner.js';
 import { pruneModel } from '../prune/prune-model.js';
 import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js';
 import { writeRunReport } from '../report/run-report.js';
-import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, loadInputs, noteUnresolvedInputs, parseCommandFlags, readModel, requireString, round, writeFile } from './common.js';
+import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, loadInputs, noteUnresolvedInputs, readModel, requireString, round, writeFile } from './common.js';
 import { summaryTable } from './quantize.js';
 
 export function parseBlock(v: unknown): BlockShape | null | undefined {
@@ -22,7 +22,7 @@ export function parseBlock(v: unknown): BlockShape | null | undefined {
 export const pruneCommand: Command = {
   name: 'prune',
   summary: 'magnitude-prune a float32 model while fine-tuning (Zhu & Gupta schedule)',
-  help: `usage: edgernn prune MODEL.ern --data D --sparsity S -o OUT.ern [--epochs N] [--block RxC|none]
+  help: `usage: edgernn prune MODEL.ern -d|--data D --sparsity S -o OUT.ern [--epochs N] [--block RxC|none]
                      [--scope layer|global] [--val V] [--int8 --calib D] [--json] [--report FILE]
 
 Fine-tunes while raising sparsity on the cubic schedule of Zhu & Gupta (2017) over the first
@@ -43,7 +43,7 @@ Pruned weights are exact zeros; the manifest lists the sparsity of every matrix.
 
 ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--calib-labels']])}`,
   async run(args, ctx) {
-    const { values, positionals } = parseCommandFlags(
+    const { values, positionals } = parseFlags(
       args,
       {
         data: { type: 'string', short: 'd' },

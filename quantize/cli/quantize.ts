@@ -1,6 +1,6 @@
 import { createRuntime, encodeModel, type ModelSpec } from '../../src/index.js';
 import { modelOutputSize } from '../../src/model/spec.js';
-import { choiceFlag, numberFlag, usageError, type Command } from '../../src/cli/framework.js';
+import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
 import { dataTaskOf } from '../data/dataset.js';
 import { evaluateModel, headline, type ModelEvaluation } from '../eval/evaluate-model.js';
@@ -8,7 +8,7 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { quantizationAwareFineTune } from '../quant/qat.js';
 import { writeRunReport } from '../report/run-report.js';
 import { fmt } from './train.js';
-import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, loadInputs, noteUnresolvedInputs, parseCommandFlags, readModel, requireString, round, writeFile } from './common.js';
+import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, loadInputs, noteUnresolvedInputs, readModel, requireString, round, writeFile } from './common.js';
 
 export const quantizeCommand: Command = {
   name: 'quantize',
@@ -34,7 +34,7 @@ calibration sequences do.
 
 ${dataHelp([['--calib', '--labels'], ['--eval', '--eval-labels']])}`,
   async run(args, ctx) {
-    const { values, positionals } = parseCommandFlags(
+    const { values, positionals } = parseFlags(
       args,
       {
         calib: { type: 'string' },

@@ -1,5 +1,5 @@
 import { createRuntime, encodeModel, type ModelSpec, type RecurrentKind } from '../../src/index.js';
-import { choiceFlag, numberFlag, usageError, type Command } from '../../src/cli/framework.js';
+import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
 import { TRAIN_TASKS, type TrainTask } from '../data/dataset.js';
 import { evaluateModel, headline, type ModelEvaluation } from '../eval/evaluate-model.js';
@@ -7,14 +7,14 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { writeRunReport } from '../report/run-report.js';
 import { SCHEDULES, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/trainer.js';
 import { trainModel } from '../train/train-model.js';
-import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, csvOptions, DATA_FLAGS, dataHelp, loadData, noteUnresolvedInputs, parseCommandFlags, requireString, round, writeFile } from './common.js';
+import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, csvOptions, DATA_FLAGS, dataHelp, loadData, noteUnresolvedInputs, requireString, round, writeFile } from './common.js';
 
 const D = DEFAULT_TRAIN_OPTIONS;
 
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train a GRU/LSTM/RNN model on sequences and write a .ern file',
-  help: `usage: edgernn train --data D -o model.ern [--val V] [--task classify|forecast|autoencoder]
+  help: `usage: edgernn train -d|--data D -o model.ern [--val V] [--task classify|forecast|autoencoder]
                      [--arch gru|lstm|rnn] [--hidden H] [--layers L] [--epochs N] [options]
 
 Trains with BPTT and Adam, keeps the weights of the best validation epoch, and writes a float32
@@ -63,7 +63,7 @@ output:
 
 ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
   async run(args, ctx) {
-    const { values } = parseCommandFlags(
+    const { values } = parseFlags(
       args,
       {
         data: { type: 'string', short: 'd' },
@@ -154,7 +154,7 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
     if (sched) o.schedule = sched;
     if (typeof values.dense === 'string') {
       o.denseHidden = values.dense.split(',').map((s) => {
-        const n = Number(s);
+        const n = /^\d+$/.test(s.trim()) ? Number(s) : NaN; // decimal only: Number('0x10') is 16
         if (!Number.isInteger(n) || n < 1) throw usageError(`--dense needs a comma list of positive integers, got '${values.dense}'`);
         return n;
       });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
 import { readFileArg as readFile } from '../io/files.js';
+import { clearProgress } from './progress.js';
 
 /**
  * A file named on the command line, read relative to the command's folder. An empty name is a
@@ -28,8 +29,16 @@ let serviceRunning = false;
  * process ends quietly, as `yes | head` does. A service (`edgernn gateway`, Command.service)
  * does not: its alerts and stream states matter more than its log, so it goes on without output
  * (and stops gracefully on SIGINT/SIGTERM as ever); it used to end at once, states unsaved.
+ * Any other write error (a full disk: `edgernn info m.ern --json > /dev/full`) ends the process
+ * with code 1 and one line on stderr; it was thrown too, a stack trace.
  */
-export function quietOnClosedPipe(stream: unknown, exit: () => void = () => process.exit(process.exitCode ?? 0)): void {
+export function quietOnClosedPipe(
+  stream: unknown,
+  exit: (code: number, message?: string) => void = (code, message) => {
+    if (message !== undefined && stream !== process.stderr) process.stderr.write(`${message}\n`);
+    process.exit(code);
+  },
+): void {
   const s = stream as { on?: (ev: string, fn: (e: NodeJS.ErrnoException) => void) => unknown };
   // Once per stream: runCli may run many times on process.stdout (MaxListenersExceededWarning).
   if (typeof s?.on !== 'function' || guarded.has(s)) return;
@@ -41,8 +50,8 @@ export function quietOnClosedPipe(stream: unknown, exit: () => void = () => proc
     // SIGHUP, died at its first log line, its device states unsaved.
     if (e?.code === 'EPIPE' || e?.code === 'EIO' || (closed && e?.code === 'ERR_STREAM_DESTROYED')) {
       closed = true;
-      if (!serviceRunning) exit();
-    } else throw e;
+      if (!serviceRunning) exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    } else exit(1, `edgernn: the output could not be written: ${e?.message ?? String(e)}`);
   });
 }
 
@@ -69,7 +78,11 @@ export function usageError(message: string): EdgeRnnError {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** Strict flag parsing; every problem becomes a USAGE error (exit code 2). */
+/**
+ * Strict flag parsing; every problem becomes a USAGE error (exit code 2). A value flag given twice
+ * is one too: parseArgs keeps the last value, so `run m.ern -i a.npy -i b.npy` ran b.npy alone,
+ * without a word (flags declared `multiple` take many).
+ */
 export function parseFlags<O extends Options>(
   args: string[],
   options: O,
@@ -77,9 +90,16 @@ export function parseFlags<O extends Options>(
 ): { values: Record<string, string | boolean | string[] | boolean[] | undefined>; positionals: string[] } {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true, tokens: true });
   } catch (e) {
     throw usageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const seen = new Map<string, string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== 'option' || options[t.name]?.type !== 'string' || options[t.name]?.multiple) continue;
+    const before = seen.get(t.name);
+    if (before !== undefined) throw usageError(`--${t.name} is given twice ('${before}', '${t.value ?? ''}'): it takes one value`);
+    seen.set(t.name, t.value ?? '');
   }
   const pos = parsed.positionals;
   if (!(parsed.values as { help?: boolean }).help && (pos.length < positionals.min || pos.length > positionals.max)) {
@@ -114,7 +134,7 @@ function globalHelp(commands: readonly Command[]): string {
   return [
     'edgernn: small int8 recurrent networks (GRU, LSTM) on edge gateways',
     '',
-    'usage: edgernn <command> [options]     edgernn <command> --help',
+    'usage: edgernn <command> [options]     edgernn <command> --help     edgernn --version',
     '',
     'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
@@ -134,9 +154,10 @@ export async function runCli(argv: string[], commands: readonly Command[], ctx: 
     return 2;
   }
   if (name === '--help' || name === '-h' || name === 'help') {
-    const target = rest[0] !== undefined ? commands.find((c) => c.name === rest[0]) : undefined;
+    const topic = rest[0] === 'help' ? undefined : rest[0]; // `help help`: the command list
+    const target = topic !== undefined ? commands.find((c) => c.name === topic) : undefined;
     // `help bogus` printed the command list and exit 0, as if bogus were documented there.
-    if (rest[0] !== undefined && !target) {
+    if (topic !== undefined && !target) {
       ctx.stderr.write(`edgernn: unknown command '${rest[0]}'\n\n${globalHelp(commands)}`);
       return 2;
     }
@@ -163,8 +184,12 @@ export async function runCli(argv: string[], commands: readonly Command[], ctx: 
   try {
     return await cmd.run(rest, ctx);
   } catch (e) {
+    // A progress bar on the terminal: the message went on after it, on its line.
+    clearProgress(ctx.stderr);
     if (isEdgeRnnError(e, 'USAGE')) {
-      ctx.stderr.write(`edgernn ${cmd.name}: ${e.message}\n\n${cmd.help}\n`);
+      // The usage lines, not the whole help: train's 56 lines scrolled the message off the screen.
+      const usage = cmd.help.split('\n\n')[0]!;
+      ctx.stderr.write(`edgernn ${cmd.name}: ${e.message}\n\n${usage}\n(edgernn ${cmd.name} --help for every option)\n`);
       return 2;
     }
     if (isEdgeRnnError(e)) {
@@ -213,6 +238,33 @@ export function fileErrorText(code: string, p: string, cwd: string): string {
 }
 
 export const CLI_VERSION = '0.1.0';
+
+/**
+ * Writes an output file whole (the desktop commands' writeFile does the same): into a temporary
+ * file next to it, renamed over it once written. Written in place, a full disk or a Ctrl-C during
+ * `convert -o m.ern` left a truncated m.ern, the previous one lost. An existing symbolic link is
+ * written through; what is not a regular file (a pipe, /dev/stdout) is written to directly.
+ */
+export function writeOutputFile(file: string, data: Uint8Array | string): void {
+  const existing = fs.statSync(file, { throwIfNoEntry: false });
+  if (existing && !existing.isFile()) {
+    fs.writeFileSync(file, data);
+    return;
+  }
+  const target = existing ? fs.realpathSync(file) : file;
+  const tmp = `${target}.tmp-${process.pid}`;
+  try {
+    fs.writeFileSync(tmp, data);
+    if (existing) fs.chmodSync(tmp, existing.mode & 0o7777); // the replaced file's permissions
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    // The error names the output, not the temporary file.
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.path === 'string') err.path = file;
+    throw e;
+  }
+}
 
 /**
  * Refuses, before any work, outputs that are the same file as an input or as each other:

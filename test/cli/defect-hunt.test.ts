@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { runtimeCommands } from '../../src/cli/commands/index.js';
 import { encodeModel } from '../../src/index.js';
 import { writeNpy } from '../../src/io/npy.js';
@@ -149,7 +149,7 @@ describe('edgernn run on a damaged .ern', () => {
 });
 
 describe('quietOnClosedPipe', () => {
-  it('ends quietly on EPIPE only, and listens once per stream however often runCli runs', async () => {
+  it('ends quietly on EPIPE and EIO (a hung-up terminal), with code 1 and a line on other errors, and listens once per stream however often runCli runs', async () => {
     const { EventEmitter } = await import('node:events');
     const { quietOnClosedPipe } = await import('../../src/cli/framework.js');
     const stream = new EventEmitter();
@@ -158,13 +158,23 @@ describe('quietOnClosedPipe', () => {
     expect(stream.listenerCount('error')).toBe(1);
     stream.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
     expect(exits).toBe(1);
-    expect(() => stream.emit('error', Object.assign(new Error('write EIO'), { code: 'EIO' }))).toThrow(/EIO/);
+    // A full disk is no reader that went away: the output is incomplete, so it is a failure, in
+    // one line (it was thrown from the 'error' event: a stack trace).
+    const failed: [number, string | undefined][] = [];
+    const full = new EventEmitter();
+    quietOnClosedPipe(full, (code, message) => failed.push([code, message]));
+    full.emit('error', Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    expect(failed).toEqual([[1, 'edgernn: the output could not be written: ENOSPC: no space left on device, write']]);
   });
 });
 
 describe('Progress on a narrow terminal', () => {
   it('draws lines no wider than the terminal (a wrapped line cannot be redrawn with \\r)', async () => {
     const { Progress } = await import('../../src/cli/progress.js');
+    vi.stubEnv('TERM', 'xterm'); // not drawn where TERM=dumb
+    onTestFinished(() => {
+      vi.unstubAllEnvs();
+    });
     const writes: string[] = [];
     const p = new Progress({ isTTY: true, columns: 40, write: (s: string) => writes.push(s) }, 'bench', 2);
     p.tick(1, 'kws-gru simd scalar reference ort-web');

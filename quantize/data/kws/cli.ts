@@ -116,7 +116,10 @@ export const dataKwsCommand: Command = {
     let phase = '';
     let last = 0;
     const r = await generateKwsCorpus(options, {
-      log: (line) => ctx.stderr.write(`${line}\n`),
+      log: (line) => {
+        bar?.clear(); // the line went on after the bar, on its row
+        ctx.stderr.write(`${line}\n`);
+      },
       onProgress: (done, total, ph) => {
         if (ph !== phase) {
           bar?.done();

@@ -246,9 +246,9 @@ async function train(values: Record<string, unknown>, ctx: CliContext): Promise<
   if (!values['skip-cv']) {
     run = await runCv(l, recipe, ctx);
     metrics = manifestMetrics(run, l.folds);
-    ctx.stdout.write(`${report(run, 'leave-subjects-out CV')}\n`);
+    if (!values.json) ctx.stdout.write(`${report(run, 'leave-subjects-out CV')}\n`); // --json: JSON alone
     if (l.only) {
-      ctx.stdout.write('--only given: a partial CV, no model written\n');
+      ctx.stdout.write(values.json ? `${JSON.stringify({ output: null, cv: metrics })}\n` : '--only given: a partial CV, no model written\n');
       return 0;
     }
   }

@@ -141,7 +141,7 @@ options:
 export function sweepFlag(v: unknown): number[] | undefined {
   if (v === undefined) return undefined;
   if (v === 'all') return [...DEFAULT_SWEEP];
-  const t = String(v).split(',').map((x) => Number(x.trim()));
+  const t = String(v).split(',').map((x) => (/^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(x.trim()) ? Number(x.trim()) : NaN)); // decimal only ('0x1' read as 1)
   if (t.length === 0 || !t.every((x) => Number.isFinite(x) && x > 0 && x <= 1)) throw usageError(`--sweep takes thresholds in (0, 1], comma-separated, got '${String(v)}'`);
   return t;
 }

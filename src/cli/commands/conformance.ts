@@ -42,14 +42,16 @@ Prints a line per test and "N passed, M failed". Exit code 0 only when all pass.
       const tc = { ...readNodeTestDir(dir), name: rel };
       const r = backend === 'ort-web' ? await runNodeTestOrtWeb(tc, { atol }) : await runNodeTest(tc, runtime ? { backend, runtime, atol } : { backend, atol });
       results.push({ ...r, path: rel });
-      progress?.tick(1, rel);
       if (!values.json) {
         const w = Math.max(...dirs.map((d) => (path.relative(root, d) || path.basename(d)).length));
         const line = r.error
           ? `FAIL  ${rel.padEnd(w)}  [${r.error.code}] ${r.error.message.split('\n')[0]}`
           : `${r.passed ? 'PASS' : 'FAIL'}  ${rel.padEnd(w)}  max|diff| ${r.maxDiff.toExponential(2)} (atol ${atol})${r.passed ? '' : `: ${r.outputs.filter((o) => !(o.maxDiff <= atol)).map((o) => `${o.dataSet}/${o.name} at ${o.at}`).join(', ')}`}`;
+        // On a terminal the bar (stderr) shares the screen: the line went on after it.
+        progress?.clear();
         ctx.stdout.write(`${line}\n`);
       }
+      progress?.tick(1, rel);
     }
     const passed = results.filter((r) => r.passed).length;
     const failed = results.length - passed;

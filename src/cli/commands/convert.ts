@@ -8,7 +8,7 @@ import { calibrateAbsMax, quantizeModel } from '../../model/quantize.js';
 import { isRecurrent, layerOutputSize, modelOutputSize, type ModelSpec } from '../../model/spec.js';
 import { importOnnx, onnxToSpec, type SpecOptions } from '../../onnx/import.js';
 import { decodeModelProto } from '../../onnx/proto.js';
-import { checkOutputsDistinct, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
+import { checkOutputsDistinct, parseFlags, readFileArg, usageError, writeOutputFile, type Command } from '../framework.js';
 
 /**
  * Calibration sequences: .npy / JSON ([steps][features] or [batch][steps][features]) or JSONL:
@@ -200,7 +200,7 @@ unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
     }
     const ern = encodeModel(spec);
     const outPath = path.resolve(ctx.cwd, values.out);
-    fs.writeFileSync(outPath, ern);
+    writeOutputFile(outPath, ern);
     if (values.json) {
       ctx.stdout.write(`${JSON.stringify({ file: values.out, bytes: ern.length, precision: spec.precision, input: spec.input.size, outputs: modelOutputSize(spec), layers: spec.layers.map((l) => l.kind), onnx: floatSpec.extra!.onnx, notes, calibration: calibInfo, error: errors })}\n`);
       return 0;

@@ -11,7 +11,7 @@ import { encodeModel } from '../../model/codec.js';
 import { createRuntime } from '../../runtime/runtime.js';
 import { Rng } from '../../util/rng.js';
 import { benchSpec, BENCH_SHAPES } from './bench.js';
-import { parseFlags, usageError, type Command } from '../framework.js';
+import { parseFlags, usageError, writeOutputFile, type Command } from '../framework.js';
 import { makeDirs } from '../../io/files.js';
 
 export const demoCommand: Command = {
@@ -40,7 +40,7 @@ and hands a stream from one backend to another.`,
     const bytes = encodeModel(int8, { goldenInput: calib[0]!.subarray(0, 8 * I) });
     makeDirs(out);
     const file = path.join(out, 'demo-kws.ern');
-    fs.writeFileSync(file, bytes);
+    writeOutputFile(file, bytes);
     say(`edgernn demo`);
     say(`  model     GRU ${I} -> ${shape.hidden} + dense ${shape.outputs}, int8 (ern-a16w8-v1): ${bytes.length} bytes -> ${path.relative(ctx.cwd, file)}`);
     const rt = await createRuntime();

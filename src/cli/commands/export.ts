@@ -5,7 +5,7 @@ import { decodeModel } from '../../model/codec.js';
 import { isRecurrent, modelOutputSize, numDirections } from '../../model/spec.js';
 import { exportOnnx, stateNames } from '../../onnx/export.js';
 import { decodeModelProto } from '../../onnx/proto.js';
-import { checkOutputsDistinct, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
+import { checkOutputsDistinct, parseFlags, readFileArg, usageError, writeOutputFile, type Command } from '../framework.js';
 
 function isOnnx(bytes: Uint8Array): boolean {
   try {
@@ -64,7 +64,7 @@ metadata (metadata_props 'edgernn.manifest'); \`edgernn convert\` restores them.
     }
     const stateInputs = !values['no-state-inputs'];
     const onnx = exportOnnx(spec, { stateInputs });
-    fs.writeFileSync(path.resolve(ctx.cwd, out), onnx);
+    writeOutputFile(path.resolve(ctx.cwd, out), onnx);
     const states = spec.layers.flatMap((l, i) => {
       if (!isRecurrent(l)) return [];
       const n = stateNames(i);

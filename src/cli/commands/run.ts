@@ -6,7 +6,7 @@ import { readSpecMetadata, type MetadataRead } from '../../onnx/metadata.js';
 import { decodeModelProto, type ModelProto } from '../../onnx/proto.js';
 import { BACKENDS } from '../../runtime/engine.js';
 import { createRuntime } from '../../runtime/runtime.js';
-import { checkOutputsDistinct, choiceFlag, parseFlags, readFileArg, usageError, type CliContext, type Command } from '../framework.js';
+import { checkOutputsDistinct, choiceFlag, parseFlags, readFileArg, usageError, writeOutputFile, type CliContext, type Command } from '../framework.js';
 
 /** The edgernn metadata of an ONNX model onnxruntime accepted; none if edgernn's own parser cannot read the file. */
 function onnxInfo(bytes: Uint8Array, source: string, inputSize: number, outputSize: number): MetadataRead {
@@ -45,7 +45,7 @@ function writeResult(ctx: CliContext, output: unknown, result: object, outputs: 
     bytes = writeNpy(Float32Array.from(outputs.flat(2)), batched ? [outputs.length, steps, outputSize] : [steps, outputSize]);
   }
   try {
-    fs.writeFileSync(file, bytes);
+    writeOutputFile(file, bytes);
   } catch (e) {
     // Named as the user gave it (the message said /abs/path/out is a folder), as for --input.
     const err = e as NodeJS.ErrnoException;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeModel, EdgeRnnError, type ModelSpec } from '../../src/index.js';
-import { numberFlag, readFileArg, usageError, type CliContext } from '../../src/cli/framework.js';
+import { numberFlag, readFileArg, usageError, writeOutputFile, type CliContext } from '../../src/cli/framework.js';
 import type { CsvOptions } from '../data/csv.js';
 import type { Dataset, Sample, TrainTask } from '../data/dataset.js';
 import { unresolvedInputs } from '../quant/calibrate.js';
@@ -249,30 +249,11 @@ export function checkOutputPath(p: string, ctx: { cwd: string }, flag: string): 
 // Shared with the runtime commands (export, convert, run), which replaced their input too.
 export { checkOutputsDistinct } from '../../src/cli/framework.js';
 
-/**
- * Writes an output whole: into a temporary file next to it, renamed over it once written. Written
- * in place, a run stopped during the write (Ctrl-C, a full disk) left a truncated file and lost the
- * previous one. An existing symbolic link is written through, and what is not a regular file (a
- * pipe, /dev/stdout) is written to directly, as before.
- */
+/** Writes an output whole (writeOutputFile: temporary file, then rename), its folder made first; returns the absolute path. */
 export function writeFile(p: string, ctx: { cwd: string }, data: Uint8Array | string): string {
   const file = path.resolve(ctx.cwd, p);
   makeDirs(path.dirname(file));
-  const existing = fs.existsSync(file) ? fs.statSync(file) : null;
-  if (existing && !existing.isFile()) {
-    fs.writeFileSync(file, data);
-    return file;
-  }
-  const target = existing ? fs.realpathSync(file) : file;
-  const tmp = `${target}.tmp-${process.pid}`;
-  try {
-    fs.writeFileSync(tmp, data);
-    if (existing) fs.chmodSync(tmp, existing.mode & 0o7777); // the replaced file's permissions
-    fs.renameSync(tmp, target);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeOutputFile(file, data);
   return file;
 }
 

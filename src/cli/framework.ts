@@ -189,27 +189,40 @@ export async function runCli(argv: string[], commands: readonly Command[], ctx: 
     if (isEdgeRnnError(e, 'USAGE')) {
       // The usage lines, not the whole help: train's 56 lines scrolled the message off the screen.
       const usage = cmd.help.split('\n\n')[0]!;
-      ctx.stderr.write(`edgernn ${cmd.name}: ${e.message}\n\n${usage}\n(edgernn ${cmd.name} --help for every option)\n`);
+      ctx.stderr.write(`edgernn ${cmd.name}: ${printable(e.message, true)}\n\n${usage}\n(edgernn ${cmd.name} --help for every option)\n`);
       return 2;
     }
     if (isEdgeRnnError(e)) {
-      ctx.stderr.write(`edgernn ${cmd.name}: error [${e.code}]: ${e.message}\n`);
+      ctx.stderr.write(`edgernn ${cmd.name}: error [${e.code}]: ${printable(e.message, true)}\n`);
       return 1;
     }
     const err = e as NodeJS.ErrnoException;
     if (err && typeof err.code === 'string' && typeof err.path === 'string') {
-      ctx.stderr.write(`edgernn ${cmd.name}: ${fileErrorText(err.code, err.path, ctx.cwd)}\n`);
+      ctx.stderr.write(`edgernn ${cmd.name}: ${printable(fileErrorText(err.code, err.path, ctx.cwd), true)}\n`);
       return 1;
     }
     if (err && typeof err.code === 'string' && typeof err.syscall === 'string') {
       // A system error without a path (reading a folder as a file gives one): its own words, no stack.
-      ctx.stderr.write(`edgernn ${cmd.name}: ${err.message}\n`);
+      ctx.stderr.write(`edgernn ${cmd.name}: ${printable(err.message, true)}\n`);
       return 1;
     }
     ctx.stderr.write(`edgernn ${cmd.name}: unexpected error: ${err?.stack ?? String(e)}\n`);
     return 1;
   }
 }
+
+/**
+ * Control and bidirectional-override characters shown as escapes ("\u001b"). Text from files (a
+ * manifest's fields, a clip's file name in an error) reached the terminal as it was: an escape
+ * sequence could erase lines or fake output, a U+202E reversed the rest of the line. JSON.stringify
+ * escapes C0 controls only, not C1 (U+0080–U+009F) nor the bidirectional ones. `keepLines` keeps
+ * newlines and tabs (multi-line error messages).
+ */
+export function printable(text: string, keepLines = false): string {
+  return text.replace(keepLines ? UNPRINTABLE_IN_LINES : UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNPRINTABLE_IN_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** A file system error in words, with its path (relative paths resolved against the command's folder). */
 export function fileErrorText(code: string, p: string, cwd: string): string {

@@ -255,3 +255,19 @@ describe('edgernn --help', () => {
     expect(r.out).toMatch(/^edgernn: .*\n\nusage: edgernn <command>/);
   });
 });
+
+describe('error messages on the terminal', () => {
+  it('show control and bidirectional-override characters from file names and contents as escapes (an ESC[2J cleared the screen)', async () => {
+    const name = 'clip\u001b[2J\u202eniw.ern';
+    fs.writeFileSync(path.join(tmp, name), 'not a model, just text that is long enough for a header of 64 bytes....');
+    const r = await runCaptured(['info', name], commands, tmp);
+    expect(r.code).toBe(1);
+    expect(r.err).not.toMatch(/[\u001b\u202e]/);
+    expect(r.err).toContain('clip\\u001b[2J\\u202eniw.ern');
+    // A missing file the same way, and multi-line messages keep their lines.
+    const missing = await runCaptured(['info', 'gone\u009b.ern'], commands, tmp);
+    expect(missing.err).toContain('gone\\u009b.ern');
+    expect(missing.err).not.toMatch(/\u009b/);
+    expect((await import('../../src/cli/framework.js')).printable('line one\n\tline two\u001b', true)).toBe('line one\n\tline two\\u001b');
+  });
+});

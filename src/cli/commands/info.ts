@@ -5,7 +5,7 @@ import { isRecurrent, layerOutputSize } from '../../model/spec.js';
 import { createRuntime } from '../../runtime/runtime.js';
 import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
 import { decodeModelProto } from '../../onnx/proto.js';
-import { parseFlags, readFileArg, type Command } from '../framework.js';
+import { parseFlags, printable, readFileArg, type Command } from '../framework.js';
 import { summarize } from '../summary.js';
 
 function isOnnx(bytes: Uint8Array): boolean {
@@ -91,24 +91,13 @@ metadata) and sizes, and replays the golden test vector on the default backend.
       ...(s.extra !== undefined ? block('extra', s.extra, 4) : []),
       `  golden    ${golden.ok ? `ok on ${golden.backend}` : `FAILED on ${golden.backend}: ${golden.error}`} (${g.steps} steps, atol ${g.atol})`,
     ];
-    ctx.stdout.write(`${lines.map(printable).join('\n')}\n`);
+    // The manifest's name and labels may not hold control or bidirectional-override characters
+    // (src/model/manifest.ts); its description, input names, training metadata and extra may, and
+    // were printed as they were (an escape sequence could erase lines or fake a "golden ok" line).
+    ctx.stdout.write(`${lines.map((l) => printable(l)).join('\n')}\n`);
     return golden.ok ? 0 : 1;
   },
 };
-
-/**
- * Control and bidirectional-override characters, as the manifest's name and labels may not hold
- * them (src/model/manifest.ts). The description, input names, front end, training metadata and
- * extra may, and were printed as they were: an escape sequence in a file's description or extra
- * fields could erase lines, hide the rest of the output or print a fake "golden ok" line, a
- * newline started an unindented line, a U+202E reversed the rest of the line.
- */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/** A line of text with such characters shown as escapes ("\u001b"). */
-function printable(line: string): string {
-  return line.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 /**
  * The file's bytes by section: header + manifest + padding to the data + tensors + the padding

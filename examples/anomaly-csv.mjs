@@ -8,7 +8,8 @@
 //   npm run build && node examples/anomaly-csv.mjs SERIES.csv [MODEL.ern] [--json]
 //
 // SERIES.csv: `timestamp,value` lines as in the Numenta Anomaly Benchmark (a header line is
-// skipped); a timestamp is anything Date.parse reads, or ms since the epoch.
+// skipped); a timestamp is anything Date.parse reads (without an offset: UTC), or a count since
+// the epoch: up to 11 digits seconds (1700000000), 12 or more milliseconds (1700000000000).
 import { anomalyDetectorConfigOf, createFrontendForInput, createRuntime, ForecastAnomalyDetector, forecastAnomalyOptionsOf } from 'edgernn';
 import { exampleArgs, fail, read } from './example-cli.mjs';
 
@@ -19,7 +20,8 @@ read(file, 'utf8').split('\n').forEach((line, i) => {
   const head = line.split(',')[1] ?? '';
   if (line.trim() === '' || (i === 0 && /[a-z]/i.test(head) && Number.isNaN(Number(head)))) return; // blank, or the header ("1e-3" is a value)
   const [ts, v] = line.split(',');
-  const t = /^\d+$/.test(ts.trim()) ? Number(ts) : Date.parse(ts.trim().replace(' ', 'T') + (/[zZ]|[+-]\d\d:?\d\d$/.test(ts.trim()) ? '' : 'Z'));
+  // Epoch seconds read as milliseconds put every alert in January 1970.
+  const t = /^\d+$/.test(ts.trim()) ? Number(ts) * (ts.trim().length <= 11 ? 1000 : 1) : Date.parse(ts.trim().replace(' ', 'T') + (/[zZ]|[+-]\d\d:?\d\d$/.test(ts.trim()) ? '' : 'Z'));
   const value = Number(v);
   if (!Number.isFinite(t) || v === undefined || v.trim() === '' || !Number.isFinite(Math.fround(value))) { // the model reads float32
     console.error(`${file}:${i + 1}: expected "timestamp,value", got "${line.slice(0, 60)}"`);

@@ -65,6 +65,16 @@ describe('examples/anomaly-csv.mjs', () => {
     expect(got.alerts.some((a) => Math.abs(a.record - (6 * 288 + 100)) <= 2)).toBe(true);
     expect(got.alerts.filter((a) => a.record < 6 * 288 + 98)).toEqual([]);
 
+    // The same readings stamped in epoch seconds, then milliseconds: the same alerts at the same times
+    // (seconds were read as milliseconds: every alert in January 1970).
+    for (const scale of [1000, 1]) {
+      const epoch = path.join(work, `series-epoch-${scale}.csv`);
+      fs.writeFileSync(epoch, `timestamp,value\n${values.map((v, i) => `${(t0 + i * 300_000) / scale},${v}`).join('\n')}\n`);
+      const e = example(epoch, '--json');
+      expect(e.status).toBe(0);
+      expect((JSON.parse(e.stdout) as typeof got).alerts).toEqual(want);
+    }
+
     expect(example(csv).stdout).toMatch(/series\.csv: 2880 readings, model anomaly-gru-forecaster 1\.0\.0 on simd\n( {2}\S+Z {2}record +\d+ {2}value [0-9.]+ {2}score [0-9.]+\n)+ {2}\d+ alerts?\n$/);
   });
 

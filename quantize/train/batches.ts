@@ -6,6 +6,7 @@
  *   autoencoder  target[t][b] = the last W input frames x[t-W+1 .. t] (normalized), weight 0
  *                for frames before the sequence start
  */
+import { EdgeRnnError } from '../../src/index.js';
 import type { Sample, TrainTask } from '../data/dataset.js';
 import type { BatchShape } from '../nn/layer.js';
 import { alloc, type Arr, type DType } from '../nn/tensor.js';
@@ -54,6 +55,9 @@ function meanStd(sum: Float64Array, sq: Float64Array, n: number, min: Float64Arr
   return { mean, std };
 }
 
+/** The smallest input spread the folded weights can carry in float32 (with room for weights up to 1e8). */
+export const MIN_INPUT_STD = 1e-30;
+
 /** Statistics of the training set (over every real step). */
 export function computeNormalization(samples: readonly Sample[], features: number, task: TrainTask, targetSize: number, window: number): Normalization {
   const s = new Float64Array(features);
@@ -97,6 +101,12 @@ export function computeNormalization(samples: readonly Sample[], features: numbe
     return d / Math.max(n, 1);
   };
   const inp = meanStd(s, q, n, lo, hi, exact('x', features));
+  // The first layer's weights are divided by the spread when the normalization is folded into them
+  // (export.ts): a spread of 1e-40 trained, then overflowed float32 when the model was written.
+  const tiny = inp.std.findIndex((sd) => sd < MIN_INPUT_STD);
+  if (tiny >= 0) {
+    throw new EdgeRnnError('BAD_DATA', `input feature ${tiny} varies by only ${inp.std[tiny]!.toPrecision(3)} (standard deviation, at least ${MIN_INPUT_STD} expected): normalized, the model's weights would overflow float32; scale the feature up (or leave it out)`, { feature: tiny, std: inp.std[tiny], expected: MIN_INPUT_STD });
+  }
   let out = { mean: [] as number[], std: [] as number[] };
   if (task === 'forecast') out = meanStd(ts, tq, n, tlo, thi, exact('target', targetSize));
   if (task === 'autoencoder') {

@@ -192,6 +192,12 @@ describe('normalization: constant means all values equal, not a variance below 1
     expect(worst).toBeLessThan(1e-3);
   });
 
+  it('a channel whose spread float32 cannot carry once normalized (1e-38) is BAD_DATA before training (it trained, then overflowed when written)', () => {
+    const data = firstStepsTask({ count: 40, steps: 8, seed: 1 });
+    const tiny: Dataset = { ...data, features: 3, samples: withChannel(data.samples, 2, (n, t) => ((n * 7 + t * 3) % 5) * 1e-38) };
+    expect(thrown(() => trainModel({ data: tiny, options: { epochs: 2, hidden: 4, valSplit: 0 } }))).toMatchObject({ code: 'BAD_DATA', message: expect.stringMatching(/^input feature 2 varies by only [0-9.]+e-3[89] \(standard deviation, at least 1e-30 expected\)/) });
+  });
+
   it('a real channel with std 1.5e-7 is standardized (it got scale 1 and the model stayed at chance)', () => {
     const data = firstStepsTask({ count: 80, steps: 8, seed: 1 });
     const tiny = { ...data, samples: data.samples.map((s) => ({ ...s, x: s.x.map((v) => v * 1e-7) })) };

@@ -265,7 +265,7 @@ options:
     fs.writeFileSync(out, r.bytes);
     const line = (s: StreamScore) => ({ falseAcceptsPerHour: s.falseAcceptsPerHour, missRate: s.missRate, hits: s.hits, keywords: s.keywords });
     if (values.json) {
-      ctx.stdout.write(`${JSON.stringify({ out, bytes: r.bytes.length, detector: r.detector, validation: line(r.validation), test: line(r.test) })}\n`);
+      ctx.stdout.write(`${JSON.stringify({ out, bytes: r.bytes.length, detector: r.detector, validation: line(r.validation), test: line(r.test), absent: r.absent })}\n`);
       return 0;
     }
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -273,6 +273,7 @@ options:
       [
         `wrote ${out} (${r.bytes.length} bytes)`,
         `  thresholds: ${Object.entries(r.detector.thresholds).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        ...(r.absent.length > 0 ? [`  not in the validation stream, so not tuned (thresholds kept, raised only against false accepts): ${r.absent.join(', ')}`] : []),
         `  validation stream: ${r.validation.falseAcceptsPerHour.toFixed(2)} false accepts/h, miss rate ${pct(r.validation.missRate)}`,
         `  held-out stream:   ${r.test.falseAcceptsPerHour.toFixed(2)} false accepts/h, miss rate ${pct(r.test.missRate)}`,
       ].join('\n') + '\n',

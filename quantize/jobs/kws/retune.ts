@@ -49,6 +49,8 @@ export interface KwsRetuneResult {
   detector: KwsDetectorConfig;
   validation: StreamScore;
   test: StreamScore;
+  /** Keywords the validation stream never says: they kept their thresholds (raised only against false accepts). */
+  absent: string[];
 }
 
 export async function retuneKwsModel(bytes: Uint8Array, source: string, o: KwsRetuneOptions): Promise<KwsRetuneResult> {
@@ -75,7 +77,7 @@ export async function retuneKwsModel(bytes: Uint8Array, source: string, o: KwsRe
   const model = await rt.load(bytes, { source });
   try {
     const valPost = servedPosteriors(model, streamFeatures(o.valStream), served);
-    const tuned = tuneThresholds(valPost, spec.labels, keywords, o.valStream.truth, { windowMs: old.windowMs, refractoryMs: old.refractoryMs, rearm: old.rearm, ...timeBase, maxFalseAcceptsPerHour: o.maxFalseAcceptsPerHour, minThreshold: o.minThreshold });
+    const tuned = tuneThresholds(valPost, spec.labels, keywords, o.valStream.truth, { windowMs: old.windowMs, refractoryMs: old.refractoryMs, rearm: old.rearm, ...timeBase, maxFalseAcceptsPerHour: o.maxFalseAcceptsPerHour, minThreshold: o.minThreshold, keep: old.thresholds });
     const detector: KwsDetectorConfig = { ...tuned.config, ...(old.background ? { background: old.background } : {}) };
     const testPost = servedPosteriors(model, streamFeatures(o.testStream), served);
     const test = scoreEvents(detectEvents(testPost, spec.labels, detector, timeBase.hopMs, timeBase.frameMs), o.testStream.truth, keywords);
@@ -99,7 +101,7 @@ export async function retuneKwsModel(bytes: Uint8Array, source: string, o: KwsRe
     if (check.length !== want.length || check.some((v, i) => v !== want[i])) {
       throw new EdgeRnnError('ERN_GOLDEN_MISMATCH', `${source}: re-encoding changed the model's golden outputs (the weights must stay as they were)`);
     }
-    return { bytes: out, detector, validation: tuned.score, test };
+    return { bytes: out, detector, validation: tuned.score, test, absent: tuned.absent };
   } finally {
     model.dispose();
   }

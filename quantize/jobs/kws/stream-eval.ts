@@ -155,6 +155,12 @@ export interface TuneOptions {
   grid?: readonly number[];
   /** Lowest threshold allowed (guards against thresholds fitted to a quiet tuning stream). */
   minThreshold?: number;
+  /**
+   * Current thresholds, a floor for keywords the tuning stream never says: with no occurrence
+   * every candidate misses nothing, and the tie went to the lowest (a user's short stream gave
+   * seven absent keywords 0.5). Such a keyword keeps its threshold, raised only if it false-accepts.
+   */
+  keep?: Readonly<Record<string, number>>;
 }
 
 export interface TuneResult {
@@ -163,6 +169,8 @@ export interface TuneResult {
   score: StreamScore;
   /** Lagrange multiplier that produced the thresholds (false accepts are worth lambda misses). */
   lambda: number;
+  /** Keywords the tuning stream never says (their thresholds: `keep`'s, or raised against false accepts). */
+  absent: string[];
 }
 
 /**
@@ -204,6 +212,9 @@ export function tuneThresholds(posteriors: Float32Array, labels: readonly string
   // misses and false accepts of keyword k alone at each candidate θ: the detector's rules
   // (re-arm below rearm·θ, fire when armed and >= θ outside the refractory period) on one series.
   const R = probe.refractorySteps;
+  const absent = keywords.filter((k) => !truth.keywords.some((t) => t.word === k));
+  /** Candidates below a kept threshold are not open to an absent keyword. */
+  const closed = (k: string, theta: number): boolean => absent.includes(k) && o.keep?.[k] !== undefined && theta < o.keep[k]! && theta < cands[cands.length - 1]!;
   const table = keywords.map((k, ki) => {
     const p = smoothed[ki]!;
     const kTruth = { ...truth, keywords: truth.keywords.filter((t) => t.word === k) };
@@ -226,7 +237,7 @@ export function tuneThresholds(posteriors: Float32Array, labels: readonly string
         }
       }
       const s = scoreEvents(events, kTruth, [k]);
-      return { theta, misses: s.misses, fa: s.falseAccepts };
+      return closed(k, theta) ? { theta, misses: Infinity, fa: Infinity } : { theta, misses: s.misses, fa: s.falseAccepts };
     });
   });
   const pick = (lambda: number): number[] =>
@@ -251,7 +262,7 @@ export function tuneThresholds(posteriors: Float32Array, labels: readonly string
     const thresholds = Object.fromEntries(keywords.map((k, ki) => [k, cands[idx[ki]!]!]));
     const config: KwsDetectorConfig = { ...base, thresholds, background };
     const score = scoreEvents(detectEvents(posteriors, labels, config, o.hopMs, o.frameMs), truth, keywords);
-    const r = { config, score, lambda };
+    const r = { config, score, lambda, absent };
     if (score.falseAcceptsPerHour <= o.maxFalseAcceptsPerHour) return r;
     chosen = r;
   }
@@ -269,5 +280,5 @@ export function tuneThresholds(posteriors: Float32Array, labels: readonly string
   });
   const thresholds = Object.fromEntries(keywords.map((k, ki) => [k, cands[idx[ki]!]!]));
   const config: KwsDetectorConfig = { ...base, thresholds, background };
-  return { config, score: scoreEvents(detectEvents(posteriors, labels, config, o.hopMs, o.frameMs), truth, keywords), lambda: Infinity };
+  return { config, score: scoreEvents(detectEvents(posteriors, labels, config, o.hopMs, o.frameMs), truth, keywords), lambda: Infinity, absent };
 }

@@ -116,6 +116,29 @@ describe('tuneThresholds', () => {
     expect([again.hits, again.falseAccepts]).toEqual([120, 0]);
   });
 
+  it("a keyword the tuning stream never says keeps its threshold (it got the lowest candidate), raised only against its false accepts", () => {
+    const { post, truth, hopMs, frameMs } = syntheticStream();
+    // A stream with no 'no' in its truth: only the 30 'no' distractors (0.62) remain as evidence, and
+    // the 60 'no' keywords' posteriors (0.8) are taken out.
+    const C = LABELS.length;
+    for (let t = 0; t < post.length / C; t++) if (post[t * C + 1]! === Math.fround(0.8)) post[t * C + 1] = 0;
+    const yesOnly: StreamTruthLike = { ...truth, keywords: truth.keywords.filter((k) => k.word === 'yes') };
+    const o = { windowMs: 100, refractoryMs: 1000, rearm: 1, hopMs, frameMs, maxFalseAcceptsPerHour: 0.5, minThreshold: 0.5 };
+    // Without the model's thresholds: the lowest candidate above the distractors, nothing more to go on.
+    const bare = tuneThresholds(post, LABELS, KEYWORDS, yesOnly, o);
+    expect(bare.absent).toEqual(['no']);
+    expect(bare.config.thresholds.no).toBeLessThan(0.7);
+    // With them: 'no' keeps 0.97; 'yes' is tuned as before.
+    const kept = tuneThresholds(post, LABELS, KEYWORDS, yesOnly, { ...o, keep: { yes: 0.99, no: 0.97 } });
+    expect(kept.config.thresholds.no).toBe(0.97);
+    expect(kept.config.thresholds.yes).toBeGreaterThan(0.72);
+    expect(kept.config.thresholds.yes).toBeLessThanOrEqual(0.9);
+    // A kept threshold that false-accepts on the stream is raised above its false accepts.
+    const low = tuneThresholds(post, LABELS, KEYWORDS, yesOnly, { ...o, keep: { no: 0.55 } });
+    expect(low.config.thresholds.no).toBeGreaterThan(0.62);
+    expect(low.score.falseAccepts).toBe(0);
+  });
+
   it('trades misses for false accepts within the budget', () => {
     const { post, truth, hopMs, frameMs } = syntheticStream();
     // Make 'no' keywords as weak as its distractors: catching them costs 30 false accepts per hour.

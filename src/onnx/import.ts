@@ -20,7 +20,7 @@ import { readSpecMetadata } from './metadata.js';
 import { fileBytes } from '../util/bytes.js';
 import { Attrs, nodeLabel } from './attrs.js';
 import { CONST_OPS, reduceAxes, sliceParams, splitSizes, tensorToConst, type OpContext } from './fold.js';
-import { ONNX_DTYPES, decodeModelProto, type ModelProto, type NodeProto, type ValueInfoProto } from './proto.js';
+import { ONNX_DTYPES, consumersOf, decodeModelProto, type ModelProto, type NodeProto, type ValueInfoProto } from './proto.js';
 import { LayoutMismatch, recurrentNode, type RecurrentContext } from './recurrent.js';
 import { stackConcat, stackGather, stackOutputReason, stackSlice, stackUseReason } from './stacked.js';
 import {
@@ -381,14 +381,7 @@ function inferFeatures(model: ModelProto, xName: string, consts: Map<string, Con
  * initial_h/initial_c.
  */
 function recurrentSequenceInput(model: ModelProto, inputs: ValueInfoProto[]): ValueInfoProto | undefined {
-  const consumers = new Map<string, NodeProto[]>();
-  for (const n of model.graph.node) {
-    for (const i of new Set(n.input)) {
-      const list = consumers.get(i);
-      if (list) list.push(n);
-      else consumers.set(i, [n]);
-    }
-  }
+  const consumers = consumersOf(model);
   return inputs.find((input) => {
     const queue = [input.name];
     const seen = new Set(queue);

@@ -28,7 +28,7 @@ import { EdgeRnnError } from '../errors.js';
 import type { NonFinitePolicy } from '../runtime/engine.js';
 import { Attrs } from './attrs.js';
 import type { NodeTestCase, NodeTestResult } from './conformance.js';
-import { ONNX_DTYPES, decodeModelProto, decodeTensorProto, dtypeName, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
+import { ONNX_DTYPES, consumersOf, decodeModelProto, decodeTensorProto, dtypeName, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
 import { FLOAT_ATOL } from './tolerance.js';
 import { fileBytes } from '../util/bytes.js';
 
@@ -118,14 +118,7 @@ const KEEPS_AXES = new Set(['Identity', 'Cast', 'Dropout', 'Add', 'Sub', 'Mul', 
  * recurrent node is reached that way.
  */
 function layoutFromGraph(model: ModelProto, input: string): SequenceLayout | undefined {
-  const consumers = new Map<string, NodeProto[]>();
-  for (const n of model.graph.node) {
-    for (const i of new Set(n.input)) {
-      const list = consumers.get(i);
-      if (list) list.push(n);
-      else consumers.set(i, [n]);
-    }
-  }
+  const consumers = consumersOf(model);
   // axes[i]: the input axis that axis i of the value is.
   const queue: [string, number[]][] = [[input, [0, 1, 2]]];
   const seen = new Set<string>();

@@ -434,6 +434,29 @@ export function decodeModelProto(file: Uint8Array | ArrayBuffer | ArrayBufferVie
   return m;
 }
 
+/** Whether the bytes decode as an ONNX model (to name a file given to the wrong command). */
+export function isOnnxModel(bytes: Uint8Array): boolean {
+  try {
+    decodeModelProto(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Each value's consuming nodes, in graph order (a node that reads a value twice is listed once). */
+export function consumersOf(model: ModelProto): Map<string, NodeProto[]> {
+  const consumers = new Map<string, NodeProto[]>();
+  for (const n of model.graph.node) {
+    for (const i of new Set(n.input)) {
+      const list = consumers.get(i);
+      if (list) list.push(n);
+      else consumers.set(i, [n]);
+    }
+  }
+  return consumers;
+}
+
 /** Decodes a serialized TensorProto (a node test's input_N.pb / output_N.pb). */
 export function decodeTensorProto(file: Uint8Array | ArrayBuffer | ArrayBufferView, source = 'tensor.pb'): TensorProto {
   const bytes = fileBytes(file, source, 'decodeTensorProto()');

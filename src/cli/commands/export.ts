@@ -4,17 +4,9 @@ import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
 import { decodeModel } from '../../model/codec.js';
 import { isRecurrent, modelOutputSize, numDirections } from '../../model/spec.js';
 import { exportOnnx, stateNames } from '../../onnx/export.js';
-import { decodeModelProto } from '../../onnx/proto.js';
+import { isOnnxModel } from '../../onnx/proto.js';
 import { checkOutputsDistinct, parseFlags, readFileArg, usageError, writeOutputFile, type Command } from '../framework.js';
 
-function isOnnx(bytes: Uint8Array): boolean {
-  try {
-    decodeModelProto(bytes);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export const exportCommand: Command = {
   name: 'export',
@@ -59,7 +51,7 @@ metadata (metadata_props 'edgernn.manifest'); \`edgernn convert\` restores them.
       spec = decodeModel(bytes, src).spec;
     } catch (e) {
       // An ONNX model given here (the wrong direction): say what it is, as `edgernn info` does.
-      if (isEdgeRnnError(e, 'ERN_BAD_MAGIC') && isOnnx(bytes)) throw new EdgeRnnError('ERN_BAD_MAGIC', `${e.message}; it is an ONNX model already: \`edgernn convert ${src} -o MODEL.ern\` compiles it to an .ern`);
+      if (isEdgeRnnError(e, 'ERN_BAD_MAGIC') && isOnnxModel(bytes)) throw new EdgeRnnError('ERN_BAD_MAGIC', `${e.message}; it is an ONNX model already: \`edgernn convert ${src} -o MODEL.ern\` compiles it to an .ern`);
       throw e;
     }
     const stateInputs = !values['no-state-inputs'];

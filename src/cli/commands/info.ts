@@ -4,18 +4,10 @@ import type { ErnLayout } from '../../format/ern.js';
 import { isRecurrent, layerOutputSize } from '../../model/spec.js';
 import { createRuntime } from '../../runtime/runtime.js';
 import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
-import { decodeModelProto } from '../../onnx/proto.js';
+import { isOnnxModel } from '../../onnx/proto.js';
 import { parseFlags, printable, readFileArg, type Command } from '../framework.js';
 import { summarize } from '../summary.js';
 
-function isOnnx(bytes: Uint8Array): boolean {
-  try {
-    decodeModelProto(bytes);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export const infoCommand: Command = {
   name: 'info',
@@ -36,7 +28,7 @@ metadata) and sizes, and replays the golden test vector on the default backend.
       decoded = decodeModel(bytes, positionals[0]!);
     } catch (e) {
       // An ONNX model given to info: say what it is and what to do with it.
-      if (isEdgeRnnError(e, 'ERN_BAD_MAGIC') && isOnnx(bytes)) {
+      if (isEdgeRnnError(e, 'ERN_BAD_MAGIC') && isOnnxModel(bytes)) {
         throw new EdgeRnnError('ERN_BAD_MAGIC', `${e.message}; it is an ONNX model: \`edgernn convert ${positionals[0]} -o MODEL.ern\` compiles it, \`edgernn run ${positionals[0]} --input FILE\` runs it as is`);
       }
       throw e;

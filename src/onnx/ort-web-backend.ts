@@ -28,7 +28,7 @@ import { EdgeRnnError } from '../errors.js';
 import type { NonFinitePolicy } from '../runtime/engine.js';
 import { Attrs } from './attrs.js';
 import type { NodeTestCase, NodeTestResult } from './conformance.js';
-import { ONNX_DTYPES, consumersOf, decodeModelProto, decodeTensorProto, dtypeName, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
+import { ONNX_DTYPES, consumersOf, decodeModelProto, decodeTensorProto, dtypeName, type ModelProto, type TensorProto } from './proto.js';
 import { FLOAT_ATOL } from './tolerance.js';
 import { fileBytes } from '../util/bytes.js';
 

@@ -1,11 +1,16 @@
 // The command line the three job examples share: `node examples/NAME.mjs INPUT [MODEL.ern] [--json]`,
 // and how they report a file they cannot use (one line on stderr, exit 1, no stack trace).
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isEdgeRnnError } from 'edgernn';
 
 /**
  * The example's arguments: `--help` prints the usage (exit 0); no input, an option it does not
- * know or a third file print it on stderr (exit 2). The model defaults to `defaultModel`.
+ * know or a third file print it on stderr (exit 2). The model defaults to `defaultModel` (a URL of
+ * the repository's models/), or to the installed package's copy of it in a project the example
+ * was copied into.
  */
 export function exampleArgs(script, input, defaultModel) {
   const args = process.argv.slice(2);
@@ -15,12 +20,22 @@ export function exampleArgs(script, input, defaultModel) {
     process.exit(0);
   }
   const positional = args.filter((a) => a !== '--json');
-  const [file, modelPath = defaultModel] = positional;
+  const [file, modelPath = shippedModel(defaultModel)] = positional;
   if (!file || positional.length > 2 || positional.some((a) => a.startsWith('-'))) {
     console.error(usage);
     process.exit(2);
   }
   return { file, modelPath, json: args.includes('--json') };
+}
+
+/** `defaultModel` where it is (a clone, node_modules/edgernn/examples), else `edgernn/models/NAME`. */
+function shippedModel(defaultModel) {
+  if (fs.existsSync(defaultModel)) return defaultModel;
+  try {
+    return createRequire(import.meta.url).resolve(`edgernn/models/${path.basename(fileURLToPath(defaultModel))}`);
+  } catch {
+    return defaultModel; // not installed either: reading it names the path
+  }
 }
 
 /** A file that cannot be read, or a model or input edgernn refuses: what is wrong, exit 1. */

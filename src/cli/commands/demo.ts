@@ -29,7 +29,12 @@ and hands a stream from one backend to another.`,
     // An empty --out wrote into the working folder; a file there failed with "EEXIST: /abs/path".
     if (values.out === '') throw usageError('--out needs a folder name');
     const out = path.resolve(ctx.cwd, typeof values.out === 'string' ? values.out : 'out');
-    if (fs.statSync(out, { throwIfNoEntry: false })?.isDirectory() === false) throw usageError(`--out ${typeof values.out === 'string' ? values.out : 'out'}: is a file, expected a folder`);
+    if (fs.statSync(out, { throwIfNoEntry: false })?.isDirectory() === false) {
+      if (typeof values.out === 'string') throw usageError(`--out ${values.out}: is a file, expected a folder`);
+      // No --out (`npm start`): not a usage error ("--out out: ..." and exit 2 named a flag nobody gave).
+      ctx.stderr.write(`edgernn demo: out is a file; the demo writes its model into a folder of that name (--out DIR for another)\n`);
+      return 1;
+    }
     const say = (s = '') => ctx.stdout.write(`${s}\n`);
     const shape = BENCH_SHAPES[0]!;
     const I = shape.inputSize;
@@ -74,17 +79,21 @@ and hands a stream from one backend to another.`,
       if (t === steps - 1) same = yr.every((v, i) => Object.is(v, y[i]));
     }
     say(`  checked   streams 0-${check - 1} replayed on the TypeScript reference: ${same ? 'identical bits' : 'DIFFERENT (a bug: please report)'} after ${steps} steps`);
-    // Hand a stream over: export from one backend, import into another, continue.
-    const moved = models.scalar.session();
+    // Hand a stream over: export from one backend, import into another (the reference when
+    // scalar streamed: no SIMD here), continue.
+    const other = m === models.scalar ? models.reference : models.scalar;
+    const moved = other.session();
     moved.importState(sessions[0]!.exportState());
     const next = rng.float32(I, -3, 3);
     const a = Array.from(sessions[0]!.step(next));
     const b = Array.from(moved.step(next));
-    say(`  handoff   stream 0 exported from ${m.backend} (${sessions[0]!.exportState().length} B) and continued on scalar: ${a.every((v, i) => Object.is(v, b[i])) ? 'identical' : 'DIFFERENT'}`);
+    say(`  handoff   stream 0 exported from ${m.backend} (${sessions[0]!.exportState().length} B) and continued on ${other.backend}: ${a.every((v, i) => Object.is(v, b[i])) ? 'identical' : 'DIFFERENT'}`);
     const top = a.indexOf(Math.max(...a));
     say(`  output    stream 0 scores: top ${spec.labels[top]} (${a[top]!.toFixed(3)})`);
     say();
-    say(`Next: edgernn info ${path.relative(ctx.cwd, file)}   edgernn bench   edgernn --help`);
+    // Under npm (`npm start` in a clone of the repository) no `edgernn` is on the PATH; npx finds it.
+    const edgernn = process.env.npm_command === undefined ? 'edgernn' : 'npx edgernn';
+    say(`Next: ${edgernn} info ${path.relative(ctx.cwd, file)}   ${edgernn} bench   ${edgernn} --help`);
     return same ? 0 : 1;
   },
 };

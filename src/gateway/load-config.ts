@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { EdgeRnnError } from '../errors.js';
+import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
 import { parseGatewayConfig, resolveConfigPaths, type GatewayConfig } from './config.js';
 
 export interface ConfigOverrides {
@@ -91,5 +91,41 @@ export function loadGatewayConfig(file: string | undefined, o: ConfigOverrides, 
   } else if (o.sensor !== undefined || o.codec !== undefined || o.threshold !== undefined) {
     throw new EdgeRnnError('USAGE', '--sensor, --codec and --threshold go with --model (the quick start)');
   }
-  return resolveConfigPaths(parseGatewayConfig(merged, source), baseDir, (b, p) => path.resolve(b, p));
+  try {
+    return resolveConfigPaths(parseGatewayConfig(merged, source), baseDir, (b, p) => path.resolve(b, p));
+  } catch (e) {
+    throw flagError(e, o) ?? e;
+  }
+}
+
+/** Config fields a command-line flag sets: [field, override, flag]. */
+const FLAG_FIELDS: readonly [string, keyof ConfigOverrides, string][] = [
+  ['site', 'site', '--site'],
+  ['gatewayId', 'gatewayId', '--id'],
+  ['broker.url', 'broker', '--broker'],
+  ['broker.port', 'port', '--port'],
+  ['broker.username', 'username', '--username'],
+  ['broker.password', 'password', '--password'],
+  ['stateDir', 'stateDir', '--state-dir'],
+  ['metrics.httpPort', 'metricsPort', '--metrics-port'],
+  ['log.level', 'logLevel', '--log-level'],
+  ['routes[0].sensor', 'sensor', '--sensor'],
+  ['routes[0].codec', 'codec', '--codec'],
+  ['routes[0].detector.on', 'threshold', '--threshold'],
+];
+
+/**
+ * A config error in a value a flag gave is a usage error naming the flag: `--sensor '#'` was
+ * "error [GATEWAY_CONFIG]: (flags): routes[0].sensor must be ...", exit 1, and with a config
+ * file the message named the file for a value the file does not hold.
+ */
+function flagError(e: unknown, o: ConfigOverrides): EdgeRnnError | null {
+  if (!isEdgeRnnError(e, 'GATEWAY_CONFIG')) return null;
+  const d = e.details as { field?: unknown; expected?: unknown; got?: unknown } | undefined;
+  const hit = FLAG_FIELDS.find(([field, key]) => field === d?.field && o[key] !== undefined);
+  if (!hit || typeof d?.expected !== 'string') return null;
+  // Quick-start routes exist only with --model: routes[0] is the flags' own route then.
+  if (hit[0].startsWith('routes[0]') && o.model === undefined) return null;
+  const shown = hit[1] === 'password' ? '***' : JSON.stringify(String(o[hit[1]]));
+  return new EdgeRnnError('USAGE', `${hit[2]} must be ${d.expected}, got ${shown}`, { flag: hit[2], expected: d.expected });
 }

@@ -28,6 +28,24 @@ describe('loadGatewayConfig', () => {
   };
   const routes = { models: { m: 'models/m.ern' }, routes: [{ sensor: 'temp', model: 'm', detector: { kind: 'threshold', on: 0.5 } }] };
 
+  it('a bad value given by a flag is a usage error naming the flag (it was GATEWAY_CONFIG naming "(flags)" or the file, exit 1)', () => {
+    const cases: [string | undefined, Parameters<typeof loadGatewayConfig>[1], RegExp][] = [
+      [undefined, { model: 'm.ern', sensor: '#' }, /^--sensor must be a topic level \(no \/, \+, # or spaces\), got "#"$/],
+      [undefined, { model: 'm.ern', site: 'a/b' }, /^--site must be a topic level .*, got "a\/b"$/],
+      [undefined, { model: 'm.ern', gatewayId: 'a+b' }, /^--id must be .*, got "a\+b"$/],
+      [undefined, { model: 'm.ern', broker: 'ftp://x' }, /^--broker must be "embedded" or a mqtt:\/\/.*, got "ftp:\/\/x"$/],
+      [write('flags.json', JSON.stringify({ site: 'plant', ...routes })), { site: 'a b' }, /^--site must be a topic level .*, got "a b"$/],
+    ];
+    for (const [file, flags, message] of cases) {
+      const e = errorOf(() => loadGatewayConfig(file, flags, dir));
+      expect(e.code, JSON.stringify(flags)).toBe('USAGE');
+      expect(e.message).toMatch(message);
+    }
+    // The same value in the file stays a config error naming the file.
+    const e = errorOf(() => loadGatewayConfig(write('site.json', JSON.stringify({ site: 'a/b', ...routes })), {}, dir));
+    expect([e.code, e.message]).toEqual(['GATEWAY_CONFIG', expect.stringMatching(/^site\.json: site must be a topic level/)]);
+  });
+
   it('names the file when it cannot be read, is not JSON, or is not an object', () => {
     const cases: [string, RegExp][] = [
       ['missing.json', /cannot read the config file missing\.json: ENOENT/],
@@ -72,7 +90,7 @@ describe('loadGatewayConfig', () => {
     expect(o.broker.url).toBe('mqtt://pi:1883');
     expect(o.broker).toMatchObject({ host: '127.0.0.1', port: 0 }); // the defaults, unused
     // --port is the embedded broker's: with a broker URL it is still a mistake.
-    expect(errorOf(() => loadGatewayConfig(file, { broker: 'mqtt://pi:1883', port: 1999 }, dir))).toMatchObject({ code: 'GATEWAY_CONFIG', message: expect.stringMatching(/broker\.port must be absent/) });
+    expect(errorOf(() => loadGatewayConfig(file, { broker: 'mqtt://pi:1883', port: 1999 }, dir))).toMatchObject({ code: 'USAGE', message: expect.stringMatching(/^--port must be absent.*, got "1999"$/) });
     expect(loadGatewayConfig(file, { broker: 'embedded' }, dir).broker).toMatchObject({ url: 'embedded', host: '0.0.0.0', port: 1884 });
   });
 

@@ -8,8 +8,10 @@
 //
 // RECORDING holds one sample per line, its values separated by spaces or commas, in what the
 // model's front end reads: for models/har.ern the three 6-bit codes of the HMP dataset's wrist
-// sensor at 32 Hz (e.g. "22 49 35"), as the gateway's wrist route receives them.
-import { classifySegment, createRuntime, durationModelOf, HarStream } from 'edgernn';
+// sensor at 32 Hz (e.g. "22 49 35"), as the gateway's wrist route receives them (values that are
+// not such codes are refused; another sensor's recording: docs/har.md, "Another sensor"). One
+// shorter than a window is padded in front with its first sample, as `edgernn eval` pads it.
+import { classifySegment, createRuntime, durationModelOf, HarStream, planResampler } from 'edgernn';
 import { exampleArgs, fail, read } from './example-cli.mjs';
 
 const { file, modelPath, json } = exampleArgs('har-recording', 'RECORDING.txt', new URL('../models/har.ern', import.meta.url));
@@ -30,15 +32,34 @@ lines.forEach((line, i) => {
     console.error(`${file}:${i + 1}: expected ${channels.length} numbers (${channels.map((c) => c.name).join(' ')}), got "${line.slice(0, 60)}"`);
     process.exit(1);
   }
+  // The model reads raw sensor codes (a decode in its front end): a recording in g, m/s² or
+  // milli-g went through that decode as if it were codes, and gave a verdict on nonsense.
+  // Not codes: a fraction, or a code that decodes beyond ±16 g (the widest wrist accelerometer range).
+  const k = channels.findIndex((c, j) => c.decode && (!Number.isInteger(v[j]) || (c.unit === 'g' && Math.abs(c.decode.offset + c.decode.scale * v[j]) > 16)));
+  if (k >= 0) {
+    console.error(`${file}:${i + 1}: ${channels[k].name} = ${v[k]} is not a sensor code of this model (${channels[k].unit} = ${channels[k].decode.offset} + ${channels[k].decode.scale} · code: whole numbers, 0..63 for models/har.ern); a recording in other units or at another rate than ${inputRateHz} Hz needs a front end for it (docs/har.md, "Another sensor")`);
+    process.exit(1);
+  }
   samples.set(v, i * channels.length);
 });
+
+// A recording shorter than one window (4 s of frames plus the resampler's delay, 4.6 s at 32 Hz:
+// a few chair transitions) is padded in front with its first sample (a still wrist), as training
+// and `edgernn eval` pad it; it gave no window and no verdict.
+const { hop, rateHz, windowSize, resampler } = model.spec.input.frontend;
+const delay = planResampler(resampler, channels.length, inputRateHz, rateHz).K;
+const need = Math.ceil((windowSize * inputRateHz) / rateHz) + delay + 1;
+const pad = lines.length > 0 ? Math.max(0, need - lines.length) : 0;
+const padded = new Float32Array((pad + lines.length) * channels.length);
+for (let i = 0; i < pad; i++) padded.set(samples.subarray(0, channels.length), i * channels.length);
+padded.set(samples, pad * channels.length);
 
 const stream = new HarStream(model); // the front end, a session, and the smoother of its windows
 const C = model.outputSize;
 const sum = new Float64Array(C);
 let windows = 0;
 const timeline = []; // runs of one smoothed label: [label, first window, last window]
-stream.push(samples, (w) => {
+stream.push(padded, (w) => {
   for (let c = 0; c < C; c++) sum[c] += w.posterior[c];
   windows++;
   const last = timeline.at(-1);
@@ -47,8 +68,8 @@ stream.push(samples, (w) => {
 });
 
 const seconds = lines.length / inputRateHz;
-const { hop, rateHz, windowSize } = model.spec.input.frontend;
-const at = (index) => Number(((index * hop) / rateHz).toFixed(2)); // a window's start, s
+const padS = pad / inputRateHz; // a padded recording starts that far into its first window
+const at = (index) => Number(Math.max(0, (index * hop) / rateHz - padS).toFixed(2)); // a window's start in the recording, s
 const verdict = windows ? classifySegment(sum.map((s) => s / windows), seconds, durationModelOf(model.spec)) : -1;
 const result = {
   file,
@@ -56,7 +77,7 @@ const result = {
   windows,
   verdict: verdict >= 0 ? model.labels[verdict] : null,
   // Each run from its first window's start to the next run's; the last one to its last window's end.
-  timeline: timeline.map((r, i) => ({ activity: model.labels[r.label], fromS: at(r.from), toS: i + 1 < timeline.length ? at(timeline[i + 1].from) : at(r.to) + windowSize / rateHz })),
+  timeline: timeline.map((r, i) => ({ activity: model.labels[r.label], fromS: at(r.from), toS: i + 1 < timeline.length ? at(timeline[i + 1].from) : Number(Math.max(0, (r.to * hop + windowSize) / rateHz - padS).toFixed(2)) })),
 };
 if (json) console.log(JSON.stringify(result));
 else {

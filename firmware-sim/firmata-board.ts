@@ -28,6 +28,7 @@
  * OUTPUT (low) and A0-A5 as ANALOG; DIGITAL_MESSAGE and SET_DIGITAL_PIN_VALUE writes change
  * OUTPUT pins only, analog writes PWM and SERVO pins only, and a mode the pin lacks is ignored.
  * Like its setPinModeCallback, PWM mode starts at 0 and OUTPUT after PWM starts low.
+ * `restart()` is the board resetting by itself while connected: power-up pins, announced again.
  */
 import { Duplex } from 'node:stream';
 
@@ -349,6 +350,17 @@ export class FirmataBoard extends Duplex {
     if (!st || (st.mode !== PIN_MODES.PWM && st.mode !== PIN_MODES.SERVO)) return;
     st.value = v;
     this.record(pin, 'analog', v);
+  }
+
+  /**
+   * The board resets by itself (a brown-out, its watchdog, the USB port re-enumerated): the pins
+   * as at power-up, and it announces itself again (REPORT_VERSION, then the firmware name), as
+   * StandardFirmata's setup() does; the host's connection stays.
+   */
+  restart(): void {
+    this.systemReset();
+    this.sendVersion();
+    this.sendFirmware();
   }
 
   /** Simulates a level on an input pin (a button): a change is reported while its port's REPORT_DIGITAL is on, as StandardFirmata's loop does. */

@@ -183,10 +183,13 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   // The piezo's pin has PWM (checked above). The relay is normally open: closed = high.
   const pwmMax = (board as { RESOLUTION?: { PWM?: number | null } }).RESOLUTION?.PWM ?? 255;
   const ledPwm = cfg.led !== undefined && ioPins[cfg.led]?.supportedModes?.includes(MODE_PWM) === true;
-  if (cfg.led !== undefined) pins.pinMode(cfg.led, ledPwm ? MODE_PWM : MODE_OUTPUT);
-  if (cfg.piezo !== undefined) pins.pinMode(cfg.piezo, MODE_PWM);
-  // StandardFirmata powers digital pins up as OUTPUT, other firmwares may not: set it.
-  if (cfg.relay !== undefined) pins.pinMode(cfg.relay, MODE_OUTPUT);
+  const setModes = (): void => {
+    if (cfg.led !== undefined) pins.pinMode(cfg.led, ledPwm ? MODE_PWM : MODE_OUTPUT);
+    if (cfg.piezo !== undefined) pins.pinMode(cfg.piezo, MODE_PWM);
+    // StandardFirmata powers digital pins up as OUTPUT, other firmwares may not: set it.
+    if (cfg.relay !== undefined) pins.pinMode(cfg.relay, MODE_OUTPUT);
+  };
+  setModes();
   const setOutputs = (on: boolean): void => {
     if (cfg.led !== undefined) {
       if (ledPwm) pins.analogWrite(cfg.led, on ? pwmMax : 0);
@@ -206,6 +209,18 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
     active = false;
     setOutputs(false);
   };
+  // A board that resets while running (a brown-out, its watchdog, the USB port re-enumerated)
+  // announces its version again with its pins as at power-up: the piezo's pin (and a PWM LED's)
+  // back to OUTPUT, where the firmware ignores PWM writes, so it stayed silent at every later
+  // alert until the gateway restarted. The modes are set again, and the outputs as they are.
+  const events = board.io as unknown as { on(e: string, f: () => void): void; off(e: string, f: () => void): void };
+  const onBoardReset = (): void => {
+    if (closed) return;
+    o.logger.warn('board reset: pin modes set again', { port: where });
+    setModes();
+    setOutputs(active);
+  };
+  events.on('reportversion', onBoardReset);
   o.logger.info('board ready', { port: cfg.port ?? '(stream)', led: cfg.led, piezo: cfg.piezo, relay: cfg.relay });
   return {
     name: 'board',
@@ -223,6 +238,7 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
     async close() {
       if (closed) return;
       closed = true;
+      events.off('reportversion', onBoardReset);
       o.clock.clearTimeout(offTimer);
       off();
       // Let the last writes reach the board before closing the transport.

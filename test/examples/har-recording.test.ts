@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { desktopCommands } from '../../quantize/cli/index.js';
@@ -51,6 +52,47 @@ describe('examples/har-recording.mjs', () => {
       expect(text.stdout).toMatch(/\d+\.\d s, \d+ windows, model har 1\.0\.0 on simd\n( +\d+\.\d-\d+\.\d +s {2}\w+\n)+ {2}the whole recording: \w+\n$/);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('a recording shorter than one window is padded in front as eval pads it: the same verdict, not "too short"', async () => {
+    // 4.5 s at 32 Hz: longer than a 4 s window, but short of its frames plus the resampler's
+    // delay (147 samples); six HMP chair transitions are that short. It gave 0 windows, no verdict.
+    const root = writeSyntheticHmp(['sitdown_chair'], ['f1'], 1, 7);
+    try {
+      const dir = path.join(root, 'Sitdown_chair');
+      const file = path.join(dir, fs.readdirSync(dir)[0]!);
+      fs.writeFileSync(file, `${fs.readFileSync(file, 'utf8').trim().split('\n').slice(0, 144).join('\n')}\n`);
+      const r = example(file, '--json');
+      expect([r.status, r.stderr]).toEqual([0, '']);
+      const got = JSON.parse(r.stdout) as { seconds: number; windows: number; verdict: string | null; timeline: { fromS: number; toS: number }[] };
+      const e = await runCaptured(['eval', 'models/har.ern', '--data', root, '--json'], desktopCommands, ROOT);
+      expect(e.code, e.err).toBe(0);
+      const j = JSON.parse(e.out) as { labels: string[]; windows: { samples: number }; withLength: { confusion: number[][] } };
+      expect(got.windows).toBe(1);
+      expect(got.windows).toBe(j.windows.samples);
+      expect(got.verdict).toBe(j.labels[j.withLength.confusion.flat().indexOf(1) % j.labels.length]);
+      // The timeline stays inside the recording (the padding is before its start).
+      expect(got.timeline[0]!.fromS).toBe(0);
+      expect(got.timeline.at(-1)!.toS).toBeLessThanOrEqual(got.seconds);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('a recording in g, m/s² or milli-g is refused (exit 1), not decoded as 6-bit codes into a verdict', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-har-units-'));
+    try {
+      const lines = (row: string) => `${Array(200).fill(row).join('\n')}\n`;
+      for (const [name, row, value] of [['ms2', '0.5 -9.7 1.2', 'ax = 0.5'], ['mg', '52 -989 120', 'ay = -989']] as const) {
+        const file = path.join(dir, `${name}.txt`);
+        fs.writeFileSync(file, lines(row));
+        const r = example(file, '--json');
+        expect([r.status, r.stdout]).toEqual([1, '']);
+        expect(r.stderr).toBe(`${file}:1: ${value} is not a sensor code of this model (g = -1.5 + ${3 / 63} · code: whole numbers, 0..63 for models/har.ern); a recording in other units or at another rate than 32 Hz needs a front end for it (docs/har.md, "Another sensor")\n`);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -217,3 +217,43 @@ describe('FirmataBoard protocol', () => {
     sim.end();
   });
 });
+
+describe('a board that resets while the gateway runs (2026-11-27 review)', () => {
+  it('restart() powers the pins up again and re-announces; the board sink sets its pin modes again: the piezo sounds at the next alert', async () => {
+    const { createBoardSink } = await import('../../src/gateway/sinks.js');
+    const { ManualClock } = await import('../../src/gateway/clock.js');
+    const { memoryLogger } = await import('../../src/gateway/logger.js');
+    const sim = new FirmataBoard();
+    const seen = collect(sim);
+    const clock = new ManualClock(0);
+    const logger = memoryLogger('warn');
+    const sink = await createBoardSink({ config: { alertMs: 1000, led: 13, piezo: 3, relay: 7 } as never, transport: sim, clock, logger, readyTimeoutMs: 5000 });
+    sink.alert({ id: 'a' } as never);
+    await sim.waitFor((e) => e.pin === 3 && e.kind === 'analog' && e.value > 0);
+    clock.advance(1000);
+    await settle();
+    expect([sim.pins[13]!.value, sim.pins[3]!.value, sim.pins[7]!.value]).toEqual([0, 0, 0]);
+    // The simulator's restart: power-up modes (the piezo's PWM pin back to OUTPUT), announced again.
+    const before = seen.bytes.length;
+    const events = sim.history.length;
+    sim.restart();
+    expect(sim.pins[3]).toEqual({ mode: PIN_MODES.OUTPUT, value: 0 });
+    await settle();
+    expect(seen.bytes.slice(before, before + 3)).toEqual([FIRMATA.REPORT_VERSION, 2, 5]);
+    // The sink saw the announcement and set its pins up again (it left the piezo on OUTPUT, where
+    // the firmware ignores PWM writes: silent at every later alert).
+    for (let i = 0; i < 50 && !sim.history.some((e) => e.n >= events && e.pin === 3 && e.kind === 'mode'); i++) await settle();
+    expect(sim.history.filter((e) => e.n >= events && e.kind === 'mode').map((e) => [e.pin, e.value])).toEqual([
+      [13, PIN_MODES.OUTPUT],
+      [3, PIN_MODES.PWM],
+      [7, PIN_MODES.OUTPUT],
+    ]);
+    sink.alert({ id: 'b' } as never);
+    await settle();
+    expect(sim.pins[3]).toEqual({ mode: PIN_MODES.PWM, value: 128 });
+    expect([sim.pins[13]!.value, sim.pins[7]!.value]).toEqual([1, 1]);
+    expect(logger.lines.some((r) => r.msg === 'board reset: pin modes set again')).toBe(true);
+    await sink.close();
+    expect([sim.pins[13]!.value, sim.pins[3]!.value, sim.pins[7]!.value]).toEqual([0, 0, 0]);
+  });
+});

@@ -97,7 +97,9 @@ export function resolveHmpRoot(root?: string): string {
 
 /** Parses one recording's text; every bad line is a BAD_DATA error naming file:line. */
 export function parseHmpText(text: string, where: string): Uint8Array {
-  const lines = text.split('\n');
+  // A byte-order mark (a file saved by Notepad), read as latin1 or as UTF-8: its first code was
+  // refused as 'ï»¿22' (the example, which reads UTF-8 and trims, took the file).
+  const lines = text.replace(/^(\u00ef\u00bb\u00bf|\ufeff)/, '').split('\n');
   const out: number[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
@@ -125,6 +127,10 @@ export function loadHmp(root?: string, opts: LoadHmpOptions = {}): HmpDataset {
   const wanted = opts.activities ?? folders.map((f) => f.toLowerCase());
   for (const a of wanted) {
     if (!byName.has(a)) throw new EdgeRnnError('BAD_DATA', `${dir}: no folder for activity '${a}' (found ${folders.join(', ')})`, { activity: a });
+    // Folder names are matched without case: of 'Walk' and 'walk' one was read, the other's
+    // recordings left out silently (on a case-sensitive file system both can exist).
+    const same = folders.filter((f) => f.toLowerCase() === a);
+    if (same.length > 1) throw new EdgeRnnError('BAD_DATA', `${dir}: folders ${same.map((f) => `'${f}'`).join(' and ')} both hold activity '${a}': merge them into one`, { activity: a });
   }
   const hash = createHash('sha256');
   const recordings: HmpRecording[] = [];

@@ -3,8 +3,9 @@
  * Browser-safe; `push` allocates nothing.
  *
  *   none      label_t = argmax_j p_t(j)
- *   majority  label_t = the most frequent argmax over the last W windows; ties go to the tied
- *             label seen most recently. confidence = its count / windows seen (<= W).
+ *   majority  label_t = the most frequent argmax (of posteriors or logits) over the last W
+ *             windows; ties go to the tied label seen most recently. confidence = its count /
+ *             windows seen (<= W).
  *   hmm       forward filter of a "sticky" hidden Markov model over the classes:
  *               A(i→j) = stay (i = j), (1 - stay)/(C - 1) (i ≠ j)
  *               e_t(j) = max(p_t(j), floor)^(1/temperature) / prior(j)   (scaled likelihood of
@@ -109,14 +110,15 @@ export class LabelSmoother {
     return this.conf;
   }
 
-  /** Windows pushed since the last reset ('none', 'majority': those with a positive posterior). */
+  /** Windows pushed since the last reset ('none': those with a positive posterior; 'majority': those with a vote). */
   get count(): number {
     return this.steps;
   }
 
   /**
-   * Feeds one window's posterior (C values >= 0; NaN and ±Infinity count as 0); returns the
-   * smoothed label (-1 until a window with a positive posterior came, for 'none' and 'majority').
+   * Feeds one window's posterior (C values >= 0, or logits for 'majority'; NaN and ±Infinity
+   * count as 0, or as no value for 'majority'); returns the smoothed label (-1 until a window with
+   * a positive posterior came, for 'none', or one with a non-zero value, for 'majority').
    */
   push(posterior: ArrayLike<number>): number {
     const C = this.classes;
@@ -129,17 +131,32 @@ export class LabelSmoother {
     // 'majority' counted a vote for it.
     let top = -1;
     let topP = 0;
+    // 'majority' votes over argmaxes, which logits give too (the gateway allows it on a model
+    // without softmax): there any finite value may win, and only a window with no finite value or
+    // all zeros (a failed step) carries no vote. Positives only, a window of negative logits had
+    // no vote, and a stream of them never got a label.
+    let vote = -1;
+    let voteV = 0;
+    let nonZero = false;
     for (let j = 0; j < C; j++) {
       const v = posterior[j]!;
-      if (Number.isFinite(v) && v > topP) {
+      if (!Number.isFinite(v)) continue;
+      if (v > topP) {
         top = j;
         topP = v;
       }
+      if (vote < 0 || v > voteV) {
+        vote = j;
+        voteV = v;
+      }
+      if (v !== 0) nonZero = true;
     }
     const kind = this.options.kind;
+    if (kind === 'majority') top = nonZero ? vote : -1;
     // A window with no finite positive posterior (all NaN, or the zeros a gateway passes for a
-    // frame whose step failed) carries no vote: 'none' and 'majority' keep their label (it was
-    // label 0). The hmm takes it as a flat emission, which keeps its label too.
+    // frame whose step failed; for 'majority' no finite value, or all zeros) carries no vote:
+    // 'none' and 'majority' keep their label (it was label 0). The hmm takes it as a flat
+    // emission, which keeps its label too.
     if (top < 0 && kind !== 'hmm') return this.current;
     this.steps++;
     if (kind === 'none') {
@@ -148,7 +165,7 @@ export class LabelSmoother {
     } else if (kind === 'majority') {
       this.pushMajority(top);
     } else {
-      this.pushHmm(posterior);
+      this.pushHmm(posterior, top >= 0);
     }
     return this.current;
   }
@@ -175,7 +192,8 @@ export class LabelSmoother {
     this.conf = bestCount / n;
   }
 
-  private pushHmm(p: ArrayLike<number>): void {
+  /** `evidence` false: a window with no finite positive posterior, a flat emission (the transition alone). */
+  private pushHmm(p: ArrayLike<number>, evidence: boolean): void {
     const C = this.classes;
     const { stay, floor, temperature } = this.options;
     const move = (1 - stay) / (C - 1);
@@ -185,9 +203,11 @@ export class LabelSmoother {
     // prior overflowed), and 0/0 made α NaN for good: label 0 with confidence NaN ever after.
     const le = this.logE;
     let top = -Infinity;
+    // Flat means flat: floored to the floor for every class, the window was still divided by the
+    // prior, so with a non-uniform prior one failed step (all zeros) moved the label to a rare class.
     for (let j = 0; j < C; j++) {
       const pj = Math.max(Number.isFinite(p[j]!) ? p[j]! : 0, floor);
-      le[j] = Math.log(pj) / temperature + this.logInvPrior[j]!;
+      le[j] = evidence ? Math.log(pj) / temperature + this.logInvPrior[j]! : 0;
       if (le[j]! > top) top = le[j]!;
     }
     let sum = 0;

@@ -6,7 +6,9 @@
  */
 import { EdgeRnnError } from '../../errors.js';
 import { createFrontendForInput } from '../../features/registry.js';
+import type { ImuFrontendSpec } from '../../features/imu.js';
 import type { StreamingFrontend } from '../../features/types.js';
+import type { FrontendSpec } from '../../model/spec.js';
 import type { Model, Session } from '../../runtime/runtime.js';
 import { LabelSmoother, type SmoothingOptions } from './smoothing.js';
 import { checkObjectArgument } from '../../util/args.js';
@@ -27,6 +29,33 @@ export interface HarWindowResult {
 export interface HarStreamOptions {
   /** Smoothing of the per-window labels (default: SMOOTHING_DEFAULTS, an HMM filter). */
   smoothing?: Partial<SmoothingOptions>;
+  /**
+   * The front end to read samples with instead of the manifest's (`input.frontend`): the same
+   * model on another sensor, e.g. `{ ...model.spec.input.frontend, inputRateHz: 50, channels:
+   * [{ name: 'ax', unit: 'm/s2' }, ...] }` (docs/har.md, "Another sensor"). The sample side
+   * (inputRateHz, resampler, channels' units and decoding) and the hop may change; what the model
+   * was trained on (rateHz, windowSize, accelUnit, gyroUnit, normalization) must stay, or it is a
+   * FRONTEND_SPEC error naming the field.
+   */
+  frontend?: ImuFrontendSpec;
+}
+
+/** Fields of an imu front end that define the frames the model reads (a replacement keeps them). */
+const MODEL_SIDE = ['kind', 'rateHz', 'windowSize', 'accelUnit', 'gyroUnit', 'normalization'] as const;
+
+function frontendFor(model: Model, replacement: ImuFrontendSpec | undefined): StreamingFrontend {
+  if (replacement === undefined) return createFrontendForInput(model.spec.input);
+  const own = model.spec.input.frontend as Record<string, unknown> | undefined;
+  const given = replacement as unknown as Record<string, unknown>;
+  if (own?.kind !== 'imu') throw new EdgeRnnError('FRONTEND_SPEC', `${model.name}: opts.frontend replaces an imu front end, and the model has ${String(own?.kind ?? 'none')}`, { field: 'frontend' });
+  // normalization compared as [mean, std], whatever order its fields were written in.
+  const canon = (k: string, v: unknown): string => JSON.stringify(k === 'normalization' && typeof v === 'object' && v !== null ? [(v as ImuFrontendSpec['normalization'])!.mean, (v as ImuFrontendSpec['normalization'])!.std] : v);
+  for (const k of MODEL_SIDE) {
+    if (canon(k, given?.[k]) !== canon(k, own[k])) {
+      throw new EdgeRnnError('FRONTEND_SPEC', `${model.name}: opts.frontend.${k} must be the model's ${JSON.stringify(own[k])} (what it was trained on), got ${JSON.stringify(given?.[k])}`, { field: `frontend.${k}`, expected: own[k], got: given?.[k] });
+    }
+  }
+  return createFrontendForInput({ size: model.spec.input.size, frontend: replacement as unknown as FrontendSpec });
 }
 
 export class HarStream {
@@ -48,8 +77,15 @@ export class HarStream {
     }
     this.model = model;
     this.labels = model.labels;
-    this.frontend = createFrontendForInput(model.spec.input);
+    this.frontend = frontendFor(model, opts.frontend);
     this.smoother = new LabelSmoother(model.outputSize, opts.smoothing ?? {});
+    // 'hmm' and 'none' read posteriors (as the gateway's har route requires): on logits the hmm
+    // floored every negative value and filtered noise, and `posterior` held no probabilities.
+    const last = model.spec.layers[model.spec.layers.length - 1];
+    const probabilities = last?.kind === 'softmax' || (last?.kind === 'dense' && last.activation === 'sigmoid');
+    if (!probabilities && this.smoother.options.kind !== 'majority') {
+      throw new EdgeRnnError('UNSUPPORTED_MODEL', `${model.name}: smoothing '${this.smoother.options.kind}' reads class posteriors, and the model ends in ${last ? `a ${last.kind} layer${last.kind === 'dense' ? ` (activation ${last.activation}: logits)` : ''}` : 'no layer'}; end it in softmax, or use smoothing 'majority'`, { expected: 'softmax', got: last?.kind });
+    }
     this.session = model.session();
     this.posterior = new Float32Array(model.outputSize);
     this.result = { index: 0, raw: -1, label: -1, confidence: 0, posterior: this.posterior };

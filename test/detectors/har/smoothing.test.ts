@@ -315,3 +315,35 @@ describe('LabelSmoother saved states that contradict themselves', () => {
     expect(caughtEdgeRnnError(() => none.importState({ kind: 'none', steps: 0, head: 0, values: [2, 0.5] })).message).toMatch(/a fresh state \(steps 0\) must hold \[-1, 0\]/);
   });
 });
+
+describe('majority over logits (2026-11-27 review)', () => {
+  it('votes for the largest logit, negative ones included; NaN and all-zero windows still carry no vote', () => {
+    // The gateway allows "majority" on a model without softmax: a window of negative logits
+    // carried no vote, so such a stream never got a label (-1 for good).
+    const sm = new LabelSmoother(3, { kind: 'majority', window: 3 });
+    expect(sm.push([-1, -3, -0.5])).toBe(2);
+    expect(sm.push([-2, -0.1, -4])).toBe(1);
+    expect(sm.push([-2, -0.1, -4])).toBe(1);
+    expect(sm.confidence).toBeCloseTo(2 / 3, 12);
+    expect(sm.push([NaN, NaN, NaN])).toBe(1);
+    expect(sm.push([0, 0, 0])).toBe(1);
+    expect(sm.count).toBe(3);
+    expect(sm.push([NaN, -5, -7])).toBe(1); // -5 wins over -7: its vote
+    expect(sm.push([NaN, -9, -7])).toBe(1); // votes 1, 1, 2: still 1
+    expect(sm.push([3, -9, NaN])).toBe(0); // votes 1, 2, 0: all tied, the most recent wins
+  });
+});
+
+describe('hmm on a window without evidence (2026-11-27 review)', () => {
+  it('an all-zero or all-NaN window is a flat emission with a prior too: the label stays', () => {
+    // It was floored and divided by the prior: one failed step moved the label to a rare class.
+    for (const empty of [[0, 0, 0], [NaN, NaN, NaN]]) {
+      const sm = new LabelSmoother(3, { kind: 'hmm', prior: [0.8, 0.1, 0.1] });
+      expect(sm.push([0.9, 0.05, 0.05])).toBe(0);
+      const labels = [1, 2, 3, 4].map(() => sm.push(empty));
+      expect(labels).toEqual([0, 0, 0, 0]);
+      // The transition alone: α(0) decays towards uniform, never below it.
+      expect(sm.confidence).toBeGreaterThan(1 / 3);
+    }
+  });
+});

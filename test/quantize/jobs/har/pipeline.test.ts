@@ -42,6 +42,9 @@ describe('HMP loader', () => {
     expect(err(() => parseHmpText('1 2 64\n', 'Walk/x.txt')).message).toBe("Walk/x.txt:1: '64' is not a code in 0..63");
     expect(err(() => parseHmpText('1 -2 3\n', 'Walk/x.txt')).code).toBe('BAD_DATA');
     expect(err(() => parseHmpText('\n\n', 'Walk/x.txt')).message).toBe('Walk/x.txt: no samples');
+    // A byte-order mark (Notepad) before the first code, as loadHmp reads it (latin1) or as UTF-8; CRLF lines.
+    expect([...parseHmpText('\u00ef\u00bb\u00bf1 2 3\r\n4 5 6\r\n', 'Walk/x.txt')]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect([...parseHmpText('\ufeff1 2 3\n', 'Walk/x.txt')]).toEqual([1, 2, 3]);
     const e = err(() => loadHmp('/nonexistent/hmp'));
     expect(e.code).toBe('DATASET_MISSING');
     expect(e.message).toMatch(/HMP dataset not found at \/nonexistent\/hmp: download .*archive\.ics\.uci\.edu.* --data/);
@@ -56,6 +59,13 @@ describe('HMP loader', () => {
     expect(none.message).toBe(`${empty}: no HMP recordings (expected activity folders such as Walk/ holding Accelerometer-<time>-<activity>-<volunteer>.txt files; found no folders)`);
     fs.rmSync(path.join(root, 'Walk', 'notes.txt'));
     expect(err(() => loadHmp(root, { volunteers: ['m9'] })).message).toMatch(/no HMP recordings of volunteers m9 \(.*found Walk\)$/);
+    // Two folders for one activity (names differing in case): one of them was read, silently.
+    fs.mkdirSync(path.join(root, 'walk'));
+    fs.copyFileSync(path.join(root, 'Walk', fs.readdirSync(path.join(root, 'Walk'))[0]!), path.join(root, 'walk', 'Accelerometer-2011-03-24-11-00-00-walk-m1.txt'));
+    const twice = err(() => loadHmp(root));
+    expect([twice.code, twice.message]).toEqual(['BAD_DATA', `${root}: folders 'Walk' and 'walk' both hold activity 'walk': merge them into one`]);
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(empty, { recursive: true, force: true });
   });
 });
 

@@ -214,7 +214,10 @@ export function calibrate(spec: ModelSpec, samples: readonly (Sample | Float32Ar
     forEachLayerOutput(spec, li, seqs, (y) => {
       for (let i = 0; i < y.length; i++) outputs.add(y[i]!);
     });
-    denseAbsMax[li] = Math.max(outputs.range(opts), 1e-6);
+    // A range of 0 (a relu layer the data never made positive) stays 0: quantizeModel gives it
+    // the scale of range 1. Floored at 1e-6 it saturated at 1e-6, so wherever the layer did fire
+    // at run time the next layer read 0.
+    denseAbsMax[li] = outputs.range(opts);
     sampled.dense[li] = outputs.count();
   });
   return { ranges: { inputAbsMax, denseAbsMax }, method: opts.method, clippedRows: {}, sampled };
@@ -259,7 +262,9 @@ export function clipWeights(spec: ModelSpec, ranges: Required<QuantRanges>): { s
     } else if (l.kind === 'dense' && l.float) {
       const s = inScale;
       clipRows(l.float.W, 0, l.outputSize, l.inputSize, (k) => s[k]!, li);
-      const out = l.activation === 'sigmoid' || l.activation === 'tanh' ? Q15 : (ranges.denseAbsMax[li] ?? 32767) / 32767;
+      // The next layer's input scale (a range of 0 gets 1/32767, as in quantizeModel).
+      const range = ranges.denseAbsMax[li] ?? 32767;
+      const out = l.activation === 'sigmoid' || l.activation === 'tanh' ? Q15 : (range > 0 ? range : 1) / 32767;
       inScale = new Float64Array(l.outputSize).fill(out);
     }
     return l;

@@ -51,7 +51,7 @@ export interface QuantRanges {
  * a row whose bias does not fit gets a coarser scale (its weights are then tiny next to the bias),
  * and a row that cannot fit at all is refused.
  */
-function quantizeRows(w: Float64Array, rows: number, cols: number, bias: Float64Array | null): { q: Int8Array; scale: Float32Array; b: Int32Array } {
+function quantizeRows(w: Float64Array, rows: number, cols: number, bias: Float64Array | null, requantized = true): { q: Int8Array; scale: Float32Array; b: Int32Array } {
   const q = new Int8Array(rows * cols);
   const scale = new Float32Array(rows);
   const b = new Int32Array(rows);
@@ -64,22 +64,34 @@ function quantizeRows(w: Float64Array, rows: number, cols: number, bias: Float64
     }
     return sumAbs;
   };
+  const rowMax = new Float64Array(rows);
+  let weightScaleMax = 0;
   for (let j = 0; j < rows; j++) {
-    let maxAbs = 0;
-    for (let k = 0; k < cols; k++) maxAbs = Math.max(maxAbs, Math.abs(w[j * cols + k]!));
+    for (let k = 0; k < cols; k++) rowMax[j] = Math.max(rowMax[j]!, Math.abs(w[j * cols + k]!));
+    weightScaleMax = Math.max(weightScaleMax, Math.fround(rowMax[j]! / 127));
+  }
+  for (let j = 0; j < rows; j++) {
+    const maxAbs = rowMax[j]!;
     const bj = bias ? bias[j]! : 0;
     // An all-zero row (pruned) keeps scale 0: a placeholder like 1 would become the matrix's
     // largest multiplier and, through the shared requantization shift, cost every other row
     // precision.
     if (maxAbs === 0 && bj === 0) continue;
-    let s = Math.fround(maxAbs > 0 ? maxAbs / 127 : Math.abs(bj) / 2 ** 30);
+    // A row whose bias sets its scale (zero weights: |b| / 2^30, 2^30 units; near-zero weights:
+    // the scale that fits the bias in int32) takes, in a requantized matrix, at least the largest
+    // weight scale, its bias then as precise as the other rows' accumulators. The runtime clamps
+    // every row's accumulator there to one bound sized by the largest row multiplier, which 2^30
+    // or 2^31 units passed once that multiplier exceeded 1 (or 1/2): the bias was cut (next to a
+    // row fed raw int16-sized inputs, range 32767 and weight 0.2, a bias of 0.5 became 0.08).
+    const biasFloor = requantized ? weightScaleMax : 0;
+    let s = Math.fround(maxAbs > 0 ? maxAbs / 127 : Math.max(biasFloor, Math.abs(bj) / 2 ** 30));
     let sumAbs = maxAbs > 0 ? quantizeRow(j, s) : 0;
     const budget = () => INT32_MAX - 1 - sumAbs * 32768;
     if (budget() < 0) {
       throw new EdgeRnnError('UNSUPPORTED_MODEL', `a weight row with ${cols} inputs sums to ${sumAbs} in int8 units: it could overflow the int32 accumulator with int16 activations (limit 65535)`, { cols, sumAbs });
     }
     if (Math.abs(bj) / s > budget()) {
-      s = Math.fround((Math.abs(bj) / budget()) * (1 + 1e-6));
+      s = Math.fround(Math.max((Math.abs(bj) / budget()) * (1 + 1e-6), biasFloor));
       sumAbs = quantizeRow(j, s);
     }
     scale[j] = s;
@@ -143,7 +155,8 @@ function quantizeDense(layer: DenseLayer, li: number, inScale: Float64Array, out
   for (let j = 0; j < O; j++) for (let k = 0; k < I; k++) wf[j * I + k] = w.W[j * I + k]! * inScale[k]!;
   const bias = new Float64Array(O);
   if (w.B) bias.set(w.B);
-  const q = quantizeRows(wf, O, I, bias);
+  // The final layer's accumulators are dequantized, not requantized: no clamp.
+  const q = quantizeRows(wf, O, I, bias, !final);
   const quant: NonNullable<DenseLayer['quant']> = { Wq: q.q, Wscale: q.scale, Bq: q.b };
   if (!final && (layer.activation === 'none' || layer.activation === 'relu')) {
     if (outAbsMax === undefined) {

@@ -9,7 +9,7 @@
  *   activations    int16; hidden state Q0.15 (value = q / 32768)
  *   gate inputs    int16 Q3.12 (value = q / 4096, range [-8, 8))
  *   gate outputs   int16 Q0.15
- *   LSTM cell      int32 Q16.15, clamped to ±2^30
+ *   LSTM cell      int32 Q16.15, clamped to ±(2^30 − 1)
  *   accumulators   int32
  *
  * Rounding is "half up" (floor(x + 1/2)) everywhere: an arithmetic right shift after adding
@@ -112,10 +112,15 @@ export function quantizeMultipliers(real: ArrayLike<number>): RowMultipliers {
   // log2 can land one off at exact powers of two; step down until the largest fits.
   while (shift > 1 && Math.round(maxAbs * 2 ** shift) > INT32_MAX) shift--;
   shift = Math.min(shift, REQUANT_SHIFT);
+  // The largest |M| for which an accumulator of ±1 stays within ±(2^30 − 1): INT32_MAX from shift
+  // 2 up. A larger real multiplier (shift 1; one accumulator unit is 2^30 Q3.12 units or more)
+  // is capped there, so any non-zero accumulator saturates the part as its real value would;
+  // M = 2^31 − 1 gave clamp 0, and the whole matrix contributed nothing.
+  const maxMult = Math.min(INT32_MAX, 2 ** shift * (PART_LIMIT - 1));
   const m = new Int32Array(real.length);
   let maxM = 0;
   for (let j = 0; j < real.length; j++) {
-    const q = clampInt(Math.round(real[j]! * 2 ** shift), -INT32_MAX, INT32_MAX);
+    const q = clampInt(Math.round(real[j]! * 2 ** shift), -maxMult, maxMult);
     m[j] = q;
     maxM = Math.max(maxM, Math.abs(q));
   }

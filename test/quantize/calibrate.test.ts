@@ -111,7 +111,7 @@ function calibrateKeepingEveryValue(spec: ModelSpec, seqs: Float32Array[], metho
     engine.run(engine.allocState(), x, x.length / I, out, 'zero');
     for (const v of out) vals.push(v);
   }
-  return { inputAbsMax: perFeature.map(range), denseAbsMax: { 1: Math.max(range(vals), 1e-6) } };
+  return { inputAbsMax: perFeature.map(range), denseAbsMax: { 1: range(vals) } };
 }
 
 describe('calibration samples while reading (memory bounded by maxValuesPerChannel)', () => {
@@ -144,5 +144,36 @@ describe('calibration samples while reading (memory bounded by maxValuesPerChann
     }
     // Under the cap every value is kept.
     expect(calibrate(spec, seqs, { method: 'mse' }).sampled).toEqual({ inputs: [0, 1, 2].map(() => ({ seen: total, kept: total })), dense: { 1: { seen: total * 4, kept: total * 4 } } });
+  });
+});
+
+describe('a relu layer the calibration data never made positive', () => {
+  it('gets the scale of a range-0 layer (1/32767, as docs/quantization.md says), not a 1e-6 range that flattens it at run time', async () => {
+    // h = relu(x0 + x1 - 10): the calibration frames keep x0 + x1 <= 0, so h is 0 throughout,
+    // while both inputs span ±10. At run time x = (10, 0.5) makes h = 0.5; a range floored at
+    // 1e-6 saturated it at 1e-6 and the int8 output read 0 instead of 0.5.
+    const spec: ModelSpec = {
+      name: 'dead-relu',
+      version: '1.0.0',
+      task: 'custom',
+      labels: [],
+      input: { size: 2, frontend: { kind: 'none' } },
+      precision: 'float32',
+      training: {},
+      layers: [
+        { kind: 'dense', inputSize: 2, outputSize: 1, activation: 'relu', float: { W: Float32Array.of(1, 1), B: Float32Array.of(-10) } },
+        { kind: 'dense', inputSize: 1, outputSize: 1, activation: 'none', float: { W: Float32Array.of(1) } },
+      ],
+    };
+    const calib = [Float32Array.of(10, -10, -10, 10, 3, -5, 0, 0)];
+    const rt = await createRuntime();
+    for (const method of CALIBRATION_METHODS) {
+      const cal = calibrate(spec, calib, { method });
+      expect(cal.ranges.denseAbsMax[0], method).toBe(0);
+      const q = calibrateAndQuantize(spec, calib, { method });
+      expect((q.layers[0] as { quant: { outputScale: number } }).quant.outputScale, method).toBe(Math.fround(1 / 32767));
+      const out = (await rt.load(encodeModel(q))).session().run(Float32Array.of(10, 0.5));
+      expect(Math.abs(out[0]! - 0.5), method).toBeLessThan(0.01);
+    }
   });
 });

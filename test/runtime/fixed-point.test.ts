@@ -92,6 +92,22 @@ describe('quantizeMultipliers', () => {
     }
   });
 
+  it('a multiplier too large for shift 1 saturates the part instead of zeroing the matrix', () => {
+    // One accumulator unit worth 2^30 Q3.12 units or more (a row scale of 2^18 and up: an input
+    // range times a weight beyond about 10^12). M = 2^31 - 1 at shift 1 gave clamp 0, so every
+    // accumulator was clamped to 0 and the matrix contributed nothing, not a saturated part.
+    for (const real of [2 ** 30 - 1, 2 ** 30, 2 ** 31, 1e15]) {
+      const q = quantizeMultipliers([real, -real / 3, 0.25]);
+      expect(q.shift).toBe(1);
+      expect(q.clamp).toBeGreaterThanOrEqual(1);
+      for (const acc of [1, 7, INT32_MAX]) {
+        expect(requantizePart(acc, 0, q.m[0]!, q.shift, q.clamp), `real ${real}, acc ${acc}`).toBe(PART_LIMIT - 1);
+        expect(requantizePart(-acc, 0, q.m[0]!, q.shift, q.clamp), `real ${real}, acc ${-acc}`).toBe(-(PART_LIMIT - 1));
+      }
+      expect(requantizePart(0, 0, q.m[0]!, q.shift, q.clamp)).toBe(0);
+    }
+  });
+
   it('all-zero multipliers give zero output', () => {
     const q = quantizeMultipliers([0, 0, 0]);
     expect(requantizePart(123456, 7, q.m[0]!, q.shift, q.clamp)).toBe(0);

@@ -312,6 +312,122 @@ describe('the requantization clamp (skipped by the SIMD kernels only where it pr
   });
 });
 
+describe('frame quantization at exact ties and at the int16 ends', () => {
+  it('rounds half up (negative ties toward +∞), saturates at ±32767, identically on every backend', async () => {
+    // Input scale 2^-10 (exact), an identity dense head: each output is its input's int16 value
+    // times one float32 scale, so the integers can be read back.
+    const I = 4;
+    const W = new Float32Array(I * I);
+    for (let k = 0; k < I; k++) W[k * I + k] = 1;
+    const int8 = quantizeModel(floatModel('ties', I, [{ kind: 'dense', inputSize: I, outputSize: I, activation: 'none', float: { W } }]), { inputAbsMax: new Float64Array(I).fill(32767 / 1024) });
+    expect(int8.inputScale![0]).toBe(2 ** -10);
+    const values: number[] = [];
+    for (let k = -6; k <= 6; k++) values.push((k + 0.5) / 1024);
+    values.push(32766.5 / 1024, -32766.5 / 1024, 32767.5 / 1024, -32767.5 / 1024, -32768.5 / 1024, 3e38, -3e38, -0, 0.49999997 / 1024, -0.50000006 / 1024);
+    while (values.length % I) values.push(0);
+    const frames = Float32Array.from(values);
+    const want = [-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 32767, -32766, 32767, -32767, -32767, 32767, -32767, 0, 1, -1, 0];
+    const scale = Math.fround((int8.layers[0] as { quant: { Wscale: Float32Array } }).quant.Wscale[0]!);
+    const models = await loadAll(encodeModel(int8));
+    const ref = models.reference.session().run(frames);
+    expect(Array.from(ref, (v) => Math.round(v / scale / 127) + 0)).toEqual(want);
+    for (const b of ['scalar', 'simd'] as const) {
+      expect(sameBits(models[b].session().run(frames), ref), `${b} run`).toBe(true);
+      const s = models[b].session();
+      const stepped = new Float32Array(ref.length);
+      for (let t = 0; t < frames.length / I; t++) stepped.set(s.step(frames.subarray(t * I, (t + 1) * I)), t * I);
+      expect(sameBits(stepped, ref), `${b} step`).toBe(true);
+    }
+  });
+});
+
+describe('the shared requantization clamp and rows whose bias sets their scale (zero or near-zero weights)', () => {
+  it('keeps the bias of a pruned row whole when another row of the matrix needs the clamp', async () => {
+    // Input in raw int16 units (range 32767) with weight 0.2: row 0's accumulator unit is worth
+    // 6.45 Q3.12 units, so the matrix clamp A is 2^30 / 6.45. Row 1 is pruned (zero weights) with
+    // bias 0.5: quantized as 2^30 accumulator units it was clamped to A, and its pre-activation
+    // became 0.5 / 6.45 (tanh 0.077 instead of 0.462) on every backend.
+    const I = 2;
+    const H = 2;
+    const spec = floatModel('pruned-row', I, [
+      { kind: 'rnn', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('rnn', 1), float: { W: Float32Array.from([0.2, 0.1, 0, 0]), R: new Float32Array(H * H), B: Float32Array.from([0, 0.5, 0, 0]) } },
+      { kind: 'dense', inputSize: H, outputSize: 2, activation: 'none', float: { W: Float32Array.from([1, 0, 0, 1]) } },
+    ]);
+    const frames = Float32Array.from([0, 0, 100, 0, -3000, 20000]);
+    const int8 = quantizeModel(spec, { inputAbsMax: [32767, 32767] });
+    const d = (prepareIntModel(int8).layers[0] as PreparedRecurrent).directions[0]!;
+    expect(d.mx.clamp).toBeLessThan(2 ** 30); // the clamp is in play
+    const want = (await rt.load(encodeModel(spec), { backend: 'float' })).session().run(frames);
+    const models = await loadAll(encodeModel(int8));
+    const got = models.reference.session().run(frames);
+    for (let t = 0; t < 3; t++) expect(Math.abs(got[t * 2 + 1]! - want[t * 2 + 1]!), `step ${t}`).toBeLessThan(2e-3);
+    for (const b of ['scalar', 'simd'] as const) expect(sameBits(models[b].session().run(frames), got), b).toBe(true);
+  });
+
+  it('keeps the bias of a row of near-zero weights whole there too', async () => {
+    // Row 1's weights (1e-9) are so small next to its bias that the quantizer coarsens its scale
+    // until the bias fits int32: ~2^31 accumulator units, which the matrix clamp cut the same way.
+    const I = 2;
+    const H = 2;
+    const spec = floatModel('tiny-row', I, [
+      { kind: 'rnn', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('rnn', 1), float: { W: Float32Array.from([0.2, 0.1, 1e-9, -1e-9]), R: new Float32Array(H * H), B: Float32Array.from([0, 0.5, 0, 0]) } },
+    ]);
+    const frames = Float32Array.from([0, 0, 100, 0, -3000, 20000]);
+    const int8 = quantizeModel(spec, { inputAbsMax: [32767, 32767] });
+    const want = (await rt.load(encodeModel(spec), { backend: 'float' })).session().run(frames);
+    const models = await loadAll(encodeModel(int8));
+    const got = models.reference.session().run(frames);
+    for (let t = 0; t < 3; t++) expect(Math.abs(got[t * 2 + 1]! - want[t * 2 + 1]!), `step ${t}`).toBeLessThan(2e-3);
+    for (const b of ['scalar', 'simd'] as const) expect(sameBits(models[b].session().run(frames), got), b).toBe(true);
+  });
+});
+
+describe('requantization multipliers too large for any shift', () => {
+  it('saturate the gate on every backend (a millisecond-timestamp-sized input used to contribute nothing)', async () => {
+    // Feature 0 reaches 2e12 with weight ±1: one accumulator unit is ~2^31 Q3.12 units, past what
+    // shift 1 can hold. The multiplier was capped at 2^31 - 1 with clamp 0, so the whole input
+    // matrix (bias included) gave 0 and h stayed at tanh(0) = 0 where the float model saturates.
+    const I = 2;
+    const H = 2;
+    const spec = floatModel('timestamp', I, [
+      { kind: 'rnn', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('rnn', 1), float: { W: Float32Array.from([1, 0.5, -1, 0.5]), R: new Float32Array(H * H), B: Float32Array.from([0.3, -0.2, 0, 0]) } },
+    ]);
+    const frames = Float32Array.from([2e12, 1, -2e12, -1]);
+    const int8 = quantizeModel(spec, calibrateAbsMax(spec, [frames]));
+    expect((prepareIntModel(int8).layers[0] as PreparedRecurrent).directions[0]!.mx.shift).toBe(1);
+    const models = await loadAll(encodeModel(int8));
+    const want = models.reference.session().run(frames);
+    expect(Array.from(want)).toEqual([1, -1, -1, 1].map((v) => (v * 32767) / 32768));
+    for (const b of ['scalar', 'simd'] as const) expect(sameBits(models[b].session().run(frames), want), b).toBe(true);
+  });
+});
+
+describe('every requantization shift, 1 to 32, is bit-exact (the random models stay near 32)', () => {
+  it('input ranges from 10^-2 to 10^12 drive the shared shift through every value', async () => {
+    // real multiplier = rowScale · 2^12 = range · 2^12 / (32767 · 127) with the largest |w| = 1:
+    // 1.5 · 2^(30 − s) gives shift s. Below 32 the kernels take the 2^62-offset path, and at
+    // small shifts half the products are exact ties (rounded half up, negative ones too).
+    const shifts = new Set<number>();
+    for (let s = 1; s <= 33; s++) {
+      const range = (1.5 * 2 ** (30 - s) * 32767 * 127) / 4096;
+      const rng = new Rng(500 + s);
+      const I = 3;
+      const H = 5;
+      const spec = floatModel(`shift-${s}`, I, [
+        { kind: 'gru', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('gru', 1), linearBeforeReset: s % 2 === 0, float: { W: Float32Array.from({ length: 3 * H * I }, (_, i) => (i % I === 0 ? (i % 2 ? -1 : 1) : rng.uniform(-1, 1))), R: rng.float32(3 * H * H, -1, 1), B: rng.float32(6 * H, -1, 1) } },
+        { kind: 'dense', inputSize: H, outputSize: 2, activation: 'none', float: { W: rng.float32(2 * H, -1, 1) } },
+      ]);
+      const frames = Float32Array.from({ length: 30 * I }, (_, i) => range * (i % 4 === 0 ? rng.uniform(-1.2, 1.2) : rng.uniform(-0.01, 0.01)));
+      const int8 = quantizeModel(spec, { inputAbsMax: new Float64Array(I).fill(range) });
+      shifts.add((prepareIntModel(int8).layers[0] as PreparedRecurrent).directions[0]!.mx.shift);
+      const models = await loadAll(encodeModel(int8));
+      const want = models.reference.session().run(frames);
+      for (const b of ['scalar', 'simd'] as const) expect(sameBits(models[b].session().run(frames), want), `${b}, shift ${s}`).toBe(true);
+    }
+    expect([...shifts].sort((a, b) => a - b)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
+  });
+});
+
 describe('the int32 accumulator bound', () => {
   it('counts int8 weights of -128 (a file may hold them): 515 inputs at -128 can wrap int32 and are refused', () => {
     // 128 · 515 · 32768 = 2,160,066,560 > 2^31 - 1, while 127 · 515 · 32768 fits: the quick
@@ -325,5 +441,37 @@ describe('the int32 accumulator bound', () => {
     const layer = int8.layers[0] as { quant: { Wq: Int8Array } };
     layer.quant.Wq.fill(-128, 0, I); // row 0
     expect(() => prepareIntModel(int8)).toThrow(/row 0: worst-case accumulator 2160066560 exceeds int32/);
+  });
+
+  it('a row exactly at the bound (516 inputs at ±127, the bias filling the rest) is bit-exact on worst-case inputs; one more unit of bias is refused', async () => {
+    // 127 · 516 · 32768 + 131071 = 2^31 - 1. Inputs at ±32767 (and far past the calibrated range)
+    // with the signs of row 0's weights drive the accumulator within 2^17 of int32's limit.
+    const I = 516;
+    for (const kind of ['gru', 'lstm', 'dense'] as const) {
+      const G = kind === 'gru' ? 3 : kind === 'lstm' ? 4 : 1;
+      const H = 3;
+      const W = Float32Array.from({ length: G * H * I }, (_, i) => (i % 3 === 0 ? -0.01 : 0.01));
+      const layer: ModelSpec['layers'][number] =
+        kind === 'dense'
+          ? { kind, inputSize: I, outputSize: H, activation: 'none', float: { W } }
+          : { kind, inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations(kind, 1), float: { W, R: new Float32Array(G * H * H).fill(0.01) } };
+      const int8 = quantizeModel(floatModel(`bound-${kind}`, I, [layer]), { inputAbsMax: new Float64Array(I).fill(1) });
+      const q = (int8.layers[0] as { quant: { Wq: Int8Array; Bx?: Int32Array; Bq?: Int32Array } }).quant;
+      const bias = (q.Bx ?? q.Bq)!;
+      expect(q.Wq.every((v) => Math.abs(v) === 127)).toBe(true);
+      bias.forEach((_, j) => (bias[j] = (j % 2 ? -1 : 1) * 131071));
+      const frames = new Float32Array(3 * I);
+      for (let t = 0; t < 3; t++) for (let k = 0; k < I; k++) frames[t * I + k] = Math.sign(q.Wq[k]!) * [1, 7, -1e30][t]!;
+      const models = await loadAll(encodeModel(int8));
+      const want = models.reference.session().run(frames);
+      if (kind === 'dense') {
+        // No wrap-around: row 0's accumulator is 127 · 516 · 32767 + 131071 (dequantized in float32).
+        const scale = Math.fround((int8.layers[0] as { quant: { Wscale: Float32Array } }).quant.Wscale[0]!);
+        expect(want[0]).toBe(Math.fround(Math.fround(127 * 516 * 32767 + 131071) * scale));
+      }
+      for (const b of ['scalar', 'simd'] as const) expect(sameBits(models[b].session().run(frames), want), `${kind} ${b}`).toBe(true);
+      bias[0] = 131072;
+      expect(() => encodeModel(int8), kind).toThrow(expect.objectContaining({ code: 'ERN_QUANT_PARAMS' }));
+    }
   });
 });

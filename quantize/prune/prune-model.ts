@@ -7,7 +7,7 @@ import { EdgeRnnError, type ModelSpec } from '../../src/index.js';
 import { dataTaskOf, type Dataset } from '../data/dataset.js';
 import { currentSpec } from '../quant/qat.js';
 import { networkFromSpec } from '../train/export.js';
-import { DEFAULT_TRAIN_OPTIONS, checkDataShape, classWeightsFor, fit, splitValidation, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, checkDataShape, classWeightsFor, fit, splitValidation, trainedWith, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
 import { DEFAULT_BLOCK, DEFAULT_MIN_WEIGHTS, measureSparsity, prunableParams, Pruner, zeroFraction, type BlockShape, type TensorSparsity } from './pruner.js';
 
 export interface PruneModelOptions extends Partial<TrainOptions> {
@@ -37,7 +37,7 @@ export interface PruneModelResult {
 
 export function pruneModel(spec: ModelSpec, data: Dataset, opts: PruneModelOptions, val?: Dataset, hooks: FitHooks = {}): PruneModelResult {
   if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `pruning fine-tunes a float32 model, '${spec.name}' is ${spec.precision} (prune first, then quantize)`);
-  const hyper = (spec.training.hyperparameters ?? {}) as Partial<TrainOptions>;
+  const hyper = trainedWith(spec.training);
   const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...hyper, lr: 2e-3, schedule: 'constant', tbptt: 0, ...opts, patience: 1_000_000 };
   const task = dataTaskOf(spec);
   const { net, norm } = networkFromSpec(spec, 'f32');

@@ -10,7 +10,7 @@ import { dataTaskOf, type Dataset } from '../data/dataset.js';
 import type { Network } from '../nn/network.js';
 import type { Normalization } from '../train/batches.js';
 import { buildSpec, networkFromSpec } from '../train/export.js';
-import { DEFAULT_TRAIN_OPTIONS, checkDataShape, classWeightsFor, fit, splitValidation, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, checkDataShape, classWeightsFor, fit, splitValidation, trainedWith, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
 import { calibrate, clipWeights, zeroEmptyRowScales, type CalibrationOptions } from './calibrate.js';
 import { FakeQuantModel } from './fake-quant.js';
 
@@ -89,7 +89,7 @@ export interface QatResult {
 /** Fine-tunes a float32 model with fake quantization; returns the fine-tuned float and int8 specs. */
 export function quantizationAwareFineTune(spec: ModelSpec, data: Dataset, opts: QatOptions, hooks: FitHooks = {}): QatResult {
   if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `quantization-aware training starts from a float32 model, '${spec.name}' is ${spec.precision}`);
-  const hyper = (spec.training.hyperparameters ?? {}) as Partial<TrainOptions>;
+  const hyper = trainedWith(spec.training);
   const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...hyper, lr: 5e-4, schedule: 'constant', dropout: 0, tbptt: 0, ...opts };
   const task = dataTaskOf(spec);
   const { net, norm } = networkFromSpec(spec, 'f32');

@@ -11,7 +11,7 @@
  * Quantization-aware training and pruning plug in through FitHooks (a replacement forward, a
  * callback after each optimizer step).
  */
-import { EdgeRnnError, Rng, type RecurrentKind } from '../../src/index.js';
+import { EdgeRnnError, Rng, type ModelSpec, type RecurrentKind } from '../../src/index.js';
 import type { Dataset, Sample, TrainTask } from '../data/dataset.js';
 import type { Network, LayerPlan } from '../nn/network.js';
 import type { Arr, DType, Param } from '../nn/tensor.js';
@@ -104,6 +104,23 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   bottleneck: 0,
   normalize: true,
 };
+
+/**
+ * The options the model was trained with: its own, or those of the model it was converted from
+ * (`edgernn convert` of an `edgernn export` keeps that record as `training.original`, once per
+ * round trip). Until 2026-11-27 a converted model was fine-tuned with the defaults (batch size,
+ * class weights, optimizer, weight decay, dropout, seed), by prune and by QAT alike.
+ */
+export function trainedWith(training: ModelSpec['training']): Partial<TrainOptions> {
+  let t: unknown = training;
+  for (let depth = 0; depth < 64 && typeof t === 'object' && t !== null; depth++) {
+    const h = (t as Record<string, unknown>).hyperparameters;
+    if (typeof h === 'object' && h !== null) return h as Partial<TrainOptions>;
+    t = (t as Record<string, unknown>).original;
+  }
+  return {};
+}
+
 
 /** The layer plan of a task (what `edgernn train` builds). */
 export function planFor(o: TrainOptions, features: number, outputs: number): LayerPlan[] {

@@ -21,11 +21,3 @@ export type TypedArray = Float32Array | Int8Array | Int16Array | Int32Array | Ui
 export function isDType(s: unknown): s is DType {
   return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPES, s);
 }
-
-export function dtypeOf(a: TypedArray): DType {
-  if (a instanceof Float32Array) return 'f32';
-  if (a instanceof Int8Array) return 'i8';
-  if (a instanceof Int16Array) return 'i16';
-  if (a instanceof Int32Array) return 'i32';
-  return 'u8';
-}

@@ -112,11 +112,11 @@ export interface DecodedModel extends ParsedManifest {
  */
 export function decodeModel(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, source = 'model.ern', digest?: Uint8Array): DecodedModel {
   const container = decodeErn(fileBytes(file, source, 'decodeModel()'), source, digest ? { digest } : {});
-  return { ...manifestToSpec(container.manifest, container.tensors, source), container };
+  return { ...manifestToSpec(container.manifest, container.tensors, source, container.formatVersion), container };
 }
 
 /** decodeModel() with the content sha256 from the caller (see parseErn): the runtime's path. */
 export function decodeModelWith(bytes: Uint8Array, source: string, digest: () => Uint8Array): DecodedModel {
   const container = parseErn(bytes, source, digest);
-  return { ...manifestToSpec(container.manifest, container.tensors, source), container };
+  return { ...manifestToSpec(container.manifest, container.tensors, source, container.formatVersion), container };
 }

@@ -5,7 +5,7 @@
 import { EdgeRnnError } from '../errors.js';
 import { checkFrontendForInput } from '../features/registry.js';
 import type { DType, TypedArray } from '../format/dtypes.js';
-import type { ErnTensor, TensorInput } from '../format/ern.js';
+import { ERN_FORMAT_MAJOR, ERN_FORMAT_MINOR, type ErnTensor, type TensorInput } from '../format/ern.js';
 import {
   ACTIVATION_NAMES,
   ACTIVATIONS_PER_DIRECTION,
@@ -220,11 +220,19 @@ export function specToManifest(spec: ModelSpec, golden: { input: Float32Array; o
 // ---- manifest -> spec (validation) -----------------------------------------------------------
 
 class Check {
-  constructor(readonly source: string) {}
+  /**
+   * @param newer Said after a value this reader does not know (a layer kind, a precision, a
+   *   front-end field) when the file is of a newer minor, which may have added it: the user then
+   *   needs a newer reader, not another file.
+   */
+  constructor(
+    readonly source: string,
+    readonly newer = '',
+  ) {}
 
-  fail(path: string, expected: string, got: unknown): never {
+  fail(path: string, expected: string, got: unknown, note = ''): never {
     const shown = JSON.stringify(got);
-    throw new EdgeRnnError('ERN_MANIFEST', `${this.source}: manifest.${path} must be ${expected}, got ${shown === undefined ? 'nothing' : shown.slice(0, 80)}`, {
+    throw new EdgeRnnError('ERN_MANIFEST', `${this.source}: manifest.${path} must be ${expected}, got ${shown === undefined ? 'nothing' : shown.slice(0, 80)}${note}`, {
       path,
       expected,
     });
@@ -251,7 +259,7 @@ class Check {
 
   oneOf<T extends string>(o: Record<string, unknown>, k: string, path: string, allowed: readonly T[]): T {
     const v = o[k];
-    if (typeof v !== 'string' || !allowed.includes(v as T)) this.fail(`${path}${k}`, `one of ${allowed.join(', ')}`, v);
+    if (typeof v !== 'string' || !allowed.includes(v as T)) this.fail(`${path}${k}`, `one of ${allowed.join(', ')}`, v, typeof v === 'string' ? this.newer : '');
     return v as T;
   }
 
@@ -409,7 +417,7 @@ function parseInfo(c: Check, m: Record<string, unknown>): ModelInfo {
   try {
     checkFrontendForInput({ size: inputSize, frontend: frontend as ModelSpec['input']['frontend'] });
   } catch (e) {
-    if (e instanceof EdgeRnnError) throw new EdgeRnnError('ERN_MANIFEST', `${c.source}: manifest.input.frontend: ${e.message}`, { path: 'input.frontend' });
+    if (e instanceof EdgeRnnError) throw new EdgeRnnError('ERN_MANIFEST', `${c.source}: manifest.input.frontend: ${e.message}${c.newer}`, { path: 'input.frontend' });
     throw e;
   }
   if (inp.names !== undefined) {
@@ -453,9 +461,14 @@ export interface ParsedManifest {
   outputSize: number;
 }
 
-/** Validates a parsed manifest against the schema and the file's tensors; builds the spec. */
-export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, ErnTensor>, source = 'model.ern'): ParsedManifest {
-  const c = new Check(source);
+/**
+ * Validates a parsed manifest against the schema and the file's tensors; builds the spec.
+ * `format`: the file's format version; a value this reader does not know in a file of a newer
+ * minor is refused naming both versions, as an unknown dtype is (src/format/ern.ts).
+ */
+export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, ErnTensor>, source = 'model.ern', format?: { major: number; minor: number }): ParsedManifest {
+  const newer = format && format.minor > ERN_FORMAT_MINOR ? ` (the file is format ${format.major}.${format.minor}, this reader knows ${ERN_FORMAT_MAJOR}.${ERN_FORMAT_MINOR})` : '';
+  const c = new Check(source, newer);
   if (m.format !== MANIFEST_FORMAT) c.fail('format', `"${MANIFEST_FORMAT}"`, m.format);
   const info = parseInfo(c, m);
   const { name, version, task, labels, input } = info;
@@ -487,7 +500,7 @@ export function manifestToSpec(m: Record<string, unknown>, tensors: Map<string, 
   }
   if (precision === 'int8') {
     const q = c.obj(m.quantization, 'quantization');
-    if (q.scheme !== 'ern-a16w8-v1') c.fail('quantization.scheme', '"ern-a16w8-v1"', q.scheme);
+    if (q.scheme !== 'ern-a16w8-v1') c.fail('quantization.scheme', '"ern-a16w8-v1"', q.scheme, c.newer);
     const rule: TensorRule = { field: 'inputScale', dtype: 'f32', shape: () => [inputSize] };
     spec.inputScale = tensorRef(c, tensors, q, rule, [inputSize], 'quantization.', source) as Float32Array;
   }

@@ -92,3 +92,31 @@ describe('format versions', () => {
     expect(e.message).toMatch(/dtype "f16" is not one of f32, i8, i16, i32, u8, i8bs \(the file is format 1\.3, this reader knows 1\.0\)/);
   });
 });
+
+describe('what a newer minor adds and this reader cannot ignore', () => {
+  // Until 2026-11-27 only an unknown dtype said the file was newer: an unknown layer kind, a new
+  // precision, scheme, direction or activation, or a front-end field read as a broken file
+  // ("must be one of gru, lstm, ..."), with nothing telling the user to upgrade the reader.
+  const newerNote = /\(the file is format 1\.4, this reader knows 1\.0\)/;
+  const cases: [string, (m: Record<string, any>) => void][] = [
+    ['a layer kind', (m) => m.layers.splice(m.layers.length - 1, 0, { kind: 'layerNorm', size: m.output.size })],
+    ['a precision', (m) => (m.precision = 'int4')],
+    ['a quantization scheme', (m) => (m.quantization.scheme = 'ern-a8w4-v2')],
+    ['a direction', (m) => (m.layers[0].direction = 'causal')],
+    ['an activation', (m) => (m.layers[0].activations[0].name = 'Gelu')],
+    ['a front-end field', (m) => (m.input.frontend.dither = 0.1)],
+  ];
+  for (const [what, edit] of cases) {
+    it(`${what} is refused naming both versions`, () => {
+      const e = errorOf(() => decodeModel(withVersion(withManifest(bytes, edit), 1, 4), 'v.ern'));
+      expect(e.code).toBe('ERN_MANIFEST');
+      expect(e.message).toMatch(newerNote);
+    });
+  }
+
+  it('a format 1.0 file with the same defect is a broken file, not a newer one', () => {
+    const e = errorOf(() => decodeModel(withManifest(bytes, (m) => (m.layers[0].direction = 'causal')), 'v.ern'));
+    expect(e.code).toBe('ERN_MANIFEST');
+    expect(e.message).not.toMatch(/this reader knows/);
+  });
+});

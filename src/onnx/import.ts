@@ -695,11 +695,19 @@ export function onnxToSpec(imp: OnnxImport, opts: SpecOptions = {}): ModelSpec {
     input: info?.input ?? { size: imp.input.features, frontend: { kind: 'none' } },
     precision: 'float32',
     layers: out.layers,
-    // The exported model's own training record, kept apart: this model is a conversion of it.
-    training: { source: 'onnx', ...(producer ? { producer } : {}), opset: imp.opset, ...(info ? { original: info.training } : {}) },
+    // The exported model's own training record, kept apart: this model is a conversion of it. A
+    // record that is itself a conversion's passes its original on: each round trip nested one more
+    // level, burying the dataset hash (and the writer refuses 64 levels).
+    training: { source: 'onnx', ...(producer ? { producer } : {}), opset: imp.opset, ...(info ? { original: originalTraining(info.training) } : {}) },
     extra: { ...info?.extra, onnx: { input: imp.input.name, inputLayout: imp.input.layout, output: out.name, step } },
   };
   if (info?.description !== undefined) spec.description = info.description;
   return spec;
+}
+
+/** The training record a conversion keeps: the trained model's, not an earlier conversion's. */
+function originalTraining(t: ModelSpec['training']): ModelSpec['training'] {
+  const o = (t as { source?: unknown; original?: unknown }).original;
+  return t.source === 'onnx' && typeof o === 'object' && o !== null ? (o as ModelSpec['training']) : t;
 }
 

@@ -21,6 +21,10 @@ describe('pruning a model converted back from its ONNX export', () => {
     const once = onnxToSpec(importOnnx(exportOnnx(trained)));
     const twice = onnxToSpec(importOnnx(exportOnnx(decodeModel(encodeModel(once)).spec)));
     expect(twice.training.hyperparameters).toBeUndefined();
+    // One level however many round trips: the trained model's record, not a conversion of a conversion.
+    const original = twice.training.original as Record<string, unknown>;
+    expect(original.hyperparameters).toEqual(once.training.original && (once.training.original as Record<string, unknown>).hyperparameters);
+    expect(original.original).toBeUndefined();
     for (const spec of [trained, once, twice]) {
       let perEpoch = 0;
       pruneModel(spec, data, { sparsity: 0.5, epochs: 1, minWeights: 1 }, data, { afterStep: (_s, _e, n) => (perEpoch = n) });

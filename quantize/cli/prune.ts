@@ -96,7 +96,7 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--ca
     }
     const created = createdAt(values); // checked before the fine-tuning, not after it
     const { spec } = readModel(positionals[0]!, ctx);
-    if (spec.precision !== 'float32') throw usageError(`${positionals[0]} is ${spec.precision}: prune the float32 model, then quantize`);
+    if (spec.precision !== 'float32') throw usageError(`${positionals[0]} is ${spec.precision}: prune the float32 model, then quantize (an int8 file's float32 weights: edgernn export it, then edgernn convert --float the .onnx)`);
     const task = dataTaskOf(spec);
     const extra = {
       // A classifier without class names (an imported one): its classes are "0".."C-1", as in eval.

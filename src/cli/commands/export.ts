@@ -24,8 +24,10 @@ I/O (docs/onnx.md):
   hN_<i>   [dirs, 1, hidden]        final states (cN_<i>): feed them back as h0_<i>/c0_<i>
                                     to step the model one frame at a time
 
-The model's name, version, task, labels and input spec (its front end) go into the ONNX
-metadata (metadata_props 'edgernn.manifest'); \`edgernn convert\` restores them.
+The model's name, version, task, labels, description, input spec (its front end), extra fields
+(detector settings, normalization) and training record go into the ONNX metadata
+(metadata_props 'edgernn.manifest'); \`edgernn convert\` restores them (the training record as
+training.original).
 
   -o, --out FILE        the .onnx to write (--output FILE too)
   --no-state-inputs     bake the initial state in: X is the only input

@@ -62,9 +62,22 @@ function bad(message: string, details: Record<string, unknown> = {}): EdgeRnnErr
   return new EdgeRnnError('PAYLOAD_DECODE', message, details);
 }
 
+/**
+ * The start of a payload value for an error message. JSON.stringify recurses: a value nested some
+ * thousands of levels deep (a 64 KiB payload holds 32,000) threw a RangeError, which was no
+ * PAYLOAD_DECODE, so the message was logged as a handler failure, with a stack, instead of dead-lettered.
+ */
+function show(v: unknown): string | undefined {
+  try {
+    return JSON.stringify(v)?.slice(0, 40);
+  } catch {
+    return Array.isArray(v) ? 'a list nested too deep to show' : 'an object nested too deep to show';
+  }
+}
+
 function checkSeq(v: unknown, where: string): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(`${where} "seq" must be a non-negative integer, got ${JSON.stringify(v)?.slice(0, 40)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(`${where} "seq" must be a non-negative integer, got ${show(v)}`);
   return v;
 }
 
@@ -90,21 +103,21 @@ function checkTs(v: unknown, where: string): number | undefined {
     if (!Number.isFinite(t) || t < 0) throw bad(`${where} "ts" must be ms since epoch or an ISO date, got ${JSON.stringify(v.slice(0, 40))}`);
     return t;
   }
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`${where} "ts" must be ms since epoch or an ISO date, got ${JSON.stringify(v)?.slice(0, 40)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`${where} "ts" must be ms since epoch or an ISO date, got ${show(v)}`);
   if (v > MAX_TS_MS) throw bad(`${where} "ts" ${v} is past the year 275760: expected ms since epoch (not µs or ns)`);
   return v;
 }
 
 function checkRate(v: unknown, where: string): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw bad(`${where} "rateHz" must be a positive number, got ${JSON.stringify(v)?.slice(0, 40)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw bad(`${where} "rateHz" must be a positive number, got ${show(v)}`);
   return v;
 }
 
 function numOrNaN(x: unknown, where: () => string): number {
   if (typeof x === 'number') return x;
   if (x === null) return NaN;
-  throw bad(`${where()} must be a number or null, got ${JSON.stringify(x)?.slice(0, 40)}`);
+  throw bad(`${where()} must be a number or null, got ${show(x)}`);
 }
 
 /** Samples from a JSON list: nested [n][channels] or flat interleaved. */
@@ -116,7 +129,7 @@ function jsonSamples(list: unknown[], o: DecodeOptions): { n: number; values: Fl
     const values = new Float32Array(list.length * C);
     for (let i = 0; i < list.length; i++) {
       const s = list[i];
-      if (!Array.isArray(s) || s.length !== C) throw bad(`sample ${i} must be a list of ${C} values, got ${Array.isArray(s) ? `${s.length} values` : JSON.stringify(s)?.slice(0, 40)}`, { sample: i, expected: C });
+      if (!Array.isArray(s) || s.length !== C) throw bad(`sample ${i} must be a list of ${C} values, got ${Array.isArray(s) ? `${s.length} values` : show(s)}`, { sample: i, expected: C });
       for (let k = 0; k < C; k++) values[i * C + k] = numOrNaN(s[k], () => `sample ${i} value ${k}`);
     }
     return { n: list.length, values };
@@ -137,9 +150,9 @@ export function decodeJson(payload: Uint8Array, o: DecodeOptions): SampleBatch {
     throw bad(`not JSON: ${(e as Error).message.slice(0, 120)}`);
   }
   if (Array.isArray(doc)) return { channels: o.channels, ...jsonSamples(doc, o) };
-  if (typeof doc !== 'object' || doc === null) throw bad(`JSON payload must be an object {"values": [...]} or a list of samples, got ${JSON.stringify(doc)?.slice(0, 40)}`);
+  if (typeof doc !== 'object' || doc === null) throw bad(`JSON payload must be an object {"values": [...]} or a list of samples, got ${show(doc)}`);
   const obj = doc as Record<string, unknown>;
-  if (!Array.isArray(obj.values)) throw bad(`JSON payload needs "values": a list of samples, got ${JSON.stringify(obj.values)?.slice(0, 40) ?? 'nothing'}`);
+  if (!Array.isArray(obj.values)) throw bad(`JSON payload needs "values": a list of samples, got ${show(obj.values) ?? 'nothing'}`);
   const b: SampleBatch = { channels: o.channels, ...jsonSamples(obj.values, o) };
   const seq = checkSeq(obj.seq, 'JSON');
   const ts = checkTs(obj.ts, 'JSON');
@@ -188,8 +201,13 @@ export function decodeBinary(payload: Uint8Array, o: DecodeOptions): SampleBatch
   return b;
 }
 
-/** A CSV sample value: a decimal number with an optional exponent, or ±Infinity. */
-const CSV_NUMBER = /^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|Infinity)$/;
+/**
+ * A CSV sample value: a decimal number with an optional exponent, or ±Infinity. Each digit has one
+ * way to match: `\d+\.?\d*` split a run of digits between its two groups in every way, so a long
+ * run followed by a letter backtracked quadratically (64 KiB of digits and an "x", one payload
+ * under limits.maxPayloadBytes, held the event loop, and every device, for 8 s).
+ */
+const CSV_NUMBER = /^[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|Infinity)$/;
 
 export function decodeCsv(payload: Uint8Array, o: DecodeOptions): SampleBatch {
   let text: string;

@@ -38,7 +38,7 @@ import { FileOutbox, MemoryOutbox, type Outbox } from './outbox.js';
 import { createBoardSink, type AlertSink } from './sinks.js';
 import { lockStateDir, type StateLock } from './state-lock.js';
 import { DISK_REFUSED_CODES, fileStateStore, memoryStateStore, probeStateDir, saveStates, type StateStore } from './state-store.js';
-import { DeviceStream, streamKey, type QueuedBatch, type RouteRuntime } from './stream.js';
+import { DeviceStream, streamKey, upsampleError, type QueuedBatch, type RouteRuntime } from './stream.js';
 import { MAX_TOPIC_BYTES, Topics, devicePartition } from './topics.js';
 import { mqttTransport, redactUrl, type GatewayTransport } from './transport.js';
 import { ClusterCoordinator } from './cluster.js';
@@ -130,18 +130,7 @@ interface ModelGroup {
   sessions: Session[];
 }
 
-/**
- * The gateway resamples a device's samples to the rate its front end takes. Upsampling by more
- * than MAX_UPSAMPLE is refused: a device announcing rateHz 1e-4 to a 50 Hz model asked for half a
- * million samples per sample, and one such message held the event loop (every device) for seconds.
- */
-export const MAX_UPSAMPLE = 100;
-
-/** Why samples at `rateHz` cannot be resampled to `targetHz`, or null when they can (or need not be). */
-export function upsampleError(rateHz: number | undefined, targetHz: number | undefined): string | null {
-  if (rateHz === undefined || targetHz === undefined || targetHz / rateHz <= MAX_UPSAMPLE) return null;
-  return `${rateHz} Hz would be resampled to the front end's ${targetHz} Hz, ${Number((targetHz / rateHz).toPrecision(3))} samples per sample: at most ${MAX_UPSAMPLE} (at least ${targetHz / MAX_UPSAMPLE} Hz)`;
-}
+export { MAX_UPSAMPLE, upsampleError } from './stream.js';
 
 /** Front end and detector per route, validated once at start. */
 function buildRoutes(cfg: GatewayConfig, models: ReadonlyMap<string, Model>, detectors: Record<string, DetectorFactory>, frontends: Record<string, FrontEndFactory>): RouteRuntime[] {

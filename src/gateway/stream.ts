@@ -406,8 +406,11 @@ export class DeviceStream {
     // times stop at MAX_TS_MS (enqueueFrame): a valid ts near it, or a tiny rate (a payload's
     // rateHz of 1e-300), put later samples past what a Date holds, and the alert's ISO time threw
     // RangeError inside the stepping round (an uncaught exception: the process went down).
+    // A device whose rate nobody gave (payload, route) is fed to the front end as at the front end's
+    // rate, so that is its spacing (it was 0: every block of a 1 s audio message had its first sample's time).
     this.pushTs = b.tsMs ?? nowMs;
-    this.pushDt = this.deviceRateHz ? Math.min(MAX_TS_MS, 1000 / this.deviceRateHz) : 0;
+    const spacingRateHz = this.deviceRateHz ?? fe.sampleRateHz;
+    this.pushDt = spacingRateHz ? Math.min(MAX_TS_MS, 1000 / spacingRateHz) : 0;
     this.pushSeq = b.seq ?? -1;
     this.pushArrived = q.arrivedPerfMs;
     if (srcIndex === null) {
@@ -619,6 +622,13 @@ export class DeviceStream {
     const ev = h.evidence as { head: number; count: number; inputs: number[]; scores: number[]; ts: number[] };
     if (!ev || ev.inputs?.length !== this.evIn.length || ev.scores?.length !== this.K) throw fail('evidence window has another size (evidenceFrames changed)');
     if (ev.ts?.length !== this.evTs.length) throw fail('evidence window has another size (evidenceFrames changed)');
+    // A hand-off or checkpoint comes over MQTT, where any client may publish: a count of 1e9 made
+    // the next alert's evidence() build a billion frames, and a head past the window threw from
+    // every step of the stream.
+    const inWindow = (v: unknown, max: number) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
+    if (!inWindow(ev.head, this.K - 1) || !inWindow(ev.count, this.K)) {
+      throw fail(`evidence window head ${JSON.stringify(ev.head)} and count ${JSON.stringify(ev.count)}: expected integers in 0..${this.K - 1} and 0..${this.K}`);
+    }
     // Held messages are decoded before anything is restored: a state that does not fit leaves a fresh stream.
     const held: QueuedBatch[] = [];
     let restart: QueuedBatch | null = null;
@@ -632,6 +642,11 @@ export class DeviceStream {
       throw fail(`held messages: ${(e as Error).message}`);
     }
     const deviceRateHz = h.deviceRateHz === null || h.deviceRateHz === undefined ? this.deviceRateHz : Number(h.deviceRateHz);
+    // Checked as a payload's rateHz is (Gateway.onSensorMessage): a hand-off with 0.01 Hz to a
+    // 50 Hz front end made every sample 5,000 frames, 1e-6 Hz allocated 1.2 GB at the next message.
+    if (deviceRateHz !== undefined && !(deviceRateHz > 0 && Number.isFinite(deviceRateHz))) throw fail(`device rate ${JSON.stringify(h.deviceRateHz)} Hz is not a positive number`);
+    const upsample = upsampleError(deviceRateHz, this.frontend.sampleRateHz);
+    if (upsample) throw fail(`device rate ${upsample}`);
     let resampler: LinearResampler | null = null;
     try {
       if (h.resampler !== null && h.resampler !== undefined && deviceRateHz !== undefined && this.frontend.sampleRateHz !== undefined) {
@@ -681,6 +696,19 @@ export class DeviceStream {
   dispose(): void {
     this.session.dispose();
   }
+}
+
+/**
+ * The gateway resamples a device's samples to the rate its front end takes. Upsampling by more
+ * than MAX_UPSAMPLE is refused: a device announcing rateHz 1e-4 to a 50 Hz model asked for half a
+ * million samples per sample, and one such message held the event loop (every device) for seconds.
+ */
+export const MAX_UPSAMPLE = 100;
+
+/** Why samples at `rateHz` cannot be resampled to `targetHz`, or null when they can (or need not be). */
+export function upsampleError(rateHz: number | undefined, targetHz: number | undefined): string | null {
+  if (rateHz === undefined || targetHz === undefined || targetHz / rateHz <= MAX_UPSAMPLE) return null;
+  return `${rateHz} Hz would be resampled to the front end's ${targetHz} Hz, ${Number((targetHz / rateHz).toPrecision(3))} samples per sample: at most ${MAX_UPSAMPLE} (at least ${targetHz / MAX_UPSAMPLE} Hz)`;
 }
 
 /** A held message in a saved state's header: its topic, arrival time and payload as received (base64). */

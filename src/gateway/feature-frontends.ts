@@ -5,9 +5,10 @@
  * trainer used, fed at the rate its spec names (the gateway resamples devices to it).
  */
 import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
+import { audioGeometry, validateAudioSpec } from '../features/audio.js';
 import { createFrontend } from '../features/index.js';
 import type { FrontendSpec } from '../model/spec.js';
-import { frontEndFromStreaming, type FrontEndContext, type FrontEndFactory } from './frontend.js';
+import { frontEndFromStreaming, type BlockTiming, type FrontEndContext, type FrontEndFactory } from './frontend.js';
 
 /** Input samples one output block advances by, at the rate the front end consumes (audio: a frame hop, or the windows' hop; imu: a window hop). */
 function hopSamples(spec: FrontendSpec, inputRateHz: number | undefined): number {
@@ -36,7 +37,20 @@ function featureFrontEnd(spec: FrontendSpec, ctx: FrontEndContext) {
   }
   // The rate samples must arrive at: audio sampleRateHz, IMU inputRateHz (it resamples itself), series rateHz.
   const rate = [spec.sampleRateHz, spec.inputRateHz, spec.rateHz].find((r): r is number => typeof r === 'number');
-  return frontEndFromStreaming(fe, rate, hopSamples(spec, rate));
+  return frontEndFromStreaming(fe, rate, hopSamples(spec, rate), audioTiming(spec, ctx));
+}
+
+/**
+ * Audio blocks complete at fixed samples: frame t after sample t·H + L - 1 (H hop, L frame, in
+ * samples), a window of F frames every `hop` frames at its last frame (docs/features.md).
+ */
+function audioTiming(spec: FrontendSpec, ctx: FrontEndContext): BlockTiming | undefined {
+  if (spec.kind !== 'logmel' && spec.kind !== 'mfcc') return undefined;
+  const a = validateAudioSpec(spec);
+  const { frameLength, hopLength } = audioGeometry(a);
+  const frames = a.windows?.frames ?? 1;
+  const hop = a.windows?.hop ?? 1;
+  return { first: (frames - 1) * hopLength + frameLength, every: hop * hopLength, probe: () => createFrontend(spec, { expectedFeatureSize: ctx.inputSize }) };
 }
 
 export const FEATURE_FRONTENDS: Readonly<Record<string, FrontEndFactory>> = {

@@ -113,26 +113,45 @@ export interface StreamingFrontendLike {
 }
 
 /**
+ * Where a front end's output blocks complete, when that is fixed by its geometry (audio): block b
+ * completes at input sample `first - 1 + b·every` of the stream (0-based, counted from its start
+ * or reset). `probe` builds a spare front end of the same spec, used to find the stream position
+ * of an imported state.
+ */
+export interface BlockTiming {
+  first: number;
+  every: number;
+  probe: () => StreamingFrontendLike;
+}
+
+/**
  * Wraps a src/features front end as a gateway FrontEnd. `inputRateHz` is the sample rate it
  * consumes (its spec's sampleRateHz or inputRateHz: it resamples itself). Blocks of one frame
  * stream; blocks of W frames are independent windows (state reset before, detector on the
- * last frame). Frame times are spread evenly over the pushed samples (the interface does not
- * say which sample completed a block). exportState() is the front end's own state (the partial
+ * last frame). With `timing` (audio) each block is placed at the sample that completed it, so
+ * an alert's time is that sample's whatever the chunking (spread evenly over the push, it was up
+ * to a chunk late: 18 ms with 333-sample chunks, hundreds with 1 s ones); without it (the
+ * interface does not say which sample completed a block) blocks are spread evenly over the
+ * pushed samples. exportState() is the front end's own state (the partial
  * frame or window, resampler and pre-emphasis memory, adaptive statistics), so an evicted,
  * restarted or handed-off stream continues bit for bit. Backward compatibility: a saved stream
  * without front-end state (empty bytes: written before front ends exported theirs) restarts the
  * front end, as those gateways did, and keeps the model state.
  */
-export function frontEndFromStreaming(fe: StreamingFrontendLike, inputRateHz: number | undefined, hopSamples: number): FrontEnd {
+export function frontEndFromStreaming(fe: StreamingFrontendLike, inputRateHz: number | undefined, hopSamples: number, timing?: BlockTiming): FrontEnd {
   const F = fe.framesPerOutput;
   const S = fe.featureSize;
   let sink: FrameSink | null = null;
   let blocks = 0;
   let pushed = 0;
-  const onOutput = (out: Float32Array) => {
+  /** Input samples of the stream before this push (with `timing`). */
+  let consumed = 0;
+  let probe: StreamingFrontendLike | null = null;
+  const onOutput = (out: Float32Array, index: number) => {
     blocks++;
-    // Approximate: the block completed somewhere in this push; place it by count.
-    const at = Math.max(0, Math.min(pushed - 1, Math.round((pushed * blocks) / Math.max(1, expected)) - 1));
+    // Exact with timing; otherwise approximate: the block completed somewhere in this push, placed by count.
+    const estimate = timing !== undefined ? timing.first - 1 + index * timing.every - consumed : Math.round((pushed * blocks) / Math.max(1, expected)) - 1;
+    const at = Math.max(0, Math.min(pushed - 1, estimate));
     for (let t = 0; t < F; t++) sink!(out.subarray(t * S, (t + 1) * S), at, F === 1 ? FRAME_DETECT : (t === 0 ? FRAME_RESET : 0) | (t === F - 1 ? FRAME_DETECT : 0));
   };
   let expected = 1;
@@ -148,16 +167,63 @@ export function frontEndFromStreaming(fe: StreamingFrontendLike, inputRateHz: nu
       blocks = 0;
       pushed = n;
       expected = Math.max(1, Math.round(n / Math.max(1, hopSamples)));
-      fe.push(samples.subarray(0, n * fe.inputChannels), onOutput);
-      sink = null;
+      try {
+        fe.push(samples.subarray(0, n * fe.inputChannels), onOutput);
+        consumed += n;
+      } finally {
+        sink = null;
+      }
     },
-    reset: () => fe.reset(),
+    reset() {
+      fe.reset();
+      consumed = 0;
+    },
     exportState: () => fe.exportState(),
     importState(bytes) {
-      if (bytes.length === 0) fe.reset();
-      else fe.importState(bytes);
+      if (bytes.length === 0) {
+        fe.reset();
+        consumed = 0;
+        return;
+      }
+      fe.importState(bytes);
+      if (timing !== undefined) consumed = streamPosition(timing, (probe ??= timing.probe()), bytes);
     },
   };
+}
+
+/**
+ * Input samples consumed by the stream a (valid) state was exported from: the fewest zero samples
+ * that complete a block in a spare front end holding that state (binary search; the next block
+ * is at most max(first, every) samples away), and that block's index, give it. For models/kws.ern
+ * about 2 ms (20 ms in a stream's first 1.5 s), paid only when a saved stream is restored.
+ */
+function streamPosition(timing: BlockTiming, probe: StreamingFrontendLike, bytes: Uint8Array): number {
+  const zeros = new Float32Array(Math.max(timing.first, timing.every));
+  let index = -1;
+  const completes = (k: number): boolean => {
+    probe.importState(bytes);
+    index = -1;
+    probe.push(zeros.subarray(0, k), (_o, i) => {
+      if (index < 0) index = i;
+    });
+    return index >= 0;
+  };
+  // Most states are past the first window: their next block is at most `every` samples away,
+  // a search over short pushes (a state still filling its first window searches the rest).
+  let lo = 1;
+  let hi = zeros.length;
+  if (timing.every < hi) {
+    if (completes(timing.every)) hi = timing.every;
+    else lo = timing.every + 1;
+  }
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (completes(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  completes(lo);
+  // The block completed by the lo-th new sample (stream sample consumed + lo - 1).
+  return timing.first - 1 + index * timing.every - (lo - 1);
 }
 
 /**

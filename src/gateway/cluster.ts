@@ -61,6 +61,23 @@ interface HandoffMessage {
   data?: string;
 }
 
+const HANDOFF_KINDS: ReadonlySet<string> = new Set(['ready', 'state', 'forward', 'done', 'sync']);
+const OPTIONAL_STRINGS = ['to', 'view', 'key', 'topic', 'data'] as const;
+
+/** A hand-off message with the fields every kind reads, of their types. */
+function isHandoffMessage(m: unknown): m is HandoffMessage {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return false;
+  const h = m as Record<string, unknown>;
+  return (
+    typeof h.kind === 'string' &&
+    HANDOFF_KINDS.has(h.kind) &&
+    typeof h.partition === 'string' &&
+    typeof h.from === 'string' &&
+    (h.waitFor === undefined || h.waitFor === null || typeof h.waitFor === 'string') &&
+    OPTIONAL_STRINGS.every((k) => h[k] === undefined || typeof h[k] === 'string')
+  );
+}
+
 /** MurmurHash3's 32-bit finalizer: FNV-1a alone mixes the last bytes poorly, so "gw-a/p3" and "gw-b/p3" would rank alike for every partition. */
 function fmix32(h: number): number {
   h ^= h >>> 16;
@@ -232,6 +249,12 @@ export class ClusterCoordinator {
       this.gw.logger.warn('cluster: unreadable hand-off message', { topic });
       return;
     }
+    // Any client of the broker can publish here: `null` or a message without its fields threw a
+    // TypeError out of the handler (logged with a stack) instead of being ignored.
+    if (!isHandoffMessage(msg)) {
+      this.gw.logger.warn('cluster: malformed hand-off message ignored', { topic });
+      return;
+    }
     switch (msg.kind) {
       case 'ready':
         return this.onReady(msg);
@@ -255,6 +278,7 @@ export class ClusterCoordinator {
       } catch {
         return;
       }
+      if (typeof st !== 'object' || st === null || Array.isArray(st)) return; // `null` threw a TypeError below
     }
     if (id === this.me && st.state === 'online' && this.selfEcho) {
       const f = this.selfEcho;

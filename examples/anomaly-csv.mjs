@@ -29,6 +29,10 @@ read(file, 'utf8').split('\n').forEach((line, i) => {
   }
   rows.push({ t, value });
 });
+if (rows.length === 0) {
+  console.error(`${file}: no readings ("timestamp,value" lines)`);
+  process.exit(1);
+}
 
 const rt = await createRuntime();
 const model = await rt.load(read(modelPath), { source: String(modelPath) }).catch(fail);

@@ -25,6 +25,10 @@ if (!['imu'].includes(model.spec.input.frontend?.kind)) {
 }
 const { inputRateHz, channels } = model.spec.input.frontend;
 const lines = read(file, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+if (lines.length === 0) {
+  console.error(`${file}: no samples (an empty recording has no activity to tell)`);
+  process.exit(1);
+}
 const samples = new Float32Array(lines.length * channels.length);
 lines.forEach((line, i) => {
   const v = line.split(/[\s,]+/).map(Number);

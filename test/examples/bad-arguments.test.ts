@@ -60,3 +60,16 @@ describe.each(cases)('examples/$script.mjs with bad arguments', (c) => {
     }
   });
 });
+
+describe('an empty input file', () => {
+  it.each([
+    ['anomaly-csv', 'timestamp,value\n', /: no readings \("timestamp,value" lines\)$/],
+    ['har-recording', '\n\n', /: no samples \(an empty recording has no activity to tell\)$/],
+  ])('examples/%s.mjs says so (exit 1); it reported 0 readings or 0 windows and exit 0', (script, text, message) => {
+    const file = path.join(work, `empty-${script}.txt`);
+    fs.writeFileSync(file, text);
+    const r = run(script, file);
+    expect([r.status, r.stdout]).toEqual([1, '']);
+    expect(r.stderr.trim()).toMatch(message);
+  });
+});

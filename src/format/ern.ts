@@ -288,12 +288,14 @@ function whatItIs(bytes: Uint8Array): string {
  */
 export function parseErn(bytes: Uint8Array, source: string, digest: () => Uint8Array): ErnContainer {
   const n = bytes.length;
-  if (n < ERN_HEADER_BYTES) throw fail('ERN_TRUNCATED', source, `file has ${n} bytes, an .ern header alone needs ${ERN_HEADER_BYTES}`, { got: n, expected: ERN_HEADER_BYTES });
-  for (let i = 0; i < ERN_MAGIC.length; i++) {
+  // The magic first, as far as the file goes: a short text file (a server's 404 page, a note)
+  // is not an .ern file at all, which says more than "shorter than a header".
+  for (let i = 0; i < Math.min(n, ERN_MAGIC.length); i++) {
     if (bytes[i] !== ERN_MAGIC[i]) {
       throw fail('ERN_BAD_MAGIC', source, `not an .ern file: starts with ${toHex(bytes.subarray(0, 8))}, expected ${toHex(ERN_MAGIC)}${whatItIs(bytes)}`);
     }
   }
+  if (n < ERN_HEADER_BYTES) throw fail('ERN_TRUNCATED', source, `file has ${n} bytes, an .ern header alone needs ${ERN_HEADER_BYTES}`, { got: n, expected: ERN_HEADER_BYTES });
   const dv = new DataView(bytes.buffer, bytes.byteOffset, n);
   const major = dv.getUint16(8, true);
   const minor = dv.getUint16(10, true);

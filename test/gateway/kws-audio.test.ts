@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFrontend, createKwsDetectorForModel, createRuntime, readWavMono, Rng, validateAudioSpec, type Model } from '../../src/index.js';
 import { encodeBinary, encodeJson } from '../../src/gateway/codecs.js';
 import { publishAsync, startJobGateway, waitFor } from './fixtures.js';
+import { joinedOnInt16Grid } from '../helpers/kws-recording.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const MODEL_FILE = path.join(ROOT, 'models/kws.ern');
@@ -27,13 +28,7 @@ function deviceAudio(): Float32Array {
     parts.push(readWavMono(new Uint8Array(fs.readFileSync(path.join(FIXTURES, c.file)))).samples);
   }
   parts.push(new Float32Array(16000));
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out.map((v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))) / 32768);
+  return joinedOnInt16Grid(parts);
 }
 
 /** Offline: front end, a reset session per window, the detector; each alert at the window's last sample (frame t ends at t·H + L - 1). */

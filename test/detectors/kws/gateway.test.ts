@@ -32,6 +32,7 @@ import { encodeBinary } from '../../../src/gateway/codecs.js';
 import type { DetectorContext } from '../../../src/gateway/detectors.js';
 import { expectAlertsLikeOracle, publishAsync, startJobGateway, waitFor, type JobGateway } from '../../gateway/fixtures.js';
 import { errorMessage } from '../../helpers/errors.js';
+import { joinedOnInt16Grid } from '../../helpers/kws-recording.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const MODEL_FILE = path.join(ROOT, 'models/kws.ern');
@@ -258,14 +259,7 @@ function deviceAudio(): Float32Array {
     }
   }
   parts.push(noise(16000));
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  // On the int16 grid, as the device sends it (binary int16 frames, full scale = 1).
-  return out.map((v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))) / 32768);
+  return joinedOnInt16Grid(parts);
 }
 
 describe('models/kws.ern in the gateway (embedded aedes)', () => {

@@ -7,7 +7,7 @@
  * clock), no mocks.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSkipReason, inPage, launchChromium, serve } from '../helpers/browser.js';
+import { browserSkipReason, inPage, withPage, serve } from '../helpers/browser.js';
 
 if (browserSkipReason) console.log(`browser AudioWorklet tests skipped: ${browserSkipReason}`);
 
@@ -73,12 +73,7 @@ afterAll(async () => {
 
 describe.skipIf(browserSkipReason !== null)('the browser bundle in an AudioWorklet', () => {
   it('models/kws.ern loads (loadSync and load) and runs on 48 kHz audio resampled to 16 kHz, as on the page (was ReferenceError: atob is not defined, then TextDecoder, TextEncoder)', async () => {
-    const browser = await launchChromium();
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      await page.goto(`${server!.base}/`);
+    await withPage(`${server!.base}/`, async (page, errors) => {
       const r = await inPage<{ messages: Record<string, unknown>[]; rows: number[][]; page: number[][] }>(
         page,
         `${PIPELINE}
@@ -121,8 +116,6 @@ describe.skipIf(browserSkipReason !== null)('the browser bundle in an AudioWorkl
       for (const row of r.page) expect(row.slice(0, 12).reduce((a, b) => a + b)).toBeCloseTo(1, 3); // posteriors
       expect(r.rows).toEqual(r.page);
       expect(errors).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeModel, exportOnnx, writeNpy } from '../../src/index.js';
-import { ROOT, browserSkipReason, inPage, launchChromium, serve } from '../helpers/browser.js';
+import { ROOT, browserSkipReason, inPage, withPage, serve } from '../helpers/browser.js';
 
 if (browserSkipReason) console.log(`browser SharedArrayBuffer tests skipped: ${browserSkipReason}`);
 
@@ -27,12 +27,7 @@ afterAll(async () => {
 
 describe.skipIf(browserSkipReason !== null)('files in a SharedArrayBuffer in a cross-origin-isolated page', () => {
   it('decodeErn, decodeModel, readNpy and importOnnx read them as they read the same bytes unshared (were ERN_MANIFEST "not UTF-8 JSON", a TypeError, ONNX_PARSE "not valid UTF-8")', async () => {
-    const browser = await launchChromium();
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      await page.goto(`${server!.base}/`);
+    await withPage(`${server!.base}/`, async (page, errors) => {
       const r = await inPage<{ isolated: boolean; plain: Record<string, unknown>; shared: Record<string, unknown> }>(
         page,
         `const get = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
@@ -57,8 +52,6 @@ describe.skipIf(browserSkipReason !== null)('files in a SharedArrayBuffer in a c
       expect(r.plain.importOnnx).toEqual([13, expect.arrayContaining(['GRU'])]);
       expect(r.shared).toEqual(r.plain);
       expect(errors).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });

@@ -75,3 +75,20 @@ export async function serve(files: Record<string, string | Uint8Array | null> = 
 export async function inPage<T>(page: import('playwright-core').Page, body: string): Promise<T> {
   return (await page.evaluate(`(async () => { const E = await import('/dist/edgernn.browser.js'); ${body} })()`)) as T;
 }
+
+/**
+ * Chromium with one page at `url`, its uncaught errors collected; `use` runs on it and the browser
+ * is closed after, whatever happens.
+ */
+export async function withPage<T>(url: string, use: (page: import('playwright-core').Page, errors: string[]) => Promise<T>): Promise<T> {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(url);
+    return await use(page, errors);
+  } finally {
+    await browser.close();
+  }
+}

@@ -243,6 +243,9 @@ interface Timed {
   samples: number[];
 }
 
+/** How long each backend runs before it is timed (see measureShape). */
+const WARMUP_MS = 150;
+
 async function timeOnce(r: Timed, calls: number): Promise<number> {
   const t0 = process.hrtime.bigint();
   await r.run(calls);
@@ -265,9 +268,14 @@ async function measureShape(shape: BenchShape, opts: { rounds: number; roundMs: 
   if (opts.backends.has('ort-node') && ort.node) add('ort-node', await ortRunners(ort.node, 'node', spec, shape, frames));
   if (opts.backends.has('matvec-bound')) timed.push({ backend: 'matvec-bound', mode: 'step', run: await matvecBound(shape), calls: 1, per: 100, samples: [] });
   if (opts.backends.has('matvec-shape')) timed.push({ backend: 'matvec-shape', mode: 'step', run: await matvecShape(int8), calls: 1, per: 100, samples: [] });
-  // Warm up and calibrate the number of calls per round.
+  // Warm up and calibrate the number of calls per round. The warm-up runs each backend for
+  // WARMUP_MS whatever the round length: V8 optimizes a WebAssembly function (TurboFan, on a
+  // background thread) only after it has run a while, and --quick's calibration alone (200 µs of
+  // calls) left the kernels unoptimized for most of its rounds (har-gru's step 0.56-1.16 µs
+  // against 0.41 with 21 rounds; onnxruntime's native kernels need no warm-up).
   for (const r of timed) {
     await timeOnce(r, 3);
+    for (let spent = 0, n = 1; spent < WARMUP_MS * 1000; n = Math.min(n * 2, 1 << 16)) spent += await timeOnce(r, n);
     let calls = 1;
     for (;;) {
       const us = await timeOnce(r, calls);

@@ -330,6 +330,21 @@ export function checkDataShape(ds: Dataset, features: number, task: TrainTask, o
   }
 }
 
+/**
+ * The learning rate of an epoch (0-based). Warm-up ramps linearly to the peak `lr` over the first
+ * `warmupEpochs` epochs ((e+1)/(W+1) of it); cosine then decays from the peak to lr·minLrFraction
+ * over the remaining epochs; plateau is the peak times the halvings so far, floored there.
+ * Until 2026-11-27 the cosine decay ran from epoch 0, under the warm-up, so with --warmup the peak
+ * was never reached (--warmup 5 --epochs 20: at most 0.85 lr).
+ */
+export function learningRate(o: Pick<TrainOptions, 'lr' | 'minLrFraction' | 'schedule' | 'epochs' | 'warmupEpochs'>, epoch: number, plateauScale = 1): number {
+  const minLr = o.lr * o.minLrFraction;
+  if (epoch < o.warmupEpochs) return (o.schedule === 'plateau' ? Math.max(minLr, o.lr * plateauScale) : o.lr) * ((epoch + 1) / (o.warmupEpochs + 1));
+  if (o.schedule === 'cosine') return minLr + (o.lr - minLr) * 0.5 * (1 + Math.cos((Math.PI * (epoch - o.warmupEpochs)) / Math.max(1, o.epochs - o.warmupEpochs)));
+  if (o.schedule === 'plateau') return Math.max(minLr, o.lr * plateauScale);
+  return o.lr;
+}
+
 /** Trains `net` in place. Restores the best validation weights at the end. */
 export function fit(net: Network, train: readonly Sample[], val: readonly Sample[], ctx: FitContext, o: TrainOptions, hooks: FitHooks = {}): FitResult {
   if (o.tbptt > 0 && net.recurrentLayers().some((l) => l.dirs === 2)) {
@@ -357,7 +372,6 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
   let stoppedEarly = false;
   let step = 0;
   const stepsPerEpoch = Math.ceil(train.length / o.batchSize);
-  const minLr = o.lr * o.minLrFraction;
   const diverged = (what: string, w: { epoch: number; batch: number; chunk: readonly [number, number] | null }): EdgeRnnError =>
     new EdgeRnnError(
       'TRAINING_DIVERGED',
@@ -366,10 +380,7 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
     );
   for (let epoch = 0; epoch < o.epochs; epoch++) {
     const t0 = now();
-    let lr = o.lr;
-    if (o.schedule === 'cosine') lr = minLr + (o.lr - minLr) * 0.5 * (1 + Math.cos((Math.PI * epoch) / Math.max(1, o.epochs)));
-    if (o.schedule === 'plateau') lr = Math.max(minLr, o.lr * plateauScale);
-    if (epoch < o.warmupEpochs) lr *= (epoch + 1) / (o.warmupEpochs + 1);
+    const lr = learningRate(o, epoch, plateauScale);
     const order = shuffled(train.length, rng);
     let lossSum = 0;
     let lossW = 0;
@@ -388,6 +399,9 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
         const out = hooks.forward ? hooks.forward(net, b, true) : net.forward(b.x, b.shape, true);
         const r = lossOf(ctx, out, b, lossLengths, true);
         if (K < maxT) net.setInitialStates(net.finalStates());
+        // Counted before the skip: a batch of classes weighted 0 still predicts (accuracy divides
+        // by every sequence; until 2026-11-27 those were counted wrong, unlike in validation).
+        correct += r.correct;
         if (r.weight === 0) continue;
         // Checked at every step, not only on the validation loss: a relu layer maps NaN to 0, so
         // NaN recurrent weights could still give a finite validation loss and be kept as the best.
@@ -402,7 +416,6 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
         step++;
         lossSum += r.loss * r.weight;
         lossW += r.weight;
-        correct += r.correct;
       }
       hooks.onBatch?.(bi + 1, stepsPerEpoch);
     }

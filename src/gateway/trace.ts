@@ -122,7 +122,8 @@ export function parseTrace(data: string | Uint8Array, source = 'trace.ndjson', o
     throw bad(1, `the header is not JSON: expected {"format":"${TRACE_FORMAT}","version":${TRACE_VERSION},...}`);
   }
   if (header?.format !== TRACE_FORMAT) throw bad(1, `format must be "${TRACE_FORMAT}", got ${JSON.stringify(header?.format)}`);
-  if (header.version !== TRACE_VERSION) throw bad(1, `version ${header.version}: this edgernn reads version ${TRACE_VERSION}`);
+  // JSON-quoted: a version "1" (a string) said "version 1: this edgernn reads version 1".
+  if (header.version !== TRACE_VERSION) throw bad(1, `"version" must be ${TRACE_VERSION} (the trace format this edgernn reads; a newer edgernn writes a newer one), got ${JSON.stringify(header.version)}`);
   const records: TraceRecord[] = [];
   let prevT = -Infinity;
   for (let n = 2, l = nextLine(); l !== null; n++, l = nextLine()) {
@@ -168,6 +169,8 @@ export interface RecordOptions {
   stop?: Promise<void>;
   /** Called when subscribed (tests start publishing then). */
   onReady?: () => void;
+  /** Called when the broker goes away and when it is back (the CLI says it on stderr). */
+  onBroker?: (event: 'lost' | 'back', message: string) => void;
   now?: () => number;
 }
 
@@ -184,14 +187,23 @@ export async function recordTrace(o: RecordOptions): Promise<{ messages: number;
   let bytes = 0;
   /** Retained messages the broker sent on subscribing, not recorded. */
   let retained = 0;
+  /** Why writing the trace failed (a full disk, a file size limit), once it has. */
+  let writeError: Error | null = null;
   const write = (s: string) => {
-    fs.writeSync(fd, s);
-    bytes += Buffer.byteLength(s);
+    // A short write (a file size limit reached mid-line) is no error: the rest is written, or
+    // the next write fails. `bytes` counts whole lines only.
+    const b = Buffer.from(s);
+    for (let off = 0; off < b.length; ) off += fs.writeSync(fd, b, off);
+    bytes += b.length;
   };
   const start = () => {
     started = true;
     if (fs.fstatSync(fd).isFile()) fs.ftruncateSync(fd, 0); // not a pipe (-o /dev/stdout)
-    write(traceHeaderLine({ recordedAt: new Date(now()).toISOString(), broker: o.url.replace(/\/\/[^@/]*@/, '//'), topics: o.topics }));
+    try {
+      write(traceHeaderLine({ recordedAt: new Date(now()).toISOString(), broker: o.url.replace(/\/\/[^@/]*@/, '//'), topics: o.topics }));
+    } catch (e) {
+      throw new EdgeRnnError('GATEWAY_TRACE', `record: cannot write ${o.file}: ${(e as Error).message}`, { file: o.file, cause: (e as NodeJS.ErrnoException).code });
+    }
   };
   const { connect } = await import('mqtt'); // on use: see mqttTransport
   const client = connect(o.url, { ...mqttClientOptions({ broker: o.broker, url: o.url, clientId: `edgernn-record-${process.pid}-${now()}` }) });
@@ -208,6 +220,28 @@ export async function recordTrace(o: RecordOptions): Promise<{ messages: number;
     if (!connected && existed) return { messages, bytes, retained };
     start();
     if (!connected) return { messages, bytes, retained };
+    // A broker restart is ridden out (MQTT.js reconnects and subscribes again), but what is
+    // published meanwhile is lost: said, not silent (a broker back with other credentials
+    // refused the recorder for hours while it went on "recording").
+    let lostAt: number | null = null;
+    let lastReason = '';
+    client.on('close', () => {
+      if (stopped || lostAt !== null) return;
+      lostAt = performance.now();
+      o.onBroker?.('lost', `lost the broker ${redactUrl(o.url)}: reconnecting; messages published meanwhile are not recorded`);
+    });
+    client.on('error', (e) => {
+      if (stopped || lostAt === null || e.message === lastReason) return;
+      lastReason = e.message;
+      o.onBroker?.('lost', `${redactUrl(o.url)}: ${e.message}`);
+    });
+    client.on('connect', () => {
+      if (lostAt === null) return;
+      const s = ((performance.now() - lostAt) / 1000).toFixed(1);
+      lostAt = null;
+      lastReason = '';
+      o.onBroker?.('back', `reconnected to ${redactUrl(o.url)} after ${s} s: the trace has a gap there`);
+    });
     let finish: () => void = () => {};
     const done = new Promise<void>((r) => (finish = r));
     // Arrival times never go back: the wall clock does (an NTP step, a daylight-saving fix on a
@@ -223,7 +257,22 @@ export async function recordTrace(o: RecordOptions): Promise<{ messages: number;
         return;
       }
       lastT = Math.max(lastT, now());
-      write(traceRecordLine({ t: lastT, topic, qos: packet.qos, payload }));
+      try {
+        write(traceRecordLine({ t: lastT, topic, qos: packet.qos, payload }));
+      } catch (e) {
+        // A full disk or a file size limit: thrown in mqtt's message handler, it ended the process
+        // with a raw stack trace, the trace unsynced and its last line torn. Cut back to the last
+        // whole record and stop with a typed error.
+        writeError = e as Error;
+        stopped = true;
+        try {
+          if (fs.fstatSync(fd).isFile()) fs.ftruncateSync(fd, bytes);
+        } catch {
+          // the torn line stays: replay ignores a torn last line
+        }
+        finish();
+        return;
+      }
       if (++messages === o.maxMessages) finish();
     });
     await new Promise<void>((resolve, reject) =>
@@ -254,6 +303,10 @@ export async function recordTrace(o: RecordOptions): Promise<{ messages: number;
     if (o.stop) waits.push(o.stop);
     if (o.maxMessages !== 0) await Promise.race(waits);
     if (timer) clearTimeout(timer);
+    const we = writeError as Error | null;
+    if (we !== null) {
+      throw new EdgeRnnError('GATEWAY_TRACE', `record: cannot write ${o.file}: ${we.message}: the trace holds the ${messages} messages recorded before`, { file: o.file, messages, cause: (we as NodeJS.ErrnoException).code });
+    }
   } finally {
     stopped = true;
     await new Promise<void>((r) => client.end(false, {}, () => r()));

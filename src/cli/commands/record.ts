@@ -81,6 +81,7 @@ docs/gateway.md for the format) until SIGINT/SIGTERM/SIGHUP, --duration or --cou
           ...(durationS !== undefined ? { durationMs: durationS * 1000 } : {}),
           ...(count !== undefined ? { maxMessages: count } : {}),
           onReady: () => ctx.stderr.write(`edgernn record: recording ${topics.join(', ')} from ${redactUrl(b.url)} to ${file} (Ctrl-C to stop)\n`),
+          onBroker: (_event, message) => ctx.stderr.write(`edgernn record: ${message}\n`),
         });
       let res: Awaited<ReturnType<typeof recordTrace>>;
       try {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { EdgeRnnError } from '../../errors.js';
 import { loadGatewayConfig } from '../../gateway/load-config.js';
+import { Topics } from '../../gateway/topics.js';
 import { parseTrace, parseTruth, replayTrace, scoreAlerts, type AlertScore } from '../../gateway/trace.js';
 import { numberFlag, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
 
@@ -91,6 +92,13 @@ alerts, ids included. Prints a summary; --truth scores the alerts against labell
       });
     } finally {
       if (alertsOut !== null) fs.closeSync(alertsOut);
+    }
+    // A trace of another site (or with another topic template) replays nothing: said only as
+    // "0 messages (N on topics no route consumes)", easily read as a quiet day.
+    if (result.messages === 0 && result.skipped > 0) {
+      const topics = new Topics(config);
+      const filters = [...new Set(config.routes.map((r) => topics.sensorFilter(r.sensor)))].join(', ');
+      ctx.stderr.write(`edgernn replay: warning: none of the trace's ${result.skipped} messages is on a topic the config's routes consume (site '${config.site}': ${filters}); the trace's first topic is '${trace.records[0]!.topic}': a trace of another site?\n`);
     }
     let score: AlertScore | null = null;
     if (truth !== null) {

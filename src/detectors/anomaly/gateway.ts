@@ -114,8 +114,9 @@ export function anomalyDetectorFactory(spec?: Pick<ModelSpec, 'name' | 'extra'>)
 /**
  * The `series` front end (src/features/series.ts) as a gateway FrontEnd: one frame per sample,
  * with its online-normalization state in exportState() so an evicted or handed-off stream
- * continues exactly (the generic `frontEndFromStreaming` adapter restarts front ends instead,
- * and a restarted running mean/std would make the next predictions look anomalous).
+ * continues exactly (a restarted running mean/std would make the next predictions look
+ * anomalous). The built-in `series` front end (`frontEndFromStreaming` over SeriesFrontend, what
+ * `edgernn gateway` and `edgernn replay` use) now carries that state too.
  *
  * Per channel c, the same arithmetic as SeriesFrontend, in the same order (tested bit for bit):
  *   z = (x - shift[c]) · gain[c];  y = t = 0 ? 0 : (z - m) / √(v + ε)

@@ -47,7 +47,7 @@ describe('EdgeRnnError across entry points', () => {
       expect(e instanceof leanCjs.EdgeRnnError, entry).toBe(true);
     }
     expect(main.isEdgeRnnError(errors.gateway, 'GATEWAY_CONFIG')).toBe(true);
-    expect(main.isEdgeRnnError(errors.runtime, 'ERN_TRUNCATED')).toBe(true);
+    expect(main.isEdgeRnnError(errors.runtime, 'ERN_BAD_MAGIC')).toBe(true); // three zero bytes: not an .ern file
   });
 
   it('other errors are not EdgeRnnErrors', async () => {

@@ -68,7 +68,7 @@ describe.skipIf(!tools)('kws corpus cache', () => {
 describe('a program missing from PATH', () => {
   it('is named with the Debian package that installs it (text2wave comes with festival), not a spawn ENOENT', async () => {
     const { run } = await import('../../../quantize/data/kws/tools.js');
-    const empty = mkdtempSync(join(tmpdir(), 'edgernn-empty-path-'));
+    const empty = mkdtempSync(join(root, 'empty-path-'));
     const path = process.env.PATH;
     process.env.PATH = empty;
     try {

@@ -100,6 +100,7 @@ describe('edgernn har', () => {
       fs.writeFileSync(path.join(root, 'Walk', `Accelerometer-2011-03-24-10-00-0${i}-walk-${v}.txt`), lines.join('\n'));
     }
     const r = await run('stats', '--data', root);
+    fs.rmSync(root, { recursive: true, force: true });
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/\| activity \| f1 \| m3 \| recordings \| volunteers \| median s \| total min \|/);
     expect(r.out).toMatch(/\| \*\*walk\*\* \| 2 \| 1 \| 3 \| 2 \| 2\.0 \| 0\.1 \|/);

@@ -30,6 +30,7 @@ describe('jobStream without the TTS programs', () => {
       });
     } finally {
       process.env.PATH = saved;
+      fs.rmSync(empty, { recursive: true, force: true });
     }
   });
 });

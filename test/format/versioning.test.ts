@@ -4,10 +4,11 @@
  * the tensor table, in a longer header).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EdgeRnnError, createRuntime, decodeModel, encodeModel, resealErn } from '../../src/index.js';
+import { createRuntime, decodeModel, encodeModel, resealErn } from '../../src/index.js';
 import { ERN_FORMAT_MAJOR, ERN_FORMAT_MINOR } from '../../src/format/ern.js';
 import { withManifest } from '../helpers/ern.js';
 import { randomQuantModel } from '../helpers/random-model.js';
+import { caughtEdgeRnnError } from '../helpers/errors.js';
 
 let bytes: Uint8Array;
 beforeAll(() => {
@@ -22,15 +23,6 @@ function withVersion(b: Uint8Array, major: number, minor: number): Uint8Array {
   return resealErn(out);
 }
 
-function errorOf(f: () => unknown): EdgeRnnError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof EdgeRnnError) return e;
-    throw e;
-  }
-  throw new Error('no error');
-}
 
 describe('format versions', () => {
   it('writes the version it reads', () => {
@@ -45,7 +37,7 @@ describe('format versions', () => {
       [2, 0],
       [65535, 65535],
     ] as const) {
-      const e = errorOf(() => decodeModel(withVersion(bytes, major, minor), 'v.ern'));
+      const e = caughtEdgeRnnError(() => decodeModel(withVersion(bytes, major, minor), 'v.ern'));
       expect(e.code).toBe('ERN_UNSUPPORTED_VERSION');
       expect(e.message).toBe(`v.ern: file format ${major}.${minor}, this runtime reads ${ERN_FORMAT_MAJOR}.x`);
       expect(e.details).toMatchObject({ got: `${major}.${minor}`, expected: `${ERN_FORMAT_MAJOR}.x` });
@@ -87,7 +79,7 @@ describe('format versions', () => {
   });
 
   it("a tensor type from a newer minor is refused naming the file's version and the reader's", () => {
-    const e = errorOf(() => decodeModel(withVersion(withManifest(bytes, (m) => (m.tensors[0].dtype = 'f16')), 1, 3), 'v.ern'));
+    const e = caughtEdgeRnnError(() => decodeModel(withVersion(withManifest(bytes, (m) => (m.tensors[0].dtype = 'f16')), 1, 3), 'v.ern'));
     expect(e.code).toBe('ERN_TENSOR');
     expect(e.message).toMatch(/dtype "f16" is not one of f32, i8, i16, i32, u8, i8bs \(the file is format 1\.3, this reader knows 1\.0\)/);
   });
@@ -108,14 +100,14 @@ describe('what a newer minor adds and this reader cannot ignore', () => {
   ];
   for (const [what, edit] of cases) {
     it(`${what} is refused naming both versions`, () => {
-      const e = errorOf(() => decodeModel(withVersion(withManifest(bytes, edit), 1, 4), 'v.ern'));
+      const e = caughtEdgeRnnError(() => decodeModel(withVersion(withManifest(bytes, edit), 1, 4), 'v.ern'));
       expect(e.code).toBe('ERN_MANIFEST');
       expect(e.message).toMatch(newerNote);
     });
   }
 
   it('a format 1.0 file with the same defect is a broken file, not a newer one', () => {
-    const e = errorOf(() => decodeModel(withManifest(bytes, (m) => (m.layers[0].direction = 'causal')), 'v.ern'));
+    const e = caughtEdgeRnnError(() => decodeModel(withManifest(bytes, (m) => (m.layers[0].direction = 'causal')), 'v.ern'));
     expect(e.code).toBe('ERN_MANIFEST');
     expect(e.message).not.toMatch(/this reader knows/);
   });

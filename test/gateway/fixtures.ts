@@ -21,6 +21,8 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/gateway/brok
 import { devicePartition } from '../../src/gateway/topics.js';
 import { Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
+import { TraceTransport } from '../../src/gateway/transport.js';
+import { memoryStateStore } from '../../src/gateway/state-store.js';
 
 export const IMU_CHANNELS = 6;
 
@@ -366,8 +368,24 @@ export function mosquittoAndImuModel(use: (mq: Mosquitto, model: Model) => void)
  * The IMU test model (loaded before the file's tests) and a list of gateways stopped after each
  * test: push every gateway a test creates.
  */
-export function imuModelAndGateways(): { readonly model: Model; readonly gateways: Gateway[] } {
-  const r = { model: undefined as unknown as Model, gateways: [] as Gateway[] };
+export function imuModelAndGateways(): {
+  readonly model: Model;
+  readonly gateways: Gateway[];
+  /** A gateway on the IMU model, site 'home', driven by a trace transport and a manual clock (state in memory; stopped after the test). */
+  onTrace(o?: GatewayConfigInput): Promise<{ gw: Gateway; tr: TraceTransport; clock: ManualClock }>;
+} {
+  const r = {
+    model: undefined as unknown as Model,
+    gateways: [] as Gateway[],
+    async onTrace(o: GatewayConfigInput = {}) {
+      const clock = new ManualClock(1_700_000_000_000);
+      const tr = new TraceTransport();
+      const config = imuGatewayConfig('mqtt://127.0.0.1:1', { site: 'home', stateDir: '', ...o });
+      const gw = await Gateway.create({ config, models: { imu: r.model }, clock, transport: tr, logger: memoryLogger('error'), stateStore: memoryStateStore() });
+      r.gateways.push(gw);
+      return { gw, tr, clock };
+    },
+  };
   beforeAll(async () => {
     r.model = await (await createRuntime()).load(imuModelBytes());
   });

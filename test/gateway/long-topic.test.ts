@@ -10,25 +10,17 @@
 import { describe, expect, it } from 'vitest';
 import { isEdgeRnnError } from '../../src/errors.js';
 import { startEmbeddedBroker } from '../../src/gateway/broker.js';
-import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
-import { Gateway } from '../../src/gateway/gateway.js';
-import { memoryLogger } from '../../src/gateway/logger.js';
-import { memoryStateStore } from '../../src/gateway/state-store.js';
 import { MAX_TOPIC_BYTES } from '../../src/gateway/topics.js';
-import { TraceTransport, mqttTransport } from '../../src/gateway/transport.js';
-import { IMU_CHANNELS, imuGatewayConfig, imuModelAndGateways, imuSignal } from './fixtures.js';
+import { mqttTransport } from '../../src/gateway/transport.js';
+import { IMU_CHANNELS, imuModelAndGateways, imuSignal } from './fixtures.js';
 
 describe('device names near the MQTT topic limit', () => {
   const ctx = imuModelAndGateways();
 
   it('dead-letters the messages of a device whose alerts topic would pass 65535 bytes (its first alert crashed the gateway)', async () => {
-    const clock = new ManualClock(1_700_000_000_000);
-    const tr = new TraceTransport();
-    const config = imuGatewayConfig('mqtt://127.0.0.1:1', { site: 'home', stateDir: '' });
-    const gw = await Gateway.create({ config, models: { imu: ctx.model }, clock, transport: tr, logger: memoryLogger('error'), stateStore: memoryStateStore() });
-    ctx.gateways.push(gw);
+    const { gw, tr, clock } = await ctx.onTrace();
     // The longest device name whose sensor topic fits: its alerts topic is 3 bytes longer.
     const fixed = Buffer.byteLength(gw.topics.sensor('', 'imu'));
     const long = 'é'.repeat(Math.floor((MAX_TOPIC_BYTES - fixed) / 2));

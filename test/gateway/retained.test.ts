@@ -10,14 +10,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker } from '../../src/gateway/broker.js';
-import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
-import { memoryStateStore } from '../../src/gateway/state-store.js';
 import { parseTrace, recordTrace } from '../../src/gateway/trace.js';
-import { TraceTransport } from '../../src/gateway/transport.js';
 import { IMU_CHANNELS, connectClient, imuGatewayConfig, imuModelAndGateways, imuSignal, tmpDir, waitFor } from './fixtures.js';
 
 const work = tmpDir('edgernn-retained-');
@@ -32,11 +29,7 @@ describe('retained sensor messages', () => {
   const x = imuSignal(20, 5);
 
   it('are not stepped when the broker sends them on subscribing; live ones are', async () => {
-    const clock = new ManualClock(1_700_000_000_000);
-    const tr = new TraceTransport();
-    const config = imuGatewayConfig('mqtt://127.0.0.1:1', { site: 'home', stateDir: '' });
-    const gw = await Gateway.create({ config, models: { imu: ctx.model }, clock, transport: tr, logger: memoryLogger('error'), stateStore: memoryStateStore() });
-    ctx.gateways.push(gw);
+    const { gw, tr, clock } = await ctx.onTrace();
     const topic = gw.topics.sensor('pump-7', 'imu');
     tr.deliver(topic, encodeJson(x, IMU_CHANNELS), true);
     clock.advance(100);

@@ -16,6 +16,7 @@ import { IDENTITY_NORMALIZATION, makeBatch } from '../../quantize/train/batches.
 import { classifyLoss, mseLoss } from '../../quantize/train/loss.js';
 import { Adam, DEFAULT_OPTIMIZER } from '../../quantize/train/optimizer.js';
 import { randomBatch, sequenceOf, specOf } from './helpers.js';
+import { centralDifference } from '../helpers/gradients.js';
 
 const KINDS: RecurrentKind[] = ['gru', 'lstm', 'rnn'];
 const EPS = 1e-6;
@@ -51,13 +52,7 @@ describe('loss gradients match finite differences through the network (float64, 
         let checked = 0;
         for (const p of net.params()) {
           for (let i = 0; i < p.value.length; i++) {
-            const v = p.value[i]!;
-            p.value[i] = v + EPS;
-            const up = run(false).loss;
-            p.value[i] = v - EPS;
-            const down = run(false).loss;
-            p.value[i] = v;
-            const num = (up - down) / (2 * EPS);
+            const num = centralDifference(p.value, i, EPS, () => run(false).loss);
             const a = p.grad[i]!;
             // Relative error, with an absolute floor at the finite differences' rounding noise.
             expect(Math.abs(a - num) / Math.max(Math.abs(a) + Math.abs(num), 1e-7), `${p.name}[${i}]: ${a} vs ${num}`).toBeLessThan(1e-4);

@@ -9,6 +9,7 @@ import { Network, type LayerPlan } from '../../quantize/nn/network.js';
 import { RecurrentTrainLayer } from '../../quantize/nn/recurrent.js';
 import type { Arr } from '../../quantize/nn/tensor.js';
 import { randomBatch, sequenceOf, specOf } from './helpers.js';
+import { centralDifference } from '../helpers/gradients.js';
 
 /** Relative error tolerated between analytic and finite-difference gradients (float64, eps 1e-6). */
 const GRAD_RTOL = 1e-6;
@@ -60,13 +61,7 @@ function checkNetworkGradients(plan: LayerPlan[], I: number, lengths: number[], 
   let checked = 0;
   for (const p of net.params()) {
     for (let i = 0; i < p.value.length; i++) {
-      const v = p.value[i]!;
-      p.value[i] = v + EPS;
-      const up = loss();
-      p.value[i] = v - EPS;
-      const down = loss();
-      p.value[i] = v;
-      const num = (up - down) / (2 * EPS);
+      const num = centralDifference(p.value, i, EPS, loss);
       const err = relErr(p.grad[i]!, num);
       if (err > GRAD_RTOL && Math.abs(p.grad[i]! - num) > 1e-9) {
         throw new Error(`${p.name}[${i}]: analytic ${p.grad[i]} vs numeric ${num}`);
@@ -153,13 +148,7 @@ describe('gradients match finite differences (float64)', () => {
       const dx = Float64Array.from(layer.backward(maskedGrad(c, shape.mask, 3)));
       for (let i = 0; i < x.length; i++) {
         if (!shape.mask[Math.floor(i / 2)]) continue;
-        const v = x[i]!;
-        x[i] = v + EPS;
-        const up = loss();
-        x[i] = v - EPS;
-        const down = loss();
-        x[i] = v;
-        expect(relErr(dx[i]!, (up - down) / (2 * EPS))).toBeLessThan(GRAD_RTOL);
+        expect(relErr(dx[i]!, centralDifference(x, i, EPS, loss))).toBeLessThan(GRAD_RTOL);
       }
     });
   }

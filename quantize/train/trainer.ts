@@ -256,7 +256,12 @@ export function evaluate(net: Network, samples: readonly Sample[], ctx: FitConte
   return res;
 }
 
-/** Validation loss of the trivial predictor: the class prior (classify) or the mean target (0 in normalized units). */
+/**
+ * Validation loss of the trivial predictor: the class prior (classify), or each output's mean
+ * target over the training set (regression; 0 when the targets are normalized, the raw mean with
+ * `normalize: false`, where the mean square of the targets overstated it and so made the gate
+ * below trivially beaten).
+ */
 export function baselineLoss(train: readonly Sample[], val: readonly Sample[], ctx: FitContext): number {
   if (ctx.task === 'classify') {
     const counts = new Float64Array(ctx.outputs);
@@ -270,18 +275,29 @@ export function baselineLoss(train: readonly Sample[], val: readonly Sample[], c
     }
     return loss / Math.max(w, 1e-12);
   }
+  const O = ctx.outputs;
+  const sum = new Float64Array(O);
+  const count = new Float64Array(O);
+  forEachWeightedTarget(train, ctx, (o, t) => {
+    sum[o] = sum[o]! + t;
+    count[o] = count[o]! + 1;
+  });
+  const mean = Array.from(sum, (s, o) => (count[o]! > 0 ? s / count[o]! : 0));
   let sq = 0;
   let n = 0;
-  for (let i = 0; i < val.length; i += 64) {
-    const b = makeBatch(val.slice(i, i + 64), batchSpec(ctx));
-    for (let k = 0; k < b.target!.length; k++) {
-      if (b.weight![k]) {
-        sq += b.target![k]! ** 2;
-        n++;
-      }
-    }
-  }
+  forEachWeightedTarget(val, ctx, (o, t) => {
+    sq += (t - mean[o]!) ** 2;
+    n++;
+  });
   return sq / Math.max(n, 1);
+}
+
+/** Calls `f(output, target)` for every target value with weight in batches of the samples (as the loss sees them). */
+function forEachWeightedTarget(samples: readonly Sample[], ctx: FitContext, f: (output: number, target: number) => void): void {
+  for (let i = 0; i < samples.length; i += 64) {
+    const b = makeBatch(samples.slice(i, i + 64), batchSpec(ctx));
+    for (let k = 0; k < b.target!.length; k++) if (b.weight![k]) f(k % ctx.outputs, b.target![k]!);
+  }
 }
 
 /**

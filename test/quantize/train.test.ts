@@ -45,6 +45,17 @@ describe('training options', () => {
     expect(r.fit.bestValLoss).toBeLessThan(0.25 * r.fit.baselineLoss);
   });
 
+  it('the regression baseline is the mean predictor also without normalization (targets far from 0)', () => {
+    const data = sineForecast({ count: 24, steps: 16, seed: 4 });
+    for (const s of data.samples) for (let i = 0; i < s.target!.length; i++) s.target![i] = s.target![i]! + 50;
+    const targets = data.samples.flatMap((s) => Array.from(s.target!));
+    const mean = targets.reduce((a, v) => a + v, 0) / targets.length;
+    const variance = targets.reduce((a, v) => a + (v - mean) ** 2, 0) / targets.length;
+    const r = trainModel({ data, val: data, options: { task: 'forecast', arch: 'gru', hidden: 4, epochs: 1, normalize: false } });
+    // Before: the mean square of the targets, about 2,500, so any model beat "the baseline" at once.
+    expect(r.fit.baselineLoss).toBeCloseTo(variance, 3);
+  });
+
   it('rejects --tbptt with bidirectional layers', () => {
     const data = sineForecast({ count: 12, steps: 8, seed: 4 });
     expect(() => trainModel({ data, options: { task: 'forecast', bidirectional: true, tbptt: 4, epochs: 1 } })).toThrow(/--tbptt needs a unidirectional model/);

@@ -113,6 +113,23 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 /** What a reader of numbers means by a missing or non-finite value: part of a data row, never a column name. */
 const NOT_A_NAME = /^([+-]?(nan|inf|infinity)|na|n\/a|null|none)?$/i;
 
+/**
+ * Refuses a file separated by semicolons or tabs (a spreadsheet's export with a decimal comma,
+ * "1,5;2,3"): read by commas it gave "no column 'label' (columns: f1;f2;label)", or split its
+ * decimal commas into cells of other numbers. A first line with more semicolons (or tabs) than
+ * commas is such a file; a quoted name holding one among commas is not.
+ */
+function checkSeparator(text: string, firstLine: number, source: string): void {
+  const line = text.split(/\r\n|\r|\n/, firstLine)[firstLine - 1] ?? '';
+  const count = (c: string): number => line.split(c).length - 1;
+  const commas = count(',');
+  for (const [sep, name] of [[';', 'semicolons'], ['\t', 'tabs']] as const) {
+    if (count(sep) > commas) {
+      throw dataError(`${source}:${firstLine}`, `the first line is separated by ${name} (${JSON.stringify(line.slice(0, 40))}): CSV files here are comma-separated with a decimal point; convert it first, e.g. ${sep === ';' ? "sed 's/,/./g; s/;/,/g'" : "tr '\\t' ','"}`, { expected: 'comma-separated values', got: `${name}-separated` });
+    }
+  }
+}
+
 function checkWindowing(source: string, opts: CsvOptions): void {
   const int = (name: string, v: unknown, min: number): void => {
     if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= min)) {
@@ -139,6 +156,7 @@ export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<D
   if (rows.length === 0) throw dataError(source, 'empty: no rows');
   const isNum = (s: string): boolean => DECIMAL.test(s.trim()) && Number.isFinite(Number(s));
   const first = rows[0]!;
+  checkSeparator(text, first.line, source);
   // The first row is a header when it has a name over a column that holds numbers below ("a"
   // over "1"), or over words of another shape ("time" over "2020-01-01"); a row whose words are
   // shaped like the words below them (a headerless file's timestamps, labels) is data, and so is a

@@ -377,3 +377,17 @@ describe('defect hunt: calibration CSVs without the label column', () => {
     expect(await failure(p, { task: 'autoencoder', csv: { seqLen: 1, labelColumn: 'activity' } })).toMatch(/no column 'activity' \(columns: a, b\)/);
   });
 });
+
+describe('defect hunt: a CSV separated by semicolons or tabs', () => {
+  // A spreadsheet's export with a decimal comma ("1,5;2,3;a") was read by commas: "no column
+  // 'label' (columns: f1;f2;label)", or its decimal commas split into cells of other numbers.
+  it('is named as such, with the conversion', async () => {
+    expect(await failure(file('semi.csv', 'f1;f2;label\n1,5;2,3;a\n0,5;1,1;b\n'), { task: 'classify', csv: { seqLen: 1, labelColumn: 'label' } })).toMatch(/semi\.csv:1: the first line is separated by semicolons \("f1;f2;label"\).*sed 's\/,\/\.\/g; s\/;\/,\/g'/);
+    expect(await failure(file('tabs.csv', '# exported\nf1\tf2\n1.5\t2.5\n'), { task: 'forecast', csv: { seqLen: 1 } })).toMatch(/tabs\.csv:2: the first line is separated by tabs/);
+  });
+
+  it('a quoted name holding a semicolon among commas is still a CSV', async () => {
+    const ds = await loadDataset(file('quoted.csv', '"a;b",c\n1,2\n3,4\n5,6\n'), { task: 'forecast', csv: { seqLen: 2, stride: 1 } });
+    expect(ds.samples.length).toBeGreaterThan(0);
+  });
+});

@@ -1,4 +1,4 @@
-// Fits the piecewise-quartic fixed-point sigmoid and tanh used by every integer backend and
+// Fits the piecewise-polynomial fixed-point sigmoid (cubic) and tanh (quartic) used by every integer backend and
 // writes them twice: src/runtime/activation-coeffs.gen.ts (TypeScript reference, trainer) and
 // src/runtime/kernels/assembly/coeffs.gen.ts (AssemblyScript twin).
 //

@@ -982,6 +982,8 @@ export class Session {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
     if (dv.getUint32(0, true) !== STATE_MAGIC) throw bad('not an edgernn state (wrong magic)');
     if (dv.getUint16(4, true) !== STATE_VERSION) throw bad(`state version ${dv.getUint16(4, true)}, expected ${STATE_VERSION}`);
+    // Classes 0 and 1 only: any other byte read as "float" (a forged or future state class).
+    if (bytes[6]! > 1) throw bad(`state class ${bytes[6]}, expected 0 (int) or 1 (float)`);
     const cls = bytes[6] === 0 ? 'int' : 'float';
     if (cls !== m.engine.stateClass) throw bad(`it is ${cls === 'int' ? 'an int' : 'a float'} state, this ${m.backend} backend keeps ${m.engine.stateClass} states`);
     const id = m.stateId();

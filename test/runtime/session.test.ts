@@ -159,6 +159,15 @@ describe.each([...BACKENDS, 'float'] as const)('sessions on %s', (backend) => {
     version[4] = version[4]! + 1;
     expect(() => t.importState(version)).toThrow(/state version \d+, expected \d+/);
     expect(() => t.importState(new Uint8Array(0))).toThrow(/0 bytes is shorter than the \d+-byte header/);
+    // A state class other than int (0) and float (1), its checksum made to match: it was read as float.
+    const fnv = (b: Uint8Array, from: number, to: number, h = 0x811c9dc5): number => {
+      for (let i = from; i < to; i++) h = Math.imul(h ^ b[i]!, 0x01000193) >>> 0;
+      return h;
+    };
+    const cls = saved.slice();
+    cls[6] = 2;
+    new DataView(cls.buffer).setUint32(28, fnv(cls, 32, cls.length, fnv(cls, 0, 28)), true);
+    expect(() => t.importState(cls)).toThrow(/state class 2, expected 0 \(int\) or 1 \(float\)/);
     // The same network in the other precision keeps its state in another format.
     const twin = await rt.load(backend === 'float' ? intBytes : floatBytes);
     expect(code(() => twin.session().importState(saved))).toBe('STATE_MISMATCH');

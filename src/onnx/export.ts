@@ -12,6 +12,9 @@
  * State inputs are required graph inputs: feed onnxInitialState(spec) on the first call and
  * hN/cN of the previous call after that. (An initializer listed as a graph input would make
  * them optional in ONNX, but onnxruntime's JavaScript bindings cannot feed such inputs.)
+ * A state input carries no value, so when a layer starts from a non-zero state the first-call
+ * values are written to metadata_props INITIAL_STATE_KEY (JSON { h0_<li>: [...], ... }, every
+ * state input): without it the file alone could not reproduce the model.
  * With { stateInputs: false } the initial state is a constant and only X is an input.
  *
  * Graph per layer (opset 17):
@@ -37,6 +40,7 @@ import {
   encodeModelProto,
   tensor,
   valueInfo,
+  type MetadataEntry,
   type ModelProto,
   type NodeProto,
   type TensorProto,
@@ -44,6 +48,8 @@ import {
 } from './proto.js';
 
 export const EXPORT_OPSET = 17;
+/** metadata_props key of the first-call state values, written when one is not zero. */
+export const INITIAL_STATE_KEY = 'edgernn.initial_state';
 export const EXPORT_IR_VERSION = 8;
 const F32 = ONNX_DTYPES.FLOAT;
 const I64 = ONNX_DTYPES.INT64;
@@ -88,6 +94,25 @@ class GraphBuilder {
 export interface ExportOptions {
   /** Declare h0_<li>/c0_<li> as graph inputs (default true); false bakes the initial state in. */
   stateInputs?: boolean;
+}
+
+/**
+ * The metadata entry of the first-call state values, or null when they are all zero (feeding
+ * zeros is then right) or there are no state inputs.
+ */
+export function initialStateMetadata(spec: ModelSpec, opts: ExportOptions = {}): MetadataEntry | null {
+  if (!(opts.stateInputs ?? true) || nonZeroInitialState(spec).length === 0) return null;
+  const state = onnxInitialState(spec);
+  return { key: INITIAL_STATE_KEY, value: JSON.stringify(Object.fromEntries(Object.entries(state).map(([k, v]) => [k, Array.from(v.data)]))) };
+}
+
+/** Indices of the recurrent layers that start from a non-zero hidden or cell state. */
+export function nonZeroInitialState(spec: ModelSpec): number[] {
+  return spec.layers.flatMap((layer, li) => {
+    if (!isRecurrent(layer)) return [];
+    const w = layer.float ?? layer.quant;
+    return [w?.initialH, w?.initialC].some((v) => v?.some((x) => x !== 0)) ? [li] : [];
+  });
 }
 
 /** The initial state feeds of an exported model: { h0_<li> / c0_<li>: [dirs, 1, hidden] values }. */
@@ -200,6 +225,7 @@ export function exportOnnxModel(spec: ModelSpec, opts: ExportOptions = {}): Mode
     }
     cur = out;
   });
+  const initialState = initialStateMetadata(spec, opts);
   const outSize = f.layers[last]!;
   const width = isRecurrent(outSize) ? outSize.hiddenSize * numDirections(outSize) : outSize.kind === 'dense' ? outSize.outputSize : outSize.size;
   g.outputs.unshift(valueInfo('Y', F32, ['seq', 1, width]));
@@ -211,7 +237,7 @@ export function exportOnnxModel(spec: ModelSpec, opts: ExportOptions = {}): Mode
     modelVersion: 0,
     docString: `${spec.name} ${spec.version} (${spec.precision}${spec.precision === 'int8' ? ', dequantized' : ''}) exported by edgernn`,
     opsetImport: [{ domain: '', version: EXPORT_OPSET }],
-    metadataProps: [specMetadata(spec)],
+    metadataProps: initialState ? [specMetadata(spec), initialState] : [specMetadata(spec)],
     graph: { name: spec.name || 'edgernn', node: g.nodes, initializer: g.inits, input: g.inputs, output: g.outputs, valueInfo: [], sparseInitializerCount: 0 },
     functionCount: 0,
   };

@@ -12,13 +12,13 @@ import { exportCommand } from '../../src/cli/commands/export.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { decodeModel, encodeModel } from '../../src/model/codec.js';
 import { calibrateAbsMax, quantizeModel } from '../../src/model/quantize.js';
-import { modelOutputSize } from '../../src/model/spec.js';
+import { modelOutputSize, type ModelSpec, type RecurrentLayer } from '../../src/model/spec.js';
 import { onnxInitialState } from '../../src/onnx/export.js';
 import { decodeTensorProto, encodeTensorProto } from '../../src/onnx/proto.js';
 import { INT8_KERNEL_ATOL } from '../../src/onnx/tolerance.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
-import { FIXTURES_ONNX_NODE, FIXTURES_PYTORCH, REPO, TestGraph, maxAbsDiff, ortSession, ortTensor, randomSpec } from './helpers.js';
+import { FIXTURES_ONNX_NODE, FIXTURES_PYTORCH, REPO, TestGraph, maxAbsDiff, ortSession, ortTensor, randomRecurrent, randomSpec } from './helpers.js';
 import { runCaptured } from '../helpers/cli.js';
 
 const commands = [convertCommand, exportCommand, conformanceCommand];
@@ -257,5 +257,38 @@ describe('edgernn export', () => {
     expect((await cli('export', 'float32.ern')).code).toBe(2);
     fs.writeFileSync(path.join(tmp, 'junk.ern'), Uint8Array.from([0, 1, 2]));
     expect((await cli('export', 'junk.ern', '-o', 'j.onnx')).err).toMatch(/ERN_/);
+  });
+  it('the state line says what to feed first: zeros, the metadata values, or whole sequences for bidirectional models', async () => {
+    const rng = new Rng(4);
+    const base = randomSpec(555, { intCompatible: true, forwardOnly: true, maxLayers: 1 });
+    const l = base.layers[0] as RecurrentLayer;
+    const H = l.hiddenSize;
+    const zeros: ModelSpec = { ...base, layers: [{ ...l, float: { W: l.float!.W, R: l.float!.R } }] };
+    fs.writeFileSync(path.join(tmp, 'zeros.ern'), encodeModel(zeros));
+    const a = await cli('export', 'zeros.ern', '-o', 'zeros.onnx');
+    expect(a.out).toContain('  state     first call: zeros; then feed hN_*/cN_* back as h0_*/c0_*');
+    // "zeros (or the layer initial state)": the file held no initial state to feed.
+    const init: ModelSpec = { ...base, layers: [{ ...l, float: { W: l.float!.W, R: l.float!.R, initialH: rng.float32(H, -0.5, 0.5) } }] };
+    fs.writeFileSync(path.join(tmp, 'init.ern'), encodeModel(init));
+    const b = await cli('export', 'init.ern', '-o', 'init.onnx');
+    expect(b.out).toContain("  state     first call: the values in metadata 'edgernn.initial_state' (layers.0 starts from a non-zero state); then feed hN_*/cN_* back as h0_*/c0_*");
+    // Stepping a bidirectional model frame by frame is another model: it said to step it.
+    const bi = randomRecurrent(rng, 'gru', 2, 3, 'bidirectional');
+    const biSpec: ModelSpec = { ...base, input: { size: 2, frontend: { kind: 'none' } }, layers: [bi] };
+    fs.writeFileSync(path.join(tmp, 'bi.ern'), encodeModel(biSpec));
+    const c = await cli('export', 'bi.ern', '-o', 'bi.onnx');
+    expect(c.code, c.err).toBe(0);
+    expect(c.out).not.toContain('feed hN_*/cN_* back');
+    expect(c.out).toContain('  state     layers.0 is bidirectional: give each sequence whole, in one call (hN_*/cN_* are not a state to continue from)');
+  });
+
+  it('int8: the line names the input range the integer kernels clamp to, which the float ONNX model does not', async () => {
+    const f = randomSpec(555, { intCompatible: true, forwardOnly: true, maxLayers: 1 });
+    const rng = new Rng(2);
+    const q = quantizeModel(f, calibrateAbsMax(f, [rng.float32(20 * f.input.size, -1.5, 1.5)]));
+    fs.writeFileSync(path.join(tmp, 'q.ern'), encodeModel(q));
+    const r = await cli('export', 'q.ern', '-o', 'q.onnx');
+    const range = Array.from(q.inputScale!, (s) => Number((s * 32767).toPrecision(3))).join(', ');
+    expect(r.out).toContain(`  int8      the integer kernels clamp input k to ±range[k] = [${range}] (calibrated); this float model does not, so beyond it the outputs differ`);
   });
 });

@@ -2,11 +2,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
 import { decodeModel } from '../../model/codec.js';
-import { isRecurrent, modelOutputSize, numDirections } from '../../model/spec.js';
-import { exportOnnx, stateNames } from '../../onnx/export.js';
+import { isRecurrent, modelOutputSize, numDirections, type ModelSpec } from '../../model/spec.js';
+import { INITIAL_STATE_KEY, exportOnnx, nonZeroInitialState, stateNames } from '../../onnx/export.js';
 import { isOnnxModel } from '../../onnx/proto.js';
 import { checkOutputsDistinct, parseFlags, readFileArg, usageError, writeOutputFile, type Command } from '../framework.js';
 
+/** What to feed the state inputs (the "state" line). */
+function stateAdvice(spec: ModelSpec): string {
+  // Stepped, the backward direction sees one frame at a time: another model.
+  for (const [li, l] of spec.layers.entries()) {
+    if (isRecurrent(l) && l.direction !== 'forward') return `layers.${li} is ${l.direction}: give each sequence whole, in one call (hN_*/cN_* are not a state to continue from)`;
+  }
+  const nonZero = nonZeroInitialState(spec);
+  const first = nonZero.length ? `the values in metadata '${INITIAL_STATE_KEY}' (${nonZero.map((li) => `layers.${li}`).join(', ')} ${nonZero.length > 1 ? 'start' : 'starts'} from a non-zero state)` : 'zeros';
+  return `first call: ${first}; then feed hN_*/cN_* back as h0_*/c0_*`;
+}
 
 export const exportCommand: Command = {
   name: 'export',
@@ -14,15 +24,22 @@ export const exportCommand: Command = {
   help: `usage: edgernn export MODEL.ern -o OUT.onnx [--no-state-inputs] [--json]
 
 Writes a float32 ONNX model (opset 17). int8 models are dequantized: the ONNX model computes
-with the real values of the int8 weights, so it matches the float reference of those weights
-and the integer kernels within their rounding.
+with the real values of the int8 weights, so it matches the float reference of those weights,
+and the integer kernels within their rounding for inputs inside the calibrated range (the
+"int8" line): the integer kernels clamp each input feature to that range, the ONNX model does
+not.
 
 I/O (docs/onnx.md):
   X        [seq, 1, inputs]         frames
   h0_<i>   [dirs, 1, hidden]        state input of layer i (c0_<i> for LSTM cells)
   Y        [seq, 1, outputs]        the model output for every step
   hN_<i>   [dirs, 1, hidden]        final states (cN_<i>): feed them back as h0_<i>/c0_<i>
-                                    to step the model one frame at a time
+                                    to step the model one frame at a time (forward layers
+                                    only: reverse and bidirectional ones need whole sequences)
+
+The first call feeds zeros, or, when a layer starts from a non-zero state, the values in the
+metadata entry 'edgernn.initial_state' (JSON {"h0_<i>": [...], ...}; the "state" line says
+which).
 
 The model's name, version, task, labels, description, input spec (its front end), extra fields
 (detector settings, normalization) and training record go into the ONNX metadata
@@ -76,7 +93,8 @@ training.original).
         `${src} -> ${out}  (${onnx.length} bytes, float32${spec.precision === 'int8' ? ' dequantized from int8' : ''}, opset 17)`,
         `  inputs    ${inputs.map((i) => `${i.name} ${i.dims}`).join(', ')}`,
         `  outputs   ${outputs.map((o) => `${o.name} ${o.dims}`).join(', ')}`,
-        ...(stateInputs && states.length ? ['  state     first call: zeros (or the layer initial state); then feed hN_*/cN_* back as h0_*/c0_*'] : []),
+        ...(stateInputs && states.length ? [`  state     ${stateAdvice(spec)}`] : []),
+        ...(spec.inputScale ? [`  int8      the integer kernels clamp input k to ±range[k] = [${Array.from(spec.inputScale, (s) => Number((s * 32767).toPrecision(3))).join(', ')}] (calibrated); this float model does not, so beyond it the outputs differ`] : []),
         `  metadata  edgernn.manifest: ${spec.name} ${spec.version}, task ${spec.task}${spec.labels.length ? `, ${spec.labels.length} labels` : ''}, ${spec.input.frontend.kind} front end`,
       ].join('\n') + '\n',
     );

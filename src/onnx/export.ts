@@ -28,7 +28,9 @@ import { EdgeRnnError } from '../errors.js';
 import { checkSpecArgument, GATES, isRecurrent, numDirections, type Activation, type ModelSpec, type RecurrentLayer } from '../model/spec.js';
 import { ACTIVATION_DEFAULTS } from '../runtime/float/activations.js';
 import { dequantizeModel } from './dequantize.js';
-import { specMetadata } from './metadata.js';
+import { INITIAL_STATE_KEY, specMetadata } from './metadata.js';
+
+export { INITIAL_STATE_KEY };
 import {
   ONNX_DTYPES,
   attrFloat,
@@ -48,8 +50,6 @@ import {
 } from './proto.js';
 
 export const EXPORT_OPSET = 17;
-/** metadata_props key of the first-call state values, written when one is not zero. */
-export const INITIAL_STATE_KEY = 'edgernn.initial_state';
 export const EXPORT_IR_VERSION = 8;
 const F32 = ONNX_DTYPES.FLOAT;
 const I64 = ONNX_DTYPES.INT64;

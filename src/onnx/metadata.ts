@@ -82,3 +82,38 @@ export function readSpecMetadata(model: ModelProto, inputSize: number, outputSiz
   ];
   return { info, note: `restored from ONNX metadata '${METADATA_KEY}': ${what.join(', ')}` };
 }
+
+/** metadata_props key where `edgernn export` writes the first-call values of its state inputs (when one is not zero). */
+export const INITIAL_STATE_KEY = 'edgernn.initial_state';
+
+/**
+ * The first-call state values an edgernn export keeps in metadata (a state input carries no
+ * value), checked against the graph's inputs: `{ values }` by input name, `{ ignored }` saying why a
+ * malformed entry is not used (like the manifest entry, never an error), or null without one.
+ */
+export function readInitialStateMetadata(model: ModelProto): { values: Map<string, { dims: number[]; data: Float32Array }> } | { ignored: string } | null {
+  const entries = model.metadataProps.filter((e) => e.key === INITIAL_STATE_KEY);
+  if (entries.length === 0) return null;
+  const ignored = (why: string) => ({ ignored: `ONNX metadata '${INITIAL_STATE_KEY}' ignored: ${why}; state inputs start from zeros` });
+  if (entries.length > 1) return ignored(`the key appears ${entries.length} times`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(entries[0]!.value);
+  } catch (e) {
+    return ignored(`not JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return ignored('expected a JSON object of state input names to value lists');
+  const values = new Map<string, { dims: number[]; data: Float32Array }>();
+  for (const [name, list] of Object.entries(raw)) {
+    const info = model.graph.input.find((v) => v.name === name);
+    if (!info) return ignored(`'${name}' is not a graph input`);
+    const dims = info.shape ?? [];
+    if (!dims.every((d): d is number => typeof d === 'number')) return ignored(`graph input '${name}' has no fixed shape`);
+    const n = dims.reduce((a, b) => a * b, 1);
+    if (!Array.isArray(list) || list.length !== n || !list.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      return ignored(`'${name}' must be ${n} finite numbers (dims [${dims}])`);
+    }
+    values.set(name, { dims, data: Float32Array.from(list as number[]) });
+  }
+  return { values };
+}

@@ -28,6 +28,7 @@ import { EdgeRnnError } from '../errors.js';
 import type { NonFinitePolicy } from '../runtime/engine.js';
 import { Attrs } from './attrs.js';
 import type { NodeTestCase, NodeTestResult } from './conformance.js';
+import { readInitialStateMetadata } from './metadata.js';
 import { ONNX_DTYPES, consumersOf, decodeModelProto, decodeTensorProto, dtypeName, type ModelProto, type TensorProto } from './proto.js';
 import { FLOAT_ATOL } from './tolerance.js';
 import { fileBytes } from '../util/bytes.js';
@@ -48,7 +49,7 @@ export interface OrtWebOptions {
   inputLayout?: SequenceLayout;
   /** State pairs, input name -> output name fed back after each call (default: detected by name). */
   state?: Record<string, string>;
-  /** Initial values of state inputs (default zeros). */
+  /** Initial values of state inputs (default zeros, or those an edgernn export keeps in metadata 'edgernn.initial_state'). */
   initialState?: Record<string, Float32Array>;
   /** Fixed values for other inputs (float32). */
   constants?: Record<string, { dims: number[]; data: Float32Array }>;
@@ -270,6 +271,14 @@ export class OrtWebModel {
     }
     const float64Inputs = new Set([...types].filter(([, t]) => t === 'float64').map(([n]) => n));
     const dirs = recurrentDirections(proto);
+    // An edgernn export of a model with a non-zero initial state keeps it in metadata (a state
+    // input carries no value): the default first state, where the caller gives none (it started
+    // from zeros, 0.09 off `edgernn run` of the .ern). A malformed entry is not used.
+    const exported = readInitialStateMetadata(proto);
+    if (opts.initialState === undefined && exported !== null && 'values' in exported) {
+      const initialState = Object.fromEntries([...exported.values].filter(([name]) => name in pairs).map(([name, v]) => [name, v.data]));
+      opts = { ...opts, initialState };
+    }
     const model = new OrtWebModel({ ort, session, source, inputName, outputName, layout, statePairs: pairs, stateDims, streamable: dirs.every((d) => d === 'forward'), float64Inputs, opts });
     await model.probe();
     return model;

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { isEdgeRnnError } from '../../src/errors.js';
 import { encodeModel } from '../../src/model/codec.js';
 import { modelOutputSize } from '../../src/model/spec.js';
-import { exportOnnx, onnxInitialState } from '../../src/onnx/export.js';
+import { exportOnnx, nonZeroInitialState, onnxInitialState } from '../../src/onnx/export.js';
 import { importOnnx } from '../../src/onnx/import.js';
 import { OrtWebModel, runNodeTestOrtWeb, type OrtWebOptions } from '../../src/onnx/ort-web-backend.js';
 import { ONNX_DTYPES, attrInt, attrInts, decodeTensorProto, encodeModelProto, encodeTensorProto, tensor, valueInfo } from '../../src/onnx/proto.js';
@@ -69,6 +69,17 @@ describe('OrtWebModel', () => {
     await expect(s.step(huge)).rejects.toThrow(/feature 0 is 1e\+39, beyond float32's range/);
     await m.dispose();
     expect(() => m.session()).toThrow(/disposed/);
+  });
+
+  it("an edgernn export's non-zero initial state (metadata 'edgernn.initial_state') is the default first state", async () => {
+    // Without it, `edgernn run X.onnx` started from zeros: 0.09 off `edgernn run X.ern`.
+    const spec = randomSpec(4242, { forwardOnly: true, maxLayers: 3 });
+    expect(nonZeroInitialState(spec).length).toBeGreaterThan(0);
+    const ern = (await (await createRuntime()).load(encodeModel(spec), { backend: 'float' })).session();
+    const m = await OrtWebModel.create(exportOnnx(spec));
+    const seq = new Rng(4).float32(6 * spec.input.size, -2, 2);
+    expect(maxAbsDiff(await m.session().run(seq), ern.run(seq)).max).toBeLessThanOrEqual(1e-5);
+    await m.dispose();
   });
 
   it('bidirectional models: step() is NOT_STREAMABLE, run() covers the whole sequence', async () => {

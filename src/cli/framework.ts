@@ -285,6 +285,10 @@ export function writeOutputFile(file: string, data: Uint8Array | string): void {
  * -o m.ern` the model with the report. Inputs and outputs are [flag, path] (undefined: not given).
  */
 export function checkOutputsDistinct(outputs: [string, unknown][], inputs: [string, unknown][], ctx: { cwd: string }): void {
+  // `-o -` wrote a file named "-" (only `run --output -` means standard output; these outputs are
+  // files, binary models among them, and the commands print their summary on stdout).
+  const dash = outputs.find(([, p]) => p === '-');
+  if (dash) throw usageError(`${dash[0]} -: this output is a file, not standard output (expected a path; ./- for a file named '-')`);
   const given = (list: [string, unknown][]): [string, string, string][] => list.filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '').map(([f, p]) => [f, p, fileIdentity(path.resolve(ctx.cwd, p))]);
   const outs = given(outputs);
   const ins = given(inputs);

@@ -96,3 +96,18 @@ describe('convert --calib reads the trainer\'s JSONL', () => {
     expect(r.err).toMatch(/bad\.jsonl:1: input\[0\] has 1 values, the model expects/);
   });
 });
+
+describe("'-o -' is not standard output for file outputs", () => {
+  it('export and convert refuse it before any work (exit 2); they wrote a file named "-"', async () => {
+    for (const argv of [['export', 'm.ern', '-o', '-'], ['convert', 'm.onnx', '--float', '-o', '-']]) {
+      const r = await cli(...argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err).toMatch(/-o -: this output is a file, not standard output \(expected a path; \.\/- for a file named '-'\)/);
+      expect(fs.existsSync(path.join(tmp, '-'))).toBe(false);
+    }
+    // `run --output -` is standard output, as its help says.
+    const r = await cli('run', 'm.ern', '--input', 'one.json', '--output', '-');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toBeTruthy();
+  });
+});

@@ -254,6 +254,15 @@ describe('edgernn export', () => {
     }
     const j = await cli('export', 'float32.ern', '-o', 'n.onnx', '--no-state-inputs', '--json');
     expect((JSON.parse(j.out) as { inputs: { name: string }[] }).inputs.map((i) => i.name)).toEqual(['X']);
+    // Dims are lists (they were strings, "[seq, 1, 3]"); int8 gives the ranges the kernels clamp to.
+    const spec = randomSpec(555, { intCompatible: true, forwardOnly: true, maxLayers: 2 });
+    const q = JSON.parse((await cli('export', 'int8.ern', '-o', 'q.onnx', '--json')).out) as { inputs: { name: string; dims: unknown[] }[]; outputs: { dims: unknown[] }[]; initialState: string; inputRange: number[] };
+    expect(q.inputs[0]!.dims).toEqual(['seq', 1, spec.input.size]);
+    expect(q.outputs[0]!.dims).toEqual(['seq', 1, modelOutputSize(spec)]);
+    expect(q.inputs.slice(1).every((i) => i.dims.length === 3 && i.dims.every((d) => typeof d === 'number'))).toBe(true);
+    expect(['zeros', 'edgernn.initial_state']).toContain(q.initialState);
+    expect(q.inputRange).toHaveLength(spec.input.size);
+    expect(q.inputRange.every((r) => r > 0)).toBe(true);
     expect((await cli('export', 'float32.ern')).code).toBe(2);
     fs.writeFileSync(path.join(tmp, 'junk.ern'), Uint8Array.from([0, 1, 2]));
     expect((await cli('export', 'junk.ern', '-o', 'j.onnx')).err).toMatch(/ERN_/);

@@ -48,7 +48,9 @@ training.original).
 
   -o, --out FILE        the .onnx to write (--output FILE too)
   --no-state-inputs     bake the initial state in: X is the only input
-  --json                one JSON object: {file, bytes, precision, inputs, outputs}`,
+  --json                one JSON object: {file, bytes, precision, inputs, outputs: [{name, dims}],
+                        initialState: "zeros" | "edgernn.initial_state" | null (no state inputs),
+                        inputRange (int8: the range ±r of each feature the kernels clamp to)}`,
   async run(args, ctx) {
     const { values, positionals } = parseFlags(
       args,
@@ -79,22 +81,27 @@ training.original).
     const states = spec.layers.flatMap((l, i) => {
       if (!isRecurrent(l)) return [];
       const n = stateNames(i);
-      const dims = `[${numDirections(l)}, 1, ${l.hiddenSize}]`;
-      return l.kind === 'lstm' ? [[n.h0, n.hN, dims], [n.c0, n.cN, dims]] : [[n.h0, n.hN, dims]];
+      const dims: (string | number)[] = [numDirections(l), 1, l.hiddenSize];
+      return l.kind === 'lstm' ? [{ input: n.h0, output: n.hN, dims }, { input: n.c0, output: n.cN, dims }] : [{ input: n.h0, output: n.hN, dims }];
     });
-    const inputs = [{ name: 'X', dims: `[seq, 1, ${spec.input.size}]` }, ...(stateInputs ? states.map(([i, , d]) => ({ name: i!, dims: d! })) : [])];
-    const outputs = [{ name: 'Y', dims: `[seq, 1, ${modelOutputSize(spec)}]` }, ...states.map(([, o, d]) => ({ name: o!, dims: d! }))];
+    // Dims as lists for --json (they were strings, "[seq, 1, 3]", which scripts had to parse).
+    const inputs = [{ name: 'X', dims: ['seq', 1, spec.input.size] }, ...(stateInputs ? states.map((st) => ({ name: st.input, dims: st.dims })) : [])];
+    const outputs = [{ name: 'Y', dims: ['seq', 1, modelOutputSize(spec)] }, ...states.map((st) => ({ name: st.output, dims: st.dims }))];
+    /** int8: the range [-r, r] of each input feature the integer kernels clamp to. */
+    const inputRange = spec.inputScale ? Array.from(spec.inputScale, (s) => s * 32767) : null;
     if (values.json) {
-      ctx.stdout.write(`${JSON.stringify({ file: out, bytes: onnx.length, precision: spec.precision, inputs, outputs })}\n`);
+      const initialState = stateInputs && states.length ? (nonZeroInitialState(spec).length ? INITIAL_STATE_KEY : 'zeros') : null;
+      ctx.stdout.write(`${JSON.stringify({ file: out, bytes: onnx.length, precision: spec.precision, inputs, outputs, initialState, ...(inputRange ? { inputRange } : {}) })}\n`);
       return 0;
     }
+    const dimsText = (d: (string | number)[]): string => `[${d.join(', ')}]`;
     ctx.stdout.write(
       [
         `${src} -> ${out}  (${onnx.length} bytes, float32${spec.precision === 'int8' ? ' dequantized from int8' : ''}, opset 17)`,
-        `  inputs    ${inputs.map((i) => `${i.name} ${i.dims}`).join(', ')}`,
-        `  outputs   ${outputs.map((o) => `${o.name} ${o.dims}`).join(', ')}`,
+        `  inputs    ${inputs.map((i) => `${i.name} ${dimsText(i.dims)}`).join(', ')}`,
+        `  outputs   ${outputs.map((o) => `${o.name} ${dimsText(o.dims)}`).join(', ')}`,
         ...(stateInputs && states.length ? [`  state     ${stateAdvice(spec)}`] : []),
-        ...(spec.inputScale ? [`  int8      the integer kernels clamp input k to ±range[k] = [${Array.from(spec.inputScale, (s) => Number((s * 32767).toPrecision(3))).join(', ')}] (calibrated); this float model does not, so beyond it the outputs differ`] : []),
+        ...(inputRange ? [`  int8      the integer kernels clamp input k to ±range[k] = [${inputRange.map((r) => Number(r.toPrecision(3))).join(', ')}] (calibrated); this float model does not, so beyond it the outputs differ`] : []),
         `  metadata  edgernn.manifest: ${spec.name} ${spec.version}, task ${spec.task}${spec.labels.length ? `, ${spec.labels.length} labels` : ''}, ${spec.input.frontend.kind} front end`,
       ].join('\n') + '\n',
     );

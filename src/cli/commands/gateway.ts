@@ -8,7 +8,7 @@ import { Gateway } from '../../gateway/gateway.js';
 import { jsonLogger } from '../../gateway/logger.js';
 import { loadGatewayConfig } from '../../gateway/load-config.js';
 import { redactUrl } from '../../gateway/transport.js';
-import { choiceFlag, numberFlag, parseFlags, readFileArg, type Command } from '../framework.js';
+import { choiceFlag, numberFlag, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
 
 /** The metrics endpoint's URL as printed: an IPv6 host in brackets (`http://::1:9464/metrics` is no URL). */
 export function metricsUrl(host: string, port: number): string {
@@ -95,6 +95,8 @@ then drains, flushes the outbox and saves device states. See docs/gateway.md.
     // it, the error named the generated config ("models.model.path: cannot read ..."), and
     // --print-config printed a config whose model did not exist.
     const modelFlag = str('model');
+    // Nothing to run: it was exit 1 with "(flags): models must be an object", naming neither flag.
+    if (modelFlag === undefined && str('config') === undefined) throw usageError('give a config file (--config gateway.json) or a model for the quick start (--model FILE)');
     if (modelFlag !== undefined) readFileArg(ctx.cwd, modelFlag);
     set('model', modelFlag);
     set('sensor', str('sensor'));

@@ -163,7 +163,7 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--ca
       const m = Object.fromEntries(rows.map(([k, e]) => [k, headline(e).value]));
       ctx.stdout.write(`${JSON.stringify({ output: out, bytes: bytes.length, precision: final.precision, sparsity: r.overall, layers: r.sparsity, metric: headline(rows[0]![1]).name, metrics: m, ...(headline(rows[0]![1]).name === 'accuracy' ? { accuracy: headline(rows[rows.length - 1]![1]).value } : {}) })}\n`);
     } else {
-      const layerLines = r.sparsity.map((s) => `  ${s.name.padEnd(14)} [${s.shape.join('x')}]`.padEnd(32) + ` ${(100 * s.sparsity).toFixed(1).padStart(5)}% zeros, ${(100 * s.blockSparsity).toFixed(1).padStart(5)}% empty blocks`);
+      const layerLines = r.sparsity.map((s) => `  ${s.name.padEnd(14)} [${s.shape.join('x')}]`.padEnd(32) + ` ${(100 * s.sparsity).toFixed(1).padStart(5)}% zeros, ${(100 * s.blockSparsity).toFixed(1).padStart(5)}% empty ${DEFAULT_BLOCK.rows}x${DEFAULT_BLOCK.cols} blocks`);
       const on = `  scored on ${evalData.source}, ${evalData.samples.length} sequences${val ? '' : ': the --data it fine-tuned on (--val scores other data)'}`;
       ctx.stdout.write(`${on}\n${summaryTable(rows)}\n\nsparsity per matrix:\n${layerLines.join('\n')}\nwrote ${out} (${final.precision}, ${bytes.length} bytes)\n`);
     }

@@ -78,6 +78,8 @@ interface Group {
   param: number;
   idx: Int32Array;
   score: number;
+  /** Every weight of the group is masked now (pruned at an earlier update). */
+  masked: boolean;
 }
 
 /** Tiles a matrix param into blocks (or single weights) following its rowGroup / colSegments. */
@@ -109,7 +111,7 @@ export interface TensorSparsity {
   shape: number[];
   /** Fraction of exact zeros. */
   sparsity: number;
-  /** Fraction of all-zero blocks in the given tiling (what the runtime can skip). */
+  /** Fraction of all-zero blocks in the given tiling (in DEFAULT_BLOCK's: what the runtime can skip). */
   blockSparsity: number;
 }
 
@@ -171,28 +173,39 @@ export class Pruner {
     return true;
   }
 
-  /** Masks the lowest-scoring groups so that as near `s` of the weights (per scope) as whole groups allow are zero. */
+  /**
+   * Masks the lowest-scoring groups so that as near `s` of the weights (per scope) as whole groups
+   * allow are zero. At a sparsity no lower than the current one, pruned groups stay pruned.
+   */
   prune(s: number): void {
+    const grow = s >= this.current;
     this.current = s;
     const groupsOf = (pi: number): Group[] => {
       const p = this.params[pi]!;
       return this.tiles[pi]!.map((idx) => {
         let sum = 0;
-        for (const i of idx) sum += Math.abs(p.value[i]!);
-        return { param: pi, idx, score: sum / idx.length };
+        let masked = true;
+        for (const i of idx) {
+          sum += Math.abs(p.value[i]!);
+          if (p.mask![i] !== 0) masked = false;
+        }
+        return { param: pi, idx, score: sum / idx.length, masked };
       });
     };
     const apply = (groups: Group[], total: number): void => {
-      // Ascending score; ties broken by position so results are deterministic.
-      groups.sort((a, b) => a.score - b.score || a.param - b.param || a.idx[0]! - b.idx[0]!);
+      // Pruned groups first, then ascending score; ties broken by position so results are deterministic.
+      groups.sort((a, b) => Number(b.masked && grow) - Number(a.masked && grow) || a.score - b.score || a.param - b.param || a.idx[0]! - b.idx[0]!);
       const target = Math.round(s * total);
       let pruned = 0;
       for (const g of groups) {
         const p = this.params[g.param]!;
         // Whole blocks rarely meet the target exactly: a block is pruned when that ends nearer the
         // target than leaving it (strictly), so a matrix of one or two blocks is not zeroed whole
-        // at s = 0.5. Blocks of one weight (no block shape) reach the target exactly.
-        const keep = 2 * pruned + g.idx.length >= 2 * target;
+        // at s = 0.5. Blocks of one weight (no block shape) reach the target exactly. A block
+        // pruned before stays pruned while the sparsity grows: judged again, the last of them
+        // could be an edge block smaller than the one that had ended the previous update, and
+        // a whole pruned block was released (its zeros trained back, trained weights pruned instead).
+        const keep = !(g.masked && grow) && 2 * pruned + g.idx.length >= 2 * target;
         for (const i of g.idx) {
           p.mask![i] = keep ? 1 : 0;
           if (!keep) p.value[i] = 0;
@@ -201,10 +214,12 @@ export class Pruner {
       }
     };
     if (this.opts.scope === 'global') {
-      const all: Group[] = [];
+      // concat, not push(...groups): one argument per weight overflowed the stack from about
+      // 125,000 single weights in one matrix (a GRU-256's recurrent matrix has 196,608).
+      let all: Group[] = [];
       let total = 0;
       this.params.forEach((p, pi) => {
-        all.push(...groupsOf(pi));
+        all = all.concat(groupsOf(pi));
         total += p.value.length;
       });
       apply(all, total);

@@ -6,6 +6,7 @@
 import { EdgeRnnError, type ModelSpec } from '../../src/index.js';
 import { dataTaskOf, type Dataset } from '../data/dataset.js';
 import { currentSpec } from '../quant/qat.js';
+import { Rng } from '../../src/util/rng.js';
 import { networkFromSpec } from '../train/export.js';
 import { DEFAULT_TRAIN_OPTIONS, checkDataShape, classWeightsFor, fit, splitValidation, trainedWith, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
 import { DEFAULT_BLOCK, DEFAULT_MIN_WEIGHTS, measureSparsity, prunableParams, Pruner, zeroFraction, type BlockShape, type TensorSparsity } from './pruner.js';
@@ -62,7 +63,10 @@ export function pruneModel(spec: ModelSpec, data: Dataset, opts: PruneModelOptio
   // lr / (w + 1) over the first w epochs of the pruning ramp.
   const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...hyper, lr: 2e-3, schedule: 'constant', warmupEpochs: 0, tbptt: 0, ...opts, patience: 1_000_000 };
   const task = dataTaskOf(spec);
-  const { net, norm } = networkFromSpec(spec, 'f32');
+  // With the trained dropout between layers, as training had it (the network was built without
+  // it, so the fine-tuning ran without dropout while its record said it had).
+  const dropRng = new Rng(o.seed + 2);
+  const { net, norm } = networkFromSpec(spec, 'f32', { dropout: o.dropout, random: () => dropRng.next() });
   for (const ds of val ? [data, val] : [data]) checkDataShape(ds, spec.input.size, task, net.outputSize, `'${spec.name}'`);
   const split = val ? { train: data.samples, val: val.samples } : splitValidation(data.samples, o.valSplit, o.seed, task);
   const stepsPerEpoch = Math.ceil(split.train.length / o.batchSize);

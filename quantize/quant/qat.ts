@@ -90,7 +90,8 @@ export interface QatResult {
 export function quantizationAwareFineTune(spec: ModelSpec, data: Dataset, opts: QatOptions, hooks: FitHooks = {}): QatResult {
   if (spec.precision !== 'float32') throw new EdgeRnnError('UNSUPPORTED_MODEL', `quantization-aware training starts from a float32 model, '${spec.name}' is ${spec.precision}`);
   const hyper = trainedWith(spec.training);
-  const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...hyper, lr: 5e-4, schedule: 'constant', dropout: 0, tbptt: 0, ...opts };
+  // A constant rate: the trained model's warm-up (hyperparameters.warmupEpochs) ramped it from lr / (w + 1).
+  const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...hyper, lr: 5e-4, schedule: 'constant', warmupEpochs: 0, dropout: 0, tbptt: 0, ...opts };
   const task = dataTaskOf(spec);
   const { net, norm } = networkFromSpec(spec, 'f32');
   checkDataShape(data, spec.input.size, task, net.outputSize, `'${spec.name}'`);

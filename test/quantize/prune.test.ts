@@ -349,6 +349,16 @@ describe('pruneModel and edgernn prune', () => {
     expect(r.fit.history.map((h) => h.lr)).toEqual([0.002, 0.002]);
   });
 
+  it("fine-tunes with the trained model's dropout (the network was built without it, whatever the record said)", () => {
+    const withDropout = (p: number): ModelSpec => ({ ...spec, training: { ...spec.training, hyperparameters: { ...(spec.training.hyperparameters as object), dropout: p } } });
+    const weights = (s: ModelSpec) => Array.from((s.layers[0] as { float: { R: Float32Array } }).float.R);
+    const none = pruneModel(withDropout(0), data, { sparsity: 0.5, epochs: 2 }, val).spec;
+    const half = pruneModel(withDropout(0.5), data, { sparsity: 0.5, epochs: 2 }, val).spec;
+    expect(weights(half)).not.toEqual(weights(none));
+    // --dropout given to prune wins: 0 is the run without dropout, bit for bit.
+    expect(weights(pruneModel(withDropout(0.5), data, { sparsity: 0.5, epochs: 2, dropout: 0 }, val).spec)).toEqual(weights(none));
+  });
+
   it('no training data is still BAD_DATA from fit, not a schedule error', () => {
     const e = thrownBy(() => pruneModel(spec, { ...data, samples: [] }, { sparsity: 0.5, epochs: 2 }, val));
     expect([e?.code, e?.message]).toEqual(['BAD_DATA', 'no training sequences: fit needs at least one']);

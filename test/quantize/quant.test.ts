@@ -93,6 +93,14 @@ describe('quantization-aware fine-tuning', () => {
   });
 });
 
+describe("quantization-aware fine-tuning's constant rate", () => {
+  it("has no warm-up inherited from the trained model (it ramped from lr/5 under --warmup 4)", () => {
+    const warmed = { ...floatSpec, training: { ...floatSpec.training, hyperparameters: { ...(floatSpec.training.hyperparameters as object), warmupEpochs: 4 } } };
+    const r = quantizationAwareFineTune(warmed, data, { epochs: 2, calibration: { method: 'minmax' }, valSplit: 0 });
+    expect(r.fit.history.map((h) => h.lr)).toEqual([5e-4, 5e-4]);
+  });
+});
+
 describe('quantization-aware fine-tuning records its calibration', () => {
   it('the manifest keeps the percentile a percentile calibration used', () => {
     const r = quantizationAwareFineTune(floatSpec, data, { epochs: 1, calibration: { method: 'percentile', percentile: 99.5 }, valSplit: 0 });

@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeModel, EdgeRnnError, type ModelSpec } from '../../src/index.js';
+import { decodeModel, EdgeRnnError, isEdgeRnnError, type ModelSpec } from '../../src/index.js';
+import { isOnnxModel } from '../../src/onnx/proto.js';
 import { numberFlag, readFileArg, usageError, writeOutputFile, type CliContext } from '../../src/cli/framework.js';
 import type { CsvOptions } from '../data/csv.js';
 import type { Dataset, Sample, TrainTask } from '../data/dataset.js';
@@ -229,7 +230,13 @@ export function readModel(p: string, ctx: { cwd: string }): { spec: ModelSpec; b
   const file = path.resolve(ctx.cwd, p);
   if (!fs.existsSync(file)) throw new EdgeRnnError('BAD_INPUT_FILE', `${p}: no such model file`);
   const bytes = new Uint8Array(readFileArg(ctx.cwd, p));
-  return { spec: decodeModel(bytes, p).spec, bytes };
+  try {
+    return { spec: decodeModel(bytes, p).spec, bytes };
+  } catch (e) {
+    // An ONNX model given to train/prune/quantize/eval: say what it is and what to run first.
+    if (isEdgeRnnError(e, 'ERN_BAD_MAGIC') && isOnnxModel(bytes)) throw new EdgeRnnError('ERN_BAD_MAGIC', `${e.message}; it is an ONNX model: convert it first (\`edgernn convert ${p} --float -o MODEL.ern\`, or with --calib DATA for int8)`);
+    throw e;
+  }
 }
 
 /**

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng, createRuntime, decodeModel, encodeModel, type ModelSpec, type Runtime } from '../../src/index.js';
 import { desktopCommands } from '../../quantize/cli/index.js';
+import { exportOnnx } from '../../src/onnx/export.js';
 import { firstStepsTask, sineForecast, toJsonl } from '../../quantize/data/synthetic.js';
 import { evaluateModel } from '../../quantize/eval/evaluate-model.js';
 import { CALIBRATION_METHODS, calibrate, calibrateAndQuantize, chooseRange } from '../../quantize/quant/calibrate.js';
@@ -110,6 +111,15 @@ describe('quantization-aware fine-tuning records its calibration', () => {
 
 describe('edgernn quantize', () => {
   const cli = (...argv: string[]) => runCaptured(argv, desktopCommands, dir);
+
+  it('an ONNX model is named as one, with the convert command to run first (it was a bare ERN_BAD_MAGIC)', async () => {
+    fs.writeFileSync(path.join(dir, 'model.onnx'), exportOnnx(floatSpec));
+    for (const argv of [['quantize', 'model.onnx', '--calib', 'calib.jsonl', '-o', 'o.ern'], ['prune', 'model.onnx', '--data', 'calib.jsonl', '--sparsity', '0.5', '-o', 'o.ern'], ['eval', 'model.onnx', '--data', 'val.jsonl']]) {
+      const r = await cli(...argv);
+      expect(r.code, argv[0]).toBe(1);
+      expect(r.err, argv[0]).toMatch(/ERN_BAD_MAGIC.*it is an ONNX model: convert it first \(`edgernn convert model\.onnx --float -o MODEL\.ern`, or with --calib DATA for int8\)/);
+    }
+  });
 
   it('writes int8 and reports float vs int8 side by side', async () => {
     const r = await cli('quantize', 'model.ern', '--calib', 'calib.jsonl', '--eval', 'val.jsonl', '-o', 'q.ern', '--method', 'percentile', '--json');

@@ -207,7 +207,7 @@ export interface ClusterConfig {
   group: string;
   /** Devices hash into this many partitions (FNV-1a of the device name, mod partitions). */
   partitions: number;
-  /** A gateway taking over a partition waits this long for the previous owner's hand-off (ms). */
+  /** A gateway taking over a partition waits this long for the previous owner's hand-off, and a releasing one this long for the new owner's READY (ms, at least 100). */
   handoffTimeoutMs: number;
   /** Device states are checkpointed (retained) this often, for takeovers after a crash (ms, 0 = never). */
   checkpointIntervalMs: number;
@@ -577,7 +577,9 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
     cluster = {
       group: c.str(co, 'group', 'cluster', d.group, NAME, 'a topic level (no /, +, # or spaces)'),
       partitions: c.num(co, 'partitions', 'cluster', d.partitions, 1, 4096, true),
-      handoffTimeoutMs: c.num(co, 'handoffTimeoutMs', 'cluster', d.handoffTimeoutMs, 0, 3_600_000, true),
+      // Not 0 ("no timeout", as 0 turns checkpoints off): every hand-off then timed out before the
+      // other side could answer (a broker round trip), and the streams moved without their states.
+      handoffTimeoutMs: c.num(co, 'handoffTimeoutMs', 'cluster', d.handoffTimeoutMs, 100, 3_600_000, true),
       checkpointIntervalMs: c.num(co, 'checkpointIntervalMs', 'cluster', d.checkpointIntervalMs, 0, 86_400_000, true),
     };
   }
@@ -662,7 +664,9 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
     retryMs: c.num(oo, 'retryMs', 'outbox', od.retryMs, 10, 86_400_000),
     maxAlerts: c.num(oo, 'maxAlerts', 'outbox', od.maxAlerts, 1, 1e9, true),
     // At least one alert with its evidence window fits (a few KB); the newest is kept regardless.
-    maxBytes: c.num(oo, 'maxBytes', 'outbox', od.maxBytes, 1024, 1e12, true),
+    // At most 1 GiB: the log is read whole at start (readFileSync stops at 2 GiB) and held in the
+    // heap, about 3 bytes per byte of log (1e12 was accepted: out of memory, then a crash loop).
+    maxBytes: c.num(oo, 'maxBytes', 'outbox', od.maxBytes, 1024, 2 ** 30, true),
   };
 
   const meo = c.obj(section(o.metrics), 'metrics');

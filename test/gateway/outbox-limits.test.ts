@@ -185,8 +185,11 @@ describe('outbox.maxAlerts and outbox.maxBytes in the config', () => {
     const cases: Array<[GatewayConfigInput['outbox'], string]> = [
       [{ maxAlerts: 0 }, 'gw.json: outbox.maxAlerts must be an integer in [1, 1000000000], got 0'],
       [{ maxAlerts: 2.5 }, 'gw.json: outbox.maxAlerts must be an integer in [1, 1000000000], got 2.5'],
-      [{ maxBytes: 100 }, 'gw.json: outbox.maxBytes must be an integer in [1024, 1000000000000], got 100'],
-      [{ maxBytes: null as unknown as number }, 'gw.json: outbox.maxBytes must be an integer in [1024, 1000000000000], got null'],
+      [{ maxBytes: 100 }, 'gw.json: outbox.maxBytes must be an integer in [1024, 1073741824], got 100'],
+      [{ maxBytes: null as unknown as number }, 'gw.json: outbox.maxBytes must be an integer in [1024, 1073741824], got null'],
+      // At most 1 GiB: the whole log is read at start (one readFileSync, which stops at 2 GiB) and
+      // held in the heap (about 3 bytes per byte of log): 1e12 was accepted, then a crash loop.
+      [{ maxBytes: 2 ** 31 }, 'gw.json: outbox.maxBytes must be an integer in [1024, 1073741824], got 2147483648'],
     ];
     for (const [outbox, message] of cases) {
       let err: unknown;

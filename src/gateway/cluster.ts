@@ -45,6 +45,8 @@ type PartitionState =
       timer: TimerHandle;
       /** Ownership moved on while acquiring: hand over to this member once acquired. */
       then?: string;
+      /** Taken back by a rejoin: retained checkpoints do not replace live streams (rejoin()). */
+      rejoin: boolean;
     }
   | { state: 'releasing'; to: string; timer: TimerHandle };
 
@@ -192,13 +194,21 @@ export class ClusterCoordinator {
 
   onConnect(): void {
     // The gateway republishes its retained status (with the cluster fields) on every connect,
-    // in case the broker lost it (a restart without persistence). After a dropped connection
-    // that status was our last will: MQTT.js resubscribes (its own 'connect' listener runs
-    // first) before the gateway says online again, so the will comes back to onStatus first.
+    // in case the broker lost it (a restart without persistence).
     this.willSeen = false;
+    if (!this.started || this.closed) return;
+    // A reconnect: the old connection went without a DISCONNECT, so the broker published our
+    // last will and the others took our partitions. We rejoin now rather than when the will comes
+    // back retained: it often does not. A gateway paused past its keepalive (SIGSTOP, a frozen
+    // VM) wakes up to an overdue metrics tick whose retained `online`, kept by MQTT.js, goes out
+    // again on the new connection before the resubscription, and replaces the will: the gateway
+    // went on with its partitions while the others processed them too (split brain until their
+    // hand-off timeout). If nobody took them (the broker was killed: no will), the others answer
+    // READY with DONE at once and our streams go on.
+    if (!this.leaving && this.members.size > 0) return this.rejoin('cluster: reconnected: our last will went out when the connection dropped; taking our partitions back by hand-off');
     // A partition being acquired when the connection dropped: its subscription, READY or SYNC
     // may have been lost with it (the broker restarted), and it waited handoffTimeoutMs.
-    if (this.started && !this.closed) for (const [p, s] of this.parts) if (s.state === 'acquiring' && !s.synced) this.announce(p, s.waitFor);
+    for (const [p, s] of this.parts) if (s.state === 'acquiring' && !s.synced) this.announce(p, s.waitFor);
   }
 
   /**
@@ -206,25 +216,48 @@ export class ClusterCoordinator {
    * has been taken by another member, from the checkpoints, while we went on with it (both
    * stepped parts of the same streams, raised alerts on them and published checkpoints). Stop
    * and take our partitions back by hand-off, as a member that just joined (the states it sends
-   * replace ours; what we stepped since the checkpoint is lost, as after a crash).
+   * replace ours; what we stepped since the checkpoint is lost, as after a crash). Retained
+   * checkpoints do not replace our live streams meanwhile: they are older than them, and when
+   * nobody took over (no will went out) they were all there is, and put the streams back behind
+   * a gap of messages that never come again.
    */
-  private rejoin(): void {
+  private rejoin(why = 'cluster: our last will went out (connection lost): the others took our partitions from the checkpoints; taking them back by hand-off'): void {
     if (this.willSeen) return;
     this.willSeen = true;
     // Nobody to take our partitions: nobody did.
     if (this.members.size === 0) return;
-    this.gw.logger.warn('cluster: our last will went out (connection lost): the others took our partitions from the checkpoints; taking them back by hand-off', { partitions: this.owned().length });
+    this.gw.logger.warn(why, { partitions: this.owned().length });
+    // Messages held by partitions still being acquired reached us alone: kept for the new
+    // acquisitions (or processed, or forwarded to the owner), not dropped with them.
+    const held = [...this.parts.values()].flatMap((st) => (st.state === 'acquiring' ? st.held : []));
     for (const st of this.parts.values()) if (st.state !== 'owned') this.gw.clock.clearTimeout(st.timer);
     this.parts.clear();
     this.viewComputed = false;
-    this.reconcile();
+    this.rejoining = true;
+    try {
+      this.reconcile();
+    } finally {
+      this.rejoining = false;
+    }
+    for (const h of held) {
+      const m = this.gw.topics.sensorParser.parse(h.topic);
+      if (m && this.admit(h.topic, m.device, h.payload)) this.deliver(h.topic, h.payload);
+    }
   }
+
+  /** Set while rejoin() reconciles: the partitions it acquires keep their live streams (acquiring.rejoin). */
+  private rejoining = false;
 
   private willSeen = false;
 
   /** Fields the gateway adds to its status so peers count it as a member. */
-  statusFields(): { cluster: { group: string; partitions: number } } {
-    return { cluster: { group: this.cfg.group, partitions: this.cfg.partitions } };
+  statusFields(): { cluster: { group: string; partitions: number; sensors: string[] } } {
+    return { cluster: { group: this.cfg.group, partitions: this.cfg.partitions, sensors: this.sensors() } };
+  }
+
+  /** The sensors this gateway routes, sorted: the topics it subscribes for the partitions it owns. */
+  private sensors(): string[] {
+    return [...new Set(this.gw.config.routes.map((r) => r.sensor))].sort();
   }
 
   /** Partitions this gateway owns (processing). */
@@ -270,7 +303,7 @@ export class ClusterCoordinator {
   }
 
   private onStatus(topic: string, payload: Uint8Array): void {
-    let st: { state?: string; gateway?: string; reason?: string; cluster?: { group?: string; partitions?: number } } = {};
+    let st: { state?: string; gateway?: string; reason?: string; cluster?: { group?: string; partitions?: number; sensors?: unknown } } = {};
     const id = topic.split('/')[this.statusFilter.split('/').indexOf('+')]!;
     if (payload.length > 0) {
       try {
@@ -297,19 +330,53 @@ export class ClusterCoordinator {
       return;
     }
     this.mismatched.delete(id);
+    if (member) this.checkSensors(id, st.cluster?.sensors);
     const changed = member ? !this.members.has(id) : this.members.has(id);
     if (member) {
       this.members.add(id);
       this.crashed.delete(id);
     } else {
       this.members.delete(id);
+      this.sensorsReported.delete(id);
       if (st.reason !== 'stopped') this.crashed.add(id);
       // Its READYs went with it: kept, they released a partition to its next incarnation at once,
       // before that one had subscribed (the messages in between reached nobody).
       for (const r of this.readies) if (r.endsWith(`|${id}`)) this.readies.delete(r);
     }
     if (changed && this.started) this.reconcile();
+    // The member we wait for says online again (it reconnected, or its metrics tick): our READY may
+    // have gone out while it was disconnected (READY is not retained). Say it again, or the
+    // partition's messages stayed held for handoffTimeoutMs (two gateways reconnecting after a
+    // killed broker: the first to come back announced to the other before it was there).
+    else if (member && this.started) for (const [p, s] of this.parts) if (s.state === 'acquiring' && s.synced && !s.done && s.waitFor === id) this.sendReady(p, id).catch(() => {});
   }
+
+  /**
+   * A member that routes other sensors subscribes only its own for the partitions it owns: the
+   * messages of a sensor it does not route, in its partitions, reach nobody (no dead letter, no
+   * counter). Said at error level, once per member and difference (not refused: a rolling
+   * upgrade that adds a route goes through this). Members before this field say nothing.
+   */
+  private checkSensors(member: string, theirs: unknown): void {
+    if (!Array.isArray(theirs) || !theirs.every((x) => typeof x === 'string')) return;
+    const ours = this.sensors();
+    const t = [...new Set(theirs as string[])].sort();
+    const key = t.join('\n');
+    if (t.length === ours.length && t.every((x, i) => x === ours[i])) {
+      this.sensorsReported.delete(member);
+      return;
+    }
+    if (this.sensorsReported.get(member) === key) return;
+    this.sensorsReported.set(member, key);
+    this.gw.logger.error('cluster: a member routes other sensors: the messages of a sensor only some members route are lost in the partitions of the others', {
+      member,
+      onlyOurs: ours.filter((x) => !t.includes(x)),
+      onlyTheirs: t.filter((x) => !ours.includes(x)),
+    });
+  }
+
+  /** Members whose other sensors were reported (member → their sensors). */
+  private readonly sensorsReported = new Map<string, string>();
 
   private onReady(m: HandoffMessage): void {
     // Our own READY comes back too (we subscribe to the broadcast topic): not a peer's.
@@ -357,7 +424,9 @@ export class ClusterCoordinator {
     const parts = topic.split('/');
     const partition = parts[parts.length - 2]!;
     const key = Buffer.from(parts[parts.length - 1]!, 'base64url').toString('utf8');
-    if (this.parts.get(partition)?.state !== 'acquiring' || this.fromHandoff.has(key)) return;
+    const st = this.parts.get(partition);
+    if (st?.state !== 'acquiring' || this.fromHandoff.has(key)) return;
+    if (st.rejoin && this.gw.streams.has(key)) return;
     this.gw.importStream(key, new Uint8Array(payload));
   }
 
@@ -441,7 +510,7 @@ export class ClusterCoordinator {
     // again (a crash of the member we handed p to left only them; ignored, its devices started fresh).
     for (const key of this.fromHandoff) if (this.gw.partitionOf(key.slice(0, key.lastIndexOf('/'))) === p) this.fromHandoff.delete(key);
     const timer = this.gw.clock.setTimeout(() => this.onAcquireTimeout(p), this.cfg.handoffTimeoutMs);
-    this.parts.set(p, { state: 'acquiring', held: [], waitFor, synced: false, done: false, timer });
+    this.parts.set(p, { state: 'acquiring', held: [], waitFor, synced: false, done: false, timer, rejoin: this.rejoining });
     this.announce(p, waitFor);
   }
 
@@ -451,10 +520,14 @@ export class ClusterCoordinator {
     Promise.all([t.subscribe(this.sharedFilters(p), this.gw.config.broker.sensorQos), t.subscribe([`${this.base}/state/${p}/+`], 1)])
       .then(async () => {
         this.gw.logger.debug('cluster: subscribed, announcing ready', { partition: p, waitFor });
-        await this.gw.transport.publish(`${this.base}/handoff`, JSON.stringify({ kind: 'ready', partition: p, from: this.me, view: this.viewId(this.view), waitFor } satisfies HandoffMessage), { qos: 1 });
+        await this.sendReady(p, waitFor);
         await this.send(this.me, { kind: 'sync', partition: p, from: this.me });
       })
       .catch((e: Error) => this.gw.logger.error('cluster: cannot subscribe to a partition', { partition: p, error: e.message }));
+  }
+
+  private sendReady(p: string, waitFor: string | null): Promise<void> {
+    return this.gw.transport.publish(`${this.base}/handoff`, JSON.stringify({ kind: 'ready', partition: p, from: this.me, view: this.viewId(this.view), waitFor } satisfies HandoffMessage), { qos: 1 });
   }
 
   private sharedFilters(p: string): string[] {

@@ -112,6 +112,8 @@ describe('gateway config: defects found by probing every field', () => {
     // cluster membership needs a status topic per gateway and one shared cluster topic
     [{ ...clusterBase, topics: { status: '{prefix}/{site}/status' } }, 'gw.json: topics.status must be a template with a {gateway} level in cluster mode (members are told apart by it), got "{prefix}/{site}/status"'],
     [{ ...clusterBase, topics: { cluster: '{prefix}/{site}/_cluster/{gateway}' } }, 'gw.json: topics.cluster must be a template without {gateway} in cluster mode (every member of the group uses the same cluster topics), got "{prefix}/{site}/_cluster/{gateway}"'],
+    // 0 read as "no timeout" (checkpointIntervalMs 0 is "off"): every hand-off timed out at once, streams moved without their states
+    [{ ...clusterBase, cluster: { handoffTimeoutMs: 0 } }, 'gw.json: cluster.handoffTimeoutMs must be an integer in [100, 3600000], got 0'],
     // models named after Object.prototype members passed, then crashed Gateway.create with a TypeError
     [{ ...base, routes: [{ sensor: 'imu', model: 'constructor' }] }, 'gw.json: routes[0].model must be one of the models (imu), got "constructor"'],
     [JSON.parse('{"models": {"__proto__": "a.ern"}, "routes": [{"sensor": "imu", "model": "__proto__"}]}'), 'gw.json: models.__proto__ must be named otherwise (__proto__ is reserved), got "__proto__"'],

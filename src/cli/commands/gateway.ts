@@ -27,7 +27,9 @@ export const gatewayCommand: Command = {
 Subscribes to sensor topics (edgernn/<site>/<device>/<sensor>), keeps one stream state per
 device, steps many devices per kernel call, runs detectors, and publishes alerts (QoS 1) on
 edgernn/<site>/<device>/alerts from a durable outbox. Runs until SIGINT, SIGTERM or SIGHUP,
-then drains, flushes the outbox and saves device states. See docs/gateway.md.
+then drains, flushes the outbox and saves device states. Topics are templates (the config's
+"topics"); several gateways share a site's devices with a "cluster" section (the sensor topic
+then carries a partition level). See docs/gateway.md.
 
   -c, --config FILE    gateway config (JSON); flags below override it
   --broker B           "embedded" (default: an in-process broker, port printed) or

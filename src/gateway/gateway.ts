@@ -54,6 +54,12 @@ const MAX_SAMPLES_PER_MESSAGE = 1 << 16;
  */
 export const DEAD_LETTER_LOG_INTERVAL_MS = 60_000;
 const DEAD_LETTER_LOG_TOPICS = 1024;
+/**
+ * Idle streams saved per turn of the event loop; the rest of a sweep follows at once, after the
+ * I/O waiting. A site whose devices all went quiet together was saved in one batch (N + 1
+ * fsyncs): 3,000 streams held the loop, every other device and the broker's keepalive for 12 s.
+ */
+export const IDLE_EVICT_BATCH = 64;
 
 export interface GatewayOptions {
   /**
@@ -239,6 +245,8 @@ export class Gateway {
   private retryTimer: TimerHandle | null = null;
   private tickTimer: TimerHandle | null = null;
   private metricsTimer: TimerHandle | null = null;
+  /** The next slice of an idle-eviction sweep (evictIdle). */
+  private idleTimer: TimerHandle | null = null;
   private readonly inFlight = new Map<string, number>();
   private readonly retryAfter = new Map<string, number>();
   /**
@@ -257,6 +265,13 @@ export class Gateway {
   private connectedAtMs = 0;
   private shortConnections: number[] = [];
   private flapLoggedAtMs = -Infinity;
+  /**
+   * Alert refusals since the last warning about them, and when it was logged: at most one a
+   * minute, with the count. A broker that refused alerts for good (an ACL) had a warning logged
+   * per alert at each retry (about 4,000 lines a second with 20,000 pending and retryMs 1000).
+   */
+  private refusedSinceWarn = 0;
+  private refusedWarnedAtMs = -Infinity;
   private stopped = false;
   private readonly startedAtMs: number;
   private readonly drainTimeoutMs: number;
@@ -335,6 +350,7 @@ export class Gateway {
     let outbox: Outbox | undefined;
     let broker: EmbeddedBroker | null = null;
     let lock: StateLock | null = null;
+    let droppedAtOpen = 0;
     let gw: Gateway;
     try {
       // Models.
@@ -398,15 +414,20 @@ export class Gateway {
           } catch (e) {
             logger.error('outbox: the log of a previous run cannot be read either', { dir: outboxDir, error: (e as Error).message });
           }
-          outbox = new MemoryOutbox(bounds);
-          outbox.add(previous);
-          if (previous.length > 0) logger.info('outbox: alerts from a previous run will be re-sent from memory', { replayed: previous.length });
+          const held = new MemoryOutbox(bounds);
+          held.add(previous);
+          outbox = held;
+          if (previous.length > 0) logger.info('outbox: alerts from a previous run will be re-sent from memory', { replayed: previous.length, ...(held.dropped ? { dropped: held.dropped } : {}) });
         }
       }
       outbox ??= new MemoryOutbox(bounds);
       if (outbox instanceof FileOutbox && outbox.report.replayed > 0) logger.info('outbox: alerts from a previous run will be re-sent', { ...outbox.report });
-      // States dropped for maxSavedStates are counted once the gateway (and its metrics) exists.
-      const onDrop = (key: string) => gw?.onStateDropped(key);
+      // States dropped for maxSavedStates are counted once the gateway (and its metrics) exists;
+      // those the store drops as it opens (a bound lowered since they were saved) just after.
+      const onDrop = (key: string) => {
+        if (gw) gw.onStateDropped(key);
+        else droppedAtOpen++;
+      };
       const bound = { maxStates: cfg.limits.maxSavedStates, onDrop };
       const stateStore =
         opts.stateStore ?? (cfg.stateDir === '' || refused ? memoryStateStore(bound) : fileStateStore(path.join(cfg.stateDir, 'streams'), { ...bound, fsync: cfg.outbox.fsync }));
@@ -447,6 +468,12 @@ export class Gateway {
       });
       gw.metrics.gauges.outbox_persistent = outbox instanceof FileOutbox ? 1 : 0;
       if (outbox instanceof FileOutbox && outbox.report.dropped) gw.metrics.inc('outbox_dropped_total', outbox.report.dropped);
+      if (droppedAtOpen > 0) {
+        gw.metrics.inc('states_dropped_total', droppedAtOpen);
+        logger.info('saved stream states beyond limits.maxSavedStates dropped at start, oldest first', { dropped: droppedAtOpen, maxSavedStates: cfg.limits.maxSavedStates });
+      }
+      // Those of a previous run's log held in memory (the disk refused writes): dropped before the gateway existed.
+      if (outbox instanceof MemoryOutbox && !opts.outbox && outbox.dropped) gw.metrics.inc('outbox_dropped_total', outbox.dropped);
     } catch (e) {
       // Nothing may outlive a failed start: sinks, the broker we started, the outbox, our models.
       for (const sink of sinks) await closeSink(sink, logger, opts.drainTimeoutMs ?? 5000);
@@ -652,7 +679,29 @@ export class Gateway {
     if (c.droppedFrames !== before.droppedFrames) {
       this.metrics.inc('dropped_frames_total', c.droppedFrames - before.droppedFrames);
       this.metrics.inc('dropped_samples_total', c.droppedSamples - before.droppedSamples);
+      this.logDropped(s, c.droppedFrames - before.droppedFrames, c.droppedSamples - before.droppedSamples);
     }
+  }
+
+  /**
+   * Backpressure drops are logged once per stream per minute, naming the device, with the count
+   * since the last line: the counters alone did not say which of thousands of devices floods.
+   */
+  private logDropped(s: DeviceStream, frames: number, samples: number): void {
+    const log = s.dropLog;
+    log.frames += frames;
+    log.samples += samples;
+    const now = this.clock.now();
+    // A clock stepped back counts as time passed (as for dead letters).
+    if (now >= log.at && now - log.at < DEAD_LETTER_LOG_INTERVAL_MS) return;
+    this.logger.warn('device queue full: oldest frames dropped (limits.maxQueuedFrames)', {
+      device: s.device,
+      sensor: s.sensor,
+      droppedFrames: log.frames,
+      droppedSamples: log.samples,
+      maxQueuedFrames: this.config.limits.maxQueuedFrames,
+    });
+    s.dropLog = { at: now, frames: 0, samples: 0 };
   }
 
   private apply(stream: DeviceStream, res: { ready: QueuedBatch[]; reset: boolean; before?: QueuedBatch[] }, now: number): void {
@@ -1075,6 +1124,8 @@ export class Gateway {
         (e: Error) => {
           // The disk failed: keep them in memory and still publish; say so loudly.
           this.logger.error('outbox write failed: alerts held in memory only', { error: e.message, ids: alerts.map((a) => a.id) });
+          // Counted: the metrics said nothing of alerts held in memory only (outbox_persistent stays 1).
+          this.metrics.inc('outbox_write_errors_total', alerts.length);
           this.volatile.add(alerts);
           this.announce(alerts);
           if (!this.stopped) this.publishAlerts();
@@ -1191,8 +1242,17 @@ export class Gateway {
     this.metrics.inc('alerts_publish_errors_total');
     // Dropped for the outbox bounds while in flight: never sent again, so no retry to remember.
     if (!this.outbox.has(a.id) && !this.volatile.has(a.id)) return;
-    this.retryAfter.set(a.id, this.clock.now() + this.config.outbox.retryMs);
-    this.logger.warn('alert not acknowledged, will retry', { id: a.id, error: e.message, retryMs: this.config.outbox.retryMs });
+    const now = this.clock.now();
+    this.retryAfter.set(a.id, now + this.config.outbox.retryMs);
+    this.refusedSinceWarn++;
+    // (A wall clock stepped back since the last warning counts as a minute gone.)
+    if (now - this.refusedWarnedAtMs >= 60_000 || now < this.refusedWarnedAtMs) {
+      this.logger.warn('alert not acknowledged, will retry', { id: a.id, error: e.message, retryMs: this.config.outbox.retryMs, refused: this.refusedSinceWarn, outboxDepth: this.outboxDepth });
+      this.refusedSinceWarn = 0;
+      this.refusedWarnedAtMs = now;
+    } else {
+      this.logger.debug('alert not acknowledged, will retry', { id: a.id, error: e.message });
+    }
     this.kickPublish();
   }
 
@@ -1259,17 +1319,30 @@ export class Gateway {
       if (res) this.apply(s, res, now);
       this.countStreamDelta(s, before);
     }
-    if (lim.idleEvictMs > 0) {
-      // LRU order: the first streams are the least recently active. Saved as one batch.
-      const idle: DeviceStream[] = [];
-      for (const s of this.streams.values()) {
-        if (now - s.lastActiveMs < lim.idleEvictMs) break;
-        idle.push(s);
-      }
-      if (idle.length > 0) this.evictMany(idle, 'idle');
-    }
+    if (lim.idleEvictMs > 0 && this.idleTimer === null) this.evictIdle();
     this.cluster?.tick(now);
     this.scheduleTick();
+  }
+
+  /**
+   * Evicts idle streams, IDLE_EVICT_BATCH at a time (each slice saved as one batch), the next
+   * slice after the I/O waiting: LRU order, so the first streams are the least recently active,
+   * and a device that sent in between is no longer among them.
+   */
+  private evictIdle(): void {
+    this.idleTimer = null;
+    if (this.stopped) return;
+    const now = this.clock.now();
+    const idle: DeviceStream[] = [];
+    for (const s of this.streams.values()) {
+      if (now - s.lastActiveMs < this.config.limits.idleEvictMs) break;
+      if (idle.length === IDLE_EVICT_BATCH) {
+        this.idleTimer = this.clock.setTimeout(() => this.evictIdle(), 0);
+        break;
+      }
+      idle.push(s);
+    }
+    if (idle.length > 0) this.evictMany(idle, 'idle');
   }
 
   private onMetricsTimer(): void {
@@ -1459,8 +1532,8 @@ export class Gateway {
 
   private async closeResources(): Promise<void> {
     this.stopped = true;
-    for (const t of [this.pumpTimer, this.publishTimer, this.retryTimer, this.tickTimer, this.metricsTimer]) this.clock.clearTimeout(t);
-    this.pumpTimer = this.publishTimer = this.retryTimer = this.tickTimer = this.metricsTimer = null;
+    for (const t of [this.pumpTimer, this.publishTimer, this.retryTimer, this.tickTimer, this.metricsTimer, this.idleTimer]) this.clock.clearTimeout(t);
+    this.pumpTimer = this.publishTimer = this.retryTimer = this.tickTimer = this.metricsTimer = this.idleTimer = null;
     this.cluster?.close();
     this.loopDelay?.disable();
     if (this.http) {

@@ -53,7 +53,7 @@ export const COUNTERS = {
   dropped_frames_total: 'frames dropped by backpressure',
   frames_total: 'frames stepped through models',
   kernel_calls_total: 'batched kernel calls (model.stepMany)',
-  alerts_total: 'alerts raised (durable in the outbox)',
+  alerts_total: 'alerts raised (durable in the outbox, but for those counted in outbox_write_errors_total)',
   alerts_acked_total: 'alert publications acknowledged by the broker',
   alerts_publish_errors_total: 'alert publications that failed or were refused (retried)',
   evictions_total: 'device streams evicted (state saved)',
@@ -64,6 +64,7 @@ export const COUNTERS = {
   handoffs_out_total: 'device states handed to another gateway',
   handoffs_in_total: 'device states received from another gateway',
   outbox_dropped_total: 'unacknowledged alerts dropped, oldest first, to keep within outbox.maxAlerts and outbox.maxBytes (never published)',
+  outbox_write_errors_total: 'alerts the outbox could not write (a failed or full disk): held in memory only until acknowledged, lost on a crash',
 } as const;
 
 export const GAUGES = {

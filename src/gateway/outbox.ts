@@ -10,10 +10,11 @@
  *                                the alert was dropped to keep the outbox within maxAlerts and
  *                                maxBytes (written with the add that made room, so fsynced with
  *                                it; an ack record, so that older gateways read it as one too)
- * Opening replays the log; a torn last line (crash mid-write) is cut off, a corrupt line in
- * the middle is skipped and reported. Compaction writes the pending alerts to outbox.wal.tmp,
- * fsyncs it, renames it over the log and fsyncs the directory, so a crash at any point leaves
- * either the old or the new log (with fsync off, none of these fsyncs is made).
+ * Opening replays the log; a torn last line (crash mid-write: no newline) is cut off, a corrupt
+ * line (the last one too, when whole) is skipped and reported. Compaction writes the pending
+ * alerts to outbox.wal.tmp, fsyncs it, renames it over the log and fsyncs the directory, so a
+ * crash at any point leaves either the old or the new log (with fsync off, none of these fsyncs
+ * is made); one that fails before the rename removes outbox.wal.tmp.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -112,6 +113,19 @@ const dropRecord = (id: string): Buffer => record({ op: 'ack', id, dropped: true
 /** Writes every byte (writeSync may write part of the buffer without an error: a full disk, a size limit). */
 function writeAllSync(fd: number, bytes: Buffer): void {
   for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+}
+
+/**
+ * Removes the temp file of a compaction that failed before its rename. Left behind, its part of a
+ * snapshot kept the space a full disk needed for the alerts that followed (they were held in
+ * memory only) until a later compaction succeeded, or for good when it failed at open.
+ */
+function removeTemp(tmp: string): void {
+  try {
+    fs.unlinkSync(tmp);
+  } catch {
+    /* never made, or not ours to remove (a directory in its place) */
+  }
 }
 
 /** Size of an alert's add record in the log: what maxBytes counts, for either outbox. */
@@ -369,7 +383,9 @@ export class FileOutbox implements Outbox {
       if (nl < 0) break; // torn: no newline
       const rec = parseRecord(data.subarray(off, nl));
       if (rec === null) {
-        if (data.indexOf(0x0a, nl + 1) < 0 && nl + 1 >= data.length) break; // torn last line
+        // Corrupt, even as the last line: a torn write lacks the newline, which is written last
+        // (cut off below). Taken for a torn write, a whole last record that failed its check (the
+        // newest alert, one flipped bit) was cut off with no copy kept.
         this.report.corrupt++;
         this.logger?.error('outbox: corrupt record skipped', { file: this.file, offset: off });
       } else if (rec.op === 'add') {
@@ -430,12 +446,17 @@ export class FileOutbox implements Outbox {
     const body = Buffer.concat(chunks);
     const tfd = fs.openSync(tmp, 'w');
     try {
-      writeAllSync(tfd, body);
-      if (this.doFsync) fs.fsyncSync(tfd);
-    } finally {
-      fs.closeSync(tfd);
+      try {
+        writeAllSync(tfd, body);
+        if (this.doFsync) fs.fsyncSync(tfd);
+      } finally {
+        fs.closeSync(tfd);
+      }
+      fs.renameSync(tmp, this.file);
+    } catch (e) {
+      removeTemp(tmp);
+      throw e;
     }
-    fs.renameSync(tmp, this.file);
     this.reopenAfterRename();
     this.size = body.length;
     this.dirty = false;
@@ -564,8 +585,14 @@ export class FileOutbox implements Outbox {
       this.size = body.length + late.length;
     } catch (e) {
       this.acks = [...moot, ...this.acks];
-      // Past the rename, the fd still names the replaced log: appends there would be lost.
-      if (renamed) this.dirty = true;
+      if (renamed) {
+        // Past the rename, the fd still names the replaced log: appends there would be lost.
+        this.dirty = true;
+      } else {
+        await h?.close().catch(() => {});
+        h = undefined;
+        removeTemp(tmp);
+      }
       throw e;
     } finally {
       this.lateAdds = null;

@@ -254,6 +254,19 @@ export function fileStateStore(dir: string, opts: StateStoreOptions = {}): State
     }
   };
 
+  /** Drops the oldest states beyond maxStates. */
+  const trim = () => {
+    while (index.size > max) {
+      const oldest = index.keys().next().value as string;
+      const dropped = keyOf(oldest);
+      try {
+        remove(oldest);
+      } catch {
+        index.delete(oldest); // not a file (a directory in its place): no longer counted
+      }
+      if (dropped !== undefined) opts.onDrop?.(dropped);
+    }
+  };
   /** After the renames of saved states are durable: index them, remove their legacy files, keep the bound. */
   const saved = (keys: readonly string[]) => {
     for (const key of keys) {
@@ -270,17 +283,12 @@ export function fileStateStore(dir: string, opts: StateStoreOptions = {}): State
         }
       }
     }
-    while (index.size > max) {
-      const oldest = index.keys().next().value as string;
-      const dropped = keyOf(oldest);
-      try {
-        remove(oldest);
-      } catch {
-        index.delete(oldest); // not a file (a directory in its place): no longer counted
-      }
-      if (dropped !== undefined) opts.onDrop?.(dropped);
-    }
+    trim();
   };
+  // A bound lowered since the states were saved: the oldest go now, while the gateway starts. Left
+  // to the first save, they all went in it, inside a device's message handler (the event loop
+  // held for 14 s for 4,900 states here; minutes for the tens of thousands a lowered default leaves).
+  trim();
   /** The file bytes of a state: magic, key length, key, state. */
   const fileBytes = (key: string, bytes: Uint8Array): Buffer => {
     const kb = Buffer.from(key, 'utf8');

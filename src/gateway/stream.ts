@@ -109,6 +109,8 @@ export class DeviceStream {
   readonly frontend: FrontEnd;
   readonly detector: Detector;
   readonly counters: StreamCounters = { messages: 0, duplicates: 0, reordered: 0, missing: 0, resets: 0, droppedFrames: 0, droppedSamples: 0, frames: 0 };
+  /** Backpressure drops not yet logged, and when the last line about them was (the gateway logs them once a minute). */
+  dropLog = { at: -Infinity, frames: 0, samples: 0 };
   /** Clock ms of the last message. */
   lastActiveMs: number;
   /** Clock ms when this stream (epoch) started: part of alert ids. */
@@ -143,6 +145,8 @@ export class DeviceStream {
   private frameFlags: Uint8Array;
   private head = 0;
   private count = 0;
+  /** The most frames queued at once since the queue was last empty (what the traffic needs). */
+  private peak = 0;
 
   // Evidence window: last K input frames, scores and times.
   private readonly K: number;
@@ -437,12 +441,39 @@ export class DeviceStream {
       } while (this.count > 0 && this.frontend.framesPerWindow > 1 && (this.frameFlags[this.head]! & FRAME_RESET) === 0);
     }
     const slot = (this.head + this.count) % this.cap;
+    if (this.count + 1 > this.peak) this.peak = this.count + 1;
     this.frames.set(frame, slot * I);
     this.frameTs[slot] = Math.min(MAX_TS_MS, this.pushTs + sampleIndex * this.pushDt);
     this.frameArrived[slot] = this.pushArrived;
     this.frameSeq[slot] = this.pushSeq;
     this.frameFlags[slot] = flags;
     this.count++;
+  }
+
+  /**
+   * An emptied queue more than 4 times larger than the most it held since it was last empty goes
+   * back to the smallest of its sizes (QUEUE_INITIAL_FRAMES doubling) that holds twice that: a
+   * backlog (a stall, a persistent session's queue delivered at once) left every stream's queue
+   * at maxQueuedFrames for good, 49 KB per IMU device. Traffic of the same size never grows it again.
+   */
+  private shrinkQueue(): void {
+    const peak = this.peak;
+    this.peak = 0;
+    if (this.cap <= 4 * peak || this.cap <= QUEUE_INITIAL_FRAMES) return;
+    let cap = QUEUE_INITIAL_FRAMES;
+    while (cap < 2 * peak) cap *= 2;
+    this.allocQueue(Math.min(cap, this.maxCap));
+  }
+
+  /** New (empty) queue arrays of `cap` frames. */
+  private allocQueue(cap: number): void {
+    this.frames = new Float32Array(cap * this.I);
+    this.frameTs = new Float64Array(cap);
+    this.frameArrived = new Float64Array(cap);
+    this.frameSeq = new Float64Array(cap);
+    this.frameFlags = new Uint8Array(cap);
+    this.cap = cap;
+    this.head = 0;
   }
 
   /** Doubles the frame queue (up to maxQueuedFrames), oldest frame first at slot 0. */
@@ -507,6 +538,7 @@ export class DeviceStream {
     const detect = (this.frameFlags[this.head]! & FRAME_DETECT) !== 0;
     this.head = (this.head + 1) % this.cap;
     this.count--;
+    if (this.count === 0) this.shrinkQueue();
     this.frameIndex++;
     this.counters.frames++;
     const ev = detect ? this.detector.step(output, input) : null;

@@ -144,6 +144,36 @@ describe('a stateDir the disk refuses to write', () => {
   });
 });
 
+describe('alerts of a previous run over the bounds, with the disk refusing writes (2026-11-27 review)', () => {
+  const T0 = 1_700_000_000_000;
+  const rig = imuModelBrokerAndGateways();
+  const { gateways } = rig;
+
+  it('the oldest are dropped as the outbox.maxAlerts says, and counted in outbox_dropped_total (they were not counted)', async () => {
+    const parent = tmpDir('edgernn-ro-');
+    fs.chmodSync(parent, 0o755);
+    const stateDir = path.join(parent, 'state');
+    const outboxDir = path.join(stateDir, 'outbox');
+    const previous = FileOutbox.open(outboxDir);
+    const old = oracleAlerts(rig.model, imuSignal(200, 3, [[20, 30], [80, 90], [150, 160]]), IMU_DETECTOR, { site: 's', device: 'old', sensor: 'imu', streamStartMs: T0 - 1e6 });
+    expect(old.length).toBe(3);
+    previous.add(old.map((o, i) => previousAlert(o, T0 + i)));
+    await previous.close();
+    fs.chmodSync(stateDir, 0o777);
+    fs.chmodSync(outboxDir, 0o555); // the outbox cannot be opened for writing: held in memory
+    onTestFinished(() => fs.chmodSync(outboxDir, 0o755));
+
+    const logger = memoryLogger('debug');
+    const config = imuGatewayConfig(rig.broker.url, { site: 's', stateDir, broker: { protocolVersion: 4 }, outbox: { maxAlerts: 1 } });
+    const gw = await createUnprivileged({ config, models: { imu: rig.model }, clock: new ManualClock(T0), logger });
+    gateways.push(gw);
+    expect(gw.outbox).toBeInstanceOf(MemoryOutbox);
+    expect([...gw.outbox.pending()].map((a) => a.id)).toEqual([old[2]!.id]);
+    expect(gw.metrics.counters.outbox_dropped_total).toBe(2);
+    expect(logger.lines.find((l) => l.msg === 'outbox: alerts from a previous run will be re-sent from memory')).toMatchObject({ replayed: 3, dropped: 2 });
+  });
+});
+
 describe('a stateDir that cannot be a folder is a configuration mistake', () => {
   let model: Model;
   beforeAll(async () => {

@@ -115,6 +115,70 @@ describe('stop() with alerts held in memory only', () => {
   });
 });
 
+describe('alerts the outbox could not take are counted (2026-11-27 review)', () => {
+  it('outbox_write_errors_total counts them: the metrics said nothing while alerts were held in memory only', async () => {
+    const model = await (await createRuntime()).load(imuModelBytes());
+    const { sw, clock, tr, gw } = await failingDiskRig(model);
+    gateways.push(gw);
+    const raised: Alert[] = [];
+    gw.on('alert', (a) => raised.push(a));
+    const x = imuSignal(300, 5, [[50, 60], [200, 215]]);
+    const want = oracleAlerts(model, x, IMU_DETECTOR, { site: 's', device: 'd1', sensor: 'imu', streamStartMs: 0 }).length;
+    expect(want).toBeGreaterThanOrEqual(2);
+    sw.failing = true;
+    for (let m = 0; m * 20 * IMU_CHANNELS < x.length; m++) {
+      tr.deliver(gw.topics.sensor('d1', 'imu'), encodeJson(x.subarray(m * 20 * IMU_CHANNELS, (m + 1) * 20 * IMU_CHANNELS), IMU_CHANNELS, { seq: m }));
+      clock.advance(5);
+    }
+    await waitFor(() => raised.length === want, 'the alerts to be raised');
+    expect(gw.metrics.counters.outbox_write_errors_total).toBe(want);
+    expect(gw.metrics.counters.alerts_total).toBe(want);
+    model.dispose();
+  });
+});
+
+describe('a broker that refuses every alert for good (an ACL, 2026-11-27 review)', () => {
+  it("says so at most once a minute with the count, not a warning per alert at every retry", async () => {
+    // Measured with mosquitto 2.0.11 denying the alerts topic (MQTT 5: PUBACK 0x87), 20,000
+    // alerts pending and retryMs 1000: 81,000 warning lines in 20 s, about 4,000 a second.
+    const model = await (await createRuntime()).load(imuModelBytes());
+    // (stop() waits drainTimeoutMs for the acknowledgements that never come.)
+    const { clock, tr, logger, gw } = await failingDiskRig(model, { outbox: { retryMs: 1000 } }, { drainTimeoutMs: 100 });
+    gateways.push(gw);
+    tr.refuse = true;
+    const x = imuSignal(300, 5, [[50, 60], [200, 215]]);
+    for (const device of ['d1', 'd2', 'd3']) {
+      for (let m = 0; m * 20 * IMU_CHANNELS < x.length; m++) {
+        tr.deliver(gw.topics.sensor(device, 'imu'), encodeJson(x.subarray(m * 20 * IMU_CHANNELS, (m + 1) * 20 * IMU_CHANNELS), IMU_CHANNELS, { seq: m }));
+        clock.advance(5);
+      }
+    }
+    const pending = 3 * oracleAlerts(model, x, IMU_DETECTOR, { site: 's', device: 'd1', sensor: 'imu', streamStartMs: 0 }).length;
+    expect(pending).toBeGreaterThanOrEqual(6);
+    await waitFor(() => gw.outboxDepth === pending, 'the alerts to be raised');
+    const refusals = (level: string) => logger.lines.filter((l) => l.msg === 'alert not acknowledged, will retry' && l.level === level);
+    const handled = () => gw.metrics.counters.alerts_publish_errors_total;
+    // Ten retry rounds within a minute: every alert refused each time.
+    for (let round = 1; round <= 10; round++) {
+      await waitFor(() => handled() === round * pending, `round ${round} of refusals`);
+      if (round < 10) clock.advance(1000);
+    }
+    expect(refusals('warn').length).toBe(1);
+    expect(refusals('warn')[0]).toMatchObject({ refused: 1, outboxDepth: expect.any(Number) });
+    expect(refusals('debug').length).toBe(10 * pending - 1);
+    // A minute on: one more warning, counting the refusals since the first.
+    clock.advance(60_000);
+    await waitFor(() => refusals('warn').length === 2, 'the next warning, a minute later');
+    const second = logger.lines.indexOf(refusals('warn')[1]!);
+    const quiet = logger.lines.slice(0, second).filter((l) => l.msg === 'alert not acknowledged, will retry' && l.level === 'debug').length;
+    expect(quiet).toBeGreaterThanOrEqual(10 * pending - 1);
+    expect(refusals('warn')[1]!.refused).toBe(quiet + 1);
+    // Every refusal is still counted.
+    expect(gw.metrics.counters.alerts_publish_errors_total).toBe(tr.refused);
+    model.dispose();
+  });
+});
+
 /** tsx's loader by absolute URL: the child runs in a temp directory. */
 const TSX_LOADER = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 const OUTBOX_MODULE = new URL('../../src/gateway/outbox.ts', import.meta.url).href;

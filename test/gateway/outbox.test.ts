@@ -1,7 +1,7 @@
 /** The write-ahead outbox: replay after a restart, torn and corrupt records, compaction. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isEdgeRnnError } from '../../src/index.js';
 import type { Alert } from '../../src/gateway/alert.js';
 import { crc32, FileOutbox } from '../../src/gateway/outbox.js';
@@ -80,6 +80,27 @@ describe('FileOutbox', () => {
     again.add([alert(3)]);
     again.close();
     expect([...FileOutbox.open(dir).pending()].map((a) => a.id)).toEqual(['id-1', 'id-2', 'id-3']);
+  });
+
+  it('a whole last record that fails its check is corrupt, kept in the copy, not cut off as torn (2026-11-27 review)', async () => {
+    // A torn write lacks the final newline; a newline-terminated last record with a flipped bit
+    // (the newest alert) was cut off as torn, with no copy kept.
+    const dir = tmpDir();
+    const ob = FileOutbox.open(dir);
+    ob.add([alert(1), alert(2)]);
+    await ob.close();
+    const file = path.join(dir, 'outbox.wal');
+    const bytes = fs.readFileSync(file);
+    const original = Buffer.from(bytes);
+    bytes[bytes.length - 20]! ^= 0x01;
+    fs.writeFileSync(file, bytes);
+    const logger = memoryLogger();
+    const again = FileOutbox.open(dir, { logger });
+    expect(again.report).toMatchObject({ replayed: 1, truncatedBytes: 0, corrupt: 1 });
+    expect(fs.readFileSync(again.report.keptCorrupt!)).toEqual(bytes);
+    expect(original.subarray(original.indexOf(0x0a) + 1).toString()).toContain('"id-2"');
+    expect(logger.lines.some((l) => l.msg.includes('torn record'))).toBe(false);
+    await again.close();
   });
 
   it('skips a corrupt record in the middle and reports it', () => {
@@ -261,5 +282,68 @@ describe('FileOutbox', () => {
       fs.closeSync(ofd);
     }
     expect(fs.readFileSync(other, 'utf8')).toBe('');
+  });
+});
+
+describe('a compaction that fails on a full disk (2026-11-27 review)', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+
+  it('removes its temp file, off the event loop: the part of the snapshot it wrote kept the space the next alerts needed', async () => {
+    // Measured on a 64 KiB tmpfs: a log of 40 alerts of ~1.2 KB, 6 acks, the compaction fails
+    // with 16 KiB of its snapshot written; 1 of the next 20 alerts could then be made durable,
+    // 14 with the temp file removed.
+    const dir = tmpDir();
+    const logger = memoryLogger();
+    const ob = FileOutbox.open(dir, { compactAfter: 2, logger });
+    ob.add([alert(1), alert(2), alert(3), alert(4)]);
+    const tmp = path.join(dir, 'outbox.wal.tmp');
+    const open = fs.promises.open.bind(fs.promises);
+    vi.spyOn(fs.promises, 'open').mockImplementation(async (...a: Parameters<typeof fs.promises.open>) => {
+      const h = await open(...a);
+      if (String(a[0]) !== tmp) return h;
+      // The disk fills during the snapshot: part of it is written, then ENOSPC.
+      return Object.assign(Object.create(h) as fs.promises.FileHandle, {
+        write: async (buf: Buffer) => {
+          await h.write(buf, 0, Math.min(buf.length, 100));
+          throw enospc();
+        },
+      });
+    });
+    ob.ack('id-1');
+    ob.ack('id-2');
+    await ob.flush();
+    expect(logger.lines.some((l) => l.msg.startsWith('outbox: compaction failed') && /ENOSPC/.test(String(l.error)))).toBe(true);
+    expect(fs.existsSync(tmp)).toBe(false);
+    vi.restoreAllMocks();
+    await ob.close();
+    expect([...FileOutbox.open(dir).pending()].map((a) => a.id)).toEqual(['id-3', 'id-4']);
+  });
+
+  it('removes its temp file when run synchronously (at open, or to rewrite a log an append could not cut back)', async () => {
+    const dir = tmpDir();
+    const ob = FileOutbox.open(dir);
+    ob.add([alert(1), alert(2)]);
+    const tmp = path.join(dir, 'outbox.wal.tmp');
+    let tmpFd = -1;
+    const openSync = fs.openSync.bind(fs);
+    const writeSync = fs.writeSync.bind(fs) as (...a: unknown[]) => number;
+    vi.spyOn(fs, 'openSync').mockImplementation(((...a: Parameters<typeof fs.openSync>) => {
+      const fd = openSync(...a);
+      if (String(a[0]) === tmp) tmpFd = fd;
+      return fd;
+    }) as typeof fs.openSync);
+    vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, ...rest: unknown[]) => {
+      if (fd !== tmpFd) return writeSync(fd, ...rest);
+      writeSync(fd, Buffer.from('0123456789'));
+      throw enospc();
+    }) as typeof fs.writeSync);
+    expect(() => ob.compact()).toThrow(/ENOSPC/);
+    expect(fs.existsSync(tmp)).toBe(false);
+    vi.restoreAllMocks();
+    await ob.close();
+    expect([...FileOutbox.open(dir).pending()].map((a) => a.id)).toEqual(['id-1', 'id-2']);
   });
 });

@@ -16,7 +16,7 @@ import { encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
-import { fileStateStore, memoryStateStore } from '../../src/gateway/state-store.js';
+import { fileStateStore, memoryStateStore, saveStates } from '../../src/gateway/state-store.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
 import { IMU_CHANNELS, IMU_DETECTOR, connectClient, imuModelBytes, imuSignal, publishAsync, tmpDir, waitFor } from './fixtures.js';
 import { watchDurability } from './fs-watch.js';
@@ -321,5 +321,25 @@ describe('limits.maxSavedStates', () => {
     for (const k of ['a', 'b', 'a', 'c']) mem.save(k, Uint8Array.of(0));
     expect(mem.keys()).toEqual(['a', 'c']);
     expect(dropped.at(-1)).toBe('b');
+  });
+
+  it('drops the states beyond a bound lowered since they were saved when it opens, not in the first save (that save deleted them all, in a device\'s message handler: 14 s for 4,900 states here)', () => {
+    const dir = path.join(tmpDir('edgernn-bound-lowered-'), 'streams');
+    dirs.push(path.dirname(dir));
+    const first = fileStateStore(dir, { fsync: false });
+    const keys = Array.from({ length: 12 }, (_, i) => `k${i}/imu`);
+    saveStates(first, keys.map((k) => [k, Uint8Array.of(1)] as const));
+    // Saved one second apart, k0 first.
+    const t = Date.now() / 1000 - 100;
+    const fileOf = (k: string) => fs.readdirSync(dir).find((f) => fs.readFileSync(path.join(dir, f)).includes(Buffer.from(k)))!;
+    keys.forEach((k, i) => fs.utimesSync(path.join(dir, fileOf(k)), t + i, t + i));
+    const dropped: string[] = [];
+    const st = fileStateStore(dir, { maxStates: 4, onDrop: (k) => dropped.push(k) });
+    expect(dropped).toEqual(keys.slice(0, 8));
+    expect(fs.readdirSync(dir)).toHaveLength(4);
+    expect(st.keys().sort()).toEqual(keys.slice(8).sort());
+    // The next save drops one, as always.
+    st.save('new/imu', Uint8Array.of(2));
+    expect(dropped).toEqual(keys.slice(0, 9));
   });
 });

@@ -133,6 +133,12 @@ export interface RouteConfig {
   detector: DetectorConfig;
   /** Input frames and scores kept per device and attached to alerts as evidence. */
   evidenceFrames: number;
+  /**
+   * Two consecutive messages of a device further apart than this (ms; their `ts` when both carry
+   * one, else their arrival times) start a new stream epoch: model, front end and detector reset,
+   * as after a long sequence gap. For devices that sleep between bursts. Default: never.
+   */
+  maxSilenceMs?: number;
 }
 
 export interface LimitsConfig {
@@ -605,7 +611,7 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
   const routes: RouteConfig[] = (o.routes as unknown[]).map((rraw, i) => {
     const path = `routes[${i}]`;
     const r = c.obj(rraw, path);
-    c.known(r, path, ['sensor', 'model', 'codec', 'channels', 'sampleRateHz', 'int16Scale', 'nonFinite', 'detector', 'evidenceFrames']);
+    c.known(r, path, ['sensor', 'model', 'codec', 'channels', 'sampleRateHz', 'int16Scale', 'nonFinite', 'detector', 'evidenceFrames', 'maxSilenceMs']);
     const sensor = c.str(r, 'sensor', path, undefined, NAME, 'a topic level (no /, +, # or spaces)');
     if (sensor === 'alerts' && topics.alerts.endsWith('/alerts')) c.fail(`${path}.sensor`, 'a name other than "alerts" (the alert topic uses it)', sensor);
     const model = c.str(r, 'model', path);
@@ -625,6 +631,8 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
     if (route.int16Scale === 0) c.fail(`${path}.int16Scale`, 'a number other than 0 (binary int16 samples are multiplied by it; default 1/32768)', r.int16Scale);
     const rate = c.optNum(r, 'sampleRateHz', path, 1e-6, 1e7);
     if (rate !== undefined) route.sampleRateHz = rate;
+    const silence = c.optNum(r, 'maxSilenceMs', path, 1, 1e12);
+    if (silence !== undefined) route.maxSilenceMs = silence;
     return route;
   });
   const seen = new Set<string>();

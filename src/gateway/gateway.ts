@@ -712,7 +712,20 @@ export class Gateway {
       stream.reset(now);
       this.logger.info('stream reset', { device: stream.device, sensor: stream.sensor, epoch: stream.epoch, missing: stream.counters.missing });
     }
-    for (const q of res.ready) stream.ingest(q, now);
+    const maxSilence = stream.route.config.maxSilenceMs;
+    let fresh = res.reset;
+    for (const q of res.ready) {
+      // A device back from a sleep longer than the route's maxSilenceMs: its old context is gone
+      // (the model state of the burst before, a front end's half window). It used to be stitched on.
+      const silent = maxSilence === undefined || fresh ? null : stream.silenceBefore(q);
+      if (silent !== null && silent > maxSilence!) {
+        this.flushStream(stream);
+        stream.reset(now);
+        this.logger.info('stream reset after silence', { device: stream.device, sensor: stream.sensor, epoch: stream.epoch, silentMs: silent, maxSilenceMs: maxSilence });
+      }
+      fresh = false;
+      stream.ingest(q, now);
+    }
     if (stream.queued > 0) {
       this.groups.get(stream.route.model)!.ready.add(stream);
       this.schedulePump();

@@ -113,6 +113,9 @@ export class DeviceStream {
   dropLog = { at: -Infinity, frames: 0, samples: 0 };
   /** Clock ms of the last message. */
   lastActiveMs: number;
+  /** The last ingested message's `ts` (null: it had none) and arrival time (silenceBefore). */
+  private lastMessageTsMs: number | null = null;
+  private lastMessageArrivedMs: number | null = null;
   /** Clock ms when this stream (epoch) started: part of alert ids. */
   streamStartMs: number;
   /** Bumped at every reset: part of alert ids. */
@@ -385,8 +388,20 @@ export class DeviceStream {
    * Feeds an in-order message through the resampler and front end into the frame queue.
    * Returns the number of frames dropped because the queue was full (oldest first).
    */
+  /**
+   * Time since the device's previous message (ms): between their `ts` when both carry one, else
+   * between their arrival times; null for a stream's first message (restored streams keep the
+   * times of their last one).
+   */
+  silenceBefore(q: QueuedBatch): number | null {
+    if (q.batch.tsMs !== undefined && this.lastMessageTsMs !== null) return q.batch.tsMs - this.lastMessageTsMs;
+    return this.lastMessageArrivedMs === null ? null : q.arrivedMs - this.lastMessageArrivedMs;
+  }
+
   ingest(q: QueuedBatch, nowMs: number): number {
     const b = q.batch;
+    this.lastMessageTsMs = b.tsMs ?? null;
+    this.lastMessageArrivedMs = q.arrivedMs;
     const fe = this.frontend;
     // Repaired here, in sequence order (the gateway dead-letters on arrival under 'deadLetter').
     const policy = this.route.config.nonFinite;
@@ -613,6 +628,8 @@ export class DeviceStream {
       frameIndex: this.frameIndex,
       streamStartMs: this.streamStartMs,
       lastActiveMs: this.lastActiveMs,
+      lastMessageTsMs: this.lastMessageTsMs,
+      lastMessageArrivedMs: this.lastMessageArrivedMs,
       deviceRateHz: this.deviceRateHz ?? null,
       resampler: this.resampler?.exportState() ?? null,
       detector: this.detector.exportState(),
@@ -673,6 +690,15 @@ export class DeviceStream {
     } catch (e) {
       throw fail(`held messages: ${(e as Error).message}`);
     }
+    // Absent in states saved before routes had maxSilenceMs: the next message starts the count.
+    const time = (k: string): number | null => {
+      const v = h[k];
+      if (v === undefined || v === null) return null;
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`${k} ${JSON.stringify(v)} is not a time in ms`);
+      return v;
+    };
+    const lastMessageTsMs = time('lastMessageTsMs');
+    const lastMessageArrivedMs = time('lastMessageArrivedMs');
     const deviceRateHz = h.deviceRateHz === null || h.deviceRateHz === undefined ? this.deviceRateHz : Number(h.deviceRateHz);
     // Checked as a payload's rateHz is (Gateway.onSensorMessage): a hand-off with 0.01 Hz to a
     // 50 Hz front end made every sample 5,000 frames, 1e-6 Hz allocated 1.2 GB at the next message.
@@ -705,6 +731,8 @@ export class DeviceStream {
     this.streamStartMs = Number(h.streamStartMs);
     this.deviceRateHz = deviceRateHz;
     this.resampler = resampler;
+    this.lastMessageTsMs = lastMessageTsMs;
+    this.lastMessageArrivedMs = lastMessageArrivedMs;
     if (Array.isArray(h.lastFinite)) this.lastFinite.set((h.lastFinite as number[]).slice(0, this.lastFinite.length));
     this.evHead = ev.head;
     this.evCount = ev.count;

@@ -22,6 +22,7 @@ export {
   type StreamingLikelihoodOptions,
   type StreamingLikelihoodState,
   type ForecastAnomalyOptions,
+  type ForecastAnomalyOverrides,
   type ForecastAnomalyState,
   type AnomalyEvent,
 } from './streaming.js';

@@ -49,6 +49,9 @@ export function nabLikelihoodOptions(probationaryLength: number): AnomalyLikelih
   return { ...ANOMALY_LIKELIHOOD_DEFAULTS, learningPeriod, estimationSamples: probationaryLength - learningPeriod };
 }
 
+/** Largest history or averaging window, records (40 MB per series; nupic keeps 8640). */
+const MAX_WINDOW = 1_000_000;
+
 /** Tail probabilities at or below this (1 - 0.99999) are "red". */
 const RED_TAIL = 1 - 0.99999;
 /** A red tail probability after a red one is raised to this (1 - 0.999, "yellow"). */
@@ -91,6 +94,11 @@ export class AnomalyLikelihood {
       if (!Number.isInteger(o[key]) || o[key] < min) {
         throw new EdgeRnnError('DETECTOR_OPTION', `AnomalyLikelihood: ${key} must be an integer >= ${min}, got ${o[key]}`, { [key]: o[key] });
       }
+    }
+    // Five float64 arrays of historicWindowSize (and one of averagingWindow) per series: 1e10
+    // threw a bare RangeError, 1e8 took 4 GB.
+    for (const key of ['historicWindowSize', 'averagingWindow'] as const) {
+      if (o[key] > MAX_WINDOW) throw new EdgeRnnError('DETECTOR_OPTION', `AnomalyLikelihood: ${key} must be an integer in [1, ${MAX_WINDOW}], got ${o[key]}`, { [key]: o[key] });
     }
     if (o.historicWindowSize < o.estimationSamples) {
       throw new EdgeRnnError('DETECTOR_OPTION', `AnomalyLikelihood: historicWindowSize (${o.historicWindowSize}) must be >= estimationSamples (${o.estimationSamples})`, { ...o });

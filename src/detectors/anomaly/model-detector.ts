@@ -11,7 +11,7 @@ import { SeriesFrontend, validateSeriesSpec } from '../../features/series.js';
 import type { Model, Session } from '../../runtime/runtime.js';
 import { checkFiniteInput, type AnomalyDetector } from './detector.js';
 import { anomalyDetectorConfigOf, forecastAnomalyOptionsOf } from './gateway.js';
-import { ForecastAnomalyDetector, type ForecastAnomalyOptions } from './streaming.js';
+import { ForecastAnomalyDetector, type ForecastAnomalyOverrides } from './streaming.js';
 import { checkObjectArgument } from '../../util/args.js';
 
 export class ForecastModelDetector implements AnomalyDetector {
@@ -30,7 +30,7 @@ export class ForecastModelDetector implements AnomalyDetector {
    * @param options detector options over the model's own (manifest `extra.anomalyDetector`, as the
    *   gateway's `anomaly` detector kind reads them), then FORECAST_ANOMALY_DEFAULTS
    */
-  constructor(name: string, model: Model, options: Partial<ForecastAnomalyOptions> = {}) {
+  constructor(name: string, model: Model, options: ForecastAnomalyOverrides = {}) {
     checkObjectArgument(model, 'new ForecastModelDetector()', 'a loaded Model (runtime.load())', ['spec', 'session']);
     this.name = name;
     const fe = model.spec.input.frontend;

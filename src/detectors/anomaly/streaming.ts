@@ -245,6 +245,18 @@ export const FORECAST_ANOMALY_DEFAULTS: Readonly<ForecastAnomalyOptions> = {
   alert: { onThreshold: 0.5, offThreshold: 0.3, minHoldSteps: 10 },
 };
 
+/**
+ * What the constructor takes: every field may be left out, single fields of `likelihood` and
+ * `alert` too (the rest of the group keeps its default, or the model's setting in
+ * ForecastModelDetector).
+ */
+export interface ForecastAnomalyOverrides {
+  errorGain?: number;
+  channel?: number;
+  likelihood?: Partial<StreamingLikelihoodOptions>;
+  alert?: Partial<AlertHysteresisOptions>;
+}
+
 /** What the gateway receives when an alert is raised. */
 export interface AnomalyEvent {
   label: 'anomaly';
@@ -280,6 +292,36 @@ export function checkForecastAnomalyOptions(o: ForecastAnomalyOptions): void {
   if (!(o.alert.offThreshold > 0)) throw optionError(who, 'offThreshold', 'in (0, onThreshold] (the score is in [0, 1]; at 0 an alert never clears)', o.alert.offThreshold);
 }
 
+const GROUPS = {
+  likelihood: ['learningPeriod', 'estimationSamples', 'averagingWindow', 'halfLifeRecords'],
+  alert: ['onThreshold', 'offThreshold', 'minHoldSteps'],
+} as const;
+
+/**
+ * A field the constructor would not use is refused by name: the route config's flat names
+ * (`{ onThreshold: 0.6 }`, docs/anomaly.md) or a misspelt field were silently dropped for the default.
+ */
+function checkOverrideFields(options: ForecastAnomalyOverrides): void {
+  const who = 'ForecastAnomalyDetector';
+  const bad = (field: string, message: string): EdgeRnnError => new EdgeRnnError('DETECTOR_OPTION', `${who}: ${message}`, { field });
+  if (typeof options !== 'object' || options === null) throw bad('options', `options must be an object, got ${options === null ? 'null' : typeof options}`);
+  const o = options as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (k === 'errorGain' || k === 'channel' || k === 'likelihood' || k === 'alert') continue;
+    const group = (Object.keys(GROUPS) as (keyof typeof GROUPS)[]).find((g) => (GROUPS[g] as readonly string[]).includes(k));
+    if (group) throw bad(k, `${k} is a field of ${group} ({ ${group}: { ${k}: ${JSON.stringify(o[k])} } }; forecastAnomalyOptionsOf() reads flat settings)`);
+    throw bad(k, `${k} is not an option (errorGain, channel, likelihood, alert)`);
+  }
+  for (const g of Object.keys(GROUPS) as (keyof typeof GROUPS)[]) {
+    const v = o[g];
+    if (v === undefined) continue;
+    if (typeof v !== 'object' || v === null) throw bad(g, `${g} must be an object {${GROUPS[g].join(', ')}}, got ${JSON.stringify(v)}`);
+    for (const k of Object.keys(v)) {
+      if (!(GROUPS[g] as readonly string[]).includes(k)) throw bad(`${g}.${k}`, `${g}.${k} is not an option (${GROUPS[g].join(', ')})`);
+    }
+  }
+}
+
 /**
  * Forecast error → likelihood → score → alert, per device stream. Structurally a gateway
  * `Detector` (src/gateway/detectors.ts): `step(output, input)`, `lastScore`, `reset`,
@@ -297,7 +339,8 @@ export class ForecastAnomalyDetector {
   /** AlertHysteresis keeps its hold count private; mirrored here for exportState (same rule). */
   private alertHeld = 0;
 
-  constructor(options: Partial<ForecastAnomalyOptions> = {}) {
+  constructor(options: ForecastAnomalyOverrides = {}) {
+    checkOverrideFields(options);
     const o: ForecastAnomalyOptions = {
       ...FORECAST_ANOMALY_DEFAULTS,
       ...options,

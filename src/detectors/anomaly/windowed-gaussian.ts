@@ -27,6 +27,9 @@ export interface WindowedGaussianOptions {
 
 export const WINDOWED_GAUSSIAN_DEFAULTS: Readonly<WindowedGaussianOptions> = { windowSize: 6400, stepSize: 100 };
 
+/** Largest window, records (16 MB per series; NAB uses 6400). */
+const MAX_WINDOW = 1_000_000;
+
 /** std used when the window is constant (NAB replaces 0 by 1e-6). */
 const MIN_STD = 0.000001;
 
@@ -47,6 +50,10 @@ export class WindowedGaussianDetector implements AnomalyDetector {
     const o = { ...WINDOWED_GAUSSIAN_DEFAULTS, ...options };
     if (!Number.isInteger(o.windowSize) || o.windowSize < 1) {
       throw new EdgeRnnError('DETECTOR_OPTION', `windowedGaussian: windowSize must be an integer >= 1, got ${o.windowSize}`, { windowSize: o.windowSize });
+    }
+    // Two float64 arrays of windowSize per series: 1e10 threw a bare RangeError, 1e8 took 1.6 GB.
+    if (o.windowSize > MAX_WINDOW) {
+      throw new EdgeRnnError('DETECTOR_OPTION', `windowedGaussian: windowSize must be an integer in [1, ${MAX_WINDOW}], got ${o.windowSize}`, { windowSize: o.windowSize });
     }
     if (!Number.isInteger(o.stepSize) || o.stepSize < 1 || o.stepSize > o.windowSize) {
       throw new EdgeRnnError('DETECTOR_OPTION', `windowedGaussian: stepSize must be an integer in [1, windowSize=${o.windowSize}], got ${o.stepSize}`, { stepSize: o.stepSize });

@@ -50,9 +50,16 @@ function optionError(field: string, expected: string, got: unknown): EdgeRnnErro
   return new EdgeRnnError('DETECTOR_OPTION', `har smoothing: ${field} must be ${expected}, got ${JSON.stringify(got)}`, { field, expected, got });
 }
 
+/** The fields of SmoothingOptions (anything else is refused by name). */
+export const SMOOTHING_OPTION_FIELDS = ['kind', 'window', 'stay', 'temperature', 'prior', 'floor'] as const;
+
 /** Validates options for C classes (defaults filled in). */
 export function smoothingOptions(classes: number, o: Partial<SmoothingOptions> = {}): SmoothingOptions {
   if (!(Number.isInteger(classes) && classes >= 2)) throw optionError('classes', 'an integer >= 2', classes);
+  // A misspelt field, or options that are not an object (a string spread into the defaults), were
+  // silently dropped for the defaults.
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw optionError('options', `an object {${SMOOTHING_OPTION_FIELDS.join(', ')}}`, o);
+  for (const k of Object.keys(o)) if (!(SMOOTHING_OPTION_FIELDS as readonly string[]).includes(k)) throw optionError(k, `a smoothing option (${SMOOTHING_OPTION_FIELDS.join(', ')})`, (o as Record<string, unknown>)[k]);
   const r: SmoothingOptions = { ...SMOOTHING_DEFAULTS, ...o };
   if (!(SMOOTHING_KINDS as readonly string[]).includes(r.kind)) throw optionError('kind', `one of ${SMOOTHING_KINDS.join(', ')}`, r.kind);
   if (!(Number.isInteger(r.window) && r.window >= 1 && r.window <= 10000)) throw optionError('window', 'an integer in [1, 10000]', r.window);

@@ -10,7 +10,7 @@ import type { ImuFrontendSpec } from '../../features/imu.js';
 import type { StreamingFrontend } from '../../features/types.js';
 import type { FrontendSpec } from '../../model/spec.js';
 import type { Model, Session } from '../../runtime/runtime.js';
-import { LabelSmoother, type SmoothingOptions } from './smoothing.js';
+import { LabelSmoother, SMOOTHING_OPTION_FIELDS, type SmoothingOptions } from './smoothing.js';
 import { checkObjectArgument } from '../../util/args.js';
 
 export interface HarWindowResult {
@@ -31,8 +31,9 @@ export interface HarStreamOptions {
   smoothing?: Partial<SmoothingOptions>;
   /**
    * The front end to read samples with instead of the manifest's (`input.frontend`): the same
-   * model on another sensor, e.g. `{ ...model.spec.input.frontend, inputRateHz: 50, channels:
-   * [{ name: 'ax', unit: 'm/s2' }, ...] }` (docs/har.md, "Another sensor"). The sample side
+   * model on another sensor, e.g. `{ ...validateImuSpec(model.spec.input.frontend), inputRateHz:
+   * 50, channels: [{ name: 'ax', unit: 'm/s2' }, ...] }` (docs/har.md, "Another sensor"; the
+   * manifest's spec is untyped JSON, `validateImuSpec` checks and types it). The sample side
    * (inputRateHz, resampler, channels' units and decoding) and the hop may change; what the model
    * was trained on (rateHz, windowSize, accelUnit, gyroUnit, normalization) must stay, or it is a
    * FRONTEND_SPEC error naming the field.
@@ -58,6 +59,20 @@ function frontendFor(model: Model, replacement: ImuFrontendSpec | undefined): St
   return createFrontendForInput({ size: model.spec.input.size, frontend: replacement as unknown as FrontendSpec });
 }
 
+/**
+ * The har route config is flat (`{"smoothing": "hmm", "stay": 0.9}`); written so here, its fields
+ * were dropped for the defaults: each is refused by name (LabelSmoother checks `smoothing` itself).
+ */
+function checkStreamOptions(name: string, opts: HarStreamOptions): void {
+  if (typeof opts !== 'object' || opts === null) throw new EdgeRnnError('DETECTOR_OPTION', `${name}: HarStream options must be an object {smoothing, frontend}, got ${opts === null ? 'null' : typeof opts}`, { field: 'opts' });
+  for (const [k, v] of Object.entries(opts)) {
+    if (k === 'smoothing' || k === 'frontend') continue;
+    const smoothing = (SMOOTHING_OPTION_FIELDS as readonly string[]).includes(k);
+    const message = smoothing ? `opts.${k} is a smoothing option ({ smoothing: { ${k}: ${JSON.stringify(v)} } })` : `opts.${k} is not an option of HarStream (smoothing, frontend)`;
+    throw new EdgeRnnError('DETECTOR_OPTION', `${name}: ${message}`, { field: `opts.${k}` });
+  }
+}
+
 export class HarStream {
   readonly model: Model;
   readonly frontend: StreamingFrontend;
@@ -75,6 +90,7 @@ export class HarStream {
     if (model.outputSize < 2 || model.labels.length !== model.outputSize) {
       throw new EdgeRnnError('UNSUPPORTED_MODEL', `${model.name}: a HAR stream needs a classifier with one label per output, got ${model.outputSize} outputs and ${model.labels.length} labels`, { outputs: model.outputSize, labels: model.labels.length });
     }
+    checkStreamOptions(model.name, opts);
     this.model = model;
     this.labels = model.labels;
     this.frontend = frontendFor(model, opts.frontend);

@@ -77,9 +77,25 @@ export function manifestThresholdsFor(manifest: Readonly<Record<string, number>>
   return Object.fromEntries(Object.entries(manifest).filter(([k]) => !bg.includes(k)));
 }
 
-/** Full detector options for a model: manifest settings, overridden field by field. */
+const OVERRIDE_FIELDS = ['windowMs', 'refractoryMs', 'rearm', 'thresholds', 'background'] as const;
+
+/**
+ * Full detector options for a model: manifest settings, overridden field by field. An override
+ * that would not be used (a misspelt field, or a hopMs/frameMs other than the model's: overrides
+ * read from a JSON file were silently dropped) is a DETECTOR_OPTION naming it, as the gateway's
+ * route config refuses them.
+ */
 export function kwsDetectorOptionsOf(spec: Pick<ModelSpec, 'name' | 'labels' | 'input' | 'extra'>, overrides: Partial<KwsDetectorConfig> = {}): KwsDetectorOptions {
-  const o: KwsDetectorOptions = { ...kwsDetectorConfigOf(spec), ...overrides, labels: spec.labels, ...kwsTimeBaseOf(spec) };
+  const timeBase = kwsTimeBaseOf(spec);
+  checkObjectArgument(overrides, 'kwsDetectorOptionsOf()', 'overrides {windowMs, refractoryMs, rearm, thresholds, background} (each optional)', []);
+  for (const [k, v] of Object.entries(overrides)) {
+    if (k === 'hopMs' || k === 'frameMs') {
+      if (v !== timeBase[k]) throw manifestError(spec, `overrides.${k}`, `${timeBase[k]} (the model's time base, from its front end) or absent`, v);
+    } else if (!(OVERRIDE_FIELDS as readonly string[]).includes(k)) {
+      throw new EdgeRnnError('DETECTOR_OPTION', `model '${spec.name}': overrides.${k} is not a detector setting (${OVERRIDE_FIELDS.join(', ')})`, { field: `overrides.${k}`, expected: OVERRIDE_FIELDS, got: k });
+    }
+  }
+  const o: KwsDetectorOptions = { ...kwsDetectorConfigOf(spec), ...overrides, labels: spec.labels, ...timeBase };
   o.thresholds = { ...manifestThresholdsFor(kwsDetectorConfigOf(spec).thresholds, spec.labels, o.background), ...overrides.thresholds };
   checkKwsDetectorOptions(o);
   return o;

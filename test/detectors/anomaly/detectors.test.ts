@@ -67,6 +67,11 @@ describe('WindowedGaussianDetector (NAB windowedGaussian)', () => {
   it('rejects bad options and non-finite values with typed errors', () => {
     expect(() => new WindowedGaussianDetector({ windowSize: 0 })).toThrow(/windowSize must be an integer >= 1, got 0/);
     expect(() => new WindowedGaussianDetector({ windowSize: 10, stepSize: 11 })).toThrow(/stepSize must be an integer in \[1, windowSize=10\], got 11/);
+    // A window too long to hold threw a bare RangeError (1e10), or took gigabytes per series (1e8).
+    for (const windowSize of [1e8, 1e10]) {
+      expect(() => new WindowedGaussianDetector({ windowSize })).toThrow(`windowedGaussian: windowSize must be an integer in [1, 1000000], got ${windowSize}`);
+    }
+    expect(() => new WindowedGaussianDetector({ windowSize: 1_000_000 })).not.toThrow();
     try {
       new WindowedGaussianDetector().update(0, NaN);
       expect.unreachable();

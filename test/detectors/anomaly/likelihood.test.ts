@@ -52,6 +52,21 @@ describe('AnomalyLikelihood', () => {
   it('rejects bad options and non-finite inputs with typed errors', () => {
     expect(() => new AnomalyLikelihood({ averagingWindow: 0 })).toThrow(/averagingWindow must be an integer >= 1, got 0/);
     expect(() => new AnomalyLikelihood({ historicWindowSize: 10, estimationSamples: 20 })).toThrow(/historicWindowSize \(10\) must be >= estimationSamples \(20\)/);
+    // Windows too long to hold threw a bare RangeError (1e10), or took gigabytes per series (1e8).
+    for (const key of ['historicWindowSize', 'averagingWindow'] as const) {
+      for (const v of [1e8, 1e10]) {
+        const e = (() => {
+          try {
+            new AnomalyLikelihood({ [key]: v });
+          } catch (err) {
+            return err;
+          }
+          return undefined;
+        })();
+        expect(isEdgeRnnError(e, 'DETECTOR_OPTION')).toBe(true);
+        expect((e as Error).message).toBe(`AnomalyLikelihood: ${key} must be an integer in [1, 1000000], got ${v}`);
+      }
+    }
     try {
       new AnomalyLikelihood().update(1, NaN);
       expect.unreachable();

@@ -71,6 +71,9 @@ describe.skipIf(!fs.existsSync(path.join(MODELS, 'anomaly.ern')))('ForecastModel
     // Options given to the constructor override the manifest's.
     const d = new ForecastModelDetector('m', gain2, { errorGain: anomalyDetectorConfigOf(spec).errorGain as number });
     expect(Array.from(x, (v, t) => d.update(t * 1000, v))).toEqual(shipped);
+    // One field of a group (its type wanted the whole group: tsc refused this call).
+    const half = new ForecastModelDetector('m', base, { alert: { onThreshold: 0.6 }, likelihood: { estimationSamples: 100 } });
+    expect(Array.from(x, (v, t) => half.update(t * 1000, v))).not.toEqual(shipped);
   });
 
   it('names what is wrong: a model that is not a one-channel forecaster, a bad setting, a non-finite record', () => {

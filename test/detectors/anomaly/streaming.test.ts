@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AnomalyLikelihood, ForecastAnomalyDetector, isEdgeRnnError, Rng, StreamingLikelihood, type StreamingLikelihoodOptions } from '../../../src/index.js';
 import { erfc } from '../../../src/detectors/anomaly/numeric.js';
-import { expectCode } from '../../helpers/errors.js';
+import { errorMessage, expectCode } from '../../helpers/errors.js';
 
 /**
  * Oracle written from the formulas, not from the class: the average re-summed from the kept raw
@@ -301,5 +301,31 @@ describe('StreamingLikelihood: values out of range', () => {
       expectCode(() => l.importState(state), 'STATE_MISMATCH', re);
       expect(l.exportState()).toEqual(new StreamingLikelihood(o).exportState());
     }
+  });
+});
+
+describe('ForecastAnomalyDetector options: single fields of likelihood and alert', () => {
+  // The constructor fills every field it is not given, including single fields of `likelihood`
+  // and `alert`, but its declared type wanted all of a group: a strict TypeScript project could
+  // not write `alert: { onThreshold: 0.6 }` (tsc: missing offThreshold, minHoldSteps), and
+  // copying FORECAST_ANOMALY_DEFAULTS.alert in replaced a model's own settings with the defaults
+  // (ForecastModelDetector). This file compiles under `tsc --noEmit -p .` only with that type.
+  it('takes one field of a group and keeps the rest of it', () => {
+    const d = new ForecastAnomalyDetector({ alert: { onThreshold: 0.6 }, likelihood: { learningPeriod: 50 } });
+    expect(d.options.alert).toEqual({ onThreshold: 0.6, offThreshold: 0.3, minHoldSteps: 10 });
+    expect(d.options.likelihood).toEqual({ learningPeriod: 50, estimationSamples: 300, averagingWindow: 10, halfLifeRecords: 2000 });
+  });
+
+  it("refuses a field it would not use, naming it: the route config's flat names were silently dropped (the alert stayed at 0.5)", () => {
+    // From JavaScript, or options read from a JSON file: TypeScript cannot see the fields.
+    const opts = (o: object) => o as ConstructorParameters<typeof ForecastAnomalyDetector>[0];
+    expect(errorMessage(() => new ForecastAnomalyDetector(opts({ onThreshold: 0.6 })), 'DETECTOR_OPTION')).toBe("ForecastAnomalyDetector: onThreshold is a field of alert ({ alert: { onThreshold: 0.6 } }; forecastAnomalyOptionsOf() reads flat settings)");
+    expect(errorMessage(() => new ForecastAnomalyDetector(opts({ learningPeriod: 50 })), 'DETECTOR_OPTION')).toBe("ForecastAnomalyDetector: learningPeriod is a field of likelihood ({ likelihood: { learningPeriod: 50 } }; forecastAnomalyOptionsOf() reads flat settings)");
+    expect(errorMessage(() => new ForecastAnomalyDetector(opts({ errorgain: 4 })), 'DETECTOR_OPTION')).toBe('ForecastAnomalyDetector: errorgain is not an option (errorGain, channel, likelihood, alert)');
+    expect(errorMessage(() => new ForecastAnomalyDetector(opts({ alert: { onThreshhold: 0.6 } })), 'DETECTOR_OPTION')).toBe('ForecastAnomalyDetector: alert.onThreshhold is not an option (onThreshold, offThreshold, minHoldSteps)');
+    expect(errorMessage(() => new ForecastAnomalyDetector(opts({ likelihood: { halfLife: 10 } })), 'DETECTOR_OPTION')).toBe('ForecastAnomalyDetector: likelihood.halfLife is not an option (learningPeriod, estimationSamples, averagingWindow, halfLifeRecords)');
+    // Its own options, as they are, are taken.
+    const d = new ForecastAnomalyDetector({ errorGain: 4, alert: { minHoldSteps: 3 } });
+    expect(new ForecastAnomalyDetector(d.options).options).toEqual(d.options);
   });
 });

@@ -203,6 +203,10 @@ describe('LabelSmoother', () => {
     expect(err(() => new LabelSmoother(4, { stay: 1 })).code).toBe('DETECTOR_OPTION');
     expect(err(() => new LabelSmoother(3, { temperature: 0 })).message).toMatch(/temperature/);
     expect(err(() => new LabelSmoother(3, { prior: [1, 2] })).message).toMatch(/prior must be 3 positive numbers/);
+    // A misspelt field, or options that are not an object ('hmm' spread into the defaults), were
+    // silently dropped for the defaults.
+    expect(err(() => new LabelSmoother(3, { kind: 'majority', windw: 3 } as never)).message).toBe('har smoothing: windw must be a smoothing option (kind, window, stay, temperature, prior, floor), got 3');
+    expect(err(() => new LabelSmoother(3, 'hmm' as never)).message).toBe('har smoothing: options must be an object {kind, window, stay, temperature, prior, floor}, got "hmm"');
     const sm = new LabelSmoother(3, { kind: 'hmm' });
     const e = err(() => sm.push([0.5, 0.5]));
     expect(e.code).toBe('SHAPE_MISMATCH');

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, encodeModel, HarStream, planResampler, resampleBatch, STANDARD_GRAVITY, type ImuFrontendSpec, type Model } from '../../../src/index.js';
+import { createRuntime, encodeModel, HarStream, planResampler, resampleBatch, STANDARD_GRAVITY, type HarWindowResult, type ImuFrontendSpec, type Model } from '../../../src/index.js';
 import { ImuGenerator, planScenario } from '../../../firmware-sim/imu/generator.js';
 import { HMP_GENERATOR_MODEL } from '../../../firmware-sim/imu/hmp-model.gen.js';
 import { caughtEdgeRnnError as err } from '../../helpers/errors.js';
@@ -84,3 +84,69 @@ describe('HarStream with a front end for another sensor', () => {
   });
 });
 
+
+describe('HarStream: chunking, reset, and a stream saved and restored (docs/har.md, "Streaming")', () => {
+  let model: Model;
+  let codes: Float32Array;
+  beforeAll(async () => {
+    model = await (await createRuntime()).load(new Uint8Array(fs.readFileSync(MODEL_FILE)), { source: 'har.ern' });
+    codes = Float32Array.from(new ImuGenerator(HMP_GENERATOR_MODEL, { seed: 5, scenario: planScenario(HMP_GENERATOR_MODEL, { seed: 5, durationS: 60 }) }).read(1e9).codes);
+  });
+  afterAll(() => model?.dispose());
+
+  /** index:raw:label:confidence of every window, fed `chunk` samples (3 values) at a time; saved and restored in a new stream at sample `cut`. */
+  function windows(chunk: number, cut?: number): string[] {
+    let stream = new HarStream(model);
+    const out: string[] = [];
+    const sink = (w: HarWindowResult) => out.push(`${w.index}:${w.raw}:${w.label}:${w.confidence}`);
+    const C = 3 * chunk;
+    for (let i = 0; i < codes.length; i += C) {
+      const part = codes.subarray(i, i + C);
+      if (cut !== undefined && i <= 3 * cut && 3 * cut < i + C) {
+        stream.push(part.subarray(0, 3 * cut - i), sink);
+        // What a process keeps across a restart: the front end's bytes and the smoother's JSON.
+        const saved = { frontend: Array.from(stream.frontend.exportState()), smoother: JSON.stringify(stream.smoother.exportState()) };
+        stream.dispose();
+        stream = new HarStream(model);
+        stream.frontend.importState(Uint8Array.from(saved.frontend));
+        stream.smoother.importState(JSON.parse(saved.smoother));
+        stream.push(part.subarray(3 * cut - i), sink);
+      } else stream.push(part, sink);
+    }
+    stream.dispose();
+    return out;
+  }
+
+  it('the windows of one push, whatever the chunks (1 sample, odd sizes, all at once), and after a restore at any sample', () => {
+    const all = windows(codes.length / 3);
+    expect(all.length).toBeGreaterThan(50);
+    for (const chunk of [1, 7, 33, 1001]) expect(windows(chunk)).toEqual(all);
+    for (const cut of [1, 150, 1001, 1500]) expect(windows(101, cut)).toEqual(all);
+  });
+
+  it('reset() starts over (window index 0); a saved state of another front end or smoother is refused by name', () => {
+    const stream = new HarStream(model);
+    const first: string[] = [];
+    stream.push(codes.subarray(0, 3 * 400), (w) => first.push(`${w.index}:${w.label}:${w.confidence}`));
+    stream.reset();
+    const again: string[] = [];
+    stream.push(codes.subarray(0, 3 * 400), (w) => again.push(`${w.index}:${w.label}:${w.confidence}`));
+    expect(again).toEqual(first);
+    expect(first[0]).toMatch(/^0:/);
+    const fe = model.spec.input.frontend as unknown as ImuFrontendSpec;
+    const other = new HarStream(model, { frontend: { ...fe, inputRateHz: 50 }, smoothing: { kind: 'majority' } });
+    expect(err(() => other.frontend.importState(stream.frontend.exportState())).code).toBe('FRONTEND_STATE');
+    expect(err(() => other.smoother.importState(stream.smoother.exportState())).code).toBe('GATEWAY_STATE');
+    stream.dispose();
+    other.dispose();
+  });
+
+  it("refuses options it would not use, naming them: the har route config's flat fields were dropped for the defaults", () => {
+    const opts = (o: object) => o as ConstructorParameters<typeof HarStream>[1];
+    // { smoothing: 'majority' } spread the string into the defaults: an hmm, silently.
+    expect(err(() => new HarStream(model, opts({ smoothing: 'majority' }))).message).toBe('har smoothing: options must be an object {kind, window, stay, temperature, prior, floor}, got "majority"');
+    expect(err(() => new HarStream(model, opts({ stay: 0.95 }))).message).toBe('har: opts.stay is a smoothing option ({ smoothing: { stay: 0.95 } })');
+    expect(err(() => new HarStream(model, opts({ minSteps: 2 }))).message).toBe('har: opts.minSteps is not an option of HarStream (smoothing, frontend)');
+    expect(err(() => new HarStream(model, opts({ minSteps: 2 }))).code).toBe('DETECTOR_OPTION');
+  });
+});

@@ -137,6 +137,18 @@ describe('kwsDetectorFactory', () => {
     expect(createKwsDetectorForModel(spec({ kind: 'mfcc', hopMs: 20, frameMs: 40, windows: { frames: 75, hop: 5 } }))).toMatchObject({ hopMs: 100, frameMs: 74 * 20 + 40 });
   });
 
+  it("createKwsDetectorForModel refuses an override it would not use, naming it (a misspelt field or another time base was silently dropped)", () => {
+    const detector = { windowMs: 60, refractoryMs: 200, rearm: 1, thresholds: { yes: 0.6, no: 0.7 } };
+    const spec = { name: 'toy', labels: LABELS, input: { size: 13, frontend: { kind: 'mfcc', hopMs: 20, frameMs: 40 } }, extra: { kws: { keywords: ['yes', 'no'], detector } } } as unknown as ModelSpec;
+    // Overrides read from a JSON file: TypeScript cannot see their fields.
+    const overrides = (o: object) => o as Parameters<typeof createKwsDetectorForModel>[1];
+    expect(errorMessage(() => createKwsDetectorForModel(spec, overrides({ refractory: 500 })), 'DETECTOR_OPTION')).toBe("model 'toy': overrides.refractory is not a detector setting (windowMs, refractoryMs, rearm, thresholds, background)");
+    expect(errorMessage(() => createKwsDetectorForModel(spec, overrides({ hopMs: 10 })), 'DETECTOR_OPTION')).toBe("model 'toy': overrides.hopMs must be 20 (the model's time base, from its front end) or absent, got 10");
+    expect(errorMessage(() => createKwsDetectorForModel(spec, overrides({ frameMs: 25 })), 'DETECTOR_OPTION')).toBe("model 'toy': overrides.frameMs must be 40 (the model's time base, from its front end) or absent, got 25");
+    // The model's own time base, and every setting, are taken.
+    expect(createKwsDetectorForModel(spec, overrides({ hopMs: 20, frameMs: 40, windowMs: 100, refractoryMs: 0, rearm: 0.5, thresholds: { yes: 0.9 }, background: ['_unknown_', '_silence_'] }))).toMatchObject({ hopMs: 20, frameMs: 40, windowSteps: 5, refractorySteps: 0 });
+  });
+
   it.skipIf(!fs.existsSync(MODEL_FILE))("refuses at Gateway.create, as GATEWAY_CONFIG naming the route, a model whose extra.kws it cannot read (it was a bare DETECTOR_OPTION)", async () => {
     const kwsSpec = decodeModel(new Uint8Array(fs.readFileSync(MODEL_FILE))).spec;
     const variants: Array<[string, (s: ModelSpec) => void, RegExp]> = [

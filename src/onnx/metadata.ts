@@ -48,18 +48,11 @@ export interface MetadataRead {
  * output size. Never throws for bad metadata (see the module comment).
  */
 export function readSpecMetadata(model: ModelProto, inputSize: number, outputSize: number, source: string): MetadataRead {
-  const entries = model.metadataProps.filter((e) => e.key === METADATA_KEY);
-  if (entries.length === 0) return { info: null, note: null };
+  const entry = metadataObject(model, METADATA_KEY);
+  if (entry === null) return { info: null, note: null };
   const ignored = (why: string): MetadataRead => ({ info: null, note: `ONNX metadata '${METADATA_KEY}' ignored: ${why}` });
-  if (entries.length > 1) return ignored(`the key appears ${entries.length} times`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(entries[0]!.value);
-  } catch (e) {
-    return ignored(`not JSON (${(e as Error).message})`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return ignored(`expected a JSON object, got ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : typeof raw}`);
-  const m = raw as Record<string, unknown>;
+  if ('problem' in entry) return ignored(entry.problem);
+  const m = entry.object;
   if (m.format !== METADATA_FORMAT) return ignored(`format must be "${METADATA_FORMAT}", got ${JSON.stringify(m.format) ?? 'nothing'}`);
   if (m.formatVersion !== METADATA_FORMAT_VERSION) {
     return ignored(`formatVersion ${JSON.stringify(m.formatVersion) ?? '(missing)'}, this edgernn reads ${METADATA_FORMAT_VERSION}`);
@@ -92,19 +85,12 @@ export const INITIAL_STATE_KEY = 'edgernn.initial_state';
  * malformed entry is not used (like the manifest entry, never an error), or null without one.
  */
 export function readInitialStateMetadata(model: ModelProto): { values: Map<string, { dims: number[]; data: Float32Array }> } | { ignored: string } | null {
-  const entries = model.metadataProps.filter((e) => e.key === INITIAL_STATE_KEY);
-  if (entries.length === 0) return null;
+  const entry = metadataObject(model, INITIAL_STATE_KEY);
+  if (entry === null) return null;
   const ignored = (why: string) => ({ ignored: `ONNX metadata '${INITIAL_STATE_KEY}' ignored: ${why}; state inputs start from zeros` });
-  if (entries.length > 1) return ignored(`the key appears ${entries.length} times`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(entries[0]!.value);
-  } catch (e) {
-    return ignored(`not JSON (${(e as Error).message})`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return ignored('expected a JSON object of state input names to value lists');
+  if ('problem' in entry) return ignored(entry.problem);
   const values = new Map<string, { dims: number[]; data: Float32Array }>();
-  for (const [name, list] of Object.entries(raw)) {
+  for (const [name, list] of Object.entries(entry.object)) {
     const info = model.graph.input.find((v) => v.name === name);
     if (!info) return ignored(`'${name}' is not a graph input`);
     const dims = info.shape ?? [];
@@ -116,4 +102,19 @@ export function readInitialStateMetadata(model: ModelProto): { values: Map<strin
     values.set(name, { dims, data: Float32Array.from(list as number[]) });
   }
   return { values };
+}
+
+/** The JSON object under a metadata_props key: null without the key, else the object or what is wrong with the entry. */
+function metadataObject(model: ModelProto, key: string): { object: Record<string, unknown> } | { problem: string } | null {
+  const entries = model.metadataProps.filter((e) => e.key === key);
+  if (entries.length === 0) return null;
+  if (entries.length > 1) return { problem: `the key appears ${entries.length} times` };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(entries[0]!.value);
+  } catch (e) {
+    return { problem: `not JSON (${(e as Error).message})` };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { problem: `expected a JSON object, got ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : typeof raw}` };
+  return { object: raw as Record<string, unknown> };
 }

@@ -240,3 +240,21 @@ describe('streaming mean normalization (cmn)', () => {
     for (const v of tail) expect(Math.abs(v)).toBeLessThan(3);
   });
 });
+
+describe('frame and hop lengths in samples (mutation-testing review, 2026-11-27)', () => {
+  it('a hop whose ms · rate / 1000 lands just below a whole number rounds to it, not down', () => {
+    // 600/7 ms at 11025 Hz is 945 samples, computed as 944.9999999999999 (accepted: within 1e-9).
+    const ms = 600 / 7;
+    expect((ms * 11025) / 1000).toBeLessThan(945);
+    const spec = audioFrontendSpec('logmel', { sampleRateHz: 11025, frameMs: ms, hopMs: ms, nfft: 1024, fMaxHz: 5000 });
+    const fe = new AudioFrontend(spec);
+    expect([fe.frameLength, fe.hopLength]).toEqual([945, 945]);
+    // 945 + 944 samples: one frame; a hop of 944 would start a second one.
+    const x = new Float32Array(945 + 944).map((_, i) => Math.sin(i * 0.1) * 0.5);
+    let frames = 0;
+    fe.push(x, () => frames++);
+    expect(frames).toBe(1);
+    expect(fe.batch(x).count).toBe(1);
+    expect(audioFrameCount(spec, x.length)).toBe(1);
+  });
+});

@@ -375,3 +375,43 @@ describe('refusals name the problem and change nothing', () => {
     m.unchanged();
   });
 });
+
+describe('header and counter checks a forged state must pass (mutation-testing review, 2026-11-27)', () => {
+  it('a non-zero reserved byte or a fingerprint that differs only in its last byte is refused', () => {
+    const m = midStream(IMU, imuCodes, 150, 100);
+    const reserved = m.before.slice();
+    reserved[7] = 1;
+    expect(refusal(() => m.fe.importState(reseal(reserved))).details.reason).toBe('kind');
+    const fp = m.before.slice();
+    fp[15]! ^= 1;
+    expect(refusal(() => m.fe.importState(reseal(fp))).details.reason).toBe('spec');
+    m.unchanged();
+  });
+
+  it('a body 8 bytes shorter than the front end reads, its header and checksum consistent, is refused as length', () => {
+    for (const [spec, signal, n] of [[SERIES, drifting, 50], [IMU, imuCodes, 150]] as const) {
+      const m = midStream(spec, signal, n, 20);
+      const short = m.before.slice(0, m.before.length - 8);
+      new DataView(short.buffer).setUint32(16, short.length - 24, true);
+      const e = refusal(() => m.fe.importState(reseal(short)));
+      expect(e.details.reason).toBe('length');
+      expect(e.message).toMatch(/the body ends before/);
+      m.unchanged();
+    }
+  });
+
+  it('audio with hop > frame: samples to skip while a frame is being filled are refused', () => {
+    // 10 ms frames every 25 ms at 16 kHz: 240 samples skipped between frames. A state never has
+    // both skip > 0 and filled > 0; one that said so would frame the wrong samples.
+    const spec = audioFrontendSpec('logmel', { frameMs: 10, hopMs: 25 }) as unknown as Record<string, unknown>;
+    const a = midStream(spec, audio, 1250, 500);
+    const body = new DataView(a.before.buffer, a.before.byteOffset + 24);
+    expect(body.getFloat64(16, true)).toBeGreaterThan(0); // filled
+    const forged = a.before.slice();
+    new DataView(forged.buffer).setFloat64(24 + 24, 3, true); // skip
+    const e = refusal(() => a.fe.importState(reseal(forged)));
+    expect(e.details).toMatchObject({ reason: 'field', field: 'skip' });
+    expect(e.message).toMatch(/'skip' must be 0 while a frame is being filled/);
+    a.unchanged();
+  });
+});

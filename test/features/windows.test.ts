@@ -105,3 +105,13 @@ describe('sliding windows over the audio front end', () => {
     expect(validateAudioSpec(WINDOWED).windows).toEqual({ frames: 7, hop: 3 });
   });
 });
+
+describe('SlidingWindowFrontend checks its windows itself (mutation-testing review, 2026-11-27)', () => {
+  it('hop above frames, hop 0 and fractional frames are FRONTEND_SPEC', () => {
+    const inner = new AudioFrontend(audioFrontendSpec('logmel'));
+    for (const w of [{ frames: 3, hop: 4 }, { frames: 3, hop: 0 }, { frames: 2.5, hop: 1 }]) {
+      expect(() => new SlidingWindowFrontend(inner, w, {}), JSON.stringify(w)).toThrow(expect.objectContaining({ code: 'FRONTEND_SPEC', message: expect.stringMatching(/windows must be whole numbers with 1 <= hop <= frames/) }));
+    }
+    expect(new SlidingWindowFrontend(inner, { frames: 3, hop: 3 }, {}).framesPerOutput).toBe(3);
+  });
+});

@@ -6,6 +6,7 @@ import type { TensorInput } from '../../src/format/ern.js';
 describe('encodeErn refuses tensors its reader would refuse', () => {
   const cases: [string, TensorInput, RegExp][] = [
     ['a fractional dimension', { name: 'a', data: new Float32Array(3), shape: [2, 1.5] }, /tensor 'a': shape must be up to 8 non-negative integers, got \[2,1\.5\]/],
+    ['negative dimensions whose product is the element count', { name: 'a', data: new Uint8Array(2), shape: [-1, -2] }, /tensor 'a': shape must be up to 8 non-negative integers, got \[-1,-2\]/],
     ['nine dimensions', { name: 'a', data: new Uint8Array(1), shape: [1, 1, 1, 1, 1, 1, 1, 1, 1] }, /tensor 'a': shape must be up to 8 non-negative integers/],
     ['an empty name', { name: '', data: new Float32Array(3), shape: [3] }, /tensor names must be non-empty strings, got ""/],
     ['a Float64Array (was stored as u8 with 8 times the bytes)', { name: 'a', data: new Float64Array(3) as unknown as Float32Array, shape: [3] }, /tensor 'a': data must be a Float32Array, .*got Float64Array/],
@@ -33,5 +34,14 @@ describe('encodeErn refuses tensors its reader would refuse', () => {
       expect(Array.from(got.data), t.name).toEqual(Array.from(t.data));
     }
     expect(Object.is(d.tensors.get('f')!.data[1], -0)).toBe(true);
+  });
+});
+
+describe('the layout the writer produces (mutation-testing review, 2026-11-27)', () => {
+  it('pads the gap between manifest and data with spaces (docs/model-format.md: the manifest stays printable)', () => {
+    const file = encodeErn({ note: 'x' }, [{ name: 'a', data: new Uint8Array(3), shape: [3] }]);
+    const { manifestOffset, manifestBytes, dataOffset } = decodeErn(file).layout;
+    expect(dataOffset).toBeGreaterThan(manifestOffset + manifestBytes);
+    expect(file.subarray(manifestOffset + manifestBytes, dataOffset).every((b) => b === 0x20)).toBe(true);
   });
 });

@@ -5,6 +5,7 @@ import {
   createRuntime,
   decodeErn,
   decodeModel,
+  encodeErn,
   encodeModel,
   quantizeModel,
   resealErn,
@@ -146,6 +147,7 @@ describe('.ern defects get typed errors naming them', () => {
     ['future major version', () => resealErn(Uint8Array.from(intBytes.slice(), (v, i) => (i === 8 ? 2 : v))), 'ERN_UNSUPPORTED_VERSION', /2\.0/],
     ['data offset not aligned', () => resealErn(setU32(intBytes, 24, 100)), 'ERN_BAD_HEADER'],
     ['manifest past data', () => resealErn(setU32(intBytes, 20, 1 << 20)), 'ERN_BAD_HEADER'],
+    ['header size below 64 (manifest and data where they are)', () => resealErn(setU32(intBytes, 12, 32)), 'ERN_BAD_HEADER', /header size 32, expected at least 64/],
     ['one flipped data byte', () => Uint8Array.from(intBytes, (v, i) => (i === intBytes.length - 10 ? v ^ 1 : v)), 'ERN_CHECKSUM'],
     [
       'manifest not JSON',
@@ -194,6 +196,16 @@ describe('.ern defects get typed errors naming them', () => {
         withManifest(intBytes, (m) => {
           const t = m.tensors.find((x: any) => x.name === 'golden.output');
           t.offset += 1 << 16;
+        }),
+      'ERN_TENSOR',
+      /data section/,
+    ],
+    [
+      'the last tensor moved 64 bytes past the end of the data section',
+      () =>
+        withManifest(intBytes, (m) => {
+          const last = m.tensors.reduce((a: any, b: any) => (b.offset > a.offset ? b : a));
+          last.offset += 64;
         }),
       'ERN_TENSOR',
       /data section/,
@@ -407,5 +419,38 @@ describe('fuzzing the parser', () => {
       expect(typeof code).toBe('string');
     }
     expect(base.format).toBe('edgernn.model');
+  });
+});
+
+describe('layout checks a file that is otherwise consistent must still pass (mutation-testing review, 2026-11-27)', () => {
+  it('a data section at a multiple of 8 but not of 64 is ERN_BAD_HEADER (8 spaces more manifest padding, header and checksum updated)', () => {
+    const dv = new DataView(intBytes.buffer, intBytes.byteOffset);
+    const dOff = dv.getUint32(24, true);
+    const moved = new Uint8Array(intBytes.length + 8);
+    moved.set(intBytes.subarray(0, dOff));
+    moved.fill(0x20, dOff, dOff + 8);
+    moved.set(intBytes.subarray(dOff), dOff + 8);
+    new DataView(moved.buffer).setUint32(24, dOff + 8, true);
+    expect(() => decodeErn(resealErn(moved))).toThrow(expect.objectContaining({ code: 'ERN_BAD_HEADER', message: expect.stringMatching(/data 64-aligned/) }));
+  });
+
+  it('a manifest nested exactly 64 levels deep reads and writes; 65 levels is ERN_MANIFEST on both sides', () => {
+    // training = 1 level, then arrays: the innermost at depth 1 + n.
+    const nest = (n: number): unknown => (n === 0 ? 1 : [nest(n - 1)]);
+    const at = (n: number) => withManifestText(withManifest(intBytes, (m) => (m.training = { deep: '@' })), (t) => t.replace('"@"', JSON.stringify(nest(n))));
+    expect(decodeErn(at(63)).manifest.training).toBeDefined();
+    expect(() => decodeErn(at(64))).toThrow(expect.objectContaining({ code: 'ERN_MANIFEST', message: expect.stringMatching(/manifest\.training nests objects and arrays more than 64 levels deep/) }));
+    expect(encodeErn({ training: { deep: nest(63) } }, []).length).toBeGreaterThan(0);
+    expect(() => encodeErn({ training: { deep: nest(64) } }, [])).toThrow(expect.objectContaining({ code: 'ERN_MANIFEST' }));
+  });
+
+  it('tensors that overlap by a single byte are ERN_TENSOR', () => {
+    const file = encodeErn({}, [
+      { name: 'a', data: new Uint8Array(65), shape: [65] },
+      { name: 'b', data: new Uint8Array(64), shape: [64] },
+    ]);
+    expect(decodeErn(file).tensors.size).toBe(2);
+    const forged = withManifest(file, (m) => (m.tensors[1].offset = 64));
+    expect(() => decodeErn(forged)).toThrow(expect.objectContaining({ code: 'ERN_TENSOR', message: expect.stringMatching(/'a' and 'b' overlap/) }));
   });
 });

@@ -4,7 +4,7 @@
  * manifest values JSON cannot hold refused when the file is written.
  */
 import { describe, expect, it } from 'vitest';
-import { audioFrontendSpec, createRuntime, decodeErn, decodeModel, encodeModel, type ModelSpec } from '../../src/index.js';
+import { audioFrontendSpec, createRuntime, decodeErn, decodeModel, encodeModel, quantizeModel, type ModelSpec } from '../../src/index.js';
 import { ERN_ALIGN, encodeErn } from '../../src/format/ern.js';
 import type { EncodeOptions } from '../../src/model/codec.js';
 import { isRecurrent } from '../../src/model/spec.js';
@@ -221,11 +221,44 @@ describe('encodeModel options', () => {
       [{ blockSparse: 'sometimes' }, `encodeModel(): blockSparse is 'auto', 'never' or 'always', got "sometimes"`],
       [{ goldenSteps: -1 }, 'encodeModel(): goldenSteps is a whole number >= 1, got -1'],
       [{ goldenSteps: 1.5 }, 'encodeModel(): goldenSteps is a whole number >= 1, got 1.5'],
+      [{ goldenSteps: 0 }, 'encodeModel(): goldenSteps is a whole number >= 1, got 0'],
       [{ seed: 'x' }, 'encodeModel(): seed is a whole number, got "x"'],
       [null, 'encodeModel(): options are an object, got null'],
     ] as const) {
       expect(() => encodeModel(spec, opts as never), JSON.stringify(opts)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message }));
     }
     expect(encodeModel(spec, { goldenSteps: 2, seed: 7, blockSparse: 'never' }).length).toBeGreaterThan(0);
+  });
+});
+
+describe('encodeModel defaults (mutation-testing review, 2026-11-27)', () => {
+  const dense = (I: number, O: number, W: Float32Array, inputAbsMax: number[]): ModelSpec =>
+    quantizeModel(
+      { name: 'd', version: '1.0.0', task: 'custom', labels: [], input: { size: I, frontend: { kind: 'none' } }, precision: 'float32', training: {}, layers: [{ kind: 'dense', inputSize: I, outputSize: O, activation: 'none', float: { W } }] },
+      { inputAbsMax },
+    );
+
+  it("blockSparse 'auto' stores a matrix block-sparse only when that saves at least 10%", () => {
+    // 32 x 32 int8 = 1024 bytes in 32 blocks of 4 x 8 (bitmap 4 bytes). 2 zero blocks: 964 bytes
+    // (6% less) stays dense; 4 zero blocks: 900 bytes (12% less) goes block-sparse.
+    const stored = (zeroBlocks: number) => {
+      const W = Float32Array.from({ length: 32 * 32 }, (_, i) => ((i * 7) % 13) - 6 || 1);
+      for (let b = 0; b < zeroBlocks; b++) for (let r = 0; r < 4; r++) W.fill(0, (4 * b + r) * 32, (4 * b + r) * 32 + 8);
+      const d = decodeModel(encodeModel(dense(32, 32, W, new Array(32).fill(1)), { goldenSteps: 1 }));
+      return d.container.tensors.get('layers.0.Wq')!.stored ?? 'i8';
+    };
+    expect(stored(2)).toBe('i8');
+    expect(stored(4)).toBe('i8bs');
+  });
+
+  it('the default golden input covers 80% of each feature\'s own calibrated range', () => {
+    const int8 = dense(2, 1, Float32Array.from([1, 1]), [1, 1000]);
+    const x = decodeModel(encodeModel(int8, { goldenSteps: 64 })).golden.inputData;
+    const max = [0, 0];
+    x.forEach((v, i) => (max[i % 2] = Math.max(max[i % 2]!, Math.abs(v))));
+    expect(max[0]).toBeLessThanOrEqual(0.8 + 1e-6);
+    expect(max[0]).toBeGreaterThan(0.5);
+    expect(max[1]).toBeLessThanOrEqual(800 + 1e-3);
+    expect(max[1]).toBeGreaterThan(500);
   });
 });

@@ -1,6 +1,6 @@
 /** quantizeModel and calibrateAbsMax (src/model/quantize.ts) on degenerate calibration data. */
 import { describe, expect, it } from 'vitest';
-import { Rng, calibrateAbsMax, createRuntime, encodeModel, quantizeModel, type ModelSpec } from '../../src/index.js';
+import { Rng, calibrateAbsMax, createRuntime, defaultActivations, encodeModel, quantizeModel, type ModelSpec } from '../../src/index.js';
 import { thrownBy } from '../helpers/errors.js';
 import { reluFeedsDenseSpec } from '../quantize/helpers.js';
 
@@ -119,3 +119,46 @@ describe('per-row int8 weights: invariants over random rows', () => {
   });
 });
 
+
+describe('where quantizeModel puts each bias (mutation-testing review, 2026-11-27)', () => {
+  it('GRU linear_before_reset: the whole candidate recurrent bias Rbh stays inside r ⊙ (Rh h + Rbh), its first row too', async () => {
+    // r ≈ 0 (a large negative reset bias): the float candidate ignores Rbh; folded into the input
+    // bias instead, a row's candidate saw Rbh = 3 in full.
+    const I = 2;
+    const H = 3;
+    const rng = new Rng(4);
+    const B = new Float32Array(6 * H);
+    for (let j = 0; j < H; j++) {
+      B[H + j] = -8; // Wb_r
+      B[3 * H + 2 * H + j] = 3; // Rb_h
+    }
+    const spec: ModelSpec = {
+      name: 'lbr', version: '1.0.0', task: 'custom', labels: [], input: { size: I, frontend: { kind: 'none' } }, precision: 'float32', training: {},
+      layers: [{ kind: 'gru', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('gru', 1), linearBeforeReset: true, float: { W: rng.float32(3 * H * I, -0.5, 0.5), R: rng.float32(3 * H * H, -0.5, 0.5), B } }],
+    };
+    const x = rng.float32(8 * I, -1, 1);
+    const int8 = quantizeModel(spec, calibrateAbsMax(spec, [x]));
+    const rt = await createRuntime();
+    const want = (await rt.load(encodeModel(spec))).session().run(x);
+    const got = (await rt.load(encodeModel(int8), { backend: 'reference' })).session().run(x);
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!), `output ${i}`).toBeLessThan(0.02);
+  });
+});
+
+describe('calibrateAbsMax traces the model as the runtime runs it (mutation-testing review, 2026-11-27)', () => {
+  it('the range of a dense layer after a reverse layer is the float model\'s own maximum', async () => {
+    const I = 2;
+    const H = 4;
+    const rng = new Rng(12);
+    const gru = { kind: 'gru' as const, inputSize: I, hiddenSize: H, direction: 'reverse' as const, activations: defaultActivations('gru', 1), float: { W: rng.float32(3 * H * I, -1.5, 1.5), R: rng.float32(3 * H * H, -1.5, 1.5), B: rng.float32(6 * H, -1, 1) } };
+    const hidden = { kind: 'dense' as const, inputSize: H, outputSize: 3, activation: 'none' as const, float: { W: rng.float32(3 * H, -2, 2), B: rng.float32(3, -0.5, 0.5) } };
+    const head = { kind: 'dense' as const, inputSize: 3, outputSize: 2, activation: 'none' as const, float: { W: rng.float32(6, -1, 1) } };
+    const model = (layers: ModelSpec['layers']): ModelSpec => ({ name: 'rev', version: '1.0.0', task: 'custom', labels: [], input: { size: I, frontend: { kind: 'none' } }, precision: 'float32', training: {}, layers });
+    const x = rng.float32(12 * I, -2, 2);
+    const ranges = calibrateAbsMax(model([gru, hidden, head]), [x]);
+    const rt = await createRuntime();
+    const y = (await rt.load(encodeModel(model([gru, hidden])))).session().run(x);
+    const want = y.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(Math.abs(ranges.denseAbsMax[1]! - want)).toBeLessThanOrEqual(1e-6 * want);
+  });
+});

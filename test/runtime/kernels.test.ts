@@ -475,3 +475,178 @@ describe('the int32 accumulator bound', () => {
     }
   });
 });
+
+describe('prepareIntModel: what the integer kernels take from the spec (mutation-testing review, 2026-11-27)', () => {
+  it('the backward direction of a bidirectional layer starts from its own initial state and uses its own peepholes', async () => {
+    // Direction 0 has zero initial state and zero peepholes, direction 1 large ones: an int8 model
+    // that read direction 0's values for direction 1 (offset d·H dropped) was far from the float model.
+    const I = 2;
+    const H = 4;
+    const rng = new Rng(5);
+    const gru: ModelSpec['layers'][number] = {
+      kind: 'gru', inputSize: I, hiddenSize: H, direction: 'bidirectional', activations: defaultActivations('gru', 2),
+      float: { W: rng.float32(2 * 3 * H * I, -0.5, 0.5), R: rng.float32(2 * 3 * H * H, -0.3, 0.3), initialH: Float32Array.from([0, 0, 0, 0, 0.8, -0.8, 0.5, -0.5]) },
+    };
+    const lstm: ModelSpec['layers'][number] = {
+      kind: 'lstm', inputSize: I, hiddenSize: H, direction: 'bidirectional', activations: defaultActivations('lstm', 2),
+      float: {
+        W: rng.float32(2 * 4 * H * I, -0.5, 0.5),
+        R: rng.float32(2 * 4 * H * H, -0.3, 0.3),
+        P: Float32Array.from({ length: 2 * 3 * H }, (_, i) => (i < 3 * H ? 0 : i % 2 ? -2 : 2)),
+        initialC: Float32Array.from([0, 0, 0, 0, 1.5, -1.5, 1, -1]),
+        initialH: Float32Array.from([0, 0, 0, 0, 0.6, -0.6, 0.3, -0.3]),
+      },
+    };
+    const frames = rng.float32(3 * I, -1, 1);
+    for (const layer of [gru, lstm]) {
+      const spec = floatModel(`bidir-${layer.kind}`, I, [layer]);
+      const int8 = quantizeModel(spec, calibrateAbsMax(spec, [frames]));
+      const want = (await rt.load(encodeModel(spec))).session().run(frames);
+      const got = (await rt.load(encodeModel(int8), { backend: 'reference' })).session().run(frames);
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+      expect(worst, layer.kind).toBeLessThan(0.02);
+    }
+  });
+
+  it('refuses activations with alpha or beta: the kernels implement the defaults only', () => {
+    const I = 2;
+    const H = 3;
+    const rng = new Rng(6);
+    for (const tweak of [{ alpha: 1 }, { beta: 0.5 }]) {
+      const activations = defaultActivations('gru', 1);
+      activations[1] = { ...activations[1]!, ...tweak };
+      const layer: ModelSpec['layers'][number] = { kind: 'gru', inputSize: I, hiddenSize: H, direction: 'forward', activations, float: { W: rng.float32(3 * H * I, -1, 1), R: rng.float32(3 * H * H, -1, 1) } };
+      const int8 = quantizeModel(floatModel('alpha', I, [layer]), { inputAbsMax: [1, 1] });
+      expect(() => prepareIntModel(int8), JSON.stringify(tweak)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_MODEL' }));
+    }
+  });
+
+  it('a hidden dense layer with an output scale of 0 is ERN_QUANT_PARAMS, not a RangeError from the multipliers', () => {
+    const I = 2;
+    const rng = new Rng(8);
+    const spec = floatModel('scale0', I, [
+      { kind: 'dense', inputSize: I, outputSize: 3, activation: 'relu', float: { W: rng.float32(3 * I, -1, 1) } },
+      { kind: 'dense', inputSize: 3, outputSize: 2, activation: 'none', float: { W: rng.float32(6, -1, 1) } },
+    ]);
+    const x = rng.float32(4 * I, -1, 1);
+    for (const bad of [0, -1]) {
+      const int8 = quantizeModel(spec, calibrateAbsMax(spec, [x]));
+      (int8.layers[0] as { quant: { outputScale?: number } }).quant.outputScale = bad;
+      expect(() => prepareIntModel(int8), String(bad)).toThrow(expect.objectContaining({ code: 'ERN_QUANT_PARAMS', message: expect.stringMatching(/needs a positive outputScale/) }));
+    }
+  });
+
+  it('a clip is the nearest Q3.12 value (rounded, not truncated)', () => {
+    const I = 2;
+    const H = 3;
+    const rng = new Rng(7);
+    for (const [clip, want] of [[3.9999, 16384], [0.5 + 0.6 / 4096, 2049], [1, 4096]] as const) {
+      const layer: ModelSpec['layers'][number] = { kind: 'rnn', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('rnn', 1), clip, float: { W: rng.float32(H * I, -1, 1), R: rng.float32(H * H, -1, 1) } };
+      const int8 = quantizeModel(floatModel('clip', I, [layer]), { inputAbsMax: [1, 1] });
+      expect((prepareIntModel(int8).layers[0] as PreparedRecurrent).clipQ, String(clip)).toBe(want);
+    }
+  });
+
+  it('a model that ends in a recurrent layer outputs h / 32768 exactly', async () => {
+    for (const seed of [1, 2, 3]) {
+      const { int8 } = randomQuantModel(seed);
+      while (!['gru', 'lstm', 'rnn'].includes(int8.layers[int8.layers.length - 1]!.kind)) int8.layers.pop();
+      const [x] = randomSequences(seed, int8.input.size, 1, 6);
+      const m = await rt.load(encodeModel(int8), { backend: 'reference' });
+      const y = m.session().run(x!);
+      expect(y.length).toBeGreaterThan(0);
+      for (const v of y) expect(Number.isInteger(v * 32768) && Math.abs(v) < 1, String(v)).toBe(true);
+    }
+  });
+});
+
+describe('the float tail after the integer layers (mutation-testing review, 2026-11-27)', () => {
+  it('every head activation and softmax/logSoftmax: the int8 model follows the float one', async () => {
+    // The integer backends agree with each other whatever the tail does; only the float model says
+    // whether a tanh head or a softmax after a plain dense head was applied at all.
+    const I = 3;
+    const H = 6;
+    const O = 4;
+    const rng = new Rng(21);
+    const gru = randomRecurrent(rng, 'gru', I, H, 'forward', { weightScale: 0.5 });
+    delete gru.float!.initialH;
+    const dense = { W: rng.float32(O * H, -1.5, 1.5), B: rng.float32(O, -0.5, 0.5) };
+    const x = rng.float32(20 * I, -1, 1);
+    for (const activation of ['none', 'relu', 'sigmoid', 'tanh'] as const) {
+      for (const post of [undefined, 'softmax', 'logSoftmax'] as const) {
+        const layers: ModelSpec['layers'] = [gru, { kind: 'dense', inputSize: H, outputSize: O, activation, float: dense }];
+        if (post) layers.push({ kind: post, size: O });
+        const spec = floatModel('tail', I, layers);
+        const int8 = quantizeModel(spec, calibrateAbsMax(spec, [x]));
+        const want = (await rt.load(encodeModel(spec))).session().run(x);
+        const got = (await rt.load(encodeModel(int8), { backend: 'reference' })).session().run(x);
+        let worst = 0;
+        for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+        expect(worst, `${activation} ${post ?? ''}`).toBeLessThan(0.03);
+      }
+    }
+  });
+});
+
+describe('LSTM gate sums at the int32 part limit (mutation-testing review, 2026-11-27)', () => {
+  it('input and recurrent parts saturated one way, the peephole the other: the sum is clamped before the peephole, on every backend', async () => {
+    // px and ph each reach 2^30 (Q3.12), the peephole almost −2^30: summed unclamped, the i and f
+    // gates saturate (σ(8)); clamped to 2^30 − 1 first (what the WASM kernels do to stay in int32)
+    // they are σ(2.44). A reference that skipped the clamp disagreed with both builds.
+    const I = 1;
+    const H = 1;
+    const W = new Float32Array(4 * H * I).fill(1000);
+    const R = new Float32Array(4 * H * H).fill(1e6);
+    // c · P · 4096 = −(2^30 − 10000) Q3.12 units: just inside the part limit, not clamped.
+    const P = Float32Array.from([-262141.5625, 0, -262141.5625]);
+    const spec = floatModel('part-limit', I, [
+      { kind: 'lstm', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('lstm', 1), float: { W, R, P, initialH: Float32Array.from([0.9]), initialC: Float32Array.from([1]) } },
+    ]);
+    const frames = Float32Array.from([1000, 1000, -1000, 500, 1000]);
+    const int8 = quantizeModel(spec, { inputAbsMax: [1000] });
+    const P8 = prepareIntModel(int8);
+    const d = (P8.layers[0] as PreparedRecurrent).directions[0]!;
+    expect(d.mp).not.toBeNull();
+    const models = await loadAll(encodeModel(int8));
+    const want = models.reference.session().run(frames);
+    for (const b of ['scalar', 'simd'] as const) expect(sameBits(models[b].session().run(frames), want), b).toBe(true);
+  });
+});
+
+describe('an imported LSTM cell at the int32 ends (mutation-testing review, 2026-11-27)', () => {
+  it('a state whose cells are ±(2^31 − 1) (edited, checksum recomputed) runs the same on every backend', async () => {
+    // The engines keep |c| <= 2^30 − 1 themselves; an edited state can hold anything, and every
+    // backend clamps the new cell back into range the same way.
+    const I = 3;
+    const H = 5;
+    const rng = new Rng(31);
+    const spec = floatModel('cell-ends', I, [
+      { kind: 'lstm', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('lstm', 1), float: { W: rng.float32(4 * H * I, -1, 1), R: rng.float32(4 * H * H, -1, 1), B: rng.float32(8 * H, -1, 1) } },
+    ]);
+    const frames = rng.float32(6 * I, -1, 1);
+    const int8 = quantizeModel(spec, calibrateAbsMax(spec, [frames]));
+    const models = await loadAll(encodeModel(int8));
+    const state = models.reference.session().exportState();
+    const Hp = 8;
+    const body = new DataView(state.buffer, 32);
+    for (let j = 0; j < H; j++) body.setInt32(2 * Hp + 4 * j, j % 2 ? -(2 ** 31 - 1) : 2 ** 31 - 1, true);
+    let h = 0x811c9dc5;
+    for (const i of [...Array(28).keys(), ...Array.from({ length: state.length - 32 }, (_, k) => 32 + k)]) h = Math.imul(h ^ state[i]!, 0x01000193) >>> 0;
+    new DataView(state.buffer).setUint32(28, h >>> 0, true);
+    const out = (b: (typeof INT_BACKENDS)[number]) => {
+      const s = models[b].session();
+      s.importState(state);
+      const y = s.run(frames);
+      return { y, next: s.exportState() };
+    };
+    const want = out('reference');
+    const cells = new DataView(want.next.buffer, 32 + 2 * Hp);
+    for (let j = 0; j < H; j++) expect(Math.abs(cells.getInt32(4 * j, true))).toBeLessThan(2 ** 30);
+    for (const b of ['scalar', 'simd'] as const) {
+      const got = out(b);
+      expect(sameBits(got.y, want.y), b).toBe(true);
+      expect(Buffer.from(got.next).equals(Buffer.from(want.next)), `${b} state`).toBe(true);
+    }
+  });
+});

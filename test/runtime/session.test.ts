@@ -472,3 +472,54 @@ describe('backend choice and model kinds', () => {
     m.dispose();
   });
 });
+
+describe('session state header fields a forged or odd state exercises (mutation-testing review, 2026-11-27)', () => {
+  /** The header checksum as the runtime writes it: FNV-1a 32 over bytes 0..28, continued over the body. */
+  const reseal = (b: Uint8Array) => {
+    const fnv = (from: number, to: number, h = 0x811c9dc5) => {
+      for (let i = from; i < to; i++) h = Math.imul(h ^ b[i]!, 0x01000193) >>> 0;
+      return h >>> 0;
+    };
+    new DataView(b.buffer, b.byteOffset).setUint32(28, fnv(32, b.length, fnv(0, 28)), true);
+    return b;
+  };
+
+  it('a step count past 2^32 goes through export and import whole', async () => {
+    const model = await rt.load(intBytes, { backend: 'reference' });
+    const s = model.session();
+    s.run(frames(3));
+    const saved = s.exportState();
+    const steps = 2 ** 32 + 5;
+    const dv = new DataView(saved.buffer);
+    dv.setUint32(20, steps % 2 ** 32, true);
+    dv.setUint32(24, Math.floor(steps / 2 ** 32), true);
+    const t = model.session();
+    t.importState(reseal(saved));
+    expect(t.steps).toBe(steps);
+    t.step(frames(1));
+    const again = new DataView(t.exportState().buffer);
+    expect(again.getUint32(20, true) + again.getUint32(24, true) * 2 ** 32).toBe(steps + 1);
+  });
+
+  it('a state whose model id differs in its last byte, or with a byte appended (checksum recomputed), is STATE_MISMATCH', async () => {
+    const model = await rt.load(intBytes, { backend: 'reference' });
+    const s = model.session();
+    s.run(frames(2));
+    const saved = s.exportState();
+    const id = saved.slice();
+    id[15]! ^= 1;
+    expect(code(() => model.session().importState(reseal(id)))).toBe('STATE_MISMATCH');
+    const longer = new Uint8Array(saved.length + 1);
+    longer.set(saved);
+    expect(code(() => model.session().importState(reseal(longer)))).toBe('STATE_MISMATCH');
+  });
+
+  it('steps of a model with bidirectional layers count the last run() only (each starts from the initial state)', async () => {
+    const model = await rt.load(offlineBytes, { backend: 'reference' });
+    const s = model.session();
+    const x = randomSequences(9, model.inputSize, 1, 5)[0]!;
+    s.run(x);
+    s.run(x);
+    expect(s.steps).toBe(5);
+  });
+});

@@ -352,8 +352,11 @@ export function fitImuNormalization(spec: ImuFrontendSpec, recordings: readonly 
   const mean = Array.from(sum, (s, c) => shift![c]! + s / n);
   const std = Array.from(sumSq, (q, c) => {
     const m = sum[c]! / n;
-    const v = q / n - m * m;
-    return v > 1e-12 ? Math.sqrt(v) : 1;
+    const sd = Math.sqrt(Math.max(0, q / n - m * m));
+    // Constant only relative to the channel's level (float rounding), as fitSeriesScaling decides:
+    // the absolute bound (variance <= 1e-12) gave std 1 to a channel in small units (values 1e-7
+    // apart, 'none' units), which then read ~0.
+    return sd > 1e-12 * Math.abs(mean[c]!) && Number.isFinite(1 / sd) ? sd : 1;
   });
   return { ...bare, normalization: { mean, std } };
 }

@@ -170,6 +170,21 @@ describe('normalization statistics', () => {
     expect(validateImuSpec(JSON.parse(JSON.stringify(fitted)))).toEqual(fitted);
   });
 
+  it('a channel in small units keeps its spread; only a constant one gets std 1 (mutation-testing review)', () => {
+    // Values 1e-7 apart in 'none' units: an absolute variance bound (1e-12) gave std 1, so the
+    // normalized channel read ~0.
+    const small = spec({ channels: [{ name: 'v', unit: 'none' }, { name: 'k', unit: 'none' }], rateHz: 32 });
+    const rec = new Float32Array(2 * 200);
+    for (let i = 0; i < 200; i++) {
+      rec[2 * i] = 1e-7 * Math.sin(i / 3);
+      rec[2 * i + 1] = 5;
+    }
+    const fitted = fitImuNormalization(small, [rec]);
+    expect(fitted.normalization!.std[0]).toBeGreaterThan(5e-8);
+    expect(fitted.normalization!.std[0]).toBeLessThan(1e-7);
+    expect(fitted.normalization!.std[1]).toBe(1);
+  });
+
   it('no recording long enough for a frame is an error, not NaN statistics', () => {
     expect(() => fitImuNormalization(spec(), [new Float32Array(0)])).toThrow(/give no frame/);
   });

@@ -63,12 +63,13 @@ describe('divergence is TRAINING_DIVERGED naming the epoch and batch, never a mo
 });
 
 /**
- * A forecaster whose validation loss is scripted per epoch: normalize off, targets 1 (so the mean
- * predictor's loss, the baseline, is 1), and in evaluation the output is 1 + sqrt(L), giving a
- * validation MSE of L. Training itself runs the network as usual, so every epoch's weights differ.
+ * A forecaster whose validation loss is scripted per epoch: normalize off, targets 0, 2, 0, 2 in
+ * every sequence (mean 1 everywhere, so the mean predictor's loss, the baseline, is exactly 1),
+ * and in evaluation the output is the target + sqrt(L), giving a validation MSE of L. Training
+ * itself runs the network as usual, so every epoch's weights differ.
  */
 function scriptedRun(script: readonly number[], patience: number, schedule: 'plateau' | 'constant' = 'constant', minLrFraction = 0.05) {
-  const samples = Array.from({ length: 6 }, (_, i) => ({ x: Float32Array.from({ length: 4 }, (_, k) => Math.sin(i + k)), T: 4, target: new Float32Array(4).fill(1), where: `s${i}` }));
+  const samples = Array.from({ length: 6 }, (_, i) => ({ x: Float32Array.from({ length: 4 }, (_, k) => Math.sin(i + k)), T: 4, target: Float32Array.from({ length: 4 }, (_, k) => 2 * (k % 2)), where: `s${i}` }));
   const data: Dataset = { source: 'scripted', sha256: '0'.repeat(64), features: 1, labels: [], targetSize: 1, samples };
   let evals = 0;
   let net: Network | null = null;
@@ -80,7 +81,10 @@ function scriptedRun(script: readonly number[], patience: number, schedule: 'pla
       forward: (n, b, train) => {
         net = n;
         const out = n.forward(b.x, b.shape, train);
-        if (!train) out.fill(1 + Math.sqrt(script[evals++]!));
+        if (!train) {
+          const d = Math.sqrt(script[evals++]!);
+          b.target!.forEach((t, k) => (out[k] = t + d));
+        }
         return out;
       },
       onEpoch: () => snapshots.push(net!.params().flatMap((p) => Array.from(p.value))),

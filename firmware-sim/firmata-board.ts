@@ -19,6 +19,7 @@
  *   F5 pin value        SET_DIGITAL_PIN_VALUE
  *   Ep lsb msb          ANALOG_MESSAGE (analog/PWM write, pins 0-15, 14-bit value)
  *   F0 6F pin v.. F7    EXTENDED_ANALOG (any pin, 7-bit chunks LSB first)
+ *   F0 70 pin min max F7  SERVO_CONFIG (pulse range, 14-bit each: the pin turns SERVO)
  *   Cc 0|1              REPORT_ANALOG              Ec lsb msb (the channel's simulated input)
  *   Dp 0|1              REPORT_DIGITAL             9p lsb msb (the port's levels; again at each setInput() change)
  *   F0 7A lsb msb F7    SAMPLING_INTERVAL
@@ -44,6 +45,7 @@ export const FIRMATA = {
   PIN_STATE_QUERY: 0x6d,
   PIN_STATE_RESPONSE: 0x6e,
   EXTENDED_ANALOG: 0x6f,
+  SERVO_CONFIG: 0x70,
   SAMPLING_INTERVAL: 0x7a,
   STRING_DATA: 0x71,
   SET_PIN_MODE: 0xf4,
@@ -107,6 +109,8 @@ export class FirmataBoard extends Duplex {
   private readonly reportedPorts = new Set<number>();
   /** INPUT pins whose pull-up a DIGITAL_MESSAGE turned on. */
   private readonly pulledUp = new Set<number>();
+  /** 'open' emitted (someone listened). */
+  private opened = false;
 
   /** (path, serialOptions) is the Transport constructor shape firmata-io binds; an options object works too. */
   constructor(pathOrOptions?: string | FirmataBoardOptions, _serialOptions?: unknown) {
@@ -123,12 +127,22 @@ export class FirmataBoard extends Duplex {
       if (event !== 'open' && event !== 'data') return;
       this.off('newListener', announce);
       process.nextTick(() => {
+        this.opened = true;
         this.emit('open');
         this.sendVersion();
         this.sendFirmware();
       });
     };
     this.on('newListener', announce);
+  }
+
+  /**
+   * Open and not yet ended or destroyed, as a serial port's isOpen: a host handed the board after
+   * someone else listened (its 'open' and announcement gone) learns here that it is open already,
+   * as it does from a SerialPort (the gateway's board sink does; firmata-io then asks for the version).
+   */
+  get isOpen(): boolean {
+    return this.opened && !this.destroyed && !this.writableEnded;
   }
 
   /** Modes a pin supports, with resolution bits, in CAPABILITY_RESPONSE order. */
@@ -141,7 +155,8 @@ export class FirmataBoard extends Duplex {
     ];
     if (pin >= FIRST_ANALOG) caps.push([PIN_MODES.ANALOG, 10]);
     if (PWM_PINS.has(pin)) caps.push([PIN_MODES.PWM, 8]);
-    if (pin < FIRST_ANALOG) caps.push([PIN_MODES.SERVO, 14]);
+    // Every digital pin, A0-A5 too, as StandardFirmata answers (I2C on A4/A5 is not simulated).
+    caps.push([PIN_MODES.SERVO, 14]);
     return caps;
   }
 
@@ -280,11 +295,16 @@ export class FirmataBoard extends Duplex {
         bytes.forEach((x, i) => (v |= x << (7 * i)));
         return this.analogWrite(pin ?? 0, v);
       }
+      case FIRMATA.SERVO_CONFIG:
+        // StandardFirmata attaches the servo with this pulse range and sets the pin to SERVO:
+        // johnny-five's Servo({pwmRange}) sends only this, then its writes (ignored on OUTPUT).
+        if (rest.length >= 5) this.setMode(rest[0]!, PIN_MODES.SERVO);
+        return;
       case FIRMATA.SAMPLING_INTERVAL:
         this.samplingIntervalMs = (rest[0] ?? 0) | ((rest[1] ?? 0) << 7);
         return;
       default:
-        return; // STRING_DATA, I2C, servo config...: accepted, ignored
+        return; // STRING_DATA, I2C...: accepted, ignored
     }
   }
 

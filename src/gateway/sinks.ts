@@ -14,6 +14,7 @@
  * memory (a gateway reloading its config kept them all). The Board itself is taken off
  * johnny-five's list of boards on close.
  */
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import type firmataIoModule from 'firmata-io';
 import { EdgeRnnError } from '../errors.js';
@@ -120,6 +121,7 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   }
   let board: InstanceType<typeof five.Board>;
   try {
+    if (!io) requireSerialport();
     board = new five.Board({ ...(io !== undefined ? { io } : { port: cfg.port! }), repl: false, debug: false, sigint: false, timeout: o.readyTimeoutMs ?? 10_000 });
   } catch (e) {
     // Opening a port path, johnny-five imports firmata, which throws the string "Missing serialport
@@ -204,6 +206,19 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   // After close() the port is ended: an alert then wrote to it (a write-after-end error) and armed
   // an alertMs timer that outlived the gateway.
   let closed = false;
+  // A port closed under the sink (cable pulled: serialport closes it with a disconnect error and
+  // emits no 'error'): the loss went unlogged, and every later alert's writes were queued on the
+  // closed port for an 'open' that never comes. Logged once; the board is not reopened.
+  let lost = false;
+  const onLost = (): void => {
+    if (closed || lost) return;
+    lost = true;
+    o.clock.clearTimeout(offTimer);
+    offTimer = null;
+    o.logger.error('board lost', { port: where, note: 'alerts are still raised and published; the board is not reopened until the gateway restarts' });
+  };
+  board.on('close', onLost);
+  board.on('disconnect', onLost);
   const off = () => {
     offTimer = null;
     active = false;
@@ -215,7 +230,7 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   // alert until the gateway restarted. The modes are set again, and the outputs as they are.
   const events = board.io as unknown as { on(e: string, f: () => void): void; off(e: string, f: () => void): void };
   const onBoardReset = (): void => {
-    if (closed) return;
+    if (closed || lost) return;
     o.logger.warn('board reset: pin modes set again', { port: where });
     setModes();
     setOutputs(active);
@@ -225,7 +240,7 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   return {
     name: 'board',
     alert(a) {
-      if (closed) return;
+      if (closed || lost) return;
       if (!active) {
         active = true;
         setOutputs(true);
@@ -240,13 +255,30 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
       closed = true;
       events.off('reportversion', onBoardReset);
       o.clock.clearTimeout(offTimer);
-      off();
+      if (!lost) off();
       // Let the last writes reach the board before closing the transport.
       await new Promise((r) => setImmediate(r));
       await releaseTransport(transport, 'end');
       unlistBoard(five, board);
     },
   };
+}
+
+/**
+ * Loads serialport as johnny-five's firmata does when a Board opens a port path. Without its
+ * native binding, firmata printed the binding's search list and the stack to stdout (inside the
+ * gateway's JSON log) before throwing a bare string: loaded here first, the failure is thrown
+ * (caught by the caller) and nothing is printed.
+ */
+function requireSerialport(): void {
+  const here = createRequire(import.meta.url);
+  const firmata = createRequire(createRequire(here.resolve('johnny-five')).resolve('firmata'));
+  try {
+    firmata('serialport');
+  } catch (e) {
+    const first = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/\s*Tried:$/, '');
+    throw new Error(`Missing serialport dependency: ${first}`);
+  }
 }
 
 /**

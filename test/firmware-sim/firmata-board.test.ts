@@ -218,6 +218,33 @@ describe('FirmataBoard protocol', () => {
   });
 });
 
+describe('servos as StandardFirmata drives them', () => {
+  it("SERVO_CONFIG (a johnny-five Servo given pwmRange) attaches the servo: the pin turns SERVO and moves; A0-A5 take servos too", async () => {
+    // StandardFirmata's SERVO_CONFIG attaches the servo and sets the pin to SERVO mode; the
+    // simulator ignored it, so the pin stayed OUTPUT and every later servo write was dropped (a
+    // Servo({pwmRange}) never moved). Its capability response gives SERVO to every digital pin
+    // (2-19, the analog ones too); the simulator left A0-A5 out, and ignored Servo('A0').
+    const raw = new FirmataBoard();
+    raw.write(Buffer.from([0xf0, 0x70, 10, 600 & 0x7f, 600 >> 7, 2400 & 0x7f, 2400 >> 7, 0xf7, 0xea, 0x5c, 0x0b])); // config, then 1500 µs
+    expect(raw.pins[10]).toEqual({ mode: PIN_MODES.SERVO, value: 1500 });
+    raw.write(Buffer.from([0xf0, 0x70, 1, 0, 0, 0, 0, 0xf7])); // the serial pins have no servo
+    expect(raw.pins[1]!.mode).toBeUndefined();
+    expect(raw.capabilities(14).map(([m]) => m)).toContain(PIN_MODES.SERVO);
+    const sim = new FirmataBoard();
+    const io = new firmataIo.Firmata(sim);
+    const board = new five.Board({ io, repl: false, debug: false, sigint: false });
+    await ready(board);
+    const FiveServo = (five as unknown as { Servo: new (o: { pin: number | string; board: unknown; pwmRange?: number[] }) => { to(deg: number): unknown } }).Servo;
+    new FiveServo({ pin: 10, board, pwmRange: [600, 2400] }).to(45);
+    new FiveServo({ pin: 'A0', board }).to(30);
+    await sim.waitFor((e) => e.pin === 10 && e.kind === 'analog');
+    await sim.waitFor((e) => e.pin === 14 && e.kind === 'analog');
+    expect([sim.pins[10]!.mode, sim.pins[14]!.mode]).toEqual([PIN_MODES.SERVO, PIN_MODES.SERVO]);
+    expect(sim.pins[10]!.value).toBe(1050); // 45° of 600..2400 µs
+    sim.end();
+  });
+});
+
 describe('a board that resets while the gateway runs (2026-11-27 review)', () => {
   it('restart() powers the pins up again and re-announces; the board sink sets its pin modes again: the piezo sounds at the next alert', async () => {
     const { createBoardSink } = await import('../../src/gateway/sinks.js');

@@ -2,7 +2,7 @@
 import { Duplex } from 'node:stream';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createRuntime } from '../../src/index.js';
 import type { Alert } from '../../src/gateway/alert.js';
 import { ManualClock } from '../../src/gateway/clock.js';
@@ -25,17 +25,29 @@ const serialport = await Promise.all([import('@serialport/stream' as string), im
 );
 
 /** A mock serial port binding with a simulated Firmata board behind every open. */
-function simSerialBinding(MockBinding: any): { Binding: unknown; sims: FirmataBoard[] } {
+function simSerialBinding(MockBinding: any): { Binding: unknown; sims: FirmataBoard[]; unplug(): void } {
   const sims: FirmataBoard[] = [];
+  const bindings: Array<{ unplugged: Error | null; failRead: ((e: Error) => void) | null }> = [];
   class SimBinding extends MockBinding {
     sim: FirmataBoard | undefined;
     async open(path: string, opt: unknown): Promise<void> {
       await super.open(path, opt);
       const sim = new FirmataBoard();
       sims.push(sim);
+      bindings.push(this as never);
       this.sim = sim;
       sim.on('data', (d: Buffer) => {
         if (this.isOpen) this.emitData(d);
+      });
+    }
+    /** Fails the read in progress, and every later one, when unplugged (as the OS reports a pulled cable). */
+    unplugged: Error | null = null;
+    failRead: ((e: Error) => void) | null = null;
+    read(buf: Buffer, offset: number, length: number): Promise<unknown> {
+      if (this.unplugged) return Promise.reject(this.unplugged);
+      return new Promise((resolve, reject) => {
+        this.failRead = reject;
+        super.read(buf, offset, length).then(resolve, reject);
       });
     }
     async write(buf: Buffer): Promise<void> {
@@ -43,7 +55,13 @@ function simSerialBinding(MockBinding: any): { Binding: unknown; sims: FirmataBo
       this.sim?.write(Buffer.from(buf));
     }
   }
-  return { Binding: SimBinding, sims };
+  /** The USB cable pulled: the read fails (not canceled), as the OS reports it; serialport closes the port with a disconnect error. */
+  const unplug = (): void => {
+    const b = bindings[bindings.length - 1]!;
+    b.unplugged = new Error('device disconnected');
+    b.failRead?.(b.unplugged);
+  };
+  return { Binding: SimBinding, sims, unplug };
 }
 
 const sinkOptions = (config: object, transport: Duplex) => ({ config: { alertMs: 1000, ...config } as never, transport, clock: new ManualClock(0), logger: memoryLogger('warn'), readyTimeoutMs: 5000 });
@@ -228,6 +246,39 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
     expect(e).toMatchObject({ code: 'GATEWAY_CONFIG', message: expect.stringContaining('board /dev/ttyEDGERNN-NONE: ') });
   });
 
+  it("board.port without serialport's native binding: nothing printed around the GATEWAY_CONFIG error (firmata dumped the binding's search list and stack to stdout, inside the JSON log)", async () => {
+    const printed: unknown[][] = [];
+    const spies = (['log', 'error', 'warn', 'info'] as const).map((k) => vi.spyOn(console, k).mockImplementation((...a: unknown[]) => void printed.push(a)));
+    try {
+      const e = await createBoardSink({ config: { port: '/dev/ttyEDGERNN-NONE', led: 13, alertMs: 1000 } as never, clock: new ManualClock(0), logger: memoryLogger('silent'), readyTimeoutMs: 500 }).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect(e).toMatchObject({ code: 'GATEWAY_CONFIG', message: expect.stringContaining('board /dev/ttyEDGERNN-NONE: ') });
+      expect(printed).toEqual([]);
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
+  });
+
+  it('a simulated board someone listened to before handing it over (its open and announcement gone): isOpen says so, the handshake completes', async () => {
+    // A serial port opened already is seen by its isOpen; the simulator had none, so a FirmataBoard
+    // whose bytes were watched first (sim.on('data', log)) never opened for johnny-five: no
+    // handshake within readyTimeoutMs. firmata-io asks for the version it missed after 2 s.
+    const sim = new FirmataBoard();
+    expect(sim.isOpen).toBe(false);
+    const seen: number[] = [];
+    sim.on('data', (d: Buffer) => seen.push(...d));
+    await new Promise((r) => setImmediate(r));
+    expect(sim.isOpen).toBe(true);
+    expect(seen.slice(0, 3)).toEqual([0xf9, 2, 5]); // the announcement, taken by the watcher
+    const sink = await createBoardSink({ ...sinkOptions({ led: 13 }, sim), readyTimeoutMs: 20_000 });
+    sink.alert({ id: 'a' } as never);
+    await sim.waitFor((e) => e.pin === 13 && e.value === 1);
+    await sink.close();
+    expect(sim.isOpen).toBe(false);
+  });
+
   it('one pin for two outputs given to createBoardSink directly: GATEWAY_CONFIG naming both, before touching the board', async () => {
     // parseGatewayConfig refuses it; createBoardSink (exported) drove the pin as both, an OUTPUT LED
     // and a relay fighting over it at every alert.
@@ -283,6 +334,40 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
     expect(clock.pending).toBe(0);
     expect(sim.history.slice(mark)).toEqual([]);
     expect(logger.lines).toEqual([]);
+  });
+
+  it.skipIf(!serialport)('a serial board unplugged while running: logged once as lost, later alerts write nothing (they queued on the closed port, unlogged)', async () => {
+    // serialport closes an unplugged port with a disconnect error and emits no 'error': the sink
+    // listened for errors only, so the loss went unlogged, and every later alert queued its writes
+    // on the closed port, kept for an 'open' that never comes.
+    const { SerialPortStream, MockBinding } = serialport!;
+    const { Binding, sims, unplug } = simSerialBinding(MockBinding);
+    MockBinding.createPort('/dev/ttySIM-unplug', { echo: false, record: false });
+    try {
+      const port = new SerialPortStream('/dev/ttySIM-unplug', { binding: Binding });
+      const clock = new ManualClock(0);
+      const logger = memoryLogger('warn');
+      const sink = await createBoardSink({ ...sinkOptions({ led: 13 }, port), clock, logger });
+      sink.alert({ id: 'a' } as never);
+      await sims[0]!.waitFor((e) => e.pin === 13 && e.value === 1);
+      await new Promise((r) => (port as unknown as { drain(cb: () => void): void }).drain(() => r(null))); // idle: no write in flight
+      const closed = new Promise((r) => port.once('close', r));
+      unplug();
+      await closed;
+      await new Promise((r) => setImmediate(r));
+      expect(logger.lines.filter((l) => l.level === 'error').map((l) => [l.msg, l.port])).toEqual([['board lost', '(stream)']]);
+      for (let i = 0; i < 12; i++) {
+        sink.alert({ id: `late${i}` } as never);
+        clock.advance(2000);
+      }
+      await new Promise((r) => setImmediate(r));
+      expect(port.writableLength).toBe(0); // nothing queued on the closed port
+      expect(clock.pending).toBe(0);
+      await sink.close();
+      expect(logger.lines.filter((l) => l.level === 'error')).toHaveLength(1);
+    } finally {
+      MockBinding.reset();
+    }
   });
 
   it.skipIf(!serialport)('close() closes a serial port handed over as the transport: it opens again (its end() left it open and locked)', async () => {

@@ -206,6 +206,8 @@ export interface BoardConfig {
   relay?: number;
   /** How long the LED, piezo and relay stay on after the latest alert (ms). */
   alertMs: number;
+  /** Only alerts with one of these labels drive the pins (absent: every alert, from every route). */
+  labels?: string[];
 }
 
 export interface ClusterConfig {
@@ -689,8 +691,13 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
   let board: BoardConfig | undefined;
   if (o.board !== undefined) {
     const bo = c.obj(o.board, 'board');
-    c.known(bo, 'board', ['port', 'led', 'piezo', 'relay', 'alertMs']);
+    c.known(bo, 'board', ['port', 'led', 'piezo', 'relay', 'alertMs', 'labels']);
     board = { alertMs: c.num(bo, 'alertMs', 'board', DEFAULTS.board.alertMs, 1, 3_600_000) };
+    // A HAR route alerts at every change of activity: without a filter the siren sounded for "walk".
+    if (bo.labels !== undefined) {
+      if (!Array.isArray(bo.labels) || bo.labels.length === 0 || !bo.labels.every((l) => typeof l === 'string' && l.length > 0)) c.fail('board.labels', 'a non-empty list of alert labels (e.g. ["fall", "yes"])', bo.labels);
+      board.labels = [...(bo.labels as string[])];
+    }
     const port = c.optStr(bo, 'port', 'board');
     if (port !== undefined) board.port = port;
     for (const k of ['led', 'piezo', 'relay'] as const) {

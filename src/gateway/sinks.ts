@@ -241,6 +241,7 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
     name: 'board',
     alert(a) {
       if (closed || lost) return;
+      if (cfg.labels && !cfg.labels.includes(a.label)) return;
       if (!active) {
         active = true;
         setOutputs(true);

@@ -320,6 +320,25 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
     expect(clock.pending).toBe(0);
   });
 
+  it('board.labels: only alerts with those labels drive the pins (a HAR route alerts at every activity change)', async () => {
+    const sim = new FirmataBoard();
+    const clock = new ManualClock(0);
+    const sink = await createBoardSink({ ...sinkOptions({ led: 13, labels: ['fall'] }, sim), clock });
+    const settle = () => new Promise((r) => setTimeout(r, 10));
+    sink.alert({ id: 'a', label: 'walk' } as never);
+    await settle();
+    expect(sim.pins[13]!.value).toBe(0);
+    expect(clock.pending).toBe(0);
+    sink.alert({ id: 'b', label: 'fall' } as never);
+    await settle();
+    expect(sim.pins[13]!.value).toBe(1);
+    await sink.close();
+    const base = { models: { m: 'm.ern' }, routes: [{ sensor: 'imu', model: 'm' }] };
+    expect(parseGatewayConfig({ ...base, board: { led: 13, labels: ['fall'] } }).board).toMatchObject({ labels: ['fall'] });
+    expect(() => parseGatewayConfig({ ...base, board: { led: 13, labels: [] } }, 'gw.json')).toThrow(/board\.labels must be a non-empty list of alert labels/);
+    expect(() => parseGatewayConfig({ ...base, board: { led: 13, labels: 'fall' as never } }, 'gw.json')).toThrow(/board\.labels must be/);
+  });
+
   it('an alert after close() is ignored: no write to the closed port, no timer left on the clock', async () => {
     // It turned the outputs on again through a port already ended (a write-after-end error, logged
     // as a board error) and armed an alertMs timer that kept a process alive after stop().

@@ -278,7 +278,20 @@ export class Runtime {
     if (bytes.length < ERN_HEADER_BYTES) return undefined;
     const build = this.hashBuild();
     this.hasher ??= { build, exports: instantiateKernelsSync(this.modules.getSync(build)) };
-    return kernelSha256(this.hasher.exports, bytes);
+    return this.hash(bytes);
+  }
+
+  /**
+   * The digest in the hasher's memory. WASM memory never shrinks: a hasher that grew to hold a
+   * big file (a float model, a file then refused) kept that size for the runtime's life, and the
+   * next model to take it over held it for its own (a 29 KB model in 10 MB after a 10 MB float
+   * model). Past HASHER_KEEP_BYTES the hasher is let go; the next load instantiates afresh.
+   */
+  private hash(bytes: Uint8Array): Uint8Array {
+    const k = this.hasher!.exports;
+    const digest = kernelSha256(k, bytes);
+    if (k.memory.buffer.byteLength > HASHER_KEEP_BYTES) this.hasher = null;
+    return digest;
   }
 
   /** The kernel build already compiled for this runtime's default backend. */
@@ -291,7 +304,7 @@ export class Runtime {
     if (bytes.length < ERN_HEADER_BYTES) return undefined;
     const build = this.hashBuild();
     this.hasher ??= { build, exports: await instantiateKernels(await this.modules.get(build)) };
-    return kernelSha256(this.hasher.exports, bytes);
+    return this.hash(bytes);
   }
 
   /** Resolves a choice to the backend that will run a model of this precision, or throws. */
@@ -346,7 +359,12 @@ export class Runtime {
     checkLoadOptions(opts, source);
     // The kernel's sha256, not WebCrypto: WebCrypto's first digest in a fresh process costs
     // 3-10 ms of start-up; resident memory grows alike either way (test/bench/runtime.ts).
-    const digest = await this.contentDigestAsync(bytes);
+    let digest: Uint8Array | undefined;
+    try {
+      digest = await this.contentDigestAsync(bytes);
+    } catch (e) {
+      throw withSource(e, source); // KERNEL_MEMORY: no kernel memory to checksum the file in
+    }
     // Only a file shorter than a header has no digest, and the parser rejects it before asking.
     const decoded = decodeModelWith(bytes, source, () => digest ?? new Uint8Array(32));
     let engine: Engine;
@@ -369,7 +387,14 @@ export class Runtime {
     const source = opts.source ?? 'model.ern';
     const bytes = new Uint8Array(fileBytes(file, source, 'loadSync()')); // a private copy, as load()'s
     checkLoadOptions(opts, source);
-    const decoded = decodeModelWith(bytes, source, () => this.contentDigest(bytes) ?? new Uint8Array(32));
+    const digest = (): Uint8Array => {
+      try {
+        return this.contentDigest(bytes) ?? new Uint8Array(32);
+      } catch (e) {
+        throw withSource(e, source); // as load()'s
+      }
+    };
+    const decoded = decodeModelWith(bytes, source, digest);
     let engine: Engine;
     try {
       engine = this.engineSync(decoded.spec, this.resolveBackend(decoded.spec, opts.backend ?? this.choice), opts.weightStorage ?? 'auto');
@@ -405,13 +430,26 @@ export function createRuntimeSync(opts: RuntimeOptions = {}): Runtime {
   return new Runtime(new KernelModules(bins, simdSupported, simd), simdSupported, choice);
 }
 
+/** The largest kernel memory a runtime keeps for checksums (see Runtime.hash): a model's own arena is rarely smaller. */
+const HASHER_KEEP_BYTES = 2 ** 20;
+
 /** SHA-256 of an .ern file's content (checksum field zeroed) in a kernel instance's memory. */
 function kernelSha256(k: KernelExports, bytes: Uint8Array): Uint8Array {
   const out = k.heap_base();
   const at = out + 32;
   const need = at + bytes.length;
   const have = k.memory.buffer.byteLength;
-  if (need > have) k.memory.grow(Math.ceil((need - have) / 65536));
+  if (need > have) {
+    // The file is copied into kernel memory whole: an engine may refuse to grow it (a tab under
+    // memory pressure; past 4 GiB), which was a bare RangeError out of load().
+    try {
+      k.memory.grow(Math.ceil((need - have) / 65536));
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+      throw new EdgeRnnError('KERNEL_MEMORY', `kernel memory cannot grow from ${mib(have)} to ${mib(need)} to checksum a ${mib(bytes.length)} file (${e.message})`, { expected: need, got: have });
+    }
+  }
   const mem = new Uint8Array(k.memory.buffer);
   mem.set(bytes, at);
   mem.fill(0, at + ERN_SHA256_OFFSET, at + ERN_SHA256_OFFSET + 32);
@@ -528,7 +566,8 @@ export class Model {
    * Write a frame into it and call `session.step()` without an argument: nothing is copied or
    * allocated. One buffer per model, shared by its sessions; `step(frame)` overwrites it.
    * Creating sessions or running bigger batches and sequences can grow kernel memory, which
-   * detaches the view: `step()` then throws INPUT_FRAME_STALE; call inputFrame() again.
+   * detaches the view: `step()` then throws INPUT_FRAME_STALE (so do step(view), run(view) and
+   * stepMany(sessions, view) given the detached view); call inputFrame() again.
    */
   inputFrame(): Float32Array {
     this.assertLive();
@@ -546,6 +585,11 @@ export class Model {
       });
     }
     return f;
+  }
+
+  /** @internal The view inputFrame() last handed out, now detached by memory growth. */
+  isStaleFrame(v: unknown): boolean {
+    return v === this.frame && this.frame !== null && this.frame.length !== this.inputSize;
   }
 
   /** Replays the file's golden vector; throws ERN_GOLDEN_MISMATCH when the output differs. */
@@ -626,6 +670,7 @@ export class Model {
         expected: n * this.inputSize,
       });
     }
+    if (this.isStaleFrame(frames)) this.liveFrame(); // a detached inputFrame() view, as in step(view)
     if (frames.length !== n * this.inputSize) {
       throw new EdgeRnnError('SHAPE_MISMATCH', `stepMany: ${n} sessions need ${n * this.inputSize} frame values (${this.inputSize} each), got ${frames.length}`, {
         expected: n * this.inputSize,
@@ -641,6 +686,8 @@ export class Model {
     for (let i = 0; i < n; i++) {
       const s = sessions[i]!;
       if (!(s instanceof Session)) throw new EdgeRnnError('INVALID_ARGUMENT', `stepMany: session ${i} is ${describe(s)}, not a session`, { index: i, got: describe(s) });
+      // A session of a model replaced and disposed (an update) is SESSION_DISPOSED, as its step() is.
+      if (s.model.isDisposed && s.model !== this) throw new EdgeRnnError('SESSION_DISPOSED', `stepMany: session ${i} is of a disposed model '${s.model.name}': create it again with this model's session()`, { index: i });
       if (s.model !== this) {
         // Two loads of one file are two models with the same name: say which mistake it is.
         const whose = s.model.name === this.name ? `another load of model '${this.name}' (a session steps with the Model object that created it)` : `model '${s.model.name}', not '${this.name}'`;
@@ -884,7 +931,11 @@ export class Session {
   private frameValues(frame: ArrayLike<number>): ArrayLike<number> {
     const m = this.model;
     if (typeof frame !== 'object' || isBigIntArray(frame)) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame is ${m.inputSize} numbers (a Float32Array or an array), got ${describe(frame)}`, { expected: m.inputSize, got: typeof frame });
-    if (frame.length !== m.inputSize) throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame needs ${m.inputSize} values, got ${frame.length}`, { expected: m.inputSize, got: frame.length });
+    if (frame.length !== m.inputSize) {
+      // step(view) with a view from model.inputFrame() that memory growth detached: say so, not "got 0 values".
+      if (m.isStaleFrame(frame)) m.liveFrame();
+      throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a frame needs ${m.inputSize} values, got ${frame.length}`, { expected: m.inputSize, got: frame.length });
+    }
     return numericValues(m, frame, m.inputSize, (k) => `step ${this.stepCount} feature ${k}`);
   }
 
@@ -926,6 +977,7 @@ export class Session {
       given = (i) => rows[Math.floor(i / I)]![i % I];
     } else {
       const values = frames as ArrayLike<number>;
+      if (m.isStaleFrame(values)) m.liveFrame(); // a detached inputFrame() view ran as 0 steps, silently
       if (values.length % I !== 0) {
         throw new EdgeRnnError('SHAPE_MISMATCH', `model '${m.name}': a flat sequence needs a multiple of ${I} values, got ${values.length}`, { expected: I, got: values.length });
       }

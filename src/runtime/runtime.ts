@@ -1043,8 +1043,11 @@ export class Session {
     const n = dv.getUint32(16, true);
     if (n !== m.engine.stateBytes || bytes.length !== STATE_HEADER + n) throw bad(`state has ${bytes.length - STATE_HEADER} bytes (header says ${n}), this model needs ${m.engine.stateBytes}`);
     if (dv.getUint32(28, true) !== fnv1a(bytes, STATE_HEADER, bytes.length, fnv1a(bytes, 0, 28))) throw bad('checksum mismatch: the state is corrupt');
+    // Step counts are exact integers up to 2^53 - 1 (a high word past 2^21 - 1 is no count a session made).
+    const high = dv.getUint32(24, true);
+    if (high >= 2 ** 21) throw bad(`step count ${high} * 2^32 + ${dv.getUint32(20, true)} is past 2^53 - 1`);
     st.bytes().set(bytes.subarray(STATE_HEADER));
-    this.stepCount = dv.getUint32(20, true) + dv.getUint32(24, true) * 2 ** 32;
+    this.stepCount = dv.getUint32(20, true) + high * 2 ** 32;
   }
 
   /** Returns the state's memory to the model. */

@@ -168,6 +168,11 @@ describe.each([...BACKENDS, 'float'] as const)('sessions on %s', (backend) => {
     cls[6] = 2;
     new DataView(cls.buffer).setUint32(28, fnv(cls, 32, cls.length, fnv(cls, 0, 28)), true);
     expect(() => t.importState(cls)).toThrow(/state class 2, expected 0 \(int\) or 1 \(float\)/);
+    // A step count past 2^53 - 1 (no session makes one; it would not be exact), checksum matching.
+    const steps = saved.slice();
+    new DataView(steps.buffer).setUint32(24, 2 ** 21, true);
+    new DataView(steps.buffer).setUint32(28, fnv(steps, 32, steps.length, fnv(steps, 0, 28)), true);
+    expect(() => t.importState(steps)).toThrow(/step count 2097152 \* 2\^32 \+ 7 is past 2\^53 - 1/);
     // The same network in the other precision keeps its state in another format.
     const twin = await rt.load(backend === 'float' ? intBytes : floatBytes);
     expect(code(() => twin.session().importState(saved))).toBe('STATE_MISMATCH');

@@ -15,6 +15,8 @@ import { unresolvedInputs } from '../quant/calibrate.js';
 import { loadDataset } from '../data/load.js';
 import type { WavOptions } from '../data/wav.js';
 import { makeDirs } from '../../src/io/files.js';
+import type { Progress } from '../../src/cli/progress.js';
+import type { EpochRecord, FitHooks } from '../train/trainer.js';
 
 /** Flags every command that reads data understands. */
 export const DATA_FLAGS = {
@@ -181,6 +183,24 @@ export function noteUnresolvedInputs(ctx: CliContext, command: string, q: ModelS
       `edgernn ${command}: note: input feature ${u.feature}${name !== undefined && name !== String(u.feature) ? ` (${name})` : ''} varies by ${p(u.std, 3)} around ${p(u.mean, 6)}, and int8 inputs step by ${p(u.step, 3)} (symmetric around 0, up to ${p(u.step * 32767, 6)}): the int8 model cannot resolve it; subtract its offset from the data (and on the device) before the model\n`,
     );
   }
+}
+
+/**
+ * Training hooks that move a bar counting epochs by the batch too: ticked once an epoch, the bar
+ * of `train --epochs 1` on 50,000 sequences sat at 0% for the whole run (minutes), as if hung.
+ * `note` says how an epoch went; it stays on the bar through the next epoch's batches.
+ */
+export function epochProgress(progress: Progress, note: (e: EpochRecord) => string): Pick<FitHooks, 'onBatch' | 'onEpoch'> {
+  let epochs = 0;
+  let last = '';
+  return {
+    onBatch: (done, total) => progress.update(epochs + done / total, `${last ? `${last}, ` : ''}epoch ${epochs + 1} batch ${done}/${total}`),
+    onEpoch: (e) => {
+      epochs = e.epoch;
+      last = note(e);
+      progress.update(epochs, last);
+    },
+  };
 }
 
 /** The commit of the code that made a model: `git rev-parse HEAD` where this file lives. */

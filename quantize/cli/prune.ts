@@ -8,7 +8,7 @@ import { DEFAULT_BLOCK, type BlockShape } from '../prune/pruner.js';
 import { pruneModel } from '../prune/prune-model.js';
 import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js';
 import { writeRunReport } from '../report/run-report.js';
-import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, loadInputs, noteUnresolvedInputs, readModel, requireString, round, writeFile } from './common.js';
+import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, epochProgress, loadData, loadInputs, noteUnresolvedInputs, readModel, requireString, round, writeFile } from './common.js';
 import { summaryTable } from './quantize.js';
 
 export function parseBlock(v: unknown): BlockShape | null | undefined {
@@ -125,7 +125,7 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--ca
         ...(batchSize !== undefined ? { batchSize } : {}),
       },
       val,
-      { onEpoch: (e) => progress.tick(1, `sparsity ${(100 * (e.note?.sparsity ?? 0)).toFixed(0)}% val ${e.valLoss.toFixed(4)}`) },
+      epochProgress(progress, (e) => `sparsity ${(100 * (e.note?.sparsity ?? 0)).toFixed(0)}% val ${e.valLoss.toFixed(4)}`),
     );
     progress.done(`best epoch ${r.fit.bestEpoch}, ${(100 * r.overall).toFixed(1)}% zeros`);
     const evalData = val ?? data;

@@ -8,7 +8,7 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { quantizationAwareFineTune } from '../quant/qat.js';
 import { writeRunReport } from '../report/run-report.js';
 import { fmt } from './train.js';
-import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, loadData, loadInputs, noteUnresolvedInputs, readModel, requireString, round, writeFile } from './common.js';
+import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, epochProgress, loadData, loadInputs, noteUnresolvedInputs, readModel, requireString, round, writeFile } from './common.js';
 
 export const quantizeCommand: Command = {
   name: 'quantize',
@@ -92,7 +92,7 @@ ${dataHelp([['--calib', '--labels'], ['--eval', '--eval-labels']])}`,
     let qat: Record<string, unknown> | undefined;
     if (qatEpochs > 0) {
       const progress = new Progress(ctx.stderr, 'qat', qatEpochs);
-      const r = quantizationAwareFineTune(spec, calib, { epochs: qatEpochs, calibration: copts, ...(lr !== undefined ? { lr } : {}) }, { onEpoch: (e) => progress.tick(1, `val ${e.valLoss.toFixed(4)}`) });
+      const r = quantizationAwareFineTune(spec, calib, { epochs: qatEpochs, calibration: copts, ...(lr !== undefined ? { lr } : {}) }, epochProgress(progress, (e) => `val ${e.valLoss.toFixed(4)}`));
       progress.done();
       q = r.int8;
       qat = { epochs: qatEpochs, bestEpoch: r.fit.bestEpoch, history: r.fit.history.map((h) => round(h.valLoss, 5)) };

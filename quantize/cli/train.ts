@@ -7,7 +7,7 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { writeRunReport } from '../report/run-report.js';
 import { SCHEDULES, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/trainer.js';
 import { trainModel } from '../train/train-model.js';
-import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, csvOptions, DATA_FLAGS, dataHelp, loadData, noteUnresolvedInputs, requireString, round, writeFile } from './common.js';
+import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, csvOptions, DATA_FLAGS, dataHelp, epochProgress, loadData, noteUnresolvedInputs, requireString, round, writeFile } from './common.js';
 
 const D = DEFAULT_TRAIN_OPTIONS;
 
@@ -193,10 +193,7 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
       ...(val ? { val } : {}),
       options: o,
       ...(typeof values.name === 'string' ? { name: values.name } : {}),
-      hooks: {
-        onEpoch: (e) =>
-          progress.tick(1, `loss ${e.trainLoss.toFixed(4)} val ${e.valLoss.toFixed(4)}${e.valAccuracy !== undefined ? ` acc ${(100 * e.valAccuracy).toFixed(1)}%` : ''}`),
-      },
+      hooks: epochProgress(progress, (e) => `loss ${e.trainLoss.toFixed(4)} val ${e.valLoss.toFixed(4)}${e.valAccuracy !== undefined ? ` acc ${(100 * e.valAccuracy).toFixed(1)}%` : ''}`),
     });
     progress.done(`best epoch ${result.fit.bestEpoch}${result.fit.stoppedEarly ? ' (early stop)' : ''}`);
 

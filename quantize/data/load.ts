@@ -6,9 +6,11 @@
  *   a directory          WAV clips in the Speech Commands layout (wav.ts)
  * and hashes what it read (sha256), so a model can name its data exactly.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { parseCsv, type CsvOptions } from './csv.js';
 import { checkDataset, dataError, type Dataset, type TrainTask } from './dataset.js';
 import { parseJsonl } from './jsonl.js';
@@ -37,7 +39,38 @@ function sha256(...parts: Uint8Array[]): string {
   return h.digest('hex');
 }
 
-function readBytes(file: string, shown: string): Uint8Array {
+const MB = (n: number): string => `${Math.round(n / 2 ** 20)} MB`;
+
+/**
+ * Memory a text format needs at least, per byte of file, on the JavaScript heap while it is
+ * parsed: lower bounds of what was measured (JSON Lines about 1.1, the text itself; CSV about 8, a
+ * string per cell), so nothing that would load is refused. A file that cannot fit ended the
+ * process with V8's "heap out of memory" and a native stack trace.
+ */
+const HEAP_PER_BYTE: Record<string, number> = { '.jsonl': 1, '.json': 1, '.ndjson': 1, '.csv': 6 };
+
+/**
+ * Files are read whole. Refused before the read, with what to do: one larger than a read can
+ * return (2 GiB: a raw ERR_FS_FILE_TOO_LARGE stack trace), and a text file whose parse needs
+ * more than the heap may hold (`node --max-old-space-size`).
+ */
+function checkSize(size: number, ext: string, shown: string): void {
+  const maxRead = Math.min(bufferConstants.MAX_LENGTH, 2 ** 31 - 1);
+  if (size > maxRead) {
+    throw dataError(shown, `${MB(size)}: data files are read whole, at most ${MB(maxRead)} each (split it into several files, or keep fewer sequences)`, { expected: `at most ${maxRead} bytes`, got: size });
+  }
+  const perByte = HEAP_PER_BYTE[ext];
+  const limit = v8.getHeapStatistics().heap_size_limit;
+  if (perByte !== undefined && size * perByte > limit) {
+    throw dataError(
+      shown,
+      `${MB(size)} of ${ext === '.csv' ? 'CSV' : 'JSON Lines'} needs at least ${MB(size * perByte)} of memory to parse, and this process may use ${MB(limit)} (raise it: NODE_OPTIONS=--max-old-space-size=${Math.ceil((size * perByte * 1.5) / 2 ** 20)}; or write the data as .npy, read at its own size)`,
+      { expected: `at most ${Math.floor(limit / perByte)} bytes`, got: size },
+    );
+  }
+}
+
+function readBytes(file: string, shown: string, ext = ''): Uint8Array {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -45,7 +78,10 @@ function readBytes(file: string, shown: string): Uint8Array {
     throw dataError(shown, 'no such file or directory');
   }
   if (st.size === 0) throw dataError(shown, 'empty file');
-  return new Uint8Array(fs.readFileSync(file));
+  checkSize(st.size, ext, shown);
+  // A view of the Buffer, not a copy of it: `new Uint8Array(buffer)` held the file twice.
+  const buf = fs.readFileSync(file);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 export async function loadDataset(p: string, opts: LoadOptions): Promise<Dataset> {
@@ -54,12 +90,17 @@ export async function loadDataset(p: string, opts: LoadOptions): Promise<Dataset
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) {
     ds = await loadWavFolder(file, p, { ...opts.wav, ...(opts.labels ? { labels: opts.labels } : {}) });
   } else {
-    const bytes = readBytes(file, p);
     const ext = path.extname(file).toLowerCase();
+    const bytes = readBytes(file, p, ext);
     const text = (): string => {
       try {
         return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-      } catch {
+      } catch (e) {
+        // Past V8's longest string (about 512 M characters) decode throws ERR_STRING_TOO_LONG: a
+        // valid 600 MB file was said to be "not UTF-8 text".
+        if ((e as NodeJS.ErrnoException)?.code === 'ERR_STRING_TOO_LONG') {
+          throw dataError(p, `${MB(bytes.length)} of text is more than one string may hold (${Math.floor(bufferConstants.MAX_STRING_LENGTH / 2 ** 20)} M characters): split it into several files, or write the data as .npy`, { expected: `at most ${bufferConstants.MAX_STRING_LENGTH} characters`, got: bytes.length });
+        }
         throw dataError(p, 'not UTF-8 text');
       }
     };
@@ -69,7 +110,7 @@ export async function loadDataset(p: string, opts: LoadOptions): Promise<Dataset
     } else if (ext === '.csv') {
       ds = { ...parseCsv(text(), p, { ...opts.csv, task: opts.task, ...fixed }), sha256: sha256(bytes) };
     } else if (ext === '.npy') {
-      const comp = opts.labelsPath ? { source: opts.labelsPath, bytes: readBytes(path.resolve(opts.cwd ?? process.cwd(), opts.labelsPath), opts.labelsPath) } : null;
+      const comp = opts.labelsPath ? { source: opts.labelsPath, bytes: readBytes(path.resolve(opts.cwd ?? process.cwd(), opts.labelsPath), opts.labelsPath, '.npy') } : null;
       ds = { ...parseNpyDataset(bytes, p, opts.task, comp, opts.labels, opts.labelsFlag), sha256: comp ? sha256(bytes, comp.bytes) : sha256(bytes) };
     } else {
       throw dataError(p, `unknown data format '${ext || '(no extension)'}': expected .jsonl, .csv, .npy or a folder of WAV clips`);

@@ -38,6 +38,11 @@ export function quietOnClosedPipe(
     if (message !== undefined && stream !== process.stderr) process.stderr.write(`${message}\n`);
     process.exit(code);
   },
+  /**
+   * A log (stderr): its reader gone, the command goes on without it. `train ... 2>&1 | grep -m1
+   * epoch` ended at the first progress line after the reader left, exit code 0, the model unwritten.
+   */
+  opts: { log?: boolean } = {},
 ): void {
   const s = stream as { on?: (ev: string, fn: (e: NodeJS.ErrnoException) => void) => unknown };
   // Once per stream: runCli may run many times on process.stdout (MaxListenersExceededWarning).
@@ -50,7 +55,7 @@ export function quietOnClosedPipe(
     // SIGHUP, died at its first log line, its device states unsaved.
     if (e?.code === 'EPIPE' || e?.code === 'EIO' || (closed && e?.code === 'ERR_STREAM_DESTROYED')) {
       closed = true;
-      if (!serviceRunning) exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      if (!serviceRunning && !opts.log) exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
     } else exit(1, `edgernn: the output could not be written: ${e?.message ?? String(e)}`);
   });
 }
@@ -148,7 +153,7 @@ function globalHelp(commands: readonly Command[]): string {
 export async function runCli(argv: string[], commands: readonly Command[], ctx: CliContext): Promise<number> {
   const [name, ...rest] = argv;
   quietOnClosedPipe(ctx.stdout);
-  quietOnClosedPipe(ctx.stderr);
+  quietOnClosedPipe(ctx.stderr, undefined, { log: true });
   if (name === undefined) {
     ctx.stderr.write(globalHelp(commands));
     return 2;

@@ -33,7 +33,15 @@ export class Progress {
   }
 
   tick(n = 1, note = ''): void {
-    this.current = Math.min(this.total, this.current + n);
+    this.update(this.current + n, note);
+  }
+
+  /**
+   * Sets how much is done, a fraction of a unit included: `train` moves its bar by the batch
+   * within an epoch (ticked once an epoch, one epoch of a large data set showed 0% for minutes).
+   */
+  update(current: number, note = ''): void {
+    this.current = Math.min(this.total, Math.max(0, current));
     const now = Date.now();
     // TERM=dumb (an Emacs shell buffer) is a terminal that shows the escape codes as text.
     if (!this.stream.isTTY || process.env.TERM === 'dumb' || (now - this.lastDraw < 100 && this.current < this.total)) return;
@@ -43,7 +51,7 @@ export class Progress {
     const pct = ((100 * this.current) / this.total).toFixed(0).padStart(3);
     const elapsed = (now - this.started) / 1000;
     const eta = this.current > 0 ? (elapsed * (this.total - this.current)) / this.current : 0;
-    let line = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct}% ${this.current}/${this.total} eta ${eta.toFixed(0)}s ${note}`;
+    let line = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct}% ${Math.floor(this.current)}/${this.total} eta ${eta.toFixed(0)}s ${note}`;
     // A line wider than the terminal wraps, and '\r' then redraws only its last row: every tick
     // left a row behind. Cut to the width (one column spare: some terminals wrap on the last).
     const cols = this.stream.columns;
@@ -60,6 +68,6 @@ export class Progress {
   done(note = ''): void {
     const secs = ((Date.now() - this.started) / 1000).toFixed(1);
     this.clear();
-    this.stream.write(`${this.label}: ${this.current}/${this.total} in ${secs}s${note ? ` ${note}` : ''}\n`);
+    this.stream.write(`${this.label}: ${Math.floor(this.current)}/${this.total} in ${secs}s${note ? ` ${note}` : ''}\n`);
   }
 }

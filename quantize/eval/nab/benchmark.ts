@@ -12,6 +12,7 @@ import { NAB_PROFILES, type NabProfileName } from './profiles.js';
 import { checkResultsMatchSeries, formatResultsCsv, formatScoresCsv, parseResultsCsv, resultsFilePath, scoresFilePath } from './results.js';
 import { checkAnomalyScores, sweepTable } from './scorer.js';
 import { makeDirs } from '../../../src/io/files.js';
+import { writeOutputFile } from '../../../src/cli/framework.js';
 
 /** Anomaly scores of one detector over a corpus, one array per series (corpus order). */
 export interface DetectorRun {
@@ -162,7 +163,9 @@ export function writeResults(dir: string, corpus: NabCorpus, run: DetectorRun, e
   const put = (rel: string, text: string): void => {
     const file = path.join(dir, ...rel.split('/'));
     makeDirs(path.dirname(file));
-    fs.writeFileSync(file, text);
+    // Whole or not at all (a temporary file renamed over it): written in place, a full disk or a
+    // Ctrl-C left final_results.json truncated, every other detector's results in it lost.
+    writeOutputFile(file, text);
     written.push(file);
   };
   corpus.series.forEach((s, i) => put(resultsFilePath(run.detector, s), formatResultsCsv(s, run.scores[i]!, options.digits)));

@@ -8,9 +8,8 @@
  *                   generator output (npm run eval:har)
  *   fit-generator   fits the IMU generator to HMP → firmware-sim/imu/hmp-model.gen.ts
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { parseFlags, numberFlag, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
+import { parseFlags, numberFlag, usageError, writeOutputFile, type CliContext, type Command } from '../../../src/cli/framework.js';
 import { classifySegment, createRuntime, SEGMENT_DURATION_KEY, decodeModel, encodeModel, type DurationModel, type ModelSpec } from '../../../src/index.js';
 import { checkOutputPath, codeCommit, createdAt, round } from '../../cli/common.js';
 import { HAR_CLASSES, HAR_EXCLUDED } from './classes.js';
@@ -282,7 +281,7 @@ async function train(values: Record<string, unknown>, ctx: CliContext): Promise<
   const bytes = encodeModel(spec, { goldenSteps: recipe.windowSize });
   const out = path.resolve(ctx.cwd, typeof values.out === 'string' ? values.out : 'models/har.ern');
   makeDirs(path.dirname(out));
-  fs.writeFileSync(out, bytes);
+  writeOutputFile(out, bytes); // whole or not at all: a full disk truncated the previous model
   // Decoding proves the file is well-formed before anyone ships it.
   decodeModel(bytes, out);
   const summary = { output: out, bytes: bytes.length, ...(run ? { int8RecordingAccuracy: run.summary.int8.recording.accuracy, floatRecordingAccuracy: run.summary.float.recording.accuracy } : {}) };
@@ -381,7 +380,7 @@ async function fitGenerator(values: Record<string, unknown>, ctx: CliContext): P
   const model = fitHmpGenerator(ds.recordings, ds.sha256);
   const out = path.resolve(ctx.cwd, outArg);
   makeDirs(path.dirname(out));
-  fs.writeFileSync(out, writeGeneratorModule(model));
+  writeOutputFile(out, writeGeneratorModule(model));
   ctx.stdout.write(`wrote ${path.relative(ctx.cwd, out)}: ${model.activities.length} activities from ${ds.recordings.length} recordings (sensor noise ${model.sensor.noiseG} g)\n`);
   return 0;
 }

@@ -20,7 +20,7 @@ import { INITIAL_STATE_KEY, readInitialStateMetadata, readSpecMetadata } from '.
 import { fileBytes } from '../util/bytes.js';
 import { Attrs, nodeLabel } from './attrs.js';
 import { CONST_OPS, reduceAxes, sliceParams, splitSizes, tensorToConst, type OpContext } from './fold.js';
-import { ONNX_DTYPES, consumersOf, decodeModelProto, type ModelProto, type NodeProto, type ValueInfoProto } from './proto.js';
+import { ONNX_DTYPES, decodeModelProto, type ModelProto, type NodeProto, type ValueInfoProto } from './proto.js';
 import { LayoutMismatch, recurrentNode, type RecurrentContext } from './recurrent.js';
 import { stackConcat, stackGather, stackOutputReason, stackSlice, stackUseReason } from './stacked.js';
 import {
@@ -46,8 +46,10 @@ import {
   productReason,
 } from './stream.js';
 import {
+  MAX_FOLDED_ELEMENTS,
   NodeUnsupported,
   canonicalize,
+  checkIntegers,
   constOf,
   dynDims,
   invalid,
@@ -157,6 +159,7 @@ function axesOf(ctx: OpContext, inputs: (Value | undefined)[], i: number): numbe
   if (ctx.opset >= 13) {
     const v = constOpt(ctx, inputs, i, 'axes');
     if (v?.sym) throw unsupported(`${ctx.label}: axes depend on the sequence length`);
+    if (v) checkIntegers(v, `${ctx.label}: axes`);
     return v ? Array.from(v.data) : undefined;
   }
   return ctx.attrs.ints('axes');
@@ -244,13 +247,16 @@ const DYN_OPS: Readonly<Record<string, DynOp>> = {
   Transpose: (ctx, inputs) => [dynTranspose(ctx, dynAt(ctx, inputs, 0), ctx.attrs.ints('perm'))],
   Unsqueeze: (ctx, inputs) => [dynUnsqueeze(ctx, dynAt(ctx, inputs, 0), ctx.attrs.required(axesOf(ctx, inputs, 1), 'axes'))],
   Squeeze: (ctx, inputs) => [dynSqueeze(ctx, dynAt(ctx, inputs, 0), axesOf(ctx, inputs, 1))],
-  Reshape: (ctx, inputs) => [
-    dynReshape(ctx, dynAt(ctx, inputs, 0), constAt(ctx, inputs, 1, 'shape'), ctx.opset >= 14 && ctx.attrs.int('allowzero', 0) === 1, ctx.staticT),
-  ],
+  Reshape: (ctx, inputs) => {
+    const shape = constAt(ctx, inputs, 1, 'shape');
+    checkIntegers(shape, `${ctx.label}: shape`);
+    return [dynReshape(ctx, dynAt(ctx, inputs, 0), shape, ctx.opset >= 14 && ctx.attrs.int('allowzero', 0) === 1, ctx.staticT)];
+  },
   Flatten: (ctx, inputs) => [dynFlatten(ctx, dynAt(ctx, inputs, 0), ctx.attrs.int('axis', 1))],
   Shape: (ctx, inputs) => [dynShape(ctx, dynAt(ctx, inputs, 0))],
   Gather: (ctx, inputs) => {
     const ind = constAt(ctx, inputs, 1, 'indices');
+    checkIntegers(ind, `${ctx.label}: indices`);
     const v = inputs[0];
     if (v?.kind === 'stack') return [stackGather(ctx, v, ind)];
     return [dynGather(ctx, dynAt(ctx, inputs, 0), ind, ctx.staticT)];
@@ -269,6 +275,7 @@ const DYN_OPS: Readonly<Record<string, DynOp>> = {
     const ends = pair(constAt(ctx, inputs, 2, 'ends'));
     const axesC = constOpt(ctx, inputs, 3, 'axes');
     const stepsC = constOpt(ctx, inputs, 4, 'steps');
+    [1, 2, 3, 4].forEach((i) => inputs[i]?.kind === 'const' && checkIntegers(inputs[i], `${ctx.label}: ${['starts', 'ends', 'axes', 'steps'][i - 1]}`));
     if (axesC?.sym || stepsC?.sym) throw unsupported(`${ctx.label}: axes or steps depend on the sequence length`);
     const axes = (axesC ? Array.from(axesC.data) : starts.map((_, i) => i)).map((a) => (a < 0 ? a + rank : a));
     const steps = stepsC ? Array.from(stepsC.data) : starts.map(() => 1);
@@ -357,19 +364,26 @@ function defaultOpset(model: ModelProto, source: string): number {
 
 /** X's feature count when its declared last dimension is symbolic: from the first consuming weight. */
 function inferFeatures(model: ModelProto, xName: string, consts: Map<string, ConstValue>): number | null {
+  // Nodes by their first input, in graph order: scanning every node per name took minutes on a
+  // chain of 40,000 Identity nodes (a 1.4 MB file).
+  const byFirstInput = new Map<string, NodeProto[]>();
+  for (const n of model.graph.node) {
+    const list = byFirstInput.get(n.input[0] ?? '');
+    if (list) list.push(n);
+    else byFirstInput.set(n.input[0] ?? '', [n]);
+  }
   const frontier = [xName];
   const seen = new Set<string>();
-  while (frontier.length) {
-    const name = frontier.shift()!;
+  for (let at = 0; at < frontier.length; at++) {
+    const name = frontier[at]!;
     if (seen.has(name)) continue;
     seen.add(name);
-    for (const n of model.graph.node) {
-      if (n.input[0] !== name) continue;
+    for (const n of byFirstInput.get(name) ?? []) {
       const w = consts.get(n.input[1] ?? '');
       if ((n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN') && w?.dims.length === 3) return w.dims[2]!;
       if (n.opType === 'MatMul' && w?.dims.length === 2) return w.dims[0]!;
       if (n.opType === 'Gemm' && w?.dims.length === 2) return w.dims[new Attrs(n).int('transB', 0) ? 1 : 0]!;
-      if (['Identity', 'Cast', 'Transpose', 'Unsqueeze', 'Squeeze', 'Dropout'].includes(n.opType)) frontier.push(...n.output);
+      if (['Identity', 'Cast', 'Transpose', 'Unsqueeze', 'Squeeze', 'Dropout'].includes(n.opType)) for (const o of n.output) frontier.push(o);
     }
   }
   return null;
@@ -381,25 +395,32 @@ function inferFeatures(model: ModelProto, xName: string, consts: Map<string, Con
  * initial_h/initial_c.
  */
 function recurrentSequenceInput(model: ModelProto, inputs: ValueInfoProto[]): ValueInfoProto | undefined {
-  const consumers = consumersOf(model);
-  return inputs.find((input) => {
-    const queue = [input.name];
-    const seen = new Set(queue);
-    for (let v = queue.shift(); v !== undefined; v = queue.shift()) {
-      for (const n of consumers.get(v) ?? []) {
-        if (n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN') {
-          if (n.input[0] === v) return true;
-          continue;
-        }
-        for (const o of n.output) {
-          if (o === '' || seen.has(o)) continue;
-          seen.add(o);
-          queue.push(o);
-        }
-      }
+  // Walked back once from every recurrent X through the nodes that are not recurrent: a walk
+  // forward from each input took minutes with 20,000 inputs feeding a chain of 20,000 nodes.
+  const producers = new Map<string, NodeProto[]>();
+  for (const n of model.graph.node) {
+    for (const o of n.output) {
+      if (o === '') continue;
+      const list = producers.get(o);
+      if (list) list.push(n);
+      else producers.set(o, [n]);
     }
-    return false;
-  });
+  }
+  const reaches = new Set<string>();
+  const queue: string[] = [];
+  const add = (v: string) => {
+    if (v === '' || reaches.has(v)) return;
+    reaches.add(v);
+    queue.push(v);
+  };
+  for (const n of model.graph.node) if (n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN') add(n.input[0] ?? '');
+  for (let at = 0; at < queue.length; at++) {
+    for (const n of producers.get(queue[at]!) ?? []) {
+      if (n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN') continue;
+      for (const i of n.input) add(i);
+    }
+  }
+  return inputs.find((input) => reaches.has(input.name));
 }
 
 function layoutCandidates(rank: number, dims: (number | string | null)[], forced: InputLayout | undefined): InputLayout[] {
@@ -423,6 +444,17 @@ function bindExportedInitialState(model: ModelProto, consts: Map<string, ConstVa
   const used = [...r.values].filter(([name]) => !consts.has(name));
   for (const [name, v] of used) consts.set(name, constOf(ONNX_DTYPES.FLOAT, v.dims, v.data));
   return used.length ? [`initial state of ${used.map(([name]) => `'${name}'`).join(', ')} from ONNX metadata '${INITIAL_STATE_KEY}' (edgernn export)`] : [];
+}
+
+/**
+ * Elements a folded node allocated: outputs that are not an input's data (Reshape, Identity
+ * share it); a Constant's elements are the file's own.
+ */
+function foldedElements(node: NodeProto, inputs: (Value | undefined)[], outs: Value[]): number {
+  if (node.opType === 'Constant') return 0;
+  let n = 0;
+  for (const o of outs) if (o.kind === 'const' && !inputs.some((i) => i?.kind === 'const' && i.data === o.data)) n += o.data.length;
+  return n;
 }
 
 /** Compiles the graph outputs of an ONNX model (see the file comment). */
@@ -479,7 +511,8 @@ export function importOnnx(input: Uint8Array | ArrayBuffer | ArrayBufferView | M
   const rank2 = (e: unknown): number => (e instanceof LayoutMismatch ? 1e9 : isEdgeRnnError(e, 'ONNX_UNSUPPORTED') ? ((e.details.nodes as unknown[] | undefined)?.length ?? 1) : 0);
   // Equal counts: the layout that compiled further (its first refused node comes later) is the
   // right one; a wrong guess usually fails in the shape glue ahead of the recurrent nodes.
-  const reach = (e: unknown): number => (isEdgeRnnError(e, 'ONNX_UNSUPPORTED') ? Math.min(...((e.details.nodes as { index: number }[] | undefined) ?? []).map((n) => n.index)) : 0);
+  // (A reduce: Math.min(...list) overflows the stack on a report of 200,000 nodes.)
+  const reach = (e: unknown): number => (isEdgeRnnError(e, 'ONNX_UNSUPPORTED') ? ((e.details.nodes as { index: number }[] | undefined) ?? []).reduce((m, n) => Math.min(m, n.index), Infinity) : 0);
   failures.sort((a, b) => rank2(a.error) - rank2(b.error) || reach(b.error) - reach(a.error));
   const best = failures[0]!.error;
   if (best instanceof LayoutMismatch) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: no layout of '${xInfo.name}' [${declared.join(', ')}] fits the graph: ${best.message}`);
@@ -515,7 +548,8 @@ function evaluate(
 
   // Demand: nodes the requested outputs depend on.
   const wanted = opts.outputs ?? g.output.map((o) => o.name);
-  for (const w of wanted) if (!g.output.some((o) => o.name === w)) throw invalid(`${source}: the graph has no output '${w}' (outputs: ${g.output.map((o) => o.name).join(', ')})`);
+  const outputNames = new Set(g.output.map((o) => o.name));
+  for (const w of wanted) if (!outputNames.has(w)) throw invalid(`${source}: the graph has no output '${w}' (outputs: ${g.output.map((o) => o.name).join(', ')})`);
   const producer = new Map<string, number>();
   g.node.forEach((n, i) => n.output.forEach((o) => o && producer.set(o, i)));
   const needed = new Set<number>();
@@ -525,13 +559,15 @@ function evaluate(
     const i = producer.get(name);
     if (i === undefined || needed.has(i)) continue;
     needed.add(i);
-    stack.push(...g.node[i]!.input.filter((s) => s !== ''));
+    // One by one: a spread of a node with 300,000 inputs overflows the stack.
+    for (const s of g.node[i]!.input) if (s !== '') stack.push(s);
   }
 
   const issues: Issue[] = [];
   const notes: string[] = [];
   const reported = new WeakSet<object>();
   const layerNodes = new Map<Layer, string>();
+  let folded = 0;
   g.node.forEach((node, index) => {
     if (!needed.has(index)) return;
     const label = nodeLabel(node);
@@ -591,7 +627,13 @@ function evaluate(
       if (inputs[0]?.kind === 'free' && passOps) outs = [inputs[0]];
       else if (inputs[0]?.kind === 'free' && selectOps && frees.length === 1) outs = node.output.map(() => inputs[0]!);
       else if (frees.length && !stateOps) throw unsupported(`graph input '${frees[0]!.name}' has no value: bind it or make it an initializer`);
-      else if (constOp && inputs.every((v) => v === undefined || v.kind === 'const')) outs = constOp(ctx, inputs as (ConstValue | undefined)[]);
+      else if (constOp && inputs.every((v) => v === undefined || v.kind === 'const')) {
+        outs = constOp(ctx, inputs as (ConstValue | undefined)[]);
+        folded += foldedElements(node, inputs, outs);
+        if (folded > MAX_FOLDED_ELEMENTS) {
+          throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: ${label}: the constants folded so far hold ${folded} elements, over the ${MAX_FOLDED_ELEMENTS} edgernn folds for one model`, { node: node.name, folded });
+        }
+      }
       else if (dynOp) outs = dynOp(ctx, inputs);
       else throw unsupported(`operator ${node.opType} is supported on constants only, here it reads the input sequence`);
     } catch (e) {
@@ -630,7 +672,16 @@ function evaluate(
       outputs.push({ name, kind: 'const', layers: [], time: 'seq', finalAt: -1, stepLimit: null, limitAt: -1, axes: v.dims.map((d) => ({ role: 'U', size: d })), constant: { dims: v.dims, data: v.data } });
       continue;
     }
-    const m = materialize(canonicalize(v), 'none');
+    let m: DynValue;
+    try {
+      m = materialize(canonicalize(v), 'none');
+    } catch (e) {
+      // A linear map too large to fold (values.ts checkLinearSize), reported at the output's node.
+      if (!(e instanceof NodeUnsupported)) throw e;
+      if (!node) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: output '${name}': ${e.message}`);
+      issues.push({ index: idx, node, reason: e.message });
+      continue;
+    }
     outputs.push({
       name,
       kind: 'dyn',

@@ -43,9 +43,22 @@ export const ONNX_DTYPES = {
 } as const;
 export type OnnxDTypeName = keyof typeof ONNX_DTYPES;
 
+/** The TensorProto.DataType values of onnx.proto that edgernn does not read. */
+const OTHER_DTYPES: Readonly<Record<number, string>> = {
+  14: 'COMPLEX64',
+  15: 'COMPLEX128',
+  17: 'FLOAT8E4M3FN',
+  18: 'FLOAT8E4M3FNUZ',
+  19: 'FLOAT8E5M2',
+  20: 'FLOAT8E5M2FNUZ',
+  21: 'UINT4',
+  22: 'INT4',
+  23: 'FLOAT4E2M1',
+};
+
 export function dtypeName(id: number): string {
   for (const [k, v] of Object.entries(ONNX_DTYPES)) if (v === id) return k;
-  return `type ${id}`;
+  return OTHER_DTYPES[id] ?? `type ${id}`;
 }
 
 /** AttributeProto.AttributeType. */
@@ -229,6 +242,10 @@ export function decodeTensor(r: WireReader): TensorProto {
   }
   if (dataType === ONNX_DTYPES.STRING || strings > 0) {
     throw new EdgeRnnError('ONNX_UNSUPPORTED', `${label} holds strings; edgernn reads numeric tensors only`, { tensor: name });
+  }
+  // A valid ONNX element type edgernn does not read (int4, float8) is not a malformed file.
+  if (OTHER_DTYPES[dataType] !== undefined) {
+    throw new EdgeRnnError('ONNX_UNSUPPORTED', `${label} has element type ${dtypeName(dataType)}; edgernn reads FLOAT, FLOAT16, BFLOAT16, DOUBLE and 8- to 64-bit integer and BOOL tensors`, { tensor: name, dataType });
   }
   if (RAW_SIZE[dataType] === undefined) throw r.fail(`${label} has unsupported data_type ${dtypeName(dataType)}`);
   const count = dims.reduce((a, b) => a * b, 1);

@@ -14,7 +14,9 @@ import {
   constOf,
   featureWidth,
   forEachIndex,
+  checkLinearSize,
   identityLinear,
+  linearBuffer,
   invalid,
   isIdentity,
   normAxis,
@@ -63,7 +65,8 @@ export function dynUnsqueeze(ctx: OpContext, v: DynValue, axes: number[]): DynVa
   const norm = axes.map((a) => normAxis(a, rank, ctx.label));
   const out: Axis[] = [];
   let k = 0;
-  for (let i = 0; i < rank; i++) out.push(norm.includes(i) ? U : v.axes[k++]!);
+  const units = new Set(norm);
+  for (let i = 0; i < rank; i++) out.push(units.has(i) ? U : v.axes[k++]!);
   return { ...v, axes: out };
 }
 
@@ -76,7 +79,8 @@ export function dynSqueeze(ctx: OpContext, v: DynValue, axes: number[] | undefin
     if (a.role === 'T') throw unsupported(`${ctx.label} squeezes the time axis (only valid for one-step sequences)`);
     if (a.size !== 1) throw invalid(`${ctx.label}: cannot squeeze axis ${i} of size ${a.size}`);
   }
-  return { ...v, axes: v.axes.filter((_, i) => !drop.includes(i)) };
+  const dropped = new Set(drop);
+  return { ...v, axes: v.axes.filter((_, i) => !dropped.has(i)) };
 }
 
 /** Shape(dyn): the time dimension is the symbol T. */
@@ -372,7 +376,7 @@ export function dynReduce(ctx: OpContext, v0: DynValue, axesIn: number[] | undef
   const W = featureWidth(v);
   const outW = size(outSizes);
   const count = W / outW;
-  const M = new Float64Array(outW * W);
+  const M = linearBuffer(outW, W);
   forEachIndex(sizes, (idx, f) => {
     let o = 0;
     let k = 0;
@@ -552,6 +556,7 @@ export function dynConcat(ctx: OpContext, vs0: DynValue[], axisIn: number): DynV
     off += l.rows;
     return l;
   });
+  checkLinearSize(size(outSizes), off);
   const src: number[] = [];
   forEachIndex(outSizes, (idx) => {
     let at = idx[kAxis]!;
@@ -564,7 +569,7 @@ export function dynConcat(ctx: OpContext, vs0: DynValue[], axisIn: number): DynV
     src.push(rowsOff[which]! + f);
   });
   const cols = lins[0]!.cols;
-  const stacked: Linear = { A: new Float64Array(off * cols), b: new Float64Array(off), rows: off, cols };
+  const stacked: Linear = { A: linearBuffer(off, cols), b: new Float64Array(off), rows: off, cols };
   lins.forEach((l, k) => {
     stacked.A.set(l.A, rowsOff[k]! * cols);
     stacked.b.set(l.b, rowsOff[k]!);
@@ -591,7 +596,7 @@ export function dynMatMul(ctx: OpContext, v0: DynValue, m: ConstValue, scale = 1
   }
   const W = featureWidth(v);
   const outer = W / K;
-  const M = new Float64Array(outer * N * W);
+  const M = linearBuffer(outer * N, W);
   const c = bias ? new Float64Array(outer * N) : null;
   for (let u = 0; u < outer; u++) {
     for (let n = 0; n < N; n++) {

@@ -136,6 +136,30 @@ export function checkConstDims(dims: readonly number[], what: string): void {
   }
 }
 
+/**
+ * Elements one import may fold in all (initializers and Constant nodes, the file's own data, not
+ * counted): a chain of folded nodes each just under the per-constant limit held gigabytes and
+ * ran for minutes (30 Adds of 2^24 elements from a file of 854 bytes).
+ */
+export const MAX_FOLDED_ELEMENTS = MAX_CONST_ELEMENTS;
+
+/**
+ * Throws unless a linear map on features of rows x cols weights stays below MAX_CONST_ELEMENTS:
+ * a map on the input alone has features^2, so a declared width of 2^20 features (or a 2^20-wide
+ * head) is refused at the node (collected like any unsupported node) instead of a RangeError
+ * from Float64Array, or minutes of work.
+ */
+export function checkLinearSize(rows: number, cols: number): void {
+  const n = rows * cols;
+  if (!(n <= MAX_CONST_ELEMENTS)) throw unsupported(`a linear map of ${rows} x ${cols} weights on the features (${n}) exceeds the ${MAX_CONST_ELEMENTS}-element limit for folded constants`);
+}
+
+/** A zeroed rows x cols linear map (checkLinearSize). */
+export function linearBuffer(rows: number, cols: number): Float64Array {
+  checkLinearSize(rows, cols);
+  return new Float64Array(rows * cols);
+}
+
 export function constOf(dtype: number, dims: number[], data: ArrayLike<number>, sym: Uint8Array | null = null): ConstValue {
   const d = Float64Array.from(data);
   if (d.length !== dims.reduce((a, b) => a * b, 1)) throw new Error(`internal: const of [${dims}] with ${d.length} elements`);
@@ -156,9 +180,20 @@ export function stridesOf(dims: readonly number[]): number[] {
   return s;
 }
 
-/** A constant's elements as plain numbers; symbolic ones are an error naming what needs them. */
+/**
+ * Throws unless every element is an integer: indices, axes, starts and shapes are int32/int64 in
+ * ONNX, and a FLOAT tensor there (index 0.5, NaN) read element data[0.5], a NaN weight, or
+ * silently zero, and convert wrote the model.
+ */
+export function checkIntegers(v: ConstValue, what: string): void {
+  const bad = v.data.find((x) => !Number.isInteger(x));
+  if (bad !== undefined) throw invalid(`${what} must be integers (${dtypeName(v.dtype)} [${v.dims.join(', ')}] holds ${bad})`);
+}
+
+/** A constant's integer elements; symbolic ones are an error naming what needs them. */
 export function concreteInts(v: ConstValue, what: string): number[] {
   if (v.sym) throw unsupported(`${what} depends on the sequence length, which edgernn leaves open`);
+  checkIntegers(v, what);
   return Array.from(v.data);
 }
 
@@ -218,7 +253,7 @@ export function featureWidth(v: DynValue): number {
 }
 
 export function identityLinear(n: number): Linear {
-  const A = new Float64Array(n * n);
+  const A = linearBuffer(n, n);
   for (let i = 0; i < n; i++) A[i * n + i] = 1;
   return { A, b: new Float64Array(n), rows: n, cols: n };
 }
@@ -228,7 +263,7 @@ export function composeLinear(v: DynValue, M: Float64Array, rows: number, c: Flo
   const inner = v.pending ?? identityLinear(v.base.width);
   const k = inner.rows;
   const cols = inner.cols;
-  const A = new Float64Array(rows * cols);
+  const A = linearBuffer(rows, cols);
   const b = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
     let bi = c ? c[i]! : 0;
@@ -245,7 +280,7 @@ export function composeLinear(v: DynValue, M: Float64Array, rows: number, c: Flo
 
 /** A selection map: row i of the result is feature src[i] of the current vector. */
 export function selectionMatrix(src: readonly number[], from: number): Float64Array {
-  const M = new Float64Array(src.length * from);
+  const M = linearBuffer(src.length, from);
   src.forEach((s, i) => (M[i * from + s] = 1));
   return M;
 }

@@ -12,12 +12,15 @@
  * Every defect throws ONNX_PARSE naming the message path and the byte offset.
  */
 import { EdgeRnnError } from '../errors.js';
-import { decodeUtf8 } from '../util/bytes.js';
+import { decodeUtf8, unshared } from '../util/bytes.js';
 
 export const WIRE_VARINT = 0;
 export const WIRE_I64 = 1;
 export const WIRE_LEN = 2;
 export const WIRE_I32 = 5;
+
+/** One decoder for every string field: a TextDecoder per field was most of the decoding time of large graphs. */
+const utf8 = typeof TextDecoder === 'function' ? new TextDecoder('utf-8', { fatal: true }) : null;
 
 export function parseError(path: string, offset: number, message: string): EdgeRnnError {
   return new EdgeRnnError('ONNX_PARSE', `malformed ONNX protobuf at byte ${offset} (${path}): ${message}`, { path, offset });
@@ -114,7 +117,8 @@ export class WireReader {
   string(): string {
     const [s, e] = this.lenRange();
     try {
-      return decodeUtf8(this.buf.subarray(s, e));
+      const b = this.buf.subarray(s, e);
+      return utf8 ? utf8.decode(unshared(b)) : decodeUtf8(b);
     } catch {
       throw this.fail('string field is not valid UTF-8', s);
     }

@@ -3,7 +3,8 @@
  * reproduces its golden vector on every integer backend, agrees bit for bit across them, stays
  * small, names its dataset and carries its front end and leave-subjects-out metrics; and, when
  * ../shared holds HMP, runs end to end on a few real recordings (loader → front end → int8
- * model → smoothing), streaming equal to batch.
+ * model → smoothing), streaming equal to batch; and, when .cache/har also holds the fold models
+ * of the model's recipe, re-scores the cross-validation and compares it with the manifest.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,9 @@ import { HMP_GENERATOR_MODEL } from '../../../../firmware-sim/imu/hmp-model.gen.
 import { HAR_CLASSES } from '../../../../quantize/jobs/har/classes.js';
 import { loadHmp } from '../../../../quantize/jobs/har/hmp.js';
 import { harReports, scoreRecordings } from '../../../../quantize/jobs/har/score.js';
+import { crossValidationModels, defaultCacheDir, scoreFolds, summarizeCv } from '../../../../quantize/jobs/har/cv.js';
+import type { HarRecipe } from '../../../../quantize/jobs/har/pipeline.js';
+import { isEdgeRnnError } from '../../../../src/errors.js';
 
 const FILE = path.resolve(import.meta.dirname, '../../../../models/har.ern');
 const HMP = path.resolve(import.meta.dirname, '../../../../../shared/datasets/har/hmp');
@@ -121,4 +125,28 @@ describe('models/har.ern', () => {
     expect(rep.withLength!.accuracy).toBeGreaterThanOrEqual(0.8);
     model.dispose();
   });
+});
+
+describe.skipIf(!haveHmp)('leave-subjects-out numbers recorded in the manifest (../shared and the fold models in .cache/har)', () => {
+  it('are what the runtime measures from the cached fold models now (npm run eval:har without training)', async (ctx) => {
+    const { spec } = decodeModel(bytes, 'har.ern');
+    const ds = loadHmp(HMP, { activities: HAR_CLASSES });
+    let models;
+    try {
+      models = crossValidationModels(ds, spec.training.recipe as HarRecipe, { folds: 8, cacheDir: defaultCacheDir(), requireCached: true });
+    } catch (e) {
+      if (!isEdgeRnnError(e, 'DATASET_MISSING')) throw e;
+      console.log(`skipping the CV re-measure: ${e.message}`);
+      return ctx.skip();
+    }
+    const s = summarizeCv(await scoreFolds(await createRuntime(), ds, models));
+    const m = (spec.training.metrics as { leaveSubjectsOut: { int8: Record<'recording' | 'withLength', { accuracy: number; macroF1: number }> & { window: { accuracy: number } }; float: { recording: { accuracy: number } } } }).leaveSubjectsOut;
+    // One recording of 775 moves an accuracy by 1.3e-3; the manifest keeps 4 decimals.
+    expect(s.int8.recording.accuracy).toBeCloseTo(m.int8.recording.accuracy, 3);
+    expect(s.int8.recording.macroF1).toBeCloseTo(m.int8.recording.macroF1, 3);
+    expect(s.int8.withLength.accuracy).toBeCloseTo(m.int8.withLength.accuracy, 3);
+    expect(s.int8.withLength.macroF1).toBeCloseTo(m.int8.withLength.macroF1, 3);
+    expect(s.int8.window.accuracy).toBeCloseTo(m.int8.window.accuracy, 3);
+    expect(s.float.recording.accuracy).toBeCloseTo(m.float.recording.accuracy, 3);
+  }, 120_000);
 });

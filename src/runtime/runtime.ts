@@ -7,7 +7,7 @@
  *   const s = model.session();
  *   const y = s.step(frame);                      // Float32Array, reused: copy to keep
  */
-import { EdgeRnnError } from '../errors.js';
+import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
 import { fileBytes } from '../util/bytes.js';
 import { ERN_HEADER_BYTES, ERN_SHA256_OFFSET } from '../format/ern.js';
 import { decodeModelWith, type DecodedModel } from '../model/codec.js';
@@ -363,7 +363,9 @@ export class Runtime {
     try {
       digest = await this.contentDigestAsync(bytes);
     } catch (e) {
-      throw withSource(e, source); // KERNEL_MEMORY: no kernel memory to checksum the file in
+      // No kernel memory to checksum the file in: named with the file, as load()'s other errors
+      // (an engine that cannot compile the kernels at all says so as it is, like createRuntime()).
+      throw isEdgeRnnError(e, 'KERNEL_MEMORY') ? withSource(e, source) : e;
     }
     // Only a file shorter than a header has no digest, and the parser rejects it before asking.
     const decoded = decodeModelWith(bytes, source, () => digest ?? new Uint8Array(32));
@@ -391,7 +393,7 @@ export class Runtime {
       try {
         return this.contentDigest(bytes) ?? new Uint8Array(32);
       } catch (e) {
-        throw withSource(e, source); // as load()'s
+        throw isEdgeRnnError(e, 'KERNEL_MEMORY') ? withSource(e, source) : e; // as load()'s
       }
     };
     const decoded = decodeModelWith(bytes, source, digest);

@@ -17,4 +17,10 @@ describe('step() allocates nothing', () => {
       expect(r.gcs).toBeLessThanOrEqual(1);
     });
   }
+
+  it('the probe counts allocation: the same loop keeping a small array per step forces collections', () => {
+    const out = execFileSync(process.execPath, ['--max-semi-space-size=1', '--import', 'tsx', 'test/runtime/fixtures/alloc-probe.ts', 'simd', '300000', 'control'], { encoding: 'utf8' });
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    expect(r.gcs).toBeGreaterThanOrEqual(2);
+  });
 });

@@ -12,6 +12,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ForecastModelDetector, FORECAST_ANOMALY_DEFAULTS, SyncModelLoader, encodeModel, isEdgeRnnError } from '../../../src/index.js';
 import { numberFlag, parseFlags } from '../../../src/cli/framework.js';
 import { checkOutputPath, createdAt } from '../../cli/common.js';
@@ -19,7 +20,7 @@ import { evaluateRun, loadNabCorpus, runDetector, type NabCorpus } from '../../e
 import { encodeShipped, forecastErrors, SHIPPED_TRAIN_DEFAULTS, trainShippedModel } from './shipped.js';
 import { makeDirs } from '../../../src/io/files.js';
 
-const REPO = path.resolve(import.meta.dirname, '../../..');
+const REPO = fileURLToPath(new URL('../../..', import.meta.url)); // import.meta.dirname needs Node 20.11
 
 function fail(message: string): never {
   process.stderr.write(`train:anomaly: ${message}\n`);

@@ -3,8 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isEdgeRnnError, writeNpy } from '../../src/index.js';
+import { writeNpy } from '../../src/index.js';
 import { loadDataset, type LoadOptions } from '../../quantize/data/load.js';
+import { loadFailure } from '../helpers/datasets.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-data-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -15,15 +16,7 @@ function file(name: string, content: string | Uint8Array): string {
   return p;
 }
 
-async function failure(p: string, opts: LoadOptions): Promise<string> {
-  try {
-    await loadDataset(p, opts);
-  } catch (e) {
-    if (!isEdgeRnnError(e, 'BAD_DATA')) throw e;
-    return e.message;
-  }
-  throw new Error(`${p} loaded without error`);
-}
+const failure = loadFailure;
 
 describe('JSON Lines', () => {
   it('parses classify and forecast samples, with labels ordered numerically', async () => {

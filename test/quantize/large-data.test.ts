@@ -8,8 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { isEdgeRnnError } from '../../src/index.js';
-import { loadDataset, type LoadOptions } from '../../quantize/data/load.js';
+import { loadFailure } from '../helpers/datasets.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-large-data-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -22,15 +21,7 @@ function sparse(name: string, size: number): string {
   return p;
 }
 
-async function failure(p: string, opts: LoadOptions): Promise<string> {
-  try {
-    await loadDataset(p, opts);
-  } catch (e) {
-    if (!isEdgeRnnError(e, 'BAD_DATA')) throw e;
-    return e.message;
-  }
-  throw new Error(`${p} loaded without error`);
-}
+const failure = loadFailure;
 
 describe('data files too large to load', () => {
   it('refuses a file over 2 GiB, which a read cannot return (was a raw ERR_FS_FILE_TOO_LARGE)', async () => {

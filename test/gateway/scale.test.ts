@@ -40,16 +40,20 @@ function recordingStore(): StateStore & { batches: number[]; map: Map<string, Ui
 
 describe('idle eviction at scale', () => {
   const ctx = imuModelAndGateways();
-
-  it('saves the streams of a site that went quiet in slices of IDLE_EVICT_BATCH, yielding between them (one batch of every stream held the event loop: 12 s for 3,000 streams measured)', { timeout: 60_000 }, async () => {
-    const DEVICES = 300;
+  /** A gateway evicting streams idle for 60 s into a store that records its batches, and a 4-sample message. */
+  const idleSite = async () => {
     const clock = new ManualClock(1_700_000_000_000);
     const tr = new TraceTransport();
     const store = recordingStore();
     const config = imuGatewayConfig('mqtt://127.0.0.1:1', { site: 'home', stateDir: '', limits: { idleEvictMs: 60_000 } });
     const gw = await Gateway.create({ config, models: { imu: ctx.model }, clock, transport: tr, logger: memoryLogger('error'), stateStore: store });
     ctx.gateways.push(gw);
-    const x = imuSignal(4, 1);
+    return { clock, tr, store, gw, x: imuSignal(4, 1) };
+  };
+
+  it('saves the streams of a site that went quiet in slices of IDLE_EVICT_BATCH, yielding between them (one batch of every stream held the event loop: 12 s for 3,000 streams measured)', { timeout: 60_000 }, async () => {
+    const DEVICES = 300;
+    const { clock, tr, store, gw, x } = await idleSite();
     for (let d = 0; d < DEVICES; d++) tr.deliver(gw.topics.sensor(`dev-${d}`, 'imu'), encodeJson(x, IMU_CHANNELS, { seq: 0 }));
     clock.advance(10);
     expect(gw.streams.size).toBe(DEVICES);
@@ -71,13 +75,7 @@ describe('idle eviction at scale', () => {
   });
 
   it('a device that sends between two slices is not evicted by the later slice', { timeout: 60_000 }, async () => {
-    const clock = new ManualClock(1_700_000_000_000);
-    const tr = new TraceTransport();
-    const store = recordingStore();
-    const config = imuGatewayConfig('mqtt://127.0.0.1:1', { site: 'home', stateDir: '', limits: { idleEvictMs: 60_000 } });
-    const gw = await Gateway.create({ config, models: { imu: ctx.model }, clock, transport: tr, logger: memoryLogger('error'), stateStore: store });
-    ctx.gateways.push(gw);
-    const x = imuSignal(4, 1);
+    const { clock, tr, store, gw, x } = await idleSite();
     const n = IDLE_EVICT_BATCH + 10;
     for (let d = 0; d < n; d++) tr.deliver(gw.topics.sensor(`dev-${d}`, 'imu'), encodeJson(x, IMU_CHANNELS, { seq: 0 }));
     clock.advance(10);

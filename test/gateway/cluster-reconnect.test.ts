@@ -146,10 +146,18 @@ describe('cluster: a member whose connection came back', () => {
     };
     return { leave, gw, tr, clock, logger, device, partition, send, base, handlers: () => handlers!, setAnswer: (f: typeof answer) => (answer = f) };
   };
+  /** Runs `body` with gw-b in a cluster beside the scripted gw-a; gw-a leaves and gw-b stops after it, whatever happens. */
+  const inCluster = async (body: (c: Awaited<ReturnType<typeof setup>>) => Promise<void>) => {
+    const c = await setup();
+    try {
+      await body(c);
+    } finally {
+      await c.leave();
+    }
+  };
 
   it('takes its partitions back by hand-off after a reconnect even when its retained status says online (the will overwritten)', async () => {
-    const { leave, gw, tr, device, partition, send, handlers } = await setup();
-    try {
+    await inCluster(async ({ gw, tr, device, partition, send, handlers }) => {
       expect(gw.cluster!.owned()).toContain(partition);
       for (let m = 0; m < 5; m++) send(m);
       expect(gw.streams.get(`${device}/imu`)?.lastSeq).toBe(4);
@@ -167,14 +175,11 @@ describe('cluster: a member whose connection came back', () => {
       expect(gw.cluster!.owned()).toContain(partition);
       send(5);
       expect(gw.streams.get(`${device}/imu`)?.lastSeq).toBe(5);
-    } finally {
-      await leave();
-    }
+    });
   });
 
   it('holds the partition while the member that took it over has not handed it back (no split brain)', async () => {
-    const { leave, gw, tr, device, partition, send, handlers, setAnswer } = await setup();
-    try {
+    await inCluster(async ({ gw, tr, device, partition, send, handlers, setAnswer }) => {
       for (let m = 0; m < 5; m++) send(m);
       // gw-a (which took the partition on the will) has not answered yet.
       setAnswer(() => []);
@@ -185,14 +190,11 @@ describe('cluster: a member whose connection came back', () => {
       // A message arriving now is held, not stepped beside gw-a's stream.
       send(5);
       expect(gw.streams.get(`${device}/imu`)?.lastSeq).toBe(4);
-    } finally {
-      await leave();
-    }
+    });
   });
 
   it('keeps its live streams, not older retained checkpoints, when nobody had taken over (broker killed: no will)', async () => {
-    const { leave, gw, tr, device, partition, send, handlers, base } = await setup();
-    try {
+    await inCluster(async ({ gw, tr, device, partition, send, handlers, base }) => {
       for (let m = 0; m < 3; m++) send(m);
       const checkpoint = gw.streams.get(`${device}/imu`)!.exportState();
       tr.deliver(`${base}/cluster/state/${partition}/${Buffer.from(`${device}/imu`).toString('base64url')}`, checkpoint, true);
@@ -207,14 +209,11 @@ describe('cluster: a member whose connection came back', () => {
       send(6);
       expect(gw.streams.get(`${device}/imu`)?.lastSeq).toBe(6);
       expect(gw.metrics.counters.missing_total ?? 0).toBe(0);
-    } finally {
-      await leave();
-    }
+    });
   });
 
   it('says READY again when the member it waits for comes back online (it missed the first one while disconnected)', async () => {
-    const { leave, gw, tr, partition, send, handlers, setAnswer, base } = await setup();
-    try {
+    await inCluster(async ({ gw, tr, partition, send, handlers, setAnswer, base }) => {
       for (let m = 0; m < 3; m++) send(m);
       // gw-b is back first (a killed broker restarted): gw-a is not connected yet and never sees
       // gw-b's first READY.
@@ -229,14 +228,11 @@ describe('cluster: a member whose connection came back', () => {
       await settle();
       // Owned again without waiting handoffTimeoutMs (a minute here; the manual clock never got there).
       expect(gw.cluster!.owned()).toContain(partition);
-    } finally {
-      await leave();
-    }
+    });
   });
 
   it('says so (error, once) when a member routes other sensors: their messages in its partitions reach nobody', async () => {
-    const { leave, gw, tr, logger, base } = await setup();
-    try {
+    await inCluster(async ({ gw, tr, logger, base }) => {
       const status = (sensors: string[]) => JSON.stringify({ state: 'online', gateway: 'gw-a', site: 'rc', cluster: { group: 'rc', partitions: P, sensors } });
       const said = () => logger.lines.filter((l) => l.msg.startsWith('cluster: a member routes other sensors'));
       expect(JSON.parse(tr.published.filter((p) => p.topic === `${base}/gw-b/status`).at(-1)!.body).cluster.sensors).toEqual(['imu']);
@@ -246,14 +242,11 @@ describe('cluster: a member whose connection came back', () => {
       tr.deliver(`${base}/gw-a/status`, status(['temp', 'imu']), true); // its next metrics tick: not said again
       expect(said()).toHaveLength(1);
       expect(said()[0]).toMatchObject({ level: 'error', member: 'gw-a', onlyOurs: [], onlyTheirs: ['temp'] });
-    } finally {
-      await leave();
-    }
+    });
   });
 
   it('keeps the messages a partition being acquired held when the connection drops again', async () => {
-    const { leave, gw, tr, device, partition, send, handlers, setAnswer } = await setup();
-    try {
+    await inCluster(async ({ gw, tr, device, partition, send, handlers, setAnswer }) => {
       for (let m = 0; m < 5; m++) send(m);
       setAnswer(() => []);
       tr.drop();
@@ -270,8 +263,6 @@ describe('cluster: a member whose connection came back', () => {
       expect(gw.streams.get(`${device}/imu`)?.lastSeq).toBe(5);
       send(6);
       expect(gw.streams.get(`${device}/imu`)?.lastSeq).toBe(6);
-    } finally {
-      await leave();
-    }
+    });
   });
 });

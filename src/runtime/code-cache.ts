@@ -22,6 +22,11 @@
  *
  * File: "ERNC", u32 format 1, u64 checksum (little-endian), then V8's code cache.
  *
+ * Each Node upgrade or flag change keys a new file (~170 KB). A write removes this entry's other
+ * files that no start has read or written for 30 days (STALE_MS); a start that reads one marks it
+ * used (its mtime, at most once a day: no write per start). Age alone decides, so processes
+ * started at once, or with other flags on purpose, never remove each other's files in use.
+ *
  * The runtime it returns is its own copy of the module: use its EdgeRnnError and isEdgeRnnError.
  */
 import fs from 'node:fs';
@@ -120,6 +125,7 @@ export function importCachedRuntime(opts: CodeCacheOptions = {}): CachedRuntime 
           } else {
             cached = raw.subarray(HEADER_BYTES);
             state = 'hit';
+            markUsed(file);
           }
         } catch (e) {
           state = 'miss';
@@ -152,6 +158,7 @@ export function importCachedRuntime(opts: CodeCacheOptions = {}): CachedRuntime 
         makeDirs(dir, 0o700);
         fs.writeFileSync(tmp, out, { mode: 0o600 });
         fs.renameSync(tmp, file);
+        removeStale(dir, file);
         return { saved: true, bytes: out.length };
       } catch (e) {
         // A full disk leaves part of the file written, a failed rename all of it: one more file per
@@ -308,6 +315,48 @@ const CHECKSUM_WASM = new Uint8Array([
   32, 0, 65, 8, 106, 33, 0, 32, 1, 65, 1, 107, 33, 1, // p += 8, n -= 1
   12, 0, 11, 11, 32, 2, 11, // br 0, end, end, h
 ]);
+
+/** A file of this entry's, or its temporary file (left by a process killed while writing it). */
+const CACHE_NAME = /^runtime-[0-9a-f]{16}-v[0-9][0-9A-Za-z.+-]*-[0-9a-f]{8}\.v8cache(\.[0-9]+\.tmp)?$/;
+const DAY_MS = 86_400_000;
+const STALE_MS = 30 * DAY_MS;
+
+/** Sets a cache file's mtime to now when it is a day old or more. Never throws (a read-only directory). */
+function markUsed(file: string): void {
+  try {
+    if (Date.now() - fs.statSync(file).mtimeMs >= DAY_MS) {
+      const now = new Date();
+      fs.utimesSync(file, now, now);
+    }
+  } catch {
+    // the next write may then remove it after 30 days: one start compiles it again
+  }
+}
+
+/**
+ * Removes the files of this entry in dir, other than keep, unused for STALE_MS. Only regular
+ * files named as cache files are removed (lstat: a symlink is never followed, nor removed).
+ * Never throws: a file another process removed first, or one that cannot be, stays a file.
+ */
+function removeStale(dir: string, keep: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const name of names) {
+    if (!CACHE_NAME.test(name) || name === path.basename(keep)) continue;
+    const file = path.join(dir, name);
+    try {
+      const st = fs.lstatSync(file);
+      if (st.isFile() && now - st.mtimeMs > STALE_MS) fs.unlinkSync(file);
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+}
 
 /** node_modules/.cache/edgernn of the installing project (or of this checkout). */
 function defaultDir(distDir: string): string {

@@ -161,6 +161,53 @@ describe('edgernn/runtime/cached in fresh processes', () => {
     expect(start(dir, { flags: ['--stack-size=2000'] }).state).toBe('hit');
   });
 
+  // Every Node upgrade or flag change added a file of ~170 KB, and none was ever removed.
+  it('a write removes the cache files of this entry no start has used for 30 days, and nothing else', () => {
+    const dir = path.join(tmp, 'stale');
+    const { file } = start(dir, { saveOnExit: false });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const old = (Date.now() - 31 * 86_400_000) / 1000;
+    const recent = (Date.now() - 29 * 86_400_000) / 1000;
+    const at = (name: string) => path.join(dir, name);
+    const make = (name: string, mtime: number) => {
+      fs.writeFileSync(at(name), 'x');
+      fs.utimesSync(at(name), mtime, mtime);
+    };
+    make('runtime-0123456789abcdef-v18.20.4-x64-01234567.v8cache', old); // an older Node: removed
+    make('runtime-0123456789abcdef-v20.18.0-arm64-89abcdef.v8cache.4242.tmp', old); // a killed write: removed
+    make('runtime-0123456789abcdef-v20.18.0-x64-89abcdef.v8cache', recent); // other flags, in use: kept
+    make('notes.v8cache', old); // not ours: kept
+    make('runtime-x.v8cache', old);
+    const outside = path.join(tmp, 'stale-target');
+    make('../stale-target', old);
+    fs.symlinkSync(outside, at('runtime-1123456789abcdef-v18.20.4-x64-01234567.v8cache')); // a link: kept, and what it points to
+    fs.mkdirSync(at('runtime-2123456789abcdef-v18.20.4-x64-01234567.v8cache')); // a directory: kept
+    fs.utimesSync(at('runtime-2123456789abcdef-v18.20.4-x64-01234567.v8cache'), old, old);
+    expect(start(dir, { saveOnExit: false, save: true }).saved).toMatchObject({ saved: true });
+    expect(fs.readdirSync(dir).sort()).toEqual(
+      [
+        path.basename(file!),
+        'notes.v8cache',
+        'runtime-0123456789abcdef-v20.18.0-x64-89abcdef.v8cache',
+        'runtime-1123456789abcdef-v18.20.4-x64-01234567.v8cache',
+        'runtime-2123456789abcdef-v18.20.4-x64-01234567.v8cache',
+        'runtime-x.v8cache',
+      ].sort(),
+    );
+    expect(fs.existsSync(outside)).toBe(true);
+  });
+
+  it('a start that reads a cache file marks it used: a write of other flags 30 days after it was written keeps it', () => {
+    const dir = path.join(tmp, 'stale-used');
+    const plain = start(dir);
+    const old = (Date.now() - 31 * 86_400_000) / 1000;
+    fs.utimesSync(plain.file!, old, old);
+    expect(start(dir).state).toBe('hit');
+    expect(Date.now() - fs.statSync(plain.file!).mtimeMs).toBeLessThan(86_400_000);
+    expect(start(dir, { flags: ['--stack-size=2000'] }).state).toBe('miss'); // writes, and cleans up
+    expect(start(dir).state).toBe('hit');
+  });
+
   it('saveOnExit: false writes nothing until codeCache.save()', () => {
     const dir = path.join(tmp, 'e');
     const r = start(dir, { saveOnExit: false });

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRuntime, type Model } from '../../src/index.js';
 import { recordCommand } from '../../src/cli/commands/record.js';
 import { replayCommand } from '../../src/cli/commands/replay.js';
@@ -260,6 +260,38 @@ describe('record and replay: the second defect hunt', () => {
     expect(ts).toHaveLength(3);
     expect(ts[1]).toBe(ts[0]); // held at the last arrival time until the clock catches up
     expect(ts[2]).toBeGreaterThanOrEqual(ts[1]!);
+  });
+
+  it('syncs the trace to disk while recording, not only at stop (a gateway that lost power kept what the kernel had written back)', async () => {
+    const cfg = parseGatewayConfig({ broker: { url: broker.url, protocolVersion: 4 }, models: { m: 'x' }, routes: [{ sensor: 's', model: 'm' }] });
+    const file = path.join(work, 'synced.ndjson');
+    const syncs: number[] = [];
+    const spy = vi.spyOn(fs, 'fsyncSync').mockImplementation(() => void syncs.push(fs.statSync(file).size));
+    let dev: Awaited<ReturnType<typeof connectClient>> | undefined;
+    try {
+      const done = recordTrace({
+        url: broker.url,
+        broker: cfg.broker,
+        topics: ['edgernn/sync/+/imu'],
+        file,
+        maxMessages: 3,
+        syncEveryMs: 0,
+        onReady: () => {
+          void (async () => {
+            dev = await connectClient(broker.url);
+            for (let i = 0; i < 3; i++) await publishAsync(dev, 'edgernn/sync/d/imu', `{"seq":${i},"values":[[0,0,0,0,0,0]]}`);
+          })();
+        },
+      });
+      expect((await done).messages).toBe(3);
+    } finally {
+      spy.mockRestore();
+      dev?.end(true);
+    }
+    // After the first and second message (the third ends the recording), then at stop.
+    expect(syncs).toHaveLength(3);
+    expect(syncs[0]!).toBeLessThan(syncs[1]!);
+    expect(syncs[2]).toBe(fs.statSync(file).size);
   });
 
   it('reads ISO times without an offset in the truth file as UTC, whatever the TZ (they were local time: another score under another TZ)', () => {

@@ -30,7 +30,7 @@ import { EdgeRnnError } from '../errors.js';
 import type { ClusterConfig } from './config.js';
 import type { Gateway } from './gateway.js';
 import { fnv1a32, topicFilter } from './topics.js';
-import { peekStreamState, seqDistance, type QueuedBatch } from './stream.js';
+import { peekStreamState, seqDistance, withNextEpoch, type QueuedBatch } from './stream.js';
 import type { TimerHandle } from './clock.js';
 
 type PartitionState =
@@ -427,7 +427,9 @@ export class ClusterCoordinator {
     const st = this.parts.get(partition);
     if (st?.state !== 'acquiring' || this.fromHandoff.has(key)) return;
     if (st.rejoin && this.gw.streams.has(key)) return;
-    this.gw.importStream(key, new Uint8Array(payload));
+    // A new epoch: the alert ids of what comes after the checkpoint must not repeat those the
+    // previous owner raised after it on frames now lost (a hand-off's fresh states replace this).
+    this.gw.importStream(key, withNextEpoch(new Uint8Array(payload)));
   }
 
   /** Sensor data: process it if we own its partition, hold it while acquiring, else forward it. */

@@ -791,3 +791,27 @@ export function peekStreamState(bytes: Uint8Array): { device: string; sensor: st
     return null;
   }
 }
+
+/**
+ * A saved state with its stream epoch one further (a new owner starting from a retained
+ * checkpoint after its owner crashed): the frames the crashed owner stepped after the checkpoint
+ * are lost, and it may have raised alerts at the frame indexes that now come again on other
+ * data, with the same ids (consumers drop duplicates by id). The model state is kept. Bytes that
+ * do not parse are returned as they are (importState reports them).
+ */
+export function withNextEpoch(bytes: Uint8Array): Uint8Array {
+  try {
+    const hl = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(0, true);
+    if (4 + hl > bytes.length) return bytes;
+    const h = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + hl))) as Record<string, unknown>;
+    if (h.format !== STATE_MAGIC || !Number.isSafeInteger(h.epoch)) return bytes;
+    const hj = new TextEncoder().encode(JSON.stringify({ ...h, epoch: (h.epoch as number) + 1 }));
+    const out = new Uint8Array(4 + hj.length + bytes.length - 4 - hl);
+    new DataView(out.buffer).setUint32(0, hj.length, true);
+    out.set(hj, 4);
+    out.set(bytes.subarray(4 + hl), 4 + hj.length);
+    return out;
+  } catch {
+    return bytes;
+  }
+}

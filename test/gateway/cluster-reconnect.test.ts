@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Model } from '../../src/index.js';
 import { ManualClock } from '../../src/gateway/clock.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
+import { DeviceStream } from '../../src/gateway/stream.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
@@ -175,6 +176,28 @@ describe('cluster: a member whose connection came back', () => {
       expect(gw.cluster!.owned()).toContain(partition);
       send(5);
       expect(gw.streams.get(`${device}/imu`)?.lastSeq).toBe(5);
+    });
+  });
+
+  it("a partition taken over from a crashed member's retained checkpoints starts a new stream epoch (its alert ids cannot repeat the crashed owner's on frames now lost)", async () => {
+    await inCluster(async ({ gw, tr, clock, base }) => {
+      const device = Array.from({ length: 64 }, (_, i) => `calf-${i}`).find((d) => partitionOwner(devicePartition(d, P), ['gw-a', 'gw-b']) === 'gw-a')!;
+      const partition = devicePartition(device, P);
+      // gw-a's last checkpoint of the device's stream (epoch 0).
+      const theirs = new DeviceStream(device, 'imu', gw.routeFor('imu')!, gw.config.limits, clock.now());
+      const checkpoint = theirs.exportState();
+      theirs.dispose();
+      const x = imuSignal(PER, 6);
+      tr.deliver(`${base}/cluster/state/${partition}/${Buffer.from(`${device}/imu`).toString('base64url')}`, checkpoint, true);
+      // gw-a dies (its status cleared, as its will does): gw-b takes the partition from the checkpoint.
+      tr.deliver(`${base}/gw-a/status`, '', true);
+      await settle();
+      expect(gw.cluster!.owned()).toContain(partition);
+      tr.deliver(`edgernn/rc/${partition}/${device}/imu`, encodeJson(x.subarray(0, PER * IMU_CHANNELS), IMU_CHANNELS, { seq: 3 }));
+      clock.advance(50);
+      const s = gw.streams.get(`${device}/imu`)!;
+      expect(s.lastSeq).toBe(3);
+      expect(s.epoch).toBe(1);
     });
   });
 

@@ -38,3 +38,17 @@ export function checkFiniteInput(detector: string, value: number): void {
     throw new EdgeRnnError('NON_FINITE_INPUT', `${detector}: record value must be finite, got ${value}`, { detector, value });
   }
 }
+
+/**
+ * Refuses options that are not an object, or that hold a field the detector would not use: a
+ * misspelt field (`window` for `windowSize`) was silently dropped for its default.
+ */
+export function checkOptionFields(options: unknown, who: string, fields: readonly string[]): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    const got = options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options;
+    throw new EdgeRnnError('DETECTOR_OPTION', `${who}: options must be an object {${fields.join(', ')}}, got ${got}`, { field: 'options', expected: fields, got });
+  }
+  for (const k of Object.keys(options)) {
+    if (!fields.includes(k)) throw new EdgeRnnError('DETECTOR_OPTION', `${who}: ${k} is not an option (${fields.join(', ')})`, { field: k, expected: fields, got: k });
+  }
+}

@@ -20,7 +20,8 @@
  * later records go through `update()`. Browser-safe; `update` allocates nothing.
  */
 import { EdgeRnnError } from '../../errors.js';
-import { AnomalyLikelihood, nabLikelihoodOptions, type AnomalyLikelihoodOptions } from './likelihood.js';
+import { checkOptionFields } from './detector.js';
+import { ANOMALY_LIKELIHOOD_DEFAULTS, AnomalyLikelihood, nabLikelihoodOptions, type AnomalyLikelihoodOptions } from './likelihood.js';
 
 export interface ErrorScoringOptions {
   /** Error (in probation RMS units) at which the raw score saturates at 1. */
@@ -50,6 +51,13 @@ export function checkErrorScoringOptions(o: ErrorScoringOptions, who: string): v
   const bad = (field: string, expected: string, got: unknown): never => {
     throw new EdgeRnnError('DETECTOR_OPTION', `${who}: ${field} must be ${expected}, got ${String(got)}`, { field, got });
   };
+  // A misspelt field (suppressRow, likelihood.averagingWindows) was silently dropped for its default.
+  checkOptionFields(o, who, Object.keys(ERROR_SCORING_DEFAULTS));
+  const likelihoodFields = Object.keys(ANOMALY_LIKELIHOOD_DEFAULTS);
+  if (typeof o.likelihood !== 'object' || o.likelihood === null || Array.isArray(o.likelihood)) bad('likelihood', `an object {${likelihoodFields.join(', ')}} (each optional)`, JSON.stringify(o.likelihood));
+  for (const k of Object.keys(o.likelihood)) {
+    if (!likelihoodFields.includes(k)) throw new EdgeRnnError('DETECTOR_OPTION', `${who}: likelihood.${k} is not an option (${likelihoodFields.join(', ')})`, { field: `likelihood.${k}`, expected: likelihoodFields, got: k });
+  }
   if (!(o.errorGain > 0 && Number.isFinite(o.errorGain))) bad('errorGain', 'a finite number > 0', o.errorGain);
   if (o.spatialTolerance !== null && !(o.spatialTolerance >= 0 && Number.isFinite(o.spatialTolerance))) bad('spatialTolerance', 'null or a finite number >= 0', o.spatialTolerance);
   if (!(o.suppressLevel >= 0 && o.suppressLevel <= 1.1)) bad('suppressLevel', 'in [0, 1.1]', o.suppressLevel);
@@ -88,6 +96,7 @@ export class ErrorScorer {
   private sinceAlert = Infinity;
 
   constructor(probationaryLength: number, options: Partial<ErrorScoringOptions> = {}) {
+    checkOptionFields(options, 'ErrorScorer', Object.keys(ERROR_SCORING_DEFAULTS));
     this.o = { ...ERROR_SCORING_DEFAULTS, ...options };
     checkErrorScoringOptions(this.o, 'ErrorScorer');
     this.likelihood = new AnomalyLikelihood({ ...nabLikelihoodOptions(probationaryLength), ...this.o.likelihood });

@@ -34,6 +34,17 @@ const CONFIG_FIELDS = ['kind', 'errorGain', 'channel', ...LIKELIHOOD_FIELDS, ...
 
 /** Flat config (route config or manifest extra) → detector options over the defaults. */
 export function forecastAnomalyOptionsOf(flat: Record<string, unknown>, base: ForecastAnomalyOptions = FORECAST_ANOMALY_DEFAULTS): ForecastAnomalyOptions {
+  // A misspelt setting, or the constructor's nested form ({ alert: { onThreshold } }), was silently
+  // dropped for the default. `kind` is allowed: route configs carry it.
+  const fields = CONFIG_FIELDS.slice(1).join(', ');
+  if (typeof flat !== 'object' || flat === null || Array.isArray(flat)) {
+    throw new EdgeRnnError('DETECTOR_OPTION', `forecastAnomalyOptionsOf(): settings must be an object {${fields}} (flat, each optional), got ${shown(flat)}`, { field: 'settings', expected: fields, got: flat });
+  }
+  for (const k of Object.keys(flat)) {
+    if ((CONFIG_FIELDS as readonly string[]).includes(k)) continue;
+    const hint = k === 'likelihood' || k === 'alert' ? `; it reads flat settings ({ onThreshold: 0.6 }), new ForecastAnomalyDetector() takes { ${k}: {...} }` : '';
+    throw new EdgeRnnError('DETECTOR_OPTION', `forecastAnomalyOptionsOf(): ${k} is not a setting (${fields})${hint}`, { field: k, expected: fields, got: k });
+  }
   const o: ForecastAnomalyOptions = { ...base, likelihood: { ...base.likelihood }, alert: { ...base.alert } };
   if (flat.errorGain !== undefined) o.errorGain = flat.errorGain as number;
   if (flat.channel !== undefined) o.channel = flat.channel as number;
@@ -63,7 +74,6 @@ function configError(ctx: DetectorContext, field: string, message: string, detai
  * the next input frame). With a model spec, its manifest supplies the defaults.
  */
 export function anomalyDetectorFactory(spec?: Pick<ModelSpec, 'name' | 'extra'>): DetectorFactory {
-  const base = spec ? forecastAnomalyOptionsOf(anomalyDetectorConfigOf(spec)) : FORECAST_ANOMALY_DEFAULTS;
   return (cfg: DetectorConfig, ctx: DetectorContext): Detector => {
     const c = cfg as unknown as Record<string, unknown>;
     // The manifest's settings: a section that is not an object was dropped for the defaults, and an
@@ -77,6 +87,8 @@ export function anomalyDetectorFactory(spec?: Pick<ModelSpec, 'name' | 'extra'>)
         if (typeof v !== 'number') throw configError(ctx, '', `${where}.${k} must be a number, got ${shown(v)}`);
       }
     }
+    // Read after the check above, so a bad manifest is a GATEWAY_CONFIG naming the route.
+    const base = spec ? forecastAnomalyOptionsOf(anomalyDetectorConfigOf(spec)) : FORECAST_ANOMALY_DEFAULTS;
     for (const k of Object.keys(c)) {
       if (!(CONFIG_FIELDS as readonly string[]).includes(k)) throw configError(ctx, k, `is not a field of an anomaly detector (it takes ${CONFIG_FIELDS.join(', ')})`);
     }

@@ -26,7 +26,7 @@
  */
 import { EdgeRnnError } from '../../errors.js';
 import type { Model, Session } from '../../runtime/runtime.js';
-import { checkFiniteInput, type AnomalyDetector, type SeriesContext } from './detector.js';
+import { checkFiniteInput, checkOptionFields, type AnomalyDetector, type SeriesContext } from './detector.js';
 import { ErrorScorer, probationScaling, type ErrorScoringOptions } from './error-scoring.js';
 
 /** What a learner trains; both read the frames [steps][features] of the probationary period. */
@@ -86,6 +86,11 @@ export const LEARNED_DETECTOR_DEFAULTS = {
   minProbation: 32,
 } as const satisfies Partial<LearnedDetectorOptions>;
 
+const LEARNED_DETECTOR_FIELDS = ['name', 'task', 'learner', 'loader', 'timeOfDay', 'clip', 'window', 'scoring', 'minProbation'] as const;
+
+/** Longest probationary period, records (as the likelihood's history window: 1e10 threw a bare RangeError). */
+const MAX_PROBATION = 1_000_000;
+
 const DAY_MS = 86_400_000;
 
 /** Writes the frame of record (timestampMs, z) into out[o ..]. */
@@ -121,6 +126,8 @@ export class LearnedDetector implements AnomalyDetector {
   private recentCount = 0;
 
   constructor(context: SeriesContext, options: LearnedDetectorOptions) {
+    const who = typeof options === 'object' && options !== null && typeof options.name === 'string' ? options.name : 'LearnedDetector';
+    checkOptionFields(options, who, LEARNED_DETECTOR_FIELDS);
     this.o = options;
     this.name = options.name;
     const p = context.probationaryLength;
@@ -129,6 +136,9 @@ export class LearnedDetector implements AnomalyDetector {
         expected: options.minProbation,
         got: p,
       });
+    }
+    if (p > MAX_PROBATION) {
+      throw new EdgeRnnError('DETECTOR_OPTION', `${options.name}: needs a probationary period of at most ${MAX_PROBATION} records, got ${p}${context.name ? ` (${context.name})` : ''}`, { expected: MAX_PROBATION, got: p });
     }
     if (!(options.clip > 0)) throw new EdgeRnnError('DETECTOR_OPTION', `${options.name}: clip must be > 0, got ${options.clip}`);
     if (!(Number.isInteger(options.window) && options.window >= 1 && options.window < p)) {

@@ -20,6 +20,7 @@
  * detector does). Browser-safe; `update` allocates nothing.
  */
 import { EdgeRnnError } from '../../errors.js';
+import { checkOptionFields } from './detector.js';
 import { erfc, numpyMean, numpyVar } from './numeric.js';
 
 export interface AnomalyLikelihoodOptions {
@@ -89,6 +90,7 @@ export class AnomalyLikelihood {
   private iteration = 0;
 
   constructor(options: Partial<AnomalyLikelihoodOptions> = {}) {
+    checkOptionFields(options, 'AnomalyLikelihood', Object.keys(ANOMALY_LIKELIHOOD_DEFAULTS));
     const o = { ...ANOMALY_LIKELIHOOD_DEFAULTS, ...options };
     for (const [key, min] of [['learningPeriod', 0], ['estimationSamples', 0], ['historicWindowSize', 1], ['reestimationPeriod', 1], ['averagingWindow', 1]] as const) {
       if (!Number.isInteger(o[key]) || o[key] < min) {

@@ -20,6 +20,7 @@
  */
 import { EdgeRnnError } from '../../errors.js';
 import { AlertHysteresis, type AlertHysteresisOptions, type AlertTransition } from './hysteresis.js';
+import { checkOptionFields } from './detector.js';
 import { AnomalyLikelihood } from './likelihood.js';
 import { erfc } from './numeric.js';
 
@@ -88,6 +89,7 @@ export class StreamingLikelihood {
   private prevTail = 1;
 
   constructor(options: Partial<StreamingLikelihoodOptions> = {}) {
+    checkOptionFields(options, 'StreamingLikelihood', Object.keys(STREAMING_LIKELIHOOD_DEFAULTS));
     this.o = { ...STREAMING_LIKELIHOOD_DEFAULTS, ...options };
     checkStreamingLikelihoodOptions(this.o);
     this.alpha = 1 - 2 ** (-1 / this.o.halfLifeRecords);

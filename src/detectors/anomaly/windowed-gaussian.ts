@@ -15,7 +15,7 @@
  * O(windowSize / stepSize) amortized afterwards. Browser-safe; `update` allocates nothing.
  */
 import { EdgeRnnError } from '../../errors.js';
-import { checkFiniteInput, type AnomalyDetector } from './detector.js';
+import { checkFiniteInput, checkOptionFields, type AnomalyDetector } from './detector.js';
 import { normalTailProbability, numpyMean, numpyStd } from './numeric.js';
 
 export interface WindowedGaussianOptions {
@@ -47,6 +47,7 @@ export class WindowedGaussianDetector implements AnomalyDetector {
   private std = 1;
 
   constructor(options: Partial<WindowedGaussianOptions> = {}) {
+    checkOptionFields(options, 'windowedGaussian', Object.keys(WINDOWED_GAUSSIAN_DEFAULTS));
     const o = { ...WINDOWED_GAUSSIAN_DEFAULTS, ...options };
     if (!Number.isInteger(o.windowSize) || o.windowSize < 1) {
       throw new EdgeRnnError('DETECTOR_OPTION', `windowedGaussian: windowSize must be an integer >= 1, got ${o.windowSize}`, { windowSize: o.windowSize });

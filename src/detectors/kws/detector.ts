@@ -82,12 +82,21 @@ export interface KwsDetectorState {
 /** Largest smoothing window, steps (windowMs / hopMs). */
 export const KWS_MAX_WINDOW_STEPS = 100_000;
 
+const KWS_DETECTOR_FIELDS = ['labels', 'hopMs', 'frameMs', 'windowMs', 'refractoryMs', 'rearm', 'thresholds', 'background'] as const;
+
 function optionError(field: string, expected: string, got: unknown): EdgeRnnError {
   return new EdgeRnnError('DETECTOR_OPTION', `keyword detector: ${field} must be ${expected}, got ${JSON.stringify(got)}`, { field, expected, got });
 }
 
 /** Validates options; errors name the field, what was expected and what was found. */
 export function checkKwsDetectorOptions(o: KwsDetectorOptions): void {
+  // A misspelt field (refractory for refractoryMs) was silently dropped for the default.
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw optionError('options', `an object {${KWS_DETECTOR_FIELDS.join(', ')}}`, o === null ? null : Array.isArray(o) ? 'an array' : typeof o);
+  for (const k of Object.keys(o)) {
+    if (!(KWS_DETECTOR_FIELDS as readonly string[]).includes(k)) {
+      throw new EdgeRnnError('DETECTOR_OPTION', `keyword detector: ${k} is not an option (${KWS_DETECTOR_FIELDS.join(', ')})`, { field: k, expected: KWS_DETECTOR_FIELDS, got: k });
+    }
+  }
   if (!Array.isArray(o.labels) || o.labels.length < 2 || !o.labels.every((l) => typeof l === 'string' && l.length > 0)) throw optionError('labels', 'at least 2 non-empty label names', o.labels);
   if (new Set(o.labels).size !== o.labels.length) throw optionError('labels', 'distinct names', o.labels);
   if (!(typeof o.hopMs === 'number' && o.hopMs > 0 && Number.isFinite(o.hopMs))) throw optionError('hopMs', 'a positive number of ms', o.hopMs);

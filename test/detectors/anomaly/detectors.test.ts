@@ -11,6 +11,7 @@ import {
   WindowedGaussianDetector,
 } from '../../../src/index.js';
 import { FIXTURES, lcgValues, loadOracle, ulpDistance } from './oracle-data.js';
+import { expectCode } from '../../helpers/errors.js';
 
 const oracle = loadOracle();
 
@@ -137,5 +138,13 @@ describe('DetectorRegistry', () => {
     }
     expect(() => r.register({ name: 'gru-error', summary: '', create: () => new NullDetector() })).toThrow(/already registered/);
     expect(() => r.register({ name: 'bad name', summary: '', create: () => new NullDetector() })).toThrow(/must match/);
+  });
+});
+
+describe('WindowedGaussianDetector options: unknown fields', () => {
+  it('refuses a misspelt or unknown field by name, and options that are not an object', () => {
+    // window for windowSize was silently dropped for the default 6400.
+    expectCode(() => new WindowedGaussianDetector({ window: 100 } as never), 'DETECTOR_OPTION', /windowedGaussian: window is not an option \(windowSize, stepSize\)/);
+    expectCode(() => new WindowedGaussianDetector(null as never), 'DETECTOR_OPTION', /windowedGaussian: options must be an object/);
   });
 });

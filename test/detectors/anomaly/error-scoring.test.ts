@@ -86,3 +86,13 @@ describe('ErrorScorer', () => {
     expectCode(() => s.update(Number.NaN, 0), 'NON_FINITE_INPUT', /must be finite/);
   });
 });
+
+describe('ErrorScorer options: unknown fields', () => {
+  it('refuses a misspelt or unknown field by name, in scoring and in its likelihood, and options that are not an object', () => {
+    // suppressRow for suppressRows was silently dropped for the default 100.
+    expectCode(() => new ErrorScorer(200, { suppressRow: 10 } as never), 'DETECTOR_OPTION', /ErrorScorer: suppressRow is not an option \(errorGain, likelihood, spatialTolerance, suppressLevel, suppressRows, suppressFactor\)/);
+    expectCode(() => new ErrorScorer(200, { likelihood: { averagingWindows: 5 } } as never), 'DETECTOR_OPTION', /ErrorScorer: likelihood\.averagingWindows is not an option \(learningPeriod, estimationSamples, historicWindowSize, reestimationPeriod, averagingWindow\)/);
+    expectCode(() => new ErrorScorer(200, { likelihood: null } as never), 'DETECTOR_OPTION', /ErrorScorer: likelihood must be an object/);
+    expectCode(() => new ErrorScorer(200, 'fast' as never), 'DETECTOR_OPTION', /ErrorScorer: options must be an object/);
+  });
+});

@@ -11,6 +11,7 @@ import {
   ForecastAnomalyDetector,
   forecastAnomalyOptionsOf,
   anomalyDetectorConfigOf,
+  isEdgeRnnError,
   Rng,
   SeriesFrontend,
   seriesGatewayFrontEnd,
@@ -177,5 +178,23 @@ describe('the shipped anomaly model behind the gateway', () => {
     expect(gw.metrics.counters.frames_total).toBe(x.length);
     expect(alerts.map((a) => a.frameIndex)).toEqual(want);
     expect(alerts.every((a) => a.label === 'anomaly' && a.detector === 'anomaly')).toBe(true);
+  });
+});
+
+describe('forecastAnomalyOptionsOf: unknown settings', () => {
+  it('refuses a misspelt setting or the nested form by name instead of dropping it for the default', () => {
+    const code = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        return isEdgeRnnError(e) ? `${e.code}: ${e.message}` : String(e);
+      }
+      return 'no error';
+    };
+    expect(code(() => forecastAnomalyOptionsOf({ onThreshhold: 0.6 }))).toMatch(/^DETECTOR_OPTION: forecastAnomalyOptionsOf\(\): onThreshhold is not a setting \(errorGain, channel, learningPeriod, .*minHoldSteps\)/);
+    expect(code(() => forecastAnomalyOptionsOf({ alert: { onThreshold: 0.6 } }))).toMatch(/^DETECTOR_OPTION: forecastAnomalyOptionsOf\(\): alert is not a setting .*flat settings/);
+    expect(code(() => forecastAnomalyOptionsOf(null as never))).toMatch(/^DETECTOR_OPTION: forecastAnomalyOptionsOf\(\): settings must be an object/);
+    // A route config's kind is allowed; the known flat fields still apply.
+    expect(forecastAnomalyOptionsOf({ kind: 'anomaly', onThreshold: 0.6 }).alert.onThreshold).toBe(0.6);
   });
 });

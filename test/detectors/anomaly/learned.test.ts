@@ -138,3 +138,14 @@ describe('LearnedDetector (gru-predict, gru-autoencoder)', () => {
     expectCode(() => scores(bad, s), 'SHAPE_MISMATCH', /the learner returned a model with 1 inputs, expected 3/);
   });
 });
+
+describe('LearnedDetector options: unknown fields and sizes', () => {
+  const simd = new SyncModelLoader({ backend: 'simd' });
+  it('refuses a misspelt or unknown field by name, options that are not an object, and a huge probationary period', () => {
+    // minProbations for minProbation, or a `scorer` for `scoring`, was silently ignored.
+    expectCode(() => detector(simd, { scorer: { errorGain: 2 } } as never), 'DETECTOR_OPTION', /gru-predict: scorer is not an option \(name, task, learner, loader, timeOfDay, clip, window, scoring, minProbation\)/);
+    expectCode(() => new LearnedDetector({ probationaryLength: P }, null as never), 'DETECTOR_OPTION', /LearnedDetector: options must be an object/);
+    // 1e10 threw a bare RangeError (Invalid typed array length).
+    expectCode(() => new LearnedDetector({ probationaryLength: 1e10 }, { name: 'gru-predict', task: 'forecast', learner: trainerLearner(TINY), loader: simd, timeOfDay: true, clip: 8, window: 8, scoring: {}, minProbation: 32 }), 'DETECTOR_OPTION', /gru-predict: .*probationary period of at most 1000000 records, got 10000000000/);
+  });
+});

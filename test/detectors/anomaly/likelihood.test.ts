@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AnomalyLikelihood, isEdgeRnnError, nabLikelihoodOptions } from '../../../src/index.js';
 import { erfc } from '../../../src/detectors/anomaly/numeric.js';
+import { expectCode } from '../../helpers/errors.js';
 
 describe('AnomalyLikelihood', () => {
   it('follows a hand-worked case: probation, first fit, red onset, yellow repeat', () => {
@@ -73,5 +74,13 @@ describe('AnomalyLikelihood', () => {
     } catch (e) {
       expect(isEdgeRnnError(e, 'NON_FINITE_INPUT')).toBe(true);
     }
+  });
+});
+
+describe('AnomalyLikelihood options: unknown fields', () => {
+  it('refuses a misspelt or unknown field by name, and options that are not an object', () => {
+    // historyWindowSize for historicWindowSize was silently dropped for the default 8640.
+    expectCode(() => new AnomalyLikelihood({ historyWindowSize: 500 } as never), 'DETECTOR_OPTION', /AnomalyLikelihood: historyWindowSize is not an option \(learningPeriod, estimationSamples, historicWindowSize, reestimationPeriod, averagingWindow\)/);
+    expectCode(() => new AnomalyLikelihood(7 as never), 'DETECTOR_OPTION', /AnomalyLikelihood: options must be an object/);
   });
 });

@@ -329,3 +329,12 @@ describe('ForecastAnomalyDetector options: single fields of likelihood and alert
     expect(new ForecastAnomalyDetector(d.options).options).toEqual(d.options);
   });
 });
+
+describe('StreamingLikelihood options: unknown fields', () => {
+  it('refuses a misspelt or unknown field by name, and options that are not an object', () => {
+    // halfLife for halfLifeRecords was silently dropped for the default 2000.
+    expectCode(() => new StreamingLikelihood({ halfLife: 50 } as unknown as StreamingLikelihoodOptions), 'DETECTOR_OPTION', /StreamingLikelihood: halfLife is not an option \(learningPeriod, estimationSamples, averagingWindow, halfLifeRecords\)/);
+    expectCode(() => new StreamingLikelihood(null as unknown as StreamingLikelihoodOptions), 'DETECTOR_OPTION', /StreamingLikelihood: options must be an object/);
+    expect(new StreamingLikelihood({ halfLifeRecords: 50 }).update(0.1)).toBe(0.5);
+  });
+});

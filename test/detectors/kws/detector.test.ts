@@ -338,3 +338,15 @@ describe('KwsDetector long streams and saved states', () => {
     expect(e.step([0.45, 0.45, 0, 0.1])).toMatchObject({ label: 'yes', index: 0, score: 0.45 });
   });
 });
+
+describe('KwsDetector options: unknown fields', () => {
+  it('refuses a misspelt or unknown field by name, and options that are not an object', () => {
+    // refractory for refractoryMs was silently dropped (here the detector would have used 100 ms).
+    const e = errorOf(() => new KwsDetector({ ...opts(), refractory: 500 } as KwsDetectorOptions));
+    expect(e.code).toBe('DETECTOR_OPTION');
+    expect(e.message).toMatch(/keyword detector: refractory is not an option \(labels, hopMs, frameMs, windowMs, refractoryMs, rearm, thresholds, background\)/);
+    const n = errorOf(() => new KwsDetector(null as unknown as KwsDetectorOptions));
+    expect(n.code).toBe('DETECTOR_OPTION');
+    expect(n.message).toMatch(/keyword detector: options must be an object/);
+  });
+});

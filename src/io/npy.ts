@@ -19,6 +19,10 @@ function bad(source: string, msg: string): EdgeRnnError {
 
 export function readNpy(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, source = 'input.npy'): NpyArray {
   const bytes = fileBytes(file, source, 'readNpy()');
+  // NumPy's other format, np.savez's zip of .npy files, is named: it was "missing magic".
+  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4) {
+    throw bad(source, 'a zip archive (an .npz of np.savez?): save the one array with np.save, as .npy');
+  }
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw bad(source, 'not a .npy file (missing \\x93NUMPY magic)');
   const major = bytes[6]!;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
@@ -44,7 +48,15 @@ export function readNpy(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | Arr
   const descrM = /'descr'\s*:\s*'([^']*)'/.exec(header);
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shapeM = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
-  if (!descrM || !fortran || !shapeM) throw bad(source, `cannot parse header ${JSON.stringify(header.trim())}`);
+  // A structured (record) array's descr is a list of fields: named, where it was "cannot parse
+  // header" with the whole header in the message (95 KB for 5,000 fields).
+  if (/'descr'\s*:\s*\[/.test(header)) {
+    throw bad(source, `a structured (record) array, not supported: save one numeric field or a plain array (np.save(file, a['field']))`);
+  }
+  if (!descrM || !fortran || !shapeM) {
+    const shown = header.trim();
+    throw bad(source, `cannot parse header ${JSON.stringify(shown.length > 200 ? `${shown.slice(0, 200)}…` : shown)}`);
+  }
   const typeName = descrM[1]!;
   const unsupported = (): EdgeRnnError => bad(source, `element type '${typeName}' is not supported (float32/64, int8-64, uint8-64, bool)`);
   // Byte order, kind, size: '<f4'. Anything else ('<M8[ns]', '|O') is named as unsupported.
@@ -71,7 +83,8 @@ export function readNpy(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | Arr
     u2: (o) => dv.getUint16(o, little),
     u4: (o) => dv.getUint32(o, little),
     u8: (o) => Number(dv.getBigUint64(o, little)),
-    b1: (o) => dv.getUint8(o),
+    // NumPy reads any nonzero byte as True (a uint8 mask viewed as bool holds 2s and 255s).
+    b1: (o) => (dv.getUint8(o) === 0 ? 0 : 1),
   };
   const read = readers[`${kind}${size}`];
   if (!read) throw unsupported();

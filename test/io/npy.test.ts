@@ -53,7 +53,7 @@ describe('readNpy: defects', () => {
       [npy("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(16)), /element type '\|O' is not supported/],
       // Was "cannot parse header": a type with a unit did not fit the pattern.
       [npy("{'descr': '<M8[ns]', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(16)), /element type '<M8\[ns\]' is not supported/],
-      [npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", new Uint8Array(8)), /cannot parse header/],
+      [npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", new Uint8Array(8)), /a structured \(record\) array, not supported/],
       [npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -1), }"), /bad shape \(2, -1\)/],
       [npy("{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000000000000,), }"), /bad shape/],
     ];
@@ -64,6 +64,19 @@ describe('readNpy: defects', () => {
       expect(e!.message).toMatch(/^x\.npy: /);
       expect(e!.message).toMatch(message);
     }
+  });
+
+  it('names what NumPy wrote that is not a plain array: a structured array, an .npz (np.savez), in a short message', () => {
+    const structured = errorOf(() => readNpy(new Uint8Array(fs.readFileSync(path.join(DIR, 'refused-structured.npy'))), 'x.npy'));
+    expect(structured?.code).toBe('BAD_INPUT_FILE');
+    expect(structured!.message).toMatch(/^x\.npy: a structured \(record\) array, not supported/);
+    const npz = errorOf(() => readNpy(new Uint8Array(fs.readFileSync(path.join(DIR, 'refused-savez.npz'))), 'x.npy'));
+    expect(npz?.code).toBe('BAD_INPUT_FILE');
+    expect(npz!.message).toMatch(/^x\.npy: a zip archive \(an \.npz of np\.savez\?\)/);
+    // A header that cannot be parsed is quoted in part: 5,000 fields made a 95 KB message.
+    const long = errorOf(() => readNpy(npy(`{'descr': '<f4', 'shape': (2,), 'note': '${'x'.repeat(60000)}', }`), 'x.npy'));
+    expect(long!.message).toMatch(/^x\.npy: cannot parse header "\{'descr': '<f4', /);
+    expect(long!.message.length).toBeLessThan(400);
   });
 
   it('random damage to valid files: a result or BAD_INPUT_FILE, never another exception', () => {

@@ -495,6 +495,9 @@ export class Gateway {
       const url = redactUrl(this.broker?.url ?? cfg.broker.url);
       const stopped = () => new EdgeRnnError('GATEWAY_STOPPED', `stopped while waiting for the broker at ${url}`, { url });
       if (signal?.aborted) throw stopped();
+      // Before connecting: a broker that is down is waited for, and meanwhile the endpoint says so
+      // (/healthz 503, connected 0); a port in use is reported at once, not once the broker answers.
+      if (cfg.metrics.httpPort !== undefined) await this.startHttp(cfg.metrics.httpPort, cfg.metrics.httpHost);
       const aborted = new Promise<never>((_, reject) => {
         onAbort = () => reject(stopped());
         signal?.addEventListener('abort', onAbort, { once: true });
@@ -509,7 +512,6 @@ export class Gateway {
       ]);
       if (this.cluster) await this.cluster.start();
       else await this.transport.subscribe(this.sensorFilters(), cfg.broker.sensorQos);
-      if (cfg.metrics.httpPort !== undefined) await this.startHttp(cfg.metrics.httpPort, cfg.metrics.httpHost);
     } catch (e) {
       await this.closeResources();
       throw e;
@@ -993,9 +995,7 @@ export class Gateway {
       }
     }
     if (alerts.length) this.commitAlerts(alerts);
-    let depth = 0;
-    for (const g of this.groups.values()) for (const s of g.ready) depth += s.queued;
-    this.metrics.gauges.queue_depth = depth;
+    this.metrics.gauges.queue_depth = this.queuedFrames();
     if (more) this.pumpTimer = this.clock.setTimeout(() => this.pump(), 0);
     this.emit('idle');
   }
@@ -1378,6 +1378,16 @@ export class Gateway {
   private refreshGauges(): void {
     this.metrics.gauges.outbox_depth = this.outbox.depth + this.volatile.depth;
     this.metrics.gauges.devices = this.streams.size;
+    // Read now: set after each stepping round only, frames queued since (waiting out
+    // limits.batchDelayMs, up to 10 s) were reported as 0.
+    this.metrics.gauges.queue_depth = this.queuedFrames();
+  }
+
+  /** Frames waiting for the kernel, all devices. */
+  private queuedFrames(): number {
+    let depth = 0;
+    for (const g of this.groups.values()) for (const s of g.ready) depth += s.queued;
+    return depth;
   }
 
   private publishStatus(state: 'online' | 'offline', snap?: MetricsSnapshot): void {

@@ -94,11 +94,13 @@ describe('GET /metrics', () => {
         expect(series.has(`${name}${labels}`), `${name}${labels} twice`).toBe(false);
         series.add(`${name}${labels}`);
         expect(labels).toContain('site="pl\\"ant\\\\1"');
-        expect(Number.isNaN(Number(value)) && value !== 'NaN').toBe(false);
+        // Go's float syntax as Prometheus parses it (no "Infinity", no locale separators).
+        expect(value, `value of ${name}`).toMatch(/^(NaN|[+-]Inf|-?\d+(\.\d+)?([eE][+-]?\d+)?)$/);
       }
       for (const [name, f] of families) {
         expect(f.help, `HELP of ${name}`).toBe(1);
         expect(['counter', 'gauge', 'summary'], `TYPE of ${name}`).toContain(f.type);
+        expect(f.type === 'counter', `${name}: a counter's name ends in _total, and only a counter's`).toBe(name.endsWith('_total'));
         expect(f.samples, `samples of ${name}`).toBeGreaterThan(0);
       }
       expect(families.has('edgernn_gateway_messages_total')).toBe(true);
@@ -119,6 +121,26 @@ describe('GET /metrics', () => {
       clock.advance(5000); // the metrics tick, 10 s after the start
       const published = tr.published.filter((p) => p.topic === gw.topics.metrics).map((p) => JSON.parse(new TextDecoder().decode(p.payload)) as { messagesPerS: number });
       expect(published.map((p) => p.messagesPerS)).toEqual([5 / 10]);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('gauges are current at scrape time: queue_depth counts frames queued since the last stepping round', async () => {
+    // queue_depth was set at the end of each stepping round only: frames waiting for the next
+    // round (limits.batchDelayMs, up to 10 s) were scraped as 0, on /metrics and the metrics topic.
+    const { gw, tr, clock } = await start({ limits: { batchDelayMs: 1000 }, metrics: { intervalMs: 500, httpPort: 0 } });
+    const sample = async (name: string) => Number(new RegExp(`^edgernn_gateway_${name}\\{[^}]*\\} (\\S+)$`, 'm').exec((await request(gw.httpPort!, '/metrics')).body)![1]);
+    try {
+      tr.deliver(gw.topics.sensor('pump', 'imu'), encodeJson(imuSignal(10, 1), IMU_CHANNELS, { seq: 0 }));
+      const queued = await sample('queue_depth');
+      clock.advance(500); // the metrics tick, before the stepping round
+      const published = tr.published.filter((p) => p.topic === gw.topics.metrics).map((p) => JSON.parse(new TextDecoder().decode(p.payload)) as { gauges: { queue_depth: number } });
+      clock.advance(500); // the stepping round: every queued frame stepped
+      const stepped = await sample('frames_total');
+      expect(stepped).toBeGreaterThan(0);
+      expect([queued, published.map((p) => p.gauges.queue_depth)]).toEqual([stepped, [stepped]]);
+      expect(await sample('queue_depth')).toBe(0);
     } finally {
       await gw.stop();
     }
@@ -163,6 +185,64 @@ describe('GET /metrics', () => {
     } finally {
       await new Promise<void>((r) => taken.close(() => r()));
     }
+  });
+});
+
+describe('while waiting for the broker at start-up', () => {
+  /** A broker that is down: start() waits until the gateway gives up. */
+  class DownTransport extends TraceTransport {
+    override start(): Promise<void> {
+      return new Promise<void>(() => {});
+    }
+  }
+  const create = (httpPort: number, signal?: AbortSignal) => {
+    const config = parseGatewayConfig({ site: 'plant', gatewayId: 'gw1', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', detector: IMU_DETECTOR }], stateDir: '', metrics: { intervalMs: 0, httpPort } });
+    return Gateway.create({ config, models: { imu: model }, clock: new ManualClock(T0), transport: new DownTransport(), logger: memoryLogger('error'), ...(signal ? { signal } : {}) });
+  };
+  const freePort = async () => {
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    const port = (s.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    return port;
+  };
+
+  it('a metrics port already in use is reported at once, not once the broker answers', async () => {
+    // The endpoint was started after connecting: with the broker down, a port clash went
+    // unreported (the gateway waited for the broker, silently without its endpoint).
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as net.AddressInfo).port;
+    const ac = new AbortController();
+    try {
+      const outcome = create(port, ac.signal).then(() => null, (e: unknown) => e);
+      expect(await settlesWithin(outcome, 10_000)).toBe('done');
+      const e = await outcome;
+      expect(isEdgeRnnError(e, 'GATEWAY_CONFIG')).toBe(true);
+      expect((e as Error).message).toContain(`metrics.httpPort: cannot listen on 127.0.0.1:${port}`);
+    } finally {
+      ac.abort();
+      await new Promise<void>((r) => taken.close(() => r()));
+    }
+  });
+
+  it('is scraped meanwhile: /healthz 503, connected 0; closed when the wait is given up', async () => {
+    const port = await freePort();
+    const ac = new AbortController();
+    const created = create(port, ac.signal).then(() => null, (e: unknown) => e);
+    try {
+      let health = await request(port, '/healthz').catch((e: unknown) => e);
+      for (let i = 0; i < 200 && !(health as { status?: number }).status; i++) {
+        await new Promise((r) => setTimeout(r, 10)); // the endpoint starts asynchronously
+        health = await request(port, '/healthz').catch((e: unknown) => e);
+      }
+      expect((health as { status: number }).status).toBe(503);
+      expect((await request(port, '/metrics')).body).toMatch(/^edgernn_gateway_connected\{[^}]*\} 0$/m);
+    } finally {
+      ac.abort();
+    }
+    expect(isEdgeRnnError(await created, 'GATEWAY_STOPPED')).toBe(true);
+    await expect(request(port, '/healthz')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 });
 

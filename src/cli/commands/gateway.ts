@@ -41,7 +41,8 @@ then carries a partition level). See docs/gateway.md.
   --site S             site name (the second topic level)
   --id ID              gateway id (status topics, client id)
   --state-dir DIR      outbox and saved device states ('' = memory only)
-  --metrics-port N     serve Prometheus text on http://127.0.0.1:N/metrics (0 = any port)
+  --metrics-port N     serve Prometheus text on http://127.0.0.1:N/metrics (0 = any port;
+                       the config's metrics.httpHost sets another address)
   --log-level L        debug, info, warn, error, silent
   quick start without a config file:
   --model FILE         one model...

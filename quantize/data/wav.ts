@@ -29,12 +29,19 @@ export async function loadWavFolder(dir: string, shown: string, opts: WavOptions
   const spec = opts.frontendSpec ?? audioFrontendSpec(opts.frontend ?? 'mfcc');
   const clipSamples = Math.round(((opts.clipMs ?? 1000) * spec.sampleRateHz) / 1000);
   const folders = fs
-    .readdirSync(dir, { withFileTypes: true })
+    .readdirSync(dir)
     // Every '_' folder was skipped: `train` on a keyword corpus lost its _unknown_ and _silence_
     // classes without a word ("classify needs at least 2 classes, found 1 (yes)" with two folders).
-    .filter((d) => d.isDirectory() && d.name !== BACKGROUND_NOISE && !d.name.startsWith('.'))
-    .map((d) => d.name);
-  const found = folders.filter((f) => fs.readdirSync(path.join(dir, f)).some((n) => n.toLowerCase().endsWith('.wav')));
+    // statSync follows symlinks, as edgernn eval does: a symlinked class folder was dropped.
+    .filter((n) => n !== BACKGROUND_NOISE && !n.startsWith('.') && fs.statSync(path.join(dir, n)).isDirectory());
+  // Clips as edgernn eval finds them: not hidden files (macOS leaves `._clip.wav` resource forks
+  // beside copied clips: "not a WAV file" stopped training) nor a folder named x.wav (a bare EISDIR).
+  const clipFiles = (folder: string): string[] =>
+    fs
+      .readdirSync(path.join(dir, folder))
+      .filter((n) => n.toLowerCase().endsWith('.wav') && !n.startsWith('.') && fs.statSync(path.join(dir, folder, n)).isFile()) // symlinked clips count
+      .sort();
+  const found = folders.filter((f) => clipFiles(f).length > 0);
   if (found.length === 0) throw dataError(shown, 'no <label>/<clip>.wav files (Speech Commands layout)');
   const labels = opts.labels ? [...opts.labels] : sortLabels(found, shown);
   const index = new Map(labels.map((l, i) => [l, i]));
@@ -43,10 +50,7 @@ export async function loadWavFolder(dir: string, shown: string, opts: WavOptions
   const frontend = new AudioFrontend(spec);
   for (const label of [...found].sort()) {
     const y = index.get(label);
-    const files = fs
-      .readdirSync(path.join(dir, label))
-      .filter((n) => n.toLowerCase().endsWith('.wav'))
-      .sort();
+    const files = clipFiles(label);
     if (y === undefined) throw dataError(path.join(shown, label), `unknown label '${label}': the model knows ${labels.join(', ')}`);
     for (const name of files) {
       const rel = `${label}/${name}`;
@@ -59,6 +63,8 @@ export async function loadWavFolder(dir: string, shown: string, opts: WavOptions
       try {
         const { info, samples: s } = readWavMono(bytes, { source: where });
         if (info.sampleRateHz !== spec.sampleRateHz) throw dataError(where, `sample rate ${info.sampleRateHz} Hz, the front end expects ${spec.sampleRateHz} Hz`);
+        // Padding made an empty clip a second of silence under its label (eval refuses it).
+        if (info.frames === 0) throw dataError(where, 'no samples (an empty data chunk): expected a recording');
         audio = s;
       } catch (e) {
         // The reader's message already starts with the clip's path: once is enough.

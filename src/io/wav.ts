@@ -42,9 +42,22 @@ const GUID_TAIL = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0
 /**
  * Data sizes that writers streaming to a pipe put in the header because they cannot come back to
  * fill it in: 0xFFFFFFFF (ffmpeg), 0x80000000 (arecord 1.2, measured; 0x7FFFFFFF in older
- * versions), 0x7FFFF000 (sox). Any other size past the end of the file is a truncated file.
+ * versions, 0x7FFFFF00 in aplay.c's begin_wave for an unknown length), 0x7FFF0000 (GStreamer's
+ * wavenc, from its source: piped files were refused as truncated until 2026-11-27), and sox's
+ * 0x7FFFF000 rounded down to whole frames (see isStreamedSize). Any other size past the end of
+ * the file is a truncated file.
  */
-const STREAMED_SIZES = [0xffffffff, 0x80000000, 0x7fffffff, 0x7ffff000];
+const STREAMED_SIZES = [0xffffffff, 0x80000000, 0x7fffffff, 0x7fffff00, 0x7fff0000];
+const SOX_STREAMED_SIZE = 0x7ffff000;
+
+/**
+ * sox writes 0x7FFFF000 as whole frames: 0x7FFFEFFF for 24-bit mono, 0x7FFFEFFC for 16-bit
+ * 3-channel (measured, sox 14.4). Only 0x7FFFF000 itself was known: a 24-bit file sox wrote into
+ * a pipe was refused as truncated.
+ */
+function isStreamedSize(size: number, blockAlign: number): boolean {
+  return STREAMED_SIZES.includes(size) || size === SOX_STREAMED_SIZE - (SOX_STREAMED_SIZE % blockAlign);
+}
 
 function bad(source: string, msg: string, details: Record<string, unknown> = {}): EdgeRnnError {
   return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source, ...details });
@@ -100,7 +113,7 @@ function parseLayout(bytes: Uint8Array, source: string): Layout {
       fmt = { sampleRateHz, channels, bitsPerSample, encoding, blockAlign };
     } else if (chunk === 'data') {
       if (!fmt) throw bad(source, 'data chunk comes before the fmt chunk');
-      if (STREAMED_SIZES.includes(size) && body + size > bytes.length) {
+      if (isStreamedSize(size, fmt.blockAlign) && body + size > bytes.length) {
         // A writer that could not seek back (arecord or ffmpeg into a pipe) leaves a placeholder
         // size: the samples run to the end of the file; a partial last frame is dropped.
         return { ...fmt, dataOffset: body, frames: Math.floor((bytes.length - body) / fmt.blockAlign) };

@@ -227,9 +227,9 @@ describe('malformed files are BAD_INPUT_FILE errors naming the defect', () => {
     });
   }
 
-  it('a streamed file (placeholder data size 0xFFFFFFFF, 0x80000000, 0x7FFFFFFF, as ffmpeg and arecord write into a pipe) is read to its end; a partial last frame is dropped', () => {
+  it('a streamed file (placeholder data size 0xFFFFFFFF, 0x80000000, 0x7FFFFFFF, 0x7FFFFF00, 0x7FFF0000, as ffmpeg, arecord and GStreamer wavenc write into a pipe) is read to its end; a partial last frame is dropped', () => {
     const body = encodeWav(pcm.subarray(0, 100), 16000);
-    for (const placeholder of [0xffffffff, 0x80000000, 0x7fffffff]) {
+    for (const placeholder of [0xffffffff, 0x80000000, 0x7fffffff, 0x7fffff00, 0x7fff0000]) {
       const streamed = new Uint8Array(body.length + 1); // one byte of a frame cut short
       streamed.set(body);
       new DataView(streamed.buffer).setUint32(4, placeholder, true); // RIFF size: a placeholder too
@@ -239,6 +239,31 @@ describe('malformed files are BAD_INPUT_FILE errors naming the defect', () => {
       expect(Array.from(w.channelData[0]!)).toEqual(Array.from(readWav(body).channelData[0]!));
       expect(readWavInfo(streamed).frames).toBe(100);
     }
+  });
+
+  it("sox's pipe placeholder for frames that do not divide 0x7FFFF000 (24-bit stereo: 0x7FFFEFFC) is read to the end, as sox reads it (was refused as truncated)", () => {
+    // Committed fixtures (test/fixtures/wav, made with sox 14.4): the same 64 frames of 24-bit
+    // stereo written to a file, and written by sox into a pipe from raw input of unknown length.
+    const dir = new URL('../fixtures/wav/', import.meta.url);
+    const plain = readWav(readFileSync(new URL('stereo24.wav', dir)), 'stereo24.wav');
+    const pipedBytes = readFileSync(new URL('stereo24-piped.wav', dir));
+    expect(pipedBytes.readUInt32LE(pipedBytes.indexOf('data') + 4)).toBe(0x7fffeffc);
+    const piped = readWav(pipedBytes, 'stereo24-piped.wav');
+    expect(plain.frames).toBe(64);
+    expect(piped.frames).toBe(64);
+    expect(piped.channelData.map((c) => Array.from(c))).toEqual(plain.channelData.map((c) => Array.from(c)));
+    // 24-bit mono: 0x7FFFEFFF, an odd size (sox 14.4, measured).
+    const mono = new Uint8Array(44 + 3 * 4);
+    mono.set(encodeWav(new Int16Array(0), 16000));
+    const dv = new DataView(mono.buffer);
+    dv.setUint16(32, 3, true); // block align
+    dv.setUint16(34, 24, true);
+    dv.setUint32(40, 0x7fffefff, true);
+    mono.set([0, 0, 0x40, 0, 0, 0xc0, 1, 0, 0, 0xff, 0xff, 0xff], 44);
+    expect(Array.from(readWav(mono, 'mono24.wav').channelData[0]!)).toEqual([0.5, -0.5, 1 / 8388608, -1 / 8388608]);
+    // A size one frame short of the placeholder is still a truncated file.
+    dv.setUint32(40, 0x7fffefff - 3, true);
+    expect(errorOf(() => readWav(mono, 'mono24.wav')).message).toMatch(/truncated/);
   });
 
   it('NaN in a float file names the sample', () => {

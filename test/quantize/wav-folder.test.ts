@@ -37,6 +37,55 @@ describe('WAV folder classes', () => {
   });
 });
 
+describe('WAV folder clips', () => {
+  it("macOS '._clip.wav' files and a folder named x.wav are not clips, as in edgernn eval (training stopped: 'not a WAV file', a bare EISDIR)", async () => {
+    const root = path.join(dir, 'mac-copy');
+    for (const [label, hz] of [
+      ['yes', 800],
+      ['no', 300],
+    ] as const) {
+      fs.mkdirSync(path.join(root, label), { recursive: true });
+      fs.writeFileSync(path.join(root, label, 'a.wav'), encodeWav(tone(hz, 8000), 16000));
+    }
+    const clean = await loadDataset(root, { task: 'classify' });
+    const appleDouble = Buffer.from('0005160700020000' + Buffer.from('Mac OS X        ').toString('hex'), 'hex');
+    fs.writeFileSync(path.join(root, 'yes', '._a.wav'), appleDouble);
+    fs.mkdirSync(path.join(root, 'no', 'takes.wav'));
+    fs.mkdirSync(path.join(root, 'maybe')); // only a resource fork: not a class
+    fs.writeFileSync(path.join(root, 'maybe', '._b.wav'), appleDouble);
+    const ds = await loadDataset(root, { task: 'classify' });
+    expect(ds.labels).toEqual(['no', 'yes']);
+    expect(ds.samples.map((s) => s.where)).toEqual(clean.samples.map((s) => s.where));
+    expect(ds.sha256).toBe(clean.sha256);
+  });
+
+  it('a symlinked label folder is a class, as in edgernn eval (training dropped it without a word)', async () => {
+    const store = path.join(dir, 'store', 'yes');
+    fs.mkdirSync(store, { recursive: true });
+    fs.writeFileSync(path.join(store, 'a.wav'), encodeWav(tone(800, 8000), 16000));
+    const root = path.join(dir, 'linked');
+    fs.mkdirSync(path.join(root, 'no'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'no', 'a.wav'), encodeWav(tone(300, 8000), 16000));
+    fs.writeFileSync(path.join(root, 'no', 'b.wav'), encodeWav(tone(350, 8000), 16000));
+    fs.symlinkSync(store, path.join(root, 'yes'), 'dir');
+    const ds = await loadDataset(root, { task: 'classify', labels: ['no', 'yes'] });
+    expect(ds.samples.map((s) => ds.labels[s.y!])).toEqual(['no', 'no', 'yes']);
+  });
+
+  it('a clip with no samples (a 44-byte header, a recording stopped at once) is BAD_DATA naming it, not a second of silence under its label', async () => {
+    const root = path.join(dir, 'empty-clip');
+    for (const [label, hz] of [
+      ['yes', 800],
+      ['no', 300],
+    ] as const) {
+      fs.mkdirSync(path.join(root, label), { recursive: true });
+      fs.writeFileSync(path.join(root, label, 'a.wav'), encodeWav(tone(hz, 8000), 16000));
+    }
+    fs.writeFileSync(path.join(root, 'yes', 'b.wav'), encodeWav(new Int16Array(0), 16000));
+    await expect(loadDataset(root, { task: 'classify' })).rejects.toMatchObject({ code: 'BAD_DATA', message: expect.stringMatching(/yes\/b\.wav: no samples/) });
+  });
+});
+
 describe('edgernn eval on an audio classifier trained from a WAV folder', () => {
   it('scores it clip by clip through its own front end (it stopped with "extra.kws must be an object")', async () => {
     const root = path.join(dir, 'tones');

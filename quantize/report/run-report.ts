@@ -106,10 +106,23 @@ function metricsTable(evals: Record<string, ModelEvaluation>): string {
   return `<h2>Metrics</h2><table><tr><th>model</th><th>precision</th><th>backend</th><th>${name}</th><th>vs first</th><th></th><th>sequences</th></tr>${rows.join('')}</table>`;
 }
 
+/** Longest label shown whole in a confusion matrix, in characters. */
+const LABEL_CHARS = 32;
+
+/**
+ * A label as a header cell of the confusion matrix: cut to LABEL_CHARS characters with the
+ * whole label as a tooltip (one label of 200 characters without a space made the page 3 000 px
+ * wide, twice: as a column and as a row).
+ */
+function labelCell(label: string): string {
+  const chars = Array.from(label); // code points: a cut never splits a surrogate pair
+  return chars.length <= LABEL_CHARS ? `<th>${esc(label)}</th>` : `<th title="${esc(label)}">${esc(chars.slice(0, LABEL_CHARS - 1).join(''))}…</th>`;
+}
+
 function confusion(title: string, e: ModelEvaluation): string {
   const c = e.classification!;
   const max = c.confusion.reduce((m, row) => row.reduce((a, n) => Math.max(a, n), m), 1); // not Math.max(...C² cells): a stack overflow past ~350 classes
-  const head = c.perClass.map((p) => `<th>${esc(p.label)}</th>`).join('');
+  const head = c.perClass.map((p) => labelCell(p.label)).join('');
   const rows = c.confusion
     .map((row, i) => {
       const cells = row.map((n, j) => `<td class="num" style="background:rgba(${i === j ? '44,160,44' : '214,39,40'},${(0.08 + (0.8 * n) / max).toFixed(2)})">${n}</td>`).join('');
@@ -118,7 +131,7 @@ function confusion(title: string, e: ModelEvaluation): string {
       // precision, one without samples no recall, '-' rather than a 0.000 that reads as measured.
       const predicted = c.confusion.some((r) => r[i]! > 0);
       const cell = (v: number, ok: boolean): string => `<td class="num">${ok ? v.toFixed(3) : '-'}</td>`;
-      return `<tr><th>${esc(p.label)}</th>${cells}${cell(p.precision, predicted)}${cell(p.recall, p.support > 0)}${cell(p.f1, predicted || p.support > 0)}</tr>`;
+      return `<tr>${labelCell(p.label)}${cells}${cell(p.precision, predicted)}${cell(p.recall, p.support > 0)}${cell(p.f1, predicted || p.support > 0)}</tr>`;
     })
     .join('');
   return `<div class="card"><h3>${esc(title)}: accuracy ${pct(c.accuracy)}</h3><table><tr><th>truth \\ predicted</th>${head}<th>precision</th><th>recall</th><th>F1</th></tr>${rows}</table></div>`;
@@ -246,9 +259,9 @@ export async function writeRunReport(r: RunReportInput): Promise<string> {
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}h3{font-size:13px;margin:4px 0}
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ddd;padding:3px 8px;font-size:12px;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums}.facts th{background:#f6f6f6}
+td.num{text-align:right;font-variant-numeric:tabular-nums}.facts th{background:#f6f6f6}.facts td{overflow-wrap:anywhere}
 .row{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #e4e4e4;border-radius:4px;padding:6px;background:#fff}
-.bar{width:120px;height:8px;background:#eee}.bar div{height:8px;background:#1f77b4}
+svg.chart{max-width:100%;height:auto}.bar{width:120px;height:8px;background:#eee}.bar div{height:8px;background:#1f77b4}
 </style></head><body>
 <h1>${esc(r.title)}</h1>
 ${sections.filter(Boolean).join('\n')}

@@ -6,10 +6,22 @@ export function esc(s: string): string {
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
-function fmt(v: number): string {
+function fmt(v: number, digits = 3): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
-  return a >= 1000 || a < 0.01 ? v.toExponential(1) : v.toPrecision(3);
+  return a >= 1000 || a < 0.01 ? v.toExponential(digits - 2) : v.toPrecision(digits);
+}
+
+/**
+ * Labels of axis ticks with the fewest digits (3 at least) that tell them apart: a loss
+ * flat around 0.301 read 0.301 on all five ticks.
+ */
+function tickLabels(values: readonly number[]): string[] {
+  for (let digits = 3; digits < 17; digits++) {
+    const labels = values.map((v) => fmt(v, digits));
+    if (new Set(labels).size === labels.length) return labels;
+  }
+  return values.map((v) => fmt(v, 17));
 }
 
 export interface Series {
@@ -86,14 +98,16 @@ export function lineChart(series: Series[], opts: { width?: number; height?: num
   const { lo: ylo, hi: yhi } = axisRange(lo, hi, 0.05);
   lo = ylo;
   hi = yhi;
-  const x = (i: number): number => m.l + ((W - m.l - m.r) * i) / Math.max(1, n - 1);
+  // One point (a run of one epoch) in the middle, not on the left border.
+  const x = (i: number): number => (n > 1 ? m.l + ((W - m.l - m.r) * i) / (n - 1) : (m.l + W - m.r) / 2);
   // Halves, so that a range beyond Number.MAX_VALUE (-1e308..1e308) does not overflow to NaN.
   const y = (v: number): number => m.t + (H - m.t - m.b) * (1 - (v / 2 - lo / 2) / (hi / 2 - lo / 2));
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" class="chart">`];
-  for (let k = 0; k <= 4; k++) {
-    const v = lo + (hi / 2 - lo / 2) * (k / 4) + (hi / 2 - lo / 2) * (k / 4);
-    parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#eee"/><text x="${m.l - 4}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" font-size="10">${fmt(v)}</text>`);
-  }
+  const yTicks = [0, 1, 2, 3, 4].map((k) => lo + (hi / 2 - lo / 2) * (k / 4) + (hi / 2 - lo / 2) * (k / 4));
+  const yLabels = tickLabels(yTicks);
+  yTicks.forEach((v, k) => {
+    parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#eee"/><text x="${m.l - 4}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" font-size="10">${yLabels[k]}</text>`);
+  });
   const ticks = Math.min(n, 8);
   for (let k = 0; k < ticks; k++) {
     const i = Math.round(((n - 1) * k) / Math.max(1, ticks - 1));
@@ -103,9 +117,15 @@ export function lineChart(series: Series[], opts: { width?: number; height?: num
   if (opts.yLabel) parts.push(`<text x="12" y="${(m.t + H - m.b) / 2}" font-size="11" transform="rotate(-90 12 ${(m.t + H - m.b) / 2})" text-anchor="middle">${esc(opts.yLabel)}</text>`);
   const cols = Math.max(1, Math.round(W - m.l - m.r));
   series.forEach((s, si) => {
-    const pts = polylinePoints(s.values, cols).map((i) => `${x(i).toFixed(1)},${y(s.values[i]!).toFixed(1)}`);
+    const idx = polylinePoints(s.values, cols);
+    const pts = idx.map((i) => `${x(i).toFixed(1)},${y(s.values[i]!).toFixed(1)}`);
     const c = COLORS[si % COLORS.length]!;
     parts.push(`<polyline fill="none" stroke="${c}" stroke-width="1.8" points="${pts.join(' ')}"/>`);
+    // A point without a finite neighbour (one epoch, or between NaNs) is a line of length 0,
+    // which draws nothing: a dot for it, or the chart of a one-epoch run was empty.
+    for (const i of idx) {
+      if (!Number.isFinite(s.values[i - 1] ?? NaN) && !Number.isFinite(s.values[i + 1] ?? NaN)) parts.push(`<circle cx="${x(i).toFixed(1)}" cy="${y(s.values[i]!).toFixed(1)}" r="2.5" fill="${c}"/>`);
+    }
     parts.push(`<rect x="${W - m.r - 120}" y="${m.t + 4 + si * 14}" width="10" height="3" fill="${c}"/><text x="${W - m.r - 106}" y="${m.t + 9 + si * 14}" font-size="10">${esc(s.name)}</text>`);
   });
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#999"/></svg>`);

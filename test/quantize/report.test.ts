@@ -109,3 +109,52 @@ describe('writeRunReport confusion matrices', () => {
     expect(html).toContain('<th>c399</th>');
   });
 });
+
+describe('lineChart of one point', () => {
+  it('a run of one epoch is drawn as a dot in the middle (a one-point polyline draws nothing: the chart was empty)', () => {
+    const svg = lineChart([{ name: 'train', values: [1.2] }, { name: 'validation', values: [0.9] }]);
+    finiteSvg(svg);
+    const dots = [...svg.matchAll(/<circle cx="([^"]*)" cy="[^"]*" r="[^"]*" fill="([^"]*)"/g)];
+    expect(dots.map((d) => d[2])).toEqual(['#1f77b4', '#d62728']);
+    expect(Number(dots[0]![1])).toBe((56 + 520 - 12) / 2);
+    // A point between NaNs gets one too; points on a line do not.
+    const gap = lineChart([{ name: 'a', values: [1, 2, NaN, 3, NaN, 4, 5] }]);
+    expect(gap.match(/<circle /g)).toHaveLength(1);
+    expect(lineChart([{ name: 'a', values: [1, 2, 3] }])).not.toContain('<circle');
+  });
+});
+
+describe('writeRunReport labels', () => {
+  it('hostile and very long labels: escaped everywhere, long ones cut in the confusion matrix with the whole label as a tooltip', async () => {
+    const rng = new Rng(7);
+    const long = 'L'.repeat(200);
+    const labels = ['<script>alert(1)</script>', 'a "q" & b', '日本語 😀', long];
+    const spec: ModelSpec = {
+      name: '<img src=x onerror=alert(1)>',
+      version: '1.0.0',
+      task: 'classify',
+      labels,
+      input: { size: 2, frontend: { kind: 'none' } },
+      precision: 'float32',
+      layers: [randomRecurrent(rng, 'gru', 2, 4, 'forward'), { kind: 'dense', inputSize: 4, outputSize: 4, activation: 'none', float: { W: rng.float32(16, -1, 1) } }],
+      training: {},
+    };
+    const t = [0, 1, 2, 3, 3];
+    const html = await writeRunReport({ title: spec.name, spec, evaluations: { float: { task: 'classify', precision: 'float32', backend: 'reference', samples: 5, classification: classificationReport(labels, t, t) } } });
+    expect(html).not.toMatch(/<script|<img|"q"/);
+    expect(html).toContain('<th>&lt;script&gt;alert(1)&lt;/script&gt;</th>');
+    expect(html).toContain('<th>日本語 😀</th>');
+    const cut = `<th title="${long}">${'L'.repeat(31)}…</th>`;
+    expect(html.split(cut)).toHaveLength(3); // column and row header
+    expect(html).not.toContain(`>${long}</th>`);
+  });
+});
+
+describe('lineChart y ticks', () => {
+  it('a flat loss (0.3007..0.3012) gets five different tick labels, not 0.301 five times', () => {
+    const ticks = (values: number[]): string[] => [...lineChart([{ name: 'loss', values }]).matchAll(/text-anchor="end" font-size="10">([^<]*)</g)].map((m) => m[1]!);
+    expect(ticks([0.3012, 0.3009, 0.3007])).toEqual(['0.3007', '0.3008', '0.3010', '0.3011', '0.3012']);
+    expect(ticks([3.27, 3.68])).toEqual(['3.25', '3.36', '3.48', '3.59', '3.70']); // 3 digits where they do
+    expect(new Set(ticks([1e20, 1e20])).size).toBe(5);
+  });
+});

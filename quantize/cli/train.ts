@@ -120,6 +120,10 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
       if (values[flag] !== undefined && task !== 'autoencoder') throw usageError(`--${flag} applies to --task autoencoder, not ${task}`);
     }
     if (values['class-weights'] !== undefined && task !== 'classify') throw usageError(`--class-weights applies to --task classify, not ${task}`);
+    // An autoencoder's targets are its own input windows: labels were read and ignored.
+    for (const flag of ['labels', 'val-labels']) {
+      if (values[flag] !== undefined && task === 'autoencoder') throw usageError(`--${flag} applies to --task classify or forecast; an autoencoder's targets are its own input`);
+    }
     for (const flag of ['horizon', 'target-columns']) {
       if (values[flag] !== undefined && task !== 'forecast') throw usageError(`--${flag} applies to --task forecast, not ${task}`);
     }

@@ -421,6 +421,8 @@ describe('regressions', () => {
       [['train', '--data', 'sine.jsonl', '--task', 'forecast', '--class-weights', 'balanced', ...tiny, '-o', 'x.ern'], /--class-weights applies to --task classify/],
       [['train', '--data', 'series.csv', '--label-column', 'l', '--horizon', '2', ...tiny, '-o', 'x.ern'], /--horizon applies to --task forecast, not classify/],
       [['train', '--data', 'series.csv', '--task', 'autoencoder', '--target-columns', 'v', ...tiny, '-o', 'x.ern'], /--target-columns applies to --task forecast, not autoencoder/],
+      // An autoencoder's labels were read and ignored.
+      [['train', '--data', 'xa.npy', '--labels', 'xa-y.npy', '--task', 'autoencoder', ...tiny, '-o', 'x.ern'], /--labels applies to --task classify or forecast; an autoencoder's targets are its own input/],
       // A name the model file cannot hold stopped the run after the training (ERN_MANIFEST).
       [['train', '--data', 'no-such.jsonl', '--name', '', ...tiny, '-o', 'x.ern'], /--name needs 1 to 128 characters, got 0/],
       [['train', '--data', 'no-such.jsonl', '--name', 'n'.repeat(129), ...tiny, '-o', 'x.ern'], /--name needs 1 to 128 characters, got 129/],

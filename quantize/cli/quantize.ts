@@ -14,7 +14,8 @@ export const quantizeCommand: Command = {
   name: 'quantize',
   summary: 'float32 model -> int8 (calibration, optional quantization-aware fine-tuning)',
   help: `usage: edgernn quantize MODEL.ern --calib D -o OUT.ern [--method minmax|percentile|mse]
-                        [--percentile P] [--weight-clip on|off] [--qat-epochs N] [--eval D] [--json]
+                        [--percentile P] [--weight-clip on|off] [--qat-epochs N] [--eval D]
+                        [--report FILE.html] [--json]
 
 Post-training quantization to the runtime's int8 scheme (int8 per-row weights, int16
 activations). Calibration data sets the input and intermediate ranges:

@@ -108,3 +108,18 @@ export function randomQuantModel(seed: number, opts: RandomModelOptions = {}): {
   const calib = randomSequences(seed + 1000, float.input.size, 3, 12);
   return { float, int8: quantizeModel(float, calibrateAbsMax(float, calib)), calib };
 }
+
+/** A float32 classifier of 2 inputs: GRU 4 → dense over `labels` (the report tests' model). */
+export function gruClassifier(rng: Rng, name: string, labels: string[], training: ModelSpec['training'] = {}): ModelSpec {
+  const C = labels.length;
+  return {
+    name,
+    version: '1.0.0',
+    task: 'classify',
+    labels,
+    input: { size: 2, frontend: { kind: 'none' } },
+    precision: 'float32',
+    layers: [randomRecurrent(rng, 'gru', 2, 4, 'forward'), { kind: 'dense', inputSize: 4, outputSize: C, activation: 'none', float: { W: rng.float32(4 * C, -1, 1) } }],
+    training,
+  };
+}

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { writeRunReport } from '../../quantize/report/run-report.js';
 import { classificationReport } from '../../quantize/eval/metrics.js';
-import { Rng, type ModelSpec } from '../../src/index.js';
+import { Rng } from '../../src/index.js';
 import { CHROMIUM, launchChromium } from '../helpers/browser.js';
-import { randomRecurrent } from '../helpers/random-model.js';
+import { gruClassifier } from '../helpers/random-model.js';
 
 const skip = CHROMIUM ? null : 'chromium is not installed (apt-get install chromium)';
 if (skip) console.log(`report browser tests skipped: ${skip}`);
@@ -25,16 +25,7 @@ describe.skipIf(skip !== null)('run report in Chromium', () => {
   it('one epoch, hostile and 200-character labels: no script, no request, no NaN, dots on the charts, page width kept', async () => {
     const rng = new Rng(11);
     const labels = ['<script>alert(1)</script>', 'a "q" & b', '<img src=x onerror=alert(2)>', 'L'.repeat(200)];
-    const spec: ModelSpec = {
-      name: '<img src=http://example.com/x.png>',
-      version: '1.0.0',
-      task: 'classify',
-      labels,
-      input: { size: 2, frontend: { kind: 'none' } },
-      precision: 'float32',
-      layers: [randomRecurrent(rng, 'gru', 2, 4, 'forward'), { kind: 'dense', inputSize: 4, outputSize: 4, activation: 'none', float: { W: rng.float32(16, -1, 1) } }],
-      training: { dataset: `/data/${'d'.repeat(300)}.jsonl` },
-    };
+    const spec = gruClassifier(rng, '<img src=http://example.com/x.png>', labels, { dataset: `/data/${'d'.repeat(300)}.jsonl` });
     const t = [0, 1, 2, 3, 3, 2];
     const p = [0, 1, 2, 3, 1, 2];
     const html = await writeRunReport({
@@ -74,16 +65,7 @@ describe.skipIf(skip !== null)('run report in Chromium', () => {
 
   it('the hidden-state heatmap of a long sequence (512 steps × 3 px) is scaled to the page, not 1 570 px wide', async () => {
     const rng = new Rng(12);
-    const spec: ModelSpec = {
-      name: 'long',
-      version: '1.0.0',
-      task: 'classify',
-      labels: ['a', 'b'],
-      input: { size: 2, frontend: { kind: 'none' } },
-      precision: 'float32',
-      layers: [randomRecurrent(rng, 'gru', 2, 4, 'forward'), { kind: 'dense', inputSize: 4, outputSize: 2, activation: 'none', float: { W: rng.float32(8, -1, 1) } }],
-      training: {},
-    };
+    const spec = gruClassifier(rng, 'long', ['a', 'b']);
     const html = await writeRunReport({ title: 'long', spec, samples: [{ x: rng.float32(1200, -1, 1), T: 600, y: 0, where: 'long.jsonl:1' }] });
     const page = await browser.newPage({ viewport: { width: 1250, height: 900 } });
     await page.setContent(html, { waitUntil: 'load' });

@@ -3,8 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { esc, heatmap, histogram, lineChart } from '../../quantize/report/svg.js';
 import { HEATMAP_STEPS, writeRunReport } from '../../quantize/report/run-report.js';
 import { Rng } from '../../src/index.js';
-import type { ModelSpec } from '../../src/index.js';
-import { randomRecurrent } from '../helpers/random-model.js';
+import { gruClassifier } from '../helpers/random-model.js';
 import { classificationReport } from '../../quantize/eval/metrics.js';
 
 /** Every number in an attribute or text of the chart is finite (no NaN, Infinity, "rgb(NaN,...)"). */
@@ -68,16 +67,7 @@ describe('heatmap', () => {
 describe('writeRunReport', () => {
   it('a sequence of 20 000 steps gives a heatmap of its first steps, not one <rect> per step (tens of MB of HTML)', async () => {
     const rng = new Rng(3);
-    const spec: ModelSpec = {
-      name: 'long <&> "run"',
-      version: '1.0.0',
-      task: 'classify',
-      labels: ['a<b', 'c&d'],
-      input: { size: 2, frontend: { kind: 'none' } },
-      precision: 'float32',
-      layers: [randomRecurrent(rng, 'gru', 2, 4, 'forward'), { kind: 'dense', inputSize: 4, outputSize: 2, activation: 'none', float: { W: rng.float32(8, -1, 1) } }],
-      training: {},
-    };
+    const spec = gruClassifier(rng, 'long <&> "run"', ['a<b', 'c&d']);
     const T = 20_000;
     const x = rng.float32(T * 2, -1, 1);
     const html = await writeRunReport({ title: spec.name, spec, samples: [{ x, T, y: 0, where: 'long.jsonl:1' }] });
@@ -93,16 +83,7 @@ describe('writeRunReport confusion matrices', () => {
   it('400 classes (Math.max(...cells) overflowed the call stack)', async () => {
     const rng = new Rng(5);
     const labels = Array.from({ length: 400 }, (_, i) => `c${i}`);
-    const spec: ModelSpec = {
-      name: 'many',
-      version: '1.0.0',
-      task: 'classify',
-      labels,
-      input: { size: 2, frontend: { kind: 'none' } },
-      precision: 'float32',
-      layers: [randomRecurrent(rng, 'gru', 2, 4, 'forward'), { kind: 'dense', inputSize: 4, outputSize: 400, activation: 'none', float: { W: rng.float32(1600, -1, 1) } }],
-      training: {},
-    };
+    const spec = gruClassifier(rng, 'many', labels);
     const t = Array.from({ length: 800 }, (_, i) => i % 400);
     const html = await writeRunReport({ title: 'many', spec, evaluations: { float: { task: 'classify', precision: 'float32', backend: 'reference', samples: 800, classification: classificationReport(labels, t, t) } } });
     expect(html).toContain('<h2>Confusion matrices</h2>');
@@ -129,16 +110,7 @@ describe('writeRunReport labels', () => {
     const rng = new Rng(7);
     const long = 'L'.repeat(200);
     const labels = ['<script>alert(1)</script>', 'a "q" & b', '日本語 😀', long];
-    const spec: ModelSpec = {
-      name: '<img src=x onerror=alert(1)>',
-      version: '1.0.0',
-      task: 'classify',
-      labels,
-      input: { size: 2, frontend: { kind: 'none' } },
-      precision: 'float32',
-      layers: [randomRecurrent(rng, 'gru', 2, 4, 'forward'), { kind: 'dense', inputSize: 4, outputSize: 4, activation: 'none', float: { W: rng.float32(16, -1, 1) } }],
-      training: {},
-    };
+    const spec = gruClassifier(rng, '<img src=x onerror=alert(1)>', labels);
     const t = [0, 1, 2, 3, 3];
     const html = await writeRunReport({ title: spec.name, spec, evaluations: { float: { task: 'classify', precision: 'float32', backend: 'reference', samples: 5, classification: classificationReport(labels, t, t) } } });
     expect(html).not.toMatch(/<script|<img|"q"/);

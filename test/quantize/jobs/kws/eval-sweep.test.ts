@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { decodeModel } from '../../../../src/index.js';
 import { desktopCommands } from '../../../../quantize/cli/index.js';
 import { sweepFlag } from '../../../../quantize/jobs/kws/cli.js';
@@ -20,6 +20,7 @@ const FIXTURES = path.join(ROOT, 'test/fixtures/kws');
 describe('eval-kws --sweep', () => {
   it('scores the stream at each uniform threshold: a low one fires more and misses no more, the sweep is printed', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-kws-sweep-'));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
     const n = fixtureStream(dir);
     const r = await evaluateKwsFile(path.join(ROOT, 'models/kws.ern'), { data: FIXTURES, stream: dir, sweep: [0.05, 0.99], cacheDir: path.join(dir, 'cache'), backend: 'auto' });
     expect(r.stream!.keywords).toBe(n);

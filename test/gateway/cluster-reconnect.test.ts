@@ -145,7 +145,13 @@ describe('cluster: a member whose connection came back', () => {
       await settle();
       await gw.stop();
     };
-    return { leave, gw, tr, clock, logger, device, partition, send, base, handlers: () => handlers!, setAnswer: (f: typeof answer) => (answer = f) };
+    /** The connection drops and comes back (MQTT.js reconnecting), and what follows settles. */
+    const reconnect = async () => {
+      tr.drop();
+      tr.reconnect(handlers!);
+      await settle();
+    };
+    return { leave, gw, tr, clock, logger, device, partition, send, base, reconnect, handlers: () => handlers!, setAnswer: (f: typeof answer) => (answer = f) };
   };
   /** Runs `body` with gw-b in a cluster beside the scripted gw-a; gw-a leaves and gw-b stops after it, whatever happens. */
   const inCluster = async (body: (c: Awaited<ReturnType<typeof setup>>) => Promise<void>) => {
@@ -202,13 +208,11 @@ describe('cluster: a member whose connection came back', () => {
   });
 
   it('holds the partition while the member that took it over has not handed it back (no split brain)', async () => {
-    await inCluster(async ({ gw, tr, device, partition, send, handlers, setAnswer }) => {
+    await inCluster(async ({ gw, tr, device, partition, send, setAnswer, reconnect }) => {
       for (let m = 0; m < 5; m++) send(m);
       // gw-a (which took the partition on the will) has not answered yet.
       setAnswer(() => []);
-      tr.drop();
-      tr.reconnect(handlers());
-      await settle();
+      await reconnect();
       expect(gw.cluster!.owned()).not.toContain(partition);
       // A message arriving now is held, not stepped beside gw-a's stream.
       send(5);
@@ -217,14 +221,12 @@ describe('cluster: a member whose connection came back', () => {
   });
 
   it('keeps its live streams, not older retained checkpoints, when nobody had taken over (broker killed: no will)', async () => {
-    await inCluster(async ({ gw, tr, device, partition, send, handlers, base }) => {
+    await inCluster(async ({ gw, tr, device, partition, send, base, reconnect }) => {
       for (let m = 0; m < 3; m++) send(m);
       const checkpoint = gw.streams.get(`${device}/imu`)!.exportState();
       tr.deliver(`${base}/cluster/state/${partition}/${Buffer.from(`${device}/imu`).toString('base64url')}`, checkpoint, true);
       for (let m = 3; m < 6; m++) send(m);
-      tr.drop();
-      tr.reconnect(handlers());
-      await settle();
+      await reconnect();
       expect(gw.cluster!.owned()).toContain(partition);
       // The live state (through message 5) stands: the checkpoint (through 2) would have put the
       // stream back behind a gap of messages that will never come again.
@@ -236,14 +238,12 @@ describe('cluster: a member whose connection came back', () => {
   });
 
   it('says READY again when the member it waits for comes back online (it missed the first one while disconnected)', async () => {
-    await inCluster(async ({ gw, tr, partition, send, handlers, setAnswer, base }) => {
+    await inCluster(async ({ gw, tr, partition, send, setAnswer, base, reconnect }) => {
       for (let m = 0; m < 3; m++) send(m);
       // gw-b is back first (a killed broker restarted): gw-a is not connected yet and never sees
       // gw-b's first READY.
       setAnswer(() => []);
-      tr.drop();
-      tr.reconnect(handlers());
-      await settle();
+      await reconnect();
       expect(gw.cluster!.owned()).not.toContain(partition);
       // gw-a reconnects and says online again (it was a member all along): it answers what it gets now.
       setAnswer((p) => [{ kind: 'done', partition: p, from: 'gw-a', to: 'gw-b' }]);
@@ -269,12 +269,10 @@ describe('cluster: a member whose connection came back', () => {
   });
 
   it('keeps the messages a partition being acquired held when the connection drops again', async () => {
-    await inCluster(async ({ gw, tr, device, partition, send, handlers, setAnswer }) => {
+    await inCluster(async ({ gw, tr, device, partition, send, handlers, setAnswer, reconnect }) => {
       for (let m = 0; m < 5; m++) send(m);
       setAnswer(() => []);
-      tr.drop();
-      tr.reconnect(handlers());
-      await settle();
+      await reconnect();
       send(5); // held: the partition is being taken back
       expect(gw.streams.get(`${device}/imu`)?.lastSeq).toBe(4);
       // The connection drops again before gw-a answered; then gw-a hands the partition back.

@@ -16,17 +16,18 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const tone = (hz: number, n: number): Float32Array => Float32Array.from({ length: n }, (_, i) => 0.3 * Math.sin((2 * Math.PI * hz * i) / 16000));
 
+/** A `<label>/<clip>.wav` folder: for each [label, hz], half-second tones named `clips`, each 40 Hz above the one before. */
+function toneFolder(root: string, labels: ReadonlyArray<readonly [string, number]>, clips: readonly string[] = ['a']): void {
+  for (const [label, hz] of labels) {
+    fs.mkdirSync(path.join(root, label), { recursive: true });
+    clips.forEach((clip, k) => fs.writeFileSync(path.join(root, label, `${clip}.wav`), encodeWav(tone(hz + 40 * k, 8000), 16000)));
+  }
+}
+
 describe('WAV folder classes', () => {
   it('_unknown_ and _silence_ are classes; _background_noise_ and dot folders are not', async () => {
     const root = path.join(dir, 'corpus');
-    for (const [label, hz] of [
-      ['yes', 800],
-      ['_unknown_', 1500],
-      ['_silence_', 0],
-    ] as const) {
-      fs.mkdirSync(path.join(root, label), { recursive: true });
-      fs.writeFileSync(path.join(root, label, 'a.wav'), encodeWav(tone(hz, 8000), 16000));
-    }
+    toneFolder(root, [['yes', 800], ['_unknown_', 1500], ['_silence_', 0]]);
     for (const skipped of ['_background_noise_', '.cache']) {
       fs.mkdirSync(path.join(root, skipped), { recursive: true });
       fs.writeFileSync(path.join(root, skipped, 'noise.wav'), 'not a wav');
@@ -40,13 +41,7 @@ describe('WAV folder classes', () => {
 describe('WAV folder clips', () => {
   it("macOS '._clip.wav' files and a folder named x.wav are not clips, as in edgernn eval (training stopped: 'not a WAV file', a bare EISDIR)", async () => {
     const root = path.join(dir, 'mac-copy');
-    for (const [label, hz] of [
-      ['yes', 800],
-      ['no', 300],
-    ] as const) {
-      fs.mkdirSync(path.join(root, label), { recursive: true });
-      fs.writeFileSync(path.join(root, label, 'a.wav'), encodeWav(tone(hz, 8000), 16000));
-    }
+    toneFolder(root, [['yes', 800], ['no', 300]]);
     const clean = await loadDataset(root, { task: 'classify' });
     const appleDouble = Buffer.from('0005160700020000' + Buffer.from('Mac OS X        ').toString('hex'), 'hex');
     fs.writeFileSync(path.join(root, 'yes', '._a.wav'), appleDouble);
@@ -74,13 +69,7 @@ describe('WAV folder clips', () => {
 
   it('a clip with no samples (a 44-byte header, a recording stopped at once) is BAD_DATA naming it, not a second of silence under its label', async () => {
     const root = path.join(dir, 'empty-clip');
-    for (const [label, hz] of [
-      ['yes', 800],
-      ['no', 300],
-    ] as const) {
-      fs.mkdirSync(path.join(root, label), { recursive: true });
-      fs.writeFileSync(path.join(root, label, 'a.wav'), encodeWav(tone(hz, 8000), 16000));
-    }
+    toneFolder(root, [['yes', 800], ['no', 300]]);
     fs.writeFileSync(path.join(root, 'yes', 'b.wav'), encodeWav(new Int16Array(0), 16000));
     await expect(loadDataset(root, { task: 'classify' })).rejects.toMatchObject({ code: 'BAD_DATA', message: expect.stringMatching(/yes\/b\.wav: no samples/) });
   });
@@ -89,13 +78,7 @@ describe('WAV folder clips', () => {
 describe('edgernn eval on an audio classifier trained from a WAV folder', () => {
   it('scores it clip by clip through its own front end (it stopped with "extra.kws must be an object")', async () => {
     const root = path.join(dir, 'tones');
-    for (const [label, hz] of [
-      ['low', 300],
-      ['high', 2500],
-    ] as const) {
-      fs.mkdirSync(path.join(root, label), { recursive: true });
-      for (let k = 0; k < 3; k++) fs.writeFileSync(path.join(root, label, `c${k}.wav`), encodeWav(tone(hz + 40 * k, 8000), 16000));
-    }
+    toneFolder(root, [['low', 300], ['high', 2500]], ['c0', 'c1', 'c2']);
     const cli = (...argv: string[]) => runCaptured(argv, desktopCommands, dir);
     const t = await cli('train', '--data', 'tones', '--hidden', '4', '--epochs', '1', '--created-at', '2026-01-01T00:00:00Z', '-o', 'tones.ern');
     expect(t.code, t.err).toBe(0);

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeModel, EdgeRnnError, isEdgeRnnError, type ModelSpec } from '../../src/index.js';
+import { AUDIO_FRONTEND_KINDS, decodeModel, EdgeRnnError, isEdgeRnnError, validateAudioSpec, type ModelSpec } from '../../src/index.js';
 import { isOnnxModel } from '../../src/onnx/proto.js';
 import { numberFlag, readFileArg, usageError, writeOutputFile, type CliContext } from '../../src/cli/framework.js';
 import type { CsvOptions } from '../data/csv.js';
@@ -157,6 +157,17 @@ export async function loadData(
 }
 
 /**
+ * A WAV folder read for a model goes through the model's own audio front end (input.frontend),
+ * as `eval` reads it: `quantize` and `prune` read it with the trainer's default MFCC, so a model of
+ * another front end (other hops, mel bands or coefficients) was calibrated, scored and fine-tuned
+ * on features it never takes, without a word.
+ */
+export function modelWavOptions(spec: ModelSpec): { wav?: WavOptions } {
+  const kind = (spec.input.frontend as { kind?: unknown } | undefined)?.kind;
+  return (AUDIO_FRONTEND_KINDS as readonly unknown[]).includes(kind) ? { wav: { frontendSpec: validateAudioSpec(spec.input.frontend) } } : {};
+}
+
+/**
  * Calibration data, inputs only: ranges need no labels or targets, and calibration sets are
  * often unlabelled (they were refused: "no label (\"y\"): the classify task needs one per
  * sequence"). Read as the autoencoder task, the one that asks for frames alone; labels or
@@ -166,7 +177,7 @@ export async function loadInputs(
   p: string,
   values: Values,
   ctx: { cwd: string },
-  extra: { features?: number; labelsFlag?: string; csv?: Record<string, unknown> } = {},
+  extra: { features?: number; labelsFlag?: string; csv?: Record<string, unknown>; wav?: WavOptions } = {},
 ): Promise<Dataset> {
   return loadData(p, values, ctx, 'autoencoder', { ...extra, inputsOnly: true });
 }

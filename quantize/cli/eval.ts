@@ -9,6 +9,7 @@ import { dataTaskOf, type Dataset, type Sample } from '../data/dataset.js';
 import { evaluateModel, type ModelEvaluation } from '../eval/evaluate-model.js';
 import { checkDataFlags, csvOptions, DATA_FLAGS, dataHelp, loadData, readModel, requireString } from './common.js';
 import { evaluateKwsFile, formatKwsEval } from '../jobs/kws/eval-job.js';
+import { clipProgress } from '../jobs/kws/cli.js';
 import { loadHmp } from '../jobs/har/hmp.js';
 import { harReports, scoreRecordings } from '../jobs/har/score.js';
 
@@ -34,6 +35,9 @@ Each job's own data format, chosen by the model's front end (otherwise the forma
   series       one CSV series (a NAB file, timestamp,value) through the front end, forecast
   (anomaly)    of the next frame in its units (MSE, MAE); NAB's folder, windows and
                normalized scores: edgernn nab
+Data in the formats below are the model's input frames as they are: for a model with an mfcc,
+logmel or imu front end, that front end's output (MFCCs, standardized axes), not raw samples
+(a note on stderr says so).
 
 ${dataHelp([['--data', '--labels']])}`,
   async run(args, ctx) {
@@ -60,6 +64,12 @@ ${dataHelp([['--data', '--labels']])}`,
       throw new EdgeRnnError('BAD_DATA', `${dataPath}: a model with a '${String(kind)}' front end is scored on a folder of <label>/<clip>.wav clips, not one recording; a keyword model on one: node examples/kws-wav.mjs ${dataPath} ${positionals[0]}`);
     }
     if (folder && kind === 'imu') return evalHmpFolder(positionals[0]!, spec, dataPath, backend, values.json === true, ctx);
+    // Data of the general formats are the model's input frames, not the samples its front end
+    // reads: a CSV of accelerometer samples given to models/har.ern scored 23 % without a word.
+    if (!folder && (kind === 'imu' || audio)) {
+      const raw = kind === 'imu' ? 'sensor samples; recordings are scored through it on an HMP dataset root (edgernn eval MODEL --data HMP_ROOT)' : 'audio; clips are scored through it from a folder of <label>/<clip>.wav';
+      ctx.stderr.write(`edgernn eval: note: the front end of ${positionals[0]} is '${String(kind)}': ${dataPath} is read as that front end's output, ${spec.input.size} values per frame, not as ${raw}\n`);
+    }
     const task = dataTaskOf(spec);
     // A classifier without class names (an imported one) has classes "0".."C-1", its outputs:
     // read against its empty list, every label of the data was unknown ("the model knows ").
@@ -122,7 +132,9 @@ async function seriesCsvData(dataPath: string, spec: ModelSpec, values: Paramete
 async function evalAudioFolder(model: string, data: string, backend: BackendChoice | 'float', json: boolean, ctx: CliContext): Promise<number> {
   const file = path.resolve(ctx.cwd, model);
   // 'float' goes through as asked: an int8 model refuses it (it ran int8 silently before).
-  const r = await evaluateKwsFile(file, { data: path.resolve(ctx.cwd, data), cacheDir: path.resolve(ctx.cwd, '.cache/kws-job/features'), backend });
+  const progress = clipProgress(ctx.stderr);
+  const r = await evaluateKwsFile(file, { data: path.resolve(ctx.cwd, data), cacheDir: path.resolve(ctx.cwd, '.cache/kws-job/features'), backend, onClip: progress.onClip });
+  progress.done();
   const { spec } = readModel(model, ctx);
   if (json) {
     const c = r.clips;

@@ -8,7 +8,7 @@ import { DEFAULT_BLOCK, type BlockShape } from '../prune/pruner.js';
 import { pruneModel } from '../prune/prune-model.js';
 import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js';
 import { writeRunReport } from '../report/run-report.js';
-import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, epochProgress, loadData, loadInputs, noteUnresolvedInputs, readModel, requireString, round, writeFile } from './common.js';
+import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, epochProgress, loadData, loadInputs, modelWavOptions, noteUnresolvedInputs, readModel, requireString, round, writeFile } from './common.js';
 import { summaryTable } from './quantize.js';
 
 export function parseBlock(v: unknown): BlockShape | null | undefined {
@@ -103,12 +103,13 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--ca
       ...(task === 'classify' ? { labels: spec.labels.length ? spec.labels : Array.from({ length: modelOutputSize(spec) }, (_, c) => String(c)) } : {}),
       features: spec.input.size,
       ...(spec.extra?.data && typeof spec.extra.data === 'object' ? { csv: spec.extra.data as Record<string, unknown> } : {}),
+      ...modelWavOptions(spec),
     };
     const data = await loadData(dataPath, values, ctx, task, extra);
     const val = typeof values.val === 'string' ? await loadData(values.val, values, ctx, task, { ...extra, labelsFlag: 'val-labels' }) : undefined;
     // Read before the fine-tuning (a mistyped --calib stopped the run only after every epoch),
     // inputs only: calibration needs no labels.
-    const calibData = values.int8 && typeof values.calib === 'string' ? await loadInputs(values.calib, values, ctx, { features: extra.features, labelsFlag: 'calib-labels', ...(extra.csv ? { csv: extra.csv } : {}) }) : undefined;
+    const calibData = values.int8 && typeof values.calib === 'string' ? await loadInputs(values.calib, values, ctx, { features: extra.features, labelsFlag: 'calib-labels', ...(extra.csv ? { csv: extra.csv } : {}), ...modelWavOptions(spec) }) : undefined;
     const progress = new Progress(ctx.stderr, `prune to ${(100 * sparsity).toFixed(0)}%`, epochs);
     const r = pruneModel(
       spec,
@@ -157,7 +158,7 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels'], ['--calib', '--ca
     const bytes = encodeModel(final);
     writeFile(out, ctx, bytes);
     if (typeof values.report === 'string') {
-      writeFile(values.report, ctx, await writeRunReport({ title: `edgernn prune: ${final.name}`, spec: final, floatSpec: r.spec, history: r.fit.history, evaluations: Object.fromEntries(rows), samples: evalData.samples }));
+      writeFile(values.report, ctx, await writeRunReport({ title: `edgernn prune: ${final.name}`, spec: final, floatSpec: r.spec, history: r.fit.history, evaluations: Object.fromEntries(rows), samples: evalData.samples, scoredOn: val ? `${evalData.source} (--val)` : `${evalData.source}, the --data it fine-tuned on` }));
     }
     if (values.json) {
       const m = Object.fromEntries(rows.map(([k, e]) => [k, headline(e).value]));

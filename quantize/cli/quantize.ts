@@ -8,7 +8,7 @@ import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js
 import { quantizationAwareFineTune } from '../quant/qat.js';
 import { writeRunReport } from '../report/run-report.js';
 import { fmt } from './train.js';
-import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, epochProgress, loadData, loadInputs, noteUnresolvedInputs, readModel, requireString, round, writeFile } from './common.js';
+import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, DATA_FLAGS, dataHelp, epochProgress, loadData, loadInputs, modelWavOptions, noteUnresolvedInputs, readModel, requireString, round, writeFile } from './common.js';
 
 export const quantizeCommand: Command = {
   name: 'quantize',
@@ -81,11 +81,12 @@ ${dataHelp([['--calib', '--labels'], ['--eval', '--eval-labels']])}`,
       ...(task === 'classify' ? { labels: spec.labels.length ? spec.labels : Array.from({ length: modelOutputSize(spec) }, (_, c) => String(c)) } : {}),
       features: spec.input.size,
       ...(spec.extra?.data && typeof spec.extra.data === 'object' ? { csv: spec.extra.data as Record<string, unknown> } : {}),
+      ...modelWavOptions(spec),
     };
     // Calibration reads inputs only; its labels or targets are needed just when it is also the
     // data scored (no --eval) or fine-tuned on (--qat-epochs).
     const calibScored = qatEpochs > 0 || typeof values.eval !== 'string';
-    const calib = calibScored ? await loadData(calibPath, values, ctx, task, dataExtra) : await loadInputs(calibPath, values, ctx, { features: dataExtra.features, ...(dataExtra.csv ? { csv: dataExtra.csv } : {}) });
+    const calib = calibScored ? await loadData(calibPath, values, ctx, task, dataExtra) : await loadInputs(calibPath, values, ctx, { features: dataExtra.features, ...(dataExtra.csv ? { csv: dataExtra.csv } : {}), ...modelWavOptions(spec) });
     const evalData = typeof values.eval === 'string' ? await loadData(values.eval, values, ctx, task, { ...dataExtra, labelsFlag: 'eval-labels' }) : calib;
     const copts = { method, ...(percentile !== undefined ? { percentile } : {}), ...(clip ? { weightClipping: clip === 'on' } : {}) };
     let q: ModelSpec = calibrateAndQuantize(spec, calib.samples, copts);
@@ -117,7 +118,7 @@ ${dataHelp([['--calib', '--labels'], ['--eval', '--eval-labels']])}`,
     const bytes = encodeModel(q);
     writeFile(out, ctx, bytes);
     if (typeof values.report === 'string') {
-      writeFile(values.report, ctx, await writeRunReport({ title: `edgernn quantize: ${q.name}`, spec: q, floatSpec: spec, evaluations: { float: floatEval, int8: intEval }, samples: evalData.samples }));
+      writeFile(values.report, ctx, await writeRunReport({ title: `edgernn quantize: ${q.name}`, spec: q, floatSpec: spec, evaluations: { float: floatEval, int8: intEval }, samples: evalData.samples, scoredOn: typeof values.eval === 'string' ? `${evalData.source} (--eval)` : `${evalData.source}, the --calib data` }));
     }
     const diff = f.name === 'accuracy' ? 100 * (i.value - f.value) : i.value - f.value;
     if (values.json) {

@@ -189,7 +189,11 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
     for (const name of data.risingInputs ?? []) {
       ctx.stderr.write(`edgernn train: note: column '${name}' of ${dataPath} rises at every row (a time or index column?) and is a model input; --columns picks the inputs (now ${data.featureNames!.join(', ')})\n`);
     }
-    const val = typeof values.val === 'string' ? await loadData(values.val, values, ctx, task as TrainTask, { ...(task === 'classify' ? { labels: data.labels } : {}), features: data.features, labelsFlag: 'val-labels' }) : undefined;
+    // The input columns by name, given or found (every numeric column but the label): the
+    // validation CSV, and later the calibration and evaluation CSVs (extra.data), are read by
+    // them. Read by position, a file with its columns in another order was scored silently wrong.
+    const csvColumns = /\.csv$/i.test(data.source) && data.featureNames ? { columns: data.featureNames } : undefined;
+    const val = typeof values.val === 'string' ? await loadData(values.val, values, ctx, task as TrainTask, { ...(task === 'classify' ? { labels: data.labels } : {}), features: data.features, labelsFlag: 'val-labels', ...(csvColumns ? { csv: csvColumns } : {}) }) : undefined;
     const options = { ...D, ...o };
     const progress = new Progress(ctx.stderr, `train ${options.arch}${options.hidden}`, options.epochs);
     const result = trainModel({
@@ -241,16 +245,18 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
       dataset: data.source,
       datasetSha256: data.sha256,
       ...(val ? { validationDataset: val.source, validationSha256: val.sha256 } : {}),
-      ...(values.int8 ? { calibration: { method: calibMethod, dataset: data.source } } : {}),
+      // calibrateAndQuantize's record (weight clipping, clipped rows, sequences) and the data it
+      // read, as quantize writes them: the record was replaced by {method, dataset}.
+      ...(values.int8 ? { calibration: { ...(final.training.calibration as Record<string, unknown>), dataset: data.source }, calibrationDataset: data.source, calibrationSha256: data.sha256 } : {}),
       metrics,
       ...(commit ? { codeCommit: commit } : {}),
       createdAt: created,
     };
-    if (/\.csv$/i.test(data.source)) final.extra = { ...final.extra, data: csvOptions(values) };
+    if (/\.csv$/i.test(data.source)) final.extra = { ...final.extra, data: { ...csvOptions(values), ...csvColumns } };
     const bytes = encodeModel(final);
     writeFile(out, ctx, bytes);
     if (typeof values.report === 'string') {
-      writeFile(values.report, ctx, await writeRunReport({ title: `edgernn train: ${final.name}`, spec: final, floatSpec: result.spec, history: result.fit.history, evaluations: { float: floatEval, ...(intEval ? { int8: intEval } : {}) }, samples: result.val }));
+      writeFile(values.report, ctx, await writeRunReport({ title: `edgernn train: ${final.name}`, spec: final, floatSpec: result.spec, history: result.fit.history, evaluations: { float: floatEval, ...(intEval ? { int8: intEval } : {}) }, samples: result.val, scoredOn: val ? `${val.source} (--val)` : heldOut ? `${options.valSplit} of ${data.source}, held out (seeded split)` : `${data.source}, the training data itself (nothing held out)` }));
     }
     // The model written, as in quantize and prune: the float model's accuracy is in metrics.float.
     const written = intEval ?? floatEval;

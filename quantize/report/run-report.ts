@@ -24,6 +24,12 @@ export interface RunReportInput {
   evaluations?: Record<string, ModelEvaluation>;
   /** Sequences for the heatmap and the output-error histogram. */
   samples?: readonly Sample[];
+  /**
+   * What the evaluations were measured on, said over the metrics (a held-out split, another file,
+   * or the training data itself): the table gave a number of sequences only, so a score on the
+   * data the model was trained on read like a held-out one.
+   */
+  scoredOn?: string;
 }
 
 interface Matrix {
@@ -92,7 +98,7 @@ function pct(v: number): string {
   return `${(100 * v).toFixed(1)}%`;
 }
 
-function metricsTable(evals: Record<string, ModelEvaluation>): string {
+function metricsTable(evals: Record<string, ModelEvaluation>, scoredOn: string | undefined): string {
   const entries = Object.entries(evals);
   if (!entries.length) return '';
   const name = headline(entries[0]![1]).name;
@@ -103,7 +109,7 @@ function metricsTable(evals: Record<string, ModelEvaluation>): string {
     const delta = name === 'accuracy' ? `${(100 * (v - base)).toFixed(2)} pp` : `${((100 * (v - base)) / (base || 1)).toFixed(1)} %`;
     return `<tr><td>${esc(k)}</td><td>${e.precision}</td><td>${esc(e.backend)}</td><td class="num">${name === 'accuracy' ? pct(v) : v.toPrecision(5)}</td><td class="num">${delta}</td><td>${extra}</td><td class="num">${e.samples}</td></tr>`;
   });
-  return `<h2>Metrics</h2><table><tr><th>model</th><th>precision</th><th>backend</th><th>${name}</th><th>vs first</th><th></th><th>sequences</th></tr>${rows.join('')}</table>`;
+  return `<h2>Metrics</h2>${scoredOn !== undefined ? `<p>Scored on ${esc(scoredOn)}.</p>` : ''}<table><tr><th>model</th><th>precision</th><th>backend</th><th>${name}</th><th>vs first</th><th></th><th>sequences</th></tr>${rows.join('')}</table>`;
 }
 
 /** Longest label shown whole in a confusion matrix, in characters. */
@@ -223,7 +229,7 @@ export async function writeRunReport(r: RunReportInput): Promise<string> {
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`)
     .join('')}</table>`);
-  sections.push(metricsTable(evals));
+  sections.push(metricsTable(evals, r.scoredOn));
   sections.push(curves(r.history, spec));
   const conf = Object.entries(evals).filter(([, e]) => e.classification);
   if (conf.length) sections.push(`<h2>Confusion matrices</h2><p>Rows: truth, columns: predicted.</p><div class="row">${conf.map(([k, e]) => confusion(k, e)).join('')}</div>`);

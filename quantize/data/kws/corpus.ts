@@ -20,7 +20,7 @@
 import { existsSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { EdgeRnnError, encodeWav, Rng } from '../../../src/index.js';
+import { EdgeRnnError, encodeWav, isEdgeRnnError, Rng } from '../../../src/index.js';
 import { activeSpan, bedSegment, dbToGain, normalizeUnitRms, rms, type NoiseBed } from './dsp.js';
 import { runPool } from './pool.js';
 import { generateStream, type StreamManifest } from './stream.js';
@@ -394,6 +394,7 @@ export async function generateKwsCorpus(options: KwsCorpusOptions, hooks: Genera
   const file = join(o.outDir, KWS_CORPUS_LOCK);
   // The lock makes the folder; a run refused before it writes anything takes the folder away again.
   const existed = existsSync(o.outDir);
+  let tookOver = false; // a build of a process that died: the folder is this generator's
   const lock = takeLockFile(file, { job: 'kws corpus' }, {
     refused: (h) =>
       new EdgeRnnError(
@@ -403,10 +404,13 @@ export async function generateKwsCorpus(options: KwsCorpusOptions, hooks: Genera
       ),
     cannotCreate: (e) => new EdgeRnnError('DATASET_BUSY', `kws corpus: cannot create the lock ${file}: ${e.message}`, { dir: o.outDir, file }),
     raced: () => new EdgeRnnError('DATASET_BUSY', `kws corpus: another process took the lock ${file} at the same time`, { dir: o.outDir, file }),
-    takenOver: (reason) => hooks.log?.(`kws corpus: taking over the lock ${file} (${reason})`),
+    takenOver: (reason) => {
+      tookOver = true;
+      hooks.log?.(`kws corpus: taking over the lock ${file} (${reason})`);
+    },
   });
   try {
-    return await buildOrReuse(o, hooks);
+    return await buildOrReuse(o, hooks, tookOver);
   } finally {
     lock.release();
     if (!existed) rmEmptyDir(o.outDir);
@@ -421,13 +425,22 @@ function rmEmptyDir(dir: string): void {
   }
 }
 
-async function buildOrReuse(o: KwsCorpusOptions, hooks: GenerateHooks): Promise<GenerateResult> {
+async function buildOrReuse(o: KwsCorpusOptions, hooks: GenerateHooks, tookOver: boolean): Promise<GenerateResult> {
   const t0 = Date.now();
   const hash = configHash(o);
   const manifestPath = join(o.outDir, 'manifest.json');
+  // A folder this generator did not make (no manifest.json of its own, neither the _work folder
+  // nor the lock of a build that was killed) may hold someone's own clips in train/, val/ or test/:
+  // they were deleted with the generated entries.
+  const foreign = (manifest: string): EdgeRnnError => {
+    const found = GENERATED_ENTRIES.filter((e) => e !== '_work' && e !== 'manifest.json' && existsSync(join(o.outDir, e))).map((e) => `${e}/`);
+    const what = [...found, ...(manifest ? [manifest] : [])].join(', ');
+    return new EdgeRnnError('USAGE', `kws corpus: ${o.outDir} holds ${what}${manifest ? '' : ' but no manifest.json'}: it is no corpus of data:kws, and building one there deletes ${found.length + (manifest ? 1 : 0) === 1 ? 'it' : 'them'}; give an empty or new folder (--out)`, { dir: o.outDir, entries: found });
+  };
   if (existsSync(manifestPath)) {
     try {
       const old = JSON.parse(readFileSync(manifestPath, 'utf8')) as KwsCorpusManifest;
+      if (old?.generator !== 'quantize/data/kws') throw foreign(`a manifest.json of another generator (${JSON.stringify(old?.generator)})`);
       const sameVersion = old.generator === 'quantize/data/kws' && old.version === KWS_CORPUS_VERSION;
       if (sameVersion && old.configHash === hash && old.complete) {
         hooks.log?.(`kws corpus: ${o.outDir} already holds this configuration (${hash}), reusing it`);
@@ -435,9 +448,12 @@ async function buildOrReuse(o: KwsCorpusOptions, hooks: GenerateHooks): Promise<
       }
       if (!sameVersion) hooks.log?.(`kws corpus: ${o.outDir} was made by generator version ${JSON.stringify(old.version)}, this is version ${KWS_CORPUS_VERSION}: rebuilding`);
       else hooks.log?.(`kws corpus: ${o.outDir} holds configuration ${old.configHash}, rebuilding for ${hash}`);
-    } catch {
+    } catch (e) {
+      if (isEdgeRnnError(e, 'USAGE')) throw e;
       hooks.log?.(`kws corpus: ${manifestPath} is unreadable, rebuilding`);
     }
+  } else if (!tookOver && !existsSync(join(o.outDir, '_work')) && GENERATED_ENTRIES.some((e) => existsSync(join(o.outDir, e)))) {
+    throw foreign('');
   }
   // Every tool checked before anything is deleted: a missing one must not cost the old corpus.
   await assertTools(o.festivalVoices);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BACKENDS, decodeModel, EdgeRnnError, type WindowSpec } from '../../../src/index.js';
 import { choiceFlag, numberFlag, parseFlags, readFileArg, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
+import { Progress } from '../../../src/cli/progress.js';
 import { checkOutputPath, createdAt } from '../../cli/common.js';
 import { KWS_JOB_DEFAULTS, withFestival, type KwsJobOptions } from './config.js';
 import { DEFAULT_SWEEP, evaluateKwsFile, formatKwsEval } from './eval-job.js';
@@ -137,6 +138,22 @@ options:
   },
 };
 
+/**
+ * A bar over the clips of a `<label>/<clip>.wav` folder (evaluateKwsFile's onClip), made once
+ * their number is known; `done()` after the scoring. The clips' features took minutes on a large
+ * folder without a word.
+ */
+export function clipProgress(stderr: CliContext['stderr']): { onClip: (done: number, total: number) => void; done(): void } {
+  let bar: Progress | undefined;
+  return {
+    onClip: (done, total) => {
+      bar ??= new Progress(stderr, 'clips', total);
+      bar.update(done);
+    },
+    done: () => bar?.done(),
+  };
+}
+
 /** --sweep: 'all' → DEFAULT_SWEEP; else thresholds in (0, 1]. */
 export function sweepFlag(v: unknown): number[] | undefined {
   if (v === undefined) return undefined;
@@ -178,7 +195,9 @@ options:
     const stream = values.stream === 'none' ? undefined : typeof values.stream === 'string' ? abs(values.stream) : fs.existsSync(path.join(defaultStream, 'stream.json')) ? defaultStream : undefined;
     const data = abs(typeof values.data === 'string' ? values.data : '.cache/kws/test');
     if (sweep && !stream) throw usageError('--sweep needs a stream: --stream DIR (the default .cache/kws-stream60/stream does not exist)');
-    const r = await evaluateKwsFile(modelPath, { data, ...(stream ? { stream } : {}), ...(sweep ? { sweep } : {}), cacheDir: abs(path.join(D.cacheDir, 'features')), backend });
+    const progress = clipProgress(ctx.stderr);
+    const r = await evaluateKwsFile(modelPath, { data, ...(stream ? { stream } : {}), ...(sweep ? { sweep } : {}), cacheDir: abs(path.join(D.cacheDir, 'features')), backend, onClip: progress.onClip });
+    progress.done();
     if (values.json) {
       const { predictions: _p, ...clips } = r.clips;
       const { falseAcceptEvents: _f, ...stream } = r.stream ?? { falseAcceptEvents: [] };

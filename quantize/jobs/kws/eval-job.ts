@@ -44,6 +44,12 @@ export interface KwsEvalOptions {
    * and misses, for reading only: thresholds chosen on a test stream are not a test result.
    */
   sweep?: readonly number[];
+  /**
+   * Called after each clip of a `<label>/<clip>.wav` folder is read and run through the front end
+   * (`total` clips): the commands move a bar by it. Minutes on a large folder went by without a
+   * word.
+   */
+  onClip?: (done: number, total: number) => void;
 }
 
 /** One operating point of a threshold sweep. */
@@ -73,7 +79,7 @@ interface LoadedClips {
 }
 
 /** Clips of a corpus split (cached features) or of a plain <label>/<clip>.wav folder. */
-function loadClips(data: string, spec: ModelSpec, frontend: ReturnType<typeof validateAudioSpec>, cacheDir: string): LoadedClips {
+function loadClips(data: string, spec: ModelSpec, frontend: ReturnType<typeof validateAudioSpec>, cacheDir: string, onClip?: (done: number, total: number) => void): LoadedClips {
   const split = path.basename(data);
   const root = fs.existsSync(path.join(data, 'manifest.json')) ? data : (split === 'train' || split === 'val' || split === 'test') && fs.existsSync(path.join(data, '..', 'manifest.json')) ? path.dirname(data) : null;
   if (root !== null) {
@@ -92,11 +98,17 @@ function loadClips(data: string, spec: ModelSpec, frontend: ReturnType<typeof va
   const clipFiles = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.wav') && !f.startsWith('.') && fs.statSync(path.join(dir, f)).isFile()).sort();
   // As the trainer's WAV-folder loader: Speech Commands' _background_noise_ (long noise recordings,
   // not a class), hidden folders and folders without clips are skipped (each was an "unknown label").
-  const folders = fs.readdirSync(data).filter((d) => d !== '_background_noise_' && !d.startsWith('.') && fs.statSync(path.join(data, d)).isDirectory() && clipFiles(path.join(data, d)).length > 0);
-  for (const label of folders.sort()) {
+  const folders = fs.readdirSync(data).filter((d) => d !== '_background_noise_' && !d.startsWith('.') && fs.statSync(path.join(data, d)).isDirectory());
+  const files = new Map(folders.sort().flatMap((label) => {
+    const clips = clipFiles(path.join(data, label));
+    return clips.length > 0 ? [[label, clips] as const] : [];
+  }));
+  let total = 0;
+  for (const f of files.values()) total += f.length;
+  for (const [label, clips] of files) {
     const y = spec.labels.indexOf(label);
     if (y < 0) throw new EdgeRnnError('BAD_DATA', `${path.join(data, label)}: unknown label '${label}': the model knows ${spec.labels.join(', ')}`);
-    for (const file of clipFiles(path.join(data, label))) {
+    for (const file of clips) {
       const where = path.join(data, label, file);
       const { info, samples } = readWavMono(new Uint8Array(fs.readFileSync(where)), { source: where });
       if (info.sampleRateHz !== frontend.sampleRateHz) throw new EdgeRnnError('BAD_DATA', `${where}: sample rate ${info.sampleRateHz} Hz, the model's front end expects ${frontend.sampleRateHz} Hz`);
@@ -105,6 +117,7 @@ function loadClips(data: string, spec: ModelSpec, frontend: ReturnType<typeof va
       if (f.count === 0) throw new EdgeRnnError('BAD_DATA', `${where}: too short for one feature frame`);
       out.samples.push({ x: f.data, T: f.count, y, where });
       out.groups.push(file.includes('_') ? file.slice(0, file.indexOf('_')) : label);
+      onClip?.(out.samples.length, total);
     }
   }
   if (out.samples.length === 0) throw new EdgeRnnError('BAD_DATA', `${data}: no <label>/<clip>.wav files`);
@@ -125,7 +138,7 @@ export async function evaluateKwsFile(modelPath: string, o: KwsEvalOptions): Pro
   // The stream's files are checked before the clips' features are computed (minutes on a corpus).
   const streamIn = o.stream !== undefined ? readStreamDir(o.stream) : undefined;
   if (streamIn) checkStreamWords(streamIn.truth, keywords, `${o.stream}/stream.json`);
-  const clips = loadClips(o.data, spec, frontend, o.cacheDir);
+  const clips = loadClips(o.data, spec, frontend, o.cacheDir, o.onClip);
   const rt = await createRuntime();
   const model = await rt.load(bytes, { backend: o.backend, source: modelPath });
   try {

@@ -7,7 +7,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import mqtt from 'mqtt';
 import type { Alert } from '../src/gateway/alert.js';
 import { Gateway } from '../src/gateway/gateway.js';
 import { loadGatewayConfig } from '../src/gateway/load-config.js';
@@ -110,6 +109,8 @@ export async function runLiveDemo(o: LiveDemoOptions): Promise<LiveDemoResult> {
 
   const alerts: Alert[] = [];
   let clean = false;
+  // Imported on use, as the gateway does: `edgernn --help` does not pay for MQTT.js (test/gateway/lazy-imports.test.ts).
+  const { default: mqtt } = await import('mqtt');
   let boardAlerts = 0;
   const listener = await mqtt.connectAsync(url, { clientId: 'demo-listener' });
   const devices = await mqtt.connectAsync(url, { clientId: 'demo-devices' });

@@ -10,7 +10,7 @@ import { interleave, meterNode, micNode, wristNode, type SimulatedNode } from '.
 const startMs = Date.UTC(2026, 0, 1);
 
 function decodedJson(node: SimulatedNode, channels: number) {
-  return node.messages.map((m) => decodeJson(m.payload, { channels, int16Scale: 1 / 32768 }));
+  return node.messages.map((m) => decodeJson(m.payload, { channels, int16Scale: 1 / 32768, maxSamples: 1e6 }));
 }
 
 function rms(x: Float32Array): number {
@@ -44,7 +44,7 @@ describe('micNode', () => {
   const word = (label: string) => ({ label, samples: Float32Array.from({ length: 8000 }, (_, i) => Math.sin(i / 5) * 0.05) });
   const node = micNode({ device: 'kitchen', sensor: 'mic', seconds: 12, seed: 1, startMs, clips: [word('yes'), word('_unknown_'), word('_silence_')], everyS: 3 });
   const audio = (() => {
-    const parts = node.messages.map((m) => decodeBinary(m.payload, { channels: 1, int16Scale: 1 / 32768 }));
+    const parts = node.messages.map((m) => decodeBinary(m.payload, { channels: 1, int16Scale: 1 / 32768, maxSamples: 1e6 }));
     expect(parts.map((p) => p.seq)).toEqual(parts.map((_, i) => i));
     expect(parts.every((p) => p.n === 1600 && p.rateHz === 16000)).toBe(true);
     expect(parts.map((p) => p.tsMs)).toEqual(parts.map((_, i) => startMs + i * 100));

@@ -7,6 +7,8 @@
  *   classify     x = rows[s .. s+L), label = labelColumn at the window's last row
  * Columns whose first data row is not a number (timestamps) are skipped unless named.
  */
+import { Buffer, constants } from 'node:buffer';
+import v8 from 'node:v8';
 import { classLookup, dataError, sortLabels, type Dataset, type Sample, type TrainTask } from './dataset.js';
 
 export interface CsvOptions {
@@ -28,24 +30,54 @@ export interface CsvOptions {
   labels?: readonly string[];
 }
 
+/** One row of a CSV: its cells as byte ranges [start, end) of the file (a quoted cell's inside its quotes). */
+interface RowSpans {
+  n: number;
+  start: number[];
+  end: number[];
+  quoted: boolean[];
+  /** The line the row starts on. */
+  line: number;
+  /** The byte the row starts at. */
+  at: number;
+}
+
+/** Heap a window takes at least (its sample, views and name), a lower bound of what was measured. */
+const HEAP_PER_WINDOW = 200;
+
+/**
+ * The longest field read: no name, number or label comes near it. Past it the file is not a CSV
+ * (one line without commas, a binary file), and past one string's length (512 M characters) the
+ * field was a raw ERR_STRING_TOO_LONG.
+ */
+const MAX_FIELD = Math.min(64 * 2 ** 20, constants.MAX_STRING_LENGTH);
+const SPACE = 0x20;
+const TAB = 0x09;
+const CR = 0x0d;
+const LF = 0x0a;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+
 /**
  * Rows of RFC 4180 CSV: fields separated by commas, a field in double quotes may hold commas,
  * line breaks and doubled quotes (""); lines end in LF, CRLF or a lone CR. Each row keeps the
  * line it starts on. Blank lines and lines starting with '#' are skipped; unquoted fields are
- * trimmed.
+ * trimmed (by cellText). The file is read as bytes, UTF-8 (a leading byte order mark skipped),
+ * and `onRow` gets each row's cells as byte ranges, in one reused object: no string is made for
+ * a cell nobody reads (a string per cell took about 12 bytes of memory per byte of file).
  */
-function csvRows(text: string, source: string): { cells: string[]; line: number }[] {
-  const rows: { cells: string[]; line: number }[] = [];
+function scanCsv(b: Buffer, source: string, onRow: (row: RowSpans) => void): void {
+  const n = b.length;
+  const row: RowSpans = { n: 0, start: [], end: [], quoted: [], line: 0, at: 0 };
   let line = 1;
-  let i = 0;
-  const n = text.length;
-  const eol = (at: number): number => (text[at] === '\r' ? (text[at + 1] === '\n' ? 2 : 1) : text[at] === '\n' ? 1 : 0);
+  let i = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+  const eol = (at: number): number => (b[at] === CR ? (b[at + 1] === LF ? 2 : 1) : b[at] === LF ? 1 : 0);
   while (i < n) {
-    const start = line;
+    const first = line;
     // A blank or comment line.
     let j = i;
-    while (j < n && (text[j] === ' ' || text[j] === '\t')) j++;
-    if (j >= n || eol(j) || text[i] === '#') {
+    while (j < n && (b[j] === SPACE || b[j] === TAB)) j++;
+    if (j >= n || eol(j) || b[i] === 0x23) {
       while (i < n && !eol(i)) i++;
       if (i < n) {
         i += eol(i);
@@ -53,47 +85,51 @@ function csvRows(text: string, source: string): { cells: string[]; line: number 
       }
       continue;
     }
-    const cells: string[] = [];
+    row.n = 0;
+    row.line = first;
+    row.at = i;
     for (;;) {
       let k = i;
-      while (k < n && (text[k] === ' ' || text[k] === '\t')) k++;
-      let cell: string;
-      if (text[k] === '"') {
-        let v = '';
+      while (k < n && (b[k] === SPACE || b[k] === TAB)) k++;
+      let cellStart: number;
+      let cellEnd: number;
+      const quoted = b[k] === QUOTE;
+      if (quoted) {
         k++;
+        cellStart = k;
         for (;;) {
-          if (k >= n) throw dataError(`${source}:${start}`, 'a quoted field is not closed (expected a closing \'"\')');
-          if (text[k] === '"') {
-            if (text[k + 1] === '"') {
-              v += '"';
+          if (k >= n) throw dataError(`${source}:${first}`, 'a quoted field is not closed (expected a closing \'"\')');
+          if (b[k] === QUOTE) {
+            if (b[k + 1] === QUOTE) {
               k += 2;
               continue;
             }
-            k++;
             break;
           }
           const e = eol(k);
           if (e) {
-            v += text.slice(k, k + e);
             k += e;
             line++;
             continue;
           }
-          v += text[k];
           k++;
         }
-        while (k < n && (text[k] === ' ' || text[k] === '\t')) k++;
-        if (k < n && text[k] !== ',' && !eol(k)) throw dataError(`${source}:${line}`, `text after a closing quote (${JSON.stringify(text.slice(k, k + 10))}): a quoted field must end at a comma or the end of the line`);
-        cell = v;
+        cellEnd = k;
+        k++;
+        while (k < n && (b[k] === SPACE || b[k] === TAB)) k++;
+        if (k < n && b[k] !== COMMA && !eol(k)) throw dataError(`${source}:${line}`, `text after a closing quote (${JSON.stringify(utf8(b, k, Math.min(n, k + 40)).slice(0, 10))}): a quoted field must end at a comma or the end of the line`);
       } else {
-        let e = k;
-        while (e < n && text[e] !== ',' && !eol(e)) e++;
-        cell = text.slice(k, e).trim();
-        k = e;
+        cellStart = k;
+        while (k < n && b[k] !== COMMA && !eol(k)) k++;
+        cellEnd = k;
       }
-      cells.push(cell);
+      if (cellEnd - cellStart > MAX_FIELD) throw dataError(`${source}:${first}`, `a field of ${Math.round((cellEnd - cellStart) / 2 ** 20)} MB (at most ${MAX_FIELD / 2 ** 20} MB): not a CSV of numbers (comma-separated, a row per line)?`, { expected: `at most ${MAX_FIELD} bytes`, got: cellEnd - cellStart });
+      row.start[row.n] = cellStart;
+      row.end[row.n] = cellEnd;
+      row.quoted[row.n] = quoted;
+      row.n++;
       i = k;
-      if (i < n && text[i] === ',') {
+      if (i < n && b[i] === COMMA) {
         i++;
         continue;
       }
@@ -103,9 +139,31 @@ function csvRows(text: string, source: string): { cells: string[]; line: number 
       i += eol(i);
       line++;
     }
-    rows.push({ cells, line: start });
+    onRow(row);
   }
-  return rows;
+}
+
+function utf8(b: Buffer, from: number, to: number): string {
+  return b.toString('utf8', from, to);
+}
+
+/** Cell c of a row as text: a quoted one unescaped, an unquoted one trimmed. */
+function cellText(b: Buffer, row: RowSpans, c: number): string {
+  const s = utf8(b, row.start[c]!, row.end[c]!);
+  return row.quoted[c] ? s.replaceAll('""', '"') : s.trim();
+}
+
+/** Whether cell c of a row is '' (cellText without making the string, for ASCII). */
+function cellEmpty(b: Buffer, row: RowSpans, c: number): boolean {
+  const from = row.start[c]!;
+  const to = row.end[c]!;
+  if (row.quoted[c]) return from === to;
+  for (let k = from; k < to; k++) {
+    const v = b[k]!;
+    if (v >= 0x80) return cellText(b, row, c) === ''; // trim() knows Unicode spaces
+    if (v !== SPACE && v !== TAB && v !== 0x0b && v !== 0x0c) return false;
+  }
+  return true;
 }
 
 /** A decimal number as CSV writers print one ("3", "-0.5", ".5", "1e-3"), not hex, octal or binary. */
@@ -119,8 +177,7 @@ const NOT_A_NAME = /^([+-]?(nan|inf|infinity)|na|n\/a|null|none)?$/i;
  * decimal commas into cells of other numbers. A first line with more semicolons (or tabs) than
  * commas is such a file; a quoted name holding one among commas is not.
  */
-function checkSeparator(text: string, firstLine: number, source: string): void {
-  const line = text.split(/\r\n|\r|\n/, firstLine)[firstLine - 1] ?? '';
+function checkSeparator(line: string, firstLine: number, source: string): void {
   const count = (c: string): number => line.split(c).length - 1;
   const commas = count(',');
   for (const [sep, name] of [[';', 'semicolons'], ['\t', 'tabs']] as const) {
@@ -150,20 +207,42 @@ function checkWindowing(source: string, opts: CsvOptions): void {
   }
 }
 
-export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<Dataset, 'sha256'> {
+/**
+ * Windows of a CSV file's rows (UTF-8 bytes; the caller checks they are UTF-8). Two passes over
+ * the bytes: the first finds the rows, the header and the columns, the second parses the numbers
+ * straight into float32 arrays [rows][columns]; windows are views of those, not copies. Memory is
+ * about the data's own size as float32 (it was about 12 bytes per byte of file: a string per
+ * cell, a float64 per number, a copy per window).
+ */
+export function parseCsv(bytes: Uint8Array, source: string, opts: CsvOptions): Omit<Dataset, 'sha256'> {
   checkWindowing(source, opts);
-  const rows = csvRows(text, source);
-  if (rows.length === 0) throw dataError(source, 'empty: no rows');
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // First pass: the first 101 rows as text (for the header), the number of rows, and which
+  // columns hold something in any row after the first.
+  const head: { cells: string[]; line: number }[] = [];
+  let firstAt = 0;
+  let count = 0;
+  const filledAfterFirst: boolean[] = [];
+  scanCsv(b, source, (row) => {
+    if (count === 0) firstAt = row.at;
+    if (count < 101) head.push({ cells: Array.from({ length: row.n }, (_, c) => cellText(b, row, c)), line: row.line });
+    else for (let c = 0; c < row.n; c++) if (!filledAfterFirst[c] && !cellEmpty(b, row, c)) filledAfterFirst[c] = true;
+    count++;
+  });
+  head.slice(1).forEach((r) => r.cells.forEach((c, i) => (filledAfterFirst[i] ||= c !== '')));
+  if (count === 0) throw dataError(source, 'empty: no rows');
   const isNum = (s: string): boolean => DECIMAL.test(s.trim()) && Number.isFinite(Number(s));
-  const first = rows[0]!;
-  checkSeparator(text, first.line, source);
+  const first = head[0]!;
+  let firstEnd = firstAt;
+  while (firstEnd < b.length && b[firstEnd] !== LF && b[firstEnd] !== CR) firstEnd++;
+  checkSeparator(utf8(b, firstAt, firstEnd), first.line, source);
   // The first row is a header when it has a name over a column that holds numbers below ("a"
   // over "1"), or over words of another shape ("time" over "2020-01-01"); a row whose words are
   // shaped like the words below them (a headerless file's timestamps, labels) is data, and so is a
   // missing or non-finite value ("", "NaN"), refused below with its line. One row: any word.
   const word = (s: string): boolean => !isNum(s) && !NOT_A_NAME.test(s.trim());
   const shape = (s: string): string => s.replace(/[0-9]+/g, '9').replace(/[A-Za-z]+/g, 'a');
-  const below = rows.slice(1, 101);
+  const below = head.slice(1, 101);
   const nameOver = (c: string, i: number): boolean => below.some((r) => isNum(r.cells[i] ?? '')) || !below.some((r) => shape(r.cells[i] ?? '') === shape(c));
   // Also a header: pandas' positional names (a DataFrame of an array: 0, 1, 2 ..., after an empty
   // name for its index unless to_csv(index=False), then any named columns) over columns holding
@@ -177,8 +256,9 @@ export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<D
   const named = [opts.labelColumn, ...(opts.columns ?? []), ...(opts.targetColumns ?? [])].some((n) => n !== undefined && !/^\d+$/.test(n) && first.cells.includes(n));
   const hasHeader = positional || named || (below.length ? first.cells.some((c, i) => word(c) && nameOver(c, i)) : first.cells.some(word));
   const names = hasHeader ? first.cells : first.cells.map((_, i) => String(i));
-  const data = hasHeader ? rows.slice(1) : rows;
-  if (data.length === 0) throw dataError(source, 'a header but no data rows');
+  const N = hasHeader ? count - 1 : count;
+  if (N === 0) throw dataError(source, 'a header but no data rows');
+  const firstData = (hasHeader ? head[1] : head[0])!.cells;
   const width = names.length;
   const col = (name: string): number => {
     let i = names.indexOf(name);
@@ -196,37 +276,73 @@ export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<D
   // Default inputs: every column but the label whose first data row is not a word (a number, or
   // a missing or non-finite value that is then refused with its line), except columns empty in
   // every row (a trailing comma).
-  const inCols = opts.columns?.length
-    ? opts.columns.map(col)
-    : names.map((_, i) => i).filter((i) => i !== labelCol && !word(data[0]!.cells[i] ?? '') && data.some((r) => (r.cells[i] ?? '') !== ''));
+  const filled = (i: number): boolean => filledAfterFirst[i] === true || (!hasHeader && (first.cells[i] ?? '') !== '');
+  const inCols = opts.columns?.length ? opts.columns.map(col) : names.map((_, i) => i).filter((i) => i !== labelCol && !word(firstData[i] ?? '') && filled(i));
   if (inCols.length === 0) throw dataError(source, 'no numeric input columns');
   const tgCols = opts.task === 'forecast' ? (opts.targetColumns?.length ? opts.targetColumns.map(col) : inCols) : [];
   const numCols = [...new Set([...inCols, ...tgCols])];
-  const N = data.length;
-  const values = new Map<number, Float64Array>(numCols.map((c) => [c, new Float64Array(N)]));
-  const rowLabels: string[] = [];
-  data.forEach((r, n) => {
-    const where = `${source}:${r.line}`;
-    if (r.cells.length !== width) throw dataError(where, `${r.cells.length} values, expected ${width} (as in the ${hasHeader ? 'header' : 'first row'})`, { expected: width, got: r.cells.length });
-    for (const c of numCols) {
-      const s = r.cells[c]!;
-      const v = Number(s);
-      if (!isNum(s)) throw dataError(where, `column '${names[c]}' is '${s}', expected a finite number`, { column: names[c], expected: 'a finite decimal number', got: s });
-      if (!Number.isFinite(Math.fround(v))) throw dataError(where, `column '${names[c]}' is ${s}, beyond float32's range (|x| <= 3.4028235e38)`);
-      values.get(c)![n] = v;
-    }
-    if (labelCol >= 0) {
-      const lab = r.cells[labelCol]!;
-      if (lab === '') throw dataError(where, `label column '${names[labelCol]}' is empty, expected a class name`, { column: names[labelCol], expected: 'a class name', got: '' });
-      rowLabels.push(lab);
-    }
-  });
+  const F = inCols.length;
+  const O = tgCols.length;
   const L = opts.seqLen ?? 64;
   const stride = opts.stride ?? Math.max(1, Math.floor(L / 2));
   const horizon = opts.task === 'forecast' ? (opts.horizon ?? 1) : 0;
+  // A window is a few small objects on the heap (about 270 bytes measured; the numbers are
+  // outside it): many more than the heap holds ended the process with V8's out-of-memory abort.
+  const windows = N < L + horizon ? 0 : Math.floor((N - L - horizon) / stride) + 1;
+  const heap = v8.getHeapStatistics().heap_size_limit;
+  if (windows * HEAP_PER_WINDOW > heap) {
+    throw dataError(source, `${windows} windows of ${L} rows every ${stride} (--seq-len, --stride) need at least ${Math.round((windows * HEAP_PER_WINDOW) / 2 ** 20)} MB of memory, and this process may use ${Math.round(heap / 2 ** 20)} MB: use a larger --stride, or raise the limit (NODE_OPTIONS=--max-old-space-size=${Math.ceil((windows * HEAP_PER_WINDOW * 2) / 2 ** 20)})`, { expected: `at most ${Math.floor(heap / HEAP_PER_WINDOW)} windows`, got: windows });
+  }
+  // Second pass: the numbers, as float32 [row][column], checked in the order of the file.
+  const inputs = new Float32Array(N * F);
+  const targets = tgCols === inCols ? inputs : new Float32Array(N * O);
+  const inAt = inCols.map((c) => numCols.indexOf(c));
+  const tgAt = tgCols.map((c) => numCols.indexOf(c));
+  const rowValues = new Float64Array(numCols.length);
+  const lines = new Uint32Array(N);
+  // Default inputs that rise at every row: a numeric time stamp or a row index, taken as an input
+  // without a word (checked on the parsed values: float32 frames flatten epoch milliseconds).
+  const rising = numCols.map(() => N >= 3);
+  const previous = new Float64Array(numCols.length);
+  // Labels by number: one string per distinct label, not one per row.
+  const rowLabel = labelCol >= 0 ? new Uint32Array(N) : null;
+  const labelNames: string[] = [];
+  const labelIds = new Map<string, number>();
+  const at = (line: number): string => `${source}:${line}`;
+  let r = hasHeader ? -1 : 0;
+  scanCsv(b, source, (row) => {
+    if (r < 0) {
+      r = 0;
+      return;
+    }
+    const n = r++;
+    lines[n] = row.line;
+    if (row.n !== width) throw dataError(at(row.line), `${row.n} values, expected ${width} (as in the ${hasHeader ? 'header' : 'first row'})`, { expected: width, got: row.n });
+    for (let j = 0; j < numCols.length; j++) {
+      const c = numCols[j]!;
+      const s = cellText(b, row, c);
+      const v = Number(s);
+      if (!isNum(s)) throw dataError(at(row.line), `column '${names[c]}' is '${s}', expected a finite number`, { column: names[c], expected: 'a finite decimal number', got: s });
+      if (!Number.isFinite(Math.fround(v))) throw dataError(at(row.line), `column '${names[c]}' is ${s}, beyond float32's range (|x| <= 3.4028235e38)`);
+      if (n > 0 && !(v > previous[j]!)) rising[j] = false;
+      previous[j] = v;
+      rowValues[j] = v;
+    }
+    for (let k = 0; k < F; k++) inputs[n * F + k] = rowValues[inAt[k]!]!;
+    if (targets !== inputs) for (let k = 0; k < O; k++) targets[n * O + k] = rowValues[tgAt[k]!]!;
+    if (rowLabel) {
+      const lab = cellText(b, row, labelCol);
+      if (lab === '') throw dataError(at(row.line), `label column '${names[labelCol]}' is empty, expected a class name`, { column: names[labelCol], expected: 'a class name', got: '' });
+      let id = labelIds.get(lab);
+      if (id === undefined) {
+        id = labelNames.push(lab) - 1;
+        labelIds.set(lab, id);
+      }
+      rowLabel[n] = id;
+    }
+  });
+  const rowLabels = (n: number): string => labelNames[rowLabel![n]!]!;
   if (N < L + horizon) throw dataError(source, `${N} rows: too short for one window of ${L} steps${horizon ? ` plus a horizon of ${horizon}` : ''}`);
-  const F = inCols.length;
-  const O = tgCols.length;
   // A window's class is the label of its last row, so the classes are those labels: a label on
   // rows inside windows only was a class no window trained, and windows that all ended in one
   // class trained a one-class model past the two-class check.
@@ -234,9 +350,9 @@ export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<D
   if (labelCol >= 0 && opts.labels) labels = [...opts.labels];
   else if (labelCol >= 0) {
     const ends: string[] = [];
-    for (let s = 0; s + L + horizon <= N; s += stride) ends.push(rowLabels[s + L - 1]!);
+    for (let s = 0; s + L + horizon <= N; s += stride) ends.push(rowLabels(s + L - 1));
     labels = sortLabels(ends, source);
-    const inner = opts.task === 'classify' && labels.length < 2 ? sortLabels(rowLabels, source).filter((l) => !labels.includes(l)) : [];
+    const inner = opts.task === 'classify' && labels.length < 2 ? sortLabels(labelNames, source).filter((l) => !labels.includes(l)) : [];
     if (inner.length) {
       throw dataError(source, `every window ends on a row labelled '${labels[0]}' (a window's class is the label of its last row; --seq-len ${L}, --stride ${stride}): '${inner.join("', '")}' labels rows inside windows only`, { expected: 'at least 2 classes at window ends', got: labels });
     }
@@ -244,24 +360,17 @@ export function parseCsv(text: string, source: string, opts: CsvOptions): Omit<D
   const classOf = classLookup(labels);
   const samples: Sample[] = [];
   for (let s = 0; s + L + horizon <= N; s += stride) {
-    const x = new Float32Array(L * F);
-    for (let t = 0; t < L; t++) for (let k = 0; k < F; k++) x[t * F + k] = values.get(inCols[k]!)![s + t]!;
-    const sample: Sample = { x, T: L, where: `${source}:${data[s]!.line}` };
-    if (O) {
-      const target = new Float32Array(L * O);
-      for (let t = 0; t < L; t++) for (let k = 0; k < O; k++) target[t * O + k] = values.get(tgCols[k]!)![s + t + horizon]!;
-      sample.target = target;
-    }
-    if (labelCol >= 0) {
-      const lab = rowLabels[s + L - 1]!;
+    // Views: windows overlap (by half at the default stride) and nothing writes to a sample.
+    const sample: Sample = { x: inputs.subarray(s * F, (s + L) * F), T: L, where: `${source}:${lines[s]}` };
+    if (O) sample.target = targets.subarray((s + horizon) * O, (s + horizon + L) * O);
+    if (rowLabel) {
+      const lab = rowLabels(s + L - 1);
       const y = classOf(lab);
-      if (y === undefined) throw dataError(`${source}:${data[s + L - 1]!.line}`, `unknown label '${lab}': the model knows ${labels.join(', ')}`);
+      if (y === undefined) throw dataError(`${source}:${lines[s + L - 1]}`, `unknown label '${lab}': the model knows ${labels.join(', ')}`);
       sample.y = y;
     }
     samples.push(sample);
   }
-  // Default inputs that rise at every row: a numeric time stamp or a row index, taken as an input
-  // without a word (checked on the parsed values: float32 frames flatten epoch milliseconds).
-  const rising = opts.columns?.length ? [] : inCols.filter((c) => N >= 3 && values.get(c)!.every((v, n, a) => n === 0 || v > a[n - 1]!));
-  return { source, features: F, featureNames: inCols.map((c) => names[c]!), labels, targetSize: O, samples, ...(rising.length ? { risingInputs: rising.map((c) => names[c]!) } : {}) };
+  const risingInputs = opts.columns?.length ? [] : inCols.filter((_, k) => rising[inAt[k]!]);
+  return { source, features: F, featureNames: inCols.map((c) => names[c]!), labels, targetSize: O, samples, ...(risingInputs.length ? { risingInputs: risingInputs.map((c) => names[c]!) } : {}) };
 }

@@ -3,7 +3,8 @@
  *   {"x": [[f0, f1, ...], ...], "y": "label"}          classify (y: string or number)
  *   {"x": [[...], ...], "target": [[...], ...]}         forecast (one target row per step)
  *   {"x": [[...], ...]}                                 autoencoder
- * A frame may be a bare number for one feature ("x": [0.1, 0.2, ...]). Blank lines are skipped.
+ * A frame may be a bare number for one feature ("x": [0.1, 0.2, ...]). Blank lines are skipped;
+ * lines end in LF, CRLF or CR.
  * Every defect names the file and line.
  */
 import { float32Defect } from '../../src/io/sequences.js';
@@ -49,7 +50,9 @@ export function parseJsonl(text: string, source: string, opts: JsonlOptions = {}
   // A JSON array of the objects (json.dump of a list, a pretty-printed file) failed at its first
   // line as "not valid JSON (Unexpected end of JSON input)"; no line of JSON Lines starts with '['.
   if (text.trimStart().startsWith('[')) throw dataError(`${source}:1`, 'a JSON array, expected JSON Lines: one {"x": [[...]], "y": label} object per line');
-  const lines = text.split('\n');
+  // Lines end in LF, CRLF or a lone CR, as in CSV files (a JSON string cannot hold a raw CR):
+  // a file with CR line ends was one line, "not valid JSON".
+  const lines = text.split(/\r\n?|\n/);
   lines.forEach((line, i) => {
     const where = `${source}:${i + 1}`;
     if (line.trim() === '') return;
@@ -57,6 +60,8 @@ export function parseJsonl(text: string, source: string, opts: JsonlOptions = {}
     try {
       o = JSON.parse(line);
     } catch (e) {
+      // One object over several lines (json.dump(obj, indent=2)) is named, as an array is.
+      if (line.trim() === '{') throw dataError(where, 'a JSON object over several lines (pretty-printed?), expected JSON Lines: one {"x": [[...]], "y": label} object per line, each on one line');
       throw dataError(where, `not valid JSON (${(e as Error).message})`);
     }
     if (typeof o !== 'object' || o === null || Array.isArray(o)) throw dataError(where, 'each line must be a JSON object like {"x": [[...]], "y": label}');

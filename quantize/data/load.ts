@@ -6,11 +6,12 @@
  *   a directory          WAV clips in the Speech Commands layout (wav.ts)
  * and hashes what it read (sha256), so a model can name its data exactly.
  */
-import { constants as bufferConstants } from 'node:buffer';
+import { constants as bufferConstants, isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
+import type { EdgeRnnError } from '../../src/index.js';
 import { parseCsv, type CsvOptions } from './csv.js';
 import { checkDataset, dataError, type Dataset, type TrainTask } from './dataset.js';
 import { parseJsonl } from './jsonl.js';
@@ -43,11 +44,12 @@ const MB = (n: number): string => `${Math.round(n / 2 ** 20)} MB`;
 
 /**
  * Memory a text format needs at least, per byte of file, on the JavaScript heap while it is
- * parsed: lower bounds of what was measured (JSON Lines about 1.1, the text itself; CSV about 8, a
- * string per cell), so nothing that would load is refused. A file that cannot fit ended the
- * process with V8's "heap out of memory" and a native stack trace.
+ * parsed: lower bounds of what was measured (JSON Lines about 1.1, the text itself), so nothing
+ * that would load is refused. A file that cannot fit ended the process with V8's "heap out of
+ * memory" and a native stack trace. CSV is parsed from the bytes into float32 arrays, outside
+ * the heap (it took about 8 bytes of heap per byte of file, a string per cell, until 2026-11-27).
  */
-const HEAP_PER_BYTE: Record<string, number> = { '.jsonl': 1, '.json': 1, '.ndjson': 1, '.csv': 6 };
+const HEAP_PER_BYTE: Record<string, number> = { '.jsonl': 1, '.json': 1, '.ndjson': 1 };
 
 /**
  * Files are read whole. Refused before the read, with what to do: one larger than a read can
@@ -64,7 +66,7 @@ function checkSize(size: number, ext: string, shown: string): void {
   if (perByte !== undefined && size * perByte > limit) {
     throw dataError(
       shown,
-      `${MB(size)} of ${ext === '.csv' ? 'CSV' : 'JSON Lines'} needs at least ${MB(size * perByte)} of memory to parse, and this process may use ${MB(limit)} (raise it: NODE_OPTIONS=--max-old-space-size=${Math.ceil((size * perByte * 1.5) / 2 ** 20)}; or write the data as .npy, read at its own size)`,
+      `${MB(size)} of JSON Lines needs at least ${MB(size * perByte)} of memory to parse, and this process may use ${MB(limit)} (raise it: NODE_OPTIONS=--max-old-space-size=${Math.ceil((size * perByte * 1.5) / 2 ** 20)}; or write the data as .npy, read at its own size)`,
       { expected: `at most ${Math.floor(limit / perByte)} bytes`, got: size },
     );
   }
@@ -74,14 +76,42 @@ function readBytes(file: string, shown: string, ext = ''): Uint8Array {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
-  } catch {
-    throw dataError(shown, 'no such file or directory');
+  } catch (e) {
+    // Only a missing file is "no such file": links that loop were said to be missing too.
+    const code = (e as NodeJS.ErrnoException).code;
+    throw dataError(shown, code === 'ENOENT' || code === 'ENOTDIR' ? 'no such file or directory' : `cannot be read (${code})`, { code });
   }
+  // A folder given as a labels file was a bare "EISDIR: illegal operation on a directory, read".
+  if (st.isDirectory()) throw dataError(shown, 'a folder, expected a file');
   if (st.size === 0) throw dataError(shown, 'empty file');
   checkSize(st.size, ext, shown);
   // A view of the Buffer, not a copy of it: `new Uint8Array(buffer)` held the file twice.
   const buf = fs.readFileSync(file);
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/**
+ * "Not UTF-8 text", with the line and byte of the first sequence that is not UTF-8: a
+ * spreadsheet's export in Windows-1252 ("café" as one byte 0xE9) was refused without either. A
+ * UTF-16 file (its byte order mark) is named as such.
+ */
+function notUtf8(b: Uint8Array, shown: string): EdgeRnnError {
+  if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff)) {
+    return dataError(shown, 'UTF-16 text (a spreadsheet\'s "Unicode text" export?), expected UTF-8: convert it, e.g. iconv -f utf-16 -t utf-8', { expected: 'UTF-8 text', got: 'UTF-16 text' });
+  }
+  let line = 1;
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    if (c === 0x0a || (c === 0x0d && b[i + 1] !== 0x0a)) line++;
+    const more = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    let ok = more >= 0 && i + more < b.length;
+    for (let k = 1; ok && k <= more; k++) ok = (b[i + k]! & 0xc0) === 0x80;
+    if (!ok) {
+      return dataError(`${shown}:${line}`, `not UTF-8 text: byte ${i} is 0x${c.toString(16).toUpperCase().padStart(2, '0')}${c >= 0x80 ? ' (Latin-1 or Windows-1252 text? convert it: iconv -f windows-1252 -t utf-8)' : ''}`, { expected: 'UTF-8 text', got: `byte 0x${c.toString(16)} at ${i}` });
+    }
+    i += more + 1;
+  }
+  return dataError(shown, 'not UTF-8 text');
 }
 
 export async function loadDataset(p: string, opts: LoadOptions): Promise<Dataset> {
@@ -101,17 +131,22 @@ export async function loadDataset(p: string, opts: LoadOptions): Promise<Dataset
         if ((e as NodeJS.ErrnoException)?.code === 'ERR_STRING_TOO_LONG') {
           throw dataError(p, `${MB(bytes.length)} of text is more than one string may hold (${Math.floor(bufferConstants.MAX_STRING_LENGTH / 2 ** 20)} M characters): split it into several files, or write the data as .npy`, { expected: `at most ${bufferConstants.MAX_STRING_LENGTH} characters`, got: bytes.length });
         }
-        throw dataError(p, 'not UTF-8 text');
+        throw notUtf8(bytes, p);
       }
     };
     const fixed = opts.labels ? { labels: opts.labels } : {};
     if (ext === '.jsonl' || ext === '.json' || ext === '.ndjson') {
       ds = { ...parseJsonl(text(), p, { ...fixed, ...(opts.features !== undefined ? { features: opts.features } : {}) }), sha256: sha256(bytes) };
     } else if (ext === '.csv') {
-      ds = { ...parseCsv(text(), p, { ...opts.csv, task: opts.task, ...fixed }), sha256: sha256(bytes) };
+      // Parsed from the bytes: no string of the whole file (nor V8's limit on one, 512 M characters).
+      if (!isUtf8(bytes)) throw notUtf8(bytes, p);
+      ds = { ...parseCsv(bytes, p, { ...opts.csv, task: opts.task, ...fixed }), sha256: sha256(bytes) };
     } else if (ext === '.npy') {
       const comp = opts.labelsPath ? { source: opts.labelsPath, bytes: readBytes(path.resolve(opts.cwd ?? process.cwd(), opts.labelsPath), opts.labelsPath, '.npy') } : null;
       ds = { ...parseNpyDataset(bytes, p, opts.task, comp, opts.labels, opts.labelsFlag), sha256: comp ? sha256(bytes, comp.bytes) : sha256(bytes) };
+    } else if (ext === '.npz') {
+      // np.savez's archive of arrays: was "unknown data format '.npz'", with no way from it.
+      throw dataError(p, `an .npz archive (np.savez), not one array: save the inputs and their labels or targets as two .npy files (np.save), and give the inputs' file here, the other with ${opts.labelsFlag ?? '--labels'}`);
     } else {
       throw dataError(p, `unknown data format '${ext || '(no extension)'}': expected .jsonl, .csv, .npy or a folder of WAV clips`);
     }

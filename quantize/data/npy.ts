@@ -5,36 +5,40 @@
  *   forecast   targets [N][T][O]
  * Sequences in a .npy all have the same length.
  */
-import { readNpy } from '../../src/index.js';
+import { openNpy } from '../../src/io/npy.js';
 import { float32Defect } from '../../src/io/sequences.js';
 import { classLookup, dataError, sortLabels, type Dataset, type Sample, type TrainTask } from './dataset.js';
 
 export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainTask, companion: { bytes: Uint8Array; source: string } | null, labels?: readonly string[], labelsFlag = '--labels'): Omit<Dataset, 'sha256'> {
-  const X = readNpy(xBytes, source);
+  // Read a sequence at a time into float32: the whole array as float64 first took 8 bytes an
+  // element (13 times an int8 file's size at the peak, with the sequences).
+  const X = openNpy(xBytes, source);
   const shape = X.shape.length === 2 ? [1, ...X.shape] : X.shape;
-  if (shape.length !== 3) throw dataError(source, `array of shape [${X.shape}]: expected [sequences][steps][features] or [steps][features]`);
+  if (shape.length !== 3) throw dataError(source, `array of shape [${X.shape}]: expected [sequences][steps][features] or [steps][features]${X.shape.length === 1 ? ' (a series of one feature: np.save(file, x.reshape(-1, 1)))' : ''}`);
   const [N, T, F] = shape as [number, number, number];
   if (N === 0 || T === 0 || F === 0) throw dataError(source, `empty array of shape [${X.shape}]`);
-  for (let i = 0; i < X.data.length; i++) {
-    const defect = float32Defect(X.data[i]);
-    if (defect) {
-      const n = Math.floor(i / (T * F));
-      const t = Math.floor((i % (T * F)) / F);
-      throw dataError(source, `sequence ${n}, step ${t}, feature ${i % F} ${defect}`);
-    }
-  }
   const samples: Sample[] = [];
-  for (let n = 0; n < N; n++) samples.push({ x: Float32Array.from(X.data.subarray(n * T * F, (n + 1) * T * F)), T, where: `${source}[${n}]` });
+  const seq = new Float64Array(T * F);
+  for (let n = 0; n < N; n++) {
+    X.read(n * T * F, seq);
+    for (let i = 0; i < seq.length; i++) {
+      const defect = float32Defect(seq[i]);
+      if (defect) throw dataError(source, `sequence ${n}, step ${Math.floor(i / F)}, feature ${i % F} ${defect}`);
+    }
+    samples.push({ x: Float32Array.from(seq), T, where: `${source}[${n}]` });
+  }
   let outLabels: string[] = [];
   let targetSize = 0;
   if (task === 'classify' || task === 'forecast') {
     if (!companion) throw dataError(source, `the ${task} task needs ${task === 'classify' ? 'labels [N]' : 'targets [N][T][O]'} (${labelsFlag} FILE.npy)`);
-    const Y = readNpy(companion.bytes, companion.source);
+    const Y = openNpy(companion.bytes, companion.source);
     if (task === 'classify') {
       if (Y.shape.length !== 1 || Y.shape[0] !== N) throw dataError(companion.source, `labels of shape [${Y.shape}], expected [${N}] (one per sequence of ${source})`);
       const names: string[] = [];
+      const y = new Float64Array(N);
+      Y.read(0, y);
       for (let n = 0; n < N; n++) {
-        const v = Y.data[n]!;
+        const v = y[n]!;
         if (!Number.isInteger(v)) throw dataError(companion.source, `label ${n} is ${v}, expected an integer class`);
         names.push(String(v));
       }
@@ -56,8 +60,9 @@ export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainT
       const s = Y.shape.length === 2 ? [1, ...Y.shape] : Y.shape;
       if (s.length !== 3 || s[0] !== N || s[1] !== T) throw dataError(companion.source, `targets of shape [${Y.shape}], expected [${N}][${T}][outputs]`);
       targetSize = s[2]!;
+      const tg = new Float64Array(T * targetSize);
       for (let n = 0; n < N; n++) {
-        const tg = Y.data.subarray(n * T * targetSize, (n + 1) * T * targetSize);
+        Y.read(n * T * targetSize, tg);
         const bad = tg.findIndex((v) => float32Defect(v) !== null);
         if (bad >= 0) throw dataError(`${companion.source}[${n}]`, `target value ${bad} ${float32Defect(tg[bad])}`);
         samples[n]!.target = Float32Array.from(tg);

@@ -28,18 +28,33 @@ const BACKGROUND_NOISE = '_background_noise_';
 export async function loadWavFolder(dir: string, shown: string, opts: WavOptions): Promise<Dataset> {
   const spec = opts.frontendSpec ?? audioFrontendSpec(opts.frontend ?? 'mfcc');
   const clipSamples = Math.round(((opts.clipMs ?? 1000) * spec.sampleRateHz) / 1000);
+  // statSync follows symlinks, as edgernn eval does: a symlinked class folder was dropped. A link
+  // whose target is gone is named, as an unreadable clip is: it was a raw ENOENT with no path.
+  const stat = (rel: string): fs.Stats => {
+    try {
+      return fs.statSync(path.join(dir, rel));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      let target = '';
+      try {
+        target = fs.readlinkSync(path.join(dir, rel));
+      } catch {
+        // not a link: the error below names the code
+      }
+      throw dataError(path.join(shown, rel), target ? `a symbolic link to '${target}', which ${code === 'ENOENT' ? 'does not exist' : 'cannot be followed'} (${code}): restore the file or remove the link` : `cannot be read (${code})`, { code });
+    }
+  };
   const folders = fs
     .readdirSync(dir)
     // Every '_' folder was skipped: `train` on a keyword corpus lost its _unknown_ and _silence_
     // classes without a word ("classify needs at least 2 classes, found 1 (yes)" with two folders).
-    // statSync follows symlinks, as edgernn eval does: a symlinked class folder was dropped.
-    .filter((n) => n !== BACKGROUND_NOISE && !n.startsWith('.') && fs.statSync(path.join(dir, n)).isDirectory());
+    .filter((n) => n !== BACKGROUND_NOISE && !n.startsWith('.') && stat(n).isDirectory());
   // Clips as edgernn eval finds them: not hidden files (macOS leaves `._clip.wav` resource forks
   // beside copied clips: "not a WAV file" stopped training) nor a folder named x.wav (a bare EISDIR).
   const clipFiles = (folder: string): string[] =>
     fs
       .readdirSync(path.join(dir, folder))
-      .filter((n) => n.toLowerCase().endsWith('.wav') && !n.startsWith('.') && fs.statSync(path.join(dir, folder, n)).isFile()) // symlinked clips count
+      .filter((n) => n.toLowerCase().endsWith('.wav') && !n.startsWith('.') && stat(path.join(folder, n)).isFile()) // symlinked clips count
       .sort();
   const found = folders.filter((f) => clipFiles(f).length > 0);
   if (found.length === 0) throw dataError(shown, 'no <label>/<clip>.wav files (Speech Commands layout)');

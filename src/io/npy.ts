@@ -1,7 +1,7 @@
 /**
  * NumPy .npy files (format versions 1.0, 2.0, 3.0): read any C- or Fortran-ordered array of
- * float/int/uint/bool elements as float64, write float32. Defects get BAD_INPUT_FILE errors that
- * name the problem.
+ * float (16, 32, 64 bits)/int/uint/bool elements as float64, write float32. Defects get
+ * BAD_INPUT_FILE errors that name the problem.
  */
 import { EdgeRnnError } from '../errors.js';
 import { fileBytes, unshared } from '../util/bytes.js';
@@ -13,17 +13,43 @@ export interface NpyArray {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
+/** An IEEE 754 half (NumPy's float16) as the number it is, exactly: subnormals, ±0, ±inf, NaN. */
+function half(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f;
+  const frac = bits & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
+  return sign * (1024 + frac) * 2 ** (exp - 25);
+}
+
 function bad(source: string, msg: string): EdgeRnnError {
   return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source });
 }
 
-export function readNpy(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, source = 'input.npy'): NpyArray {
+/**
+ * A .npy file's array, read a block at a time: for loaders that keep it as float32 sequences.
+ * Memory is then the blocks they keep, not readNpy's float64 copy of the whole array first (8
+ * bytes an element: 8 times an int8 file's size).
+ */
+export interface NpyReader {
+  shape: number[];
+  /** Elements: the product of the shape. */
+  count: number;
+  /** Fills `out` with the elements [from, from + out.length) in C order, as float64. */
+  read(from: number, out: Float64Array): void;
+}
+
+/** Checks a .npy file's header and sizes (BAD_INPUT_FILE naming the defect) and opens its data. */
+export function openNpy(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, source = 'input.npy'): NpyReader {
   const bytes = fileBytes(file, source, 'readNpy()');
   // NumPy's other format, np.savez's zip of .npy files, is named: it was "missing magic".
   if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4) {
     throw bad(source, 'a zip archive (an .npz of np.savez?): save the one array with np.save, as .npy');
   }
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw bad(source, 'not a .npy file (missing \\x93NUMPY magic)');
+  if (MAGIC.some((b, i) => bytes[i] !== b)) throw bad(source, 'not a .npy file (missing \\x93NUMPY magic)');
+  // The magic and no more (a copy cut short) was "missing magic".
+  if (bytes.length < 10) throw bad(source, `truncated header: ${bytes.length} bytes, a .npy file starts with 10 (magic, version, header length)`);
   const major = bytes[6]!;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   let headerLen: number;
@@ -46,19 +72,19 @@ export function readNpy(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | Arr
     throw bad(source, `header of ${headerLen} bytes does not end with the dictionary and '\\n' (expected "{...}", spaces, "\\n"; it ends in ${JSON.stringify(header.slice(-16))}): the header length is wrong or the header is damaged`);
   }
   const descrM = /'descr'\s*:\s*'([^']*)'/.exec(header);
-  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
+  const fortranM = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shapeM = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
   // A structured (record) array's descr is a list of fields: named, where it was "cannot parse
   // header" with the whole header in the message (95 KB for 5,000 fields).
   if (/'descr'\s*:\s*\[/.test(header)) {
     throw bad(source, `a structured (record) array, not supported: save one numeric field or a plain array (np.save(file, a['field']))`);
   }
-  if (!descrM || !fortran || !shapeM) {
+  if (!descrM || !fortranM || !shapeM) {
     const shown = header.trim();
     throw bad(source, `cannot parse header ${JSON.stringify(shown.length > 200 ? `${shown.slice(0, 200)}…` : shown)}`);
   }
   const typeName = descrM[1]!;
-  const unsupported = (): EdgeRnnError => bad(source, `element type '${typeName}' is not supported (float32/64, int8-64, uint8-64, bool)`);
+  const unsupported = (): EdgeRnnError => bad(source, `element type '${typeName}' is not supported (float16/32/64, int8-64, uint8-64, bool)`);
   // Byte order, kind, size: '<f4'. Anything else ('<M8[ns]', '|O') is named as unsupported.
   const descr = /^([<>|=])([A-Za-z?])(\d*)$/.exec(typeName);
   if (!descr) throw unsupported();
@@ -73,6 +99,7 @@ export function readNpy(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | Arr
   const count = shape.reduce((a, b) => a * b, 1);
   const little = order !== '>';
   const readers: Record<string, (o: number) => number> = {
+    f2: (o) => half(dv.getUint16(o, little)),
     f4: (o) => dv.getFloat32(o, little),
     f8: (o) => dv.getFloat64(o, little),
     i1: (o) => dv.getInt8(o),
@@ -92,25 +119,43 @@ export function readNpy(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | Arr
   if (dataStart + count * size > bytes.length) {
     throw bad(source, `shape [${shape}] of ${kind}${size} needs ${count * size} data bytes, file has ${bytes.length - dataStart}: truncated`);
   }
-  const data = new Float64Array(count);
-  for (let i = 0; i < count; i++) data[i] = read(dataStart + i * size);
-  if (fortran[1] === 'True' && shape.length > 1) {
-    // Column-major to row-major.
-    const out = new Float64Array(count);
-    const strides = shape.map((_, i) => shape.slice(0, i).reduce((a, b) => a * b, 1));
-    const idx = new Array<number>(shape.length).fill(0);
-    for (let r = 0; r < count; r++) {
-      let f = 0;
-      for (let d = 0; d < shape.length; d++) f += idx[d]! * strides[d]!;
-      out[r] = data[f]!;
-      for (let d = shape.length - 1; d >= 0; d--) {
-        if (++idx[d]! < shape[d]!) break;
-        idx[d] = 0;
+  const fortran = fortranM[1] === 'True' && shape.length > 1;
+  // Fortran order: the storage stride of each dimension (the first varies fastest).
+  const strides = shape.map((_, i) => shape.slice(0, i).reduce((a, b) => a * b, 1));
+  return {
+    shape,
+    count,
+    read(from, out) {
+      const end = from + out.length;
+      if (!(Number.isSafeInteger(from) && from >= 0 && end <= count)) throw new RangeError(`elements [${from}, ${end}) of ${count}`);
+      if (!fortran) {
+        for (let i = 0; i < out.length; i++) out[i] = read(dataStart + (from + i) * size);
+        return;
       }
-    }
-    return { shape, data: out };
-  }
-  return { shape, data };
+      // Column-major to row-major: idx is the position (C order) of element from + i, f where it is stored.
+      const idx = new Array<number>(shape.length).fill(0);
+      for (let d = shape.length - 1, rest = from; d >= 0; d--) {
+        idx[d] = rest % shape[d]!;
+        rest = Math.floor(rest / shape[d]!);
+      }
+      for (let i = 0; i < out.length; i++) {
+        let f = 0;
+        for (let d = 0; d < shape.length; d++) f += idx[d]! * strides[d]!;
+        out[i] = read(dataStart + f * size);
+        for (let d = shape.length - 1; d >= 0; d--) {
+          if (++idx[d]! < shape[d]!) break;
+          idx[d] = 0;
+        }
+      }
+    },
+  };
+}
+
+export function readNpy(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, source = 'input.npy'): NpyArray {
+  const npy = openNpy(file, source);
+  const data = new Float64Array(npy.count);
+  npy.read(0, data);
+  return { shape: npy.shape, data };
 }
 
 /**

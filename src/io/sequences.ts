@@ -4,7 +4,7 @@
  * of the first defect in the error.
  */
 import { EdgeRnnError } from '../errors.js';
-import { readNpy } from './npy.js';
+import { openNpy } from './npy.js';
 
 export interface SequenceBatch {
   /** One flat Float32Array [steps * features] per sequence. */
@@ -49,21 +49,29 @@ function fromRows(rows: unknown, features: number, source: string, where: string
 
 /** Parses an input file for a model with `features` inputs. */
 export function readSequences(bytes: Uint8Array, source: string, features: number): SequenceBatch {
+  // Was "neither .npy nor JSON: Unexpected end of JSON input".
+  if (bytes.length === 0) throw bad(source, 'empty file: expected .npy or JSON frames');
   const isNpy = bytes.length >= 6 && bytes[0] === 0x93 && bytes[1] === 0x4e;
   if (isNpy) {
-    const a = readNpy(bytes, source);
+    // A sequence at a time into float32: the whole array as float64 first took 8 bytes an element.
+    const a = openNpy(bytes, source);
     const s = a.shape;
-    if (s.length !== 2 && s.length !== 3) throw bad(source, `array of shape [${s}]: expected [steps][features] or [batch][steps][features]`);
+    if (s.length !== 2 && s.length !== 3) throw bad(source, `array of shape [${s}]: expected [steps][features] or [batch][steps][features]${s.length === 1 ? ' (a series of one feature: np.save(file, x.reshape(-1, 1)))' : ''}`);
     if (s[s.length - 1] !== features) throw bad(source, `last dimension is ${s[s.length - 1]}, the model expects ${features} features`);
-    for (let i = 0; i < a.data.length; i++) {
-      const defect = float32Defect(a.data[i]);
-      if (defect) throw bad(source, `element ${i} ${defect}`);
+    const batch = s.length === 3 ? s[0]! : 1;
+    const per = batch === 0 ? 0 : a.count / batch;
+    const seq = new Float64Array(per);
+    const sequences: Float32Array[] = [];
+    for (let b = 0; b < batch; b++) {
+      a.read(b * per, seq);
+      for (let i = 0; i < per; i++) {
+        const defect = float32Defect(seq[i]);
+        if (defect) throw bad(source, `element ${b * per + i} ${defect}`);
+      }
+      sequences.push(Float32Array.from(seq));
     }
     // No frames, or no sequences: nothing to run, refused as JSON's [] is (it gave empty outputs).
     if (s.includes(0)) throw bad(source, `array of shape [${s}] holds no frames: expected at least one step${s.length === 3 ? ' in at least one sequence' : ''}`);
-    const batch = s.length === 3 ? s[0]! : 1;
-    const per = a.data.length / batch;
-    const sequences = Array.from({ length: batch }, (_, b) => Float32Array.from(a.data.subarray(b * per, (b + 1) * per)));
     return { sequences, steps: sequences.map((q) => q.length / features), batched: s.length === 3 };
   }
   // A recording where frames go (the mistake `edgernn run --help` warns of), and NumPy's other
@@ -81,6 +89,11 @@ export function readSequences(bytes: Uint8Array, source: string, features: numbe
     throw bad(source, `neither .npy nor JSON: ${(e as Error).message}`);
   }
   if (!Array.isArray(json) || json.length === 0) throw bad(source, 'expected a non-empty JSON array of frames or of sequences');
+  // A series written flat ([0.1, 0.2, ...]): was "input[0] must be an array of 1 numbers".
+  if (json.every((v) => typeof v === 'number')) {
+    const example = features === 1 ? `[[${json.slice(0, 3).join('], [')}]${json.length > 3 ? ', ...' : ''}]` : `[[${Array.from({ length: Math.min(features, 3) }, (_, k) => `f${k}`).join(', ')}${features > 3 ? ', ...' : ''}], ...]`;
+    throw bad(source, `a flat array of ${json.length} numbers: expected frames, [steps][${features}] (${example})`);
+  }
   // A batch when any element is a sequence (an array of arrays), not only the first: a batch
   // whose first sequence was [] read as frames ("input[0] has 0 values"), while an empty later
   // one was "holds no frames". Frames and sequences side by side are named as such.

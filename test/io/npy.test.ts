@@ -1,6 +1,6 @@
 /**
  * The .npy reader against NumPy: fixtures written by NumPy itself (test/fixtures/npy/generate.py:
- * every supported element type, both byte orders, C and Fortran order, format versions 1–3, 0-d
+ * every supported element type (float16 too), both byte orders, C and Fortran order, format versions 1–3, 0-d
  * and empty arrays) must read as NumPy reads them; the writer's files must read back in NumPy
  * (when Debian's python3-numpy is here); and damaged files get BAD_INPUT_FILE, never another
  * exception.
@@ -11,10 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isEdgeRnnError, readNpy, Rng, writeNpy } from '../../src/index.js';
+import { openNpy } from '../../src/io/npy.js';
 import { thrownBy as errorOf } from '../helpers/errors.js';
 
 const DIR = path.resolve(import.meta.dirname, '../fixtures/npy');
-const expected = JSON.parse(fs.readFileSync(path.join(DIR, 'expected.json'), 'utf8')) as Record<string, { shape: number[]; data: number[] }>;
+// generate.py writes NaN and the infinities as strings: JSON has no such numbers.
+const special: Record<string, number> = { nan: NaN, inf: Infinity, '-inf': -Infinity };
+const expected = JSON.parse(fs.readFileSync(path.join(DIR, 'expected.json'), 'utf8'), (_, v: unknown) => (typeof v === 'string' && v in special ? special[v] : v)) as Record<string, { shape: number[]; data: number[] }>;
 const names = Object.keys(expected).filter((k) => !k.startsWith('_'));
 const file = (name: string) => new Uint8Array(fs.readFileSync(path.join(DIR, `${name}.npy`)));
 
@@ -44,11 +47,13 @@ describe('readNpy: defects', () => {
     const cases: [Uint8Array, RegExp][] = [
       [new Uint8Array([1, 2, 3]), /not a \.npy file/],
       [new TextEncoder().encode('{"steps": [[1, 2]]}'), /missing \\x93NUMPY magic/],
+      // The magic alone (a copy cut short) is truncated, not "missing magic".
+      [file('f4-c').subarray(0, 8), /truncated header: 8 bytes, a \.npy file starts with 10/],
       [Uint8Array.from([...file('f4-c').subarray(0, 6), 9, 0, ...file('f4-c').subarray(8)]), /unsupported \.npy version 9\.0/],
       [file('f4-c').subarray(0, 60), /header of \d+ bytes runs past the end/],
       [file('f4-c').subarray(0, file('f4-c').length - 1), /needs 96 data bytes, file has 95: truncated/],
       [npy("{'descr': '<U3', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(24)), /element type '<U3' is not supported/],
-      [npy("{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(4)), /element type '<f2' is not supported/],
+      [npy("{'descr': '<f3', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(6)), /element type '<f3' is not supported \(float16\/32\/64, /],
       [npy("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(16)), /element type '<c8' is not supported/],
       [npy("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", new Uint8Array(16)), /element type '\|O' is not supported/],
       // Was "cannot parse header": a type with a unit did not fit the pattern.
@@ -147,6 +152,24 @@ describe.skipIf(numpy.status !== 0)('writeNpy: NumPy reads what it writes', () =
     }
   });
 
+  it('float16: every one of the 65,536 halves, both byte orders, reads as the number NumPy makes of it (was "not supported")', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-npy-f2-'));
+    try {
+      const r = spawnSync('/usr/bin/python3', ['-c', `import numpy as np\nb = np.arange(65536, dtype='<u2')\nfor o in '<>':\n    h = b.view('<f2').astype(o + 'f2')\n    np.save('${tmp}/h' + ('le' if o == '<' else 'be') + '.npy', h)\n    np.save('${tmp}/d' + ('le' if o == '<' else 'be') + '.npy', h.astype('<f8'))`], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      for (const order of ['le', 'be']) {
+        const halves = readNpy(fs.readFileSync(path.join(tmp, `h${order}.npy`)), `h${order}.npy`);
+        const doubles = readNpy(fs.readFileSync(path.join(tmp, `d${order}.npy`)), `d${order}.npy`);
+        expect(halves.shape).toEqual([65536]);
+        expect(Object.is(halves.data[0x8000], -0)).toBe(true);
+        // Bit for bit (NaN payloads aside): toEqual takes -0 and 0 as different, NaN as equal.
+        expect(halves.data).toEqual(doubles.data);
+      }
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('float32 arrays of rank 0-5, empty ones too, and reads them back itself', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-npy-'));
     try {
@@ -203,4 +226,23 @@ describe('readNpy: a header length that does not match the header', () => {
       expect(e!.message).toMatch(/^lie\.npy: header of \d+ bytes does not end with the dictionary and '\\n'/);
     });
   }
+});
+
+describe('openNpy: a block at a time, as readNpy reads the whole', () => {
+  // The loaders read sequences a block at a time (readNpy's float64 copy of the whole array was
+  // 8 bytes an element: 13 times an int8 file's size at the peak). Any block of any fixture,
+  // Fortran-ordered and big-endian ones too, is the same slice of what readNpy returns.
+  it.each(names)('%s', (name) => {
+    const whole = readNpy(file(name), `${name}.npy`);
+    const npy = openNpy(file(name), `${name}.npy`);
+    expect(npy.shape).toEqual(whole.shape);
+    expect(npy.count).toBe(whole.data.length);
+    for (const block of [1, 2, 3, 5, 8]) {
+      for (let from = 0; from + block <= npy.count; from += block) {
+        const out = new Float64Array(block);
+        npy.read(from, out);
+        expect(out).toEqual(whole.data.subarray(from, from + block));
+      }
+    }
+  });
 });

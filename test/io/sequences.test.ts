@@ -1,5 +1,8 @@
 /** readSequences: model input files (.npy or JSON) for the CLI. */
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readNpy, writeNpy } from '../../src/io/npy.js';
 import { readSequences } from '../../src/io/sequences.js';
 import { encodeWav } from '../../src/io/wav.js';
 import { thrownBy as errorOf } from '../helpers/errors.js';
@@ -51,5 +54,61 @@ describe('readSequences: files that are not frames', () => {
     // The local file header of a zip holding x.npy, as np.savez starts one.
     const npz = new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xfe, 0x80]);
     expect(errorOf(() => readSequences(npz, 'x.npz', 3))!.message).toBe('x.npz: a zip archive (an .npz of np.savez?): save the one array with np.save, as .npy');
+  });
+});
+
+describe('readSequences: .npy files NumPy wrote', () => {
+  it('Fortran-ordered, big-endian, int8 and float16 arrays: each sequence is readNpy\'s values as float32', () => {
+    const fixtures = path.resolve(import.meta.dirname, '../fixtures/npy');
+    for (const name of ['f4-fortran', 'f8-big-endian', 'i1', 'u4-fortran', 'f8-fortran-2d', 'f2-big-endian-fortran']) {
+      const bytes = new Uint8Array(fs.readFileSync(path.join(fixtures, `${name}.npy`)));
+      const whole = readNpy(bytes);
+      const F = whole.shape[whole.shape.length - 1]!;
+      const got = readSequences(bytes, `${name}.npy`, F);
+      const batch = whole.shape.length === 3 ? whole.shape[0]! : 1;
+      const per = whole.data.length / batch;
+      expect(got.batched, name).toBe(whole.shape.length === 3);
+      expect(got.sequences, name).toEqual(Array.from({ length: batch }, (_, b) => Float32Array.from(whole.data.subarray(b * per, (b + 1) * per))));
+      expect(got.steps, name).toEqual(Array.from({ length: batch }, () => per / F));
+    }
+  });
+});
+
+describe('readSequences: a .npy batch', () => {
+  it('is read a sequence at a time: no float64 copy of the whole array (8 bytes an element)', () => {
+    const bytes = writeNpy(Float32Array.from({ length: 30 * 10 * 3 }, (_, i) => i % 11), [30, 10, 3]);
+    const Float64 = globalThis.Float64Array;
+    let largest = 0;
+    globalThis.Float64Array = class extends Float64 {
+      constructor(...args: unknown[]) {
+        super(...(args as [number])); // any of its signatures
+        largest = Math.max(largest, this.length);
+      }
+    } as Float64ArrayConstructor;
+    let got: ReturnType<typeof readSequences>;
+    try {
+      got = readSequences(bytes, 'batch.npy', 3);
+    } finally {
+      globalThis.Float64Array = Float64;
+    }
+    expect(largest).toBeLessThanOrEqual(10 * 3);
+    expect(got.sequences.length).toBe(30);
+    expect(Array.from(got.sequences[29]!.subarray(0, 3))).toEqual([29 * 30 % 11, (29 * 30 + 1) % 11, (29 * 30 + 2) % 11]);
+  });
+});
+
+describe('readSequences: an empty file', () => {
+  it('is named as empty (it was "neither .npy nor JSON: Unexpected end of JSON input")', () => {
+    expect(errorOf(() => readSequences(new Uint8Array(0), 'x.npy', 2))?.message).toBe('x.npy: empty file: expected .npy or JSON frames');
+  });
+});
+
+describe('readSequences: a flat JSON array', () => {
+  it('is named, with the frames it should be (it was "input[0] must be an array of 1 numbers")', () => {
+    expect(errorOf(() => readSequences(json('[0.5, 1, 2, 3]'), 'series.json', 1))?.message).toBe('series.json: a flat array of 4 numbers: expected frames, [steps][1] ([[0.5], [1], [2], ...])');
+    expect(errorOf(() => readSequences(json('[1, 2, 3]'), 'frame.json', 3))?.message).toBe('frame.json: a flat array of 3 numbers: expected frames, [steps][3] ([[f0, f1, f2], ...])');
+    expect(errorOf(() => readSequences(json('[1, 2]'), 'frame.json', 40))?.code).toBe('BAD_INPUT_FILE');
+    // The same in a .npy: how to make it frames.
+    expect(errorOf(() => readSequences(writeNpy(Float32Array.from([1, 2, 3]), [3]), 'series.npy', 1))?.message).toBe('series.npy: array of shape [3]: expected [steps][features] or [batch][steps][features] (a series of one feature: np.save(file, x.reshape(-1, 1)))');
   });
 });

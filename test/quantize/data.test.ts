@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeNpy } from '../../src/index.js';
+import { readNpy, writeNpy } from '../../src/index.js';
 import { loadDataset, type LoadOptions } from '../../quantize/data/load.js';
 import { loadFailure } from '../helpers/datasets.js';
 
@@ -129,6 +129,61 @@ describe('.npy', () => {
     expect(await failure(x, { task: 'forecast', labelsPath: short })).toMatch(/fshort\.npy: targets of shape \[2,2,1\], expected \[2\]\[3\]\[outputs\]/);
     const huge = file('fhuge.npy', float64Npy([0, 1, 2, 3, 4e38, 5], [2, 3, 1]));
     expect(await failure(x, { task: 'forecast', labelsPath: huge })).toMatch(/fhuge\.npy\[1\]: target value 1 is 4e\+38, beyond float32's range/);
+  });
+
+  it("NumPy's own files, Fortran-ordered, big-endian, int8, float16, load as readNpy reads them, a sequence per [n]", async () => {
+    // The loader reads a sequence at a time (no float64 copy of the whole array: 13 times an
+    // int8 file's size at the peak); the sequences are readNpy's values, as float32.
+    const fixtures = path.resolve(import.meta.dirname, '../fixtures/npy');
+    for (const name of ['f4-fortran', 'f8-big-endian', 'i1', 'u4-fortran', 'f2-big-endian-fortran', 'version-3']) {
+      const p = path.join(fixtures, `${name}.npy`);
+      const whole = readNpy(fs.readFileSync(p));
+      const [N, T, F] = whole.shape.length === 2 ? [1, ...whole.shape] : whole.shape;
+      const ds = await loadDataset(p, { task: 'forecast', labelsPath: path.join(fixtures, name === 'f2-big-endian-fortran' ? 'f2-big-endian-fortran.npy' : 'u4-fortran.npy') });
+      expect(ds.samples.length, name).toBe(N);
+      const targets = readNpy(fs.readFileSync(path.join(fixtures, name === 'f2-big-endian-fortran' ? 'f2-big-endian-fortran.npy' : 'u4-fortran.npy')));
+      const O = targets.data.length / (N! * T!);
+      ds.samples.forEach((s, n) => {
+        expect(s.x, `${name}[${n}]`).toEqual(Float32Array.from(whole.data.subarray(n * T! * F!, (n + 1) * T! * F!)));
+        expect(s.target, `${name}[${n}] target`).toEqual(Float32Array.from(targets.data.subarray(n * T! * O, (n + 1) * T! * O)));
+      });
+    }
+  });
+
+  it('is read a sequence at a time: no float64 copy of the whole array (13 times an int8 file at the peak)', async () => {
+    const x = file('seqs.npy', writeNpy(Float32Array.from({ length: 50 * 20 * 4 }, (_, i) => i % 97), [50, 20, 4]));
+    const Float64 = globalThis.Float64Array;
+    let largest = 0;
+    globalThis.Float64Array = class extends Float64 {
+      constructor(...args: unknown[]) {
+        super(...(args as [number])); // any of its signatures
+        largest = Math.max(largest, this.length);
+      }
+    } as Float64ArrayConstructor;
+    try {
+      const ds = await loadDataset(x, { task: 'autoencoder' });
+      expect(ds.samples.length).toBe(50);
+    } finally {
+      globalThis.Float64Array = Float64;
+    }
+    expect(largest).toBeLessThanOrEqual(20 * 4);
+  });
+
+  it('a folder given as the labels file, and links that loop, are named (a bare "EISDIR: illegal operation on a directory, read"; "no such file")', async () => {
+    const x = file('xd.npy', writeNpy(new Float32Array(2 * 3 * 1), [2, 3, 1]));
+    fs.mkdirSync(path.join(dir, 'labels-dir.npy'), { recursive: true });
+    expect(await failure(x, { task: 'classify', labelsPath: path.join(dir, 'labels-dir.npy') })).toMatch(/labels-dir\.npy: a folder, expected a file/);
+    // Links that point at each other cannot be read; they are not "no such file".
+    fs.symlinkSync('loop-b.npy', path.join(dir, 'loop-a.npy'));
+    fs.symlinkSync('loop-a.npy', path.join(dir, 'loop-b.npy'));
+    expect(await failure(x, { task: 'classify', labelsPath: path.join(dir, 'loop-a.npy') })).toMatch(/loop-a\.npy: cannot be read \(ELOOP\)/);
+    expect(await failure(path.join(dir, 'loop-a.npy'), { task: 'autoencoder' })).toMatch(/loop-a\.npy: cannot be read \(ELOOP\)/);
+    expect(await failure(path.join(dir, 'missing.npy'), { task: 'autoencoder' })).toMatch(/missing\.npy: no such file or directory/);
+  });
+
+  it('an .npz (np.savez) is named, with what to do (it was "unknown data format \'.npz\'")', async () => {
+    const npz = path.resolve(import.meta.dirname, '../fixtures/npy/refused-savez.npz');
+    expect(await failure(npz, { task: 'classify', labelsFlag: '--val-labels' })).toMatch(/refused-savez\.npz: an \.npz archive \(np\.savez\), not one array: save the inputs and their labels or targets as two \.npy files \(np\.save\), and give the inputs' file here, the other with --val-labels/);
   });
 
   it('an unknown format', async () => {
@@ -334,6 +389,22 @@ describe('defect hunt: a JSON array where JSON Lines are read', () => {
   });
 });
 
+describe('JSON Lines as other writers end and lay out lines', () => {
+  it('lines ending in a lone CR read as lines (they were one line, "not valid JSON")', async () => {
+    const lf = await loadDataset(file('lf.jsonl', '{"x": [[1], [2]], "y": "a"}\n{"x": [[3]], "y": "b"}\n'), { task: 'classify' });
+    for (const [name, eol] of [['cr.jsonl', '\r'], ['crlf.jsonl', '\r\n']] as const) {
+      const ds = await loadDataset(file(name, `{"x": [[1], [2]], "y": "a"}${eol}{"x": [[3]], "y": "b"}${eol}`), { task: 'classify' });
+      expect(ds.samples.map((s) => [Array.from(s.x), s.y]), name).toEqual(lf.samples.map((s) => [Array.from(s.x), s.y]));
+    }
+    expect(await failure(file('cr-bad.jsonl', '{"x": [[1]], "y": "a"}\r{"x": [[1, 2]], "y": "b"}\r'), { task: 'classify' })).toMatch(/cr-bad\.jsonl:2: x\[0\] has 2 values, expected 1/);
+  });
+
+  it('a pretty-printed object is named as such (it was "not valid JSON (Expected property name...)")', async () => {
+    const text = `${JSON.stringify({ x: [[1], [2]], y: 'a' }, null, 2)}\n${JSON.stringify({ x: [[3]], y: 'b' }, null, 2)}\n`;
+    expect(await failure(file('pretty-objects.json', text), { task: 'classify' })).toMatch(/pretty-objects\.json:1: a JSON object over several lines \(pretty-printed\?\), expected JSON Lines: one \{"x": \[\[\.\.\.\]\], "y": label\} object per line/);
+  });
+});
+
 describe('defect hunt: CSV headers that look like data', () => {
   // pandas writes a DataFrame made from an array with the column names 0, 1, 2 (to_csv(index=False)).
   const body = Array.from({ length: 12 }, (_, i) => `${Math.sin(i).toFixed(3)},${(i / 7).toFixed(3)},${i % 4 < 2 ? 'walk' : 'run'}`);
@@ -382,5 +453,67 @@ describe('defect hunt: a CSV separated by semicolons or tabs', () => {
   it('a quoted name holding a semicolon among commas is still a CSV', async () => {
     const ds = await loadDataset(file('quoted.csv', '"a;b",c\n1,2\n3,4\n5,6\n'), { task: 'forecast', csv: { seqLen: 2, stride: 1 } });
     expect(ds.samples.length).toBeGreaterThan(0);
+  });
+});
+
+describe('CSV read from its bytes (a string per cell took about 12 bytes of memory per byte of file)', () => {
+  // One series written the ways writers and editors write it: the loader reads the same numbers,
+  // labels and windows from each.
+  const header = '"time","a b",c,"label"';
+  const cells = Array.from({ length: 12 }, (_, i) => [`2020-01-01T00:00:${String(i).padStart(2, '0')}`, (i * 0.25 - 1).toFixed(2), i % 3 === 0 ? `"${i}"` : String(i), i % 4 < 2 ? 'walk' : '"run, fast"']);
+  const body = cells.map((r) => r.join(','));
+  const csv = { seqLen: 4, stride: 2, labelColumn: 'label' };
+  const variants: Record<string, string> = {
+    'lf.csv': `${header}\n${body.join('\n')}\n`,
+    'crlf.csv': `${header}\r\n${body.join('\r\n')}\r\n`,
+    'cr.csv': `${header}\r${body.join('\r')}\r`,
+    'bom.csv': `\ufeff${header}\r\n${body.join('\r\n')}\r\n`,
+    'no-final-newline.csv': `${header}\n${body.join('\n')}`,
+    'blank-and-comment-lines.csv': `# exported by a logger\n\n${header}\n${body.slice(0, 5).join('\n')}\n\n  \n# pause\n${body.slice(5).join('\r\n')}\n\n`,
+    'spaces.csv': `${header}\n${cells.map((r) => ` ${r.join(' ,\t')} `).join('\n')}\n`,
+  };
+
+  it('CRLF, CR, a BOM, no final newline, blank and comment lines, spaces: the same windows as the plain file', async () => {
+    const plain = await loadDataset(file('lf.csv', variants['lf.csv']!), { task: 'classify', csv });
+    expect(plain.featureNames).toEqual(['a b', 'c']);
+    expect(plain.labels).toEqual(['run, fast', 'walk']);
+    expect(plain.samples.map((s) => [Array.from(s.x), s.y, s.where])).toEqual(
+      [0, 2, 4, 6, 8].map((s) => [Array.from({ length: 8 }, (_, k) => (k % 2 === 0 ? (s + k / 2) * 0.25 - 1 : s + (k - 1) / 2)), (s + 3) % 4 < 2 ? 1 : 0, `${dir}/lf.csv:${s + 2}`]),
+    );
+    for (const [name, text] of Object.entries(variants)) {
+      const ds = await loadDataset(file(name, text), { task: 'classify', csv });
+      expect([ds.featureNames, ds.labels, ds.samples.map((s) => [Array.from(s.x), s.y])], name).toEqual([plain.featureNames, plain.labels, plain.samples.map((s) => [Array.from(s.x), s.y])]);
+    }
+  });
+
+  it('a NaN cell, an empty cell and a short row are named by their line, after a BOM and CRLF too', async () => {
+    const lines = `\ufeff${header}\r\n${body.join('\r\n')}\r\n`.split('\r\n');
+    const at = (i: number, row: string) => lines.map((l, k) => (k === i ? row : l)).join('\r\n');
+    expect(await failure(file('nan-cell.csv', at(5, '2020-01-01T00:00:04,NaN,4,walk')), { task: 'classify', csv })).toMatch(/nan-cell\.csv:6: column 'a b' is 'NaN', expected a finite number/);
+    expect(await failure(file('empty-cell.csv', at(7, '2020-01-01T00:00:06,0.5,,walk')), { task: 'classify', csv })).toMatch(/empty-cell\.csv:8: column 'c' is '', expected a finite number/);
+    expect(await failure(file('short-row.csv', at(9, '2020-01-01T00:00:08,1')), { task: 'classify', csv })).toMatch(/short-row\.csv:10: 2 values, expected 4 \(as in the header\)/);
+  });
+
+  it('a file that is not UTF-8 is named with the line and byte where it stops being UTF-8 (it was "not UTF-8 text" alone); UTF-16 is named as such', async () => {
+    expect(await failure(file('latin1.csv', Buffer.from('a,b\r\n1,2\r\n3,caf\xe9\r\n', 'latin1')), { task: 'autoencoder', csv: { seqLen: 1 } })).toMatch(/latin1\.csv:3: not UTF-8 text: byte 15 is 0xE9 \(Latin-1 or Windows-1252 text\? convert it: iconv -f windows-1252 -t utf-8\)/);
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a\tb\r\n1\t2\r\n', 'utf16le')]);
+    expect(await failure(file('utf16.csv', utf16), { task: 'autoencoder', csv: { seqLen: 1 } })).toMatch(/utf16\.csv: UTF-16 text \(a spreadsheet's "Unicode text" export\?\), expected UTF-8: convert it, e\.g\. iconv -f utf-16 -t utf-8/);
+    expect(await failure(file('latin1.jsonl', Buffer.from('{"x": [[1]], "y": "a"}\n{"x": [[1]], "y": "\xe9t\xe9"}\n', 'latin1')), { task: 'classify' })).toMatch(/latin1\.jsonl:2: not UTF-8 text: byte 42 is 0xE9/);
+  });
+
+  it('a column empty in the first hundred rows and filled later is an input (its first empty cell refused); one empty in every row is skipped', async () => {
+    const rows = (last: string) => ['a,b,c', ...Array.from({ length: 150 }, (_, i) => `${i},${i % 5},${i === 149 ? last : ''}`)].join('\n');
+    expect(await failure(file('late.csv', rows('7')), { task: 'autoencoder', csv: { seqLen: 2 } })).toMatch(/late\.csv:2: column 'c' is '', expected a finite number/);
+    const ds = await loadDataset(file('never.csv', rows('')), { task: 'autoencoder', csv: { seqLen: 2 } });
+    expect(ds.featureNames).toEqual(['a', 'b']);
+    expect(ds.risingInputs).toEqual(['a']);
+  });
+
+  it('windows are views of one float32 array of the rows, not copies (they overlap by half by default)', async () => {
+    const ds = await loadDataset(file('views.csv', `a,b\n${Array.from({ length: 64 }, (_, i) => `${i},${-i}`).join('\n')}\n`), { task: 'forecast', csv: { seqLen: 8 } });
+    expect(ds.samples.length).toBe(14);
+    expect(new Set(ds.samples.flatMap((s) => [s.x.buffer, s.target!.buffer])).size).toBe(1);
+    expect(ds.samples[0]!.x.buffer.byteLength).toBe(64 * 2 * 4);
+    expect(Array.from(ds.samples[13]!.target!)).toEqual([53, -53, 54, -54, 55, -55, 56, -56, 57, -57, 58, -58, 59, -59, 60, -60]);
   });
 });

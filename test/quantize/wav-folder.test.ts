@@ -67,6 +67,22 @@ describe('WAV folder clips', () => {
     expect(ds.samples.map((s) => ds.labels[s.y!])).toEqual(['no', 'no', 'yes']);
   });
 
+  it('a clip that is a symbolic link to a missing file is BAD_DATA naming it and its target (was a raw ENOENT with no path)', async () => {
+    const root = path.join(dir, 'dangling-clip');
+    toneFolder(root, [['yes', 800], ['no', 300]]);
+    fs.symlinkSync(path.join(dir, 'gone', 'b.wav'), path.join(root, 'yes', 'b.wav'));
+    await expect(loadDataset(root, { task: 'classify' })).rejects.toMatchObject({ code: 'BAD_DATA', message: expect.stringMatching(/dangling-clip\/yes\/b\.wav: a symbolic link to '.*gone\/b\.wav', which does not exist \(ENOENT\)/) });
+    // A dangling link where a class folder goes: named too, not a class dropped without a word.
+    fs.unlinkSync(path.join(root, 'yes', 'b.wav'));
+    fs.symlinkSync(path.join(dir, 'gone'), path.join(root, 'maybe'));
+    await expect(loadDataset(root, { task: 'classify' })).rejects.toMatchObject({ code: 'BAD_DATA', message: expect.stringMatching(/dangling-clip\/maybe: a symbolic link to /) });
+    // Links that point at each other.
+    fs.unlinkSync(path.join(root, 'maybe'));
+    fs.symlinkSync('c.wav', path.join(root, 'no', 'b.wav'));
+    fs.symlinkSync('b.wav', path.join(root, 'no', 'c.wav'));
+    await expect(loadDataset(root, { task: 'classify' })).rejects.toMatchObject({ code: 'BAD_DATA', message: expect.stringMatching(/dangling-clip\/no\/b\.wav: a symbolic link to 'c\.wav', which cannot be followed \(ELOOP\)/) });
+  });
+
   it('a clip with no samples (a 44-byte header, a recording stopped at once) is BAD_DATA naming it, not a second of silence under its label', async () => {
     const root = path.join(dir, 'empty-clip');
     toneFolder(root, [['yes', 800], ['no', 300]]);

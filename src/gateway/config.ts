@@ -181,7 +181,7 @@ export interface OutboxConfig {
   compactAfter: number;
   /** Alerts published and not yet acknowledged at once. */
   maxInFlight: number;
-  /** Re-publish an unacknowledged alert after this long (ms). */
+  /** Re-publish an unacknowledged alert after this long (ms); a refused alert topic is tried again after this, then up to 8 × this (docs/gateway.md). */
   retryMs: number;
   /** Most unacknowledged alerts held (broker away); beyond, the oldest are dropped (counted, never published). */
   maxAlerts: number;

@@ -55,11 +55,20 @@ const MAX_SAMPLES_PER_MESSAGE = 1 << 16;
 export const DEAD_LETTER_LOG_INTERVAL_MS = 60_000;
 const DEAD_LETTER_LOG_TOPICS = 1024;
 /**
+ * event_loop_delay_seconds covers the last one to two windows of this length. It covered the
+ * whole run: after one overload its p99 stayed high for the life of the process (0.4 s half a
+ * minute after a 30 s flood had ended, the loop idle), so the metric never said it had recovered.
+ */
+export const LOOP_DELAY_WINDOW_MS = 60_000;
+/**
  * Idle streams saved per turn of the event loop; the rest of a sweep follows at once, after the
  * I/O waiting. A site whose devices all went quiet together was saved in one batch (N + 1
  * fsyncs): 3,000 streams held the loop, every other device and the broker's keepalive for 12 s.
  */
 export const IDLE_EVICT_BATCH = 64;
+
+/** An alert topic the broker refuses is tried again after retryMs, then twice that... up to this many times retryMs. */
+export const REFUSED_BACKOFF_FACTOR = 8;
 
 export interface GatewayOptions {
   /**
@@ -84,8 +93,11 @@ export interface GatewayOptions {
   detectors?: Record<string, DetectorFactory>;
   /** Extra front-end kinds, merged over the built-in ones ('none', and src/features' logmel, mfcc, imu, series). */
   frontends?: Record<string, FrontEndFactory>;
-  /** A Firmata stream for the board sink (e.g. firmware-sim's FirmataBoard); default: config.board.port. */
-  boardTransport?: Duplex;
+  /**
+   * A Firmata stream for the board sink (e.g. firmware-sim's FirmataBoard), or a function returning
+   * a new one for each connection (a lost board is then reopened); default: config.board.port.
+   */
+  boardTransport?: Duplex | (() => Duplex);
   /** More local alert sinks. */
   sinks?: AlertSink[];
   /** Time allowed in stop() for the broker to acknowledge outstanding alerts, and for each sink's close() (ms, default 5000). */
@@ -248,7 +260,14 @@ export class Gateway {
   /** The next slice of an idle-eviction sweep (evictIdle). */
   private idleTimer: TimerHandle | null = null;
   private readonly inFlight = new Map<string, number>();
-  private readonly retryAfter = new Map<string, number>();
+  /**
+   * Alert topics whose last alert the broker refused (an ACL; or a publish that failed): their
+   * alerts wait, in order, while the oldest (the probe) is sent again when `until` comes, the delay
+   * doubling from retryMs at each refusal of the probe up to 8 × retryMs. The first alert
+   * the topic accepts opens it. Each refused alert used to be sent again retryMs after its own
+   * refusal: a broker refusing 50,000 pending alerts had them all sent every 5 s, 57% of a core.
+   */
+  private readonly refused = new Map<string, { until: number; delayMs: number; probe: string | null }>();
   /**
    * Alerts that could not be written to the outbox (disk failure): still published, from memory.
    * Bounded like the outbox (outbox.maxAlerts, outbox.maxBytes: the oldest dropped, counted in
@@ -259,7 +278,10 @@ export class Gateway {
   /** Outbox commits in flight. */
   private readonly commits = new Set<Promise<void>>();
   private http: http.Server | null = null;
+  /** Event-loop delay of the current window, and of the one before (rotateLoopDelay). */
   private loopDelay: IntervalHistogram | null = null;
+  private loopDelayPrev: IntervalHistogram | null = null;
+  private loopDelaySinceMs = 0;
   private stopping = false;
   /** When the current connection was made, and when recent ones closed soon after (flapping). */
   private connectedAtMs = 0;
@@ -328,7 +350,6 @@ export class Gateway {
       maxBytes: o.config.outbox.maxBytes,
       onDrop: (dropped) => {
         this.metrics.inc('outbox_dropped_total', dropped.length);
-        for (const a of dropped) this.retryAfter.delete(a.id);
       },
       // Its episode warnings say where the alerts were held.
       logger: {
@@ -382,7 +403,6 @@ export class Gateway {
       const onOutboxDrop = (dropped: readonly Alert[]) => {
         if (!gw) return;
         gw.metrics.inc('outbox_dropped_total', dropped.length);
-        for (const a of dropped) gw.retryAfter.delete(a.id);
       };
       const bounds = { maxAlerts: cfg.outbox.maxAlerts, maxBytes: cfg.outbox.maxBytes, onDrop: onOutboxDrop, logger };
       let refused = cfg.stateDir === '' ? null : probeStateDir(cfg.stateDir);
@@ -518,11 +538,16 @@ export class Gateway {
     } finally {
       if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
-    // The histogram holds the interval between 10 ms timer ticks: the delay is what exceeds 10 ms.
-    const h = monitorEventLoopDelay({ resolution: 10 });
-    h.enable();
-    this.loopDelay = h;
-    this.metrics.loopDelay = { percentile: (p) => Math.max(0, h.percentile(p) - 10e6), get count() { return h.count; } };
+    this.rotateLoopDelay();
+    // The histograms hold the interval between 10 ms timer ticks: the delay is what exceeds 10 ms.
+    // Over the last one to two windows: the larger of the two windows' percentiles.
+    const windows = () => [this.loopDelay, this.loopDelayPrev].filter((h): h is IntervalHistogram => h !== null && h.count > 0);
+    this.metrics.loopDelay = {
+      percentile: (p) => Math.max(0, ...windows().map((h) => h.percentile(p) - 10e6)),
+      get count() {
+        return windows().reduce((n, h) => n + h.count, 0);
+      },
+    };
     this.publishStatus('online');
     this.scheduleTick();
     if (cfg.metrics.intervalMs > 0) this.metricsTimer = this.clock.setTimeout(() => this.onMetricsTimer(), cfg.metrics.intervalMs);
@@ -678,6 +703,7 @@ export class Gateway {
     if (c.reordered !== before.reordered) this.metrics.inc('reordered_total', c.reordered - before.reordered);
     if (c.missing !== before.missing) this.metrics.inc('missing_total', c.missing - before.missing);
     if (c.resets !== before.resets) this.metrics.inc('resets_total', c.resets - before.resets);
+    if (c.unsetDeviceTime !== before.unsetDeviceTime) this.metrics.inc('unset_device_time_total', c.unsetDeviceTime - before.unsetDeviceTime);
     if (c.droppedFrames !== before.droppedFrames) {
       this.metrics.inc('dropped_frames_total', c.droppedFrames - before.droppedFrames);
       this.metrics.inc('dropped_samples_total', c.droppedSamples - before.droppedSamples);
@@ -707,7 +733,7 @@ export class Gateway {
   }
 
   private apply(stream: DeviceStream, res: { ready: QueuedBatch[]; reset: boolean; before?: QueuedBatch[] }, now: number): void {
-    if (res.before) for (const q of res.before) stream.ingest(q, now);
+    if (res.before) for (const q of res.before) stream.ingest(q);
     if (res.reset) {
       // The frames already queued belong to the old context: step them first.
       this.flushStream(stream);
@@ -726,7 +752,7 @@ export class Gateway {
         this.logger.info('stream reset after silence', { device: stream.device, sensor: stream.sensor, epoch: stream.epoch, silentMs: silent, maxSilenceMs: maxSilence });
       }
       fresh = false;
-      stream.ingest(q, now);
+      stream.ingest(q);
     }
     if (stream.queued > 0) {
       this.groups.get(stream.route.model)!.ready.add(stream);
@@ -783,7 +809,14 @@ export class Gateway {
     }
     // Taken out of the store before the eviction below saves another state: in a full store
     // (limits.maxSavedStates) that save would drop the oldest state, maybe this device's.
-    if (saved) this.stateStore.delete(key);
+    if (saved) {
+      try {
+        this.stateStore.delete(key);
+      } catch (e) {
+        // A disk gone read-only: the state is restored all the same (it failed every message of the device).
+        this.logger.warn('saved stream state restored but not deleted from the store', { device, sensor, error: (e as Error).message });
+      }
+    }
     while (this.streams.size >= this.config.limits.maxDevices) {
       const oldest = this.streams.values().next().value as DeviceStream;
       this.evict(oldest, 'device cap');
@@ -1183,6 +1216,9 @@ export class Gateway {
 
   /** Publishes pending alerts (QoS 1), at most maxInFlight unacknowledged at once. */
   private publishAlerts(): void {
+    // Called directly too (an outbox write or an ack completed, shutdown): a timer still pending
+    // was forgotten here, and left on the clock after stop().
+    this.clock.clearTimeout(this.publishTimer);
     this.publishTimer = null;
     if (!this.transport.connected) return;
     const now = this.clock.now();
@@ -1197,17 +1233,25 @@ export class Gateway {
         break;
       }
       if (this.inFlight.has(a.id)) continue;
-      const after = this.retryAfter.get(a.id);
-      // More than retryMs ahead: the wall clock stepped back (NTP) since the refusal, and the
-      // alert waited until it caught up again (an hour for a one-hour step). Due now.
-      if (after !== undefined && after > now && after - now <= this.config.outbox.retryMs) {
-        waiting = true;
-        due = Math.min(due, after);
-        continue;
+      const topic = this.topics.alerts(a.device, a.sensor);
+      const gate = this.refused.get(topic);
+      if (gate) {
+        // A refused topic: one alert at a time (the probe, oldest first), when its delay is over.
+        if (gate.probe !== null && this.inFlight.has(gate.probe)) {
+          waiting = true;
+          continue;
+        }
+        // More than the delay ahead: the wall clock stepped back (NTP) since the refusal, and the
+        // alerts waited until it caught up again (an hour for a one-hour step). Due now.
+        if (gate.until > now && gate.until - now <= gate.delayMs) {
+          waiting = true;
+          due = Math.min(due, gate.until);
+          continue;
+        }
+        gate.probe = a.id;
       }
       this.inFlight.set(a.id, now);
       const sentAt = performance.now();
-      const topic = this.topics.alerts(a.device, a.sensor);
       // Over the broker's maximum packet size, the oldest evidence is left out (alert.ts).
       const { json, droppedFrames } = alertJson(a, this.transport.maxPayloadBytes?.(topic));
       if (droppedFrames > 0) this.logger.warn("alert evidence trimmed to fit the broker's maximum packet size", { id: a.id, droppedFrames, keptFrames: a.evidence.inputs.length - droppedFrames });
@@ -1237,7 +1281,8 @@ export class Gateway {
 
   private onAlertAcked(a: Alert): void {
     this.inFlight.delete(a.id);
-    this.retryAfter.delete(a.id);
+    // The topic takes alerts again: the ones waiting go at once (below), oldest first.
+    const reopened = this.refused.delete(this.topics.alerts(a.device, a.sensor));
     const known = this.outbox.has(a.id) || this.volatile.has(a.id);
     this.outbox.ack(a.id);
     this.volatile.ack(a.id);
@@ -1247,7 +1292,10 @@ export class Gateway {
       this.emit('alertAcked', a);
     }
     this.metrics.gauges.outbox_depth = this.outbox.depth + this.volatile.depth;
-    if (this.outbox.depth + this.volatile.depth > 0) this.kickPublish();
+    if (this.outbox.depth + this.volatile.depth === 0) return;
+    // (This callback is I/O completion, not a clock tick: as commitAlerts does.)
+    if (reopened && !this.stopped) this.publishAlerts();
+    else this.kickPublish();
   }
 
   private onAlertFailed(a: Alert, e: Error): void {
@@ -1256,11 +1304,22 @@ export class Gateway {
     // Dropped for the outbox bounds while in flight: never sent again, so no retry to remember.
     if (!this.outbox.has(a.id) && !this.volatile.has(a.id)) return;
     const now = this.clock.now();
-    this.retryAfter.set(a.id, now + this.config.outbox.retryMs);
+    const topic = this.topics.alerts(a.device, a.sensor);
+    const retryMs = this.config.outbox.retryMs;
+    let gate = this.refused.get(topic);
+    if (!gate) {
+      gate = { until: now + retryMs, delayMs: retryMs, probe: null };
+      this.refused.set(topic, gate);
+    } else if (gate.probe === a.id) {
+      // The probe refused too: wait longer. (Alerts sent before the topic was refused change nothing.)
+      gate.delayMs = Math.min(gate.delayMs * 2, retryMs * REFUSED_BACKOFF_FACTOR);
+      gate.until = now + gate.delayMs;
+      gate.probe = null;
+    }
     this.refusedSinceWarn++;
     // (A wall clock stepped back since the last warning counts as a minute gone.)
     if (now - this.refusedWarnedAtMs >= 60_000 || now < this.refusedWarnedAtMs) {
-      this.logger.warn('alert not acknowledged, will retry', { id: a.id, error: e.message, retryMs: this.config.outbox.retryMs, refused: this.refusedSinceWarn, outboxDepth: this.outboxDepth });
+      this.logger.warn('alert not acknowledged, will retry', { id: a.id, error: e.message, retryMs: gate.delayMs, refused: this.refusedSinceWarn, outboxDepth: this.outboxDepth });
       this.refusedSinceWarn = 0;
       this.refusedWarnedAtMs = now;
     } else {
@@ -1275,7 +1334,7 @@ export class Gateway {
     this.metrics.gauges.connected = 1;
     // Whatever was in flight on the old connection is sent again.
     this.inFlight.clear();
-    this.retryAfter.clear();
+    this.refused.clear();
     this.connectedAtMs = this.clock.now();
     this.logger.info('connected to broker', { outboxDepth: this.outbox.depth });
     if (!this.stopping) this.publishStatus('online');
@@ -1333,6 +1392,8 @@ export class Gateway {
       this.countStreamDelta(s, before);
     }
     if (lim.idleEvictMs > 0 && this.idleTimer === null) this.evictIdle();
+    // (A clock stepped back counts as a window gone.)
+    if (now - this.loopDelaySinceMs >= LOOP_DELAY_WINDOW_MS || now < this.loopDelaySinceMs) this.rotateLoopDelay();
     this.cluster?.tick(now);
     this.scheduleTick();
   }
@@ -1358,6 +1419,16 @@ export class Gateway {
     if (idle.length > 0) this.evictMany(idle, 'idle');
   }
 
+  /** Starts a new event-loop delay window; the current one becomes the previous. */
+  private rotateLoopDelay(): void {
+    this.loopDelayPrev?.disable();
+    this.loopDelay?.disable();
+    this.loopDelayPrev = this.loopDelay;
+    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    this.loopDelay.enable();
+    this.loopDelaySinceMs = this.clock.now();
+  }
+
   private onMetricsTimer(): void {
     const snap = this.snapshot();
     const body = JSON.stringify({ gateway: this.config.gatewayId, ts: new Date(this.clock.now()).toISOString(), ...snap });
@@ -1377,6 +1448,7 @@ export class Gateway {
   /** Gauges that are read, not counted as things happen. */
   private refreshGauges(): void {
     this.metrics.gauges.outbox_depth = this.outbox.depth + this.volatile.depth;
+    this.metrics.gauges.board_connected = this.sinks.some((s) => s.name === 'board' && s.connected === true) ? 1 : 0;
     this.metrics.gauges.devices = this.streams.size;
     // Read now: set after each stepping round only, frames queued since (waiting out
     // limits.batchDelayMs, up to 10 s) were reported as 0.
@@ -1559,6 +1631,7 @@ export class Gateway {
     this.pumpTimer = this.publishTimer = this.retryTimer = this.tickTimer = this.metricsTimer = this.idleTimer = null;
     this.cluster?.close();
     this.loopDelay?.disable();
+    this.loopDelayPrev?.disable();
     if (this.http) {
       const server = this.http;
       const closed = new Promise<void>((r) => server.close(() => r()));

@@ -49,6 +49,7 @@ export const COUNTERS = {
   reordered_total: 'messages that arrived out of order and were put back in order',
   missing_total: 'messages given up as missing (sequence gaps)',
   resets_total: 'stream state resets (long gaps, restarted device counters)',
+  unset_device_time_total: 'messages whose ts was before 2000 (a device clock not set, or seconds): taken at their arrival time',
   dropped_samples_total: 'samples dropped by backpressure (oldest first, per overloaded device)',
   dropped_frames_total: 'frames dropped by backpressure',
   frames_total: 'frames stepped through models',
@@ -74,6 +75,7 @@ export const GAUGES = {
   outbox_persistent: '1 when the outbox is on disk, 0 when it is held in memory (stateDir "", or a disk that refused writes at start)',
   connected: '1 when connected to the broker',
   partitions_owned: 'cluster partitions this gateway owns',
+  board_connected: '1 when the board (board config) is connected, 0 while it is lost and being reopened, or without one',
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;
@@ -151,7 +153,7 @@ export class Metrics {
     summary('alert_ack_seconds', 'alert publish to the broker acknowledgement (PUBACK), last 1024 alerts', this.alertAck);
     const ld = this.loopDelay;
     if (ld) {
-      lines.push('# HELP edgernn_gateway_event_loop_delay_seconds event-loop delay since start (a busy or starved process)', '# TYPE edgernn_gateway_event_loop_delay_seconds summary');
+      lines.push('# HELP edgernn_gateway_event_loop_delay_seconds event-loop delay over the last one to two minutes (a busy or starved process)', '# TYPE edgernn_gateway_event_loop_delay_seconds summary');
       for (const q of [0.5, 0.9, 0.99]) lines.push(`edgernn_gateway_event_loop_delay_seconds${L(`quantile="${q}"`)} ${ld.count ? ld.percentile(q * 100) / 1e9 : 'NaN'}`);
     }
     return `${lines.join('\n')}\n`;

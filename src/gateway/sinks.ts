@@ -13,6 +13,10 @@
  * and port, in a module-level map with no way to remove one, so every closed sink stayed in
  * memory (a gateway reloading its config kept them all). The Board itself is taken off
  * johnny-five's list of boards on close.
+ *
+ * A board lost while running (its port closed: a USB cable pulled) is opened again, 1 s after the
+ * loss, then 2 s, 4 s... up to every 30 s (BOARD_REOPEN_MS), with a fresh johnny-five Board each
+ * time; the outputs' state is kept meanwhile, so a board found during an alert is turned on.
  */
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
@@ -58,16 +62,21 @@ export interface AlertSink {
   alert(a: Alert): void | Promise<void>;
   /** Called once at stop(); a throw or a rejection is logged, and the gateway still closes. */
   close(): Promise<void>;
+  /** A sink driving a device: false while the device is lost (the board sink: metrics board_connected). */
+  readonly connected?: boolean;
 }
 
 export interface BoardSinkOptions {
   config: BoardConfig;
   /**
-   * A Duplex stream speaking Firmata (a serial port, or firmware-sim's FirmataBoard); default:
-   * config.port through johnny-five, which waits for its 'open' event: a SerialPort may have opened
-   * already (its isOpen says so), any other stream must emit 'open' after this call.
+   * A Duplex stream speaking Firmata (a serial port, or firmware-sim's FirmataBoard), or a function
+   * returning a new one for each connection; default: config.port through johnny-five. A lost board
+   * (its stream closed: a USB cable pulled) is reopened, with config.port or a function; a stream
+   * handed over as such cannot be opened again, so that board stays lost. johnny-five waits for the
+   * stream's 'open' event: a SerialPort may have opened already (its isOpen says so), any other
+   * stream must emit 'open' after it is handed over.
    */
-  transport?: Duplex;
+  transport?: Duplex | (() => Duplex);
   clock: Clock;
   logger: Logger;
   /** Give up waiting for the board's handshake after this long (ms, default 10000). */
@@ -76,48 +85,69 @@ export interface BoardSinkOptions {
   signal?: AbortSignal;
 }
 
-/** Connects to the board (Firmata handshake) and returns a sink that drives the configured pins. */
-export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
+/** Delays between attempts to reopen a lost board (clock ms): the first, doubled at each failure up to the last. */
+export const BOARD_REOPEN_MS = { first: 1000, max: 30_000 } as const;
+
+/** An opened board: johnny-five's Board over a Firmata io, and its stream. */
+interface BoardLink {
+  board: InstanceType<Five['Board']>;
+  transport: Duplex | undefined;
+  /** The io's pins, with the modes each supports (empty when the io does not say). */
+  ioPins: Array<{ supportedModes?: number[] }>;
+}
+
+/**
+ * Opens the board and waits for its Firmata handshake; checks that it can drive the configured
+ * pins. Whatever fails lets go of the port and of johnny-five's Board. After the handshake the
+ * board's errors go to onError (johnny-five reports through 'error' events, twice for its own
+ * handshake timeout, and later for a lost port: each needs a listener, or the event is thrown and
+ * takes the process down).
+ */
+async function openBoard(o: BoardSinkOptions, where: string, signal: AbortSignal | undefined, onError: (message: string) => void): Promise<BoardLink> {
   const cfg = o.config;
-  if (!o.transport && cfg.port === undefined) {
-    throw new EdgeRnnError('GATEWAY_CONFIG', 'board.port must name a serial port (e.g. /dev/ttyACM0) when no board transport is given', { field: 'board.port' });
-  }
-  // parseGatewayConfig refuses one pin for two outputs; a config built in code reaches here unchecked.
-  const fields = (['led', 'piezo', 'relay'] as const).filter((k) => cfg[k] !== undefined);
-  for (const [i, k] of fields.entries()) {
-    const other = fields.slice(0, i).find((q) => cfg[q] === cfg[k]);
-    if (other !== undefined) {
-      const expected = `a pin other than board.${other}'s (${cfg[other]})`;
-      throw new EdgeRnnError('GATEWAY_CONFIG', `board.${k} must be ${expected}, got ${cfg[k]}`, { field: `board.${k}`, expected, got: cfg[k] });
-    }
+  let given: Duplex | undefined;
+  try {
+    given = typeof o.transport === 'function' ? o.transport() : o.transport;
+  } catch (e) {
+    throw new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: cannot open: ${(e as Error)?.message ?? String(e)}`, { field: 'board.port' });
   }
   // A transport that opens by itself (a new SerialPort) opens while johnny-five is being imported,
   // before firmata-io listens, and johnny-five waits for that 'open' forever: note it here, before
   // the first await, and pass it on below.
   let opened = false;
-  o.transport?.once('open', () => {
+  given?.once('open', () => {
     opened = true;
   });
+  // So does its failure to open (no such port): emitted as 'error' with nobody listening, it was
+  // thrown inside serialport's open, an unhandled rejection that ended the process.
+  let failed: unknown = null;
+  const early = (e: unknown): void => {
+    failed ??= e;
+  };
+  given?.on('error', early);
   // Imported on use (~80 ms together), like MQTT.js in transport.ts.
   const five = (await import('johnny-five')).default;
-  const where = cfg.port ?? '(stream)';
-  // johnny-five reports through 'error' events, twice for its own handshake timeout, and later for
-  // a lost port: each needs a listener, or the event is thrown and takes the process down.
+  const firmataIo = given ? (await import('firmata-io')).default : undefined;
   let handshake: ((e: unknown) => void) | null = null;
-  const onError = (e: unknown): void => {
+  const errorListener = (e: unknown): void => {
     const message = e instanceof Error ? e.message : String((e as { message?: unknown } | null)?.message ?? e);
     if (handshake) handshake(new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: ${message}`));
-    else o.logger.error('board error', { port: where, error: message });
+    else onError(message);
   };
   let io: FirmataIo | undefined;
-  if (o.transport) {
+  if (failed !== null) {
+    given?.off('error', early);
+    await releaseTransport(given, 'destroy');
+    throw new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: cannot open: ${(failed as Error)?.message ?? String(failed)}`, { field: 'board.port' });
+  }
+  if (given && firmataIo) {
     // firmata-io's Firmata class accepts a transport instance (any Duplex) in place of a port path.
     // Before the handshake it hands the transport's errors to this callback, and without one emits
     // them on the io, where nobody listens yet (johnny-five forwards io errors once ready): thrown.
-    const firmataIo = (await import('firmata-io')).default;
-    io = new firmataIo.Firmata(o.transport, { reportVersionTimeout: 2000 }, (e) => {
-      if (e) onError(e);
+    io = new firmataIo.Firmata(given, { reportVersionTimeout: 2000 }, (e) => {
+      if (e) errorListener(e);
     });
+    given.off('error', early);
   }
   let board: InstanceType<typeof five.Board>;
   try {
@@ -126,13 +156,13 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   } catch (e) {
     // Opening a port path, johnny-five imports firmata, which throws the string "Missing serialport
     // dependency" when serialport's native binding did not build: it left Gateway.create untyped.
-    await releaseTransport(o.transport, 'destroy');
+    await releaseTransport(given, 'destroy');
     // (johnny-five lists a Board at the end of its constructor: a throw leaves nothing listed.)
     const message = e instanceof Error ? e.message : String(e);
     throw new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: cannot open: ${message}${/serialport/i.test(message) ? ' (the native binding @serialport/bindings is missing or built for another Node version)' : ''}`, { field: 'board.port' });
   }
-  board.on('error', onError);
-  if (io && (opened || (o.transport as { isOpen?: unknown }).isOpen === true)) {
+  board.on('error', errorListener);
+  if (io && (opened || (given as { isOpen?: unknown }).isOpen === true)) {
     // What firmata-io does on the transport's 'open' (johnny-five starts on 'connect').
     io.emit('open');
     io.emit('connect');
@@ -153,25 +183,25 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
         resolve();
       });
       onAbort = () => handshake?.(new EdgeRnnError('GATEWAY_STOPPED', `stopped while waiting for the board ${where} to answer`, { port: where }));
-      if (o.signal?.aborted) onAbort();
-      else o.signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
     });
   } catch (e) {
     // Stop johnny-five's own handshake timer and let go of the port.
     clearTimeout((board as unknown as { timer?: ReturnType<typeof setTimeout> }).timer);
-    await releaseTransport(o.transport ?? (board.io as { transport?: Duplex } | null)?.transport, 'destroy');
+    await releaseTransport(given ?? (board.io as { transport?: Duplex } | null)?.transport, 'destroy');
     unlistBoard(five, board);
     throw e;
   } finally {
     handshake = null;
-    if (onAbort) o.signal?.removeEventListener('abort', onAbort);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
-  const transport = o.transport ?? (board.io as { transport?: Duplex }).transport;
+  const transport = given ?? (board.io as { transport?: Duplex }).transport;
   // A pin the board cannot drive fails here, naming the field, not at the first alert: johnny-five
   // throws from Led.brightness() on a pin without PWM (after the LED went on, before the relay
   // closed) and from pinMode() on a pin the board does not have.
   const ioPins = (board.io as { pins?: Array<{ supportedModes?: number[] }> }).pins ?? [];
-  for (const [field, mode, what] of [['led', 1, 'OUTPUT'], ['piezo', 3, 'PWM'], ['relay', 1, 'OUTPUT']] as const) {
+  for (const [field, mode, what] of [['led', MODE_OUTPUT, 'OUTPUT'], ['piezo', MODE_PWM, 'PWM'], ['relay', MODE_OUTPUT, 'OUTPUT']] as const) {
     const pin = cfg[field];
     if (pin === undefined || ioPins.length === 0 || ioPins[pin]?.supportedModes?.includes(mode)) continue;
     const able = ioPins.flatMap((p, i) => (p.supportedModes?.includes(mode) ? [i] : []));
@@ -179,46 +209,75 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
     unlistBoard(five, board);
     throw new EdgeRnnError('GATEWAY_CONFIG', `board.${field}: pin ${pin} does not support ${what} on this board (${what} pins: ${able.join(', ')})`, { field: `board.${field}` });
   }
-  const pins = board.io as PinIo;
+  return { board, transport, ioPins };
+}
+
+/** Connects to the board (Firmata handshake) and returns a sink that drives the configured pins. */
+export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
+  const cfg = o.config;
+  if (!o.transport && cfg.port === undefined) {
+    throw new EdgeRnnError('GATEWAY_CONFIG', 'board.port must name a serial port (e.g. /dev/ttyACM0) when no board transport is given', { field: 'board.port' });
+  }
+  // parseGatewayConfig refuses one pin for two outputs; a config built in code reaches here unchecked.
+  const fields = (['led', 'piezo', 'relay'] as const).filter((k) => cfg[k] !== undefined);
+  for (const [i, k] of fields.entries()) {
+    const other = fields.slice(0, i).find((q) => cfg[q] === cfg[k]);
+    if (other !== undefined) {
+      const expected = `a pin other than board.${other}'s (${cfg[other]})`;
+      throw new EdgeRnnError('GATEWAY_CONFIG', `board.${k} must be ${expected}, got ${cfg[k]}`, { field: `board.${k}`, expected, got: cfg[k] });
+    }
+  }
+  const where = cfg.port ?? '(stream)';
+  // A stream handed over as such cannot be opened again once lost; a port path or a function can.
+  const reopens = o.transport === undefined || typeof o.transport === 'function';
+  // The board now: null while lost (its writes would queue on a closed port for an 'open' that
+  // never comes) and after close().
+  let link: BoardLink | null = null;
+  const onBoardError = (from: BoardLink | null) => (message: string) => {
+    // A lost board's stream may report its end too: the loss is logged once, as 'board lost'.
+    if (from === null || from === link) o.logger.error('board error', { port: where, error: message });
+  };
+  // The first connection: a failure is the caller's (GATEWAY_CONFIG, GATEWAY_STOPPED).
+  let first: BoardLink | null = null;
+  // (No await before: a stream handed over must be listened to at once, see openBoard.)
+  link = first = await openBoard(o, where, o.signal, (m) => onBoardError(first)(m));
+  const five = (await import('johnny-five')).default;
   // The writes johnny-five's Led and Relay made (see the file comment for why not through them).
   // An LED on a pin with PWM is driven in PWM mode, on = full duty, as Led did; else as OUTPUT.
-  // The piezo's pin has PWM (checked above). The relay is normally open: closed = high.
-  const pwmMax = (board as { RESOLUTION?: { PWM?: number | null } }).RESOLUTION?.PWM ?? 255;
-  const ledPwm = cfg.led !== undefined && ioPins[cfg.led]?.supportedModes?.includes(MODE_PWM) === true;
-  const setModes = (): void => {
-    if (cfg.led !== undefined) pins.pinMode(cfg.led, ledPwm ? MODE_PWM : MODE_OUTPUT);
+  // The piezo's pin has PWM (checked at each open). The relay is normally open: closed = high.
+  const pwmMax = (l: BoardLink) => (l.board as { RESOLUTION?: { PWM?: number | null } }).RESOLUTION?.PWM ?? 255;
+  const ledPwm = (l: BoardLink) => cfg.led !== undefined && l.ioPins[cfg.led]?.supportedModes?.includes(MODE_PWM) === true;
+  const setModes = (l: BoardLink): void => {
+    const pins = l.board.io as PinIo;
+    if (cfg.led !== undefined) pins.pinMode(cfg.led, ledPwm(l) ? MODE_PWM : MODE_OUTPUT);
     if (cfg.piezo !== undefined) pins.pinMode(cfg.piezo, MODE_PWM);
     // StandardFirmata powers digital pins up as OUTPUT, other firmwares may not: set it.
     if (cfg.relay !== undefined) pins.pinMode(cfg.relay, MODE_OUTPUT);
   };
-  setModes();
+  // Written to the board there is; while it is lost, the outputs' state is still kept (on for
+  // alertMs after the latest alert), and a board found again during an alert is turned on.
   const setOutputs = (on: boolean): void => {
+    if (!link) return;
+    const pins = link.board.io as PinIo;
     if (cfg.led !== undefined) {
-      if (ledPwm) pins.analogWrite(cfg.led, on ? pwmMax : 0);
+      if (ledPwm(link)) pins.analogWrite(cfg.led, on ? pwmMax(link) : 0);
       else pins.digitalWrite(cfg.led, on ? 1 : 0);
     }
-    if (cfg.piezo !== undefined) pins.analogWrite(cfg.piezo, on ? Math.round(pwmMax / 2) : 0); // 50% duty PWM square wave
+    if (cfg.piezo !== undefined) pins.analogWrite(cfg.piezo, on ? Math.round(pwmMax(link) / 2) : 0); // 50% duty PWM square wave
     if (cfg.relay !== undefined) pins.digitalWrite(cfg.relay, on ? 1 : 0);
   };
-  setOutputs(false);
   let offTimer: TimerHandle | null = null;
   let active = false;
   // After close() the port is ended: an alert then wrote to it (a write-after-end error) and armed
   // an alertMs timer that outlived the gateway.
   let closed = false;
-  // A port closed under the sink (cable pulled: serialport closes it with a disconnect error and
-  // emits no 'error'): the loss went unlogged, and every later alert's writes were queued on the
-  // closed port for an 'open' that never comes. Logged once; the board is not reopened.
-  let lost = false;
-  const onLost = (): void => {
-    if (closed || lost) return;
-    lost = true;
-    o.clock.clearTimeout(offTimer);
-    offTimer = null;
-    o.logger.error('board lost', { port: where, note: 'alerts are still raised and published; the board is not reopened until the gateway restarts' });
-  };
-  board.on('close', onLost);
-  board.on('disconnect', onLost);
+  // Reopening a lost board: the next attempt's timer, its delay, the attempt running, and a way to
+  // stop it at close().
+  let reopenTimer: TimerHandle | null = null;
+  let reopenDelayMs: number = BOARD_REOPEN_MS.first;
+  let reopening: Promise<void> | null = null;
+  let lastFailure = '';
+  const stopReopening = new AbortController();
   const off = () => {
     offTimer = null;
     active = false;
@@ -228,19 +287,76 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   // announces its version again with its pins as at power-up: the piezo's pin (and a PWM LED's)
   // back to OUTPUT, where the firmware ignores PWM writes, so it stayed silent at every later
   // alert until the gateway restarted. The modes are set again, and the outputs as they are.
-  const events = board.io as unknown as { on(e: string, f: () => void): void; off(e: string, f: () => void): void };
+  const events = (l: BoardLink) => l.board.io as unknown as { on(e: string, f: () => void): void; off(e: string, f: () => void): void };
   const onBoardReset = (): void => {
-    if (closed || lost) return;
+    if (closed || !link) return;
     o.logger.warn('board reset: pin modes set again', { port: where });
-    setModes();
+    setModes(link);
     setOutputs(active);
   };
-  events.on('reportversion', onBoardReset);
-  o.logger.info('board ready', { port: cfg.port ?? '(stream)', led: cfg.led, piezo: cfg.piezo, relay: cfg.relay });
+  /** Takes a board link into use: lost when its port closes, its pins set. */
+  const attach = (l: BoardLink): void => {
+    link = l;
+    // A port closed under the sink (cable pulled: serialport closes it with a disconnect error and
+    // emits no 'error'): the loss went unlogged, and every later alert's writes were queued on the
+    // closed port. Logged once per loss, and the board is reopened (it stayed dark until a restart).
+    const onLost = (): void => {
+      if (closed || link !== l) return;
+      link = null;
+      events(l).off('reportversion', onBoardReset);
+      void releaseTransport(l.transport, 'destroy');
+      unlistBoard(five, l.board);
+      o.logger.error('board lost', {
+        port: where,
+        note: reopens ? 'alerts are still raised and published; reopening it' : 'alerts are still raised and published; a board stream handed over cannot be reopened (pass a function returning a new one)',
+      });
+      if (reopens) scheduleReopen();
+    };
+    l.board.on('close', onLost);
+    l.board.on('disconnect', onLost);
+    events(l).on('reportversion', onBoardReset);
+    setModes(l);
+    setOutputs(active);
+  };
+  const scheduleReopen = (): void => {
+    reopenTimer = o.clock.setTimeout(() => {
+      reopenTimer = null;
+      let opened: BoardLink | null = null;
+      reopening = openBoard(o, where, stopReopening.signal, (m) => onBoardError(opened)(m)).then(
+        (l) => {
+          reopening = null;
+          if (closed) return releaseTransport(l.transport, 'end').then(() => unlistBoard(five, l.board));
+          opened = l;
+          reopenDelayMs = BOARD_REOPEN_MS.first;
+          lastFailure = '';
+          attach(l);
+          o.logger.info('board reopened', { port: where });
+          return undefined;
+        },
+        (e: unknown) => {
+          reopening = null;
+          if (closed) return;
+          // Failed attempts are logged when their reason changes (a warning: not there; then, say,
+          // another board whose pins cannot do what the config asks), else at debug.
+          const error = (e as Error)?.message ?? String(e);
+          const level = error === lastFailure ? 'debug' : 'warn';
+          lastFailure = error;
+          o.logger[level]('board not reopened yet', { port: where, error, retryMs: reopenDelayMs });
+          reopenDelayMs = Math.min(reopenDelayMs * 2, BOARD_REOPEN_MS.max);
+          scheduleReopen();
+        },
+      );
+    }, reopenDelayMs);
+  };
+  attach(link);
+  o.logger.info('board ready', { port: where, led: cfg.led, piezo: cfg.piezo, relay: cfg.relay });
   return {
     name: 'board',
+    get connected() {
+      return link !== null;
+    },
     alert(a) {
-      if (closed || lost) return;
+      if (closed) return;
       if (cfg.labels && !cfg.labels.includes(a.label)) return;
       if (!active) {
         active = true;
@@ -249,18 +365,24 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
       // The outputs stay on for alertMs after the latest alert.
       o.clock.clearTimeout(offTimer);
       offTimer = o.clock.setTimeout(off, cfg.alertMs);
-      o.logger.debug('board alert', { id: a.id });
+      o.logger.debug('board alert', { id: a.id, connected: link !== null });
     },
     async close() {
       if (closed) return;
       closed = true;
-      events.off('reportversion', onBoardReset);
       o.clock.clearTimeout(offTimer);
-      if (!lost) off();
+      o.clock.clearTimeout(reopenTimer);
+      stopReopening.abort();
+      await reopening;
+      const l = link;
+      if (!l) return;
+      events(l).off('reportversion', onBoardReset);
+      off();
+      link = null;
       // Let the last writes reach the board before closing the transport.
       await new Promise((r) => setImmediate(r));
-      await releaseTransport(transport, 'end');
-      unlistBoard(five, board);
+      await releaseTransport(l.transport, 'end');
+      unlistBoard(five, l.board);
     },
   };
 }

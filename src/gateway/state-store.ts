@@ -1,10 +1,11 @@
 /**
  * Where evicted and shut-down device streams keep their state (Node-only module). Synchronous:
  * a load happens when a device's first message after eviction arrives, a save when it is
- * evicted; both are small (a few KB) and rare. Also probeStateDir: whether the disk under
- * stateDir takes writes at all (the gateway runs from memory when it does not).
+ * evicted; both are small (a few KB) and rare. A state taken out of the file store is renamed
+ * aside and unlinked off the event loop (see fileStateStore). Also probeStateDir: whether the
+ * disk under stateDir takes writes at all (the gateway runs from memory when it does not).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { EdgeRnnError } from '../errors.js';
@@ -163,6 +164,10 @@ const LEGACY_EXT = '.state';
 const legacyName = (key: string) => `${Buffer.from(key, 'utf8').toString('base64url')}${LEGACY_EXT}`;
 /** Longest file name on the file systems we run on (ext4, xfs, btrfs, tmpfs: 255 bytes). */
 const NAME_MAX = 255;
+/** A state file taken out of the store, renamed to <random>-<n>.gone until it is unlinked: never read; removed at the next open if a crash came first. */
+const GONE_EXT = '.gone';
+/** Files renamed aside that are unlinked one after the other before the process may exit (see fileStateStore). */
+const UNLINK_RUN = 16;
 /** A hashed file: magic, u32 LE key length, the key (utf-8), the state bytes. */
 const MAGIC = Buffer.from('ERNSTAT1', 'latin1');
 
@@ -188,6 +193,15 @@ function readKey(file: string): string {
  * once: 2,000 states cost 2,001 fsyncs instead of 4,000, and a crash in the middle leaves each
  * state old or new, whole (a rename is atomic and only follows its file's fsync); the temporary
  * files it leaves are removed at the next open.
+ *
+ * A state taken out (delete(), the maxStates bound) is renamed aside and unlinked later, one file
+ * at a time off the event loop: unlinking a fsynced file frees its blocks, 0.1-2 ms here and tens
+ * of ms at times, and a device's first message after eviction paid it inside its handler (2,000
+ * devices waking at once held the gateway for seconds; test/bench/state-restore.ts). The rename
+ * frees the state's name at once: a save of the same key before the unlink ran is untouched (the
+ * aside name is unique), and a crash before it leaves a file no load or keys() reads, removed at
+ * the next open. Where the rename fails (a full disk refusing a new name), the file is unlinked
+ * on the spot, as before. The store needs the folder to itself (stateDir's lock, state-lock.ts).
  */
 export function fileStateStore(dir: string, opts: StateStoreOptions = {}): StateStore {
   let names: string[];
@@ -202,8 +216,35 @@ export function fileStateStore(dir: string, opts: StateStoreOptions = {}): State
   const doFsync = opts.fsync ?? true;
   /** Every state file by name, oldest saved first, with its key once known. */
   const index = new Map<string, string | undefined>();
+  /**
+   * Files renamed aside, waiting for their unlink: one at a time, so a wave of them leaves the
+   * thread pool to the outbox. Every UNLINK_RUN unlinks the next waits on an unref'd timer: a
+   * process with nothing else to do (a gateway that stopped) exits there, the rest removed at the
+   * next open (chained to the end, the unlinks of a bound lowered by 90,000 states would hold it a
+   * minute or more; an unref'd setImmediate does not let it exit: it runs in the same turn of the loop).
+   */
+  let doomed: string[] = [];
+  /** doomed[unlinking] is being unlinked (an index: shift() is linear in the length, 2.5 s for 200,000 here). */
+  let unlinking = 0;
+  /** This store's names for them: no other store's (a previous run's, left by a crash) are the same. */
+  const goneTag = randomBytes(6).toString('hex');
+  let goneCount = 0;
+  const unlinkNext = () => {
+    const file = doomed[unlinking];
+    if (file === undefined) return;
+    fs.unlink(file, () => {
+      // Failed (not a file after all, a disk gone read-only): left, removed at the next open.
+      if (++unlinking === doomed.length) [doomed, unlinking] = [[], 0];
+      else if (unlinking % UNLINK_RUN === 0) setTimeout(unlinkNext, 0).unref();
+      else unlinkNext();
+    });
+  };
   const found: Array<{ name: string; key: string | undefined; mtime: number }> = [];
   for (const name of names) {
+    if (name.endsWith(GONE_EXT)) {
+      doomed.push(path.join(dir, name)); // a removal a crash (or a stop) cut short
+      continue;
+    }
     if (name.endsWith('.tmp')) {
       try {
         fs.rmSync(path.join(dir, name), { force: true }); // a save cut short by a crash
@@ -224,6 +265,7 @@ export function fileStateStore(dir: string, opts: StateStoreOptions = {}): State
   }
   found.sort((a, b) => a.mtime - b.mtime);
   for (const f of found) index.set(f.name, f.key);
+  unlinkNext();
 
   const keyOf = (name: string): string | undefined => {
     let key = index.get(name);
@@ -237,9 +279,20 @@ export function fileStateStore(dir: string, opts: StateStoreOptions = {}): State
     }
     return key;
   };
+  /** Takes a state file out of the store: renamed aside now, unlinked later (see fileStateStore). */
   const remove = (name: string) => {
-    fs.rmSync(path.join(dir, name), { force: true });
+    const file = path.join(dir, name);
+    const gone = path.join(dir, `${goneTag}-${goneCount++}${GONE_EXT}`);
+    try {
+      fs.renameSync(file, gone);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') fs.rmSync(file, { force: true });
+      index.delete(name);
+      return;
+    }
     index.delete(name);
+    doomed.push(gone);
+    if (doomed.length === unlinking + 1) unlinkNext(); // none under way
   };
   const legacyFile = (key: string): string | null => {
     const name = legacyName(key);
@@ -262,7 +315,8 @@ export function fileStateStore(dir: string, opts: StateStoreOptions = {}): State
       try {
         remove(oldest);
       } catch {
-        index.delete(oldest); // not a file (a directory in its place): no longer counted
+        index.delete(oldest); // cannot be removed (a disk gone read-only): no longer counted, nor reported dropped
+        continue;
       }
       if (dropped !== undefined) opts.onDrop?.(dropped);
     }
@@ -325,8 +379,13 @@ export function fileStateStore(dir: string, opts: StateStoreOptions = {}): State
       const f = path.join(dir, hashedName(key));
       // A crash leaves the old state or the new one, whole: the data is on disk before the
       // rename, and the rename is on disk before save() returns.
-      writeFileDurably(`${f}.tmp`, fileBytes(key, bytes), doFsync);
-      fs.renameSync(`${f}.tmp`, f);
+      try {
+        writeFileDurably(`${f}.tmp`, fileBytes(key, bytes), doFsync);
+        fs.renameSync(`${f}.tmp`, f);
+      } catch (e) {
+        removeTmp(`${f}.tmp`); // a full disk: what was written of it held the last blocks until the next start
+        throw e;
+      }
       if (doFsync) fsyncDir(dir);
       saved([key]);
     },

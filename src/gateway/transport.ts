@@ -116,7 +116,7 @@ export function isFatalConnectError(e: Error & { code?: number | string }): bool
   );
 }
 
-/** MQTT.js client options from the broker config (TLS files are read here). */
+/** @internal MQTT.js client options from the broker config (TLS files are read here). */
 export function mqttClientOptions(o: MqttTransportOptions): IClientOptions {
   const b = o.broker;
   const opts: IClientOptions = {
@@ -213,7 +213,48 @@ function checkKeyPair(cert: X509Certificate, key: KeyObject, certFile: string, k
   });
 }
 
-export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { readonly client: MqttClient | null } {
+/**
+ * MQTT keepalive for a gateway with more sensor data than CPU. It reads the broker's backlog more
+ * slowly than it comes, and the PINGRESP to its PINGREQ waits behind that backlog. MQTT.js counts
+ * only a PINGRESP or an acknowledgement as an answer and closed the connection itself
+ * (`Keepalive timeout`) when none came within keepalive/2 of its PINGREQ: the gateway dropped
+ * its connection while messages were still arriving (50 microphones at 8x real time on
+ * models/kws.ern, keepalive 5 s), lost what the broker had queued for it, and reconnected into
+ * the same flood. So:
+ * - any packet from the broker is an answer (as in Paho): MQTT.js's keepalive counter (ticks of
+ *   keepalive/2; 2 = PINGREQ sent, 3 = timed out) goes back one tick, so it pings again at the
+ *   next tick and gives up only after a whole tick without a packet from the broker;
+ * - MQTT.js schedules its next PINGREQ a whole keepalive after each PINGRESP or acknowledgement,
+ *   which, arriving late, is long after the PINGREQ it answers: the broker (1.5 keepalive after
+ *   the gateway's last packet) dropped the connection instead. A packet from the broker when the
+ *   gateway has sent nothing for keepalive/4 is answered with a PINGREQ.
+ * MQTT.js keeps the counter private: without it, only the second applies.
+ */
+function keepaliveUnderLoad(c: MqttClient): void {
+  let sentAt = performance.now();
+  c.on('packetsend', () => (sentAt = performance.now()));
+  c.on('packetreceive', () => {
+    // In seconds: the broker's (MQTT 5 Server Keep Alive) or ours; 0 = none.
+    const keepaliveMs = c.keepalive * 1000;
+    // (Not once end() began: a PINGREQ after the DISCONNECT would break the protocol.)
+    if (!c.connected || c.disconnecting || !(keepaliveMs > 0)) return;
+    const k = (c as unknown as { keepaliveManager?: { counter?: unknown } | null }).keepaliveManager;
+    if (k && typeof k.counter === 'number' && k.counter >= 2) k.counter = 1;
+    if (performance.now() - sentAt >= keepaliveMs / 4) c.sendPing();
+  });
+}
+
+/** What mqttTransport() returns. */
+export interface MqttTransport extends GatewayTransport {
+  /**
+   * @internal The MQTT.js client once started, else null. Internal, and so not in the published
+   * declarations: MQTT.js's own need the DOM lib (its worker-timers), which a Node project with
+   * "lib": ["ES2022"] and skipLibCheck off does not have.
+   */
+  readonly client: MqttClient | null;
+}
+
+export function mqttTransport(o: MqttTransportOptions): MqttTransport {
   let client: MqttClient | null = null;
   let ended = false;
   /** The broker's Maximum Packet Size from this connection's CONNACK (MQTT 5 only). */
@@ -246,6 +287,7 @@ export function mqttTransport(o: MqttTransportOptions): GatewayTransport & { rea
       client = c;
       c.on('message', (topic, payload, packet) => h.message(topic, payload, packet.retain));
       c.on('close', () => h.close());
+      keepaliveUnderLoad(c);
       return new Promise<void>((resolve, reject) => {
         let first = true;
         // The reason last reported while reconnecting (code and message), null once connected.

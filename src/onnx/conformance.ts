@@ -141,11 +141,13 @@ function bindInputs(model: ModelProto, ds: NodeTestDataSet, where: string): Boun
 function framesOf(x: TensorProto, layout: OnnxImport['input']['layout'], b: number): { frames: Float32Array; T: number; F: number } {
   const d = x.dims;
   if (layout === 'TF') return { frames: Float32Array.from(x.data), T: d[0]!, F: d[1]! };
-  const [T, B, F] = layout === 'TBF' ? [d[0]!, d[1]!, d[2]!] : [d[1]!, d[0]!, d[2]!];
+  const [T, B, F] = layout === 'TBF' ? [d[0]!, d[1]!, d[2]!] : layout === 'BTF' ? [d[1]!, d[0]!, d[2]!] : [d[2]!, d[0]!, d[1]!];
   const out = new Float32Array(T * F);
   for (let t = 0; t < T; t++) {
-    const src = layout === 'TBF' ? (t * B + b) * F : (b * T + t) * F;
-    for (let k = 0; k < F; k++) out[t * F + k] = x.data[src + k]!;
+    for (let k = 0; k < F; k++) {
+      const src = layout === 'TBF' ? (t * B + b) * F + k : layout === 'BTF' ? (b * T + t) * F + k : (b * F + k) * T + t;
+      out[t * F + k] = x.data[src]!;
+    }
   }
   return { frames: out, T, F };
 }

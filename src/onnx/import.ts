@@ -25,6 +25,8 @@ import { LayoutMismatch, recurrentNode, type RecurrentContext } from './recurren
 import { stackConcat, stackGather, stackOutputReason, stackSlice, stackUseReason } from './stacked.js';
 import {
   dynActivation,
+  dynBatchNorm,
+  dynClip,
   dynAddDyn,
   dynArith,
   dynConcat,
@@ -68,7 +70,8 @@ import { checkObjectArgument } from '../util/args.js';
 export const MIN_OPSET = 7;
 export const MAX_OPSET = 22;
 
-export type InputLayout = 'TBF' | 'BTF' | 'TF';
+/** Roles of X's axes: T time, B batch, F features (BFT: channels first, [batch, features, seq]). */
+export type InputLayout = 'TBF' | 'BTF' | 'BFT' | 'TF';
 
 export interface BoundTensor {
   dims: number[];
@@ -84,7 +87,7 @@ export interface ImportOptions {
   bind?: Record<string, BoundTensor>;
   /** The sequence input (default: the graph input without a value that reaches a recurrent node's X, else the first one). */
   sequenceInput?: string;
-  /** Roles of X's axes (default: tried in the order [seq,batch,F], [batch,seq,F]; rank 2: [seq,F]). */
+  /** Roles of X's axes (default: tried in the order [seq,batch,F], [batch,seq,F], [batch,F,seq]; rank 2: [seq,F]). */
   inputLayout?: InputLayout;
   /** Actual dims of X (the conformance runner knows them): sequence length, batch, features. */
   inputDims?: number[];
@@ -236,6 +239,9 @@ function reduce(mean: boolean): DynOp {
   };
 }
 
+/** The largest float32: Clip's default bounds before opset 11. */
+const FLT_MAX = 3.4028234663852886e38;
+
 const DYN_OPS: Readonly<Record<string, DynOp>> = {
   Identity: passThrough,
   Dropout: passThrough,
@@ -301,8 +307,12 @@ const DYN_OPS: Readonly<Record<string, DynOp>> = {
     const dims = dynDims(v);
     const sh = Array.from(shape.data);
     const ok = !shape.sym && sh.length <= dims.length && sh.every((d, i) => d === 1 || d === dims[dims.length - sh.length + i]);
-    if (!ok) throw unsupported(`${ctx.label} broadcasts a sequence value to [${sh}]`);
+    if (!ok) throw unsupported(v.base.time !== 'seq' ? repeatReason(ctx, v, `to [${sh}]`) : `${ctx.label} broadcasts a sequence value to [${sh}]`);
     return [v];
+  },
+  Tile: (ctx, inputs) => {
+    const reps = constAt(ctx, inputs, 1, 'repeats');
+    throw unsupported(repeatReason(ctx, dynAt(ctx, inputs, 0), `Tile by [${Array.from(reps.data).join(', ')}]`));
   },
   Add: arith('Add'),
   Sub: arith('Sub'),
@@ -315,6 +325,49 @@ const DYN_OPS: Readonly<Record<string, DynOp>> = {
   },
   Gemm: (ctx, inputs) => [dynGemm(ctx, dynAt(ctx, inputs, 0), constAt(ctx, inputs, 1, 'B'), constOpt(ctx, inputs, 2, 'C'))],
   Relu: (ctx, inputs) => [dynActivation(dynAt(ctx, inputs, 0), 'relu')],
+  Clip: (ctx, inputs) => {
+    // Bounds are attributes before opset 11, optional inputs after; absent is unbounded.
+    const bound = (i: number, attr: string, def: number): number => {
+      if (ctx.opset < 11) return ctx.attrs.float(attr, def);
+      const c = constOpt(ctx, inputs, i, attr);
+      if (c === undefined) return def;
+      if (c.data.length !== 1) throw invalid(`${ctx.label}: ${attr} must be a scalar, got ${c.data.length} values`);
+      return c.data[0]!;
+    };
+    // Before opset 11 the defaults are ∓FLT_MAX, which is no bound either.
+    const unbounded = (x: number) => (Math.abs(x) >= FLT_MAX ? Math.sign(x) * Infinity : x);
+    return [dynClip(ctx, dynAt(ctx, inputs, 0), unbounded(bound(1, 'min', -Infinity)), unbounded(bound(2, 'max', Infinity)))];
+  },
+  // nn.Conv1d with kernel 1 is a Linear on each step's channels (axis 1 of [N, C, T]).
+  Conv: (ctx, inputs) => {
+    const v = dynAt(ctx, inputs, 0);
+    const w = constAt(ctx, inputs, 1, 'W');
+    const k = w.dims.slice(2);
+    const ones = (name: string) => (ctx.attrs.ints(name) ?? []).every((x) => x === 1);
+    // With kernel 1 and stride 1 every auto_pad pads nothing; explicit pads add zero steps.
+    const pads = (ctx.attrs.ints('pads') ?? []).every((x) => x === 0);
+    if (k.length !== 1 || v.axes.length !== 3) throw unsupported(`${ctx.label}: a ${k.length}-D convolution (kernel [${k.join(', ')}]); edgernn compiles nn.Conv1d with kernel 1 only`);
+    if (k[0] !== 1 && v.axes[2]!.role === 'F') throw unsupported(`${ctx.label}: a convolution with kernel ${k[0]} along the features (axis 2); edgernn compiles nn.Conv1d with kernel 1 only`);
+    if (k[0] !== 1) {
+      throw unsupported(
+        `${ctx.label}: a convolution over time with kernel ${k[0]} mixes neighbouring steps, and edgernn layers see one step at a time. ` +
+          "Compute it in the feature front end, or use kernel 1 / nn.Linear on each step before the recurrent layer (it folds into the layer's input weights)",
+      );
+    }
+    if (ctx.attrs.int('group', 1) !== 1 || !ones('strides') || !ones('dilations') || !pads) throw unsupported(`${ctx.label}: kernel 1 with groups, strides, dilations or padding; edgernn compiles a plain pointwise nn.Conv1d`);
+    const [O, C] = [w.dims[0]!, w.dims[1]!];
+    const wt = new Float64Array(C * O);
+    for (let o = 0; o < O; o++) for (let c = 0; c < C; c++) wt[c * O + o] = w.data[o * C + c]!;
+    const bias = constOpt(ctx, inputs, 2, 'B');
+    const y = dynMatMul(ctx, dynTranspose(ctx, v, [0, 2, 1]), constOf(ONNX_DTYPES.FLOAT, [C, O], wt), 1, bias ? Float64Array.from(bias.data) : null);
+    return [dynTranspose(ctx, y, [0, 2, 1])];
+  },
+  BatchNormalization: (ctx, inputs) => {
+    if (ctx.opset >= 14 && ctx.attrs.int('training_mode', 0) !== 0) throw unsupported(`${ctx.label}: training_mode is 1: it normalizes with the batch's statistics; export the model in eval mode (model.eval())`);
+    if (ctx.opset < 9 && ctx.attrs.int('spatial', 1) === 0) throw unsupported(`${ctx.label}: spatial 0 (per-element statistics) is not supported`);
+    const c = (i: number, what: string) => constAt(ctx, inputs, i, what);
+    return [dynBatchNorm(ctx, dynAt(ctx, inputs, 0), c(1, 'scale'), c(2, 'B'), c(3, 'input_mean'), c(4, 'input_var'), ctx.attrs.float('epsilon', 1e-5))];
+  },
   Sigmoid: (ctx, inputs) => [dynActivation(dynAt(ctx, inputs, 0), 'sigmoid')],
   Tanh: (ctx, inputs) => [dynActivation(dynAt(ctx, inputs, 0), 'tanh')],
   Softmax: (ctx, inputs) => [dynSoftmax(ctx, dynAt(ctx, inputs, 0), 'softmax')],
@@ -330,7 +383,94 @@ const DYN_OPS: Readonly<Record<string, DynOp>> = {
 /** Operators the importer compiles (constant folding or sequence ops). */
 export const SUPPORTED_OPS: readonly string[] = [...new Set([...Object.keys(CONST_OPS), ...Object.keys(DYN_OPS)])].sort();
 
-function unsupportedReport(source: string, issues: Issue[], model: ModelProto): EdgeRnnError {
+const LAYER_NORM =
+  'no edgernn layer divides a step by the spread of its own features (a layer-norm layer would be a new layer kind in the .ern format and every runtime). ' +
+  'Retrain without nn.LayerNorm (nn.BatchNorm1d compiles: in eval mode it is a fixed scale and offset per feature)';
+
+const REPEAT_VECTOR =
+  "(a sequence autoencoder's RepeatVector: h_n[-1].repeat(1, T, 1) or .expand(...) into a decoder): the decoder's first step needs the encoder's last, and edgernn's layers run step by step in one pass. " +
+  "Train an autoencoder whose decoder reads the encoder's output at every step, or run the model unchanged";
+
+/** Tile or Expand of a sequence value: one step repeated over time is an autoencoder's RepeatVector. */
+function repeatReason(ctx: OpContext, v: DynValue, shape: string): string {
+  if (v.base.time !== 'seq') return `${ctx.label} repeats one step of the sequence (the ${v.base.time === 'final' ? 'final state' : `${v.base.time} step`}) over time ${REPEAT_VECTOR}`;
+  return `${ctx.label} repeats a sequence value (${shape}); edgernn computes one row per step from that step's features`;
+}
+
+/**
+ * The recurrent node whose X is a repeated value (Expand or Tile, through layout ops), for the
+ * report: PyTorch's dynamic-length .expand() fails at its shape arithmetic (Equal/Where on the
+ * sequence length) before the Expand, which says nothing of the cause.
+ */
+function repeatedIntoRecurrent(model: ModelProto): NodeProto | undefined {
+  const producer = new Map<string, NodeProto>();
+  for (const n of model.graph.node) for (const o of n.output) if (o) producer.set(o, n);
+  const through = new Set(['Transpose', 'Identity', 'Cast', 'Squeeze', 'Unsqueeze', 'Reshape', 'Dropout']);
+  return model.graph.node.find((n) => {
+    if (n.opType !== 'GRU' && n.opType !== 'LSTM' && n.opType !== 'RNN') return false;
+    let p = producer.get(n.input[0] ?? '');
+    for (let hops = 0; p && through.has(p.opType) && hops < 8; hops++) p = producer.get(p.input[0] ?? '');
+    return p?.opType === 'Expand' || p?.opType === 'Tile';
+  });
+}
+
+/** Element-wise activations PyTorch heads use that no edgernn layer applies, with their PyTorch names. */
+const OTHER_ACTIVATIONS: Readonly<Record<string, string>> = {
+  LeakyRelu: 'nn.LeakyReLU',
+  PRelu: 'nn.PReLU',
+  Elu: 'nn.ELU',
+  Selu: 'nn.SELU',
+  Celu: 'nn.CELU',
+  Gelu: 'nn.GELU',
+  Erf: 'nn.GELU, before opset 20',
+  HardSigmoid: 'nn.Hardsigmoid',
+  HardSwish: 'nn.Hardswish',
+  Softplus: 'nn.Softplus',
+  Softsign: 'nn.Softsign',
+  Mish: 'nn.Mish',
+};
+
+/** Why an operator edgernn has no rule for cannot compile, when the reason is known. */
+function unknownOpReason(node: NodeProto): string {
+  const op = node.opType;
+  if (op === 'LayerNormalization') return `operator LayerNormalization (nn.LayerNorm) is not supported: ${LAYER_NORM}`;
+  if (OTHER_ACTIVATIONS[op]) return `operator ${op} (${OTHER_ACTIVATIONS[op]}) is not supported: edgernn's dense layers apply relu, sigmoid or tanh (or none); retrain with one of those`;
+  if (op === 'ArgMax' || op === 'ArgMin') return `operator ${op} is not supported: it outputs class indices, and edgernn models output scores; export the logits (or softmax) and take the index in your code (\`edgernn run\` prints the scores with the labels)`;
+  return `operator ${op} is not supported`;
+}
+
+/**
+ * nn.LayerNorm as PyTorch exports it before opset 17 (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt,
+ * Div): the importer fails at the Sub ("adds values of different layouts") and the Pow, which says
+ * nothing of the cause. One issue, at the Sub, names it instead.
+ */
+function explainLayerNorm(issues: Issue[], model: ModelProto): Issue[] {
+  const g = model.graph;
+  const producer = new Map<string, number>();
+  g.node.forEach((n, i) => n.output.forEach((o) => o && producer.set(o, i)));
+  const covered = new Map<number, number>();
+  g.node.forEach((pow, p) => {
+    if (pow.opType !== 'Pow') return;
+    const s = producer.get(pow.input[0] ?? '');
+    const sub = s === undefined ? undefined : g.node[s];
+    if (sub?.opType !== 'Sub') return;
+    const r = producer.get(sub.input[1] ?? '');
+    const mean = r === undefined ? undefined : g.node[r];
+    if (mean?.opType !== 'ReduceMean' || mean.input[0] !== sub.input[0]) return;
+    covered.set(s!, s!).set(p, s!).set(r!, s!);
+  });
+  if (covered.size === 0) return issues;
+  const out: Issue[] = [];
+  for (const i of issues) {
+    const at = covered.get(i.index);
+    if (at === undefined) out.push(i);
+    else if (!out.some((o) => o.index === at)) out.push({ index: at, node: g.node[at]!, reason: `normalizes each step over its features: x - mean(x), then divided by sqrt(mean((x - mean(x))^2) + eps) (nn.LayerNorm as PyTorch exports it before opset 17); ${LAYER_NORM}` });
+  }
+  return out;
+}
+
+function unsupportedReport(source: string, allIssues: Issue[], model: ModelProto): EdgeRnnError {
+  const issues = explainLayerNorm(allIssues, model);
   const lines = issues.map((i) => {
     const n = i.node;
     return `  - node ${i.index} '${n.name || '(unnamed)'}' (${n.domain ? `${n.domain}.` : ''}${n.opType}), [${n.input.join(', ')}] -> [${n.output.join(', ')}]: ${i.reason}`;
@@ -343,6 +483,7 @@ function unsupportedReport(source: string, issues: Issue[], model: ModelProto): 
       `edgernn compiles GRU, LSTM and RNN layers with Gemm/MatMul heads and the glue around them (${SUPPORTED_OPS.join(', ')}).`,
       // PyTorch's nn.GRUCell/LSTMCell (alone or in a Python loop) export as Gemm/Sigmoid/Tanh/Mul
       // arithmetic; the report then lists steps and state inputs, which does not say what to change.
+      ...(repeatedIntoRecurrent(model) && !issues.some((i) => i.reason.includes('RepeatVector')) ? [`The input of ${nodeLabel(repeatedIntoRecurrent(model)!)} is a value repeated over time by Expand/Tile ${REPEAT_VECTOR}.`] : []),
       ...(model.graph.node.some((n) => n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN')
         ? []
         : ['The graph has no GRU, LSTM or RNN node: PyTorch exports nn.GRUCell/nn.LSTMCell (and loops over them) as plain arithmetic. Export nn.GRU/nn.LSTM/nn.RNN instead; a cell\'s weights load into layer 0 (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0).']),
@@ -423,12 +564,39 @@ function recurrentSequenceInput(model: ModelProto, inputs: ValueInfoProto[]): Va
   return inputs.find((input) => reaches.has(input.name));
 }
 
-function layoutCandidates(rank: number, dims: (number | string | null)[], forced: InputLayout | undefined): InputLayout[] {
+/**
+ * Whether the graph moves axis 2 of X to the front (a Transpose with perm [0, 2, 1] or [2, 0, 1]
+ * on X, through ops that keep its axes) and has a recurrent node: a channels-first model
+ * (x.permute(0, 2, 1) in front of nn.GRU). Without that sign [batch, F, seq] is not guessed: a
+ * graph without one can often be read both ways (a Relu on X [seq, 1, 2^40] would compile as
+ * one feature over 2^40 steps).
+ */
+function movesAxis2Forward(model: ModelProto, xName: string): boolean {
+  const nodes = model.graph.node;
+  if (!nodes.some((n) => n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN')) return false;
+  // Ops that keep [N, C, T] as it is: a Conv1d / BatchNorm1d / activation front end on
+  // channels-first data comes before the permute.
+  const keeps = new Set(['Identity', 'Cast', 'Dropout', 'Conv', 'BatchNormalization', 'Relu', 'Clip', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Add', 'Sub', 'Mul', 'Div']);
+  const names = new Set([xName]);
+  for (const n of nodes) {
+    if (!names.has(n.input[0] ?? '')) continue;
+    if (keeps.has(n.opType)) names.add(n.output[0] ?? '');
+    const perm = n.opType === 'Transpose' ? new Attrs(n).ints('perm') : undefined;
+    if (perm?.length === 3 && (perm[0] === 2 || perm[1] === 2)) return true;
+  }
+  return false;
+}
+
+function layoutCandidates(rank: number, dims: (number | string | null)[], forced: InputLayout | undefined, channelsFirst: boolean): InputLayout[] {
   if (forced) return [forced];
   if (rank === 2) return ['TF'];
   if (rank !== 3) return [];
-  // A concrete dim 0 with a symbolic dim 1 looks batch-first.
-  return typeof dims[0] === 'number' && typeof dims[1] !== 'number' ? ['BTF', 'TBF'] : ['TBF', 'BTF'];
+  // A concrete dim 0 with a symbolic dim 1 looks batch-first. Channels first ([batch, F, seq]:
+  // a model that permutes [B, C, T] sensor data before its nn.GRU) comes last: it was not tried,
+  // and such a model was refused at its shape glue ("depends on the sequence length").
+  // (Its feature count, dimension 1, must be declared.)
+  const bft: InputLayout[] = channelsFirst && typeof dims[1] === 'number' && dims[1] > 0 ? ['BFT'] : [];
+  return typeof dims[0] === 'number' && typeof dims[1] !== 'number' ? ['BTF', 'TBF', ...bft] : ['TBF', 'BTF', ...bft];
 }
 
 /**
@@ -487,20 +655,25 @@ export function importOnnx(input: Uint8Array | ArrayBuffer | ArrayBufferView | M
   const declared: (number | string | null)[] = opts.inputDims ?? xInfo.shape ?? [];
   if (declared.length === 0) throw invalid(`${source}: the shape of sequence input '${xInfo.name}' is unknown; pass inputDims`);
   const rank = declared.length;
-  const candidates = layoutCandidates(rank, declared, opts.inputLayout);
+  const candidates = layoutCandidates(rank, declared, opts.inputLayout, movesAxis2Forward(model, xInfo.name));
   if (candidates.length === 0) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: sequence input '${xInfo.name}' has rank ${rank}; edgernn takes [seq, batch, features], [batch, seq, features] or [seq, features]`);
-  let features = declared[rank - 1];
-  if (typeof features !== 'number' || features <= 0) {
-    features = inferFeatures(model, xInfo.name, consts);
-    if (features === null) throw invalid(`${source}: cannot tell how many features '${xInfo.name}' has (its last dimension is ${JSON.stringify(declared[rank - 1])})`);
-  }
+  // The feature count of each layout: its declared dimension, else the width of the first weight.
+  let inferred: number | null | undefined;
+  const featuresOf = (layout: InputLayout): number => {
+    const fPos = layout === 'BFT' ? 1 : rank - 1;
+    const d = declared[fPos];
+    if (typeof d === 'number' && d > 0) return d;
+    inferred ??= inferFeatures(model, xInfo.name, consts);
+    if (inferred === null) throw invalid(`${source}: cannot tell how many features '${xInfo.name}' has (its dimension ${fPos} is ${JSON.stringify(d)})`);
+    return inferred;
+  };
 
   // Try each layout of X; a wrong guess fails somewhere (a recurrent node sees batch where it
   // needs time, or shape glue computes with the wrong axis). Report the most specific failure.
   const failures: { layout: InputLayout; error: unknown }[] = [];
   for (const layout of candidates) {
     try {
-      const r = evaluate(model, opts, source, opset, consts, xInfo.name, layout, declared, features, g.input);
+      const r = evaluate(model, opts, source, opset, consts, xInfo.name, layout, declared, featuresOf(layout), g.input);
       r.notes.unshift(...stateNotes);
       return r;
     } catch (e) {
@@ -513,7 +686,15 @@ export function importOnnx(input: Uint8Array | ArrayBuffer | ArrayBufferView | M
   // right one; a wrong guess usually fails in the shape glue ahead of the recurrent nodes.
   // (A reduce: Math.min(...list) overflows the stack on a report of 200,000 nodes.)
   const reach = (e: unknown): number => (isEdgeRnnError(e, 'ONNX_UNSUPPORTED') ? ((e.details.nodes as { index: number }[] | undefined) ?? []).reduce((m, n) => Math.min(m, n.index), Infinity) : 0);
-  failures.sort((a, b) => rank2(a.error) - rank2(b.error) || reach(b.error) - reach(a.error));
+  // Channels first is the last guess: its failure is reported only when it compiled further
+  // than every other layout (a channels-first model refused for another reason), else a
+  // [batch, seq, F] model got the wrong guess's complaint.
+  // (The others' ONNX_INVALID, such as "cannot tell how many features" from a symbolic last
+  // dimension, reach nothing.)
+  const otherReach = Math.max(-1, ...failures.filter((f) => f.layout !== 'BFT' && isEdgeRnnError(f.error, 'ONNX_UNSUPPORTED')).map((f) => reach(f.error)));
+  const bftFirst = (f: (typeof failures)[number]): boolean => isEdgeRnnError(f.error, 'ONNX_UNSUPPORTED') && reach(f.error) > otherReach;
+  const key = (f: (typeof failures)[number]): number => (f.layout !== 'BFT' ? rank2(f.error) : bftFirst(f) ? -1 : Infinity);
+  failures.sort((a, b) => key(a) - key(b) || reach(b.error) - reach(a.error));
   const best = failures[0]!.error;
   if (best instanceof LayoutMismatch) throw new EdgeRnnError('ONNX_UNSUPPORTED', `${source}: no layout of '${xInfo.name}' [${declared.join(', ')}] fits the graph: ${best.message}`);
   throw best;
@@ -532,7 +713,7 @@ function evaluate(
   graphInputs: ModelProto['graph']['input'],
 ): OnnxImport {
   const g = model.graph;
-  const roles = layout === 'TBF' ? (['T', 'B', 'F'] as const) : layout === 'BTF' ? (['B', 'T', 'F'] as const) : (['T', 'F'] as const);
+  const roles = layout === 'TBF' ? (['T', 'B', 'F'] as const) : layout === 'BTF' ? (['B', 'T', 'F'] as const) : layout === 'BFT' ? (['B', 'F', 'T'] as const) : (['T', 'F'] as const);
   const tDim = declared[roles.indexOf('T')];
   const bPos = (roles as readonly string[]).indexOf('B');
   const bDim = bPos >= 0 ? declared[bPos] : 1;
@@ -580,7 +761,7 @@ function evaluate(
     const dynOp = DYN_OPS[node.opType];
     const constOp = CONST_OPS[node.opType];
     if (!dynOp && !constOp) {
-      issues.push({ index, node, reason: `operator ${node.opType} is not supported` });
+      issues.push({ index, node, reason: unknownOpReason(node) });
       poisonAll();
       return;
     }

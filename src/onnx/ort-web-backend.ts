@@ -20,7 +20,8 @@
  * Graphs with reverse or bidirectional recurrent nodes need the whole sequence: step() throws
  * NOT_STREAMABLE and run() starts from the initial state, as edgernn's sessions do.
  */
-// Types only: onnxruntime-web re-exports onnxruntime-common's API. onnxruntime-web itself (139 MB,
+// Types only (a devDependency: the published declarations do not name it, see OrtModule):
+// onnxruntime-web re-exports onnxruntime-common's API. onnxruntime-web itself (139 MB,
 // WebAssembly builds for every target) is an optional peer dependency, imported when a model is
 // created: a gateway that runs .ern files only never needs it.
 import type * as OrtWeb from 'onnxruntime-common';
@@ -33,8 +34,21 @@ import { ONNX_DTYPES, consumersOf, decodeModelProto, decodeTensorProto, dtypeNam
 import { FLOAT_ATOL } from './tolerance.js';
 import { fileBytes } from '../util/bytes.js';
 
-export type OrtModule = typeof OrtWeb;
-export type SequenceLayout = 'TBF' | 'BTF' | 'TF';
+/**
+ * The onnxruntime-web module (`import * as ort from 'onnxruntime-web'`), as far as this backend
+ * needs it. Not onnxruntime-common's own type: its declarations need the DOM lib (ImageData,
+ * WebGLTexture), and naming them here put them in every program that imports edgernn (a Node
+ * project with "lib": ["ES2022"] and skipLibCheck off did not compile).
+ */
+export interface OrtModule {
+  readonly env: { readonly wasm: { numThreads?: number } };
+  readonly InferenceSession: { create(model: Uint8Array, options?: object): Promise<unknown> };
+  readonly Tensor: abstract new (...args: never[]) => unknown;
+}
+/** The module as this file uses it (onnxruntime-common's types; not in the declarations). */
+type Ort = typeof OrtWeb;
+/** Axes of the sequence input; BFT is channels first ([batch, features, seq]). */
+export type SequenceLayout = 'TBF' | 'BTF' | 'BFT' | 'TF';
 
 export interface OrtWebOptions {
   /** The onnxruntime-web module (default: import('onnxruntime-web')); inject to pick a build. */
@@ -45,7 +59,7 @@ export interface OrtWebOptions {
   input?: string;
   /** The model output (default: the first output that is not a state output). */
   output?: string;
-  /** Axes of the sequence input: [seq, batch, features], [batch, seq, features] or [seq, features] (default: from the graph, the Transposes between the input and the first recurrent node and its `layout`; else from the declared shape). */
+  /** Axes of the sequence input: [seq, batch, features], [batch, seq, features], [batch, features, seq] or [seq, features] (default: from the graph, the Transposes between the input and the first recurrent node and its `layout`; else from the declared shape). */
   inputLayout?: SequenceLayout;
   /** State pairs, input name -> output name fed back after each call (default: detected by name). */
   state?: Record<string, string>;
@@ -89,9 +103,9 @@ function wrap(e: unknown, source: string, what: string): EdgeRnnError {
  * an import map the bare specifier does not resolve (Chromium: a TypeError, "Failed to resolve
  * module specifier"), and the browser bundle leaves the package out (it is large and optional).
  */
-async function importOrt(source: string): Promise<OrtModule> {
+async function importOrt(source: string): Promise<Ort> {
   try {
-    return (await import('onnxruntime-web')) as OrtModule;
+    return (await import('onnxruntime-web')) as Ort;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     const inNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -107,8 +121,8 @@ interface Layout {
   fixedT: number | null;
 }
 
-/** Ops whose output keeps the axes of their first input (time and batch stay where they are). */
-const KEEPS_AXES = new Set(['Identity', 'Cast', 'Dropout', 'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Abs', 'Relu', 'LeakyRelu', 'Tanh', 'Sigmoid', 'Clip', 'Sqrt', 'LayerNormalization', 'MatMul']);
+/** Ops whose output keeps the axes of their first input (time and batch stay where they are; Conv and BatchNormalization keep [N, C, T]). */
+const KEEPS_AXES = new Set(['Identity', 'Cast', 'Dropout', 'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Abs', 'Relu', 'LeakyRelu', 'Tanh', 'Sigmoid', 'Clip', 'Sqrt', 'LayerNormalization', 'MatMul', 'Conv', 'BatchNormalization']);
 
 /**
  * Where a rank-3 sequence input keeps its time axis, read off the graph: the input's axes are
@@ -131,8 +145,10 @@ function layoutFromGraph(model: ModelProto, input: string): SequenceLayout | und
       const k = n.input.indexOf(value);
       if (n.output[0] === undefined) continue;
       if ((n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN') && k === 0) {
-        const time = axes[new Attrs(n).int('layout', 0) === 1 ? 1 : 0];
-        return time === 0 ? 'TBF' : time === 1 ? 'BTF' : undefined;
+        const layout1 = new Attrs(n).int('layout', 0) === 1;
+        const [time, batch] = [axes[layout1 ? 1 : 0], axes[layout1 ? 0 : 1]];
+        // time 2 and batch 0: channels first, [B, C, T] permuted ahead of the node.
+        return time === 0 ? 'TBF' : time === 1 ? 'BTF' : time === 2 && batch === 0 ? 'BFT' : undefined;
       }
       if (n.opType === 'Transpose' && k === 0) {
         const perm = new Attrs(n).ints('perm') ?? [2, 1, 0];
@@ -148,18 +164,20 @@ function layoutFromGraph(model: ModelProto, input: string): SequenceLayout | und
 function inferLayout(shape: readonly (number | string | null | undefined)[], forced: SequenceLayout | undefined, fromGraph: SequenceLayout | undefined, source: string, name: string): Layout {
   const rank = shape.length;
   if (rank !== 2 && rank !== 3) throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: sequence input '${name}' has rank ${rank}; expected [seq, batch, features], [batch, seq, features] or [seq, features]`);
-  const F = shape[rank - 1];
-  if (typeof F !== 'number' || F <= 0) throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: the feature count of '${name}' is not a number (${String(F)})`);
   let layout: SequenceLayout = forced ?? (rank === 2 ? 'TF' : fromGraph ?? 'TBF');
   // [1, seq, F] with a symbolic or longer seq looks batch-first.
   if (!forced && !fromGraph && rank === 3 && shape[0] === 1 && shape[1] !== 1) layout = 'BTF';
-  const tDim = shape[layout === 'BTF' ? 1 : 0];
-  const bDim = rank === 3 ? shape[layout === 'BTF' ? 0 : 1] : 1;
+  // Positions of time, batch and features.
+  const [tPos, bPos, fPos] = layout === 'TF' ? [0, -1, 1] : layout === 'TBF' ? [0, 1, 2] : layout === 'BTF' ? [1, 0, 2] : [2, 0, 1];
+  const F = shape[fPos];
+  if (typeof F !== 'number' || F <= 0) throw new EdgeRnnError('UNSUPPORTED_MODEL', `${source}: the feature count of '${name}' (dimension ${fPos}) is not a number (${String(F)})`);
+  const tDim = shape[tPos];
+  const bDim = bPos >= 0 ? shape[bPos] : 1;
   // Sessions feed one sequence (batch 1); onnxruntime's own message only said "index 1 Got: 1 Expected: 7".
   if (typeof bDim === 'number' && bDim > 1) {
     throw new EdgeRnnError(
       'UNSUPPORTED_MODEL',
-      `${source}: sequence input '${name}' is [${shape.map(String).join(', ')}] (${layout === 'BTF' ? '[batch, seq, features]' : '[seq, batch, features]'}): a fixed batch of ${bDim}, and sessions run one sequence at a time; export with a batch of 1 or a dynamic batch axis (torch.onnx.export dynamic_axes)`,
+      `${source}: sequence input '${name}' is [${shape.map(String).join(', ')}] (${layout === 'BTF' ? '[batch, seq, features]' : layout === 'BFT' ? '[batch, features, seq]' : '[seq, batch, features]'}): a fixed batch of ${bDim}, and sessions run one sequence at a time; export with a batch of 1 or a dynamic batch axis (torch.onnx.export dynamic_axes)`,
       { expected: 1, got: bDim },
     );
   }
@@ -181,7 +199,7 @@ export class OrtWebModel {
   /** input -> output pairs carried between calls (empty: history mode). */
   readonly statePairs: Readonly<Record<string, string>>;
   readonly backend = 'ort-web' as const;
-  /** @internal */ readonly ort: OrtModule;
+  /** @internal */ readonly ort: Ort;
   /** @internal */ readonly ortSession: OrtWeb.InferenceSession;
   /** @internal */ readonly stateDims: Readonly<Record<string, number[]>>;
   /** @internal */ readonly opts: OrtWebOptions;
@@ -191,7 +209,7 @@ export class OrtWebModel {
   private disposed = false;
 
   private constructor(init: {
-    ort: OrtModule;
+    ort: Ort;
     session: OrtWeb.InferenceSession;
     source: string;
     inputName: string;
@@ -224,7 +242,7 @@ export class OrtWebModel {
     const source = opts.source ?? 'model.onnx';
     const bytes = fileBytes(file, source, 'OrtWebModel.create()');
     const proto = decodeModelProto(bytes, source);
-    const ort = opts.ort ?? (await importOrt(source));
+    const ort = (opts.ort as Ort | undefined) ?? (await importOrt(source));
     ort.env.wasm.numThreads = Math.max(1, Math.floor(opts.threads ?? 1));
     let session: OrtWeb.InferenceSession;
     try {
@@ -367,8 +385,14 @@ export class OrtWebSession {
   async infer(frames: Float32Array, T: number): Promise<{ data: Float32Array; dims: number[] }> {
     const m = this.model;
     const F = m.inputSize;
-    const dims = m.layout === 'TF' ? [T, F] : m.layout === 'TBF' ? [T, 1, F] : [1, T, F];
-    const feeds: Record<string, OrtWeb.Tensor> = { ...this.state, [m.inputName]: m.tensor(m.inputName, frames, dims) };
+    const dims = m.layout === 'TF' ? [T, F] : m.layout === 'TBF' ? [T, 1, F] : m.layout === 'BTF' ? [1, T, F] : [1, F, T];
+    // Channels first: the frames [T][F] go in as [1][F][T].
+    let x = frames;
+    if (m.layout === 'BFT') {
+      x = new Float32Array(T * F);
+      for (let t = 0; t < T; t++) for (let k = 0; k < F; k++) x[k * T + t] = frames[t * F + k]!;
+    }
+    const feeds: Record<string, OrtWeb.Tensor> = { ...this.state, [m.inputName]: m.tensor(m.inputName, x, dims) };
     for (const [k, v] of Object.entries(m.opts.constants ?? {})) feeds[k] = m.tensor(k, v.data, v.dims);
     let r: OrtWeb.InferenceSession.ReturnType;
     try {
@@ -472,7 +496,7 @@ export class OrtWebSession {
 }
 
 /** An onnxruntime tensor for a decoded TensorProto (numeric types only). */
-function ortTensorOf(ort: OrtModule, t: TensorProto): OrtWeb.Tensor {
+function ortTensorOf(ort: Ort, t: TensorProto): OrtWeb.Tensor {
   const d = t.data;
   switch (t.dataType) {
     case ONNX_DTYPES.FLOAT: return new ort.Tensor('float32', Float32Array.from(d), t.dims);
@@ -493,7 +517,7 @@ function ortTensorOf(ort: OrtModule, t: TensorProto): OrtWeb.Tensor {
 export async function runNodeTestOrtWeb(tc: NodeTestCase, opts: { ort?: OrtModule; atol?: number } = {}): Promise<Omit<NodeTestResult, 'backend'> & { backend: 'ort-web' }> {
   const atol = opts.atol ?? FLOAT_ATOL;
   const result = { name: tc.name, backend: 'ort-web' as const, passed: false, atol, maxDiff: NaN, outputs: [] as NodeTestResult['outputs'] };
-  const ort = opts.ort ?? (await importOrt(tc.name));
+  const ort = (opts.ort as Ort | undefined) ?? (await importOrt(tc.name));
   ort.env.wasm.numThreads = 1;
   let session: OrtWeb.InferenceSession | null = null;
   try {

@@ -3,7 +3,7 @@
  * linear ops become a pending y = A x + b, activations and softmax append layers.
  * See values.ts for the representation. Every refusal names the node and what it would need.
  */
-import { isRecurrent, type DenseActivation, type Layer } from '../model/spec.js';
+import { defaultActivations, isRecurrent, numDirections, type DenseActivation, type Layer } from '../model/spec.js';
 import { ONNX_DTYPES } from './proto.js';
 import type { OpContext } from './fold.js';
 import { sliceRange } from './fold.js';
@@ -654,6 +654,82 @@ export function materialize(v: DynValue, activation: DenseActivation): DynValue 
 
 export function dynActivation(v: DynValue, act: 'relu' | 'sigmoid' | 'tanh'): DynValue {
   return materialize(v, act);
+}
+
+/** The range a value cannot leave, and what makes it: the last layer's output through a pure selection. */
+function outputBounds(v: DynValue): { lo: number; hi: number; what: string } {
+  const open = { lo: -Infinity, hi: Infinity };
+  const L = v.pending;
+  // A selection (each row one 1, no bias) keeps the bounds; any other map (a sum of the two
+  // directions, a scale, a bias) does not.
+  if (L !== null) {
+    for (let i = 0; i < L.rows; i++) {
+      let ones = 0;
+      for (let j = 0; j < L.cols; j++) {
+        const a = L.A[i * L.cols + j]!;
+        if (a === 1) ones++;
+        else if (a !== 0) ones = 2;
+      }
+      if (ones !== 1 || L.b[i] !== 0) return { ...open, what: 'a Gemm/MatMul/Add/Mul output' };
+    }
+  }
+  const last = v.base.layers[v.base.layers.length - 1];
+  if (last === undefined) return { ...open, what: 'the input sequence' };
+  if (!isRecurrent(last)) {
+    if (last.kind !== 'dense') return last.kind === 'softmax' ? { lo: 0, hi: 1, what: 'a softmax output' } : { lo: -Infinity, hi: 0, what: 'a log-softmax output' };
+    const r = { none: open, relu: { lo: 0, hi: Infinity }, sigmoid: { lo: 0, hi: 1 }, tanh: { lo: -1, hi: 1 } }[last.activation];
+    return { ...r, what: last.activation === 'none' ? 'a Gemm/MatMul output' : `a ${last.activation} output` };
+  }
+  // With ONNX's default activations the hidden state stays in [-1, 1]: RNN and LSTM h pass
+  // through tanh, a GRU's h mixes tanh values with the previous h (so its initial state counts).
+  const what = `the ${last.kind.toUpperCase()} output`;
+  const defaults = defaultActivations(last.kind, numDirections(last));
+  const isDefault = last.activations.length === defaults.length && last.activations.every((a, i) => a.name === defaults[i]!.name);
+  const h0 = last.float?.initialH ?? last.quant?.initialH;
+  if (!isDefault) return { ...open, what: `${what} (with non-default activations)` };
+  if (last.kind === 'gru' && h0 !== undefined && h0.some((x) => Math.abs(x) > 1)) return { ...open, what: `${what} (from an initial state outside [-1, 1])` };
+  return { lo: -1, hi: 1, what };
+}
+
+/**
+ * Clip (nn.Hardtanh, nn.ReLU6, torch.clamp): compiled when it cannot bind (its range holds every
+ * value the layer before can output: Hardtanh after a GRU, LSTM, RNN or tanh layer) or when it is
+ * a ReLU (min 0, no max). No edgernn layer clamps to a range otherwise.
+ */
+export function dynClip(ctx: OpContext, v: DynValue, lo: number, hi: number): DynValue {
+  const b = outputBounds(v);
+  const lower = lo > b.lo;
+  const upper = hi < b.hi;
+  if (!lower && !upper) return v;
+  if (!upper && lo === 0) return materialize(v, 'relu');
+  const known = lo === 0 && hi === 6 ? ' (nn.ReLU6)' : lo === -1 && hi === 1 ? ' (nn.Hardtanh)' : '';
+  const range = b.lo === -Infinity && b.hi === Infinity ? 'unbounded' : `in [${b.lo}, ${b.hi}]`;
+  throw unsupported(
+    `${ctx.label} clamps ${b.what} (${range}) to [${lo}, ${hi}]${known}: no edgernn layer clamps to a range. ` +
+      'Clip compiles only as a ReLU (min 0, no max) or where it cannot bind (nn.Hardtanh() after a GRU/LSTM/RNN or a tanh layer); ' +
+      (known === ' (nn.ReLU6)' ? 'retrain with nn.ReLU instead of nn.ReLU6' : 'retrain without the clamp'),
+  );
+}
+
+/** BatchNormalization in inference mode: y = scale (x - mean) / sqrt(var + eps) + B per channel (axis 1). */
+export function dynBatchNorm(ctx: OpContext, v: DynValue, scale: ConstValue, bias: ConstValue, mean: ConstValue, variance: ConstValue, eps: number): DynValue {
+  const rank = v.axes.length;
+  if (rank < 2) throw invalid(`${ctx.label}: input of rank ${rank}; BatchNormalization needs [N, C, ...]`);
+  const ax = v.axes[1]!;
+  if (ax.role === 'T' || ax.role === 'B') throw unsupported(`${ctx.label} normalizes axis 1, which is the ${ax.role === 'T' ? 'time' : 'batch'} axis here; edgernn normalizes features only`);
+  const C = ax.size;
+  for (const [n, t] of [['scale', scale], ['B', bias], ['input_mean', mean], ['input_var', variance]] as const) {
+    if (t.data.length !== C) throw invalid(`${ctx.label}: ${n} has ${t.data.length} values, the input has ${C} channels (axis 1)`);
+  }
+  const s = new Float64Array(C);
+  const t = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    s[c] = scale.data[c]! / Math.sqrt(variance.data[c]! + eps);
+    t[c] = bias.data[c]! - mean.data[c]! * s[c]!;
+  }
+  const dims = [C, ...Array.from({ length: rank - 2 }, () => 1)];
+  const scaled = dynArith(ctx, 'Mul', v, constOf(ONNX_DTYPES.FLOAT, dims, s), true);
+  return dynArith(ctx, 'Add', scaled, constOf(ONNX_DTYPES.FLOAT, dims, t), true);
 }
 
 export function dynSoftmax(ctx: OpContext, v0: DynValue, kind: 'softmax' | 'logSoftmax'): DynValue {

@@ -171,7 +171,7 @@ export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime>
   // Compile only what the default backend needs now; the other build compiles on first use.
   const modules = new KernelModules(bins, simdSupported, simd);
   if (choice === 'scalar' || (!simdSupported && choice !== 'reference' && choice !== 'float')) await modules.get('scalar');
-  return new Runtime(modules, simdSupported, choice);
+  return newRuntime(modules, simdSupported, choice);
 }
 
 /**
@@ -246,9 +246,13 @@ class KernelModules {
   }
 }
 
+/** Runtime's private constructor, for createRuntime() and createRuntimeSync(). */
+let newRuntime: (modules: KernelModules, simdSupported: boolean, choice: BackendChoice) => Runtime;
+
 export class Runtime {
   static {
     keepClassName(this, 'Runtime');
+    newRuntime = (modules, simdSupported, choice) => new Runtime(modules, simdSupported, choice);
   }
   readonly simdSupported: boolean;
   /** What 'auto' means for int8 models here. */
@@ -262,7 +266,12 @@ export class Runtime {
    */
   private hasher: { build: 'simd' | 'scalar'; exports: KernelExports } | null = null;
 
-  constructor(modules: KernelModules, simdSupported: boolean, choice: BackendChoice) {
+  /**
+   * Private (createRuntime() makes runtimes): a public one put KernelModules, and so the
+   * WebAssembly namespace, in the published declarations, which a consumer without the DOM lib
+   * (lib ES2022 and @types/node) could not compile.
+   */
+  private constructor(modules: KernelModules, simdSupported: boolean, choice: BackendChoice) {
     this.modules = modules;
     this.simdSupported = simdSupported;
     this.intBackend = simdSupported ? 'simd' : 'scalar';
@@ -429,7 +438,7 @@ export function createRuntimeSync(opts: RuntimeOptions = {}): Runtime {
     }
   }
   if (choice === 'simd' && !simdSupported) throw new EdgeRnnError('BACKEND_UNAVAILABLE', 'this WebAssembly engine does not validate the SIMD kernels');
-  return new Runtime(new KernelModules(bins, simdSupported, simd), simdSupported, choice);
+  return newRuntime(new KernelModules(bins, simdSupported, simd), simdSupported, choice);
 }
 
 /** The largest kernel memory a runtime keeps for checksums (see Runtime.hash): a model's own arena is rarely smaller. */
@@ -753,7 +762,7 @@ function isBigIntArray(v: unknown): boolean {
  * The runtime bundles (edgernn/runtime, its CommonJS build) are minified: without this a Model
  * printed as `me {...}` and a message said "session 0 is a ye, not a session".
  */
-function keepClassName(cls: abstract new (...args: never[]) => unknown, name: string): void {
+function keepClassName(cls: object, name: string): void {
   Object.defineProperty(cls, 'name', { value: name });
 }
 

@@ -13,7 +13,7 @@ import { memoryLogger } from '../../src/gateway/logger.js';
 import { createBoardSink } from '../../src/gateway/sinks.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
 import { FirmataBoard, PIN_MODES } from '../../firmware-sim/firmata-board.js';
-import { IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSignal, oracleAlerts } from './fixtures.js';
+import { IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSignal, oracleAlerts, tmpDir, waitFor } from './fixtures.js';
 
 /** serialport's own stream and mock binding (installed with johnny-five's firmata); the tests that need them skip without. */
 const serialport = await Promise.all([import('@serialport/stream' as string), import('@serialport/binding-mock' as string)]).then(
@@ -24,15 +24,20 @@ const serialport = await Promise.all([import('@serialport/stream' as string), im
   },
 );
 
-/** A mock serial port binding with a simulated Firmata board behind every open. */
-function simSerialBinding(MockBinding: any): { Binding: unknown; sims: FirmataBoard[]; unplug(): void } {
+/**
+ * A mock serial port binding with a simulated Firmata board behind every open. `plugged.in` false:
+ * opening fails as for a device that is not there (until it is plugged in again).
+ */
+function simSerialBinding(MockBinding: any): { Binding: unknown; sims: FirmataBoard[]; unplug(): void; plugged: { in: boolean; board: () => FirmataBoard } } {
   const sims: FirmataBoard[] = [];
   const bindings: Array<{ unplugged: Error | null; failRead: ((e: Error) => void) | null }> = [];
+  const plugged = { in: true, board: () => new FirmataBoard() };
   class SimBinding extends MockBinding {
     sim: FirmataBoard | undefined;
     async open(path: string, opt: unknown): Promise<void> {
+      if (!plugged.in) throw new Error(`Error: No such file or directory, cannot open ${path}`);
       await super.open(path, opt);
-      const sim = new FirmataBoard();
+      const sim = plugged.board();
       sims.push(sim);
       bindings.push(this as never);
       this.sim = sim;
@@ -61,10 +66,10 @@ function simSerialBinding(MockBinding: any): { Binding: unknown; sims: FirmataBo
     b.unplugged = new Error('device disconnected');
     b.failRead?.(b.unplugged);
   };
-  return { Binding: SimBinding, sims, unplug };
+  return { Binding: SimBinding, sims, unplug, plugged };
 }
 
-const sinkOptions = (config: object, transport: Duplex) => ({ config: { alertMs: 1000, ...config } as never, transport, clock: new ManualClock(0), logger: memoryLogger('warn'), readyTimeoutMs: 5000 });
+const sinkOptions = (config: object, transport: Duplex | (() => Duplex)) => ({ config: { alertMs: 1000, ...config } as never, transport, clock: new ManualClock(0), logger: memoryLogger('warn'), readyTimeoutMs: 5000 });
 
 describe('board alert sink (johnny-five over a simulated Firmata board)', () => {
   it('turns LED, piezo and relay on at an alert and off alertMs after the last one', async () => {
@@ -160,6 +165,35 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
       expect(logger.lines.some((l) => l.level === 'error' && /board|USB/.test(`${l.msg} ${String(l.error)}`))).toBe(true);
     } finally {
       await gw.stop();
+      model.dispose();
+    }
+  });
+
+  it('alerts raised during stop(): they reach the board and the broker, the outputs go off at the end, nothing is left on the clock', async () => {
+    // stop() steps what was received before closing: those alerts are raised then. A publish timer
+    // armed for them was forgotten when stop() published directly, and stayed on the clock.
+    const model = await (await createRuntime()).load(imuModelBytes());
+    const sim = new FirmataBoard();
+    const clock = new ManualClock(1_700_000_000_000);
+    const tr = new TraceTransport();
+    const logger = memoryLogger('warn');
+    const config = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', detector: IMU_DETECTOR }], stateDir: '', metrics: { intervalMs: 0 }, board: { led: 13, relay: 7, alertMs: 2000 } });
+    const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, boardTransport: sim, logger });
+    try {
+      const raised: string[] = [];
+      gw.on('alert', (a) => raised.push(a.id));
+      const x = imuSignal(100, 5, [[20, 40]]);
+      tr.deliver(gw.topics.sensor('crane', 'imu'), encodeJson(x, IMU_CHANNELS, { seq: 0 }));
+      const mark = sim.history.length;
+      await gw.stop(); // no clock advanced: nothing stepped before
+      expect(raised).toHaveLength(oracleAlerts(model, x, IMU_DETECTOR, { site: 's', device: 'crane', sensor: 'imu', streamStartMs: 0 }).length);
+      expect(raised.length).toBeGreaterThan(0);
+      expect(tr.published.filter((p) => p.topic === gw.topics.alerts('crane', 'imu')).length).toBe(raised.length);
+      expect(gw.outboxDepth).toBe(0);
+      expect(sim.history.slice(mark).filter((e) => e.kind === 'digital').map((e) => [e.pin, e.value])).toEqual([[13, 1], [7, 1], [13, 0], [7, 0]]);
+      expect(clock.pending).toBe(0);
+      expect(logger.lines).toEqual([]);
+    } finally {
       model.dispose();
     }
   });
@@ -384,6 +418,223 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
       expect(clock.pending).toBe(0);
       await sink.close();
       expect(logger.lines.filter((l) => l.level === 'error')).toHaveLength(1);
+    } finally {
+      MockBinding.reset();
+    }
+  });
+
+  it.skipIf(!serialport)('a serial board unplugged and plugged in again: logged once, alerts still published, board_connected 0; reopened with backoff, pins driven again (it stayed dark until a restart)', async () => {
+    // The sink logged the loss and never tried again: a board plugged back in stayed unused until
+    // the gateway restarted. A transport given as a function is called for each connection.
+    const { SerialPortStream, MockBinding } = serialport!;
+    const { Binding, sims, unplug, plugged } = simSerialBinding(MockBinding);
+    MockBinding.createPort('/dev/ttySIM-replug', { echo: false, record: false });
+    const model = await (await createRuntime()).load(imuModelBytes());
+    const clock = new ManualClock(1_700_000_000_000);
+    const tr = new TraceTransport();
+    const logger = memoryLogger('debug');
+    // A file outbox: the alerts of the lost period are written and published as usual.
+    const config = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', detector: IMU_DETECTOR }], stateDir: tmpDir(), metrics: { intervalMs: 0 }, board: { led: 13, relay: 7, alertMs: 60_000 } });
+    const opened: Array<Duplex & { isOpen: boolean }> = [];
+    const boardTransport = () => {
+      const port = new SerialPortStream('/dev/ttySIM-replug', { binding: Binding });
+      opened.push(port);
+      return port;
+    };
+    const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, boardTransport, logger });
+    const lines = (msg: string) => logger.lines.filter((l) => l.msg === msg);
+    let seq = 0;
+    const raiseAlerts = async () => {
+      tr.deliver(gw.topics.sensor(`crane${seq}`, 'imu'), encodeJson(imuSignal(100, 5, [[20, 40]]), IMU_CHANNELS, { seq: seq++ }));
+      clock.advance(5);
+      await gw.settled(); // on disk, announced
+    };
+    try {
+      expect(gw.snapshot().gauges.board_connected).toBe(1);
+      await raiseAlerts();
+      await sims[0]!.waitFor((e) => e.pin === 7 && e.value === 1);
+      clock.advance(60_000);
+      await sims[0]!.waitFor((e) => e.pin === 7 && e.value === 0);
+      await new Promise((r) => (opened[0] as unknown as { drain(cb: () => void): void }).drain(() => r(null)));
+      // Unplugged, and stays so for the first attempts.
+      plugged.in = false;
+      const closed = new Promise((r) => opened[0]!.once('close', r));
+      unplug();
+      await closed;
+      await waitFor(() => lines('board lost').length === 1, 'the loss to be logged');
+      const lostAt = clock.now();
+      expect(gw.snapshot().gauges.board_connected).toBe(0);
+      // Alerts while lost: raised, published, the outbox empties; nothing written to a board.
+      const raised: string[] = [];
+      gw.on('alert', (a) => raised.push(a.id));
+      await raiseAlerts();
+      await waitFor(() => raised.length > 0 && gw.outboxDepth === 0, 'the alerts of the lost period to be published');
+      expect(gw.snapshot().gauges.outbox_persistent).toBe(1);
+      expect(tr.published.filter((p) => p.topic === gw.topics.alerts('crane1', 'imu')).length).toBeGreaterThanOrEqual(raised.length);
+      // Attempts 1 s, 2 s, 4 s after the loss (backoff), each failing: logged at debug, not as errors.
+      for (const [n, at] of [[1, 1000], [2, 3000], [3, 7000]] as const) {
+        clock.advanceTo(lostAt + at - 1);
+        await new Promise((r) => setTimeout(r, 20));
+        expect(lines('board not reopened yet')).toHaveLength(n - 1); // not before its time
+        clock.advanceTo(lostAt + at);
+        await waitFor(() => lines('board not reopened yet').length === n, `attempt ${n} to fail`);
+      }
+      expect(lines('board not reopened yet').map((l) => l.retryMs)).toEqual([1000, 2000, 4000]);
+      expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['board lost']);
+      // Plugged in again, still within alertMs of the last alert: reopened at the next attempt (8 s), the outputs on.
+      plugged.in = true;
+      clock.advance(8000);
+      await waitFor(() => lines('board reopened').length === 1, 'the board to be reopened');
+      expect(sims).toHaveLength(2);
+      expect(gw.snapshot().gauges.board_connected).toBe(1);
+      await sims[1]!.waitFor((e) => e.pin === 7 && e.value === 1);
+      expect(sims[1]!.pins[13]).toEqual({ mode: PIN_MODES.OUTPUT, value: 1 });
+      // ... off alertMs after the last alert, and driven by the next ones.
+      clock.advance(60_000);
+      await sims[1]!.waitFor((e) => e.pin === 7 && e.value === 0);
+      const mark = sims[1]!.history.length;
+      await raiseAlerts();
+      await sims[1]!.waitFor((e) => e.pin === 13 && e.value === 1, mark);
+      expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['board lost']);
+    } finally {
+      await gw.stop();
+      model.dispose();
+      MockBinding.reset();
+    }
+    expect(opened.at(-1)!.isOpen).toBe(false);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a simulated board given as a function: destroyed (unplugged), a new one is opened after 1 s and driven; a stream given as such stays lost', async () => {
+    const sims: FirmataBoard[] = [];
+    const clock = new ManualClock(0);
+    const logger = memoryLogger('info');
+    const sink = await createBoardSink({ ...sinkOptions({ led: 13, piezo: 3 }, () => sims[sims.push(new FirmataBoard()) - 1]!), clock, logger });
+    sims[0]!.destroy(new Error('the USB cable was pulled'));
+    await waitFor(() => sink.connected === false, 'the loss');
+    clock.advance(1000);
+    await waitFor(() => sink.connected === true, 'the new board');
+    expect(sims).toHaveLength(2);
+    expect(sims[1]!.pins[3]!.mode).toBe(PIN_MODES.PWM); // modes set again
+    sink.alert({ id: 'a' } as never);
+    await sims[1]!.waitFor((e) => e.pin === 13 && e.value === 1);
+    await sims[1]!.waitFor((e) => e.pin === 3 && e.value === 128);
+    expect(logger.lines.filter((l) => l.level !== 'info' || /board (lost|reopened)/.test(l.msg)).map((l) => [l.level, l.msg])).toEqual([
+      ['error', 'board error'],
+      ['error', 'board lost'],
+      ['info', 'board reopened'],
+    ]);
+    await sink.close();
+    expect(clock.pending).toBe(0);
+    // The same, handed over as a stream: not reopened, nothing left on the clock.
+    const sim = new FirmataBoard();
+    const once = await createBoardSink({ ...sinkOptions({ led: 13 }, sim), clock, logger: memoryLogger('warn') });
+    sim.destroy();
+    await waitFor(() => once.connected === false, 'the loss');
+    expect(clock.pending).toBe(0);
+    await once.close();
+  });
+
+  it.skipIf(!serialport)('a serial port handed over that fails to open (no such device): GATEWAY_CONFIG with the reason, not an unhandled rejection', async () => {
+    // Its open fails while johnny-five is imported, before firmata-io listens: serialport emitted
+    // the 'error' to nobody, inside a promise callback, an unhandled rejection (Node ends the process).
+    const { SerialPortStream, MockBinding } = serialport!;
+    const { Binding, plugged } = simSerialBinding(MockBinding);
+    MockBinding.createPort('/dev/ttySIM-absent', { echo: false, record: false });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      plugged.in = false;
+      for (const transport of [new SerialPortStream('/dev/ttySIM-absent', { binding: Binding }), () => new SerialPortStream('/dev/ttySIM-absent', { binding: Binding })]) {
+        await expect(createBoardSink(sinkOptions({ led: 13 }, transport))).rejects.toMatchObject({
+          code: 'GATEWAY_CONFIG',
+          message: expect.stringMatching(/^board \(stream\): cannot open: .*No such file or directory/),
+        });
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      MockBinding.reset();
+    }
+  });
+
+  it.skipIf(!serialport)('a lost board found again with pins that cannot do what the config asks: warned once with the reason, tried again until the right board is back', async () => {
+    const { SerialPortStream, MockBinding } = serialport!;
+    const { Binding, sims, unplug, plugged } = simSerialBinding(MockBinding);
+    MockBinding.createPort('/dev/ttySIM-other', { echo: false, record: false });
+    /** A board without PWM on pin 3. */
+    class NoPwm3 extends FirmataBoard {
+      override capabilities(pin: number): Array<[mode: number, resolution: number]> {
+        return super.capabilities(pin).filter(([m]) => pin !== 3 || m !== PIN_MODES.PWM);
+      }
+    }
+    try {
+      const clock = new ManualClock(0);
+      const logger = memoryLogger('debug');
+      const ports: Duplex[] = [];
+      const transport = () => {
+        ports.push(new SerialPortStream('/dev/ttySIM-other', { binding: Binding }));
+        return ports.at(-1)!;
+      };
+      const sink = await createBoardSink({ ...sinkOptions({ piezo: 3 }, transport), clock, logger });
+      const closed = new Promise((r) => ports[0]!.once('close', r));
+      plugged.board = () => new NoPwm3();
+      unplug();
+      await closed;
+      const attempts = () => logger.lines.filter((l) => l.msg === 'board not reopened yet');
+      for (const [n, wait] of [[1, 1000], [2, 2000]] as const) {
+        clock.advance(wait);
+        await waitFor(() => attempts().length === n, `attempt ${n}`);
+      }
+      expect(attempts().map((l) => [l.level, l.error])).toEqual([
+        ['warn', expect.stringMatching(/^board\.piezo: pin 3 does not support PWM on this board/)],
+        ['debug', expect.stringMatching(/^board\.piezo: pin 3 does not support PWM/)],
+      ]);
+      expect(ports.slice(1).map((p) => (p as Duplex & { isOpen: boolean }).isOpen)).toEqual([false, false]); // each let go
+      plugged.board = () => new FirmataBoard();
+      clock.advance(4000);
+      await waitFor(() => sink.connected === true, 'the Uno to be found again');
+      sink.alert({ id: 'a' } as never);
+      await sims.at(-1)!.waitFor((e) => e.pin === 3 && e.kind === 'analog' && e.value === 128);
+      await sink.close();
+    } finally {
+      MockBinding.reset();
+    }
+  });
+
+  it.skipIf(!serialport)('a board lost and still being reopened at stop(): the attempts end, nothing is left on the clock or open', async () => {
+    const { SerialPortStream, MockBinding } = serialport!;
+    const { Binding, sims, unplug, plugged } = simSerialBinding(MockBinding);
+    MockBinding.createPort('/dev/ttySIM-stop', { echo: false, record: false });
+    try {
+      const clock = new ManualClock(0);
+      const logger = memoryLogger('warn');
+      const ports: Array<Duplex & { isOpen: boolean }> = [];
+      const transport = () => {
+        ports.push(new SerialPortStream('/dev/ttySIM-stop', { binding: Binding }));
+        return ports.at(-1)!;
+      };
+      const sink = await createBoardSink({ ...sinkOptions({ led: 13 }, transport as never), clock, logger });
+      expect(sink.connected).toBe(true);
+      plugged.in = false;
+      const closed = new Promise((r) => ports[0]!.once('close', r));
+      unplug();
+      await closed;
+      await new Promise((r) => setImmediate(r));
+      expect(sink.connected).toBe(false);
+      expect(clock.pending).toBe(1); // the first attempt
+      // An alert while lost keeps its timer (the outputs' state), and writes nothing.
+      sink.alert({ id: 'a' } as never);
+      expect(clock.pending).toBe(2);
+      await sink.close();
+      expect(clock.pending).toBe(0);
+      plugged.in = true;
+      clock.advance(100_000);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(sims).toHaveLength(1); // never reopened after close()
+      expect(ports).toHaveLength(1);
     } finally {
       MockBinding.reset();
     }

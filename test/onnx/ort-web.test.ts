@@ -36,8 +36,8 @@ describe('OrtWebModel', () => {
     const ern = await rt.load(encodeModel(spec), { backend: 'float' });
     const init: Record<string, Float32Array> = {};
     for (const [k, v] of Object.entries(onnxInitialState(spec))) init[k] = v.data;
-    // The module passed as { ort } (typed by onnxruntime-common, which onnxruntime-web re-exports:
-    // tsc in `npm test` checks that onnxruntime-web's own module fits).
+    // The module passed as { ort } (typed as OrtModule, what the backend uses of it: tsc in
+    // `npm test` checks that onnxruntime-web's own module fits).
     const ort: OrtWebOptions['ort'] = await import('onnxruntime-web');
     const m = await OrtWebModel.create(exportOnnx(spec), { initialState: init, ort });
     expect(m.backend).toBe('ort-web');

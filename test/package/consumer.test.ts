@@ -1,8 +1,10 @@
 /**
  * The npm package as a user who installs it sees it: every path package.json names is shipped
- * (`files`) and built, and strict TypeScript consumers (ES module and CommonJS; moduleResolution
- * node16 and bundler) compile against the declarations `prepack` makes (tsc -p
- * tsconfig.build.json, then scripts/build-cjs-types.mjs).
+ * (`files`) and built, nothing else big or stray is (`npm pack --dry-run`), and strict TypeScript
+ * consumers (ES module and CommonJS; moduleResolution node16, nodenext and bundler; a Node project
+ * without the DOM lib, a web page without @types/node) compile against the declarations
+ * `prepack` makes (tsc -p tsconfig.build.json, then scripts/build-cjs-types.mjs). The README's
+ * runtime example compiles and runs, and esbuild bundles edgernn/runtime and edgernn for a browser.
  *
  * The package is assembled in a temp folder as node_modules/edgernn: package.json, models, the
  * bundles of `npm run build` (dist/, as `npm test` builds it first) and declarations built here;
@@ -13,7 +15,8 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -23,6 +26,7 @@ const pkgJson = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf
   bin: Record<string, string>;
   files: string[];
   exports: Record<string, unknown>;
+  typesVersions: Record<string, Record<string, string[]>>;
   dependencies: Record<string, string>;
 };
 const tsc = path.join(root, 'node_modules/.bin/tsc');
@@ -50,8 +54,19 @@ function compile(tsconfig: object, name: string): { ok: boolean; output: string 
   }
 }
 
-// Strict, and no skipLibCheck: an error inside the package's declarations must show.
-const strict = { target: 'ES2022', strict: true, exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, noEmit: true, types: ['node'], skipLibCheck: false };
+// Strict, and no skipLibCheck: an error inside the package's declarations (or in a dependency's
+// that they import) must show.
+const strict = { target: 'ES2022', strict: true, exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, noEmit: true, skipLibCheck: false };
+// A Node project: no DOM lib. The declarations named WebAssembly.Module (a DOM lib name), and
+// imported onnxruntime-common's and MQTT.js's types, which need ImageData, Worker, MessagePort.
+const nodeProject = { ...strict, lib: ['ES2022'], types: ['node'] };
+// A web page's project: the DOM lib, no @types/node (edgernn/runtime and edgernn run in browsers).
+const webProject = { ...strict, lib: ['ES2022', 'DOM'], types: [] };
+const resolutions = {
+  node16: { module: 'node16', moduleResolution: 'node16' },
+  nodenext: { module: 'nodenext', moduleResolution: 'nodenext' },
+  bundler: { module: 'esnext', moduleResolution: 'bundler' },
+};
 
 // Uses the main types of every entry; each @ts-expect-error fails the build if the type it
 // checks had become `any` (an unused directive is an error).
@@ -59,7 +74,7 @@ const esmConsumer = `
 import { createRuntime, createRuntimeSync, isEdgeRnnError, type Model, type Session, type Runtime, type ErrorCode, type ModelSpec } from 'edgernn';
 import * as lean from 'edgernn/runtime';
 import { importCachedRuntime } from 'edgernn/runtime/cached';
-import { Gateway, parseGatewayConfig, memoryLogger, type GatewayConfig, type GatewayConfigInput, type GatewayOptions, type Alert, type EmbeddedBroker } from 'edgernn/gateway';
+import { Gateway, parseGatewayConfig, memoryLogger, mqttTransport, type GatewayConfig, type GatewayConfigInput, type GatewayOptions, type Alert, type EmbeddedBroker, type MqttTransport } from 'edgernn/gateway';
 
 export async function use(bytes: Uint8Array): Promise<number> {
   const rt: Runtime = await createRuntime({ backend: 'auto' });
@@ -76,7 +91,8 @@ export async function use(bytes: Uint8Array): Promise<number> {
   try { rt.loadSync(new Uint8Array(4)); } catch (e) { if (isEdgeRnnError(e)) { const code: ErrorCode = e.code; void code; } }
   const input: GatewayConfigInput = { broker: { url: 'embedded' }, models: { har: 'har.ern' }, routes: [{ sensor: 'imu', model: 'har', codec: 'json' }] };
   const config: GatewayConfig = parseGatewayConfig(input);
-  const opts: GatewayOptions = { config, logger: memoryLogger() };
+  const transport: MqttTransport = mqttTransport({ broker: config.broker, url: 'mqtt://127.0.0.1:1883', clientId: 'consumer' });
+  const opts: GatewayOptions = { config, logger: memoryLogger(), transport };
   const gw = await Gateway.create(opts);
   gw.on('alert', (a: Alert) => void a.id);
   const broker: EmbeddedBroker | null = gw.broker;
@@ -99,6 +115,46 @@ export function use(bytes: Uint8Array): number {
 }
 `;
 
+// A web page's module: the browser-safe entries only.
+const webConsumer = `
+import { createRuntime, isEdgeRnnError, type Model } from 'edgernn/runtime';
+import { createRuntime as createFullRuntime, OrtWebModel, type OrtWebOptions, type OrtModule } from 'edgernn';
+
+export async function use(url: string): Promise<number> {
+  const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+  const model: Model = await (await createRuntime()).load(bytes, { source: url });
+  // @ts-expect-error: step() returns a Float32Array
+  const wrong: string = model.session().step(new Float32Array(model.inputSize));
+  const opts: OrtWebOptions = { threads: 1 };
+  const ort: OrtModule | undefined = opts.ort;
+  try { await OrtWebModel.create(bytes, opts); } catch (e) { if (isEdgeRnnError(e, 'BACKEND_UNAVAILABLE')) return 0; }
+  void wrong; void ort;
+  return model.outputSize + (await createFullRuntime()).intBackend.length;
+}
+`;
+
+/**
+ * The README's "Using the runtime" block as a module: its lines unchanged, after the names it
+ * leaves to the reader (bytes, frame, frames; sessions and flat just before their line).
+ */
+function readmeExample(): string {
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const block = /## Using the runtime\s+```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  if (block === undefined) throw new Error('README.md: no ```ts block under "## Using the runtime"');
+  const lines = block.split('\n').flatMap((line) =>
+    line.startsWith('model.stepMany(') ? ['const sessions: Session[] = [s, model.session()];', 'const flat = new Float32Array(2 * model.inputSize).fill(0.5);', line] : [line],
+  );
+  return [
+    "import fs from 'node:fs';",
+    "import type { Session } from 'edgernn/runtime';",
+    "const bytes = fs.readFileSync('node_modules/edgernn/models/har.ern');",
+    'const frame = new Float32Array(3).fill(0.25);',
+    'const frames = [[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]];',
+    ...lines,
+    'console.log(JSON.stringify({ outputs: y.length, saved: saved.length }));',
+  ].join('\n');
+}
+
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-package-'));
   pkgDir = path.join(tmp, 'node_modules/edgernn');
@@ -117,6 +173,8 @@ beforeAll(() => {
   for (const name of linked) fs.symlinkSync(path.join(root, 'node_modules', name), path.join(tmp, 'node_modules', name), 'dir');
   fs.writeFileSync(path.join(tmp, 'esm.mts'), esmConsumer);
   fs.writeFileSync(path.join(tmp, 'cjs.cts'), cjsConsumer);
+  fs.writeFileSync(path.join(tmp, 'web.mts'), webConsumer);
+  fs.writeFileSync(path.join(tmp, 'readme.mts'), readmeExample());
 }, 60_000);
 
 afterAll(() => {
@@ -134,6 +192,15 @@ describe('the npm package', () => {
       if (rel.includes('*')) continue; // a pattern: resolved below
       expect(fs.existsSync(path.join(pkgDir, rel)), `${target} is not built`).toBe(true);
     }
+  });
+
+  it('typesVersions gives moduleResolution node10 (TypeScript 5 and 6, which read no exports) the types exports gives', () => {
+    const fromExports = Object.entries(pkgJson.exports).flatMap(([subpath, value]) => {
+      const types = exportTargets(value).find((t) => t.endsWith('.d.ts'));
+      return subpath === '.' || types === undefined ? [] : [[subpath.slice(2), [path.posix.normalize(types)]] as const];
+    });
+    expect(pkgJson.typesVersions['*']).toEqual(Object.fromEntries(fromExports));
+    expect(pkgJson.types).toBe(path.posix.normalize((pkgJson.exports['.'] as { types: string }).types));
   });
 
   it("ships what the README links to (npm shows the README; its links point into the package)", () => {
@@ -176,18 +243,110 @@ console.log(JSON.stringify({ outputs: y.length, error }));
     expect(out.error?.message).toMatch(/onnxruntime-web did not load \(.*\): install it beside edgernn \(npm install onnxruntime-web: an optional peer dependency\)/);
   });
 
-  it("require('edgernn/runtime') is typed for a CommonJS TypeScript file (node16)", () => {
-    const r = compile({ compilerOptions: { ...strict, module: 'node16', moduleResolution: 'node16' }, files: ['cjs.cts'] }, 'cjs');
+  it.each(['node16', 'nodenext'] as const)('a Node project without the DOM lib compiles, ES module and CommonJS (moduleResolution %s)', (name) => {
+    const r = compile({ compilerOptions: { ...nodeProject, ...resolutions[name] }, files: ['esm.mts', 'cjs.cts'] }, `node-${name}`);
     expect(r.output).toBe('');
     expect(r.ok).toBe(true);
   });
 
-  it.each([
-    ['node16', { module: 'node16', moduleResolution: 'node16' }],
-    ['bundler', { module: 'esnext', moduleResolution: 'bundler' }],
-  ])('an ES module consumer compiles with moduleResolution %s', (name, resolution) => {
-    const r = compile({ compilerOptions: { ...strict, ...resolution }, files: ['esm.mts'] }, `esm-${name}`);
+  it('a Node project without the DOM lib compiles (moduleResolution bundler)', () => {
+    const r = compile({ compilerOptions: { ...nodeProject, ...resolutions.bundler }, files: ['esm.mts'] }, 'node-bundler');
     expect(r.output).toBe('');
     expect(r.ok).toBe(true);
+  });
+
+  it('a web project without @types/node compiles against edgernn/runtime (ES module and require) and edgernn (nodenext)', () => {
+    const r = compile({ compilerOptions: { ...webProject, ...resolutions.nodenext }, files: ['web.mts', 'cjs.cts'] }, 'web-nodenext');
+    expect(r.output).toBe('');
+    expect(r.ok).toBe(true);
+  });
+
+  it('a web project without @types/node compiles against edgernn/runtime and edgernn (bundler)', () => {
+    const r = compile({ compilerOptions: { ...webProject, ...resolutions.bundler }, files: ['web.mts'] }, 'web-bundler');
+    expect(r.output).toBe('');
+    expect(r.ok).toBe(true);
+  });
+
+  it("the README's runtime example compiles (strict, no DOM lib) and runs on the shipped model", async () => {
+    const r = compile({ compilerOptions: { ...nodeProject, ...resolutions.nodenext }, files: ['readme.mts'] }, 'readme');
+    expect(r.output).toBe('');
+    const js = await esbuild.transform(fs.readFileSync(path.join(tmp, 'readme.mts'), 'utf8'), { loader: 'ts', format: 'esm' });
+    fs.writeFileSync(path.join(tmp, 'readme.mjs'), js.code);
+    const out = JSON.parse(execFileSync(process.execPath, ['readme.mjs'], { cwd: tmp, encoding: 'utf8' })) as { outputs: number; saved: number };
+    expect(out.outputs).toBe(9); // har.ern: nine activities
+    expect(out.saved).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['import', "import { createRuntime } from 'edgernn/runtime';\nexport default createRuntime;\n", 'dist/runtime.js'],
+    ['require', "const { createRuntime } = require('edgernn/runtime');\nmodule.exports = createRuntime;\n", 'dist/runtime.cjs'],
+  ])('esbuild bundles edgernn/runtime (%s) for a browser: its bundle alone, no Node built-in', async (how, source, bundle) => {
+    const entry = path.join(tmp, `web-entry-${how}.js`);
+    fs.writeFileSync(entry, source);
+    // platform 'browser' fails on any Node built-in (node:fs ...) the bundle would import.
+    const r = await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent', absWorkingDir: tmp });
+    expect(Object.keys(r.metafile.inputs).sort()).toEqual([`node_modules/edgernn/${bundle}`, path.basename(entry)].sort());
+    expect(Object.values(r.metafile.outputs).flatMap((o) => o.imports)).toEqual([]);
+  });
+
+  it('esbuild bundles edgernn for a browser: no Node built-in, and onnxruntime-web (an optional peer) left to load on use', async () => {
+    const entry = path.join(tmp, 'web-entry-main.js');
+    fs.writeFileSync(entry, "import { createRuntime, OrtWebModel } from 'edgernn';\nexport default [createRuntime, OrtWebModel];\n");
+    const r = await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent', absWorkingDir: tmp });
+    expect(Object.keys(r.metafile.inputs)).toContain('node_modules/edgernn/dist/index.js');
+    // Not installed here: esbuild leaves the import() (inside a try) to fail at run time, typed.
+    expect(Object.values(r.metafile.outputs).flatMap((o) => o.imports)).toEqual([{ path: 'onnxruntime-web', kind: 'dynamic-import', external: true }]);
+  });
+
+  it("a library built on edgernn emits declarations for what each entry's functions return: every type they name is exported by that entry", async () => {
+    // Declared types that no entry exports failed a consumer's declaration emit: "TS2883: The
+    // inferred type of 'trace' cannot be named without a reference to 'TraceHeader' from
+    // '../node_modules/edgernn/dist/gateway/trace.js'"; nor could the consumer name it itself.
+    const entries = { main: ['edgernn', 'index.js'], lean: ['edgernn/runtime', 'runtime.js'], gateway: ['edgernn/gateway', 'gateway.js'] } as const;
+    // Members that return more of them.
+    const extra: Record<keyof typeof entries, string[]> = {
+      main: ['export const ernTensors = ret(m.decodeErn).tensors;'],
+      lean: ['export const labels = ret(m.createRuntimeSync).loadSync(new Uint8Array(0)).labels;'],
+      gateway: ['export const outboxReport = ret(m.FileOutbox.open).report;', 'export const counters = new m.Metrics(0).counters;'],
+    };
+    fs.mkdirSync(path.join(tmp, 'lib'), { recursive: true });
+    for (const [name, [entry, bundle]] of Object.entries(entries) as [keyof typeof entries, readonly [string, string]][]) {
+      const mod = (await import(pathToFileURL(path.join(pkgDir, 'dist', bundle)).href)) as Record<string, unknown>;
+      const functions = Object.keys(mod).filter((k) => typeof mod[k] === 'function' && !/^class\b/.test(Function.prototype.toString.call(mod[k])));
+      expect(functions.length).toBeGreaterThan(0);
+      const lines = [
+        `import * as m from '${entry}';`,
+        'type Ret<F> = F extends (...args: never[]) => infer R ? R : never;',
+        'declare function ret<F>(f: F): Ret<F>;',
+        ...functions.map((f) => `export const ${f} = ret(m.${f});`),
+        ...extra[name],
+      ];
+      fs.writeFileSync(path.join(tmp, 'lib', `${name}.mts`), lines.join('\n'));
+    }
+    const outDir = path.join(tmp, 'lib-out');
+    const libOptions = { ...nodeProject, ...resolutions.nodenext, noEmit: false, declaration: true, emitDeclarationOnly: true, rootDir: 'lib', outDir };
+    const r = compile({ compilerOptions: libOptions, files: Object.keys(entries).map((n) => `lib/${n}.mts`) }, 'lib');
+    expect(r.output).toBe('');
+    for (const [name, [entry]] of Object.entries(entries)) {
+      const dts = fs.readFileSync(path.join(outDir, `${name}.d.mts`), 'utf8');
+      const others = [...dts.matchAll(/import\("([^"]+)"\)\.\w+/g)].filter((m) => m[1] !== entry).map((m) => m[0]);
+      expect(others, `${entry}: types named through another entry`).toEqual([]);
+    }
+  });
+
+  it('packs no stray or large files (npm pack --dry-run)', () => {
+    const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as [
+      { unpackedSize: number; files: { path: string; size: number }[] },
+    ];
+    const paths = pack.files.map((f) => f.path);
+    // What `npm run build` makes and the package needs at run time (declarations come from prepack).
+    for (const needed of ['dist/index.js', 'dist/runtime.js', 'dist/runtime.cjs', 'dist/runtime-cached.js', 'dist/gateway.js', 'dist/cli.js', 'dist/edgernn.browser.js', 'models/har.ern', 'models/kws.ern', 'models/anomaly.ern', 'README.md', 'LICENSE']) {
+      expect(paths, needed).toContain(needed);
+    }
+    const stray = paths.filter((p) => /(^|\/)(test|tests|__tests__|coverage|node_modules|\.cache|out)\/|\.(test|spec)\.[cm]?[jt]s$|\.(tsbuildinfo|v8cache|log|tgz)$|^(src|quantize|scripts)\/|(?<!\.d)\.[cm]?ts$/.test(p));
+    expect(stray).toEqual([]);
+    // 12.2 MB on 2026-11-27, 7.6 MB of it the bundles' source maps.
+    const largest = [...pack.files].sort((a, b) => b.size - a.size).slice(0, 5).map((f) => `${f.path} ${(f.size / 1e6).toFixed(1)} MB`);
+    expect(pack.unpackedSize, `unpacked ${(pack.unpackedSize / 1e6).toFixed(1)} MB; largest: ${largest.join(', ')}`).toBeLessThan(16e6);
   });
 });

@@ -6,7 +6,7 @@ import { readSequences, type SequenceBatch } from '../../io/sequences.js';
 import { encodeModel, referenceEngine } from '../../model/codec.js';
 import { calibrateAbsMax, quantizeModel } from '../../model/quantize.js';
 import { isRecurrent, layerOutputSize, modelOutputSize, type ModelSpec } from '../../model/spec.js';
-import { importOnnx, onnxToSpec, type SpecOptions } from '../../onnx/import.js';
+import { importOnnx, onnxToSpec, type InputLayout, type SpecOptions } from '../../onnx/import.js';
 import { decodeModelProto } from '../../onnx/proto.js';
 import { checkOutputsDistinct, parseFlags, readFileArg, usageError, writeOutputFile, type Command } from '../framework.js';
 
@@ -79,6 +79,8 @@ export function int8Error(float: ModelSpec, int8: ModelSpec, sequences: readonly
   return stats;
 }
 
+const LAYOUT_TEXT: Readonly<Record<InputLayout, string>> = { TBF: '[seq, batch, features]', BTF: '[batch, seq, features]', BFT: '[batch, features, seq]', TF: '[seq, features]' };
+
 function describeLayers(spec: ModelSpec): string[] {
   return spec.layers.map((l, i) => {
     if (isRecurrent(l)) return `    ${i}  ${l.kind.padEnd(10)} ${l.inputSize} -> ${layerOutputSize(l)}  ${l.direction}${l.clip !== undefined ? `, clip ${l.clip}` : ''}`;
@@ -93,9 +95,11 @@ export const convertCommand: Command = {
   help: `usage: edgernn convert MODEL.onnx -o OUT.ern [--float | --calib FILE] [--per-channel]
                        [--output NAME] [--name NAME] [--json]
 
-Compiles the ONNX graph (GRU/LSTM/RNN, Gemm or MatMul+Add heads, activations, softmax and
-the shape glue exporters emit) into an edgernn model. int8 (the default) needs calibration
-data; the int8 model's error against the float one on that data is reported per output.
+Compiles the ONNX graph (GRU/LSTM/RNN, Gemm or MatMul+Add heads, activations, softmax, the
+shape glue exporters emit, and BatchNorm1d, pointwise Conv1d and Clip where they fold into a
+layer; docs/onnx.md lists what compiles) into an edgernn model. int8 (the default) needs
+calibration data; the int8 model's error against the float one on that data is reported per
+output.
 
   -o, --out FILE   the .ern to write
   --float          keep float32 weights (no calibration needed)
@@ -174,6 +178,8 @@ unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
       throw e;
     }
     if (proto.graph.output.length > 1) notes.push(`graph outputs ${proto.graph.output.map((o) => o.name).join(', ')}: the model computes '${outName}' (choose with --output)`);
+    // The .ern (and --calib, and `edgernn run`) take frames [steps][features] whatever the ONNX input's order.
+    if (imp.input.layout === 'BFT') notes.push(`'${imp.input.name}' is channels first ([batch, features, seq]): the .ern takes frames [seq][features] (and so does --calib), so transpose such data`);
     if ((floatSpec.extra!.onnx as { step: string }).step === 'last') notes.push('the ONNX output is the last step; the .ern outputs every step (the last row is the ONNX value)');
     if (values['per-channel']) notes.push('--per-channel: weights are always quantized per output row; nothing changes');
     let spec = floatSpec;
@@ -207,7 +213,7 @@ unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
     }
     const lines = [
       `${src} -> ${values.out}  (${spec.precision}, ${ern.length} bytes, opset ${imp.opset})`,
-      `  input     '${imp.input.name}' ${imp.input.layout === 'BTF' ? '[batch, seq, features]' : imp.input.layout === 'TBF' ? '[seq, batch, features]' : '[seq, features]'}, ${spec.input.size} features`,
+      `  input     '${imp.input.name}' ${LAYOUT_TEXT[imp.input.layout]}, ${spec.input.size} features`,
       `  output    ${modelOutputSize(spec)} values per step`,
       '  layers',
       ...describeLayers(spec),

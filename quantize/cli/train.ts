@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { createRuntime, encodeModel, type ModelSpec, type RecurrentKind } from '../../src/index.js';
 import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
@@ -34,6 +35,9 @@ model:
   --dense A,B         hidden dense (relu) layers before the output layer
   --window W          autoencoder frames per reconstruction                         [${D.window}]
   --bottleneck K      autoencoder code width (0: window*features/4)                 [auto]
+  --serve S           how the gateway serves a classifier trained on a CSV: windows (the
+                      last --seq-len rows every --stride, each from a reset state, as
+                      trained) or session (one never-reset session, a decision per row) [windows]
 optimization:
   --epochs N          maximum epochs                                                [${D.epochs}]
   --batch-size N                                                                    [${D.batchSize}]
@@ -77,6 +81,7 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
         dense: { type: 'string' },
         window: { type: 'string' },
         bottleneck: { type: 'string' },
+        serve: { type: 'string' },
         epochs: { type: 'string' },
         'batch-size': { type: 'string' },
         lr: { type: 'string' },
@@ -120,6 +125,8 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
       if (values[flag] !== undefined && task !== 'autoencoder') throw usageError(`--${flag} applies to --task autoencoder, not ${task}`);
     }
     if (values['class-weights'] !== undefined && task !== 'classify') throw usageError(`--class-weights applies to --task classify, not ${task}`);
+    const serve = choiceFlag(values.serve, 'serve', ['windows', 'session'] as const) ?? 'windows';
+    if (values.serve !== undefined && (task !== 'classify' || path.extname(dataPath).toLowerCase() !== '.csv')) throw usageError(`--serve applies to --task classify on CSV data (windows of --seq-len rows), not ${task} on ${dataPath}`);
     // An autoencoder's targets are its own input windows: labels were read and ignored.
     for (const flag of ['labels', 'val-labels']) {
       if (values[flag] !== undefined && task === 'autoencoder') throw usageError(`--${flag} applies to --task classify or forecast; an autoencoder's targets are its own input`);
@@ -252,7 +259,17 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
       ...(commit ? { codeCommit: commit } : {}),
       createdAt: created,
     };
-    if (/\.csv$/i.test(data.source)) final.extra = { ...final.extra, data: { ...csvOptions(values), ...csvColumns } };
+    if (/\.csv$/i.test(data.source)) {
+      const recorded = csvOptions(values);
+      final.extra = { ...final.extra, data: { ...recorded, ...csvColumns } };
+      // A classifier of CSV windows read its label at the last of --seq-len rows, from a reset
+      // state: the gateway serves it so (the last --seq-len rows every --stride, each from a reset
+      // state) instead of as one never-reset session with an output per row.
+      if (task === 'classify' && serve === 'windows' && final.input.frontend.kind === 'none') {
+        const frames = recorded.seqLen ?? 64;
+        final.input = { ...final.input, frontend: { ...final.input.frontend, windows: { frames, hop: Math.min(frames, recorded.stride ?? Math.max(1, Math.floor(frames / 2))) } } };
+      }
+    }
     const bytes = encodeModel(final);
     writeFile(out, ctx, bytes);
     if (typeof values.report === 'string') {

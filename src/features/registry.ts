@@ -12,7 +12,7 @@ import { SeriesFrontend, validateSeriesSpec, type SeriesFrontendSpec } from './s
 import { FRONTEND_KINDS, type FeatureBatch, type FrontendKind, type OutputCallback, type SampleArray, type StreamingFrontend } from './types.js';
 import { frontendSpecFingerprint, StateReader, StateWriter } from './state.js';
 import { SpecReader } from './validate.js';
-import { SlidingWindowFrontend } from './windows.js';
+import { SlidingWindowFrontend, type WindowSpec } from './windows.js';
 import { checkObjectArgument } from '../util/args.js';
 
 /** No preprocessing: each input sample (channels values) is one model frame. */
@@ -20,16 +20,29 @@ export interface PassthroughFrontendSpec {
   kind: 'none';
   /** Values per sample; when absent, taken from the model's input size. */
   channels?: number;
+  /**
+   * Sliding windows, as an audio spec's: every `hop` samples the last `frames` as one block, run
+   * from a reset state (a model trained on windows of a CSV: `edgernn train` writes them).
+   */
+  windows?: WindowSpec;
 }
 
 export type AnyFrontendSpec = PassthroughFrontendSpec | AudioFrontendSpec | ImuFrontendSpec | SeriesFrontendSpec;
 
 export function validatePassthroughSpec(value: unknown): PassthroughFrontendSpec {
   const s = new SpecReader(value, 'none front end');
-  s.onlyFields(['kind', 'channels']);
+  s.onlyFields(['kind', 'channels', 'windows']);
   if (s.raw('kind') !== 'none') s.fail('kind', "'none'");
   const channels = s.optNum('channels', { integer: true, min: 1, max: 1 << 16 });
-  return channels === undefined ? { kind: 'none' } : { kind: 'none', channels };
+  const spec: PassthroughFrontendSpec = channels === undefined ? { kind: 'none' } : { kind: 'none', channels };
+  if (s.has('windows')) {
+    const w = s.sub('windows');
+    w.onlyFields(['frames', 'hop']);
+    // Held twice per stream (ring and output block), frames · channels values each: frames capped as audio's.
+    const frames = w.num('frames', { integer: true, min: 1, max: 100_000 });
+    spec.windows = { frames, hop: w.num('hop', { integer: true, min: 1, max: frames }) };
+  }
+  return spec;
 }
 
 /** Checks any front-end spec; the error names the field (or lists the kinds for an unknown kind). */
@@ -125,7 +138,10 @@ export function createFrontend(spec: unknown, opts: CreateFrontendOptions = {}):
       if (channels === undefined) {
         throw new EdgeRnnError('FRONTEND_SPEC', "none front end: 'channels' must be set when the model's input size is not given", { field: 'channels' });
       }
-      fe = new PassthroughFrontend(channels);
+      if (v.windows && v.windows.frames * channels > 1 << 26) {
+        throw new EdgeRnnError('FRONTEND_SPEC', `none front end: windows of ${v.windows.frames} frames of ${channels} values exceed 2^26 values`, { field: 'windows.frames', got: v.windows.frames });
+      }
+      fe = v.windows && opts.windows !== false ? new SlidingWindowFrontend(new PassthroughFrontend(channels), v.windows, { ...v, channels }) : new PassthroughFrontend(channels);
       break;
     }
     case 'logmel':

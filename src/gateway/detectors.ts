@@ -81,6 +81,42 @@ function outputBound(spec: ModelSpec | undefined): { min: number; max: number; l
   return undefined;
 }
 
+/** Frames a forecast may look ahead: the detector keeps that many predictions per stream. */
+const MAX_HORIZON = 100_000;
+
+/**
+ * What a forecaster's outputs predict: output k predicts input `inputOf[k]` of the frame
+ * `horizon` frames later. `edgernn train --task forecast` on a CSV records its windowing in the
+ * manifest (extra.data: horizon, the input columns, the target columns); without that record
+ * (JSON Lines, .npy, converted models) output k predicts input k of the next frame. Scored as
+ * next-frame predictions of every input, a model trained with --horizon 3 or --target-columns
+ * got a silently wrong score (or was refused for having fewer outputs than inputs).
+ */
+export function forecastTargets(ctx: DetectorContext, refuse: (why: string) => EdgeRnnError): { horizon: number; inputOf: number[] } {
+  const data = ctx.spec?.extra?.data as Record<string, unknown> | undefined;
+  const name = ctx.spec?.name ?? '';
+  const fail = (key: string, expected: string): never => {
+    const got = data?.[key];
+    throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}: model '${name}' records extra.data.${key} = ${JSON.stringify(got)}, expected ${expected}`, { field: ctx.path, expected, got });
+  };
+  const horizon = data?.horizon ?? 1;
+  if (!(typeof horizon === 'number' && Number.isInteger(horizon) && horizon >= 1 && horizon <= MAX_HORIZON)) fail('horizon', `an integer in [1, ${MAX_HORIZON}]`);
+  const targets = data?.targetColumns;
+  if (targets === undefined || (Array.isArray(targets) && targets.length === 0)) {
+    if (ctx.outputSize !== ctx.inputSize) throw refuse(`${ctx.inputSize} inputs, ${ctx.outputSize} outputs`);
+    return { horizon: horizon as number, inputOf: Array.from({ length: ctx.inputSize }, (_, k) => k) };
+  }
+  if (!Array.isArray(targets) || !targets.every((t) => typeof t === 'string')) return fail('targetColumns', 'a list of column names');
+  const columns = Array.isArray(data?.columns) ? (data.columns as unknown[]) : (ctx.spec?.input?.names ?? []);
+  const inputOf = (targets as string[]).map((t) => {
+    const i = columns.indexOf(t);
+    if (i < 0 || i >= ctx.inputSize) throw refuse(`it forecasts column '${t}', not one of its inputs ${columns.join(', ')} (the gateway sees only the inputs)`);
+    return i;
+  });
+  if (inputOf.length !== ctx.outputSize) fail('targetColumns', `${ctx.outputSize} column names (one per model output)`);
+  return { horizon: horizon as number, inputOf };
+}
+
 /**
  * Threshold with hysteresis on one output, on the forecast error of a forecasting model, or on
  * the reconstruction error of an autoencoder (`edgernn train --task autoencoder`).
@@ -89,9 +125,12 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
   const c = cfg as ThresholdDetectorConfig;
   const forecast = c.score === 'forecastError';
   const reconstruct = c.score === 'reconstructionError';
-  if (forecast && ctx.outputSize !== ctx.inputSize) {
-    throw configError(ctx, 'score', `"output" for this model ('forecastError' needs outputs that predict the next input: ${ctx.inputSize} outputs)`, c.score);
+  // The detector sees the last output of each window only: errors against frames it never saw.
+  if ((forecast || reconstruct) && (ctx.spec?.input?.frontend as { windows?: unknown } | undefined)?.windows !== undefined) {
+    throw configError(ctx, 'score', `"output" for this model (its front end serves windows, and the detector sees only the last output of each: '${c.score}' needs every frame)`, c.score);
   }
+  // forecastError: output k of the frame `horizon` frames ago predicted input inputOf[k] of this one.
+  const { horizon: H, inputOf } = forecast ? forecastTargets(ctx, (why) => configError(ctx, 'score', `"output" for this model ('forecastError' needs outputs that predict the next input: ${why})`, c.score)) : { horizon: 1, inputOf: [] };
   if (reconstruct && (ctx.outputSize === 0 || ctx.outputSize % ctx.inputSize !== 0)) {
     throw configError(ctx, 'score', `"output" for this model ('reconstructionError' needs an autoencoder's outputs, the last W input frames: a multiple of ${ctx.inputSize} values, not ${ctx.outputSize})`, c.score);
   }
@@ -101,8 +140,11 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
   const bound = forecast || reconstruct ? undefined : outputBound(ctx.spec);
   if (bound !== undefined && c.on > bound.max) throw configError(ctx, 'on', `at most ${bound.max} (the model ends in ${bound.layer}: its outputs lie in [${bound.min}, ${bound.max}])`, c.on);
   const label = forecast || reconstruct ? 'anomaly' : (ctx.labels[index] ?? `output${index}`);
-  const prev = new Float32Array(ctx.outputSize);
-  let havePrev = false;
+  // The last H outputs, a ring (the oldest at prevHead once `filled` reaches H).
+  const O = ctx.outputSize;
+  const prev = new Float32Array(H * O);
+  let filled = 0;
+  let prevHead = 0;
   // reconstructionError: the last W input frames, a ring (the newest at ringHead - 1).
   const F = ctx.inputSize;
   const W = reconstruct ? ctx.outputSize / F : 0;
@@ -119,12 +161,14 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
     },
     step(output, input) {
       if (forecast) {
-        // score(t) = mean_k |y(t-1)_k - x(t)_k|: the previous step predicted this input.
+        // score(t) = mean_k |y(t-H)_k - x(t)_inputOf[k]|: the step H frames ago predicted this input.
+        const at = prevHead * O;
         let e = 0;
-        if (havePrev) for (let k = 0; k < input.length; k++) e += Math.abs(prev[k]! - input[k]!);
-        score = havePrev ? e / input.length : 0;
-        prev.set(output);
-        havePrev = true;
+        if (filled === H) for (let k = 0; k < O; k++) e += Math.abs(prev[at + k]! - input[inputOf[k]!]!);
+        score = filled === H ? e / O : 0;
+        prev.set(output.subarray(0, O), at);
+        prevHead = (prevHead + 1) % H;
+        if (filled < H) filled++;
       } else if (reconstruct) {
         // The output at step t reconstructs frames t-W+1 .. t, oldest first (the trainer's
         // layout). score(t) = mean squared error over the frames seen so far, as `edgernn eval`
@@ -165,7 +209,8 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
       return null;
     },
     reset() {
-      havePrev = false;
+      filled = 0;
+      prevHead = 0;
       run = 0;
       active = false;
       refractory = 0;
@@ -175,11 +220,15 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
       ringHead = 0;
     },
     exportState() {
-      return { run, active, refractory, score, havePrev, prev: Array.from(prev), ...(reconstruct ? { recent: Array.from(recent), seen, ringHead } : {}) };
+      // With a horizon of 1 the state is as it always was ({havePrev, prev}); beyond, the ring's fill and head too.
+      return { run, active, refractory, score, havePrev: filled === H, prev: Array.from(prev), ...(H > 1 ? { filled, prevHead } : {}), ...(reconstruct ? { recent: Array.from(recent), seen, ringHead } : {}) };
     },
     importState(s) {
-      const o = s as { run: number; active: boolean; refractory: number; score: number; havePrev: boolean; prev: number[]; recent?: unknown; seen?: unknown; ringHead?: unknown };
+      const o = s as { run: number; active: boolean; refractory: number; score: number; havePrev: boolean; prev: number[]; filled?: unknown; prevHead?: unknown; recent?: unknown; seen?: unknown; ringHead?: unknown };
       if (typeof o !== 'object' || o === null || !Array.isArray(o.prev) || o.prev.length !== prev.length || !o.prev.every(isFiniteNumber)) throw stateError('threshold', `expected ${prev.length} previous outputs (finite numbers)`);
+      if (H > 1 && !(Number.isInteger(o.filled) && (o.filled as number) >= 0 && (o.filled as number) <= H && Number.isInteger(o.prevHead) && (o.prevHead as number) >= 0 && (o.prevHead as number) < H)) {
+        throw stateError('threshold', `expected the count of kept predictions (0 to ${H}, the model's horizon) and the ring position (0 to ${H - 1})`);
+      }
       if (reconstruct && o.recent !== undefined) {
         const ok =
           Array.isArray(o.recent) && o.recent.length === recent.length && o.recent.every(isFiniteNumber) && Number.isInteger(o.seen) && (o.seen as number) >= 0 && (o.seen as number) <= W && Number.isInteger(o.ringHead) && (o.ringHead as number) >= 0 && (o.ringHead as number) < W;
@@ -189,7 +238,8 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
       active = o.active === true;
       refractory = Number(o.refractory) || 0;
       score = Number(o.score) || 0;
-      havePrev = o.havePrev === true;
+      filled = H > 1 ? (o.filled as number) : o.havePrev === true ? 1 : 0;
+      prevHead = H > 1 ? (o.prevHead as number) : 0;
       prev.set(o.prev);
       // A state saved under another score (the route's config changed) has no frames: start the
       // window afresh, as after a reset.

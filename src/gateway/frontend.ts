@@ -9,7 +9,9 @@
  * Samples reach the front end at its sampleRateHz: the gateway resamples (linear interpolation)
  * when a device's rate differs.
  */
-import { EdgeRnnError } from '../errors.js';
+import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
+import { createFrontend } from '../features/registry.js';
+import type { SlidingWindowFrontend } from '../features/windows.js';
 import type { FrontendSpec } from '../model/spec.js';
 
 /** Frame flag: reset the model state before stepping this frame (first frame of an independent window). */
@@ -64,13 +66,25 @@ export interface FrontEndContext {
 export type FrontEndFactory = (spec: FrontendSpec, ctx: FrontEndContext) => FrontEnd;
 
 /** `none`: one sample is one frame; the model rate (if any) is the sample rate. */
-export function createNoneFrontEnd(_spec: FrontendSpec, ctx: FrontEndContext): FrontEnd {
+export function createNoneFrontEnd(spec: FrontendSpec, ctx: FrontEndContext): FrontEnd {
   if (ctx.channels !== 0 && ctx.channels !== ctx.inputSize) {
     throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.channels must be ${ctx.inputSize} (the model's input size: front end "none" feeds each sample as a frame), got ${ctx.channels}`, {
       field: `${ctx.path}.channels`,
       expected: ctx.inputSize,
       got: ctx.channels,
     });
+  }
+  // Sliding windows (a model trained on windows of a CSV): every hop samples the last `frames`,
+  // each run from a reset state, the detector on the window's last output, as in training.
+  if ((spec as { windows?: unknown }).windows !== undefined) {
+    let fe;
+    try {
+      fe = createFrontend(spec, { expectedFeatureSize: ctx.inputSize });
+    } catch (e) {
+      if (!isEdgeRnnError(e)) throw e;
+      throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.model: the model's front end (none) is unusable: ${e.message}`, { field: `${ctx.path}.model` });
+    }
+    return frontEndFromStreaming(fe, ctx.rateHz, (fe as SlidingWindowFrontend).hop);
   }
   const C = ctx.inputSize;
   return {

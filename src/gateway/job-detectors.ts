@@ -40,6 +40,16 @@ function requireProbabilities(ctx: DetectorContext, kind: string, why: string): 
 
 /** `kws`: a keyword model trained here carries its tuned settings; any other model needs them all in the route. */
 const kwsJobDetector: DetectorFactory = (cfg, ctx) => {
+  // A model without keyword settings (one trained by `edgernn train`): the route must give them
+  // all. The detector's own message said "no model spec was given to kwsDetectorFactory".
+  if (ctx.spec !== undefined && ctx.spec.extra?.[KWS_EXTRA_KEY] === undefined) {
+    const required = ['hopMs', 'windowMs', 'refractoryMs', 'rearm', 'thresholds'];
+    const missing = required.filter((f) => (cfg as unknown as Record<string, unknown>)[f] === undefined);
+    if (missing.length > 0) {
+      const expected = `given in the route: model '${ctx.spec.name}' has no keyword settings (extra.${KWS_EXTRA_KEY}, written by edgernn train-kws), so a kws route needs ${required.join(', ')}; or use "smoothing" (posterior smoothing) or "threshold" on this model`;
+      throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.${missing[0]} must be ${expected}; missing: ${missing.join(', ')}`, { field: `${ctx.path}.${missing[0]}`, expected, got: undefined });
+    }
+  }
   let factory: DetectorFactory;
   try {
     factory = kwsDetectorFactory(ctx.spec?.extra?.[KWS_EXTRA_KEY] !== undefined ? ctx.spec : undefined);

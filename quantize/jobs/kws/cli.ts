@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BACKENDS, decodeModel, EdgeRnnError, type WindowSpec } from '../../../src/index.js';
 import { choiceFlag, numberFlag, parseFlags, readFileArg, usageError, type CliContext, type Command } from '../../../src/cli/framework.js';
 import { Progress } from '../../../src/cli/progress.js';
@@ -20,6 +21,26 @@ import { fliteF0Flag } from '../../data/kws/cli.js';
 import { TRAINVAL_FESTIVAL_VOICES } from '../../data/kws/voices.js';
 
 const D = KWS_JOB_DEFAULTS;
+
+/**
+ * The model eval-kws and tune-kws read when no MODEL.ern is given: models/kws.ern in the current
+ * folder (a checkout, or a train-kws run there), else the one the package ships (an npm user
+ * outside the repository was told "no such model file" for a model the package holds).
+ */
+export function defaultKwsModel(cwd: string): { path: string; packaged: boolean } {
+  const local = path.resolve(cwd, D.out);
+  if (fs.existsSync(local)) return { path: local, packaged: false };
+  // The package root: the nearest folder up from this module whose package.json names edgernn.
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const pj = path.join(dir, 'package.json');
+    try {
+      if (JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'edgernn') return { path: path.join(dir, 'models', 'kws.ern'), packaged: true };
+    } catch {
+      // no package.json here, or not JSON: look further up
+    }
+    if (path.dirname(dir) === dir) return { path: local, packaged: false };
+  }
+}
 
 /** train-kws's flags → the job's options and the flags left for output (usage errors, exit 2, before any work). */
 export function trainKwsOptionsFromFlags(args: string[]): { o: KwsJobOptions; values: { json?: boolean; 'created-at'?: string } } {
@@ -178,7 +199,7 @@ in input.frontend, the detector settings in extra.kws.detector.
            end, false accepts per hour, miss rate
 
 options:
-  MODEL.ern        model (default ${D.out})
+  MODEL.ern        model (default ${D.out} in the current folder, else the packaged model)
   -d, --data DIR   clips (default .cache/kws/test)
   --stream DIR     stream folder (default .cache/kws-stream60/stream when it exists; none: skip)
   -b, --backend B  auto, simd, scalar, reference (default auto)
@@ -189,7 +210,7 @@ options:
     const { values, positionals } = parseFlags(args, { data: { type: 'string', short: 'd' }, stream: { type: 'string' }, backend: { type: 'string', short: 'b' }, sweep: { type: 'string' }, json: { type: 'boolean' } }, { min: 0, max: 1, names: 'MODEL.ern' });
     const sweep = sweepFlag(values.sweep);
     const abs = (p: string): string => path.resolve(ctx.cwd, p);
-    const modelPath = abs(positionals[0] ?? D.out);
+    const modelPath = positionals[0] !== undefined ? abs(positionals[0]) : defaultKwsModel(ctx.cwd).path;
     const backend = choiceFlag(values.backend, 'backend', [...BACKENDS.filter((b) => b !== 'float'), 'auto'] as const) ?? 'auto';
     const defaultStream = abs('.cache/kws-stream60/stream');
     const stream = values.stream === 'none' ? undefined : typeof values.stream === 'string' ? abs(values.stream) : fs.existsSync(path.join(defaultStream, 'stream.json')) ? defaultStream : undefined;
@@ -232,7 +253,8 @@ writes the model with the new settings and stream metrics. Weights, clip metrics
 input are kept (the golden outputs are checked to be unchanged).
 
 options:
-  MODEL.ern          model (default ${D.out})
+  MODEL.ern          model (default ${D.out} in the current folder, else the packaged
+                     model, which then needs -o)
   -o, --out FILE     where to write (default: MODEL.ern itself)
   --windows F,H|none sliding windows of F frames every H frames, each from a reset state
                      (default ${D.slidingWindows ? `${D.slidingWindows.frames},${D.slidingWindows.hop}` : 'none'}); none: one never-reset session
@@ -250,7 +272,10 @@ options:
     const abs = (p: string): string => path.resolve(ctx.cwd, p);
     const windows = windowsFlag(values.windows);
     const maxFa = numberFlag(values['max-fa-per-hour'], 'max-fa-per-hour', { min: 0 }) ?? D.detector.maxFalseAcceptsPerHour;
-    const modelPath = abs(positionals[0] ?? D.out);
+    const model = positionals[0] !== undefined ? { path: abs(positionals[0]), packaged: false } : defaultKwsModel(ctx.cwd);
+    const modelPath = model.path;
+    // Written back by default: never into the package's own copy.
+    if (model.packaged && typeof values.out !== 'string') throw usageError(`without MODEL.ern tune-kws reads the packaged model ${modelPath}: give -o FILE for the re-tuned model (the package's copy is not overwritten)`);
     const out = abs(typeof values.out === 'string' ? values.out : modelPath);
     checkOutputPath(out, ctx, '--out'); // before the posteriors of two streams are computed
     const cacheDir = abs(typeof values['cache-dir'] === 'string' ? values['cache-dir'] : D.cacheDir);

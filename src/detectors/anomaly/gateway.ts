@@ -1,8 +1,8 @@
 /**
  * The forecast anomaly detector as a gateway detector kind, and the `series` front end as a
  * gateway front end (`src/gateway/`'s `DetectorFactory` and `FrontEndFactory`). Imports from
- * src/gateway are types plus the FRAME_DETECT constant (its frontend.ts touches nothing
- * Node-specific), so this file stays browser-safe.
+ * src/gateway are types, the FRAME_DETECT constant and forecastTargets (its frontend.ts and
+ * detectors.ts touch nothing Node-specific), so this file stays browser-safe.
  *
  *   const spec = decodeModel(fs.readFileSync('models/anomaly.ern')).spec;
  *   await Gateway.create({
@@ -18,7 +18,7 @@
  */
 import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
 import type { DetectorConfig } from '../../gateway/config.js';
-import type { Detector, DetectorContext, DetectorFactory } from '../../gateway/detectors.js';
+import { forecastTargets, type Detector, type DetectorContext, type DetectorFactory } from '../../gateway/detectors.js';
 import { asGatewayDetector } from '../gateway-adapter.js';
 import { FRAME_DETECT, type FrontEnd, type FrontEndContext } from '../../gateway/frontend.js';
 import type { FrontendSpec, ModelSpec } from '../../model/spec.js';
@@ -70,10 +70,38 @@ function configError(ctx: DetectorContext, field: string, message: string, detai
 }
 
 /**
- * A DetectorFactory for `{"kind": "anomaly", ...}` routes on a forecasting model (outputs predict
- * the next input frame). With a model spec, its manifest supplies the defaults.
+ * Defaults for a model whose frames are raw values (its front end is not `series`, whose frames
+ * are in running standard deviations) and whose manifest has no detector settings: a model
+ * trained with `edgernn train` on a CSV. The shipped defaults were tuned on NAB with that front
+ * end: errorGain 8 is 8 running stds, and raw scores averaged over 10 records dilute a spike of
+ * one record tenfold; on a user's forecaster (errors of about 1 °C, +8 °C spikes) no alert ever
+ * fired (highest score 0.24). Here errorGain is 8 training stds of the channel (the trainer's
+ * extra.normalization.outputStd; 8 units without it), each record is scored on its own, and
+ * the alert is raised at 0.8 (a tail probability of 1e-8, not 1e-5: scored one by one, the
+ * ordinary errors of 1,000 records reached 1e-5 about once). Measured 2026-11-27 on a GRU 16
+ * forecaster of temperature and vibration (2,000 rows to train; 1,000 to test with +8 °C spikes of
+ * 1, 3 and 10 records at two places, with and without a drift past the training range; 3,000 clean
+ * rows): both spikes found in every case, no other alert; the shipped defaults found the 10-record
+ * spikes only.
  */
-export function anomalyDetectorFactory(spec?: Pick<ModelSpec, 'name' | 'extra'>): DetectorFactory {
+function rawUnitsDefaults(spec: AnomalyModelSpec | undefined, base: ForecastAnomalyOptions, channel: number): ForecastAnomalyOptions {
+  if (spec === undefined || spec.extra?.[ANOMALY_EXTRA_KEY] !== undefined || spec.input === undefined || spec.input.frontend.kind === 'series') return base;
+  const std = (spec.extra?.normalization as { outputStd?: unknown } | undefined)?.outputStd;
+  const s = Array.isArray(std) ? std[channel] : undefined;
+  const errorGain = typeof s === 'number' && Number.isFinite(s) && s > 0 ? base.errorGain * s : base.errorGain;
+  return { ...base, errorGain, likelihood: { ...base.likelihood, averagingWindow: 1 }, alert: { ...base.alert, onThreshold: 0.8 } };
+}
+
+/** What the factory reads of a model: its name, manifest extras and (when given) its front end. */
+export type AnomalyModelSpec = Pick<ModelSpec, 'name' | 'extra'> & { input?: Pick<ModelSpec['input'], 'frontend'> };
+
+/**
+ * A DetectorFactory for `{"kind": "anomaly", ...}` routes on a forecasting model (outputs predict
+ * the next input frame). With a model spec, its manifest supplies the defaults. A model trained
+ * with `edgernn train --target-columns` is scored on those columns (output k against its target
+ * column); one trained with `--horizon` above 1 is refused (the threshold detector scores it).
+ */
+export function anomalyDetectorFactory(spec?: AnomalyModelSpec): DetectorFactory {
   return (cfg: DetectorConfig, ctx: DetectorContext): Detector => {
     const c = cfg as unknown as Record<string, unknown>;
     // The manifest's settings: a section that is not an object was dropped for the defaults, and an
@@ -95,11 +123,17 @@ export function anomalyDetectorFactory(spec?: Pick<ModelSpec, 'name' | 'extra'>)
     for (const k of CONFIG_FIELDS) {
       if (k !== 'kind' && c[k] !== undefined && typeof c[k] !== 'number') throw configError(ctx, k, `must be a number, got ${shown(c[k])}`);
     }
-    const o = forecastAnomalyOptionsOf(c, base);
-    if (ctx.outputSize !== ctx.inputSize) {
-      throw configError(ctx, '', `an anomaly detector needs a forecasting model whose outputs predict its next input: ${ctx.inputSize} inputs, ${ctx.outputSize} outputs`);
+    const channel = typeof c.channel === 'number' ? c.channel : base.channel;
+    const o = forecastAnomalyOptionsOf(c, rawUnitsDefaults(spec, base, channel));
+    // What the outputs predict (extra.data of a CSV-trained model): output k, input inputOf[k].
+    const { horizon, inputOf } = forecastTargets(ctx, (why) => configError(ctx, '', `an anomaly detector needs a forecasting model whose outputs predict its next input: ${why}`));
+    if ((ctx.spec?.input?.frontend as { windows?: unknown } | undefined)?.windows !== undefined) {
+      throw configError(ctx, '', `an anomaly detector needs every frame's forecast, and model '${ctx.spec?.name ?? ''}' is served in windows (input.frontend.windows: the detector sees the last output of each)`);
     }
-    if (o.channel >= ctx.inputSize) throw configError(ctx, 'channel', `must be < ${ctx.inputSize} (the model's input size), got ${o.channel}`);
+    if (horizon !== 1) {
+      throw configError(ctx, '', `an anomaly detector scores next-frame forecasts, and model '${spec?.name ?? ''}' forecasts ${horizon} frames ahead (extra.data.horizon): use {"kind": "threshold", "score": "forecastError"}, which compares each forecast with the frame it predicted`);
+    }
+    if (o.channel >= ctx.outputSize) throw configError(ctx, 'channel', `must be < ${ctx.outputSize} (the model's ${ctx.outputSize === ctx.inputSize ? 'input' : 'output'} size), got ${o.channel}`);
     // AlertHysteresis names no field ("need finite offThreshold <= onThreshold, got off 0.3, on -1"):
     // its three fields are checked here first, each by name, with what was expected.
     const a = o.alert;
@@ -119,7 +153,16 @@ export function anomalyDetectorFactory(spec?: Pick<ModelSpec, 'name' | 'extra'>)
       }
       throw e;
     }
-    return asGatewayDetector(new ForecastAnomalyDetector(o));
+    const detector = asGatewayDetector(new ForecastAnomalyDetector(o));
+    if (inputOf.every((i, k) => i === k) && inputOf.length === ctx.inputSize) return detector;
+    // Target columns: the detector sees, for output k, the input column it forecasts.
+    const targets = new Float32Array(inputOf.length);
+    const step = detector.step;
+    detector.step = (output, input) => {
+      for (let k = 0; k < inputOf.length; k++) targets[k] = input[inputOf[k]!]!;
+      return step(output, targets);
+    };
+    return detector;
   };
 }
 

@@ -107,6 +107,23 @@ describe('eval-kws and tune-kws stream folders', () => {
     expect(t.err).toMatch(/--out .*a-file is a file, not a folder/);
   });
 
+  // Outside the repository (an npm user), models/kws.ern is not in the current folder: the
+  // commands said "no such model file" instead of using the model the package ships.
+  it('eval-kws and tune-kws without MODEL.ern use the packaged model outside the repository', async () => {
+    const away = fs.mkdtempSync(path.join(tmp, 'elsewhere-'));
+    const e = await runCaptured(['eval-kws', '--stream', 'none'], [evalKwsCommand], away);
+    expect(e.err).not.toMatch(/no such model file/);
+    expect(e.err).toMatch(/\.cache\/kws\/test: no such folder/);
+    const dir = streamDir('packaged', JSON.stringify({ durationSec: 1, keywords: [] }));
+    // Written back by default, the package's own copy would change: -o is required then.
+    const bare = await runCaptured(['tune-kws', '--stream', dir], [tuneKwsCommand], away);
+    expect(bare.code).toBe(2);
+    expect(bare.err).toMatch(/without MODEL\.ern tune-kws reads the packaged model .*kws\.ern: give -o FILE/);
+    const t = await runCaptured(['tune-kws', '--stream', dir, '-o', path.join(away, 'mine.ern')], [tuneKwsCommand], away);
+    expect(t.err).not.toMatch(/no such model file/);
+    expect(t.err).toMatch(/no validation stream: pass --val-stream DIR/);
+  });
+
   it('eval-kws without a corpus says the default --data folder does not exist', async () => {
     const e = await runCaptured(['eval-kws', model, '--stream', 'none'], [evalKwsCommand], tmp);
     expect(e.code).toBe(1);

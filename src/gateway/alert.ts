@@ -37,7 +37,7 @@ export interface Alert {
   detector: string;
   label: string;
   score: number;
-  /** Time of the frame that fired, ISO 8601 and ms since epoch (device time when payloads carry ts). */
+  /** Time of the frame that fired, ISO 8601 and ms since epoch: device time when the payload's ts is from 2000 on (stream.ts deviceTimeMs), else the message's arrival time. */
   ts: string;
   tsMs: number;
   /** Sequence number of the message that carried the frame, when devices send one. */

@@ -5,7 +5,7 @@
  *
  * JSON     {"ts": 1714560000000, "seq": 12, "rateHz": 50, "values": [[ax, ay, az], ...]}
  *          "values" holds samples (arrays of `channels` numbers), or a flat interleaved list;
- *          a top-level array is the samples alone. ts (ms since epoch), seq, rateHz are optional;
+ *          a top-level array is the samples alone. ts (ms since epoch, or an ISO date), seq, rateHz are optional;
  *          null stands for a missing value (NaN).
  * binary   24-byte little-endian header, then samples:
  *            0  u8[2]  magic "EF" (0x45 0x46)
@@ -77,7 +77,9 @@ function show(v: unknown): string | undefined {
 
 function checkSeq(v: unknown, where: string): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(`${where} "seq" must be a non-negative integer, got ${show(v)}`);
+  // Up to 2^53 - 1, the integers a JSON number holds exactly: 1.7e18 (a ns time as seq) is an
+  // integer too, but not the one the device sent, and "must be a non-negative integer" said nothing.
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(`${where} "seq" must be a non-negative integer up to 2^53 - 1, got ${show(v)}`);
   return v;
 }
 
@@ -86,6 +88,14 @@ function checkSeq(v: unknown, where: string): number | undefined {
  * time cannot be written (a device sending nanoseconds, 1.7e18, crashed the gateway's pump).
  */
 export const MAX_TS_MS = 8.64e15;
+
+/**
+ * The latest payload `ts` taken, the end of the year 9999 (ms since epoch, 2.5e14): a device sending
+ * µs (1.7e15 in 2024) is refused like one sending ns. Taken up to MAX_TS_MS, its alerts were
+ * stamped in the year 56,000, and under routes[].maxSilenceMs each message was 1000 times further
+ * from the last than it was, a new stream epoch per message.
+ */
+export const MAX_DEVICE_TS_MS = Date.UTC(10000, 0, 1) - 1;
 
 /**
  * An ISO 8601 date, optionally with a time and offset. Date.parse alone also takes V8's legacy
@@ -99,12 +109,13 @@ function checkTs(v: unknown, where: string): number | undefined {
     // A date-time without an offset is UTC, as the alerts' "ts" and truth files: Date.parse took it
     // as the gateway's local time, so the same payload gave alerts hours apart under another TZ
     // (a Raspberry Pi set to local time, the replay on a laptop).
-    const t = ISO_DATE.test(v) ? Date.parse(/[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?$/.test(v) ? `${v.replace(' ', 'T')}Z` : v) : NaN;
-    if (!Number.isFinite(t) || t < 0) throw bad(`${where} "ts" must be ms since epoch or an ISO date, got ${JSON.stringify(v.slice(0, 40))}`);
+    // So is one with a lower-case "t" ("2024-05-01t10:00:00"), which Date.parse took as local time too.
+    const t = ISO_DATE.test(v) ? Date.parse(/[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?$/i.test(v) ? `${v.replace(/[t ]/i, 'T')}Z` : v) : NaN;
+    if (!Number.isFinite(t) || t < 0 || t > MAX_DEVICE_TS_MS) throw bad(`${where} "ts" must be ms since epoch or an ISO date, got ${JSON.stringify(v.slice(0, 40))}`);
     return t;
   }
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`${where} "ts" must be ms since epoch or an ISO date, got ${show(v)}`);
-  if (v > MAX_TS_MS) throw bad(`${where} "ts" ${v} is past the year 275760: expected ms since epoch (not µs or ns)`);
+  if (v > MAX_DEVICE_TS_MS) throw bad(`${where} "ts" ${v} is after the year 9999: expected ms since epoch (not µs or ns)`);
   return v;
 }
 
@@ -195,7 +206,7 @@ export function decodeBinary(payload: Uint8Array, o: DecodeOptions): SampleBatch
   }
   if (flags & FLAG_TS) {
     const ts = dv.getFloat64(16, true);
-    if (!Number.isFinite(ts) || ts < 0 || ts > MAX_TS_MS) throw bad(`binary frame ts ${ts} is not a time (ms since epoch)`);
+    if (!Number.isFinite(ts) || ts < 0 || ts > MAX_DEVICE_TS_MS) throw bad(`binary frame ts ${ts} is not a time in ms since epoch up to the year 9999 (not µs or ns)`);
     b.tsMs = ts;
   }
   return b;
@@ -253,9 +264,14 @@ export function decodeCsv(payload: Uint8Array, o: DecodeOptions): SampleBatch {
   }
   const b: SampleBatch = { channels: C, n: rows.length, values };
   for (const k of Object.keys(meta)) if (!['seq', 'ts', 'rateHz'].includes(k)) throw bad(`CSV metadata key "${k}" is unknown (seq, ts, rateHz)`);
-  const num = (k: string) => (meta[k] === undefined ? undefined : Number(meta[k]));
+  // Finite decimal numbers as in the samples, else the text (refused below, naming it, or an ISO date
+  // for ts): Number() read seq=0x10 as 16, and ts=1.7e12 (a device printing %g) was refused as no ISO date.
+  const num = (k: string) => {
+    const v = meta[k];
+    return v === undefined ? undefined : CSV_NUMBER.test(v) && Number.isFinite(Number(v)) ? Number(v) : v;
+  };
   const seq = checkSeq(num('seq'), 'CSV');
-  const ts = meta.ts !== undefined && !/^[0-9.]+$/.test(meta.ts) ? checkTs(meta.ts, 'CSV') : checkTs(num('ts'), 'CSV');
+  const ts = checkTs(num('ts'), 'CSV');
   const rate = checkRate(num('rateHz'), 'CSV');
   if (seq !== undefined) b.seq = seq;
   if (ts !== undefined) b.tsMs = ts;

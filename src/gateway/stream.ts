@@ -13,7 +13,7 @@
  *   d >  1                 held (up to reorderWindow messages or reorderTimeoutMs) for the gap to
  *                          fill; then the gap is given up: counted, and when it is longer than
  *                          maxGap messages the model state is reset (the context is gone)
- *   seq == 0 after > 16, or more than 1024 behind: looks like a restarted counter, but a stale
+ *   seq <= 16 from more than 16 further on, or more than 1024 behind: looks like a restarted counter, but a stale
  *                          redelivery looks the same. It is held (the restart candidate) until the
  *                          device's next message says which: a message continuing the candidate
  *                          (within reorderWindow + 1 of it) confirms the restart (one reset, the
@@ -35,7 +35,7 @@ import type { LimitsConfig, RouteConfig } from './config.js';
 import type { Detector } from './detectors.js';
 import { FRAME_DETECT, FRAME_RESET, LinearResampler, type FrontEnd } from './frontend.js';
 
-/** A device counter that jumps back this far (or restarts at 0 past RESTART_MIN) is a restart. */
+/** A device counter that jumps back this far (or back to at most RESTART_MIN from further than that) may be a restart. */
 export const SEQ_RESTART_DISTANCE = 1024;
 export const SEQ_RESTART_MIN = 16;
 /** The last sequence number a binary frame's u32 holds: 0 after it is the next message (wrap-around). */
@@ -78,6 +78,8 @@ export interface StreamCounters {
   /** Messages given up as missing. */
   missing: number;
   resets: number;
+  /** Messages ingested whose ts was before MIN_DEVICE_TS_MS (taken at their arrival time). */
+  unsetDeviceTime: number;
   droppedFrames: number;
   droppedSamples: number;
   frames: number;
@@ -108,7 +110,7 @@ export class DeviceStream {
   readonly session: Session;
   readonly frontend: FrontEnd;
   readonly detector: Detector;
-  readonly counters: StreamCounters = { messages: 0, duplicates: 0, reordered: 0, missing: 0, resets: 0, droppedFrames: 0, droppedSamples: 0, frames: 0 };
+  readonly counters: StreamCounters = { messages: 0, duplicates: 0, reordered: 0, missing: 0, resets: 0, unsetDeviceTime: 0, droppedFrames: 0, droppedSamples: 0, frames: 0 };
   /** Backpressure drops not yet logged, and when the last line about them was (the gateway logs them once a minute). */
   dropLog = { at: -Infinity, frames: 0, samples: 0 };
   /** Clock ms of the last message. */
@@ -261,9 +263,15 @@ export class DeviceStream {
     return { ready: [], reset: false };
   }
 
-  /** A counter back at 0 (after SEQ_RESTART_MIN), or more than SEQ_RESTART_DISTANCE behind; d = seqDistance(lastSeq, seq). */
+  /**
+   * A counter back near its start (at most SEQ_RESTART_MIN, from more than SEQ_RESTART_MIN further
+   * on), or more than SEQ_RESTART_DISTANCE behind; d = seqDistance(lastSeq, seq). Only 0 counted as
+   * a start: a device counting from 1 (as MQTT packet ids do), or whose first messages after a
+   * reboot were lost, had every message dropped as a duplicate until it passed its old number
+   * (up to 1024 messages).
+   */
   private looksLikeRestart(seq: number, d: number): boolean {
-    return d <= 0 && ((seq === 0 && this.lastSeq > SEQ_RESTART_MIN) || -d > SEQ_RESTART_DISTANCE);
+    return d <= 0 && ((seq <= SEQ_RESTART_MIN && -d > SEQ_RESTART_MIN) || -d > SEQ_RESTART_DISTANCE);
   }
 
   /** `q` continues the restart candidate: the device did restart its counter. One reset; the new run starts at the earlier of the two. */
@@ -385,22 +393,25 @@ export class DeviceStream {
   // ---- samples to frames -------------------------------------------------------------------
 
   /**
-   * Feeds an in-order message through the resampler and front end into the frame queue.
-   * Returns the number of frames dropped because the queue was full (oldest first).
-   */
-  /**
    * Time since the device's previous message (ms): between their `ts` when both carry one, else
    * between their arrival times; null for a stream's first message (restored streams keep the
    * times of their last one).
    */
   silenceBefore(q: QueuedBatch): number | null {
-    if (q.batch.tsMs !== undefined && this.lastMessageTsMs !== null) return q.batch.tsMs - this.lastMessageTsMs;
+    const ts = deviceTimeMs(q.batch);
+    if (ts !== undefined && this.lastMessageTsMs !== null) return ts - this.lastMessageTsMs;
     return this.lastMessageArrivedMs === null ? null : q.arrivedMs - this.lastMessageArrivedMs;
   }
 
-  ingest(q: QueuedBatch, nowMs: number): number {
+  /**
+   * Feeds an in-order message through the resampler and front end into the frame queue.
+   * Returns the number of frames dropped because the queue was full (oldest first).
+   */
+  ingest(q: QueuedBatch): number {
     const b = q.batch;
-    this.lastMessageTsMs = b.tsMs ?? null;
+    const ts = deviceTimeMs(b);
+    if (ts === undefined && b.tsMs !== undefined) this.counters.unsetDeviceTime++;
+    this.lastMessageTsMs = ts ?? null;
     this.lastMessageArrivedMs = q.arrivedMs;
     const fe = this.frontend;
     // Repaired here, in sequence order (the gateway dead-letters on arrival under 'deadLetter').
@@ -421,13 +432,15 @@ export class DeviceStream {
       n = r.n;
       srcIndex = r.srcIndex;
     }
-    // Sample time: the payload's ts for sample 0, else the arrival time; spacing 1/rate. Frame
+    // Sample time: the payload's ts for sample 0 (deviceTimeMs), else the message's arrival time
+    // (not the time it was taken from the reorder buffer: a message held for its gap, or given up
+    // reorderTimeoutMs later, had the times of the message that released it); spacing 1/rate. Frame
     // times stop at MAX_TS_MS (enqueueFrame): a valid ts near it, or a tiny rate (a payload's
     // rateHz of 1e-300), put later samples past what a Date holds, and the alert's ISO time threw
     // RangeError inside the stepping round (an uncaught exception: the process went down).
     // A device whose rate nobody gave (payload, route) is fed to the front end as at the front end's
     // rate, so that is its spacing (it was 0: every block of a 1 s audio message had its first sample's time).
-    this.pushTs = b.tsMs ?? nowMs;
+    this.pushTs = ts ?? q.arrivedMs;
     const spacingRateHz = this.deviceRateHz ?? fe.sampleRateHz;
     this.pushDt = spacingRateHz ? Math.min(MAX_TS_MS, 1000 / spacingRateHz) : 0;
     this.pushSeq = b.seq ?? -1;
@@ -697,7 +710,9 @@ export class DeviceStream {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`${k} ${JSON.stringify(v)} is not a time in ms`);
       return v;
     };
-    const lastMessageTsMs = time('lastMessageTsMs');
+    // A ts before MIN_DEVICE_TS_MS, saved by a gateway that took it as device time, is none (deviceTimeMs).
+    const savedTsMs = time('lastMessageTsMs');
+    const lastMessageTsMs = savedTsMs !== null && savedTsMs >= MIN_DEVICE_TS_MS ? savedTsMs : null;
     const lastMessageArrivedMs = time('lastMessageArrivedMs');
     const deviceRateHz = h.deviceRateHz === null || h.deviceRateHz === undefined ? this.deviceRateHz : Number(h.deviceRateHz);
     // Checked as a payload's rateHz is (Gateway.onSensorMessage): a hand-off with 0.01 Hz to a
@@ -756,6 +771,20 @@ export class DeviceStream {
   dispose(): void {
     this.session.dispose();
   }
+}
+
+/**
+ * The earliest payload `ts` taken as device time, 2000-01-01T00:00:00Z (ms). An earlier one is a
+ * clock that has not been set (a device booting at ts 0 until it gets time, a counter since boot)
+ * or one sending seconds (1.7e9 as ms is January 1970): the message is taken as one without ts
+ * (arrival time). Taken as is, its alerts were stamped 1970, and under routes[].maxSilenceMs the
+ * jump to real time was a 54-year silence (a reset) while seconds hid every real one.
+ */
+export const MIN_DEVICE_TS_MS = 946_684_800_000;
+
+/** The batch's `ts` when it is device time (at least MIN_DEVICE_TS_MS), else undefined. */
+export function deviceTimeMs(b: SampleBatch): number | undefined {
+  return b.tsMs !== undefined && b.tsMs >= MIN_DEVICE_TS_MS ? b.tsMs : undefined;
 }
 
 /**

@@ -32,6 +32,8 @@ describe('JSON codec', () => {
     expect(decodeError(() => decodeJson(enc('{"vals":[]}'), O))).toMatch(/needs "values"/);
     expect(decodeError(() => decodeJson(enc('{"values":[[1,"x",3]]}'), O))).toMatch(/sample 0 value 1 must be a number or null/);
     expect(decodeError(() => decodeJson(enc('{"values":[],"seq":-1}'), O))).toMatch(/"seq" must be a non-negative integer/);
+    // A ns time as seq is an integer, but not the one sent: the limit is named.
+    expect(decodeError(() => decodeJson(enc('{"values":[],"seq":1714560000000000001}'), O))).toBe('JSON "seq" must be a non-negative integer up to 2^53 - 1, got 1714560000000000000');
     expect(decodeError(() => decodeJson(enc('{"values":[],"ts":"yesterday"}'), O))).toMatch(/"ts" must be ms since epoch or an ISO date/);
     expect(decodeError(() => decodeJson(enc('{"values":[],"rateHz":0}'), O))).toMatch(/"rateHz" must be a positive number/);
     expect(decodeError(() => decodeJson(enc('{"values": [[1,2,3]'), O))).toMatch(/^not JSON/);
@@ -62,6 +64,8 @@ describe('ts strings', () => {
         expect(decodeJson(enc('{"values":[],"ts":"2024-05-01T10:00:00.5"}'), O).tsMs, zone).toBe(Date.parse('2024-05-01T10:00:00.5Z'));
         expect(decodeJson(enc('{"values":[],"ts":"2024-05-01 10:00"}'), O).tsMs, zone).toBe(Date.parse('2024-05-01T10:00Z'));
         expect(decodeCsv(enc('# ts=2024-05-01T10:00:00\n1,2,3\n'), O).tsMs, zone).toBe(Date.parse('2024-05-01T10:00:00Z'));
+        // A lower-case "t" too (ISO 8601 allows it; it was read as local time).
+        expect(decodeJson(enc('{"values":[],"ts":"2024-05-01t10:00:00"}'), O).tsMs, zone).toBe(Date.parse('2024-05-01T10:00:00Z'));
         // An offset is kept.
         expect(decodeJson(enc('{"values":[],"ts":"2024-05-01T10:00:00+02:00"}'), O).tsMs, zone).toBe(Date.parse('2024-05-01T08:00:00Z'));
       }
@@ -143,6 +147,14 @@ describe('CSV lines', () => {
     expect(decodeError(() => decodeCsv(enc('1,2,abc\n'), O))).toMatch(/sample 0 value 2 is not a decimal number: "abc"/);
     expect(decodeError(() => decodeCsv(enc('1,2,3\n# seq=1\n'), O))).toMatch(/metadata line must come before/);
     expect(decodeError(() => decodeCsv(enc('# color=red\n1,2,3\n'), O))).toMatch(/metadata key "color" is unknown/);
+  });
+
+  it('reads metadata numbers as the samples are: decimal only (seq=0x10 was 16), exponents too (ts=1.7e12 was refused)', () => {
+    expect(decodeCsv(enc('# seq=1e3 ts=1.7145600000005e12 rateHz=2.5E1\n1,2,3\n'), O)).toMatchObject({ seq: 1000, tsMs: 1714560000000.5, rateHz: 25 });
+    expect(decodeError(() => decodeCsv(enc('# seq=0x10\n1,2,3\n'), O))).toBe('CSV "seq" must be a non-negative integer up to 2^53 - 1, got "0x10"');
+    expect(decodeError(() => decodeCsv(enc('# rateHz=0b11\n1,2,3\n'), O))).toBe('CSV "rateHz" must be a positive number, got "0b11"');
+    expect(decodeError(() => decodeCsv(enc('# ts=0x10\n1,2,3\n'), O))).toBe('CSV "ts" must be ms since epoch or an ISO date, got "0x10"');
+    expect(decodeError(() => decodeCsv(enc('# seq=Infinity\n1,2,3\n'), O))).toBe('CSV "seq" must be a non-negative integer up to 2^53 - 1, got "Infinity"');
   });
 });
 

@@ -80,6 +80,23 @@ describe('routes[].maxSilenceMs', () => {
     expect(r.resets()).toBe(1);
   });
 
+  it('a saved last ts before 2000 (saved by a gateway that took ts 0 as device time) is no device time: no 54-year silence after the restore', async () => {
+    const r = await rig({ maxSilenceMs: 60_000 });
+    r.send('node', 0, T0, 0);
+    const s = r.gw.streams.get('node/imu')!;
+    const bytes = s.exportState();
+    const hl = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+    const h = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + hl))) as Record<string, unknown>;
+    const hj = new TextEncoder().encode(JSON.stringify({ ...h, lastMessageTsMs: 0 }));
+    const old = new Uint8Array(4 + hj.length + bytes.length - 4 - hl);
+    new DataView(old.buffer).setUint32(0, hj.length, true);
+    old.set(hj, 4);
+    old.set(bytes.subarray(4 + hl), 4 + hj.length);
+    s.importState(old);
+    r.send('node', 1, T0 + 1_000, 0);
+    expect(r.resets()).toBe(0);
+  });
+
   it('without it, a long silence is stitched on as before (and a sequence-gap reset is not doubled)', async () => {
     const r = await rig({});
     r.send('node', 0, T0, 0);

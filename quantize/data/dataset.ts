@@ -48,6 +48,8 @@ export interface Dataset {
   /** Front-end description to record in the model (raw frames unless a loader says otherwise). */
   frontend?: { kind: string; [k: string]: unknown };
   rateHz?: number;
+  /** What the loader read differently from how the files say (once per load), for the command to print. */
+  notes?: string[];
 }
 
 export function dataError(where: string, msg: string, details: Record<string, unknown> = {}): EdgeRnnError {

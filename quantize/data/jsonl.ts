@@ -15,6 +15,8 @@ export interface JsonlOptions {
   labels?: readonly string[];
   /** Expected features per frame (e.g. a model's input size). */
   features?: number;
+  /** How much of the parse is done (0 to 1), called every few thousand lines, for a progress bar. */
+  onProgress?: (fraction: number) => void;
 }
 
 function frames(v: unknown, where: string, field: string, width: { n: number | undefined; from: string }): { data: Float32Array; T: number } {
@@ -54,6 +56,7 @@ export function parseJsonl(text: string, source: string, opts: JsonlOptions = {}
   // a file with CR line ends was one line, "not valid JSON".
   const lines = text.split(/\r\n?|\n/);
   lines.forEach((line, i) => {
+    if (opts.onProgress && i % 4096 === 0) opts.onProgress(i / lines.length);
     const where = `${source}:${i + 1}`;
     if (line.trim() === '') return;
     let o: unknown;

@@ -32,6 +32,8 @@ export interface LoadOptions {
   wav?: WavOptions;
   /** Relative paths resolve against this (default process.cwd()). */
   cwd?: string;
+  /** CSV and JSON Lines: how much of the parse is done (0 to 1), called now and then, for a progress bar. */
+  onProgress?: (fraction: number) => void;
 }
 
 function sha256(...parts: Uint8Array[]): string {
@@ -136,11 +138,11 @@ export async function loadDataset(p: string, opts: LoadOptions): Promise<Dataset
     };
     const fixed = opts.labels ? { labels: opts.labels } : {};
     if (ext === '.jsonl' || ext === '.json' || ext === '.ndjson') {
-      ds = { ...parseJsonl(text(), p, { ...fixed, ...(opts.features !== undefined ? { features: opts.features } : {}) }), sha256: sha256(bytes) };
+      ds = { ...parseJsonl(text(), p, { ...fixed, ...(opts.features !== undefined ? { features: opts.features } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) }), sha256: sha256(bytes) };
     } else if (ext === '.csv') {
       // Parsed from the bytes: no string of the whole file (nor V8's limit on one, 512 M characters).
       if (!isUtf8(bytes)) throw notUtf8(bytes, p);
-      ds = { ...parseCsv(bytes, p, { ...opts.csv, task: opts.task, ...fixed }), sha256: sha256(bytes) };
+      ds = { ...parseCsv(bytes, p, { ...opts.csv, task: opts.task, ...fixed }, opts.onProgress), sha256: sha256(bytes) };
     } else if (ext === '.npy') {
       const comp = opts.labelsPath ? { source: opts.labelsPath, bytes: readBytes(path.resolve(opts.cwd ?? process.cwd(), opts.labelsPath), opts.labelsPath, '.npy') } : null;
       ds = { ...parseNpyDataset(bytes, p, opts.task, comp, opts.labels, opts.labelsFlag), sha256: comp ? sha256(bytes, comp.bytes) : sha256(bytes) };

@@ -1,13 +1,30 @@
 /**
  * NumPy inputs: X [N][T][F] (or [T][F], one sequence) with a companion array:
- *   classify   labels [N] (integers: class names "0".."C-1" unless given; against given names
+ *   classify   labels [N] or [N][1] (integers: class names "0".."C-1" unless given; against given names
  *              none of which is an integer, the index of the class)
  *   forecast   targets [N][T][O]
  * Sequences in a .npy all have the same length.
  */
-import { openNpy } from '../../src/io/npy.js';
+import { isEdgeRnnError } from '../../src/index.js';
+import { openNpy, type NpyReader } from '../../src/io/npy.js';
 import { float32Defect } from '../../src/io/sequences.js';
 import { classLookup, dataError, sortLabels, type Dataset, type Sample, type TrainTask } from './dataset.js';
+
+/**
+ * The labels or targets .npy. Text labels (NumPy's '<U4' of np.array(['up', 'down'])) are named
+ * as such, with the two ways to train on them: they were "element type '<U4' is not supported".
+ */
+function openCompanion(companion: { bytes: Uint8Array; source: string }, task: TrainTask): NpyReader {
+  try {
+    return openNpy(companion.bytes, companion.source);
+  } catch (e) {
+    const type = isEdgeRnnError(e) ? e.details?.elementType : undefined;
+    if (typeof type === 'string' && /^[<>|=]?[SU]/.test(type) && task === 'classify') {
+      throw dataError(companion.source, `labels are text ('${type}'): a .npy labels file holds integer class indices (np.save(file, np.unique(y, return_inverse=True)[1]) gives them, in the order of np.unique(y)); or write the data as JSON Lines ({"x": [[...]], "y": "up"}), which keeps class names`, { expected: 'integer labels', got: type });
+    }
+    throw e;
+  }
+}
 
 export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainTask, companion: { bytes: Uint8Array; source: string } | null, labels?: readonly string[], labelsFlag = '--labels'): Omit<Dataset, 'sha256'> {
   // Read a sequence at a time into float32: the whole array as float64 first took 8 bytes an
@@ -31,9 +48,13 @@ export function parseNpyDataset(xBytes: Uint8Array, source: string, task: TrainT
   let targetSize = 0;
   if (task === 'classify' || task === 'forecast') {
     if (!companion) throw dataError(source, `the ${task} task needs ${task === 'classify' ? 'labels [N]' : 'targets [N][T][O]'} (${labelsFlag} FILE.npy)`);
-    const Y = openNpy(companion.bytes, companion.source);
+    const Y = openCompanion(companion, task);
     if (task === 'classify') {
-      if (Y.shape.length !== 1 || Y.shape[0] !== N) throw dataError(companion.source, `labels of shape [${Y.shape}], expected [${N}] (one per sequence of ${source})`);
+      // A column of labels [N, 1] (y.reshape(-1, 1), a DataFrame's column) is the labels [N].
+      if (!(Y.shape[0] === N && (Y.shape.length === 1 || (Y.shape.length === 2 && Y.shape[1] === 1)))) {
+        const oneHot = Y.shape.length === 2 && Y.shape[0] === N ? ': one-hot labels? save their class indices, np.argmax(y, axis=1)' : '';
+        throw dataError(companion.source, `labels of shape [${Y.shape}], expected [${N}] (one per sequence of ${source})${oneHot}`);
+      }
       const names: string[] = [];
       const y = new Float64Array(N);
       Y.read(0, y);

@@ -63,6 +63,7 @@ export async function loadWavFolder(dir: string, shown: string, opts: WavOptions
   const hash = createHash('sha256');
   const samples: Sample[] = [];
   const frontend = new AudioFrontend(spec);
+  const sizeUnknown: string[] = [];
   for (const label of [...found].sort()) {
     const y = index.get(label);
     const files = clipFiles(label);
@@ -80,6 +81,7 @@ export async function loadWavFolder(dir: string, shown: string, opts: WavOptions
         if (info.sampleRateHz !== spec.sampleRateHz) throw dataError(where, `sample rate ${info.sampleRateHz} Hz, the front end expects ${spec.sampleRateHz} Hz`);
         // Padding made an empty clip a second of silence under its label (eval refuses it).
         if (info.frames === 0) throw dataError(where, 'no samples (an empty data chunk): expected a recording');
+        if (info.sizeUnknown) sizeUnknown.push(rel);
         audio = s;
       } catch (e) {
         // The reader's message already starts with the clip's path: once is enough.
@@ -104,5 +106,6 @@ export async function loadWavFolder(dir: string, shown: string, opts: WavOptions
     samples,
     frontend: { ...spec },
     ...(frontend.frameRateHz !== undefined ? { rateHz: frontend.frameRateHz } : {}),
+    ...(sizeUnknown.length ? { notes: [`${sizeUnknown.length} clip${sizeUnknown.length === 1 ? '' : 's'} of ${shown} (${sizeUnknown.slice(0, 3).join(', ')}${sizeUnknown.length > 3 ? ', ...' : ''}) give no data size in the WAV header (written into a pipe, or the recorder stopped before it wrote the sizes): read to the end of the file`] } : {}),
   };
 }

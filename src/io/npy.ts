@@ -23,8 +23,8 @@ function half(bits: number): number {
   return sign * (1024 + frac) * 2 ** (exp - 25);
 }
 
-function bad(source: string, msg: string): EdgeRnnError {
-  return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source });
+function bad(source: string, msg: string, details: Record<string, unknown> = {}): EdgeRnnError {
+  return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source, ...details });
 }
 
 /**
@@ -84,7 +84,7 @@ export function openNpy(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | Arr
     throw bad(source, `cannot parse header ${JSON.stringify(shown.length > 200 ? `${shown.slice(0, 200)}…` : shown)}`);
   }
   const typeName = descrM[1]!;
-  const unsupported = (): EdgeRnnError => bad(source, `element type '${typeName}' is not supported (float16/32/64, int8-64, uint8-64, bool)`);
+  const unsupported = (): EdgeRnnError => bad(source, `element type '${typeName}' is not supported (float16/32/64, int8-64, uint8-64, bool)`, { elementType: typeName });
   // Byte order, kind, size: '<f4'. Anything else ('<M8[ns]', '|O') is named as unsupported.
   const descr = /^([<>|=])([A-Za-z?])(\d*)$/.exec(typeName);
   if (!descr) throw unsupported();

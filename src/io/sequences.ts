@@ -14,8 +14,8 @@ export interface SequenceBatch {
   batched: boolean;
 }
 
-function bad(source: string, msg: string): EdgeRnnError {
-  return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source });
+function bad(source: string, msg: string, details: Record<string, unknown> = {}): EdgeRnnError {
+  return new EdgeRnnError('BAD_INPUT_FILE', `${source}: ${msg}`, { source, ...details });
 }
 
 /**
@@ -47,8 +47,33 @@ function fromRows(rows: unknown, features: number, source: string, where: string
   return out;
 }
 
-/** Parses an input file for a model with `features` inputs. */
-export function readSequences(bytes: Uint8Array, source: string, features: number): SequenceBatch {
+/**
+ * A CSV given where frames go: named, with the formats that are read and how to convert, where it
+ * was "neither .npy nor JSON: Unexpected token 'a'". Not read: which columns are the inputs, and
+ * whether the first row is a header, are the trainer's CSV rules (quantize/data/csv.ts), and a
+ * second reader here that judged them differently would feed the model wrong columns silently.
+ */
+function csvError(source: string, features: number, columns?: readonly string[]): EdgeRnnError {
+  const cols = columns?.length ? `[${columns.map((c) => `'${c.replace(/[\\']/g, '\\$&')}'`).join(', ')}]` : `[...the model's ${features} input columns]`;
+  return bad(
+    source,
+    `a CSV file: this command takes .npy or JSON frames ([steps][${features}] or [batch][steps][${features}]), not CSV (\`edgernn eval\`, \`train\` and \`quantize\` read a CSV, by the columns and windows a model was trained on); convert its rows first, e.g. python3 -c "import numpy as np, pandas as pd; np.save('x.npy', pd.read_csv('${source}')[${cols}].to_numpy('float32'))"`,
+    { expected: '.npy or JSON', got: 'CSV' },
+  );
+}
+
+/** Text whose first line is values separated by commas (or semicolons, tabs): not JSON, which starts with '[' or '{'. */
+function looksLikeCsv(bytes: Uint8Array): boolean {
+  const head = new TextDecoder().decode(bytes.subarray(0, 4096)).replace(/^\uFEFF/, '').trimStart();
+  const first = head.split(/\r?\n|\r/, 1)[0]!;
+  return !/^[[{]/.test(first) && /[,;\t]/.test(first);
+}
+
+/**
+ * Parses an input file for a model with `features` inputs. `columns` (the input columns a model
+ * was trained on from a CSV, its manifest's extra.data.columns) is named when the file is a CSV.
+ */
+export function readSequences(bytes: Uint8Array, source: string, features: number, columns?: readonly string[]): SequenceBatch {
   // Was "neither .npy nor JSON: Unexpected end of JSON input".
   if (bytes.length === 0) throw bad(source, 'empty file: expected .npy or JSON frames');
   const isNpy = bytes.length >= 6 && bytes[0] === 0x93 && bytes[1] === 0x4e;
@@ -86,6 +111,7 @@ export function readSequences(bytes: Uint8Array, source: string, features: numbe
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (e) {
+    if (/\.(csv|tsv)$/i.test(source) || looksLikeCsv(bytes)) throw csvError(source, features, columns);
     throw bad(source, `neither .npy nor JSON: ${(e as Error).message}`);
   }
   if (!Array.isArray(json) || json.length === 0) throw bad(source, 'expected a non-empty JSON array of frames or of sequences');

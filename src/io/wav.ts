@@ -18,6 +18,12 @@ export interface WavInfo {
   encoding: WavEncoding;
   /** Sample frames (samples per channel). */
   frames: number;
+  /**
+   * Set when the header gave no data size (a placeholder, or 0 with audio after it: a writer into
+   * a pipe, or a recorder that stopped before it wrote the sizes) and the samples were read to
+   * the end of the file.
+   */
+  sizeUnknown?: true;
 }
 
 export interface WavAudio extends WavInfo {
@@ -57,6 +63,13 @@ const SOX_STREAMED_SIZE = 0x7ffff000;
  */
 function isStreamedSize(size: number, blockAlign: number): boolean {
   return STREAMED_SIZES.includes(size) || size === SOX_STREAMED_SIZE - (SOX_STREAMED_SIZE % blockAlign);
+}
+
+/** Whether a chunk header is at `at`: four printable ASCII characters and a size within the file. */
+function isChunkAt(bytes: Uint8Array, dv: DataView, at: number): boolean {
+  if (at + 8 > bytes.length) return false;
+  for (let i = 0; i < 4; i++) if (!(bytes[at + i]! >= 0x20 && bytes[at + i]! <= 0x7e)) return false;
+  return at + 8 + dv.getUint32(at + 4, true) <= bytes.length;
 }
 
 function bad(source: string, msg: string, details: Record<string, unknown> = {}): EdgeRnnError {
@@ -113,10 +126,13 @@ function parseLayout(bytes: Uint8Array, source: string): Layout {
       fmt = { sampleRateHz, channels, bitsPerSample, encoding, blockAlign };
     } else if (chunk === 'data') {
       if (!fmt) throw bad(source, 'data chunk comes before the fmt chunk');
-      if (isStreamedSize(size, fmt.blockAlign) && body + size > bytes.length) {
+      // A size of 0 with bytes after it that are not a chunk: a writer that never came back to
+      // fill the size in (a recorder that crashed; Python's wave module before close). Read to
+      // the end, as ffmpeg reads it (sox reads no samples): it was "no samples".
+      if ((isStreamedSize(size, fmt.blockAlign) && body + size > bytes.length) || (size === 0 && body < bytes.length && !isChunkAt(bytes, dv, body))) {
         // A writer that could not seek back (arecord or ffmpeg into a pipe) leaves a placeholder
         // size: the samples run to the end of the file; a partial last frame is dropped.
-        return { ...fmt, dataOffset: body, frames: Math.floor((bytes.length - body) / fmt.blockAlign) };
+        return { ...fmt, dataOffset: body, frames: Math.floor((bytes.length - body) / fmt.blockAlign), sizeUnknown: true };
       }
       if (body + size > bytes.length) throw bad(source, `data chunk declares ${size} bytes, only ${bytes.length - body} remain: truncated`, { declared: size, available: bytes.length - body });
       if (size % fmt.blockAlign !== 0) throw bad(source, `data chunk of ${size} bytes is not a whole number of ${fmt.blockAlign}-byte sample frames`);
@@ -134,8 +150,8 @@ function parseLayout(bytes: Uint8Array, source: string): Layout {
 
 /** The header facts without decoding samples. */
 export function readWavInfo(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, source = 'input.wav'): WavInfo {
-  const { sampleRateHz, channels, bitsPerSample, encoding, frames } = parseLayout(fileBytes(file, source, 'readWavInfo()'), source);
-  return { sampleRateHz, channels, bitsPerSample, encoding, frames };
+  const { sampleRateHz, channels, bitsPerSample, encoding, frames, sizeUnknown } = parseLayout(fileBytes(file, source, 'readWavInfo()'), source);
+  return { sampleRateHz, channels, bitsPerSample, encoding, frames, ...(sizeUnknown ? { sizeUnknown } : {}) };
 }
 
 /** All channels as float32. */
@@ -171,8 +187,8 @@ export function readWav(file: Uint8Array | ArrayBuffer | SharedArrayBuffer | Arr
       for (let i = 0; i < L.frames; i++, at += stride) out[i] = dv.getInt32(at, true) / 2147483648;
     }
   }
-  const { sampleRateHz, channels, bitsPerSample, encoding, frames } = L;
-  return { sampleRateHz, channels, bitsPerSample, encoding, frames, channelData };
+  const { sampleRateHz, channels, bitsPerSample, encoding, frames, sizeUnknown } = L;
+  return { sampleRateHz, channels, bitsPerSample, encoding, frames, ...(sizeUnknown ? { sizeUnknown } : {}), channelData };
 }
 
 /** One channel, or the mixdown (average) of all channels, as float32. */

@@ -112,3 +112,15 @@ describe('readSequences: a flat JSON array', () => {
     expect(errorOf(() => readSequences(writeNpy(Float32Array.from([1, 2, 3]), [3]), 'series.npy', 1))?.message).toBe('series.npy: array of shape [3]: expected [steps][features] or [batch][steps][features] (a series of one feature: np.save(file, x.reshape(-1, 1)))');
   });
 });
+
+describe('readSequences: a CSV file', () => {
+  it('is named as a CSV, with the formats run takes and how to convert (was "neither .npy nor JSON: Unexpected token")', () => {
+    const e = errorOf(() => readSequences(json('a,b,label\n1,2,x\n3,4,y\n'), 'data.csv', 2, ['a', 'b']));
+    expect(e?.code).toBe('BAD_INPUT_FILE');
+    expect(e!.message).toMatch(/^data\.csv: a CSV file: this command takes \.npy or JSON frames/);
+    expect(e!.message).toMatch(/`edgernn eval`, `train` and `quantize` read a CSV/);
+    expect(e!.message).toContain(`[['a', 'b']]`);
+    const headerless = errorOf(() => readSequences(json('1,2\n3,4\n'), 'x.txt', 2));
+    expect(headerless!.message).toMatch(/^x\.txt: a CSV file: .*2 input columns/);
+  });
+});

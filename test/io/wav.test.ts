@@ -241,6 +241,24 @@ describe('malformed files are BAD_INPUT_FILE errors naming the defect', () => {
     }
   });
 
+  it('a data size of 0 with audio after the header (a recorder that crashed before writing the sizes) is read to the end, as ffmpeg reads it (was "no samples"); an empty data chunk before another chunk stays empty', () => {
+    const body = encodeWav(pcm.subarray(0, 100), 16000);
+    for (const riff of [0, 36, 0xffffffff]) {
+      const crashed = new Uint8Array(body.length + 1); // and a partial last frame
+      crashed.set(body);
+      new DataView(crashed.buffer).setUint32(4, riff, true);
+      new DataView(crashed.buffer).setUint32(40, 0, true);
+      expect(readWavInfo(crashed), `RIFF size ${riff}`).toEqual({ ...readWavInfo(body), sizeUnknown: true });
+      expect(Array.from(readWav(crashed, 'crashed.wav').channelData[0]!)).toEqual(Array.from(readWav(body).channelData[0]!));
+    }
+    // A real empty data chunk followed by a LIST chunk: 0 frames, the LIST is not audio.
+    const list = Uint8Array.from([...new TextEncoder().encode('LIST'), 4, 0, 0, 0, ...new TextEncoder().encode('INFO')]);
+    const empty = new Uint8Array(44 + list.length);
+    empty.set(encodeWavHeader(0, 16000));
+    empty.set(list, 44);
+    expect(readWavInfo(empty)).toEqual({ sampleRateHz: 16000, channels: 1, bitsPerSample: 16, encoding: 'pcm', frames: 0 });
+  });
+
   it("sox's pipe placeholder for frames that do not divide 0x7FFFF000 (24-bit stereo: 0x7FFFEFFC) is read to the end, as sox reads it (was refused as truncated)", () => {
     // Committed fixtures (test/fixtures/wav, made with sox 14.4): the same 64 frames of 24-bit
     // stereo written to a file, and written by sox into a pipe from raw input of unknown length.

@@ -517,3 +517,81 @@ describe('CSV read from its bytes (a string per cell took about 12 bytes of memo
     expect(Array.from(ds.samples[13]!.target!)).toEqual([53, -53, 54, -54, 55, -55, 56, -56, 57, -57, 58, -58, 59, -59, 60, -60]);
   });
 });
+
+describe('loose ends: Excel\'s sep= line, text and column labels in .npy', () => {
+  const rows = Array.from({ length: 6 }, (_, i) => `${i},${2 * i},${i % 2 ? 'up' : 'down'}`);
+  it('a first line "sep=," (Excel\'s delimiter line) is skipped: it was "no column \'label\' (columns: sep=, )"', async () => {
+    const p = file('excel-sep.csv', ['sep=,', 'a,b,label', ...rows].join('\r\n'));
+    const ds = await loadDataset(p, { task: 'classify', csv: { seqLen: 2, labelColumn: 'label' } });
+    const plain = await loadDataset(file('excel-plain.csv', ['a,b,label', ...rows].join('\r\n')), { task: 'classify', csv: { seqLen: 2, labelColumn: 'label' } });
+    expect([ds.featureNames, ds.labels, ds.samples.length]).toEqual([['a', 'b'], ['down', 'up'], 5]);
+    // The same windows, each a line further down the file.
+    const line = (where: string): number => Number(/:(\d+)$/.exec(where)![1]);
+    expect(ds.samples.map((s) => [Array.from(s.x), s.y, line(s.where)])).toEqual(plain.samples.map((s) => [Array.from(s.x), s.y, line(s.where) + 1]));
+  });
+
+  it('"sep=;" or a tab is named as the delimiter it states, with the conversion', async () => {
+    const semi = file('excel-semi.csv', ['sep=;', 'a;b;label', '1,5;2;x', '0,5;1;y'].join('\n'));
+    expect(await failure(semi, { task: 'classify', csv: { seqLen: 1, labelColumn: 'label' } })).toMatch(/excel-semi\.csv:1: the first line "sep=;" \(Excel's\) says the fields are separated by semicolons: .*comma-separated.*sed '1d; s\/,\/\.\/g; s\/;\/,\/g'/);
+    const tab = file('excel-tab.csv', ['sep=\t', 'a\tb', '1\t2'].join('\n'));
+    expect(await failure(tab, { task: 'autoencoder', csv: { seqLen: 1 } })).toMatch(/excel-tab\.csv:1: the first line "sep=\\t" \(Excel's\) says the fields are separated by tabs/);
+  });
+
+  it('text labels (<U4) say labels must be integers, or JSON Lines keeps names; [N, 1] labels are squeezed', async () => {
+    const x = file('lx.npy', writeNpy(Float32Array.from({ length: 3 * 2 * 1 }, (_, i) => i), [3, 2, 1]));
+    const utf32 = (s: string): number[] => [...s.padEnd(4, '\0')].flatMap((c) => [c.charCodeAt(0), 0, 0, 0]);
+    let header = "{'descr': '<U4', 'fortran_order': False, 'shape': (3,), }";
+    header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+    const text = Uint8Array.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8, ...new TextEncoder().encode(header), ...utf32('up'), ...utf32('down'), ...utf32('up')]);
+    const msg = await failure(x, { task: 'classify', labelsPath: file('ltext.npy', text) });
+    expect(msg).toMatch(/ltext\.npy: labels are text \('<U4'\): a \.npy labels file holds integer class indices/);
+    expect(msg).toMatch(/JSON Lines/);
+    const col = file('lcol.npy', writeNpy(Float32Array.from([1, 0, 1]), [3, 1]));
+    const ds = await loadDataset(x, { task: 'classify', labelsPath: col });
+    expect([ds.labels, ds.samples.map((s) => s.y)]).toEqual([['0', '1'], [1, 0, 1]]);
+    const onehot = file('lhot.npy', writeNpy(Float32Array.from([0, 1, 1, 0, 0, 1]), [3, 2]));
+    expect(await failure(x, { task: 'classify', labelsPath: onehot })).toMatch(/lhot\.npy: labels of shape \[3,2\], expected \[3\].*np\.argmax\(y, axis=1\)/);
+  });
+});
+
+describe('CSV numbers read from the bytes, and progress', () => {
+  it('every plain decimal reads as Number() of its text (the byte reader), and others as before', async () => {
+    const rng = (() => {
+      let s = 12345;
+      return () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    })();
+    const digits = (n: number): string => Array.from({ length: n }, () => Math.floor(rng() * 10)).join('');
+    const cells: string[] = ['0', '-0', '+0', '007', '1.', '.5', '+.5', '-.25', '123456789012345', '12345678901234.5', '0.000000000000001', '9999999999999999', '1.2345678901234567', '1e3', ' 2.5', '-1.5E-3', '16', '3.4028234e38'];
+    for (let i = 0; i < 3000; i++) {
+      const whole = digits(Math.floor(rng() * 9));
+      const frac = digits(Math.floor(rng() * 12));
+      cells.push(`${rng() < 0.3 ? '-' : ''}${whole}${frac || rng() < 0.5 ? `.${frac}` : ''}` || '0');
+    }
+    const usable = cells.filter((c) => c !== '' && c !== '.' && c !== '-.' && c !== '-');
+    const ds = await loadDataset(file('decimals.csv', `x\n${usable.join('\n')}\n`), { task: 'autoencoder', csv: { seqLen: 1 } });
+    expect(ds.samples.map((s) => s.x[0])).toEqual(usable.map((c) => Math.fround(Number(c))));
+  });
+
+  it('onProgress goes from near 0 to near 1 through both passes, and the windows are the same as without it', async () => {
+    const text = `a,b\n${Array.from({ length: 300_000 }, (_, i) => `${i % 97},${(i % 13) / 8}`).join('\n')}\n`;
+    expect(text.length).toBeGreaterThan(2 * 2 ** 20);
+    const p = file('progress.csv', text);
+    const seen: number[] = [];
+    const ds = await loadDataset(p, { task: 'autoencoder', csv: { seqLen: 100 }, onProgress: (f) => seen.push(f) });
+    const plain = await loadDataset(p, { task: 'autoencoder', csv: { seqLen: 100 } });
+    expect(seen.length).toBeGreaterThan(4);
+    expect(seen.every((f, i) => f >= 0 && f <= 1 && (i === 0 || f >= seen[i - 1]!))).toBe(true);
+    expect(seen[0]).toBeLessThan(0.05);
+    expect(seen.at(-1)).toBeGreaterThan(0.6);
+    expect(ds.sha256).toBe(plain.sha256);
+    expect(ds.samples.map((s) => Array.from(s.x))).toEqual(plain.samples.map((s) => Array.from(s.x)));
+  });
+
+  it('JSON Lines report progress too', async () => {
+    const p = file('progress.jsonl', Array.from({ length: 10_000 }, (_, i) => `{"x": [[${i % 7}]], "y": "${i % 2 ? 'a' : 'b'}"}`).join('\n'));
+    const seen: number[] = [];
+    const ds = await loadDataset(p, { task: 'classify', onProgress: (f) => seen.push(f) });
+    expect(ds.samples.length).toBe(10_000);
+    expect(seen).toEqual([0, 4096 / 10_000, 8192 / 10_000]);
+  });
+});

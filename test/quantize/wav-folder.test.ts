@@ -106,3 +106,25 @@ describe('edgernn eval on an audio classifier trained from a WAV folder', () => 
     expect(j.accuracy).toBeGreaterThanOrEqual(0);
   });
 });
+
+describe('WAV clips without a data size in their header', () => {
+  it('are read to the end (they were "no samples"), the same features as the whole file, and said once for the folder', async () => {
+    const root = path.join(dir, 'crashed');
+    toneFolder(root, [['yes', 800], ['no', 1500]], ['a', 'b']);
+    const plain = await loadDataset(root, { task: 'classify' });
+    expect(plain.notes).toBeUndefined();
+    // A recorder that stopped before it wrote the sizes: both are 0.
+    for (const clip of ['yes/a.wav', 'no/b.wav']) {
+      const bytes = fs.readFileSync(path.join(root, clip));
+      bytes.writeUInt32LE(0, 4);
+      bytes.writeUInt32LE(0, 40);
+      fs.writeFileSync(path.join(root, clip), bytes);
+    }
+    const ds = await loadDataset(root, { task: 'classify' });
+    expect(ds.samples.map((s) => Array.from(s.x))).toEqual(plain.samples.map((s) => Array.from(s.x)));
+    expect(ds.notes).toEqual([`2 clips of ${root} (no/b.wav, yes/a.wav) give no data size in the WAV header (written into a pipe, or the recorder stopped before it wrote the sizes): read to the end of the file`]);
+    const r = await runCaptured(['train', '-d', root, '-o', path.join(dir, 'crashed.ern'), '--epochs', '1', '--hidden', '4'], desktopCommands, dir);
+    expect(r.err.match(/give no data size in the WAV header/g)).toHaveLength(1);
+    expect(r.err).toContain('edgernn: note: 2 clips of');
+  });
+});

@@ -107,6 +107,8 @@ interface OrtLike {
   InferenceSession: { create(bytes: Uint8Array, opts: Record<string, unknown>): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown }>> }> };
 }
 
+const notInstalled = (pkg: string): string => `${pkg} not installed (npm install ${pkg})`;
+
 /** onnxruntime-web or -node, or why it could not be imported (not installed, or broken). */
 async function loadOrt(which: 'web' | 'node'): Promise<OrtLike | string> {
   try {
@@ -347,10 +349,16 @@ interface ColdStartFailure {
 /** A probe that has not printed its result by then is killed: a hung start must not hang the bench. */
 const PROBE_TIMEOUT_MS = 120_000;
 
-/** The last line a failed probe wrote to stderr (its error), or how it ended. */
-function probeFailure(e: unknown): string {
+/**
+ * The last line a failed probe wrote to stderr (its error), or how it ended. A package the probe
+ * could not import is "not installed", as the other probes say (it was a raw
+ * "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'onnxruntime-web' imported from /tmp/...").
+ */
+export function probeFailure(e: unknown): string {
   const err = e as { stderr?: string; signal?: string | null; message?: string };
   if (err.signal === 'SIGTERM') return `no result within ${PROBE_TIMEOUT_MS / 1000} s (killed)`;
+  const missing = /\[ERR_MODULE_NOT_FOUND\]: Cannot find package '([^']+)'/.exec(String(err.stderr ?? ''));
+  if (missing) return notInstalled(missing[1]!);
   // Node prints an uncaught error's source line, the error, its stack and then its own version.
   const lines = String(err.stderr ?? '').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^Node\.js v\d/.test(l));
   const error = lines.find((l) => /^[\w.]*(Error|Exception)\b.*:/.test(l)) ?? lines.pop();
@@ -371,7 +379,7 @@ function ortWebUrl(): string {
   }
 }
 
-function coldStarts(dir: string, shape: BenchShape, spec: ModelSpec, int8Bytes: Uint8Array, runs: number): { cold: ColdStart[]; failures: ColdStartFailure[] } {
+function coldStarts(dir: string, shape: BenchShape, spec: ModelSpec, int8Bytes: Uint8Array, runs: number, ortWebMissing: string | null): { cold: ColdStart[]; failures: ColdStartFailure[] } {
   // The lean runtime entry (edgernn/runtime) is what a gateway imports.
   const indexUrl = pathToFileURL(path.join(packageRoot(), 'dist', 'runtime.js')).href;
   const cachedUrl = pathToFileURL(path.join(packageRoot(), 'dist', 'runtime-cached.js')).href;
@@ -421,7 +429,7 @@ ${report}`,
   for (const tool of tools) fs.writeFileSync(probeFile(tool), probe[tool]);
   const runProbe = (tool: (typeof tools)[number], arg = '') =>
     JSON.parse(execFileSync(process.execPath, [probeFile(tool), arg], { encoding: 'utf8', cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'], timeout: PROBE_TIMEOUT_MS }).trim().split('\n').pop()!);
-  const samples = new Map(tools.map((t) => [t, { ms: [] as number[], rss: [] as number[], anon: [] as number[], file: [] as number[], failed: '' }]));
+  const samples = new Map(tools.map((t) => [t, { ms: [] as number[], rss: [] as number[], anon: [] as number[], file: [] as number[], failed: t === 'ort-web' && ortWebMissing ? ortWebMissing : '' }]));
   try {
     runProbe('edgernn-cached'); // the first start, which writes the code cache the others read
   } catch (e) {
@@ -500,7 +508,7 @@ export function renderTables(results: BenchResult[], extra: { wasm: { simd: numb
     const tool = c.tool === 'edgernn-cached' ? 'edgernn/runtime/cached, its code cache written by an earlier start' : c.tool;
     lines.push(`Cold start (import + instantiate + load + first step, ${tool}): ${c.median_ms.toFixed(1)} ms median; RSS growth ${c.rss_growth_mib.toFixed(1)} MiB${split}.`);
   }
-  for (const f of extra.coldFailures ?? []) lines.push(`Cold start, ${f.tool}: failed after ${f.runs} start${f.runs === 1 ? '' : 's'}: ${f.reason}`);
+  for (const f of extra.coldFailures ?? []) lines.push(`Cold start, ${f.tool}: ${f.runs === 0 && / not installed /.test(f.reason) ? f.reason : `failed after ${f.runs} start${f.runs === 1 ? '' : 's'}: ${f.reason}`}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -593,7 +601,9 @@ cache written by a first start beforehand) and onnxruntime-web.
         const shape = shapes[0]!;
         const spec = benchSpec(shape);
         const int8 = encodeModel(quantizeModel(spec, calibrateAbsMax(spec, [new Rng(2).float32(shape.steps * shape.inputSize, -2, 2)])));
-        ({ cold, failures: coldFailures } = coldStarts(dir, shape, spec, int8, coldRuns));
+        // Known missing (imported above, when ort-web is benchmarked): said as the backend is, not probed.
+        const webMissing = typeof loaded.web === 'string' ? (loaded.web === 'not installed' ? notInstalled('onnxruntime-web') : `onnxruntime-web ${loaded.web}`) : null;
+        ({ cold, failures: coldFailures } = coldStarts(dir, shape, spec, int8, coldRuns, webMissing));
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

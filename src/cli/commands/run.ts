@@ -19,6 +19,12 @@ function onnxInfo(bytes: Uint8Array, source: string, inputSize: number, outputSi
   return readSpecMetadata(proto, inputSize, outputSize, source);
 }
 
+/** The CSV columns a model was trained on (train records them in extra.data.columns), to name in an error. */
+function trainedColumns(extra: Record<string, unknown> | undefined): string[] | undefined {
+  const columns = (extra?.data as { columns?: unknown } | undefined)?.columns;
+  return Array.isArray(columns) && columns.every((c) => typeof c === 'string') ? columns : undefined;
+}
+
 /** An --output named FILE.npy holds the outputs alone, so the sequences must be of one length. */
 function checkNpyOutput(output: unknown, input: SequenceBatch): void {
   if (typeof output !== 'string' || !/\.npy$/i.test(output)) return;
@@ -60,7 +66,8 @@ export const runCommand: Command = {
   help: `usage: edgernn run MODEL.ern --input FILE [--backend simd|scalar|reference|float] [--output FILE]
        edgernn run MODEL.onnx --input FILE [--output FILE]
 
-  -i, --input FILE   .npy or JSON: [steps][features] or [batch][steps][features]
+  -i, --input FILE   .npy or JSON: [steps][features] or [batch][steps][features] (not CSV:
+                     \`edgernn eval\` scores a CSV, or convert it to .npy first)
   -b, --backend B    auto (default): simd when the WebAssembly engine supports it, else scalar;
                      float32 models run on the float reference (float); .onnx files on ort-web
   -o, --output FILE  write the JSON result there instead of stdout ('-': stdout); FILE.npy gets
@@ -119,7 +126,7 @@ gateway or the scripts in examples/, which run the front end first.`,
     }
     const rt = await createRuntime();
     const model = await rt.load(modelBytes, { backend, source: positionals[0]! });
-    const input = readSequences(new Uint8Array(readFileArg(ctx.cwd, values.input)), values.input, model.inputSize);
+    const input = readSequences(new Uint8Array(readFileArg(ctx.cwd, values.input)), values.input, model.inputSize, trainedColumns(model.spec.extra));
     checkNpyOutput(values.output, input);
     const outputs = input.sequences.map((seq) => {
       const s = model.session();

@@ -1,5 +1,6 @@
+import fs from 'node:fs';
 import path from 'node:path';
-import { createRuntime, encodeModel, type ModelSpec, type RecurrentKind } from '../../src/index.js';
+import { AUDIO_FRONTEND_KINDS, createRuntime, encodeModel, validateAudioSpec, type ModelSpec, type RecurrentKind } from '../../src/index.js';
 import { choiceFlag, numberFlag, parseFlags, usageError, type Command } from '../../src/cli/framework.js';
 import { Progress } from '../../src/cli/progress.js';
 import { TRAIN_TASKS, type TrainTask } from '../data/dataset.js';
@@ -11,6 +12,13 @@ import { trainModel } from '../train/train-model.js';
 import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, csvOptions, DATA_FLAGS, dataHelp, epochProgress, loadData, noteUnresolvedInputs, requireString, round, writeFile } from './common.js';
 
 const D = DEFAULT_TRAIN_OPTIONS;
+/**
+ * Between the windows a classifier of WAV clips is served in: a decision every 100 ms, as the
+ * keyword model's (models/kws.ern: 1.5 s every 100 ms). A spoken word lasts 300 to 800 ms, so
+ * several windows hold it whole; a 1 s clip of 10 ms frames costs 98 / 10 ≈ 10 frames stepped
+ * per frame of audio.
+ */
+const WAV_WINDOW_HOP_MS = 100;
 
 export const trainCommand: Command = {
   name: 'train',
@@ -35,9 +43,10 @@ model:
   --dense A,B         hidden dense (relu) layers before the output layer
   --window W          autoencoder frames per reconstruction                         [${D.window}]
   --bottleneck K      autoencoder code width (0: window*features/4)                 [auto]
-  --serve S           how the gateway serves a classifier trained on a CSV: windows (the
-                      last --seq-len rows every --stride, each from a reset state, as
-                      trained) or session (one never-reset session, a decision per row) [windows]
+  --serve S           how the gateway serves a classifier trained on a CSV or a WAV folder:
+                      windows (as trained, each from a reset state: the last --seq-len rows
+                      every --stride; the last clip's frames, 1 s, every 100 ms) or session
+                      (one never-reset session, a decision per row or frame)        [windows]
 optimization:
   --epochs N          maximum epochs                                                [${D.epochs}]
   --batch-size N                                                                    [${D.batchSize}]
@@ -126,7 +135,8 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
     }
     if (values['class-weights'] !== undefined && task !== 'classify') throw usageError(`--class-weights applies to --task classify, not ${task}`);
     const serve = choiceFlag(values.serve, 'serve', ['windows', 'session'] as const) ?? 'windows';
-    if (values.serve !== undefined && (task !== 'classify' || path.extname(dataPath).toLowerCase() !== '.csv')) throw usageError(`--serve applies to --task classify on CSV data (windows of --seq-len rows), not ${task} on ${dataPath}`);
+    const wavFolder = fs.statSync(path.resolve(ctx.cwd, dataPath), { throwIfNoEntry: false })?.isDirectory() === true;
+    if (values.serve !== undefined && (task !== 'classify' || (path.extname(dataPath).toLowerCase() !== '.csv' && !wavFolder))) throw usageError(`--serve applies to --task classify on CSV data (windows of --seq-len rows) or a WAV folder (windows of a clip's frames), not ${task} on ${dataPath}`);
     // An autoencoder's targets are its own input windows: labels were read and ignored.
     for (const flag of ['labels', 'val-labels']) {
       if (values[flag] !== undefined && task === 'autoencoder') throw usageError(`--${flag} applies to --task classify or forecast; an autoencoder's targets are its own input`);
@@ -269,6 +279,16 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
         const frames = recorded.seqLen ?? 64;
         final.input = { ...final.input, frontend: { ...final.input.frontend, windows: { frames, hop: Math.min(frames, recorded.stride ?? Math.max(1, Math.floor(frames / 2))) } } };
       }
+    }
+    // A classifier of WAV clips read its label at the last frame of a clip (1 s), from a reset
+    // state: the gateway serves it so, the last clip's frames every WAV_WINDOW_HOP_MS, each from a
+    // reset state. As one never-reset session over a continuous stream (until 2026-11-27) it saw
+    // what it was never trained on: state carried across words, and no clip boundaries.
+    const audio = final.input.frontend;
+    if (task === 'classify' && serve === 'windows' && data.frontend !== undefined && (AUDIO_FRONTEND_KINDS as readonly string[]).includes(audio.kind)) {
+      const frames = data.samples[0]!.T;
+      const hop = Math.max(1, Math.min(frames, Math.round(WAV_WINDOW_HOP_MS / validateAudioSpec(audio).hopMs)));
+      final.input = { ...final.input, frontend: { ...audio, windows: { frames, hop } } };
     }
     const bytes = encodeModel(final);
     writeFile(out, ctx, bytes);

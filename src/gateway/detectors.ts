@@ -256,6 +256,28 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
   };
 }
 
+/**
+ * A model trained on audio clips (`edgernn train` on a WAV folder, models/kws.ern) decides once per
+ * window (`input.frontend.windows`: the last `frames` frames every `hop`), and a sound stays in at
+ * most frames / hop windows in a row. A mean over more decisions than that never reaches the
+ * threshold for a sound the model was trained on: the defaults (window 30, refractorySteps 50,
+ * 10 ms frames of a model served as one session) on 100 ms windows averaged 3 s, and a route
+ * raised nothing, silently (0 of 54 keywords on a test stream).
+ */
+function checkSmoothingSpan(c: SmoothingDetectorConfig, ctx: DetectorContext): void {
+  const fe = ctx.spec?.input?.frontend as { kind?: unknown; hopMs?: unknown; windows?: { frames: number; hop: number } } | undefined;
+  if ((fe?.kind !== 'mfcc' && fe?.kind !== 'logmel') || fe.windows === undefined || typeof fe.hopMs !== 'number') return;
+  const { frames, hop } = fe.windows;
+  const most = Math.max(1, Math.floor(frames / hop));
+  if (c.window <= most) return;
+  const ms = hop * fe.hopMs;
+  // About 300 ms of decisions, and a second before the next event.
+  const window = Math.min(most, Math.max(1, Math.round(300 / ms)));
+  const refractory = Math.max(1, Math.round(1000 / ms));
+  const expected = `at most ${most} for model '${ctx.spec!.name}': it decides once per window of ${frames} frames every ${hop} (${ms} ms), so ${c.window} decisions span ${(c.window * ms) / 1000} s, longer than a sound it was trained on, and the mean never reaches the threshold (window and refractorySteps count decisions: the defaults 30 and 50 are for 10 ms frames; e.g. window ${window} and refractorySteps ${refractory}, ${window * ms} ms and ${refractory * ms} ms)`;
+  throw configError(ctx, 'window', expected, c.window);
+}
+
 /** Posterior smoothing over a sliding window, with background classes and a refractory period. */
 export function createSmoothingDetector(cfg: DetectorConfig, ctx: DetectorContext): Detector {
   const c = cfg as SmoothingDetectorConfig;
@@ -263,6 +285,7 @@ export function createSmoothingDetector(cfg: DetectorConfig, ctx: DetectorContex
   const W = c.window;
   const background = new Set(c.background.map((b, i) => resolveOutput(b, ctx, `background[${i}]`)));
   if (background.size >= O) throw configError(ctx, 'background', `fewer than all ${O} outputs`, c.background);
+  checkSmoothingSpan(c, ctx);
   const ring = new Float64Array(W * O);
   const sum = new Float64Array(O);
   let head = 0;

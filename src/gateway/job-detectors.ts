@@ -7,9 +7,10 @@
 import { anomalyDetectorFactory } from '../detectors/anomaly/gateway.js';
 import { createHarDetector, HAR_DETECTOR_KIND } from '../detectors/har/detector.js';
 import { kwsDetectorFactory } from '../detectors/kws/gateway.js';
-import { KWS_EXTRA_KEY } from '../detectors/kws/model.js';
+import { KWS_EXTRA_KEY, kwsTimeBaseOf } from '../detectors/kws/model.js';
 import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
 import type { ModelSpec } from '../model/spec.js';
+import type { DetectorConfig } from './config.js';
 import type { DetectorContext, DetectorFactory } from './detectors.js';
 
 /**
@@ -38,12 +39,34 @@ function requireProbabilities(ctx: DetectorContext, kind: string, why: string): 
   throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.kind must be ${expected}, got "${kind}"`, { field: `${ctx.path}.kind`, expected, got: kind });
 }
 
+/** The time base of a model with an audio front end (see kwsTimeBaseOf), else undefined. */
+function audioTimeBase(spec: ModelSpec): { hopMs: number; frameMs: number; windows?: { hop: number } } | undefined {
+  const fe = spec.input?.frontend as { kind?: unknown; windows?: { hop: number } } | undefined;
+  if (fe?.kind !== 'logmel' && fe?.kind !== 'mfcc') return undefined;
+  return { ...kwsTimeBaseOf(spec), ...(fe.windows ? { windows: fe.windows } : {}) };
+}
+
 /** `kws`: a keyword model trained here carries its tuned settings; any other model needs them all in the route. */
 const kwsJobDetector: DetectorFactory = (cfg, ctx) => {
   // A model without keyword settings (one trained by `edgernn train`): the route must give them
   // all. The detector's own message said "no model spec was given to kwsDetectorFactory".
   if (ctx.spec !== undefined && ctx.spec.extra?.[KWS_EXTRA_KEY] === undefined) {
-    const required = ['hopMs', 'windowMs', 'refractoryMs', 'rearm', 'thresholds'];
+    // An audio model's time base is its own: one decision per frame, or per window of a model
+    // trained on clips (`edgernn train` on a WAV folder: every 100 ms). A route's "hopMs": 10 (the
+    // front end's hop) on such a model counted windowMs and refractoryMs in 10 ms steps of 100 ms
+    // decisions: a 300 ms smoothing window averaged 3 s, and no keyword ever fired.
+    const base = audioTimeBase(ctx.spec);
+    if (base !== undefined) {
+      for (const f of ['hopMs', 'frameMs'] as const) {
+        const got = (cfg as unknown as Record<string, unknown>)[f];
+        if (got !== undefined && got !== base[f]) {
+          const expected = `${base[f]} (the time base of model '${ctx.spec.name}', from its front end${f === 'hopMs' && base.windows ? `: a window every ${base.windows.hop} frames` : ''}) or absent`;
+          throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.${f} must be ${expected}, got ${JSON.stringify(got)}`, { field: `${ctx.path}.${f}`, expected, got });
+        }
+      }
+      cfg = { ...cfg, hopMs: base.hopMs, frameMs: base.frameMs } as DetectorConfig;
+    }
+    const required = [...(base === undefined ? ['hopMs'] : []), 'windowMs', 'refractoryMs', 'rearm', 'thresholds'];
     const missing = required.filter((f) => (cfg as unknown as Record<string, unknown>)[f] === undefined);
     if (missing.length > 0) {
       const expected = `given in the route: model '${ctx.spec.name}' has no keyword settings (extra.${KWS_EXTRA_KEY}, written by edgernn train-kws), so a kws route needs ${required.join(', ')}; or use "smoothing" (posterior smoothing) or "threshold" on this model`;

@@ -1,0 +1,61 @@
+/**
+ * Detectors on a classifier of audio clips as `edgernn train` writes it from a WAV folder: an mfcc
+ * front end served in windows (the last 98 frames every 10, a decision every 100 ms) and no
+ * keyword settings. Counted in 10 ms frames, a kws route's or a smoothing route's windows spanned
+ * 10 times the time they said, and nothing ever fired.
+ */
+import { describe, expect, it } from 'vitest';
+import { createSmoothingDetector, type DetectorContext } from '../../src/gateway/detectors.js';
+import { JOB_DETECTORS } from '../../src/gateway/job-detectors.js';
+import type { ModelSpec } from '../../src/model/spec.js';
+import { errorMessage } from '../helpers/errors.js';
+
+const labels = ['_silence_', 'no', 'yes'];
+function clipModel(windows?: { frames: number; hop: number }): DetectorContext {
+  const frontend = { kind: 'mfcc', sampleRateHz: 16000, frameMs: 25, hopMs: 10, nMfcc: 13, ...(windows ? { windows } : {}) };
+  const spec = { name: 'clips', labels, input: { size: 13, frontend }, layers: [{ kind: 'gru' }, { kind: 'softmax', size: 3 }] } as unknown as ModelSpec;
+  return { labels, outputSize: 3, inputSize: 13, path: 'routes[0].detector', spec };
+}
+const yes = Float32Array.of(0, 0, 1);
+const quiet = Float32Array.of(1, 0, 0);
+const input = new Float32Array(13);
+/** Steps at which the detector fired, over `outputs`. */
+const fired = (d: ReturnType<typeof createSmoothingDetector>, outputs: Float32Array[]): number[] => outputs.flatMap((o, t) => (d.step(o, input) ? [t] : []));
+
+describe('kws route on a classifier of clips', () => {
+  const route = { kind: 'kws', windowMs: 300, refractoryMs: 1000, rearm: 0.5, thresholds: { yes: 0.8, no: 0.8 } };
+
+  it("takes the time base from the model's front end: a decision per window (100 ms), or per frame without windows", () => {
+    // A word in 5 windows in a row (500 ms): a 300 ms mean of 3 decisions reaches 0.8.
+    const stream = [quiet, quiet, yes, yes, yes, yes, yes, quiet, quiet, quiet];
+    const d = JOB_DETECTORS.kws!(route, clipModel({ frames: 98, hop: 10 }));
+    expect(fired(d, stream)).toEqual([4]);
+    // Served as one session: a decision per 10 ms frame, 30 of them in 300 ms (24 of 30 reach 0.8).
+    const s = JOB_DETECTORS.kws!(route, clipModel());
+    expect(fired(s, [...Array(40).fill(quiet), ...Array(30).fill(yes)])).toEqual([63]);
+  });
+
+  it('refuses another hopMs or frameMs, naming the one of the model', () => {
+    const ctx = clipModel({ frames: 98, hop: 10 });
+    expect(errorMessage(() => JOB_DETECTORS.kws!({ ...route, hopMs: 10 }, ctx), 'GATEWAY_CONFIG')).toMatch(/routes\[0\]\.detector\.hopMs must be 100 \(the time base of model 'clips', from its front end: a window every 10 frames\) or absent, got 10/);
+    expect(errorMessage(() => JOB_DETECTORS.kws!({ ...route, frameMs: 25 }, ctx), 'GATEWAY_CONFIG')).toMatch(/frameMs must be 995 /);
+    expect(fired(JOB_DETECTORS.kws!({ ...route, hopMs: 100 }, ctx), [quiet, quiet, quiet, yes, yes, yes])).toEqual([5]);
+    // What the route still needs, hopMs not among them.
+    expect(errorMessage(() => JOB_DETECTORS.kws!({ kind: 'kws' }, ctx), 'GATEWAY_CONFIG')).toMatch(/a kws route needs windowMs, refractoryMs, rearm, thresholds; .*missing: windowMs, refractoryMs, rearm, thresholds$/);
+  });
+});
+
+describe('smoothing route on a classifier of clips', () => {
+  const defaults = { kind: 'smoothing', window: 30, threshold: 0.8, background: ['_silence_'], refractorySteps: 50 } as const;
+
+  it('refuses a smoothing window longer than the windows a sound stays in, saying what to give', () => {
+    const ctx = clipModel({ frames: 98, hop: 10 });
+    expect(errorMessage(() => createSmoothingDetector({ ...defaults, background: ['_silence_'] }, ctx), 'GATEWAY_CONFIG')).toMatch(
+      /routes\[0\]\.detector\.window must be at most 9 for model 'clips': it decides once per window of 98 frames every 10 \(100 ms\), so 30 decisions span 3 s, .*e\.g\. window 3 and refractorySteps 10.*, got 30$/,
+    );
+    const d = createSmoothingDetector({ ...defaults, background: ['_silence_'], window: 3, refractorySteps: 10 }, ctx);
+    expect(fired(d, [quiet, yes, yes, yes, yes, yes, quiet])).toEqual([3]);
+    // Served as one session (a decision per frame), the defaults are what they were made for.
+    expect(() => createSmoothingDetector({ ...defaults, background: ['_silence_'] }, clipModel())).not.toThrow();
+  });
+});

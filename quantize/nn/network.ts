@@ -1,7 +1,7 @@
 /**
  * A trainable network: a stack of recurrent, dense and dropout layers that maps one-to-one onto
  * the layers of a float32 ModelSpec (dropout leaves no trace; a classifier's softmax lives in
- * the loss). `toSpec` and `Network.fromSpec` convert both ways without loss.
+ * the loss). `toSpecLayers` and `Network.fromSpec` convert both ways without loss.
  */
 import {
   EdgeRnnError,

@@ -8,7 +8,7 @@ import { dataTaskOf, type Dataset } from '../data/dataset.js';
 import { currentSpec } from '../quant/qat.js';
 import { Rng } from '../../src/util/rng.js';
 import { networkFromSpec } from '../train/export.js';
-import { DEFAULT_TRAIN_OPTIONS, checkDataShape, classWeightsFor, fit, splitValidation, trainedWith, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, checkDataShape, fineTuneContext, fit, splitValidation, trainedWith, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
 import { DEFAULT_BLOCK, DEFAULT_MIN_WEIGHTS, measureSparsity, prunableParams, Pruner, zeroFraction, type BlockShape, type TensorSparsity } from './pruner.js';
 
 export interface PruneModelOptions extends Partial<TrainOptions> {
@@ -32,8 +32,6 @@ export interface PruneModelResult {
   sparsity: TensorSparsity[];
   /** Fraction of zero weights over the pruned matrices. */
   overall: number;
-  /** Fraction of zero weights over every weight matrix. */
-  overallAll: number;
 }
 
 /**
@@ -93,15 +91,7 @@ export function pruneModel(spec: ModelSpec, data: Dataset, opts: PruneModelOptio
   });
   if (initialSparsity > 0) pruner.prune(initialSparsity);
   const rampEpochs = Math.ceil((endStep + 1) / stepsPerEpoch);
-  const ctx: FitContext = {
-    task,
-    features: spec.input.size,
-    outputs: net.outputSize,
-    window: typeof spec.extra?.window === 'number' ? spec.extra.window : o.window,
-    norm,
-    classWeights: task === 'classify' ? classWeightsFor(o, split.train, net.outputSize) : [],
-    dtype: 'f32',
-  };
+  const ctx = fineTuneContext(spec, task, net.outputSize, norm, o, split.train);
   const result = fit(net, split.train, split.val, ctx, o, {
     ...hooks,
     afterStep: (step, epoch, n) => {
@@ -117,12 +107,6 @@ export function pruneModel(spec: ModelSpec, data: Dataset, opts: PruneModelOptio
   // are the runtime's 4x8 tiles (what the file and the kernels drop), whatever the pruning block:
   // counted in 2x2 blocks, 75% read "75% empty blocks" over 15% empty tiles.
   const sparsity = measureSparsity(net.params(), DEFAULT_BLOCK);
-  let zeros = 0;
-  let count = 0;
-  for (const p of pruner.params) {
-    count += p.value.length;
-    for (let i = 0; i < p.value.length; i++) if (p.value[i] === 0) zeros++;
-  }
   const out = currentSpec(net, norm, spec);
   out.extra = {
     ...out.extra,
@@ -135,12 +119,5 @@ export function pruneModel(spec: ModelSpec, data: Dataset, opts: PruneModelOptio
       layers: sparsity.map((s) => ({ tensor: s.name, shape: s.shape, sparsity: Number(s.sparsity.toFixed(6)), blockSparsity: Number(s.blockSparsity.toFixed(6)) })),
     },
   };
-  let allZeros = 0;
-  let allCount = 0;
-  for (const s of sparsity) {
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    allZeros += s.sparsity * n;
-    allCount += n;
-  }
-  return { spec: out, fit: result, sparsity, overall: zeros / Math.max(1, count), overallAll: allZeros / Math.max(1, allCount) };
+  return { spec: out, fit: result, sparsity, overall: zeroFraction(pruner.params) };
 }

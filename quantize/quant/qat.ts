@@ -10,7 +10,7 @@ import { dataTaskOf, type Dataset } from '../data/dataset.js';
 import type { Network } from '../nn/network.js';
 import type { Normalization } from '../train/batches.js';
 import { buildSpec, networkFromSpec } from '../train/export.js';
-import { DEFAULT_TRAIN_OPTIONS, checkDataShape, classWeightsFor, fit, splitValidation, trainedWith, type FitContext, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, checkDataShape, fineTuneContext, fit, splitValidation, trainedWith, type FitHooks, type FitResult, type TrainOptions } from '../train/trainer.js';
 import { calibrate, clipWeights, zeroEmptyRowScales, type CalibrationOptions } from './calibrate.js';
 import { FakeQuantModel } from './fake-quant.js';
 
@@ -99,15 +99,7 @@ export function quantizationAwareFineTune(spec: ModelSpec, data: Dataset, opts: 
   const cal = calibrate(spec, data.samples, opts.calibration);
   const clip = opts.calibration.weightClipping ?? opts.calibration.method === 'mse';
   const { train, val } = splitValidation(data.samples, o.valSplit, o.seed, task);
-  const ctx: FitContext = {
-    task,
-    features: spec.input.size,
-    outputs: net.outputSize,
-    window: typeof spec.extra?.window === 'number' ? spec.extra.window : o.window,
-    norm,
-    classWeights: task === 'classify' ? classWeightsFor(o, train, net.outputSize) : [],
-    dtype: 'f32',
-  };
+  const ctx = fineTuneContext(spec, task, net.outputSize, norm, o, train);
   const fq = fakeQuantHooks(net, norm, spec, cal.ranges, clip);
   const result = fit(net, train, val, ctx, o, { ...hooks, forward: fq.forward, afterStep: (s, e, n) => {
     fq.afterStep(s, e, n);

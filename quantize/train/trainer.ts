@@ -14,7 +14,7 @@
 import { EdgeRnnError, Rng, type ModelSpec, type RecurrentKind } from '../../src/index.js';
 import type { Dataset, Sample, TrainTask } from '../data/dataset.js';
 import type { Network, LayerPlan } from '../nn/network.js';
-import type { Arr, DType, Param } from '../nn/tensor.js';
+import type { Arr, Param } from '../nn/tensor.js';
 import { makeBatch, type Batch, type BatchSpec, type Normalization } from './batches.js';
 import { classifyLoss, mseLoss, type LossResult } from './loss.js';
 import { Adam, DEFAULT_OPTIMIZER, type OptimizerKind } from './optimizer.js';
@@ -161,21 +161,26 @@ export interface EpochRecord {
 }
 
 /** What the loop needs to know about the data and the network's output. */
-export interface FitContext {
-  task: TrainTask;
-  features: number;
-  outputs: number;
-  window: number;
-  norm: Normalization;
+export interface FitContext extends BatchSpec {
   classWeights: number[];
-  dtype: DType;
+}
+
+/** The FitContext of fine-tuning a trained model (pruning, quantization-aware training) on `train`. */
+export function fineTuneContext(spec: ModelSpec, task: TrainTask, outputs: number, norm: Normalization, o: TrainOptions, train: readonly Sample[]): FitContext {
+  return {
+    task,
+    features: spec.input.size,
+    outputs,
+    window: typeof spec.extra?.window === 'number' ? spec.extra.window : o.window,
+    norm,
+    classWeights: task === 'classify' ? classWeightsFor(o, train, outputs) : [],
+    dtype: 'f32',
+  };
 }
 
 export interface FitHooks {
   /** Replaces net.forward (quantization-aware training). */
   forward?(net: Network, b: Batch, train: boolean): Arr;
-  /** Before each optimizer step's forward (e.g. re-quantize weights). */
-  beforeStep?(step: number): void;
   /** After each optimizer step (e.g. pruning masks). */
   afterStep?(step: number, epoch: number, stepsPerEpoch: number): void;
   /** Whether this epoch's weights may be kept as the best (pruning: only at final sparsity). */
@@ -216,10 +221,6 @@ function shuffled(n: number, rng: Rng): number[] {
   return idx;
 }
 
-function batchSpec(ctx: FitContext): BatchSpec {
-  return { task: ctx.task, features: ctx.features, outputs: ctx.outputs, window: ctx.window, norm: ctx.norm, dtype: ctx.dtype };
-}
-
 function lossOf(ctx: FitContext, out: Arr, b: Batch, lossLengths: readonly number[], wantGrad: boolean): LossResult {
   const { T, B } = b.shape;
   if (ctx.task === 'classify') return classifyLoss(out, T, B, ctx.outputs, lossLengths, b.y, ctx.classWeights, ctx.dtype, wantGrad);
@@ -234,7 +235,7 @@ export function evaluate(net: Network, samples: readonly Sample[], ctx: FitConte
   const predictions = new Int32Array(samples.length);
   for (let i = 0; i < samples.length; i += batchSize) {
     const items = samples.slice(i, i + batchSize);
-    const b = makeBatch(items, batchSpec(ctx));
+    const b = makeBatch(items, ctx);
     net.setInitialStates(null);
     const out = hooks.forward ? hooks.forward(net, b, false) : net.forward(b.x, b.shape, false);
     const r = lossOf(ctx, out, b, b.lengths, false);
@@ -295,7 +296,7 @@ export function baselineLoss(train: readonly Sample[], val: readonly Sample[], c
 /** Calls `f(output, target)` for every target value with weight in batches of the samples (as the loss sees them). */
 function forEachWeightedTarget(samples: readonly Sample[], ctx: FitContext, f: (output: number, target: number) => void): void {
   for (let i = 0; i < samples.length; i += 64) {
-    const b = makeBatch(samples.slice(i, i + 64), batchSpec(ctx));
+    const b = makeBatch(samples.slice(i, i + 64), ctx);
     for (let k = 0; k < b.target!.length; k++) if (b.weight![k]) f(k % ctx.outputs, b.target![k]!);
   }
 }
@@ -372,7 +373,6 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
   const rng = new Rng(o.seed + 1);
   const params = net.params();
   const opt = new Adam(params, { ...DEFAULT_OPTIMIZER, kind: o.optimizer, weightDecay: o.weightDecay, clipNorm: o.clipNorm });
-  const bs = batchSpec(ctx);
   const baseline = baselineLoss(train, val, ctx);
   const gate = baseline * 0.95;
   const history: EpochRecord[] = [];
@@ -382,7 +382,7 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
   let bestWeights: Arr[] | null = null;
   /** Validation loss at the last improvement that counts (by minDelta): patience and plateau count from it. */
   let lastImprovement = Infinity;
-  let sinceBest = 0;
+  let sinceImprovement = 0;
   let sincePlateauCut = 0;
   let plateauScale = 1;
   let stoppedEarly = false;
@@ -407,10 +407,9 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
       const K = o.tbptt > 0 ? o.tbptt : maxT;
       net.setInitialStates(null);
       for (let c0 = 0; c0 < maxT; c0 += K) {
-        const b = makeBatch(items, bs, c0, c0 + K);
+        const b = makeBatch(items, ctx, c0, c0 + K);
         // classify: only sequences that end inside this chunk carry a loss.
         const lossLengths = b.lengths.map((len, i) => (items[i]!.T <= c0 + K && len > 0 ? len : 0));
-        hooks.beforeStep?.(step);
         net.zeroGrad();
         const out = hooks.forward ? hooks.forward(net, b, true) : net.forward(b.x, b.shape, true);
         const r = lossOf(ctx, out, b, lossLengths, true);
@@ -468,18 +467,18 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
     // slow steady descent adds up to improvements instead of being stopped as a stall.
     if (lastImprovement === Infinity || ev.loss < lastImprovement - o.minDelta * Math.max(lastImprovement, baseline)) {
       lastImprovement = ev.loss;
-      sinceBest = 0;
+      sinceImprovement = 0;
       sincePlateauCut = 0;
     } else if (best < gate) {
       // Counting starts once the model beats the trivial predictor.
-      sinceBest++;
+      sinceImprovement++;
       sincePlateauCut++;
     }
     if (o.schedule === 'plateau' && sincePlateauCut >= Math.max(3, Math.floor(o.patience / 3))) {
       plateauScale *= 0.5;
       sincePlateauCut = 0;
     }
-    if (sinceBest >= o.patience) {
+    if (sinceImprovement >= o.patience) {
       stoppedEarly = true;
       break;
     }

@@ -9,6 +9,7 @@
  */
 import { EdgeRnnError } from '../errors.js';
 import { denseFloat, floatDirections, floatScratch, gruStepFloat, lstmStepFloat, rnnStepFloat } from '../runtime/float/cells.js';
+import { INT32_MAX } from '../runtime/fixed-point.js';
 import {
   checkFiniteWeights,
   checkSpecArgument,
@@ -24,7 +25,6 @@ import {
 
 export const QUANT_SCHEME = 'ern-a16w8-v1';
 const Q15 = 1 / 32768;
-const INT32_MAX = 2147483647;
 /**
  * Smallest int16 activation scale: the least normal float32, 2^-126, reached by ranges below
  * 32767 · 2^-126 ≈ 3.9e-34. The kernels quantize with f32(1 / scale), which is Infinity below

@@ -181,7 +181,7 @@ export function modelOutputSize(spec: Pick<ModelSpec, 'layers' | 'input'>): numb
   return last === undefined ? spec.input.size : layerOutputSize(last);
 }
 
-/** A model whose recurrent layers all run forward/reverse-free can be stepped frame by frame. */
+/** A model whose recurrent layers all run forward (none reverse or bidirectional) can be stepped frame by frame. */
 export function isStreamable(spec: Pick<ModelSpec, 'layers'>): boolean {
   return spec.layers.every((l) => !isRecurrent(l) || l.direction === 'forward');
 }

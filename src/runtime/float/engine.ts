@@ -4,7 +4,7 @@
  * imported continues exactly.
  */
 import { EdgeRnnError } from '../../errors.js';
-import { isRecurrent, numDirections, type DenseLayer, type Layer, type ModelSpec } from '../../model/spec.js';
+import { isRecurrent, isStreamable, numDirections, type DenseLayer, type Layer, type ModelSpec } from '../../model/spec.js';
 import { type Engine, type EngineState, type NonFinitePolicy, finiteOrZero, firstNonFinite } from '../engine.js';
 import { logSoftmaxInPlace, softmaxInPlace } from './activations.js';
 import { denseFloat, floatDirections, floatScratch, gruStepFloat, lstmStepFloat, rnnStepFloat, type FloatDirection } from './cells.js';
@@ -69,7 +69,7 @@ export class FloatEngine implements Engine {
       return { layer, dirs, stateOff, outSize };
     });
     this.outputSize = this.plan.length ? this.plan[this.plan.length - 1]!.outSize : spec.input.size;
-    this.streamable = spec.layers.every((l) => !isRecurrent(l) || l.direction === 'forward');
+    this.streamable = isStreamable(spec);
     this.stateBytes = off;
     this.weightBytes = weights;
     this.scratch = floatScratch(maxH);

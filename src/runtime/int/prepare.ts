@@ -13,7 +13,7 @@
  * (z = 1/2, n = 0, h' = h/2 = 0 for GRU; c' = 0, h' = 0 for LSTM; tanh(0) = 0 for RNN).
  */
 import { EdgeRnnError } from '../../errors.js';
-import { GATES, isRecurrent, numDirections, type DenseLayer, type Direction, type ModelSpec, type RecurrentLayer } from '../../model/spec.js';
+import { GATES, isRecurrent, isStreamable, numDirections, type DenseLayer, type Direction, type ModelSpec, type RecurrentLayer } from '../../model/spec.js';
 import { INT16_MAX, INT32_MAX, clampInt, quantizeMultipliers, type RowMultipliers } from '../fixed-point.js';
 
 export const LANE = 8;
@@ -343,7 +343,7 @@ export function prepareIntModel(spec: ModelSpec): PreparedIntModel {
     outputRelu: lastP.kind === 'dense' && lastP.act === 'relu',
     finalActivation: lastP.kind === 'dense' ? lastP.act : 'none',
     post,
-    streamable: spec.layers.every((l) => !isRecurrent(l) || l.direction === 'forward'),
+    streamable: isStreamable(spec),
     stateBytes,
     stateOffsets,
   };

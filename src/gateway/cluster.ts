@@ -560,7 +560,7 @@ export class ClusterCoordinator {
     const withSeq = s.held.map((h, i) => {
       const m = this.gw.topics.sensorParser.parse(h.topic);
       const route = m ? this.gw.routeFor(m.sensor) : undefined;
-      return { h, i, device: m ? `${m.device}/${m.sensor}` : '', seq: route ? this.gw.peekSeq(route, h.payload) : undefined, order: 0 };
+      return { h, i, device: m ? `${m.device}/${m.sensor}` : '', seq: route ? this.gw.peekSeq(route, h.payload) : undefined, bits: route?.config.seqBits, order: 0 };
     });
     // Per device in serial-number order (seqDistance) from the last seq its stream processed, as
     // the stream orders them: by raw seq, a u32 counter's 0, 1, ... after its wrap went before
@@ -575,7 +575,7 @@ export class ClusterCoordinator {
         base = this.lastSeqOf(x.device) ?? x.seq;
         bases.set(x.device, base);
       }
-      x.order = seqDistance(base, x.seq);
+      x.order = seqDistance(base, x.seq, x.bits);
     }
     // Stable: per device by that order; messages without seq keep their arrival order.
     withSeq.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : a.seq !== undefined && b.seq !== undefined ? a.order - b.order : a.i - b.i));
@@ -667,7 +667,6 @@ export class ClusterCoordinator {
       let bytes: Uint8Array | undefined;
       try {
         bytes = gw.stateStore.load(key);
-        gw.stateStore.delete(key);
       } catch (e) {
         // One unreadable state must not stop the hand-off of the others: that stream starts fresh there.
         gw.metrics.inc('state_errors_total');
@@ -675,6 +674,13 @@ export class ClusterCoordinator {
         continue;
       }
       if (!bytes) continue;
+      try {
+        gw.stateStore.delete(key);
+      } catch (e) {
+        // A disk gone read-only: the state is handed off all the same (as streamFor restores it).
+        // In the same try as load(), it was skipped as unreadable and the device started fresh there.
+        gw.logger.warn('cluster: saved stream state handed off but not deleted from the store', { key, error: (e as Error).message });
+      }
       sends.push(this.send(to, { kind: 'state', partition: p, from: this.me, key, data: Buffer.from(bytes).toString('base64') }));
       sends.push(gw.transport.publish(this.stateTopic(p, key), bytes, { qos: 1, retain: true }).catch(() => {}));
     }

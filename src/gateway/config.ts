@@ -139,7 +139,17 @@ export interface RouteConfig {
    * as after a long sequence gap. For devices that sleep between bursts. Default: never.
    */
   maxSilenceMs?: number;
+  /**
+   * Width of the devices' sequence counter: `seq` wraps to 0 after 2^seqBits - 1 (a wrap, not a
+   * restart), and a larger `seq` is refused (dead letter). 53: never wraps. Default: a u32 counter
+   * (the binary frame's) wraps, JSON and CSV numbers beyond 2^32 - 1 never do.
+   */
+  seqBits?: SeqBits;
 }
+
+/** The counter widths routes[].seqBits takes. */
+export const SEQ_BITS = [8, 16, 32, 53] as const;
+export type SeqBits = (typeof SEQ_BITS)[number];
 
 export interface LimitsConfig {
   /** Device streams held in memory; the least recently active one is evicted (state saved) beyond. */
@@ -613,7 +623,7 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
   const routes: RouteConfig[] = (o.routes as unknown[]).map((rraw, i) => {
     const path = `routes[${i}]`;
     const r = c.obj(rraw, path);
-    c.known(r, path, ['sensor', 'model', 'codec', 'channels', 'sampleRateHz', 'int16Scale', 'nonFinite', 'detector', 'evidenceFrames', 'maxSilenceMs']);
+    c.known(r, path, ['sensor', 'model', 'codec', 'channels', 'sampleRateHz', 'int16Scale', 'nonFinite', 'detector', 'evidenceFrames', 'maxSilenceMs', 'seqBits']);
     const sensor = c.str(r, 'sensor', path, undefined, NAME, 'a topic level (no /, +, # or spaces)');
     if (sensor === 'alerts' && topics.alerts.endsWith('/alerts')) c.fail(`${path}.sensor`, 'a name other than "alerts" (the alert topic uses it)', sensor);
     const model = c.str(r, 'model', path);
@@ -635,6 +645,10 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
     if (rate !== undefined) route.sampleRateHz = rate;
     const silence = c.optNum(r, 'maxSilenceMs', path, 1, 1e12);
     if (silence !== undefined) route.maxSilenceMs = silence;
+    if (r.seqBits !== undefined) {
+      if (!SEQ_BITS.includes(r.seqBits as SeqBits)) c.fail(`${path}.seqBits`, "8, 16, 32 or 53 (the width of the devices' sequence counter: 0 comes after 2^seqBits - 1; 53 never wraps)", r.seqBits);
+      route.seqBits = r.seqBits as SeqBits;
+    }
     return route;
   });
   const seen = new Set<string>();
@@ -663,6 +677,13 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
     maxGap: c.num(lo, 'maxGap', 'limits', ld.maxGap, 0, 1e9, true),
     maxSavedStates,
   };
+  // Messages held for a gap are ordered by their distance on the counter: it must stay well under
+  // half the counter (an 8-bit counter holds at most 63).
+  routes.forEach((r, i) => {
+    if (r.seqBits !== undefined && r.seqBits < 32 && limits.reorderWindow >= 2 ** r.seqBits / 4) {
+      c.fail('limits.reorderWindow', `below ${2 ** r.seqBits / 4} (a quarter of routes[${i}].seqBits ${r.seqBits}: held messages must stay less than half the counter apart)`, limits.reorderWindow);
+    }
+  });
 
   const oo = c.obj(section(o.outbox), 'outbox');
   const od = DEFAULTS.outbox;

@@ -35,10 +35,10 @@ import { BUILTIN_FRONTENDS, type FrontEndFactory } from './frontend.js';
 import { jsonLogger, type Logger } from './logger.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
 import { FileOutbox, MemoryOutbox, type Outbox } from './outbox.js';
-import { createBoardSink, type AlertSink } from './sinks.js';
+import { createBoardSink, routeAlertLabels, type AlertSink } from './sinks.js';
 import { lockStateDir, type StateLock } from './state-lock.js';
 import { DISK_REFUSED_CODES, fileStateStore, memoryStateStore, probeStateDir, saveStates, type StateStore } from './state-store.js';
-import { DeviceStream, streamKey, upsampleError, type QueuedBatch, type RouteRuntime } from './stream.js';
+import { checkSeqWidth, DeviceStream, streamKey, upsampleError, type QueuedBatch, type RouteRuntime } from './stream.js';
 import { MAX_TOPIC_BYTES, Topics, devicePartition } from './topics.js';
 import { mqttTransport, redactUrl, type GatewayTransport } from './transport.js';
 import { ClusterCoordinator } from './cluster.js';
@@ -100,7 +100,7 @@ export interface GatewayOptions {
   boardTransport?: Duplex | (() => Duplex);
   /** More local alert sinks. */
   sinks?: AlertSink[];
-  /** Time allowed in stop() for the broker to acknowledge outstanding alerts, and for each sink's close() (ms, default 5000). */
+  /** Time allowed in stop() for all the waits on the broker together (UNSUBACK, PUBACKs of outstanding alerts, the offline status, DISCONNECT), and for each sink's close() (ms, default 5000). */
   drainTimeoutMs?: number;
   /**
    * @internal Wall-time budget of one stepping round, over config.limits.stepBudgetMs: replay
@@ -469,7 +469,8 @@ export class Gateway {
           will: { topic: new Topics(cfg).status, payload: JSON.stringify({ state: 'offline', gateway: cfg.gatewayId, reason: 'connection lost' }), retain: true },
         });
       }
-      if (cfg.board) sinks.push(await createBoardSink({ config: cfg.board, ...(opts.boardTransport ? { transport: opts.boardTransport } : {}), ...(opts.signal ? { signal: opts.signal } : {}), clock, logger }));
+      const raisable = cfg.board?.labels ? routeAlertLabels(routes, new Set(Object.keys(opts.detectors ?? {}))) : null;
+      if (cfg.board) sinks.push(await createBoardSink({ config: cfg.board, ...(opts.boardTransport ? { transport: opts.boardTransport } : {}), ...(opts.signal ? { signal: opts.signal } : {}), ...(raisable ? { raisable } : {}), clock, logger }));
       gw = new Gateway({
         config: cfg,
         clock,
@@ -646,7 +647,7 @@ export class Gateway {
     }
     let batch: SampleBatch;
     try {
-      batch = DECODERS[route.config.codec](payload, { channels: route.config.channels, int16Scale: route.config.int16Scale, maxSamples: MAX_SAMPLES_PER_MESSAGE });
+      batch = checkSeqWidth(DECODERS[route.config.codec](payload, { channels: route.config.channels, int16Scale: route.config.int16Scale, maxSamples: MAX_SAMPLES_PER_MESSAGE }), route.config.seqBits);
     } catch (e) {
       if (!isEdgeRnnError(e)) throw e;
       this.metrics.inc('decode_errors_total');
@@ -1546,9 +1547,10 @@ export class Gateway {
   }
 
   /**
-   * Graceful shutdown: stop taking messages, step everything queued, wait up to drainTimeoutMs
-   * for the broker to acknowledge outstanding alerts (the rest stay in the outbox for the next
-   * start), save every stream's state (messages held ahead of a gap with it), say offline, close.
+   * Graceful shutdown: stop taking messages, step everything queued, save every stream's state
+   * (messages held ahead of a gap with it) before any wait on the broker, then wait for the broker
+   * to acknowledge outstanding alerts (the rest stay in the outbox for the next start), save what
+   * arrived meanwhile, say offline, close. The broker waits together take at most drainTimeoutMs.
    */
   async stop(): Promise<void> {
     if (this.stopping) return;
@@ -1558,41 +1560,69 @@ export class Gateway {
     // we are away (an UNSUBSCRIBE here lost every message until the next start): messages are
     // taken until the connection is closed, and every one received by then is processed below.
     const keepSession = this.config.broker.persistentSession && !this.cluster;
+    // (The hand-off has its own bound: cluster.handoffTimeoutMs + 5 s.)
     if (this.cluster) await this.cluster.stop();
-    else if (!keepSession) await this.transport.unsubscribe(this.sensorFilters()).catch(() => {});
+    // Every wait on the broker from here (UNSUBACK, PUBACKs, the offline status, DISCONNECT)
+    // shares one deadline: one after the other, a broker that stopped answering held stop() 17 s,
+    // and the states were saved only after 10 s of them, so Docker's stop timeout (10 s, then
+    // SIGKILL) killed the gateway first.
+    const deadline = Date.now() + this.drainTimeoutMs;
+    const unsubscribed = this.cluster || keepSession ? Promise.resolve() : this.transport.unsubscribe(this.sensorFilters()).catch(() => {});
     // Held gaps are not given up: the messages ahead of them are saved with the state, and a late
     // message after the next start still fills its gap (within reorderTimeoutMs of when it began).
     // Given up here, the gap was counted missing and the late message dropped as a duplicate.
     this.drainNow();
     await this.settled();
-    if (this.transport.connected) await this.flushOutbox(this.drainTimeoutMs);
+    // Durable first, the streams kept: what arrives until the broker is done with is stepped on
+    // them, and the states it changed are saved again below.
+    const early = new Map<string, Uint8Array>();
+    await this.saveStreams(early, false);
+    await untilDeadline(unsubscribed, deadline);
+    this.drainNow();
+    await this.settled();
+    if (this.transport.connected) await this.flushOutbox(Math.max(0, deadline - Date.now()));
     if (keepSession) {
-      await this.publishOffline();
+      await this.publishOffline(deadline);
       // MQTT.js acknowledges a message after our handler took it: nothing acknowledged is left out.
-      await this.transport.end().catch(() => {});
+      await untilDeadline(this.transport.end(Date.now() >= deadline).catch(() => {}), deadline);
       this.drainNow();
       // Alerts raised now stay in the outbox, sent at the next start.
       await this.settled();
     }
-    // Saved as one batch (saveStates: one folder fsync for all, not one save after the other).
+    const saved = await this.saveStreams(early, true);
+    await this.publishOffline(deadline);
+    this.stopped = true;
+    this.logger.info('gateway stopped', { savedStates: saved, outboxDepth: this.outboxDepth });
+    await this.closeResources(Date.now() >= deadline);
+  }
+
+  /**
+   * Saves every stream's state as one batch (saveStates: one folder fsync for all, not one save
+   * after the other), but for those equal to their bytes in `saved` (which gets the bytes saved),
+   * and alerts held in memory only to the outbox; `remove`: the streams go. Returns how many
+   * streams have their state saved.
+   */
+  private async saveStreams(saved: Map<string, Uint8Array>, remove: boolean): Promise<number> {
     const states: Array<[string, Uint8Array]> = [];
+    let unchanged = 0;
     for (const s of [...this.streams.values()]) {
       try {
         this.flushStream(s);
-        states.push([s.key, s.exportState()]);
+        const bytes = s.exportState();
+        const before = saved.get(s.key);
+        if (before && Buffer.compare(before, bytes) === 0) unchanged++;
+        else states.push([s.key, bytes]);
       } catch (e) {
         this.logger.error('could not save a stream state', { device: s.device, error: (e as Error).message });
       }
-      this.removeStream(s);
+      if (remove) this.removeStream(s);
     }
     const failed = saveStates(this.stateStore, states);
     for (const f of failed) this.logger.error('could not save a stream state', { key: f.key, error: f.error.message });
-    const saved = states.length - failed.length;
+    const bad = new Set(failed.map((f) => f.key));
+    for (const [key, bytes] of states) if (!bad.has(key)) saved.set(key, bytes);
     if (this.volatile.depth > 0) await this.persistVolatile();
-    await this.publishOffline();
-    this.stopped = true;
-    this.logger.info('gateway stopped', { savedStates: saved, outboxDepth: this.outboxDepth });
-    await this.closeResources();
+    return unchanged + states.length - failed.length;
   }
 
   /**
@@ -1613,19 +1643,16 @@ export class Gateway {
   }
 
   /** The retained status `offline` (reason stopped), when connected. */
-  private async publishOffline(): Promise<void> {
+  private async publishOffline(deadline: number): Promise<void> {
     if (!this.transport.connected) return;
     const body = JSON.stringify({ state: 'offline', gateway: this.config.gatewayId, reason: 'stopped', ...(this.cluster ? this.cluster.statusFields() : {}) });
-    // A broker that stopped answering never acknowledges it: stop() hung here. Waited for at
-    // most drainTimeoutMs (wall time); a graceful end() still waits for it, bounded too.
-    let t: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.transport.publish(this.topics.status, body, { qos: 1, retain: true }).catch(() => {}),
-      new Promise<void>((r) => (t = setTimeout(r, this.drainTimeoutMs))),
-    ]).finally(() => clearTimeout(t));
+    // A broker that stopped answering never acknowledges it: stop() hung here. Waited for until
+    // stop()'s broker deadline (wall time); a graceful end() still waits for it, bounded too.
+    await untilDeadline(this.transport.publish(this.topics.status, body, { qos: 1, retain: true }).catch(() => {}), deadline);
   }
 
-  private async closeResources(): Promise<void> {
+  /** `force`: the broker had its time (stop()'s deadline passed): the connection is dropped, not ended gracefully. */
+  private async closeResources(force = false): Promise<void> {
     this.stopped = true;
     for (const t of [this.pumpTimer, this.publishTimer, this.retryTimer, this.tickTimer, this.metricsTimer, this.idleTimer]) this.clock.clearTimeout(t);
     this.pumpTimer = this.publishTimer = this.retryTimer = this.tickTimer = this.metricsTimer = this.idleTimer = null;
@@ -1644,7 +1671,7 @@ export class Gateway {
     this.http = null;
     // A close() that throws (not async) skipped everything after it: transport, broker, outbox.
     for (const s of this.sinks) await closeSink(s, this.logger, this.drainTimeoutMs);
-    await this.transport.end().catch(() => {});
+    await this.transport.end(force).catch(() => {});
     if (this.broker) await this.broker.close();
     try {
       await this.outbox.close();
@@ -1653,4 +1680,10 @@ export class Gateway {
       for (const m of this.ownedModels) m.dispose();
     }
   }
+}
+
+/** Waits for p, or until `deadline` (Date.now() ms), whichever comes first. */
+async function untilDeadline(p: Promise<unknown>, deadline: number): Promise<void> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise<void>((r) => (t = setTimeout(r, Math.max(0, deadline - Date.now()))))]).finally(() => clearTimeout(t));
 }

@@ -18,13 +18,14 @@
  * loss, then 2 s, 4 s... up to every 30 s (BOARD_REOPEN_MS), with a fresh johnny-five Board each
  * time; the outputs' state is kept meanwhile, so a board found during an alert is turned on.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import type firmataIoModule from 'firmata-io';
-import { EdgeRnnError } from '../errors.js';
+import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
 import type { Alert } from './alert.js';
 import type { Clock, TimerHandle } from './clock.js';
-import type { BoardConfig } from './config.js';
+import type { BoardConfig, RouteConfig, SmoothingDetectorConfig, ThresholdDetectorConfig } from './config.js';
 import type { Logger } from './logger.js';
 
 type FirmataIo = InstanceType<typeof firmataIoModule.Firmata>;
@@ -77,6 +78,8 @@ export interface BoardSinkOptions {
    * stream must emit 'open' after it is handed over.
    */
   transport?: Duplex | (() => Duplex);
+  /** The labels the gateway's routes can raise (routeAlertLabels), when knowable: board.labels naming another is warned of. */
+  raisable?: ReadonlySet<string>;
   clock: Clock;
   logger: Logger;
   /** Give up waiting for the board's handshake after this long (ms, default 10000). */
@@ -87,6 +90,30 @@ export interface BoardSinkOptions {
 
 /** Delays between attempts to reopen a lost board (clock ms): the first, doubled at each failure up to the last. */
 export const BOARD_REOPEN_MS = { first: 1000, max: 30_000 } as const;
+
+/**
+ * In the details of an openBoard failure that a board plugged in (again) can mend: the port is not
+ * there, cannot be opened, or does not answer the handshake. Not on a pin the board cannot drive,
+ * nor without serialport's native binding: those stay wrong, however often it is tried.
+ */
+const UNAVAILABLE = { unavailable: true } as const;
+
+/**
+ * A board.port that can never be a serial port: a relative path, or a path to something that is
+ * not a character device (a file, a folder). A device path that is not there (the board unplugged)
+ * may appear. Not checked on Windows (COM3).
+ */
+function portPathProblem(port: string): string | null {
+  if (process.platform === 'win32') return null;
+  if (!port.startsWith('/')) return 'an absolute device path (e.g. /dev/ttyACM0)';
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(port);
+  } catch {
+    return null;
+  }
+  return st.isCharacterDevice() ? null : `a serial device (e.g. /dev/ttyACM0), not a ${st.isDirectory() ? 'folder' : 'file'}`;
+}
 
 /** An opened board: johnny-five's Board over a Firmata io, and its stream. */
 interface BoardLink {
@@ -131,14 +158,14 @@ async function openBoard(o: BoardSinkOptions, where: string, signal: AbortSignal
   let handshake: ((e: unknown) => void) | null = null;
   const errorListener = (e: unknown): void => {
     const message = e instanceof Error ? e.message : String((e as { message?: unknown } | null)?.message ?? e);
-    if (handshake) handshake(new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: ${message}`));
+    if (handshake) handshake(new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: ${message}`, UNAVAILABLE));
     else onError(message);
   };
   let io: FirmataIo | undefined;
   if (failed !== null) {
     given?.off('error', early);
     await releaseTransport(given, 'destroy');
-    throw new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: cannot open: ${(failed as Error)?.message ?? String(failed)}`, { field: 'board.port' });
+    throw new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: cannot open: ${(failed as Error)?.message ?? String(failed)}`, { field: 'board.port', ...UNAVAILABLE });
   }
   if (given && firmataIo) {
     // firmata-io's Firmata class accepts a transport instance (any Duplex) in place of a port path.
@@ -173,7 +200,7 @@ async function openBoard(o: BoardSinkOptions, where: string, signal: AbortSignal
   let onAbort: (() => void) | null = null;
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: no Firmata handshake within ${readyMs} ms`)), readyMs);
+      const timer = setTimeout(() => reject(new EdgeRnnError('GATEWAY_CONFIG', `board ${where}: no Firmata handshake within ${readyMs} ms`, UNAVAILABLE)), readyMs);
       handshake = (e) => {
         clearTimeout(timer);
         reject(e);
@@ -212,6 +239,32 @@ async function openBoard(o: BoardSinkOptions, where: string, signal: AbortSignal
   return { board, transport, ioPins };
 }
 
+/**
+ * The alert labels the routes can raise, from their detectors' configs and models' labels; null
+ * when not knowable (a detector kind registered in code, or one of the built-in kinds replaced).
+ * A superset for kws and har (every output of the model).
+ */
+export function routeAlertLabels(routes: ReadonlyArray<{ config: RouteConfig; model: { labels: readonly string[]; outputSize: number } }>, custom: ReadonlySet<string> = new Set()): Set<string> | null {
+  const out = new Set<string>();
+  for (const { config, model } of routes) {
+    const d = config.detector;
+    const name = (j: number) => model.labels[j] ?? `output${j}`;
+    const outputs = Array.from({ length: model.outputSize }, (_, j) => j);
+    if (custom.has(d.kind)) return null;
+    if (d.kind === 'threshold') {
+      const t = d as ThresholdDetectorConfig;
+      out.add(t.score !== 'output' ? 'anomaly' : typeof t.output === 'string' ? t.output : name(t.output));
+    } else if (d.kind === 'smoothing') {
+      const bg = (d as SmoothingDetectorConfig).background;
+      for (const j of outputs) if (!bg.includes(j) && !bg.includes(name(j))) out.add(name(j));
+    }
+    else if (d.kind === 'anomaly') out.add('anomaly');
+    else if (d.kind === 'kws' || d.kind === 'har') for (const j of outputs) out.add(name(j));
+    else return null;
+  }
+  return out;
+}
+
 /** Connects to the board (Firmata handshake) and returns a sink that drives the configured pins. */
 export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
   const cfg = o.config;
@@ -227,6 +280,15 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
       throw new EdgeRnnError('GATEWAY_CONFIG', `board.${k} must be ${expected}, got ${cfg[k]}`, { field: `board.${k}`, expected, got: cfg[k] });
     }
   }
+  if (!o.transport && cfg.port !== undefined) {
+    const expected = portPathProblem(cfg.port);
+    if (expected) throw new EdgeRnnError('GATEWAY_CONFIG', `board.port must be ${expected}, got ${cfg.port}`, { field: 'board.port', expected, got: cfg.port });
+  }
+  // A label no route can raise (a typo: "anomoly") never matched, silently.
+  const never = o.raisable ? (cfg.labels ?? []).filter((l) => !o.raisable!.has(l)) : [];
+  if (never.length > 0) {
+    o.logger.warn('board.labels names labels no route can raise: alerts never carry them', { never, raisable: [...o.raisable!].sort() });
+  }
   const where = cfg.port ?? '(stream)';
   // A stream handed over as such cannot be opened again once lost; a port path or a function can.
   const reopens = o.transport === undefined || typeof o.transport === 'function';
@@ -237,10 +299,19 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
     // A lost board's stream may report its end too: the loss is logged once, as 'board lost'.
     if (from === null || from === link) o.logger.error('board error', { port: where, error: message });
   };
-  // The first connection: a failure is the caller's (GATEWAY_CONFIG, GATEWAY_STOPPED).
+  // The first connection: a failure is the caller's (GATEWAY_CONFIG, GATEWAY_STOPPED), but for a
+  // board that is not there (unplugged, not answering) when it can be opened again: the gateway
+  // starts without it, as it goes on without a board lost while running (it refused to start,
+  // and so stopped serving every other device's alerts, for one unplugged board).
   let first: BoardLink | null = null;
-  // (No await before: a stream handed over must be listened to at once, see openBoard.)
-  link = first = await openBoard(o, where, o.signal, (m) => onBoardError(first)(m));
+  let missing: EdgeRnnError | null = null;
+  try {
+    // (No await before: a stream handed over must be listened to at once, see openBoard.)
+    link = first = await openBoard(o, where, o.signal, (m) => onBoardError(first)(m));
+  } catch (e) {
+    if (!reopens || !isEdgeRnnError(e, 'GATEWAY_CONFIG') || e.details?.unavailable !== true) throw e;
+    missing = e;
+  }
   const five = (await import('johnny-five')).default;
   // The writes johnny-five's Led and Relay made (see the file comment for why not through them).
   // An LED on a pin with PWM is driven in PWM mode, on = full duty, as Led did; else as OUTPUT.
@@ -348,8 +419,14 @@ export async function createBoardSink(o: BoardSinkOptions): Promise<AlertSink> {
       );
     }, reopenDelayMs);
   };
-  attach(link);
-  o.logger.info('board ready', { port: where, led: cfg.led, piezo: cfg.piezo, relay: cfg.relay });
+  if (link) {
+    attach(link);
+    o.logger.info('board ready', { port: where, led: cfg.led, piezo: cfg.piezo, relay: cfg.relay });
+  } else {
+    lastFailure = missing!.message;
+    o.logger.error('board not connected at start: alerts are still raised and published; opening it', { port: where, error: missing!.message, retryMs: reopenDelayMs });
+    scheduleReopen();
+  }
   return {
     name: 'board',
     get connected() {

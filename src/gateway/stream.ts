@@ -23,7 +23,11 @@
  *                          the device's real next message. Two or more stale messages in a row
  *                          pass for a restart (one reset); when the old run then goes on (its next
  *                          message, within reorderWindow + 1), the stream goes back to it without
- *                          a second reset. One anomaly resets at most once.
+ *                          a second reset. One anomaly resets at most once. A message of the old
+ *                          run arriving after the restart was confirmed (far ahead of the new run)
+ *                          is held, and dropped as a duplicate when the new run goes on (dropStaleHeld).
+ *                          The old run is forgotten once the new one comes within reorderWindow + 1
+ *                          of where it stopped.
  * Held messages and the restart candidate are part of the saved state (exportState): an evicted
  * stream's gap keeps waiting for its late message (it used to be given up at eviction, and the
  * late message, arriving in time, was dropped as a duplicate).
@@ -31,7 +35,7 @@
 import { EdgeRnnError } from '../errors.js';
 import type { Model, Session } from '../runtime/runtime.js';
 import { applyNonFinite, DECODERS, MAX_TS_MS, type SampleBatch } from './codecs.js';
-import type { LimitsConfig, RouteConfig } from './config.js';
+import type { LimitsConfig, RouteConfig, SeqBits } from './config.js';
 import type { Detector } from './detectors.js';
 import { FRAME_DETECT, FRAME_RESET, LinearResampler, type FrontEnd } from './frontend.js';
 
@@ -43,18 +47,40 @@ export const SEQ_U32_MAX = 0xffffffff;
 const SEQ_U32_SPAN = 2 ** 32;
 
 /**
- * How far `seq` is ahead of `from` (negative: behind). Plain difference, except across the u32
- * wrap: two values of at most SEQ_U32_MAX within SEQ_RESTART_DISTANCE of each other across
- * 2^32 - 1 → 0 are that close (seqDistance(2^32 - 1, 0) = 1, seqDistance(1, 2^32 - 2) = -3).
- * JSON and CSV numbers beyond 2^32 - 1 never wrap.
+ * How far `seq` is ahead of `from` (negative: behind) for a counter of `bits` bits
+ * (routes[].seqBits). Plain difference, except across the wrap: two values within the counter,
+ * less than SEQ_RESTART_DISTANCE (and half the counter) apart across its last value → 0, are that
+ * close (seqDistance(2^32 - 1, 0) = 1, seqDistance(1, 2^32 - 2) = -3, seqDistance(255, 0, 8) = 1).
+ * Without `bits` (the default), a u32 counter: JSON and CSV numbers beyond 2^32 - 1 never wrap.
+ * 53 bits never wrap.
  */
-export function seqDistance(from: number, seq: number): number {
+export function seqDistance(from: number, seq: number, bits?: SeqBits): number {
   const d = seq - from;
-  if (from >= 0 && from <= SEQ_U32_MAX && seq >= 0 && seq <= SEQ_U32_MAX) {
-    if (d < SEQ_RESTART_DISTANCE - SEQ_U32_SPAN) return d + SEQ_U32_SPAN;
-    if (d > SEQ_U32_SPAN - SEQ_RESTART_DISTANCE) return d - SEQ_U32_SPAN;
+  if (bits === 53) return d;
+  const span = bits === undefined ? SEQ_U32_SPAN : 2 ** bits;
+  if (from >= 0 && from < span && seq >= 0 && seq < span) {
+    const near = Math.min(SEQ_RESTART_DISTANCE, span / 2);
+    if (d < near - span) return d + span;
+    if (d > span - near) return d - span;
   }
   return d;
+}
+
+/**
+ * Why a message's `seq` cannot be a counter of routes[].seqBits, or null. Refused (dead-lettered)
+ * rather than taken modulo: a device whose counter is wider than the route says is misconfigured,
+ * and its numbers would be ordered wrongly.
+ */
+export function seqWidthError(seq: number | undefined, bits: SeqBits | undefined): string | null {
+  if (seq === undefined || bits === undefined || bits === 53 || seq < 2 ** bits) return null;
+  return `"seq" ${seq} does not fit the route's seqBits ${bits}: expected 0..${2 ** bits - 1} (a wider counter: raise routes[].seqBits)`;
+}
+
+/** The batch, or PAYLOAD_DECODE when its `seq` does not fit routes[].seqBits (seqWidthError). */
+export function checkSeqWidth(b: SampleBatch, bits: SeqBits | undefined): SampleBatch {
+  const why = seqWidthError(b.seq, bits);
+  if (why !== null) throw new EdgeRnnError('PAYLOAD_DECODE', why, { seq: b.seq, seqBits: bits });
+  return b;
 }
 
 /** The payloads re-decoded when a saved state with held messages is imported: gateway.ts MAX_SAMPLES_PER_MESSAGE (must match). */
@@ -212,16 +238,20 @@ export class DeviceStream {
       this.lastSeq = seq;
       return { ready: [q], reset: false };
     }
-    let d = seqDistance(this.lastSeq, seq);
+    // The new run has come within a window of where the old run stopped (or passed it): their
+    // numbers can no longer be told apart, and the old run is forgotten. Kept, a redelivery of the
+    // new run's message just after it (d <= 0) "resumed" the old run and was stepped a second time.
+    if (this.abandonedSeq >= 0 && this.dist(this.lastSeq, this.abandonedSeq) <= limits.reorderWindow + 1) this.abandonedSeq = -1;
+    let d = this.dist(this.lastSeq, seq);
     if (this.abandonedSeq >= 0 && (d <= 0 || d > limits.reorderWindow + 1)) {
-      const fromOld = seqDistance(this.abandonedSeq, seq);
+      const fromOld = this.dist(this.abandonedSeq, seq);
       if (fromOld >= 1 && fromOld <= limits.reorderWindow + 1) {
         this.resumeAbandoned();
         d = fromOld;
       }
     }
     if (this.restart !== null) {
-      const fromCandidate = seqDistance(this.restart.batch.seq!, seq);
+      const fromCandidate = this.dist(this.restart.batch.seq!, seq);
       if (d > 0) {
         // The old run goes on: the candidate was a stale redelivery. This message is taken below.
         this.restart = null;
@@ -247,6 +277,7 @@ export class DeviceStream {
     }
     if (d === 1) {
       this.lastSeq = seq;
+      this.dropStaleHeld(limits);
       const ready = [q];
       this.releaseConsecutive(ready);
       return { ready, reset: false };
@@ -261,6 +292,11 @@ export class DeviceStream {
     this.sortHeld();
     if (this.held.length > limits.reorderWindow) return this.giveUpGap(limits, nowMs);
     return { ready: [], reset: false };
+  }
+
+  /** seqDistance for this route's counter width (routes[].seqBits). */
+  private dist(from: number, seq: number): number {
+    return seqDistance(from, seq, this.route.config.seqBits);
   }
 
   /**
@@ -286,10 +322,10 @@ export class DeviceStream {
       this.releaseAllHeld(before);
     }
     this.abandonedSeq = this.lastSeq;
-    const [first, second] = seqDistance(candidate.batch.seq!, q.batch.seq!) > 0 ? [candidate, q] : [q, candidate];
+    const [first, second] = this.dist(candidate.batch.seq!, q.batch.seq!) > 0 ? [candidate, q] : [q, candidate];
     this.lastSeq = first.batch.seq!;
     const ready = [first];
-    if (seqDistance(this.lastSeq, second.batch.seq!) === 1) {
+    if (this.dist(this.lastSeq, second.batch.seq!) === 1) {
       this.lastSeq = second.batch.seq!;
       ready.push(second);
     } else {
@@ -312,6 +348,23 @@ export class DeviceStream {
     this.restart = null;
     this.lastSeq = this.abandonedSeq;
     this.abandonedSeq = -1;
+  }
+
+  /**
+   * The new run after a confirmed restart goes on: messages held far ahead of it (more than
+   * reorderWindow + 1) at or behind the end of the run given up (abandonedSeq) were redeliveries
+   * of that old run, not the new run's future: dropped as duplicates. Held, the gap to them was
+   * given up reorderTimeoutMs later: a reset, the gap counted missing, and the device's next
+   * message looked like a restart again (a second reset).
+   */
+  private dropStaleHeld(limits: LimitsConfig): void {
+    if (this.abandonedSeq < 0 || this.held.length === 0) return;
+    const kept = this.held.filter((h) => {
+      const fromOld = this.dist(this.abandonedSeq, h.batch.seq!);
+      return this.dist(this.lastSeq, h.batch.seq!) <= limits.reorderWindow + 1 || fromOld > 0 || fromOld <= -SEQ_RESTART_DISTANCE;
+    });
+    this.counters.duplicates += this.held.length - kept.length;
+    this.held = kept;
   }
 
   /** Called by the gateway's maintenance tick: gives up a gap held too long. */
@@ -354,7 +407,7 @@ export class DeviceStream {
   }
 
   private sortHeld(): void {
-    this.held.sort((a, b) => seqDistance(this.lastSeq, a.batch.seq!) - seqDistance(this.lastSeq, b.batch.seq!));
+    this.held.sort((a, b) => this.dist(this.lastSeq, a.batch.seq!) - this.dist(this.lastSeq, b.batch.seq!));
   }
 
   private giveUpGap(limits: LimitsConfig, nowMs: number): { ready: QueuedBatch[]; reset: boolean } {
@@ -368,7 +421,7 @@ export class DeviceStream {
   /** Gives up the gap before the first held message: it and its successors go to `out`. Returns the gap's length. */
   private releaseFirstHeld(out: QueuedBatch[]): number {
     const h = this.held.shift()!;
-    const missing = seqDistance(this.lastSeq, h.batch.seq!) - 1;
+    const missing = this.dist(this.lastSeq, h.batch.seq!) - 1;
     this.counters.missing += missing;
     this.lastSeq = h.batch.seq!;
     this.counters.reordered++;
@@ -382,7 +435,7 @@ export class DeviceStream {
   }
 
   private releaseConsecutive(ready: QueuedBatch[]): void {
-    while (this.held.length && seqDistance(this.lastSeq, this.held[0]!.batch.seq!) === 1) {
+    while (this.held.length && this.dist(this.lastSeq, this.held[0]!.batch.seq!) === 1) {
       const h = this.held.shift()!;
       this.lastSeq = h.batch.seq!;
       this.counters.reordered++;
@@ -632,6 +685,8 @@ export class DeviceStream {
       sensor: this.sensor,
       model: this.route.model.sha256,
       lastSeq: this.lastSeq,
+      // The counter width the numbers were taken with (null: the default), for the error when a route's changed.
+      seqBits: this.route.config.seqBits ?? null,
       // Messages waiting for a gap or for the restart decision, as received (re-decoded on import).
       held: this.held.map(savedMessage),
       heldSinceMs: this.heldSinceMs,
@@ -703,6 +758,16 @@ export class DeviceStream {
     } catch (e) {
       throw fail(`held messages: ${(e as Error).message}`);
     }
+    // Sequence numbers of the counter this route has (routes[].seqBits): a state saved under a
+    // wider one (its seqBits changed) would order the next messages wrongly; any client may
+    // publish a hand-off, and a lastSeq of "x" (NaN) took every message as a gap.
+    const bits = this.route.config.seqBits;
+    for (const k of ['lastSeq', 'abandonedSeq'] as const) {
+      const v = h[k] ?? -1;
+      if (v !== -1 && !(Number.isSafeInteger(v) && (v as number) >= 0 && seqWidthError(v as number, bits) === null)) {
+        throw fail(`${k} ${JSON.stringify(v)} (saved with seqBits ${JSON.stringify(h.seqBits ?? null)}): expected -1 or an integer in 0..${bits === undefined || bits === 53 ? '2^53 - 1' : 2 ** bits - 1} (routes[].seqBits ${bits ?? 'default'})`);
+      }
+    }
     // Absent in states saved before routes had maxSilenceMs: the next message starts the count.
     const time = (k: string): number | null => {
       const v = h[k];
@@ -763,7 +828,7 @@ export class DeviceStream {
     if (typeof o?.topic !== 'string' || typeof o.payload !== 'string' || typeof o.arrivedMs !== 'number') throw new Error(`expected {"topic","arrivedMs","payload"}, got ${JSON.stringify(m)?.slice(0, 60)}`);
     const raw = new Uint8Array(Buffer.from(o.payload, 'base64'));
     const c = this.route.config;
-    const batch = DECODERS[c.codec](raw, { channels: c.channels, int16Scale: c.int16Scale, maxSamples: HELD_MAX_SAMPLES });
+    const batch = checkSeqWidth(DECODERS[c.codec](raw, { channels: c.channels, int16Scale: c.int16Scale, maxSamples: HELD_MAX_SAMPLES }), c.seqBits);
     if (batch.seq === undefined) throw new Error(`a held message of ${o.topic} has no "seq"`);
     return { batch, topic: o.topic, raw, arrivedPerfMs: performance.now(), arrivedMs: o.arrivedMs };
   }

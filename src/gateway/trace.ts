@@ -12,18 +12,36 @@ import fs from 'node:fs';
 import { EdgeRnnError } from '../errors.js';
 import type { Alert } from './alert.js';
 import { ManualClock } from './clock.js';
+import { MAX_DEVICE_TS_MS } from './codecs.js';
 import type { BrokerConfig, GatewayConfig } from './config.js';
 import { Gateway, type GatewayOptions } from './gateway.js';
 import { memoryLogger, type Logger } from './logger.js';
 import { MemoryOutbox } from './outbox.js';
 import { memoryStateStore } from './state-store.js';
+import { MIN_DEVICE_TS_MS } from './stream.js';
 import { deviceNameError, Topics } from './topics.js';
 import { mqttClientOptions, redactUrl, TraceTransport } from './transport.js';
 
 export const TRACE_FORMAT = 'edgernn.trace';
 export const TRACE_VERSION = 1;
-/** The latest time a Date holds, ms since epoch. */
-const MAX_TIME_MS = 8.64e15;
+/**
+ * Why `t` cannot be a record's arrival time (ms since epoch: what `edgernn record` writes), or null.
+ * Taken from 2000-01-01 (MIN_DEVICE_TS_MS) to the end of the year 9999 (MAX_DEVICE_TS_MS), as a
+ * payload's `ts` is: a trace converted in seconds (1.7e9) was replayed 1000 times too fast (a
+ * second between messages became 1 ms: reorderTimeoutMs, maxSilenceMs and batching wrong) and
+ * scored over 1000 times fewer hours (false alarms per hour 1000 times too high); one in µs
+ * (1.7e15, within a Date) the other way.
+ */
+export function traceTimeError(t: unknown): string | null {
+  if (typeof t === 'number' && t >= MIN_DEVICE_TS_MS && t <= MAX_DEVICE_TS_MS) return null;
+  const expected = `"t" must be the arrival time in ms since epoch, from 2000-01-01 to the end of the year 9999 (${MIN_DEVICE_TS_MS} to ${MAX_DEVICE_TS_MS}), got ${JSON.stringify(t)}`;
+  if (typeof t !== 'number' || !Number.isFinite(t)) return expected;
+  const as = (scale: number, unit: string, fix: string) => {
+    const ms = t * scale;
+    return ms >= MIN_DEVICE_TS_MS && ms <= MAX_DEVICE_TS_MS ? `${expected}: a time in ${unit}? (${fix}: ${new Date(ms).toISOString()})` : null;
+  };
+  return as(1000, 'seconds', '× 1000') ?? as(1e-3, 'µs', '÷ 1000') ?? as(1e-6, 'ns', '÷ 1e6') ?? expected;
+}
 
 export interface TraceHeader {
   format: typeof TRACE_FORMAT;
@@ -139,8 +157,10 @@ export function parseTrace(data: string | Uint8Array, source = 'trace.ndjson', o
       throw bad(n, 'not JSON');
     }
     if (typeof o !== 'object' || o === null || Array.isArray(o)) throw bad(n, `expected a record {"t","topic","qos","payload"}, got ${JSON.stringify(o).slice(0, 40)}`);
-    // Within a Date's range (±8.64e15 ms): a time in µs or ns (a converted log) made the replay throw RangeError.
-    if (typeof o.t !== 'number' || !(Math.abs(o.t) <= MAX_TIME_MS)) throw bad(n, `"t" must be a time in ms since epoch (at most ${MAX_TIME_MS}: not µs or ns), got ${JSON.stringify(o.t)}`);
+    // ms since epoch (traceTimeError): beyond a Date's range (a log converted in ns) the replay threw
+    // RangeError; in seconds it was replayed and scored 1000 times off.
+    const timeError = traceTimeError(o.t);
+    if (timeError !== null || typeof o.t !== 'number') throw bad(n, timeError ?? '"t" must be a number');
     if (o.t < prevT) throw bad(n, `"t" goes back in time (${o.t} after ${prevT}): records must be in arrival order`);
     if (typeof o.topic !== 'string' || o.topic.length === 0) throw bad(n, `"topic" must be a non-empty string, got ${JSON.stringify(o.topic)}`);
     // Checked for every line before a record is replayed: a trace is refused whole, never half replayed.
@@ -378,7 +398,7 @@ export async function replayTrace(o: ReplayOptions): Promise<ReplayResult> {
   const { cluster: _cluster, board: _board, ...rest } = o.config;
   const config: GatewayConfig = { ...rest, stateDir: '', metrics: { ...rest.metrics, intervalMs: 0 } };
   delete (config.metrics as { httpPort?: number }).httpPort;
-  checkRecordTopics(o.records, new Topics(config), o.source ?? 'trace');
+  checkRecords(o.records, new Topics(config), o.source ?? 'trace');
   const gw = await Gateway.create({
     ...o.gateway,
     config,
@@ -429,13 +449,18 @@ export async function replayTrace(o: ReplayOptions): Promise<ReplayResult> {
 }
 
 /**
- * Refuses records whose topic is no topic name or whose device, sensor or partition is no topic
+ * Refuses records whose time is no arrival time in ms since epoch (traceTimeError: records given
+ * to replayTrace in code skip parseTrace), whose topic is no topic name or whose device, sensor or partition is no topic
  * level (a device "+" or "#" has its alerts published to a wildcard topic), all of them before the first record is
  * delivered: a bad record stops the replay before it starts, not halfway with half the alerts out.
  */
-function checkRecordTopics(records: readonly TraceRecord[], topics: Topics, source: string): void {
+function checkRecords(records: readonly TraceRecord[], topics: Topics, source: string): void {
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
+    const timeError = traceTimeError(r.t);
+    if (timeError !== null) {
+      throw new EdgeRnnError('GATEWAY_TRACE', `${source}: record ${i + 1}${r.line !== undefined ? ` (line ${r.line})` : ''}: ${timeError}`, { record: i + 1, line: r.line });
+    }
     const e = recordTopicError(r.topic, topics);
     if (e === null) continue;
     const where = `${source}: record ${i + 1}${r.line !== undefined ? ` (line ${r.line})` : ''}`;

@@ -104,9 +104,15 @@ export interface MqttTransportOptions {
   unsubscribeTimeoutMs?: number;
 }
 
-/** MQTT refusals (bad credentials, not authorized, banned) and TLS failures: retrying will not help. */
+/** CONNACK codes of a broker that does not speak our MQTT version: 1 (MQTT 3.1.1), 0x84 (MQTT 5). */
+const PROTOCOL_REFUSED = [1, 0x84];
+
+/**
+ * MQTT refusals (protocol version, bad credentials, not authorized, banned) and TLS failures:
+ * retrying will not help.
+ */
 export function isFatalConnectError(e: Error & { code?: number | string }): boolean {
-  if (typeof e.code === 'number') return [4, 5, 134, 135, 138, 140].includes(e.code);
+  if (typeof e.code === 'number') return [...PROTOCOL_REFUSED, 4, 5, 134, 135, 138, 140].includes(e.code);
   if (typeof e.code !== 'string') return false;
   return (
     e.code.startsWith('ERR_SSL_') ||
@@ -323,7 +329,16 @@ export function mqttTransport(o: MqttTransportOptions): MqttTransport {
           if (isFatalConnectError(e)) {
             first = false;
             c.end(true);
-            reject(new EdgeRnnError('GATEWAY_TRANSPORT', `broker ${redactUrl(o.url)} refused the connection: ${e.message}${e.code !== undefined ? ` (${e.code})` : ''}`, { url: redactUrl(o.url), code: e.code }));
+            // A broker that speaks MQTT 3.1.1 only refused every MQTT 5 CONNECT, and the gateway
+            // waited for it forever. Not retried with 3.1.1 behind the user's back: a 3.1.1
+            // broker cannot refuse an alert (a denied one is acknowledged and lost).
+            const hint =
+              typeof e.code === 'number' && PROTOCOL_REFUSED.includes(e.code)
+                ? o.broker.protocolVersion === 5
+                  ? `: it does not speak MQTT 5; set broker.protocolVersion: 4 (MQTT 3.1.1, where the broker cannot refuse an alert: a denied one is acknowledged and lost, see docs/gateway.md "Alerts")`
+                  : `: it does not speak MQTT 3.1.1 either (broker.protocolVersion is 4)`
+                : '';
+            reject(new EdgeRnnError('GATEWAY_TRANSPORT', `broker ${redactUrl(o.url)} refused the connection: ${e.message}${e.code !== undefined ? ` (${e.code})` : ''}${hint}`, { url: redactUrl(o.url), code: e.code, ...(hint ? { field: 'broker.protocolVersion', expected: 'a protocol version the broker speaks', got: o.broker.protocolVersion } : {}) }));
           } else o.onWait?.(e);
         });
       });

@@ -10,7 +10,7 @@ import { encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
-import { createBoardSink } from '../../src/gateway/sinks.js';
+import { createBoardSink, routeAlertLabels } from '../../src/gateway/sinks.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
 import { FirmataBoard, PIN_MODES } from '../../firmware-sim/firmata-board.js';
 import { IMU_CHANNELS, IMU_DETECTOR, imuModelBytes, imuSignal, oracleAlerts, tmpDir, waitFor } from './fixtures.js';
@@ -373,6 +373,34 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
     expect(() => parseGatewayConfig({ ...base, board: { led: 13, labels: 'fall' as never } }, 'gw.json')).toThrow(/board\.labels must be/);
   });
 
+  it('board.labels naming a label no route can raise (a typo): warned at start with the labels the routes raise; a detector registered in code: not knowable, not warned', async () => {
+    const model = await (await createRuntime()).load(imuModelBytes());
+    const base = { site: 's', models: { imu: 'x' }, stateDir: '', metrics: { intervalMs: 0 } };
+    const warned = async (routes: object[], labels: string[], detectors?: Record<string, never>) => {
+      const logger = memoryLogger('warn');
+      const gw = await Gateway.create({ config: parseGatewayConfig({ ...base, routes, board: { led: 13, labels } }), models: { imu: model }, transport: new TraceTransport(), boardTransport: new FirmataBoard(), logger, ...(detectors ? { detectors } : {}) });
+      await gw.stop();
+      return logger.lines.filter((l) => l.msg.startsWith('board.labels names labels no route can raise'));
+    };
+    try {
+      const imu = { sensor: 'imu', model: 'imu', detector: IMU_DETECTOR };
+      expect(await warned([imu], ['impact', 'anomoly'])).toEqual([expect.objectContaining({ level: 'warn', never: ['anomoly'], raisable: ['impact'] })]);
+      expect(await warned([imu], ['impact'])).toEqual([]);
+      // What each built-in kind raises.
+      const route = (detector: object, labels: string[] = ['idle', 'walk', 'fall']) => ({ config: { detector } as never, model: { labels, outputSize: 3 } });
+      expect(routeAlertLabels([route({ kind: 'threshold', output: 2, score: 'output' }), route({ kind: 'threshold', output: 0, score: 'forecastError' }, [])])).toEqual(new Set(['fall', 'anomaly']));
+      expect(routeAlertLabels([route({ kind: 'smoothing', background: ['idle'] }), route({ kind: 'anomaly' })])).toEqual(new Set(['walk', 'fall', 'anomaly']));
+      expect(routeAlertLabels([route({ kind: 'har' })])).toEqual(new Set(['idle', 'walk', 'fall']));
+      expect(routeAlertLabels([route({ kind: 'kws' })], new Set(['kws']))).toBeNull();
+      // A kind registered in code may raise anything.
+      const custom = { sensor: 'imu', model: 'imu', detector: { kind: 'mine' } };
+      const mine = (() => ({ step: () => null, lastScore: 0, reset() {}, exportState: () => null, importState() {} })) as never;
+      expect(await warned([custom], ['anomoly'], { mine })).toEqual([]);
+    } finally {
+      model.dispose();
+    }
+  });
+
   it('an alert after close() is ignored: no write to the closed port, no timer left on the clock', async () => {
     // It turned the outputs on again through a port already ended (a write-after-end error, logged
     // as a board error) and armed an alertMs timer that kept a process alive after stop().
@@ -546,18 +574,81 @@ describe('board alert sink (johnny-five over a simulated Firmata board)', () => 
     process.on('unhandledRejection', onUnhandled);
     try {
       plugged.in = false;
-      for (const transport of [new SerialPortStream('/dev/ttySIM-absent', { binding: Binding }), () => new SerialPortStream('/dev/ttySIM-absent', { binding: Binding })]) {
-        await expect(createBoardSink(sinkOptions({ led: 13 }, transport))).rejects.toMatchObject({
-          code: 'GATEWAY_CONFIG',
-          message: expect.stringMatching(/^board \(stream\): cannot open: .*No such file or directory/),
-        });
-      }
+      // A stream handed over cannot be opened again: refused. (A function can: see "unplugged at start".)
+      await expect(createBoardSink(sinkOptions({ led: 13 }, new SerialPortStream('/dev/ttySIM-absent', { binding: Binding })))).rejects.toMatchObject({
+        code: 'GATEWAY_CONFIG',
+        message: expect.stringMatching(/^board \(stream\): cannot open: .*No such file or directory/),
+      });
+      const sink = await createBoardSink(sinkOptions({ led: 13 }, () => new SerialPortStream('/dev/ttySIM-absent', { binding: Binding })));
+      expect(sink.connected).toBe(false);
+      await sink.close();
       await new Promise((r) => setTimeout(r, 20));
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);
       MockBinding.reset();
     }
+  });
+
+  it.skipIf(!serialport)('a board unplugged at start: the gateway starts without it (alerts published, board_connected 0) and drives it once plugged in', async () => {
+    // It refused to start (GATEWAY_CONFIG), so one unplugged board stopped every device's alerts.
+    const { SerialPortStream, MockBinding } = serialport!;
+    const { Binding, sims, plugged } = simSerialBinding(MockBinding);
+    MockBinding.createPort('/dev/ttySIM-late', { echo: false, record: false });
+    const model = await (await createRuntime()).load(imuModelBytes());
+    const clock = new ManualClock(1_700_000_000_000);
+    const tr = new TraceTransport();
+    const logger = memoryLogger('warn');
+    const config = parseGatewayConfig({ site: 's', models: { imu: 'x' }, routes: [{ sensor: 'imu', model: 'imu', detector: IMU_DETECTOR }], stateDir: '', metrics: { intervalMs: 0 }, board: { led: 13, alertMs: 2000 } });
+    plugged.in = false;
+    const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, boardTransport: () => new SerialPortStream('/dev/ttySIM-late', { binding: Binding }), logger });
+    try {
+      expect(gw.snapshot().gauges.board_connected).toBe(0);
+      expect(logger.lines.map((l) => [l.level, l.msg])).toContainEqual(['error', 'board not connected at start: alerts are still raised and published; opening it']);
+      const alerts = () => tr.published.filter((m) => m.topic.includes('/alert')).length;
+      tr.deliver(gw.topics.sensor('crane', 'imu'), encodeJson(imuSignal(100, 5, [[20, 40]]), IMU_CHANNELS, { seq: 0 }));
+      clock.advance(5);
+      await waitFor(() => alerts() > 0, 'the alert at the broker');
+      // Plugged in: found at the first retry, 1 s after the start.
+      plugged.in = true;
+      clock.advance(1000);
+      await waitFor(() => gw.snapshot().gauges.board_connected === 1, 'the board, plugged in');
+      expect(sims[0]!.pins[13]!.mode).toBe(PIN_MODES.OUTPUT);
+      tr.deliver(gw.topics.sensor('crane', 'imu'), encodeJson(imuSignal(100, 6, [[20, 40]]), IMU_CHANNELS, { seq: 1 }));
+      clock.advance(5);
+      await sims[0]!.waitFor((e) => e.pin === 13 && e.value === 1);
+    } finally {
+      await gw.stop();
+      model.dispose();
+      MockBinding.reset();
+    }
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a board that does not answer at start, given as a function: started without it; a pin it cannot drive, or a port that cannot be a serial port, still refuses to start', async () => {
+    const silent = (): Duplex => {
+      const d = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+      d.once('newListener', () => process.nextTick(() => d.emit('open')));
+      return d;
+    };
+    const sims: FirmataBoard[] = [];
+    let calls = 0;
+    const clock = new ManualClock(0);
+    const logger = memoryLogger('warn');
+    const sink = await createBoardSink({ ...sinkOptions({ led: 13 }, () => (calls++ === 0 ? silent() : sims[sims.push(new FirmataBoard()) - 1]!)), clock, logger, readyTimeoutMs: 300 });
+    expect(sink.connected).toBe(false);
+    expect(logger.lines[0]).toMatchObject({ level: 'error', error: expect.stringMatching(/no Firmata handshake within 300 ms/), retryMs: 1000 });
+    clock.advance(1000);
+    await waitFor(() => sink.connected === true, 'the board at the first retry');
+    await sink.close();
+    expect(clock.pending).toBe(0);
+    // Fail fast: what no replugging can mend.
+    await expect(createBoardSink({ ...sinkOptions({ piezo: 4 }, () => new FirmataBoard()), clock })).rejects.toMatchObject({ code: 'GATEWAY_CONFIG', details: { field: 'board.piezo' } });
+    const dir = tmpDir();
+    for (const [port, expected] of [['ttyACM0', /board\.port must be an absolute device path/], [dir, /board\.port must be a serial device .*not a folder/]] as const) {
+      await expect(createBoardSink({ config: { port, led: 13, alertMs: 1000 } as never, clock, logger: memoryLogger('silent'), readyTimeoutMs: 300 })).rejects.toMatchObject({ code: 'GATEWAY_CONFIG', details: { field: 'board.port' }, message: expect.stringMatching(expected) });
+    }
+    expect(clock.pending).toBe(0);
   });
 
   it.skipIf(!serialport)('a lost board found again with pins that cannot do what the config asks: warned once with the reason, tried again until the right board is back', async () => {

@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/gateway/clock.js';
-import { encodeBinary } from '../../src/gateway/codecs.js';
+import { encodeBinary, encodeJson } from '../../src/gateway/codecs.js';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
@@ -24,16 +24,23 @@ if (SKIP) console.log(`test/gateway/cluster-wrap.test.ts skipped: ${SKIP}`);
 const P = 4;
 const PER = 10;
 const MESSAGES = 40;
-/** Message m carries seq 2^32 - 20 + m, wrapping to 0 at m = 20. */
-const seqOf = (m: number) => (2 ** 32 - 20 + m) % 2 ** 32;
+/** Message m carries seq 2^bits - 20 + m, wrapping to 0 at m = 20. */
+const seqOfBits = (bits: number) => (m: number) => (2 ** bits - 20 + m) % 2 ** bits;
 
 describe.skipIf(SKIP !== null)('cluster hand-off across the u32 wrap', () => {
   const rig = scriptedPeerCluster({ site: 'wrap', group: 'wrap', codec: 'binary', partitions: P });
-  const { base, cluster, deviceOfGwB } = rig;
+  const { cluster, deviceOfGwB } = rig;
+  // The binary frame's u32 counter (no seqBits), and a 16-bit counter in JSON (routes[].seqBits 16:
+  // the new owner orders what it holds on the route's counter, as the stream does).
+  const cases = [
+    { what: 'a binary u32 counter', bits: 32, prefix: 'tag', base: rig.base, encode: (v: Float32Array, seq: number) => encodeBinary(v, IMU_CHANNELS, { seq }) },
+    { what: 'a 16-bit counter (seqBits 16)', bits: 16, prefix: 'tag16', base: { ...rig.base, routes: [{ ...rig.base.routes[0]!, codec: 'json', seqBits: 16 }] }, encode: (v: Float32Array, seq: number) => encodeJson(v, IMU_CHANNELS, { seq }) },
+  ];
 
-  it('the new owner orders held messages across the wrap from the stream\'s last seq (raw seq order put 0..19 before 2^32 - 10 and lost 10 messages)', { timeout: 60_000 }, async () => {
+  for (const { what, bits, prefix, base, encode } of cases) it(`the new owner orders held messages across the wrap of ${what} from the stream's last seq (raw seq order put 0..19 before 2^${bits} - 10 and lost 10 messages)`, { timeout: 60_000 }, async () => {
+    const seqOf = seqOfBits(bits);
     // A device of a partition gw-b owns next to gw-a.
-    const { device, partition } = deviceOfGwB('tag');
+    const { device, partition } = deviceOfGwB(prefix);
     const key = `${device}/imu`;
     const x = new Float32Array(MESSAGES * PER * IMU_CHANNELS);
     for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37) * 0.8 + ((i * 7919) % 13) / 26;
@@ -44,7 +51,7 @@ describe.skipIf(SKIP !== null)('cluster hand-off across the u32 wrap', () => {
     const clock = new ManualClock(1_700_000_000_000);
     const tr = new TraceTransport();
     const mem = await Gateway.create({ config: memCfg, models: { imu: rig.model }, clock, transport: tr, logger: memoryLogger('warn'), stateStore: memoryStateStore() });
-    for (let m = 0; m < 10; m++) tr.deliver(mem.topics.sensor(device, 'imu'), encodeBinary(chunk(m), IMU_CHANNELS, { seq: seqOf(m) }));
+    for (let m = 0; m < 10; m++) tr.deliver(mem.topics.sensor(device, 'imu'), encode(chunk(m), seqOf(m)));
     clock.advance(50);
     const state = mem.streams.get(key)!.exportState();
     await mem.stop();
@@ -70,7 +77,7 @@ describe.skipIf(SKIP !== null)('cluster hand-off across the u32 wrap', () => {
         script ??= (async () => {
           await send({ kind: 'state', key, data: Buffer.from(state).toString('base64') });
           for (let m = MESSAGES - 1; m >= 10; m--) {
-            await send({ kind: 'forward', topic: topicsA.sensor(device, 'imu', partition), data: Buffer.from(encodeBinary(chunk(m), IMU_CHANNELS, { seq: seqOf(m) })).toString('base64') });
+            await send({ kind: 'forward', topic: topicsA.sensor(device, 'imu', partition), data: Buffer.from(encode(chunk(m), seqOf(m))).toString('base64') });
           }
           await send({ kind: 'done', to: 'gw-b' });
         })();

@@ -85,7 +85,7 @@ describe('traces and ground truth under random damage', () => {
   const rng = new Rng(77);
   const trace = [
     traceHeaderLine({ recordedAt: '2026-01-01T00:00:00.000Z', broker: 'mqtt://127.0.0.1:1883', topics: ['edgernn/#'] }),
-    ...Array.from({ length: 5 }, (_, i) => traceRecordLine({ t: 1000 + 10 * i, topic: `edgernn/s/d${i}/imu`, qos: 1, payload: encodeJson([i, i, i], 3) })),
+    ...Array.from({ length: 5 }, (_, i) => traceRecordLine({ t: Date.UTC(2026, 0, 1) + 10 * i, topic: `edgernn/s/d${i}/imu`, qos: 1, payload: encodeJson([i, i, i], 3) })),
   ].join('');
   const truth = JSON.stringify([{ device: 'd1', startMs: 1000, endMs: 2000, label: 'fall' }, { device: 'd2', start: '2026-01-01T00:00:01Z', end: '2026-01-01T00:00:02Z' }]);
 

@@ -109,12 +109,12 @@ describe('record and replay', () => {
     const head = '{"format":"edgernn.trace","version":1,"recordedAt":"x"}\n';
     expect(bad('')).toMatch(/t.ndjson:1: empty file/);
     expect(bad('{"format":"other"}\n')).toMatch(/t.ndjson:1: format must be "edgernn.trace"/);
-    expect(bad(`${head}{"t":5,"topic":"a","qos":1,"payload":"AA=="}\n{"t":4,"topic":"a","qos":1,"payload":"AA=="}\n`)).toMatch(/t.ndjson:3: "t" goes back in time/);
-    expect(bad(`${head}{"t":5,"topic":"","qos":1,"payload":"AA=="}\n`)).toMatch(/t.ndjson:2: "topic" must be a non-empty string/);
-    expect(bad(`${head}{"t":5,"topic":"a","qos":1,"payload":"***"}\n`)).toMatch(/t.ndjson:2: "payload" must be base64/);
-    expect(bad(`${head}nope\n{"t":5,"topic":"a","qos":1,"payload":""}\n`)).toMatch(/t.ndjson:2: not JSON/);
+    expect(bad(`${head}{"t":${TS0 + 5},"topic":"a","qos":1,"payload":"AA=="}\n{"t":${TS0 + 4},"topic":"a","qos":1,"payload":"AA=="}\n`)).toMatch(/t.ndjson:3: "t" goes back in time/);
+    expect(bad(`${head}{"t":${TS0 + 5},"topic":"","qos":1,"payload":"AA=="}\n`)).toMatch(/t.ndjson:2: "topic" must be a non-empty string/);
+    expect(bad(`${head}{"t":${TS0 + 5},"topic":"a","qos":1,"payload":"***"}\n`)).toMatch(/t.ndjson:2: "payload" must be base64/);
+    expect(bad(`${head}nope\n{"t":${TS0 + 5},"topic":"a","qos":1,"payload":""}\n`)).toMatch(/t.ndjson:2: not JSON/);
     // A recorder killed mid-line leaves a torn last line: ignored, reported.
-    expect(parseTrace(`${head}{"t":5,"topic":"a","qos":1,"payload":""}\n{"t":6,"top`).tornLastLine).toBe(true);
+    expect(parseTrace(`${head}{"t":${TS0 + 5},"topic":"a","qos":1,"payload":""}\n{"t":${TS0 + 6},"top`).tornLastLine).toBe(true);
     const r = cli();
     expect(await runCli(['replay', 'missing.ndjson', '--config', 'gateway.json'], [replayCommand], r.ctx)).toBe(1);
     expect(r.out.stderr).toMatch(/no such file/);
@@ -150,9 +150,25 @@ describe('record and replay: defects found on site data', () => {
   it('names a "t" outside the range of a Date (a log converted in µs or ns); the replay threw RangeError', () => {
     const head = traceHeaderLine({ recordedAt: 'x' });
     for (const t of [1.7e18, -1e16]) {
-      expect(errorMessage(() => parseTrace(`${head}${record(5, 'a', '')}${record(t, 'a', '')}`, 't.ndjson'), 'GATEWAY_TRACE')).toMatch(/^t\.ndjson:3: "t" must be a time in ms since epoch \(at most 8640000000000000: not µs or ns\)/);
+      expect(errorMessage(() => parseTrace(`${head}${record(TS0, 'a', '')}${record(t, 'a', '')}`, 't.ndjson'), 'GATEWAY_TRACE')).toMatch(/^t\.ndjson:3: "t" must be the arrival time in ms since epoch, from 2000-01-01 to the end of the year 9999 \(946684800000 to 253402300799999\), got /);
     }
-    expect(parseTrace(`${head}${record(-5, 'a', '')}${record(8.64e15, 'a', '')}`).records.length).toBe(2);
+    // The first and last ms taken (a device's ts has the same range).
+    expect(parseTrace(`${head}${record(946_684_800_000, 'a', '')}${record(253_402_300_799_999, 'a', '')}`).records.length).toBe(2);
+  });
+
+  it('refuses a "t" in seconds, µs, or before 2000, naming the line (a trace in seconds was scored with 1000 times too high false-alarm rates)', async () => {
+    const head = traceHeaderLine({ recordedAt: 'x' });
+    const s = Math.floor(TS0 / 1000);
+    expect(errorMessage(() => parseTrace(`${head}${record(s, 'a', '')}`, 't.ndjson'), 'GATEWAY_TRACE')).toBe(
+      't.ndjson:2: "t" must be the arrival time in ms since epoch, from 2000-01-01 to the end of the year 9999 (946684800000 to 253402300799999), got 1714560000: a time in seconds? (× 1000: 2024-05-01T10:40:00.000Z)',
+    );
+    expect(errorMessage(() => parseTrace(`${head}${record(TS0, 'a', '')}${record(TS0 * 1000, 'a', '')}`, 't.ndjson'), 'GATEWAY_TRACE')).toMatch(/^t\.ndjson:3: .*got 1714560000000000: a time in µs\? \(÷ 1000: 2024-05-01T10:40:00\.000Z\)$/);
+    for (const t of [-5, 0, 5, 946_684_799_999]) expect(errorMessage(() => parseTrace(`${head}${record(t, 'a', '')}`, 't.ndjson'), 'GATEWAY_TRACE')).toMatch(new RegExp(`^t\\.ndjson:2: "t" must be .*, got ${t}$`));
+    // Records given to replayTrace in code are checked the same way, before anything is replayed.
+    const config = parseGatewayConfig({ site: 'yard', models: { imu: 'imu.ern' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], metrics: { intervalMs: 0 } });
+    const records = [0, 1].map((m) => ({ t: s + m, topic: 'edgernn/yard/lift-1/imu', qos: 1 as const, payload: new TextEncoder().encode(`{"seq":${m},"values":[[0,0,0,0,0,0]]}`) }));
+    const e = await replayTrace({ config, records, speed: 'max', source: 'site.ndjson' }).then(() => null, (err: unknown) => err);
+    expect(e).toMatchObject({ code: 'GATEWAY_TRACE', message: expect.stringMatching(/^site\.ndjson: record 1: "t" must be the arrival time in ms since epoch.*a time in seconds\?/) });
   });
 
   it('credits an alert to the nearest event: inside an event is a hit even when the tolerance also reaches the event before', () => {

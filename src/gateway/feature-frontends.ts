@@ -37,7 +37,15 @@ function featureFrontEnd(spec: FrontendSpec, ctx: FrontEndContext) {
   }
   // The rate samples must arrive at: audio sampleRateHz, IMU inputRateHz (it resamples itself), series rateHz.
   const rate = [spec.sampleRateHz, spec.inputRateHz, spec.rateHz].find((r): r is number => typeof r === 'number');
-  return frontEndFromStreaming(fe, rate, hopSamples(spec, rate), audioTiming(spec, ctx));
+  return frontEndFromStreaming(fe, rate, hopSamples(spec, rate), audioTiming(spec, ctx), hopFrames(spec));
+}
+
+/** Frames a window advances by: audio windows.hop, imu hop (1: not windowed). */
+function hopFrames(spec: FrontendSpec): number {
+  const windows = spec.windows as { hop?: unknown } | undefined;
+  if (typeof windows?.hop === 'number') return windows.hop;
+  if (spec.kind === 'imu' && typeof spec.hop === 'number') return spec.hop;
+  return 1;
 }
 
 /**

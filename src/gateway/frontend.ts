@@ -37,6 +37,12 @@ export interface FrontEnd {
   readonly hopSamples: number;
   /** 1 for streaming front ends; W when every output is an independent window of W frames (run from a reset state). */
   readonly framesPerWindow: number;
+  /**
+   * Frames of the stream one window advances by (its hop, in frames), for alert positions
+   * (frameIndex). 1 for streaming front ends; when absent, windows are taken not to overlap
+   * (framesPerWindow).
+   */
+  readonly hopFrames?: number;
   /** Consumes n interleaved samples [n][channels] and emits every completed frame. */
   push(samples: Float32Array, n: number, sink: FrameSink): void;
   reset(): void;
@@ -84,7 +90,8 @@ export function createNoneFrontEnd(spec: FrontendSpec, ctx: FrontEndContext): Fr
       if (!isEdgeRnnError(e)) throw e;
       throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.model: the model's front end (none) is unusable: ${e.message}`, { field: `${ctx.path}.model` });
     }
-    return frontEndFromStreaming(fe, ctx.rateHz, (fe as SlidingWindowFrontend).hop);
+    const hop = (fe as SlidingWindowFrontend).hop;
+    return frontEndFromStreaming(fe, ctx.rateHz, hop, undefined, hop);
   }
   const C = ctx.inputSize;
   return {
@@ -94,6 +101,7 @@ export function createNoneFrontEnd(spec: FrontendSpec, ctx: FrontEndContext): Fr
     sampleRateHz: ctx.rateHz,
     hopSamples: 1,
     framesPerWindow: 1,
+    hopFrames: 1,
     push(samples, n, sink) {
       for (let i = 0; i < n; i++) sink(samples.subarray(i * C, (i + 1) * C), i, FRAME_DETECT);
     },
@@ -150,9 +158,10 @@ export interface BlockTiming {
  * frame or window, resampler and pre-emphasis memory, adaptive statistics), so an evicted,
  * restarted or handed-off stream continues bit for bit. Backward compatibility: a saved stream
  * without front-end state (empty bytes: written before front ends exported theirs) restarts the
- * front end, as those gateways did, and keeps the model state.
+ * front end, as those gateways did, and keeps the model state. `hopFrames`: the frames a block
+ * advances the stream by (a window's hop; 1 when blocks are single frames).
  */
-export function frontEndFromStreaming(fe: StreamingFrontendLike, inputRateHz: number | undefined, hopSamples: number, timing?: BlockTiming): FrontEnd {
+export function frontEndFromStreaming(fe: StreamingFrontendLike, inputRateHz: number | undefined, hopSamples: number, timing?: BlockTiming, hopFrames = fe.framesPerOutput): FrontEnd {
   const F = fe.framesPerOutput;
   const S = fe.featureSize;
   let sink: FrameSink | null = null;
@@ -176,6 +185,7 @@ export function frontEndFromStreaming(fe: StreamingFrontendLike, inputRateHz: nu
     sampleRateHz: inputRateHz,
     hopSamples,
     framesPerWindow: F,
+    hopFrames: F === 1 ? 1 : hopFrames,
     push(samples, n, s) {
       sink = s;
       blocks = 0;

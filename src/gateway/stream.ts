@@ -148,7 +148,11 @@ export class DeviceStream {
   streamStartMs: number;
   /** Bumped at every reset: part of alert ids. */
   epoch = 0;
-  /** Frames stepped since the stream (epoch) started. */
+  /**
+   * The stream's position (epoch): its frames up to the last one stepped or dropped, 1-based.
+   * Windowed front ends: the frame that ends the last window (window k ends at frame
+   * k·hopFrames + framesPerWindow), not the frames stepped (each frame is in several windows).
+   */
   frameIndex = 0;
   /** Last processed sequence number, -1 before the first. */
   lastSeq = -1;
@@ -515,7 +519,9 @@ export class DeviceStream {
       // others); windowed front ends lose whole windows, never half of one.
       do {
         // A block (a frame, or a window's last frame) carries the samples it advanced by.
-        if (this.frameFlags[this.head]! & FRAME_DETECT) this.counters.droppedSamples += this.frontend.hopSamples;
+        const detect = (this.frameFlags[this.head]! & FRAME_DETECT) !== 0;
+        if (detect) this.counters.droppedSamples += this.frontend.hopSamples;
+        this.advancePosition(detect);
         this.head = (this.head + 1) % this.cap;
         this.count--;
         this.counters.droppedFrames++;
@@ -620,7 +626,7 @@ export class DeviceStream {
     this.head = (this.head + 1) % this.cap;
     this.count--;
     if (this.count === 0) this.shrinkQueue();
-    this.frameIndex++;
+    this.advancePosition(detect);
     this.counters.frames++;
     const ev = detect ? this.detector.step(output, input) : null;
     const slot = this.evHead;
@@ -630,6 +636,13 @@ export class DeviceStream {
     this.evHead = (this.evHead + 1) % this.K;
     if (this.evCount < this.K) this.evCount++;
     return ev;
+  }
+
+  /** frameIndex past a frame stepped or dropped: each frame of a streaming front end; a window at its last frame (FRAME_DETECT). */
+  private advancePosition(detect: boolean): void {
+    const W = this.frontend.framesPerWindow;
+    if (W === 1) this.frameIndex++;
+    else if (detect) this.frameIndex = this.frameIndex === 0 ? W : this.frameIndex + (this.frontend.hopFrames ?? W);
   }
 
   /** The evidence window, oldest first. */

@@ -260,6 +260,40 @@ export interface MqttTransport extends GatewayTransport {
   readonly client: MqttClient | null;
 }
 
+/** Payload bytes, and messages, read in one event-loop turn before the loop may turn (readInTurns). */
+export const READ_TURN_BYTES = 256 * 1024;
+export const READ_TURN_MESSAGES = 256;
+
+/**
+ * MQTT.js hands over every packet the socket holds in one chain of process.nextTick calls, so
+ * a backlog was read (decoded, run through the front ends) in one event-loop turn: megabytes,
+ * and the stepping rounds, timers and the metrics endpoint waited (event-loop p99 0.7–1.05 s
+ * under a flood with stepBudgetMs 20). After READ_TURN_BYTES of payloads or READ_TURN_MESSAGES
+ * messages, the next packet waits for setImmediate: timers and I/O run in between, and packets
+ * not read yet stay in the socket (MQTT.js asks for more only when its queue is empty), where
+ * they wait at the broker (its queue, max_queued_messages) instead of in the gateway's memory.
+ * QoS 1 messages are acknowledged once handed over, as before.
+ */
+function readInTurns(c: MqttClient): void {
+  let bytes = 0;
+  let messages = 0;
+  let turnOver = false;
+  const nextTurn = () => {
+    bytes = messages = 0;
+    turnOver = false;
+  };
+  c.handleMessage = (packet, callback) => {
+    bytes += (packet.payload as Uint8Array | string).length;
+    messages++;
+    if (bytes < READ_TURN_BYTES && messages < READ_TURN_MESSAGES) return callback();
+    if (!turnOver) {
+      turnOver = true;
+      setImmediate(nextTurn);
+    }
+    setImmediate(callback);
+  };
+}
+
 export function mqttTransport(o: MqttTransportOptions): MqttTransport {
   let client: MqttClient | null = null;
   let ended = false;
@@ -294,6 +328,7 @@ export function mqttTransport(o: MqttTransportOptions): MqttTransport {
       c.on('message', (topic, payload, packet) => h.message(topic, payload, packet.retain));
       c.on('close', () => h.close());
       keepaliveUnderLoad(c);
+      readInTurns(c);
       return new Promise<void>((resolve, reject) => {
         let first = true;
         // The reason last reported while reconnecting (code and message), null once connected.

@@ -97,7 +97,8 @@ describe('src/features front ends in the gateway', () => {
       const s = model.session();
       const w = windows.data.subarray(k * 24, (k + 1) * 24);
       const y = s.run(w);
-      if (det.step(y.subarray(14, 16), w.subarray(21, 24))) want.push((k + 1) * 8);
+      // frameIndex: the stream's frame (25 Hz) that ends the window, 1-based: window k ends at frame k·hop + windowSize.
+      if (det.step(y.subarray(14, 16), w.subarray(21, 24))) want.push(k * 4 + 8);
       if (k === windows.count - 1) last = s.exportState();
       s.dispose();
     }
@@ -134,7 +135,8 @@ describe('src/features front ends in the gateway', () => {
     const det = createThresholdDetector({ ...detector, score: 'output' }, { labels: model.labels, outputSize: 2, inputSize: 10, path: 'oracle' });
     const want: number[] = [];
     last.forEach((y, k) => {
-      if (det.step(y, windows.data.subarray(k * 200 + 190, (k + 1) * 200))) want.push((k + 1) * 20);
+      // The stream's MFCC frame that ends window k (1-based), not the frames stepped ((k + 1) · 20).
+      if (det.step(y, windows.data.subarray(k * 200 + 190, (k + 1) * 200))) want.push(k * 5 + 20);
     });
     expect(gw.metrics.counters.frames_total).toBe(windows.count * 20);
     expect(alerts.map((a) => a.frameIndex)).toEqual(want);
@@ -151,6 +153,8 @@ describe('src/features front ends in the gateway', () => {
     expect(dropped).toBeGreaterThan(0);
     expect(dropped % 800).toBe(0);
     expect(dropped / 800 + tight.metrics.counters.frames_total / 20).toBe(windows.count);
+    // Dropped windows still advance the position: the last window stepped ends at the stream's last full window.
+    expect(tight.streams.get('mic-3/x')!.frameIndex).toBe((windows.count - 1) * 5 + 20);
   });
 
   it('names a front end that does not fit the route', async () => {

@@ -46,7 +46,7 @@ function oracle(model: Model, pcm: Float32Array) {
     const y = session.run(block);
     const ev = det.step(y.subarray(y.length - model.outputSize));
     const last = (index * hop + frames - 1) * H + L - 1;
-    if (ev) alerts.push({ label: ev.label, score: ev.score, frameIndex: (index + 1) * frames, tsMs: T0 + (last * 1000) / spec.sampleRateHz });
+    if (ev) alerts.push({ label: ev.label, score: ev.score, frameIndex: index * hop + frames, tsMs: T0 + (last * 1000) / spec.sampleRateHz });
   });
   session.dispose();
   return alerts;

@@ -45,7 +45,8 @@ describe('HAR in the gateway (embedded aedes)', () => {
     const W = (model.spec.input.frontend as unknown as ImuFrontendSpec).windowSize;
     stream.push(codes, (w) => {
       const ev = det.step(w.posterior, w.posterior);
-      if (ev) expected.push({ ...ev, frameIndex: (w.index + 1) * W });
+      // frameIndex: the stream's 16 Hz frame that ends the window (window k ends at frame k·hop + W).
+      if (ev) expected.push({ ...ev, frameIndex: w.index * (model.spec.input.frontend as unknown as ImuFrontendSpec).hop + W });
     });
     stream.dispose();
     expect(expected.length).toBeGreaterThanOrEqual(3);

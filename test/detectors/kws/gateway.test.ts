@@ -305,7 +305,8 @@ describe('models/kws.ern in the gateway (embedded aedes)', () => {
       if (W > 1) session.reset();
       const y = session.run(block);
       const ev = det.step(y.subarray(y.length - model.outputSize));
-      if (ev) expected.push({ label: ev.label, score: ev.score, frameIndex: (index + 1) * W });
+      // frameIndex: the stream's frame that ends the window (window k ends at frame k·hop + W).
+      if (ev) expected.push({ label: ev.label, score: ev.score, frameIndex: W > 1 ? index * (model.spec.input.frontend.windows as { hop: number }).hop + W : index + 1 });
     });
     session.dispose();
     expect(expected.length).toBeGreaterThanOrEqual(2);

@@ -7,7 +7,7 @@ import { TRAIN_TASKS, type TrainTask } from '../data/dataset.js';
 import { evaluateModel, headline, type ModelEvaluation } from '../eval/evaluate-model.js';
 import { CALIBRATION_METHODS, calibrateAndQuantize } from '../quant/calibrate.js';
 import { writeRunReport } from '../report/run-report.js';
-import { SCHEDULES, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/trainer.js';
+import { SCHEDULES, DEFAULT_TRAIN_OPTIONS, type FitResult, type TrainOptions } from '../train/trainer.js';
 import { trainModel } from '../train/train-model.js';
 import { checkDataFlags, checkOutputPath, checkOutputsDistinct, codeCommit, createdAt, csvOptions, DATA_FLAGS, dataHelp, epochProgress, loadData, noteUnresolvedInputs, requireString, round, writeFile } from './common.js';
 
@@ -308,12 +308,24 @@ ${dataHelp([['--data', '--labels'], ['--val', '--val-labels']])}`,
     if (values.json) ctx.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
       const f = headline(floatEval);
-      const lines = [`wrote ${out} (${final.precision}, ${bytes.length} bytes)`, `  validation${val || heldOut ? '' : ' on the training data itself (nothing held out)'} ${f.name}: float ${fmt(f.name, f.value)}${intEval ? `, int8 ${fmt(f.name, headline(intEval).value)}` : ''}`, `  best epoch ${result.fit.bestEpoch} of ${result.fit.epochsRun}${result.fit.stoppedEarly ? ' (early stop)' : ''}`];
+      const lines = [`wrote ${out} (${final.precision}, ${bytes.length} bytes)`, `  validation${val || heldOut ? '' : ' on the training data itself (nothing held out)'} ${f.name}: float ${fmt(f.name, f.value)}${intEval ? `, int8 ${fmt(f.name, headline(intEval).value)}` : ''}`, stopLine(result.fit, options)];
       ctx.stdout.write(`${lines.join('\n')}\n`);
     }
     return 0;
   },
 };
+
+/**
+ * When training stopped, and why if patience ended it. "best epoch 59 of 59 (early stop)" hid the
+ * --epochs asked for, and read as a contradiction when the last epoch was the best: the loss was
+ * still falling, by less than minDelta of the trivial predictor's loss (near 0 that is all of it).
+ */
+function stopLine(fit: FitResult, o: Pick<TrainOptions, 'epochs' | 'patience' | 'minDelta'>): string {
+  if (!fit.stoppedEarly) return `  best epoch ${fit.bestEpoch} of ${fit.epochsRun}`;
+  const last = fit.history[fit.epochsRun - 1]!.valLoss;
+  const p = (v: number) => Number(v.toPrecision(3));
+  return `  best epoch ${fit.bestEpoch}; stopped at epoch ${fit.epochsRun} of ${o.epochs}: the validation loss (${p(last)}) improved by less than ${p(o.minDelta * fit.baselineLoss)} (minDelta ${o.minDelta} of the trivial predictor's ${p(fit.baselineLoss)}) for ${o.patience} epochs (--patience)`;
+}
 
 export function fmt(name: string, v: number): string {
   return name === 'accuracy' ? `${(100 * v).toFixed(2)}%` : v.toPrecision(4);

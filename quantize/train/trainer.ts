@@ -201,6 +201,7 @@ export interface FitResult {
   bestValLoss: number;
   /** The trivial predictor's validation loss (prior / mean). */
   baselineLoss: number;
+  /** Patience ran out before the last epoch (epochsRun < epochs). */
   stoppedEarly: boolean;
   epochsRun: number;
 }
@@ -479,7 +480,8 @@ export function fit(net: Network, train: readonly Sample[], val: readonly Sample
       sincePlateauCut = 0;
     }
     if (sinceImprovement >= o.patience) {
-      stoppedEarly = true;
+      // Patience running out at the last epoch cut nothing short: it was reported as an early stop.
+      stoppedEarly = epoch + 1 < o.epochs;
       break;
     }
   }

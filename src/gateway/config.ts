@@ -99,14 +99,17 @@ export interface ThresholdDetectorConfig {
 
 export interface SmoothingDetectorConfig {
   kind: 'smoothing';
-  /** Posteriors are averaged over the last `window` steps. */
-  window: number;
+  /**
+   * Posteriors are averaged over the last `window` decisions (steps, or windows of a model served
+   * in windows). Absent: from the model's time base (smoothingDefaults in detectors.ts).
+   */
+  window?: number;
   /** Fire when a smoothed non-background posterior reaches this. */
   threshold: number;
   /** Labels (or indices) that never alert, e.g. ["_silence_", "_unknown_"]. */
   background: Array<string | number>;
-  /** Steps after an alert during which no new alert fires (per device). */
-  refractorySteps: number;
+  /** Decisions after an alert during which no new alert fires (per device). Absent: from the model, as window. */
+  refractorySteps?: number;
 }
 
 /** Detectors registered by other modules (KWS, HAR, NAB) keep their own fields. */
@@ -281,6 +284,8 @@ export const DEFAULTS = {
   model: { backend: 'auto' } satisfies Partial<ModelConfig>,
   route: { codec: 'json', int16Scale: 1 / 32768, nonFinite: 'deadLetter', evidenceFrames: 32 } satisfies Partial<RouteConfig>,
   threshold: { output: 0, score: 'output', minSteps: 1, refractorySteps: 0 } satisfies Partial<ThresholdDetectorConfig>,
+  // window and refractorySteps: for a model served as one session (10 ms frames); resolved per
+  // model at Gateway.create when a route leaves them out (smoothingDefaults in detectors.ts).
   smoothing: { window: 30, threshold: 0.8, background: [], refractorySteps: 50 } satisfies Partial<SmoothingDetectorConfig>,
   limits: {
     maxDevices: 10_000,
@@ -564,12 +569,14 @@ function parseDetector(c: ConfigCheck, raw: unknown, path: string): DetectorConf
     const d = DEFAULTS.smoothing;
     const bg = o.background === undefined ? d.background : o.background;
     if (!Array.isArray(bg) || !bg.every((x) => (typeof x === 'string' && x.length > 0) || (Number.isInteger(x) && (x as number) >= 0))) c.fail(`${path}.background`, 'a list of labels or output indices', o.background);
+    // window and refractorySteps count decisions, whose length is the model's: left out, they are
+    // resolved with the model (30 and 50 spanned 3 s and 5 s of a clip classifier's 100 ms windows).
     return {
       kind,
-      window: c.num(o, 'window', path, d.window, 1, 100_000, true),
+      ...(o.window !== undefined ? { window: c.num(o, 'window', path, d.window, 1, 100_000, true) } : {}),
       threshold: c.num(o, 'threshold', path, d.threshold, -1e30, 1e30),
       background: bg as Array<string | number>,
-      refractorySteps: c.num(o, 'refractorySteps', path, d.refractorySteps, 0, 1e9, true),
+      ...(o.refractorySteps !== undefined ? { refractorySteps: c.num(o, 'refractorySteps', path, d.refractorySteps, 0, 1e9, true) } : {}),
     };
   }
   // A detector registered by the caller validates its own fields at Gateway.create().

@@ -12,7 +12,7 @@
  */
 import { EdgeRnnError } from '../errors.js';
 import type { ModelSpec } from '../model/spec.js';
-import type { DetectorConfig, SmoothingDetectorConfig, ThresholdDetectorConfig } from './config.js';
+import { DEFAULTS, type DetectorConfig, type SmoothingDetectorConfig, type ThresholdDetectorConfig } from './config.js';
 
 export interface DetectorEvent {
   /** What was detected (a label, or "anomaly"). */
@@ -225,8 +225,14 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
     },
     importState(s) {
       const o = s as { run: number; active: boolean; refractory: number; score: number; havePrev: boolean; prev: number[]; filled?: unknown; prevHead?: unknown; recent?: unknown; seen?: unknown; ringHead?: unknown };
-      if (typeof o !== 'object' || o === null || !Array.isArray(o.prev) || o.prev.length !== prev.length || !o.prev.every(isFiniteNumber)) throw stateError('threshold', `expected ${prev.length} previous outputs (finite numbers)`);
-      if (H > 1 && !(Number.isInteger(o.filled) && (o.filled as number) >= 0 && (o.filled as number) <= H && Number.isInteger(o.prevHead) && (o.prevHead as number) >= 0 && (o.prevHead as number) < H)) {
+      // Saved before forecasts had a horizon (gateways until 2026-11-27: one previous output, no
+      // ring), compared with the next frame rather than the one H frames on: the ring starts
+      // empty (H frames without a score, as after a reset) and the rest is kept. Refused, every
+      // stream of the route lost its model state at the upgrade.
+      const beforeHorizon = H > 1 && typeof o === 'object' && o !== null && o.filled === undefined && o.prevHead === undefined && Array.isArray(o.prev) && o.prev.length === O;
+      const prevLength = beforeHorizon ? O : prev.length;
+      if (typeof o !== 'object' || o === null || !Array.isArray(o.prev) || o.prev.length !== prevLength || !o.prev.every(isFiniteNumber)) throw stateError('threshold', `expected ${prev.length} previous outputs (finite numbers)`);
+      if (H > 1 && !beforeHorizon && !(Number.isInteger(o.filled) && (o.filled as number) >= 0 && (o.filled as number) <= H && Number.isInteger(o.prevHead) && (o.prevHead as number) >= 0 && (o.prevHead as number) < H)) {
         throw stateError('threshold', `expected the count of kept predictions (0 to ${H}, the model's horizon) and the ring position (0 to ${H - 1})`);
       }
       if (reconstruct && o.recent !== undefined) {
@@ -238,9 +244,10 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
       active = o.active === true;
       refractory = Number(o.refractory) || 0;
       score = Number(o.score) || 0;
-      filled = H > 1 ? (o.filled as number) : o.havePrev === true ? 1 : 0;
-      prevHead = H > 1 ? (o.prevHead as number) : 0;
-      prev.set(o.prev);
+      filled = beforeHorizon ? 0 : H > 1 ? (o.filled as number) : o.havePrev === true ? 1 : 0;
+      prevHead = H > 1 && !beforeHorizon ? (o.prevHead as number) : 0;
+      if (beforeHorizon) prev.fill(0);
+      else prev.set(o.prev);
       // A state saved under another score (the route's config changed) has no frames: start the
       // window afresh, as after a reset.
       if (reconstruct && Array.isArray(o.recent)) {
@@ -256,36 +263,89 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
   };
 }
 
+/** A model served in windows (`input.frontend.windows`): the last `frames` frames every `hop`. */
+interface ServedWindows {
+  frames: number;
+  hop: number;
+  /** The most windows in a row a frame is in: frames / hop. */
+  most: number;
+  /** Milliseconds between decisions, for an audio front end (hop frames of hopMs). */
+  ms?: number;
+}
+
+function servedWindows(ctx: DetectorContext): ServedWindows | undefined {
+  const fe = ctx.spec?.input?.frontend as { kind?: unknown; hopMs?: unknown; windows?: { frames: number; hop: number } } | undefined;
+  if (fe?.windows === undefined) return undefined;
+  const { frames, hop } = fe.windows;
+  const audio = (fe.kind === 'mfcc' || fe.kind === 'logmel') && typeof fe.hopMs === 'number';
+  return { frames, hop, most: Math.max(1, Math.floor(frames / hop)), ...(audio ? { ms: hop * (fe.hopMs as number) } : {}) };
+}
+
+/**
+ * A smoothing route's `window` and `refractorySteps` when it leaves them out. They count decisions,
+ * and the config's defaults (30 and 50) are for 10 ms frames of a model served as one session. A
+ * model served in windows decides once per window, and an event stays in at most frames / hop of
+ * them: the defaults averaged 3 s of a clip classifier's 100 ms windows (refused), or 30 of a CSV
+ * classifier's windows, where an event seen in 2 never reached the threshold (silently). So:
+ *   - audio in windows: 300 ms of decisions (at most frames / hop), a second before the next event;
+ *   - other windows (`edgernn train` on a CSV: --seq-len rows every --stride): frames / hop
+ *     decisions, and as many refractory (the windows that still hold the event), at most 30 and 50;
+ *   - one session (or no windows): 30 and 50.
+ */
+export function smoothingDefaults(ctx: DetectorContext): { window: number; refractorySteps: number } {
+  const d = DEFAULTS.smoothing;
+  const w = servedWindows(ctx);
+  if (w === undefined) return { window: d.window, refractorySteps: d.refractorySteps };
+  if (w.ms !== undefined) return { window: Math.min(w.most, Math.max(1, Math.round(300 / w.ms))), refractorySteps: Math.max(1, Math.round(1000 / w.ms)) };
+  return { window: Math.min(w.most, d.window), refractorySteps: Math.min(w.most, d.refractorySteps) };
+}
+
 /**
  * A model trained on audio clips (`edgernn train` on a WAV folder, models/kws.ern) decides once per
  * window (`input.frontend.windows`: the last `frames` frames every `hop`), and a sound stays in at
  * most frames / hop windows in a row. A mean over more decisions than that never reaches the
- * threshold for a sound the model was trained on: the defaults (window 30, refractorySteps 50,
- * 10 ms frames of a model served as one session) on 100 ms windows averaged 3 s, and a route
- * raised nothing, silently (0 of 54 keywords on a test stream).
+ * threshold for a sound the model was trained on: a route's window of 30 (10 ms frames of a model
+ * served as one session) on 100 ms windows averaged 3 s, and the route raised nothing, silently
+ * (0 of 54 keywords on a test stream). A route that leaves window out gets one that fits.
  */
-function checkSmoothingSpan(c: SmoothingDetectorConfig, ctx: DetectorContext): void {
-  const fe = ctx.spec?.input?.frontend as { kind?: unknown; hopMs?: unknown; windows?: { frames: number; hop: number } } | undefined;
-  if ((fe?.kind !== 'mfcc' && fe?.kind !== 'logmel') || fe.windows === undefined || typeof fe.hopMs !== 'number') return;
-  const { frames, hop } = fe.windows;
-  const most = Math.max(1, Math.floor(frames / hop));
-  if (c.window <= most) return;
-  const ms = hop * fe.hopMs;
-  // About 300 ms of decisions, and a second before the next event.
-  const window = Math.min(most, Math.max(1, Math.round(300 / ms)));
-  const refractory = Math.max(1, Math.round(1000 / ms));
-  const expected = `at most ${most} for model '${ctx.spec!.name}': it decides once per window of ${frames} frames every ${hop} (${ms} ms), so ${c.window} decisions span ${(c.window * ms) / 1000} s, longer than a sound it was trained on, and the mean never reaches the threshold (window and refractorySteps count decisions: the defaults 30 and 50 are for 10 ms frames; e.g. window ${window} and refractorySteps ${refractory}, ${window * ms} ms and ${refractory * ms} ms)`;
-  throw configError(ctx, 'window', expected, c.window);
+function checkSmoothingSpan(window: number, ctx: DetectorContext): void {
+  const w = servedWindows(ctx);
+  if (w?.ms === undefined || window <= w.most) return;
+  const { frames, hop, most, ms } = w;
+  const fit = smoothingDefaults(ctx);
+  const expected = `at most ${most} for model '${ctx.spec!.name}': it decides once per window of ${frames} frames every ${hop} (${ms} ms), so ${window} decisions span ${(window * ms) / 1000} s, longer than a sound it was trained on, and the mean never reaches the threshold (window and refractorySteps count decisions: e.g. window ${fit.window} and refractorySteps ${fit.refractorySteps}, ${fit.window * ms} ms and ${fit.refractorySteps * ms} ms, what a route that leaves them out gets)`;
+  throw configError(ctx, 'window', expected, window);
+}
+
+/**
+ * Smoothing averages posteriors: on logits a mean of scores like 7.3 fired at random, and on
+ * posteriors a threshold above 1 never fired (silently), one at or below 0 at every step.
+ */
+function checkPosteriors(c: SmoothingDetectorConfig, ctx: DetectorContext): void {
+  const spec = ctx.spec;
+  if (spec === undefined) return;
+  const bound = outputBound(spec);
+  if (bound?.min === 0 && bound.max === 1) {
+    if (!(c.threshold > 0 && c.threshold <= 1)) throw configError(ctx, 'threshold', `in (0, 1] (the model ends in ${bound.layer}: the mean of its posteriors lies in [0, 1])`, c.threshold);
+    return;
+  }
+  const last = spec.layers[spec.layers.length - 1];
+  const what = bound !== undefined ? bound.layer : last?.kind === 'dense' ? `a dense layer with activation "${last.activation}" (logits, not probabilities)` : last ? `a ${last.kind} layer` : 'no layers';
+  const expected = `a detector for this model: "smoothing" averages class posteriors (in [0, 1]), and model '${spec.name}' ends in ${what}; end the model in softmax, or use "threshold"`;
+  throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.kind must be ${expected}, got "smoothing"`, { field: `${ctx.path}.kind`, expected, got: 'smoothing' });
 }
 
 /** Posterior smoothing over a sliding window, with background classes and a refractory period. */
 export function createSmoothingDetector(cfg: DetectorConfig, ctx: DetectorContext): Detector {
   const c = cfg as SmoothingDetectorConfig;
   const O = ctx.outputSize;
-  const W = c.window;
+  const fit = smoothingDefaults(ctx);
+  const W = c.window ?? fit.window;
+  const R = c.refractorySteps ?? fit.refractorySteps;
   const background = new Set(c.background.map((b, i) => resolveOutput(b, ctx, `background[${i}]`)));
   if (background.size >= O) throw configError(ctx, 'background', `fewer than all ${O} outputs`, c.background);
-  checkSmoothingSpan(c, ctx);
+  checkPosteriors(c, ctx);
+  checkSmoothingSpan(W, ctx);
   const ring = new Float64Array(W * O);
   const sum = new Float64Array(O);
   let head = 0;
@@ -322,7 +382,7 @@ export function createSmoothingDetector(cfg: DetectorConfig, ctx: DetectorContex
         return null;
       }
       if (bestP >= c.threshold) {
-        refractory = c.refractorySteps;
+        refractory = R;
         return { label: ctx.labels[best] ?? `output${best}`, score: bestP };
       }
       return null;

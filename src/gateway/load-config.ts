@@ -26,6 +26,8 @@ export interface ConfigOverrides {
   sensor?: string;
   codec?: string;
   threshold?: number;
+  /** The output the quick start's threshold watches (a label or an index). */
+  output?: number | string;
 }
 
 /** Reads and validates a config; overrides replace file values; paths resolve against the file's directory (or cwd). */
@@ -85,11 +87,11 @@ export function loadGatewayConfig(file: string | undefined, o: ConfigOverrides, 
         sensor: o.sensor ?? 'data',
         model: 'model',
         codec: o.codec ?? 'json',
-        detector: { kind: 'threshold', on: o.threshold ?? 0.5 },
+        detector: { kind: 'threshold', on: o.threshold ?? 0.5, ...(o.output !== undefined ? { output: o.output } : {}) },
       },
     ];
-  } else if (o.sensor !== undefined || o.codec !== undefined || o.threshold !== undefined) {
-    throw new EdgeRnnError('USAGE', '--sensor, --codec and --threshold go with --model (the quick start)');
+  } else if (o.sensor !== undefined || o.codec !== undefined || o.threshold !== undefined || o.output !== undefined) {
+    throw new EdgeRnnError('USAGE', '--sensor, --codec, --threshold and --output go with --model (the quick start)');
   }
   try {
     return resolveConfigPaths(parseGatewayConfig(merged, source), baseDir, (b, p) => path.resolve(b, p));

@@ -7,8 +7,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runtimeCommands } from '../../src/cli/commands/index.js';
+import { defaultActivations, encodeModel, type ModelSpec } from '../../src/index.js';
 import { runCaptured } from '../helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-gw-quick-'));
@@ -27,4 +28,57 @@ it('a missing --model file: exit 1 naming the file, also with --print-config', a
   const ok = await runCaptured(['gateway', '--model', 'a.ern', '--print-config'], runtimeCommands, tmp);
   expect(ok.code, ok.err).toBe(0);
   expect(JSON.parse(ok.out).models.model.path).toBe(path.join(tmp, 'a.ern'));
+});
+
+/**
+ * `--threshold X` watched output 0: for a classifier trained on a WAV folder that is `_silence_`
+ * (labels sorted), so the quick start alerted on silence. It now watches the first label not
+ * starting with '_' (the background convention of keyword models), --output picks another, and the
+ * start-up line says which.
+ */
+describe('the quick start on a classifier: which output --threshold watches', () => {
+  const H = 4;
+  const spec: ModelSpec = {
+    name: 'clips',
+    version: '1.0.0',
+    task: 'classify',
+    labels: ['_silence_', 'high', 'low'],
+    input: { size: 2, frontend: { kind: 'none' } },
+    precision: 'float32',
+    layers: [
+      { kind: 'gru', inputSize: 2, hiddenSize: H, direction: 'forward', activations: defaultActivations('gru', 1), linearBeforeReset: false, float: { W: new Float32Array(3 * H * 2).fill(0.1), R: new Float32Array(3 * H * H), B: new Float32Array(6 * H) } },
+      { kind: 'dense', inputSize: H, outputSize: 3, activation: 'none', float: { W: new Float32Array(3 * H).fill(0.1), B: new Float32Array(3) } },
+      { kind: 'softmax', size: 3 },
+    ],
+    training: {},
+  };
+  fs.writeFileSync(path.join(tmp, 'clips.ern'), encodeModel(spec));
+  const quick = (...extra: string[]) => runCaptured(['gateway', '--model', 'clips.ern', '--threshold', '0.7', '--print-config', ...extra], runtimeCommands, tmp);
+
+  it('watches the first label that is not background, not _silence_', async () => {
+    const r = await quick();
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).routes[0].detector).toMatchObject({ kind: 'threshold', output: 'high', on: 0.7 });
+  });
+
+  it('--output picks the output by label or index', async () => {
+    for (const [flag, want] of [['low', 'low'], ['0', '_silence_'], ['2', 'low']] as const) {
+      const r = await quick('--output', flag);
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out).routes[0].detector.output, flag).toBe(want);
+    }
+  });
+
+  it('an --output the model does not have is a usage error naming its labels', async () => {
+    for (const flag of ['loud', '3', '1.5', '']) {
+      const r = await quick('--output', flag);
+      expect(r.code, flag).toBe(2);
+      expect(r.err).toMatch(/--output must be a label of model 'clips' \(_silence_, high, low\) or an output index in \[0, 2\], got "/);
+    }
+    // Without --model there is no quick-start route for it.
+    fs.writeFileSync(path.join(tmp, 'gw.json'), '{}');
+    const r = await runCaptured(['gateway', '--config', 'gw.json', '--output', 'high'], runtimeCommands, tmp);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--output go with --model/);
+  });
 });

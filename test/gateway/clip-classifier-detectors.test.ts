@@ -59,3 +59,48 @@ describe('smoothing route on a classifier of clips', () => {
     expect(() => createSmoothingDetector({ ...defaults, background: ['_silence_'] }, clipModel())).not.toThrow();
   });
 });
+
+/**
+ * A smoothing route that leaves `window` and `refractorySteps` out gets them from the model: they
+ * count decisions, and the defaults 30 and 50 were meant for 10 ms frames of a model served as one
+ * session. On a model served in windows they spanned 3 s and 5 s of 100 ms decisions (refused), or
+ * tens of a CSV classifier's windows (never checked: an event seen in 2 windows in a row never
+ * reached the threshold, silently).
+ */
+describe('smoothing defaults resolve per model', () => {
+  const route = { kind: 'smoothing', threshold: 0.8, background: ['_silence_'] } as const;
+  /** A CSV classifier served in windows: the last `frames` rows every `hop` (front end none). */
+  function csvModel(frames: number, hop: number): DetectorContext {
+    const spec = { name: 'rows', labels, input: { size: 4, frontend: { kind: 'none', windows: { frames, hop } } }, layers: [{ kind: 'gru' }, { kind: 'softmax', size: 3 }] } as unknown as ModelSpec;
+    return { labels, outputSize: 3, inputSize: 4, path: 'routes[0].detector', spec };
+  }
+  const ringOf = (d: ReturnType<typeof createSmoothingDetector>) => (d.exportState() as { ring: number[] }).ring.length / 3;
+
+  it('audio in windows: 300 ms of decisions, 1 s refractory (3 and 10 windows of 100 ms), not refused', () => {
+    const d = createSmoothingDetector(route, clipModel({ frames: 98, hop: 10 }));
+    expect(ringOf(d)).toBe(3);
+    // A word in 5 windows fires at its third; the next, 800 ms later, is within the 1 s refractory
+    // period, the one after is not.
+    const word = [yes, yes, yes, yes, yes];
+    expect(fired(d, [quiet, ...word, quiet, quiet, quiet, ...word, ...Array(5).fill(quiet), ...word])).toEqual([3, 21]);
+  });
+
+  it('a CSV classifier in windows: as many decisions as windows hold one row (frames / hop), not 30', () => {
+    // --seq-len 64, default --stride 32: a row is in 2 windows; an event seen in 2 windows in a row fires.
+    const d = createSmoothingDetector(route, csvModel(64, 32));
+    expect(ringOf(d)).toBe(2);
+    expect(fired(d, [quiet, yes, yes, quiet, quiet, quiet, yes, yes, quiet])).toEqual([2, 7]);
+    // --stride 1: at most 30 and 50, as for a model served as one session.
+    expect(ringOf(createSmoothingDetector(route, csvModel(64, 1)))).toBe(30);
+  });
+
+  it('a model served as one session keeps 30 and 50; a route that gives them keeps its own', () => {
+    const stream = Array.from({ length: 400 }, (_, t) => (t % 97 < 40 && t % 97 > 5 ? yes : quiet));
+    const session = clipModel();
+    const explicit = fired(createSmoothingDetector({ ...route, window: 30, refractorySteps: 50 }, session), stream);
+    expect(fired(createSmoothingDetector(route, session), stream)).toEqual(explicit);
+    expect(ringOf(createSmoothingDetector(route, session))).toBe(30);
+    const own = createSmoothingDetector({ ...route, window: 2, refractorySteps: 0 }, csvModel(64, 1));
+    expect(ringOf(own)).toBe(2);
+  });
+});

@@ -160,4 +160,19 @@ describe('job detectors on models whose outputs are not probabilities', () => {
     expect(() => JOB_DETECTORS.har!({ kind: 'har' }, hctx({ kind: 'softmax', size: 3 }))).not.toThrow();
     expect(() => JOB_DETECTORS.har!({ kind: 'har' }, hctx({ kind: 'dense', activation: 'sigmoid' }))).not.toThrow();
   });
+
+  it('refuses smoothing on logits and a threshold posteriors cannot reach: it fired at random, or never, silently', () => {
+    const sm = (threshold: number) => ({ kind: 'smoothing', window: 3, threshold, background: ['sit'], refractorySteps: 0 }) as const;
+    expect(errorMessage(() => createSmoothingDetector(sm(0.8), hctx({ kind: 'dense', activation: 'none' })), 'GATEWAY_CONFIG')).toBe(
+      `routes[0].detector.kind must be a detector for this model: "smoothing" averages class posteriors (in [0, 1]), and model 'toy' ends in a dense layer with activation "none" (logits, not probabilities); end the model in softmax, or use "threshold", got "smoothing"`,
+    );
+    expect(errorMessage(() => createSmoothingDetector(sm(0.8), hctx({ kind: 'logSoftmax', size: 3 })), 'GATEWAY_CONFIG')).toMatch(/ends in logSoftmax;/);
+    for (const t of [1.5, 0, -1]) {
+      expect(errorMessage(() => createSmoothingDetector(sm(t), hctx({ kind: 'softmax', size: 3 })), 'GATEWAY_CONFIG')).toBe(`routes[0].detector.threshold must be in (0, 1] (the model ends in softmax: the mean of its posteriors lies in [0, 1]), got ${t}`);
+    }
+    expect(() => createSmoothingDetector(sm(1), hctx({ kind: 'softmax', size: 3 }))).not.toThrow();
+    expect(() => createSmoothingDetector(sm(0.8), hctx({ kind: 'dense', activation: 'sigmoid' }))).not.toThrow();
+    // Without a spec (a factory called directly), nothing is known: as before.
+    expect(() => createSmoothingDetector({ ...sm(7), background: ['bg'] }, ctx())).not.toThrow();
+  });
 });

@@ -117,6 +117,14 @@ describe('early stopping restores the epoch with the lowest validation loss', ()
     expect(restored).toEqual([script.length]);
   });
 
+  it('patience running out at the last epoch is no early stop: every epoch asked for ran', () => {
+    // Epochs 3, 4 and 5 are stale: patience 3 runs out at epoch 5 of 5. It said stoppedEarly, and
+    // `edgernn train` printed "(early stop)" for a run that did all of --epochs.
+    const { fit } = scriptedRun([2, 0.8, 0.8, 0.8, 0.8], 3);
+    expect(fit.epochsRun).toBe(5);
+    expect(fit.stoppedEarly).toBe(false);
+  });
+
   it('plateau: the rate halves after max(3, floor(patience / 3)) epochs without improvement, patience stops at patience', () => {
     const { fit } = scriptedRun([2, 0.9, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8], 6, 'plateau');
     expect(fit.history.map((h) => h.lr)).toEqual([0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.005, 0.005, 0.005]);

@@ -1,6 +1,6 @@
 /**
  * `edgernn gateway`: runs the MQTT gateway until SIGINT/SIGTERM/SIGHUP, then shuts down gracefully
- * (drain queues, flush the outbox, save device states). Logs are JSON lines on stderr.
+ * (drain queues, save device states, flush the outbox). Logs are JSON lines on stderr.
  */
 import { isIPv6 } from 'node:net';
 import { isEdgeRnnError } from '../../errors.js';
@@ -8,11 +8,37 @@ import { Gateway } from '../../gateway/gateway.js';
 import { jsonLogger } from '../../gateway/logger.js';
 import { loadGatewayConfig } from '../../gateway/load-config.js';
 import { redactUrl } from '../../gateway/transport.js';
+import { decodeModel } from '../../model/codec.js';
 import { choiceFlag, numberFlag, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
 
 /** The metrics endpoint's URL as printed: an IPv6 host in brackets (`http://::1:9464/metrics` is no URL). */
 export function metricsUrl(host: string, port: number): string {
   return `http://${isIPv6(host) ? `[${host}]` : host}:${port}/metrics`;
+}
+
+/** The output the quick start's threshold watches: a label, or an index for a model without labels. */
+export interface QuickOutput {
+  output: number | string;
+  index: number;
+}
+
+/**
+ * The output `--threshold` watches in the quick start: --output (a label or an index), else the
+ * first label not starting with '_' (background classes of keyword models: _silence_, _unknown_).
+ * It was output 0, which on a classifier trained on a WAV folder is _silence_ (labels sort, '_'
+ * first): the quick start alerted on silence.
+ */
+export function quickOutput(bytes: Uint8Array, file: string, flag: string | undefined): QuickOutput {
+  const { spec, outputSize: n } = decodeModel(bytes, file);
+  const labels = spec.labels.length === n ? spec.labels : [];
+  const named = (index: number): QuickOutput => ({ output: labels[index] ?? index, index });
+  if (flag === undefined) return named(Math.max(0, labels.findIndex((l) => !l.startsWith('_'))));
+  const index = /^\d+$/.test(flag) ? Number(flag) : labels.indexOf(flag);
+  if (index < 0 || index >= n) {
+    const expected = labels.length > 0 ? `a label of model '${spec.name}' (${labels.join(', ')}) or an output index in [0, ${n - 1}]` : `an output index in [0, ${n - 1}] (model '${spec.name}' has no labels)`;
+    throw usageError(`--output must be ${expected}, got ${JSON.stringify(flag)}`);
+  }
+  return named(index);
 }
 
 /** The signals that stop the gateway gracefully. */
@@ -27,9 +53,9 @@ export const gatewayCommand: Command = {
 Subscribes to sensor topics (edgernn/<site>/<device>/<sensor>), keeps one stream state per
 device, steps many devices per kernel call, runs detectors, and publishes alerts (QoS 1) on
 edgernn/<site>/<device>/alerts from a durable outbox. Runs until SIGINT, SIGTERM or SIGHUP,
-then drains, flushes the outbox and saves device states. Topics are templates (the config's
-"topics"); several gateways share a site's devices with a "cluster" section (the sensor topic
-then carries a partition level). See docs/gateway.md.
+then drains, saves device states and flushes the outbox (at most 5 s on the broker). Topics
+are templates (the config's "topics"); several gateways share a site's devices with a "cluster"
+section (the sensor topic then carries a partition level). See docs/gateway.md.
 
   -c, --config FILE    gateway config (JSON); flags below override it
   --broker B           "embedded" (default: an in-process broker, port printed) or
@@ -48,7 +74,9 @@ then carries a partition level). See docs/gateway.md.
   --model FILE         one model...
   --sensor NAME        ...on this sensor (default "data")
   --codec C            json (default), binary, csv
-  --threshold X        alert when output 0 >= X (default 0.5)
+  --threshold X        alert when the watched output >= X (default 0.5)
+  --output O           the output watched, a label or an index (default: the first label
+                       not starting with '_', so not _silence_ or _unknown_; else output 0)
   --print-config       print the resolved config as JSON and exit`,
   async run(args, ctx) {
     const { values } = parseFlags(
@@ -72,6 +100,7 @@ then carries a partition level). See docs/gateway.md.
         sensor: { type: 'string' },
         codec: { type: 'string' },
         threshold: { type: 'string' },
+        output: { type: 'string' },
         'print-config': { type: 'boolean' },
       },
       { min: 0, max: 0, names: '' },
@@ -100,8 +129,9 @@ then carries a partition level). See docs/gateway.md.
     const modelFlag = str('model');
     // Nothing to run: it was exit 1 with "(flags): models must be an object", naming neither flag.
     if (modelFlag === undefined && str('config') === undefined) throw usageError('give a config file (--config gateway.json) or a model for the quick start (--model FILE)');
-    if (modelFlag !== undefined) readFileArg(ctx.cwd, modelFlag);
+    const quick = modelFlag !== undefined ? quickOutput(readFileArg(ctx.cwd, modelFlag), modelFlag, str('output')) : undefined;
     set('model', modelFlag);
+    set('output', quick?.output ?? str('output'));
     set('sensor', str('sensor'));
     set('codec', choiceFlag(values.codec, 'codec', ['json', 'binary', 'csv'] as const));
     set('threshold', numberFlag(values.threshold, 'threshold'));
@@ -140,6 +170,10 @@ then carries a partition level). See docs/gateway.md.
     }
     const url = redactUrl(gw.broker ? gw.broker.url : config.broker.url);
     ctx.stdout.write(`edgernn gateway ${config.gatewayId}: ${gw.broker ? `embedded broker listening on ${url}` : `connected to ${url}`}` + `${gw.httpPort !== null ? `, metrics on ${metricsUrl(config.metrics.httpHost, gw.httpPort)}` : ''}\n`);
+    const route = config.routes[0];
+    if (quick !== undefined && route?.detector.kind === 'threshold') {
+      ctx.stdout.write(`edgernn gateway ${config.gatewayId}: alerts when output ${quick.index}${typeof quick.output === 'string' ? ` (${quick.output})` : ''} >= ${route.detector.on} on sensor '${route.sensor}' (--output picks another)\n`);
+    }
     await stopRequested;
     logger.info('signal received, shutting down', { signal: signalled });
     await gw.stop();

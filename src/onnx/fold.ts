@@ -209,10 +209,13 @@ export function reduceAxes(ctx: OpContext, axesInput: ConstValue | undefined, me
   return fromInput && ctx.attrs.int('noop_with_empty_axes', 0) !== 0 ? 'noop' : undefined;
 }
 
-function reduceConst(mean: boolean): ConstOp {
+/** ReduceSum, ReduceMean, ReduceProd (PyTorch's pack_padded_sequence takes the element count of a shape with it). */
+function reduceConst(kind: 'sum' | 'mean' | 'prod'): ConstOp {
+  const mean = kind === 'mean';
   return (ctx, inputs) => {
     const x = need(ctx, inputs, 0, 'data');
-    const r = reduceAxes(ctx, inputs[1], mean);
+    // ReduceProd takes its axes as an input from opset 18, as ReduceMean does.
+    const r = reduceAxes(ctx, inputs[1], kind !== 'sum');
     if (r === 'noop') return [x];
     if (x.sym) throw unsupported(`${ctx.label} of a value that depends on the sequence length`);
     const axes = (r ?? x.dims.map((_, i) => i)).map((a) => normAxis(a, x.dims.length, ctx.label));
@@ -220,10 +223,10 @@ function reduceConst(mean: boolean): ConstOp {
     const reduced = new Set(axes);
     const kept = x.dims.map((d, i) => (reduced.has(i) ? 1 : d));
     const count = size(x.dims) / size(kept);
-    const out = new Float64Array(size(kept));
+    const out = new Float64Array(size(kept)).fill(kind === 'prod' ? 1 : 0);
     forEachIndex(x.dims, (idx, f) => {
       const k = broadcastIndex(kept, x.dims, idx);
-      out[k] = out[k]! + x.data[f]!;
+      out[k] = kind === 'prod' ? out[k]! * x.data[f]! : out[k]! + x.data[f]!;
     });
     const data = out.map((v) => typed(x.dtype, mean ? v / count : v));
     return [constOf(x.dtype, keep ? kept : x.dims.filter((_, i) => !reduced.has(i)), data)];
@@ -295,7 +298,73 @@ function transposeConst(ctx: OpContext, x: ConstValue, permIn?: number[]): Const
   return gatherElements(x, dims, src);
 }
 
+/**
+ * TopK: the k largest (or smallest) along an axis, ties in index order (ONNX). Symbolic elements
+ * (T + c) compare with each other only: pack_padded_sequence(enforce_sorted=False) sorts lengths
+ * that are all T, or one length (a batch of 1).
+ */
+function topK(ctx: OpContext, inputs: (ConstValue | undefined)[]): ConstValue[] {
+  const x = need(ctx, inputs, 0, 'X');
+  const axis = normAxis(ctx.attrs.int('axis', -1), x.dims.length, ctx.label);
+  const k = ctx.opset >= 10 ? concreteInts(need(ctx, inputs, 1, 'K'), `${ctx.label}: K`)[0] : ctx.attrs.int('k');
+  const n = x.dims[axis]!;
+  if (k === undefined || !Number.isInteger(k) || k < 0 || k > n) throw invalid(`${ctx.label}: K is ${k}, expected 0..${n} (the size of axis ${axis})`, { node: ctx.node.name });
+  const sign = ctx.attrs.int('largest', 1) !== 0 ? -1 : 1;
+  const outer = size(x.dims.slice(0, axis));
+  const inner = size(x.dims.slice(axis + 1));
+  const dims = x.dims.map((d, i) => (i === axis ? k : d));
+  const src = new Array<number>(size(dims));
+  const indices = new Array<number>(size(dims));
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const at = (i: number) => (o * n + i) * inner + j;
+      if (x.sym && n > 1 && Array.from({ length: n }, (_, i) => x.sym![at(i)]).some((s, _, all) => s !== all[0])) {
+        throw unsupported(`${ctx.label} compares the sequence length with a number`);
+      }
+      const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => sign * (x.data[at(a)]! - x.data[at(b)]!) || a - b);
+      for (let r = 0; r < k; r++) {
+        src[(o * k + r) * inner + j] = at(order[r]!);
+        indices[(o * k + r) * inner + j] = order[r]!;
+      }
+    }
+  }
+  return [gatherElements(x, dims, src), constOf(ONNX_DTYPES.INT64, dims, indices)];
+}
+
+/** ScatterElements (reduction 'none'): data with updates written at the indices along an axis. */
+function scatterElements(ctx: OpContext, inputs: (ConstValue | undefined)[]): ConstValue[] {
+  const x = need(ctx, inputs, 0, 'data');
+  const ind = need(ctx, inputs, 1, 'indices');
+  const upd = need(ctx, inputs, 2, 'updates');
+  const reduction = ctx.attrs.string('reduction', 'none');
+  if (reduction !== 'none') throw unsupported(`${ctx.label}: reduction '${reduction}' (edgernn folds 'none' only)`);
+  const axis = normAxis(ctx.attrs.int('axis', 0), x.dims.length, ctx.label);
+  if (ind.dims.length !== x.dims.length || ind.dims.some((d, i) => d !== upd.dims[i]) || upd.dims.length !== ind.dims.length) {
+    throw invalid(`${ctx.label}: indices [${ind.dims.join(', ')}] and updates [${upd.dims.join(', ')}] must have the same shape, of the rank of data [${x.dims.join(', ')}]`, { node: ctx.node.name });
+  }
+  const idx = concreteInts(ind, `${ctx.label}: indices`);
+  const data = Float64Array.from(x.data);
+  const sym = x.sym || upd.sym ? new Uint8Array(data.length) : null;
+  if (sym && x.sym) sym.set(x.sym);
+  const strides = stridesOf(x.dims);
+  const n = x.dims[axis]!;
+  forEachIndex(ind.dims, (pos, flat) => {
+    const i = idx[flat]!;
+    if (i < -n || i >= n) throw invalid(`${ctx.label}: index ${i} is out of range for axis ${axis} of size ${n}`, { node: ctx.node.name });
+    let off = 0;
+    for (let d = 0; d < pos.length; d++) {
+      if (d !== axis && pos[d]! >= x.dims[d]!) throw invalid(`${ctx.label}: indices [${ind.dims.join(', ')}] exceed data [${x.dims.join(', ')}] on axis ${d}`, { node: ctx.node.name });
+      off += (d === axis ? (i < 0 ? i + n : i) : pos[d]!) * strides[d]!;
+    }
+    data[off] = upd.data[flat]!;
+    if (sym) sym[off] = upd.sym?.[flat] ?? 0;
+  });
+  return [constOf(x.dtype, x.dims, data, sym)];
+}
+
 export const CONST_OPS: Readonly<Record<string, ConstOp>> = {
+  TopK: topK,
+  ScatterElements: scatterElements,
   Identity: (ctx, i) => [need(ctx, i, 0, 'input')],
   Dropout: (ctx, i) => [need(ctx, i, 0, 'data')],
 
@@ -457,8 +526,9 @@ export const CONST_OPS: Readonly<Record<string, ConstOp>> = {
     });
   },
 
-  ReduceSum: reduceConst(false),
-  ReduceMean: reduceConst(true),
+  ReduceSum: reduceConst('sum'),
+  ReduceMean: reduceConst('mean'),
+  ReduceProd: reduceConst('prod'),
 
   Expand: (ctx, inputs) => {
     const x = need(ctx, inputs, 0, 'input');

@@ -414,6 +414,31 @@ function repeatedIntoRecurrent(model: ModelProto): NodeProto | undefined {
   });
 }
 
+const PACKING =
+  "torch.nn.utils.rnn.pack_padded_sequence(..., enforce_sorted=False): the export sorts the batch by length and unsorts the results (TopK, Gather, ScatterElements), " +
+  'which compiles only for lengths computed from x.shape with a batch of 1 (one sequence: sorting it is the identity). ' +
+  'edgernn runs one unpadded sequence at a time, so packing has nothing to do in a streaming model: export without packing (call the GRU/LSTM on the padded x), ' +
+  'or with enforce_sorted=True (lengths from an input then mean full-length sequences)';
+
+/**
+ * The TopK that sorts the lengths of pack_padded_sequence(enforce_sorted=False): its sorted values
+ * (through Cast) are a recurrent node's sequence_lens. Such a graph was refused as "operator TopK
+ * is not supported", which says nothing of the packing; TopK folds now, and a batch other than 1
+ * (or lengths from an input) fails at the batch Gather or the input instead: the report names the
+ * packing.
+ */
+function packingSort(model: ModelProto): NodeProto | undefined {
+  const producer = new Map<string, NodeProto>();
+  for (const n of model.graph.node) for (const o of n.output) if (o) producer.set(o, n);
+  for (const n of model.graph.node) {
+    if ((n.opType !== 'GRU' && n.opType !== 'LSTM' && n.opType !== 'RNN') || !n.input[4]) continue;
+    let p = producer.get(n.input[4]);
+    for (let hops = 0; p && (p.opType === 'Cast' || p.opType === 'Identity') && hops < 4; hops++) p = producer.get(p.input[0] ?? '');
+    if (p?.opType === 'TopK') return p;
+  }
+  return undefined;
+}
+
 /** Element-wise activations PyTorch heads use that no edgernn layer applies, with their PyTorch names. */
 const OTHER_ACTIVATIONS: Readonly<Record<string, string>> = {
   LeakyRelu: 'nn.LeakyReLU',
@@ -434,6 +459,8 @@ const OTHER_ACTIVATIONS: Readonly<Record<string, string>> = {
 function unknownOpReason(node: NodeProto): string {
   const op = node.opType;
   if (op === 'LayerNormalization') return `operator LayerNormalization (nn.LayerNorm) is not supported: ${LAYER_NORM}`;
+  // PyTorch's zero initial state at opsets 7 and 8 (dynamic axes); onnxruntime refuses the file too.
+  if (op === 'ConstantFill') return 'operator ConstantFill is not supported: an experimental operator, never in the standard ONNX opsets; torch.onnx.export writes it for a zero initial state at opset_version 7 and 8, and onnxruntime cannot load it either: export with opset_version=9 or later';
   if (OTHER_ACTIVATIONS[op]) return `operator ${op} (${OTHER_ACTIVATIONS[op]}) is not supported: edgernn's dense layers apply relu, sigmoid or tanh (or none); retrain with one of those`;
   if (op === 'ArgMax' || op === 'ArgMin') return `operator ${op} is not supported: it outputs class indices, and edgernn models output scores; export the logits (or softmax) and take the index in your code (\`edgernn run\` prints the scores with the labels)`;
   return `operator ${op} is not supported`;
@@ -484,6 +511,7 @@ function unsupportedReport(source: string, allIssues: Issue[], model: ModelProto
       // PyTorch's nn.GRUCell/LSTMCell (alone or in a Python loop) export as Gemm/Sigmoid/Tanh/Mul
       // arithmetic; the report then lists steps and state inputs, which does not say what to change.
       ...(repeatedIntoRecurrent(model) && !issues.some((i) => i.reason.includes('RepeatVector')) ? [`The input of ${nodeLabel(repeatedIntoRecurrent(model)!)} is a value repeated over time by Expand/Tile ${REPEAT_VECTOR}.`] : []),
+      ...(packingSort(model) ? [`The graph sorts the batch for ${PACKING}.`] : []),
       ...(model.graph.node.some((n) => n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN')
         ? []
         : ['The graph has no GRU, LSTM or RNN node: PyTorch exports nn.GRUCell/nn.LSTMCell (and loops over them) as plain arithmetic. Export nn.GRU/nn.LSTM/nn.RNN instead; a cell\'s weights load into layer 0 (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0).']),
@@ -807,7 +835,11 @@ function evaluate(
       const selectOps = node.opType === 'Slice' || node.opType === 'Gather' || node.opType === 'Split' || node.opType === 'Squeeze' || node.opType === 'Unsqueeze' || node.opType === 'Reshape' || node.opType === 'Transpose';
       if (inputs[0]?.kind === 'free' && passOps) outs = [inputs[0]];
       else if (inputs[0]?.kind === 'free' && selectOps && frees.length === 1) outs = node.output.map(() => inputs[0]!);
-      else if (frees.length && !stateOps) throw unsupported(`graph input '${frees[0]!.name}' has no value: bind it or make it an initializer`);
+      else if (frees.length && !stateOps) {
+        // forward(x, mask): a second input; the sequence input is the one named here.
+        const f = frees[0]!.name;
+        throw unsupported(`graph input '${f}' has no value: edgernn models take one input, the sequence '${xName}'; export without '${f}' (a padding mask or lengths have nothing to mask in one unpadded sequence), or bind it to a constant (importOnnx(bytes, { bind: { ${f}: { dims, data } } })) or make it an initializer`);
+      }
       else if (constOp && inputs.every((v) => v === undefined || v.kind === 'const')) {
         outs = constOp(ctx, inputs as (ConstValue | undefined)[]);
         folded += foldedElements(node, inputs, outs);

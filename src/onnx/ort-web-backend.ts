@@ -88,6 +88,18 @@ function stateCandidates(input: string): string[] {
   return out;
 }
 
+/**
+ * Graph inputs that create() without options would refuse (neither the sequence, a state paired
+ * with an output by name, nor an initializer): a mask, lengths, an h0 with no h_n output.
+ * `edgernn convert` names them instead of promising that `edgernn run` runs the model as is.
+ */
+export function unfedInputs(model: ModelProto): string[] {
+  const inits = new Set(model.graph.initializer.map((t) => t.name));
+  const outs = model.graph.output.map((o) => o.name);
+  const rest = model.graph.input.map((i) => i.name).filter((i) => !inits.has(i) && !stateCandidates(i).some((c) => outs.includes(c)));
+  return rest.slice(1);
+}
+
 function recurrentDirections(model: ModelProto): string[] {
   return model.graph.node.filter((n) => n.opType === 'GRU' || n.opType === 'LSTM' || n.opType === 'RNN').map((n) => new Attrs(n).string('direction', 'forward'));
 }

@@ -95,7 +95,18 @@ function parseActivations(ctx: OpContext, kind: RecurrentKind, D: number): Activ
 function stateFor(ctx: RecurrentContext, v: ConstValue, what: string, D: number, H: number, layout: number, Bn: number): Float32Array {
   const b = v.dims[layout === 0 ? 1 : 0]!;
   const expected = layout === 0 ? [D, Bn, H] : [Bn, D, H];
-  if (v.dims.length !== 3 || (b !== Bn && b !== 1) || v.dims[layout === 0 ? 0 : 1] !== D || v.dims[2] !== H) throw shapeError(ctx, what, expected, v.dims);
+  if (v.dims.length !== 3 || v.dims[layout === 0 ? 0 : 1] !== D || v.dims[2] !== H) throw shapeError(ctx, what, expected, v.dims);
+  if (b !== Bn && b !== 1) {
+    // PyTorch bakes the zero state it makes (nn.GRU/LSTM without h0 on a packed sequence, or with
+    // dynamic axes) for the batch it traced: zeros of any batch are the zero state. It was
+    // SHAPE_MISMATCH ("initial_h has shape [1, 2, 4], expected [1, 1, 4]").
+    if (!v.data.every((e) => e === 0)) throw shapeError(ctx, what, expected, v.dims);
+    ctx.note(
+      `${ctx.label}: ${what} is a zero state for a batch of ${b} (the batch PyTorch traced, baked in by torch.onnx.export, e.g. with pack_padded_sequence); ` +
+        `starting from zeros (onnxruntime runs this file with a batch of ${b} only)`,
+    );
+    return new Float32Array(D * H);
+  }
   const bi = b === 1 ? 0 : ctx.batchIndex;
   const out = new Float32Array(D * H);
   for (let d = 0; d < D; d++) {
@@ -176,7 +187,11 @@ export function recurrentNode(ctx: RecurrentContext, kind: RecurrentKind, inputs
   const state = (v: Value | undefined, what: string): Float32Array | undefined => {
     if (v === undefined) return undefined;
     if (v.kind === 'free') {
-      ctx.note(`${ctx.label}: ${what} comes from unbound input '${v.name}'; using zeros`);
+      // forward(x, h0): the note says how to carry or give a state, which the .ern has no input for.
+      ctx.note(
+        `${ctx.label}: ${what} comes from unbound input '${v.name}'; using zeros (an edgernn session carries the state from one step()/run() to the next itself, ` +
+          `and exportState/importState save and restore it; to start from other values, bind '${v.name}': importOnnx(bytes, { bind: { ${v.name}: { dims, data } } }))`,
+      );
       return undefined;
     }
     const c = asConst(ctx, v, what);

@@ -106,6 +106,14 @@ const CASES: Case[] = [
   { name: 'ReduceSum noop_with_empty_axes (opset 13)', op: 'ReduceSum', opset: 13, inputs: [X234], attrs: [attrInt('noop_with_empty_axes', 1)], out: [FLOAT] },
   { name: 'ReduceSum int64', op: 'ReduceSum', opset: 13, inputs: [i64([2, 3], [1, -2, 3, 40, 5, -6]), i64([1], [1])], out: [INT64] },
   { name: 'ReduceMean axes attribute (opset 13)', op: 'ReduceMean', opset: 13, inputs: [X234], attrs: [attrInts('axes', [1])], out: [FLOAT] },
+  { name: 'ReduceProd of a shape, keepdims 0 (opset 13)', op: 'ReduceProd', opset: 13, inputs: [i64([3], [2, 3, 4])], attrs: [attrInt('keepdims', 0)], out: [INT64] },
+  { name: 'ReduceProd axes input (opset 18)', op: 'ReduceProd', opset: 18, inputs: [X234, i64([1], [1])], out: [FLOAT] },
+  // pack_padded_sequence(enforce_sorted=False) sorts the lengths (TopK) and inverts the order (ScatterElements).
+  { name: 'TopK largest, ties lower index first (opset 11)', op: 'TopK', opset: 11, inputs: [f([2, 4], [3, 1, 3, 2, -1, 5, 0, 5]), i64([1], [3])], out: [FLOAT, INT64] },
+  { name: 'TopK smallest on axis 0 of int64 (opset 13)', op: 'TopK', opset: 13, inputs: [i64([3, 2], [4, -1, 2, 7, 4, 0]), i64([1], [2])], attrs: [attrInt('axis', 0), attrInt('largest', 0)], out: [INT64, INT64] },
+  { name: 'TopK k attribute (opset 9)', op: 'TopK', opset: 9, inputs: [f([5], [0.5, 2, -1, 2, 9])], attrs: [attrInt('k', 2)], out: [FLOAT, INT64] },
+  { name: 'ScatterElements axis 0 (opset 13)', op: 'ScatterElements', opset: 13, inputs: [i64([3], [0, 0, 0]), i64([3], [2, 0, 1]), i64([3], [0, 1, 2])], out: [INT64] },
+  { name: 'ScatterElements axis 1, negative index (opset 13)', op: 'ScatterElements', opset: 13, inputs: [f([2, 3], range(6)), i64([2, 2], [0, -1, 2, 1]), f([2, 2], [10, 11, 12, 13])], attrs: [attrInt('axis', 1)], out: [FLOAT] },
   { name: 'ReduceMean axes input, keepdims 0 (opset 18)', op: 'ReduceMean', opset: 18, inputs: [X234, i64([2], [0, -1])], attrs: [attrInt('keepdims', 0)], out: [FLOAT] },
 ];
 

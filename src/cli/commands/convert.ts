@@ -8,6 +8,7 @@ import { calibrateAbsMax, quantizeModel } from '../../model/quantize.js';
 import { isRecurrent, layerOutputSize, modelOutputSize, type ModelSpec } from '../../model/spec.js';
 import { importOnnx, onnxToSpec, type InputLayout, type SpecOptions } from '../../onnx/import.js';
 import { decodeModelProto } from '../../onnx/proto.js';
+import { unfedInputs } from '../../onnx/ort-web-backend.js';
 import { checkOutputsDistinct, parseFlags, readFileArg, usageError, writeOutputFile, type Command } from '../framework.js';
 
 /**
@@ -174,7 +175,14 @@ unchanged on the onnxruntime-web backend (src/onnx/ort-web-backend.ts).`,
       floatSpec = onnxToSpec(imp, specOpts);
     } catch (e) {
       // The importer points at the OrtWebModel class; on the command line the way is `edgernn run`.
-      if (isEdgeRnnError(e, 'ONNX_UNSUPPORTED')) throw new EdgeRnnError(e.code, `${e.message}\nFrom the command line: \`edgernn run ${src} --input FILE\` runs it as is.`, e.details as Record<string, unknown>);
+      // It feeds the sequence (and paired states) only: a model with a mask or lengths input failed there too.
+      if (isEdgeRnnError(e, 'ONNX_UNSUPPORTED')) {
+        const unfed = unfedInputs(proto);
+        const how = unfed.length
+          ? `\`edgernn run\` feeds the sequence input only, so it cannot run this model as is (input${unfed.length > 1 ? 's' : ''} ${unfed.map((n) => `'${n}'`).join(', ')}): export the model without ${unfed.length > 1 ? 'them' : 'it'} (in code, OrtWebModel.create(bytes, { constants }) feeds float32 ones).`
+          : `From the command line: \`edgernn run ${src} --input FILE\` runs it as is.`;
+        throw new EdgeRnnError(e.code, `${e.message}\n${how}`, e.details as Record<string, unknown>);
+      }
       throw e;
     }
     if (proto.graph.output.length > 1) notes.push(`graph outputs ${proto.graph.output.map((o) => o.name).join(', ')}: the model computes '${outName}' (choose with --output)`);

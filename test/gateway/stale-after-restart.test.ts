@@ -24,7 +24,7 @@ afterAll(() => model?.dispose());
 
 describe('a stale message after a confirmed restart', () => {
   it('is dropped as a duplicate once the new run goes on: one reset in all, nothing counted missing', async () => {
-    const config = parseGatewayConfig({ site: 'home', models: { imu: 'imu.ern' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], metrics: { intervalMs: 0 } });
+    const config = parseGatewayConfig({ site: 'home', models: { imu: 'imu.ern' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], metrics: { intervalMs: 0 }, stateDir: '' });
     const tr = new TraceTransport();
     const clock = new ManualClock(1_700_000_000_000);
     const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, logger: memoryLogger('error'), stateStore: memoryStateStore() });
@@ -56,7 +56,7 @@ describe('a stale message after a confirmed restart', () => {
   });
 
   it('a redelivery of the new run, once it has passed where the old run stopped, is a duplicate: not stepped again (the old run was never forgotten)', async () => {
-    const config = parseGatewayConfig({ site: 'home', models: { imu: 'imu.ern' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], metrics: { intervalMs: 0 } });
+    const config = parseGatewayConfig({ site: 'home', models: { imu: 'imu.ern' }, routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }], metrics: { intervalMs: 0 }, stateDir: '' });
     const tr = new TraceTransport();
     const clock = new ManualClock(1_700_000_000_000);
     const gw = await Gateway.create({ config, models: { imu: model }, clock, transport: tr, logger: memoryLogger('error'), stateStore: memoryStateStore() });

@@ -30,6 +30,7 @@ import { EdgeRnnError } from '../errors.js';
 import type { ClusterConfig } from './config.js';
 import type { Gateway } from './gateway.js';
 import { fnv1a32, topicFilter } from './topics.js';
+import { saveStates } from './state-store.js';
 import { peekStreamState, seqDistance, withNextEpoch, type QueuedBatch } from './stream.js';
 import type { TimerHandle } from './clock.js';
 
@@ -427,9 +428,34 @@ export class ClusterCoordinator {
     const st = this.parts.get(partition);
     if (st?.state !== 'acquiring' || this.fromHandoff.has(key)) return;
     if (st.rejoin && this.gw.streams.has(key)) return;
+    if (!this.gw.streams.has(key) && this.storedIsNewer(key, payload)) return;
     // A new epoch: the alert ids of what comes after the checkpoint must not repeat those the
     // previous owner raised after it on frames now lost (a hand-off's fresh states replace this).
     this.gw.importStream(key, withNextEpoch(new Uint8Array(payload)));
+  }
+
+  /**
+   * The local store holds a later point of the same stream (same start and epoch, more frames
+   * stepped) than a retained checkpoint: kept, the checkpoint ignored. Such a copy is what stop()
+   * saved, or a hand-off the broker never took, when the last checkpoints did not reach the
+   * broker (it froze or died): the older retained ones replaced it, and the stream resumed
+   * behind a gap. A checkpoint of another member that went on with the stream is further along,
+   * or in a later epoch (a takeover from checkpoints starts one), and replaces it as before.
+   */
+  private storedIsNewer(key: string, checkpoint: Uint8Array): boolean {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = this.gw.stateStore.load(key);
+    } catch {
+      return false;
+    }
+    const local = bytes ? peekStreamState(bytes) : null;
+    const theirs = peekStreamState(checkpoint);
+    if (!local || !theirs || local.streamStartMs !== theirs.streamStartMs || local.epoch !== theirs.epoch) return false;
+    // Not when equal: it may be what a member we handed the stream to went on from (the broker
+    // took the hand-off but never acknowledged it) before it crashed; the checkpoint's next epoch
+    // keeps alert ids apart from what that member raised.
+    return local.frameIndex > theirs.frameIndex;
   }
 
   /** Sensor data: process it if we own its partition, hold it while acquiring, else forward it. */
@@ -453,10 +479,15 @@ export class ClusterCoordinator {
     if (m && route) this.gw.onSensorMessage(topic, m.device, route, payload);
   }
 
-  private send(to: string, m: HandoffMessage): Promise<void> {
-    return this.gw.transport.publish(this.handoffTopic(to), JSON.stringify(m), { qos: 1 }).catch((e: Error) => {
-      this.gw.logger.error('cluster: hand-off message not delivered', { to, kind: m.kind, partition: m.partition, error: e.message });
-    });
+  /** Publishes a hand-off message; true once the broker has it (PUBACK). */
+  private send(to: string, m: HandoffMessage): Promise<boolean> {
+    return this.gw.transport.publish(this.handoffTopic(to), JSON.stringify(m), { qos: 1 }).then(
+      () => true,
+      (e: Error) => {
+        this.gw.logger.error('cluster: hand-off message not delivered', { to, kind: m.kind, partition: m.partition, error: e.message });
+        return false;
+      },
+    );
   }
 
   // ---- ownership -------------------------------------------------------------------------------
@@ -648,22 +679,33 @@ export class ClusterCoordinator {
 
   private async doRelease(p: string, to: string): Promise<void> {
     const gw = this.gw;
-    const sends: Array<Promise<void>> = [];
+    const sends: Array<Promise<boolean>> = [];
     const forwards: QueuedBatch[] = [];
-    let streams = 0;
+    /** What this hand-off sends: deleted from the local store once the new owner has it all. */
+    const sent = new Map<string, Uint8Array>();
+    const live: Array<[string, Uint8Array]> = [];
     for (const s of [...gw.streams.values()]) {
       if (gw.partitionOf(s.device) !== p) continue;
       const { bytes, held } = gw.detachStream(s);
-      streams++;
-      sends.push(this.send(to, { kind: 'state', partition: p, from: this.me, key: s.key, data: Buffer.from(bytes).toString('base64') }));
-      sends.push(gw.transport.publish(this.stateTopic(p, s.key), bytes, { qos: 1, retain: true }).catch(() => {}));
+      live.push([s.key, bytes]);
+      sent.set(s.key, bytes);
       forwards.push(...held);
       gw.metrics.inc('handoffs_out_total');
     }
-    // Evicted streams of p live in the local store: they move too.
+    // Kept on disk until the new owner has them: a broker that froze or died during the hand-off
+    // delivered none of them, and the detached streams were lost (the next owner, or this gateway
+    // when it owns them again, started from older checkpoints).
+    for (const f of saveStates(gw.stateStore, live)) gw.logger.error('cluster: a handed-off stream state could not be kept in the store', { key: f.key, error: f.error.message });
+    for (const [key, bytes] of live) {
+      sends.push(this.send(to, { kind: 'state', partition: p, from: this.me, key, data: Buffer.from(bytes).toString('base64') }));
+      sends.push(gw.transport.publish(this.stateTopic(p, key), bytes, { qos: 1, retain: true }).then(() => true, () => true));
+    }
+    // Evicted streams of p live in the local store: they move too. Not the copies of the live
+    // streams just sent (saved by stop() or above): sent after them, an older copy replaced the
+    // newer state at the new owner.
     for (const key of gw.stateStore.keys()) {
       const device = key.slice(0, key.lastIndexOf('/'));
-      if (gw.partitionOf(device) !== p) continue;
+      if (gw.partitionOf(device) !== p || sent.has(key)) continue;
       let bytes: Uint8Array | undefined;
       try {
         bytes = gw.stateStore.load(key);
@@ -674,22 +716,33 @@ export class ClusterCoordinator {
         continue;
       }
       if (!bytes) continue;
-      try {
-        gw.stateStore.delete(key);
-      } catch (e) {
-        // A disk gone read-only: the state is handed off all the same (as streamFor restores it).
-        // In the same try as load(), it was skipped as unreadable and the device started fresh there.
-        gw.logger.warn('cluster: saved stream state handed off but not deleted from the store', { key, error: (e as Error).message });
-      }
+      sent.set(key, bytes);
       sends.push(this.send(to, { kind: 'state', partition: p, from: this.me, key, data: Buffer.from(bytes).toString('base64') }));
-      sends.push(gw.transport.publish(this.stateTopic(p, key), bytes, { qos: 1, retain: true }).catch(() => {}));
+      sends.push(gw.transport.publish(this.stateTopic(p, key), bytes, { qos: 1, retain: true }).then(() => true, () => true));
     }
     for (const q of forwards) sends.push(this.send(to, { kind: 'forward', partition: p, from: this.me, topic: q.topic, data: Buffer.from(q.raw).toString('base64') }));
     // After the UNSUBACK nothing more of p reaches us; what came before was forwarded by admit().
     await gw.transport.unsubscribe(this.sharedFilters(p)).catch(() => {});
-    await Promise.all(sends);
-    await this.send(to, { kind: 'done', partition: p, from: this.me, to });
-    gw.logger.info('cluster: partition handed off', { partition: p, to, streams, forwarded: forwards.length });
+    const delivered = (await Promise.all(sends)).every(Boolean);
+    if (!(await this.send(to, { kind: 'done', partition: p, from: this.me, to })) || !delivered) {
+      gw.logger.warn('cluster: hand-off not confirmed by the broker: the states stay in the local store', { partition: p, to, states: sent.size });
+      return;
+    }
+    this.forget(sent);
+    gw.logger.info('cluster: partition handed off', { partition: p, to, streams: live.length, forwarded: forwards.length });
+  }
+
+  /** Deletes the store's copies of states the new owner has, unless they changed since (p came back meanwhile). */
+  private forget(sent: ReadonlyMap<string, Uint8Array>): void {
+    for (const [key, bytes] of sent) {
+      try {
+        const now = this.gw.stateStore.load(key);
+        if (now && Buffer.compare(now, bytes) === 0) this.gw.stateStore.delete(key);
+      } catch (e) {
+        // A disk gone read-only: handed off all the same; the copy stays (the next hand-off of p replaces it).
+        this.gw.logger.warn('cluster: saved stream state handed off but not deleted from the store', { key, error: (e as Error).message });
+      }
+    }
   }
 
   // ---- checkpoints ------------------------------------------------------------------------------
@@ -724,15 +777,23 @@ export class ClusterCoordinator {
 
   tick(_now: number): void {}
 
-  /** Leaves the cluster: announces it, hands every partition to its next owner. */
-  async stop(): Promise<void> {
+  /**
+   * Leaves the cluster: announces it, hands every partition to its next owner, waiting on the
+   * broker until `deadline` (Date.now() ms; Gateway.stop's, shared with its other broker waits).
+   * A partition whose next owner has not said READY by half the time left (or handoffTimeoutMs,
+   * if sooner) is handed over then all the same. The states are on disk before (Gateway.stop).
+   */
+  async stop(deadline: number): Promise<void> {
     if (this.closed) return;
     this.leaving = true;
     // Offline, nothing can be announced or handed over (QoS 1 publishes would wait for a
     // reconnect: stop() hung here): the streams stay in the local state store (Gateway.stop
     // saves them) and the others take over from checkpoints, as after a crash.
     if (!this.gw.transport.connected) return;
-    const deadline = Date.now() + this.cfg.handoffTimeoutMs + 5000;
+    // Until 2026-11-27 the hand-off had its own bound, handoffTimeoutMs + 5 s, before the states
+    // were saved and before the gateway's own broker waits: a frozen broker held stop() over 15 s,
+    // and Docker's stop timeout (10 s, then SIGKILL) killed the gateway before the save.
+    const releaseBy = Date.now() + Math.min(this.cfg.handoffTimeoutMs, Math.max(0, deadline - Date.now()) / 2);
     // The broker may go away during the hand-off too: never wait past the deadline.
     const until = async (p: Promise<unknown>) => {
       let t: NodeJS.Timeout | undefined;
@@ -754,10 +815,12 @@ export class ClusterCoordinator {
       this.parts.clear();
     }
     while ((this.releases.size > 0 || [...this.parts.values()].some((s) => s.state === 'releasing')) && Date.now() < deadline) {
-      await until(Promise.all([...this.releases]));
-      await new Promise((r) => setTimeout(r, 10));
-      // Release timers run on the gateway clock; with a manual clock, time out here instead.
-      if (Date.now() > deadline - 5000) for (const [p, s] of this.parts) if (s.state === 'releasing') this.release(p, s.to);
+      // A hand-off stuck on the broker must not keep the others past releaseBy: looked at every
+      // 20 ms (a timer, not only a settled promise: that spun without letting a message in).
+      const tick = new Promise((r) => setTimeout(r, 20));
+      await until(this.releases.size > 0 ? Promise.race([Promise.all([...this.releases]), tick]) : tick);
+      // Release timers run on the gateway clock (a manual one in tests): time out here too.
+      if (Date.now() >= releaseBy) for (const [p, s] of this.parts) if (s.state === 'releasing') this.release(p, s.to);
     }
   }
 

@@ -1560,12 +1560,11 @@ export class Gateway {
     // we are away (an UNSUBSCRIBE here lost every message until the next start): messages are
     // taken until the connection is closed, and every one received by then is processed below.
     const keepSession = this.config.broker.persistentSession && !this.cluster;
-    // (The hand-off has its own bound: cluster.handoffTimeoutMs + 5 s.)
-    if (this.cluster) await this.cluster.stop();
-    // Every wait on the broker from here (UNSUBACK, PUBACKs, the offline status, DISCONNECT)
-    // shares one deadline: one after the other, a broker that stopped answering held stop() 17 s,
-    // and the states were saved only after 10 s of them, so Docker's stop timeout (10 s, then
-    // SIGKILL) killed the gateway first.
+    // Every wait on the broker from here (a cluster's hand-off, UNSUBACK, PUBACKs, the offline
+    // status, DISCONNECT) shares one deadline: one after the other, a broker that stopped
+    // answering held stop() 17 s (over 15 s in cluster mode, the hand-off first), and the states
+    // were saved only after 10 s of them, so Docker's stop timeout (10 s, then SIGKILL) killed
+    // the gateway first.
     const deadline = Date.now() + this.drainTimeoutMs;
     const unsubscribed = this.cluster || keepSession ? Promise.resolve() : this.transport.unsubscribe(this.sensorFilters()).catch(() => {});
     // Held gaps are not given up: the messages ahead of them are saved with the state, and a late
@@ -1574,9 +1573,16 @@ export class Gateway {
     this.drainNow();
     await this.settled();
     // Durable first, the streams kept: what arrives until the broker is done with is stepped on
-    // them, and the states it changed are saved again below.
+    // them, and the states it changed are saved again below. In cluster mode the hand-off comes
+    // after: the streams it hands over leave with their newest state, and their copies here are
+    // deleted once the broker has taken the whole hand-off (kept when it did not).
     const early = new Map<string, Uint8Array>();
     await this.saveStreams(early, false);
+    if (this.cluster) {
+      await this.cluster.stop(deadline);
+      this.drainNow();
+      await this.settled();
+    }
     await untilDeadline(unsubscribed, deadline);
     this.drainNow();
     await this.settled();

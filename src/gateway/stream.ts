@@ -887,13 +887,13 @@ export function streamKey(device: string, sensor: string): string {
   return `${device}/${sensor}`;
 }
 
-/** Reads the device/sensor/lastSeq of saved stream bytes without a model (for hand-off bookkeeping). */
-export function peekStreamState(bytes: Uint8Array): { device: string; sensor: string; lastSeq: number } | null {
+/** Reads the device/sensor/lastSeq and stream position of saved stream bytes without a model (for hand-off bookkeeping). */
+export function peekStreamState(bytes: Uint8Array): { device: string; sensor: string; lastSeq: number; streamStartMs: number; epoch: number; frameIndex: number } | null {
   try {
     const hl = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(0, true);
     const h = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + hl))) as Record<string, unknown>;
     if (h.format !== STATE_MAGIC) return null;
-    return { device: String(h.device), sensor: String(h.sensor), lastSeq: Number(h.lastSeq) };
+    return { device: String(h.device), sensor: String(h.sensor), lastSeq: Number(h.lastSeq), streamStartMs: Number(h.streamStartMs), epoch: Number(h.epoch), frameIndex: Number(h.frameIndex) };
   } catch {
     return null;
   }

@@ -624,6 +624,9 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
     const m = c.obj(typeof mraw === 'string' ? { path: mraw } : mraw, `models.${name}`);
     c.known(m, `models.${name}`, ['path', 'backend']);
     models[name] = { path: c.str(m, 'path', `models.${name}`), backend: c.oneOf(m, 'backend', `models.${name}`, BACKEND_CHOICES, 'auto') };
+    // An ONNX file failed at start as "ERN_BAD_MAGIC: not an .ern file", without saying what to do.
+    const onnx = models[name].path;
+    if (/\.onnx$/i.test(onnx)) c.fail(`models.${name}.path`, `an .ern model (convert it first: edgernn convert ${onnx} -o ${onnx.replace(/\.onnx$/i, '.ern')})`, onnx);
   }
 
   if (!Array.isArray(o.routes) || o.routes.length === 0) c.fail('routes', 'a list of at least one route ({"sensor", "model", "codec", "detector"})', o.routes);
@@ -633,7 +636,7 @@ export function parseGatewayConfig(raw: unknown, source = 'gateway.json'): Gatew
     c.known(r, path, ['sensor', 'model', 'codec', 'channels', 'sampleRateHz', 'int16Scale', 'nonFinite', 'detector', 'evidenceFrames', 'maxSilenceMs', 'seqBits']);
     const sensor = c.str(r, 'sensor', path, undefined, NAME, 'a topic level (no /, +, # or spaces)');
     if (sensor === 'alerts' && topics.alerts.endsWith('/alerts')) c.fail(`${path}.sensor`, 'a name other than "alerts" (the alert topic uses it)', sensor);
-    const model = c.str(r, 'model', path);
+    const model = c.str(r, 'model', path, undefined, undefined, `one of the models (${Object.keys(models).join(', ')})`);
     // Own models only: "constructor" or "toString" were found on Object.prototype (a TypeError at start).
     if (!Object.hasOwn(models, model)) c.fail(`${path}.model`, `one of the models (${Object.keys(models).join(', ')})`, model);
     const route: RouteConfig = {

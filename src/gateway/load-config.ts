@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
+import { decodeModel } from '../model/codec.js';
 import { parseGatewayConfig, resolveConfigPaths, type GatewayConfig } from './config.js';
 
 export interface ConfigOverrides {
@@ -30,8 +31,28 @@ export interface ConfigOverrides {
   output?: number | string;
 }
 
+/** A threshold route that names no output, and the output it watches. */
+export interface DefaultOutput {
+  /** Index in routes. */
+  route: number;
+  /** The output watched (its index in the model's outputs, and its label). */
+  index: number;
+  label: string;
+}
+
+export interface LoadedGatewayConfig {
+  config: GatewayConfig;
+  /** Threshold routes whose output the config left out, with the one chosen (to say at start). */
+  defaultOutputs: DefaultOutput[];
+}
+
 /** Reads and validates a config; overrides replace file values; paths resolve against the file's directory (or cwd). */
 export function loadGatewayConfig(file: string | undefined, o: ConfigOverrides, cwd: string): GatewayConfig {
+  return loadGatewayConfigDetailed(file, o, cwd).config;
+}
+
+/** loadGatewayConfig, with the outputs it chose for threshold routes that name none. */
+export function loadGatewayConfigDetailed(file: string | undefined, o: ConfigOverrides, cwd: string): LoadedGatewayConfig {
   let raw: Record<string, unknown> = {};
   let baseDir = cwd;
   let source = '(flags)';
@@ -43,11 +64,7 @@ export function loadGatewayConfig(file: string | undefined, o: ConfigOverrides, 
     } catch (e) {
       throw new EdgeRnnError('GATEWAY_CONFIG', `cannot read the config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file });
     }
-    try {
-      raw = JSON.parse(text) as Record<string, unknown>;
-    } catch (e) {
-      throw new EdgeRnnError('GATEWAY_CONFIG', `${file} is not valid JSON: ${(e as Error).message}`, { file });
-    }
+    raw = parseJsonFile(text, file) as Record<string, unknown>;
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new EdgeRnnError('GATEWAY_CONFIG', `${file}: the top level must be an object`);
     baseDir = path.dirname(abs);
     source = file;
@@ -93,11 +110,143 @@ export function loadGatewayConfig(file: string | undefined, o: ConfigOverrides, 
   } else if (o.sensor !== undefined || o.codec !== undefined || o.threshold !== undefined || o.output !== undefined) {
     throw new EdgeRnnError('USAGE', '--sensor, --codec, --threshold and --output go with --model (the quick start)');
   }
+  let config: GatewayConfig;
   try {
-    return resolveConfigPaths(parseGatewayConfig(merged, source), baseDir, (b, p) => path.resolve(b, p));
+    config = resolveConfigPaths(parseGatewayConfig(merged, source), baseDir, (b, p) => path.resolve(b, p));
   } catch (e) {
     throw flagError(e, o) ?? e;
   }
+  return { config, defaultOutputs: defaultThresholdOutputs(config, merged.routes as unknown[], source) };
+}
+
+/**
+ * A threshold route that names no output (no detector, or a threshold detector without "output")
+ * watches the first label of its model not starting with '_', as the quick start does; output 0
+ * for a model without labels or with background labels only. It was output 0 always, which on a
+ * classifier trained on a WAV folder is _silence_ (labels sort, '_' first): the route alerted on
+ * silence. A route without a detector on a model whose outputs are no scores (a forecaster, an
+ * autoencoder) is refused: the default threshold compared a predicted value with 0.5. A model
+ * that cannot be read or decoded is left to Gateway.create to name.
+ */
+function defaultThresholdOutputs(config: GatewayConfig, rawRoutes: unknown[], source: string): DefaultOutput[] {
+  const out: DefaultOutput[] = [];
+  config.routes.forEach((route, i) => {
+    const det = route.detector;
+    const rawDet = (rawRoutes[i] as { detector?: { output?: unknown } }).detector;
+    if (det.kind !== 'threshold' || det.score !== 'output' || rawDet?.output !== undefined) return;
+    let labels: readonly string[];
+    let task: string;
+    try {
+      const { spec, outputSize } = decodeModel(new Uint8Array(fs.readFileSync(config.models[route.model]!.path)), route.model);
+      labels = spec.labels.length === outputSize ? spec.labels : [];
+      task = spec.task;
+    } catch {
+      return;
+    }
+    const suggested = Object.hasOwn(SCORE_DETECTORS, task) ? SCORE_DETECTORS[task] : undefined;
+    if (rawDet === undefined && suggested !== undefined) {
+      const expected = `given for model '${route.model}' (task ${task}: its outputs are predictions, not scores), e.g. ${suggested}`;
+      throw new EdgeRnnError('GATEWAY_CONFIG', `${source}: routes[${i}].detector must be ${expected}, got nothing`, { field: `routes[${i}].detector`, expected, got: undefined });
+    }
+    const index = Math.max(0, labels.findIndex((l) => !l.startsWith('_')));
+    const label = labels[index];
+    if (label === undefined || label.startsWith('_')) return;
+    det.output = label;
+    out.push({ route: i, index, label });
+  });
+  return out;
+}
+
+/** Detectors for models whose outputs are predictions (the default threshold on output 0 compared one with 0.5). */
+const SCORE_DETECTORS: Record<string, string> = {
+  anomaly: '{"kind": "anomaly"}',
+  forecast: '{"kind": "threshold", "score": "forecastError", "on": ...}',
+  autoencoder: '{"kind": "threshold", "score": "reconstructionError", "on": ...}',
+};
+
+/** Line and column (from 1) of an offset in a text. */
+function lineColumn(text: string, at: number): string {
+  const before = text.slice(0, at).split('\n');
+  return `line ${before.length}, column ${before[before.length - 1]!.length + 1}`;
+}
+
+/**
+ * Parses a config file's JSON, naming the common mistakes with their line and column: a comment
+ * or a trailing comma (V8 said "Unexpected token '/'" or "Expected double-quoted property name"),
+ * a YAML file, a key given twice (JSON.parse keeps the last, silently: a second "broker" section
+ * replaced the first). A UTF-8 byte-order mark (Windows Notepad writes one) is read past.
+ */
+function parseJsonFile(text: string, file: string): unknown {
+  const t = text.startsWith('\ufeff') ? text.slice(1) : text;
+  const fail = (at: number | undefined, what: string): never => {
+    throw new EdgeRnnError('GATEWAY_CONFIG', `${file} is not valid JSON${at !== undefined ? ` at ${lineColumn(t, at)}` : ''}: ${what}`, { file });
+  };
+  if (t.trim() === '') fail(undefined, 'the file is empty');
+  let value: unknown;
+  try {
+    value = JSON.parse(t);
+  } catch (e) {
+    // YAML first: its "url: mqtt://host" is no JSON comment.
+    const first = t.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+    if (/\.ya?ml$/i.test(file) || (first !== undefined && /^\s*(-\s|[A-Za-z_][\w.-]*\s*:(\s|$))/.test(first))) fail(undefined, 'it looks like YAML, and the config file is JSON (docs/gateway.md "Configuration")');
+    const msg = (e as Error).message;
+    const m = /at position (\d+)/.exec(msg);
+    const pos = m ? Number(m[1]) : undefined;
+    // The first mistake: a slip before where V8 stopped (or V8 named no place).
+    const slip = jsonSlip(t);
+    if (slip && (pos === undefined || slip.at <= pos)) fail(slip.at, slip.what);
+    fail(pos, msg.replace(/\s*in JSON at position \d+.*$/s, ''));
+  }
+  const twice = duplicateKey(t);
+  if (twice) throw new EdgeRnnError('GATEWAY_CONFIG', `${file} at ${lineColumn(t, twice.at)}: "${twice.key}" is given twice in one object (JSON keeps the last, silently): remove one`, { file, field: twice.key });
+  return value;
+}
+
+/** A JSON text as its characters outside strings and its strings whole: where each starts and ends. */
+function* jsonTokens(t: string): Generator<{ at: number; ch: string; end: number }> {
+  for (let i = 0; i < t.length; i++) {
+    const ch = t[i]!;
+    if (ch !== '"') {
+      yield { at: i, ch, end: i + 1 };
+      continue;
+    }
+    let j = i + 1;
+    while (j < t.length && t[j] !== '"') j += t[j] === '\\' ? 2 : 1;
+    yield { at: i, ch, end: j + 1 };
+    i = j;
+  }
+}
+
+/** The first comment or comma before } or ] outside strings, in a text JSON.parse refused. */
+function jsonSlip(t: string): { at: number; what: string } | null {
+  const closes = /\s*[}\]]/y;
+  for (const { at, ch } of jsonTokens(t)) {
+    if (ch === '/' && (t[at + 1] === '/' || t[at + 1] === '*')) return { at, what: 'a comment (JSON has none: remove it)' };
+    closes.lastIndex = at + 1;
+    if (ch === ',' && closes.test(t)) return { at, what: 'a comma before } or ] (JSON allows none: remove it)' };
+  }
+  return null;
+}
+
+/** The first key given twice in one object of a valid JSON text. */
+function duplicateKey(t: string): { at: number; key: string } | null {
+  // One entry per open object (its keys) or array (null).
+  const open: Array<Set<string> | null> = [];
+  const colon = /\s*:/y;
+  for (const { at, ch, end } of jsonTokens(t)) {
+    if (ch === '{') open.push(new Set());
+    else if (ch === '[') open.push(null);
+    else if (ch === '}' || ch === ']') open.pop();
+    else if (ch === '"') {
+      const keys = open[open.length - 1];
+      colon.lastIndex = end;
+      if (!keys || !colon.test(t)) continue;
+      const key = JSON.parse(t.slice(at, end)) as string;
+      if (keys.has(key)) return { at, key };
+      keys.add(key);
+    }
+  }
+  return null;
 }
 
 /** Config fields a command-line flag sets: [field, override, flag]. */

@@ -6,7 +6,7 @@ import { isIPv6 } from 'node:net';
 import { isEdgeRnnError } from '../../errors.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { jsonLogger } from '../../gateway/logger.js';
-import { loadGatewayConfig } from '../../gateway/load-config.js';
+import { loadGatewayConfigDetailed } from '../../gateway/load-config.js';
 import { redactUrl } from '../../gateway/transport.js';
 import { decodeModel } from '../../model/codec.js';
 import { choiceFlag, numberFlag, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
@@ -29,6 +29,8 @@ export interface QuickOutput {
  * first): the quick start alerted on silence.
  */
 export function quickOutput(bytes: Uint8Array, file: string, flag: string | undefined): QuickOutput {
+  // An ONNX file was "ERN_BAD_MAGIC: not an .ern file", without saying what to do.
+  if (/\.onnx$/i.test(file)) throw usageError(`--model takes an .ern model: ${convertFirst(file)}`);
   const { spec, outputSize: n } = decodeModel(bytes, file);
   const labels = spec.labels.length === n ? spec.labels : [];
   const named = (index: number): QuickOutput => ({ output: labels[index] ?? index, index });
@@ -39,6 +41,12 @@ export function quickOutput(bytes: Uint8Array, file: string, flag: string | unde
     throw usageError(`--output must be ${expected}, got ${JSON.stringify(flag)}`);
   }
   return named(index);
+}
+
+/** What to do with an ONNX model: the gateway runs .ern models. */
+function convertFirst(file: string): string {
+  const ern = file.replace(/\.onnx$/i, '.ern');
+  return `the gateway runs .ern models: convert it first (edgernn convert ${file} -o ${ern}), then --model ${ern}`;
 }
 
 /** The signals that stop the gateway gracefully. */
@@ -79,7 +87,7 @@ section (the sensor topic then carries a partition level). See docs/gateway.md.
                        not starting with '_', so not _silence_ or _unknown_; else output 0)
   --print-config       print the resolved config as JSON and exit`,
   async run(args, ctx) {
-    const { values } = parseFlags(
+    const { values, positionals } = parseFlags(
       args,
       {
         config: { type: 'string', short: 'c' },
@@ -103,10 +111,17 @@ section (the sensor topic then carries a partition level). See docs/gateway.md.
         output: { type: 'string' },
         'print-config': { type: 'boolean' },
       },
-      { min: 0, max: 0, names: '' },
+      { min: 0, max: Infinity, names: '' },
     );
+    // `edgernn gateway model.ern` was "unexpected argument", without saying which flag it wanted.
+    if (positionals.length > 0) {
+      const arg = positionals[0]!;
+      if (/\.onnx$/i.test(arg)) throw usageError(`unexpected argument '${arg}': ${convertFirst(arg)}`);
+      const flag = /\.(json|ya?ml)$/i.test(arg) ? '--config' : /\.ern$/i.test(arg) ? '--model' : undefined;
+      throw usageError(`unexpected argument '${arg}'${flag ? `: give it as ${flag} ${arg}` : ' (a model goes after --model, a config file after --config)'}`);
+    }
     const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
-    const o: Parameters<typeof loadGatewayConfig>[1] = {};
+    const o: Parameters<typeof loadGatewayConfigDetailed>[1] = {};
     const set = <K extends keyof typeof o>(k: K, v: (typeof o)[K] | undefined) => {
       if (v !== undefined) o[k] = v;
     };
@@ -135,7 +150,7 @@ section (the sensor topic then carries a partition level). See docs/gateway.md.
     set('sensor', str('sensor'));
     set('codec', choiceFlag(values.codec, 'codec', ['json', 'binary', 'csv'] as const));
     set('threshold', numberFlag(values.threshold, 'threshold'));
-    const config = loadGatewayConfig(str('config'), o, ctx.cwd);
+    const { config, defaultOutputs } = loadGatewayConfigDetailed(str('config'), o, ctx.cwd);
     if (values['print-config']) {
       ctx.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
       return 0;
@@ -173,6 +188,12 @@ section (the sensor topic then carries a partition level). See docs/gateway.md.
     const route = config.routes[0];
     if (quick !== undefined && route?.detector.kind === 'threshold') {
       ctx.stdout.write(`edgernn gateway ${config.gatewayId}: alerts when output ${quick.index}${typeof quick.output === 'string' ? ` (${quick.output})` : ''} >= ${route.detector.on} on sensor '${route.sensor}' (--output picks another)\n`);
+    } else {
+      // A config route that names no output watches the first non-background label: said here.
+      for (const d of defaultOutputs) {
+        const r = config.routes[d.route]!;
+        ctx.stdout.write(`edgernn gateway ${config.gatewayId}: routes[${d.route}] alerts when output ${d.index} (${d.label}) >= ${(r.detector as { on: number }).on} on sensor '${r.sensor}' (routes[${d.route}].detector.output picks another)\n`);
+      }
     }
     await stopRequested;
     logger.info('signal received, shutting down', { signal: signalled });

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import {
   ACTIVATION_NAMES,
   defaultActivations,
@@ -250,4 +250,24 @@ export function fixtureRegenerationTest(dir: string, fixturesTorch: string, what
       fs.rmSync(out, { recursive: true, force: true });
     }
   });
+}
+
+/** A TensorProto file (.pb) of a fixture folder. */
+export function readTensorFile(dir: string, file: string) {
+  return decodeTensorProto(new Uint8Array(fs.readFileSync(path.join(dir, file))), file);
+}
+
+/**
+ * Records max |edgernn - onnxruntime-node| per fixture and path, and prints the table after the
+ * file's tests (docs/onnx.md quotes it). Call at the top level of a test file.
+ */
+export function diffRecorder(): (name: string, what: string, d: number) => void {
+  const measured: Record<string, Record<string, number>> = {};
+  afterAll(() => {
+    const rows = Object.entries(measured).map(([n, m]) => `${n}: ${Object.entries(m).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
+    if (rows.length) console.log(`max |edgernn - onnxruntime-node|:\n  ${rows.join('\n  ')}`);
+  });
+  return (name, what, d) => {
+    (measured[name] ??= {})[what] = Math.max(measured[name]?.[what] ?? 0, d);
+  };
 }

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { convertCommand } from '../../src/cli/commands/convert.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeModel } from '../../src/model/codec.js';
 import { calibrateAbsMax, quantizeModel } from '../../src/model/quantize.js';
 import { modelOutputSize } from '../../src/model/spec.js';
@@ -17,7 +17,7 @@ import { importOnnx, onnxToSpec } from '../../src/onnx/import.js';
 import { FLOAT_ATOL, INT8_ATOL } from '../../src/onnx/tolerance.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
-import { REPO, fixtureRegenerationTest, maxAbsDiff, ort, ortSession, ortTensor } from './helpers.js';
+import { REPO, diffRecorder, fixtureRegenerationTest, maxAbsDiff, ort, ortSession, ortTensor } from './helpers.js';
 import { runCaptured } from '../helpers/cli.js';
 import { caughtEdgeRnnError } from '../helpers/errors.js';
 
@@ -33,11 +33,8 @@ const manifest = JSON.parse(fs.readFileSync(path.join(DIR, 'fixtures.json'), 'ut
 const accepted = manifest.fixtures.filter((f) => f.refused === undefined);
 const bytesOf = (name: string) => new Uint8Array(fs.readFileSync(path.join(DIR, `${name}.onnx`)));
 
-const measured: Record<string, Record<string, number>> = {};
-afterAll(() => {
-  const rows = Object.entries(measured).map(([n, m]) => `${n}: ${Object.entries(m).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
-  if (rows.length) console.log(`max |edgernn - onnxruntime-node|:\n  ${rows.join('\n  ')}`);
-});
+/** max |edgernn - onnxruntime-node| per fixture and path, printed at the end (docs/onnx.md). */
+const record = diffRecorder();
 
 let rt: Runtime;
 beforeAll(async () => {
@@ -89,7 +86,7 @@ describe('PyTorch exports: what users hit next', () => {
           const ref = last ? want.subarray(b * O, (b + 1) * O) : want.subarray(b * T * O, (b + 1) * T * O);
           const d = maxAbsDiff(got, ref).max;
           expect(d, `${what} ${f.name} batch ${b}`).toBeLessThanOrEqual(atol);
-          (measured[f.name] ??= {})[what] = Math.max(measured[f.name]?.[what] ?? 0, d);
+          record(f.name, what, d);
         });
         model.dispose();
       }

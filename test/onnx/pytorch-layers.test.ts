@@ -9,18 +9,18 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeModel } from '../../src/model/codec.js';
 import { calibrateAbsMax, quantizeModel } from '../../src/model/quantize.js';
 import { modelOutputSize, type DenseLayer } from '../../src/model/spec.js';
 import { runNodeTest } from '../../src/onnx/conformance.js';
 import { importOnnx, onnxToSpec } from '../../src/onnx/import.js';
 import { readNodeTestDir } from '../../src/onnx/node-test-files.js';
-import { type AttributeProto, attrFloat, attrInt, attrInts, attrStrings, decodeTensorProto } from '../../src/onnx/proto.js';
+import { type AttributeProto, attrFloat, attrInt, attrInts, attrStrings } from '../../src/onnx/proto.js';
 import { FLOAT_ATOL, INT8_ATOL } from '../../src/onnx/tolerance.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
-import { REPO, TestGraph, fixtureRegenerationTest, maxAbsDiff, oracleNodeTest, ortSession, ortTensor } from './helpers.js';
+import { REPO, TestGraph, diffRecorder, fixtureRegenerationTest, maxAbsDiff, oracleNodeTest, ortSession, ortTensor, readTensorFile } from './helpers.js';
 import { caughtEdgeRnnError } from '../helpers/errors.js';
 
 const DIR = path.join(REPO, 'test/fixtures/pytorch-layers');
@@ -36,19 +36,9 @@ const manifest = JSON.parse(fs.readFileSync(path.join(DIR, 'fixtures.json'), 'ut
 const accepted = manifest.fixtures.filter((f) => f.refused === undefined);
 const refused = manifest.fixtures.filter((f) => f.refused !== undefined);
 
-function read(dir: string, f: string) {
-  return decodeTensorProto(new Uint8Array(fs.readFileSync(path.join(dir, f))), f);
-}
-
+const read = readTensorFile;
 /** max |edgernn - onnxruntime-node| per fixture and path, printed at the end (docs/onnx.md). */
-const measured: Record<string, Record<string, number>> = {};
-function record(name: string, what: string, d: number): void {
-  (measured[name] ??= {})[what] = Math.max(measured[name]?.[what] ?? 0, d);
-}
-afterAll(() => {
-  const rows = Object.entries(measured).map(([n, m]) => `${n}: ${Object.entries(m).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
-  if (rows.length) console.log(`max |edgernn - onnxruntime-node|:\n  ${rows.join('\n  ')}`);
-});
+const record = diffRecorder();
 
 let rt: Runtime;
 beforeAll(async () => {

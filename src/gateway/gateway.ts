@@ -40,7 +40,7 @@ import { lockStateDir, type StateLock } from './state-lock.js';
 import { DISK_REFUSED_CODES, fileStateStore, memoryStateStore, probeStateDir, saveStates, type StateStore } from './state-store.js';
 import { checkSeqWidth, DeviceStream, streamKey, upsampleError, type QueuedBatch, type RouteRuntime } from './stream.js';
 import { MAX_TOPIC_BYTES, Topics, devicePartition } from './topics.js';
-import { mqttTransport, redactUrl, type GatewayTransport } from './transport.js';
+import { mqttClientOptions, mqttTransport, redactUrl, type GatewayTransport } from './transport.js';
 import { ClusterCoordinator } from './cluster.js';
 
 export const GATEWAY_VERSION = '0.1.0';
@@ -178,6 +178,26 @@ function buildRoutes(cfg: GatewayConfig, models: ReadonlyMap<string, Model>, det
     const config = { ...rc, channels: probeFe.channels };
     return { index, config, model, modelKey: rc.model, createFrontEnd: () => feFactory(fspec, feCtx), createDetector: () => detFactory(rc.detector, detCtx) };
   });
+}
+
+/** Reads, decodes and golden-checks the config's models into `models` (those opts.models gives are taken as they are). */
+async function loadModels(cfg: GatewayConfig, opts: Pick<GatewayOptions, 'models' | 'runtime'>, models: Map<string, Model>): Promise<void> {
+  let rt = opts.runtime;
+  for (const [key, mc] of Object.entries(cfg.models)) {
+    const given = opts.models?.[key];
+    if (given) {
+      models.set(key, given);
+      continue;
+    }
+    rt ??= await createRuntime();
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(fs.readFileSync(mc.path));
+    } catch (e) {
+      throw new EdgeRnnError('GATEWAY_CONFIG', `models.${key}.path: cannot read ${mc.path}: ${(e as Error).message}`, { field: `models.${key}.path` });
+    }
+    models.set(key, await rt.load(bytes, { backend: mc.backend, source: mc.path }));
+  }
 }
 
 /** Freezes an object and everything it holds (plain objects and arrays: an alert). */
@@ -361,6 +381,24 @@ export class Gateway {
     });
   }
 
+  /**
+   * What create() checks short of the broker, stateDir and board, for a config check before a
+   * deployment (`edgernn gateway --print-config`): the config, the models (read, decoded,
+   * golden-checked), the routes (front ends, channels, rates, detectors) and the broker's TLS
+   * files. Throws the error create() would; touches no broker, disk state or board.
+   */
+  static async check(opts: Pick<GatewayOptions, 'config' | 'runtime' | 'detectors' | 'frontends'>): Promise<void> {
+    const cfg = parseGatewayConfig(opts.config, 'Gateway.check: config');
+    const models = new Map<string, Model>();
+    try {
+      await loadModels(cfg, opts, models);
+      buildRoutes(cfg, models, { ...BUILTIN_DETECTORS, ...JOB_DETECTORS, ...opts.detectors }, { ...FEATURE_FRONTENDS, ...BUILTIN_FRONTENDS, ...opts.frontends });
+      if (cfg.broker.url !== 'embedded') mqttClientOptions({ broker: cfg.broker, url: cfg.broker.url, clientId: cfg.broker.clientId ?? `edgernn-${cfg.gatewayId}`, persistentSession: cfg.broker.persistentSession });
+    } finally {
+      for (const m of models.values()) m.dispose();
+    }
+  }
+
   /** Loads models, opens the outbox, connects, subscribes. */
   static async create(opts: GatewayOptions): Promise<Gateway> {
     const cfg = parseGatewayConfig(opts.config, 'Gateway.create: config');
@@ -374,23 +412,7 @@ export class Gateway {
     let droppedAtOpen = 0;
     let gw: Gateway;
     try {
-      // Models.
-      let rt = opts.runtime;
-      for (const [key, mc] of Object.entries(cfg.models)) {
-        const given = opts.models?.[key];
-        if (given) {
-          models.set(key, given);
-          continue;
-        }
-        rt ??= await createRuntime();
-        let bytes: Uint8Array;
-        try {
-          bytes = new Uint8Array(fs.readFileSync(mc.path));
-        } catch (e) {
-          throw new EdgeRnnError('GATEWAY_CONFIG', `models.${key}.path: cannot read ${mc.path}: ${(e as Error).message}`, { field: `models.${key}.path` });
-        }
-        models.set(key, await rt.load(bytes, { backend: mc.backend, source: mc.path }));
-      }
+      await loadModels(cfg, opts, models);
       const routes = buildRoutes(cfg, models, { ...BUILTIN_DETECTORS, ...JOB_DETECTORS, ...opts.detectors }, { ...FEATURE_FRONTENDS, ...BUILTIN_FRONTENDS, ...opts.frontends });
       // Storage: stateDir is this gateway's alone (state-lock.ts). A disk that refuses writes
       // (read-only, full, no permission) does not keep the gateway from running: it runs with the

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { EdgeRnnError, isEdgeRnnError } from '../errors.js';
 import { decodeModel } from '../model/codec.js';
 import { parseGatewayConfig, resolveConfigPaths, type GatewayConfig } from './config.js';
+import { redactUrl } from './transport.js';
 
 export interface ConfigOverrides {
   broker?: string;
@@ -143,18 +144,33 @@ function defaultThresholdOutputs(config: GatewayConfig, rawRoutes: unknown[], so
     } catch {
       return;
     }
-    const suggested = Object.hasOwn(SCORE_DETECTORS, task) ? SCORE_DETECTORS[task] : undefined;
+    const suggested = predictionDetector(task);
     if (rawDet === undefined && suggested !== undefined) {
       const expected = `given for model '${route.model}' (task ${task}: its outputs are predictions, not scores), e.g. ${suggested}`;
       throw new EdgeRnnError('GATEWAY_CONFIG', `${source}: routes[${i}].detector must be ${expected}, got nothing`, { field: `routes[${i}].detector`, expected, got: undefined });
     }
-    const index = Math.max(0, labels.findIndex((l) => !l.startsWith('_')));
-    const label = labels[index];
-    if (label === undefined || label.startsWith('_')) return;
-    det.output = label;
-    out.push({ route: i, index, label });
+    const chosen = defaultThresholdOutput(labels);
+    if (chosen === undefined) return;
+    det.output = chosen.label;
+    out.push({ route: i, ...chosen });
   });
   return out;
+}
+
+/**
+ * The output a threshold route that names none watches: the first label not starting with '_';
+ * undefined (output 0) for a model without labels (pass [] when they do not match its outputs)
+ * or with background labels only.
+ */
+export function defaultThresholdOutput(labels: readonly string[]): { index: number; label: string } | undefined {
+  const index = Math.max(0, labels.findIndex((l) => !l.startsWith('_')));
+  const label = labels[index];
+  return label === undefined || label.startsWith('_') ? undefined : { index, label };
+}
+
+/** A model of this task has outputs that are predictions: a route must name its detector (this one, e.g.); undefined for scores. */
+export function predictionDetector(task: string): string | undefined {
+  return Object.hasOwn(SCORE_DETECTORS, task) ? SCORE_DETECTORS[task] : undefined;
 }
 
 /** Detectors for models whose outputs are predictions (the default threshold on output 0 compared one with 0.5). */
@@ -279,4 +295,24 @@ function flagError(e: unknown, o: ConfigOverrides): EdgeRnnError | null {
   if (hit[0].startsWith('routes[0]') && o.model === undefined) return null;
   const shown = hit[1] === 'password' ? '***' : JSON.stringify(String(o[hit[1]]));
   return new EdgeRnnError('USAGE', `${hit[2]} must be ${d.expected}, got ${shown}`, { flag: hit[2], expected: d.expected });
+}
+
+/**
+ * The config as `--print-config` prints it: broker.password and a password in broker.url as
+ * "***" (they were printed in plain text, into CI logs). The rest is as resolved, so the printed
+ * config loads back (with the password given again, e.g. --password).
+ */
+export function redactedConfig(config: GatewayConfig): GatewayConfig {
+  const broker = { ...config.broker, url: redactUrl(config.broker.url) };
+  if (broker.password !== undefined) broker.password = '***';
+  return { ...config, broker };
+}
+
+/**
+ * A config error raised past the file's reading (at start, in Gateway.create or Gateway.check:
+ * "routes[0].detector.kind must be ...") names the file, as those raised reading it do.
+ */
+export function inConfigFile(e: unknown, file: string | undefined): unknown {
+  if (file === undefined || !isEdgeRnnError(e, 'GATEWAY_CONFIG') || e.message.startsWith(`${file}`)) return e;
+  return new EdgeRnnError('GATEWAY_CONFIG', `${file}: ${e.message}`, { ...e.details, file });
 }

@@ -48,7 +48,7 @@ describe('edgernn info', () => {
 
   it('the layout adds up to the file size, in the text and in --json', async () => {
     const o = JSON.parse((await cli('info', 'd.ern', '--json')).out);
-    expect(Object.keys(o)).toEqual(['file', 'sha256', 'bytes', 'formatVersion', 'layout', 'manifest', 'tensors', 'sizes', 'golden']);
+    expect(Object.keys(o)).toEqual(['file', 'sha256', 'bytes', 'formatVersion', 'layout', 'manifest', 'tensors', 'sizes', 'serving', 'golden']);
     const l = o.layout;
     expect(l.header + l.manifest + l.manifestPadding + l.tensors + l.tensorPadding).toBe(o.bytes);
     expect(l.total).toBe(o.bytes);

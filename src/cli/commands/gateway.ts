@@ -6,7 +6,7 @@ import { isIPv6 } from 'node:net';
 import { isEdgeRnnError } from '../../errors.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { jsonLogger } from '../../gateway/logger.js';
-import { loadGatewayConfigDetailed } from '../../gateway/load-config.js';
+import { inConfigFile, loadGatewayConfigDetailed, redactedConfig } from '../../gateway/load-config.js';
 import { redactUrl } from '../../gateway/transport.js';
 import { decodeModel } from '../../model/codec.js';
 import { choiceFlag, numberFlag, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
@@ -85,7 +85,10 @@ section (the sensor topic then carries a partition level). See docs/gateway.md.
   --threshold X        alert when the watched output >= X (default 0.5)
   --output O           the output watched, a label or an index (default: the first label
                        not starting with '_', so not _silence_ or _unknown_; else output 0)
-  --print-config       print the resolved config as JSON and exit`,
+  --print-config       check the config as start does (models loaded and golden-checked,
+                       routes, detectors, TLS files), without the broker, state dir or board,
+                       then print it resolved, as JSON, and exit: 0 if it would start, 1 if
+                       not (for CI). broker.password and a password in broker.url print as ***`,
   async run(args, ctx) {
     const { values, positionals } = parseFlags(
       args,
@@ -150,9 +153,14 @@ section (the sensor topic then carries a partition level). See docs/gateway.md.
     set('sensor', str('sensor'));
     set('codec', choiceFlag(values.codec, 'codec', ['json', 'binary', 'csv'] as const));
     set('threshold', numberFlag(values.threshold, 'threshold'));
-    const { config, defaultOutputs } = loadGatewayConfigDetailed(str('config'), o, ctx.cwd);
+    const file = str('config');
+    const { config, defaultOutputs } = loadGatewayConfigDetailed(file, o, ctx.cwd);
     if (values['print-config']) {
-      ctx.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+      // Checked as start checks it (short of the broker, stateDir and board): it printed configs that then failed to start.
+      await Gateway.check({ config }).catch((e: unknown) => {
+        throw inConfigFile(e, file);
+      });
+      ctx.stdout.write(`${JSON.stringify(redactedConfig(config), null, 2)}\n`);
       return 0;
     }
     const logger = jsonLogger({ level: config.log.level, out: ctx.stderr, base: { gateway: config.gatewayId } });
@@ -181,7 +189,7 @@ section (the sensor topic then carries a partition level). See docs/gateway.md.
         ctx.stdout.write(`edgernn gateway ${config.gatewayId}: ${e.message}\n`);
         return 0;
       }
-      throw e;
+      throw inConfigFile(e, file);
     }
     const url = redactUrl(gw.broker ? gw.broker.url : config.broker.url);
     ctx.stdout.write(`edgernn gateway ${config.gatewayId}: ${gw.broker ? `embedded broker listening on ${url}` : `connected to ${url}`}` + `${gw.httpPort !== null ? `, metrics on ${metricsUrl(config.metrics.httpHost, gw.httpPort)}` : ''}\n`);

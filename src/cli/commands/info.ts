@@ -5,20 +5,28 @@ import { isRecurrent, layerOutputSize } from '../../model/spec.js';
 import { createRuntime } from '../../runtime/runtime.js';
 import { EdgeRnnError, isEdgeRnnError } from '../../errors.js';
 import { isOnnxModel } from '../../onnx/proto.js';
+import { parseGatewayConfig, type DetectorConfig } from '../../gateway/config.js';
+import { createSmoothingDetector, createThresholdDetector, forecastTargets, smoothingDefaults, type DetectorContext } from '../../gateway/detectors.js';
+import { FEATURE_FRONTENDS } from '../../gateway/feature-frontends.js';
+import { BUILTIN_FRONTENDS } from '../../gateway/frontend.js';
+import { defaultThresholdOutput, predictionDetector } from '../../gateway/load-config.js';
+import type { ModelSpec } from '../../model/spec.js';
 import { parseFlags, printable, readFileArg, type Command } from '../framework.js';
 import { summarize } from '../summary.js';
 
-
 export const infoCommand: Command = {
   name: 'info',
-  summary: 'show a model file: manifest, layers, sizes, golden check',
+  summary: 'show a model file: manifest, layers, sizes, how the gateway serves it, golden check',
   help: `usage: edgernn info MODEL.ern [--json]
 
 Prints the manifest (name, version, task, labels, input spec, layers, quantization, training
-metadata) and sizes, and replays the golden test vector on the default backend.
+metadata) and sizes, replays the golden test vector on the default backend, and says how
+\`edgernn gateway\` serves the model: in sliding windows, each from a reset state, or as one
+session per device stream that is never reset; how often its detector decides; the detector a
+route that names none gets (or that one must be named); what a forecaster predicts.
 
   --json    one JSON object: {file, sha256, bytes, formatVersion, layout, manifest, tensors, sizes,
-            golden}; layout's parts add up to bytes`,
+            serving, golden}; layout's parts add up to bytes`,
   async run(args, ctx) {
     const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } }, { min: 1, max: 1, names: 'MODEL.ern' });
     const file = path.resolve(ctx.cwd, positionals[0]!);
@@ -48,9 +56,10 @@ metadata) and sizes, and replays the golden test vector on the default backend.
     const { tensors, ...manifest } = decoded.container.manifest;
     const tensorList = tensors as { name: string; dtype: string; shape: number[]; bytes: number }[];
     const layout = fileLayout(decoded.container.layout, tensorList);
+    const serving = servingOf(decoded.spec, decoded.outputSize);
     if (values.json) {
       const { major, minor } = decoded.container.formatVersion;
-      ctx.stdout.write(`${JSON.stringify({ file: positionals[0], sha256: decoded.container.sha256, bytes: bytes.length, formatVersion: `${major}.${minor}`, layout, manifest, tensors: tensorList, sizes, golden })}\n`);
+      ctx.stdout.write(`${JSON.stringify({ file: positionals[0], sha256: decoded.container.sha256, bytes: bytes.length, formatVersion: `${major}.${minor}`, layout, manifest, tensors: tensorList, sizes, serving, golden })}\n`);
       return golden.ok ? 0 : 1;
     }
     const s = decoded.spec;
@@ -63,7 +72,7 @@ metadata) and sizes, and replays the golden test vector on the default backend.
       `  layout    header ${layout.header} + manifest ${layout.manifest} + padding ${layout.manifestPadding} + tensors ${layout.tensors} + alignment ${layout.tensorPadding} = ${layout.total} bytes`,
       `  input     ${s.input.size} features${s.input.rateHz ? ` at ${s.input.rateHz} Hz` : ''}${s.input.names ? `: ${namesLine(s.input.names)}` : ''}`,
       ...block('front end', s.input.frontend, 4),
-      ...servedIn(s.input.frontend),
+      ...servingLines(serving, s.task),
       `  output    ${decoded.outputSize}${s.labels.length ? `: ${s.labels.join(', ')}` : ''}`,
       ...quantLines(manifest.quantization),
       `  layers`,
@@ -140,10 +149,119 @@ function trainingLines(t: Record<string, unknown>): string[] {
   return out;
 }
 
-/** A line for a front end in sliding windows: how a stream is served. */
-function servedIn(fe: Record<string, unknown>): string[] {
-  const w = fe.windows as { frames?: unknown; hop?: unknown } | undefined;
-  if (typeof w?.frames !== 'number' || typeof w.hop !== 'number') return [];
-  const ms = typeof fe.hopMs === 'number' ? (n: number) => ` (${Math.round(n * (fe.hopMs as number))} ms)` : () => '';
-  return [`  serving   sliding windows of ${w.frames} frames${ms(w.frames)} every ${w.hop}${ms(w.hop)}, each from a reset state`];
+/**
+ * How `edgernn gateway` serves a model, decided by the gateway's own code: the front end its
+ * factory builds (windows of framesPerWindow frames, each from a reset state, or one frame at a
+ * time into one session per device stream, never reset), the detector a route without one gets
+ * (parseGatewayConfig's default, on the output load-config picks, checked by the detector's
+ * factory), the smoothing defaults (smoothingDefaults), and what a forecaster predicts
+ * (forecastTargets). A model served as one session said nothing: a user could not tell which of
+ * their models `--serve`/windows changed.
+ */
+interface Serving {
+  /** windows: each from a reset state; session: one per device stream, never reset; refused: the gateway cannot serve it (`error`). */
+  mode: 'windows' | 'session' | 'refused';
+  frontend: string;
+  /** mode windows: frames per window, frames between windows, and their lengths in ms where the model has a time base. */
+  window?: { frames: number; hop: number; ms?: number; hopMs?: number };
+  /** Detector decisions per second (one per window, or per frame); null when the model records no rate. */
+  decisionsPerSecond?: number | null;
+  /** A route that names no detector: the one it gets, or that it must name one (`required`, e.g. `example`). */
+  defaultDetector?: (DetectorConfig & { label?: string }) | { required: true; example: string } | { refused: string };
+  /** A smoothing detector that leaves window and refractorySteps out gets these (decisions); absent when smoothing refuses the model. */
+  smoothingDefaults?: { window: number; refractorySteps: number };
+  /** Forecasters (task forecast, anomaly): output k predicts input `targets[k]`, `horizon` frames ahead. */
+  forecast?: { horizon: number; targets: string[] } | { error: string };
+  error?: string;
+}
+
+const FRONTENDS = { ...FEATURE_FRONTENDS, ...BUILTIN_FRONTENDS };
+
+function errorText(e: unknown): string {
+  if (!isEdgeRnnError(e)) throw e;
+  return `[${e.code}] ${e.message}`;
+}
+
+function servingOf(spec: ModelSpec, outputSize: number): Serving {
+  const fspec = spec.input.frontend;
+  const frontend = fspec.kind;
+  if (spec.layers.some((l) => isRecurrent(l) && l.direction !== 'forward')) return { mode: 'refused', frontend, error: 'it has bidirectional layers and cannot run on a stream' };
+  const factory = Object.hasOwn(FRONTENDS, frontend) ? FRONTENDS[frontend] : undefined;
+  if (factory === undefined) return { mode: 'refused', frontend, error: `front end "${frontend}" is not built into the gateway (a program registers it with GatewayOptions.frontends)` };
+  let fe;
+  try {
+    fe = factory(fspec, { inputSize: spec.input.size, rateHz: spec.input.rateHz, channels: 0, path: 'routes[0]' });
+  } catch (e) {
+    return { mode: 'refused', frontend, error: errorText(e) };
+  }
+  const out: Serving = { mode: fe.framesPerWindow > 1 ? 'windows' : 'session', frontend };
+  // Decisions come every hopSamples samples at the front end's rate (a window's hop, or a frame).
+  const everyMs = fe.sampleRateHz !== undefined ? (1000 * fe.hopSamples) / fe.sampleRateHz : undefined;
+  if (out.mode === 'windows') {
+    const hop = fe.hopFrames ?? fe.framesPerWindow;
+    const frameMs = everyMs !== undefined ? everyMs / hop : undefined;
+    out.window = { frames: fe.framesPerWindow, hop, ...(frameMs !== undefined ? { ms: round(frameMs * fe.framesPerWindow), hopMs: round(everyMs!) } : {}) };
+  }
+  out.decisionsPerSecond = everyMs !== undefined ? round(1000 / everyMs) : null;
+  const labels = spec.labels.length === outputSize ? spec.labels : [];
+  const ctx: DetectorContext = { labels, outputSize, inputSize: spec.input.size, path: 'routes[0].detector', spec };
+  const example = predictionDetector(spec.task);
+  const detectorOf = (detector?: unknown): DetectorConfig => parseGatewayConfig({ models: { model: 'model.ern' }, routes: [{ sensor: 'data', model: 'model', ...(detector ? { detector } : {}) }] }, 'edgernn info').routes[0]!.detector;
+  if (example !== undefined) {
+    out.defaultDetector = { required: true, example };
+  } else {
+    const det = detectorOf() as DetectorConfig & { output: number | string };
+    const chosen = defaultThresholdOutput(labels);
+    if (chosen !== undefined) det.output = chosen.label;
+    try {
+      createThresholdDetector(det, ctx);
+      out.defaultDetector = { ...det, output: chosen?.index ?? 0, ...(labels.length ? { label: labels[chosen?.index ?? 0] } : {}) };
+    } catch (e) {
+      out.defaultDetector = { refused: errorText(e) };
+    }
+    try {
+      createSmoothingDetector(detectorOf({ kind: 'smoothing' }), ctx);
+      out.smoothingDefaults = smoothingDefaults(ctx);
+    } catch (e) {
+      // Smoothing refuses this model (its outputs are no posteriors): no defaults to show.
+      if (!isEdgeRnnError(e)) throw e;
+    }
+  }
+  if (spec.task === 'forecast' || spec.task === 'anomaly') {
+    try {
+      const { horizon, inputOf } = forecastTargets(ctx, (why) => new EdgeRnnError('GATEWAY_CONFIG', `its outputs do not predict its inputs: ${why}`));
+      const data = spec.extra?.data as { columns?: unknown } | undefined;
+      const names = Array.isArray(data?.columns) ? (data.columns as unknown[]) : (spec.input.names ?? []);
+      out.forecast = { horizon, targets: inputOf.map((i) => (typeof names[i] === 'string' ? (names[i] as string) : `input ${i}`)) };
+    } catch (e) {
+      out.forecast = { error: errorText(e) };
+    }
+  }
+  return out;
+}
+
+const round = (x: number): number => Number(x.toPrecision(4));
+
+/** The serving, detector and forecast lines of the text output. */
+function servingLines(v: Serving, task: string): string[] {
+  if (v.mode === 'refused') return [`  serving   not by the gateway: ${v.error}`];
+  const ms = (x: number | undefined) => (x !== undefined ? ` (${x} ms)` : '');
+  const rate = v.decisionsPerSecond != null ? `${v.decisionsPerSecond} a second` : 'at the rate samples arrive (the model records none)';
+  const lines = [
+    v.mode === 'windows'
+      ? `  serving   sliding windows of ${v.window!.frames} frames${ms(v.window!.ms)} every ${v.window!.hop}${ms(v.window!.hopMs)}, each from a reset state: a decision per window, ${rate}`
+      : `  serving   one session per device stream, never reset: a decision per frame, ${rate}`,
+  ];
+  const d = v.defaultDetector;
+  if (d !== undefined && 'required' in d) lines.push(`  detector  a route must name one (task ${task}: its outputs are predictions, not scores), e.g. ${d.example}`);
+  else if (d !== undefined && 'refused' in d) lines.push(`  detector  a route without one is refused: ${d.refused}`);
+  else if (d !== undefined && d.kind === 'threshold') lines.push(`  detector  a route without one: threshold ${d.on} on output ${d.output}${'label' in d && d.label !== undefined ? ` (${d.label})` : ''}`);
+  const sm = v.smoothingDefaults;
+  if (sm !== undefined) {
+    const t = (n: number) => (v.decisionsPerSecond ? ` (${round((n * 1000) / v.decisionsPerSecond)} ms)` : '');
+    lines.push(`            smoothing without window or refractorySteps: window ${sm.window}${t(sm.window)}, refractorySteps ${sm.refractorySteps}${t(sm.refractorySteps)} (decisions)`);
+  }
+  const f = v.forecast;
+  if (f !== undefined) lines.push('error' in f ? `  forecast  ${f.error}` : `  forecast  ${f.horizon} frame${f.horizon === 1 ? '' : 's'} ahead: ${f.targets.join(', ')}`);
+  return lines;
 }

@@ -263,7 +263,12 @@ export function createThresholdDetector(cfg: DetectorConfig, ctx: DetectorContex
   };
 }
 
-/** A model served in windows (`input.frontend.windows`): the last `frames` frames every `hop`. */
+/**
+ * A model served in windows: the last `frames` frames every `hop`, from `input.frontend.windows`,
+ * or from a front end that windows by itself (imu: windowSize frames every hop, what its built
+ * front end gives as framesPerWindow and hopFrames; models/har.ern, whose 1 s decisions got the
+ * session defaults: a 30 s mean of windows an activity is in at most 4 of).
+ */
 interface ServedWindows {
   frames: number;
   hop: number;
@@ -274,9 +279,11 @@ interface ServedWindows {
 }
 
 function servedWindows(ctx: DetectorContext): ServedWindows | undefined {
-  const fe = ctx.spec?.input?.frontend as { kind?: unknown; hopMs?: unknown; windows?: { frames: number; hop: number } } | undefined;
-  if (fe?.windows === undefined) return undefined;
-  const { frames, hop } = fe.windows;
+  const fe = ctx.spec?.input?.frontend as { kind?: unknown; hopMs?: unknown; windows?: { frames: number; hop: number }; windowSize?: unknown; hop?: unknown } | undefined;
+  const own = fe?.kind === 'imu' && typeof fe.windowSize === 'number' && fe.windowSize > 1 && typeof fe.hop === 'number' ? { frames: fe.windowSize, hop: fe.hop } : undefined;
+  const windows = fe?.windows ?? own;
+  if (fe === undefined || windows === undefined) return undefined;
+  const { frames, hop } = windows;
   const audio = (fe.kind === 'mfcc' || fe.kind === 'logmel') && typeof fe.hopMs === 'number';
   return { frames, hop, most: Math.max(1, Math.floor(frames / hop)), ...(audio ? { ms: hop * (fe.hopMs as number) } : {}) };
 }
@@ -288,8 +295,9 @@ function servedWindows(ctx: DetectorContext): ServedWindows | undefined {
  * them: the defaults averaged 3 s of a clip classifier's 100 ms windows (refused), or 30 of a CSV
  * classifier's windows, where an event seen in 2 never reached the threshold (silently). So:
  *   - audio in windows: 300 ms of decisions (at most frames / hop), a second before the next event;
- *   - other windows (`edgernn train` on a CSV: --seq-len rows every --stride): frames / hop
- *     decisions, and as many refractory (the windows that still hold the event), at most 30 and 50;
+ *   - other windows (`edgernn train` on a CSV: --seq-len rows every --stride; an imu front end's
+ *     windowSize every hop, models/har.ern: 4 and 4, not a 30 s mean): frames / hop decisions,
+ *     and as many refractory (the windows that still hold the event), at most 30 and 50;
  *   - one session (or no windows): 30 and 50.
  */
 export function smoothingDefaults(ctx: DetectorContext): { window: number; refractorySteps: number } {

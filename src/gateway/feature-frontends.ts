@@ -37,7 +37,7 @@ function featureFrontEnd(spec: FrontendSpec, ctx: FrontEndContext) {
   }
   // The rate samples must arrive at: audio sampleRateHz, IMU inputRateHz (it resamples itself), series rateHz.
   const rate = [spec.sampleRateHz, spec.inputRateHz, spec.rateHz].find((r): r is number => typeof r === 'number');
-  return frontEndFromStreaming(fe, rate, hopSamples(spec, rate), audioTiming(spec, ctx), hopFrames(spec));
+  return frontEndFromStreaming(fe, rate, hopSamples(spec, rate), audioTiming(spec, ctx), hopFrames(spec), spec.windows !== undefined || fe.framesPerOutput > 1);
 }
 
 /** Frames a window advances by: audio windows.hop, imu hop (1: not windowed). */

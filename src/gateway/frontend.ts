@@ -91,7 +91,7 @@ export function createNoneFrontEnd(spec: FrontendSpec, ctx: FrontEndContext): Fr
       throw new EdgeRnnError('GATEWAY_CONFIG', `${ctx.path}.model: the model's front end (none) is unusable: ${e.message}`, { field: `${ctx.path}.model` });
     }
     const hop = (fe as SlidingWindowFrontend).hop;
-    return frontEndFromStreaming(fe, ctx.rateHz, hop, undefined, hop);
+    return frontEndFromStreaming(fe, ctx.rateHz, hop, undefined, hop, true);
   }
   const C = ctx.inputSize;
   return {
@@ -159,9 +159,11 @@ export interface BlockTiming {
  * restarted or handed-off stream continues bit for bit. Backward compatibility: a saved stream
  * without front-end state (empty bytes: written before front ends exported theirs) restarts the
  * front end, as those gateways did, and keeps the model state. `hopFrames`: the frames a block
- * advances the stream by (a window's hop; 1 when blocks are single frames).
+ * advances the stream by (a window's hop; 1 when blocks are single frames). `windowed`: blocks are
+ * windows (`input.frontend.windows`), each run from a reset state, also when of one frame (a model
+ * trained with --seq-len 1 was never reset: its one-frame blocks streamed).
  */
-export function frontEndFromStreaming(fe: StreamingFrontendLike, inputRateHz: number | undefined, hopSamples: number, timing?: BlockTiming, hopFrames = fe.framesPerOutput): FrontEnd {
+export function frontEndFromStreaming(fe: StreamingFrontendLike, inputRateHz: number | undefined, hopSamples: number, timing?: BlockTiming, hopFrames = fe.framesPerOutput, windowed = fe.framesPerOutput > 1): FrontEnd {
   const F = fe.framesPerOutput;
   const S = fe.featureSize;
   let sink: FrameSink | null = null;
@@ -175,7 +177,7 @@ export function frontEndFromStreaming(fe: StreamingFrontendLike, inputRateHz: nu
     // Exact with timing; otherwise approximate: the block completed somewhere in this push, placed by count.
     const estimate = timing !== undefined ? timing.first - 1 + index * timing.every - consumed : Math.round((pushed * blocks) / Math.max(1, expected)) - 1;
     const at = Math.max(0, Math.min(pushed - 1, estimate));
-    for (let t = 0; t < F; t++) sink!(out.subarray(t * S, (t + 1) * S), at, F === 1 ? FRAME_DETECT : (t === 0 ? FRAME_RESET : 0) | (t === F - 1 ? FRAME_DETECT : 0));
+    for (let t = 0; t < F; t++) sink!(out.subarray(t * S, (t + 1) * S), at, windowed ? (t === 0 ? FRAME_RESET : 0) | (t === F - 1 ? FRAME_DETECT : 0) : FRAME_DETECT);
   };
   let expected = 1;
   return {

@@ -105,7 +105,7 @@ export function loadGatewayConfigDetailed(file: string | undefined, o: ConfigOve
         sensor: o.sensor ?? 'data',
         model: 'model',
         codec: o.codec ?? 'json',
-        detector: { kind: 'threshold', on: o.threshold ?? 0.5, ...(o.output !== undefined ? { output: o.output } : {}) },
+        detector: quickDetector(path.resolve(cwd, o.model), o),
       },
     ];
   } else if (o.sensor !== undefined || o.codec !== undefined || o.threshold !== undefined || o.output !== undefined) {
@@ -118,6 +118,29 @@ export function loadGatewayConfigDetailed(file: string | undefined, o: ConfigOve
     throw flagError(e, o) ?? e;
   }
   return { config, defaultOutputs: defaultThresholdOutputs(config, merged.routes as unknown[], source) };
+}
+
+/**
+ * The quick start's detector: a threshold on the output --output names (else the one
+ * defaultThresholdOutputs picks). A model whose outputs are predictions gets what a config route
+ * would be told to use: the anomaly detector (its settings from the manifest) for task anomaly;
+ * a forecaster or an autoencoder, whose error threshold has no default, and --threshold/--output
+ * on any of them, are refused: the threshold compared a predicted value with 0.5, silently. A
+ * model that cannot be read or decoded is left to Gateway.create to name.
+ */
+function quickDetector(file: string, o: ConfigOverrides): Record<string, unknown> {
+  const threshold = { kind: 'threshold', on: o.threshold ?? 0.5, ...(o.output !== undefined ? { output: o.output } : {}) };
+  let task: string;
+  try {
+    task = decodeModel(new Uint8Array(fs.readFileSync(file)), 'model').spec.task;
+  } catch {
+    return threshold;
+  }
+  const suggested = predictionDetector(task);
+  if (suggested === undefined) return threshold;
+  if (task === 'anomaly' && o.threshold === undefined && o.output === undefined) return { kind: 'anomaly' };
+  const flags = o.threshold !== undefined || o.output !== undefined ? ' (--threshold and --output watch a score)' : '';
+  throw new EdgeRnnError('USAGE', `--model ${o.model}: task ${task}: its outputs are predictions, not scores${flags}: give a config file whose route names its detector, e.g. ${suggested}`, { flag: '--model', expected: suggested, got: task });
 }
 
 /**

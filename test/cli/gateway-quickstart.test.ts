@@ -4,12 +4,14 @@
  * gateway loaded it ("models.model.path: cannot read ..."), and --print-config printed a config
  * whose model did not exist (exit 0).
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runtimeCommands } from '../../src/cli/commands/index.js';
 import { defaultActivations, encodeModel, type ModelSpec } from '../../src/index.js';
+import { waitFor } from '../gateway/fixtures.js';
 import { runCaptured } from '../helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-gw-quick-'));
@@ -80,5 +82,63 @@ describe('the quick start on a classifier: which output --threshold watches', ()
     const r = await runCaptured(['gateway', '--config', 'gw.json', '--output', 'high'], runtimeCommands, tmp);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--output go with --model/);
+  });
+});
+
+/**
+ * `--model` on a model whose outputs are predictions (task anomaly, forecast, autoencoder) built a
+ * threshold on output 0: the gateway compared the forecaster's predicted value with 0.5, silently
+ * (a config route without a detector is refused for these models). An anomaly model now gets the
+ * anomaly detector (its settings from the manifest); --threshold/--output, and a forecaster or an
+ * autoencoder (whose error threshold has no default), are refused naming the detector to use.
+ */
+describe('the quick start on a model whose outputs are predictions', () => {
+  fs.copyFileSync(path.resolve(import.meta.dirname, '../../models/anomaly.ern'), path.join(tmp, 'anomaly.ern'));
+
+  it('an anomaly model gets the anomaly detector', async () => {
+    const r = await runCaptured(['gateway', '--model', 'anomaly.ern', '--print-config'], runtimeCommands, tmp);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).routes[0].detector).toEqual({ kind: 'anomaly' });
+  });
+
+  it('the start-up says the anomaly detector watches', { timeout: 30_000 }, async () => {
+    // The built command in a child process, stopped by a real SIGINT (as in gateway-config-file.test.ts).
+    const child = spawn(process.execPath, [path.resolve(import.meta.dirname, '../../dist/cli.js'), 'gateway', '--model', 'anomaly.ern', '--sensor', 'level', '--state-dir', '', '--log-level', 'silent'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => out.split('\n').length > 2 || child.exitCode !== null, 'the gateway to start', 20_000);
+      expect(out.split('\n')[1]).toBe("edgernn gateway gw: alerts from the anomaly detector (settings from model 'anomaly-gru-forecaster') on sensor 'level'");
+    } finally {
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    }
+  });
+
+  it('--threshold or --output on it, and a forecaster, are usage errors naming the detector to use', async () => {
+    for (const extra of [['--threshold', '0.7'], ['--output', '0']]) {
+      const r = await runCaptured(['gateway', '--model', 'anomaly.ern', '--print-config', ...extra], runtimeCommands, tmp);
+      expect(r.code, extra.join(' ')).toBe(2);
+      expect(r.err).toMatch(/task anomaly: its outputs are predictions, not scores.*\{"kind": "anomaly"\}/);
+    }
+    const H = 2;
+    const spec: ModelSpec = {
+      name: 'fc',
+      version: '1.0.0',
+      task: 'forecast',
+      labels: [],
+      input: { size: 1, frontend: { kind: 'none' } },
+      precision: 'float32',
+      layers: [
+        { kind: 'gru', inputSize: 1, hiddenSize: H, direction: 'forward', activations: defaultActivations('gru', 1), linearBeforeReset: false, float: { W: new Float32Array(3 * H), R: new Float32Array(3 * H * H), B: new Float32Array(6 * H) } },
+        { kind: 'dense', inputSize: H, outputSize: 1, activation: 'none', float: { W: new Float32Array(H), B: new Float32Array(1) } },
+      ],
+      training: {},
+    };
+    fs.writeFileSync(path.join(tmp, 'fc.ern'), encodeModel(spec));
+    const r = await runCaptured(['gateway', '--model', 'fc.ern', '--print-config'], runtimeCommands, tmp);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/task forecast: its outputs are predictions, not scores.*"score": "forecastError"/);
   });
 });

@@ -68,13 +68,19 @@ describe('edgernn info: how the gateway serves the model', () => {
     expect(serving).toMatchObject({ mode: 'windows', window: { frames: 20, hop: 10 }, decisionsPerSecond: null, smoothingDefaults: { window: 2, refractorySteps: 2 } });
   });
 
+  it('windows of one frame (train --seq-len 1) are windows: each frame from a reset state, as the gateway serves them (it said "one session")', async () => {
+    const { text, serving } = await info(model('one-frame', { labels: ['_noise_', 'tap', 'knock'], frontend: { kind: 'none', windows: { frames: 1, hop: 1 } } }));
+    expect(text).toContain('\n  serving   sliding windows of 1 frames every 1, each from a reset state');
+    expect(serving).toMatchObject({ mode: 'windows', window: { frames: 1, hop: 1 } });
+  });
+
   it('the shipped models: kws in 1.5 s windows every 100 ms, har in its IMU front end windows (it said nothing), anomaly as one session that needs a named detector', async () => {
     const kws = await info(path.join(ROOT, 'models/kws.ern'));
     expect(kws.text).toContain('\n  serving   sliding windows of 75 frames (1500 ms) every 5 (100 ms), each from a reset state: a decision per window, 10 a second\n');
     expect(kws.serving).toMatchObject({ mode: 'windows', frontend: 'mfcc', window: { frames: 75, hop: 5, ms: 1500, hopMs: 100 }, decisionsPerSecond: 10, defaultDetector: { output: 0, label: 'yes' }, smoothingDefaults: { window: 3, refractorySteps: 10 } });
     const har = await info(path.join(ROOT, 'models/har.ern'));
     expect(har.text).toContain('\n  serving   sliding windows of 64 frames (4000 ms) every 16 (1000 ms), each from a reset state: a decision per window, 1 a second\n');
-    expect(har.serving).toMatchObject({ mode: 'windows', frontend: 'imu', window: { frames: 64, hop: 16, ms: 4000, hopMs: 1000 }, decisionsPerSecond: 1 });
+    expect(har.serving).toMatchObject({ mode: 'windows', frontend: 'imu', window: { frames: 64, hop: 16, ms: 4000, hopMs: 1000 }, decisionsPerSecond: 1, smoothingDefaults: { window: 4, refractorySteps: 4 } });
     const an = await info(path.join(ROOT, 'models/anomaly.ern'));
     expect(an.text).toContain('\n  serving   one session per device stream, never reset: a decision per frame');
     expect(an.text).toContain('\n  detector  a route must name one (task anomaly: its outputs are predictions, not scores), e.g. {"kind": "anomaly"}\n');

@@ -5,7 +5,7 @@
  * 10 times the time they said, and nothing ever fired.
  */
 import { describe, expect, it } from 'vitest';
-import { createSmoothingDetector, type DetectorContext } from '../../src/gateway/detectors.js';
+import { createSmoothingDetector, smoothingDefaults, type DetectorContext } from '../../src/gateway/detectors.js';
 import { JOB_DETECTORS } from '../../src/gateway/job-detectors.js';
 import type { ModelSpec } from '../../src/model/spec.js';
 import { errorMessage } from '../helpers/errors.js';
@@ -92,6 +92,16 @@ describe('smoothing defaults resolve per model', () => {
     expect(fired(d, [quiet, yes, yes, quiet, quiet, quiet, yes, yes, quiet])).toEqual([2, 7]);
     // --stride 1: at most 30 and 50, as for a model served as one session.
     expect(ringOf(createSmoothingDetector(route, csvModel(64, 1)))).toBe(30);
+  });
+
+  it('an IMU front end that windows by itself (windowSize, hop; no windows field): frames / hop decisions, not 30 (a 30 s mean)', () => {
+    // models/har.ern: 64-frame windows every 16 frames, a decision a second; an activity is in at most 4 windows.
+    const spec = { name: 'imu', labels, input: { size: 3, rateHz: 16, frontend: { kind: 'imu', inputRateHz: 16, rateHz: 16, channels: ['ax', 'ay', 'az'], windowSize: 64, hop: 16 } }, layers: [{ kind: 'gru' }, { kind: 'softmax', size: 3 }] } as unknown as ModelSpec;
+    const imu: DetectorContext = { labels, outputSize: 3, inputSize: 3, path: 'routes[0].detector', spec };
+    expect(smoothingDefaults(imu)).toEqual({ window: 4, refractorySteps: 4 });
+    expect(ringOf(createSmoothingDetector(route, imu))).toBe(4);
+    // A route that gives its own keeps them (not refused).
+    expect(ringOf(createSmoothingDetector({ ...route, window: 30, refractorySteps: 50 }, imu))).toBe(30);
   });
 
   it('a model served as one session keeps 30 and 50; a route that gives them keeps its own', () => {

@@ -20,6 +20,8 @@ export function metricsUrl(host: string, port: number): string {
 export interface QuickOutput {
   output: number | string;
   index: number;
+  /** The model's name (spec.name), for the start-up line. */
+  name: string;
 }
 
 /**
@@ -33,7 +35,7 @@ export function quickOutput(bytes: Uint8Array, file: string, flag: string | unde
   if (/\.onnx$/i.test(file)) throw usageError(`--model takes an .ern model: ${convertFirst(file)}`);
   const { spec, outputSize: n } = decodeModel(bytes, file);
   const labels = spec.labels.length === n ? spec.labels : [];
-  const named = (index: number): QuickOutput => ({ output: labels[index] ?? index, index });
+  const named = (index: number): QuickOutput => ({ output: labels[index] ?? index, index, name: spec.name });
   if (flag === undefined) return named(Math.max(0, labels.findIndex((l) => !l.startsWith('_'))));
   const index = /^\d+$/.test(flag) ? Number(flag) : labels.indexOf(flag);
   if (index < 0 || index >= n) {
@@ -149,7 +151,8 @@ section (the sensor topic then carries a partition level). See docs/gateway.md.
     if (modelFlag === undefined && str('config') === undefined) throw usageError('give a config file (--config gateway.json) or a model for the quick start (--model FILE)');
     const quick = modelFlag !== undefined ? quickOutput(readFileArg(ctx.cwd, modelFlag), modelFlag, str('output')) : undefined;
     set('model', modelFlag);
-    set('output', quick?.output ?? str('output'));
+    // Only when given: load-config picks the same default, and refuses --output on a model whose outputs are predictions.
+    set('output', str('output') !== undefined ? (quick?.output ?? str('output')) : undefined);
     set('sensor', str('sensor'));
     set('codec', choiceFlag(values.codec, 'codec', ['json', 'binary', 'csv'] as const));
     set('threshold', numberFlag(values.threshold, 'threshold'));
@@ -196,6 +199,8 @@ section (the sensor topic then carries a partition level). See docs/gateway.md.
     const route = config.routes[0];
     if (quick !== undefined && route?.detector.kind === 'threshold') {
       ctx.stdout.write(`edgernn gateway ${config.gatewayId}: alerts when output ${quick.index}${typeof quick.output === 'string' ? ` (${quick.output})` : ''} >= ${route.detector.on} on sensor '${route.sensor}' (--output picks another)\n`);
+    } else if (quick !== undefined && route?.detector.kind === 'anomaly') {
+      ctx.stdout.write(`edgernn gateway ${config.gatewayId}: alerts from the anomaly detector (settings from model '${quick.name}') on sensor '${route.sensor}'\n`);
     } else {
       // A config route that names no output watches the first non-background label: said here.
       for (const d of defaultOutputs) {

@@ -194,10 +194,12 @@ function servingOf(spec: ModelSpec, outputSize: number): Serving {
   } catch (e) {
     return { mode: 'refused', frontend, error: errorText(e) };
   }
-  const out: Serving = { mode: fe.framesPerWindow > 1 ? 'windows' : 'session', frontend };
+  // A manifest's windows of one frame are windows too: each frame from a reset state.
+  const windowed = fe.framesPerWindow > 1 || (fspec as { windows?: unknown }).windows !== undefined;
+  const out: Serving = { mode: windowed ? 'windows' : 'session', frontend };
   // Decisions come every hopSamples samples at the front end's rate (a window's hop, or a frame).
   const everyMs = fe.sampleRateHz !== undefined ? (1000 * fe.hopSamples) / fe.sampleRateHz : undefined;
-  if (out.mode === 'windows') {
+  if (windowed) {
     const hop = fe.hopFrames ?? fe.framesPerWindow;
     const frameMs = everyMs !== undefined ? everyMs / hop : undefined;
     out.window = { frames: fe.framesPerWindow, hop, ...(frameMs !== undefined ? { ms: round(frameMs * fe.framesPerWindow), hopMs: round(everyMs!) } : {}) };

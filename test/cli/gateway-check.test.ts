@@ -12,27 +12,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runtimeCommands } from '../../src/cli/commands/index.js';
-import { defaultActivations, encodeModel, type ModelSpec } from '../../src/index.js';
+import { encodeModel } from '../../src/index.js';
+import { clipsClassifier } from '../helpers/classifier.js';
 import { runCaptured } from '../helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-gw-check-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const H = 4;
-const spec: ModelSpec = {
-  name: 'clips',
-  version: '1.0.0',
-  task: 'classify',
-  labels: ['_silence_', 'high', 'low'],
-  input: { size: 2, frontend: { kind: 'none' } },
-  precision: 'float32',
-  layers: [
-    { kind: 'gru', inputSize: 2, hiddenSize: H, direction: 'forward', activations: defaultActivations('gru', 1), linearBeforeReset: false, float: { W: new Float32Array(3 * H * 2).fill(0.1), R: new Float32Array(3 * H * H), B: new Float32Array(6 * H) } },
-    { kind: 'dense', inputSize: H, outputSize: 3, activation: 'none', float: { W: new Float32Array(3 * H).fill(0.1), B: new Float32Array(3) } },
-    { kind: 'softmax', size: 3 },
-  ],
-  training: {},
-};
+const spec = clipsClassifier();
 fs.writeFileSync(path.join(tmp, 'clips.ern'), encodeModel(spec));
 fs.writeFileSync(path.join(tmp, 'junk.ern'), 'not a model');
 

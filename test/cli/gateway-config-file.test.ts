@@ -11,8 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runtimeCommands } from '../../src/cli/commands/index.js';
-import { defaultActivations, encodeModel, type ModelSpec } from '../../src/index.js';
+import { encodeModel } from '../../src/index.js';
 import { waitFor } from '../gateway/fixtures.js';
+import { clipsClassifier } from '../helpers/classifier.js';
 import { runCaptured } from '../helpers/cli.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -44,21 +45,7 @@ it('--model with an ONNX file says to convert it (it was ERN_BAD_MAGIC: not an .
 });
 
 describe('a config route that names no output', () => {
-  const H = 4;
-  const spec: ModelSpec = {
-    name: 'clips',
-    version: '1.0.0',
-    task: 'classify',
-    labels: ['_silence_', 'high', 'low'],
-    input: { size: 2, frontend: { kind: 'none' } },
-    precision: 'float32',
-    layers: [
-      { kind: 'gru', inputSize: 2, hiddenSize: H, direction: 'forward', activations: defaultActivations('gru', 1), linearBeforeReset: false, float: { W: new Float32Array(3 * H * 2).fill(0.1), R: new Float32Array(3 * H * H), B: new Float32Array(6 * H) } },
-      { kind: 'dense', inputSize: H, outputSize: 3, activation: 'none', float: { W: new Float32Array(3 * H).fill(0.1), B: new Float32Array(3) } },
-      { kind: 'softmax', size: 3 },
-    ],
-    training: {},
-  };
+  const spec = clipsClassifier();
   fs.writeFileSync(path.join(tmp, 'clips.ern'), encodeModel(spec));
   fs.writeFileSync(path.join(tmp, 'gw.json'), JSON.stringify({ models: { clips: 'clips.ern' }, routes: [{ sensor: 'mic', model: 'clips' }, { sensor: 'mic2', model: 'clips', detector: { kind: 'threshold', on: 0.7, output: 'low' } }], stateDir: '', metrics: { intervalMs: 0 }, log: { level: 'silent' } }));
 

@@ -29,7 +29,7 @@ afterAll(() => model?.dispose());
 
 const route = (extra: Record<string, unknown> = {}) => ({ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR, ...extra });
 const configOf = (r: Record<string, unknown>, more: Record<string, unknown> = {}) =>
-  parseGatewayConfig({ site: 'home', gatewayId: 'gw1', models: { imu: 'imu.ern' }, routes: [r], metrics: { intervalMs: 0 }, ...more });
+  parseGatewayConfig({ site: 'home', gatewayId: 'gw1', models: { imu: 'imu.ern' }, routes: [r], metrics: { intervalMs: 0 }, stateDir: '', ...more });
 
 describe('routes[].seqBits', () => {
   it('an 8-bit counter wrapping three times through the embedded broker (evicted at a wrap, reordered and redelivered across one): no reset, nothing dropped, the alerts of one uninterrupted stream', { timeout: 60_000 }, async () => {

@@ -121,6 +121,15 @@ describe('record and replay', () => {
     expect(await runCli(['replay', 'trace.ndjson'], [replayCommand], r.ctx)).toBe(2);
     expect(r.out.stderr).toMatch(/--config gateway.json is required/);
   });
+
+  it('a config error raised when the replayed gateway starts names the config file', async () => {
+    const config = JSON.parse(fs.readFileSync(path.join(work, 'gateway.json'), 'utf8'));
+    config.routes[0].detector = { kind: 'nope' };
+    fs.writeFileSync(path.join(work, 'bad-detector.json'), JSON.stringify(config));
+    const r = cli();
+    expect(await runCli(['replay', 'trace.ndjson', '--config', 'bad-detector.json'], [replayCommand], r.ctx)).toBe(1);
+    expect(r.out.stderr).toMatch(/bad-detector\.json: routes\[0\]\.detector\.kind must be/);
+  });
 });
 
 describe('record and replay: defects found on site data', () => {

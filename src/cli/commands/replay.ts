@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EdgeRnnError } from '../../errors.js';
-import { loadGatewayConfig } from '../../gateway/load-config.js';
+import { inConfigFile, loadGatewayConfig } from '../../gateway/load-config.js';
 import { Topics } from '../../gateway/topics.js';
 import { parseTrace, parseTruth, replayTrace, scoreAlerts, type AlertScore } from '../../gateway/trace.js';
 import { numberFlag, parseFlags, readFileArg, usageError, type Command } from '../framework.js';
@@ -90,6 +90,9 @@ alerts, ids included. Prints a summary; --truth scores the alerts against labell
           if (alertsOut !== null) fs.writeSync(alertsOut, `${JSON.stringify(a)}\n`);
         },
       });
+    } catch (e) {
+      // A config error raised at the gateway's start names the file, as those raised reading it do.
+      throw inConfigFile(e, values.config as string);
     } finally {
       if (alertsOut !== null) fs.closeSync(alertsOut);
     }

@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig, loadGatewayConfigDetailed } from '../../src/gateway/load-config.js';
 import { defaultActivations, encodeModel, type ModelSpec } from '../../src/index.js';
 import { tmpDir } from './fixtures.js';
+import { errorOf } from '../helpers/errors.js';
 
 const dir = tmpDir('edgernn-config-file-');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -40,15 +41,6 @@ function clipsModel(labels: string[]): Uint8Array {
     training: {},
   };
   return encodeModel(spec);
-}
-
-function errorOf(f: () => unknown): { code?: string; message: string } {
-  try {
-    f();
-  } catch (e) {
-    return e as { code?: string; message: string };
-  }
-  throw new Error('expected an error');
 }
 
 describe('a threshold route that names no output', () => {

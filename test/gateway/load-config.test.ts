@@ -9,15 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../src/gateway/load-config.js';
 import { tmpDir } from './fixtures.js';
-
-function errorOf(f: () => unknown): { code?: string; message: string } {
-  try {
-    f();
-  } catch (e) {
-    return e as { code?: string; message: string };
-  }
-  throw new Error('expected an error');
-}
+import { errorOf } from '../helpers/errors.js';
 
 describe('loadGatewayConfig', () => {
   const dir = tmpDir('edgernn-config-');

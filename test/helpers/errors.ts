@@ -66,3 +66,13 @@ export function codeAndMessage(f: () => unknown): string {
   }
   return 'no error';
 }
+
+/** What `f` throws, whatever it is (code and message read loosely); fails the test when it returns. */
+export function errorOf(f: () => unknown): { code?: string; message: string } {
+  try {
+    f();
+  } catch (e) {
+    return e as { code?: string; message: string };
+  }
+  throw new Error('expected an error');
+}

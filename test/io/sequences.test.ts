@@ -6,6 +6,7 @@ import { readNpy, writeNpy } from '../../src/io/npy.js';
 import { readSequences } from '../../src/io/sequences.js';
 import { encodeWav } from '../../src/io/wav.js';
 import { thrownBy as errorOf } from '../helpers/errors.js';
+import { largestFloat64During } from '../helpers/float64-spy.js';
 
 const json = (v: string) => new TextEncoder().encode(v);
 
@@ -75,22 +76,9 @@ describe('readSequences: .npy files NumPy wrote', () => {
 });
 
 describe('readSequences: a .npy batch', () => {
-  it('is read a sequence at a time: no float64 copy of the whole array (8 bytes an element)', () => {
+  it('is read a sequence at a time: no float64 copy of the whole array (8 bytes an element)', async () => {
     const bytes = writeNpy(Float32Array.from({ length: 30 * 10 * 3 }, (_, i) => i % 11), [30, 10, 3]);
-    const Float64 = globalThis.Float64Array;
-    let largest = 0;
-    globalThis.Float64Array = class extends Float64 {
-      constructor(...args: unknown[]) {
-        super(...(args as [number])); // any of its signatures
-        largest = Math.max(largest, this.length);
-      }
-    } as Float64ArrayConstructor;
-    let got: ReturnType<typeof readSequences>;
-    try {
-      got = readSequences(bytes, 'batch.npy', 3);
-    } finally {
-      globalThis.Float64Array = Float64;
-    }
+    const { result: got, largest } = await largestFloat64During(() => readSequences(bytes, 'batch.npy', 3));
     expect(largest).toBeLessThanOrEqual(10 * 3);
     expect(got.sequences.length).toBe(30);
     expect(Array.from(got.sequences[29]!.subarray(0, 3))).toEqual([29 * 30 % 11, (29 * 30 + 1) % 11, (29 * 30 + 2) % 11]);

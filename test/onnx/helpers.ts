@@ -271,3 +271,28 @@ export function diffRecorder(): (name: string, what: string, d: number) => void 
     (measured[name] ??= {})[what] = Math.max(measured[name]?.[what] ?? 0, d);
   };
 }
+
+/** A fixture folder lists in fixtures.json exactly what it holds: accepted models in `<name>/model.onnx`, refused ones in `refused/<name>.onnx`, and keeps its generator. */
+export function expectFixturesListed(dir: string, accepted: readonly { name: string }[], refused: readonly { name: string }[]): void {
+  const dirs = fs.readdirSync(dir).filter((n) => fs.existsSync(path.join(dir, n, 'model.onnx')));
+  expect(dirs.sort()).toEqual(accepted.map((f) => f.name).sort());
+  const files = fs.readdirSync(path.join(dir, 'refused')).filter((n) => n.endsWith('.onnx'));
+  expect(files.sort()).toEqual(refused.map((f) => `${f.name}.onnx`).sort());
+  expect(fs.existsSync(path.join(dir, 'generate.py'))).toBe(true);
+}
+
+/**
+ * Each sequence of a batch through a converted model: its outputs (every step, or the last one
+ * when `last`) within `atol` of onnxruntime-node's `want` for that batch element, recorded.
+ */
+export function expectBatchAgrees(model: { session(): { run(frames: Float32Array): Float32Array } }, seqs: readonly Float32Array[], want: Float32Array, o: { name: string; what: string; T: number; O: number; last: boolean; atol: number; record: (name: string, what: string, d: number) => void }): void {
+  const { T, O, last } = o;
+  seqs.forEach((frames, b) => {
+    const y = model.session().run(frames);
+    const got = last ? y.slice((T - 1) * O) : y;
+    const ref = last ? want.subarray(b * O, (b + 1) * O) : want.subarray(b * T * O, (b + 1) * T * O);
+    const d = maxAbsDiff(got, ref).max;
+    expect(d, `${o.what} ${o.name} batch ${b}`).toBeLessThanOrEqual(o.atol);
+    o.record(o.name, o.what, d);
+  });
+}

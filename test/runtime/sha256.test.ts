@@ -8,8 +8,12 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRuntime, createRuntimeSync, decodeErn, encodeModel, kernelBinaries } from '../../src/index.js';
+import { BENCH_SHAPES, benchSpec } from '../../src/cli/commands/bench.js';
+import { calibrateAbsMax, createRuntime, createRuntimeSync, decodeErn, encodeModel, kernelBinaries, quantizeModel } from '../../src/index.js';
 import { parseErn } from '../../src/format/ern.js';
 import { instantiateKernelsSync } from '../../src/runtime/wasm/kernels.js';
 import { Rng } from '../../src/util/rng.js';
@@ -56,7 +60,7 @@ describe.each(['simd', 'scalar'] as const)('sha256 in the %s kernels', (build) =
   });
 });
 
-describe.skipIf(!process.versions.node.startsWith('20.'))('sha256 and V8 tier-up (Node 20)', () => {
+describe.skipIf(!process.versions.node.startsWith('20.'))('V8 tier-up during a load (Node 20)', () => {
   // V8 compiles a WebAssembly function with TurboFan once the Liftoff code it has run passes a
   // budget (1.8 M bytes in Node 20); sha256.ts spreads the rounds so that no function gets there
   // before ~46 KB. A fresh process hashes 40 KB and V8 reports every function it compiled.
@@ -73,6 +77,33 @@ describe.skipIf(!process.versions.node.startsWith('20.'))('sha256 and V8 tier-up
     expect(out).toContain('hashed');
     expect(out).toContain('using Liftoff');
     expect(out.split('\n').filter((l) => l.includes('TurboFan'))).toEqual([]);
+  });
+
+  it('loading the kws-gru bench model (27.7 KB) and its first step compile nothing with TurboFan', async () => {
+    // The whole load: the checksum, the golden check (run(), Model.verifyGolden) and a step. The
+    // functions closest to their budget use about 60 % of it (README "Benchmark").
+    const esbuild = await import('esbuild');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-tierup-'));
+    try {
+      await esbuild.build({ entryPoints: ['src/runtime/index.ts'], bundle: true, format: 'esm', platform: 'neutral', outfile: path.join(dir, 'runtime.mjs'), logLevel: 'silent' });
+      const shape = BENCH_SHAPES.find((s) => s.name === 'kws-gru')!;
+      const spec = benchSpec(shape);
+      const file = encodeModel(quantizeModel(spec, calibrateAbsMax(spec, [new Rng(2).float32(shape.steps * shape.inputSize, -2, 2)])));
+      fs.writeFileSync(path.join(dir, 'kws-gru.ern'), file);
+      fs.writeFileSync(
+        path.join(dir, 'probe.mjs'),
+        `import { readFileSync } from 'node:fs';
+        import { createRuntime } from './runtime.mjs';
+        const m = await (await createRuntime()).load(readFileSync(new URL('./kws-gru.ern', import.meta.url)));
+        m.session().step(new Float32Array(m.inputSize));
+        console.log('stepped', m.backend);`,
+      );
+      const out = execFileSync(process.execPath, ['--trace-wasm-compilation-times', path.join(dir, 'probe.mjs')], { encoding: 'utf8' });
+      expect(out).toContain('stepped simd');
+      expect(out.split('\n').filter((l) => l.includes('TurboFan'))).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

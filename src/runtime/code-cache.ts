@@ -254,25 +254,35 @@ const hex = (v: bigint): string => v.toString(16).padStart(16, '0');
  * A 64-bit checksum of bytes, zero-padded to whole 8-byte words: h = ((h ^ w) * P) and
  * h ^= h >>> 29 per little-endian word w, from FNV-1a 64's offset basis and prime. Every step is
  * a bijection of h, so a change of any one word always changes the result. In JavaScript it
- * would cost 3 ms in a fresh process (a cold loop over 145 KB); this hand-assembled WebAssembly
- * function (101 bytes, below) runs it over one 64 KiB page at a time. Plain twin: cacheChecksumRef.
+ * would cost 3 ms in a fresh process (a cold loop over 145 KB); a hand-assembled WebAssembly
+ * function (below) runs it over one 64 KiB page at a time. Plain twin: cacheChecksumRef.
+ *
+ * The module has CHECKSUM_COPIES identical copies of the function, and the pages go round robin
+ * over them: V8 compiles a WebAssembly function with TurboFan once the baseline code it has run
+ * passes a budget (1.8 M bytes on Node 20, about three pages of this loop), and a start checksums
+ * runtime.cjs and the cache file, ~300 KB, five pages. One function tiered up in every cached
+ * start and paged ~2.7 MiB of the optimizing compiler in (README, Benchmark); each copy now runs
+ * at most two pages per start.
  */
 export function cacheChecksum(bytes: Uint8Array): bigint {
   checksumModule ??= new WebAssembly.Module(CHECKSUM_WASM);
-  const { m, h } = new WebAssembly.Instance(checksumModule).exports as { m: WebAssembly.Memory; h: (ptr: number, words: number, h: bigint) => bigint };
-  const page = new Uint8Array(m.buffer);
+  const exports = new WebAssembly.Instance(checksumModule).exports as Record<string, unknown>;
+  const page = new Uint8Array((exports.m as WebAssembly.Memory).buffer);
   let acc = 0xcbf29ce484222325n;
   for (let at = 0; at < bytes.length; at += PAGE) {
     const chunk = bytes.subarray(at, at + PAGE);
     page.set(chunk);
     const words = Math.ceil(chunk.length / 8);
     page.fill(0, chunk.length, words * 8); // the last word's padding
+    const h = exports[`h${checksumPages++ % CHECKSUM_COPIES}`] as (ptr: number, words: number, h: bigint) => bigint;
     acc = h(0, words, acc);
   }
   return BigInt.asUintN(64, acc);
 }
 
 const PAGE = 65536;
+/** Pages checksummed in this process: the next one goes to copy checksumPages % CHECKSUM_COPIES. */
+let checksumPages = 0;
 
 /** cacheChecksum in plain BigInt arithmetic (the reference its test compares with). */
 export function cacheChecksumRef(bytes: Uint8Array): bigint {
@@ -291,7 +301,7 @@ let checksumModule: WebAssembly.Module | undefined;
 
 /**
  * (module (memory (export "m") 1)
- *   (func (export "h") (param $p i32) (param $n i32) (param $h i64) (result i64)
+ *   (func (export "h0") (param $p i32) (param $n i32) (param $h i64) (result i64)
  *     (block (loop
  *       (br_if 1 (i32.eqz (local.get $n)))
  *       (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load (local.get $p))) (i64.const 0x100000001b3)))
@@ -299,21 +309,30 @@ let checksumModule: WebAssembly.Module | undefined;
  *       (local.set $p (i32.add (local.get $p) (i32.const 8)))
  *       (local.set $n (i32.sub (local.get $n) (i32.const 1)))
  *       (br 0)))
- *     (local.get $h)))
+ *     (local.get $h))
+ *   ... the same function exported as "h1", "h2", "h3")
  */
+const CHECKSUM_COPIES = 4;
 // prettier-ignore
-const CHECKSUM_WASM = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, // magic, version
-  1, 8, 1, 96, 3, 127, 127, 126, 1, 126, // type: (i32, i32, i64) -> i64
-  3, 2, 1, 0, // function 0 has type 0
-  5, 3, 1, 0, 1, // memory: min 1 page
-  7, 9, 2, 1, 109, 2, 0, 1, 104, 0, 0, // exports "m" (memory 0), "h" (function 0)
-  10, 61, 1, 59, 0, // code: one body, no locals
+const CHECKSUM_BODY = [
+  0, // no locals
   2, 64, 3, 64, 32, 1, 69, 13, 1, // block, loop, br_if n == 0
   32, 2, 32, 0, 41, 3, 0, 133, 66, 179, 131, 128, 128, 128, 32, 126, 33, 2, // h = (h ^ load(p)) * prime
   32, 2, 32, 2, 66, 29, 136, 133, 33, 2, // h ^= h >>> 29
   32, 0, 65, 8, 106, 33, 0, 32, 1, 65, 1, 107, 33, 1, // p += 8, n -= 1
   12, 0, 11, 11, 32, 2, 11, // br 0, end, end, h
+];
+const CHECKSUM_CODE_BYTES = 1 + CHECKSUM_COPIES * (1 + CHECKSUM_BODY.length); // < 128 per body, < 16384 in all
+// prettier-ignore
+const CHECKSUM_WASM = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, // magic, version
+  1, 8, 1, 96, 3, 127, 127, 126, 1, 126, // type: (i32, i32, i64) -> i64
+  3, 1 + CHECKSUM_COPIES, CHECKSUM_COPIES, ...Array<number>(CHECKSUM_COPIES).fill(0), // functions of type 0
+  5, 3, 1, 0, 1, // memory: min 1 page
+  7, 1 + 4 + 5 * CHECKSUM_COPIES, 1 + CHECKSUM_COPIES, 1, 109, 2, 0, // exports "m" (memory 0), "h0".. (functions)
+  ...Array.from({ length: CHECKSUM_COPIES }, (_, i) => [2, 104, 48 + i, 0, i]).flat(),
+  10, (CHECKSUM_CODE_BYTES & 127) | 128, CHECKSUM_CODE_BYTES >> 7, CHECKSUM_COPIES, // code: the bodies
+  ...Array.from({ length: CHECKSUM_COPIES }, () => [CHECKSUM_BODY.length, ...CHECKSUM_BODY]).flat(),
 ]);
 
 /** A file of this entry's, or its temporary file (left by a process killed while writing it). */

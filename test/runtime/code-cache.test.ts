@@ -28,6 +28,21 @@ describe('the cache file checksum', () => {
     }
   });
 
+  it.skipIf(!process.versions.node.startsWith('20.'))('a start\'s checksums (~300 KB) compile nothing with TurboFan in a fresh Node 20 process', async () => {
+    // V8 tiers a function up past a budget of baseline code run (1.8 M bytes on Node 20); the
+    // pages go round robin over the module's copies of the function (code-cache.ts).
+    const esbuild = await import('esbuild');
+    const out = path.join(tmp, 'checksum.mjs');
+    await esbuild.build({ stdin: { contents: `export { cacheChecksum } from './src/runtime/code-cache.ts';`, resolveDir: ROOT, loader: 'ts' }, bundle: true, format: 'esm', platform: 'node', outfile: out, logLevel: 'silent' });
+    const script = `import { cacheChecksum } from ${JSON.stringify(out)};
+      const source = new Uint8Array(122_000).fill(1), cache = new Uint8Array(177_000).fill(2);
+      console.log('sums', cacheChecksum(source) !== cacheChecksum(cache));`;
+    const r = spawnSync(process.execPath, ['--trace-wasm-compilation-times', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stdout).toContain('sums true');
+    expect(r.stdout).toContain('using Liftoff');
+    expect(r.stdout.split('\n').filter((l) => l.includes('TurboFan'))).toEqual([]);
+  });
+
   it('a changed byte anywhere changes it; cacheDamage names the defect of each kind of file', () => {
     const rng = new Rng(12);
     const data = new Uint8Array(5000).map(() => rng.int(0, 255));

@@ -3,7 +3,7 @@
 // to initialize in a fresh Node process. Checked against @noble/hashes and node:crypto in
 // test/runtime/sha256.test.ts.
 //
-// Shaped for V8's tier-up budget (docs/quantization.md, "The checksum stays in Liftoff"): V8
+// Shaped for V8's tier-up budget (docs/model-format.md, "The load stays in V8's baseline tier"): V8
 // counts, per function, the bytes of baseline (Liftoff) machine code run at each loop back edge
 // and return, and compiles the function with TurboFan past 1.8 M (Node 20); that compilation
 // pages ~2.7 MiB of the optimizing compiler into a process that loads one model. One function
@@ -13,6 +13,7 @@
 // SIMD; the scalar build splits it over six functions) with K[t] already added, and rotations
 // are shifts (Liftoff calls into C for i32.rotr): no function spends more than ~2.5 k per block,
 // so a file of up to ~46 KB hashes without any tier-up. The copies cost ~200 B of wasm each.
+// Two instances of the module share the budget (a second load of the same size tiers up).
 
 const K: usize = memory.data<u32>([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,

@@ -38,8 +38,8 @@ const SRC = path.resolve('src/runtime/kernels/assembly');
 /** Source edits per variant: [file, exact text, replacement]. A missing anchor is an error (the kernels changed: update here). */
 type Patch = [string, string, string];
 const NO_ACTIVATIONS: Patch[] = [
-  ['fixed.ts', 'return activate8(SIG_BYTES, x, false);', 'return x;'],
-  ['fixed.ts', 'return activate8(TANH_BYTES, x, true);', 'return x;'],
+  ['fixed.ts', 'return lookup8(x, false);', 'return x;'],
+  ['fixed.ts', 'return lookup8(x, true);', 'return x;'],
 ];
 const NO_GATES: Patch[] = [
   ['cells.ts', 'recurrentProjection(dir, 0, lbr ? 3 * Hp : 2 * Hp, h, ph);\n  if (ASC_FEATURE_SIMD) {', 'recurrentProjection(dir, 0, lbr ? 3 * Hp : 2 * Hp, h, ph);\n  if (ASC_FEATURE_SIMD) {\n    if (Hp > 0) return;'],

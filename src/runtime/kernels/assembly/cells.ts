@@ -5,6 +5,8 @@ import {
   PART_MAX,
   cellToGate,
   clampi,
+  lookupRun,
+  lutOffsets8,
   mulShiftRound,
   mulShiftRound4,
   q15mulr,
@@ -12,8 +14,10 @@ import {
   requantPart,
   sat16,
   sigmoid8,
+  sigmoidMirror8,
   sigmoidQ15,
   tanh8,
+  tanhMirror8,
   tanhQ15,
 } from './fixed';
 import { MAT_INDEX, matvecBias, project, projectPair } from './matvec';
@@ -97,35 +101,56 @@ export function gruStep(desc: usize, dir: usize, px: usize, h: usize, ph: usize,
   recurrentProjection(dir, 0, lbr ? 3 * Hp : 2 * Hp, h, ph);
   if (ASC_FEATURE_SIMD) {
     const cv = i16x8.splat(<i16>clipQ);
-    // z and r (gate[0 .. 2Hp)).
-    for (let j = 0; j < 2 * Hp; j += 8) v128.store(gate + (<usize>j << 1), sigmoid8(gateIn8(px, ph, j, cv)));
+    // Activations in three passes: the gate inputs (kept at pre) and their table offsets (at
+    // gate), the scalar table loads in place, then the mirroring where the values are used.
+    const pre = gate + (<usize>(3 * Hp) << 1);
+    // z and r: inputs and offsets, then r's table loads first (read next), then z's.
+    for (let j = 0; j < 2 * Hp; j += 8) {
+      const x = gateIn8(px, ph, j, cv);
+      const o = <usize>j << 1;
+      v128.store(pre + o, x);
+      v128.store(gate + o, lutOffsets8(x));
+    }
+    lookupRun(gate + (<usize>Hp << 1), Hp, false);
+    lookupRun(gate, Hp, false);
     const n = gate + (<usize>(2 * Hp) << 1);
+    const preN = pre + (<usize>(2 * Hp) << 1);
     if (lbr) {
       for (let j = 0; j < Hp; j += 8) {
-        const r = v128.load(gate + (<usize>(Hp + j) << 1));
+        const ro = <usize>(Hp + j) << 1;
+        const r = sigmoidMirror8(v128.load(gate + ro), v128.load(pre + ro));
         const o = <usize>(2 * Hp + j) << 2;
         const lo = mulShiftRound4(i32x4.extend_low_i16x8_s(r), v128.load(ph + o), 15);
         const hi = mulShiftRound4(i32x4.extend_high_i16x8_s(r), v128.load(ph + o, 16), 15);
-        const pre = i16x8.narrow_i32x4_s(i32x4.add(v128.load(px + o), lo), i32x4.add(v128.load(px + o, 16), hi));
-        v128.store(n + (<usize>j << 1), tanh8(i16x8.max_s(i16x8.min_s(pre, cv), i16x8.neg(cv))));
+        const x = i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(i32x4.add(v128.load(px + o), lo), i32x4.add(v128.load(px + o, 16), hi)), cv), i16x8.neg(cv));
+        const no = <usize>j << 1;
+        v128.store(preN + no, x);
+        v128.store(n + no, lutOffsets8(x));
       }
     } else {
       for (let j = 0; j < Hp; j += 8) {
-        const r = v128.load(gate + (<usize>(Hp + j) << 1));
+        const ro = <usize>(Hp + j) << 1;
+        const r = sigmoidMirror8(v128.load(gate + ro), v128.load(pre + ro));
         v128.store(rh + (<usize>j << 1), i16x8.q15mulr_sat_s(r, v128.load(h + (<usize>j << 1))));
       }
       recurrentProjection(dir, 2 * Hp, Hp, rh, ph);
       const px2 = px + (<usize>(2 * Hp) << 2);
       const ph2 = ph + (<usize>(2 * Hp) << 2);
-      for (let j = 0; j < Hp; j += 8) v128.store(n + (<usize>j << 1), tanh8(gateIn8(px2, ph2, j, cv)));
+      for (let j = 0; j < Hp; j += 8) {
+        const x = gateIn8(px2, ph2, j, cv);
+        const no = <usize>j << 1;
+        v128.store(preN + no, x);
+        v128.store(n + no, lutOffsets8(x));
+      }
     }
+    lookupRun(n, Hp, true);
     // h' = n + ((z * (h - n) + 2^14) >> 15)
     const half = i32x4.splat(16384);
     for (let j = 0; j < Hp; j += 8) {
       const o = <usize>j << 1;
-      const z = v128.load(gate + o);
+      const z = sigmoidMirror8(v128.load(gate + o), v128.load(pre + o));
       const hv = v128.load(h + o);
-      const nv = v128.load(n + o);
+      const nv = tanhMirror8(v128.load(n + o), v128.load(preN + o));
       const nlo = i32x4.extend_low_i16x8_s(nv);
       const nhi = i32x4.extend_high_i16x8_s(nv);
       const dlo = i32x4.sub(i32x4.extend_low_i16x8_s(hv), nlo);

@@ -80,6 +80,19 @@ export function inputProjection2(desc: usize, dir: usize, x0: usize, x1: usize, 
   project(dir + D_RMAT, row0, rows, v, ph + (<usize>row0 << 2));
 }
 
+/**
+ * floor((r * p + 2^14) / 2^15) for |r| <= 2^15 and |p| < 2^30 (a requantized part) without a
+ * 64-bit product: with p = 2^15 * ph + pl (ph = p >> 15, so |ph| <= 2^15; 0 <= pl < 2^15) it is
+ * r * ph + ((r * pl + 2^14) >> 15) exactly, both products below 2^30 in magnitude. Equals
+ * mulShiftRound(r, p, 15); i32x4.mul and shifts instead of mulShiftRound4's 64-bit lanes and
+ * shuffles.
+ */
+@inline function rMulQ15(r: v128, p: v128): v128 {
+  const ph = i32x4.shr_s(p, 15);
+  const pl = v128.and(p, i32x4.splat(0x7fff));
+  return i32x4.add(i32x4.mul(r, ph), i32x4.shr_s(i32x4.add(i32x4.mul(r, pl), i32x4.splat(16384)), 15));
+}
+
 /** Eight gate inputs: clip(sat16(a + b)) from two i32 arrays at element j. */
 @inline function gateIn8(a: usize, b: usize, j: i32, clipQ: v128): v128 {
   const o = <usize>j << 2;
@@ -120,8 +133,8 @@ export function gruStep(desc: usize, dir: usize, px: usize, h: usize, ph: usize,
         const ro = <usize>(Hp + j) << 1;
         const r = sigmoidMirror8(v128.load(gate + ro), v128.load(pre + ro));
         const o = <usize>(2 * Hp + j) << 2;
-        const lo = mulShiftRound4(i32x4.extend_low_i16x8_s(r), v128.load(ph + o), 15);
-        const hi = mulShiftRound4(i32x4.extend_high_i16x8_s(r), v128.load(ph + o, 16), 15);
+        const lo = rMulQ15(i32x4.extend_low_i16x8_s(r), v128.load(ph + o));
+        const hi = rMulQ15(i32x4.extend_high_i16x8_s(r), v128.load(ph + o, 16));
         const x = i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(i32x4.add(v128.load(px + o), lo), i32x4.add(v128.load(px + o, 16), hi)), cv), i16x8.neg(cv));
         const no = <usize>j << 1;
         v128.store(preN + no, x);

@@ -8,7 +8,6 @@ import {
   lookupRun,
   lutOffsets8,
   mulShiftRound,
-  mulShiftRound4,
   q15mulr,
   requant4,
   requantPart,
@@ -81,7 +80,7 @@ export function inputProjection2(desc: usize, dir: usize, x0: usize, x1: usize, 
 }
 
 /**
- * floor((r * p + 2^14) / 2^15) for |r| <= 2^15 and |p| < 2^30 (a requantized part) without a
+ * floor((r * p + 2^14) / 2^15) for |r| <= 2^15 and |p| < 2^30 (a requantized part, an LSTM cell) without a
  * 64-bit product: with p = 2^15 * ph + pl (ph = p >> 15, so |ph| <= 2^15; 0 <= pl < 2^15) it is
  * r * ph + ((r * pl + 2^14) >> 15) exactly, both products below 2^30 in magnitude. Equals
  * mulShiftRound(r, p, 15); i32x4.mul and shifts instead of mulShiftRound4's 64-bit lanes and
@@ -257,8 +256,8 @@ export function lstmStep(desc: usize, dir: usize, px: usize, h: usize, c: usize,
       }
       const gg = tanh8(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(gLo, gHi), cv), ncv));
       const igg = i16x8.q15mulr_sat_s(ig, gg);
-      const cnLo = i32x4.max_s(i32x4.min_s(i32x4.add(mulShiftRound4(fLoQ, cLo, 15), i32x4.extend_low_i16x8_s(igg)), pmax), pmin);
-      const cnHi = i32x4.max_s(i32x4.min_s(i32x4.add(mulShiftRound4(fHiQ, cHi, 15), i32x4.extend_high_i16x8_s(igg)), pmax), pmin);
+      const cnLo = i32x4.max_s(i32x4.min_s(i32x4.add(rMulQ15(fLoQ, cLo), i32x4.extend_low_i16x8_s(igg)), pmax), pmin);
+      const cnHi = i32x4.max_s(i32x4.min_s(i32x4.add(rMulQ15(fHiQ, cHi), i32x4.extend_high_i16x8_s(igg)), pmax), pmin);
       let oLo = oLo0;
       let oHi = oHi0;
       if (mp != 0) {

@@ -6,6 +6,7 @@ import {
   cellToGate,
   clampi,
   lookupRun,
+  lookupSigmoid4,
   lutOffsets8,
   mulShiftRound,
   q15mulr,
@@ -117,14 +118,17 @@ export function gruStep(desc: usize, dir: usize, px: usize, h: usize, ph: usize,
     // gate), the scalar table loads in place, then the mirroring where the values are used.
     const pre = gate + (<usize>(3 * Hp) << 1);
     // z and r: inputs and offsets, then r's table loads first (read next), then z's.
-    for (let j = 0; j < 2 * Hp; j += 8) {
-      const x = gateIn8(px, ph, j, cv);
+    // z with vector lane loads, r with scalar loads, side by side.
+    for (let j = 0; j < Hp; j += 8) {
       const o = <usize>j << 1;
-      v128.store(pre + o, x);
-      v128.store(gate + o, lutOffsets8(x));
+      v128.store(gate + o, sigmoid8(gateIn8(px, ph, j, cv)));
+      const x = gateIn8(px, ph, Hp + j, cv);
+      const ro = <usize>(Hp + j) << 1;
+      v128.store(pre + ro, x);
+      const off = lutOffsets8(x);
+      lookupSigmoid4(i64x2.extract_lane(off, 0), gate + ro);
+      lookupSigmoid4(i64x2.extract_lane(off, 1), gate + ro + 8);
     }
-    lookupRun(gate + (<usize>Hp << 1), Hp, false);
-    lookupRun(gate, Hp, false);
     const n = gate + (<usize>(2 * Hp) << 1);
     const preN = pre + (<usize>(2 * Hp) << 1);
     if (lbr) {
@@ -160,7 +164,7 @@ export function gruStep(desc: usize, dir: usize, px: usize, h: usize, ph: usize,
     const half = i32x4.splat(16384);
     for (let j = 0; j < Hp; j += 8) {
       const o = <usize>j << 1;
-      const z = sigmoidMirror8(v128.load(gate + o), v128.load(pre + o));
+      const z = v128.load(gate + o);
       const hv = v128.load(h + o);
       const nv = tanhMirror8(v128.load(n + o), v128.load(preN + o));
       const nlo = i32x4.extend_low_i16x8_s(nv);

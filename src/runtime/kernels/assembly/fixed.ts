@@ -175,6 +175,16 @@ if (ASC_FEATURE_SIMD) {
   }
 }
 
+/** Four sigmoid table entries at the u16 offsets packed in `off`, stored as int16 at dst. */
+@inline export function lookupSigmoid4(off: i64, dst: usize): void {
+  const lo = <u32>off;
+  const hi = <u32>(off >>> 32);
+  store<u16>(dst, load<u16>(<usize>(lo & 0xffff), LUT));
+  store<u16>(dst, load<u16>(<usize>(lo >>> 16), LUT), 2);
+  store<u16>(dst, load<u16>(<usize>(hi & 0xffff), LUT), 4);
+  store<u16>(dst, load<u16>(<usize>(hi >>> 16), LUT), 6);
+}
+
 /** The second half of sigmoid8: p the table entries of |x|, mirrored where x < 0. */
 @inline export function sigmoidMirror8(p: v128, x: v128): v128 {
   return v128.bitselect(i16x8.sub(v128.load(ACT_CONSTS, 16), p), p, i16x8.shr_s(x, 15));

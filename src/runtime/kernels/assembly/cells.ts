@@ -114,11 +114,10 @@ export function gruStep(desc: usize, dir: usize, px: usize, h: usize, ph: usize,
   recurrentProjection(dir, 0, lbr ? 3 * Hp : 2 * Hp, h, ph);
   if (ASC_FEATURE_SIMD) {
     const cv = i16x8.splat(<i16>clipQ);
-    // Activations in three passes: the gate inputs (kept at pre) and their table offsets (at
-    // gate), the scalar table loads in place, then the mirroring where the values are used.
+    // z by vector lane loads (sigmoid8), r beside it by scalar table loads: the entry of |x|
+    // stored at gate, the gate input kept at pre, mirrored where r is used; both kinds of load
+    // run side by side. n likewise by scalar loads, mirrored in the update.
     const pre = gate + (<usize>(3 * Hp) << 1);
-    // z and r: inputs and offsets, then r's table loads first (read next), then z's.
-    // z with vector lane loads, r with scalar loads, side by side.
     for (let j = 0; j < Hp; j += 8) {
       const o = <usize>j << 1;
       v128.store(gate + o, sigmoid8(gateIn8(px, ph, j, cv)));

@@ -45,7 +45,10 @@ const NO_GATES: Patch[] = [
   ['cells.ts', 'recurrentProjection(dir, 0, lbr ? 3 * Hp : 2 * Hp, h, ph);\n  if (ASC_FEATURE_SIMD) {', 'recurrentProjection(dir, 0, lbr ? 3 * Hp : 2 * Hp, h, ph);\n  if (ASC_FEATURE_SIMD) {\n    if (Hp > 0) return;'],
   ['cells.ts', 'const bo = <usize>Hp << 2; // byte offset of one gate block of i32\n  if (ASC_FEATURE_SIMD) {', 'const bo = <usize>Hp << 2;\n  if (ASC_FEATURE_SIMD) {\n    if (Hp > 0) return;'],
 ];
-const NO_REQUANT: Patch[] = [['matvec.ts', 'requantStore(dotDense(t, kb, x), bias + o, m + o, consts, shift, free, out + o);', 'v128.store(out + o, dotDense(t, kb, x));']];
+const NO_REQUANT: Patch[] = [
+  ['matvec.ts', 'requantStore(dotDense(t, kb, x), bias + o, m + o, consts, 32, true, out + o);', 'v128.store(out + o, dotDense(t, kb, x));'],
+  ['matvec.ts', 'requantStore(dotDense(t, kb, x), bias + o, m + o, consts, shift, free, out + o);', 'v128.store(out + o, dotDense(t, kb, x));'],
+];
 const VARIANTS: [string, Patch[]][] = [
   ['step', []],
   ['no activations', NO_ACTIVATIONS],

@@ -40,6 +40,9 @@ type Patch = [string, string, string];
 const NO_ACTIVATIONS: Patch[] = [
   ['fixed.ts', 'return lookup8(x, false);', 'return x;'],
   ['fixed.ts', 'return lookup8(x, true);', 'return x;'],
+  // The GRU's scalar table loads (r and n): left out, the offsets stay where the entries would go.
+  ['fixed.ts', 'const a = <usize>load<u16>(p);', 'if (n > 0) return;\n    const a = <usize>load<u16>(p);'],
+  ['fixed.ts', '  const lo = <u32>off;\n  const hi = <u32>(off >>> 32);\n  store<u16>(dst, load<u16>(<usize>(lo & 0xffff), LUT));', '  if (off != 0) return;\n  const lo = <u32>off;\n  const hi = <u32>(off >>> 32);\n  store<u16>(dst, load<u16>(<usize>(lo & 0xffff), LUT));'],
 ];
 const NO_GATES: Patch[] = [
   ['cells.ts', 'recurrentProjection(dir, 0, lbr ? 3 * Hp : 2 * Hp, h, ph);\n  if (ASC_FEATURE_SIMD) {', 'recurrentProjection(dir, 0, lbr ? 3 * Hp : 2 * Hp, h, ph);\n  if (ASC_FEATURE_SIMD) {\n    if (Hp > 0) return;'],

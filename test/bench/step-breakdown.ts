@@ -38,14 +38,20 @@ const SRC = path.resolve('src/runtime/kernels/assembly');
 /** Source edits per variant: [file, exact text, replacement]. A missing anchor is an error (the kernels changed: update here). */
 type Patch = [string, string, string];
 const NO_ACTIVATIONS: Patch[] = [
-  ['fixed.ts', 'return activate8(SIG_BYTES, x, false);', 'return x;'],
-  ['fixed.ts', 'return activate8(TANH_BYTES, x, true);', 'return x;'],
+  ['fixed.ts', 'return lookup8(x, false);', 'return x;'],
+  ['fixed.ts', 'return lookup8(x, true);', 'return x;'],
+  // The GRU's scalar table loads (r and n): left out, the offsets stay where the entries would go.
+  ['fixed.ts', 'const a = <usize>load<u16>(p);', 'if (n > 0) return;\n    const a = <usize>load<u16>(p);'],
+  ['fixed.ts', '  const lo = <u32>off;\n  const hi = <u32>(off >>> 32);\n  store<u16>(dst, load<u16>(<usize>(lo & 0xffff), LUT));', '  if (off != 0) return;\n  const lo = <u32>off;\n  const hi = <u32>(off >>> 32);\n  store<u16>(dst, load<u16>(<usize>(lo & 0xffff), LUT));'],
 ];
 const NO_GATES: Patch[] = [
   ['cells.ts', 'recurrentProjection(dir, 0, lbr ? 3 * Hp : 2 * Hp, h, ph);\n  if (ASC_FEATURE_SIMD) {', 'recurrentProjection(dir, 0, lbr ? 3 * Hp : 2 * Hp, h, ph);\n  if (ASC_FEATURE_SIMD) {\n    if (Hp > 0) return;'],
   ['cells.ts', 'const bo = <usize>Hp << 2; // byte offset of one gate block of i32\n  if (ASC_FEATURE_SIMD) {', 'const bo = <usize>Hp << 2;\n  if (ASC_FEATURE_SIMD) {\n    if (Hp > 0) return;'],
 ];
-const NO_REQUANT: Patch[] = [['matvec.ts', 'requantStore(dotDense(t, kb, x), bias + o, m + o, consts, shift, free, out + o);', 'v128.store(out + o, dotDense(t, kb, x));']];
+const NO_REQUANT: Patch[] = [
+  ['matvec.ts', 'requantStore(dotDense(t, kb, x), bias + o, m + o, consts, 32, true, out + o);', 'v128.store(out + o, dotDense(t, kb, x));'],
+  ['matvec.ts', 'requantStore(dotDense(t, kb, x), bias + o, m + o, consts, shift, free, out + o);', 'v128.store(out + o, dotDense(t, kb, x));'],
+];
 const VARIANTS: [string, Patch[]][] = [
   ['step', []],
   ['no activations', NO_ACTIVATIONS],

@@ -175,3 +175,20 @@ describe('fixed-point sigmoid and tanh (piecewise quartic)', () => {
     expect(Math.max(sigmoidQ15(32767), tanhQ15(32767))).toBeLessThanOrEqual(32767);
   });
 });
+
+describe('r · p >> 15 in 32-bit lanes (the SIMD kernels: GRU r · P(R_n h), LSTM f · c)', () => {
+  // i32x4 twin of mulShiftRound(r, p, 15) for |r| <= 2^15, |p| <= 2^30 - 1: with ph = p >> 15 and
+  // pl = p & 0x7fff, r · ph + ((r · pl + 2^14) >> 15), every product and sum within int32.
+  const split = (r: number, p: number): number => (Math.imul(r, p >> 15) + ((Math.imul(r, p & 0x7fff) + 16384) >> 15)) | 0;
+  it('equals the 64-bit product at the ends of both ranges and on random values', () => {
+    const rs = [-32768, -32767, -16385, -1, 0, 1, 2, 16383, 16384, 32767, 32768];
+    const ps = [-(2 ** 30 - 1), -(2 ** 30 - 2), -(2 ** 29), -32769, -32768, -32767, -1, 0, 1, 16383, 16384, 32767, 32768, 2 ** 29, 2 ** 30 - 2, 2 ** 30 - 1];
+    for (const r of rs) for (const p of ps) expect(split(r, p), `${r} · ${p}`).toBe(mulShiftRound(r, p, 15));
+    const rng = new Rng(7);
+    for (let i = 0; i < 100000; i++) {
+      const r = rng.int(-32768, 32768);
+      const p = rng.int(-(2 ** 30 - 1), 2 ** 30 - 1);
+      if (split(r, p) !== mulShiftRound(r, p, 15)) expect(split(r, p), `${r} · ${p}`).toBe(mulShiftRound(r, p, 15));
+    }
+  });
+});

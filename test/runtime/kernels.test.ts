@@ -650,3 +650,29 @@ describe('an imported LSTM cell at the int32 ends (mutation-testing review, 2026
     }
   });
 });
+
+describe('GRU r · P(R_n h) with recurrent parts at the int32 part limit (2026-11-27: the SIMD kernels split P at bit 15)', () => {
+  it('parts clamped to about ±2^30 Q3.12 units, scaled by the reset gate: the same on every backend', async () => {
+    // R_n h reaches ~10^6 real units, far past the part limit: the requantized part is clamped to
+    // ±(2^30 − 1) and scaled by the reset gate. (Such parts saturate the gate input whatever the
+    // low bits; the identity itself is checked exhaustively at its ends in fixed-point.test.ts.)
+    const I = 1;
+    const H = 3;
+    const W = Float32Array.from({ length: 3 * H * I }, (_, i) => (i % 2 ? -1 : 1) * (1 + i));
+    const R = Float32Array.from({ length: 3 * H * H }, (_, i) => (i % 3 ? -1e6 : 1e6) * (1 + (i % 5) / 7));
+    const spec = floatModel('lbr-part-limit', I, [
+      { kind: 'gru', inputSize: I, hiddenSize: H, direction: 'forward', activations: defaultActivations('gru', 1), linearBeforeReset: true, float: { W, R, initialH: Float32Array.from([0.9, -0.7, 0.3]) } },
+    ]);
+    const frames = Float32Array.from({ length: 40 }, (_, t) => Math.sin(t * 0.7) * 3);
+    const int8 = quantizeModel(spec, { inputAbsMax: [3] });
+    const models = await loadAll(encodeModel(int8));
+    const want = models.reference.session().run(frames);
+    for (const b of ['scalar', 'simd'] as const) {
+      expect(sameBits(models[b].session().run(frames), want), `${b} run`).toBe(true);
+      const s = models[b].session();
+      const got = new Float32Array(want.length);
+      for (let t = 0; t < frames.length; t++) got.set(s.step(frames.subarray(t, t + 1)), t * H);
+      expect(sameBits(got, want), `${b} step`).toBe(true);
+    }
+  });
+});

@@ -244,7 +244,8 @@ function prepareDense(layer: DenseLayer, li: number, inWidth: number, inMap: Int
   const name = `layers.${li}`;
   const I = layer.inputSize;
   const O = layer.outputSize;
-  const Op = roundUp(O, LANE);
+  // A final layer's rows only need whole groups of four (matvecBias, dequantize four at a time).
+  const Op = roundUp(O, final ? 4 : LANE);
   checkScales(`${name}.Wscale`, q.Wscale);
   checkRowBounds(`${name}.Wq`, q.Wq, O, I, q.Bq, 0);
   const W = padMatrix(q.Wq, 0, (j) => j, O, I, inMap, Op, inWidth);

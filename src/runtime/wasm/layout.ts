@@ -218,7 +218,7 @@ export function writeModel(arena: WasmArena, P: PreparedIntModel, opts: LayoutOp
     [M.outW]: P.outputWidth,
     [M.px]: arena.alloc(maxRows * 4),
     [M.ph]: arena.alloc(maxRows * 4),
-    [M.gate]: arena.alloc(maxRows * 2),
+    [M.gate]: arena.alloc(maxRows * 4),
     [M.rh]: arena.alloc(maxHp * 2),
     [M.bufA]: arena.alloc(widest * 2),
     [M.bufB]: arena.alloc(widest * 2),

@@ -5,15 +5,19 @@ import {
   PART_MAX,
   cellToGate,
   clampi,
+  lookupRun,
+  lookupSigmoid4,
+  lutOffsets8,
   mulShiftRound,
-  mulShiftRound4,
   q15mulr,
   requant4,
   requantPart,
   sat16,
   sigmoid8,
+  sigmoidMirror8,
   sigmoidQ15,
   tanh8,
+  tanhMirror8,
   tanhQ15,
 } from './fixed';
 import { MAT_INDEX, matvecBias, project, projectPair } from './matvec';
@@ -76,6 +80,19 @@ export function inputProjection2(desc: usize, dir: usize, x0: usize, x1: usize, 
   project(dir + D_RMAT, row0, rows, v, ph + (<usize>row0 << 2));
 }
 
+/**
+ * floor((r * p + 2^14) / 2^15) for |r| <= 2^15 and |p| < 2^30 (a requantized part, an LSTM cell) without a
+ * 64-bit product: with p = 2^15 * ph + pl (ph = p >> 15, so |ph| <= 2^15; 0 <= pl < 2^15) it is
+ * r * ph + ((r * pl + 2^14) >> 15) exactly, both products below 2^30 in magnitude. Equals
+ * mulShiftRound(r, p, 15); i32x4.mul and shifts instead of mulShiftRound4's 64-bit lanes and
+ * shuffles.
+ */
+@inline function rMulQ15(r: v128, p: v128): v128 {
+  const ph = i32x4.shr_s(p, 15);
+  const pl = v128.and(p, i32x4.splat(0x7fff));
+  return i32x4.add(i32x4.mul(r, ph), i32x4.shr_s(i32x4.add(i32x4.mul(r, pl), i32x4.splat(16384)), 15));
+}
+
 /** Eight gate inputs: clip(sat16(a + b)) from two i32 arrays at element j. */
 @inline function gateIn8(a: usize, b: usize, j: i32, clipQ: v128): v128 {
   const o = <usize>j << 2;
@@ -97,35 +114,58 @@ export function gruStep(desc: usize, dir: usize, px: usize, h: usize, ph: usize,
   recurrentProjection(dir, 0, lbr ? 3 * Hp : 2 * Hp, h, ph);
   if (ASC_FEATURE_SIMD) {
     const cv = i16x8.splat(<i16>clipQ);
-    // z and r (gate[0 .. 2Hp)).
-    for (let j = 0; j < 2 * Hp; j += 8) v128.store(gate + (<usize>j << 1), sigmoid8(gateIn8(px, ph, j, cv)));
+    // z by vector lane loads (sigmoid8), r beside it by scalar table loads: the entry of |x|
+    // stored at gate, the gate input kept at pre, mirrored where r is used; both kinds of load
+    // run side by side. n likewise by scalar loads, mirrored in the update.
+    const pre = gate + (<usize>(3 * Hp) << 1);
+    for (let j = 0; j < Hp; j += 8) {
+      const o = <usize>j << 1;
+      v128.store(gate + o, sigmoid8(gateIn8(px, ph, j, cv)));
+      const x = gateIn8(px, ph, Hp + j, cv);
+      const ro = <usize>(Hp + j) << 1;
+      v128.store(pre + ro, x);
+      const off = lutOffsets8(x);
+      lookupSigmoid4(i64x2.extract_lane(off, 0), gate + ro);
+      lookupSigmoid4(i64x2.extract_lane(off, 1), gate + ro + 8);
+    }
     const n = gate + (<usize>(2 * Hp) << 1);
+    const preN = pre + (<usize>(2 * Hp) << 1);
     if (lbr) {
       for (let j = 0; j < Hp; j += 8) {
-        const r = v128.load(gate + (<usize>(Hp + j) << 1));
+        const ro = <usize>(Hp + j) << 1;
+        const r = sigmoidMirror8(v128.load(gate + ro), v128.load(pre + ro));
         const o = <usize>(2 * Hp + j) << 2;
-        const lo = mulShiftRound4(i32x4.extend_low_i16x8_s(r), v128.load(ph + o), 15);
-        const hi = mulShiftRound4(i32x4.extend_high_i16x8_s(r), v128.load(ph + o, 16), 15);
-        const pre = i16x8.narrow_i32x4_s(i32x4.add(v128.load(px + o), lo), i32x4.add(v128.load(px + o, 16), hi));
-        v128.store(n + (<usize>j << 1), tanh8(i16x8.max_s(i16x8.min_s(pre, cv), i16x8.neg(cv))));
+        const lo = rMulQ15(i32x4.extend_low_i16x8_s(r), v128.load(ph + o));
+        const hi = rMulQ15(i32x4.extend_high_i16x8_s(r), v128.load(ph + o, 16));
+        const x = i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(i32x4.add(v128.load(px + o), lo), i32x4.add(v128.load(px + o, 16), hi)), cv), i16x8.neg(cv));
+        const no = <usize>j << 1;
+        v128.store(preN + no, x);
+        v128.store(n + no, lutOffsets8(x));
       }
     } else {
       for (let j = 0; j < Hp; j += 8) {
-        const r = v128.load(gate + (<usize>(Hp + j) << 1));
+        const ro = <usize>(Hp + j) << 1;
+        const r = sigmoidMirror8(v128.load(gate + ro), v128.load(pre + ro));
         v128.store(rh + (<usize>j << 1), i16x8.q15mulr_sat_s(r, v128.load(h + (<usize>j << 1))));
       }
       recurrentProjection(dir, 2 * Hp, Hp, rh, ph);
       const px2 = px + (<usize>(2 * Hp) << 2);
       const ph2 = ph + (<usize>(2 * Hp) << 2);
-      for (let j = 0; j < Hp; j += 8) v128.store(n + (<usize>j << 1), tanh8(gateIn8(px2, ph2, j, cv)));
+      for (let j = 0; j < Hp; j += 8) {
+        const x = gateIn8(px2, ph2, j, cv);
+        const no = <usize>j << 1;
+        v128.store(preN + no, x);
+        v128.store(n + no, lutOffsets8(x));
+      }
     }
+    lookupRun(n, Hp, true);
     // h' = n + ((z * (h - n) + 2^14) >> 15)
     const half = i32x4.splat(16384);
     for (let j = 0; j < Hp; j += 8) {
       const o = <usize>j << 1;
       const z = v128.load(gate + o);
       const hv = v128.load(h + o);
-      const nv = v128.load(n + o);
+      const nv = tanhMirror8(v128.load(n + o), v128.load(preN + o));
       const nlo = i32x4.extend_low_i16x8_s(nv);
       const nhi = i32x4.extend_high_i16x8_s(nv);
       const dlo = i32x4.sub(i32x4.extend_low_i16x8_s(hv), nlo);
@@ -219,8 +259,8 @@ export function lstmStep(desc: usize, dir: usize, px: usize, h: usize, c: usize,
       }
       const gg = tanh8(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(gLo, gHi), cv), ncv));
       const igg = i16x8.q15mulr_sat_s(ig, gg);
-      const cnLo = i32x4.max_s(i32x4.min_s(i32x4.add(mulShiftRound4(fLoQ, cLo, 15), i32x4.extend_low_i16x8_s(igg)), pmax), pmin);
-      const cnHi = i32x4.max_s(i32x4.min_s(i32x4.add(mulShiftRound4(fHiQ, cHi, 15), i32x4.extend_high_i16x8_s(igg)), pmax), pmin);
+      const cnLo = i32x4.max_s(i32x4.min_s(i32x4.add(rMulQ15(fLoQ, cLo), i32x4.extend_low_i16x8_s(igg)), pmax), pmin);
+      const cnHi = i32x4.max_s(i32x4.min_s(i32x4.add(rMulQ15(fHiQ, cHi), i32x4.extend_high_i16x8_s(igg)), pmax), pmin);
       let oLo = oLo0;
       let oHi = oHi0;
       if (mp != 0) {

@@ -141,6 +141,60 @@ if (ASC_FEATURE_SIMD) {
   return v128.bitselect(mirrored, p, neg);
 }
 
+/**
+ * The table byte offsets of eight inputs, 2 * min(|x|, 32767) as u16 lanes, for lookupRun: the
+ * first half of lookup8, stored to memory so that the loads can be scalar.
+ */
+@inline export function lutOffsets8(x: v128): v128 {
+  return i16x8.shl(i16x8.min_u(i16x8.abs(x), v128.load(ACT_CONSTS)), 1);
+}
+
+/**
+ * In place over n u16 table offsets at p (from lutOffsets8): each becomes its table entry, the
+ * activation of |x|. Scalar loads: WebAssembly SIMD has no gather, and eight lane loads into one
+ * vector form a serial chain, where plain loads and stores run side by side.
+ */
+@inline export function lookupRun(p: usize, n: i32, odd: bool): void {
+  const end = p + (<usize>n << 1);
+  for (; p < end; p += 8) {
+    const a = <usize>load<u16>(p);
+    const b = <usize>load<u16>(p, 2);
+    const c = <usize>load<u16>(p, 4);
+    const d = <usize>load<u16>(p, 6);
+    if (odd) {
+      store<u16>(p, load<u16>(a, LUT + LUT_N * 2));
+      store<u16>(p, load<u16>(b, LUT + LUT_N * 2), 2);
+      store<u16>(p, load<u16>(c, LUT + LUT_N * 2), 4);
+      store<u16>(p, load<u16>(d, LUT + LUT_N * 2), 6);
+    } else {
+      store<u16>(p, load<u16>(a, LUT));
+      store<u16>(p, load<u16>(b, LUT), 2);
+      store<u16>(p, load<u16>(c, LUT), 4);
+      store<u16>(p, load<u16>(d, LUT), 6);
+    }
+  }
+}
+
+/** Four sigmoid table entries at the u16 offsets packed in `off`, stored as int16 at dst. */
+@inline export function lookupSigmoid4(off: i64, dst: usize): void {
+  const lo = <u32>off;
+  const hi = <u32>(off >>> 32);
+  store<u16>(dst, load<u16>(<usize>(lo & 0xffff), LUT));
+  store<u16>(dst, load<u16>(<usize>(lo >>> 16), LUT), 2);
+  store<u16>(dst, load<u16>(<usize>(hi & 0xffff), LUT), 4);
+  store<u16>(dst, load<u16>(<usize>(hi >>> 16), LUT), 6);
+}
+
+/** The second half of sigmoid8: p the table entries of |x|, mirrored where x < 0. */
+@inline export function sigmoidMirror8(p: v128, x: v128): v128 {
+  return v128.bitselect(i16x8.sub(v128.load(ACT_CONSTS, 16), p), p, i16x8.shr_s(x, 15));
+}
+
+/** The second half of tanh8. */
+@inline export function tanhMirror8(p: v128, x: v128): v128 {
+  return v128.bitselect(i16x8.neg(p), p, i16x8.shr_s(x, 15));
+}
+
 /** Eight fixed-point sigmoids: i16x8 Q3.12 -> i16x8 Q0.15. */
 @inline export function sigmoid8(x: v128): v128 {
   return lookup8(x, false);

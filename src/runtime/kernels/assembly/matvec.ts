@@ -183,6 +183,16 @@ export function project(mat: usize, row0: i32, rows: i32, x: usize, out: usize):
       const kb = ld(mat, MAT_KB);
       const step = <usize>kb << 5;
       let t = tiles + <usize>g0 * step;
+      if (free && shift == 32) {
+        // The usual case (every trained model here), in a loop of its own: no per-group tests
+        // of the flag and shift, and fewer registers spilled around the multiply-accumulates.
+        for (let g = 0; g < n; g++) {
+          const o = <usize>g << 4;
+          requantStore(dotDense(t, kb, x), bias + o, m + o, consts, 32, true, out + o);
+          t += step;
+        }
+        return;
+      }
       for (let g = 0; g < n; g++) {
         const o = <usize>g << 4;
         requantStore(dotDense(t, kb, x), bias + o, m + o, consts, shift, free, out + o);

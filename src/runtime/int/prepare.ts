@@ -144,18 +144,30 @@ function checkScales(name: string, s: Float32Array): void {
   }
 }
 
-/** Places logical rows/cols of a [rows][cols] int8 matrix into a padded physical one. */
-function padMatrix(src: Int8Array, srcOff: number, rowMap: (j: number) => number, rows: number, cols: number, colMap: Int32Array, physRows: number, physCols: number): Int8Array {
+/**
+ * Places a [blocks * blockRows][cols] int8 matrix into a padded physical one: block g's rows go
+ * to physical rows g * blockStride onwards (a recurrent layer's gates: blocks of H rows at
+ * multiples of Hp), column k to colMap[k].
+ */
+function padMatrix(src: Int8Array, srcOff: number, blocks: number, blockRows: number, blockStride: number, cols: number, colMap: Int32Array, physRows: number, physCols: number): Int8Array {
   const out = new Int8Array(physRows * physCols);
   let contiguous = true;
   for (let k = 1; k < cols; k++) if (colMap[k] !== colMap[0]! + k) contiguous = false;
-  for (let j = 0; j < rows; j++) {
-    const pj = rowMap(j);
-    if (contiguous) {
-      // The common case: whole rows are copied (natively), which keeps model loading fast.
-      out.set(src.subarray(srcOff + j * cols, srcOff + (j + 1) * cols), pj * physCols + colMap[0]!);
-    } else {
-      for (let k = 0; k < cols; k++) out[pj * physCols + colMap[k]!] = src[srcOff + j * cols + k]!;
+  for (let g = 0; g < blocks; g++) {
+    const from = srcOff + g * blockRows * cols;
+    const to = g * blockStride * physCols;
+    if (contiguous && colMap[0] === 0 && cols === physCols) {
+      // Unpadded rows (inputs and hidden units already multiples of 8): the block is one copy.
+      out.set(src.subarray(from, from + blockRows * cols), to);
+      continue;
+    }
+    for (let j = 0; j < blockRows; j++) {
+      if (contiguous) {
+        // The common case: whole rows are copied (natively), which keeps model loading fast.
+        out.set(src.subarray(from + j * cols, from + (j + 1) * cols), to + j * physCols + colMap[0]!);
+      } else {
+        for (let k = 0; k < cols; k++) out[to + j * physCols + colMap[k]!] = src[from + j * cols + k]!;
+      }
     }
   }
   return out;
@@ -186,22 +198,21 @@ function prepareRecurrent(layer: RecurrentLayer, li: number, inWidth: number, in
   const directions: PreparedDirection[] = [];
   for (let d = 0; d < D; d++) {
     const rows = G * H;
-    const rowMap = (j: number) => Math.floor(j / H) * Hp + (j % H);
     checkRowBounds(`${name}.Wq`, q.Wq.subarray(d * rows * I, (d + 1) * rows * I), rows, I, q.Bx, d * rows);
     checkRowBounds(`${name}.Rq`, q.Rq.subarray(d * rows * H, (d + 1) * rows * H), rows, H, q.Bh, d * rows);
-    const W = padMatrix(q.Wq, d * rows * I, rowMap, rows, I, inMap, G * Hp, inWidth);
-    const R = padMatrix(q.Rq, d * rows * H, rowMap, rows, H, hMap, G * Hp, Hp);
+    // Gate g's H rows go to physical rows g * Hp onwards.
+    const W = padMatrix(q.Wq, d * rows * I, G, H, Hp, I, inMap, G * Hp, inWidth);
+    const R = padMatrix(q.Rq, d * rows * H, G, H, Hp, H, hMap, G * Hp, Hp);
     const bx = new Int32Array(G * Hp);
     const bh = new Int32Array(G * Hp);
-    const realX = new Float64Array(G * Hp);
-    const realH = new Float64Array(G * Hp);
-    for (let j = 0; j < rows; j++) {
-      const pj = rowMap(j);
-      bx[pj] = q.Bx[d * rows + j]!;
-      bh[pj] = q.Bh[d * rows + j]!;
-      // acc * rowScale is the real pre-activation; Q3.12 wants it times 2^12.
-      realX[pj] = q.Wscale[d * rows + j]! * 4096;
-      realH[pj] = q.Rscale[d * rows + j]! * 4096;
+    const scaleX = new Float64Array(G * Hp);
+    const scaleH = new Float64Array(G * Hp);
+    for (let g = 0; g < G; g++) {
+      const from = d * rows + g * H;
+      bx.set(q.Bx.subarray(from, from + H), g * Hp);
+      bh.set(q.Bh.subarray(from, from + H), g * Hp);
+      scaleX.set(q.Wscale.subarray(from, from + H), g * Hp);
+      scaleH.set(q.Rscale.subarray(from, from + H), g * Hp);
     }
     let mp: RowMultipliers | null = null;
     if (layer.kind === 'lstm' && q.P) {
@@ -216,7 +227,8 @@ function prepareRecurrent(layer: RecurrentLayer, li: number, inWidth: number, in
       if (q.initialH) h0[j] = clampInt(Math.floor(q.initialH[d * H + j]! * 32768 + 0.5), -INT16_MAX, INT16_MAX);
       if (q.initialC) c0[j] = clampInt(Math.floor(q.initialC[d * H + j]! * 32768 + 0.5), -(2 ** 30 - 1), 2 ** 30 - 1);
     }
-    directions.push({ W, R, bx, bh, mx: quantizeMultipliers(realX), mh: quantizeMultipliers(realH), mp, h0, c0 });
+    // acc * rowScale is the real pre-activation; Q3.12 wants it times 2^12.
+    directions.push({ W, R, bx, bh, mx: quantizeMultipliers(scaleX, 4096), mh: quantizeMultipliers(scaleH, 4096), mp, h0, c0 });
   }
   const outMap = new Int32Array(D * H);
   for (let d = 0; d < D; d++) for (let j = 0; j < H; j++) outMap[d * H + j] = d * Hp + j;
@@ -248,7 +260,7 @@ function prepareDense(layer: DenseLayer, li: number, inWidth: number, inMap: Int
   const Op = roundUp(O, final ? 4 : LANE);
   checkScales(`${name}.Wscale`, q.Wscale);
   checkRowBounds(`${name}.Wq`, q.Wq, O, I, q.Bq, 0);
-  const W = padMatrix(q.Wq, 0, (j) => j, O, I, inMap, Op, inWidth);
+  const W = padMatrix(q.Wq, 0, 1, O, Op, I, inMap, Op, inWidth);
   const b = new Int32Array(Op);
   b.set(q.Bq);
   let mo: RowMultipliers | null = null;

@@ -90,6 +90,18 @@ export class WasmArena {
     }
   }
 
+  /**
+   * Temporary memory past the allocated top: `bytes` at `gap` bytes above it (16-aligned when
+   * `gap` is), growing the memory if needed. Nothing is allocated: the region is the caller's
+   * until an allocation reaches it.
+   */
+  scratch(gap: number, bytes: number): number {
+    const ptr = this.top + gap;
+    const have = this.memory.buffer.byteLength;
+    if (ptr + bytes > have) this.grow(ptr + bytes, have);
+    return ptr;
+  }
+
   /** Copies a typed array in; returns its address. */
   put(a: Int8Array | Int16Array | Int32Array | Uint32Array | Uint8Array | Float32Array): number {
     const ptr = this.alloc(a.byteLength);

@@ -38,6 +38,10 @@ export interface KernelExports {
   bench_matvec(tiles: number, groups: number, kb: number, x: number, out: number, reps: number): void;
   /** out[0..32) = SHA-256 of bytes [ptr, ptr + len). */
   sha256(ptr: number, len: number, out: number): void;
+  /** Flags the non-zero 4x8 tiles of a padded int8 matrix; returns the count of all-zero ones. */
+  tile_scan(src: number, rows: number, cols: number, flags: number): number;
+  /** Copies a matrix's tiles (all, or the flagged ones with their index and group starts); returns the count. */
+  tile_pack(src: number, rows: number, cols: number, flags: number, sparse: number, tiles: number, index: number, gstart: number): number;
 }
 
 const kernelImports = {
@@ -130,7 +134,7 @@ export class WasmKernels implements IntKernels {
     this.backend = backend;
     this.P = P;
     this.arena = new WasmArena(exports.memory, exports.heap_base());
-    this.layout = writeModel(this.arena, P, layout);
+    this.layout = writeModel(this.arena, exports, P, layout);
     this.weightBytes = this.layout.weightBytes;
     this.stateBlock = Math.max(16, Math.ceil(P.stateBytes / 16) * 16);
     this.inPtr = this.arena.alloc(P.inputSize * 4);

@@ -11,6 +11,7 @@ import type { RowMultipliers } from '../fixed-point.js';
 import { DENSE_ACT_ID, KERNEL_KIND, type PreparedIntModel, type PreparedRecurrent } from '../int/prepare.js';
 import { inverseScalesF32 } from '../int/reference.js';
 import type { WasmArena } from './arena.js';
+import type { KernelExports } from './kernels.js';
 
 /** Model descriptor words. */
 const M = { nLayers: 0, inW: 1, outW: 2, px: 3, ph: 4, gate: 5, rh: 6, bufA: 7, bufB: 8, layers: 9, stateOff: 10, inSize: 11, inv: 12, xq: 13, oscale: 14, orelu: 15, acc: 16 } as const;
@@ -69,46 +70,29 @@ interface MatrixInput {
   mult: RowMultipliers | null;
 }
 
+/** The kernels' tiling functions (src/runtime/kernels/assembly/tiles.ts). */
+export type TileKernels = Pick<KernelExports, 'tile_scan' | 'tile_pack'>;
+
 /** Writes one matrix's tiles and its descriptor (12 words at `desc`). */
-function writeMatrix(arena: WasmArena, desc: number, mi: MatrixInput, opts: LayoutOptions, stats: LayoutStats): void {
+function writeMatrix(arena: WasmArena, k: TileKernels, desc: number, mi: MatrixInput, opts: LayoutOptions, stats: LayoutStats): void {
   const { rows, cols } = mi;
   const groups = rows / 4;
   const kb = cols / 8;
-  // A tile row (8 int8 inputs) is two int32 words: the tiles are checked and copied a word at a
-  // time (these loops run once per load, as cold JavaScript; bytewise they cost a millisecond).
-  const W = mi.W.byteOffset % 4 === 0 ? mi.W : mi.W.slice();
-  const w32 = new Int32Array(W.buffer, W.byteOffset, W.length >> 2);
-  const rowWords = cols >> 2;
-  const nonZero = new Uint8Array(groups * kb);
-  let zero = 0;
-  for (let g = 0; g < groups; g++) {
-    for (let b = 0; b < kb; b++) {
-      let or = 0;
-      for (let r = 0, at = g * 4 * rowWords + 2 * b; r < 4; r++, at += rowWords) or |= w32[at]! | w32[at + 1]!;
-      if (or !== 0) nonZero[g * kb + b] = 1;
-      else zero++;
-    }
-  }
   const total = groups * kb;
+  // The kernels find the zero tiles and copy the tiles out (a loop over every weight, which as
+  // cold JavaScript cost a third of a millisecond per load): the padded matrix and a flag per tile
+  // are copied in past everything this matrix allocates below (tiles, index, group starts).
+  const room = Math.ceil((36 * total + 4 * (groups + 1) + 48) / 16) * 16;
+  const src = arena.scratch(room, mi.W.length + total);
+  const flags = src + mi.W.length;
+  arena.u8().set(new Uint8Array(mi.W.buffer, mi.W.byteOffset, mi.W.length), src);
+  const zero = k.tile_scan(src, rows, cols, flags);
   const sparse = opts.storage === 'sparse' || (opts.storage !== 'dense' && total > 0 && zero / total >= SPARSE_MIN_ZERO_TILES);
   const kept = sparse ? total - zero : total;
-  const tiles = new Int32Array(Math.max(kept, 1) * 8);
-  const index = sparse ? new Int32Array(Math.max(kept, 1)) : null;
-  const gstart = sparse ? new Int32Array(groups + 1) : null;
-  let t = 0;
-  for (let g = 0; g < groups; g++) {
-    if (gstart) gstart[g] = t;
-    for (let b = 0; b < kb; b++) {
-      if (sparse && nonZero[g * kb + b] === 0) continue;
-      for (let r = 0, at = g * 4 * rowWords + 2 * b, o = t * 8; r < 4; r++, at += rowWords, o += 2) {
-        tiles[o] = w32[at]!;
-        tiles[o + 1] = w32[at + 1]!;
-      }
-      if (index) index[t] = b * 16; // byte offset of the tile's inputs in the int16 vector
-      t++;
-    }
-  }
-  if (gstart) gstart[groups] = t;
+  const tiles = arena.alloc(Math.max(kept, 1) * 32);
+  const index = sparse ? arena.alloc(Math.max(kept, 1) * 4) : 0;
+  const gstart = sparse ? arena.alloc((groups + 1) * 4) : 0;
+  k.tile_pack(src, rows, cols, flags, sparse ? 1 : 0, tiles, index, gstart);
   if (sparse) {
     stats.matrices++;
     stats.keptTiles += kept;
@@ -135,9 +119,9 @@ function writeMatrix(arena: WasmArena, desc: number, mi: MatrixInput, opts: Layo
   if (mi.mult) stats.requantized++;
   if (clampFree) stats.clampFree++;
   writeWords(arena, desc, {
-    [MAT.tiles]: arena.put(tiles),
-    [MAT.index]: index ? arena.put(index) : 0,
-    [MAT.gstart]: gstart ? arena.put(gstart) : 0,
+    [MAT.tiles]: tiles,
+    [MAT.index]: index,
+    [MAT.gstart]: gstart,
     [MAT.kb]: kb,
     [MAT.bias]: arena.put(mi.bias),
     [MAT.m]: mi.mult ? arena.put(mi.mult.m) : 0,
@@ -148,7 +132,7 @@ function writeMatrix(arena: WasmArena, desc: number, mi: MatrixInput, opts: Layo
   });
 }
 
-function writeRecurrent(arena: WasmArena, P: PreparedRecurrent, opts: LayoutOptions, stats: LayoutStats): { ptr: number; bytes: number } {
+function writeRecurrent(arena: WasmArena, k: TileKernels, P: PreparedRecurrent, opts: LayoutOptions, stats: LayoutStats): { ptr: number; bytes: number } {
   const ptr = arena.alloc((L.dir0 + DIR_WORDS * P.directions.length) * 4);
   const before = arena.used;
   writeWords(arena, ptr, {
@@ -164,8 +148,8 @@ function writeRecurrent(arena: WasmArena, P: PreparedRecurrent, opts: LayoutOpti
   const rows = P.G * P.Hp;
   P.directions.forEach((d, i) => {
     const base = ptr + (L.dir0 + i * DIR_WORDS) * 4;
-    writeMatrix(arena, base + D.wmat * 4, { W: d.W, rows, cols: P.Ip, bias: d.bx, mult: d.mx }, opts, stats);
-    writeMatrix(arena, base + D.rmat * 4, { W: d.R, rows, cols: P.Hp, bias: d.bh, mult: d.mh }, opts, stats);
+    writeMatrix(arena, k, base + D.wmat * 4, { W: d.W, rows, cols: P.Ip, bias: d.bx, mult: d.mx }, opts, stats);
+    writeMatrix(arena, k, base + D.rmat * 4, { W: d.R, rows, cols: P.Hp, bias: d.bh, mult: d.mh }, opts, stats);
     writeWords(arena, base, {
       [D.mp]: d.mp ? arena.put(d.mp.m) : 0,
       [D.mps]: d.mp ? d.mp.shift : 1,
@@ -177,7 +161,7 @@ function writeRecurrent(arena: WasmArena, P: PreparedRecurrent, opts: LayoutOpti
   return { ptr, bytes: arena.used - before };
 }
 
-export function writeModel(arena: WasmArena, P: PreparedIntModel, opts: LayoutOptions = {}): ModelLayout {
+export function writeModel(arena: WasmArena, k: TileKernels, P: PreparedIntModel, opts: LayoutOptions = {}): ModelLayout {
   const model = arena.alloc(MODEL_WORDS * 4);
   let maxRows = 8;
   let maxHp = 8;
@@ -199,13 +183,13 @@ export function writeModel(arena: WasmArena, P: PreparedIntModel, opts: LayoutOp
         [N.final]: layer.final ? 1 : 0,
         [N.outW]: layer.outWidth,
       });
-      writeMatrix(arena, ptr + N.mat * 4, { W: layer.W, rows: layer.Op, cols: layer.Ip, bias: layer.b, mult: layer.mo }, opts, stats);
+      writeMatrix(arena, k, ptr + N.mat * 4, { W: layer.W, rows: layer.Op, cols: layer.Ip, bias: layer.b, mult: layer.mo }, opts, stats);
       weightBytes += arena.used - before;
       layers.push(ptr);
     } else {
       maxRows = Math.max(maxRows, layer.G * layer.Hp);
       maxHp = Math.max(maxHp, layer.Hp);
-      const { ptr, bytes } = writeRecurrent(arena, layer, opts, stats);
+      const { ptr, bytes } = writeRecurrent(arena, k, layer, opts, stats);
       weightBytes += bytes;
       layers.push(ptr);
     }

@@ -7,6 +7,7 @@ import { DIR_BYTES, L_DIR0, L_G, L_HP, L_KIND, N_FINAL, N_OP, denseStep, gruStep
 export { activate_array } from './fixed';
 export { bench_matvec } from './matvec';
 export { sha256 } from './sha256';
+export { tile_pack, tile_scan } from './tiles';
 
 // Model descriptor, i32 words (must match src/runtime/wasm/layout.ts).
 const M_NLAYERS = 0;

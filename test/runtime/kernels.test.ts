@@ -76,6 +76,19 @@ async function loadAll(bytes: Uint8Array): Promise<Record<(typeof INT_BACKENDS)[
   return out;
 }
 
+/** Both WASM builds agree bit for bit with the reference, run whole and stepped frame by frame. */
+function expectRunAndStepsMatchReference(models: Record<(typeof INT_BACKENDS)[number], Model>, frames: Float32Array): void {
+  const want = models.reference.session().run(frames);
+  const I = models.reference.inputSize;
+  for (const b of ['scalar', 'simd'] as const) {
+    expect(sameBits(models[b].session().run(frames), want), `${b} run`).toBe(true);
+    const s = models[b].session();
+    const got = new Float32Array(want.length);
+    for (let t = 0; t < frames.length / I; t++) got.set(s.step(frames.subarray(t * I, (t + 1) * I)), t * models[b].outputSize);
+    expect(sameBits(got, want), `${b} step`).toBe(true);
+  }
+}
+
 describe('bit-exact across reference, scalar and simd (streaming models)', () => {
   for (let seed = 0; seed < STREAM_SEEDS; seed++) {
     it(`random model ${seed}`, async () => {
@@ -300,15 +313,7 @@ describe('the requantization clamp (skipped by the SIMD kernels only where it pr
       }
     }
     expect(binds).toBe(true);
-    const models = await loadAll(encodeModel(int8));
-    const want = models.reference.session().run(frames);
-    for (const b of ['scalar', 'simd'] as const) {
-      expect(sameBits(models[b].session().run(frames), want), `${b} run`).toBe(true);
-      const s = models[b].session();
-      const got = new Float32Array(want.length);
-      for (let t = 0; t < T; t++) got.set(s.step(frames.subarray(t * I, (t + 1) * I)), t * models[b].outputSize);
-      expect(sameBits(got, want), `${b} step`).toBe(true);
-    }
+    expectRunAndStepsMatchReference(await loadAll(encodeModel(int8)), frames);
   });
 });
 
@@ -665,14 +670,6 @@ describe('GRU r · P(R_n h) with recurrent parts at the int32 part limit (2026-1
     ]);
     const frames = Float32Array.from({ length: 40 }, (_, t) => Math.sin(t * 0.7) * 3);
     const int8 = quantizeModel(spec, { inputAbsMax: [3] });
-    const models = await loadAll(encodeModel(int8));
-    const want = models.reference.session().run(frames);
-    for (const b of ['scalar', 'simd'] as const) {
-      expect(sameBits(models[b].session().run(frames), want), `${b} run`).toBe(true);
-      const s = models[b].session();
-      const got = new Float32Array(want.length);
-      for (let t = 0; t < frames.length; t++) got.set(s.step(frames.subarray(t, t + 1)), t * H);
-      expect(sameBits(got, want), `${b} step`).toBe(true);
-    }
+    expectRunAndStepsMatchReference(await loadAll(encodeModel(int8)), frames);
   });
 });

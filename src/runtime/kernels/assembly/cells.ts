@@ -20,7 +20,7 @@ import {
   tanhMirror8,
   tanhQ15,
 } from './fixed';
-import { MAT_INDEX, matvecBias, project, projectPair } from './matvec';
+import { matvecBias, pairable, project, projectPair } from './matvec';
 
 // Recurrent layer descriptor, byte offsets (must match src/runtime/wasm/layout.ts).
 export const L_KIND = 0;
@@ -64,10 +64,10 @@ export function inputProjection(desc: usize, dir: usize, x: usize, px: usize): v
   project(dir + D_WMAT, 0, ld(desc, L_G) * ld(desc, L_HP), x, px);
 }
 
-/** inputProjection() of two inputs x0, x1 into px0, px1 (both time steps at once when W is dense). */
+/** inputProjection() of two inputs x0, x1 into px0, px1 (both time steps at once when W is pairable()). */
 export function inputProjection2(desc: usize, dir: usize, x0: usize, x1: usize, px0: usize, px1: usize): void {
   const rows = ld(desc, L_G) * ld(desc, L_HP);
-  if (ASC_FEATURE_SIMD && ld(dir + D_WMAT, MAT_INDEX) == 0) {
+  if (pairable(dir + D_WMAT)) {
     projectPair(dir + D_WMAT, rows, x0, x1, px0, px1);
   } else {
     project(dir + D_WMAT, 0, rows, x0, px0);

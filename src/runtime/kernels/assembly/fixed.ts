@@ -218,8 +218,11 @@ if (ASC_FEATURE_SIMD) {
   return i32x4.sub(i32x4.shuffle(p0, p1, 0, 2, 4, 6), i32x4.splat(<i32>(((<i64>1) << 62) >> s)));
 }
 
-/** Four lanes of requantPart with the bias already added. */
-@inline export function requant4(acc: v128, m: v128, shift: i32, clamp: i32): v128 {
+/**
+ * Four lanes of requantPart with the bias already added. Not inlined: only LSTM peepholes use
+ * it, six times per step, and each inlined copy cost about 60 bytes of the 16 KiB budget.
+ */
+export function requant4(acc: v128, m: v128, shift: i32, clamp: i32): v128 {
   const c = i32x4.max_s(i32x4.min_s(acc, i32x4.splat(clamp)), i32x4.splat(-clamp));
   return mulShiftRound4(c, m, shift);
 }

@@ -14,9 +14,11 @@ import {
   requantPart,
   sat16,
   sigmoid8,
+  sigmoid8Split,
   sigmoidMirror8,
   sigmoidQ15,
   tanh8,
+  tanh8Split,
   tanhMirror8,
   tanhQ15,
 } from './fixed';
@@ -246,18 +248,18 @@ export function lstmStep(desc: usize, dir: usize, px: usize, h: usize, c: usize,
         fLo = i32x4.add(fLo, requant4(cLo, v128.load(mp + 2 * bo + o), ps, pc));
         fHi = i32x4.add(fHi, requant4(cHi, v128.load(mp + 2 * bo + o, 16), ps, pc));
       }
-      const ig = sigmoid8(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(iLo, iHi), cv), ncv));
+      const ig = sigmoid8Split(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(iLo, iHi), cv), ncv));
       let fLoQ: v128;
       let fHiQ: v128;
       if (inputForget) {
         fLoQ = i32x4.sub(i32x4.splat(32768), i32x4.extend_low_i16x8_s(ig));
         fHiQ = i32x4.sub(i32x4.splat(32768), i32x4.extend_high_i16x8_s(ig));
       } else {
-        const fg = sigmoid8(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(fLo, fHi), cv), ncv));
+        const fg = sigmoid8Split(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(fLo, fHi), cv), ncv));
         fLoQ = i32x4.extend_low_i16x8_s(fg);
         fHiQ = i32x4.extend_high_i16x8_s(fg);
       }
-      const gg = tanh8(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(gLo, gHi), cv), ncv));
+      const gg = tanh8Split(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(gLo, gHi), cv), ncv));
       const igg = i16x8.q15mulr_sat_s(ig, gg);
       const cnLo = i32x4.max_s(i32x4.min_s(i32x4.add(rMulQ15(fLoQ, cLo), i32x4.extend_low_i16x8_s(igg)), pmax), pmin);
       const cnHi = i32x4.max_s(i32x4.min_s(i32x4.add(rMulQ15(fHiQ, cHi), i32x4.extend_high_i16x8_s(igg)), pmax), pmin);
@@ -267,12 +269,12 @@ export function lstmStep(desc: usize, dir: usize, px: usize, h: usize, c: usize,
         oLo = i32x4.add(oLo, requant4(cnLo, v128.load(mp + bo + o), ps, pc));
         oHi = i32x4.add(oHi, requant4(cnHi, v128.load(mp + bo + o, 16), ps, pc));
       }
-      const og = sigmoid8(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(oLo, oHi), cv), ncv));
+      const og = sigmoid8Split(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(oLo, oHi), cv), ncv));
       const four = i32x4.splat(4);
       const cg = i16x8.narrow_i32x4_s(i32x4.shr_s(i32x4.add(cnLo, four), 3), i32x4.shr_s(i32x4.add(cnHi, four), 3));
       v128.store(c + o, cnLo);
       v128.store(c + o, cnHi, 16);
-      v128.store(h + (<usize>j << 1), i16x8.q15mulr_sat_s(og, tanh8(cg)));
+      v128.store(h + (<usize>j << 1), i16x8.q15mulr_sat_s(og, tanh8Split(cg)));
     }
   } else {
     for (let j = 0; j < Hp; j++) {

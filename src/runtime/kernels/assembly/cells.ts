@@ -227,15 +227,16 @@ export function lstmStep(desc: usize, dir: usize, px: usize, h: usize, c: usize,
     const pmin = i32x4.splat(-PART_MAX);
     for (let j = 0; j < Hp; j += 8) {
       const o = <usize>j << 2;
-      // Summed projections per gate, clamped to ±(2^30 - 1); two i32x4 halves each.
-      const iLo0 = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + o), v128.load(ph + o)), pmax), pmin);
-      const iHi0 = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + o, 16), v128.load(ph + o, 16)), pmax), pmin);
-      const oLo0 = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + bo + o), v128.load(ph + bo + o)), pmax), pmin);
-      const oHi0 = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + bo + o, 16), v128.load(ph + bo + o, 16)), pmax), pmin);
-      const fLo0 = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + 2 * bo + o), v128.load(ph + 2 * bo + o)), pmax), pmin);
-      const fHi0 = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + 2 * bo + o, 16), v128.load(ph + 2 * bo + o, 16)), pmax), pmin);
-      const gLo = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + 3 * bo + o), v128.load(ph + 3 * bo + o)), pmax), pmin);
-      const gHi = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + 3 * bo + o, 16), v128.load(ph + 3 * bo + o, 16)), pmax), pmin);
+      // Summed projections per gate, two i32x4 halves each. Clamped to ±(2^30 - 1) only where a
+      // peephole part is added: narrowing saturates to int16 anyway, inside that range.
+      const iLo0 = i32x4.add(v128.load(px + o), v128.load(ph + o));
+      const iHi0 = i32x4.add(v128.load(px + o, 16), v128.load(ph + o, 16));
+      const oLo0 = i32x4.add(v128.load(px + bo + o), v128.load(ph + bo + o));
+      const oHi0 = i32x4.add(v128.load(px + bo + o, 16), v128.load(ph + bo + o, 16));
+      const fLo0 = i32x4.add(v128.load(px + 2 * bo + o), v128.load(ph + 2 * bo + o));
+      const fHi0 = i32x4.add(v128.load(px + 2 * bo + o, 16), v128.load(ph + 2 * bo + o, 16));
+      const gLo = i32x4.add(v128.load(px + 3 * bo + o), v128.load(ph + 3 * bo + o));
+      const gHi = i32x4.add(v128.load(px + 3 * bo + o, 16), v128.load(ph + 3 * bo + o, 16));
       const cLo = v128.load(c + o);
       const cHi = v128.load(c + o, 16);
       let iLo = iLo0;
@@ -243,10 +244,10 @@ export function lstmStep(desc: usize, dir: usize, px: usize, h: usize, c: usize,
       let fLo = fLo0;
       let fHi = fHi0;
       if (mp != 0) {
-        iLo = i32x4.add(iLo, requant4(cLo, v128.load(mp + o), ps, pc));
-        iHi = i32x4.add(iHi, requant4(cHi, v128.load(mp + o, 16), ps, pc));
-        fLo = i32x4.add(fLo, requant4(cLo, v128.load(mp + 2 * bo + o), ps, pc));
-        fHi = i32x4.add(fHi, requant4(cHi, v128.load(mp + 2 * bo + o, 16), ps, pc));
+        iLo = i32x4.add(i32x4.max_s(i32x4.min_s(iLo, pmax), pmin), requant4(cLo, v128.load(mp + o), ps, pc));
+        iHi = i32x4.add(i32x4.max_s(i32x4.min_s(iHi, pmax), pmin), requant4(cHi, v128.load(mp + o, 16), ps, pc));
+        fLo = i32x4.add(i32x4.max_s(i32x4.min_s(fLo, pmax), pmin), requant4(cLo, v128.load(mp + 2 * bo + o), ps, pc));
+        fHi = i32x4.add(i32x4.max_s(i32x4.min_s(fHi, pmax), pmin), requant4(cHi, v128.load(mp + 2 * bo + o, 16), ps, pc));
       }
       const ig = sigmoid8Split(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(iLo, iHi), cv), ncv));
       let fLoQ: v128;
@@ -266,8 +267,8 @@ export function lstmStep(desc: usize, dir: usize, px: usize, h: usize, c: usize,
       let oLo = oLo0;
       let oHi = oHi0;
       if (mp != 0) {
-        oLo = i32x4.add(oLo, requant4(cnLo, v128.load(mp + bo + o), ps, pc));
-        oHi = i32x4.add(oHi, requant4(cnHi, v128.load(mp + bo + o, 16), ps, pc));
+        oLo = i32x4.add(i32x4.max_s(i32x4.min_s(oLo, pmax), pmin), requant4(cnLo, v128.load(mp + bo + o), ps, pc));
+        oHi = i32x4.add(i32x4.max_s(i32x4.min_s(oHi, pmax), pmin), requant4(cnHi, v128.load(mp + bo + o, 16), ps, pc));
       }
       const og = sigmoid8Split(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(oLo, oHi), cv), ncv));
       const four = i32x4.splat(4);

@@ -83,6 +83,29 @@ describe.each([...BACKENDS, 'float'] as const)('sessions on %s', (backend) => {
     }
   });
 
+  it('run() names the step and feature of a bad value in one chunk and across chunks, and changes nothing', () => {
+    // One chunk (<= 256 steps): the kernels' quantization finds the frame, the engine the feature.
+    // Longer: the engine checks every frame first (a later chunk's bad frame must not leave the
+    // earlier chunks stepped).
+    const s = model.session();
+    s.run(frames(3));
+    const before = s.exportState();
+    const k = I - 1;
+    for (const [T, t] of [[7, 5], [256, 255], [300, 280]] as const) {
+      const seq = frames(T, 11);
+      seq[t * I + k] = NaN;
+      let err: unknown;
+      try {
+        s.run(seq);
+      } catch (e) {
+        err = e;
+      }
+      expect((err as EdgeRnnError).code, `T ${T}`).toBe('NON_FINITE_INPUT');
+      expect((err as EdgeRnnError).message).toMatch(new RegExp(`step ${t} of the sequence feature ${k} `));
+      expect(Array.from(s.exportState())).toEqual(Array.from(before));
+    }
+  });
+
   it('numbers beyond float32 (1e39, given as plain numbers) are refused like infinities, naming the value, in step, run and stepMany', () => {
     // Inputs are float32: 1e39 becomes Infinity when staged. run() used to return the outputs of
     // a sequence that never ran (the kernels refused it after the check on the plain numbers).

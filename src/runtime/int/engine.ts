@@ -188,8 +188,12 @@ export class IntEngine implements Engine {
   run(s: EngineState, frames: ArrayLike<number>, T: number, out: Float32Array, policy: NonFinitePolicy): number {
     const I = this.inputSize;
     frames = this.outsideKernels(frames);
-    // Validate every frame first: an error must leave the state untouched.
-    if (policy === 'error') {
+    // Validate every frame first: an error must leave the state untouched. A streamable model's
+    // sequence of one chunk is checked by the kernels instead (runChunk quantizes and checks the
+    // whole chunk before any layer runs, and returns the first bad frame with nothing changed),
+    // so its frames are not read twice; the feature is looked up only then.
+    const checked = this.streamable && T <= RUN_CHUNK;
+    if (policy === 'error' && !checked) {
       const bad = firstNonFinite(frames, 0, T * I);
       if (bad >= 0) return bad;
     }
@@ -211,7 +215,12 @@ export class IntEngine implements Engine {
       const n = Math.min(RUN_CHUNK, T - t0);
       this.loadChunk(frames, t0, n, policy);
       const failed = this.k.runChunk(s, n);
-      if (failed !== 0) throw IntEngine.missedFrame(t0 + failed - 1);
+      if (failed !== 0) {
+        const t = t0 + failed - 1;
+        const k = checked && policy === 'error' ? firstNonFinite(frames, t * I, I) : -1;
+        if (k < 0) throw IntEngine.missedFrame(t);
+        return t * I + k;
+      }
       this.takeChunk(out, t0, n);
     }
     return -1;
@@ -229,12 +238,15 @@ export class IntEngine implements Engine {
   private takeChunk(out: Float32Array, t0: number, n: number): void {
     const acc = this.k.seqOut(n);
     const outW = this.P.outputWidth;
-    for (let t = 0; t < n; t++) this.finish(acc, t * outW, out, (t0 + t) * this.outputSize);
+    // Rows that need no mapping, padding or head: one native copy.
+    if (this.identityOutput && this.tail === 0 && outW === this.outputSize) out.set(acc.subarray(0, n * outW), t0 * outW);
+    else for (let t = 0; t < n; t++) this.finish(acc, t * outW, out, (t0 + t) * this.outputSize);
   }
 
   /**
-   * run() checks (or zeroes) every frame before the kernels see it, so their own check finds
-   * nothing; if it ever did, say so rather than return outputs of steps that did not run.
+   * run() checks (or zeroes) every frame before the kernels run, or leaves the check of a
+   * one-chunk streamable sequence to them; if they ever found a bad frame that the caller's
+   * values do not hold, say so rather than return outputs of steps that did not run.
    */
   private static missedFrame(t: number): Error {
     return new Error(`internal: frame ${t} passed the input check but not the kernels'`);

@@ -14,13 +14,15 @@ import {
   requantPart,
   sat16,
   sigmoid8,
+  sigmoid8Split,
   sigmoidMirror8,
   sigmoidQ15,
   tanh8,
+  tanh8Split,
   tanhMirror8,
   tanhQ15,
 } from './fixed';
-import { MAT_INDEX, matvecBias, project, projectPair } from './matvec';
+import { matvecBias, pairable, project, projectPair } from './matvec';
 
 // Recurrent layer descriptor, byte offsets (must match src/runtime/wasm/layout.ts).
 export const L_KIND = 0;
@@ -64,10 +66,10 @@ export function inputProjection(desc: usize, dir: usize, x: usize, px: usize): v
   project(dir + D_WMAT, 0, ld(desc, L_G) * ld(desc, L_HP), x, px);
 }
 
-/** inputProjection() of two inputs x0, x1 into px0, px1 (both time steps at once when W is dense). */
+/** inputProjection() of two inputs x0, x1 into px0, px1 (both time steps at once when W is pairable()). */
 export function inputProjection2(desc: usize, dir: usize, x0: usize, x1: usize, px0: usize, px1: usize): void {
   const rows = ld(desc, L_G) * ld(desc, L_HP);
-  if (ASC_FEATURE_SIMD && ld(dir + D_WMAT, MAT_INDEX) == 0) {
+  if (pairable(dir + D_WMAT)) {
     projectPair(dir + D_WMAT, rows, x0, x1, px0, px1);
   } else {
     project(dir + D_WMAT, 0, rows, x0, px0);
@@ -225,15 +227,16 @@ export function lstmStep(desc: usize, dir: usize, px: usize, h: usize, c: usize,
     const pmin = i32x4.splat(-PART_MAX);
     for (let j = 0; j < Hp; j += 8) {
       const o = <usize>j << 2;
-      // Summed projections per gate, clamped to ±(2^30 - 1); two i32x4 halves each.
-      const iLo0 = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + o), v128.load(ph + o)), pmax), pmin);
-      const iHi0 = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + o, 16), v128.load(ph + o, 16)), pmax), pmin);
-      const oLo0 = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + bo + o), v128.load(ph + bo + o)), pmax), pmin);
-      const oHi0 = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + bo + o, 16), v128.load(ph + bo + o, 16)), pmax), pmin);
-      const fLo0 = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + 2 * bo + o), v128.load(ph + 2 * bo + o)), pmax), pmin);
-      const fHi0 = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + 2 * bo + o, 16), v128.load(ph + 2 * bo + o, 16)), pmax), pmin);
-      const gLo = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + 3 * bo + o), v128.load(ph + 3 * bo + o)), pmax), pmin);
-      const gHi = i32x4.max_s(i32x4.min_s(i32x4.add(v128.load(px + 3 * bo + o, 16), v128.load(ph + 3 * bo + o, 16)), pmax), pmin);
+      // Summed projections per gate, two i32x4 halves each. Clamped to ±(2^30 - 1) only where a
+      // peephole part is added: narrowing saturates to int16 anyway, inside that range.
+      const iLo0 = i32x4.add(v128.load(px + o), v128.load(ph + o));
+      const iHi0 = i32x4.add(v128.load(px + o, 16), v128.load(ph + o, 16));
+      const oLo0 = i32x4.add(v128.load(px + bo + o), v128.load(ph + bo + o));
+      const oHi0 = i32x4.add(v128.load(px + bo + o, 16), v128.load(ph + bo + o, 16));
+      const fLo0 = i32x4.add(v128.load(px + 2 * bo + o), v128.load(ph + 2 * bo + o));
+      const fHi0 = i32x4.add(v128.load(px + 2 * bo + o, 16), v128.load(ph + 2 * bo + o, 16));
+      const gLo = i32x4.add(v128.load(px + 3 * bo + o), v128.load(ph + 3 * bo + o));
+      const gHi = i32x4.add(v128.load(px + 3 * bo + o, 16), v128.load(ph + 3 * bo + o, 16));
       const cLo = v128.load(c + o);
       const cHi = v128.load(c + o, 16);
       let iLo = iLo0;
@@ -241,38 +244,38 @@ export function lstmStep(desc: usize, dir: usize, px: usize, h: usize, c: usize,
       let fLo = fLo0;
       let fHi = fHi0;
       if (mp != 0) {
-        iLo = i32x4.add(iLo, requant4(cLo, v128.load(mp + o), ps, pc));
-        iHi = i32x4.add(iHi, requant4(cHi, v128.load(mp + o, 16), ps, pc));
-        fLo = i32x4.add(fLo, requant4(cLo, v128.load(mp + 2 * bo + o), ps, pc));
-        fHi = i32x4.add(fHi, requant4(cHi, v128.load(mp + 2 * bo + o, 16), ps, pc));
+        iLo = i32x4.add(i32x4.max_s(i32x4.min_s(iLo, pmax), pmin), requant4(cLo, v128.load(mp + o), ps, pc));
+        iHi = i32x4.add(i32x4.max_s(i32x4.min_s(iHi, pmax), pmin), requant4(cHi, v128.load(mp + o, 16), ps, pc));
+        fLo = i32x4.add(i32x4.max_s(i32x4.min_s(fLo, pmax), pmin), requant4(cLo, v128.load(mp + 2 * bo + o), ps, pc));
+        fHi = i32x4.add(i32x4.max_s(i32x4.min_s(fHi, pmax), pmin), requant4(cHi, v128.load(mp + 2 * bo + o, 16), ps, pc));
       }
-      const ig = sigmoid8(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(iLo, iHi), cv), ncv));
+      const ig = sigmoid8Split(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(iLo, iHi), cv), ncv));
       let fLoQ: v128;
       let fHiQ: v128;
       if (inputForget) {
         fLoQ = i32x4.sub(i32x4.splat(32768), i32x4.extend_low_i16x8_s(ig));
         fHiQ = i32x4.sub(i32x4.splat(32768), i32x4.extend_high_i16x8_s(ig));
       } else {
-        const fg = sigmoid8(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(fLo, fHi), cv), ncv));
+        const fg = sigmoid8Split(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(fLo, fHi), cv), ncv));
         fLoQ = i32x4.extend_low_i16x8_s(fg);
         fHiQ = i32x4.extend_high_i16x8_s(fg);
       }
-      const gg = tanh8(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(gLo, gHi), cv), ncv));
+      const gg = tanh8Split(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(gLo, gHi), cv), ncv));
       const igg = i16x8.q15mulr_sat_s(ig, gg);
       const cnLo = i32x4.max_s(i32x4.min_s(i32x4.add(rMulQ15(fLoQ, cLo), i32x4.extend_low_i16x8_s(igg)), pmax), pmin);
       const cnHi = i32x4.max_s(i32x4.min_s(i32x4.add(rMulQ15(fHiQ, cHi), i32x4.extend_high_i16x8_s(igg)), pmax), pmin);
       let oLo = oLo0;
       let oHi = oHi0;
       if (mp != 0) {
-        oLo = i32x4.add(oLo, requant4(cnLo, v128.load(mp + bo + o), ps, pc));
-        oHi = i32x4.add(oHi, requant4(cnHi, v128.load(mp + bo + o, 16), ps, pc));
+        oLo = i32x4.add(i32x4.max_s(i32x4.min_s(oLo, pmax), pmin), requant4(cnLo, v128.load(mp + bo + o), ps, pc));
+        oHi = i32x4.add(i32x4.max_s(i32x4.min_s(oHi, pmax), pmin), requant4(cnHi, v128.load(mp + bo + o, 16), ps, pc));
       }
-      const og = sigmoid8(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(oLo, oHi), cv), ncv));
+      const og = sigmoid8Split(i16x8.max_s(i16x8.min_s(i16x8.narrow_i32x4_s(oLo, oHi), cv), ncv));
       const four = i32x4.splat(4);
       const cg = i16x8.narrow_i32x4_s(i32x4.shr_s(i32x4.add(cnLo, four), 3), i32x4.shr_s(i32x4.add(cnHi, four), 3));
       v128.store(c + o, cnLo);
       v128.store(c + o, cnHi, 16);
-      v128.store(h + (<usize>j << 1), i16x8.q15mulr_sat_s(og, tanh8(cg)));
+      v128.store(h + (<usize>j << 1), i16x8.q15mulr_sat_s(og, tanh8Split(cg)));
     }
   } else {
     for (let j = 0; j < Hp; j++) {

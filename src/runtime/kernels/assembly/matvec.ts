@@ -218,18 +218,23 @@ export function project(mat: usize, row0: i32, rows: i32, x: usize, out: usize):
   }
 }
 
+/** Whether projectPair() takes this matrix: dense, clamp-free, shift 32 (every trained model here). */
+export function pairable(mat: usize): bool {
+  return ASC_FEATURE_SIMD && ld(mat, MAT_INDEX) == 0 && (ld(mat, MAT_FLAGS) & FLAG_CLAMP_FREE) != 0 && ld(mat, MAT_SHIFT) == 32;
+}
+
 /**
  * project() of all rows for two input vectors at once (whole-sequence mode: two time steps of the
- * input projection), dense matrices and the SIMD build only: each weight tile is loaded and
- * widened once for both vectors. The sums, and so the results, are those of two project() calls.
+ * input projection), for pairable() matrices on the SIMD build only: each weight tile is loaded
+ * and widened once for both vectors. The sums, and so the results, are those of two project()
+ * calls. Only the clamp-free shift-32 requantization is compiled in (other matrices take two
+ * project() calls): no per-group tests, and fewer bytes.
  */
 export function projectPair(mat: usize, rows: i32, x0: usize, x1: usize, out0: usize, out1: usize): void {
   if (!ASC_FEATURE_SIMD) return;
   const bias = ldp(mat, MAT_BIAS);
   const m = ldp(mat, MAT_M);
-  const shift = ld(mat, MAT_SHIFT);
   const consts = ldp(mat, MAT_CONSTS);
-  const free = (ld(mat, MAT_FLAGS) & FLAG_CLAMP_FREE) != 0;
   const kb = ld(mat, MAT_KB);
   let t = ldp(mat, MAT_TILES);
   const n = rows >> 2;
@@ -264,8 +269,8 @@ export function projectPair(mat: usize, rows: i32, x0: usize, x1: usize, out0: u
       p1 += 16;
     }
     const o = <usize>g << 4;
-    requantStore(reduce4(a0, a1, a2, a3), bias + o, m + o, consts, shift, free, out0 + o);
-    requantStore(reduce4(b0, b1, b2, b3), bias + o, m + o, consts, shift, free, out1 + o);
+    requantStore(reduce4(a0, a1, a2, a3), bias + o, m + o, consts, 32, true, out0 + o);
+    requantStore(reduce4(b0, b1, b2, b3), bias + o, m + o, consts, 32, true, out1 + o);
   }
 }
 

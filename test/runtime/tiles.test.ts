@@ -144,4 +144,30 @@ describe.each(['simd', 'scalar'] as const)('weight tiles laid out by the %s kern
     expect(exports.memory.buffer.byteLength).toBeGreaterThan(before);
     for (const m of matrices(k, P)) expect(tilesInMemory(k, m.desc, m.rows, (m.rows / 4) * (m.cols / 8), false)).toEqual(tileInJs(m.W, m.rows, m.cols, 'dense'));
   });
+
+  it.each(['dense', 'sparse'] as const)('leave no copy of a big matrix committed past the weights (%s storage; 2026-11-27 review)', (storage) => {
+    // WebAssembly memory never shrinks: the whole padded matrix copied past the allocated top
+    // for tiling kept a GRU 64 -> 512 model at 30 pages of kernel memory where its weights need 17.
+    const rng = new Rng(6);
+    const float: ModelSpec = {
+      name: 'big',
+      version: '1.0.0',
+      task: 'custom',
+      labels: [],
+      input: { size: 16, frontend: { kind: 'none' } },
+      precision: 'float32',
+      training: {},
+      layers: [randomRecurrent(rng, 'gru', 16, 600, 'forward')],
+    };
+    const P = prepareIntModel(quantizeModel(float, calibrateAbsMax(float, [rng.float32(16 * 4, -1, 1)])));
+    const R = (P.layers[0] as PreparedRecurrent).directions[0]!.R; // 1800 x 600: 1.08 MB
+    if (storage === 'sparse') for (let i = 0; i < R.length; i += 1024) R.fill(0, i, i + 512); // half its tiles zero
+    const exports = instantiateKernelsSync(new WebAssembly.Module(kernelBinaries()[build]));
+    const k = new WasmKernels(exports, build, P, { storage });
+    expect(exports.memory.buffer.byteLength - k.arena.used).toBeLessThan(256 * 1024);
+    for (const m of matrices(k, P)) {
+      const want = tileInJs(m.W, m.rows, m.cols, storage);
+      expect(tilesInMemory(k, m.desc, m.rows, want.tiles.length / 32, storage === 'sparse')).toEqual(want);
+    }
+  });
 });

@@ -6,6 +6,7 @@
  * that are and are not multiples of 8, and dense heads.
  */
 import { describe, expect, it } from 'vitest';
+import { encodeModel } from '../../src/index.js';
 import { quantizeMultipliers } from '../../src/runtime/fixed-point.js';
 import { prepareIntModel, roundUp, LANE } from '../../src/runtime/int/prepare.js';
 import { GATES, isRecurrent, numDirections } from '../../src/model/spec.js';
@@ -65,5 +66,26 @@ describe('prepareIntModel', () => {
         inWidth = L.outWidth;
       });
     }
+  });
+});
+
+describe('prepareIntModel on a spec built by hand (2026-11-27 review)', () => {
+  const cases: [layer: number, tensor: string, edit: (a: ArrayLike<number>) => unknown, message: RegExp][] = [
+    // JSON gives plain arrays: since the gates were placed by blocks, Bx, Bh, Wscale and Rscale
+    // were a TypeError (subarray is not a function), where encodeModel() named the tensor.
+    [0, 'Bx', (a) => Array.from(a), /layers\.0\.Bx must be an Int32Array of 12 values, got an Array/],
+    [0, 'Wscale', (a) => Array.from(a), /layers\.0\.Wscale must be a Float32Array of 12 values, got an Array/],
+    [0, 'Wq', (a) => Array.from(a), /layers\.0\.Wq must be an Int8Array of 264 values, got an Array/],
+    [1, 'Wq', (a) => Array.from(a), /layers\.1\.Wq must be an Int8Array of 4 values, got an Array/],
+    // A scale row short: its multiplier was NaN (a RangeError) before, 0 (a silent zero gate) after.
+    [0, 'Rscale', (a) => (a as Float32Array).slice(1), /layers\.0\.Rscale must be a Float32Array of 12 values, got 11/],
+    [0, 'Bh', (a) => (a as Int32Array).slice(1), /layers\.0\.Bh must be an Int32Array of 12 values, got 11/],
+  ];
+  it.each(cases)('layer %i %s of the wrong type or length: ERN_TENSOR naming it, from prepareIntModel and encodeModel', (li, tensor, edit, message) => {
+    const spec = randomQuantModel(4).int8; // GRU 22 -> 4, dense 4 -> 1
+    const q = (spec.layers[li] as { quant?: unknown }).quant as Record<string, ArrayLike<number>>;
+    q[tensor] = edit(q[tensor]!) as ArrayLike<number>;
+    expect(() => prepareIntModel(spec)).toThrow(expect.objectContaining({ code: 'ERN_TENSOR', message: expect.stringMatching(message) }));
+    expect(() => encodeModel(spec)).toThrow(expect.objectContaining({ code: 'ERN_TENSOR' }));
   });
 });

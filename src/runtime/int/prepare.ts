@@ -137,6 +137,17 @@ function checkRowBounds(name: string, Wq: Int8Array, rows: number, cols: number,
   }
 }
 
+/**
+ * A quantized tensor's type and length, before any of it is read: prepareIntModel() is public, and
+ * a spec built by hand (from JSON: plain arrays) was a TypeError or, a row short, a silent zero.
+ */
+function checkTensor(name: string, data: unknown, type: Int8ArrayConstructor | Int32ArrayConstructor | Float32ArrayConstructor, length: number): void {
+  if (data instanceof type && data.length === length) return;
+  const a = (n: string) => `${/^[AEIOU]/.test(n) ? 'an' : 'a'} ${n}`;
+  const got = data instanceof type ? String(data.length) : data === null || typeof data !== 'object' ? String(data) : a(data.constructor?.name ?? 'Object');
+  throw new EdgeRnnError('ERN_TENSOR', `${name} must be ${a(type.name)} of ${length} values, got ${got}`, { tensor: name, expected: length, got });
+}
+
 function checkScales(name: string, s: Float32Array): void {
   for (let j = 0; j < s.length; j++) {
     const v = s[j]!;
@@ -192,6 +203,16 @@ function prepareRecurrent(layer: RecurrentLayer, li: number, inWidth: number, in
       );
     }
   });
+  const rowsAll = D * G * H;
+  checkTensor(`${name}.Wq`, q.Wq, Int8Array, rowsAll * I);
+  checkTensor(`${name}.Rq`, q.Rq, Int8Array, rowsAll * H);
+  checkTensor(`${name}.Wscale`, q.Wscale, Float32Array, rowsAll);
+  checkTensor(`${name}.Rscale`, q.Rscale, Float32Array, rowsAll);
+  checkTensor(`${name}.Bx`, q.Bx, Int32Array, rowsAll);
+  checkTensor(`${name}.Bh`, q.Bh, Int32Array, rowsAll);
+  if (layer.kind === 'lstm' && q.P) checkTensor(`${name}.P`, q.P, Float32Array, D * 3 * H);
+  if (q.initialH) checkTensor(`${name}.initialH`, q.initialH, Float32Array, D * H);
+  if (layer.kind === 'lstm' && q.initialC) checkTensor(`${name}.initialC`, q.initialC, Float32Array, D * H);
   checkScales(`${name}.Wscale`, q.Wscale);
   checkScales(`${name}.Rscale`, q.Rscale);
   const hMap = identityMap(H);
@@ -258,6 +279,9 @@ function prepareDense(layer: DenseLayer, li: number, inWidth: number, inMap: Int
   const O = layer.outputSize;
   // A final layer's rows only need whole groups of four (matvecBias, dequantize four at a time).
   const Op = roundUp(O, final ? 4 : LANE);
+  checkTensor(`${name}.Wq`, q.Wq, Int8Array, O * I);
+  checkTensor(`${name}.Wscale`, q.Wscale, Float32Array, O);
+  checkTensor(`${name}.Bq`, q.Bq, Int32Array, O);
   checkScales(`${name}.Wscale`, q.Wscale);
   checkRowBounds(`${name}.Wq`, q.Wq, O, I, q.Bq, 0);
   const W = padMatrix(q.Wq, 0, 1, O, Op, I, inMap, Op, inWidth);

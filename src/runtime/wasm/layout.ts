@@ -80,15 +80,17 @@ export type TileKernels = Pick<KernelExports, 'tile_scan' | 'tile_pack'>;
  */
 const SLAB_BYTES = 16 * 1024;
 
-/** Writes one matrix's tiles and its descriptor (12 words at `desc`). */
-function writeMatrix(arena: WasmArena, k: TileKernels, desc: number, mi: MatrixInput, opts: LayoutOptions, stats: LayoutStats): void {
+/** Packs a matrix's tiles (`sparse`: zero tiles left out) into the memory allocated for them. */
+type Pack = (sparse: boolean, tiles: number, index: number, gstart: number) => void;
+
+/**
+ * A big matrix scanned and then packed a slab of whole groups of four rows at a time, each copied
+ * past the allocated top after a flag per tile (the scratch holds one slab, not the matrix).
+ */
+function tileInSlabs(arena: WasmArena, k: TileKernels, mi: MatrixInput): { zero: number; pack: Pack } {
   const { rows, cols } = mi;
-  const groups = rows / 4;
   const kb = cols / 8;
-  const total = groups * kb;
-  // The kernels find the zero tiles and copy the tiles out (a loop over every weight, which as
-  // cold JavaScript cost a third of a millisecond per load), a slab of whole groups of four rows
-  // at a time, copied into kernel memory past the allocated top, after a flag per tile.
+  const total = (rows / 4) * kb;
   const slabRows = Math.min(rows, Math.max(4, Math.floor(SLAB_BYTES / cols / 4) * 4));
   const flagBytes = Math.ceil(total / 16) * 16;
   const W = new Uint8Array(mi.W.buffer, mi.W.byteOffset, mi.W.length);
@@ -97,32 +99,61 @@ function writeMatrix(arena: WasmArena, k: TileKernels, desc: number, mi: MatrixI
     arena.u8().set(W.subarray(r0 * cols, (r0 + n) * cols), at + flagBytes);
     return at + flagBytes;
   };
-  let at = arena.scratch(0, flagBytes + slabRows * cols);
+  const at0 = arena.scratch(0, flagBytes + slabRows * cols);
   let zero = 0;
   for (let r0 = 0; r0 < rows; r0 += slabRows) {
     const n = Math.min(slabRows, rows - r0);
-    zero += k.tile_scan(slab(at, r0, n), n, cols, at + (r0 / 4) * kb);
+    zero += k.tile_scan(slab(at0, r0, n), n, cols, at0 + (r0 / 4) * kb);
   }
-  const flags = arena.u8().slice(at, at + total); // the scratch is the tiles' place next
+  const flags = arena.u8().slice(at0, at0 + total); // the scratch is the tiles' place next
+  const pack: Pack = (sparse, tiles, index, gstart) => {
+    const at = arena.scratch(0, flagBytes + slabRows * cols);
+    arena.u8().set(flags, at);
+    let t = 0;
+    for (let r0 = 0; r0 < rows; r0 += slabRows) {
+      const n = Math.min(slabRows, rows - r0);
+      const g0 = r0 / 4;
+      const packed = k.tile_pack(slab(at, r0, n), n, cols, at + g0 * kb, sparse ? 1 : 0, tiles + t * 32, sparse ? index + t * 4 : 0, sparse ? gstart + g0 * 4 : 0);
+      if (sparse && t > 0) {
+        // The slab's group starts count from its first tile: from the matrix's first instead.
+        const i32 = arena.i32();
+        for (let g = g0; g <= g0 + n / 4; g++) i32[(gstart >>> 2) + g]! += t;
+      }
+      t += packed;
+    }
+  };
+  return { zero, pack };
+}
+
+/** Writes one matrix's tiles and its descriptor (12 words at `desc`). */
+function writeMatrix(arena: WasmArena, k: TileKernels, desc: number, mi: MatrixInput, opts: LayoutOptions, stats: LayoutStats): void {
+  const { rows, cols } = mi;
+  const groups = rows / 4;
+  const kb = cols / 8;
+  const total = groups * kb;
+  // The kernels find the zero tiles and copy the tiles out (a loop over every weight, which as
+  // cold JavaScript cost a third of a millisecond per load), from a copy of the padded matrix past
+  // the allocated top. WebAssembly memory never shrinks, so a matrix over SLAB_BYTES goes through
+  // in slabs (tileInSlabs); a smaller one is copied once, past everything it allocates below
+  // (tiles, index, group starts), and packed where it lies.
+  let zero: number;
+  let pack: Pack;
+  if (mi.W.length > SLAB_BYTES) {
+    ({ zero, pack } = tileInSlabs(arena, k, mi));
+  } else {
+    const room = Math.ceil((36 * total + 4 * (groups + 1) + 48) / 16) * 16;
+    const src = arena.scratch(room, mi.W.length + total);
+    const flags = src + mi.W.length;
+    arena.u8().set(new Uint8Array(mi.W.buffer, mi.W.byteOffset, mi.W.length), src);
+    zero = k.tile_scan(src, rows, cols, flags);
+    pack = (sparse, tiles, index, gstart) => k.tile_pack(src, rows, cols, flags, sparse ? 1 : 0, tiles, index, gstart);
+  }
   const sparse = opts.storage === 'sparse' || (opts.storage !== 'dense' && total > 0 && zero / total >= SPARSE_MIN_ZERO_TILES);
   const kept = sparse ? total - zero : total;
   const tiles = arena.alloc(Math.max(kept, 1) * 32);
   const index = sparse ? arena.alloc(Math.max(kept, 1) * 4) : 0;
   const gstart = sparse ? arena.alloc((groups + 1) * 4) : 0;
-  at = arena.scratch(0, flagBytes + slabRows * cols);
-  arena.u8().set(flags, at);
-  let t = 0;
-  for (let r0 = 0; r0 < rows; r0 += slabRows) {
-    const n = Math.min(slabRows, rows - r0);
-    const g0 = r0 / 4;
-    const packed = k.tile_pack(slab(at, r0, n), n, cols, at + g0 * kb, sparse ? 1 : 0, tiles + t * 32, sparse ? index + t * 4 : 0, sparse ? gstart + g0 * 4 : 0);
-    if (sparse && t > 0) {
-      // The slab's group starts count from its first tile: from the matrix's first instead.
-      const i32 = arena.i32();
-      for (let g = g0; g <= g0 + n / 4; g++) i32[(gstart >>> 2) + g]! += t;
-    }
-    t += packed;
-  }
+  pack(sparse, tiles, index, gstart);
   if (sparse) {
     stats.matrices++;
     stats.keptTiles += kept;

@@ -19,6 +19,7 @@ import { IntEngine } from './int/engine.js';
 import { prepareIntModel } from './int/prepare.js';
 import { ReferenceKernels } from './int/reference-kernels.js';
 import { WasmKernels, instantiateKernels, instantiateKernelsSync, type KernelExports } from './wasm/kernels.js';
+import { growthText } from './wasm/arena.js';
 
 export type BackendChoice = BackendName | 'auto';
 
@@ -460,8 +461,7 @@ function kernelSha256(k: KernelExports, bytes: Uint8Array): Uint8Array {
       k.memory.grow(Math.ceil((need - have) / 65536));
     } catch (e) {
       if (!(e instanceof RangeError)) throw e;
-      const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-      throw new EdgeRnnError('KERNEL_MEMORY', `kernel memory cannot grow from ${mib(have)} to ${mib(need)} to checksum a ${mib(bytes.length)} file (${e.message})`, { expected: need, got: have });
+      throw new EdgeRnnError('KERNEL_MEMORY', `kernel memory cannot grow ${growthText(have, need)} to checksum a ${(bytes.length / 2 ** 20).toFixed(1)} MiB file (${e.message})`, { expected: need, got: have });
     }
   }
   const mem = new Uint8Array(k.memory.buffer);

@@ -186,6 +186,20 @@ describe('kernel memory that cannot grow', () => {
     expect(p).toBe(used);
   });
 
+  it('says by how much it could not grow, in pages, and what to do, wherever it happens', () => {
+    const arena = new WasmArena(new WebAssembly.Memory({ initial: 3, maximum: 3 }), 0);
+    let message = '';
+    try {
+      arena.alloc(4 * 65536 + 1);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    // Before: "cannot grow from 0.2 MiB to 0.2 MiB" (one decimal hid the difference), and advice
+    // about sequences given during a model's load too.
+    expect(message).toMatch(/from 3 to 5 pages of 64 KiB \(0\.19 -> 0\.31 MiB\)/);
+    expect(message).toMatch(/fewer or smaller models/);
+  });
+
   it.each(['simd', 'scalar'] as const)('on %s: a sequence, batch or session beyond it is KERNEL_MEMORY; the model keeps working', async (backend) => {
     const offline = await rt.load(encodeModel(randomQuantModel(1005, { offline: true }).int8), { backend });
     const streaming = await rt.load(bytes, { backend });

@@ -85,8 +85,7 @@ export class WasmArena {
       this.memory.grow(Math.ceil((end - have) / PAGE));
     } catch (e) {
       if (!(e instanceof RangeError)) throw e;
-      const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-      throw new EdgeRnnError('KERNEL_MEMORY', `kernel memory cannot grow from ${mib(have)} to ${mib(end)} (${e.message}): run shorter sequences, smaller batches or fewer sessions per model`, { expected: end, got: have });
+      throw new EdgeRnnError('KERNEL_MEMORY', `kernel memory cannot grow ${growthText(have, end)} (${e.message}): load fewer or smaller models per runtime, or run shorter sequences, smaller batches or fewer sessions per model`, { expected: end, got: have });
     }
   }
 
@@ -128,4 +127,10 @@ export class WasmArena {
     }
     list.push(ptr);
   }
+}
+
+/** "from 3 to 5 pages of 64 KiB (0.19 -> 0.31 MiB)": kernel memory grows by whole pages. */
+export function growthText(have: number, need: number): string {
+  const pages = (b: number) => Math.ceil(b / PAGE);
+  return `from ${pages(have)} to ${pages(need)} pages of 64 KiB (${(have / 2 ** 20).toFixed(2)} -> ${((pages(need) * PAGE) / 2 ** 20).toFixed(2)} MiB)`;
 }

@@ -125,19 +125,7 @@ describe.each(['simd', 'scalar'] as const)('weight tiles laid out by the %s kern
   });
 
   it('grow the memory when the matrix copied in does not fit (and lay it out the same)', () => {
-    const rng = new Rng(5);
-    const float: ModelSpec = {
-      name: 'wide',
-      version: '1.0.0',
-      task: 'custom',
-      labels: [],
-      input: { size: 16, frontend: { kind: 'none' } },
-      precision: 'float32',
-      training: {},
-      layers: [randomRecurrent(rng, 'gru', 16, 300, 'forward')],
-    };
-    const spec = quantizeModel(float, calibrateAbsMax(float, [rng.float32(16 * 4, -1, 1)]));
-    const P = prepareIntModel(spec);
+    const P = prepareIntModel(gru16(new Rng(5), 300));
     const exports = instantiateKernelsSync(new WebAssembly.Module(kernelBinaries()[build]));
     const before = exports.memory.buffer.byteLength;
     const k = new WasmKernels(exports, build, P, { storage: 'dense' });
@@ -148,18 +136,7 @@ describe.each(['simd', 'scalar'] as const)('weight tiles laid out by the %s kern
   it.each(['dense', 'sparse'] as const)('leave no copy of a big matrix committed past the weights (%s storage; 2026-11-27 review)', (storage) => {
     // WebAssembly memory never shrinks: the whole padded matrix copied past the allocated top
     // for tiling kept a GRU 64 -> 512 model at 30 pages of kernel memory where its weights need 17.
-    const rng = new Rng(6);
-    const float: ModelSpec = {
-      name: 'big',
-      version: '1.0.0',
-      task: 'custom',
-      labels: [],
-      input: { size: 16, frontend: { kind: 'none' } },
-      precision: 'float32',
-      training: {},
-      layers: [randomRecurrent(rng, 'gru', 16, 600, 'forward')],
-    };
-    const P = prepareIntModel(quantizeModel(float, calibrateAbsMax(float, [rng.float32(16 * 4, -1, 1)])));
+    const P = prepareIntModel(gru16(new Rng(6), 600));
     const R = (P.layers[0] as PreparedRecurrent).directions[0]!.R; // 1800 x 600: 1.08 MB
     if (storage === 'sparse') for (let i = 0; i < R.length; i += 1024) R.fill(0, i, i + 512); // half its tiles zero
     const exports = instantiateKernelsSync(new WebAssembly.Module(kernelBinaries()[build]));
@@ -171,3 +148,18 @@ describe.each(['simd', 'scalar'] as const)('weight tiles laid out by the %s kern
     }
   });
 });
+
+/** An int8 GRU 16 -> `hidden` with random weights, calibrated on four random frames. */
+function gru16(rng: Rng, hidden: number): ModelSpec {
+  const float: ModelSpec = {
+    name: `gru-16-${hidden}`,
+    version: '1.0.0',
+    task: 'custom',
+    labels: [],
+    input: { size: 16, frontend: { kind: 'none' } },
+    precision: 'float32',
+    training: {},
+    layers: [randomRecurrent(rng, 'gru', 16, hidden, 'forward')],
+  };
+  return quantizeModel(float, calibrateAbsMax(float, [rng.float32(16 * 4, -1, 1)]));
+}

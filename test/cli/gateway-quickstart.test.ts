@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runtimeCommands } from '../../src/cli/commands/index.js';
-import { defaultActivations, encodeModel, type ModelSpec } from '../../src/index.js';
+import { encodeModel } from '../../src/index.js';
 import { waitFor } from '../gateway/fixtures.js';
-import { clipsClassifier } from '../helpers/classifier.js';
+import { clipsClassifier, tinyForecaster } from '../helpers/classifier.js';
 import { runCaptured } from '../helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-gw-quick-'));
@@ -109,20 +109,7 @@ describe('the quick start on a model whose outputs are predictions', () => {
       expect(r.code, extra.join(' ')).toBe(2);
       expect(r.err).toMatch(/task anomaly: its outputs are predictions, not scores.*\{"kind": "anomaly"\}/);
     }
-    const H = 2;
-    const spec: ModelSpec = {
-      name: 'fc',
-      version: '1.0.0',
-      task: 'forecast',
-      labels: [],
-      input: { size: 1, frontend: { kind: 'none' } },
-      precision: 'float32',
-      layers: [
-        { kind: 'gru', inputSize: 1, hiddenSize: H, direction: 'forward', activations: defaultActivations('gru', 1), linearBeforeReset: false, float: { W: new Float32Array(3 * H), R: new Float32Array(3 * H * H), B: new Float32Array(6 * H) } },
-        { kind: 'dense', inputSize: H, outputSize: 1, activation: 'none', float: { W: new Float32Array(H), B: new Float32Array(1) } },
-      ],
-      training: {},
-    };
+    const spec = tinyForecaster('fc', 2);
     fs.writeFileSync(path.join(tmp, 'fc.ern'), encodeModel(spec));
     const r = await runCaptured(['gateway', '--model', 'fc.ern', '--print-config'], runtimeCommands, tmp);
     expect(r.code, r.err).toBe(2);

@@ -14,13 +14,12 @@ import { describe, expect, it } from 'vitest';
 import type { Model } from '../../src/index.js';
 import { partitionOwner } from '../../src/gateway/cluster.js';
 import { encodeJson } from '../../src/gateway/codecs.js';
-import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { fileStateStore } from '../../src/gateway/state-store.js';
 import { peekStreamState } from '../../src/gateway/stream.js';
 import { devicePartition } from '../../src/gateway/topics.js';
-import { connectClient, IMU_CHANNELS, IMU_DETECTOR, imuSignal, type Mosquitto, mosquittoAndImuModel, mosquittoAvailable, publishAsync, subscribeAsync, tmpDir, waitFor } from './fixtures.js';
+import { connectClient, IMU_CHANNELS, imuGatewayConfig, imuSignal, type Mosquitto, mosquittoAndImuModel, mosquittoAvailable, publishAsync, subscribeAsync, tmpDir, waitFor } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
 if (SKIP) console.log(`test/gateway/cluster-frozen-broker.test.ts skipped: ${SKIP}`);
@@ -56,16 +55,23 @@ describe.skipIf(SKIP !== null)('cluster mode with a frozen broker', () => {
   mosquittoAndImuModel((m, md) => ((mq = m), (model = md)));
 
   const configOf = (id: string, stateDir: string, handoffTimeoutMs = 5000) =>
-    parseGatewayConfig({
-      site: 'fz',
-      gatewayId: id,
-      broker: { url: mq.url, reconnectMs: 100 },
-      models: { imu: 'imu.ern' },
-      routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }],
-      cluster: { group: 'fz', partitions: P, handoffTimeoutMs, checkpointIntervalMs: 0 },
-      stateDir,
-      metrics: { intervalMs: 0 },
-    });
+    imuGatewayConfig(mq.url, { site: 'fz', gatewayId: id, cluster: { group: 'fz', partitions: P, handoffTimeoutMs, checkpointIntervalMs: 0 }, stateDir });
+
+  /**
+   * gw-a started again alone on `stateDir` (the broker restarted empty), owning every partition,
+   * with a device client `clientId`: `check` runs with both, which are then closed.
+   */
+  async function restartedAlone(stateDir: string, clientId: string, check: (gw: Gateway, dev: MqttClient) => Promise<void>): Promise<void> {
+    const gw = await Gateway.create({ config: configOf('gw-a', stateDir), models: { imu: model }, logger: memoryLogger('silent') });
+    const dev = await connectClient(mq.url, { clientId });
+    try {
+      await waitFor(() => gw.cluster!.owned().length === P, 'gw-a to own every partition again', 10_000);
+      await check(gw, dev);
+    } finally {
+      dev.end(true);
+      await gw.stop();
+    }
+  }
 
   /** Sends seq from..to-1 of `device` and waits until the gateway took them. */
   async function send(gw: Gateway, dev: MqttClient, device: string, from: number, to: number): Promise<void> {
@@ -109,18 +115,12 @@ describe.skipIf(SKIP !== null)('cluster mode with a frozen broker', () => {
       await gw.stop();
     }
     // The next start (alone, the broker empty) resumes every device from the saved state.
-    const gw2 = await Gateway.create({ config: configOf('gw-a', stateDir), models: { imu: model }, logger: memoryLogger('silent') });
-    const dev2 = await connectClient(mq.url, { clientId: 'fz-devices-1b' });
-    try {
-      await waitFor(() => gw2.cluster!.owned().length === P, 'gw-a to own every partition again', 10_000);
+    await restartedAlone(stateDir, 'fz-devices-1b', async (gw2, dev2) => {
       for (const d of devices) await send(gw2, dev2, d, 2, 4);
       expect(gw2.metrics.counters.state_restores_total).toBe(devices.length);
       expect(gw2.metrics.counters.duplicates_total).toBe(devices.length);
       expect(gw2.metrics.counters.missing_total).toBe(0);
-    } finally {
-      dev2.end(true);
-      await gw2.stop();
-    }
+    });
   });
 
   it('stop() with default bounds and a SIGSTOPped broker ends within Docker\'s 10 s, states saved', { timeout: 60_000 }, async () => {
@@ -174,18 +174,12 @@ describe.skipIf(SKIP !== null)('cluster mode with a frozen broker', () => {
       await gw.stop();
     }
     // The broker restarted empty: gw-a starts alone and resumes the stream from its store.
-    const gw2 = await Gateway.create({ config: configOf('gw-a', stateDir), models: { imu: model }, logger: memoryLogger('silent') });
-    const dev2 = await connectClient(mq.url, { clientId: 'fz-devices-3b' });
-    try {
-      await waitFor(() => gw2.cluster!.owned().length === P, 'gw-a to own every partition again', 10_000);
+    await restartedAlone(stateDir, 'fz-devices-3b', async (gw2, dev2) => {
       await send(gw2, dev2, device, 4, 6);
       expect(gw2.metrics.counters.state_restores_total).toBe(1);
       expect(gw2.metrics.counters.duplicates_total).toBe(1);
       expect(gw2.metrics.counters.missing_total).toBe(0);
-    } finally {
-      dev2.end(true);
-      await gw2.stop();
-    }
+    });
   });
 
   it('a stop() hand-off sends a stream\'s newest state once, not its older early-saved copy after it', { timeout: 60_000 }, async () => {
@@ -259,20 +253,17 @@ describe.skipIf(SKIP !== null)('cluster mode with a frozen broker', () => {
       dev.end(true);
       await gw.stop();
     }
-    const gw2 = await Gateway.create({ config: configOf('gw-a', stateDir), models: { imu: model }, logger: memoryLogger('silent') });
-    const dev2 = await connectClient(mq.url, { clientId: 'fz-devices-5b' });
     try {
-      await waitFor(() => gw2.cluster!.owned().length === P, 'gw-a to own every partition again', 10_000);
-      // Before: 2, the retained checkpoint in place of the state saved at stop().
-      expect(peekStreamState(gw2.stateStore.load(key)!)!.lastSeq).toBe(4);
-      await send(gw2, dev2, device, 4, 6);
-      expect(gw2.metrics.counters.duplicates_total).toBe(1);
-      expect(gw2.metrics.counters.missing_total).toBe(0);
+      await restartedAlone(stateDir, 'fz-devices-5b', async (gw2, dev2) => {
+        // Before: 2, the retained checkpoint in place of the state saved at stop().
+        expect(peekStreamState(gw2.stateStore.load(key)!)!.lastSeq).toBe(4);
+        await send(gw2, dev2, device, 4, 6);
+        expect(gw2.metrics.counters.duplicates_total).toBe(1);
+        expect(gw2.metrics.counters.missing_total).toBe(0);
+      });
     } finally {
-      dev2.end(true);
       await retain(peer, topic, '').catch(() => {});
       peer.end(true);
-      await gw2.stop();
     }
   });
 });

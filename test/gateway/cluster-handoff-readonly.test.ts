@@ -8,12 +8,11 @@
 import { describe, expect, it } from 'vitest';
 import type { Model } from '../../src/index.js';
 import { partitionOwner } from '../../src/gateway/cluster.js';
-import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { memoryStateStore } from '../../src/gateway/state-store.js';
 import { devicePartition } from '../../src/gateway/topics.js';
-import { IMU_DETECTOR, type Mosquitto, mosquittoAndImuModel, mosquittoAvailable, waitFor } from './fixtures.js';
+import { imuGatewayConfig, type Mosquitto, mosquittoAndImuModel, mosquittoAvailable, waitFor } from './fixtures.js';
 
 const SKIP = mosquittoAvailable();
 if (SKIP) console.log(`test/gateway/cluster-handoff-readonly.test.ts skipped: ${SKIP}`);
@@ -27,16 +26,7 @@ describe.skipIf(SKIP !== null)('cluster hand-off from a read-only state store', 
 
   it('hands off a saved state it can read but not delete, and warns', { timeout: 60_000 }, async () => {
     const configOf = (id: string) =>
-      parseGatewayConfig({
-        site: 'ro',
-        gatewayId: id,
-        broker: { url: mq.url, reconnectMs: 100 },
-        models: { imu: 'imu.ern' },
-        routes: [{ sensor: 'imu', model: 'imu', codec: 'json', detector: IMU_DETECTOR }],
-        cluster: { group: 'ro', partitions: P, handoffTimeoutMs: 10_000, checkpointIntervalMs: 0 },
-        stateDir: '',
-        metrics: { intervalMs: 0 },
-      });
+      imuGatewayConfig(mq.url, { site: 'ro', gatewayId: id, cluster: { group: 'ro', partitions: P, handoffTimeoutMs: 10_000, checkpointIntervalMs: 0 }, stateDir: '' });
     const device = Array.from({ length: 64 }, (_, i) => `ro-${i}`).find((d) => partitionOwner(devicePartition(d, P), ['gw-a', 'gw-b']) === 'gw-b')!;
     const key = `${device}/imu`;
     const state = new Uint8Array([1, 2, 3, 4]);

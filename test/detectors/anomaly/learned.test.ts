@@ -3,8 +3,9 @@
  * learner (tiny settings so each model trains in well under a second) on synthetic series.
  */
 import { describe, expect, it } from 'vitest';
-import { defaultActivations, encodeModel, isEdgeRnnError, LearnedDetector, MaxCombinedDetector, Rng, SyncModelLoader, type LearnedDetectorOptions, type LearnRequest, type ModelSpec } from '../../../src/index.js';
+import { encodeModel, isEdgeRnnError, LearnedDetector, MaxCombinedDetector, Rng, SyncModelLoader, type LearnedDetectorOptions, type LearnRequest } from '../../../src/index.js';
 import { trainerLearner } from '../../../quantize/jobs/anomaly/learner.js';
+import { tinyForecaster } from '../../helpers/classifier.js';
 import { expectCode } from '../../helpers/errors.js';
 
 const TINY = { hidden: 4, epochs: 3, patience: 3, sequenceLength: 32, stride: 8, seed: 7 } as const;
@@ -120,19 +121,7 @@ describe('LearnedDetector (gru-predict, gru-autoencoder)', () => {
     // A learner that hands back a 1-input model to a detector that feeds 3 features.
     const rng = new Rng(1);
     const H = 4;
-    const wrong: ModelSpec = {
-      name: 'wrong',
-      version: '1.0.0',
-      task: 'forecast',
-      labels: [],
-      input: { size: 1, frontend: { kind: 'none' } },
-      precision: 'float32',
-      layers: [
-        { kind: 'gru', inputSize: 1, hiddenSize: H, direction: 'forward', activations: defaultActivations('gru', 1), float: { W: new Float32Array(3 * H).map(() => rng.uniform(-1, 1)), R: new Float32Array(3 * H * H).map(() => rng.uniform(-1, 1)), B: new Float32Array(6 * H) } },
-        { kind: 'dense', inputSize: H, outputSize: 1, activation: 'none', float: { W: new Float32Array(H).fill(0.5), B: new Float32Array(1) } },
-      ],
-      training: {},
-    };
+    const wrong = tinyForecaster('wrong', H, { W: new Float32Array(3 * H).map(() => rng.uniform(-1, 1)), R: new Float32Array(3 * H * H).map(() => rng.uniform(-1, 1)), head: new Float32Array(H).fill(0.5) });
     const bad = new LearnedDetector({ probationaryLength: 40 }, { name: 'gru-predict', task: 'forecast', learner: { learn: (_r: LearnRequest) => encodeModel(wrong) }, loader: simd, timeOfDay: true, clip: 8, window: 8, scoring: {}, minProbation: 32 });
     const s = series(40, 6);
     expectCode(() => scores(bad, s), 'SHAPE_MISMATCH', /the learner returned a model with 1 inputs, expected 3/);

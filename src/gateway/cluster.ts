@@ -25,6 +25,10 @@
  *       order from the stream's last seq, as DeviceStream orders them: across the u32 wrap too).
  *   A crashed owner sends nothing: B starts from the retained checkpoints (at most
  *   checkpointIntervalMs old); the frames since are lost with the crashed process.
+ * - A member taken for crashed that was not (its last will went out, the connection came back)
+ *   takes its partitions back by hand-off: when it sees its own will (rejoin()), or when a READY
+ *   for a partition it still owns does not wait for it, or a HELD{p} says another member holds p
+ *   and waits for its READY (contest()).
  */
 import { EdgeRnnError } from '../errors.js';
 import type { ClusterConfig } from './config.js';
@@ -48,11 +52,13 @@ type PartitionState =
       then?: string;
       /** Taken back by a rejoin: retained checkpoints do not replace live streams (rejoin()). */
       rejoin: boolean;
+      /** Taken back from a member that claimed it while we owned it (contest()): our live streams are the partition's. */
+      contested?: boolean;
     }
   | { state: 'releasing'; to: string; timer: TimerHandle };
 
 interface HandoffMessage {
-  kind: 'ready' | 'state' | 'forward' | 'done' | 'sync';
+  kind: 'ready' | 'state' | 'forward' | 'done' | 'sync' | 'held';
   partition: string;
   from: string;
   to?: string;
@@ -64,7 +70,7 @@ interface HandoffMessage {
   data?: string;
 }
 
-const HANDOFF_KINDS: ReadonlySet<string> = new Set(['ready', 'state', 'forward', 'done', 'sync']);
+const HANDOFF_KINDS: ReadonlySet<string> = new Set(['ready', 'state', 'forward', 'done', 'sync', 'held']);
 const OPTIONAL_STRINGS = ['to', 'view', 'key', 'topic', 'data'] as const;
 
 /** A hand-off message with the fields every kind reads, of their types. */
@@ -300,6 +306,8 @@ export class ClusterCoordinator {
         return this.onDone(msg);
       case 'sync':
         return this.onSync(msg);
+      case 'held':
+        return this.onHeld(msg);
     }
   }
 
@@ -389,6 +397,36 @@ export class ClusterCoordinator {
     // It waits for us, and we hold nothing of the partition (we started at the same time, or
     // handed it on already): say so, or it waits handoffTimeoutMs with the partition's messages held.
     else if (m.waitFor === this.me && p === undefined && !this.sending.has(m.partition)) this.send(m.from, { kind: 'done', partition: m.partition, from: this.me, to: m.from });
+    // It takes a partition we own without waiting for us: it took us for gone.
+    else if (p?.state === 'owned' && m.waitFor !== this.me) this.contest(m.partition, m.from);
+  }
+
+  /** HELD: the sender holds a partition it found ours and waits for our READY to hand it over. */
+  private onHeld(m: HandoffMessage): void {
+    if (m.from !== this.me && this.parts.get(m.partition)?.state === 'owned') this.contest(m.partition, m.from);
+  }
+
+  /**
+   * `from` announced it acquires p, a partition we own, without waiting for us: it took us for
+   * gone (our last will went out while we stayed connected to the others, or reconnected before
+   * them) and goes on with p from the retained checkpoints. We usually learn that from our own
+   * will coming back (rejoin()), but not always: when the broker restarts, each gateway's
+   * `online` may reach it again before the retained will is delivered, and a gateway that
+   * reconnects while every other member looks gone has nobody to give its partitions back to.
+   * Left alone, `from` saw us again, found p ours and waited for a READY we never sent
+   * (handoffTimeoutMs, while both stepped p: CI, 2026-11-27). Take p back by hand-off, as rejoin()
+   * does for every partition: hold p's messages until `from` hands its states over (they replace
+   * ours), or answers DONE at once if it no longer holds p.
+   */
+  private contest(p: string, from: string): void {
+    // Any client of the broker can publish READY or HELD: only a member we know (online, or
+    // taken for crashed: it may be back) makes us hold a partition's messages for its hand-off.
+    if (this.leaving || this.closed || !(this.members.has(from) || this.crashed.has(from))) return;
+    this.gw.logger.warn('cluster: another member acquires a partition of ours without waiting for us; taking it back by hand-off', { partition: p, member: from });
+    const timer = this.gw.clock.setTimeout(() => this.onAcquireTimeout(p), this.cfg.handoffTimeoutMs);
+    this.parts.set(p, { state: 'acquiring', held: [], waitFor: from, synced: false, done: false, timer, rejoin: true, contested: true });
+    this.gw.metrics.gauges.partitions_owned = this.owned().length;
+    this.announce(p, from);
   }
 
   private onState(m: HandoffMessage): void {
@@ -523,7 +561,11 @@ export class ClusterCoordinator {
         } else if (cur.state === 'acquiring') {
           // Nobody held it before us (we may hold checkpoint states): finish, then hand over
           // properly. Someone did: they will hand it to the new owner; pass on what we hold.
-          if (cur.waitFor === null) cur.then = owner;
+          // Contested (we held it, live): the streams are ours to hand over, now.
+          if (cur.contested) {
+            cur.then = owner;
+            this.finishAcquire(p);
+          } else if (cur.waitFor === null) cur.then = owner;
           else this.abandon(p, owner);
         }
       }
@@ -658,6 +700,9 @@ export class ClusterCoordinator {
     const timer = this.gw.clock.setTimeout(() => this.release(p, to), this.cfg.handoffTimeoutMs);
     this.parts.set(p, { state: 'releasing', to, timer });
     if (ready) this.release(p, to);
+    // Its READY may never come: it owns p too (it missed the READY we sent when we took p for
+    // ours, see contest()). HELD tells it; a member acquiring p, or holding none of it, ignores it.
+    else void this.send(to, { kind: 'held', partition: p, from: this.me, to });
   }
 
   /** Hands p over to `to` (see the protocol above). */

@@ -131,13 +131,14 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
   };
   /**
    * The real MQTT transport of a gateway, slowed down the way a slow network or machine would:
-   * `hold` keeps incoming messages (in order) until it returns true; `delaySubscribe` and
-   * `delayUnsubscribe` add a delay before a (un)subscription goes out.
+   * `hold` keeps incoming messages (in order) until it returns true; `drop` loses the incoming
+   * messages it returns true for; `delaySubscribe` and `delayUnsubscribe` add a delay before a
+   * (un)subscription goes out.
    */
   const slowTransport = (
     id: string,
     o: Opts,
-    slow: { hold?: (topic: string, payload: Uint8Array) => boolean; delaySubscribe?: (filters: string[]) => Promise<void>; delayUnsubscribe?: (filters: string[]) => Promise<void> },
+    slow: { hold?: (topic: string, payload: Uint8Array) => boolean; drop?: (topic: string, payload: Uint8Array) => boolean; delaySubscribe?: (filters: string[]) => Promise<void>; delayUnsubscribe?: (filters: string[]) => Promise<void> },
   ): GatewayTransport => {
     const t = mqttTransport({ broker: configOf(id, o).broker, url: mq.url, clientId: `edgernn-${id}` });
     return {
@@ -150,6 +151,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
         return t.start({
           ...h,
           message: (topic, payload) => {
+            if (slow.drop?.(topic, payload)) return;
             if (open) return h.message(topic, payload);
             queue.push([topic, payload]);
             if (!slow.hold!(topic, payload)) return;
@@ -453,14 +455,61 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     }
   }));
 
-  it('the broker restarts gracefully (wills published, persistence on): every stream continues exactly', { timeout: 60_000 }, () => withLogs(async () => {
+  it.each([
+    ['at its READY', false],
+    ['at its HELD (its READY missed too)', true],
+  ])('a member takes our partitions from the checkpoints while we never saw our last will: we take them back %s', { timeout: 60_000 }, (_, missReady) => withLogs(async () => {
+    // CI, 2026-11-27 (broker restart): gw-a took gw-b's partitions for a crashed gw-b; gw-b never
+    // saw its own will (its `online` went out again first) and kept them. Once gw-a saw gw-b again
+    // it waited for gw-b's READY to hand them back, which never came: both stepped them until
+    // handoffTimeoutMs. Here gw-b loses its own will on the way in (and gw-a's READYs, as when it
+    // was still disconnected), the rest is real.
+    const o: Opts = { site: `contest${missReady ? '-held' : ''}`, checkpointIntervalMs: 50 };
+    const ds = herd(12, 30, 1500);
+    const topics = new Topics(configOf('gw-b', o));
+    const lost = (t: string, p: Uint8Array) =>
+      (t === topics.status && Buffer.from(p).toString().includes('"offline"')) || (missReady && t === `${topics.cluster}/handoff` && /"kind":"ready".*"from":"gw-a"/.test(Buffer.from(p).toString()));
+    const a = await makeGateway('gw-a', o);
+    const b = await makeGateway('gw-b', o, { transport: slowTransport('gw-b', o, { drop: lost }) });
+    await waitFor(() => split(a, b), 'the partitions to be split');
+    const dev = await connectClient(mq.url, { clientId: 'contest-herd', protocolVersion: 5 });
+    const { watcher, checkpointSeq } = await watchCheckpoints(mq.url, 'contest-watcher', a.topics.cluster);
+    try {
+      await publishRange(dev, a, ds, 0, 10);
+      await stepped(() => [a, b], ds, 10, 'messages 0-9 stepped');
+      const theirs = b.cluster!.owned();
+      await waitFor(() => ds.every((d) => checkpointSeq.get(d.d) === 9), 'checkpoints after message 9');
+      // gw-b's last will, and its `online` again, as its reconnect would publish them.
+      await dev.publishAsync(topics.status, JSON.stringify({ state: 'offline', gateway: 'gw-b', reason: 'connection lost' }), { qos: 1, retain: true });
+      await waitFor(() => a.cluster!.owned().length === P, 'gw-a to take gw-b\'s partitions from the checkpoints');
+      await dev.publishAsync(topics.status, b.cluster!.statusBody('online'), { qos: 1, retain: true });
+      await waitFor(() => a.cluster!.members_().length === 2 && split(a, b), 'gw-b to take its partitions back', 8000);
+      expect(b.cluster!.owned().sort()).toEqual(theirs.sort());
+      await publishRange(dev, a, ds, 10, 30);
+      await stepped(() => [a, b], ds, 30, 'messages 10-29 stepped');
+      for (const d of ds) expect([a, b].filter((g) => g.streams.has(`${d.d}/imu`)).length, d.d).toBe(1);
+      expect(a.metrics.counters.missing_total + b.metrics.counters.missing_total).toBe(0);
+      expect(a.metrics.counters.resets_total + b.metrics.counters.resets_total).toBe(0);
+      expectExact([a, b], ds);
+    } finally {
+      dev.end(true);
+      watcher.end(true);
+    }
+  }));
+
+  it.each([
+    ['on', true],
+    ['off', false],
+  ])('the broker restarts gracefully (wills published, persistence %s): every stream continues exactly', { timeout: 60_000 }, (_, persistence) => withLogs(async () => {
     // mosquitto publishes every client's last will as it stops: each gateway took the other for
     // crashed and started acquiring its partitions; the subscriptions, READYs and SYNCs of those
     // acquisitions were lost with the connection and never sent again, so they waited
-    // handoffTimeoutMs, then one side's states overwrote the other's.
+    // handoffTimeoutMs, then one side's states overwrote the other's. A gateway that did not see
+    // its own will come back (always so without persistence: no retained statuses after the
+    // restart) kept its partitions while the other took them: contest() (CI, 2026-11-27).
     const store = tmpDir('edgernn-mosq-persist-');
     fs.chmodSync(store, 0o777); // mosquitto may drop to its own user
-    const broker = await startMosquitto(`allow_anonymous true\npersistence true\npersistence_location ${store}/`);
+    const broker = await startMosquitto(`allow_anonymous true\npersistence ${persistence}\npersistence_location ${store}/`);
     const o: Opts = { site: 'restart', checkpointIntervalMs: 50, url: broker.url };
     const ds = herd(12, 30, 1400);
     let dev: MqttClient | null = null;

@@ -37,4 +37,25 @@ describe.skipIf(SKIP !== null)('cluster messages from any client of the broker',
       await gw.stop();
     }
   });
+
+  it('a READY or HELD in the name of a gateway that is no member does not take a partition away', { timeout: 30_000 }, async () => {
+    // From a member, either makes the gateway hold the partition's messages for that member's
+    // hand-off (ClusterCoordinator.contest): from anyone, up to handoffTimeoutMs per message.
+    const logger = memoryLogger('warn');
+    const gw = await Gateway.create({ config: parseGatewayConfig({ ...rig.base, gatewayId: 'gw-b', broker: { url: rig.mq.url }, cluster: rig.cluster }), models: { imu: rig.model }, logger });
+    const client = await connectClient(rig.mq.url, { clientId: 'intruder' });
+    try {
+      await waitFor(() => gw.cluster!.owned().length === 4, 'gw-b to own every partition');
+      await publishAsync(client, `${gw.topics.cluster}/handoff`, JSON.stringify({ kind: 'ready', partition: 'p1', from: 'gw-x', waitFor: null }));
+      await publishAsync(client, `${gw.topics.cluster}/gw-b/handoff`, JSON.stringify({ kind: 'held', partition: 'p2', from: 'gw-x', to: 'gw-b' }));
+      // Published after them on one connection (the broadcast topic too: one subscriber, in order).
+      await publishAsync(client, `${gw.topics.cluster}/gw-b/handoff`, 'null');
+      await waitFor(() => logger.lines.some((l) => l.msg === 'cluster: malformed hand-off message ignored'), 'the last message');
+      expect(gw.cluster!.owned().sort()).toEqual(['p0', 'p1', 'p2', 'p3']);
+      expect(logger.lines.filter((l) => /without waiting for us/.test(String(l.msg)))).toEqual([]);
+    } finally {
+      client.end(true);
+      await gw.stop();
+    }
+  });
 });

@@ -27,7 +27,7 @@
  *   checkpointIntervalMs old); the frames since are lost with the crashed process.
  * - A member taken for crashed that was not (its last will went out, the connection came back)
  *   takes its partitions back by hand-off: when it sees its own will (rejoin()), or when a READY
- *   for a partition it still owns does not wait for it, or a HELD{p} says another member holds p
+ *   for a partition it still owns waits for nobody, or a HELD{p} says another member holds p
  *   and waits for its READY (contest()).
  */
 import { EdgeRnnError } from '../errors.js';
@@ -272,6 +272,11 @@ export class ClusterCoordinator {
     return [...this.parts].filter(([, s]) => s.state === 'owned' || s.state === 'releasing').map(([p]) => p);
   }
 
+  /** No partition being acquired or handed over: what the view says is what each member does. */
+  settled(): boolean {
+    return this.sending.size === 0 && [...this.parts.values()].every((s) => s.state === 'owned');
+  }
+
   /** The current view (sorted member ids). */
   members_(): string[] {
     return [...this.view];
@@ -353,11 +358,12 @@ export class ClusterCoordinator {
       for (const r of this.readies) if (r.endsWith(`|${id}`)) this.readies.delete(r);
     }
     if (changed && this.started) this.reconcile();
-    // The member we wait for says online again (it reconnected, or its metrics tick): our READY may
-    // have gone out while it was disconnected (READY is not retained). Say it again, or the
-    // partition's messages stayed held for handoffTimeoutMs (two gateways reconnecting after a
-    // killed broker: the first to come back announced to the other before it was there).
-    else if (member && this.started) for (const [p, s] of this.parts) if (s.state === 'acquiring' && s.synced && !s.done && s.waitFor === id) this.sendReady(p, id).catch(() => {});
+    // The member we wait for says online (again: it reconnected, or its metrics tick; or back in
+    // our view): our READY may have gone out while it was disconnected (READY is not retained).
+    // Say it again, or the partition's messages stayed held for handoffTimeoutMs (two gateways
+    // reconnecting after a killed broker or a broker restart: the first to come back announced to
+    // the other before it was there). Until 2026-11-27 not when it came back into our view.
+    if (member && this.started) for (const [p, s] of this.parts) if (s.state === 'acquiring' && s.synced && !s.done && s.waitFor === id) this.sendReady(p, id).catch(() => {});
   }
 
   /**
@@ -397,17 +403,22 @@ export class ClusterCoordinator {
     // It waits for us, and we hold nothing of the partition (we started at the same time, or
     // handed it on already): say so, or it waits handoffTimeoutMs with the partition's messages held.
     else if (m.waitFor === this.me && p === undefined && !this.sending.has(m.partition)) this.send(m.from, { kind: 'done', partition: m.partition, from: this.me, to: m.from });
-    // It takes a partition we own without waiting for us: it took us for gone.
-    else if (p?.state === 'owned' && m.waitFor !== this.me) this.contest(m.partition, m.from);
+    // It takes a partition we own from the checkpoints, waiting for nobody: it took us for gone.
+    // (Waiting for a third member, its view differs from ours for now: the views settle it.)
+    else if (p?.state === 'owned' && (m.waitFor === null || m.waitFor === undefined)) this.contest(m.partition, m.from);
   }
 
   /** HELD: the sender holds a partition it found ours and waits for our READY to hand it over. */
   private onHeld(m: HandoffMessage): void {
-    if (m.from !== this.me && this.parts.get(m.partition)?.state === 'owned') this.contest(m.partition, m.from);
+    if (m.from === this.me) return;
+    const s = this.parts.get(m.partition);
+    if (s?.state === 'owned') this.contest(m.partition, m.from);
+    // We are acquiring it and said READY: the sender did not get it (it was disconnected).
+    else if (s?.state === 'acquiring' && s.synced && !s.done) this.sendReady(m.partition, s.waitFor).catch(() => {});
   }
 
   /**
-   * `from` announced it acquires p, a partition we own, without waiting for us: it took us for
+   * `from` announced it acquires p, a partition we own, waiting for nobody: it took us for
    * gone (our last will went out while we stayed connected to the others, or reconnected before
    * them) and goes on with p from the retained checkpoints. We usually learn that from our own
    * will coming back (rejoin()), but not always: when the broker restarts, each gateway's
@@ -432,8 +443,21 @@ export class ClusterCoordinator {
   private onState(m: HandoffMessage): void {
     if (m.key === undefined || m.data === undefined) return;
     this.fromHandoff.add(m.key);
-    this.gw.importStream(m.key, new Uint8Array(Buffer.from(m.data, 'base64')));
     this.gw.metrics.inc('handoffs_in_total');
+    const bytes = new Uint8Array(Buffer.from(m.data, 'base64'));
+    // Taking back a partition we went on with (rejoin, contest): the sender stepped it from our
+    // checkpoint, or from nothing (no retained checkpoint: a broker restarted without
+    // persistence), while we stepped it too. The stream further along is kept: the sender's
+    // unless ours has stepped as many frames (its copy of our checkpoint, or a stream it started
+    // fresh on the few messages that reached it, replaced our whole history).
+    const st = this.parts.get(m.partition);
+    const live = this.gw.streams.get(m.key);
+    const theirs = peekStreamState(bytes);
+    if (st?.state === 'acquiring' && st.rejoin && live && theirs && live.frameIndex >= theirs.frameIndex) {
+      this.gw.logger.debug('cluster: handed-back stream state not ahead of ours, ours kept', { key: m.key, ours: live.frameIndex, theirs: theirs.frameIndex });
+      return;
+    }
+    this.gw.importStream(m.key, bytes);
   }
 
   private onForward(m: HandoffMessage): void {

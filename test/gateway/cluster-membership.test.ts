@@ -116,6 +116,13 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     }
     expect(new Set(alerts.map((a) => a.id)).size).toBe(alerts.length);
   };
+  /** Two members: every device's stream on one of them, nothing missing or reset, each exact (expectExact). */
+  const expectSplitExact = (a: Gateway, b: Gateway, ds: Herd) => {
+    for (const d of ds) expect([a, b].filter((g) => g.streams.has(`${d.d}/imu`)).length, d.d).toBe(1);
+    expect(a.metrics.counters.missing_total + b.metrics.counters.missing_total).toBe(0);
+    expect(a.metrics.counters.resets_total + b.metrics.counters.resets_total).toBe(0);
+    expectExact([a, b], ds);
+  };
   /**
    * After the other member crashed: `g`, alone, owns every partition (from the checkpoints), steps
    * messages from..to-1 of every device, and each stream ends exactly as one uninterrupted session.
@@ -445,10 +452,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
       await publishRange(dev, a, ds, 20, 30);
       await waitFor(() => split(a, b), 'gw-b to take its share back', 8000);
       await stepped(() => [a, b], ds, 30, 'messages 20-29 stepped');
-      for (const d of ds) expect([a, b].filter((g) => g.streams.has(`${d.d}/imu`)).length, d.d).toBe(1);
-      expect(a.metrics.counters.missing_total + b.metrics.counters.missing_total).toBe(0);
-      expect(a.metrics.counters.resets_total + b.metrics.counters.resets_total).toBe(0);
-      expectExact([a, b], ds);
+      expectSplitExact(a, b, ds);
     } finally {
       dev.end(true);
       watcher.end(true);
@@ -487,10 +491,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
       expect(b.cluster!.owned().sort()).toEqual(theirs.sort());
       await publishRange(dev, a, ds, 10, 30);
       await stepped(() => [a, b], ds, 30, 'messages 10-29 stepped');
-      for (const d of ds) expect([a, b].filter((g) => g.streams.has(`${d.d}/imu`)).length, d.d).toBe(1);
-      expect(a.metrics.counters.missing_total + b.metrics.counters.missing_total).toBe(0);
-      expect(a.metrics.counters.resets_total + b.metrics.counters.resets_total).toBe(0);
-      expectExact([a, b], ds);
+      expectSplitExact(a, b, ds);
     } finally {
       dev.end(true);
       watcher.end(true);
@@ -530,9 +531,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
       await waitFor(() => a.cluster!.members_().length === 2 && b.cluster!.members_().length === 2 && split(a, b) && a.cluster!.settled() && b.cluster!.settled(), 'the partitions to be split again', 20_000);
       await publishRange(dev, a, ds, 10, 30);
       await stepped(() => [a, b], ds, 30, 'messages 10-29 stepped');
-      for (const d of ds) expect([a, b].filter((g) => g.streams.has(`${d.d}/imu`)).length, d.d).toBe(1);
-      expect(a.metrics.counters.missing_total + b.metrics.counters.missing_total).toBe(0);
-      expectExact([a, b], ds);
+      expectSplitExact(a, b, ds);
     } finally {
       dev?.end(true);
       watcher.end(true);

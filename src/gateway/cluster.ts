@@ -469,6 +469,11 @@ export class ClusterCoordinator {
   }
 
   private onDone(m: HandoffMessage): void {
+    // The sender handed p over, gave it up, or held none of it: a READY it sent for p before is
+    // over (its next acquisition of p says READY again). Kept (the READY that made us take p back,
+    // contest()), it handed p to that member at once the next time p moved to it, before it had
+    // subscribed: the messages in between reached nobody.
+    this.readies.delete(`${m.partition}|${m.from}`);
     const p = this.parts.get(m.partition);
     if (p?.state !== 'acquiring') return;
     p.done = true;

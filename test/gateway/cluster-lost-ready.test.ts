@@ -5,7 +5,9 @@
  *   again when the holder sends HELD, and when the holder comes back into the view;
  * - a partition the gateway owns and the peer announces it acquires, waiting for nobody (it took the
  *   gateway for crashed, from the checkpoints), is taken back by hand-off: the peer's state replaces
- *   the gateway's live stream only when it has stepped more frames.
+ *   the gateway's live stream only when it has stepped more frames; the peer's READY that made
+ *   the gateway take it back is over with the peer's DONE (kept, the gateway leaving handed the
+ *   partition to the peer at once, before it had subscribed).
  * Until 2026-11-27 each of these waited for handoffTimeoutMs (a minute here) with the partition's
  * messages held or stepped by both. Skipped, with the reason, without mosquitto.
  */
@@ -101,6 +103,43 @@ describe.skipIf(SKIP !== null)('cluster hand-off messages that did not arrive', 
       expect(readiesOf(partition)[1]!.waitFor).toBe('gw-a');
     } finally {
       await cleanUp(peer, topics, b);
+    }
+  });
+
+  it('the READY that made the gateway take a partition back does not hand it over later, when the gateway leaves, before the peer says READY again', { timeout: 60_000 }, async () => {
+    // That READY stayed recorded: stopping, gw-b sent the partition's states and DONE to gw-a at
+    // once and unsubscribed, before gw-a had subscribed to it (the messages in between reached
+    // nobody), instead of HELD and waiting for gw-a's READY as for its other partition.
+    const { peer, topics, seen, toB, readiesOf } = await scriptedPeer('lost-stale');
+    const { partition } = rig.deviceOfGwB('stale');
+    let b: Gateway | null = null;
+    let contesting = false;
+    try {
+      peer.on('message', (_t, payload) => {
+        const m = JSON.parse(payload.toString()) as Ready;
+        if (m.from !== 'gw-b') return;
+        // gw-a holds nothing of gw-b's partitions; when gw-b releases one to it, it is subscribed.
+        if (!contesting && m.kind === 'ready' && m.waitFor === 'gw-a') void toB({ kind: 'done', partition: m.partition, to: 'gw-b' });
+        if (m.kind === 'held') void publishAsync(peer, `${topics.cluster}/handoff`, JSON.stringify({ kind: 'ready', partition: m.partition, from: 'gw-a', view: 'gw-a', waitFor: 'gw-b' }));
+      });
+      b = await startB();
+      const gw = b;
+      await waitFor(() => gw.cluster!.owned().length === 2 && gw.cluster!.settled(), 'gw-b to own its partitions');
+      // gw-a announces the partition from the checkpoints; gw-b takes it back and gw-a, holding nothing, says DONE.
+      const before = readiesOf(partition).length;
+      contesting = true;
+      await publishAsync(peer, `${topics.cluster}/handoff`, JSON.stringify({ kind: 'ready', partition, from: 'gw-a', view: 'gw-a', waitFor: null }));
+      await waitFor(() => readiesOf(partition).length === before + 1, 'gw-b to take the partition back');
+      await toB({ kind: 'done', partition, to: 'gw-b' });
+      await waitFor(() => gw.cluster!.owned().length === 2 && gw.cluster!.settled(), 'gw-b to own the partition again');
+      // gw-b leaves: both its partitions go to gw-a, which has said READY for neither since.
+      const from = seen.length;
+      await gw.stop();
+      const sent = () => seen.slice(from).filter((m) => m.from === 'gw-b' && m.partition === partition).map((m) => m.kind);
+      await waitFor(() => sent().includes('done'), 'gw-b to hand the partition over');
+      expect(sent()[0]).toBe('held');
+    } finally {
+      await cleanUp(peer, topics, null);
     }
   });
 

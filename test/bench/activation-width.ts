@@ -18,6 +18,7 @@ import { prepareIntModel } from '../../src/runtime/int/prepare.js';
 import { IntReference, inverseScalesF32, quantizeFrameRef, refState } from '../../src/runtime/int/reference.js';
 import { Rng } from '../../src/util/rng.js';
 import { randomRecurrent } from '../helpers/random-model.js';
+import { median } from '../../src/util/stats.js';
 
 async function compile(): Promise<Uint8Array> {
   let bin: Uint8Array | null = null;
@@ -33,10 +34,6 @@ async function compile(): Promise<Uint8Array> {
   return bin;
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 async function speed(): Promise<void> {
   const { instance } = (await WebAssembly.instantiate((await compile()) as Uint8Array<ArrayBuffer>, { env: { abort() {} } })) as unknown as WebAssembly.WebAssemblyInstantiatedSource;

@@ -32,6 +32,7 @@ import { BENCH_SHAPES, benchSpec } from '../../src/cli/commands/bench.js';
 import { encodeModel } from '../../src/model/codec.js';
 import { calibrateAbsMax, quantizeModel } from '../../src/model/quantize.js';
 import { Rng } from '../../src/util/rng.js';
+import { median } from '../../src/util/stats.js';
 
 const args = process.argv.slice(2);
 const RUNS = Number(args[args.indexOf('--runs') + 1] ?? 21) || 21;
@@ -81,11 +82,6 @@ for (const k of ['load-first', 'load-again']) {
 console.log(JSON.stringify(T));
 `;
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgernn-floor-'));
 try {

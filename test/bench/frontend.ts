@@ -14,6 +14,7 @@
  */
 import Meyda from 'meyda';
 import { audioFrontendSpec, AudioFrontend, calibrateAbsMax, createRuntime, defaultActivations, encodeModel, quantizeModel, Rng, type ModelSpec } from '../../src/index.js';
+import { median } from '../../src/util/stats.js';
 
 const seconds = Number(process.argv[2] ?? 30);
 const SR = 16000;
@@ -22,10 +23,6 @@ const rng = new Rng(1);
 const pcm = Int16Array.from({ length: seconds * SR }, (_, i) => Math.round(6000 * Math.sin(i * 0.05) + 2000 * Math.sin(i * 0.9) + 1500 * rng.normal()));
 const hops = Math.floor(pcm.length / HOP);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 function time(label: string, fn: () => number): number {
   fn(); // warm-up: let the JIT optimize before timing

@@ -37,6 +37,7 @@ import {
   type Model,
 } from '../../src/index.js';
 import { stateNames } from '../../src/onnx/export.js';
+import { median } from '../../src/util/stats.js';
 
 const seconds = Number(process.argv[2] ?? 60);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -70,10 +71,6 @@ const frames = new AudioFrontend(feSpec).batch(pcm);
 const T = frames.count;
 const F = frames.featureSize;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 type Runner = () => number | Promise<number>;
 /** Interleaved timing: each round runs every case once; µs per second of audio. */

@@ -13,6 +13,7 @@
 import { calibrateAbsMax, createRuntime, encodeModel, quantizeModel, type ModelSpec } from '../../src/index.js';
 import { benchSpec } from '../../src/cli/commands/bench.js';
 import { Rng } from '../../src/util/rng.js';
+import { median } from '../../src/util/stats.js';
 
 const args = process.argv.slice(2);
 const ROUNDS = Number(args[args.indexOf('--rounds') + 1] ?? 0) || 15;
@@ -51,10 +52,6 @@ function prune(spec: ModelSpec, sparsity: number, br: number, bc: number): Model
   return copy;
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 const rt = await createRuntime();
 console.log(`block-sparse int8 (${new Date().toISOString().slice(0, 10)}, Node ${process.version}); median of ${ROUNDS} interleaved rounds\n`);

@@ -29,6 +29,7 @@ import { Gateway } from '../../src/gateway/gateway.js';
 import { memoryLogger } from '../../src/gateway/logger.js';
 import { TraceTransport } from '../../src/gateway/transport.js';
 import { createRuntime, decodeModel, dequantizeModel, encodeModel, encodeWav, Rng, validateAudioSpec, type ModelSpec } from '../../src/index.js';
+import { median } from '../../src/util/stats.js';
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, seconds: { type: 'string' } } });
 const seconds = Number(values.seconds ?? (values.quick ? 5 : 20));
 const rounds = values.quick ? 5 : 9;
@@ -52,10 +53,6 @@ function trainModel(dir: string): Uint8Array {
   return new Uint8Array(fs.readFileSync(out));
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-wav-serving-'));
 try {

@@ -89,8 +89,14 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     } catch (e) {
       throw new Error(`${(e as Error).message}\n--- gateway logs ---\n${logs.filter((l) => !/alert|stream restored|stream evicted|"debug"/.test(l)).join('')}`);
     } finally {
+      endClients();
       for (const g of started) await g.stop().catch(() => {});
     }
+  };
+  /** MQTT clients of the test (devices, watchers), ended before its gateways stop. */
+  const clients: MqttClient[] = [];
+  const endClients = () => {
+    for (const c of clients.splice(0)) c.end(true);
   };
   /** Drops the connection without DISCONNECT: to the broker (and its last will), the process is gone. */
   const crash = (g: Gateway) => ((g.transport as unknown as { client: MqttClient }).client).end(true);
@@ -115,6 +121,23 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
       expect(alerts.filter((a) => a.device === d.d).map((a) => a.frameIndex).sort((a, b) => a - b), d.d).toEqual(want);
     }
     expect(new Set(alerts.map((a) => a.id)).size).toBe(alerts.length);
+  };
+  /**
+   * gw-a and gw-b (`bOpts`, `bExtra` for gw-b) split the partitions, then the herd's messages 0-9
+   * are stepped; the device client, and a watcher of the retained checkpoints (watchCheckpoints).
+   */
+  const splitAndStepTen = async (o: Opts, ds: Herd, bOpts: Opts = o, bExtra: { transport?: GatewayTransport } = {}) => {
+    const url = o.url ?? mq.url;
+    const a = await makeGateway('gw-a', o);
+    const b = await makeGateway('gw-b', bOpts, bExtra);
+    await waitFor(() => split(a, b), 'the partitions to be split', 8000);
+    const dev = await connectClient(url, { clientId: `${o.site}-herd`, protocolVersion: 5 });
+    clients.push(dev);
+    const { watcher, checkpointSeq } = await watchCheckpoints(url, `${o.site}-watcher`, a.topics.cluster);
+    clients.push(watcher);
+    await publishRange(dev, a, ds, 0, 10);
+    await stepped(() => [a, b], ds, 10, 'messages 0-9 stepped');
+    return { a, b, dev, checkpointSeq };
   };
   /** Two members: every device's stream on one of them, nothing missing or reset, each exact (expectExact). */
   const expectSplitExact = (a: Gateway, b: Gateway, ds: Herd) => {
@@ -431,32 +454,21 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     // handoffTimeoutMs short: the gateways give up waiting (and stop) within the test's time.
     const o: Opts = { site: 'flap', checkpointIntervalMs: 50, handoffTimeoutMs: 3000 };
     const ds = herd(12, 30, 1300);
-    const a = await makeGateway('gw-a', o);
-    const b = await makeGateway('gw-b', { ...o, reconnectMs: 1000 });
-    await waitFor(() => split(a, b), 'the partitions to be split');
-    const dev = await connectClient(mq.url, { clientId: 'flap-herd', protocolVersion: 5 });
-    const { watcher, checkpointSeq } = await watchCheckpoints(mq.url, 'flap-watcher', a.topics.cluster);
-    try {
-      await publishRange(dev, a, ds, 0, 10);
-      await stepped(() => [a, b], ds, 10, 'messages 0-9 stepped');
-      const theirs = ds.filter((d) => b.cluster!.owned().includes(d.partition));
-      expect(theirs.length).toBeGreaterThan(0);
-      await waitFor(() => theirs.every((d) => checkpointSeq.get(d.d) === 9), 'checkpoints of gw-b after message 9');
-      // The connection drops without DISCONNECT: the broker publishes gw-b's last will.
-      (b.transport as unknown as { client: MqttClient }).client.stream.destroy();
-      await waitFor(() => a.cluster!.members_().join() === 'gw-a' && a.cluster!.owned().length === P, 'gw-a to take over from the checkpoints');
-      await publishRange(dev, a, ds, 10, 20);
-      await stepped(() => [a], ds, 20, 'messages 10-19 stepped by gw-a');
-      // gw-b reconnects (reconnectMs); the devices publish while it takes its share back.
-      await waitFor(() => b.transport.connected && a.cluster!.members_().length === 2, 'gw-b to be back', 8000);
-      await publishRange(dev, a, ds, 20, 30);
-      await waitFor(() => split(a, b), 'gw-b to take its share back', 8000);
-      await stepped(() => [a, b], ds, 30, 'messages 20-29 stepped');
-      expectSplitExact(a, b, ds);
-    } finally {
-      dev.end(true);
-      watcher.end(true);
-    }
+    const { a, b, dev, checkpointSeq } = await splitAndStepTen(o, ds, { ...o, reconnectMs: 1000 });
+    const theirs = ds.filter((d) => b.cluster!.owned().includes(d.partition));
+    expect(theirs.length).toBeGreaterThan(0);
+    await waitFor(() => theirs.every((d) => checkpointSeq.get(d.d) === 9), 'checkpoints of gw-b after message 9');
+    // The connection drops without DISCONNECT: the broker publishes gw-b's last will.
+    (b.transport as unknown as { client: MqttClient }).client.stream.destroy();
+    await waitFor(() => a.cluster!.members_().join() === 'gw-a' && a.cluster!.owned().length === P, 'gw-a to take over from the checkpoints');
+    await publishRange(dev, a, ds, 10, 20);
+    await stepped(() => [a], ds, 20, 'messages 10-19 stepped by gw-a');
+    // gw-b reconnects (reconnectMs); the devices publish while it takes its share back.
+    await waitFor(() => b.transport.connected && a.cluster!.members_().length === 2, 'gw-b to be back', 8000);
+    await publishRange(dev, a, ds, 20, 30);
+    await waitFor(() => split(a, b), 'gw-b to take its share back', 8000);
+    await stepped(() => [a, b], ds, 30, 'messages 20-29 stepped');
+    expectSplitExact(a, b, ds);
   }));
 
   it.each([
@@ -473,29 +485,18 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     const topics = new Topics(configOf('gw-b', o));
     const lost = (t: string, p: Uint8Array) =>
       (t === topics.status && Buffer.from(p).toString().includes('"offline"')) || (missReady && t === `${topics.cluster}/handoff` && /"kind":"ready".*"from":"gw-a"/.test(Buffer.from(p).toString()));
-    const a = await makeGateway('gw-a', o);
-    const b = await makeGateway('gw-b', o, { transport: slowTransport('gw-b', o, { drop: lost }) });
-    await waitFor(() => split(a, b), 'the partitions to be split');
-    const dev = await connectClient(mq.url, { clientId: 'contest-herd', protocolVersion: 5 });
-    const { watcher, checkpointSeq } = await watchCheckpoints(mq.url, 'contest-watcher', a.topics.cluster);
-    try {
-      await publishRange(dev, a, ds, 0, 10);
-      await stepped(() => [a, b], ds, 10, 'messages 0-9 stepped');
-      const theirs = b.cluster!.owned();
-      await waitFor(() => ds.every((d) => checkpointSeq.get(d.d) === 9), 'checkpoints after message 9');
-      // gw-b's last will, and its `online` again, as its reconnect would publish them.
-      await dev.publishAsync(topics.status, JSON.stringify({ state: 'offline', gateway: 'gw-b', reason: 'connection lost' }), { qos: 1, retain: true });
-      await waitFor(() => a.cluster!.owned().length === P, 'gw-a to take gw-b\'s partitions from the checkpoints');
-      await dev.publishAsync(topics.status, b.cluster!.statusBody('online'), { qos: 1, retain: true });
-      await waitFor(() => a.cluster!.members_().length === 2 && split(a, b), 'gw-b to take its partitions back', 8000);
-      expect(b.cluster!.owned().sort()).toEqual(theirs.sort());
-      await publishRange(dev, a, ds, 10, 30);
-      await stepped(() => [a, b], ds, 30, 'messages 10-29 stepped');
-      expectSplitExact(a, b, ds);
-    } finally {
-      dev.end(true);
-      watcher.end(true);
-    }
+    const { a, b, dev, checkpointSeq } = await splitAndStepTen(o, ds, o, { transport: slowTransport('gw-b', o, { drop: lost }) });
+    const theirs = b.cluster!.owned();
+    await waitFor(() => ds.every((d) => checkpointSeq.get(d.d) === 9), 'checkpoints after message 9');
+    // gw-b's last will, and its `online` again, as its reconnect would publish them.
+    await dev.publishAsync(topics.status, JSON.stringify({ state: 'offline', gateway: 'gw-b', reason: 'connection lost' }), { qos: 1, retain: true });
+    await waitFor(() => a.cluster!.owned().length === P, 'gw-a to take gw-b\'s partitions from the checkpoints');
+    await dev.publishAsync(topics.status, b.cluster!.statusBody('online'), { qos: 1, retain: true });
+    await waitFor(() => a.cluster!.members_().length === 2 && split(a, b), 'gw-b to take its partitions back', 8000);
+    expect(b.cluster!.owned().sort()).toEqual(theirs.sort());
+    await publishRange(dev, a, ds, 10, 30);
+    await stepped(() => [a, b], ds, 30, 'messages 10-29 stepped');
+    expectSplitExact(a, b, ds);
   }));
 
   it.each([
@@ -513,19 +514,12 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
     const broker = await startMosquitto(`allow_anonymous true\npersistence ${persistence}\npersistence_location ${store}/`);
     const o: Opts = { site: 'restart', checkpointIntervalMs: 50, url: broker.url };
     const ds = herd(12, 30, 1400);
-    let dev: MqttClient | null = null;
-    const { watcher, checkpointSeq } = await watchCheckpoints(broker.url, 'restart-watcher', new Topics(configOf('gw-a', o)).cluster);
     try {
-      const a = await makeGateway('gw-a', o);
-      const b = await makeGateway('gw-b', o);
-      await waitFor(() => split(a, b), 'the partitions to be split', 8000);
-      dev = await connectClient(broker.url, { clientId: 'restart-herd', protocolVersion: 5 });
-      await publishRange(dev, a, ds, 0, 10);
-      await stepped(() => [a, b], ds, 10, 'messages 0-9 stepped');
+      const { a, b, dev, checkpointSeq } = await splitAndStepTen(o, ds);
       await waitFor(() => ds.every((d) => checkpointSeq.get(d.d) === 9), 'checkpoints after message 9', 8000);
       await broker.stop();
       await broker.restart();
-      await waitFor(() => a.transport.connected && b.transport.connected && dev!.connected, 'everyone to reconnect', 20_000);
+      await waitFor(() => a.transport.connected && b.transport.connected && dev.connected, 'everyone to reconnect', 20_000);
       // Settled: a partition still being handed back is stepped by the member handing it over,
       // which without persistence holds no state of its devices (no retained checkpoints).
       await waitFor(() => a.cluster!.members_().length === 2 && b.cluster!.members_().length === 2 && split(a, b) && a.cluster!.settled() && b.cluster!.settled(), 'the partitions to be split again', 20_000);
@@ -533,8 +527,7 @@ describe.skipIf(SKIP !== null)('cluster membership on mosquitto', () => {
       await stepped(() => [a, b], ds, 30, 'messages 10-29 stepped');
       expectSplitExact(a, b, ds);
     } finally {
-      dev?.end(true);
-      watcher.end(true);
+      endClients();
       for (const g of started.splice(0)) await g.stop().catch(() => {});
       await broker.stop();
       fs.rmSync(store, { recursive: true, force: true });

@@ -28,6 +28,7 @@ import { instantiateKernels, type KernelExports } from '../../runtime/wasm/kerne
 import { Rng } from '../../util/rng.js';
 import { numberFlag, parseFlags, usageError, type CliContext, type Command } from '../framework.js';
 import { Progress } from '../progress.js';
+import { median } from '../../util/stats.js';
 
 export interface BenchShape {
   name: string;
@@ -90,11 +91,6 @@ export function benchSpec(shape: BenchShape, seed = 1): ModelSpec {
   };
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** Multiply-accumulates of one step (recurrent layer + head). */
 export function stepMacs(shape: BenchShape): number {
